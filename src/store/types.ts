@@ -1,0 +1,244 @@
+/**
+ * The backend-neutral mail store contract. SQLite (embedded default) and
+ * PostgreSQL implement it; protocol code speaks only to this interface.
+ *
+ * Invariants every implementation keeps:
+ * - Every method is scoped by account id; nothing reaches another account's rows.
+ * - Every mutation is one transaction that raises the mailbox's highestModSeq,
+ *   stamps changed message rows with the new modseq and leaves an expunge
+ *   tombstone (uid, modseq) per removed message. A resolved promise means the
+ *   transaction is durably committed (DESIGN invariant 1).
+ * - UIDs are never reused under one UIDVALIDITY; modseqs only grow.
+ * - After a commit the implementation publishes (accountId, mailboxId, modseq)
+ *   on its ChangeBus: a wake-up, never the data.
+ */
+import type { Readable } from 'node:stream';
+import type { AccountId, MailboxId, ModSeq, Uid } from '../ids.js';
+import type { MessageAnalysis } from '../mime/types.js';
+
+/** An account (a login). */
+export interface Account {
+  id: AccountId;
+  /** Login name, unique, compared case-insensitively. */
+  name: string;
+  /** Encoded password hash (see auth/password.ts); never logged. */
+  passwordHash: string;
+  createdAt: Date;
+  /** Quota limits (RFC 9208); null = unlimited. */
+  quotaStorage: number | null;
+  quotaMessages: number | null;
+}
+
+/** A mailbox row. Names are full hierarchical UTF-8 names with '/' as separator; the inbox is always 'INBOX'. */
+export interface Mailbox {
+  id: MailboxId;
+  accountId: AccountId;
+  name: string;
+  uidValidity: number;
+  uidNext: Uid;
+  highestModSeq: ModSeq;
+  /** RFC 6154 special-use attribute such as '\\Sent', or null. */
+  specialUse: string | null;
+}
+
+/** Counts for STATUS and SELECT (RFC 9051 §6.3.11). */
+export interface MailboxCounts {
+  messages: number;
+  unseen: number;
+  deleted: number;
+  /** Sum of RFC822.SIZE of all messages (STATUS SIZE). */
+  size: number;
+}
+
+/** The hot per-message fields a mailbox view needs for every message. */
+export interface MessageSummary {
+  uid: Uid;
+  modseq: ModSeq;
+  /** System flags in canonical case ('\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft') and keywords. Never '\\Recent'. */
+  flags: string[];
+  size: number;
+}
+
+/** Full per-message metadata for FETCH. */
+export interface MessageRecord extends MessageSummary {
+  internalDate: Date;
+  /** When the message was saved into this mailbox (RFC 8514). */
+  saveDate: Date;
+  /** Content address of the bytes (lower-case hex SHA-256). */
+  blobId: string;
+  /** Stable object ids (RFC 8474): EMAILID survives COPY/MOVE. */
+  emailId: string;
+}
+
+/** A message body staged by a BlobWriter: on disk and fsynced, not yet referenced. */
+export interface StagedBlob {
+  blobId: string;
+  size: number;
+}
+
+/** A message to add to a mailbox. */
+export interface NewMessage {
+  blob: StagedBlob;
+  analysis: MessageAnalysis;
+  flags: string[];
+  internalDate: Date;
+}
+
+/** What changed in a mailbox after a given modseq: the one sync mechanism (DESIGN "the one idea"). */
+export interface MailboxChanges {
+  uidValidity: number;
+  uidNext: Uid;
+  highestModSeq: ModSeq;
+  /** Messages (new, or with changed flags) whose modseq > since, ascending by UID. */
+  changed: MessageSummary[];
+  /** UIDs expunged with modseq > since, ascending. */
+  expunged: Uid[];
+}
+
+/** How STORE changes flags (RFC 9051 §6.4.6). */
+export type FlagOp = 'set' | 'add' | 'remove';
+
+/** The outcome of a flag change. */
+export interface FlagChangeResult {
+  modseq: ModSeq;
+  /** Messages whose flags actually changed, with their new flags and modseq. */
+  changed: MessageSummary[];
+  /** UIDs skipped because their modseq was above UNCHANGEDSINCE (RFC 7162 §3.2). */
+  conflicts: Uid[];
+}
+
+/** The outcome of COPY or MOVE (RFC 4315 COPYUID). */
+export interface CopyResult {
+  uidValidity: number;
+  /** Source UIDs that existed and were copied, ascending, paired with destUids. */
+  sourceUids: Uid[];
+  destUids: Uid[];
+}
+
+/** Store failures that map onto IMAP response codes (RFC 5530). */
+export type StoreErrorCode =
+  | 'NONEXISTENT'
+  | 'ALREADYEXISTS'
+  | 'OVERQUOTA'
+  | 'LIMIT'
+  | 'INUSE'
+  | 'CANNOT'
+  | 'NOPERM';
+
+/** A failure a client can be told about, carrying its RFC 5530 code. */
+export class StoreError extends Error {
+  constructor(readonly code: StoreErrorCode, message: string) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
+
+/** Content-addressed, deduplicated message bytes. */
+export interface BlobStore {
+  /** Starts staging a new blob; bytes beyond maxSize make finish() reject with StoreError('LIMIT'). */
+  createWriter(maxSize: number): BlobWriter;
+  /** Stages a complete buffer (small messages, tests, import). */
+  put(bytes: Buffer): Promise<StagedBlob>;
+  /** Streams [start, end) of a blob with backpressure. */
+  createReadStream(blobId: string, start?: number, end?: number): Readable;
+  /** Reads [start, end) of a blob into memory; for small ranges only (headers, MIME parts under a cap). */
+  read(blobId: string, start?: number, end?: number): Promise<Buffer>;
+}
+
+/** Receives a message body while it arrives (APPEND literal, LMTP DATA). */
+export interface BlobWriter {
+  /** Writes a chunk; false means wait for 'drain' before writing more. */
+  write(chunk: Buffer): boolean;
+  /** Resolves once the writer can take more after write() returned false. */
+  drained(): Promise<void>;
+  /** Flushes, fsyncs and hashes; the blob stays staged until a message references it. */
+  finish(): Promise<StagedBlob>;
+  /** Discards the staged bytes. */
+  abort(): Promise<void>;
+}
+
+/** Wake-ups between sessions, processes and nodes: (account, mailbox, modseq), never data. */
+export interface ChangeBus {
+  publish(accountId: AccountId, mailboxId: MailboxId, modseq: ModSeq): void;
+  /** Calls listener for every change to the mailbox; returns the unsubscribe function. */
+  subscribe(accountId: AccountId, mailboxId: MailboxId, listener: (modseq: ModSeq) => void): () => void;
+}
+
+/** The semantic mail store. All methods are async so a networked backend fits without changing callers. */
+export interface MailStore {
+  readonly blobs: BlobStore;
+  readonly bus: ChangeBus;
+  close(): Promise<void>;
+
+  // Accounts
+  /** Creates an account with its INBOX (and configured special-use mailboxes). StoreError ALREADYEXISTS on a taken name. */
+  createAccount(name: string, passwordHash: string): Promise<Account>;
+  findAccount(name: string): Promise<Account | null>;
+  getAccount(id: AccountId): Promise<Account | null>;
+  listAccounts(): Promise<Account[]>;
+  setPasswordHash(id: AccountId, passwordHash: string): Promise<void>;
+  /** Removes the account and everything it owns. */
+  deleteAccount(id: AccountId): Promise<void>;
+
+  // Mailboxes
+  listMailboxes(accountId: AccountId): Promise<Mailbox[]>;
+  /** Looks a mailbox up by name; 'INBOX' is matched case-insensitively. */
+  getMailbox(accountId: AccountId, name: string): Promise<Mailbox | null>;
+  getMailboxById(accountId: AccountId, id: MailboxId): Promise<Mailbox | null>;
+  /** Creates a mailbox with a fresh UIDVALIDITY. ALREADYEXISTS if taken. Does not create parents (callers do). */
+  createMailbox(accountId: AccountId, name: string, specialUse?: string | null): Promise<Mailbox>;
+  /** Deletes a mailbox and its messages. NONEXISTENT if missing. */
+  deleteMailbox(accountId: AccountId, id: MailboxId): Promise<void>;
+  /**
+   * Renames a mailbox and all its inferiors (RFC 9051 §6.3.6). Renaming INBOX
+   * moves its messages into a new mailbox of the new name and leaves INBOX empty.
+   * NONEXISTENT / ALREADYEXISTS as appropriate.
+   */
+  renameMailbox(accountId: AccountId, from: string, to: string): Promise<void>;
+  /** Subscriptions are names, which need not exist (RFC 9051 §6.3.7). */
+  setSubscribed(accountId: AccountId, name: string, subscribed: boolean): Promise<void>;
+  listSubscriptions(accountId: AccountId): Promise<string[]>;
+  mailboxCounts(accountId: AccountId, id: MailboxId): Promise<MailboxCounts>;
+
+  // Messages
+  /**
+   * Adds messages to a mailbox in one transaction (MULTIAPPEND is all or nothing);
+   * UIDs are assigned in order. Enforces the account quota (StoreError OVERQUOTA).
+   */
+  appendMessages(accountId: AccountId, id: MailboxId, messages: NewMessage[]): Promise<{ uidValidity: number; uids: Uid[]; modseq: ModSeq }>;
+  /** Every message's summary, ascending by UID: what the shared mailbox index loads once. */
+  listSummaries(accountId: AccountId, id: MailboxId): Promise<MessageSummary[]>;
+  /** Full records for the given UIDs (missing ones are skipped), ascending by UID. Callers batch (≤ 1000 per call). */
+  getRecords(accountId: AccountId, id: MailboxId, uids: readonly Uid[]): Promise<MessageRecord[]>;
+  /** The stored analysis of a message's bytes. */
+  getAnalysis(blobId: string): Promise<MessageAnalysis | null>;
+  /** Everything that changed after `since` (DESIGN "the one idea"). */
+  changesSince(accountId: AccountId, id: MailboxId, since: ModSeq): Promise<MailboxChanges>;
+  /**
+   * Changes flags atomically per message. With unchangedSince (RFC 7162), messages whose
+   * modseq is greater are left alone and reported in conflicts.
+   */
+  storeFlags(
+    accountId: AccountId,
+    id: MailboxId,
+    uids: readonly Uid[],
+    op: FlagOp,
+    flags: readonly string[],
+    unchangedSince?: ModSeq,
+  ): Promise<FlagChangeResult>;
+  /** Copies messages (sharing their blobs) into another mailbox of the same account. */
+  copyMessages(accountId: AccountId, from: MailboxId, uids: readonly Uid[], to: MailboxId): Promise<CopyResult>;
+  /** Copy plus expunge of the sources, in one transaction (RFC 6851). */
+  moveMessages(accountId: AccountId, from: MailboxId, uids: readonly Uid[], to: MailboxId): Promise<CopyResult & { modseq: ModSeq }>;
+  /**
+   * Removes messages flagged \Deleted; with `uids`, only those among them (UID EXPUNGE, RFC 4315).
+   * Leaves tombstones; returns the expunged UIDs ascending.
+   */
+  expunge(accountId: AccountId, id: MailboxId, uids?: readonly Uid[]): Promise<{ expunged: Uid[]; modseq: ModSeq }>;
+  /**
+   * Claims \Recent (RFC 3501 §2.3.2) for the caller: returns the first UID that is recent
+   * for this session and advances the mailbox's marker to uidNext, so exactly one session
+   * sees each new message as recent.
+   */
+  claimRecent(accountId: AccountId, id: MailboxId): Promise<Uid>;
+}
