@@ -48,6 +48,8 @@ export interface MailboxCounts {
   deleted: number;
   /** Sum of RFC822.SIZE of all messages (STATUS SIZE). */
   size: number;
+  /** Messages no session has claimed as \\Recent yet (uid >= the mailbox's recent marker; RFC 3501 STATUS RECENT). */
+  recent: number;
 }
 
 /** The hot per-message fields a mailbox view needs for every message. */

@@ -1,0 +1,89 @@
+/**
+ * `mailkeep user add|passwd|del|list`: account administration on the store
+ * in the configured data directory. Safe to run while the server runs: the
+ * store coordinates processes sharing one database.
+ */
+import type { Command } from 'commander';
+import { accountNameProblem } from '../auth/account-name.js';
+import { hashPassword } from '../auth/password.js';
+import type { Config } from '../config/schema.js';
+import type { OpenedStore } from '../store/open.js';
+import { StoreError } from '../store/types.js';
+import { CliError, EXIT_USAGE } from './cli-error.js';
+import { configFromOptions, withConfigOptions } from './config-options.js';
+import { readNewPassword } from './password-input.js';
+
+/** Settings the user commands honour besides --config. */
+const STORE_FLAGS = ['data-dir'];
+
+/** Opens the store, runs `fn`, and closes the store whatever happens. */
+async function withStore<T>(config: Config, fn: (store: OpenedStore) => Promise<T>): Promise<T> {
+  const { openStore } = await import('../store/open.js');
+  const store = await openStore({ dataDir: config.dataDir });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function checkName(name: string): void {
+  const problem = accountNameProblem(name);
+  if (problem !== null) throw new CliError(`invalid user name: ${problem}`, EXIT_USAGE);
+}
+
+async function add(name: string, opts: Record<string, unknown>): Promise<void> {
+  const config = configFromOptions(opts);
+  checkName(name);
+  const hash = await hashPassword(await readNewPassword(opts['passwordStdin'] === true));
+  await withStore(config, async (store) => {
+    try {
+      await store.createAccount(name, hash);
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'ALREADYEXISTS') throw new CliError(`user already exists: ${name}`);
+      throw err;
+    }
+  });
+  process.stdout.write(`created user ${name}\n`);
+}
+
+async function passwd(name: string, opts: Record<string, unknown>): Promise<void> {
+  const config = configFromOptions(opts);
+  await withStore(config, async (store) => {
+    const account = await store.findAccount(name);
+    if (!account) throw new CliError(`no such user: ${name}`);
+    // Asked only once the account is known to exist, so nobody types a password in vain.
+    await store.setPasswordHash(account.id, await hashPassword(await readNewPassword(opts['passwordStdin'] === true)));
+  });
+  process.stdout.write(`changed the password of ${name}\n`);
+}
+
+async function del(name: string, opts: Record<string, unknown>): Promise<void> {
+  const config = configFromOptions(opts);
+  await withStore(config, async (store) => {
+    const account = await store.findAccount(name);
+    if (!account) throw new CliError(`no such user: ${name}`);
+    await store.deleteAccount(account.id);
+  });
+  process.stdout.write(`deleted user ${name} and all their mail\n`);
+}
+
+async function list(opts: Record<string, unknown>): Promise<void> {
+  const config = configFromOptions(opts);
+  const accounts = await withStore(config, (store) => store.listAccounts());
+  const names = accounts.map((a) => a.name).sort((a, b) => a.localeCompare(b));
+  process.stdout.write(names.map((n) => `${n}\n`).join(''));
+}
+
+/** Registers `user` and its subcommands. */
+export function registerUserCommands(program: Command): void {
+  const user = program.command('user').description('manage accounts');
+  withConfigOptions(user.command('add').argument('<name>').description('create an account with its INBOX'), STORE_FLAGS)
+    .option('--password-stdin', 'read the password from the first line of stdin')
+    .action(add);
+  withConfigOptions(user.command('passwd').argument('<name>').description("change an account's password"), STORE_FLAGS)
+    .option('--password-stdin', 'read the password from the first line of stdin')
+    .action(passwd);
+  withConfigOptions(user.command('del').argument('<name>').description('delete an account and all its mail'), STORE_FLAGS).action(del);
+  withConfigOptions(user.command('list').description('list account names'), STORE_FLAGS).action(list);
+}

@@ -1,0 +1,28 @@
+/**
+ * The CAPABILITY list (RFC 9051 §6.1.1, §7.2.2). Only what works end to end is
+ * advertised; before login the list tells a client how it may authenticate.
+ */
+import type { ImapSession } from './session/session.js';
+
+/** Capabilities for the session's current state. */
+export function capabilityList(session: ImapSession): string[] {
+  const caps = ['IMAP4rev1', 'IMAP4rev2', 'SASL-IR', 'LITERAL+', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UTF8=ACCEPT'];
+  if (session.state.kind === 'not-authenticated') {
+    if (!session.secure) caps.push('STARTTLS');
+    if (session.loginDisabled) caps.push('LOGINDISABLED');
+    else caps.push('AUTH=PLAIN');
+    return caps;
+  }
+  caps.push(
+    'UIDPLUS',
+    'MOVE',
+    'CHILDREN',
+    'ESEARCH',
+    'SEARCHRES',
+    'BINARY',
+    'SPECIAL-USE',
+    'STATUS=SIZE',
+    `APPENDLIMIT=${session.config.limits.appendLimit}`,
+  );
+  return caps;
+}

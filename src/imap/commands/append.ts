@@ -1,0 +1,66 @@
+/**
+ * APPEND (RFC 9051 §6.3.12) with MULTIAPPEND (RFC 3502) and APPENDUID (RFC
+ * 4315). Message literals were streamed to the blob store and analysed while
+ * they arrived; this command only commits them, all in one transaction.
+ */
+import { analyzeMessage } from '../../mime/analyze.js';
+import type { NewMessage } from '../../store/types.js';
+import { no } from '../errors.js';
+import { canonicalFlags } from '../flags.js';
+import { formatNumbers } from '../wire/sequence-set.js';
+import type { Segment } from '../wire/framer.js';
+import { ParseError } from '../wire/reader.js';
+import { accountOf, readMailbox } from './mailboxes.js';
+import { command } from './spec.js';
+
+/** Bound on messages in one MULTIAPPEND. */
+const MAX_MESSAGES = 1000;
+
+interface AppendItem {
+  flags: string[];
+  date: Date | null;
+  data: Segment & { kind: 'literal' | 'stream' };
+}
+
+/** RFC 9051 §6.3.12 — APPEND. */
+export const append = command({
+  name: 'APPEND',
+  states: ['authenticated', 'selected'],
+  parse(r, inv) {
+    const mailbox = readMailbox(r, inv);
+    const items: AppendItem[] = [];
+    do {
+      r.sp();
+      let flags: string[] = [];
+      let date: Date | null = null;
+      if (r.peekByte() === 0x28) {
+        flags = canonicalFlags(r.flagList());
+        r.sp();
+      }
+      if (r.peekByte() === 0x22) {
+        date = r.dateTime();
+        r.sp();
+      }
+      items.push({ flags, date, data: r.messageLiteral() });
+      if (items.length > MAX_MESSAGES) throw new ParseError('Too many messages in one APPEND');
+    } while (!r.atEnd());
+    return { mailbox, items };
+  },
+  async run(inv, { mailbox, items }) {
+    const session = inv.session;
+    const account = accountOf(session);
+    const messages: NewMessage[] = [];
+    for (const item of items) {
+      const staged =
+        item.data.kind === 'stream'
+          ? await session.takeStagedMessage(item.data.id)
+          : { blob: await session.store.blobs.put(item.data.bytes), analysis: analyzeMessage(item.data.bytes) };
+      if (staged.blob.size === 0) throw no(null, 'Empty messages cannot be appended');
+      messages.push({ ...staged, flags: item.flags, internalDate: item.date ?? new Date() });
+    }
+    const mb = await session.store.getMailbox(account, mailbox);
+    if (!mb) throw no('TRYCREATE', 'Mailbox does not exist');
+    const res = await session.store.appendMessages(account, mb.id, messages);
+    return { code: `APPENDUID ${res.uidValidity} ${formatNumbers(res.uids)}`, text: 'APPEND completed' };
+  },
+});

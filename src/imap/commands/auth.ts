@@ -1,0 +1,119 @@
+/**
+ * Not-authenticated state (RFC 9051 §6.2): STARTTLS, AUTHENTICATE PLAIN with
+ * SASL-IR (RFC 4959, RFC 4616) and LOGIN. Failed attempts are throttled per
+ * client address and per account; passwords never reach a log.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { randomBytes } from 'node:crypto';
+import { hashPassword, verifyPassword } from '../../auth/password.js';
+import type { Account } from '../../store/types.js';
+import { bad, ImapError, no } from '../errors.js';
+import type { ImapSession } from '../session/session.js';
+import { ParseError } from '../wire/reader.js';
+import { command } from './spec.js';
+
+/** RFC 9051 §6.2.1 — STARTTLS. */
+export const starttls = command({
+  name: 'STARTTLS',
+  states: ['not-authenticated'],
+  sync: 'none',
+  parse: () => undefined,
+  async run(inv) {
+    if (inv.session.secure) throw bad('TLS is already active');
+    // The tagged OK must precede the handshake: send it here, then switch.
+    inv.session.write(Buffer.from(`${inv.tag} OK Begin TLS negotiation now\r\n`));
+    await inv.session.startTls();
+    return { answered: true };
+  },
+});
+
+/** Runs one authentication attempt with throttling; resolves to the account or throws NO. */
+async function authenticate(session: ImapSession, user: string, password: string): Promise<Account> {
+  if (session.loginDisabled) {
+    throw no('PRIVACYREQUIRED', 'Plaintext authentication is disabled on unencrypted connections; use STARTTLS or port 993');
+  }
+  const ip = session.remoteAddress;
+  const verdict = session.throttle.check(ip, user);
+  if (verdict.refuse) throw no('UNAVAILABLE', 'Too many failed logins; try again later');
+  const account = user.length <= 256 ? await session.store.findAccount(user) : null;
+  // Verify against a fixed hash when the user is unknown, so timing does not reveal accounts.
+  const ok = await verifyPassword(password, account?.passwordHash ?? (await unknownUserHash()));
+  if (!account || !ok) {
+    const delay = session.throttle.fail(ip, user);
+    session.log.info({ user: user.slice(0, 64), ip }, 'authentication failed');
+    if (delay > 0) await sleep(delay);
+    throw no('AUTHENTICATIONFAILED', 'Authentication failed');
+  }
+  session.throttle.succeed(ip, user);
+  return account;
+}
+
+let dummyHash: Promise<string> | null = null;
+/** A hash of a random password, verified against for unknown users so both paths cost the same. */
+function unknownUserHash(): Promise<string> {
+  dummyHash ??= hashPassword(randomBytes(18).toString('base64'));
+  return dummyHash;
+}
+
+function finish(session: ImapSession, account: Account): { code: string; text: string } {
+  session.authenticated(account);
+  return { code: `CAPABILITY ${session.capabilities().join(' ')}`, text: 'Logged in' };
+}
+
+/** RFC 9051 §6.2.3 — LOGIN. */
+export const login = command({
+  name: 'LOGIN',
+  states: ['not-authenticated'],
+  parse(r) {
+    r.sp();
+    const user = r.astring().bytes.toString('utf8');
+    r.sp();
+    const password = r.astring().bytes.toString('utf8');
+    return { user, password };
+  },
+  async run(inv, { user, password }) {
+    return finish(inv.session, await authenticate(inv.session, user, password));
+  },
+});
+
+/** RFC 9051 §6.2.2 — AUTHENTICATE; only PLAIN (RFC 4616), with SASL-IR (RFC 4959). */
+export const authenticateCommand = command({
+  name: 'AUTHENTICATE',
+  states: ['not-authenticated'],
+  parse(r) {
+    r.sp();
+    const mechanism = r.atom().toUpperCase();
+    let initial: string | null = null;
+    if (!r.atEnd()) {
+      r.sp();
+      initial = r.astringAtom();
+    }
+    return { mechanism, initial };
+  },
+  async run(inv, { mechanism, initial }) {
+    const session = inv.session;
+    if (mechanism !== 'PLAIN') throw no('CANNOT', `Unsupported authentication mechanism ${mechanism}`);
+    if (session.loginDisabled) {
+      throw no('PRIVACYREQUIRED', 'Plaintext authentication is disabled on unencrypted connections; use STARTTLS or port 993');
+    }
+    let response = initial;
+    if (response === null) {
+      const line = await session.continuation('');
+      if (line === null) throw new ImapError('BAD', null, 'Connection closed');
+      response = line.toString('latin1');
+    }
+    // RFC 9051 §6.2.2: "*" cancels the exchange.
+    if (response === '*') throw bad('Authentication cancelled');
+    const decoded = response === '=' ? Buffer.alloc(0) : decodeBase64(response);
+    const parts = decoded.toString('utf8').split('\0');
+    if (parts.length !== 3) throw bad('Malformed PLAIN response');
+    const [authz, user, password] = parts as [string, string, string];
+    if (authz !== '' && authz !== user) throw no('AUTHORIZATIONFAILED', 'Proxy authorization is not supported');
+    return finish(session, await authenticate(session, user, password));
+  },
+});
+
+function decodeBase64(text: string): Buffer {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw new ParseError('Invalid base64 in SASL response');
+  return Buffer.from(text, 'base64');
+}

@@ -1,0 +1,20 @@
+/**
+ * The command table: every command the server knows, by upper-case name.
+ */
+import { append } from './append.js';
+import { authenticateCommand, login, starttls } from './auth.js';
+import { capability, enable, id, logout, namespace, noop } from './any-state.js';
+import { create, del, list, lsub, rename, status, subscribe, unsubscribe } from './mailboxes.js';
+import { check, close, examine, select, unselect } from './select.js';
+import type { AnyCommand } from './spec.js';
+
+const ALL: AnyCommand[] = [
+  capability, noop, logout, enable, id, namespace,
+  starttls, login, authenticateCommand,
+  create, del, rename, subscribe, unsubscribe, list, lsub, status,
+  select, examine, close, unselect, check,
+  append,
+];
+
+/** Command specs by name. */
+export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(ALL.map((c) => [c.name, c]));

@@ -1,0 +1,106 @@
+/**
+ * Entering and leaving the selected state: SELECT and EXAMINE (RFC 9051
+ * §6.3.2, §6.3.3; RFC 3501 §6.3.1 for the rev1 RECENT/UNSEEN responses),
+ * CLOSE (§6.4.1), UNSELECT (§6.4.2) and CHECK (RFC 3501 §6.4.1).
+ */
+import { SYSTEM_FLAGS } from '../flags.js';
+import { MailboxView } from '../session/mailbox-view.js';
+import type { ImapSession } from '../session/session.js';
+import { encodeString } from '../wire/encode.js';
+import { accountOf, mailboxWire, readMailbox, requireMailbox } from './mailboxes.js';
+import { command, type Invocation } from './spec.js';
+
+const AUTHED = ['authenticated', 'selected'] as const;
+
+/** Leaves the selected state; RFC 9051 §7.1: tells the client with [CLOSED] when it selects anew. */
+function deselect(session: ImapSession, announce: boolean): void {
+  const st = session.state;
+  if (st.kind !== 'selected') return;
+  session.state = { kind: 'authenticated', account: st.account };
+  if (announce && session.rev2) session.untagged('OK [CLOSED] Previous mailbox closed');
+}
+
+async function open(inv: Invocation, name: string, readOnly: boolean): Promise<{ code: string }> {
+  const session = inv.session;
+  deselect(session, true);
+  const account = accountOf(session);
+  const mb = await requireMailbox(session, name);
+  // Read the modseq before the rows: a change in between is applied again, idempotently, by the next sync.
+  const summaries = await session.store.listSummaries(account, mb.id);
+  const fresh = (await session.store.getMailboxById(account, mb.id)) ?? mb;
+  const view = new MailboxView(mb.id, mb.name, mb.uidValidity, fresh.uidNext, mb.highestModSeq, summaries);
+  if (!readOnly && !session.rev2) {
+    const first = await session.store.claimRecent(account, mb.id);
+    view.markRecent(summaries.filter((s) => s.uid >= first).map((s) => s.uid));
+  }
+  const st = session.state;
+  if (st.kind !== 'authenticated') throw new Error('unexpected state');
+
+  const keywords = new Set<string>();
+  for (const m of view.messages) for (const f of m.flags) if (!f.startsWith('\\')) keywords.add(f);
+  const flags = [...SYSTEM_FLAGS, ...keywords].join(' ');
+  session.untagged(`${view.exists} EXISTS`);
+  if (!session.rev2) {
+    session.untagged(`${view.recentCount} RECENT`);
+    const firstUnseen = view.messages.findIndex((m) => !m.flags.includes('\\Seen'));
+    if (firstUnseen >= 0) session.untagged(`OK [UNSEEN ${firstUnseen + 1}] First unseen`);
+  }
+  session.untagged(`OK [UIDVALIDITY ${mb.uidValidity}] UIDs valid`);
+  session.untagged(`OK [UIDNEXT ${view.uidNext}] Predicted next UID`);
+  session.untagged(`FLAGS (${flags})`);
+  session.untagged(readOnly ? 'OK [PERMANENTFLAGS ()] Read-only mailbox' : `OK [PERMANENTFLAGS (${flags} \\*)] Flags permitted`);
+  if (session.rev2) {
+    session.untagged(Buffer.concat([Buffer.from('LIST () '), encodeString('/'), Buffer.from(' '), mailboxWire(session, mb.name)]));
+  }
+  session.state = { kind: 'selected', account: st.account, view, readOnly };
+  return { code: readOnly ? 'READ-ONLY' : 'READ-WRITE' };
+}
+
+/** RFC 9051 §6.3.2 — SELECT. */
+export const select = command({
+  name: 'SELECT',
+  states: AUTHED,
+  parse: (r, inv) => readMailbox(r, inv),
+  run: (inv, name) => open(inv, name, false),
+});
+
+/** RFC 9051 §6.3.3 — EXAMINE. */
+export const examine = command({
+  name: 'EXAMINE',
+  states: AUTHED,
+  parse: (r, inv) => readMailbox(r, inv),
+  run: (inv, name) => open(inv, name, true),
+});
+
+/** RFC 9051 §6.4.1 — CLOSE: silently expunges \Deleted messages when read-write. */
+export const close = command({
+  name: 'CLOSE',
+  states: ['selected'],
+  sync: 'none',
+  parse: () => undefined,
+  async run(inv) {
+    const st = inv.session.state;
+    if (st.kind !== 'selected') return;
+    if (!st.readOnly) await inv.session.store.expunge(st.account.id, st.view.mailboxId);
+    deselect(inv.session, false);
+  },
+});
+
+/** RFC 9051 §6.4.2 — UNSELECT. */
+export const unselect = command({
+  name: 'UNSELECT',
+  states: ['selected'],
+  sync: 'none',
+  parse: () => undefined,
+  async run(inv) {
+    deselect(inv.session, false);
+  },
+});
+
+/** RFC 3501 §6.4.1 — CHECK: every change is already durable; acts as NOOP. */
+export const check = command({
+  name: 'CHECK',
+  states: ['selected'],
+  parse: () => undefined,
+  async run() {},
+});

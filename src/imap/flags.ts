@@ -1,0 +1,46 @@
+/**
+ * Message flags on the wire (RFC 9051 §2.3.2): canonical system flags,
+ * keyword checks and the FLAGS list a client sees.
+ */
+import { bad } from './errors.js';
+
+/** System flags a client may store, in canonical case. */
+export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'] as const;
+const CANONICAL = new Map(SYSTEM_FLAGS.map((f) => [f.toLowerCase(), f]));
+/** Bounds on keywords: length and how many one command may name. */
+export const MAX_KEYWORD_LENGTH = 128;
+export const MAX_FLAGS_PER_COMMAND = 64;
+
+/** Canonicalizes client flags for STORE/APPEND; BAD for \Recent or unknown system flags. */
+export function canonicalFlags(flags: readonly string[]): string[] {
+  if (flags.length > MAX_FLAGS_PER_COMMAND) throw bad('Too many flags');
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const f of flags) {
+    let c = f;
+    if (f.startsWith('\\')) {
+      const sys = CANONICAL.get(f.toLowerCase());
+      if (!sys) throw bad(`Invalid system flag ${f}`);
+      c = sys;
+    } else if (f.length > MAX_KEYWORD_LENGTH) {
+      throw bad('Keyword too long');
+    }
+    const key = c.toLowerCase();
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(c);
+    }
+  }
+  return out;
+}
+
+/** The parenthesized FLAGS value, with \Recent for rev1 sessions that own it. */
+export function formatFlags(flags: readonly string[], recent: boolean): string {
+  return `(${recent ? [...flags, '\\Recent'].join(' ') : flags.join(' ')})`;
+}
+
+/** Whether a flag list contains a flag (case-insensitive, as IMAP compares flags). */
+export function hasFlag(flags: readonly string[], flag: string): boolean {
+  const f = flag.toLowerCase();
+  return flags.some((x) => x.toLowerCase() === f);
+}

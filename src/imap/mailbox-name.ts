@@ -1,0 +1,100 @@
+/**
+ * Mailbox names on the wire and in the store. The store keeps UTF-8 names with
+ * '/' as hierarchy separator and 'INBOX' in canonical case. IMAP4rev1 clients
+ * see modified UTF-7 (RFC 3501 §5.1.3); clients that enabled IMAP4rev2 or
+ * UTF8=ACCEPT see UTF-8 (RFC 9051 §5.1, RFC 6855 §3).
+ */
+import { bad, no } from './errors.js';
+import { decodeMutf7, encodeMutf7 } from './wire/mutf7.js';
+import type { StringArg } from './wire/reader.js';
+
+/** The hierarchy separator (RFC 9051 §5.1.1). */
+export const SEPARATOR = '/';
+/** Bounds on names: characters and hierarchy levels. */
+export const MAX_NAME_LENGTH = 512;
+export const MAX_NAME_DEPTH = 32;
+
+/** Canonicalizes the INBOX prefix: "inbox" and "Inbox/x" name INBOX (RFC 9051 §5.1). */
+export function canonicalName(name: string): string {
+  const first = name.split(SEPARATOR, 1)[0]!;
+  return first.toUpperCase() === 'INBOX' ? 'INBOX' + name.slice(first.length) : name;
+}
+
+/**
+ * Decodes a mailbox argument into its store name. Liberal: a rev1 client that
+ * sends raw UTF-8 is understood too.
+ */
+export function decodeMailboxArg(arg: StringArg, utf8: boolean): string {
+  const bytes = arg.bytes;
+  let name: string | null;
+  const has8bit = bytes.some((c) => c >= 0x80);
+  if (utf8 || has8bit) {
+    try {
+      name = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      throw bad('Mailbox name is not valid UTF-8');
+    }
+  } else {
+    name = decodeMutf7(bytes.toString('latin1'));
+    if (name === null) throw bad('Mailbox name is not valid modified UTF-7');
+  }
+  return canonicalName(name);
+}
+
+/** Encodes a store name for the client's mode. */
+export function encodeMailboxName(name: string, utf8: boolean): string {
+  return utf8 ? name : encodeMutf7(name);
+}
+
+/** Checks a name a client wants to create or rename to (RFC 9051 §6.3.4 and §5.1). */
+export function validateNewName(name: string): string {
+  // "foo/" means "create foo as a future parent": drop the trailing separator.
+  const trimmed = name.endsWith(SEPARATOR) ? name.slice(0, -1) : name;
+  if (trimmed.length === 0) throw no('CANNOT', 'Mailbox name is empty');
+  if ([...trimmed].length > MAX_NAME_LENGTH) throw no('LIMIT', 'Mailbox name is too long');
+  const parts = trimmed.split(SEPARATOR);
+  if (parts.length > MAX_NAME_DEPTH) throw no('LIMIT', 'Mailbox hierarchy is too deep');
+  if (parts.some((p) => p.length === 0)) throw no('CANNOT', 'Mailbox name has an empty hierarchy level');
+  if (/[\x00-\x1f\x7f%*]/.test(trimmed)) throw no('CANNOT', 'Mailbox name contains a forbidden character');
+  return canonicalName(trimmed);
+}
+
+/** The names of all ancestors of a name, outermost first ("a/b/c" → ["a", "a/b"]). */
+export function ancestors(name: string): string[] {
+  const parts = name.split(SEPARATOR);
+  const out: string[] = [];
+  for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join(SEPARATOR));
+  return out;
+}
+
+/**
+ * Compiles a LIST pattern (RFC 9051 §6.3.9): `*` matches anything, `%` anything
+ * but the separator. INBOX matches case-insensitively.
+ */
+export function compilePattern(reference: string, pattern: string): (name: string) => boolean {
+  let full: string;
+  if (pattern.startsWith(SEPARATOR) || reference === '') full = pattern;
+  else full = reference.endsWith(SEPARATOR) ? reference + pattern : reference + SEPARATOR + pattern;
+  const pat = [...canonicalName(full)];
+  return (name) => globMatch(pat, [...name]);
+}
+
+/** Wildcard match by dynamic programming: O(name × pattern), no regex backtracking blow-up. */
+function globMatch(pat: string[], name: string[]): boolean {
+  // prev[j]: pattern prefix of length i-1 matches name prefix of length j.
+  let prev = new Array<boolean>(name.length + 1).fill(false);
+  prev[0] = true;
+  for (const p of pat) {
+    const cur = new Array<boolean>(name.length + 1).fill(false);
+    if (p === '*' || p === '%') {
+      cur[0] = prev[0]!;
+      for (let j = 1; j <= name.length; j++) {
+        cur[j] = prev[j]! || (cur[j - 1]! && (p === '*' || name[j - 1] !== SEPARATOR));
+      }
+    } else {
+      for (let j = 1; j <= name.length; j++) cur[j] = prev[j - 1]! && name[j - 1] === p;
+    }
+    prev = cur;
+  }
+  return prev[name.length]!;
+}

@@ -1,0 +1,498 @@
+/**
+ * One IMAP connection: reads framed commands, decides on literals, runs
+ * commands in order, writes responses with backpressure, and reports mailbox
+ * changes through the one sync step.
+ *
+ * Invariants:
+ * - Commands run one at a time, in the order received; responses stay in order.
+ * - Input is bounded: the framer limits lines and commands; the socket is
+ *   paused while unprocessed input exceeds a cap.
+ * - A literal is refused before its bytes are read when it is over the limit.
+ * - Bytes pipelined behind STARTTLS are discarded (RFC 9051 §6.2.1).
+ * - Nothing is written while a store transaction is open (the store API is
+ *   whole transactions behind promises).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Logger } from 'pino';
+import type { Config } from '../../config/schema.js';
+import type { AuthThrottle } from '../../auth/throttle.js';
+import { MessageAnalyzer } from '../../mime/analyze.js';
+import type { Account, BlobWriter, MailStore, NewMessage } from '../../store/types.js';
+import { StoreError } from '../../store/types.js';
+import { newTraceState, redactTrace } from '../../log.js';
+import { COMMANDS } from '../commands/registry.js';
+import type { Invocation, SyncMode } from '../commands/spec.js';
+import { capabilityList } from '../capabilities.js';
+import { ImapError } from '../errors.js';
+import { CommandFramer, type FrameEvent, type LiteralAnnounce, type Segment } from '../wire/framer.js';
+import { ArgReader, ParseError } from '../wire/reader.js';
+import type { EncodeMode } from '../wire/encode.js';
+import type { Enabled, ImapSession } from './session.js';
+import type { SessionState } from './state.js';
+import { syncSelected } from './sync.js';
+import { isTrusted, normalizeAddress } from '../../net/address.js';
+
+/** Stop reading from the socket while this much input waits to be framed. */
+const MAX_PENDING_INPUT = 256 * 1024;
+/** Coalesce small responses into writes of about this size. */
+const OUTPUT_CHUNK = 64 * 1024;
+/** Literals before authentication are small (LOGIN, AUTHENTICATE). */
+const PRE_AUTH_LITERAL_LIMIT = 8 * 1024;
+
+/** Shared services a connection needs. */
+export interface ConnectionDeps {
+  store: MailStore;
+  config: Config;
+  log: Logger;
+  throttle: AuthThrottle;
+  secureContext: SecureContext;
+  /** Connections that should end on shutdown register here. */
+  onClose(conn: ImapConnection): void;
+}
+
+interface StagedSink {
+  writer: BlobWriter;
+  analyzer: MessageAnalyzer;
+  result?: Promise<Omit<NewMessage, 'flags' | 'internalDate'>>;
+}
+
+/** One client connection. */
+export class ImapConnection implements ImapSession {
+  readonly id = randomBytes(6).toString('base64url');
+  readonly store: MailStore;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly throttle: AuthThrottle;
+  readonly enabled: Enabled = new Set();
+  readonly remoteAddress: string;
+  state: SessionState = { kind: 'not-authenticated' };
+  secure: boolean;
+
+  private socket: Socket;
+  private framer: CommandFramer;
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private closed = false;
+  private waiter: (() => void) | null = null;
+  private staged = new Map<number, StagedSink>();
+  private currentStream: StagedSink | null = null;
+  private changeListener: (() => void) | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private subscribedMailbox: number | null = null;
+  /** Waiting for client input, so a BYE cannot cut a response short. */
+  private awaitingInput = false;
+  private pendingBye: string | null = null;
+  private readonly traceState = newTraceState('imap');
+
+  constructor(socket: Socket, private readonly deps: ConnectionDeps, private readonly listener: { implicitTls: boolean }) {
+    this.store = deps.store;
+    this.config = deps.config;
+    this.throttle = deps.throttle;
+    this.secure = listener.implicitTls;
+    this.remoteAddress = normalizeAddress(socket.remoteAddress);
+    this.log = deps.log.child({ session: this.id });
+    this.socket = socket;
+    this.framer = this.newFramer();
+    this.attach(socket);
+  }
+
+  private newFramer(): CommandFramer {
+    const l = this.config.limits;
+    return new CommandFramer({ maxLineLength: l.maxLineLength, maxCommandSize: l.maxCommandSize });
+  }
+
+  private attach(socket: Socket): void {
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
+    socket.on('close', () => this.markClosed());
+    socket.on('end', () => this.markClosed());
+    socket.setTimeout(this.config.limits.preAuthTimeoutSeconds * 1000, () => {
+      this.bye('Autologout; idle for too long');
+    });
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.config.log.trace) this.trace('C', chunk);
+    this.framer.push(chunk);
+    if (this.framer.buffered > MAX_PENDING_INPUT) this.socket.pause();
+    this.wake();
+  };
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  private markClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    for (const sink of this.staged.values()) void sink.writer.abort();
+    this.staged.clear();
+    this.deps.onClose(this);
+    this.wake();
+  }
+
+  private trace(dir: 'C' | 'S', bytes: Buffer): void {
+    this.log.info({ trace: dir, data: redactTrace(bytes, this.traceState, dir === 'C' ? 'client' : 'server') }, 'trace');
+  }
+
+  get encodeMode(): EncodeMode {
+    return { utf8: this.enabled.has('UTF8=ACCEPT') || this.enabled.has('IMAP4REV2') };
+  }
+
+  get rev2(): boolean {
+    return this.enabled.has('IMAP4REV2');
+  }
+
+  get loginDisabled(): boolean {
+    if (this.secure || this.config.plaintextAuth.allowInsecure) return false;
+    return !isTrusted(this.remoteAddress, this.config.plaintextAuth.trustedNetworks);
+  }
+
+  capabilities(): string[] {
+    return capabilityList(this);
+  }
+
+  // ---- output ----
+
+  untagged(line: Buffer | string): void {
+    this.write(Buffer.concat([Buffer.from('* '), typeof line === 'string' ? Buffer.from(line) : line, Buffer.from('\r\n')]));
+  }
+
+  write(bytes: Buffer): void {
+    if (this.closed) return;
+    this.out.push(bytes);
+    this.outBytes += bytes.length;
+    if (this.outBytes >= OUTPUT_CHUNK) this.sendOut();
+  }
+
+  private sendOut(): void {
+    if (this.out.length === 0 || this.closed) return;
+    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
+    this.out = [];
+    this.outBytes = 0;
+    if (this.config.log.trace) this.trace('S', data.subarray(0, 2000));
+    this.socket.write(data);
+  }
+
+  async flush(): Promise<void> {
+    this.sendOut();
+    if (this.socket.writableNeedDrain && !this.closed) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          this.socket.off('drain', done);
+          this.socket.off('close', done);
+          resolve();
+        };
+        this.socket.on('drain', done);
+        this.socket.on('close', done);
+      });
+    }
+  }
+
+  async pipeFrom(source: NodeJS.ReadableStream): Promise<void> {
+    this.sendOut();
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      if (this.closed) break;
+      this.socket.write(chunk);
+      if (this.socket.writableNeedDrain) await this.flush();
+    }
+  }
+
+  private tagged(tag: string, status: 'OK' | 'NO' | 'BAD', code: string | null | undefined, text: string): void {
+    const line = `${tag} ${status} ${code ? `[${code}] ` : ''}${text}`;
+    this.write(Buffer.from(line + '\r\n'));
+  }
+
+  /** Server shutdown: BYE now when idle, else right after the command in progress. */
+  shutdown(reason: string): void {
+    if (this.awaitingInput) this.bye(reason);
+    else this.pendingBye = reason;
+  }
+
+  /** Sends BYE and closes (timeouts, shutdown, fatal input). */
+  bye(text: string): void {
+    if (this.closed) return;
+    this.untagged(`BYE ${text}`);
+    this.sendOut();
+    this.socket.end();
+    this.state = { kind: 'logout' };
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  // ---- input ----
+
+  private async nextEvent(): Promise<FrameEvent | null> {
+    for (;;) {
+      const ev = this.framer.next();
+      if (ev) return ev;
+      if (this.closed) return null;
+      if (this.socket.isPaused() && this.framer.buffered < MAX_PENDING_INPUT / 2) this.socket.resume();
+      this.awaitingInput = true;
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+      this.awaitingInput = false;
+    }
+  }
+
+  /** Runs the connection until it closes. */
+  async run(): Promise<void> {
+    this.untagged(`OK [CAPABILITY ${this.capabilities().join(' ')}] mailkeep ready`);
+    await this.flush();
+    this.log.info({ remote: this.remoteAddress, tls: this.secure }, 'connect');
+    while (!this.closed && this.state.kind !== 'logout') {
+      const ev = await this.nextEvent();
+      if (!ev) break;
+      switch (ev.type) {
+        case 'literal':
+          await this.decideLiteral(ev.announce);
+          break;
+        case 'literal-chunk':
+          await this.feedStream(ev.data);
+          break;
+        case 'literal-end':
+          this.endStream(ev.id);
+          break;
+        case 'error':
+          this.tagged(ev.tag ?? '*', 'BAD', 'TOOBIG', ev.reason === 'line-too-long' ? 'Command line too long' : 'Command too large');
+          break;
+        case 'command':
+          await this.execute(ev.segments);
+          break;
+      }
+      await this.flush();
+      if (this.pendingBye) this.bye(this.pendingBye);
+    }
+    this.log.info({ remote: this.remoteAddress }, 'disconnect');
+  }
+
+  /** The tag and command name at the start of a command, when readable. */
+  private peekCommand(segments: readonly Segment[]): { tag: string; name: string; rest: string } | null {
+    const first = segments[0];
+    if (!first || first.kind !== 'text') return null;
+    const m = /^(\S+) (?:UID )?(\S+)(?: (.*))?$/is.exec(first.bytes.toString('latin1'));
+    return m ? { tag: m[1]!, name: m[2]!.toUpperCase(), rest: m[3] ?? '' } : null;
+  }
+
+  /** Accepts, streams or refuses a literal before reading it (RFC 9051 §4.3, RFC 7888 §4). */
+  private async decideLiteral(a: LiteralAnnounce): Promise<void> {
+    const cmd = this.peekCommand(a.segments);
+    const tag = cmd?.tag ?? '*';
+    const authed = this.state.kind === 'authenticated' || this.state.kind === 'selected';
+    // An APPEND literal after the mailbox argument is message data: stream it to the blob store.
+    const isMessage = authed && cmd?.name === 'APPEND' && (a.segments.length > 1 || cmd.rest.trim() !== '');
+    const refuse = (code: string, text: string): void => {
+      this.framer.rejectLiteral();
+      this.tagged(tag, 'NO', code, text);
+    };
+    if (isMessage) {
+      const limit = this.config.limits.appendLimit;
+      if (a.size > limit) return refuse('TOOBIG', `Message too big (limit ${limit} octets)`);
+      this.framer.acceptLiteral('stream');
+      const writer = this.store.blobs.createWriter(limit);
+      this.currentStream = { writer, analyzer: new MessageAnalyzer() };
+    } else {
+      const limit = authed ? this.config.limits.maxLiteralSize : Math.min(PRE_AUTH_LITERAL_LIMIT, this.config.limits.maxLiteralSize);
+      if (a.size > limit || !this.framer.literalFits(a.size)) {
+        this.framer.rejectLiteral();
+        this.tagged(tag, 'BAD', 'TOOBIG', `Literal too big (limit ${limit} octets)`);
+        return;
+      }
+      this.framer.acceptLiteral('buffer');
+    }
+    if (!a.nonSync) {
+      this.write(Buffer.from('+ Ready for literal data\r\n'));
+    }
+  }
+
+  private async feedStream(data: Buffer): Promise<void> {
+    const sink = this.currentStream;
+    if (!sink) return;
+    sink.analyzer.write(data);
+    if (!sink.writer.write(data)) {
+      this.socket.pause();
+      await sink.writer.drained();
+    }
+  }
+
+  private endStream(id: number): void {
+    const sink = this.currentStream;
+    if (!sink) return;
+    this.currentStream = null;
+    sink.result = (async () => {
+      const blob = await sink.writer.finish();
+      return { blob, analysis: sink.analyzer.end() };
+    })();
+    // Rejections are observed by takeStagedMessage; avoid unhandled-rejection noise meanwhile.
+    sink.result.catch(() => undefined);
+    this.staged.set(id, sink);
+  }
+
+  takeStagedMessage(streamId: number): Promise<Omit<NewMessage, 'flags' | 'internalDate'>> {
+    const sink = this.staged.get(streamId);
+    this.staged.delete(streamId);
+    if (!sink?.result) return Promise.reject(new ImapError('BAD', null, 'Message literal missing'));
+    return sink.result.catch((e: unknown) => {
+      if (e instanceof StoreError && e.code === 'LIMIT') throw new ImapError('NO', 'TOOBIG', 'Message too big');
+      throw e;
+    });
+  }
+
+  /** Waits for a whole line from the client (continuations, IDLE DONE). */
+  async readLine(): Promise<Buffer | null> {
+    for (;;) {
+      const ev = await this.nextEvent();
+      if (!ev) return null;
+      if (ev.type === 'command') {
+        const first = ev.segments[0];
+        return ev.segments.length === 1 && first?.kind === 'text' ? first.bytes : Buffer.from('');
+      }
+      if (ev.type === 'literal') {
+        // Continuation lines carry no literals (RFC 9051 §6.2.2, RFC 2177).
+        this.framer.rejectLiteral();
+        return Buffer.from('');
+      }
+      if (ev.type === 'error') return Buffer.from('');
+    }
+  }
+
+  async continuation(text: string): Promise<Buffer | null> {
+    this.write(Buffer.from(`+ ${text}\r\n`));
+    await this.flush();
+    return this.readLine();
+  }
+
+  async startTls(): Promise<void> {
+    await this.flush();
+    const raw = this.socket;
+    raw.off('data', this.onData);
+    raw.removeAllListeners('timeout');
+    // RFC 9051 §6.2.1: anything the client pipelined after STARTTLS is discarded.
+    this.framer = this.newFramer();
+    const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext: this.deps.secureContext });
+    await new Promise<void>((resolve, reject) => {
+      tlsSocket.once('secure', resolve);
+      tlsSocket.once('error', reject);
+      tlsSocket.once('close', () => reject(new Error('closed during TLS handshake')));
+    });
+    this.secure = true;
+    this.attach(tlsSocket as unknown as Socket);
+  }
+
+  authenticated(account: Account): void {
+    this.state = { kind: 'authenticated', account };
+    this.socket.setTimeout(this.config.limits.idleTimeoutSeconds * 1000);
+    this.log.info({ user: account.name }, 'login');
+  }
+
+  onMailboxChange(listener: (() => void) | null): void {
+    this.changeListener = listener;
+  }
+
+  /** Keeps the change-bus subscription on the selected mailbox. */
+  private followSelected(): void {
+    const st = this.state;
+    const mailboxId = st.kind === 'selected' ? st.view.mailboxId : null;
+    if (mailboxId === this.subscribedMailbox) return;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.subscribedMailbox = mailboxId;
+    if (st.kind === 'selected') {
+      this.unsubscribe = this.store.bus.subscribe(st.account.id, st.view.mailboxId, () => this.changeListener?.());
+    }
+  }
+
+  async sync(mode: SyncMode): Promise<void> {
+    this.followSelected();
+    if (mode === 'none' || this.state.kind !== 'selected') return;
+    await syncSelected(this, this.state, mode === 'full');
+  }
+
+  // ---- command execution ----
+
+  private async execute(segments: Segment[]): Promise<void> {
+    const r = new ArgReader(segments);
+    let tag = '*';
+    let inv: Invocation | null = null;
+    let syncMode: SyncMode = 'full';
+    const started = Date.now();
+    try {
+      tag = r.tag();
+      r.sp();
+      let name = r.atom().toUpperCase();
+      let uid = false;
+      if (name === 'UID') {
+        r.sp();
+        name = r.atom().toUpperCase();
+        uid = true;
+      }
+      const spec = COMMANDS.get(name);
+      if (!spec || (uid && !spec.uidForm)) throw new ParseError(`Unknown command ${uid ? 'UID ' : ''}${name}`);
+      inv = { tag, name, uid, session: this };
+      const args: unknown = spec.parse(r, inv);
+      r.end();
+      if (this.state.kind === 'logout' || !spec.states.includes(this.state.kind)) {
+        throw new ImapError('BAD', null, stateError(this.state.kind, name));
+      }
+      syncMode = uid ? 'full' : (spec.sync ?? 'full');
+      const result = await spec.run(inv, args);
+      if (this.closed) return;
+      if ((this.state.kind as string) !== 'logout') await this.sync(syncMode);
+      const label = `${uid ? 'UID ' : ''}${name}`;
+      if (!result?.answered) this.tagged(tag, 'OK', result?.code, result?.text ?? `${label} completed`);
+      this.log.debug({ cmd: label, ms: Date.now() - started }, 'command');
+    } catch (e) {
+      await this.fail(tag, inv, e, syncMode);
+    } finally {
+      for (const [id, sink] of this.staged) {
+        this.staged.delete(id);
+        void sink.result?.then(() => undefined, () => undefined);
+        void sink.writer.abort();
+      }
+    }
+  }
+
+  private async fail(tag: string, inv: Invocation | null, e: unknown, syncMode: SyncMode): Promise<void> {
+    let status: 'NO' | 'BAD';
+    let code: string | null = null;
+    let text: string;
+    if (e instanceof ParseError) {
+      status = 'BAD';
+      text = `Error in IMAP command${inv ? ` ${inv.name}` : ''}: ${e.message}`;
+    } else if (e instanceof ImapError) {
+      status = e.status;
+      code = e.code;
+      text = e.message;
+    } else if (e instanceof StoreError) {
+      status = 'NO';
+      code = e.code;
+      text = e.message;
+    } else {
+      status = 'NO';
+      code = 'SERVERBUG';
+      text = 'Internal server error, logged for the administrator';
+      this.log.error({ err: e, cmd: inv?.name }, 'command failed unexpectedly');
+    }
+    if (status === 'NO' || status === 'BAD') this.log.info({ cmd: inv?.name ?? null, status, code, text }, 'command failed');
+    if (!this.closed && inv && this.state.kind === 'selected') {
+      try {
+        await this.sync(syncMode === 'full' ? 'full' : 'no-expunge');
+      } catch (err) {
+        this.log.error({ err }, 'sync failed');
+      }
+    }
+    this.tagged(tag, status, code, text);
+  }
+}
+
+function stateError(state: string, name: string): string {
+  if (state === 'not-authenticated') return `${name} not allowed before authentication`;
+  if (state === 'authenticated') return `${name} needs a selected mailbox`;
+  return `${name} not allowed in this state`;
+}

@@ -1,0 +1,58 @@
+/**
+ * What commands may use of a connection. Commands speak to the session through
+ * this interface, never to the socket, so the protocol core stays testable.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../../config/schema.js';
+import type { Account, MailStore, NewMessage } from '../../store/types.js';
+import type { EncodeMode } from '../wire/encode.js';
+import type { AuthThrottle } from '../../auth/throttle.js';
+import type { SessionState } from './state.js';
+import type { SyncMode } from '../commands/spec.js';
+
+/** Extensions a client turned on with ENABLE (RFC 5161). */
+export type Enabled = Set<'IMAP4REV2' | 'UTF8=ACCEPT' | 'CONDSTORE' | 'QRESYNC'>;
+
+/** The connection as commands see it. */
+export interface ImapSession {
+  readonly id: string;
+  readonly store: MailStore;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly throttle: AuthThrottle;
+  readonly remoteAddress: string;
+  /** The connection is encrypted (implicit TLS or after STARTTLS). */
+  readonly secure: boolean;
+  readonly enabled: Enabled;
+  state: SessionState;
+  /** How values are encoded for this client. */
+  readonly encodeMode: EncodeMode;
+  /** IMAP4rev2 enabled: rev1-only responses (RECENT, LSUB quirks) are left out. */
+  readonly rev2: boolean;
+  /** Queues an untagged response line (without "* " and CRLF). */
+  untagged(line: Buffer | string): void;
+  /** Queues raw bytes (already framed). */
+  write(bytes: Buffer): void;
+  /** Sends queued output and waits while the client is slow to read (backpressure). */
+  flush(): Promise<void>;
+  /** Streams bytes from a readable straight to the client with backpressure. */
+  pipeFrom(source: NodeJS.ReadableStream): Promise<void>;
+  /** Sends "+ text" and waits for the client's next line (AUTHENTICATE, IDLE); null when the connection closed. */
+  continuation(text: string): Promise<Buffer | null>;
+  /** Waits for the next client line without sending anything (IDLE's DONE); resolves null on close; rejects never. */
+  readLine(): Promise<Buffer | null>;
+  /** Whether login is refused here (plain connection, not trusted). */
+  readonly loginDisabled: boolean;
+  /** Switches to TLS after the tagged OK of STARTTLS has been sent. */
+  startTls(): Promise<void>;
+  /** The capability list for the current state. */
+  capabilities(): string[];
+  /** Becomes authenticated. */
+  authenticated(account: Account): void;
+  /** A message streamed by the framer for this command (APPEND): staged bytes and analysis. */
+  takeStagedMessage(streamId: number): Promise<Omit<NewMessage, 'flags' | 'internalDate'>>;
+  /** Reports changes to the selected mailbox as the RFC allows at this point. */
+  sync(mode: SyncMode): Promise<void>;
+  /** Sets a wake-up callback while idling; null to clear. */
+  onMailboxChange(listener: (() => void) | null): void;
+}

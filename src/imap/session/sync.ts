@@ -1,0 +1,81 @@
+/**
+ * The one sync step (DESIGN "the one idea"): after every command, and while
+ * idling, ask the store what changed since the modseq this view last saw and
+ * tell the client — its own changes and everybody else's alike.
+ *
+ * Invariants: EXPUNGE is sent only when `allowExpunge` (never during FETCH,
+ * STORE or SEARCH by sequence number, RFC 9051 §7.4.1); until then an
+ * expunged message keeps its sequence number and stays fetchable (RFC 2180
+ * §4.1.2). EXISTS is sent before FETCH for new messages.
+ */
+import type { Uid } from '../../ids.js';
+import { formatFlags } from '../flags.js';
+import type { ImapSession } from './session.js';
+import type { SessionState } from './state.js';
+
+type Selected = Extract<SessionState, { kind: 'selected' }>;
+
+/** Applies store changes to the selected view and queues the untagged responses. */
+export async function syncSelected(session: ImapSession, state: Selected, allowExpunge: boolean): Promise<void> {
+  const view = state.view;
+  const changes = await session.store.changesSince(state.account.id, view.mailboxId, view.modseq);
+  if (changes.uidValidity !== view.uidValidity) {
+    // The mailbox was deleted and recreated: the view is meaningless now (RFC 9051 §2.3.1.1).
+    session.untagged('BYE Mailbox was removed; please reconnect');
+    throw new Error('UIDVALIDITY changed under a selected mailbox');
+  }
+  for (const uid of changes.expunged) {
+    const i = view.indexOfUid(uid);
+    if (i >= 0) view.messages[i]!.expunged = true;
+  }
+
+  const flagUpdates: number[] = [];
+  const added = [];
+  const maxKnown = view.maxUid;
+  for (const s of changes.changed) {
+    if (s.uid > maxKnown) {
+      added.push(s);
+      continue;
+    }
+    const i = view.indexOfUid(s.uid);
+    const m = i >= 0 ? view.messages[i] : undefined;
+    if (!m || m.expunged || s.modseq <= m.modseq) continue;
+    const changedFlags = m.flags.join(' ') !== s.flags.join(' ');
+    m.flags = s.flags;
+    m.modseq = s.modseq;
+    if (changedFlags || session.enabled.has('CONDSTORE')) flagUpdates.push(s.uid);
+  }
+
+  if (allowExpunge) {
+    for (let i = view.messages.length - 1; i >= 0; i--) {
+      if (view.messages[i]!.expunged) {
+        session.untagged(`${i + 1} EXPUNGE`);
+        view.removeAt(i);
+      }
+    }
+  }
+
+  if (added.length > 0) {
+    view.addMessages(added);
+    if (!state.readOnly && !session.rev2) {
+      const first = await session.store.claimRecent(state.account.id, view.mailboxId);
+      view.markRecent(added.filter((s) => s.uid >= first).map((s) => s.uid));
+    }
+    session.untagged(`${view.exists} EXISTS`);
+    if (!session.rev2) session.untagged(`${view.recentCount} RECENT`);
+  }
+
+  for (const uid of flagUpdates) reportFlags(session, state, uid as Uid);
+  view.modseq = changes.highestModSeq;
+  view.uidNext = changes.uidNext;
+}
+
+/** Queues `* n FETCH (UID u FLAGS (...) [MODSEQ (m)])` for a message in the view. */
+export function reportFlags(session: ImapSession, state: Selected, uid: Uid): void {
+  const view = state.view;
+  const i = view.indexOfUid(uid);
+  const m = view.messages[i];
+  if (!m) return;
+  const modseq = session.enabled.has('CONDSTORE') ? ` MODSEQ (${m.modseq})` : '';
+  session.untagged(`${i + 1} FETCH (UID ${m.uid} FLAGS ${formatFlags(m.flags, view.isRecent(m.uid))}${modseq})`);
+}

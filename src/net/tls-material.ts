@@ -1,0 +1,162 @@
+/**
+ * TLS key and certificate: the configured PEM files, or else a self-signed
+ * pair generated on first start under `<dataDir>/tls/` and reused afterwards,
+ * so TLS (and with it plaintext-password protection) works out of the box.
+ *
+ * Invariants: the generated private key is written with mode 0600 inside a
+ * 0700 directory, and never replaced while a matching certificate exists;
+ * files appear atomically (written aside, then renamed), the certificate
+ * last, so a crash mid-generation never leaves a pair that does not match.
+ * Every start logs the certificate's SHA-256 fingerprint so users can pin it.
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { generate } from 'selfsigned';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+
+/** Key and certificate ready for tls.createServer / createSecureContext. */
+export interface TlsMaterial {
+  key: Buffer;
+  /** The certificate, possibly followed by its chain. */
+  cert: Buffer;
+  /** SHA-256 fingerprint of the leaf certificate, colon-separated hex. */
+  fingerprint256: string;
+  /** True when this is the generated self-signed pair (clients will need to trust it explicitly). */
+  generated: boolean;
+}
+
+const VALID_YEARS = 10;
+
+/** Where the self-signed pair lives. */
+export function generatedTlsPaths(dataDir: string): { dir: string; cert: string; key: string } {
+  const dir = path.join(dataDir, 'tls');
+  return { dir, cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem') };
+}
+
+/** Checks that key and cert parse and belong together; returns the leaf certificate. */
+function validate(key: Buffer, cert: Buffer, describe: string): X509Certificate {
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch (err) {
+    throw new Error(`${describe}: not a PEM certificate (${(err as Error).message})`);
+  }
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (err) {
+    throw new Error(`${describe}: not a usable PEM private key (${(err as Error).message})`);
+  }
+  if (!x509.checkPrivateKey(privateKey)) throw new Error(`${describe}: the private key does not match the certificate`);
+  return x509;
+}
+
+async function readConfigured(file: string, setting: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new Error(`cannot read ${setting} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** Reads a file, or null when it does not exist. */
+async function readIfExists(file: string): Promise<Buffer | null> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** Writes a file aside, fsyncs it and renames it into place (atomic on POSIX). */
+async function writeAtomically(file: string, data: string, mode: number): Promise<void> {
+  const temp = `${file}.${process.pid}.tmp`;
+  const handle = await open(temp, 'w', mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, file);
+}
+
+async function generateSelfSigned(): Promise<{ key: string; cert: string }> {
+  const name = hostname() || 'localhost';
+  const notBeforeDate = new Date();
+  const notAfterDate = new Date(notBeforeDate);
+  notAfterDate.setFullYear(notAfterDate.getFullYear() + VALID_YEARS);
+  const altNames = [
+    { type: 2 as const, value: 'localhost' },
+    ...(name !== 'localhost' ? [{ type: 2 as const, value: name }] : []),
+    { type: 7 as const, ip: '127.0.0.1' },
+    { type: 7 as const, ip: '::1' },
+  ];
+  const pems = await generate([{ name: 'commonName', value: name }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate,
+    notAfterDate,
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames },
+    ],
+  });
+  return { key: pems.private, cert: pems.cert };
+}
+
+/** Loads the generated pair, creating it when absent. */
+async function loadOrGenerate(dataDir: string, log: Logger): Promise<{ key: Buffer; cert: Buffer }> {
+  const paths = generatedTlsPaths(dataDir);
+  const [key, cert] = await Promise.all([readIfExists(paths.key), readIfExists(paths.cert)]);
+  if (key && cert) return { key, cert };
+  if (cert && !key) {
+    throw new Error(`${paths.cert} exists but ${paths.key} does not; restore the key or remove both files to generate a new pair`);
+  }
+  // Only a key without certificate: an interrupted generation (the certificate is renamed last); start over.
+  await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+  const pems = await generateSelfSigned();
+  await writeAtomically(paths.key, pems.key, 0o600);
+  await writeAtomically(paths.cert, pems.cert, 0o644);
+  log.info({ cert: paths.cert, key: paths.key }, 'generated a self-signed TLS certificate');
+  return { key: Buffer.from(pems.key), cert: Buffer.from(pems.cert) };
+}
+
+/**
+ * The TLS material for the listeners: the configured tls-cert/tls-key, or the
+ * self-signed pair under dataDir. Rejects with a message naming the file when
+ * anything is unreadable or mismatched. Call again to reload (e.g. on SIGHUP).
+ */
+export async function loadTlsMaterial(config: Pick<Config, 'dataDir' | 'tlsCert' | 'tlsKey'>, log: Logger): Promise<TlsMaterial> {
+  let key: Buffer;
+  let cert: Buffer;
+  let generated: boolean;
+  let describe: string;
+  if (config.tlsCert !== null && config.tlsKey !== null) {
+    [cert, key] = await Promise.all([readConfigured(config.tlsCert, 'tls-cert'), readConfigured(config.tlsKey, 'tls-key')]);
+    generated = false;
+    describe = `tls-cert ${config.tlsCert} / tls-key ${config.tlsKey}`;
+  } else {
+    ({ key, cert } = await loadOrGenerate(config.dataDir, log));
+    generated = true;
+    describe = `generated TLS material in ${generatedTlsPaths(config.dataDir).dir}`;
+  }
+  const x509 = validate(key, cert, describe);
+  const fingerprint256 = x509.fingerprint256;
+  log.info({ subject: x509.subject.replace(/\n/g, ', '), validTo: x509.validTo, fingerprint256, selfSigned: generated }, 'TLS certificate');
+  if (Date.parse(x509.validTo) < Date.now()) log.warn({ validTo: x509.validTo }, 'the TLS certificate has expired');
+  return { key, cert, fingerprint256, generated };
+}
+
+/** A secure context for the material (RFC 8996/RFC 9325: TLS 1.2 or later); swap it in with server.setSecureContext to reload. */
+export function createTlsContext(material: Pick<TlsMaterial, 'key' | 'cert'>): SecureContext {
+  return createSecureContext({ key: material.key, cert: material.cert, minVersion: 'TLSv1.2' });
+}

@@ -1,0 +1,98 @@
+/**
+ * Wiring: config → store → listeners, and the graceful lifecycle.
+ *
+ * Invariants: listeners stop accepting before sessions are told BYE; the store
+ * closes only after every session has ended (or the grace period passed), so
+ * no acknowledged change is cut off mid-way.
+ */
+import { createSecureContext } from 'node:tls';
+import type { Logger } from 'pino';
+import { AuthThrottle } from '../auth/throttle.js';
+import type { Config } from '../config/schema.js';
+import { ImapConnection } from '../imap/session/connection.js';
+import { ConnectionLimiter } from '../net/connection-limiter.js';
+import { listen, type Listener } from '../net/listen.js';
+import { loadTlsMaterial } from '../net/tls-material.js';
+import { openStore } from '../store/open.js';
+
+/** A started server. */
+export interface RunningServer {
+  /** Stops accepting, says BYE to every session, waits for them and closes the store. */
+  stop(reason?: string): Promise<void>;
+  /** Bound ports by listener name ("imap", "imaps"); useful when 0 asked for any free port in tests. */
+  ports: Record<string, number>;
+}
+
+/** How long shutdown waits for sessions to finish their current command. */
+const SHUTDOWN_GRACE_MS = 5000;
+
+/** Starts every configured listener on one store. */
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const store = await openStore({ dataDir: config.dataDir });
+  const tls = await loadTlsMaterial(config, log);
+  const secureContext = createSecureContext({ key: tls.key, cert: tls.cert });
+  const throttle = new AuthThrottle(config.authThrottle);
+  const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
+  const sessions = new Set<ImapConnection>();
+
+  const deps = {
+    store,
+    config,
+    log,
+    throttle,
+    secureContext,
+    onClose: (conn: ImapConnection) => sessions.delete(conn),
+  };
+
+  const listeners: Listener[] = [];
+  try {
+    for (const spec of [
+      { name: 'imap', port: config.imapPort, setting: 'imap-port', implicitTls: false },
+      { name: 'imaps', port: config.imapsPort, setting: 'imaps-port', implicitTls: true },
+    ]) {
+      if (spec.port === 0) continue;
+      listeners.push(
+        await listen({
+          ...spec,
+          host: config.host,
+          port: spec.port,
+          secureContext: spec.implicitTls ? secureContext : null,
+          limiter,
+          log,
+          onSocket(socket) {
+            const conn = new ImapConnection(socket, deps, { implicitTls: spec.implicitTls });
+            sessions.add(conn);
+            conn.run().catch((err: unknown) => {
+              log.error({ err, session: conn.id }, 'session crashed');
+              socket.destroy();
+            });
+          },
+        }),
+      );
+    }
+  } catch (e) {
+    await Promise.all(listeners.map((l) => l.close()));
+    await store.close();
+    throw e;
+  }
+
+  const ports: Record<string, number> = {};
+  for (const l of listeners) ports[l.name] = l.port;
+  log.info({ ports, dataDir: config.dataDir }, 'mailkeep started');
+
+  let stopping: Promise<void> | null = null;
+  return {
+    ports,
+    stop(reason = 'Server shutting down') {
+      stopping ??= (async () => {
+        await Promise.all(listeners.map((l) => l.close()));
+        for (const s of sessions) s.shutdown(reason);
+        const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+        while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        await store.close();
+        log.info('mailkeep stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * SQLite schema and its migrations.
+ *
+ * Layout rule (DESIGN "MailStore interface"): every table leads with
+ * account_id in its primary key and indexes, so the same shape can be
+ * distributed by account on PostgreSQL/Citus. Two deliberate exceptions:
+ * - `blobs` is keyed by content hash and shared by all accounts: one LMTP
+ *   message for 100 recipients is stored (and analysed) once. Its refcount
+ *   counts the message rows, of any account, that point at it.
+ * - `counters` holds installation-wide allocators under account_id 0 (no
+ *   account has id 0): mailbox ids, unique across accounts, and UIDVALIDITY
+ *   values, increasing across delete + recreate of the same name (RFC 9051 §2.3.1.1).
+ *
+ * Derived columns are kept by triggers in the same transaction as the change:
+ * blobs.refcount and the per-mailbox aggregates (message_count, total_size,
+ * unseen_count, deleted_count) that STATUS and quota read without scanning.
+ *
+ * Migrations: PRAGMA user_version = number of migrations applied. Append new
+ * migrations at the end of MIGRATIONS; never edit or reorder a released one.
+ */
+import type Database from 'better-sqlite3';
+import { DELETED, IS_DELETED_SQL, SEEN } from './flags.js';
+
+/** One schema step; runs inside the migration transaction. */
+export type Migration = (db: Database.Database) => void;
+
+const NOT_SEEN = `(NEW.system_flags & ${SEEN} = 0)`;
+const IS_DELETED = `(NEW.system_flags & ${DELETED} <> 0)`;
+const OLD_NOT_SEEN = `(OLD.system_flags & ${SEEN} = 0)`;
+const OLD_DELETED = `(OLD.system_flags & ${DELETED} <> 0)`;
+
+const initialSchema: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE accounts (
+      account_id     INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids are never reused
+      name           TEXT NOT NULL,
+      name_key       TEXT NOT NULL UNIQUE,               -- lower-cased name: logins are case-insensitive
+      password_hash  TEXT NOT NULL,
+      created_at     INTEGER NOT NULL,                   -- epoch ms
+      quota_storage  INTEGER,                            -- octets; NULL = unlimited
+      quota_messages INTEGER
+    );
+
+    CREATE TABLE counters (
+      account_id INTEGER NOT NULL,
+      name       TEXT NOT NULL,
+      value      INTEGER NOT NULL,
+      PRIMARY KEY (account_id, name)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE mailboxes (
+      account_id       INTEGER NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+      mailbox_id       INTEGER NOT NULL,
+      name             TEXT NOT NULL,
+      uid_validity     INTEGER NOT NULL,
+      uid_next         INTEGER NOT NULL DEFAULT 1,
+      highest_modseq   INTEGER NOT NULL DEFAULT 1,
+      special_use      TEXT,
+      first_recent_uid INTEGER NOT NULL DEFAULT 1,  -- \\Recent marker (RFC 3501 §2.3.2)
+      message_count    INTEGER NOT NULL DEFAULT 0,
+      total_size       INTEGER NOT NULL DEFAULT 0,
+      unseen_count     INTEGER NOT NULL DEFAULT 0,
+      deleted_count    INTEGER NOT NULL DEFAULT 0,
+      PRIMARY KEY (account_id, mailbox_id),
+      UNIQUE (account_id, name)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE subscriptions (
+      account_id INTEGER NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+      name       TEXT NOT NULL,
+      PRIMARY KEY (account_id, name)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE blobs (
+      blob_id  TEXT PRIMARY KEY,   -- lower-case hex SHA-256 of the bytes
+      size     INTEGER NOT NULL,
+      refcount INTEGER NOT NULL,   -- message rows pointing here; 0 = garbage awaiting the GC
+      analysis TEXT NOT NULL       -- MessageAnalysis JSON (analysis-codec.ts)
+    );
+    CREATE INDEX blobs_garbage ON blobs (blob_id) WHERE refcount = 0;
+
+    CREATE TABLE messages (
+      account_id    INTEGER NOT NULL,
+      mailbox_id    INTEGER NOT NULL,
+      uid           INTEGER NOT NULL,
+      modseq        INTEGER NOT NULL,
+      system_flags  INTEGER NOT NULL,  -- bits, see flags.ts
+      keywords      TEXT NOT NULL,     -- space-separated, case-preserved
+      internal_date INTEGER NOT NULL,  -- epoch ms
+      save_date     INTEGER NOT NULL,  -- epoch ms (RFC 8514)
+      size          INTEGER NOT NULL,
+      blob_id       TEXT NOT NULL,
+      email_id      TEXT NOT NULL,     -- RFC 8474 EMAILID
+      PRIMARY KEY (account_id, mailbox_id, uid),
+      FOREIGN KEY (account_id, mailbox_id) REFERENCES mailboxes (account_id, mailbox_id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    -- RFC 7162 "changed since": rows with modseq > ? in one mailbox.
+    CREATE INDEX messages_modseq ON messages (account_id, mailbox_id, modseq);
+    -- EXPUNGE finds \\Deleted messages without reading the whole mailbox.
+    CREATE INDEX messages_deleted ON messages (account_id, mailbox_id, uid) WHERE ${IS_DELETED_SQL};
+
+    -- Expunge tombstones (RFC 7162 §3.2.5.2 VANISHED): (uid, modseq) per removed message.
+    CREATE TABLE expunged (
+      account_id INTEGER NOT NULL,
+      mailbox_id INTEGER NOT NULL,
+      modseq     INTEGER NOT NULL,
+      uid        INTEGER NOT NULL,
+      PRIMARY KEY (account_id, mailbox_id, modseq, uid),
+      FOREIGN KEY (account_id, mailbox_id) REFERENCES mailboxes (account_id, mailbox_id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+
+    CREATE TRIGGER messages_insert AFTER INSERT ON messages BEGIN
+      UPDATE blobs SET refcount = refcount + 1 WHERE blob_id = NEW.blob_id;
+      UPDATE mailboxes SET
+        message_count = message_count + 1,
+        total_size = total_size + NEW.size,
+        unseen_count = unseen_count + ${NOT_SEEN},
+        deleted_count = deleted_count + ${IS_DELETED}
+      WHERE account_id = NEW.account_id AND mailbox_id = NEW.mailbox_id;
+    END;
+
+    CREATE TRIGGER messages_delete AFTER DELETE ON messages BEGIN
+      UPDATE blobs SET refcount = refcount - 1 WHERE blob_id = OLD.blob_id;
+      UPDATE mailboxes SET
+        message_count = message_count - 1,
+        total_size = total_size - OLD.size,
+        unseen_count = unseen_count - ${OLD_NOT_SEEN},
+        deleted_count = deleted_count - ${OLD_DELETED}
+      WHERE account_id = OLD.account_id AND mailbox_id = OLD.mailbox_id;
+    END;
+
+    CREATE TRIGGER messages_flags AFTER UPDATE OF system_flags ON messages
+    WHEN OLD.system_flags <> NEW.system_flags BEGIN
+      UPDATE mailboxes SET
+        unseen_count = unseen_count + ${NOT_SEEN} - ${OLD_NOT_SEEN},
+        deleted_count = deleted_count + ${IS_DELETED} - ${OLD_DELETED}
+      WHERE account_id = NEW.account_id AND mailbox_id = NEW.mailbox_id;
+    END;
+  `);
+};
+
+/** Every migration in order; the database's user_version says how many have run. */
+export const MIGRATIONS: readonly Migration[] = [initialSchema];
+
+/**
+ * Brings a database up to date in one write transaction (BEGIN IMMEDIATE, so two
+ * processes opening an old file at once do not both migrate). Returns the
+ * versions before and after. Refuses a database written by a newer mailkeep.
+ */
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): { from: number; to: number } {
+  const run = db.transaction(() => {
+    const from = db.pragma('user_version', { simple: true }) as number;
+    if (from > migrations.length) {
+      throw new Error(`database schema version ${from} is newer than this mailkeep supports (${migrations.length})`);
+    }
+    for (let v = from; v < migrations.length; v++) migrations[v]?.(db);
+    if (from !== migrations.length) db.pragma(`user_version = ${migrations.length}`);
+    return { from, to: migrations.length };
+  });
+  return run.immediate();
+}

@@ -1,0 +1,639 @@
+/**
+ * The embedded MailStore: one SQLite file (WAL) plus a content-addressed blob
+ * directory, shareable by several mailkeep processes.
+ *
+ * Invariants (see also store/types.ts and schema.ts):
+ * - Every mutation is one BEGIN IMMEDIATE transaction that raises the
+ *   mailbox's highest_modseq, stamps changed rows and leaves tombstones; its
+ *   wake-up is published only after COMMIT (DESIGN invariant 1). Nothing in a
+ *   transaction awaits: better-sqlite3 is synchronous, so no lock is ever held
+ *   across the event loop (DESIGN invariant 5).
+ * - UIDs come from uid_next and only grow; UIDVALIDITY comes from an
+ *   installation-wide increasing counter (RFC 9051 §2.3.1.1).
+ * - A message row references a blob only if the blob's file exists at commit
+ *   time (checked under the write lock); blob files are deleted only by the GC
+ *   under the write lock, after the row's refcount reached 0.
+ */
+import { randomBytes } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { AccountId, MailboxId, ModSeq, Uid } from '../../ids.js';
+import { modseq as toModSeq, uid as toUid } from '../../ids.js';
+import type { MessageAnalysis } from '../../mime/types.js';
+import { LocalChangeBus, mailboxKey } from '../../events/local-bus.js';
+import type { WatchedMailbox } from '../../events/local-bus.js';
+import { ModSeqPoller } from '../../events/modseq-poller.js';
+import { FsBlobStore } from '../blobs/fs-blob-store.js';
+import type {
+  Account,
+  CopyResult,
+  FlagChangeResult,
+  FlagOp,
+  Mailbox,
+  MailboxChanges,
+  MailboxCounts,
+  MailStore,
+  MessageRecord,
+  MessageSummary,
+  NewMessage,
+} from '../types.js';
+import { StoreError } from '../types.js';
+import { decodeAnalysis, encodeAnalysis } from './analysis-codec.js';
+import type { ReadTx, WriteTx } from './db.js';
+import { openDatabase, transactionRunners } from './db.js';
+import { applyFlagOp, flagList, keywordsFromText, keywordsToText, parseFlags } from './flags.js';
+import { migrate } from './schema.js';
+import type { AccountRow, FlagRow, MailboxRow, RecordRow, Statements } from './statements.js';
+import { prepareStatements } from './statements.js';
+
+/** A mailbox every new account gets besides INBOX. */
+export interface DefaultMailbox {
+  name: string;
+  /** RFC 6154 attribute, e.g. '\\Sent'. */
+  specialUse: string | null;
+}
+
+/** The special-use mailboxes created with every account (RFC 6154 §2). */
+export const DEFAULT_MAILBOXES: readonly DefaultMailbox[] = [
+  { name: 'Drafts', specialUse: '\\Drafts' },
+  { name: 'Sent', specialUse: '\\Sent' },
+  { name: 'Trash', specialUse: '\\Trash' },
+  { name: 'Junk', specialUse: '\\Junk' },
+  { name: 'Archive', specialUse: '\\Archive' },
+];
+
+/** Options of openSqliteStore. */
+export interface SqliteStoreOptions {
+  /** Database file. */
+  path: string;
+  /** Blob directory (created if missing). */
+  blobDir: string;
+  /** Mailboxes created (and subscribed) with every account besides INBOX; default DEFAULT_MAILBOXES. */
+  defaultMailboxes?: readonly DefaultMailbox[];
+  /** How often to look for other processes' commits, in ms (default 75). */
+  pollIntervalMs?: number;
+  /** How long to wait for another process's write lock, in ms. */
+  busyTimeoutMs?: number;
+  /** Receives background errors (cross-process poll, blob GC); default: a process warning. */
+  onError?: (err: unknown) => void;
+}
+
+/** Account quota limits (RFC 9208); storage in octets, null = unlimited. */
+export interface QuotaLimits {
+  storage: number | null;
+  messages: number | null;
+}
+
+const MAX_UID = 0xffffffff;
+const DEFAULT_POLL_MS = 75;
+/** Blob rows (and files) removed per GC transaction; the loop yields between batches. */
+const GC_BATCH = 200;
+const INBOX = 'INBOX';
+
+/** 'INBOX' in any case is INBOX (RFC 9051 §5.1); every other name is exact. ASCII-only match on purpose. */
+function canonicalName(name: string): string {
+  return /^inbox$/i.test(name) ? INBOX : name;
+}
+
+/** RFC 8474 objectid: letters, digits, '-' and '_'. */
+function newEmailId(): string {
+  return `M${randomBytes(12).toString('base64url')}`;
+}
+
+function warn(err: unknown): void {
+  process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'MailStoreBackgroundError');
+}
+
+function toAccount(row: AccountRow): Account {
+  return {
+    id: row.account_id as AccountId,
+    name: row.name,
+    passwordHash: row.password_hash,
+    createdAt: new Date(row.created_at),
+    quotaStorage: row.quota_storage,
+    quotaMessages: row.quota_messages,
+  };
+}
+
+function toMailbox(row: MailboxRow): Mailbox {
+  return {
+    id: row.mailbox_id as MailboxId,
+    accountId: row.account_id as AccountId,
+    name: row.name,
+    uidValidity: row.uid_validity,
+    uidNext: toUid(row.uid_next),
+    highestModSeq: toModSeq(row.highest_modseq),
+    specialUse: row.special_use,
+  };
+}
+
+function toSummary(row: FlagRow): MessageSummary {
+  return { uid: toUid(row.uid), modseq: toModSeq(row.modseq), flags: flagList(row.system_flags, row.keywords), size: row.size };
+}
+
+function toRecord(row: RecordRow): MessageRecord {
+  return {
+    ...toSummary(row),
+    internalDate: new Date(row.internal_date),
+    saveDate: new Date(row.save_date),
+    blobId: row.blob_id,
+    emailId: row.email_id,
+  };
+}
+
+/** A message row about to be inserted (append, copy, move). */
+type NewRow = Omit<RecordRow, 'uid' | 'modseq'>;
+
+/** A committed change to announce: (mailbox, modseq). */
+type Wake = [MailboxId, number];
+
+/** The SQLite MailStore. Create it with openSqliteStore(). */
+export class SqliteStore implements MailStore {
+  readonly bus = new LocalChangeBus();
+  private readonly st: Statements;
+  private readonly write: WriteTx;
+  private readonly read: ReadTx;
+  private readonly poller: ModSeqPoller;
+  private readonly defaults: readonly DefaultMailbox[];
+  private readonly onError: (err: unknown) => void;
+
+  /** Wraps an open, migrated connection; use openSqliteStore(). */
+  constructor(
+    private readonly db: Database.Database,
+    readonly blobs: FsBlobStore,
+    opts: Omit<SqliteStoreOptions, 'path' | 'blobDir'> = {},
+  ) {
+    this.st = prepareStatements(db);
+    ({ write: this.write, read: this.read } = transactionRunners(db));
+    this.defaults = opts.defaultMailboxes ?? DEFAULT_MAILBOXES;
+    this.onError = opts.onError ?? warn;
+    this.poller = new ModSeqPoller(
+      { dataVersion: () => db.pragma('data_version', { simple: true }) as number, readModSeqs: (m) => this.readModSeqs(m) },
+      this.bus,
+      this.onError,
+    );
+    this.bus.setHooks({
+      onWatch: (a, m) => this.poller.watch(a, m),
+      onUnwatch: (a, m) => this.poller.unwatch(a, m),
+      onListenerError: this.onError,
+    });
+    this.poller.start(opts.pollIntervalMs ?? DEFAULT_POLL_MS);
+  }
+
+  async close(): Promise<void> {
+    this.poller.stop();
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- Accounts ----
+
+  async createAccount(name: string, passwordHash: string): Promise<Account> {
+    return this.write(() => {
+      const key = name.toLowerCase();
+      if (this.st.accountByKey.get(key)) throw new StoreError('ALREADYEXISTS', 'account exists');
+      const row = this.st.insertAccount.get(name, key, passwordHash, Date.now());
+      if (!row) throw new Error('account insert returned nothing');
+      for (const mb of [{ name: INBOX, specialUse: null }, ...this.defaults]) {
+        this.insertMailbox(row.account_id, canonicalName(mb.name), mb.specialUse);
+        this.st.subscribe.run(row.account_id, canonicalName(mb.name));
+      }
+      return toAccount(row);
+    });
+  }
+
+  async findAccount(name: string): Promise<Account | null> {
+    const row = this.st.accountByKey.get(name.toLowerCase());
+    return row ? toAccount(row) : null;
+  }
+
+  async getAccount(id: AccountId): Promise<Account | null> {
+    const row = this.st.accountById.get(id);
+    return row ? toAccount(row) : null;
+  }
+
+  async listAccounts(): Promise<Account[]> {
+    return this.st.allAccounts.all().map(toAccount);
+  }
+
+  async setPasswordHash(id: AccountId, passwordHash: string): Promise<void> {
+    this.write(() => this.changedOne(this.st.setPassword.run(passwordHash, id), 'account'));
+  }
+
+  /** Sets an account's quota limits (RFC 9208); storage in octets, null = unlimited. */
+  async setQuota(id: AccountId, limits: QuotaLimits): Promise<void> {
+    this.write(() => this.changedOne(this.st.setQuota.run(limits.storage, limits.messages, id), 'account'));
+  }
+
+  async deleteAccount(id: AccountId): Promise<void> {
+    // Cascades to mailboxes, messages (triggers release blob references), subscriptions, tombstones.
+    this.write(() => this.changedOne(this.st.deleteAccount.run(id), 'account'));
+    await this.collectGarbageQuietly();
+  }
+
+  // ---- Mailboxes ----
+
+  async listMailboxes(accountId: AccountId): Promise<Mailbox[]> {
+    return this.st.mailboxesOf.all(accountId).map(toMailbox);
+  }
+
+  async getMailbox(accountId: AccountId, name: string): Promise<Mailbox | null> {
+    const row = this.st.mailboxByName.get(accountId, canonicalName(name));
+    return row ? toMailbox(row) : null;
+  }
+
+  async getMailboxById(accountId: AccountId, id: MailboxId): Promise<Mailbox | null> {
+    const row = this.st.mailboxById.get(accountId, id);
+    return row ? toMailbox(row) : null;
+  }
+
+  async createMailbox(accountId: AccountId, name: string, specialUse: string | null = null): Promise<Mailbox> {
+    return this.write(() => {
+      if (!this.st.accountById.get(accountId)) throw new StoreError('NONEXISTENT', 'no such account');
+      return toMailbox(this.insertMailbox(accountId, canonicalName(name), specialUse));
+    });
+  }
+
+  async deleteMailbox(accountId: AccountId, id: MailboxId): Promise<void> {
+    const last = this.write(() => {
+      const mb = this.requireMailbox(accountId, id);
+      if (mb.name === INBOX) throw new StoreError('CANNOT', 'INBOX cannot be deleted');
+      // Cascades to messages (releasing blobs) and tombstones. Subscriptions stay (RFC 9051 §6.3.9).
+      this.st.deleteMailbox.run(accountId, id);
+      return mb.highest_modseq;
+    });
+    // Sessions that have it selected wake up and find it gone.
+    this.publish(accountId, [[id, last + 1]]);
+    await this.collectGarbageQuietly();
+  }
+
+  async renameMailbox(accountId: AccountId, from: string, to: string): Promise<void> {
+    const source = canonicalName(from);
+    const target = canonicalName(to);
+    const wakes = this.write((): Wake[] => {
+      const src = this.st.mailboxByName.get(accountId, source);
+      if (!src) throw new StoreError('NONEXISTENT', 'no such mailbox');
+      if (this.st.mailboxByName.get(accountId, target)) throw new StoreError('ALREADYEXISTS', 'target mailbox exists');
+      if (source === INBOX) return this.renameInbox(accountId, src, target);
+      if (target.startsWith(`${source}/`)) throw new StoreError('CANNOT', 'cannot rename a mailbox under itself');
+      // RFC 9051 §6.3.6: inferior names are renamed too.
+      const moved = [src, ...this.st.inferiors.all(accountId, `${source}/`, `${source}0`)];
+      const renamed = (name: string) => target + name.slice(source.length);
+      for (const mb of moved.slice(1)) {
+        if (this.st.mailboxByName.get(accountId, renamed(mb.name))) {
+          throw new StoreError('ALREADYEXISTS', `${renamed(mb.name)} exists`);
+        }
+      }
+      for (const mb of moved) this.st.renameMailbox.run(renamed(mb.name), accountId, mb.mailbox_id);
+      // Subscriptions follow the mailboxes they name.
+      for (const name of this.st.subscriptionsUnder.all(accountId, source, `${source}/`, `${source}0`)) {
+        this.st.unsubscribe.run(accountId, name);
+        this.st.subscribe.run(accountId, renamed(name));
+      }
+      return [];
+    });
+    this.publish(accountId, wakes);
+  }
+
+  async setSubscribed(accountId: AccountId, name: string, subscribed: boolean): Promise<void> {
+    const canonical = canonicalName(name);
+    this.write(() => {
+      if (!this.st.accountById.get(accountId)) throw new StoreError('NONEXISTENT', 'no such account');
+      if (subscribed) this.st.subscribe.run(accountId, canonical);
+      else this.st.unsubscribe.run(accountId, canonical);
+    });
+  }
+
+  async listSubscriptions(accountId: AccountId): Promise<string[]> {
+    return this.st.subscriptions.all(accountId);
+  }
+
+  async mailboxCounts(accountId: AccountId, id: MailboxId): Promise<MailboxCounts> {
+    return this.read(() => {
+      // Kept by triggers (schema.ts): no scan, whatever the mailbox size; \Recent reads only the recent tail.
+      const mb = this.requireMailbox(accountId, id);
+      return {
+        messages: mb.message_count,
+        unseen: mb.unseen_count,
+        deleted: mb.deleted_count,
+        size: mb.total_size,
+        recent: this.st.countFrom.get(accountId, id, mb.first_recent_uid) ?? 0,
+      };
+    });
+  }
+
+  // ---- Messages ----
+
+  async appendMessages(
+    accountId: AccountId,
+    id: MailboxId,
+    messages: NewMessage[],
+  ): Promise<{ uidValidity: number; uids: Uid[]; modseq: ModSeq }> {
+    // Validate flags before taking the lock.
+    const flagSets = messages.map((m) => parseFlags(m.flags));
+    const result = this.write(() => {
+      const mb = this.requireMailbox(accountId, id);
+      if (messages.length === 0) return { mb, uids: [], modseq: mb.highest_modseq };
+      this.checkQuota(accountId, messages.length, messages.reduce((sum, m) => sum + m.blob.size, 0));
+      const now = Date.now();
+      const rows = messages.map((m, i): NewRow => {
+        this.referenceBlob(m.blob.blobId, m.blob.size, m.analysis);
+        const flags = flagSets[i] ?? { system: 0, keywords: [] };
+        return {
+          system_flags: flags.system,
+          keywords: keywordsToText(flags.keywords),
+          internal_date: m.internalDate.getTime(),
+          save_date: now,
+          size: m.blob.size,
+          blob_id: m.blob.blobId,
+          email_id: newEmailId(),
+        };
+      });
+      return { mb, ...this.insertRows(accountId, mb, rows) };
+    });
+    if (result.uids.length > 0) this.publish(accountId, [[id, result.modseq]]);
+    return { uidValidity: result.mb.uid_validity, uids: result.uids.map(toUid), modseq: toModSeq(result.modseq) };
+  }
+
+  async listSummaries(accountId: AccountId, id: MailboxId): Promise<MessageSummary[]> {
+    return this.read(() => {
+      this.requireMailbox(accountId, id);
+      // Most messages share a few flag combinations: build each list once, copy per row.
+      const lists = new Map<string, string[]>();
+      return this.st.summaries.all(accountId, id).map(([uid, modseq, system, keywords, size]) => {
+        const key = keywords === '' ? String(system) : `${system} ${keywords}`;
+        let flags = lists.get(key);
+        if (!flags) lists.set(key, (flags = flagList(system, keywords)));
+        return { uid: uid as Uid, modseq: modseq as ModSeq, flags: flags.slice(), size };
+      });
+    });
+  }
+
+  async getRecords(accountId: AccountId, id: MailboxId, uids: readonly Uid[]): Promise<MessageRecord[]> {
+    if (uids.length === 0) return [];
+    return this.st.records.all(accountId, id, JSON.stringify(uids)).map(toRecord);
+  }
+
+  async getAnalysis(blobId: string): Promise<MessageAnalysis | null> {
+    const text = this.st.analysis.get(blobId);
+    return text === undefined ? null : decodeAnalysis(text);
+  }
+
+  async changesSince(accountId: AccountId, id: MailboxId, since: ModSeq): Promise<MailboxChanges> {
+    return this.read(() => {
+      const mb = this.requireMailbox(accountId, id);
+      return {
+        uidValidity: mb.uid_validity,
+        uidNext: toUid(mb.uid_next),
+        highestModSeq: toModSeq(mb.highest_modseq),
+        changed: this.st.changedSince.all(accountId, id, since).map(toSummary),
+        expunged: this.st.expungedSince.all(accountId, id, since).map(toUid),
+      };
+    });
+  }
+
+  async storeFlags(
+    accountId: AccountId,
+    id: MailboxId,
+    uids: readonly Uid[],
+    op: FlagOp,
+    flags: readonly string[],
+    unchangedSince?: ModSeq,
+  ): Promise<FlagChangeResult> {
+    const change = parseFlags(flags);
+    const result = this.write(() => {
+      const mb = this.requireMailbox(accountId, id);
+      const next = mb.highest_modseq + 1;
+      const changed: MessageSummary[] = [];
+      const conflicts: Uid[] = [];
+      const rows = uids.length === 0 ? [] : this.st.records.all(accountId, id, JSON.stringify(uids));
+      for (const row of rows) {
+        // RFC 7162 §3.2: UNCHANGEDSINCE fails for messages modified after the given modseq.
+        if (unchangedSince !== undefined && row.modseq > unchangedSince) {
+          conflicts.push(toUid(row.uid));
+          continue;
+        }
+        const updated = applyFlagOp({ system: row.system_flags, keywords: keywordsFromText(row.keywords) }, op, change);
+        if (!updated) continue;
+        const keywords = keywordsToText(updated.keywords);
+        this.st.updateFlags.run(updated.system, keywords, next, accountId, id, row.uid);
+        changed.push(toSummary({ ...row, system_flags: updated.system, keywords, modseq: next }));
+      }
+      if (changed.length === 0) return { modseq: mb.highest_modseq, changed, conflicts };
+      this.st.setModseq.run(next, accountId, id);
+      return { modseq: next, changed, conflicts };
+    });
+    if (result.changed.length > 0) this.publish(accountId, [[id, result.modseq]]);
+    return { ...result, modseq: toModSeq(result.modseq) };
+  }
+
+  async copyMessages(accountId: AccountId, from: MailboxId, uids: readonly Uid[], to: MailboxId): Promise<CopyResult> {
+    const { result, wakes } = this.write(() => this.transfer(accountId, from, uids, to, false));
+    this.publish(accountId, wakes);
+    return result;
+  }
+
+  async moveMessages(
+    accountId: AccountId,
+    from: MailboxId,
+    uids: readonly Uid[],
+    to: MailboxId,
+  ): Promise<CopyResult & { modseq: ModSeq }> {
+    const { result, wakes, sourceModseq } = this.write(() => this.transfer(accountId, from, uids, to, true));
+    this.publish(accountId, wakes);
+    await this.collectGarbageQuietly();
+    return { ...result, modseq: toModSeq(sourceModseq) };
+  }
+
+  async expunge(accountId: AccountId, id: MailboxId, uids?: readonly Uid[]): Promise<{ expunged: Uid[]; modseq: ModSeq }> {
+    const result = this.write(() => {
+      const mb = this.requireMailbox(accountId, id);
+      // RFC 9051 §6.4.3 EXPUNGE; RFC 4315 §2.1 UID EXPUNGE limits it to the given UIDs.
+      const doomed =
+        mb.deleted_count === 0 || uids?.length === 0
+          ? []
+          : uids
+            ? this.st.deletedUidsIn.all(accountId, id, JSON.stringify(uids))
+            : this.st.deletedUids.all(accountId, id);
+      return { expunged: doomed, modseq: doomed.length === 0 ? mb.highest_modseq : this.removeMessages(accountId, mb, doomed) };
+    });
+    if (result.expunged.length > 0) {
+      this.publish(accountId, [[id, result.modseq]]);
+      await this.collectGarbageQuietly();
+    }
+    return { expunged: result.expunged.map(toUid), modseq: toModSeq(result.modseq) };
+  }
+
+  async claimRecent(accountId: AccountId, id: MailboxId): Promise<Uid> {
+    return this.write(() => {
+      const mb = this.requireMailbox(accountId, id);
+      if (mb.first_recent_uid !== mb.uid_next) this.st.setRecent.run(mb.uid_next, accountId, id);
+      return toUid(mb.first_recent_uid);
+    });
+  }
+
+  /**
+   * Deletes unreferenced blobs (rows and files), in batches, each in its own
+   * write transaction so no other process can reference a blob between our
+   * refcount check and the unlink. Runs after expunges and at open.
+   */
+  async collectGarbage(): Promise<void> {
+    for (;;) {
+      const removed = this.write(() => {
+        const ids = this.st.garbage.all(GC_BATCH);
+        for (const blobId of ids) {
+          this.st.deleteGarbage.run(blobId);
+          this.blobs.removeSync(blobId);
+        }
+        return ids.length;
+      });
+      if (removed < GC_BATCH) return;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  // ---- Internals (all run inside a transaction) ----
+
+  /** GC after a committed change: a failure must not turn the change into an error. */
+  private async collectGarbageQuietly(): Promise<void> {
+    try {
+      await this.collectGarbage();
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+
+  private changedOne(info: Database.RunResult, what: string): void {
+    if (info.changes === 0) throw new StoreError('NONEXISTENT', `no such ${what}`);
+  }
+
+  private requireMailbox(accountId: number, id: number): MailboxRow {
+    const row = this.st.mailboxById.get(accountId, id);
+    if (!row) throw new StoreError('NONEXISTENT', 'no such mailbox');
+    return row;
+  }
+
+  private insertMailbox(accountId: number, name: string, specialUse: string | null): MailboxRow {
+    if (this.st.mailboxByName.get(accountId, name)) throw new StoreError('ALREADYEXISTS', 'mailbox exists');
+    const mailboxId = this.st.nextCounter.get({ name: 'mailbox_id', floor: 0 });
+    // Fresh and increasing even across delete + recreate of a name: max(previous, now) + 1.
+    const uidValidity = this.st.nextCounter.get({ name: 'uid_validity', floor: Math.floor(Date.now() / 1000) });
+    if (mailboxId === undefined || uidValidity === undefined) throw new Error('counter allocation failed');
+    const row = this.st.insertMailbox.get(accountId, mailboxId, name, uidValidity, specialUse);
+    if (!row) throw new Error('mailbox insert returned nothing');
+    return row;
+  }
+
+  /** RFC 9208 §5: a change that would exceed a limit fails with OVERQUOTA. */
+  private checkQuota(accountId: number, addMessages: number, addBytes: number): void {
+    const usage = this.st.usage.get(accountId);
+    if (!usage) throw new StoreError('NONEXISTENT', 'no such account');
+    if (usage.quota_messages !== null && usage.messages + addMessages > usage.quota_messages) {
+      throw new StoreError('OVERQUOTA', 'message count quota exceeded');
+    }
+    if (usage.quota_storage !== null && usage.storage + addBytes > usage.quota_storage) {
+      throw new StoreError('OVERQUOTA', 'storage quota exceeded');
+    }
+  }
+
+  /** Makes sure the blob has a row (refcounts are kept by the messages triggers) and that its file is there. */
+  private referenceBlob(blobId: string, size: number, analysis: MessageAnalysis): void {
+    // Under the write lock: the GC cannot delete the file between this check and our commit.
+    if (!this.blobs.existsSync(blobId)) throw new StoreError('CANNOT', `staged blob ${blobId} is gone; retry`);
+    if (this.st.blobExists.get(blobId) === undefined) this.st.insertBlob.run(blobId, size, encodeAnalysis(analysis));
+  }
+
+  /** Inserts rows with consecutive new UIDs and one new modseq. */
+  private insertRows(accountId: number, mb: MailboxRow, rows: readonly NewRow[]): { uids: number[]; modseq: number } {
+    if (mb.uid_next + rows.length - 1 > MAX_UID) throw new StoreError('LIMIT', 'mailbox UID space exhausted');
+    const modseq = mb.highest_modseq + 1;
+    const uids = rows.map((r, i) => {
+      const u = mb.uid_next + i;
+      this.st.insertMessage.run(
+        accountId, mb.mailbox_id, u, modseq, r.system_flags, r.keywords, r.internal_date, r.save_date, r.size, r.blob_id, r.email_id,
+      );
+      return u;
+    });
+    this.st.advanceMailbox.run(mb.uid_next + rows.length, modseq, accountId, mb.mailbox_id);
+    return { uids, modseq };
+  }
+
+  /** Deletes messages and leaves their tombstones under one new modseq; returns it. */
+  private removeMessages(accountId: number, mb: MailboxRow, uids: readonly number[]): number {
+    const modseq = mb.highest_modseq + 1;
+    const json = JSON.stringify(uids);
+    this.st.deleteMessages.run(accountId, mb.mailbox_id, json);
+    this.st.insertTombstones.run(accountId, mb.mailbox_id, modseq, json);
+    this.st.setModseq.run(modseq, accountId, mb.mailbox_id);
+    return modseq;
+  }
+
+  /** COPY (RFC 9051 §6.4.7) or MOVE (RFC 6851): destination UIDs consecutive, in source-UID order. */
+  private transfer(accountId: AccountId, from: MailboxId, uids: readonly Uid[], to: MailboxId, move: boolean) {
+    const src = this.requireMailbox(accountId, from);
+    const dst = this.requireMailbox(accountId, to);
+    const rows = uids.length === 0 ? [] : this.st.records.all(accountId, from, JSON.stringify(uids));
+    return this.transferRows(accountId, src, rows, dst, move);
+  }
+
+  private transferRows(accountId: AccountId, src: MailboxRow, rows: readonly RecordRow[], dst: MailboxRow, move: boolean) {
+    const sourceUids = rows.map((r) => toUid(r.uid));
+    if (rows.length === 0) {
+      return { result: { uidValidity: dst.uid_validity, sourceUids, destUids: [] }, wakes: [] as Wake[], sourceModseq: src.highest_modseq };
+    }
+    // MOVE within one account leaves usage unchanged (RFC 9208 §5 applies to COPY).
+    if (!move) this.checkQuota(accountId, rows.length, rows.reduce((sum, r) => sum + r.size, 0));
+    // RFC 8514: the save date is the time the message arrived in this mailbox; RFC 8474: EMAILID is kept.
+    const now = Date.now();
+    const copied = this.insertRows(accountId, dst, rows.map((r) => ({ ...r, save_date: now })));
+    const wakes: Wake[] = [[dst.mailbox_id as MailboxId, copied.modseq]];
+    let sourceModseq = src.highest_modseq;
+    if (move) {
+      // Re-read: when source and destination are the same mailbox, the insert raised its modseq.
+      sourceModseq = this.removeMessages(accountId, this.requireMailbox(accountId, src.mailbox_id), sourceUids);
+      wakes.push([src.mailbox_id as MailboxId, sourceModseq]);
+    }
+    return { result: { uidValidity: dst.uid_validity, sourceUids, destUids: copied.uids.map(toUid) }, wakes, sourceModseq };
+  }
+
+  /**
+   * RFC 9051 §6.3.6: renaming INBOX moves all its messages to a new mailbox of
+   * the new name (fresh UIDVALIDITY) and leaves INBOX existing and empty;
+   * INBOX's inferiors are unaffected.
+   */
+  private renameInbox(accountId: AccountId, inbox: MailboxRow, target: string): Wake[] {
+    const dst = this.insertMailbox(accountId, target, null);
+    return this.transferRows(accountId, inbox, this.st.allRecords.all(accountId, inbox.mailbox_id), dst, true).wakes;
+  }
+
+  private readModSeqs(mailboxes: readonly WatchedMailbox[]): Map<string, number> {
+    const pairs = JSON.stringify(mailboxes.map((m) => [m.accountId, m.mailboxId]));
+    const out = new Map<string, number>();
+    for (const row of this.st.modseqsOf.all(pairs)) {
+      out.set(mailboxKey(row.account_id as AccountId, row.mailbox_id as MailboxId), row.highest_modseq);
+    }
+    return out;
+  }
+
+  /** Announces committed changes locally (other processes see them through their pollers). */
+  private publish(accountId: AccountId, wakes: readonly Wake[]): void {
+    for (const [mailboxId, value] of wakes) {
+      this.poller.note(accountId, mailboxId, value);
+      this.bus.publish(accountId, mailboxId, toModSeq(value));
+    }
+  }
+}
+
+/** Opens (creating and migrating as needed) a SQLite store and its blob directory. */
+export async function openSqliteStore(opts: SqliteStoreOptions): Promise<SqliteStore> {
+  const blobs = await FsBlobStore.open(opts.blobDir);
+  const db = openDatabase(opts.path, opts.busyTimeoutMs);
+  try {
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  const store = new SqliteStore(db, blobs, opts);
+  // Blobs whose last reference went away just before a crash.
+  await store.collectGarbage();
+  return store;
+}

@@ -1,0 +1,177 @@
+/**
+ * Every SQL statement the SQLite store runs, prepared once per connection.
+ * Row shapes are declared beside them; mapping to the public types lives in
+ * sqlite-store.ts. Every message/mailbox statement is scoped by account_id.
+ */
+import type Database from 'better-sqlite3';
+import { IS_DELETED_SQL } from './flags.js';
+
+/** An accounts row. */
+export interface AccountRow {
+  account_id: number;
+  name: string;
+  password_hash: string;
+  created_at: number;
+  quota_storage: number | null;
+  quota_messages: number | null;
+}
+
+/** A mailboxes row. */
+export interface MailboxRow {
+  account_id: number;
+  mailbox_id: number;
+  name: string;
+  uid_validity: number;
+  uid_next: number;
+  highest_modseq: number;
+  special_use: string | null;
+  first_recent_uid: number;
+  message_count: number;
+  total_size: number;
+  unseen_count: number;
+  deleted_count: number;
+}
+
+/** The flag columns of a messages row. */
+export interface FlagRow {
+  uid: number;
+  modseq: number;
+  system_flags: number;
+  keywords: string;
+  size: number;
+}
+
+/** The columns needed to report or copy a message. */
+export interface RecordRow extends FlagRow {
+  internal_date: number;
+  save_date: number;
+  blob_id: string;
+  email_id: string;
+}
+
+/** A summary row as a positional tuple (raw mode: the 100k-row path). */
+export type SummaryTuple = [uid: number, modseq: number, systemFlags: number, keywords: string, size: number];
+
+/** Quota limits and current usage of an account. */
+export interface UsageRow {
+  quota_storage: number | null;
+  quota_messages: number | null;
+  storage: number;
+  messages: number;
+}
+
+type Key = [accountId: number, mailboxId: number];
+const SCOPE = 'account_id = ? AND mailbox_id = ?';
+const IN_UIDS = 'uid IN (SELECT value FROM json_each(?))';
+const RECORD_COLUMNS = 'uid, modseq, system_flags, keywords, size, internal_date, save_date, blob_id, email_id';
+
+/** Prepares all statements of the store on one connection. */
+export function prepareStatements(db: Database.Database) {
+  return {
+    // Accounts
+    insertAccount: db.prepare<[name: string, key: string, hash: string, createdAt: number], AccountRow>(
+      'INSERT INTO accounts (name, name_key, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING *',
+    ),
+    accountByKey: db.prepare<[key: string], AccountRow>('SELECT * FROM accounts WHERE name_key = ?'),
+    accountById: db.prepare<[accountId: number], AccountRow>('SELECT * FROM accounts WHERE account_id = ?'),
+    allAccounts: db.prepare<[], AccountRow>('SELECT * FROM accounts ORDER BY name_key'),
+    setPassword: db.prepare<[hash: string, accountId: number]>('UPDATE accounts SET password_hash = ? WHERE account_id = ?'),
+    setQuota: db.prepare<[storage: number | null, messages: number | null, accountId: number]>(
+      'UPDATE accounts SET quota_storage = ?, quota_messages = ? WHERE account_id = ?',
+    ),
+    deleteAccount: db.prepare<[accountId: number]>('DELETE FROM accounts WHERE account_id = ?'),
+    usage: db.prepare<[accountId: number], UsageRow>(
+      `SELECT a.quota_storage, a.quota_messages,
+              coalesce(sum(m.total_size), 0) AS storage, coalesce(sum(m.message_count), 0) AS messages
+       FROM accounts a LEFT JOIN mailboxes m ON m.account_id = a.account_id
+       WHERE a.account_id = ? GROUP BY a.account_id`,
+    ),
+    // Installation-wide allocators: the next value is max(previous, floor) + 1.
+    nextCounter: db
+      .prepare<{ name: string; floor: number }, number>(
+        `INSERT INTO counters (account_id, name, value) VALUES (0, @name, @floor + 1)
+         ON CONFLICT (account_id, name) DO UPDATE SET value = max(value, @floor) + 1
+         RETURNING value`,
+      )
+      .pluck(),
+
+    // Mailboxes
+    insertMailbox: db.prepare<[accountId: number, mailboxId: number, name: string, uidValidity: number, specialUse: string | null], MailboxRow>(
+      'INSERT INTO mailboxes (account_id, mailbox_id, name, uid_validity, special_use) VALUES (?, ?, ?, ?, ?) RETURNING *',
+    ),
+    mailboxById: db.prepare<Key, MailboxRow>(`SELECT * FROM mailboxes WHERE ${SCOPE}`),
+    mailboxByName: db.prepare<[accountId: number, name: string], MailboxRow>('SELECT * FROM mailboxes WHERE account_id = ? AND name = ?'),
+    mailboxesOf: db.prepare<[accountId: number], MailboxRow>('SELECT * FROM mailboxes WHERE account_id = ? ORDER BY name'),
+    /** Names strictly between `x/` and `x0` are exactly the inferiors of x ('0' follows '/'). */
+    inferiors: db.prepare<[accountId: number, low: string, high: string], MailboxRow>(
+      'SELECT * FROM mailboxes WHERE account_id = ? AND name > ? AND name < ? ORDER BY name',
+    ),
+    renameMailbox: db.prepare<[name: string, ...Key]>(`UPDATE mailboxes SET name = ? WHERE ${SCOPE}`),
+    deleteMailbox: db.prepare<Key>(`DELETE FROM mailboxes WHERE ${SCOPE}`),
+    advanceMailbox: db.prepare<[uidNext: number, modseq: number, ...Key]>(
+      `UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE ${SCOPE}`,
+    ),
+    setModseq: db.prepare<[modseq: number, ...Key]>(`UPDATE mailboxes SET highest_modseq = ? WHERE ${SCOPE}`),
+    setRecent: db.prepare<[firstRecent: number, ...Key]>(`UPDATE mailboxes SET first_recent_uid = ? WHERE ${SCOPE}`),
+    /** Argument: JSON array of [accountId, mailboxId] pairs. */
+    modseqsOf: db.prepare<[pairs: string], { account_id: number; mailbox_id: number; highest_modseq: number }>(
+      `SELECT m.account_id, m.mailbox_id, m.highest_modseq
+       FROM json_each(?) j JOIN mailboxes m ON m.account_id = j.value ->> 0 AND m.mailbox_id = j.value ->> 1`,
+    ),
+
+    // Subscriptions
+    subscribe: db.prepare<[accountId: number, name: string]>('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)'),
+    unsubscribe: db.prepare<[accountId: number, name: string]>('DELETE FROM subscriptions WHERE account_id = ? AND name = ?'),
+    subscriptions: db.prepare<[accountId: number], string>('SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name').pluck(),
+    subscriptionsUnder: db
+      .prepare<[accountId: number, name: string, low: string, high: string], string>(
+        'SELECT name FROM subscriptions WHERE account_id = ? AND (name = ? OR (name > ? AND name < ?))',
+      )
+      .pluck(),
+
+    // Blobs (shared across accounts: see schema.ts)
+    blobExists: db.prepare<[blobId: string], number>('SELECT 1 FROM blobs WHERE blob_id = ?').pluck(),
+    insertBlob: db.prepare<[blobId: string, size: number, analysis: string]>(
+      'INSERT INTO blobs (blob_id, size, refcount, analysis) VALUES (?, ?, 0, ?)',
+    ),
+    analysis: db.prepare<[blobId: string], string>('SELECT analysis FROM blobs WHERE blob_id = ?').pluck(),
+    garbage: db.prepare<[limit: number], string>('SELECT blob_id FROM blobs WHERE refcount = 0 LIMIT ?').pluck(),
+    deleteGarbage: db.prepare<[blobId: string]>('DELETE FROM blobs WHERE blob_id = ? AND refcount = 0'),
+
+    // Messages
+    insertMessage: db.prepare<
+      [...Key, uid: number, modseq: number, systemFlags: number, keywords: string, internalDate: number, saveDate: number, size: number, blobId: string, emailId: string]
+    >(
+      `INSERT INTO messages (account_id, mailbox_id, uid, modseq, system_flags, keywords, internal_date, save_date, size, blob_id, email_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    summaries: db
+      .prepare<Key, SummaryTuple>(`SELECT uid, modseq, system_flags, keywords, size FROM messages WHERE ${SCOPE} ORDER BY uid`)
+      .raw(),
+    records: db.prepare<[...Key, uidsJson: string], RecordRow>(
+      `SELECT ${RECORD_COLUMNS} FROM messages WHERE ${SCOPE} AND ${IN_UIDS} ORDER BY uid`,
+    ),
+    allRecords: db.prepare<Key, RecordRow>(`SELECT ${RECORD_COLUMNS} FROM messages WHERE ${SCOPE} ORDER BY uid`),
+    changedSince: db.prepare<[...Key, since: number], FlagRow>(
+      `SELECT uid, modseq, system_flags, keywords, size FROM messages WHERE ${SCOPE} AND modseq > ? ORDER BY uid`,
+    ),
+    expungedSince: db
+      .prepare<[...Key, since: number], number>(`SELECT uid FROM expunged WHERE ${SCOPE} AND modseq > ? ORDER BY uid`)
+      .pluck(),
+    updateFlags: db.prepare<[systemFlags: number, keywords: string, modseq: number, ...Key, uid: number]>(
+      `UPDATE messages SET system_flags = ?, keywords = ?, modseq = ? WHERE ${SCOPE} AND uid = ?`,
+    ),
+    countFrom: db.prepare<[...Key, fromUid: number], number>(`SELECT count(*) FROM messages WHERE ${SCOPE} AND uid >= ?`).pluck(),
+    deletedUids: db.prepare<Key, number>(`SELECT uid FROM messages WHERE ${SCOPE} AND ${IS_DELETED_SQL} ORDER BY uid`).pluck(),
+    deletedUidsIn: db
+      .prepare<[...Key, uidsJson: string], number>(`SELECT uid FROM messages WHERE ${SCOPE} AND ${IS_DELETED_SQL} AND ${IN_UIDS} ORDER BY uid`)
+      .pluck(),
+    deleteMessages: db.prepare<[...Key, uidsJson: string]>(`DELETE FROM messages WHERE ${SCOPE} AND ${IN_UIDS}`),
+    insertTombstones: db.prepare<[...Key, modseq: number, uidsJson: string]>(
+      'INSERT INTO expunged (account_id, mailbox_id, modseq, uid) SELECT ?, ?, ?, value FROM json_each(?)',
+    ),
+  };
+}
+
+/** The prepared statements of one connection. */
+export type Statements = ReturnType<typeof prepareStatements>;
