@@ -131,10 +131,11 @@ export function redactTrace(piece: string | Buffer, state: TraceState, from: 'cl
     appendPartial(st, buf.subarray(i, end));
     i = end;
     if (nl < 0) break;
+    const octets = st.total;
     const line = takeLine(st);
     const eol = /\r?\n$/.exec(line)?.[0] ?? '';
     const body = line.slice(0, line.length - eol.length);
-    out += from === 'client' ? clientLine(body, state) + eol : serverLine(body, eol, state);
+    out += from === 'client' ? clientLine(body, state) + eol : serverLine(body, eol, octets, state);
   }
   return out;
 }
@@ -228,8 +229,8 @@ function pop3ClientLine(body: string, state: TraceState): string {
   }
 }
 
-function serverLine(body: string, eol: string, state: TraceState): string {
-  if (state.protocol === 'pop3') return pop3ServerLine(body, eol, state);
+function serverLine(body: string, eol: string, octets: number, state: TraceState): string {
+  if (state.protocol === 'pop3') return pop3ServerLine(body, eol, octets, state);
   // Only the answer tagged like the current command counts: earlier pipelined commands may still be answered.
   const ownAnswer = state.tag !== '' && body.startsWith(`${state.tag} `);
   if (state.sasl && (ownAnswer || body.startsWith('* BYE'))) state.sasl = false;
@@ -243,10 +244,10 @@ function serverLine(body: string, eol: string, state: TraceState): string {
   return body + eol;
 }
 
-function pop3ServerLine(body: string, eol: string, state: TraceState): string {
+function pop3ServerLine(body: string, eol: string, octets: number, state: TraceState): string {
   if (state.pop3Content !== null) {
     if (body !== '.') {
-      state.pop3Content += Buffer.byteLength(body) + eol.length;
+      state.pop3Content += octets;
       return '';
     }
     const size = state.pop3Content;

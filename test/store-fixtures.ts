@@ -23,11 +23,14 @@ export async function withStore<T>(
   opts: Omit<OpenStoreOptions, 'dataDir'> = {},
 ): Promise<T> {
   const { dir, cleanup } = await tempDir();
-  const store = await openStore({ ...opts, dataDir: dir });
   try {
-    return await fn(store, dir);
+    const store = await openStore({ ...opts, dataDir: dir });
+    try {
+      return await fn(store, dir);
+    } finally {
+      await store.close();
+    }
   } finally {
-    await store.close();
     await cleanup();
   }
 }

@@ -132,6 +132,7 @@ class ImapClient {
     this.responses = [];
     this.tag = 0;
     sock.on('data', (d) => {
+      if (process.env.IMAP_DEBUG) process.stderr.write(`S: ${d.toString('latin1')}`);
       this.buf = Buffer.concat([this.buf, d]);
       this.drain();
     });
@@ -174,12 +175,17 @@ class ImapClient {
   /** Sends a command (Buffer or string, literals as LITERAL+) and collects untagged responses until the tagged one. */
   async run(cmd) {
     const tag = `A${++this.tag}`;
+    if (process.env.IMAP_DEBUG) process.stderr.write(`C: ${tag} ${cmd.toString('latin1').slice(0, 300)}\n`);
     this.sock.write(Buffer.concat([Buffer.from(`${tag} `), Buffer.isBuffer(cmd) ? cmd : Buffer.from(cmd), Buffer.from('\r\n')]));
     const untagged = [];
     for (;;) {
       const r = await this.next();
       if (r.subarray(0, tag.length + 1).toString() === `${tag} `) {
         return { untagged, status: r.subarray(tag.length + 1, r.length - 2).toString('latin1') };
+      }
+      // Dovecot answers some internal errors with BYE and closes the connection
+      if (r.subarray(0, 6).toString() === '* BYE ') {
+        return { untagged, status: r.subarray(2, r.length - 2).toString('latin1'), bye: true };
       }
       untagged.push(r);
     }
@@ -302,6 +308,25 @@ function digest(buf) {
 
 // ------------------------------------------------------------- recording --
 
+/** A logged-in session on INBOX that reconnects after Dovecot said BYE. */
+class Session {
+  constructor(port) { this.port = port; this.client = null; }
+  async run(cmd) {
+    if (!this.client) {
+      this.client = await ImapClient.connect(this.port);
+      const login = await this.client.run('LOGIN golden golden');
+      if (!login.status.startsWith('OK')) throw new Error(`LOGIN: ${login.status}`);
+      await this.client.run('SELECT INBOX');
+    }
+    const r = await this.client.run(cmd);
+    if (r.bye) {
+      this.client.sock.destroy();
+      this.client = null;
+    }
+    return r;
+  }
+}
+
 async function record(client, version, file) {
   const bytes = fs.readFileSync(file);
   const app = await client.run(Buffer.concat([Buffer.from(`APPEND INBOX {${bytes.length}+}\r\n`), bytes]));
@@ -371,10 +396,7 @@ async function main() {
   const todo = files.length > 0 ? files : listMessages(FIXTURES);
   const dovecot = await startDovecot();
   try {
-    const client = await ImapClient.connect(dovecot.port);
-    const login = await client.run('LOGIN golden golden');
-    if (!login.status.startsWith('OK')) throw new Error(`LOGIN: ${login.status}`);
-    await client.run('SELECT INBOX');
+    const client = new Session(dovecot.port);
     for (const file of todo) {
       const golden = await record(client, dovecot.version, file);
       if (print) {
@@ -389,7 +411,6 @@ async function main() {
       fs.writeFileSync(out, `${JSON.stringify(golden, null, 2)}\n`);
       console.log(`recorded ${path.relative(ROOT, out)}`);
     }
-    await client.run('LOGOUT');
   } catch (err) {
     console.error(dovecot.log());
     throw err;

@@ -2,8 +2,8 @@
  * The options every command shares for finding its configuration, and the
  * step that turns them into a validated Config.
  */
-import { Option, type Command } from 'commander';
-import { CONFIG_FLAGS, ConfigError, formatConfigError, loadConfig } from '../config/load.js';
+import type { Command } from 'commander';
+import { CONFIG_FLAGS, CONFIG_PATH_ENV, ConfigError, formatConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 
@@ -13,7 +13,7 @@ import { CliError, EXIT_USAGE } from './cli-error.js';
  * on every command that takes it without touching the commands.
  */
 export function withConfigOptions(cmd: Command, only?: readonly string[]): Command {
-  cmd.addOption(new Option('--config <file>', 'TOML configuration file').env('MAILKEEP_CONFIG'));
+  cmd.option('--config <file>', `TOML configuration file (default: $${CONFIG_PATH_ENV} if set)`);
   for (const f of CONFIG_FLAGS) {
     if (only && !only.includes(f.flag)) continue;
     cmd.option(`--${f.flag}${f.arg ? ` ${f.arg}` : ''}`, f.description);

@@ -35,12 +35,15 @@ function checkName(name: string): void {
 async function add(name: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
   checkName(name);
-  const hash = await hashPassword(await readNewPassword(opts['passwordStdin'] === true));
   await withStore(config, async (store) => {
+    const exists = (): CliError => new CliError(`user already exists: ${name}`);
+    // Checked before asking, so nobody types a password in vain; createAccount still settles races.
+    if (await store.findAccount(name)) throw exists();
+    const hash = await hashPassword(await readNewPassword(opts['passwordStdin'] === true));
     try {
       await store.createAccount(name, hash);
     } catch (err) {
-      if (err instanceof StoreError && err.code === 'ALREADYEXISTS') throw new CliError(`user already exists: ${name}`);
+      if (err instanceof StoreError && err.code === 'ALREADYEXISTS') throw exists();
       throw err;
     }
   });

@@ -116,7 +116,7 @@ export function describeSetting(setting: string): string {
 }
 
 function formatProblem(p: ConfigProblem): string {
-  const where = p.setting === '' ? `(${p.source})` : `${p.setting} (from ${p.source})`;
+  const where = p.setting === '' ? p.source : `${p.setting} (from ${p.source})`;
   return `config error: ${where}: ${p.message}`;
 }
 

@@ -93,6 +93,12 @@ export const configSchema = z
         maxCommandSize: positive(1048576, 'a size in bytes'),
       })
       .prefault({}),
+    imap: z
+      .object({
+        /** Untagged "OK Still here" during IDLE, below common NAT timeouts (RFC 2177 §3 asks clients to re-IDLE within 29 minutes). */
+        idleHeartbeatSeconds: positive(120, 'a number of seconds'),
+      })
+      .prefault({}),
     /** Failed-login throttling; see auth/throttle.ts. */
     authThrottle: z
       .object({

@@ -3,7 +3,7 @@
  * bound fails with an error naming the port and the setting to change.
  */
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type SecureContext } from 'node:tls';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import type { ConnectionLimiter } from './connection-limiter.js';
 import { normalizeAddress } from './address.js';
@@ -15,8 +15,8 @@ export interface ListenSpec {
   port: number;
   /** Config setting that chose the port, for error messages ("imap-port"). */
   setting: string;
-  /** Implicit TLS (RFC 8314) when set. */
-  secureContext: SecureContext | null;
+  /** Implicit TLS (RFC 8314) with this key and certificate when set. */
+  tls: { key: Buffer; cert: Buffer } | null;
   limiter: ConnectionLimiter;
   log: Logger;
   /** Line sent before closing a connection over the limits, e.g. "* BYE". */
@@ -50,8 +50,9 @@ export async function listen(spec: ListenSpec): Promise<Listener> {
   };
 
   let server: Server;
-  if (spec.secureContext) {
-    const tlsServer = createTlsServer({ secureContext: spec.secureContext }, accept);
+  if (spec.tls) {
+    // RFC 8996 / RFC 9325: TLS 1.2 or later.
+    const tlsServer = createTlsServer({ key: spec.tls.key, cert: spec.tls.cert, minVersion: 'TLSv1.2' }, accept);
     tlsServer.on('tlsClientError', (err, socket) => {
       spec.log.info({ listener: spec.name, remote: normalizeAddress(socket.remoteAddress), err: err.message }, 'TLS handshake failed');
     });

@@ -156,7 +156,19 @@ export async function loadTlsMaterial(config: Pick<Config, 'dataDir' | 'tlsCert'
   return { key, cert, fingerprint256, generated };
 }
 
-/** A secure context for the material (RFC 8996/RFC 9325: TLS 1.2 or later); swap it in with server.setSecureContext to reload. */
+/** The TLS protocol floor (RFC 8996 retires 1.0 and 1.1; RFC 9325 §3.1.1). */
+const MIN_VERSION = 'TLSv1.2';
+
+/**
+ * Options for tls.createServer (implicit TLS ports) and for server.setSecureContext
+ * when reloading. Pass these, not a SecureContext: tls.Server ignores a
+ * `secureContext` option and would serve no certificate at all.
+ */
+export function tlsServerOptions(material: Pick<TlsMaterial, 'key' | 'cert'>): { key: Buffer; cert: Buffer; minVersion: 'TLSv1.2' } {
+  return { key: material.key, cert: material.cert, minVersion: MIN_VERSION };
+}
+
+/** A secure context for STARTTLS upgrades: `new TLSSocket(socket, { isServer: true, secureContext })`. */
 export function createTlsContext(material: Pick<TlsMaterial, 'key' | 'cert'>): SecureContext {
-  return createSecureContext({ key: material.key, cert: material.cert, minVersion: 'TLSv1.2' });
+  return createSecureContext(tlsServerOptions(material));
 }

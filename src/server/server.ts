@@ -5,22 +5,24 @@
  * closes only after every session has ended (or the grace period passed), so
  * no acknowledged change is cut off mid-way.
  */
-import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import { AuthThrottle } from '../auth/throttle.js';
 import type { Config } from '../config/schema.js';
 import { ImapConnection } from '../imap/session/connection.js';
 import { ConnectionLimiter } from '../net/connection-limiter.js';
 import { listen, type Listener } from '../net/listen.js';
-import { loadTlsMaterial } from '../net/tls-material.js';
+import { createTlsContext, loadTlsMaterial } from '../net/tls-material.js';
 import { openStore } from '../store/open.js';
+import type { MailStore } from '../store/types.js';
 
 /** A started server. */
 export interface RunningServer {
   /** Stops accepting, says BYE to every session, waits for them and closes the store. */
   stop(reason?: string): Promise<void>;
-  /** Bound ports by listener name ("imap", "imaps"); useful when 0 asked for any free port in tests. */
+  /** Bound ports by listener name ("imap", "imaps"). */
   ports: Record<string, number>;
+  /** The store the listeners share (the CLI and tests create accounts through it). */
+  store: MailStore;
 }
 
 /** How long shutdown waits for sessions to finish their current command. */
@@ -30,7 +32,7 @@ const SHUTDOWN_GRACE_MS = 5000;
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const store = await openStore({ dataDir: config.dataDir });
   const tls = await loadTlsMaterial(config, log);
-  const secureContext = createSecureContext({ key: tls.key, cert: tls.cert });
+  const secureContext = createTlsContext(tls);
   const throttle = new AuthThrottle(config.authThrottle);
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
   const sessions = new Set<ImapConnection>();
@@ -56,7 +58,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           ...spec,
           host: config.host,
           port: spec.port,
-          secureContext: spec.implicitTls ? secureContext : null,
+          tls: spec.implicitTls ? tls : null,
           limiter,
           log,
           onSocket(socket) {
@@ -83,6 +85,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   let stopping: Promise<void> | null = null;
   return {
     ports,
+    store,
     stop(reason = 'Server shutting down') {
       stopping ??= (async () => {
         await Promise.all(listeners.map((l) => l.close()));

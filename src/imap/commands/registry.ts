@@ -7,6 +7,12 @@ import { capability, enable, id, logout, namespace, noop } from './any-state.js'
 import { create, del, list, lsub, rename, status, subscribe, unsubscribe } from './mailboxes.js';
 import { check, close, examine, select, unselect } from './select.js';
 import type { AnyCommand } from './spec.js';
+import { copy, move } from './copy-move.js';
+import { expunge } from './expunge.js';
+import { fetch } from './fetch.js';
+import { idle } from './idle.js';
+import { search } from './search.js';
+import { store } from './store-flags.js';
 
 const ALL: AnyCommand[] = [
   capability, noop, logout, enable, id, namespace,
@@ -14,6 +20,7 @@ const ALL: AnyCommand[] = [
   create, del, rename, subscribe, unsubscribe, list, lsub, status,
   select, examine, close, unselect, check,
   append,
+  fetch, store, copy, move, expunge, idle, search,
 ];
 
 /** Command specs by name. */

@@ -53,6 +53,7 @@ async function open(inv: Invocation, name: string, readOnly: boolean): Promise<{
     session.untagged(Buffer.concat([Buffer.from('LIST () '), encodeString('/'), Buffer.from(' '), mailboxWire(session, mb.name)]));
   }
   session.state = { kind: 'selected', account: st.account, view, readOnly };
+  session.savedSearch = null;
   return { code: readOnly ? 'READ-ONLY' : 'READ-WRITE' };
 }
 

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
 import { MessageAnalyzer } from '../../mime/analyze.js';
+import type { Uid } from '../../ids.js';
 import type { Account, BlobWriter, MailStore, NewMessage } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
 import { newTraceState, redactTrace } from '../../log.js';
@@ -68,6 +69,7 @@ export class ImapConnection implements ImapSession {
   readonly enabled: Enabled = new Set();
   readonly remoteAddress: string;
   state: SessionState = { kind: 'not-authenticated' };
+  savedSearch: Uid[] | null = null;
   secure: boolean;
 
   private socket: Socket;

@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
+import type { Uid } from '../../ids.js';
 import type { Account, MailStore, NewMessage } from '../../store/types.js';
 import type { EncodeMode } from '../wire/encode.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
@@ -25,6 +26,8 @@ export interface ImapSession {
   readonly secure: boolean;
   readonly enabled: Enabled;
   state: SessionState;
+  /** SEARCH ... RETURN (SAVE) result for `$` (RFC 5182), as UIDs; reset on SELECT. */
+  savedSearch: Uid[] | null;
   /** How values are encoded for this client. */
   readonly encodeMode: EncodeMode;
   /** IMAP4rev2 enabled: rev1-only responses (RECENT, LSUB quirks) are left out. */

@@ -85,7 +85,8 @@ export function encodeNString(value: string | Buffer | null | undefined, mode: E
 /** `astring`: a bare atom when every octet is ASTRING-CHAR and it is not "NIL", else a string. */
 export function encodeAString(value: string | Buffer, mode: EncodeMode = REV1): Buffer {
   const buf = toBuf(value);
-  if (buf.length > 0 && buf.length < 256 && !buf.equals(NIL)) {
+  // NIL is matched case-insensitively (RFC 9051 §9 note 1), so "nil" must be quoted too.
+  if (buf.length > 0 && buf.length < 256 && buf.toString('latin1').toUpperCase() !== 'NIL') {
     let atom = true;
     for (const c of buf) {
       if (!isAtomChar(c) && c !== 0x5d) { atom = false; break; }

@@ -110,13 +110,34 @@ export class CommandFramer {
   private mode: Mode = { m: 'line' };
   /** Bytes at the start of buf already searched for LF, so a line arriving in small chunks is scanned once. */
   private scanned = 0;
+  /** Memory buf lives in when push() had to join chunks, with room to append more. */
+  private spare: Buffer | null = null;
   private nextStreamId = 1;
 
   constructor(private readonly limits: FramerLimits) {}
 
   /** Adds received bytes. */
   push(chunk: Buffer): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.buf.length === 0) {
+      this.buf = chunk;
+      this.spare = null;
+      return;
+    }
+    const end = this.buf.byteOffset + this.buf.length;
+    const spare = this.spare;
+    if (spare && this.buf.buffer === spare.buffer && end + chunk.length <= spare.length) {
+      // Append in place: only bytes past buf's end are written, and nothing handed out lies there.
+      chunk.copy(spare, end);
+      this.buf = spare.subarray(this.buf.byteOffset, end + chunk.length);
+      return;
+    }
+    // Grow geometrically, so a line trickling in byte by byte costs linear, not quadratic, copying.
+    // allocUnsafeSlow: an unpooled buffer, so no other Buffer shares its memory.
+    const grown = Buffer.allocUnsafeSlow(Math.max(2 * (this.buf.length + chunk.length), 4096));
+    this.buf.copy(grown, 0);
+    chunk.copy(grown, this.buf.length);
+    this.buf = grown.subarray(0, this.buf.length + chunk.length);
+    this.spare = grown;
   }
 
   /** Bytes received but not yet framed (the session pauses the socket when this grows). */

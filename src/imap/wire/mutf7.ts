@@ -53,9 +53,11 @@ export function decodeMutf7(text: string): string | null {
     if (bytes.length % 2 !== 0) return null;
     let decoded = '';
     for (let j = 0; j < bytes.length; j += 2) decoded += String.fromCharCode(bytes.readUInt16BE(j));
-    // Printable US-ASCII must not be base64-encoded, and the UTF-16 must be well-formed.
-    if (/[\x20-\x7e]/.test(decoded) || !decoded.isWellFormed()) return null;
     out += decoded;
   }
-  return out;
+  // Only the one encoding our encoder produces is valid: Node's base64 decoder
+  // silently drops stray characters and padding bits, and RFC 3501 §5.1.3 also
+  // forbids base64 for printable US-ASCII and superfluous shifts ("&AGE-&AGE-").
+  // So a name round-trips exactly, as the RFC requires servers to preserve it.
+  return out.isWellFormed() && encodeMutf7(out) === text ? out : null;
 }

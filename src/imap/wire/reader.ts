@@ -150,7 +150,11 @@ export class ArgReader {
     return n;
   }
 
-  /** `quoted`: DQUOTE *QUOTED-CHAR DQUOTE. Liberal: any escaped char is taken literally; 8-bit accepted. */
+  /**
+   * `quoted`: DQUOTE *QUOTED-CHAR DQUOTE. Liberal: any escaped char is taken
+   * literally; 8-bit accepted. NUL and CR are refused, escaped or not: they are
+   * not TEXT-CHAR, and a bare-LF line end lets a lone CR reach this far.
+   */
   private quoted(): Buffer {
     this.expect('"');
     const s = this.current();
@@ -158,16 +162,14 @@ export class ArgReader {
     const out: number[] = [];
     for (;;) {
       if (this.pos >= s.bytes.length) throw new ParseError('Unterminated quoted string');
-      const c = s.bytes[this.pos++]!;
+      let c = s.bytes[this.pos++]!;
       if (c === 0x22) break;
       if (c === 0x5c) {
         if (this.pos >= s.bytes.length) throw new ParseError('Unterminated quoted string');
-        out.push(s.bytes[this.pos++]!);
-      } else if (c === 0x00) {
-        throw new ParseError('NUL in quoted string');
-      } else {
-        out.push(c);
+        c = s.bytes[this.pos++]!;
       }
+      if (c === 0x00 || c === 0x0d || c === 0x0a) throw new ParseError('NUL, CR or LF in quoted string');
+      out.push(c);
     }
     return Buffer.from(out);
   }
@@ -188,6 +190,8 @@ export class ArgReader {
     if (this.atLiteral()) {
       const s = this.literalSegment();
       if (s.kind !== 'literal') throw new ParseError('Unexpected message literal');
+      // literal8 (`~{n}`, RFC 3516 §4.2) belongs to APPEND only; a string's literal is CHAR8, never NUL.
+      if (s.binary) throw new ParseError('Unexpected literal8');
       if (s.bytes.includes(0)) throw new ParseError('NUL in literal');
       return { bytes: s.bytes, literal: true };
     }
@@ -275,21 +279,33 @@ export class ArgReader {
     const q = this.quoted().toString('latin1');
     const m = /^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(q);
     if (!m) throw new ParseError('Invalid date-time');
-    const month = MONTHS.indexOf(m[2]!.toLowerCase());
-    if (month < 0) throw new ParseError('Invalid month');
-    const [day, year, hh, mm, ss, zh, zm] = [m[1], m[3], m[4], m[5], m[6], m[8], m[9]].map(Number) as number[];
-    if (day! < 1 || day! > 31 || hh! > 23 || mm! > 59 || ss! > 60 || zm! > 59) throw new ParseError('Invalid date-time');
+    const [year, month, day] = calendarDate(m[1]!, m[2]!, m[3]!, 'Invalid date-time');
+    const [hh, mm, ss, zh, zm] = [m[4], m[5], m[6], m[8], m[9]].map(Number) as number[];
+    if (hh! > 23 || mm! > 59 || ss! > 60 || zm! > 59) throw new ParseError('Invalid date-time');
     const offset = (m[7] === '-' ? -1 : 1) * (zh! * 60 + zm!);
-    const t = Date.UTC(year!, month, day!, hh!, mm!, ss!) - offset * 60_000;
-    return new Date(t);
+    return new Date(utc(year, month, day) + ((hh! * 60 + mm! - offset) * 60 + ss!) * 1000);
   }
 
   /** `date` (SEARCH): date-text or quoted date-text, "d-Mon-yyyy"; returns [y, m0, d]. */
   date(): [number, number, number] {
     const raw = this.peekByte() === 0x22 ? this.quoted().toString('latin1') : this.atom();
     const m = /^(\d{1,2})-([A-Za-z]{3})-(\d{4})$/.exec(raw);
-    const month = m ? MONTHS.indexOf(m[2]!.toLowerCase()) : -1;
-    if (!m || month < 0 || Number(m[1]) < 1 || Number(m[1]) > 31) throw new ParseError('Invalid date');
-    return [Number(m[3]), month, Number(m[1])];
+    if (!m) throw new ParseError('Invalid date');
+    return calendarDate(m[1]!, m[2]!, m[3]!, 'Invalid date');
   }
+}
+
+/** Midnight UTC of a day, in ms; unlike Date.UTC, years 0–99 are not taken as 1900–1999. */
+function utc(year: number, month0: number, day: number): number {
+  const d = new Date(0);
+  d.setUTCFullYear(year, month0, day);
+  return d.getTime();
+}
+
+/** Checks a day that must exist in the calendar (no 31-Feb rolling over into March); returns [y, m0, d]. */
+function calendarDate(dayText: string, monthText: string, yearText: string, what: string): [number, number, number] {
+  const month = MONTHS.indexOf(monthText.toLowerCase());
+  const [day, year] = [Number(dayText), Number(yearText)];
+  if (month < 0 || day < 1 || new Date(utc(year, month, day)).getUTCDate() !== day) throw new ParseError(what);
+  return [year, month, day];
 }

@@ -13,7 +13,8 @@
  *
  * Derived columns are kept by triggers in the same transaction as the change:
  * blobs.refcount and the per-mailbox aggregates (message_count, total_size,
- * unseen_count, deleted_count) that STATUS and quota read without scanning.
+ * unseen_count, deleted_count, recent_count) that STATUS and quota read
+ * without scanning.
  *
  * Migrations: PRAGMA user_version = number of migrations applied. Append new
  * migrations at the end of MIGRATIONS; never edit or reorder a released one.
@@ -61,6 +62,7 @@ const initialSchema: Migration = (db) => {
       total_size       INTEGER NOT NULL DEFAULT 0,
       unseen_count     INTEGER NOT NULL DEFAULT 0,
       deleted_count    INTEGER NOT NULL DEFAULT 0,
+      recent_count     INTEGER NOT NULL DEFAULT 0,   -- messages with uid >= first_recent_uid
       PRIMARY KEY (account_id, mailbox_id),
       UNIQUE (account_id, name)
     ) WITHOUT ROWID;
@@ -115,7 +117,8 @@ const initialSchema: Migration = (db) => {
         message_count = message_count + 1,
         total_size = total_size + NEW.size,
         unseen_count = unseen_count + ${NOT_SEEN},
-        deleted_count = deleted_count + ${IS_DELETED}
+        deleted_count = deleted_count + ${IS_DELETED},
+        recent_count = recent_count + (NEW.uid >= first_recent_uid)
       WHERE account_id = NEW.account_id AND mailbox_id = NEW.mailbox_id;
     END;
 
@@ -125,7 +128,8 @@ const initialSchema: Migration = (db) => {
         message_count = message_count - 1,
         total_size = total_size - OLD.size,
         unseen_count = unseen_count - ${OLD_NOT_SEEN},
-        deleted_count = deleted_count - ${OLD_DELETED}
+        deleted_count = deleted_count - ${OLD_DELETED},
+        recent_count = recent_count - (OLD.uid >= first_recent_uid)
       WHERE account_id = OLD.account_id AND mailbox_id = OLD.mailbox_id;
     END;
 

@@ -155,6 +155,8 @@ export class SqliteStore implements MailStore {
   private readonly poller: ModSeqPoller;
   private readonly defaults: readonly DefaultMailbox[];
   private readonly onError: (err: unknown) => void;
+  /** Background GC runs that close() waits for. */
+  private readonly pendingGc = new Set<Promise<void>>();
 
   /** Wraps an open, migrated connection; use openSqliteStore(). */
   constructor(
@@ -167,7 +169,7 @@ export class SqliteStore implements MailStore {
     this.defaults = opts.defaultMailboxes ?? DEFAULT_MAILBOXES;
     this.onError = opts.onError ?? warn;
     this.poller = new ModSeqPoller(
-      { dataVersion: () => db.pragma('data_version', { simple: true }) as number, readModSeqs: (m) => this.readModSeqs(m) },
+      { dataVersion: () => this.st.dataVersion.get() ?? 0, readModSeqs: (m) => this.readModSeqs(m) },
       this.bus,
       this.onError,
     );
@@ -181,6 +183,7 @@ export class SqliteStore implements MailStore {
 
   async close(): Promise<void> {
     this.poller.stop();
+    await Promise.all(this.pendingGc);
     if (this.db.open) this.db.close();
   }
 
@@ -307,17 +310,9 @@ export class SqliteStore implements MailStore {
   }
 
   async mailboxCounts(accountId: AccountId, id: MailboxId): Promise<MailboxCounts> {
-    return this.read(() => {
-      // Kept by triggers (schema.ts): no scan, whatever the mailbox size; \Recent reads only the recent tail.
-      const mb = this.requireMailbox(accountId, id);
-      return {
-        messages: mb.message_count,
-        unseen: mb.unseen_count,
-        deleted: mb.deleted_count,
-        size: mb.total_size,
-        recent: this.st.countFrom.get(accountId, id, mb.first_recent_uid) ?? 0,
-      };
-    });
+    // Kept by triggers (schema.ts): no scan, whatever the mailbox size.
+    const mb = this.requireMailbox(accountId, id);
+    return { messages: mb.message_count, unseen: mb.unseen_count, deleted: mb.deleted_count, size: mb.total_size, recent: mb.recent_count };
   }
 
   // ---- Messages ----
@@ -465,7 +460,7 @@ export class SqliteStore implements MailStore {
   async claimRecent(accountId: AccountId, id: MailboxId): Promise<Uid> {
     return this.write(() => {
       const mb = this.requireMailbox(accountId, id);
-      if (mb.first_recent_uid !== mb.uid_next) this.st.setRecent.run(mb.uid_next, accountId, id);
+      if (mb.first_recent_uid !== mb.uid_next) this.st.claimRecent.run(accountId, id);
       return toUid(mb.first_recent_uid);
     });
   }
@@ -494,10 +489,12 @@ export class SqliteStore implements MailStore {
 
   /** GC after a committed change: a failure must not turn the change into an error. */
   private async collectGarbageQuietly(): Promise<void> {
+    const run = this.collectGarbage().catch(this.onError);
+    this.pendingGc.add(run);
     try {
-      await this.collectGarbage();
-    } catch (err) {
-      this.onError(err);
+      await run;
+    } finally {
+      this.pendingGc.delete(run);
     }
   }
 
@@ -624,15 +621,20 @@ export class SqliteStore implements MailStore {
 
 /** Opens (creating and migrating as needed) a SQLite store and its blob directory. */
 export async function openSqliteStore(opts: SqliteStoreOptions): Promise<SqliteStore> {
+  const names = (opts.defaultMailboxes ?? []).map((d) => canonicalName(d.name));
+  if (names.includes(INBOX) || new Set(names).size !== names.length) {
+    throw new Error('defaultMailboxes must not repeat a name or include INBOX');
+  }
   const blobs = await FsBlobStore.open(opts.blobDir);
   const db = openDatabase(opts.path, opts.busyTimeoutMs);
+  let store: SqliteStore;
   try {
     migrate(db);
+    store = new SqliteStore(db, blobs, opts);
   } catch (err) {
     db.close();
     throw err;
   }
-  const store = new SqliteStore(db, blobs, opts);
   // Blobs whose last reference went away just before a crash.
   await store.collectGarbage();
   return store;

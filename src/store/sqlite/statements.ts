@@ -30,6 +30,7 @@ export interface MailboxRow {
   total_size: number;
   unseen_count: number;
   deleted_count: number;
+  recent_count: number;
 }
 
 /** The flag columns of a messages row. */
@@ -68,6 +69,9 @@ const RECORD_COLUMNS = 'uid, modseq, system_flags, keywords, size, internal_date
 /** Prepares all statements of the store on one connection. */
 export function prepareStatements(db: Database.Database) {
   return {
+    /** Changes whenever another connection commits (the cross-process poller's trigger). */
+    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
+
     // Accounts
     insertAccount: db.prepare<[name: string, key: string, hash: string, createdAt: number], AccountRow>(
       'INSERT INTO accounts (name, name_key, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING *',
@@ -112,7 +116,8 @@ export function prepareStatements(db: Database.Database) {
       `UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE ${SCOPE}`,
     ),
     setModseq: db.prepare<[modseq: number, ...Key]>(`UPDATE mailboxes SET highest_modseq = ? WHERE ${SCOPE}`),
-    setRecent: db.prepare<[firstRecent: number, ...Key]>(`UPDATE mailboxes SET first_recent_uid = ? WHERE ${SCOPE}`),
+    /** Every message below uid_next has been claimed: none is recent any more. */
+    claimRecent: db.prepare<Key>(`UPDATE mailboxes SET first_recent_uid = uid_next, recent_count = 0 WHERE ${SCOPE}`),
     /** Argument: JSON array of [accountId, mailboxId] pairs. */
     modseqsOf: db.prepare<[pairs: string], { account_id: number; mailbox_id: number; highest_modseq: number }>(
       `SELECT m.account_id, m.mailbox_id, m.highest_modseq
@@ -153,7 +158,9 @@ export function prepareStatements(db: Database.Database) {
     ),
     allRecords: db.prepare<Key, RecordRow>(`SELECT ${RECORD_COLUMNS} FROM messages WHERE ${SCOPE} ORDER BY uid`),
     changedSince: db.prepare<[...Key, since: number], FlagRow>(
-      `SELECT uid, modseq, system_flags, keywords, size FROM messages WHERE ${SCOPE} AND modseq > ? ORDER BY uid`,
+      // INDEXED BY: without it the planner walks the whole mailbox in UID order to skip a sort.
+      `SELECT uid, modseq, system_flags, keywords, size FROM messages INDEXED BY messages_modseq
+       WHERE ${SCOPE} AND modseq > ? ORDER BY uid`,
     ),
     expungedSince: db
       .prepare<[...Key, since: number], number>(`SELECT uid FROM expunged WHERE ${SCOPE} AND modseq > ? ORDER BY uid`)
@@ -161,8 +168,9 @@ export function prepareStatements(db: Database.Database) {
     updateFlags: db.prepare<[systemFlags: number, keywords: string, modseq: number, ...Key, uid: number]>(
       `UPDATE messages SET system_flags = ?, keywords = ?, modseq = ? WHERE ${SCOPE} AND uid = ?`,
     ),
-    countFrom: db.prepare<[...Key, fromUid: number], number>(`SELECT count(*) FROM messages WHERE ${SCOPE} AND uid >= ?`).pluck(),
-    deletedUids: db.prepare<Key, number>(`SELECT uid FROM messages WHERE ${SCOPE} AND ${IS_DELETED_SQL} ORDER BY uid`).pluck(),
+    deletedUids: db
+      .prepare<Key, number>(`SELECT uid FROM messages INDEXED BY messages_deleted WHERE ${SCOPE} AND ${IS_DELETED_SQL} ORDER BY uid`)
+      .pluck(),
     deletedUidsIn: db
       .prepare<[...Key, uidsJson: string], number>(`SELECT uid FROM messages WHERE ${SCOPE} AND ${IS_DELETED_SQL} AND ${IN_UIDS} ORDER BY uid`)
       .pluck(),

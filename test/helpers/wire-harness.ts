@@ -3,7 +3,7 @@
  * session does, and normalize its events so runs at different chunkings
  * compare equal.
  */
-import { CommandFramer, type FrameEvent, type FramerLimits, type LiteralAnnounce, type Segment } from '../src/imap/wire/framer.js';
+import { CommandFramer, type FrameEvent, type FramerLimits, type LiteralAnnounce, type Segment } from '../../src/imap/wire/framer.js';
 
 /** Limits large enough that no test command hits them. */
 export const ROOMY: FramerLimits = { maxLineLength: 1 << 20, maxCommandSize: 1 << 24 };

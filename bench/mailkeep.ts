@@ -1,0 +1,85 @@
+/**
+ * Runs mailkeep from this checkout (`bin/mailkeep.js`, built into dist/) for
+ * the benchmark: a fresh data dir, IMAP only on 127.0.0.1 at a free port,
+ * cleartext LOGIN allowed from loopback, one user created with the CLI.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeTempDir, tailFile, type BenchServer, type ServerOptions } from './bench-server.js';
+import { freePort, spawnWithNofile, stopChild, treeMemory, waitForPort } from './proc.js';
+
+/** The repository root (this file runs from dist/bench/). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = path.join(REPO_ROOT, 'bin/mailkeep.js');
+const USER = 'bench';
+const PASSWORD = 'bench-password';
+const STARTED = 'mailkeep started';
+
+/** Options of the mailkeep launcher beyond the common ones. */
+export interface MailkeepOptions extends ServerOptions {
+  /** Directory for a V8 CPU profile of the server (node --cpu-prof), or null. */
+  cpuProfDir: string | null;
+}
+
+/** Creates the bench user and starts `mailkeep serve`. */
+export async function startMailkeep(opts: MailkeepOptions): Promise<BenchServer> {
+  const dir = makeTempDir('bench-mailkeep');
+  const dataDir = path.join(dir, 'data');
+  const log = path.join(dir, 'mailkeep.log');
+  const add = spawnSync(process.execPath, [BIN, 'user', 'add', USER, '--password-stdin', '--data-dir', dataDir], {
+    input: `${PASSWORD}\n`,
+    encoding: 'utf8',
+  });
+  if (add.status !== 0) throw new Error(`mailkeep user add failed: ${add.stderr}${add.stdout}`);
+  const version = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    MAILKEEP_PLAINTEXT_AUTH__TRUSTED_NETWORKS: '127.0.0.1/32',
+    MAILKEEP_LIMITS__MAX_CONNECTIONS: String(opts.maxConnections + 100),
+    MAILKEEP_LIMITS__MAX_CONNECTIONS_PER_IP: String(opts.maxConnections + 100),
+  };
+  const nodeArgs = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
+  const args = [...nodeArgs, BIN, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--imap-port', String(port),
+    '--imaps-port', '0', '--pop3-port', '0', '--pop3s-port', '0', '--lmtp-port', '0'];
+  const child = spawnWithNofile(process.execPath, args, 4 * opts.maxConnections + 1024, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid === undefined) throw new Error('cannot spawn mailkeep');
+  const pid = child.pid;
+  const logStream = fs.createWriteStream(log);
+  child.stdout!.pipe(logStream);
+  child.stderr!.pipe(logStream);
+  const started = new Promise<void>((resolve) => {
+    let seen = '';
+    const watch = (d: Buffer): void => {
+      seen = (seen + d.toString('utf8')).slice(-4096);
+      if (seen.includes(STARTED)) {
+        child.stdout!.off('data', watch);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', watch);
+  });
+  try {
+    await Promise.race([started, waitForPort(port, child, 30_000, 'mailkeep').then(() => started)]);
+  } catch (err) {
+    await stopChild(child);
+    throw new Error(`${(err as Error).message}\n${tailFile(log)}`);
+  }
+  return {
+    name: 'mailkeep',
+    version: `mailkeep ${version} (node ${process.version})`,
+    port,
+    user: USER,
+    password: PASSWORD,
+    memory: () => treeMemory(pid),
+    logTail: () => tailFile(log),
+    async stop() {
+      await stopChild(child, 15_000);
+      logStream.end();
+      if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

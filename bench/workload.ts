@@ -1,0 +1,362 @@
+/**
+ * The benchmark rows: the same IMAP workload for every server. Each group
+ * prepares its connections once per server, then measures one run at a time
+ * (the runner alternates servers between runs). Times cover one command (or
+ * one pipelined batch) from the first byte sent to the tagged OK.
+ */
+import { performance } from 'node:perf_hooks';
+import type { BenchServer } from './bench-server.js';
+import { ImapClient, type Response } from './imap-client.js';
+import { appendArgs, BODY_WORD, expectedHits, generateMessage, SUBJECT_WORD, type BenchMessage, type Profile } from './messages.js';
+import { sleep } from './proc.js';
+import { median, percentile } from './stats.js';
+
+/** Workload sizes; the full run's are scaled by --scale. */
+export interface Sizes {
+  /** Messages APPENDed in row 1 (and in the 10,000-message mailbox). */
+  append: number;
+  /** Messages in the big mailbox (rows 2, 3). */
+  big: number;
+  /** Messages in the mid mailbox (rows 4–7). */
+  mid: number;
+  /** Messages whose bodies row 5 fetches. */
+  bodies: number;
+  /** Connections in IDLE (row 8). */
+  idlers: number;
+  /** Messages in the mailbox the idlers select. */
+  idleBox: number;
+}
+
+/** The sizes for a scale factor (1 = the full benchmark). */
+export function sizesFor(scale: number): Sizes {
+  const n = (full: number, min: number): number => Math.max(min, Math.round(full * scale));
+  return { append: n(10_000, 20), big: n(100_000, 100), mid: n(10_000, 100), bodies: n(1_000, 10), idlers: n(2_000, 10), idleBox: n(1_000, 10) };
+}
+
+/** Mailboxes the groups need, filled once per server before measuring. */
+export type BoxName = 'mid' | 'big' | 'idle';
+const BOXES: Record<BoxName, { mailbox: string; profile: Profile; size: (s: Sizes) => number }> = {
+  mid: { mailbox: 'bench-mid', profile: 'realistic', size: (s) => s.mid },
+  big: { mailbox: 'bench-big', profile: 'compact', size: (s) => s.big },
+  idle: { mailbox: 'bench-idle', profile: 'realistic', size: (s) => s.idleBox },
+};
+
+/** One measured value of one run. */
+export interface Metric {
+  key: string;
+  label: string;
+  unit: 'ms' | 'bytes';
+  value: number;
+  /** What the server answered, for the notes (response counts, hits). */
+  detail?: string;
+}
+
+/** Per-server state the groups share. */
+export interface Target {
+  server: BenchServer;
+  /** Open connections by purpose, made on first use. */
+  conns: Map<string, ImapClient>;
+}
+
+/** Everything a group needs besides its target. */
+export interface Context {
+  sizes: Sizes;
+  runs: number;
+  /** Messages 0 … max(append, mid) − 1 of the realistic profile, generated up front. */
+  corpus: BenchMessage[];
+}
+
+/** A row (or rows) of the table. */
+export interface Group {
+  id: string;
+  title: string;
+  needs: BoxName[];
+  /** Read-only groups get the warm-up runs. */
+  readOnly: boolean;
+  /** Measured once per server; repetitions happen inside (row 8: logging in 2,000 connections is slow). */
+  once?: boolean;
+  measure(t: Target, ctx: Context, run: number): Promise<Metric[]>;
+}
+
+const fmt = (n: number): string => n.toLocaleString('en-US');
+
+/** A logged-in connection for `purpose`, reused across runs. */
+async function conn(t: Target, purpose: string, select?: string): Promise<ImapClient> {
+  let c = t.conns.get(purpose);
+  if (!c) {
+    c = await ImapClient.login(t.server.port, t.server.user, t.server.password);
+    if (select !== undefined) await c.ok(`SELECT ${select}`);
+    t.conns.set(purpose, c);
+  }
+  return c;
+}
+
+/** Times one command; counts untagged responses whose head matches `count`. */
+async function timed(c: ImapClient, command: string, count: RegExp): Promise<{ ms: number; matched: number; bytes: number; heads: string[] }> {
+  let matched = 0;
+  let bytes = 0;
+  const heads: string[] = [];
+  c.onUntagged = (r: Response) => {
+    if (count.test(r.head)) {
+      matched++;
+      bytes += r.bytes;
+      if (heads.length < 4) heads.push(r.head);
+    }
+  };
+  const t0 = performance.now();
+  await c.ok(command);
+  const ms = performance.now() - t0;
+  c.onUntagged = null;
+  return { ms, matched, bytes, heads };
+}
+
+const FETCH_RE = /^\* \d+ FETCH /;
+
+/** Appends messages with MULTIAPPEND (RFC 3502) to every target at once, in batches. */
+export async function populate(targets: Target[], box: BoxName, sizes: Sizes, corpus: BenchMessage[]): Promise<void> {
+  const { mailbox, profile, size } = BOXES[box];
+  const total = size(sizes);
+  const clients = await Promise.all(targets.map((t) => conn(t, 'populate')));
+  await Promise.all(clients.map((c) => c.ok(`CREATE ${mailbox}`)));
+  const MAX_BATCH = 200;
+  const MAX_BATCH_BYTES = 4 << 20;
+  const inFlight: Array<Promise<unknown>> = [];
+  for (let i = 0; i < total; ) {
+    const parts: Array<string | Buffer> = [`APPEND ${mailbox}`];
+    let bytes = 0;
+    for (let k = 0; i < total && k < MAX_BATCH && bytes < MAX_BATCH_BYTES; k++, i++) {
+      const m = profile === 'realistic' && i < corpus.length ? corpus[i]! : generateMessage(i, profile);
+      parts.push(` ${appendArgs(m)}`, m.bytes);
+      bytes += m.bytes.length;
+    }
+    for (const c of clients) inFlight.push(c.ok(...parts));
+    // two batches in flight per server keeps both busy without queueing megabytes
+    while (inFlight.length > 2 * clients.length) await inFlight.shift();
+    await Promise.all(clients.map((c) => c.drained()));
+  }
+  await Promise.all(inFlight);
+  const checks = await Promise.all(clients.map((c) => timed(c, `STATUS ${mailbox} (MESSAGES)`, /^\* STATUS /)));
+  for (const [k, chk] of checks.entries()) {
+    const got = /MESSAGES (\d+)/.exec(chk.heads[0] ?? '')?.[1];
+    if (Number(got) !== total) throw new Error(`${targets[k]!.server.name}: ${mailbox} has ${got} messages, expected ${total}`);
+  }
+}
+
+/** Row 1: APPEND of the corpus, one message per command, pipelined with LITERAL+. */
+const WINDOW = 16;
+const appendGroup: Group = {
+  id: '1',
+  title: 'APPEND',
+  needs: [],
+  readOnly: false,
+  async measure(t, ctx, run) {
+    const c = await conn(t, 'append');
+    const mailbox = `bench-append-${run}`;
+    await c.ok(`CREATE ${mailbox}`);
+    const n = ctx.sizes.append;
+    let sent = 0;
+    const t0 = performance.now();
+    const inFlight: Array<Promise<unknown>> = [];
+    for (; sent < n; sent++) {
+      const m = ctx.corpus[sent]!;
+      inFlight.push(c.ok(`APPEND ${mailbox} ${appendArgs(m)}`, m.bytes));
+      if (inFlight.length >= WINDOW) await inFlight.shift();
+      if (c.congested) await c.drained();
+    }
+    await Promise.all(inFlight);
+    const ms = performance.now() - t0;
+    await c.ok(`DELETE ${mailbox}`);
+    return [{ key: 'append', label: `APPEND ${fmt(n)} messages (1 per command, ${WINDOW} pipelined)`, unit: 'ms', value: ms }];
+  },
+};
+
+/** Row 2: SELECT of the big mailbox (UNSELECT between runs, unmeasured). */
+const selectGroup: Group = {
+  id: '2',
+  title: 'SELECT',
+  needs: ['big'],
+  readOnly: true,
+  async measure(t, ctx) {
+    const c = await conn(t, 'select');
+    const r = await timed(c, `SELECT ${BOXES.big.mailbox}`, /^\* \d+ EXISTS/);
+    await c.ok('UNSELECT');
+    const exists = /^\* (\d+)/.exec(r.heads[0] ?? '')?.[1];
+    return [{ key: 'select', label: `SELECT ${fmt(ctx.sizes.big)}-message mailbox`, unit: 'ms', value: r.ms, detail: `${exists} EXISTS` }];
+  },
+};
+
+/** Row 3: UID FETCH 1:* (UID FLAGS) on the big mailbox. */
+const uidFetchGroup: Group = {
+  id: '3',
+  title: 'UID FETCH FLAGS',
+  needs: ['big'],
+  readOnly: true,
+  async measure(t, ctx) {
+    const c = await conn(t, 'big', BOXES.big.mailbox);
+    const r = await timed(c, 'UID FETCH 1:* (UID FLAGS)', FETCH_RE);
+    return [{ key: 'uidfetch', label: `UID FETCH 1:* (UID FLAGS), ${fmt(ctx.sizes.big)} messages`, unit: 'ms', value: r.ms, detail: `${fmt(r.matched)} FETCH` }];
+  },
+};
+
+/** Row 4: FETCH of the headers a client shows in a message list. */
+const fetchMetaGroup: Group = {
+  id: '4',
+  title: 'FETCH ENVELOPE BODYSTRUCTURE',
+  needs: ['mid'],
+  readOnly: true,
+  async measure(t, ctx) {
+    const c = await conn(t, 'mid', BOXES.mid.mailbox);
+    const r = await timed(c, 'FETCH 1:* (UID RFC822.SIZE FLAGS ENVELOPE BODYSTRUCTURE)', FETCH_RE);
+    return [
+      {
+        key: 'fetchmeta',
+        label: `FETCH 1:* (UID RFC822.SIZE FLAGS ENVELOPE BODYSTRUCTURE), ${fmt(ctx.sizes.mid)} messages`,
+        unit: 'ms',
+        value: r.ms,
+        detail: `${fmt(r.matched)} FETCH, ${fmt(r.bytes)} bytes`,
+      },
+    ];
+  },
+};
+
+/** Row 5: whole messages. */
+const fetchBodyGroup: Group = {
+  id: '5',
+  title: 'FETCH BODY.PEEK[]',
+  needs: ['mid'],
+  readOnly: true,
+  async measure(t, ctx) {
+    const c = await conn(t, 'mid', BOXES.mid.mailbox);
+    const n = ctx.sizes.bodies;
+    const r = await timed(c, `FETCH 1:${n} BODY.PEEK[]`, FETCH_RE);
+    return [{ key: 'fetchbody', label: `FETCH 1:${fmt(n)} BODY.PEEK[]`, unit: 'ms', value: r.ms, detail: `${fmt(r.matched)} FETCH, ${fmt(r.bytes)} bytes` }];
+  },
+};
+
+/** Row 6: SEARCH BODY and SEARCH SUBJECT (no full-text index on either side). */
+const searchGroup: Group = {
+  id: '6',
+  title: 'SEARCH',
+  needs: ['mid'],
+  readOnly: true,
+  async measure(t, ctx) {
+    const c = await conn(t, 'mid', BOXES.mid.mailbox);
+    c.headMax = 1 << 20; // the whole `* SEARCH …` line
+    const hits = (heads: string[]): number => heads.reduce((sum, h) => sum + h.split(' ').length - 2, 0);
+    const expected = expectedHits(ctx.sizes.mid);
+    const body = await timed(c, `SEARCH BODY ${BODY_WORD}`, /^\* SEARCH/);
+    const subject = await timed(c, `SEARCH SUBJECT ${SUBJECT_WORD}`, /^\* SEARCH/);
+    return [
+      { key: 'searchbody', label: `SEARCH BODY, ${fmt(ctx.sizes.mid)} messages`, unit: 'ms', value: body.ms, detail: `${hits(body.heads)} hits (expected ${expected.body})` },
+      { key: 'searchsubject', label: `SEARCH SUBJECT, ${fmt(ctx.sizes.mid)} messages`, unit: 'ms', value: subject.ms, detail: `${hits(subject.heads)} hits (expected ${expected.subject})` },
+    ];
+  },
+};
+
+/** Row 7: setting and clearing a flag on every message (non-silent: the FETCH responses are part of the work). */
+const storeGroup: Group = {
+  id: '7',
+  title: 'STORE',
+  needs: ['mid'],
+  readOnly: false,
+  async measure(t, ctx) {
+    const c = await conn(t, 'mid', BOXES.mid.mailbox);
+    const add = await timed(c, 'STORE 1:* +FLAGS (\\Flagged)', FETCH_RE);
+    const remove = await timed(c, 'STORE 1:* -FLAGS (\\Flagged)', FETCH_RE);
+    const n = fmt(ctx.sizes.mid);
+    return [
+      { key: 'storeadd', label: `STORE 1:* +FLAGS (\\Flagged), ${n} messages`, unit: 'ms', value: add.ms, detail: `${fmt(add.matched)} FETCH` },
+      { key: 'storeremove', label: `STORE 1:* -FLAGS (\\Flagged), ${n} messages`, unit: 'ms', value: remove.ms, detail: `${fmt(remove.matched)} FETCH` },
+    ];
+  },
+};
+
+/** Connections logging in at once while the idlers are set up. */
+const LOGIN_CONCURRENCY = 32;
+/** How long an APPEND may take to reach every idler before the rest count as missed. */
+const NOTIFY_TIMEOUT_MS = 60_000;
+/** Time for the server to settle before reading its memory. */
+const SETTLE_MS = 2_000;
+
+/**
+ * Row 8: memory per IDLE connection and the delay from an APPEND (on another
+ * connection) to the `* n EXISTS` at every idler. Measured once per server;
+ * the latency is sampled `runs` times (one APPEND each) on the same idlers.
+ */
+const idleGroup: Group = {
+  id: '8',
+  title: 'IDLE',
+  needs: ['idle'],
+  readOnly: false,
+  once: true,
+  async measure(t, ctx) {
+    const mailbox = BOXES.idle.mailbox;
+    const n = ctx.sizes.idlers;
+    const appender = await conn(t, 'idle-appender');
+    await sleep(SETTLE_MS);
+    const before = t.server.memory();
+    const idlers: ImapClient[] = [];
+    const idling: Array<Promise<unknown>> = [];
+    const deadline = Date.now() + 10 * 60_000;
+    try {
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < n) {
+          if (Date.now() > deadline) throw new Error(`only ${idlers.length} of ${n} idlers connected in 10 minutes`);
+          next++;
+          const c = await ImapClient.login(t.server.port, t.server.user, t.server.password);
+          idlers.push(c);
+          await c.ok(`SELECT ${mailbox}`);
+          idling.push((await c.idle()).completion.catch(() => undefined));
+        }
+      };
+      await Promise.all(Array.from({ length: LOGIN_CONCURRENCY }, worker));
+      await sleep(SETTLE_MS);
+      const after = t.server.memory();
+
+      let exists = ctx.sizes.idleBox;
+      const p50: number[] = [];
+      const p99: number[] = [];
+      let missed = 0;
+      for (let run = 0; run < ctx.runs; run++) {
+        exists++;
+        const want = `* ${exists} EXISTS`;
+        const latencies: number[] = [];
+        let t0 = 0;
+        const all = new Promise<void>((resolve) => {
+          for (const c of idlers) {
+            c.onUntagged = (r) => {
+              if (r.head !== want) return;
+              latencies.push(performance.now() - t0);
+              if (latencies.length === idlers.length) resolve();
+            };
+          }
+        });
+        const m = ctx.corpus[run % ctx.corpus.length]!;
+        t0 = performance.now();
+        await appender.ok(`APPEND ${mailbox} ${appendArgs(m)}`, m.bytes);
+        await Promise.race([all, sleep(NOTIFY_TIMEOUT_MS)]);
+        missed += idlers.length - latencies.length;
+        p50.push(percentile(latencies, 50));
+        p99.push(percentile(latencies, 99));
+        await sleep(500);
+      }
+      const detail = `${fmt(n)} idlers, ${after.processes} processes, ${ctx.runs} APPENDs${missed > 0 ? `, ${missed} notifications missed` : ''}`;
+      return [
+        { key: 'idlerss', label: `IDLE: server RSS per connection (${fmt(n)} connections)`, unit: 'bytes', value: (after.rss - before.rss) / n, detail },
+        { key: 'idlepss', label: `IDLE: server PSS per connection (${fmt(n)} connections)`, unit: 'bytes', value: (after.pss - before.pss) / n },
+        { key: 'idlep50', label: 'IDLE: APPEND → EXISTS at every idler, p50', unit: 'ms', value: median(p50) },
+        { key: 'idlep99', label: 'IDLE: APPEND → EXISTS at every idler, p99', unit: 'ms', value: median(p99) },
+      ];
+    } finally {
+      for (const c of idlers) {
+        c.onUntagged = null;
+        c.destroy();
+      }
+      await Promise.all(idling);
+    }
+  },
+};
+
+/** Every group, in the order they run. */
+export const GROUPS: readonly Group[] = [appendGroup, selectGroup, uidFetchGroup, fetchMetaGroup, fetchBodyGroup, searchGroup, storeGroup, idleGroup];

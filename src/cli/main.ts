@@ -1,0 +1,39 @@
+/**
+ * The `mailkeep` command line (bin/mailkeep.js imports this module, which runs it).
+ * Exit codes: 0 success, 1 the operation failed, 2 usage or configuration error.
+ * To add a command, write its module with a register function and list it in COMMANDS.
+ */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { CliError, EXIT_USAGE } from './cli-error.js';
+import { registerServeCommand } from './serve.js';
+import { registerUserCommands } from './user.js';
+
+/** Every top-level command, in help order. */
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerServeCommand, registerUserCommands];
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Builds the program with every command registered. */
+function buildProgram(): Command {
+  const program = new Command('mailkeep').description('IMAP, POP3 and LMTP mail server').version(version());
+  // Usage errors exit 2 instead of commander's 1; help and --version exit 0. Subcommands inherit this.
+  program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE));
+  for (const register of COMMANDS) register(program);
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CliError) {
+    process.stderr.write(err.bare ? `${err.message}\n` : `mailkeep: ${err.message}\n`);
+    process.exitCode = err.exitCode;
+  } else {
+    process.stderr.write(`mailkeep: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

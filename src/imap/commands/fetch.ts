@@ -1,0 +1,239 @@
+/**
+ * FETCH and UID FETCH (RFC 9051 §6.4.5, RFC 3516 BINARY).
+ *
+ * Invariants: messages are processed in batches so memory does not grow with
+ * the set; large sections stream from the blob store with backpressure;
+ * fetching BODY[...] (not PEEK) sets \Seen first and reports the new FLAGS in
+ * the same response; no EXPUNGE is sent while FETCH runs (sync 'no-expunge').
+ */
+import type { AccountId, Uid } from '../../ids.js';
+import { findPart } from '../../mime/section.js';
+import { decodeTransferEncoding } from '../../mime/transfer-encoding.js';
+import type { MessageAnalysis } from '../../mime/types.js';
+import type { MessageRecord } from '../../store/types.js';
+import { no } from '../errors.js';
+import { filterHeader, parseFetchItems, sectionBytes, type FetchItem } from '../fetch-items.js';
+import { formatFlags, hasFlag } from '../flags.js';
+import type { ViewMessage } from '../session/mailbox-view.js';
+import type { ImapSession } from '../session/session.js';
+import { literal } from '../wire/encode.js';
+import type { SequenceSet } from '../wire/sequence-set.js';
+import { resolveSet, selectedView } from './message-set.js';
+import { command } from './spec.js';
+
+/** Messages per store round trip. */
+const BATCH = 500;
+/** Sections larger than this are streamed rather than read into memory. */
+const STREAM_THRESHOLD = 128 * 1024;
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** RFC 9051 `date-time` in UTC. */
+export function formatInternalDate(d: Date): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `"${p(d.getUTCDate())}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000"`;
+}
+
+interface FetchArgs {
+  set: SequenceSet;
+  items: FetchItem[];
+}
+
+/** RFC 9051 §6.4.5 — FETCH. */
+export const fetch = command({
+  name: 'FETCH',
+  states: ['selected'],
+  uidForm: true,
+  sync: 'no-expunge',
+  parse(r): FetchArgs {
+    r.sp();
+    const set = r.sequenceSet();
+    r.sp();
+    return { set, items: parseFetchItems(r) };
+  },
+  async run(inv, { set, items }) {
+    const session = inv.session;
+    const { view, readOnly, accountId } = selectedView(session);
+    const indices = resolveSet(session, view, set, inv.uid);
+    if (inv.uid && !items.some((i) => i.kind === 'uid')) items.unshift({ kind: 'uid' });
+    const needsRecord = items.some((i) => !['flags', 'uid', 'size', 'modseq'].includes(i.kind));
+    const needsAnalysis = items.some((i) => i.kind !== 'flags' && i.kind !== 'uid' && i.kind !== 'size' && i.kind !== 'modseq' && i.kind !== 'internaldate');
+    const setsSeen = !readOnly && items.some((i) => (i.kind === 'section' || i.kind === 'binary') && !i.peek);
+    let missing = false;
+
+    for (let b = 0; b < indices.length; b += BATCH) {
+      const batch = indices.slice(b, b + BATCH).map((i) => view.messages[i]!);
+      const uids = batch.map((m) => m.uid);
+      const records = new Map<number, MessageRecord>();
+      if (needsRecord) {
+        for (const rec of await session.store.getRecords(accountId, view.mailboxId, uids)) records.set(rec.uid, rec);
+      }
+      const seenChanged = setsSeen ? await markSeen(session, accountId, batch) : new Set<number>();
+      for (const m of batch) {
+        const rec = records.get(m.uid);
+        if (needsRecord && !rec) {
+          missing = true;
+          continue;
+        }
+        const analysis = needsAnalysis && rec ? await session.store.getAnalysis(rec.blobId) : null;
+        if (needsAnalysis && !analysis) {
+          missing = true;
+          continue;
+        }
+        await writeMessage(session, view.seqOf(m.uid), m, rec ?? null, analysis, items, seenChanged.has(m.uid), view.isRecent(m.uid));
+      }
+    }
+    // RFC 2180 §4.1.2 / RFC 5530: data of messages expunged meanwhile could not be returned.
+    if (missing) return { code: 'EXPUNGEISSUED', text: 'Some messages were expunged meanwhile' };
+  },
+});
+
+/** Sets \Seen on messages lacking it; returns the UIDs whose flags changed. */
+async function markSeen(session: ImapSession, accountId: AccountId, batch: ViewMessage[]): Promise<Set<number>> {
+  const unseen = batch.filter((m) => !m.expunged && !hasFlag(m.flags, '\\Seen')).map((m) => m.uid);
+  const changed = new Set<number>();
+  if (unseen.length === 0) return changed;
+  const { view } = selectedView(session);
+  const res = await session.store.storeFlags(accountId, view.mailboxId, unseen as Uid[], 'add', ['\\Seen']);
+  for (const s of res.changed) {
+    const m = view.messages[view.indexOfUid(s.uid)];
+    if (!m) continue;
+    m.flags = s.flags;
+    m.modseq = s.modseq;
+    changed.add(s.uid);
+  }
+  return changed;
+}
+
+/** Writes one `* n FETCH (...)` response, streaming large sections. */
+async function writeMessage(
+  session: ImapSession,
+  seqNum: number,
+  m: ViewMessage,
+  rec: MessageRecord | null,
+  analysis: MessageAnalysis | null,
+  items: FetchItem[],
+  flagsChanged: boolean,
+  recent: boolean,
+): Promise<void> {
+  session.write(Buffer.from(`* ${seqNum} FETCH (`));
+  let first = true;
+  const sep = (): void => {
+    if (!first) session.write(Buffer.from(' '));
+    first = false;
+  };
+  let flagsSent = false;
+  for (const item of items) {
+    sep();
+    switch (item.kind) {
+      case 'uid':
+        session.write(Buffer.from(`UID ${m.uid}`));
+        break;
+      case 'flags':
+        session.write(Buffer.from(`FLAGS ${formatFlags(m.flags, recent)}`));
+        flagsSent = true;
+        break;
+      case 'modseq':
+        session.write(Buffer.from(`MODSEQ (${m.modseq})`));
+        break;
+      case 'size':
+        session.write(Buffer.from(`RFC822.SIZE ${m.size}`));
+        break;
+      case 'internaldate':
+        session.write(Buffer.from(`INTERNALDATE ${formatInternalDate(rec!.internalDate)}`));
+        break;
+      case 'envelope':
+        session.write(Buffer.concat([Buffer.from('ENVELOPE '), analysis!.envelope]));
+        break;
+      case 'body':
+        session.write(Buffer.concat([Buffer.from('BODY '), analysis!.body]));
+        break;
+      case 'bodystructure':
+        session.write(Buffer.concat([Buffer.from('BODYSTRUCTURE '), analysis!.bodyStructure]));
+        break;
+      case 'section':
+        await writeSection(session, rec!, analysis!, item);
+        break;
+      case 'binary':
+      case 'binary-size':
+        await writeBinary(session, rec!, analysis!, item);
+        break;
+    }
+  }
+  // RFC 9051 §6.4.5: a \Seen set by this FETCH is reported in the same response.
+  if (flagsChanged && !flagsSent) {
+    sep();
+    session.write(Buffer.from(`FLAGS ${formatFlags(m.flags, recent)}`));
+  }
+  session.write(Buffer.from(')\r\n'));
+  await session.flush();
+}
+
+/** Writes `BODY[section]<origin> value` (or RFC822*). */
+async function writeSection(session: ImapSession, rec: MessageRecord, analysis: MessageAnalysis, item: Extract<FetchItem, { kind: 'section' }>): Promise<void> {
+  const origin = item.partial ? `<${item.partial[0]}>` : '';
+  const name = item.name === 'BODY' ? `BODY[${item.section.label}]${origin}` : item.name;
+  const range = sectionBytes(analysis.root, item.section);
+  if (!range) {
+    session.write(Buffer.from(`${name} NIL`));
+    return;
+  }
+  if (range.fields) {
+    const header = await session.store.blobs.read(rec.blobId, range.start, range.end);
+    const bytes = slicePartial(filterHeader(header, range.fields.names, range.fields.not), item.partial);
+    session.write(Buffer.concat([Buffer.from(`${name} `), literal(bytes)]));
+    return;
+  }
+  let { start, end } = range;
+  if (item.partial) {
+    start = Math.min(end, start + item.partial[0]);
+    end = Math.min(end, start + item.partial[1]);
+  }
+  await writeBlobLiteral(session, `${name} `, rec.blobId, start, end);
+}
+
+/** Writes "<prefix>{n}\r\n" and the blob bytes [start, end), streaming when large. */
+async function writeBlobLiteral(session: ImapSession, prefix: string, blobId: string, start: number, end: number): Promise<void> {
+  const length = end - start;
+  session.write(Buffer.from(`${prefix}{${length}}\r\n`));
+  if (length === 0) return;
+  if (length <= STREAM_THRESHOLD) {
+    session.write(await session.store.blobs.read(blobId, start, end));
+  } else {
+    await session.pipeFrom(session.store.blobs.createReadStream(blobId, start, end));
+  }
+}
+
+function slicePartial(bytes: Buffer, partial: [number, number] | null): Buffer {
+  if (!partial) return bytes;
+  const start = Math.min(bytes.length, partial[0]);
+  return bytes.subarray(start, Math.min(bytes.length, start + partial[1]));
+}
+
+/** RFC 3516 §4.2 — BINARY[part] (decoded content) and BINARY.SIZE[part]. */
+async function writeBinary(session: ImapSession, rec: MessageRecord, analysis: MessageAnalysis, item: Extract<FetchItem, { kind: 'binary' | 'binary-size' }>): Promise<void> {
+  const label = item.path.join('.');
+  const part = item.path.length ? findPart(analysis.root, item.path) : analysis.root;
+  if (!part) throw no('NONEXISTENT', 'No such body part');
+  if (item.path.length && part.parts && part.type === 'multipart') throw no('UNKNOWN-CTE', 'BINARY cannot decode a multipart');
+  const origin = item.kind === 'binary' && item.partial ? `<${item.partial[0]}>` : '';
+  if (!item.path.length) {
+    // BINARY[] is the whole message, undecoded.
+    if (item.kind === 'binary-size') session.write(Buffer.from(`BINARY.SIZE[] ${rec.size}`));
+    else {
+      const start = Math.min(rec.size, item.partial?.[0] ?? 0);
+      const end = item.partial ? Math.min(rec.size, start + item.partial[1]) : rec.size;
+      await writeBlobLiteral(session, `BINARY[]${origin} `, rec.blobId, start, end);
+    }
+    return;
+  }
+  const raw = await session.store.blobs.read(rec.blobId, part.bs, part.be);
+  const decoded = decodeTransferEncoding(part.encoding, raw);
+  if (!decoded) throw no('UNKNOWN-CTE', `Cannot decode content-transfer-encoding ${part.encoding}`);
+  if (item.kind === 'binary-size') {
+    session.write(Buffer.from(`BINARY.SIZE[${label}] ${decoded.length}`));
+    return;
+  }
+  const bytes = slicePartial(decoded, item.partial);
+  session.write(Buffer.concat([Buffer.from(`BINARY[${label}]${origin} `), literal(bytes, bytes.includes(0))]));
+}
+

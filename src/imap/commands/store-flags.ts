@@ -1,0 +1,89 @@
+/**
+ * STORE and UID STORE (RFC 9051 §6.4.6; UNCHANGEDSINCE from RFC 7162 §3.1.3).
+ * Each +FLAGS/-FLAGS is one atomic store operation, so concurrent sessions
+ * never lose each other's flags.
+ */
+import { modseq, type Uid } from '../../ids.js';
+import type { FlagOp } from '../../store/types.js';
+import { no } from '../errors.js';
+import { canonicalFlags } from '../flags.js';
+import { reportFlags } from '../session/sync.js';
+import { formatNumbers, type SequenceSet } from '../wire/sequence-set.js';
+import { ParseError, type ArgReader } from '../wire/reader.js';
+import { resolveSet, selectedView } from './message-set.js';
+import { command } from './spec.js';
+
+interface StoreArgs {
+  set: SequenceSet;
+  unchangedSince: number | null;
+  op: FlagOp;
+  silent: boolean;
+  flags: string[];
+}
+
+const OPS: Record<string, FlagOp> = { FLAGS: 'set', '+FLAGS': 'add', '-FLAGS': 'remove' };
+
+/** RFC 9051 §6.4.6 — STORE. */
+export const store = command({
+  name: 'STORE',
+  states: ['selected'],
+  uidForm: true,
+  sync: 'no-expunge',
+  parse(r): StoreArgs {
+    r.sp();
+    const set = r.sequenceSet();
+    r.sp();
+    let unchangedSince: number | null = null;
+    if (r.peekByte() === 0x28) {
+      // store-modifiers (RFC 4466 §2.5); UNCHANGEDSINCE is the one we know.
+      r.list(() => {
+        const name = r.atom().toUpperCase();
+        if (name !== 'UNCHANGEDSINCE') throw new ParseError(`Unknown STORE modifier ${name}`);
+        r.sp();
+        unchangedSince = r.number64();
+      }, false);
+      r.sp();
+    }
+    const word = r.atom().toUpperCase();
+    const silent = word.endsWith('.SILENT');
+    const op = OPS[silent ? word.slice(0, -'.SILENT'.length) : word];
+    if (!op) throw new ParseError(`Unknown STORE item ${word}`);
+    r.sp();
+    const flags = r.peekByte() === 0x28 ? r.flagList() : spaceSeparatedFlags(r);
+    return { set, unchangedSince, op, silent, flags: canonicalFlags(flags) };
+  },
+  async run(inv, args) {
+    const session = inv.session;
+    const { view, readOnly, accountId } = selectedView(session);
+    if (readOnly) throw no('READ-ONLY', 'Mailbox is read-only');
+    const indices = resolveSet(session, view, args.set, inv.uid);
+    const uids = indices.map((i) => view.messages[i]!).filter((m) => !m.expunged).map((m) => m.uid);
+    const res = await session.store.storeFlags(accountId, view.mailboxId, uids, args.op, args.flags, args.unchangedSince === null ? undefined : modseq(args.unchangedSince));
+    for (const s of res.changed) {
+      const m = view.messages[view.indexOfUid(s.uid)];
+      if (m) {
+        m.flags = s.flags;
+        m.modseq = s.modseq;
+      }
+    }
+    const st = session.state;
+    if (!args.silent && st.kind === 'selected') {
+      const conflicts = new Set<number>(res.conflicts);
+      for (const uid of uids) if (!conflicts.has(uid)) reportFlags(session, st, uid as Uid);
+    }
+    if (res.conflicts.length > 0) {
+      const names = inv.uid ? res.conflicts : res.conflicts.map((u) => view.seqOf(u)).sort((a, b) => a - b);
+      return { code: `MODIFIED ${formatNumbers(names)}`, text: 'Conditional STORE failed for some messages' };
+    }
+  },
+});
+
+/** `flag *(SP flag)` without parentheses (RFC 9051 §9 store-att-flags). */
+function spaceSeparatedFlags(r: ArgReader): string[] {
+  const flags = [r.flag()];
+  while (!r.atEnd()) {
+    r.sp();
+    flags.push(r.flag());
+  }
+  return flags;
+}

@@ -1,0 +1,230 @@
+/**
+ * Evaluates a search query against one session's mailbox view (RFC 9051
+ * §6.4.4 semantics).
+ *
+ * Invariants:
+ * - Cheap keys (flags, sequence numbers, UIDs, sizes, modseqs, \Recent) are
+ *   answered from the view, with no store access. A content key (dates,
+ *   headers, body) answers "unknown" until content is loaded, so with
+ *   three-valued logic only messages the cheap keys cannot decide are loaded.
+ * - Content is loaded in batches of at most BATCH messages, and the event loop
+ *   gets a turn between batches, so a large mailbox never blocks other sessions.
+ * - A message pending expunge (or gone from the store) has no content: it can
+ *   still match on cheap keys, never on content keys.
+ * - Text keys match case-insensitively, after Unicode normalization and case
+ *   folding of both sides, as substrings of the decoded text.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Uid } from '../ids.js';
+import { hasFlag } from '../imap/flags.js';
+import { inRanges, resolveRanges, type SequenceSet } from '../imap/wire/sequence-set.js';
+import type { MessageAnalysis } from '../mime/types.js';
+import type { MessageRecord } from '../store/types.js';
+import { dayOf, queryNeeds, type DayNumber, type SearchKey } from './query.js';
+
+/** Messages per content batch (and per cheap-pass slice between event-loop turns). */
+export const BATCH = 500;
+
+/** Where message content comes from: the store, scoped to the mailbox by the caller. */
+export interface ContentSource {
+  /** Records of the given UIDs (≤ BATCH), ascending; missing ones are skipped. */
+  getRecords(uids: readonly Uid[]): Promise<ReadonlyArray<Pick<MessageRecord, 'uid' | 'internalDate' | 'blobId'>>>;
+  /** The stored analysis of a blob. */
+  getAnalysis(blobId: string): Promise<MessageAnalysis | null>;
+}
+
+/** The per-message facts a search reads from the session's view (a MailboxView's messages fit). */
+export interface SearchMessage {
+  uid: Uid;
+  modseq: number;
+  flags: readonly string[];
+  size: number;
+  /** Expunged in the store, EXPUNGE not yet sent: no content to search. */
+  expunged: boolean;
+}
+
+/** What a search runs against. */
+export interface SearchTarget {
+  /** The view's messages: index i has sequence number i + 1, ascending UIDs. */
+  messages: readonly SearchMessage[];
+  /** \Recent for this session (RFC 3501 §2.3.2). */
+  isRecent(uid: Uid): boolean;
+  /** The saved result `$` stands for (RFC 5182), as UIDs. */
+  saved: readonly Uid[] | null;
+  source: ContentSource;
+}
+
+/** Unicode-aware case folding for substring matching (full folding approximated by upper then lower case: ß ≡ SS, ς ≡ σ). */
+export function foldText(s: string): string {
+  return s.normalize('NFC').toUpperCase().toLowerCase();
+}
+
+/** A loaded message's content, folding text lazily and once however many keys ask. */
+class Content {
+  private headers: Array<[string, string]> | null = null;
+  private body: string | null = null;
+
+  constructor(
+    readonly internalDay: DayNumber,
+    readonly analysis: MessageAnalysis | null,
+  ) {}
+
+  /** Day of the Date header; the internal date when there is none (as Dovecot does). */
+  get sentDay(): DayNumber {
+    const sent = this.analysis?.sentDate;
+    return sent === null || sent === undefined ? this.internalDay : dayOf(sent);
+  }
+
+  foldedHeaders(): Array<[string, string]> {
+    this.headers ??= (this.analysis?.headers ?? []).map(([name, value]) => [name, foldText(value)]);
+    return this.headers;
+  }
+
+  foldedBody(): string {
+    this.body ??= foldText(this.analysis?.bodyText ?? '');
+    return this.body;
+  }
+}
+
+/** true / false, or undefined while content is needed and not loaded. */
+type Tri = boolean | undefined;
+type Matcher = (m: SearchMessage, index: number, c: Content | null) => Tri;
+
+/** Builds the matcher for a key, resolving sets against the target once. */
+function compile(key: SearchKey, t: SearchTarget): Matcher {
+  switch (key.kind) {
+    case 'all':
+      return () => true;
+    case 'flag': {
+      const { flag, set } = key;
+      return (m) => hasFlag(m.flags, flag) === set;
+    }
+    case 'recent':
+      return (m) => t.isRecent(m.uid);
+    case 'seq':
+    case 'uid':
+      return setMatcher(key.kind, key.set, t);
+    case 'size': {
+      const { op, n } = key;
+      return op === 'larger' ? (m) => m.size > n : (m) => m.size < n;
+    }
+    case 'modseq': {
+      const min = key.min;
+      return (m) => m.modseq >= min;
+    }
+    case 'date': {
+      const { day, op } = key;
+      const pick = key.field === 'internal' ? (c: Content) => c.internalDay : (c: Content) => c.sentDay;
+      const cmp = op === 'before' ? (d: number) => d < day : op === 'on' ? (d: number) => d === day : (d: number) => d >= day;
+      return (_m, _i, c) => (c ? cmp(pick(c)) : undefined);
+    }
+    case 'header': {
+      const { field } = key;
+      const needle = foldText(key.value);
+      return (_m, _i, c) => (c ? c.foldedHeaders().some(([name, value]) => name === field && value.includes(needle)) : undefined);
+    }
+    case 'body': {
+      const needle = foldText(key.value);
+      return (_m, _i, c) => (c ? c.foldedBody().includes(needle) : undefined);
+    }
+    case 'text': {
+      const needle = foldText(key.value);
+      return (_m, _i, c) => {
+        if (!c) return undefined;
+        // Each field as "name: value", so a needle spanning name and value matches as in the raw header.
+        return c.foldedHeaders().some(([name, value]) => `${name}: ${value}`.includes(needle)) || c.foldedBody().includes(needle);
+      };
+    }
+    case 'not': {
+      const inner = compile(key.key, t);
+      return (m, i, c) => {
+        const v = inner(m, i, c);
+        return v === undefined ? undefined : !v;
+      };
+    }
+    case 'or':
+      return junction([compile(key.left, t), compile(key.right, t)], true);
+    case 'and':
+      return junction(key.keys.map((k) => compile(k, t)), false);
+  }
+}
+
+/**
+ * AND (`any` false) or OR (`any` true) in three-valued logic: a decisive
+ * operand decides, otherwise any unknown operand leaves the result unknown.
+ */
+function junction(parts: Matcher[], any: boolean): Matcher {
+  return (m, i, c) => {
+    let unknown = false;
+    for (const p of parts) {
+      const v = p(m, i, c);
+      if (v === any) return any;
+      if (v === undefined) unknown = true;
+    }
+    return unknown ? undefined : !any;
+  };
+}
+
+/**
+ * A sequence-set key. Numbers beyond EXISTS (or beyond the last UID) simply
+ * match nothing, unlike in FETCH (RFC 9051 §6.4.4 searches, it does not name);
+ * `$` is the saved UIDs whichever kind of set it stands in (RFC 5182 §2.1).
+ */
+function setMatcher(kind: 'seq' | 'uid', set: SequenceSet, t: SearchTarget): Matcher {
+  if (set.kind === 'saved') {
+    const saved = new Set<number>(t.saved ?? []);
+    return (m) => saved.has(m.uid);
+  }
+  const count = t.messages.length;
+  if (kind === 'seq') {
+    const ranges = resolveRanges(set.ranges, count);
+    return (_m, i) => inRanges(ranges, i + 1);
+  }
+  const ranges = resolveRanges(set.ranges, count ? t.messages[count - 1]!.uid : 0);
+  return (m) => inRanges(ranges, m.uid);
+}
+
+/**
+ * Runs a query; returns the matching view indices in ascending order (so both
+ * sequence numbers and UIDs ascend).
+ */
+export async function evaluateSearch(query: SearchKey, t: SearchTarget): Promise<number[]> {
+  const match = compile(query, t);
+  const needs = queryNeeds(query);
+  const out: number[] = [];
+  for (let start = 0; start < t.messages.length; start += BATCH) {
+    const end = Math.min(t.messages.length, start + BATCH);
+    const hits: number[] = [];
+    const pending: number[] = [];
+    for (let i = start; i < end; i++) {
+      const m = t.messages[i]!;
+      const v = match(m, i, null);
+      if (v) hits.push(i);
+      else if (v === undefined && !m.expunged) pending.push(i);
+    }
+    if (pending.length > 0) {
+      hits.push(...(await matchContent(pending, t, match, needs.analysis)));
+      // Cheap hits and content hits of one batch interleave; batches themselves ascend.
+      hits.sort((a, b) => a - b);
+    }
+    for (const i of hits) out.push(i);
+    if (end < t.messages.length) await nextTurn();
+  }
+  return out;
+}
+
+/** Loads content for undecided messages and returns those that match. */
+async function matchContent(indices: number[], t: SearchTarget, match: Matcher, needsAnalysis: boolean): Promise<number[]> {
+  const byUid = new Map<number, number>(indices.map((i) => [t.messages[i]!.uid, i]));
+  const records = await t.source.getRecords(indices.map((i) => t.messages[i]!.uid));
+  const analyses = needsAnalysis ? await Promise.all(records.map((r) => t.source.getAnalysis(r.blobId))) : null;
+  const hits: number[] = [];
+  records.forEach((rec, k) => {
+    const i = byUid.get(rec.uid);
+    const analysis = analyses ? analyses[k] ?? null : null;
+    // A record without its analysis cannot be searched: treat it like a message gone meanwhile.
+    if (i === undefined || (needsAnalysis && !analysis)) return;
+    if (match(t.messages[i]!, i, new Content(dayOf(rec.internalDate.getTime()), analysis))) hits.push(i);
+  });
+  return hits;
+}

@@ -1,0 +1,109 @@
+/**
+ * The search query model shared by SEARCH, SORT and THREAD (RFC 9051 §6.4.4,
+ * RFC 5256) and by any SQL push-down: a typed tree that knows nothing of IMAP
+ * syntax. Strings are already decoded from the client's CHARSET; dates are
+ * calendar days; sequence sets keep `*` and `$` symbolic because they are
+ * resolved against the mailbox only when the query runs.
+ */
+import type { SequenceSet } from '../imap/wire/sequence-set.js';
+
+/** A calendar date as a day number: days since 1970-01-01 (UTC calendar). */
+export type DayNumber = number;
+
+/** Which date a date key compares: INTERNALDATE, or the Date header (SENT*). */
+export type DateField = 'internal' | 'sent';
+
+/** How a date key compares: BEFORE/SENTBEFORE, ON/SENTON, SINCE/SENTSINCE. */
+export type DateOp = 'before' | 'on' | 'since';
+
+/** One search key (RFC 9051 §6.4.4, RFC 3501 §6.4.4, RFC 7162 §3.1.5). */
+export type SearchKey =
+  /** ALL, and the empty conjunction. */
+  | { kind: 'all' }
+  /** A system flag or keyword is set (`set`) or not set. */
+  | { kind: 'flag'; flag: string; set: boolean }
+  /** RFC 3501 \Recent for this session. */
+  | { kind: 'recent' }
+  /** Messages by sequence number (`set` may be `$`, the saved result). */
+  | { kind: 'seq'; set: SequenceSet }
+  /** Messages by UID (`set` may be `$`). */
+  | { kind: 'uid'; set: SequenceSet }
+  /** RFC822.SIZE larger / smaller than n octets. */
+  | { kind: 'size'; op: 'larger' | 'smaller'; n: number }
+  /** Per-message modseq ≥ min (entry name and type are ignored: modseqs are per message, RFC 7162 §3.1.5). */
+  | { kind: 'modseq'; min: number }
+  /** A date key on a calendar day. */
+  | { kind: 'date'; field: DateField; op: DateOp; day: DayNumber }
+  /**
+   * Substring of a decoded header field (lower-cased name), any occurrence.
+   * FROM/TO/CC/BCC/SUBJECT are this with the field's name; an empty value
+   * matches any message that has the field.
+   */
+  | { kind: 'header'; field: string; value: string }
+  /** Substring of the decoded body text (BODY). */
+  | { kind: 'body'; value: string }
+  /** Substring of the header fields or the body text (TEXT). */
+  | { kind: 'text'; value: string }
+  | { kind: 'not'; key: SearchKey }
+  | { kind: 'or'; left: SearchKey; right: SearchKey }
+  | { kind: 'and'; keys: SearchKey[] };
+
+/** The day number of an instant (its UTC calendar date). */
+export function dayOf(epochMs: number): DayNumber {
+  return Math.floor(epochMs / 86_400_000);
+}
+
+/** The day number of a calendar date (month0 is 0-based). */
+export function dayNumber(year: number, month0: number, day: number): DayNumber {
+  const d = new Date(0);
+  // setUTCFullYear, unlike Date.UTC, keeps years 0–99 as written.
+  d.setUTCFullYear(year, month0, day);
+  return dayOf(d.getTime());
+}
+
+/** What a query needs beyond the session's view, so callers load only that. */
+export interface QueryNeeds {
+  /** Store records (INTERNALDATE; also the blob id any analysis needs). */
+  record: boolean;
+  /** The stored MIME analysis (headers, body text, Date header). */
+  analysis: boolean;
+  /** A MODSEQ key is present: responses carry the highest modseq (RFC 7162 §3.1.6). */
+  modseq: boolean;
+}
+
+/** Walks the tree once and reports which data it needs. */
+export function queryNeeds(key: SearchKey): QueryNeeds {
+  const needs: QueryNeeds = { record: false, analysis: false, modseq: false };
+  const visit = (k: SearchKey): void => {
+    switch (k.kind) {
+      case 'date':
+        needs.record = true;
+        // SENT* falls back to INTERNALDATE when the Date header is absent.
+        if (k.field === 'sent') needs.analysis = true;
+        break;
+      case 'header':
+      case 'body':
+      case 'text':
+        needs.record = true;
+        needs.analysis = true;
+        break;
+      case 'modseq':
+        needs.modseq = true;
+        break;
+      case 'not':
+        visit(k.key);
+        break;
+      case 'or':
+        visit(k.left);
+        visit(k.right);
+        break;
+      case 'and':
+        k.keys.forEach(visit);
+        break;
+      default:
+        break;
+    }
+  };
+  visit(key);
+  return needs;
+}

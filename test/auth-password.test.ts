@@ -1,0 +1,76 @@
+import { strict as assert } from 'node:assert';
+import { randomBytes, scryptSync } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { hashPassword, needsRehash, preparePassword, verifyPassword } from '../src/auth/password.js';
+
+const b64 = (b: Buffer): string => b.toString('base64').replace(/=+$/, '');
+
+/** A hash with chosen (cheaper) parameters, as an older version of the server might have stored. */
+function legacyHash(password: string, ln: number): string {
+  const salt = randomBytes(16);
+  const key = scryptSync(password, salt, 32, { N: 2 ** ln, r: 8, p: 1 });
+  return `$scrypt$ln=${ln},r=8,p=1$${b64(salt)}$${b64(key)}`;
+}
+
+describe('password hashing', () => {
+  it('encodes the parameters, a 16-byte salt and a 32-byte key', async () => {
+    const h = await hashPassword('correct horse');
+    const m = /^\$scrypt\$ln=15,r=8,p=1\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/.exec(h);
+    assert.ok(m, h);
+    assert.equal(Buffer.from(m[1]!, 'base64').length, 16);
+    assert.equal(Buffer.from(m[2]!, 'base64').length, 32);
+    assert.ok(!h.includes('correct horse'));
+  });
+
+  it('verifies the right password and rejects others', async () => {
+    const h = await hashPassword('s3cret pass');
+    assert.equal(await verifyPassword('s3cret pass', h), true);
+    assert.equal(await verifyPassword('s3cret pasS', h), false);
+    assert.equal(await verifyPassword('', h), false);
+  });
+
+  it('salts: two hashes of one password differ and both verify', async () => {
+    const [a, b] = await Promise.all([hashPassword('same'), hashPassword('same')]);
+    assert.notEqual(a, b);
+    assert.equal(await verifyPassword('same', a), true);
+    assert.equal(await verifyPassword('same', b), true);
+  });
+
+  it('verifies hashes with other parameters and flags weaker ones for re-hashing', async () => {
+    const old = legacyHash('pw', 12);
+    assert.equal(await verifyPassword('pw', old), true);
+    assert.equal(await verifyPassword('px', old), false);
+    assert.equal(needsRehash(old), true);
+    assert.equal(needsRehash(await hashPassword('pw')), false);
+  });
+
+  it('rejects malformed or out-of-bounds stored hashes without throwing', async () => {
+    const good = await hashPassword('pw');
+    for (const bad of [
+      '',
+      'plaintext',
+      good.replace('ln=15', 'ln=30'), // would need 2^30 × 1 KiB of memory
+      good.replace('p=1', 'p=99'),
+      good.slice(0, good.lastIndexOf('$')), // no key
+      good.replace(/\$[^$]+$/, '$AAAA'), // 3-byte key
+    ]) {
+      assert.equal(await verifyPassword('pw', bad), false, bad);
+      assert.equal(needsRehash(bad), true);
+    }
+  });
+
+  it('spends a hash computation and fails for an unknown account (null hash)', async () => {
+    assert.equal(await verifyPassword('anything', null), false);
+  });
+
+  it('normalizes like SASLprep: NFKC, non-ASCII spaces, mapped-to-nothing characters', async () => {
+    assert.equal(preparePassword('I\u00ADX'), 'IX'); // soft hyphen mapped to nothing (RFC 4013 §3 example)
+    assert.equal(preparePassword('user'), 'user');
+    assert.equal(preparePassword('\u00AA'), 'a'); // NFKC
+    assert.equal(preparePassword('\u2168'), 'IX');
+    assert.equal(preparePassword('a\u00A0b'), 'a b');
+    const h = await hashPassword('A\u030Angstr\u00F6m'); // decomposed Å
+    assert.equal(await verifyPassword('\u00C5ngstr\u00F6m', h), true); // precomposed
+    assert.equal(await verifyPassword('\uFF50\uFF57', await hashPassword('pw')), true); // fullwidth ｐｗ
+  });
+});

@@ -1,0 +1,31 @@
+/** Runs the built `mailkeep` binary as a child process, isolated from the caller's MAILKEEP_* environment. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** bin/mailkeep.js, from dist/test/ where the compiled tests run. */
+export const BIN = fileURLToPath(new URL('../../bin/mailkeep.js', import.meta.url));
+
+/** The current environment without MAILKEEP_* variables, plus `extra`. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MAILKEEP_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+/** The outcome of one CLI run. */
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `mailkeep ...args` to completion with `input` on stdin. */
+export function mailkeep(args: string[], input = '', env: Record<string, string> = {}): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', env: cleanEnv(env), timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Starts `mailkeep ...args` in the background (stdin closed). */
+export function startMailkeep(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+}

@@ -1,0 +1,99 @@
+/**
+ * Starts a real mailkeep server for tests: in-process on free loopback ports
+ * with a throwaway data directory, or as a child process (crash tests).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { hashPassword } from '../../src/auth/password.js';
+import { configSchema, type Config } from '../../src/config/schema.js';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+
+/** A free TCP port on 127.0.0.1 (bound, then released). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const addr = srv.address();
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  if (!addr || typeof addr === 'string') throw new Error('no port');
+  return addr.port;
+}
+
+/** A running test server. */
+export interface TestServer {
+  server: RunningServer;
+  config: Config;
+  dataDir: string;
+  imapPort: number;
+  imapsPort: number;
+  /** Creates an account with a password. */
+  addUser(name: string, password: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts an in-process server; `overrides` are raw config values (camelCase). */
+export async function startTestServer(overrides: Record<string, unknown> = {}): Promise<TestServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-test-'));
+  const config = configSchema.parse({
+    dataDir,
+    host: '127.0.0.1',
+    imapPort: await freePort(),
+    imapsPort: await freePort(),
+    pop3Port: 0,
+    pop3sPort: 0,
+    lmtpPort: 0,
+    ...overrides,
+    log: { level: process.env.MAILKEEP_TEST_LOG ?? 'silent', ...(overrides.log as object | undefined) },
+  });
+  const log = pino({ level: config.log.level });
+  const server = await startServer(config, log);
+  return {
+    server,
+    config,
+    dataDir,
+    imapPort: server.ports.imap ?? 0,
+    imapsPort: server.ports.imaps ?? 0,
+    async addUser(name, password) {
+      await server.store.createAccount(name, await hashPassword(password));
+    },
+    async stop() {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A mailkeep child process (`node bin/mailkeep.js serve ...`). */
+export interface ChildServer {
+  child: ChildProcess;
+  imapPort: number;
+  imapsPort: number;
+  /** Resolves when the process has exited. */
+  exited: Promise<number | null>;
+}
+
+/** Spawns `mailkeep serve` on a data dir and waits until it listens. */
+export async function spawnServer(dataDir: string, extraArgs: string[] = []): Promise<ChildServer> {
+  const imapPort = await freePort();
+  const imapsPort = await freePort();
+  const bin = join(process.cwd(), 'bin', 'mailkeep.js');
+  const child = spawn(process.execPath, [bin, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--imap-port', String(imapPort), '--imaps-port', String(imapsPort), '--pop3-port', '0', '--pop3s-port', '0', '--lmtp-port', '0', ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer): void => {
+      output += d.toString();
+      if (output.includes('mailkeep started')) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    void exited.then((code) => reject(new Error(`mailkeep exited with ${code}: ${output}`)));
+    setTimeout(() => reject(new Error(`mailkeep did not start: ${output}`)), 15000).unref();
+  });
+  return { child, imapPort, imapsPort, exited };
+}
