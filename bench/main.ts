@@ -163,7 +163,9 @@ async function main(): Promise<void> {
   const cleanup = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    const started = Date.now();
     await Promise.allSettled(servers.map((s) => s.stop()));
+    log(`servers stopped in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     for (const r of restores) r();
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));

@@ -6,6 +6,8 @@ import { createConnection, createServer, type AddressInfo, type Server } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { listenErrorMessage } from '../src/cli/serve.js';
+import { loadConfig } from '../src/config/load.js';
 import { mailkeep, startMailkeep } from './cli-helpers.js';
 
 const ALL_OFF = ['--imaps-port', '0', '--pop3-port', '0', '--pop3s-port', '0', '--lmtp-port', '0'];
@@ -90,5 +92,18 @@ describe('mailkeep serve', () => {
       stdout: '',
       stderr: 'mailkeep: every listener is disabled (all ports are 0); enable at least one port\n',
     });
+  });
+
+  it('words permission errors and other listeners, hosts and settings too', () => {
+    const config = loadConfig({ env: {}, flags: { host: '::', lmtpPort: '24' } });
+    const err = (code: 'EADDRINUSE' | 'EACCES', setting: string, port: number) => Object.assign(new Error('listen'), { code, port, setting });
+    assert.equal(
+      listenErrorMessage(err('EACCES', 'imaps-port', 993), config),
+      'cannot listen on [::]:993 (permission denied); change imaps-port (--imaps-port / MAILKEEP_IMAPS_PORT) to a port above 1023 or grant the capability to bind low ports',
+    );
+    assert.equal(
+      listenErrorMessage(err('EADDRINUSE', 'lmtpPort', 24), config),
+      'cannot listen on 127.0.0.1:24 (address already in use); change lmtp-port (--lmtp-port / MAILKEEP_LMTP_PORT) or stop the other server',
+    );
   });
 });

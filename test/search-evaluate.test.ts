@@ -114,6 +114,7 @@ function harness(fixtures: readonly Fixture[] = FIXTURES, opts: { saved?: number
   const target: SearchTarget = {
     messages: view.messages,
     isRecent: (u) => view.isRecent(u),
+    isExpunged: (u) => view.isExpunged(u),
     saved: opts.saved ? opts.saved.map(uid) : null,
     source,
   };
@@ -201,7 +202,7 @@ describe('content keys', () => {
 
   test('messages pending expunge or gone from the store match on flags only', async () => {
     const h = harness(FIXTURES, { gone: [5] });
-    h.view.messages[2]!.expunged = true; // uid 8
+    h.view.markExpunged(8);
     assert.deepEqual(await uids(h, 'DELETED'), [8]);
     assert.deepEqual(await uids(h, 'OR DELETED FROM bob'), [8]);
     assert.deepEqual(await uids(h, 'FROM example'), [3, 9]);
@@ -263,7 +264,7 @@ describe('properties', () => {
     await fc.assert(
       fc.asyncProperty(keyArb, keyArb, fc.subarray([3, 5, 8, 9]), async (a, b, expunged) => {
         const h = harness(FIXTURES, { recent: [8, 9], saved: [5, 9] });
-        for (const m of h.view.messages) m.expunged = expunged.includes(m.uid);
+        for (const uid of expunged) h.view.markExpunged(uid);
         const A = new Set(await uids(h, a));
         const B = new Set(await uids(h, b));
         // Messages pending expunge have no content: only content-free results are comparable there.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import type { MailboxId, ModSeq, Uid } from '../src/ids.js';
 import { modseq, uid } from '../src/ids.js';
@@ -12,6 +13,39 @@ import { accountWithInbox, deliver, fakeAnalysis, message, withStore } from './s
 
 const code = (c: StoreErrorCode) => (e: unknown) => e instanceof StoreError && e.code === c;
 const uids = (...n: number[]): Uid[] => n.map(uid);
+/** Just past the default retention of expunged messages. */
+const AFTER_RETENTION_MS = 60 * 60 * 1000 + 1;
+
+/**
+ * Blob bookkeeping seen through a second connection: every refcount equals the
+ * message rows plus held tombstones pointing at the blob, every referenced blob
+ * has a row and a file, and no garbage is left once the GC has run.
+ */
+function checkBlobRefs(store: SqliteStore, dataDir: string): void {
+  const db = new Database(join(dataDir, 'mailkeep.sqlite3'), { readonly: true });
+  try {
+    const rows = db
+      .prepare(
+        `SELECT b.blob_id AS blobId, b.refcount,
+                (SELECT count(*) FROM messages m WHERE m.blob_id = b.blob_id)
+                + (SELECT count(*) FROM expunged e WHERE e.blob_id = b.blob_id) AS refs
+         FROM blobs b`,
+      )
+      .all() as Array<{ blobId: string; refcount: number; refs: number }>;
+    for (const r of rows) {
+      assert.equal(r.refcount, r.refs, `refcount of ${r.blobId}`);
+      assert.ok(r.refs > 0, `garbage blob ${r.blobId} left`);
+      assert.ok(store.blobs.existsSync(r.blobId), `file of ${r.blobId}`);
+    }
+    const dangling = db
+      .prepare('SELECT count(*) FROM (SELECT blob_id FROM messages UNION SELECT blob_id FROM expunged WHERE blob_id IS NOT NULL) WHERE blob_id NOT IN (SELECT blob_id FROM blobs)')
+      .pluck()
+      .get();
+    assert.equal(dangling, 0, 'every referenced blob has a row');
+  } finally {
+    db.close();
+  }
+}
 
 async function highest(store: SqliteStore, accountId: Parameters<SqliteStore['getMailboxById']>[0], id: MailboxId): Promise<ModSeq> {
   const mb = await store.getMailboxById(accountId, id);
@@ -291,12 +325,15 @@ describe('SQLite store: copy, move, expunge', () => {
       const [rec] = await store.getRecords(accountId, inbox, uids(1));
       assert.ok(rec);
       await store.expunge(accountId, inbox);
+      await store.releaseExpunged(Date.now() + AFTER_RETENTION_MS);
       assert.ok(store.blobs.existsSync(rec.blobId), 'the copy still references it');
       assert.ok(await store.getAnalysis(rec.blobId));
       await store.expunge(accountId, other.id);
       assert.ok(store.blobs.existsSync(rec.blobId), 'copy was not \\Deleted');
       await store.storeFlags(accountId, other.id, uids(1), 'add', ['\\Deleted']);
       await store.expunge(accountId, other.id);
+      assert.ok(store.blobs.existsSync(rec.blobId), 'the tombstone holds it during the retention period');
+      await store.releaseExpunged(Date.now() + AFTER_RETENTION_MS);
       assert.ok(!store.blobs.existsSync(rec.blobId), 'last reference gone: file deleted');
       assert.equal(await store.getAnalysis(rec.blobId), null);
       assert.deepEqual(await readdir(join(dataDir, 'blobs', 'tmp')), []);
@@ -376,8 +413,8 @@ describe('SQLite store: sync', () => {
       ]);
     }));
 
-  it('counts and change replay agree with the rows under random operations', async () => {
-    await withStore(async (store) => {
+  it('counts, change replay, held tombstones and blob refcounts agree with the rows under random operations', async () => {
+    await withStore(async (store, dataDir) => {
       const { accountId } = await accountWithInbox(store);
       const other = await store.createMailbox(accountId, 'other');
       const flagPool = ['\\Seen', '\\Deleted', '\\Flagged', 'kw', 'KW2'];
@@ -392,6 +429,8 @@ describe('SQLite store: sync', () => {
         fc.record({ t: fc.constant('expunge' as const), uids: fc.option(fc.array(fc.integer({ min: 1, max: 30 }), { maxLength: 6 })) }),
         fc.record({ t: fc.constant('move' as const), uids: fc.array(fc.integer({ min: 1, max: 30 }), { maxLength: 4 }) }),
         fc.record({ t: fc.constant('claim' as const) }),
+        // late: past the retention period, so every held tombstone is released; otherwise none is.
+        fc.record({ t: fc.constant('release' as const), late: fc.boolean() }),
       );
       // Counts kept by triggers must equal what the rows say.
       const checkCounts = async (id: MailboxId, firstRecent: number) => {
@@ -411,6 +450,8 @@ describe('SQLite store: sync', () => {
           let view = new Map<number, MessageSummary>();
           let synced: ModSeq = modseq(0);
           let firstRecent = 1;
+          /** Expunged UIDs whose tombstones still hold their message. */
+          const held = new Set<number>();
           for (const o of ops) {
             if (o.t === 'append') {
               // A small pool of contents, so blobs are shared and collected along the way.
@@ -427,6 +468,10 @@ describe('SQLite store: sync', () => {
               await store.expunge(accountId, box.id, o.uids?.map(uid));
             } else if (o.t === 'move') {
               await store.moveMessages(accountId, box.id, o.uids.map(uid), other.id);
+            } else if (o.t === 'release') {
+              const released = await store.releaseExpunged(Date.now() + (o.late ? AFTER_RETENTION_MS : 0));
+              if (o.late) held.clear();
+              else assert.equal(released, 0, 'nothing is due within the retention period');
             } else {
               assert.equal(await store.claimRecent(accountId, box.id), firstRecent);
               firstRecent = (await store.getMailboxById(accountId, box.id))?.uidNext ?? 0;
@@ -434,14 +479,31 @@ describe('SQLite store: sync', () => {
             // Replaying changes onto the previous view must give the current rows.
             const ch = await store.changesSince(accountId, box.id, synced);
             assert.ok(ch.highestModSeq >= synced);
+            // A held tombstone reports the message as it was when expunged (RFC 2180 §4.1).
+            const gone = await store.getRecords(accountId, box.id, ch.expunged);
+            assert.deepEqual(gone.map((r) => r.uid), ch.expunged);
+            for (const r of gone) {
+              const was = view.get(r.uid);
+              assert.ok(was, `expunged UID ${r.uid} was in the view`);
+              assert.deepEqual([r.flags, r.size], [was.flags, was.size]);
+              assert.ok(r.modseq > was.modseq && r.modseq <= ch.highestModSeq);
+              held.add(r.uid);
+            }
             for (const u of ch.expunged) view.delete(u);
             for (const c of ch.changed) view.set(c.uid, c);
             synced = ch.highestModSeq;
             const rows = await store.listSummaries(accountId, box.id);
             assert.deepEqual([...view.values()].sort((a, b) => a.uid - b.uid), rows);
             view = new Map(rows.map((r) => [r.uid, r]));
+            const below = Array.from({ length: ch.uidNext - 1 }, (_, i) => uid(i + 1));
+            assert.deepEqual(
+              (await store.getRecords(accountId, box.id, below)).map((r) => r.uid),
+              [...rows.map((r) => r.uid), ...held].sort((a, b) => a - b),
+              'getRecords returns live messages and held tombstones',
+            );
             await checkCounts(box.id, firstRecent);
             await checkCounts(other.id, 1);
+            checkBlobRefs(store, dataDir);
           }
         }),
         { numRuns: 40 },

@@ -101,6 +101,9 @@ describe('SQLite store: query plans', () => {
         [st.records.source, /PRIMARY KEY \(account_id=\? AND mailbox_id=\? AND uid=\?\)/],
         [st.deletedUidsIn.source, /\(account_id=\? AND mailbox_id=\? AND uid=\?\)/],
         [st.garbage.source, /INDEX blobs_garbage/],
+        [st.heldRecords.source, /INDEX expunged_held \(account_id=\? AND mailbox_id=\? AND uid=\?\)/],
+        [st.releaseTombstones.source, /INDEX expunged_due \(expunged_at<\?\)/],
+        [st.insertTombstones.source, /PRIMARY KEY \(account_id=\? AND mailbox_id=\? AND uid=\?\)/],
         [st.modseqsOf.source, /PRIMARY KEY \(account_id=\? AND mailbox_id=\?\)/],
       ];
       for (const [sql, expected] of expectations) {

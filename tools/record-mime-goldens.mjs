@@ -48,6 +48,7 @@ async function freePort() {
 }
 
 async function startDovecot() {
+  const version = execFileSync('dovecot', ['--version']).toString().trim(); // fails early when not installed
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mime-goldens-'));
   const port = await freePort();
   fs.mkdirSync(path.join(dir, 'run'), { mode: 0o755 });
@@ -94,6 +95,10 @@ service stats {
   );
   const child = spawn('dovecot', ['-F', '-c', path.join(dir, 'dovecot.conf')], { stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise((resolve) => child.on('exit', resolve));
+  // never leave our Dovecot behind, even when interrupted
+  const killChild = () => { if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGTERM'); };
+  process.on('exit', killChild);
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { killChild(); process.exit(130); });
   for (let i = 0; ; i++) {
     try {
       await new Promise((resolve, reject) => {
@@ -106,7 +111,6 @@ service stats {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  const version = execFileSync('dovecot', ['--version']).toString().trim();
   return {
     port,
     version,
@@ -296,6 +300,11 @@ function kindOf(node) {
   return t === 'message' && (s === 'rfc822' || s === 'global') && Array.isArray(node[7]) ? 'message' : 'leaf';
 }
 
+/** A response text without its timing and timestamp, so re-recording is reproducible. */
+function stableStatus(status) {
+  return status.replace(/ \(\d+\.\d+ \+ \d+\.\d+[^)]*secs\)\.?/, '').replace(/ \[\d{4}-\d\d-\d\d [^\]]*\]$/, '');
+}
+
 function digest(buf) {
   if (buf === null) return null;
   return {
@@ -332,7 +341,7 @@ async function record(client, version, file) {
   const app = await client.run(Buffer.concat([Buffer.from(`APPEND INBOX {${bytes.length}+}\r\n`), bytes]));
   const m = /APPENDUID \d+ (\d+)/.exec(app.status);
   // Dovecot refuses some messages (e.g. zero bytes): the golden records that
-  if (!m) return { file: path.relative(FIXTURES, file), dovecot: version, appendRefused: app.status.replace(/ \(.*secs\)\.$/, '') };
+  if (!m) return { file: path.relative(FIXTURES, file), dovecot: version, appendRefused: stableStatus(app.status) };
   const uid = m[1];
   const meta = await client.run(`UID FETCH ${uid} (RFC822.SIZE ENVELOPE BODY BODYSTRUCTURE)`);
   const items = parseFetch(meta.untagged.find((r) => / FETCH /.test(r.subarray(0, 40).toString('latin1'))));
@@ -362,7 +371,7 @@ async function record(client, version, file) {
   const binary = {};
   for (const p of paths.filter((x) => x.kind === 'leaf')) {
     const r = await client.run(`UID FETCH ${uid} (BINARY.PEEK[${p.path}])`);
-    if (!r.status.startsWith('OK')) { binary[p.path] = { error: r.status }; continue; }
+    if (!r.status.startsWith('OK')) { binary[p.path] = { error: stableStatus(r.status) }; continue; }
     const f = r.untagged.map((x) => (/ FETCH /.test(x.subarray(0, 40).toString('latin1')) ? parseFetch(x) : null)).find(Boolean);
     binary[p.path] = digest(f?.get(`BINARY[${p.path}]`)?.value ?? null);
   }

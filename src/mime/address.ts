@@ -7,6 +7,7 @@
  * a start marker (NIL NIL "name" NIL) and an end marker (NIL NIL NIL NIL),
  * RFC 9051 §7.5.2.
  */
+import { encodeList } from '../imap/wire/encode.js';
 import { ByteBuilder } from './byte-builder.js';
 import { forHumans, instr } from './imap-text.js';
 import { Rfc822Lexer } from './rfc822-lexer.js';
@@ -208,20 +209,6 @@ export function parseAddressList(value: Buffer, max: number): Address[] {
 /** ENVELOPE address list: NIL when empty (RFC 9051 §7.5.2). */
 export function encodeAddressList(list: readonly Address[]): Buffer {
   if (list.length === 0) return Buffer.from('NIL');
-  const parts: Buffer[] = [Buffer.from('(')];
-  for (const a of list) {
-    parts.push(
-      Buffer.from('('),
-      a.name === null ? Buffer.from('NIL') : instr(forHumans(a.name)),
-      Buffer.from(' '),
-      instr(a.route),
-      Buffer.from(' '),
-      instr(a.mailbox),
-      Buffer.from(' '),
-      instr(a.domain),
-      Buffer.from(')'),
-    );
-  }
-  parts.push(Buffer.from(')'));
-  return Buffer.concat(parts);
+  const entries = list.map((a) => encodeList([a.name === null ? instr(null) : instr(forHumans(a.name)), instr(a.route), instr(a.mailbox), instr(a.domain)]));
+  return Buffer.concat([Buffer.from('('), ...entries, Buffer.from(')')]);
 }

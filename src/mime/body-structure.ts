@@ -6,9 +6,10 @@
  * without parts gets one empty text/plain part, sizes are body octets and
  * line counts are LF counts of the body.
  */
-import type { MimeParam } from './mime-params.js';
+import { encodeList } from '../imap/wire/encode.js';
 import { instr, istr, nolf } from './imap-text.js';
-import type { PartFields } from './part-fields.js';
+import type { MimeParam } from './mime-params.js';
+import { parsePartFields, type PartFields } from './part-fields.js';
 
 interface NodeCommon {
   fields: PartFields;
@@ -27,10 +28,7 @@ export type StructNode =
   | (NodeCommon & { kind: 'message'; child: StructNode; envelope: Buffer });
 
 const NIL = Buffer.from('NIL');
-const SP = Buffer.from(' ');
-const EMPTY_BODY = '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0)';
-const EMPTY_BODYSTRUCTURE = '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0 NIL NIL NIL NIL)';
-
+const num = (n: number): Buffer => Buffer.from(String(n));
 const isAscii = (b: Buffer, lower: string): boolean => b.toString('latin1').toLowerCase() === lower;
 
 /** The media type as BODYSTRUCTURE reports it, and whether it carries a line count. */
@@ -43,57 +41,51 @@ export function reportedType(kind: StructNode['kind'], f: PartFields, opaque: bo
   return { type: f.type, subtype: f.subtype ?? '', text: isAscii(f.type, 'text') };
 }
 
+/** body-fld-param; text parts without a charset get the RFC 2045 §5.2 default. */
 function params(list: readonly MimeParam[], defaultCharset: boolean): Buffer {
-  const items: Buffer[] = [];
-  for (const p of list) items.push(istr(p.name), istr(p.value));
+  const items = list.flatMap((p) => [istr(p.name), istr(p.value)]);
   if (defaultCharset && !list.some((p) => isAscii(p.name, 'charset'))) items.push(istr('charset'), istr('us-ascii'));
-  if (items.length === 0) return NIL;
-  return Buffer.concat([Buffer.from('('), ...items.flatMap((b, i) => (i === 0 ? [b] : [SP, b])), Buffer.from(')')]);
+  return items.length === 0 ? NIL : encodeList(items);
 }
 
-/** body-fld-dsp SP body-fld-lang SP body-fld-loc */
+/** body-fld-dsp, body-fld-lang, body-fld-loc */
 function extensionTail(f: PartFields): Buffer[] {
-  const dsp = f.disposition === null ? NIL : Buffer.concat([Buffer.from('('), istr(f.disposition), SP, params(f.dispositionParams, false), Buffer.from(')')]);
-  const lang =
-    f.language === null
-      ? NIL
-      : Buffer.concat([Buffer.from('('), ...f.language.flatMap((l, i) => (i === 0 ? [istr(l)] : [SP, istr(l)])), Buffer.from(')')]);
-  return [SP, dsp, SP, lang, SP, instr(f.location === null ? null : nolf(f.location))];
+  return [
+    f.disposition === null ? NIL : encodeList([istr(f.disposition), params(f.dispositionParams, false)]),
+    f.language === null ? NIL : encodeList(f.language.map((l) => istr(l))),
+    instr(f.location === null ? null : nolf(f.location)),
+  ];
 }
 
-function write(node: StructNode, extended: boolean, out: Buffer[]): void {
+/** One body (RFC 9051 §9 "body"), parenthesised. */
+function encodePart(node: StructNode, extended: boolean): Buffer {
   const f = node.fields;
   if (node.kind === 'multipart') {
-    if (node.children.length === 0) out.push(Buffer.from(extended ? EMPTY_BODYSTRUCTURE : EMPTY_BODY));
-    for (const child of node.children) {
-      out.push(Buffer.from('('));
-      write(child, extended, out);
-      out.push(Buffer.from(')'));
-    }
-    out.push(SP, istr(f.subtype ?? ''));
-    if (extended) out.push(SP, params(f.params, false), ...extensionTail(f));
-    return;
+    // Dovecot: a multipart without parts shows one empty text/plain part
+    const kids = node.children.length > 0 ? node.children : [EMPTY_PART];
+    const items = [Buffer.concat(kids.map((c) => encodePart(c, extended))), istr(f.subtype ?? '')];
+    if (extended) items.push(params(f.params, false), ...extensionTail(f));
+    return encodeList(items);
   }
   const t = reportedType(node.kind, f, node.opaque);
-  out.push(istr(t.type), SP, istr(t.subtype), SP, params(f.params, t.text));
-  out.push(SP, instr(f.id === null ? null : nolf(f.id)));
-  out.push(SP, instr(f.description === null ? null : nolf(f.description)));
-  out.push(SP, f.encoding === null ? istr('7bit') : istr(f.encoding));
-  out.push(Buffer.from(` ${node.size}`));
-  if (t.text) {
-    out.push(Buffer.from(` ${node.lines}`));
-  } else if (node.kind === 'message') {
-    out.push(SP, node.envelope, Buffer.from(' ('));
-    write(node.child, extended, out);
-    out.push(Buffer.from(`) ${node.lines}`));
-  }
-  if (extended) out.push(SP, instr(f.md5 === null ? null : nolf(f.md5)), ...extensionTail(f));
+  const items = [
+    istr(t.type),
+    istr(t.subtype),
+    params(f.params, t.text),
+    instr(f.id === null ? null : nolf(f.id)),
+    instr(f.description === null ? null : nolf(f.description)),
+    f.encoding === null ? istr('7bit') : istr(f.encoding),
+    num(node.size),
+  ];
+  if (t.text) items.push(num(node.lines));
+  else if (node.kind === 'message') items.push(node.envelope, encodePart(node.child, extended), num(node.lines));
+  if (extended) items.push(instr(f.md5 === null ? null : nolf(f.md5)), ...extensionTail(f));
+  return encodeList(items);
 }
+
+const EMPTY_PART: StructNode = { kind: 'basic', fields: parsePartFields([]), opaque: false, size: 0, lines: 0 };
 
 /** Encodes BODYSTRUCTURE (extended = true) or BODY (false) for a whole message. */
 export function encodeBodyStructure(root: StructNode, extended: boolean): Buffer {
-  const out: Buffer[] = [Buffer.from('(')];
-  write(root, extended, out);
-  out.push(Buffer.from(')'));
-  return Buffer.concat(out);
+  return encodePart(root, extended);
 }

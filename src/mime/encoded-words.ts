@@ -32,36 +32,31 @@ function unfold(raw: Buffer): Buffer {
   return Buffer.from(raw.filter((c) => c !== 0x0a && c !== 0x0d));
 }
 
-interface Run {
-  charset: string;
-  bytes: Buffer[];
+/** Raw text (charset null) or the octets of encoded words in one charset. */
+interface Segment {
+  charset: string | null;
+  bytes: Buffer;
 }
 
 /** Decodes a raw header value into display text (encoded words decoded, unfolded). */
 export function decodeHeaderValue(raw: Buffer): string {
   const s = unfold(raw).toString('latin1');
-  const parts: string[] = [];
-  let run: Run | undefined;
+  const segs: Segment[] = [];
   let last = 0;
   for (const m of s.matchAll(ENCODED_WORD)) {
     const gap = s.slice(last, m.index);
+    const prev = segs[segs.length - 1];
     // RFC 2047 §6.2: white space between adjacent encoded words is dropped
-    if (run === undefined || !/^[ \t]*$/.test(gap)) {
-      if (run !== undefined) parts.push(decodeCharset(Buffer.concat(run.bytes), run.charset));
-      run = undefined;
-      parts.push(decodeUnlabelled(Buffer.from(gap, 'latin1')));
-    }
+    if (!(prev !== undefined && prev.charset !== null && /^[ \t]*$/.test(gap))) segs.push({ charset: null, bytes: Buffer.from(gap, 'latin1') });
     const charset = (m[1] ?? '').split('*')[0] ?? '';
     const text = m[3] ?? '';
     const bytes = (m[2] ?? 'q').toLowerCase() === 'b' ? decodeBase64(Buffer.from(text, 'latin1')) : decodeQ(text);
-    if (run !== undefined && run.charset.toLowerCase() === charset.toLowerCase()) run.bytes.push(bytes);
-    else {
-      if (run !== undefined) parts.push(decodeCharset(Buffer.concat(run.bytes), run.charset));
-      run = { charset, bytes: [bytes] };
-    }
+    const tail = segs[segs.length - 1];
+    // words in one charset are joined first, so a character split between them survives
+    if (tail !== undefined && tail.charset !== null && tail.charset.toLowerCase() === charset.toLowerCase()) tail.bytes = Buffer.concat([tail.bytes, bytes]);
+    else segs.push({ charset, bytes });
     last = m.index + m[0].length;
   }
-  if (run !== undefined) parts.push(decodeCharset(Buffer.concat(run.bytes), run.charset));
-  parts.push(decodeUnlabelled(Buffer.from(s.slice(last), 'latin1')));
-  return parts.join('');
+  segs.push({ charset: null, bytes: Buffer.from(s.slice(last), 'latin1') });
+  return segs.map((x) => (x.charset === null ? decodeUnlabelled(x.bytes) : decodeCharset(x.bytes, x.charset))).join('');
 }

@@ -6,6 +6,7 @@
  * Message-ID the last field wins; address fields accumulate over repeated
  * headers; Sender and Reply-To default to From.
  */
+import { encodeList } from '../imap/wire/encode.js';
 import { encodeAddressList, parseAddressList, type Address } from './address.js';
 import { nameIs, type HeaderField } from './header-fields.js';
 import { forHumans, instr, istr, nolf } from './imap-text.js';
@@ -43,28 +44,16 @@ export function buildEnvelope(fields: readonly HeaderField[]): Buffer {
     const list = addrs.get(f) ?? [];
     return list.length > 0 ? list : from;
   };
-  const sp = Buffer.from(' ');
-  return Buffer.concat([
-    Buffer.from('('),
+  return encodeList([
     str('date'),
-    sp,
-    subject === undefined ? Buffer.from('NIL') : istr(forHumans(subject)),
-    sp,
+    subject === undefined ? instr(null) : istr(forHumans(subject)),
     encodeAddressList(from),
-    sp,
     encodeAddressList(orFrom('sender')),
-    sp,
     encodeAddressList(orFrom('reply-to')),
-    sp,
     encodeAddressList(addrs.get('to') ?? []),
-    sp,
     encodeAddressList(addrs.get('cc') ?? []),
-    sp,
     encodeAddressList(addrs.get('bcc') ?? []),
-    sp,
     str('in-reply-to'),
-    sp,
     str('message-id'),
-    Buffer.from(')'),
   ]);
 }

@@ -7,6 +7,7 @@
  * after the colon removed (only one octet of it when the value is nothing
  * but white space), continuation lines appended with their line breaks and
  * leading white space kept (unfolding is left to the consumer, RFC 5322 §2.2.3).
+ * NUL octets in a value become U+FFFD.
  */
 import { isLwsp } from './rfc822-lexer.js';
 
@@ -19,6 +20,21 @@ export interface HeaderField {
 const LF = 0x0a;
 const CR = 0x0d;
 
+const REPLACEMENT_CHARACTER = Buffer.from('\ufffd');
+
+/** NUL has no place in header text; like Dovecot, it becomes U+FFFD. */
+function replaceNul(v: Buffer): Buffer {
+  if (v.indexOf(0) < 0) return v;
+  const out: Buffer[] = [];
+  let start = 0;
+  for (let i = v.indexOf(0); i >= 0; i = v.indexOf(0, start)) {
+    out.push(v.subarray(start, i), REPLACEMENT_CHARACTER);
+    start = i + 1;
+  }
+  out.push(v.subarray(start));
+  return Buffer.concat(out);
+}
+
 /** Parses a header block (without the blank line that ends it). */
 export function parseHeaderFields(raw: Buffer, maxFields: number): HeaderField[] {
   const fields: HeaderField[] = [];
@@ -26,7 +42,7 @@ export function parseHeaderFields(raw: Buffer, maxFields: number): HeaderField[]
   let parts: Buffer[] = [];
   let pos = 0;
   const flush = (): void => {
-    if (name !== null) fields.push({ name, value: parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts) });
+    if (name !== null) fields.push({ name, value: replaceNul(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)) });
     name = null;
     parts = [];
   };

@@ -18,7 +18,7 @@
  * text/plain (message/rfc822 inside multipart/digest).
  */
 import { parseHeaderFields, type HeaderField } from './header-fields.js';
-import { BOUNDARY_MAX, parsePartFields, partKind, type PartFields, type PartKind } from './part-fields.js';
+import { parsePartFields, partKind, type PartFields, type PartKind } from './part-fields.js';
 
 /** Bounds on what one message may make the scanner do or keep. */
 export interface ScanLimits {
@@ -51,7 +51,7 @@ export interface ScanNode {
   children: ScanNode[];
   /** Set by the header hook: deliver this part's body bytes to bodyData. */
   captureBody: boolean;
-  // running end of the bytes accounted to this part so far (while open)
+  /** While open: end of the bytes accounted to this part so far, and LF octets before it. */
   end: number;
   lfEnd: number;
 }
@@ -71,8 +71,6 @@ const CR = 0x0d;
 const DASH = 0x2d;
 /** Octets of a line examined to classify it (boundary or blank line). */
 const HEAD_MAX = 1024;
-/** Dovecot compares at most "--" + 80 + "--" octets of a line without a visible end. */
-const BOUNDARY_FIND_MAX = BOUNDARY_MAX + 4;
 
 type LineKind = 'header' | 'blank' | 'body' | 'boundary';
 
@@ -105,7 +103,8 @@ export class MimeScanner {
   /** The message (root part); complete after end(). */
   readonly root: ScanNode;
   private cur: ScanNode;
-  private mode: 'header' | 'body' = 'header';
+  /** afterBlank: the header ended with a blank line, the body has not started yet. */
+  private mode: 'header' | 'afterBlank' | 'body' = 'header';
   private offset = 0;
   private lf = 0;
   private parts = 1;
@@ -168,7 +167,10 @@ export class MimeScanner {
     if (this.kind === null && this.headLen > 0) this.decide(false);
     if (this.kind !== null) this.endLine(false);
     // a header cut off by the end of the message ends there
-    while (this.mode === 'header') this.finishHeader(this.offset, this.lf, false);
+    while (this.mode !== 'body') {
+      if (this.mode === 'header') this.parseHeader(false);
+      this.startBody(this.offset, this.lf);
+    }
     while (this.cur.parent !== null) this.closeCur();
     this.root.end = this.offset;
     this.root.lfEnd = this.lf;
@@ -179,7 +181,7 @@ export class MimeScanner {
 
   private canDecideEarly(): boolean {
     const c0 = this.head[0];
-    if (this.mode === 'header') return c0 !== CR && c0 !== LF && c0 !== DASH;
+    if (this.mode !== 'body') return c0 !== CR && c0 !== LF && c0 !== DASH;
     if (this.boundaries.length === 0 || this.boundariesOff) return true;
     return c0 !== DASH || (this.headLen >= 2 && this.head[1] !== DASH);
   }
@@ -187,9 +189,17 @@ export class MimeScanner {
   /** Classifies the current line from its head, switching state as boundaries and blank lines demand. */
   private decide(complete: boolean): void {
     for (;;) {
-      const found = this.findBoundary(complete);
+      const found = this.findBoundary();
+      if (this.mode === 'afterBlank') {
+        // Dovecot looks for a boundary before the body starts: one right
+        // after the blank line takes that line's break as its own
+        if (found !== null && found.boundary.owner !== this.cur) this.headerEndsAtBoundary();
+        else this.startBody(this.hdrEnd, this.hdrLfEnd);
+        continue;
+      }
       if (this.mode === 'header') {
         if (found !== null) {
+          this.parseHeader(false);
           this.headerEndsAtBoundary();
           continue; // the same line now seen from the new state
         }
@@ -207,20 +217,16 @@ export class MimeScanner {
     if (complete) this.endLine(true);
   }
 
-  /** RFC 2046 §5.1.1 boundary recognition, Dovecot style (prefix match, longest wins). */
-  private findBoundary(complete: boolean): { boundary: Boundary; close: boolean } | null {
+  /**
+   * RFC 2046 §5.1.1 boundary recognition, Dovecot 2.3 style: the line after
+   * "--" only has to start with the boundary (so trailing white space or
+   * junk is fine); the longest matching boundary wins, the innermost on ties.
+   */
+  private findBoundary(): { boundary: Boundary; close: boolean } | null {
     if (this.boundaries.length === 0 || this.boundariesOff) return null;
     const h = this.head;
     if (this.headLen < 2 || h[0] !== DASH || h[1] !== DASH) return null;
-    let end: number;
-    if (complete) {
-      end = this.headLen - 1;
-      if (end > 2 && h[end - 1] === CR) end--;
-      if (end - 2 > 2 && h[end - 1] === DASH && h[end - 2] === DASH) end -= 2;
-    } else {
-      end = Math.min(this.headLen, 2 + BOUNDARY_FIND_MAX);
-    }
-    const len = end - 2;
+    const len = this.headLen - 2;
     let best: Boundary | null = null;
     for (let i = this.boundaries.length - 1; i >= 0; i--) {
       const b = this.boundaries[i] as Boundary;
@@ -233,23 +239,17 @@ export class MimeScanner {
     return { boundary: best, close };
   }
 
-  /** A boundary line inside a header ends the header; the line break before it is the boundary's. */
+  /** A boundary line ends the header early; the line break before it is the boundary's, not the header's. */
   private headerEndsAtBoundary(): void {
     const node = this.cur;
-    const bs = this.hdrEnd - this.hdrNl;
-    const lfBs = this.hdrLfEnd - (this.hdrNl > 0 ? 1 : 0);
     // Dovecot counts that line break in the enclosing part's body
     if (this.hdrNl > 0 && node.parent !== null) this.extend(node.parent, this.hdrEnd, this.hdrLfEnd);
-    this.finishHeader(bs, lfBs, false);
+    this.startBody(this.hdrEnd - this.hdrNl, this.hdrLfEnd - (this.hdrNl > 0 ? 1 : 0));
   }
 
-  /** Ends the current part's header at bs; `blankLine` says a blank line (not a boundary or EOF) ended it. */
-  private finishHeader(bs: number, lfBs: number, blankLine: boolean): void {
+  /** Parses the collected header of the current part; `blankLine` says a blank line (not a boundary or EOF) ended it. */
+  private parseHeader(blankLine: boolean): void {
     const node = this.cur;
-    node.bs = bs;
-    node.lfBs = lfBs;
-    node.end = bs;
-    node.lfEnd = lfBs;
     const fields = parseHeaderFields(Buffer.concat(this.hdrChunks), this.limits.maxHeaderFields);
     this.hdrChunks = [];
     this.hdrBytes = 0;
@@ -263,11 +263,21 @@ export class MimeScanner {
     }
     node.kind = kind;
     this.hooks.headerEnd(node, fields);
-    // the boundary becomes active with the body, so "--boundary" at once belongs to this part
+    // active from the body on, so a "--boundary" right away belongs to this part
     if (kind === 'multipart' && blankLine && node.fields.boundary !== null) {
       this.boundaries.push({ owner: node, bytes: node.fields.boundary });
     }
-    if (kind === 'message') {
+    this.mode = blankLine ? 'afterBlank' : 'body';
+  }
+
+  /** The current part's body starts at bs (its header is parsed). */
+  private startBody(bs: number, lfBs: number): void {
+    const node = this.cur;
+    node.bs = bs;
+    node.lfBs = lfBs;
+    node.end = bs;
+    node.lfEnd = lfBs;
+    if (node.kind === 'message') {
       this.openChild(node, bs, lfBs); // RFC 2046 §5.2.1: the body is a message with its own header
     } else {
       this.mode = 'body';
@@ -279,7 +289,8 @@ export class MimeScanner {
   private openChild(parent: ScanNode, hs: number, lf: number): void {
     const child = newNode(parent, hs, lf);
     parent.children.push(child);
-    this.parts++;
+    // the last part allowed: later boundaries are not recognised, the rest stays in it
+    if (++this.parts >= this.limits.maxParts) this.boundariesOff = true;
     this.cur = child;
     this.mode = 'header';
     this.hdrEnd = hs;
@@ -341,14 +352,13 @@ export class MimeScanner {
     const node = this.cur;
     switch (this.kind) {
       case 'header':
+      case 'blank':
         node.end = this.offset;
         node.lfEnd = this.lf;
         this.hdrEnd = this.offset;
         this.hdrLfEnd = this.lf;
         this.hdrNl = nl;
-        break;
-      case 'blank':
-        this.finishHeader(this.offset, this.lf, true);
+        if (this.kind === 'blank') this.parseHeader(true);
         break;
       case 'body':
         node.end = this.offset;
@@ -359,15 +369,10 @@ export class MimeScanner {
       case 'boundary':
         node.end = this.offset;
         node.lfEnd = this.lf;
-        this.mode = 'body';
+        // after a close delimiter the owner's epilogue follows; otherwise its next part
         this.firstBodyLine = true;
         this.prevNl = 0;
-        if (!this.closeBoundary && hasLf) {
-          if (this.parts >= this.limits.maxParts) this.boundariesOff = true; // the rest stays in this part
-          else this.openChild(node, this.offset, this.lf);
-        }
-        break;
-      default:
+        if (!this.closeBoundary && hasLf) this.openChild(node, this.offset, this.lf);
         break;
     }
     this.kind = null;

@@ -29,7 +29,7 @@ export interface PartFields {
   params: MimeParam[];
   /** Content-Transfer-Encoding token as written, for BODYSTRUCTURE. */
   encoding: Buffer | null;
-  /** Lower-case transfer encoding used to decode the body ('7bit' when absent), independent of `mime`. */
+  /** Lower-case transfer encoding used to decode the body ('7bit' when absent): the last header's, independent of `mime`. */
   transferEncoding: string;
   id: Buffer | null;
   description: Buffer | null;
@@ -66,12 +66,14 @@ function emptyFields(): PartFields {
   };
 }
 
-/** RFC 2045 §6.1: a single token and nothing else (comments allowed). */
-function parseEncoding(value: Buffer): Buffer | null {
+/** RFC 2045 §6.1 mechanism token; `strict` also demands that nothing follows it (comments allowed). */
+function parseEncoding(value: Buffer, strict: boolean): Buffer | null {
   const lex = new Rfc822Lexer(value);
   lex.skipLwsp();
   const out = new ByteBuilder();
-  return lex.mimeToken(out) >= 0 && lex.skipLwsp() === 0 && out.length > 0 ? out.toBuffer() : null;
+  const ret = lex.mimeToken(out);
+  if (out.length === 0) return null;
+  return !strict || (ret >= 0 && lex.skipLwsp() === 0) ? out.toBuffer() : null;
 }
 
 function parseContentType(f: PartFields, value: Buffer): void {
@@ -134,7 +136,10 @@ export function parsePartFields(fields: readonly HeaderField[]): PartFields {
         parseContentType(f, value);
       }
     } else if (nameIs(name, 'content-transfer-encoding')) {
-      if (f.encoding === null) f.encoding = parseEncoding(value);
+      if (f.encoding === null) f.encoding = parseEncoding(value, true);
+      // decoding (FETCH BINARY) follows the last one, junk after the token ignored, as Dovecot does
+      const token = parseEncoding(value, false);
+      if (token !== null) f.transferEncoding = token.toString('latin1').toLowerCase();
     } else if (nameIs(name, 'content-id')) {
       f.id ??= copy();
     } else if (nameIs(name, 'content-description')) {
@@ -150,7 +155,6 @@ export function parsePartFields(fields: readonly HeaderField[]): PartFields {
       if (f.dispositionParams.length === 0) parseDisposition(f, value);
     }
   }
-  if (f.encoding !== null) f.transferEncoding = f.encoding.toString('latin1').toLowerCase();
   if (!f.mime) {
     // RFC 2045 §4: without MIME-Version the Content-* fields carry no meaning
     const reset = emptyFields();

@@ -39,8 +39,6 @@ export interface SearchMessage {
   modseq: number;
   flags: readonly string[];
   size: number;
-  /** Expunged in the store, EXPUNGE not yet sent: no content to search. */
-  expunged: boolean;
 }
 
 /** What a search runs against. */
@@ -49,6 +47,8 @@ export interface SearchTarget {
   messages: readonly SearchMessage[];
   /** \Recent for this session (RFC 3501 §2.3.2). */
   isRecent(uid: Uid): boolean;
+  /** Expunged in the store, EXPUNGE not yet sent: no content to search. */
+  isExpunged(uid: Uid): boolean;
   /** The saved result `$` stands for (RFC 5182), as UIDs. */
   saved: readonly Uid[] | null;
   source: ContentSource;
@@ -200,7 +200,7 @@ export async function evaluateSearch(query: SearchKey, t: SearchTarget): Promise
       const m = t.messages[i]!;
       const v = match(m, i, null);
       if (v) hits.push(i);
-      else if (v === undefined && !m.expunged) pending.push(i);
+      else if (v === undefined && !t.isExpunged(m.uid)) pending.push(i);
     }
     if (pending.length > 0) {
       hits.push(...(await matchContent(pending, t, match, needs.analysis)));

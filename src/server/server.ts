@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { AuthThrottle } from '../auth/throttle.js';
 import type { Config } from '../config/schema.js';
 import { ImapConnection } from '../imap/session/connection.js';
+import { MailboxIndexCache } from '../imap/session/mailbox-index.js';
 import { ConnectionLimiter } from '../net/connection-limiter.js';
 import { listen, type Listener } from '../net/listen.js';
 import { createTlsContext, loadTlsMaterial } from '../net/tls-material.js';
@@ -39,6 +40,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
   const deps = {
     store,
+    indexCache: new MailboxIndexCache(store),
     config,
     log,
     throttle,

@@ -15,6 +15,8 @@ export interface OpenStoreOptions {
   defaultMailboxes?: readonly DefaultMailbox[];
   /** Receives background errors (cross-process poll, blob GC). */
   onError?: (err: unknown) => void;
+  /** How long expunged messages stay fetchable by sessions not yet told (RFC 2180 §4.1), in ms (default 1 hour). */
+  expungedRetentionMs?: number;
 }
 
 /** The store type openStore returns: the MailStore plus admin operations such as setQuota. */
@@ -29,5 +31,6 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
     blobDir: join(opts.dataDir, 'blobs'),
     defaultMailboxes: opts.defaultMailboxes,
     onError: opts.onError,
+    expungedRetentionMs: opts.expungedRetentionMs,
   });
 }

@@ -210,7 +210,10 @@ export interface MailStore {
   appendMessages(accountId: AccountId, id: MailboxId, messages: NewMessage[]): Promise<{ uidValidity: number; uids: Uid[]; modseq: ModSeq }>;
   /** Every message's summary, ascending by UID: what the shared mailbox index loads once. */
   listSummaries(accountId: AccountId, id: MailboxId): Promise<MessageSummary[]>;
-  /** Full records for the given UIDs (missing ones are skipped), ascending by UID. Callers batch (≤ 1000 per call). */
+  /**
+   * Full records for the given UIDs (missing ones are skipped), ascending by UID. Callers batch (≤ 1000 per call).
+   * Recently expunged messages are still returned (modseq = the expunge's) until the retention period ends (RFC 2180 §4.1).
+   */
   getRecords(accountId: AccountId, id: MailboxId, uids: readonly Uid[]): Promise<MessageRecord[]>;
   /** The stored analysis of a message's bytes. */
   getAnalysis(blobId: string): Promise<MessageAnalysis | null>;

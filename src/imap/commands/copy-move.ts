@@ -28,9 +28,8 @@ async function transfer(inv: Invocation, { set, mailbox }: CopyArgs, move: boole
   const { view, readOnly, accountId } = selectedView(session);
   if (move && readOnly) throw no('READ-ONLY', 'Mailbox is read-only');
   const uids = resolveSet(session, view, set, inv.uid)
-    .map((i) => view.messages[i]!)
-    .filter((m) => !m.expunged)
-    .map((m) => m.uid as Uid);
+    .map((i) => view.messages[i]!.uid)
+    .filter((uid) => !view.isExpunged(uid));
   const target = await session.store.getMailbox(accountId, mailbox);
   if (!target) throw no('TRYCREATE', 'Mailbox does not exist');
   if (uids.length === 0) return {};

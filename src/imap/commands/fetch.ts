@@ -68,7 +68,9 @@ export const fetch = command({
         for (const rec of await session.store.getRecords(accountId, view.mailboxId, uids)) records.set(rec.uid, rec);
       }
       const seenChanged = setsSeen ? await markSeen(session, accountId, batch) : new Set<number>();
-      for (const m of batch) {
+      for (const old of batch) {
+        // markSeen replaced changed summaries in the view (they are immutable).
+        const m = seenChanged.has(old.uid) ? (view.messages[view.indexOfUid(old.uid)] ?? old) : old;
         const rec = records.get(m.uid);
         if (needsRecord && !rec) {
           missing = true;
@@ -89,18 +91,12 @@ export const fetch = command({
 
 /** Sets \Seen on messages lacking it; returns the UIDs whose flags changed. */
 async function markSeen(session: ImapSession, accountId: AccountId, batch: ViewMessage[]): Promise<Set<number>> {
-  const unseen = batch.filter((m) => !m.expunged && !hasFlag(m.flags, '\\Seen')).map((m) => m.uid);
+  const { view } = selectedView(session);
+  const unseen = batch.filter((m) => !view.isExpunged(m.uid) && !hasFlag(m.flags, '\\Seen')).map((m) => m.uid);
   const changed = new Set<number>();
   if (unseen.length === 0) return changed;
-  const { view } = selectedView(session);
   const res = await session.store.storeFlags(accountId, view.mailboxId, unseen as Uid[], 'add', ['\\Seen']);
-  for (const s of res.changed) {
-    const m = view.messages[view.indexOfUid(s.uid)];
-    if (!m) continue;
-    m.flags = s.flags;
-    m.modseq = s.modseq;
-    changed.add(s.uid);
-  }
+  for (const s of res.changed) if (view.update(s)) changed.add(s.uid);
   return changed;
 }
 

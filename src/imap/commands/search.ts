@@ -44,6 +44,7 @@ export const search = command({
       const indices = await evaluateSearch(args.query, {
         messages: view.messages,
         isRecent: (uid) => view.isRecent(uid),
+        isExpunged: (uid) => view.isExpunged(uid),
         saved: session.savedSearch,
         source: {
           getRecords: (uids) => session.store.getRecords(accountId, view.mailboxId, uids),

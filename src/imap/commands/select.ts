@@ -20,29 +20,40 @@ function deselect(session: ImapSession, announce: boolean): void {
   if (announce && session.rev2) session.untagged('OK [CLOSED] Previous mailbox closed');
 }
 
+/** UIDs at or above `first` (binary search: the tail of the view). */
+function recentFrom(view: MailboxView, first: number): number[] {
+  const out: number[] = [];
+  for (let i = view.lowerBound(first); i < view.messages.length; i++) out.push(view.messages[i]!.uid);
+  return out;
+}
+
 async function open(inv: Invocation, name: string, readOnly: boolean): Promise<{ code: string }> {
   const session = inv.session;
   deselect(session, true);
   const account = accountOf(session);
   const mb = await requireMailbox(session, name);
-  // Read the modseq before the rows: a change in between is applied again, idempotently, by the next sync.
-  const summaries = await session.store.listSummaries(account, mb.id);
-  const fresh = (await session.store.getMailboxById(account, mb.id)) ?? mb;
-  const view = new MailboxView(mb.id, mb.name, mb.uidValidity, fresh.uidNext, mb.highestModSeq, summaries);
+  const snap = await session.indexCache.snapshot(account, mb.id);
+  const view = new MailboxView(mb.id, mb.name, snap.uidValidity, mb.uidNext, snap.modseq, snap.summaries);
   if (!readOnly && !session.rev2) {
     const first = await session.store.claimRecent(account, mb.id);
-    view.markRecent(summaries.filter((s) => s.uid >= first).map((s) => s.uid));
+    view.markRecent(recentFrom(view, first));
   }
   const st = session.state;
   if (st.kind !== 'authenticated') throw new Error('unexpected state');
 
   const keywords = new Set<string>();
-  for (const m of view.messages) for (const f of m.flags) if (!f.startsWith('\\')) keywords.add(f);
+  let firstUnseen = -1;
+  let lastFlags: readonly string[] | null = null;
+  view.messages.forEach((m, i) => {
+    // Summaries share flag arrays often enough that skipping repeats pays off.
+    if (m.flags !== lastFlags) for (const f of m.flags) if (!f.startsWith('\\')) keywords.add(f);
+    lastFlags = m.flags;
+    if (firstUnseen < 0 && !m.flags.includes('\\Seen')) firstUnseen = i;
+  });
   const flags = [...SYSTEM_FLAGS, ...keywords].join(' ');
   session.untagged(`${view.exists} EXISTS`);
   if (!session.rev2) {
     session.untagged(`${view.recentCount} RECENT`);
-    const firstUnseen = view.messages.findIndex((m) => !m.flags.includes('\\Seen'));
     if (firstUnseen >= 0) session.untagged(`OK [UNSEEN ${firstUnseen + 1}] First unseen`);
   }
   session.untagged(`OK [UIDVALIDITY ${mb.uidValidity}] UIDs valid`);

@@ -57,15 +57,9 @@ export const store = command({
     const { view, readOnly, accountId } = selectedView(session);
     if (readOnly) throw no('READ-ONLY', 'Mailbox is read-only');
     const indices = resolveSet(session, view, args.set, inv.uid);
-    const uids = indices.map((i) => view.messages[i]!).filter((m) => !m.expunged).map((m) => m.uid);
+    const uids = indices.map((i) => view.messages[i]!.uid).filter((uid) => !view.isExpunged(uid));
     const res = await session.store.storeFlags(accountId, view.mailboxId, uids, args.op, args.flags, args.unchangedSince === null ? undefined : modseq(args.unchangedSince));
-    for (const s of res.changed) {
-      const m = view.messages[view.indexOfUid(s.uid)];
-      if (m) {
-        m.flags = s.flags;
-        m.modseq = s.modseq;
-      }
-    }
+    for (const s of res.changed) view.update(s);
     const st = session.state;
     if (!args.silent && st.kind === 'selected') {
       const conflicts = new Set<number>(res.conflicts);

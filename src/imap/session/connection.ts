@@ -32,7 +32,8 @@ import { ArgReader, ParseError } from '../wire/reader.js';
 import type { EncodeMode } from '../wire/encode.js';
 import type { Enabled, ImapSession } from './session.js';
 import type { SessionState } from './state.js';
-import { syncSelected } from './sync.js';
+import { MailboxGone, syncSelected } from './sync.js';
+import type { MailboxIndexCache } from './mailbox-index.js';
 import { isTrusted, normalizeAddress } from '../../net/address.js';
 
 /** Stop reading from the socket while this much input waits to be framed. */
@@ -45,6 +46,7 @@ const PRE_AUTH_LITERAL_LIMIT = 8 * 1024;
 /** Shared services a connection needs. */
 export interface ConnectionDeps {
   store: MailStore;
+  indexCache: MailboxIndexCache;
   config: Config;
   log: Logger;
   throttle: AuthThrottle;
@@ -63,6 +65,7 @@ interface StagedSink {
 export class ImapConnection implements ImapSession {
   readonly id = randomBytes(6).toString('base64url');
   readonly store: MailStore;
+  readonly indexCache: MailboxIndexCache;
   readonly config: Config;
   readonly log: Logger;
   readonly throttle: AuthThrottle;
@@ -90,6 +93,7 @@ export class ImapConnection implements ImapSession {
 
   constructor(socket: Socket, private readonly deps: ConnectionDeps, private readonly listener: { implicitTls: boolean }) {
     this.store = deps.store;
+    this.indexCache = deps.indexCache;
     this.config = deps.config;
     this.throttle = deps.throttle;
     this.secure = listener.implicitTls;
@@ -169,14 +173,14 @@ export class ImapConnection implements ImapSession {
   }
 
   write(bytes: Buffer): void {
-    if (this.closed) return;
+    if (this.closed || this.socket.writableEnded) return;
     this.out.push(bytes);
     this.outBytes += bytes.length;
     if (this.outBytes >= OUTPUT_CHUNK) this.sendOut();
   }
 
   private sendOut(): void {
-    if (this.out.length === 0 || this.closed) return;
+    if (this.out.length === 0 || this.closed || this.socket.writableEnded) return;
     const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
     this.out = [];
     this.outBytes = 0;
@@ -413,7 +417,13 @@ export class ImapConnection implements ImapSession {
   async sync(mode: SyncMode): Promise<void> {
     this.followSelected();
     if (mode === 'none' || this.state.kind !== 'selected') return;
-    await syncSelected(this, this.state, mode === 'full');
+    try {
+      await syncSelected(this, this.state, mode === 'full');
+    } catch (e) {
+      // RFC 9051 §7.1.5: a selected mailbox that vanished (deleted elsewhere) ends the session.
+      if (!(e instanceof MailboxGone || (e instanceof StoreError && e.code === 'NONEXISTENT'))) throw e;
+      this.bye('Selected mailbox was deleted, please reconnect');
+    }
   }
 
   // ---- command execution ----

@@ -3,28 +3,24 @@
  * client knows (RFC 9051 §2.3.1), plus what the client has not been told yet.
  *
  * Invariants: `messages` is sorted by UID and message N has sequence number
- * N+1; a message leaves the view only when its EXPUNGE is sent (so a message
- * expunged by another session stays fetchable until then, RFC 2180 §4.1);
- * lookups are binary searches, never linear scans.
+ * N+1; its elements are immutable summaries shared with the process-wide
+ * mailbox index (a change replaces an element, never mutates it), so a SELECT
+ * costs one array copy; a message leaves the view only when its EXPUNGE is
+ * sent, so a message expunged by another session stays fetchable until then
+ * (RFC 2180 §4.1); lookups are binary searches, never linear scans.
  */
 import type { MailboxId, ModSeq, SeqNum, Uid } from '../../ids.js';
 import type { MessageSummary } from '../../store/types.js';
 
-/** Per-message state as the session knows it. */
-export interface ViewMessage {
-  uid: Uid;
-  modseq: ModSeq;
-  flags: string[];
-  size: number;
-  /** Expunged in the store; EXPUNGE not yet sent. */
-  expunged: boolean;
-}
+/** Per-message state as the session knows it (immutable; replaced on change). */
+export type ViewMessage = Readonly<MessageSummary>;
 
 /** A selected mailbox as one session sees it. */
 export class MailboxView {
-  readonly messages: ViewMessage[];
-  /** UIDs at or above this that this session claimed as \Recent (RFC 3501 §2.3.2). */
+  /** UIDs this session claimed as \Recent (RFC 3501 §2.3.2). */
   private readonly recent = new Set<number>();
+  /** Expunged in the store; EXPUNGE not yet sent. */
+  private readonly expunged = new Set<number>();
 
   constructor(
     readonly mailboxId: MailboxId,
@@ -33,10 +29,9 @@ export class MailboxView {
     public uidNext: Uid,
     /** Highest modseq whose changes this view has applied. */
     public modseq: ModSeq,
-    summaries: MessageSummary[],
-  ) {
-    this.messages = summaries.map((s) => ({ uid: s.uid, modseq: s.modseq, flags: s.flags, size: s.size, expunged: false }));
-  }
+    /** Owned by the view (a copy of the index's array); its elements are shared. */
+    readonly messages: ViewMessage[],
+  ) {}
 
   /** EXISTS as the client knows it. */
   get exists(): number {
@@ -45,16 +40,8 @@ export class MailboxView {
 
   /** Index of a UID in `messages`, or -1. */
   indexOfUid(uid: number): number {
-    let lo = 0;
-    let hi = this.messages.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const u = this.messages[mid]!.uid;
-      if (u < uid) lo = mid + 1;
-      else if (u > uid) hi = mid - 1;
-      else return mid;
-    }
-    return -1;
+    const i = this.lowerBound(uid);
+    return i < this.messages.length && this.messages[i]!.uid === uid ? i : -1;
   }
 
   /** Index of the first message with UID ≥ uid. */
@@ -74,11 +61,6 @@ export class MailboxView {
     return (this.indexOfUid(uid) + 1) as SeqNum;
   }
 
-  /** The message at a sequence number. */
-  at(seq: number): ViewMessage | undefined {
-    return this.messages[seq - 1];
-  }
-
   /** The largest UID in the view, or 0. */
   get maxUid(): number {
     return this.messages.length ? this.messages[this.messages.length - 1]!.uid : 0;
@@ -96,22 +78,57 @@ export class MailboxView {
 
   /** Number of \Recent messages in the view. */
   get recentCount(): number {
-    let n = 0;
-    for (const m of this.messages) if (this.recent.has(m.uid)) n++;
-    return n;
+    return this.recent.size;
+  }
+
+  /** Notes that a message is gone from the store (its EXPUNGE is still owed). */
+  markExpunged(uid: number): void {
+    if (this.indexOfUid(uid) >= 0) this.expunged.add(uid);
+  }
+
+  /** Whether the message is gone from the store but still in the client's view. */
+  isExpunged(uid: number): boolean {
+    return this.expunged.has(uid);
+  }
+
+  /** Whether any EXPUNGE is owed. */
+  get hasExpunged(): boolean {
+    return this.expunged.size > 0;
+  }
+
+  /** Replaces a message's summary after a flag change; returns false when it is not in the view. */
+  update(s: MessageSummary): boolean {
+    const i = this.indexOfUid(s.uid);
+    if (i < 0) return false;
+    this.messages[i] = s;
+    return true;
   }
 
   /** Appends new messages (UIDs above every known one). */
-  addMessages(summaries: MessageSummary[]): void {
-    for (const s of summaries) {
-      this.messages.push({ uid: s.uid, modseq: s.modseq, flags: s.flags, size: s.size, expunged: false });
-    }
+  addMessages(summaries: readonly MessageSummary[]): void {
+    for (const s of summaries) this.messages.push(s);
   }
 
-  /** Removes the message at an index (after its EXPUNGE was sent). */
-  removeAt(index: number): void {
-    const m = this.messages[index];
-    if (m) this.recent.delete(m.uid);
-    this.messages.splice(index, 1);
+  /**
+   * Removes every message whose EXPUNGE is owed, in one pass; returns their
+   * former indices in descending order, the order in which EXPUNGE responses
+   * keep each sequence number valid (RFC 9051 §7.5.1).
+   */
+  removeExpunged(): number[] {
+    if (this.expunged.size === 0) return [];
+    const removed: number[] = [];
+    let w = 0;
+    for (let r = 0; r < this.messages.length; r++) {
+      const m = this.messages[r]!;
+      if (this.expunged.has(m.uid)) {
+        removed.push(r);
+        this.recent.delete(m.uid);
+      } else {
+        this.messages[w++] = m;
+      }
+    }
+    this.messages.length = w;
+    this.expunged.clear();
+    return removed.reverse();
   }
 }

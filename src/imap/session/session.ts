@@ -9,6 +9,7 @@ import type { Account, MailStore, NewMessage } from '../../store/types.js';
 import type { EncodeMode } from '../wire/encode.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
 import type { SessionState } from './state.js';
+import type { MailboxIndexCache } from './mailbox-index.js';
 import type { SyncMode } from '../commands/spec.js';
 
 /** Extensions a client turned on with ENABLE (RFC 5161). */
@@ -18,6 +19,8 @@ export type Enabled = Set<'IMAP4REV2' | 'UTF8=ACCEPT' | 'CONDSTORE' | 'QRESYNC'>
 export interface ImapSession {
   readonly id: string;
   readonly store: MailStore;
+  /** The process-wide shared mailbox index (SELECT snapshots). */
+  readonly indexCache: MailboxIndexCache;
   readonly config: Config;
   readonly log: Logger;
   readonly throttle: AuthThrottle;

@@ -15,19 +15,20 @@ import type { SessionState } from './state.js';
 
 type Selected = Extract<SessionState, { kind: 'selected' }>;
 
+/** The selected mailbox no longer exists as the session knew it. */
+export class MailboxGone extends Error {
+  constructor() {
+    super('selected mailbox is gone');
+  }
+}
+
 /** Applies store changes to the selected view and queues the untagged responses. */
 export async function syncSelected(session: ImapSession, state: Selected, allowExpunge: boolean): Promise<void> {
   const view = state.view;
   const changes = await session.store.changesSince(state.account.id, view.mailboxId, view.modseq);
-  if (changes.uidValidity !== view.uidValidity) {
-    // The mailbox was deleted and recreated: the view is meaningless now (RFC 9051 §2.3.1.1).
-    session.untagged('BYE Mailbox was removed; please reconnect');
-    throw new Error('UIDVALIDITY changed under a selected mailbox');
-  }
-  for (const uid of changes.expunged) {
-    const i = view.indexOfUid(uid);
-    if (i >= 0) view.messages[i]!.expunged = true;
-  }
+  // The mailbox was replaced (e.g. INBOX renamed away): the view is meaningless now (RFC 9051 §2.3.1.1).
+  if (changes.uidValidity !== view.uidValidity) throw new MailboxGone();
+  for (const uid of changes.expunged) view.markExpunged(uid);
 
   const flagUpdates: number[] = [];
   const added = [];
@@ -37,22 +38,15 @@ export async function syncSelected(session: ImapSession, state: Selected, allowE
       added.push(s);
       continue;
     }
-    const i = view.indexOfUid(s.uid);
-    const m = i >= 0 ? view.messages[i] : undefined;
-    if (!m || m.expunged || s.modseq <= m.modseq) continue;
+    const m = view.messages[view.indexOfUid(s.uid)];
+    if (!m || view.isExpunged(m.uid) || s.modseq <= m.modseq) continue;
     const changedFlags = m.flags.join(' ') !== s.flags.join(' ');
-    m.flags = s.flags;
-    m.modseq = s.modseq;
+    view.update(s);
     if (changedFlags || session.enabled.has('CONDSTORE')) flagUpdates.push(s.uid);
   }
 
   if (allowExpunge) {
-    for (let i = view.messages.length - 1; i >= 0; i--) {
-      if (view.messages[i]!.expunged) {
-        session.untagged(`${i + 1} EXPUNGE`);
-        view.removeAt(i);
-      }
-    }
+    for (const i of view.removeExpunged()) session.untagged(`${i + 1} EXPUNGE`);
   }
 
   if (added.length > 0) {

@@ -6,15 +6,18 @@
  * distributed by account on PostgreSQL/Citus. Two deliberate exceptions:
  * - `blobs` is keyed by content hash and shared by all accounts: one LMTP
  *   message for 100 recipients is stored (and analysed) once. Its refcount
- *   counts the message rows, of any account, that point at it.
+ *   counts the message rows and held tombstones, of any account, that point at it.
  * - `counters` holds installation-wide allocators under account_id 0 (no
  *   account has id 0): mailbox ids, unique across accounts, and UIDVALIDITY
  *   values, increasing across delete + recreate of the same name (RFC 9051 §2.3.1.1).
+ * - `expunged_due` orders held tombstones by expunge time for the retention
+ *   sweep, which runs across all accounts (like the blob GC).
  *
  * Derived columns are kept by triggers in the same transaction as the change:
  * blobs.refcount and the per-mailbox aggregates (message_count, total_size,
  * unseen_count, deleted_count, recent_count) that STATUS and quota read
- * without scanning.
+ * without scanning. The aggregates count live messages only; a held
+ * tombstone (migration 2) references its blob but is not a message.
  *
  * Migrations: PRAGMA user_version = number of migrations applied. Append new
  * migrations at the end of MIGRATIONS; never edit or reorder a released one.
@@ -143,8 +146,46 @@ const initialSchema: Migration = (db) => {
   `);
 };
 
+/**
+ * RFC 2180 §4.1: a message expunged by another session stays fetchable by
+ * sessions not yet told. Its tombstone keeps what FETCH needs and "holds" its
+ * blob (blob_id NOT NULL, counted in blobs.refcount) until the retention sweep
+ * releases it by setting these columns to NULL; the row itself (uid, modseq)
+ * stays for VANISHED. Tombstones written before this migration hold nothing.
+ */
+const heldTombstones: Migration = (db) => {
+  db.exec(`
+    ALTER TABLE expunged ADD COLUMN blob_id TEXT;          -- NULL once released
+    ALTER TABLE expunged ADD COLUMN system_flags INTEGER;  -- flags as at expunge
+    ALTER TABLE expunged ADD COLUMN keywords TEXT;
+    ALTER TABLE expunged ADD COLUMN internal_date INTEGER;
+    ALTER TABLE expunged ADD COLUMN save_date INTEGER;
+    ALTER TABLE expunged ADD COLUMN size INTEGER;
+    ALTER TABLE expunged ADD COLUMN email_id TEXT;
+    ALTER TABLE expunged ADD COLUMN expunged_at INTEGER;   -- epoch ms
+    -- Both partial: only held tombstones (at most one retention period of expunges) are indexed.
+    CREATE INDEX expunged_held ON expunged (account_id, mailbox_id, uid) WHERE blob_id IS NOT NULL;
+    CREATE INDEX expunged_due ON expunged (expunged_at) WHERE blob_id IS NOT NULL;
+
+    -- A NULL blob_id matches no blob, so these hold for held and released tombstones alike.
+    CREATE TRIGGER expunged_insert AFTER INSERT ON expunged BEGIN
+      UPDATE blobs SET refcount = refcount + 1 WHERE blob_id = NEW.blob_id;
+    END;
+
+    CREATE TRIGGER expunged_delete AFTER DELETE ON expunged BEGIN
+      UPDATE blobs SET refcount = refcount - 1 WHERE blob_id = OLD.blob_id;
+    END;
+
+    CREATE TRIGGER expunged_blob AFTER UPDATE OF blob_id ON expunged
+    WHEN OLD.blob_id IS NOT NEW.blob_id BEGIN
+      UPDATE blobs SET refcount = refcount - 1 WHERE blob_id = OLD.blob_id;
+      UPDATE blobs SET refcount = refcount + 1 WHERE blob_id = NEW.blob_id;
+    END;
+  `);
+};
+
 /** Every migration in order; the database's user_version says how many have run. */
-export const MIGRATIONS: readonly Migration[] = [initialSchema];
+export const MIGRATIONS: readonly Migration[] = [initialSchema, heldTombstones];
 
 /**
  * Brings a database up to date in one write transaction (BEGIN IMMEDIATE, so two

@@ -13,6 +13,9 @@
  * - A message row references a blob only if the blob's file exists at commit
  *   time (checked under the write lock); blob files are deleted only by the GC
  *   under the write lock, after the row's refcount reached 0.
+ * - An expunge turns each message row into a tombstone that still references
+ *   its blob (RFC 2180 §4.1: sessions not yet told may FETCH it) until
+ *   releaseExpunged() drops the reference after the retention period.
  */
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
@@ -75,6 +78,8 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Receives background errors (cross-process poll, blob GC); default: a process warning. */
   onError?: (err: unknown) => void;
+  /** How long expunged messages stay fetchable before their blobs are released, in ms (default 1 hour). */
+  expungedRetentionMs?: number;
 }
 
 /** Account quota limits (RFC 9208); storage in octets, null = unlimited. */
@@ -87,6 +92,12 @@ const MAX_UID = 0xffffffff;
 const DEFAULT_POLL_MS = 75;
 /** Blob rows (and files) removed per GC transaction; the loop yields between batches. */
 const GC_BATCH = 200;
+/** Tombstones released per write transaction; the loop yields between batches. */
+const RELEASE_BATCH = 500;
+const DEFAULT_RETENTION_MS = 60 * 60 * 1000;
+/** The retention sweep runs this often, or once per retention period when that is shorter (but not below a second). */
+const RELEASE_PERIOD_MS = 5 * 60 * 1000;
+const MIN_RELEASE_PERIOD_MS = 1000;
 const INBOX = 'INBOX';
 
 /** 'INBOX' in any case is INBOX (RFC 9051 §5.1); every other name is exact. ASCII-only match on purpose. */
@@ -97,6 +108,11 @@ function canonicalName(name: string): string {
 /** RFC 8474 objectid: letters, digits, '-' and '_'. */
 function newEmailId(): string {
   return `M${randomBytes(12).toString('base64url')}`;
+}
+
+/** Lets other work run between the batches of a long background job. */
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function warn(err: unknown): void {
@@ -155,7 +171,9 @@ export class SqliteStore implements MailStore {
   private readonly poller: ModSeqPoller;
   private readonly defaults: readonly DefaultMailbox[];
   private readonly onError: (err: unknown) => void;
-  /** Background GC runs that close() waits for. */
+  private readonly retentionMs: number;
+  private readonly releaseTimer: NodeJS.Timeout;
+  /** Background GC and release runs that close() waits for. */
   private readonly pendingGc = new Set<Promise<void>>();
 
   /** Wraps an open, migrated connection; use openSqliteStore(). */
@@ -179,10 +197,15 @@ export class SqliteStore implements MailStore {
       onListenerError: this.onError,
     });
     this.poller.start(opts.pollIntervalMs ?? DEFAULT_POLL_MS);
+    this.retentionMs = opts.expungedRetentionMs ?? DEFAULT_RETENTION_MS;
+    const period = Math.max(MIN_RELEASE_PERIOD_MS, Math.min(RELEASE_PERIOD_MS, this.retentionMs));
+    // unref: the sweep alone must not keep the process alive.
+    this.releaseTimer = setInterval(() => void this.quietly(() => this.releaseExpunged()), period).unref();
   }
 
   async close(): Promise<void> {
     this.poller.stop();
+    clearInterval(this.releaseTimer);
     await Promise.all(this.pendingGc);
     if (this.db.open) this.db.close();
   }
@@ -227,9 +250,9 @@ export class SqliteStore implements MailStore {
   }
 
   async deleteAccount(id: AccountId): Promise<void> {
-    // Cascades to mailboxes, messages (triggers release blob references), subscriptions, tombstones.
+    // Cascades to mailboxes, messages and tombstones (triggers release their blob references), subscriptions.
     this.write(() => this.changedOne(this.st.deleteAccount.run(id), 'account'));
-    await this.collectGarbageQuietly();
+    await this.quietly(() => this.collectGarbage());
   }
 
   // ---- Mailboxes ----
@@ -259,13 +282,14 @@ export class SqliteStore implements MailStore {
     const last = this.write(() => {
       const mb = this.requireMailbox(accountId, id);
       if (mb.name === INBOX) throw new StoreError('CANNOT', 'INBOX cannot be deleted');
-      // Cascades to messages (releasing blobs) and tombstones. Subscriptions stay (RFC 9051 §6.3.9).
+      // Cascades to messages and tombstones, releasing their blobs at once: the mailbox's
+      // sessions are disconnected, so nobody may still FETCH. Subscriptions stay (RFC 9051 §6.3.9).
       this.st.deleteMailbox.run(accountId, id);
       return mb.highest_modseq;
     });
     // Sessions that have it selected wake up and find it gone.
     this.publish(accountId, [[id, last + 1]]);
-    await this.collectGarbageQuietly();
+    await this.quietly(() => this.collectGarbage());
   }
 
   async renameMailbox(accountId: AccountId, from: string, to: string): Promise<void> {
@@ -364,7 +388,14 @@ export class SqliteStore implements MailStore {
 
   async getRecords(accountId: AccountId, id: MailboxId, uids: readonly Uid[]): Promise<MessageRecord[]> {
     if (uids.length === 0) return [];
-    return this.st.records.all(accountId, id, JSON.stringify(uids)).map(toRecord);
+    const json = JSON.stringify(uids);
+    return this.read(() => {
+      const live = this.st.records.all(accountId, id, json);
+      if (live.length >= new Set(uids).size) return live.map(toRecord);
+      // RFC 2180 §4.1: expunged but not yet released. A UID is never both live and a tombstone.
+      const held = this.st.heldRecords.all(accountId, id, json);
+      return [...live, ...held].sort((a, b) => a.uid - b.uid).map(toRecord);
+    });
   }
 
   async getAnalysis(blobId: string): Promise<MessageAnalysis | null> {
@@ -434,7 +465,6 @@ export class SqliteStore implements MailStore {
   ): Promise<CopyResult & { modseq: ModSeq }> {
     const { result, wakes, sourceModseq } = this.write(() => this.transfer(accountId, from, uids, to, true));
     this.publish(accountId, wakes);
-    await this.collectGarbageQuietly();
     return { ...result, modseq: toModSeq(sourceModseq) };
   }
 
@@ -450,10 +480,8 @@ export class SqliteStore implements MailStore {
             : this.st.deletedUids.all(accountId, id);
       return { expunged: doomed, modseq: doomed.length === 0 ? mb.highest_modseq : this.removeMessages(accountId, mb, doomed) };
     });
-    if (result.expunged.length > 0) {
-      this.publish(accountId, [[id, result.modseq]]);
-      await this.collectGarbageQuietly();
-    }
+    // No GC here: the tombstones hold the blobs (releaseExpunged).
+    if (result.expunged.length > 0) this.publish(accountId, [[id, result.modseq]]);
     return { expunged: result.expunged.map(toUid), modseq: toModSeq(result.modseq) };
   }
 
@@ -466,9 +494,30 @@ export class SqliteStore implements MailStore {
   }
 
   /**
+   * Ends the RFC 2180 §4.1 grace period of messages expunged at least the
+   * retention period before `now`: their tombstones drop the FETCH data and
+   * the blob reference (the rows stay for VANISHED), in batches of write
+   * transactions; then unreferenced blobs are collected. Runs at open and
+   * periodically. Returns how many tombstones were released.
+   */
+  async releaseExpunged(now = Date.now()): Promise<number> {
+    const before = now - this.retentionMs;
+    let released = 0;
+    for (;;) {
+      const n = this.write(() => this.st.releaseTombstones.run(before, RELEASE_BATCH).changes);
+      released += n;
+      if (n < RELEASE_BATCH) break;
+      await yieldToLoop();
+    }
+    // Also when nothing was released: blobs may be left over from a crash before a GC.
+    await this.collectGarbage();
+    return released;
+  }
+
+  /**
    * Deletes unreferenced blobs (rows and files), in batches, each in its own
    * write transaction so no other process can reference a blob between our
-   * refcount check and the unlink. Runs after expunges and at open.
+   * refcount check and the unlink. Runs after releases and mailbox/account deletion.
    */
   async collectGarbage(): Promise<void> {
     for (;;) {
@@ -481,15 +530,15 @@ export class SqliteStore implements MailStore {
         return ids.length;
       });
       if (removed < GC_BATCH) return;
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await yieldToLoop();
     }
   }
 
   // ---- Internals (all run inside a transaction) ----
 
-  /** GC after a committed change: a failure must not turn the change into an error. */
-  private async collectGarbageQuietly(): Promise<void> {
-    const run = this.collectGarbage().catch(this.onError);
+  /** Background work (GC, release): a failure goes to onError, never to the caller whose change committed. */
+  private async quietly(task: () => Promise<unknown>): Promise<void> {
+    const run = task().then(() => undefined, this.onError);
     this.pendingGc.add(run);
     try {
       await run;
@@ -553,12 +602,13 @@ export class SqliteStore implements MailStore {
     return { uids, modseq };
   }
 
-  /** Deletes messages and leaves their tombstones under one new modseq; returns it. */
+  /** Turns messages into held tombstones under one new modseq; returns it. */
   private removeMessages(accountId: number, mb: MailboxRow, uids: readonly number[]): number {
     const modseq = mb.highest_modseq + 1;
     const json = JSON.stringify(uids);
+    // Tombstones first: they copy the rows, so the blob's refcount never drops to 0 on the way.
+    this.st.insertTombstones.run(modseq, Date.now(), accountId, mb.mailbox_id, json);
     this.st.deleteMessages.run(accountId, mb.mailbox_id, json);
-    this.st.insertTombstones.run(accountId, mb.mailbox_id, modseq, json);
     this.st.setModseq.run(modseq, accountId, mb.mailbox_id);
     return modseq;
   }
@@ -625,6 +675,10 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<SqliteS
   if (names.includes(INBOX) || new Set(names).size !== names.length) {
     throw new Error('defaultMailboxes must not repeat a name or include INBOX');
   }
+  const retention = opts.expungedRetentionMs;
+  if (retention !== undefined && !(Number.isSafeInteger(retention) && retention >= 0)) {
+    throw new Error('expungedRetentionMs must be a non-negative integer');
+  }
   const blobs = await FsBlobStore.open(opts.blobDir);
   const db = openDatabase(opts.path, opts.busyTimeoutMs);
   let store: SqliteStore;
@@ -635,7 +689,12 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<SqliteS
     db.close();
     throw err;
   }
-  // Blobs whose last reference went away just before a crash.
-  await store.collectGarbage();
+  try {
+    // Grace periods that ended while no process ran, and blobs whose last reference went away just before a crash.
+    await store.releaseExpunged();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   return store;
 }

@@ -64,7 +64,9 @@ export interface UsageRow {
 type Key = [accountId: number, mailboxId: number];
 const SCOPE = 'account_id = ? AND mailbox_id = ?';
 const IN_UIDS = 'uid IN (SELECT value FROM json_each(?))';
-const RECORD_COLUMNS = 'uid, modseq, system_flags, keywords, size, internal_date, save_date, blob_id, email_id';
+/** What a held tombstone keeps of a message besides uid and modseq. */
+const KEPT_COLUMNS = 'system_flags, keywords, size, internal_date, save_date, blob_id, email_id';
+const RECORD_COLUMNS = `uid, modseq, ${KEPT_COLUMNS}`;
 
 /** Prepares all statements of the store on one connection. */
 export function prepareStatements(db: Database.Database) {
@@ -175,8 +177,23 @@ export function prepareStatements(db: Database.Database) {
       .prepare<[...Key, uidsJson: string], number>(`SELECT uid FROM messages WHERE ${SCOPE} AND ${IS_DELETED_SQL} AND ${IN_UIDS} ORDER BY uid`)
       .pluck(),
     deleteMessages: db.prepare<[...Key, uidsJson: string]>(`DELETE FROM messages WHERE ${SCOPE} AND ${IN_UIDS}`),
-    insertTombstones: db.prepare<[...Key, modseq: number, uidsJson: string]>(
-      'INSERT INTO expunged (account_id, mailbox_id, modseq, uid) SELECT ?, ?, ?, value FROM json_each(?)',
+    /** Tombstones that keep each message's FETCH data and hold its blob (schema.ts migration 2); run before deleteMessages. */
+    insertTombstones: db.prepare<[modseq: number, expungedAt: number, ...Key, uidsJson: string]>(
+      `INSERT INTO expunged (account_id, mailbox_id, modseq, expunged_at, uid, ${KEPT_COLUMNS})
+       SELECT account_id, mailbox_id, ?, ?, uid, ${KEPT_COLUMNS} FROM messages WHERE ${SCOPE} AND ${IN_UIDS}`,
+    ),
+    /** Expunged messages still held by their tombstone (RFC 2180 §4.1); modseq is the expunge's. */
+    heldRecords: db.prepare<[...Key, uidsJson: string], RecordRow>(
+      `SELECT ${RECORD_COLUMNS} FROM expunged INDEXED BY expunged_held
+       WHERE ${SCOPE} AND blob_id IS NOT NULL AND ${IN_UIDS} ORDER BY uid`,
+    ),
+    /** Releases up to `limit` tombstones held since `before` or earlier; the expunged_blob trigger drops their references. */
+    releaseTombstones: db.prepare<[before: number, limit: number]>(
+      `UPDATE expunged SET blob_id = NULL, system_flags = NULL, keywords = NULL, internal_date = NULL,
+         save_date = NULL, size = NULL, email_id = NULL, expunged_at = NULL
+       WHERE (account_id, mailbox_id, modseq, uid) IN (
+         SELECT account_id, mailbox_id, modseq, uid FROM expunged INDEXED BY expunged_due
+         WHERE blob_id IS NOT NULL AND expunged_at <= ? LIMIT ?)`,
     ),
   };
 }
