@@ -123,7 +123,8 @@ describe('states', () => {
     const out = await client.command('o', 'LOGOUT');
     assert.match(out.lines[0]!, /^\* BYE/);
     assert.match(out.tagged, /^o OK/);
-    client.close();
+    await assert.rejects(client.readLine(2000), /connection closed/);
+    assert.ok(client.isClosed);
   });
 });
 

@@ -32,10 +32,13 @@ test('RFC 9051 §6.4.5 section numbering on the RFC 2060 sample message', () => 
   assert.match(section(bytes, root, '4.2.HEADER') ?? '', /Subject: This part specifier should be: 4.2\n/);
   assert.match(section(bytes, root, '4.2.TEXT') ?? '', /^--4\.2\.x\n.*--4\.2\.x--\n$/s);
   assert.equal(section(bytes, root, '4.2.2.1.MIME'), 'Content-Type: TEXT/PLAIN\n\n');
-  assert.equal(section(bytes, root, '3'), section(bytes, root, '3.HEADER')! + section(bytes, root, '3.TEXT')!, 'a message part is its header and text');
+  const whole = `${section(bytes, root, '3.HEADER')}${section(bytes, root, '3.TEXT')}`;
+  assert.equal(section(bytes, root, '3'), whole, 'a message part is its header and text');
   assert.equal(findPart(root, [4, 2])?.subtype, 'rfc822');
   assert.equal(findPart(root, [4, 2, 2])?.subtype, 'alternative');
-  for (const missing of [[], [0], [5], [1, 1], [4, 3], [4, 2, 3], [1.5], [-1]]) assert.equal(findPart(root, missing), null, String(missing));
+  for (const missing of [[], [0], [5], [1, 1], [4, 3], [4, 2, 3], [1.5], [-1]]) {
+    assert.equal(findPart(root, missing), null, String(missing));
+  }
   assert.equal(section(bytes, root, '1.HEADER'), null, 'HEADER of a non-message part');
   assert.equal(section(bytes, root, 'MIME'), null);
 });
@@ -103,7 +106,8 @@ test('decoded headers, search text and Date', () => {
 
 test('search text and decoded headers stop at their limits', () => {
   const body = 'abcdefghij'.repeat(1000);
-  const a = analyzeMessage(crlf(`Subject: ${'s'.repeat(500)}\nX-A: ${'t'.repeat(500)}\n\n${body}`), { maxBodyText: 100, maxHeaderText: 600 });
+  const msg = crlf(`Subject: ${'s'.repeat(500)}\nX-A: ${'t'.repeat(500)}\n\n${body}`);
+  const a = analyzeMessage(msg, { maxBodyText: 100, maxHeaderText: 600 });
   assert.equal(a.bodyText, body.slice(0, 100));
   assert.deepEqual(a.headers.map(([n, v]) => [n, v.length]), [['subject', 500], ['x-a', 100]]);
 });
@@ -141,8 +145,9 @@ test('oversized headers are parsed only up to the cap', () => {
 
 test('the analyzer never throws and stays consistent on arbitrary input', () => {
   const token = fc.constantFrom(
-    '--b\r\n', '--b--\r\n', '--c\n', '\r\n', '\n', 'Content-Type: multipart/mixed; boundary=b\r\n', 'Content-Type: message/rfc822\n',
-    'Content-Type: multipart/digest; boundary="c"\n', 'Subject: =?utf-8?B?w6k=?=\n', ' folded\r\n', 'From: a@b, <x\n', 'text\r\n', '\x00\xff',
+    '--b\r\n', '--b--\r\n', '--c\n', '\r\n', '\n', 'text\r\n', '\x00\xff', ' folded\r\n', 'From: a@b, <x\n',
+    'Content-Type: multipart/mixed; boundary=b\r\n', 'Content-Type: message/rfc822\n',
+    'Content-Type: multipart/digest; boundary="c"\n', 'Subject: =?utf-8?B?w6k=?=\n',
   );
   fc.assert(
     fc.property(fc.array(fc.oneof(token, fc.string()), { maxLength: 60 }), (pieces) => {

@@ -32,7 +32,11 @@ const num = (n: number): Buffer => Buffer.from(String(n));
 const isAscii = (b: Buffer, lower: string): boolean => b.toString('latin1').toLowerCase() === lower;
 
 /** The media type as BODYSTRUCTURE reports it, and whether it carries a line count. */
-export function reportedType(kind: StructNode['kind'], f: PartFields, opaque: boolean): { type: Buffer | string; subtype: Buffer | string; text: boolean } {
+export function reportedType(
+  kind: StructNode['kind'],
+  f: PartFields,
+  opaque: boolean,
+): { type: Buffer | string; subtype: Buffer | string; text: boolean } {
   if (kind === 'message') return { type: 'message', subtype: f.typeKey === 'message/global' ? 'global' : 'rfc822', text: false };
   if (opaque) return { type: 'application', subtype: 'octet-stream', text: false };
   if (f.type === null) return { type: 'text', subtype: 'plain', text: true };
@@ -83,7 +87,7 @@ function encodePart(node: StructNode, extended: boolean): Buffer {
   return encodeList(items);
 }
 
-const EMPTY_PART: StructNode = { kind: 'basic', fields: parsePartFields([]), opaque: false, size: 0, lines: 0 };
+const EMPTY_PART: StructNode = { kind: 'basic', fields: parsePartFields([], false), opaque: false, size: 0, lines: 0 };
 
 /** Encodes BODYSTRUCTURE (extended = true) or BODY (false) for a whole message. */
 export function encodeBodyStructure(root: StructNode, extended: boolean): Buffer {

@@ -47,14 +47,18 @@ export function decodeHeaderValue(raw: Buffer): string {
     const gap = s.slice(last, m.index);
     const prev = segs[segs.length - 1];
     // RFC 2047 §6.2: white space between adjacent encoded words is dropped
-    if (!(prev !== undefined && prev.charset !== null && /^[ \t]*$/.test(gap))) segs.push({ charset: null, bytes: Buffer.from(gap, 'latin1') });
+    const betweenWords = prev !== undefined && prev.charset !== null && /^[ \t]*$/.test(gap);
+    if (!betweenWords) segs.push({ charset: null, bytes: Buffer.from(gap, 'latin1') });
     const charset = (m[1] ?? '').split('*')[0] ?? '';
     const text = m[3] ?? '';
     const bytes = (m[2] ?? 'q').toLowerCase() === 'b' ? decodeBase64(Buffer.from(text, 'latin1')) : decodeQ(text);
     const tail = segs[segs.length - 1];
     // words in one charset are joined first, so a character split between them survives
-    if (tail !== undefined && tail.charset !== null && tail.charset.toLowerCase() === charset.toLowerCase()) tail.bytes = Buffer.concat([tail.bytes, bytes]);
-    else segs.push({ charset, bytes });
+    if (tail !== undefined && tail.charset !== null && tail.charset.toLowerCase() === charset.toLowerCase()) {
+      tail.bytes = Buffer.concat([tail.bytes, bytes]);
+    } else {
+      segs.push({ charset, bytes });
+    }
     last = m.index + m[0].length;
   }
   segs.push({ charset: null, bytes: Buffer.from(s.slice(last), 'latin1') });

@@ -88,7 +88,7 @@ function newNode(parent: ScanNode | null, hs: number, lf: number): ScanNode {
     lfBe: lf,
     parent,
     depth: parent === null ? 0 : parent.depth + 1,
-    fields: parsePartFields([]),
+    fields: parsePartFields([], false),
     kind: 'text',
     opaque: false,
     children: [],
@@ -253,8 +253,8 @@ export class MimeScanner {
     const fields = parseHeaderFields(Buffer.concat(this.hdrChunks), this.limits.maxHeaderFields);
     this.hdrChunks = [];
     this.hdrBytes = 0;
-    node.fields = parsePartFields(fields);
     const parent = node.parent;
+    node.fields = parsePartFields(fields, parent !== null && parent.kind === 'multipart');
     const inDigest = parent !== null && parent.kind === 'multipart' && parent.fields.typeKey === 'multipart/digest';
     let kind = partKind(node.fields, inDigest);
     if ((kind === 'multipart' || kind === 'message') && (node.depth >= this.limits.maxDepth || this.parts >= this.limits.maxParts)) {

@@ -2,8 +2,9 @@
  * The Content-* fields of one MIME part (RFC 2045 §5–§8, RFC 2183, RFC 3066,
  * RFC 2557) as BODYSTRUCTURE reports them, read the way Dovecot 2.3 reads
  * them: the first Content-Type/-ID/-Description/-MD5/-Location wins, values
- * keep their case, and a part counts as MIME when it has a MIME-Version or a
- * Content-Type header — otherwise its Content-* fields are ignored.
+ * keep their case, and a message (top level or encapsulated) counts as MIME
+ * when it has a MIME-Version or a Content-Type header — otherwise its
+ * Content-* fields are ignored. Parts of a multipart are always MIME.
  */
 import { ByteBuilder } from './byte-builder.js';
 import { nameIs, type HeaderField } from './header-fields.js';
@@ -16,7 +17,7 @@ const MAX_PARAMS = 256;
 
 /** Parsed Content-* data of a part. Buffers are independent copies. */
 export interface PartFields {
-  /** MIME-Version or Content-Type present (Dovecot's non-strict rule). */
+  /** A multipart's part, or MIME-Version or Content-Type present (Dovecot's non-strict rule). */
   mime: boolean;
   /** A Content-Type header was present (even if unparseable). */
   typeSeen: boolean;
@@ -119,9 +120,10 @@ function parseLanguage(value: Buffer): Buffer[] | null {
   return langs.length > 0 ? langs : null;
 }
 
-/** Reads the Content-* fields of a part header. */
-export function parsePartFields(fields: readonly HeaderField[]): PartFields {
+/** Reads the Content-* fields of a part header; parts of a multipart are MIME by context (RFC 2046 §5.1). */
+export function parsePartFields(fields: readonly HeaderField[], inMultipart: boolean): PartFields {
   const f = emptyFields();
+  f.mime = inMultipart;
   for (const { name, value } of fields) {
     if (nameIs(name, 'mime-version')) {
       f.mime = true;

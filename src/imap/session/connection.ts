@@ -275,6 +275,8 @@ export class ImapConnection implements ImapSession {
       await this.flush();
       if (this.pendingBye) this.bye(this.pendingBye);
     }
+    // LOGOUT (RFC 9051 §6.1.3): the server closes the connection after the tagged OK.
+    if (!this.closed) this.socket.end();
     this.log.info({ remote: this.remoteAddress }, 'disconnect');
   }
 
