@@ -90,6 +90,7 @@ test('header unfolding and raw 8-bit text', () => {
 test('charset conversion falls back for unknown charsets', () => {
   assert.equal(decodeCharset(b('\xe9'), 'iso-8859-1'), 'é');
   assert.equal(decodeCharset(b('\xc3\xa9'), 'x-unknown-charset'), 'é');
+  assert.equal(decodeCharset(b('\xc3\xa9'), 'base64'), 'é', 'not a charset');
   assert.equal(decodeCharset(b('\x1b$BF|K\\8l\x1b(B ok'), 'ISO-2022-JP'), '日本語 ok');
 });
 

@@ -25,6 +25,9 @@ export function decodeUnlabelled(bytes: Buffer): string {
   }
 }
 
+/** Node encodings iconv-lite accepts that are not charsets (they would re-encode the octets). */
+const BYTE_TO_TEXT = new Set(['base64', 'base64url', 'hex']);
+
 const ESC = 0x1b;
 
 /**
@@ -62,6 +65,6 @@ export function decodeCharset(bytes: Buffer, charset: string | undefined): strin
   const name = (charset ?? '').trim().toLowerCase();
   if (name === '' || name === 'us-ascii' || name === 'ascii' || name === 'utf-8' || name === 'utf8') return decodeUnlabelled(bytes);
   if (name === 'iso-2022-jp' || name === 'csiso2022jp') return iconv.decode(iso2022jpToEucJp(bytes), 'euc-jp');
-  if (iconv.encodingExists(name)) return iconv.decode(bytes, name);
+  if (iconv.encodingExists(name) && !BYTE_TO_TEXT.has(name)) return iconv.decode(bytes, name);
   return decodeUnlabelled(bytes);
 }

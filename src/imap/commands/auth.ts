@@ -3,9 +3,7 @@
  * SASL-IR (RFC 4959, RFC 4616) and LOGIN. Failed attempts are throttled per
  * client address and per account; passwords never reach a log.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { randomBytes } from 'node:crypto';
-import { hashPassword, verifyPassword } from '../../auth/password.js';
+import { checkLogin, decodeSaslBase64, parseSaslPlain } from '../../auth/login.js';
 import type { Account } from '../../store/types.js';
 import { bad, ImapError, no } from '../errors.js';
 import type { ImapSession } from '../session/session.js';
@@ -27,32 +25,15 @@ export const starttls = command({
   },
 });
 
-/** Runs one authentication attempt with throttling; resolves to the account or throws NO. */
+/** Runs one authentication attempt; resolves to the account or throws NO. */
 async function authenticate(session: ImapSession, user: string, password: string): Promise<Account> {
   if (session.loginDisabled) {
     throw no('PRIVACYREQUIRED', 'Plaintext authentication is disabled on unencrypted connections; use STARTTLS or port 993');
   }
-  const ip = session.remoteAddress;
-  const verdict = session.throttle.check(ip, user);
-  if (verdict.refuse) throw no('UNAVAILABLE', 'Too many failed logins; try again later');
-  const account = user.length <= 256 ? await session.store.findAccount(user) : null;
-  // Verify against a fixed hash when the user is unknown, so timing does not reveal accounts.
-  const ok = await verifyPassword(password, account?.passwordHash ?? (await unknownUserHash()));
-  if (!account || !ok) {
-    const delay = session.throttle.fail(ip, user);
-    session.log.info({ user: user.slice(0, 64), ip }, 'authentication failed');
-    if (delay > 0) await sleep(delay);
-    throw no('AUTHENTICATIONFAILED', 'Authentication failed');
-  }
-  session.throttle.succeed(ip, user);
-  return account;
-}
-
-let dummyHash: Promise<string> | null = null;
-/** A hash of a random password, verified against for unknown users so both paths cost the same. */
-function unknownUserHash(): Promise<string> {
-  dummyHash ??= hashPassword(randomBytes(18).toString('base64'));
-  return dummyHash;
+  const res = await checkLogin(session, session.remoteAddress, user, password);
+  if (res.ok) return res.account;
+  if (res.reason === 'throttled') throw no('UNAVAILABLE', 'Too many failed logins; try again later');
+  throw no('AUTHENTICATIONFAILED', 'Authentication failed');
 }
 
 function finish(session: ImapSession, account: Account): { code: string; text: string } {
@@ -105,15 +86,16 @@ export const authenticateCommand = command({
     // RFC 9051 §6.2.2: "*" cancels the exchange.
     if (response === '*') throw bad('Authentication cancelled');
     const decoded = response === '=' ? Buffer.alloc(0) : decodeBase64(response);
-    const parts = decoded.toString('utf8').split('\0');
-    if (parts.length !== 3) throw bad('Malformed PLAIN response');
-    const [authz, user, password] = parts as [string, string, string];
+    const plain = parseSaslPlain(decoded);
+    if (!plain) throw bad('Malformed PLAIN response');
+    const { authz, user, password } = plain;
     if (authz !== '' && authz !== user) throw no('AUTHORIZATIONFAILED', 'Proxy authorization is not supported');
     return finish(session, await authenticate(session, user, password));
   },
 });
 
 function decodeBase64(text: string): Buffer {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw new ParseError('Invalid base64 in SASL response');
-  return Buffer.from(text, 'base64');
+  const bytes = decodeSaslBase64(text);
+  if (!bytes) throw new ParseError('Invalid base64 in SASL response');
+  return bytes;
 }

@@ -170,7 +170,7 @@ export const list = command({
     const session = inv.session;
     if (pattern === '') {
       // The hierarchy delimiter and root name.
-      session.untagged(Buffer.concat([Buffer.from('LIST (\\Noselect) '), encodeString(SEPARATOR), Buffer.from(' '), encodeString('')]));
+      listLine(session, 'LIST', ['\\Noselect'], '');
       return;
     }
     const match = compilePattern(reference, pattern);

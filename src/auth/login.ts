@@ -1,0 +1,61 @@
+/**
+ * One password check shared by every protocol (IMAP LOGIN/AUTHENTICATE, POP3
+ * USER/PASS/AUTH): throttling per client address and per account, constant
+ * work for unknown users, and the tarpit delay after a failure. Passwords
+ * never reach a log.
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Account, MailStore } from '../store/types.js';
+import { hashPassword, verifyPassword } from './password.js';
+import type { AuthThrottle } from './throttle.js';
+
+/** What a login attempt needs. */
+export interface LoginDeps {
+  store: MailStore;
+  throttle: AuthThrottle;
+  log: Logger;
+}
+
+/** The outcome: the account, or why not (the caller maps it to its protocol's reply). */
+export type LoginResult = { ok: true; account: Account } | { ok: false; reason: 'failed' | 'throttled' };
+
+/** Longest user name looked up; longer ones simply fail. */
+const MAX_USER_LENGTH = 256;
+
+let dummyHash: Promise<string> | null = null;
+/** A hash of a random password, verified against for unknown users so both paths cost the same. */
+function unknownUserHash(): Promise<string> {
+  dummyHash ??= hashPassword(randomBytes(18).toString('base64'));
+  return dummyHash;
+}
+
+/** Checks a user name and password from a client address. */
+export async function checkLogin(deps: LoginDeps, ip: string, user: string, password: string): Promise<LoginResult> {
+  if (deps.throttle.check(ip, user).refuse) return { ok: false, reason: 'throttled' };
+  const account = user.length <= MAX_USER_LENGTH ? await deps.store.findAccount(user) : null;
+  const ok = await verifyPassword(password, account?.passwordHash ?? (await unknownUserHash()));
+  if (!account || !ok) {
+    const delay = deps.throttle.fail(ip, user);
+    deps.log.info({ user: user.slice(0, 64), ip }, 'authentication failed');
+    if (delay > 0) await sleep(delay);
+    return { ok: false, reason: 'failed' };
+  }
+  deps.throttle.succeed(ip, user);
+  return { ok: true, account };
+}
+
+/** Splits a SASL PLAIN response (RFC 4616 §2) into its parts; null when malformed. */
+export function parseSaslPlain(decoded: Buffer): { authz: string; user: string; password: string } | null {
+  const parts = decoded.toString('utf8').split('\0');
+  if (parts.length !== 3) return null;
+  const [authz, user, password] = parts as [string, string, string];
+  return { authz, user, password };
+}
+
+/** Decodes a base64 SASL response line (RFC 4648 §4, strict: no whitespace); null when invalid. */
+export function decodeSaslBase64(text: string): Buffer | null {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) return null;
+  return Buffer.from(text, 'base64');
+}
