@@ -3,6 +3,7 @@
  * authentication, state transitions and the authenticated-state commands.
  */
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -107,6 +108,34 @@ describe('authentication', () => {
     const wrongAuthz = Buffer.from('alice\0bob\0builder').toString('base64');
     assert.match((await c.client.command('e', `AUTHENTICATE PLAIN ${wrongAuthz}`)).tagged, /^e NO/);
     c.client.close();
+  });
+});
+
+describe('logging', () => {
+  test('the protocol trace shows commands but never passwords or message bodies', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const traced = await startTestServer({ log: { level: 'info', trace: true } }, sink);
+    try {
+      await traced.addUser('tracy', 'sup3r-secret');
+      const { client } = await RawClient.connect(traced.imapsPort, { tls: true });
+      await client.command('a', 'LOGIN tracy sup3r-secret');
+      await client.command('b', 'APPEND INBOX {21+}\r\nSubject: private-body');
+      await client.command('c', 'LOGIN tracy wrong-one');
+      client.close();
+    } finally {
+      await traced.stop();
+    }
+    const log = lines.join('');
+    assert.match(log, /a LOGIN tracy/);
+    assert.match(log, /"msg":"connect"/);
+    assert.match(log, /"msg":"command failed"/);
+    assert.doesNotMatch(log, /sup3r-secret|private-body/);
   });
 });
 

@@ -4,11 +4,10 @@
  * work for unknown users, and the tarpit delay after a failure. Passwords
  * never reach a log.
  */
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Account, MailStore } from '../store/types.js';
-import { hashPassword, verifyPassword } from './password.js';
+import { hashPassword, needsRehash, verifyPassword } from './password.js';
 import type { AuthThrottle } from './throttle.js';
 
 /** What a login attempt needs. */
@@ -24,18 +23,12 @@ export type LoginResult = { ok: true; account: Account } | { ok: false; reason: 
 /** Longest user name looked up; longer ones simply fail. */
 const MAX_USER_LENGTH = 256;
 
-let dummyHash: Promise<string> | null = null;
-/** A hash of a random password, verified against for unknown users so both paths cost the same. */
-function unknownUserHash(): Promise<string> {
-  dummyHash ??= hashPassword(randomBytes(18).toString('base64'));
-  return dummyHash;
-}
-
 /** Checks a user name and password from a client address. */
 export async function checkLogin(deps: LoginDeps, ip: string, user: string, password: string): Promise<LoginResult> {
   if (deps.throttle.check(ip, user).refuse) return { ok: false, reason: 'throttled' };
   const account = user.length <= MAX_USER_LENGTH ? await deps.store.findAccount(user) : null;
-  const ok = await verifyPassword(password, account?.passwordHash ?? (await unknownUserHash()));
+  // verifyPassword spends one full hash even without a stored hash, so timing does not reveal accounts.
+  const ok = await verifyPassword(password, account?.passwordHash ?? null);
   if (!account || !ok) {
     const delay = deps.throttle.fail(ip, user);
     deps.log.info({ user: user.slice(0, 64), ip }, 'authentication failed');
@@ -43,6 +36,12 @@ export async function checkLogin(deps: LoginDeps, ip: string, user: string, pass
     return { ok: false, reason: 'failed' };
   }
   deps.throttle.succeed(ip, user);
+  if (needsRehash(account.passwordHash)) {
+    // Stronger hashing parameters than when the password was set: upgrade quietly.
+    void hashPassword(password)
+      .then((h) => deps.store.setPasswordHash(account.id, h))
+      .catch((err: unknown) => deps.log.warn({ err }, 'password rehash failed'));
+  }
   return { ok: true, account };
 }
 

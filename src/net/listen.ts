@@ -6,6 +6,7 @@ import { createServer as createTcpServer, type Server, type Socket } from 'node:
 import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import type { ConnectionLimiter } from './connection-limiter.js';
+import { addressKey } from '../auth/throttle.js';
 import { normalizeAddress } from './address.js';
 
 /** What to listen on and what to do with each accepted socket. */
@@ -37,7 +38,8 @@ export type ListenError = Error & { code: string; port: number; setting: string;
 /** Binds a listener; rejects with a ListenError when the port is taken or not permitted. */
 export async function listen(spec: ListenSpec): Promise<Listener> {
   const accept = (socket: Socket): void => {
-    const address = normalizeAddress(socket.remoteAddress);
+    // IPv6 clients are counted per /64, the block one subscriber usually holds.
+    const address = addressKey(normalizeAddress(socket.remoteAddress));
     const refusal = spec.limiter.acquire(address);
     if (refusal) {
       spec.log.warn({ remote: address, listener: spec.name }, refusal);

@@ -35,7 +35,7 @@ export interface TestServer {
 }
 
 /** Starts an in-process server; `overrides` are raw config values (camelCase). */
-export async function startTestServer(overrides: Record<string, unknown> = {}): Promise<TestServer> {
+export async function startTestServer(overrides: Record<string, unknown> = {}, logStream?: NodeJS.WritableStream): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-test-'));
   const config = configSchema.parse({
     dataDir,
@@ -48,7 +48,7 @@ export async function startTestServer(overrides: Record<string, unknown> = {}): 
     ...overrides,
     log: { level: process.env.MAILKEEP_TEST_LOG ?? 'silent', ...(overrides.log as object | undefined) },
   });
-  const log = pino({ level: config.log.level });
+  const log = logStream ? pino({ level: config.log.level }, logStream) : pino({ level: config.log.level });
   const server = await startServer(config, log);
   return {
     server,

@@ -146,7 +146,8 @@ export class ImapConnection implements ImapSession {
   }
 
   private trace(dir: 'C' | 'S', bytes: Buffer): void {
-    this.log.info({ trace: dir, data: redactTrace(bytes, this.traceState, dir === 'C' ? 'client' : 'server') }, 'trace');
+    const data = redactTrace(bytes, this.traceState, dir === 'C' ? 'client' : 'server');
+    if (data !== '') this.log.info({ trace: dir, data }, 'trace');
   }
 
   get encodeMode(): EncodeMode {
@@ -184,7 +185,7 @@ export class ImapConnection implements ImapSession {
     const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
     this.out = [];
     this.outBytes = 0;
-    if (this.config.log.trace) this.trace('S', data.subarray(0, 2000));
+    if (this.config.log.trace) this.trace('S', data);
     this.socket.write(data);
   }
 
@@ -207,6 +208,7 @@ export class ImapConnection implements ImapSession {
     this.sendOut();
     for await (const chunk of source as AsyncIterable<Buffer>) {
       if (this.closed) break;
+      if (this.config.log.trace) this.trace('S', chunk);
       this.socket.write(chunk);
       if (this.socket.writableNeedDrain) await this.flush();
     }
