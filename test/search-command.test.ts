@@ -109,7 +109,8 @@ describe('responses', () => {
 
   test('MODSEQ key adds the highest modseq (RFC 7162 §3.1.6, RFC 4731 §3.2)', async () => {
     const s = new SessionDouble(view(5, seenAt));
-    assert.deepEqual(await run(s, 'MODSEQ 20 UNSEEN'), ['* SEARCH 4 (MODSEQ 40)']);
+    // The first CONDSTORE-enabling command also reports HIGHESTMODSEQ (RFC 7162 §3.1).
+    assert.deepEqual(await run(s, 'MODSEQ 20 UNSEEN'), ['* OK [HIGHESTMODSEQ 50] Highest', '* SEARCH 4 (MODSEQ 40)']);
     assert.deepEqual(await run(s, 'MODSEQ 20 SEEN'), ['* SEARCH 2 3 5 (MODSEQ 50)']);
     assert.deepEqual(await run(s, 'MODSEQ 60'), ['* SEARCH']);
     assert.deepEqual(await run(s, 'RETURN (MIN) MODSEQ 20 SEEN'), ['* ESEARCH (TAG "a1") MIN 2 MODSEQ 20']);

@@ -113,7 +113,9 @@ describe('keys over the wire', () => {
 
   test('MODSEQ appends the highest modseq', async () => {
     const r = await c.command('m', 'SEARCH MODSEQ 0');
-    assert.match(r.lines[0]!, /^\* SEARCH 1 2 3 4 \(MODSEQ \d+\)$/);
+    // The first CONDSTORE-enabling command tells the selected client its HIGHESTMODSEQ (RFC 7162 §3.1).
+    assert.match(r.lines[0]!, /^\* OK \[HIGHESTMODSEQ \d+\]/);
+    assert.match(r.lines[1]!, /^\* SEARCH 1 2 3 4 \(MODSEQ \d+\)$/);
   });
 
   test('UID SEARCH answers UIDs', async () => {

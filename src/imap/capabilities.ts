@@ -15,6 +15,8 @@ export function capabilityList(session: ImapSession): string[] {
   }
   caps.push(
     'UIDPLUS',
+    'CONDSTORE',
+    'QRESYNC',
     'MOVE',
     'CHILDREN',
     'ESEARCH',

@@ -7,6 +7,8 @@ import { ParseError } from '../wire/reader.js';
 import { command } from './spec.js';
 
 const ANY = ['not-authenticated', 'authenticated', 'selected'] as const;
+/** What ENABLE may turn on: only extensions implemented end to end. */
+const ENABLEABLE = ['IMAP4REV2', 'UTF8=ACCEPT', 'CONDSTORE', 'QRESYNC'] as const;
 const VERSION = '0.1.0';
 /** RFC 2971 §3.3: at most 30 field-value pairs. */
 const MAX_ID_PAIRS = 30;
@@ -57,8 +59,13 @@ export const enable = command({
   async run(inv, caps) {
     const turnedOn: string[] = [];
     for (const cap of caps) {
-      const name = cap === 'IMAP4REV2' || cap === 'UTF8=ACCEPT' ? cap : null;
+      const name = ENABLEABLE.find((c) => c === cap);
       if (!name || inv.session.enabled.has(name)) continue;
+      // RFC 7162 §3.2.3: enabling QRESYNC implies CONDSTORE.
+      if (name === 'QRESYNC' && !inv.session.enabled.has('CONDSTORE')) {
+        inv.session.enabled.add('CONDSTORE');
+        turnedOn.push('CONDSTORE');
+      }
       inv.session.enabled.add(name);
       turnedOn.push(name === 'IMAP4REV2' ? 'IMAP4rev2' : name);
     }

@@ -3,6 +3,7 @@
  * responses come from the sync step, like every other change.
  */
 import type { Uid } from '../../ids.js';
+import { qresync } from '../condstore.js';
 import { no } from '../errors.js';
 import type { SequenceSet } from '../wire/sequence-set.js';
 import { resolveSet, selectedView } from './message-set.js';
@@ -24,6 +25,8 @@ export const expunge = command({
     if (readOnly) throw no('READ-ONLY', 'Mailbox is read-only');
     const uids = set ? resolveSet(session, view, set, true).map((i) => view.messages[i]!.uid as Uid) : undefined;
     if (uids && uids.length === 0) return;
-    await session.store.expunge(accountId, view.mailboxId, uids);
+    const res = await session.store.expunge(accountId, view.mailboxId, uids);
+    // RFC 7162 §3.2.7: with QRESYNC the tagged OK carries the new HIGHESTMODSEQ.
+    if (qresync(session) && res.expunged.length > 0) return { code: `HIGHESTMODSEQ ${res.modseq}` };
   },
 });

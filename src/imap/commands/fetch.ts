@@ -6,7 +6,11 @@
  * fetching BODY[...] (not PEEK) sets \Seen first and reports the new FLAGS in
  * the same response; no EXPUNGE is sent while FETCH runs (sync 'no-expunge').
  */
-import type { AccountId, Uid } from '../../ids.js';
+import { modseq, type AccountId, type Uid } from '../../ids.js';
+import { condstore, enableCondstore, qresync } from '../condstore.js';
+import type { MailboxView } from '../session/mailbox-view.js';
+import { formatNumbers, inRanges, resolveRanges } from '../wire/sequence-set.js';
+import { ParseError, type ArgReader } from '../wire/reader.js';
 import { findPart } from '../../mime/section.js';
 import { decodeTransferEncoding } from '../../mime/transfer-encoding.js';
 import type { MessageAnalysis } from '../../mime/types.js';
@@ -36,6 +40,26 @@ export function formatInternalDate(d: Date): string {
 interface FetchArgs {
   set: SequenceSet;
   items: FetchItem[];
+  /** RFC 7162 §3.1.4 CHANGEDSINCE. */
+  changedSince: number | null;
+  /** RFC 7162 §3.2.6 VANISHED (UID FETCH only). */
+  vanished: boolean;
+}
+
+/** `fetch-modifiers` (RFC 4466 §2.4): CHANGEDSINCE and VANISHED. */
+function parseModifiers(r: ArgReader, args: FetchArgs): void {
+  r.sp();
+  r.list(() => {
+    const name = r.atom().toUpperCase();
+    if (name === 'CHANGEDSINCE') {
+      r.sp();
+      args.changedSince = r.number64();
+    } else if (name === 'VANISHED') {
+      args.vanished = true;
+    } else {
+      throw new ParseError(`Unknown FETCH modifier ${name}`);
+    }
+  }, false);
 }
 
 /** RFC 9051 §6.4.5 — FETCH. */
@@ -44,17 +68,33 @@ export const fetch = command({
   states: ['selected'],
   uidForm: true,
   sync: 'no-expunge',
-  parse(r): FetchArgs {
+  parse(r, inv): FetchArgs {
     r.sp();
     const set = r.sequenceSet();
     r.sp();
-    return { set, items: parseFetchItems(r) };
+    const args: FetchArgs = { set, items: parseFetchItems(r), changedSince: null, vanished: false };
+    if (!r.atEnd()) parseModifiers(r, args);
+    // RFC 7162 §3.2.6: VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled.
+    if (args.vanished && (!inv.uid || args.changedSince === null || !qresync(inv.session))) {
+      throw new ParseError('VANISHED needs UID FETCH with CHANGEDSINCE after ENABLE QRESYNC');
+    }
+    return args;
   },
-  async run(inv, { set, items }) {
+  async run(inv, { set, items, changedSince, vanished }) {
     const session = inv.session;
     const { view, readOnly, accountId } = selectedView(session);
-    const indices = resolveSet(session, view, set, inv.uid);
+    let indices = resolveSet(session, view, set, inv.uid);
     if (inv.uid && !items.some((i) => i.kind === 'uid')) items.unshift({ kind: 'uid' });
+    const wantsModseq = changedSince !== null || items.some((i) => i.kind === 'modseq');
+    if (wantsModseq) enableCondstore(session);
+    // RFC 7162 §3.1.4.1: once CONDSTORE is on, FLAGS travel with MODSEQ.
+    if ((wantsModseq || (condstore(session) && items.some((i) => i.kind === 'flags'))) && !items.some((i) => i.kind === 'modseq')) {
+      items.push({ kind: 'modseq' });
+    }
+    if (changedSince !== null) {
+      if (vanished && set.kind === 'ranges') await reportVanished(session, accountId, view, set, changedSince);
+      indices = indices.filter((i) => view.messages[i]!.modseq > changedSince);
+    }
     const needsRecord = items.some((i) => !['flags', 'uid', 'size', 'modseq'].includes(i.kind));
     const needsAnalysis = items.some((i) => i.kind !== 'flags' && i.kind !== 'uid' && i.kind !== 'size' && i.kind !== 'modseq' && i.kind !== 'internaldate');
     const setsSeen = !readOnly && items.some((i) => (i.kind === 'section' || i.kind === 'binary') && !i.peek);
@@ -88,6 +128,14 @@ export const fetch = command({
     if (missing) return { code: 'EXPUNGEISSUED', text: 'Some messages were expunged meanwhile' };
   },
 });
+
+/** RFC 7162 §3.2.6: `* VANISHED (EARLIER)` for UIDs in the set expunged after `since`. */
+async function reportVanished(session: ImapSession, accountId: AccountId, view: MailboxView, set: Extract<SequenceSet, { kind: 'ranges' }>, since: number): Promise<void> {
+  const changes = await session.store.changesSince(accountId, view.mailboxId, modseq(since));
+  const ranges = resolveRanges(set.ranges, Math.max(view.maxUid, view.uidNext - 1));
+  const uids = changes.expunged.filter((u) => view.indexOfUid(u) < 0 && inRanges(ranges, u));
+  if (uids.length) session.untagged(`VANISHED (EARLIER) ${formatNumbers(uids)}`);
+}
 
 /** Sets \Seen on messages lacking it; returns the UIDs whose flags changed. */
 async function markSeen(session: ImapSession, accountId: AccountId, batch: ViewMessage[]): Promise<Set<number>> {

@@ -5,6 +5,7 @@
 import type { AccountId } from '../../ids.js';
 import type { Mailbox } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
+import { enableCondstore } from '../condstore.js';
 import { no } from '../errors.js';
 import { ancestors, compilePattern, decodeMailboxArg, encodeMailboxName, SEPARATOR, validateNewName } from '../mailbox-name.js';
 import type { ImapSession } from '../session/session.js';
@@ -216,7 +217,7 @@ function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-const STATUS_ITEMS = new Set(['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT']);
+const STATUS_ITEMS = new Set(['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT', 'HIGHESTMODSEQ']);
 
 /** RFC 9051 §6.3.11 — STATUS. */
 export const status = command({
@@ -236,6 +237,8 @@ export const status = command({
     const session = inv.session;
     const mb = await requireMailbox(session, name);
     const counts = await session.store.mailboxCounts(accountOf(session), mb.id);
+    // RFC 7162 §3.1.9: STATUS HIGHESTMODSEQ is a CONDSTORE-enabling command.
+    if (items.includes('HIGHESTMODSEQ')) enableCondstore(session);
     const values: Record<string, number> = {
       MESSAGES: counts.messages,
       UIDNEXT: mb.uidNext,
@@ -244,6 +247,7 @@ export const status = command({
       DELETED: counts.deleted,
       SIZE: counts.size,
       RECENT: counts.recent,
+      HIGHESTMODSEQ: mb.highestModSeq,
     };
     const body = [...new Set(items)].map((i) => `${i} ${values[i]}`).join(' ');
     session.untagged(Buffer.concat([Buffer.from('STATUS '), mailboxWire(session, mb.name), Buffer.from(` (${body})`)]));

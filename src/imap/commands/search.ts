@@ -8,6 +8,7 @@
  * never as one string per result; a SEARCH with SAVE that ends in NO empties
  * the saved result, one that ends in BAD leaves it alone (RFC 9051 §6.4.4.1).
  */
+import { enableCondstore } from '../condstore.js';
 import type { Uid } from '../../ids.js';
 import { REQUIRED_CHARSETS } from '../../search/charset.js';
 import { evaluateSearch } from '../../search/evaluate.js';
@@ -55,6 +56,8 @@ export const search = command({
       const opts = args.returnOptions ?? (session.rev2 ? ALL_ONLY : null);
       if (args.returnOptions?.save) session.savedSearch = savedResult(found, args.returnOptions);
       const withModseq = queryNeeds(args.query).modseq;
+      // RFC 7162 §3.1.5: SEARCH MODSEQ is a CONDSTORE-enabling command.
+      if (withModseq) enableCondstore(session);
       if (opts === null) await writeSearch(session, inv, indices, found, withModseq);
       else if (opts.min || opts.max || opts.all || opts.count) await writeEsearch(session, inv, opts, indices, found, withModseq);
     } catch (e) {

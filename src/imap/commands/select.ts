@@ -3,7 +3,12 @@
  * §6.3.2, §6.3.3; RFC 3501 §6.3.1 for the rev1 RECENT/UNSEEN responses),
  * CLOSE (§6.4.1), UNSELECT (§6.4.2) and CHECK (RFC 3501 §6.4.1).
  */
+import { modseq } from '../../ids.js';
+import { condstore, qresync } from '../condstore.js';
 import { SYSTEM_FLAGS } from '../flags.js';
+import { reportFlags } from '../session/sync.js';
+import { ParseError, type ArgReader } from '../wire/reader.js';
+import { formatNumbers, inRanges, resolveRanges, type SequenceSet } from '../wire/sequence-set.js';
 import { MailboxView } from '../session/mailbox-view.js';
 import type { ImapSession } from '../session/session.js';
 import { encodeString } from '../wire/encode.js';
@@ -17,7 +22,8 @@ function deselect(session: ImapSession, announce: boolean): void {
   const st = session.state;
   if (st.kind !== 'selected') return;
   session.state = { kind: 'authenticated', account: st.account };
-  if (announce && session.rev2) session.untagged('OK [CLOSED] Previous mailbox closed');
+  // RFC 7162 §3.2.11 asks the same of QRESYNC clients.
+  if (announce && (session.rev2 || qresync(session))) session.untagged('OK [CLOSED] Previous mailbox closed');
 }
 
 /** UIDs at or above `first` (binary search: the tail of the view). */
@@ -27,9 +33,69 @@ function recentFrom(view: MailboxView, first: number): number[] {
   return out;
 }
 
-async function open(inv: Invocation, name: string, readOnly: boolean): Promise<{ code: string }> {
+/** RFC 7162 §3.2.5 `QRESYNC (uidvalidity modseq [known-uids] [seq-match-data])`. */
+interface QresyncParams {
+  uidValidity: number;
+  modseq: number;
+  knownUids: SequenceSet | null;
+}
+
+interface SelectArgs {
+  name: string;
+  condstore: boolean;
+  qresync: QresyncParams | null;
+}
+
+/** `select-params` (RFC 4466 §2.1): CONDSTORE (RFC 7162 §3.1.8) and QRESYNC (§3.2.5). */
+function parseSelect(r: ArgReader, inv: Invocation): SelectArgs {
+  const args: SelectArgs = { name: readMailbox(r, inv), condstore: false, qresync: null };
+  if (r.atEnd()) return args;
+  r.sp();
+  r.list(() => {
+    const param = r.atom().toUpperCase();
+    if (param === 'CONDSTORE') {
+      args.condstore = true;
+      return;
+    }
+    if (param !== 'QRESYNC') throw new ParseError(`Unknown SELECT parameter ${param}`);
+    if (!qresync(inv.session)) throw new ParseError('QRESYNC must be enabled first');
+    r.sp();
+    r.expect('(');
+    const uidValidity = r.nzNumber();
+    r.sp();
+    const modseq = r.number64();
+    let knownUids: SequenceSet | null = null;
+    if (r.skip(' ')) {
+      if (r.peekByte() !== 0x28) {
+        knownUids = r.sequenceSet();
+        r.skip(' ');
+      }
+      // seq-match-data helps servers that forget expunges; we keep every tombstone, so it is read and unused.
+      if (r.peekByte() === 0x28) r.list(() => r.sequenceSet(), false);
+    }
+    r.expect(')');
+    args.qresync = { uidValidity, modseq, knownUids };
+  }, false);
+  return args;
+}
+
+/** RFC 7162 §3.2.5.2: VANISHED (EARLIER) and FETCH for what changed since the client's modseq. */
+async function resync(session: ImapSession, view: MailboxView, q: QresyncParams): Promise<void> {
+  const st = session.state;
+  if (st.kind !== 'selected' || q.uidValidity !== view.uidValidity) return;
+  const changes = await session.store.changesSince(st.account.id, view.mailboxId, modseq(q.modseq));
+  const known = q.knownUids?.kind === 'ranges' ? resolveRanges(q.knownUids.ranges, Math.max(view.maxUid, view.uidNext - 1)) : null;
+  // Expunges after the snapshot are still in the view: the next sync reports them.
+  const vanished = changes.expunged.filter((u) => view.indexOfUid(u) < 0 && (!known || inRanges(known, u)));
+  if (vanished.length) session.untagged(`VANISHED (EARLIER) ${formatNumbers(vanished)}`);
+  for (const m of view.messages) if (m.modseq > q.modseq) reportFlags(session, st, m.uid);
+}
+
+async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promise<{ code: string }> {
   const session = inv.session;
+  const name = args.name;
   deselect(session, true);
+  if (args.condstore || args.qresync) session.enabled.add('CONDSTORE');
   const account = accountOf(session);
   const mb = await requireMailbox(session, name);
   const snap = await session.indexCache.snapshot(account, mb.id);
@@ -60,11 +126,13 @@ async function open(inv: Invocation, name: string, readOnly: boolean): Promise<{
   session.untagged(`OK [UIDNEXT ${view.uidNext}] Predicted next UID`);
   session.untagged(`FLAGS (${flags})`);
   session.untagged(readOnly ? 'OK [PERMANENTFLAGS ()] Read-only mailbox' : `OK [PERMANENTFLAGS (${flags} \\*)] Flags permitted`);
+  if (condstore(session)) session.untagged(`OK [HIGHESTMODSEQ ${view.modseq}] Highest`);
   if (session.rev2) {
     session.untagged(Buffer.concat([Buffer.from('LIST () '), encodeString('/'), Buffer.from(' '), mailboxWire(session, mb.name)]));
   }
   session.state = { kind: 'selected', account: st.account, view, readOnly };
   session.savedSearch = null;
+  if (args.qresync) await resync(session, view, args.qresync);
   return { code: readOnly ? 'READ-ONLY' : 'READ-WRITE' };
 }
 
@@ -72,16 +140,16 @@ async function open(inv: Invocation, name: string, readOnly: boolean): Promise<{
 export const select = command({
   name: 'SELECT',
   states: AUTHED,
-  parse: (r, inv) => readMailbox(r, inv),
-  run: (inv, name) => open(inv, name, false),
+  parse: parseSelect,
+  run: (inv, args) => open(inv, args, false),
 });
 
 /** RFC 9051 §6.3.3 — EXAMINE. */
 export const examine = command({
   name: 'EXAMINE',
   states: AUTHED,
-  parse: (r, inv) => readMailbox(r, inv),
-  run: (inv, name) => open(inv, name, true),
+  parse: parseSelect,
+  run: (inv, args) => open(inv, args, true),
 });
 
 /** RFC 9051 §6.4.1 — CLOSE: silently expunges \Deleted messages when read-write. */

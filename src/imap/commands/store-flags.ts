@@ -5,6 +5,7 @@
  */
 import { modseq, type Uid } from '../../ids.js';
 import type { FlagOp } from '../../store/types.js';
+import { enableCondstore } from '../condstore.js';
 import { no } from '../errors.js';
 import { canonicalFlags } from '../flags.js';
 import { reportFlags } from '../session/sync.js';
@@ -56,6 +57,7 @@ export const store = command({
     const session = inv.session;
     const { view, readOnly, accountId } = selectedView(session);
     if (readOnly) throw no('READ-ONLY', 'Mailbox is read-only');
+    if (args.unchangedSince !== null) enableCondstore(session);
     const indices = resolveSet(session, view, args.set, inv.uid);
     const uids = indices.map((i) => view.messages[i]!.uid).filter((uid) => !view.isExpunged(uid));
     const res = await session.store.storeFlags(accountId, view.mailboxId, uids, args.op, args.flags, args.unchangedSince === null ? undefined : modseq(args.unchangedSince));

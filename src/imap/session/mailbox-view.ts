@@ -111,17 +111,17 @@ export class MailboxView {
 
   /**
    * Removes every message whose EXPUNGE is owed, in one pass; returns their
-   * former indices in descending order, the order in which EXPUNGE responses
-   * keep each sequence number valid (RFC 9051 §7.5.1).
+   * former indices and UIDs in descending order, the order in which EXPUNGE
+   * responses keep each sequence number valid (RFC 9051 §7.5.1).
    */
-  removeExpunged(): number[] {
+  removeExpunged(): Array<{ index: number; uid: number }> {
     if (this.expunged.size === 0) return [];
-    const removed: number[] = [];
+    const removed: Array<{ index: number; uid: number }> = [];
     let w = 0;
     for (let r = 0; r < this.messages.length; r++) {
       const m = this.messages[r]!;
       if (this.expunged.has(m.uid)) {
-        removed.push(r);
+        removed.push({ index: r, uid: m.uid });
         this.recent.delete(m.uid);
       } else {
         this.messages[w++] = m;

@@ -9,7 +9,10 @@
  * §4.1.2). EXISTS is sent before FETCH for new messages.
  */
 import type { Uid } from '../../ids.js';
+import { condstore, qresync } from '../condstore.js';
 import { formatFlags } from '../flags.js';
+import { formatNumbers } from '../wire/sequence-set.js';
+import type { MailboxView } from './mailbox-view.js';
 import type { ImapSession } from './session.js';
 import type { SessionState } from './state.js';
 
@@ -28,6 +31,9 @@ export async function syncSelected(session: ImapSession, state: Selected, allowE
   const changes = await session.store.changesSince(state.account.id, view.mailboxId, view.modseq);
   // The mailbox was replaced (e.g. INBOX renamed away): the view is meaningless now (RFC 9051 §2.3.1.1).
   if (changes.uidValidity !== view.uidValidity) throw new MailboxGone();
+  // RFC 7162 §3.2.10: a QRESYNC client must never see MODSEQs beyond an expunge it has not been
+  // told about; while expunges must wait, hold back this whole batch of changes.
+  if (!allowExpunge && qresync(session) && changes.expunged.some((u) => view.indexOfUid(u) >= 0)) return;
   for (const uid of changes.expunged) view.markExpunged(uid);
 
   const flagUpdates: number[] = [];
@@ -42,12 +48,10 @@ export async function syncSelected(session: ImapSession, state: Selected, allowE
     if (!m || view.isExpunged(m.uid) || s.modseq <= m.modseq) continue;
     const changedFlags = m.flags.join(' ') !== s.flags.join(' ');
     view.update(s);
-    if (changedFlags || session.enabled.has('CONDSTORE')) flagUpdates.push(s.uid);
+    if (changedFlags || condstore(session)) flagUpdates.push(s.uid);
   }
 
-  if (allowExpunge) {
-    for (const i of view.removeExpunged()) session.untagged(`${i + 1} EXPUNGE`);
-  }
+  if (allowExpunge) reportExpunges(session, view);
 
   if (added.length > 0) {
     view.addMessages(added);
@@ -64,12 +68,20 @@ export async function syncSelected(session: ImapSession, state: Selected, allowE
   view.uidNext = changes.uidNext;
 }
 
+/** Sends the owed expunges: VANISHED with QRESYNC (RFC 7162 §3.2.10), else EXPUNGE per message. */
+function reportExpunges(session: ImapSession, view: MailboxView): void {
+  const removed = view.removeExpunged();
+  if (removed.length === 0) return;
+  if (qresync(session)) session.untagged(`VANISHED ${formatNumbers(removed.map((r) => r.uid).reverse())}`);
+  else for (const r of removed) session.untagged(`${r.index + 1} EXPUNGE`);
+}
+
 /** Queues `* n FETCH (UID u FLAGS (...) [MODSEQ (m)])` for a message in the view. */
 export function reportFlags(session: ImapSession, state: Selected, uid: Uid): void {
   const view = state.view;
   const i = view.indexOfUid(uid);
   const m = view.messages[i];
   if (!m) return;
-  const modseq = session.enabled.has('CONDSTORE') ? ` MODSEQ (${m.modseq})` : '';
+  const modseq = condstore(session) ? ` MODSEQ (${m.modseq})` : '';
   session.untagged(`${i + 1} FETCH (UID ${m.uid} FLAGS ${formatFlags(m.flags, view.isRecent(m.uid))}${modseq})`);
 }
