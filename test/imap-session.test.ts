@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { constants as zlibConstants, createDeflateRaw, createInflateRaw } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -279,6 +280,31 @@ describe('mailboxes', () => {
     assert.ok(r.lines.includes('* LIST () "/" INBOX'));
     r = await c.command('s2', 'EXAMINE Sent');
     assert.equal(r.lines[0], '* OK [CLOSED] Previous mailbox closed');
+    c.close();
+  });
+});
+
+describe('COMPRESS=DEFLATE', () => {
+  test('both directions switch to raw DEFLATE after the tagged OK', async () => {
+    const c = await loggedIn();
+    const r = await c.command('z', 'COMPRESS DEFLATE');
+    assert.equal(r.tagged, 'z OK DEFLATE active');
+    // From here on we speak DEFLATE: compress a command, inflate the answer.
+    const deflate = createDeflateRaw();
+    const inflate = createInflateRaw();
+    const received: Buffer[] = [];
+    inflate.on('data', (d: Buffer) => received.push(d));
+    c.rawSocket().removeAllListeners('data');
+    c.rawSocket().on('data', (d: Buffer) => inflate.write(d));
+    deflate.on('data', (d: Buffer) => c.send(d));
+    deflate.write('n1 NOOP\r\nn2 COMPRESS DEFLATE\r\nn3 SELECT INBOX\r\n');
+    deflate.flush(zlibConstants.Z_SYNC_FLUSH);
+    const deadline = Date.now() + 3000;
+    while (!Buffer.concat(received).toString().includes('n3 OK') && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    const text = Buffer.concat(received).toString();
+    assert.match(text, /n1 OK/);
+    assert.match(text, /n2 NO \[COMPRESSIONACTIVE\]/);
+    assert.match(text, /n3 OK \[READ-WRITE\]/);
     c.close();
   });
 });

@@ -15,6 +15,7 @@ export function capabilityList(session: ImapSession): string[] {
   }
   caps.push(
     'UIDPLUS',
+    'COMPRESS=DEFLATE',
     'CONDSTORE',
     'QRESYNC',
     'MOVE',

@@ -138,6 +138,11 @@ export class RawClient {
     this.bind(secure);
   }
 
+  /** The underlying socket, for tests that change the framing (COMPRESS). */
+  rawSocket(): Socket | TLSSocket {
+    return this.socket;
+  }
+
   /** Closes the socket. */
   close(): void {
     this.socket.destroy();

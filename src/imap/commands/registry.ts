@@ -7,6 +7,7 @@ import { capability, enable, id, logout, namespace, noop } from './any-state.js'
 import { create, del, list, lsub, rename, status, subscribe, unsubscribe } from './mailboxes.js';
 import { check, close, examine, select, unselect } from './select.js';
 import type { AnyCommand } from './spec.js';
+import { compress } from './compress.js';
 import { copy, move } from './copy-move.js';
 import { expunge } from './expunge.js';
 import { fetch } from './fetch.js';
@@ -20,7 +21,7 @@ const ALL: AnyCommand[] = [
   create, del, rename, subscribe, unsubscribe, list, lsub, status,
   select, examine, close, unselect, check,
   append,
-  fetch, store, copy, move, expunge, idle, search,
+  fetch, store, copy, move, expunge, idle, compress, search,
 ];
 
 /** Command specs by name. */

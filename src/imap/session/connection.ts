@@ -14,6 +14,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
+import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
@@ -76,6 +78,9 @@ export class ImapConnection implements ImapSession {
   secure: boolean;
 
   private socket: Socket;
+  /** Where responses go: the socket, or a deflate stream in front of it (RFC 4978). */
+  private sink: Writable;
+  private compressing = false;
   private framer: CommandFramer;
   private out: Buffer[] = [];
   private outBytes = 0;
@@ -100,6 +105,7 @@ export class ImapConnection implements ImapSession {
     this.remoteAddress = normalizeAddress(socket.remoteAddress);
     this.log = deps.log.child({ session: this.id });
     this.socket = socket;
+    this.sink = socket;
     this.framer = this.newFramer();
     this.attach(socket);
   }
@@ -111,6 +117,7 @@ export class ImapConnection implements ImapSession {
 
   private attach(socket: Socket): void {
     this.socket = socket;
+    this.sink = socket;
     socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
@@ -174,34 +181,56 @@ export class ImapConnection implements ImapSession {
   }
 
   write(bytes: Buffer): void {
-    if (this.closed || this.socket.writableEnded) return;
+    if (this.closed || this.sink.writableEnded) return;
     this.out.push(bytes);
     this.outBytes += bytes.length;
     if (this.outBytes >= OUTPUT_CHUNK) this.sendOut();
   }
 
   private sendOut(): void {
-    if (this.out.length === 0 || this.closed || this.socket.writableEnded) return;
+    if (this.out.length === 0 || this.closed || this.sink.writableEnded) return;
     const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
     this.out = [];
     this.outBytes = 0;
     if (this.config.log.trace) this.trace('S', data);
-    this.socket.write(data);
+    this.sink.write(data);
   }
 
   async flush(): Promise<void> {
     this.sendOut();
-    if (this.socket.writableNeedDrain && !this.closed) {
+    // RFC 4978 §4: a sync flush after each burst so the client can decode what it was sent.
+    if (this.compressing && !this.sink.writableEnded) (this.sink as DeflateRaw).flush(zlibConstants.Z_SYNC_FLUSH);
+    if (this.sink.writableNeedDrain && !this.closed) {
+      const sink = this.sink;
       await new Promise<void>((resolve) => {
         const done = (): void => {
-          this.socket.off('drain', done);
+          sink.off('drain', done);
           this.socket.off('close', done);
           resolve();
         };
-        this.socket.on('drain', done);
+        sink.on('drain', done);
         this.socket.on('close', done);
       });
     }
+  }
+
+  /** Switches both directions to raw DEFLATE after COMPRESS's tagged OK (RFC 4978 §3). */
+  async startCompression(): Promise<void> {
+    await this.flush();
+    const deflate = createDeflateRaw({ level: 6 });
+    const inflate = createInflateRaw();
+    deflate.pipe(this.socket);
+    this.socket.off('data', this.onData);
+    this.socket.on('data', (chunk: Buffer) => inflate.write(chunk));
+    inflate.on('data', this.onData);
+    inflate.on('error', () => this.bye('Invalid compressed data'));
+    this.sink = deflate;
+    this.compressing = true;
+  }
+
+  /** Whether COMPRESS is active. */
+  get compressed(): boolean {
+    return this.compressing;
   }
 
   async pipeFrom(source: NodeJS.ReadableStream): Promise<void> {
@@ -209,8 +238,8 @@ export class ImapConnection implements ImapSession {
     for await (const chunk of source as AsyncIterable<Buffer>) {
       if (this.closed) break;
       if (this.config.log.trace) this.trace('S', chunk);
-      this.socket.write(chunk);
-      if (this.socket.writableNeedDrain) await this.flush();
+      this.sink.write(chunk);
+      if (this.sink.writableNeedDrain) await this.flush();
     }
   }
 
@@ -230,7 +259,7 @@ export class ImapConnection implements ImapSession {
     if (this.closed) return;
     this.untagged(`BYE ${text}`);
     this.sendOut();
-    this.socket.end();
+    this.sink.end();
     this.state = { kind: 'logout' };
     setTimeout(() => this.socket.destroy(), 2000).unref();
   }
@@ -278,7 +307,7 @@ export class ImapConnection implements ImapSession {
       if (this.pendingBye) this.bye(this.pendingBye);
     }
     // LOGOUT (RFC 9051 §6.1.3): the server closes the connection after the tagged OK.
-    if (!this.closed) this.socket.end();
+    if (!this.closed) this.sink.end();
     this.log.info({ remote: this.remoteAddress }, 'disconnect');
   }
 

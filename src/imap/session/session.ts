@@ -49,6 +49,10 @@ export interface ImapSession {
   readLine(): Promise<Buffer | null>;
   /** Whether login is refused here (plain connection, not trusted). */
   readonly loginDisabled: boolean;
+  /** Switches to DEFLATE after the tagged OK of COMPRESS has been sent (RFC 4978). */
+  startCompression(): Promise<void>;
+  /** Whether COMPRESS is active. */
+  readonly compressed: boolean;
   /** Switches to TLS after the tagged OK of STARTTLS has been sent. */
   startTls(): Promise<void>;
   /** The capability list for the current state. */
