@@ -157,3 +157,26 @@ test('imapflow in qresync mode syncs flags and expunges', async () => {
     await c.logout();
   }
 });
+
+describe('UIDONLY (RFC 9586)', () => {
+  test('no sequence numbers: UIDFETCH, VANISHED, BAD [UIDREQUIRED]', async () => {
+    const c = await session();
+    const name = await fill(c, 3);
+    let r = await c.command('e', 'ENABLE UIDONLY');
+    assert.deepEqual(r.lines, ['* ENABLED UIDONLY']);
+    await c.command('s', `SELECT ${name}`);
+    r = await c.command('f', 'FETCH 1 FLAGS');
+    assert.match(r.tagged, /^f BAD \[UIDREQUIRED\]/);
+    r = await c.command('uf', 'UID FETCH 2:3 (FLAGS)');
+    assert.deepEqual(r.lines.map((l) => l.replace(/ ?\\Recent/, '')), ['* 2 UIDFETCH (FLAGS ())', '* 3 UIDFETCH (FLAGS ())']);
+    r = await c.command('us', 'UID STORE 3 +FLAGS (\\Deleted)');
+    assert.match(r.lines[0]!, /^\* 3 UIDFETCH \(FLAGS \(\\Deleted/);
+    r = await c.command('x', 'EXPUNGE');
+    assert.deepEqual(r.lines, ['* VANISHED 3']);
+    r = await c.command('q', 'UID SEARCH 1:2');
+    assert.match(r.tagged, /^q BAD \[UIDREQUIRED\]/);
+    r = await c.command('q2', 'UID SEARCH UID 1:2');
+    assert.deepEqual(r.lines, ['* SEARCH 1 2']);
+    c.close();
+  });
+});

@@ -16,6 +16,7 @@ export function capabilityList(session: ImapSession): string[] {
   caps.push(
     'UIDPLUS',
     'COMPRESS=DEFLATE',
+    'UIDONLY',
     'CONDSTORE',
     'QRESYNC',
     'MOVE',

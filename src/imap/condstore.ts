@@ -1,7 +1,8 @@
 /**
- * CONDSTORE and QRESYNC state (RFC 7162): enabling, explicit (ENABLE) or
- * implicit (a CONDSTORE-enabling command, §3.1), and the HIGHESTMODSEQ the
- * client must learn when that happens with a mailbox selected.
+ * Per-session response modes turned on by extensions: CONDSTORE and QRESYNC
+ * (RFC 7162) — enabling, explicit (ENABLE) or implicit (a CONDSTORE-enabling
+ * command, §3.1), and the HIGHESTMODSEQ the client must then learn — and
+ * UIDONLY (RFC 9586), which replaces sequence numbers in responses.
  */
 import type { ImapSession } from './session/session.js';
 
@@ -19,7 +20,22 @@ export function condstore(session: ImapSession): boolean {
   return session.enabled.has('CONDSTORE');
 }
 
-/** Whether VANISHED replaces EXPUNGE (RFC 7162 §3.2.10). */
+/** Whether QRESYNC is on (RFC 7162 §3.2). */
 export function qresync(session: ImapSession): boolean {
   return session.enabled.has('QRESYNC');
+}
+
+/** Whether the client asked never to see sequence numbers (RFC 9586 §3). */
+export function uidOnly(session: ImapSession): boolean {
+  return session.enabled.has('UIDONLY');
+}
+
+/** Whether VANISHED replaces EXPUNGE (RFC 7162 §3.2.10, RFC 9586 §3.4). */
+export function vanishedMode(session: ImapSession): boolean {
+  return qresync(session) || uidOnly(session);
+}
+
+/** The start of a FETCH response: `n FETCH`, or `uid UIDFETCH` under UIDONLY (RFC 9586 §3.3). */
+export function fetchHead(session: ImapSession, seqNum: number, uid: number): string {
+  return uidOnly(session) ? `${uid} UIDFETCH` : `${seqNum} FETCH`;
 }

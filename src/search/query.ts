@@ -69,11 +69,13 @@ export interface QueryNeeds {
   analysis: boolean;
   /** A MODSEQ key is present: responses carry the highest modseq (RFC 7162 §3.1.6). */
   modseq: boolean;
+  /** A sequence-set key is present (refused under UIDONLY, RFC 9586 §3.5). */
+  seqNumbers: boolean;
 }
 
 /** Walks the tree once and reports which data it needs. */
 export function queryNeeds(key: SearchKey): QueryNeeds {
-  const needs: QueryNeeds = { record: false, analysis: false, modseq: false };
+  const needs: QueryNeeds = { record: false, analysis: false, modseq: false, seqNumbers: false };
   const visit = (k: SearchKey): void => {
     switch (k.kind) {
       case 'date':
@@ -89,6 +91,9 @@ export function queryNeeds(key: SearchKey): QueryNeeds {
         break;
       case 'modseq':
         needs.modseq = true;
+        break;
+      case 'seq':
+        needs.seqNumbers = true;
         break;
       case 'not':
         visit(k.key);

@@ -8,7 +8,7 @@ import { command } from './spec.js';
 
 const ANY = ['not-authenticated', 'authenticated', 'selected'] as const;
 /** What ENABLE may turn on: only extensions implemented end to end. */
-const ENABLEABLE = ['IMAP4REV2', 'UTF8=ACCEPT', 'CONDSTORE', 'QRESYNC'] as const;
+const ENABLEABLE = ['IMAP4REV2', 'UTF8=ACCEPT', 'CONDSTORE', 'QRESYNC', 'UIDONLY'] as const;
 const VERSION = '0.1.0';
 /** RFC 2971 §3.3: at most 30 field-value pairs. */
 const MAX_ID_PAIRS = 30;

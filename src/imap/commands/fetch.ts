@@ -7,7 +7,7 @@
  * the same response; no EXPUNGE is sent while FETCH runs (sync 'no-expunge').
  */
 import { modseq, type AccountId, type Uid } from '../../ids.js';
-import { condstore, enableCondstore, qresync } from '../condstore.js';
+import { condstore, enableCondstore, fetchHead, qresync, uidOnly } from '../condstore.js';
 import type { MailboxView } from '../session/mailbox-view.js';
 import { formatNumbers, inRanges, resolveRanges } from '../wire/sequence-set.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
@@ -84,7 +84,8 @@ export const fetch = command({
     const session = inv.session;
     const { view, readOnly, accountId } = selectedView(session);
     let indices = resolveSet(session, view, set, inv.uid);
-    if (inv.uid && !items.some((i) => i.kind === 'uid')) items.unshift({ kind: 'uid' });
+    // UIDONLY responses start with the UID already (RFC 9586 §3.3).
+    if (inv.uid && !uidOnly(session) && !items.some((i) => i.kind === 'uid')) items.unshift({ kind: 'uid' });
     const wantsModseq = changedSince !== null || items.some((i) => i.kind === 'modseq');
     if (wantsModseq) enableCondstore(session);
     // RFC 7162 §3.1.4.1: once CONDSTORE is on, FLAGS travel with MODSEQ.
@@ -159,7 +160,7 @@ async function writeMessage(
   flagsChanged: boolean,
   recent: boolean,
 ): Promise<void> {
-  session.write(Buffer.from(`* ${seqNum} FETCH (`));
+  session.write(Buffer.from(`* ${fetchHead(session, seqNum, m.uid)} (`));
   let first = true;
   const sep = (): void => {
     if (!first) session.write(Buffer.from(' '));

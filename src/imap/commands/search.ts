@@ -8,7 +8,7 @@
  * never as one string per result; a SEARCH with SAVE that ends in NO empties
  * the saved result, one that ends in BAD leaves it alone (RFC 9051 §6.4.4.1).
  */
-import { enableCondstore } from '../condstore.js';
+import { enableCondstore, uidOnly } from '../condstore.js';
 import type { Uid } from '../../ids.js';
 import { REQUIRED_CHARSETS } from '../../search/charset.js';
 import { evaluateSearch } from '../../search/evaluate.js';
@@ -38,6 +38,9 @@ export const search = command({
     const session = inv.session;
     const save = args.returnOptions?.save ?? false;
     try {
+      if (uidOnly(session) && queryNeeds(args.query).seqNumbers) {
+        throw new ImapError('BAD', 'UIDREQUIRED', 'Message numbers are not allowed once UIDONLY is enabled');
+      }
       const { view, accountId } = selectedView(session);
       if (!args.charsetSupported) {
         throw no(`BADCHARSET (${REQUIRED_CHARSETS.join(' ')})`, `Charset ${args.charset} is not supported`);

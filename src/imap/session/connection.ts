@@ -479,6 +479,10 @@ export class ImapConnection implements ImapSession {
       }
       const spec = COMMANDS.get(name);
       if (!spec || (uid && !spec.uidForm)) throw new ParseError(`Unknown command ${uid ? 'UID ' : ''}${name}`);
+      // RFC 9586 §3.2: under UIDONLY, commands that take sequence numbers need their UID form.
+      if (spec.uidForm && !uid && this.enabled.has('UIDONLY') && name !== 'EXPUNGE') {
+        throw new ImapError('BAD', 'UIDREQUIRED', 'Message numbers are not allowed once UIDONLY is enabled');
+      }
       inv = { tag, name, uid, session: this };
       const args: unknown = spec.parse(r, inv);
       r.end();

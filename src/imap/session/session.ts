@@ -13,7 +13,7 @@ import type { MailboxIndexCache } from './mailbox-index.js';
 import type { SyncMode } from '../commands/spec.js';
 
 /** Extensions a client turned on with ENABLE (RFC 5161). */
-export type Enabled = Set<'IMAP4REV2' | 'UTF8=ACCEPT' | 'CONDSTORE' | 'QRESYNC'>;
+export type Enabled = Set<'IMAP4REV2' | 'UTF8=ACCEPT' | 'CONDSTORE' | 'QRESYNC' | 'UIDONLY'>;
 
 /** The connection as commands see it. */
 export interface ImapSession {

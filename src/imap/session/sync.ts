@@ -9,7 +9,7 @@
  * §4.1.2). EXISTS is sent before FETCH for new messages.
  */
 import type { Uid } from '../../ids.js';
-import { condstore, qresync } from '../condstore.js';
+import { condstore, fetchHead, qresync, uidOnly, vanishedMode } from '../condstore.js';
 import { formatFlags } from '../flags.js';
 import { formatNumbers } from '../wire/sequence-set.js';
 import type { MailboxView } from './mailbox-view.js';
@@ -72,7 +72,7 @@ export async function syncSelected(session: ImapSession, state: Selected, allowE
 function reportExpunges(session: ImapSession, view: MailboxView): void {
   const removed = view.removeExpunged();
   if (removed.length === 0) return;
-  if (qresync(session)) session.untagged(`VANISHED ${formatNumbers(removed.map((r) => r.uid).reverse())}`);
+  if (vanishedMode(session)) session.untagged(`VANISHED ${formatNumbers(removed.map((r) => r.uid).reverse())}`);
   else for (const r of removed) session.untagged(`${r.index + 1} EXPUNGE`);
 }
 
@@ -83,5 +83,6 @@ export function reportFlags(session: ImapSession, state: Selected, uid: Uid): vo
   const m = view.messages[i];
   if (!m) return;
   const modseq = condstore(session) ? ` MODSEQ (${m.modseq})` : '';
-  session.untagged(`${i + 1} FETCH (UID ${m.uid} FLAGS ${formatFlags(m.flags, view.isRecent(m.uid))}${modseq})`);
+  const uidItem = uidOnly(session) ? '' : `UID ${m.uid} `;
+  session.untagged(`${fetchHead(session, i + 1, m.uid)} (${uidItem}FLAGS ${formatFlags(m.flags, view.isRecent(m.uid))}${modseq})`);
 }
