@@ -239,3 +239,28 @@ test('a message appended over 993 is byte-identical after a restart', { timeout:
     await rm(dataDir, { recursive: true, force: true });
   }
 });
+
+test('a long FETCH sends INPROGRESS notes between messages (RFC 9585)', { timeout: 30_000 }, async () => {
+  const slow = await startTestServer({ imap: { inProgressSeconds: 1 } });
+  try {
+    await slow.addUser('p', 'pw');
+    const { client } = await RawClient.connect(slow.imapsPort, { tls: true });
+    await client.command('l', 'LOGIN p pw');
+    const big = Buffer.concat([Buffer.from('Subject: big\r\n\r\n'), Buffer.alloc(2 * 1024 * 1024, 'x')]);
+    for (let i = 0; i < 8; i++) await client.command('a', Buffer.concat([Buffer.from(`APPEND INBOX {${big.length}+}\r\n`), big]));
+    await client.command('s', 'SELECT INBOX');
+    // Stop reading: the server blocks on backpressure mid-FETCH and the command outlasts the interval.
+    client.rawSocket().pause();
+    client.send('f1 FETCH 1:* BODY.PEEK[]\r\n');
+    await new Promise((r) => setTimeout(r, 1500));
+    client.rawSocket().resume();
+    const r = await client.readTagged('f1', 20_000);
+    const notes = r.lines.filter((l) => l.startsWith('* OK [INPROGRESS'));
+    assert.ok(notes.length >= 1, 'expected a progress note');
+    assert.match(notes[0]!, /^\* OK \[INPROGRESS \("f1" [1-7] 8\)\] Processed \d+% of the items$/);
+    assert.match(r.tagged, /^f1 OK/);
+    client.close();
+  } finally {
+    await slow.stop();
+  }
+});

@@ -97,6 +97,8 @@ export const configSchema = z
       .object({
         /** Untagged "OK Still here" during IDLE, below common NAT timeouts (RFC 2177 §3 asks clients to re-IDLE within 29 minutes). */
         idleHeartbeatSeconds: positive(120, 'a number of seconds'),
+        /** RFC 9585: progress notes during long commands, this often (10-15 s recommended). */
+        inProgressSeconds: positive(10, 'a number of seconds'),
       })
       .prefault({}),
     /** Failed-login throttling; see auth/throttle.ts. */

@@ -17,6 +17,7 @@ export function capabilityList(session: ImapSession): string[] {
     'UIDPLUS',
     'COMPRESS=DEFLATE',
     'UIDONLY',
+    'INPROGRESS',
     'CONDSTORE',
     'QRESYNC',
     'MOVE',

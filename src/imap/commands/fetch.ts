@@ -1,5 +1,6 @@
 /**
- * FETCH and UID FETCH (RFC 9051 §6.4.5, RFC 3516 BINARY).
+ * FETCH and UID FETCH (RFC 9051 §6.4.5, RFC 3516 BINARY, RFC 8474 EMAILID and
+ * THREADID, RFC 8514 SAVEDATE, RFC 8970 PREVIEW).
  *
  * Invariants: messages are processed in batches so memory does not grow with
  * the set; large sections stream from the blob store with backpressure;
@@ -20,7 +21,8 @@ import { filterHeader, parseFetchItems, sectionBytes, type FetchItem } from '../
 import { formatFlags, hasFlag } from '../flags.js';
 import type { ViewMessage } from '../session/mailbox-view.js';
 import type { ImapSession } from '../session/session.js';
-import { literal } from '../wire/encode.js';
+import { messagePreview } from '../preview.js';
+import { encodeString, literal } from '../wire/encode.js';
 import type { SequenceSet } from '../wire/sequence-set.js';
 import { resolveSet, selectedView } from './message-set.js';
 import { command } from './spec.js';
@@ -46,11 +48,21 @@ interface FetchArgs {
   vanished: boolean;
 }
 
-/** `fetch-modifiers` (RFC 4466 §2.4): CHANGEDSINCE and VANISHED. */
-function parseModifiers(r: ArgReader, args: FetchArgs): void {
+/**
+ * `fetch-modifiers` (RFC 4466 §2.4): CHANGEDSINCE and VANISHED. After a bare
+ * PREVIEW, a first list of LAZY is that item's preview-mods (RFC 8970 §6).
+ */
+function parseModifiers(r: ArgReader, args: FetchArgs, previewMods: boolean): void {
   r.sp();
+  let lazyList = false;
+  let first = true;
   r.list(() => {
     const name = r.atom().toUpperCase();
+    const lazy = name === 'LAZY' && previewMods && (first || lazyList);
+    if (lazy !== lazyList && !first) throw new ParseError('PREVIEW modifiers and FETCH modifiers mixed');
+    lazyList = lazy;
+    first = false;
+    if (lazy) return;
     if (name === 'CHANGEDSINCE') {
       r.sp();
       args.changedSince = r.number64();
@@ -60,7 +72,13 @@ function parseModifiers(r: ArgReader, args: FetchArgs): void {
       throw new ParseError(`Unknown FETCH modifier ${name}`);
     }
   }, false);
+  if (lazyList && !r.atEnd()) parseModifiers(r, args, false);
 }
+
+/** Items answered from the view alone. */
+const VIEW_ITEMS: ReadonlySet<FetchItem['kind']> = new Set(['flags', 'uid', 'size', 'modseq', 'threadid']);
+/** Items answered from the store record without the MIME analysis. */
+const RECORD_ITEMS: ReadonlySet<FetchItem['kind']> = new Set(['internaldate', 'savedate', 'emailid']);
 
 /** RFC 9051 §6.4.5 — FETCH. */
 export const fetch = command({
@@ -72,8 +90,9 @@ export const fetch = command({
     r.sp();
     const set = r.sequenceSet();
     r.sp();
+    const bare = r.peekByte() !== 0x28;
     const args: FetchArgs = { set, items: parseFetchItems(r), changedSince: null, vanished: false };
-    if (!r.atEnd()) parseModifiers(r, args);
+    if (!r.atEnd()) parseModifiers(r, args, bare && args.items[0]?.kind === 'preview');
     // RFC 7162 §3.2.6: VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled.
     if (args.vanished && (!inv.uid || args.changedSince === null || !qresync(inv.session))) {
       throw new ParseError('VANISHED needs UID FETCH with CHANGEDSINCE after ENABLE QRESYNC');
@@ -96,10 +115,11 @@ export const fetch = command({
       if (vanished && set.kind === 'ranges') await reportVanished(session, accountId, view, set, changedSince);
       indices = indices.filter((i) => view.messages[i]!.modseq > changedSince);
     }
-    const needsRecord = items.some((i) => !['flags', 'uid', 'size', 'modseq'].includes(i.kind));
-    const needsAnalysis = items.some((i) => i.kind !== 'flags' && i.kind !== 'uid' && i.kind !== 'size' && i.kind !== 'modseq' && i.kind !== 'internaldate');
+    const needsRecord = items.some((i) => !VIEW_ITEMS.has(i.kind));
+    const needsAnalysis = items.some((i) => !VIEW_ITEMS.has(i.kind) && !RECORD_ITEMS.has(i.kind));
     const setsSeen = !readOnly && items.some((i) => (i.kind === 'section' || i.kind === 'binary') && !i.peek);
     let missing = false;
+    let done = 0;
 
     for (let b = 0; b < indices.length; b += BATCH) {
       const batch = indices.slice(b, b + BATCH).map((i) => view.messages[i]!);
@@ -123,6 +143,7 @@ export const fetch = command({
           continue;
         }
         await writeMessage(session, view.seqOf(m.uid), m, rec ?? null, analysis, items, seenChanged.has(m.uid), view.isRecent(m.uid));
+        session.progress(++done, indices.length);
       }
     }
     // RFC 2180 §4.1.2 / RFC 5530: data of messages expunged meanwhile could not be returned.
@@ -186,6 +207,23 @@ async function writeMessage(
       case 'internaldate':
         session.write(Buffer.from(`INTERNALDATE ${formatInternalDate(rec!.internalDate)}`));
         break;
+      case 'savedate':
+        // RFC 8514 §4.2: every message has a save date here, so never NIL.
+        session.write(Buffer.from(`SAVEDATE ${formatInternalDate(rec!.saveDate)}`));
+        break;
+      case 'emailid':
+        session.write(Buffer.from(`EMAILID (${rec!.emailId})`));
+        break;
+      case 'threadid':
+        // RFC 8474 §5.2: without thread computation, THREADID is NIL.
+        session.write(Buffer.from('THREADID NIL'));
+        break;
+      case 'preview': {
+        // RFC 8970 §3.2: a string (never NIL without LAZY; computing it is cheap, so never NIL at all).
+        const text = await messagePreview(analysis!.root, (start, end) => session.store.blobs.read(rec!.blobId, start, end));
+        session.write(Buffer.concat([Buffer.from('PREVIEW '), encodeString(text, session.encodeMode)]));
+        break;
+      }
       case 'envelope':
         session.write(Buffer.concat([Buffer.from('ENVELOPE '), analysis!.envelope]));
         break;

@@ -94,6 +94,9 @@ export class ImapConnection implements ImapSession {
   /** Waiting for client input, so a BYE cannot cut a response short. */
   private awaitingInput = false;
   private pendingBye: string | null = null;
+  /** The running command's tag and when progress was last reported (RFC 9585). */
+  private progressTag: string | null = null;
+  private progressAt = 0;
   private readonly traceState = newTraceState('imap');
 
   constructor(socket: Socket, private readonly deps: ConnectionDeps, private readonly listener: { implicitTls: boolean }) {
@@ -430,6 +433,17 @@ export class ImapConnection implements ImapSession {
     this.log.info({ user: account.name }, 'login');
   }
 
+  progress(done: number, goal: number | null): void {
+    const now = Date.now();
+    if (now - this.progressAt < this.config.imap.inProgressSeconds * 1000) return;
+    if (goal !== null && done >= goal) return;
+    this.progressAt = now;
+    // RFC 9585 §4: a tag containing "]" is sent as NIL.
+    const tag = this.progressTag && !this.progressTag.includes(']') ? `"${this.progressTag}"` : 'NIL';
+    const text = goal ? `Processed ${Math.floor((done * 100) / goal)}% of the items` : `Processed ${done} items so far`;
+    this.untagged(`OK [INPROGRESS (${tag} ${done} ${goal ?? 'NIL'})] ${text}`);
+  }
+
   onMailboxChange(listener: (() => void) | null): void {
     this.changeListener = listener;
   }
@@ -484,6 +498,8 @@ export class ImapConnection implements ImapSession {
         throw new ImapError('BAD', 'UIDREQUIRED', 'Message numbers are not allowed once UIDONLY is enabled');
       }
       inv = { tag, name, uid, session: this };
+      this.progressTag = tag;
+      this.progressAt = Date.now();
       const args: unknown = spec.parse(r, inv);
       r.end();
       if (this.state.kind === 'logout' || !spec.states.includes(this.state.kind)) {

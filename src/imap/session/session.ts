@@ -63,6 +63,11 @@ export interface ImapSession {
   takeStagedMessage(streamId: number): Promise<Omit<NewMessage, 'flags' | 'internalDate'>>;
   /** Reports changes to the selected mailbox as the RFC allows at this point. */
   sync(mode: SyncMode): Promise<void>;
+  /**
+   * Reports progress of a long command at a response boundary; sends
+   * `* OK [INPROGRESS ...]` when the configured interval has passed (RFC 9585).
+   */
+  progress(done: number, goal: number | null): void;
   /** Sets a wake-up callback while idling; null to clear. */
   onMailboxChange(listener: (() => void) | null): void;
 }
