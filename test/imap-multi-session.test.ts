@@ -126,3 +126,23 @@ describe('multi-session views', () => {
     for (const c of [a, b, writer]) c.close();
   });
 });
+
+test('IDLE sends a heartbeat so NAT boxes keep the connection', async () => {
+  const beat = await startTestServer({ imap: { idleHeartbeatSeconds: 1 } });
+  try {
+    await beat.addUser('hb', 'pw');
+    const { client } = await RawClient.connect(beat.imapsPort, { tls: true });
+    await client.command('l', 'LOGIN hb pw');
+    await client.command('s', 'SELECT INBOX');
+    client.send('i IDLE\r\n');
+    assert.match(await client.readLine(), /^\+ /);
+    const t0 = Date.now();
+    assert.equal(await client.readLine(3000), '* OK Still here');
+    assert.ok(Date.now() - t0 >= 900);
+    client.send('DONE\r\n');
+    assert.match((await client.readTagged('i')).tagged, /^i OK/);
+    client.close();
+  } finally {
+    await beat.stop();
+  }
+});
