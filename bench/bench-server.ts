@@ -16,6 +16,8 @@ export interface BenchServer {
   password: string;
   /** Memory of the server's whole process tree now. */
   memory(): Memory;
+  /** Runs a full garbage collection in the server, where the runtime has one, before a memory reading. */
+  collectGarbage?(): Promise<void>;
   /** The last lines of the server's log, for error messages. */
   logTail(): string;
   /** Stops the process we started and removes its temp dir (unless kept). */

@@ -3,8 +3,8 @@
  * literal-aware streaming response reader that never copies literal contents
  * (it only counts them), so the time measured is the server's, not ours.
  *
- * Each response is reduced to its head (the first HEAD_MAX bytes of its first
- * line) and its total byte count; that is all the workload needs (tags,
+ * Each response is reduced to its head (its first bytes outside literals, up
+ * to `headMax`) and its total byte count; that is all the workload needs (tags,
  * statuses, `* n EXISTS`, `* n FETCH`, `* SEARCH …` hit counts).
  */
 import net from 'node:net';
@@ -18,7 +18,7 @@ const MAX_LITERAL = 1 << 30;
 
 /** One complete server response (a line plus any literals it carries). */
 export interface Response {
-  /** The start of the first line, without CRLF, latin1. */
+  /** The start of the response outside its literals, without the final CRLF, latin1. */
   head: string;
   /** Total bytes of the response, literals included. */
   bytes: number;
@@ -43,7 +43,7 @@ export class ImapClient {
   /** Bytes of each response kept in its head; raise it to read long `* SEARCH` lines. */
   headMax = HEAD_MAX;
   private readonly pending = new Map<string, Pending>();
-  private continuationWaiters: Array<(r: Response) => void> = [];
+  private readonly continuationWaiters: Array<(r: Response) => void> = [];
   private nextTag = 1;
   private closed: Error | null = null;
   // reader state
@@ -73,6 +73,7 @@ export class ImapClient {
     await new Promise<void>((resolve, reject) => {
       client.greeting = (r) => (r.head.startsWith('* OK') || r.head.startsWith('* PREAUTH') ? resolve() : reject(new Error(`greeting: ${r.head}`)));
       sock.once('error', reject);
+      sock.once('close', () => reject(new Error('connection closed before the greeting')));
     });
     return client;
   }

@@ -6,9 +6,9 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { makeTempDir, tailFile, type BenchServer, type ServerOptions } from './bench-server.js';
-import { freePort, spawnWithNofile, stopChild, treeMemory, waitForPort } from './proc.js';
+import { freePort, sleep, spawnWithNofile, stopChild, treeMemory, waitForPort } from './proc.js';
 
 /** The repository root (this file runs from dist/bench/). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -16,6 +16,10 @@ const BIN = path.join(REPO_ROOT, 'bin/mailkeep.js');
 const USER = 'bench';
 const PASSWORD = 'bench-password';
 const STARTED = 'mailkeep started';
+/** Lets the benchmark trigger a full GC in the server before reading its memory. */
+const GC_HOOK = path.join(path.dirname(fileURLToPath(import.meta.url)), 'gc-hook.js');
+/** Time for the collection to finish and the pages to be returned. */
+const GC_WAIT_MS = 500;
 
 /** Options of the mailkeep launcher beyond the common ones. */
 export interface MailkeepOptions extends ServerOptions {
@@ -42,7 +46,7 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<BenchServer>
     MAILKEEP_LIMITS__MAX_CONNECTIONS: String(opts.maxConnections + 100),
     MAILKEEP_LIMITS__MAX_CONNECTIONS_PER_IP: String(opts.maxConnections + 100),
   };
-  const nodeArgs = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
+  const nodeArgs = ['--expose-gc', '--import', pathToFileURL(GC_HOOK).href, ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [])];
   const args = [...nodeArgs, BIN, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--imap-port', String(port),
     '--imaps-port', '0', '--pop3-port', '0', '--pop3s-port', '0', '--lmtp-port', '0'];
   const child = spawnWithNofile(process.execPath, args, 4 * opts.maxConnections + 1024, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -75,6 +79,10 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<BenchServer>
     user: USER,
     password: PASSWORD,
     memory: () => treeMemory(pid),
+    async collectGarbage() {
+      process.kill(pid, 'SIGUSR2'); // our child only: gc-hook.js collects garbage
+      await sleep(GC_WAIT_MS);
+    },
     logTail: () => tailFile(log),
     async stop() {
       await stopChild(child, 15_000);

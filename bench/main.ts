@@ -13,7 +13,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { BenchServer } from './bench-server.js';
 import { startDovecot } from './dovecot.js';
 import { REPO_ROOT, startMailkeep } from './mailkeep.js';
 import { generateMessage } from './messages.js';
@@ -119,24 +118,24 @@ async function runGroup(g: Group, targets: Target[], ctx: Context, opts: Options
   }
 }
 
-function notes(results: readonly MetricResult[], servers: BenchServer[], opts: Options, ctx: Context, extra: string[], errors: Map<string, string>): string {
+function notes(results: readonly MetricResult[], versions: string[], opts: Options, ctx: Context, extra: string[], errors: Map<string, string>): string {
   const out = [
     `- ${new Date().toISOString()}; ${machine()}; node ${process.version}.`,
-    `- Servers: ${servers.map((s) => s.version).join('; ')}. Plain TCP on 127.0.0.1, LOGIN, no TLS.`,
-    `- Scale ${opts.scale} (APPEND ${ctx.sizes.append}, big mailbox ${ctx.sizes.big}, mid mailbox ${ctx.sizes.mid}, bodies ${ctx.sizes.bodies}, idlers ${ctx.sizes.idlers}); ${opts.runs} measured runs per row, median shown; read-only rows after ${opts.warmup} warm-up run(s); row 8 is measured once (latency: median over ${opts.runs} APPENDs of the per-APPEND percentile).`,
+    `- Servers: ${versions.join('; ')}. Plain TCP on 127.0.0.1, LOGIN, no TLS.`,
+    `- Scale ${opts.scale} (APPEND ${ctx.sizes.append}, big mailbox ${ctx.sizes.big}, mid mailbox ${ctx.sizes.mid}, bodies ${ctx.sizes.bodies}, idlers ${ctx.sizes.idlers}); ${opts.runs} measured runs per row, median shown; read-only rows after ${opts.warmup} warm-up run(s); row 8 is measured once on freshly started servers (memory: least-squares slope over 5 connection counts; latency: median over ${opts.runs} APPENDs of the per-APPEND percentile).`,
     ...extra,
   ];
   for (const r of results) {
     const parts: string[] = [];
-    for (const s of servers) {
+    for (const name of opts.servers) {
       const bits: string[] = [];
-      const first = r.first.get(s.name);
+      const first = r.first.get(name);
       if (first !== undefined) bits.push(`first (cold) ${formatValue(first, r.unit)}`);
-      const d = r.details.get(s.name);
+      const d = r.details.get(name);
       if (d !== undefined) bits.push(d);
-      const xs = r.samples.get(s.name);
+      const xs = r.samples.get(name);
       if (xs && xs.length > 1) bits.push(`runs ${xs.map((x) => formatValue(x, r.unit)).join(' / ')}`);
-      if (bits.length > 0) parts.push(`${s.name}: ${bits.join('; ')}`);
+      if (bits.length > 0) parts.push(`${name}: ${bits.join('; ')}`);
     }
     if (parts.length > 0) out.push(`- ${r.row}: ${parts.join(' — ')}`);
   }
@@ -157,15 +156,20 @@ async function main(): Promise<void> {
   const ctx: Context = { sizes, runs: opts.runs, corpus };
   const extra: string[] = [];
 
-  const servers: BenchServer[] = [];
+  let targets: Target[] = [];
   const restores: Array<() => void> = [];
-  let stopping = false;
-  const cleanup = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
+  const stopServers = async (): Promise<void> => {
     const started = Date.now();
-    await Promise.allSettled(servers.map((s) => s.stop()));
+    const stopping = targets;
+    targets = [];
+    await Promise.allSettled(stopping.map((t) => t.server.stop()));
     log(`servers stopped in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  };
+  let cleaned = false;
+  const cleanup = async (): Promise<void> => {
+    if (cleaned) return;
+    cleaned = true;
+    await stopServers();
     for (const r of restores) r();
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
@@ -183,31 +187,38 @@ async function main(): Promise<void> {
       profDir = path.join(REPO_ROOT, 'bench/results', `prof-${new Date().toISOString().replace(/[:.]/g, '-')}`);
       fs.mkdirSync(profDir, { recursive: true });
     }
-    for (const name of opts.servers) {
-      log(`starting ${name}`);
-      servers.push(
-        name === 'mailkeep'
-          ? await startMailkeep({ maxConnections, keep: opts.keep, cpuProfDir: profDir })
-          : await startDovecot({ maxConnections, keep: opts.keep }),
-      );
-    }
-    const targets: Target[] = servers.map((server) => ({ server, conns: new Map() }));
-
-    const boxes = new Set<BoxName>(groups.flatMap((g) => g.needs));
-    for (const box of boxes) {
-      const started = Date.now();
-      log(`populating ${box} mailbox on ${opts.servers.join(' and ')}`);
-      await populate(targets, box, sizes, corpus);
-      log(`populated ${box} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    }
-    for (const t of targets) {
-      await t.conns.get('populate')?.logout();
-      t.conns.delete('populate');
-    }
+    const startServers = async (): Promise<void> => {
+      for (const name of opts.servers) {
+        log(`starting ${name}`);
+        const server =
+          name === 'mailkeep'
+            ? await startMailkeep({ maxConnections, keep: opts.keep, cpuProfDir: profDir })
+            : await startDovecot({ maxConnections, keep: opts.keep });
+        targets.push({ server, conns: new Map() });
+      }
+    };
+    await startServers();
+    const versions = targets.map((t) => t.server.version);
 
     const results = new Map<string, MetricResult>();
     const errors = new Map<string, string>();
-    for (const g of groups) await runGroup(g, targets, ctx, opts, results, errors);
+    let populated = new Set<BoxName>();
+    for (const [i, g] of groups.entries()) {
+      if (g.fresh && i > 0) {
+        log(`restarting the servers for row ${g.id}`);
+        await stopServers();
+        await startServers();
+        populated = new Set();
+      }
+      for (const box of g.needs.filter((b) => !populated.has(b))) {
+        const started = Date.now();
+        log(`populating ${box} mailbox on ${opts.servers.join(' and ')}`);
+        await populate(targets, box, sizes, corpus);
+        populated.add(box);
+        log(`populated ${box} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      }
+      await runGroup(g, targets, ctx, opts, results, errors);
+    }
     for (const t of targets) for (const c of t.conns.values()) await c.logout();
 
     const [a, b] = opts.servers.length === 2 ? [opts.servers[0]!, opts.servers[1]!] : ['mailkeep', 'dovecot'];
@@ -215,7 +226,7 @@ async function main(): Promise<void> {
     const table = markdownTable(list, a, b, errors);
     if (profDir) extra.push(`- mailkeep CPU profile: ${path.relative(REPO_ROOT, profDir)} (written when the server stops).`);
     extra.push(`- Total wall time ${((Date.now() - t0) / 1000).toFixed(0)} s.`);
-    const text = `${table}\n\nNotes:\n${notes(list, servers, opts, ctx, extra, errors)}\n`;
+    const text = `${table}\n\nNotes:\n${notes(list, versions, opts, ctx, extra, errors)}\n`;
     process.stdout.write(`\n${text}`);
     const dir = path.join(REPO_ROOT, 'bench/results');
     fs.mkdirSync(dir, { recursive: true });

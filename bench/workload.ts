@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { BenchServer } from './bench-server.js';
 import { ImapClient, type Response } from './imap-client.js';
 import { appendArgs, BODY_WORD, expectedHits, generateMessage, SUBJECT_WORD, type BenchMessage, type Profile } from './messages.js';
-import { sleep } from './proc.js';
+import { sleep, type Memory } from './proc.js';
 import { median, percentile } from './stats.js';
 
 /** Workload sizes; the full run's are scaled by --scale. */
@@ -75,6 +75,8 @@ export interface Group {
   readOnly: boolean;
   /** Measured once per server; repetitions happen inside (row 8: logging in 2,000 connections is slow). */
   once?: boolean;
+  /** Runs on freshly started servers, so garbage left by earlier rows cannot blur a memory reading. */
+  fresh?: boolean;
   measure(t: Target, ctx: Context, run: number): Promise<Metric[]>;
 }
 
@@ -300,11 +302,46 @@ const LOGIN_CONCURRENCY = 32;
 const NOTIFY_TIMEOUT_MS = 60_000;
 /** Time for the server to settle before reading its memory. */
 const SETTLE_MS = 2_000;
+/** Memory is read at 0, ¼, ½, ¾ and all of the idlers; the per-connection figure is the fitted slope. */
+const MEMORY_STEPS = 4;
+/** Bound on setting up all idlers. */
+const CONNECT_DEADLINE_MS = 10 * 60_000;
+
+/** Least-squares slope of y over x. */
+function slope(xs: readonly number[], ys: readonly number[]): number {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  xs.forEach((x, i) => {
+    num += (x - mx) * (ys[i]! - my);
+    den += (x - mx) ** 2;
+  });
+  return den === 0 ? NaN : num / den;
+}
+
+/** Logs in `count` more idlers (SELECT + IDLE), `LOGIN_CONCURRENCY` at a time. */
+async function addIdlers(t: Target, idlers: ImapClient[], idling: Array<Promise<unknown>>, count: number, deadline: number): Promise<void> {
+  let left = count;
+  const worker = async (): Promise<void> => {
+    while (left > 0) {
+      if (Date.now() > deadline) throw new Error(`only ${idlers.length} idlers connected in ${CONNECT_DEADLINE_MS / 1000} s`);
+      left--;
+      const c = await ImapClient.login(t.server.port, t.server.user, t.server.password);
+      idlers.push(c);
+      await c.ok(`SELECT ${BOXES.idle.mailbox}`);
+      idling.push((await c.idle()).completion.catch(() => undefined));
+    }
+  };
+  await Promise.all(Array.from({ length: LOGIN_CONCURRENCY }, worker));
+}
 
 /**
  * Row 8: memory per IDLE connection and the delay from an APPEND (on another
- * connection) to the `* n EXISTS` at every idler. Measured once per server;
- * the latency is sampled `runs` times (one APPEND each) on the same idlers.
+ * connection) to the `* n EXISTS` at every idler. Measured once per server, on
+ * fresh servers; the latency is sampled `runs` times (one APPEND each) on the
+ * same idlers.
  */
 const idleGroup: Group = {
   id: '8',
@@ -312,30 +349,23 @@ const idleGroup: Group = {
   needs: ['idle'],
   readOnly: false,
   once: true,
+  fresh: true,
   async measure(t, ctx) {
-    const mailbox = BOXES.idle.mailbox;
     const n = ctx.sizes.idlers;
     const appender = await conn(t, 'idle-appender');
-    await sleep(SETTLE_MS);
-    const before = t.server.memory();
     const idlers: ImapClient[] = [];
     const idling: Array<Promise<unknown>> = [];
-    const deadline = Date.now() + 10 * 60_000;
+    const deadline = Date.now() + CONNECT_DEADLINE_MS;
     try {
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < n) {
-          if (Date.now() > deadline) throw new Error(`only ${idlers.length} of ${n} idlers connected in 10 minutes`);
-          next++;
-          const c = await ImapClient.login(t.server.port, t.server.user, t.server.password);
-          idlers.push(c);
-          await c.ok(`SELECT ${mailbox}`);
-          idling.push((await c.idle()).completion.catch(() => undefined));
-        }
-      };
-      await Promise.all(Array.from({ length: LOGIN_CONCURRENCY }, worker));
-      await sleep(SETTLE_MS);
-      const after = t.server.memory();
+      const counts: number[] = [];
+      const memory: Memory[] = [];
+      for (let step = 0; step <= MEMORY_STEPS; step++) {
+        await addIdlers(t, idlers, idling, Math.round((n * step) / MEMORY_STEPS) - idlers.length, deadline);
+        await sleep(SETTLE_MS);
+        counts.push(idlers.length);
+        await t.server.collectGarbage?.();
+        memory.push(t.server.memory());
+      }
 
       let exists = ctx.sizes.idleBox;
       const p50: number[] = [];
@@ -357,7 +387,7 @@ const idleGroup: Group = {
         });
         const m = ctx.corpus[run % ctx.corpus.length]!;
         t0 = performance.now();
-        await appender.ok(`APPEND ${mailbox} ${appendArgs(m)}`, m.bytes);
+        await appender.ok(`APPEND ${BOXES.idle.mailbox} ${appendArgs(m)}`, m.bytes);
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([all, new Promise((r) => (timer = setTimeout(r, NOTIFY_TIMEOUT_MS)))]);
         clearTimeout(timer);
@@ -366,10 +396,14 @@ const idleGroup: Group = {
         p99.push(percentile(latencies, 99));
         await sleep(500);
       }
-      const detail = `${fmt(n)} idlers, ${after.processes} processes, ${ctx.runs} APPENDs${missed > 0 ? `, ${missed} notifications missed` : ''}`;
+      const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)}`;
+      const last = memory[memory.length - 1]!;
+      const detail =
+        `${fmt(n)} idlers, ${last.processes} processes; RSS MiB at ${counts.join('/')} idlers: ${memory.map((m) => mib(m.rss)).join('/')}` +
+        `; ${ctx.runs} APPENDs${missed > 0 ? `, ${missed} notifications missed` : ''}`;
       return [
-        { key: 'idlerss', label: `IDLE: server RSS per connection (${fmt(n)} connections)`, unit: 'bytes', value: (after.rss - before.rss) / n, detail },
-        { key: 'idlepss', label: `IDLE: server PSS per connection (${fmt(n)} connections)`, unit: 'bytes', value: (after.pss - before.pss) / n },
+        { key: 'idlerss', label: `IDLE: server RSS per connection (${fmt(n)} connections)`, unit: 'bytes', value: slope(counts, memory.map((m) => m.rss)), detail },
+        { key: 'idlepss', label: `IDLE: server PSS per connection (${fmt(n)} connections)`, unit: 'bytes', value: slope(counts, memory.map((m) => m.pss)) },
         { key: 'idlep50', label: 'IDLE: APPEND → EXISTS at every idler, p50', unit: 'ms', value: median(p50) },
         { key: 'idlep99', label: 'IDLE: APPEND → EXISTS at every idler, p99', unit: 'ms', value: median(p99) },
       ];

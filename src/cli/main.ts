@@ -5,12 +5,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerAliasCommands } from './alias.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
+import { registerDeliverCommand } from './deliver.js';
+import { registerExportCommand } from './export.js';
+import { registerImportCommand } from './import.js';
+import { registerMigrateCommand } from './migrate.js';
+import { registerQuotaCommands } from './quota.js';
 import { registerServeCommand } from './serve.js';
 import { registerUserCommands } from './user.js';
 
 /** Every top-level command, in help order. */
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerServeCommand, registerUserCommands];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerServeCommand, registerUserCommands, registerQuotaCommands, registerImportCommand, registerExportCommand, registerMigrateCommand, registerDeliverCommand, registerAliasCommands];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

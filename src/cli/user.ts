@@ -14,12 +14,12 @@ import { configFromOptions, withConfigOptions } from './config-options.js';
 import { readNewPassword } from './password-input.js';
 
 /** Settings the user commands honour besides --config. */
-const STORE_FLAGS = ['data-dir'];
+const STORE_FLAGS = ['data-dir', 'store'];
 
 /** Opens the store, runs `fn`, and closes the store whatever happens. */
 async function withStore<T>(config: Config, fn: (store: OpenedStore) => Promise<T>): Promise<T> {
   const { openStore } = await import('../store/open.js');
-  const store = await openStore({ dataDir: config.dataDir });
+  const store = await openStore({ dataDir: config.dataDir, url: config.store.url, defaultMailboxes: config.mailboxes.defaults });
   try {
     return await fn(store);
   } finally {

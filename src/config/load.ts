@@ -44,11 +44,14 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: 'tls-key', arg: '<file>', setting: 'tlsKey', description: 'PEM private key for --tls-cert' },
   { flag: 'log-level', arg: '<level>', setting: 'log.level', description: 'fatal, error, warn, info, debug, trace or silent' },
   { flag: 'trace', setting: 'log.trace', description: 'log protocol traces (passwords and literals redacted)' },
+  { flag: 'store', arg: '<url>', setting: 'store.url', description: 'PostgreSQL store URL (postgres://user@host/db); default: SQLite in the data directory' },
 ];
 
 /** Environment variable naming the config file when --config is not given. */
 export const CONFIG_PATH_ENV = 'MAILKEEP_CONFIG';
 const ENV_PREFIX = 'MAILKEEP_';
+/** Variables of the test suite, not settings: never warned about. */
+const TEST_ENV_PREFIX = 'MAILKEEP_TEST_';
 const MAX_CONFIG_FILE_BYTES = 1 << 20;
 /** Settings holding file system paths, resolved relative to their source. */
 const PATH_SETTINGS = ['dataDir', 'tlsCert', 'tlsKey'] as const;
@@ -205,6 +208,8 @@ function mergeFile(raw: RawConfig, table: Table, prefix: string[], file: string)
 function mergeEnv(raw: RawConfig, env: Record<string, string | undefined>, warn: (m: string) => void): void {
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || name === CONFIG_PATH_ENV) continue;
+    // The test suite's own switches (MAILKEEP_TEST_STORE, MAILKEEP_TEST_PG, …) reach servers it spawns.
+    if (name.startsWith(TEST_ENV_PREFIX)) continue;
     // Empty means unset, as container tooling often passes every variable through.
     if (value === undefined || value === '') continue;
     const segments = name.slice(ENV_PREFIX.length).split('__').map((s) => toCamel(s.toLowerCase()));

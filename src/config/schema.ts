@@ -51,6 +51,55 @@ const cidrList = z.preprocess(
   ),
 );
 
+/** RFC 6154 §2 special uses a stored mailbox can have (\\All and \\Flagged name virtual mailboxes, which mailkeep has not). */
+export const SPECIAL_USES = ['\\Archive', '\\Drafts', '\\Junk', '\\Sent', '\\Trash'] as const;
+
+const USE_WORDS = SPECIAL_USES.map((u) => u.slice(1).toLowerCase());
+/** "sent", "Sent" or "\\Sent" → "\\Sent". */
+const specialUse = z.preprocess(
+  (v) => (typeof v === 'string' ? (SPECIAL_USES[USE_WORDS.indexOf(v.trim().replace(/^\\/, '').toLowerCase())] ?? v) : v),
+  z.enum(SPECIAL_USES, { error: `expected one of ${USE_WORDS.join(', ')}` }),
+);
+
+const MAILBOX_NAME_ERROR = 'expected a mailbox name other than INBOX, without %, *, control characters or empty levels';
+/** A mailbox for new accounts: `{ name = "Sent", use = "sent" }`; the output is what the store takes. */
+const defaultMailbox = z
+  .strictObject({
+    name: text('a mailbox name').refine((n) => !/[\x00-\x1f\x7f%*]/.test(n) && !n.split('/').includes('') && n.toUpperCase() !== 'INBOX', {
+      error: MAILBOX_NAME_ERROR,
+    }),
+    use: specialUse.nullable().default(null),
+  })
+  .transform(({ name, use }) => ({ name, specialUse: use }));
+
+const defaultMailboxes = z.preprocess(
+  // From the environment: "Drafts=drafts,Sent=sent,Receipts".
+  (v) =>
+    typeof v === 'string'
+      ? v.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => {
+          const eq = s.lastIndexOf('=');
+          return eq < 0 ? { name: s } : { name: s.slice(0, eq), use: s.slice(eq + 1) };
+        })
+      : v,
+  z
+    .array(defaultMailbox, { error: 'expected a list of mailboxes such as [{ name = "Sent", use = "sent" }]' })
+    .refine((list) => new Set(list.map((m) => m.name)).size === list.length, { error: 'expected each mailbox name once' }),
+);
+
+const DOMAIN_ERROR = 'expected a list of domain names such as ["example.com", "example.org"]';
+/** Lower-cased domain names (a comma-separated string from the environment). */
+const domainList = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  z.array(
+    z
+      .string({ error: DOMAIN_ERROR })
+      .trim()
+      .toLowerCase()
+      .refine((d) => /^[^\s@<>()\[\],;:\\"\x00-\x1f\x7f]+$/.test(d), { error: DOMAIN_ERROR }),
+    { error: DOMAIN_ERROR },
+  ),
+);
+
 /** pino's level names, most to least severe, plus 'silent'. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -120,6 +169,31 @@ export const configSchema = z
         level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
         /** Per-session protocol trace at info level, passwords and literal contents redacted. */
         trace: bool().default(false),
+      })
+      .prefault({}),
+    mailboxes: z
+      .object({
+        /** Created (and subscribed) with every new account besides INBOX; `use` is the RFC 6154 special use. */
+        defaults: defaultMailboxes.default([
+          { name: 'Drafts', specialUse: '\\Drafts' },
+          { name: 'Sent', specialUse: '\\Sent' },
+          { name: 'Trash', specialUse: '\\Trash' },
+          { name: 'Junk', specialUse: '\\Junk' },
+          { name: 'Archive', specialUse: '\\Archive' },
+        ]),
+      })
+      .prefault({}),
+    /** Delivery (LMTP and `mailkeep deliver`); see mail/deliver.ts for how addresses find accounts. */
+    lmtp: z
+      .object({
+        /** Domains whose addresses may name an account by local part alone; empty: every domain. */
+        domains: domainList.default([]),
+        /** Also listen on this unix socket (Postfix `lmtp:unix:…`); null: TCP only (lmtp-port). */
+        socket: text('a file path').nullable().default(null),
+        /** RFC 5233 sub-addressing: `user+detail@…` delivers into mailbox `detail` when it exists; empty disables. */
+        recipientDelimiter: z.string({ error: 'expected a character such as "+"' }).max(1, { error: 'expected one character (or "" to disable)' }).default('+'),
+        /** Recipients accepted in one transaction (RFC 5321 §4.5.3.1.8 asks for at least 100). */
+        maxRecipients: int(100, 100000, 'a whole number from 100 to 100000').default(1000),
       })
       .prefault({}),
     store: z

@@ -1,5 +1,6 @@
 /**
- * FETCH data items (RFC 9051 §6.4.5, RFC 3501 §6.4.5, RFC 3516 BINARY):
+ * FETCH data items (RFC 9051 §6.4.5, RFC 3501 §6.4.5, RFC 3516 BINARY,
+ * RFC 8474 EMAILID/THREADID, RFC 8514 SAVEDATE, RFC 8970 PREVIEW):
  * parsing into a typed list, and locating the bytes a section names.
  */
 import { sectionRange } from '../mime/section.js';
@@ -26,6 +27,7 @@ export interface Section {
 /** One requested FETCH item. */
 export type FetchItem =
   | { kind: 'flags' | 'uid' | 'internaldate' | 'size' | 'envelope' | 'body' | 'bodystructure' | 'modseq' }
+  | { kind: 'emailid' | 'threadid' | 'savedate' | 'preview' }
   | { kind: 'section'; section: Section; peek: boolean; partial: [number, number] | null; name: 'BODY' | 'RFC822' | 'RFC822.HEADER' | 'RFC822.TEXT' }
   | { kind: 'binary'; path: number[]; peek: boolean; partial: [number, number] | null }
   | { kind: 'binary-size'; path: number[] };
@@ -38,6 +40,10 @@ const SIMPLE: Record<string, FetchItem['kind']> = {
   ENVELOPE: 'envelope',
   BODY: 'body',
   BODYSTRUCTURE: 'bodystructure',
+  EMAILID: 'emailid',
+  THREADID: 'threadid',
+  SAVEDATE: 'savedate',
+  PREVIEW: 'preview',
 };
 
 const MACROS: Record<string, string[]> = {
@@ -49,9 +55,28 @@ const MACROS: Record<string, string[]> = {
 /** Bounds on header-list names in HEADER.FIELDS. */
 const MAX_FIELD_NAMES = 256;
 
-/** Parses the FETCH attribute argument: a macro, one item, or a list of items. */
+/**
+ * Parses the FETCH attribute argument: a macro, one item, or a list of items.
+ * After a bare PREVIEW its modifiers look like fetch-modifiers; FETCH tells them apart.
+ */
 export function parseFetchItems(r: ArgReader): FetchItem[] {
-  if (r.peekByte() === 0x28) return r.list(() => parseItem(r, itemName(r)), false);
+  if (r.peekByte() === 0x28) {
+    const items: FetchItem[] = [];
+    let modifiable = false;
+    r.list(() => {
+      // RFC 8970 §6: `PREVIEW SP "(" preview-mod ... ")"`; in a list only PREVIEW may be followed by "(".
+      if (r.peekByte() === 0x28) {
+        if (!modifiable) throw new ParseError('Unexpected list in FETCH items');
+        parsePreviewModifiers(r);
+        modifiable = false;
+        return;
+      }
+      const item = parseItem(r, itemName(r));
+      items.push(item);
+      modifiable = item.kind === 'preview';
+    }, false);
+    return items;
+  }
   const name = itemName(r);
   const macro = MACROS[name];
   if (macro) return macro.map((w) => ({ kind: SIMPLE[w]! }) as FetchItem);
@@ -89,6 +114,16 @@ function parseItem(r: ArgReader, name: string): FetchItem {
     default:
       throw new ParseError(`Unknown FETCH item ${name}`);
   }
+}
+
+/**
+ * RFC 8970 §4.1: `"(" preview-mod *(SP preview-mod) ")"`. LAZY is the only
+ * modifier; it changes nothing here, as every preview is computed at once.
+ */
+function parsePreviewModifiers(r: ArgReader): void {
+  r.list(() => {
+    if (r.atom().toUpperCase() !== 'LAZY') throw new ParseError('Unknown PREVIEW modifier');
+  }, false);
 }
 
 /** `section` (RFC 9051 §9): "[" [section-spec] "]". */

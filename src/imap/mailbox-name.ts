@@ -79,6 +79,12 @@ export function compilePattern(reference: string, pattern: string): (name: strin
   return (name) => globMatch(pat, [...name]);
 }
 
+/** Compiles several LIST patterns (RFC 5258 §3): a name matches if any of them matches. */
+export function compilePatterns(reference: string, patterns: readonly string[]): (name: string) => boolean {
+  const matchers = patterns.map((p) => compilePattern(reference, p));
+  return (name) => matchers.some((match) => match(name));
+}
+
 /** Wildcard match by dynamic programming: O(name × pattern), no regex backtracking blow-up. */
 function globMatch(pat: string[], name: string[]): boolean {
   // prev[j]: pattern prefix of length i-1 matches name prefix of length j.

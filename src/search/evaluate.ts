@@ -25,10 +25,17 @@ import { dayOf, queryNeeds, type DayNumber, type SearchKey } from './query.js';
 /** Messages per content batch (and per cheap-pass slice between event-loop turns). */
 export const BATCH = 500;
 
+/**
+ * The record fields a search reads. A source without save dates leaves them
+ * out and SAVED* keys fall back to INTERNALDATE (RFC 8514 §4.3); one without
+ * EMAILIDs matches no EMAILID key.
+ */
+export type ContentRecord = Pick<MessageRecord, 'uid' | 'internalDate' | 'blobId'> & Partial<Pick<MessageRecord, 'saveDate' | 'emailId'>>;
+
 /** Where message content comes from: the store, scoped to the mailbox by the caller. */
 export interface ContentSource {
   /** Records of the given UIDs (≤ BATCH), ascending; missing ones are skipped. */
-  getRecords(uids: readonly Uid[]): Promise<ReadonlyArray<Pick<MessageRecord, 'uid' | 'internalDate' | 'blobId'>>>;
+  getRecords(uids: readonly Uid[]): Promise<ReadonlyArray<ContentRecord>>;
   /** The stored analysis of a blob. */
   getAnalysis(blobId: string): Promise<MessageAnalysis | null>;
 }
@@ -63,11 +70,18 @@ export function foldText(s: string): string {
 class Content {
   private headers: Array<[string, string]> | null = null;
   private body: string | null = null;
+  readonly internalDay: DayNumber;
+  readonly savedDay: DayNumber;
+  readonly emailId: string | null;
 
   constructor(
-    readonly internalDay: DayNumber,
+    rec: ContentRecord,
     readonly analysis: MessageAnalysis | null,
-  ) {}
+  ) {
+    this.internalDay = dayOf(rec.internalDate.getTime());
+    this.savedDay = rec.saveDate ? dayOf(rec.saveDate.getTime()) : this.internalDay;
+    this.emailId = rec.emailId ?? null;
+  }
 
   /** Day of the Date header; the internal date when there is none (as Dovecot does). */
   get sentDay(): DayNumber {
@@ -114,7 +128,7 @@ function compile(key: SearchKey, t: SearchTarget): Matcher {
     }
     case 'date': {
       const { day, op } = key;
-      const pick = key.field === 'internal' ? (c: Content) => c.internalDay : (c: Content) => c.sentDay;
+      const pick = key.field === 'internal' ? (c: Content) => c.internalDay : key.field === 'sent' ? (c: Content) => c.sentDay : (c: Content) => c.savedDay;
       const cmp = op === 'before' ? (d: number) => d < day : op === 'on' ? (d: number) => d === day : (d: number) => d >= day;
       return (_m, _i, c) => (c ? cmp(pick(c)) : undefined);
     }
@@ -123,6 +137,12 @@ function compile(key: SearchKey, t: SearchTarget): Matcher {
       const needle = foldText(key.value);
       return (_m, _i, c) => (c ? c.foldedHeaders().some(([name, value]) => name === field && value.includes(needle)) : undefined);
     }
+    case 'emailid': {
+      const id = key.id;
+      return (_m, _i, c) => (c ? c.emailId === id : undefined);
+    }
+    case 'threadid':
+      return () => false;
     case 'body': {
       const needle = foldText(key.value);
       return (_m, _i, c) => (c ? c.foldedBody().includes(needle) : undefined);
@@ -224,7 +244,7 @@ async function matchContent(indices: number[], t: SearchTarget, match: Matcher, 
     const analysis = analyses ? analyses[k] ?? null : null;
     // A record without its analysis cannot be searched: treat it like a message gone meanwhile.
     if (i === undefined || (needsAnalysis && !analysis)) return;
-    if (match(t.messages[i]!, i, new Content(dayOf(rec.internalDate.getTime()), analysis))) hits.push(i);
+    if (match(t.messages[i]!, i, new Content(rec, analysis))) hits.push(i);
   });
   return hits;
 }

@@ -1,7 +1,7 @@
 /**
  * IMAP search syntax → the query model (RFC 9051 §9 `search`, `search-key`,
  * `search-return-opts`; RFC 3501 §9 for NEW/OLD/RECENT; RFC 7162 §3.1.5 for
- * MODSEQ). Keys are case-insensitive; strings are astrings decoded with the
+ * MODSEQ; RFC 8474 §6 EMAILID/THREADID; RFC 8514 §4.3 SAVED*; RFC 9394 §4 PARTIAL). Keys are case-insensitive; strings are astrings decoded with the
  * CHARSET's decoder.
  *
  * Invariants: the number of keys and the nesting depth (NOT, OR and lists)
@@ -17,13 +17,25 @@ export const MAX_SEARCH_KEYS = 1000;
 /** Deepest nesting of NOT, OR and parenthesized lists. */
 export const MAX_SEARCH_DEPTH = 64;
 
-/** RETURN options of an extended SEARCH (RFC 4731 §3.1, RFC 5182 SAVE). */
+/**
+ * RFC 9394 partial-range as the client gave it: 1-based positions in the
+ * result list counted from the first result (1:500), or, when negative, from
+ * the last one (-1:-100 are the last hundred); either end may come first.
+ */
+export interface PartialRange {
+  first: number;
+  last: number;
+}
+
+/** RETURN options of an extended SEARCH or SORT (RFC 4731 §3.1, RFC 5182 SAVE, RFC 9394 PARTIAL). */
 export interface ReturnOptions {
   min: boolean;
   max: boolean;
   all: boolean;
   count: boolean;
   save: boolean;
+  /** Present only when PARTIAL was given. */
+  partial?: PartialRange;
 }
 
 /** A parsed SEARCH command (everything after "SEARCH"). */
@@ -60,7 +72,14 @@ const DATE_KEYS: Record<string, [DateField, DateOp]> = {
   SENTBEFORE: ['sent', 'before'],
   SENTON: ['sent', 'on'],
   SENTSINCE: ['sent', 'since'],
+  // RFC 8514 §4.3.
+  SAVEDBEFORE: ['saved', 'before'],
+  SAVEDON: ['saved', 'on'],
+  SAVEDSINCE: ['saved', 'since'],
 };
+
+/** RFC 8474 §7 `objectid`: 1*255(ALPHA / DIGIT / "_" / "-"). */
+const OBJECT_ID = /^[A-Za-z0-9_-]{1,255}$/;
 
 /** RFC 7162 §3.1.5 entry-type-req. */
 const ENTRY_TYPES = new Set(['priv', 'shared', 'all']);
@@ -154,6 +173,16 @@ class KeyParser {
       }
       case 'MODSEQ':
         return this.modseq();
+      // RFC 8514 §4.3: every mailbox here keeps save dates.
+      case 'SAVEDATESUPPORTED':
+        return { kind: 'all' };
+      case 'EMAILID':
+      case 'THREADID': {
+        r.sp();
+        const id = r.atom();
+        if (!OBJECT_ID.test(id)) throw new ParseError(`Invalid ${name}`);
+        return { kind: name === 'EMAILID' ? 'emailid' : 'threadid', id };
+      }
       default:
         throw new ParseError(`Unknown search key ${name}`);
     }
@@ -196,24 +225,42 @@ export function parseSearchKeys(r: ArgReader, decode: Decode): SearchKey {
   return new KeyParser(r, decode).program(null);
 }
 
+/** RFC 9394 §4 `partial-range`: `nz-number ":" nz-number` or `"-" nz-number ":" "-" nz-number`. */
+function parsePartialRange(r: ArgReader): PartialRange {
+  const negative = r.skip('-');
+  const first = r.nzNumber();
+  r.expect(':');
+  if (r.skip('-') !== negative) throw new ParseError('PARTIAL range mixes positive and negative positions');
+  const last = r.nzNumber();
+  return negative ? { first: -first, last: -last } : { first, last };
+}
+
 /** `"(" [search-return-opt *(SP search-return-opt)] ")"` after RETURN SP; unknown options are BAD (RFC 9051 §6.4.4). */
 export function parseReturnOptions(r: ArgReader): ReturnOptions {
   const o: ReturnOptions = { min: false, max: false, all: false, count: false, save: false };
-  for (const name of r.list(() => r.atom().toUpperCase())) {
+  r.list(() => {
+    const name = r.atom().toUpperCase();
     switch (name) {
       case 'MIN':
       case 'MAX':
       case 'ALL':
       case 'COUNT':
       case 'SAVE':
-        o[name.toLowerCase() as keyof ReturnOptions] = true;
+        o[name.toLowerCase() as 'min' | 'max' | 'all' | 'count' | 'save'] = true;
+        break;
+      case 'PARTIAL':
+        if (o.partial) throw new ParseError('PARTIAL given twice');
+        r.sp();
+        o.partial = parsePartialRange(r);
         break;
       default:
         throw new ParseError(`Unknown RETURN option ${name}`);
     }
-  }
+  });
+  // RFC 9394 §3.1: one PARTIAL or one ALL, never both.
+  if (o.partial && o.all) throw new ParseError('PARTIAL and ALL cannot be combined');
   // RFC 4731 §3.1: an empty list means ALL.
-  if (!o.min && !o.max && !o.count && !o.save) o.all = true;
+  if (!o.min && !o.max && !o.count && !o.save && !o.partial) o.all = true;
   return o;
 }
 

@@ -10,13 +10,13 @@ import type { SequenceSet } from '../imap/wire/sequence-set.js';
 /** A calendar date as a day number: days since 1970-01-01 (UTC calendar). */
 export type DayNumber = number;
 
-/** Which date a date key compares: INTERNALDATE, or the Date header (SENT*). */
-export type DateField = 'internal' | 'sent';
+/** Which date a date key compares: INTERNALDATE, the Date header (SENT*) or the save date (SAVED*, RFC 8514 §4.3). */
+export type DateField = 'internal' | 'sent' | 'saved';
 
-/** How a date key compares: BEFORE/SENTBEFORE, ON/SENTON, SINCE/SENTSINCE. */
+/** How a date key compares: BEFORE/SENTBEFORE/SAVEDBEFORE, ON/…, SINCE/…. */
 export type DateOp = 'before' | 'on' | 'since';
 
-/** One search key (RFC 9051 §6.4.4, RFC 3501 §6.4.4, RFC 7162 §3.1.5). */
+/** One search key (RFC 9051 §6.4.4, RFC 3501 §6.4.4, RFC 7162 §3.1.5, RFC 8474 §6, RFC 8514 §4.3). */
 export type SearchKey =
   /** ALL, and the empty conjunction. */
   | { kind: 'all' }
@@ -40,6 +40,10 @@ export type SearchKey =
    * matches any message that has the field.
    */
   | { kind: 'header'; field: string; value: string }
+  /** The message's EMAILID is exactly `id` (RFC 8474 §6; case-sensitive). */
+  | { kind: 'emailid'; id: string }
+  /** The message's THREADID is exactly `id`; no message has one here, so it matches none (RFC 8474 §5.2). */
+  | { kind: 'threadid'; id: string }
   /** Substring of the decoded body text (BODY). */
   | { kind: 'body'; value: string }
   /** Substring of the header fields or the body text (TEXT). */
@@ -63,7 +67,7 @@ export function dayNumber(year: number, month0: number, day: number): DayNumber 
 
 /** What a query needs beyond the session's view, so callers load only that. */
 export interface QueryNeeds {
-  /** Store records (INTERNALDATE; also the blob id any analysis needs). */
+  /** Store records (INTERNALDATE, save date, EMAILID; also the blob id any analysis needs). */
   record: boolean;
   /** The stored MIME analysis (headers, body text, Date header). */
   analysis: boolean;
@@ -82,6 +86,9 @@ export function queryNeeds(key: SearchKey): QueryNeeds {
         needs.record = true;
         // SENT* falls back to INTERNALDATE when the Date header is absent.
         if (k.field === 'sent') needs.analysis = true;
+        break;
+      case 'emailid':
+        needs.record = true;
         break;
       case 'header':
       case 'body':

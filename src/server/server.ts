@@ -9,10 +9,13 @@ import type { Logger } from 'pino';
 import { AuthThrottle } from '../auth/throttle.js';
 import type { Config } from '../config/schema.js';
 import { ImapConnection } from '../imap/session/connection.js';
+import { listenLmtp } from '../lmtp/listeners.js';
 import { MailboxIndexCache } from '../imap/session/mailbox-index.js';
 import { ConnectionLimiter } from '../net/connection-limiter.js';
 import { listen, type Listener } from '../net/listen.js';
 import { createTlsContext, loadTlsMaterial } from '../net/tls-material.js';
+import { Pop3Connection } from '../pop3/session/connection.js';
+import { MessageSizes } from '../pop3/session/message-sizes.js';
 import { openStore } from '../store/open.js';
 import type { MailStore } from '../store/types.js';
 
@@ -20,7 +23,7 @@ import type { MailStore } from '../store/types.js';
 export interface RunningServer {
   /** Stops accepting, says BYE to every session, waits for them and closes the store. */
   stop(reason?: string): Promise<void>;
-  /** Bound ports by listener name ("imap", "imaps"). */
+  /** Bound ports by listener name ("imap", "imaps", "pop3", "pop3s", "lmtp"). */
   ports: Record<string, number>;
   /** The store the listeners share (the CLI and tests create accounts through it). */
   store: MailStore;
@@ -31,12 +34,12 @@ const SHUTDOWN_GRACE_MS = 5000;
 
 /** Starts every configured listener on one store. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const store = await openStore({ dataDir: config.dataDir });
+  const store = await openStore({ dataDir: config.dataDir, url: config.store.url, defaultMailboxes: config.mailboxes.defaults });
   const tls = await loadTlsMaterial(config, log);
   const secureContext = createTlsContext(tls);
   const throttle = new AuthThrottle(config.authThrottle);
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
-  const sessions = new Set<ImapConnection>();
+  const sessions = new Set<{ shutdown(reason: string): void }>();
 
   const deps = {
     store,
@@ -47,12 +50,23 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     secureContext,
     onClose: (conn: ImapConnection) => sessions.delete(conn),
   };
+  const pop3Deps = {
+    store,
+    sizes: new MessageSizes(store.blobs),
+    config,
+    log,
+    throttle,
+    secureContext,
+    onClose: (conn: Pop3Connection) => sessions.delete(conn),
+  };
 
   const listeners: Listener[] = [];
   try {
     for (const spec of [
-      { name: 'imap', port: config.imapPort, setting: 'imap-port', implicitTls: false },
-      { name: 'imaps', port: config.imapsPort, setting: 'imaps-port', implicitTls: true },
+      { name: 'imap', port: config.imapPort, setting: 'imap-port', implicitTls: false, pop3: false },
+      { name: 'imaps', port: config.imapsPort, setting: 'imaps-port', implicitTls: true, pop3: false },
+      { name: 'pop3', port: config.pop3Port, setting: 'pop3-port', implicitTls: false, pop3: true },
+      { name: 'pop3s', port: config.pop3sPort, setting: 'pop3s-port', implicitTls: true, pop3: true },
     ]) {
       if (spec.port === 0) continue;
       listeners.push(
@@ -63,8 +77,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           tls: spec.implicitTls ? tls : null,
           limiter,
           log,
+          refusePrefix: spec.pop3 ? '-ERR' : '* BYE',
           onSocket(socket) {
-            const conn = new ImapConnection(socket, deps, { implicitTls: spec.implicitTls });
+            const listener = { implicitTls: spec.implicitTls };
+            const conn = spec.pop3 ? new Pop3Connection(socket, pop3Deps, listener) : new ImapConnection(socket, deps, listener);
             sessions.add(conn);
             conn.run().catch((err: unknown) => {
               log.error({ err, session: conn.id }, 'session crashed');
@@ -74,6 +90,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         }),
       );
     }
+    listeners.push(...(await listenLmtp({ store, config, log, limiter, sessions })));
   } catch (e) {
     await Promise.all(listeners.map((l) => l.close()));
     await store.close();

@@ -76,11 +76,22 @@ export interface MessageRecord extends MessageSummary {
 export interface StagedBlob {
   blobId: string;
   size: number;
+  /**
+   * Set only on a composite blob (BlobStore.putComposite): its bytes are
+   * `prefix` followed by those of `base`, a plain blob. The store records the
+   * pair when a message first references it; nothing is written before that.
+   */
+  composite?: { prefix: Buffer; base: StagedBlob };
 }
 
 /** A message to add to a mailbox. */
 export interface NewMessage {
   blob: StagedBlob;
+  /**
+   * The analysis of the blob's bytes; for a composite blob, of its base's
+   * bytes: the store derives the composite's (one analysis serves every
+   * recipient of an LMTP delivery).
+   */
   analysis: MessageAnalysis;
   flags: string[];
   internalDate: Date;
@@ -96,6 +107,15 @@ export interface MailboxChanges {
   /** UIDs expunged with modseq > since, ascending. */
   expunged: Uid[];
 }
+
+/** A METADATA entry (RFC 5464 §3.2): its lower-case name, e.g. '/private/comment', and its value octets. */
+export interface MetadataEntry {
+  name: string;
+  value: Buffer;
+}
+
+/** How far below each named entry a metadata lookup reaches (RFC 5464 §4.2.2 DEPTH). */
+export type MetadataDepth = 0 | 1 | 'infinity';
 
 /** How STORE changes flags (RFC 9051 §6.4.6). */
 export type FlagOp = 'set' | 'add' | 'remove';
@@ -115,6 +135,55 @@ export interface CopyResult {
   /** Source UIDs that existed and were copied, ascending, paired with destUids. */
   sourceUids: Uid[];
   destUids: Uid[];
+}
+
+/** Account quota limits (RFC 9208); storage in octets, null = unlimited. */
+export interface QuotaLimits {
+  storage: number | null;
+  messages: number | null;
+}
+
+/** An account's quota limits and what its live messages use (RFC 9208 §3.2: one quota root per account). */
+export interface QuotaUsage extends QuotaLimits {
+  /** Sum of RFC822.SIZE of every live message, in octets. */
+  usedStorage: number;
+  /** Number of live messages in all mailboxes. */
+  usedMessages: number;
+}
+
+/** The outcome of REPLACE (RFC 8508). */
+export interface ReplaceResult {
+  /** UIDVALIDITY and UID of the new message in the target mailbox (APPENDUID, RFC 4315). */
+  uidValidity: number;
+  uid: Uid;
+  /** The source mailbox's highest modseq after the old message was expunged. */
+  modseq: ModSeq;
+}
+
+/**
+ * A message brought in by `mailkeep import` or `migrate`: a NewMessage plus
+ * where it came from, so running the same import twice adds nothing.
+ */
+export interface ImportedMessage extends NewMessage {
+  /**
+   * Identifies the message in its source (a Maildir base name, `uidvalidity:uid` on an IMAP
+   * server, a content hash in an mbox); at most MAX_SOURCE_KEY characters. A key already
+   * recorded for the mailbox is skipped, even if that message was expunged since.
+   */
+  sourceKey: string;
+  /** UID to keep (from dovecot-uidlist or the source server): used when not below uidNext, else a fresh UID is assigned. */
+  uid?: Uid;
+}
+
+/** Longest ImportedMessage.sourceKey, in characters. */
+export const MAX_SOURCE_KEY = 512;
+
+/** The outcome of importMessages. */
+export interface ImportResult {
+  uidValidity: number;
+  /** Per input message, in order: its new UID, or null when its source key was already imported (skipped). */
+  uids: Array<Uid | null>;
+  modseq: ModSeq;
 }
 
 /** Store failures that map onto IMAP response codes (RFC 5530). */
@@ -145,6 +214,15 @@ export interface BlobStore {
   createReadStream(blobId: string, start?: number, end?: number): Readable;
   /** Reads [start, end) of a blob into memory; for small ranges only (headers, MIME parts under a cap). */
   read(blobId: string, start?: number, end?: number): Promise<Buffer>;
+  /**
+   * A blob whose bytes are `prefix` followed by the base's, without copying
+   * the base (LMTP's per-recipient Return-Path/Delivered-To lines). Its id is
+   * the SHA-256 of those composed bytes, like any blob's; once a message
+   * references it, read() and createReadStream() serve the composed bytes and
+   * the base stays alive as long as the composite does. Nothing is stored
+   * before that reference, so an unused composite leaves nothing behind.
+   */
+  putComposite(prefix: Buffer, base: StagedBlob): Promise<StagedBlob>;
 }
 
 /** Receives a message body while it arrives (APPEND literal, LMTP DATA). */
@@ -157,6 +235,13 @@ export interface BlobWriter {
   finish(): Promise<StagedBlob>;
   /** Discards the staged bytes. */
   abort(): Promise<void>;
+}
+
+/** An address that delivers into an account (LMTP, `mailkeep deliver`). */
+export interface Alias {
+  /** As given when created; matched case-insensitively. */
+  address: string;
+  accountId: AccountId;
 }
 
 /** Wake-ups between sessions, processes and nodes: (account, mailbox, modseq), never data. */
@@ -179,8 +264,22 @@ export interface MailStore {
   getAccount(id: AccountId): Promise<Account | null>;
   listAccounts(): Promise<Account[]>;
   setPasswordHash(id: AccountId, passwordHash: string): Promise<void>;
-  /** Removes the account and everything it owns. */
+  /** Sets an account's quota limits (RFC 9208); replaces both. NONEXISTENT for an unknown account. */
+  setQuota(id: AccountId, limits: QuotaLimits): Promise<void>;
+  /** An account's quota limits and current usage (live messages only). NONEXISTENT for an unknown account. */
+  getQuotaUsage(id: AccountId): Promise<QuotaUsage>;
+  /** Removes the account and everything it owns (its aliases included). */
   deleteAccount(id: AccountId): Promise<void>;
+
+  // Aliases (installation-wide, like account names)
+  /** Points an address at an account. ALREADYEXISTS if the address is taken, NONEXISTENT if the account is not there. */
+  addAlias(address: string, accountId: AccountId): Promise<void>;
+  /** Removes an alias; NONEXISTENT if there is none. */
+  deleteAlias(address: string): Promise<void>;
+  /** The alias for an address (compared case-insensitively), or null. */
+  findAlias(address: string): Promise<Alias | null>;
+  /** Every alias, ordered by address. */
+  listAliases(): Promise<Alias[]>;
 
   // Mailboxes
   listMailboxes(accountId: AccountId): Promise<Mailbox[]>;
@@ -236,6 +335,12 @@ export interface MailStore {
   /** Copy plus expunge of the sources, in one transaction (RFC 6851). */
   moveMessages(accountId: AccountId, from: MailboxId, uids: readonly Uid[], to: MailboxId): Promise<CopyResult & { modseq: ModSeq }>;
   /**
+   * REPLACE (RFC 8508 §3.4): appends `message` to mailbox `to` and expunges `uid` from mailbox `from`
+   * in one transaction (a tombstone, as for expunge). The quota is checked on the net change only.
+   * NONEXISTENT when either mailbox or the old message is gone; nothing changes on any failure.
+   */
+  replaceMessage(accountId: AccountId, from: MailboxId, uid: Uid, to: MailboxId, message: NewMessage): Promise<ReplaceResult>;
+  /**
    * Removes messages flagged \Deleted; with `uids`, only those among them (UID EXPUNGE, RFC 4315).
    * Leaves tombstones; returns the expunged UIDs ascending.
    */
@@ -246,4 +351,47 @@ export interface MailStore {
    * sees each new message as recent.
    */
   claimRecent(accountId: AccountId, id: MailboxId): Promise<Uid>;
+
+  // Metadata (RFC 5464)
+  /**
+   * Annotations of a mailbox, or with mailboxId null the account's server-level ones (each account
+   * has its own: nothing is shared across accounts). Returns the named entries that exist and, with
+   * depth 1 or 'infinity', those below them, ascending by name. Names match case-insensitively.
+   * NONEXISTENT if the mailbox is missing.
+   */
+  getMetadata(accountId: AccountId, mailboxId: MailboxId | null, entries: readonly string[], depth?: MetadataDepth): Promise<MetadataEntry[]>;
+  /**
+   * Sets (value) or removes (null) entries, in order, in one transaction. If that leaves the mailbox
+   * (or server level) with more entries than before and more than maxEntries, nothing changes and it
+   * fails with StoreError LIMIT. A change to a mailbox's entries raises its highestModSeq in the same
+   * transaction (RFC 7162 §3.2) and is published. A mailbox's entries follow it through RENAME
+   * (renaming INBOX copies them, RFC 5464 §4.1) and go with it on DELETE. NONEXISTENT if the mailbox is missing.
+   */
+  setMetadata(
+    accountId: AccountId,
+    mailboxId: MailboxId | null,
+    entries: readonly (readonly [name: string, value: Buffer | null])[],
+    maxEntries?: number,
+  ): Promise<void>;
+
+  // Import and migration (cli/import, cli/migrate)
+  /**
+   * Appends like appendMessages (one transaction, quota enforced, ascending UIDs) and records each
+   * message's source key with its UID in the same transaction. Messages whose key is already
+   * recorded for the mailbox (or repeated in the batch) are skipped. A message's `uid` is kept when
+   * it is ≥ uidNext and above the UIDs assigned before it in the batch; otherwise it gets uidNext.
+   */
+  importMessages(accountId: AccountId, id: MailboxId, messages: ImportedMessage[]): Promise<ImportResult>;
+  /** The UIDs recorded for the given source keys (unknown keys are absent). Callers batch (≤ 1000 keys per call). */
+  findImported(accountId: AccountId, id: MailboxId, sourceKeys: readonly string[]): Promise<Map<string, Uid>>;
+  /**
+   * Gives a mailbox that has never held a message (uidNext = 1) the source's UIDVALIDITY, so
+   * imported UIDs stay valid for clients' caches; raises the installation's UIDVALIDITY counter
+   * past it. True when the mailbox now has that UIDVALIDITY (set now or already equal).
+   */
+  adoptUidValidity(accountId: AccountId, id: MailboxId, uidValidity: number): Promise<boolean>;
+  /** Opaque resume state of a mailbox's sync from one source (`migrate`), or null. */
+  getSyncState(accountId: AccountId, id: MailboxId, source: string): Promise<string | null>;
+  /** Stores the resume state of a mailbox's sync from one source, replacing the previous one. */
+  setSyncState(accountId: AccountId, id: MailboxId, source: string, state: string): Promise<void>;
 }

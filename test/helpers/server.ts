@@ -11,6 +11,7 @@ import pino from 'pino';
 import { hashPassword } from '../../src/auth/password.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
+import { createTestDatabase } from './pg-database.js';
 
 /** A free TCP port on 127.0.0.1 (bound, then released). */
 export async function freePort(): Promise<number> {
@@ -29,38 +30,56 @@ export interface TestServer {
   dataDir: string;
   imapPort: number;
   imapsPort: number;
+  /** POP3 with STLS, and POP3 over implicit TLS; 0 when disabled by an override. */
+  pop3Port: number;
+  pop3sPort: number;
+  /** LMTP on 127.0.0.1; 0 when disabled by an override. */
+  lmtpPort: number;
   /** Creates an account with a password. */
   addUser(name: string, password: string): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Starts an in-process server; `overrides` are raw config values (camelCase). */
+/**
+ * Starts an in-process server; `overrides` are raw config values (camelCase).
+ * With MAILKEEP_TEST_STORE=postgres the server runs on a throwaway PostgreSQL
+ * database (helpers/pg-database.ts), dropped by stop().
+ */
 export async function startTestServer(overrides: Record<string, unknown> = {}, logStream?: NodeJS.WritableStream): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-test-'));
+  const db = process.env.MAILKEEP_TEST_STORE === 'postgres' ? await createTestDatabase() : null;
   const config = configSchema.parse({
+    ...(db ? { store: { url: db.url } } : {}),
     dataDir,
     host: '127.0.0.1',
     imapPort: await freePort(),
     imapsPort: await freePort(),
-    pop3Port: 0,
-    pop3sPort: 0,
-    lmtpPort: 0,
+    pop3Port: await freePort(),
+    pop3sPort: await freePort(),
+    lmtpPort: await freePort(),
     ...overrides,
     log: { level: process.env.MAILKEEP_TEST_LOG ?? 'silent', ...(overrides.log as object | undefined) },
   });
   const log = logStream ? pino({ level: config.log.level }, logStream) : pino({ level: config.log.level });
-  const server = await startServer(config, log);
+  const server = await startServer(config, log).catch(async (err: unknown) => {
+    await db?.drop();
+    throw err;
+  });
   return {
     server,
     config,
     dataDir,
     imapPort: server.ports.imap ?? 0,
     imapsPort: server.ports.imaps ?? 0,
+    pop3Port: server.ports.pop3 ?? 0,
+    pop3sPort: server.ports.pop3s ?? 0,
+    lmtpPort: server.ports.lmtp ?? 0,
     async addUser(name, password) {
       await server.store.createAccount(name, await hashPassword(password));
     },
     async stop() {
       await server.stop();
+      await db?.drop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

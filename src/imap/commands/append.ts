@@ -9,17 +9,45 @@ import { no } from '../errors.js';
 import { canonicalFlags } from '../flags.js';
 import { formatNumbers } from '../wire/sequence-set.js';
 import type { Segment } from '../wire/framer.js';
-import { ParseError } from '../wire/reader.js';
+import { ParseError, type ArgReader } from '../wire/reader.js';
+import type { ImapSession } from '../session/session.js';
 import { accountOf, readMailbox } from './mailboxes.js';
 import { command } from './spec.js';
 
 /** Bound on messages in one MULTIAPPEND. */
 const MAX_MESSAGES = 1000;
 
-interface AppendItem {
+/** One `append-message` (RFC 4466 §2.1 as used by RFC 3502 and RFC 8508). */
+export interface AppendItem {
   flags: string[];
   date: Date | null;
   data: Segment & { kind: 'literal' | 'stream' };
+}
+
+/** `SP [flag-list SP] [date-time SP] literal`: one message of APPEND or REPLACE. */
+export function parseAppendItem(r: ArgReader): AppendItem {
+  r.sp();
+  let flags: string[] = [];
+  let date: Date | null = null;
+  if (r.peekByte() === 0x28) {
+    flags = canonicalFlags(r.flagList());
+    r.sp();
+  }
+  if (r.peekByte() === 0x22) {
+    date = r.dateTime();
+    r.sp();
+  }
+  return { flags, date, data: r.messageLiteral() };
+}
+
+/** The message of an item, staged in the blob store and analysed; empty messages are refused. */
+export async function stageItem(session: ImapSession, item: AppendItem): Promise<NewMessage> {
+  const staged =
+    item.data.kind === 'stream'
+      ? await session.takeStagedMessage(item.data.id)
+      : { blob: await session.store.blobs.put(item.data.bytes), analysis: analyzeMessage(item.data.bytes) };
+  if (staged.blob.size === 0) throw no(null, 'Empty messages cannot be appended');
+  return { ...staged, flags: item.flags, internalDate: item.date ?? new Date() };
 }
 
 /** RFC 9051 §6.3.12 — APPEND. */
@@ -30,18 +58,7 @@ export const append = command({
     const mailbox = readMailbox(r, inv);
     const items: AppendItem[] = [];
     do {
-      r.sp();
-      let flags: string[] = [];
-      let date: Date | null = null;
-      if (r.peekByte() === 0x28) {
-        flags = canonicalFlags(r.flagList());
-        r.sp();
-      }
-      if (r.peekByte() === 0x22) {
-        date = r.dateTime();
-        r.sp();
-      }
-      items.push({ flags, date, data: r.messageLiteral() });
+      items.push(parseAppendItem(r));
       if (items.length > MAX_MESSAGES) throw new ParseError('Too many messages in one APPEND');
     } while (!r.atEnd());
     return { mailbox, items };
@@ -50,14 +67,7 @@ export const append = command({
     const session = inv.session;
     const account = accountOf(session);
     const messages: NewMessage[] = [];
-    for (const item of items) {
-      const staged =
-        item.data.kind === 'stream'
-          ? await session.takeStagedMessage(item.data.id)
-          : { blob: await session.store.blobs.put(item.data.bytes), analysis: analyzeMessage(item.data.bytes) };
-      if (staged.blob.size === 0) throw no(null, 'Empty messages cannot be appended');
-      messages.push({ ...staged, flags: item.flags, internalDate: item.date ?? new Date() });
-    }
+    for (const item of items) messages.push(await stageItem(session, item));
     const mb = await session.store.getMailbox(account, mailbox);
     if (!mb) throw no('TRYCREATE', 'Mailbox does not exist');
     const res = await session.store.appendMessages(account, mb.id, messages);

@@ -1,15 +1,18 @@
 /**
- * Mailbox management in the authenticated state (RFC 9051 §6.3): CREATE,
- * DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB (RFC 3501 §6.3.9), STATUS.
+ * Mailbox management in the authenticated state (RFC 9051 §6.3): CREATE (with
+ * RFC 6154 §3 USE), DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS; LIST and
+ * LSUB live in list.ts.
  */
+import { SPECIAL_USES } from '../../config/schema.js';
 import type { AccountId } from '../../ids.js';
 import type { Mailbox } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
 import { enableCondstore } from '../condstore.js';
 import { no } from '../errors.js';
-import { ancestors, compilePattern, decodeMailboxArg, encodeMailboxName, SEPARATOR, validateNewName } from '../mailbox-name.js';
+import { mailboxObjectId } from '../object-id.js';
+import { ancestors, decodeMailboxArg, encodeMailboxName, SEPARATOR, validateNewName } from '../mailbox-name.js';
 import type { ImapSession } from '../session/session.js';
-import { encodeAString, encodeString } from '../wire/encode.js';
+import { encodeAString } from '../wire/encode.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 import { command, type Invocation } from './spec.js';
 
@@ -53,16 +56,54 @@ async function createParents(session: ImapSession, name: string): Promise<void> 
   }
 }
 
+interface CreateArgs {
+  name: string;
+  /** RFC 6154 §3 `USE (...)` attributes as sent. */
+  uses: string[];
+}
+
+/** `create-params` (RFC 4466 §2.2); USE (RFC 6154 §3) is the only one. */
+function parseCreate(r: ArgReader, inv: Invocation): CreateArgs {
+  const args: CreateArgs = { name: readMailbox(r, inv), uses: [] };
+  if (r.atEnd()) return args;
+  // `use-attr = "\" atom` (RFC 6154 §6).
+  const useAttr = (): string => {
+    r.expect('\\');
+    return `\\${r.atom()}`;
+  };
+  r.sp();
+  r.list(() => {
+    const param = r.atom().toUpperCase();
+    if (param !== 'USE') throw new ParseError(`Unknown CREATE parameter ${param}`);
+    r.sp();
+    args.uses.push(...r.list(useAttr));
+  }, false);
+  return args;
+}
+
+/** RFC 6154 §3: the special use a new mailbox gets; NO [USEATTR] for one this server cannot give. */
+function chooseSpecialUse(uses: readonly string[]): string | null {
+  const distinct = [...new Set(uses.map((u) => SPECIAL_USES.find((s) => s.toLowerCase() === u.toLowerCase()) ?? u))];
+  const unknown = distinct.find((u) => !(SPECIAL_USES as readonly string[]).includes(u));
+  if (unknown !== undefined) throw no('USEATTR', `${unknown} is not supported`);
+  if (distinct.length > 1) throw no('USEATTR', 'A mailbox can have only one special use');
+  return distinct[0] ?? null;
+}
+
 /** RFC 9051 §6.3.4 — CREATE. */
 export const create = command({
   name: 'CREATE',
   states: AUTHED,
-  parse: (r, inv) => readMailbox(r, inv),
-  async run(inv, raw) {
+  parse: parseCreate,
+  async run(inv, { name: raw, uses }) {
     const name = validateNewName(raw);
     if (name === 'INBOX') throw no('ALREADYEXISTS', 'INBOX always exists');
+    // Before anything is created: a refused special use creates nothing (RFC 6154 §3).
+    const specialUse = chooseSpecialUse(uses);
     await createParents(inv.session, name);
-    await inv.session.store.createMailbox(accountOf(inv.session), name);
+    const mb = await inv.session.store.createMailbox(accountOf(inv.session), name, specialUse);
+    // RFC 8474 §4.1.
+    return { code: `MAILBOXID (${mailboxObjectId(mb)})` };
   },
 });
 
@@ -121,103 +162,37 @@ export const unsubscribe = command({
   },
 });
 
-interface ListArgs {
-  reference: string;
-  pattern: string;
+const STATUS_ITEMS = new Set(['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT', 'HIGHESTMODSEQ', 'MAILBOXID']);
+
+/** Reads `(status-att ...)`: for STATUS, and LIST RETURN (STATUS ...) (RFC 5819 §4). */
+export function readStatusItems(r: ArgReader): string[] {
+  return r.list(() => {
+    const item = r.atom().toUpperCase();
+    if (!STATUS_ITEMS.has(item)) throw new ParseError(`Unknown STATUS item ${item}`);
+    return item;
+  }, false);
 }
 
-function parseList(r: ArgReader, inv: Invocation): ListArgs {
-  r.sp();
-  const utf8 = inv.session.encodeMode.utf8;
-  const reference = decodeMailboxArg(r.astring(), utf8);
-  r.sp();
-  const patternArg = r.listMailbox();
-  if (patternArg.bytes.length > 1024) throw new ParseError('Pattern too long');
-  const pattern = patternArg.bytes.length === 0 ? '' : decodeMailboxArg(patternArg, utf8);
-  return { reference, pattern };
+/** The STATUS response (RFC 9051 §7.2.4) for a mailbox; NONEXISTENT if it went away meanwhile. */
+export async function statusResponse(session: ImapSession, mb: Mailbox, items: readonly string[]): Promise<Buffer> {
+  const counts = await session.store.mailboxCounts(accountOf(session), mb.id);
+  // RFC 7162 §3.1.9: STATUS HIGHESTMODSEQ is a CONDSTORE-enabling command.
+  if (items.includes('HIGHESTMODSEQ')) enableCondstore(session);
+  const values: Record<string, number | string> = {
+    MESSAGES: counts.messages,
+    UIDNEXT: mb.uidNext,
+    UIDVALIDITY: mb.uidValidity,
+    UNSEEN: counts.unseen,
+    DELETED: counts.deleted,
+    SIZE: counts.size,
+    RECENT: counts.recent,
+    HIGHESTMODSEQ: mb.highestModSeq,
+    // RFC 8474 §4.3.
+    MAILBOXID: `(${mailboxObjectId(mb)})`,
+  };
+  const body = [...new Set(items)].map((i) => `${i} ${values[i]}`).join(' ');
+  return Buffer.concat([Buffer.from('STATUS '), mailboxWire(session, mb.name), Buffer.from(` (${body})`)]);
 }
-
-/** A name in a listing, real or only implied by an inferior. */
-interface Node {
-  mailbox: Mailbox | null;
-  hasChildren: boolean;
-}
-
-/** All names with their implied parents (RFC 9051 §6.3.9: \Noselect/\NonExistent hierarchy). */
-function buildTree(mailboxes: Mailbox[]): Map<string, Node> {
-  const nodes = new Map<string, Node>();
-  for (const mb of mailboxes) nodes.set(mb.name, { mailbox: mb, hasChildren: false });
-  for (const mb of mailboxes) {
-    for (const parent of ancestors(mb.name)) {
-      const node = nodes.get(parent);
-      if (node) node.hasChildren = true;
-      else nodes.set(parent, { mailbox: null, hasChildren: true });
-    }
-  }
-  return nodes;
-}
-
-/** Writes `* LIST (attrs) "/" name` lines. */
-function listLine(session: ImapSession, verb: 'LIST' | 'LSUB', attrs: string[], name: string): void {
-  session.untagged(Buffer.concat([Buffer.from(`${verb} (${attrs.join(' ')}) `), encodeString(SEPARATOR), Buffer.from(' '), mailboxWire(session, name)]));
-}
-
-/** RFC 9051 §6.3.9 — LIST (basic form). */
-export const list = command({
-  name: 'LIST',
-  states: AUTHED,
-  parse: parseList,
-  async run(inv, { reference, pattern }) {
-    const session = inv.session;
-    if (pattern === '') {
-      // The hierarchy delimiter and root name.
-      listLine(session, 'LIST', ['\\Noselect'], '');
-      return;
-    }
-    const match = compilePattern(reference, pattern);
-    const tree = buildTree(await session.store.listMailboxes(accountOf(session)));
-    const names = [...tree.keys()].filter(match).sort(byName);
-    for (const name of names) {
-      const node = tree.get(name)!;
-      const attrs: string[] = [];
-      if (!node.mailbox) attrs.push(session.rev2 ? '\\NonExistent' : '\\Noselect');
-      attrs.push(node.hasChildren ? '\\HasChildren' : '\\HasNoChildren');
-      if (node.mailbox?.specialUse) attrs.push(node.mailbox.specialUse);
-      listLine(session, 'LIST', attrs, name);
-    }
-  },
-});
-
-/** RFC 3501 §6.3.9 — LSUB (IMAP4rev1 only; removed in rev2). */
-export const lsub = command({
-  name: 'LSUB',
-  states: AUTHED,
-  parse: parseList,
-  async run(inv, { reference, pattern }) {
-    const session = inv.session;
-    const match = compilePattern(reference, pattern);
-    const account = accountOf(session);
-    const subscribed = new Set(await session.store.listSubscriptions(account));
-    const existing = new Set((await session.store.listMailboxes(account)).map((m) => m.name));
-    const out = new Map<string, string[]>();
-    for (const name of subscribed) {
-      if (match(name)) out.set(name, existing.has(name) ? [] : ['\\Noselect']);
-      // RFC 3501 §6.3.9: a "%" may match an unsubscribed parent of a subscribed name.
-      for (const parent of ancestors(name)) {
-        if (!subscribed.has(parent) && match(parent) && !out.has(parent)) out.set(parent, ['\\Noselect']);
-      }
-    }
-    for (const name of [...out.keys()].sort(byName)) listLine(session, 'LSUB', out.get(name)!, name);
-  },
-});
-
-function byName(a: string, b: string): number {
-  if (a === 'INBOX') return -1;
-  if (b === 'INBOX') return 1;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-const STATUS_ITEMS = new Set(['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT', 'HIGHESTMODSEQ']);
 
 /** RFC 9051 §6.3.11 — STATUS. */
 export const status = command({
@@ -226,30 +201,10 @@ export const status = command({
   parse(r, inv) {
     const name = readMailbox(r, inv);
     r.sp();
-    const items = r.list(() => {
-      const item = r.atom().toUpperCase();
-      if (!STATUS_ITEMS.has(item)) throw new ParseError(`Unknown STATUS item ${item}`);
-      return item;
-    }, false);
-    return { name, items };
+    return { name, items: readStatusItems(r) };
   },
   async run(inv, { name, items }) {
     const session = inv.session;
-    const mb = await requireMailbox(session, name);
-    const counts = await session.store.mailboxCounts(accountOf(session), mb.id);
-    // RFC 7162 §3.1.9: STATUS HIGHESTMODSEQ is a CONDSTORE-enabling command.
-    if (items.includes('HIGHESTMODSEQ')) enableCondstore(session);
-    const values: Record<string, number> = {
-      MESSAGES: counts.messages,
-      UIDNEXT: mb.uidNext,
-      UIDVALIDITY: mb.uidValidity,
-      UNSEEN: counts.unseen,
-      DELETED: counts.deleted,
-      SIZE: counts.size,
-      RECENT: counts.recent,
-      HIGHESTMODSEQ: mb.highestModSeq,
-    };
-    const body = [...new Set(items)].map((i) => `${i} ${values[i]}`).join(' ');
-    session.untagged(Buffer.concat([Buffer.from('STATUS '), mailboxWire(session, mb.name), Buffer.from(` (${body})`)]));
+    session.untagged(await statusResponse(session, await requireMailbox(session, name), items));
   },
 });

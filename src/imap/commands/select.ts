@@ -10,6 +10,7 @@ import { reportFlags } from '../session/sync.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 import { formatNumbers, inRanges, resolveRanges, type SequenceSet } from '../wire/sequence-set.js';
 import { MailboxView } from '../session/mailbox-view.js';
+import { mailboxObjectId } from '../object-id.js';
 import type { ImapSession } from '../session/session.js';
 import { encodeString } from '../wire/encode.js';
 import { accountOf, mailboxWire, readMailbox, requireMailbox } from './mailboxes.js';
@@ -124,6 +125,8 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
   }
   session.untagged(`OK [UIDVALIDITY ${mb.uidValidity}] UIDs valid`);
   session.untagged(`OK [UIDNEXT ${view.uidNext}] Predicted next UID`);
+  // RFC 8474 §4.2.
+  session.untagged(`OK [MAILBOXID (${mailboxObjectId(mb)})] Mailbox id`);
   session.untagged(`FLAGS (${flags})`);
   session.untagged(readOnly ? 'OK [PERMANENTFLAGS ()] Read-only mailbox' : `OK [PERMANENTFLAGS (${flags} \\*)] Flags permitted`);
   if (condstore(session)) session.untagged(`OK [HIGHESTMODSEQ ${view.modseq}] Highest`);

@@ -149,8 +149,12 @@ export class ImapConnection implements ImapSession {
     this.closed = true;
     this.unsubscribe?.();
     this.unsubscribe = null;
-    for (const sink of this.staged.values()) void sink.writer.abort();
+    // A finished writer rejects abort(); nothing is left to undo then.
+    for (const sink of this.staged.values()) void sink.writer.abort().catch(() => undefined);
     this.staged.clear();
+    // A literal cut off by the disconnect: drop its temp file.
+    void this.currentStream?.writer.abort().catch(() => undefined);
+    this.currentStream = null;
     this.deps.onClose(this);
     this.wake();
   }
@@ -328,7 +332,11 @@ export class ImapConnection implements ImapSession {
     const tag = cmd?.tag ?? '*';
     const authed = this.state.kind === 'authenticated' || this.state.kind === 'selected';
     // An APPEND literal after the mailbox argument is message data: stream it to the blob store.
-    const isMessage = authed && cmd?.name === 'APPEND' && (a.segments.length > 1 || cmd.rest.trim() !== '');
+    // So is REPLACE's after its message number and mailbox (RFC 8508 §5); the mailbox alone may be a literal.
+    const isMessage =
+      authed &&
+      ((cmd?.name === 'APPEND' && (a.segments.length > 1 || cmd.rest.trim() !== '')) ||
+        (cmd?.name === 'REPLACE' && (a.segments.length > 1 || /\S\s+\S/.test(cmd.rest))));
     const refuse = (code: string, text: string): void => {
       this.framer.rejectLiteral();
       this.tagged(tag, 'NO', code, text);
@@ -517,8 +525,9 @@ export class ImapConnection implements ImapSession {
     } finally {
       for (const [id, sink] of this.staged) {
         this.staged.delete(id);
+        // An untaken message (a command that failed first): its writer already finished
+        // (endStream), so there is nothing to abort; only the outcome is observed.
         void sink.result?.then(() => undefined, () => undefined);
-        void sink.writer.abort();
       }
     }
   }

@@ -13,7 +13,6 @@ export const TERMINATOR = Buffer.from('.\r\n');
 
 /** Response text made safe for one line. */
 function clean(text: string): string {
-  // eslint-disable-next-line no-control-regex
   const safe = text.replace(/[\x00-\x1f\x7f]/g, '?');
   return Buffer.byteLength(safe) <= MAX_TEXT ? safe : `${Buffer.from(safe).subarray(0, MAX_TEXT - 3).toString('utf8').replace(/\uFFFD$/, '')}...`;
 }

@@ -8,8 +8,12 @@
  * lower-case hex digits are ever turned into paths (no traversal). Files are
  * deleted only by the store's garbage collector while it holds the database
  * write lock (see sqlite-store.ts).
+ *
+ * Composite blobs (putComposite) have no file: the database that references
+ * them records (base, prefix), and reads of an id without a file ask it
+ * through the CompositeSource the store attaches.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, unlinkSync } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -50,15 +54,35 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** Splits a range of a composite blob into the part of its prefix and the range of its base. */
+function splitRange(prefix: Buffer, start: number, end: number | undefined): { head: Buffer; baseStart: number; baseEnd: number | undefined } {
+  const n = prefix.length;
+  return {
+    head: prefix.subarray(Math.min(start, n), end === undefined ? n : Math.min(end, n)),
+    baseStart: Math.max(0, start - n),
+    baseEnd: end === undefined ? undefined : Math.max(0, end - n),
+  };
+}
+
 /** Rejects malformed [start, end) ranges (end omitted = to the end of the blob). */
 function checkRange(start: number, end: number | undefined): void {
   const badEnd = end !== undefined && (!Number.isSafeInteger(end) || end < start);
   if (!Number.isSafeInteger(start) || start < 0 || badEnd) throw new RangeError(`bad blob range [${start}, ${end ?? ''})`);
 }
 
+/** How a composite blob is made: `prefix` followed by the bytes of the plain blob `baseId`. */
+export interface CompositeParts {
+  baseId: string;
+  prefix: Buffer;
+}
+
+/** Where reads find composite blobs: the store that recorded them. */
+export type CompositeSource = (blobId: string) => CompositeParts | null | Promise<CompositeParts | null>;
+
 /** A BlobStore over a directory, shared safely by several processes. */
 export class FsBlobStore implements BlobStore, BlobPlacement {
   private readonly tmpDir: string;
+  private composites: CompositeSource | null = null;
 
   private constructor(readonly root: string) {
     this.tmpDir = join(root, 'tmp');
@@ -82,17 +106,73 @@ export class FsBlobStore implements BlobStore, BlobPlacement {
     return writer.finish();
   }
 
+  /** Lets reads serve composite blobs recorded by the store (set once, when the store opens). */
+  setCompositeSource(source: CompositeSource): void {
+    this.composites = source;
+  }
+
+  async putComposite(prefix: Buffer, base: StagedBlob): Promise<StagedBlob> {
+    // A composite of a composite is flattened: bases are always plain files.
+    const plain = base.composite?.base ?? base;
+    const whole = base.composite ? Buffer.concat([prefix, base.composite.prefix]) : prefix;
+    if (whole.length === 0) return plain;
+    const hash = createHash('sha256').update(whole);
+    let size = 0;
+    for await (const chunk of this.fileStream(plain.blobId, 0, undefined) as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      size += chunk.length;
+    }
+    if (size !== plain.size) throw new StoreError('CANNOT', `blob ${plain.blobId} has ${size} bytes, expected ${plain.size}`);
+    return { blobId: hash.digest('hex'), size: whole.length + size, composite: { prefix: whole, base: plain } };
+  }
+
   createReadStream(blobId: string, start = 0, end?: number): Readable {
     checkId(blobId);
     checkRange(start, end);
     if (end === start) return Readable.from([]);
-    // fs ranges are inclusive; ours are [start, end).
-    return createReadStream(this.pathOf(blobId), { start, end: end === undefined ? undefined : end - 1 });
+    if (this.composites === null || existsSync(this.pathOf(blobId))) return this.fileStream(blobId, start, end);
+    return Readable.from(this.composedChunks(blobId, start, end), { objectMode: false });
   }
 
   async read(blobId: string, start = 0, end?: number): Promise<Buffer> {
     checkId(blobId);
     checkRange(start, end);
+    try {
+      return await this.readFile(blobId, start, end);
+    } catch (err) {
+      const parts = err instanceof StoreError && err.code === 'NONEXISTENT' ? await this.compositeOf(blobId) : null;
+      if (parts === null) throw err;
+      const { head, baseStart, baseEnd } = splitRange(parts.prefix, start, end);
+      if (baseEnd !== undefined && baseEnd <= baseStart) return head;
+      return Buffer.concat([head, await this.readFile(parts.baseId, baseStart, baseEnd)]);
+    }
+  }
+
+  /** A plain blob's file as a stream ([start, end), end omitted = to the end). */
+  private fileStream(blobId: string, start: number, end: number | undefined): Readable {
+    // fs ranges are inclusive; ours are [start, end).
+    return createReadStream(this.pathOf(blobId), { start, end: end === undefined ? undefined : end - 1 });
+  }
+
+  private async compositeOf(blobId: string): Promise<CompositeParts | null> {
+    return this.composites === null ? null : await this.composites(blobId);
+  }
+
+  /** The bytes of a blob without a file: its recorded prefix, then its base's file. */
+  private async *composedChunks(blobId: string, start: number, end: number | undefined): AsyncGenerator<Buffer> {
+    const parts = await this.compositeOf(blobId);
+    // No file and no record: the plain stream reports the missing file as before.
+    if (parts === null) {
+      yield* this.fileStream(blobId, start, end) as AsyncIterable<Buffer>;
+      return;
+    }
+    const { head, baseStart, baseEnd } = splitRange(parts.prefix, start, end);
+    if (head.length > 0) yield head;
+    if (baseEnd !== undefined && baseEnd <= baseStart) return;
+    yield* this.fileStream(parts.baseId, baseStart, baseEnd) as AsyncIterable<Buffer>;
+  }
+
+  private async readFile(blobId: string, start: number, end: number | undefined): Promise<Buffer> {
     let fh;
     try {
       fh = await open(this.pathOf(blobId), 'r');

@@ -12,6 +12,9 @@
  *   values, increasing across delete + recreate of the same name (RFC 9051 §2.3.1.1).
  * - `expunged_due` orders held tombstones by expunge time for the retention
  *   sweep, which runs across all accounts (like the blob GC).
+ * - `aliases` (deliverySupport) is keyed by address, like accounts by name:
+ *   LMTP looks an address up before it knows the account. On Citus it is a
+ *   reference table.
  *
  * Derived columns are kept by triggers in the same transaction as the change:
  * blobs.refcount and the per-mailbox aggregates (message_count, total_size,
@@ -184,8 +187,92 @@ const heldTombstones: Migration = (db) => {
   `);
 };
 
+/**
+ * `mailkeep import` and `migrate` (store/types.ts importMessages): the source
+ * key of every imported message with the UID it got, written in the append's
+ * transaction, so a second or resumed run skips what is already there; and the
+ * per-mailbox resume state of a sync from another server. Both go with their
+ * mailbox (cascade) and lead with account_id.
+ */
+const importRecords: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE import_records (
+      account_id INTEGER NOT NULL,
+      mailbox_id INTEGER NOT NULL,
+      source_key TEXT NOT NULL,
+      uid        INTEGER NOT NULL,
+      PRIMARY KEY (account_id, mailbox_id, source_key),
+      FOREIGN KEY (account_id, mailbox_id) REFERENCES mailboxes (account_id, mailbox_id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+
+    CREATE TABLE sync_states (
+      account_id INTEGER NOT NULL,
+      mailbox_id INTEGER NOT NULL,
+      source     TEXT NOT NULL,
+      state      TEXT NOT NULL,
+      PRIMARY KEY (account_id, mailbox_id, source),
+      FOREIGN KEY (account_id, mailbox_id) REFERENCES mailboxes (account_id, mailbox_id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+  `);
+};
+
 /** Every migration in order; the database's user_version says how many have run. */
-export const MIGRATIONS: readonly Migration[] = [initialSchema, heldTombstones];
+/**
+ * RFC 5464 METADATA: the annotations of a mailbox, or with mailbox_id 0 the
+ * account's server-level ones (no mailbox has id 0, so no foreign key can
+ * cover those rows: a trigger removes a mailbox's entries with it instead).
+ * Keyed by mailbox id, entries follow a mailbox through RENAME.
+ */
+const metadata: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE metadata (
+      account_id INTEGER NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+      mailbox_id INTEGER NOT NULL,  -- 0: a server-level entry
+      name       TEXT NOT NULL,     -- lower-case entry name, e.g. /private/comment
+      value      BLOB NOT NULL,
+      PRIMARY KEY (account_id, mailbox_id, name)
+    ) WITHOUT ROWID;
+
+    CREATE TRIGGER mailboxes_delete_metadata AFTER DELETE ON mailboxes BEGIN
+      DELETE FROM metadata WHERE account_id = OLD.account_id AND mailbox_id = OLD.mailbox_id;
+    END;
+  `);
+};
+
+/**
+ * LMTP delivery (RFC 2033): aliases, and composite blobs so that one message
+ * for many recipients is stored once although each copy starts with its own
+ * Return-Path/Delivered-To lines. A composite row has no file of its own:
+ * its bytes are `prefix` followed by the base blob's, it holds one reference
+ * on its base for as long as the row exists, and its analysis is derived
+ * from the base's (store/composite-analysis.ts), so `analysis` is '' there. The GC
+ * deletes a composite row like any other at refcount 0, which may turn its
+ * base into garbage for the next GC round.
+ */
+const deliverySupport: Migration = (db) => {
+  db.exec(`
+    ALTER TABLE blobs ADD COLUMN base_id TEXT;  -- composite: the blob whose bytes follow the prefix
+    ALTER TABLE blobs ADD COLUMN prefix BLOB;   -- composite: the bytes before the base's
+
+    CREATE TRIGGER blobs_composite_insert AFTER INSERT ON blobs WHEN NEW.base_id IS NOT NULL BEGIN
+      UPDATE blobs SET refcount = refcount + 1 WHERE blob_id = NEW.base_id;
+    END;
+
+    CREATE TRIGGER blobs_composite_delete AFTER DELETE ON blobs WHEN OLD.base_id IS NOT NULL BEGIN
+      UPDATE blobs SET refcount = refcount - 1 WHERE blob_id = OLD.base_id;
+    END;
+
+    CREATE TABLE aliases (
+      address_key TEXT PRIMARY KEY,   -- lower-cased address
+      address     TEXT NOT NULL,      -- as given
+      account_id  INTEGER NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+      created_at  INTEGER NOT NULL    -- epoch ms
+    ) WITHOUT ROWID;
+    CREATE INDEX aliases_account ON aliases (account_id);
+  `);
+};
+
+export const MIGRATIONS: readonly Migration[] = [initialSchema, heldTombstones, importRecords, metadata, deliverySupport];
 
 /**
  * Brings a database up to date in one write transaction (BEGIN IMMEDIATE, so two

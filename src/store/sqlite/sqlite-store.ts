@@ -28,25 +28,38 @@ import { ModSeqPoller } from '../../events/modseq-poller.js';
 import { FsBlobStore } from '../blobs/fs-blob-store.js';
 import type {
   Account,
+  Alias,
   CopyResult,
   FlagChangeResult,
   FlagOp,
+  ImportedMessage,
+  ImportResult,
   Mailbox,
   MailboxChanges,
   MailboxCounts,
   MailStore,
   MessageRecord,
   MessageSummary,
+  MetadataDepth,
+  MetadataEntry,
   NewMessage,
+  QuotaLimits,
+  QuotaUsage,
+  ReplaceResult,
+  StagedBlob,
 } from '../types.js';
-import { StoreError } from '../types.js';
+import { MAX_SOURCE_KEY, StoreError } from '../types.js';
 import { decodeAnalysis, encodeAnalysis } from './analysis-codec.js';
+import { composedAnalysis } from '../composite-analysis.js';
 import type { ReadTx, WriteTx } from './db.js';
 import { openDatabase, transactionRunners } from './db.js';
-import { applyFlagOp, flagList, keywordsFromText, keywordsToText, parseFlags } from './flags.js';
+import { applyFlagOp, flagList, keywordsFromText, keywordsToText, parseFlags, type FlagSet } from './flags.js';
 import { migrate } from './schema.js';
 import type { AccountRow, FlagRow, MailboxRow, RecordRow, Statements } from './statements.js';
 import { prepareStatements } from './statements.js';
+
+/** Moved to store/types.ts (QUOTA is backend-neutral); re-exported while callers still import it from here. */
+export type { QuotaLimits } from '../types.js';
 
 /** A mailbox every new account gets besides INBOX. */
 export interface DefaultMailbox {
@@ -82,12 +95,6 @@ export interface SqliteStoreOptions {
   expungedRetentionMs?: number;
 }
 
-/** Account quota limits (RFC 9208); storage in octets, null = unlimited. */
-export interface QuotaLimits {
-  storage: number | null;
-  messages: number | null;
-}
-
 const MAX_UID = 0xffffffff;
 const DEFAULT_POLL_MS = 75;
 /** Blob rows (and files) removed per GC transaction; the loop yields between batches. */
@@ -99,6 +106,8 @@ const DEFAULT_RETENTION_MS = 60 * 60 * 1000;
 const RELEASE_PERIOD_MS = 5 * 60 * 1000;
 const MIN_RELEASE_PERIOD_MS = 1000;
 const INBOX = 'INBOX';
+/** The metadata owner id of server-level entries (schema.ts: no mailbox has id 0). */
+const SERVER_METADATA = 0;
 
 /** 'INBOX' in any case is INBOX (RFC 9051 §5.1); every other name is exact. ASCII-only match on purpose. */
 function canonicalName(name: string): string {
@@ -108,6 +117,11 @@ function canonicalName(name: string): string {
 /** RFC 8474 objectid: letters, digits, '-' and '_'. */
 function newEmailId(): string {
   return `M${randomBytes(12).toString('base64url')}`;
+}
+
+/** Source keys are bounded like every other stored input. */
+function checkSourceKey(key: string): void {
+  if (key.length === 0 || key.length > MAX_SOURCE_KEY) throw new StoreError('CANNOT', 'invalid import source key');
 }
 
 /** Lets other work run between the batches of a long background job. */
@@ -197,6 +211,10 @@ export class SqliteStore implements MailStore {
       onListenerError: this.onError,
     });
     this.poller.start(opts.pollIntervalMs ?? DEFAULT_POLL_MS);
+    blobs.setCompositeSource((blobId) => {
+      const row = this.st.compositeParts.get(blobId);
+      return row ? { baseId: row.base_id, prefix: row.prefix } : null;
+    });
     this.retentionMs = opts.expungedRetentionMs ?? DEFAULT_RETENTION_MS;
     const period = Math.max(MIN_RELEASE_PERIOD_MS, Math.min(RELEASE_PERIOD_MS, this.retentionMs));
     // unref: the sweep alone must not keep the process alive.
@@ -244,15 +262,45 @@ export class SqliteStore implements MailStore {
     this.write(() => this.changedOne(this.st.setPassword.run(passwordHash, id), 'account'));
   }
 
-  /** Sets an account's quota limits (RFC 9208); storage in octets, null = unlimited. */
   async setQuota(id: AccountId, limits: QuotaLimits): Promise<void> {
     this.write(() => this.changedOne(this.st.setQuota.run(limits.storage, limits.messages, id), 'account'));
+  }
+
+  async getQuotaUsage(id: AccountId): Promise<QuotaUsage> {
+    // The per-mailbox aggregates are kept by triggers: one row per mailbox, no message scan.
+    const row = this.st.usage.get(id);
+    if (!row) throw new StoreError('NONEXISTENT', 'no such account');
+    return { storage: row.quota_storage, messages: row.quota_messages, usedStorage: row.storage, usedMessages: row.messages };
   }
 
   async deleteAccount(id: AccountId): Promise<void> {
     // Cascades to mailboxes, messages and tombstones (triggers release their blob references), subscriptions.
     this.write(() => this.changedOne(this.st.deleteAccount.run(id), 'account'));
     await this.quietly(() => this.collectGarbage());
+  }
+
+  // ---- Aliases ----
+
+  async addAlias(address: string, accountId: AccountId): Promise<void> {
+    this.write(() => {
+      if (!this.st.accountById.get(accountId)) throw new StoreError('NONEXISTENT', 'no such account');
+      const key = address.toLowerCase();
+      if (this.st.aliasByKey.get(key)) throw new StoreError('ALREADYEXISTS', 'alias exists');
+      this.st.insertAlias.run(key, address, accountId, Date.now());
+    });
+  }
+
+  async deleteAlias(address: string): Promise<void> {
+    this.write(() => this.changedOne(this.st.deleteAlias.run(address.toLowerCase()), 'alias'));
+  }
+
+  async findAlias(address: string): Promise<Alias | null> {
+    const row = this.st.aliasByKey.get(address.toLowerCase());
+    return row ? { address: row.address, accountId: row.account_id as AccountId } : null;
+  }
+
+  async listAliases(): Promise<Alias[]> {
+    return this.st.allAliases.all().map((row) => ({ address: row.address, accountId: row.account_id as AccountId }));
   }
 
   // ---- Mailboxes ----
@@ -353,19 +401,7 @@ export class SqliteStore implements MailStore {
       if (messages.length === 0) return { mb, uids: [], modseq: mb.highest_modseq };
       this.checkQuota(accountId, messages.length, messages.reduce((sum, m) => sum + m.blob.size, 0));
       const now = Date.now();
-      const rows = messages.map((m, i): NewRow => {
-        this.referenceBlob(m.blob.blobId, m.blob.size, m.analysis);
-        const flags = flagSets[i] ?? { system: 0, keywords: [] };
-        return {
-          system_flags: flags.system,
-          keywords: keywordsToText(flags.keywords),
-          internal_date: m.internalDate.getTime(),
-          save_date: now,
-          size: m.blob.size,
-          blob_id: m.blob.blobId,
-          email_id: newEmailId(),
-        };
-      });
+      const rows = messages.map((m, i) => this.newRow(m, flagSets[i]!, now));
       return { mb, ...this.insertRows(accountId, mb, rows) };
     });
     if (result.uids.length > 0) this.publish(accountId, [[id, result.modseq]]);
@@ -399,8 +435,12 @@ export class SqliteStore implements MailStore {
   }
 
   async getAnalysis(blobId: string): Promise<MessageAnalysis | null> {
-    const text = this.st.analysis.get(blobId);
-    return text === undefined ? null : decodeAnalysis(text);
+    const row = this.st.analysisRow.get(blobId);
+    if (!row) return null;
+    if (row.base_id === null || row.prefix === null) return decodeAnalysis(row.analysis);
+    // A composite (schema.ts deliverySupport): derived from its base's analysis.
+    const base = this.st.analysis.get(row.base_id);
+    return base === undefined ? null : composedAnalysis(decodeAnalysis(base), row.prefix);
   }
 
   async changesSince(accountId: AccountId, id: MailboxId, since: ModSeq): Promise<MailboxChanges> {
@@ -468,6 +508,24 @@ export class SqliteStore implements MailStore {
     return { ...result, modseq: toModSeq(sourceModseq) };
   }
 
+  async replaceMessage(accountId: AccountId, from: MailboxId, uid: Uid, to: MailboxId, message: NewMessage): Promise<ReplaceResult> {
+    const flags = parseFlags(message.flags);
+    const result = this.write(() => {
+      const dst = this.requireMailbox(accountId, to);
+      this.requireMailbox(accountId, from);
+      const [old] = this.st.records.all(accountId, from, JSON.stringify([uid]));
+      if (!old) throw new StoreError('NONEXISTENT', 'the message to replace no longer exists');
+      // RFC 8508 §3.4: only the net consumption counts against the quota.
+      this.checkQuota(accountId, 0, message.blob.size - old.size);
+      const added = this.insertRows(accountId, dst, [this.newRow(message, flags, Date.now())]);
+      // Re-read: when source and target are one mailbox, the insert raised its modseq.
+      const modseq = this.removeMessages(accountId, this.requireMailbox(accountId, from), [uid]);
+      return { uidValidity: dst.uid_validity, uid: added.uids[0]!, wakes: [[to, added.modseq], [from, modseq]] as Wake[], modseq };
+    });
+    this.publish(accountId, result.wakes);
+    return { uidValidity: result.uidValidity, uid: toUid(result.uid), modseq: toModSeq(result.modseq) };
+  }
+
   async expunge(accountId: AccountId, id: MailboxId, uids?: readonly Uid[]): Promise<{ expunged: Uid[]; modseq: ModSeq }> {
     const result = this.write(() => {
       const mb = this.requireMailbox(accountId, id);
@@ -491,6 +549,124 @@ export class SqliteStore implements MailStore {
       if (mb.first_recent_uid !== mb.uid_next) this.st.claimRecent.run(accountId, id);
       return toUid(mb.first_recent_uid);
     });
+  }
+
+  // ---- Import and migration ----
+
+  async importMessages(accountId: AccountId, id: MailboxId, messages: ImportedMessage[]): Promise<ImportResult> {
+    // Validate before taking the lock.
+    const flagSets = messages.map((m) => parseFlags(m.flags));
+    for (const m of messages) checkSourceKey(m.sourceKey);
+    const result = this.write(() => {
+      const mb = this.requireMailbox(accountId, id);
+      const uids: Array<number | null> = messages.map(() => null);
+      // The first message of each key not yet recorded; the others are skipped.
+      const keys = new Set<string>();
+      const fresh = messages.flatMap((m, i) => {
+        if (keys.has(m.sourceKey) || this.st.importedUid.get(accountId, id, m.sourceKey) !== undefined) return [];
+        keys.add(m.sourceKey);
+        return [i];
+      });
+      if (fresh.length === 0) return { mb, uids, modseq: mb.highest_modseq };
+      this.checkQuota(accountId, fresh.length, fresh.reduce((sum, i) => sum + messages[i]!.blob.size, 0));
+      const now = Date.now();
+      const rows = fresh.map((i) => this.newRow(messages[i]!, flagSets[i]!, now));
+      const inserted = this.insertRows(accountId, mb, rows, fresh.map((i) => messages[i]!.uid));
+      fresh.forEach((i, k) => {
+        const u = inserted.uids[k]!;
+        uids[i] = u;
+        this.st.insertImportRecord.run(accountId, id, messages[i]!.sourceKey, u);
+      });
+      return { mb, uids, modseq: inserted.modseq };
+    });
+    if (result.modseq !== result.mb.highest_modseq) this.publish(accountId, [[id, result.modseq]]);
+    return {
+      uidValidity: result.mb.uid_validity,
+      uids: result.uids.map((u) => (u === null ? null : toUid(u))),
+      modseq: toModSeq(result.modseq),
+    };
+  }
+
+  async findImported(accountId: AccountId, id: MailboxId, sourceKeys: readonly string[]): Promise<Map<string, Uid>> {
+    const out = new Map<string, Uid>();
+    if (sourceKeys.length === 0) return out;
+    for (const row of this.st.importedUids.all(accountId, id, JSON.stringify(sourceKeys))) out.set(row.source_key, toUid(row.uid));
+    return out;
+  }
+
+  async adoptUidValidity(accountId: AccountId, id: MailboxId, uidValidity: number): Promise<boolean> {
+    if (!Number.isInteger(uidValidity) || uidValidity < 1 || uidValidity > MAX_UID) throw new StoreError('CANNOT', 'invalid UIDVALIDITY');
+    return this.write(() => {
+      const mb = this.requireMailbox(accountId, id);
+      if (mb.uid_validity === uidValidity) return true;
+      // Only a mailbox that never held a message: no client can have cached a UID of it.
+      if (mb.uid_next !== 1) return false;
+      this.st.setUidValidity.run(uidValidity, accountId, id);
+      // Mailboxes created later (this name again included) get larger values (RFC 9051 §2.3.1.1).
+      this.st.nextCounter.get({ name: 'uid_validity', floor: uidValidity });
+      return true;
+    });
+  }
+
+  async getSyncState(accountId: AccountId, id: MailboxId, source: string): Promise<string | null> {
+    return this.st.syncState.get(accountId, id, source) ?? null;
+  }
+
+  async setSyncState(accountId: AccountId, id: MailboxId, source: string, state: string): Promise<void> {
+    this.write(() => {
+      this.requireMailbox(accountId, id);
+      this.st.setSyncState.run(accountId, id, source, state);
+    });
+  }
+
+  // ---- Metadata (RFC 5464) ----
+
+  async getMetadata(accountId: AccountId, mailboxId: MailboxId | null, entries: readonly string[], depth: MetadataDepth = 0): Promise<MetadataEntry[]> {
+    return this.read(() => {
+      if (mailboxId !== null) this.requireMailbox(accountId, mailboxId);
+      const owner = mailboxId ?? SERVER_METADATA;
+      const found = new Map<string, Buffer>();
+      for (const entry of new Set(entries.map((e) => e.toLowerCase()))) {
+        const value = this.st.metadataValue.get(accountId, owner, entry);
+        if (value !== undefined) found.set(entry, value);
+        if (depth === 0) continue;
+        for (const row of this.st.metadataBelow.all(accountId, owner, `${entry}/`, `${entry}0`)) {
+          // DEPTH 1: children only, not grandchildren.
+          if (depth === 1 && row.name.includes('/', entry.length + 1)) continue;
+          found.set(row.name, row.value);
+        }
+      }
+      return [...found.keys()].sort().map((name) => ({ name, value: found.get(name)! }));
+    });
+  }
+
+  async setMetadata(
+    accountId: AccountId,
+    mailboxId: MailboxId | null,
+    entries: readonly (readonly [name: string, value: Buffer | null])[],
+    maxEntries = Infinity,
+  ): Promise<void> {
+    const wakes = this.write((): Wake[] => {
+      const mb = mailboxId === null ? null : this.requireMailbox(accountId, mailboxId);
+      if (!mb && !this.st.accountById.get(accountId)) throw new StoreError('NONEXISTENT', 'no such account');
+      const owner = mailboxId ?? SERVER_METADATA;
+      const before = this.st.metadataCount.get(accountId, owner) ?? 0;
+      let changed = false;
+      for (const [name, value] of entries) {
+        const key = name.toLowerCase();
+        const info = value === null ? this.st.deleteMetadata.run(accountId, owner, key) : this.st.upsertMetadata.run(accountId, owner, key, value);
+        if (info.changes > 0) changed = true;
+      }
+      const after = this.st.metadataCount.get(accountId, owner) ?? 0;
+      // Throwing rolls the whole command back (RFC 5464 §4.3: all or nothing).
+      if (after > before && after > maxEntries) throw new StoreError('LIMIT', 'too many metadata entries');
+      if (!mb || !changed) return [];
+      // RFC 7162 §3.2: a changed mailbox annotation raises the mailbox's mod-sequence.
+      const next = mb.highest_modseq + 1;
+      this.st.setModseq.run(next, accountId, mb.mailbox_id);
+      return [[mb.mailbox_id as MailboxId, next]];
+    });
+    this.publish(accountId, wakes);
   }
 
   /**
@@ -529,7 +705,8 @@ export class SqliteStore implements MailStore {
         }
         return ids.length;
       });
-      if (removed < GC_BATCH) return;
+      // Not `< GC_BATCH`: a removed composite may have left its base unreferenced for the next round.
+      if (removed === 0) return;
       await yieldToLoop();
     }
   }
@@ -568,37 +745,79 @@ export class SqliteStore implements MailStore {
     return row;
   }
 
-  /** RFC 9208 §5: a change that would exceed a limit fails with OVERQUOTA. */
+  /**
+   * RFC 9208 §4.3.1: a change that would put the account over a limit fails
+   * with OVERQUOTA. A change that does not grow a resource never fails on it,
+   * so a REPLACE by a smaller message works even over a lowered limit.
+   */
   private checkQuota(accountId: number, addMessages: number, addBytes: number): void {
     const usage = this.st.usage.get(accountId);
     if (!usage) throw new StoreError('NONEXISTENT', 'no such account');
-    if (usage.quota_messages !== null && usage.messages + addMessages > usage.quota_messages) {
+    if (addMessages > 0 && usage.quota_messages !== null && usage.messages + addMessages > usage.quota_messages) {
       throw new StoreError('OVERQUOTA', 'message count quota exceeded');
     }
-    if (usage.quota_storage !== null && usage.storage + addBytes > usage.quota_storage) {
+    if (addBytes > 0 && usage.quota_storage !== null && usage.storage + addBytes > usage.quota_storage) {
       throw new StoreError('OVERQUOTA', 'storage quota exceeded');
     }
   }
 
-  /** Makes sure the blob has a row (refcounts are kept by the messages triggers) and that its file is there. */
-  private referenceBlob(blobId: string, size: number, analysis: MessageAnalysis): void {
-    // Under the write lock: the GC cannot delete the file between this check and our commit.
-    if (!this.blobs.existsSync(blobId)) throw new StoreError('CANNOT', `staged blob ${blobId} is gone; retry`);
-    if (this.st.blobExists.get(blobId) === undefined) this.st.insertBlob.run(blobId, size, encodeAnalysis(analysis));
+  /** The row of a new message (append, replace), its blob referenced; a fresh EMAILID (RFC 8474 §5.1). */
+  private newRow(m: NewMessage, flags: FlagSet, saveDate: number): NewRow {
+    this.referenceBlob(m.blob, m.analysis);
+    return {
+      system_flags: flags.system,
+      keywords: keywordsToText(flags.keywords),
+      internal_date: m.internalDate.getTime(),
+      save_date: saveDate,
+      size: m.blob.size,
+      blob_id: m.blob.blobId,
+      email_id: newEmailId(),
+    };
   }
 
-  /** Inserts rows with consecutive new UIDs and one new modseq. */
-  private insertRows(accountId: number, mb: MailboxRow, rows: readonly NewRow[]): { uids: number[]; modseq: number } {
-    if (mb.uid_next + rows.length - 1 > MAX_UID) throw new StoreError('LIMIT', 'mailbox UID space exhausted');
+  /**
+   * Makes sure the blob has a row (refcounts are kept by the messages triggers) and that its
+   * bytes are there. A composite's row is created with its base's (whose analysis it is given).
+   */
+  private referenceBlob(blob: StagedBlob, analysis: MessageAnalysis): void {
+    const composite = blob.composite;
+    if (composite) {
+      this.referenceBlob(composite.base, analysis);
+      // After the base's row, so the insert trigger finds it and counts the composite's reference.
+      if (this.st.blobExists.get(blob.blobId) === undefined) {
+        this.st.insertComposite.run(blob.blobId, blob.size, composite.base.blobId, composite.prefix);
+      }
+      return;
+    }
+    // Under the write lock: the GC cannot delete the file between this check and our commit.
+    if (!this.blobs.existsSync(blob.blobId)) throw new StoreError('CANNOT', `staged blob ${blob.blobId} is gone; retry`);
+    if (this.st.blobExists.get(blob.blobId) === undefined) this.st.insertBlob.run(blob.blobId, blob.size, encodeAnalysis(analysis));
+  }
+
+  /**
+   * Inserts rows under one new modseq with ascending new UIDs: consecutive from uid_next, except
+   * that a row's `wanted` UID (import) is taken when it is not below the next free one.
+   */
+  private insertRows(
+    accountId: number,
+    mb: MailboxRow,
+    rows: readonly NewRow[],
+    wanted: ReadonlyArray<number | undefined> = [],
+  ): { uids: number[]; modseq: number } {
     const modseq = mb.highest_modseq + 1;
+    let next = mb.uid_next;
     const uids = rows.map((r, i) => {
-      const u = mb.uid_next + i;
+      const w = wanted[i];
+      const u = w !== undefined && w >= next ? w : next;
+      // RFC 9051 §2.3.1.1: UIDs only grow and never exceed 2^32-1.
+      if (u > MAX_UID) throw new StoreError('LIMIT', 'mailbox UID space exhausted');
+      next = u + 1;
       this.st.insertMessage.run(
         accountId, mb.mailbox_id, u, modseq, r.system_flags, r.keywords, r.internal_date, r.save_date, r.size, r.blob_id, r.email_id,
       );
       return u;
     });
-    this.st.advanceMailbox.run(mb.uid_next + rows.length, modseq, accountId, mb.mailbox_id);
+    this.st.advanceMailbox.run(next, modseq, accountId, mb.mailbox_id);
     return { uids, modseq };
   }
 
@@ -648,6 +867,8 @@ export class SqliteStore implements MailStore {
    */
   private renameInbox(accountId: AccountId, inbox: MailboxRow, target: string): Wake[] {
     const dst = this.insertMailbox(accountId, target, null);
+    // RFC 5464 §4.1: INBOX keeps its annotations and the new mailbox gets a copy.
+    this.st.copyMetadata.run(dst.mailbox_id, accountId, inbox.mailbox_id);
     return this.transferRows(accountId, inbox, this.st.allRecords.all(accountId, inbox.mailbox_id), dst, true).wakes;
   }
 

@@ -50,6 +50,19 @@ export interface RecordRow extends FlagRow {
   email_id: string;
 }
 
+/** An aliases row. */
+export interface AliasRow {
+  address: string;
+  account_id: number;
+}
+
+/** What getAnalysis reads of a blobs row: a composite's base and prefix, or the analysis itself. */
+export interface AnalysisRow {
+  analysis: string;
+  base_id: string | null;
+  prefix: Buffer | null;
+}
+
 /** A summary row as a positional tuple (raw mode: the 100k-row path). */
 export type SummaryTuple = [uid: number, modseq: number, systemFlags: number, keywords: string, size: number];
 
@@ -142,6 +155,22 @@ export function prepareStatements(db: Database.Database) {
       'INSERT INTO blobs (blob_id, size, refcount, analysis) VALUES (?, ?, 0, ?)',
     ),
     analysis: db.prepare<[blobId: string], string>('SELECT analysis FROM blobs WHERE blob_id = ?').pluck(),
+    analysisRow: db.prepare<[blobId: string], AnalysisRow>('SELECT analysis, base_id, prefix FROM blobs WHERE blob_id = ?'),
+    /** A composite row (schema.ts deliverySupport); its reference on the base is kept by a trigger. */
+    insertComposite: db.prepare<[blobId: string, size: number, baseId: string, prefix: Buffer]>(
+      "INSERT INTO blobs (blob_id, size, refcount, analysis, base_id, prefix) VALUES (?, ?, 0, '', ?, ?)",
+    ),
+    compositeParts: db.prepare<[blobId: string], { base_id: string; prefix: Buffer }>(
+      'SELECT base_id, prefix FROM blobs WHERE blob_id = ? AND base_id IS NOT NULL',
+    ),
+
+    // Aliases (installation-wide, keyed by lower-cased address)
+    insertAlias: db.prepare<[key: string, address: string, accountId: number, createdAt: number]>(
+      'INSERT INTO aliases (address_key, address, account_id, created_at) VALUES (?, ?, ?, ?)',
+    ),
+    deleteAlias: db.prepare<[key: string]>('DELETE FROM aliases WHERE address_key = ?'),
+    aliasByKey: db.prepare<[key: string], AliasRow>('SELECT address, account_id FROM aliases WHERE address_key = ?'),
+    allAliases: db.prepare<[], AliasRow>('SELECT address, account_id FROM aliases ORDER BY address_key'),
     garbage: db.prepare<[limit: number], string>('SELECT blob_id FROM blobs WHERE refcount = 0 LIMIT ?').pluck(),
     deleteGarbage: db.prepare<[blobId: string]>('DELETE FROM blobs WHERE blob_id = ? AND refcount = 0'),
 
@@ -194,6 +223,48 @@ export function prepareStatements(db: Database.Database) {
        WHERE (account_id, mailbox_id, modseq, uid) IN (
          SELECT account_id, mailbox_id, modseq, uid FROM expunged INDEXED BY expunged_due
          WHERE blob_id IS NOT NULL AND expunged_at <= ? LIMIT ?)`,
+    ),
+
+    // Import and migration (schema.ts migration 3)
+    importedUid: db
+      .prepare<[...Key, sourceKey: string], number>(`SELECT uid FROM import_records WHERE ${SCOPE} AND source_key = ?`)
+      .pluck(),
+    importedUids: db.prepare<[...Key, keysJson: string], { source_key: string; uid: number }>(
+      `SELECT source_key, uid FROM import_records WHERE ${SCOPE} AND source_key IN (SELECT value FROM json_each(?))`,
+    ),
+    insertImportRecord: db.prepare<[...Key, sourceKey: string, uid: number]>(
+      'INSERT INTO import_records (account_id, mailbox_id, source_key, uid) VALUES (?, ?, ?, ?)',
+    ),
+    setUidValidity: db.prepare<[uidValidity: number, ...Key]>(`UPDATE mailboxes SET uid_validity = ? WHERE ${SCOPE}`),
+    syncState: db
+      .prepare<[...Key, source: string], string>(`SELECT state FROM sync_states WHERE ${SCOPE} AND source = ?`)
+      .pluck(),
+    setSyncState: db.prepare<[...Key, source: string, state: string]>(
+      `INSERT INTO sync_states (account_id, mailbox_id, source, state) VALUES (?, ?, ?, ?)
+       ON CONFLICT (account_id, mailbox_id, source) DO UPDATE SET state = excluded.state`,
+    ),
+
+    // Metadata (schema.ts migration 4); owner = mailbox_id, or 0 for server-level entries
+    metadataValue: db
+      .prepare<[accountId: number, owner: number, name: string], Buffer>('SELECT value FROM metadata WHERE account_id = ? AND mailbox_id = ? AND name = ?')
+      .pluck(),
+    /** Names strictly between `x/` and `x0` are exactly the entries below x ('0' follows '/'). */
+    metadataBelow: db.prepare<[accountId: number, owner: number, low: string, high: string], { name: string; value: Buffer }>(
+      'SELECT name, value FROM metadata WHERE account_id = ? AND mailbox_id = ? AND name > ? AND name < ? ORDER BY name',
+    ),
+    metadataCount: db
+      .prepare<[accountId: number, owner: number], number>('SELECT count(*) FROM metadata WHERE account_id = ? AND mailbox_id = ?')
+      .pluck(),
+    /** Changes no row when the value is already that: `changes` tells whether anything changed. */
+    upsertMetadata: db.prepare<[accountId: number, owner: number, name: string, value: Buffer]>(
+      `INSERT INTO metadata (account_id, mailbox_id, name, value) VALUES (?, ?, ?, ?)
+       ON CONFLICT (account_id, mailbox_id, name) DO UPDATE SET value = excluded.value WHERE value IS NOT excluded.value`,
+    ),
+    deleteMetadata: db.prepare<[accountId: number, owner: number, name: string]>(
+      'DELETE FROM metadata WHERE account_id = ? AND mailbox_id = ? AND name = ?',
+    ),
+    copyMetadata: db.prepare<[to: number, ...Key]>(
+      `INSERT INTO metadata (account_id, mailbox_id, name, value) SELECT account_id, ?, name, value FROM metadata WHERE ${SCOPE}`,
     ),
   };
 }

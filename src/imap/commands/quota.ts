@@ -1,0 +1,75 @@
+/**
+ * QUOTA (RFC 9208): GETQUOTA, GETQUOTAROOT and SETQUOTA. Every mailbox of an
+ * account lies under one quota root, "", with the STORAGE and MESSAGE
+ * resources of the account. Limits are set by the administrator (`mailkeep
+ * quota set`); no IMAP user may change them, so QUOTASET is not advertised.
+ */
+import { no } from '../errors.js';
+import type { ImapSession } from '../session/session.js';
+import { encodeString } from '../wire/encode.js';
+import { accountOf, mailboxWire, readMailbox } from './mailboxes.js';
+import { command } from './spec.js';
+
+const AUTHED = ['authenticated', 'selected'] as const;
+
+/** The one quota root (RFC 9208 §4.2.2 example: `* QUOTAROOT INBOX ""`). */
+const QUOTA_ROOT = '';
+
+/** RFC 9208 §5.1: STORAGE counts units of 1024 octets. */
+const STORAGE_UNIT = 1024;
+
+/** Sends `* QUOTA "" (...)` with usage and limit of each limited resource (RFC 9208 §4.2.1). */
+async function writeQuota(session: ImapSession): Promise<void> {
+  const q = await session.store.getQuotaUsage(accountOf(session));
+  const triplets: string[] = [];
+  // Resources not named are not limited (§4.2.1), so only limited ones are listed.
+  if (q.storage !== null) triplets.push(`STORAGE ${Math.floor(q.usedStorage / STORAGE_UNIT)} ${Math.floor(q.storage / STORAGE_UNIT)}`);
+  if (q.messages !== null) triplets.push(`MESSAGE ${q.usedMessages} ${q.messages}`);
+  session.untagged(Buffer.concat([Buffer.from('QUOTA '), encodeString(QUOTA_ROOT), Buffer.from(` (${triplets.join(' ')})`)]));
+}
+
+/** RFC 9208 §4.1.1 — GETQUOTA. */
+export const getquota = command({
+  name: 'GETQUOTA',
+  states: AUTHED,
+  parse(r) {
+    r.sp();
+    return r.astring().bytes.toString('utf8');
+  },
+  async run(inv, root) {
+    if (root !== QUOTA_ROOT) throw no('NONEXISTENT', 'No such quota root');
+    await writeQuota(inv.session);
+  },
+});
+
+/** RFC 9208 §4.1.2 — GETQUOTAROOT: the mailbox need not exist. */
+export const getquotaroot = command({
+  name: 'GETQUOTAROOT',
+  states: AUTHED,
+  parse: (r, inv) => readMailbox(r, inv),
+  async run(inv, mailbox) {
+    const session = inv.session;
+    session.untagged(Buffer.concat([Buffer.from('QUOTAROOT '), mailboxWire(session, mailbox), Buffer.from(' '), encodeString(QUOTA_ROOT)]));
+    await writeQuota(session);
+  },
+});
+
+/** RFC 9208 §4.1.3 — SETQUOTA: parsed in full (BAD first), then refused; limits are the administrator's. */
+export const setquota = command({
+  name: 'SETQUOTA',
+  states: AUTHED,
+  parse(r) {
+    r.sp();
+    r.astring();
+    r.sp();
+    // `setquota-list`; the reader bounds the list's length.
+    r.list(() => {
+      r.atom();
+      r.sp();
+      r.number64();
+    });
+  },
+  async run() {
+    throw no('NOPERM', 'Quota limits are set by the administrator');
+  },
+});

@@ -1,0 +1,116 @@
+/**
+ * The message data: DATA (RFC 5321 §4.1.1.4 with RFC 2033 §4.2's one reply
+ * per accepted recipient) and BDAT (RFC 3030 CHUNKING, BINARYMIME). The
+ * message is staged once and each recipient gets its own copy
+ * (mail/deliver.ts); every 250 is sent only after that copy was committed.
+ */
+import { deliverCopy, MessageStager, type StagedMessage } from '../../mail/deliver.js';
+import { StoreError } from '../../store/types.js';
+import { badSequence, badSyntax, LmtpError } from '../errors.js';
+import type { LmtpSession } from '../session/session.js';
+import type { Envelope } from '../session/state.js';
+import { ANY_STATE, command } from './spec.js';
+
+/** The transaction's envelope, checked ready for data (RFC 2033 §4.2: no data without a recipient). */
+function envelopeForData(session: LmtpSession): Envelope {
+  const st = session.state;
+  if (st.kind !== 'transaction') throw badSequence(st.kind === 'connected' ? 'Send LHLO first' : 'Send MAIL first');
+  if (st.envelope.recipients.length === 0) throw badSequence('No valid recipients');
+  return st.envelope;
+}
+
+/** Stores the received message for every accepted recipient and sends their replies, in RCPT order. */
+async function deliverAll(session: LmtpSession, envelope: Envelope, stager: MessageStager): Promise<void> {
+  session.state = { kind: 'ready' };
+  let message: StagedMessage;
+  try {
+    message = await stager.finish();
+  } catch (err) {
+    const tooBig = err instanceof StoreError && err.code === 'LIMIT';
+    if (!tooBig) session.log.error({ err }, 'staging a message failed');
+    const limit = session.config.limits.appendLimit;
+    for (const { address } of envelope.recipients) {
+      if (tooBig) session.reply(552, '5.3.4', `<${address}> Message too big (limit ${limit} octets)`);
+      else session.reply(451, '4.3.0', `<${address}> Temporary failure, try again later`);
+    }
+    return;
+  }
+  const internalDate = new Date();
+  for (const { address, recipient } of envelope.recipients) {
+    const trace = { returnPath: envelope.sender, deliveredTo: address };
+    const outcome = await deliverCopy(session.store, message, recipient, { trace, internalDate });
+    const log = { from: envelope.sender, to: address, user: recipient.account.name, size: message.blob.size };
+    switch (outcome.status) {
+      case 'stored':
+        session.log.info({ ...log, mailbox: outcome.mailbox, uid: outcome.uid }, 'delivered');
+        session.reply(250, '2.0.0', `<${address}> Saved`);
+        break;
+      case 'over-quota':
+        session.log.info({ ...log, reason: outcome.message }, 'delivery refused: over quota');
+        // RFC 3463 X.2.2: mailbox full; permanent, as Dovecot's default (quota_full_tempfail = no).
+        session.reply(552, '5.2.2', `<${address}> Mailbox full: ${outcome.message}`);
+        break;
+      case 'failed':
+        session.log.warn({ ...log, reason: outcome.message }, 'delivery failed');
+        session.reply(451, '4.3.0', `<${address}> Temporary failure, try again later`);
+        break;
+    }
+  }
+}
+
+/** RFC 5321 §4.1.1.4 — DATA. */
+export const data = command({
+  name: 'DATA',
+  states: ['transaction'],
+  parse(args) {
+    if (args.trim() !== '') throw badSyntax('No arguments expected');
+  },
+  async run(session) {
+    const envelope = envelopeForData(session);
+    // RFC 3030 §2: DATA after BDAT in one transaction is 503; §3: BINARYMIME data only by BDAT.
+    if (envelope.chunks) throw badSequence('DATA after BDAT');
+    if (envelope.body === 'BINARYMIME') throw badSequence('BODY=BINARYMIME requires BDAT');
+    session.reply(354, null, 'Start mail input; end with <CRLF>.<CRLF>');
+    await session.flush();
+    const stager = new MessageStager(session.store.blobs, session.config.limits.appendLimit);
+    if (!(await session.readData(stager))) {
+      await stager.abort();
+      return;
+    }
+    await deliverAll(session, envelope, stager);
+  },
+});
+
+/** RFC 3030 §2 — BDAT chunk-size [LAST]. Allowed in any state so its octets are always consumed. */
+export const bdat = command({
+  name: 'BDAT',
+  states: ANY_STATE,
+  parse(args) {
+    const m = /^(\d{1,15})( +LAST)? *$/i.exec(args);
+    return m ? { size: Number(m[1]), last: m[2] !== undefined } : null;
+  },
+  async run(session, args) {
+    if (args === null) {
+      // The chunk's length is unknown, so its octets cannot be told from commands: end the session.
+      session.state = { kind: 'closing' };
+      throw new LmtpError(501, '5.5.4', 'Syntax: BDAT chunk-size [LAST]; closing connection', true);
+    }
+    let envelope: Envelope;
+    try {
+      envelope = envelopeForData(session);
+    } catch (err) {
+      // RFC 3030 §2: a failed BDAT's data is accepted and discarded before the error reply.
+      if (await session.readChunk(args.size, null)) throw err;
+      return;
+    }
+    envelope.chunks ??= new MessageStager(session.store.blobs, session.config.limits.appendLimit);
+    if (!(await session.readChunk(args.size, envelope.chunks))) return;
+    if (!args.last) {
+      session.reply(250, '2.0.0', `${args.size} octets received`);
+      return;
+    }
+    const stager = envelope.chunks;
+    envelope.chunks = null;
+    await deliverAll(session, envelope, stager);
+  },
+});

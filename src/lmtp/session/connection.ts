@@ -1,0 +1,265 @@
+/**
+ * One LMTP connection (RFC 2033): reads command lines and message data, runs
+ * commands in order, and writes replies with backpressure.
+ *
+ * Invariants:
+ * - Commands run one at a time, in the order received; replies stay in that
+ *   order. Replies are sent when no further command is waiting in the input,
+ *   so a pipelined group gets its replies together (RFC 2920 §3.1).
+ * - Input is bounded: command lines by MAX_LINE; the socket is paused while
+ *   unprocessed input exceeds MAX_PENDING_INPUT; message data streams to the
+ *   blob store with its backpressure and is capped by limits.append-limit.
+ * - No authentication: the listener binds to loopback or a unix socket
+ *   unless configured otherwise (RFC 2033 §1 — LMTP is for local use).
+ * - Nothing is written while a store transaction is open (the store API is
+ *   whole transactions behind promises).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { Config } from '../../config/schema.js';
+import type { AddressingRules, MessageStager } from '../../mail/deliver.js';
+import { normalizeAddress } from '../../net/address.js';
+import type { MailStore } from '../../store/types.js';
+import { resetTransaction } from '../commands/envelope.js';
+import { COMMANDS } from '../commands/registry.js';
+import { LmtpError } from '../errors.js';
+import { DotDecoder } from '../wire/dot-decoder.js';
+import { LmtpInput } from '../wire/input.js';
+import { multilineReply, replyLine } from '../wire/reply.js';
+import type { LmtpSession } from './session.js';
+import type { LmtpState } from './state.js';
+
+/** RFC 5321 §4.5.3.1.4 allows 512 octets plus what extensions add; generous for long addresses and parameters. */
+const MAX_LINE = 4096;
+/** Stop reading from the socket while this much input waits to be processed. */
+const MAX_PENDING_INPUT = 256 * 1024;
+/** Coalesce small replies into writes of about this size. */
+const OUTPUT_CHUNK = 16 * 1024;
+/** Unknown, malformed or misplaced commands before the connection is closed. */
+const MAX_BAD_COMMANDS = 20;
+/** RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for the next command or data. */
+const TIMEOUT_MS = 5 * 60 * 1000;
+
+/** Shared services a connection needs. */
+export interface LmtpDeps {
+  store: MailStore;
+  config: Config;
+  log: Logger;
+  /** Connections that should end on shutdown register here. */
+  onClose(conn: LmtpConnection): void;
+}
+
+/** One client connection. */
+export class LmtpConnection implements LmtpSession {
+  readonly id = randomBytes(6).toString('base64url');
+  readonly store: MailStore;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly rules: AddressingRules;
+  readonly hostname = hostname();
+  state: LmtpState = { kind: 'connected' };
+
+  private readonly input = new LmtpInput(MAX_LINE);
+  private readonly remote: string;
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private closed = false;
+  private waiter: (() => void) | null = null;
+  /** Waiting for the next command, so a shutdown can close at once without cutting a transaction. */
+  private awaitingCommand = false;
+  private pendingShutdown: string | null = null;
+  private badCommands = 0;
+
+  constructor(private readonly socket: Socket, private readonly deps: LmtpDeps) {
+    this.store = deps.store;
+    this.config = deps.config;
+    this.rules = { domains: deps.config.lmtp.domains, recipientDelimiter: deps.config.lmtp.recipientDelimiter };
+    // A unix-socket peer has no address.
+    this.remote = socket.remoteAddress === undefined ? 'local' : normalizeAddress(socket.remoteAddress);
+    this.log = deps.log.child({ session: this.id, protocol: 'lmtp' });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.input.push(chunk);
+      if (this.input.buffered > MAX_PENDING_INPUT) socket.pause();
+      this.wake();
+    });
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
+    socket.on('close', () => this.markClosed());
+    socket.on('end', () => this.markClosed());
+    socket.setTimeout(TIMEOUT_MS, () => this.close('4.4.2', 'Timeout, closing connection'));
+  }
+
+  // ---- output ----
+
+  reply(code: number, enhanced: string | null, text: string): void {
+    this.write(replyLine(code, enhanced, text));
+  }
+
+  replyLines(code: number, lines: readonly string[]): void {
+    this.write(multilineReply(code, lines));
+  }
+
+  private write(bytes: Buffer): void {
+    if (this.closed || this.socket.writableEnded) return;
+    if (this.config.log.trace) this.log.info({ trace: 'S', data: bytes.toString('utf8') }, 'trace');
+    this.out.push(bytes);
+    this.outBytes += bytes.length;
+    if (this.outBytes >= OUTPUT_CHUNK) this.sendOut();
+  }
+
+  private sendOut(): void {
+    if (this.out.length === 0 || this.closed || this.socket.writableEnded) return;
+    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
+    this.out = [];
+    this.outBytes = 0;
+    this.socket.write(data);
+  }
+
+  async flush(): Promise<void> {
+    this.sendOut();
+    if (!this.socket.writableNeedDrain || this.closed) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
+  /** Server shutdown: 421 now when between commands, else right after the command in progress (RFC 5321 §3.8). */
+  shutdown(reason: string): void {
+    if (this.awaitingCommand) this.close('4.3.2', reason);
+    else this.pendingShutdown = reason;
+  }
+
+  /** Sends 421 and closes the connection. */
+  private close(enhanced: string, text: string): void {
+    if (this.closed) return;
+    this.reply(421, enhanced, text);
+    this.sendOut();
+    this.socket.end();
+    this.state = { kind: 'closing' };
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  // ---- input ----
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  private markClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.deps.onClose(this);
+    this.wake();
+  }
+
+  /** Waits for more client input; replies queued so far go out first (PIPELINING: one flush per group). */
+  private async moreInput(): Promise<void> {
+    await this.flush();
+    if (this.socket.isPaused() && this.input.buffered < MAX_PENDING_INPUT / 2) this.socket.resume();
+    if (this.closed) return;
+    await new Promise<void>((resolve) => (this.waiter = resolve));
+  }
+
+  async readData(sink: MessageStager): Promise<boolean> {
+    const decoder = new DotDecoder();
+    for (;;) {
+      const chunk = this.input.take();
+      if (chunk.length > 0) {
+        const { data, rest } = decoder.push(chunk);
+        for (const piece of data) if (!sink.write(piece)) await sink.drained();
+        if (rest !== null) {
+          this.input.unshift(rest);
+          return true;
+        }
+        continue;
+      }
+      if (this.closed) return false;
+      await this.moreInput();
+    }
+  }
+
+  async readChunk(size: number, sink: MessageStager | null): Promise<boolean> {
+    let left = size;
+    while (left > 0) {
+      const chunk = this.input.take(left);
+      if (chunk.length > 0) {
+        left -= chunk.length;
+        if (sink && !sink.write(chunk)) await sink.drained();
+        continue;
+      }
+      if (this.closed) return false;
+      await this.moreInput();
+    }
+    return true;
+  }
+
+  /** Runs the connection until it closes. */
+  async run(): Promise<void> {
+    // RFC 2033 §4 / RFC 5321 §4.3.1: the greeting has no enhanced code.
+    this.reply(220, null, `${this.hostname} LMTP mailkeep ready`);
+    this.log.info({ remote: this.remote }, 'connect');
+    try {
+      while (!this.closed && this.state.kind !== 'closing') {
+        const line = this.input.nextLine();
+        if (line === null) {
+          this.awaitingCommand = true;
+          if (this.pendingShutdown !== null) this.close('4.3.2', this.pendingShutdown);
+          else await this.moreInput();
+          this.awaitingCommand = false;
+          continue;
+        }
+        if (line.type === 'too-long') this.fail(new LmtpError(500, '5.5.2', 'Line too long', true));
+        else await this.execute(line.bytes);
+        if (this.badCommands >= MAX_BAD_COMMANDS) this.close('4.7.0', 'Too many errors, closing connection');
+        if (this.pendingShutdown !== null && !this.closed) this.close('4.3.2', this.pendingShutdown);
+      }
+      await this.flush();
+      if (!this.closed) this.socket.end();
+    } finally {
+      // A transaction cut off by the client going away: discard its staged chunks.
+      await resetTransaction(this).catch((err: unknown) => this.log.warn({ err }, 'discarding a transaction failed'));
+      this.log.info({ remote: this.remote }, 'disconnect');
+    }
+  }
+
+  private async execute(bytes: Buffer): Promise<void> {
+    const text = bytes.toString('utf8');
+    if (this.config.log.trace) this.log.info({ trace: 'C', data: text }, 'trace');
+    const m = /^([A-Za-z]+)(?: (.*))?$/s.exec(text);
+    const name = m?.[1]?.toUpperCase() ?? '';
+    const spec = COMMANDS.get(name);
+    try {
+      if (!spec) throw new LmtpError(500, '5.5.1', 'Command unrecognized', true);
+      const args: unknown = spec.parse(m?.[2] ?? '');
+      const state = this.state.kind;
+      if (!spec.states.includes(state)) {
+        const hint = state === 'connected' ? 'Send LHLO first' : state === 'ready' ? 'Send MAIL first' : 'Nested MAIL command';
+        throw new LmtpError(503, '5.5.1', hint, true);
+      }
+      await spec.run(this, args);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** The one catch point: a reply for an LmtpError, 451 4.3.0 for anything unexpected (logged). */
+  private fail(err: unknown): void {
+    if (err instanceof LmtpError) {
+      if (err.badCommand) this.badCommands++;
+      this.reply(err.code, err.enhanced, err.message);
+      return;
+    }
+    this.log.error({ err }, 'LMTP command failed');
+    this.reply(451, '4.3.0', 'Temporary failure, try again later');
+  }
+}

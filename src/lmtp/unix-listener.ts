@@ -1,0 +1,75 @@
+/**
+ * The LMTP listener on a unix socket (Postfix `lmtp:unix:/path`), beside or
+ * instead of TCP (src/net/listen.ts). A socket file left by a crashed
+ * process is replaced; one a live server answers on, or any other kind of
+ * file, is not.
+ */
+import { chmod, lstat, unlink } from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { ConnectionLimiter } from '../net/connection-limiter.js';
+import type { Listener } from '../net/listen.js';
+
+/** The limiter key every unix-socket client shares (they have no address). */
+const LOCAL = 'local';
+/** Owner and group: the MTA's user must share the server's group (LMTP has no authentication). */
+const SOCKET_MODE = 0o660;
+
+/** Whether something accepts connections on the socket path. */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(path, () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.on('error', () => resolve(false));
+  });
+}
+
+/** Removes a stale socket file; refuses a live socket or a file that is not a socket. */
+async function clearStale(path: string): Promise<void> {
+  const info = await lstat(path).catch(() => null);
+  if (info === null) return;
+  if (!info.isSocket()) throw new Error(`cannot listen on ${path}: it exists and is not a socket`);
+  if (await answers(path)) throw new Error(`cannot listen on ${path}: another server is listening there`);
+  await unlink(path);
+}
+
+/** Options of listenUnix. */
+export interface UnixListenSpec {
+  name: string;
+  path: string;
+  limiter: ConnectionLimiter;
+  log: Logger;
+  onSocket(socket: Socket): void;
+}
+
+/** Binds a unix-socket listener; its close() stops accepting and removes the socket file. */
+export async function listenUnix(spec: UnixListenSpec): Promise<Listener> {
+  await clearStale(spec.path);
+  const server = createServer((socket) => {
+    const refusal = spec.limiter.acquire(LOCAL);
+    if (refusal) {
+      spec.log.warn({ listener: spec.name }, refusal);
+      socket.end(`421 4.7.0 ${refusal}\r\n`);
+      socket.on('error', () => undefined);
+      return;
+    }
+    socket.once('close', () => spec.limiter.release(LOCAL));
+    spec.onSocket(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`cannot listen on ${spec.path} (${err.message})`)));
+    server.listen(spec.path, () => resolve());
+  });
+  server.on('error', (err) => spec.log.error({ err, listener: spec.name }, 'listener error'));
+  await chmod(spec.path, SOCKET_MODE);
+  return {
+    name: spec.name,
+    port: 0,
+    close: async () => {
+      server.close();
+      await unlink(spec.path).catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * The client's byte stream as an LMTP session consumes it (RFC 2033, RFC
+ * 5321 §2.3.8): command lines, and between them raw bytes handed out as
+ * they are (DATA's dot-stuffed data, BDAT chunks; RFC 3030). I/O-free.
+ *
+ * Invariants: a command line is at most `maxLine` octets (without its line
+ * break); a longer one is reported once as 'too-long' and skipped to its end
+ * without being buffered, so memory stays bounded by maxLine plus one chunk.
+ * Commands may end in a bare LF (tolerated); the CR before LF is dropped.
+ */
+
+/** One command line, or a line over the limit. */
+export type LineEvent = { type: 'line'; bytes: Buffer } | { type: 'too-long' };
+
+const LF = 0x0a;
+const CR = 0x0d;
+const EMPTY = Buffer.alloc(0);
+
+/** Buffers client input and splits off command lines or raw bytes on demand. */
+export class LmtpInput {
+  private buf: Buffer = EMPTY;
+  private pos = 0;
+  /** Inside a line already reported as too long: drop bytes up to its LF. */
+  private skipping = false;
+
+  constructor(private readonly maxLine: number) {}
+
+  /** Adds bytes read from the client. */
+  push(chunk: Buffer): void {
+    if (this.skipping) {
+      const lf = chunk.indexOf(LF);
+      if (lf < 0) return;
+      this.skipping = false;
+      chunk = chunk.subarray(lf + 1);
+    }
+    this.buf = this.pos < this.buf.length ? Buffer.concat([this.buf.subarray(this.pos), chunk]) : chunk;
+    this.pos = 0;
+  }
+
+  /** Octets received and not yet handed out. */
+  get buffered(): number {
+    return this.buf.length - this.pos;
+  }
+
+  /** Whether a complete command line (or an over-long one) is waiting. */
+  get hasLine(): boolean {
+    return this.buf.indexOf(LF, this.pos) >= 0 || this.buffered > this.maxLine;
+  }
+
+  /** The next command line, or null when more input is needed. */
+  nextLine(): LineEvent | null {
+    const lf = this.buf.indexOf(LF, this.pos);
+    if (lf < 0) {
+      if (this.buffered <= this.maxLine) return null;
+      this.buf = EMPTY;
+      this.pos = 0;
+      this.skipping = true;
+      return { type: 'too-long' };
+    }
+    const start = this.pos;
+    this.pos = lf + 1;
+    const end = lf > start && this.buf[lf - 1] === CR ? lf - 1 : lf;
+    if (end - start > this.maxLine) return { type: 'too-long' };
+    return { type: 'line', bytes: this.buf.subarray(start, end) };
+  }
+
+  /** Hands out up to `max` buffered octets as they are (possibly none). */
+  take(max = Number.POSITIVE_INFINITY): Buffer {
+    const n = Math.min(max, this.buffered);
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  /** Puts back bytes taken past the end of the data: they are the next commands (PIPELINING). */
+  unshift(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.buf = Buffer.concat([bytes, this.buf.subarray(this.pos)]);
+    this.pos = 0;
+  }
+}

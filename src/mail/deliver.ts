@@ -1,0 +1,192 @@
+/**
+ * Local delivery, shared by LMTP and `mailkeep deliver`: find the account an
+ * address names, stage the message once, store one copy per recipient.
+ *
+ * Invariants:
+ * - The message is staged and analysed once, whatever the number of
+ *   recipients. A recipient's copy with its own trace lines is a composite
+ *   blob (those lines + the shared bytes, BlobStore.putComposite), so 100
+ *   recipients do not take 100 times the space.
+ * - The bytes received are stored as they are; trace lines only go in front.
+ * - A copy is delivered once appendMessages resolved, i.e. committed
+ *   (DESIGN invariant 1); the store's publish wakes IDLE sessions.
+ * - One recipient's failure (quota, a store error) never affects another's.
+ */
+import type { Uid } from '../ids.js';
+import { MessageAnalyzer } from '../mime/analyze.js';
+import type { MessageAnalysis } from '../mime/types.js';
+import { composablePrefix } from '../store/composite-analysis.js';
+import type { Account, BlobStore, BlobWriter, Mailbox, MailStore, StagedBlob } from '../store/types.js';
+import { StoreError } from '../store/types.js';
+
+/** How addresses name accounts (config.lmtp). */
+export interface AddressingRules {
+  /** Domains in which a local part alone names an account or alias; empty: every domain. */
+  domains: readonly string[];
+  /** RFC 5233 sub-address separator ('' for none). */
+  recipientDelimiter: string;
+}
+
+/** Where one recipient's copy goes. */
+export interface Recipient {
+  account: Account;
+  /** The mailbox the address asked for (RFC 5233 detail), or null: INBOX. */
+  mailbox: string | null;
+}
+
+/** The account an alias or account name designates, aliases first (an administrator's explicit choice). */
+async function accountNamed(store: MailStore, name: string): Promise<Account | null> {
+  const alias = await store.findAlias(name);
+  if (alias) return store.getAccount(alias.accountId);
+  return store.findAccount(name);
+}
+
+/**
+ * The account an address delivers to, or null when nobody has it. Tried in
+ * order, the address as given before its RFC 5233 base (`user` of
+ * `user+detail`, split at the first delimiter as Postfix does): an alias or
+ * account named by the whole address, then, in a local domain (config
+ * lmtp.domains, or any domain when that is empty), one named by the local
+ * part alone. An address without '@' is a name as it stands. The detail
+ * names the mailbox when the base matched.
+ */
+export async function resolveRecipient(store: MailStore, address: string, rules: AddressingRules): Promise<Recipient | null> {
+  const at = address.lastIndexOf('@');
+  const local = at < 0 ? address : address.slice(0, at);
+  const domain = at < 0 ? null : address.slice(at + 1).toLowerCase();
+  const localDomain = domain !== null && (rules.domains.length === 0 || rules.domains.includes(domain));
+  const forms: Array<{ local: string; detail: string | null }> = [{ local, detail: null }];
+  const cut = rules.recipientDelimiter === '' ? -1 : local.indexOf(rules.recipientDelimiter);
+  if (cut > 0) forms.push({ local: local.slice(0, cut), detail: local.slice(cut + 1) || null });
+  for (const form of forms) {
+    const names = domain === null ? [form.local] : [`${form.local}@${domain}`, ...(localDomain ? [form.local] : [])];
+    for (const name of names) {
+      const account = await accountNamed(store, name);
+      if (account) return { account, mailbox: form.detail };
+    }
+  }
+  return null;
+}
+
+/** A message staged once for all its recipients: the bytes in the blob store, and their analysis. */
+export interface StagedMessage {
+  blob: StagedBlob;
+  analysis: MessageAnalysis;
+  /** Trace lines can go in front of it as a composite blob (store/composite-analysis.ts). */
+  composable: boolean;
+}
+
+/** Streams one incoming message into the blob store while analysing it (LMTP DATA/BDAT, stdin). */
+export class MessageStager {
+  private readonly writer: BlobWriter;
+  private readonly analyzer = new MessageAnalyzer();
+  private size = 0;
+  private firstByte: number | undefined;
+
+  /** Bytes beyond `limit` make finish() reject with StoreError('LIMIT'). */
+  constructor(blobs: BlobStore, private readonly limit: number) {
+    this.writer = blobs.createWriter(limit);
+  }
+
+  /** Takes the next bytes; false means wait for drained() before writing more. */
+  write(chunk: Buffer): boolean {
+    if (chunk.length === 0) return true;
+    this.firstByte ??= chunk[0];
+    this.size += chunk.length;
+    // Past the limit the writer drops the bytes and finish() fails: no point analysing them.
+    if (this.size <= this.limit) this.analyzer.write(chunk);
+    return this.writer.write(chunk);
+  }
+
+  /** Resolves once more may be written. */
+  drained(): Promise<void> {
+    return this.writer.drained();
+  }
+
+  /** Makes the bytes durable (fsynced) and finishes the analysis. */
+  async finish(): Promise<StagedMessage> {
+    const blob = await this.writer.finish();
+    return { blob, analysis: this.analyzer.end(), composable: composablePrefix(this.firstByte) };
+  }
+
+  /** Discards what was staged. */
+  abort(): Promise<void> {
+    return this.writer.abort();
+  }
+}
+
+/** The trace lines a delivery agent puts in front of each copy (RFC 5321 §4.4; Delivered-To as Postfix and Dovecot write it). */
+export interface TraceLines {
+  /** The envelope sender (MAIL FROM), '' for the null sender. */
+  returnPath: string;
+  /** The recipient address as the client gave it. */
+  deliveredTo: string;
+}
+
+/** How one copy is stored. */
+export interface CopyOptions {
+  /** Lines to put in front of the message, or null to store it exactly as staged. */
+  trace: TraceLines | null;
+  /** Flags of the new message (canonical system flags and keywords). */
+  flags?: readonly string[];
+  /** INTERNALDATE (default: now). */
+  internalDate?: Date;
+}
+
+/** What became of one recipient's copy. */
+export type CopyOutcome =
+  | { status: 'stored'; mailbox: string; uid: Uid }
+  /** RFC 9208: the account is over its quota; permanent for this message. */
+  | { status: 'over-quota'; message: string }
+  /** Anything else (store busy or unavailable, disk full …): worth trying again later. */
+  | { status: 'failed'; message: string };
+
+function traceBytes(trace: TraceLines): Buffer {
+  // Addresses come from the wire: a line break would forge header fields.
+  if (/[\r\n]/.test(trace.returnPath + trace.deliveredTo)) throw new Error('line break in an envelope address');
+  return Buffer.from(`Return-Path: <${trace.returnPath}>\r\nDelivered-To: ${trace.deliveredTo}\r\n`);
+}
+
+/** The recipient's copy with trace lines in front: a composite when possible, else (rarely) its own blob. */
+async function withTrace(blobs: BlobStore, message: StagedMessage, prefix: Buffer): Promise<{ blob: StagedBlob; analysis: MessageAnalysis }> {
+  if (message.composable) return { blob: await blobs.putComposite(prefix, message.blob), analysis: message.analysis };
+  // A message starting with white space would continue the last trace line: write and analyse the whole.
+  const stager = new MessageStager(blobs, prefix.length + message.blob.size);
+  let finishing = false;
+  try {
+    stager.write(prefix);
+    for await (const chunk of blobs.createReadStream(message.blob.blobId) as AsyncIterable<Buffer>) {
+      if (!stager.write(chunk)) await stager.drained();
+    }
+    finishing = true;
+    return await stager.finish();
+  } catch (err) {
+    if (!finishing) await stager.abort().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The recipient's mailbox: the one asked for when it exists, else INBOX (like Dovecot's lmtp_save_to_detail_mailbox). */
+async function targetMailbox(store: MailStore, recipient: Recipient): Promise<Mailbox> {
+  const asked = recipient.mailbox === null ? null : await store.getMailbox(recipient.account.id, recipient.mailbox);
+  const mailbox = asked ?? (await store.getMailbox(recipient.account.id, 'INBOX'));
+  if (!mailbox) throw new StoreError('NONEXISTENT', 'the account has no INBOX');
+  return mailbox;
+}
+
+/** Stores one recipient's copy of a staged message; never throws. */
+export async function deliverCopy(store: MailStore, message: StagedMessage, recipient: Recipient, opts: CopyOptions): Promise<CopyOutcome> {
+  try {
+    const copy = opts.trace ? await withTrace(store.blobs, message, traceBytes(opts.trace)) : message;
+    const mailbox = await targetMailbox(store, recipient);
+    const { uids } = await store.appendMessages(recipient.account.id, mailbox.id, [
+      { blob: copy.blob, analysis: copy.analysis, flags: [...(opts.flags ?? [])], internalDate: opts.internalDate ?? new Date() },
+    ]);
+    const uid = uids[0];
+    if (uid === undefined) throw new Error('append returned no UID');
+    return { status: 'stored', mailbox: mailbox.name, uid };
+  } catch (err) {
+    if (err instanceof StoreError && err.code === 'OVERQUOTA') return { status: 'over-quota', message: err.message };
+    return { status: 'failed', message: err instanceof Error ? err.message : String(err) };
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * The CAPA list (RFC 2449 §5, §6). Only what works end to end is advertised:
+ * EXPIRE and LOGIN-DELAY are left out because nothing enforces them, and
+ * before login the list tells the client how it may authenticate.
+ */
+import type { Pop3Session } from './session/session.js';
+
+/** Capabilities for the session's current state. */
+export function capabilityList(session: Pop3Session): string[] {
+  // RFC 3206 §6: every credential failure carries [AUTH], and only those do.
+  const caps = ['TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING'];
+  if (session.state.kind === 'authorization') {
+    // RFC 2595 §4: STLS only before TLS; USER and SASL only where cleartext passwords are allowed.
+    if (!session.secure) caps.push('STLS');
+    if (!session.loginDisabled) caps.push('USER', 'SASL PLAIN');
+  }
+  caps.push('IMPLEMENTATION mailkeep');
+  return caps;
+}

@@ -1,0 +1,107 @@
+/**
+ * AUTHORIZATION state (RFC 1939 §4, §7): USER/PASS, AUTH PLAIN (RFC 5034,
+ * RFC 4616) and STLS (RFC 2595 §4). Cleartext passwords are refused on an
+ * unencrypted connection unless the configuration allows them; failed
+ * attempts are throttled by the shared login check; passwords never reach a
+ * log. APOP is not offered.
+ */
+import { checkLogin, decodeSaslBase64, parseSaslPlain } from '../../auth/login.js';
+import { badCommand, failure } from '../errors.js';
+import type { Pop3Session } from '../session/session.js';
+import { bodyLines } from '../wire/response.js';
+import { command, noArgs, words } from './spec.js';
+
+const PRIVACY_REQUIRED = 'Plaintext authentication is disallowed on non-secure connections; use STLS or port 995';
+
+/** Refuses cleartext passwords where the configuration does (RFC 5034 §4, RFC 8314 §3). */
+function requirePrivacy(session: Pop3Session): void {
+  // RFC 3206 §5: a policy violation is an [AUTH] problem.
+  if (session.loginDisabled) throw failure(PRIVACY_REQUIRED, 'AUTH');
+}
+
+/** Checks the password and enters the TRANSACTION state, or fails with [AUTH] / [SYS/TEMP]. */
+async function logIn(session: Pop3Session, user: string, password: string): Promise<void> {
+  const res = await checkLogin(session, session.remoteAddress, user, password);
+  if (!res.ok) {
+    if (res.reason === 'throttled') throw failure('Too many failed logins; try again later', 'SYS/TEMP');
+    throw failure('Authentication failed', 'AUTH');
+  }
+  await session.login(res.account);
+  session.ok('Logged in');
+}
+
+/** RFC 2595 §4 — STLS. */
+export const stls = command({
+  name: 'STLS',
+  states: ['authorization'],
+  parse: noArgs('STLS'),
+  async run(session) {
+    if (session.secure) throw badCommand('TLS is already active');
+    session.ok('Begin TLS negotiation now');
+    await session.startTls();
+  },
+});
+
+/** RFC 1939 §7 — USER name. The answer never tells whether the account exists. */
+export const user = command({
+  name: 'USER',
+  states: ['authorization'],
+  parse: (args) => words(args, 1, 1, 'USER name')[0]!,
+  async run(session, name) {
+    requirePrivacy(session);
+    if (session.state.kind !== 'authorization') return;
+    session.state.user = name;
+    session.ok('Send your password');
+  },
+});
+
+/** RFC 1939 §7 — PASS string: the rest of the line, spaces included. */
+export const pass = command({
+  name: 'PASS',
+  states: ['authorization'],
+  parse(args) {
+    if (args === '') throw badCommand('Usage: PASS password');
+    return args;
+  },
+  async run(session, password) {
+    requirePrivacy(session);
+    const st = session.state;
+    if (st.kind !== 'authorization' || st.user === null) throw badCommand('Send USER first');
+    const name = st.user;
+    // RFC 1939 §7: after a failed PASS the client starts again with USER (or AUTH).
+    st.user = null;
+    await logIn(session, name, password);
+  },
+});
+
+/** RFC 5034 §4 — AUTH mechanism [initial-response]; bare AUTH lists the mechanisms (RFC 1734 clients). */
+export const auth = command({
+  name: 'AUTH',
+  states: ['authorization'],
+  parse(args) {
+    const [mechanism, initial] = words(args, 0, 2, 'AUTH mechanism [initial-response]');
+    return { mechanism: mechanism?.toUpperCase() ?? null, initial: initial ?? null };
+  },
+  async run(session, { mechanism, initial }) {
+    if (mechanism === null) {
+      session.beginMultiline('Supported mechanisms follow');
+      if (!session.loginDisabled) session.write(bodyLines(['PLAIN']));
+      session.endMultiline();
+      return;
+    }
+    if (mechanism !== 'PLAIN') throw failure(`Unsupported authentication mechanism ${mechanism.slice(0, 20)}`);
+    requirePrivacy(session);
+    // RFC 5034 §4: without an initial response, an empty challenge is "+ ".
+    const response = initial ?? (await session.continuation(''));
+    if (response === null) return;
+    if (response === '*') throw failure('Authentication cancelled');
+    // RFC 5034 §4: "=" is a present but empty initial response.
+    const decoded = response === '=' ? Buffer.alloc(0) : decodeSaslBase64(response);
+    if (!decoded) throw failure('Invalid base64 in SASL response');
+    const plain = parseSaslPlain(decoded);
+    if (!plain) throw failure('Malformed PLAIN response');
+    // RFC 4616 §2: an authorization identity other than the user's own would be proxy authorization.
+    if (plain.authz !== '' && plain.authz !== plain.user) throw failure('Proxy authorization is not supported', 'AUTH');
+    await logIn(session, plain.user, plain.password);
+  },
+});

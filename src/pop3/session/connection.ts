@@ -1,0 +1,377 @@
+/**
+ * One POP3 connection: reads command lines, runs them one at a time in the
+ * order received, writes responses with backpressure, and owns the socket
+ * (STLS upgrade, timeouts, shutdown).
+ *
+ * Invariants:
+ * - Commands run one at a time, in order; responses stay in order
+ *   (RFC 2449 §6.6 PIPELINING). Lines that arrive while a command runs wait
+ *   in the line reader; the socket is paused while too much input waits.
+ * - Input is bounded: lines longer than limits.maxLineLength get -ERR and are
+ *   skipped without being buffered; the session goes on.
+ * - Bytes pipelined behind STLS are discarded (RFC 2595 §4: command injection).
+ * - Only QUIT removes messages: a dropped connection, a timeout or a server
+ *   shutdown ends the session without the UPDATE state (RFC 1939 §3, §6).
+ * - A failure in the middle of a multi-line response cannot be told to the
+ *   client (the "+OK" is out): the connection is closed instead.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Logger } from 'pino';
+import type { AuthThrottle } from '../../auth/throttle.js';
+import type { Config } from '../../config/schema.js';
+import { newTraceState, redactTrace, sessionLogger } from '../../log.js';
+import { isTrusted, normalizeAddress } from '../../net/address.js';
+import { StoreError, type Account, type MailStore } from '../../store/types.js';
+import { capabilityList } from '../capabilities.js';
+import { COMMANDS } from '../commands/registry.js';
+import { badCommand, Pop3Error } from '../errors.js';
+import { LineReader, type LineEvent } from '../wire/line-reader.js';
+import { errLine, okLine, TERMINATOR } from '../wire/response.js';
+import { Maildrop } from './maildrop.js';
+import type { MessageSizes } from './message-sizes.js';
+import type { Pop3Session } from './session.js';
+import type { Pop3State } from './state.js';
+
+/** Stop reading from the socket while this much input waits to be run. */
+const MAX_PENDING_INPUT = 256 * 1024;
+/** Coalesce small responses into writes of about this size. */
+const OUTPUT_CHUNK = 64 * 1024;
+/** Malformed, unknown or misplaced commands in a row before the server gives up on the client. */
+const MAX_BAD_COMMANDS = 20;
+/** RFC 2449 §4: commands of up to 255 octets must be accepted, whatever the configured limit. */
+const MIN_LINE_LENGTH = 255;
+/** How long a closing socket may linger before it is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+
+/** Shared services a POP3 connection needs. */
+export interface Pop3Deps {
+  store: MailStore;
+  /** The process-wide POP3 size cache. */
+  sizes: MessageSizes;
+  config: Config;
+  log: Logger;
+  throttle: AuthThrottle;
+  /** For STLS upgrades. */
+  secureContext: SecureContext;
+  /** Called once when the session has ended, after its last store call (the server tracks sessions for shutdown). */
+  onClose(conn: Pop3Connection): void;
+}
+
+/** One POP3 client connection. */
+export class Pop3Connection implements Pop3Session {
+  readonly id = randomBytes(6).toString('base64url');
+  readonly store: MailStore;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly throttle: AuthThrottle;
+  readonly remoteAddress: string;
+  state: Pop3State = { kind: 'authorization', user: null };
+  secure: boolean;
+  closed = false;
+
+  private socket: Socket;
+  private reader: LineReader;
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private waiter: (() => void) | null = null;
+  /** Waiting for client input, so a shutdown notice cannot cut a response short. */
+  private awaitingInput = false;
+  private pendingShutdown: string | null = null;
+  /** Inside a multi-line response: an error now can only close the connection. */
+  private inMultiline = false;
+  private badCommands = 0;
+  /** The snapshot once logged in; kept past the TRANSACTION state so \Seen flags are stored whatever ends the session. */
+  private maildrop: Maildrop | null = null;
+  private readonly traceState = newTraceState('pop3');
+
+  constructor(
+    socket: Socket,
+    private readonly deps: Pop3Deps,
+    listener: { implicitTls: boolean },
+  ) {
+    this.store = deps.store;
+    this.config = deps.config;
+    this.log = sessionLogger(deps.log, this.id, { protocol: 'pop3' });
+    this.throttle = deps.throttle;
+    this.secure = listener.implicitTls;
+    this.remoteAddress = normalizeAddress(socket.remoteAddress);
+    this.socket = socket;
+    this.reader = new LineReader(Math.max(MIN_LINE_LENGTH, deps.config.limits.maxLineLength));
+    this.attach(socket);
+  }
+
+  private attach(socket: Socket): void {
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
+    socket.on('close', () => this.markClosed());
+    socket.on('end', () => this.markClosed());
+    socket.setTimeout(this.timeoutMs(), () => this.end('Disconnected for inactivity'));
+  }
+
+  /** RFC 1939 §3: the autologout timer; before login the shorter pre-auth limit applies. */
+  private timeoutMs(): number {
+    const l = this.config.limits;
+    return (this.state.kind === 'transaction' ? l.idleTimeoutSeconds : l.preAuthTimeoutSeconds) * 1000;
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.config.log.trace) this.trace('C', chunk);
+    this.reader.push(chunk);
+    if (this.reader.buffered > MAX_PENDING_INPUT) this.socket.pause();
+    this.wake();
+  };
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  private markClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.wake();
+  }
+
+  private trace(dir: 'C' | 'S', bytes: Buffer): void {
+    const data = redactTrace(bytes, this.traceState, dir === 'C' ? 'client' : 'server');
+    if (data !== '') this.log.info({ trace: dir, data }, 'trace');
+  }
+
+  get loginDisabled(): boolean {
+    if (this.secure || this.config.plaintextAuth.allowInsecure) return false;
+    return !isTrusted(this.remoteAddress, this.config.plaintextAuth.trustedNetworks);
+  }
+
+  get congested(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  capabilities(): string[] {
+    return capabilityList(this);
+  }
+
+  // ---- output ----
+
+  ok(text: string): void {
+    this.write(okLine(text));
+  }
+
+  beginMultiline(text: string): void {
+    this.ok(text);
+    this.inMultiline = true;
+  }
+
+  endMultiline(): void {
+    this.write(TERMINATOR);
+    this.inMultiline = false;
+  }
+
+  write(bytes: Buffer): void {
+    if (this.closed || this.socket.writableEnded) return;
+    this.out.push(bytes);
+    this.outBytes += bytes.length;
+    if (this.outBytes >= OUTPUT_CHUNK) this.sendOut();
+  }
+
+  /** Hands queued output to the socket in one corked batch (one writev, no copying). */
+  private sendOut(): void {
+    if (this.out.length === 0) return;
+    const pieces = this.out;
+    this.out = [];
+    this.outBytes = 0;
+    if (this.closed || this.socket.writableEnded) return;
+    this.socket.cork();
+    for (const piece of pieces) {
+      if (this.config.log.trace) this.trace('S', piece);
+      this.socket.write(piece);
+    }
+    this.socket.uncork();
+  }
+
+  async flush(): Promise<void> {
+    this.sendOut();
+    if (!this.socket.writableNeedDrain || this.closed) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
+  /** Server shutdown: "-ERR" and close now when idle, else right after the command in progress. POP3 has no BYE. */
+  shutdown(reason: string): void {
+    if (this.awaitingInput) this.end(reason);
+    else this.pendingShutdown = reason;
+  }
+
+  /** Sends an unsolicited -ERR and closes without the UPDATE state (timeouts, shutdown, abuse). */
+  private end(text: string): void {
+    if (this.closed || this.socket.writableEnded) return;
+    // In the middle of a message the -ERR would read as message text: just close.
+    if (!this.inMultiline) this.write(errLine(null, text));
+    this.sendOut();
+    this.socket.end();
+    this.state = { kind: 'update' };
+    this.wake();
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  // ---- input ----
+
+  /** The next line; while none is waiting, sends the queued output and waits. */
+  private async nextEvent(): Promise<LineEvent | null> {
+    for (;;) {
+      // Nothing after QUIT is read (RFC 1939 §6), even when pipelined.
+      if (this.state.kind === 'update') return null;
+      if (this.pendingShutdown !== null) {
+        this.end(this.pendingShutdown);
+        return null;
+      }
+      // Pipelined commands are answered in batches, but never faster than the client reads.
+      if (this.socket.writableNeedDrain) await this.flush();
+      const ev = this.reader.next();
+      if (ev) return ev;
+      if (this.closed) return null;
+      await this.flush();
+      if (this.reader.hasLine || this.closed) continue;
+      if (this.socket.isPaused()) this.socket.resume();
+      this.awaitingInput = true;
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+      this.awaitingInput = false;
+    }
+  }
+
+  /** Stores the \Seen flags of messages retrieved so far; a failure is logged, never fatal. */
+  private async saveSeen(): Promise<void> {
+    if (!this.maildrop) return;
+    try {
+      await this.maildrop.saveSeen();
+    } catch (err) {
+      this.log.error({ err }, 'cannot store \\Seen for retrieved messages');
+    }
+  }
+
+  async continuation(challenge: string): Promise<string | null> {
+    this.write(Buffer.from(`+ ${challenge}\r\n`));
+    await this.flush();
+    const ev = await this.nextEvent();
+    if (!ev) return null;
+    if (ev.type === 'too-long') throw badCommand('SASL response too long');
+    return ev.bytes.toString('latin1');
+  }
+
+  async startTls(): Promise<void> {
+    await this.flush();
+    const raw = this.socket;
+    raw.off('data', this.onData);
+    raw.removeAllListeners('timeout');
+    // RFC 2595 §4: whatever the client pipelined after STLS was sent in the clear: discard it.
+    this.reader.clear();
+    const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext: this.deps.secureContext });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tlsSocket.once('secure', resolve);
+        tlsSocket.once('error', reject);
+        tlsSocket.once('close', () => reject(new Error('closed during TLS handshake')));
+      });
+    } catch (err) {
+      this.log.info({ err: (err as Error).message }, 'STLS handshake failed');
+      raw.destroy();
+      this.markClosed();
+      return;
+    }
+    this.secure = true;
+    // RFC 2595 §4: the session starts over; a USER given before STLS is forgotten.
+    this.state = { kind: 'authorization', user: null };
+    this.attach(tlsSocket as unknown as Socket);
+  }
+
+  async login(account: Account): Promise<void> {
+    const maildrop = await Maildrop.open(this.deps, account.id);
+    this.maildrop = maildrop;
+    this.state = { kind: 'transaction', account, maildrop };
+    this.socket.setTimeout(this.timeoutMs());
+    this.log.info({ user: account.name, messages: maildrop.count }, 'login');
+  }
+
+  /** Runs the connection until it closes. */
+  async run(): Promise<void> {
+    // RFC 1939 §4: the greeting. No APOP timestamp: APOP is not offered.
+    this.ok('mailkeep POP3 ready');
+    this.log.info({ remote: this.remoteAddress, tls: this.secure }, 'connect');
+    try {
+      for (;;) {
+        const ev = await this.nextEvent();
+        if (!ev) break;
+        if (ev.type === 'too-long') this.fail(badCommand('Line too long'));
+        else await this.execute(ev.bytes);
+      }
+    } finally {
+      // No UPDATE state without QUIT: only the \Seen flags of complete RETRs are kept.
+      await this.saveSeen();
+      await this.flush();
+      if (!this.closed) this.socket.end();
+      this.log.info({ remote: this.remoteAddress }, 'disconnect');
+      // Only now: server shutdown waits for this before closing the store.
+      this.deps.onClose(this);
+    }
+  }
+
+  // ---- command execution ----
+
+  private async execute(line: Buffer): Promise<void> {
+    const text = line.toString('utf8');
+    const space = text.indexOf(' ');
+    const keyword = (space < 0 ? text : text.slice(0, space)).toUpperCase();
+    const started = Date.now();
+    const logged = keyword.slice(0, 16);
+    try {
+      const spec = COMMANDS.get(keyword);
+      if (!spec) throw badCommand(keyword === '' ? 'Empty command' : 'Unknown command');
+      const args = spec.parse(space < 0 ? '' : text.slice(space + 1));
+      if (!spec.states.includes(this.state.kind)) throw badCommand(stateError(this.state.kind, spec.name));
+      await spec.run(this, args);
+      this.badCommands = 0;
+      this.log.debug({ cmd: spec.name, ms: Date.now() - started }, 'command');
+    } catch (e) {
+      this.fail(e, logged);
+    }
+  }
+
+  /** The one catch point: an -ERR line, or closing when the response was already under way. */
+  private fail(e: unknown, keyword?: string): void {
+    if (this.inMultiline) {
+      this.log.error({ err: e, cmd: keyword }, 'failed in the middle of a response; closing');
+      this.inMultiline = false;
+      this.socket.destroy();
+      return;
+    }
+    if (e instanceof Pop3Error) {
+      this.log.info({ cmd: keyword ?? null, code: e.code, text: e.message }, 'command failed');
+      this.write(errLine(e.code, e.message));
+      if (e.badCommand && ++this.badCommands >= MAX_BAD_COMMANDS) this.end('Too many bad commands');
+      return;
+    }
+    if (e instanceof StoreError) {
+      this.log.info({ cmd: keyword, code: e.code, text: e.message }, 'command failed');
+      this.write(errLine('SYS/TEMP', e.message));
+      return;
+    }
+    this.log.error({ err: e, cmd: keyword }, 'command failed unexpectedly');
+    this.write(errLine('SYS/TEMP', 'Internal server error, logged for the administrator'));
+  }
+}
+
+function stateError(state: Pop3State['kind'], name: string): string {
+  if (state === 'authorization') return `${name} is not allowed before login`;
+  return `${name} is only allowed before login`;
+}

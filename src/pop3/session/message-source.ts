@@ -1,0 +1,23 @@
+/**
+ * The stored bytes of a message as a sequence of chunks, for RETR, TOP and
+ * size counting: a small message in one read (one round trip to the thread
+ * pool instead of open/read/read/close), a big one streamed with backpressure
+ * so memory stays bounded whatever the message size (DESIGN invariant 6).
+ */
+import type { BlobStore } from '../../store/types.js';
+
+/** Messages up to this size are read whole (and may be read ahead); larger ones are streamed. */
+export const READ_WHOLE_LIMIT = 256 * 1024;
+
+/** Yields the blob's bytes in order; `early` is a whole-blob read already under way (read-ahead). */
+export async function* messageChunks(blobs: BlobStore, blobId: string, storedSize: number, early?: Promise<Buffer>): AsyncGenerator<Buffer> {
+  if (early) {
+    yield await early;
+    return;
+  }
+  if (storedSize <= READ_WHOLE_LIMIT) {
+    yield await blobs.read(blobId);
+    return;
+  }
+  for await (const chunk of blobs.createReadStream(blobId) as AsyncIterable<Buffer>) yield chunk;
+}

@@ -1,0 +1,55 @@
+/**
+ * The i;unicode-casemap collation (RFC 5051) SORT and THREAD must use
+ * (RFC 5256 §7): every character is mapped to its titlecase, then fully
+ * decomposed (NFKD), and the results compare as code points.
+ *
+ * A string becomes a key once; keys then compare with plain `<`, `===`. JS
+ * compares UTF-16 code units, which orders U+E000–U+FFFF before supplementary
+ * characters, so keys are shifted into code-point order (RFC 5051 §2 warns
+ * about exactly this); keys are therefore for comparing, never for display.
+ */
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+/**
+ * Characters whose titlecase differs from their simple uppercase (Unicode
+ * data): the Latin digraphs and the Greek letters with ypogegrammeni, which
+ * titlecase to a single character where full uppercasing gives two.
+ */
+function titlecaseSpecial(cp: number): number {
+  if (cp >= 0x01c4 && cp <= 0x01cc) return 0x01c5 + 3 * Math.floor((cp - 0x01c4) / 3);
+  if (cp >= 0x01f1 && cp <= 0x01f3) return 0x01f2;
+  if (cp >= 0x1f80 && cp <= 0x1faf) return cp | 0x08;
+  if (cp === 0x1fb3 || cp === 0x1fc3 || cp === 0x1ff3) return cp + 9;
+  return -1;
+}
+
+/** A character's simple titlecase: full uppercasing when that yields one character, else the character itself (ß, ligatures). */
+function titlecase(ch: string): string {
+  const special = titlecaseSpecial(ch.codePointAt(0)!);
+  if (special >= 0) return String.fromCodePoint(special);
+  const upper = ch.toUpperCase();
+  return [...upper].length === 1 ? upper : ch;
+}
+
+/** Shifts UTF-16 code units so that `<` on the result orders by code point. */
+function codePointOrder(s: string): string {
+  return s.replace(/[\ud800-\uffff]/g, (u) => {
+    const c = u.charCodeAt(0);
+    return String.fromCharCode(c >= 0xe000 ? c - 0x800 : c + 0x2000);
+  });
+}
+
+/** The comparison key of a string under i;unicode-casemap (RFC 5051 §2). */
+export function casemapKey(s: string): string {
+  // ASCII: titlecase is uppercase and NFKD changes nothing.
+  if (ASCII.test(s)) return s.toUpperCase();
+  let out = '';
+  for (const ch of s) out += titlecase(ch);
+  return codePointOrder(out.normalize('NFKD'));
+}
+
+/** Orders two casemap keys: negative, zero or positive. */
+export function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

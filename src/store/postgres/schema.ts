@@ -1,0 +1,259 @@
+/**
+ * PostgreSQL schema and its migrations.
+ *
+ * Layout rule (DESIGN "MailStore interface"): every per-account table leads
+ * with account_id in its primary key and indexes, and every per-account query
+ * filters on account_id, so the schema can be distributed by account with
+ * Citus without redesign. The semantics mirror the SQLite schema
+ * (../sqlite/schema.ts); the differences are deliberate:
+ * - Derived columns (per-mailbox counts, blob refcounts) are kept by the store
+ *   in the same transaction as the change, not by triggers: the statement
+ *   that allocates UIDs and the modseq updates the counts too, and nothing
+ *   depends on triggers, which Citus handles poorly on distributed tables.
+ * - Message bytes live in `blobs.data` (content-addressed, deduplicated,
+ *   shared by all accounts), staged through `blob_staging` while they arrive.
+ *   A fresh blob no message references yet is kept until `staged_until`, so
+ *   the garbage collector cannot take it from an APPEND in progress.
+ * - A composite blob (LMTP: per-recipient header lines before one shared
+ *   message) has no data: its bytes are `prefix` followed by its base's. A
+ *   reference to a composite counts on the composite and on its base alike,
+ *   so the GC deletes any row at refcount 0 without touching another row.
+ * - Names are COLLATE "C": byte order, as in SQLite, which the inferiors
+ *   range query (`name > 'x/' AND name < 'x0'`) depends on.
+ * - Timestamps are timestamptz; flags use the same bits and keyword text as
+ *   SQLite (../sqlite/flags.ts); analyses are stored as the same codec's UTF-8
+ *   bytes (bytea: exact, whatever the database's text rules).
+ *
+ * Citus (run once on the coordinator after the first migration, before any data):
+ *   SELECT create_reference_table('accounts');      -- global unique login names
+ *   SELECT create_reference_table('counters');      -- installation-wide UIDVALIDITY allocator
+ *   SELECT create_reference_table('blobs');         -- shared by all accounts (see below)
+ *   SELECT create_reference_table('aliases');       -- looked up by address before the account is known
+ *   SELECT create_distributed_table('blob_staging', 'stage_id');
+ *   SELECT create_distributed_table('mailboxes', 'account_id');
+ *   SELECT create_distributed_table('subscriptions', 'account_id', colocate_with => 'mailboxes');
+ *   SELECT create_distributed_table('messages', 'account_id', colocate_with => 'mailboxes');
+ *   SELECT create_distributed_table('expunged', 'account_id', colocate_with => 'mailboxes');
+ *   SELECT create_distributed_table('import_records', 'account_id', colocate_with => 'mailboxes');
+ *   SELECT create_distributed_table('sync_states', 'account_id', colocate_with => 'mailboxes');
+ *   SELECT create_distributed_table('metadata', 'account_id', colocate_with => 'mailboxes');
+ * Every query on the distributed tables names one account_id, so it routes
+ * to one shard. The exceptions are deliberate:
+ * `blobs` is keyed by content hash so that one message for many recipients is
+ * stored once; as a reference table its refcount updates are replicated to
+ * every node (two-phase commit per append) — a deployment that outgrows that
+ * moves bytes to an object store behind the BlobStore interface and
+ * distributes `blobs` by blob_id. The background sweeps (releasing expired
+ * tombstones, the change bus catch-up poll) span accounts and fan out.
+ * LISTEN/NOTIFY is per server: every mailkeep node must connect to the
+ * coordinator (the periodic catch-up bounds the delay otherwise).
+ *
+ * Migrations: the `mailkeep_schema` row holds the number applied. All run in
+ * one transaction under an advisory lock, so nodes starting together migrate
+ * once. Append new migrations at the end; never edit a released one.
+ */
+import type pg from 'pg';
+import { IS_DELETED_SQL, SEEN } from '../sqlite/flags.js';
+
+/** One schema step: SQL run inside the migration transaction. */
+export type PgMigration = string;
+
+const initialSchema: PgMigration = `
+  CREATE TABLE accounts (
+    account_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- identity: ids are never reused
+    name           text NOT NULL,
+    name_key       text COLLATE "C" NOT NULL,                         -- lower-cased name: logins are case-insensitive
+    password_hash  text NOT NULL,
+    created_at     timestamptz NOT NULL,
+    quota_storage  bigint,                                            -- octets; NULL = unlimited
+    quota_messages bigint,
+    CONSTRAINT accounts_name_unique UNIQUE (name_key)
+  );
+
+  -- Installation-wide allocators (UIDVALIDITY): the next value is max(previous, floor) + 1.
+  CREATE TABLE counters (
+    name  text PRIMARY KEY,
+    value bigint NOT NULL
+  );
+
+  -- Mailbox ids are unique across accounts and never reused (and never 0: see metadata).
+  CREATE SEQUENCE mailbox_ids MINVALUE 1;
+
+  CREATE TABLE mailboxes (
+    account_id       bigint NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+    mailbox_id       bigint NOT NULL,
+    name             text COLLATE "C" NOT NULL,
+    uid_validity     bigint NOT NULL,
+    uid_next         bigint NOT NULL DEFAULT 1,
+    highest_modseq   bigint NOT NULL DEFAULT 1,
+    special_use      text,
+    first_recent_uid bigint NOT NULL DEFAULT 1,  -- \\Recent marker (RFC 3501 §2.3.2)
+    message_count    bigint NOT NULL DEFAULT 0,
+    total_size       bigint NOT NULL DEFAULT 0,
+    unseen_count     bigint NOT NULL DEFAULT 0,
+    deleted_count    bigint NOT NULL DEFAULT 0,
+    recent_count     bigint NOT NULL DEFAULT 0,  -- messages with uid >= first_recent_uid
+    PRIMARY KEY (account_id, mailbox_id),
+    CONSTRAINT mailboxes_name_unique UNIQUE (account_id, name),
+    CHECK (message_count >= 0 AND total_size >= 0 AND unseen_count >= 0 AND deleted_count >= 0 AND recent_count >= 0)
+  );
+
+  CREATE TABLE subscriptions (
+    account_id bigint NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+    name       text COLLATE "C" NOT NULL,
+    PRIMARY KEY (account_id, name)
+  );
+
+  CREATE TABLE blobs (
+    blob_id      text COLLATE "C" PRIMARY KEY CHECK (blob_id ~ '^[0-9a-f]{64}$'),  -- lower-case hex SHA-256 of the bytes
+    size         bigint NOT NULL,
+    -- Message rows and held tombstones pointing here, directly or through a composite.
+    refcount     bigint NOT NULL DEFAULT 0 CHECK (refcount >= 0),
+    staged_until timestamptz,  -- unreferenced but freshly staged: not garbage before this time
+    analysis     bytea,        -- MessageAnalysis (analysis-codec), set by the first message referencing it; NULL on composites
+    data         bytea,        -- the bytes; NULL on a composite
+    base_id      text COLLATE "C",  -- composite: the plain blob whose bytes follow the prefix
+    prefix       bytea,             -- composite: the bytes before the base's
+    CHECK ((data IS NULL) = (base_id IS NOT NULL) AND (base_id IS NULL) = (prefix IS NULL))
+  );
+  -- Uncompressed out-of-line storage: substring() reads a range without detoasting the whole message.
+  ALTER TABLE blobs ALTER COLUMN data SET STORAGE EXTERNAL;
+  CREATE INDEX blobs_garbage ON blobs (blob_id) WHERE refcount = 0;
+
+  -- Chunks of a message body still arriving (BlobWriter); removed when it is finished or aborted.
+  CREATE TABLE blob_staging (
+    stage_id   uuid NOT NULL,
+    seq        integer NOT NULL,
+    data       bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (stage_id, seq)
+  );
+  ALTER TABLE blob_staging ALTER COLUMN data SET STORAGE EXTERNAL;
+  CREATE INDEX blob_staging_age ON blob_staging (created_at);
+
+  CREATE TABLE messages (
+    account_id    bigint NOT NULL,
+    mailbox_id    bigint NOT NULL,
+    uid           bigint NOT NULL,
+    modseq        bigint NOT NULL,
+    system_flags  smallint NOT NULL,  -- bits, see ../sqlite/flags.ts
+    keywords      text NOT NULL,      -- space-separated, case-preserved
+    internal_date timestamptz NOT NULL,
+    save_date     timestamptz NOT NULL,  -- RFC 8514
+    size          bigint NOT NULL,
+    blob_id       text COLLATE "C" NOT NULL,
+    email_id      text NOT NULL,      -- RFC 8474 EMAILID
+    PRIMARY KEY (account_id, mailbox_id, uid),
+    FOREIGN KEY (account_id, mailbox_id) REFERENCES mailboxes (account_id, mailbox_id) ON DELETE CASCADE
+  );
+  -- RFC 7162 "changed since": rows with modseq > ? in one mailbox.
+  CREATE INDEX messages_modseq ON messages (account_id, mailbox_id, modseq);
+  -- EXPUNGE finds \\Deleted messages without reading the whole mailbox.
+  CREATE INDEX messages_deleted ON messages (account_id, mailbox_id, uid) WHERE ${IS_DELETED_SQL};
+
+  -- Expunge tombstones (RFC 7162 §3.2.5.2 VANISHED): (uid, modseq) per removed message. While
+  -- blob_id is set the tombstone also "holds" the message for sessions not yet told (RFC 2180 §4.1)
+  -- and counts in the blob's refcount; the retention sweep sets these columns to NULL.
+  CREATE TABLE expunged (
+    account_id    bigint NOT NULL,
+    mailbox_id    bigint NOT NULL,
+    modseq        bigint NOT NULL,
+    uid           bigint NOT NULL,
+    blob_id       text COLLATE "C",
+    system_flags  smallint,
+    keywords      text,
+    internal_date timestamptz,
+    save_date     timestamptz,
+    size          bigint,
+    email_id      text,
+    expunged_at   timestamptz,
+    PRIMARY KEY (account_id, mailbox_id, modseq, uid),
+    FOREIGN KEY (account_id, mailbox_id) REFERENCES mailboxes (account_id, mailbox_id) ON DELETE CASCADE
+  );
+  -- Both partial: only held tombstones (at most one retention period of expunges) are indexed.
+  CREATE INDEX expunged_held ON expunged (account_id, mailbox_id, uid) WHERE blob_id IS NOT NULL;
+  CREATE INDEX expunged_due ON expunged (expunged_at) WHERE blob_id IS NOT NULL;
+
+  -- Addresses delivering into an account (LMTP); looked up before the account is known.
+  CREATE TABLE aliases (
+    address_key text COLLATE "C" NOT NULL,  -- lower-cased address
+    address     text NOT NULL,              -- as given
+    account_id  bigint NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+    created_at  timestamptz NOT NULL,
+    CONSTRAINT aliases_address_unique PRIMARY KEY (address_key)
+  );
+  CREATE INDEX aliases_account ON aliases (account_id);
+
+  -- mailkeep import / migrate: the source key of every imported message with its UID, and resume states.
+  CREATE TABLE import_records (
+    account_id bigint NOT NULL,
+    mailbox_id bigint NOT NULL,
+    source_key text COLLATE "C" NOT NULL,
+    uid        bigint NOT NULL,
+    PRIMARY KEY (account_id, mailbox_id, source_key),
+    FOREIGN KEY (account_id, mailbox_id) REFERENCES mailboxes (account_id, mailbox_id) ON DELETE CASCADE
+  );
+  CREATE TABLE sync_states (
+    account_id bigint NOT NULL,
+    mailbox_id bigint NOT NULL,
+    source     text COLLATE "C" NOT NULL,
+    state      text NOT NULL,
+    PRIMARY KEY (account_id, mailbox_id, source),
+    FOREIGN KEY (account_id, mailbox_id) REFERENCES mailboxes (account_id, mailbox_id) ON DELETE CASCADE
+  );
+
+  -- RFC 5464 METADATA of a mailbox, or with mailbox_id 0 the account's server-level entries (no
+  -- mailbox has id 0, so no foreign key covers mailboxes: the store deletes a mailbox's entries with it).
+  CREATE TABLE metadata (
+    account_id bigint NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+    mailbox_id bigint NOT NULL,
+    name       text COLLATE "C" NOT NULL,  -- lower-case entry name, e.g. /private/comment
+    value      bytea NOT NULL,
+    PRIMARY KEY (account_id, mailbox_id, name)
+  );
+`;
+
+/** Every migration in order; mailkeep_schema.version says how many have run. */
+export const PG_MIGRATIONS: readonly PgMigration[] = [initialSchema];
+
+/** Serializes migrations of one database across nodes (an arbitrary constant: 'mkschema'). */
+const MIGRATION_LOCK = 0x6d6b736368656d61n;
+
+/** SQL fragment: a system_flags value without \Seen (for counts). */
+export const UNSEEN_SQL = `system_flags & ${SEEN} = 0`;
+
+/**
+ * Brings a database up to date in one transaction under an advisory lock.
+ * Returns the versions before and after; refuses a database written by a
+ * newer mailkeep, and a database whose encoding cannot hold every name.
+ */
+export async function migratePg(pool: pg.Pool, migrations: readonly PgMigration[] = PG_MIGRATIONS): Promise<{ from: number; to: number }> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    const encoding = (await client.query<{ server_encoding: string }>('SHOW server_encoding')).rows[0]?.server_encoding;
+    if (encoding !== 'UTF8') throw new Error(`the database must use UTF8 encoding (it uses ${encoding ?? 'unknown'})`);
+    await client.query('BEGIN');
+    try {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK.toString()]);
+      await client.query('CREATE TABLE IF NOT EXISTS mailkeep_schema (version integer NOT NULL)');
+      const row = (await client.query<{ version: number }>('SELECT version FROM mailkeep_schema')).rows[0];
+      const from = row?.version ?? 0;
+      if (from > migrations.length) {
+        throw new Error(`database schema version ${from} is newer than this mailkeep supports (${migrations.length})`);
+      }
+      for (let v = from; v < migrations.length; v++) await client.query(migrations[v] ?? '');
+      if (!row) await client.query('INSERT INTO mailkeep_schema (version) VALUES ($1)', [migrations.length]);
+      else if (from !== migrations.length) await client.query('UPDATE mailkeep_schema SET version = $1', [migrations.length]);
+      await client.query('COMMIT');
+      return { from, to: migrations.length };
+    } catch (err) {
+      await client.query('ROLLBACK').catch((e: unknown) => {
+        broken = e instanceof Error ? e : new Error(String(e));
+      });
+      throw err;
+    }
+  } finally {
+    client.release(broken);
+  }
+}

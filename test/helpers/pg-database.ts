@@ -1,0 +1,77 @@
+/**
+ * Throwaway PostgreSQL databases for tests. The server is named by
+ * MAILKEEP_TEST_PG (default postgres://postgres@127.0.0.1:5432/postgres, an
+ * empty value disables PostgreSQL tests); each caller gets its own database
+ * `mailkeep_test_<random>`, dropped (connections and all) when done.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+const PROBE_TIMEOUT_MS = 2000;
+
+/** The administrative URL, or null when PostgreSQL tests are disabled. */
+export const TEST_PG_URL: string | null = process.env.MAILKEEP_TEST_PG === '' ? null : (process.env.MAILKEEP_TEST_PG ?? DEFAULT_URL);
+
+let probe: Promise<boolean> | null = null;
+
+/**
+ * Whether the test server answers. An explicitly configured server that does
+ * not answer is an error, not a skip: CI must not silently test less.
+ */
+export function pgAvailable(): Promise<boolean> {
+  probe ??= (async () => {
+    if (TEST_PG_URL === null) return false;
+    const client = new pg.Client({ connectionString: TEST_PG_URL, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return true;
+    } catch (err) {
+      if (process.env.MAILKEEP_TEST_PG !== undefined) throw new Error(`MAILKEEP_TEST_PG is set but unreachable: ${(err as Error).message}`);
+      return false;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  })();
+  return probe;
+}
+
+/** A database created for one test file or server. */
+export interface TestDatabase {
+  /** Connection URL of the new database. */
+  url: string;
+  name: string;
+  /** Drops the database, ending any connection still open to it. */
+  drop(): Promise<void>;
+}
+
+async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  if (TEST_PG_URL === null) throw new Error('PostgreSQL tests are disabled (MAILKEEP_TEST_PG is empty)');
+  const client = new pg.Client({ connectionString: TEST_PG_URL, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates an empty database on the test server. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `mailkeep_test_${randomBytes(6).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  const url = new URL(TEST_PG_URL!);
+  url.pathname = `/${name}`;
+  let dropped: Promise<void> | null = null;
+  return {
+    url: url.toString(),
+    name,
+    drop() {
+      dropped ??= admin(async (c) => {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      });
+      return dropped;
+    },
+  };
+}
