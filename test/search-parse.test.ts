@@ -10,7 +10,7 @@ import { charsetDecoder } from '../src/search/charset.js';
 import { MAX_SEARCH_DEPTH, MAX_SEARCH_KEYS, parseReturnOptions, parseSearchCommand, parseSearchKeys } from '../src/search/parse.js';
 import { dayNumber, queryNeeds, type SearchKey } from '../src/search/query.js';
 import { ArgReader, ParseError } from '../src/imap/wire/reader.js';
-import { STAR } from '../src/imap/wire/sequence-set.js';
+import { STAR } from '../src/search/sequence-set.js';
 import { frameOne } from './helpers/wire-harness.js';
 
 /** A reader over the arguments (a CRLF is added; literals are framed for real). */

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeMutf7, encodeMutf7 } from '../src/imap/wire/mutf7.js';
+import { decodeMutf7, encodeMutf7 } from '../src/mail/mutf7.js';
 
 /** Unicode text rich in the characters that matter here: "&", "-", ASCII, BMP and astral. */
 const nameArb = fc.string({

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ArgReader, MAX_NESTING, ParseError } from '../src/imap/wire/reader.js';
-import { STAR } from '../src/imap/wire/sequence-set.js';
+import { STAR } from '../src/search/sequence-set.js';
 import type { Segment } from '../src/imap/wire/framer.js';
 import { frameOne } from './helpers/wire-harness.js';
 

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { MAX_NZ, STAR, formatNumbers, inRanges, normalize, parseSequenceSet, resolveRanges, type Ranges } from '../src/imap/wire/sequence-set.js';
+import { MAX_NZ, STAR, formatNumbers, inRanges, normalize, parseSequenceSet, resolveRanges, type Ranges } from '../src/search/sequence-set.js';
 
 /** The numbers a set names in a mailbox whose largest number is max: the naive reading of RFC 9051 §9. */
 function naive(text: string, max: number): Set<number> {

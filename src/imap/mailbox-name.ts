@@ -5,7 +5,7 @@
  * UTF8=ACCEPT see UTF-8 (RFC 9051 §5.1, RFC 6855 §3).
  */
 import { bad, no } from './errors.js';
-import { decodeMutf7, encodeMutf7 } from './wire/mutf7.js';
+import { decodeMutf7, encodeMutf7 } from '../mail/mutf7.js';
 import type { StringArg } from './wire/reader.js';
 
 /** The hierarchy separator (RFC 9051 §5.1.1). */

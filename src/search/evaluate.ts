@@ -17,7 +17,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Uid } from '../ids.js';
 import { hasFlag } from '../imap/flags.js';
-import { inRanges, resolveRanges, type SequenceSet } from '../imap/wire/sequence-set.js';
+import { inRanges, resolveRanges, type SequenceSet } from './sequence-set.js';
 import type { MessageAnalysis } from '../mime/types.js';
 import type { MessageRecord } from '../store/types.js';
 import { dayOf, queryNeeds, type DayNumber, type SearchKey } from './query.js';

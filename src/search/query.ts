@@ -5,7 +5,7 @@
  * calendar days; sequence sets keep `*` and `$` symbolic because they are
  * resolved against the mailbox only when the query runs.
  */
-import type { SequenceSet } from '../imap/wire/sequence-set.js';
+import type { SequenceSet } from './sequence-set.js';
 
 /** A calendar date as a day number: days since 1970-01-01 (UTC calendar). */
 export type DayNumber = number;

@@ -7,7 +7,7 @@ import { analyzeMessage } from '../../mime/analyze.js';
 import type { NewMessage } from '../../store/types.js';
 import { no } from '../errors.js';
 import { canonicalFlags } from '../flags.js';
-import { formatNumbers } from '../wire/sequence-set.js';
+import { formatNumbers } from '../../search/sequence-set.js';
 import type { Segment } from '../wire/framer.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 import type { ImapSession } from '../session/session.js';

@@ -7,7 +7,7 @@
 import type { Uid } from '../../ids.js';
 import { no } from '../errors.js';
 import type { ArgReader } from '../wire/reader.js';
-import { formatNumbers, type SequenceSet } from '../wire/sequence-set.js';
+import { formatNumbers, type SequenceSet } from '../../search/sequence-set.js';
 import { readMailbox } from './mailboxes.js';
 import { resolveSet, selectedView } from './message-set.js';
 import { command, type Invocation } from './spec.js';

@@ -5,7 +5,7 @@
 import type { Uid } from '../../ids.js';
 import { qresync } from '../condstore.js';
 import { no } from '../errors.js';
-import type { SequenceSet } from '../wire/sequence-set.js';
+import type { SequenceSet } from '../../search/sequence-set.js';
 import { resolveSet, selectedView } from './message-set.js';
 import { command } from './spec.js';
 

@@ -10,7 +10,7 @@
 import { modseq, type AccountId, type Uid } from '../../ids.js';
 import { condstore, enableCondstore, fetchHead, qresync, uidOnly } from '../condstore.js';
 import type { MailboxView } from '../session/mailbox-view.js';
-import { formatNumbers, inRanges, resolveRanges } from '../wire/sequence-set.js';
+import { formatNumbers, inRanges, resolveRanges } from '../../search/sequence-set.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 import { findPart } from '../../mime/section.js';
 import { decodeTransferEncoding } from '../../mime/transfer-encoding.js';
@@ -23,7 +23,7 @@ import type { ViewMessage } from '../session/mailbox-view.js';
 import type { ImapSession } from '../session/session.js';
 import { messagePreview } from '../preview.js';
 import { encodeString, literal } from '../wire/encode.js';
-import type { SequenceSet } from '../wire/sequence-set.js';
+import type { SequenceSet } from '../../search/sequence-set.js';
 import { resolveSet, selectedView } from './message-set.js';
 import { command } from './spec.js';
 

@@ -7,7 +7,7 @@ import type { AccountId } from '../../ids.js';
 import { bad } from '../errors.js';
 import type { MailboxView } from '../session/mailbox-view.js';
 import type { ImapSession } from '../session/session.js';
-import { resolveRanges, type SequenceSet } from '../wire/sequence-set.js';
+import { resolveRanges, type SequenceSet } from '../../search/sequence-set.js';
 
 /** The selected state's view, or a protocol error. */
 export function selectedView(session: ImapSession): { view: MailboxView; readOnly: boolean; accountId: AccountId } {

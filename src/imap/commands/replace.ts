@@ -12,7 +12,7 @@ import type { Uid } from '../../ids.js';
 import { qresync } from '../condstore.js';
 import { no } from '../errors.js';
 import { ParseError } from '../wire/reader.js';
-import type { SequenceSet } from '../wire/sequence-set.js';
+import type { SequenceSet } from '../../search/sequence-set.js';
 import { parseAppendItem, stageItem, type AppendItem } from './append.js';
 import { readMailbox } from './mailboxes.js';
 import { resolveSet, selectedView } from './message-set.js';

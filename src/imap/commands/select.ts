@@ -8,7 +8,7 @@ import { condstore, qresync } from '../condstore.js';
 import { SYSTEM_FLAGS } from '../flags.js';
 import { reportFlags } from '../session/sync.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
-import { formatNumbers, inRanges, resolveRanges, type SequenceSet } from '../wire/sequence-set.js';
+import { formatNumbers, inRanges, resolveRanges, type SequenceSet } from '../../search/sequence-set.js';
 import { MailboxView } from '../session/mailbox-view.js';
 import { mailboxObjectId } from '../object-id.js';
 import type { ImapSession } from '../session/session.js';

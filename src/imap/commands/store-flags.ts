@@ -9,7 +9,7 @@ import { enableCondstore } from '../condstore.js';
 import { no } from '../errors.js';
 import { canonicalFlags } from '../flags.js';
 import { reportFlags } from '../session/sync.js';
-import { formatNumbers, type SequenceSet } from '../wire/sequence-set.js';
+import { formatNumbers, type SequenceSet } from '../../search/sequence-set.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 import { resolveSet, selectedView } from './message-set.js';
 import { command } from './spec.js';

@@ -11,7 +11,7 @@
 import type { Uid } from '../../ids.js';
 import { condstore, fetchHead, qresync, uidOnly, vanishedMode } from '../condstore.js';
 import { formatFlags } from '../flags.js';
-import { formatNumbers } from '../wire/sequence-set.js';
+import { formatNumbers } from '../../search/sequence-set.js';
 import type { MailboxView } from './mailbox-view.js';
 import type { ImapSession } from './session.js';
 import type { SessionState } from './state.js';

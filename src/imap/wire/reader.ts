@@ -6,7 +6,7 @@
  */
 import type { Segment } from './framer.js';
 import { isAtomChar } from './encode.js';
-import { parseSequenceSet, type SequenceSet } from './sequence-set.js';
+import { parseSequenceSet, type SequenceSet } from '../../search/sequence-set.js';
 
 /** A syntax error in client input: answered with BAD. */
 export class ParseError extends Error {

@@ -13,7 +13,7 @@
 import { mkdir, open, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { AccountId, Uid } from '../../ids.js';
-import { encodeMutf7 } from '../../imap/wire/mutf7.js';
+import { encodeMutf7 } from '../mutf7.js';
 import type { MailStore, Mailbox } from '../../store/types.js';
 import { canonicalMailboxName, maildirFolderDir, mboxFilePath } from '../import/mailbox-names.js';
 import type { MboxFormat } from '../import/mbox-reader.js';

@@ -5,7 +5,7 @@
  * and creating a mailbox with its parents in the store.
  */
 import type { AccountId } from '../../ids.js';
-import { decodeMutf7, encodeMutf7 } from '../../imap/wire/mutf7.js';
+import { decodeMutf7, encodeMutf7 } from '../mutf7.js';
 import type { MailStore, Mailbox } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
 

@@ -12,7 +12,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeMutf7 } from '../../imap/wire/mutf7.js';
+import { decodeMutf7 } from '../mutf7.js';
 
 /** One message file of a Maildir folder. */
 export interface MaildirEntry {
