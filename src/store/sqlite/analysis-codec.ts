@@ -22,7 +22,19 @@ export function encodeAnalysis(analysis: MessageAnalysis): string {
   });
 }
 
-/** Restores an analysis stored by encodeAnalysis. */
+/** The analysis fields that hold bytes; everything else is plain JSON. */
+const BYTE_FIELDS = ['envelope', 'bodyStructure', 'body'] as const;
+
+/**
+ * Restores an analysis stored by encodeAnalysis. Only the known byte fields are
+ * converted: a JSON.parse reviver would visit every header and cost FETCH
+ * ENVELOPE/BODYSTRUCTURE several times more.
+ */
 export function decodeAnalysis(text: string): MessageAnalysis {
-  return JSON.parse(text, (_key, value: unknown) => (isEncodedBytes(value) ? Buffer.from(value.$b64, 'base64') : value)) as MessageAnalysis;
+  const parsed = JSON.parse(text) as Record<string, unknown>;
+  for (const field of BYTE_FIELDS) {
+    const value = parsed[field];
+    if (isEncodedBytes(value)) parsed[field] = Buffer.from(value.$b64, 'base64');
+  }
+  return parsed as unknown as MessageAnalysis;
 }

@@ -50,6 +50,7 @@ import type {
 } from '../types.js';
 import { MAX_SOURCE_KEY, StoreError } from '../types.js';
 import { decodeAnalysis, encodeAnalysis } from './analysis-codec.js';
+import { AnalysisCache } from '../analysis-cache.js';
 import { composedAnalysis } from '../composite-analysis.js';
 import type { ReadTx, WriteTx } from './db.js';
 import { openDatabase, transactionRunners } from './db.js';
@@ -179,6 +180,8 @@ type Wake = [MailboxId, number];
 /** The SQLite MailStore. Create it with openSqliteStore(). */
 export class SqliteStore implements MailStore {
   readonly bus = new LocalChangeBus();
+  /** Decoded analyses by blob id (immutable, so never stale). */
+  private readonly analysisCache = new AnalysisCache();
   private readonly st: Statements;
   private readonly write: WriteTx;
   private readonly read: ReadTx;
@@ -435,12 +438,20 @@ export class SqliteStore implements MailStore {
   }
 
   async getAnalysis(blobId: string): Promise<MessageAnalysis | null> {
+    const cached = this.analysisCache.get(blobId);
+    if (cached) return cached;
     const row = this.st.analysisRow.get(blobId);
     if (!row) return null;
-    if (row.base_id === null || row.prefix === null) return decodeAnalysis(row.analysis);
-    // A composite (schema.ts deliverySupport): derived from its base's analysis.
-    const base = this.st.analysis.get(row.base_id);
-    return base === undefined ? null : composedAnalysis(decodeAnalysis(base), row.prefix);
+    let analysis: MessageAnalysis | null;
+    if (row.base_id === null || row.prefix === null) {
+      analysis = decodeAnalysis(row.analysis);
+    } else {
+      // A composite (schema.ts deliverySupport): derived from its base's analysis.
+      const base = this.st.analysis.get(row.base_id);
+      analysis = base === undefined ? null : composedAnalysis(decodeAnalysis(base), row.prefix);
+    }
+    if (analysis) this.analysisCache.set(blobId, analysis);
+    return analysis;
   }
 
   async changesSince(accountId: AccountId, id: MailboxId, since: ModSeq): Promise<MailboxChanges> {
@@ -702,6 +713,7 @@ export class SqliteStore implements MailStore {
         for (const blobId of ids) {
           this.st.deleteGarbage.run(blobId);
           this.blobs.removeSync(blobId);
+          this.analysisCache.delete(blobId);
         }
         return ids.length;
       });
