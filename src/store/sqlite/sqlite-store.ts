@@ -182,6 +182,8 @@ export class SqliteStore implements MailStore {
   readonly bus = new LocalChangeBus();
   /** Decoded analyses by blob id (immutable, so never stale). */
   private readonly analysisCache = new AnalysisCache();
+  /** Calls waiting for the next group commit (see groupWrite). */
+  private group: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> | null = null;
   private readonly st: Statements;
   private readonly write: WriteTx;
   private readonly read: ReadTx;
@@ -225,6 +227,8 @@ export class SqliteStore implements MailStore {
   }
 
   async close(): Promise<void> {
+    // Calls queued for a group commit still get their commit.
+    if (this.group && this.db.open) this.commitGroup();
     this.poller.stop();
     clearInterval(this.releaseTimer);
     await Promise.all(this.pendingGc);
@@ -399,7 +403,7 @@ export class SqliteStore implements MailStore {
   ): Promise<{ uidValidity: number; uids: Uid[]; modseq: ModSeq }> {
     // Validate flags before taking the lock.
     const flagSets = messages.map((m) => parseFlags(m.flags));
-    const result = this.write(() => {
+    const result = await this.groupWrite(() => {
       const mb = this.requireMailbox(accountId, id);
       if (messages.length === 0) return { mb, uids: [], modseq: mb.highest_modseq };
       this.checkQuota(accountId, messages.length, messages.reduce((sum, m) => sum + m.blob.size, 0));
@@ -721,6 +725,49 @@ export class SqliteStore implements MailStore {
       if (removed === 0) return;
       await yieldToLoop();
     }
+  }
+
+  /**
+   * Group commit: runs fn in a write transaction shared with the other calls
+   * made in this event-loop turn, so concurrent APPENDs and deliveries pay one
+   * commit (one fsync) together. Each call is its own savepoint: a failure
+   * (quota, missing mailbox) undoes only that call. Every promise settles only
+   * after the shared commit, so a resolved promise is still durable.
+   */
+  private groupWrite<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (!this.group) {
+        this.group = [];
+        setImmediate(() => this.commitGroup());
+      }
+      this.group.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+    });
+  }
+
+  private commitGroup(): void {
+    const batch = this.group ?? [];
+    this.group = null;
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      this.write(() => {
+        for (const item of batch) {
+          try {
+            // A nested transaction is a SAVEPOINT: on error only this call's changes roll back.
+            outcomes.push({ ok: true, value: this.write(item.fn) });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      });
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) item.resolve(o.value);
+      else item.reject(o.error);
+    });
   }
 
   // ---- Internals (all run inside a transaction) ----
