@@ -300,12 +300,32 @@ const storeGroup: Group = {
 const LOGIN_CONCURRENCY = 32;
 /** How long an APPEND may take to reach every idler before the rest count as missed. */
 const NOTIFY_TIMEOUT_MS = 60_000;
-/** Time for the server to settle before reading its memory. */
-const SETTLE_MS = 2_000;
 /** Memory is read at 0, ¼, ½, ¾ and all of the idlers; the per-connection figure is the fitted slope. */
 const MEMORY_STEPS = 4;
 /** Bound on setting up all idlers. */
 const CONNECT_DEADLINE_MS = 10 * 60_000;
+
+/** Memory readings are repeated (a second apart, after a full GC where the server has one) until the last STABLE_READINGS agree. */
+const STABLE_READINGS = 3;
+const STABLE_RSS_BYTES = 1 << 20;
+const MAX_READINGS = 20;
+
+/**
+ * The server's memory once it has settled: V8 returns freed pages to the OS
+ * lazily (RSS fell by 15 MiB seconds after a quiet phase began), so one
+ * reading right after a GC can still include garbage.
+ */
+async function settledMemory(server: BenchServer): Promise<Memory> {
+  const readings: Memory[] = [];
+  for (let i = 0; i < MAX_READINGS; i++) {
+    if (i > 0) await sleep(1_000);
+    await server.collectGarbage?.();
+    readings.push(server.memory());
+    const recent = readings.slice(-STABLE_READINGS).map((m) => m.rss);
+    if (recent.length === STABLE_READINGS && Math.max(...recent) - Math.min(...recent) < STABLE_RSS_BYTES) break;
+  }
+  return readings[readings.length - 1]!;
+}
 
 /** Least-squares slope of y over x. */
 function slope(xs: readonly number[], ys: readonly number[]): number {
@@ -361,10 +381,8 @@ const idleGroup: Group = {
       const memory: Memory[] = [];
       for (let step = 0; step <= MEMORY_STEPS; step++) {
         await addIdlers(t, idlers, idling, Math.round((n * step) / MEMORY_STEPS) - idlers.length, deadline);
-        await sleep(SETTLE_MS);
         counts.push(idlers.length);
-        await t.server.collectGarbage?.();
-        memory.push(t.server.memory());
+        memory.push(await settledMemory(t.server));
       }
 
       let exists = ctx.sizes.idleBox;

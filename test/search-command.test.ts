@@ -47,6 +47,9 @@ class SessionDouble {
   async flush(): Promise<void> {
     this.flushes++;
   }
+  async backpressure(): Promise<void> {
+    this.flushes++;
+  }
   untagged(line: string): void {
     this.write(Buffer.from(`* ${line}\r\n`));
   }

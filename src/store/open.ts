@@ -5,8 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AccountId } from '../ids.js';
-import type { DefaultMailbox, QuotaLimits } from './sqlite/sqlite-store.js';
+import type { DefaultMailbox } from './sqlite/sqlite-store.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import type { MailStore } from './types.js';
 
@@ -26,8 +25,6 @@ export interface OpenStoreOptions {
 
 /** The store openStore returns: the MailStore plus the admin operations every backend offers. */
 export interface OpenedStore extends MailStore {
-  /** Sets an account's quota limits (RFC 9208); storage in octets, null = unlimited. */
-  setQuota(id: AccountId, limits: QuotaLimits): Promise<void>;
   /** Releases expunged messages whose retention ended before `now` (ms); returns how many. */
   releaseExpunged(now?: number): Promise<number>;
   /** Deletes blobs nothing references any more. */

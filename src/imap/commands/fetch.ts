@@ -248,7 +248,7 @@ async function writeMessage(
     session.write(Buffer.from(`FLAGS ${formatFlags(m.flags, recent)}`));
   }
   session.write(Buffer.from(')\r\n'));
-  await session.flush();
+  await session.backpressure();
 }
 
 /** Writes `BODY[section]<origin> value` (or RFC822*). */

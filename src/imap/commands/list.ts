@@ -244,7 +244,7 @@ export const list = command({
     const rows = selectRows(args, compilePatterns(args.reference, patterns), tree, subscribed ?? new Set());
     for (let i = 0; i < rows.length; i++) {
       await respond(session, args, rows[i]!, subscribed);
-      if ((i + 1) % FLUSH_EVERY === 0) await session.flush();
+      if ((i + 1) % FLUSH_EVERY === 0) await session.backpressure();
     }
   },
 });

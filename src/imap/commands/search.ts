@@ -225,7 +225,7 @@ export async function writePieces(session: ImapSession, head: string, pieces: It
     if (buf.length >= PIECE) {
       session.write(Buffer.from(buf, 'latin1'));
       buf = '';
-      await session.flush();
+      await session.backpressure();
     }
   }
   session.write(Buffer.from(buf + tail, 'latin1'));

@@ -221,6 +221,10 @@ export class ImapConnection implements ImapSession {
     }
   }
 
+  async backpressure(): Promise<void> {
+    if (this.sink.writableNeedDrain && !this.closed) await this.flush();
+  }
+
   /** Switches both directions to raw DEFLATE after COMPRESS's tagged OK (RFC 4978 §3). */
   async startCompression(): Promise<void> {
     await this.flush();

@@ -41,6 +41,11 @@ export interface ImapSession {
   write(bytes: Buffer): void;
   /** Sends queued output and waits while the client is slow to read (backpressure). */
   flush(): Promise<void>;
+  /**
+   * Waits only if the client is slow to read; output keeps coalescing into
+   * large writes. Long loops (FETCH, LIST, SEARCH) call this between responses.
+   */
+  backpressure(): Promise<void>;
   /** Streams bytes from a readable straight to the client with backpressure. */
   pipeFrom(source: NodeJS.ReadableStream): Promise<void>;
   /** Sends "+ text" and waits for the client's next line (AUTHENTICATE, IDLE); null when the connection closed. */

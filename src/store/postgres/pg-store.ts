@@ -25,6 +25,10 @@
  *   its blob (RFC 2180 §4.1) until releaseExpunged() drops the reference.
  * - No await between BEGIN and COMMIT other than the transaction's own
  *   statements (DESIGN invariant 5).
+ *
+ * Modules: pool.ts (connections, the transaction runner), schema.ts,
+ * mailbox-tx.ts (the statements inside transactions), blob-refs.ts,
+ * metadata.ts, rows.ts; the bytes in ../blobs/pg-blob-store.ts.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -34,10 +38,11 @@ import type { MessageAnalysis } from '../../mime/types.js';
 import type { ChangeNote } from '../../events/pg-bus.js';
 import { notifyStatement, PgChangeBus, readModSeqs } from '../../events/pg-bus.js';
 import { PgBlobStore, STAGE_GRACE_SECONDS } from '../blobs/pg-blob-store.js';
+import { AnalysisCache } from '../analysis-cache.js';
 import { composedAnalysis } from '../composite-analysis.js';
 import { decodeAnalysis, encodeAnalysis } from '../sqlite/analysis-codec.js';
 import type { FlagSet } from '../sqlite/flags.js';
-import { applyFlagOp, DELETED, IS_DELETED_SQL, keywordsFromText, keywordsToText, parseFlags, SEEN, flagList } from '../sqlite/flags.js';
+import { applyFlagOp, DELETED, flagList, keywordsFromText, keywordsToText, parseFlags, SEEN } from '../sqlite/flags.js';
 import type { DefaultMailbox } from '../sqlite/sqlite-store.js';
 import { DEFAULT_MAILBOXES } from '../sqlite/sqlite-store.js';
 import type {
@@ -66,8 +71,28 @@ import { BlobRefs } from './blob-refs.js';
 import type { PgConnectionSettings } from './pool.js';
 import { connectionSettings, createPool, transaction } from './pool.js';
 import type { AccountRow, FlagRow, MailboxRow, NewRow, RecordRow } from './rows.js';
-import { countDelta, KEPT_COLUMNS, RECORD_COLUMNS, toAccount, toMailbox, toRecord, toSummary } from './rows.js';
+import { RECORD_COLUMNS, toAccount, toMailbox, toRecord, toSummary } from './rows.js';
+import {
+  allocateUidValidity,
+  dropMessages,
+  enforceQuota,
+  importedUids,
+  insertMailboxes,
+  insertRows,
+  lockMailbox,
+  lockPair,
+  lockQuota,
+  recordsOf,
+  refuseExisting,
+  removeMessages,
+  renameInbox,
+  requireMailbox,
+  transfer,
+} from './mailbox-tx.js';
+import { readMetadata, writeMetadata } from './metadata.js';
 import { migratePg } from './schema.js';
+import type { Client } from './sql.js';
+import { firstOf, MAX_UID, rowsOf, SCOPE, storable } from './sql.js';
 
 /** Options of openPgStore. */
 export interface PgStoreOptions {
@@ -83,7 +108,6 @@ export interface PgStoreOptions {
   catchUpIntervalMs?: number;
 }
 
-const MAX_UID = 0xffffffff;
 /** Blob rows removed per GC statement; the loop yields between batches. */
 const GC_BATCH = 200;
 /** Tombstones released per transaction; the loop yields between batches. */
@@ -93,12 +117,6 @@ const DEFAULT_RETENTION_MS = 60 * 60 * 1000;
 const RELEASE_PERIOD_MS = 5 * 60 * 1000;
 const MIN_RELEASE_PERIOD_MS = 1000;
 const INBOX = 'INBOX';
-/** The metadata owner id of server-level entries (no mailbox has id 0). */
-const SERVER_METADATA = 0;
-const SCOPE = 'account_id = $1 AND mailbox_id = $2';
-
-type Client = pg.PoolClient;
-type Queryable = Client | pg.Pool;
 
 /** 'INBOX' in any case is INBOX (RFC 9051 §5.1); every other name is exact. ASCII-only match on purpose. */
 function canonicalName(name: string): string {
@@ -108,11 +126,6 @@ function canonicalName(name: string): string {
 /** RFC 8474 objectid: letters, digits, '-' and '_'. */
 function newEmailId(): string {
   return `M${randomBytes(12).toString('base64url')}`;
-}
-
-/** PostgreSQL text cannot hold NUL, so no stored name contains one. */
-function storable(name: string): boolean {
-  return !name.includes('\0');
 }
 
 /** Source keys are bounded like every other stored input. */
@@ -128,14 +141,6 @@ function warn(err: unknown): void {
   process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'MailStoreBackgroundError');
 }
 
-async function rowsOf<R extends pg.QueryResultRow>(c: Queryable, text: string, values: unknown[]): Promise<R[]> {
-  return (await c.query<R>(text, values)).rows;
-}
-
-async function firstOf<R extends pg.QueryResultRow>(c: Queryable, text: string, values: unknown[]): Promise<R | undefined> {
-  return (await c.query<R>(text, values)).rows[0];
-}
-
 /** A message to insert, with the blob reference it brings. */
 interface Incoming {
   row: NewRow;
@@ -146,6 +151,8 @@ interface Incoming {
 export class PgStore implements MailStore {
   readonly blobs: PgBlobStore;
   readonly bus: PgChangeBus;
+  /** Decoded analyses by blob id (immutable, so never stale). */
+  private readonly analysisCache = new AnalysisCache();
   private readonly defaults: readonly DefaultMailbox[];
   private readonly onError: (err: unknown) => void;
   private readonly retentionMs: number;
@@ -202,7 +209,7 @@ export class PgStore implements MailStore {
       );
       if (!row) throw new Error('account insert returned nothing');
       const boxes = [{ name: INBOX, specialUse: null }, ...this.defaults].map((d) => ({ ...d, name: canonicalName(d.name) }));
-      await this.insertMailboxes(c, row.account_id, boxes);
+      await insertMailboxes(c, row.account_id, boxes);
       await c.query('INSERT INTO subscriptions (account_id, name) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING', [
         row.account_id,
         boxes.map((b) => b.name),
@@ -261,7 +268,7 @@ export class PgStore implements MailStore {
         throw new StoreError('NONEXISTENT', 'no such account');
       }
       await c.query('SELECT 1 FROM mailboxes WHERE account_id = $1 ORDER BY mailbox_id FOR UPDATE', [id]);
-      const refs = await this.dropMessages(c, id, null);
+      const refs = await dropMessages(c, id, null);
       // Cascades to mailboxes, subscriptions, aliases, metadata, import records and sync states.
       await c.query('DELETE FROM accounts WHERE account_id = $1', [id]);
       await refs.apply(c);
@@ -334,8 +341,8 @@ export class PgStore implements MailStore {
       if (!(await firstOf(c, 'SELECT 1 FROM accounts WHERE account_id = $1', [accountId]))) {
         throw new StoreError('NONEXISTENT', 'no such account');
       }
-      await this.refuseExisting(c, accountId, canonical);
-      const [row] = await this.insertMailboxes(c, accountId, [{ name: canonical, specialUse }]);
+      await refuseExisting(c, accountId, canonical);
+      const [row] = await insertMailboxes(c, accountId, [{ name: canonical, specialUse }]);
       if (!row) throw new Error('mailbox insert returned nothing');
       return [toMailbox(row), []];
     });
@@ -343,11 +350,11 @@ export class PgStore implements MailStore {
 
   async deleteMailbox(accountId: AccountId, id: MailboxId): Promise<void> {
     await this.write(async (c) => {
-      const mb = await this.lockMailbox(c, accountId, id, 'UPDATE');
+      const mb = await lockMailbox(c, accountId, id, 'UPDATE');
       if (mb.name === INBOX) throw new StoreError('CANNOT', 'INBOX cannot be deleted');
       // Messages and tombstones go at once, releasing their blobs: the mailbox's sessions
       // are disconnected, so nobody may still FETCH. Subscriptions stay (RFC 9051 §6.3.9).
-      const refs = await this.dropMessages(c, accountId, id);
+      const refs = await dropMessages(c, accountId, id);
       await c.query(`DELETE FROM metadata WHERE ${SCOPE}`, [accountId, id]);
       // Cascades to import records and sync states.
       await c.query(`DELETE FROM mailboxes WHERE ${SCOPE}`, [accountId, id]);
@@ -374,8 +381,8 @@ export class PgStore implements MailStore {
       );
       const src = tree.find((mb) => mb.name === source);
       if (!src) throw new StoreError('NONEXISTENT', 'no such mailbox');
-      await this.refuseExisting(c, accountId, target, 'target mailbox exists');
-      if (source === INBOX) return [undefined, await this.renameInbox(c, accountId, src, target)];
+      await refuseExisting(c, accountId, target, 'target mailbox exists');
+      if (source === INBOX) return [undefined, await renameInbox(c, accountId, src, target)];
       if (target.startsWith(`${source}/`)) throw new StoreError('CANNOT', 'cannot rename a mailbox under itself');
       // RFC 9051 §6.3.6: inferior names are renamed too.
       const renamed = (name: string) => target + name.slice(source.length);
@@ -428,7 +435,7 @@ export class PgStore implements MailStore {
 
   async mailboxCounts(accountId: AccountId, id: MailboxId): Promise<MailboxCounts> {
     // Kept with every change: no scan, whatever the mailbox size.
-    const mb = await this.requireMailbox(this.pool, accountId, id);
+    const mb = await requireMailbox(this.pool, accountId, id);
     return { messages: mb.message_count, unseen: mb.unseen_count, deleted: mb.deleted_count, size: mb.total_size, recent: mb.recent_count };
   }
 
@@ -443,12 +450,12 @@ export class PgStore implements MailStore {
     const incoming = this.incoming(messages);
     return this.write(async (c) => {
       if (messages.length === 0) {
-        const mb = await this.requireMailbox(c, accountId, id);
+        const mb = await requireMailbox(c, accountId, id);
         return [{ uidValidity: mb.uid_validity, uids: [], modseq: toModSeq(mb.highest_modseq) }, []];
       }
-      const limits = await this.lockQuota(c, accountId);
-      await this.enforceQuota(c, accountId, limits, messages.length, messages.reduce((sum, m) => sum + m.blob.size, 0));
-      const { mb, uids } = await this.insertRows(c, accountId, id, incoming.map((m) => m.row));
+      const limits = await lockQuota(c, accountId);
+      await enforceQuota(c, accountId, limits, messages.length, messages.reduce((sum, m) => sum + m.blob.size, 0));
+      const { mb, uids } = await insertRows(c, accountId, id, incoming.map((m) => m.row));
       await this.referenceNew(c, incoming);
       const modseq = mb.highest_modseq;
       return [{ uidValidity: mb.uid_validity, uids: uids.map(toUid), modseq: toModSeq(modseq) }, [{ accountId, mailboxId: id, modseq }]];
@@ -494,16 +501,21 @@ export class PgStore implements MailStore {
   }
 
   async getAnalysis(blobId: string): Promise<MessageAnalysis | null> {
+    const cached = this.analysisCache.get(blobId);
+    if (cached) return cached;
     const row = await firstOf<{ analysis: Buffer | null; prefix: Buffer | null; base_analysis: Buffer | null }>(
       this.pool,
       `SELECT b.analysis, b.prefix, base.analysis AS base_analysis
        FROM blobs b LEFT JOIN blobs base ON base.blob_id = b.base_id WHERE b.blob_id = $1`,
       [blobId],
     );
-    if (!row) return null;
     // A composite's analysis is derived from its base's (store/composite-analysis.ts).
-    if (row.prefix !== null) return row.base_analysis ? composedAnalysis(decodeAnalysis(row.base_analysis.toString('utf8')), row.prefix) : null;
-    return row.analysis ? decodeAnalysis(row.analysis.toString('utf8')) : null;
+    const stored = row?.prefix ? row.base_analysis : row?.analysis;
+    if (!row || !stored) return null;
+    const decoded = decodeAnalysis(stored.toString('utf8'));
+    const analysis = row.prefix ? composedAnalysis(decoded, row.prefix) : decoded;
+    this.analysisCache.set(blobId, analysis);
+    return analysis;
   }
 
   async changesSince(accountId: AccountId, id: MailboxId, since: ModSeq): Promise<MailboxChanges> {
@@ -540,12 +552,12 @@ export class PgStore implements MailStore {
   ): Promise<FlagChangeResult> {
     const change = parseFlags(flags);
     return this.write(async (c): Promise<[FlagChangeResult, ChangeNote[]]> => {
-      const mb = await this.lockMailbox(c, accountId, id);
+      const mb = await lockMailbox(c, accountId, id);
       const next = mb.highest_modseq + 1;
       const changed: MessageSummary[] = [];
       const conflicts: Uid[] = [];
       const updates: FlagRow[] = [];
-      const rows = uids.length === 0 ? [] : await this.recordsOf(c, accountId, id, uids);
+      const rows = uids.length === 0 ? [] : await recordsOf(c, accountId, id, uids);
       let unseen = 0;
       let deleted = 0;
       for (const row of rows) {
@@ -578,7 +590,7 @@ export class PgStore implements MailStore {
   }
 
   async copyMessages(accountId: AccountId, from: MailboxId, uids: readonly Uid[], to: MailboxId): Promise<CopyResult> {
-    return (await this.write((c) => this.transfer(c, accountId, from, uids, to, false))).result;
+    return (await this.write((c) => transfer(c, accountId, from, uids, to, false))).result;
   }
 
   async moveMessages(
@@ -587,23 +599,23 @@ export class PgStore implements MailStore {
     uids: readonly Uid[],
     to: MailboxId,
   ): Promise<CopyResult & { modseq: ModSeq }> {
-    const { result, sourceModseq } = await this.write((c) => this.transfer(c, accountId, from, uids, to, true));
+    const { result, sourceModseq } = await this.write((c) => transfer(c, accountId, from, uids, to, true));
     return { ...result, modseq: toModSeq(sourceModseq) };
   }
 
   async replaceMessage(accountId: AccountId, from: MailboxId, uid: Uid, to: MailboxId, message: NewMessage): Promise<ReplaceResult> {
     const incoming = this.incoming([message]);
     return this.write(async (c): Promise<[ReplaceResult, ChangeNote[]]> => {
-      const limits = await this.lockQuota(c, accountId);
-      const { src } = await this.lockPair(c, accountId, from, to);
-      const [old] = await this.recordsOf(c, accountId, from, [uid]);
+      const limits = await lockQuota(c, accountId);
+      const { src } = await lockPair(c, accountId, from, to);
+      const [old] = await recordsOf(c, accountId, from, [uid]);
       if (!old) throw new StoreError('NONEXISTENT', 'the message to replace no longer exists');
       // RFC 8508 §3.4: only the net consumption counts against the quota.
-      await this.enforceQuota(c, accountId, limits, 0, message.blob.size - old.size);
-      const added = await this.insertRows(c, accountId, to, incoming.map((m) => m.row));
+      await enforceQuota(c, accountId, limits, 0, message.blob.size - old.size);
+      const added = await insertRows(c, accountId, to, incoming.map((m) => m.row));
       // When source and target are one mailbox, the insert raised its modseq.
       const current = from === to ? added.mb : src;
-      const removed = await this.removeMessages(c, accountId, current, [uid], false);
+      const removed = await removeMessages(c, accountId, current, [uid], false);
       await this.referenceNew(c, incoming);
       return [
         { uidValidity: added.mb.uid_validity, uid: toUid(added.uids[0]!), modseq: toModSeq(removed.modseq) },
@@ -617,10 +629,10 @@ export class PgStore implements MailStore {
 
   async expunge(accountId: AccountId, id: MailboxId, uids?: readonly Uid[]): Promise<{ expunged: Uid[]; modseq: ModSeq }> {
     return this.write(async (c): Promise<[{ expunged: Uid[]; modseq: ModSeq }, ChangeNote[]]> => {
-      const mb = await this.lockMailbox(c, accountId, id);
+      const mb = await lockMailbox(c, accountId, id);
       // RFC 9051 §6.4.3 EXPUNGE; RFC 4315 §2.1 UID EXPUNGE limits it to the given UIDs.
       if (mb.deleted_count === 0 || uids?.length === 0) return [{ expunged: [], modseq: toModSeq(mb.highest_modseq) }, []];
-      const removed = await this.removeMessages(c, accountId, mb, uids ?? null, true);
+      const removed = await removeMessages(c, accountId, mb, uids ?? null, true);
       if (removed.uids.length === 0) return [{ expunged: [], modseq: toModSeq(mb.highest_modseq) }, []];
       // No GC here: the tombstones hold the blobs (releaseExpunged).
       return [{ expunged: removed.uids.map(toUid), modseq: toModSeq(removed.modseq) }, [{ accountId, mailboxId: id, modseq: removed.modseq }]];
@@ -629,7 +641,7 @@ export class PgStore implements MailStore {
 
   async claimRecent(accountId: AccountId, id: MailboxId): Promise<Uid> {
     return this.write(async (c) => {
-      const mb = await this.lockMailbox(c, accountId, id);
+      const mb = await lockMailbox(c, accountId, id);
       if (mb.first_recent_uid !== mb.uid_next) {
         await c.query(`UPDATE mailboxes SET first_recent_uid = uid_next, recent_count = 0 WHERE ${SCOPE}`, [accountId, id]);
       }
@@ -644,9 +656,9 @@ export class PgStore implements MailStore {
     for (const m of messages) checkSourceKey(m.sourceKey);
     const incoming = this.incoming(messages);
     return this.write(async (c): Promise<[ImportResult, ChangeNote[]]> => {
-      const limits = await this.lockQuota(c, accountId);
-      const mb = await this.lockMailbox(c, accountId, id);
-      const recorded = await this.importedUids(c, accountId, id, messages.map((m) => m.sourceKey));
+      const limits = await lockQuota(c, accountId);
+      const mb = await lockMailbox(c, accountId, id);
+      const recorded = await importedUids(c, accountId, id, messages.map((m) => m.sourceKey));
       const uids: Array<Uid | null> = messages.map(() => null);
       // The first message of each key not yet recorded; the others are skipped.
       const keys = new Set<string>();
@@ -656,8 +668,8 @@ export class PgStore implements MailStore {
         return [i];
       });
       if (fresh.length === 0) return [{ uidValidity: mb.uid_validity, uids, modseq: toModSeq(mb.highest_modseq) }, []];
-      await this.enforceQuota(c, accountId, limits, fresh.length, fresh.reduce((sum, i) => sum + messages[i]!.blob.size, 0));
-      const inserted = await this.insertRows(
+      await enforceQuota(c, accountId, limits, fresh.length, fresh.reduce((sum, i) => sum + messages[i]!.blob.size, 0));
+      const inserted = await insertRows(
         c,
         accountId,
         id,
@@ -677,19 +689,19 @@ export class PgStore implements MailStore {
   }
 
   async findImported(accountId: AccountId, id: MailboxId, sourceKeys: readonly string[]): Promise<Map<string, Uid>> {
-    return this.importedUids(this.pool, accountId, id, sourceKeys);
+    return importedUids(this.pool, accountId, id, sourceKeys);
   }
 
   async adoptUidValidity(accountId: AccountId, id: MailboxId, uidValidity: number): Promise<boolean> {
     if (!Number.isInteger(uidValidity) || uidValidity < 1 || uidValidity > MAX_UID) throw new StoreError('CANNOT', 'invalid UIDVALIDITY');
     return this.write(async (c) => {
-      const mb = await this.lockMailbox(c, accountId, id);
+      const mb = await lockMailbox(c, accountId, id);
       if (mb.uid_validity === uidValidity) return [true, []];
       // Only a mailbox that never held a message: no client can have cached a UID of it.
       if (mb.uid_next !== 1) return [false, []];
       await c.query(`UPDATE mailboxes SET uid_validity = $3 WHERE ${SCOPE}`, [accountId, id, uidValidity]);
       // Mailboxes created later (this name again included) get larger values (RFC 9051 §2.3.1.1).
-      await this.allocateUidValidity(c, uidValidity, 1);
+      await allocateUidValidity(c, uidValidity, 1);
       return [true, []];
     });
   }
@@ -703,7 +715,7 @@ export class PgStore implements MailStore {
   async setSyncState(accountId: AccountId, id: MailboxId, source: string, state: string): Promise<void> {
     if (!storable(source) || !storable(state)) throw new StoreError('CANNOT', 'invalid sync state');
     await this.write(async (c) => {
-      await this.requireMailbox(c, accountId, id);
+      await requireMailbox(c, accountId, id);
       await c.query(
         `INSERT INTO sync_states (account_id, mailbox_id, source, state) VALUES ($1, $2, $3, $4)
          ON CONFLICT (account_id, mailbox_id, source) DO UPDATE SET state = EXCLUDED.state`,
@@ -716,24 +728,7 @@ export class PgStore implements MailStore {
   // ---- Metadata (RFC 5464) ----
 
   async getMetadata(accountId: AccountId, mailboxId: MailboxId | null, entries: readonly string[], depth: MetadataDepth = 0): Promise<MetadataEntry[]> {
-    const names = [...new Set(entries.map((e) => e.toLowerCase()))].filter(storable);
-    // One statement: the mailbox check and every candidate (exact names and, with a depth, names below them).
-    const rows = await rowsOf<{ name: string | null; value: Buffer | null }>(
-      this.pool,
-      `SELECT m.name, m.value FROM (SELECT 1 WHERE $2::bigint = 0 OR EXISTS (SELECT 1 FROM mailboxes WHERE ${SCOPE})) AS ok (one)
-       LEFT JOIN metadata m ON m.account_id = $1 AND m.mailbox_id = $2 AND (m.name = ANY($3::text[]) OR ($4 AND EXISTS (
-         SELECT 1 FROM unnest($3::text[]) AS e (name) WHERE m.name > e.name || '/' AND m.name < e.name || '0')))`,
-      [accountId, mailboxId ?? SERVER_METADATA, names, depth !== 0],
-    );
-    if (rows.length === 0) throw new StoreError('NONEXISTENT', 'no such mailbox');
-    const found = new Map<string, Buffer>();
-    for (const { name, value } of rows) {
-      if (name === null || value === null) continue;
-      // DEPTH 1: an exact entry, or a child (not a grandchild) of one.
-      const wanted = depth !== 1 || names.some((e) => name === e || (name.startsWith(`${e}/`) && !name.includes('/', e.length + 1)));
-      if (wanted) found.set(name, value);
-    }
-    return [...found.keys()].sort().map((name) => ({ name, value: found.get(name)! }));
+    return readMetadata(this.pool, accountId, mailboxId, entries, depth);
   }
 
   async setMetadata(
@@ -743,37 +738,7 @@ export class PgStore implements MailStore {
     maxEntries = Infinity,
   ): Promise<void> {
     if (entries.some(([name]) => !storable(name))) throw new StoreError('CANNOT', 'invalid metadata entry name');
-    await this.write(async (c): Promise<[undefined, ChangeNote[]]> => {
-      // Writers of one owner serialize on its row (the mailbox, or the account for server-level entries).
-      const mb = mailboxId === null ? null : await this.lockMailbox(c, accountId, mailboxId);
-      if (!mb && !(await firstOf(c, 'SELECT 1 FROM accounts WHERE account_id = $1 FOR NO KEY UPDATE', [accountId]))) {
-        throw new StoreError('NONEXISTENT', 'no such account');
-      }
-      const owner = mailboxId ?? SERVER_METADATA;
-      const count = async () => (await firstOf<{ n: number }>(c, 'SELECT count(*) AS n FROM metadata WHERE account_id = $1 AND mailbox_id = $2', [accountId, owner]))?.n ?? 0;
-      const before = await count();
-      let changed = false;
-      for (const [name, value] of entries) {
-        const key = name.toLowerCase();
-        const res =
-          value === null
-            ? await c.query('DELETE FROM metadata WHERE account_id = $1 AND mailbox_id = $2 AND name = $3', [accountId, owner, key])
-            : await c.query(
-                `INSERT INTO metadata (account_id, mailbox_id, name, value) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (account_id, mailbox_id, name) DO UPDATE SET value = EXCLUDED.value WHERE metadata.value <> EXCLUDED.value`,
-                [accountId, owner, key, value],
-              );
-        if ((res.rowCount ?? 0) > 0) changed = true;
-      }
-      const after = await count();
-      // Throwing rolls the whole command back (RFC 5464 §4.3: all or nothing).
-      if (after > before && after > maxEntries) throw new StoreError('LIMIT', 'too many metadata entries');
-      if (!mb || !changed) return [undefined, []];
-      // RFC 7162 §3.2: a changed mailbox annotation raises the mailbox's mod-sequence.
-      const next = mb.highest_modseq + 1;
-      await c.query(`UPDATE mailboxes SET highest_modseq = $3 WHERE ${SCOPE}`, [accountId, mb.mailbox_id, next]);
-      return [undefined, [{ accountId, mailboxId: mb.mailbox_id as MailboxId, modseq: next }]];
-    });
+    await this.write(async (c) => [undefined, await writeMetadata(c, accountId, mailboxId, entries, maxEntries)]);
   }
 
   // ---- Maintenance ----
@@ -825,11 +790,15 @@ export class PgStore implements MailStore {
   async collectGarbage(): Promise<void> {
     const garbage = 'refcount = 0 AND (staged_until IS NULL OR staged_until < now())';
     for (;;) {
-      const res = await this.pool.query(
-        `DELETE FROM blobs WHERE ${garbage} AND blob_id IN (SELECT blob_id FROM blobs WHERE ${garbage} LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+      const gone = await rowsOf<{ blob_id: string }>(
+        this.pool,
+        `DELETE FROM blobs WHERE ${garbage} AND blob_id IN (SELECT blob_id FROM blobs WHERE ${garbage} LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING blob_id`,
         [GC_BATCH],
       );
-      if ((res.rowCount ?? 0) < GC_BATCH) break;
+      // Other nodes may keep a collected blob's analysis cached: harmless, as no message refers to it.
+      for (const { blob_id } of gone) this.analysisCache.delete(blob_id);
+      if (gone.length < GC_BATCH) break;
       await yieldToLoop();
     }
     await this.pool.query(`DELETE FROM blob_staging WHERE created_at < now() - make_interval(secs => ${STAGE_GRACE_SECONDS})`);
@@ -891,294 +860,6 @@ export class PgStore implements MailStore {
     await refs.apply(c);
   }
 
-  private async requireMailbox(c: Queryable, accountId: number, id: number): Promise<MailboxRow> {
-    const row = await firstOf<MailboxRow>(c, `SELECT * FROM mailboxes WHERE ${SCOPE}`, [accountId, id]);
-    if (!row) throw new StoreError('NONEXISTENT', 'no such mailbox');
-    return row;
-  }
-
-  /** Locks one mailbox row (writers of a mailbox serialize here); NONEXISTENT if missing. */
-  private async lockMailbox(c: Client, accountId: number, id: number, mode: 'NO KEY UPDATE' | 'UPDATE' = 'NO KEY UPDATE'): Promise<MailboxRow> {
-    const row = await firstOf<MailboxRow>(c, `SELECT * FROM mailboxes WHERE ${SCOPE} FOR ${mode}`, [accountId, id]);
-    if (!row) throw new StoreError('NONEXISTENT', 'no such mailbox');
-    return row;
-  }
-
-  /** Locks two mailboxes in id order (one row when they are the same); NONEXISTENT if either is missing. */
-  private async lockPair(c: Client, accountId: number, from: number, to: number): Promise<{ src: MailboxRow; dst: MailboxRow }> {
-    const locked = await rowsOf<MailboxRow>(
-      c,
-      'SELECT * FROM mailboxes WHERE account_id = $1 AND mailbox_id = ANY($2::bigint[]) ORDER BY mailbox_id FOR NO KEY UPDATE',
-      [accountId, [from, to]],
-    );
-    const src = locked.find((mb) => mb.mailbox_id === from);
-    const dst = locked.find((mb) => mb.mailbox_id === to);
-    if (!src || !dst) throw new StoreError('NONEXISTENT', 'no such mailbox');
-    return { src, dst };
-  }
-
-  private async refuseExisting(c: Client, accountId: number, name: string, text = 'mailbox exists'): Promise<void> {
-    if (await firstOf(c, 'SELECT 1 FROM mailboxes WHERE account_id = $1 AND name = $2', [accountId, name])) {
-      throw new StoreError('ALREADYEXISTS', text);
-    }
-  }
-
-  /** Raises the installation's UIDVALIDITY counter to max(its value, floor) + n; returns the new value. */
-  private async allocateUidValidity(c: Client, floor: number, n: number): Promise<number> {
-    const row = await firstOf<{ value: number }>(
-      c,
-      `INSERT INTO counters (name, value) VALUES ('uid_validity', $1::bigint + $2)
-       ON CONFLICT (name) DO UPDATE SET value = greatest(counters.value, $1) + $2 RETURNING value`,
-      [floor, n],
-    );
-    if (!row) throw new Error('counter allocation failed');
-    return row.value;
-  }
-
-  /** Creates mailboxes with fresh ids and fresh, increasing UIDVALIDITY values (RFC 9051 §2.3.1.1). */
-  private async insertMailboxes(c: Client, accountId: number, boxes: ReadonlyArray<{ name: string; specialUse: string | null }>): Promise<MailboxRow[]> {
-    // One allocation for all: max(previous, now in seconds) + 1 … + n, increasing even across delete + recreate.
-    const last = await this.allocateUidValidity(c, Math.floor(Date.now() / 1000), boxes.length);
-    return rowsOf<MailboxRow>(
-      c,
-      `INSERT INTO mailboxes (account_id, mailbox_id, name, uid_validity, special_use)
-       SELECT $1, nextval('mailbox_ids'), b.name, b.uid_validity, b.special_use
-       FROM unnest($2::text[], $3::bigint[], $4::text[]) AS b (name, uid_validity, special_use)
-       RETURNING *`,
-      [accountId, boxes.map((b) => b.name), boxes.map((_, i) => last - boxes.length + 1 + i), boxes.map((b) => b.specialUse)],
-    );
-  }
-
-  /**
-   * RFC 9208 §4.3.1 step one: reads the account's limits and, when it has
-   * any, locks the account row, so concurrent changes to different mailboxes
-   * cannot both slip under a limit. Called before any mailbox lock (lock
-   * order). Null when the account is unlimited.
-   */
-  private async lockQuota(c: Client, accountId: number): Promise<QuotaLimits | null> {
-    const sql = 'SELECT quota_storage AS storage, quota_messages AS messages FROM accounts WHERE account_id = $1';
-    let limits = await firstOf<QuotaLimits>(c, sql, [accountId]);
-    if (limits && limits.storage === null && limits.messages === null) return null;
-    limits = await firstOf<QuotaLimits>(c, `${sql} FOR NO KEY UPDATE`, [accountId]);
-    if (!limits) throw new StoreError('NONEXISTENT', 'no such account');
-    return limits;
-  }
-
-  /**
-   * RFC 9208 §4.3.1 step two: a change that would put the account over a
-   * limit fails with OVERQUOTA. A change that does not grow a resource never
-   * fails on it (a REPLACE by a smaller message works over a lowered limit).
-   */
-  private async enforceQuota(c: Client, accountId: number, limits: QuotaLimits | null, addMessages: number, addBytes: number): Promise<void> {
-    if (!limits) return;
-    const usage = await firstOf<{ storage: number; messages: number }>(
-      c,
-      `SELECT coalesce(sum(total_size), 0)::bigint AS storage, coalesce(sum(message_count), 0)::bigint AS messages
-       FROM mailboxes WHERE account_id = $1`,
-      [accountId],
-    );
-    const { storage, messages } = usage ?? { storage: 0, messages: 0 };
-    if (addMessages > 0 && limits.messages !== null && messages + addMessages > limits.messages) {
-      throw new StoreError('OVERQUOTA', 'message count quota exceeded');
-    }
-    if (addBytes > 0 && limits.storage !== null && storage + addBytes > limits.storage) {
-      throw new StoreError('OVERQUOTA', 'storage quota exceeded');
-    }
-  }
-
-  /**
-   * Inserts rows under one new modseq with ascending new UIDs, updating the
-   * mailbox's uid_next, highest_modseq and counts in the same statement that
-   * locks it. UIDs are consecutive from uid_next, except that a row's
-   * `wanted` UID (import) is taken when it is not below the next free one;
-   * that needs the current uid_next first, so the caller passes `locked`.
-   * Returns the mailbox row as updated and the UIDs.
-   */
-  private async insertRows(
-    c: Client,
-    accountId: number,
-    id: number,
-    rows: readonly NewRow[],
-    wanted?: ReadonlyArray<number | undefined>,
-    locked?: MailboxRow,
-  ): Promise<{ mb: MailboxRow; uids: number[] }> {
-    let next = 0;
-    let planned: number[] | null = null;
-    if (wanted && locked) {
-      next = locked.uid_next;
-      planned = rows.map((_, i) => {
-        const w = wanted[i];
-        const u = w !== undefined && w >= next ? w : next;
-        // RFC 9051 §2.3.1.1: UIDs only grow and never exceed 2^32-1.
-        if (u > MAX_UID) throw new StoreError('LIMIT', 'mailbox UID space exhausted');
-        next = u + 1;
-        return u;
-      });
-    }
-    const d = countDelta(rows, 1, 0);
-    const mb = await firstOf<MailboxRow>(
-      c,
-      `UPDATE mailboxes SET uid_next = greatest(uid_next + $3, $7), highest_modseq = highest_modseq + 1,
-         message_count = message_count + $3, total_size = total_size + $4, unseen_count = unseen_count + $5,
-         deleted_count = deleted_count + $6, recent_count = recent_count + $3
-       WHERE ${SCOPE} AND uid_next + $3 - 1 <= ${MAX_UID} RETURNING *`,
-      [accountId, id, rows.length, d.size, d.unseen, d.deleted, next],
-    );
-    if (!mb) {
-      await this.requireMailbox(c, accountId, id);
-      throw new StoreError('LIMIT', 'mailbox UID space exhausted');
-    }
-    const uids = planned ?? rows.map((_, i) => mb.uid_next - rows.length + i);
-    await c.query(
-      `INSERT INTO messages (account_id, mailbox_id, uid, modseq, system_flags, keywords, internal_date, save_date, size, blob_id, email_id)
-       SELECT $1, $2, r.uid, $3, r.system_flags, r.keywords, r.internal_date, r.save_date, r.size, r.blob_id, r.email_id
-       FROM unnest($4::bigint[], $5::smallint[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::bigint[], $10::text[], $11::text[])
-         AS r (uid, system_flags, keywords, internal_date, save_date, size, blob_id, email_id)`,
-      [
-        accountId,
-        id,
-        mb.highest_modseq,
-        uids,
-        rows.map((r) => r.system_flags),
-        rows.map((r) => r.keywords),
-        rows.map((r) => r.internal_date),
-        rows.map((r) => r.save_date),
-        rows.map((r) => r.size),
-        rows.map((r) => r.blob_id),
-        rows.map((r) => r.email_id),
-      ],
-    );
-    return { mb, uids };
-  }
-
-  /**
-   * Turns messages into held tombstones under one new modseq (the mailbox
-   * row `mb` is locked and current); `deletedOnly` limits it to \Deleted
-   * ones (EXPUNGE). The tombstones take over the blob references. Returns
-   * the removed UIDs ascending and the modseq (unchanged if none).
-   */
-  private async removeMessages(
-    c: Client,
-    accountId: number,
-    mb: MailboxRow,
-    uids: readonly number[] | null,
-    deletedOnly: boolean,
-  ): Promise<{ uids: number[]; modseq: number }> {
-    const modseq = mb.highest_modseq + 1;
-    const conditions = [SCOPE, ...(deletedOnly ? [IS_DELETED_SQL] : []), ...(uids ? ['uid = ANY($5::bigint[])'] : [])];
-    const gone = await rowsOf<{ uid: number; system_flags: number; size: number }>(
-      c,
-      `WITH gone AS (DELETE FROM messages WHERE ${conditions.join(' AND ')} RETURNING *),
-       held AS (INSERT INTO expunged (account_id, mailbox_id, modseq, expunged_at, uid, ${KEPT_COLUMNS})
-                SELECT account_id, mailbox_id, $3, $4, uid, ${KEPT_COLUMNS} FROM gone)
-       SELECT uid, system_flags, size FROM gone ORDER BY uid`,
-      [accountId, mb.mailbox_id, modseq, new Date(), ...(uids ? [uids] : [])],
-    );
-    if (gone.length === 0) return { uids: [], modseq: mb.highest_modseq };
-    const d = countDelta(gone, -1, mb.first_recent_uid);
-    await c.query(
-      `UPDATE mailboxes SET highest_modseq = $3, message_count = message_count + $4, total_size = total_size + $5,
-         unseen_count = unseen_count + $6, deleted_count = deleted_count + $7, recent_count = recent_count + $8
-       WHERE ${SCOPE}`,
-      [accountId, mb.mailbox_id, modseq, d.messages, d.size, d.unseen, d.deleted, d.recent],
-    );
-    return { uids: gone.map((g) => g.uid), modseq };
-  }
-
-  /** Deletes the message rows and tombstones of one mailbox (or all of an account's); returns the dropped blob references. */
-  private async dropMessages(c: Client, accountId: number, mailboxId: number | null): Promise<BlobRefs> {
-    const scope = mailboxId === null ? 'account_id = $1' : SCOPE;
-    const rows = await rowsOf<{ blob_id: string; n: number }>(
-      c,
-      `WITH m AS (DELETE FROM messages WHERE ${scope} RETURNING blob_id),
-            e AS (DELETE FROM expunged WHERE ${scope} RETURNING blob_id)
-       SELECT blob_id, count(*) AS n FROM (SELECT blob_id FROM m UNION ALL SELECT blob_id FROM e WHERE blob_id IS NOT NULL) r
-       GROUP BY blob_id`,
-      mailboxId === null ? [accountId] : [accountId, mailboxId],
-    );
-    const refs = new BlobRefs();
-    for (const r of rows) refs.add(r.blob_id, -r.n);
-    return refs;
-  }
-
-  private async recordsOf(c: Client, accountId: number, id: number, uids: readonly number[]): Promise<RecordRow[]> {
-    return rowsOf<RecordRow>(c, `SELECT ${RECORD_COLUMNS} FROM messages WHERE ${SCOPE} AND uid = ANY($3::bigint[]) ORDER BY uid`, [
-      accountId,
-      id,
-      uids,
-    ]);
-  }
-
-  private async importedUids(c: Queryable, accountId: number, id: number, keys: readonly string[]): Promise<Map<string, Uid>> {
-    const out = new Map<string, Uid>();
-    const wanted = keys.filter(storable);
-    if (wanted.length === 0) return out;
-    const rows = await rowsOf<{ source_key: string; uid: number }>(
-      c,
-      `SELECT source_key, uid FROM import_records WHERE ${SCOPE} AND source_key = ANY($3::text[])`,
-      [accountId, id, wanted],
-    );
-    for (const row of rows) out.set(row.source_key, toUid(row.uid));
-    return out;
-  }
-
-  /** COPY (RFC 9051 §6.4.7) or MOVE (RFC 6851): destination UIDs consecutive, in source-UID order. */
-  private async transfer(c: Client, accountId: AccountId, from: MailboxId, uids: readonly Uid[], to: MailboxId, move: boolean) {
-    // Lock order: the account if COPY is subject to a quota, then both mailboxes by id.
-    const limits = move ? null : await this.lockQuota(c, accountId);
-    const { src, dst } = await this.lockPair(c, accountId, from, to);
-    const rows = uids.length === 0 ? [] : await this.recordsOf(c, accountId, from, uids);
-    return this.transferRows(c, accountId, src, rows, dst, move, limits);
-  }
-
-  private async transferRows(
-    c: Client,
-    accountId: AccountId,
-    src: MailboxRow,
-    rows: readonly RecordRow[],
-    dst: MailboxRow,
-    move: boolean,
-    limits: QuotaLimits | null,
-  ): Promise<[{ result: CopyResult; sourceModseq: number }, ChangeNote[]]> {
-    const sourceUids = rows.map((r) => toUid(r.uid));
-    if (rows.length === 0) {
-      return [{ result: { uidValidity: dst.uid_validity, sourceUids, destUids: [] }, sourceModseq: src.highest_modseq }, []];
-    }
-    // MOVE within one account leaves usage unchanged (RFC 9208 §5 applies to COPY).
-    if (!move) await this.enforceQuota(c, accountId, limits, rows.length, rows.reduce((sum, r) => sum + r.size, 0));
-    // RFC 8514: the save date is the time the message arrived in this mailbox; RFC 8474: EMAILID is kept.
-    const now = new Date();
-    const copied = await this.insertRows(c, accountId, dst.mailbox_id, rows.map((r) => ({ ...r, save_date: now })));
-    const wakes: ChangeNote[] = [{ accountId, mailboxId: dst.mailbox_id as MailboxId, modseq: copied.mb.highest_modseq }];
-    let sourceModseq = src.highest_modseq;
-    if (move) {
-      // When source and destination are the same mailbox, the insert raised its modseq.
-      const current = src.mailbox_id === dst.mailbox_id ? copied.mb : src;
-      sourceModseq = (await this.removeMessages(c, accountId, current, sourceUids, false)).modseq;
-      wakes.push({ accountId, mailboxId: src.mailbox_id as MailboxId, modseq: sourceModseq });
-    }
-    // Each copy is a new reference; a moved message's old reference passes to its tombstone.
-    await new BlobRefs().addRows(rows, 1).apply(c);
-    return [{ result: { uidValidity: dst.uid_validity, sourceUids, destUids: copied.uids.map(toUid) }, sourceModseq }, wakes];
-  }
-
-  /**
-   * RFC 9051 §6.3.6: renaming INBOX moves all its messages to a new mailbox of
-   * the new name (fresh UIDVALIDITY) and leaves INBOX existing and empty;
-   * INBOX's inferiors are unaffected. RFC 5464 §4.1: INBOX keeps its
-   * annotations and the new mailbox gets a copy.
-   */
-  private async renameInbox(c: Client, accountId: AccountId, inbox: MailboxRow, target: string): Promise<ChangeNote[]> {
-    const [dst] = await this.insertMailboxes(c, accountId, [{ name: target, specialUse: null }]);
-    if (!dst) throw new Error('mailbox insert returned nothing');
-    await c.query(
-      `INSERT INTO metadata (account_id, mailbox_id, name, value) SELECT account_id, $3, name, value FROM metadata WHERE ${SCOPE}`,
-      [accountId, inbox.mailbox_id, dst.mailbox_id],
-    );
-    const rows = await rowsOf<RecordRow>(c, `SELECT ${RECORD_COLUMNS} FROM messages WHERE ${SCOPE} ORDER BY uid`, [accountId, inbox.mailbox_id]);
-    const [, wakes] = await this.transferRows(c, accountId, inbox, rows, dst, true, null);
-    return wakes;
-  }
 }
 
 /** Opens (migrating as needed) a PostgreSQL store and connects its change bus. */

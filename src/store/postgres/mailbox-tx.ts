@@ -1,0 +1,311 @@
+/**
+ * The statements the PostgreSQL store runs inside its transactions: row
+ * locks, UID and modseq allocation, tombstones, quota. Each function takes
+ * the transaction's client; callers respect the lock order documented in
+ * pg-store.ts (account → mailboxes by id → counter → messages → blobs).
+ */
+import type { AccountId, MailboxId, Uid } from '../../ids.js';
+import { uid as toUid } from '../../ids.js';
+import type { ChangeNote } from '../../events/pg-bus.js';
+import { IS_DELETED_SQL } from '../sqlite/flags.js';
+import type { CopyResult, QuotaLimits } from '../types.js';
+import { StoreError } from '../types.js';
+import { BlobRefs } from './blob-refs.js';
+import type { MailboxRow, NewRow, RecordRow } from './rows.js';
+import { countDelta, KEPT_COLUMNS, RECORD_COLUMNS } from './rows.js';
+import type { Client, Queryable } from './sql.js';
+import { firstOf, MAX_UID, rowsOf, SCOPE, storable } from './sql.js';
+
+/** A mailbox row, unlocked; NONEXISTENT if missing. */
+export async function requireMailbox(c: Queryable, accountId: number, id: number): Promise<MailboxRow> {
+  const row = await firstOf<MailboxRow>(c, `SELECT * FROM mailboxes WHERE ${SCOPE}`, [accountId, id]);
+  if (!row) throw new StoreError('NONEXISTENT', 'no such mailbox');
+  return row;
+}
+
+/** Locks one mailbox row (writers of a mailbox serialize here); NONEXISTENT if missing. */
+export async function lockMailbox(c: Client, accountId: number, id: number, mode: 'NO KEY UPDATE' | 'UPDATE' = 'NO KEY UPDATE'): Promise<MailboxRow> {
+  const row = await firstOf<MailboxRow>(c, `SELECT * FROM mailboxes WHERE ${SCOPE} FOR ${mode}`, [accountId, id]);
+  if (!row) throw new StoreError('NONEXISTENT', 'no such mailbox');
+  return row;
+}
+
+/** Locks two mailboxes in id order (one row when they are the same); NONEXISTENT if either is missing. */
+export async function lockPair(c: Client, accountId: number, from: number, to: number): Promise<{ src: MailboxRow; dst: MailboxRow }> {
+  const locked = await rowsOf<MailboxRow>(
+    c,
+    'SELECT * FROM mailboxes WHERE account_id = $1 AND mailbox_id = ANY($2::bigint[]) ORDER BY mailbox_id FOR NO KEY UPDATE',
+    [accountId, [from, to]],
+  );
+  const src = locked.find((mb) => mb.mailbox_id === from);
+  const dst = locked.find((mb) => mb.mailbox_id === to);
+  if (!src || !dst) throw new StoreError('NONEXISTENT', 'no such mailbox');
+  return { src, dst };
+}
+
+/** ALREADYEXISTS if the account has a mailbox of that name. */
+export async function refuseExisting(c: Client, accountId: number, name: string, text = 'mailbox exists'): Promise<void> {
+  if (await firstOf(c, 'SELECT 1 FROM mailboxes WHERE account_id = $1 AND name = $2', [accountId, name])) {
+    throw new StoreError('ALREADYEXISTS', text);
+  }
+}
+
+/** Raises the installation's UIDVALIDITY counter to max(its value, floor) + n; returns the new value. */
+export async function allocateUidValidity(c: Client, floor: number, n: number): Promise<number> {
+  const row = await firstOf<{ value: number }>(
+    c,
+    `INSERT INTO counters (name, value) VALUES ('uid_validity', $1::bigint + $2)
+     ON CONFLICT (name) DO UPDATE SET value = greatest(counters.value, $1) + $2 RETURNING value`,
+    [floor, n],
+  );
+  if (!row) throw new Error('counter allocation failed');
+  return row.value;
+}
+
+/** Creates mailboxes with fresh ids and fresh, increasing UIDVALIDITY values (RFC 9051 §2.3.1.1). */
+export async function insertMailboxes(c: Client, accountId: number, boxes: ReadonlyArray<{ name: string; specialUse: string | null }>): Promise<MailboxRow[]> {
+  // One allocation for all: max(previous, now in seconds) + 1 … + n, increasing even across delete + recreate.
+  const last = await allocateUidValidity(c, Math.floor(Date.now() / 1000), boxes.length);
+  return rowsOf<MailboxRow>(
+    c,
+    `INSERT INTO mailboxes (account_id, mailbox_id, name, uid_validity, special_use)
+     SELECT $1, nextval('mailbox_ids'), b.name, b.uid_validity, b.special_use
+     FROM unnest($2::text[], $3::bigint[], $4::text[]) AS b (name, uid_validity, special_use)
+     RETURNING *`,
+    [accountId, boxes.map((b) => b.name), boxes.map((_, i) => last - boxes.length + 1 + i), boxes.map((b) => b.specialUse)],
+  );
+}
+
+/**
+ * RFC 9208 §4.3.1 step one: reads the account's limits and, when it has
+ * any, locks the account row, so concurrent changes to different mailboxes
+ * cannot both slip under a limit. Called before any mailbox lock (lock
+ * order). Null when the account is unlimited.
+ */
+export async function lockQuota(c: Client, accountId: number): Promise<QuotaLimits | null> {
+  const sql = 'SELECT quota_storage AS storage, quota_messages AS messages FROM accounts WHERE account_id = $1';
+  let limits = await firstOf<QuotaLimits>(c, sql, [accountId]);
+  if (limits && limits.storage === null && limits.messages === null) return null;
+  limits = await firstOf<QuotaLimits>(c, `${sql} FOR NO KEY UPDATE`, [accountId]);
+  if (!limits) throw new StoreError('NONEXISTENT', 'no such account');
+  return limits;
+}
+
+/**
+ * RFC 9208 §4.3.1 step two: a change that would put the account over a
+ * limit fails with OVERQUOTA. A change that does not grow a resource never
+ * fails on it (a REPLACE by a smaller message works over a lowered limit).
+ */
+export async function enforceQuota(c: Client, accountId: number, limits: QuotaLimits | null, addMessages: number, addBytes: number): Promise<void> {
+  if (!limits) return;
+  const usage = await firstOf<{ storage: number; messages: number }>(
+    c,
+    `SELECT coalesce(sum(total_size), 0)::bigint AS storage, coalesce(sum(message_count), 0)::bigint AS messages
+     FROM mailboxes WHERE account_id = $1`,
+    [accountId],
+  );
+  const { storage, messages } = usage ?? { storage: 0, messages: 0 };
+  if (addMessages > 0 && limits.messages !== null && messages + addMessages > limits.messages) {
+    throw new StoreError('OVERQUOTA', 'message count quota exceeded');
+  }
+  if (addBytes > 0 && limits.storage !== null && storage + addBytes > limits.storage) {
+    throw new StoreError('OVERQUOTA', 'storage quota exceeded');
+  }
+}
+
+/**
+ * Inserts rows under one new modseq with ascending new UIDs, updating the
+ * mailbox's uid_next, highest_modseq and counts in the same statement that
+ * locks it. UIDs are consecutive from uid_next, except that a row's
+ * `wanted` UID (import) is taken when it is not below the next free one;
+ * that needs the current uid_next first, so the caller passes `locked`.
+ * Returns the mailbox row as updated and the UIDs.
+ */
+export async function insertRows(
+  c: Client,
+  accountId: number,
+  id: number,
+  rows: readonly NewRow[],
+  wanted?: ReadonlyArray<number | undefined>,
+  locked?: MailboxRow,
+): Promise<{ mb: MailboxRow; uids: number[] }> {
+  let next = 0;
+  let planned: number[] | null = null;
+  if (wanted && locked) {
+    next = locked.uid_next;
+    planned = rows.map((_, i) => {
+      const w = wanted[i];
+      const u = w !== undefined && w >= next ? w : next;
+      // RFC 9051 §2.3.1.1: UIDs only grow and never exceed 2^32-1.
+      if (u > MAX_UID) throw new StoreError('LIMIT', 'mailbox UID space exhausted');
+      next = u + 1;
+      return u;
+    });
+  }
+  const d = countDelta(rows, 1, 0);
+  const mb = await firstOf<MailboxRow>(
+    c,
+    `UPDATE mailboxes SET uid_next = greatest(uid_next + $3, $7), highest_modseq = highest_modseq + 1,
+       message_count = message_count + $3, total_size = total_size + $4, unseen_count = unseen_count + $5,
+       deleted_count = deleted_count + $6, recent_count = recent_count + $3
+     WHERE ${SCOPE} AND uid_next + $3 - 1 <= ${MAX_UID} RETURNING *`,
+    [accountId, id, rows.length, d.size, d.unseen, d.deleted, next],
+  );
+  if (!mb) {
+    await requireMailbox(c, accountId, id);
+    throw new StoreError('LIMIT', 'mailbox UID space exhausted');
+  }
+  const uids = planned ?? rows.map((_, i) => mb.uid_next - rows.length + i);
+  await c.query(
+    `INSERT INTO messages (account_id, mailbox_id, uid, modseq, system_flags, keywords, internal_date, save_date, size, blob_id, email_id)
+     SELECT $1, $2, r.uid, $3, r.system_flags, r.keywords, r.internal_date, r.save_date, r.size, r.blob_id, r.email_id
+     FROM unnest($4::bigint[], $5::smallint[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::bigint[], $10::text[], $11::text[])
+       AS r (uid, system_flags, keywords, internal_date, save_date, size, blob_id, email_id)`,
+    [
+      accountId,
+      id,
+      mb.highest_modseq,
+      uids,
+      rows.map((r) => r.system_flags),
+      rows.map((r) => r.keywords),
+      rows.map((r) => r.internal_date),
+      rows.map((r) => r.save_date),
+      rows.map((r) => r.size),
+      rows.map((r) => r.blob_id),
+      rows.map((r) => r.email_id),
+    ],
+  );
+  return { mb, uids };
+}
+
+/**
+ * Turns messages into held tombstones under one new modseq (the mailbox
+ * row `mb` is locked and current); `deletedOnly` limits it to \Deleted
+ * ones (EXPUNGE). The tombstones take over the blob references. Returns
+ * the removed UIDs ascending and the modseq (unchanged if none).
+ */
+export async function removeMessages(
+  c: Client,
+  accountId: number,
+  mb: MailboxRow,
+  uids: readonly number[] | null,
+  deletedOnly: boolean,
+): Promise<{ uids: number[]; modseq: number }> {
+  const modseq = mb.highest_modseq + 1;
+  const conditions = [SCOPE, ...(deletedOnly ? [IS_DELETED_SQL] : []), ...(uids ? ['uid = ANY($5::bigint[])'] : [])];
+  const gone = await rowsOf<{ uid: number; system_flags: number; size: number }>(
+    c,
+    `WITH gone AS (DELETE FROM messages WHERE ${conditions.join(' AND ')} RETURNING *),
+     held AS (INSERT INTO expunged (account_id, mailbox_id, modseq, expunged_at, uid, ${KEPT_COLUMNS})
+              SELECT account_id, mailbox_id, $3, $4, uid, ${KEPT_COLUMNS} FROM gone)
+     SELECT uid, system_flags, size FROM gone ORDER BY uid`,
+    [accountId, mb.mailbox_id, modseq, new Date(), ...(uids ? [uids] : [])],
+  );
+  if (gone.length === 0) return { uids: [], modseq: mb.highest_modseq };
+  const d = countDelta(gone, -1, mb.first_recent_uid);
+  await c.query(
+    `UPDATE mailboxes SET highest_modseq = $3, message_count = message_count + $4, total_size = total_size + $5,
+       unseen_count = unseen_count + $6, deleted_count = deleted_count + $7, recent_count = recent_count + $8
+     WHERE ${SCOPE}`,
+    [accountId, mb.mailbox_id, modseq, d.messages, d.size, d.unseen, d.deleted, d.recent],
+  );
+  return { uids: gone.map((g) => g.uid), modseq };
+}
+
+/** Deletes the message rows and tombstones of one mailbox (or all of an account's); returns the dropped blob references. */
+export async function dropMessages(c: Client, accountId: number, mailboxId: number | null): Promise<BlobRefs> {
+  const scope = mailboxId === null ? 'account_id = $1' : SCOPE;
+  const rows = await rowsOf<{ blob_id: string; n: number }>(
+    c,
+    `WITH m AS (DELETE FROM messages WHERE ${scope} RETURNING blob_id),
+          e AS (DELETE FROM expunged WHERE ${scope} RETURNING blob_id)
+     SELECT blob_id, count(*) AS n FROM (SELECT blob_id FROM m UNION ALL SELECT blob_id FROM e WHERE blob_id IS NOT NULL) r
+     GROUP BY blob_id`,
+    mailboxId === null ? [accountId] : [accountId, mailboxId],
+  );
+  const refs = new BlobRefs();
+  for (const r of rows) refs.add(r.blob_id, -r.n);
+  return refs;
+}
+
+/** The live messages among `uids`, ascending by UID. */
+export async function recordsOf(c: Client, accountId: number, id: number, uids: readonly number[]): Promise<RecordRow[]> {
+  return rowsOf<RecordRow>(c, `SELECT ${RECORD_COLUMNS} FROM messages WHERE ${SCOPE} AND uid = ANY($3::bigint[]) ORDER BY uid`, [
+    accountId,
+    id,
+    uids,
+  ]);
+}
+
+/** The UIDs recorded for the given import source keys (store importMessages). */
+export async function importedUids(c: Queryable, accountId: number, id: number, keys: readonly string[]): Promise<Map<string, Uid>> {
+  const out = new Map<string, Uid>();
+  const wanted = keys.filter(storable);
+  if (wanted.length === 0) return out;
+  const rows = await rowsOf<{ source_key: string; uid: number }>(
+    c,
+    `SELECT source_key, uid FROM import_records WHERE ${SCOPE} AND source_key = ANY($3::text[])`,
+    [accountId, id, wanted],
+  );
+  for (const row of rows) out.set(row.source_key, toUid(row.uid));
+  return out;
+}
+
+/** COPY (RFC 9051 §6.4.7) or MOVE (RFC 6851): destination UIDs consecutive, in source-UID order. */
+export async function transfer(c: Client, accountId: AccountId, from: MailboxId, uids: readonly Uid[], to: MailboxId, move: boolean) {
+  // Lock order: the account if COPY is subject to a quota, then both mailboxes by id.
+  const limits = move ? null : await lockQuota(c, accountId);
+  const { src, dst } = await lockPair(c, accountId, from, to);
+  const rows = uids.length === 0 ? [] : await recordsOf(c, accountId, from, uids);
+  return transferRows(c, accountId, src, rows, dst, move, limits);
+}
+
+/** Inserts copies of `rows` into `dst` (both mailboxes locked) and, for MOVE, turns the sources into tombstones. */
+export async function transferRows(
+  c: Client,
+  accountId: AccountId,
+  src: MailboxRow,
+  rows: readonly RecordRow[],
+  dst: MailboxRow,
+  move: boolean,
+  limits: QuotaLimits | null,
+): Promise<[{ result: CopyResult; sourceModseq: number }, ChangeNote[]]> {
+  const sourceUids = rows.map((r) => toUid(r.uid));
+  if (rows.length === 0) {
+    return [{ result: { uidValidity: dst.uid_validity, sourceUids, destUids: [] }, sourceModseq: src.highest_modseq }, []];
+  }
+  // MOVE within one account leaves usage unchanged (RFC 9208 §5 applies to COPY).
+  if (!move) await enforceQuota(c, accountId, limits, rows.length, rows.reduce((sum, r) => sum + r.size, 0));
+  // RFC 8514: the save date is the time the message arrived in this mailbox; RFC 8474: EMAILID is kept.
+  const now = new Date();
+  const copied = await insertRows(c, accountId, dst.mailbox_id, rows.map((r) => ({ ...r, save_date: now })));
+  const wakes: ChangeNote[] = [{ accountId, mailboxId: dst.mailbox_id as MailboxId, modseq: copied.mb.highest_modseq }];
+  let sourceModseq = src.highest_modseq;
+  if (move) {
+    // When source and destination are the same mailbox, the insert raised its modseq.
+    const current = src.mailbox_id === dst.mailbox_id ? copied.mb : src;
+    sourceModseq = (await removeMessages(c, accountId, current, sourceUids, false)).modseq;
+    wakes.push({ accountId, mailboxId: src.mailbox_id as MailboxId, modseq: sourceModseq });
+  }
+  // Each copy is a new reference; a moved message's old reference passes to its tombstone.
+  await new BlobRefs().addRows(rows, 1).apply(c);
+  return [{ result: { uidValidity: dst.uid_validity, sourceUids, destUids: copied.uids.map(toUid) }, sourceModseq }, wakes];
+}
+
+/**
+ * RFC 9051 §6.3.6: renaming INBOX moves all its messages to a new mailbox of
+ * the new name (fresh UIDVALIDITY) and leaves INBOX existing and empty;
+ * INBOX's inferiors are unaffected. RFC 5464 §4.1: INBOX keeps its
+ * annotations and the new mailbox gets a copy.
+ */
+export async function renameInbox(c: Client, accountId: AccountId, inbox: MailboxRow, target: string): Promise<ChangeNote[]> {
+  const [dst] = await insertMailboxes(c, accountId, [{ name: target, specialUse: null }]);
+  if (!dst) throw new Error('mailbox insert returned nothing');
+  await c.query(
+    `INSERT INTO metadata (account_id, mailbox_id, name, value) SELECT account_id, $3, name, value FROM metadata WHERE ${SCOPE}`,
+    [accountId, inbox.mailbox_id, dst.mailbox_id],
+  );
+  const rows = await rowsOf<RecordRow>(c, `SELECT ${RECORD_COLUMNS} FROM messages WHERE ${SCOPE} ORDER BY uid`, [accountId, inbox.mailbox_id]);
+  const [, wakes] = await transferRows(c, accountId, inbox, rows, dst, true, null);
+  return wakes;
+}
