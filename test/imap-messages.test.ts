@@ -264,3 +264,13 @@ test('a long FETCH sends INPROGRESS notes between messages (RFC 9585)', { timeou
     await slow.stop();
   }
 });
+
+test('SEARCH BODY still sees long body text after FETCH cached the analysis without it', async () => {
+  const c = await session();
+  const long = Buffer.from(`Subject: long\r\n\r\n${'filler words '.repeat(400)}needle-at-the-end\r\n`);
+  await mailboxWith(c, long, Buffer.from('Subject: short\r\n\r\nnothing here\r\n'));
+  await c.command('f', 'FETCH 1:* (ENVELOPE BODYSTRUCTURE)');
+  const r = await c.command('s', 'SEARCH BODY needle-at-the-end');
+  assert.deepEqual(r.lines, ['* SEARCH 1']);
+  c.close();
+});

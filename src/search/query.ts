@@ -75,11 +75,13 @@ export interface QueryNeeds {
   modseq: boolean;
   /** A sequence-set key is present (refused under UIDONLY, RFC 9586 §3.5). */
   seqNumbers: boolean;
+  /** BODY or TEXT: the analysis must include the decoded body text. */
+  bodyText: boolean;
 }
 
 /** Walks the tree once and reports which data it needs. */
 export function queryNeeds(key: SearchKey): QueryNeeds {
-  const needs: QueryNeeds = { record: false, analysis: false, modseq: false, seqNumbers: false };
+  const needs: QueryNeeds = { record: false, analysis: false, modseq: false, seqNumbers: false, bodyText: false };
   const visit = (k: SearchKey): void => {
     switch (k.kind) {
       case 'date':
@@ -95,6 +97,7 @@ export function queryNeeds(key: SearchKey): QueryNeeds {
       case 'text':
         needs.record = true;
         needs.analysis = true;
+        if (k.kind !== 'header') needs.bodyText = true;
         break;
       case 'modseq':
         needs.modseq = true;

@@ -314,8 +314,12 @@ export interface MailStore {
    * Recently expunged messages are still returned (modseq = the expunge's) until the retention period ends (RFC 2180 §4.1).
    */
   getRecords(accountId: AccountId, id: MailboxId, uids: readonly Uid[]): Promise<MessageRecord[]>;
-  /** The stored analysis of a message's bytes. */
-  getAnalysis(blobId: string): Promise<MessageAnalysis | null>;
+  /**
+   * The stored analysis of a message's bytes. With `bodyText: false` the
+   * implementation may return '' as bodyText (FETCH, SORT and header SEARCH
+   * never read it), which lets it serve from a compact cache.
+   */
+  getAnalysis(blobId: string, options?: { bodyText?: boolean }): Promise<MessageAnalysis | null>;
   /** Everything that changed after `since` (DESIGN "the one idea"). */
   changesSince(accountId: AccountId, id: MailboxId, since: ModSeq): Promise<MailboxChanges>;
   /**

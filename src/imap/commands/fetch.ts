@@ -137,7 +137,7 @@ export const fetch = command({
           missing = true;
           continue;
         }
-        const analysis = needsAnalysis && rec ? await session.store.getAnalysis(rec.blobId) : null;
+        const analysis = needsAnalysis && rec ? await session.store.getAnalysis(rec.blobId, { bodyText: false }) : null;
         if (needsAnalysis && !analysis) {
           missing = true;
           continue;

@@ -66,16 +66,16 @@ export async function searchSelected(session: ImapSession, query: SearchKey, bad
     isRecent: (uid) => view.isRecent(uid),
     isExpunged: (uid) => view.isExpunged(uid),
     saved: session.savedSearch,
-    source: selectedSource(session),
+    source: selectedSource(session, queryNeeds(query).bodyText),
   });
 }
 
 /** The store scoped to the selected mailbox, as searching, sorting and threading read message content. */
-export function selectedSource(session: ImapSession): ContentSource {
+export function selectedSource(session: ImapSession, bodyText: boolean): ContentSource {
   const { view, accountId } = selectedView(session);
   return {
     getRecords: (uids) => session.store.getRecords(accountId, view.mailboxId, uids),
-    getAnalysis: (blobId) => session.store.getAnalysis(blobId),
+    getAnalysis: (blobId) => session.store.getAnalysis(blobId, { bodyText }),
   };
 }
 

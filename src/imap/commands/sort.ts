@@ -57,7 +57,7 @@ export const sort = command({
       const indices = await searchSelected(session, args.query, args.charsetSupported ? null : args.charset);
       const { view } = selectedView(session);
       const facts = sortNeedsRecords(args.criteria)
-        ? await loadFacts(selectedSource(session), indices.map((i) => view.messages[i]!.uid), sortNeedsContent(args.criteria))
+        ? await loadFacts(selectedSource(session, false), indices.map((i) => view.messages[i]!.uid), sortNeedsContent(args.criteria))
         : [];
       const sorted = sortIndices(indices, args.criteria, (i) => view.messages[i]!.size, facts);
       await sendResult(inv, 'SORT', args.returnOptions, sorted, sorted.map((i) => view.messages[i]!), queryNeeds(args.query).modseq);

@@ -45,7 +45,7 @@ export const thread = command({
     const session = inv.session;
     const indices = await searchSelected(session, args.query, args.charsetSupported ? null : args.charset);
     const { view } = selectedView(session);
-    const facts = await loadFacts(selectedSource(session), indices.map((i) => view.messages[i]!.uid), true);
+    const facts = await loadFacts(selectedSource(session, false), indices.map((i) => view.messages[i]!.uid), true);
     const threads = THREAD_ALGORITHMS[args.algorithm]({ indices, facts });
     const number = inv.uid ? (i: number) => view.messages[i]!.uid : (i: number) => i + 1;
     await writePieces(session, '* THREAD', threadPieces(threads, number), '\r\n');

@@ -441,8 +441,8 @@ export class SqliteStore implements MailStore {
     });
   }
 
-  async getAnalysis(blobId: string): Promise<MessageAnalysis | null> {
-    const cached = this.analysisCache.get(blobId);
+  async getAnalysis(blobId: string, options: { bodyText?: boolean } = {}): Promise<MessageAnalysis | null> {
+    const cached = this.analysisCache.get(blobId, options.bodyText ?? true);
     if (cached) return cached;
     const row = this.st.analysisRow.get(blobId);
     if (!row) return null;
