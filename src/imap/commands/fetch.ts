@@ -181,73 +181,80 @@ async function writeMessage(
   flagsChanged: boolean,
   recent: boolean,
 ): Promise<void> {
-  session.write(Buffer.from(`* ${fetchHead(session, seqNum, m.uid)} (`));
-  let first = true;
-  const sep = (): void => {
-    if (!first) session.write(Buffer.from(' '));
-    first = false;
+  // Plain items accumulate in one string; only literals and stored values go out as their own buffers.
+  let text = `* ${fetchHead(session, seqNum, m.uid)} (`;
+  const emit = (bytes?: Buffer): void => {
+    if (text) session.write(Buffer.from(text));
+    text = '';
+    if (bytes) session.write(bytes);
   };
+  let first = true;
   let flagsSent = false;
   for (const item of items) {
-    sep();
+    if (!first) text += ' ';
+    first = false;
     switch (item.kind) {
       case 'uid':
-        session.write(Buffer.from(`UID ${m.uid}`));
+        text += `UID ${m.uid}`;
         break;
       case 'flags':
-        session.write(Buffer.from(`FLAGS ${formatFlags(m.flags, recent)}`));
+        text += `FLAGS ${formatFlags(m.flags, recent)}`;
         flagsSent = true;
         break;
       case 'modseq':
-        session.write(Buffer.from(`MODSEQ (${m.modseq})`));
+        text += `MODSEQ (${m.modseq})`;
         break;
       case 'size':
-        session.write(Buffer.from(`RFC822.SIZE ${m.size}`));
+        text += `RFC822.SIZE ${m.size}`;
         break;
       case 'internaldate':
-        session.write(Buffer.from(`INTERNALDATE ${formatInternalDate(rec!.internalDate)}`));
+        text += `INTERNALDATE ${formatInternalDate(rec!.internalDate)}`;
         break;
       case 'savedate':
         // RFC 8514 §4.2: every message has a save date here, so never NIL.
-        session.write(Buffer.from(`SAVEDATE ${formatInternalDate(rec!.saveDate)}`));
+        text += `SAVEDATE ${formatInternalDate(rec!.saveDate)}`;
         break;
       case 'emailid':
-        session.write(Buffer.from(`EMAILID (${rec!.emailId})`));
+        text += `EMAILID (${rec!.emailId})`;
         break;
       case 'threadid':
         // RFC 8474 §5.2: without thread computation, THREADID is NIL.
-        session.write(Buffer.from('THREADID NIL'));
+        text += 'THREADID NIL';
         break;
       case 'preview': {
         // RFC 8970 §3.2: a string (never NIL without LAZY; computing it is cheap, so never NIL at all).
-        const text = await messagePreview(analysis!.root, (start, end) => session.store.blobs.read(rec!.blobId, start, end));
-        session.write(Buffer.concat([Buffer.from('PREVIEW '), encodeString(text, session.encodeMode)]));
+        const preview = await messagePreview(analysis!.root, (start, end) => session.store.blobs.read(rec!.blobId, start, end));
+        text += 'PREVIEW ';
+        emit(encodeString(preview, session.encodeMode));
         break;
       }
       case 'envelope':
-        session.write(Buffer.concat([Buffer.from('ENVELOPE '), analysis!.envelope]));
+        text += 'ENVELOPE ';
+        emit(analysis!.envelope);
         break;
       case 'body':
-        session.write(Buffer.concat([Buffer.from('BODY '), analysis!.body]));
+        text += 'BODY ';
+        emit(analysis!.body);
         break;
       case 'bodystructure':
-        session.write(Buffer.concat([Buffer.from('BODYSTRUCTURE '), analysis!.bodyStructure]));
+        text += 'BODYSTRUCTURE ';
+        emit(analysis!.bodyStructure);
         break;
       case 'section':
+        emit();
         await writeSection(session, rec!, analysis!, item);
         break;
       case 'binary':
       case 'binary-size':
+        emit();
         await writeBinary(session, rec!, analysis!, item);
         break;
     }
   }
   // RFC 9051 §6.4.5: a \Seen set by this FETCH is reported in the same response.
-  if (flagsChanged && !flagsSent) {
-    sep();
-    session.write(Buffer.from(`FLAGS ${formatFlags(m.flags, recent)}`));
-  }
-  session.write(Buffer.from(')\r\n'));
+  if (flagsChanged && !flagsSent) text += `${first ? '' : ' '}FLAGS ${formatFlags(m.flags, recent)}`;
+  text += ')\r\n';
+  emit();
   await session.backpressure();
 }
 
