@@ -6,6 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { connectionSettings, createPool } from '../../src/store/postgres/pool.js';
+import { migratePg } from '../../src/store/postgres/schema.js';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const PROBE_TIMEOUT_MS = 2000;
@@ -57,12 +59,24 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** Creates an empty database on the test server. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/**
+ * Creates a database on the test server: empty, or with mailkeep's schema
+ * (so a server started on it opens at once: fewer moments between picking
+ * free ports and listening on them).
+ */
+export async function createTestDatabase(opts: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const name = `mailkeep_test_${randomBytes(6).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE ${name}`));
   const url = new URL(TEST_PG_URL!);
   url.pathname = `/${name}`;
+  if (opts.migrated) {
+    const pool = createPool(connectionSettings(url.toString()), () => undefined);
+    try {
+      await migratePg(pool);
+    } finally {
+      await pool.end();
+    }
+  }
   let dropped: Promise<void> | null = null;
   return {
     url: url.toString(),

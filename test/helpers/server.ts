@@ -47,7 +47,7 @@ export interface TestServer {
  */
 export async function startTestServer(overrides: Record<string, unknown> = {}, logStream?: NodeJS.WritableStream): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-test-'));
-  const db = process.env.MAILKEEP_TEST_STORE === 'postgres' ? await createTestDatabase() : null;
+  const db = process.env.MAILKEEP_TEST_STORE === 'postgres' ? await createTestDatabase({ migrated: true }) : null;
   const config = configSchema.parse({
     ...(db ? { store: { url: db.url } } : {}),
     dataDir,

@@ -121,6 +121,18 @@ export const fetch = command({
     let missing = false;
     let done = 0;
 
+    if (!needsRecord && !setsSeen) {
+      // Everything comes from the view: no store, no awaits per message (UID FETCH 1:* (UID FLAGS) on big mailboxes).
+      for (let b = 0; b < indices.length; b += BATCH) {
+        let lines = '';
+        for (const i of indices.slice(b, b + BATCH)) lines += viewOnlyResponse(session, i + 1, view.messages[i]!, items, view.isRecent(view.messages[i]!.uid));
+        session.write(Buffer.from(lines));
+        await session.backpressure();
+        session.progress((done += Math.min(BATCH, indices.length - b)), indices.length);
+      }
+      return;
+    }
+
     for (let b = 0; b < indices.length; b += BATCH) {
       const batch = indices.slice(b, b + BATCH).map((i) => view.messages[i]!);
       const uids = batch.map((m) => m.uid);
@@ -168,6 +180,26 @@ async function markSeen(session: ImapSession, accountId: AccountId, batch: ViewM
   const res = await session.store.storeFlags(accountId, view.mailboxId, unseen as Uid[], 'add', ['\\Seen']);
   for (const s of res.changed) if (view.update(s)) changed.add(s.uid);
   return changed;
+}
+
+/** A whole `* n FETCH (...)` line for items the view alone answers (UID, FLAGS, MODSEQ, RFC822.SIZE). */
+function viewOnlyResponse(session: ImapSession, seqNum: number, m: ViewMessage, items: readonly FetchItem[], recent: boolean): string {
+  const parts = items.map((item) => {
+    switch (item.kind) {
+      case 'uid':
+        return `UID ${m.uid}`;
+      case 'flags':
+        return `FLAGS ${formatFlags(m.flags, recent)}`;
+      case 'modseq':
+        return `MODSEQ (${m.modseq})`;
+      case 'threadid':
+        return 'THREADID NIL';
+      default:
+        // Only VIEW_ITEMS reach here; 'size' is the last of them.
+        return `RFC822.SIZE ${m.size}`;
+    }
+  });
+  return `* ${fetchHead(session, seqNum, m.uid)} (${parts.join(' ')})\r\n`;
 }
 
 /** Writes one `* n FETCH (...)` response, streaming large sections. */
