@@ -120,7 +120,8 @@ describe('mailkeep deliver beside a running server', () => {
       assert.match((await client.command('s', 'SELECT INBOX')).tagged, /OK/);
       client.send('i IDLE\r\n');
       assert.match(await client.readLine(), /^\+ /);
-      const child = spawn(process.execPath, [BIN, 'deliver', '--data-dir', srv.dataDir, '--to', 'fay'], { env: cleanEnv(), stdio: ['pipe', 'ignore', 'pipe'] });
+      const store = srv.config.store.url ? ['--store', srv.config.store.url] : [];
+      const child = spawn(process.execPath, [BIN, 'deliver', '--data-dir', srv.dataDir, ...store, '--to', 'fay'], { env: cleanEnv(), stdio: ['pipe', 'ignore', 'pipe'] });
       const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.once('exit', (code) => resolve({ code, at: Date.now() })));
       child.stdin.end(message);
       assert.equal(await client.readLine(10_000), '* 1 EXISTS');

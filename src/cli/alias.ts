@@ -7,10 +7,9 @@ import type { Command } from 'commander';
 import { StoreError } from '../store/types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
-import { withStore } from './with-store.js';
+import { STORE_FLAGS, withStore } from './with-store.js';
 
 /** Settings the alias commands honour besides --config. */
-const STORE_FLAGS = ['data-dir'];
 /** RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its angle brackets. */
 const MAX_ADDRESS_OCTETS = 254;
 

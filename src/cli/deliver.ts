@@ -26,7 +26,7 @@ import { deliverCopy, MessageStager, resolveRecipient, type StagedMessage } from
 import { StoreError } from '../store/types.js';
 import { CliError } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
-import { withStore } from './with-store.js';
+import { STORE_FLAGS, withStore } from './with-store.js';
 
 /** sysexits.h codes used here. */
 const EX_USAGE = 64;
@@ -38,7 +38,6 @@ const EX_TEMPFAIL = 75;
 const EX_CONFIG = 78;
 
 /** Settings deliver honours besides --config (lmtp.* and limits.* come from the file or environment). */
-const STORE_FLAGS = ['data-dir'];
 /** A leading mbox "From " line longer than this is not one: it stays in the message. */
 const MAX_FROM_LINE = 1000;
 /** RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its angle brackets. */

@@ -8,6 +8,7 @@ import { exportAccount, type ExportFormat } from '../mail/export/export-account.
 import type { MboxFormat } from '../mail/import/mbox-reader.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
 import { formatBytes, plural, runLongOperation, withAccount } from './progress.js';
+import { STORE_FLAGS } from './with-store.js';
 
 async function run(user: string, path: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
@@ -36,7 +37,7 @@ export function registerExportCommand(program: Command): void {
       .argument('<user>', 'account to export')
       .argument('<path>', 'a new directory (or, with --mailbox and mbox, a new file)')
       .description('export mail with flags and dates as mbox files or a Maildir++ tree'),
-    ['data-dir'],
+    STORE_FLAGS,
   )
     .addOption(new Option('--format <format>', 'output format').choices(['mbox', 'maildir']).makeOptionMandatory())
     .option('--mailbox <name>', 'export only this mailbox, as PATH itself')

@@ -9,6 +9,7 @@ import { importPath, type ImportFormat } from '../mail/import/import-path.js';
 import type { MboxFormat } from '../mail/import/mbox-reader.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
 import { formatBytes, plural, runLongOperation, summaryTail, withAccount } from './progress.js';
+import { STORE_FLAGS } from './with-store.js';
 
 async function run(user: string, path: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
@@ -38,7 +39,7 @@ export function registerImportCommand(program: Command): void {
       .argument('<user>', 'account to import into')
       .argument('<path>', 'an mbox file, a directory of mbox files, a Maildir or a Maildir++ tree')
       .description('import mail from mbox or Maildir (resumable: running it again adds only what is missing)'),
-    ['data-dir'],
+    STORE_FLAGS,
   )
     .addOption(new Option('--format <format>', 'what PATH holds').choices(['auto', 'mbox', 'maildir']).default('auto'))
     .option('--mailbox <name>', 'target of an mbox file or of the Maildir root; folders go below it', 'INBOX')

@@ -9,6 +9,7 @@ import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
 import { readFirstLine } from './password-input.js';
 import { formatBytes, plural, runLongOperation, summaryTail, withAccount } from './progress.js';
+import { STORE_FLAGS } from './with-store.js';
 
 /** The source password: the first line of stdin or of a file; never a flag value (it would show in `ps`). */
 async function sourcePassword(opts: Record<string, unknown>): Promise<string> {
@@ -56,7 +57,7 @@ export function registerMigrateCommand(program: Command): void {
       .command('migrate')
       .argument('<user>', 'account to copy into')
       .description('copy all mailboxes, flags and dates from another IMAP server (incremental when run again)'),
-    ['data-dir'],
+    STORE_FLAGS,
   )
     .requiredOption('--from <url>', 'source account: imaps://user@host:993 (TLS) or imap://user@host:143 (STARTTLS when offered)')
     .option('--password-stdin', "read the source account's password from the first line of stdin")

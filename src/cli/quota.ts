@@ -8,10 +8,9 @@ import type { Account, QuotaLimits } from '../store/types.js';
 import type { OpenedStore } from '../store/open.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
-import { withStore } from './with-store.js';
+import { STORE_FLAGS, withStore } from './with-store.js';
 
 /** Settings the quota commands honour besides --config. */
-const STORE_FLAGS = ['data-dir'];
 
 /** A limit argument: a non-negative integer, or "none" for unlimited. */
 function parseLimit(value: string, option: string): number | null {

@@ -6,26 +6,11 @@
 import type { Command } from 'commander';
 import { accountNameProblem } from '../auth/account-name.js';
 import { hashPassword } from '../auth/password.js';
-import type { Config } from '../config/schema.js';
-import type { OpenedStore } from '../store/open.js';
 import { StoreError } from '../store/types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
 import { readNewPassword } from './password-input.js';
-
-/** Settings the user commands honour besides --config. */
-const STORE_FLAGS = ['data-dir', 'store'];
-
-/** Opens the store, runs `fn`, and closes the store whatever happens. */
-async function withStore<T>(config: Config, fn: (store: OpenedStore) => Promise<T>): Promise<T> {
-  const { openStore } = await import('../store/open.js');
-  const store = await openStore({ dataDir: config.dataDir, url: config.store.url, defaultMailboxes: config.mailboxes.defaults });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
+import { STORE_FLAGS, withStore } from './with-store.js';
 
 function checkName(name: string): void {
   const problem = accountNameProblem(name);

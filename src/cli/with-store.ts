@@ -1,12 +1,15 @@
-/** Store access for administrative commands (`user`, `quota`): open, run, always close. */
+/** Store access for administrative commands (`user`, `quota`, `alias`, `deliver`, `import` …): open, run, always close. */
 import type { Config } from '../config/schema.js';
 import type { OpenedStore } from '../store/open.js';
+
+/** The settings that say where the store is; every store command takes them besides --config. */
+export const STORE_FLAGS: readonly string[] = ['data-dir', 'store'];
 
 /** Opens the configured store, runs `fn`, and closes the store whatever happens. */
 export async function withStore<T>(config: Config, fn: (store: OpenedStore) => Promise<T>): Promise<T> {
   // Loaded on demand so `--help` and usage errors never touch the database driver.
   const { openStore } = await import('../store/open.js');
-  const store = await openStore({ dataDir: config.dataDir, defaultMailboxes: config.mailboxes.defaults });
+  const store = await openStore({ dataDir: config.dataDir, url: config.store.url, defaultMailboxes: config.mailboxes.defaults });
   try {
     return await fn(store);
   } finally {
