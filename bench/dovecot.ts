@@ -1,7 +1,8 @@
 /**
- * Runs a throwaway Dovecot (Debian's dovecot-imapd) for the benchmark: a
- * config in a fresh temp dir, listening only on 127.0.0.1 at a free high
- * port, maildir storage in the same dir, Dovecot's default durability
+ * Runs a throwaway Dovecot (Debian's dovecot-imapd, plus dovecot-pop3d or
+ * dovecot-lmtpd when asked) for the benchmarks and the fixture recorders: a
+ * config in a fresh temp dir, listening only on 127.0.0.1 at free high ports,
+ * maildir storage in the same dir, Dovecot's default durability
  * (mail_fsync = optimized). /etc/dovecot and the system service are never
  * touched; only the master PID we started is stopped.
  */
@@ -11,31 +12,76 @@ import path from 'node:path';
 import { makeTempDir, tailFile, type BenchServer, type ServerOptions } from './bench-server.js';
 import { freePort, spawnWithNofile, stopChild, treeMemory, waitForPort } from './proc.js';
 
-/** Dovecot refuses UID 0 for mail access: the mailbox belongs to nobody. */
+/** Dovecot refuses UID 0 for mail access: the mailboxes belong to nobody. */
 const NOBODY = 65534;
 const USER = 'bench';
 const PASSWORD = 'bench-password';
+/** LMTP recipients are user@domain; the passwd-file has bare names (auth_username_format = %Ln). */
+const LMTP_DOMAIN = 'example.com';
 
-function config(dir: string, port: number, maxConnections: number): string {
+/** Options of the Dovecot launcher beyond the common ones. */
+export interface DovecotOptions extends ServerOptions {
+  /** Also listen for POP3 (needs dovecot-pop3d). */
+  pop3?: boolean;
+  /** Also listen for LMTP (needs dovecot-lmtpd). */
+  lmtp?: boolean;
+  /** Accounts, each with its own maildir home; the first is the BenchServer's `user`. Default: one "bench". */
+  users?: readonly string[];
+  /** Password of every account. */
+  password?: string;
+  /** Prefix of the temp dir's name. */
+  tempPrefix?: string;
+}
+
+/** A running Dovecot: IMAP on `port`, and the optional listeners. */
+export interface DovecotServer extends BenchServer {
+  /** The temp dir holding config, log and `home/<user>/Maildir`. */
+  dir: string;
+  pop3Port: number | null;
+  lmtpPort: number | null;
+}
+
+/** The installed Dovecot's version, e.g. "2.3.19.1 (9b53102964)"; throws when it is not installed. */
+export function dovecotVersion(): string {
+  return execFileSync('dovecot', ['--version']).toString().trim();
+}
+
+/** A login service block with one plaintext listener and its TLS twin disabled. */
+function loginService(proto: string, port: number, processes: number): string {
+  return `service ${proto}-login {
+  inet_listener ${proto} {
+    address = 127.0.0.1
+    port = ${port}
+  }
+  inet_listener ${proto}s {
+    port = 0
+  }
+  process_limit = ${processes}
+}
+`;
+}
+
+function config(dir: string, ports: { imap: number; pop3: number | null; lmtp: number | null }, maxConnections: number): string {
   // One imap process per connection (Dovecot's default client_limit = 1), so
   // the process limits must cover every connection of the IDLE row; the
   // client limits of the shared services (anvil, auth, log, stats) must cover
   // every imap process connecting to them.
   const processes = maxConnections + 50;
   const clients = 4 * processes;
+  const protocols = ['imap', ...(ports.pop3 !== null ? ['pop3'] : []), ...(ports.lmtp !== null ? ['lmtp'] : [])];
   return `base_dir = ${dir}/run
 state_dir = ${dir}/state
 log_path = ${dir}/dovecot.log
-protocols = imap
+protocols = ${protocols.join(' ')}
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain
-mail_location = maildir:${dir}/home/Maildir
+mail_location = maildir:~/Maildir
 mail_max_userip_connections = ${processes}
 default_client_limit = ${clients}
 default_process_limit = ${processes}
-passdb {
+${ports.lmtp !== null ? `postmaster_address = postmaster@${LMTP_DOMAIN}\nauth_username_format = %Ln\n` : ''}passdb {
   driver = passwd-file
   args = ${dir}/passwd
 }
@@ -43,20 +89,16 @@ userdb {
   driver = passwd-file
   args = ${dir}/passwd
 }
-service imap-login {
-  inet_listener imap {
+${loginService('imap', ports.imap, processes)}service imap {
+  process_limit = ${processes}
+}
+${ports.pop3 !== null ? loginService('pop3', ports.pop3, processes) : ''}${ports.lmtp !== null ? `service lmtp {
+  inet_listener lmtp {
     address = 127.0.0.1
-    port = ${port}
+    port = ${ports.lmtp}
   }
-  inet_listener imaps {
-    port = 0
-  }
-  process_limit = ${processes}
 }
-service imap {
-  process_limit = ${processes}
-}
-service stats {
+` : ''}service stats {
   inet_listener http {
     port = 0
   }
@@ -64,35 +106,48 @@ service stats {
 `;
 }
 
-/** Starts Dovecot with one user; needs root and `dovecot` on PATH. */
-export async function startDovecot(opts: ServerOptions): Promise<BenchServer> {
-  const dir = makeTempDir('bench-dovecot');
-  const port = await freePort();
-  fs.mkdirSync(path.join(dir, 'run'), { mode: 0o755 });
-  fs.mkdirSync(path.join(dir, 'state'));
-  fs.mkdirSync(path.join(dir, 'home'));
-  fs.chownSync(path.join(dir, 'home'), NOBODY, NOBODY);
-  fs.writeFileSync(path.join(dir, 'passwd'), `${USER}:{PLAIN}${PASSWORD}:${NOBODY}:${NOBODY}::${dir}/home::\n`);
+/** Starts Dovecot with its accounts; needs root and `dovecot` on PATH. */
+export async function startDovecot(opts: DovecotOptions): Promise<DovecotServer> {
+  const users = opts.users ?? [USER];
+  const password = opts.password ?? PASSWORD;
+  const version = dovecotVersion(); // fails early when not installed
+  const dir = makeTempDir(opts.tempPrefix ?? 'bench-dovecot');
+  const ports = {
+    imap: await freePort(),
+    pop3: opts.pop3 ? await freePort() : null,
+    lmtp: opts.lmtp ? await freePort() : null,
+  };
+  for (const sub of ['run', 'state', 'home']) fs.mkdirSync(path.join(dir, sub), { mode: 0o755 });
+  const passwd = users.map((u) => {
+    const home = path.join(dir, 'home', u);
+    fs.mkdirSync(home);
+    fs.chownSync(home, NOBODY, NOBODY);
+    return `${u}:{PLAIN}${password}:${NOBODY}:${NOBODY}::${home}::\n`;
+  });
+  fs.writeFileSync(path.join(dir, 'passwd'), passwd.join(''));
   const conf = path.join(dir, 'dovecot.conf');
-  fs.writeFileSync(conf, config(dir, port, opts.maxConnections));
-  const version = execFileSync('dovecot', ['--version']).toString().trim();
+  fs.writeFileSync(conf, config(dir, ports, opts.maxConnections));
   const log = path.join(dir, 'dovecot.log');
 
   const child = spawnWithNofile('dovecot', ['-F', '-c', conf], 8 * opts.maxConnections + 1024, { stdio: ['ignore', 'ignore', 'inherit'] });
   const pid = child.pid;
   if (pid === undefined) throw new Error('cannot spawn dovecot');
   try {
-    await waitForPort(port, child, 15_000, 'dovecot');
+    for (const port of [ports.imap, ports.pop3, ports.lmtp]) if (port !== null) await waitForPort(port, child, 15_000, 'dovecot');
   } catch (err) {
     await stopChild(child);
-    throw new Error(`${(err as Error).message}\n${tailFile(log)}`);
+    const hint = [opts.pop3 ? 'dovecot-pop3d' : '', opts.lmtp ? 'dovecot-lmtpd' : ''].filter(Boolean).join(', ');
+    throw new Error(`${(err as Error).message}\n${tailFile(log)}${hint ? `\n(is ${hint} installed?)` : ''}`);
   }
   return {
     name: 'dovecot',
     version: `Dovecot ${version}`,
-    port,
-    user: USER,
-    password: PASSWORD,
+    port: ports.imap,
+    pop3Port: ports.pop3,
+    lmtpPort: ports.lmtp,
+    dir,
+    user: users[0] ?? USER,
+    password,
     memory: () => treeMemory(pid),
     logTail: () => tailFile(log),
     async stop() {

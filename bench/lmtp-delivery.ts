@@ -17,29 +17,27 @@
  *
  * Durability is each server's default: mailkeep answers 250 after a durable
  * commit (DESIGN invariant 1); Dovecot fsyncs each saved maildir file
- * (mail_fsync = optimized). The servers are started here because the shared
- * launchers (dovecot.ts, mailkeep.ts) have no LMTP listener; the helpers are
- * shared.
+ * (mail_fsync = optimized). The servers come from the shared launchers
+ * (dovecot.ts, mailkeep.ts) with their LMTP listener on; mailkeep logs only
+ * warnings, so per-delivery log lines do not weigh on its rate.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { makeTempDir, tailFile } from './bench-server.js';
-import { REPO_ROOT } from './mailkeep.js';
+import { startDovecot } from './dovecot.js';
+import { REPO_ROOT, startMailkeep } from './mailkeep.js';
 import { generateMessage } from './messages.js';
-import { freePort, spawnWithNofile, stopChild, waitForPort } from './proc.js';
 import { median } from './stats.js';
 
 /** Accounts that receive mail: bench0 … bench9 (row c addresses all ten at once). */
 const USERS = Array.from({ length: 10 }, (_, i) => `bench${i}`);
 const DOMAIN = 'example.com';
 const SENDER = 'sender@example.org';
-/** Dovecot refuses UID 0 for mail access: the mailboxes belong to nobody. */
-const NOBODY = 65534;
+/** Connections at once: the ten of row b, and room to spare. */
+const MAX_CONNECTIONS = 50;
 
 /** A server with an LMTP port. */
 interface LmtpServer {
@@ -51,113 +49,6 @@ interface LmtpServer {
 }
 
 const log = (msg: string): void => void process.stderr.write(`[lmtp bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-
-// ---- servers ------------------------------------------------------------
-
-/** mailkeep from this checkout, LMTP only, with the ten accounts. */
-async function startMailkeep(keep: boolean): Promise<LmtpServer> {
-  const dir = makeTempDir('bench-lmtp-mailkeep');
-  const dataDir = path.join(dir, 'data');
-  const logFile = path.join(dir, 'mailkeep.log');
-  const bin = path.join(REPO_ROOT, 'bin/mailkeep.js');
-  for (const user of USERS) {
-    const add = spawnSync(process.execPath, [bin, 'user', 'add', user, '--password-stdin', '--data-dir', dataDir], { input: 'bench-password\n', encoding: 'utf8' });
-    if (add.status !== 0) throw new Error(`mailkeep user add failed: ${add.stderr}${add.stdout}`);
-  }
-  const port = await freePort();
-  const args = [bin, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--imap-port', '0', '--imaps-port', '0', '--pop3-port', '0',
-    '--pop3s-port', '0', '--lmtp-port', String(port)];
-  const child = spawnWithNofile(process.execPath, args, 4096, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MAILKEEP_LOG__LEVEL: 'warn' } });
-  const out = fs.createWriteStream(logFile);
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
-  try {
-    await waitForPort(port, child, 30_000, 'mailkeep');
-  } catch (err) {
-    await stopChild(child);
-    throw new Error(`${(err as Error).message}\n${tailFile(logFile)}`);
-  }
-  const version = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  return {
-    name: 'mailkeep',
-    version: `mailkeep ${version} (node ${process.version})`,
-    port,
-    logTail: () => tailFile(logFile),
-    async stop() {
-      await stopChild(child, 15_000);
-      out.end();
-      if (!keep) fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Dovecot with only LMTP: maildir per user, Dovecot's default durability and process model. */
-function dovecotConfig(dir: string, port: number): string {
-  return `base_dir = ${dir}/run
-state_dir = ${dir}/state
-log_path = ${dir}/dovecot.log
-protocols = lmtp
-listen = 127.0.0.1
-ssl = no
-mail_location = maildir:~/Maildir
-postmaster_address = postmaster@${DOMAIN}
-auth_username_format = %Ln
-passdb {
-  driver = passwd-file
-  args = ${dir}/passwd
-}
-userdb {
-  driver = passwd-file
-  args = ${dir}/passwd
-}
-service lmtp {
-  inet_listener lmtp {
-    address = 127.0.0.1
-    port = ${port}
-  }
-}
-service stats {
-  inet_listener http {
-    port = 0
-  }
-}
-`;
-}
-
-/** Dovecot's LMTP with the ten users; needs root and dovecot-lmtpd. */
-async function startDovecot(keep: boolean): Promise<LmtpServer> {
-  const dir = makeTempDir('bench-lmtp-dovecot');
-  const port = await freePort();
-  for (const sub of ['run', 'state', 'home']) fs.mkdirSync(path.join(dir, sub), { mode: 0o755 });
-  const lines = USERS.map((u) => {
-    const home = path.join(dir, 'home', u);
-    fs.mkdirSync(home);
-    fs.chownSync(home, NOBODY, NOBODY);
-    return `${u}:{PLAIN}bench-password:${NOBODY}:${NOBODY}::${home}::\n`;
-  });
-  fs.writeFileSync(path.join(dir, 'passwd'), lines.join(''));
-  const conf = path.join(dir, 'dovecot.conf');
-  fs.writeFileSync(conf, dovecotConfig(dir, port));
-  const logFile = path.join(dir, 'dovecot.log');
-  const version = execFileSync('dovecot', ['--version']).toString().trim();
-  const child = spawnWithNofile('dovecot', ['-F', '-c', conf], 4096, { stdio: ['ignore', 'ignore', 'inherit'] });
-  try {
-    await waitForPort(port, child, 15_000, 'dovecot');
-  } catch (err) {
-    await stopChild(child);
-    throw new Error(`${(err as Error).message}\n${tailFile(logFile)}\n(is dovecot-lmtpd installed?)`);
-  }
-  return {
-    name: 'dovecot',
-    version: `Dovecot ${version}`,
-    port,
-    logTail: () => tailFile(logFile),
-    async stop() {
-      await stopChild(child);
-      if (!keep) fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 // ---- client -------------------------------------------------------------
 
@@ -298,7 +189,11 @@ async function main(): Promise<void> {
   const servers: LmtpServer[] = [];
   const samples = new Map<string, number[]>();
   try {
-    for (const name of opts.servers) servers.push(name === 'mailkeep' ? await startMailkeep(opts.keep) : await startDovecot(opts.keep));
+    for (const name of opts.servers) {
+      const launch = { maxConnections: MAX_CONNECTIONS, keep: opts.keep, lmtp: true, users: USERS };
+      const server = name === 'mailkeep' ? await startMailkeep({ ...launch, quiet: true }) : await startDovecot(launch);
+      servers.push({ ...server, port: server.lmtpPort! }); // asked for: never null
+    }
     for (const row of ROWS) {
       for (let run = 0; run < opts.runs; run++) {
         // Alternate the order per run so drift hits both servers alike.

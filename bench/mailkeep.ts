@@ -1,7 +1,8 @@
 /**
  * Runs mailkeep from this checkout (`bin/mailkeep.js`, built into dist/) for
- * the benchmark: a fresh data dir, IMAP only on 127.0.0.1 at a free port,
- * cleartext LOGIN allowed from loopback, one user created with the CLI.
+ * the benchmarks: a fresh data dir, IMAP (plus POP3 or LMTP when asked) on
+ * 127.0.0.1 at free ports, cleartext LOGIN allowed from loopback, the users
+ * created with the CLI.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,31 +25,51 @@ const GC_WAIT_MS = 500;
 /** Options of the mailkeep launcher beyond the common ones. */
 export interface MailkeepOptions extends ServerOptions {
   /** Directory for a V8 CPU profile of the server (node --cpu-prof), or null. */
-  cpuProfDir: string | null;
+  cpuProfDir?: string | null;
+  /** Also listen for POP3. */
+  pop3?: boolean;
+  /** Also listen for LMTP. */
+  lmtp?: boolean;
+  /** Accounts to create; the first is the BenchServer's `user`. Default: one "bench". */
+  users?: readonly string[];
+  /** Log only warnings, so per-message info lines do not weigh on a throughput row. */
+  quiet?: boolean;
 }
 
-/** Creates the bench user and starts `mailkeep serve`. */
-export async function startMailkeep(opts: MailkeepOptions): Promise<BenchServer> {
+/** A running mailkeep: IMAP on `port`, and the optional listeners. */
+export interface MailkeepServer extends BenchServer {
+  pop3Port: number | null;
+  lmtpPort: number | null;
+}
+
+/** Creates the users and starts `mailkeep serve`. */
+export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServer> {
+  const users = opts.users ?? [USER];
   const dir = makeTempDir('bench-mailkeep');
   const dataDir = path.join(dir, 'data');
   const log = path.join(dir, 'mailkeep.log');
-  const add = spawnSync(process.execPath, [BIN, 'user', 'add', USER, '--password-stdin', '--data-dir', dataDir], {
-    input: `${PASSWORD}\n`,
-    encoding: 'utf8',
-  });
-  if (add.status !== 0) throw new Error(`mailkeep user add failed: ${add.stderr}${add.stdout}`);
+  for (const user of users) {
+    const add = spawnSync(process.execPath, [BIN, 'user', 'add', user, '--password-stdin', '--data-dir', dataDir], {
+      input: `${PASSWORD}\n`,
+      encoding: 'utf8',
+    });
+    if (add.status !== 0) throw new Error(`mailkeep user add failed: ${add.stderr}${add.stdout}`);
+  }
   const version = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
   const port = await freePort();
+  const pop3Port = opts.pop3 ? await freePort() : null;
+  const lmtpPort = opts.lmtp ? await freePort() : null;
   const env = {
     ...process.env,
     MAILKEEP_PLAINTEXT_AUTH__TRUSTED_NETWORKS: '127.0.0.1/32',
     MAILKEEP_LIMITS__MAX_CONNECTIONS: String(opts.maxConnections + 100),
     MAILKEEP_LIMITS__MAX_CONNECTIONS_PER_IP: String(opts.maxConnections + 100),
+    ...(opts.quiet ? { MAILKEEP_LOG__LEVEL: 'warn' } : {}),
   };
   const nodeArgs = ['--expose-gc', '--import', pathToFileURL(GC_HOOK).href, ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [])];
   const args = [...nodeArgs, BIN, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--imap-port', String(port),
-    '--imaps-port', '0', '--pop3-port', '0', '--pop3s-port', '0', '--lmtp-port', '0'];
+    '--imaps-port', '0', '--pop3-port', String(pop3Port ?? 0), '--pop3s-port', '0', '--lmtp-port', String(lmtpPort ?? 0)];
   const child = spawnWithNofile(process.execPath, args, 4 * opts.maxConnections + 1024, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error('cannot spawn mailkeep');
   const pid = child.pid;
@@ -66,8 +87,12 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<BenchServer>
     };
     child.stdout!.on('data', watch);
   });
+  const listening = async (): Promise<void> => {
+    for (const p of [port, pop3Port, lmtpPort]) if (p !== null) await waitForPort(p, child, 30_000, 'mailkeep');
+  };
   try {
-    await Promise.race([started, waitForPort(port, child, 30_000, 'mailkeep').then(() => started)]);
+    // A quiet server does not log its start line: then its listening ports are the sign.
+    await (opts.quiet ? listening() : Promise.race([started, listening().then(() => started)]));
   } catch (err) {
     await stopChild(child);
     throw new Error(`${(err as Error).message}\n${tailFile(log)}`);
@@ -76,7 +101,9 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<BenchServer>
     name: 'mailkeep',
     version: `mailkeep ${version} (node ${process.version})`,
     port,
-    user: USER,
+    pop3Port,
+    lmtpPort,
+    user: users[0] ?? USER,
     password: PASSWORD,
     memory: () => treeMemory(pid),
     async collectGarbage() {

@@ -14,159 +14,31 @@
  * (messages.ts), APPENDed over IMAP with the main benchmark's populate() and
  * moved into INBOX; plain TCP, no TLS, as in the IMAP rows.
  *
- * The servers are started here because the shared launchers (dovecot.ts,
- * mailkeep.ts) have no POP3 listener yet; everything else is shared.
+ * The servers come from the shared launchers (dovecot.ts, mailkeep.ts) with
+ * their POP3 listener on.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { makeTempDir, tailFile, type BenchServer } from './bench-server.js';
-import { REPO_ROOT } from './mailkeep.js';
+import type { BenchServer } from './bench-server.js';
+import { startDovecot } from './dovecot.js';
+import { REPO_ROOT, startMailkeep } from './mailkeep.js';
 import { generateMessage } from './messages.js';
-import { freePort, spawnWithNofile, stopChild, treeMemory, waitForPort } from './proc.js';
 import { formatValue, markdownTable, type MetricResult } from './report.js';
 import { populate, sizesFor, type Target } from './workload.js';
 
-const USER = 'bench';
-const PASSWORD = 'bench-password';
-/** Dovecot refuses UID 0 for mail access: the mailbox belongs to nobody. */
-const NOBODY = 65534;
 /** populate() fills the "mid" mailbox; its size is 10,000 × scale. */
 const MID_MAILBOX = 'bench-mid';
 
 /** A server under test with its POP3 port. */
 type Pop3Server = BenchServer & { pop3Port: number };
+/** Connections at once: one POP3 session and the few IMAP ones of populate(). */
+const MAX_CONNECTIONS = 50;
 
 const log = (msg: string): void => void process.stderr.write(`[pop3 bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-
-// ---- servers ------------------------------------------------------------
-
-/** mailkeep from this checkout with IMAP (to fill the mailbox) and POP3, cleartext allowed from loopback. */
-async function startMailkeep(keep: boolean): Promise<Pop3Server> {
-  const dir = makeTempDir('bench-pop3-mailkeep');
-  const dataDir = path.join(dir, 'data');
-  const logFile = path.join(dir, 'mailkeep.log');
-  const bin = path.join(REPO_ROOT, 'bin/mailkeep.js');
-  const add = spawnSync(process.execPath, [bin, 'user', 'add', USER, '--password-stdin', '--data-dir', dataDir], { input: `${PASSWORD}\n`, encoding: 'utf8' });
-  if (add.status !== 0) throw new Error(`mailkeep user add failed: ${add.stderr}${add.stdout}`);
-  const [imapPort, pop3Port] = [await freePort(), await freePort()];
-  const args = [bin, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--imap-port', String(imapPort), '--imaps-port', '0',
-    '--pop3-port', String(pop3Port), '--pop3s-port', '0', '--lmtp-port', '0'];
-  const env = { ...process.env, MAILKEEP_PLAINTEXT_AUTH__TRUSTED_NETWORKS: '127.0.0.1/32' };
-  const child = spawnWithNofile(process.execPath, args, 4096, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('cannot spawn mailkeep');
-  const out = fs.createWriteStream(logFile);
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
-  try {
-    await waitForPort(pop3Port, child, 30_000, 'mailkeep');
-  } catch (err) {
-    await stopChild(child);
-    throw new Error(`${(err as Error).message}\n${tailFile(logFile)}`);
-  }
-  const version = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  return {
-    name: 'mailkeep',
-    version: `mailkeep ${version} (node ${process.version})`,
-    port: imapPort,
-    pop3Port,
-    user: USER,
-    password: PASSWORD,
-    memory: () => treeMemory(pid),
-    logTail: () => tailFile(logFile),
-    async stop() {
-      await stopChild(child, 15_000);
-      out.end();
-      if (!keep) fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Dovecot's config: as dovecot.ts's, with POP3 added (maildir, Dovecot's default durability and process model). */
-function dovecotConfig(dir: string, imapPort: number, pop3Port: number): string {
-  return `base_dir = ${dir}/run
-state_dir = ${dir}/state
-log_path = ${dir}/dovecot.log
-protocols = imap pop3
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-mail_location = maildir:${dir}/home/Maildir
-passdb {
-  driver = passwd-file
-  args = ${dir}/passwd
-}
-userdb {
-  driver = passwd-file
-  args = ${dir}/passwd
-}
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = ${imapPort}
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-service pop3-login {
-  inet_listener pop3 {
-    address = 127.0.0.1
-    port = ${pop3Port}
-  }
-  inet_listener pop3s {
-    port = 0
-  }
-}
-service stats {
-  inet_listener http {
-    port = 0
-  }
-}
-`;
-}
-
-/** Dovecot with IMAP and POP3 and one user; needs root and dovecot-pop3d. */
-async function startDovecot(keep: boolean): Promise<Pop3Server> {
-  const dir = makeTempDir('bench-pop3-dovecot');
-  const [imapPort, pop3Port] = [await freePort(), await freePort()];
-  for (const sub of ['run', 'state', 'home']) fs.mkdirSync(path.join(dir, sub), { mode: 0o755 });
-  fs.chownSync(path.join(dir, 'home'), NOBODY, NOBODY);
-  fs.writeFileSync(path.join(dir, 'passwd'), `${USER}:{PLAIN}${PASSWORD}:${NOBODY}:${NOBODY}::${dir}/home::\n`);
-  const conf = path.join(dir, 'dovecot.conf');
-  fs.writeFileSync(conf, dovecotConfig(dir, imapPort, pop3Port));
-  const logFile = path.join(dir, 'dovecot.log');
-  const version = execFileSync('dovecot', ['--version']).toString().trim();
-  const child = spawnWithNofile('dovecot', ['-F', '-c', conf], 4096, { stdio: ['ignore', 'ignore', 'inherit'] });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('cannot spawn dovecot');
-  try {
-    await waitForPort(pop3Port, child, 15_000, 'dovecot');
-  } catch (err) {
-    await stopChild(child);
-    throw new Error(`${(err as Error).message}\n${tailFile(logFile)}\n(is dovecot-pop3d installed?)`);
-  }
-  return {
-    name: 'dovecot',
-    version: `Dovecot ${version}`,
-    port: imapPort,
-    pop3Port,
-    user: USER,
-    password: PASSWORD,
-    memory: () => treeMemory(pid),
-    logTail: () => tailFile(logFile),
-    async stop() {
-      await stopChild(child);
-      if (!keep) fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 // ---- client -------------------------------------------------------------
 
@@ -381,7 +253,9 @@ async function main(): Promise<void> {
   try {
     for (const name of opts.servers) {
       log(`starting ${name}`);
-      servers.push(name === 'mailkeep' ? await startMailkeep(opts.keep) : await startDovecot(opts.keep));
+      const launch = { maxConnections: MAX_CONNECTIONS, keep: opts.keep, pop3: true };
+      const server = name === 'mailkeep' ? await startMailkeep(launch) : await startDovecot(launch);
+      servers.push({ ...server, pop3Port: server.pop3Port! }); // asked for: never null
     }
     const targets: Target[] = servers.map((server) => ({ server, conns: new Map() }));
     log(`filling INBOX with ${sizes.mid} messages`);

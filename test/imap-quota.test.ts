@@ -159,3 +159,26 @@ describe('MULTIAPPEND (RFC 3502)', () => {
     c.close();
   });
 });
+
+test('STATUS DELETED and DELETED-STORAGE tell what EXPUNGE would free (RFC 9208 §5.1)', async () => {
+  const srv2 = await startTestServer();
+  try {
+    await srv2.addUser('ds', 'pw');
+    const { client } = await RawClient.connect(srv2.imapsPort, { tls: true });
+    await client.command('l', 'LOGIN ds pw');
+    const sizes = [100, 250, 4000];
+    for (const n of sizes) {
+      const msg = `Subject: s\r\n\r\n${'x'.repeat(n - 16)}\r\n`;
+      await client.command('a', `APPEND INBOX {${msg.length}+}\r\n${msg}`);
+    }
+    await client.command('s', 'SELECT INBOX');
+    let r = await client.command('st', 'STATUS INBOX (DELETED DELETED-STORAGE)');
+    assert.deepEqual(r.lines, ['* STATUS INBOX (DELETED 0 DELETED-STORAGE 0)']);
+    await client.command('d', 'STORE 2:3 +FLAGS.SILENT (\\Deleted)');
+    r = await client.command('st2', 'STATUS INBOX (MESSAGES DELETED DELETED-STORAGE)');
+    assert.deepEqual(r.lines, [`* STATUS INBOX (MESSAGES 3 DELETED 2 DELETED-STORAGE ${sizes[1]! + sizes[2]!})`]);
+    client.close();
+  } finally {
+    await srv2.stop();
+  }
+});

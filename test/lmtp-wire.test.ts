@@ -12,7 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DotDecoder } from '../src/lmtp/wire/dot-decoder.js';
-import { LmtpInput } from '../src/lmtp/wire/input.js';
+import { LineBuffer } from '../src/net/line-buffer.js';
 import { analyzeMessage, DEFAULT_LIMITS } from '../src/mime/analyze.js';
 import { FsBlobStore } from '../src/store/blobs/fs-blob-store.js';
 import { composablePrefix, composedAnalysis } from '../src/store/composite-analysis.js';
@@ -78,12 +78,12 @@ describe('DotDecoder', () => {
   });
 });
 
-describe('LmtpInput', () => {
+describe('LineBuffer (LMTP commands and data)', () => {
   it('splits command lines and hands raw bytes around them in order', () => {
     fc.assert(
       fc.property(fc.array(fc.nat(), { maxLength: 6 }), (cuts) => {
         const wire = Buffer.from('LHLO x\r\nBDAT 5\r\nAB\r\nCRSET\nNOOP\r\n');
-        const input = new LmtpInput(100);
+        const input = new LineBuffer(100);
         const seen: string[] = [];
         const pending = split(wire, cuts);
         const feed = (): boolean => {
@@ -111,7 +111,7 @@ describe('LmtpInput', () => {
   });
 
   it('reports an over-long line once and resynchronises after it', () => {
-    const input = new LmtpInput(10);
+    const input = new LineBuffer(10);
     input.push(Buffer.from('A'.repeat(25)));
     assert.deepEqual(input.nextLine(), { type: 'too-long' });
     input.push(Buffer.from('AAAA\r\nNOOP\r\n'));

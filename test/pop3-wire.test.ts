@@ -1,12 +1,12 @@
 /**
  * The POP3 wire layer without sockets: the message encoder (CRLF, byte-
  * stuffing, TOP's line limit, octet counts) against a line-by-line model at
- * random chunk boundaries, and the line reader's framing and limits.
+ * random chunk boundaries, and the shared line buffer's framing and limits.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { LineReader, type LineEvent } from '../src/pop3/wire/line-reader.js';
+import { LineBuffer, type LineEvent } from '../src/net/line-buffer.js';
 import { MessageEncoder } from '../src/pop3/wire/message-encoder.js';
 import { bodyLines, errLine, okLine } from '../src/pop3/wire/response.js';
 
@@ -126,10 +126,10 @@ describe('MessageEncoder', () => {
 
 /** All events of a reader fed the chunks. */
 function readAll(chunks: Buffer[], max: number): Array<string | null> {
-  const r = new LineReader(max);
+  const r = new LineBuffer(max);
   const out: Array<string | null> = [];
   const drain = (): void => {
-    for (let ev: LineEvent | null; (ev = r.next()); ) out.push(ev.type === 'line' ? ev.bytes.toString('latin1') : null);
+    for (let ev: LineEvent | null; (ev = r.nextLine()); ) out.push(ev.type === 'line' ? ev.bytes.toString('latin1') : null);
   };
   for (const c of chunks) {
     r.push(c);
@@ -138,7 +138,7 @@ function readAll(chunks: Buffer[], max: number): Array<string | null> {
   return out;
 }
 
-describe('LineReader', () => {
+describe('LineBuffer (POP3 commands)', () => {
   test('splits at CRLF or LF wherever the chunks break, and reports each overlong line once', () => {
     const lineArb = fc.tuple(fc.stringMatching(/^[A-Z0-9 .]{0,30}$/), fc.constantFrom('\r\n', '\n'));
     fc.assert(
@@ -154,26 +154,26 @@ describe('LineReader', () => {
   });
 
   test('an endless line is reported at once and never buffered beyond the limit', () => {
-    const r = new LineReader(100);
+    const r = new LineBuffer(100);
     r.push(b('x'.repeat(150)));
-    assert.deepEqual(r.next(), { type: 'too-long' });
+    assert.deepEqual(r.nextLine(), { type: 'too-long' });
     assert.equal(r.buffered, 0);
     for (let i = 0; i < 100; i++) r.push(b('y'.repeat(1000)));
     assert.equal(r.buffered, 0);
-    assert.equal(r.next(), null);
+    assert.equal(r.nextLine(), null);
     r.push(b('yyy\r\nNOOP\r\n'));
-    assert.equal(r.next()?.type, 'line');
-    assert.equal(r.next(), null);
+    assert.equal(r.nextLine()?.type, 'line');
+    assert.equal(r.nextLine(), null);
   });
 
   test('hasLine sees pipelined commands; clear() drops them (STLS)', () => {
-    const r = new LineReader(100);
+    const r = new LineBuffer(100);
     r.push(b('STLS\r\nUSER evil\r\nPA'));
-    assert.equal((r.next() as { bytes: Buffer }).bytes.toString(), 'STLS');
+    assert.equal((r.nextLine() as { bytes: Buffer }).bytes.toString(), 'STLS');
     assert.equal(r.hasLine, true);
     r.clear();
     assert.equal(r.hasLine, false);
-    assert.equal(r.next(), null);
+    assert.equal(r.nextLine(), null);
   });
 });
 

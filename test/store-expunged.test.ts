@@ -11,7 +11,7 @@ import type { AccountId, MailboxId, Uid } from '../src/ids.js';
 import { modseq, uid } from '../src/ids.js';
 import { FsBlobStore } from '../src/store/blobs/fs-blob-store.js';
 import { openStore } from '../src/store/open.js';
-import { encodeAnalysis } from '../src/store/sqlite/analysis-codec.js';
+import { encodeAnalysis } from '../src/store/shared/analysis-codec.js';
 import { migrate, MIGRATIONS } from '../src/store/sqlite/schema.js';
 import type { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { MailStore } from '../src/store/types.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeAnalysis, encodeAnalysis } from '../src/store/sqlite/analysis-codec.js';
-import { applyFlagOp, flagList, keywordsFromText, keywordsToText, MAX_KEYWORDS, parseFlags } from '../src/store/sqlite/flags.js';
+import { decodeAnalysis, encodeAnalysis } from '../src/store/shared/analysis-codec.js';
+import { applyFlagOp, flagList, keywordsFromText, keywordsToText, MAX_KEYWORDS, parseFlags } from '../src/store/shared/flags.js';
 import { StoreError } from '../src/store/types.js';
 import { fakeAnalysis, message } from './store-fixtures.js';
 

@@ -6,7 +6,9 @@
  * BODY[section] ranges of every part and BINARY[part] of every leaf, and writes
  * `<message>.golden.json` beside it.
  *
- * Usage (as root, Dovecot 2.3 installed: `apt-get install -y dovecot-imapd`):
+ * Usage (as root, Dovecot 2.3 installed: `apt-get install -y dovecot-imapd`),
+ * after `npx tsc -p .` (Dovecot comes from the benchmark's launcher,
+ * dist/bench/dovecot.js):
  *   node tools/record-mime-goldens.mjs            # re-record every fixture
  *   node tools/record-mime-goldens.mjs FILE...    # record only these
  *   node tools/record-mime-goldens.mjs --print FILE...  # print, write nothing
@@ -20,110 +22,17 @@
  * contents are stored as length + sha256 + a short head/tail. A hand-written
  * `expectDiff` field in an existing golden is kept on re-recording.
  */
-import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { dovecotVersion, startDovecot } = await import(path.join(ROOT, 'dist/bench/dovecot.js'));
 const FIXTURES = path.join(ROOT, 'test/fixtures/mime');
 const MESSAGE_EXT = /\.(eml|txt|msg|ntx)$/;
-const NOBODY = 65534;
 const MAX_PATHS = 300; // keep one FETCH command reasonably small
-
-// ---------------------------------------------------------------- Dovecot --
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-async function startDovecot() {
-  const version = execFileSync('dovecot', ['--version']).toString().trim(); // fails early when not installed
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mime-goldens-'));
-  const port = await freePort();
-  fs.mkdirSync(path.join(dir, 'run'), { mode: 0o755 });
-  fs.mkdirSync(path.join(dir, 'state'));
-  fs.mkdirSync(path.join(dir, 'home'));
-  fs.chmodSync(dir, 0o755); // login/auth processes run as unprivileged users
-  // Dovecot refuses UID 0 for mail access: the mailbox belongs to nobody
-  fs.chownSync(path.join(dir, 'home'), NOBODY, NOBODY);
-  fs.writeFileSync(path.join(dir, 'passwd'), `golden:{PLAIN}golden:${NOBODY}:${NOBODY}::${dir}/home::\n`);
-  fs.writeFileSync(
-    path.join(dir, 'dovecot.conf'),
-    `base_dir = ${dir}/run
-state_dir = ${dir}/state
-log_path = ${dir}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-mail_location = maildir:${dir}/home/Maildir
-passdb {
-  driver = passwd-file
-  args = ${dir}/passwd
-}
-userdb {
-  driver = passwd-file
-  args = ${dir}/passwd
-}
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = ${port}
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-service stats {
-  inet_listener http {
-    port = 0
-  }
-}
-`,
-  );
-  const child = spawn('dovecot', ['-F', '-c', path.join(dir, 'dovecot.conf')], { stdio: ['ignore', 'inherit', 'inherit'] });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  // never leave our Dovecot behind, even when interrupted
-  const killChild = () => { if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGTERM'); };
-  process.on('exit', killChild);
-  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { killChild(); process.exit(130); });
-  for (let i = 0; ; i++) {
-    try {
-      await new Promise((resolve, reject) => {
-        const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(); });
-        s.on('error', reject);
-      });
-      break;
-    } catch {
-      if (i > 100 || child.exitCode !== null) throw new Error(`dovecot did not start; see ${dir}/dovecot.log`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  return {
-    port,
-    version,
-    log: () => fs.readFileSync(path.join(dir, 'dovecot.log'), 'utf8'),
-    async stop() {
-      if (child.exitCode === null) {
-        process.kill(child.pid, 'SIGTERM'); // only the master we started
-        await exited;
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 // ------------------------------------------------------------ IMAP client --
 
@@ -403,11 +312,12 @@ async function main() {
   const print = args[0] === '--print';
   const files = (print ? args.slice(1) : args).map((f) => path.resolve(f));
   const todo = files.length > 0 ? files : listMessages(FIXTURES);
-  const dovecot = await startDovecot();
+  const version = dovecotVersion(); // the goldens record the bare version
+  const dovecot = await startDovecot({ maxConnections: 10, keep: false, users: ['golden'], password: 'golden', tempPrefix: 'mime-goldens' });
   try {
     const client = new Session(dovecot.port);
     for (const file of todo) {
-      const golden = await record(client, dovecot.version, file);
+      const golden = await record(client, version, file);
       if (print) {
         console.log(JSON.stringify(golden, null, 2));
         continue;
@@ -421,7 +331,7 @@ async function main() {
       console.log(`recorded ${path.relative(ROOT, out)}`);
     }
   } catch (err) {
-    console.error(dovecot.log());
+    console.error(dovecot.logTail());
     throw err;
   } finally {
     await dovecot.stop();

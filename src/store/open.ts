@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DefaultMailbox } from './sqlite/sqlite-store.js';
+import type { DefaultMailbox } from './shared/default-mailboxes.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import type { MailStore } from './types.js';
 

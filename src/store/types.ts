@@ -48,6 +48,8 @@ export interface MailboxCounts {
   deleted: number;
   /** Sum of RFC822.SIZE of all messages (STATUS SIZE). */
   size: number;
+  /** Sum of RFC822.SIZE of the \\Deleted messages: what EXPUNGE would free (RFC 9208 §5.1 DELETED-STORAGE). */
+  deletedSize: number;
   /** Messages no session has claimed as \\Recent yet (uid >= the mailbox's recent marker; RFC 3501 STATUS RECENT). */
   recent: number;
 }

@@ -162,7 +162,7 @@ export const unsubscribe = command({
   },
 });
 
-const STATUS_ITEMS = new Set(['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT', 'HIGHESTMODSEQ', 'MAILBOXID']);
+const STATUS_ITEMS = new Set(['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'DELETED-STORAGE', 'SIZE', 'RECENT', 'HIGHESTMODSEQ', 'MAILBOXID']);
 
 /** Reads `(status-att ...)`: for STATUS, and LIST RETURN (STATUS ...) (RFC 5819 §4). */
 export function readStatusItems(r: ArgReader): string[] {
@@ -184,6 +184,8 @@ export async function statusResponse(session: ImapSession, mb: Mailbox, items: r
     UIDVALIDITY: mb.uidValidity,
     UNSEEN: counts.unseen,
     DELETED: counts.deleted,
+    // RFC 9208 §5.1 (required with QUOTA=RES-STORAGE): the sum of RFC822.SIZE of the \Deleted messages.
+    'DELETED-STORAGE': counts.deletedSize,
     SIZE: counts.size,
     RECENT: counts.recent,
     HIGHESTMODSEQ: mb.highestModSeq,

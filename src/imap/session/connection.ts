@@ -37,6 +37,7 @@ import type { SessionState } from './state.js';
 import { MailboxGone, syncSelected } from './sync.js';
 import type { MailboxIndexCache } from './mailbox-index.js';
 import { isTrusted, normalizeAddress } from '../../net/address.js';
+import { drainedOrClosed } from '../../net/socket-io.js';
 
 /** Stop reading from the socket while this much input waits to be framed. */
 const MAX_PENDING_INPUT = 256 * 1024;
@@ -207,18 +208,7 @@ export class ImapConnection implements ImapSession {
     this.sendOut();
     // RFC 4978 §4: a sync flush after each burst so the client can decode what it was sent.
     if (this.compressing && !this.sink.writableEnded) (this.sink as DeflateRaw).flush(zlibConstants.Z_SYNC_FLUSH);
-    if (this.sink.writableNeedDrain && !this.closed) {
-      const sink = this.sink;
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          sink.off('drain', done);
-          this.socket.off('close', done);
-          resolve();
-        };
-        sink.on('drain', done);
-        this.socket.on('close', done);
-      });
-    }
+    if (this.sink.writableNeedDrain && !this.closed) await drainedOrClosed(this.sink, this.socket);
   }
 
   async backpressure(): Promise<void> {

@@ -21,12 +21,13 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { AddressingRules, MessageStager } from '../../mail/deliver.js';
 import { normalizeAddress } from '../../net/address.js';
+import { LineBuffer } from '../../net/line-buffer.js';
+import { attachSocket, drainedOrClosed, OutputQueue, Wakeup } from '../../net/socket-io.js';
 import type { MailStore } from '../../store/types.js';
 import { resetTransaction } from '../commands/envelope.js';
 import { COMMANDS } from '../commands/registry.js';
 import { LmtpError } from '../errors.js';
 import { DotDecoder } from '../wire/dot-decoder.js';
-import { LmtpInput } from '../wire/input.js';
 import { multilineReply, replyLine } from '../wire/reply.js';
 import type { LmtpSession } from './session.js';
 import type { LmtpState } from './state.js';
@@ -61,12 +62,11 @@ export class LmtpConnection implements LmtpSession {
   readonly hostname = hostname();
   state: LmtpState = { kind: 'connected' };
 
-  private readonly input = new LmtpInput(MAX_LINE);
+  private readonly input = new LineBuffer(MAX_LINE);
   private readonly remote: string;
-  private out: Buffer[] = [];
-  private outBytes = 0;
+  private readonly out = new OutputQueue(OUTPUT_CHUNK);
   private closed = false;
-  private waiter: (() => void) | null = null;
+  private readonly wakeup = new Wakeup();
   /** Waiting for the next command, so a shutdown can close at once without cutting a transaction. */
   private awaitingCommand = false;
   private pendingShutdown: string | null = null;
@@ -79,15 +79,12 @@ export class LmtpConnection implements LmtpSession {
     // A unix-socket peer has no address.
     this.remote = socket.remoteAddress === undefined ? 'local' : normalizeAddress(socket.remoteAddress);
     this.log = deps.log.child({ session: this.id, protocol: 'lmtp' });
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       this.input.push(chunk);
       if (this.input.buffered > MAX_PENDING_INPUT) socket.pause();
-      this.wake();
-    });
-    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
-    socket.on('close', () => this.markClosed());
-    socket.on('end', () => this.markClosed());
+      this.wakeup.wake();
+    };
+    attachSocket(socket, { onData, onClosed: () => this.markClosed(), log: this.log });
     socket.setTimeout(TIMEOUT_MS, () => this.close('4.4.2', 'Timeout, closing connection'));
   }
 
@@ -104,31 +101,19 @@ export class LmtpConnection implements LmtpSession {
   private write(bytes: Buffer): void {
     if (this.closed || this.socket.writableEnded) return;
     if (this.config.log.trace) this.log.info({ trace: 'S', data: bytes.toString('utf8') }, 'trace');
-    this.out.push(bytes);
-    this.outBytes += bytes.length;
-    if (this.outBytes >= OUTPUT_CHUNK) this.sendOut();
+    if (this.out.add(bytes)) this.sendOut();
   }
 
   private sendOut(): void {
-    if (this.out.length === 0 || this.closed || this.socket.writableEnded) return;
-    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
-    this.out = [];
-    this.outBytes = 0;
-    this.socket.write(data);
+    const pieces = this.out.takeAll();
+    if (pieces.length === 0 || this.closed || this.socket.writableEnded) return;
+    this.socket.write(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
   }
 
   async flush(): Promise<void> {
     this.sendOut();
     if (!this.socket.writableNeedDrain || this.closed) return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        resolve();
-      };
-      this.socket.on('drain', done);
-      this.socket.on('close', done);
-    });
+    await drainedOrClosed(this.socket, this.socket);
   }
 
   /** Server shutdown: 421 now when between commands, else right after the command in progress (RFC 5321 §3.8). */
@@ -149,17 +134,11 @@ export class LmtpConnection implements LmtpSession {
 
   // ---- input ----
 
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = null;
-    w?.();
-  }
-
   private markClosed(): void {
     if (this.closed) return;
     this.closed = true;
     this.deps.onClose(this);
-    this.wake();
+    this.wakeup.wake();
   }
 
   /** Waits for more client input; replies queued so far go out first (PIPELINING: one flush per group). */
@@ -167,7 +146,7 @@ export class LmtpConnection implements LmtpSession {
     await this.flush();
     if (this.socket.isPaused() && this.input.buffered < MAX_PENDING_INPUT / 2) this.socket.resume();
     if (this.closed) return;
-    await new Promise<void>((resolve) => (this.waiter = resolve));
+    await this.wakeup.wait();
   }
 
   async readData(sink: MessageStager): Promise<boolean> {

@@ -6,7 +6,7 @@
  * Invariants:
  * - Commands run one at a time, in order; responses stay in order
  *   (RFC 2449 §6.6 PIPELINING). Lines that arrive while a command runs wait
- *   in the line reader; the socket is paused while too much input waits.
+ *   in the line buffer; the socket is paused while too much input waits.
  * - Input is bounded: lines longer than limits.maxLineLength get -ERR and are
  *   skipped without being buffered; the session goes on.
  * - Bytes pipelined behind STLS are discarded (RFC 2595 §4: command injection).
@@ -23,11 +23,12 @@ import type { AuthThrottle } from '../../auth/throttle.js';
 import type { Config } from '../../config/schema.js';
 import { newTraceState, redactTrace, sessionLogger } from '../../log.js';
 import { isTrusted, normalizeAddress } from '../../net/address.js';
+import { LineBuffer, type LineEvent } from '../../net/line-buffer.js';
+import { attachSocket, drainedOrClosed, OutputQueue, Wakeup } from '../../net/socket-io.js';
 import { StoreError, type Account, type MailStore } from '../../store/types.js';
 import { capabilityList } from '../capabilities.js';
 import { COMMANDS } from '../commands/registry.js';
 import { badCommand, Pop3Error } from '../errors.js';
-import { LineReader, type LineEvent } from '../wire/line-reader.js';
 import { errLine, okLine, TERMINATOR } from '../wire/response.js';
 import { Maildrop } from './maildrop.js';
 import type { MessageSizes } from './message-sizes.js';
@@ -72,10 +73,9 @@ export class Pop3Connection implements Pop3Session {
   closed = false;
 
   private socket: Socket;
-  private reader: LineReader;
-  private out: Buffer[] = [];
-  private outBytes = 0;
-  private waiter: (() => void) | null = null;
+  private reader: LineBuffer;
+  private readonly out = new OutputQueue(OUTPUT_CHUNK);
+  private readonly wakeup = new Wakeup();
   /** Waiting for client input, so a shutdown notice cannot cut a response short. */
   private awaitingInput = false;
   private pendingShutdown: string | null = null;
@@ -98,17 +98,13 @@ export class Pop3Connection implements Pop3Session {
     this.secure = listener.implicitTls;
     this.remoteAddress = normalizeAddress(socket.remoteAddress);
     this.socket = socket;
-    this.reader = new LineReader(Math.max(MIN_LINE_LENGTH, deps.config.limits.maxLineLength));
+    this.reader = new LineBuffer(Math.max(MIN_LINE_LENGTH, deps.config.limits.maxLineLength));
     this.attach(socket);
   }
 
   private attach(socket: Socket): void {
     this.socket = socket;
-    socket.setNoDelay(true);
-    socket.on('data', this.onData);
-    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
-    socket.on('close', () => this.markClosed());
-    socket.on('end', () => this.markClosed());
+    attachSocket(socket, { onData: this.onData, onClosed: () => this.markClosed(), log: this.log });
     socket.setTimeout(this.timeoutMs(), () => this.end('Disconnected for inactivity'));
   }
 
@@ -122,19 +118,13 @@ export class Pop3Connection implements Pop3Session {
     if (this.config.log.trace) this.trace('C', chunk);
     this.reader.push(chunk);
     if (this.reader.buffered > MAX_PENDING_INPUT) this.socket.pause();
-    this.wake();
+    this.wakeup.wake();
   };
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = null;
-    w?.();
-  }
 
   private markClosed(): void {
     if (this.closed) return;
     this.closed = true;
-    this.wake();
+    this.wakeup.wake();
   }
 
   private trace(dir: 'C' | 'S', bytes: Buffer): void {
@@ -173,18 +163,13 @@ export class Pop3Connection implements Pop3Session {
 
   write(bytes: Buffer): void {
     if (this.closed || this.socket.writableEnded) return;
-    this.out.push(bytes);
-    this.outBytes += bytes.length;
-    if (this.outBytes >= OUTPUT_CHUNK) this.sendOut();
+    if (this.out.add(bytes)) this.sendOut();
   }
 
   /** Hands queued output to the socket in one corked batch (one writev, no copying). */
   private sendOut(): void {
-    if (this.out.length === 0) return;
-    const pieces = this.out;
-    this.out = [];
-    this.outBytes = 0;
-    if (this.closed || this.socket.writableEnded) return;
+    const pieces = this.out.takeAll();
+    if (pieces.length === 0 || this.closed || this.socket.writableEnded) return;
     this.socket.cork();
     for (const piece of pieces) {
       if (this.config.log.trace) this.trace('S', piece);
@@ -196,15 +181,7 @@ export class Pop3Connection implements Pop3Session {
   async flush(): Promise<void> {
     this.sendOut();
     if (!this.socket.writableNeedDrain || this.closed) return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        resolve();
-      };
-      this.socket.on('drain', done);
-      this.socket.on('close', done);
-    });
+    await drainedOrClosed(this.socket, this.socket);
   }
 
   /** Server shutdown: "-ERR" and close now when idle, else right after the command in progress. POP3 has no BYE. */
@@ -221,7 +198,7 @@ export class Pop3Connection implements Pop3Session {
     this.sendOut();
     this.socket.end();
     this.state = { kind: 'update' };
-    this.wake();
+    this.wakeup.wake();
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
@@ -238,14 +215,14 @@ export class Pop3Connection implements Pop3Session {
       }
       // Pipelined commands are answered in batches, but never faster than the client reads.
       if (this.socket.writableNeedDrain) await this.flush();
-      const ev = this.reader.next();
+      const ev = this.reader.nextLine();
       if (ev) return ev;
       if (this.closed) return null;
       await this.flush();
       if (this.reader.hasLine || this.closed) continue;
       if (this.socket.isPaused()) this.socket.resume();
       this.awaitingInput = true;
-      await new Promise<void>((resolve) => (this.waiter = resolve));
+      await this.wakeup.wait();
       this.awaitingInput = false;
     }
   }

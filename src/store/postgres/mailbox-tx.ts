@@ -7,12 +7,14 @@
 import type { AccountId, MailboxId, Uid } from '../../ids.js';
 import { uid as toUid } from '../../ids.js';
 import type { ChangeNote } from '../../events/pg-bus.js';
-import { IS_DELETED_SQL } from '../sqlite/flags.js';
+import { IS_DELETED_SQL } from '../shared/flags.js';
 import type { CopyResult, QuotaLimits } from '../types.js';
 import { StoreError } from '../types.js';
 import { BlobRefs } from './blob-refs.js';
-import type { MailboxRow, NewRow, RecordRow } from './rows.js';
-import { countDelta, KEPT_COLUMNS, RECORD_COLUMNS } from './rows.js';
+import type { MailboxRow } from '../shared/rows.js';
+import { KEPT_COLUMNS, RECORD_COLUMNS } from '../shared/rows.js';
+import type { NewRow, RecordRow } from './rows.js';
+import { countDelta } from './rows.js';
 import type { Client, Queryable } from './sql.js';
 import { firstOf, MAX_UID, rowsOf, SCOPE, storable } from './sql.js';
 

@@ -30,7 +30,6 @@
  * mailbox-tx.ts (the statements inside transactions), blob-refs.ts,
  * metadata.ts, rows.ts; the bytes in ../blobs/pg-blob-store.ts.
  */
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { AccountId, MailboxId, ModSeq, Uid } from '../../ids.js';
 import { modseq as toModSeq, uid as toUid } from '../../ids.js';
@@ -40,11 +39,15 @@ import { notifyStatement, PgChangeBus, readModSeqs } from '../../events/pg-bus.j
 import { PgBlobStore, STAGE_GRACE_SECONDS } from '../blobs/pg-blob-store.js';
 import { AnalysisCache } from '../analysis-cache.js';
 import { composedAnalysis } from '../composite-analysis.js';
-import { decodeAnalysis, encodeAnalysis } from '../sqlite/analysis-codec.js';
-import type { FlagSet } from '../sqlite/flags.js';
-import { applyFlagOp, DELETED, flagList, keywordsFromText, keywordsToText, parseFlags, SEEN } from '../sqlite/flags.js';
-import type { DefaultMailbox } from '../sqlite/sqlite-store.js';
-import { DEFAULT_MAILBOXES } from '../sqlite/sqlite-store.js';
+import { decodeAnalysis, encodeAnalysis } from '../shared/analysis-codec.js';
+import { BackgroundJobs, DEFAULT_RETENTION_MS, GC_BATCH, RELEASE_BATCH, releasePeriodMs, warnBackgroundError, yieldToLoop } from '../shared/background.js';
+import type { DefaultMailbox } from '../shared/default-mailboxes.js';
+import { checkStoreOptions, DEFAULT_MAILBOXES } from '../shared/default-mailboxes.js';
+import type { FlagSet } from '../shared/flags.js';
+import { applyFlagOp, DELETED, flagList, IS_DELETED_SQL, keywordsFromText, keywordsToText, parseFlags, SEEN } from '../shared/flags.js';
+import { canonicalName, checkSourceKey, INBOX, newEmailId } from '../shared/names.js';
+import type { FlagRow, MailboxRow } from '../shared/rows.js';
+import { RECORD_COLUMNS, toAccount, toMailbox, toRecord, toSummary } from '../shared/rows.js';
 import type {
   Account,
   Alias,
@@ -66,12 +69,11 @@ import type {
   QuotaUsage,
   ReplaceResult,
 } from '../types.js';
-import { MAX_SOURCE_KEY, StoreError } from '../types.js';
+import { StoreError } from '../types.js';
 import { BlobRefs } from './blob-refs.js';
 import type { PgConnectionSettings } from './pool.js';
 import { connectionSettings, createPool, transaction } from './pool.js';
-import type { AccountRow, FlagRow, MailboxRow, NewRow, RecordRow } from './rows.js';
-import { RECORD_COLUMNS, toAccount, toMailbox, toRecord, toSummary } from './rows.js';
+import type { AccountRow, NewRow, RecordRow } from './rows.js';
 import {
   allocateUidValidity,
   dropMessages,
@@ -108,39 +110,6 @@ export interface PgStoreOptions {
   catchUpIntervalMs?: number;
 }
 
-/** Blob rows removed per GC statement; the loop yields between batches. */
-const GC_BATCH = 200;
-/** Tombstones released per transaction; the loop yields between batches. */
-const RELEASE_BATCH = 500;
-const DEFAULT_RETENTION_MS = 60 * 60 * 1000;
-/** The retention sweep runs this often, or once per retention period when that is shorter (but not below a second). */
-const RELEASE_PERIOD_MS = 5 * 60 * 1000;
-const MIN_RELEASE_PERIOD_MS = 1000;
-const INBOX = 'INBOX';
-
-/** 'INBOX' in any case is INBOX (RFC 9051 §5.1); every other name is exact. ASCII-only match on purpose. */
-function canonicalName(name: string): string {
-  return /^inbox$/i.test(name) ? INBOX : name;
-}
-
-/** RFC 8474 objectid: letters, digits, '-' and '_'. */
-function newEmailId(): string {
-  return `M${randomBytes(12).toString('base64url')}`;
-}
-
-/** Source keys are bounded like every other stored input. */
-function checkSourceKey(key: string): void {
-  if (key.length === 0 || key.length > MAX_SOURCE_KEY || !storable(key)) throw new StoreError('CANNOT', 'invalid import source key');
-}
-
-function yieldToLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-function warn(err: unknown): void {
-  process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'MailStoreBackgroundError');
-}
-
 /** A message to insert, with the blob reference it brings. */
 interface Incoming {
   row: NewRow;
@@ -158,7 +127,7 @@ export class PgStore implements MailStore {
   private readonly retentionMs: number;
   private releaseTimer: NodeJS.Timeout | null = null;
   /** Background GC and release runs that close() waits for. */
-  private readonly pendingGc = new Set<Promise<void>>();
+  private readonly background: BackgroundJobs;
   private closing: Promise<void> | null = null;
 
   /** Wraps a pool on a migrated database; use openPgStore(). */
@@ -168,7 +137,8 @@ export class PgStore implements MailStore {
     opts: Omit<PgStoreOptions, 'url'> = {},
   ) {
     this.defaults = opts.defaultMailboxes ?? DEFAULT_MAILBOXES;
-    this.onError = opts.onError ?? warn;
+    this.onError = opts.onError ?? warnBackgroundError;
+    this.background = new BackgroundJobs(this.onError);
     this.retentionMs = opts.expungedRetentionMs ?? DEFAULT_RETENTION_MS;
     this.blobs = new PgBlobStore(pool);
     this.bus = new PgChangeBus(
@@ -180,15 +150,15 @@ export class PgStore implements MailStore {
   /** Connects the change bus and starts the retention sweep. */
   async start(): Promise<void> {
     await this.bus.start();
-    const period = Math.max(MIN_RELEASE_PERIOD_MS, Math.min(RELEASE_PERIOD_MS, this.retentionMs));
+    const period = releasePeriodMs(this.retentionMs);
     // unref: the sweep alone must not keep the process alive.
-    this.releaseTimer = setInterval(() => void this.quietly(() => this.releaseExpunged()), period).unref();
+    this.releaseTimer = setInterval(() => void this.background.run(() => this.releaseExpunged()), period).unref();
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.releaseTimer) clearInterval(this.releaseTimer);
-      await Promise.all(this.pendingGc);
+      await this.background.settled();
       await this.bus.close();
       await this.pool.end();
     })();
@@ -274,7 +244,7 @@ export class PgStore implements MailStore {
       await refs.apply(c);
       return [undefined, []];
     });
-    await this.quietly(() => this.collectGarbage());
+    await this.background.run(() => this.collectGarbage());
   }
 
   // ---- Aliases ----
@@ -363,7 +333,7 @@ export class PgStore implements MailStore {
       return [undefined, [{ accountId, mailboxId: id, modseq: mb.highest_modseq + 1 }]];
     });
     this.bus.markGone(accountId, id);
-    await this.quietly(() => this.collectGarbage());
+    await this.background.run(() => this.collectGarbage());
   }
 
   async renameMailbox(accountId: AccountId, from: string, to: string): Promise<void> {
@@ -436,7 +406,12 @@ export class PgStore implements MailStore {
   async mailboxCounts(accountId: AccountId, id: MailboxId): Promise<MailboxCounts> {
     // Kept with every change: no scan, whatever the mailbox size.
     const mb = await requireMailbox(this.pool, accountId, id);
-    return { messages: mb.message_count, unseen: mb.unseen_count, deleted: mb.deleted_count, size: mb.total_size, recent: mb.recent_count };
+    let deletedSize = 0;
+    if (mb.deleted_count > 0) {
+      const row = await firstOf<{ n: string }>(this.pool, `SELECT coalesce(sum(size), 0) AS n FROM messages WHERE account_id = $1 AND mailbox_id = $2 AND ${IS_DELETED_SQL}`, [accountId, id]);
+      deletedSize = Number(row?.n ?? 0);
+    }
+    return { messages: mb.message_count, unseen: mb.unseen_count, deleted: mb.deleted_count, size: mb.total_size, recent: mb.recent_count, deletedSize };
   }
 
   // ---- Messages ----
@@ -653,7 +628,7 @@ export class PgStore implements MailStore {
 
   async importMessages(accountId: AccountId, id: MailboxId, messages: ImportedMessage[]): Promise<ImportResult> {
     // Validate before taking any lock.
-    for (const m of messages) checkSourceKey(m.sourceKey);
+    for (const m of messages) checkSourceKey(m.sourceKey, storable);
     const incoming = this.incoming(messages);
     return this.write(async (c): Promise<[ImportResult, ChangeNote[]]> => {
       const limits = await lockQuota(c, accountId);
@@ -821,17 +796,6 @@ export class PgStore implements MailStore {
     return result;
   }
 
-  /** Background work (GC, release): a failure goes to onError, never to the caller whose change committed. */
-  private async quietly(task: () => Promise<unknown>): Promise<void> {
-    const run = task().then(() => undefined, this.onError);
-    this.pendingGc.add(run);
-    try {
-      await run;
-    } finally {
-      this.pendingGc.delete(run);
-    }
-  }
-
   /** Rows for new messages (append, replace, import), validated and encoded before any lock is taken. */
   private incoming(messages: readonly NewMessage[]): Incoming[] {
     const now = new Date();
@@ -864,16 +828,9 @@ export class PgStore implements MailStore {
 
 /** Opens (migrating as needed) a PostgreSQL store and connects its change bus. */
 export async function openPgStore(opts: PgStoreOptions): Promise<PgStore> {
-  const names = (opts.defaultMailboxes ?? []).map((d) => canonicalName(d.name));
-  if (names.includes(INBOX) || new Set(names).size !== names.length) {
-    throw new Error('defaultMailboxes must not repeat a name or include INBOX');
-  }
-  const retention = opts.expungedRetentionMs;
-  if (retention !== undefined && !(Number.isSafeInteger(retention) && retention >= 0)) {
-    throw new Error('expungedRetentionMs must be a non-negative integer');
-  }
+  checkStoreOptions(opts);
   const settings = connectionSettings(opts.url);
-  const pool = createPool(settings, opts.onError ?? warn);
+  const pool = createPool(settings, opts.onError ?? warnBackgroundError);
   const store = new PgStore(pool, settings, opts);
   try {
     await migratePg(pool);

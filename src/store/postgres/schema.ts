@@ -21,7 +21,7 @@
  * - Names are COLLATE "C": byte order, as in SQLite, which the inferiors
  *   range query (`name > 'x/' AND name < 'x0'`) depends on.
  * - Timestamps are timestamptz; flags use the same bits and keyword text as
- *   SQLite (../sqlite/flags.ts); analyses are stored as the same codec's UTF-8
+ *   SQLite (../shared/flags.ts); analyses are stored as the same codec's UTF-8
  *   bytes (bytea: exact, whatever the database's text rules).
  *
  * Citus (run once on the coordinator after the first migration, before any data):
@@ -53,7 +53,7 @@
  * once. Append new migrations at the end; never edit a released one.
  */
 import type pg from 'pg';
-import { IS_DELETED_SQL, SEEN } from '../sqlite/flags.js';
+import { IS_DELETED_SQL, SEEN } from '../shared/flags.js';
 
 /** One schema step: SQL run inside the migration transaction. */
 export type PgMigration = string;

@@ -26,7 +26,7 @@
  * migrations at the end of MIGRATIONS; never edit or reorder a released one.
  */
 import type Database from 'better-sqlite3';
-import { DELETED, IS_DELETED_SQL, SEEN } from './flags.js';
+import { DELETED, IS_DELETED_SQL, SEEN } from '../shared/flags.js';
 
 /** One schema step; runs inside the migration transaction. */
 export type Migration = (db: Database.Database) => void;

@@ -17,7 +17,6 @@
  *   its blob (RFC 2180 §4.1: sessions not yet told may FETCH it) until
  *   releaseExpunged() drops the reference after the retention period.
  */
-import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { AccountId, MailboxId, ModSeq, Uid } from '../../ids.js';
 import { modseq as toModSeq, uid as toUid } from '../../ids.js';
@@ -48,35 +47,25 @@ import type {
   ReplaceResult,
   StagedBlob,
 } from '../types.js';
-import { MAX_SOURCE_KEY, StoreError } from '../types.js';
-import { decodeAnalysis, encodeAnalysis } from './analysis-codec.js';
+import { StoreError } from '../types.js';
+import { decodeAnalysis, encodeAnalysis } from '../shared/analysis-codec.js';
+import { BackgroundJobs, DEFAULT_RETENTION_MS, GC_BATCH, RELEASE_BATCH, releasePeriodMs, warnBackgroundError, yieldToLoop } from '../shared/background.js';
+import type { DefaultMailbox } from '../shared/default-mailboxes.js';
+import { checkStoreOptions, DEFAULT_MAILBOXES } from '../shared/default-mailboxes.js';
+import { applyFlagOp, flagList, keywordsFromText, keywordsToText, parseFlags, type FlagSet } from '../shared/flags.js';
+import { canonicalName, checkSourceKey, INBOX, newEmailId } from '../shared/names.js';
+import type { MailboxRow } from '../shared/rows.js';
+import { toAccount, toMailbox, toRecord, toSummary } from '../shared/rows.js';
 import { AnalysisCache } from '../analysis-cache.js';
 import { composedAnalysis } from '../composite-analysis.js';
 import type { ReadTx, WriteTx } from './db.js';
 import { openDatabase, transactionRunners } from './db.js';
-import { applyFlagOp, flagList, keywordsFromText, keywordsToText, parseFlags, type FlagSet } from './flags.js';
 import { migrate } from './schema.js';
-import type { AccountRow, FlagRow, MailboxRow, RecordRow, Statements } from './statements.js';
+import type { NewRow, RecordRow, Statements } from './statements.js';
 import { prepareStatements } from './statements.js';
 
 /** Moved to store/types.ts (QUOTA is backend-neutral); re-exported while callers still import it from here. */
 export type { QuotaLimits } from '../types.js';
-
-/** A mailbox every new account gets besides INBOX. */
-export interface DefaultMailbox {
-  name: string;
-  /** RFC 6154 attribute, e.g. '\\Sent'. */
-  specialUse: string | null;
-}
-
-/** The special-use mailboxes created with every account (RFC 6154 §2). */
-export const DEFAULT_MAILBOXES: readonly DefaultMailbox[] = [
-  { name: 'Drafts', specialUse: '\\Drafts' },
-  { name: 'Sent', specialUse: '\\Sent' },
-  { name: 'Trash', specialUse: '\\Trash' },
-  { name: 'Junk', specialUse: '\\Junk' },
-  { name: 'Archive', specialUse: '\\Archive' },
-];
 
 /** Options of openSqliteStore. */
 export interface SqliteStoreOptions {
@@ -98,81 +87,8 @@ export interface SqliteStoreOptions {
 
 const MAX_UID = 0xffffffff;
 const DEFAULT_POLL_MS = 75;
-/** Blob rows (and files) removed per GC transaction; the loop yields between batches. */
-const GC_BATCH = 200;
-/** Tombstones released per write transaction; the loop yields between batches. */
-const RELEASE_BATCH = 500;
-const DEFAULT_RETENTION_MS = 60 * 60 * 1000;
-/** The retention sweep runs this often, or once per retention period when that is shorter (but not below a second). */
-const RELEASE_PERIOD_MS = 5 * 60 * 1000;
-const MIN_RELEASE_PERIOD_MS = 1000;
-const INBOX = 'INBOX';
 /** The metadata owner id of server-level entries (schema.ts: no mailbox has id 0). */
 const SERVER_METADATA = 0;
-
-/** 'INBOX' in any case is INBOX (RFC 9051 §5.1); every other name is exact. ASCII-only match on purpose. */
-function canonicalName(name: string): string {
-  return /^inbox$/i.test(name) ? INBOX : name;
-}
-
-/** RFC 8474 objectid: letters, digits, '-' and '_'. */
-function newEmailId(): string {
-  return `M${randomBytes(12).toString('base64url')}`;
-}
-
-/** Source keys are bounded like every other stored input. */
-function checkSourceKey(key: string): void {
-  if (key.length === 0 || key.length > MAX_SOURCE_KEY) throw new StoreError('CANNOT', 'invalid import source key');
-}
-
-/** Lets other work run between the batches of a long background job. */
-function yieldToLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-function warn(err: unknown): void {
-  process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'MailStoreBackgroundError');
-}
-
-function toAccount(row: AccountRow): Account {
-  return {
-    id: row.account_id as AccountId,
-    name: row.name,
-    passwordHash: row.password_hash,
-    createdAt: new Date(row.created_at),
-    quotaStorage: row.quota_storage,
-    quotaMessages: row.quota_messages,
-  };
-}
-
-function toMailbox(row: MailboxRow): Mailbox {
-  return {
-    id: row.mailbox_id as MailboxId,
-    accountId: row.account_id as AccountId,
-    name: row.name,
-    uidValidity: row.uid_validity,
-    uidNext: toUid(row.uid_next),
-    highestModSeq: toModSeq(row.highest_modseq),
-    specialUse: row.special_use,
-  };
-}
-
-function toSummary(row: FlagRow): MessageSummary {
-  return { uid: toUid(row.uid), modseq: toModSeq(row.modseq), flags: flagList(row.system_flags, row.keywords), size: row.size };
-}
-
-function toRecord(row: RecordRow): MessageRecord {
-  return {
-    ...toSummary(row),
-    internalDate: new Date(row.internal_date),
-    saveDate: new Date(row.save_date),
-    blobId: row.blob_id,
-    emailId: row.email_id,
-  };
-}
-
-/** A message row about to be inserted (append, copy, move). */
-type NewRow = Omit<RecordRow, 'uid' | 'modseq'>;
 
 /** A committed change to announce: (mailbox, modseq). */
 type Wake = [MailboxId, number];
@@ -193,7 +109,7 @@ export class SqliteStore implements MailStore {
   private readonly retentionMs: number;
   private readonly releaseTimer: NodeJS.Timeout;
   /** Background GC and release runs that close() waits for. */
-  private readonly pendingGc = new Set<Promise<void>>();
+  private readonly background: BackgroundJobs;
 
   /** Wraps an open, migrated connection; use openSqliteStore(). */
   constructor(
@@ -204,7 +120,8 @@ export class SqliteStore implements MailStore {
     this.st = prepareStatements(db);
     ({ write: this.write, read: this.read } = transactionRunners(db));
     this.defaults = opts.defaultMailboxes ?? DEFAULT_MAILBOXES;
-    this.onError = opts.onError ?? warn;
+    this.onError = opts.onError ?? warnBackgroundError;
+    this.background = new BackgroundJobs(this.onError);
     this.poller = new ModSeqPoller(
       { dataVersion: () => this.st.dataVersion.get() ?? 0, readModSeqs: (m) => this.readModSeqs(m) },
       this.bus,
@@ -221,9 +138,9 @@ export class SqliteStore implements MailStore {
       return row ? { baseId: row.base_id, prefix: row.prefix } : null;
     });
     this.retentionMs = opts.expungedRetentionMs ?? DEFAULT_RETENTION_MS;
-    const period = Math.max(MIN_RELEASE_PERIOD_MS, Math.min(RELEASE_PERIOD_MS, this.retentionMs));
+    const period = releasePeriodMs(this.retentionMs);
     // unref: the sweep alone must not keep the process alive.
-    this.releaseTimer = setInterval(() => void this.quietly(() => this.releaseExpunged()), period).unref();
+    this.releaseTimer = setInterval(() => void this.background.run(() => this.releaseExpunged()), period).unref();
   }
 
   async close(): Promise<void> {
@@ -231,7 +148,7 @@ export class SqliteStore implements MailStore {
     if (this.group && this.db.open) this.commitGroup();
     this.poller.stop();
     clearInterval(this.releaseTimer);
-    await Promise.all(this.pendingGc);
+    await this.background.settled();
     if (this.db.open) this.db.close();
   }
 
@@ -283,7 +200,7 @@ export class SqliteStore implements MailStore {
   async deleteAccount(id: AccountId): Promise<void> {
     // Cascades to mailboxes, messages and tombstones (triggers release their blob references), subscriptions.
     this.write(() => this.changedOne(this.st.deleteAccount.run(id), 'account'));
-    await this.quietly(() => this.collectGarbage());
+    await this.background.run(() => this.collectGarbage());
   }
 
   // ---- Aliases ----
@@ -344,7 +261,7 @@ export class SqliteStore implements MailStore {
     });
     // Sessions that have it selected wake up and find it gone.
     this.publish(accountId, [[id, last + 1]]);
-    await this.quietly(() => this.collectGarbage());
+    await this.background.run(() => this.collectGarbage());
   }
 
   async renameMailbox(accountId: AccountId, from: string, to: string): Promise<void> {
@@ -391,7 +308,9 @@ export class SqliteStore implements MailStore {
   async mailboxCounts(accountId: AccountId, id: MailboxId): Promise<MailboxCounts> {
     // Kept by triggers (schema.ts): no scan, whatever the mailbox size.
     const mb = this.requireMailbox(accountId, id);
-    return { messages: mb.message_count, unseen: mb.unseen_count, deleted: mb.deleted_count, size: mb.total_size, recent: mb.recent_count };
+    // Only \Deleted messages are summed (partial index): cheap whatever the mailbox size.
+    const deletedSize = mb.deleted_count === 0 ? 0 : this.st.deletedSize.get(accountId, id)!;
+    return { messages: mb.message_count, unseen: mb.unseen_count, deleted: mb.deleted_count, size: mb.total_size, recent: mb.recent_count, deletedSize };
   }
 
   // ---- Messages ----
@@ -772,17 +691,6 @@ export class SqliteStore implements MailStore {
 
   // ---- Internals (all run inside a transaction) ----
 
-  /** Background work (GC, release): a failure goes to onError, never to the caller whose change committed. */
-  private async quietly(task: () => Promise<unknown>): Promise<void> {
-    const run = task().then(() => undefined, this.onError);
-    this.pendingGc.add(run);
-    try {
-      await run;
-    } finally {
-      this.pendingGc.delete(run);
-    }
-  }
-
   private changedOne(info: Database.RunResult, what: string): void {
     if (info.changes === 0) throw new StoreError('NONEXISTENT', `no such ${what}`);
   }
@@ -951,14 +859,7 @@ export class SqliteStore implements MailStore {
 
 /** Opens (creating and migrating as needed) a SQLite store and its blob directory. */
 export async function openSqliteStore(opts: SqliteStoreOptions): Promise<SqliteStore> {
-  const names = (opts.defaultMailboxes ?? []).map((d) => canonicalName(d.name));
-  if (names.includes(INBOX) || new Set(names).size !== names.length) {
-    throw new Error('defaultMailboxes must not repeat a name or include INBOX');
-  }
-  const retention = opts.expungedRetentionMs;
-  if (retention !== undefined && !(Number.isSafeInteger(retention) && retention >= 0)) {
-    throw new Error('expungedRetentionMs must be a non-negative integer');
-  }
+  checkStoreOptions(opts);
   const blobs = await FsBlobStore.open(opts.blobDir);
   const db = openDatabase(opts.path, opts.busyTimeoutMs);
   let store: SqliteStore;

@@ -1,54 +1,20 @@
 /**
  * Every SQL statement the SQLite store runs, prepared once per connection.
- * Row shapes are declared beside them; mapping to the public types lives in
- * sqlite-store.ts. Every message/mailbox statement is scoped by account_id.
+ * Row shapes are declared beside them (the common ones, and their mapping to
+ * the public types, in ../shared/rows.ts). Every message/mailbox statement is
+ * scoped by account_id.
  */
 import type Database from 'better-sqlite3';
-import { IS_DELETED_SQL } from './flags.js';
+import { IS_DELETED_SQL } from '../shared/flags.js';
+import type { AccountRow as SharedAccountRow, FlagRow, MailboxRow, NewRow as SharedNewRow, RecordRow as SharedRecordRow } from '../shared/rows.js';
+import { KEPT_COLUMNS, RECORD_COLUMNS } from '../shared/rows.js';
 
-/** An accounts row. */
-export interface AccountRow {
-  account_id: number;
-  name: string;
-  password_hash: string;
-  created_at: number;
-  quota_storage: number | null;
-  quota_messages: number | null;
-}
-
-/** A mailboxes row. */
-export interface MailboxRow {
-  account_id: number;
-  mailbox_id: number;
-  name: string;
-  uid_validity: number;
-  uid_next: number;
-  highest_modseq: number;
-  special_use: string | null;
-  first_recent_uid: number;
-  message_count: number;
-  total_size: number;
-  unseen_count: number;
-  deleted_count: number;
-  recent_count: number;
-}
-
-/** The flag columns of a messages row. */
-export interface FlagRow {
-  uid: number;
-  modseq: number;
-  system_flags: number;
-  keywords: string;
-  size: number;
-}
-
-/** The columns needed to report or copy a message. */
-export interface RecordRow extends FlagRow {
-  internal_date: number;
-  save_date: number;
-  blob_id: string;
-  email_id: string;
-}
+/** An accounts row as SQLite stores it (times in ms). */
+export type AccountRow = SharedAccountRow<number>;
+/** A messages row as SQLite stores it (times in ms). */
+export type RecordRow = SharedRecordRow<number>;
+/** A message row about to be inserted (append, copy, move). */
+export type NewRow = SharedNewRow<number>;
 
 /** An aliases row. */
 export interface AliasRow {
@@ -77,9 +43,6 @@ export interface UsageRow {
 type Key = [accountId: number, mailboxId: number];
 const SCOPE = 'account_id = ? AND mailbox_id = ?';
 const IN_UIDS = 'uid IN (SELECT value FROM json_each(?))';
-/** What a held tombstone keeps of a message besides uid and modseq. */
-const KEPT_COLUMNS = 'system_flags, keywords, size, internal_date, save_date, blob_id, email_id';
-const RECORD_COLUMNS = `uid, modseq, ${KEPT_COLUMNS}`;
 
 /** Prepares all statements of the store on one connection. */
 export function prepareStatements(db: Database.Database) {
@@ -199,6 +162,9 @@ export function prepareStatements(db: Database.Database) {
     updateFlags: db.prepare<[systemFlags: number, keywords: string, modseq: number, ...Key, uid: number]>(
       `UPDATE messages SET system_flags = ?, keywords = ?, modseq = ? WHERE ${SCOPE} AND uid = ?`,
     ),
+    deletedSize: db
+      .prepare<Key, number>(`SELECT coalesce(sum(size), 0) FROM messages INDEXED BY messages_deleted WHERE ${SCOPE} AND ${IS_DELETED_SQL}`)
+      .pluck(),
     deletedUids: db
       .prepare<Key, number>(`SELECT uid FROM messages INDEXED BY messages_deleted WHERE ${SCOPE} AND ${IS_DELETED_SQL} ORDER BY uid`)
       .pluck(),

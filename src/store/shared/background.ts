@@ -1,0 +1,53 @@
+/**
+ * Pacing and bookkeeping of the background jobs both backends run: blob GC
+ * and the release of expunged messages after their retention (RFC 2180 §4.1).
+ */
+
+/** Blob rows (and files) removed per GC round; the loop yields between batches. */
+export const GC_BATCH = 200;
+/** Tombstones released per write transaction; the loop yields between batches. */
+export const RELEASE_BATCH = 500;
+/** How long expunged messages stay fetchable by default. */
+export const DEFAULT_RETENTION_MS = 60 * 60 * 1000;
+/** The retention sweep runs this often, or once per retention period when that is shorter (but not below a second). */
+const RELEASE_PERIOD_MS = 5 * 60 * 1000;
+const MIN_RELEASE_PERIOD_MS = 1000;
+
+/** The period of the retention sweep for a retention of `retentionMs`. */
+export function releasePeriodMs(retentionMs: number): number {
+  return Math.max(MIN_RELEASE_PERIOD_MS, Math.min(RELEASE_PERIOD_MS, retentionMs));
+}
+
+/** Lets other work run between the batches of a long background job. */
+export function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** The default receiver of background errors: a process warning. */
+export function warnBackgroundError(err: unknown): void {
+  process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'MailStoreBackgroundError');
+}
+
+/** Background runs (GC, release) whose failures go to onError and that close() waits for. */
+export class BackgroundJobs {
+  private readonly pending = new Set<Promise<void>>();
+
+  /** Sends every failure to `onError`. */
+  constructor(private readonly onError: (err: unknown) => void) {}
+
+  /** Runs a task; a failure goes to onError, never to the caller whose change committed. */
+  async run(task: () => Promise<unknown>): Promise<void> {
+    const run = task().then(() => undefined, this.onError);
+    this.pending.add(run);
+    try {
+      await run;
+    } finally {
+      this.pending.delete(run);
+    }
+  }
+
+  /** Resolves once every run started so far has ended. */
+  async settled(): Promise<void> {
+    await Promise.all(this.pending);
+  }
+}
