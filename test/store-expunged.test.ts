@@ -64,7 +64,7 @@ for (const backend of backends) {
         const m = message('q');
         await store.setQuota(accountId, { storage: m.length, messages: 1 });
         const { before, expungeModseq } = await deliverAndExpunge(store, accountId, inbox, m);
-        assert.deepEqual(await store.mailboxCounts(accountId, inbox), { messages: 0, unseen: 0, deleted: 0, size: 0, recent: 0 });
+        assert.deepEqual(await store.mailboxCounts(accountId, inbox), { messages: 0, unseen: 0, deleted: 0, size: 0, recent: 0, deletedSize: 0 });
         assert.deepEqual(await store.listSummaries(accountId, inbox), []);
         const changes = await store.changesSince(accountId, inbox, modseq(expungeModseq - 1));
         assert.deepEqual([changes.changed, changes.expunged], [[], [before.uid]]);

@@ -407,6 +407,7 @@ for (const backend of backends) {
             deleted: rows.filter((r) => r.flags.includes('\\Deleted')).length,
             size: rows.reduce((sum, r) => sum + r.size, 0),
             recent: rows.filter((r) => r.uid >= firstRecent).length,
+            deletedSize: rows.filter((r) => r.flags.includes('\\Deleted')).reduce((sum, r) => sum + r.size, 0),
           });
         };
         let run = 0;

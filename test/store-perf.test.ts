@@ -59,7 +59,7 @@ for (const backend of backends) {
 
         const [counts, countsMs] = await timed(() => store.mailboxCounts(accountId, inbox));
         t.diagnostic(`mailboxCounts: ${countsMs.toFixed(2)} ms`);
-        assert.deepEqual(counts, { messages: COUNT, unseen: COUNT / 4, deleted: 0, size: COUNT * bytes.length, recent: COUNT });
+        assert.deepEqual(counts, { messages: COUNT, unseen: COUNT / 4, deleted: 0, size: COUNT * bytes.length, recent: COUNT, deletedSize: 0 });
 
         const mb = await store.getMailboxById(accountId, inbox);
         assert.ok(mb);

@@ -93,6 +93,7 @@ describe('PostgreSQL store: concurrent writers on two instances', { skip: postgr
             deleted: rows.filter((r) => r.flags.includes('\\Deleted')).length,
             size: rows.reduce((sum, r) => sum + r.size, 0),
             recent: rows.length,
+            deletedSize: rows.filter((r) => r.flags.includes('\\Deleted')).reduce((sum, r) => sum + r.size, 0),
           });
           // Replaying every change gives the rows; UIDs and modseqs stay below the mailbox's counters.
           const all = await b.changesSince(accountId, id, modseq(0));
