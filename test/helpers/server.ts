@@ -48,23 +48,33 @@ export interface TestServer {
 export async function startTestServer(overrides: Record<string, unknown> = {}, logStream?: NodeJS.WritableStream): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-test-'));
   const db = process.env.MAILKEEP_TEST_STORE === 'postgres' ? await createTestDatabase({ migrated: true }) : null;
-  const config = configSchema.parse({
-    ...(db ? { store: { url: db.url } } : {}),
-    dataDir,
-    host: '127.0.0.1',
-    imapPort: await freePort(),
-    imapsPort: await freePort(),
-    pop3Port: await freePort(),
-    pop3sPort: await freePort(),
-    lmtpPort: await freePort(),
-    ...overrides,
-    log: { level: process.env.MAILKEEP_TEST_LOG ?? 'silent', ...(overrides.log as object | undefined) },
-  });
-  const log = logStream ? pino({ level: config.log.level }, logStream) : pino({ level: config.log.level });
-  const server = await startServer(config, log).catch(async (err: unknown) => {
-    await db?.drop();
-    throw err;
-  });
+  // A port picked by freePort() can be taken again (e.g. as some client's ephemeral port) before we bind: retry.
+  const log = (level: string) => (logStream ? pino({ level }, logStream) : pino({ level }));
+  for (let attempt = 1; ; attempt++) {
+    const config = configSchema.parse({
+      ...(db ? { store: { url: db.url } } : {}),
+      dataDir,
+      host: '127.0.0.1',
+      imapPort: await freePort(),
+      imapsPort: await freePort(),
+      pop3Port: await freePort(),
+      pop3sPort: await freePort(),
+      lmtpPort: await freePort(),
+      ...overrides,
+      log: { level: process.env.MAILKEEP_TEST_LOG ?? 'silent', ...(overrides.log as object | undefined) },
+    });
+    try {
+      const server = await startServer(config, log(config.log.level));
+      return running(server, config, dataDir, db);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'EADDRINUSE' && attempt < 5) continue;
+      await db?.drop();
+      throw err;
+    }
+  }
+}
+
+function running(server: RunningServer, config: Config, dataDir: string, db: { drop(): Promise<void> } | null): TestServer {
   return {
     server,
     config,
@@ -96,6 +106,17 @@ export interface ChildServer {
 
 /** Spawns `mailkeep serve` on a data dir and waits until it listens. */
 export async function spawnServer(dataDir: string, extraArgs: string[] = []): Promise<ChildServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnOnce(dataDir, extraArgs);
+    } catch (err) {
+      // See startTestServer: a free port can be taken before the child binds it.
+      if (!/address already in use/.test((err as Error).message) || attempt >= 5) throw err;
+    }
+  }
+}
+
+async function spawnOnce(dataDir: string, extraArgs: string[]): Promise<ChildServer> {
   const imapPort = await freePort();
   const imapsPort = await freePort();
   const bin = join(process.cwd(), 'bin', 'mailkeep.js');
