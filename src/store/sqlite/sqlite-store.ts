@@ -478,6 +478,9 @@ export class SqliteStore implements MailStore {
   }
 
   async claimRecent(accountId: AccountId, id: MailboxId): Promise<Uid> {
+    // Nothing new since the last claim (the common re-SELECT): no write transaction.
+    const seen = this.requireMailbox(accountId, id);
+    if (seen.first_recent_uid === seen.uid_next) return toUid(seen.first_recent_uid);
     return this.write(() => {
       const mb = this.requireMailbox(accountId, id);
       if (mb.first_recent_uid !== mb.uid_next) this.st.claimRecent.run(accountId, id);
