@@ -3,11 +3,10 @@
  * lines and multi-line responses (kept as sent, stuffing included), and can
  * upgrade with STLS. Plus one-call delivery into a test account's INBOX.
  */
-import { connect as tcpConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Uid } from '../../src/ids.js';
 import { analyzeMessage } from '../../src/mime/analyze.js';
 import type { MailStore } from '../../src/store/types.js';
+import { BufferedSocket } from './socket-buffer.js';
 
 /** A multi-line response: its status line and the body as sent (before unstuffing), without the terminator. */
 export interface MultiLine {
@@ -19,66 +18,11 @@ export interface MultiLine {
 
 /** A line-oriented POP3 client over a real socket. */
 export class Pop3Client {
-  /** Received bytes live in space[start, end): a growable buffer, so megabyte responses cost linear time. */
-  private space = Buffer.alloc(64 * 1024);
-  private start = 0;
-  private end = 0;
-  private waiters: Array<() => void> = [];
-  private closed = false;
-
-  private constructor(private socket: Socket | TLSSocket) {
-    this.bind(socket);
-  }
-
-  private bind(socket: Socket | TLSSocket): void {
-    this.socket = socket;
-    socket.on('data', (d: Buffer) => {
-      this.append(d);
-      this.notify();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.notify();
-    });
-    socket.on('error', () => undefined);
-  }
-
-  private get buf(): Buffer {
-    return this.space.subarray(this.start, this.end);
-  }
-
-  private append(d: Buffer): void {
-    if (this.end + d.length > this.space.length) {
-      const live = this.end - this.start;
-      const bigger = Buffer.alloc(Math.max(this.space.length, 2 * (live + d.length)));
-      this.space.copy(bigger, 0, this.start, this.end);
-      this.space = bigger;
-      this.start = 0;
-      this.end = live;
-    }
-    d.copy(this.space, this.end);
-    this.end += d.length;
-  }
-
-  /** Drops the first n received bytes. */
-  private consume(n: number): void {
-    this.start += n;
-  }
-
-  private notify(): void {
-    const ws = this.waiters;
-    this.waiters = [];
-    for (const w of ws) w();
-  }
+  private constructor(private readonly sock: BufferedSocket) {}
 
   /** Connects (implicit TLS when tls is set) and reads the greeting. */
   static async connect(port: number, opts: { tls?: boolean } = {}): Promise<{ client: Pop3Client; greeting: string }> {
-    const socket = opts.tls ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }) : tcpConnect({ host: '127.0.0.1', port });
-    await new Promise<void>((resolve, reject) => {
-      socket.once(opts.tls ? 'secureConnect' : 'connect', () => resolve());
-      socket.once('error', reject);
-    });
-    const client = new Pop3Client(socket);
+    const client = new Pop3Client(await BufferedSocket.connect(port, opts));
     return { client, greeting: await client.readLine() };
   }
 
@@ -91,37 +35,23 @@ export class Pop3Client {
     return client;
   }
 
+  /** Whether the connection has closed. */
   get isClosed(): boolean {
-    return this.closed;
+    return this.sock.isClosed;
   }
 
   /** Sends raw bytes. */
   send(data: string | Buffer): void {
-    this.socket.write(data);
-  }
-
-  private async waitFor(pred: () => boolean, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!pred()) {
-      if (this.closed) throw new Error(`connection closed; buffered: ${JSON.stringify(this.buf.toString('latin1').slice(0, 300))}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timeout; buffered: ${JSON.stringify(this.buf.toString('latin1').slice(0, 300))}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+    this.sock.send(data);
   }
 
   /** Reads one line (without CRLF). */
   async readLine(timeoutMs = 5000): Promise<string> {
-    await this.waitFor(() => this.buf.indexOf('\r\n') >= 0, timeoutMs);
-    const eol = this.buf.indexOf('\r\n');
-    const line = this.buf.subarray(0, eol).toString('latin1');
-    this.consume(eol + 2);
+    const sock = this.sock;
+    await sock.waitFor(() => sock.buf.indexOf('\r\n') >= 0, timeoutMs);
+    const eol = sock.buf.indexOf('\r\n');
+    const line = sock.buf.subarray(0, eol).toString('latin1');
+    sock.consume(eol + 2);
     return line;
   }
 
@@ -129,17 +59,18 @@ export class Pop3Client {
   async readMulti(timeoutMs = 5000): Promise<MultiLine> {
     const status = await this.readLine(timeoutMs);
     if (!status.startsWith('+OK')) return { status, body: Buffer.alloc(0), lines: [] };
+    const sock = this.sock;
     let scanned = 0; // resume the search where the last one stopped
     const end = (): number => {
-      if (this.buf.subarray(0, 3).equals(Buffer.from('.\r\n'))) return 0;
-      const at = this.buf.indexOf('\r\n.\r\n', scanned);
-      if (at < 0) scanned = Math.max(0, this.buf.length - 4);
+      if (sock.buf.subarray(0, 3).equals(Buffer.from('.\r\n'))) return 0;
+      const at = sock.buf.indexOf('\r\n.\r\n', scanned);
+      if (at < 0) scanned = Math.max(0, sock.buf.length - 4);
       return at;
     };
-    await this.waitFor(() => end() >= 0, timeoutMs);
+    await sock.waitFor(() => end() >= 0, timeoutMs);
     const at = end();
-    const body = Buffer.from(at === 0 ? Buffer.alloc(0) : this.buf.subarray(0, at + 2));
-    this.consume(at === 0 ? 3 : at + 5);
+    const body = Buffer.from(at === 0 ? Buffer.alloc(0) : sock.buf.subarray(0, at + 2));
+    sock.consume(at === 0 ? 3 : at + 5);
     const text = body.toString('latin1');
     const lines = text === '' ? [] : text.slice(0, -2).split('\r\n').map((l) => (l.startsWith('.') ? l.slice(1) : l));
     return { status, body, lines };
@@ -159,50 +90,32 @@ export class Pop3Client {
 
   /** Upgrades to TLS after STLS's +OK. */
   async startTls(): Promise<void> {
-    const plain = this.socket as Socket;
-    plain.removeAllListeners('data');
-    const secure = tlsConnect({ socket: plain, rejectUnauthorized: false });
-    await new Promise<void>((resolve, reject) => {
-      secure.once('secureConnect', () => resolve());
-      secure.once('error', reject);
-    });
-    this.start = this.end = 0;
-    this.bind(secure);
+    await this.sock.startTls();
   }
 
   /** Resolves when the server has closed the connection. */
   async waitClosed(timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed) {
-      if (Date.now() > deadline) throw new Error('server did not close the connection');
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, deadline - Date.now());
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+    if (!(await this.sock.waitClosed(timeoutMs))) throw new Error('server did not close the connection');
   }
 
   /** Stops reading from the socket, so the server meets backpressure. */
   pause(): void {
-    this.socket.pause();
+    this.sock.rawSocket().pause();
   }
 
   /** Reads from the socket again. */
   resume(): void {
-    this.socket.resume();
+    this.sock.rawSocket().resume();
   }
 
   /** Everything received and not read yet. */
   get pending(): Buffer {
-    return this.buf;
+    return this.sock.buf;
   }
 
   /** Closes the socket at once (a dropped connection). */
   close(): void {
-    this.socket.destroy();
+    this.sock.close();
   }
 }
 

@@ -2,8 +2,9 @@
  * A raw IMAP client for transcript tests: sends exact bytes and collects
  * responses (with their literals) up to the tagged completion.
  */
-import { connect as tcpConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { BufferedSocket } from './socket-buffer.js';
 
 /** A server response line with any literals inlined. */
 export interface Reply {
@@ -17,69 +18,23 @@ export interface Reply {
 
 /** A line-oriented IMAP client over a real socket. */
 export class RawClient {
-  private buf = Buffer.alloc(0);
-  private waiters: Array<() => void> = [];
-  private closed = false;
-  private constructor(private socket: Socket | TLSSocket) {
-    this.bind(socket);
-  }
-
-  private bind(socket: Socket | TLSSocket): void {
-    this.socket = socket;
-    socket.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.notify();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.notify();
-    });
-    socket.on('error', () => undefined);
-  }
-
-  private notify(): void {
-    const ws = this.waiters;
-    this.waiters = [];
-    for (const w of ws) w();
-  }
+  private constructor(private readonly sock: BufferedSocket) {}
 
   /** Connects (implicit TLS when tls is set) and reads the greeting. */
   static async connect(port: number, opts: { tls?: boolean } = {}): Promise<{ client: RawClient; greeting: string }> {
-    const socket = opts.tls
-      ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false })
-      : tcpConnect({ host: '127.0.0.1', port });
-    await new Promise<void>((resolve, reject) => {
-      socket.once(opts.tls ? 'secureConnect' : 'connect', () => resolve());
-      socket.once('error', reject);
-    });
-    const client = new RawClient(socket);
+    const client = new RawClient(await BufferedSocket.connect(port, opts));
     const greeting = await client.readLine();
     return { client, greeting };
   }
 
+  /** Whether the connection has closed. */
   get isClosed(): boolean {
-    return this.closed;
+    return this.sock.isClosed;
   }
 
   /** Sends raw bytes. */
   send(data: string | Buffer): void {
-    this.socket.write(data);
-  }
-
-  private async waitFor(pred: () => boolean, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!pred()) {
-      if (this.closed) throw new Error(`connection closed; buffered: ${JSON.stringify(this.buf.toString('latin1').slice(0, 500))}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timeout; buffered: ${JSON.stringify(this.buf.toString('latin1').slice(0, 500))}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+    this.sock.send(data);
   }
 
   /** Reads one response line, inlining literals ("{n}\r\n" + n bytes). */
@@ -89,19 +44,20 @@ export class RawClient {
 
   /** Like readLine, as bytes. */
   async readLineBytes(timeoutMs = 5000): Promise<Buffer> {
+    const sock = this.sock;
     let pos = 0;
     for (;;) {
-      await this.waitFor(() => this.buf.indexOf('\r\n', pos) >= 0, timeoutMs);
-      const eol = this.buf.indexOf('\r\n', pos);
-      const m = /~?\{(\d+)\}$/.exec(this.buf.subarray(Math.max(pos, eol - 24), eol).toString('latin1'));
+      await sock.waitFor(() => sock.buf.indexOf('\r\n', pos) >= 0, timeoutMs);
+      const eol = sock.buf.indexOf('\r\n', pos);
+      const m = /~?\{(\d+)\}$/.exec(sock.buf.subarray(Math.max(pos, eol - 24), eol).toString('latin1'));
       if (m) {
         const need = eol + 2 + Number(m[1]);
-        await this.waitFor(() => this.buf.length >= need, timeoutMs);
+        await sock.waitFor(() => sock.buf.length >= need, timeoutMs);
         pos = need;
         continue;
       }
-      const line = this.buf.subarray(0, eol);
-      this.buf = this.buf.subarray(eol + 2);
+      const line = sock.buf.subarray(0, eol);
+      sock.consume(eol + 2);
       return line;
     }
   }
@@ -127,24 +83,16 @@ export class RawClient {
 
   /** Upgrades to TLS after a STARTTLS OK. */
   async startTls(): Promise<void> {
-    const plain = this.socket as Socket;
-    plain.removeAllListeners('data');
-    const secure = tlsConnect({ socket: plain, rejectUnauthorized: false });
-    await new Promise<void>((resolve, reject) => {
-      secure.once('secureConnect', () => resolve());
-      secure.once('error', reject);
-    });
-    this.buf = Buffer.alloc(0);
-    this.bind(secure);
+    await this.sock.startTls();
   }
 
   /** The underlying socket, for tests that change the framing (COMPRESS). */
   rawSocket(): Socket | TLSSocket {
-    return this.socket;
+    return this.sock.rawSocket();
   }
 
   /** Closes the socket. */
   close(): void {
-    this.socket.destroy();
+    this.sock.close();
   }
 }
