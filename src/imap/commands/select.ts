@@ -108,15 +108,7 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
   const st = session.state;
   if (st.kind !== 'authenticated') throw new Error('unexpected state');
 
-  const keywords = new Set<string>();
-  let firstUnseen = -1;
-  let lastFlags: readonly string[] | null = null;
-  view.messages.forEach((m, i) => {
-    // Summaries share flag arrays often enough that skipping repeats pays off.
-    if (m.flags !== lastFlags) for (const f of m.flags) if (!f.startsWith('\\')) keywords.add(f);
-    lastFlags = m.flags;
-    if (firstUnseen < 0 && !m.flags.includes('\\Seen')) firstUnseen = i;
-  });
+  const { keywords, firstUnseen } = snap.facts;
   const flags = [...SYSTEM_FLAGS, ...keywords].join(' ');
   session.untagged(`${view.exists} EXISTS`);
   if (!session.rev2) {

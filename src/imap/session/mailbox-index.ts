@@ -18,16 +18,30 @@ interface Entry {
   accountId: AccountId;
   uidValidity: number;
   modseq: ModSeq;
+  /** Never changed in place once handed out: a refresh with changes works on a copy. */
   summaries: MessageSummary[];
+  /** Whether `summaries` was handed to a view since it was last copied. */
+  shared: boolean;
+  /** SELECT's per-mailbox facts for this `summaries`, computed on first need. */
+  facts: MailboxFacts | null;
   refreshing: Promise<void> | null;
+}
+
+/** What SELECT reports besides the counts (RFC 9051 §6.3.2 FLAGS, RFC 3501 UNSEEN). */
+export interface MailboxFacts {
+  /** Keywords in use, in first-seen order. */
+  keywords: string[];
+  /** Index of the first message without \Seen, or -1. */
+  firstUnseen: number;
 }
 
 /** A consistent copy of a mailbox's summaries as of `modseq`. */
 export interface IndexSnapshot {
   uidValidity: number;
   modseq: ModSeq;
-  /** Owned by the caller; the elements are shared and must not be mutated. */
+  /** Shared with the index: never mutate it (MailboxView copies on its first change). */
   summaries: MessageSummary[];
+  facts: MailboxFacts;
 }
 
 /** Per-process cache of mailbox indexes. */
@@ -46,7 +60,9 @@ export class MailboxIndexCache {
     this.entries.delete(mailboxId);
     this.entries.set(mailboxId, entry);
     while (this.entries.size > MAX_CACHED) this.entries.delete(this.entries.keys().next().value!);
-    return { uidValidity: entry.uidValidity, modseq: entry.modseq, summaries: entry.summaries.slice() };
+    entry.shared = true;
+    entry.facts ??= factsOf(entry.summaries);
+    return { uidValidity: entry.uidValidity, modseq: entry.modseq, summaries: entry.summaries, facts: entry.facts };
   }
 
   private async load(accountId: AccountId, mailboxId: MailboxId): Promise<Entry> {
@@ -54,7 +70,7 @@ export class MailboxIndexCache {
     const mb = await this.store.getMailboxById(accountId, mailboxId);
     if (!mb) throw new Error('mailbox vanished');
     const summaries = (await this.store.listSummaries(accountId, mailboxId)).map((s) => Object.freeze(s));
-    const entry: Entry = { accountId, uidValidity: mb.uidValidity, modseq: mb.highestModSeq, summaries, refreshing: null };
+    const entry: Entry = { accountId, uidValidity: mb.uidValidity, modseq: mb.highestModSeq, summaries, shared: false, facts: null, refreshing: null };
     await this.refresh(entry, mailboxId);
     return entry;
   }
@@ -67,8 +83,15 @@ export class MailboxIndexCache {
         const fresh = await this.store.listSummaries(entry.accountId, mailboxId);
         entry.summaries = fresh.map((s) => Object.freeze(s));
         entry.uidValidity = changes.uidValidity;
-      } else {
+        entry.shared = false;
+        entry.facts = null;
+      } else if (changes.changed.length > 0 || changes.expunged.length > 0) {
+        if (entry.shared) {
+          entry.summaries = entry.summaries.slice();
+          entry.shared = false;
+        }
         applyChanges(entry.summaries, changes.changed, changes.expunged);
+        entry.facts = null;
       }
       entry.modseq = changes.highestModSeq;
     })();
@@ -78,6 +101,17 @@ export class MailboxIndexCache {
       entry.refreshing = null;
     }
   }
+}
+
+/** Keywords in use and the first unseen message, in one pass. */
+function factsOf(summaries: readonly MessageSummary[]): MailboxFacts {
+  const keywords = new Set<string>();
+  let firstUnseen = -1;
+  summaries.forEach((m, i) => {
+    for (const f of m.flags) if (!f.startsWith('\\')) keywords.add(f);
+    if (firstUnseen < 0 && !m.flags.includes('\\Seen')) firstUnseen = i;
+  });
+  return { keywords: [...keywords], firstUnseen };
 }
 
 /** Applies changed rows and expunges to a UID-sorted summary array, in place. */

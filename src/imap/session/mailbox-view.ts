@@ -4,8 +4,9 @@
  *
  * Invariants: `messages` is sorted by UID and message N has sequence number
  * N+1; its elements are immutable summaries shared with the process-wide
- * mailbox index (a change replaces an element, never mutates it), so a SELECT
- * costs one array copy; a message leaves the view only when its EXPUNGE is
+ * mailbox index (a change replaces an element, never mutates it), and the
+ * array itself is shared until the view first changes, so a SELECT copies
+ * nothing; a message leaves the view only when its EXPUNGE is
  * sent, so a message expunged by another session stays fetchable until then
  * (RFC 2180 §4.1); lookups are binary searches, never linear scans.
  */
@@ -29,9 +30,25 @@ export class MailboxView {
     public uidNext: Uid,
     /** Highest modseq whose changes this view has applied. */
     public modseq: ModSeq,
-    /** Owned by the view (a copy of the index's array); its elements are shared. */
-    readonly messages: ViewMessage[],
+    /** The index's array at SELECT: shared until this view first changes (copy on write). */
+    private arr: ViewMessage[],
   ) {}
+
+  /** The messages as the client knows them; index N has sequence number N+1. */
+  get messages(): readonly ViewMessage[] {
+    return this.arr;
+  }
+
+  /** Copies the array before the first change, so the shared index array is never touched. */
+  private own(): ViewMessage[] {
+    if (!this.owned) {
+      this.arr = this.arr.slice();
+      this.owned = true;
+    }
+    return this.arr;
+  }
+
+  private owned = false;
 
   /** EXISTS as the client knows it. */
   get exists(): number {
@@ -100,13 +117,14 @@ export class MailboxView {
   update(s: MessageSummary): boolean {
     const i = this.indexOfUid(s.uid);
     if (i < 0) return false;
-    this.messages[i] = s;
+    this.own()[i] = s;
     return true;
   }
 
   /** Appends new messages (UIDs above every known one). */
   addMessages(summaries: readonly MessageSummary[]): void {
-    for (const s of summaries) this.messages.push(s);
+    const arr = this.own();
+    for (const s of summaries) arr.push(s);
   }
 
   /**
@@ -117,17 +135,18 @@ export class MailboxView {
   removeExpunged(): Array<{ index: number; uid: number }> {
     if (this.expunged.size === 0) return [];
     const removed: Array<{ index: number; uid: number }> = [];
+    const arr = this.own();
     let w = 0;
-    for (let r = 0; r < this.messages.length; r++) {
-      const m = this.messages[r]!;
+    for (let r = 0; r < arr.length; r++) {
+      const m = arr[r]!;
       if (this.expunged.has(m.uid)) {
         removed.push({ index: r, uid: m.uid });
         this.recent.delete(m.uid);
       } else {
-        this.messages[w++] = m;
+        arr[w++] = m;
       }
     }
-    this.messages.length = w;
+    arr.length = w;
     this.expunged.clear();
     return removed.reverse();
   }

@@ -1,0 +1,53 @@
+/**
+ * The shared mailbox index hands the same array to every SELECT; views copy
+ * on their first change and the index copies before applying store changes,
+ * so no session ever sees another's changes before its own sync.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { hashPassword } from '../src/auth/password.js';
+import { MailboxIndexCache } from '../src/imap/session/mailbox-index.js';
+import { MailboxView } from '../src/imap/session/mailbox-view.js';
+import { analyzeMessage } from '../src/mime/analyze.js';
+import { openStore } from '../src/store/open.js';
+
+test('snapshots share one array until a view or the index changes it', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-index-'));
+  const store = await openStore({ dataDir });
+  try {
+    const account = await store.createAccount('ix', await hashPassword('pw'));
+    const inbox = (await store.getMailbox(account.id, 'INBOX'))!;
+    const bytes = Buffer.from('Subject: x\r\n\r\nbody\r\n');
+    const blob = await store.blobs.put(bytes);
+    const analysis = analyzeMessage(bytes);
+    await store.appendMessages(account.id, inbox.id, [1, 2, 3].map((i) => ({ blob, analysis, flags: i === 2 ? ['$Work'] : ['\\Seen'], internalDate: new Date() })));
+
+    const cache = new MailboxIndexCache(store);
+    const a = await cache.snapshot(account.id, inbox.id);
+    const b = await cache.snapshot(account.id, inbox.id);
+    assert.equal(a.summaries, b.summaries, 'no copy per SELECT');
+    assert.deepEqual(a.facts, { keywords: ['$Work'], firstUnseen: 1 });
+
+    const viewA = new MailboxView(inbox.id, 'INBOX', a.uidValidity, inbox.uidNext, a.modseq, a.summaries);
+    const viewB = new MailboxView(inbox.id, 'INBOX', b.uidValidity, inbox.uidNext, b.modseq, b.summaries);
+    const changed = await store.storeFlags(account.id, inbox.id, [viewA.messages[0]!.uid], 'add', ['\\Flagged']);
+    viewA.update(changed.changed[0]!);
+    assert.ok(viewA.messages[0]!.flags.includes('\\Flagged'));
+    assert.ok(!viewB.messages[0]!.flags.includes('\\Flagged'), 'view B is untouched until its own sync');
+    assert.ok(!a.summaries[0]!.flags.includes('\\Flagged'), 'the shared index array is untouched');
+
+    // The index applies the store's change to a copy: earlier snapshots keep their contents.
+    await store.expunge(account.id, inbox.id, []);
+    const c = await cache.snapshot(account.id, inbox.id);
+    assert.notEqual(c.summaries, a.summaries);
+    assert.ok(c.summaries[0]!.flags.includes('\\Flagged'));
+    assert.equal(viewB.messages.length, 3);
+    assert.ok(!viewB.messages[0]!.flags.includes('\\Flagged'));
+  } finally {
+    await store.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
