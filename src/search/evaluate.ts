@@ -69,6 +69,7 @@ export function foldText(s: string): string {
 /** A loaded message's content, folding text lazily and once however many keys ask. */
 class Content {
   private headers: Array<[string, string]> | null = null;
+  private fields: Map<string, string[]> | null = null;
   private body: string | null = null;
   readonly internalDay: DayNumber;
   readonly savedDay: DayNumber;
@@ -87,6 +88,18 @@ class Content {
   get sentDay(): DayNumber {
     const sent = this.analysis?.sentDate;
     return sent === null || sent === undefined ? this.internalDay : dayOf(sent);
+  }
+
+  /** The folded values of one header field (FROM/SUBJECT/HEADER keys fold only what they read). */
+  foldedField(field: string): string[] {
+    this.fields ??= new Map();
+    let values = this.fields.get(field);
+    if (!values) {
+      values = [];
+      for (const [name, value] of this.analysis?.headers ?? []) if (name === field) values.push(foldText(value));
+      this.fields.set(field, values);
+    }
+    return values;
   }
 
   foldedHeaders(): Array<[string, string]> {
@@ -135,7 +148,7 @@ function compile(key: SearchKey, t: SearchTarget): Matcher {
     case 'header': {
       const { field } = key;
       const needle = foldText(key.value);
-      return (_m, _i, c) => (c ? c.foldedHeaders().some(([name, value]) => name === field && value.includes(needle)) : undefined);
+      return (_m, _i, c) => (c ? c.foldedField(field).some((value) => value.includes(needle)) : undefined);
     }
     case 'emailid': {
       const id = key.id;
