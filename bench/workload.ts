@@ -436,4 +436,76 @@ const idleGroup: Group = {
 };
 
 /** Every group, in the order they run. */
-export const GROUPS: readonly Group[] = [appendGroup, selectGroup, uidFetchGroup, fetchMetaGroup, fetchBodyGroup, searchGroup, storeGroup, idleGroup];
+/**
+ * Row 9: a device comes back (RFC 7162 QRESYNC): 1% of the big mailbox's
+ * messages changed flags while it was away; time its SELECT (QRESYNC ...) on
+ * a fresh connection until the tagged OK, FETCH responses included.
+ */
+const qresyncGroup: Group = {
+  id: '9',
+  title: 'QRESYNC reconnect',
+  needs: ['big'],
+  readOnly: false,
+  async measure(t, ctx, run) {
+    const mailbox = BOXES.big.mailbox;
+    const device = await ImapClient.login(t.server.port, t.server.user, t.server.password);
+    let uidValidity = 0;
+    let modseq = 0;
+    try {
+      await device.ok('ENABLE QRESYNC');
+      const state = await timed(device, `SELECT ${mailbox}`, /^\* OK \[(UIDVALIDITY|HIGHESTMODSEQ) /);
+      for (const h of state.heads) {
+        const m = /\[(UIDVALIDITY|HIGHESTMODSEQ) (\d+)\]/.exec(h);
+        if (m?.[1] === 'UIDVALIDITY') uidValidity = Number(m[2]);
+        if (m?.[1] === 'HIGHESTMODSEQ') modseq = Number(m[2]);
+      }
+    } finally {
+      await device.logout();
+    }
+    // Another device changes every 100th message.
+    const other = await conn(t, 'big', mailbox);
+    const step = 100;
+    const seqs = Array.from({ length: Math.floor(ctx.sizes.big / step) }, (_, i) => (i + 1) * step);
+    await other.ok(`STORE ${seqs.join(',')} +FLAGS.SILENT ($bench${run})`);
+    const back = await ImapClient.login(t.server.port, t.server.user, t.server.password);
+    try {
+      await back.ok('ENABLE QRESYNC');
+      const r = await timed(back, `SELECT ${mailbox} (QRESYNC (${uidValidity} ${modseq}))`, FETCH_RE);
+      return [
+        {
+          key: 'qresync',
+          label: `QRESYNC reconnect, ${fmt(seqs.length)} of ${fmt(ctx.sizes.big)} messages changed`,
+          unit: 'ms',
+          value: r.ms,
+          detail: `${fmt(r.matched)} FETCH`,
+        },
+      ];
+    } finally {
+      await back.logout();
+    }
+  },
+};
+
+/** Row 10: SORT and THREAD over the mid mailbox (RFC 5256). */
+const sortThreadGroup: Group = {
+  id: '10',
+  title: 'SORT and THREAD',
+  needs: ['mid'],
+  readOnly: true,
+  async measure(t, ctx) {
+    const c = await conn(t, 'mid', BOXES.mid.mailbox);
+    c.headMax = 1 << 20;
+    const sort = await timed(c, 'SORT (DATE) UTF-8 ALL', /^\* SORT/);
+    const sortSubject = await timed(c, 'SORT (SUBJECT) UTF-8 ALL', /^\* SORT/);
+    const thread = await timed(c, 'THREAD REFERENCES UTF-8 ALL', /^\* THREAD/);
+    const n = fmt(ctx.sizes.mid);
+    const count = (heads: string[]): number => heads.reduce((sum, h) => sum + h.split(' ').length - 2, 0);
+    return [
+      { key: 'sortdate', label: `SORT (DATE), ${n} messages`, unit: 'ms', value: sort.ms, detail: `${fmt(count(sort.heads))} numbers` },
+      { key: 'sortsubject', label: `SORT (SUBJECT), ${n} messages`, unit: 'ms', value: sortSubject.ms },
+      { key: 'threadrefs', label: `THREAD REFERENCES, ${n} messages`, unit: 'ms', value: thread.ms },
+    ];
+  },
+};
+
+export const GROUPS: readonly Group[] = [appendGroup, selectGroup, uidFetchGroup, fetchMetaGroup, fetchBodyGroup, searchGroup, storeGroup, idleGroup, qresyncGroup, sortThreadGroup];
