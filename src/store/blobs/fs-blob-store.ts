@@ -13,7 +13,7 @@
  * them records (base, prefix), and reads of an id without a file ask it
  * through the CompositeSource the store attaches.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import type { BlobStore, BlobWriter, StagedBlob } from '../types.js';
 import { StoreError } from '../types.js';
 import type { BlobPlacement } from './blob-writer.js';
 import { FsBlobWriter, unlinkQuietly } from './blob-writer.js';
+import { composeBlob } from './composite.js';
 
 /** Ranges up to this size are read synchronously (see readFile). */
 const SYNC_READ_MAX = 256 * 1024;
@@ -114,20 +115,10 @@ export class FsBlobStore implements BlobStore, BlobPlacement {
     this.composites = source;
   }
 
-  async putComposite(prefix: Buffer, base: StagedBlob): Promise<StagedBlob> {
-    // A composite of a composite is flattened: bases are always plain files.
-    const plain = base.composite?.base ?? base;
-    const whole = base.composite ? Buffer.concat([prefix, base.composite.prefix]) : prefix;
-    if (whole.length === 0) return plain;
-    const hash = createHash('sha256').update(whole);
-    let size = 0;
-    for await (const chunk of this.fileStream(plain.blobId, 0, undefined) as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      size += chunk.length;
-    }
-    if (size !== plain.size) throw new StoreError('CANNOT', `blob ${plain.blobId} has ${size} bytes, expected ${plain.size}`);
-    return { blobId: hash.digest('hex'), size: whole.length + size, composite: { prefix: whole, base: plain } };
+  putComposite(prefix: Buffer, base: StagedBlob): Promise<StagedBlob> {
+    return composeBlob(prefix, base, (id) => this.fileStream(id, 0, undefined) as AsyncIterable<Buffer>);
   }
+
 
   createReadStream(blobId: string, start = 0, end?: number): Readable {
     checkId(blobId);

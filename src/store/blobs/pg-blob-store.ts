@@ -19,6 +19,7 @@ import type pg from 'pg';
 import type { BlobStore, BlobWriter, StagedBlob } from '../types.js';
 import { StoreError } from '../types.js';
 import { isBlobId } from './fs-blob-store.js';
+import { composeBlob } from './composite.js';
 
 /** Bytes per staged chunk row and per range read. */
 const CHUNK = 256 * 1024;
@@ -54,20 +55,10 @@ export class PgBlobStore implements BlobStore {
     return new PgBlobWriter(this.pool, maxSize);
   }
 
-  async putComposite(prefix: Buffer, base: StagedBlob): Promise<StagedBlob> {
-    // A composite of a composite is flattened: bases are always plain blobs.
-    const plain = base.composite?.base ?? base;
-    const whole = base.composite ? Buffer.concat([prefix, base.composite.prefix]) : prefix;
-    if (whole.length === 0) return plain;
-    const hash = createHash('sha256').update(whole);
-    let size = 0;
-    for await (const chunk of this.chunks(plain.blobId, 0, undefined)) {
-      hash.update(chunk);
-      size += chunk.length;
-    }
-    if (size !== plain.size) throw new StoreError('CANNOT', `blob ${plain.blobId} has ${size} bytes, expected ${plain.size}`);
-    return { blobId: hash.digest('hex'), size: whole.length + size, composite: { prefix: whole, base: plain } };
+  putComposite(prefix: Buffer, base: StagedBlob): Promise<StagedBlob> {
+    return composeBlob(prefix, base, (id) => this.chunks(id, 0, undefined));
   }
+
 
   async put(bytes: Buffer): Promise<StagedBlob> {
     const blobId = createHash('sha256').update(bytes).digest('hex');
