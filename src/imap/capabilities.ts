@@ -40,6 +40,9 @@ export function capabilityList(session: ImapSession): string[] {
     'LIST-METADATA',
     'STATUS=SIZE',
     'MULTIAPPEND',
+    // RFC 4469; URL-PARTIAL: ;PARTIAL= in its URLs (RFC 5550 §4).
+    'CATENATE',
+    'URL-PARTIAL',
     'REPLACE',
     // RFC 9208 §3.1.1; QUOTASET is left out: limits are set by `mailkeep quota set`.
     'QUOTA',

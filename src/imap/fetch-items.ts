@@ -127,7 +127,7 @@ function parsePreviewModifiers(r: ArgReader): void {
 }
 
 /** `section` (RFC 9051 §9): "[" [section-spec] "]". */
-function parseSection(r: ArgReader): Section {
+export function parseSection(r: ArgReader): Section {
   r.expect('[');
   if (r.skip(']')) return { path: [], text: { kind: 'all' }, label: '' };
   const spec = r.atomUntil(']').toUpperCase();

@@ -1,6 +1,6 @@
 /**
- * APPEND (RFC 9051 §6.3.12) with MULTIAPPEND (RFC 3502) and APPENDUID (RFC
- * 4315). Message literals were streamed to the blob store and analysed while
+ * APPEND (RFC 9051 §6.3.12) with MULTIAPPEND (RFC 3502), APPENDUID (RFC
+ * 4315) and CATENATE (RFC 4469, see catenate.ts). Message literals were streamed to the blob store and analysed while
  * they arrived; this command only commits them, all in one transaction.
  */
 import { analyzeMessage } from '../../mime/analyze.js';
@@ -11,6 +11,7 @@ import { formatNumbers } from '../../search/sequence-set.js';
 import type { Segment } from '../wire/framer.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 import type { ImapSession } from '../session/session.js';
+import { parseCatParts, stageCatenated, type CatPart } from './catenate.js';
 import { accountOf, readMailbox } from './mailboxes.js';
 import { command } from './spec.js';
 
@@ -21,10 +22,11 @@ const MAX_MESSAGES = 1000;
 export interface AppendItem {
   flags: string[];
   date: Date | null;
-  data: Segment & { kind: 'literal' | 'stream' };
+  /** `append-data`: one message literal, or the parts of a CATENATE (RFC 4469 §5). */
+  data: (Segment & { kind: 'literal' | 'stream' }) | { kind: 'catenate'; parts: CatPart[] };
 }
 
-/** `SP [flag-list SP] [date-time SP] literal`: one message of APPEND or REPLACE. */
+/** `SP [flag-list SP] [date-time SP] append-data`: one message of APPEND or REPLACE. */
 export function parseAppendItem(r: ArgReader): AppendItem {
   r.sp();
   let flags: string[] = [];
@@ -37,15 +39,22 @@ export function parseAppendItem(r: ArgReader): AppendItem {
     date = r.dateTime();
     r.sp();
   }
+  if (!r.atLiteral() && /^catenate$/i.test(r.atom())) {
+    r.sp();
+    return { flags, date, data: { kind: 'catenate', parts: parseCatParts(r) } };
+  }
   return { flags, date, data: r.messageLiteral() };
 }
 
 /** The message of an item, staged in the blob store and analysed; empty messages are refused. */
 export async function stageItem(session: ImapSession, item: AppendItem): Promise<NewMessage> {
+  const data = item.data;
   const staged =
-    item.data.kind === 'stream'
-      ? await session.takeStagedMessage(item.data.id)
-      : { blob: await session.store.blobs.put(item.data.bytes), analysis: analyzeMessage(item.data.bytes) };
+    data.kind === 'stream'
+      ? await session.takeStagedMessage(data.id)
+      : data.kind === 'catenate'
+        ? await stageCatenated(session, data.parts)
+        : { blob: await session.store.blobs.put(data.bytes), analysis: analyzeMessage(data.bytes) };
   if (staged.blob.size === 0) throw no(null, 'Empty messages cannot be appended');
   return { ...staged, flags: item.flags, internalDate: item.date ?? new Date() };
 }
