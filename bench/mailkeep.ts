@@ -1,14 +1,15 @@
 /**
  * Runs mailkeep from this checkout (`bin/mailkeep.js`, built into dist/) for
- * the benchmarks: a fresh data dir, IMAP (plus POP3 or LMTP when asked) on
- * 127.0.0.1 at free ports, cleartext LOGIN allowed from loopback, the users
- * created with the CLI.
+ * the benchmarks: a fresh data dir (or a PostgreSQL store URL), IMAP (plus
+ * POP3 or LMTP when asked) on 127.0.0.1 at free ports, cleartext LOGIN allowed
+ * from loopback, the users created with the CLI.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { makeTempDir, tailFile, type BenchServer, type ServerOptions } from './bench-server.js';
+import { createBenchDatabase } from './pg-database.js';
 import { freePort, sleep, spawnWithNofile, stopChild, treeMemory, waitForPort } from './proc.js';
 
 /** The repository root (this file runs from dist/bench/). */
@@ -34,6 +35,12 @@ export interface MailkeepOptions extends ServerOptions {
   users?: readonly string[];
   /** Log only warnings, so per-message info lines do not weigh on a throughput row. */
   quiet?: boolean;
+  /** The server's name in tables (default "mailkeep"). */
+  name?: string;
+  /** A `postgres://` store URL; absent: SQLite in the temp data dir. */
+  storeUrl?: string;
+  /** Create the users (default true); false for a second node on a store that has them. */
+  createUsers?: boolean;
 }
 
 /** A running mailkeep: IMAP on `port`, and the optional listeners. */
@@ -48,8 +55,9 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
   const dir = makeTempDir('bench-mailkeep');
   const dataDir = path.join(dir, 'data');
   const log = path.join(dir, 'mailkeep.log');
-  for (const user of users) {
-    const add = spawnSync(process.execPath, [BIN, 'user', 'add', user, '--password-stdin', '--data-dir', dataDir], {
+  const storeArgs = opts.storeUrl ? ['--store', opts.storeUrl] : [];
+  for (const user of opts.createUsers === false ? [] : users) {
+    const add = spawnSync(process.execPath, [BIN, 'user', 'add', user, '--password-stdin', '--data-dir', dataDir, ...storeArgs], {
       input: `${PASSWORD}\n`,
       encoding: 'utf8',
     });
@@ -68,7 +76,7 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
     ...(opts.quiet ? { MAILKEEP_LOG__LEVEL: 'warn' } : {}),
   };
   const nodeArgs = ['--expose-gc', '--import', pathToFileURL(GC_HOOK).href, ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [])];
-  const args = [...nodeArgs, BIN, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--imap-port', String(port),
+  const args = [...nodeArgs, BIN, 'serve', '--data-dir', dataDir, ...storeArgs, '--host', '127.0.0.1', '--imap-port', String(port),
     '--imaps-port', '0', '--pop3-port', String(pop3Port ?? 0), '--pop3s-port', '0', '--lmtp-port', String(lmtpPort ?? 0)];
   const child = spawnWithNofile(process.execPath, args, 4 * opts.maxConnections + 1024, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error('cannot spawn mailkeep');
@@ -98,8 +106,8 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
     throw new Error(`${(err as Error).message}\n${tailFile(log)}`);
   }
   return {
-    name: 'mailkeep',
-    version: `mailkeep ${version} (node ${process.version})`,
+    name: opts.name ?? 'mailkeep',
+    version: `mailkeep ${version} (node ${process.version}${opts.storeUrl ? ', PostgreSQL store' : ''})`,
     port,
     pop3Port,
     lmtpPort,
@@ -115,6 +123,29 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
       await stopChild(child, 15_000);
       logStream.end();
       if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** mailkeep on a throwaway PostgreSQL database (pg-database.ts), dropped again when the server stops. */
+export async function startMailkeepPg(opts: MailkeepOptions): Promise<MailkeepServer> {
+  const db = await createBenchDatabase();
+  let server: MailkeepServer;
+  try {
+    server = await startMailkeep({ name: 'mailkeep-pg', ...opts, storeUrl: db.url });
+  } catch (err) {
+    await db.drop();
+    throw err;
+  }
+  return {
+    ...server,
+    version: `${server.version.slice(0, -1)} ${db.name})`,
+    async stop() {
+      try {
+        await server.stop();
+      } finally {
+        await db.drop();
+      }
     },
   };
 }

@@ -3,25 +3,34 @@
  * loopback in one run and prints a Markdown table of medians and their ratio.
  *
  *   node dist/bench/main.js [--only 1,6] [--runs 5] [--warmup 1] [--scale 0.1]
- *                           [--servers mailkeep,dovecot] [--cpu-prof] [--keep]
+ *                           [--servers mailkeep,mailkeep-pg,dovecot] [--cpu-prof] [--keep]
  *
- * Both servers run at once (each idle while the other is measured); runs
- * alternate between them so drift hits both alike. Needs root (Dovecot) and a
- * built checkout (`npx tsc -p .`). See bench/README.md.
+ * mailkeep-pg is mailkeep on a throwaway PostgreSQL database. All servers run
+ * at once (each idle while another is measured); runs alternate between them
+ * so drift hits all alike. Needs root (Dovecot) and a built checkout
+ * (`npx tsc -p .`). See bench/README.md.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startDovecot } from './dovecot.js';
-import { REPO_ROOT, startMailkeep } from './mailkeep.js';
+import { REPO_ROOT, startMailkeep, startMailkeepPg } from './mailkeep.js';
 import { generateMessage } from './messages.js';
 import { raiseSysctl } from './proc.js';
 import { markdownTable, formatValue, type MetricResult } from './report.js';
 import { GROUPS, populate, sizesFor, type BoxName, type Context, type Group, type Target } from './workload.js';
 
-const SERVER_NAMES = ['mailkeep', 'dovecot'] as const;
+const SERVER_NAMES = ['mailkeep', 'mailkeep-pg', 'dovecot'] as const;
 type ServerName = (typeof SERVER_NAMES)[number];
+/** Servers run when --servers is not given. */
+const DEFAULT_SERVERS: readonly ServerName[] = ['mailkeep', 'dovecot'];
+/** Ratio columns (a/b), each shown when both servers run. */
+const COMPARISONS: ReadonlyArray<readonly [ServerName, ServerName]> = [
+  ['mailkeep', 'dovecot'],
+  ['mailkeep-pg', 'dovecot'],
+  ['mailkeep-pg', 'mailkeep'],
+];
 const INOTIFY_INSTANCES = '/proc/sys/fs/inotify/max_user_instances';
 
 interface Options {
@@ -41,7 +50,7 @@ function options(): Options {
       runs: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '1' },
       scale: { type: 'string', default: '1' },
-      servers: { type: 'string', default: SERVER_NAMES.join(',') },
+      servers: { type: 'string', default: DEFAULT_SERVERS.join(',') },
       'cpu-prof': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
     },
@@ -52,7 +61,8 @@ function options(): Options {
     return n;
   };
   const servers = values.servers.split(',').map((s) => s.trim());
-  for (const s of servers) if (!(SERVER_NAMES as readonly string[]).includes(s)) throw new Error(`--servers: unknown server ${s}`);
+  for (const s of servers) if (!(SERVER_NAMES as readonly string[]).includes(s)) throw new Error(`--servers: unknown server ${s} (servers: ${SERVER_NAMES.join(', ')})`);
+  if (new Set(servers).size !== servers.length) throw new Error('--servers: a server is named twice');
   const only = values.only ? new Set(values.only.split(',').map((s) => s.trim())) : null;
   for (const id of only ?? []) if (!GROUPS.some((g) => g.id === id)) throw new Error(`--only: no row ${id} (rows: ${GROUPS.map((g) => g.id).join(', ')})`);
   return {
@@ -162,7 +172,8 @@ async function main(): Promise<void> {
     const started = Date.now();
     const stopping = targets;
     targets = [];
-    await Promise.allSettled(stopping.map((t) => t.server.stop()));
+    const stopped = await Promise.allSettled(stopping.map((t) => t.server.stop()));
+    for (const [i, r] of stopped.entries()) if (r.status === 'rejected') log(`stopping ${stopping[i]!.server.name} failed: ${(r.reason as Error).message}`);
     log(`servers stopped in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   };
   let cleaned = false;
@@ -190,10 +201,13 @@ async function main(): Promise<void> {
     const startServers = async (): Promise<void> => {
       for (const name of opts.servers) {
         log(`starting ${name}`);
+        const mailkeepOpts = { maxConnections, keep: opts.keep, cpuProfDir: profDir };
         const server =
           name === 'mailkeep'
-            ? await startMailkeep({ maxConnections, keep: opts.keep, cpuProfDir: profDir })
-            : await startDovecot({ maxConnections, keep: opts.keep });
+            ? await startMailkeep(mailkeepOpts)
+            : name === 'mailkeep-pg'
+              ? await startMailkeepPg(mailkeepOpts)
+              : await startDovecot({ maxConnections, keep: opts.keep });
         targets.push({ server, conns: new Map() });
       }
     };
@@ -221,9 +235,9 @@ async function main(): Promise<void> {
     }
     for (const t of targets) for (const c of t.conns.values()) await c.logout();
 
-    const [a, b] = opts.servers.length === 2 ? [opts.servers[0]!, opts.servers[1]!] : ['mailkeep', 'dovecot'];
     const list = [...results.values()];
-    const table = markdownTable(list, a, b, errors);
+    const ratios = COMPARISONS.filter(([a, b]) => opts.servers.includes(a) && opts.servers.includes(b));
+    const table = markdownTable(list, opts.servers, ratios, errors);
     if (profDir) extra.push(`- mailkeep CPU profile: ${path.relative(REPO_ROOT, profDir)} (written when the server stops).`);
     extra.push(`- Total wall time ${((Date.now() - t0) / 1000).toFixed(0)} s.`);
     const text = `${table}\n\nNotes:\n${notes(list, versions, opts, ctx, extra, errors)}\n`;

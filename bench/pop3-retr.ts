@@ -292,7 +292,7 @@ async function main(): Promise<void> {
       }
     }
     const list = [...results.values()];
-    const table = markdownTable(list, 'mailkeep', 'dovecot', errors);
+    const table = markdownTable(list, ['mailkeep', 'dovecot'], [['mailkeep', 'dovecot']], errors);
     const cpus = os.cpus();
     const notes = [
       `- ${new Date().toISOString()}; ${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}; node ${process.version}.`,

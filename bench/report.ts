@@ -1,6 +1,7 @@
 /**
  * The results table: one row per metric, the median of each server's runs and
- * the ratio mailkeep / dovecot (above 1: mailkeep is slower or bigger).
+ * ratios between servers, e.g. mailkeep / dovecot (above 1: mailkeep is
+ * slower or bigger).
  */
 import { median } from './stats.js';
 import type { Metric } from './workload.js';
@@ -28,9 +29,15 @@ export function formatValue(v: number, unit: Metric['unit']): string {
   return `${Math.round(v).toLocaleString('en-US')} ms`;
 }
 
-/** The Markdown table; `a` and `b` are the server names compared (ratio a/b). */
-export function markdownTable(results: readonly MetricResult[], a: string, b: string, errors: ReadonlyMap<string, string>): string {
-  const lines = [`| row | ${a} median | ${b} median | ratio ${a}/${b} |`, '| --- | ---: | ---: | ---: |'];
+/** The Markdown table: a median column per server in `columns`, then a ratio a/b column per pair in `ratios`. */
+export function markdownTable(
+  results: readonly MetricResult[],
+  columns: readonly string[],
+  ratios: ReadonlyArray<readonly [string, string]>,
+  errors: ReadonlyMap<string, string>,
+): string {
+  const head = [...columns.map((c) => `${c} median`), ...ratios.map(([a, b]) => `ratio ${a}/${b}`)];
+  const lines = [`| row | ${head.join(' | ')} |`, `| --- |${' ---: |'.repeat(head.length)}`];
   for (const r of results) {
     const cell = (server: string): { text: string; v: number } => {
       const err = errors.get(`${server}:${r.key}`);
@@ -39,10 +46,14 @@ export function markdownTable(results: readonly MetricResult[], a: string, b: st
       const v = median(xs);
       return { text: formatValue(v, r.unit), v };
     };
-    const x = cell(a);
-    const y = cell(b);
-    const ratio = Number.isFinite(x.v) && Number.isFinite(y.v) && y.v > 0 ? `${(x.v / y.v).toFixed(2)}` : '–';
-    lines.push(`| ${r.row}. ${r.label.replace(/\|/g, '\\|')} | ${x.text} | ${y.text} | ${ratio} |`);
+    const cells = new Map(columns.map((c) => [c, cell(c)]));
+    const ratio = ([a, b]: readonly [string, string]): string => {
+      const x = cells.get(a)?.v ?? NaN;
+      const y = cells.get(b)?.v ?? NaN;
+      return Number.isFinite(x) && Number.isFinite(y) && y > 0 ? (x / y).toFixed(2) : '–';
+    };
+    const row = [...columns.map((c) => cells.get(c)!.text), ...ratios.map(ratio)];
+    lines.push(`| ${r.row}. ${r.label.replace(/\|/g, '\\|')} | ${row.join(' | ')} |`);
   }
   return lines.join('\n');
 }

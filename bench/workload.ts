@@ -35,7 +35,8 @@ export function sizesFor(scale: number): Sizes {
 
 /** Mailboxes the groups need, filled once per server before measuring. */
 export type BoxName = 'mid' | 'big' | 'idle';
-const BOXES: Record<BoxName, { mailbox: string; profile: Profile; size: (s: Sizes) => number }> = {
+/** Each mailbox's name, message profile and size. */
+export const BOXES: Record<BoxName, { mailbox: string; profile: Profile; size: (s: Sizes) => number }> = {
   mid: { mailbox: 'bench-mid', profile: 'realistic', size: (s) => s.mid },
   big: { mailbox: 'bench-big', profile: 'compact', size: (s) => s.big },
   idle: { mailbox: 'bench-idle', profile: 'realistic', size: (s) => s.idleBox },

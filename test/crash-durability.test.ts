@@ -40,7 +40,8 @@ function rnd(n: number): number {
   return seed % n;
 }
 
-async function work(port: number, m: Model, stop: { now: boolean }): Promise<void> {
+/** Runs one client until the server dies; `ready` is called once it is logged in and selected (or failed to). */
+async function work(port: number, m: Model, stop: { now: boolean }, ready: () => void): Promise<void> {
   let client: RawClient;
   try {
     client = (await RawClient.connect(port, { tls: true })).client;
@@ -48,6 +49,8 @@ async function work(port: number, m: Model, stop: { now: boolean }): Promise<voi
     await client.command('s', `SELECT ${m.box}`);
   } catch {
     return;
+  } finally {
+    ready();
   }
   let n = 0;
   try {
@@ -150,8 +153,15 @@ test(`SIGKILL during writes ${ROUNDS} times loses nothing acknowledged`, { timeo
     for (let round = 0; round < ROUNDS; round++) {
       const server = await spawnServer(dataDir);
       const stop = { now: false };
-      const workers = models.map((m) => work(server.imapsPort, m, stop));
-      await new Promise((r) => setTimeout(r, 150 + rnd(500)));
+      const ready: Array<Promise<void>> = [];
+      const workers = models.map((m) => {
+        let signal!: () => void;
+        ready.push(new Promise<void>((r) => (signal = r)));
+        return work(server.imapsPort, m, stop, signal);
+      });
+      // The kill lands at a random moment of the writing, not during the (scrypt-slow) logins.
+      await Promise.all(ready);
+      await new Promise((r) => setTimeout(r, 50 + rnd(400)));
       server.child.kill('SIGKILL');
       await server.exited;
       stop.now = true;

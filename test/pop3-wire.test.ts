@@ -81,6 +81,23 @@ describe('MessageEncoder', () => {
     );
   });
 
+  test('the CRLF-clean fast path sends what the general path sends, at every chunking', () => {
+    fc.assert(
+      fc.property(messageArb, cutsArb, (raw, cuts) => {
+        // model(…, false) is the message with CRLF line ends throughout: what crlfClean promises.
+        const msg = model(raw, false, null).out;
+        const want = encode([msg], true, null);
+        const enc = new MessageEncoder({ stuff: true, bodyLines: null, crlfClean: true });
+        const pieces = chunkAt(msg, cuts).flatMap((c) => enc.push(c));
+        pieces.push(...enc.end());
+        assert.equal(Buffer.concat(pieces).toString('latin1'), want.out.toString('latin1'));
+        assert.equal(enc.octets, msg.length);
+        assert.equal(want.octets, msg.length);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   test('unstuffing what RETR sends gives back octets bytes, and no line of it is a lone "."', () => {
     fc.assert(
       fc.property(messageArb, cutsArb, (msg, cuts) => {

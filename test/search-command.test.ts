@@ -38,6 +38,8 @@ class SessionDouble {
         headers: [['subject', subjects.get(Number(blobId.slice(1))) ?? '']],
         bodyText: '',
       }),
+      // As if every blob predated stored header facts: SEARCH derives them from the analyses.
+      getHeaderFacts: async () => new Map<string, string>(),
     };
   }
   readonly store: object;

@@ -9,7 +9,8 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { modseq, uid, type Uid } from '../src/ids.js';
 import { MailboxView } from '../src/imap/session/mailbox-view.js';
-import { BATCH, evaluateSearch, foldText, type ContentSource, type SearchTarget } from '../src/search/evaluate.js';
+import { BATCH, evaluateSearch, type ContentSource, type SearchTarget } from '../src/search/evaluate.js';
+import { foldText } from '../src/search/header-facts.js';
 import { parseSearchCommand } from '../src/search/parse.js';
 import type { SearchKey } from '../src/search/query.js';
 import type { MessageAnalysis } from '../src/mime/types.js';
@@ -170,7 +171,7 @@ describe('content keys', () => {
     ['SENTBEFORE 1-Feb-1994', [3]], ['SENTON 31-Jan-1994', [3]], ['SENTON 3-Feb-1994', [8]], ['SENTSINCE 2-Feb-1994', [5, 8, 9]],
     // Header substrings, case-insensitive, every occurrence.
     ['FROM smith', [3]], ['FROM EXAMPLE.COM', [3, 8]], ['TO alice', [3, 5]], ['CC carol', [5]], ['BCC secret', [8]],
-    ['SUBJECT lunch', [8]], ['SUBJECT "café"', [5]], ['SUBJECT "CAFÉ"', [5]], ['SUBJECT strasse', [5]], ['SUBJECT "σίσυφος"', [5]],
+    ['SUBJECT lunch', [8]], ['SUBJECT "café"', [5]], ['SUBJECT "CAFÉ"', [5]], ['SUBJECT "straße"', [5]], ['SUBJECT strasse', []], ['SUBJECT "σίσυφος"', [5]],
     ['HEADER received mx.example', [8]], ['HEADER X-SPAM ""', [3]], ['HEADER cc ""', [5]], ['HEADER subject ""', [3, 5, 8, 9]],
     ['FROM ""', [3, 5, 8, 9]], ['BCC ""', [8]],
     ['BODY lunch', [5]], ['BODY "отпуск"', [5]], ['BODY smith', []],
@@ -210,10 +211,17 @@ describe('content keys', () => {
     assert.ok(h.source.recordCalls.every((c) => !c.includes(8)), 'expunged messages are not loaded');
   });
 
-  test('foldText folds Unicode case', () => {
-    assert.equal(foldText('STRASSE'), foldText('straße'));
+  test('foldText is i;unicode-casemap (RFC 5051 §2): simple titlecase, then NFKD', () => {
     assert.equal(foldText('ΣΊΣΥΦΟΣ'), foldText('σίσυφος'));
     assert.equal(foldText('e\u0301'), foldText('É'));
+    // Compatibility decomposition after titlecasing: full-width letters match their plain forms, and the ﬁ
+    // ligature (no single-character titlecase) becomes a lower-case "fi", as RFC 5051 §2 prescribes.
+    assert.equal(foldText('\uff41\uff22'), foldText('ab'));
+    assert.equal(foldText('\ufb01le'), 'fiLE');
+    // ß has no single-character titlecase, so it stays itself: "strasse" is not a substring of "straße".
+    assert.notEqual(foldText('STRASSE'), foldText('straße'));
+    // Decomposed forms: a base letter is a substring of its accented form.
+    assert.ok(foldText('Café').includes(foldText('cafe')));
   });
 });
 

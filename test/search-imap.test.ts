@@ -104,6 +104,8 @@ describe('keys over the wire', () => {
     ['OR SEEN FLAGGED', [1, 2]], ['NOT OR SEEN FLAGGED', [3, 4]], ['(SUBJECT lunch) NOT DELETED', [2]], ['OR FROM bob BODY attached', [1, 2]],
     // This session's SELECT claimed every message as \Recent (RFC 3501 §2.3.2).
     ['RECENT', [1, 2, 3, 4]], ['NEW', [2, 3, 4]], ['OLD', []],
+    // RFC 5032: the 1994 dates are older than a second and than a day, and younger than 4e9 seconds.
+    ['OLDER 1', [1, 2, 3, 4]], ['YOUNGER 86400', []], ['YOUNGER 4000000000', [1, 2, 3, 4]], ['UNSEEN OLDER 86400', [2, 3, 4]],
   ];
   for (const [args, want] of cases) {
     test(args, async () => {
@@ -116,6 +118,28 @@ describe('keys over the wire', () => {
     // The first CONDSTORE-enabling command tells the selected client its HIGHESTMODSEQ (RFC 7162 §3.1).
     assert.match(r.lines[0]!, /^\* OK \[HIGHESTMODSEQ \d+\]/);
     assert.match(r.lines[1]!, /^\* SEARCH 1 2 3 4 \(MODSEQ \d+\)$/);
+  });
+
+  test('WITHIN: OLDER and YOUNGER compare INTERNALDATE with the time of the search (RFC 5032 §2)', async () => {
+    assert.match((await c.command('w0', 'CREATE Within')).tagged, /^w0 OK/);
+    const hourAgo = new Date(Date.now() - 3600_000);
+    const pad = (n: number): string => String(n).padStart(2, '0');
+    const month = hourAgo.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' });
+    const date = `${pad(hourAgo.getUTCDate())}-${month}-${hourAgo.getUTCFullYear()} ${pad(hourAgo.getUTCHours())}:${pad(hourAgo.getUTCMinutes())}:${pad(hourAgo.getUTCSeconds())} +0000`;
+    assert.match((await c.command('w1', `APPEND Within "${date}" {11+}\r\nSubject: w\r\n`)).tagged, /^w1 OK/);
+    assert.match((await c.command('w2', `APPEND Within {11+}\r\nSubject: n\r\n`)).tagged, /^w2 OK/);
+    assert.match((await c.command('w3', 'SELECT Within')).tagged, /^w3 OK/);
+    try {
+      assert.deepEqual(await search('YOUNGER 3500'), [2]);
+      assert.deepEqual(await search('YOUNGER 3700'), [1, 2]);
+      assert.deepEqual(await search('OLDER 3500'), [1]);
+      assert.deepEqual(await search('OLDER 3700'), []);
+      const r = await c.command('w4', 'SEARCH OLDER 0');
+      assert.match(r.tagged, /^w4 BAD/);
+      assert.match((await c.command('k', 'CAPABILITY')).lines.join(' '), / WITHIN /);
+    } finally {
+      assert.match((await c.command('w5', 'SELECT INBOX')).tagged, /^w5 OK/);
+    }
   });
 
   test('UID SEARCH answers UIDs', async () => {

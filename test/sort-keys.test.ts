@@ -15,8 +15,8 @@ import type { MessageAnalysis } from '../src/mime/types.js';
 import { baseSubject } from '../src/search/base-subject.js';
 import { casemapKey, compareKeys } from '../src/search/collation.js';
 import { firstAddresses } from '../src/search/envelope-addresses.js';
-import type { ContentSource } from '../src/search/evaluate.js';
-import { contentFacts, loadFacts, sentDate, type MessageFacts } from '../src/search/message-facts.js';
+import { contentFacts, encodeHeaderFacts } from '../src/search/header-facts.js';
+import { cachedRanks, GONE, loadFacts, memoized, sentDate, type FactsSource, type MessageFacts, type SortValue } from '../src/search/message-facts.js';
 import { parseSortCriteria, sortIndices, type SortCriterion } from '../src/search/sort.js';
 import { ArgReader, ParseError } from '../src/imap/wire/reader.js';
 import { frameOne } from './helpers/wire-harness.js';
@@ -248,37 +248,116 @@ describe('parseSortCriteria', () => {
   });
 });
 
+describe('sortIndices against a plain comparison sort', () => {
+  const KEYS = ['arrival', 'date', 'subject', 'from', 'size'] as const;
+  test('packed (one numeric sort) and compared orders both match comparing the values', () => {
+    const message = fc.record({
+      arrival: fc.integer({ min: -2e12, max: 2e12 }),
+      sent: fc.option(fc.integer({ min: -2e12, max: 2e12 })),
+      subject: fc.constantFrom('', 'A', 'B', 'É', 'AB', '\u{1F600}'),
+      from: fc.constantFrom('', 'X', 'Y'),
+      size: fc.oneof(fc.nat(50), fc.integer({ min: 0, max: 2 ** 45 })),
+    });
+    const criterion = fc.record({ key: fc.constantFrom(...KEYS), reverse: fc.boolean() });
+    fc.assert(
+      fc.property(fc.array(message, { maxLength: 60 }), fc.array(criterion, { minLength: 1, maxLength: 4 }), (msgs, criteria) => {
+        const facts: MessageFacts[] = msgs.map((m) => ({
+          arrival: m.arrival,
+          content: { ...contentFacts(analyze([])), sentDate: m.sent, subject: casemapKey(m.subject), from: casemapKey(m.from) },
+        }));
+        const indices = msgs.map((_, i) => i);
+        const value = (i: number, key: (typeof KEYS)[number]): string | number =>
+          key === 'size' ? msgs[i]!.size : key === 'arrival' ? facts[i]!.arrival : key === 'date' ? sentDate(facts[i]!) : facts[i]!.content![key];
+        const expected = indices.slice().sort((a, b) => {
+          for (const c of criteria) {
+            const [x, y] = [value(a, c.key), value(b, c.key)];
+            const d = x < y ? -1 : x > y ? 1 : 0;
+            if (d !== 0) return c.reverse ? -d : d;
+          }
+          return a - b;
+        });
+        assert.deepEqual(sortIndices(indices, criteria, (i) => msgs[i]!.size, facts), expected);
+      }),
+    );
+  });
+});
+
 describe('loadFacts', () => {
-  test('batches, skips analysis when not needed, and caches by blob', async () => {
-    const analyses = new Map<string, MessageAnalysis>([
-      ['b1', analyze(['Subject: one', 'Date: 1 Jan 2020 00:00:00 +0000'])],
-      ['b2', analyze(['Subject: two'])],
-    ]);
-    const calls = { records: [] as number[], analyses: 0 };
-    const source: ContentSource = {
+  const analyses = new Map<string, MessageAnalysis>([
+    ['b1', analyze(['Subject: one', 'Date: 1 Jan 2020 00:00:00 +0000'])],
+    ['b2', analyze(['Subject: two'])],
+  ]);
+  /** Messages 1..n, blob b1 for odd UIDs and b2 for even ones, UID 3 gone; b1 has stored facts, b2 predates them. */
+  const makeSource = (uidValidity: number) => {
+    const calls = { records: [] as number[], facts: 0, analyses: 0 };
+    const source: FactsSource = {
       getRecords: async (uids) => {
         calls.records.push(uids.length);
         return uids.filter((u) => u !== 3).map((u) => ({ uid: u, internalDate: new Date(u * 1000), blobId: u % 2 ? 'b1' : 'b2' }));
+      },
+      getHeaderFacts: async (ids) => {
+        calls.facts++;
+        return new Map(ids.includes('b1') ? [['b1', encodeHeaderFacts(analyses.get('b1')!)]] : []);
       },
       getAnalysis: async (blobId) => {
         calls.analyses++;
         return analyses.get(blobId) ?? null;
       },
+      store: STORE,
+      mailboxId: 7,
+      uidValidity,
+      liveCount: 1200,
+      isLive: () => true,
     };
-    const uids: Uid[] = Array.from({ length: 1200 }, (_, i) => uid(i + 1));
-    const dates = await loadFacts(source, uids, false);
+    return { source, calls };
+  };
+  const STORE = {};
+  const subjectOf: SortValue = (f) => f.content?.subject ?? '';
+  const uids: Uid[] = Array.from({ length: 1200 }, (_, i) => uid(i + 1));
+
+  test('batches, reads stored facts, derives the rest from the analysis, then serves the mailbox from memory', async () => {
+    const { source, calls } = makeSource(1);
+    const full = await loadFacts(source, uids);
     assert.deepEqual(calls.records, [500, 500, 200]);
-    assert.equal(calls.analyses, 0);
-    assert.equal(dates[0]!.arrival, 1000);
-    assert.equal(dates[0]!.content, null);
-    assert.deepEqual(dates[2], { arrival: 0, content: null });
-    const full = await loadFacts(source, uids, true);
-    // Two distinct blobs: each analysed once, however many messages share it.
-    assert.equal(calls.analyses, 2);
+    // Only b2 lacks stored facts: one analysis per batch that holds it, never b1's.
+    assert.equal(calls.analyses, 3);
+    assert.equal(full[0]!.arrival, 1000);
     assert.equal(full[0]!.content?.subject, 'ONE');
+    assert.equal(full[0]!.content?.sentDate, Date.UTC(2020, 0, 1));
+    assert.deepEqual(full[0]!.content?.folded.subject, ['ONE']);
     assert.equal(full[1]!.content?.subject, 'TWO');
-    assert.equal(full[2]!.content, null);
-    await loadFacts(source, uids, true);
-    assert.equal(calls.analyses, 2);
+    assert.equal(full[2], GONE);
+    // Stored and derived facts are the same thing.
+    assert.deepEqual(full[0]!.content, contentFacts(analyses.get('b1')!));
+    const again = await loadFacts(source, uids.slice(0, 10));
+    assert.deepEqual(calls.records, [500, 500, 200, 1], 'only the gone UID 3 is asked for again');
+    assert.equal(again[4], full[4]);
+  });
+
+  test('cached rank tables sort like the facts themselves; memoized results follow their exact input', async () => {
+    const { source } = makeSource(3);
+    const some = uids.filter((u) => u !== 3 && u % 5 !== 0);
+    const facts = await loadFacts(source, some);
+    const indices = some.map((_, p) => p);
+    for (const criteria of [[{ key: 'subject', reverse: false }], [{ key: 'subject', reverse: true }, { key: 'date', reverse: false }]] as SortCriterion[][]) {
+      const ranks = (key: string, value: SortValue) => cachedRanks(source, key, value, some);
+      assert.notEqual(ranks('subject', subjectOf), null);
+      assert.deepEqual(sortIndices(indices, criteria, () => 0, facts, ranks), sortIndices(indices, criteria, () => 0, facts));
+    }
+    // A UID the cache does not hold: no ranks, the caller ranks its facts.
+    assert.equal(cachedRanks(source, 'subject', subjectOf, [uid(5000)]), null);
+    let computed = 0;
+    const compute = () => ({ n: ++computed });
+    const first = memoized(source, 'x', some, indices, compute);
+    assert.equal(memoized(source, 'x', some, indices, compute), first);
+    assert.notEqual(memoized(source, 'x', some.slice(1), indices.slice(1), compute), first);
+    assert.notEqual(memoized(source, 'x', some.slice(1), indices.slice(0, -1), compute).n, first.n);
+    assert.equal(computed, 3);
+  });
+
+  test('a new UIDVALIDITY forgets the mailbox', async () => {
+    const { source, calls } = makeSource(2);
+    await loadFacts(source, uids.slice(0, 2));
+    assert.deepEqual(calls.records, [2]);
   });
 });

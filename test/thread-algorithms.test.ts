@@ -12,7 +12,8 @@ import { threadPieces } from '../src/imap/commands/thread.js';
 import { analyzeMessage } from '../src/mime/analyze.js';
 import { baseSubject } from '../src/search/base-subject.js';
 import { casemapKey } from '../src/search/collation.js';
-import { contentFacts, type MessageFacts } from '../src/search/message-facts.js';
+import { contentFacts } from '../src/search/header-facts.js';
+import type { MessageFacts } from '../src/search/message-facts.js';
 import { MAX_REFERENCES, firstMsgId, parseMsgIds } from '../src/search/message-id.js';
 import { threadOrderedSubject, threadReferences, type ThreadNode } from '../src/search/thread.js';
 
@@ -81,6 +82,7 @@ function factsOf(m: Msg): MessageFacts {
       displayTo: '',
       messageId: m.id ?? null,
       references: m.refs ?? [],
+      folded: { subject: [], from: [], to: [], cc: [], bcc: [] },
     },
   };
 }

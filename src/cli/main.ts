@@ -13,10 +13,11 @@ import { registerImportCommand } from './import.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerQuotaCommands } from './quota.js';
 import { registerServeCommand } from './serve.js';
+import { registerStoreCommands } from './store-copy.js';
 import { registerUserCommands } from './user.js';
 
 /** Every top-level command, in help order. */
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerServeCommand, registerUserCommands, registerQuotaCommands, registerImportCommand, registerExportCommand, registerMigrateCommand, registerDeliverCommand, registerAliasCommands];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerServeCommand, registerUserCommands, registerQuotaCommands, registerImportCommand, registerExportCommand, registerMigrateCommand, registerDeliverCommand, registerAliasCommands, registerStoreCommands];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

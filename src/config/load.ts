@@ -42,6 +42,8 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: 'lmtp-port', arg: '<port>', setting: 'lmtpPort', description: 'LMTP port (0 disables)' },
   { flag: 'tls-cert', arg: '<file>', setting: 'tlsCert', description: 'PEM certificate (chain); default: self-signed' },
   { flag: 'tls-key', arg: '<file>', setting: 'tlsKey', description: 'PEM private key for --tls-cert' },
+  { flag: 'proxy-listeners', arg: '<names>', setting: 'proxy.listeners', description: 'listeners expecting a PROXY protocol header, e.g. imaps,pop3s (default: none)' },
+  { flag: 'proxy-trusted', arg: '<networks>', setting: 'proxy.trusted', description: 'networks of the proxies allowed to send it, e.g. 10.0.0.0/8,::1' },
   { flag: 'log-level', arg: '<level>', setting: 'log.level', description: 'fatal, error, warn, info, debug, trace or silent' },
   { flag: 'trace', setting: 'log.trace', description: 'log protocol traces (passwords and literals redacted)' },
   { flag: 'store', arg: '<url>', setting: 'store.url', description: 'PostgreSQL store URL (postgres://user@host/db); default: SQLite in the data directory' },

@@ -51,6 +51,15 @@ const cidrList = z.preprocess(
   ),
 );
 
+/** Listeners that can expect a PROXY protocol header (the LMTP unix socket cannot: its peers have no address). */
+export const PROXY_LISTENERS = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp'] as const;
+
+const PROXY_LISTENERS_ERROR = `expected a list of listeners from ${PROXY_LISTENERS.join(', ')}`;
+const proxyListenerList = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  z.array(z.enum(PROXY_LISTENERS, { error: PROXY_LISTENERS_ERROR }), { error: PROXY_LISTENERS_ERROR }),
+);
+
 /** RFC 6154 §2 special uses a stored mailbox can have (\\All and \\Flagged name virtual mailboxes, which mailkeep has not). */
 export const SPECIAL_USES = ['\\Archive', '\\Drafts', '\\Junk', '\\Sent', '\\Trash'] as const;
 
@@ -127,6 +136,17 @@ export const configSchema = z
         trustedNetworks: cidrList.default([]),
       })
       .prefault({}),
+    /** PROXY protocol v1/v2 behind a load balancer (net/proxy-protocol.ts); off unless listeners are named. */
+    proxy: z
+      .object({
+        /** Listeners whose every connection must start with a PROXY header from a trusted proxy. */
+        listeners: proxyListenerList.default([]),
+        /** Networks of the proxies allowed to send the header; other peers of those listeners are refused. */
+        trusted: cidrList.default([]),
+        /** A connection that has not sent its complete header by then is closed. */
+        headerTimeoutSeconds: positive(5, 'a number of seconds'),
+      })
+      .prefault({}),
     limits: z
       .object({
         maxConnections: positive(10000),
@@ -148,6 +168,10 @@ export const configSchema = z
         idleHeartbeatSeconds: positive(120, 'a number of seconds'),
         /** RFC 9585: progress notes during long commands, this often (10-15 s recommended). */
         inProgressSeconds: positive(10, 'a number of seconds'),
+        /** RFC 5465 NOTIFY: mailboxes one session may watch besides the selected one (more: NO [NOTIFICATIONOVERFLOW]). */
+        notifyMaxMailboxes: positive(1000),
+        /** RFC 5465 §5.8: undelivered notifications per session before it gets OK [NOTIFICATIONOVERFLOW] and NOTIFY NONE. */
+        notifyMaxPending: positive(1000),
       })
       .prefault({}),
     /** Failed-login throttling; see auth/throttle.ts. */
@@ -208,6 +232,10 @@ export const configSchema = z
     if ((c.tlsCert === null) !== (c.tlsKey === null)) {
       const [given, missing] = c.tlsCert !== null ? ['tlsCert', 'tls-key'] : ['tlsKey', 'tls-cert'];
       ctx.addIssue({ code: 'custom', path: [given], message: `${missing} must be set as well`, params: { showValue: false } });
+    }
+    // Without trusted proxies a PROXY listener would refuse everyone: say so rather than start a useless listener.
+    if (c.proxy.listeners.length > 0 && c.proxy.trusted.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['proxy', 'listeners'], message: 'proxy.trusted must list the proxies\' networks as well', params: { showValue: false } });
     }
   });
 

@@ -43,6 +43,8 @@ function warn(err: unknown): void {
 export class LocalChangeBus implements ChangeBus {
   private readonly entries = new Map<string, Entry>();
   private hooks: LocalBusHooks;
+  /** Announces changes committed by other processes (the modseq poller); none when this process is the only writer. */
+  private settler: (() => void) | null = null;
 
   constructor(hooks: LocalBusHooks = {}) {
     this.hooks = hooks;
@@ -51,6 +53,20 @@ export class LocalChangeBus implements ChangeBus {
   /** Replaces the hooks (a store installs its poller after constructing the bus). */
   setHooks(hooks: LocalBusHooks): void {
     this.hooks = hooks;
+  }
+
+  /** Lets a cross-process poller make settle() announce other processes' commits too. */
+  setSettler(settler: () => void): void {
+    this.settler = settler;
+  }
+
+  /**
+   * Local commits are published synchronously, so only other processes'
+   * commits can be unannounced: the settler (one cheap `data_version` read on
+   * SQLite) publishes those before this returns.
+   */
+  settle(): void {
+    this.settler?.();
   }
 
   publish(accountId: AccountId, mailboxId: MailboxId, modseq: ModSeq): void {

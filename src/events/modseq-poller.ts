@@ -8,6 +8,8 @@
  * Invariants: a baseline is read when a mailbox gets its first local listener,
  * so any commit after a subscriber subscribed is announced; a watched mailbox
  * that disappears (deleted elsewhere) is announced once, so its sessions notice.
+ * The timer bounds the wake-up delay of idlers; bus.settle() polls on demand,
+ * so whoever must be current (the shared mailbox index) never waits for it.
  */
 import type { AccountId, MailboxId } from '../ids.js';
 import { modseq } from '../ids.js';
@@ -39,6 +41,8 @@ export class ModSeqPoller {
     private readonly onError: (err: unknown) => void,
   ) {
     this.lastVersion = source.dataVersion();
+    // settle() on the bus polls at once, so a caller learns of every commit made before it asked.
+    bus.setSettler(() => this.poll());
   }
 
   /** Starts polling every intervalMs; the timer never keeps the process alive. */

@@ -29,6 +29,7 @@ import type pg from 'pg';
 import type { AccountId, MailboxId, ModSeq } from '../ids.js';
 import { modseq as toModSeq } from '../ids.js';
 import type { ChangeBus } from '../store/types.js';
+import { ACCOUNT_CHANNEL } from '../store/types.js';
 import type { WatchedMailbox } from './local-bus.js';
 import { LocalChangeBus, mailboxKey } from './local-bus.js';
 
@@ -103,6 +104,8 @@ export class PgChangeBus implements ChangeBus {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private reconnectDelay = MIN_RECONNECT_MS;
   private polling: Promise<void> | null = null;
+  /** settle() calls not yet sent to the database: they share one read. */
+  private settling: { mailboxes: Map<string, WatchedMailbox>; done: Promise<void> } | null = null;
   private closed = false;
 
   constructor(
@@ -151,6 +154,31 @@ export class PgChangeBus implements ChangeBus {
     if (w) w.gone = true;
   }
 
+  /**
+   * Reads the mailbox's committed modseq and delivers it if it grew, so every
+   * change committed (on any node) before the call has been delivered when
+   * this resolves: read-your-writes across nodes without trusting NOTIFY's
+   * timing. Calls made before the read is sent share it (IDLE fan-out: one
+   * query for all of a process's idlers).
+   */
+  settle(accountId: AccountId, mailboxId: MailboxId): Promise<void> {
+    if (!this.settling) {
+      const batch = { mailboxes: new Map<string, WatchedMailbox>(), done: Promise.resolve() };
+      // setImmediate: every call of this turn of the event loop joins before the read is sent.
+      batch.done = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+        this.settling = null;
+        const current = await this.source.readModSeqs([...batch.mailboxes.values()]);
+        for (const key of batch.mailboxes.keys()) {
+          const w = this.watches.get(key);
+          if (w) this.announce(w, current.get(key), 'settle');
+        }
+      });
+      this.settling = batch;
+    }
+    this.settling.mailboxes.set(mailboxKey(accountId, mailboxId), { accountId, mailboxId });
+    return this.settling.done;
+  }
+
   /** Number of listeners on one mailbox (0 when none). */
   listenerCount(accountId: AccountId, mailboxId: MailboxId): number {
     return this.local.listenerCount(accountId, mailboxId);
@@ -169,17 +197,8 @@ export class PgChangeBus implements ChangeBus {
       if (watches.length === 0) return;
       const current = await this.source.readModSeqs(watches);
       for (const w of watches) {
-        if (this.watches.get(mailboxKey(w.accountId, w.mailboxId)) !== w || w.gone) continue;
-        const now = current.get(mailboxKey(w.accountId, w.mailboxId));
-        if (now === undefined) {
-          // Deleted (by any node): one last wake-up so its sessions find out.
-          w.gone = true;
-          this.local.publish(w.accountId, w.mailboxId, toModSeq(Math.max(w.delivered, w.known ?? 0) + 1));
-        } else if (all || (w.known !== null && now > w.known)) {
-          this.deliver({ accountId: w.accountId, mailboxId: w.mailboxId, modseq: now }, all);
-        } else if (w.known === null) {
-          w.known = now;
-        }
+        if (this.watches.get(mailboxKey(w.accountId, w.mailboxId)) !== w) continue;
+        this.announce(w, current.get(mailboxKey(w.accountId, w.mailboxId)), all ? 'all' : 'grown');
       }
     })().catch(this.onError);
     const tracked = run.finally(() => {
@@ -187,6 +206,24 @@ export class PgChangeBus implements ChangeBus {
     });
     this.polling = tracked;
     return tracked;
+  }
+
+  /**
+   * Acts on a mailbox's modseq as read from the database (undefined: the
+   * mailbox is gone). `mode`: 'grown' announces what grew past the catch-up
+   * baseline; 'settle' anything above what was delivered; 'all' wakes anyway.
+   */
+  private announce(w: Watch, now: number | undefined, mode: 'grown' | 'settle' | 'all'): void {
+    if (w.gone) return;
+    if (now === undefined) {
+      // Deleted (by any node): one last wake-up so its sessions find out.
+      w.gone = true;
+      this.local.publish(w.accountId, w.mailboxId, toModSeq(Math.max(w.delivered, w.known ?? 0) + 1));
+    } else if (mode !== 'grown' || (w.known !== null && now > w.known)) {
+      this.deliver({ accountId: w.accountId, mailboxId: w.mailboxId, modseq: now }, mode === 'all');
+    } else if (w.known === null) {
+      w.known = now;
+    }
   }
 
   /** Delivers a change once: values at or below what was delivered are dropped unless forced. */
@@ -274,15 +311,22 @@ export class PgChangeBus implements ChangeBus {
   }
 }
 
-/** Reads highestModSeq of many mailboxes in one query (keyed by mailboxKey). */
+/**
+ * Reads highestModSeq of many mailboxes in one query (keyed by mailboxKey);
+ * for an account channel (ACCOUNT_CHANNEL), the account's namespace version.
+ */
 export async function readModSeqs(pool: pg.Pool, mailboxes: readonly WatchedMailbox[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   if (mailboxes.length === 0) return out;
   const res = await pool.query<{ account_id: number; mailbox_id: number; highest_modseq: number }>(
-    `SELECT m.account_id, m.mailbox_id, m.highest_modseq
-     FROM unnest($1::bigint[], $2::bigint[]) AS w (account_id, mailbox_id)
-     JOIN mailboxes m ON m.account_id = w.account_id AND m.mailbox_id = w.mailbox_id`,
-    [mailboxes.map((m) => m.accountId), mailboxes.map((m) => m.mailboxId)],
+    `WITH w AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS w (account_id, mailbox_id))
+     SELECT m.account_id, m.mailbox_id, m.highest_modseq
+     FROM w JOIN mailboxes m ON m.account_id = w.account_id AND m.mailbox_id = w.mailbox_id
+     UNION ALL
+     SELECT a.account_id, $3::bigint, coalesce(n.version, 0)
+     FROM w JOIN accounts a ON a.account_id = w.account_id AND w.mailbox_id = $3
+     LEFT JOIN namespace_versions n ON n.account_id = a.account_id`,
+    [mailboxes.map((m) => m.accountId), mailboxes.map((m) => m.mailboxId), ACCOUNT_CHANNEL],
   );
   for (const row of res.rows) out.set(mailboxKey(row.account_id as AccountId, row.mailbox_id as MailboxId), row.highest_modseq);
   return out;

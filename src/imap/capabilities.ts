@@ -24,6 +24,10 @@ export function capabilityList(session: ImapSession): string[] {
     'CHILDREN',
     'ESEARCH',
     'SEARCHRES',
+    // RFC 5032: OLDER/YOUNGER search keys.
+    'WITHIN',
+    // RFC 5255 §4.3: SEARCH, SORT and THREAD compare with i;unicode-casemap.
+    'I18NLEVEL=1',
     // RFC 5256, RFC 5957, RFC 5267 §3.1, RFC 9394.
     'SORT',
     'SORT=DISPLAY',
@@ -38,6 +42,8 @@ export function capabilityList(session: ImapSession): string[] {
     'LIST-STATUS',
     'METADATA',
     'LIST-METADATA',
+    // RFC 5465, every event but AnnotationChange (no per-message annotations).
+    'NOTIFY',
     'STATUS=SIZE',
     'MULTIAPPEND',
     // RFC 4469; URL-PARTIAL: ;PARTIAL= in its URLs (RFC 5550 §4).

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { ConnectionLimiter } from '../net/connection-limiter.js';
-import { listen, type Listener } from '../net/listen.js';
+import { listen, proxySpecFor, type Listener } from '../net/listen.js';
 import type { MailStore } from '../store/types.js';
 import { LmtpConnection } from './session/connection.js';
 import { listenUnix } from './unix-listener.js';
@@ -26,8 +26,8 @@ export interface LmtpListenDeps {
 export async function listenLmtp(deps: LmtpListenDeps): Promise<Listener[]> {
   const { config, log, limiter, sessions } = deps;
   const connDeps = { store: deps.store, config, log, onClose: (conn: LmtpConnection) => sessions.delete(conn) };
-  const onSocket = (socket: Socket): void => {
-    const conn = new LmtpConnection(socket, connDeps);
+  const onSocket = (socket: Socket, remoteAddress: string): void => {
+    const conn = new LmtpConnection(socket, connDeps, remoteAddress);
     sessions.add(conn);
     conn.run().catch((err: unknown) => {
       log.error({ err, session: conn.id }, 'session crashed');
@@ -38,7 +38,7 @@ export async function listenLmtp(deps: LmtpListenDeps): Promise<Listener[]> {
   try {
     if (config.lmtpPort !== 0) {
       listeners.push(
-        await listen({ name: 'lmtp', host: config.lmtpHost, port: config.lmtpPort, setting: 'lmtp-port', tls: null, limiter, log, refusePrefix: '421 4.7.0', onSocket }),
+        await listen({ name: 'lmtp', host: config.lmtpHost, port: config.lmtpPort, setting: 'lmtp-port', tls: null, proxy: proxySpecFor(config, 'lmtp'), limiter, log, refusePrefix: '421 4.7.0', onSocket }),
       );
     }
     if (config.lmtp.socket !== null) listeners.push(await listenUnix({ name: 'lmtp-socket', path: config.lmtp.socket, limiter, log, onSocket }));

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { ConnectionLimiter } from '../net/connection-limiter.js';
 import type { Listener } from '../net/listen.js';
 
-/** The limiter key every unix-socket client shares (they have no address). */
+/** The address (and limiter key) every unix-socket client shares: they have no address. */
 const LOCAL = 'local';
 /** Owner and group: the MTA's user must share the server's group (LMTP has no authentication). */
 const SOCKET_MODE = 0o660;
@@ -41,7 +41,7 @@ export interface UnixListenSpec {
   path: string;
   limiter: ConnectionLimiter;
   log: Logger;
-  onSocket(socket: Socket): void;
+  onSocket(socket: Socket, remoteAddress: string): void;
 }
 
 /** Binds a unix-socket listener; its close() stops accepting and removes the socket file. */
@@ -56,7 +56,7 @@ export async function listenUnix(spec: UnixListenSpec): Promise<Listener> {
       return;
     }
     socket.once('close', () => spec.limiter.release(LOCAL));
-    spec.onSocket(socket);
+    spec.onSocket(socket, LOCAL);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new Error(`cannot listen on ${spec.path} (${err.message})`)));

@@ -1,13 +1,37 @@
 /**
- * TCP and implicit-TLS listeners with connection limits. A port that cannot be
- * bound fails with an error naming the port and the setting to change.
+ * TCP and implicit-TLS listeners with connection limits and the optional
+ * PROXY protocol. A port that cannot be bound fails with an error naming the
+ * port and the setting to change.
+ *
+ * Every accepted connection goes through the same steps: PROXY header (when
+ * the listener expects one), TLS handshake (implicit-TLS ports), connection
+ * limits by client address, then the session. The client address found in
+ * the first step is the one every later step and the session use.
+ *
+ * Invariants: a PROXY listener serves only peers in `proxy.trusted` that send
+ * a valid header in time; any other connection is closed and logged, never
+ * served under the socket's address. The limits count a connection once its
+ * client is known (after the header, and after TLS so a refusal can be read);
+ * until then the header and handshake timeouts bound it.
  */
-import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer, type Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
 import type { ConnectionLimiter } from './connection-limiter.js';
 import { addressKey } from '../auth/throttle.js';
-import { normalizeAddress } from './address.js';
+import { isTrusted, normalizeAddress } from './address.js';
+import { readProxyHeader } from './proxy-protocol.js';
+
+/** Node's tls.Server allows 120 s; a handshake still unfinished after 30 s is stalled or hostile. */
+const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
+
+/** PROXY protocol settings of one listener. */
+export interface ProxySpec {
+  /** Networks (CIDR) of the proxies allowed to connect. */
+  trusted: readonly string[];
+  headerTimeoutMs: number;
+}
 
 /** What to listen on and what to do with each accepted socket. */
 export interface ListenSpec {
@@ -16,13 +40,16 @@ export interface ListenSpec {
   port: number;
   /** Config setting that chose the port, for error messages ("imap-port"). */
   setting: string;
-  /** Implicit TLS (RFC 8314) with this key and certificate when set. */
-  tls: { key: Buffer; cert: Buffer } | null;
+  /** Implicit TLS (RFC 8314) with this context when set. */
+  tls: SecureContext | null;
+  /** Expect a PROXY protocol header before anything else when set. */
+  proxy: ProxySpec | null;
   limiter: ConnectionLimiter;
   log: Logger;
   /** Line sent before closing a connection over the limits, e.g. "* BYE". */
   refusePrefix?: string;
-  onSocket(socket: Socket): void;
+  /** `remoteAddress`: the client's address (from the PROXY header when there is one), normalized. */
+  onSocket(socket: Socket, remoteAddress: string): void;
 }
 
 /** A bound listener. */
@@ -35,33 +62,22 @@ export interface Listener {
 /** An error for a port that cannot be bound; the CLI prints it as one line. */
 export type ListenError = Error & { code: string; port: number; setting: string; host: string };
 
+/** The PROXY settings of the named listener: null unless `proxy.listeners` names it. */
+export function proxySpecFor(config: Pick<Config, 'proxy'>, name: string): ProxySpec | null {
+  const { listeners, trusted, headerTimeoutSeconds } = config.proxy;
+  return (listeners as readonly string[]).includes(name) ? { trusted, headerTimeoutMs: headerTimeoutSeconds * 1000 } : null;
+}
+
 /** Binds a listener; rejects with a ListenError when the port is taken or not permitted. */
 export async function listen(spec: ListenSpec): Promise<Listener> {
-  const accept = (socket: Socket): void => {
-    // IPv6 clients are counted per /64, the block one subscriber usually holds.
-    const address = addressKey(normalizeAddress(socket.remoteAddress));
-    const refusal = spec.limiter.acquire(address);
-    if (refusal) {
-      spec.log.warn({ remote: address, listener: spec.name }, refusal);
-      socket.end(`${spec.refusePrefix ?? '* BYE'} ${refusal}\r\n`);
-      socket.on('error', () => undefined);
-      return;
-    }
-    socket.once('close', () => spec.limiter.release(address));
-    spec.onSocket(socket);
-  };
-
-  let server: Server;
-  if (spec.tls) {
-    // RFC 8996 / RFC 9325: TLS 1.2 or later.
-    const tlsServer = createTlsServer({ key: spec.tls.key, cert: spec.tls.cert, minVersion: 'TLSv1.2' }, accept);
-    tlsServer.on('tlsClientError', (err, socket) => {
-      spec.log.info({ listener: spec.name, remote: normalizeAddress(socket.remoteAddress), err: err.message }, 'TLS handshake failed');
+  const server = createServer((socket) => {
+    // Before the session adds its own handler, an error is answered by the 'close' that follows it.
+    socket.on('error', () => undefined);
+    admit(spec, socket).catch((err: unknown) => {
+      spec.log.error({ err, listener: spec.name }, 'accepting a connection failed');
+      socket.destroy();
     });
-    server = tlsServer;
-  } else {
-    server = createTcpServer(accept);
-  }
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -88,4 +104,84 @@ export async function listen(spec: ListenSpec): Promise<Listener> {
       server.close();
     },
   };
+}
+
+/** PROXY header, TLS, limits, session: see the module comment. */
+async function admit(spec: ListenSpec, raw: Socket): Promise<void> {
+  const peer = normalizeAddress(raw.remoteAddress);
+  let remote = peer;
+  if (spec.proxy) {
+    const found = await proxiedAddress(spec, spec.proxy, raw, peer);
+    if (found === null) {
+      raw.destroy();
+      return;
+    }
+    remote = found;
+  }
+
+  let socket: Socket = raw;
+  if (spec.tls) {
+    try {
+      socket = await startTls(raw, spec.tls);
+    } catch (err) {
+      spec.log.info({ listener: spec.name, remote, err: (err as Error).message }, 'TLS handshake failed');
+      raw.destroy();
+      return;
+    }
+  }
+
+  // IPv6 clients are counted per /64, the block one subscriber usually holds.
+  const key = addressKey(remote);
+  const refusal = spec.limiter.acquire(key);
+  if (refusal) {
+    spec.log.warn({ remote: key, listener: spec.name }, refusal);
+    socket.end(`${spec.refusePrefix ?? '* BYE'} ${refusal}\r\n`);
+    socket.on('error', () => undefined);
+    return;
+  }
+  socket.once('close', () => spec.limiter.release(key));
+  spec.onSocket(socket, remote);
+}
+
+/**
+ * The client address a trusted proxy announces; null (logged) when the peer
+ * is not a trusted proxy or its header is missing, late or malformed.
+ */
+async function proxiedAddress(spec: ListenSpec, proxy: ProxySpec, raw: Socket, peer: string): Promise<string | null> {
+  if (!isTrusted(peer, proxy.trusted)) {
+    spec.log.warn({ listener: spec.name, peer }, 'refused: PROXY listener, and the peer is not in proxy.trusted');
+    return null;
+  }
+  const header = await readProxyHeader(raw, proxy.headerTimeoutMs).catch((err: Error) => {
+    spec.log.warn({ listener: spec.name, peer, reason: err.message }, 'refused: no valid PROXY header');
+    return null;
+  });
+  if (header === null) return null;
+  if (header.source !== null) return normalizeAddress(header.source.address);
+  // LOCAL (the proxy's health check) and UNKNOWN/AF_UNSPEC are the proxy's own connections (spec §2.1, §2.2).
+  spec.log.debug({ listener: spec.name, peer, command: header.command }, 'PROXY header without a client address: the proxy is the client');
+  return peer;
+}
+
+/** Server side of a TLS handshake on an accepted socket (bytes already read and unshifted are part of it). */
+function startTls(raw: Socket, secureContext: SecureContext): Promise<Socket> {
+  const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext });
+  return new Promise<Socket>((resolve, reject) => {
+    const settle = (err: Error | null): void => {
+      clearTimeout(timer);
+      tlsSocket.off('secure', onSecure);
+      tlsSocket.off('close', onClose);
+      tlsSocket.off('error', settle);
+      if (err === null) return resolve(tlsSocket);
+      tlsSocket.on('error', () => undefined);
+      tlsSocket.destroy();
+      reject(err);
+    };
+    const onSecure = (): void => settle(null);
+    const onClose = (): void => settle(new Error('closed during TLS handshake'));
+    const timer = setTimeout(() => settle(new Error('TLS handshake timed out')), TLS_HANDSHAKE_TIMEOUT_MS);
+    tlsSocket.once('secure', onSecure);
+    tlsSocket.once('close', onClose);
+    tlsSocket.once('error', settle);
+  });
 }

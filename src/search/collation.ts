@@ -1,6 +1,6 @@
 /**
  * The i;unicode-casemap collation (RFC 5051) SORT and THREAD must use
- * (RFC 5256 §7): every character is mapped to its titlecase, then fully
+ * (RFC 5256 §7), and SEARCH too under I18NLEVEL=1 (RFC 5255 §4.3): every character is mapped to its titlecase, then fully
  * decomposed (NFKD), and the results compare as code points.
  *
  * A string becomes a key once; keys then compare with plain `<`, `===`. JS
@@ -40,13 +40,21 @@ function codePointOrder(s: string): string {
   });
 }
 
-/** The comparison key of a string under i;unicode-casemap (RFC 5051 §2). */
-export function casemapKey(s: string): string {
+/**
+ * A string mapped by i;unicode-casemap (RFC 5051 §2: titlecase, then NFKD), for
+ * substring matching (SEARCH, RFC 5255 §4.3 I18NLEVEL=1).
+ */
+export function casemapText(s: string): string {
   // ASCII: titlecase is uppercase and NFKD changes nothing.
   if (ASCII.test(s)) return s.toUpperCase();
   let out = '';
   for (const ch of s) out += titlecase(ch);
-  return codePointOrder(out.normalize('NFKD'));
+  return out.normalize('NFKD');
+}
+
+/** The comparison key of a string under i;unicode-casemap (RFC 5051 §2), ordered by code point. */
+export function casemapKey(s: string): string {
+  return ASCII.test(s) ? s.toUpperCase() : codePointOrder(casemapText(s));
 }
 
 /** Orders two casemap keys: negative, zero or positive. */

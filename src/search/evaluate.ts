@@ -8,11 +8,17 @@
  *   headers, body) answers "unknown" until content is loaded, so with
  *   three-valued logic only messages the cheap keys cannot decide are loaded.
  * - Content is loaded in batches of at most BATCH messages, and the event loop
- *   gets a turn between batches, so a large mailbox never blocks other sessions.
+ *   gets a turn after every batch read from the store and at least every
+ *   SLICE_MS of matching in memory (cheap keys, hot facts), so a large
+ *   mailbox never blocks other sessions.
  * - A message pending expunge (or gone from the store) has no content: it can
  *   still match on cheap keys, never on content keys.
  * - Text keys match case-insensitively, after Unicode normalization and case
  *   folding of both sides, as substrings of the decoded text.
+ * - A query whose content keys the header facts can answer (dates other than
+ *   SAVED*, FROM/TO/CC/BCC/SUBJECT) reads the mailbox's hot facts
+ *   (message-facts.ts) instead of records and analyses; both paths give the
+ *   same answers, because the facts are folded from the same decoded headers.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Uid } from '../ids.js';
@@ -20,10 +26,15 @@ import { hasFlag } from '../imap/flags.js';
 import { inRanges, resolveRanges, type SequenceSet } from './sequence-set.js';
 import type { MessageAnalysis } from '../mime/types.js';
 import type { MessageRecord } from '../store/types.js';
+import { foldText, isFoldedField, type ContentFacts } from './header-facts.js';
+import type { MessageFacts } from './message-facts.js';
 import { dayOf, queryNeeds, type DayNumber, type SearchKey } from './query.js';
 
-/** Messages per content batch (and per cheap-pass slice between event-loop turns). */
+/** Messages per content batch. */
 export const BATCH = 500;
+
+/** Longest stretch of matching in memory between two event-loop turns, in ms. */
+const SLICE_MS = 4;
 
 /**
  * The record fields a search reads. A source without save dates leaves them
@@ -59,11 +70,8 @@ export interface SearchTarget {
   /** The saved result `$` stands for (RFC 5182), as UIDs. */
   saved: readonly Uid[] | null;
   source: ContentSource;
-}
-
-/** Unicode-aware case folding for substring matching (full folding approximated by upper then lower case: ß ≡ SS, ς ≡ σ). */
-export function foldText(s: string): string {
-  return s.normalize('NFC').toUpperCase().toLowerCase();
+  /** The mailbox's hot facts of these UIDs, aligned (message-facts.ts loadFacts); without it every content key reads the store. */
+  facts?: (uids: readonly Uid[]) => Promise<readonly MessageFacts[]>;
 }
 
 /** A loaded message's content, folding text lazily and once however many keys ask. */
@@ -73,25 +81,29 @@ class Content {
   private body: string | null = null;
   readonly internalDay: DayNumber;
   readonly savedDay: DayNumber;
-  readonly emailId: string | null;
 
+  /** From a store record and analysis, or (hot path) from INTERNALDATE and the header facts alone. */
   constructor(
-    rec: ContentRecord,
+    /** INTERNALDATE in ms since the epoch. */
+    readonly internalDate: number,
+    saveDate: number | null,
+    readonly emailId: string | null,
     readonly analysis: MessageAnalysis | null,
+    private readonly facts: ContentFacts | null,
   ) {
-    this.internalDay = dayOf(rec.internalDate.getTime());
-    this.savedDay = rec.saveDate ? dayOf(rec.saveDate.getTime()) : this.internalDay;
-    this.emailId = rec.emailId ?? null;
+    this.internalDay = dayOf(internalDate);
+    this.savedDay = saveDate === null ? this.internalDay : dayOf(saveDate);
   }
 
   /** Day of the Date header; the internal date when there is none (as Dovecot does). */
   get sentDay(): DayNumber {
-    const sent = this.analysis?.sentDate;
+    const sent = this.facts?.sentDate ?? this.analysis?.sentDate;
     return sent === null || sent === undefined ? this.internalDay : dayOf(sent);
   }
 
   /** The folded values of one header field (FROM/SUBJECT/HEADER keys fold only what they read). */
-  foldedField(field: string): string[] {
+  foldedField(field: string): readonly string[] {
+    if (this.facts !== null && isFoldedField(field)) return this.facts.folded[field];
     this.fields ??= new Map();
     let values = this.fields.get(field);
     if (!values) {
@@ -103,7 +115,7 @@ class Content {
   }
 
   foldedHeaders(): Array<[string, string]> {
-    this.headers ??= (this.analysis?.headers ?? []).map(([name, value]) => [name, foldText(value)]);
+    this.headers ??= (this.analysis?.headers ?? []).map(([name, value]) => [foldText(name), foldText(value)]);
     return this.headers;
   }
 
@@ -144,6 +156,12 @@ function compile(key: SearchKey, t: SearchTarget): Matcher {
       const pick = key.field === 'internal' ? (c: Content) => c.internalDay : key.field === 'sent' ? (c: Content) => c.sentDay : (c: Content) => c.savedDay;
       const cmp = op === 'before' ? (d: number) => d < day : op === 'on' ? (d: number) => d === day : (d: number) => d >= day;
       return (_m, _i, c) => (c ? cmp(pick(c)) : undefined);
+    }
+    case 'within': {
+      // RFC 5032 §2: the target is the server's time minus the interval, compared to the second.
+      const target = Math.floor(Date.now() / 1000) * 1000 - key.seconds * 1000;
+      const older = key.op === 'older';
+      return (_m, _i, c) => (c ? (older ? c.internalDate <= target : c.internalDate >= target) : undefined);
     }
     case 'header': {
       const { field } = key;
@@ -225,6 +243,9 @@ export async function evaluateSearch(query: SearchKey, t: SearchTarget): Promise
   const match = compile(query, t);
   const needs = queryNeeds(query);
   const out: number[] = [];
+  // Only keys that need the analysis gain from the facts (INTERNALDATE alone is one record read).
+  const hot = t.facts !== undefined && needs.analysis && factsSuffice(query);
+  let turned = performance.now();
   for (let start = 0; start < t.messages.length; start += BATCH) {
     const end = Math.min(t.messages.length, start + BATCH);
     const hits: number[] = [];
@@ -236,12 +257,17 @@ export async function evaluateSearch(query: SearchKey, t: SearchTarget): Promise
       else if (v === undefined && !t.isExpunged(m.uid)) pending.push(i);
     }
     if (pending.length > 0) {
-      hits.push(...(await matchContent(pending, t, match, needs.analysis)));
+      const content = hot ? matchFacts(pending, t, t.facts!, match) : matchContent(pending, t, match, needs.analysis);
+      hits.push(...(await content));
       // Cheap hits and content hits of one batch interleave; batches themselves ascend.
       hits.sort((a, b) => a - b);
     }
     for (const i of hits) out.push(i);
-    if (end < t.messages.length) await nextTurn();
+    const fromStore = pending.length > 0 && !hot;
+    if (end < t.messages.length && (fromStore || performance.now() - turned >= SLICE_MS)) {
+      await nextTurn();
+      turned = performance.now();
+    }
   }
   return out;
 }
@@ -257,7 +283,44 @@ async function matchContent(indices: number[], t: SearchTarget, match: Matcher, 
     const analysis = analyses ? analyses[k] ?? null : null;
     // A record without its analysis cannot be searched: treat it like a message gone meanwhile.
     if (i === undefined || (needsAnalysis && !analysis)) return;
-    if (match(t.messages[i]!, i, new Content(rec, analysis))) hits.push(i);
+    const content = new Content(rec.internalDate.getTime(), rec.saveDate?.getTime() ?? null, rec.emailId ?? null, analysis, null);
+    if (match(t.messages[i]!, i, content)) hits.push(i);
+  });
+  return hits;
+}
+
+/** Whether the header facts answer every content key of the query (no SAVED*, EMAILID, BODY, TEXT or other header). */
+function factsSuffice(key: SearchKey): boolean {
+  switch (key.kind) {
+    case 'within':
+      return true;
+    case 'date':
+      return key.field !== 'saved';
+    case 'header':
+      return isFoldedField(key.field);
+    case 'emailid':
+    case 'body':
+    case 'text':
+      return false;
+    case 'not':
+      return factsSuffice(key.key);
+    case 'or':
+      return factsSuffice(key.left) && factsSuffice(key.right);
+    case 'and':
+      return key.keys.every(factsSuffice);
+    default:
+      return true;
+  }
+}
+
+/** matchContent over the mailbox's hot facts, for queries that need the analysis: a message gone or without one matches no content key, as there. */
+async function matchFacts(indices: number[], t: SearchTarget, load: NonNullable<SearchTarget['facts']>, match: Matcher): Promise<number[]> {
+  const facts = await load(indices.map((i) => t.messages[i]!.uid));
+  const hits: number[] = [];
+  indices.forEach((i, k) => {
+    const f = facts[k];
+    if (f === undefined || f.content === null) return;
+    if (match(t.messages[i]!, i, new Content(f.arrival, null, null, null, f.content))) hits.push(i);
   });
   return hits;
 }

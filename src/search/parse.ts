@@ -147,6 +147,11 @@ class KeyParser {
         r.sp();
         // flag-keyword is an atom; a system flag here is accepted and means that flag.
         return { kind: 'flag', flag: r.flag(), set: name === 'KEYWORD' };
+      // RFC 5032 §3: ( "OLDER" / "YOUNGER" ) SP nz-number.
+      case 'OLDER':
+      case 'YOUNGER':
+        r.sp();
+        return { kind: 'within', op: name === 'OLDER' ? 'older' : 'younger', seconds: r.nzNumber() };
       case 'LARGER':
       case 'SMALLER':
         r.sp();

@@ -34,6 +34,8 @@ export type SearchKey =
   | { kind: 'modseq'; min: number }
   /** A date key on a calendar day. */
   | { kind: 'date'; field: DateField; op: DateOp; day: DayNumber }
+  /** RFC 5032 OLDER/YOUNGER: INTERNALDATE at or before / at or after `seconds` before the time of the search. */
+  | { kind: 'within'; op: 'older' | 'younger'; seconds: number }
   /**
    * Substring of a decoded header field (lower-cased name), any occurrence.
    * FROM/TO/CC/BCC/SUBJECT are this with the field's name; an empty value
@@ -84,6 +86,9 @@ export function queryNeeds(key: SearchKey): QueryNeeds {
   const needs: QueryNeeds = { record: false, analysis: false, modseq: false, seqNumbers: false, bodyText: false };
   const visit = (k: SearchKey): void => {
     switch (k.kind) {
+      case 'within':
+        needs.record = true;
+        break;
       case 'date':
         needs.record = true;
         // SENT* falls back to INTERNALDATE when the Date header is absent.

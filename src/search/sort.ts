@@ -9,8 +9,7 @@
  */
 import { ParseError, type ArgReader } from '../imap/wire/reader.js';
 import { charsetDecoder } from './charset.js';
-import { compareKeys } from './collation.js';
-import { sentDate, type ContentFacts, type MessageFacts } from './message-facts.js';
+import { ranksOf, sentDate, type MessageFacts, type SortValue } from './message-facts.js';
 import { parseSearchKeys } from './parse.js';
 import type { SearchKey } from './query.js';
 
@@ -65,74 +64,86 @@ export function parseSearchCriteria(r: ArgReader, rev2: boolean): SearchCriteria
   return { charset, charsetSupported: decode !== null, query };
 }
 
-/** Whether the criteria need the message analysis (anything but ARRIVAL and SIZE). */
-export function sortNeedsContent(criteria: readonly SortCriterion[]): boolean {
-  return criteria.some((c) => c.key !== 'arrival' && c.key !== 'size');
-}
-
 /** Whether the criteria need store records at all (SIZE alone is in the view). */
 export function sortNeedsRecords(criteria: readonly SortCriterion[]): boolean {
   return criteria.some((c) => c.key !== 'size');
 }
 
-/** The string keys a criterion may read from the content facts. */
-type StringKey = 'subject' | 'from' | 'to' | 'cc' | 'displayFrom' | 'displayTo';
-
-const STRING_FIELD: Partial<Record<SortKey, StringKey>> = {
-  subject: 'subject',
-  from: 'from',
-  to: 'to',
-  cc: 'cc',
-  displayfrom: 'displayFrom',
-  displayto: 'displayTo',
+/** What each key but SIZE compares (RFC 5256 §3, RFC 5957 §4): a casemap key, '' when missing, or a date. */
+const VALUE: Record<Exclude<SortKey, 'size'>, SortValue> = {
+  arrival: (f) => f.arrival,
+  date: sentDate,
+  subject: (f) => f.content?.subject ?? '',
+  from: (f) => f.content?.from ?? '',
+  to: (f) => f.content?.to ?? '',
+  cc: (f) => f.content?.cc ?? '',
+  displayfrom: (f) => f.content?.displayFrom ?? '',
+  displayto: (f) => f.content?.displayTo ?? '',
 };
 
-/** One criterion's values, by position, and how two of them compare. */
+/** One criterion as non-negative integers by position (ranks, or sizes), lower first unless reversed. */
 interface Column {
-  compare(a: number, b: number): number;
+  values: Float64Array;
+  reverse: boolean;
 }
 
-function numberColumn(values: Float64Array, reverse: boolean): Column {
-  return { compare: reverse ? (a, b) => values[b]! - values[a]! : (a, b) => values[a]! - values[b]! };
+/**
+ * The order of positions when every criterion and the position itself fit
+ * in one exact double: then one native numeric sort does it (no comparator
+ * calls). null when they do not fit.
+ */
+function packedOrder(columns: readonly Column[], n: number): Float64Array | null {
+  // Room for the position, the last tie-breaker, in the low digits.
+  const low = 2 ** Math.ceil(Math.log2(n + 1));
+  const spans = columns.map((c) => c.values.reduce((max, v) => Math.max(max, v), 0) + 1);
+  if (spans.reduce((total, s) => total * s, low) > Number.MAX_SAFE_INTEGER) return null;
+  const keys = new Float64Array(n);
+  for (let p = 0; p < n; p++) {
+    let key = 0;
+    columns.forEach((c, j) => {
+      const v = c.values[p]!;
+      key = key * spans[j]! + (c.reverse ? spans[j]! - 1 - v : v);
+    });
+    keys[p] = key * low + p;
+  }
+  keys.sort();
+  return keys.map((k) => k % low);
 }
 
-function stringColumn(values: readonly string[], reverse: boolean): Column {
-  return { compare: reverse ? (a, b) => compareKeys(values[b]!, values[a]!) : (a, b) => compareKeys(values[a]!, values[b]!) };
+/** The order of positions by comparing criterion after criterion. */
+function comparedOrder(columns: readonly Column[], n: number): number[] {
+  const order = Array.from({ length: n }, (_, p) => p);
+  order.sort((a, b) => {
+    for (const { values, reverse } of columns) {
+      const d = reverse ? values[b]! - values[a]! : values[a]! - values[b]!;
+      if (d !== 0) return d;
+    }
+    return a - b;
+  });
+  return order;
 }
 
 /**
  * Orders search results (view indices, ascending) by the criteria. `size`
  * gives RFC822.SIZE by view index; `facts` are aligned with `indices` (only
- * read when a criterion needs them).
+ * read when a criterion needs them); `ranks` may give a key's ranks, aligned
+ * too, from a cache (message-facts.ts cachedRanks). Every criterion becomes
+ * integers, so SORT compares no strings once ranked.
  */
 export function sortIndices(
   indices: readonly number[],
   criteria: readonly SortCriterion[],
   size: (index: number) => number,
   facts: readonly MessageFacts[],
+  ranks: (key: SortKey, value: SortValue) => Float64Array | null = () => null,
 ): number[] {
   const n = indices.length;
   const columns = criteria.map(({ key, reverse }): Column => {
-    const field = STRING_FIELD[key];
-    if (field !== undefined) {
-      const content = (p: number): ContentFacts | null => facts[p]?.content ?? null;
-      return stringColumn(Array.from({ length: n }, (_, p) => content(p)?.[field] ?? ''), reverse);
-    }
-    const values = new Float64Array(n);
-    for (let p = 0; p < n; p++) {
-      const f = facts[p];
-      values[p] = key === 'size' ? size(indices[p]!) : f === undefined ? 0 : key === 'arrival' ? f.arrival : sentDate(f);
-    }
-    return numberColumn(values, reverse);
+    if (key === 'size') return { values: Float64Array.from(indices, size), reverse };
+    const value = VALUE[key];
+    return { values: ranks(key, value) ?? ranksOf(facts.map(value)), reverse };
   });
-  const order = Array.from({ length: n }, (_, p) => p);
-  // Positions ascend with the sequence number, so comparing them is the implicit last criterion.
-  order.sort((a, b) => {
-    for (const c of columns) {
-      const d = c.compare(a, b);
-      if (d !== 0) return d;
-    }
-    return a - b;
-  });
-  return order.map((p) => indices[p]!);
+  // Positions ascend with the sequence number, so they are the implicit last criterion.
+  const order = packedOrder(columns, n) ?? comparedOrder(columns, n);
+  return Array.from(order, (p) => indices[p]!);
 }

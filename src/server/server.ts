@@ -12,7 +12,7 @@ import { ImapConnection } from '../imap/session/connection.js';
 import { listenLmtp } from '../lmtp/listeners.js';
 import { MailboxIndexCache } from '../imap/session/mailbox-index.js';
 import { ConnectionLimiter } from '../net/connection-limiter.js';
-import { listen, type Listener } from '../net/listen.js';
+import { listen, proxySpecFor, type Listener } from '../net/listen.js';
 import { createTlsContext, loadTlsMaterial } from '../net/tls-material.js';
 import { Pop3Connection } from '../pop3/session/connection.js';
 import { MessageSizes } from '../pop3/session/message-sizes.js';
@@ -74,12 +74,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           ...spec,
           host: config.host,
           port: spec.port,
-          tls: spec.implicitTls ? tls : null,
+          tls: spec.implicitTls ? secureContext : null,
+          proxy: proxySpecFor(config, spec.name),
           limiter,
           log,
           refusePrefix: spec.pop3 ? '-ERR' : '* BYE',
-          onSocket(socket) {
-            const listener = { implicitTls: spec.implicitTls };
+          onSocket(socket, remoteAddress) {
+            const listener = { implicitTls: spec.implicitTls, remoteAddress };
             const conn = spec.pop3 ? new Pop3Connection(socket, pop3Deps, listener) : new ImapConnection(socket, deps, listener);
             sessions.add(conn);
             conn.run().catch((err: unknown) => {

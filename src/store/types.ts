@@ -246,11 +246,26 @@ export interface Alias {
   accountId: AccountId;
 }
 
+/**
+ * The reserved mailbox id of an account's own channel (no mailbox has id 0):
+ * its "modseq" is a per-account counter that every namespace change raises
+ * (create, delete, rename, (un)subscribe, server metadata) and that is
+ * published like a mailbox's, so NOTIFY (RFC 5465 §5.4-§5.7) hears of them
+ * across processes and nodes.
+ */
+export const ACCOUNT_CHANNEL = 0 as MailboxId;
+
 /** Wake-ups between sessions, processes and nodes: (account, mailbox, modseq), never data. */
 export interface ChangeBus {
   publish(accountId: AccountId, mailboxId: MailboxId, modseq: ModSeq): void;
   /** Calls listener for every change to the mailbox; returns the unsubscribe function. */
   subscribe(accountId: AccountId, mailboxId: MailboxId, listener: (modseq: ModSeq) => void): () => void;
+  /**
+   * Publishes every change to the mailbox committed (by any process or node) before the call,
+   * so a subscriber that heard nothing more is current (the shared mailbox index). Absent:
+   * subscribers cannot know, and must ask the store.
+   */
+  settle?(accountId: AccountId, mailboxId: MailboxId): void | Promise<void>;
 }
 
 /** The semantic mail store. All methods are async so a networked backend fits without changing callers. */
@@ -317,11 +332,21 @@ export interface MailStore {
    */
   getRecords(accountId: AccountId, id: MailboxId, uids: readonly Uid[]): Promise<MessageRecord[]>;
   /**
+   * The blob ids of the given UIDs (missing ones are absent), recently expunged ones included as in getRecords;
+   * ≤ 1000 per call. All FETCH needs for bodies, ENVELOPE and BODYSTRUCTURE, without building whole records.
+   */
+  getBlobIds(accountId: AccountId, id: MailboxId, uids: readonly Uid[]): Promise<Map<Uid, string>>;
+  /**
    * The stored analysis of a message's bytes. With `bodyText: false` the
    * implementation may return '' as bodyText (FETCH, SORT and header SEARCH
    * never read it), which lets it serve from a compact cache.
    */
   getAnalysis(blobId: string, options?: { bodyText?: boolean }): Promise<MessageAnalysis | null>;
+  /**
+   * The stored header facts (search/header-facts.ts encoding) of the given blobs (≤ 1000 per call), by blob id; a
+   * composite has its base's. Blobs stored before the facts column, or gone, are missing: callers derive those from the analysis.
+   */
+  getHeaderFacts(blobIds: readonly string[]): Promise<Map<string, string>>;
   /** Everything that changed after `since` (DESIGN "the one idea"). */
   changesSince(accountId: AccountId, id: MailboxId, since: ModSeq): Promise<MailboxChanges>;
   /**
@@ -400,4 +425,110 @@ export interface MailStore {
   getSyncState(accountId: AccountId, id: MailboxId, source: string): Promise<string | null>;
   /** Stores the resume state of a mailbox's sync from one source, replacing the previous one. */
   setSyncState(accountId: AccountId, id: MailboxId, source: string, state: string): Promise<void>;
+
+  // Whole-installation copy (`mailkeep store copy`, store/copy/): ids, UIDs and modseqs kept verbatim
+  /**
+   * One page of a dump section: at most `limit` records in primary-key order, after the record
+   * whose key (store/copy/sections.ts keyOf) is `after` (null: from the start). Read-only.
+   */
+  dumpPage(section: DumpSection, after: DumpKey | null, limit: number): Promise<DumpRecord[]>;
+  /** The ids among `blobIds` whose blob (bytes and analysis) this store already holds, so restored messages can reference it as is. */
+  restorableBlobs(blobIds: readonly string[]): Promise<Set<string>>;
+  /**
+   * Writes records of one section verbatim (ids, UIDs, modseqs, counters) in one transaction,
+   * keeping the derived data (counts, blob references) as its own insertions do. Meant for an
+   * installation that holds none of them yet; publishes nothing (no server runs on it).
+   */
+  restore(records: readonly RestoreRecord[]): Promise<void>;
 }
+
+/** The sections of a store dump, in the order a restore must write them (parents before children; counters last). */
+export const DUMP_SECTIONS = [
+  'accounts',
+  'aliases',
+  'subscriptions',
+  'mailboxes',
+  'messages',
+  'tombstones',
+  'importRecords',
+  'syncStates',
+  'metadata',
+  'counters',
+] as const;
+
+/** One section of a store dump. */
+export type DumpSection = (typeof DUMP_SECTIONS)[number];
+
+/** The primary key of a dumped record, where the next page starts. */
+export type DumpKey = ReadonlyArray<number | string>;
+
+/** An account row as dumped: the password hash travels as is. */
+export interface DumpedAccount {
+  kind: 'account';
+  id: AccountId;
+  name: string;
+  passwordHash: string;
+  createdAt: Date;
+  quotaStorage: number | null;
+  quotaMessages: number | null;
+}
+
+/** A mailbox row as dumped, with what a session needs to stay valid: UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and the \Recent marker. */
+export interface DumpedMailbox {
+  kind: 'mailbox';
+  accountId: AccountId;
+  id: MailboxId;
+  name: string;
+  uidValidity: number;
+  uidNext: Uid;
+  highestModSeq: ModSeq;
+  specialUse: string | null;
+  firstRecentUid: Uid;
+}
+
+/** A live message as dumped. `composite` is set when its blob is prefix + base (LMTP per-recipient lines). */
+export interface DumpedMessage {
+  kind: 'message';
+  accountId: AccountId;
+  mailboxId: MailboxId;
+  uid: Uid;
+  modseq: ModSeq;
+  flags: string[];
+  internalDate: Date;
+  saveDate: Date;
+  size: number;
+  blobId: string;
+  emailId: string;
+  composite: { baseId: string; baseSize: number; prefix: Buffer } | null;
+}
+
+/** A dump record that needs nothing from the blob store. */
+export type DumpedRow =
+  | DumpedAccount
+  | DumpedMailbox
+  | { kind: 'alias'; address: string; accountId: AccountId; createdAt: Date }
+  | { kind: 'subscription'; accountId: AccountId; name: string }
+  /** An expunge tombstone (RFC 7162 VANISHED); the message data it may still hold is not carried. */
+  | { kind: 'tombstone'; accountId: AccountId; mailboxId: MailboxId; uid: Uid; modseq: ModSeq }
+  | { kind: 'importRecord'; accountId: AccountId; mailboxId: MailboxId; sourceKey: string; uid: Uid }
+  | { kind: 'syncState'; accountId: AccountId; mailboxId: MailboxId; source: string; state: string }
+  /** RFC 5464 entry of a mailbox, or with mailboxId null of the account (server level). */
+  | { kind: 'metadata'; accountId: AccountId; mailboxId: MailboxId | null; name: string; value: Buffer }
+  /** The installation's allocators: the last account id, mailbox id and UIDVALIDITY handed out (0: none). */
+  | { kind: 'counters'; lastAccountId: number; lastMailboxId: number; lastUidValidity: number };
+
+/** One record of a store dump. */
+export type DumpRecord = DumpedRow | DumpedMessage;
+
+/**
+ * A message to restore: its blob staged in the target (or already there), with the analysis
+ * to store beside it, or null when restorableBlobs reported the blob (nothing to store).
+ * For a composite blob the analysis is its base's, as in NewMessage.
+ */
+export interface RestoredMessage extends Omit<DumpedMessage, 'blobId' | 'size' | 'composite'> {
+  blob: StagedBlob;
+  analysis: MessageAnalysis | null;
+}
+
+/** One record to restore. */
+export type RestoreRecord = DumpedRow | RestoredMessage;

@@ -2,11 +2,17 @@
  * FETCH and UID FETCH (RFC 9051 §6.4.5, RFC 3516 BINARY, RFC 8474 EMAILID and
  * THREADID, RFC 8514 SAVEDATE, RFC 8970 PREVIEW).
  *
- * Invariants: messages are processed in batches so memory does not grow with
- * the set; large sections stream from the blob store with backpressure;
- * fetching BODY[...] (not PEEK) sets \Seen first and reports the new FLAGS in
- * the same response; no EXPUNGE is sent while FETCH runs (sync 'no-expunge').
+ * Invariants: messages are processed in batches (one store call for their
+ * blob ids or records, their analyses together), so memory does not grow with
+ * the set and there is no store round trip per message; section bytes are read
+ * a window (at most WINDOW_BYTES) at a time and the window's responses are
+ * written as one batch, literal sizes taken from the bytes actually sent;
+ * sections over STREAM_THRESHOLD stream from the blob store with backpressure;
+ * the event loop gets a turn between batches; fetching BODY[...] (not PEEK)
+ * sets \Seen first and reports the new FLAGS in the same response; no EXPUNGE
+ * is sent while FETCH runs (sync 'no-expunge').
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { modseq, type AccountId, type Uid } from '../../ids.js';
 import { condstore, enableCondstore, fetchHead, qresync, uidOnly } from '../condstore.js';
 import type { MailboxView } from '../session/mailbox-view.js';
@@ -22,15 +28,18 @@ import { formatFlags, hasFlag } from '../flags.js';
 import type { ViewMessage } from '../session/mailbox-view.js';
 import type { ImapSession } from '../session/session.js';
 import { messagePreview } from '../preview.js';
-import { encodeString, literal } from '../wire/encode.js';
+import { encodeString } from '../wire/encode.js';
+import { ResponseBatch } from '../wire/response-batch.js';
 import type { SequenceSet } from '../../search/sequence-set.js';
 import { resolveSet, selectedView } from './message-set.js';
 import { command } from './spec.js';
 
-/** Messages per store round trip. */
-const BATCH = 500;
+/** Messages per store round trip (records, analyses). */
+const BATCH = 256;
 /** Sections larger than this are streamed rather than read into memory. */
 const STREAM_THRESHOLD = 128 * 1024;
+/** Section bytes read into memory at once, for one batched write. */
+const WINDOW_BYTES = 1024 * 1024;
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /** RFC 9051 `date-time` in UTC. */
@@ -115,13 +124,16 @@ export const fetch = command({
       if (vanished && set.kind === 'ranges') await reportVanished(session, accountId, view, set, changedSince);
       indices = indices.filter((i) => view.messages[i]!.modseq > changedSince);
     }
-    const needsRecord = items.some((i) => !VIEW_ITEMS.has(i.kind));
-    const needsAnalysis = items.some((i) => !VIEW_ITEMS.has(i.kind) && !RECORD_ITEMS.has(i.kind));
+    const viewOnly = items.every((i) => VIEW_ITEMS.has(i.kind));
+    const needsRecord = items.some((i) => RECORD_ITEMS.has(i.kind));
+    const needsBlob = items.some((i) => !VIEW_ITEMS.has(i.kind) && !RECORD_ITEMS.has(i.kind));
+    const needsAnalysis = items.some(needsAnalysisFor);
+    const planned = items.some(needsPlanning);
     const setsSeen = !readOnly && items.some((i) => (i.kind === 'section' || i.kind === 'binary') && !i.peek);
     let missing = false;
     let done = 0;
 
-    if (!needsRecord && !setsSeen) {
+    if (viewOnly && !setsSeen) {
       // Everything comes from the view: no store, no awaits per message (UID FETCH 1:* (UID FLAGS) on big mailboxes).
       for (let b = 0; b < indices.length; b += BATCH) {
         let lines = '';
@@ -134,29 +146,40 @@ export const fetch = command({
     }
 
     for (let b = 0; b < indices.length; b += BATCH) {
-      const batch = indices.slice(b, b + BATCH).map((i) => view.messages[i]!);
-      const uids = batch.map((m) => m.uid);
+      const batch = indices.slice(b, b + BATCH);
+      const uids = batch.map((i) => view.messages[i]!.uid);
+      // Whole records only for the items that need them; bodies and MIME items need only the blob id.
       const records = new Map<number, MessageRecord>();
       if (needsRecord) {
         for (const rec of await session.store.getRecords(accountId, view.mailboxId, uids)) records.set(rec.uid, rec);
       }
-      const seenChanged = setsSeen ? await markSeen(session, accountId, batch) : new Set<number>();
-      for (const old of batch) {
+      const blobIds = needsBlob && !needsRecord ? await session.store.getBlobIds(accountId, view.mailboxId, uids) : null;
+      const blobOf = (uid: Uid): string | null => records.get(uid)?.blobId ?? blobIds?.get(uid) ?? null;
+      const seenChanged = setsSeen ? await markSeen(session, accountId, batch.map((i) => view.messages[i]!)) : new Set<number>();
+      const analyses = needsAnalysis ? await analysesOf(session, uids.map(blobOf)) : null;
+      const plans: MessagePlan[] = [];
+      for (const i of batch) {
         // markSeen replaced changed summaries in the view (they are immutable).
-        const m = seenChanged.has(old.uid) ? (view.messages[view.indexOfUid(old.uid)] ?? old) : old;
-        const rec = records.get(m.uid);
-        if (needsRecord && !rec) {
+        const m = view.messages[i]!;
+        const rec = records.get(m.uid) ?? null;
+        const blobId = blobOf(m.uid);
+        const analysis = blobId && analyses ? (analyses.get(blobId) ?? null) : null;
+        if ((needsRecord && !rec) || (needsBlob && !blobId) || (needsAnalysis && !analysis)) {
           missing = true;
           continue;
         }
-        const analysis = needsAnalysis && rec ? await session.store.getAnalysis(rec.blobId, { bodyText: false }) : null;
-        if (needsAnalysis && !analysis) {
-          missing = true;
-          continue;
-        }
-        await writeMessage(session, view.seqOf(m.uid), m, rec ?? null, analysis, items, seenChanged.has(m.uid), view.isRecent(m.uid));
-        session.progress(++done, indices.length);
+        const plan: MessagePlan = { seqNum: i + 1, m, rec, blobId, analysis, flagsChanged: seenChanged.has(m.uid), recent: view.isRecent(m.uid), ranges: [], data: [], bytes: 0, slow: false };
+        if (planned) planSections(plan, items);
+        plans.push(plan);
       }
+      for (let p = 0; p < plans.length; ) {
+        const window = takeWindow(plans, p);
+        await sendWindow(session, window, items);
+        session.progress((done += window.length), indices.length);
+        p += window.length;
+      }
+      // DESIGN invariant 6: the store calls resolve at once (SQLite), so let other sessions run between batches.
+      await nextTurn();
     }
     // RFC 2180 §4.1.2 / RFC 5530: data of messages expunged meanwhile could not be returned.
     if (missing) return { code: 'EXPUNGEISSUED', text: 'Some messages were expunged meanwhile' };
@@ -182,147 +205,229 @@ async function markSeen(session: ImapSession, accountId: AccountId, batch: ViewM
   return changed;
 }
 
-/** A whole `* n FETCH (...)` line for items the view alone answers (UID, FLAGS, MODSEQ, RFC822.SIZE). */
-function viewOnlyResponse(session: ImapSession, seqNum: number, m: ViewMessage, items: readonly FetchItem[], recent: boolean): string {
-  const parts = items.map((item) => {
-    switch (item.kind) {
-      case 'uid':
-        return `UID ${m.uid}`;
-      case 'flags':
-        return `FLAGS ${formatFlags(m.flags, recent)}`;
-      case 'modseq':
-        return `MODSEQ (${m.modseq})`;
-      case 'threadid':
-        return 'THREADID NIL';
-      default:
-        // Only VIEW_ITEMS reach here; 'size' is the last of them.
-        return `RFC822.SIZE ${m.size}`;
-    }
-  });
-  return `* ${fetchHead(session, seqNum, m.uid)} (${parts.join(' ')})\r\n`;
+/** The text of an item the view alone answers (UID, FLAGS, MODSEQ, RFC822.SIZE, THREADID). */
+function viewItemText(item: FetchItem, m: ViewMessage, recent: boolean): string {
+  switch (item.kind) {
+    case 'uid':
+      return `UID ${m.uid}`;
+    case 'flags':
+      return `FLAGS ${formatFlags(m.flags, recent)}`;
+    case 'modseq':
+      return `MODSEQ (${m.modseq})`;
+    case 'threadid':
+      // RFC 8474 §5.2: without thread computation, THREADID is NIL.
+      return 'THREADID NIL';
+    default:
+      // Only VIEW_ITEMS reach here; 'size' is the last of them.
+      return `RFC822.SIZE ${m.size}`;
+  }
 }
 
-/** Writes one `* n FETCH (...)` response, streaming large sections. */
-async function writeMessage(
-  session: ImapSession,
-  seqNum: number,
-  m: ViewMessage,
-  rec: MessageRecord | null,
-  analysis: MessageAnalysis | null,
-  items: FetchItem[],
-  flagsChanged: boolean,
-  recent: boolean,
-): Promise<void> {
-  // Plain items accumulate in one string; only literals and stored values go out as their own buffers.
-  let text = `* ${fetchHead(session, seqNum, m.uid)} (`;
-  const emit = (bytes?: Buffer): void => {
-    if (text) session.write(Buffer.from(text));
-    text = '';
-    if (bytes) session.write(bytes);
-  };
-  let first = true;
-  let flagsSent = false;
-  for (const item of items) {
-    if (!first) text += ' ';
-    first = false;
-    switch (item.kind) {
-      case 'uid':
-        text += `UID ${m.uid}`;
-        break;
-      case 'flags':
-        text += `FLAGS ${formatFlags(m.flags, recent)}`;
-        flagsSent = true;
-        break;
-      case 'modseq':
-        text += `MODSEQ (${m.modseq})`;
-        break;
-      case 'size':
-        text += `RFC822.SIZE ${m.size}`;
-        break;
-      case 'internaldate':
-        text += `INTERNALDATE ${formatInternalDate(rec!.internalDate)}`;
-        break;
-      case 'savedate':
-        // RFC 8514 §4.2: every message has a save date here, so never NIL.
-        text += `SAVEDATE ${formatInternalDate(rec!.saveDate)}`;
-        break;
-      case 'emailid':
-        text += `EMAILID (${rec!.emailId})`;
-        break;
-      case 'threadid':
-        // RFC 8474 §5.2: without thread computation, THREADID is NIL.
-        text += 'THREADID NIL';
-        break;
-      case 'preview': {
-        // RFC 8970 §3.2: a string (never NIL without LAZY; computing it is cheap, so never NIL at all).
-        const preview = await messagePreview(analysis!.root, (start, end) => session.store.blobs.read(rec!.blobId, start, end));
-        text += 'PREVIEW ';
-        emit(encodeString(preview, session.encodeMode));
-        break;
-      }
-      case 'envelope':
-        text += 'ENVELOPE ';
-        emit(analysis!.envelope);
-        break;
-      case 'body':
-        text += 'BODY ';
-        emit(analysis!.body);
-        break;
-      case 'bodystructure':
-        text += 'BODYSTRUCTURE ';
-        emit(analysis!.bodyStructure);
-        break;
-      case 'section':
-        emit();
-        await writeSection(session, rec!, analysis!, item);
-        break;
-      case 'binary':
-      case 'binary-size':
-        emit();
-        await writeBinary(session, rec!, analysis!, item);
-        break;
+/** A whole `* n FETCH (...)` line for items the view alone answers. */
+function viewOnlyResponse(session: ImapSession, seqNum: number, m: ViewMessage, items: readonly FetchItem[], recent: boolean): string {
+  return `* ${fetchHead(session, seqNum, m.uid)} (${items.map((item) => viewItemText(item, m, recent)).join(' ')})\r\n`;
+}
+
+/** Whether an item needs the MIME analysis: the whole message's bytes (BODY[], RFC822, BINARY[]) do not. */
+function needsAnalysisFor(item: FetchItem): boolean {
+  if (VIEW_ITEMS.has(item.kind) || RECORD_ITEMS.has(item.kind)) return false;
+  if (item.kind === 'section') return item.section.path.length > 0 || item.section.text.kind !== 'all';
+  if (item.kind === 'binary' || item.kind === 'binary-size') return item.path.length > 0;
+  return true;
+}
+
+/** The analyses of the blobs, by blob id (absent: the blob is gone). */
+async function analysesOf(session: ImapSession, blobIds: ReadonlyArray<string | null>): Promise<Map<string, MessageAnalysis>> {
+  const ids = [...new Set(blobIds)].filter((id) => id !== null);
+  const found = await Promise.all(ids.map((id) => session.store.getAnalysis(id, { bodyText: false })));
+  const out = new Map<string, MessageAnalysis>();
+  ids.forEach((id, k) => {
+    const a = found[k];
+    if (a) out.set(id, a);
+  });
+  return out;
+}
+
+/** A byte range of a message; `fields` when it is a header to filter (HEADER.FIELDS). */
+type SectionRange = NonNullable<ReturnType<typeof sectionBytes>>;
+
+/** One message of a batch and what its response needs. */
+interface MessagePlan {
+  seqNum: number;
+  m: ViewMessage;
+  /** Only when an item needs more than the view and the blob (INTERNALDATE, SAVEDATE, EMAILID). */
+  rec: MessageRecord | null;
+  blobId: string | null;
+  analysis: MessageAnalysis | null;
+  /** This FETCH set \Seen: FLAGS go with the response (RFC 9051 §6.4.5). */
+  flagsChanged: boolean;
+  recent: boolean;
+  /** Per item index: a section's byte range (partial applied unless it filters fields), null for NIL. */
+  ranges: Array<SectionRange | null | undefined>;
+  /** Per item index: a section's bytes, once read. */
+  data: Array<Buffer | undefined>;
+  /** Octets of its sections held in memory when read with the batch. */
+  bytes: number;
+  /** Answered one item at a time: PREVIEW, BINARY, or a section big enough to stream. */
+  slow: boolean;
+}
+
+/** Items that make a message need byte ranges or I/O: sections, PREVIEW, BINARY. */
+function needsPlanning(item: FetchItem): boolean {
+  return item.kind === 'section' || item.kind === 'preview' || item.kind === 'binary' || item.kind === 'binary-size';
+}
+
+/** Fills in the ranges a message's sections need and whether it can be answered from memory. */
+function planSections(plan: MessagePlan, items: readonly FetchItem[]): void {
+  for (let k = 0; k < items.length; k++) {
+    const item = items[k]!;
+    if (item.kind === 'preview' || item.kind === 'binary' || item.kind === 'binary-size') plan.slow = true;
+    if (item.kind !== 'section') continue;
+    const range = sectionRangeOf(plan, item);
+    plan.ranges[k] = range;
+    if (!range) continue;
+    const length = range.end - range.start;
+    if (length > STREAM_THRESHOLD) plan.slow = true;
+    plan.bytes += length;
+  }
+}
+
+/** The bytes a section names, the whole message without the analysis; partial applied to plain ranges. */
+function sectionRangeOf(plan: MessagePlan, item: Extract<FetchItem, { kind: 'section' }>): SectionRange | null {
+  const range = needsAnalysisFor(item) ? sectionBytes(plan.analysis!.root, item.section) : { start: 0, end: plan.m.size };
+  if (!range || range.fields || !item.partial) return range;
+  // RFC 9051 §6.4.5: <origin.octets>, cut at the end of the section.
+  const start = Math.min(range.end, range.start + item.partial[0]);
+  return { start, end: Math.min(range.end, start + item.partial[1]) };
+}
+
+/** The plans from `from` on whose sections fit in one batch's memory budget (at least one). */
+function takeWindow(plans: readonly MessagePlan[], from: number): MessagePlan[] {
+  let bytes = 0;
+  let to = from;
+  while (to < plans.length && (to === from || bytes + plans[to]!.bytes <= WINDOW_BYTES)) bytes += plans[to++]!.bytes;
+  return plans.slice(from, to);
+}
+
+/**
+ * Answers a window of messages: the sections of the in-memory ones are read
+ * together, every response goes into one batch written at once, and slow
+ * messages are sent in their turn, so responses keep their order.
+ */
+async function sendWindow(session: ImapSession, window: readonly MessagePlan[], items: readonly FetchItem[]): Promise<void> {
+  const reads: Array<Promise<void>> = [];
+  for (const plan of window) {
+    if (plan.slow) continue;
+    for (let k = 0; k < plan.ranges.length; k++) {
+      const range = plan.ranges[k];
+      if (range) reads.push(session.store.blobs.read(plan.blobId!, range.start, range.end).then((b) => void (plan.data[k] = b)));
     }
   }
-  // RFC 9051 §6.4.5: a \Seen set by this FETCH is reported in the same response.
-  if (flagsChanged && !flagsSent) text += `${first ? '' : ' '}FLAGS ${formatFlags(m.flags, recent)}`;
-  text += ')\r\n';
-  emit();
+  if (reads.length > 0) await Promise.all(reads);
+  const out = new ResponseBatch();
+  const flagsAsked = items.some((i) => i.kind === 'flags');
+  for (const plan of window) {
+    // What is complete goes out first: a slow message may fail (NO) after its first bytes.
+    if (plan.slow) sendBatch(session, out);
+    out.add(`* ${fetchHead(session, plan.seqNum, plan.m.uid)} (`);
+    for (let k = 0; k < items.length; k++) {
+      if (k > 0) out.add(' ');
+      if (!renderItem(out, session, plan, items[k]!, k)) await writeSlowItem(session, out, plan, items[k]!, k);
+    }
+    // RFC 9051 §6.4.5: a \Seen set by this FETCH is reported in the same response.
+    if (plan.flagsChanged && !flagsAsked) out.add(`${items.length > 0 ? ' ' : ''}FLAGS ${formatFlags(plan.m.flags, plan.recent)}`);
+    out.add(')\r\n');
+    plan.data = []; // the batch holds the bytes now; the plan outlives this window
+  }
+  sendBatch(session, out);
   await session.backpressure();
 }
 
-/** Writes `BODY[section]<origin> value` (or RFC822*). */
-async function writeSection(session: ImapSession, rec: MessageRecord, analysis: MessageAnalysis, item: Extract<FetchItem, { kind: 'section' }>): Promise<void> {
-  const origin = item.partial ? `<${item.partial[0]}>` : '';
-  const name = item.name === 'BODY' ? `BODY[${item.section.label}]${origin}` : item.name;
-  const range = sectionBytes(analysis.root, item.section);
-  if (!range) {
-    session.write(Buffer.from(`${name} NIL`));
-    return;
-  }
-  if (range.fields) {
-    const header = await session.store.blobs.read(rec.blobId, range.start, range.end);
-    const bytes = slicePartial(filterHeader(header, range.fields.names, range.fields.not), item.partial);
-    session.write(Buffer.concat([Buffer.from(`${name} `), literal(bytes)]));
-    return;
-  }
-  let { start, end } = range;
-  if (item.partial) {
-    start = Math.min(end, start + item.partial[0]);
-    end = Math.min(end, start + item.partial[1]);
-  }
-  await writeBlobLiteral(session, `${name} `, rec.blobId, start, end);
+/** Hands what is batched to the session, large values uncopied. */
+function sendBatch(session: ImapSession, out: ResponseBatch): void {
+  for (const bytes of out.take()) session.write(bytes);
 }
 
-/** Writes "<prefix>{n}\r\n" and the blob bytes [start, end), streaming when large. */
-async function writeBlobLiteral(session: ImapSession, prefix: string, blobId: string, start: number, end: number): Promise<void> {
-  const length = end - start;
-  session.write(Buffer.from(`${prefix}{${length}}\r\n`));
-  if (length === 0) return;
-  if (length <= STREAM_THRESHOLD) {
-    session.write(await session.store.blobs.read(blobId, start, end));
-  } else {
-    await session.pipeFrom(session.store.blobs.createReadStream(blobId, start, end));
+/** Adds an item answered from memory; false when it needs reading or computing first (writeSlowItem). */
+function renderItem(out: ResponseBatch, session: ImapSession, plan: MessagePlan, item: FetchItem, k: number): boolean {
+  const rec = plan.rec;
+  switch (item.kind) {
+    case 'internaldate':
+      out.add(`INTERNALDATE ${formatInternalDate(rec!.internalDate)}`);
+      return true;
+    case 'savedate':
+      // RFC 8514 §4.2: every message has a save date here, so never NIL.
+      out.add(`SAVEDATE ${formatInternalDate(rec!.saveDate)}`);
+      return true;
+    case 'emailid':
+      out.add(`EMAILID (${rec!.emailId})`);
+      return true;
+    case 'envelope':
+      out.add('ENVELOPE ');
+      out.addBytes(plan.analysis!.envelope);
+      return true;
+    case 'body':
+      out.add('BODY ');
+      out.addBytes(plan.analysis!.body);
+      return true;
+    case 'bodystructure':
+      out.add('BODYSTRUCTURE ');
+      out.addBytes(plan.analysis!.bodyStructure);
+      return true;
+    case 'section': {
+      const range = plan.ranges[k];
+      if (range === null) {
+        out.add(`${sectionName(item)} NIL`);
+        return true;
+      }
+      const data = plan.data[k];
+      if (data === undefined) return false;
+      const bytes = range!.fields ? slicePartial(filterHeader(data, range!.fields.names, range!.fields.not), item.partial) : data;
+      out.add(`${sectionName(item)} {${bytes.length}}\r\n`);
+      out.addBytes(bytes);
+      return true;
+    }
+    case 'preview':
+    case 'binary':
+    case 'binary-size':
+      return false;
+    default:
+      out.add(viewItemText(item, plan.m, plan.recent));
+      return true;
   }
+}
+
+/** `BODY[section]<origin>` (or RFC822*), as the response names a section. */
+function sectionName(item: Extract<FetchItem, { kind: 'section' }>): string {
+  return item.name === 'BODY' ? `BODY[${item.section.label}]${item.partial ? `<${item.partial[0]}>` : ''}` : item.name;
+}
+
+/** Adds an item that needs I/O first: PREVIEW, BINARY, or a section too big for memory (streamed). */
+async function writeSlowItem(session: ImapSession, out: ResponseBatch, plan: MessagePlan, item: FetchItem, k: number): Promise<void> {
+  const blobId = plan.blobId!;
+  if (item.kind === 'preview') {
+    // RFC 8970 §3.2: a string (never NIL without LAZY; computing it is cheap, so never NIL at all).
+    const preview = await messagePreview(plan.analysis!.root, (start, end) => session.store.blobs.read(blobId, start, end));
+    out.add('PREVIEW ');
+    out.addBytes(encodeString(preview, session.encodeMode));
+  } else if (item.kind === 'binary' || item.kind === 'binary-size') {
+    await writeBinary(session, out, plan, item);
+  } else if (item.kind === 'section') {
+    const range = plan.ranges[k]!;
+    if (range.fields || range.end - range.start <= STREAM_THRESHOLD) {
+      plan.data[k] = await session.store.blobs.read(blobId, range.start, range.end);
+      renderItem(out, session, plan, item, k);
+    } else {
+      await streamLiteral(session, out, `${sectionName(item)} `, blobId, range.start, range.end);
+    }
+  }
+}
+
+/** Sends what is batched, then "<prefix>{n}\r\n" and the blob bytes [start, end) streamed with backpressure. */
+async function streamLiteral(session: ImapSession, out: ResponseBatch, prefix: string, blobId: string, start: number, end: number): Promise<void> {
+  out.add(`${prefix}{${end - start}}\r\n`);
+  sendBatch(session, out);
+  await session.pipeFrom(session.store.blobs.createReadStream(blobId, start, end));
 }
 
 function slicePartial(bytes: Buffer, partial: [number, number] | null): Buffer {
@@ -332,30 +437,37 @@ function slicePartial(bytes: Buffer, partial: [number, number] | null): Buffer {
 }
 
 /** RFC 3516 §4.2 — BINARY[part] (decoded content) and BINARY.SIZE[part]. */
-async function writeBinary(session: ImapSession, rec: MessageRecord, analysis: MessageAnalysis, item: Extract<FetchItem, { kind: 'binary' | 'binary-size' }>): Promise<void> {
+async function writeBinary(session: ImapSession, out: ResponseBatch, plan: MessagePlan, item: Extract<FetchItem, { kind: 'binary' | 'binary-size' }>): Promise<void> {
+  const blobId = plan.blobId!;
+  const size = plan.m.size;
   const label = item.path.join('.');
-  const part = item.path.length ? findPart(analysis.root, item.path) : analysis.root;
-  if (!part) throw no('NONEXISTENT', 'No such body part');
-  if (item.path.length && part.parts && part.type === 'multipart') throw no('UNKNOWN-CTE', 'BINARY cannot decode a multipart');
   const origin = item.kind === 'binary' && item.partial ? `<${item.partial[0]}>` : '';
   if (!item.path.length) {
     // BINARY[] is the whole message, undecoded.
-    if (item.kind === 'binary-size') session.write(Buffer.from(`BINARY.SIZE[] ${rec.size}`));
-    else {
-      const start = Math.min(rec.size, item.partial?.[0] ?? 0);
-      const end = item.partial ? Math.min(rec.size, start + item.partial[1]) : rec.size;
-      await writeBlobLiteral(session, `BINARY[]${origin} `, rec.blobId, start, end);
+    if (item.kind === 'binary-size') {
+      out.add(`BINARY.SIZE[] ${size}`);
+      return;
     }
+    const start = Math.min(size, item.partial?.[0] ?? 0);
+    const end = item.partial ? Math.min(size, start + item.partial[1]) : size;
+    if (end - start > STREAM_THRESHOLD) return streamLiteral(session, out, `BINARY[]${origin} `, blobId, start, end);
+    const bytes = await session.store.blobs.read(blobId, start, end);
+    out.add(`BINARY[]${origin} {${bytes.length}}\r\n`);
+    out.addBytes(bytes);
     return;
   }
-  const raw = await session.store.blobs.read(rec.blobId, part.bs, part.be);
+  const part = findPart(plan.analysis!.root, item.path);
+  if (!part) throw no('NONEXISTENT', 'No such body part');
+  if (part.parts && part.type === 'multipart') throw no('UNKNOWN-CTE', 'BINARY cannot decode a multipart');
+  const raw = await session.store.blobs.read(blobId, part.bs, part.be);
   const decoded = decodeTransferEncoding(part.encoding, raw);
   if (!decoded) throw no('UNKNOWN-CTE', `Cannot decode content-transfer-encoding ${part.encoding}`);
   if (item.kind === 'binary-size') {
-    session.write(Buffer.from(`BINARY.SIZE[${label}] ${decoded.length}`));
+    out.add(`BINARY.SIZE[${label}] ${decoded.length}`);
     return;
   }
   const bytes = slicePartial(decoded, item.partial);
-  session.write(Buffer.concat([Buffer.from(`BINARY[${label}]${origin} `), literal(bytes, bytes.includes(0))]));
+  // RFC 3516 §4.3: literal8 (~{n}) when the content holds NUL.
+  out.add(`BINARY[${label}]${origin} ${bytes.includes(0) ? '~' : ''}{${bytes.length}}\r\n`);
+  out.addBytes(bytes);
 }
-

@@ -216,8 +216,8 @@ async function respond(session: ImapSession, args: ListArgs, row: Row, subscribe
   for (const line of extra) session.untagged(line);
 }
 
-/** Writes `* LIST (attrs) "/" name [extended data]`. */
-function listLine(session: ImapSession, verb: 'LIST' | 'LSUB', attrs: string[], name: string, extended = ''): void {
+/** Writes `* LIST (attrs) "/" name [extended data]` (also NOTIFY's LIST responses, RFC 5465 §5.4). */
+export function listLine(session: ImapSession, verb: 'LIST' | 'LSUB', attrs: string[], name: string, extended: string | Buffer = ''): void {
   session.untagged(
     Buffer.concat([Buffer.from(`${verb} (${attrs.join(' ')}) `), encodeString(SEPARATOR), Buffer.from(' '), mailboxWire(session, name), Buffer.from(extended)]),
   );

@@ -14,6 +14,7 @@ import { copy, move } from './copy-move.js';
 import { expunge } from './expunge.js';
 import { fetch } from './fetch.js';
 import { idle } from './idle.js';
+import { notify } from './notify.js';
 import { getquota, getquotaroot, setquota } from './quota.js';
 import { replace } from './replace.js';
 import { search } from './search.js';
@@ -30,6 +31,7 @@ const ALL: AnyCommand[] = [
   append, replace,
   getquota, getquotaroot, setquota,
   fetch, store, copy, move, expunge, idle, compress, search, sort, thread,
+  notify,
 ];
 
 /** Command specs by name. */

@@ -14,6 +14,7 @@ import { enableCondstore, uidOnly } from '../condstore.js';
 import type { Uid } from '../../ids.js';
 import { REQUIRED_CHARSETS } from '../../search/charset.js';
 import { evaluateSearch, type ContentSource } from '../../search/evaluate.js';
+import { loadFacts, type FactsSource } from '../../search/message-facts.js';
 import { parseSearchCommand, type PartialRange, type ReturnOptions, type SearchArgs } from '../../search/parse.js';
 import { queryNeeds, type SearchKey } from '../../search/query.js';
 import { ImapError, no } from '../errors.js';
@@ -61,12 +62,14 @@ export async function searchSelected(session: ImapSession, query: SearchKey, bad
   }
   const { view } = selectedView(session);
   if (badCharset !== null) throw no(`BADCHARSET (${REQUIRED_CHARSETS.join(' ')})`, `Charset ${badCharset} is not supported`);
+  const facts = selectedFacts(session);
   return evaluateSearch(query, {
     messages: view.messages,
     isRecent: (uid) => view.isRecent(uid),
     isExpunged: (uid) => view.isExpunged(uid),
     saved: session.savedSearch,
     source: selectedSource(session, queryNeeds(query).bodyText),
+    facts: (uids) => loadFacts(facts, uids),
   });
 }
 
@@ -76,6 +79,21 @@ export function selectedSource(session: ImapSession, bodyText: boolean): Content
   return {
     getRecords: (uids) => session.store.getRecords(accountId, view.mailboxId, uids),
     getAnalysis: (blobId) => session.store.getAnalysis(blobId, { bodyText }),
+  };
+}
+
+/** The selected mailbox as the hot SORT/THREAD/SEARCH facts are read from it (message-facts.ts). */
+export function selectedFacts(session: ImapSession): FactsSource {
+  const { view } = selectedView(session);
+  const store = session.store;
+  return {
+    ...selectedSource(session, false),
+    getHeaderFacts: (blobIds: readonly string[]) => store.getHeaderFacts(blobIds),
+    store,
+    mailboxId: view.mailboxId,
+    uidValidity: view.uidValidity,
+    liveCount: view.messages.length,
+    isLive: (uid: Uid) => view.indexOfUid(uid) >= 0 && !view.isExpunged(uid),
   };
 }
 

@@ -99,10 +99,11 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
   if (args.condstore || args.qresync) session.enabled.add('CONDSTORE');
   const account = accountOf(session);
   const mb = await requireMailbox(session, name);
+  // Current via the change bus: no store query when nothing changed since the last SELECT.
   const snap = await session.indexCache.snapshot(account, mb.id);
-  const view = new MailboxView(mb.id, mb.name, snap.uidValidity, mb.uidNext, snap.modseq, snap.summaries);
+  const view = new MailboxView(mb.id, mb.name, snap.uidValidity, snap.uidNext, snap.modseq, snap.summaries);
   if (!readOnly && !session.rev2) {
-    const first = await session.store.claimRecent(account, mb.id);
+    const first = await session.indexCache.claimRecent(account, mb.id, view.maxUid + 1);
     view.markRecent(recentFrom(view, first));
   }
   const st = session.state;
@@ -115,7 +116,7 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
     session.untagged(`${view.recentCount} RECENT`);
     if (firstUnseen >= 0) session.untagged(`OK [UNSEEN ${firstUnseen + 1}] First unseen`);
   }
-  session.untagged(`OK [UIDVALIDITY ${mb.uidValidity}] UIDs valid`);
+  session.untagged(`OK [UIDVALIDITY ${view.uidValidity}] UIDs valid`);
   session.untagged(`OK [UIDNEXT ${view.uidNext}] Predicted next UID`);
   // RFC 8474 §4.2.
   session.untagged(`OK [MAILBOXID (${mailboxObjectId(mb)})] Mailbox id`);

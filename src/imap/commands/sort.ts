@@ -5,23 +5,23 @@
  *
  * Invariants: no EXPUNGE is sent while a SORT by sequence number runs (sync
  * 'no-expunge', RFC 5256 §3); what sorting needs is loaded in batches with
- * event-loop turns between them (message-facts.ts); SIZE alone loads nothing.
+ * event-loop turns between them, and kept hot per mailbox (message-facts.ts);
+ * SIZE alone loads nothing.
  */
-import { loadFacts } from '../../search/message-facts.js';
+import { cachedRanks, loadFacts, type SortValue } from '../../search/message-facts.js';
 import { parseReturnOptions, type ReturnOptions } from '../../search/parse.js';
 import { queryNeeds } from '../../search/query.js';
 import {
   parseSearchCriteria,
   parseSortCriteria,
   sortIndices,
-  sortNeedsContent,
   sortNeedsRecords,
   type SearchCriteria,
   type SortCriterion,
 } from '../../search/sort.js';
 import { ParseError } from '../wire/reader.js';
 import { selectedView } from './message-set.js';
-import { keepingSaved, searchSelected, selectedSource, sendResult } from './search.js';
+import { keepingSaved, searchSelected, selectedFacts, sendResult } from './search.js';
 import { command } from './spec.js';
 
 /** A parsed SORT command. */
@@ -56,10 +56,11 @@ export const sort = command({
     await keepingSaved(session, args.returnOptions?.save ?? false, async () => {
       const indices = await searchSelected(session, args.query, args.charsetSupported ? null : args.charset);
       const { view } = selectedView(session);
-      const facts = sortNeedsRecords(args.criteria)
-        ? await loadFacts(selectedSource(session, false), indices.map((i) => view.messages[i]!.uid), sortNeedsContent(args.criteria))
-        : [];
-      const sorted = sortIndices(indices, args.criteria, (i) => view.messages[i]!.size, facts);
+      const uids = indices.map((i) => view.messages[i]!.uid);
+      const source = selectedFacts(session);
+      const facts = sortNeedsRecords(args.criteria) ? await loadFacts(source, uids) : [];
+      const ranks = (key: string, value: SortValue) => cachedRanks(source, key, value, uids);
+      const sorted = sortIndices(indices, args.criteria, (i) => view.messages[i]!.size, facts, ranks);
       await sendResult(inv, 'SORT', args.returnOptions, sorted, sorted.map((i) => view.messages[i]!), queryNeeds(args.query).modseq);
     });
   },

@@ -6,12 +6,12 @@
  * 'no-expunge'); the response is written in bounded pieces with backpressure,
  * and encoding a thread never recurses, however deep it is.
  */
-import { loadFacts } from '../../search/message-facts.js';
+import { loadFacts, memoized } from '../../search/message-facts.js';
 import { parseSearchCriteria, type SearchCriteria } from '../../search/sort.js';
 import { threadOrderedSubject, threadReferences, type ThreadInput, type ThreadNode } from '../../search/thread.js';
 import { ParseError } from '../wire/reader.js';
 import { selectedView } from './message-set.js';
-import { searchSelected, selectedSource, writePieces } from './search.js';
+import { searchSelected, selectedFacts, writePieces } from './search.js';
 import { command } from './spec.js';
 
 /** The threading algorithms this server implements (capabilities.ts advertises each as THREAD=<name>). */
@@ -45,8 +45,11 @@ export const thread = command({
     const session = inv.session;
     const indices = await searchSelected(session, args.query, args.charsetSupported ? null : args.charset);
     const { view } = selectedView(session);
-    const facts = await loadFacts(selectedSource(session, false), indices.map((i) => view.messages[i]!.uid), true);
-    const threads = THREAD_ALGORITHMS[args.algorithm]({ indices, facts });
+    const source = selectedFacts(session);
+    const uids = indices.map((i) => view.messages[i]!.uid);
+    const facts = await loadFacts(source, uids);
+    // A client re-threading an unchanged mailbox gets the tree built last time (Dovecot keeps a thread index for this).
+    const threads = memoized(source, `THREAD ${args.algorithm}`, uids, indices, () => THREAD_ALGORITHMS[args.algorithm]({ indices, facts }));
     const number = inv.uid ? (i: number) => view.messages[i]!.uid : (i: number) => i + 1;
     await writePieces(session, '* THREAD', threadPieces(threads, number), '\r\n');
   },

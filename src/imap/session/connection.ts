@@ -32,11 +32,13 @@ import { ImapError } from '../errors.js';
 import { CommandFramer, type FrameEvent, type LiteralAnnounce, type Segment } from '../wire/framer.js';
 import { ArgReader, ParseError } from '../wire/reader.js';
 import type { EncodeMode } from '../wire/encode.js';
+import { ResponseBatch } from '../wire/response-batch.js';
 import type { Enabled, ImapSession } from './session.js';
 import type { SessionState } from './state.js';
 import { MailboxGone, syncSelected } from './sync.js';
+import { SessionNotifier } from '../notify/notifier.js';
 import type { MailboxIndexCache } from './mailbox-index.js';
-import { isTrusted, normalizeAddress } from '../../net/address.js';
+import { isTrusted } from '../../net/address.js';
 import { drainedOrClosed } from '../../net/socket-io.js';
 
 /** Stop reading from the socket while this much input waits to be framed. */
@@ -83,13 +85,18 @@ export class ImapConnection implements ImapSession {
   private sink: Writable;
   private compressing = false;
   private framer: CommandFramer;
-  private out: Buffer[] = [];
+  /** Responses not yet handed to the sink; small ones are joined, bodies kept as they are. */
+  private readonly out = new ResponseBatch();
   private outBytes = 0;
   private closed = false;
   private waiter: (() => void) | null = null;
   private staged = new Map<number, StagedSink>();
   private currentStream: StagedSink | null = null;
   private changeListener: (() => void) | null = null;
+  /** NOTIFY state and delivery (RFC 5465). */
+  readonly notifier: SessionNotifier = new SessionNotifier(this);
+  /** The run loop waits for a new command: NOTIFY may write now (RFC 5465 §3). */
+  readyForCommand = false;
   private unsubscribe: (() => void) | null = null;
   private subscribedMailbox: number | null = null;
   /** Waiting for client input, so a BYE cannot cut a response short. */
@@ -100,13 +107,14 @@ export class ImapConnection implements ImapSession {
   private progressAt = 0;
   private readonly traceState = newTraceState('imap');
 
-  constructor(socket: Socket, private readonly deps: ConnectionDeps, private readonly listener: { implicitTls: boolean }) {
+  /** `listener.remoteAddress`: the client's address as the listener found it (PROXY protocol aware). */
+  constructor(socket: Socket, private readonly deps: ConnectionDeps, private readonly listener: { implicitTls: boolean; remoteAddress: string }) {
     this.store = deps.store;
     this.indexCache = deps.indexCache;
     this.config = deps.config;
     this.throttle = deps.throttle;
     this.secure = listener.implicitTls;
-    this.remoteAddress = normalizeAddress(socket.remoteAddress);
+    this.remoteAddress = listener.remoteAddress;
     this.log = deps.log.child({ session: this.id });
     this.socket = socket;
     this.sink = socket;
@@ -150,6 +158,7 @@ export class ImapConnection implements ImapSession {
     this.closed = true;
     this.unsubscribe?.();
     this.unsubscribe = null;
+    this.notifier.close();
     // A finished writer rejects abort(); nothing is left to undo then.
     for (const sink of this.staged.values()) void sink.writer.abort().catch(() => undefined);
     this.staged.clear();
@@ -190,18 +199,22 @@ export class ImapConnection implements ImapSession {
 
   write(bytes: Buffer): void {
     if (this.closed || this.sink.writableEnded) return;
-    this.out.push(bytes);
+    this.out.addBytes(bytes);
     this.outBytes += bytes.length;
     if (this.outBytes >= OUTPUT_CHUNK) this.sendOut();
   }
 
+  /** Hands queued output to the sink in one corked batch: one writev, message bodies not copied again. */
   private sendOut(): void {
-    if (this.out.length === 0 || this.closed || this.sink.writableEnded) return;
-    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
-    this.out = [];
+    if (this.outBytes === 0 || this.closed || this.sink.writableEnded) return;
+    const pieces = this.out.take();
     this.outBytes = 0;
-    if (this.config.log.trace) this.trace('S', data);
-    this.sink.write(data);
+    if (pieces.length > 1) this.sink.cork();
+    for (const piece of pieces) {
+      if (this.config.log.trace) this.trace('S', piece);
+      this.sink.write(piece);
+    }
+    if (pieces.length > 1) this.sink.uncork();
   }
 
   async flush(): Promise<void> {
@@ -284,9 +297,15 @@ export class ImapConnection implements ImapSession {
     this.untagged(`OK [CAPABILITY ${this.capabilities().join(' ')}] mailkeep ready`);
     await this.flush();
     this.log.info({ remote: this.remoteAddress, tls: this.secure }, 'connect');
+    let partial = false;
     while (!this.closed && this.state.kind !== 'logout') {
+      this.readyForCommand = !partial;
       const ev = await this.nextEvent();
+      this.readyForCommand = false;
+      // A NOTIFY delivery started between commands finishes before anything else is written.
+      await this.notifier.settled();
       if (!ev) break;
+      partial = ev.type === 'literal' || ev.type === 'literal-chunk' || (partial && ev.type === 'literal-end');
       switch (ev.type) {
         case 'literal':
           await this.decideLiteral(ev.announce);
@@ -450,6 +469,11 @@ export class ImapConnection implements ImapSession {
     this.changeListener = listener;
   }
 
+  /** IDLE's wake-up while idling (NOTIFY delivers through it, RFC 5465 §4). */
+  get idleWake(): (() => void) | null {
+    return this.changeListener;
+  }
+
   /** Keeps the change-bus subscription on the selected mailbox. */
   private followSelected(): void {
     const st = this.state;
@@ -465,7 +489,7 @@ export class ImapConnection implements ImapSession {
 
   async sync(mode: SyncMode): Promise<void> {
     this.followSelected();
-    if (mode === 'none' || this.state.kind !== 'selected') return;
+    if (mode === 'none' || this.state.kind !== 'selected') return this.notifier.deliver(mode);
     try {
       await syncSelected(this, this.state, mode === 'full');
     } catch (e) {
@@ -473,6 +497,7 @@ export class ImapConnection implements ImapSession {
       if (!(e instanceof MailboxGone || (e instanceof StoreError && e.code === 'NONEXISTENT'))) throw e;
       this.bye('Selected mailbox was deleted, please reconnect');
     }
+    await this.notifier.deliver(mode);
   }
 
   // ---- command execution ----

@@ -2,22 +2,48 @@
  * The shared mailbox index (DESIGN "Shared mailbox index"): the summaries
  * (UID, modseq, flags, size) of each mailbox some session has open live once
  * per process, refreshed from the store by modseq. SELECT takes a snapshot —
- * one array copy — instead of reading every row from the store.
+ * one array copy — instead of reading every row from the store, and every
+ * session's sync step reads its changes from here: one `changesSince` per
+ * mailbox per change per process, however many sessions have it selected.
+ *
+ * Freshness: each cached mailbox is subscribed to the change bus, which
+ * announces every commit's modseq (local ones synchronously; other processes'
+ * and nodes' ones through the bus, and `bus.settle` makes that immediate).
+ * An entry whose modseq is at least every announced one is current and
+ * answers without a store query; otherwise it refreshes first.
  *
  * Invariants: an entry reflects the store exactly as of its `modseq`;
  * summaries are immutable (shared with views); refreshes of one mailbox are
- * serialized; the number of cached mailboxes is bounded (LRU).
+ * serialized; the journal of recent changes covers `[journal[0].from,
+ * modseq]` contiguously (older views ask the store); the number of cached
+ * mailboxes, journal entries and merged answers is bounded.
  */
-import type { AccountId, MailboxId, ModSeq } from '../../ids.js';
-import type { MailStore, MessageSummary } from '../../store/types.js';
+import type { AccountId, MailboxId, ModSeq, Uid } from '../../ids.js';
+import type { MailboxChanges, MailStore, MessageSummary } from '../../store/types.js';
 
 /** Mailboxes kept in memory per process. */
 const MAX_CACHED = 256;
+/** Changes (refreshes) kept for views that are behind. */
+const MAX_JOURNAL = 64;
+/** Messages across the journal; beyond it the oldest changes are dropped. */
+const MAX_JOURNAL_ITEMS = 20_000;
+
+/** One refresh: what changed between two modseqs of the entry (the store's answer, never mutated). */
+interface Delta {
+  from: number;
+  to: number;
+  changed: MessageSummary[];
+  expunged: Uid[];
+}
 
 interface Entry {
   accountId: AccountId;
+  mailboxId: MailboxId;
   uidValidity: number;
+  uidNext: Uid;
   modseq: ModSeq;
+  /** Highest modseq the change bus announced; above `modseq` means stale. */
+  announced: number;
   /** Never changed in place once handed out: a refresh with changes works on a copy. */
   summaries: MessageSummary[];
   /** Whether `summaries` was handed to a view since it was last copied. */
@@ -25,6 +51,14 @@ interface Entry {
   /** SELECT's per-mailbox facts for this `summaries`, computed on first need. */
   facts: MailboxFacts | null;
   refreshing: Promise<void> | null;
+  journal: Delta[];
+  journalItems: number;
+  /** Answers of changesSince per `since`, valid for the current `modseq` (shared by views at the same state). */
+  merged: Map<number, MailboxChanges>;
+  /** UIDs below this had their \Recent claimed by a session of this process (or by another before). */
+  claimedBelow: number;
+  claiming: Promise<unknown> | null;
+  unsubscribe: () => void;
 }
 
 /** What SELECT reports besides the counts (RFC 9051 §6.3.2 FLAGS, RFC 3501 UNSEEN). */
@@ -38,6 +72,7 @@ export interface MailboxFacts {
 /** A consistent copy of a mailbox's summaries as of `modseq`. */
 export interface IndexSnapshot {
   uidValidity: number;
+  uidNext: Uid;
   modseq: ModSeq;
   /** Shared with the index: never mutate it (MailboxView copies on its first change). */
   summaries: MessageSummary[];
@@ -47,44 +82,159 @@ export interface IndexSnapshot {
 /** Per-process cache of mailbox indexes. */
 export class MailboxIndexCache {
   private readonly entries = new Map<number, Entry>();
+  /** Loads in progress: concurrent first SELECTs share one. */
+  private readonly loading = new Map<number, Promise<Entry>>();
 
   constructor(private readonly store: MailStore) {}
 
   /** A fresh snapshot of a mailbox (brought up to date with the store first). */
   async snapshot(accountId: AccountId, mailboxId: MailboxId): Promise<IndexSnapshot> {
-    let entry = this.entries.get(mailboxId);
-    if (entry && entry.accountId !== accountId) entry = undefined;
-    if (!entry) entry = await this.load(accountId, mailboxId);
-    else await this.refresh(entry, mailboxId);
-    // LRU: most recently used last.
-    this.entries.delete(mailboxId);
-    this.entries.set(mailboxId, entry);
-    while (this.entries.size > MAX_CACHED) this.entries.delete(this.entries.keys().next().value!);
+    const entry = await this.current(accountId, mailboxId);
     entry.shared = true;
     entry.facts ??= factsOf(entry.summaries);
-    return { uidValidity: entry.uidValidity, modseq: entry.modseq, summaries: entry.summaries, facts: entry.facts };
+    return { uidValidity: entry.uidValidity, uidNext: entry.uidNext, modseq: entry.modseq, summaries: entry.summaries, facts: entry.facts };
   }
 
-  private async load(accountId: AccountId, mailboxId: MailboxId): Promise<Entry> {
-    // Modseq first: changes racing with the read are applied again, idempotently, by the next refresh.
-    const mb = await this.store.getMailboxById(accountId, mailboxId);
-    if (!mb) throw new Error('mailbox vanished');
-    const summaries = (await this.store.listSummaries(accountId, mailboxId)).map((s) => Object.freeze(s));
-    const entry: Entry = { accountId, uidValidity: mb.uidValidity, modseq: mb.highestModSeq, summaries, shared: false, facts: null, refreshing: null };
-    await this.refresh(entry, mailboxId);
+  /**
+   * Everything that changed after `since`, as store.changesSince answers it,
+   * from memory when the journal reaches back that far. The answer is shared
+   * by every caller at the same `since`: never mutate it.
+   */
+  async changesSince(accountId: AccountId, mailboxId: MailboxId, since: ModSeq): Promise<MailboxChanges> {
+    const cached = this.entries.get(mailboxId);
+    // Evicted (many mailboxes in use): ask the store rather than load the whole mailbox again.
+    if (cached?.accountId !== accountId) return this.store.changesSince(accountId, mailboxId, since);
+    // A view behind a current index (the idlers after the first one a change woke) takes what the
+    // index knows without settling again; a view level with it makes sure nothing newer was committed.
+    const entry = cached.modseq > since && cached.announced <= cached.modseq ? cached : await this.current(accountId, mailboxId);
+    let answer = entry.merged.get(since);
+    if (answer) return answer;
+    const oldest = entry.journal[0]?.from ?? entry.modseq;
+    if (since < oldest || since > entry.modseq) return this.store.changesSince(accountId, mailboxId, since);
+    answer = merge(entry, since);
+    if (entry.merged.size >= MAX_JOURNAL) entry.merged.clear();
+    entry.merged.set(since, answer);
+    return answer;
+  }
+
+  /**
+   * Claims \Recent (RFC 3501 §2.3.2) for a rev1 read-write session that now
+   * knows the messages below `upTo`: returns the first UID that is recent for
+   * it (none below `upTo` when it returns `upTo`). The store's claim stays the
+   * authority across processes; within the process one claim serves a batch
+   * of new messages, so the idlers after the first one ask nobody.
+   */
+  async claimRecent(accountId: AccountId, mailboxId: MailboxId, upTo: number): Promise<number> {
+    const entry = this.entries.get(mailboxId);
+    if (!entry || entry.accountId !== accountId) return this.store.claimRecent(accountId, mailboxId);
+    while (entry.claiming) await entry.claiming;
+    // Claimed here before (or by another process, which the store said then): nothing new is recent.
+    if (upTo <= entry.claimedBelow) return upTo;
+    const claim = this.store.claimRecent(accountId, mailboxId);
+    entry.claiming = claim.then(
+      () => {
+        entry.claimedBelow = Math.max(entry.claimedBelow, upTo);
+      },
+      () => undefined,
+    );
+    try {
+      return await claim;
+    } finally {
+      entry.claiming = null;
+    }
+  }
+
+  /** The mailbox's entry, loaded or brought up to date with the store. */
+  private async current(accountId: AccountId, mailboxId: MailboxId): Promise<Entry> {
+    let entry = this.entries.get(mailboxId);
+    if (entry && entry.accountId !== accountId) entry = undefined;
+    if (entry) {
+      // Believed current: make sure (a stale entry's refresh reads everything committed anyway).
+      // Awaiting also lets a publish in progress reach every listener, this index's included.
+      if (entry.announced <= entry.modseq) await this.store.bus.settle?.(accountId, mailboxId);
+      if (!this.store.bus.settle || entry.announced > entry.modseq) await this.refresh(entry);
+    } else {
+      let load = this.loading.get(mailboxId);
+      if (!load) {
+        load = this.load(accountId, mailboxId).finally(() => this.loading.delete(mailboxId));
+        this.loading.set(mailboxId, load);
+      }
+      entry = await load;
+      if (entry.accountId !== accountId) return this.current(accountId, mailboxId);
+    }
+    // LRU: most recently used last.
+    if (this.entries.get(mailboxId) === entry) {
+      this.entries.delete(mailboxId);
+      this.entries.set(mailboxId, entry);
+    }
     return entry;
   }
 
-  private async refresh(entry: Entry, mailboxId: MailboxId): Promise<void> {
+  private async load(accountId: AccountId, mailboxId: MailboxId): Promise<Entry> {
+    const entry: Entry = {
+      accountId,
+      mailboxId,
+      uidValidity: 0,
+      uidNext: 0 as Uid,
+      modseq: 0 as ModSeq,
+      announced: 0,
+      summaries: [],
+      shared: false,
+      facts: null,
+      refreshing: null,
+      journal: [],
+      journalItems: 0,
+      merged: new Map(),
+      claimedBelow: 0,
+      claiming: null,
+      unsubscribe: () => undefined,
+    };
+    // Subscribe first: a commit racing with the reads below is announced, and the next use refreshes.
+    entry.unsubscribe = this.store.bus.subscribe(accountId, mailboxId, (m) => {
+      if (m > entry.announced) entry.announced = m;
+    });
+    try {
+      // Modseq first: changes racing with the read are applied again, idempotently, by the refresh.
+      const mb = await this.store.getMailboxById(accountId, mailboxId);
+      if (!mb) throw new Error('mailbox vanished');
+      entry.summaries = (await this.store.listSummaries(accountId, mailboxId)).map((s) => Object.freeze(s));
+      entry.uidValidity = mb.uidValidity;
+      entry.uidNext = mb.uidNext;
+      entry.modseq = mb.highestModSeq;
+      await this.refresh(entry);
+    } catch (e) {
+      entry.unsubscribe();
+      throw e;
+    }
+    // Only a complete entry is ever visible to other callers.
+    this.evict(mailboxId);
+    this.entries.set(mailboxId, entry);
+    while (this.entries.size > MAX_CACHED) this.evict(this.entries.keys().next().value!);
+    return entry;
+  }
+
+  /** Drops a cached mailbox (only `expected`, when given) and its bus subscription. */
+  private evict(mailboxId: number, expected?: Entry): void {
+    const entry = this.entries.get(mailboxId);
+    if (!entry || (expected && entry !== expected)) return;
+    entry.unsubscribe();
+    this.entries.delete(mailboxId);
+  }
+
+  private async refresh(entry: Entry): Promise<void> {
     while (entry.refreshing) await entry.refreshing;
+    if (this.store.bus.settle && entry.announced <= entry.modseq) return;
     entry.refreshing = (async () => {
-      const changes = await this.store.changesSince(entry.accountId, mailboxId, entry.modseq);
+      const changes = await this.store.changesSince(entry.accountId, entry.mailboxId, entry.modseq);
       if (changes.uidValidity !== entry.uidValidity) {
-        const fresh = await this.store.listSummaries(entry.accountId, mailboxId);
+        const fresh = await this.store.listSummaries(entry.accountId, entry.mailboxId);
         entry.summaries = fresh.map((s) => Object.freeze(s));
         entry.uidValidity = changes.uidValidity;
         entry.shared = false;
         entry.facts = null;
+        entry.journal = [];
+        entry.journalItems = 0;
+        entry.claimedBelow = 0;
       } else if (changes.changed.length > 0 || changes.expunged.length > 0) {
         if (entry.shared) {
           entry.summaries = entry.summaries.slice();
@@ -92,15 +242,58 @@ export class MailboxIndexCache {
         }
         applyChanges(entry.summaries, changes.changed, changes.expunged);
         entry.facts = null;
+        record(entry, { from: entry.modseq, to: changes.highestModSeq, changed: changes.changed, expunged: changes.expunged });
       }
+      if (changes.highestModSeq !== entry.modseq || changes.uidNext !== entry.uidNext) entry.merged.clear();
       entry.modseq = changes.highestModSeq;
+      entry.uidNext = changes.uidNext;
     })();
     try {
       await entry.refreshing;
+    } catch (e) {
+      // Gone or unreadable: the next use loads it anew (or fails the same way).
+      this.evict(entry.mailboxId, entry);
+      throw e;
     } finally {
       entry.refreshing = null;
     }
   }
+}
+
+/** Appends a delta to the journal, dropping the oldest beyond the bounds. */
+function record(entry: Entry, delta: Delta): void {
+  entry.journal.push(delta);
+  entry.journalItems += delta.changed.length + delta.expunged.length;
+  while (entry.journal.length > MAX_JOURNAL || (entry.journalItems > MAX_JOURNAL_ITEMS && entry.journal.length > 0)) {
+    const old = entry.journal.shift()!;
+    entry.journalItems -= old.changed.length + old.expunged.length;
+  }
+}
+
+/**
+ * The journal's changes after `since` as one answer: each message's latest
+ * summary, none for a message expunged later, UIDs ascending (what
+ * store.changesSince would say; a delta that straddles `since` may repeat
+ * changes the caller already has, which sync skips by modseq and UID).
+ */
+function merge(entry: Entry, since: number): MailboxChanges {
+  const deltas = entry.journal.filter((d) => d.to > since);
+  const base = { uidValidity: entry.uidValidity, uidNext: entry.uidNext, highestModSeq: entry.modseq };
+  if (deltas.length === 1) return { ...base, changed: deltas[0]!.changed, expunged: deltas[0]!.expunged };
+  const changed = new Map<number, MessageSummary>();
+  const expunged: Uid[] = [];
+  for (const d of deltas) {
+    for (const s of d.changed) if (s.modseq > since) changed.set(s.uid, s);
+    for (const u of d.expunged) {
+      changed.delete(u);
+      expunged.push(u);
+    }
+  }
+  return {
+    ...base,
+    changed: [...changed.values()].sort((a, b) => a.uid - b.uid),
+    expunged: expunged.sort((a, b) => a - b),
+  };
 }
 
 /** Keywords in use and the first unseen message, in one pass. */

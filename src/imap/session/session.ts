@@ -11,6 +11,7 @@ import type { AuthThrottle } from '../../auth/throttle.js';
 import type { SessionState } from './state.js';
 import type { MailboxIndexCache } from './mailbox-index.js';
 import type { SyncMode } from '../commands/spec.js';
+import type { SessionNotifier } from '../notify/notifier.js';
 
 /** Extensions a client turned on with ENABLE (RFC 5161). */
 export type Enabled = Set<'IMAP4REV2' | 'UTF8=ACCEPT' | 'CONDSTORE' | 'QRESYNC' | 'UIDONLY'>;
@@ -73,6 +74,8 @@ export interface ImapSession {
    * `* OK [INPROGRESS ...]` when the configured interval has passed (RFC 9585).
    */
   progress(done: number, goal: number | null): void;
+  /** NOTIFY state and delivery (RFC 5465). */
+  readonly notifier: SessionNotifier;
   /** Sets a wake-up callback while idling; null to clear. */
   onMailboxChange(listener: (() => void) | null): void;
 }

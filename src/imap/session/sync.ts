@@ -1,7 +1,10 @@
 /**
  * The one sync step (DESIGN "the one idea"): after every command, and while
- * idling, ask the store what changed since the modseq this view last saw and
- * tell the client — its own changes and everybody else's alike.
+ * idling, ask what changed since the modseq this view last saw and tell the
+ * client — its own changes and everybody else's alike. The answer comes from
+ * the process's shared mailbox index (one store query per change however
+ * many sessions follow the mailbox), and identical lines are framed once and
+ * written to every session as the same bytes.
  *
  * Invariants: EXPUNGE is sent only when `allowExpunge` (never during FETCH,
  * STORE or SEARCH by sequence number, RFC 9051 §7.4.1); until then an
@@ -28,7 +31,7 @@ export class MailboxGone extends Error {
 /** Applies store changes to the selected view and queues the untagged responses. */
 export async function syncSelected(session: ImapSession, state: Selected, allowExpunge: boolean): Promise<void> {
   const view = state.view;
-  const changes = await session.store.changesSince(state.account.id, view.mailboxId, view.modseq);
+  const changes = await session.indexCache.changesSince(state.account.id, view.mailboxId, view.modseq);
   // The mailbox was replaced (e.g. INBOX renamed away): the view is meaningless now (RFC 9051 §2.3.1.1).
   if (changes.uidValidity !== view.uidValidity) throw new MailboxGone();
   // RFC 7162 §3.2.10: a QRESYNC client must never see MODSEQs beyond an expunge it has not been
@@ -56,11 +59,11 @@ export async function syncSelected(session: ImapSession, state: Selected, allowE
   if (added.length > 0) {
     view.addMessages(added);
     if (!state.readOnly && !session.rev2) {
-      const first = await session.store.claimRecent(state.account.id, view.mailboxId);
+      const first = await session.indexCache.claimRecent(state.account.id, view.mailboxId, view.maxUid + 1);
       view.markRecent(added.filter((s) => s.uid >= first).map((s) => s.uid));
     }
-    session.untagged(`${view.exists} EXISTS`);
-    if (!session.rev2) session.untagged(`${view.recentCount} RECENT`);
+    sendShared(session, `${view.exists} EXISTS`);
+    if (!session.rev2) sendShared(session, `${view.recentCount} RECENT`);
   }
 
   for (const uid of flagUpdates) reportFlags(session, state, uid as Uid);
@@ -68,12 +71,34 @@ export async function syncSelected(session: ImapSession, state: Selected, allowE
   view.uidNext = changes.uidNext;
 }
 
+/** Framed lines recently sent, shared by sessions that send the same one. */
+const framed = new Map<string, Buffer>();
+const MAX_FRAMED = 1024;
+/** Longer lines (a big VANISHED) are rarely shared and not worth keeping. */
+const MAX_FRAMED_LENGTH = 200;
+
+/**
+ * Queues `* line` as bytes framed once per distinct line: after a change every
+ * session of the mailbox at the same state sends the same `* n EXISTS`, and
+ * a socket write of a shared Buffer copies nothing.
+ */
+function sendShared(session: ImapSession, line: string): void {
+  if (line.length > MAX_FRAMED_LENGTH) return session.untagged(line);
+  let bytes = framed.get(line);
+  if (!bytes) {
+    if (framed.size >= MAX_FRAMED) framed.clear();
+    bytes = Buffer.from(`* ${line}\r\n`);
+    framed.set(line, bytes);
+  }
+  session.write(bytes);
+}
+
 /** Sends the owed expunges: VANISHED with QRESYNC (RFC 7162 §3.2.10), else EXPUNGE per message. */
 function reportExpunges(session: ImapSession, view: MailboxView): void {
   const removed = view.removeExpunged();
   if (removed.length === 0) return;
-  if (vanishedMode(session)) session.untagged(`VANISHED ${formatNumbers(removed.map((r) => r.uid).reverse())}`);
-  else for (const r of removed) session.untagged(`${r.index + 1} EXPUNGE`);
+  if (vanishedMode(session)) sendShared(session, `VANISHED ${formatNumbers(removed.map((r) => r.uid).reverse())}`);
+  else for (const r of removed) sendShared(session, `${r.index + 1} EXPUNGE`);
 }
 
 /** Queues `* n FETCH (UID u FLAGS (...) [MODSEQ (m)])` for a message in the view. */
@@ -84,5 +109,5 @@ export function reportFlags(session: ImapSession, state: Selected, uid: Uid): vo
   if (!m) return;
   const modseq = condstore(session) ? ` MODSEQ (${m.modseq})` : '';
   const uidItem = uidOnly(session) ? '' : `UID ${m.uid} `;
-  session.untagged(`${fetchHead(session, i + 1, m.uid)} (${uidItem}FLAGS ${formatFlags(m.flags, view.isRecent(m.uid))}${modseq})`);
+  sendShared(session, `${fetchHead(session, i + 1, m.uid)} (${uidItem}FLAGS ${formatFlags(m.flags, view.isRecent(m.uid))}${modseq})`);
 }

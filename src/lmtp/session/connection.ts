@@ -20,7 +20,6 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { AddressingRules, MessageStager } from '../../mail/deliver.js';
-import { normalizeAddress } from '../../net/address.js';
 import { LineBuffer } from '../../net/line-buffer.js';
 import { attachSocket, drainedOrClosed, OutputQueue, Wakeup } from '../../net/socket-io.js';
 import type { MailStore } from '../../store/types.js';
@@ -72,12 +71,12 @@ export class LmtpConnection implements LmtpSession {
   private pendingShutdown: string | null = null;
   private badCommands = 0;
 
-  constructor(private readonly socket: Socket, private readonly deps: LmtpDeps) {
+  /** `remote`: the client's address as the listener found it (PROXY protocol aware; 'local' on the unix socket). */
+  constructor(private readonly socket: Socket, private readonly deps: LmtpDeps, remote: string) {
     this.store = deps.store;
     this.config = deps.config;
     this.rules = { domains: deps.config.lmtp.domains, recipientDelimiter: deps.config.lmtp.recipientDelimiter };
-    // A unix-socket peer has no address.
-    this.remote = socket.remoteAddress === undefined ? 'local' : normalizeAddress(socket.remoteAddress);
+    this.remote = remote;
     this.log = deps.log.child({ session: this.id, protocol: 'lmtp' });
     const onData = (chunk: Buffer): void => {
       this.input.push(chunk);

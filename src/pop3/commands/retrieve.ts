@@ -17,7 +17,8 @@ async function send(session: Pop3Session, drop: Maildrop, m: DropMessage, bodyLi
     // The first read happens before "+OK", so a missing blob is still an -ERR, not a broken response.
     let next = await chunks.next();
     session.beginMultiline(bodyLines === null && m.octets !== null ? `${m.octets} octets` : 'Message follows');
-    const encoder = new MessageEncoder({ stuff: true, bodyLines });
+    // A size equal to the stored one means CRLF line ends throughout (session/message-sizes.ts).
+    const encoder = new MessageEncoder({ stuff: true, bodyLines, crlfClean: m.octets === m.storedSize });
     for (; !next.done; next = await chunks.next()) {
       for (const piece of encoder.push(next.value)) session.write(piece);
       if (encoder.done || session.closed) break;

@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import type { AuthThrottle } from '../../auth/throttle.js';
 import type { Config } from '../../config/schema.js';
 import { newTraceState, redactTrace, sessionLogger } from '../../log.js';
-import { isTrusted, normalizeAddress } from '../../net/address.js';
+import { isTrusted } from '../../net/address.js';
 import { LineBuffer, type LineEvent } from '../../net/line-buffer.js';
 import { attachSocket, drainedOrClosed, OutputQueue, Wakeup } from '../../net/socket-io.js';
 import { StoreError, type Account, type MailStore } from '../../store/types.js';
@@ -89,14 +89,15 @@ export class Pop3Connection implements Pop3Session {
   constructor(
     socket: Socket,
     private readonly deps: Pop3Deps,
-    listener: { implicitTls: boolean },
+    /** `remoteAddress`: the client's address as the listener found it (PROXY protocol aware). */
+    listener: { implicitTls: boolean; remoteAddress: string },
   ) {
     this.store = deps.store;
     this.config = deps.config;
     this.log = sessionLogger(deps.log, this.id, { protocol: 'pop3' });
     this.throttle = deps.throttle;
     this.secure = listener.implicitTls;
-    this.remoteAddress = normalizeAddress(socket.remoteAddress);
+    this.remoteAddress = listener.remoteAddress;
     this.socket = socket;
     this.reader = new LineBuffer(Math.max(MIN_LINE_LENGTH, deps.config.limits.maxLineLength));
     this.attach(socket);

@@ -21,7 +21,7 @@
 import type { AccountId, Uid } from '../../ids.js';
 import type { Mailbox, MailStore } from '../../store/types.js';
 import { failure } from '../errors.js';
-import { messageChunks, READ_WHOLE_LIMIT } from './message-source.js';
+import { messageChunks, READ_WHOLE_LIMIT, readWhole } from './message-source.js';
 import type { MessageSizes } from './message-sizes.js';
 
 /** One message of the snapshot. */
@@ -46,8 +46,9 @@ const RECORD_BATCH = 1000;
 const LOOKUP_AHEAD = 100;
 /**
  * Messages read ahead of a client that fetches in order (the usual "download
- * everything new" loop): their reads overlap the sending of the current one
- * and the client's round trip, as the thread pool's four threads allow.
+ * everything new" loop): where reads are round trips (PostgreSQL) they overlap
+ * the sending of the current message and the client's round trip; the file
+ * store serves them at once from the page cache (readWhole).
  */
 const READ_AHEAD = 4;
 const SEEN = '\\Seen';
@@ -151,7 +152,7 @@ export class Maildrop {
       if (x.blobId === null) continue;
       let read = this.ahead.get(x);
       if (!read) {
-        read = this.deps.store.blobs.read(x.blobId);
+        read = readWhole(this.deps.store.blobs, x.blobId, x.storedSize);
         read.catch(() => undefined); // a failure surfaces when (if) the client asks for the message
       }
       ahead.set(x, read);

@@ -1,8 +1,8 @@
 /**
  * The stored bytes of a message as a sequence of chunks, for RETR, TOP and
- * size counting: a small message in one read (one round trip to the thread
- * pool instead of open/read/read/close), a big one streamed with backpressure
- * so memory stays bounded whatever the message size (DESIGN invariant 6).
+ * size counting: a small message in one bounded read (readWhole), a big one
+ * streamed with backpressure so memory stays bounded whatever the message
+ * size (DESIGN invariant 6).
  */
 import type { BlobStore } from '../../store/types.js';
 
@@ -16,8 +16,17 @@ export async function* messageChunks(blobs: BlobStore, blobId: string, storedSiz
     return;
   }
   if (storedSize <= READ_WHOLE_LIMIT) {
-    yield await blobs.read(blobId);
+    yield await readWhole(blobs, blobId, storedSize);
     return;
   }
   for await (const chunk of blobs.createReadStream(blobId) as AsyncIterable<Buffer>) yield chunk;
+}
+
+/**
+ * A small message in one read. The range is bounded by the stored size, so
+ * the blob store can serve it with one synchronous pread from the page cache
+ * instead of thread-pool round trips (fs-blob-store.ts SYNC_READ_MAX).
+ */
+export function readWhole(blobs: BlobStore, blobId: string, storedSize: number): Promise<Buffer> {
+  return blobs.read(blobId, 0, storedSize);
 }

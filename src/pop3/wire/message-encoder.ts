@@ -18,6 +18,7 @@ const DOT = 0x2e;
 const CR_BYTE = Buffer.from('\r');
 const DOT_BYTE = Buffer.from('.');
 const CRLF = Buffer.from('\r\n');
+const LF_DOT = Buffer.from('\n.');
 
 /** What to produce. */
 export interface EncoderOptions {
@@ -25,6 +26,13 @@ export interface EncoderOptions {
   stuff: boolean;
   /** TOP: body lines to send after the header and blank line; null sends the whole message. */
   bodyLines: number | null;
+  /**
+   * The caller knows every line of the message ends in CRLF, the last one
+   * included (its POP3 size equals its stored size): only the stuffing is
+   * left to do, found by searching for "\n." instead of walking every line.
+   * Ignored for TOP.
+   */
+  crlfClean?: boolean;
 }
 
 /** Streams one message through the POP3 transformations. */
@@ -48,6 +56,7 @@ export class MessageEncoder {
 
   /** Encodes the next chunk; returns the pieces to send, in order. */
   push(chunk: Buffer): Buffer[] {
+    if (this.options.crlfClean && this.options.bodyLines === null) return this.pushClean(chunk);
     const out: Buffer[] = [];
     if (this.done) return out;
     let from = 0; // start of the span not handed out yet
@@ -87,6 +96,26 @@ export class MessageEncoder {
     if (i > from) out.push(chunk.subarray(from, i));
     this.octets += i;
     this.prevCr = i > 0 && chunk[i - 1] === CR;
+    return out;
+  }
+
+  /** push() for a CRLF-clean message: a dot after every line start, nothing else changes. */
+  private pushClean(chunk: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    const n = chunk.length;
+    if (n === 0) return out;
+    let from = 0;
+    // RFC 1939 §3: a line starting with the termination octet gets it twice.
+    if (this.atLineStart && chunk[0] === DOT && this.options.stuff) out.push(DOT_BYTE);
+    if (this.options.stuff) {
+      for (let lf = chunk.indexOf(LF_DOT); lf >= 0; lf = chunk.indexOf(LF_DOT, lf + 1)) {
+        out.push(chunk.subarray(from, lf + 1), DOT_BYTE);
+        from = lf + 1;
+      }
+    }
+    out.push(from === 0 ? chunk : chunk.subarray(from));
+    this.octets += n;
+    this.atLineStart = chunk[n - 1] === LF;
     return out;
   }
 

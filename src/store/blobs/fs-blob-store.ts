@@ -14,8 +14,8 @@
  * through the CompositeSource the store attaches.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, openSync, readSync, unlinkSync } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { closeSync, createReadStream, existsSync, openSync, readSync, statSync, unlinkSync } from 'node:fs';
+import { mkdir, open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { BlobStore, BlobWriter, StagedBlob } from '../types.js';
@@ -28,8 +28,12 @@ import { composeBlob } from './composite.js';
 const SYNC_READ_MAX = 256 * 1024;
 
 const BLOB_ID = /^[0-9a-f]{64}$/;
-/** Temp files of live processes older than this are abandoned (no APPEND or LMTP DATA lasts a day). */
-const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
+/**
+ * Temp files of live processes older than this are abandoned, and so are placed
+ * blobs that no row references (no APPEND or LMTP DATA lasts a day).
+ */
+export const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
+const SHARD = /^[0-9a-f]{2}$/;
 
 /** True for a well-formed blob id (lower-case hex SHA-256). */
 export function isBlobId(id: string): boolean {
@@ -247,13 +251,41 @@ export class FsBlobStore implements BlobStore, BlobPlacement {
     if (created !== undefined) await fsyncDir(this.root);
     const existing = await stat(target).catch(() => null);
     if (existing?.isFile() && existing.size === size) {
-      // Same address, same length: the same bytes are already there.
+      // Same address, same length: the same bytes are already there. Touch the file: to the
+      // orphan sweep it is freshly staged again, and must outlive this command's commit.
       await unlinkQuietly(tempPath);
+      const now = new Date();
+      await utimes(target, now, now);
     } else {
       await rename(tempPath, target);
     }
     // Also when the file was already there: its writer may have died before syncing the directory.
     await fsyncDir(dir);
+  }
+
+  /** The blob ids present in each shard directory, one shard at a time (for the orphan sweep). */
+  async *shards(): AsyncGenerator<string[]> {
+    for (const shard of await readdir(this.root)) {
+      if (!SHARD.test(shard)) continue;
+      const names = await readdir(join(this.root, shard)).catch(() => [] as string[]);
+      yield names.filter(isBlobId);
+    }
+  }
+
+  /** Whether the blob's file was last placed before `before` (sync: the orphan sweep checks again under the write lock). */
+  placedBeforeSync(blobId: string, before: number): boolean {
+    const info = statSync(this.pathOf(blobId), { throwIfNoEntry: false });
+    return info !== undefined && info.isFile() && info.mtimeMs < before;
+  }
+
+  /** Those of `blobIds` whose files were last placed before `before` (ms since the epoch). */
+  async placedBefore(blobIds: readonly string[], before: number): Promise<string[]> {
+    const old: string[] = [];
+    for (const id of blobIds) {
+      const info = await stat(this.pathOf(id)).catch(() => null);
+      if (info?.isFile() && info.mtimeMs < before) old.push(id);
+    }
+    return old;
   }
 
   /** Removes temp files left by dead processes (or older than a day); returns how many. */

@@ -12,10 +12,12 @@ import type pg from 'pg';
 import type { StagedBlob } from '../types.js';
 import { StoreError } from '../types.js';
 
-/** A change to one blob's references, and the analysis to store if it has none yet. */
+/** A change to one blob's references, and the analysis and header facts to store if it has none yet. */
 export interface RefChange {
   n: number;
   analysis: Buffer | null;
+  /** search/header-facts.ts encoding; given together with the analysis. */
+  headerFacts: string | null;
 }
 
 /** How to create a composite row when it is first referenced. */
@@ -31,25 +33,26 @@ export class BlobRefs {
   readonly composites = new Map<string, CompositeRow>();
 
   /** Adds n references to a blob id (negative to drop). */
-  add(blobId: string, n: number, analysis: Buffer | null = null): this {
+  add(blobId: string, n: number, analysis: Buffer | null = null, headerFacts: string | null = null): this {
     const ref = this.changes.get(blobId);
     if (ref) {
       ref.n += n;
       ref.analysis ??= analysis;
+      ref.headerFacts ??= headerFacts;
     } else {
-      this.changes.set(blobId, { n, analysis });
+      this.changes.set(blobId, { n, analysis, headerFacts });
     }
     return this;
   }
 
   /** One new reference to a staged blob; a composite's analysis belongs to its base (types.ts NewMessage). */
-  addStaged(blob: StagedBlob, analysis: Buffer): this {
+  addStaged(blob: StagedBlob, analysis: Buffer, headerFacts: string): this {
     const composite = blob.composite;
-    if (!composite) return this.add(blob.blobId, 1, analysis);
+    if (!composite) return this.add(blob.blobId, 1, analysis, headerFacts);
     this.composites.set(blob.blobId, { size: blob.size, baseId: composite.base.blobId, prefix: composite.prefix });
     this.add(blob.blobId, 1);
     // Zero here: the base's count follows the composite's in apply(); this only carries the analysis.
-    return this.add(composite.base.blobId, 0, analysis);
+    return this.add(composite.base.blobId, 0, analysis, headerFacts);
   }
 
   /** Adds `sign` references per row (copies, removals). */
@@ -80,20 +83,21 @@ export class BlobRefs {
     }
     const present = new Map(rows.map((r) => [r.blob_id, r.base_id]));
     const deltas = new Map<string, RefChange>();
-    const bump = (id: string, n: number, analysis: Buffer | null): void => {
+    const bump = (id: string, n: number, analysis: Buffer | null, headerFacts: string | null): void => {
       const d = deltas.get(id);
       if (d) {
         d.n += n;
         d.analysis ??= analysis;
+        d.headerFacts ??= headerFacts;
       } else {
-        deltas.set(id, { n, analysis });
+        deltas.set(id, { n, analysis, headerFacts });
       }
     };
     for (const [id, change] of this.changes) {
       if (!present.has(id)) throw new StoreError('CANNOT', `message blob ${id} is gone; retry`);
-      bump(id, change.n, change.analysis);
+      bump(id, change.n, change.analysis, change.headerFacts);
       const base = present.get(id);
-      if (base) bump(base, change.n, null);
+      if (base) bump(base, change.n, null, null);
     }
     for (const id of deltas.keys()) {
       if (!present.has(id)) throw new StoreError('CANNOT', `base blob ${id} is gone; retry`);
@@ -102,10 +106,11 @@ export class BlobRefs {
     await c.query(
       `UPDATE blobs b SET refcount = b.refcount + r.n,
          staged_until = CASE WHEN r.n > 0 THEN NULL ELSE b.staged_until END,
-         analysis = CASE WHEN b.base_id IS NULL THEN coalesce(b.analysis, r.analysis) END
-       FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS r (blob_id, n, analysis)
+         analysis = CASE WHEN b.base_id IS NULL THEN coalesce(b.analysis, r.analysis) END,
+         header_facts = CASE WHEN b.base_id IS NULL THEN coalesce(b.header_facts, r.header_facts) END
+       FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::text[]) AS r (blob_id, n, analysis, header_facts)
        WHERE b.blob_id = r.blob_id`,
-      [changed.map(([id]) => id), changed.map(([, d]) => d.n), changed.map(([, d]) => d.analysis)],
+      [changed.map(([id]) => id), changed.map(([, d]) => d.n), changed.map(([, d]) => d.analysis), changed.map(([, d]) => d.headerFacts)],
     );
   }
 }

@@ -9,7 +9,7 @@ import { uid as toUid } from '../../ids.js';
 import type { ChangeNote } from '../../events/pg-bus.js';
 import { IS_DELETED_SQL } from '../shared/flags.js';
 import type { CopyResult, QuotaLimits } from '../types.js';
-import { StoreError } from '../types.js';
+import { ACCOUNT_CHANNEL, StoreError } from '../types.js';
 import { BlobRefs } from './blob-refs.js';
 import type { MailboxRow } from '../shared/rows.js';
 import { KEPT_COLUMNS, RECORD_COLUMNS } from '../shared/rows.js';
@@ -50,6 +50,18 @@ export async function refuseExisting(c: Client, accountId: number, name: string,
   if (await firstOf(c, 'SELECT 1 FROM mailboxes WHERE account_id = $1 AND name = $2', [accountId, name])) {
     throw new StoreError('ALREADYEXISTS', text);
   }
+}
+
+/** Raises the account's namespace counter in this transaction; the change to announce on its channel. */
+export async function bumpNamespace(c: Client, accountId: AccountId): Promise<ChangeNote> {
+  const row = await firstOf<{ version: number }>(
+    c,
+    `INSERT INTO namespace_versions (account_id, version) VALUES ($1, 1)
+     ON CONFLICT (account_id) DO UPDATE SET version = namespace_versions.version + 1 RETURNING version`,
+    [accountId],
+  );
+  if (!row) throw new Error('namespace version update returned nothing');
+  return { accountId, mailboxId: ACCOUNT_CHANNEL, modseq: Number(row.version) };
 }
 
 /** Raises the installation's UIDVALIDITY counter to max(its value, floor) + n; returns the new value. */
@@ -158,16 +170,31 @@ export async function insertRows(
     throw new StoreError('LIMIT', 'mailbox UID space exhausted');
   }
   const uids = planned ?? rows.map((_, i) => mb.uid_next - rows.length + i);
+  await insertMessageRows(c, uids.map((uid, i) => ({ accountId, mailboxId: id, uid, modseq: mb.highest_modseq, row: rows[i]! })));
+  return { mb, uids };
+}
+
+/** A message row to insert: where it goes, its UID and modseq, and its columns. */
+export interface PlacedRow {
+  accountId: number;
+  mailboxId: number;
+  uid: number;
+  modseq: number;
+  row: NewRow;
+}
+
+/** Inserts message rows in one statement (appends, copies and store restore). */
+export async function insertMessageRows(c: Client, placed: readonly PlacedRow[]): Promise<void> {
+  const rows = placed.map((p) => p.row);
   await c.query(
     `INSERT INTO messages (account_id, mailbox_id, uid, modseq, system_flags, keywords, internal_date, save_date, size, blob_id, email_id)
-     SELECT $1, $2, r.uid, $3, r.system_flags, r.keywords, r.internal_date, r.save_date, r.size, r.blob_id, r.email_id
-     FROM unnest($4::bigint[], $5::smallint[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::bigint[], $10::text[], $11::text[])
-       AS r (uid, system_flags, keywords, internal_date, save_date, size, blob_id, email_id)`,
+     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::smallint[], $6::text[],
+                          $7::timestamptz[], $8::timestamptz[], $9::bigint[], $10::text[], $11::text[])`,
     [
-      accountId,
-      id,
-      mb.highest_modseq,
-      uids,
+      placed.map((p) => p.accountId),
+      placed.map((p) => p.mailboxId),
+      placed.map((p) => p.uid),
+      placed.map((p) => p.modseq),
       rows.map((r) => r.system_flags),
       rows.map((r) => r.keywords),
       rows.map((r) => r.internal_date),
@@ -177,7 +204,6 @@ export async function insertRows(
       rows.map((r) => r.email_id),
     ],
   );
-  return { mb, uids };
 }
 
 /**

@@ -9,7 +9,7 @@ import type { AccountId, MailboxId } from '../../ids.js';
 import type { ChangeNote } from '../../events/pg-bus.js';
 import type { MetadataDepth, MetadataEntry } from '../types.js';
 import { StoreError } from '../types.js';
-import { lockMailbox } from './mailbox-tx.js';
+import { bumpNamespace, lockMailbox } from './mailbox-tx.js';
 import type { Client, Queryable } from './sql.js';
 import { firstOf, rowsOf, SCOPE, storable } from './sql.js';
 
@@ -83,7 +83,9 @@ export async function writeMetadata(
   const after = await count();
   // RFC 5464 §4.3: all or nothing.
   if (after > before && after > maxEntries) throw new StoreError('LIMIT', 'too many metadata entries');
-  if (!mb || !changed) return [];
+  if (!changed) return [];
+  // Server entries: the account channel carries the change (RFC 5465 §5.7).
+  if (!mb) return [await bumpNamespace(c, accountId)];
   const next = mb.highest_modseq + 1;
   await c.query(`UPDATE mailboxes SET highest_modseq = $3 WHERE ${SCOPE}`, [accountId, mb.mailbox_id, next]);
   return [{ accountId, mailboxId: mb.mailbox_id as MailboxId, modseq: next }];

@@ -39,7 +39,10 @@ import { notifyStatement, PgChangeBus, readModSeqs } from '../../events/pg-bus.j
 import { PgBlobStore, STAGE_GRACE_SECONDS } from '../blobs/pg-blob-store.js';
 import { AnalysisCache } from '../analysis-cache.js';
 import { composedAnalysis } from '../composite-analysis.js';
+import { rowInsert, type SqlDialect } from '../copy/row-inserts.js';
+import { pageRecords, pageSql } from '../copy/sections.js';
 import { decodeAnalysis, encodeAnalysis } from '../shared/analysis-codec.js';
+import { encodeHeaderFacts } from '../../search/header-facts.js';
 import { BackgroundJobs, DEFAULT_RETENTION_MS, GC_BATCH, RELEASE_BATCH, releasePeriodMs, warnBackgroundError, yieldToLoop } from '../shared/background.js';
 import type { DefaultMailbox } from '../shared/default-mailboxes.js';
 import { checkStoreOptions, DEFAULT_MAILBOXES } from '../shared/default-mailboxes.js';
@@ -52,6 +55,9 @@ import type {
   Account,
   Alias,
   CopyResult,
+  DumpKey,
+  DumpRecord,
+  DumpSection,
   FlagChangeResult,
   FlagOp,
   ImportedMessage,
@@ -68,18 +74,22 @@ import type {
   QuotaLimits,
   QuotaUsage,
   ReplaceResult,
+  RestoredMessage,
+  RestoreRecord,
 } from '../types.js';
 import { StoreError } from '../types.js';
 import { BlobRefs } from './blob-refs.js';
 import type { PgConnectionSettings } from './pool.js';
 import { connectionSettings, createPool, transaction } from './pool.js';
 import type { AccountRow, NewRow, RecordRow } from './rows.js';
+import { countDelta } from './rows.js';
 import {
   allocateUidValidity,
   dropMessages,
   enforceQuota,
   importedUids,
   insertMailboxes,
+  insertMessageRows,
   insertRows,
   lockMailbox,
   lockPair,
@@ -87,6 +97,7 @@ import {
   recordsOf,
   refuseExisting,
   removeMessages,
+  bumpNamespace,
   renameInbox,
   requireMailbox,
   transfer,
@@ -109,6 +120,11 @@ export interface PgStoreOptions {
   /** Period of the change bus catch-up poll in ms (default 1000). */
   catchUpIntervalMs?: number;
 }
+
+/** How the shared copy statements (store/copy/row-inserts.ts) are spelled here; account ids are an identity column. */
+const PG_DIALECT: SqlDialect = { placeholder: (i) => `$${i}`, time: (d) => d, identityOverride: 'OVERRIDING SYSTEM VALUE' };
+/** The accounts identity sequence, by name as the schema created it. */
+const ACCOUNT_IDS = "pg_get_serial_sequence('accounts', 'account_id')::regclass";
 
 /** A message to insert, with the blob reference it brings. */
 interface Incoming {
@@ -314,7 +330,7 @@ export class PgStore implements MailStore {
       await refuseExisting(c, accountId, canonical);
       const [row] = await insertMailboxes(c, accountId, [{ name: canonical, specialUse }]);
       if (!row) throw new Error('mailbox insert returned nothing');
-      return [toMailbox(row), []];
+      return [toMailbox(row), [await bumpNamespace(c, accountId)]];
     });
   }
 
@@ -330,7 +346,7 @@ export class PgStore implements MailStore {
       await c.query(`DELETE FROM mailboxes WHERE ${SCOPE}`, [accountId, id]);
       await refs.apply(c);
       // Sessions that have it selected wake up and find it gone.
-      return [undefined, [{ accountId, mailboxId: id, modseq: mb.highest_modseq + 1 }]];
+      return [undefined, [{ accountId, mailboxId: id, modseq: mb.highest_modseq + 1 }, await bumpNamespace(c, accountId)]];
     });
     this.bus.markGone(accountId, id);
     await this.background.run(() => this.collectGarbage());
@@ -342,6 +358,7 @@ export class PgStore implements MailStore {
     if (!storable(source)) throw new StoreError('NONEXISTENT', 'no such mailbox');
     if (!storable(target)) throw new StoreError('CANNOT', 'invalid mailbox name');
     await this.write(async (c): Promise<[undefined, ChangeNote[]]> => {
+      const channel = await bumpNamespace(c, accountId);
       // The source and its inferiors (names strictly between `x/` and `x0`; '0' follows '/'), locked by id.
       const tree = await rowsOf<MailboxRow>(
         c,
@@ -352,7 +369,7 @@ export class PgStore implements MailStore {
       const src = tree.find((mb) => mb.name === source);
       if (!src) throw new StoreError('NONEXISTENT', 'no such mailbox');
       await refuseExisting(c, accountId, target, 'target mailbox exists');
-      if (source === INBOX) return [undefined, await renameInbox(c, accountId, src, target)];
+      if (source === INBOX) return [undefined, [...(await renameInbox(c, accountId, src, target)), channel]];
       if (target.startsWith(`${source}/`)) throw new StoreError('CANNOT', 'cannot rename a mailbox under itself');
       // RFC 9051 §6.3.6: inferior names are renamed too.
       const renamed = (name: string) => target + name.slice(source.length);
@@ -378,7 +395,7 @@ export class PgStore implements MailStore {
           subs.map((s) => renamed(s.name)),
         ]);
       }
-      return [undefined, []];
+      return [undefined, [channel]];
     });
   }
 
@@ -394,7 +411,7 @@ export class PgStore implements MailStore {
       } else {
         await c.query('DELETE FROM subscriptions WHERE account_id = $1 AND name = $2', [accountId, canonical]);
       }
-      return [undefined, []];
+      return [undefined, [await bumpNamespace(c, accountId)]];
     });
   }
 
@@ -475,8 +492,34 @@ export class PgStore implements MailStore {
     return rows.map(toRecord);
   }
 
-  async getAnalysis(blobId: string): Promise<MessageAnalysis | null> {
-    const cached = this.analysisCache.get(blobId);
+  async getBlobIds(accountId: AccountId, id: MailboxId, uids: readonly Uid[]): Promise<Map<Uid, string>> {
+    if (uids.length === 0) return new Map();
+    // As getRecords: one snapshot of live messages and (RFC 2180 §4.1) held tombstones.
+    const res = await this.pool.query<[number, string]>({
+      text: `SELECT uid, blob_id FROM messages WHERE ${SCOPE} AND uid = ANY($3::bigint[])
+             UNION ALL
+             SELECT uid, blob_id FROM expunged WHERE ${SCOPE} AND blob_id IS NOT NULL AND uid = ANY($3::bigint[])`,
+      values: [accountId, id, uids],
+      rowMode: 'array',
+    });
+    return new Map(res.rows.map(([uid, blobId]) => [Number(uid) as Uid, blobId]));
+  }
+
+  async getHeaderFacts(blobIds: readonly string[]): Promise<Map<string, string>> {
+    if (blobIds.length === 0) return new Map();
+    const res = await this.pool.query<[blobId: string, facts: string]>({
+      text: `SELECT b.blob_id, coalesce(b.header_facts, base.header_facts)
+             FROM blobs b LEFT JOIN blobs base ON base.blob_id = b.base_id
+             WHERE b.blob_id = ANY($1::text[]) AND coalesce(b.header_facts, base.header_facts) IS NOT NULL`,
+      values: [blobIds],
+      rowMode: 'array',
+    });
+    return new Map(res.rows);
+  }
+
+  async getAnalysis(blobId: string, options: { bodyText?: boolean } = {}): Promise<MessageAnalysis | null> {
+    // The cache drops long body text: a caller that needs none must say so, or every such message misses.
+    const cached = this.analysisCache.get(blobId, options.bodyText ?? true);
     if (cached) return cached;
     const row = await firstOf<{ analysis: Buffer | null; prefix: Buffer | null; base_analysis: Buffer | null }>(
       this.pool,
@@ -615,6 +658,13 @@ export class PgStore implements MailStore {
   }
 
   async claimRecent(accountId: AccountId, id: MailboxId): Promise<Uid> {
+    // Nothing arrived since the last claim: no write transaction (a later arrival is the next claim's).
+    const seen = await firstOf<{ first_recent_uid: number; uid_next: number }>(
+      this.pool,
+      `SELECT first_recent_uid, uid_next FROM mailboxes WHERE ${SCOPE}`,
+      [accountId, id],
+    );
+    if (seen && seen.first_recent_uid === seen.uid_next) return toUid(seen.first_recent_uid);
     return this.write(async (c) => {
       const mb = await lockMailbox(c, accountId, id);
       if (mb.first_recent_uid !== mb.uid_next) {
@@ -714,6 +764,57 @@ export class PgStore implements MailStore {
   ): Promise<void> {
     if (entries.some(([name]) => !storable(name))) throw new StoreError('CANNOT', 'invalid metadata entry name');
     await this.write(async (c) => [undefined, await writeMetadata(c, accountId, mailboxId, entries, maxEntries)]);
+  }
+
+  // ---- Whole-store copy (store/copy/) ----
+
+  async dumpPage(section: DumpSection, after: DumpKey | null, limit: number): Promise<DumpRecord[]> {
+    if (section === 'counters') {
+      if (after) return [];
+      const row = await firstOf<{ a: number; m: number; u: number }>(
+        this.pool,
+        `SELECT coalesce(pg_sequence_last_value(${ACCOUNT_IDS}), 0) AS a, coalesce(pg_sequence_last_value('mailbox_ids'), 0) AS m,
+                coalesce((SELECT value FROM counters WHERE name = 'uid_validity'), 0) AS u`,
+        [],
+      );
+      return [{ kind: 'counters', lastAccountId: row?.a ?? 0, lastMailboxId: row?.m ?? 0, lastUidValidity: row?.u ?? 0 }];
+    }
+    const rows = await rowsOf(this.pool, pageSql(section, after !== null, (i) => `$${i}`), [...(after ?? []), limit]);
+    return pageRecords(section, rows);
+  }
+
+  async restorableBlobs(blobIds: readonly string[]): Promise<Set<string>> {
+    // A staged row has bytes but no analysis yet: it still needs one.
+    const rows = await rowsOf<{ blob_id: string }>(
+      this.pool,
+      'SELECT blob_id FROM blobs WHERE blob_id = ANY($1::text[]) AND (analysis IS NOT NULL OR base_id IS NOT NULL)',
+      [blobIds],
+    );
+    return new Set(rows.map((r) => r.blob_id));
+  }
+
+  async restore(records: readonly RestoreRecord[]): Promise<void> {
+    await this.write(async (c) => {
+      const messages = records.filter((r): r is RestoredMessage => r.kind === 'message');
+      if (messages.length > 0) await this.restoreMessages(c, messages);
+      for (const r of records) {
+        if (r.kind === 'message') continue;
+        if (r.kind === 'counters') {
+          // Raised, never lowered: the target may have handed out larger values already.
+          await c.query(
+            `INSERT INTO counters (name, value) VALUES ('uid_validity', $1)
+             ON CONFLICT (name) DO UPDATE SET value = greatest(counters.value, EXCLUDED.value)`,
+            [r.lastUidValidity],
+          );
+          await c.query(`SELECT setval(${ACCOUNT_IDS}, $1) WHERE $1 > coalesce(pg_sequence_last_value(${ACCOUNT_IDS}), 0)`, [r.lastAccountId]);
+          await c.query(`SELECT setval('mailbox_ids', $1) WHERE $1 > coalesce(pg_sequence_last_value('mailbox_ids'), 0)`, [r.lastMailboxId]);
+        } else {
+          const { sql, values } = rowInsert(r, PG_DIALECT);
+          await c.query(sql, values);
+        }
+      }
+      return [undefined, []];
+    });
   }
 
   // ---- Maintenance ----
@@ -818,12 +919,66 @@ export class PgStore implements MailStore {
   }
 
   /** Takes the references of new messages on their (staged) blobs, storing each analysis once. */
+  /**
+   * Inserts restored messages verbatim (store restore) and keeps what the
+   * store derives from them, as its own insertions do: the mailboxes' counts
+   * and the blob references (a new blob's analysis stored by referenceNew).
+   */
+  private async restoreMessages(c: Client, messages: readonly RestoredMessage[]): Promise<void> {
+    const rows = messages.map(restoredRow);
+    const byMailbox = new Map<string, { accountId: number; mailboxId: number; rows: Array<NewRow & { uid: number }> }>();
+    messages.forEach((m, i) => {
+      const key = `${m.accountId}/${m.mailboxId}`;
+      let group = byMailbox.get(key);
+      if (!group) byMailbox.set(key, (group = { accountId: m.accountId, mailboxId: m.mailboxId, rows: [] }));
+      group.rows.push({ ...rows[i]!, uid: m.uid });
+    });
+    // Lock order (module comment): mailboxes, then messages, then blobs.
+    for (const group of byMailbox.values()) {
+      const { accountId, mailboxId } = group;
+      const mb = await lockMailbox(c, accountId, mailboxId);
+      const d = countDelta(group.rows, 1, mb.first_recent_uid);
+      await c.query(
+        `UPDATE mailboxes SET message_count = message_count + $3, total_size = total_size + $4,
+           unseen_count = unseen_count + $5, deleted_count = deleted_count + $6, recent_count = recent_count + $7
+         WHERE ${SCOPE}`,
+        [accountId, mailboxId, d.messages, d.size, d.unseen, d.deleted, d.recent],
+      );
+    }
+    await insertMessageRows(c, messages.map((m, i) => ({ accountId: m.accountId, mailboxId: m.mailboxId, uid: m.uid, modseq: m.modseq, row: rows[i]! })));
+    // Blobs new here get their analysis stored as by any insertion; the others only gain a reference.
+    const fresh: Incoming[] = [];
+    const known = new BlobRefs();
+    messages.forEach((m, i) => {
+      if (!m.analysis) known.add(m.blob.blobId, 1);
+      else fresh.push({ message: { blob: m.blob, analysis: m.analysis, flags: m.flags, internalDate: m.internalDate }, row: rows[i]! });
+    });
+    await this.referenceNew(c, fresh);
+    await known.apply(c);
+  }
+
   private async referenceNew(c: Client, incoming: readonly Incoming[]): Promise<void> {
     const refs = new BlobRefs();
-    for (const { message } of incoming) refs.addStaged(message.blob, Buffer.from(encodeAnalysis(message.analysis)));
+    for (const { message } of incoming) {
+      refs.addStaged(message.blob, Buffer.from(encodeAnalysis(message.analysis)), encodeHeaderFacts(message.analysis));
+    }
     await refs.apply(c);
   }
 
+}
+
+/** The stored row of a restored message (flags validated, everything else verbatim). */
+function restoredRow(m: RestoredMessage): NewRow {
+  const flags = parseFlags(m.flags);
+  return {
+    system_flags: flags.system,
+    keywords: keywordsToText(flags.keywords),
+    internal_date: m.internalDate,
+    save_date: m.saveDate,
+    size: m.blob.size,
+    blob_id: m.blob.blobId,
+    email_id: m.emailId,
+  };
 }
 
 /** Opens (migrating as needed) a PostgreSQL store and connects its change bus. */

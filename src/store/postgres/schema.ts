@@ -37,6 +37,7 @@
  *   SELECT create_distributed_table('import_records', 'account_id', colocate_with => 'mailboxes');
  *   SELECT create_distributed_table('sync_states', 'account_id', colocate_with => 'mailboxes');
  *   SELECT create_distributed_table('metadata', 'account_id', colocate_with => 'mailboxes');
+ *   SELECT create_distributed_table('namespace_versions', 'account_id', colocate_with => 'mailboxes');
  * Every query on the distributed tables names one account_id, so it routes
  * to one shard. The exceptions are deliberate:
  * `blobs` is keyed by content hash so that one message for many recipients is
@@ -213,8 +214,26 @@ const initialSchema: PgMigration = `
   );
 `;
 
+/** The account channel (../types.ts ACCOUNT_CHANNEL): a per-account counter raised by every namespace change. */
+const namespaceVersions: PgMigration = `
+  CREATE TABLE namespace_versions (
+    account_id bigint PRIMARY KEY REFERENCES accounts (account_id) ON DELETE CASCADE,
+    version    bigint NOT NULL
+  );
+`;
+
+/**
+ * What SORT, THREAD and header SEARCH read of a message (search/header-facts.ts),
+ * stored at ingestion beside the analysis (plain blobs only: a composite reads
+ * its base's). Rows stored before this migration stay NULL and are derived
+ * from the analysis when first needed.
+ */
+const headerFacts: PgMigration = `
+  ALTER TABLE blobs ADD COLUMN header_facts text;
+`;
+
 /** Every migration in order; mailkeep_schema.version says how many have run. */
-export const PG_MIGRATIONS: readonly PgMigration[] = [initialSchema];
+export const PG_MIGRATIONS: readonly PgMigration[] = [initialSchema, namespaceVersions, headerFacts];
 
 /** Serializes migrations of one database across nodes (an arbitrary constant: 'mkschema'). */
 const MIGRATION_LOCK = 0x6d6b736368656d61n;

@@ -272,7 +272,18 @@ const deliverySupport: Migration = (db) => {
   `);
 };
 
-export const MIGRATIONS: readonly Migration[] = [initialSchema, heldTombstones, importRecords, metadata, deliverySupport];
+/**
+ * What SORT, THREAD and header SEARCH read of a message (search/header-facts.ts),
+ * stored at ingestion beside the analysis so a command does not decode
+ * analyses. Set on plain blobs only (a composite reads its base's); rows
+ * stored before this migration stay NULL and are derived from the analysis
+ * when first needed.
+ */
+const headerFacts: Migration = (db) => {
+  db.exec('ALTER TABLE blobs ADD COLUMN header_facts TEXT');
+};
+
+export const MIGRATIONS: readonly Migration[] = [initialSchema, heldTombstones, importRecords, metadata, deliverySupport, headerFacts];
 
 /**
  * Brings a database up to date in one write transaction (BEGIN IMMEDIATE, so two

@@ -24,11 +24,14 @@ import type { MessageAnalysis } from '../../mime/types.js';
 import { LocalChangeBus, mailboxKey } from '../../events/local-bus.js';
 import type { WatchedMailbox } from '../../events/local-bus.js';
 import { ModSeqPoller } from '../../events/modseq-poller.js';
-import { FsBlobStore } from '../blobs/fs-blob-store.js';
+import { FsBlobStore, STALE_TEMP_MS } from '../blobs/fs-blob-store.js';
 import type {
   Account,
   Alias,
   CopyResult,
+  DumpKey,
+  DumpRecord,
+  DumpSection,
   FlagChangeResult,
   FlagOp,
   ImportedMessage,
@@ -45,10 +48,12 @@ import type {
   QuotaLimits,
   QuotaUsage,
   ReplaceResult,
+  RestoreRecord,
   StagedBlob,
 } from '../types.js';
-import { StoreError } from '../types.js';
+import { ACCOUNT_CHANNEL, StoreError } from '../types.js';
 import { decodeAnalysis, encodeAnalysis } from '../shared/analysis-codec.js';
+import { encodeHeaderFacts } from '../../search/header-facts.js';
 import { BackgroundJobs, DEFAULT_RETENTION_MS, GC_BATCH, RELEASE_BATCH, releasePeriodMs, warnBackgroundError, yieldToLoop } from '../shared/background.js';
 import type { DefaultMailbox } from '../shared/default-mailboxes.js';
 import { checkStoreOptions, DEFAULT_MAILBOXES } from '../shared/default-mailboxes.js';
@@ -58,6 +63,8 @@ import type { MailboxRow } from '../shared/rows.js';
 import { toAccount, toMailbox, toRecord, toSummary } from '../shared/rows.js';
 import { AnalysisCache } from '../analysis-cache.js';
 import { composedAnalysis } from '../composite-analysis.js';
+import { rowInsert, type SqlDialect } from '../copy/row-inserts.js';
+import { pageRecords, pageSql } from '../copy/sections.js';
 import type { ReadTx, WriteTx } from './db.js';
 import { openDatabase, transactionRunners } from './db.js';
 import { migrate } from './schema.js';
@@ -87,8 +94,12 @@ export interface SqliteStoreOptions {
 
 const MAX_UID = 0xffffffff;
 const DEFAULT_POLL_MS = 75;
+/** How often blob files that no row references are looked for (a walk of the blob directory). */
+const ORPHAN_SWEEP_MS = 6 * 60 * 60 * 1000;
 /** The metadata owner id of server-level entries (schema.ts: no mailbox has id 0). */
 const SERVER_METADATA = 0;
+/** How the shared copy statements (store/copy/row-inserts.ts) are spelled here. */
+const SQLITE_DIALECT: SqlDialect = { placeholder: () => '?', time: (d) => d.getTime(), identityOverride: '' };
 
 /** A committed change to announce: (mailbox, modseq). */
 type Wake = [MailboxId, number];
@@ -108,8 +119,11 @@ export class SqliteStore implements MailStore {
   private readonly onError: (err: unknown) => void;
   private readonly retentionMs: number;
   private readonly releaseTimer: NodeJS.Timeout;
+  private readonly orphanTimer: NodeJS.Timeout;
   /** Background GC and release runs that close() waits for. */
   private readonly background: BackgroundJobs;
+  /** Statements of dump and restore (store/copy/), prepared on first use. */
+  private readonly copyStatements = new Map<string, Database.Statement>();
 
   /** Wraps an open, migrated connection; use openSqliteStore(). */
   constructor(
@@ -141,6 +155,7 @@ export class SqliteStore implements MailStore {
     const period = releasePeriodMs(this.retentionMs);
     // unref: the sweep alone must not keep the process alive.
     this.releaseTimer = setInterval(() => void this.background.run(() => this.releaseExpunged()), period).unref();
+    this.orphanTimer = setInterval(() => void this.background.run(() => this.sweepOrphanBlobs()), ORPHAN_SWEEP_MS).unref();
   }
 
   async close(): Promise<void> {
@@ -148,6 +163,7 @@ export class SqliteStore implements MailStore {
     if (this.group && this.db.open) this.commitGroup();
     this.poller.stop();
     clearInterval(this.releaseTimer);
+    clearInterval(this.orphanTimer);
     await this.background.settled();
     if (this.db.open) this.db.close();
   }
@@ -244,30 +260,34 @@ export class SqliteStore implements MailStore {
   }
 
   async createMailbox(accountId: AccountId, name: string, specialUse: string | null = null): Promise<Mailbox> {
-    return this.write(() => {
+    const [mb, version] = this.write((): [Mailbox, number] => {
       if (!this.st.accountById.get(accountId)) throw new StoreError('NONEXISTENT', 'no such account');
-      return toMailbox(this.insertMailbox(accountId, canonicalName(name), specialUse));
+      return [toMailbox(this.insertMailbox(accountId, canonicalName(name), specialUse)), this.st.bumpNamespace.get(accountId)!];
     });
+    this.publish(accountId, [[ACCOUNT_CHANNEL, version]]);
+    return mb;
   }
 
   async deleteMailbox(accountId: AccountId, id: MailboxId): Promise<void> {
-    const last = this.write(() => {
+    const last = this.write((): [modseq: number, namespace: number] => {
       const mb = this.requireMailbox(accountId, id);
       if (mb.name === INBOX) throw new StoreError('CANNOT', 'INBOX cannot be deleted');
       // Cascades to messages and tombstones, releasing their blobs at once: the mailbox's
       // sessions are disconnected, so nobody may still FETCH. Subscriptions stay (RFC 9051 §6.3.9).
       this.st.deleteMailbox.run(accountId, id);
-      return mb.highest_modseq;
+      return [mb.highest_modseq, this.st.bumpNamespace.get(accountId)!];
     });
     // Sessions that have it selected wake up and find it gone.
-    this.publish(accountId, [[id, last + 1]]);
+    this.publish(accountId, [[id, last[0] + 1], [ACCOUNT_CHANNEL, last[1]]]);
     await this.background.run(() => this.collectGarbage());
   }
 
   async renameMailbox(accountId: AccountId, from: string, to: string): Promise<void> {
     const source = canonicalName(from);
     const target = canonicalName(to);
+    let version = 0;
     const wakes = this.write((): Wake[] => {
+      version = this.st.bumpNamespace.get(accountId)!;
       const src = this.st.mailboxByName.get(accountId, source);
       if (!src) throw new StoreError('NONEXISTENT', 'no such mailbox');
       if (this.st.mailboxByName.get(accountId, target)) throw new StoreError('ALREADYEXISTS', 'target mailbox exists');
@@ -289,16 +309,18 @@ export class SqliteStore implements MailStore {
       }
       return [];
     });
-    this.publish(accountId, wakes);
+    this.publish(accountId, [...wakes, [ACCOUNT_CHANNEL, version]]);
   }
 
   async setSubscribed(accountId: AccountId, name: string, subscribed: boolean): Promise<void> {
     const canonical = canonicalName(name);
-    this.write(() => {
+    const version = this.write(() => {
       if (!this.st.accountById.get(accountId)) throw new StoreError('NONEXISTENT', 'no such account');
       if (subscribed) this.st.subscribe.run(accountId, canonical);
       else this.st.unsubscribe.run(accountId, canonical);
+      return this.st.bumpNamespace.get(accountId)!;
     });
+    this.publish(accountId, [[ACCOUNT_CHANNEL, version]]);
   }
 
   async listSubscriptions(accountId: AccountId): Promise<string[]> {
@@ -358,6 +380,25 @@ export class SqliteStore implements MailStore {
       const held = this.st.heldRecords.all(accountId, id, json);
       return [...live, ...held].sort((a, b) => a.uid - b.uid).map(toRecord);
     });
+  }
+
+  async getBlobIds(accountId: AccountId, id: MailboxId, uids: readonly Uid[]): Promise<Map<Uid, string>> {
+    if (uids.length === 0) return new Map();
+    const json = JSON.stringify(uids);
+    return this.read(() => {
+      const found = new Map<Uid, string>();
+      for (const [uid, blobId] of this.st.blobIds.all(accountId, id, json)) found.set(uid as Uid, blobId);
+      if (found.size >= new Set(uids).size) return found;
+      // RFC 2180 §4.1: expunged but not yet released. A UID is never both live and a tombstone.
+      for (const [uid, blobId] of this.st.heldBlobIds.all(accountId, id, json)) found.set(uid as Uid, blobId);
+      return found;
+    });
+  }
+
+  async getHeaderFacts(blobIds: readonly string[]): Promise<Map<string, string>> {
+    if (blobIds.length === 0) return new Map();
+    const json = JSON.stringify(blobIds);
+    return this.read(() => new Map(this.st.headerFacts.all(json)));
   }
 
   async getAnalysis(blobId: string, options: { bodyText?: boolean } = {}): Promise<MessageAnalysis | null> {
@@ -556,6 +597,65 @@ export class SqliteStore implements MailStore {
     });
   }
 
+  // ---- Whole-store copy (store/copy/) ----
+
+  async dumpPage(section: DumpSection, after: DumpKey | null, limit: number): Promise<DumpRecord[]> {
+    if (section === 'counters') {
+      if (after) return [];
+      // The accounts id allocator is AUTOINCREMENT's sqlite_sequence row (ids are never reused).
+      const row = this.copyStatement(
+        `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'accounts'), 0) AS a,
+                coalesce((SELECT value FROM counters WHERE account_id = 0 AND name = 'mailbox_id'), 0) AS m,
+                coalesce((SELECT value FROM counters WHERE account_id = 0 AND name = 'uid_validity'), 0) AS u`,
+      ).get() as { a: number; m: number; u: number };
+      return [{ kind: 'counters', lastAccountId: row.a, lastMailboxId: row.m, lastUidValidity: row.u }];
+    }
+    const rows = this.copyStatement(pageSql(section, after !== null, () => '?')).all(...(after ?? []), limit);
+    return pageRecords(section, rows as Record<string, unknown>[]);
+  }
+
+  async restorableBlobs(blobIds: readonly string[]): Promise<Set<string>> {
+    // A blob row exists only with its file and analysis (or, for a composite, its base's row).
+    const rows = this.copyStatement('SELECT blob_id FROM blobs WHERE blob_id IN (SELECT value FROM json_each(?))').pluck().all(JSON.stringify(blobIds));
+    return new Set(rows as string[]);
+  }
+
+  async restore(records: readonly RestoreRecord[]): Promise<void> {
+    // Triggers keep the counts and blob refcounts, as for any insertion.
+    this.write(() => {
+      for (const r of records) {
+        if (r.kind === 'message') {
+          if (r.analysis) this.referenceBlob(r.blob, r.analysis);
+          else if (this.st.blobExists.get(r.blob.blobId) === undefined) throw new StoreError('CANNOT', `blob ${r.blob.blobId} is not here`);
+          const flags = parseFlags(r.flags);
+          this.st.insertMessage.run(
+            r.accountId, r.mailboxId, r.uid, r.modseq, flags.system, keywordsToText(flags.keywords),
+            r.internalDate.getTime(), r.saveDate.getTime(), r.blob.size, r.blob.blobId, r.emailId,
+          );
+        } else if (r.kind === 'counters') {
+          // Raised, never lowered: the target may have handed out larger values already.
+          const raise = this.copyStatement(
+            `INSERT INTO counters (account_id, name, value) VALUES (0, ?, ?)
+             ON CONFLICT (account_id, name) DO UPDATE SET value = max(value, excluded.value)`,
+          );
+          raise.run('mailbox_id', r.lastMailboxId);
+          raise.run('uid_validity', r.lastUidValidity);
+          const raised = this.copyStatement("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'accounts'").run(r.lastAccountId);
+          if (raised.changes === 0) this.copyStatement("INSERT INTO sqlite_sequence (name, seq) VALUES ('accounts', ?)").run(r.lastAccountId);
+        } else {
+          const { sql, values } = rowInsert(r, SQLITE_DIALECT);
+          this.copyStatement(sql).run(...values);
+        }
+      }
+    });
+  }
+
+  private copyStatement(sql: string): Database.Statement {
+    let stmt = this.copyStatements.get(sql);
+    if (!stmt) this.copyStatements.set(sql, (stmt = this.db.prepare(sql)));
+    return stmt;
+  }
+
   // ---- Metadata (RFC 5464) ----
 
   async getMetadata(accountId: AccountId, mailboxId: MailboxId | null, entries: readonly string[], depth: MetadataDepth = 0): Promise<MetadataEntry[]> {
@@ -597,7 +697,9 @@ export class SqliteStore implements MailStore {
       const after = this.st.metadataCount.get(accountId, owner) ?? 0;
       // Throwing rolls the whole command back (RFC 5464 §4.3: all or nothing).
       if (after > before && after > maxEntries) throw new StoreError('LIMIT', 'too many metadata entries');
-      if (!mb || !changed) return [];
+      if (!changed) return [];
+      // Server entries: the account channel carries the change (RFC 5465 §5.7).
+      if (!mb) return [[ACCOUNT_CHANNEL, this.st.bumpNamespace.get(accountId)!]];
       // RFC 7162 §3.2: a changed mailbox annotation raises the mailbox's mod-sequence.
       const next = mb.highest_modseq + 1;
       this.st.setModseq.run(next, accountId, mb.mailbox_id);
@@ -625,6 +727,32 @@ export class SqliteStore implements MailStore {
     // Also when nothing was released: blobs may be left over from a crash before a GC.
     await this.collectGarbage();
     return released;
+  }
+
+  /**
+   * Deletes blob files that no row references and that were placed more than a
+   * day ago: bytes staged by an APPEND or delivery that failed or died before
+   * its commit, and CATENATE's text parts. Rows and times are checked again
+   * inside a write transaction, so no commit can reference a file between the
+   * check and the unlink; placing the same bytes again refreshes the file's time.
+   */
+  async sweepOrphanBlobs(now = Date.now()): Promise<number> {
+    let removed = 0;
+    const before = now - STALE_TEMP_MS;
+    for await (const names of this.blobs.shards()) {
+      const unknown = this.st.unknownBlobs.all(JSON.stringify(names));
+      const old = unknown.length === 0 ? [] : await this.blobs.placedBefore(unknown, before);
+      if (old.length > 0) {
+        removed += this.write(() => {
+          // Again under the lock: a commit or a fresh placement may have come in meanwhile.
+          const still = this.st.unknownBlobs.all(JSON.stringify(old)).filter((id) => this.blobs.placedBeforeSync(id, before));
+          for (const blobId of still) this.blobs.removeSync(blobId);
+          return still.length;
+        });
+      }
+      await yieldToLoop();
+    }
+    return removed;
   }
 
   /**
@@ -761,7 +889,9 @@ export class SqliteStore implements MailStore {
     }
     // Under the write lock: the GC cannot delete the file between this check and our commit.
     if (!this.blobs.existsSync(blob.blobId)) throw new StoreError('CANNOT', `staged blob ${blob.blobId} is gone; retry`);
-    if (this.st.blobExists.get(blob.blobId) === undefined) this.st.insertBlob.run(blob.blobId, blob.size, encodeAnalysis(analysis));
+    if (this.st.blobExists.get(blob.blobId) === undefined) {
+      this.st.insertBlob.run(blob.blobId, blob.size, encodeAnalysis(analysis), encodeHeaderFacts(analysis));
+    }
   }
 
   /**
@@ -847,6 +977,11 @@ export class SqliteStore implements MailStore {
     const out = new Map<string, number>();
     for (const row of this.st.modseqsOf.all(pairs)) {
       out.set(mailboxKey(row.account_id as AccountId, row.mailbox_id as MailboxId), row.highest_modseq);
+    }
+    const channels = mailboxes.filter((m) => m.mailboxId === ACCOUNT_CHANNEL).map((m) => m.accountId);
+    if (channels.length === 0) return out;
+    for (const row of this.st.namespaceVersionsOf.all(JSON.stringify(channels))) {
+      out.set(mailboxKey(row.account_id as AccountId, ACCOUNT_CHANNEL), row.value);
     }
     return out;
   }

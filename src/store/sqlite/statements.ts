@@ -101,6 +101,19 @@ export function prepareStatements(db: Database.Database) {
       `SELECT m.account_id, m.mailbox_id, m.highest_modseq
        FROM json_each(?) j JOIN mailboxes m ON m.account_id = j.value ->> 0 AND m.mailbox_id = j.value ->> 1`,
     ),
+    /** The account channel (types.ts ACCOUNT_CHANNEL): a per-account counter raised by every namespace change. */
+    bumpNamespace: db
+      .prepare<[accountId: number], number>(
+        `INSERT INTO counters (account_id, name, value) VALUES (?, 'namespace', 1)
+         ON CONFLICT (account_id, name) DO UPDATE SET value = value + 1 RETURNING value`,
+      )
+      .pluck(),
+    /** Argument: JSON array of account ids; 0 for an account whose namespace never changed, absent for a deleted one. */
+    namespaceVersionsOf: db.prepare<[accounts: string], { account_id: number; value: number }>(
+      `SELECT a.account_id, coalesce(c.value, 0) AS value
+       FROM json_each(?) j JOIN accounts a ON a.account_id = j.value
+       LEFT JOIN counters c ON c.account_id = a.account_id AND c.name = 'namespace'`,
+    ),
 
     // Subscriptions
     subscribe: db.prepare<[accountId: number, name: string]>('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)'),
@@ -114,8 +127,8 @@ export function prepareStatements(db: Database.Database) {
 
     // Blobs (shared across accounts: see schema.ts)
     blobExists: db.prepare<[blobId: string], number>('SELECT 1 FROM blobs WHERE blob_id = ?').pluck(),
-    insertBlob: db.prepare<[blobId: string, size: number, analysis: string]>(
-      'INSERT INTO blobs (blob_id, size, refcount, analysis) VALUES (?, ?, 0, ?)',
+    insertBlob: db.prepare<[blobId: string, size: number, analysis: string, headerFacts: string]>(
+      'INSERT INTO blobs (blob_id, size, refcount, analysis, header_facts) VALUES (?, ?, 0, ?, ?)',
     ),
     analysis: db.prepare<[blobId: string], string>('SELECT analysis FROM blobs WHERE blob_id = ?').pluck(),
     analysisRow: db.prepare<[blobId: string], AnalysisRow>('SELECT analysis, base_id, prefix FROM blobs WHERE blob_id = ?'),
@@ -123,6 +136,14 @@ export function prepareStatements(db: Database.Database) {
     insertComposite: db.prepare<[blobId: string, size: number, baseId: string, prefix: Buffer]>(
       "INSERT INTO blobs (blob_id, size, refcount, analysis, base_id, prefix) VALUES (?, ?, 0, '', ?, ?)",
     ),
+    /** Stored header facts (schema.ts migration 6) by blob id; a composite's are its base's. Argument: JSON array of ids. */
+    headerFacts: db
+      .prepare<[blobIdsJson: string], [blobId: string, facts: string]>(
+        `SELECT b.blob_id, coalesce(b.header_facts, base.header_facts) AS facts
+         FROM blobs b LEFT JOIN blobs base ON base.blob_id = b.base_id
+         WHERE b.blob_id IN (SELECT value FROM json_each(?)) AND coalesce(b.header_facts, base.header_facts) IS NOT NULL`,
+      )
+      .raw(),
     compositeParts: db.prepare<[blobId: string], { base_id: string; prefix: Buffer }>(
       'SELECT base_id, prefix FROM blobs WHERE blob_id = ? AND base_id IS NOT NULL',
     ),
@@ -136,6 +157,8 @@ export function prepareStatements(db: Database.Database) {
     allAliases: db.prepare<[], AliasRow>('SELECT address, account_id FROM aliases ORDER BY address_key'),
     garbage: db.prepare<[limit: number], string>('SELECT blob_id FROM blobs WHERE refcount = 0 LIMIT ?').pluck(),
     deleteGarbage: db.prepare<[blobId: string]>('DELETE FROM blobs WHERE blob_id = ? AND refcount = 0'),
+    /** Of a JSON array of blob ids, those without a row (files a failed APPEND or delivery left behind). */
+    unknownBlobs: db.prepare<[ids: string], string>('SELECT value FROM json_each(?) WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blob_id = value)').pluck(),
 
     // Messages
     insertMessage: db.prepare<
@@ -182,6 +205,14 @@ export function prepareStatements(db: Database.Database) {
       `SELECT ${RECORD_COLUMNS} FROM expunged INDEXED BY expunged_held
        WHERE ${SCOPE} AND blob_id IS NOT NULL AND ${IN_UIDS} ORDER BY uid`,
     ),
+    /** [uid, blob_id] of live messages: what FETCH of bodies and MIME items needs (no record conversion). */
+    blobIds: db.prepare<[...Key, uidsJson: string], [uid: number, blobId: string]>(`SELECT uid, blob_id FROM messages WHERE ${SCOPE} AND ${IN_UIDS}`).raw(),
+    /** [uid, blob_id] of expunged messages still held by their tombstone (RFC 2180 §4.1). */
+    heldBlobIds: db
+      .prepare<[...Key, uidsJson: string], [uid: number, blobId: string]>(
+        `SELECT uid, blob_id FROM expunged INDEXED BY expunged_held WHERE ${SCOPE} AND blob_id IS NOT NULL AND ${IN_UIDS}`,
+      )
+      .raw(),
     /** Releases up to `limit` tombstones held since `before` or earlier; the expunged_blob trigger drops their references. */
     releaseTombstones: db.prepare<[before: number, limit: number]>(
       `UPDATE expunged SET blob_id = NULL, system_flags = NULL, keywords = NULL, internal_date = NULL,

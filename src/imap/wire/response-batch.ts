@@ -1,0 +1,63 @@
+/**
+ * Many responses (a FETCH batch) gathered into few buffers before they go to
+ * the socket: runs of protocol text and small values (ENVELOPE, small
+ * literals) are joined into one buffer, while large values (message bodies)
+ * are passed on as they are, so their bytes are never copied in user space.
+ *
+ * Invariants: bytes come out exactly in the order they were added; text is
+ * encoded as UTF-8, as a plain `Buffer.from(text)` would.
+ */
+
+/** Values at least this long are handed on uncopied; shorter ones are joined with the text around them. */
+const JOIN_MAX = 4096;
+
+/** An ordered accumulation of response text and bytes. */
+export class ResponseBatch {
+  private readonly done: Buffer[] = [];
+  /** The current joined run: text and small values, encoded together by endRun(). */
+  private run: Array<string | Buffer> = [];
+  /** Text added since the last bytes: one string, so a response costs few encoder calls. */
+  private text = '';
+
+  /** Appends protocol text. */
+  add(text: string): void {
+    this.text += text;
+  }
+
+  /** Appends bytes, e.g. a literal's content. */
+  addBytes(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.endText();
+    if (bytes.length < JOIN_MAX) {
+      this.run.push(bytes);
+    } else {
+      this.endRun();
+      this.done.push(bytes);
+    }
+  }
+
+  /** Everything added since the last take(), in order, as few buffers as the large values allow. */
+  take(): Buffer[] {
+    this.endText();
+    this.endRun();
+    return this.done.splice(0);
+  }
+
+  private endText(): void {
+    if (this.text === '') return;
+    this.run.push(this.text);
+    this.text = '';
+  }
+
+  /** Encodes the run into one buffer: one allocation, whatever the number of pieces. */
+  private endRun(): void {
+    if (this.run.length === 0) return;
+    let total = 0;
+    for (const p of this.run) total += typeof p === 'string' ? Buffer.byteLength(p) : p.length;
+    const out = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (const p of this.run) at += typeof p === 'string' ? out.write(p, at) : p.copy(out, at);
+    this.run = [];
+    this.done.push(out);
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The INSERT of every restored record that references no blob, shared by both
+ * backends (same tables and columns; they differ only in parameter spelling,
+ * time representation and identity columns). Rows go in verbatim, ids
+ * included; plain INSERTs, because a restore writes into an installation that
+ * holds none of these rows: a conflict means it was not empty, and fails.
+ * Messages (blob references, derived counts) and the counters are each
+ * backend's own.
+ */
+import type { DumpedRow } from '../types.js';
+
+/** How a backend spells what the shared statements need. */
+export interface SqlDialect {
+  /** The i-th parameter (1-based): `?` or `$i`. */
+  placeholder(i: number): string;
+  /** A stored time: ms since the epoch (SQLite) or the Date itself (PostgreSQL timestamptz). */
+  time(d: Date): number | Date;
+  /** Clause that lets an explicit value into an identity column (PostgreSQL `OVERRIDING SYSTEM VALUE`), or ''. */
+  identityOverride: string;
+}
+
+/** A record with a shared INSERT. */
+export type InsertableRow = Exclude<DumpedRow, { kind: 'counters' }>;
+
+function columnsAndValues(r: InsertableRow, d: SqlDialect): [table: string, columns: string[], values: unknown[], identity: boolean] {
+  switch (r.kind) {
+    case 'account':
+      return [
+        'accounts',
+        ['account_id', 'name', 'name_key', 'password_hash', 'created_at', 'quota_storage', 'quota_messages'],
+        [r.id, r.name, r.name.toLowerCase(), r.passwordHash, d.time(r.createdAt), r.quotaStorage, r.quotaMessages],
+        true,
+      ];
+    case 'alias':
+      return ['aliases', ['address_key', 'address', 'account_id', 'created_at'], [r.address.toLowerCase(), r.address, r.accountId, d.time(r.createdAt)], false];
+    case 'subscription':
+      return ['subscriptions', ['account_id', 'name'], [r.accountId, r.name], false];
+    case 'mailbox':
+      return [
+        'mailboxes',
+        ['account_id', 'mailbox_id', 'name', 'uid_validity', 'uid_next', 'highest_modseq', 'special_use', 'first_recent_uid'],
+        [r.accountId, r.id, r.name, r.uidValidity, r.uidNext, r.highestModSeq, r.specialUse, r.firstRecentUid],
+        false,
+      ];
+    case 'tombstone':
+      // Released (no blob, no FETCH data): see sections.ts.
+      return ['expunged', ['account_id', 'mailbox_id', 'modseq', 'uid'], [r.accountId, r.mailboxId, r.modseq, r.uid], false];
+    case 'importRecord':
+      return ['import_records', ['account_id', 'mailbox_id', 'source_key', 'uid'], [r.accountId, r.mailboxId, r.sourceKey, r.uid], false];
+    case 'syncState':
+      return ['sync_states', ['account_id', 'mailbox_id', 'source', 'state'], [r.accountId, r.mailboxId, r.source, r.state], false];
+    case 'metadata':
+      // Server-level entries live under mailbox id 0 in both schemas.
+      return ['metadata', ['account_id', 'mailbox_id', 'name', 'value'], [r.accountId, r.mailboxId ?? 0, r.name, r.value], false];
+  }
+}
+
+/** The statement and parameters that insert one record verbatim. */
+export function rowInsert(r: InsertableRow, d: SqlDialect): { sql: string; values: unknown[] } {
+  const [table, columns, values, identity] = columnsAndValues(r, d);
+  const override = identity ? d.identityOverride : '';
+  return {
+    sql: `INSERT INTO ${table} (${columns.join(', ')}) ${override} VALUES (${columns.map((_, i) => d.placeholder(i + 1)).join(', ')})`,
+    values,
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * The dump sections as SQL both backends run (their schemas share table and
+ * column names): which rows, in which key order, and how a row becomes a
+ * DumpRecord. Pages are read by key (`(k1, k2) > (?, ?) ORDER BY k1, k2
+ * LIMIT n`), so a dump streams any installation with bounded memory and no
+ * cursor held open between pages.
+ *
+ * Deliberately left out: held tombstones' message data and blob references
+ * (RFC 2180 §4.1 serves sessions that were open when the expunge happened;
+ * none survives stopping the server, so a copied tombstone is released:
+ * uid and modseq only), the per-mailbox counts (derived), staged blobs and
+ * the change-notification counters (wake-ups, not state).
+ */
+import type { AccountId, MailboxId, ModSeq, Uid } from '../../ids.js';
+import { flagList } from '../shared/flags.js';
+import type { StoredTime } from '../shared/rows.js';
+import type { DumpKey, DumpRecord, DumpSection } from '../types.js';
+
+/** The sections read page by page (counters is one record, read by each backend its own way). */
+export type PagedSection = Exclude<DumpSection, 'counters'>;
+
+/** A raw row as either driver returns it (times as ms or Date, blobs as Buffer). */
+type Row = Record<string, unknown>;
+
+interface SectionSql {
+  /** FROM clause. */
+  from: string;
+  columns: string;
+  /** Primary key columns, in order. */
+  key: readonly string[];
+  toRecord(row: Row): DumpRecord;
+}
+
+const time = (v: unknown): Date => new Date(v as StoredTime);
+const num = (v: unknown): number => v as number;
+const text = (v: unknown): string => v as string;
+
+const SECTIONS: Record<PagedSection, SectionSql> = {
+  accounts: {
+    from: 'accounts',
+    columns: 'account_id, name, password_hash, created_at, quota_storage, quota_messages',
+    key: ['account_id'],
+    toRecord: (r) => ({
+      kind: 'account',
+      id: num(r.account_id) as AccountId,
+      name: text(r.name),
+      passwordHash: text(r.password_hash),
+      createdAt: time(r.created_at),
+      quotaStorage: r.quota_storage as number | null,
+      quotaMessages: r.quota_messages as number | null,
+    }),
+  },
+  aliases: {
+    from: 'aliases',
+    columns: 'address_key, address, account_id, created_at',
+    key: ['address_key'],
+    toRecord: (r) => ({ kind: 'alias', address: text(r.address), accountId: num(r.account_id) as AccountId, createdAt: time(r.created_at) }),
+  },
+  subscriptions: {
+    from: 'subscriptions',
+    columns: 'account_id, name',
+    key: ['account_id', 'name'],
+    toRecord: (r) => ({ kind: 'subscription', accountId: num(r.account_id) as AccountId, name: text(r.name) }),
+  },
+  mailboxes: {
+    from: 'mailboxes',
+    columns: 'account_id, mailbox_id, name, uid_validity, uid_next, highest_modseq, special_use, first_recent_uid',
+    key: ['account_id', 'mailbox_id'],
+    toRecord: (r) => ({
+      kind: 'mailbox',
+      accountId: num(r.account_id) as AccountId,
+      id: num(r.mailbox_id) as MailboxId,
+      name: text(r.name),
+      uidValidity: num(r.uid_validity),
+      uidNext: num(r.uid_next) as Uid,
+      highestModSeq: num(r.highest_modseq) as ModSeq,
+      specialUse: r.special_use as string | null,
+      firstRecentUid: num(r.first_recent_uid) as Uid,
+    }),
+  },
+  messages: {
+    // A composite blob (LMTP) brings its prefix and base along; a plain one joins nothing.
+    from: `messages m LEFT JOIN blobs c ON c.blob_id = m.blob_id AND c.base_id IS NOT NULL
+           LEFT JOIN blobs b ON b.blob_id = c.base_id`,
+    columns: `m.account_id, m.mailbox_id, m.uid, m.modseq, m.system_flags, m.keywords, m.internal_date, m.save_date,
+              m.size, m.blob_id, m.email_id, c.base_id, c.prefix, b.size AS base_size`,
+    key: ['m.account_id', 'm.mailbox_id', 'm.uid'],
+    toRecord: (r) => ({
+      kind: 'message',
+      accountId: num(r.account_id) as AccountId,
+      mailboxId: num(r.mailbox_id) as MailboxId,
+      uid: num(r.uid) as Uid,
+      modseq: num(r.modseq) as ModSeq,
+      flags: flagList(num(r.system_flags), text(r.keywords)),
+      internalDate: time(r.internal_date),
+      saveDate: time(r.save_date),
+      size: num(r.size),
+      blobId: text(r.blob_id),
+      emailId: text(r.email_id),
+      composite: r.base_id === null ? null : { baseId: text(r.base_id), baseSize: num(r.base_size), prefix: r.prefix as Buffer },
+    }),
+  },
+  tombstones: {
+    from: 'expunged',
+    columns: 'account_id, mailbox_id, modseq, uid',
+    key: ['account_id', 'mailbox_id', 'modseq', 'uid'],
+    toRecord: (r) => ({
+      kind: 'tombstone',
+      accountId: num(r.account_id) as AccountId,
+      mailboxId: num(r.mailbox_id) as MailboxId,
+      uid: num(r.uid) as Uid,
+      modseq: num(r.modseq) as ModSeq,
+    }),
+  },
+  importRecords: {
+    from: 'import_records',
+    columns: 'account_id, mailbox_id, source_key, uid',
+    key: ['account_id', 'mailbox_id', 'source_key'],
+    toRecord: (r) => ({
+      kind: 'importRecord',
+      accountId: num(r.account_id) as AccountId,
+      mailboxId: num(r.mailbox_id) as MailboxId,
+      sourceKey: text(r.source_key),
+      uid: num(r.uid) as Uid,
+    }),
+  },
+  syncStates: {
+    from: 'sync_states',
+    columns: 'account_id, mailbox_id, source, state',
+    key: ['account_id', 'mailbox_id', 'source'],
+    toRecord: (r) => ({
+      kind: 'syncState',
+      accountId: num(r.account_id) as AccountId,
+      mailboxId: num(r.mailbox_id) as MailboxId,
+      source: text(r.source),
+      state: text(r.state),
+    }),
+  },
+  metadata: {
+    from: 'metadata',
+    columns: 'account_id, mailbox_id, name, value',
+    key: ['account_id', 'mailbox_id', 'name'],
+    toRecord: (r) => ({
+      kind: 'metadata',
+      accountId: num(r.account_id) as AccountId,
+      // Both schemas keep server-level entries under mailbox id 0 (no mailbox has it).
+      mailboxId: num(r.mailbox_id) === 0 ? null : (num(r.mailbox_id) as MailboxId),
+      name: text(r.name),
+      value: r.value as Buffer,
+    }),
+  },
+};
+
+/** The SELECT of one page; `placeholder(i)` spells the backend's i-th parameter (1-based): the key values, then the limit. */
+export function pageSql(section: PagedSection, hasAfter: boolean, placeholder: (i: number) => string): string {
+  const s = SECTIONS[section];
+  const keys = s.key.join(', ');
+  const after = hasAfter ? `WHERE (${keys}) > (${s.key.map((_, i) => placeholder(i + 1)).join(', ')})` : '';
+  return `SELECT ${s.columns} FROM ${s.from} ${after} ORDER BY ${keys} LIMIT ${placeholder(hasAfter ? s.key.length + 1 : 1)}`;
+}
+
+/** Maps a page's rows to records. */
+export function pageRecords(section: PagedSection, rows: readonly Row[]): DumpRecord[] {
+  return rows.map(SECTIONS[section].toRecord);
+}
+
+/** The key a page after this record starts from (the columns of SECTIONS[...].key, in order). */
+export function keyOf(record: DumpRecord): DumpKey {
+  switch (record.kind) {
+    case 'account':
+      return [record.id];
+    case 'alias':
+      return [record.address.toLowerCase()];
+    case 'subscription':
+      return [record.accountId, record.name];
+    case 'mailbox':
+      return [record.accountId, record.id];
+    case 'message':
+      return [record.accountId, record.mailboxId, record.uid];
+    case 'tombstone':
+      return [record.accountId, record.mailboxId, record.modseq, record.uid];
+    case 'importRecord':
+      return [record.accountId, record.mailboxId, record.sourceKey];
+    case 'syncState':
+      return [record.accountId, record.mailboxId, record.source];
+    case 'metadata':
+      return [record.accountId, record.mailboxId ?? 0, record.name];
+    case 'counters':
+      return [];
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * `mailkeep store copy`: an installation built through a real server (APPEND,
+ * STORE, EXPUNGE, CREATE/RENAME, SUBSCRIBE, METADATA, LMTP to two recipients,
+ * a password, an alias, a quota) is copied by the real CLI while no server
+ * runs, and a server on the copy must answer IMAP exactly as before: same
+ * LOGIN, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, UIDs, MODSEQs, flags, EMAILIDs,
+ * byte-identical BODY[], BODYSTRUCTURE, metadata, subscriptions and quota;
+ * QRESYNC from before the move gets the right VANISHED; new mailboxes and
+ * messages continue the old allocators. SQLite → SQLite always runs;
+ * SQLite → PostgreSQL (and back) when MAILKEEP_TEST_PG names a server.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { mailkeep } from './cli-helpers.js';
+import { createTestDatabase, pgAvailable, type TestDatabase } from './helpers/pg-database.js';
+import { dotStuff, LmtpClient } from './helpers/lmtp-client.js';
+import { RawClient, type Reply } from './helpers/raw-client.js';
+import { startTestServer } from './helpers/server.js';
+
+const PASSWORDS: Record<string, string> = { alice: 'alice-secret', bob: 'bob-secret' };
+
+function ok(r: Reply): Reply {
+  assert.match(r.tagged, / OK /, r.tagged);
+  return r;
+}
+
+function code(r: Reply, name: string): number {
+  const m = new RegExp(`\\[${name} (\\d+)\\]`).exec(r.lines.join('\n'));
+  assert.ok(m, `no ${name} in ${r.lines.join('\n')}`);
+  return Number(m[1]);
+}
+
+async function login(port: number, user: string): Promise<RawClient> {
+  const { client } = await RawClient.connect(port, { tls: true });
+  ok(await client.command('L', `LOGIN ${user} ${PASSWORDS[user]}`));
+  return client;
+}
+
+async function append(c: RawClient, mailbox: string, flags: string, bytes: Buffer): Promise<Reply> {
+  return ok(await c.command('A', Buffer.concat([Buffer.from(`APPEND "${mailbox}" (${flags}) "05-Mar-2024 10:00:00 +0100" {${bytes.length}+}\r\n`), bytes])));
+}
+
+const mail = (n: number): Buffer =>
+  Buffer.from(
+    `From: Ann <ann@example.org>\r\nTo: alice@example.com\r\nSubject: note ${n}\r\nDate: Tue, 5 Mar 2024 10:00:0${n} +0100\r\n` +
+      `MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n` +
+      `caf\u00e9 ${n}\r\n--x\r\nContent-Type: text/html\r\n\r\n<p>${n}</p>\r\n--x--\r\n`,
+    'utf8',
+  );
+
+/** Everything a client can see of an account, as the raw replies (\\Recent left out: claiming it is a session's side effect). */
+async function observe(port: number, user: string): Promise<Record<string, string>> {
+  const c = await login(port, user);
+  try {
+    const seen: Record<string, string> = {};
+    const raw = (r: Reply) =>
+      ok(r)
+        .lines.filter((l) => !/^\* \d+ RECENT$/.test(l))
+        .map((l) => l.replace(/ ?\\Recent(?=[ )])/g, ''))
+        .join('\n');
+    seen.list = raw(await c.command('l', 'LIST (SUBSCRIBED) "" "*" RETURN (STATUS (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ SIZE))'));
+    seen.quota = raw(await c.command('q', 'GETQUOTAROOT INBOX'));
+    seen.serverMetadata = raw(await c.command('m', 'GETMETADATA (DEPTH infinity) "" (/private /shared)'));
+    const names = [...seen.list.matchAll(/^\* LIST \([^)]*\) "\/" "?([^"\r\n]+)"?$/gm)].map((m) => m[1]!);
+    assert.ok(names.length >= 2, seen.list);
+    for (const name of names) {
+      seen[`select ${name}`] = raw(await c.command('s', `SELECT "${name}" (CONDSTORE)`));
+      seen[`fetch ${name}`] = raw(await c.command('f', 'UID FETCH 1:* (UID MODSEQ FLAGS INTERNALDATE SAVEDATE RFC822.SIZE EMAILID BODYSTRUCTURE ENVELOPE BODY.PEEK[])'));
+      seen[`metadata ${name}`] = raw(await c.command('g', `GETMETADATA (DEPTH infinity) "${name}" (/private /shared)`));
+    }
+    return seen;
+  } finally {
+    c.close();
+  }
+}
+
+/** One LMTP transaction to several recipients (one stored base, a composite per recipient). */
+async function lmtpDeliver(port: number, to: readonly string[], message: Buffer): Promise<void> {
+  const { client } = await LmtpClient.connect(port);
+  try {
+    client.send(`LHLO test\r\nMAIL FROM:<ann@example.org>\r\n${to.map((r) => `RCPT TO:<${r}>\r\n`).join('')}DATA\r\n`);
+    const head = await client.replies(2 + to.length + 1);
+    assert.equal(head.at(-1)!.code, 354, head.map((r) => r.last).join('\n'));
+    client.send(dotStuff(message));
+    assert.deepEqual((await client.replies(to.length)).map((r) => r.code), to.map(() => 250));
+  } finally {
+    client.close();
+  }
+}
+
+/** What the test remembers of the source besides the observation. */
+interface Before {
+  seen: Record<string, Record<string, string>>;
+  inbox: { uidValidity: number; uidNext: number; modseqBeforeExpunge: number; expunged: number[]; changedAfter: number[] };
+  uidValidities: number[];
+  /** Id of the last mailbox created (then deleted) in the source, from its MAILBOXID (RFC 8474). */
+  goneMailboxId: number;
+}
+
+/** The mailbox id inside a MAILBOXID response code (imap/object-id.ts: F<id base 36>_<uidvalidity base 36>). */
+function mailboxIdOf(r: Reply): number {
+  const m = /\[MAILBOXID \(F([0-9a-z]+)_[0-9a-z]+\)\]/.exec(r.tagged);
+  assert.ok(m, r.tagged);
+  return parseInt(m[1]!, 36);
+}
+
+/** Builds the source installation through a running SQLite server, observes it, and stops the server. */
+async function buildSource(dataDir: string): Promise<Before> {
+  const srv = await startTestServer({ dataDir, store: { url: null } });
+  try {
+    await srv.addUser('alice', PASSWORDS.alice!);
+    await srv.addUser('bob', PASSWORDS.bob!);
+    const store = srv.server.store;
+    const alice = (await store.findAccount('alice'))!;
+    await store.addAlias('ali@example.com', alice.id);
+    await store.setQuota(alice.id, { storage: 5_000_000, messages: 500 });
+
+    const c = await login(srv.imapsPort, 'alice');
+    ok(await c.command('e', 'ENABLE QRESYNC'));
+    for (const [i, flags] of ['\\Seen', '\\Seen $Important', '', '\\Draft'].entries()) await append(c, 'INBOX', flags, mail(i + 1));
+    let r = ok(await c.command('s', 'SELECT INBOX'));
+    const uidValidity = code(r, 'UIDVALIDITY');
+    ok(await c.command('f1', 'UID STORE 2 +FLAGS ($Label1 \\Flagged)'));
+    const modseqBeforeExpunge = code(ok(await c.command('s2', 'SELECT INBOX')), 'HIGHESTMODSEQ');
+    ok(await c.command('f2', 'UID STORE 1,3 +FLAGS (\\Deleted)'));
+    ok(await c.command('x', 'EXPUNGE'));
+    ok(await c.command('f3', 'UID STORE 4 -FLAGS (\\Draft)'));
+    ok(await c.command('c1', 'CREATE Projects/2024'));
+    ok(await c.command('c2', 'CREATE Temp'));
+    ok(await c.command('c3', 'RENAME Temp Later'));
+    ok(await c.command('c4', 'SUBSCRIBE Projects/2024'));
+    ok(await c.command('c5', 'UID COPY 2 Projects/2024'));
+    await append(c, 'Projects/2024', '$Work', mail(5));
+    ok(await c.command('m1', 'SETMETADATA INBOX (/private/comment "inbox note" /shared/comment "v")'));
+    ok(await c.command('m2', 'SETMETADATA "" (/private/comment "dark")'));
+    ok(await c.command('d', 'DELETE Later'));
+    // A UIDVALIDITY far ahead of the clock (as an import adopts one): mailboxes created after the move must go beyond it.
+    ok(await c.command('c6', 'CREATE Imported'));
+    const imported = (await store.getMailbox(alice.id, 'Imported'))!;
+    assert.ok(await store.adoptUidValidity(alice.id, imported.id, Math.floor(Date.now() / 1000) + 1_000_000));
+    // The last mailbox id handed out belongs to a deleted mailbox: the copy's allocator must not hand it out again.
+    const goneMailboxId = mailboxIdOf(ok(await c.command('c7', 'CREATE Gone')));
+    ok(await c.command('c8', 'DELETE Gone'));
+    c.close();
+    // Two recipients, one of them through the alias: one base blob, two composites.
+    await lmtpDeliver(srv.lmtpPort, ['ali@example.com', 'bob@example.com'], mail(6));
+
+    const seen = { alice: await observe(srv.imapsPort, 'alice'), bob: await observe(srv.imapsPort, 'bob') };
+    const inboxSelect = seen.alice['select INBOX']!;
+    r = { lines: inboxSelect.split('\n'), tagged: '', raw: Buffer.alloc(0) };
+    const uidValidities = [...Object.values(seen.alice), ...Object.values(seen.bob)].flatMap((text) =>
+      [...text.matchAll(/UIDVALIDITY (\d+)/g)].map((m) => Number(m[1])),
+    );
+    return {
+      seen,
+      inbox: { uidValidity, uidNext: code(r, 'UIDNEXT'), modseqBeforeExpunge, expunged: [1, 3], changedAfter: [4, 5] },
+      uidValidities,
+      goneMailboxId,
+    };
+  } finally {
+    // stop() removes only the directory startTestServer made itself, not dataDir.
+    await srv.stop();
+  }
+}
+
+/** Starts a server on the copy and checks that clients cannot tell the move happened. */
+async function checkCopy(original: Before, overrides: Record<string, unknown>): Promise<void> {
+  const srv = await startTestServer(overrides);
+  try {
+    assert.deepEqual(await observe(srv.imapsPort, 'alice'), original.seen.alice);
+    assert.deepEqual(await observe(srv.imapsPort, 'bob'), original.seen.bob);
+
+    const c = await login(srv.imapsPort, 'alice');
+    ok(await c.command('e', 'ENABLE QRESYNC'));
+    // RFC 7162 §3.2.5.2: a client that knew the mailbox at modseqBeforeExpunge learns what vanished and changed since.
+    const { uidValidity, modseqBeforeExpunge, expunged, changedAfter, uidNext } = original.inbox;
+    const r = ok(await c.command('q', `SELECT INBOX (QRESYNC (${uidValidity} ${modseqBeforeExpunge}))`));
+    assert.ok(r.lines.includes(`* VANISHED (EARLIER) ${expunged.join(',')}`), r.lines.join('\n'));
+    const fetched = r.lines.flatMap((l) => /^\* \d+ FETCH \(.*UID (\d+)/.exec(l)?.[1] ?? []).map(Number);
+    assert.deepEqual(fetched.sort((a, b) => a - b), changedAfter);
+    // A new message continues UIDNEXT; a new mailbox gets a UIDVALIDITY never used before.
+    const appended = await append(c, 'INBOX', '', mail(7));
+    assert.match(appended.tagged, new RegExp(`\\[APPENDUID ${uidValidity} ${uidNext}\\]`));
+    const created = ok(await c.command('n', 'CREATE Fresh'));
+    assert.ok(mailboxIdOf(created) > original.goneMailboxId, created.tagged);
+    const fresh = code(ok(await c.command('s', 'SELECT Fresh')), 'UIDVALIDITY');
+    assert.ok(fresh > Math.max(...original.uidValidities), `${fresh} is not above every UIDVALIDITY used before the move`);
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+}
+
+describe('mailkeep store copy', () => {
+  let base: string;
+  let source: string;
+  let original: Before;
+
+  before(async () => {
+    base = await mkdtemp(join(tmpdir(), 'mailkeep-copy-'));
+    source = join(base, 'source');
+    original = await buildSource(source);
+  });
+  after(() => rm(base, { recursive: true, force: true }));
+
+  test('SQLite to SQLite: a server on the copy answers as before; a non-empty target is refused unless --replace', async () => {
+    const target = join(base, 'sqlite-target');
+    const run = mailkeep(['store', 'copy', '--from', `sqlite:${source}`, '--to', target]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /copied 2 accounts, \d+ mailboxes, 6 messages .* 2 expunge tombstones, 1 alias and 3 metadata entries/);
+    assert.match(run.stdout, /verified/);
+    await checkCopy(original, { dataDir: target, store: { url: null } });
+
+    // The target now holds accounts (and a message the source never had).
+    const refused = mailkeep(['store', 'copy', '--from', source, '--to', `sqlite:${target}`]);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /already holds 2 account\(s\) \(alice, bob\); refusing/);
+    const replaced = mailkeep(['store', 'copy', '--from', source, '--to', target, '--replace']);
+    assert.equal(replaced.status, 0, replaced.stderr);
+    assert.match(replaced.stdout, /deleted 2 accounts from the target first; copied 2 accounts/);
+  });
+
+  test('usage errors: unknown scheme, same store, missing source', () => {
+    assert.equal(mailkeep(['store', 'copy', '--from', 'mysql://x/y', '--to', join(base, 't')]).status, 2);
+    assert.equal(mailkeep(['store', 'copy', '--from', source, '--to', `sqlite:${source}`]).status, 2);
+    const missing = mailkeep(['store', 'copy', '--from', join(base, 'nothing'), '--to', join(base, 't')]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /no mailkeep store/);
+  });
+
+  test('SQLite to PostgreSQL and back', async (t) => {
+    if (!(await pgAvailable())) return t.skip('MAILKEEP_TEST_PG unset');
+    const dbs: TestDatabase[] = [await createTestDatabase(), await createTestDatabase()];
+    try {
+      const [pgTarget, pgRefused] = dbs as [TestDatabase, TestDatabase];
+      const run = mailkeep(['store', 'copy', '--from', `sqlite:${source}`, '--to', pgTarget.url]);
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stdout, /copied 2 accounts, \d+ mailboxes, 6 messages/);
+
+      // PostgreSQL → SQLite on the untouched copy, then check that round trip before using the PG copy.
+      const back = join(base, 'back');
+      const round = mailkeep(['store', 'copy', '--from', pgTarget.url, '--to', `sqlite:${back}`]);
+      assert.equal(round.status, 0, round.stderr);
+      await checkCopy(original, { dataDir: back, store: { url: null } });
+      await checkCopy(original, { dataDir: join(base, 'pg-serve'), store: { url: pgTarget.url } });
+
+      // A PostgreSQL target with accounts is refused too.
+      assert.equal(mailkeep(['store', 'copy', '--from', source, '--to', pgRefused.url]).status, 0);
+      const refused = mailkeep(['store', 'copy', '--from', source, '--to', pgRefused.url]);
+      assert.equal(refused.status, 1);
+      assert.match(refused.stderr, /refusing to copy/);
+    } finally {
+      for (const db of dbs) await db.drop();
+    }
+  });
+});
