@@ -13,7 +13,7 @@ import { uid, type Uid } from '../src/ids.js';
 import { analyzeMessage } from '../src/mime/analyze.js';
 import type { MessageAnalysis } from '../src/mime/types.js';
 import { baseSubject } from '../src/search/base-subject.js';
-import { casemapKey, compareKeys } from '../src/search/collation.js';
+import { casemapKey, casemapText, compareKeys } from '../src/search/collation.js';
 import { firstAddresses } from '../src/search/envelope-addresses.js';
 import { contentFacts, encodeHeaderFacts } from '../src/search/header-facts.js';
 import { cachedRanks, GONE, loadFacts, memoized, sentDate, type FactsSource, type MessageFacts, type SortValue } from '../src/search/message-facts.js';
@@ -121,6 +121,25 @@ describe('i;unicode-casemap (RFC 5051)', () => {
     assert.equal(casemapKey('ᾳ'), casemapKey('ᾼ'));
     // ß has no single-character titlecase: it stays, unlike full upper-casing to "SS".
     assert.notEqual(casemapKey('straße'), casemapKey('STRASSE'));
+  });
+
+  test('casemapText equals the character-by-character definition (RFC 5051 §2) for any string', () => {
+    const perChar = (text: string): string => {
+      let out = '';
+      for (const ch of text) {
+        const special = casemapText(ch);
+        out += special.normalize('NFC');
+      }
+      return out.normalize('NFKD');
+    };
+    const unit = fc.oneof(fc.string({ unit: 'grapheme' }), fc.constantFrom('ß', 'ﬁ', 'ǆ', 'ᾳ', 'ŉ', 'İ', 'ı', 'Ω', 'é', 'Ａ', 'abc'));
+    fc.assert(
+      fc.property(fc.array(unit, { maxLength: 12 }), (parts) => {
+        const text = parts.join('');
+        assert.equal(casemapText(text), perChar(text));
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   test('decomposition puts accented letters beside their base letter', () => {

@@ -24,6 +24,11 @@ function titlecaseSpecial(cp: number): number {
   return -1;
 }
 
+/** An ASCII run or one other character (code point). */
+const RUNS = /[\x00-\x7f]+|[^\x00-\x7f]/gu;
+/** The characters titlecaseSpecial maps. */
+const TITLECASE_SPECIAL = /[\u01c4-\u01cc\u01f1-\u01f3\u1f80-\u1faf\u1fb3\u1fc3\u1ff3]/;
+
 /** A character's simple titlecase: full uppercasing when that yields one character, else the character itself (ß, ligatures). */
 function titlecase(ch: string): string {
   const special = titlecaseSpecial(ch.codePointAt(0)!);
@@ -47,9 +52,12 @@ function codePointOrder(s: string): string {
 export function casemapText(s: string): string {
   // ASCII: titlecase is uppercase and NFKD changes nothing.
   if (ASCII.test(s)) return s.toUpperCase();
-  let out = '';
-  for (const ch of s) out += titlecase(ch);
-  return out.normalize('NFKD');
+  // Uppercasing never shortens a string; when it kept the length, every character stayed one
+  // character, and then titlecase is uppercase except for the few specials. Body text takes this path.
+  const upper = s.toUpperCase();
+  if (upper.length === s.length && !TITLECASE_SPECIAL.test(s)) return upper.normalize('NFKD');
+  // ASCII runs uppercase at once; other characters one by one.
+  return s.replace(RUNS, (m) => (m.charCodeAt(0) < 0x80 ? m.toUpperCase() : titlecase(m))).normalize('NFKD');
 }
 
 /** The comparison key of a string under i;unicode-casemap (RFC 5051 §2), ordered by code point. */
