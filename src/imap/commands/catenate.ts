@@ -59,11 +59,13 @@ async function resolveUrl(session: ImapSession, account: AccountId, raw: string)
   const mb = await session.store.getMailbox(account, url.mailbox);
   if (!mb || (url.uidValidity !== null && url.uidValidity !== mb.uidValidity)) throw badUrl(raw, 'No such mailbox or UIDVALIDITY');
   const [rec] = await session.store.getRecords(account, mb.id, [url.uid as never]);
-  const analysis = rec && (await session.store.getAnalysis(rec.blobId, { bodyText: false }));
-  if (!rec || !analysis) throw badUrl(raw, 'No such message');
+  if (!rec) throw badUrl(raw, 'No such message');
   const section = url.section === null ? null : sectionOf(url.section);
   if (url.section !== null && section === null) throw badUrl(raw, 'Not a valid section');
-  const range = section ? sectionBytes(analysis.root, section) : { start: 0, end: rec.size };
+  // The whole message needs no MIME structure; a section does.
+  const analysis = section && (await session.store.getAnalysis(rec.blobId, { bodyText: false }));
+  if (section && !analysis) throw badUrl(raw, 'No such message');
+  const range = section && analysis ? sectionBytes(analysis.root, section) : { start: 0, end: rec.size };
   if (!range) throw badUrl(raw, 'No such body part');
   if ('fields' in range && range.fields) {
     const header = await session.store.blobs.read(rec.blobId, range.start, range.end);
