@@ -51,3 +51,39 @@ test('snapshots share one array until a view or the index changes it', async () 
     await rm(dataDir, { recursive: true, force: true });
   }
 });
+
+test('views still holding the array a change applies to adopt the index result; others keep their own', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-index-'));
+  const store = await openStore({ dataDir });
+  try {
+    const account = await store.createAccount('ad', await hashPassword('pw'));
+    const inbox = (await store.getMailbox(account.id, 'INBOX'))!;
+    const bytes = Buffer.from('Subject: x\r\n\r\nbody\r\n');
+    const blob = await store.blobs.put(bytes);
+    const analysis = analyzeMessage(bytes);
+    const add = (n: number) =>
+      store.appendMessages(account.id, inbox.id, Array.from({ length: n }, () => ({ blob, analysis, flags: [], internalDate: new Date() })));
+    await add(2);
+    const cache = new MailboxIndexCache(store);
+    const snap = await cache.snapshot(account.id, inbox.id);
+
+    await add(1);
+    const changes = await cache.changesSince(account.id, inbox.id, snap.modseq);
+    assert.equal(changes.successor?.basis, snap.summaries, 'the change applies to the snapshot array');
+    assert.deepEqual(changes.successor.summaries.map((s) => s.uid), [...snap.summaries, ...changes.changed].map((s) => s.uid));
+    assert.equal(snap.summaries.length, 2, 'the array views hold is never changed');
+    const again = await cache.changesSince(account.id, inbox.id, snap.modseq);
+    assert.equal(again.successor?.summaries, changes.successor.summaries, 'every view adopts the same array');
+
+    // An expunge removes messages a view must still report: no successor then.
+    await store.storeFlags(account.id, inbox.id, [snap.summaries[0]!.uid], 'add', ['\\Deleted']);
+    const before = await cache.snapshot(account.id, inbox.id);
+    await store.expunge(account.id, inbox.id);
+    const gone = await cache.changesSince(account.id, inbox.id, before.modseq);
+    assert.equal(gone.expunged.length, 1);
+    assert.equal(gone.successor, undefined);
+  } finally {
+    await store.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

@@ -131,6 +131,8 @@ export class SessionNotifier {
    * STATUS, and MessageNew's FETCH for the selected mailbox.
    */
   deliver(mode: SyncMode): Promise<void> {
+    // Without NOTIFY (most sessions) nothing is owed: no promise chain per sync, e.g. per idler per change.
+    if (!this.request && !this.overflowed) return this.delivering;
     const run = this.delivering.then(() => this.deliverNow(mode));
     this.delivering = run.catch(() => undefined);
     return run;

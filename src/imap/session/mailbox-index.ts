@@ -48,13 +48,15 @@ interface Entry {
   summaries: MessageSummary[];
   /** Whether `summaries` was handed to a view since it was last copied. */
   shared: boolean;
+  /** `summaries` before the last refresh, when that refresh only appended and changed flags (views at it may adopt the new one). */
+  previous: { summaries: MessageSummary[]; modseq: number } | null;
   /** SELECT's per-mailbox facts for this `summaries`, computed on first need. */
   facts: MailboxFacts | null;
   refreshing: Promise<void> | null;
   journal: Delta[];
   journalItems: number;
   /** Answers of changesSince per `since`, valid for the current `modseq` (shared by views at the same state). */
-  merged: Map<number, MailboxChanges>;
+  merged: Map<number, IndexChanges>;
   /** UIDs below this had their \Recent claimed by a session of this process (or by another before). */
   claimedBelow: number;
   claiming: Promise<unknown> | null;
@@ -67,6 +69,17 @@ export interface MailboxFacts {
   keywords: string[];
   /** Index of the first message without \Seen, or -1. */
   firstUnseen: number;
+}
+
+/**
+ * changesSince's answer. `successor`, when present, says that applying the
+ * changes to the array `basis` gives exactly `summaries` (shared with the
+ * index, never to be mutated): a view still holding `basis` adopts it
+ * instead of copying its own (one copy per change per process, not one per
+ * idling session).
+ */
+export interface IndexChanges extends MailboxChanges {
+  successor?: { basis: readonly MessageSummary[]; summaries: readonly MessageSummary[] };
 }
 
 /** A consistent copy of a mailbox's summaries as of `modseq`. */
@@ -100,7 +113,7 @@ export class MailboxIndexCache {
    * from memory when the journal reaches back that far. The answer is shared
    * by every caller at the same `since`: never mutate it.
    */
-  async changesSince(accountId: AccountId, mailboxId: MailboxId, since: ModSeq): Promise<MailboxChanges> {
+  async changesSince(accountId: AccountId, mailboxId: MailboxId, since: ModSeq): Promise<IndexChanges> {
     const cached = this.entries.get(mailboxId);
     // Evicted (many mailboxes in use): ask the store rather than load the whole mailbox again.
     if (cached?.accountId !== accountId) return this.store.changesSince(accountId, mailboxId, since);
@@ -112,6 +125,10 @@ export class MailboxIndexCache {
     const oldest = entry.journal[0]?.from ?? entry.modseq;
     if (since < oldest || since > entry.modseq) return this.store.changesSince(accountId, mailboxId, since);
     answer = merge(entry, since);
+    if (entry.previous?.modseq === since) {
+      answer.successor = { basis: entry.previous.summaries, summaries: entry.summaries };
+      entry.shared = true;
+    }
     if (entry.merged.size >= MAX_JOURNAL) entry.merged.clear();
     entry.merged.set(since, answer);
     return answer;
@@ -180,6 +197,7 @@ export class MailboxIndexCache {
       announced: 0,
       summaries: [],
       shared: false,
+      previous: null,
       facts: null,
       refreshing: null,
       journal: [],
@@ -231,11 +249,14 @@ export class MailboxIndexCache {
         entry.summaries = fresh.map((s) => Object.freeze(s));
         entry.uidValidity = changes.uidValidity;
         entry.shared = false;
+        entry.previous = null;
         entry.facts = null;
         entry.journal = [];
         entry.journalItems = 0;
         entry.claimedBelow = 0;
       } else if (changes.changed.length > 0 || changes.expunged.length > 0) {
+        // Views hold the old array: copy it, and keep it as `previous` when they can adopt the new one.
+        entry.previous = entry.shared && changes.expunged.length === 0 ? { summaries: entry.summaries, modseq: entry.modseq } : null;
         if (entry.shared) {
           entry.summaries = entry.summaries.slice();
           entry.shared = false;
@@ -276,7 +297,7 @@ function record(entry: Entry, delta: Delta): void {
  * store.changesSince would say; a delta that straddles `since` may repeat
  * changes the caller already has, which sync skips by modseq and UID).
  */
-function merge(entry: Entry, since: number): MailboxChanges {
+function merge(entry: Entry, since: number): IndexChanges {
   const deltas = entry.journal.filter((d) => d.to > since);
   const base = { uidValidity: entry.uidValidity, uidNext: entry.uidNext, highestModSeq: entry.modseq };
   if (deltas.length === 1) return { ...base, changed: deltas[0]!.changed, expunged: deltas[0]!.expunged };

@@ -6,7 +6,8 @@
  * N+1; its elements are immutable summaries shared with the process-wide
  * mailbox index (a change replaces an element, never mutates it), and the
  * array itself is shared until the view first changes, so a SELECT copies
- * nothing; a message leaves the view only when its EXPUNGE is
+ * nothing, and a view still holding the index's array adopts the index's next
+ * one, so an append seen by many idling sessions copies nothing per session; a message leaves the view only when its EXPUNGE is
  * sent, so a message expunged by another session stays fetchable until then
  * (RFC 2180 §4.1); lookups are binary searches, never linear scans.
  */
@@ -119,6 +120,16 @@ export class MailboxView {
     if (i < 0) return false;
     this.own()[i] = s;
     return true;
+  }
+
+  /**
+   * Takes the index's array after a change instead of applying the change to
+   * a copy of its own: the caller has checked that this view still holds the
+   * array the change applies to and owes no EXPUNGE.
+   */
+  adopt(shared: readonly ViewMessage[]): void {
+    this.arr = shared as ViewMessage[];
+    this.owned = false;
   }
 
   /** Appends new messages (UIDs above every known one). */

@@ -39,6 +39,8 @@ export async function syncSelected(session: ImapSession, state: Selected, allowE
   if (!allowExpunge && qresync(session) && changes.expunged.some((u) => view.indexOfUid(u) >= 0)) return;
   for (const uid of changes.expunged) view.markExpunged(uid);
 
+  // The view holds exactly the array these changes apply to: take the index's result rather than copy.
+  const successor = changes.successor?.basis === view.messages && !view.hasExpunged ? changes.successor.summaries : null;
   const flagUpdates: number[] = [];
   const added = [];
   const maxKnown = view.maxUid;
@@ -50,20 +52,21 @@ export async function syncSelected(session: ImapSession, state: Selected, allowE
     const m = view.messages[view.indexOfUid(s.uid)];
     if (!m || view.isExpunged(m.uid) || s.modseq <= m.modseq) continue;
     const changedFlags = m.flags.join(' ') !== s.flags.join(' ');
-    view.update(s);
+    if (!successor) view.update(s);
     if (changedFlags || condstore(session)) flagUpdates.push(s.uid);
   }
+  if (successor) view.adopt(successor);
 
   if (allowExpunge) reportExpunges(session, view);
 
   if (added.length > 0) {
-    view.addMessages(added);
+    if (!successor) view.addMessages(added);
     if (!state.readOnly && !session.rev2) {
       const first = await session.indexCache.claimRecent(state.account.id, view.mailboxId, view.maxUid + 1);
       view.markRecent(added.filter((s) => s.uid >= first).map((s) => s.uid));
     }
-    sendShared(session, `${view.exists} EXISTS`);
-    if (!session.rev2) sendShared(session, `${view.recentCount} RECENT`);
+    // One shared buffer for both lines: an idler's whole wake-up is one write of bytes framed once.
+    sendShared(session, session.rev2 ? `${view.exists} EXISTS` : [`${view.exists} EXISTS`, `${view.recentCount} RECENT`]);
   }
 
   for (const uid of flagUpdates) reportFlags(session, state, uid as Uid);
@@ -78,17 +81,22 @@ const MAX_FRAMED = 1024;
 const MAX_FRAMED_LENGTH = 200;
 
 /**
- * Queues `* line` as bytes framed once per distinct line: after a change every
- * session of the mailbox at the same state sends the same `* n EXISTS`, and
- * a socket write of a shared Buffer copies nothing.
+ * Queues `* line` for each line as bytes framed once per distinct list of
+ * lines: after a change every session of the mailbox at the same state sends
+ * the same `* n EXISTS`, and a socket write of a shared Buffer copies nothing.
  */
-function sendShared(session: ImapSession, line: string): void {
-  if (line.length > MAX_FRAMED_LENGTH) return session.untagged(line);
-  let bytes = framed.get(line);
+function sendShared(session: ImapSession, lines: string | readonly string[]): void {
+  const list = typeof lines === 'string' ? [lines] : lines;
+  const key = list.join('\n');
+  if (key.length > MAX_FRAMED_LENGTH) {
+    for (const line of list) session.untagged(line);
+    return;
+  }
+  let bytes = framed.get(key);
   if (!bytes) {
     if (framed.size >= MAX_FRAMED) framed.clear();
-    bytes = Buffer.from(`* ${line}\r\n`);
-    framed.set(line, bytes);
+    bytes = Buffer.from(list.map((l) => `* ${l}\r\n`).join(''));
+    framed.set(key, bytes);
   }
   session.write(bytes);
 }

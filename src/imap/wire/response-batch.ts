@@ -52,6 +52,13 @@ export class ResponseBatch {
   /** Encodes the run into one buffer: one allocation, whatever the number of pieces. */
   private endRun(): void {
     if (this.run.length === 0) return;
+    const only = this.run[0]!;
+    if (this.run.length === 1 && typeof only !== 'string') {
+      // A lone buffer (a line framed once and shared by many sessions) goes on as it is.
+      this.run = [];
+      this.done.push(only);
+      return;
+    }
     let total = 0;
     for (const p of this.run) total += typeof p === 'string' ? Buffer.byteLength(p) : p.length;
     const out = Buffer.allocUnsafe(total);
