@@ -87,3 +87,40 @@ test('views still holding the array a change applies to adopt the index result; 
     await rm(dataDir, { recursive: true, force: true });
   }
 });
+
+test("a flag change this process committed is applied from its result, without reading the rows back", async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-index-'));
+  const store = await openStore({ dataDir });
+  try {
+    const account = await store.createAccount('wt', await hashPassword('pw'));
+    const inbox = (await store.getMailbox(account.id, 'INBOX'))!;
+    const bytes = Buffer.from('Subject: x\r\n\r\nbody\r\n');
+    const blob = await store.blobs.put(bytes);
+    const analysis = analyzeMessage(bytes);
+    await store.appendMessages(account.id, inbox.id, [1, 2, 3].map(() => ({ blob, analysis, flags: [], internalDate: new Date() })));
+    const cache = new MailboxIndexCache(store);
+    const snap = await cache.snapshot(account.id, inbox.id);
+    let reads = 0;
+    const changesSince = store.changesSince.bind(store);
+    store.changesSince = (...args) => (reads++, changesSince(...args));
+
+    const uids = snap.summaries.map((s) => s.uid);
+    const res = await store.storeFlags(account.id, inbox.id, uids.slice(0, 2), 'add', ['\\Flagged']);
+    cache.applyCommitted(account.id, inbox.id, res.modseq, res.changed);
+    const changes = await cache.changesSince(account.id, inbox.id, snap.modseq);
+    assert.equal(reads, 0, 'answered from the commit result');
+    assert.deepEqual(changes.changed.map((s) => [s.uid, s.flags]), uids.slice(0, 2).map((u) => [u, ['\\Flagged']]));
+    assert.equal(changes.highestModSeq, res.modseq);
+
+    // Two commits, the first not applied: the second cannot be applied alone, the store is asked.
+    await store.storeFlags(account.id, inbox.id, [uids[2]!], 'add', ['\\Seen']);
+    const second = await store.storeFlags(account.id, inbox.id, [uids[0]!], 'add', ['\\Seen']);
+    cache.applyCommitted(account.id, inbox.id, second.modseq, second.changed);
+    const after = await cache.snapshot(account.id, inbox.id);
+    assert.equal(reads, 1);
+    assert.deepEqual(after.summaries.map((s) => [...s.flags].sort()), [['\\Flagged', '\\Seen'], ['\\Flagged'], ['\\Seen']]);
+  } finally {
+    await store.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

@@ -109,6 +109,34 @@ describe('PgBlobStore', { skip: available ? false : 'no PostgreSQL test server' 
     await assert.rejects(store.blobs.read(blobId, -1), RangeError);
   });
 
+  it('reads many ranges of several blobs in one query, in the order asked', async () => {
+    const a = pattern(300 * 1024, 1);
+    const b = pattern(1000, 2);
+    const [ida, idb] = [(await store.blobs.put(a)).blobId, (await store.blobs.put(b)).blobId];
+    const asked = [
+      { blobId: idb, start: 0 },
+      { blobId: ida, start: 262_140, end: 262_150 },
+      { blobId: ida, start: 5, end: 5 },
+      { blobId: idb, start: 990, end: 2000 },
+      { blobId: ida, start: 0, end: 300 * 1024 },
+      { blobId: idb, start: 5000 },
+    ];
+    const queries: string[] = [];
+    const pool = (store as unknown as { pool: pg.Pool }).pool;
+    const query = pool.query.bind(pool);
+    (pool as { query: unknown }).query = (text: string, values?: unknown[]) => (queries.push(text), query(text, values));
+    try {
+      const got = await store.blobs.readRanges(asked);
+      assert.deepEqual(got.map((g) => g.toString('hex')), asked.map((r) => (r.blobId === ida ? a : b).subarray(r.start, r.end).toString('hex')));
+      assert.equal(queries.length, 1, 'one round trip for the window');
+    } finally {
+      (pool as { query: unknown }).query = query;
+    }
+    const missing = (e: unknown) => e instanceof StoreError && e.code === 'NONEXISTENT';
+    await assert.rejects(store.blobs.readRanges([{ blobId: ida, start: 0, end: 4 }, { blobId: '0'.repeat(64), start: 0 }]), missing);
+    await assert.rejects(store.blobs.readRanges([{ blobId: ida, start: 4, end: 3 }]), RangeError);
+  });
+
   it('never queries a malformed id and reports a missing blob as NONEXISTENT', async () => {
     assert.throws(() => store.blobs.createReadStream("'; DROP TABLE blobs; --"), StoreError);
     await assert.rejects(store.blobs.read('A'.repeat(64)), StoreError);
@@ -187,6 +215,9 @@ describe('PgBlobStore', { skip: available ? false : 'no PostgreSQL test server' 
       assert.ok((await store.blobs.read(composite.blobId, start, end)).equals(whole.subarray(start, end)), `read ${start}-${end}`);
       assert.ok((await collect(store.blobs.createReadStream(composite.blobId, start, end))).equals(whole.subarray(start, end)));
     }
+    const mixed = await store.blobs.readRanges([{ blobId: composite.blobId, start: 10, end: prefix.length + 10 }, { blobId: baseBlob.blobId, start: 1, end: 9 }]);
+    assert.ok(mixed[0]!.equals(whole.subarray(10, prefix.length + 10)), 'a composite in a batch is composed');
+    assert.ok(mixed[1]!.equals(base.subarray(1, 9)));
     const derived = await store.getAnalysis(composite.blobId);
     assert.equal(derived?.root.bs, analysis.root.bs + prefix.length);
     assert.deepEqual(derived?.headers[0], ['delivered-to', 'a@example.org']);

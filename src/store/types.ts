@@ -206,6 +206,13 @@ export class StoreError extends Error {
   }
 }
 
+/** [start, end) of a blob (end omitted: to its end). */
+export interface BlobRange {
+  blobId: string;
+  start: number;
+  end?: number;
+}
+
 /** Content-addressed, deduplicated message bytes. */
 export interface BlobStore {
   /** Starts staging a new blob; bytes beyond maxSize make finish() reject with StoreError('LIMIT'). */
@@ -216,6 +223,8 @@ export interface BlobStore {
   createReadStream(blobId: string, start?: number, end?: number): Readable;
   /** Reads [start, end) of a blob into memory; for small ranges only (headers, MIME parts under a cap). */
   read(blobId: string, start?: number, end?: number): Promise<Buffer>;
+  /** read() of several ranges, answered in the order asked: one round trip where the store has round trips (a FETCH window). */
+  readRanges(ranges: readonly BlobRange[]): Promise<Buffer[]>;
   /**
    * A blob whose bytes are `prefix` followed by the base's, without copying
    * the base (LMTP's per-recipient Return-Path/Delivered-To lines). Its id is

@@ -21,7 +21,7 @@ import { ParseError, type ArgReader } from '../wire/reader.js';
 import { findPart } from '../../mime/section.js';
 import { decodeTransferEncoding } from '../../mime/transfer-encoding.js';
 import type { MessageAnalysis } from '../../mime/types.js';
-import type { MessageRecord } from '../../store/types.js';
+import type { BlobRange, MessageRecord } from '../../store/types.js';
 import { no } from '../errors.js';
 import { filterHeader, parseFetchItems, sectionBytes, type FetchItem } from '../fetch-items.js';
 import { formatFlags, hasFlag } from '../flags.js';
@@ -36,6 +36,8 @@ import { command } from './spec.js';
 
 /** Messages per store round trip (records, analyses). */
 const BATCH = 256;
+/** Responses per write when the view alone answers (about 40 bytes each). */
+const VIEW_BATCH = 1024;
 /** Sections larger than this are streamed rather than read into memory. */
 const STREAM_THRESHOLD = 128 * 1024;
 /** Section bytes read into memory at once, for one batched write. */
@@ -135,12 +137,19 @@ export const fetch = command({
 
     if (viewOnly && !setsSeen) {
       // Everything comes from the view: no store, no awaits per message (UID FETCH 1:* (UID FLAGS) on big mailboxes).
-      for (let b = 0; b < indices.length; b += BATCH) {
+      for (let b = 0; b < indices.length; b += VIEW_BATCH) {
+        const end = Math.min(b + VIEW_BATCH, indices.length);
         let lines = '';
-        for (const i of indices.slice(b, b + BATCH)) lines += viewOnlyResponse(session, i + 1, view.messages[i]!, items, view.isRecent(view.messages[i]!.uid));
+        for (let k = b; k < end; k++) {
+          const i = indices[k]!;
+          const m = view.messages[i]!;
+          lines += `* ${fetchHead(session, i + 1, m.uid)} (`;
+          for (let t = 0; t < items.length; t++) lines += (t > 0 ? ' ' : '') + viewItemText(items[t]!, m, view.isRecent(m.uid));
+          lines += ')\r\n';
+        }
         session.write(Buffer.from(lines));
         await session.backpressure();
-        session.progress((done += Math.min(BATCH, indices.length - b)), indices.length);
+        session.progress((done += end - b), indices.length);
       }
       return;
     }
@@ -221,11 +230,6 @@ function viewItemText(item: FetchItem, m: ViewMessage, recent: boolean): string 
       // Only VIEW_ITEMS reach here; 'size' is the last of them.
       return `RFC822.SIZE ${m.size}`;
   }
-}
-
-/** A whole `* n FETCH (...)` line for items the view alone answers. */
-function viewOnlyResponse(session: ImapSession, seqNum: number, m: ViewMessage, items: readonly FetchItem[], recent: boolean): string {
-  return `* ${fetchHead(session, seqNum, m.uid)} (${items.map((item) => viewItemText(item, m, recent)).join(' ')})\r\n`;
 }
 
 /** Whether an item needs the MIME analysis: the whole message's bytes (BODY[], RFC822, BINARY[]) do not. */
@@ -315,15 +319,18 @@ function takeWindow(plans: readonly MessagePlan[], from: number): MessagePlan[] 
  * messages are sent in their turn, so responses keep their order.
  */
 async function sendWindow(session: ImapSession, window: readonly MessagePlan[], items: readonly FetchItem[]): Promise<void> {
-  const reads: Array<Promise<void>> = [];
+  const wanted: BlobRange[] = [];
+  const into: Array<{ plan: MessagePlan; k: number }> = [];
   for (const plan of window) {
     if (plan.slow) continue;
     for (let k = 0; k < plan.ranges.length; k++) {
       const range = plan.ranges[k];
-      if (range) reads.push(session.store.blobs.read(plan.blobId!, range.start, range.end).then((b) => void (plan.data[k] = b)));
+      if (!range) continue;
+      wanted.push({ blobId: plan.blobId!, start: range.start, end: range.end });
+      into.push({ plan, k });
     }
   }
-  if (reads.length > 0) await Promise.all(reads);
+  if (wanted.length > 0) (await session.store.blobs.readRanges(wanted)).forEach((bytes, j) => (into[j]!.plan.data[into[j]!.k] = bytes));
   const out = new ResponseBatch();
   const flagsAsked = items.some((i) => i.kind === 'flags');
   for (const plan of window) {

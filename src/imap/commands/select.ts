@@ -6,7 +6,7 @@
 import { modseq } from '../../ids.js';
 import { condstore, qresync } from '../condstore.js';
 import { SYSTEM_FLAGS } from '../flags.js';
-import { reportFlags } from '../session/sync.js';
+import { sendFlags } from '../session/sync.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 import { formatNumbers, inRanges, resolveRanges, type SequenceSet } from '../../search/sequence-set.js';
 import { MailboxView } from '../session/mailbox-view.js';
@@ -89,7 +89,9 @@ async function resync(session: ImapSession, view: MailboxView, q: QresyncParams)
   // Expunges after the snapshot are still in the view: the next sync reports them.
   const vanished = changes.expunged.filter((u) => view.indexOfUid(u) < 0 && (!known || inRanges(known, u)));
   if (vanished.length) session.untagged(`VANISHED (EARLIER) ${formatNumbers(vanished)}`);
-  for (const m of view.messages) if (m.modseq > q.modseq) reportFlags(session, st, m.uid);
+  const changed: number[] = [];
+  view.messages.forEach((m, i) => m.modseq > q.modseq && changed.push(i));
+  await sendFlags(session, view, changed);
 }
 
 async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promise<{ code: string }> {

@@ -3,12 +3,12 @@
  * Each +FLAGS/-FLAGS is one atomic store operation, so concurrent sessions
  * never lose each other's flags.
  */
-import { modseq, type Uid } from '../../ids.js';
+import { modseq } from '../../ids.js';
 import type { FlagOp } from '../../store/types.js';
 import { enableCondstore } from '../condstore.js';
 import { no } from '../errors.js';
 import { canonicalFlags } from '../flags.js';
-import { reportFlags } from '../session/sync.js';
+import { sendFlags } from '../session/sync.js';
 import { formatNumbers, type SequenceSet } from '../../search/sequence-set.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 import { resolveSet, selectedView } from './message-set.js';
@@ -62,10 +62,11 @@ export const store = command({
     const uids = indices.map((i) => view.messages[i]!.uid).filter((uid) => !view.isExpunged(uid));
     const res = await session.store.storeFlags(accountId, view.mailboxId, uids, args.op, args.flags, args.unchangedSince === null ? undefined : modseq(args.unchangedSince));
     for (const s of res.changed) view.update(s);
-    const st = session.state;
-    if (!args.silent && st.kind === 'selected') {
+    // The index learns this commit from its result rather than reading the rows back at the next sync.
+    session.indexCache.applyCommitted(accountId, view.mailboxId, res.modseq, res.changed);
+    if (!args.silent && session.state.kind === 'selected') {
       const conflicts = new Set<number>(res.conflicts);
-      for (const uid of uids) if (!conflicts.has(uid)) reportFlags(session, st, uid as Uid);
+      await sendFlags(session, view, uids.filter((uid) => !conflicts.has(uid)).map((uid) => view.indexOfUid(uid)).filter((i) => i >= 0));
     }
     if (res.conflicts.length > 0) {
       const names = inv.uid ? res.conflicts : res.conflicts.map((u) => view.seqOf(u)).sort((a, b) => a - b);

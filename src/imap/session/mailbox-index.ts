@@ -32,8 +32,8 @@ const MAX_JOURNAL_ITEMS = 20_000;
 interface Delta {
   from: number;
   to: number;
-  changed: MessageSummary[];
-  expunged: Uid[];
+  changed: readonly MessageSummary[];
+  expunged: readonly Uid[];
 }
 
 interface Entry {
@@ -161,6 +161,18 @@ export class MailboxIndexCache {
     }
   }
 
+  /**
+   * A commit this process just made to a cached mailbox whose whole effect
+   * the caller knows (a flag change: every message it gave `modseq`), applied
+   * without reading it back. Only when the entry is exactly one modseq behind
+   * and not refreshing; otherwise the next use refreshes as usual.
+   */
+  applyCommitted(accountId: AccountId, mailboxId: MailboxId, modseq: ModSeq, changed: readonly MessageSummary[]): void {
+    const entry = this.entries.get(mailboxId);
+    if (entry?.accountId !== accountId || entry.refreshing || entry.modseq !== modseq - 1) return;
+    applyDelta(entry, changed, [], modseq);
+  }
+
   /** The mailbox's entry, loaded or brought up to date with the store. */
   private async current(accountId: AccountId, mailboxId: MailboxId): Promise<Entry> {
     let entry = this.entries.get(mailboxId);
@@ -253,19 +265,12 @@ export class MailboxIndexCache {
         entry.facts = null;
         entry.journal = [];
         entry.journalItems = 0;
+        entry.merged.clear();
         entry.claimedBelow = 0;
-      } else if (changes.changed.length > 0 || changes.expunged.length > 0) {
-        // Views hold the old array: copy it, and keep it as `previous` when they can adopt the new one.
-        entry.previous = entry.shared && changes.expunged.length === 0 ? { summaries: entry.summaries, modseq: entry.modseq } : null;
-        if (entry.shared) {
-          entry.summaries = entry.summaries.slice();
-          entry.shared = false;
-        }
-        applyChanges(entry.summaries, changes.changed, changes.expunged);
-        entry.facts = null;
-        record(entry, { from: entry.modseq, to: changes.highestModSeq, changed: changes.changed, expunged: changes.expunged });
+      } else {
+        applyDelta(entry, changes.changed, changes.expunged, changes.highestModSeq);
       }
-      if (changes.highestModSeq !== entry.modseq || changes.uidNext !== entry.uidNext) entry.merged.clear();
+      if (changes.uidNext !== entry.uidNext) entry.merged.clear();
       entry.modseq = changes.highestModSeq;
       entry.uidNext = changes.uidNext;
     })();
@@ -279,6 +284,23 @@ export class MailboxIndexCache {
       entry.refreshing = null;
     }
   }
+}
+
+/** Applies the store's changes up to `to` to the entry's summaries (on a copy while views share them). */
+function applyDelta(entry: Entry, changed: readonly MessageSummary[], expunged: readonly Uid[], to: number): void {
+  if (changed.length > 0 || expunged.length > 0) {
+    // Views hold the old array: copy it, and keep it as `previous` when they can adopt the new one.
+    entry.previous = entry.shared && expunged.length === 0 ? { summaries: entry.summaries, modseq: entry.modseq } : null;
+    if (entry.shared) {
+      entry.summaries = entry.summaries.slice();
+      entry.shared = false;
+    }
+    applyChanges(entry.summaries, changed, expunged);
+    entry.facts = null;
+    record(entry, { from: entry.modseq, to, changed, expunged });
+  }
+  if (to !== entry.modseq) entry.merged.clear();
+  entry.modseq = to as ModSeq;
 }
 
 /** Appends a delta to the journal, dropping the oldest beyond the bounds. */
@@ -300,7 +322,8 @@ function record(entry: Entry, delta: Delta): void {
 function merge(entry: Entry, since: number): IndexChanges {
   const deltas = entry.journal.filter((d) => d.to > since);
   const base = { uidValidity: entry.uidValidity, uidNext: entry.uidNext, highestModSeq: entry.modseq };
-  if (deltas.length === 1) return { ...base, changed: deltas[0]!.changed, expunged: deltas[0]!.expunged };
+  // Shared, never mutated (see changesSince): the readonly arrays are handed out as they are.
+  if (deltas.length === 1) return { ...base, changed: deltas[0]!.changed as MessageSummary[], expunged: deltas[0]!.expunged as Uid[] };
   const changed = new Map<number, MessageSummary>();
   const expunged: Uid[] = [];
   for (const d of deltas) {

@@ -69,7 +69,7 @@ export async function syncSelected(session: ImapSession, state: Selected, allowE
     sendShared(session, session.rev2 ? `${view.exists} EXISTS` : [`${view.exists} EXISTS`, `${view.recentCount} RECENT`]);
   }
 
-  for (const uid of flagUpdates) reportFlags(session, state, uid as Uid);
+  for (const uid of flagUpdates) reportFlags(session, view, uid as Uid);
   view.modseq = changes.highestModSeq;
   view.uidNext = changes.uidNext;
 }
@@ -109,13 +109,33 @@ function reportExpunges(session: ImapSession, view: MailboxView): void {
   else for (const r of removed) sendShared(session, `${r.index + 1} EXPUNGE`);
 }
 
-/** Queues `* n FETCH (UID u FLAGS (...) [MODSEQ (m)])` for a message in the view. */
-export function reportFlags(session: ImapSession, state: Selected, uid: Uid): void {
-  const view = state.view;
+/** Queues a changed message's flags, framed once for every session that sends the same line. */
+function reportFlags(session: ImapSession, view: MailboxView, uid: Uid): void {
   const i = view.indexOfUid(uid);
-  const m = view.messages[i];
-  if (!m) return;
+  if (i >= 0) sendShared(session, flagsLine(session, view, i));
+}
+
+/** Responses written at once by sendFlags. */
+const FLAGS_BATCH = 256;
+
+/**
+ * The flags of many messages of the view (a STORE's own responses, a
+ * QRESYNC SELECT's changes), as batched writes with backpressure: these
+ * lines are this session's alone, so framing them to share would only cost.
+ */
+export async function sendFlags(session: ImapSession, view: MailboxView, indices: readonly number[]): Promise<void> {
+  for (let b = 0; b < indices.length; b += FLAGS_BATCH) {
+    let text = '';
+    for (const i of indices.slice(b, b + FLAGS_BATCH)) text += `* ${flagsLine(session, view, i)}\r\n`;
+    session.write(Buffer.from(text));
+    await session.backpressure();
+  }
+}
+
+/** `n FETCH (UID u FLAGS (...) [MODSEQ (m)])` for the message at index `i` of the view. */
+function flagsLine(session: ImapSession, view: MailboxView, i: number): string {
+  const m = view.messages[i]!;
   const modseq = condstore(session) ? ` MODSEQ (${m.modseq})` : '';
   const uidItem = uidOnly(session) ? '' : `UID ${m.uid} `;
-  sendShared(session, `${fetchHead(session, i + 1, m.uid)} (${uidItem}FLAGS ${formatFlags(m.flags, view.isRecent(m.uid))}${modseq})`);
+  return `${fetchHead(session, i + 1, m.uid)} (${uidItem}FLAGS ${formatFlags(m.flags, view.isRecent(m.uid))}${modseq})`;
 }

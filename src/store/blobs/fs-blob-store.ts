@@ -18,7 +18,7 @@ import { closeSync, createReadStream, existsSync, openSync, readSync, statSync, 
 import { mkdir, open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { BlobStore, BlobWriter, StagedBlob } from '../types.js';
+import type { BlobRange, BlobStore, BlobWriter, StagedBlob } from '../types.js';
 import { StoreError } from '../types.js';
 import type { BlobPlacement } from './blob-writer.js';
 import { FsBlobWriter, unlinkQuietly } from './blob-writer.js';
@@ -144,6 +144,11 @@ export class FsBlobStore implements BlobStore, BlobPlacement {
       if (baseEnd !== undefined && baseEnd <= baseStart) return head;
       return Buffer.concat([head, await this.readFile(parts.baseId, baseStart, baseEnd)]);
     }
+  }
+
+  /** Local files have no round trip to save: the reads run concurrently. */
+  readRanges(ranges: readonly BlobRange[]): Promise<Buffer[]> {
+    return Promise.all(ranges.map((r) => this.read(r.blobId, r.start, r.end)));
   }
 
   /** A plain blob's file as a stream ([start, end), end omitted = to the end). */

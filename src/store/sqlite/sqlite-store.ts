@@ -445,7 +445,8 @@ export class SqliteStore implements MailStore {
       const next = mb.highest_modseq + 1;
       const changed: MessageSummary[] = [];
       const conflicts: Uid[] = [];
-      const rows = uids.length === 0 ? [] : this.st.records.all(accountId, id, JSON.stringify(uids));
+      const rows = uids.length === 0 ? [] : this.st.flagRows.all(accountId, id, JSON.stringify(uids));
+      const updates: Array<[number, number, string]> = [];
       for (const row of rows) {
         // RFC 7162 §3.2: UNCHANGEDSINCE fails for messages modified after the given modseq.
         if (unchangedSince !== undefined && row.modseq > unchangedSince) {
@@ -455,10 +456,11 @@ export class SqliteStore implements MailStore {
         const updated = applyFlagOp({ system: row.system_flags, keywords: keywordsFromText(row.keywords) }, op, change);
         if (!updated) continue;
         const keywords = keywordsToText(updated.keywords);
-        this.st.updateFlags.run(updated.system, keywords, next, accountId, id, row.uid);
+        updates.push([row.uid, updated.system, keywords]);
         changed.push(toSummary({ ...row, system_flags: updated.system, keywords, modseq: next }));
       }
       if (changed.length === 0) return { modseq: mb.highest_modseq, changed, conflicts };
+      this.st.updateFlagsMany.run(JSON.stringify(updates), next, accountId, id);
       this.st.setModseq.run(next, accountId, id);
       return { modseq: next, changed, conflicts };
     });

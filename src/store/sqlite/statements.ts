@@ -182,8 +182,18 @@ export function prepareStatements(db: Database.Database) {
     expungedSince: db
       .prepare<[...Key, since: number], number>(`SELECT uid FROM expunged WHERE ${SCOPE} AND modseq > ? ORDER BY uid`)
       .pluck(),
-    updateFlags: db.prepare<[systemFlags: number, keywords: string, modseq: number, ...Key, uid: number]>(
-      `UPDATE messages SET system_flags = ?, keywords = ?, modseq = ? WHERE ${SCOPE} AND uid = ?`,
+    /** The flag columns of the given messages (what STORE reads before changing them). */
+    flagRows: db.prepare<[...Key, uidsJson: string], FlagRow>(
+      `SELECT uid, modseq, system_flags, keywords, size FROM messages WHERE ${SCOPE} AND ${IN_UIDS} ORDER BY uid`,
+    ),
+    /**
+     * Many messages' new flags in one statement. Argument: JSON array of [uid, systemFlags, keywords].
+     * MATERIALIZED: otherwise the planner re-reads the JSON for every row of the mailbox.
+     */
+    updateFlagsMany: db.prepare<[updatesJson: string, modseq: number, ...Key]>(
+      `WITH u(uid, system_flags, keywords) AS MATERIALIZED (SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?))
+       UPDATE messages SET system_flags = u.system_flags, keywords = u.keywords, modseq = ?
+       FROM u WHERE messages.account_id = ? AND messages.mailbox_id = ? AND messages.uid = u.uid`,
     ),
     deletedSize: db
       .prepare<Key, number>(`SELECT coalesce(sum(size), 0) FROM messages INDEXED BY messages_deleted WHERE ${SCOPE} AND ${IS_DELETED_SQL}`)
