@@ -1,9 +1,80 @@
 /**
  * IDLE (RFC 2177, RFC 9051 §6.3.13): while idling, every change the change bus
  * announces for the selected mailbox is synced and sent at once.
+ *
+ * Wake-ups are served by one queue for the whole process, a few sessions at
+ * a time: a change seen by 2,000 idlers then costs one index refresh and
+ * 2,000 short syncs in a row, each written as soon as it is done. (With a
+ * task per idler, the promise steps of all of them interleaved, and the
+ * first write waited for every idler's steps.) A session whose socket is
+ * congested finishes writing on its own, so it never holds up the others.
  */
 import { bad } from '../errors.js';
+import type { ImapSession } from '../session/session.js';
 import { command } from './spec.js';
+
+/** One idling session's wake-ups. */
+class Idler {
+  /** The sync in progress and then its write, until that has drained. */
+  private tail: Promise<void> | null = null;
+  private wokenMeanwhile = false;
+  private stopped = false;
+
+  constructor(readonly session: ImapSession) {}
+
+  /** Syncs now, or once more after the sync or congested write in progress; resolves once synced. */
+  async sync(): Promise<void> {
+    if (this.tail) {
+      this.wokenMeanwhile = true;
+      return;
+    }
+    const synced = this.session.sync('full');
+    this.tail = synced
+      .then(() => this.session.flush())
+      .catch(() => undefined)
+      .finally(() => {
+        this.tail = null;
+        if (this.wokenMeanwhile && !this.stopped) wake(this);
+        this.wokenMeanwhile = false;
+      });
+    await synced;
+  }
+
+  /** No more wake-ups; resolves once nothing is in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    queued.delete(this);
+    while (this.tail) await this.tail;
+  }
+}
+
+/** Idlers with a wake-up pending, served in order. */
+const queued = new Set<Idler>();
+/**
+ * Loops serving the queue at once: a few, so that idlers of other mailboxes
+ * whose sync waits on a store round trip (PostgreSQL) do not wait in line.
+ */
+const SERVERS = 4;
+let serving = 0;
+
+function wake(idler: Idler): void {
+  queued.add(idler);
+  if (serving < SERVERS) void serveQueue();
+}
+
+async function serveQueue(): Promise<void> {
+  serving++;
+  try {
+    for (let next = queued.values().next(); !next.done; next = queued.values().next()) {
+      const idler = next.value;
+      // Removed first: a change during its sync queues it again.
+      queued.delete(idler);
+      await idler.sync().catch((err: unknown) => idler.session.log.error({ err }, 'sync during IDLE failed'));
+    }
+  } finally {
+    serving--;
+  }
+}
 
 /** RFC 2177 — IDLE. */
 export const idle = command({
@@ -13,44 +84,23 @@ export const idle = command({
   async run(inv) {
     const session = inv.session;
     session.write(Buffer.from('+ idling\r\n'));
-    // One sync at a time; a wake-up during a sync schedules exactly one more.
-    let running: Promise<void> = Promise.resolve();
-    let again = false;
-    let busy = false;
-    const wake = (): void => {
-      if (busy) {
-        again = true;
-        return;
-      }
-      busy = true;
-      running = (async () => {
-        do {
-          again = false;
-          await session.sync('full');
-          await session.flush();
-        } while (again);
-      })()
-        .catch((err: unknown) => session.log.error({ err }, 'sync during IDLE failed'))
-        .finally(() => {
-          busy = false;
-        });
-    };
-    session.onMailboxChange(wake);
+    const idler = new Idler(session);
+    session.onMailboxChange(() => wake(idler));
     const heartbeatMs = session.config.imap.idleHeartbeatSeconds * 1000;
     const heartbeat = setInterval(() => {
       session.untagged('OK Still here');
       void session.flush();
     }, heartbeatMs);
     try {
-      await session.sync('full');
-      await session.flush();
+      await idler.sync();
       const line = await session.readLine();
       if (line === null) return { answered: true };
       if (line.toString('latin1').trim().toUpperCase() !== 'DONE') throw bad('Expected DONE to end IDLE');
     } finally {
       clearInterval(heartbeat);
       session.onMailboxChange(null);
-      await running;
+      // A wake-up not served yet is covered by the sync after this command.
+      await idler.stop();
     }
     return { text: 'IDLE terminated' };
   },

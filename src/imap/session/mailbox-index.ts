@@ -60,6 +60,8 @@ interface Entry {
   /** UIDs below this had their \Recent claimed by a session of this process (or by another before). */
   claimedBelow: number;
   claiming: Promise<unknown> | null;
+  /** What the claim in progress covers (`upTo` of its caller). */
+  claimingBelow: number;
   unsubscribe: () => void;
 }
 
@@ -117,8 +119,10 @@ export class MailboxIndexCache {
     const cached = this.entries.get(mailboxId);
     // Evicted (many mailboxes in use): ask the store rather than load the whole mailbox again.
     if (cached?.accountId !== accountId) return this.store.changesSince(accountId, mailboxId, since);
-    // A view behind a current index (the idlers after the first one a change woke) takes what the
-    // index knows without settling again; a view level with it makes sure nothing newer was committed.
+    // The idlers a change woke after the first wait for the refresh that one started, not each for its own.
+    if (cached.refreshing && cached.modseq <= since) await cached.refreshing.catch(() => undefined);
+    // A view behind a current index takes what the index knows without settling again; a view
+    // level with it makes sure nothing newer was committed.
     const entry = cached.modseq > since && cached.announced <= cached.modseq ? cached : await this.current(accountId, mailboxId);
     let answer = entry.merged.get(since);
     if (answer) return answer;
@@ -144,10 +148,15 @@ export class MailboxIndexCache {
   async claimRecent(accountId: AccountId, mailboxId: MailboxId, upTo: number): Promise<number> {
     const entry = this.entries.get(mailboxId);
     if (!entry || entry.accountId !== accountId) return this.store.claimRecent(accountId, mailboxId);
+    // Claimed here already, or being claimed for these UIDs by another session (the idlers after
+    // the first): they are that session's, and this one need not wait for its commit to say so.
+    // Should that claim fail, these messages stay unclaimed for a later session to see as recent.
+    if (upTo <= (entry.claiming ? Math.max(entry.claimedBelow, entry.claimingBelow) : entry.claimedBelow)) return upTo;
     while (entry.claiming) await entry.claiming;
     // Claimed here before (or by another process, which the store said then): nothing new is recent.
     if (upTo <= entry.claimedBelow) return upTo;
     const claim = this.store.claimRecent(accountId, mailboxId);
+    entry.claimingBelow = upTo;
     entry.claiming = claim.then(
       () => {
         entry.claimedBelow = Math.max(entry.claimedBelow, upTo);
@@ -217,6 +226,7 @@ export class MailboxIndexCache {
       merged: new Map(),
       claimedBelow: 0,
       claiming: null,
+      claimingBelow: 0,
       unsubscribe: () => undefined,
     };
     // Subscribe first: a commit racing with the reads below is announced, and the next use refreshes.
