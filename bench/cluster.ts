@@ -16,7 +16,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { ImapClient } from './imap-client.js';
+import { delaysUntil, ImapClient } from './imap-client.js';
 import { REPO_ROOT, startMailkeep, type MailkeepServer } from './mailkeep.js';
 import { createBenchDatabase } from './pg-database.js';
 import { appendArgs, expectedHits, generateMessage, SUBJECT_WORD, type BenchMessage } from './messages.js';
@@ -176,23 +176,11 @@ async function idleRun(config: Config, setup: IdleSetup, corpus: readonly BenchM
   let missed = 0;
   for (let k = 0; k < IDLE_APPENDS; k++) {
     const want = `* ${++setup.exists} EXISTS`;
-    let seen = 0;
-    let t0 = 0;
-    const all = new Promise<void>((resolve) => {
-      for (const c of setup.idlers) {
-        c.onUntagged = (r) => {
-          if (r.head !== want) return;
-          latencies.push(performance.now() - t0);
-          if (++seen === setup.idlers.length) resolve();
-        };
-      }
-    });
     const m = corpus[setup.exists % corpus.length]!;
-    t0 = performance.now();
-    await setup.appenders[config].ok(`APPEND ${IDLE_BOX} ${appendArgs(m)}`, m.bytes);
-    await within(all, NOTIFY_TIMEOUT_MS, 'EXISTS at every idler').catch(() => undefined);
-    missed += setup.idlers.length - seen;
-    for (const c of setup.idlers) c.onUntagged = null;
+    const append = () => setup.appenders[config].ok(`APPEND ${IDLE_BOX} ${appendArgs(m)}`, m.bytes);
+    const delays = await delaysUntil(setup.idlers, want, append, NOTIFY_TIMEOUT_MS);
+    latencies.push(...delays);
+    missed += setup.idlers.length - delays.length;
     await sleep(IDLE_PAUSE_MS);
   }
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), missed };

@@ -10,10 +10,9 @@
  */
 import { fork } from 'node:child_process';
 import net from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ImapClient } from './imap-client.js';
+import { delaysUntil, ImapClient } from './imap-client.js';
 import { sleep } from './proc.js';
 import { median, percentile } from './stats.js';
 
@@ -63,23 +62,7 @@ async function main(): Promise<void> {
     const p99: number[] = [];
     let missed = 0;
     for (let run = 1; run <= runs; run++) {
-      const want = `* ${run} EXISTS`;
-      const latencies: number[] = [];
-      let t0 = 0;
-      const all = new Promise<void>((resolve) => {
-        for (const c of clients) {
-          c.onUntagged = (r) => {
-            if (r.head !== want) return;
-            latencies.push(performance.now() - t0);
-            if (latencies.length === clients.length) resolve();
-          };
-        }
-      });
-      t0 = performance.now();
-      await trigger.send(`T${run}`);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([all, new Promise((r) => (timer = setTimeout(r, NOTIFY_TIMEOUT_MS)))]);
-      clearTimeout(timer);
+      const latencies = await delaysUntil(clients, `* ${run} EXISTS`, () => trigger.send(`T${run}`), NOTIFY_TIMEOUT_MS);
       missed += clients.length - latencies.length;
       p50.push(percentile(latencies, 50));
       p99.push(percentile(latencies, 99));

@@ -243,6 +243,36 @@ export class ImapClient {
   }
 }
 
+/**
+ * Runs `trigger` (an APPEND, say) and returns the delays in ms from its start
+ * to the untagged response `want` at each client that saw it within
+ * `timeoutMs` (fewer delays than clients: some missed it). Clears the
+ * clients' onUntagged afterwards.
+ */
+export async function delaysUntil(clients: readonly ImapClient[], want: string, trigger: () => Promise<unknown>, timeoutMs: number): Promise<number[]> {
+  const delays: number[] = [];
+  let t0 = 0;
+  const all = new Promise<void>((resolve) => {
+    for (const c of clients) {
+      c.onUntagged = (r) => {
+        if (r.head !== want) return;
+        delays.push(performance.now() - t0);
+        if (delays.length === clients.length) resolve();
+      };
+    }
+  });
+  t0 = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await trigger();
+    await Promise.race([all, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+  } finally {
+    clearTimeout(timer);
+    for (const c of clients) c.onUntagged = null;
+  }
+  return delays.slice();
+}
+
 /** The size of a literal announced at the end of the line buf[start, end) (`{n}\r\n`, `~{n}\r\n`), or -1. */
 function literalAnnounced(buf: Buffer, start: number, end: number): number {
   let i = end - 1;

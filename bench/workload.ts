@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { BenchServer } from './bench-server.js';
-import { ImapClient, type Response } from './imap-client.js';
+import { delaysUntil, ImapClient, type Response } from './imap-client.js';
 import { appendArgs, BODY_WORD, expectedHits, generateMessage, SUBJECT_WORD, type BenchMessage, type Profile } from './messages.js';
 import { sleep, type Memory } from './proc.js';
 import { median, percentile } from './stats.js';
@@ -392,24 +392,9 @@ const idleGroup: Group = {
       let missed = 0;
       for (let run = 0; run < ctx.runs; run++) {
         exists++;
-        const want = `* ${exists} EXISTS`;
-        const latencies: number[] = [];
-        let t0 = 0;
-        const all = new Promise<void>((resolve) => {
-          for (const c of idlers) {
-            c.onUntagged = (r) => {
-              if (r.head !== want) return;
-              latencies.push(performance.now() - t0);
-              if (latencies.length === idlers.length) resolve();
-            };
-          }
-        });
         const m = ctx.corpus[run % ctx.corpus.length]!;
-        t0 = performance.now();
-        await appender.ok(`APPEND ${BOXES.idle.mailbox} ${appendArgs(m)}`, m.bytes);
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([all, new Promise((r) => (timer = setTimeout(r, NOTIFY_TIMEOUT_MS)))]);
-        clearTimeout(timer);
+        const append = () => appender.ok(`APPEND ${BOXES.idle.mailbox} ${appendArgs(m)}`, m.bytes);
+        const latencies = await delaysUntil(idlers, `* ${exists} EXISTS`, append, NOTIFY_TIMEOUT_MS);
         missed += idlers.length - latencies.length;
         p50.push(percentile(latencies, 50));
         p99.push(percentile(latencies, 99));

@@ -14,16 +14,28 @@ import { MailboxView } from '../src/imap/session/mailbox-view.js';
 import { analyzeMessage } from '../src/mime/analyze.js';
 import { openStore } from '../src/store/open.js';
 
-test('snapshots share one array until a view or the index changes it', async () => {
+/** A fresh store and account; `add` appends small messages to its INBOX. */
+async function fixture(name: string) {
   const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-index-'));
   const store = await openStore({ dataDir });
+  const account = await store.createAccount(name, await hashPassword('pw'));
+  const inbox = (await store.getMailbox(account.id, 'INBOX'))!;
+  const bytes = Buffer.from('Subject: x\r\n\r\nbody\r\n');
+  const blob = await store.blobs.put(bytes);
+  const analysis = analyzeMessage(bytes);
+  const add = (flags: readonly string[][]) =>
+    store.appendMessages(account.id, inbox.id, flags.map((f) => ({ blob, analysis, flags: [...f], internalDate: new Date() })));
+  const close = async () => {
+    await store.close();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  return { store, account, inbox, add, close };
+}
+
+test('snapshots share one array until a view or the index changes it', async () => {
+  const { store, account, inbox, add, close } = await fixture('ix');
   try {
-    const account = await store.createAccount('ix', await hashPassword('pw'));
-    const inbox = (await store.getMailbox(account.id, 'INBOX'))!;
-    const bytes = Buffer.from('Subject: x\r\n\r\nbody\r\n');
-    const blob = await store.blobs.put(bytes);
-    const analysis = analyzeMessage(bytes);
-    await store.appendMessages(account.id, inbox.id, [1, 2, 3].map((i) => ({ blob, analysis, flags: i === 2 ? ['$Work'] : ['\\Seen'], internalDate: new Date() })));
+    await add([['\\Seen'], ['$Work'], ['\\Seen']]);
 
     const cache = new MailboxIndexCache(store);
     const a = await cache.snapshot(account.id, inbox.id);
@@ -47,22 +59,14 @@ test('snapshots share one array until a view or the index changes it', async () 
     assert.equal(viewB.messages.length, 3);
     assert.ok(!viewB.messages[0]!.flags.includes('\\Flagged'));
   } finally {
-    await store.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await close();
   }
 });
 
 test('views still holding the array a change applies to adopt the index result; others keep their own', async () => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-index-'));
-  const store = await openStore({ dataDir });
+  const { store, account, inbox, add: addFlags, close } = await fixture('ad');
   try {
-    const account = await store.createAccount('ad', await hashPassword('pw'));
-    const inbox = (await store.getMailbox(account.id, 'INBOX'))!;
-    const bytes = Buffer.from('Subject: x\r\n\r\nbody\r\n');
-    const blob = await store.blobs.put(bytes);
-    const analysis = analyzeMessage(bytes);
-    const add = (n: number) =>
-      store.appendMessages(account.id, inbox.id, Array.from({ length: n }, () => ({ blob, analysis, flags: [], internalDate: new Date() })));
+    const add = (n: number) => addFlags(Array.from({ length: n }, () => []));
     await add(2);
     const cache = new MailboxIndexCache(store);
     const snap = await cache.snapshot(account.id, inbox.id);
@@ -83,21 +87,14 @@ test('views still holding the array a change applies to adopt the index result; 
     assert.equal(gone.expunged.length, 1);
     assert.equal(gone.successor, undefined);
   } finally {
-    await store.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await close();
   }
 });
 
-test("a flag change this process committed is applied from its result, without reading the rows back", async () => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-index-'));
-  const store = await openStore({ dataDir });
+test('a flag change this process committed is applied from its result, without reading the rows back', async () => {
+  const { store, account, inbox, add, close } = await fixture('wt');
   try {
-    const account = await store.createAccount('wt', await hashPassword('pw'));
-    const inbox = (await store.getMailbox(account.id, 'INBOX'))!;
-    const bytes = Buffer.from('Subject: x\r\n\r\nbody\r\n');
-    const blob = await store.blobs.put(bytes);
-    const analysis = analyzeMessage(bytes);
-    await store.appendMessages(account.id, inbox.id, [1, 2, 3].map(() => ({ blob, analysis, flags: [], internalDate: new Date() })));
+    await add([[], [], []]);
     const cache = new MailboxIndexCache(store);
     const snap = await cache.snapshot(account.id, inbox.id);
     let reads = 0;
@@ -120,7 +117,6 @@ test("a flag change this process committed is applied from its result, without r
     assert.equal(reads, 1);
     assert.deepEqual(after.summaries.map((s) => [...s.flags].sort()), [['\\Flagged', '\\Seen'], ['\\Flagged'], ['\\Seen']]);
   } finally {
-    await store.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await close();
   }
 });
