@@ -5,8 +5,9 @@
  * Invariants: messages are processed in batches (one store call for their
  * blob ids or records, their analyses together), so memory does not grow with
  * the set and there is no store round trip per message; section bytes are read
- * a window (at most WINDOW_BYTES) at a time and the window's responses are
- * written as one batch, literal sizes taken from the bytes actually sent;
+ * a window (at most WINDOW_BYTES) at a time, the next while the previous
+ * drains (so at most two are held), and the window's responses are written
+ * as one batch, literal sizes taken from the bytes actually sent;
  * sections over STREAM_THRESHOLD stream from the blob store with backpressure;
  * the event loop gets a turn between batches; fetching BODY[...] (not PEEK)
  * sets \Seen first and reports the new FLAGS in the same response; no EXPUNGE
@@ -331,6 +332,8 @@ async function sendWindow(session: ImapSession, window: readonly MessagePlan[], 
     }
   }
   if (wanted.length > 0) (await session.store.blobs.readRanges(wanted)).forEach((bytes, j) => (into[j]!.plan.data[into[j]!.k] = bytes));
+  // Backpressure after the reads: this window is read while the previous one drains (at most two in memory).
+  await session.backpressure();
   const out = new ResponseBatch();
   const flagsAsked = items.some((i) => i.kind === 'flags');
   for (const plan of window) {
@@ -347,7 +350,6 @@ async function sendWindow(session: ImapSession, window: readonly MessagePlan[], 
     plan.data = []; // the batch holds the bytes now; the plan outlives this window
   }
   sendBatch(session, out);
-  await session.backpressure();
 }
 
 /** Hands what is batched to the session, large values uncopied. */
