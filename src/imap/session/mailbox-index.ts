@@ -124,10 +124,25 @@ export class MailboxIndexCache {
     // A view behind a current index takes what the index knows without settling again; a view
     // level with it makes sure nothing newer was committed.
     const entry = cached.modseq > since && cached.announced <= cached.modseq ? cached : await this.current(accountId, mailboxId);
+    return this.answer(entry, since) ?? this.store.changesSince(accountId, mailboxId, since);
+  }
+
+  /**
+   * changesSince at once, for a view behind an index that is current (an
+   * idler after a refresh): null when only the async path can answer.
+   */
+  changesSinceNow(accountId: AccountId, mailboxId: MailboxId, since: ModSeq): IndexChanges | null {
+    const entry = this.entries.get(mailboxId);
+    if (entry?.accountId !== accountId || entry.refreshing || entry.modseq <= since || entry.announced > entry.modseq) return null;
+    return this.answer(entry, since);
+  }
+
+  /** The changes after `since` from the journal (shared per `since`), or null when it does not reach back. */
+  private answer(entry: Entry, since: number): IndexChanges | null {
     let answer = entry.merged.get(since);
     if (answer) return answer;
     const oldest = entry.journal[0]?.from ?? entry.modseq;
-    if (since < oldest || since > entry.modseq) return this.store.changesSince(accountId, mailboxId, since);
+    if (since < oldest || since > entry.modseq) return null;
     answer = merge(entry, since);
     if (entry.previous?.modseq === since) {
       answer.successor = { basis: entry.previous.summaries, summaries: entry.summaries };
@@ -148,10 +163,8 @@ export class MailboxIndexCache {
   async claimRecent(accountId: AccountId, mailboxId: MailboxId, upTo: number): Promise<number> {
     const entry = this.entries.get(mailboxId);
     if (!entry || entry.accountId !== accountId) return this.store.claimRecent(accountId, mailboxId);
-    // Claimed here already, or being claimed for these UIDs by another session (the idlers after
-    // the first): they are that session's, and this one need not wait for its commit to say so.
-    // Should that claim fail, these messages stay unclaimed for a later session to see as recent.
-    if (upTo <= (entry.claiming ? Math.max(entry.claimedBelow, entry.claimingBelow) : entry.claimedBelow)) return upTo;
+    const claimed = this.claimedNow(accountId, mailboxId, upTo);
+    if (claimed !== null) return claimed;
     while (entry.claiming) await entry.claiming;
     // Claimed here before (or by another process, which the store said then): nothing new is recent.
     if (upTo <= entry.claimedBelow) return upTo;
@@ -180,6 +193,19 @@ export class MailboxIndexCache {
     const entry = this.entries.get(mailboxId);
     if (entry?.accountId !== accountId || entry.refreshing || entry.modseq !== modseq - 1) return;
     applyDelta(entry, changed, [], modseq);
+  }
+
+  /**
+   * claimRecent at once when nothing below `upTo` is left to claim: claimed
+   * here already, or being claimed for these UIDs by another session (the
+   * idlers after the first), whose they are; this one need not wait for that
+   * commit. Should the claim fail, they stay unclaimed for a later session.
+   * Null when only the async path can answer.
+   */
+  claimedNow(accountId: AccountId, mailboxId: MailboxId, upTo: number): number | null {
+    const entry = this.entries.get(mailboxId);
+    if (entry?.accountId !== accountId) return null;
+    return upTo <= (entry.claiming ? Math.max(entry.claimedBelow, entry.claimingBelow) : entry.claimedBelow) ? upTo : null;
   }
 
   /** The mailbox's entry, loaded or brought up to date with the store. */

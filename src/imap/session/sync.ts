@@ -31,7 +31,9 @@ export class MailboxGone extends Error {
 /** Applies store changes to the selected view and queues the untagged responses. */
 export async function syncSelected(session: ImapSession, state: Selected, allowExpunge: boolean): Promise<void> {
   const view = state.view;
-  const changes = await session.indexCache.changesSince(state.account.id, view.mailboxId, view.modseq);
+  // From memory without a promise step when the index can (every idler after a change's first).
+  const index = session.indexCache;
+  const changes = index.changesSinceNow(state.account.id, view.mailboxId, view.modseq) ?? (await index.changesSince(state.account.id, view.mailboxId, view.modseq));
   // The mailbox was replaced (e.g. INBOX renamed away): the view is meaningless now (RFC 9051 §2.3.1.1).
   if (changes.uidValidity !== view.uidValidity) throw new MailboxGone();
   // RFC 7162 §3.2.10: a QRESYNC client must never see MODSEQs beyond an expunge it has not been
@@ -62,7 +64,8 @@ export async function syncSelected(session: ImapSession, state: Selected, allowE
   if (added.length > 0) {
     if (!successor) view.addMessages(added);
     if (!state.readOnly && !session.rev2) {
-      const first = await session.indexCache.claimRecent(state.account.id, view.mailboxId, view.maxUid + 1);
+      const upTo = view.maxUid + 1;
+      const first = index.claimedNow(state.account.id, view.mailboxId, upTo) ?? (await index.claimRecent(state.account.id, view.mailboxId, upTo));
       view.markRecent(added.filter((s) => s.uid >= first).map((s) => s.uid));
     }
     // One shared buffer for both lines: an idler's whole wake-up is one write of bytes framed once.
