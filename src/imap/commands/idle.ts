@@ -54,12 +54,12 @@ const queued = new Set<Idler>();
  * Loops serving the queue at once: a few, so that idlers of other mailboxes
  * whose sync waits on a store round trip (PostgreSQL) do not wait in line.
  */
-const SERVERS = 4;
+const QUEUE_LOOPS = 4;
 let serving = 0;
 
 function wake(idler: Idler): void {
   queued.add(idler);
-  if (serving < SERVERS) void serveQueue();
+  if (serving < QUEUE_LOOPS) void serveQueue();
 }
 
 async function serveQueue(): Promise<void> {
