@@ -472,26 +472,13 @@ export type DumpSection = (typeof DUMP_SECTIONS)[number];
 export type DumpKey = ReadonlyArray<number | string>;
 
 /** An account row as dumped: the password hash travels as is. */
-export interface DumpedAccount {
+export interface DumpedAccount extends Account {
   kind: 'account';
-  id: AccountId;
-  name: string;
-  passwordHash: string;
-  createdAt: Date;
-  quotaStorage: number | null;
-  quotaMessages: number | null;
 }
 
 /** A mailbox row as dumped, with what a session needs to stay valid: UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and the \Recent marker. */
-export interface DumpedMailbox {
+export interface DumpedMailbox extends Mailbox {
   kind: 'mailbox';
-  accountId: AccountId;
-  id: MailboxId;
-  name: string;
-  uidValidity: number;
-  uidNext: Uid;
-  highestModSeq: ModSeq;
-  specialUse: string | null;
   firstRecentUid: Uid;
 }
 
