@@ -129,6 +129,35 @@ describe('IDLE fan-out', () => {
     writer.close();
   });
 
+  test('a change arriving while an idler is being synced is not lost: it is served again after', async () => {
+    const name = await newMailbox(2);
+    const clients = await idlers(name, 3, 'IMAP4rev2');
+    const writer = await login();
+    // The index refresh for the first APPEND answers late, so the idlers are mid-sync when the second commits.
+    const store = srv.server.store;
+    const original = store.changesSince;
+    let delayed = false;
+    store.changesSince = (async (...args: Parameters<typeof original>) => {
+      const answer = await original.apply(store, args);
+      if (!delayed) {
+        delayed = true;
+        await new Promise((r) => setTimeout(r, 400));
+      }
+      return answer;
+    }) as typeof original;
+    try {
+      await append(writer, name, 3);
+      await new Promise((r) => setTimeout(r, 100));
+      await append(writer, name, 4);
+      // No further change comes: only the wake-up that arrived mid-sync can bring the last count.
+      await Promise.all(clients.map((c) => readUntil(c, /^\* 4 EXISTS$/, 5_000)));
+    } finally {
+      store.changesSince = original;
+    }
+    await done(clients);
+    writer.close();
+  });
+
   test('an idler gets EXPUNGE, a QRESYNC idler VANISHED, a CONDSTORE idler MODSEQ; a FETCH in progress gets none', async () => {
     const name = await newMailbox(40);
     const [plain] = await idlers(name, 1);
