@@ -6,10 +6,11 @@
  * N+1; its elements are immutable summaries shared with the process-wide
  * mailbox index (a change replaces an element, never mutates it), and the
  * array itself is shared until the view first changes, so a SELECT copies
- * nothing, and a view still holding the index's array adopts the index's next
- * one, so an append seen by many idling sessions copies nothing per session; a message leaves the view only when its EXPUNGE is
- * sent, so a message expunged by another session stays fetchable until then
- * (RFC 2180 §4.1); lookups are binary searches, never linear scans.
+ * nothing, and a view still holding the index's array adopts the index's
+ * next one, so an append seen by many idling sessions copies nothing per
+ * session; a message leaves the view only when its EXPUNGE is sent, so a
+ * message expunged by another session stays fetchable until then (RFC 2180
+ * §4.1); lookups are binary searches, never linear scans.
  */
 import type { MailboxId, ModSeq, SeqNum, Uid } from '../../ids.js';
 import type { MessageSummary } from '../../store/types.js';
