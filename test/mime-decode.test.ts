@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { decodeCharset } from '../src/mime/charset.js';
+import { decodeCharset, decodeUnlabelled } from '../src/mime/charset.js';
 import { parseDate } from '../src/mime/date.js';
 import { decodeHeaderValue } from '../src/mime/encoded-words.js';
 import { decodeTransferEncoding } from '../src/mime/transfer-encoding.js';
@@ -85,6 +85,13 @@ test('header unfolding and raw 8-bit text', () => {
   assert.equal(decodeHeaderValue(b('folded\r\n line\r\n\tagain')), 'folded line\tagain');
   assert.equal(decodeHeaderValue(b('Gr\xc3\xbc\xc3\x9fe')), 'Grüße', 'valid UTF-8');
   assert.equal(decodeHeaderValue(b('Andr\xe9 \x93q\x94')), 'André “q”', 'otherwise windows-1252');
+});
+
+test('unlabelled text: ASCII as is, UTF-8 without its byte order mark, else windows-1252', () => {
+  assert.equal(decodeUnlabelled(b('plain ascii')), 'plain ascii');
+  assert.equal(decodeUnlabelled(b('\xef\xbb\xbfGr\xc3\xbc\xc3\x9fe')), 'Grüße');
+  assert.equal(decodeUnlabelled(b('\xef\xbb\xbf')), '');
+  assert.equal(decodeUnlabelled(b('caf\xe9')), 'café');
 });
 
 test('charset conversion falls back for unknown charsets', () => {
