@@ -11,6 +11,7 @@ import type { Config } from '../config/schema.js';
 import { ImapConnection } from '../imap/session/connection.js';
 import { listenLmtp } from '../lmtp/listeners.js';
 import { MailboxIndexCache } from '../imap/session/mailbox-index.js';
+import { MailboxNameCache } from '../imap/session/mailbox-names.js';
 import { ConnectionLimiter } from '../net/connection-limiter.js';
 import { listen, proxySpecFor, type Listener } from '../net/listen.js';
 import { createTlsContext, loadTlsMaterial } from '../net/tls-material.js';
@@ -44,6 +45,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const deps = {
     store,
     indexCache: new MailboxIndexCache(store),
+    mailboxNames: new MailboxNameCache(store),
     config,
     log,
     throttle,

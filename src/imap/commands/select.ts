@@ -13,7 +13,8 @@ import { MailboxView } from '../session/mailbox-view.js';
 import { mailboxObjectId } from '../object-id.js';
 import type { ImapSession } from '../session/session.js';
 import { encodeString } from '../wire/encode.js';
-import { accountOf, mailboxWire, readMailbox, requireMailbox } from './mailboxes.js';
+import { no } from '../errors.js';
+import { accountOf, mailboxWire, readMailbox } from './mailboxes.js';
 import { command, type Invocation } from './spec.js';
 
 const AUTHED = ['authenticated', 'selected'] as const;
@@ -100,7 +101,8 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
   deselect(session, true);
   if (args.condstore || args.qresync) session.enabled.add('CONDSTORE');
   const account = accountOf(session);
-  const mb = await requireMailbox(session, name);
+  const mb = await session.mailboxNames.lookup(account, name);
+  if (!mb) throw no('NONEXISTENT', 'Mailbox does not exist');
   // Current via the change bus: no store query when nothing changed since the last SELECT.
   const snap = await session.indexCache.snapshot(account, mb.id);
   const view = new MailboxView(mb.id, mb.name, snap.uidValidity, snap.uidNext, snap.modseq, snap.summaries);
@@ -121,7 +123,7 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
   session.untagged(`OK [UIDVALIDITY ${view.uidValidity}] UIDs valid`);
   session.untagged(`OK [UIDNEXT ${view.uidNext}] Predicted next UID`);
   // RFC 8474 §4.2.
-  session.untagged(`OK [MAILBOXID (${mailboxObjectId(mb)})] Mailbox id`);
+  session.untagged(`OK [MAILBOXID (${mailboxObjectId({ id: mb.id, uidValidity: view.uidValidity })})] Mailbox id`);
   session.untagged(`FLAGS (${flags})`);
   session.untagged(readOnly ? 'OK [PERMANENTFLAGS ()] Read-only mailbox' : `OK [PERMANENTFLAGS (${flags} \\*)] Flags permitted`);
   if (condstore(session)) session.untagged(`OK [HIGHESTMODSEQ ${view.modseq}] Highest`);
@@ -134,10 +136,18 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
   return { code: readOnly ? 'READ-ONLY' : 'READ-WRITE' };
 }
 
+/**
+ * SELECT and EXAMINE need no sync step after them: the view is a snapshot
+ * taken after the command arrived, and the sync of the next command (or
+ * IDLE's first) reports anything newer.
+ */
+const SELECT_SYNC = 'none';
+
 /** RFC 9051 §6.3.2 — SELECT. */
 export const select = command({
   name: 'SELECT',
   states: AUTHED,
+  sync: SELECT_SYNC,
   parse: parseSelect,
   run: (inv, args) => open(inv, args, false),
 });
@@ -146,6 +156,7 @@ export const select = command({
 export const examine = command({
   name: 'EXAMINE',
   states: AUTHED,
+  sync: SELECT_SYNC,
   parse: parseSelect,
   run: (inv, args) => open(inv, args, true),
 });

@@ -38,6 +38,7 @@ import type { SessionState } from './state.js';
 import { MailboxGone, syncSelected } from './sync.js';
 import { SessionNotifier } from '../notify/notifier.js';
 import type { MailboxIndexCache } from './mailbox-index.js';
+import type { MailboxNameCache } from './mailbox-names.js';
 import { isTrusted } from '../../net/address.js';
 import { drainedOrClosed } from '../../net/socket-io.js';
 
@@ -52,6 +53,7 @@ const PRE_AUTH_LITERAL_LIMIT = 8 * 1024;
 export interface ConnectionDeps {
   store: MailStore;
   indexCache: MailboxIndexCache;
+  mailboxNames: MailboxNameCache;
   config: Config;
   log: Logger;
   throttle: AuthThrottle;
@@ -71,6 +73,7 @@ export class ImapConnection implements ImapSession {
   readonly id = randomBytes(6).toString('base64url');
   readonly store: MailStore;
   readonly indexCache: MailboxIndexCache;
+  readonly mailboxNames: MailboxNameCache;
   readonly config: Config;
   readonly log: Logger;
   readonly throttle: AuthThrottle;
@@ -111,6 +114,7 @@ export class ImapConnection implements ImapSession {
   constructor(socket: Socket, private readonly deps: ConnectionDeps, private readonly listener: { implicitTls: boolean; remoteAddress: string }) {
     this.store = deps.store;
     this.indexCache = deps.indexCache;
+    this.mailboxNames = deps.mailboxNames;
     this.config = deps.config;
     this.throttle = deps.throttle;
     this.secure = listener.implicitTls;
@@ -194,13 +198,21 @@ export class ImapConnection implements ImapSession {
   // ---- output ----
 
   untagged(line: Buffer | string): void {
-    this.write(Buffer.concat([Buffer.from('* '), typeof line === 'string' ? Buffer.from(line) : line, Buffer.from('\r\n')]));
+    // Text joins the batch's text run: no buffer per line.
+    if (typeof line === 'string') this.queue(`* ${line}\r\n`);
+    else this.write(Buffer.concat([Buffer.from('* '), line, Buffer.from('\r\n')]));
   }
 
   write(bytes: Buffer): void {
+    this.queue(bytes);
+  }
+
+  private queue(output: Buffer | string): void {
     if (this.closed || this.sink.writableEnded) return;
-    this.out.addBytes(bytes);
-    this.outBytes += bytes.length;
+    if (typeof output === 'string') this.out.add(output);
+    else this.out.addBytes(output);
+    // A string's length undercounts non-ASCII bytes; it only decides when to write.
+    this.outBytes += output.length;
     if (this.outBytes >= OUTPUT_CHUNK) this.sendOut();
   }
 

@@ -19,7 +19,7 @@
  * mailboxes, journal entries and merged answers is bounded.
  */
 import type { AccountId, MailboxId, ModSeq, Uid } from '../../ids.js';
-import type { MailboxChanges, MailStore, MessageSummary } from '../../store/types.js';
+import { StoreError, type MailboxChanges, type MailStore, type MessageSummary } from '../../store/types.js';
 
 /** Mailboxes kept in memory per process. */
 const MAX_CACHED = 256;
@@ -262,7 +262,7 @@ export class MailboxIndexCache {
     try {
       // Modseq first: changes racing with the read are applied again, idempotently, by the refresh.
       const mb = await this.store.getMailboxById(accountId, mailboxId);
-      if (!mb) throw new Error('mailbox vanished');
+      if (!mb) throw new StoreError('NONEXISTENT', 'Mailbox does not exist');
       entry.summaries = (await this.store.listSummaries(accountId, mailboxId)).map((s) => Object.freeze(s));
       entry.uidValidity = mb.uidValidity;
       entry.uidNext = mb.uidNext;

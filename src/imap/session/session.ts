@@ -10,6 +10,7 @@ import type { EncodeMode } from '../wire/encode.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
 import type { SessionState } from './state.js';
 import type { MailboxIndexCache } from './mailbox-index.js';
+import type { MailboxNameCache } from './mailbox-names.js';
 import type { SyncMode } from '../commands/spec.js';
 import type { SessionNotifier } from '../notify/notifier.js';
 
@@ -22,6 +23,8 @@ export interface ImapSession {
   readonly store: MailStore;
   /** The process-wide shared mailbox index (SELECT snapshots). */
   readonly indexCache: MailboxIndexCache;
+  /** The process-wide name → mailbox cache (SELECT). */
+  readonly mailboxNames: MailboxNameCache;
   readonly config: Config;
   readonly log: Logger;
   readonly throttle: AuthThrottle;

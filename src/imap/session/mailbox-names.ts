@@ -1,0 +1,90 @@
+/**
+ * Which mailbox a name means, per account, kept in the process so a SELECT
+ * of a known name asks the store nothing: a mailbox's name changes only by
+ * CREATE, DELETE or RENAME, and each of those raises the account channel of
+ * the change bus (ACCOUNT_CHANNEL), locally at once and from other processes
+ * and nodes when the bus is settled. Any such announcement forgets the
+ * account's names.
+ *
+ * Only the identity is kept (id and stored name): counts, UIDNEXT and modseq
+ * change with every message and come from the mailbox index or the store.
+ *
+ * Invariants: a name is answered from memory only after the bus was settled
+ * and nothing was announced since it was read; a read that raced with an
+ * announcement is not kept; accounts and names held are bounded.
+ */
+import type { AccountId, MailboxId } from '../../ids.js';
+import { canonicalName } from '../../store/shared/names.js';
+import { ACCOUNT_CHANNEL, type MailStore } from '../../store/types.js';
+
+/** Accounts whose names are kept (least recently used dropped first). */
+const MAX_ACCOUNTS = 256;
+/** Names kept per account; beyond it the account's names start over. */
+const MAX_NAMES = 1024;
+
+/** A mailbox's identity: what its name resolves to. */
+export interface MailboxRef {
+  id: MailboxId;
+  /** The stored (canonical) name. */
+  name: string;
+}
+
+interface AccountNames {
+  names: Map<string, MailboxRef>;
+  /** Raised by every announcement on the account channel: a read from before it is stale. */
+  generation: number;
+  unsubscribe: () => void;
+}
+
+/** Per-process name → mailbox cache. */
+export class MailboxNameCache {
+  private readonly accounts = new Map<AccountId, AccountNames>();
+
+  constructor(private readonly store: MailStore) {}
+
+  /** The mailbox a name means now, or null when there is none. */
+  async lookup(accountId: AccountId, name: string): Promise<MailboxRef | null> {
+    const settle = this.store.bus.settle;
+    // Without settle() nothing announces other processes' renames: always ask the store.
+    if (!settle) return this.read(accountId, name);
+    const account = this.account(accountId);
+    await settle.call(this.store.bus, accountId, ACCOUNT_CHANNEL);
+    const key = canonicalName(name);
+    const known = account.names.get(key);
+    if (known) return known;
+    const generation = account.generation;
+    const ref = await this.read(accountId, name);
+    if (ref && account.generation === generation && this.accounts.get(accountId) === account) {
+      if (account.names.size >= MAX_NAMES) account.names.clear();
+      account.names.set(key, ref);
+    }
+    return ref;
+  }
+
+  private async read(accountId: AccountId, name: string): Promise<MailboxRef | null> {
+    const mb = await this.store.getMailbox(accountId, name);
+    return mb ? { id: mb.id, name: mb.name } : null;
+  }
+
+  /** The account's entry, subscribed to its channel; most recently used last. */
+  private account(accountId: AccountId): AccountNames {
+    let account = this.accounts.get(accountId);
+    if (account) {
+      this.accounts.delete(accountId);
+    } else {
+      const fresh: AccountNames = { names: new Map(), generation: 0, unsubscribe: () => undefined };
+      fresh.unsubscribe = this.store.bus.subscribe(accountId, ACCOUNT_CHANNEL, () => {
+        fresh.generation++;
+        fresh.names.clear();
+      });
+      account = fresh;
+      while (this.accounts.size >= MAX_ACCOUNTS) {
+        const [oldest, entry] = this.accounts.entries().next().value!;
+        entry.unsubscribe();
+        this.accounts.delete(oldest);
+      }
+    }
+    this.accounts.set(accountId, account);
+    return account;
+  }
+}
