@@ -196,6 +196,47 @@ describe('NOTIFY', () => {
     b.close();
   });
 
+  test("§5: the client's own changes are not reported back to it; another session's still are", async () => {
+    const login = await account();
+    const [a, b] = [await login(), await login()];
+    await ok(a, 's', 'SELECT INBOX');
+    await ok(
+      a,
+      'n',
+      'NOTIFY SET (selected (MessageNew (uid) MessageExpunge)) (personal (MessageNew MessageExpunge MailboxName SubscriptionChange MailboxMetadataChange ServerMetadataChange))',
+    );
+    const quiet = (lines: string[], what: string): void => {
+      assert.ok(!lines.some((l) => /^\* (STATUS|LIST|METADATA|\d+ FETCH)/.test(l)), `${what}:\n${lines.join('\n')}`);
+    };
+
+    // Into a watched mailbox, and into the selected one: EXISTS, but no STATUS and no MessageNew FETCH.
+    const msg = 'Subject: own\r\n\r\nown\r\n';
+    quiet(await ok(a, 'a1', `APPEND Sent {${msg.length}+}\r\n${msg}`), 'APPEND elsewhere');
+    const intoSelected = await ok(a, 'a2', `APPEND INBOX {${msg.length}+}\r\n${msg}`);
+    assert.ok(intoSelected.includes('* 1 EXISTS'), intoSelected.join('\n'));
+    quiet(intoSelected, 'APPEND to the selected mailbox');
+    quiet(await ok(a, 'cp', 'COPY 1 Trash'), 'COPY');
+    quiet(await ok(a, 'c', 'CREATE own/box'), 'CREATE');
+    quiet(await ok(a, 'r', 'RENAME own/box own/renamed'), 'RENAME');
+    quiet(await ok(a, 'sub', 'SUBSCRIBE own/renamed'), 'SUBSCRIBE');
+    quiet(await ok(a, 'm1', 'SETMETADATA Sent (/private/comment "mine")'), 'SETMETADATA on a mailbox');
+    quiet(await ok(a, 'm2', 'SETMETADATA "" (/private/comment "mine")'), 'SETMETADATA on the server');
+    quiet(await ok(a, 'd', 'DELETE own/renamed'), 'DELETE');
+    quiet(await ok(a, 'no', 'NOOP'), 'NOOP after');
+
+    // The same changes from another session are reported.
+    await append(b, 'b1', 'Sent');
+    await waitFor(a, /^\* STATUS Sent \(MESSAGES 2 /);
+    await append(b, 'b2', 'INBOX');
+    await waitFor(a, /^\* 2 FETCH \(UID 2\)$/);
+    await ok(b, 'bc', 'CREATE theirs');
+    await waitFor(a, /^\* LIST \(\\HasNoChildren\) "\/" theirs$/);
+    await ok(b, 'bm', 'SETMETADATA Sent (/private/comment "theirs")');
+    await waitFor(a, /^\* METADATA Sent \/private\/comment$/);
+    a.close();
+    b.close();
+  });
+
   test('errors: BAD for syntax and §5 pairing rules, NO [BADEVENT] listing supported events, NO [CLIENTBUG]', async () => {
     const login = await account();
     const a = await login();

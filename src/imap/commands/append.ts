@@ -80,6 +80,7 @@ export const append = command({
     const mb = await session.store.getMailbox(account, mailbox);
     if (!mb) throw no('TRYCREATE', 'Mailbox does not exist');
     const res = await session.store.appendMessages(account, mb.id, messages);
+    session.notifier.ownCommit(mb.id, res.uids);
     return { code: `APPENDUID ${res.uidValidity} ${formatNumbers(res.uids)}`, text: 'APPEND completed' };
   },
 });

@@ -37,6 +37,7 @@ async function transfer(inv: Invocation, { set, mailbox }: CopyArgs, move: boole
     ? await session.store.moveMessages(accountId, view.mailboxId, uids, target.id)
     : await session.store.copyMessages(accountId, view.mailboxId, uids, target.id);
   if (res.sourceUids.length === 0) return {};
+  session.notifier.ownCommit(target.id, res.destUids);
   const code = `COPYUID ${res.uidValidity} ${formatNumbers(res.sourceUids)} ${formatNumbers(res.destUids)}`;
   if (!move) return { code };
   // RFC 6851 §4.3: COPYUID goes in an untagged OK before the EXPUNGEs.

@@ -102,6 +102,7 @@ export const create = command({
     const specialUse = chooseSpecialUse(uses);
     await createParents(inv.session, name);
     const mb = await inv.session.store.createMailbox(accountOf(inv.session), name, specialUse);
+    inv.session.notifier.ownNames(name);
     // RFC 8474 §4.1.
     return { code: `MAILBOXID (${mailboxObjectId(mb)})` };
   },
@@ -122,6 +123,7 @@ export const del = command({
       session.untagged('OK [CLOSED] Previous mailbox closed');
     }
     await session.store.deleteMailbox(accountOf(session), mb.id);
+    session.notifier.ownNames(mb.name);
   },
 });
 
@@ -139,6 +141,7 @@ export const rename = command({
     if (await session.store.getMailbox(accountOf(session), to)) throw no('ALREADYEXISTS', 'Target mailbox exists');
     await createParents(session, to);
     await session.store.renameMailbox(accountOf(session), from, to);
+    session.notifier.ownNames(from, to);
   },
 });
 
@@ -149,6 +152,7 @@ export const subscribe = command({
   parse: (r, inv) => readMailbox(r, inv),
   async run(inv, name) {
     await inv.session.store.setSubscribed(accountOf(inv.session), validateNewName(name), true);
+    inv.session.notifier.ownNames(name);
   },
 });
 
@@ -159,6 +163,7 @@ export const unsubscribe = command({
   parse: (r, inv) => readMailbox(r, inv),
   async run(inv, name) {
     await inv.session.store.setSubscribed(accountOf(inv.session), name, false);
+    inv.session.notifier.ownNames(name);
   },
 });
 

@@ -53,6 +53,7 @@ export const replace = command({
     // A streamed literal not taken by now is discarded by the connection.
     const message = await stageItem(session, item);
     const res = await session.store.replaceMessage(accountId, view.mailboxId, old.uid as Uid, dest.id, message);
+    session.notifier.ownCommit(dest.id, [res.uid]);
     // §4.3: APPENDUID before the EXPUNGE, so the client can pair the two.
     session.untagged(`OK [APPENDUID ${res.uidValidity} ${res.uid}] Replacement message ready`);
     // §4.5 with RFC 7162 §3.2.7: the old message goes as by UID EXPUNGE.

@@ -11,6 +11,13 @@
  * - while idling, through the IDLE wake-up (§4),
  * - at the end of every command (the connection's sync step).
  *
+ * The client's own changes are not reported back to it (§5 SHOULD): commands
+ * tell the notifier what they committed (ownCommit, ownNames, ownEntries),
+ * and the next delivery leaves exactly those out: a mailbox whose modseq
+ * moved only by the client's own commits gets no STATUS, LIST and METADATA
+ * skip the names and entries it changed, and MessageNew sends no FETCH for
+ * the UIDs it added (§5.2).
+ *
  * Invariants: the dirty set is bounded by notifyMaxPending (beyond it the
  * session gets OK [NOTIFICATIONOVERFLOW] and behaves as after NOTIFY NONE,
  * §5.8); the watched set is bounded by notifyMaxMailboxes; one delivery runs
@@ -28,6 +35,7 @@ import type { SyncMode } from '../commands/spec.js';
 import type { MailboxView } from '../session/mailbox-view.js';
 import type { ImapSession } from '../session/session.js';
 import { encodeAString } from '../wire/encode.js';
+import { ancestors } from '../mailbox-name.js';
 import { diffNamespaces, listAttributes, loadNamespace, type Namespace } from './namespace.js';
 import type { EventName, MailboxFilter, NotifyRequest } from './spec.js';
 
@@ -55,11 +63,17 @@ interface Watched {
   status: StatusValues | null;
   /** Metadata entry names → value (hex), for MailboxMetadataChange; null when not wanted. */
   metadata: Map<string, string> | null;
+  /** highestModSeq at the last read; null until first read. */
+  modseq: number | null;
+  /** Commits of this client's to the mailbox since the last read (each raises its modseq by one). */
+  ownCommits: number;
   unsubscribe: () => void;
 }
 
 /** Metadata scopes whose entries (at any depth) a snapshot holds (RFC 5464 §3.2). */
 const METADATA_ROOTS = ['/private', '/shared'];
+/** Own names, UIDs and entries remembered until the next delivery; beyond it they are reported after all. */
+const MAX_OWN = 1024;
 
 /** A session's NOTIFY state and delivery. */
 export class SessionNotifier {
@@ -81,6 +95,12 @@ export class SessionNotifier {
   private queued = false;
   /** The delivery in progress: deliveries run one at a time. */
   private delivering: Promise<void> = Promise.resolve();
+  /** Names this client's CREATE, DELETE, RENAME and (UN)SUBSCRIBE touched, with their ancestors (§5). */
+  private readonly ownNameSet = new Set<string>();
+  /** UIDs this client added to the selected mailbox: no MessageNew FETCH for them (§5.2). */
+  private readonly ownNew = new Set<number>();
+  /** Metadata entries this client set, per mailbox (null: the server's). */
+  private readonly ownEntrySet = new Map<MailboxId | null, Set<string>>();
 
   constructor(private readonly session: NotifyHost) {}
 
@@ -117,6 +137,28 @@ export class SessionNotifier {
   /** The connection closed. */
   close(): void {
     this.stop();
+  }
+
+  /** One commit of this client's to a mailbox, adding `added` to it (APPEND, COPY, MOVE, REPLACE, SETMETADATA). */
+  ownCommit(mailboxId: MailboxId, added: readonly number[] = []): void {
+    if (!this.request) return;
+    const w = this.watched.get(mailboxId);
+    if (w) w.ownCommits++;
+    if (mailboxId === this.selectedMailbox()) for (const uid of added) remember(this.ownNew, uid);
+  }
+
+  /** Names this client's namespace command changed (stored names): no LIST for them or their parents. */
+  ownNames(...names: string[]): void {
+    if (!this.request) return;
+    for (const name of names) for (const n of [name, ...ancestors(name)]) remember(this.ownNameSet, n);
+  }
+
+  /** Metadata entries this client set on a mailbox (null: on the server): no METADATA for them. */
+  ownEntries(mailboxId: MailboxId | null, names: readonly string[]): void {
+    if (!this.request) return;
+    let set = this.ownEntrySet.get(mailboxId);
+    if (!set) this.ownEntrySet.set(mailboxId, (set = new Set()));
+    for (const n of names) remember(set, n);
   }
 
   /** Resolves when no delivery is running (the connection waits for it before a command). */
@@ -160,6 +202,9 @@ export class SessionNotifier {
       if (w) await this.refresh(id, w, id === selected ? 'silent' : 'changes');
     }
     if (mode !== 'none') await this.fetchNew();
+    // Own changes are reported by the delivery that follows the command: what is left was never announced.
+    this.ownNameSet.clear();
+    this.ownEntrySet.clear();
   }
 
   // ---- wake-ups ----
@@ -220,6 +265,8 @@ export class SessionNotifier {
   private async fetchNew(): Promise<void> {
     const items = this.request?.selected?.fetch;
     const st = this.session.state;
+    const own = [...this.ownNew];
+    this.ownNew.clear();
     if (!items || st.kind !== 'selected') {
       this.fetchBase = null;
       return;
@@ -229,9 +276,11 @@ export class SessionNotifier {
     this.fetchBase = { view, maxUid: view.maxUid };
     // A freshly selected mailbox (or a new request): messages so far are not new.
     if (!base || base.view !== view || view.maxUid <= base.maxUid) return;
+    const ranges = withoutUids(base.maxUid + 1, view.maxUid, own);
+    if (ranges.length === 0) return;
     await fetch.run(
       { tag: '*', name: 'FETCH', uid: true, session: this.session },
-      { set: { kind: 'ranges', ranges: [[base.maxUid + 1, view.maxUid]] }, items: [...items], changedSince: null, vanished: false },
+      { set: { kind: 'ranges', ranges }, items: [...items], changedSince: null, vanished: false },
     );
   }
 
@@ -267,7 +316,7 @@ export class SessionNotifier {
         if (wantsMetadata && !w.metadata) this.dirty.add(id);
       } else {
         const unsubscribe = this.session.store.bus.subscribe(accountId, id, () => this.wake(id));
-        this.watched.set(id, { name, events, status: null, metadata: null, unsubscribe });
+        this.watched.set(id, { name, events, status: null, metadata: null, modseq: null, ownCommits: 0, unsubscribe });
         // Newly watched: take its first snapshot silently at the next delivery.
         this.dirty.add(id);
       }
@@ -284,10 +333,16 @@ export class SessionNotifier {
   private async refresh(id: MailboxId, w: Watched, report: 'initial' | 'changes' | 'silent'): Promise<void> {
     const store = this.session.store;
     const accountId = this.accountId!;
+    const ownCommits = w.ownCommits;
+    w.ownCommits = 0;
     try {
+      const mb = await store.getMailboxById(accountId, id);
+      if (!mb) return;
+      // §5: every change since the last read was this client's own: record it, report nothing.
+      const onlyOwn = ownCommits > 0 && w.modseq !== null && mb.highestModSeq - w.modseq === ownCommits;
+      w.modseq = mb.highestModSeq;
+      if (onlyOwn && report === 'changes') report = 'silent';
       if (hasMessageEvents(w.events)) {
-        const mb = await store.getMailboxById(accountId, id);
-        if (!mb) return;
         const counts = await store.mailboxCounts(accountId, id);
         const now: StatusValues = {
           messages: counts.messages,
@@ -306,7 +361,7 @@ export class SessionNotifier {
         const now = await this.metadataSnapshot(id);
         const before = w.metadata;
         w.metadata = now;
-        if (before && report !== 'silent') this.sendMetadata(w.name, before, now);
+        if (before && report !== 'silent') this.sendMetadata(w.name, before, now, this.ownEntrySet.get(id));
       }
     } catch (e) {
       // Deleted meanwhile: the namespace wake-up reports it.
@@ -336,6 +391,8 @@ export class SessionNotifier {
     const after = await loadNamespace(this.session.store, this.accountId!);
     this.namespace = after;
     for (const change of diffNamespaces(before, after)) {
+      // §5: the client's own CREATE, DELETE, RENAME or (UN)SUBSCRIBE.
+      if (this.ownNameSet.has(change.name) && (change.oldName === undefined || this.ownNameSet.has(change.oldName))) continue;
       const covered = (name: string, ns: Namespace): boolean =>
         this.request!.groups.some((g) => g.events.has(change.event) && matches(g.filter, name, ns));
       const relevant = covered(change.name, after) || covered(change.oldName ?? change.name, before);
@@ -345,7 +402,7 @@ export class SessionNotifier {
     }
     if (this.serverMetadata) {
       const now = await this.metadataSnapshot(null);
-      this.sendMetadata(null, this.serverMetadata, now);
+      this.sendMetadata(null, this.serverMetadata, now, this.ownEntrySet.get(null));
       this.serverMetadata = now;
     }
     if (!this.updateWatched()) {
@@ -362,8 +419,8 @@ export class SessionNotifier {
   }
 
   /** `* METADATA mailbox entry ...` naming changed and removed entries (§5.6, §5.7; RFC 5464 §4.4.2). */
-  private sendMetadata(mailbox: string | null, before: Map<string, string>, after: Map<string, string>): void {
-    const changed = [...new Set([...before.keys(), ...after.keys()])].filter((n) => before.get(n) !== after.get(n)).sort();
+  private sendMetadata(mailbox: string | null, before: Map<string, string>, after: Map<string, string>, own?: ReadonlySet<string>): void {
+    const changed = [...new Set([...before.keys(), ...after.keys()])].filter((n) => before.get(n) !== after.get(n) && !own?.has(n)).sort();
     if (changed.length === 0) return;
     const name = mailbox === null ? encodeAString('', this.session.encodeMode) : mailboxWire(this.session, mailbox);
     const entries = changed.map((n) => encodeAString(n, this.session.encodeMode));
@@ -388,7 +445,28 @@ export class SessionNotifier {
     this.namespace = null;
     this.serverMetadata = null;
     this.fetchBase = null;
+    this.ownNameSet.clear();
+    this.ownNew.clear();
+    this.ownEntrySet.clear();
   }
+}
+
+/** Adds to a set of own changes while it is under its bound. */
+function remember<T>(set: Set<T>, value: T): void {
+  if (set.size < MAX_OWN) set.add(value);
+}
+
+/** `[from, to]` as UID ranges without the given UIDs. */
+function withoutUids(from: number, to: number, skip: readonly number[]): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  let start = from;
+  for (const uid of [...skip].sort((a, b) => a - b)) {
+    if (uid < start || uid > to) continue;
+    if (uid > start) ranges.push([start, uid - 1]);
+    start = uid + 1;
+  }
+  if (start <= to) ranges.push([start, to]);
+  return ranges;
 }
 
 function hasMessageEvents(events: ReadonlySet<EventName>): boolean {
