@@ -22,22 +22,34 @@ class Idler {
 
   constructor(readonly session: ImapSession) {}
 
-  /** Syncs now, or once more after the sync or congested write in progress; resolves once synced. */
-  async sync(): Promise<void> {
+  /**
+   * Syncs now, or once more after the sync or congested write in progress;
+   * resolves once synced. Returns nothing when it finished at once: an idler
+   * after a change's first syncs and writes without a promise step.
+   */
+  sync(): Promise<void> | undefined {
     if (this.tail) {
       this.wokenMeanwhile = true;
       return;
     }
+    if (this.session.syncNow()) {
+      if (!this.session.flushNow()) this.follow(this.session.flush());
+      return;
+    }
     const synced = this.session.sync('full');
-    this.tail = synced
-      .then(() => this.session.flush())
+    this.follow(synced.then(() => this.session.flush()));
+    return synced;
+  }
+
+  /** Holds further wake-ups until `work` (a sync, a congested write) is done, then serves them. */
+  private follow(work: Promise<void>): void {
+    this.tail = work
       .catch(() => undefined)
       .finally(() => {
         this.tail = null;
         if (this.wokenMeanwhile && !this.stopped) wake(this);
         this.wokenMeanwhile = false;
       });
-    await synced;
   }
 
   /** No more wake-ups; resolves once nothing is in progress. */
@@ -69,7 +81,8 @@ async function serveQueue(): Promise<void> {
       const idler = next.value;
       // Removed first: a change during its sync queues it again.
       queued.delete(idler);
-      await idler.sync().catch((err: unknown) => idler.session.log.error({ err }, 'sync during IDLE failed'));
+      const synced = idler.sync();
+      if (synced) await synced.catch((err: unknown) => idler.session.log.error({ err }, 'sync during IDLE failed'));
     }
   } finally {
     serving--;

@@ -172,9 +172,14 @@ export class SessionNotifier {
    * selected mailbox was synced with `mode`): overflow, LIST, METADATA,
    * STATUS, and MessageNew's FETCH for the selected mailbox.
    */
+  /** Nothing to deliver now or ever without a NOTIFY request (most sessions). */
+  get quiet(): boolean {
+    return !this.request && !this.overflowed;
+  }
+
   deliver(mode: SyncMode): Promise<void> {
     // Without NOTIFY (most sessions) nothing is owed: no promise chain per sync, e.g. per idler per change.
-    if (!this.request && !this.overflowed) return this.delivering;
+    if (this.quiet) return this.delivering;
     const run = this.delivering.then(() => this.deliverNow(mode));
     this.delivering = run.catch(() => undefined);
     return run;

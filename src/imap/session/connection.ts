@@ -35,7 +35,7 @@ import type { EncodeMode } from '../wire/encode.js';
 import { ResponseBatch } from '../wire/response-batch.js';
 import type { Enabled, ImapSession } from './session.js';
 import type { SessionState } from './state.js';
-import { MailboxGone, syncSelected } from './sync.js';
+import { MailboxGone, syncSelected, syncSelectedNow } from './sync.js';
 import { SessionNotifier } from '../notify/notifier.js';
 import type { MailboxIndexCache } from './mailbox-index.js';
 import type { MailboxNameCache } from './mailbox-names.js';
@@ -230,10 +230,14 @@ export class ImapConnection implements ImapSession {
   }
 
   async flush(): Promise<void> {
+    if (!this.flushNow()) await drainedOrClosed(this.sink, this.socket);
+  }
+
+  flushNow(): boolean {
     this.sendOut();
     // RFC 4978 §4: a sync flush after each burst so the client can decode what it was sent.
     if (this.compressing && !this.sink.writableEnded) (this.sink as DeflateRaw).flush(zlibConstants.Z_SYNC_FLUSH);
-    if (this.sink.writableNeedDrain && !this.closed) await drainedOrClosed(this.sink, this.socket);
+    return !this.sink.writableNeedDrain || this.closed;
   }
 
   async backpressure(): Promise<void> {
@@ -496,6 +500,18 @@ export class ImapConnection implements ImapSession {
     this.subscribedMailbox = mailboxId;
     if (st.kind === 'selected') {
       this.unsubscribe = this.store.bus.subscribe(st.account.id, st.view.mailboxId, () => this.changeListener?.());
+    }
+  }
+
+  syncNow(): boolean {
+    const st = this.state;
+    if (st.kind !== 'selected' || !this.notifier.quiet) return false;
+    this.followSelected();
+    try {
+      return syncSelectedNow(this, st, true);
+    } catch {
+      // A vanished mailbox and the like: sync() handles them.
+      return false;
     }
   }
 

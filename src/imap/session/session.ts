@@ -45,6 +45,8 @@ export interface ImapSession {
   write(bytes: Buffer): void;
   /** Sends queued output and waits while the client is slow to read (backpressure). */
   flush(): Promise<void>;
+  /** Sends queued output at once: false when the client is slow to read and flush() must wait. */
+  flushNow(): boolean;
   /**
    * Waits only if the client is slow to read; output keeps coalescing into
    * large writes. Long loops (FETCH, LIST, SEARCH) call this between responses.
@@ -72,6 +74,12 @@ export interface ImapSession {
   takeStagedMessage(streamId: number): Promise<Omit<NewMessage, 'flags' | 'internalDate'>>;
   /** Reports changes to the selected mailbox as the RFC allows at this point. */
   sync(mode: SyncMode): Promise<void>;
+  /**
+   * sync('full') without a promise step, when all it needs is in memory and
+   * nothing else is owed (an idler after a change's first): false, having
+   * done nothing, when only sync() can.
+   */
+  syncNow(): boolean;
   /**
    * Reports progress of a long command at a response boundary; sends
    * `* OK [INPROGRESS ...]` when the configured interval has passed (RFC 9585).

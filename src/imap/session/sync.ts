@@ -15,6 +15,8 @@ import type { Uid } from '../../ids.js';
 import { condstore, fetchHead, qresync, uidOnly, vanishedMode } from '../condstore.js';
 import { formatFlags } from '../flags.js';
 import { formatNumbers } from '../../search/sequence-set.js';
+import type { MailboxChanges } from '../../store/types.js';
+import type { IndexChanges } from './mailbox-index.js';
 import type { MailboxView } from './mailbox-view.js';
 import type { ImapSession } from './session.js';
 import type { SessionState } from './state.js';
@@ -31,14 +33,60 @@ export class MailboxGone extends Error {
 /** Applies store changes to the selected view and queues the untagged responses. */
 export async function syncSelected(session: ImapSession, state: Selected, allowExpunge: boolean): Promise<void> {
   const view = state.view;
-  // From memory without a promise step when the index can (every idler after a change's first).
   const index = session.indexCache;
   const changes = index.changesSinceNow(state.account.id, view.mailboxId, view.modseq) ?? (await index.changesSince(state.account.id, view.mailboxId, view.modseq));
+  const upTo = claimBound(session, state, changes, allowExpunge);
+  const first = upTo === null ? null : (index.claimedNow(state.account.id, view.mailboxId, upTo) ?? (await index.claimRecent(state.account.id, view.mailboxId, upTo)));
+  report(session, state, changes, allowExpunge, first);
+}
+
+/**
+ * syncSelected without a promise step, when the index answers from memory
+ * (every idler after a change's first): false, having done nothing, when
+ * only the async path can.
+ */
+export function syncSelectedNow(session: ImapSession, state: Selected, allowExpunge: boolean): boolean {
+  const view = state.view;
+  const index = session.indexCache;
+  const changes = index.changesSinceNow(state.account.id, view.mailboxId, view.modseq);
+  if (!changes) return false;
+  const upTo = claimBound(session, state, changes, allowExpunge);
+  const first = upTo === null ? null : index.claimedNow(state.account.id, view.mailboxId, upTo);
+  if (upTo !== null && first === null) return false;
+  report(session, state, changes, allowExpunge, first);
+  return true;
+}
+
+/**
+ * The UID below which a rev1 read-write session must claim \Recent before
+ * it reports these changes (one above the highest new message), or null when
+ * there is nothing to claim (no new message, read-only, IMAP4rev2, or the
+ * changes are not reported now).
+ */
+function claimBound(session: ImapSession, state: Selected, changes: MailboxChanges, allowExpunge: boolean): number | null {
+  const view = state.view;
+  if (state.readOnly || session.rev2 || changes.uidValidity !== view.uidValidity || heldBack(session, view, changes, allowExpunge)) return null;
+  const known = view.maxUid;
+  let newest = known;
+  for (const s of changes.changed) if (s.uid > newest) newest = s.uid;
+  return newest > known ? newest + 1 : null;
+}
+
+/**
+ * RFC 7162 §3.2.10: a QRESYNC client must never see MODSEQs beyond an
+ * expunge it has not been told about; while expunges must wait, the whole
+ * batch of changes waits.
+ */
+function heldBack(session: ImapSession, view: MailboxView, changes: MailboxChanges, allowExpunge: boolean): boolean {
+  return !allowExpunge && qresync(session) && changes.expunged.some((u) => view.indexOfUid(u) >= 0);
+}
+
+/** Applies the changes to the view and queues the responses; `first`: the first UID recent for this session (null: no claim). */
+function report(session: ImapSession, state: Selected, changes: IndexChanges, allowExpunge: boolean, first: number | null): void {
+  const view = state.view;
   // The mailbox was replaced (e.g. INBOX renamed away): the view is meaningless now (RFC 9051 §2.3.1.1).
   if (changes.uidValidity !== view.uidValidity) throw new MailboxGone();
-  // RFC 7162 §3.2.10: a QRESYNC client must never see MODSEQs beyond an expunge it has not been
-  // told about; while expunges must wait, hold back this whole batch of changes.
-  if (!allowExpunge && qresync(session) && changes.expunged.some((u) => view.indexOfUid(u) >= 0)) return;
+  if (heldBack(session, view, changes, allowExpunge)) return;
   for (const uid of changes.expunged) view.markExpunged(uid);
 
   // The view holds exactly the array these changes apply to: take the index's result rather than copy.
@@ -63,11 +111,7 @@ export async function syncSelected(session: ImapSession, state: Selected, allowE
 
   if (added.length > 0) {
     if (!successor) view.addMessages(added);
-    if (!state.readOnly && !session.rev2) {
-      const upTo = view.maxUid + 1;
-      const first = index.claimedNow(state.account.id, view.mailboxId, upTo) ?? (await index.claimRecent(state.account.id, view.mailboxId, upTo));
-      view.markRecent(added.filter((s) => s.uid >= first).map((s) => s.uid));
-    }
+    if (first !== null) view.markRecent(added.filter((s) => s.uid >= first).map((s) => s.uid));
     // One shared buffer for both lines: an idler's whole wake-up is one write of bytes framed once.
     sendShared(session, session.rev2 ? `${view.exists} EXISTS` : [`${view.exists} EXISTS`, `${view.recentCount} RECENT`]);
   }
