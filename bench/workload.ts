@@ -183,7 +183,7 @@ const appendGroup: Group = {
   },
 };
 
-/** Row 2b's SELECT/UNSELECT cycles per run: one ~0.2 ms sample is mostly scheduler noise. */
+/** Row 2b's SELECT/UNSELECT cycles per run: one ~0.2 ms sample varies twofold from run to run. */
 const RESELECTS = 15;
 
 /**
