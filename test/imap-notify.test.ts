@@ -196,6 +196,18 @@ describe('NOTIFY', () => {
     b.close();
   });
 
+  test('§5.2: a message arriving right after SELECT gets its FETCH', async () => {
+    const login = await account();
+    const [a, b] = [await login(), await login()];
+    await ok(a, 'n', 'NOTIFY SET (selected (MessageNew (uid) MessageExpunge))');
+    await ok(a, 's', 'SELECT INBOX');
+    await append(b, 'b1', 'INBOX');
+    const lines = await waitFor(a, /^\* 1 FETCH \(UID 1\)$/);
+    assert.ok(lines.includes('* 1 EXISTS'), lines.join('\n'));
+    a.close();
+    b.close();
+  });
+
   test("§5: the client's own changes are not reported back to it; another session's still are", async () => {
     const login = await account();
     const [a, b] = [await login(), await login()];

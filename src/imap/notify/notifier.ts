@@ -206,7 +206,7 @@ export class SessionNotifier {
       // §3.1: message events of the selected mailbox are SELECTED's business.
       if (w) await this.refresh(id, w, id === selected ? 'silent' : 'changes');
     }
-    if (mode !== 'none') await this.fetchNew();
+    await this.fetchNew(mode !== 'none');
     // Own changes are reported by the delivery that follows the command: what is left was never announced.
     this.ownNameSet.clear();
     this.ownEntrySet.clear();
@@ -266,8 +266,13 @@ export class SessionNotifier {
     }
   }
 
-  /** §5.2: an unsolicited FETCH with the requested attributes for each new message, after its EXISTS. */
-  private async fetchNew(): Promise<void> {
+  /**
+   * §5.2: an unsolicited FETCH with the requested attributes for each new
+   * message, after its EXISTS. Without `send` (a step that reports nothing of
+   * the selected mailbox, as after SELECT) a newly selected view only gets
+   * its baseline, so what arrives next is new to it.
+   */
+  private async fetchNew(send: boolean): Promise<void> {
     const items = this.request?.selected?.fetch;
     const st = this.session.state;
     const own = [...this.ownNew];
@@ -278,6 +283,10 @@ export class SessionNotifier {
     }
     const view = st.view;
     const base = this.fetchBase;
+    if (!send) {
+      if (base?.view !== view) this.fetchBase = { view, maxUid: view.maxUid };
+      return;
+    }
     this.fetchBase = { view, maxUid: view.maxUid };
     // A freshly selected mailbox (or a new request): messages so far are not new.
     if (!base || base.view !== view || view.maxUid <= base.maxUid) return;
