@@ -132,7 +132,7 @@ function notes(results: readonly MetricResult[], versions: string[], opts: Optio
   const out = [
     `- ${new Date().toISOString()}; ${machine()}; node ${process.version}.`,
     `- Servers: ${versions.join('; ')}. Plain TCP on 127.0.0.1, LOGIN, no TLS.`,
-    `- Scale ${opts.scale} (APPEND ${ctx.sizes.append}, big mailbox ${ctx.sizes.big}, mid mailbox ${ctx.sizes.mid}, bodies ${ctx.sizes.bodies}, idlers ${ctx.sizes.idlers}); ${opts.runs} measured runs per row, median shown; read-only rows after ${opts.warmup} warm-up run(s); row 8 is measured once on freshly started servers (memory: least-squares slope over 5 connection counts; latency: median over ${opts.runs} APPENDs of the per-APPEND percentile).`,
+    `- Scale ${opts.scale} (APPEND ${ctx.sizes.append}, big mailbox ${ctx.sizes.big}, mid mailbox ${ctx.sizes.mid}, bodies ${ctx.sizes.bodies}, idlers ${ctx.sizes.idlers}); ${opts.runs} measured runs per row, median shown; read-only rows after ${opts.warmup} warm-up run(s); row 8 is measured once on freshly started servers (memory: least-squares slope over the last 4 of 5 connection counts; latency: median over ${opts.runs} APPENDs of the per-APPEND percentile).`,
     ...extra,
   ];
   for (const r of results) {
