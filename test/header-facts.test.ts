@@ -175,6 +175,13 @@ describe('SORT, THREAD and SEARCH over the corpus', () => {
     assert.ok(stored[COMMANDS.indexOf('SEARCH SUBJECT test')]!.join('').split(' ').length > 3);
   });
 
+  test('facts derived from the analyses are written back: the next process reads them', async () => {
+    const written = await slow.srv.server.store.getHeaderFacts(slow.blobIds);
+    const stored = await fast.srv.server.store.getHeaderFacts(fast.blobIds);
+    assert.equal(written.size, slow.blobIds.length);
+    for (const [blobId, text] of written) assert.deepEqual(decodeHeaderFacts(text), decodeHeaderFacts(stored.get(blobId)!), blobId);
+  });
+
   test('a new message is sorted and threaded in with the cached ones', async () => {
     const text = 'Subject: Re: aaaa first\r\nFrom: a@a.example\r\nMessage-ID: <new@x>\r\nDate: 1 Jan 1990 00:00:00 +0000\r\n\r\nx\r\n';
     for (const { c } of [fast, slow]) {

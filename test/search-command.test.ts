@@ -40,6 +40,7 @@ class SessionDouble {
       }),
       // As if every blob predated stored header facts: SEARCH derives them from the analyses.
       getHeaderFacts: async () => new Map<string, string>(),
+      saveHeaderFacts: async () => undefined,
     };
   }
   readonly store: object;

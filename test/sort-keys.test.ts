@@ -308,7 +308,7 @@ describe('loadFacts', () => {
   ]);
   /** Messages 1..n, blob b1 for odd UIDs and b2 for even ones, UID 3 gone; b1 has stored facts, b2 predates them. */
   const makeSource = (uidValidity: number) => {
-    const calls = { records: [] as number[], facts: 0, analyses: 0 };
+    const calls = { records: [] as number[], facts: 0, analyses: 0, saved: [] as Array<[string, string]> };
     const source: FactsSource = {
       getRecords: async (uids) => {
         calls.records.push(uids.length);
@@ -321,6 +321,9 @@ describe('loadFacts', () => {
       getAnalysis: async (blobId) => {
         calls.analyses++;
         return analyses.get(blobId) ?? null;
+      },
+      saveHeaderFacts: async (facts) => {
+        calls.saved.push(...facts);
       },
       store: STORE,
       mailboxId: 7,
@@ -338,8 +341,9 @@ describe('loadFacts', () => {
     const { source, calls } = makeSource(1);
     const full = await loadFacts(source, uids);
     assert.deepEqual(calls.records, [500, 500, 200]);
-    // Only b2 lacks stored facts: one analysis per batch that holds it, never b1's.
+    // Only b2 lacks stored facts: one analysis per batch that holds it, never b1's; what is derived is written back.
     assert.equal(calls.analyses, 3);
+    assert.deepEqual(calls.saved, Array.from({ length: 3 }, () => ['b2', encodeHeaderFacts(analyses.get('b2')!)]));
     assert.equal(full[0]!.arrival, 1000);
     assert.equal(full[0]!.content?.subject, 'ONE');
     assert.equal(full[0]!.content?.sentDate, Date.UTC(2020, 0, 1));

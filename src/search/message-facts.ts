@@ -19,7 +19,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Uid } from '../ids.js';
 import { BATCH, type ContentSource } from './evaluate.js';
-import { contentFacts, decodeHeaderFacts, FOLDED_FIELDS, type ContentFacts } from './header-facts.js';
+import { contentFacts, decodeHeaderFacts, encodeHeaderFacts, FOLDED_FIELDS, type ContentFacts } from './header-facts.js';
 
 /** One message's facts. */
 export interface MessageFacts {
@@ -41,6 +41,8 @@ export function sentDate(f: MessageFacts): number {
 export interface FactsSource extends ContentSource {
   /** Stored header facts by blob id (MailStore.getHeaderFacts). */
   getHeaderFacts(blobIds: readonly string[]): Promise<Map<string, string>>;
+  /** Records facts derived for blobs stored without them (MailStore.saveHeaderFacts). */
+  saveHeaderFacts(facts: ReadonlyMap<string, string>): Promise<void>;
   /** The store the UIDs belong to: one cache partition per store. */
   store: object;
   mailboxId: number;
@@ -249,13 +251,20 @@ async function fetchFacts(source: FactsSource, uids: readonly Uid[]): Promise<Ma
       if (facts === null) missing.push(id);
       else content.set(id, facts);
     }
-    // Blobs stored before the header_facts column: derived from their analysis, as at ingestion.
+    // Blobs stored before the header_facts column (or with facts of an older version): derived
+    // from their analysis, as at ingestion, and written back so this happens once per blob.
+    const derived = new Map<string, string>();
     for (let from = 0; from < missing.length; from += ANALYSIS_BATCH) {
       if (from > 0) await nextTurn();
       const chunk = missing.slice(from, from + ANALYSIS_BATCH);
       const analyses = await Promise.all(chunk.map((id) => source.getAnalysis(id)));
-      analyses.forEach((a, k) => content.set(chunk[k]!, a === null ? null : contentFacts(a)));
+      analyses.forEach((a, k) => {
+        content.set(chunk[k]!, a === null ? null : contentFacts(a));
+        if (a !== null) derived.set(chunk[k]!, encodeHeaderFacts(a));
+      });
     }
+    // Only a cache of what the analysis says: should the write fail, the facts are derived again next time.
+    if (derived.size > 0) await source.saveHeaderFacts(derived).catch(() => undefined);
     for (const r of records) out.set(r.uid, { arrival: r.internalDate.getTime(), content: content.get(r.blobId) ?? null });
   }
   return out;

@@ -356,6 +356,11 @@ export interface MailStore {
    * composite has its base's. Blobs stored before the facts column, or gone, are missing: callers derive those from the analysis.
    */
   getHeaderFacts(blobIds: readonly string[]): Promise<Map<string, string>>;
+  /**
+   * Records header facts derived for blobs that had none (or of another version), by blob id (≤ 1000 per
+   * call), so later reads find them; a composite's go to its base, and blobs gone meanwhile are skipped.
+   */
+  saveHeaderFacts(facts: ReadonlyMap<string, string>): Promise<void>;
   /** Everything that changed after `since` (DESIGN "the one idea"). */
   changesSince(accountId: AccountId, id: MailboxId, since: ModSeq): Promise<MailboxChanges>;
   /**

@@ -517,6 +517,18 @@ export class PgStore implements MailStore {
     return new Map(res.rows);
   }
 
+  async saveHeaderFacts(facts: ReadonlyMap<string, string>): Promise<void> {
+    if (facts.size === 0) return;
+    // A composite's facts are its base's (getHeaderFacts); a blob gone meanwhile joins nothing.
+    await this.pool.query(
+      `UPDATE blobs b SET header_facts = f.facts
+       FROM (SELECT coalesce(c.base_id, c.blob_id) AS target, f.facts
+             FROM unnest($1::text[], $2::text[]) AS f(blob_id, facts) JOIN blobs c ON c.blob_id = f.blob_id) f
+       WHERE b.blob_id = f.target`,
+      [[...facts.keys()], [...facts.values()]],
+    );
+  }
+
   async getAnalysis(blobId: string, options: { bodyText?: boolean } = {}): Promise<MessageAnalysis | null> {
     // The cache drops long body text: a caller that needs none must say so, or every such message misses.
     const cached = this.analysisCache.get(blobId, options.bodyText ?? true);

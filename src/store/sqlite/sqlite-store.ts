@@ -401,6 +401,13 @@ export class SqliteStore implements MailStore {
     return this.read(() => new Map(this.st.headerFacts.all(json)));
   }
 
+  async saveHeaderFacts(facts: ReadonlyMap<string, string>): Promise<void> {
+    if (facts.size === 0) return;
+    this.write(() => {
+      for (const [blobId, text] of facts) this.st.saveHeaderFacts.run(text, blobId, blobId);
+    });
+  }
+
   async getAnalysis(blobId: string, options: { bodyText?: boolean } = {}): Promise<MessageAnalysis | null> {
     const cached = this.analysisCache.get(blobId, options.bodyText ?? true);
     if (cached) return cached;

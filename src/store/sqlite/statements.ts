@@ -144,6 +144,10 @@ export function prepareStatements(db: Database.Database) {
          WHERE b.blob_id IN (SELECT value FROM json_each(?)) AND coalesce(b.header_facts, base.header_facts) IS NOT NULL`,
       )
       .raw(),
+    /** A composite's facts are its base's (headerFacts above). */
+    saveHeaderFacts: db.prepare<[facts: string, blobId: string, sameBlobId: string]>(
+      'UPDATE blobs SET header_facts = ? WHERE blob_id = coalesce((SELECT base_id FROM blobs WHERE blob_id = ?), ?)',
+    ),
     compositeParts: db.prepare<[blobId: string], { base_id: string; prefix: Buffer }>(
       'SELECT base_id, prefix FROM blobs WHERE blob_id = ? AND base_id IS NOT NULL',
     ),
