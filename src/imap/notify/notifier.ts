@@ -167,16 +167,16 @@ export class SessionNotifier {
     await this.delivering;
   }
 
+  /** No NOTIFY request and no overflow to announce: nothing to deliver (most sessions). */
+  get quiet(): boolean {
+    return !this.request && !this.overflowed;
+  }
+
   /**
    * Sends what is owed (the connection's sync step calls this after the
    * selected mailbox was synced with `mode`): overflow, LIST, METADATA,
    * STATUS, and MessageNew's FETCH for the selected mailbox.
    */
-  /** Nothing to deliver now or ever without a NOTIFY request (most sessions). */
-  get quiet(): boolean {
-    return !this.request && !this.overflowed;
-  }
-
   deliver(mode: SyncMode): Promise<void> {
     // Without NOTIFY (most sessions) nothing is owed: no promise chain per sync, e.g. per idler per change.
     if (this.quiet) return this.delivering;
