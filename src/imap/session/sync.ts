@@ -32,11 +32,12 @@ export class MailboxGone extends Error {
 
 /** Applies store changes to the selected view and queues the untagged responses. */
 export async function syncSelected(session: ImapSession, state: Selected, allowExpunge: boolean): Promise<void> {
+  if (syncSelectedNow(session, state, allowExpunge)) return;
   const view = state.view;
   const index = session.indexCache;
-  const changes = index.changesSinceNow(state.account.id, view.mailboxId, view.modseq) ?? (await index.changesSince(state.account.id, view.mailboxId, view.modseq));
+  const changes = await index.changesSince(state.account.id, view.mailboxId, view.modseq);
   const upTo = claimBound(session, state, changes, allowExpunge);
-  const first = upTo === null ? null : (index.claimedNow(state.account.id, view.mailboxId, upTo) ?? (await index.claimRecent(state.account.id, view.mailboxId, upTo)));
+  const first = upTo === null ? null : await index.claimRecent(state.account.id, view.mailboxId, upTo);
   report(session, state, changes, allowExpunge, first);
 }
 
