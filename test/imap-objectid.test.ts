@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { newEmailId } from '../src/store/shared/names.js';
 
 let srv: TestServer;
 let users = 0;
@@ -132,6 +133,12 @@ describe('OBJECTID (RFC 8474)', () => {
     // UID FETCH of one item alone.
     assert.deepEqual((await c.command('u', 'UID FETCH 1 THREADID')).lines, ['* 1 FETCH (UID 1 THREADID NIL)']);
     c.close();
+  });
+
+  test('§5.1 email ids are objectids, distinct across many refills of their random pool', () => {
+    const ids = Array.from({ length: 5000 }, () => newEmailId());
+    for (const id of ids) assert.match(id, OBJECT_ID);
+    assert.equal(new Set(ids).size, ids.length);
   });
 
   test('§6 SEARCH EMAILID finds exactly that message; THREADID finds none; a malformed id is BAD', async () => {

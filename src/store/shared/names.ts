@@ -1,7 +1,7 @@
 /**
  * Names and identifiers both backends canonicalize, mint or check the same way.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { MAX_SOURCE_KEY, StoreError } from '../types.js';
 
 /** The one mailbox name that is case-insensitive. */
@@ -12,9 +12,21 @@ export function canonicalName(name: string): string {
   return /^inbox$/i.test(name) ? INBOX : name;
 }
 
+/** Random bytes per email id: 96 bits, 16 base64url characters. */
+const EMAIL_ID_BYTES = 12;
+/** Ids drawn per refill: one randomBytes call costs ~5 µs here, a slice of a filled pool ~0.1 µs. */
+const emailIdPool = Buffer.alloc(EMAIL_ID_BYTES * 256);
+let emailIdOffset = emailIdPool.length;
+
 /** A new email id: an RFC 8474 objectid (letters, digits, '-' and '_'). */
 export function newEmailId(): string {
-  return `M${randomBytes(12).toString('base64url')}`;
+  if (emailIdOffset === emailIdPool.length) {
+    randomFillSync(emailIdPool);
+    emailIdOffset = 0;
+  }
+  const id = emailIdPool.toString('base64url', emailIdOffset, emailIdOffset + EMAIL_ID_BYTES);
+  emailIdOffset += EMAIL_ID_BYTES;
+  return `M${id}`;
 }
 
 /** Source keys are bounded like every other stored input; `storable` adds a backend's own limits on text. */
