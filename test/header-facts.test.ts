@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { analyzeMessage } from '../src/mime/analyze.js';
-import { contentFacts, decodeHeaderFacts, encodeHeaderFacts } from '../src/search/header-facts.js';
+import { contentFacts, decodeHeaderFacts, encodeHeaderFacts, FACTS_VERSION } from '../src/search/header-facts.js';
 import { migrate, MIGRATIONS } from '../src/store/sqlite/schema.js';
 import type { NewMessage } from '../src/store/types.js';
 import { RawClient } from './helpers/raw-client.js';
@@ -91,17 +91,17 @@ async function corpusServer(): Promise<{ srv: TestServer; c: RawClient; blobIds:
   return { srv, c, blobIds: [...new Set(batch.map((m) => m.blob.blobId))] };
 }
 
-/** Sets every stored header facts record to NULL, as the migration leaves blobs stored before it. */
-async function forgetStoredFacts(srv: TestServer): Promise<void> {
+/** Sets every stored header facts record to `value` (NULL: as the migration leaves blobs stored before it). */
+async function setStoredFacts(srv: TestServer, value: string | null): Promise<void> {
   if (srv.config.store.url) {
     const client = new pg.Client({ connectionString: srv.config.store.url });
     await client.connect();
-    await client.query('UPDATE blobs SET header_facts = NULL');
+    await client.query('UPDATE blobs SET header_facts = $1', [value]);
     await client.end();
     return;
   }
   const db = new Database(path.join(srv.dataDir, 'mailkeep.sqlite3'));
-  db.prepare('UPDATE blobs SET header_facts = NULL').run();
+  db.prepare('UPDATE blobs SET header_facts = ?').run(value);
   db.close();
 }
 
@@ -142,7 +142,7 @@ describe('SORT, THREAD and SEARCH over the corpus', () => {
 
   before(async () => {
     [fast, slow] = await Promise.all([corpusServer(), corpusServer()]);
-    await forgetStoredFacts(slow.srv);
+    await setStoredFacts(slow.srv, null);
     for (const { c } of [fast, slow]) {
       assert.match((await c.command('l', 'LOGIN alice wonderland')).tagged, /^l OK/);
       assert.match((await c.command('s', 'SELECT INBOX')).tagged, /^s OK/);
@@ -193,5 +193,26 @@ describe('SORT, THREAD and SEARCH over the corpus', () => {
     const n = String(corpus.length + 1);
     assert.ok(fastAnswers[COMMANDS.indexOf('SORT (DATE) UTF-8 ALL')]!.join('').split(' ').includes(n));
     assert.match(fastAnswers[COMMANDS.indexOf('THREAD REFERENCES UTF-8 ALL')]!.join(''), new RegExp(`\\b${n}\\b`));
+  });
+
+  test('a write-back replaces absent, malformed and older facts, never newer ones (two releases on one database)', async () => {
+    const store = slow.srv.server.store;
+    const blobId = slow.blobIds[0]!;
+    const current = (await fast.srv.server.store.getHeaderFacts([blobId])).get(blobId)!;
+    const stored = async (): Promise<string | undefined> => (await store.getHeaderFacts([blobId])).get(blobId);
+    const newer = current.replace(`{"v":${FACTS_VERSION},`, `{"v":${FACTS_VERSION + 1},`);
+    assert.notEqual(newer, current);
+    for (const before of ['not json', '{"v":"2"}', `{"v":${FACTS_VERSION - 1},"subject":"old"}`]) {
+      await setStoredFacts(slow.srv, before);
+      await store.saveHeaderFacts(new Map([[blobId, current]]), FACTS_VERSION);
+      assert.equal(await stored(), current, before);
+    }
+    // A newer release wrote its facts: this release's write-back leaves them.
+    await store.saveHeaderFacts(new Map([[blobId, newer]]), FACTS_VERSION + 1);
+    assert.equal(await stored(), newer);
+    await store.saveHeaderFacts(new Map([[blobId, current]]), FACTS_VERSION);
+    assert.equal(await stored(), newer);
+    // And this release still answers from the analysis meanwhile.
+    assert.deepEqual(await answers(slow.c), await answers(fast.c));
   });
 });

@@ -23,7 +23,7 @@ import { firstMsgId, parseMsgIds } from './message-id.js';
 
 /** Bump whenever what is stored (or how its keys are computed) changes. */
 /** 2: folded text is i;unicode-casemap (was upper-then-lower case). */
-const FACTS_VERSION = 2;
+export const FACTS_VERSION = 2;
 
 /** The header fields whose folded values are kept for SEARCH (RFC 9051 §6.4.4 FROM, TO, CC, BCC, SUBJECT). */
 export const FOLDED_FIELDS = ['subject', 'from', 'to', 'cc', 'bcc'] as const;

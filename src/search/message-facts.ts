@@ -19,7 +19,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Uid } from '../ids.js';
 import { BATCH, type ContentSource } from './evaluate.js';
-import { contentFacts, decodeHeaderFacts, encodeHeaderFacts, FOLDED_FIELDS, type ContentFacts } from './header-facts.js';
+import { contentFacts, decodeHeaderFacts, encodeHeaderFacts, FACTS_VERSION, FOLDED_FIELDS, type ContentFacts } from './header-facts.js';
 
 /** One message's facts. */
 export interface MessageFacts {
@@ -42,7 +42,7 @@ export interface FactsSource extends ContentSource {
   /** Stored header facts by blob id (MailStore.getHeaderFacts). */
   getHeaderFacts(blobIds: readonly string[]): Promise<Map<string, string>>;
   /** Records facts derived for blobs stored without them (MailStore.saveHeaderFacts). */
-  saveHeaderFacts(facts: ReadonlyMap<string, string>): Promise<void>;
+  saveHeaderFacts(facts: ReadonlyMap<string, string>, version: number): Promise<void>;
   /** The store the UIDs belong to: one cache partition per store. */
   store: object;
   mailboxId: number;
@@ -264,7 +264,7 @@ async function fetchFacts(source: FactsSource, uids: readonly Uid[]): Promise<Ma
       });
     }
     // Only a cache of what the analysis says: should the write fail, the facts are derived again next time.
-    if (derived.size > 0) await source.saveHeaderFacts(derived).catch(() => undefined);
+    if (derived.size > 0) await source.saveHeaderFacts(derived, FACTS_VERSION).catch(() => undefined);
     for (const r of records) out.set(r.uid, { arrival: r.internalDate.getTime(), content: content.get(r.blobId) ?? null });
   }
   return out;

@@ -357,10 +357,12 @@ export interface MailStore {
    */
   getHeaderFacts(blobIds: readonly string[]): Promise<Map<string, string>>;
   /**
-   * Records header facts derived for blobs that had none (or of another version), by blob id (≤ 1000 per
-   * call), so later reads find them; a composite's go to its base, and blobs gone meanwhile are skipped.
+   * Records header facts of `version` derived for blobs that had none (or of another version), by blob
+   * id (≤ 1000 per call), so later reads find them; a composite's go to its base, and blobs gone meanwhile
+   * are skipped. Facts of a higher version are kept: nodes of two releases on one database would
+   * otherwise overwrite each other's on every SORT or SEARCH.
    */
-  saveHeaderFacts(facts: ReadonlyMap<string, string>): Promise<void>;
+  saveHeaderFacts(facts: ReadonlyMap<string, string>, version: number): Promise<void>;
   /** Everything that changed after `since` (DESIGN "the one idea"). */
   changesSince(accountId: AccountId, id: MailboxId, since: ModSeq): Promise<MailboxChanges>;
   /**

@@ -89,7 +89,7 @@ export function selectedFacts(session: ImapSession): FactsSource {
   return {
     ...selectedSource(session, false),
     getHeaderFacts: (blobIds: readonly string[]) => store.getHeaderFacts(blobIds),
-    saveHeaderFacts: (facts: ReadonlyMap<string, string>) => store.saveHeaderFacts(facts),
+    saveHeaderFacts: (facts: ReadonlyMap<string, string>, version: number) => store.saveHeaderFacts(facts, version),
     store,
     mailboxId: view.mailboxId,
     uidValidity: view.uidValidity,

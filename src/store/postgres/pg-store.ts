@@ -517,15 +517,17 @@ export class PgStore implements MailStore {
     return new Map(res.rows);
   }
 
-  async saveHeaderFacts(facts: ReadonlyMap<string, string>): Promise<void> {
+  async saveHeaderFacts(facts: ReadonlyMap<string, string>, version: number): Promise<void> {
     if (facts.size === 0) return;
     // A composite's facts are its base's (getHeaderFacts); a blob gone meanwhile joins nothing.
+    // The stored version is read off the text's start (encodeHeaderFacts writes `{"v":N,` first):
+    // a cast of malformed text to jsonb would fail the whole statement.
     await this.pool.query(
       `UPDATE blobs b SET header_facts = f.facts
        FROM (SELECT coalesce(c.base_id, c.blob_id) AS target, f.facts
              FROM unnest($1::text[], $2::text[]) AS f(blob_id, facts) JOIN blobs c ON c.blob_id = f.blob_id) f
-       WHERE b.blob_id = f.target`,
-      [[...facts.keys()], [...facts.values()]],
+       WHERE b.blob_id = f.target AND coalesce(substring(b.header_facts from '^\\{"v":(\\d{1,9})[,}]')::int, 0) < $3`,
+      [[...facts.keys()], [...facts.values()], version],
     );
   }
 

@@ -401,10 +401,10 @@ export class SqliteStore implements MailStore {
     return this.read(() => new Map(this.st.headerFacts.all(json)));
   }
 
-  async saveHeaderFacts(facts: ReadonlyMap<string, string>): Promise<void> {
+  async saveHeaderFacts(facts: ReadonlyMap<string, string>, version: number): Promise<void> {
     if (facts.size === 0) return;
     this.write(() => {
-      for (const [blobId, text] of facts) this.st.saveHeaderFacts.run(text, blobId, blobId);
+      for (const [blobId, text] of facts) this.st.saveHeaderFacts.run(text, blobId, blobId, version);
     });
   }
 

@@ -144,9 +144,11 @@ export function prepareStatements(db: Database.Database) {
          WHERE b.blob_id IN (SELECT value FROM json_each(?)) AND coalesce(b.header_facts, base.header_facts) IS NOT NULL`,
       )
       .raw(),
-    /** A composite's facts are its base's (headerFacts above). */
-    saveHeaderFacts: db.prepare<[facts: string, blobId: string, sameBlobId: string]>(
-      'UPDATE blobs SET header_facts = ? WHERE blob_id = coalesce((SELECT base_id FROM blobs WHERE blob_id = ?), ?)',
+    /** A composite's facts are its base's (headerFacts above); facts of a higher version `v` stay. */
+    saveHeaderFacts: db.prepare<[facts: string, blobId: string, sameBlobId: string, version: number]>(
+      `UPDATE blobs SET header_facts = ? WHERE blob_id = coalesce((SELECT base_id FROM blobs WHERE blob_id = ?), ?)
+         AND (CASE WHEN json_valid(header_facts) AND json_type(header_facts, '$.v') = 'integer'
+              THEN json_extract(header_facts, '$.v') ELSE 0 END) < ?`,
     ),
     compositeParts: db.prepare<[blobId: string], { base_id: string; prefix: Buffer }>(
       'SELECT base_id, prefix FROM blobs WHERE blob_id = ? AND base_id IS NOT NULL',
