@@ -1,8 +1,8 @@
 /**
  * The header facts record (src/search/header-facts.ts) and its hot cache
  * (message-facts.ts): ingestion stores it beside the analysis; it round-trips
- * exactly for every MIME fixture; a SQLite database from before its migration
- * gets a NULL column; and SORT, THREAD and header SEARCH answer the same over
+ * exactly for every MIME fixture; a SQLite database from before its facts
+ * table gets it empty; and SORT, THREAD and header SEARCH answer the same over
  * the fixture corpus whether the facts were stored at ingestion (fast path),
  * are missing and derived from the analyses (a pre-migration database), or
  * come from the cache, rank tables and memoized threads of earlier commands.
@@ -54,19 +54,19 @@ describe('the stored form', () => {
 });
 
 describe('SQLite migration', () => {
-  test('a database from before the migration gets the column, NULL for its blobs', () => {
-    const hasColumn = (db: Database.Database): boolean =>
-      (db.prepare("SELECT count(*) FROM pragma_table_info('blobs') WHERE name = 'header_facts'").pluck().get() as number) === 1;
-    // Probe for the migration that adds the column (later ones may follow it).
+  test('a database from before the facts table gets it empty: facts kept in the old column are derived again', () => {
+    const hasTable = (db: Database.Database): boolean =>
+      (db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'blob_facts'").pluck().get() as number) === 1;
+    // Probe for the migration that adds the table (later ones may follow it).
     const probe = new Database(':memory:');
     let version = 0;
-    while (!hasColumn(probe)) migrate(probe, MIGRATIONS.slice(0, ++version));
+    while (!hasTable(probe)) migrate(probe, MIGRATIONS.slice(0, ++version));
     probe.close();
     const db = new Database(':memory:');
     migrate(db, MIGRATIONS.slice(0, version - 1));
-    db.prepare("INSERT INTO blobs (blob_id, size, refcount, analysis) VALUES ('old', 1, 0, '{}')").run();
+    db.prepare("INSERT INTO blobs (blob_id, size, refcount, analysis, header_facts) VALUES ('old', 1, 0, '{}', '{\"v\":2}')").run();
     assert.deepEqual(migrate(db), { from: version - 1, to: MIGRATIONS.length });
-    assert.equal(db.prepare("SELECT header_facts FROM blobs WHERE blob_id = 'old'").pluck().get(), null);
+    assert.equal(db.prepare('SELECT count(*) FROM blob_facts').pluck().get(), 0);
     db.close();
   });
 });
@@ -101,7 +101,8 @@ async function setStoredFacts(srv: TestServer, value: string | null): Promise<vo
     return;
   }
   const db = new Database(path.join(srv.dataDir, 'mailkeep.sqlite3'));
-  db.prepare('UPDATE blobs SET header_facts = ?').run(value);
+  db.prepare('DELETE FROM blob_facts').run();
+  if (value !== null) db.prepare('INSERT INTO blob_facts (blob_id, facts) SELECT blob_id, ? FROM blobs WHERE base_id IS NULL').run(value);
   db.close();
 }
 

@@ -404,7 +404,7 @@ export class SqliteStore implements MailStore {
   async saveHeaderFacts(facts: ReadonlyMap<string, string>, version: number): Promise<void> {
     if (facts.size === 0) return;
     this.write(() => {
-      for (const [blobId, text] of facts) this.st.saveHeaderFacts.run(text, blobId, blobId, version);
+      for (const [blobId, text] of facts) this.st.saveHeaderFacts.run({ blobId, facts: text, version });
     });
   }
 
@@ -899,7 +899,8 @@ export class SqliteStore implements MailStore {
     // Under the write lock: the GC cannot delete the file between this check and our commit.
     if (!this.blobs.existsSync(blob.blobId)) throw new StoreError('CANNOT', `staged blob ${blob.blobId} is gone; retry`);
     if (this.st.blobExists.get(blob.blobId) === undefined) {
-      this.st.insertBlob.run(blob.blobId, blob.size, encodeAnalysis(analysis), encodeHeaderFacts(analysis));
+      this.st.insertBlob.run(blob.blobId, blob.size, encodeAnalysis(analysis));
+      this.st.insertFacts.run(blob.blobId, encodeHeaderFacts(analysis));
     }
   }
 

@@ -127,9 +127,10 @@ export function prepareStatements(db: Database.Database) {
 
     // Blobs (shared across accounts: see schema.ts)
     blobExists: db.prepare<[blobId: string], number>('SELECT 1 FROM blobs WHERE blob_id = ?').pluck(),
-    insertBlob: db.prepare<[blobId: string, size: number, analysis: string, headerFacts: string]>(
-      'INSERT INTO blobs (blob_id, size, refcount, analysis, header_facts) VALUES (?, ?, 0, ?, ?)',
+    insertBlob: db.prepare<[blobId: string, size: number, analysis: string]>(
+      'INSERT INTO blobs (blob_id, size, refcount, analysis) VALUES (?, ?, 0, ?)',
     ),
+    insertFacts: db.prepare<[blobId: string, facts: string]>('INSERT INTO blob_facts (blob_id, facts) VALUES (?, ?)'),
     analysis: db.prepare<[blobId: string], string>('SELECT analysis FROM blobs WHERE blob_id = ?').pluck(),
     analysisRow: db.prepare<[blobId: string], AnalysisRow>('SELECT analysis, base_id, prefix FROM blobs WHERE blob_id = ?'),
     /** A composite row (schema.ts deliverySupport); its reference on the base is kept by a trigger. */
@@ -137,18 +138,22 @@ export function prepareStatements(db: Database.Database) {
       "INSERT INTO blobs (blob_id, size, refcount, analysis, base_id, prefix) VALUES (?, ?, 0, '', ?, ?)",
     ),
     /** Stored header facts (schema.ts migration 6) by blob id; a composite's are its base's. Argument: JSON array of ids. */
+    /** A composite's facts are its base's: looked up (a small row) only when the id has none of its own. */
     headerFacts: db
       .prepare<[blobIdsJson: string], [blobId: string, facts: string]>(
-        `SELECT b.blob_id, coalesce(b.header_facts, base.header_facts) AS facts
-         FROM blobs b LEFT JOIN blobs base ON base.blob_id = b.base_id
-         WHERE b.blob_id IN (SELECT value FROM json_each(?)) AND coalesce(b.header_facts, base.header_facts) IS NOT NULL`,
+        `SELECT j.value, coalesce(f.facts,
+                  (SELECT bf.facts FROM blobs c JOIN blob_facts bf ON bf.blob_id = c.base_id WHERE c.blob_id = j.value)) AS known
+         FROM json_each(?) j LEFT JOIN blob_facts f ON f.blob_id = j.value
+         WHERE known IS NOT NULL`,
       )
       .raw(),
-    /** A composite's facts are its base's (headerFacts above); facts of a higher version `v` stay. */
-    saveHeaderFacts: db.prepare<[facts: string, blobId: string, sameBlobId: string, version: number]>(
-      `UPDATE blobs SET header_facts = ? WHERE blob_id = coalesce((SELECT base_id FROM blobs WHERE blob_id = ?), ?)
-         AND (CASE WHEN json_valid(header_facts) AND json_type(header_facts, '$.v') = 'integer'
-              THEN json_extract(header_facts, '$.v') ELSE 0 END) < ?`,
+    /** Kept to a composite's base, and to blobs still there; facts of a higher version `v` stay. */
+    saveHeaderFacts: db.prepare<[{ blobId: string; facts: string; version: number }]>(
+      `INSERT INTO blob_facts (blob_id, facts)
+         SELECT blob_id, @facts FROM blobs WHERE blob_id = coalesce((SELECT base_id FROM blobs WHERE blob_id = @blobId), @blobId)
+       ON CONFLICT (blob_id) DO UPDATE SET facts = excluded.facts
+         WHERE (CASE WHEN json_valid(blob_facts.facts) AND json_type(blob_facts.facts, '$.v') = 'integer'
+                THEN json_extract(blob_facts.facts, '$.v') ELSE 0 END) < @version`,
     ),
     compositeParts: db.prepare<[blobId: string], { base_id: string; prefix: Buffer }>(
       'SELECT base_id, prefix FROM blobs WHERE blob_id = ? AND base_id IS NOT NULL',
