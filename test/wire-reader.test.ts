@@ -254,3 +254,26 @@ test('reader: end() refuses extra arguments; sp() is exactly one space', () => {
   y.sp();
   bad(() => y.atom(), 'two spaces');
 });
+
+test('reader: 8-bit bytes after an atom are named as such (RFC 9051 §4.1: atoms are ASCII)', () => {
+  const utf8 = (line: string): ArgReader => r(Buffer.from(line, 'utf8'));
+  const space = utf8('a SEARCH SUBJECT café ALL');
+  space.tag();
+  space.sp();
+  space.atom();
+  space.sp();
+  space.atom();
+  space.sp();
+  assert.equal(space.atom(), 'caf');
+  assert.throws(() => space.sp(), { name: 'ParseError', message: /8-bit data in an atom/ });
+  const end = utf8('a SELECT Entwürfe');
+  end.tag();
+  end.sp();
+  end.atom();
+  end.sp();
+  assert.equal(end.atom(), 'Entw');
+  assert.throws(() => end.end(), { name: 'ParseError', message: /8-bit data in an atom/ });
+  // ASCII keeps the plain messages.
+  bad(() => r('a NOOP(').end(), 'ASCII');
+  assert.throws(() => r('a(').sp(), { message: 'Expected a space' });
+});

@@ -69,13 +69,20 @@ export class ArgReader {
 
   /** Requires the end of the command. */
   end(): void {
-    if (!this.atEnd()) throw new ParseError('Unexpected extra arguments');
+    if (!this.atEnd()) throw this.unexpected('Unexpected extra arguments');
   }
 
   /** Requires one SP. */
   sp(): void {
-    if (this.peekByte() !== 0x20) throw new ParseError('Expected a space');
+    if (this.peekByte() !== 0x20) throw this.unexpected('Expected a space');
     this.pos++;
+  }
+
+  /** An 8-bit byte where an atom ended is the usual cause (an unquoted `café`): say so. */
+  private unexpected(message: string): ParseError {
+    // RFC 9051 §4.1: atoms are ASCII; 8-bit text goes in a quoted string or a literal.
+    if (this.peekByte() >= 0x80) return new ParseError('8-bit data in an atom (send it as a quoted string or a literal)');
+    return new ParseError(message);
   }
 
   /** Consumes `c` if next; returns whether it did. */
