@@ -353,7 +353,8 @@ export interface MailStore {
   getAnalysis(blobId: string, options?: { bodyText?: boolean }): Promise<MessageAnalysis | null>;
   /**
    * The stored header facts (search/header-facts.ts encoding) of the given blobs (≤ 1000 per call), by blob id; a
-   * composite has its base's. Blobs stored before the facts column, or gone, are missing: callers derive those from the analysis.
+   * composite has its base's. Blobs without stored facts (stored before them, or by an older backend version), or gone, are
+   * missing: callers derive those from the analysis.
    */
   getHeaderFacts(blobIds: readonly string[]): Promise<Map<string, string>>;
   /**

@@ -137,8 +137,10 @@ export function prepareStatements(db: Database.Database) {
     insertComposite: db.prepare<[blobId: string, size: number, baseId: string, prefix: Buffer]>(
       "INSERT INTO blobs (blob_id, size, refcount, analysis, base_id, prefix) VALUES (?, ?, 0, '', ?, ?)",
     ),
-    /** Stored header facts (schema.ts migration 6) by blob id; a composite's are its base's. Argument: JSON array of ids. */
-    /** A composite's facts are its base's: looked up (a small row) only when the id has none of its own. */
+    /**
+     * Stored header facts (schema.ts migration 7) by blob id; argument: a JSON array of ids. A
+     * composite's are its base's, looked up (a small row) only when the id has none of its own.
+     */
     headerFacts: db
       .prepare<[blobIdsJson: string], [blobId: string, facts: string]>(
         `SELECT j.value, coalesce(f.facts,
