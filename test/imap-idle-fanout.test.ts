@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { MailStore } from '../src/store/types.js';
 import { RawClient } from './helpers/raw-client.js';
 import { spawnServer, startTestServer, type TestServer } from './helpers/server.js';
 
@@ -71,19 +70,20 @@ async function readUntil(c: RawClient, re: RegExp, timeoutMs = SLOW): Promise<st
   }
 }
 
-/** Counts calls of a store method while the test runs. */
-function count(store: MailStore, method: 'changesSince' | 'claimRecent'): { calls: number; restore(): void } {
-  const original = store[method] as (...args: unknown[]) => Promise<unknown>;
+/** Counts calls of a method (a store's, the bus's) while the test runs. */
+function count<T extends object>(target: T, method: keyof T & string): { calls: number; restore(): void } {
+  const slot = target as Record<string, unknown>;
+  const original = slot[method] as (...args: unknown[]) => unknown;
   const counter = {
     calls: 0,
     restore: () => {
-      store[method] = original as never;
+      slot[method] = original;
     },
   };
-  store[method] = ((...args: unknown[]) => {
+  slot[method] = (...args: unknown[]) => {
     counter.calls++;
-    return original.apply(store, args);
-  }) as never;
+    return original.apply(target, args);
+  };
   return counter;
 }
 
@@ -224,10 +224,14 @@ describe('IDLE fan-out', () => {
     await c.command('u', 'UNSELECT');
     const queries = count(srv.server.store, 'changesSince');
     const claims = count(srv.server.store, 'claimRecent');
+    const bus = srv.server.store.bus;
+    const settles = count(bus, 'settle');
     try {
       const again = await c.command('s2', `SELECT ${name}`);
       assert.ok(again.lines.includes('* 3 EXISTS'));
       assert.equal(queries.calls + claims.calls, 0);
+      // SQLite: one data_version read covers the name and the mailbox; PostgreSQL settles each.
+      assert.equal(settles.calls, bus.settlesAll ? 1 : 2);
       // A change is seen by the next SELECT, with one query.
       const w = await login();
       await append(w, name, 4);
@@ -240,6 +244,7 @@ describe('IDLE fan-out', () => {
     } finally {
       queries.restore();
       claims.restore();
+      settles.restore();
     }
     c.close();
   });

@@ -69,6 +69,9 @@ export class LocalChangeBus implements ChangeBus {
     this.settler?.();
   }
 
+  /** The settler polls every watched mailbox at once. */
+  readonly settlesAll = true;
+
   publish(accountId: AccountId, mailboxId: MailboxId, modseq: ModSeq): void {
     const entry = this.entries.get(mailboxKey(accountId, mailboxId));
     if (!entry) return;

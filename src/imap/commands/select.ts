@@ -103,8 +103,9 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
   const account = accountOf(session);
   const mb = await session.mailboxNames.lookup(account, name);
   if (!mb) throw no('NONEXISTENT', 'Mailbox does not exist');
-  // Current via the change bus: no store query when nothing changed since the last SELECT.
-  const snap = await session.indexCache.snapshot(account, mb.id);
+  // Current via the change bus: no store query when nothing changed since the last SELECT. The
+  // lookup settled the bus after this command arrived; where that covers every mailbox, once is enough.
+  const snap = await session.indexCache.snapshot(account, mb.id, session.store.bus.settlesAll === true);
   const view = new MailboxView(mb.id, mb.name, snap.uidValidity, snap.uidNext, snap.modseq, snap.summaries);
   if (!readOnly && !session.rev2) {
     const first = await session.indexCache.claimRecent(account, mb.id, view.maxUid + 1);

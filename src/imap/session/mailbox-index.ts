@@ -102,9 +102,12 @@ export class MailboxIndexCache {
 
   constructor(private readonly store: MailStore) {}
 
-  /** A fresh snapshot of a mailbox (brought up to date with the store first). */
-  async snapshot(accountId: AccountId, mailboxId: MailboxId): Promise<IndexSnapshot> {
-    const entry = await this.current(accountId, mailboxId);
+  /**
+   * A fresh snapshot of a mailbox (brought up to date with the store first).
+   * `settled`: the caller settled the bus for it since the command arrived.
+   */
+  async snapshot(accountId: AccountId, mailboxId: MailboxId, settled = false): Promise<IndexSnapshot> {
+    const entry = await this.current(accountId, mailboxId, settled);
     entry.shared = true;
     entry.facts ??= factsOf(entry.summaries);
     return { uidValidity: entry.uidValidity, uidNext: entry.uidNext, modseq: entry.modseq, summaries: entry.summaries, facts: entry.facts };
@@ -209,13 +212,13 @@ export class MailboxIndexCache {
   }
 
   /** The mailbox's entry, loaded or brought up to date with the store. */
-  private async current(accountId: AccountId, mailboxId: MailboxId): Promise<Entry> {
+  private async current(accountId: AccountId, mailboxId: MailboxId, settled = false): Promise<Entry> {
     let entry = this.entries.get(mailboxId);
     if (entry && entry.accountId !== accountId) entry = undefined;
     if (entry) {
       // Believed current: make sure (a stale entry's refresh reads everything committed anyway).
       // Awaiting also lets a publish in progress reach every listener, this index's included.
-      if (entry.announced <= entry.modseq) await this.store.bus.settle?.(accountId, mailboxId);
+      if (entry.announced <= entry.modseq && !settled) await this.store.bus.settle?.(accountId, mailboxId);
       if (!this.store.bus.settle || entry.announced > entry.modseq) await this.refresh(entry);
     } else {
       let load = this.loading.get(mailboxId);
@@ -224,7 +227,7 @@ export class MailboxIndexCache {
         this.loading.set(mailboxId, load);
       }
       entry = await load;
-      if (entry.accountId !== accountId) return this.current(accountId, mailboxId);
+      if (entry.accountId !== accountId) return this.current(accountId, mailboxId, settled);
     }
     // LRU: most recently used last.
     if (this.entries.get(mailboxId) === entry) {

@@ -42,7 +42,7 @@ export class MailboxNameCache {
 
   constructor(private readonly store: MailStore) {}
 
-  /** The mailbox a name means now, or null when there is none. */
+  /** The mailbox a name means now, or null when there is none; settles the bus first when it can (SELECT relies on it). */
   async lookup(accountId: AccountId, name: string): Promise<MailboxRef | null> {
     const settle = this.store.bus.settle;
     // Without settle() nothing announces other processes' renames: always ask the store.
