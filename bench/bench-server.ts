@@ -16,6 +16,10 @@ export interface BenchServer {
   password: string;
   /** Memory of the server's whole process tree now. */
   memory(): Memory;
+  /** The server's process tree now (for CPU pinning). */
+  pids(): number[];
+  /** CPU time the server's process tree has used so far, in nanoseconds. */
+  cpuNs(): number;
   /** Runs a full garbage collection in the server, where the runtime has one, before a memory reading. */
   collectGarbage?(): Promise<void>;
   /** The last lines of the server's log, for error messages. */

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeTempDir, tailFile, type BenchServer, type ServerOptions } from './bench-server.js';
-import { freePort, spawnWithNofile, stopChild, treeMemory, waitForPort } from './proc.js';
+import { freePort, processTree, spawnWithNofile, stopChild, treeCpuNs, treeMemory, waitForPort } from './proc.js';
 
 /** Dovecot refuses UID 0 for mail access: the mailboxes belong to nobody. */
 const NOBODY = 65534;
@@ -149,6 +149,8 @@ export async function startDovecot(opts: DovecotOptions): Promise<DovecotServer>
     user: users[0] ?? USER,
     password,
     memory: () => treeMemory(pid),
+    pids: () => processTree(pid),
+    cpuNs: () => treeCpuNs(pid),
     logTail: () => tailFile(log),
     async stop() {
       await stopChild(child);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { makeTempDir, tailFile, type BenchServer, type ServerOptions } from './bench-server.js';
 import { createBenchDatabase } from './pg-database.js';
-import { freePort, sleep, spawnWithNofile, stopChild, treeMemory, waitForPort } from './proc.js';
+import { freePort, sleep, processTree, spawnWithNofile, stopChild, treeCpuNs, treeMemory, waitForPort } from './proc.js';
 
 /** The repository root (this file runs from dist/bench/). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -114,6 +114,8 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
     user: users[0] ?? USER,
     password: PASSWORD,
     memory: () => treeMemory(pid),
+    pids: () => processTree(pid),
+    cpuNs: () => treeCpuNs(pid),
     async collectGarbage() {
       process.kill(pid, 'SIGUSR2'); // our child only: gc-hook.js collects garbage
       await sleep(GC_WAIT_MS);

@@ -86,6 +86,31 @@ export function processTree(pid: number): number[] {
   return out;
 }
 
+/**
+ * CPU time (user and system) that `pid`, its descendants and all their
+ * threads have used, in nanoseconds (/proc/…/task/…/schedstat, which counts
+ * exactly where utime ticks count in 10 ms steps).
+ */
+export function treeCpuNs(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    let tasks: string[];
+    try {
+      tasks = fs.readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue; // exited meanwhile
+    }
+    for (const t of tasks) {
+      try {
+        total += Number(fs.readFileSync(`/proc/${p}/task/${t}/schedstat`, 'latin1').split(' ')[0]);
+      } catch {
+        // the thread exited meanwhile
+      }
+    }
+  }
+  return total;
+}
+
 /** Resident and proportional set size of a process tree, in bytes. */
 export interface Memory {
   rss: number;

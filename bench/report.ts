@@ -24,6 +24,7 @@ export interface MetricResult {
 export function formatValue(v: number, unit: Metric['unit']): string {
   if (!Number.isFinite(v)) return 'n/a';
   if (unit === 'bytes') return `${(v / 1024).toFixed(1)} KiB`;
+  if (v < 1) return `${Math.round(v * 1000)} µs`;
   if (v < 10) return `${v.toFixed(2)} ms`;
   if (v < 1000) return `${v.toFixed(1)} ms`;
   return `${Math.round(v).toLocaleString('en-US')} ms`;
