@@ -61,6 +61,11 @@ export class MailboxNameCache {
     return ref;
   }
 
+  /** What the name meant at its last lookup, unsettled: a guess, never an answer. */
+  peek(accountId: AccountId, name: string): MailboxRef | null {
+    return this.accounts.get(accountId)?.names.get(canonicalName(name)) ?? null;
+  }
+
   private async read(accountId: AccountId, name: string): Promise<MailboxRef | null> {
     const mb = await this.store.getMailbox(accountId, name);
     return mb ? { id: mb.id, name: mb.name } : null;
