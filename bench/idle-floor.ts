@@ -18,7 +18,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ImapClient } from './imap-client.js';
-import { sleep } from './proc.js';
+import { sleep, treeCpuNs } from './proc.js';
 import { median, percentile } from './stats.js';
 
 /** Connections opened at once while the idlers are set up. */
@@ -138,6 +138,8 @@ async function main(): Promise<void> {
     const trigger = await ImapClient.connect(ports[0]!);
     const p50: number[] = [];
     const p99: number[] = [];
+    const cpu: number[] = [];
+    const serverCpuNs = (): number => servers.reduce((sum, s) => sum + treeCpuNs(s.pid!), 0);
     let missed = 0;
     for (let run = 1; run <= runs; run++) {
       await Promise.all(
@@ -148,6 +150,7 @@ async function main(): Promise<void> {
         }),
       );
       const seen = clients.map((c) => nextMessage<{ times: number[] }>(c));
+      const cpu0 = serverCpuNs();
       const t0 = monotonicMs();
       await trigger.send(`T${run}`);
       const latencies = (await Promise.all(seen)).flatMap((m) => m?.times ?? []).map((t) => t - t0);
@@ -155,11 +158,14 @@ async function main(): Promise<void> {
       p50.push(percentile(latencies, 50));
       p99.push(percentile(latencies, 99));
       await sleep(300);
+      cpu.push((serverCpuNs() - cpu0) / 1e6);
     }
     trigger.destroy();
-    console.log(`| idlers | server processes | client processes | runs | p50 (ms) | p99 (ms) | missed |`);
-    console.log(`| ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
-    console.log(`| ${idlers} | ${servers.length} | ${clients.length} | ${runs} | ${median(p50).toFixed(2)} | ${median(p99).toFixed(2)} | ${missed} |`);
+    console.log(`| idlers | server processes | client processes | runs | p50 (ms) | p99 (ms) | server CPU per trigger (ms) | missed |`);
+    console.log(`| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+    console.log(
+      `| ${idlers} | ${servers.length} | ${clients.length} | ${runs} | ${median(p50).toFixed(2)} | ${median(p99).toFixed(2)} | ${median(cpu).toFixed(2)} | ${missed} |`,
+    );
   } finally {
     for (const child of [...clients, ...servers]) child.kill();
   }

@@ -434,16 +434,20 @@ const idleGroup: Group = {
       let exists = ctx.sizes.idleBox;
       const p50: number[] = [];
       const p99: number[] = [];
+      const cpu: number[] = [];
       let missed = 0;
       for (let run = 0; run < ctx.runs; run++) {
         exists++;
         const m = ctx.corpus[run % ctx.corpus.length]!;
         const append = () => appender.ok(`APPEND ${BOXES.idle.mailbox} ${appendArgs(m)}`, m.bytes);
+        const cpu0 = t.server.cpuNs();
         const latencies = await delaysUntil(idlers, `* ${exists} EXISTS`, append, NOTIFY_TIMEOUT_MS);
         missed += idlers.length - latencies.length;
         p50.push(percentile(latencies, 50));
         p99.push(percentile(latencies, 99));
         await sleep(500);
+        // After the pause: a server may finish work (write callbacks, a log line) after the last idler read.
+        cpu.push((t.server.cpuNs() - cpu0) / 1e6);
       }
       const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)}`;
       const last = memory[memory.length - 1]!;
@@ -455,6 +459,7 @@ const idleGroup: Group = {
         { key: 'idlepss', label: `IDLE: server PSS per connection (${fmt(n)} connections)`, unit: 'bytes', value: slope(counts.slice(1), memory.slice(1).map((m) => m.pss)) },
         { key: 'idlep50', label: 'IDLE: APPEND → EXISTS at every idler, p50', unit: 'ms', value: median(p50) },
         { key: 'idlep99', label: 'IDLE: APPEND → EXISTS at every idler, p99', unit: 'ms', value: median(p99) },
+        { key: 'idlecpu', label: `IDLE: server CPU time per APPEND and its ${fmt(n)} EXISTS`, unit: 'ms', value: median(cpu) },
       ];
     } finally {
       for (const c of idlers) {
