@@ -77,8 +77,9 @@ function wake(idler: Idler): void {
 async function serveQueue(): Promise<void> {
   serving++;
   try {
-    for (let next = queued.values().next(); !next.done; next = queued.values().next()) {
-      const idler = next.value;
+    // One live iterator: it visits idlers queued meanwhile and skips those another loop took. A
+    // fresh values() per idler walked past every deleted slot before it: quadratic in a big fan-out.
+    for (const idler of queued) {
       // Removed first: a change during its sync queues it again.
       queued.delete(idler);
       const synced = idler.sync();
