@@ -27,6 +27,8 @@ const GC_WAIT_MS = 500;
 export interface MailkeepOptions extends ServerOptions {
   /** Directory for a V8 CPU profile of the server (node --cpu-prof), or null. */
   cpuProfDir?: string | null;
+  /** Extra node command-line flags (e.g. --single-threaded-gc). */
+  nodeFlags?: readonly string[];
   /** Also listen for POP3. */
   pop3?: boolean;
   /** Also listen for LMTP. */
@@ -75,7 +77,13 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
     MAILKEEP_LIMITS__MAX_CONNECTIONS_PER_IP: String(opts.maxConnections + 100),
     ...(opts.quiet ? { MAILKEEP_LOG__LEVEL: 'warn' } : {}),
   };
-  const nodeArgs = ['--expose-gc', '--import', pathToFileURL(GC_HOOK).href, ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [])];
+  const nodeArgs = [
+    ...(opts.nodeFlags ?? []),
+    '--expose-gc',
+    '--import',
+    pathToFileURL(GC_HOOK).href,
+    ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []),
+  ];
   const args = [...nodeArgs, BIN, 'serve', '--data-dir', dataDir, ...storeArgs, '--host', '127.0.0.1', '--imap-port', String(port),
     '--imaps-port', '0', '--pop3-port', String(pop3Port ?? 0), '--pop3s-port', '0', '--lmtp-port', String(lmtpPort ?? 0)];
   const child = spawnWithNofile(process.execPath, args, 4 * opts.maxConnections + 1024, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -107,7 +115,7 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
   }
   return {
     name: opts.name ?? 'mailkeep',
-    version: `mailkeep ${version} (node ${process.version}${opts.storeUrl ? ', PostgreSQL store' : ''})`,
+    version: `mailkeep ${version} (node ${[process.version, ...(opts.nodeFlags ?? [])].join(' ')}${opts.storeUrl ? ', PostgreSQL store' : ''})`,
     port,
     pop3Port,
     lmtpPort,

@@ -4,6 +4,7 @@
  *
  *   node dist/bench/main.js [--only 1,6] [--runs 5] [--warmup 3] [--scale 0.1]
  *                           [--servers mailkeep,mailkeep-pg,dovecot] [--cpu-prof] [--keep]
+ *                           [--node-flag=--single-threaded-gc …]
  *
  * mailkeep-pg is mailkeep on a throwaway PostgreSQL database. All servers run
  * at once (each idle while another is measured); runs alternate between them
@@ -41,6 +42,8 @@ interface Options {
   servers: ServerName[];
   cpuProf: boolean;
   keep: boolean;
+  /** Extra node command-line flags for mailkeep (V8 flags that NODE_OPTIONS refuses). */
+  nodeFlags: string[];
 }
 
 function options(): Options {
@@ -53,6 +56,7 @@ function options(): Options {
       servers: { type: 'string', default: DEFAULT_SERVERS.join(',') },
       'cpu-prof': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      'node-flag': { type: 'string', multiple: true, default: [] },
     },
   });
   const num = (name: string, v: string, min: number, max: number): number => {
@@ -73,6 +77,7 @@ function options(): Options {
     servers: servers as ServerName[],
     cpuProf: values['cpu-prof'],
     keep: values.keep,
+    nodeFlags: values['node-flag'],
   };
 }
 
@@ -201,7 +206,7 @@ async function main(): Promise<void> {
     const startServers = async (): Promise<void> => {
       for (const name of opts.servers) {
         log(`starting ${name}`);
-        const mailkeepOpts = { maxConnections, keep: opts.keep, cpuProfDir: profDir };
+        const mailkeepOpts = { maxConnections, keep: opts.keep, cpuProfDir: profDir, nodeFlags: opts.nodeFlags };
         const server =
           name === 'mailkeep'
             ? await startMailkeep(mailkeepOpts)
