@@ -101,15 +101,12 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
   deselect(session, true);
   if (args.condstore || args.qresync) session.enabled.add('CONDSTORE');
   const account = accountOf(session);
-  const bus = session.store.bus;
-  // The lookup settles the bus after this command arrived; where one settle covers every mailbox,
-  // that is enough. PostgreSQL settles per mailbox and sends one turn's settles in one query: the
-  // mailbox the name meant last time is settled with the lookup, and serves if it still means it.
-  const guess = bus.settle && !bus.settlesAll ? session.mailboxNames.peek(account, name) : null;
-  const [mb] = await Promise.all([session.mailboxNames.lookup(account, name), guess && bus.settle?.(account, guess.id)]);
-  if (!mb) throw no('NONEXISTENT', 'Mailbox does not exist');
+  // The lookup settles the bus after this command arrived, usually for the mailbox too.
+  const found = await session.mailboxNames.lookup(account, name);
+  if (!found) throw no('NONEXISTENT', 'Mailbox does not exist');
+  const mb = found.ref;
   // Current via the change bus: no store query when nothing changed since the last SELECT.
-  const snap = await session.indexCache.snapshot(account, mb.id, bus.settlesAll === true || mb.id === guess?.id);
+  const snap = await session.indexCache.snapshot(account, mb.id, found.settled);
   const view = new MailboxView(mb.id, mb.name, snap.uidValidity, snap.uidNext, snap.modseq, snap.summaries);
   if (!readOnly && !session.rev2) {
     const first = await session.indexCache.claimRecent(account, mb.id, view.maxUid + 1);

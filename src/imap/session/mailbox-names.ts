@@ -36,34 +36,43 @@ interface AccountNames {
   unsubscribe: () => void;
 }
 
+/** What a name resolves to now, and whether the bus was settled for that mailbox as well. */
+export interface NameLookup {
+  ref: MailboxRef;
+  /** The bus was settled for `ref`'s mailbox during the lookup: a snapshot of it need not settle again. */
+  settled: boolean;
+}
+
 /** Per-process name → mailbox cache. */
 export class MailboxNameCache {
   private readonly accounts = new Map<AccountId, AccountNames>();
 
   constructor(private readonly store: MailStore) {}
 
-  /** The mailbox a name means now, or null when there is none; settles the bus first when it can (SELECT relies on it). */
-  async lookup(accountId: AccountId, name: string): Promise<MailboxRef | null> {
-    const settle = this.store.bus.settle;
+  /** The mailbox a name means now, or null when there is none; settles the bus first when it can. */
+  async lookup(accountId: AccountId, name: string): Promise<NameLookup | null> {
+    const bus = this.store.bus;
+    const settle = bus.settle;
     // Without settle() nothing announces other processes' renames: always ask the store.
-    if (!settle) return this.read(accountId, name);
+    if (!settle) {
+      const ref = await this.read(accountId, name);
+      return ref && { ref, settled: false };
+    }
     const account = this.account(accountId);
-    await settle.call(this.store.bus, accountId, ACCOUNT_CHANNEL);
     const key = canonicalName(name);
+    // One settle covers every mailbox (SQLite), or one turn's settles share a query (PostgreSQL):
+    // the mailbox the name meant last time is settled with the name, and counts if it still means it.
+    const guess = bus.settlesAll ? undefined : account.names.get(key);
+    await Promise.all([settle.call(bus, accountId, ACCOUNT_CHANNEL), guess && settle.call(bus, accountId, guess.id)]);
     const known = account.names.get(key);
-    if (known) return known;
+    if (known) return { ref: known, settled: bus.settlesAll === true || known.id === guess?.id };
     const generation = account.generation;
     const ref = await this.read(accountId, name);
     if (ref && account.generation === generation && this.accounts.get(accountId) === account) {
       if (account.names.size >= MAX_NAMES) account.names.clear();
       account.names.set(key, ref);
     }
-    return ref;
-  }
-
-  /** What the name meant at its last lookup, unsettled: a guess, never an answer. */
-  peek(accountId: AccountId, name: string): MailboxRef | null {
-    return this.accounts.get(accountId)?.names.get(canonicalName(name)) ?? null;
+    return ref && { ref, settled: bus.settlesAll === true };
   }
 
   private async read(accountId: AccountId, name: string): Promise<MailboxRef | null> {
