@@ -11,9 +11,12 @@ import os from 'node:os';
 /** Where the benchmark client and the server under test run. */
 export type Placement = 'apart' | 'together';
 
-/** True when the machine has two CPUs or more and `taskset` works here. */
+let pinnable: boolean | undefined;
+
+/** True when the machine has two CPUs or more and `taskset` works here (asked once). */
 export function canPin(): boolean {
-  return os.cpus().length >= 2 && spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0;
+  pinnable ??= os.cpus().length >= 2 && spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0;
+  return pinnable;
 }
 
 function setAffinity(pids: readonly number[], cpus: string): void {

@@ -18,7 +18,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ImapClient } from './imap-client.js';
-import { sleep, treeCpuNs } from './proc.js';
+import { cpuStopwatch, sleep, treeCpuNs } from './proc.js';
 import { median, percentile } from './stats.js';
 
 /** Connections opened at once while the idlers are set up. */
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
         }),
       );
       const seen = clients.map((c) => nextMessage<{ times: number[] }>(c));
-      const cpu0 = serverCpuNs();
+      const cpuMs = cpuStopwatch(serverCpuNs);
       const t0 = monotonicMs();
       await trigger.send(`T${run}`);
       const latencies = (await Promise.all(seen)).flatMap((m) => m?.times ?? []).map((t) => t - t0);
@@ -158,7 +158,7 @@ async function main(): Promise<void> {
       p50.push(percentile(latencies, 50));
       p99.push(percentile(latencies, 99));
       await sleep(300);
-      cpu.push((serverCpuNs() - cpu0) / 1e6);
+      cpu.push(cpuMs());
     }
     trigger.destroy();
     console.log(`| idlers | server processes | client processes | runs | p50 (ms) | p99 (ms) | server CPU per trigger (ms) | missed |`);

@@ -111,6 +111,12 @@ export function treeCpuNs(pid: number): number {
   return total;
 }
 
+/** Starts counting CPU time from `readNs` (e.g. treeCpuNs); the result reads the milliseconds since. */
+export function cpuStopwatch(readNs: () => number): () => number {
+  const start = readNs();
+  return () => (readNs() - start) / 1e6;
+}
+
 /** Resident and proportional set size of a process tree, in bytes. */
 export interface Memory {
   rss: number;

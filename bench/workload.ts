@@ -9,7 +9,7 @@ import type { BenchServer } from './bench-server.js';
 import { canPin, withPlacement } from './cpu-pin.js';
 import { delaysUntil, ImapClient, type Response } from './imap-client.js';
 import { appendArgs, BODY_WORD, expectedHits, generateMessage, SUBJECT_WORD, type BenchMessage, type Profile } from './messages.js';
-import { sleep, type Memory } from './proc.js';
+import { cpuStopwatch, sleep, type Memory } from './proc.js';
 import { median, percentile } from './stats.js';
 
 /** Workload sizes; the full run's are scaled by --scale. */
@@ -220,12 +220,12 @@ const selectGroup: Group = {
       // The median cycle, and the server's CPU time per cycle (SELECT and UNSELECT).
       const cycles = async (count = RESELECTS): Promise<{ ms: number; cpuMs: number }> => {
         const again: number[] = [];
-        const cpu0 = t.server.cpuNs();
+        const cpuMs = cpuStopwatch(() => t.server.cpuNs());
         for (let i = 0; i < count; i++) {
           await c.ok('UNSELECT');
           again.push((await timed(c, `SELECT ${BOXES.big.mailbox}`, exists)).ms);
         }
-        return { ms: median(again), cpuMs: (t.server.cpuNs() - cpu0) / 1e6 / count };
+        return { ms: median(again), cpuMs: cpuMs() / count };
       };
       const n = fmt(ctx.sizes.big);
       const label = `SELECT ${n}-message mailbox again, same connection`;
@@ -294,13 +294,13 @@ const fetchBodyGroup: Group = {
   async measure(t, ctx) {
     const c = await conn(t, 'mid', BOXES.mid.mailbox);
     const n = ctx.sizes.bodies;
-    const cpu0 = t.server.cpuNs();
+    const cpuMs = cpuStopwatch(() => t.server.cpuNs());
     const r = await timed(c, `FETCH 1:${n} BODY.PEEK[]`, FETCH_RE);
-    const cpuMs = (t.server.cpuNs() - cpu0) / 1e6;
+    const serverCpuMs = cpuMs();
     return [
       { key: 'fetchbody', label: `FETCH 1:${fmt(n)} BODY.PEEK[]`, unit: 'ms', value: r.ms, detail: `${fmt(r.matched)} FETCH, ${fmt(r.bytes)} bytes` },
       // Where client and server share a core the elapsed time swings (cpu-pin.ts); their CPU time does not.
-      { key: 'fetchbodycpu', label: `server CPU time for FETCH 1:${fmt(n)} BODY.PEEK[]`, unit: 'ms', value: cpuMs },
+      { key: 'fetchbodycpu', label: `server CPU time for FETCH 1:${fmt(n)} BODY.PEEK[]`, unit: 'ms', value: serverCpuMs },
     ];
   },
 };
@@ -446,14 +446,14 @@ const idleGroup: Group = {
         exists++;
         const m = ctx.corpus[run % ctx.corpus.length]!;
         const append = () => appender.ok(`APPEND ${BOXES.idle.mailbox} ${appendArgs(m)}`, m.bytes);
-        const cpu0 = t.server.cpuNs();
+        const cpuMs = cpuStopwatch(() => t.server.cpuNs());
         const latencies = await delaysUntil(idlers, `* ${exists} EXISTS`, append, NOTIFY_TIMEOUT_MS);
         missed += idlers.length - latencies.length;
         p50.push(percentile(latencies, 50));
         p99.push(percentile(latencies, 99));
         await sleep(500);
         // After the pause: a server may finish work (write callbacks, a log line) after the last idler read.
-        cpu.push((t.server.cpuNs() - cpu0) / 1e6);
+        cpu.push(cpuMs());
       }
       const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)}`;
       const last = memory[memory.length - 1]!;
