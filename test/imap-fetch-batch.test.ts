@@ -129,3 +129,39 @@ test('a message expunged by another session is still fetched within its batch (R
   assert.ok(['* 20 EXPUNGE,* 7 EXPUNGE', '* 7 EXPUNGE,* 19 EXPUNGE'].includes(expunges.join()), expunges.join());
   a.close();
 });
+
+test('a FETCH to a client that stops reading keeps its bytes while other sessions FETCH (pooled read slabs)', { timeout: 180_000 }, async () => {
+  // The slow client's responses wait in the server's socket queue, pointing into the
+  // slabs their bodies were read into; the busy session's FETCHes take slabs from the
+  // same pool. A slab given back too early would carry the busy session's bytes.
+  const c = await session();
+  const slowMessages = Array.from({ length: 300 }, (_, i) => message(2000 + i, 24_000 + i));
+  const busyMessages = Array.from({ length: 60 }, (_, i) => message(5000 + i, 24_000 + i));
+  await fill(c, 'slow', slowMessages);
+  await fill(c, 'busy', busyMessages);
+  c.close();
+
+  const slow = await session();
+  const busy = await session();
+  try {
+    assert.match((await slow.command('s', 'SELECT slow')).tagged, /OK/);
+    slow.rawSocket().pause();
+    slow.send('f FETCH 1:* BODY.PEEK[]\r\n');
+
+    assert.match((await busy.command('s', 'SELECT busy')).tagged, /OK/);
+    for (let round = 0; round < 5; round++) {
+      const r = await busy.command(`b${round}`, 'FETCH 1:* BODY.PEEK[]', 30_000);
+      assert.match(r.tagged, /OK/);
+      r.lines.forEach((line, k) => assert.ok(literalsOf(line).literals[0]!.equals(busyMessages[k]!), `busy message ${k + 1}`));
+    }
+
+    slow.rawSocket().resume();
+    const r = await slow.readTagged('f', 60_000);
+    assert.match(r.tagged, /^f OK/);
+    assert.equal(r.lines.length, slowMessages.length);
+    r.lines.forEach((line, k) => assert.ok(literalsOf(line).literals[0]!.equals(slowMessages[k]!), `slow message ${k + 1}`));
+  } finally {
+    slow.close();
+    busy.close();
+  }
+});

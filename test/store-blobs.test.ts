@@ -44,6 +44,29 @@ describe('FsBlobStore', () => {
     await assert.rejects(blobs.readRanges([{ blobId: '0'.repeat(64), start: 0 }]), (e) => e instanceof StoreError && e.code === 'NONEXISTENT');
   });
 
+  it('reads small ranges into the arena it is given, in order, and the rest on their own', async () => {
+    const a = await blobs.put(Buffer.from('0123456789'));
+    const b = await blobs.put(Buffer.from('abcdefghij'));
+    const arena = Buffer.alloc(20, 0x2e);
+    const asked = [
+      { blobId: b.blobId, start: 2, end: 5 },
+      { blobId: a.blobId, start: 6, end: 14 }, // past the end of the blob: cut to what it holds
+      { blobId: b.blobId, start: 0, end: 10 }, // 10 octets, 9 left in the arena
+      { blobId: a.blobId, start: 7 }, // open-ended: never into the arena
+    ];
+    const got = await blobs.readRanges(asked, arena);
+    assert.deepEqual(got.map(String), ['cde', '6789', 'abcdefghij', '789']);
+    // The first two are views of the arena, one after the other.
+    assert.equal(got[0]!.buffer, arena.buffer);
+    assert.equal(got[1]!.buffer, arena.buffer);
+    assert.equal(arena.subarray(0, 7).toString(), 'cde6789');
+    assert.notEqual(got[2]!.buffer, arena.buffer);
+    const missing = (e: unknown) => e instanceof StoreError && e.code === 'NONEXISTENT';
+    await assert.rejects(blobs.readRanges([{ blobId: '0'.repeat(64), start: 0, end: 4 }], arena), missing);
+    await assert.rejects(blobs.readRanges([{ blobId: '../etc/passwd', start: 0, end: 4 }], arena), missing);
+    await assert.rejects(blobs.readRanges([{ blobId: a.blobId, start: 4, end: 3 }], arena), RangeError);
+  });
+
   it('deduplicates identical content', async () => {
     const bytes = Buffer.from('same bytes');
     const a = await blobs.put(bytes);

@@ -223,8 +223,13 @@ export interface BlobStore {
   createReadStream(blobId: string, start?: number, end?: number): Readable;
   /** Reads [start, end) of a blob into memory; for small ranges only (headers, MIME parts under a cap). */
   read(blobId: string, start?: number, end?: number): Promise<Buffer>;
-  /** read() of several ranges, answered in the order asked: one round trip where the store has round trips (a FETCH window). */
-  readRanges(ranges: readonly BlobRange[]): Promise<Buffer[]>;
+  /**
+   * read() of several ranges, answered in the order asked: one round trip
+   * where the store has round trips (a FETCH window). A store may return
+   * views into `arena` instead of new buffers; the caller then keeps the
+   * arena unchanged while it uses them.
+   */
+  readRanges(ranges: readonly BlobRange[], arena?: Buffer): Promise<Buffer[]>;
   /**
    * A blob whose bytes are `prefix` followed by the base's, without copying
    * the base (LMTP's per-recipient Return-Path/Delivered-To lines). Its id is

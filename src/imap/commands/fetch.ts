@@ -5,8 +5,10 @@
  * Invariants: messages are processed in batches (one store call for their
  * blob ids or records, their analyses together), so memory does not grow with
  * the set and there is no store round trip per message; section bytes are read
- * a window (at most WINDOW_BYTES) at a time, the next while the previous
- * drains (so at most two are held), and the window's responses are written
+ * a window (at most WINDOW_BYTES) at a time into a pooled slab, which goes
+ * back to the pool only once the socket has taken the window's responses;
+ * the next window is read while the previous one drains (so at most two are
+ * held), and the window's responses are written
  * as one batch, literal sizes taken from the bytes actually sent;
  * sections over STREAM_THRESHOLD stream from the blob store with backpressure;
  * the event loop gets a turn between batches; fetching BODY[...] (not PEEK)
@@ -31,6 +33,7 @@ import type { ImapSession } from '../session/session.js';
 import { messagePreview } from '../preview.js';
 import { encodeString } from '../wire/encode.js';
 import { ResponseBatch } from '../wire/response-batch.js';
+import { SlabPool } from '../wire/slab-pool.js';
 import type { SequenceSet } from '../../search/sequence-set.js';
 import { resolveSet, selectedView } from './message-set.js';
 import { command } from './spec.js';
@@ -43,6 +46,8 @@ const VIEW_BATCH = 1024;
 const STREAM_THRESHOLD = 128 * 1024;
 /** Section bytes read into memory at once, for one batched write. */
 const WINDOW_BYTES = 1024 * 1024;
+/** What a window's sections are read into; a few slabs stay allocated between FETCHes (4 MB). */
+const windowSlabs = new SlabPool(WINDOW_BYTES, 4);
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /** RFC 9051 `date-time` in UTC. */
@@ -331,9 +336,20 @@ async function sendWindow(session: ImapSession, window: readonly MessagePlan[], 
       into.push({ plan, k });
     }
   }
-  if (wanted.length > 0) (await session.store.blobs.readRanges(wanted)).forEach((bytes, j) => (into[j]!.plan.data[into[j]!.k] = bytes));
-  // Backpressure after the reads: this window is read while the previous one drains (at most two in memory).
-  await session.backpressure();
+  const slab = wanted.length > 0 ? windowSlabs.take() : null;
+  try {
+    if (slab) (await session.store.blobs.readRanges(wanted, slab)).forEach((bytes, j) => (into[j]!.plan.data[into[j]!.k] = bytes));
+    // Backpressure after the reads: this window is read while the previous one drains (at most two in memory).
+    await session.backpressure();
+    await writeWindow(session, window, items);
+  } finally {
+    // The responses refer to the slab until the socket has taken them.
+    if (slab) void session.whenWritten().then(() => windowSlabs.give(slab));
+  }
+}
+
+/** Renders and sends a window's responses, the sections of in-memory messages already read. */
+async function writeWindow(session: ImapSession, window: readonly MessagePlan[], items: readonly FetchItem[]): Promise<void> {
   const out = new ResponseBatch();
   const flagsAsked = items.some((i) => i.kind === 'flags');
   for (const plan of window) {

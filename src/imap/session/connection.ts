@@ -41,6 +41,7 @@ import type { MailboxIndexCache } from './mailbox-index.js';
 import type { MailboxNameCache } from './mailbox-names.js';
 import { isTrusted } from '../../net/address.js';
 import { drainedOrClosed } from '../../net/socket-io.js';
+import { WriteTracker } from '../../net/write-tracker.js';
 
 /** Stop reading from the socket while this much input waits to be framed. */
 const MAX_PENDING_INPUT = 256 * 1024;
@@ -86,6 +87,8 @@ export class ImapConnection implements ImapSession {
   private socket: Socket;
   /** Where responses go: the socket, or a deflate stream in front of it (RFC 4978). */
   private sink: Writable;
+  /** When the sink has taken what was written to it (see whenWritten). */
+  private writes = new WriteTracker();
   private compressing = false;
   private framer: CommandFramer;
   /** Responses not yet handed to the sink; small ones are joined, bodies kept as they are. */
@@ -134,6 +137,7 @@ export class ImapConnection implements ImapSession {
   private attach(socket: Socket): void {
     this.socket = socket;
     this.sink = socket;
+    this.writes = new WriteTracker();
     socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
@@ -222,11 +226,17 @@ export class ImapConnection implements ImapSession {
     const pieces = this.out.take();
     this.outBytes = 0;
     if (pieces.length > 1) this.sink.cork();
-    for (const piece of pieces) {
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i]!;
       if (this.config.log.trace) this.trace('S', piece);
-      this.sink.write(piece);
+      this.sink.write(piece, i === pieces.length - 1 ? this.writes.counted() : undefined);
     }
     if (pieces.length > 1) this.sink.uncork();
+  }
+
+  whenWritten(): Promise<void> {
+    // Output still queued is not forced out (it may share a write with the tagged reply): the next write carries it.
+    return this.writes.allTaken(this.outBytes > 0 ? 1 : 0);
   }
 
   async flush(): Promise<void> {
@@ -255,6 +265,7 @@ export class ImapConnection implements ImapSession {
     inflate.on('data', this.onData);
     inflate.on('error', () => this.bye('Invalid compressed data'));
     this.sink = deflate;
+    this.writes = new WriteTracker();
     this.compressing = true;
   }
 

@@ -48,6 +48,13 @@ export interface ImapSession {
   /** Sends queued output at once: false when the client is slow to read and flush() must wait. */
   flushNow(): boolean;
   /**
+   * Resolves once the socket (or TLS, or DEFLATE) has taken every byte
+   * written so far, so that the buffers passed to write() may be reused.
+   * Output still queued is not forced out; the wait covers the write that
+   * will carry it. Never rejects; may never resolve if the connection dies.
+   */
+  whenWritten(): Promise<void>;
+  /**
    * Waits only if the client is slow to read; output keeps coalescing into
    * large writes. Long loops (FETCH, LIST, SEARCH) call this between responses.
    */
