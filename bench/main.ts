@@ -93,6 +93,8 @@ async function runGroup(g: Group, targets: Target[], ctx: Context, opts: Options
   const warmup = g.readOnly && !g.once ? opts.warmup : 0;
   const runs = g.once ? 1 : opts.runs;
   const failed = new Set<string>();
+  // The garbage the rows before left is not this row's cost: collect it first (bench/README.md, "Fairness").
+  for (const t of targets) await t.server.collectGarbage?.();
   for (let run = 0; run < warmup + runs; run++) {
     const order = run % 2 === 0 ? targets : [...targets].reverse();
     for (const t of order) {

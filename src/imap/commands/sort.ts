@@ -8,7 +8,7 @@
  * event-loop turns between them, and kept hot per mailbox (message-facts.ts);
  * SIZE alone loads nothing.
  */
-import { cachedRanks, loadFacts, type SortValue } from '../../search/message-facts.js';
+import { cachedRanks, loadFacts, memoized, type SortValue } from '../../search/message-facts.js';
 import { parseReturnOptions, type ReturnOptions } from '../../search/parse.js';
 import { queryNeeds } from '../../search/query.js';
 import {
@@ -60,7 +60,10 @@ export const sort = command({
       const source = selectedFacts(session);
       const facts = sortNeedsRecords(args.criteria) ? await loadFacts(source, uids) : [];
       const ranks = (key: string, value: SortValue) => cachedRanks(source, key, value, uids);
-      const sorted = sortIndices(indices, args.criteria, (i) => view.messages[i]!.size, facts, ranks);
+      // Every sort key is fixed per message, so an unchanged mailbox re-sorted (a webmail page view)
+      // gets the order computed last time, as THREAD gets its tree.
+      const name = `SORT ${args.criteria.map((c) => (c.reverse ? `REVERSE ${c.key}` : c.key)).join(' ')}`;
+      const sorted = memoized(source, name, uids, indices, () => sortIndices(indices, args.criteria, (i) => view.messages[i]!.size, facts, ranks));
       await sendResult(inv, 'SORT', args.returnOptions, sorted, sorted.map((i) => view.messages[i]!), queryNeeds(args.query).modseq);
     });
   },
