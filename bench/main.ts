@@ -2,7 +2,7 @@
  * `npm run bench`: runs the same IMAP workload against mailkeep and Dovecot on
  * loopback in one run and prints a Markdown table of medians and their ratio.
  *
- *   node dist/bench/main.js [--only 1,6] [--runs 5] [--warmup 3] [--scale 0.1]
+ *   node dist/bench/main.js [--only 1,6] [--runs 5] [--warmup 6] [--scale 0.1]
  *                           [--servers mailkeep,mailkeep-pg,dovecot] [--cpu-prof] [--keep]
  *                           [--node-flag=--single-threaded-gc …]
  *
@@ -51,7 +51,7 @@ function options(): Options {
     options: {
       only: { type: 'string' },
       runs: { type: 'string', default: '5' },
-      warmup: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '6' },
       scale: { type: 'string', default: '1' },
       servers: { type: 'string', default: DEFAULT_SERVERS.join(',') },
       'cpu-prof': { type: 'boolean', default: false },
