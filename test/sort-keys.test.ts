@@ -370,11 +370,11 @@ describe('loadFacts', () => {
     // A UID the cache does not hold: no ranks, the caller ranks its facts.
     assert.equal(cachedRanks(source, 'subject', subjectOf, [uid(5000)]), null);
     let computed = 0;
-    const compute = () => ({ n: ++computed });
-    const first = memoized(source, 'x', some, indices, compute);
-    assert.equal(memoized(source, 'x', some, indices, compute), first);
-    assert.notEqual(memoized(source, 'x', some.slice(1), indices.slice(1), compute), first);
-    assert.notEqual(memoized(source, 'x', some.slice(1), indices.slice(0, -1), compute).n, first.n);
+    const compute = async () => ({ n: ++computed });
+    const first = await memoized(source, 'x', some, indices, compute);
+    assert.equal(await memoized(source, 'x', some, indices, compute), first);
+    assert.notEqual(await memoized(source, 'x', some.slice(1), indices.slice(1), compute), first);
+    assert.notEqual((await memoized(source, 'x', some.slice(1), indices.slice(0, -1), compute)).n, first.n);
     assert.equal(computed, 3);
   });
 

@@ -193,17 +193,18 @@ const sameList = (a: readonly number[], b: readonly number[]): boolean => a.leng
 /**
  * `compute()`, or its result from the last call with the same name, UIDs
  * and view indices in this mailbox: facts never change for a UID, so a
- * result derived only from them (a THREAD tree) holds as long as its input
- * does. One result per name and mailbox is kept, within the cache's budget.
+ * result derived only from them (a SORT order, a THREAD tree) holds as long
+ * as its input does. Asked before compute() runs, so a hit loads no facts.
+ * One result per name and mailbox is kept, within the cache's budget.
  */
-export function memoized<T>(source: FactsSource, name: string, uids: readonly Uid[], indices: readonly number[], compute: () => T): T {
-  const entry = cache.stores.get(source.store)?.get(source.mailboxId);
-  if (entry === undefined || entry.uidValidity !== source.uidValidity) return compute();
+export async function memoized<T>(source: FactsSource, name: string, uids: readonly Uid[], indices: readonly number[], compute: () => Promise<T>): Promise<T> {
+  const entry = entryOf(source);
   const old = entry.memos.get(name);
   if (old !== undefined && sameList(old.uids, uids) && sameList(old.indices, indices)) return old.value as T;
-  const value = compute();
+  const value = await compute();
+  // Another call may have replaced the result meanwhile, or the entry may be gone (budget, new UIDVALIDITY).
   const bytes = uids.length * MEMO_BYTES;
-  const delta = bytes - (old?.bytes ?? 0);
+  const delta = bytes - (entry.memos.get(name)?.bytes ?? 0);
   if (cache.lru.has(entry) && cache.bytes + delta <= BUDGET) {
     entry.memos.set(name, { uids: uids.slice(), indices: indices.slice(), value, bytes });
     entry.bytes += delta;

@@ -58,12 +58,14 @@ export const sort = command({
       const { view } = selectedView(session);
       const uids = indices.map((i) => view.messages[i]!.uid);
       const source = selectedFacts(session);
-      const facts = sortNeedsRecords(args.criteria) ? await loadFacts(source, uids) : [];
       const ranks = (key: string, value: SortValue) => cachedRanks(source, key, value, uids);
       // Every sort key is fixed per message, so an unchanged mailbox re-sorted (a webmail page view)
       // gets the order computed last time, as THREAD gets its tree.
       const name = `SORT ${args.criteria.map((c) => (c.reverse ? `REVERSE ${c.key}` : c.key)).join(' ')}`;
-      const sorted = memoized(source, name, uids, indices, () => sortIndices(indices, args.criteria, (i) => view.messages[i]!.size, facts, ranks));
+      const sorted = await memoized(source, name, uids, indices, async () => {
+        const facts = sortNeedsRecords(args.criteria) ? await loadFacts(source, uids) : [];
+        return sortIndices(indices, args.criteria, (i) => view.messages[i]!.size, facts, ranks);
+      });
       await sendResult(inv, 'SORT', args.returnOptions, sorted, sorted.map((i) => view.messages[i]!), queryNeeds(args.query).modseq);
     });
   },

@@ -47,9 +47,10 @@ export const thread = command({
     const { view } = selectedView(session);
     const source = selectedFacts(session);
     const uids = indices.map((i) => view.messages[i]!.uid);
-    const facts = await loadFacts(source, uids);
     // A client re-threading an unchanged mailbox gets the tree built last time (Dovecot keeps a thread index for this).
-    const threads = memoized(source, `THREAD ${args.algorithm}`, uids, indices, () => THREAD_ALGORITHMS[args.algorithm]({ indices, facts }));
+    const threads = await memoized(source, `THREAD ${args.algorithm}`, uids, indices, async () =>
+      THREAD_ALGORITHMS[args.algorithm]({ indices, facts: await loadFacts(source, uids) }),
+    );
     const number = inv.uid ? (i: number) => view.messages[i]!.uid : (i: number) => i + 1;
     await writePieces(session, '* THREAD', threadPieces(threads, number), '\r\n');
   },

@@ -172,7 +172,7 @@ export class FsBlobStore implements BlobStore, BlobPlacement {
   private async readInto(blobId: string, start: number, into: Buffer): Promise<Buffer> {
     checkRange(start, start + into.length);
     try {
-      return into.subarray(0, this.readFileSync(blobId, start, into));
+      return this.readFileSync(blobId, start, into);
     } catch (err) {
       if (!(err instanceof StoreError && err.code === 'NONEXISTENT')) throw err;
       return this.read(blobId, start, start + into.length);
@@ -206,11 +206,7 @@ export class FsBlobStore implements BlobStore, BlobPlacement {
   private async readFile(blobId: string, start: number, end: number | undefined): Promise<Buffer> {
     // A small, bounded range from the page cache costs microseconds: three syscalls
     // beat four thread-pool round trips (FETCH of headers and small bodies, POP3 RETR).
-    if (end !== undefined && end - start <= SYNC_READ_MAX) {
-      const buf = Buffer.allocUnsafe(end - start);
-      const done = this.readFileSync(blobId, start, buf);
-      return done === buf.length ? buf : buf.subarray(0, done);
-    }
+    if (end !== undefined && end - start <= SYNC_READ_MAX) return this.readFileSync(blobId, start, Buffer.allocUnsafe(end - start));
     let fh;
     try {
       fh = await open(this.pathOf(blobId), 'r');
@@ -234,8 +230,8 @@ export class FsBlobStore implements BlobStore, BlobPlacement {
     }
   }
 
-  /** Reads the blob's bytes from `start` into `buf`; returns how many there were (fewer at the end of the file). */
-  private readFileSync(blobId: string, start: number, buf: Buffer): number {
+  /** Reads the blob's bytes from `start` into `buf`; returns `buf`, cut short at the end of the file. */
+  private readFileSync(blobId: string, start: number, buf: Buffer): Buffer {
     let fd: number;
     try {
       fd = openSync(this.pathOf(blobId), 'r');
@@ -250,7 +246,7 @@ export class FsBlobStore implements BlobStore, BlobPlacement {
         if (n === 0) break;
         done += n;
       }
-      return done;
+      return done === buf.length ? buf : buf.subarray(0, done);
     } finally {
       closeSync(fd);
     }
