@@ -67,6 +67,7 @@ function view(n: number, flags: (i: number) => string[] = () => []): MailboxView
   return new MailboxView(
     1 as MailboxId, 'INBOX', 1, uid(10 * n + 10), modseq(10 * n),
     Array.from({ length: n }, (_, i) => ({ uid: uid(10 * (i + 1)), modseq: modseq(10 * (i + 1)), flags: flags(i), size: 100 })),
+    [],
   );
 }
 

@@ -91,6 +91,7 @@ function viewOf(fixtures: readonly Fixture[]): MailboxView {
   return new MailboxView(
     1 as MailboxId, 'INBOX', 1, uid(100), modseq(100),
     fixtures.map((f) => ({ uid: uid(f.uid), modseq: modseq(f.modseq ?? 1), flags: f.flags ?? [], size: f.size ?? 100 })),
+    [],
   );
 }
 

@@ -2,6 +2,7 @@
  * Message flags on the wire (RFC 9051 §2.3.2): canonical system flags,
  * keyword checks and the FLAGS list a client sees.
  */
+import type { FlagOp } from '../store/types.js';
 import { bad } from './errors.js';
 
 /** System flags a client may store, in canonical case. */
@@ -43,4 +44,18 @@ export function formatFlags(flags: readonly string[], recent: boolean): string {
 export function hasFlag(flags: readonly string[], flag: string): boolean {
   const f = flag.toLowerCase();
   return flags.some((x) => x.toLowerCase() === f);
+}
+
+/**
+ * Whether `after` is what a client that knew `before` expects from a STORE of
+ * `op` with `change` (flags compared case-insensitively): then a .SILENT
+ * STORE's result tells it nothing new (RFC 9051 §6.4.6).
+ */
+export function isStoreOutcome(before: readonly string[], op: FlagOp, change: readonly string[], after: readonly string[]): boolean {
+  const lower = (l: readonly string[]): Set<string> => new Set(l.map((f) => f.toLowerCase()));
+  const expected = op === 'set' ? lower(change) : lower(before);
+  if (op === 'add') for (const f of change) expected.add(f.toLowerCase());
+  if (op === 'remove') for (const f of change) expected.delete(f.toLowerCase());
+  const got = lower(after);
+  return got.size === expected.size && [...got].every((f) => expected.has(f));
 }

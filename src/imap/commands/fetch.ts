@@ -36,7 +36,7 @@ import { ResponseBatch } from '../wire/response-batch.js';
 import { SlabPool } from '../wire/slab-pool.js';
 import type { SequenceSet } from '../../search/sequence-set.js';
 import { resolveSet, selectedView } from './message-set.js';
-import { command } from './spec.js';
+import { command, PRESYNC_BY_UID } from './spec.js';
 
 /** Messages per store round trip (records, analyses). */
 const BATCH = 256;
@@ -103,6 +103,7 @@ export const fetch = command({
   states: ['selected'],
   uidForm: true,
   sync: 'no-expunge',
+  presync: PRESYNC_BY_UID,
   parse(r, inv): FetchArgs {
     r.sp();
     const set = r.sequenceSet();
@@ -133,6 +134,7 @@ export const fetch = command({
       indices = indices.filter((i) => view.messages[i]!.modseq > changedSince);
     }
     const viewOnly = items.every((i) => VIEW_ITEMS.has(i.kind));
+    const flagsAsked = items.some((i) => i.kind === 'flags');
     const needsRecord = items.some((i) => RECORD_ITEMS.has(i.kind));
     const needsBlob = items.some((i) => !VIEW_ITEMS.has(i.kind) && !RECORD_ITEMS.has(i.kind));
     const needsAnalysis = items.some(needsAnalysisFor);
@@ -151,6 +153,7 @@ export const fetch = command({
           const m = view.messages[i]!;
           lines += `* ${fetchHead(session, i + 1, m.uid)} (`;
           for (let t = 0; t < items.length; t++) lines += (t > 0 ? ' ' : '') + viewItemText(items[t]!, m, view.isRecent(m.uid));
+          if (flagsAsked) view.told(m.uid);
           lines += ')\r\n';
         }
         session.write(Buffer.from(lines));
@@ -174,7 +177,7 @@ export const fetch = command({
       const analyses = needsAnalysis ? await analysesOf(session, uids.map(blobOf)) : null;
       const plans: MessagePlan[] = [];
       for (const i of batch) {
-        // markSeen replaced changed summaries in the view (they are immutable).
+        // markSeen's sync replaced changed summaries in the view (they are immutable).
         const m = view.messages[i]!;
         const rec = records.get(m.uid) ?? null;
         const blobId = blobOf(m.uid);
@@ -209,14 +212,20 @@ async function reportVanished(session: ImapSession, accountId: AccountId, view: 
   if (uids.length) session.untagged(`VANISHED (EARLIER) ${formatNumbers(uids)}`);
 }
 
-/** Sets \Seen on messages lacking it; returns the UIDs whose flags changed. */
+/**
+ * Sets \Seen on messages lacking it (RFC 9051 §6.4.5) and brings the view up
+ * to date through the sync step; their FETCH responses tell the new flags
+ * (writeWindow), the sync after FETCH whatever is still owed. Returns the
+ * UIDs whose flags changed.
+ */
 async function markSeen(session: ImapSession, accountId: AccountId, batch: ViewMessage[]): Promise<Set<number>> {
   const { view } = selectedView(session);
   const unseen = batch.filter((m) => !view.isExpunged(m.uid) && !hasFlag(m.flags, '\\Seen')).map((m) => m.uid);
-  const changed = new Set<number>();
-  if (unseen.length === 0) return changed;
-  const res = await session.store.storeFlags(accountId, view.mailboxId, unseen as Uid[], 'add', ['\\Seen']);
-  for (const s of res.changed) if (view.update(s)) changed.add(s.uid);
+  if (unseen.length === 0) return new Set();
+  const res = await session.indexCache.storeFlags(accountId, view.mailboxId, unseen as Uid[], 'add', ['\\Seen']);
+  const changed = new Set<number>(res.changed.map((s) => s.uid));
+  view.owe(changed);
+  await session.sync('no-expunge', true);
   return changed;
 }
 
@@ -352,6 +361,7 @@ async function sendWindow(session: ImapSession, window: readonly MessagePlan[], 
 async function writeWindow(session: ImapSession, window: readonly MessagePlan[], items: readonly FetchItem[]): Promise<void> {
   const out = new ResponseBatch();
   const flagsAsked = items.some((i) => i.kind === 'flags');
+  const { view } = selectedView(session);
   for (const plan of window) {
     // What is complete goes out first: a slow message may fail (NO) after its first bytes.
     if (plan.slow) sendBatch(session, out);
@@ -362,6 +372,7 @@ async function writeWindow(session: ImapSession, window: readonly MessagePlan[],
     }
     // RFC 9051 §6.4.5: a \Seen set by this FETCH is reported in the same response.
     if (plan.flagsChanged && !flagsAsked) out.add(`${items.length > 0 ? ' ' : ''}FLAGS ${formatFlags(plan.m.flags, plan.recent)}`);
+    if (plan.flagsChanged || flagsAsked) view.told(plan.m.uid);
     out.add(')\r\n');
     plan.data = []; // the batch holds the bytes now; the plan outlives this window
   }

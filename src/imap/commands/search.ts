@@ -22,7 +22,7 @@ import type { ViewMessage } from '../session/mailbox-view.js';
 import type { ImapSession } from '../session/session.js';
 import { encodeString } from '../wire/encode.js';
 import { selectedView } from './message-set.js';
-import { command, type Invocation } from './spec.js';
+import { command, type Invocation, PRESYNC_NO_EXPUNGE } from './spec.js';
 
 /** Result text is flushed to the client in pieces of about this many characters. */
 const PIECE = 16 * 1024;
@@ -33,6 +33,7 @@ export const search = command({
   states: ['selected'],
   uidForm: true,
   sync: 'no-expunge',
+  presync: PRESYNC_NO_EXPUNGE,
   parse(r, inv): SearchArgs {
     r.sp();
     return parseSearchCommand(r, inv.session.rev2);

@@ -5,8 +5,7 @@
  */
 import { modseq } from '../../ids.js';
 import { condstore, qresync } from '../condstore.js';
-import { SYSTEM_FLAGS } from '../flags.js';
-import { sendFlags } from '../session/sync.js';
+import { flagsAnnouncement, sendFlags } from '../session/sync.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 import { formatNumbers, inRanges, resolveRanges, type SequenceSet } from '../../search/sequence-set.js';
 import { MailboxView } from '../session/mailbox-view.js';
@@ -107,7 +106,8 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
   const mb = found.ref;
   // Current via the change bus: no store query when nothing changed since the last SELECT.
   const snap = await session.indexCache.snapshot(account, mb.id, found.settled);
-  const view = new MailboxView(mb.id, mb.name, snap.uidValidity, snap.uidNext, snap.modseq, snap.summaries);
+  const { keywords, firstUnseen } = snap.facts;
+  const view = new MailboxView(mb.id, mb.name, snap.uidValidity, snap.uidNext, snap.modseq, snap.summaries, keywords);
   if (!readOnly && !session.rev2) {
     const first = await session.indexCache.claimRecent(account, mb.id, view.maxUid + 1);
     view.markRecent(recentFrom(view, first));
@@ -115,8 +115,6 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
   const st = session.state;
   if (st.kind !== 'authenticated') throw new Error('unexpected state');
 
-  const { keywords, firstUnseen } = snap.facts;
-  const flags = [...SYSTEM_FLAGS, ...keywords].join(' ');
   session.untagged(`${view.exists} EXISTS`);
   if (!session.rev2) {
     session.untagged(`${view.recentCount} RECENT`);
@@ -126,8 +124,7 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
   session.untagged(`OK [UIDNEXT ${view.uidNext}] Predicted next UID`);
   // RFC 8474 §4.2.
   session.untagged(`OK [MAILBOXID (${mailboxObjectId({ id: mb.id, uidValidity: view.uidValidity })})] Mailbox id`);
-  session.untagged(`FLAGS (${flags})`);
-  session.untagged(readOnly ? 'OK [PERMANENTFLAGS ()] Read-only mailbox' : `OK [PERMANENTFLAGS (${flags} \\*)] Flags permitted`);
+  for (const line of flagsAnnouncement(keywords, readOnly)) session.untagged(line);
   if (condstore(session)) session.untagged(`OK [HIGHESTMODSEQ ${view.modseq}] Highest`);
   if (session.rev2) {
     session.untagged(Buffer.concat([Buffer.from('LIST () '), encodeString('/'), Buffer.from(' '), mailboxWire(session, mb.name)]));

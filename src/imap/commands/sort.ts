@@ -22,7 +22,7 @@ import {
 import { ParseError } from '../wire/reader.js';
 import { selectedView } from './message-set.js';
 import { keepingSaved, searchSelected, selectedFacts, sendResult } from './search.js';
-import { command } from './spec.js';
+import { command, PRESYNC_NO_EXPUNGE } from './spec.js';
 
 /** A parsed SORT command. */
 export interface SortArgs extends SearchCriteria {
@@ -37,6 +37,7 @@ export const sort = command({
   states: ['selected'],
   uidForm: true,
   sync: 'no-expunge',
+  presync: PRESYNC_NO_EXPUNGE,
   parse(r, inv): SortArgs {
     r.sp();
     let returnOptions: ReturnOptions | null = null;

@@ -23,6 +23,11 @@ export interface CommandResult {
  */
 export type SyncMode = 'full' | 'no-expunge' | 'none';
 
+/** Presync of FETCH and STORE: their UID forms name messages by UID only, so expunges may go first (RFC 9051 §7.5.1). */
+export const PRESYNC_BY_UID = { seq: 'no-expunge', uid: 'full' } as const;
+/** Presync of SEARCH, SORT and THREAD: criteria may hold sequence numbers even in the UID form (RFC 7162 §3.2.10.2). */
+export const PRESYNC_NO_EXPUNGE = { seq: 'no-expunge', uid: 'no-expunge' } as const;
+
 /** Per-invocation facts a command needs besides its arguments. */
 export interface Invocation {
   tag: string;
@@ -41,6 +46,12 @@ export interface CommandSpec<A = unknown> {
   uidForm?: boolean;
   /** Sync after the command; UID forms always allow full sync. Default 'full'. */
   sync?: SyncMode;
+  /**
+   * The command answers from message state (flags, the message list): the
+   * sync step runs before it too, in this mode for its sequence-number and
+   * its UID form, so no answer describes a state that no longer exists.
+   */
+  presync?: { seq: SyncMode; uid: SyncMode };
   parse(r: ArgReader, inv: Invocation): A;
   run(inv: Invocation, args: A): Promise<CommandResult | void>;
 }

@@ -7,12 +7,11 @@ import { modseq } from '../../ids.js';
 import type { FlagOp } from '../../store/types.js';
 import { enableCondstore } from '../condstore.js';
 import { no } from '../errors.js';
-import { canonicalFlags } from '../flags.js';
-import { sendFlags } from '../session/sync.js';
+import { canonicalFlags, isStoreOutcome } from '../flags.js';
 import { formatNumbers, type SequenceSet } from '../../search/sequence-set.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 import { resolveSet, selectedView } from './message-set.js';
-import { command } from './spec.js';
+import { command, PRESYNC_BY_UID } from './spec.js';
 
 interface StoreArgs {
   set: SequenceSet;
@@ -30,6 +29,7 @@ export const store = command({
   states: ['selected'],
   uidForm: true,
   sync: 'no-expunge',
+  presync: PRESYNC_BY_UID,
   parse(r): StoreArgs {
     r.sp();
     const set = r.sequenceSet();
@@ -60,13 +60,21 @@ export const store = command({
     if (args.unchangedSince !== null) enableCondstore(session);
     const indices = resolveSet(session, view, args.set, inv.uid);
     const uids = indices.map((i) => view.messages[i]!.uid).filter((uid) => !view.isExpunged(uid));
-    const res = await session.store.storeFlags(accountId, view.mailboxId, uids, args.op, args.flags, args.unchangedSince === null ? undefined : modseq(args.unchangedSince));
-    for (const s of res.changed) view.update(s);
-    // The index learns this commit from its result rather than reading the rows back at the next sync.
-    session.indexCache.applyCommitted(accountId, view.mailboxId, res.modseq, res.changed);
-    if (!args.silent && session.state.kind === 'selected') {
+    const res = await session.indexCache.storeFlags(accountId, view.mailboxId, uids, args.op, args.flags, args.unchangedSince === null ? undefined : modseq(args.unchangedSince));
+    // The sync step after the command reports these (and any other session's changes) from the store.
+    // RFC 9051 §6.4.6: without .SILENT, the flags of every message in the set (but those that failed
+    // UNCHANGEDSINCE); RFC 7162 §3.1.3: with UNCHANGEDSINCE, every changed message's MODSEQ even with .SILENT.
+    if (!args.silent) {
       const conflicts = new Set<number>(res.conflicts);
-      await sendFlags(session, view, uids.filter((uid) => !conflicts.has(uid)).map((uid) => view.indexOfUid(uid)).filter((i) => i >= 0));
+      view.owe(uids.filter((uid) => !conflicts.has(uid)));
+    } else if (args.unchangedSince !== null) {
+      view.owe(res.changed.map((s) => s.uid));
+    } else {
+      // .SILENT: the client knows the outcome unless another change slipped in before this one.
+      for (const s of res.changed) {
+        const before = view.messages[view.indexOfUid(s.uid)];
+        if (before && isStoreOutcome(before.flags, args.op, args.flags, s.flags)) view.silence(s.uid, s.modseq);
+      }
     }
     if (res.conflicts.length > 0) {
       const names = inv.uid ? res.conflicts : res.conflicts.map((u) => view.seqOf(u)).sort((a, b) => a - b);

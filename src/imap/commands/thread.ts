@@ -12,7 +12,7 @@ import { threadOrderedSubject, threadReferences, type ThreadInput, type ThreadNo
 import { ParseError } from '../wire/reader.js';
 import { selectedView } from './message-set.js';
 import { searchSelected, selectedFacts, writePieces } from './search.js';
-import { command } from './spec.js';
+import { command, PRESYNC_NO_EXPUNGE } from './spec.js';
 
 /** The threading algorithms this server implements (capabilities.ts advertises each as THREAD=<name>). */
 const THREAD_ALGORITHMS = {
@@ -33,6 +33,7 @@ export const thread = command({
   states: ['selected'],
   uidForm: true,
   sync: 'no-expunge',
+  presync: PRESYNC_NO_EXPUNGE,
   parse(r, inv): ThreadArgs {
     r.sp();
     const algorithm = r.atom().toUpperCase();

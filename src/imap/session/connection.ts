@@ -36,6 +36,7 @@ import { ResponseBatch } from '../wire/response-batch.js';
 import type { Enabled, ImapSession } from './session.js';
 import type { SessionState } from './state.js';
 import { MailboxGone, syncSelected, syncSelectedNow } from './sync.js';
+import { CHECK_VIEWS, checkView } from './view-check.js';
 import { SessionNotifier } from '../notify/notifier.js';
 import type { MailboxIndexCache } from './mailbox-index.js';
 import type { MailboxNameCache } from './mailbox-names.js';
@@ -526,11 +527,11 @@ export class ImapConnection implements ImapSession {
     }
   }
 
-  async sync(mode: SyncMode): Promise<void> {
+  async sync(mode: SyncMode, deferFlags = false): Promise<void> {
     this.followSelected();
     if (mode === 'none' || this.state.kind !== 'selected') return this.notifier.deliver(mode);
     try {
-      await syncSelected(this, this.state, mode === 'full');
+      await syncSelected(this, this.state, mode === 'full', deferFlags);
     } catch (e) {
       // RFC 9051 §7.1.5: a selected mailbox that vanished (deleted elsewhere) ends the session.
       if (!(e instanceof MailboxGone || (e instanceof StoreError && e.code === 'NONEXISTENT'))) throw e;
@@ -572,9 +573,12 @@ export class ImapConnection implements ImapSession {
         throw new ImapError('BAD', null, stateError(this.state.kind, name));
       }
       syncMode = uid ? 'full' : (spec.sync ?? 'full');
+      // The answer must show the mailbox as it is now, not as this view last saw it.
+      if (spec.presync && this.state.kind === 'selected') await this.sync(uid ? spec.presync.uid : spec.presync.seq, true);
       const result = await spec.run(inv, args);
       if (this.closed) return;
       if ((this.state.kind as string) !== 'logout') await this.sync(syncMode);
+      if (CHECK_VIEWS && this.state.kind === 'selected') await checkView(this.store, this.state.account.id, this.state.view);
       const label = `${uid ? 'UID ' : ''}${name}`;
       if (!result?.answered) this.tagged(tag, 'OK', result?.code, result?.text ?? `${label} completed`);
       this.log.debug({ cmd: label, ms: Date.now() - started }, 'command');

@@ -19,7 +19,7 @@
  * mailboxes, journal entries and merged answers is bounded.
  */
 import type { AccountId, MailboxId, ModSeq, Uid } from '../../ids.js';
-import { StoreError, type MailboxChanges, type MailStore, type MessageSummary } from '../../store/types.js';
+import { StoreError, type FlagChangeResult, type FlagOp, type MailboxChanges, type MailStore, type MessageSummary } from '../../store/types.js';
 
 /** Mailboxes kept in memory per process. */
 const MAX_CACHED = 256;
@@ -187,15 +187,18 @@ export class MailboxIndexCache {
   }
 
   /**
-   * A commit this process just made to a cached mailbox whose whole effect
-   * the caller knows (a flag change: every message it gave `modseq`), applied
-   * without reading it back. Only when the entry is exactly one modseq behind
-   * and not refreshing; otherwise the next use refreshes as usual.
+   * A flag change (STORE, FETCH's implicit \Seen) committed through the
+   * index: every message it changes gets the same new modseq, so the index
+   * learns the commit from the store's answer instead of reading the changed
+   * rows back at the next sync — when the entry is exactly one modseq behind
+   * and not refreshing; otherwise the next use refreshes as usual. Sessions
+   * still learn of it only through their sync step.
    */
-  applyCommitted(accountId: AccountId, mailboxId: MailboxId, modseq: ModSeq, changed: readonly MessageSummary[]): void {
+  async storeFlags(accountId: AccountId, mailboxId: MailboxId, uids: readonly Uid[], op: FlagOp, flags: readonly string[], unchangedSince?: ModSeq): Promise<FlagChangeResult> {
+    const res = await this.store.storeFlags(accountId, mailboxId, uids, op, flags, unchangedSince);
     const entry = this.entries.get(mailboxId);
-    if (entry?.accountId !== accountId || entry.refreshing || entry.modseq !== modseq - 1) return;
-    applyDelta(entry, changed, [], modseq);
+    if (entry?.accountId === accountId && !entry.refreshing && entry.modseq === res.modseq - 1) applyDelta(entry, res.changed, [], res.modseq);
+    return res;
   }
 
   /**

@@ -10,7 +10,10 @@
  * next one, so an append seen by many idling sessions copies nothing per
  * session; a message leaves the view only when its EXPUNGE is sent, so a
  * message expunged by another session stays fetchable until then (RFC 2180
- * §4.1); lookups are binary searches, never linear scans.
+ * §4.1); lookups are binary searches, never linear scans; the view changes
+ * only in the sync step (sync.ts), never in a command; every keyword in the
+ * view's messages is in `announced`, the keywords of the last FLAGS response
+ * the client got (RFC 9051 §7.3.5).
  */
 import type { MailboxId, ModSeq, SeqNum, Uid } from '../../ids.js';
 import type { MessageSummary } from '../../store/types.js';
@@ -18,12 +21,28 @@ import type { MessageSummary } from '../../store/types.js';
 /** Per-message state as the session knows it (immutable; replaced on change). */
 export type ViewMessage = Readonly<MessageSummary>;
 
+/** What a command left for the sync step to report, or not. */
+export interface OwedFlags {
+  /** UIDs whose flags must be reported even if unchanged. */
+  report: ReadonlySet<number>;
+  /** UID → modseq of the client's own .SILENT change, not to be reported while it is the latest. */
+  silenced: ReadonlyMap<number, number>;
+}
+
+const NOTHING_OWED: OwedFlags = { report: new Set(), silenced: new Map() };
+
 /** A selected mailbox as one session sees it. */
 export class MailboxView {
   /** UIDs this session claimed as \Recent (RFC 3501 §2.3.2). */
   private readonly recent = new Set<number>();
   /** Expunged in the store; EXPUNGE not yet sent. */
   private readonly expunged = new Set<number>();
+  /** UIDs whose flags the next sync must report even if unchanged (a STORE's own set). */
+  private readonly owedFlags = new Set<number>();
+  /** UID → modseq of a .SILENT STORE's own change, which the next sync leaves unreported. */
+  private readonly silencedFlags = new Map<number, number>();
+  /** Keywords the client was told of in FLAGS (SELECT's and every later one). */
+  readonly announced: Set<string>;
 
   constructor(
     readonly mailboxId: MailboxId,
@@ -34,7 +53,11 @@ export class MailboxView {
     public modseq: ModSeq,
     /** The index's array at SELECT: shared until this view first changes (copy on write). */
     private arr: ViewMessage[],
-  ) {}
+    /** The keywords in use at SELECT, which its FLAGS response lists. */
+    keywords: Iterable<string>,
+  ) {
+    this.announced = new Set(keywords);
+  }
 
   /** The messages as the client knows them; index N has sequence number N+1. */
   get messages(): readonly ViewMessage[] {
@@ -115,12 +138,46 @@ export class MailboxView {
     return this.expunged.size > 0;
   }
 
-  /** Replaces a message's summary after a flag change; returns false when it is not in the view. */
+  /** Replaces a message's summary after a flag change (the sync step's job); returns false when it is not in the view. */
   update(s: MessageSummary): boolean {
     const i = this.indexOfUid(s.uid);
     if (i < 0) return false;
     this.own()[i] = s;
     return true;
+  }
+
+  /** Records UIDs whose flags the next sync must report (RFC 9051 §6.4.6 STORE, RFC 7162 §3.1.3). */
+  owe(uids: Iterable<number>): void {
+    for (const u of uids) this.owedFlags.add(u);
+  }
+
+  /** Records a change the client made with .SILENT and knows the outcome of: not reported while it is the latest. */
+  silence(uid: number, modseq: number): void {
+    this.silencedFlags.set(uid, modseq);
+  }
+
+  /** The client was just told this message's current flags (a FETCH response with FLAGS): nothing owed for it. */
+  told(uid: number): void {
+    if (this.owedFlags.size > 0) this.owedFlags.delete(uid);
+  }
+
+  /** What is owed, left in place (a sync that defers its flag lines). */
+  peekOwed(): OwedFlags {
+    return { report: this.owedFlags, silenced: this.silencedFlags };
+  }
+
+  /** Takes what the command recorded for the sync that reports it. */
+  takeOwed(): OwedFlags {
+    if (this.owedFlags.size === 0 && this.silencedFlags.size === 0) return NOTHING_OWED;
+    const owed = { report: new Set(this.owedFlags), silenced: new Map(this.silencedFlags) };
+    this.owedFlags.clear();
+    this.silencedFlags.clear();
+    return owed;
+  }
+
+  /** Whether the command recorded anything for the sync. */
+  get owesFlags(): boolean {
+    return this.owedFlags.size > 0 || this.silencedFlags.size > 0;
   }
 
   /**

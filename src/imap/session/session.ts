@@ -79,8 +79,13 @@ export interface ImapSession {
   authenticated(account: Account): void;
   /** A message streamed by the framer for this command (APPEND): staged bytes and analysis. */
   takeStagedMessage(streamId: number): Promise<Omit<NewMessage, 'flags' | 'internalDate'>>;
-  /** Reports changes to the selected mailbox as the RFC allows at this point. */
-  sync(mode: SyncMode): Promise<void>;
+  /**
+   * Reports changes to the selected mailbox as the RFC allows at this point
+   * (the one sync step, sync.ts). `deferFlags`: flag changes are owed to
+   * the sync after the command instead of sent now (before and inside a
+   * command that answers from message state).
+   */
+  sync(mode: SyncMode, deferFlags?: boolean): Promise<void>;
   /**
    * sync('full') without a promise step, when all it needs is in memory and
    * nothing else is owed (an idler after a change's first): false, having

@@ -1,23 +1,28 @@
 /**
- * The one sync step (DESIGN "the one idea"): after every command, and while
- * idling, ask what changed since the modseq this view last saw and tell the
- * client — its own changes and everybody else's alike. The answer comes from
- * the process's shared mailbox index (one store query per change however
- * many sessions follow the mailbox), and identical lines are framed once and
- * written to every session as the same bytes.
+ * The one sync step (DESIGN "the one idea"): the only place where store
+ * changes become untagged responses and the session's view changes. Before
+ * a command that answers from message state (FETCH, STORE, SEARCH, SORT,
+ * THREAD), after every command, and while idling, it asks what changed since
+ * the modseq this view last saw and tells the client — its own changes and
+ * everybody else's alike. A command never edits the view: it commits, records
+ * what it must report (MailboxView.owe: a STORE's set, even .SILENT with
+ * UNCHANGEDSINCE), and this step reports (changed since the view's modseq) ∪
+ * (owed). The answer comes from the process's shared mailbox index (one store
+ * query per change however many sessions follow the mailbox), and identical
+ * lines are framed once and written to every session as the same bytes.
  *
  * Invariants: EXPUNGE is sent only when `allowExpunge` (never during FETCH,
  * STORE or SEARCH by sequence number, RFC 9051 §7.4.1); until then an
  * expunged message keeps its sequence number and stays fetchable (RFC 2180
- * §4.1.2). EXISTS is sent before FETCH for new messages.
+ * §4.1.2). EXISTS is sent before FETCH for new messages. Every keyword in the
+ * view was announced in a FLAGS response before any FETCH shows it.
  */
-import type { Uid } from '../../ids.js';
 import { condstore, fetchHead, qresync, uidOnly, vanishedMode } from '../condstore.js';
-import { formatFlags } from '../flags.js';
+import { formatFlags, SYSTEM_FLAGS } from '../flags.js';
 import { formatNumbers } from '../../search/sequence-set.js';
-import type { MailboxChanges } from '../../store/types.js';
+import type { MailboxChanges, MessageSummary } from '../../store/types.js';
 import type { IndexChanges } from './mailbox-index.js';
-import type { MailboxView } from './mailbox-view.js';
+import type { MailboxView, OwedFlags } from './mailbox-view.js';
 import type { ImapSession } from './session.js';
 import type { SessionState } from './state.js';
 
@@ -30,31 +35,43 @@ export class MailboxGone extends Error {
   }
 }
 
-/** Applies store changes to the selected view and queues the untagged responses. */
-export async function syncSelected(session: ImapSession, state: Selected, allowExpunge: boolean): Promise<void> {
-  if (syncSelectedNow(session, state, allowExpunge)) return;
+/** Flag lines up to this many are framed to share; more (a big STORE's own) go in batches with backpressure. */
+const SHARED_FLAG_LINES = 64;
+
+/**
+ * Applies store changes to the selected view and queues the untagged
+ * responses. `deferFlags` (the sync before and inside a command that answers
+ * from message state): the changed flags are owed, not sent, so a FETCH that
+ * shows a message's flags tells them once and the sync after the command
+ * sends the rest.
+ */
+export async function syncSelected(session: ImapSession, state: Selected, allowExpunge: boolean, deferFlags = false): Promise<void> {
   const view = state.view;
+  if (!deferFlags && !view.owesFlags && syncSelectedNow(session, state, allowExpunge)) return;
   const index = session.indexCache;
   const changes = await index.changesSince(state.account.id, view.mailboxId, view.modseq);
   const upTo = claimBound(session, state, changes, allowExpunge);
   const first = upTo === null ? null : await index.claimRecent(state.account.id, view.mailboxId, upTo);
-  report(session, state, changes, allowExpunge, first);
+  const lines = report(session, state, changes, allowExpunge, first, deferFlags);
+  if (lines.length <= SHARED_FLAG_LINES) for (const i of lines) sendShared(session, flagsLine(session, view, i));
+  else await sendFlags(session, view, lines);
 }
 
 /**
  * syncSelected without a promise step, when the index answers from memory
- * (every idler after a change's first): false, having done nothing, when
- * only the async path can.
+ * (every idler after a change's first) and the session owes nothing of its
+ * own: false, having done nothing, when only the async path can.
  */
 export function syncSelectedNow(session: ImapSession, state: Selected, allowExpunge: boolean): boolean {
   const view = state.view;
+  if (view.owesFlags) return false;
   const index = session.indexCache;
   const changes = index.changesSinceNow(state.account.id, view.mailboxId, view.modseq);
   if (!changes) return false;
   const upTo = claimBound(session, state, changes, allowExpunge);
   const first = upTo === null ? null : index.claimedNow(state.account.id, view.mailboxId, upTo);
   if (upTo !== null && first === null) return false;
-  report(session, state, changes, allowExpunge, first);
+  for (const i of report(session, state, changes, allowExpunge, first, false)) sendShared(session, flagsLine(session, view, i));
   return true;
 }
 
@@ -76,18 +93,28 @@ function claimBound(session: ImapSession, state: Selected, changes: MailboxChang
 /**
  * RFC 7162 §3.2.10: a QRESYNC client must never see MODSEQs beyond an
  * expunge it has not been told about; while expunges must wait, the whole
- * batch of changes waits.
+ * batch of changes waits (but for the command's own messages, see reportOwn).
  */
 function heldBack(session: ImapSession, view: MailboxView, changes: MailboxChanges, allowExpunge: boolean): boolean {
   return !allowExpunge && qresync(session) && changes.expunged.some((u) => view.indexOfUid(u) >= 0);
 }
 
-/** Applies the changes to the view and queues the responses; `first`: the first UID recent for this session (null: no claim). */
-function report(session: ImapSession, state: Selected, changes: IndexChanges, allowExpunge: boolean, first: number | null): void {
+/**
+ * Applies the changes to the view and queues every response but the flag
+ * lines, whose view indices it returns, ascending: the changed flags (every
+ * change with CONDSTORE, RFC 7162 §3.1.4.1) and the flags the command owes
+ * (its STORE set), each once. `first`: the first UID recent for this
+ * session (null: no claim).
+ */
+function report(session: ImapSession, state: Selected, changes: IndexChanges, allowExpunge: boolean, first: number | null, deferFlags: boolean): number[] {
   const view = state.view;
   // The mailbox was replaced (e.g. INBOX renamed away): the view is meaningless now (RFC 9051 §2.3.1.1).
   if (changes.uidValidity !== view.uidValidity) throw new MailboxGone();
-  if (heldBack(session, view, changes, allowExpunge)) return;
+  const owed = deferFlags ? view.peekOwed() : view.takeOwed();
+  if (heldBack(session, view, changes, allowExpunge)) {
+    applyOwn(session, state, changes, owed);
+    return deferFlags ? [] : linesFor(view, [], owed.report);
+  }
   for (const uid of changes.expunged) view.markExpunged(uid);
 
   // The view holds exactly the array these changes apply to: take the index's result rather than copy.
@@ -104,9 +131,11 @@ function report(session: ImapSession, state: Selected, changes: IndexChanges, al
     if (!m || view.isExpunged(m.uid) || s.modseq <= m.modseq) continue;
     const changedFlags = m.flags.join(' ') !== s.flags.join(' ');
     if (!successor) view.update(s);
-    if (changedFlags || condstore(session)) flagUpdates.push(s.uid);
+    if ((changedFlags || condstore(session)) && !owed.report.has(s.uid) && owed.silenced.get(s.uid) !== s.modseq) flagUpdates.push(s.uid);
   }
   if (successor) view.adopt(successor);
+  // Before any FETCH that shows a new keyword, including those the command itself sends.
+  announceKeywords(session, state, keywordsIn(changes));
 
   if (allowExpunge) reportExpunges(session, view);
 
@@ -116,10 +145,77 @@ function report(session: ImapSession, state: Selected, changes: IndexChanges, al
     // One shared buffer for both lines: an idler's whole wake-up is one write of bytes framed once.
     sendShared(session, session.rev2 ? `${view.exists} EXISTS` : [`${view.exists} EXISTS`, `${view.recentCount} RECENT`]);
   }
-
-  for (const uid of flagUpdates) reportFlags(session, view, uid as Uid);
   view.modseq = changes.highestModSeq;
   view.uidNext = changes.uidNext;
+  if (!deferFlags) return linesFor(view, flagUpdates, owed.report);
+  view.owe(flagUpdates);
+  return [];
+}
+
+/**
+ * A held-back sync (heldBack) still applies the command's own messages (those
+ * it owes or silenced): a STORE answers with its flags, a FETCH shows the
+ * \Seen it set. The view's modseq stays, so the rest arrives once expunges
+ * may be sent.
+ */
+function applyOwn(session: ImapSession, state: Selected, changes: IndexChanges, owed: OwedFlags): void {
+  const view = state.view;
+  const mine = changes.changed.filter((s) => owed.report.has(s.uid) || owed.silenced.has(s.uid));
+  for (const s of mine) {
+    const m = view.messages[view.indexOfUid(s.uid)];
+    if (m && s.modseq > m.modseq) view.update(s);
+  }
+  announceKeywords(session, state, keywordsOf(mine));
+}
+
+/** View indices of the flag lines to send, ascending, each once; owed UIDs no longer in the view are left out. */
+function linesFor(view: MailboxView, changed: readonly number[], owed: ReadonlySet<number>): number[] {
+  const uids = owed.size === 0 ? changed : [...new Set([...changed, ...owed])];
+  const out: number[] = [];
+  for (const uid of uids) {
+    const i = view.indexOfUid(uid);
+    if (i >= 0 && !view.isExpunged(uid)) out.push(i);
+  }
+  return owed.size === 0 ? out : out.sort((a, b) => a - b);
+}
+
+/** Keywords in a change set (shared by every session that syncs the same answer). */
+const keywordsByChanges = new WeakMap<IndexChanges, readonly string[]>();
+
+function keywordsIn(changes: IndexChanges): readonly string[] {
+  let kw = keywordsByChanges.get(changes);
+  if (!kw) keywordsByChanges.set(changes, (kw = keywordsOf(changes.changed)));
+  return kw;
+}
+
+/** The keywords (not system flags) the summaries carry, each once. */
+function keywordsOf(summaries: readonly MessageSummary[]): string[] {
+  const out = new Set<string>();
+  for (const s of summaries) for (const f of s.flags) if (!f.startsWith('\\')) out.add(f);
+  return [...out];
+}
+
+/**
+ * RFC 9051 §7.3.5 / RFC 3501 §7.2.6: FLAGS tells the client which flags
+ * apply in the mailbox, and the client records every update; a keyword it
+ * was never told of must not appear in a FETCH. So a keyword new to the view
+ * sends FLAGS and PERMANENTFLAGS again first (as SELECT does).
+ */
+function announceKeywords(session: ImapSession, state: Selected, keywords: readonly string[]): void {
+  const announced = state.view.announced;
+  let grew = false;
+  for (const k of keywords) {
+    if (announced.has(k)) continue;
+    announced.add(k);
+    grew = true;
+  }
+  if (grew) for (const line of flagsAnnouncement(announced, state.readOnly)) session.untagged(line);
+}
+
+/** The FLAGS and PERMANENTFLAGS responses for a mailbox whose keywords are `keywords` (RFC 9051 §7.3.5, §7.1). */
+export function flagsAnnouncement(keywords: Iterable<string>, readOnly: boolean): string[] {
+  const flags = [...SYSTEM_FLAGS, ...keywords].join(' ');
+  return [`FLAGS (${flags})`, readOnly ? 'OK [PERMANENTFLAGS ()] Read-only mailbox' : `OK [PERMANENTFLAGS (${flags} \\*)] Flags permitted`];
 }
 
 /** Framed lines recently sent, shared by sessions that send the same one. */
@@ -155,12 +251,6 @@ function reportExpunges(session: ImapSession, view: MailboxView): void {
   if (removed.length === 0) return;
   if (vanishedMode(session)) sendShared(session, `VANISHED ${formatNumbers(removed.map((r) => r.uid).reverse())}`);
   else for (const r of removed) sendShared(session, `${r.index + 1} EXPUNGE`);
-}
-
-/** Queues a changed message's flags, framed once for every session that sends the same line. */
-function reportFlags(session: ImapSession, view: MailboxView, uid: Uid): void {
-  const i = view.indexOfUid(uid);
-  if (i >= 0) sendShared(session, flagsLine(session, view, i));
 }
 
 /** Responses written at once by sendFlags. */
