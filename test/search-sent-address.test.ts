@@ -91,36 +91,36 @@ after(async () => {
   await srv.stop();
 });
 
-describe('SENTBEFORE, SENTON, SENTSINCE: the Date header as written (RFC 9051 §6.4.4)', () => {
-  before(async () => {
-    assert.match((await c.command('x', 'SELECT Dates')).tagged, /^x OK/);
-  });
-
-  const cases: Array<[string, string]> = [
-    ['SENTBEFORE 24-Mar-2007', '* SEARCH'],
-    ['SENTBEFORE 25-Mar-2007', '* SEARCH 2'],
-    ['SENTBEFORE 26-Mar-2007', '* SEARCH 1 2 4 5 6 7 8 11 13'],
-    ['SENTBEFORE 27-Mar-2007', '* SEARCH 1 2 3 4 5 6 7 8 11 12 13'],
-    ['SENTON 23-Mar-2007', '* SEARCH'],
-    ['SENTON 24-Mar-2007', '* SEARCH 2'],
-    ['SENTON 25-Mar-2007', '* SEARCH 1 4 5 6 7 8 11 13'],
-    ['SENTON 26-Mar-2007', '* SEARCH 3 12'],
-    ['SENTSINCE 25-Mar-2007', '* SEARCH 1 3 4 5 6 7 8 11 12 13'],
-    ['SENTSINCE 26-Mar-2007', '* SEARCH 3 12'],
-    ['SENTSINCE 27-Mar-2007', '* SEARCH'],
-    // No Date header (9) or not a date (10): no SENT* key matches, whatever INTERNALDATE says.
-    ['NOT SENTBEFORE 1-Jan-2100', '* SEARCH 9 10'],
-    ['NOT SENTSINCE 1-Jan-1900', '* SEARCH 9 10'],
-    ['OR SENTBEFORE 25-Mar-2007 SENTSINCE 26-Mar-2007', '* SEARCH 2 3 12'],
-    // INTERNALDATE keys are untouched: the UTC day of the instant.
-    ['ON 26-Mar-2007', '* SEARCH 9'],
-  ];
-  for (const [args, want] of cases) {
-    test(args, async () => {
-      assert.equal(await search(args), want);
+/** A suite over one mailbox: SELECTs it, then checks each [query, exact SEARCH line]; `more` adds tests. */
+function searchSuite(title: string, box: string, cases: Array<[query: string, line: string]>, more = (): void => {}): void {
+  describe(title, () => {
+    before(async () => {
+      assert.match((await c.command('x', `SELECT ${box}`)).tagged, /^x OK/);
     });
-  }
+    for (const [args, want] of cases) test(args, async () => assert.equal(await search(args), want));
+    more();
+  });
+}
 
+searchSuite('SENTBEFORE, SENTON, SENTSINCE: the Date header as written (RFC 9051 §6.4.4)', 'Dates', [
+  ['SENTBEFORE 24-Mar-2007', '* SEARCH'],
+  ['SENTBEFORE 25-Mar-2007', '* SEARCH 2'],
+  ['SENTBEFORE 26-Mar-2007', '* SEARCH 1 2 4 5 6 7 8 11 13'],
+  ['SENTBEFORE 27-Mar-2007', '* SEARCH 1 2 3 4 5 6 7 8 11 12 13'],
+  ['SENTON 23-Mar-2007', '* SEARCH'],
+  ['SENTON 24-Mar-2007', '* SEARCH 2'],
+  ['SENTON 25-Mar-2007', '* SEARCH 1 4 5 6 7 8 11 13'],
+  ['SENTON 26-Mar-2007', '* SEARCH 3 12'],
+  ['SENTSINCE 25-Mar-2007', '* SEARCH 1 3 4 5 6 7 8 11 12 13'],
+  ['SENTSINCE 26-Mar-2007', '* SEARCH 3 12'],
+  ['SENTSINCE 27-Mar-2007', '* SEARCH'],
+  // No Date header (9) or not a date (10): no SENT* key matches, whatever INTERNALDATE says.
+  ['NOT SENTBEFORE 1-Jan-2100', '* SEARCH 9 10'],
+  ['NOT SENTSINCE 1-Jan-1900', '* SEARCH 9 10'],
+  ['OR SENTBEFORE 25-Mar-2007 SENTSINCE 26-Mar-2007', '* SEARCH 2 3 12'],
+  // INTERNALDATE keys are untouched: the UTC day of the instant.
+  ['ON 26-Mar-2007', '* SEARCH 9'],
+], () => {
   test('SORT (DATE) still orders by the instant in UTC (RFC 5256 §2.2)', async () => {
     // UTC: 1 24th 22:00, 2 25th 07:59:59, 3 25th 11:00, 7 and 8 25th 23:00, 6 26th 04:00, 5 26th 05:00, 4 26th 08:00.
     const r = await c.command('o', 'SORT (DATE) UTF-8 1:8');
@@ -129,52 +129,41 @@ describe('SENTBEFORE, SENTON, SENTSINCE: the Date header as written (RFC 9051 §
   });
 });
 
-describe('FROM, TO, CC, BCC: the envelope addresses and the raw text (RFC 9051 §6.4.4)', () => {
-  before(async () => {
-    assert.match((await c.command('x', 'SELECT Addresses')).tagged, /^x OK/);
-  });
-
-  const cases: Array<[string, string]> = [
-    // The full address, whatever comments or display names surround it.
-    ['FROM user-from@domain.org', '* SEARCH 1 2 3 4'],
-    ['TO user-to@domain.org', '* SEARCH 1 2 3 4'],
-    ['CC user-cc@domain.org', '* SEARCH 1 2 3 4 5'],
-    ['BCC user-bcc@domain.org', '* SEARCH 1 2 3 4'],
-    ['FROM USER-FROM@DOMAIN.ORG', '* SEARCH 1 2 3 4'],
-    ['FROM "<user-from@domain.org>"', '* SEARCH 1 2 3 4'],
-    ['TO "john.smith@example.org"', '* SEARCH 7'],
-    ['FROM "long.user@example.org"', '* SEARCH 8'],
-    // Parts of it, the display name (decoded), groups.
-    ['FROM domain.org', '* SEARCH 1 2 3 4 5'],
-    ['FROM user-from', '* SEARCH 1 2 3 4 5'],
-    ['FROM realfrom', '* SEARCH 2 4'],
-    ['BCC realbcc', '* SEARCH 2 4'],
-    ['FROM "RealFrom <user-from@"', '* SEARCH 2 4'],
-    ['FROM "jörg"', '* SEARCH 7'],
-    ['FROM "JÖRG <joerg@example.org>"', '* SEARCH 7'],
-    ['TO "Smith, John"', '* SEARCH 7'],
-    ['TO groupname2', '* SEARCH 6'],
-    ['TO groupuser3@domain.org', '* SEARCH 6'],
-    // The raw header text still matches.
-    ['FROM "(comment)"', '* SEARCH 3'],
-    ['FROM "user-from (comment)@"', '* SEARCH 3'],
-    ['TO "john . smith @"', '* SEARCH 7'],
-    ['FROM "user-from1@domain.org, user-from2"', '* SEARCH 5'],
-    ['FROM "=?utf-8?q?"', '* SEARCH'],
-    // In neither.
-    ['FROM nothere', '* SEARCH'],
-    ['FROM "user-from@domain.org>x"', '* SEARCH'],
-    ['TO user-from@domain.org', '* SEARCH'],
-    ['NOT FROM user-from@domain.org', '* SEARCH 5 6 7 8'],
-    // Existence: a field that is absent matches no FROM "" (an empty envelope field adds nothing).
-    ['FROM ""', '* SEARCH 1 2 3 4 5 7 8'],
-    ['BCC ""', '* SEARCH 1 2 3 4'],
-    // HEADER searches the field's text only.
-    ['HEADER From user-from@domain.org', '* SEARCH 1 2 4'],
-  ];
-  for (const [args, want] of cases) {
-    test(args, async () => {
-      assert.equal(await search(args), want);
-    });
-  }
-});
+searchSuite('FROM, TO, CC, BCC: the envelope addresses and the raw text (RFC 9051 §6.4.4)', 'Addresses', [
+  // The full address, whatever comments or display names surround it.
+  ['FROM user-from@domain.org', '* SEARCH 1 2 3 4'],
+  ['TO user-to@domain.org', '* SEARCH 1 2 3 4'],
+  ['CC user-cc@domain.org', '* SEARCH 1 2 3 4 5'],
+  ['BCC user-bcc@domain.org', '* SEARCH 1 2 3 4'],
+  ['FROM USER-FROM@DOMAIN.ORG', '* SEARCH 1 2 3 4'],
+  ['FROM "<user-from@domain.org>"', '* SEARCH 1 2 3 4'],
+  ['TO "john.smith@example.org"', '* SEARCH 7'],
+  ['FROM "long.user@example.org"', '* SEARCH 8'],
+  // Parts of it, the display name (decoded), groups.
+  ['FROM domain.org', '* SEARCH 1 2 3 4 5'],
+  ['FROM user-from', '* SEARCH 1 2 3 4 5'],
+  ['FROM realfrom', '* SEARCH 2 4'],
+  ['BCC realbcc', '* SEARCH 2 4'],
+  ['FROM "RealFrom <user-from@"', '* SEARCH 2 4'],
+  ['FROM "jörg"', '* SEARCH 7'],
+  ['FROM "JÖRG <joerg@example.org>"', '* SEARCH 7'],
+  ['TO "Smith, John"', '* SEARCH 7'],
+  ['TO groupname2', '* SEARCH 6'],
+  ['TO groupuser3@domain.org', '* SEARCH 6'],
+  // The raw header text still matches.
+  ['FROM "(comment)"', '* SEARCH 3'],
+  ['FROM "user-from (comment)@"', '* SEARCH 3'],
+  ['TO "john . smith @"', '* SEARCH 7'],
+  ['FROM "user-from1@domain.org, user-from2"', '* SEARCH 5'],
+  ['FROM "=?utf-8?q?"', '* SEARCH'],
+  // In neither.
+  ['FROM nothere', '* SEARCH'],
+  ['FROM "user-from@domain.org>x"', '* SEARCH'],
+  ['TO user-from@domain.org', '* SEARCH'],
+  ['NOT FROM user-from@domain.org', '* SEARCH 5 6 7 8'],
+  // Existence: a field that is absent matches no FROM "" (an empty envelope field adds nothing).
+  ['FROM ""', '* SEARCH 1 2 3 4 5 7 8'],
+  ['BCC ""', '* SEARCH 1 2 3 4'],
+  // HEADER searches the field's text only.
+  ['HEADER From user-from@domain.org', '* SEARCH 1 2 4'],
+]);
