@@ -113,8 +113,7 @@ export function addressLists(envelope: Buffer): AddressLists {
   return { from: field(FIELD_AT.from), to: field(FIELD_AT.to), cc: field(FIELD_AT.cc), bcc: field(FIELD_AT.bcc) };
 }
 
-/** The first From, To and Cc addresses of a pre-encoded ENVELOPE. */
-export function firstAddresses(envelope: Buffer): FirstAddresses {
-  const lists = addressLists(envelope);
+/** The first From, To and Cc addresses of address lists. */
+export function firstOfLists(lists: AddressLists): FirstAddresses {
   return { from: lists.from[0] ?? null, to: lists.to[0] ?? null, cc: lists.cc[0] ?? null };
 }

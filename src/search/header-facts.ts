@@ -19,7 +19,7 @@ import { decodeHeaderValue } from '../mime/encoded-words.js';
 import type { MessageAnalysis } from '../mime/types.js';
 import { baseSubject } from './base-subject.js';
 import { casemapKey, casemapText } from './collation.js';
-import { addressLists, type AddressLists, type EnvelopeAddress } from './envelope-addresses.js';
+import { addressLists, firstOfLists, type AddressLists, type EnvelopeAddress } from './envelope-addresses.js';
 import { firstMsgId, parseMsgIds } from './message-id.js';
 import { dayNumber, dayOf, type DayNumber } from './query.js';
 
@@ -157,7 +157,7 @@ export function sentDay(a: MessageAnalysis): DayNumber | null {
 export function contentFacts(a: MessageAnalysis): ContentFacts {
   const subject = baseSubject(header(a, 'subject'));
   const lists = addressLists(a.envelope);
-  const addrs = { from: lists.from[0] ?? null, to: lists.to[0] ?? null, cc: lists.cc[0] ?? null };
+  const addrs = firstOfLists(lists);
   let references = parseMsgIds(header(a, 'references'));
   if (references.length === 0) {
     const parent = firstMsgId(header(a, 'in-reply-to'));
