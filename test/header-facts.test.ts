@@ -15,7 +15,9 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { analyzeMessage } from '../src/mime/analyze.js';
-import { contentFacts, decodeHeaderFacts, encodeHeaderFacts, FACTS_VERSION } from '../src/search/header-facts.js';
+import { addressLists } from '../src/search/envelope-addresses.js';
+import { addressText, contentFacts, decodeHeaderFacts, encodeHeaderFacts, FACTS_VERSION, foldText, sentDay } from '../src/search/header-facts.js';
+import { dayNumber } from '../src/search/query.js';
 import { migrate, MIGRATIONS } from '../src/store/sqlite/schema.js';
 import type { NewMessage } from '../src/store/types.js';
 import { RawClient } from './helpers/raw-client.js';
@@ -48,8 +50,45 @@ describe('the stored form', () => {
     const text = encodeHeaderFacts(analyzeMessage(Buffer.from('Subject: x\r\n\r\nbody\r\n')));
     assert.equal(decodeHeaderFacts(null), null);
     assert.equal(decodeHeaderFacts('{not json'), null);
-    assert.equal(decodeHeaderFacts(text.replace('"v":2', '"v":1')), null);
+    assert.equal(decodeHeaderFacts(text.replace(`"v":${FACTS_VERSION}`, `"v":${FACTS_VERSION - 1}`)), null);
     assert.equal(decodeHeaderFacts('null'), null);
+  });
+});
+
+describe('sent day and addresses', () => {
+  const analyze = (lines: string[]) => analyzeMessage(Buffer.from([...lines, '', 'x', ''].join('\r\n')));
+
+  test('sentDay is the Date header day as written (RFC 9051 §6.4.4), null without a date', () => {
+    assert.equal(sentDay(analyze(['Date: Sun, 25 Mar 2007 00:00:00 +0200'])), dayNumber(2007, 2, 25));
+    assert.equal(sentDay(analyze(['Date: Sat, 24 Mar 2007 23:59:59 -0800'])), dayNumber(2007, 2, 24));
+    assert.equal(sentDay(analyze(['Date: Mon, 26 Mar 2007 00:30:00 IST'])), dayNumber(2007, 2, 26), 'zone of unknown meaning');
+    assert.equal(sentDay(analyze(['Subject: none'])), null);
+    assert.equal(sentDay(analyze(['Date: soon'])), null);
+    assert.equal(contentFacts(analyze(['Date: Sun, 25 Mar 2007 00:00:00 +0200'])).sentDay, dayNumber(2007, 2, 25));
+  });
+
+  test('sentDay trusts the kept header text only where it names the analysed instant', () => {
+    const a = analyze(['Date: Sun, 25 Mar 2007 00:00:00 +0200']);
+    // The text kept for SEARCH cut short (maxHeaderText): the instant's UTC day stands in.
+    const cut = { ...a, headers: a.headers.map(([n, v]): [string, string] => [n, n === 'date' ? v.slice(0, 14) : v]) };
+    assert.equal(sentDay(cut), dayNumber(2007, 2, 24));
+    assert.equal(sentDay({ ...a, headers: [] }), dayNumber(2007, 2, 24));
+  });
+
+  test('addressText writes the envelope: comments and white space gone, names decoded, groups', () => {
+    const text = (field: string) => addressText(addressLists(analyze([field]).envelope).from);
+    assert.equal(text('From: <user-from (comment)@ (comment) domain.org>'), '<user-from@domain.org>');
+    assert.equal(text('From: user-from@domain.org (RealFrom)'), 'RealFrom <user-from@domain.org>');
+    assert.equal(text('From: =?utf-8?q?J=C3=B6rg?= <joerg@example.org>, "Smith, John" <john . smith @ example . org>'),
+      'Jörg <joerg@example.org>, Smith, John <john.smith@example.org>');
+    assert.equal(text('From: a@b.example, group: c@d.example, e@f.example;, empty: ;, g@h.example'),
+      '<a@b.example>, group: <c@d.example>, <e@f.example>;, empty: ;, <g@h.example>');
+    assert.equal(text('Subject: no from'), '');
+  });
+
+  test('the facts keep a field\'s envelope text only where its raw text does not contain it', () => {
+    const facts = contentFacts(analyze(['From: <user-from (comment)@ (comment) domain.org>', 'To: plain@example.org', 'Cc: Real <REAL@example.org>']));
+    assert.deepEqual(facts.addresses, { from: [foldText('<user-from@domain.org>')], to: [foldText('<plain@example.org>')], cc: [], bcc: [] });
   });
 });
 

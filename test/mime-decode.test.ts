@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { decodeCharset, decodeUnlabelled } from '../src/mime/charset.js';
-import { parseDate } from '../src/mime/date.js';
+import { parseDate, parseWrittenDate } from '../src/mime/date.js';
 import { decodeHeaderValue } from '../src/mime/encoded-words.js';
 import { decodeTransferEncoding } from '../src/mime/transfer-encoding.js';
 
@@ -112,5 +112,27 @@ test('Date: RFC 5322 and obsolete forms', () => {
   assert.equal(parseDate('Wed, 2 Jul 2003'), Date.UTC(2003, 6, 2), 'no time');
   for (const bad of ['', 'not a date', '32 Jul 2003 10:00', '31 Feb 2003 10:00', '1 Jul 2003 25:00', 'Tue, 1 Foo 2003']) {
     assert.equal(parseDate(bad), null, bad);
+  }
+});
+
+test('Date: the date as written, in its own zone (RFC 9051 §6.4.4 SENT*)', () => {
+  const day = (v: string): [number, number, number] | null => {
+    const w = parseWrittenDate(v);
+    return w === null ? null : [w.year, w.month0, w.day];
+  };
+  assert.deepEqual(day('Sun, 25 Mar 2007 00:00:00 +0200'), [2007, 2, 25], 'the UTC day is the 24th');
+  assert.deepEqual(day('Sat, 24 Mar 2007 23:59:59 -0800'), [2007, 2, 24], 'the UTC day is the 25th');
+  assert.deepEqual(day('Mon, 26 Mar 2007 01:00:00 +1400'), [2007, 2, 26]);
+  assert.deepEqual(day('Sun, 25 Mar 2007 20:00:00 -1200'), [2007, 2, 25]);
+  assert.deepEqual(day('25 Mar 07 23:00:00 PDT'), [2007, 2, 25], 'two-digit year, obsolete zone');
+  assert.deepEqual(day('Sun, 25 Mar 2007 23:00:00 A'), [2007, 2, 25], 'military zone');
+  assert.deepEqual(day('Sun, 25 Mar 2007 23:00'), [2007, 2, 25], 'no zone');
+  assert.deepEqual(day('Sun, 25 Mar 2007 23:59:60 +0000'), [2007, 2, 25], 'leap second');
+  assert.equal(parseWrittenDate('Sun, 25 Mar 2007 23:00:00 -0800')?.instant, Date.UTC(2007, 2, 26, 7));
+  // RFC 5322 §4.3: a zone name of unknown meaning: the day is known, the instant (for SORT) is not.
+  assert.deepEqual(parseWrittenDate('Mon, 26 Mar 2007 00:30:00 IST'), { year: 2007, month0: 2, day: 26, instant: null });
+  assert.equal(parseDate('Mon, 26 Mar 2007 00:30:00 IST'), null);
+  for (const bad of ['', 'not a date', 'Mon, 26 Mar 2007 IST 00:30:00', '26 Mar 2007 00:30 IST XYZ', '26 Mar 2007 00:30 Someplace']) {
+    assert.equal(parseWrittenDate(bad), null, bad);
   }
 });

@@ -168,8 +168,9 @@ describe('content keys', () => {
   const cases: Array<[string, number[]]> = [
     // Internal date, by UTC calendar day, ignoring the time.
     ['BEFORE 2-Feb-1994', [3]], ['ON 3-Feb-1994', [8]], ['SINCE 3-Feb-1994', [8, 9]], ['ON 1-Jan-1994', []],
-    // Date header; uid 8 has none and falls back to its internal date.
-    ['SENTBEFORE 1-Feb-1994', [3]], ['SENTON 31-Jan-1994', [3]], ['SENTON 3-Feb-1994', [8]], ['SENTSINCE 2-Feb-1994', [5, 8, 9]],
+    // Date header; uid 8 has none, so no SENT* key matches it (RFC 9051 §6.4.4), and NOT of one does.
+    ['SENTBEFORE 1-Feb-1994', [3]], ['SENTON 31-Jan-1994', [3]], ['SENTON 3-Feb-1994', []], ['SENTSINCE 2-Feb-1994', [5, 9]],
+    ['NOT SENTBEFORE 1-Jan-2100', [8]],
     // Header substrings, case-insensitive, every occurrence.
     ['FROM smith', [3]], ['FROM EXAMPLE.COM', [3, 8]], ['TO alice', [3, 5]], ['CC carol', [5]], ['BCC secret', [8]],
     ['SUBJECT lunch', [8]], ['SUBJECT "café"', [5]], ['SUBJECT "CAFÉ"', [5]], ['SUBJECT "straße"', [5]], ['SUBJECT strasse', []], ['SUBJECT "σίσυφος"', [5]],

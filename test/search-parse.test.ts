@@ -29,6 +29,8 @@ const bad = (args: string, rev2 = false): void => assert.throws(() => cmd(args, 
 
 const flag = (f: string, set: boolean): SearchKey => ({ kind: 'flag', flag: f, set });
 const hdr = (field: string, value: string): SearchKey => ({ kind: 'header', field, value });
+/** FROM/TO/CC/BCC: a header search that also matches the envelope's addresses. */
+const addr = (field: string, value: string): SearchKey => ({ kind: 'header', field, value, address: true });
 
 describe('search keys', () => {
   test('flag keys, positive and negated', () => {
@@ -55,9 +57,11 @@ describe('search keys', () => {
   });
 
   test('string keys: FROM TO CC BCC SUBJECT as header searches, BODY, TEXT, HEADER', () => {
-    for (const word of ['FROM', 'TO', 'CC', 'BCC', 'SUBJECT']) {
-      assert.deepEqual(q(`${word} smith`), hdr(word.toLowerCase(), 'smith'));
+    for (const word of ['FROM', 'TO', 'CC', 'BCC']) {
+      assert.deepEqual(q(`${word} smith`), addr(word.toLowerCase(), 'smith'));
     }
+    assert.deepEqual(q('SUBJECT smith'), hdr('subject', 'smith'));
+    assert.deepEqual(q('HEADER From smith'), hdr('from', 'smith'), 'HEADER searches the text only');
     assert.deepEqual(q('BODY "hello world"'), { kind: 'body', value: 'hello world' });
     assert.deepEqual(q('TEXT {5}\r\nab\\"c'), { kind: 'text', value: 'ab\\"c' });
     assert.deepEqual(q('HEADER Message-ID "<x@y>"'), hdr('message-id', '<x@y>'));
@@ -104,7 +108,7 @@ describe('structure and precedence', () => {
 
   test('OR and NOT take exactly one key each; lists group', () => {
     // RFC 9051 §6.4.4 example: FLAGGED SINCE … NOT FROM "Smith"
-    assert.deepEqual(q('NOT FROM smith SEEN'), { kind: 'and', keys: [{ kind: 'not', key: hdr('from', 'smith') }, flag('\\Seen', true)] });
+    assert.deepEqual(q('NOT FROM smith SEEN'), { kind: 'and', keys: [{ kind: 'not', key: addr('from', 'smith') }, flag('\\Seen', true)] });
     assert.deepEqual(q('OR SEEN FLAGGED DELETED'), {
       kind: 'and',
       keys: [{ kind: 'or', left: flag('\\Seen', true), right: flag('\\Flagged', true) }, flag('\\Deleted', true)],

@@ -14,7 +14,7 @@ import { analyzeMessage } from '../src/mime/analyze.js';
 import type { MessageAnalysis } from '../src/mime/types.js';
 import { baseSubject } from '../src/search/base-subject.js';
 import { casemapKey, casemapText, compareKeys } from '../src/search/collation.js';
-import { firstAddresses } from '../src/search/envelope-addresses.js';
+import { addressLists, firstOfLists, type FirstAddresses } from '../src/search/envelope-addresses.js';
 import { contentFacts, encodeHeaderFacts } from '../src/search/header-facts.js';
 import { cachedRanks, GONE, loadFacts, memoized, sentDate, type FactsSource, type MessageFacts, type SortValue } from '../src/search/message-facts.js';
 import { parseSortCriteria, sortIndices, type SortCriterion } from '../src/search/sort.js';
@@ -156,6 +156,8 @@ describe('i;unicode-casemap (RFC 5051)', () => {
 });
 
 describe('addresses read back from ENVELOPE', () => {
+  const firstAddresses = (envelope: Buffer): FirstAddresses => firstOfLists(addressLists(envelope));
+
   test('first From / To / Cc, quoted, literal and group forms', () => {
     const a = analyze([
       'From: "Smith, \\"J\\"" <john@example.com>, other@example.com',
@@ -173,6 +175,15 @@ describe('addresses read back from ENVELOPE', () => {
     // 8-bit names travel as literals in the stored envelope.
     assert.match(eightBit.envelope.toString('latin1'), /\{\d+\}\r\n/);
     assert.equal(firstAddresses(eightBit.envelope).from?.name?.toString('utf8'), 'Zoë Ünal');
+  });
+
+  test('every address of From, To, Cc and Bcc, group markers included (RFC 9051 §7.5.2)', () => {
+    const lists = addressLists(analyze(['From: a@x.example, b@x.example', 'To: g: c@x.example;', 'Bcc: d@x.example']).envelope);
+    const mailboxes = (l: typeof lists.from): Array<string | null> => l.map((a) => a.mailbox?.toString() ?? null);
+    assert.deepEqual(mailboxes(lists.from), ['a', 'b']);
+    assert.deepEqual(mailboxes(lists.to), ['g', 'c', null]);
+    assert.deepEqual(lists.cc, []);
+    assert.deepEqual(mailboxes(lists.bcc), ['d']);
   });
 
   test('missing fields and malformed envelopes give no address', () => {

@@ -73,6 +73,7 @@ function factsOf(m: Msg): MessageFacts {
     arrival: 0,
     content: {
       sentDate: m.date * 60_000,
+      sentDay: null,
       subject: casemapKey(subject.text),
       replyOrForward: subject.replyOrForward,
       from: '',
@@ -83,6 +84,7 @@ function factsOf(m: Msg): MessageFacts {
       messageId: m.id ?? null,
       references: m.refs ?? [],
       folded: { subject: [], from: [], to: [], cc: [], bcc: [] },
+      addresses: { from: [], to: [], cc: [], bcc: [] },
     },
   };
 }

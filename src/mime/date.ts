@@ -1,8 +1,9 @@
 /**
  * Date header parsing (RFC 5322 §3.3 date-time, with the obsolete forms of
  * §4.3: two- and three-digit years, alphabetic zones, comments and white
- * space anywhere) for SENTBEFORE/SENTON/SENTSINCE and SORT DATE. Tolerant
- * of field order (asctime style, month before day) since real mail varies.
+ * space anywhere): the date as written for SENTBEFORE/SENTON/SENTSINCE, the
+ * instant for SORT DATE. Tolerant of field order (asctime style, month
+ * before day) since real mail varies.
  */
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
@@ -26,8 +27,22 @@ function stripComments(s: string): string {
 
 const daysInMonth = (y: number, m: number): number => new Date(Date.UTC(y, m + 1, 0)).getUTCDate();
 
-/** Parses a Date header value to epoch milliseconds, or null when it is not a date. */
-export function parseDate(value: string): number | null {
+/** A Date header's date-time as written, and the instant it names. */
+export interface WrittenDate {
+  /** The calendar date in the header's own zone (RFC 9051 §6.4.4 SENT* disregard time and zone); month0 is 0-based. */
+  year: number;
+  month0: number;
+  day: number;
+  /**
+   * Epoch ms, or null when the zone is a name this parser does not know:
+   * RFC 5322 §4.3 reads such a zone as "-0000", but SORT DATE has always
+   * fallen back to INTERNALDATE for these, and keeps doing so.
+   */
+  instant: number | null;
+}
+
+/** Parses a Date header value to its written date and instant, or null when it is not a date. */
+export function parseWrittenDate(value: string): WrittenDate | null {
   const tokens = stripComments(value.slice(0, 256))
     .replace(/,/g, ' ')
     .split(/\s+/)
@@ -37,6 +52,7 @@ export function parseDate(value: string): number | null {
   let year = -1;
   let time: number[] | null = null;
   let zone = 0;
+  let unknownZone = false;
   for (const tok of tokens) {
     const t = tok.toLowerCase();
     let m: RegExpExecArray | null;
@@ -55,7 +71,10 @@ export function parseDate(value: string): number | null {
       const mi = MONTHS.indexOf(w.slice(0, 3));
       if (mi >= 0 && w.length >= 3 && month < 0) month = mi;
       else if (w in ZONES) zone = ZONES[w] ?? 0;
-      else if (!(DAYS.includes(w.slice(0, 3)) || w.length === 1)) return null; // military zones count as UTC
+      else if (DAYS.includes(w.slice(0, 3)) || w.length === 1) continue; // military zones count as UTC
+      // RFC 5322 §4.3: another 3-5 letter name after the time is a zone of unknown meaning.
+      else if (time !== null && !unknownZone && w.length >= 3 && w.length <= 5) unknownZone = true;
+      else return null;
     } else {
       return null;
     }
@@ -64,5 +83,11 @@ export function parseDate(value: string): number | null {
   if (day > daysInMonth(year, month)) return null;
   const [h = 0, min = 0, s = 0] = time ?? [];
   if (h > 23 || min > 59 || s > 60) return null;
-  return Date.UTC(year, month, day, h, min, Math.min(s, 59)) - zone * 60_000;
+  const instant = unknownZone ? null : Date.UTC(year, month, day, h, min, Math.min(s, 59)) - zone * 60_000;
+  return { year, month0: month, day, instant };
+}
+
+/** Parses a Date header value to epoch milliseconds, or null when it is not a date (or its zone is unknown). */
+export function parseDate(value: string): number | null {
+  return parseWrittenDate(value)?.instant ?? null;
 }

@@ -1,9 +1,10 @@
 /**
- * The first From, To and Cc addresses of a message, read back from its stored
+ * The From, To, Cc and Bcc addresses of a message, read back from its stored
  * ENVELOPE (MessageAnalysis.envelope, RFC 9051 §7.5.2 syntax). SORT FROM/TO/CC
  * compare the [IMAP] addr-mailbox of the first address (RFC 5256 §3) and
- * DISPLAYFROM/DISPLAYTO its addr-name (RFC 5957 §4): reading the envelope
- * gives exactly those fields, with the address parsing done once at ingestion.
+ * DISPLAYFROM/DISPLAYTO its addr-name (RFC 5957 §4); SEARCH FROM/TO/CC/BCC
+ * match the envelope's field (RFC 9051 §6.4.4): reading the envelope gives
+ * exactly those, with the address parsing done once at ingestion.
  *
  * Invariant: never throws; a malformed envelope yields no addresses. Nesting
  * is bounded by the envelope grammar (three levels).
@@ -87,24 +88,32 @@ class ValueReader {
   }
 }
 
-/** The first address structure of an address-list value. */
-function firstOf(v: Value | undefined): EnvelopeAddress | null {
-  if (!Array.isArray(v)) return null;
-  const a = v[0];
-  if (!Array.isArray(a)) return null;
+/** The address structures of an address-list value (group markers included, RFC 9051 §7.5.2). */
+function listOf(v: Value | undefined): EnvelopeAddress[] {
+  if (!Array.isArray(v)) return [];
   const str = (x: Value | undefined): Buffer | null => (Buffer.isBuffer(x) ? x : null);
-  return { name: str(a[0]), mailbox: str(a[2]), host: str(a[3]) };
+  return v.filter(Array.isArray).map((a) => ({ name: str(a[0]), mailbox: str(a[2]), host: str(a[3]) }));
 }
 
-/** The first From, To and Cc addresses of a pre-encoded ENVELOPE. */
-export function firstAddresses(envelope: Buffer): FirstAddresses {
+/** The address fields SEARCH matches, by their ENVELOPE position: date subject from sender reply-to to cc bcc in-reply-to message-id. */
+const FIELD_AT = { from: 2, to: 5, cc: 6, bcc: 7 } as const;
+
+/** Every address of each field SEARCH matches; empty when the field is NIL. */
+export type AddressLists = Record<keyof typeof FIELD_AT, EnvelopeAddress[]>;
+
+/** The address lists of a pre-encoded ENVELOPE; all empty when it is malformed. */
+export function addressLists(envelope: Buffer): AddressLists {
+  let env: Value = null;
   try {
-    const env = new ValueReader(envelope).value(0);
-    if (!Array.isArray(env)) throw new Malformed();
-    // ENVELOPE: date subject from sender reply-to to cc bcc in-reply-to message-id.
-    return { from: firstOf(env[2]), to: firstOf(env[5]), cc: firstOf(env[6]) };
+    env = new ValueReader(envelope).value(0);
   } catch (e) {
-    if (e instanceof Malformed) return { from: null, to: null, cc: null };
-    throw e;
+    if (!(e instanceof Malformed)) throw e;
   }
+  const field = (at: number): EnvelopeAddress[] => (Array.isArray(env) ? listOf(env[at]) : []);
+  return { from: field(FIELD_AT.from), to: field(FIELD_AT.to), cc: field(FIELD_AT.cc), bcc: field(FIELD_AT.bcc) };
+}
+
+/** The first From, To and Cc addresses of address lists. */
+export function firstOfLists(lists: AddressLists): FirstAddresses {
+  return { from: lists.from[0] ?? null, to: lists.to[0] ?? null, cc: lists.cc[0] ?? null };
 }

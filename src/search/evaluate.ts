@@ -26,7 +26,8 @@ import { hasFlag } from '../imap/flags.js';
 import { inRanges, resolveRanges, type SequenceSet } from './sequence-set.js';
 import type { MessageAnalysis } from '../mime/types.js';
 import type { MessageRecord } from '../store/types.js';
-import { foldText, isFoldedField, type ContentFacts } from './header-facts.js';
+import { addressLists } from './envelope-addresses.js';
+import { addressFacts, foldText, isAddressField, isFoldedField, sentDay, type AddressField, type ContentFacts } from './header-facts.js';
 import type { MessageFacts } from './message-facts.js';
 import { dayOf, queryNeeds, type DayNumber, type SearchKey } from './query.js';
 
@@ -79,6 +80,7 @@ class Content {
   private headers: Array<[string, string]> | null = null;
   private fields: Map<string, string[]> | null = null;
   private body: string | null = null;
+  private addresses: Record<AddressField, string[]> | null = null;
   readonly internalDay: DayNumber;
   readonly savedDay: DayNumber;
 
@@ -95,10 +97,10 @@ class Content {
     this.savedDay = saveDate === null ? this.internalDay : dayOf(saveDate);
   }
 
-  /** Day of the Date header; the internal date when there is none (as Dovecot does). */
-  get sentDay(): DayNumber {
-    const sent = this.facts?.sentDate ?? this.analysis?.sentDate;
-    return sent === null || sent === undefined ? this.internalDay : dayOf(sent);
+  /** Day of the Date header as written; null when there is none or it is not a date (header-facts.ts sentDay). */
+  get sentDay(): DayNumber | null {
+    if (this.facts !== null) return this.facts.sentDay;
+    return this.analysis === null ? null : sentDay(this.analysis);
   }
 
   /** The folded values of one header field (FROM/SUBJECT/HEADER keys fold only what they read). */
@@ -112,6 +114,14 @@ class Content {
       this.fields.set(field, values);
     }
     return values;
+  }
+
+  /** The folded envelope text of an address field, where its folded values do not already contain it. */
+  addressField(field: AddressField): readonly string[] {
+    if (this.facts !== null) return this.facts.addresses[field];
+    if (this.analysis === null) return [];
+    this.addresses ??= addressFacts(addressLists(this.analysis.envelope), (f) => this.foldedField(f));
+    return this.addresses[field];
   }
 
   foldedHeaders(): Array<[string, string]> {
@@ -155,7 +165,12 @@ function compile(key: SearchKey, t: SearchTarget): Matcher {
       const { day, op } = key;
       const pick = key.field === 'internal' ? (c: Content) => c.internalDay : key.field === 'sent' ? (c: Content) => c.sentDay : (c: Content) => c.savedDay;
       const cmp = op === 'before' ? (d: number) => d < day : op === 'on' ? (d: number) => d === day : (d: number) => d >= day;
-      return (_m, _i, c) => (c ? cmp(pick(c)) : undefined);
+      // RFC 9051 §6.4.4: "messages whose Date: header field" is before/on/since: without one (or not a date) none is.
+      return (_m, _i, c) => {
+        if (!c) return undefined;
+        const d = pick(c);
+        return d !== null && cmp(d);
+      };
     }
     case 'within': {
       // RFC 5032 §2: the target is the server's time minus the interval, compared to the second.
@@ -166,7 +181,10 @@ function compile(key: SearchKey, t: SearchTarget): Matcher {
     case 'header': {
       const { field } = key;
       const needle = foldText(key.value);
-      return (_m, _i, c) => (c ? c.foldedField(field).some((value) => value.includes(needle)) : undefined);
+      const has = (values: readonly string[]): boolean => values.some((value) => value.includes(needle));
+      // RFC 9051 §6.4.4: FROM etc. search "the envelope structure's FROM field", HEADER the field's text; the raw text counts for both.
+      if (key.address && isAddressField(field)) return (_m, _i, c) => (c ? has(c.foldedField(field)) || has(c.addressField(field)) : undefined);
+      return (_m, _i, c) => (c ? has(c.foldedField(field)) : undefined);
     }
     case 'emailid': {
       const id = key.id;

@@ -19,7 +19,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Uid } from '../ids.js';
 import { BATCH, type ContentSource } from './evaluate.js';
-import { contentFacts, decodeHeaderFacts, encodeHeaderFacts, FACTS_VERSION, FOLDED_FIELDS, type ContentFacts } from './header-facts.js';
+import { ADDRESS_FIELDS, contentFacts, decodeHeaderFacts, encodeHeaderFacts, FACTS_VERSION, FOLDED_FIELDS, type ContentFacts } from './header-facts.js';
 
 /** One message's facts. */
 export interface MessageFacts {
@@ -60,6 +60,7 @@ function footprint(f: MessageFacts): number {
   chars += c.messageId?.length ?? 0;
   for (const r of c.references) chars += r.length + 8;
   for (const field of FOLDED_FIELDS) for (const v of c.folded[field]) chars += v.length + 8;
+  for (const field of ADDRESS_FIELDS) for (const v of c.addresses[field]) chars += v.length + 8;
   return 2 * chars + 400;
 }
 

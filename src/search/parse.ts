@@ -131,7 +131,11 @@ class KeyParser {
       const [y, m, d] = r.date();
       return { kind: 'date', field: date[0], op: date[1], day: dayNumber(y, m, d) };
     }
-    if (HEADER_KEYS.has(name)) return { kind: 'header', field: name.toLowerCase(), value: this.string() };
+    if (HEADER_KEYS.has(name)) {
+      const field = name.toLowerCase();
+      // RFC 9051 §6.4.4: FROM/TO/CC/BCC search the envelope's address field.
+      return field === 'subject' ? { kind: 'header', field, value: this.string() } : { kind: 'header', field, value: this.string(), address: true };
+    }
     switch (name) {
       case 'ALL':
         return { kind: 'all' };

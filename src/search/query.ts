@@ -39,9 +39,10 @@ export type SearchKey =
   /**
    * Substring of a decoded header field (lower-cased name), any occurrence.
    * FROM/TO/CC/BCC/SUBJECT are this with the field's name; an empty value
-   * matches any message that has the field.
+   * matches any message that has the field. FROM/TO/CC/BCC set `address`:
+   * they also match the envelope's normalized addresses (RFC 9051 §6.4.4).
    */
-  | { kind: 'header'; field: string; value: string }
+  | { kind: 'header'; field: string; value: string; address?: true }
   /** The message's EMAILID is exactly `id` (RFC 8474 §6; case-sensitive). */
   | { kind: 'emailid'; id: string }
   /** The message's THREADID is exactly `id`; no message has one here, so it matches none (RFC 8474 §5.2). */
@@ -91,7 +92,7 @@ export function queryNeeds(key: SearchKey): QueryNeeds {
         break;
       case 'date':
         needs.record = true;
-        // SENT* falls back to INTERNALDATE when the Date header is absent.
+        // SENT* reads the Date header.
         if (k.field === 'sent') needs.analysis = true;
         break;
       case 'emailid':
