@@ -138,22 +138,18 @@ before(async () => {
 });
 after(async () => srv.stop());
 
-async function session(): Promise<RawClient> {
-  const { client } = await RawClient.connect(srv.imapsPort, { tls: true });
-  assert.match((await client.command('l', 'LOGIN nul pw')).tagged, /^l OK/);
-  return client;
-}
-
 let boxes = 0;
-/** A new mailbox holding the messages, APPENDed as literal8 (RFC 3516 §4.4), selected. */
-async function mailboxWith(c: RawClient, ...messages: Buffer[]): Promise<void> {
-  const name = `n${++boxes}`;
-  assert.match((await c.command('c', `CREATE ${name}`)).tagged, /^c OK/);
+/** A logged-in session with a new mailbox selected, holding the messages APPENDed as literal8 (RFC 3516 §4.4); INBOX when none. */
+async function selected(...messages: Buffer[]): Promise<RawClient> {
+  const { client: c } = await RawClient.connect(srv.imapsPort, { tls: true });
+  assert.match((await c.command('l', 'LOGIN nul pw')).tagged, /^l OK/);
+  const name = messages.length > 0 ? `n${++boxes}` : 'INBOX';
+  if (messages.length > 0) assert.match((await c.command('c', `CREATE ${name}`)).tagged, /^c OK/);
   for (const m of messages) {
-    const r = await c.command('a', Buffer.concat([b(`APPEND ${name} ~{${m.length}+}\r\n`), m]));
-    assert.match(r.tagged, /^a OK \[APPENDUID/);
+    assert.match((await c.command('a', Buffer.concat([b(`APPEND ${name} ~{${m.length}+}\r\n`), m]))).tagged, /^a OK \[APPENDUID/);
   }
   assert.match((await c.command('s', `SELECT ${name}`)).tagged, /^s OK/);
+  return c;
 }
 
 /** FETCH of one message: its items, parsed and checked. */
@@ -165,24 +161,29 @@ async function fetchOne(c: RawClient, seq: number, items: string): Promise<Map<s
   return parseFetch(b(lines[0]!));
 }
 
+/** The whole message: BODY[] with NUL as 0x80 at the stored size, BINARY[] the stored bytes as literal8. */
+async function checkWhole(c: RawClient, seq: number, stored: Buffer): Promise<void> {
+  const f = await fetchOne(c, seq, 'BODY.PEEK[] RFC822.SIZE BINARY.PEEK[] BINARY.SIZE[]');
+  assert.deepEqual(literalItem(f, 'BODY[]', false), nul80(stored));
+  assert.equal(textItem(f, 'RFC822.SIZE'), String(stored.length));
+  assert.deepEqual(literalItem(f, 'BINARY[]', true), stored);
+  assert.equal(textItem(f, 'BINARY.SIZE[]'), String(stored.length));
+}
+
 describe('NUL bytes in FETCH responses', () => {
   test('single-part binary message: every non-BINARY literal has 0x80 for NUL, BINARY is literal8 with the stored bytes', async () => {
-    const c = await session();
-    await mailboxWith(c, SINGLE);
-    let f = await fetchOne(c, 1, 'BODY.PEEK[] RFC822.SIZE BODY.PEEK[TEXT] BODY.PEEK[HEADER] BODY.PEEK[1] BODY.PEEK[]<0.20> BODY.PEEK[TEXT]<2.5>');
-    assert.equal(textItem(f, 'RFC822.SIZE'), String(SINGLE.length));
-    assert.deepEqual(literalItem(f, 'BODY[]', false), nul80(SINGLE));
+    const c = await selected(SINGLE);
+    await checkWhole(c, 1, SINGLE);
+    let f = await fetchOne(c, 1, 'BODY.PEEK[TEXT] BODY.PEEK[HEADER] BODY.PEEK[1] BODY.PEEK[]<0.20> BODY.PEEK[TEXT]<2.5> BODY.PEEK[HEADER.FIELDS (X-Odd)]');
     assert.deepEqual(literalItem(f, 'BODY[TEXT]', false), nul80(SINGLE_BODY));
     assert.deepEqual(literalItem(f, 'BODY[HEADER]', false), nul80(SINGLE_HEADER));
     assert.deepEqual(literalItem(f, 'BODY[1]', false), nul80(SINGLE_BODY));
     assert.deepEqual(literalItem(f, 'BODY[]<0>', false), nul80(SINGLE.subarray(0, 20)));
     assert.deepEqual(literalItem(f, 'BODY[TEXT]<2>', false), nul80(SINGLE_BODY.subarray(2, 7)));
-    f = await fetchOne(c, 1, 'BODY.PEEK[HEADER.FIELDS (X-Odd)] BINARY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[] BINARY.SIZE[] BINARY.PEEK[1]<1.4>');
     assert.deepEqual(literalItem(f, 'BODY[HEADER.FIELDS (X-ODD)]', false), b('X-Odd: a\x80b\r\n\r\n'));
+    f = await fetchOne(c, 1, 'BINARY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[1]<1.4>');
     assert.deepEqual(literalItem(f, 'BINARY[1]', true), SINGLE_BODY);
     assert.equal(textItem(f, 'BINARY.SIZE[1]'), String(SINGLE_BODY.length));
-    assert.deepEqual(literalItem(f, 'BINARY[]', true), SINGLE);
-    assert.equal(textItem(f, 'BINARY.SIZE[]'), String(SINGLE.length));
     assert.deepEqual(literalItem(f, 'BINARY[1]<1>', true), SINGLE_BODY.subarray(1, 5));
     // RFC822 and RFC822.TEXT (not PEEK) set \Seen: FLAGS come along.
     f = await fetchOne(c, 1, 'RFC822 RFC822.TEXT RFC822.HEADER BODYSTRUCTURE ENVELOPE');
@@ -195,15 +196,12 @@ describe('NUL bytes in FETCH responses', () => {
   });
 
   test('multipart: the binary part, the base64 part that decodes to NUL, the text part', async () => {
-    const c = await session();
-    await mailboxWith(c, MULTI);
-    const body = MULTI.subarray(MULTI_HEADER.length);
-    const f = await fetchOne(c, 1, 'BODY.PEEK[] BODY.PEEK[1] BODY.PEEK[2] BODY.PEEK[TEXT] RFC822.SIZE BINARY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[3] BODYSTRUCTURE BODY');
-    assert.deepEqual(literalItem(f, 'BODY[]', false), nul80(MULTI));
+    const c = await selected(MULTI);
+    await checkWhole(c, 1, MULTI);
+    const f = await fetchOne(c, 1, 'BODY.PEEK[1] BODY.PEEK[2] BODY.PEEK[TEXT] BINARY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[3] BODYSTRUCTURE BODY');
     assert.deepEqual(literalItem(f, 'BODY[1]', false), nul80(BIN_PART));
     assert.deepEqual(literalItem(f, 'BODY[2]', false), b(B64_DECODED.toString('base64')));
-    assert.deepEqual(literalItem(f, 'BODY[TEXT]', false), nul80(body));
-    assert.equal(textItem(f, 'RFC822.SIZE'), String(MULTI.length));
+    assert.deepEqual(literalItem(f, 'BODY[TEXT]', false), nul80(MULTI.subarray(MULTI_HEADER.length)));
     assert.deepEqual(literalItem(f, 'BINARY[1]', true), BIN_PART);
     assert.equal(textItem(f, 'BINARY.SIZE[1]'), String(BIN_PART.length));
     // Decoded content holding NUL is never sent as a plain literal.
@@ -219,42 +217,36 @@ describe('NUL bytes in FETCH responses', () => {
   });
 
   test('sections over the streaming threshold: BODY[] streams without NUL, BINARY[] streams as literal8', async () => {
-    const c = await session();
-    await mailboxWith(c, BIG);
-    let f = await fetchOne(c, 1, 'BODY.PEEK[] RFC822.SIZE');
-    assert.equal(textItem(f, 'RFC822.SIZE'), String(BIG.length));
-    assert.deepEqual(literalItem(f, 'BODY[]', false), nul80(BIG));
-    f = await fetchOne(c, 1, 'BODY.PEEK[TEXT]<1000.150000>');
+    const c = await selected(BIG);
+    await checkWhole(c, 1, BIG);
+    let f = await fetchOne(c, 1, 'BODY.PEEK[TEXT]<1000.150000>');
     assert.deepEqual(literalItem(f, 'BODY[TEXT]<1000>', false), nul80(BIG_BODY.subarray(1000, 151_000)));
-    f = await fetchOne(c, 1, 'BINARY.PEEK[] BINARY.SIZE[1]');
-    assert.deepEqual(literalItem(f, 'BINARY[]', true), BIG);
-    assert.equal(textItem(f, 'BINARY.SIZE[1]'), String(BIG_BODY.length));
-    f = await fetchOne(c, 1, 'BINARY.PEEK[1]');
+    f = await fetchOne(c, 1, 'BINARY.PEEK[1] BINARY.SIZE[1]');
     assert.deepEqual(literalItem(f, 'BINARY[1]', true), BIG_BODY);
+    assert.equal(textItem(f, 'BINARY.SIZE[1]'), String(BIG_BODY.length));
     c.close();
   });
 
   test('several messages in one FETCH (one window): each gets its own bytes', async () => {
-    const c = await session();
     const clean = b('Subject: clean\r\n\r\nno nul here\r\n');
-    await mailboxWith(c, SINGLE, clean, MULTI, SINGLE);
+    const expected = [SINGLE, clean, MULTI, SINGLE];
+    const c = await selected(...expected);
     const r = await c.command('f', 'FETCH 1:4 (BODY.PEEK[] BINARY.PEEK[])');
     assert.match(r.tagged, /^f OK/);
-    const lines = r.lines.filter((l) => / FETCH \(/.test(l)).map((l) => parseFetch(b(l)));
-    const expected = [SINGLE, clean, MULTI, SINGLE];
-    assert.equal(lines.length, 4);
-    lines.forEach((f, i) => {
+    const responses = r.lines.filter((l) => / FETCH \(/.test(l)).map((l) => parseFetch(b(l)));
+    assert.equal(responses.length, 4);
+    responses.forEach((f, i) => {
       assert.deepEqual(literalItem(f, 'BODY[]', false), nul80(expected[i]!));
       assert.deepEqual(literalItem(f, 'BINARY[]', expected[i]!.includes(0)), expected[i]!);
     });
     // The stored bytes were not changed by the first FETCH.
-    const again = await fetchOne(c, 4, 'BINARY.PEEK[]');
-    assert.deepEqual(literalItem(again, 'BINARY[]', true), SINGLE);
+    await checkWhole(c, 4, SINGLE);
     c.close();
   });
 
   test('a message delivered over LMTP with BDAT BODY=BINARYMIME', async () => {
-    const message = Buffer.concat([b('Subject: lmtp\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n'), b('\0lmtp\0body\r\n\0')]);
+    const body = b('\0lmtp\0body\r\n\0');
+    const message = Buffer.concat([b('Subject: lmtp\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n'), body]);
     const { client } = await LmtpClient.connect(srv.lmtpPort);
     client.send('LHLO test\r\nMAIL FROM:<s@example.org> BODY=BINARYMIME\r\nRCPT TO:<nul@example.com>\r\n');
     assert.deepEqual((await client.replies(3)).map((r) => r.code), [250, 250, 250]);
@@ -263,17 +255,12 @@ describe('NUL bytes in FETCH responses', () => {
     assert.deepEqual((await client.replies(1)).map((r) => r.code), [250]);
     client.close();
 
-    const c = await session();
-    assert.match((await c.command('s', 'SELECT INBOX')).tagged, /^s OK/);
-    const f = await fetchOne(c, 1, 'BINARY.PEEK[] BODY.PEEK[] BODY.PEEK[TEXT] RFC822.SIZE BINARY.PEEK[1]');
-    const stored = literalItem(f, 'BINARY[]', true);
-    // The stored message is the delivered one behind the trace fields LMTP adds.
-    assert.match(stored.toString('latin1'), /^Return-Path: <s@example.org>\r\n/);
-    assert.deepEqual(stored.subarray(stored.length - message.length), message);
-    assert.equal(textItem(f, 'RFC822.SIZE'), String(stored.length));
-    assert.deepEqual(literalItem(f, 'BODY[]', false), nul80(stored));
-    assert.deepEqual(literalItem(f, 'BODY[TEXT]', false), b('\x80lmtp\x80body\r\n\x80'));
-    assert.deepEqual(literalItem(f, 'BINARY[1]', true), b('\0lmtp\0body\r\n\0'));
+    const c = await selected();
+    // Stored behind the trace fields LMTP adds.
+    await checkWhole(c, 1, Buffer.concat([b('Return-Path: <s@example.org>\r\nDelivered-To: nul@example.com\r\n'), message]));
+    const f = await fetchOne(c, 1, 'BODY.PEEK[TEXT] BINARY.PEEK[1]');
+    assert.deepEqual(literalItem(f, 'BODY[TEXT]', false), nul80(body));
+    assert.deepEqual(literalItem(f, 'BINARY[1]', true), body);
     c.close();
   });
 });

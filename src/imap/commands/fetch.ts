@@ -11,6 +11,9 @@
  * held), and the window's responses are written
  * as one batch, literal sizes taken from the bytes actually sent;
  * sections over STREAM_THRESHOLD stream from the blob store with backpressure;
+ * a `{n}` literal never carries NUL (0x80 in its place, RFC 9051 §9), only
+ * BINARY's literal8 does (RFC 3516 §4.3), and the stored bytes are never
+ * written to;
  * the event loop gets a turn between batches; fetching BODY[...] (not PEEK)
  * sets \Seen first and reports the new FLAGS in the same response; no EXPUNGE
  * is sent while FETCH runs (sync 'no-expunge').
