@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { encodeAString, encodeList, encodeNString, encodeString, isAtomChar, joinSp, literal, type EncodeMode } from '../src/imap/wire/encode.js';
+import { encodeAString, encodeList, encodeNString, encodeString, isAtomChar, joinSp, literal, withoutNul, type EncodeMode } from '../src/imap/wire/encode.js';
 import { ArgReader } from '../src/imap/wire/reader.js';
 import { frameOne } from './helpers/wire-harness.js';
 
@@ -96,6 +96,11 @@ test('encode: examples', () => {
   assert.deepEqual(encodeNString(null), b('NIL'));
   assert.deepEqual(encodeNString('NIL'), b('"NIL"'));
   assert.deepEqual(literal(b('ab'), true), b('~{2}\r\nab'));
+  const nul = b('a\0b\0');
+  assert.deepEqual(withoutNul(nul), b('a\x80b\x80'));
+  assert.deepEqual(nul, b('a\0b\0'), 'withoutNul copies, never changes its input');
+  const clean = b('ab');
+  assert.equal(withoutNul(clean), clean, 'no NUL: the same buffer, no copy');
   assert.deepEqual(encodeList([b('a'), b('"b c"')]), b('(a "b c")'));
   assert.deepEqual(encodeList([]), b('()'));
 });

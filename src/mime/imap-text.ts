@@ -5,7 +5,7 @@
  * Invariant: no value leaves here with a NUL octet (not allowed in an IMAP
  * string or literal, RFC 9051 §4.3); NUL becomes 0x80 like Dovecot does.
  */
-import { encodeNString, encodeString, REV1 } from '../imap/wire/encode.js';
+import { encodeNString, encodeString, REV1, withoutNul } from '../imap/wire/encode.js';
 
 const SP = 0x20;
 const TAB = 0x09;
@@ -47,19 +47,12 @@ export function forHumans(v: Buffer): Buffer {
   return Buffer.from(out);
 }
 
-function noNul(v: Buffer): Buffer {
-  if (v.indexOf(0) < 0) return v;
-  const copy = Buffer.from(v);
-  for (let i = 0; i < copy.length; i++) if (copy[i] === 0) copy[i] = 0x80;
-  return copy;
-}
-
 /** An IMAP string (quoted or literal, IMAP4rev1 rules). */
 export function istr(v: Buffer | string): Buffer {
-  return encodeString(typeof v === 'string' ? v : noNul(v), REV1);
+  return encodeString(typeof v === 'string' ? v : withoutNul(v), REV1);
 }
 
 /** An IMAP nstring: NIL for null. */
 export function instr(v: Buffer | null): Buffer {
-  return encodeNString(v === null ? null : noNul(v), REV1);
+  return encodeNString(v === null ? null : withoutNul(v), REV1);
 }

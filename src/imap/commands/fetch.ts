@@ -11,10 +11,14 @@
  * held), and the window's responses are written
  * as one batch, literal sizes taken from the bytes actually sent;
  * sections over STREAM_THRESHOLD stream from the blob store with backpressure;
+ * a `{n}` literal never carries NUL (0x80 in its place, RFC 9051 §9), only
+ * BINARY's literal8 does (RFC 3516 §4.3), and the stored bytes are never
+ * written to;
  * the event loop gets a turn between batches; fetching BODY[...] (not PEEK)
  * sets \Seen first and reports the new FLAGS in the same response; no EXPUNGE
  * is sent while FETCH runs (sync 'no-expunge').
  */
+import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { modseq, type AccountId, type Uid } from '../../ids.js';
 import { condstore, enableCondstore, fetchHead, qresync, uidOnly } from '../condstore.js';
@@ -31,7 +35,7 @@ import { formatFlags, hasFlag } from '../flags.js';
 import type { ViewMessage } from '../session/mailbox-view.js';
 import type { ImapSession } from '../session/session.js';
 import { messagePreview } from '../preview.js';
-import { encodeString } from '../wire/encode.js';
+import { encodeString, withoutNul } from '../wire/encode.js';
 import { ResponseBatch } from '../wire/response-batch.js';
 import { SlabPool } from '../wire/slab-pool.js';
 import type { SequenceSet } from '../../search/sequence-set.js';
@@ -418,7 +422,10 @@ function renderItem(out: ResponseBatch, session: ImapSession, plan: MessagePlan,
       }
       const data = plan.data[k];
       if (data === undefined) return false;
-      const bytes = range!.fields ? slicePartial(filterHeader(data, range!.fields.names, range!.fields.not), item.partial) : data;
+      // The one exception to serving stored bytes as they are: a NUL becomes 0x80 in a
+      // non-BINARY literal (RFC 9051 §9, CHAR8); same size, so RFC822.SIZE and <origin> hold.
+      // withoutNul copies, never writes into `data`: it may be the window's slab or a shared buffer.
+      const bytes = withoutNul(range!.fields ? slicePartial(filterHeader(data, range!.fields.names, range!.fields.not), item.partial) : data);
       out.add(`${sectionName(item)} {${bytes.length}}\r\n`);
       out.addBytes(bytes);
       return true;
@@ -454,16 +461,27 @@ async function writeSlowItem(session: ImapSession, out: ResponseBatch, plan: Mes
       plan.data[k] = await session.store.blobs.read(blobId, range.start, range.end);
       renderItem(out, session, plan, item, k);
     } else {
-      await streamLiteral(session, out, `${sectionName(item)} `, blobId, range.start, range.end);
+      await streamLiteral(session, out, `${sectionName(item)} `, blobId, range.start, range.end, false);
     }
   }
 }
 
-/** Sends what is batched, then "<prefix>{n}\r\n" and the blob bytes [start, end) streamed with backpressure. */
-async function streamLiteral(session: ImapSession, out: ResponseBatch, prefix: string, blobId: string, start: number, end: number): Promise<void> {
-  out.add(`${prefix}{${end - start}}\r\n`);
+/**
+ * Sends what is batched, then the blob bytes [start, end) streamed with
+ * backpressure: as literal8 `~{n}` with the bytes as stored (BINARY), or as
+ * `{n}` with each NUL made 0x80 like renderItem does.
+ */
+async function streamLiteral(session: ImapSession, out: ResponseBatch, prefix: string, blobId: string, start: number, end: number, binary: boolean): Promise<void> {
+  // RFC 3516 §4.3 prefers {n} for BINARY content without NUL, but only reading it twice would tell.
+  out.add(`${prefix}${binary ? '~' : ''}{${end - start}}\r\n`);
   sendBatch(session, out);
-  await session.pipeFrom(session.store.blobs.createReadStream(blobId, start, end));
+  const source = session.store.blobs.createReadStream(blobId, start, end);
+  await session.pipeFrom(binary ? source : Readable.from(chunksWithoutNul(source), { objectMode: false }));
+}
+
+/** A stream's chunks with NUL made 0x80 (withoutNul), pulled one at a time so backpressure still holds. */
+async function* chunksWithoutNul(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const chunk of source) yield withoutNul(chunk);
 }
 
 function slicePartial(bytes: Buffer, partial: [number, number] | null): Buffer {
@@ -486,10 +504,8 @@ async function writeBinary(session: ImapSession, out: ResponseBatch, plan: Messa
     }
     const start = Math.min(size, item.partial?.[0] ?? 0);
     const end = item.partial ? Math.min(size, start + item.partial[1]) : size;
-    if (end - start > STREAM_THRESHOLD) return streamLiteral(session, out, `BINARY[]${origin} `, blobId, start, end);
-    const bytes = await session.store.blobs.read(blobId, start, end);
-    out.add(`BINARY[]${origin} {${bytes.length}}\r\n`);
-    out.addBytes(bytes);
+    if (end - start > STREAM_THRESHOLD) return streamLiteral(session, out, `BINARY[]${origin} `, blobId, start, end, true);
+    addBinary(out, `BINARY[]${origin}`, await session.store.blobs.read(blobId, start, end));
     return;
   }
   const part = findPart(plan.analysis!.root, item.path);
@@ -502,8 +518,11 @@ async function writeBinary(session: ImapSession, out: ResponseBatch, plan: Messa
     out.add(`BINARY.SIZE[${label}] ${decoded.length}`);
     return;
   }
-  const bytes = slicePartial(decoded, item.partial);
-  // RFC 3516 §4.3: literal8 (~{n}) when the content holds NUL.
-  out.add(`BINARY[${label}]${origin} ${bytes.includes(0) ? '~' : ''}{${bytes.length}}\r\n`);
+  addBinary(out, `BINARY[${label}]${origin}`, slicePartial(decoded, item.partial));
+}
+
+/** A BINARY item's content as it is: literal8 (~{n}) when it holds NUL, else a plain literal (RFC 3516 §4.3). */
+function addBinary(out: ResponseBatch, name: string, bytes: Buffer): void {
+  out.add(`${name} ${bytes.includes(0) ? '~' : ''}{${bytes.length}}\r\n`);
   out.addBytes(bytes);
 }

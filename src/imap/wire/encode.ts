@@ -49,6 +49,20 @@ function quotability(buf: Buffer, mode: EncodeMode): 'quoted' | 'literal' {
   return mode.utf8 && isValidUtf8(buf) ? 'quoted' : 'literal';
 }
 
+/**
+ * The bytes as a `literal` (not a literal8) may carry them: each NUL becomes
+ * 0x80, as Dovecot does (RFC 9051 §9 and RFC 3501 §9: a literal is *CHAR8,
+ * CHAR8 = %x01-ff). Only the rendering changes, never the input: a copy is
+ * made only when a NUL is present (memchr first), and the size stays the same.
+ */
+export function withoutNul(buf: Buffer): Buffer {
+  const first = buf.indexOf(0);
+  if (first < 0) return buf;
+  const copy = Buffer.from(buf);
+  for (let i = first; i < copy.length; i++) if (copy[i] === 0) copy[i] = 0x80;
+  return copy;
+}
+
 /** A literal `{n}\r\n` + bytes (RFC 9051 §4.3); `~{n}` for literal8 (RFC 3516). */
 export function literal(buf: Buffer, binary = false): Buffer {
   return Buffer.concat([Buffer.from(`${binary ? '~' : ''}{${buf.length}}\r\n`), buf]);
