@@ -108,8 +108,15 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
   // Current via the change bus: no store query when nothing changed since the last SELECT.
   const snap = await session.indexCache.snapshot(account, mb.id, found.settled);
   const view = new MailboxView(mb.id, mb.name, snap.uidValidity, snap.uidNext, snap.modseq, snap.summaries);
-  if (!readOnly && !session.rev2) {
-    const first = await session.indexCache.claimRecent(account, mb.id, view.maxUid + 1);
+  if (!session.rev2) {
+    // RFC 3501 §2.3.2: \Recent belongs to the first session told of a message; "if the session is
+    // read-write, subsequent sessions will not see \Recent set". So EXAMINE (§6.3.2, read-only)
+    // sees the unclaimed messages as recent (RECENT, FETCH FLAGS, SEARCH RECENT) without claiming
+    // them: EXAMINE again shows them too, and so does the next SELECT, which claims them. Dovecot
+    // does the same.
+    const first = readOnly
+      ? await session.store.firstRecentUid(account, mb.id)
+      : await session.indexCache.claimRecent(account, mb.id, view.maxUid + 1);
     view.markRecent(recentFrom(view, first));
   }
   const st = session.state;
