@@ -58,13 +58,19 @@ describe('QUOTA (RFC 9208)', () => {
     c.close();
   });
 
-  test('§4.1.2 GETQUOTAROOT: every mailbox, existing or not, is under root ""; no limits give an empty list', async () => {
-    const { c } = await login();
+  test('§4.1.2 GETQUOTAROOT: every mailbox, existing or not, is under root ""; without limits there is no root (§7: no empty QUOTA list)', async () => {
+    const { c, id } = await login();
+    // §4.2.2 "* QUOTAROOT comp.mail.mime": a mailbox with no quota root; no QUOTA follows.
     const r = await c.command('G0002', 'GETQUOTAROOT INBOX');
-    assert.deepEqual(r.lines, ['* QUOTAROOT INBOX ""', '* QUOTA "" ()']);
+    assert.deepEqual(r.lines, ['* QUOTAROOT INBOX']);
     assert.match(r.tagged, /^G0002 OK/);
-    const missing = await c.command('g', 'GETQUOTAROOT "no such/box"');
-    assert.deepEqual(missing.lines, ['* QUOTAROOT "no such/box" ""', '* QUOTA "" ()']);
+    // §4.1.1: GETQUOTA's OK needs a QUOTA response, and §7's quota-list needs a resource: the root does not exist.
+    assert.match((await c.command('g', 'GETQUOTA ""')).tagged, /^g NO \[NONEXISTENT\]/);
+    await srv.server.store.setQuota(id, { storage: 4096, messages: null });
+    const limited = await c.command('g', 'GETQUOTAROOT "no such/box"');
+    assert.deepEqual(limited.lines, ['* QUOTAROOT "no such/box" ""', '* QUOTA "" (STORAGE 0 4)']);
+    await srv.server.store.setQuota(id, { storage: null, messages: null });
+    assert.deepEqual((await c.command('g', 'GETQUOTAROOT "no such/box"')).lines, ['* QUOTAROOT "no such/box"']);
     c.close();
   });
 

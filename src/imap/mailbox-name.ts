@@ -21,8 +21,20 @@ export function canonicalName(name: string): string {
 }
 
 /**
+ * Marks the store name of an argument that is not valid modified UTF-7: a
+ * control character, which validateNewName keeps out of every stored name
+ * (and which PostgreSQL text can hold, unlike NUL). So such a name finds no
+ * mailbox, and no LIST pattern built from it matches one.
+ */
+const UNDECODABLE = '\x01';
+
+/**
  * Decodes a mailbox argument into its store name. Liberal: a rev1 client that
- * sends raw UTF-8 is understood too.
+ * sends raw UTF-8 is understood too. Invalid UTF-8 is BAD (RFC 9051 §9: the
+ * grammar asks for UTF-8); invalid modified UTF-7 is a well-formed astring
+ * that names no mailbox (RFC 3501 §5.1.3), so it is answered as such by each
+ * command (NO [NONEXISTENT], an empty LIST, NO [CANNOT] for CREATE), as
+ * Dovecot does: see isUndecodable.
  */
 export function decodeMailboxArg(arg: StringArg, utf8: boolean): string {
   const bytes = arg.bytes;
@@ -35,10 +47,15 @@ export function decodeMailboxArg(arg: StringArg, utf8: boolean): string {
       throw bad('Mailbox name is not valid UTF-8');
     }
   } else {
-    name = decodeMutf7(bytes.toString('latin1'));
-    if (name === null) throw bad('Mailbox name is not valid modified UTF-7');
+    const text = bytes.toString('latin1');
+    name = decodeMutf7(text) ?? UNDECODABLE + text;
   }
   return canonicalName(name);
+}
+
+/** Whether decodeMailboxArg met invalid modified UTF-7: no mailbox has, or can be given, this name. */
+export function isUndecodable(name: string): boolean {
+  return name.startsWith(UNDECODABLE);
 }
 
 /** Encodes a store name for the client's mode. */
@@ -48,6 +65,9 @@ export function encodeMailboxName(name: string, utf8: boolean): string {
 
 /** Checks a name a client wants to create or rename to (RFC 9051 §6.3.4 and §5.1). */
 export function validateNewName(name: string): string {
+  // RFC 3501 §5.1.3: the server SHOULD verify a CREATE name's modified UTF-7. NO, not BAD: the
+  // syntax (astring) is right; the name breaks a rule of the server (RFC 5530 CANNOT).
+  if (isUndecodable(name)) throw no('CANNOT', 'Mailbox name is not valid modified UTF-7');
   // "foo/" means "create foo as a future parent": drop the trailing separator.
   const trimmed = name.endsWith(SEPARATOR) ? name.slice(0, -1) : name;
   if (trimmed.length === 0) throw no('CANNOT', 'Mailbox name is empty');

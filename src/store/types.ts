@@ -409,6 +409,11 @@ export interface MailStore {
    * sees each new message as recent.
    */
   claimRecent(accountId: AccountId, id: MailboxId): Promise<Uid>;
+  /**
+   * The first UID no session has claimed as \Recent yet, claiming nothing: for a read-only
+   * session (EXAMINE, RFC 3501 §6.3.2), which sees them as recent and leaves them so.
+   */
+  firstRecentUid(accountId: AccountId, id: MailboxId): Promise<Uid>;
 
   // Metadata (RFC 5464)
   /**

@@ -12,7 +12,7 @@ import type { Segment } from '../wire/framer.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 import type { ImapSession } from '../session/session.js';
 import { parseCatParts, stageCatenated, type CatPart } from './catenate.js';
-import { accountOf, readMailbox } from './mailboxes.js';
+import { accountOf, readMailbox, requireTarget } from './mailboxes.js';
 import { command } from './spec.js';
 
 /** Bound on messages in one MULTIAPPEND. */
@@ -77,8 +77,7 @@ export const append = command({
     const account = accountOf(session);
     const messages: NewMessage[] = [];
     for (const item of items) messages.push(await stageItem(session, item));
-    const mb = await session.store.getMailbox(account, mailbox);
-    if (!mb) throw no('TRYCREATE', 'Mailbox does not exist');
+    const mb = await requireTarget(session, mailbox);
     const res = await session.store.appendMessages(account, mb.id, messages);
     session.notifier.ownCommit(mb.id, res.uids);
     return { code: `APPENDUID ${res.uidValidity} ${formatNumbers(res.uids)}`, text: 'APPEND completed' };

@@ -8,7 +8,7 @@ import type { Uid } from '../../ids.js';
 import { no } from '../errors.js';
 import type { ArgReader } from '../wire/reader.js';
 import { formatNumbers, type SequenceSet } from '../../search/sequence-set.js';
-import { readMailbox } from './mailboxes.js';
+import { readMailbox, requireTarget } from './mailboxes.js';
 import { resolveSet, selectedView } from './message-set.js';
 import { command, type Invocation } from './spec.js';
 
@@ -30,8 +30,7 @@ async function transfer(inv: Invocation, { set, mailbox }: CopyArgs, move: boole
   const uids = resolveSet(session, view, set, inv.uid)
     .map((i) => view.messages[i]!.uid)
     .filter((uid) => !view.isExpunged(uid));
-  const target = await session.store.getMailbox(accountId, mailbox);
-  if (!target) throw no('TRYCREATE', 'Mailbox does not exist');
+  const target = await requireTarget(session, mailbox);
   if (uids.length === 0) return {};
   const res = move
     ? await session.store.moveMessages(accountId, view.mailboxId, uids, target.id)

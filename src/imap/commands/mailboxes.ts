@@ -10,7 +10,7 @@ import { StoreError } from '../../store/types.js';
 import { enableCondstore } from '../condstore.js';
 import { no } from '../errors.js';
 import { mailboxObjectId } from '../object-id.js';
-import { ancestors, decodeMailboxArg, encodeMailboxName, SEPARATOR, validateNewName } from '../mailbox-name.js';
+import { ancestors, decodeMailboxArg, encodeMailboxName, isUndecodable, SEPARATOR, validateNewName } from '../mailbox-name.js';
 import type { ImapSession } from '../session/session.js';
 import { encodeAString } from '../wire/encode.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
@@ -40,6 +40,17 @@ export function mailboxWire(session: ImapSession, name: string): Buffer {
 export async function requireMailbox(session: ImapSession, name: string): Promise<Mailbox> {
   const mb = await session.store.getMailbox(accountOf(session), name);
   if (!mb) throw no('NONEXISTENT', 'Mailbox does not exist');
+  return mb;
+}
+
+/**
+ * The mailbox APPEND, COPY, MOVE or REPLACE adds to. Missing: NO [TRYCREATE]
+ * (RFC 9051 §6.3.12, §6.4.7), which tells the client a CREATE would help; so
+ * for a name CREATE refuses (invalid modified UTF-7) it is NO [NONEXISTENT].
+ */
+export async function requireTarget(session: ImapSession, name: string): Promise<Mailbox> {
+  const mb = await session.store.getMailbox(accountOf(session), name);
+  if (!mb) throw no(isUndecodable(name) ? 'NONEXISTENT' : 'TRYCREATE', 'Mailbox does not exist');
   return mb;
 }
 

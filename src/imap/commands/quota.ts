@@ -1,12 +1,14 @@
 /**
  * QUOTA (RFC 9208): GETQUOTA, GETQUOTAROOT and SETQUOTA. Every mailbox of an
- * account lies under one quota root, "", with the STORAGE and MESSAGE
- * resources of the account. Limits are set by the administrator (`mailkeep
- * quota set`); no IMAP user may change them, so QUOTASET is not advertised.
+ * account with a limit lies under one quota root, "", with the STORAGE and
+ * MESSAGE resources of the account; an account without limits has no quota
+ * root at all. Limits are set by the administrator (`mailkeep quota set`); no
+ * IMAP user may change them, so QUOTASET is not advertised.
  */
 import { no } from '../errors.js';
 import type { ImapSession } from '../session/session.js';
 import { encodeString } from '../wire/encode.js';
+import { isUndecodable } from '../mailbox-name.js';
 import { accountOf, mailboxWire, readMailbox } from './mailboxes.js';
 import { command } from './spec.js';
 
@@ -18,17 +20,22 @@ const QUOTA_ROOT = '';
 /** RFC 9208 §5.1: STORAGE counts units of 1024 octets. */
 const STORAGE_UNIT = 1024;
 
-/** Sends `* QUOTA "" (...)` with usage and limit of each limited resource (RFC 9208 §4.2.1). */
-async function writeQuota(session: ImapSession): Promise<void> {
+/**
+ * `QUOTA "" (...)` with usage and limit of each limited resource (RFC 9208
+ * §4.2.1), or null when nothing is limited: §7's quota-list needs at least one
+ * resource (Thunderbird rejects `()`), so such an account has no quota root.
+ */
+async function quotaResponse(session: ImapSession): Promise<Buffer | null> {
   const q = await session.store.getQuotaUsage(accountOf(session));
   const triplets: string[] = [];
   // Resources not named are not limited (§4.2.1), so only limited ones are listed.
   if (q.storage !== null) triplets.push(`STORAGE ${Math.floor(q.usedStorage / STORAGE_UNIT)} ${Math.floor(q.storage / STORAGE_UNIT)}`);
   if (q.messages !== null) triplets.push(`MESSAGE ${q.usedMessages} ${q.messages}`);
-  session.untagged(Buffer.concat([Buffer.from('QUOTA '), encodeString(QUOTA_ROOT), Buffer.from(` (${triplets.join(' ')})`)]));
+  if (triplets.length === 0) return null;
+  return Buffer.concat([Buffer.from('QUOTA '), encodeString(QUOTA_ROOT), Buffer.from(` (${triplets.join(' ')})`)]);
 }
 
-/** RFC 9208 §4.1.1 — GETQUOTA. */
+/** RFC 9208 §4.1.1 — GETQUOTA: NO [NONEXISTENT] for a root that does not exist (§4.1.1 "no such quota root"). */
 export const getquota = command({
   name: 'GETQUOTA',
   states: AUTHED,
@@ -37,20 +44,29 @@ export const getquota = command({
     return r.astring().bytes.toString('utf8');
   },
   async run(inv, root) {
-    if (root !== QUOTA_ROOT) throw no('NONEXISTENT', 'No such quota root');
-    await writeQuota(inv.session);
+    // An OK must carry a QUOTA response (§4.1.1), and an empty one is not allowed (§7).
+    const quota = root === QUOTA_ROOT ? await quotaResponse(inv.session) : null;
+    if (!quota) throw no('NONEXISTENT', 'No such quota root');
+    inv.session.untagged(quota);
   },
 });
 
-/** RFC 9208 §4.1.2 — GETQUOTAROOT: the mailbox need not exist. */
+/**
+ * RFC 9208 §4.1.2 — GETQUOTAROOT: the mailbox need not exist. Without a limit
+ * the answer is `* QUOTAROOT name` alone (§4.2.2: zero quota roots) and no QUOTA.
+ */
 export const getquotaroot = command({
   name: 'GETQUOTAROOT',
   states: AUTHED,
   parse: (r, inv) => readMailbox(r, inv),
   async run(inv, mailbox) {
     const session = inv.session;
-    session.untagged(Buffer.concat([Buffer.from('QUOTAROOT '), mailboxWire(session, mailbox), Buffer.from(' '), encodeString(QUOTA_ROOT)]));
-    await writeQuota(session);
+    // Not valid modified UTF-7 (RFC 3501 §5.1.3): no mailbox could ever have it, so it has no root.
+    if (isUndecodable(mailbox)) throw no('NONEXISTENT', 'No mailbox can have this name');
+    const quota = await quotaResponse(session);
+    const roots = quota ? [Buffer.from(' '), encodeString(QUOTA_ROOT)] : [];
+    session.untagged(Buffer.concat([Buffer.from('QUOTAROOT '), mailboxWire(session, mailbox), ...roots]));
+    if (quota) session.untagged(quota);
   },
 });
 

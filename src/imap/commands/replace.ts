@@ -14,7 +14,7 @@ import { no } from '../errors.js';
 import { ParseError } from '../wire/reader.js';
 import type { SequenceSet } from '../../search/sequence-set.js';
 import { parseAppendItem, stageItem, type AppendItem } from './append.js';
-import { readMailbox } from './mailboxes.js';
+import { readMailbox, requireTarget } from './mailboxes.js';
 import { resolveSet, selectedView } from './message-set.js';
 import { command } from './spec.js';
 
@@ -48,8 +48,7 @@ export const replace = command({
     const old = index === undefined ? undefined : view.messages[index];
     if (!old) throw no('NONEXISTENT', 'No such message');
     if (view.isExpunged(old.uid)) throw no('EXPUNGEISSUED', 'The message was expunged meanwhile');
-    const dest = await session.store.getMailbox(accountId, mailbox);
-    if (!dest) throw no('TRYCREATE', 'Mailbox does not exist');
+    const dest = await requireTarget(session, mailbox);
     // A streamed literal not taken by now is discarded by the connection.
     const message = await stageItem(session, item);
     const res = await session.store.replaceMessage(accountId, view.mailboxId, old.uid as Uid, dest.id, message);

@@ -108,8 +108,16 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
   const snap = await session.indexCache.snapshot(account, mb.id, found.settled);
   const { keywords, firstUnseen } = snap.facts;
   const view = new MailboxView(mb.id, mb.name, snap.uidValidity, snap.uidNext, snap.modseq, snap.summaries, keywords);
-  if (!readOnly && !session.rev2) {
-    const first = await session.indexCache.claimRecent(account, mb.id, view.maxUid + 1);
+  if (!session.rev2) {
+    // RFC 3501 §2.3.2: \Recent belongs to the first session told of a message; "if the session is
+    // read-write, subsequent sessions will not see \Recent set". So EXAMINE (§6.3.2, read-only)
+    // sees the unclaimed messages as recent (RECENT, FETCH FLAGS, SEARCH RECENT) without claiming
+    // them: EXAMINE again shows them too, and so does the next SELECT, which claims them. Dovecot
+    // does the same. Known claimed in this process: no store read.
+    const upTo = view.maxUid + 1;
+    const first = readOnly
+      ? (session.indexCache.claimedNow(account, mb.id, upTo) ?? (await session.store.firstRecentUid(account, mb.id)))
+      : await session.indexCache.claimRecent(account, mb.id, upTo);
     view.markRecent(recentFrom(view, first));
   }
   const st = session.state;

@@ -570,7 +570,7 @@ export class ImapConnection implements ImapSession {
       const args: unknown = spec.parse(r, inv);
       r.end();
       if (this.state.kind === 'logout' || !spec.states.includes(this.state.kind)) {
-        throw new ImapError('BAD', null, stateError(this.state.kind, name));
+        throw new ImapError('BAD', null, stateError(this.state.kind, name, spec.states));
       }
       syncMode = uid ? 'full' : (spec.sync ?? 'full');
       // The answer must show the mailbox as it is now, not as this view last saw it.
@@ -627,8 +627,16 @@ export class ImapConnection implements ImapSession {
   }
 }
 
-function stateError(state: string, name: string): string {
-  if (state === 'not-authenticated') return `${name} not allowed before authentication`;
-  if (state === 'authenticated') return `${name} needs a selected mailbox`;
-  return `${name} not allowed in this state`;
+/** How the state names of state.ts read in a response text (RFC 9051 §3). */
+const STATE_WORDS: Record<SessionState['kind'], string> = { 'not-authenticated': 'not authenticated', authenticated: 'authenticated', selected: 'selected', logout: 'logging out' };
+
+/**
+ * The text of the BAD for a command sent in a state it is not allowed in
+ * (RFC 9051 §3: a protocol error, BAD or NO; BAD here): the states it needs
+ * and the one the session is in.
+ */
+function stateError(state: SessionState['kind'], name: string, allowed: readonly SessionState['kind'][]): string {
+  const needed = allowed.map((s) => STATE_WORDS[s]);
+  const states = needed.length > 1 ? `${needed.slice(0, -1).join(', ')} or ${needed.at(-1)} states` : `${needed[0]} state`;
+  return `${name} is allowed only in the ${states} (this session is ${STATE_WORDS[state]})`;
 }

@@ -688,6 +688,10 @@ export class PgStore implements MailStore {
     });
   }
 
+  async firstRecentUid(accountId: AccountId, id: MailboxId): Promise<Uid> {
+    return toUid((await requireMailbox(this.pool, accountId, id)).first_recent_uid);
+  }
+
   // ---- Import and migration ----
 
   async importMessages(accountId: AccountId, id: MailboxId, messages: ImportedMessage[]): Promise<ImportResult> {

@@ -538,6 +538,10 @@ export class SqliteStore implements MailStore {
     });
   }
 
+  async firstRecentUid(accountId: AccountId, id: MailboxId): Promise<Uid> {
+    return toUid(this.requireMailbox(accountId, id).first_recent_uid);
+  }
+
   // ---- Import and migration ----
 
   async importMessages(accountId: AccountId, id: MailboxId, messages: ImportedMessage[]): Promise<ImportResult> {
