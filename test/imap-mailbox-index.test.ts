@@ -11,6 +11,8 @@ import { test } from 'node:test';
 import { hashPassword } from '../src/auth/password.js';
 import { MailboxIndexCache } from '../src/imap/session/mailbox-index.js';
 import { MailboxView } from '../src/imap/session/mailbox-view.js';
+import { checkView } from '../src/imap/session/view-check.js';
+import type { ImapError } from '../src/imap/errors.js';
 import { analyzeMessage } from '../src/mime/analyze.js';
 import { openStore } from '../src/store/open.js';
 
@@ -114,6 +116,38 @@ test('a flag change this process committed is applied from its result, without r
     const after = await cache.snapshot(account.id, inbox.id);
     assert.equal(reads, 1);
     assert.deepEqual(after.summaries.map((s) => [...s.flags].sort()), [['\\Flagged', '\\Seen'], ['\\Flagged'], ['\\Seen']]);
+  } finally {
+    await close();
+  }
+});
+
+test('the view check accepts a view that lags other commits and names one that diverges', async () => {
+  const { store, account, inbox, add, close } = await fixture('vc');
+  try {
+    await add([['\\Seen'], ['$Work'], []]);
+    const snap = await new MailboxIndexCache(store).snapshot(account.id, inbox.id);
+    const fresh = () => new MailboxView(inbox.id, 'INBOX', snap.uidValidity, inbox.uidNext, snap.modseq, snap.summaries, snap.facts.keywords);
+    const [u1, u2, u3] = snap.summaries.map((s) => s.uid);
+    await checkView(store, account.id, fresh());
+
+    // Commits after the view's modseq: a lagging view is still right as of its own modseq.
+    await store.storeFlags(account.id, inbox.id, [u1!], 'add', ['\\Flagged']);
+    await add([[]]);
+    await store.storeFlags(account.id, inbox.id, [u3!], 'add', ['\\Deleted']);
+    await store.expunge(account.id, inbox.id);
+    await checkView(store, account.id, fresh());
+
+    // A view whose flags were edited without the modseq that goes with them diverges.
+    const edited = fresh();
+    edited.update({ ...edited.messages[1]!, flags: ['$Work', '\\Answered'] });
+    await assert.rejects(checkView(store, account.id, edited), (e: ImapError) => e.code === 'SERVERBUG' && e.message.includes(`UID ${u2}: view has modseq`));
+    // A keyword the client was never told of.
+    const unannounced = new MailboxView(inbox.id, 'INBOX', snap.uidValidity, inbox.uidNext, snap.modseq, snap.summaries, []);
+    await assert.rejects(checkView(store, account.id, unannounced), /keyword \$Work never announced/);
+    // A view that claims a modseq it has not applied: the expunge and the flag change are missing.
+    const claims = fresh();
+    claims.modseq = (await store.getMailboxById(account.id, inbox.id))!.highestModSeq;
+    await assert.rejects(checkView(store, account.id, claims), /View check failed/);
   } finally {
     await close();
   }

@@ -181,3 +181,24 @@ describe('conditional STORE with .SILENT (item 3)', () => {
     assert.deepEqual(silent.lines, []);
   });
 });
+
+describe('\\Recent in a read-only session', () => {
+  test('a message arriving while EXAMINEd is recent there, and still recent for the next SELECT (RFC 3501 §2.3.2)', async () => {
+    const { name, clients: [ro] } = await mailboxWith(1, '', 'EXAMINE');
+    const w = await session();
+    const msg = 'Subject: new\r\n\r\nx\r\n';
+    await w.command('a', `APPEND ${name} {${msg.length}+}\r\n${msg}`);
+    const n = await ro!.command('n', 'NOOP');
+    // Message 1 was never claimed either (EXAMINE saw it recent and left it so).
+    assert.deepEqual(n.lines, ['* 2 EXISTS', '* 2 RECENT']);
+    const f = await ro!.command('f', 'FETCH 2 (FLAGS)');
+    assert.deepEqual(f.lines, ['* 2 FETCH (FLAGS (\\Recent))']);
+    const rw = await session();
+    const s = await rw.command('s', `SELECT ${name}`);
+    assert.ok(s.lines.includes('* 2 RECENT'), s.lines.join('\n'));
+    // Claimed now: a message that arrives next is recent in the read-write session only.
+    await w.command('a2', `APPEND ${name} {${msg.length}+}\r\n${msg}`);
+    assert.deepEqual((await rw.command('n', 'NOOP')).lines, ['* 3 EXISTS', '* 3 RECENT']);
+    assert.deepEqual((await ro!.command('n2', 'NOOP')).lines, ['* 3 EXISTS', '* 2 RECENT']);
+  });
+});

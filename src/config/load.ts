@@ -54,6 +54,8 @@ export const CONFIG_PATH_ENV = 'MAILKEEP_CONFIG';
 const ENV_PREFIX = 'MAILKEEP_';
 /** Variables of the test suite, not settings: never warned about. */
 const TEST_ENV_PREFIX = 'MAILKEEP_TEST_';
+/** Debug switches read where they act (imap/session/view-check.ts), not settings: never warned about. */
+export const CHECK_VIEWS_ENV = 'MAILKEEP_CHECK_VIEWS';
 const MAX_CONFIG_FILE_BYTES = 1 << 20;
 /** Settings holding file system paths, resolved relative to their source. */
 const PATH_SETTINGS = ['dataDir', 'tlsCert', 'tlsKey'] as const;
@@ -211,7 +213,7 @@ function mergeEnv(raw: RawConfig, env: Record<string, string | undefined>, warn:
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || name === CONFIG_PATH_ENV) continue;
     // The test suite's own switches (MAILKEEP_TEST_STORE, MAILKEEP_TEST_PG, …) reach servers it spawns.
-    if (name.startsWith(TEST_ENV_PREFIX)) continue;
+    if (name.startsWith(TEST_ENV_PREFIX) || name === CHECK_VIEWS_ENV) continue;
     // Empty means unset, as container tooling often passes every variable through.
     if (value === undefined || value === '') continue;
     const segments = name.slice(ENV_PREFIX.length).split('__').map((s) => toCamel(s.toLowerCase()));

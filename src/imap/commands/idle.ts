@@ -32,11 +32,11 @@ class Idler {
       this.wokenMeanwhile = true;
       return;
     }
-    if (this.session.syncNow()) {
+    const synced = this.session.sync('full');
+    if (!synced) {
       if (!this.session.flushNow()) this.follow(this.session.flush());
       return;
     }
-    const synced = this.session.sync('full');
     this.follow(synced.then(() => this.session.flush()));
     return synced;
   }

@@ -113,11 +113,8 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
     // read-write, subsequent sessions will not see \Recent set". So EXAMINE (§6.3.2, read-only)
     // sees the unclaimed messages as recent (RECENT, FETCH FLAGS, SEARCH RECENT) without claiming
     // them: EXAMINE again shows them too, and so does the next SELECT, which claims them. Dovecot
-    // does the same. Known claimed in this process: no store read.
-    const upTo = view.maxUid + 1;
-    const first = readOnly
-      ? (session.indexCache.claimedNow(account, mb.id, upTo) ?? (await session.store.firstRecentUid(account, mb.id)))
-      : await session.indexCache.claimRecent(account, mb.id, upTo);
+    // does the same.
+    const first = await session.indexCache.recentFor(account, mb.id, view.maxUid + 1, readOnly);
     view.markRecent(recentFrom(view, first));
   }
   const st = session.state;

@@ -35,7 +35,7 @@ import type { EncodeMode } from '../wire/encode.js';
 import { ResponseBatch } from '../wire/response-batch.js';
 import type { Enabled, ImapSession } from './session.js';
 import type { SessionState } from './state.js';
-import { MailboxGone, syncSelected, syncSelectedNow } from './sync.js';
+import { MailboxGone, syncSelected } from './sync.js';
 import { CHECK_VIEWS, checkView } from './view-check.js';
 import { SessionNotifier } from '../notify/notifier.js';
 import type { MailboxIndexCache } from './mailbox-index.js';
@@ -515,23 +515,24 @@ export class ImapConnection implements ImapSession {
     }
   }
 
-  syncNow(): boolean {
-    const st = this.state;
-    if (st.kind !== 'selected' || !this.notifier.quiet) return false;
+  sync(mode: SyncMode, deferFlags = false): Promise<void> | undefined {
     this.followSelected();
+    const st = this.state;
+    if (mode === 'none' || st.kind !== 'selected') return this.notifier.deliver(mode);
+    let synced: Promise<void> | undefined;
     try {
-      return syncSelectedNow(this, st, true);
-    } catch {
-      // A vanished mailbox and the like: sync() handles them.
-      return false;
+      synced = syncSelected(this, st, mode === 'full', deferFlags);
+    } catch (e) {
+      synced = Promise.reject(e);
     }
+    // Done at once, and NOTIFY owes nothing: no promise step (an idler after a change's first).
+    if (!synced && this.notifier.quiet) return undefined;
+    return this.finishSync(synced, mode);
   }
 
-  async sync(mode: SyncMode, deferFlags = false): Promise<void> {
-    this.followSelected();
-    if (mode === 'none' || this.state.kind !== 'selected') return this.notifier.deliver(mode);
+  private async finishSync(synced: Promise<void> | undefined, mode: SyncMode): Promise<void> {
     try {
-      await syncSelected(this, this.state, mode === 'full', deferFlags);
+      await synced;
     } catch (e) {
       // RFC 9051 §7.1.5: a selected mailbox that vanished (deleted elsewhere) ends the session.
       if (!(e instanceof MailboxGone || (e instanceof StoreError && e.code === 'NONEXISTENT'))) throw e;

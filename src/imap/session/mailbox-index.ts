@@ -202,6 +202,16 @@ export class MailboxIndexCache {
   }
 
   /**
+   * The first UID below `upTo` recent for a session (RFC 3501 §2.3.2): a
+   * read-write one claims them (claimRecent); a read-only one (EXAMINE,
+   * §6.3.2) sees the unclaimed ones as recent and leaves them so.
+   */
+  async recentFor(accountId: AccountId, mailboxId: MailboxId, upTo: number, readOnly: boolean): Promise<number> {
+    if (!readOnly) return this.claimRecent(accountId, mailboxId, upTo);
+    return this.claimedNow(accountId, mailboxId, upTo) ?? this.store.firstRecentUid(accountId, mailboxId);
+  }
+
+  /**
    * claimRecent at once when nothing below `upTo` is left to claim: claimed
    * here already, or being claimed for these UIDs by another session (the
    * idlers after the first), whose they are; this one need not wait for that

@@ -83,15 +83,11 @@ export interface ImapSession {
    * Reports changes to the selected mailbox as the RFC allows at this point
    * (the one sync step, sync.ts). `deferFlags`: flag changes are owed to
    * the sync after the command instead of sent now (before and inside a
-   * command that answers from message state).
+   * command that answers from message state). Returns nothing when it
+   * finished at once, all it needed in memory (an idler after a change's
+   * first); otherwise the promise of the rest.
    */
-  sync(mode: SyncMode, deferFlags?: boolean): Promise<void>;
-  /**
-   * sync('full') without a promise step, when all it needs is in memory and
-   * nothing else is owed (an idler after a change's first): false, having
-   * done nothing, when only sync() can.
-   */
-  syncNow(): boolean;
+  sync(mode: SyncMode, deferFlags?: boolean): Promise<void> | undefined;
   /**
    * Reports progress of a long command at a response boundary; sends
    * `* OK [INPROGRESS ...]` when the configured interval has passed (RFC 9585).

@@ -44,46 +44,48 @@ const SHARED_FLAG_LINES = 64;
  * from message state): the changed flags are owed, not sent, so a FETCH that
  * shows a message's flags tells them once and the sync after the command
  * sends the rest.
+ *
+ * Returns nothing when it finished at once: the index answered from memory
+ * and nothing was owed (every idler after a change's first syncs and writes
+ * without a promise step); otherwise the promise of the rest.
  */
-export async function syncSelected(session: ImapSession, state: Selected, allowExpunge: boolean, deferFlags = false): Promise<void> {
+export function syncSelected(session: ImapSession, state: Selected, allowExpunge: boolean, deferFlags = false): Promise<void> | undefined {
   const view = state.view;
-  if (!deferFlags && !view.owesFlags && syncSelectedNow(session, state, allowExpunge)) return;
+  const index = session.indexCache;
+  if (!deferFlags && !view.owesFlags) {
+    const changes = index.changesSinceNow(state.account.id, view.mailboxId, view.modseq);
+    const upTo = changes && claimBound(session, state, changes, allowExpunge);
+    const first = upTo ? index.claimedNow(state.account.id, view.mailboxId, upTo) : null;
+    if (changes && (upTo === null || first !== null)) {
+      for (const i of report(session, state, changes, allowExpunge, first, false)) sendShared(session, flagsLine(session, view, i));
+      return undefined;
+    }
+  }
+  return syncFromStore(session, state, allowExpunge, deferFlags);
+}
+
+/** syncSelected when the index must ask the store first (a refresh, a \Recent claim), or flags are owed. */
+async function syncFromStore(session: ImapSession, state: Selected, allowExpunge: boolean, deferFlags: boolean): Promise<void> {
+  const view = state.view;
   const index = session.indexCache;
   const changes = await index.changesSince(state.account.id, view.mailboxId, view.modseq);
   const upTo = claimBound(session, state, changes, allowExpunge);
-  const first = upTo === null ? null : await index.claimRecent(state.account.id, view.mailboxId, upTo);
+  const first = upTo === null ? null : await index.recentFor(state.account.id, view.mailboxId, upTo, state.readOnly);
   const lines = report(session, state, changes, allowExpunge, first, deferFlags);
   if (lines.length <= SHARED_FLAG_LINES) for (const i of lines) sendShared(session, flagsLine(session, view, i));
   else await sendFlags(session, view, lines);
 }
 
 /**
- * syncSelected without a promise step, when the index answers from memory
- * (every idler after a change's first) and the session owes nothing of its
- * own: false, having done nothing, when only the async path can.
- */
-export function syncSelectedNow(session: ImapSession, state: Selected, allowExpunge: boolean): boolean {
-  const view = state.view;
-  if (view.owesFlags) return false;
-  const index = session.indexCache;
-  const changes = index.changesSinceNow(state.account.id, view.mailboxId, view.modseq);
-  if (!changes) return false;
-  const upTo = claimBound(session, state, changes, allowExpunge);
-  const first = upTo === null ? null : index.claimedNow(state.account.id, view.mailboxId, upTo);
-  if (upTo !== null && first === null) return false;
-  for (const i of report(session, state, changes, allowExpunge, first, false)) sendShared(session, flagsLine(session, view, i));
-  return true;
-}
-
-/**
- * The UID below which a rev1 read-write session must claim \Recent before
- * it reports these changes (one above the highest new message), or null when
- * there is nothing to claim (no new message, read-only, IMAP4rev2, or the
- * changes are not reported now).
+ * The UID below which a rev1 session must learn which new messages are
+ * \Recent for it (a read-write one claims them, a read-only one sees the
+ * unclaimed ones) before it reports these changes: one above the highest
+ * new message, or null when there is nothing to learn (no new message,
+ * IMAP4rev2, or the changes are not reported now).
  */
 function claimBound(session: ImapSession, state: Selected, changes: MailboxChanges, allowExpunge: boolean): number | null {
   const view = state.view;
-  if (state.readOnly || session.rev2 || changes.uidValidity !== view.uidValidity || heldBack(session, view, changes, allowExpunge)) return null;
+  if (session.rev2 || changes.uidValidity !== view.uidValidity || heldBack(session, view, changes, allowExpunge)) return null;
   const known = view.maxUid;
   let newest = known;
   for (const s of changes.changed) if (s.uid > newest) newest = s.uid;

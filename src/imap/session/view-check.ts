@@ -11,13 +11,14 @@
  * divergence. It asks the store nothing a sync would (no changesSince, no
  * settle), so tests that count those see the same numbers with it on.
  */
+import { CHECK_VIEWS_ENV } from '../../config/load.js';
 import type { AccountId } from '../../ids.js';
 import type { MailStore } from '../../store/types.js';
 import { ImapError } from '../errors.js';
 import type { MailboxView } from './mailbox-view.js';
 
 /** Whether views are checked after every command. */
-export const CHECK_VIEWS = process.env.MAILKEEP_CHECK_VIEWS === '1';
+export const CHECK_VIEWS = process.env[CHECK_VIEWS_ENV] === '1';
 
 /** Expunged messages looked up per check, at most. */
 const MAX_GONE = 10_000;
