@@ -17,11 +17,7 @@ before(async () => {
 });
 after(async () => srv.stop());
 
-async function session(): Promise<RawClient> {
-  const { client } = await RawClient.connect(srv.imapsPort, { tls: true });
-  assert.match((await client.command('l', 'LOGIN sync pw')).tagged, /OK/);
-  return client;
-}
+const session = (): Promise<RawClient> => RawClient.login(srv.imapsPort, 'sync', 'pw');
 
 async function fill(c: RawClient, n: number): Promise<string> {
   const name = `cs${++boxes}`;

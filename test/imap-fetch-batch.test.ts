@@ -20,11 +20,7 @@ before(async () => {
 });
 after(async () => srv.stop());
 
-async function session(): Promise<RawClient> {
-  const { client } = await RawClient.connect(srv.imapsPort, { tls: true });
-  assert.match((await client.command('l', 'LOGIN batch pw')).tagged, /OK/);
-  return client;
-}
+const session = (): Promise<RawClient> => RawClient.login(srv.imapsPort, 'batch', 'pw');
 
 /** Message i: a header and a body of `bodySize` octets, with lines that vary per message (and one starting with "."). */
 function message(i: number, bodySize: number): Buffer {

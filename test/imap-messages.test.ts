@@ -57,11 +57,7 @@ before(async () => {
 });
 after(async () => srv.stop());
 
-async function session(): Promise<RawClient> {
-  const { client } = await RawClient.connect(srv.imapsPort, { tls: true });
-  assert.match((await client.command('l', 'LOGIN fetch pw')).tagged, /OK/);
-  return client;
-}
+const session = (): Promise<RawClient> => RawClient.login(srv.imapsPort, 'fetch', 'pw');
 
 /** The bytes of the first literal in a response line. */
 function literalOf(line: string): Buffer {

@@ -17,11 +17,7 @@ before(async () => {
 });
 after(async () => srv.stop());
 
-async function session(): Promise<RawClient> {
-  const { client } = await RawClient.connect(srv.imapsPort, { tls: true });
-  assert.match((await client.command('l', 'LOGIN multi pw')).tagged, /OK/);
-  return client;
-}
+const session = (): Promise<RawClient> => RawClient.login(srv.imapsPort, 'multi', 'pw');
 
 /** A fresh mailbox with n messages, selected in the returned sessions. */
 async function mailboxWith(n: number, sessions: number): Promise<{ name: string; clients: [RawClient, RawClient, ...RawClient[]] }> {

@@ -21,11 +21,7 @@ before(async () => {
 });
 after(async () => srv.stop());
 
-async function session(): Promise<RawClient> {
-  const { client } = await RawClient.connect(srv.imapsPort, { tls: true });
-  assert.match((await client.command('l', 'LOGIN sync pw')).tagged, /OK/);
-  return client;
-}
+const session = (): Promise<RawClient> => RawClient.login(srv.imapsPort, 'sync', 'pw');
 
 /** A fresh mailbox with n messages (each with `flags`); opened by each session with `verbs` (SELECT or EXAMINE). */
 async function mailboxWith(n: number, flags: string, ...verbs: string[]): Promise<{ name: string; clients: RawClient[] }> {

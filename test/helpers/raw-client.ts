@@ -27,6 +27,14 @@ export class RawClient {
     return { client, greeting };
   }
 
+  /** Connects over implicit TLS and logs in (LOGIN); throws when the server refuses. */
+  static async login(port: number, user: string, password: string): Promise<RawClient> {
+    const { client } = await RawClient.connect(port, { tls: true });
+    const r = await client.command('l', `LOGIN ${user} "${password}"`);
+    if (!r.tagged.startsWith('l OK')) throw new Error(`LOGIN ${user}: ${r.tagged}`);
+    return client;
+  }
+
   /** Whether the connection has closed. */
   get isClosed(): boolean {
     return this.sock.isClosed;
