@@ -21,7 +21,8 @@ import type { BenchServer } from './bench-server.js';
 import { startDovecot } from './dovecot.js';
 import { ImapClient } from './imap-client.js';
 import { startMailkeep, startMailkeepPg } from './mailkeep.js';
-import { appendArgs, generateMessage } from './messages.js';
+import { intOption } from './cli-options.js';
+import { appendArgs, generateMessage, rng } from './messages.js';
 
 /** The two mailboxes of every account. */
 const MAILBOXES = ['INBOX', 'Work'] as const;
@@ -59,18 +60,6 @@ export interface MixedResult {
   violations: Violation[];
 }
 
-/** A small deterministic PRNG (mulberry32): the same seed gives the same command choices. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Creates the second mailbox of every account and fills INBOX with `messages` messages (one MULTIAPPEND). */
 export async function prepareAccounts(port: number, users: readonly string[], password: string, messages: number): Promise<void> {
   await Promise.all(
@@ -100,7 +89,7 @@ export async function runMixedWorkload(opts: MixedOptions): Promise<MixedResult>
 }
 
 async function runClient(i: number, opts: MixedOptions, deadline: number, result: MixedResult): Promise<void> {
-  const rand = prng(opts.seed * 1_000_003 + i);
+  const rand = rng(opts.seed * 1_000_003 + i);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const user = opts.users[i % opts.users.length]!;
   const c = await ImapClient.login(opts.port, user, opts.password);
@@ -190,17 +179,12 @@ async function main(): Promise<void> {
       'max-commands': { type: 'string', default: '100000' },
     },
   });
-  const int = (name: string, v: string, min: number, max: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in [${min}, ${max}]`);
-    return n;
-  };
   const servers = values.servers.split(',').map((s) => s.trim());
   for (const s of servers) if (!(SERVER_NAMES as readonly string[]).includes(s)) throw new Error(`--servers: unknown server ${s} (servers: ${SERVER_NAMES.join(', ')})`);
-  const clients = int('clients', values.clients, 1, 1000);
-  const users = mixedUsers(int('accounts', values.accounts, 1, 1000));
-  const opts = { seconds: int('seconds', values.seconds, 1, 3600), clients, seed: int('seed', values.seed, 0, 2 ** 31), maxCommandsPerClient: int('max-commands', values['max-commands'], 1, 10_000_000) };
-  const messages = int('messages', values.messages, 0, MAILBOX_CAP);
+  const clients = intOption('clients', values.clients, 1, 1000);
+  const users = mixedUsers(intOption('accounts', values.accounts, 1, 1000));
+  const opts = { seconds: intOption('seconds', values.seconds, 1, 3600), clients, seed: intOption('seed', values.seed, 0, 2 ** 31), maxCommandsPerClient: intOption('max-commands', values['max-commands'], 1, 10_000_000) };
+  const messages = intOption('messages', values.messages, 0, MAILBOX_CAP);
   const rows: string[] = ['| server | commands | commands/s | NO | BAD | violations | by kind |', '| --- | ---: | ---: | ---: | ---: | ---: | --- |'];
   const samples: string[] = [];
   for (const name of servers as ServerName[]) {
