@@ -25,7 +25,7 @@ import { formatViolation, ImapSessionChecker, parseUidSet, responseCode, type Ob
 import { RawClient, type Reply } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
-const RUNS = Number(process.env.MAILKEEP_MODEL_RUNS ?? 25);
+const RUNS = Number(process.env.MAILKEEP_MODEL_RUNS ?? 50);
 const MAX_STEPS = 40;
 /** The concurrent mode: runs, and steps per session in each. */
 const CONCURRENT_RUNS = Math.max(1, Math.round(RUNS / 3));
@@ -34,7 +34,7 @@ const CONCURRENT_STEPS = 12;
 const SESSIONS = 5;
 const CONDSTORE_SESSION = 4;
 /** Once a counterexample is found, shrinking stops after this long (the smallest one so far is reported). */
-const SHRINK_MS = 40_000;
+const SHRINK_MS = 30_000;
 const REPLY_TIMEOUT_MS = 10_000;
 const SYSTEM_FLAGS = ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'];
 const KEYWORDS = ['$Label1', '$Label2', '$Label3', '$Label4', '$Label5'];
@@ -548,6 +548,34 @@ function matches(key: string, flags: Set<string>): boolean {
   return flags.has(rule[0]) === rule[1];
 }
 
+/**
+ * Logged-in sessions kept from run to run (a login costs a scrypt hash; each run has its own mailboxes),
+ * with fresh checkers; dropped after a failed run, whose sessions may be left inside IDLE.
+ */
+class SessionPool {
+  private list: Session[] | null = null;
+
+  constructor(private readonly sequential: boolean) {}
+
+  async take(): Promise<Session[]> {
+    if (this.list) {
+      // Back to the authenticated state, where set-up's ENABLE is allowed (RFC 5161 §3.1).
+      for (const s of this.list) if (s.box) await s.client.command('reset', 'UNSELECT', REPLY_TIMEOUT_MS);
+    }
+    this.list ??= (await sessions(SESSIONS, this.sequential)).list;
+    for (const s of this.list) {
+      s.checker = new ImapSessionChecker({ session: s.name, sequential: this.sequential, literals: 'inline' });
+      s.box = null;
+    }
+    return this.list;
+  }
+
+  drop(): void {
+    for (const s of this.list ?? []) s.client.close();
+    this.list = null;
+  }
+}
+
 /** Runs fixed steps after the usual set-up, in fresh sessions. */
 async function scripted(steps: Top[]): Promise<void> {
   const { list } = await sessions(SESSIONS, true);
@@ -595,44 +623,44 @@ describe('sessions against a model of the store', () => {
   test(`random command lists, one command at a time (${RUNS} runs)`, async () => {
     let run = 0;
     let failedAt = 0;
+    const pool = new SessionPool(true);
     await fc.assert(
       fc.asyncProperty(fc.array(topArb, { maxLength: MAX_STEPS }), async (tops) => {
         if (failedAt > 0 && Date.now() - failedAt > SHRINK_MS) return; // enough shrinking: keep the smallest so far
-        const { list } = await sessions(SESSIONS, true);
-        const r = new Run(list, ++run);
+        const r = new Run(await pool.take(), ++run);
         try {
           await r.setUp();
           for (const t of tops) await r.top(t);
           await r.step({ op: 'sync-all', s: 0 });
         } catch (err) {
           if (failedAt === 0) failedAt = Date.now();
+          pool.drop();
           throw err;
-        } finally {
-          for (const s of list) s.client.close();
         }
       }),
       { numRuns: RUNS, includeErrorInReport: true },
-    );
+    ).finally(() => pool.drop());
   });
 
   test(`random command lists, all sessions at once: the ordering rules only (${CONCURRENT_RUNS} runs)`, async () => {
     let run = 1000;
+    const pool = new SessionPool(false);
     const lists = fc.array(fc.array(stepArb, { maxLength: CONCURRENT_STEPS }), { minLength: SESSIONS, maxLength: SESSIONS });
     await fc.assert(
       fc.asyncProperty(lists, async (perSession) => {
-        const { list } = await sessions(SESSIONS, false);
-        const r = new Run(list, ++run);
+        const r = new Run(await pool.take(), ++run);
         try {
           await r.setUp();
           await Promise.all(perSession.map(async (steps, i) => {
             for (const st of steps) await r.fire({ ...st, s: i });
           }));
           r.settle();
-        } finally {
-          for (const s of list) s.client.close();
+        } catch (err) {
+          pool.drop();
+          throw err;
         }
       }),
       { numRuns: CONCURRENT_RUNS, includeErrorInReport: true, endOnFailure: true },
-    );
+    ).finally(() => pool.drop());
   });
 });
