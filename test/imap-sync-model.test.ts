@@ -292,7 +292,7 @@ class Run {
           break;
         case 'copy':
         case 'move':
-          this.copied(s, box, reply, seen, st.op === 'move', set.uids);
+          this.copied(s, box, reply, st.op === 'move', set.uids);
           break;
         case 'expunge':
         case 'uid-expunge':
@@ -432,7 +432,7 @@ class Run {
   }
 
   /** COPY/MOVE: the COPYUID pairs give the new UIDs; every live source must be among them. */
-  private copied(s: Session, box: ModelBox, reply: Reply, seen: ObservedReply, move: boolean, asked: number[]): void {
+  private copied(s: Session, box: ModelBox, reply: Reply, move: boolean, asked: number[]): void {
     const other = this.boxes.find((b) => b !== box)!;
     const code = [...reply.lines, reply.tagged].map((l) => responseCode(l, 'COPYUID')).find((c) => c !== null);
     const [, src = '', dst = ''] = (code ?? '').split(' ');
@@ -451,7 +451,6 @@ class Run {
         box.gone.set(u, f);
       }
     }
-    void seen;
   }
 
   /**
