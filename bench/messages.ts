@@ -54,8 +54,8 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 const ZONES = [0, 60, 120, -300, -480, 330, 540];
 const EPOCH = Date.UTC(2023, 0, 2, 8, 0, 0);
 
-/** mulberry32: a tiny seeded PRNG, good enough for test data. */
-function rng(seed: number): () => number {
+/** mulberry32: a tiny seeded PRNG, good enough for test data (and for repeatable workloads). */
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

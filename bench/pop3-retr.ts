@@ -29,6 +29,7 @@ import { REPO_ROOT, startMailkeep } from './mailkeep.js';
 import { generateMessage } from './messages.js';
 import { formatValue, markdownTable, type MetricResult } from './report.js';
 import { populate, sizesFor, type Target } from './workload.js';
+import { intOption } from './cli-options.js';
 
 /** populate() fills the "mid" mailbox; its size is 10,000 × scale. */
 const MID_MAILBOX = 'bench-mid';
@@ -196,17 +197,12 @@ function options(): Options {
       keep: { type: 'boolean', default: false },
     },
   });
-  const int = (name: string, v: string, min: number, max: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be a whole number in [${min}, ${max}]`);
-    return n;
-  };
   const servers = values.servers.split(',').map((s) => s.trim());
   for (const s of servers) if (s !== 'mailkeep' && s !== 'dovecot') throw new Error(`--servers: unknown server ${s}`);
   return {
-    messages: int('messages', values.messages, 100, 10_000),
-    runs: int('runs', values.runs, 1, 100),
-    warmup: int('warmup', values.warmup, 0, 10),
+    messages: intOption('messages', values.messages, 100, 10_000),
+    runs: intOption('runs', values.runs, 1, 100),
+    warmup: intOption('warmup', values.warmup, 0, 10),
     servers,
     keep: values.keep,
   };

@@ -1,0 +1,209 @@
+/**
+ * A bounded random multi-client workload: many clients on a few accounts,
+ * each keeping its session open and sending one command at a time — SELECT
+ * and EXAMINE, FETCH of flags, headers and bodies, STORE of system flags and
+ * keywords, EXPUNGE, APPEND, COPY, LIST, STATUS, SEARCH, NOOP — for a fixed
+ * time and at most a fixed number of commands. Every reply goes through the
+ * session checker (test/helpers/imap-session-checker.ts, concurrent mode), so
+ * the run reports both throughput and how often a server broke the ordering
+ * rules a client relies on.
+ *
+ *   node dist/bench/mixed-workload.js [--seconds 60] [--clients 30] [--accounts 10]
+ *                                     [--servers mailkeep,dovecot] [--seed 1] [--messages 40]
+ *
+ * Servers run one after the other on the same workload (same seed). See
+ * bench/README.md, "Mixed workload".
+ */
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import { formatViolation, ImapSessionChecker, type Violation } from '../test/helpers/imap-session-checker.js';
+import type { BenchServer } from './bench-server.js';
+import { startDovecot } from './dovecot.js';
+import { ImapClient } from './imap-client.js';
+import { startMailkeep, startMailkeepPg } from './mailkeep.js';
+import { intOption } from './cli-options.js';
+import { appendArgs, generateMessage, rng } from './messages.js';
+
+/** The two mailboxes of every account. */
+const MAILBOXES = ['INBOX', 'Work'] as const;
+const KEYWORDS = ['$Label1', '$Label2', '$Label3', '$Label4', '$Label5'];
+const SYSTEM_FLAGS = ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'];
+/** A client stops adding messages to a mailbox this full, so the mailboxes stay small. */
+const MAILBOX_CAP = 300;
+/** Longest response line kept (SEARCH results of a capped mailbox fit). */
+const HEAD_MAX = 1 << 16;
+/** Violations kept for the report; the rest are only counted. */
+const KEEP_VIOLATIONS = 1000;
+const USER_PREFIX = 'mix';
+
+/** What one workload run needs. */
+export interface MixedOptions {
+  port: number;
+  users: readonly string[];
+  password: string;
+  clients: number;
+  seconds: number;
+  /** Each client stops after this many commands even before the time is up. */
+  maxCommandsPerClient: number;
+  seed: number;
+}
+
+/** What one workload run measured. */
+export interface MixedResult {
+  commands: number;
+  seconds: number;
+  no: number;
+  bad: number;
+  /** Violations by kind, over the whole run. */
+  byKind: Record<string, number>;
+  /** The first violations (at most KEEP_VIOLATIONS). */
+  violations: Violation[];
+}
+
+/** Creates the second mailbox of every account and fills INBOX with `messages` messages (one MULTIAPPEND). */
+export async function prepareAccounts(port: number, users: readonly string[], password: string, messages: number): Promise<void> {
+  await Promise.all(
+    users.map(async (user, u) => {
+      const c = await ImapClient.login(port, user, password);
+      await c.ok(`CREATE ${MAILBOXES[1]}`);
+      const parts: Array<string | Buffer> = ['APPEND INBOX'];
+      for (let i = 0; i < messages; i++) {
+        const m = generateMessage(u * messages + i, 'compact');
+        parts.push(` ${appendArgs(m)}`, m.bytes);
+      }
+      if (messages > 0) await c.ok(...parts);
+      await c.logout();
+    }),
+  );
+}
+
+/** Runs the workload against a prepared server; resolves when every client has stopped. */
+export async function runMixedWorkload(opts: MixedOptions): Promise<MixedResult> {
+  const result: MixedResult = { commands: 0, seconds: 0, no: 0, bad: 0, byKind: {}, violations: [] };
+  const t0 = performance.now();
+  const deadline = Date.now() + opts.seconds * 1000;
+  const clients = Array.from({ length: opts.clients }, (_, i) => runClient(i, opts, deadline, result));
+  await Promise.all(clients);
+  result.seconds = (performance.now() - t0) / 1000;
+  return result;
+}
+
+async function runClient(i: number, opts: MixedOptions, deadline: number, result: MixedResult): Promise<void> {
+  const rand = rng(opts.seed * 1_000_003 + i);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const user = opts.users[i % opts.users.length]!;
+  const c = await ImapClient.login(opts.port, user, opts.password);
+  c.headMax = HEAD_MAX;
+  const checker = new ImapSessionChecker({ session: `c${i}(${user})`, sequential: false, literals: 'skipped' });
+  let lines: string[] = [];
+  c.onUntagged = (r) => void lines.push(r.head);
+  let appended = 0;
+
+  const send = async (...parts: Array<string | Buffer>): Promise<void> => {
+    lines = [];
+    const done = await c.send(...parts);
+    const text = parts.map((p) => (typeof p === 'string' ? p : `<${p.length} bytes>`)).join('');
+    for (const v of checker.observe(text, lines, `x ${done.status} ${done.text}`).violations) {
+      result.byKind[v.kind] = (result.byKind[v.kind] ?? 0) + 1;
+      if (result.violations.length < KEEP_VIOLATIONS) result.violations.push(v);
+    }
+    result.commands++;
+    if (done.status === 'NO') result.no++;
+    else if (done.status === 'BAD') result.bad++;
+  };
+  /** A random range a:b of the session's sequence numbers (count > 0). */
+  const range = (count: number, maxLen: number): string => {
+    const a = 1 + Math.floor(rand() * count);
+    const b = Math.min(count, a + Math.floor(rand() * maxLen));
+    return a === b ? `${a}` : `${a}:${b}`;
+  };
+  const someFlags = (): string => {
+    const n = 1 + Math.floor(rand() * 3);
+    return Array.from({ length: n }, () => (rand() < 0.5 ? pick(KEYWORDS) : pick(SYSTEM_FLAGS))).join(' ');
+  };
+
+  try {
+    await send(`SELECT ${MAILBOXES[0]}`);
+    for (let n = 0; n < opts.maxCommandsPerClient && Date.now() < deadline; n++) {
+      const count = checker.count;
+      const selected = checker.mailbox ?? MAILBOXES[0];
+      const other = selected === MAILBOXES[0] ? MAILBOXES[1] : MAILBOXES[0];
+      const r = rand() * 100;
+      const uid = rand() < 0.3 ? 'UID ' : '';
+      if (r < 4) await send(`${rand() < 0.3 ? 'EXAMINE' : 'SELECT'} ${pick(MAILBOXES)}`);
+      else if (count === 0 || r < 12) await send('NOOP');
+      else if (r < 30) await send(uid ? 'UID FETCH 1:* (FLAGS)' : `FETCH ${range(count, 20)} (UID FLAGS)`);
+      else if (r < 40) await send(`FETCH ${range(count, 10)} (UID BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])`);
+      else if (r < 45) await send(`FETCH ${range(count, 1)} (${rand() < 0.5 ? 'BODY[]' : 'BODY.PEEK[]'})`);
+      else if (r < 65) await send(`STORE ${range(count, 5)} ${pick(['+', '-', ''])}FLAGS${rand() < 0.3 ? '.SILENT' : ''} (${someFlags()})`);
+      else if (r < 68) await send('EXPUNGE');
+      else if (r < 76 && count < MAILBOX_CAP) {
+        const m = generateMessage(1_000_000 + i * opts.maxCommandsPerClient + appended++, 'compact');
+        await send(`APPEND ${pick(MAILBOXES)} (${someFlags()}) {${m.bytes.length}+}\r\n`, m.bytes);
+      } else if (r < 78 && count < MAILBOX_CAP) await send(`COPY ${range(count, 3)} ${other}`);
+      else if (r < 81) await send('LIST "" "*"');
+      else if (r < 86) await send(`STATUS ${pick(MAILBOXES)} (MESSAGES UNSEEN UIDNEXT)`);
+      else if (r < 92) await send(`${uid}SEARCH ${pick(['UNSEEN', 'FLAGGED', 'DELETED', `KEYWORD ${pick(KEYWORDS)}`])}`);
+      else await send('NOOP');
+    }
+  } finally {
+    await c.logout();
+  }
+}
+
+/** Account names for `n` accounts. */
+export function mixedUsers(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${USER_PREFIX}${i + 1}`);
+}
+
+const SERVER_NAMES = ['mailkeep', 'mailkeep-pg', 'dovecot'] as const;
+type ServerName = (typeof SERVER_NAMES)[number];
+
+const log = (msg: string): void => void process.stderr.write(`[mixed ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+async function start(name: ServerName, users: string[], maxConnections: number): Promise<BenchServer> {
+  const common = { users, maxConnections, keep: false };
+  if (name === 'dovecot') return startDovecot(common);
+  return name === 'mailkeep' ? startMailkeep({ ...common, quiet: true }) : startMailkeepPg({ ...common, quiet: true });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '60' },
+      clients: { type: 'string', default: '30' },
+      accounts: { type: 'string', default: '10' },
+      servers: { type: 'string', default: 'mailkeep,dovecot' },
+      seed: { type: 'string', default: '1' },
+      messages: { type: 'string', default: '40' },
+      'max-commands': { type: 'string', default: '100000' },
+    },
+  });
+  const servers = values.servers.split(',').map((s) => s.trim());
+  for (const s of servers) if (!(SERVER_NAMES as readonly string[]).includes(s)) throw new Error(`--servers: unknown server ${s} (servers: ${SERVER_NAMES.join(', ')})`);
+  const clients = intOption('clients', values.clients, 1, 1000);
+  const users = mixedUsers(intOption('accounts', values.accounts, 1, 1000));
+  const opts = { seconds: intOption('seconds', values.seconds, 1, 3600), clients, seed: intOption('seed', values.seed, 0, 2 ** 31), maxCommandsPerClient: intOption('max-commands', values['max-commands'], 1, 10_000_000) };
+  const messages = intOption('messages', values.messages, 0, MAILBOX_CAP);
+  const rows: string[] = ['| server | commands | commands/s | NO | BAD | violations | by kind |', '| --- | ---: | ---: | ---: | ---: | ---: | --- |'];
+  const samples: string[] = [];
+  for (const name of servers as ServerName[]) {
+    log(`starting ${name}`);
+    const server = await start(name, users, clients + 20);
+    try {
+      await prepareAccounts(server.port, users, server.password, messages);
+      log(`${name}: ${clients} clients on ${users.length} accounts for ${opts.seconds} s (seed ${opts.seed})`);
+      const r = await runMixedWorkload({ ...opts, port: server.port, users, password: server.password });
+      const total = Object.values(r.byKind).reduce((a, b) => a + b, 0);
+      const kinds = Object.entries(r.byKind).map(([k, n]) => `${k} ${n}`).join(', ') || '–';
+      rows.push(`| ${server.version} | ${r.commands} | ${(r.commands / r.seconds).toFixed(0)} | ${r.no} | ${r.bad} | ${total} | ${kinds} |`);
+      for (const v of r.violations.slice(0, 5)) samples.push(`- ${name}: ${formatViolation(v)}`);
+      log(`${name}: ${r.commands} commands in ${r.seconds.toFixed(1)} s, ${total} violations`);
+    } finally {
+      await server.stop();
+    }
+  }
+  process.stdout.write(`\n${rows.join('\n')}\n${samples.length > 0 ? `\nFirst violations:\n${samples.join('\n')}\n` : ''}`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
