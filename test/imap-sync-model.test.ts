@@ -245,7 +245,7 @@ class Run {
     const reply = { ...rest, lines: [...lines, ...rest.lines] };
     const seen = this.observe(s, 'IDLE', reply);
     if (!/^\S+ OK/.test(reply.tagged)) this.problem(`${s.name} IDLE: ${reply.tagged}`);
-    this.checkReply(s, seen, view, false);
+    this.checkReply(s, seen, view, false, true);
     this.settle(reply);
   }
 
@@ -457,7 +457,12 @@ class Run {
    * The view after the reply must be the model's list, plus (after a command that may not expunge) the
    * expunges the session was not told of; then every FETCH's FLAGS must be the model's.
    */
-  private checkReply(s: Session, seen: ObservedReply, viewBefore: number[], deferred: boolean): void {
+  /**
+   * `spansChanges`: the reply covers other sessions' commands (IDLE), so a
+   * message's earlier FETCH was true when sent and only its last one must
+   * match the store now.
+   */
+  private checkReply(s: Session, seen: ObservedReply, viewBefore: number[], deferred: boolean, spansChanges = false): void {
     const box = s.box!;
     const live = sorted(box.live.keys());
     const options: number[][] = [live];
@@ -475,13 +480,14 @@ class Run {
       return;
     }
     match.forEach((u, i) => got[i] === 0 && s.checker.learn(i + 1, { uid: u }));
-    for (const f of seen.fetches) {
-      if (!f.flags) continue;
+    const flagFetches = seen.fetches.filter((f) => f.flags);
+    for (const [k, f] of flagFetches.entries()) {
       const uid = f.uid ?? (f.seqAtEnd > 0 ? match[f.seqAtEnd - 1] : undefined);
       if (uid === undefined) continue;
+      if (spansChanges && flagFetches.slice(k + 1).some((g) => g.seqAtEnd === f.seqAtEnd)) continue;
       const model = box.live.get(uid) ?? box.gone.get(uid);
       if (!model) this.problem(`${s.name}: ${f.line} names UID ${uid}, unknown in ${box.name}`);
-      else if (!sameFlags(f.flags, model)) this.problem(`${s.name}: ${f.line} — the store has ${showFlags(model)} for UID ${uid}`);
+      else if (!sameFlags(f.flags!, model)) this.problem(`${s.name}: ${f.line} — the store has ${showFlags(model)} for UID ${uid}`);
     }
   }
 

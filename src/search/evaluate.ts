@@ -66,7 +66,7 @@ export interface SearchTarget {
   messages: readonly SearchMessage[];
   /** \Recent for this session (RFC 3501 §2.3.2). */
   isRecent(uid: Uid): boolean;
-  /** Expunged in the store, EXPUNGE not yet sent: no content to search. */
+  /** Expunged in the store, EXPUNGE not yet sent: matches no key (RFC 2180 §4.1: its number stays, its content is gone). */
   isExpunged(uid: Uid): boolean;
   /** The saved result `$` stands for (RFC 5182), as UIDs. */
   saved: readonly Uid[] | null;
@@ -270,9 +270,11 @@ export async function evaluateSearch(query: SearchKey, t: SearchTarget): Promise
     const pending: number[] = [];
     for (let i = start; i < end; i++) {
       const m = t.messages[i]!;
+      // Expunged in the store, EXPUNGE not yet sent: it keeps its number but matches nothing, as the store no longer holds it.
+      if (t.isExpunged(m.uid)) continue;
       const v = match(m, i, null);
       if (v) hits.push(i);
-      else if (v === undefined && !t.isExpunged(m.uid)) pending.push(i);
+      else if (v === undefined) pending.push(i);
     }
     if (pending.length > 0) {
       const content = hot ? matchFacts(pending, t, t.facts!, match) : matchContent(pending, t, match, needs.analysis);
