@@ -23,7 +23,7 @@ import { ResponseBatch } from './response-batch.js';
 import { WriteTracker } from './write-tracker.js';
 
 /** Stop reading from the socket while this much input waits to be framed. */
-export const MAX_PENDING_INPUT = 256 * 1024;
+const MAX_PENDING_INPUT = 256 * 1024;
 /** How long a closing socket may linger before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 
