@@ -34,6 +34,19 @@ export function sessionLogger(log: Logger, session: string, fields: Record<strin
 // ---------------------------------------------------------------------------
 // Protocol trace redaction
 
+/**
+ * The transport's trace hook for one session (net/transport.ts `Tracer`):
+ * each direction redacted, then logged as `{ trace: 'C' | 'S', data }`.
+ */
+export function protocolTracer(log: Logger, protocol: TraceState['protocol']): { client(bytes: Buffer): void; server(bytes: Buffer): void } {
+  const state = newTraceState(protocol);
+  const emit = (dir: 'C' | 'S', bytes: Buffer): void => {
+    const data = redactTrace(bytes, state, dir === 'C' ? 'client' : 'server');
+    if (data !== '') log.info({ trace: dir, data }, 'trace');
+  };
+  return { client: (bytes) => emit('C', bytes), server: (bytes) => emit('S', bytes) };
+}
+
 /** What redaction remembers about one direction of the traffic. */
 interface StreamState {
   /** Octets of literal content still to come. */

@@ -167,6 +167,22 @@ describe('REPLACE (RFC 8508)', () => {
     c.close();
   });
 
+  test('message data is what the command declares: after the number ("*" too) and a quoted mailbox, never the mailbox itself', async () => {
+    const { c } = await login();
+    assert.match((await c.command('c', 'CREATE "My Box"')).tagged, /^c OK/);
+    await append(c, 'INBOX', draft('small'));
+    await c.command('s', 'SELECT INBOX');
+    const big = draft('z'.repeat(10 * MAX_LITERAL));
+    c.send(Buffer.concat([Buffer.from(`r REPLACE * "My Box" {${big.length}+}\r\n`), big, Buffer.from('\r\n')]));
+    assert.match((await c.readTagged('r')).tagged, /^r OK /);
+    assert.equal((await uidsOf(c, '"My Box"')).length, 1);
+    // A mailbox name is no message data: over the literal limit it is refused before it is sent.
+    await c.command('s', 'SELECT INBOX');
+    c.send(`m REPLACE 1 {${MAX_LITERAL + 1}}\r\n`);
+    assert.match(await c.readLine(), /^m BAD \[TOOBIG\] Literal too big/);
+    c.close();
+  });
+
   test('error paths change nothing', async () => {
     const { c, user } = await login();
     const uid = await append(c, 'INBOX', draft('keep me'));

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ResponseBatch } from '../src/imap/wire/response-batch.js';
+import { ResponseBatch } from '../src/net/response-batch.js';
 
 test('text and bytes come out in order, small ones joined, large ones uncopied', () => {
   const out = new ResponseBatch();

@@ -5,16 +5,19 @@
  * closes only after every session has ended (or the grace period passed), so
  * no acknowledged change is cut off mid-way.
  */
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { AuthThrottle } from '../auth/throttle.js';
 import type { Config } from '../config/schema.js';
+import { COMMANDS } from '../imap/commands/registry.js';
 import { ImapConnection } from '../imap/session/connection.js';
-import { listenLmtp } from '../lmtp/listeners.js';
+import { LmtpConnection } from '../lmtp/session/connection.js';
 import { MailboxIndexCache } from '../imap/session/mailbox-index.js';
 import { MailboxNameCache } from '../imap/session/mailbox-names.js';
 import { ConnectionLimiter } from '../net/connection-limiter.js';
 import { listen, proxySpecFor, type Listener } from '../net/listen.js';
 import { createTlsContext, loadTlsMaterial } from '../net/tls-material.js';
+import { listenUnix } from '../net/unix-listener.js';
 import { Pop3Connection } from '../pop3/session/connection.js';
 import { MessageSizes } from '../pop3/session/message-sizes.js';
 import { openStore } from '../store/open.js';
@@ -50,6 +53,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log,
     throttle,
     secureContext,
+    commands: COMMANDS,
     onClose: (conn: ImapConnection) => sessions.delete(conn),
   };
   const pop3Deps = {
@@ -60,6 +64,16 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     throttle,
     secureContext,
     onClose: (conn: Pop3Connection) => sessions.delete(conn),
+  };
+  const lmtpDeps = { store, config, log, onClose: (conn: LmtpConnection) => sessions.delete(conn) };
+
+  /** Starts a session on an admitted socket; a session that throws is logged and its socket dropped. */
+  const serve = (socket: Socket, conn: { id: string; run(): Promise<void>; shutdown(reason: string): void }): void => {
+    sessions.add(conn);
+    conn.run().catch((err: unknown) => {
+      log.error({ err, session: conn.id }, 'session crashed');
+      socket.destroy();
+    });
   };
 
   const listeners: Listener[] = [];
@@ -83,17 +97,33 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           refusePrefix: spec.pop3 ? '-ERR' : '* BYE',
           onSocket(socket, remoteAddress) {
             const listener = { implicitTls: spec.implicitTls, remoteAddress };
-            const conn = spec.pop3 ? new Pop3Connection(socket, pop3Deps, listener) : new ImapConnection(socket, deps, listener);
-            sessions.add(conn);
-            conn.run().catch((err: unknown) => {
-              log.error({ err, session: conn.id }, 'session crashed');
-              socket.destroy();
-            });
+            serve(socket, spec.pop3 ? new Pop3Connection(socket, pop3Deps, listener) : new ImapConnection(socket, deps, listener));
           },
         }),
       );
     }
-    listeners.push(...(await listenLmtp({ store, config, log, limiter, sessions })));
+    // LMTP: TCP on lmtp-host (loopback by default: LMTP has no authentication, RFC 2033 §1) and the unix socket.
+    const lmtpSocket = (socket: Socket, remoteAddress: string): void => serve(socket, new LmtpConnection(socket, lmtpDeps, remoteAddress));
+    const lmtpRefuse = '421 4.7.0';
+    if (config.lmtpPort !== 0) {
+      listeners.push(
+        await listen({
+          name: 'lmtp',
+          host: config.lmtpHost,
+          port: config.lmtpPort,
+          setting: 'lmtp-port',
+          tls: null,
+          proxy: proxySpecFor(config, 'lmtp'),
+          limiter,
+          log,
+          refusePrefix: lmtpRefuse,
+          onSocket: lmtpSocket,
+        }),
+      );
+    }
+    if (config.lmtp.socket !== null) {
+      listeners.push(await listenUnix({ name: 'lmtp-socket', path: config.lmtp.socket, limiter, log, refusePrefix: lmtpRefuse, onSocket: lmtpSocket }));
+    }
   } catch (e) {
     await Promise.all(listeners.map((l) => l.close()));
     await store.close();

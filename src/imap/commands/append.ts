@@ -63,6 +63,11 @@ export async function stageItem(session: ImapSession, item: AppendItem): Promise
 export const append = command({
   name: 'APPEND',
   states: ['authenticated', 'selected'],
+  // The mailbox, then message data (RFC 9051 §6.3.12).
+  messageDataAfter(r) {
+    r.sp();
+    r.astring();
+  },
   parse(r, inv) {
     const mailbox = readMailbox(r, inv);
     const items: AppendItem[] = [];

@@ -36,7 +36,7 @@ import type { ViewMessage } from '../session/mailbox-view.js';
 import type { ImapSession } from '../session/session.js';
 import { messagePreview } from '../preview.js';
 import { encodeString, withoutNul } from '../wire/encode.js';
-import { ResponseBatch } from '../wire/response-batch.js';
+import { ResponseBatch } from '../../net/response-batch.js';
 import { SlabPool } from '../wire/slab-pool.js';
 import type { SequenceSet } from '../../search/sequence-set.js';
 import { resolveSet, selectedView } from './message-set.js';

@@ -30,6 +30,13 @@ export const replace = command({
   name: 'REPLACE',
   states: ['selected'],
   uidForm: true,
+  // The message number and the mailbox, then message data (RFC 8508 §5).
+  messageDataAfter(r) {
+    r.sp();
+    r.sequenceSet();
+    r.sp();
+    r.astring();
+  },
   parse(r, inv): ReplaceArgs {
     r.sp();
     // `seq-number` / `uid`: one number or "*", not a set (§5).

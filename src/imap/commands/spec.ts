@@ -52,6 +52,13 @@ export interface CommandSpec<A = unknown> {
    * its UID form, so no answer describes a state that no longer exists.
    */
   presync?: { seq: SyncMode; uid: SyncMode };
+  /**
+   * Reads the arguments that come before message data: a literal announced
+   * after them is message data (APPEND's message, CATENATE's TEXT parts),
+   * streamed to the blob store as it arrives and limited by APPENDLIMIT
+   * instead of buffered (RFC 9051 §6.3.12, RFC 7889).
+   */
+  messageDataAfter?(r: ArgReader): void;
   parse(r: ArgReader, inv: Invocation): A;
   run(inv: Invocation, args: A): Promise<CommandResult | void>;
 }

@@ -1,55 +1,43 @@
 /**
- * One IMAP connection: reads framed commands, decides on literals, runs
- * commands in order, writes responses with backpressure, and reports mailbox
- * changes through the one sync step.
+ * One IMAP connection: the session state commands see (ImapSession), over
+ * the shared transport (net/transport.ts). It runs framed commands in order
+ * through dispatch.ts, hands literals to literal-intake.ts, and reports
+ * mailbox changes through the one sync step.
  *
  * Invariants:
  * - Commands run one at a time, in the order received; responses stay in order.
- * - Input is bounded: the framer limits lines and commands; the socket is
- *   paused while unprocessed input exceeds a cap.
+ * - Input is bounded: the framer limits lines and commands; the transport
+ *   pauses the socket while unprocessed input exceeds a cap.
  * - A literal is refused before its bytes are read when it is over the limit.
  * - Bytes pipelined behind STARTTLS are discarded (RFC 9051 §6.2.1).
- * - Nothing is written while a store transaction is open (the store API is
- *   whole transactions behind promises).
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { Writable } from 'node:stream';
-import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
-import { MessageAnalyzer } from '../../mime/analyze.js';
 import type { Uid } from '../../ids.js';
-import type { Account, BlobWriter, MailStore, NewMessage } from '../../store/types.js';
+import type { Account, MailStore, NewMessage } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
-import { newTraceState, redactTrace } from '../../log.js';
-import { COMMANDS } from '../commands/registry.js';
-import type { Invocation, SyncMode } from '../commands/spec.js';
+import { protocolTracer } from '../../log.js';
+import type { SyncMode } from '../commands/spec.js';
 import { capabilityList } from '../capabilities.js';
-import { ImapError } from '../errors.js';
-import { CommandFramer, type FrameEvent, type LiteralAnnounce, type Segment } from '../wire/framer.js';
-import { ArgReader, ParseError } from '../wire/reader.js';
+import { CommandFramer, type FrameEvent } from '../wire/framer.js';
 import type { EncodeMode } from '../wire/encode.js';
-import { ResponseBatch } from '../wire/response-batch.js';
 import type { Enabled, ImapSession } from './session.js';
 import type { SessionState } from './state.js';
 import { MailboxGone, syncSelected } from './sync.js';
-import { CHECK_VIEWS, checkView } from './view-check.js';
 import { SessionNotifier } from '../notify/notifier.js';
 import type { MailboxIndexCache } from './mailbox-index.js';
 import type { MailboxNameCache } from './mailbox-names.js';
 import { isTrusted } from '../../net/address.js';
-import { drainedOrClosed } from '../../net/socket-io.js';
-import { WriteTracker } from '../../net/write-tracker.js';
+import { Transport } from '../../net/transport.js';
+import { execute, type CommandTable, type DispatchHost } from './dispatch.js';
+import { LiteralIntake } from './literal-intake.js';
 
-/** Stop reading from the socket while this much input waits to be framed. */
-const MAX_PENDING_INPUT = 256 * 1024;
 /** Coalesce small responses into writes of about this size. */
 const OUTPUT_CHUNK = 64 * 1024;
-/** Literals before authentication are small (LOGIN, AUTHENTICATE). */
-const PRE_AUTH_LITERAL_LIMIT = 8 * 1024;
 
 /** Shared services a connection needs. */
 export interface ConnectionDeps {
@@ -60,18 +48,14 @@ export interface ConnectionDeps {
   log: Logger;
   throttle: AuthThrottle;
   secureContext: SecureContext;
+  /** The command table (commands/registry.ts), injected so the session does not depend on its commands. */
+  commands: CommandTable;
   /** Connections that should end on shutdown register here. */
   onClose(conn: ImapConnection): void;
 }
 
-interface StagedSink {
-  writer: BlobWriter;
-  analyzer: MessageAnalyzer;
-  result?: Promise<Omit<NewMessage, 'flags' | 'internalDate'>>;
-}
-
 /** One client connection. */
-export class ImapConnection implements ImapSession {
+export class ImapConnection implements ImapSession, DispatchHost {
   readonly id = randomBytes(6).toString('base64url');
   readonly store: MailStore;
   readonly indexCache: MailboxIndexCache;
@@ -83,22 +67,10 @@ export class ImapConnection implements ImapSession {
   readonly remoteAddress: string;
   state: SessionState = { kind: 'not-authenticated' };
   savedSearch: Uid[] | null = null;
-  secure: boolean;
 
-  private socket: Socket;
-  /** Where responses go: the socket, or a deflate stream in front of it (RFC 4978). */
-  private sink: Writable;
-  /** When the sink has taken what was written to it (see whenWritten). */
-  private writes = new WriteTracker();
-  private compressing = false;
+  private readonly transport: Transport;
   private framer: CommandFramer;
-  /** Responses not yet handed to the sink; small ones are joined, bodies kept as they are. */
-  private readonly out = new ResponseBatch();
-  private outBytes = 0;
-  private closed = false;
-  private waiter: (() => void) | null = null;
-  private staged = new Map<number, StagedSink>();
-  private currentStream: StagedSink | null = null;
+  private readonly intake: LiteralIntake;
   private changeListener: (() => void) | null = null;
   /** NOTIFY state and delivery (RFC 5465). */
   readonly notifier: SessionNotifier = new SessionNotifier(this);
@@ -112,22 +84,31 @@ export class ImapConnection implements ImapSession {
   /** The running command's tag and when progress was last reported (RFC 9585). */
   private progressTag: string | null = null;
   private progressAt = 0;
-  private readonly traceState = newTraceState('imap');
 
   /** `listener.remoteAddress`: the client's address as the listener found it (PROXY protocol aware). */
-  constructor(socket: Socket, private readonly deps: ConnectionDeps, private readonly listener: { implicitTls: boolean; remoteAddress: string }) {
+  constructor(socket: Socket, private readonly deps: ConnectionDeps, listener: { implicitTls: boolean; remoteAddress: string }) {
     this.store = deps.store;
     this.indexCache = deps.indexCache;
     this.mailboxNames = deps.mailboxNames;
     this.config = deps.config;
     this.throttle = deps.throttle;
-    this.secure = listener.implicitTls;
     this.remoteAddress = listener.remoteAddress;
     this.log = deps.log.child({ session: this.id });
-    this.socket = socket;
-    this.sink = socket;
     this.framer = this.newFramer();
-    this.attach(socket);
+    this.intake = new LiteralIntake(this, deps.commands, () => this.transport.pause());
+    this.transport = new Transport(socket, {
+      log: this.log,
+      secure: listener.implicitTls,
+      outputChunk: OUTPUT_CHUNK,
+      timeoutMs: this.config.limits.preAuthTimeoutSeconds * 1000,
+      tracer: this.config.log.trace ? protocolTracer(this.log, 'imap') : null,
+      onInput: (chunk) => {
+        this.framer.push(chunk);
+        return this.framer.buffered;
+      },
+      onClosed: () => this.markClosed(),
+      onTimeout: () => this.bye('Autologout; idle for too long'),
+    });
   }
 
   private newFramer(): CommandFramer {
@@ -135,52 +116,22 @@ export class ImapConnection implements ImapSession {
     return new CommandFramer({ maxLineLength: l.maxLineLength, maxCommandSize: l.maxCommandSize });
   }
 
-  private attach(socket: Socket): void {
-    this.socket = socket;
-    this.sink = socket;
-    this.writes = new WriteTracker();
-    socket.setNoDelay(true);
-    socket.on('data', this.onData);
-    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
-    socket.on('close', () => this.markClosed());
-    socket.on('end', () => this.markClosed());
-    socket.setTimeout(this.config.limits.preAuthTimeoutSeconds * 1000, () => {
-      this.bye('Autologout; idle for too long');
-    });
-  }
-
-  private readonly onData = (chunk: Buffer): void => {
-    if (this.config.log.trace) this.trace('C', chunk);
-    this.framer.push(chunk);
-    if (this.framer.buffered > MAX_PENDING_INPUT) this.socket.pause();
-    this.wake();
-  };
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = null;
-    w?.();
-  }
-
   private markClosed(): void {
-    if (this.closed) return;
-    this.closed = true;
     this.unsubscribe?.();
     this.unsubscribe = null;
     this.notifier.close();
-    // A finished writer rejects abort(); nothing is left to undo then.
-    for (const sink of this.staged.values()) void sink.writer.abort().catch(() => undefined);
-    this.staged.clear();
-    // A literal cut off by the disconnect: drop its temp file.
-    void this.currentStream?.writer.abort().catch(() => undefined);
-    this.currentStream = null;
+    this.intake.abortAll();
     this.deps.onClose(this);
-    this.wake();
   }
 
-  private trace(dir: 'C' | 'S', bytes: Buffer): void {
-    const data = redactTrace(bytes, this.traceState, dir === 'C' ? 'client' : 'server');
-    if (data !== '') this.log.info({ trace: dir, data }, 'trace');
+  /** The connection has closed. */
+  get closed(): boolean {
+    return this.transport.closed;
+  }
+
+  /** The connection is encrypted (implicit TLS or after STARTTLS). */
+  get secure(): boolean {
+    return this.transport.secure;
   }
 
   get encodeMode(): EncodeMode {
@@ -204,88 +155,46 @@ export class ImapConnection implements ImapSession {
 
   untagged(line: Buffer | string): void {
     // Text joins the batch's text run: no buffer per line.
-    if (typeof line === 'string') this.queue(`* ${line}\r\n`);
-    else this.write(Buffer.concat([Buffer.from('* '), line, Buffer.from('\r\n')]));
+    if (typeof line === 'string') this.transport.writeText(`* ${line}\r\n`);
+    else this.transport.write(Buffer.concat([Buffer.from('* '), line, Buffer.from('\r\n')]));
   }
 
   write(bytes: Buffer): void {
-    this.queue(bytes);
-  }
-
-  private queue(output: Buffer | string): void {
-    if (this.closed || this.sink.writableEnded) return;
-    if (typeof output === 'string') this.out.add(output);
-    else this.out.addBytes(output);
-    // A string's length undercounts non-ASCII bytes; it only decides when to write.
-    this.outBytes += output.length;
-    if (this.outBytes >= OUTPUT_CHUNK) this.sendOut();
-  }
-
-  /** Hands queued output to the sink in one corked batch: one writev, message bodies not copied again. */
-  private sendOut(): void {
-    if (this.outBytes === 0 || this.closed || this.sink.writableEnded) return;
-    const pieces = this.out.take();
-    this.outBytes = 0;
-    if (pieces.length > 1) this.sink.cork();
-    for (let i = 0; i < pieces.length; i++) {
-      const piece = pieces[i]!;
-      if (this.config.log.trace) this.trace('S', piece);
-      this.sink.write(piece, i === pieces.length - 1 ? this.writes.counted() : undefined);
-    }
-    if (pieces.length > 1) this.sink.uncork();
+    this.transport.write(bytes);
   }
 
   whenWritten(): Promise<void> {
-    // Output still queued is not forced out (it may share a write with the tagged reply): the next write carries it.
-    return this.writes.allTaken(this.outBytes > 0 ? 1 : 0);
+    return this.transport.whenWritten();
   }
 
-  async flush(): Promise<void> {
-    if (!this.flushNow()) await drainedOrClosed(this.sink, this.socket);
+  flush(): Promise<void> {
+    return this.transport.flush();
   }
 
   flushNow(): boolean {
-    this.sendOut();
-    // RFC 4978 §4: a sync flush after each burst so the client can decode what it was sent.
-    if (this.compressing && !this.sink.writableEnded) (this.sink as DeflateRaw).flush(zlibConstants.Z_SYNC_FLUSH);
-    return !this.sink.writableNeedDrain || this.closed;
+    return this.transport.flushNow();
   }
 
-  async backpressure(): Promise<void> {
-    if (this.sink.writableNeedDrain && !this.closed) await this.flush();
+  backpressure(): Promise<void> {
+    return this.transport.backpressure();
   }
 
   /** Switches both directions to raw DEFLATE after COMPRESS's tagged OK (RFC 4978 §3). */
-  async startCompression(): Promise<void> {
-    await this.flush();
-    const deflate = createDeflateRaw({ level: 6 });
-    const inflate = createInflateRaw();
-    deflate.pipe(this.socket);
-    this.socket.off('data', this.onData);
-    this.socket.on('data', (chunk: Buffer) => inflate.write(chunk));
-    inflate.on('data', this.onData);
-    inflate.on('error', () => this.bye('Invalid compressed data'));
-    this.sink = deflate;
-    this.writes = new WriteTracker();
-    this.compressing = true;
+  startCompression(): Promise<void> {
+    return this.transport.startCompression(() => this.bye('Invalid compressed data'));
   }
 
   /** Whether COMPRESS is active. */
   get compressed(): boolean {
-    return this.compressing;
+    return this.transport.compressed;
   }
 
-  async pipeFrom(source: NodeJS.ReadableStream): Promise<void> {
-    this.sendOut();
-    for await (const chunk of source as AsyncIterable<Buffer>) {
-      if (this.closed) break;
-      if (this.config.log.trace) this.trace('S', chunk);
-      this.sink.write(chunk);
-      if (this.sink.writableNeedDrain) await this.flush();
-    }
+  pipeFrom(source: NodeJS.ReadableStream): Promise<void> {
+    return this.transport.pipeFrom(source);
   }
 
-  private tagged(tag: string, status: 'OK' | 'NO' | 'BAD', code: string | null | undefined, text: string): void {
+  /** Queues a tagged response. */
+  tagged(tag: string, status: 'OK' | 'NO' | 'BAD', code: string | null | undefined, text: string): void {
     const line = `${tag} ${status} ${code ? `[${code}] ` : ''}${text}`;
     this.write(Buffer.from(line + '\r\n'));
   }
@@ -300,10 +209,8 @@ export class ImapConnection implements ImapSession {
   bye(text: string): void {
     if (this.closed) return;
     this.untagged(`BYE ${text}`);
-    this.sendOut();
-    this.sink.end();
+    this.transport.end();
     this.state = { kind: 'logout' };
-    setTimeout(() => this.socket.destroy(), 2000).unref();
   }
 
   // ---- input ----
@@ -313,9 +220,8 @@ export class ImapConnection implements ImapSession {
       const ev = this.framer.next();
       if (ev) return ev;
       if (this.closed) return null;
-      if (this.socket.isPaused() && this.framer.buffered < MAX_PENDING_INPUT / 2) this.socket.resume();
       this.awaitingInput = true;
-      await new Promise<void>((resolve) => (this.waiter = resolve));
+      await this.transport.input(this.framer.buffered);
       this.awaitingInput = false;
     }
   }
@@ -336,103 +242,31 @@ export class ImapConnection implements ImapSession {
       partial = ev.type === 'literal' || ev.type === 'literal-chunk' || (partial && ev.type === 'literal-end');
       switch (ev.type) {
         case 'literal':
-          await this.decideLiteral(ev.announce);
+          this.intake.decide(ev.announce, this.framer);
           break;
         case 'literal-chunk':
-          await this.feedStream(ev.data);
+          await this.intake.feed(ev.data);
           break;
         case 'literal-end':
-          this.endStream(ev.id);
+          this.intake.end(ev.id);
           break;
         case 'error':
           this.tagged(ev.tag ?? '*', 'BAD', 'TOOBIG', ev.reason === 'line-too-long' ? 'Command line too long' : 'Command too large');
           break;
         case 'command':
-          await this.execute(ev.segments);
+          await execute(this, this.deps.commands, this.intake, ev.segments);
           break;
       }
       await this.flush();
       if (this.pendingBye) this.bye(this.pendingBye);
     }
     // LOGOUT (RFC 9051 §6.1.3): the server closes the connection after the tagged OK.
-    if (!this.closed) this.sink.end();
+    this.transport.finish();
     this.log.info({ remote: this.remoteAddress }, 'disconnect');
   }
 
-  /** The tag and command name at the start of a command, when readable. */
-  private peekCommand(segments: readonly Segment[]): { tag: string; name: string; rest: string } | null {
-    const first = segments[0];
-    if (!first || first.kind !== 'text') return null;
-    const m = /^(\S+) (?:UID )?(\S+)(?: (.*))?$/is.exec(first.bytes.toString('latin1'));
-    return m ? { tag: m[1]!, name: m[2]!.toUpperCase(), rest: m[3] ?? '' } : null;
-  }
-
-  /** Accepts, streams or refuses a literal before reading it (RFC 9051 §4.3, RFC 7888 §4). */
-  private async decideLiteral(a: LiteralAnnounce): Promise<void> {
-    const cmd = this.peekCommand(a.segments);
-    const tag = cmd?.tag ?? '*';
-    const authed = this.state.kind === 'authenticated' || this.state.kind === 'selected';
-    // An APPEND literal after the mailbox argument is message data: stream it to the blob store.
-    // So is REPLACE's after its message number and mailbox (RFC 8508 §5); the mailbox alone may be a literal.
-    const isMessage =
-      authed &&
-      ((cmd?.name === 'APPEND' && (a.segments.length > 1 || cmd.rest.trim() !== '')) ||
-        (cmd?.name === 'REPLACE' && (a.segments.length > 1 || /\S\s+\S/.test(cmd.rest))));
-    const refuse = (code: string, text: string): void => {
-      this.framer.rejectLiteral();
-      this.tagged(tag, 'NO', code, text);
-    };
-    if (isMessage) {
-      const limit = this.config.limits.appendLimit;
-      if (a.size > limit) return refuse('TOOBIG', `Message too big (limit ${limit} octets)`);
-      this.framer.acceptLiteral('stream');
-      const writer = this.store.blobs.createWriter(limit);
-      this.currentStream = { writer, analyzer: new MessageAnalyzer() };
-    } else {
-      const limit = authed ? this.config.limits.maxLiteralSize : Math.min(PRE_AUTH_LITERAL_LIMIT, this.config.limits.maxLiteralSize);
-      if (a.size > limit || !this.framer.literalFits(a.size)) {
-        this.framer.rejectLiteral();
-        this.tagged(tag, 'BAD', 'TOOBIG', `Literal too big (limit ${limit} octets)`);
-        return;
-      }
-      this.framer.acceptLiteral('buffer');
-    }
-    if (!a.nonSync) {
-      this.write(Buffer.from('+ Ready for literal data\r\n'));
-    }
-  }
-
-  private async feedStream(data: Buffer): Promise<void> {
-    const sink = this.currentStream;
-    if (!sink) return;
-    sink.analyzer.write(data);
-    if (!sink.writer.write(data)) {
-      this.socket.pause();
-      await sink.writer.drained();
-    }
-  }
-
-  private endStream(id: number): void {
-    const sink = this.currentStream;
-    if (!sink) return;
-    this.currentStream = null;
-    sink.result = (async () => {
-      const blob = await sink.writer.finish();
-      return { blob, analysis: sink.analyzer.end() };
-    })();
-    // Rejections are observed by takeStagedMessage; avoid unhandled-rejection noise meanwhile.
-    sink.result.catch(() => undefined);
-    this.staged.set(id, sink);
-  }
-
   takeStagedMessage(streamId: number): Promise<Omit<NewMessage, 'flags' | 'internalDate'>> {
-    const sink = this.staged.get(streamId);
-    this.staged.delete(streamId);
-    if (!sink?.result) return Promise.reject(new ImapError('BAD', null, 'Message literal missing'));
-    return sink.result.catch((e: unknown) => {
-      if (e instanceof StoreError && e.code === 'LIMIT') throw new ImapError('NO', 'TOOBIG', 'Message too big');
-      throw e;
-    });
+    return this.intake.take(streamId);
   }
 
   /** Waits for a whole line from the client (continuations, IDLE DONE). */
@@ -459,27 +293,20 @@ export class ImapConnection implements ImapSession {
     return this.readLine();
   }
 
-  async startTls(): Promise<void> {
-    await this.flush();
-    const raw = this.socket;
-    raw.off('data', this.onData);
-    raw.removeAllListeners('timeout');
+  startTls(): Promise<void> {
     // RFC 9051 §6.2.1: anything the client pipelined after STARTTLS is discarded.
-    this.framer = this.newFramer();
-    const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext: this.deps.secureContext });
-    await new Promise<void>((resolve, reject) => {
-      tlsSocket.once('secure', resolve);
-      tlsSocket.once('error', reject);
-      tlsSocket.once('close', () => reject(new Error('closed during TLS handshake')));
-    });
-    this.secure = true;
-    this.attach(tlsSocket as unknown as Socket);
+    return this.transport.startTls(this.deps.secureContext, () => (this.framer = this.newFramer()));
   }
 
   authenticated(account: Account): void {
     this.state = { kind: 'authenticated', account };
-    this.socket.setTimeout(this.config.limits.idleTimeoutSeconds * 1000);
+    this.transport.setTimeout(this.config.limits.idleTimeoutSeconds * 1000);
     this.log.info({ user: account.name }, 'login');
+  }
+
+  commandStarted(tag: string): void {
+    this.progressTag = tag;
+    this.progressAt = Date.now();
   }
 
   progress(done: number, goal: number | null): void {
@@ -540,104 +367,4 @@ export class ImapConnection implements ImapSession {
     }
     await this.notifier.deliver(mode);
   }
-
-  // ---- command execution ----
-
-  private async execute(segments: Segment[]): Promise<void> {
-    const r = new ArgReader(segments);
-    let tag = '*';
-    let inv: Invocation | null = null;
-    let syncMode: SyncMode = 'full';
-    const started = Date.now();
-    try {
-      tag = r.tag();
-      r.sp();
-      let name = r.atom().toUpperCase();
-      let uid = false;
-      if (name === 'UID') {
-        r.sp();
-        name = r.atom().toUpperCase();
-        uid = true;
-      }
-      const spec = COMMANDS.get(name);
-      if (!spec || (uid && !spec.uidForm)) throw new ParseError(`Unknown command ${uid ? 'UID ' : ''}${name}`);
-      // RFC 9586 §3.2: under UIDONLY, commands that take sequence numbers need their UID form.
-      if (spec.uidForm && !uid && this.enabled.has('UIDONLY') && name !== 'EXPUNGE') {
-        throw new ImapError('BAD', 'UIDREQUIRED', 'Message numbers are not allowed once UIDONLY is enabled');
-      }
-      inv = { tag, name, uid, session: this };
-      this.progressTag = tag;
-      this.progressAt = Date.now();
-      const args: unknown = spec.parse(r, inv);
-      r.end();
-      if (this.state.kind === 'logout' || !spec.states.includes(this.state.kind)) {
-        throw new ImapError('BAD', null, stateError(this.state.kind, name, spec.states));
-      }
-      syncMode = uid ? 'full' : (spec.sync ?? 'full');
-      // The answer must show the mailbox as it is now, not as this view last saw it.
-      if (spec.presync && this.state.kind === 'selected') await this.sync(uid ? spec.presync.uid : spec.presync.seq, true);
-      const result = await spec.run(inv, args);
-      if (this.closed) return;
-      if ((this.state.kind as string) !== 'logout') await this.sync(syncMode);
-      if (CHECK_VIEWS && this.state.kind === 'selected') await checkView(this.store, this.state.account.id, this.state.view);
-      const label = `${uid ? 'UID ' : ''}${name}`;
-      if (!result?.answered) this.tagged(tag, 'OK', result?.code, result?.text ?? `${label} completed`);
-      this.log.debug({ cmd: label, ms: Date.now() - started }, 'command');
-    } catch (e) {
-      await this.fail(tag, inv, e, syncMode);
-    } finally {
-      for (const [id, sink] of this.staged) {
-        this.staged.delete(id);
-        // An untaken message (a command that failed first): its writer already finished
-        // (endStream), so there is nothing to abort; only the outcome is observed.
-        void sink.result?.then(() => undefined, () => undefined);
-      }
-    }
-  }
-
-  private async fail(tag: string, inv: Invocation | null, e: unknown, syncMode: SyncMode): Promise<void> {
-    let status: 'NO' | 'BAD';
-    let code: string | null = null;
-    let text: string;
-    if (e instanceof ParseError) {
-      status = 'BAD';
-      text = `Error in IMAP command${inv ? ` ${inv.name}` : ''}: ${e.message}`;
-    } else if (e instanceof ImapError) {
-      status = e.status;
-      code = e.code;
-      text = e.message;
-    } else if (e instanceof StoreError) {
-      status = 'NO';
-      code = e.code;
-      text = e.message;
-    } else {
-      status = 'NO';
-      code = 'SERVERBUG';
-      text = 'Internal server error, logged for the administrator';
-      this.log.error({ err: e, cmd: inv?.name }, 'command failed unexpectedly');
-    }
-    if (status === 'NO' || status === 'BAD') this.log.info({ cmd: inv?.name ?? null, status, code, text }, 'command failed');
-    if (!this.closed && inv && this.state.kind === 'selected') {
-      try {
-        await this.sync(syncMode === 'full' ? 'full' : 'no-expunge');
-      } catch (err) {
-        this.log.error({ err }, 'sync failed');
-      }
-    }
-    this.tagged(tag, status, code, text);
-  }
-}
-
-/** How the state names of state.ts read in a response text (RFC 9051 §3). */
-const STATE_WORDS: Record<SessionState['kind'], string> = { 'not-authenticated': 'not authenticated', authenticated: 'authenticated', selected: 'selected', logout: 'logging out' };
-
-/**
- * The text of the BAD for a command sent in a state it is not allowed in
- * (RFC 9051 §3: a protocol error, BAD or NO; BAD here): the states it needs
- * and the one the session is in.
- */
-function stateError(state: SessionState['kind'], name: string, allowed: readonly SessionState['kind'][]): string {
-  const needed = allowed.map((s) => STATE_WORDS[s]);
-  const states = needed.length > 1 ? `${needed.slice(0, -1).join(', ')} or ${needed.at(-1)} states` : `${needed[0]} state`;
-  return `${name} is allowed only in the ${states} (this session is ${STATE_WORDS[state]})`;
 }

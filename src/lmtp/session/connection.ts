@@ -1,6 +1,7 @@
 /**
  * One LMTP connection (RFC 2033): reads command lines and message data, runs
- * commands in order, and writes replies with backpressure.
+ * commands in order, and writes replies over the shared transport
+ * (net/transport.ts: batching, backpressure, timeout).
  *
  * Invariants:
  * - Commands run one at a time, in the order received; replies stay in that
@@ -21,7 +22,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { AddressingRules, MessageStager } from '../../mail/deliver.js';
 import { LineBuffer } from '../../net/line-buffer.js';
-import { attachSocket, drainedOrClosed, OutputQueue, Wakeup } from '../../net/socket-io.js';
+import { Transport } from '../../net/transport.js';
 import type { MailStore } from '../../store/types.js';
 import { resetTransaction } from '../commands/envelope.js';
 import { COMMANDS } from '../commands/registry.js';
@@ -33,8 +34,6 @@ import type { LmtpState } from './state.js';
 
 /** RFC 5321 §4.5.3.1.4 allows 512 octets plus what extensions add; generous for long addresses and parameters. */
 const MAX_LINE = 4096;
-/** Stop reading from the socket while this much input waits to be processed. */
-const MAX_PENDING_INPUT = 256 * 1024;
 /** Coalesce small replies into writes of about this size. */
 const OUTPUT_CHUNK = 16 * 1024;
 /** Unknown, malformed or misplaced commands before the connection is closed. */
@@ -63,28 +62,37 @@ export class LmtpConnection implements LmtpSession {
 
   private readonly input = new LineBuffer(MAX_LINE);
   private readonly remote: string;
-  private readonly out = new OutputQueue(OUTPUT_CHUNK);
-  private closed = false;
-  private readonly wakeup = new Wakeup();
+  private readonly transport: Transport;
   /** Waiting for the next command, so a shutdown can close at once without cutting a transaction. */
   private awaitingCommand = false;
   private pendingShutdown: string | null = null;
   private badCommands = 0;
 
   /** `remote`: the client's address as the listener found it (PROXY protocol aware; 'local' on the unix socket). */
-  constructor(private readonly socket: Socket, private readonly deps: LmtpDeps, remote: string) {
+  constructor(socket: Socket, private readonly deps: LmtpDeps, remote: string) {
     this.store = deps.store;
     this.config = deps.config;
     this.rules = { domains: deps.config.lmtp.domains, recipientDelimiter: deps.config.lmtp.recipientDelimiter };
     this.remote = remote;
     this.log = deps.log.child({ session: this.id, protocol: 'lmtp' });
-    const onData = (chunk: Buffer): void => {
-      this.input.push(chunk);
-      if (this.input.buffered > MAX_PENDING_INPUT) socket.pause();
-      this.wakeup.wake();
-    };
-    attachSocket(socket, { onData, onClosed: () => this.markClosed(), log: this.log });
-    socket.setTimeout(TIMEOUT_MS, () => this.close('4.4.2', 'Timeout, closing connection'));
+    this.transport = new Transport(socket, {
+      log: this.log,
+      secure: false,
+      outputChunk: OUTPUT_CHUNK,
+      timeoutMs: TIMEOUT_MS,
+      // Replies are traced as written; commands as framed (execute), message data never.
+      tracer: this.config.log.trace ? { client: () => undefined, server: (bytes) => this.log.info({ trace: 'S', data: bytes.toString('utf8') }, 'trace') } : null,
+      onInput: (chunk) => {
+        this.input.push(chunk);
+        return this.input.buffered;
+      },
+      onClosed: () => this.deps.onClose(this),
+      onTimeout: () => this.close('4.4.2', 'Timeout, closing connection'),
+    });
+  }
+
+  private get closed(): boolean {
+    return this.transport.closed;
   }
 
   // ---- output ----
@@ -98,21 +106,11 @@ export class LmtpConnection implements LmtpSession {
   }
 
   private write(bytes: Buffer): void {
-    if (this.closed || this.socket.writableEnded) return;
-    if (this.config.log.trace) this.log.info({ trace: 'S', data: bytes.toString('utf8') }, 'trace');
-    if (this.out.add(bytes)) this.sendOut();
+    this.transport.write(bytes);
   }
 
-  private sendOut(): void {
-    const pieces = this.out.takeAll();
-    if (pieces.length === 0 || this.closed || this.socket.writableEnded) return;
-    this.socket.write(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
-  }
-
-  async flush(): Promise<void> {
-    this.sendOut();
-    if (!this.socket.writableNeedDrain || this.closed) return;
-    await drainedOrClosed(this.socket, this.socket);
+  flush(): Promise<void> {
+    return this.transport.flush();
   }
 
   /** Server shutdown: 421 now when between commands, else right after the command in progress (RFC 5321 §3.8). */
@@ -125,27 +123,17 @@ export class LmtpConnection implements LmtpSession {
   private close(enhanced: string, text: string): void {
     if (this.closed) return;
     this.reply(421, enhanced, text);
-    this.sendOut();
-    this.socket.end();
+    this.transport.end();
     this.state = { kind: 'closing' };
-    setTimeout(() => this.socket.destroy(), 2000).unref();
   }
 
   // ---- input ----
 
-  private markClosed(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.deps.onClose(this);
-    this.wakeup.wake();
-  }
-
   /** Waits for more client input; replies queued so far go out first (PIPELINING: one flush per group). */
   private async moreInput(): Promise<void> {
     await this.flush();
-    if (this.socket.isPaused() && this.input.buffered < MAX_PENDING_INPUT / 2) this.socket.resume();
     if (this.closed) return;
-    await this.wakeup.wait();
+    await this.transport.input(this.input.buffered);
   }
 
   async readData(sink: MessageStager): Promise<boolean> {
@@ -202,7 +190,7 @@ export class LmtpConnection implements LmtpSession {
         if (this.pendingShutdown !== null && !this.closed) this.close('4.3.2', this.pendingShutdown);
       }
       await this.flush();
-      if (!this.closed) this.socket.end();
+      this.transport.finish();
     } finally {
       // A transaction cut off by the client going away: discard its staged chunks.
       await resetTransaction(this).catch((err: unknown) => this.log.warn({ err }, 'discarding a transaction failed'));

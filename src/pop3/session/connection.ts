@@ -1,7 +1,7 @@
 /**
  * One POP3 connection: reads command lines, runs them one at a time in the
- * order received, writes responses with backpressure, and owns the socket
- * (STLS upgrade, timeouts, shutdown).
+ * order received, and writes responses, over the shared transport
+ * (net/transport.ts: STLS upgrade, batching, backpressure, timeouts).
  *
  * Invariants:
  * - Commands run one at a time, in order; responses stay in order
@@ -17,14 +17,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuthThrottle } from '../../auth/throttle.js';
 import type { Config } from '../../config/schema.js';
-import { newTraceState, redactTrace, sessionLogger } from '../../log.js';
+import { protocolTracer, sessionLogger } from '../../log.js';
 import { isTrusted } from '../../net/address.js';
 import { LineBuffer, type LineEvent } from '../../net/line-buffer.js';
-import { attachSocket, drainedOrClosed, OutputQueue, Wakeup } from '../../net/socket-io.js';
+import { Transport } from '../../net/transport.js';
 import { StoreError, type Account, type MailStore } from '../../store/types.js';
 import { capabilityList } from '../capabilities.js';
 import { COMMANDS } from '../commands/registry.js';
@@ -35,16 +35,12 @@ import type { MessageSizes } from './message-sizes.js';
 import type { Pop3Session } from './session.js';
 import type { Pop3State } from './state.js';
 
-/** Stop reading from the socket while this much input waits to be run. */
-const MAX_PENDING_INPUT = 256 * 1024;
 /** Coalesce small responses into writes of about this size. */
 const OUTPUT_CHUNK = 64 * 1024;
 /** Malformed, unknown or misplaced commands in a row before the server gives up on the client. */
 const MAX_BAD_COMMANDS = 20;
 /** RFC 2449 §4: commands of up to 255 octets must be accepted, whatever the configured limit. */
 const MIN_LINE_LENGTH = 255;
-/** How long a closing socket may linger before it is destroyed. */
-const CLOSE_GRACE_MS = 2000;
 
 /** Shared services a POP3 connection needs. */
 export interface Pop3Deps {
@@ -69,13 +65,9 @@ export class Pop3Connection implements Pop3Session {
   readonly throttle: AuthThrottle;
   readonly remoteAddress: string;
   state: Pop3State = { kind: 'authorization', user: null };
-  secure: boolean;
-  closed = false;
 
-  private socket: Socket;
-  private reader: LineBuffer;
-  private readonly out = new OutputQueue(OUTPUT_CHUNK);
-  private readonly wakeup = new Wakeup();
+  private readonly transport: Transport;
+  private readonly reader: LineBuffer;
   /** Waiting for client input, so a shutdown notice cannot cut a response short. */
   private awaitingInput = false;
   private pendingShutdown: string | null = null;
@@ -84,7 +76,6 @@ export class Pop3Connection implements Pop3Session {
   private badCommands = 0;
   /** The snapshot once logged in; kept past the TRANSACTION state so \Seen flags are stored whatever ends the session. */
   private maildrop: Maildrop | null = null;
-  private readonly traceState = newTraceState('pop3');
 
   constructor(
     socket: Socket,
@@ -96,17 +87,31 @@ export class Pop3Connection implements Pop3Session {
     this.config = deps.config;
     this.log = sessionLogger(deps.log, this.id, { protocol: 'pop3' });
     this.throttle = deps.throttle;
-    this.secure = listener.implicitTls;
     this.remoteAddress = listener.remoteAddress;
-    this.socket = socket;
     this.reader = new LineBuffer(Math.max(MIN_LINE_LENGTH, deps.config.limits.maxLineLength));
-    this.attach(socket);
+    this.transport = new Transport(socket, {
+      log: this.log,
+      secure: listener.implicitTls,
+      outputChunk: OUTPUT_CHUNK,
+      timeoutMs: this.timeoutMs(),
+      tracer: this.config.log.trace ? protocolTracer(this.log, 'pop3') : null,
+      onInput: (chunk) => {
+        this.reader.push(chunk);
+        return this.reader.buffered;
+      },
+      onClosed: () => undefined,
+      onTimeout: () => this.end('Disconnected for inactivity'),
+    });
   }
 
-  private attach(socket: Socket): void {
-    this.socket = socket;
-    attachSocket(socket, { onData: this.onData, onClosed: () => this.markClosed(), log: this.log });
-    socket.setTimeout(this.timeoutMs(), () => this.end('Disconnected for inactivity'));
+  /** The connection has closed. */
+  get closed(): boolean {
+    return this.transport.closed;
+  }
+
+  /** The connection is encrypted (implicit TLS or after STLS). */
+  get secure(): boolean {
+    return this.transport.secure;
   }
 
   /** RFC 1939 §3: the autologout timer; before login the shorter pre-auth limit applies. */
@@ -115,31 +120,13 @@ export class Pop3Connection implements Pop3Session {
     return (this.state.kind === 'transaction' ? l.idleTimeoutSeconds : l.preAuthTimeoutSeconds) * 1000;
   }
 
-  private readonly onData = (chunk: Buffer): void => {
-    if (this.config.log.trace) this.trace('C', chunk);
-    this.reader.push(chunk);
-    if (this.reader.buffered > MAX_PENDING_INPUT) this.socket.pause();
-    this.wakeup.wake();
-  };
-
-  private markClosed(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.wakeup.wake();
-  }
-
-  private trace(dir: 'C' | 'S', bytes: Buffer): void {
-    const data = redactTrace(bytes, this.traceState, dir === 'C' ? 'client' : 'server');
-    if (data !== '') this.log.info({ trace: dir, data }, 'trace');
-  }
-
   get loginDisabled(): boolean {
     if (this.secure || this.config.plaintextAuth.allowInsecure) return false;
     return !isTrusted(this.remoteAddress, this.config.plaintextAuth.trustedNetworks);
   }
 
   get congested(): boolean {
-    return this.socket.writableNeedDrain;
+    return this.transport.congested;
   }
 
   capabilities(): string[] {
@@ -163,26 +150,11 @@ export class Pop3Connection implements Pop3Session {
   }
 
   write(bytes: Buffer): void {
-    if (this.closed || this.socket.writableEnded) return;
-    if (this.out.add(bytes)) this.sendOut();
+    this.transport.write(bytes);
   }
 
-  /** Hands queued output to the socket in one corked batch (one writev, no copying). */
-  private sendOut(): void {
-    const pieces = this.out.takeAll();
-    if (pieces.length === 0 || this.closed || this.socket.writableEnded) return;
-    this.socket.cork();
-    for (const piece of pieces) {
-      if (this.config.log.trace) this.trace('S', piece);
-      this.socket.write(piece);
-    }
-    this.socket.uncork();
-  }
-
-  async flush(): Promise<void> {
-    this.sendOut();
-    if (!this.socket.writableNeedDrain || this.closed) return;
-    await drainedOrClosed(this.socket, this.socket);
+  flush(): Promise<void> {
+    return this.transport.flush();
   }
 
   /** Server shutdown: "-ERR" and close now when idle, else right after the command in progress. POP3 has no BYE. */
@@ -193,14 +165,11 @@ export class Pop3Connection implements Pop3Session {
 
   /** Sends an unsolicited -ERR and closes without the UPDATE state (timeouts, shutdown, abuse). */
   private end(text: string): void {
-    if (this.closed || this.socket.writableEnded) return;
+    if (this.transport.ended) return;
     // In the middle of a message the -ERR would read as message text: just close.
     if (!this.inMultiline) this.write(errLine(null, text));
-    this.sendOut();
-    this.socket.end();
     this.state = { kind: 'update' };
-    this.wakeup.wake();
-    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+    this.transport.end();
   }
 
   // ---- input ----
@@ -215,15 +184,14 @@ export class Pop3Connection implements Pop3Session {
         return null;
       }
       // Pipelined commands are answered in batches, but never faster than the client reads.
-      if (this.socket.writableNeedDrain) await this.flush();
+      if (this.transport.congested) await this.flush();
       const ev = this.reader.nextLine();
       if (ev) return ev;
       if (this.closed) return null;
       await this.flush();
       if (this.reader.hasLine || this.closed) continue;
-      if (this.socket.isPaused()) this.socket.resume();
       this.awaitingInput = true;
-      await this.wakeup.wait();
+      await this.transport.input(this.reader.buffered);
       this.awaitingInput = false;
     }
   }
@@ -248,36 +216,22 @@ export class Pop3Connection implements Pop3Session {
   }
 
   async startTls(): Promise<void> {
-    await this.flush();
-    const raw = this.socket;
-    raw.off('data', this.onData);
-    raw.removeAllListeners('timeout');
-    // RFC 2595 §4: whatever the client pipelined after STLS was sent in the clear: discard it.
-    this.reader.clear();
-    const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext: this.deps.secureContext });
     try {
-      await new Promise<void>((resolve, reject) => {
-        tlsSocket.once('secure', resolve);
-        tlsSocket.once('error', reject);
-        tlsSocket.once('close', () => reject(new Error('closed during TLS handshake')));
-      });
+      // RFC 2595 §4: whatever the client pipelined after STLS was sent in the clear: discard it.
+      await this.transport.startTls(this.deps.secureContext, () => this.reader.clear());
     } catch (err) {
       this.log.info({ err: (err as Error).message }, 'STLS handshake failed');
-      raw.destroy();
-      this.markClosed();
       return;
     }
-    this.secure = true;
     // RFC 2595 §4: the session starts over; a USER given before STLS is forgotten.
     this.state = { kind: 'authorization', user: null };
-    this.attach(tlsSocket as unknown as Socket);
   }
 
   async login(account: Account): Promise<void> {
     const maildrop = await Maildrop.open(this.deps, account.id);
     this.maildrop = maildrop;
     this.state = { kind: 'transaction', account, maildrop };
-    this.socket.setTimeout(this.timeoutMs());
+    this.transport.setTimeout(this.timeoutMs());
     this.log.info({ user: account.name, messages: maildrop.count }, 'login');
   }
 
@@ -297,7 +251,7 @@ export class Pop3Connection implements Pop3Session {
       // No UPDATE state without QUIT: only the \Seen flags of complete RETRs are kept.
       await this.saveSeen();
       await this.flush();
-      if (!this.closed) this.socket.end();
+      this.transport.finish();
       this.log.info({ remote: this.remoteAddress }, 'disconnect');
       // Only now: server shutdown waits for this before closing the store.
       this.deps.onClose(this);
@@ -330,7 +284,7 @@ export class Pop3Connection implements Pop3Session {
     if (this.inMultiline) {
       this.log.error({ err: e, cmd: keyword }, 'failed in the middle of a response; closing');
       this.inMultiline = false;
-      this.socket.destroy();
+      this.transport.destroy();
       return;
     }
     if (e instanceof Pop3Error) {

@@ -1,18 +1,18 @@
 /**
- * The LMTP listener on a unix socket (Postfix `lmtp:unix:/path`), beside or
- * instead of TCP (src/net/listen.ts). A socket file left by a crashed
- * process is replaced; one a live server answers on, or any other kind of
- * file, is not.
+ * A listener on a unix socket (LMTP's `lmtp.socket`, Postfix
+ * `lmtp:unix:/path`), beside or instead of TCP (listen.ts). A socket file
+ * left by a crashed process is replaced; one a live server answers on, or
+ * any other kind of file, is not.
  */
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { ConnectionLimiter } from '../net/connection-limiter.js';
-import type { Listener } from '../net/listen.js';
+import type { ConnectionLimiter } from './connection-limiter.js';
+import type { Listener } from './listen.js';
 
 /** The address (and limiter key) every unix-socket client shares: they have no address. */
 const LOCAL = 'local';
-/** Owner and group: the MTA's user must share the server's group (LMTP has no authentication). */
+/** Owner and group: the client's user must share the server's group (LMTP has no authentication). */
 const SOCKET_MODE = 0o660;
 
 /** Whether something accepts connections on the socket path. */
@@ -41,6 +41,8 @@ export interface UnixListenSpec {
   path: string;
   limiter: ConnectionLimiter;
   log: Logger;
+  /** Line sent before closing a connection over the limits, e.g. "421 4.7.0". */
+  refusePrefix: string;
   onSocket(socket: Socket, remoteAddress: string): void;
 }
 
@@ -51,7 +53,7 @@ export async function listenUnix(spec: UnixListenSpec): Promise<Listener> {
     const refusal = spec.limiter.acquire(LOCAL);
     if (refusal) {
       spec.log.warn({ listener: spec.name }, refusal);
-      socket.end(`421 4.7.0 ${refusal}\r\n`);
+      socket.end(`${spec.refusePrefix} ${refusal}\r\n`);
       socket.on('error', () => undefined);
       return;
     }
