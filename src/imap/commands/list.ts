@@ -11,9 +11,10 @@
  */
 import type { Mailbox } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
-import { ancestors, compilePattern, compilePatterns, decodeMailboxArg, SEPARATOR } from '../mailbox-name.js';
+import { ancestors, SEPARATOR } from '../../mail/mailbox-name.js';
+import { compilePattern, compilePatterns, decodeMailboxArg } from '../mailbox-name.js';
 import type { ImapSession } from '../session/session.js';
-import { encodeString } from '../wire/encode.js';
+import { encodeString } from '../../syntax/imap-string.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 import { accountOf, mailboxWire, readStatusItems, statusResponse } from './mailboxes.js';
 import { metadataResponse, readEntry } from './metadata.js';

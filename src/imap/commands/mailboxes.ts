@@ -10,9 +10,10 @@ import { StoreError } from '../../store/types.js';
 import { enableCondstore } from '../condstore.js';
 import { no } from '../errors.js';
 import { mailboxObjectId } from '../object-id.js';
-import { ancestors, decodeMailboxArg, encodeMailboxName, isUndecodable, SEPARATOR, validateNewName } from '../mailbox-name.js';
+import { ancestors, SEPARATOR } from '../../mail/mailbox-name.js';
+import { decodeMailboxArg, encodeMailboxName, isUndecodable, validateNewName } from '../mailbox-name.js';
 import type { ImapSession } from '../session/session.js';
-import { encodeAString } from '../wire/encode.js';
+import { encodeAString } from '../../syntax/imap-string.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 import { command, type Invocation } from './spec.js';
 

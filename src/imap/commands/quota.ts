@@ -7,7 +7,7 @@
  */
 import { no } from '../errors.js';
 import type { ImapSession } from '../session/session.js';
-import { encodeString } from '../wire/encode.js';
+import { encodeString } from '../../syntax/imap-string.js';
 import { isUndecodable } from '../mailbox-name.js';
 import { accountOf, mailboxWire, readMailbox } from './mailboxes.js';
 import { command } from './spec.js';

@@ -34,8 +34,8 @@ import { ImapError } from '../errors.js';
 import type { SyncMode } from '../commands/spec.js';
 import type { MailboxView } from '../session/mailbox-view.js';
 import type { ImapSession } from '../session/session.js';
-import { encodeAString } from '../wire/encode.js';
-import { ancestors } from '../mailbox-name.js';
+import { encodeAString } from '../../syntax/imap-string.js';
+import { ancestors } from '../../mail/mailbox-name.js';
 import { diffNamespaces, listAttributes, loadNamespace, type Namespace } from './namespace.js';
 import type { EventName, MailboxFilter, NotifyRequest } from './spec.js';
 

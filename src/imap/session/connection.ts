@@ -31,7 +31,7 @@ import { capabilityList } from '../capabilities.js';
 import { ImapError } from '../errors.js';
 import { CommandFramer, type FrameEvent, type LiteralAnnounce, type Segment } from '../wire/framer.js';
 import { ArgReader, ParseError } from '../wire/reader.js';
-import type { EncodeMode } from '../wire/encode.js';
+import type { EncodeMode } from '../../syntax/imap-string.js';
 import { ResponseBatch } from '../wire/response-batch.js';
 import type { Enabled, ImapSession } from './session.js';
 import type { SessionState } from './state.js';

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { Uid } from '../../ids.js';
 import type { Account, MailStore, NewMessage } from '../../store/types.js';
-import type { EncodeMode } from '../wire/encode.js';
+import type { EncodeMode } from '../../syntax/imap-string.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
 import type { SessionState } from './state.js';
 import type { MailboxIndexCache } from './mailbox-index.js';
