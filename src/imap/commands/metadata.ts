@@ -17,7 +17,8 @@ import { decodeMailboxArg } from '../mailbox-name.js';
 import type { ImapSession } from '../session/session.js';
 import { encodeAString, encodeNString, literal } from '../../syntax/imap-string.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
-import { accountOf, mailboxWire, readMailbox, requireMailbox } from './mailboxes.js';
+import { accountOf, readMailbox, requireMailbox } from './mailboxes.js';
+import { mailboxWire } from '../responses.js';
 import { command } from './spec.js';
 
 const AUTHED = ['authenticated', 'selected'] as const;
