@@ -146,10 +146,11 @@ test('every import between folders is one the matrix allows', () => {
 });
 
 test('no cycle between folders', () => {
-  const found = cycles(graphOf(folderEdges.filter((e) => !PENDING_EDGES.includes(label(e))).map((e) => [e.from, e.to] as const)));
+  const settled = folderEdges.filter((e) => !PENDING_EDGES.includes(label(e)));
+  const found = cycles(graphOf(settled.map((e) => [e.from, e.to] as const)));
   // The matrix is acyclic, so each cycle holds an edge outside it: name those.
   const outside = (e: Edge): boolean => !ALLOWED[e.from]?.includes(e.to);
-  const detail = found.map((scc) => `${scc.join(', ')}: ${folderEdges.filter((e) => scc.includes(e.from) && scc.includes(e.to) && outside(e)).map((e) => `${e.where} (${label(e)})`).join('; ')}`);
+  const detail = found.map((scc) => `${scc.join(', ')}: ${settled.filter((e) => scc.includes(e.from) && scc.includes(e.to) && outside(e)).map((e) => `${e.where} (${label(e)})`).join('; ')}`);
   assert.deepEqual(detail, []);
 });
 
@@ -158,4 +159,15 @@ test('no cycle between the files of imap/', () => {
   const found = cycles(graphOf(inner.map((e) => [e.from, e.to] as const)));
   const detail = found.map((scc) => `${scc.join(', ')}: ${inner.filter((e) => scc.includes(e.from) && scc.includes(e.to)).map((e) => e.where).join(', ')}`);
   assert.deepEqual(detail, []);
+});
+
+/** Inside imap/: the wire knows no session, notifier or command; the notifier knows no command. */
+const IMAP_BELOW: Readonly<Record<string, readonly string[]>> = {
+  'imap/wire/': ['imap/commands/', 'imap/session/', 'imap/notify/'],
+  'imap/notify/': ['imap/commands/'],
+};
+
+test('imap/wire and imap/notify import no module above them', () => {
+  const bad = edges.filter((e) => Object.entries(IMAP_BELOW).some(([low, highs]) => e.from.startsWith(low) && highs.some((h) => e.to.startsWith(h))));
+  assert.deepEqual(bad.map((e) => `${e.where}: imports src/${e.to}`), []);
 });
