@@ -1,8 +1,10 @@
 /**
  * IMAP search syntax → the query model (RFC 9051 §9 `search`, `search-key`,
  * `search-return-opts`; RFC 3501 §9 for NEW/OLD/RECENT; RFC 7162 §3.1.5 for
- * MODSEQ; RFC 8474 §6 EMAILID/THREADID; RFC 8514 §4.3 SAVED*; RFC 9394 §4 PARTIAL). Keys are case-insensitive; strings are astrings decoded with the
- * CHARSET's decoder.
+ * MODSEQ; RFC 8474 §6 EMAILID/THREADID; RFC 8514 §4.3 SAVED*; RFC 9394 §4 PARTIAL),
+ * and SORT's sort-criteria and search-criteria (RFC 5256 §5). Keys are
+ * case-insensitive; strings are astrings decoded with the CHARSET's decoder.
+ * The query model and its evaluation are search/'s; the syntax is IMAP's.
  *
  * Invariants: the number of keys and the nesting depth (NOT, OR and lists)
  * are bounded, so neither parsing nor the recursive evaluation can be driven
