@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import iconv from 'iconv-lite';
 import { charsetDecoder } from '../src/search/charset.js';
-import { MAX_SEARCH_DEPTH, MAX_SEARCH_KEYS, parseReturnOptions, parseSearchCommand, parseSearchKeys } from '../src/search/parse.js';
+import { MAX_SEARCH_DEPTH, MAX_SEARCH_KEYS, parseReturnOptions, parseSearchCommand, parseSearchKeys } from '../src/imap/commands/search-keys.js';
 import { dayNumber, queryNeeds, type SearchKey } from '../src/search/query.js';
 import { ArgReader, ParseError } from '../src/imap/wire/reader.js';
 import { STAR } from '../src/search/sequence-set.js';

@@ -17,7 +17,8 @@ import { casemapKey, casemapText, compareKeys } from '../src/search/collation.js
 import { addressLists, firstOfLists, type FirstAddresses } from '../src/search/envelope-addresses.js';
 import { contentFacts, encodeHeaderFacts } from '../src/search/header-facts.js';
 import { cachedRanks, GONE, loadFacts, memoized, sentDate, type FactsSource, type MessageFacts, type SortValue } from '../src/search/message-facts.js';
-import { parseSortCriteria, sortIndices, type SortCriterion } from '../src/search/sort.js';
+import { parseSortCriteria } from '../src/imap/commands/search-keys.js';
+import { sortIndices, type SortCriterion } from '../src/search/sort.js';
 import { ArgReader, ParseError } from '../src/imap/wire/reader.js';
 import { frameOne } from './helpers/wire-harness.js';
 

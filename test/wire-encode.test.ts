@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { encodeAString, encodeList, encodeNString, encodeString, isAtomChar, joinSp, literal, withoutNul, type EncodeMode } from '../src/imap/wire/encode.js';
+import { encodeAString, encodeList, encodeNString, encodeString, isAtomChar, joinSp, literal, withoutNul, type EncodeMode } from '../src/syntax/imap-string.js';
 import { ArgReader } from '../src/imap/wire/reader.js';
 import { frameOne } from './helpers/wire-harness.js';
 

@@ -21,7 +21,7 @@
  *   78 EX_CONFIG    invalid configuration
  */
 import type { Command } from 'commander';
-import { SYSTEM_FLAGS } from '../imap/flags.js';
+import { systemFlag } from '../mail/flags.js';
 import { deliverCopy, MessageStager, resolveRecipient, type StagedMessage } from '../mail/deliver.js';
 import { StoreError } from '../store/types.js';
 import { CliError } from './cli-error.js';
@@ -52,7 +52,7 @@ function parseFlags(text: string): string[] {
   const flags = text.split(',').map((f) => f.trim()).filter((f) => f !== '');
   if (flags.length > MAX_FLAGS) throw new CliError(`at most ${MAX_FLAGS} flags`, EX_USAGE);
   return flags.map((flag) => {
-    const system = SYSTEM_FLAGS.find((s) => s.toLowerCase() === flag.toLowerCase());
+    const system = systemFlag(flag);
     if (system) return system;
     if (!KEYWORD.test(flag)) throw new CliError(`invalid flag: ${JSON.stringify(flag)}`, EX_USAGE);
     return flag;

@@ -1,13 +1,12 @@
 /**
- * Message flags on the wire (RFC 9051 §2.3.2): canonical system flags,
- * keyword checks and the FLAGS list a client sees.
+ * Message flags on the wire (RFC 9051 §2.3.2): the bounds and BAD answers of
+ * STORE and APPEND, and the FLAGS list a client sees. The vocabulary itself
+ * is mail/flags.ts.
  */
+import { systemFlag } from '../mail/flags.js';
 import type { FlagOp } from '../store/types.js';
 import { bad } from './errors.js';
 
-/** System flags a client may store, in canonical case. */
-export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'] as const;
-const CANONICAL = new Map(SYSTEM_FLAGS.map((f) => [f.toLowerCase(), f]));
 /** Bounds on keywords: length and how many one command may name. */
 export const MAX_KEYWORD_LENGTH = 128;
 export const MAX_FLAGS_PER_COMMAND = 64;
@@ -20,7 +19,7 @@ export function canonicalFlags(flags: readonly string[]): string[] {
   for (const f of flags) {
     let c = f;
     if (f.startsWith('\\')) {
-      const sys = CANONICAL.get(f.toLowerCase());
+      const sys = systemFlag(f);
       if (!sys) throw bad(`Invalid system flag ${f}`);
       c = sys;
     } else if (f.length > MAX_KEYWORD_LENGTH) {
@@ -38,12 +37,6 @@ export function canonicalFlags(flags: readonly string[]): string[] {
 /** The parenthesized FLAGS value, with \Recent for rev1 sessions that own it. */
 export function formatFlags(flags: readonly string[], recent: boolean): string {
   return `(${recent ? [...flags, '\\Recent'].join(' ') : flags.join(' ')})`;
-}
-
-/** Whether a flag list contains a flag (case-insensitive, as IMAP compares flags). */
-export function hasFlag(flags: readonly string[], flag: string): boolean {
-  const f = flag.toLowerCase();
-  return flags.some((x) => x.toLowerCase() === f);
 }
 
 /**

@@ -5,20 +5,9 @@
  * UTF8=ACCEPT see UTF-8 (RFC 9051 §5.1, RFC 6855 §3).
  */
 import { bad, no } from './errors.js';
+import { canonicalName, MAX_NAME_DEPTH, MAX_NAME_LENGTH, SEPARATOR } from '../mail/mailbox-name.js';
 import { decodeMutf7, encodeMutf7 } from '../mail/mutf7.js';
 import type { StringArg } from './wire/reader.js';
-
-/** The hierarchy separator (RFC 9051 §5.1.1). */
-export const SEPARATOR = '/';
-/** Bounds on names: characters and hierarchy levels. */
-export const MAX_NAME_LENGTH = 512;
-export const MAX_NAME_DEPTH = 32;
-
-/** Canonicalizes the INBOX prefix: "inbox" and "Inbox/x" name INBOX (RFC 9051 §5.1). */
-export function canonicalName(name: string): string {
-  const first = name.split(SEPARATOR, 1)[0]!;
-  return first.toUpperCase() === 'INBOX' ? 'INBOX' + name.slice(first.length) : name;
-}
 
 /**
  * Marks the store name of an argument that is not valid modified UTF-7: a
@@ -77,14 +66,6 @@ export function validateNewName(name: string): string {
   if (parts.some((p) => p.length === 0)) throw no('CANNOT', 'Mailbox name has an empty hierarchy level');
   if (/[\x00-\x1f\x7f%*]/.test(trimmed)) throw no('CANNOT', 'Mailbox name contains a forbidden character');
   return canonicalName(trimmed);
-}
-
-/** The names of all ancestors of a name, outermost first ("a/b/c" → ["a", "a/b"]). */
-export function ancestors(name: string): string[] {
-  const parts = name.split(SEPARATOR);
-  const out: string[] = [];
-  for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join(SEPARATOR));
-  return out;
 }
 
 /**

@@ -7,7 +7,7 @@
  * a start marker (NIL NIL "name" NIL) and an end marker (NIL NIL NIL NIL),
  * RFC 9051 §7.5.2.
  */
-import { encodeList } from '../imap/wire/encode.js';
+import { encodeList } from '../syntax/imap-string.js';
 import { ByteBuilder } from './byte-builder.js';
 import { forHumans, instr } from './imap-text.js';
 import { Rfc822Lexer } from './rfc822-lexer.js';

@@ -6,7 +6,7 @@
  * without parts gets one empty text/plain part, sizes are body octets and
  * line counts are LF counts of the body.
  */
-import { encodeList } from '../imap/wire/encode.js';
+import { encodeList } from '../syntax/imap-string.js';
 import { instr, istr, nolf } from './imap-text.js';
 import type { MimeParam } from './mime-params.js';
 import { parsePartFields, type PartFields } from './part-fields.js';

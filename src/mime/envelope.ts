@@ -6,7 +6,7 @@
  * Message-ID the last field wins; address fields accumulate over repeated
  * headers; Sender and Reply-To default to From.
  */
-import { encodeList } from '../imap/wire/encode.js';
+import { encodeList } from '../syntax/imap-string.js';
 import { encodeAddressList, parseAddressList, type Address } from './address.js';
 import { nameIs, type HeaderField } from './header-fields.js';
 import { forHumans, instr, istr, nolf } from './imap-text.js';

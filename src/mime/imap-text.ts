@@ -5,7 +5,7 @@
  * Invariant: no value leaves here with a NUL octet (not allowed in an IMAP
  * string or literal, RFC 9051 §4.3); NUL becomes 0x80 like Dovecot does.
  */
-import { encodeNString, encodeString, REV1, withoutNul } from '../imap/wire/encode.js';
+import { encodeNString, encodeString, REV1, withoutNul } from '../syntax/imap-string.js';
 
 const SP = 0x20;
 const TAB = 0x09;

@@ -22,7 +22,7 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Uid } from '../ids.js';
-import { hasFlag } from '../imap/flags.js';
+import { hasFlag } from '../mail/flags.js';
 import { inRanges, resolveRanges, type SequenceSet } from './sequence-set.js';
 import type { MessageAnalysis } from '../mime/types.js';
 import type { MessageRecord } from '../store/types.js';

@@ -1,17 +1,13 @@
 /**
- * SORT criteria and ordering (RFC 5256 §3, RFC 5957 §4): parsing the
- * sort-criteria list and ordering search results by it.
+ * SORT criteria and ordering (RFC 5256 §3, RFC 5957 §4): ordering search
+ * results by a sort-criteria list (parsed in imap/commands/search-keys.ts).
  *
  * Rules kept here: strings compare under i;unicode-casemap (RFC 5256 §7), a
  * missing header is the empty string, which sorts first; REVERSE turns one
  * criterion around; full ties fall back to the mailbox order (sequence
  * number), which REVERSE never affects.
  */
-import { ParseError, type ArgReader } from '../imap/wire/reader.js';
-import { charsetDecoder } from './charset.js';
 import { ranksOf, sentDate, type MessageFacts, type SortValue } from './message-facts.js';
-import { parseSearchKeys } from './parse.js';
-import type { SearchKey } from './query.js';
 
 /** A sort-key (RFC 5256 §5, RFC 5957 §5), lower-cased. */
 export type SortKey = 'arrival' | 'cc' | 'date' | 'from' | 'size' | 'subject' | 'to' | 'displayfrom' | 'displayto';
@@ -20,48 +16,6 @@ export type SortKey = 'arrival' | 'cc' | 'date' | 'from' | 'size' | 'subject' | 
 export interface SortCriterion {
   key: SortKey;
   reverse: boolean;
-}
-
-/** Most criteria one SORT may list (each key is useful once; REVERSE doubles that). */
-export const MAX_SORT_CRITERIA = 32;
-
-const KEYS = new Set<string>(['arrival', 'cc', 'date', 'from', 'size', 'subject', 'to', 'displayfrom', 'displayto']);
-
-/** `sort-criteria`: "(" sort-criterion *(SP sort-criterion) ")" with sort-criterion = ["REVERSE" SP] sort-key. */
-export function parseSortCriteria(r: ArgReader): SortCriterion[] {
-  let count = 0;
-  return r.list(() => {
-    if (++count > MAX_SORT_CRITERIA) throw new ParseError('Too many sort criteria');
-    let name = r.atom().toLowerCase();
-    const reverse = name === 'reverse';
-    if (reverse) {
-      r.sp();
-      name = r.atom().toLowerCase();
-    }
-    if (!KEYS.has(name)) throw new ParseError(`Unknown sort key ${name.toUpperCase()}`);
-    return { key: name as SortKey, reverse };
-  }, false);
-}
-
-/** The searching part of SORT and THREAD. */
-export interface SearchCriteria {
-  charset: string;
-  /** False when the charset cannot be decoded: the command answers NO [BADCHARSET] (RFC 5256 §3). */
-  charsetSupported: boolean;
-  query: SearchKey;
-}
-
-/**
- * RFC 5256 §5 `search-criteria = charset 1*(SP search-key)`, shared by SORT
- * and THREAD: the charset is mandatory. An unsupported one still lets the
- * keys parse (so BAD wins over NO).
- */
-export function parseSearchCriteria(r: ArgReader, rev2: boolean): SearchCriteria {
-  const charset = r.astring().bytes.toString('latin1');
-  r.sp();
-  const decode = charsetDecoder(charset, rev2);
-  const query = parseSearchKeys(r, decode ?? ((b) => b.toString('utf8')));
-  return { charset, charsetSupported: decode !== null, query };
 }
 
 /** Whether the criteria need store records at all (SIZE alone is in the view). */

@@ -2,7 +2,7 @@
  * Commands valid in any state (RFC 9051 §6.1) plus ENABLE (RFC 5161) and ID
  * (RFC 2971).
  */
-import { encodeList, encodeNString, encodeString } from '../wire/encode.js';
+import { encodeList, encodeNString, encodeString } from '../../syntax/imap-string.js';
 import { ParseError } from '../wire/reader.js';
 import { command } from './spec.js';
 

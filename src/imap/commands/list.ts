@@ -11,11 +11,12 @@
  */
 import type { Mailbox } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
-import { ancestors, compilePattern, compilePatterns, decodeMailboxArg, SEPARATOR } from '../mailbox-name.js';
+import { ancestors } from '../../mail/mailbox-name.js';
+import { compilePattern, compilePatterns, decodeMailboxArg } from '../mailbox-name.js';
 import type { ImapSession } from '../session/session.js';
-import { encodeString } from '../wire/encode.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
-import { accountOf, mailboxWire, readStatusItems, statusResponse } from './mailboxes.js';
+import { listLine } from '../responses.js';
+import { accountOf, readStatusItems, statusResponse } from './mailboxes.js';
 import { metadataResponse, readEntry } from './metadata.js';
 import { command, type Invocation } from './spec.js';
 
@@ -214,13 +215,6 @@ async function respond(session: ImapSession, args: ListArgs, row: Row, subscribe
   const childInfo = row.childInfo ? ` ("CHILDINFO" (${criteria.join(' ')}))` : '';
   listLine(session, 'LIST', attrs, row.name, childInfo);
   for (const line of extra) session.untagged(line);
-}
-
-/** Writes `* LIST (attrs) "/" name [extended data]` (also NOTIFY's LIST responses, RFC 5465 §5.4). */
-export function listLine(session: ImapSession, verb: 'LIST' | 'LSUB', attrs: string[], name: string, extended: string | Buffer = ''): void {
-  session.untagged(
-    Buffer.concat([Buffer.from(`${verb} (${attrs.join(' ')}) `), encodeString(SEPARATOR), Buffer.from(' '), mailboxWire(session, name), Buffer.from(extended)]),
-  );
 }
 
 /** RFC 9051 §6.3.9 — LIST, basic and extended. */

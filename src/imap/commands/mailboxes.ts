@@ -10,9 +10,10 @@ import { StoreError } from '../../store/types.js';
 import { enableCondstore } from '../condstore.js';
 import { no } from '../errors.js';
 import { mailboxObjectId } from '../object-id.js';
-import { ancestors, decodeMailboxArg, encodeMailboxName, isUndecodable, SEPARATOR, validateNewName } from '../mailbox-name.js';
+import { ancestors, SEPARATOR } from '../../mail/mailbox-name.js';
+import { decodeMailboxArg, isUndecodable, validateNewName } from '../mailbox-name.js';
+import { statusLine } from '../responses.js';
 import type { ImapSession } from '../session/session.js';
-import { encodeAString } from '../wire/encode.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 import { command, type Invocation } from './spec.js';
 
@@ -29,11 +30,6 @@ export function accountOf(session: ImapSession): AccountId {
 export function readMailbox(r: ArgReader, inv: Invocation): string {
   r.sp();
   return decodeMailboxArg(r.astring(), inv.session.encodeMode.utf8);
-}
-
-/** The wire form of a mailbox name for this session. */
-export function mailboxWire(session: ImapSession, name: string): Buffer {
-  return encodeAString(encodeMailboxName(name, session.encodeMode.utf8), session.encodeMode);
 }
 
 /** Looks up a mailbox or throws NO [NONEXISTENT]. */
@@ -209,7 +205,7 @@ export async function statusResponse(session: ImapSession, mb: Mailbox, items: r
     MAILBOXID: `(${mailboxObjectId(mb)})`,
   };
   const body = [...new Set(items)].map((i) => `${i} ${values[i]}`).join(' ');
-  return Buffer.concat([Buffer.from('STATUS '), mailboxWire(session, mb.name), Buffer.from(` (${body})`)]);
+  return statusLine(session, mb.name, body);
 }
 
 /** RFC 9051 §6.3.11 — STATUS. */

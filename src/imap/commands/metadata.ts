@@ -15,9 +15,10 @@ import { StoreError } from '../../store/types.js';
 import { no } from '../errors.js';
 import { decodeMailboxArg } from '../mailbox-name.js';
 import type { ImapSession } from '../session/session.js';
-import { encodeAString, encodeNString, literal } from '../wire/encode.js';
+import { encodeAString, encodeNString, literal } from '../../syntax/imap-string.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
-import { accountOf, mailboxWire, readMailbox, requireMailbox } from './mailboxes.js';
+import { accountOf, readMailbox, requireMailbox } from './mailboxes.js';
+import { mailboxWire } from '../responses.js';
 import { command } from './spec.js';
 
 const AUTHED = ['authenticated', 'selected'] as const;

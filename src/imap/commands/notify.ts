@@ -6,12 +6,22 @@
  */
 import { no } from '../errors.js';
 import { parseNotify, SUPPORTED_EVENTS } from '../notify/spec.js';
+import type { FetchNew } from '../notify/control.js';
+import type { ImapSession } from '../session/session.js';
+import { fetch } from './fetch.js';
 import { accountOf } from './mailboxes.js';
 import { command } from './spec.js';
 
 /** Fetch attributes that would set \Seen (§5.2: the client SHOULD NOT use them). */
 function setsSeen(item: { kind: string; peek?: boolean }): boolean {
   return (item.kind === 'section' || item.kind === 'binary') && !item.peek;
+}
+
+/** MessageNew's FETCH (§5.2): UID FETCH of the new messages with the requested attributes, sent untagged. */
+function fetchNew(session: ImapSession): FetchNew {
+  return async (ranges, items) => {
+    await fetch.run({ tag: '*', name: 'FETCH', uid: true, session }, { set: { kind: 'ranges', ranges }, items: [...items], changedSince: null, vanished: false });
+  };
 }
 
 /** RFC 5465 §3.1 — NOTIFY. */
@@ -33,7 +43,7 @@ export const notify = command({
     if (args.request.selected?.fetch?.some(setsSeen)) {
       throw no('CLIENTBUG', 'MessageNew fetch attributes must not set \\Seen; use BODY.PEEK or BINARY.PEEK (RFC 5465 §5.2)');
     }
-    await session.notifier.set(accountOf(session), args.request);
+    await session.notifier.set(accountOf(session), args.request, fetchNew(session));
     return { text: 'NOTIFY completed' };
   },
 });

@@ -7,9 +7,10 @@
  */
 import { no } from '../errors.js';
 import type { ImapSession } from '../session/session.js';
-import { encodeString } from '../wire/encode.js';
+import { encodeString } from '../../syntax/imap-string.js';
 import { isUndecodable } from '../mailbox-name.js';
-import { accountOf, mailboxWire, readMailbox } from './mailboxes.js';
+import { accountOf, readMailbox } from './mailboxes.js';
+import { mailboxWire } from '../responses.js';
 import { command } from './spec.js';
 
 const AUTHED = ['authenticated', 'selected'] as const;

@@ -15,12 +15,12 @@ import type { Uid } from '../../ids.js';
 import { REQUIRED_CHARSETS } from '../../search/charset.js';
 import { evaluateSearch, type ContentSource } from '../../search/evaluate.js';
 import { loadFacts, type FactsSource } from '../../search/message-facts.js';
-import { parseSearchCommand, type PartialRange, type ReturnOptions, type SearchArgs } from '../../search/parse.js';
+import { parseSearchCommand, type PartialRange, type ReturnOptions, type SearchArgs } from './search-keys.js';
 import { queryNeeds, type SearchKey } from '../../search/query.js';
 import { ImapError, no } from '../errors.js';
 import type { ViewMessage } from '../session/mailbox-view.js';
 import type { ImapSession } from '../session/session.js';
-import { encodeString } from '../wire/encode.js';
+import { encodeString } from '../../syntax/imap-string.js';
 import { selectedView } from './message-set.js';
 import { command, type Invocation, PRESYNC_NO_EXPUNGE } from './spec.js';
 

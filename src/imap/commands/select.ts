@@ -11,9 +11,10 @@ import { formatNumbers, inRanges, resolveRanges, type SequenceSet } from '../../
 import { MailboxView } from '../session/mailbox-view.js';
 import { mailboxObjectId } from '../object-id.js';
 import type { ImapSession } from '../session/session.js';
-import { encodeString } from '../wire/encode.js';
+import { encodeString } from '../../syntax/imap-string.js';
 import { no } from '../errors.js';
-import { accountOf, mailboxWire, readMailbox } from './mailboxes.js';
+import { accountOf, readMailbox } from './mailboxes.js';
+import { mailboxWire } from '../responses.js';
 import { command, type Invocation } from './spec.js';
 
 const AUTHED = ['authenticated', 'selected'] as const;

@@ -9,16 +9,9 @@
  * SIZE alone loads nothing.
  */
 import { cachedRanks, loadFacts, memoized, type SortValue } from '../../search/message-facts.js';
-import { parseReturnOptions, type ReturnOptions } from '../../search/parse.js';
 import { queryNeeds } from '../../search/query.js';
-import {
-  parseSearchCriteria,
-  parseSortCriteria,
-  sortIndices,
-  sortNeedsRecords,
-  type SearchCriteria,
-  type SortCriterion,
-} from '../../search/sort.js';
+import { sortIndices, sortNeedsRecords, type SortCriterion } from '../../search/sort.js';
+import { parseReturnOptions, parseSearchCriteria, parseSortCriteria, type ReturnOptions, type SearchCriteria } from './search-keys.js';
 import { ParseError } from '../wire/reader.js';
 import { selectedView } from './message-set.js';
 import { keepingSaved, searchSelected, selectedFacts, sendResult } from './search.js';

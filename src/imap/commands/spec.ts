@@ -4,7 +4,7 @@
  * fully, then checks state, then runs, then lets the sync step report changes.
  */
 import type { ImapSession } from '../session/session.js';
-import type { StateName } from '../session/state.js';
+import type { StateName, SyncMode } from '../session/state.js';
 import type { ArgReader } from '../wire/reader.js';
 
 /** What a command's run() may tell the connection about its tagged OK. */
@@ -16,12 +16,6 @@ export interface CommandResult {
   /** The command already sent its tagged response (STARTTLS must answer before the handshake). */
   answered?: boolean;
 }
-
-/**
- * Which untagged updates may follow the command (RFC 9051 §7.4.1: no EXPUNGE
- * during FETCH, STORE or SEARCH by sequence number).
- */
-export type SyncMode = 'full' | 'no-expunge' | 'none';
 
 /** Presync of FETCH and STORE: their UID forms name messages by UID only, so expunges may go first (RFC 9051 §7.5.1). */
 export const PRESYNC_BY_UID = { seq: 'no-expunge', uid: 'full' } as const;

@@ -7,7 +7,7 @@
  * and encoding a thread never recurses, however deep it is.
  */
 import { loadFacts, memoized } from '../../search/message-facts.js';
-import { parseSearchCriteria, type SearchCriteria } from '../../search/sort.js';
+import { parseSearchCriteria, type SearchCriteria } from './search-keys.js';
 import { threadOrderedSubject, threadReferences, type ThreadInput, type ThreadNode } from '../../search/thread.js';
 import { ParseError } from '../wire/reader.js';
 import { selectedView } from './message-set.js';

@@ -10,7 +10,7 @@
 import type { MailboxId } from '../../ids.js';
 import type { AccountId } from '../../ids.js';
 import type { Mailbox, MailStore } from '../../store/types.js';
-import { ancestors, SEPARATOR } from '../mailbox-name.js';
+import { ancestors, SEPARATOR } from '../../mail/mailbox-name.js';
 
 /** One load of an account's mailboxes and subscriptions. */
 export interface Namespace {

@@ -26,17 +26,16 @@
  */
 import type { AccountId, MailboxId } from '../../ids.js';
 import { ACCOUNT_CHANNEL, StoreError } from '../../store/types.js';
-import { fetch } from '../commands/fetch.js';
-import { listLine } from '../commands/list.js';
-import { mailboxWire } from '../commands/mailboxes.js';
 import { condstore } from '../condstore.js';
 import { ImapError } from '../errors.js';
-import type { SyncMode } from '../commands/spec.js';
+import { listLine, mailboxWire, statusLine } from '../responses.js';
 import type { MailboxView } from '../session/mailbox-view.js';
 import type { ImapSession } from '../session/session.js';
-import { encodeAString } from '../wire/encode.js';
-import { ancestors } from '../mailbox-name.js';
+import type { SyncMode } from '../session/state.js';
+import { encodeAString } from '../../syntax/imap-string.js';
+import { ancestors } from '../../mail/mailbox-name.js';
 import { diffNamespaces, listAttributes, loadNamespace, type Namespace } from './namespace.js';
+import type { FetchNew, NotifyControl } from './control.js';
 import type { EventName, MailboxFilter, NotifyRequest } from './spec.js';
 
 /** What the notifier needs from its connection besides the session. */
@@ -76,8 +75,9 @@ const METADATA_ROOTS = ['/private', '/shared'];
 const MAX_OWN = 1024;
 
 /** A session's NOTIFY state and delivery. */
-export class SessionNotifier {
+export class SessionNotifier implements NotifyControl {
   private request: NotifyRequest | null = null;
+  private fetchNewMessages: FetchNew | null = null;
   private accountId: AccountId | null = null;
   private namespace: Namespace | null = null;
   private serverMetadata: Map<string, string> | null = null;
@@ -109,10 +109,11 @@ export class SessionNotifier {
    * and with `status` sends the initial STATUS responses. Refuses with
    * NO [NOTIFICATIONOVERFLOW] when more mailboxes match than allowed.
    */
-  async set(accountId: AccountId, request: NotifyRequest): Promise<void> {
+  async set(accountId: AccountId, request: NotifyRequest, fetchNew: FetchNew): Promise<void> {
     this.stop();
     this.accountId = accountId;
     this.request = request;
+    this.fetchNewMessages = fetchNew;
     // Subscribe first, so a change racing with the loads below is not missed.
     this.unsubscribeAccount = this.session.store.bus.subscribe(accountId, ACCOUNT_CHANNEL, () => this.wake(ACCOUNT_CHANNEL));
     this.namespace = await loadNamespace(this.session.store, accountId);
@@ -292,10 +293,7 @@ export class SessionNotifier {
     if (!base || base.view !== view || view.maxUid <= base.maxUid) return;
     const ranges = withoutUids(base.maxUid + 1, view.maxUid, own);
     if (ranges.length === 0) return;
-    await fetch.run(
-      { tag: '*', name: 'FETCH', uid: true, session: this.session },
-      { set: { kind: 'ranges', ranges }, items: [...items], changedSince: null, vanished: false },
-    );
+    await this.fetchNewMessages?.(ranges, items);
   }
 
   // ---- other mailboxes ----
@@ -395,7 +393,7 @@ export class SessionNotifier {
   private sendStatus(name: string, v: StatusValues, withModSeq: boolean): void {
     const modseq = withModSeq ? ` HIGHESTMODSEQ ${v.highestModSeq}` : '';
     const items = `MESSAGES ${v.messages} UIDNEXT ${v.uidNext} UIDVALIDITY ${v.uidValidity} UNSEEN ${v.unseen}${modseq}`;
-    this.session.untagged(Buffer.concat([Buffer.from('STATUS '), mailboxWire(this.session, name), Buffer.from(` (${items})`)]));
+    this.session.untagged(statusLine(this.session, name, items));
   }
 
   // ---- namespace and metadata (§5.4-§5.7) ----
@@ -448,6 +446,7 @@ export class SessionNotifier {
   /** Drops the request and every subscription (NOTIFY NONE, overflow, close). */
   private stop(): void {
     this.request = null;
+    this.fetchNewMessages = null;
     this.unsubscribeAccount?.();
     this.unsubscribeAccount = null;
     this.selectedSub?.unsubscribe();

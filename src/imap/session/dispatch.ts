@@ -12,7 +12,8 @@
  * - Message data a command did not take (it failed first) is discarded.
  */
 import { StoreError } from '../../store/types.js';
-import type { AnyCommand, Invocation, SyncMode } from '../commands/spec.js';
+import type { AnyCommand, Invocation } from '../commands/spec.js';
+import type { SyncMode } from './state.js';
 import { ImapError } from '../errors.js';
 import type { Segment } from '../wire/framer.js';
 import { ArgReader, ParseError } from '../wire/reader.js';

@@ -6,13 +6,13 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { Uid } from '../../ids.js';
 import type { Account, MailStore, NewMessage } from '../../store/types.js';
-import type { EncodeMode } from '../wire/encode.js';
+import type { EncodeMode } from '../../syntax/imap-string.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
 import type { SessionState } from './state.js';
 import type { MailboxIndexCache } from './mailbox-index.js';
 import type { MailboxNameCache } from './mailbox-names.js';
-import type { SyncMode } from '../commands/spec.js';
-import type { SessionNotifier } from '../notify/notifier.js';
+import type { SyncMode } from './state.js';
+import type { NotifyControl } from '../notify/control.js';
 
 /** Extensions a client turned on with ENABLE (RFC 5161). */
 export type Enabled = Set<'IMAP4REV2' | 'UTF8=ACCEPT' | 'CONDSTORE' | 'QRESYNC' | 'UIDONLY'>;
@@ -94,7 +94,7 @@ export interface ImapSession {
    */
   progress(done: number, goal: number | null): void;
   /** NOTIFY state and delivery (RFC 5465). */
-  readonly notifier: SessionNotifier;
+  readonly notifier: NotifyControl;
   /** Sets a wake-up callback while idling; null to clear. */
   onMailboxChange(listener: (() => void) | null): void;
 }

@@ -18,7 +18,8 @@
  * view was announced in a FLAGS response before any FETCH shows it.
  */
 import { condstore, fetchHead, qresync, uidOnly, vanishedMode } from '../condstore.js';
-import { formatFlags, SYSTEM_FLAGS } from '../flags.js';
+import { formatFlags } from '../flags.js';
+import { SYSTEM_FLAGS } from '../../mail/flags.js';
 import { formatNumbers } from '../../search/sequence-set.js';
 import type { MailboxChanges, MessageSummary } from '../../store/types.js';
 import type { IndexChanges } from './mailbox-index.js';

@@ -15,7 +15,7 @@
  * large) never buffers it, but still follows its non-synchronizing literals
  * (RFC 7888 §4): their bytes are data, and must never be framed as commands.
  */
-import { isAtomChar } from './encode.js';
+import { isAtomChar } from '../../syntax/imap-string.js';
 
 /** A piece of a framed command. */
 export type Segment =

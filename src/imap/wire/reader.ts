@@ -5,7 +5,7 @@
  * The reader never allocates more than the framed command already holds.
  */
 import type { Segment } from './framer.js';
-import { isAtomChar } from './encode.js';
+import { isAtomChar } from '../../syntax/imap-string.js';
 import { parseSequenceSet, type SequenceSet } from '../../search/sequence-set.js';
 
 /** A syntax error in client input: answered with BAD. */

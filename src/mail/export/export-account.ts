@@ -15,7 +15,8 @@ import { dirname, join } from 'node:path';
 import type { AccountId, Uid } from '../../ids.js';
 import { encodeMutf7 } from '../mutf7.js';
 import type { MailStore, Mailbox } from '../../store/types.js';
-import { canonicalMailboxName, maildirFolderDir, mboxFilePath } from '../import/mailbox-names.js';
+import { maildirFolderDir, mboxFilePath } from '../import/mailbox-names.js';
+import { canonicalName } from '../mailbox-name.js';
 import type { MboxFormat } from '../import/mbox-reader.js';
 import { emptySummary, type ProgressSink, type TransferSummary } from '../import/types.js';
 import { MaildirWriter } from './maildir-writer.js';
@@ -73,7 +74,7 @@ async function eachMessage(
 /** Exports an account (see the module comment). */
 export async function exportAccount(store: MailStore, accountId: AccountId, path: string, opts: ExportOptions): Promise<TransferSummary> {
   const all = await store.listMailboxes(accountId);
-  const wanted = opts.mailbox === null ? null : canonicalMailboxName(opts.mailbox);
+  const wanted = opts.mailbox === null ? null : canonicalName(opts.mailbox);
   const mailboxes = wanted === null ? all : all.filter((m) => m.name === wanted);
   if (mailboxes.length === 0) throw new Error(`no such mailbox: ${opts.mailbox}`);
   // One mailbox is PATH itself: the mbox file, or the root Maildir.

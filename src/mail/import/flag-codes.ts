@@ -12,12 +12,11 @@
  *   (O, "old", has no IMAP meaning); `X-Status:` A answered, F flagged,
  *   T draft, D deleted; `X-Keywords:` keywords separated by spaces or commas.
  */
+import { systemFlag } from '../flags.js';
 
 /** The keyword Maildir's P (passed) letter stands for. */
 export const FORWARDED = '$Forwarded';
 
-const SYSTEM = ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'] as const;
-const SYSTEM_BY_LOWER = new Map<string, string>(SYSTEM.map((f) => [f.toLowerCase(), f]));
 /** Most keywords kept on one message (the store's limit). */
 const MAX_KEYWORDS = 128;
 /** Longest keyword kept (the store's limit). */
@@ -112,7 +111,7 @@ export function cleanFlags(flags: Iterable<string>): { flags: string[]; dropped:
   for (const flag of flags) {
     const lower = flag.toLowerCase();
     if (seen.has(lower) || lower === '\\recent') continue;
-    const system = SYSTEM_BY_LOWER.get(lower);
+    const system = systemFlag(lower);
     const ok = system !== undefined || (!flag.startsWith('\\') && flag.length <= MAX_KEYWORD_LENGTH && ATOM.test(flag) && keywords < MAX_KEYWORDS);
     if (!ok) {
       dropped.push(flag);

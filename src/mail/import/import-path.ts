@@ -20,7 +20,8 @@ import type { AccountId } from '../../ids.js';
 import type { MailStore } from '../../store/types.js';
 import { flagsFromMaildirInfo, flagsFromMboxHeaders } from './flag-codes.js';
 import { toCrlf } from './line-endings.js';
-import { canonicalMailboxName, childName, ensureMailbox, maildirFolderName, mboxTreeName } from './mailbox-names.js';
+import { canonicalName } from '../mailbox-name.js';
+import { childName, ensureMailbox, maildirFolderName, mboxTreeName } from './mailbox-names.js';
 import { isMaildir, listMaildir, readDovecotSubscriptions, splitMaildirName, type MaildirEntry, type MaildirListing } from './maildir-reader.js';
 import { importStream, MailboxImporter, type ImportLimits } from './mailbox-importer.js';
 import { countMboxMessages, parseFromLineDate, readMbox, type MboxFormat } from './mbox-reader.js';
@@ -102,7 +103,7 @@ async function plan(path: string, opts: ImportOptions): Promise<PlannedMailbox[]
       const name = entry.isDirectory() ? maildirFolderName(entry.name) : null;
       if (name === null) continue;
       const dir = join(path, entry.name);
-      const subscribe = subscribed === null || subscribed.has(name) || subscribed.has(canonicalMailboxName(name));
+      const subscribe = subscribed === null || subscribed.has(name) || subscribed.has(canonicalName(name));
       if (await isMaildir(dir)) out.push(await planMaildir(childName(opts.mailbox, name), dir, subscribe));
       else opts.warn(`skipping ${entry.name}: not a Maildir folder`);
     }

@@ -5,21 +5,10 @@
  * and creating a mailbox with its parents in the store.
  */
 import type { AccountId } from '../../ids.js';
+import { canonicalName, MAX_NAME_DEPTH, MAX_NAME_LENGTH, SEPARATOR } from '../mailbox-name.js';
 import { decodeMutf7, encodeMutf7 } from '../mutf7.js';
 import type { MailStore, Mailbox } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
-
-/** The store's hierarchy separator. */
-export const SEPARATOR = '/';
-/** Bounds on names, as the IMAP layer enforces them for CREATE. */
-const MAX_NAME_LENGTH = 512;
-const MAX_NAME_DEPTH = 32;
-
-/** 'INBOX' in any case as the first level is INBOX (RFC 9051 §5.1). */
-export function canonicalMailboxName(name: string): string {
-  const first = name.split(SEPARATOR, 1)[0]!;
-  return first.toUpperCase() === 'INBOX' ? 'INBOX' + name.slice(first.length) : name;
-}
 
 /** Why a name cannot be a mailbox name, or null when it can (the rules of CREATE, RFC 9051 §6.3.4). */
 export function mailboxNameProblem(name: string): string | null {
@@ -34,7 +23,7 @@ export function mailboxNameProblem(name: string): string | null {
 
 /** Joins a parent and a child name; the parent INBOX means "top level" for imported folder trees. */
 export function childName(parent: string, child: string): string {
-  return parent === 'INBOX' ? canonicalMailboxName(child) : `${parent}${SEPARATOR}${child}`;
+  return parent === 'INBOX' ? canonicalName(child) : `${parent}${SEPARATOR}${child}`;
 }
 
 /** The mailbox name of a Maildir++ folder directory (`.a.b` → `a/b`), or null when it is not one. */
@@ -42,7 +31,7 @@ export function maildirFolderName(dirName: string): string | null {
   if (!dirName.startsWith('.') || dirName === '.' || dirName === '..') return null;
   const levels = dirName.slice(1).split('.').map((l) => decodeMutf7(l));
   if (levels.some((l) => l === null || l === '')) return null;
-  return canonicalMailboxName(levels.join(SEPARATOR));
+  return canonicalName(levels.join(SEPARATOR));
 }
 
 /** The Maildir++ directory of a mailbox (`a/b` → `.a.b`); INBOX is the root (''). Throws for a level containing '.'. */
@@ -62,12 +51,12 @@ export function mboxFilePath(name: string): string {
 
 /** The mailbox name of a file in an mbox tree (`a/b.mbox` → `a/b`). */
 export function mboxTreeName(relativePath: string): string {
-  return canonicalMailboxName(relativePath.replace(/\.mbox$/, ''));
+  return canonicalName(relativePath.replace(/\.mbox$/, ''));
 }
 
 /** Finds or creates a mailbox and its missing parents. */
 export async function ensureMailbox(store: MailStore, accountId: AccountId, name: string, specialUse: string | null = null): Promise<Mailbox> {
-  const canonical = canonicalMailboxName(name);
+  const canonical = canonicalName(name);
   const problem = mailboxNameProblem(canonical);
   if (problem !== null) throw new Error(`cannot use ${JSON.stringify(name)} as a mailbox name: ${problem}`);
   const levels = canonical.split(SEPARATOR);

@@ -23,7 +23,8 @@ import { ImapFlow, type FetchMessageObject, type ListResponse } from 'imapflow';
 import type { AccountId, Uid } from '../../ids.js';
 import type { MailStore, Mailbox } from '../../store/types.js';
 import { cleanFlags, sameFlags } from '../import/flag-codes.js';
-import { canonicalMailboxName, ensureMailbox, SEPARATOR } from '../import/mailbox-names.js';
+import { ensureMailbox } from '../import/mailbox-names.js';
+import { canonicalName, SEPARATOR } from '../mailbox-name.js';
 import { MailboxImporter, type ImportLimits } from '../import/mailbox-importer.js';
 import { emptySummary, type IncomingMessage, type TransferSummary } from '../import/types.js';
 
@@ -173,7 +174,7 @@ class Migration {
     const out: Pairing[] = [];
     for (const source of await this.client.list()) {
       if (source.flags.has('\\Noselect') || source.flags.has('\\NonExistent')) continue;
-      const name = canonicalMailboxName([...source.parent, source.name].join(SEPARATOR));
+      const name = canonicalName([...source.parent, source.name].join(SEPARATOR));
       const bySpecialUse = source.specialUse && name !== 'INBOX' ? local.find((m) => m.specialUse === source.specialUse) : undefined;
       let target = local.find((m) => m.name === name) ?? bySpecialUse;
       target ??= await ensureMailbox(this.store, this.accountId, name, source.specialUse ?? null);

@@ -1,7 +1,8 @@
 /**
  * IMAP value encoding (RFC 9051 §4.3, §9 formal syntax). Commands never
  * concatenate protocol strings by hand: they call these helpers, which decide
- * between atom, quoted string and literal for any value.
+ * between atom, quoted string and literal for any value. A leaf: mime/ (ENVELOPE,
+ * BODYSTRUCTURE) and imap/ both build on it, so it imports nothing of the house.
  *
  * Invariants: output is always syntactically valid for the session's mode;
  * CR, LF and NUL never appear inside a quoted string; 8-bit octets are only

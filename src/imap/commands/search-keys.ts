@@ -1,16 +1,19 @@
 /**
  * IMAP search syntax → the query model (RFC 9051 §9 `search`, `search-key`,
  * `search-return-opts`; RFC 3501 §9 for NEW/OLD/RECENT; RFC 7162 §3.1.5 for
- * MODSEQ; RFC 8474 §6 EMAILID/THREADID; RFC 8514 §4.3 SAVED*; RFC 9394 §4 PARTIAL). Keys are case-insensitive; strings are astrings decoded with the
- * CHARSET's decoder.
+ * MODSEQ; RFC 8474 §6 EMAILID/THREADID; RFC 8514 §4.3 SAVED*; RFC 9394 §4 PARTIAL),
+ * and SORT's sort-criteria and search-criteria (RFC 5256 §5). Keys are
+ * case-insensitive; strings are astrings decoded with the CHARSET's decoder.
+ * The query model and its evaluation are search/'s; the syntax is IMAP's.
  *
  * Invariants: the number of keys and the nesting depth (NOT, OR and lists)
  * are bounded, so neither parsing nor the recursive evaluation can be driven
  * into unbounded work or stack depth; any violation is a ParseError (BAD).
  */
-import { ParseError, type ArgReader } from '../imap/wire/reader.js';
-import { charsetDecoder, type Decode } from './charset.js';
-import { dayNumber, type DateField, type DateOp, type SearchKey } from './query.js';
+import { charsetDecoder, type Decode } from '../../search/charset.js';
+import { dayNumber, type DateField, type DateOp, type SearchKey } from '../../search/query.js';
+import type { SortCriterion, SortKey } from '../../search/sort.js';
+import { ParseError, type ArgReader } from '../wire/reader.js';
 
 /** Most keys one search may contain (each NOT, OR and list counts). */
 export const MAX_SEARCH_KEYS = 1000;
@@ -303,4 +306,46 @@ export function parseSearchCommand(r: ArgReader, rev2: boolean): SearchArgs {
   const decode = charsetDecoder(charset, rev2);
   const query = new KeyParser(r, decode ?? ((b) => b.toString('utf8'))).program(word);
   return { returnOptions, charset, charsetSupported: decode !== null, query };
+}
+
+/** Most criteria one SORT may list (each key is useful once; REVERSE doubles that). */
+export const MAX_SORT_CRITERIA = 32;
+
+const KEYS = new Set<string>(['arrival', 'cc', 'date', 'from', 'size', 'subject', 'to', 'displayfrom', 'displayto']);
+
+/** `sort-criteria`: "(" sort-criterion *(SP sort-criterion) ")" with sort-criterion = ["REVERSE" SP] sort-key. */
+export function parseSortCriteria(r: ArgReader): SortCriterion[] {
+  let count = 0;
+  return r.list(() => {
+    if (++count > MAX_SORT_CRITERIA) throw new ParseError('Too many sort criteria');
+    let name = r.atom().toLowerCase();
+    const reverse = name === 'reverse';
+    if (reverse) {
+      r.sp();
+      name = r.atom().toLowerCase();
+    }
+    if (!KEYS.has(name)) throw new ParseError(`Unknown sort key ${name.toUpperCase()}`);
+    return { key: name as SortKey, reverse };
+  }, false);
+}
+
+/** The searching part of SORT and THREAD. */
+export interface SearchCriteria {
+  charset: string;
+  /** False when the charset cannot be decoded: the command answers NO [BADCHARSET] (RFC 5256 §3). */
+  charsetSupported: boolean;
+  query: SearchKey;
+}
+
+/**
+ * RFC 5256 §5 `search-criteria = charset 1*(SP search-key)`, shared by SORT
+ * and THREAD: the charset is mandatory. An unsupported one still lets the
+ * keys parse (so BAD wins over NO).
+ */
+export function parseSearchCriteria(r: ArgReader, rev2: boolean): SearchCriteria {
+  const charset = r.astring().bytes.toString('latin1');
+  r.sp();
+  const decode = charsetDecoder(charset, rev2);
+  const query = parseSearchKeys(r, decode ?? ((b) => b.toString('utf8')));
+  return { charset, charsetSupported: decode !== null, query };
 }
