@@ -65,7 +65,8 @@ describe('PostgreSQL change bus', { skip: available ? false : 'no PostgreSQL tes
     await deliver(a, accountId, inbox, message('one'));
     // The catch-up poll of b runs once a minute: this is the notification.
     await waitFor(() => woke.length === 1, 1000);
-    assert.ok(Date.now() - started < 200);
+    // Well under the minute of the catch-up poll, with room for a loaded machine.
+    assert.ok(Date.now() - started < 5000);
     await deliver(a, accountId, inbox, message('two'));
     await waitFor(() => woke.length === 2, 1000);
     await new Promise((resolve) => setTimeout(resolve, 100));
