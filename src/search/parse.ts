@@ -10,7 +10,8 @@
  */
 import { ParseError, type ArgReader } from '../imap/wire/reader.js';
 import { charsetDecoder, type Decode } from './charset.js';
-import { dayNumber, type DateField, type DateOp, type SearchKey } from './query.js';
+import { dayNumber } from '../mime/calendar-day.js';
+import type { DateField, DateOp, SearchKey } from './query.js';
 
 /** Most keys one search may contain (each NOT, OR and list counts). */
 export const MAX_SEARCH_KEYS = 1000;

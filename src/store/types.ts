@@ -13,6 +13,7 @@
  *   on its ChangeBus: a wake-up, never the data.
  */
 import type { Readable } from 'node:stream';
+import type { ChangeBus } from '../events/change-bus.js';
 import type { AccountId, MailboxId, ModSeq, Uid } from '../ids.js';
 import type { MessageAnalysis } from '../mime/types.js';
 
@@ -260,33 +261,6 @@ export interface Alias {
   accountId: AccountId;
 }
 
-/**
- * The reserved mailbox id of an account's own channel (no mailbox has id 0):
- * its "modseq" is a per-account counter that every namespace change raises
- * (create, delete, rename, (un)subscribe, server metadata) and that is
- * published like a mailbox's, so NOTIFY (RFC 5465 §5.4-§5.7) hears of them
- * across processes and nodes.
- */
-export const ACCOUNT_CHANNEL = 0 as MailboxId;
-
-/** Wake-ups between sessions, processes and nodes: (account, mailbox, modseq), never data. */
-export interface ChangeBus {
-  publish(accountId: AccountId, mailboxId: MailboxId, modseq: ModSeq): void;
-  /** Calls listener for every change to the mailbox; returns the unsubscribe function. */
-  subscribe(accountId: AccountId, mailboxId: MailboxId, listener: (modseq: ModSeq) => void): () => void;
-  /**
-   * Publishes every change to the mailbox committed (by any process or node) before the call,
-   * so a subscriber that heard nothing more is current (the shared mailbox index). Absent:
-   * subscribers cannot know, and must ask the store.
-   */
-  settle?(accountId: AccountId, mailboxId: MailboxId): void | Promise<void>;
-  /**
-   * True when one settle() publishes every mailbox's changes, whichever it names (SQLite: one
-   * process-wide counter), so a command that settled once need not settle again for another mailbox.
-   */
-  readonly settlesAll?: boolean;
-}
-
 /** The semantic mail store. All methods are async so a networked backend fits without changing callers. */
 export interface MailStore {
   readonly blobs: BlobStore;
@@ -362,7 +336,7 @@ export interface MailStore {
    */
   getAnalysis(blobId: string, options?: { bodyText?: boolean }): Promise<MessageAnalysis | null>;
   /**
-   * The stored header facts (search/header-facts.ts encoding) of the given blobs (≤ 1000 per call), by blob id; a
+   * The stored header facts (mime/header-facts.ts encoding) of the given blobs (≤ 1000 per call), by blob id; a
    * composite has its base's. Blobs without stored facts (stored before them, or by an older backend version), or gone, are
    * missing: callers derive those from the analysis.
    */

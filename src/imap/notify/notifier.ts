@@ -24,8 +24,9 @@
  * at a time; every bus subscription is dropped on NOTIFY NONE, overflow and
  * close.
  */
+import { ACCOUNT_CHANNEL } from '../../events/change-bus.js';
 import type { AccountId, MailboxId } from '../../ids.js';
-import { ACCOUNT_CHANNEL, StoreError } from '../../store/types.js';
+import { StoreError } from '../../store/types.js';
 import { fetch } from '../commands/fetch.js';
 import { listLine } from '../commands/list.js';
 import { mailboxWire } from '../commands/mailboxes.js';

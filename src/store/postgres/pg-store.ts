@@ -42,7 +42,7 @@ import { composedAnalysis } from '../composite-analysis.js';
 import { rowInsert, type SqlDialect } from '../copy/row-inserts.js';
 import { pageRecords, pageSql } from '../copy/sections.js';
 import { decodeAnalysis, encodeAnalysis } from '../shared/analysis-codec.js';
-import { encodeHeaderFacts } from '../../search/header-facts.js';
+import { encodeHeaderFacts } from '../../mime/header-facts.js';
 import { BackgroundJobs, DEFAULT_RETENTION_MS, GC_BATCH, RELEASE_BATCH, releasePeriodMs, warnBackgroundError, yieldToLoop } from '../shared/background.js';
 import type { DefaultMailbox } from '../shared/default-mailboxes.js';
 import { checkStoreOptions, DEFAULT_MAILBOXES } from '../shared/default-mailboxes.js';

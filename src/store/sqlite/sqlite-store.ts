@@ -51,9 +51,10 @@ import type {
   RestoreRecord,
   StagedBlob,
 } from '../types.js';
-import { ACCOUNT_CHANNEL, StoreError } from '../types.js';
+import { ACCOUNT_CHANNEL } from '../../events/change-bus.js';
+import { StoreError } from '../types.js';
 import { decodeAnalysis, encodeAnalysis } from '../shared/analysis-codec.js';
-import { encodeHeaderFacts } from '../../search/header-facts.js';
+import { encodeHeaderFacts } from '../../mime/header-facts.js';
 import { BackgroundJobs, DEFAULT_RETENTION_MS, GC_BATCH, RELEASE_BATCH, releasePeriodMs, warnBackgroundError, yieldToLoop } from '../shared/background.js';
 import type { DefaultMailbox } from '../shared/default-mailboxes.js';
 import { checkStoreOptions, DEFAULT_MAILBOXES } from '../shared/default-mailboxes.js';
