@@ -261,23 +261,21 @@ export interface Alias {
   accountId: AccountId;
 }
 
-/** The semantic mail store. All methods are async so a networked backend fits without changing callers. */
-export interface MailStore {
+/** What every store holds besides its roles: the message bytes, the change bus, and its end. */
+export interface StoreLifecycle {
   readonly blobs: BlobStore;
   readonly bus: ChangeBus;
   close(): Promise<void>;
+}
 
-  // Accounts
+/** Accounts (logins), their passwords and the addresses that deliver into them. */
+export interface AccountStore {
   /** Creates an account with its INBOX (and configured special-use mailboxes). StoreError ALREADYEXISTS on a taken name. */
   createAccount(name: string, passwordHash: string): Promise<Account>;
   findAccount(name: string): Promise<Account | null>;
   getAccount(id: AccountId): Promise<Account | null>;
   listAccounts(): Promise<Account[]>;
   setPasswordHash(id: AccountId, passwordHash: string): Promise<void>;
-  /** Sets an account's quota limits (RFC 9208); replaces both. NONEXISTENT for an unknown account. */
-  setQuota(id: AccountId, limits: QuotaLimits): Promise<void>;
-  /** An account's quota limits and current usage (live messages only). NONEXISTENT for an unknown account. */
-  getQuotaUsage(id: AccountId): Promise<QuotaUsage>;
   /** Removes the account and everything it owns (its aliases included). */
   deleteAccount(id: AccountId): Promise<void>;
 
@@ -290,8 +288,14 @@ export interface MailStore {
   findAlias(address: string): Promise<Alias | null>;
   /** Every alias, ordered by address. */
   listAliases(): Promise<Alias[]>;
+}
 
-  // Mailboxes
+/** An account's mailboxes, its subscriptions and its quota (RFC 9208 §3.2: one quota root per account). */
+export interface MailboxStore {
+  /** Sets an account's quota limits (RFC 9208); replaces both. NONEXISTENT for an unknown account. */
+  setQuota(id: AccountId, limits: QuotaLimits): Promise<void>;
+  /** An account's quota limits and current usage (live messages only). NONEXISTENT for an unknown account. */
+  getQuotaUsage(id: AccountId): Promise<QuotaUsage>;
   listMailboxes(accountId: AccountId): Promise<Mailbox[]>;
   /** Looks a mailbox up by name; 'INBOX' is matched case-insensitively. */
   getMailbox(accountId: AccountId, name: string): Promise<Mailbox | null>;
@@ -310,8 +314,10 @@ export interface MailStore {
   setSubscribed(accountId: AccountId, name: string, subscribed: boolean): Promise<void>;
   listSubscriptions(accountId: AccountId): Promise<string[]>;
   mailboxCounts(accountId: AccountId, id: MailboxId): Promise<MailboxCounts>;
+}
 
-  // Messages
+/** Messages in mailboxes: their rows, flags, changes, and the stored analysis and header facts of their bytes. */
+export interface MessageStore {
   /**
    * Adds messages to a mailbox in one transaction (MULTIAPPEND is all or nothing);
    * UIDs are assigned in order. Enforces the account quota (StoreError OVERQUOTA).
@@ -388,8 +394,10 @@ export interface MailStore {
    * session (EXAMINE, RFC 3501 §6.3.2), which sees them as recent and leaves them so.
    */
   firstRecentUid(accountId: AccountId, id: MailboxId): Promise<Uid>;
+}
 
-  // Metadata (RFC 5464)
+/** Mailbox and server annotations (RFC 5464). */
+export interface MetadataStore {
   /**
    * Annotations of a mailbox, or with mailboxId null the account's server-level ones (each account
    * has its own: nothing is shared across accounts). Returns the named entries that exist and, with
@@ -410,8 +418,10 @@ export interface MailStore {
     entries: readonly (readonly [name: string, value: Buffer | null])[],
     maxEntries?: number,
   ): Promise<void>;
+}
 
-  // Import and migration (cli/import, cli/migrate)
+/** What `mailkeep import` and `migrate` record so a second run adds nothing (cli/import, cli/migrate). */
+export interface ImportStore {
   /**
    * Appends like appendMessages (one transaction, quota enforced, ascending UIDs) and records each
    * message's source key with its UID in the same transaction. Messages whose key is already
@@ -431,8 +441,10 @@ export interface MailStore {
   getSyncState(accountId: AccountId, id: MailboxId, source: string): Promise<string | null>;
   /** Stores the resume state of a mailbox's sync from one source, replacing the previous one. */
   setSyncState(accountId: AccountId, id: MailboxId, source: string, state: string): Promise<void>;
+}
 
-  // Whole-installation copy (`mailkeep store copy`, store/copy/): ids, UIDs and modseqs kept verbatim
+/** Whole-installation copy (`mailkeep store copy`, store/copy/): ids, UIDs and modseqs kept verbatim. */
+export interface DumpStore {
   /**
    * One page of a dump section: at most `limit` records in primary-key order, after the record
    * whose key (store/copy/sections.ts keyOf) is `after` (null: from the start). Read-only.
@@ -447,6 +459,13 @@ export interface MailStore {
    */
   restore(records: readonly RestoreRecord[]): Promise<void>;
 }
+
+/**
+ * The semantic mail store: every role. All methods are async so a networked
+ * backend fits without changing callers; a caller that needs one role may
+ * take just that interface.
+ */
+export interface MailStore extends StoreLifecycle, AccountStore, MailboxStore, MessageStore, MetadataStore, ImportStore, DumpStore {}
 
 /** The sections of a store dump, in the order a restore must write them (parents before children; counters last). */
 export const DUMP_SECTIONS = [
