@@ -1,10 +1,14 @@
 /**
  * The rules both backends apply around their SQL, written once: RENAME's
- * name plan, quota arithmetic, which imported messages are new, and the
- * UIDVALIDITY an import may adopt. Pure: no I/O, no transaction.
+ * name plan, quota arithmetic, STORE's new flags, which imported messages
+ * are new, and the UIDVALIDITY an import may adopt. Pure: no I/O, no
+ * transaction.
  */
-import type { ImportedMessage, QuotaLimits } from '../types.js';
+import { uid as toUid, type Uid } from '../../ids.js';
 import { StoreError } from '../types.js';
+import type { FlagOp, ImportedMessage, QuotaLimits } from '../types.js';
+import { applyFlagOp, keywordsFromText, keywordsToText, type FlagSet } from './flags.js';
+import type { FlagRow } from './rows.js';
 
 /** Largest UID and UIDVALIDITY (RFC 9051 §2.3.1.1: 32-bit, non-zero). */
 export const MAX_UID = 0xffffffff;
@@ -39,6 +43,35 @@ export function checkQuota(limits: QuotaLimits, used: { storage: number; message
   if (addBytes > 0 && limits.storage !== null && used.storage + addBytes > limits.storage) {
     throw new StoreError('OVERQUOTA', 'storage quota exceeded');
   }
+}
+
+/**
+ * STORE (RFC 9051 §6.4.6) over the rows it names: the rows whose flags
+ * change as they are (`before`) and as they become, stamped with `modseq`
+ * (`after`, same order), and (RFC 7162 §3.2 UNCHANGEDSINCE) the UIDs of rows
+ * modified after `unchangedSince`, which are left alone.
+ */
+export function planFlagChange(
+  rows: readonly FlagRow[],
+  op: FlagOp,
+  change: FlagSet,
+  modseq: number,
+  unchangedSince?: number,
+): { before: FlagRow[]; after: FlagRow[]; conflicts: Uid[] } {
+  const before: FlagRow[] = [];
+  const after: FlagRow[] = [];
+  const conflicts: Uid[] = [];
+  for (const row of rows) {
+    if (unchangedSince !== undefined && row.modseq > unchangedSince) {
+      conflicts.push(toUid(row.uid));
+      continue;
+    }
+    const updated = applyFlagOp({ system: row.system_flags, keywords: keywordsFromText(row.keywords) }, op, change);
+    if (!updated) continue;
+    before.push(row);
+    after.push({ uid: row.uid, modseq, system_flags: updated.system, keywords: keywordsToText(updated.keywords), size: row.size });
+  }
+  return { before, after, conflicts };
 }
 
 /** The indexes of the messages to import: the first of each source key not recorded yet; the others are skipped. */

@@ -32,15 +32,7 @@ import { StoreError, type NewMessage, type StagedBlob } from '../types.js';
 import { ACCOUNT_CHANNEL } from '../../events/change-bus.js';
 import { encodeAnalysis } from '../shared/analysis-codec.js';
 import { encodeHeaderFacts } from '../../mime/header-facts.js';
-import {
-  BackgroundJobs,
-  DEFAULT_RETENTION_MS,
-  GC_BATCH,
-  RELEASE_BATCH,
-  releasePeriodMs,
-  warnBackgroundError,
-  yieldToLoop,
-} from '../shared/background.js';
+import { BackgroundJobs, DEFAULT_RETENTION_MS, GC_BATCH, RELEASE_BATCH, releasePeriodMs, warnBackgroundError, yieldToLoop } from '../shared/background.js';
 import { DEFAULT_MAILBOXES, type DefaultMailbox } from '../shared/default-mailboxes.js';
 import { keywordsToText, type FlagSet } from '../shared/flags.js';
 import { newEmailId } from '../shared/names.js';
@@ -86,19 +78,18 @@ export class SqliteCore {
   /** Decoded analyses by blob id (immutable, so never stale). */
   protected readonly analysisCache = new AnalysisCache();
   /** Calls waiting for the next group commit (see groupWrite). */
-  protected group: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> | null = null;
+  private group: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> | null = null;
   protected readonly st: Statements;
   protected readonly write: WriteTx;
   protected readonly read: ReadTx;
-  protected readonly poller: ModSeqPoller;
+  private readonly poller: ModSeqPoller;
   protected readonly defaults: readonly DefaultMailbox[];
-  protected readonly onError: (err: unknown) => void;
-  protected readonly retentionMs: number;
-  protected readonly releaseTimer: NodeJS.Timeout;
-  protected readonly orphanTimer: NodeJS.Timeout;
+  private readonly onError: (err: unknown) => void;
+  private readonly retentionMs: number;
+  private readonly releaseTimer: NodeJS.Timeout;
+  private readonly orphanTimer: NodeJS.Timeout;
   /** Background GC and release runs that close() waits for. */
   protected readonly background: BackgroundJobs;
-
 
   /** Wraps an open, migrated connection; use openSqliteStore(). */
   constructor(
@@ -359,7 +350,6 @@ export class SqliteCore {
     return modseq;
   }
 
-
   protected transferRows(accountId: AccountId, src: MailboxRow, rows: readonly RecordRow[], dst: MailboxRow, move: boolean) {
     const sourceUids = rows.map((r) => toUid(r.uid));
     if (rows.length === 0) {
@@ -380,7 +370,7 @@ export class SqliteCore {
     return { result: { uidValidity: dst.uid_validity, sourceUids, destUids: copied.uids.map(toUid) }, wakes, sourceModseq };
   }
 
-  protected readModSeqs(mailboxes: readonly WatchedMailbox[]): Map<string, number> {
+  private readModSeqs(mailboxes: readonly WatchedMailbox[]): Map<string, number> {
     const pairs = JSON.stringify(mailboxes.map((m) => [m.accountId, m.mailboxId]));
     const out = new Map<string, number>();
     for (const row of this.st.modseqsOf.all(pairs)) {

@@ -7,31 +7,18 @@ import { modseq as toModSeq, uid as toUid } from '../../ids.js';
 import type { AccountId, MailboxId, ModSeq, Uid } from '../../ids.js';
 import type { MessageAnalysis } from '../../mime/types.js';
 import { StoreError } from '../types.js';
-import type {
-  CopyResult,
-  FlagChangeResult,
-  FlagOp,
-  MailboxChanges,
-  MessageRecord,
-  MessageSummary,
-  NewMessage,
-  ReplaceResult,
-  MessageStore,
-} from '../types.js';
+import type { CopyResult, FlagChangeResult, FlagOp, MailboxChanges, MessageRecord, MessageSummary, NewMessage, ReplaceResult, MessageStore } from '../types.js';
 import { decodeAnalysis } from '../shared/analysis-codec.js';
-import { applyFlagOp, flagList, keywordsFromText, keywordsToText, parseFlags } from '../shared/flags.js';
+import { flagList, parseFlags } from '../shared/flags.js';
 import { toRecord, toSummary } from '../shared/rows.js';
 import { composedAnalysis } from '../composite-analysis.js';
+import { planFlagChange } from '../shared/rules.js';
 import type { SqliteBase, Wake } from './core.js';
 
 /** Adds the MessageStore role to the SQLite store. */
 export function withMessages<B extends SqliteBase>(Base: B) {
   return class SqliteMessages extends Base implements MessageStore {
-    async appendMessages(
-      accountId: AccountId,
-      id: MailboxId,
-      messages: NewMessage[],
-    ): Promise<{ uidValidity: number; uids: Uid[]; modseq: ModSeq }> {
+    async appendMessages(accountId: AccountId, id: MailboxId, messages: NewMessage[]): Promise<{ uidValidity: number; uids: Uid[]; modseq: ModSeq }> {
       // Validate flags before taking the lock.
       const flagSets = messages.map((m) => parseFlags(m.flags));
       const result = await this.groupWrite(() => {
@@ -128,38 +115,17 @@ export function withMessages<B extends SqliteBase>(Base: B) {
       });
     }
 
-    async storeFlags(
-      accountId: AccountId,
-      id: MailboxId,
-      uids: readonly Uid[],
-      op: FlagOp,
-      flags: readonly string[],
-      unchangedSince?: ModSeq,
-    ): Promise<FlagChangeResult> {
+    async storeFlags(accountId: AccountId, id: MailboxId, uids: readonly Uid[], op: FlagOp, flags: readonly string[], unchangedSince?: ModSeq): Promise<FlagChangeResult> {
       const change = parseFlags(flags);
       const result = this.write(() => {
         const mb = this.requireMailbox(accountId, id);
         const next = mb.highest_modseq + 1;
-        const changed: MessageSummary[] = [];
-        const conflicts: Uid[] = [];
         const rows = uids.length === 0 ? [] : this.st.flagRows.all(accountId, id, JSON.stringify(uids));
-        const updates: Array<[number, number, string]> = [];
-        for (const row of rows) {
-          // RFC 7162 §3.2: UNCHANGEDSINCE fails for messages modified after the given modseq.
-          if (unchangedSince !== undefined && row.modseq > unchangedSince) {
-            conflicts.push(toUid(row.uid));
-            continue;
-          }
-          const updated = applyFlagOp({ system: row.system_flags, keywords: keywordsFromText(row.keywords) }, op, change);
-          if (!updated) continue;
-          const keywords = keywordsToText(updated.keywords);
-          updates.push([row.uid, updated.system, keywords]);
-          changed.push(toSummary({ ...row, system_flags: updated.system, keywords, modseq: next }));
-        }
-        if (changed.length === 0) return { modseq: mb.highest_modseq, changed, conflicts };
-        this.st.updateFlagsMany.run(JSON.stringify(updates), next, accountId, id);
+        const { after, conflicts } = planFlagChange(rows, op, change, next, unchangedSince);
+        if (after.length === 0) return { modseq: mb.highest_modseq, changed: [], conflicts };
+        this.st.updateFlagsMany.run(JSON.stringify(after.map((r) => [r.uid, r.system_flags, r.keywords])), next, accountId, id);
         this.st.setModseq.run(next, accountId, id);
-        return { modseq: next, changed, conflicts };
+        return { modseq: next, changed: after.map(toSummary), conflicts };
       });
       if (result.changed.length > 0) this.publish(accountId, [[id, result.modseq]]);
       return { ...result, modseq: toModSeq(result.modseq) };
@@ -171,12 +137,7 @@ export function withMessages<B extends SqliteBase>(Base: B) {
       return result;
     }
 
-    async moveMessages(
-      accountId: AccountId,
-      from: MailboxId,
-      uids: readonly Uid[],
-      to: MailboxId,
-    ): Promise<CopyResult & { modseq: ModSeq }> {
+    async moveMessages(accountId: AccountId, from: MailboxId, uids: readonly Uid[], to: MailboxId): Promise<CopyResult & { modseq: ModSeq }> {
       const { result, wakes, sourceModseq } = this.write(() => this.transfer(accountId, from, uids, to, true));
       this.publish(accountId, wakes);
       return { ...result, modseq: toModSeq(sourceModseq) };
