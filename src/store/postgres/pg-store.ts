@@ -21,8 +21,6 @@ import { withImport } from './import.js';
 import { withMailboxes } from './mailboxes.js';
 import { withMessages } from './messages.js';
 
-export type { PgStoreOptions } from './core.js';
-
 /** The PostgreSQL MailStore: every role over one core. Create it with openPgStore(). */
 export class PgStore extends withDump(withImport(withMetadata(withMessages(withMailboxes(withAccounts(PgCore)))))) implements MailStore {
   /** Wraps a pool on a migrated database; use openPgStore(). */

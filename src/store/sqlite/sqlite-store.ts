@@ -19,8 +19,6 @@ import { withMailboxes } from './mailboxes.js';
 import { withMessages } from './messages.js';
 import { withMetadata } from './metadata.js';
 
-export type { SqliteStoreOptions } from './core.js';
-
 /** The SQLite MailStore: every role over one core. Create it with openSqliteStore(). */
 export class SqliteStore extends withDump(withImport(withMetadata(withMessages(withMailboxes(withAccounts(SqliteCore)))))) implements MailStore {
   /** Wraps an open, migrated connection; use openSqliteStore(). */
@@ -28,7 +26,6 @@ export class SqliteStore extends withDump(withImport(withMetadata(withMessages(w
     super(db, blobs, opts);
   }
 }
-
 
 /** Opens (creating and migrating as needed) a SQLite store and its blob directory. */
 export async function openSqliteStore(opts: SqliteStoreOptions): Promise<SqliteStore> {
