@@ -1,5 +1,5 @@
 /**
- * The header facts record (src/search/header-facts.ts) and its hot cache
+ * The header facts record (src/mime/header-facts.ts) and its hot cache
  * (message-facts.ts): ingestion stores it beside the analysis; it round-trips
  * exactly for every MIME fixture; a SQLite database from before its facts
  * table gets it empty; and SORT, THREAD and header SEARCH answer the same over
@@ -15,9 +15,9 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { analyzeMessage } from '../src/mime/analyze.js';
-import { addressLists } from '../src/search/envelope-addresses.js';
-import { addressText, contentFacts, decodeHeaderFacts, encodeHeaderFacts, FACTS_VERSION, foldText, sentDay } from '../src/search/header-facts.js';
-import { dayNumber } from '../src/search/query.js';
+import { addressLists } from '../src/mime/envelope-addresses.js';
+import { addressText, contentFacts, decodeHeaderFacts, encodeHeaderFacts, FACTS_VERSION, foldText, sentDay } from '../src/mime/header-facts.js';
+import { dayNumber } from '../src/mime/calendar-day.js';
 import { migrate, MIGRATIONS } from '../src/store/sqlite/schema.js';
 import type { NewMessage } from '../src/store/types.js';
 import { RawClient } from './helpers/raw-client.js';

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { ChangeBus } from '../src/store/types.js';
+import type { ChangeBus } from '../src/events/change-bus.js';
 import { RawClient } from './helpers/raw-client.js';
 import { spawnServer, startTestServer, type TestServer } from './helpers/server.js';
 

@@ -39,13 +39,6 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   syntax: [],
 };
 
-/**
- * Edges another branch of the same change removes (the store split moves
- * `ChangeBus` into events/ and header facts into mime/). Tolerated until then;
- * the test fails once one is gone, so the entry is deleted with it.
- */
-const PENDING_EDGES: readonly string[] = ['events → store', 'store → search'];
-
 interface Edge {
   from: string;
   to: string;
@@ -139,18 +132,15 @@ test('the matrix itself has no cycle and names every top-level folder of src/', 
 });
 
 test('every import between folders is one the matrix allows', () => {
-  const bad = folderEdges.filter((e) => !ALLOWED[e.from]?.includes(e.to) && !PENDING_EDGES.includes(label(e)));
+  const bad = folderEdges.filter((e) => !ALLOWED[e.from]?.includes(e.to));
   assert.deepEqual(bad.map((e) => `${e.where}: ${label(e)} (imports src/${edges.find((x) => x.where === e.where)!.to})`), []);
-  const present = new Set(folderEdges.map(label));
-  assert.deepEqual(PENDING_EDGES.filter((p) => !present.has(p)), [], 'pending edges that are gone: delete them from PENDING_EDGES');
 });
 
 test('no cycle between folders', () => {
-  const settled = folderEdges.filter((e) => !PENDING_EDGES.includes(label(e)));
-  const found = cycles(graphOf(settled.map((e) => [e.from, e.to] as const)));
+  const found = cycles(graphOf(folderEdges.map((e) => [e.from, e.to] as const)));
   // The matrix is acyclic, so each cycle holds an edge outside it: name those.
   const outside = (e: Edge): boolean => !ALLOWED[e.from]?.includes(e.to);
-  const detail = found.map((scc) => `${scc.join(', ')}: ${settled.filter((e) => scc.includes(e.from) && scc.includes(e.to) && outside(e)).map((e) => `${e.where} (${label(e)})`).join('; ')}`);
+  const detail = found.map((scc) => `${scc.join(', ')}: ${folderEdges.filter((e) => scc.includes(e.from) && scc.includes(e.to) && outside(e)).map((e) => `${e.where} (${label(e)})`).join('; ')}`);
   assert.deepEqual(detail, []);
 });
 

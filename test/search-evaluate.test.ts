@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { modseq, uid, type Uid } from '../src/ids.js';
 import { MailboxView } from '../src/imap/session/mailbox-view.js';
 import { BATCH, evaluateSearch, type ContentSource, type SearchTarget } from '../src/search/evaluate.js';
-import { foldText } from '../src/search/header-facts.js';
+import { foldText } from '../src/mime/header-facts.js';
 import { parseSearchCommand } from '../src/imap/commands/search-keys.js';
 import type { SearchKey } from '../src/search/query.js';
 import type { MessageAnalysis } from '../src/mime/types.js';

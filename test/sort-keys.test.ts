@@ -1,6 +1,6 @@
 /**
- * What SORT compares (src/search/base-subject.ts, collation.ts,
- * envelope-addresses.ts, message-facts.ts, sort.ts): RFC 5256 §2.1 base
+ * What SORT compares (src/mime/base-subject.ts, collation.ts,
+ * envelope-addresses.ts, src/search/message-facts.ts, sort.ts): RFC 5256 §2.1 base
  * subjects (Re:, Fwd:, [tags], "(fwd)" trailers, "[fwd: ...]" wrappers,
  * encoded words), the i;unicode-casemap collation, first addresses read back
  * from real ENVELOPEs, the sent date, and the ordering rules (REVERSE, empty
@@ -12,10 +12,10 @@ import fc from 'fast-check';
 import { uid, type Uid } from '../src/ids.js';
 import { analyzeMessage } from '../src/mime/analyze.js';
 import type { MessageAnalysis } from '../src/mime/types.js';
-import { baseSubject } from '../src/search/base-subject.js';
-import { casemapKey, casemapText, compareKeys } from '../src/search/collation.js';
-import { addressLists, firstOfLists, type FirstAddresses } from '../src/search/envelope-addresses.js';
-import { contentFacts, encodeHeaderFacts } from '../src/search/header-facts.js';
+import { baseSubject } from '../src/mime/base-subject.js';
+import { casemapKey, casemapText, compareKeys } from '../src/mime/collation.js';
+import { addressLists, firstOfLists, type FirstAddresses } from '../src/mime/envelope-addresses.js';
+import { contentFacts, encodeHeaderFacts } from '../src/mime/header-facts.js';
 import { cachedRanks, GONE, loadFacts, memoized, sentDate, type FactsSource, type MessageFacts, type SortValue } from '../src/search/message-facts.js';
 import { parseSortCriteria } from '../src/imap/commands/search-keys.js';
 import { sortIndices, type SortCriterion } from '../src/search/sort.js';

@@ -10,11 +10,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { threadPieces } from '../src/imap/commands/thread.js';
 import { analyzeMessage } from '../src/mime/analyze.js';
-import { baseSubject } from '../src/search/base-subject.js';
-import { casemapKey } from '../src/search/collation.js';
-import { contentFacts } from '../src/search/header-facts.js';
+import { baseSubject } from '../src/mime/base-subject.js';
+import { casemapKey } from '../src/mime/collation.js';
+import { contentFacts } from '../src/mime/header-facts.js';
 import type { MessageFacts } from '../src/search/message-facts.js';
-import { MAX_REFERENCES, firstMsgId, parseMsgIds } from '../src/search/message-id.js';
+import { MAX_REFERENCES, firstMsgId, parseMsgIds } from '../src/mime/message-id.js';
 import { threadOrderedSubject, threadReferences, type ThreadNode } from '../src/search/thread.js';
 
 describe('msg-id parsing', () => {

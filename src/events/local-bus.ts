@@ -6,7 +6,7 @@
  * one throwing listener never stops the others from being woken.
  */
 import type { AccountId, MailboxId, ModSeq } from '../ids.js';
-import type { ChangeBus } from '../store/types.js';
+import type { ChangeBus } from './change-bus.js';
 
 /** A mailbox that currently has at least one subscriber. */
 export interface WatchedMailbox {

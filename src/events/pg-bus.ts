@@ -28,8 +28,8 @@
 import type pg from 'pg';
 import type { AccountId, MailboxId, ModSeq } from '../ids.js';
 import { modseq as toModSeq } from '../ids.js';
-import type { ChangeBus } from '../store/types.js';
-import { ACCOUNT_CHANNEL } from '../store/types.js';
+import type { ChangeBus } from './change-bus.js';
+import { ACCOUNT_CHANNEL } from './change-bus.js';
 import type { WatchedMailbox } from './local-bus.js';
 import { LocalChangeBus, mailboxKey } from './local-bus.js';
 

@@ -26,10 +26,11 @@ import { hasFlag } from '../mail/flags.js';
 import { inRanges, resolveRanges, type SequenceSet } from './sequence-set.js';
 import type { MessageAnalysis } from '../mime/types.js';
 import type { MessageRecord } from '../store/types.js';
-import { addressLists } from './envelope-addresses.js';
-import { addressFacts, foldText, isAddressField, isFoldedField, sentDay, type AddressField, type ContentFacts } from './header-facts.js';
+import { dayOf, type DayNumber } from '../mime/calendar-day.js';
+import { addressLists } from '../mime/envelope-addresses.js';
+import { addressFacts, foldText, isAddressField, isFoldedField, sentDay, type AddressField, type ContentFacts } from '../mime/header-facts.js';
 import type { MessageFacts } from './message-facts.js';
-import { dayOf, queryNeeds, type DayNumber, type SearchKey } from './query.js';
+import { queryNeeds, type SearchKey } from './query.js';
 
 /** Messages per content batch. */
 export const BATCH = 500;

@@ -19,7 +19,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Uid } from '../ids.js';
 import { BATCH, type ContentSource } from './evaluate.js';
-import { ADDRESS_FIELDS, contentFacts, decodeHeaderFacts, encodeHeaderFacts, FACTS_VERSION, FOLDED_FIELDS, type ContentFacts } from './header-facts.js';
+import { ADDRESS_FIELDS, contentFacts, decodeHeaderFacts, encodeHeaderFacts, FACTS_VERSION, FOLDED_FIELDS, type ContentFacts } from '../mime/header-facts.js';
 
 /** One message's facts. */
 export interface MessageFacts {

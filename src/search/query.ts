@@ -5,10 +5,8 @@
  * calendar days; sequence sets keep `*` and `$` symbolic because they are
  * resolved against the mailbox only when the query runs.
  */
+import type { DayNumber } from '../mime/calendar-day.js';
 import type { SequenceSet } from './sequence-set.js';
-
-/** A calendar date as a day number: days since 1970-01-01 (UTC calendar). */
-export type DayNumber = number;
 
 /** Which date a date key compares: INTERNALDATE, the Date header (SENT*) or the save date (SAVED*, RFC 8514 §4.3). */
 export type DateField = 'internal' | 'sent' | 'saved';
@@ -54,19 +52,6 @@ export type SearchKey =
   | { kind: 'not'; key: SearchKey }
   | { kind: 'or'; left: SearchKey; right: SearchKey }
   | { kind: 'and'; keys: SearchKey[] };
-
-/** The day number of an instant (its UTC calendar date). */
-export function dayOf(epochMs: number): DayNumber {
-  return Math.floor(epochMs / 86_400_000);
-}
-
-/** The day number of a calendar date (month0 is 0-based). */
-export function dayNumber(year: number, month0: number, day: number): DayNumber {
-  const d = new Date(0);
-  // setUTCFullYear, unlike Date.UTC, keeps years 0–99 as written.
-  d.setUTCFullYear(year, month0, day);
-  return dayOf(d.getTime());
-}
 
 /** What a query needs beyond the session's view, so callers load only that. */
 export interface QueryNeeds {

@@ -11,7 +11,7 @@
  *   stays near-linear however the References fields are crafted.
  * - Ties in dates fall back to the mailbox order (RFC 5256 §2.2).
  */
-import { compareKeys } from './collation.js';
+import { compareKeys } from '../mime/collation.js';
 import { sentDate, type MessageFacts } from './message-facts.js';
 
 /** A THREAD result node: a message (its view index) with its children, or a dummy (index null) holding siblings. */

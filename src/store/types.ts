@@ -13,6 +13,7 @@
  *   on its ChangeBus: a wake-up, never the data.
  */
 import type { Readable } from 'node:stream';
+import type { ChangeBus } from '../events/change-bus.js';
 import type { AccountId, MailboxId, ModSeq, Uid } from '../ids.js';
 import type { MessageAnalysis } from '../mime/types.js';
 
@@ -260,50 +261,21 @@ export interface Alias {
   accountId: AccountId;
 }
 
-/**
- * The reserved mailbox id of an account's own channel (no mailbox has id 0):
- * its "modseq" is a per-account counter that every namespace change raises
- * (create, delete, rename, (un)subscribe, server metadata) and that is
- * published like a mailbox's, so NOTIFY (RFC 5465 §5.4-§5.7) hears of them
- * across processes and nodes.
- */
-export const ACCOUNT_CHANNEL = 0 as MailboxId;
-
-/** Wake-ups between sessions, processes and nodes: (account, mailbox, modseq), never data. */
-export interface ChangeBus {
-  publish(accountId: AccountId, mailboxId: MailboxId, modseq: ModSeq): void;
-  /** Calls listener for every change to the mailbox; returns the unsubscribe function. */
-  subscribe(accountId: AccountId, mailboxId: MailboxId, listener: (modseq: ModSeq) => void): () => void;
-  /**
-   * Publishes every change to the mailbox committed (by any process or node) before the call,
-   * so a subscriber that heard nothing more is current (the shared mailbox index). Absent:
-   * subscribers cannot know, and must ask the store.
-   */
-  settle?(accountId: AccountId, mailboxId: MailboxId): void | Promise<void>;
-  /**
-   * True when one settle() publishes every mailbox's changes, whichever it names (SQLite: one
-   * process-wide counter), so a command that settled once need not settle again for another mailbox.
-   */
-  readonly settlesAll?: boolean;
-}
-
-/** The semantic mail store. All methods are async so a networked backend fits without changing callers. */
-export interface MailStore {
+/** What every store holds besides its roles: the message bytes, the change bus, and its end. */
+export interface StoreLifecycle {
   readonly blobs: BlobStore;
   readonly bus: ChangeBus;
   close(): Promise<void>;
+}
 
-  // Accounts
+/** Accounts (logins), their passwords and the addresses that deliver into them. */
+export interface AccountStore {
   /** Creates an account with its INBOX (and configured special-use mailboxes). StoreError ALREADYEXISTS on a taken name. */
   createAccount(name: string, passwordHash: string): Promise<Account>;
   findAccount(name: string): Promise<Account | null>;
   getAccount(id: AccountId): Promise<Account | null>;
   listAccounts(): Promise<Account[]>;
   setPasswordHash(id: AccountId, passwordHash: string): Promise<void>;
-  /** Sets an account's quota limits (RFC 9208); replaces both. NONEXISTENT for an unknown account. */
-  setQuota(id: AccountId, limits: QuotaLimits): Promise<void>;
-  /** An account's quota limits and current usage (live messages only). NONEXISTENT for an unknown account. */
-  getQuotaUsage(id: AccountId): Promise<QuotaUsage>;
   /** Removes the account and everything it owns (its aliases included). */
   deleteAccount(id: AccountId): Promise<void>;
 
@@ -316,8 +288,14 @@ export interface MailStore {
   findAlias(address: string): Promise<Alias | null>;
   /** Every alias, ordered by address. */
   listAliases(): Promise<Alias[]>;
+}
 
-  // Mailboxes
+/** An account's mailboxes, its subscriptions and its quota (RFC 9208 §3.2: one quota root per account). */
+export interface MailboxStore {
+  /** Sets an account's quota limits (RFC 9208); replaces both. NONEXISTENT for an unknown account. */
+  setQuota(id: AccountId, limits: QuotaLimits): Promise<void>;
+  /** An account's quota limits and current usage (live messages only). NONEXISTENT for an unknown account. */
+  getQuotaUsage(id: AccountId): Promise<QuotaUsage>;
   listMailboxes(accountId: AccountId): Promise<Mailbox[]>;
   /** Looks a mailbox up by name; 'INBOX' is matched case-insensitively. */
   getMailbox(accountId: AccountId, name: string): Promise<Mailbox | null>;
@@ -336,8 +314,10 @@ export interface MailStore {
   setSubscribed(accountId: AccountId, name: string, subscribed: boolean): Promise<void>;
   listSubscriptions(accountId: AccountId): Promise<string[]>;
   mailboxCounts(accountId: AccountId, id: MailboxId): Promise<MailboxCounts>;
+}
 
-  // Messages
+/** Messages in mailboxes: their rows, flags, changes, and the stored analysis and header facts of their bytes. */
+export interface MessageStore {
   /**
    * Adds messages to a mailbox in one transaction (MULTIAPPEND is all or nothing);
    * UIDs are assigned in order. Enforces the account quota (StoreError OVERQUOTA).
@@ -362,7 +342,7 @@ export interface MailStore {
    */
   getAnalysis(blobId: string, options?: { bodyText?: boolean }): Promise<MessageAnalysis | null>;
   /**
-   * The stored header facts (search/header-facts.ts encoding) of the given blobs (≤ 1000 per call), by blob id; a
+   * The stored header facts (mime/header-facts.ts encoding) of the given blobs (≤ 1000 per call), by blob id; a
    * composite has its base's. Blobs without stored facts (stored before them, or by an older backend version), or gone, are
    * missing: callers derive those from the analysis.
    */
@@ -414,8 +394,10 @@ export interface MailStore {
    * session (EXAMINE, RFC 3501 §6.3.2), which sees them as recent and leaves them so.
    */
   firstRecentUid(accountId: AccountId, id: MailboxId): Promise<Uid>;
+}
 
-  // Metadata (RFC 5464)
+/** Mailbox and server annotations (RFC 5464). */
+export interface MetadataStore {
   /**
    * Annotations of a mailbox, or with mailboxId null the account's server-level ones (each account
    * has its own: nothing is shared across accounts). Returns the named entries that exist and, with
@@ -436,8 +418,10 @@ export interface MailStore {
     entries: readonly (readonly [name: string, value: Buffer | null])[],
     maxEntries?: number,
   ): Promise<void>;
+}
 
-  // Import and migration (cli/import, cli/migrate)
+/** What `mailkeep import` and `migrate` record so a second run adds nothing (cli/import, cli/migrate). */
+export interface ImportStore {
   /**
    * Appends like appendMessages (one transaction, quota enforced, ascending UIDs) and records each
    * message's source key with its UID in the same transaction. Messages whose key is already
@@ -457,8 +441,10 @@ export interface MailStore {
   getSyncState(accountId: AccountId, id: MailboxId, source: string): Promise<string | null>;
   /** Stores the resume state of a mailbox's sync from one source, replacing the previous one. */
   setSyncState(accountId: AccountId, id: MailboxId, source: string, state: string): Promise<void>;
+}
 
-  // Whole-installation copy (`mailkeep store copy`, store/copy/): ids, UIDs and modseqs kept verbatim
+/** Whole-installation copy (`mailkeep store copy`, store/copy/): ids, UIDs and modseqs kept verbatim. */
+export interface DumpStore {
   /**
    * One page of a dump section: at most `limit` records in primary-key order, after the record
    * whose key (store/copy/sections.ts keyOf) is `after` (null: from the start). Read-only.
@@ -473,6 +459,13 @@ export interface MailStore {
    */
   restore(records: readonly RestoreRecord[]): Promise<void>;
 }
+
+/**
+ * The semantic mail store: every role. All methods are async so a networked
+ * backend fits without changing callers; a caller that needs one role may
+ * take just that interface.
+ */
+export interface MailStore extends StoreLifecycle, AccountStore, MailboxStore, MessageStore, MetadataStore, ImportStore, DumpStore {}
 
 /** The sections of a store dump, in the order a restore must write them (parents before children; counters last). */
 export const DUMP_SECTIONS = [

@@ -11,7 +11,8 @@
  * into unbounded work or stack depth; any violation is a ParseError (BAD).
  */
 import { charsetDecoder, type Decode } from '../../search/charset.js';
-import { dayNumber, type DateField, type DateOp, type SearchKey } from '../../search/query.js';
+import { dayNumber } from '../../mime/calendar-day.js';
+import type { DateField, DateOp, SearchKey } from '../../search/query.js';
 import type { SortCriterion, SortKey } from '../../search/sort.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 

@@ -24,8 +24,9 @@
  * at a time; every bus subscription is dropped on NOTIFY NONE, overflow and
  * close.
  */
+import { ACCOUNT_CHANNEL } from '../../events/change-bus.js';
 import type { AccountId, MailboxId } from '../../ids.js';
-import { ACCOUNT_CHANNEL, StoreError } from '../../store/types.js';
+import { StoreError } from '../../store/types.js';
 import { condstore } from '../condstore.js';
 import { ImapError } from '../errors.js';
 import { listLine, mailboxWire, statusLine } from '../responses.js';

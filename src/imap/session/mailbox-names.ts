@@ -13,9 +13,10 @@
  * and nothing was announced since it was read; a read that raced with an
  * announcement is not kept; accounts and names held are bounded.
  */
+import { ACCOUNT_CHANNEL } from '../../events/change-bus.js';
 import type { AccountId, MailboxId } from '../../ids.js';
 import { canonicalName } from '../../store/shared/names.js';
-import { ACCOUNT_CHANNEL, type MailStore } from '../../store/types.js';
+import type { MailStore } from '../../store/types.js';
 
 /** Accounts whose names are kept (least recently used dropped first). */
 const MAX_ACCOUNTS = 256;

@@ -7,7 +7,7 @@
  * complete bytes (DESIGN invariant 3: never altered). Only blob ids of 64
  * lower-case hex digits are ever turned into paths (no traversal). Files are
  * deleted only by the store's garbage collector while it holds the database
- * write lock (see sqlite-store.ts).
+ * write lock (see sqlite/core.ts).
  *
  * Composite blobs (putComposite) have no file: the database that references
  * them records (base, prefix), and reads of an id without a file ask it

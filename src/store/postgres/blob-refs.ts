@@ -16,7 +16,7 @@ import { StoreError } from '../types.js';
 export interface RefChange {
   n: number;
   analysis: Buffer | null;
-  /** search/header-facts.ts encoding; given together with the analysis. */
+  /** mime/header-facts.ts encoding; given together with the analysis. */
   headerFacts: string | null;
 }
 

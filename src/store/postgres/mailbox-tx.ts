@@ -2,21 +2,19 @@
  * The statements the PostgreSQL store runs inside its transactions: row
  * locks, UID and modseq allocation, tombstones, quota. Each function takes
  * the transaction's client; callers respect the lock order documented in
- * pg-store.ts (account → mailboxes by id → counter → messages → blobs).
+ * core.ts (account → mailboxes by id → counter → messages → blobs).
  */
-import type { AccountId, MailboxId, Uid } from '../../ids.js';
 import { uid as toUid } from '../../ids.js';
+import type { AccountId, MailboxId, Uid } from '../../ids.js';
 import type { ChangeNote } from '../../events/pg-bus.js';
 import { IS_DELETED_SQL } from '../shared/flags.js';
-import type { CopyResult, QuotaLimits } from '../types.js';
-import { ACCOUNT_CHANNEL, StoreError } from '../types.js';
+import { StoreError, type CopyResult, type QuotaLimits } from '../types.js';
+import { ACCOUNT_CHANNEL } from '../../events/change-bus.js';
 import { BlobRefs } from './blob-refs.js';
-import type { MailboxRow } from '../shared/rows.js';
-import { KEPT_COLUMNS, RECORD_COLUMNS } from '../shared/rows.js';
-import type { NewRow, RecordRow } from './rows.js';
-import { countDelta } from './rows.js';
-import type { Client, Queryable } from './sql.js';
-import { firstOf, MAX_UID, rowsOf, SCOPE, storable } from './sql.js';
+import { KEPT_COLUMNS, RECORD_COLUMNS, type MailboxRow } from '../shared/rows.js';
+import { countDelta, type NewRow, type RecordRow } from './rows.js';
+import { firstOf, rowsOf, SCOPE, storable, type Client, type Queryable } from './sql.js';
+import { checkQuota, MAX_UID } from '../shared/rules.js';
 
 /** A mailbox row, unlocked; NONEXISTENT if missing. */
 export async function requireMailbox(c: Queryable, accountId: number, id: number): Promise<MailboxRow> {
@@ -105,11 +103,7 @@ export async function lockQuota(c: Client, accountId: number): Promise<QuotaLimi
   return limits;
 }
 
-/**
- * RFC 9208 §4.3.1 step two: a change that would put the account over a
- * limit fails with OVERQUOTA. A change that does not grow a resource never
- * fails on it (a REPLACE by a smaller message works over a lowered limit).
- */
+/** RFC 9208 §4.3.1 step two: checkQuota (../shared/rules.ts) against the account's current usage. */
 export async function enforceQuota(c: Client, accountId: number, limits: QuotaLimits | null, addMessages: number, addBytes: number): Promise<void> {
   if (!limits) return;
   const usage = await firstOf<{ storage: number; messages: number }>(
@@ -118,13 +112,7 @@ export async function enforceQuota(c: Client, accountId: number, limits: QuotaLi
      FROM mailboxes WHERE account_id = $1`,
     [accountId],
   );
-  const { storage, messages } = usage ?? { storage: 0, messages: 0 };
-  if (addMessages > 0 && limits.messages !== null && messages + addMessages > limits.messages) {
-    throw new StoreError('OVERQUOTA', 'message count quota exceeded');
-  }
-  if (addBytes > 0 && limits.storage !== null && storage + addBytes > limits.storage) {
-    throw new StoreError('OVERQUOTA', 'storage quota exceeded');
-  }
+  checkQuota(limits, usage ?? { storage: 0, messages: 0 }, addMessages, addBytes);
 }
 
 /**

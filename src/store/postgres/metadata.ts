@@ -7,17 +7,17 @@
  */
 import type { AccountId, MailboxId } from '../../ids.js';
 import type { ChangeNote } from '../../events/pg-bus.js';
-import type { MetadataDepth, MetadataEntry } from '../types.js';
 import { StoreError } from '../types.js';
+import type { MetadataDepth, MetadataEntry, MetadataStore } from '../types.js';
+import type { PgBase } from './core.js';
 import { bumpNamespace, lockMailbox } from './mailbox-tx.js';
-import type { Client, Queryable } from './sql.js';
-import { firstOf, rowsOf, SCOPE, storable } from './sql.js';
+import { firstOf, rowsOf, SCOPE, storable, type Client, type Queryable } from './sql.js';
 
 /** The owner id of server-level entries (no mailbox has id 0). */
 const SERVER_METADATA = 0;
 
 /** Entries by name and, with a depth, those below them, ascending by name; NONEXISTENT for a missing mailbox. */
-export async function readMetadata(
+async function readMetadata(
   c: Queryable,
   accountId: AccountId,
   mailboxId: MailboxId | null,
@@ -50,7 +50,7 @@ export async function readMetadata(
  * with LIMIT (the caller rolls back) if the owner ends up with more entries
  * than before and more than maxEntries. Returns the wake-up to announce.
  */
-export async function writeMetadata(
+async function writeMetadata(
   c: Client,
   accountId: AccountId,
   mailboxId: MailboxId | null,
@@ -89,4 +89,18 @@ export async function writeMetadata(
   const next = mb.highest_modseq + 1;
   await c.query(`UPDATE mailboxes SET highest_modseq = $3 WHERE ${SCOPE}`, [accountId, mb.mailbox_id, next]);
   return [{ accountId, mailboxId: mb.mailbox_id as MailboxId, modseq: next }];
+}
+
+/** Adds the MetadataStore role to the PostgreSQL store. */
+export function withMetadata<B extends PgBase>(Base: B) {
+  return class PgMetadata extends Base implements MetadataStore {
+    async getMetadata(accountId: AccountId, mailboxId: MailboxId | null, entries: readonly string[], depth: MetadataDepth = 0): Promise<MetadataEntry[]> {
+      return readMetadata(this.pool, accountId, mailboxId, entries, depth);
+    }
+
+    async setMetadata(accountId: AccountId, mailboxId: MailboxId | null, entries: readonly (readonly [name: string, value: Buffer | null])[], maxEntries = Infinity): Promise<void> {
+      if (entries.some(([name]) => !storable(name))) throw new StoreError('CANNOT', 'invalid metadata entry name');
+      await this.write(async (c) => [undefined, await writeMetadata(c, accountId, mailboxId, entries, maxEntries)]);
+    }
+  };
 }

@@ -214,7 +214,7 @@ const initialSchema: PgMigration = `
   );
 `;
 
-/** The account channel (../types.ts ACCOUNT_CHANNEL): a per-account counter raised by every namespace change. */
+/** The account channel (events/change-bus.ts ACCOUNT_CHANNEL): a per-account counter raised by every namespace change. */
 const namespaceVersions: PgMigration = `
   CREATE TABLE namespace_versions (
     account_id bigint PRIMARY KEY REFERENCES accounts (account_id) ON DELETE CASCADE,
@@ -223,7 +223,7 @@ const namespaceVersions: PgMigration = `
 `;
 
 /**
- * What SORT, THREAD and header SEARCH read of a message (search/header-facts.ts),
+ * What SORT, THREAD and header SEARCH read of a message (mime/header-facts.ts),
  * stored at ingestion beside the analysis (plain blobs only: a composite reads
  * its base's). Rows stored before this migration stay NULL and are derived
  * from the analysis when first needed.

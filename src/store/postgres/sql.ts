@@ -10,8 +10,6 @@ export type Queryable = Client | pg.Pool;
 
 /** The WHERE clause of one mailbox: $1 account, $2 mailbox. */
 export const SCOPE = 'account_id = $1 AND mailbox_id = $2';
-/** The largest UID (RFC 9051 §2.3.1.1: 32-bit). */
-export const MAX_UID = 0xffffffff;
 
 /** PostgreSQL text cannot hold NUL, so no stored name contains one. */
 export function storable(name: string): boolean {

@@ -273,7 +273,7 @@ const deliverySupport: Migration = (db) => {
 };
 
 /**
- * What SORT, THREAD and header SEARCH read of a message (search/header-facts.ts),
+ * What SORT, THREAD and header SEARCH read of a message (mime/header-facts.ts),
  * stored at ingestion beside the analysis so a command does not decode
  * analyses. Set on plain blobs only (a composite reads its base's); rows
  * stored before this migration stay NULL and are derived from the analysis

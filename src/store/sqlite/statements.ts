@@ -101,7 +101,7 @@ export function prepareStatements(db: Database.Database) {
       `SELECT m.account_id, m.mailbox_id, m.highest_modseq
        FROM json_each(?) j JOIN mailboxes m ON m.account_id = j.value ->> 0 AND m.mailbox_id = j.value ->> 1`,
     ),
-    /** The account channel (types.ts ACCOUNT_CHANNEL): a per-account counter raised by every namespace change. */
+    /** The account channel (events/change-bus.ts ACCOUNT_CHANNEL): a per-account counter raised by every namespace change. */
     bumpNamespace: db
       .prepare<[accountId: number], number>(
         `INSERT INTO counters (account_id, name, value) VALUES (?, 'namespace', 1)

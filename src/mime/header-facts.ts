@@ -21,7 +21,7 @@ import { baseSubject } from './base-subject.js';
 import { casemapKey, casemapText } from './collation.js';
 import { addressLists, firstOfLists, type AddressLists, type EnvelopeAddress } from './envelope-addresses.js';
 import { firstMsgId, parseMsgIds } from './message-id.js';
-import { dayNumber, dayOf, type DayNumber } from './query.js';
+import { dayNumber, dayOf, type DayNumber } from './calendar-day.js';
 
 /** Bump whenever what is stored (or how its keys are computed) changes. */
 /** 2: folded text is i;unicode-casemap (was upper-then-lower case). 3: sentDay, addresses. */

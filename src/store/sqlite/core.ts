@@ -1,0 +1,394 @@
+/**
+ * What every role of the SQLite store shares: the connection and its
+ * prepared statements, the transaction runners and group commit, publishing
+ * after COMMIT, the cross-process poller, the background sweeps, and the
+ * in-transaction steps more than one role takes (mailbox rows, quota, new
+ * message rows and their blobs, UID allocation, tombstones, COPY/MOVE rows).
+ * The roles (accounts.ts, mailboxes.ts, messages.ts, metadata.ts,
+ * import.ts, dump.ts) extend it; sqlite-store.ts composes them.
+ *
+ * Invariants (see also store/types.ts and schema.ts):
+ * - Every mutation is one BEGIN IMMEDIATE transaction that raises the
+ *   mailbox's highest_modseq, stamps changed rows and leaves tombstones; its
+ *   wake-up is published only after COMMIT (DESIGN invariant 1). Nothing in a
+ *   transaction awaits: better-sqlite3 is synchronous, so no lock is ever held
+ *   across the event loop (DESIGN invariant 5).
+ * - UIDs come from uid_next and only grow; UIDVALIDITY comes from an
+ *   installation-wide increasing counter (RFC 9051 §2.3.1.1).
+ * - A message row references a blob only if the blob's file exists at commit
+ *   time (checked under the write lock); blob files are deleted only by the GC
+ *   under the write lock, after the row's refcount reached 0.
+ * - An expunge turns each message row into a tombstone that still references
+ *   its blob (RFC 2180 §4.1: sessions not yet told may FETCH it) until
+ *   releaseExpunged() drops the reference after the retention period.
+ */
+import type Database from 'better-sqlite3';
+import { modseq as toModSeq, uid as toUid, type AccountId, type MailboxId } from '../../ids.js';
+import type { MessageAnalysis } from '../../mime/types.js';
+import { LocalChangeBus, mailboxKey, type WatchedMailbox } from '../../events/local-bus.js';
+import { ModSeqPoller } from '../../events/modseq-poller.js';
+import { FsBlobStore, STALE_TEMP_MS } from '../blobs/fs-blob-store.js';
+import { StoreError, type NewMessage, type StagedBlob } from '../types.js';
+import { ACCOUNT_CHANNEL } from '../../events/change-bus.js';
+import { encodeAnalysis } from '../shared/analysis-codec.js';
+import { encodeHeaderFacts } from '../../mime/header-facts.js';
+import { BackgroundJobs, DEFAULT_RETENTION_MS, GC_BATCH, RELEASE_BATCH, releasePeriodMs, warnBackgroundError, yieldToLoop } from '../shared/background.js';
+import { DEFAULT_MAILBOXES, type DefaultMailbox } from '../shared/default-mailboxes.js';
+import { keywordsToText, type FlagSet } from '../shared/flags.js';
+import { newEmailId } from '../shared/names.js';
+import type { MailboxRow } from '../shared/rows.js';
+import { AnalysisCache } from '../analysis-cache.js';
+import { transactionRunners, type ReadTx, type WriteTx } from './db.js';
+import { prepareStatements } from './statements.js';
+import type { NewRow, RecordRow, Statements } from './statements.js';
+import { checkQuota, MAX_UID } from '../shared/rules.js';
+
+/** Options of openSqliteStore. */
+export interface SqliteStoreOptions {
+  /** Database file. */
+  path: string;
+  /** Blob directory (created if missing). */
+  blobDir: string;
+  /** Mailboxes created (and subscribed) with every account besides INBOX; default DEFAULT_MAILBOXES. */
+  defaultMailboxes?: readonly DefaultMailbox[];
+  /** How often to look for other processes' commits, in ms (default 75). */
+  pollIntervalMs?: number;
+  /** How long to wait for another process's write lock, in ms. */
+  busyTimeoutMs?: number;
+  /** Receives background errors (cross-process poll, blob GC); default: a process warning. */
+  onError?: (err: unknown) => void;
+  /** How long expunged messages stay fetchable before their blobs are released, in ms (default 1 hour). */
+  expungedRetentionMs?: number;
+}
+
+const DEFAULT_POLL_MS = 75;
+/** How often blob files that no row references are looked for (a walk of the blob directory). */
+const ORPHAN_SWEEP_MS = 6 * 60 * 60 * 1000;
+
+/** A committed change to announce: (mailbox, modseq). */
+export type Wake = [MailboxId, number];
+
+/** A class a role of the SQLite store extends (TypeScript's mixin form). */
+// biome-ignore lint/suspicious/noExplicitAny: a mixin's base constructor must take any[].
+export type SqliteBase = new (...args: any[]) => SqliteCore;
+
+/** The plumbing of the SQLite MailStore; the roles extend it. */
+export class SqliteCore {
+  readonly bus = new LocalChangeBus();
+  /** Decoded analyses by blob id (immutable, so never stale). */
+  protected readonly analysisCache = new AnalysisCache();
+  /** Calls waiting for the next group commit (see groupWrite). */
+  private group: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> | null = null;
+  protected readonly st: Statements;
+  protected readonly write: WriteTx;
+  protected readonly read: ReadTx;
+  private readonly poller: ModSeqPoller;
+  protected readonly defaults: readonly DefaultMailbox[];
+  private readonly onError: (err: unknown) => void;
+  private readonly retentionMs: number;
+  private readonly releaseTimer: NodeJS.Timeout;
+  private readonly orphanTimer: NodeJS.Timeout;
+  /** Background GC and release runs that close() waits for. */
+  protected readonly background: BackgroundJobs;
+
+  /** Wraps an open, migrated connection; use openSqliteStore(). */
+  constructor(
+    protected readonly db: Database.Database,
+    readonly blobs: FsBlobStore,
+    opts: Omit<SqliteStoreOptions, 'path' | 'blobDir'> = {},
+  ) {
+    this.st = prepareStatements(db);
+    ({ write: this.write, read: this.read } = transactionRunners(db));
+    this.defaults = opts.defaultMailboxes ?? DEFAULT_MAILBOXES;
+    this.onError = opts.onError ?? warnBackgroundError;
+    this.background = new BackgroundJobs(this.onError);
+    this.poller = new ModSeqPoller(
+      { dataVersion: () => this.st.dataVersion.get() ?? 0, readModSeqs: (m) => this.readModSeqs(m) },
+      this.bus,
+      this.onError,
+    );
+    this.bus.setHooks({
+      onWatch: (a, m) => this.poller.watch(a, m),
+      onUnwatch: (a, m) => this.poller.unwatch(a, m),
+      onListenerError: this.onError,
+    });
+    this.poller.start(opts.pollIntervalMs ?? DEFAULT_POLL_MS);
+    blobs.setCompositeSource((blobId) => {
+      const row = this.st.compositeParts.get(blobId);
+      return row ? { baseId: row.base_id, prefix: row.prefix } : null;
+    });
+    this.retentionMs = opts.expungedRetentionMs ?? DEFAULT_RETENTION_MS;
+    const period = releasePeriodMs(this.retentionMs);
+    // unref: the sweep alone must not keep the process alive.
+    this.releaseTimer = setInterval(() => void this.background.run(() => this.releaseExpunged()), period).unref();
+    this.orphanTimer = setInterval(() => void this.background.run(() => this.sweepOrphanBlobs()), ORPHAN_SWEEP_MS).unref();
+  }
+
+  async close(): Promise<void> {
+    // Calls queued for a group commit still get their commit.
+    if (this.group && this.db.open) this.commitGroup();
+    this.poller.stop();
+    clearInterval(this.releaseTimer);
+    clearInterval(this.orphanTimer);
+    await this.background.settled();
+    if (this.db.open) this.db.close();
+  }
+
+  /**
+   * Ends the RFC 2180 §4.1 grace period of messages expunged at least the
+   * retention period before `now`: their tombstones drop the FETCH data and
+   * the blob reference (the rows stay for VANISHED), in batches of write
+   * transactions; then unreferenced blobs are collected. Runs at open and
+   * periodically. Returns how many tombstones were released.
+   */
+  async releaseExpunged(now = Date.now()): Promise<number> {
+    const before = now - this.retentionMs;
+    let released = 0;
+    for (;;) {
+      const n = this.write(() => this.st.releaseTombstones.run(before, RELEASE_BATCH).changes);
+      released += n;
+      if (n < RELEASE_BATCH) break;
+      await yieldToLoop();
+    }
+    // Also when nothing was released: blobs may be left over from a crash before a GC.
+    await this.collectGarbage();
+    return released;
+  }
+
+  /**
+   * Deletes blob files that no row references and that were placed more than a
+   * day ago: bytes staged by an APPEND or delivery that failed or died before
+   * its commit, and CATENATE's text parts. Rows and times are checked again
+   * inside a write transaction, so no commit can reference a file between the
+   * check and the unlink; placing the same bytes again refreshes the file's time.
+   */
+  async sweepOrphanBlobs(now = Date.now()): Promise<number> {
+    let removed = 0;
+    const before = now - STALE_TEMP_MS;
+    for await (const names of this.blobs.shards()) {
+      const unknown = this.st.unknownBlobs.all(JSON.stringify(names));
+      const old = unknown.length === 0 ? [] : await this.blobs.placedBefore(unknown, before);
+      if (old.length > 0) {
+        removed += this.write(() => {
+          // Again under the lock: a commit or a fresh placement may have come in meanwhile.
+          const still = this.st.unknownBlobs.all(JSON.stringify(old)).filter((id) => this.blobs.placedBeforeSync(id, before));
+          for (const blobId of still) this.blobs.removeSync(blobId);
+          return still.length;
+        });
+      }
+      await yieldToLoop();
+    }
+    return removed;
+  }
+
+  /**
+   * Deletes unreferenced blobs (rows and files), in batches, each in its own
+   * write transaction so no other process can reference a blob between our
+   * refcount check and the unlink. Runs after releases and mailbox/account deletion.
+   */
+  async collectGarbage(): Promise<void> {
+    for (;;) {
+      const removed = this.write(() => {
+        const ids = this.st.garbage.all(GC_BATCH);
+        for (const blobId of ids) {
+          this.st.deleteGarbage.run(blobId);
+          this.blobs.removeSync(blobId);
+          this.analysisCache.delete(blobId);
+        }
+        return ids.length;
+      });
+      // Not `< GC_BATCH`: a removed composite may have left its base unreferenced for the next round.
+      if (removed === 0) return;
+      await yieldToLoop();
+    }
+  }
+
+  /**
+   * Group commit: runs fn in a write transaction shared with the other calls
+   * made in this event-loop turn, so concurrent APPENDs and deliveries pay one
+   * commit (one fsync) together. Each call is its own savepoint: a failure
+   * (quota, missing mailbox) undoes only that call. Every promise settles only
+   * after the shared commit, so a resolved promise is still durable.
+   */
+  protected groupWrite<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (!this.group) {
+        this.group = [];
+        setImmediate(() => this.commitGroup());
+      }
+      this.group.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+    });
+  }
+
+  private commitGroup(): void {
+    const batch = this.group ?? [];
+    this.group = null;
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      this.write(() => {
+        for (const item of batch) {
+          try {
+            // A nested transaction is a SAVEPOINT: on error only this call's changes roll back.
+            outcomes.push({ ok: true, value: this.write(item.fn) });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      });
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) item.resolve(o.value);
+      else item.reject(o.error);
+    });
+  }
+
+  // ---- Internals (all run inside a transaction) ----
+
+  protected changedOne(info: Database.RunResult, what: string): void {
+    if (info.changes === 0) throw new StoreError('NONEXISTENT', `no such ${what}`);
+  }
+
+  protected requireMailbox(accountId: number, id: number): MailboxRow {
+    const row = this.st.mailboxById.get(accountId, id);
+    if (!row) throw new StoreError('NONEXISTENT', 'no such mailbox');
+    return row;
+  }
+
+  protected insertMailbox(accountId: number, name: string, specialUse: string | null): MailboxRow {
+    if (this.st.mailboxByName.get(accountId, name)) throw new StoreError('ALREADYEXISTS', 'mailbox exists');
+    const mailboxId = this.st.nextCounter.get({ name: 'mailbox_id', floor: 0 });
+    // Fresh and increasing even across delete + recreate of a name: max(previous, now) + 1.
+    const uidValidity = this.st.nextCounter.get({ name: 'uid_validity', floor: Math.floor(Date.now() / 1000) });
+    if (mailboxId === undefined || uidValidity === undefined) throw new Error('counter allocation failed');
+    const row = this.st.insertMailbox.get(accountId, mailboxId, name, uidValidity, specialUse);
+    if (!row) throw new Error('mailbox insert returned nothing');
+    return row;
+  }
+
+  /** OVERQUOTA when the change would put the account over a limit (../shared/rules.ts checkQuota). */
+  protected checkQuota(accountId: number, addMessages: number, addBytes: number): void {
+    const usage = this.st.usage.get(accountId);
+    if (!usage) throw new StoreError('NONEXISTENT', 'no such account');
+    checkQuota({ storage: usage.quota_storage, messages: usage.quota_messages }, usage, addMessages, addBytes);
+  }
+
+  /** The row of a new message (append, replace), its blob referenced; a fresh EMAILID (RFC 8474 §5.1). */
+  protected newRow(m: NewMessage, flags: FlagSet, saveDate: number): NewRow {
+    this.referenceBlob(m.blob, m.analysis);
+    return {
+      system_flags: flags.system,
+      keywords: keywordsToText(flags.keywords),
+      internal_date: m.internalDate.getTime(),
+      save_date: saveDate,
+      size: m.blob.size,
+      blob_id: m.blob.blobId,
+      email_id: newEmailId(),
+    };
+  }
+
+  /**
+   * Makes sure the blob has a row (refcounts are kept by the messages triggers) and that its
+   * bytes are there. A composite's row is created with its base's (whose analysis it is given).
+   */
+  protected referenceBlob(blob: StagedBlob, analysis: MessageAnalysis): void {
+    const composite = blob.composite;
+    if (composite) {
+      this.referenceBlob(composite.base, analysis);
+      // After the base's row, so the insert trigger finds it and counts the composite's reference.
+      if (this.st.blobExists.get(blob.blobId) === undefined) {
+        this.st.insertComposite.run(blob.blobId, blob.size, composite.base.blobId, composite.prefix);
+      }
+      return;
+    }
+    // Under the write lock: the GC cannot delete the file between this check and our commit.
+    if (!this.blobs.existsSync(blob.blobId)) throw new StoreError('CANNOT', `staged blob ${blob.blobId} is gone; retry`);
+    if (this.st.blobExists.get(blob.blobId) === undefined) {
+      this.st.insertBlob.run(blob.blobId, blob.size, encodeAnalysis(analysis));
+      this.st.insertFacts.run(blob.blobId, encodeHeaderFacts(analysis));
+    }
+  }
+
+  /**
+   * Inserts rows under one new modseq with ascending new UIDs: consecutive from uid_next, except
+   * that a row's `wanted` UID (import) is taken when it is not below the next free one.
+   */
+  protected insertRows(
+    accountId: number,
+    mb: MailboxRow,
+    rows: readonly NewRow[],
+    wanted: ReadonlyArray<number | undefined> = [],
+  ): { uids: number[]; modseq: number } {
+    const modseq = mb.highest_modseq + 1;
+    let next = mb.uid_next;
+    const uids = rows.map((r, i) => {
+      const w = wanted[i];
+      const u = w !== undefined && w >= next ? w : next;
+      // RFC 9051 §2.3.1.1: UIDs only grow and never exceed 2^32-1.
+      if (u > MAX_UID) throw new StoreError('LIMIT', 'mailbox UID space exhausted');
+      next = u + 1;
+      this.st.insertMessage.run(
+        accountId, mb.mailbox_id, u, modseq, r.system_flags, r.keywords, r.internal_date, r.save_date, r.size, r.blob_id, r.email_id,
+      );
+      return u;
+    });
+    this.st.advanceMailbox.run(next, modseq, accountId, mb.mailbox_id);
+    return { uids, modseq };
+  }
+
+  /** Turns messages into held tombstones under one new modseq; returns it. */
+  protected removeMessages(accountId: number, mb: MailboxRow, uids: readonly number[]): number {
+    const modseq = mb.highest_modseq + 1;
+    const json = JSON.stringify(uids);
+    // Tombstones first: they copy the rows, so the blob's refcount never drops to 0 on the way.
+    this.st.insertTombstones.run(modseq, Date.now(), accountId, mb.mailbox_id, json);
+    this.st.deleteMessages.run(accountId, mb.mailbox_id, json);
+    this.st.setModseq.run(modseq, accountId, mb.mailbox_id);
+    return modseq;
+  }
+
+  protected transferRows(accountId: AccountId, src: MailboxRow, rows: readonly RecordRow[], dst: MailboxRow, move: boolean) {
+    const sourceUids = rows.map((r) => toUid(r.uid));
+    if (rows.length === 0) {
+      return { result: { uidValidity: dst.uid_validity, sourceUids, destUids: [] }, wakes: [] as Wake[], sourceModseq: src.highest_modseq };
+    }
+    // MOVE within one account leaves usage unchanged (RFC 9208 §5 applies to COPY).
+    if (!move) this.checkQuota(accountId, rows.length, rows.reduce((sum, r) => sum + r.size, 0));
+    // RFC 8514: the save date is the time the message arrived in this mailbox; RFC 8474: EMAILID is kept.
+    const now = Date.now();
+    const copied = this.insertRows(accountId, dst, rows.map((r) => ({ ...r, save_date: now })));
+    const wakes: Wake[] = [[dst.mailbox_id as MailboxId, copied.modseq]];
+    let sourceModseq = src.highest_modseq;
+    if (move) {
+      // Re-read: when source and destination are the same mailbox, the insert raised its modseq.
+      sourceModseq = this.removeMessages(accountId, this.requireMailbox(accountId, src.mailbox_id), sourceUids);
+      wakes.push([src.mailbox_id as MailboxId, sourceModseq]);
+    }
+    return { result: { uidValidity: dst.uid_validity, sourceUids, destUids: copied.uids.map(toUid) }, wakes, sourceModseq };
+  }
+
+  private readModSeqs(mailboxes: readonly WatchedMailbox[]): Map<string, number> {
+    const pairs = JSON.stringify(mailboxes.map((m) => [m.accountId, m.mailboxId]));
+    const out = new Map<string, number>();
+    for (const row of this.st.modseqsOf.all(pairs)) {
+      out.set(mailboxKey(row.account_id as AccountId, row.mailbox_id as MailboxId), row.highest_modseq);
+    }
+    const channels = mailboxes.filter((m) => m.mailboxId === ACCOUNT_CHANNEL).map((m) => m.accountId);
+    if (channels.length === 0) return out;
+    for (const row of this.st.namespaceVersionsOf.all(JSON.stringify(channels))) {
+      out.set(mailboxKey(row.account_id as AccountId, ACCOUNT_CHANNEL), row.value);
+    }
+    return out;
+  }
+
+  /** Announces committed changes locally (other processes see them through their pollers). */
+  protected publish(accountId: AccountId, wakes: readonly Wake[]): void {
+    for (const [mailboxId, value] of wakes) {
+      this.poller.note(accountId, mailboxId, value);
+      this.bus.publish(accountId, mailboxId, toModSeq(value));
+    }
+  }
+}
