@@ -117,7 +117,14 @@ async function appendMany(c: ImapClient, mailbox: string, corpus: readonly Bench
 }
 
 /** Row a: APPENDERS connections × perAppender messages, into their own mailboxes or one shared mailbox; ms for all. */
-async function appendRun(config: Config, shared: boolean, run: number, nodes: [MailkeepServer, MailkeepServer], sizes: ClusterSizes, corpus: readonly BenchMessage[]): Promise<number> {
+async function appendRun(
+  config: Config,
+  shared: boolean,
+  run: number,
+  nodes: [MailkeepServer, MailkeepServer],
+  sizes: ClusterSizes,
+  corpus: readonly BenchMessage[],
+): Promise<number> {
   const [a, b] = nodes;
   const clients = await Promise.all(Array.from({ length: APPENDERS }, (_, i) => login(nodeFor(config, i, a, b))));
   try {
@@ -210,7 +217,11 @@ async function readRun(config: Config, run: number, nodes: [MailkeepServer, Mail
         const from = 1 + Math.floor(random() * Math.max(1, sizes.mid - span));
         const to = Math.min(sizes.mid, from + span - 1);
         const command =
-          op % 3 === 0 ? `FETCH ${from}:${to} (UID RFC822.SIZE FLAGS ENVELOPE BODYSTRUCTURE)` : op % 3 === 1 ? `FETCH ${from}:${to} BODY.PEEK[]` : `SEARCH SUBJECT ${SUBJECT_WORD}`;
+          op % 3 === 0
+            ? `FETCH ${from}:${to} (UID RFC822.SIZE FLAGS ENVELOPE BODYSTRUCTURE)`
+            : op % 3 === 1
+              ? `FETCH ${from}:${to} BODY.PEEK[]`
+              : `SEARCH SUBJECT ${SUBJECT_WORD}`;
         let hits = -1;
         c.onUntagged = (r) => void (r.head.startsWith('* SEARCH') && (hits = r.head.split(' ').length - 2));
         const t0 = performance.now();
@@ -284,9 +295,25 @@ async function main(): Promise<void> {
       for (const config of order) {
         const started = Date.now();
         const own = await within(appendRun(config, false, run, pair, sizes, corpus), RUN_TIMEOUT_MS, 'APPEND, own mailboxes');
-        record(results, '1a', 'append-own', `APPEND ${n} messages: ${APPENDERS} connections × ${fmt(sizes.perAppender)}, own mailbox each, ${APPEND_WINDOW} in flight each`, 'ms', config, own);
+        record(
+          results,
+          '1a',
+          'append-own',
+          `APPEND ${n} messages: ${APPENDERS} connections × ${fmt(sizes.perAppender)}, own mailbox each, ${APPEND_WINDOW} in flight each`,
+          'ms',
+          config,
+          own,
+        );
         const shared = await within(appendRun(config, true, run, pair, sizes, corpus), RUN_TIMEOUT_MS, 'APPEND, one mailbox');
-        record(results, '1b', 'append-shared', `APPEND ${n} messages: ${APPENDERS} connections × ${fmt(sizes.perAppender)}, one mailbox, ${APPEND_WINDOW} in flight each`, 'ms', config, shared);
+        record(
+          results,
+          '1b',
+          'append-shared',
+          `APPEND ${n} messages: ${APPENDERS} connections × ${fmt(sizes.perAppender)}, one mailbox, ${APPEND_WINDOW} in flight each`,
+          'ms',
+          config,
+          shared,
+        );
         const wake = await within(idleRun(config, idle, corpus), RUN_TIMEOUT_MS, 'IDLE');
         missed += wake.missed;
         const idleLabel = (p: string): string => `IDLE: APPEND → EXISTS at ${fmt(sizes.idlers)} idlers on node A, ${p} (one node: APPEND on A; two: on B)`;

@@ -92,13 +92,17 @@ userdb {
 ${loginService('imap', ports.imap, processes)}service imap {
   process_limit = ${processes}
 }
-${ports.pop3 !== null ? loginService('pop3', ports.pop3, processes) : ''}${ports.lmtp !== null ? `service lmtp {
+${ports.pop3 !== null ? loginService('pop3', ports.pop3, processes) : ''}${
+  ports.lmtp !== null
+    ? `service lmtp {
   inet_listener lmtp {
     address = 127.0.0.1
     port = ${ports.lmtp}
   }
 }
-` : ''}service stats {
+`
+    : ''
+}service stats {
   inet_listener http {
     port = 0
   }

@@ -74,7 +74,10 @@ try {
   log(`writing ${count} messages as mbox and Maildir`);
   const corpus = writeCorpus(dir);
   const rows: string[] = ['| source | messages | median time | messages/s | MiB/s |', '| --- | ---: | ---: | ---: | ---: |'];
-  for (const [label, source] of [['mbox', corpus.mbox], ['Maildir', corpus.maildir]] as const) {
+  for (const [label, source] of [
+    ['mbox', corpus.mbox],
+    ['Maildir', corpus.maildir],
+  ] as const) {
     const samples: number[] = [];
     for (let r = 0; r < runs; r++) {
       const dataDir = path.join(dir, `data-${label}-${r}`);
@@ -83,7 +86,9 @@ try {
       log(`${label} run ${r + 1}: ${samples[r]!.toFixed(0)} ms`);
     }
     const ms = median(samples);
-    rows.push(`| ${label} | ${count} | ${(ms / 1000).toFixed(2)} s | ${Math.round(count / (ms / 1000))} | ${(corpus.bytes / 2 ** 20 / (ms / 1000)).toFixed(1)} |`);
+    rows.push(
+      `| ${label} | ${count} | ${(ms / 1000).toFixed(2)} s | ${Math.round(count / (ms / 1000))} | ${(corpus.bytes / 2 ** 20 / (ms / 1000)).toFixed(1)} |`,
+    );
   }
   process.stdout.write(`${rows.join('\n')}\n`);
 } finally {

@@ -84,8 +84,26 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
     pathToFileURL(GC_HOOK).href,
     ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []),
   ];
-  const args = [...nodeArgs, BIN, 'serve', '--data-dir', dataDir, ...storeArgs, '--host', '127.0.0.1', '--imap-port', String(port),
-    '--imaps-port', '0', '--pop3-port', String(pop3Port ?? 0), '--pop3s-port', '0', '--lmtp-port', String(lmtpPort ?? 0)];
+  const args = [
+    ...nodeArgs,
+    BIN,
+    'serve',
+    '--data-dir',
+    dataDir,
+    ...storeArgs,
+    '--host',
+    '127.0.0.1',
+    '--imap-port',
+    String(port),
+    '--imaps-port',
+    '0',
+    '--pop3-port',
+    String(pop3Port ?? 0),
+    '--pop3s-port',
+    '0',
+    '--lmtp-port',
+    String(lmtpPort ?? 0),
+  ];
   const child = spawnWithNofile(process.execPath, args, 4 * opts.maxConnections + 1024, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error('cannot spawn mailkeep');
   const pid = child.pid;

@@ -65,7 +65,8 @@ function options(): Options {
     return n;
   };
   const servers = values.servers.split(',').map((s) => s.trim());
-  for (const s of servers) if (!(SERVER_NAMES as readonly string[]).includes(s)) throw new Error(`--servers: unknown server ${s} (servers: ${SERVER_NAMES.join(', ')})`);
+  for (const s of servers)
+    if (!(SERVER_NAMES as readonly string[]).includes(s)) throw new Error(`--servers: unknown server ${s} (servers: ${SERVER_NAMES.join(', ')})`);
   if (new Set(servers).size !== servers.length) throw new Error('--servers: a server is named twice');
   const only = values.only ? new Set(values.only.split(',').map((s) => s.trim())) : null;
   for (const id of only ?? []) if (!GROUPS.some((g) => g.id === id)) throw new Error(`--only: no row ${id} (rows: ${GROUPS.map((g) => g.id).join(', ')})`);
@@ -89,7 +90,14 @@ function machine(): string {
 }
 
 /** Runs one group on every target, alternating the order per run; fills `results`. */
-async function runGroup(g: Group, targets: Target[], ctx: Context, opts: Options, results: Map<string, MetricResult>, errors: Map<string, string>): Promise<void> {
+async function runGroup(
+  g: Group,
+  targets: Target[],
+  ctx: Context,
+  opts: Options,
+  results: Map<string, MetricResult>,
+  errors: Map<string, string>,
+): Promise<void> {
   const warmup = g.readOnly && !g.once ? opts.warmup : 0;
   const runs = g.once ? 1 : opts.runs;
   const failed = new Set<string>();
@@ -253,8 +261,16 @@ async function main(): Promise<void> {
     fs.mkdirSync(dir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     fs.writeFileSync(path.join(dir, `${stamp}.md`), text);
-    const json = list.map((r) => ({ ...r, samples: Object.fromEntries(r.samples), details: Object.fromEntries(r.details), first: Object.fromEntries(r.first) }));
-    fs.writeFileSync(path.join(dir, `${stamp}.json`), `${JSON.stringify({ opts: { ...opts, only: opts.only && [...opts.only] }, sizes, results: json, errors: Object.fromEntries(errors) }, null, 2)}\n`);
+    const json = list.map((r) => ({
+      ...r,
+      samples: Object.fromEntries(r.samples),
+      details: Object.fromEntries(r.details),
+      first: Object.fromEntries(r.first),
+    }));
+    fs.writeFileSync(
+      path.join(dir, `${stamp}.json`),
+      `${JSON.stringify({ opts: { ...opts, only: opts.only && [...opts.only] }, sizes, results: json, errors: Object.fromEntries(errors) }, null, 2)}\n`,
+    );
     log(`results written to bench/results/${stamp}.md`);
     if (errors.size > 0) process.exitCode = 1;
   } finally {

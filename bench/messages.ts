@@ -39,7 +39,28 @@ const WORDS = (
   'weekend holiday family photos garden recipe kitchen bicycle train coffee morning evening tomorrow yesterday'
 ).split(' ');
 const ACCENTED = ['café', 'naïve', 'résumé', 'Zürich', 'Málaga', 'Ångström', 'façade', 'jalapeño'];
-const FIRST = ['Alice', 'Bob', 'Carol', 'David', 'Erin', 'Frank', 'Grace', 'Heidi', 'Ivan', 'Judy', 'Mallory', 'Niaj', 'Olivia', 'Peggy', 'Rupert', 'Sybil', 'Trent', 'Victor', 'Walter', 'Zoë'];
+const FIRST = [
+  'Alice',
+  'Bob',
+  'Carol',
+  'David',
+  'Erin',
+  'Frank',
+  'Grace',
+  'Heidi',
+  'Ivan',
+  'Judy',
+  'Mallory',
+  'Niaj',
+  'Olivia',
+  'Peggy',
+  'Rupert',
+  'Sybil',
+  'Trent',
+  'Victor',
+  'Walter',
+  'Zoë',
+];
 const LAST = ['Smith', 'Jones', 'Müller', 'García', 'Rossi', 'Dubois', 'Nowak', 'Svensson', 'Tanaka', 'Okafor', 'Kowalski', 'Novak'];
 const DOMAINS = ['example.com', 'example.org', 'example.net', 'mail.example.com', 'corp.example.org'];
 const ATTACHMENTS = [
@@ -73,7 +94,10 @@ const pad2 = (n: number): string => String(n).padStart(2, '0');
 function person(r: Rand): { display: string; addr: string } {
   const first = pick(r, FIRST);
   const last = pick(r, LAST);
-  const addr = `${first}.${last}@${pick(r, DOMAINS)}`.toLowerCase().normalize('NFD').replace(/[^\x20-\x7e]/g, '');
+  const addr = `${first}.${last}@${pick(r, DOMAINS)}`
+    .toLowerCase()
+    .normalize('NFD')
+    .replace(/[^\x20-\x7e]/g, '');
   const ascii = /^[\x20-\x7e]*$/.test(`${first} ${last}`);
   const display = ascii ? `${first} ${last}` : encodedWord(`${first} ${last}`);
   return { display: `${display} <${addr}>`, addr };
@@ -177,7 +201,7 @@ function base64Lines(bytes: Buffer): string {
 }
 
 function multipart(subtype: string, boundary: string, parts: Array<{ headers: string; body: string }>): { headers: string; body: string } {
-  const body = parts.map((p) => `--${boundary}\r\n${p.headers}\r\n\r\n${p.body}\r\n`).join('') + `--${boundary}--\r\n`;
+  const body = `${parts.map((p) => `--${boundary}\r\n${p.headers}\r\n\r\n${p.body}\r\n`).join('')}--${boundary}--\r\n`;
   return { headers: `Content-Type: multipart/${subtype}; boundary="${boundary}"`, body: `This is a multi-part message in MIME format.\r\n\r\n${body}` };
 }
 
@@ -205,7 +229,7 @@ export function generateMessage(i: number, profile: Profile = 'realistic'): Benc
   else if (r() < 0.05) subject = `Fwd: ${subject}`;
 
   // log-uniform total size: 1–50 KB, or 1–4 KB compact
-  const target = Math.floor(1024 * Math.pow(profile === 'compact' ? 4 : 50, r()));
+  const target = Math.floor(1024 * (profile === 'compact' ? 4 : 50) ** r());
   const kindRoll = r();
   const kind = profile === 'compact' ? (kindRoll < 0.6 ? 'plain' : 'alternative') : kindRoll < 0.5 ? 'plain' : kindRoll < 0.85 ? 'alternative' : 'mixed';
   const attachBytes = kind === 'mixed' ? Math.floor(target * (0.5 + r() * 0.3) * 0.75) : 0; // base64 grows by 4/3

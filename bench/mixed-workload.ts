@@ -180,10 +180,16 @@ async function main(): Promise<void> {
     },
   });
   const servers = values.servers.split(',').map((s) => s.trim());
-  for (const s of servers) if (!(SERVER_NAMES as readonly string[]).includes(s)) throw new Error(`--servers: unknown server ${s} (servers: ${SERVER_NAMES.join(', ')})`);
+  for (const s of servers)
+    if (!(SERVER_NAMES as readonly string[]).includes(s)) throw new Error(`--servers: unknown server ${s} (servers: ${SERVER_NAMES.join(', ')})`);
   const clients = intOption('clients', values.clients, 1, 1000);
   const users = mixedUsers(intOption('accounts', values.accounts, 1, 1000));
-  const opts = { seconds: intOption('seconds', values.seconds, 1, 3600), clients, seed: intOption('seed', values.seed, 0, 2 ** 31), maxCommandsPerClient: intOption('max-commands', values['max-commands'], 1, 10_000_000) };
+  const opts = {
+    seconds: intOption('seconds', values.seconds, 1, 3600),
+    clients,
+    seed: intOption('seed', values.seed, 0, 2 ** 31),
+    maxCommandsPerClient: intOption('max-commands', values['max-commands'], 1, 10_000_000),
+  };
   const messages = intOption('messages', values.messages, 0, MAILBOX_CAP);
   const rows: string[] = ['| server | commands | commands/s | NO | BAD | violations | by kind |', '| --- | ---: | ---: | ---: | ---: | ---: | --- |'];
   const samples: string[] = [];
@@ -195,7 +201,10 @@ async function main(): Promise<void> {
       log(`${name}: ${clients} clients on ${users.length} accounts for ${opts.seconds} s (seed ${opts.seed})`);
       const r = await runMixedWorkload({ ...opts, port: server.port, users, password: server.password });
       const total = Object.values(r.byKind).reduce((a, b) => a + b, 0);
-      const kinds = Object.entries(r.byKind).map(([k, n]) => `${k} ${n}`).join(', ') || '–';
+      const kinds =
+        Object.entries(r.byKind)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ') || '–';
       rows.push(`| ${server.version} | ${r.commands} | ${(r.commands / r.seconds).toFixed(0)} | ${r.no} | ${r.bad} | ${total} | ${kinds} |`);
       for (const v of r.violations.slice(0, 5)) samples.push(`- ${name}: ${formatViolation(v)}`);
       log(`${name}: ${r.commands} commands in ${r.seconds.toFixed(1)} s, ${total} violations`);

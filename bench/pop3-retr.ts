@@ -107,7 +107,7 @@ class Pop3BenchClient {
 
   /** Sends many commands in one write (RFC 2449 PIPELINING); resolves with every response. */
   pipeline(lines: string[], multi: boolean): Promise<Reply[]> {
-    const all = lines.map((line) => new Promise<Reply>((resolve, reject) => this.queue.push({ multi, resolve, reject })));
+    const all = lines.map(() => new Promise<Reply>((resolve, reject) => this.queue.push({ multi, resolve, reject })));
     this.sock.write(lines.map((l) => `${l}\r\n`).join(''));
     return Promise.all(all);
   }
@@ -146,7 +146,9 @@ class Pop3BenchClient {
       }
       this.statusParts.push(chunk.subarray(pos, nl + 1));
       pos = nl + 1;
-      const line = Buffer.concat(this.statusParts).toString('latin1').replace(/\r?\n$/, '');
+      const line = Buffer.concat(this.statusParts)
+        .toString('latin1')
+        .replace(/\r?\n$/, '');
       this.statusParts = [];
       if (this.greeted) {
         const g = this.greeted;
@@ -272,7 +274,15 @@ async function main(): Promise<void> {
             const { ms, detail } = await measure(server, sizes.mid, row.pipelined);
             let r = results.get(row.key);
             if (!r) {
-              r = { row: `P${ROWS.indexOf(row) + 1}`, key: row.key, label: `${row.label}, ${sizes.mid} messages`, unit: 'ms', samples: new Map(), details: new Map(), first: new Map() };
+              r = {
+                row: `P${ROWS.indexOf(row) + 1}`,
+                key: row.key,
+                label: `${row.label}, ${sizes.mid} messages`,
+                unit: 'ms',
+                samples: new Map(),
+                details: new Map(),
+                first: new Map(),
+              };
               results.set(row.key, r);
             }
             if (run < opts.warmup) {
@@ -294,7 +304,12 @@ async function main(): Promise<void> {
       `- ${new Date().toISOString()}; ${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}; node ${process.version}.`,
       `- Servers: ${servers.map((s) => s.version).join('; ')}. Plain TCP on 127.0.0.1, USER/PASS, no TLS.`,
       `- ${opts.runs} measured runs per row after ${opts.warmup} warm-up run(s), median shown; each run is a new session (login and STAT untimed).`,
-      ...list.flatMap((r) => servers.map((s) => `- ${r.row} ${s.name}: ${r.details.get(s.name) ?? ''}; first (cold) ${formatValue(r.first.get(s.name) ?? NaN, 'ms')}; runs ${(r.samples.get(s.name) ?? []).map((x) => formatValue(x, 'ms')).join(' / ')}`)),
+      ...list.flatMap((r) =>
+        servers.map(
+          (s) =>
+            `- ${r.row} ${s.name}: ${r.details.get(s.name) ?? ''}; first (cold) ${formatValue(r.first.get(s.name) ?? NaN, 'ms')}; runs ${(r.samples.get(s.name) ?? []).map((x) => formatValue(x, 'ms')).join(' / ')}`,
+        ),
+      ),
       ...[...errors].map(([k, msg]) => `- ERROR ${k}: ${msg}`),
     ];
     const text = `${table}\n\nNotes:\n${notes.join('\n')}\n`;

@@ -260,7 +260,9 @@ const uidFetchGroup: Group = {
   async measure(t, ctx) {
     const c = await conn(t, 'big', BOXES.big.mailbox);
     const r = await timed(c, 'UID FETCH 1:* (UID FLAGS)', FETCH_RE);
-    return [{ key: 'uidfetch', label: `UID FETCH 1:* (UID FLAGS), ${fmt(ctx.sizes.big)} messages`, unit: 'ms', value: r.ms, detail: `${fmt(r.matched)} FETCH` }];
+    return [
+      { key: 'uidfetch', label: `UID FETCH 1:* (UID FLAGS), ${fmt(ctx.sizes.big)} messages`, unit: 'ms', value: r.ms, detail: `${fmt(r.matched)} FETCH` },
+    ];
   },
 };
 
@@ -319,8 +321,20 @@ const searchGroup: Group = {
     const body = await timed(c, `SEARCH BODY ${BODY_WORD}`, /^\* SEARCH/);
     const subject = await timed(c, `SEARCH SUBJECT ${SUBJECT_WORD}`, /^\* SEARCH/);
     return [
-      { key: 'searchbody', label: `SEARCH BODY, ${fmt(ctx.sizes.mid)} messages`, unit: 'ms', value: body.ms, detail: `${hits(body.heads)} hits (expected ${expected.body})` },
-      { key: 'searchsubject', label: `SEARCH SUBJECT, ${fmt(ctx.sizes.mid)} messages`, unit: 'ms', value: subject.ms, detail: `${hits(subject.heads)} hits (expected ${expected.subject})` },
+      {
+        key: 'searchbody',
+        label: `SEARCH BODY, ${fmt(ctx.sizes.mid)} messages`,
+        unit: 'ms',
+        value: body.ms,
+        detail: `${hits(body.heads)} hits (expected ${expected.body})`,
+      },
+      {
+        key: 'searchsubject',
+        label: `SEARCH SUBJECT, ${fmt(ctx.sizes.mid)} messages`,
+        unit: 'ms',
+        value: subject.ms,
+        detail: `${hits(subject.heads)} hits (expected ${expected.subject})`,
+      },
     ];
   },
 };
@@ -461,8 +475,25 @@ const idleGroup: Group = {
         `${fmt(n)} idlers, ${last.processes} processes; RSS MiB at ${counts.join('/')} idlers: ${memory.map((m) => mib(m.rss)).join('/')}` +
         `; ${ctx.runs} APPENDs${missed > 0 ? `, ${missed} notifications missed` : ''}`;
       return [
-        { key: 'idlerss', label: `IDLE: server RSS per connection (${fmt(n)} connections)`, unit: 'bytes', value: slope(counts.slice(1), memory.slice(1).map((m) => m.rss)), detail },
-        { key: 'idlepss', label: `IDLE: server PSS per connection (${fmt(n)} connections)`, unit: 'bytes', value: slope(counts.slice(1), memory.slice(1).map((m) => m.pss)) },
+        {
+          key: 'idlerss',
+          label: `IDLE: server RSS per connection (${fmt(n)} connections)`,
+          unit: 'bytes',
+          value: slope(
+            counts.slice(1),
+            memory.slice(1).map((m) => m.rss),
+          ),
+          detail,
+        },
+        {
+          key: 'idlepss',
+          label: `IDLE: server PSS per connection (${fmt(n)} connections)`,
+          unit: 'bytes',
+          value: slope(
+            counts.slice(1),
+            memory.slice(1).map((m) => m.pss),
+          ),
+        },
         { key: 'idlep50', label: 'IDLE: APPEND → EXISTS at every idler, p50', unit: 'ms', value: median(p50) },
         { key: 'idlep99', label: 'IDLE: APPEND → EXISTS at every idler, p99', unit: 'ms', value: median(p99) },
         { key: 'idlecpu', label: `IDLE: server CPU time per APPEND and its ${fmt(n)} EXISTS`, unit: 'ms', value: median(cpu) },
@@ -550,4 +581,15 @@ const sortThreadGroup: Group = {
   },
 };
 
-export const GROUPS: readonly Group[] = [appendGroup, selectGroup, uidFetchGroup, fetchMetaGroup, fetchBodyGroup, searchGroup, storeGroup, idleGroup, qresyncGroup, sortThreadGroup];
+export const GROUPS: readonly Group[] = [
+  appendGroup,
+  selectGroup,
+  uidFetchGroup,
+  fetchMetaGroup,
+  fetchBodyGroup,
+  searchGroup,
+  storeGroup,
+  idleGroup,
+  qresyncGroup,
+  sortThreadGroup,
+];

@@ -97,7 +97,10 @@ describe('redactTrace: IMAP', () => {
       ['C', `a APPEND INBOX (\\Seen) {${n}+}\r\n${msg}\r\nb FETCH 1 BODY[]\r\n`],
       ['S', `* 1 FETCH (BODY[] {${n}}\r\n${msg})\r\nb OK done\r\n`],
     ]);
-    assert.deepEqual(out, [`a APPEND INBOX (\\Seen) {${n}+}\r\n{${n} bytes}\r\nb FETCH 1 BODY[]\r\n`, `* 1 FETCH (BODY[] {${n}}\r\n{${n} bytes})\r\nb OK done\r\n`]);
+    assert.deepEqual(out, [
+      `a APPEND INBOX (\\Seen) {${n}+}\r\n{${n} bytes}\r\nb FETCH 1 BODY[]\r\n`,
+      `* 1 FETCH (BODY[] {${n}}\r\n{${n} bytes})\r\nb OK done\r\n`,
+    ]);
   });
 
   it('counts literal sizes in octets, not characters', () => {
@@ -148,9 +151,18 @@ describe('redactTrace: IMAP', () => {
       [['C', `a LOGIN alice ${secret}\r\nb NOOP\r\n`]],
       [['C', `a LOGIN "alice" "${secret}"\r\n`]],
       [['C', `a LOGIN {5+}\r\nalice {${secret.length}+}\r\n${secret}\r\n`]],
-      [['C', `a LOGIN alice {${secret.length}}\r\n`], ['S', '+ go\r\n'], ['C', `${secret}\r\n`]],
+      [
+        ['C', `a LOGIN alice {${secret.length}}\r\n`],
+        ['S', '+ go\r\n'],
+        ['C', `${secret}\r\n`],
+      ],
       [['C', `a AUTHENTICATE PLAIN ${b64}\r\n`]],
-      [['C', 'a AUTHENTICATE PLAIN\r\n'], ['S', '+ \r\n'], ['C', `${b64}\r\n`], ['S', 'a OK\r\n']],
+      [
+        ['C', 'a AUTHENTICATE PLAIN\r\n'],
+        ['S', '+ \r\n'],
+        ['C', `${b64}\r\n`],
+        ['S', 'a OK\r\n'],
+      ],
     ];
     fc.assert(
       fc.property(fc.constantFrom(...transcripts), fc.array(fc.nat(200), { maxLength: 6 }), (steps, cuts) => {
@@ -228,7 +240,12 @@ describe('createLogger', () => {
     const lines: string[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _enc, cb) {
-        lines.push(...chunk.toString().split('\n').filter((l) => l !== ''));
+        lines.push(
+          ...chunk
+            .toString()
+            .split('\n')
+            .filter((l) => l !== ''),
+        );
         cb();
       },
     });
@@ -238,11 +255,11 @@ describe('createLogger', () => {
     s.info({ password: 'hunter2', user: { name: 'a', password: 'x' } }, 'login');
     assert.equal(lines.length, 1);
     const rec = JSON.parse(lines[0]!) as Record<string, unknown>;
-    assert.equal(rec['session'], 'S1');
-    assert.equal(rec['remote'], '192.0.2.1');
-    assert.equal(rec['msg'], 'login');
-    assert.equal(rec['password'], '[redacted]');
-    assert.deepEqual(rec['user'], { name: 'a', password: '[redacted]' });
+    assert.equal(rec.session, 'S1');
+    assert.equal(rec.remote, '192.0.2.1');
+    assert.equal(rec.msg, 'login');
+    assert.equal(rec.password, '[redacted]');
+    assert.deepEqual(rec.user, { name: 'a', password: '[redacted]' });
     assert.ok(!lines[0]!.includes('hunter2'));
   });
 });

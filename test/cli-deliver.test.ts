@@ -28,7 +28,11 @@ async function mailbox(dataDir: string, user: string, name = 'INBOX'): Promise<A
     const account = (await store.findAccount(user))!;
     const mb = (await store.getMailbox(account.id, name))!;
     const summaries = await store.listSummaries(account.id, mb.id);
-    const records = await store.getRecords(account.id, mb.id, summaries.map((s) => s.uid));
+    const records = await store.getRecords(
+      account.id,
+      mb.id,
+      summaries.map((s) => s.uid),
+    );
     return await Promise.all(records.map(async (r) => ({ bytes: await store.blobs.read(r.blobId), flags: r.flags })));
   } finally {
     await store.close();
@@ -60,7 +64,10 @@ describe('mailkeep deliver', () => {
     const mboxLine = Buffer.from('From a@example.org  Mon Jan  1 00:00:00 2024\n');
     assert.equal(deliver(dataDir, ['--to', 'dana@example.com'], Buffer.concat([mboxLine, message])).status, 0);
     const inbox = await mailbox(dataDir, 'dana');
-    assert.deepEqual(inbox.map((m) => m.bytes), [message, message]);
+    assert.deepEqual(
+      inbox.map((m) => m.bytes),
+      [message, message],
+    );
   });
 
   it('adds trace lines with --from, picks --mailbox or the +detail one when it exists, and sets --flags', async () => {
@@ -78,7 +85,8 @@ describe('mailkeep deliver', () => {
   });
 
   it('exits with the sysexits.h code an MTA expects', async () => {
-    const code = (args: string[], env: Record<string, string> = {}, input: Buffer | string = message): number | null => deliver(dataDir, args, input, env).status;
+    const code = (args: string[], env: Record<string, string> = {}, input: Buffer | string = message): number | null =>
+      deliver(dataDir, args, input, env).status;
     assert.equal(code(['--to', 'nobody']), 67, 'EX_NOUSER');
     assert.equal(code(['--to', 'full']), 73, 'EX_CANTCREAT: over quota');
     assert.equal(code(['--to', 'dana'], { MAILKEEP_LIMITS__APPEND_LIMIT: '10' }), 65, 'EX_DATAERR: too big');
@@ -121,7 +129,10 @@ describe('mailkeep deliver beside a running server', () => {
       client.send('i IDLE\r\n');
       assert.match(await client.readLine(), /^\+ /);
       const store = srv.config.store.url ? ['--store', srv.config.store.url] : [];
-      const child = spawn(process.execPath, [BIN, 'deliver', '--data-dir', srv.dataDir, ...store, '--to', 'fay'], { env: cleanEnv(), stdio: ['pipe', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, 'deliver', '--data-dir', srv.dataDir, ...store, '--to', 'fay'], {
+        env: cleanEnv(),
+        stdio: ['pipe', 'ignore', 'pipe'],
+      });
       const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.once('exit', (code) => resolve({ code, at: Date.now() })));
       child.stdin.end(message);
       assert.equal(await client.readLine(10_000), '* 1 EXISTS');

@@ -71,10 +71,13 @@ describe('mailkeep serve', () => {
     try {
       const dataDir = mkdtempSync(path.join(tmpdir(), 'mailkeep-cli-serve-'));
       const r = mailkeep(['serve', '--host', '127.0.0.1', '--imap-port', String(held.port), ...ALL_OFF, '--data-dir', dataDir, '--log-level', 'silent']);
-      assert.deepEqual({ status: r.status, stderr: r.stderr }, {
-        status: 1,
-        stderr: `mailkeep: cannot listen on 127.0.0.1:${held.port} (address already in use); change imap-port (--imap-port / MAILKEEP_IMAP_PORT) or stop the other server\n`,
-      });
+      assert.deepEqual(
+        { status: r.status, stderr: r.stderr },
+        {
+          status: 1,
+          stderr: `mailkeep: cannot listen on 127.0.0.1:${held.port} (address already in use); change imap-port (--imap-port / MAILKEEP_IMAP_PORT) or stop the other server\n`,
+        },
+      );
     } finally {
       held.server.close();
     }

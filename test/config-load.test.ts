@@ -97,7 +97,10 @@ describe('config precedence', () => {
     const warnings: string[] = [];
     const c = loadConfig({ env: { MAILKEEP_IMAP_PROT: '1', MAILKEEP_LIMITS__NOPE: '2', OTHER: 'x' }, warn: (m) => warnings.push(m) });
     assert.equal(c.imapPort, 143);
-    assert.deepEqual(warnings.sort(), ['ignoring unknown environment variable MAILKEEP_IMAP_PROT', 'ignoring unknown environment variable MAILKEEP_LIMITS__NOPE']);
+    assert.deepEqual(warnings.sort(), [
+      'ignoring unknown environment variable MAILKEEP_IMAP_PROT',
+      'ignoring unknown environment variable MAILKEEP_LIMITS__NOPE',
+    ]);
   });
 
   it('resolves relative paths from the file against its directory, others against cwd', () => {

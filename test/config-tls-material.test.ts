@@ -72,8 +72,8 @@ describe('TLS material', () => {
     assert.match(x509.subjectAltName ?? '', /IP Address:127\.0\.0\.1/);
     const years = (Date.parse(x509.validTo) - Date.parse(x509.validFrom)) / (365.25 * 864e5);
     assert.ok(years > 9.9 && years < 10.1, `valid for ${years} years`);
-    assert.ok(records.some((r) => r['msg'] === 'generated a self-signed TLS certificate'));
-    assert.ok(records.some((r) => r['msg'] === 'TLS certificate' && r['fingerprint256'] === first.fingerprint256 && r['level'] === 30));
+    assert.ok(records.some((r) => r.msg === 'generated a self-signed TLS certificate'));
+    assert.ok(records.some((r) => r.msg === 'TLS certificate' && r.fingerprint256 === first.fingerprint256 && r.level === 30));
 
     const second = await loadTlsMaterial(selfSigned(dataDir), capturingLogger().log);
     assert.equal(second.fingerprint256, first.fingerprint256);

@@ -79,14 +79,18 @@ describe('sent day and addresses', () => {
     const text = (field: string) => addressText(addressLists(analyze([field]).envelope).from);
     assert.equal(text('From: <user-from (comment)@ (comment) domain.org>'), '<user-from@domain.org>');
     assert.equal(text('From: user-from@domain.org (RealFrom)'), 'RealFrom <user-from@domain.org>');
-    assert.equal(text('From: =?utf-8?q?J=C3=B6rg?= <joerg@example.org>, "Smith, John" <john . smith @ example . org>'),
-      'Jörg <joerg@example.org>, Smith, John <john.smith@example.org>');
-    assert.equal(text('From: a@b.example, group: c@d.example, e@f.example;, empty: ;, g@h.example'),
-      '<a@b.example>, group: <c@d.example>, <e@f.example>;, empty: ;, <g@h.example>');
+    assert.equal(
+      text('From: =?utf-8?q?J=C3=B6rg?= <joerg@example.org>, "Smith, John" <john . smith @ example . org>'),
+      'Jörg <joerg@example.org>, Smith, John <john.smith@example.org>',
+    );
+    assert.equal(
+      text('From: a@b.example, group: c@d.example, e@f.example;, empty: ;, g@h.example'),
+      '<a@b.example>, group: <c@d.example>, <e@f.example>;, empty: ;, <g@h.example>',
+    );
     assert.equal(text('Subject: no from'), '');
   });
 
-  test('the facts keep a field\'s envelope text only where its raw text does not contain it', () => {
+  test("the facts keep a field's envelope text only where its raw text does not contain it", () => {
     const facts = contentFacts(analyze(['From: <user-from (comment)@ (comment) domain.org>', 'To: plain@example.org', 'Cc: Real <REAL@example.org>']));
     assert.deepEqual(facts.addresses, { from: [foldText('<user-from@domain.org>')], to: [foldText('<plain@example.org>')], cc: [], bcc: [] });
   });

@@ -95,9 +95,19 @@ test('CATENATE is advertised with URL-PARTIAL after login', async () => {
 test('forwarding a message built from text and parts of another (RFC 4469 §6 example 1)', async () => {
   const { c, uidValidity, uid } = await login();
   const base = `/INBOX;UIDVALIDITY=${uidValidity}/;UID=${uid}`;
-  const head = Buffer.from('From: Joe <joe@example.org>\r\nSubject: Fwd: afternoon meeting\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="YY"\r\n\r\n--YY\r\nContent-Type: text/plain\r\n\r\nSee below.\r\n--YY\r\n');
+  const head = Buffer.from(
+    'From: Joe <joe@example.org>\r\nSubject: Fwd: afternoon meeting\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="YY"\r\n\r\n--YY\r\nContent-Type: text/plain\r\n\r\nSee below.\r\n--YY\r\n',
+  );
   const tail = Buffer.from('\r\n--YY--\r\n');
-  const tagged = await catenate(c, 'Drafts', [head, `${base}/;SECTION=1.MIME`, `${base}/;SECTION=1`, Buffer.from('\r\n--YY\r\n'), `${base}/;section=2.mime`, `${base}/;SECTION=2`, tail]);
+  const tagged = await catenate(c, 'Drafts', [
+    head,
+    `${base}/;SECTION=1.MIME`,
+    `${base}/;SECTION=1`,
+    Buffer.from('\r\n--YY\r\n'),
+    `${base}/;section=2.mime`,
+    `${base}/;SECTION=2`,
+    tail,
+  ]);
   const m = /^c OK \[APPENDUID (\d+) (\d+)\]/.exec(tagged);
   assert.ok(m, tagged);
 
@@ -181,7 +191,11 @@ test('a result over APPENDLIMIT is NO [TOOBIG] without reading every part', asyn
   const copies = Math.ceil(APPEND_LIMIT / ORIGINAL.length);
   assert.ok(2 * copies <= 256, 'within the parts limit');
   const started = Date.now();
-  const tagged = await catenate(c, 'INBOX', Array.from({ length: 2 * copies }, () => url));
+  const tagged = await catenate(
+    c,
+    'INBOX',
+    Array.from({ length: 2 * copies }, () => url),
+  );
   assert.match(tagged, /^c NO \[TOOBIG\]/);
   assert.ok(Date.now() - started < 5000);
   const st = await c.command('s', 'STATUS INBOX (MESSAGES)');
@@ -228,6 +242,15 @@ test('URL parser: RFC 5092 forms and rejects', () => {
   });
   assert.equal(parseImapUrl('/a%2Fb/c%C3%A9/;UID=1')?.mailbox, 'a/b/c\u00e9');
   assert.equal(parseImapUrl('imap://fred;AUTH=*@host:143/INBOX/;UID=1')?.user, 'fred');
-  for (const bad of ['INBOX/;UID=1', '/INBOX', '/INBOX/;UID=x', '/%ZZ/;UID=1', '/%FF/;UID=1', 'imap://host/INBOX/;UID=1', '/INBOX/;UID=1/;PARTIAL=1.2.3', '/INBOX/;UID=99999999999'])
+  for (const bad of [
+    'INBOX/;UID=1',
+    '/INBOX',
+    '/INBOX/;UID=x',
+    '/%ZZ/;UID=1',
+    '/%FF/;UID=1',
+    'imap://host/INBOX/;UID=1',
+    '/INBOX/;UID=1/;PARTIAL=1.2.3',
+    '/INBOX/;UID=99999999999',
+  ])
     assert.equal(parseImapUrl(bad), null, bad);
 });

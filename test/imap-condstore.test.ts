@@ -51,7 +51,10 @@ describe('CONDSTORE', () => {
     const m2 = num(/^\* 2 FETCH \(UID 2 FLAGS \(.*\) MODSEQ \((\d+)\)\)$/, r.lines);
     assert.ok(m2 > highest);
     r = await c.command('cs', `FETCH 1:* (FLAGS) (CHANGEDSINCE ${highest})`);
-    assert.deepEqual(r.lines.map((l) => l.replace(/ \\Recent/, '')), [`* 2 FETCH (FLAGS (\\Seen) MODSEQ (${m2}))`]);
+    assert.deepEqual(
+      r.lines.map((l) => l.replace(/ \\Recent/, '')),
+      [`* 2 FETCH (FLAGS (\\Seen) MODSEQ (${m2}))`],
+    );
 
     // RFC 7162 §3.1.3: a conditional STORE on a message changed since fails for that message only.
     r = await c.command('u', `STORE 1:3 (UNCHANGEDSINCE ${highest}) +FLAGS (\\Flagged)`);
@@ -129,7 +132,15 @@ test('imapflow in qresync mode syncs flags and expunges', async () => {
   const setup = await session();
   const name = await fill(setup, 3);
   setup.close();
-  const c = new ImapFlow({ host: '127.0.0.1', port: srv.imapsPort, secure: true, auth: { user: 'sync', pass: 'pw' }, tls: { rejectUnauthorized: false }, logger: false, qresync: true });
+  const c = new ImapFlow({
+    host: '127.0.0.1',
+    port: srv.imapsPort,
+    secure: true,
+    auth: { user: 'sync', pass: 'pw' },
+    tls: { rejectUnauthorized: false },
+    logger: false,
+    qresync: true,
+  });
   await c.connect();
   try {
     assert.ok(c.enabled.has('QRESYNC'));
@@ -164,7 +175,10 @@ describe('UIDONLY (RFC 9586)', () => {
     r = await c.command('f', 'FETCH 1 FLAGS');
     assert.match(r.tagged, /^f BAD \[UIDREQUIRED\]/);
     r = await c.command('uf', 'UID FETCH 2:3 (FLAGS)');
-    assert.deepEqual(r.lines.map((l) => l.replace(/ ?\\Recent/, '')), ['* 2 UIDFETCH (FLAGS ())', '* 3 UIDFETCH (FLAGS ())']);
+    assert.deepEqual(
+      r.lines.map((l) => l.replace(/ ?\\Recent/, '')),
+      ['* 2 UIDFETCH (FLAGS ())', '* 3 UIDFETCH (FLAGS ())'],
+    );
     r = await c.command('us', 'UID STORE 3 +FLAGS (\\Deleted)');
     assert.match(r.lines[0]!, /^\* 3 UIDFETCH \(FLAGS \(\\Deleted/);
     r = await c.command('x', 'EXPUNGE');

@@ -25,7 +25,7 @@ const session = (): Promise<RawClient> => RawClient.login(srv.imapsPort, 'batch'
 /** Message i: a header and a body of `bodySize` octets, with lines that vary per message (and one starting with "."). */
 function message(i: number, bodySize: number): Buffer {
   const header = Buffer.from(`From: sender${i}@example.com\r\nSubject: message ${i}\r\nMessage-ID: <m${i}@example.com>\r\n\r\n`);
-  const line = Buffer.from(`.line of message ${i} `.padEnd(70, String.fromCharCode(97 + (i % 26))) + '\r\n');
+  const line = Buffer.from(`${`.line of message ${i} `.padEnd(70, String.fromCharCode(97 + (i % 26)))}\r\n`);
   const body = Buffer.alloc(bodySize);
   for (let at = 0; at < bodySize; at += line.length) line.copy(body, at, 0, Math.min(line.length, bodySize - at));
   return Buffer.concat([header, body]);
@@ -48,7 +48,7 @@ function literalsOf(line: string): { rest: string; literals: Buffer[] } {
   for (let m = re.exec(line); m; m = re.exec(line)) {
     const start = m.index + m[0].length;
     literals.push(Buffer.from(line.slice(start, start + Number(m[1])), 'latin1'));
-    rest += line.slice(at, m.index) + '{}';
+    rest += `${line.slice(at, m.index)}{}`;
     at = start + Number(m[1]);
     re.lastIndex = at;
   }

@@ -140,10 +140,12 @@ describe('IDLE fan-out', () => {
       claims.restore();
     }
     // The flag agrees with the count: FETCH shows \Recent on the new message in exactly one session.
-    await Promise.all(clients.map(async (c) => {
-      c.send('DONE\r\n');
-      await readUntil(c, /^i OK/);
-    }));
+    await Promise.all(
+      clients.map(async (c) => {
+        c.send('DONE\r\n');
+        await readUntil(c, /^i OK/);
+      }),
+    );
     const flags = await Promise.all(clients.map(async (c) => (await c.command('f', 'FETCH 3 (FLAGS)')).lines.join('\n')));
     assert.equal(flags.filter((l) => /\\Recent/.test(l)).length, 1, flags.join('\n'));
     for (const c of clients) c.close();
@@ -211,7 +213,7 @@ describe('IDLE fan-out', () => {
     writer.close();
   });
 
-  test('a second process on the same store wakes this one\'s idlers and sees its changes at once', async () => {
+  test("a second process on the same store wakes this one's idlers and sees its changes at once", async () => {
     const name = await newMailbox(1);
     const url = srv.config.store.url;
     const other = await spawnServer(srv.dataDir, url ? ['--store', url] : []);

@@ -61,7 +61,15 @@ function parseListLine(line: string): ListEntry | null {
   const m = /^\* LIST \(([^)]*)\) "\/" ("(?:[^"\\]|\\.)*"|[^ ]+)(?: (.*))?$/.exec(line);
   if (!m) return null;
   const name = m[2]!.startsWith('"') ? m[2]!.slice(1, -1).replace(/\\(.)/g, '$1') : m[2]!;
-  return { name, attrs: m[1]!.split(' ').filter((a) => a !== '').sort().join(' '), ext: m[3] ?? '' };
+  return {
+    name,
+    attrs: m[1]!
+      .split(' ')
+      .filter((a) => a !== '')
+      .sort()
+      .join(' '),
+    ext: m[3] ?? '',
+  };
 }
 
 /** The LIST responses of a reply as "name (attrs) ext", sorted: order is not significant. */
@@ -279,7 +287,10 @@ describe('LIST-STATUS (RFC 5819)', () => {
     const c = await freshClient();
     ok(await c.command('s', 'SELECT INBOX'));
     const r = ok(await c.command('a', 'LIST "" INBOX RETURN (STATUS (UIDNEXT HIGHESTMODSEQ SIZE) STATUS (MESSAGES))'));
-    assert.ok(r.lines.some((l) => /^\* OK \[HIGHESTMODSEQ \d+\]/.test(l)), r.lines.join('\n'));
+    assert.ok(
+      r.lines.some((l) => /^\* OK \[HIGHESTMODSEQ \d+\]/.test(l)),
+      r.lines.join('\n'),
+    );
     const statusLine = r.lines.find((l) => l.startsWith('* STATUS'))!;
     assert.match(statusLine, /^\* STATUS INBOX \(UIDNEXT 1 HIGHESTMODSEQ \d+ SIZE 0 MESSAGES 0\)$/);
     c.close();

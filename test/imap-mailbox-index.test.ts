@@ -26,7 +26,11 @@ async function fixture(name: string) {
   const blob = await store.blobs.put(bytes);
   const analysis = analyzeMessage(bytes);
   const add = (flags: readonly string[][]) =>
-    store.appendMessages(account.id, inbox.id, flags.map((f) => ({ blob, analysis, flags: [...f], internalDate: new Date() })));
+    store.appendMessages(
+      account.id,
+      inbox.id,
+      flags.map((f) => ({ blob, analysis, flags: [...f], internalDate: new Date() })),
+    );
   const close = async () => {
     await store.close();
     await rm(dataDir, { recursive: true, force: true });
@@ -76,7 +80,10 @@ test('views still holding the array a change applies to adopt the index result; 
     await add(1);
     const changes = await cache.changesSince(account.id, inbox.id, snap.modseq);
     assert.equal(changes.successor?.basis, snap.summaries, 'the change applies to the snapshot array');
-    assert.deepEqual(changes.successor.summaries.map((s) => s.uid), [...snap.summaries, ...changes.changed].map((s) => s.uid));
+    assert.deepEqual(
+      changes.successor.summaries.map((s) => s.uid),
+      [...snap.summaries, ...changes.changed].map((s) => s.uid),
+    );
     assert.equal(snap.summaries.length, 2, 'the array views hold is never changed');
     const again = await cache.changesSince(account.id, inbox.id, snap.modseq);
     assert.equal(again.successor?.summaries, changes.successor.summaries, 'every view adopts the same array');
@@ -107,7 +114,10 @@ test('a flag change this process committed is applied from its result, without r
     const res = await cache.storeFlags(account.id, inbox.id, uids.slice(0, 2), 'add', ['\\Flagged']);
     const changes = await cache.changesSince(account.id, inbox.id, snap.modseq);
     assert.equal(reads, 0, 'answered from the commit result');
-    assert.deepEqual(changes.changed.map((s) => [s.uid, s.flags]), uids.slice(0, 2).map((u) => [u, ['\\Flagged']]));
+    assert.deepEqual(
+      changes.changed.map((s) => [s.uid, s.flags]),
+      uids.slice(0, 2).map((u) => [u, ['\\Flagged']]),
+    );
     assert.equal(changes.highestModSeq, res.modseq);
 
     // Two commits, the first not applied: the second cannot be applied alone, the store is asked.
@@ -115,7 +125,10 @@ test('a flag change this process committed is applied from its result, without r
     await cache.storeFlags(account.id, inbox.id, [uids[0]!], 'add', ['\\Seen']);
     const after = await cache.snapshot(account.id, inbox.id);
     assert.equal(reads, 1);
-    assert.deepEqual(after.summaries.map((s) => [...s.flags].sort()), [['\\Flagged', '\\Seen'], ['\\Flagged'], ['\\Seen']]);
+    assert.deepEqual(
+      after.summaries.map((s) => [...s.flags].sort()),
+      [['\\Flagged', '\\Seen'], ['\\Flagged'], ['\\Seen']],
+    );
   } finally {
     await close();
   }

@@ -90,7 +90,10 @@ describe('FETCH', () => {
     };
     assert.deepEqual(literalOf(await one('BODY.PEEK[]')), MIXED);
     assert.deepEqual(literalOf(await one('BODY.PEEK[1]')), Buffer.from('Hello Bob,\r\nthe report.'));
-    assert.deepEqual(literalOf(await one('BODY.PEEK[2.MIME]')).toString(), 'Content-Type: application/octet-stream; name="r.bin"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename="r.bin"\r\n\r\n');
+    assert.deepEqual(
+      literalOf(await one('BODY.PEEK[2.MIME]')).toString(),
+      'Content-Type: application/octet-stream; name="r.bin"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename="r.bin"\r\n\r\n',
+    );
     assert.deepEqual(literalOf(await one('BODY.PEEK[3.HEADER]')).toString(), 'From: inner@example.com\r\nSubject: inner\r\n\r\n');
     assert.deepEqual(literalOf(await one('BODY.PEEK[3.TEXT]')).toString(), 'inner body');
     assert.deepEqual(literalOf(await one('BODY.PEEK[3.1]')).toString(), 'inner body');
@@ -152,14 +155,21 @@ describe('STORE, COPY, MOVE, EXPUNGE', () => {
     await mailboxWith(c, Buffer.from('Subject: 1\r\n\r\n.\r\n'), Buffer.from('Subject: 2\r\n\r\n.\r\n'));
     let r = await c.command('s1', 'STORE 1:2 FLAGS (\\Flagged $Work)');
     // RFC 9051 §7.3.5: a keyword new to the mailbox is announced in FLAGS before a FETCH shows it.
-    assert.deepEqual(r.lines.map((l) => l.replace(/ \\Recent/, '')), [
-      '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)',
-      '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work \\*)] Flags permitted',
-      '* 1 FETCH (UID 1 FLAGS (\\Flagged $Work))',
-      '* 2 FETCH (UID 2 FLAGS (\\Flagged $Work))',
-    ]);
+    assert.deepEqual(
+      r.lines.map((l) => l.replace(/ \\Recent/, '')),
+      [
+        '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)',
+        '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work \\*)] Flags permitted',
+        '* 1 FETCH (UID 1 FLAGS (\\Flagged $Work))',
+        '* 2 FETCH (UID 2 FLAGS (\\Flagged $Work))',
+      ],
+    );
     r = await c.command('s1b', 'STORE 2 +FLAGS ($Work)');
-    assert.deepEqual(r.lines.map((l) => l.replace(/ \\Recent/, '')), ['* 2 FETCH (UID 2 FLAGS (\\Flagged $Work))'], 'announced once');
+    assert.deepEqual(
+      r.lines.map((l) => l.replace(/ \\Recent/, '')),
+      ['* 2 FETCH (UID 2 FLAGS (\\Flagged $Work))'],
+      'announced once',
+    );
     r = await c.command('s2', 'STORE 1 -FLAGS.SILENT ($Work)');
     assert.deepEqual(r.lines, []);
     r = await c.command('s3', 'UID STORE 2 +FLAGS \\Seen \\Answered');

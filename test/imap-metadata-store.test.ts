@@ -52,7 +52,10 @@ test('entries are set, replaced, removed and found by depth, case-insensitively'
       '/private/filters/values/small=SMALLER 5000',
     ]);
     assert.deepEqual(await store.getMetadata(id, inbox, ['/private/filters/values'], 0), []);
-    await store.setMetadata(id, inbox, [['/private/comment', null], ['/private/never-set', null]]);
+    await store.setMetadata(id, inbox, [
+      ['/private/comment', null],
+      ['/private/never-set', null],
+    ]);
     assert.deepEqual(await store.getMetadata(id, inbox, ['/private/comment']), []);
     // Binary values keep every octet.
     const bytes = Buffer.from([0, 1, 2, 0xff, 0x0d, 0x0a]);
@@ -72,7 +75,10 @@ test('server-level and mailbox entries are separate, and so are accounts', async
     assert.deepEqual(await store.getMetadata(b.id, await b.mailbox('INBOX'), ['/shared/comment']), []);
     // A mailbox id of another account is not reachable.
     await assert.rejects(store.getMetadata(b.id, await a.mailbox('INBOX'), ['/shared/comment']), (e) => e instanceof StoreError && e.code === 'NONEXISTENT');
-    await assert.rejects(store.setMetadata(b.id, await a.mailbox('INBOX'), [['/shared/comment', v('x')]]), (e) => e instanceof StoreError && e.code === 'NONEXISTENT');
+    await assert.rejects(
+      store.setMetadata(b.id, await a.mailbox('INBOX'), [['/shared/comment', v('x')]]),
+      (e) => e instanceof StoreError && e.code === 'NONEXISTENT',
+    );
     await store.deleteAccount(a.id);
     const again = await account(store, 'a');
     assert.deepEqual(await store.getMetadata(again.id, null, ['/shared/comment']), []);
@@ -83,16 +89,42 @@ test('maxEntries: a change that adds beyond the limit changes nothing; removals 
   await withStore(async (store) => {
     const { id, mailbox } = await account(store);
     const box = await mailbox('Work');
-    await store.setMetadata(id, box, [['/private/a', v('1')], ['/private/b', v('2')]], 3);
+    await store.setMetadata(
+      id,
+      box,
+      [
+        ['/private/a', v('1')],
+        ['/private/b', v('2')],
+      ],
+      3,
+    );
     const before = (await store.getMailboxById(id, box))!.highestModSeq;
     await assert.rejects(
-      store.setMetadata(id, box, [['/private/a', v('changed')], ['/private/c', v('3')], ['/private/d', v('4')]], 3),
+      store.setMetadata(
+        id,
+        box,
+        [
+          ['/private/a', v('changed')],
+          ['/private/c', v('3')],
+          ['/private/d', v('4')],
+        ],
+        3,
+      ),
       (e) => e instanceof StoreError && e.code === 'LIMIT',
     );
     assert.deepEqual(show(await store.getMetadata(id, box, ['/private'], 'infinity')), ['/private/a=1', '/private/b=2']);
     assert.equal((await store.getMailboxById(id, box))!.highestModSeq, before);
     // Replacing and swapping within the limit is fine, so is shrinking below a lowered limit.
-    await store.setMetadata(id, box, [['/private/a', null], ['/private/c', v('3')], ['/private/d', v('4')]], 3);
+    await store.setMetadata(
+      id,
+      box,
+      [
+        ['/private/a', null],
+        ['/private/c', v('3')],
+        ['/private/d', v('4')],
+      ],
+      3,
+    );
     await store.setMetadata(id, box, [['/private/b', null]], 1);
     assert.deepEqual(show(await store.getMetadata(id, box, ['/private'], 'infinity')), ['/private/c=3', '/private/d=4']);
   });
@@ -109,7 +141,10 @@ test('a changed mailbox annotation raises its modseq and wakes its watchers; an 
     await store.setMetadata(id, box, [['/private/comment', v('x')]]);
     assert.equal((await store.getMailboxById(id, box))!.highestModSeq, start + 1);
     assert.deepEqual(woken, [start + 1]);
-    await store.setMetadata(id, box, [['/private/comment', v('x')], ['/private/absent', null]]);
+    await store.setMetadata(id, box, [
+      ['/private/comment', v('x')],
+      ['/private/absent', null],
+    ]);
     await store.setMetadata(id, null, [['/private/comment', v('server')]]);
     const otherBefore = (await store.getMailboxById(id, other))!.highestModSeq;
     await store.setMetadata(id, other, [['/private/comment', v('y')]]);
@@ -130,8 +165,12 @@ test('entries follow RENAME, are copied by renaming INBOX, and go with DELETE', 
     await store.setMetadata(id, parent, [['/private/comment', v('parent')]]);
     await store.setMetadata(id, child, [['/private/comment', v('child')]]);
     await store.renameMailbox(id, 'Projects', 'Archive/Projects');
-    assert.deepEqual(show(await store.getMetadata(id, (await store.getMailbox(id, 'Archive/Projects/Q1'))!.id, ['/private/comment'])), ['/private/comment=child']);
-    assert.deepEqual(show(await store.getMetadata(id, (await store.getMailbox(id, 'Archive/Projects'))!.id, ['/private/comment'])), ['/private/comment=parent']);
+    assert.deepEqual(show(await store.getMetadata(id, (await store.getMailbox(id, 'Archive/Projects/Q1'))!.id, ['/private/comment'])), [
+      '/private/comment=child',
+    ]);
+    assert.deepEqual(show(await store.getMetadata(id, (await store.getMailbox(id, 'Archive/Projects'))!.id, ['/private/comment'])), [
+      '/private/comment=parent',
+    ]);
 
     const inbox = await mailbox('INBOX');
     await store.setMetadata(id, inbox, [['/shared/comment', v('inbox note')]]);

@@ -40,7 +40,9 @@ async function mailboxWith(n: number, sessions: number): Promise<{ name: string;
 
 describe('multi-session views', () => {
   test('A expunges while B fetches: B gets no EXPUNGE during FETCH and can still read the message', async () => {
-    const { clients: [a, b] } = await mailboxWith(3, 2);
+    const {
+      clients: [a, b],
+    } = await mailboxWith(3, 2);
     await a.command('s1', 'STORE 2 +FLAGS.SILENT (\\Deleted)');
     const ex = await a.command('e1', 'EXPUNGE');
     assert.deepEqual(ex.lines, ['* 2 EXPUNGE']);
@@ -48,7 +50,10 @@ describe('multi-session views', () => {
     // B still has three messages; FETCH by sequence number must not be interrupted by EXPUNGE.
     const f = await b.command('f1', 'FETCH 1:3 (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])');
     assert.ok(!f.lines.some((l) => /EXPUNGE/.test(l)), f.lines.join('\n'));
-    assert.ok(f.lines.some((l) => /^\* 2 FETCH \(UID 2 BODY\[HEADER.FIELDS \(SUBJECT\)\] \{\d+\}\r\nSubject: message 2/.test(l)), f.lines.join('\n'));
+    assert.ok(
+      f.lines.some((l) => /^\* 2 FETCH \(UID 2 BODY\[HEADER.FIELDS \(SUBJECT\)\] \{\d+\}\r\nSubject: message 2/.test(l)),
+      f.lines.join('\n'),
+    );
     assert.match(f.tagged, /^f1 OK/);
     // STORE and SEARCH by sequence number do not report it either.
     const st = await b.command('st', 'STORE 3 +FLAGS (\\Flagged)');
@@ -63,10 +68,15 @@ describe('multi-session views', () => {
   });
 
   test('flags set in A reach B after NOOP and during IDLE', async () => {
-    const { clients: [a, b] } = await mailboxWith(2, 2);
+    const {
+      clients: [a, b],
+    } = await mailboxWith(2, 2);
     await a.command('s1', 'STORE 1 +FLAGS (\\Seen $Important)');
     const n = await b.command('n1', 'NOOP');
-    assert.ok(n.lines.some((l) => /^\* 1 FETCH \(UID 1 FLAGS \(\\Seen \$Important( \\Recent)?\)\)$/.test(l)), n.lines.join('\n'));
+    assert.ok(
+      n.lines.some((l) => /^\* 1 FETCH \(UID 1 FLAGS \(\\Seen \$Important( \\Recent)?\)\)$/.test(l)),
+      n.lines.join('\n'),
+    );
 
     b.send('i1 IDLE\r\n');
     assert.match(await b.readLine(), /^\+ /);
@@ -80,7 +90,7 @@ describe('multi-session views', () => {
 
     // New mail and expunges reach the idler too.
     const msg = 'Subject: new\r\n\r\nx\r\n';
-    await a.command('ap', `APPEND ${'box' + box} {${msg.length}+}\r\n${msg}`);
+    await a.command('ap', `APPEND ${`box${box}`} {${msg.length}+}\r\n${msg}`);
     assert.equal(await b.readLine(), '* 3 EXISTS');
     // Whichever session syncs first owns \Recent (A after its APPEND, or B while idling).
     assert.match(await b.readLine(), /^\* [01] RECENT$/);
@@ -113,7 +123,10 @@ describe('multi-session views', () => {
   });
 
   test('\\Recent: exactly one session sees a new message as recent', async () => {
-    const { name, clients: [a, b] } = await mailboxWith(0, 2);
+    const {
+      name,
+      clients: [a, b],
+    } = await mailboxWith(0, 2);
     const writer = await session();
     const msg = 'Subject: r\r\n\r\nx\r\n';
     await writer.command('ap', `APPEND ${name} {${msg.length}+}\r\n${msg}`);

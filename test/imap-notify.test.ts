@@ -85,8 +85,14 @@ describe('NOTIFY', () => {
     await append(b, 'a0', 'news', 'first');
 
     const set = await ok(a, 'n', RFC_SET);
-    assert.ok(set.some((l) => /^\* STATUS news \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 1\)$/.test(l)), set.join('\n'));
-    assert.ok(set.some((l) => /^\* STATUS INBOX \(MESSAGES 0 UIDNEXT 1 /.test(l)), set.join('\n'));
+    assert.ok(
+      set.some((l) => /^\* STATUS news \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 1\)$/.test(l)),
+      set.join('\n'),
+    );
+    assert.ok(
+      set.some((l) => /^\* STATUS INBOX \(MESSAGES 0 UIDNEXT 1 /.test(l)),
+      set.join('\n'),
+    );
     await ok(a, 's', 'SELECT INBOX');
 
     // While idling (RFC 5465 §4).
@@ -114,7 +120,10 @@ describe('NOTIFY', () => {
     // By the time a NOOP completes.
     await append(b, 'a4', 'news');
     const noop = await a.command('no', 'NOOP');
-    assert.ok(noop.lines.some((l) => /^\* STATUS news \(MESSAGES 4 UIDNEXT 5 UIDVALIDITY \d+ UNSEEN 3\)$/.test(l)), noop.lines.join('\n'));
+    assert.ok(
+      noop.lines.some((l) => /^\* STATUS news \(MESSAGES 4 UIDNEXT 5 UIDVALIDITY \d+ UNSEEN 3\)$/.test(l)),
+      noop.lines.join('\n'),
+    );
     // A change while a command runs (APPEND waiting for its literal) is delivered at the command's end.
     a.send('w APPEND Trash {7}\r\n');
     assert.match(await a.readLine(), /^\+ /);
@@ -122,7 +131,10 @@ describe('NOTIFY', () => {
     await silent(a);
     a.send('x: y\r\n\r\n');
     const w = await a.readTagged('w');
-    assert.ok(w.lines.some((l) => /^\* STATUS news \(MESSAGES 5 UIDNEXT 6 /.test(l)), w.lines.join('\n'));
+    assert.ok(
+      w.lines.some((l) => /^\* STATUS news \(MESSAGES 5 UIDNEXT 6 /.test(l)),
+      w.lines.join('\n'),
+    );
     a.close();
     b.close();
   });
@@ -135,7 +147,10 @@ describe('NOTIFY', () => {
     await ok(b, 'c', 'CREATE proj/alpha');
     const created = await waitFor(a, /^\* LIST \(\\HasNoChildren\) "\/" proj\/alpha$/);
     // §5.4: the parent is affected too (created here by CREATE's parent rule).
-    assert.ok([...created, ...(await drain(a))].some((l) => /^\* LIST \(\\HasChildren\) "\/" proj$/.test(l)), created.join('\n'));
+    assert.ok(
+      [...created, ...(await drain(a))].some((l) => /^\* LIST \(\\HasChildren\) "\/" proj$/.test(l)),
+      created.join('\n'),
+    );
 
     await ok(b, 'r', 'RENAME proj proj2');
     const renamed = await waitFor(a, /^\* LIST \(\\HasChildren\) "\/" proj2 \("OLDNAME" \(proj\)\)$/);
@@ -178,7 +193,10 @@ describe('NOTIFY', () => {
       'n',
       'NOTIFY SET STATUS (subtree lists (MessageNew MessageExpunge)) (mailboxes misc (MessageNew MessageExpunge MailboxMetadataChange)) (personal (ServerMetadataChange))',
     );
-    const statusNames = set.filter((l) => l.startsWith('* STATUS')).map((l) => l.split(' ')[2]).sort();
+    const statusNames = set
+      .filter((l) => l.startsWith('* STATUS'))
+      .map((l) => l.split(' ')[2])
+      .sort();
     assert.deepEqual(statusNames, ['lists', 'lists/imap', 'misc']);
 
     await append(b, 'a1', 'other');
@@ -291,7 +309,10 @@ describe('NOTIFY', () => {
     a.send('x: y\r\n\r\n');
     const r = await a.readTagged('w');
     assert.match(r.tagged, /^w OK/);
-    assert.ok(r.lines.some((l) => /^\* OK \[NOTIFICATIONOVERFLOW\]/.test(l)), r.lines.join('\n'));
+    assert.ok(
+      r.lines.some((l) => /^\* OK \[NOTIFICATIONOVERFLOW\]/.test(l)),
+      r.lines.join('\n'),
+    );
     assert.ok(!r.lines.some((l) => l.startsWith('* STATUS')), r.lines.join('\n'));
     await append(b, 'again', 'ov0');
     await silent(a);

@@ -17,7 +17,9 @@ const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const nul80 = (bytes: Buffer): Buffer => Buffer.from(bytes.map((c) => (c === 0 ? 0x80 : c)));
 
 /** A NUL in the first header line (so BODY[]<0.20> has one), a binary body full of them. */
-const SINGLE_HEADER = b('X-Odd: a\0b\r\nFrom: a@example.com\r\nSubject: single\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n');
+const SINGLE_HEADER = b(
+  'X-Odd: a\0b\r\nFrom: a@example.com\r\nSubject: single\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n',
+);
 const SINGLE_BODY = b('\0\0start\0middle\r\n\0end\0');
 const SINGLE = Buffer.concat([SINGLE_HEADER, SINGLE_BODY]);
 
@@ -111,7 +113,10 @@ function parseFetch(line: Buffer): Map<string, Item> {
   assert.equal(pos, line.length - 1, 'bytes after the closing parenthesis');
   // RFC 9051 §9: CHAR8 (%x01-ff) in a literal; NUL only inside literal8 (RFC 3516 §4.3).
   for (let at = line.indexOf(0); at >= 0; at = line.indexOf(0, at + 1)) {
-    assert.ok(literals.some((l) => l.binary && l.start <= at && at < l.end), `NUL at ${at} outside a literal8`);
+    assert.ok(
+      literals.some((l) => l.binary && l.start <= at && at < l.end),
+      `NUL at ${at} outside a literal8`,
+    );
   }
   return items;
 }
@@ -198,7 +203,11 @@ describe('NUL bytes in FETCH responses', () => {
   test('multipart: the binary part, the base64 part that decodes to NUL, the text part', async () => {
     const c = await selected(MULTI);
     await checkWhole(c, 1, MULTI);
-    const f = await fetchOne(c, 1, 'BODY.PEEK[1] BODY.PEEK[2] BODY.PEEK[TEXT] BINARY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[3] BODYSTRUCTURE BODY');
+    const f = await fetchOne(
+      c,
+      1,
+      'BODY.PEEK[1] BODY.PEEK[2] BODY.PEEK[TEXT] BINARY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[3] BODYSTRUCTURE BODY',
+    );
     assert.deepEqual(literalItem(f, 'BODY[1]', false), nul80(BIN_PART));
     assert.deepEqual(literalItem(f, 'BODY[2]', false), b(B64_DECODED.toString('base64')));
     assert.deepEqual(literalItem(f, 'BODY[TEXT]', false), nul80(MULTI.subarray(MULTI_HEADER.length)));
@@ -211,7 +220,13 @@ describe('NUL bytes in FETCH responses', () => {
     const plain = f.get('BINARY[3]');
     assert.ok(plain && (plain.kind === 'text' ? plain.text === '"plain text"' : !plain.binary && plain.bytes.equals(b('plain text'))), JSON.stringify(plain));
     const structure = textItem(f, 'BODYSTRUCTURE');
-    assert.match(structure, new RegExp(`^\\(\\("application" "octet-stream" NIL NIL NIL "binary" ${BIN_PART.length} NIL NIL NIL NIL\\)\\("application" "octet-stream" NIL NIL NIL "base64" `, 'i'));
+    assert.match(
+      structure,
+      new RegExp(
+        `^\\(\\("application" "octet-stream" NIL NIL NIL "binary" ${BIN_PART.length} NIL NIL NIL NIL\\)\\("application" "octet-stream" NIL NIL NIL "base64" `,
+        'i',
+      ),
+    );
     assert.match(textItem(f, 'BODY'), /^\(\(/);
     c.close();
   });
@@ -249,10 +264,16 @@ describe('NUL bytes in FETCH responses', () => {
     const message = Buffer.concat([b('Subject: lmtp\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n'), body]);
     const { client } = await LmtpClient.connect(srv.lmtpPort);
     client.send('LHLO test\r\nMAIL FROM:<s@example.org> BODY=BINARYMIME\r\nRCPT TO:<nul@example.com>\r\n');
-    assert.deepEqual((await client.replies(3)).map((r) => r.code), [250, 250, 250]);
+    assert.deepEqual(
+      (await client.replies(3)).map((r) => r.code),
+      [250, 250, 250],
+    );
     client.send(Buffer.concat([b(`BDAT ${message.length} LAST\r\n`), message]));
     // LMTP (RFC 2033 §4.2): BDAT LAST is answered once per recipient.
-    assert.deepEqual((await client.replies(1)).map((r) => r.code), [250]);
+    assert.deepEqual(
+      (await client.replies(1)).map((r) => r.code),
+      [250],
+    );
     client.close();
 
     const c = await selected();

@@ -54,7 +54,7 @@ const HTML_ONLY = crlf([
 
 const NO_TEXT = crlf(['Subject: pic', 'Content-Type: image/png', 'Content-Transfer-Encoding: base64', '', 'iVBORw0KGgo=', '']);
 
-const LONG = crlf(['Subject: long', 'Content-Type: text/plain; charset=utf-8', '', '😀'.repeat(150) + ' ' + 'word '.repeat(100), '']);
+const LONG = crlf(['Subject: long', 'Content-Type: text/plain; charset=utf-8', '', `${'😀'.repeat(150)} ${'word '.repeat(100)}`, '']);
 
 /** The preview of a message, reading its bytes as the server reads the blob. */
 function preview(bytes: Buffer): Promise<string> {
@@ -82,12 +82,12 @@ describe('preview text (RFC 8970 §3.3)', () => {
   test('at most 200 characters, counted in code points and never splitting one', async () => {
     const p = await preview(LONG);
     assert.equal([...p].length, PREVIEW_CHARS);
-    assert.ok(p.startsWith('😀'.repeat(150) + ' word'));
+    assert.ok(p.startsWith(`${'😀'.repeat(150)} word`));
     assert.ok(!/[\uD800-\uDBFF]$/.test(p));
   });
 
   test('reads a bounded prefix of a huge part', async () => {
-    const huge = crlf(['Subject: huge', '', 'start ' + 'y'.repeat(5_000_000), '']);
+    const huge = crlf(['Subject: huge', '', `start ${'y'.repeat(5_000_000)}`, '']);
     const analysis = analyzeMessage(huge);
     let read = 0;
     const p = await messagePreview(analysis.root, async (start, end) => {
@@ -164,7 +164,15 @@ describe('FETCH PREVIEW (RFC 8970)', () => {
   });
 
   test('errors: unknown modifiers, a modifier list after another item, PREVIEW modifiers mixed with fetch-modifiers', async () => {
-    for (const bad of ['FETCH 1 (PREVIEW (FOO))', 'FETCH 1 (FLAGS (LAZY))', 'FETCH 1 PREVIEW (FOO)', 'FETCH 1 FLAGS (LAZY)', 'FETCH 1 PREVIEW (LAZY CHANGEDSINCE 1)', 'FETCH 1 (PREVIEW (LAZY) (LAZY))', 'FETCH 1 (PREVIEW ())']) {
+    for (const bad of [
+      'FETCH 1 (PREVIEW (FOO))',
+      'FETCH 1 (FLAGS (LAZY))',
+      'FETCH 1 PREVIEW (FOO)',
+      'FETCH 1 FLAGS (LAZY)',
+      'FETCH 1 PREVIEW (LAZY CHANGEDSINCE 1)',
+      'FETCH 1 (PREVIEW (LAZY) (LAZY))',
+      'FETCH 1 (PREVIEW ())',
+    ]) {
       assert.match((await c.command('b', bad)).tagged, /^b BAD/, bad);
     }
   });

@@ -122,7 +122,10 @@ describe('REPLACE (RFC 8508)', () => {
     const fresh = draft('Just saw the best fireworks show. Wish you were here.\r\nHopefully next year you can join us.', 3);
     const r = await withLiteral(c, 'A004', `UID REPLACE ${uid} Sent (\\Seen)`, fresh);
     assert.match(r.tagged, /^A004 OK /);
-    assert.ok(r.lines.some((l) => /^\* OK \[APPENDUID \d+ 1\] /.test(l)), r.lines.join('\n'));
+    assert.ok(
+      r.lines.some((l) => /^\* OK \[APPENDUID \d+ 1\] /.test(l)),
+      r.lines.join('\n'),
+    );
     assert.ok(r.lines.includes('* 1 EXPUNGE'), r.lines.join('\n'));
     assert.deepEqual(await uidsOf(c, 'Drafts'), [keep]);
     assert.deepEqual(await uidsOf(c, 'Sent'), [1]);
@@ -140,7 +143,10 @@ describe('REPLACE (RFC 8508)', () => {
     assert.match((await withLiteral(c, 'r', `UID REPLACE ${uid} INBOX`, draft('two'))).tagged, /^r OK/);
     const n = await watcher.command('n', 'NOOP');
     assert.ok(n.lines.includes('* 1 EXPUNGE'), n.lines.join('\n'));
-    assert.ok(n.lines.some((l) => /^\* \d EXISTS$/.test(l)), n.lines.join('\n'));
+    assert.ok(
+      n.lines.some((l) => /^\* \d EXISTS$/.test(l)),
+      n.lines.join('\n'),
+    );
     const f = await watcher.command('f', 'FETCH 1:* UID');
     assert.deepEqual(f.lines, [`* 1 FETCH (UID ${uid + 1})`]);
     c.close();
@@ -258,7 +264,10 @@ describe('REPLACE (RFC 8508)', () => {
     const m = /^r OK \[HIGHESTMODSEQ (\d+)\]/.exec(r.tagged);
     assert.ok(m, r.tagged);
     const status = await c.command('st', 'STATUS INBOX (HIGHESTMODSEQ)');
-    assert.ok(status.lines.some((l) => l.endsWith(`(HIGHESTMODSEQ ${m[1]})`)), status.lines.join('\n'));
+    assert.ok(
+      status.lines.some((l) => l.endsWith(`(HIGHESTMODSEQ ${m[1]})`)),
+      status.lines.join('\n'),
+    );
     const afterFetch = await c.command('f', `UID FETCH ${uid + 1} EMAILID`);
     const id = (line: string): string => /EMAILID \(([^)]+)\)/.exec(line)![1]!;
     assert.notEqual(id(afterFetch.lines[0]!), id(before.lines[0]!));

@@ -58,7 +58,10 @@ describe('RFC 9051 §3: a command in the wrong state is BAD and names the states
     assert.equal(await answer(a, 'UNSELECT'), 't BAD UNSELECT is allowed only in the selected state (this session is authenticated)');
     assert.match((await a.command('s', 'SELECT INBOX')).tagged, /^s OK/);
     // Parsed first, then checked: a well-formed command, so the state is what is wrong.
-    assert.equal((await a.command('t', 'AUTHENTICATE PLAIN')).tagged, 't BAD AUTHENTICATE is allowed only in the not authenticated state (this session is selected)');
+    assert.equal(
+      (await a.command('t', 'AUTHENTICATE PLAIN')).tagged,
+      't BAD AUTHENTICATE is allowed only in the not authenticated state (this session is selected)',
+    );
     a.close();
   });
 });
@@ -70,7 +73,16 @@ describe('RFC 3501 §5.1.3: names that are not valid modified UTF-7 (IMAP4rev1)'
   test('SELECT, EXAMINE, STATUS, DELETE, RENAME from, GETQUOTAROOT and METADATA: NO [NONEXISTENT] (RFC 5530)', async () => {
     const c = await login();
     for (const name of invalid) {
-      for (const cmd of [`SELECT ${name}`, `EXAMINE ${name}`, `STATUS ${name} (MESSAGES)`, `DELETE ${name}`, `RENAME ${name} elsewhere`, `GETQUOTAROOT ${name}`, `GETMETADATA ${name} (/private/comment)`, `SETMETADATA ${name} (/private/comment "x")`]) {
+      for (const cmd of [
+        `SELECT ${name}`,
+        `EXAMINE ${name}`,
+        `STATUS ${name} (MESSAGES)`,
+        `DELETE ${name}`,
+        `RENAME ${name} elsewhere`,
+        `GETQUOTAROOT ${name}`,
+        `GETMETADATA ${name} (/private/comment)`,
+        `SETMETADATA ${name} (/private/comment "x")`,
+      ]) {
         assert.match(await answer(c, cmd), /^t NO \[NONEXISTENT\] /, cmd);
       }
     }

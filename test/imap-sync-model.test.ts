@@ -39,7 +39,21 @@ const REPLY_TIMEOUT_MS = 10_000;
 const SYSTEM_FLAGS = ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'];
 const KEYWORDS = ['$Label1', '$Label2', '$Label3', '$Label4', '$Label5'];
 const ALL_FLAGS = [...SYSTEM_FLAGS, ...KEYWORDS];
-const SEARCH_KEYS = ['ALL', 'FLAGGED', 'UNFLAGGED', 'SEEN', 'UNSEEN', 'ANSWERED', 'DELETED', 'UNDELETED', 'DRAFT', 'KEYWORD $Label1', 'KEYWORD $Label2', 'UNKEYWORD $Label3', 'OR FLAGGED KEYWORD $Label4'];
+const SEARCH_KEYS = [
+  'ALL',
+  'FLAGGED',
+  'UNFLAGGED',
+  'SEEN',
+  'UNSEEN',
+  'ANSWERED',
+  'DELETED',
+  'UNDELETED',
+  'DRAFT',
+  'KEYWORD $Label1',
+  'KEYWORD $Label2',
+  'UNKEYWORD $Label3',
+  'OR FLAGGED KEYWORD $Label4',
+];
 
 /** A message set chosen without knowing the view: mapped onto it when the step runs. */
 interface SetSpec {
@@ -150,7 +164,12 @@ function sorted(xs: Iterable<number>): number[] {
 }
 
 function sameFlags(a: Iterable<string>, b: Iterable<string>): boolean {
-  const norm = (x: Iterable<string>): string => [...x].filter((f) => f.toLowerCase() !== '\\recent').map((f) => f.toLowerCase()).sort().join(' ');
+  const norm = (x: Iterable<string>): string =>
+    [...x]
+      .filter((f) => f.toLowerCase() !== '\\recent')
+      .map((f) => f.toLowerCase())
+      .sort()
+      .join(' ');
   return norm(a) === norm(b);
 }
 
@@ -189,7 +208,9 @@ class Run {
   settle(reply?: Reply): void {
     if (this.problems.length === 0) return;
     const shown = reply ? ['reply:', ...reply.lines.map((l) => `  ${l.replace(/\r\n/g, '⏎')}`), `  ${reply.tagged}`] : [];
-    throw new Mismatch(['', 'commands (session> command):', ...this.transcript.map((t) => `  ${t}`), ...shown, 'problems:', ...this.problems.map((p) => `  ${p}`)].join('\n'));
+    throw new Mismatch(
+      ['', 'commands (session> command):', ...this.transcript.map((t) => `  ${t}`), ...shown, 'problems:', ...this.problems.map((p) => `  ${p}`)].join('\n'),
+    );
   }
 
   problem(text: string): void {
@@ -201,7 +222,7 @@ class Run {
     for (const b of this.boxes) await this.expectOk(s0, `CREATE ${b.name}`);
     for (const flags of [['\\Seen'], ['$Label1', '\\Flagged'], []]) await this.step({ op: 'append', s: 0, box: 0, flags });
     await this.expectOk(this.list[CONDSTORE_SESSION]!, 'ENABLE CONDSTORE');
-    for (const [i, s] of this.list.entries()) await this.step({ op: 'select', s: i, box: i === 3 ? 1 : 0, examine: i === 3 });
+    for (const i of this.list.keys()) await this.step({ op: 'select', s: i, box: i === 3 ? 1 : 0, examine: i === 3 });
   }
 
   private async expectOk(s: Session, command: string): Promise<void> {
@@ -281,7 +302,10 @@ class Run {
             if (failed.has(u)) continue;
             const f = box.live.get(u)!;
             if (st.mode === '') box.live.set(u, new Set(st.flags));
-            else for (const flag of st.flags) if (st.mode === '+') f.add(flag); else f.delete(flag);
+            else
+              for (const flag of st.flags)
+                if (st.mode === '+') f.add(flag);
+                else f.delete(flag);
           }
           this.checkStore(s, st, seen, inLive, failed, before);
           break;
@@ -360,7 +384,8 @@ class Run {
       for (const [i, u] of s.checker.uids().entries()) {
         const told = s.checker.flagsAt(i + 1);
         const model = s.box.live.get(u);
-        if (told && model && !sameFlags(told, model)) this.problem(`${s.name} after NOOP: it was last told ${showFlags(told)} for UID ${u} in ${s.box.name}, the store has ${showFlags(model)}`);
+        if (told && model && !sameFlags(told, model))
+          this.problem(`${s.name} after NOOP: it was last told ${showFlags(told)} for UID ${u} in ${s.box.name}, the store has ${showFlags(model)}`);
       }
     }
     this.settle();
@@ -476,7 +501,9 @@ class Run {
     const got = s.checker.uids();
     const match = options.find((o) => o.length === got.length && o.every((u, i) => got[i] === 0 || got[i] === u));
     if (!match) {
-      this.problem(`${s.name} view of ${box.name} is [${got.map((u) => u || '?').join(' ')}], the model has [${options.map((o) => o.join(' ')).join('] or [')}]`);
+      this.problem(
+        `${s.name} view of ${box.name} is [${got.map((u) => u || '?').join(' ')}], the model has [${options.map((o) => o.join(' ')).join('] or [')}]`,
+      );
       return;
     }
     match.forEach((u, i) => got[i] === 0 && s.checker.learn(i + 1, { uid: u }));
@@ -492,14 +519,23 @@ class Run {
   }
 
   /** RFC 9051 §6.4.6: STORE without .SILENT reports every message's flags; RFC 7162 §3.1.3: UNCHANGEDSINCE reports MODSEQ of each changed one. */
-  private checkStore(s: Session, st: Extract<Step, { op: 'store' }>, seen: ObservedReply, inLive: number[], failed: Set<number>, before: Map<number, Set<string>>): void {
+  private checkStore(
+    s: Session,
+    st: Extract<Step, { op: 'store' }>,
+    seen: ObservedReply,
+    inLive: number[],
+    failed: Set<number>,
+    before: Map<number, Set<string>>,
+  ): void {
     const box = s.box!;
-    const reported = (u: number, what: 'flags' | 'modseq'): boolean => seen.fetches.some((f) => (f.uid ?? s.checker.uids()[f.seqAtEnd - 1]) === u && f[what] !== undefined);
+    const reported = (u: number, what: 'flags' | 'modseq'): boolean =>
+      seen.fetches.some((f) => (f.uid ?? s.checker.uids()[f.seqAtEnd - 1]) === u && f[what] !== undefined);
     for (const u of inLive) {
       if (failed.has(u)) continue;
       if (!st.silent && !reported(u, 'flags')) this.problem(`${s.name}: no FETCH FLAGS for UID ${u} after a STORE without .SILENT (RFC 9051 §6.4.6)`);
       const changed = !sameFlags(before.get(u) ?? [], box.live.get(u) ?? []);
-      if (st.unchanged !== null && changed && !reported(u, 'modseq')) this.problem(`${s.name}: no FETCH MODSEQ for UID ${u}, changed by STORE UNCHANGEDSINCE (RFC 7162 §3.1.3)`);
+      if (st.unchanged !== null && changed && !reported(u, 'modseq'))
+        this.problem(`${s.name}: no FETCH MODSEQ for UID ${u}, changed by STORE UNCHANGEDSINCE (RFC 7162 §3.1.3)`);
     }
   }
 
@@ -598,7 +634,7 @@ const one = (start: number, len = 0): SetSpec => ({ start, len, all: false });
 
 describe('sessions against a model of the store', () => {
   // The three answers of issue 16. Set-up: A holds 1 (\Seen), 2 ($Label1 \Flagged), 3 (); s0–s2 and s4 select A.
-  test('a FETCH after another session\'s STORE answers with the flags as they are now, once', () =>
+  test("a FETCH after another session's STORE answers with the flags as they are now, once", () =>
     scripted([
       { op: 'store', s: 0, set: one(0), uid: false, mode: '+', flags: ['\\Answered'], silent: false, unchanged: null },
       { op: 'noop', s: 1 },
@@ -629,43 +665,49 @@ describe('sessions against a model of the store', () => {
     let run = 0;
     let failedAt = 0;
     const pool = new SessionPool(true);
-    await fc.assert(
-      fc.asyncProperty(fc.array(topArb, { maxLength: MAX_STEPS }), async (tops) => {
-        if (failedAt > 0 && Date.now() - failedAt > SHRINK_MS) return; // enough shrinking: keep the smallest so far
-        const r = new Run(await pool.take(), ++run);
-        try {
-          await r.setUp();
-          for (const t of tops) await r.top(t);
-          await r.step({ op: 'sync-all', s: 0 });
-        } catch (err) {
-          if (failedAt === 0) failedAt = Date.now();
-          pool.drop();
-          throw err;
-        }
-      }),
-      { numRuns: RUNS, includeErrorInReport: true },
-    ).finally(() => pool.drop());
+    await fc
+      .assert(
+        fc.asyncProperty(fc.array(topArb, { maxLength: MAX_STEPS }), async (tops) => {
+          if (failedAt > 0 && Date.now() - failedAt > SHRINK_MS) return; // enough shrinking: keep the smallest so far
+          const r = new Run(await pool.take(), ++run);
+          try {
+            await r.setUp();
+            for (const t of tops) await r.top(t);
+            await r.step({ op: 'sync-all', s: 0 });
+          } catch (err) {
+            if (failedAt === 0) failedAt = Date.now();
+            pool.drop();
+            throw err;
+          }
+        }),
+        { numRuns: RUNS, includeErrorInReport: true },
+      )
+      .finally(() => pool.drop());
   });
 
   test(`random command lists, all sessions at once: the ordering rules only (${CONCURRENT_RUNS} runs)`, async () => {
     let run = 1000;
     const pool = new SessionPool(false);
     const lists = fc.array(fc.array(stepArb, { maxLength: CONCURRENT_STEPS }), { minLength: SESSIONS, maxLength: SESSIONS });
-    await fc.assert(
-      fc.asyncProperty(lists, async (perSession) => {
-        const r = new Run(await pool.take(), ++run);
-        try {
-          await r.setUp();
-          await Promise.all(perSession.map(async (steps, i) => {
-            for (const st of steps) await r.fire({ ...st, s: i });
-          }));
-          r.settle();
-        } catch (err) {
-          pool.drop();
-          throw err;
-        }
-      }),
-      { numRuns: CONCURRENT_RUNS, includeErrorInReport: true, endOnFailure: true },
-    ).finally(() => pool.drop());
+    await fc
+      .assert(
+        fc.asyncProperty(lists, async (perSession) => {
+          const r = new Run(await pool.take(), ++run);
+          try {
+            await r.setUp();
+            await Promise.all(
+              perSession.map(async (steps, i) => {
+                for (const st of steps) await r.fire({ ...st, s: i });
+              }),
+            );
+            r.settle();
+          } catch (err) {
+            pool.drop();
+            throw err;
+          }
+        }),
+        { numRuns: CONCURRENT_RUNS, includeErrorInReport: true, endOnFailure: true },
+      )
+      .finally(() => pool.drop());
   });
 });

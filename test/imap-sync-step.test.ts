@@ -49,35 +49,52 @@ function fetchesOf(lines: readonly string[], seq: number): string[] {
 
 describe('answers show the mailbox as it is now (item 1)', () => {
   test('UID FETCH FLAGS after another session removed a flag: one FETCH, with the current flags', async () => {
-    const { clients: [a, b] } = await mailboxWith(1, '\\Seen \\Answered', 'SELECT', 'EXAMINE');
+    const {
+      clients: [a, b],
+    } = await mailboxWith(1, '\\Seen \\Answered', 'SELECT', 'EXAMINE');
     assert.match((await a!.command('s', 'STORE 1 -FLAGS (\\Answered)')).tagged, /^s OK/);
     const r = await b!.command('f', 'UID FETCH 1 (FLAGS)');
     assert.deepEqual(fetchesOf(r.lines, 1), ['* 1 FETCH (UID 1 FLAGS (\\Seen))']);
   });
 
   test('FETCH FLAGS after another session added a flag', async () => {
-    const { clients: [a, b] } = await mailboxWith(2, '', 'SELECT', 'SELECT');
+    const {
+      clients: [a, b],
+    } = await mailboxWith(2, '', 'SELECT', 'SELECT');
     await a!.command('s', 'STORE 2 +FLAGS.SILENT (\\Flagged)');
     const r = await b!.command('f', 'FETCH 2 (FLAGS)');
     assert.equal(fetchesOf(r.lines, 2).length, 1, r.lines.join('\n'));
     assert.match(fetchesOf(r.lines, 2)[0]!, /^\* 2 FETCH \(FLAGS \(\\Flagged( \\Recent)?\)\)$/);
   });
 
-  test('SEARCH, SORT and THREAD on flags see another session\'s STORE at once', async () => {
-    const { clients: [a, b] } = await mailboxWith(3, '', 'SELECT', 'EXAMINE');
+  test("SEARCH, SORT and THREAD on flags see another session's STORE at once", async () => {
+    const {
+      clients: [a, b],
+    } = await mailboxWith(3, '', 'SELECT', 'EXAMINE');
     await a!.command('s', 'STORE 1,3 +FLAGS.SILENT (\\Flagged)');
     const search = await b!.command('q', 'SEARCH FLAGGED');
-    assert.equal(search.lines.find((l) => l.startsWith('* SEARCH')), '* SEARCH 1 3');
+    assert.equal(
+      search.lines.find((l) => l.startsWith('* SEARCH')),
+      '* SEARCH 1 3',
+    );
     await a!.command('s2', 'STORE 3 -FLAGS.SILENT (\\Flagged)');
     const sort = await b!.command('q2', 'SORT (DATE) UTF-8 FLAGGED');
-    assert.equal(sort.lines.find((l) => l.startsWith('* SORT')), '* SORT 1');
+    assert.equal(
+      sort.lines.find((l) => l.startsWith('* SORT')),
+      '* SORT 1',
+    );
     await a!.command('s3', 'STORE 2 +FLAGS.SILENT (\\Flagged)');
     const thread = await b!.command('q3', 'THREAD ORDEREDSUBJECT UTF-8 FLAGGED');
-    assert.equal(thread.lines.find((l) => l.startsWith('* THREAD')), '* THREAD (1)(2)');
+    assert.equal(
+      thread.lines.find((l) => l.startsWith('* THREAD')),
+      '* THREAD (1)(2)',
+    );
   });
 
-  test('a non-UID FETCH does not report another session\'s expunge, but shows its flag changes (RFC 9051 §7.5.1)', async () => {
-    const { clients: [a, b] } = await mailboxWith(3, '', 'SELECT', 'SELECT');
+  test("a non-UID FETCH does not report another session's expunge, but shows its flag changes (RFC 9051 §7.5.1)", async () => {
+    const {
+      clients: [a, b],
+    } = await mailboxWith(3, '', 'SELECT', 'SELECT');
     await a!.command('d', 'STORE 1 +FLAGS.SILENT (\\Deleted)');
     await a!.command('e', 'EXPUNGE');
     // A's message 1 is now UID 2, B's message 2.
@@ -87,11 +104,17 @@ describe('answers show the mailbox as it is now (item 1)', () => {
     assert.equal(fetchesOf(r.lines, 2).length, 1, r.lines.join('\n'));
     assert.match(fetchesOf(r.lines, 2)[0]!, /\\Answered/);
     const n = await b!.command('n', 'NOOP');
-    assert.deepEqual(n.lines.filter((l) => /EXPUNGE/.test(l)), ['* 1 EXPUNGE']);
+    assert.deepEqual(
+      n.lines.filter((l) => /EXPUNGE/.test(l)),
+      ['* 1 EXPUNGE'],
+    );
   });
 
   test('python3 imaplib reads the first FETCH line: it shows the current flags', async () => {
-    const { name, clients: [a] } = await mailboxWith(1, '\\Seen \\Answered', 'SELECT');
+    const {
+      name,
+      clients: [a],
+    } = await mailboxWith(1, '\\Seen \\Answered', 'SELECT');
     const script = `
 import imaplib, ssl, sys
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
@@ -106,23 +129,33 @@ m.logout()
 `;
     const child = execFile('python3', ['-c', script, String(srv.imapsPort), name]);
     const out: string[] = [];
-    const ready = new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => {
-      out.push(d.toString());
-      if (out.join('').includes('ready')) resolve();
-    }));
+    const ready = new Promise<void>((resolve) =>
+      child.stdout!.on('data', (d: Buffer) => {
+        out.push(d.toString());
+        if (out.join('').includes('ready')) resolve();
+      }),
+    );
     const done = new Promise<number | null>((resolve) => child.on('exit', resolve));
     await ready;
     await a!.command('s', 'STORE 1 -FLAGS (\\Answered)');
     child.stdin!.end('go\n');
     assert.equal(await done, 0);
     // imaplib's data[0] is the first FETCH response without its "* 1 FETCH" head.
-    assert.deepEqual(out.join('').split('\n').filter((l) => l.startsWith('1 (')), ['1 (UID 1 FLAGS (\\Seen))']);
+    assert.deepEqual(
+      out
+        .join('')
+        .split('\n')
+        .filter((l) => l.startsWith('1 (')),
+      ['1 (UID 1 FLAGS (\\Seen))'],
+    );
   });
 });
 
 describe('keywords are announced before a FETCH shows them (item 2)', () => {
-  test('another session\'s new keyword: FLAGS and PERMANENTFLAGS come first', async () => {
-    const { clients: [a, b, ro] } = await mailboxWith(2, '', 'SELECT', 'SELECT', 'EXAMINE');
+  test("another session's new keyword: FLAGS and PERMANENTFLAGS come first", async () => {
+    const {
+      clients: [a, b, ro],
+    } = await mailboxWith(2, '', 'SELECT', 'SELECT', 'EXAMINE');
     await a!.command('s', 'STORE 1 +FLAGS ($Label1)');
     const r = await b!.command('n', 'NOOP');
     const flags = r.lines.findIndex((l) => l.startsWith('* FLAGS ('));
@@ -141,7 +174,10 @@ describe('keywords are announced before a FETCH shows them (item 2)', () => {
   });
 
   test('a keyword arriving with a COPY or an APPEND is announced before FETCH uses it', async () => {
-    const { name, clients: [a, b] } = await mailboxWith(1, '', 'SELECT', 'SELECT');
+    const {
+      name,
+      clients: [a, b],
+    } = await mailboxWith(1, '', 'SELECT', 'SELECT');
     const other = `${name}-src`;
     await a!.command('c', `CREATE ${other}`);
     const msg = 'Subject: copied\r\n\r\nx\r\n';
@@ -159,7 +195,9 @@ describe('keywords are announced before a FETCH shows them (item 2)', () => {
 
 describe('conditional STORE with .SILENT (item 3)', () => {
   test('STORE (UNCHANGEDSINCE) +FLAGS.SILENT answers a FETCH with MODSEQ for each changed message (RFC 7162 §3.1.3)', async () => {
-    const { clients: [a] } = await mailboxWith(3, '', 'SELECT');
+    const {
+      clients: [a],
+    } = await mailboxWith(3, '', 'SELECT');
     const f = await a!.command('f', 'FETCH 1:3 (MODSEQ)');
     const modseqs = f.lines.filter((l) => / FETCH /.test(l)).map((l) => Number(/MODSEQ \((\d+)\)/.exec(l)![1]));
     const since = Math.max(...modseqs);
@@ -171,7 +209,10 @@ describe('conditional STORE with .SILENT (item 3)', () => {
     assert.ok(lines.every((l) => Number(/MODSEQ \((\d+)\)/.exec(l)![1]) > since));
     // Message 3 was not in the set; a message already flagged is not changed and not reported.
     const again = await a!.command('s2', `STORE 1 (UNCHANGEDSINCE 999999999) +FLAGS.SILENT (\\Flagged)`);
-    assert.deepEqual(again.lines.filter((l) => / FETCH /.test(l)), []);
+    assert.deepEqual(
+      again.lines.filter((l) => / FETCH /.test(l)),
+      [],
+    );
     // Without UNCHANGEDSINCE, .SILENT stays silent.
     const silent = await a!.command('s3', 'STORE 3 +FLAGS.SILENT (\\Seen)');
     assert.deepEqual(silent.lines, []);
@@ -180,7 +221,10 @@ describe('conditional STORE with .SILENT (item 3)', () => {
 
 describe('\\Recent in a read-only session', () => {
   test('a message arriving while EXAMINEd is recent there, and still recent for the next SELECT (RFC 3501 §2.3.2)', async () => {
-    const { name, clients: [ro] } = await mailboxWith(1, '', 'EXAMINE');
+    const {
+      name,
+      clients: [ro],
+    } = await mailboxWith(1, '', 'EXAMINE');
     const w = await session();
     const msg = 'Subject: new\r\n\r\nx\r\n';
     await w.command('a', `APPEND ${name} {${msg.length}+}\r\n${msg}`);

@@ -43,7 +43,8 @@ test('imapflow over STARTTLS: mailboxes, append, fetch', async () => {
 
     const raw = Buffer.from('From: Ann <ann@example.com>\r\nTo: dana@example.com\r\nSubject: Quarterly\r\n\r\nNumbers attached.\r\n');
     const res = await c.append('Work/Old Reports', raw, ['\\Flagged'], new Date('2026-03-01T12:00:00Z'));
-    assert.equal(res && res.uid, 1);
+    assert.ok(res);
+    assert.equal(res.uid, 1);
 
     const lock = await c.getMailboxLock('Work/Old Reports');
     try {
@@ -80,6 +81,13 @@ test('imapflow over implicit TLS sees the same store', async () => {
 });
 
 test('imapflow with a wrong password is refused', async () => {
-  const c = new ImapFlow({ host: '127.0.0.1', port: srv.imapsPort, secure: true, auth: { user: 'dana', pass: 'nope' }, tls: { rejectUnauthorized: false }, logger: false });
+  const c = new ImapFlow({
+    host: '127.0.0.1',
+    port: srv.imapsPort,
+    secure: true,
+    auth: { user: 'dana', pass: 'nope' },
+    tls: { rejectUnauthorized: false },
+    logger: false,
+  });
   await assert.rejects(c.connect());
 });

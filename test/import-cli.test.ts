@@ -23,7 +23,10 @@ describe('mailkeep import: Ctrl-C and resume', () => {
     dir = await mkdtemp(join(tmpdir(), 'mailkeep-import-sigint-'));
     const fd = openSync(join(dir, 'big.mbox'), 'w');
     for (let i = 0; i < MESSAGES; i++) {
-      const text = generateMessage(i, 'compact').bytes.toString('latin1').replace(/\r\n/g, '\n').replace(/(^|\n)(>*From )/g, '$1>$2');
+      const text = generateMessage(i, 'compact')
+        .bytes.toString('latin1')
+        .replace(/\r\n/g, '\n')
+        .replace(/(^|\n)(>*From )/g, '$1>$2');
       writeSync(fd, `From bench@example.org Mon Jan  1 00:00:00 2024\n${text}${text.endsWith('\n') ? '' : '\n'}\n`, null, 'latin1');
     }
     closeSync(fd);

@@ -30,7 +30,9 @@ export const MAILDIR_FIXTURE = fileURLToPath(new URL('../../test/fixtures/maildi
 /** Dovecot's view of the fixture (expected.json), names in the store's form ('/' separator). */
 export function dovecotExpectation(): Record<string, MailboxView> {
   const raw = JSON.parse(readFileSync(join(MAILDIR_FIXTURE, 'expected.json'), 'utf8')) as { mailboxes: Record<string, MailboxView> };
-  return Object.fromEntries(Object.entries(raw.mailboxes).map(([name, v]) => [name.split('.').join('/'), { uidValidity: v.uidValidity, messages: v.messages }]));
+  return Object.fromEntries(
+    Object.entries(raw.mailboxes).map(([name, v]) => [name.split('.').join('/'), { uidValidity: v.uidValidity, messages: v.messages }]),
+  );
 }
 
 /** Copies the Dovecot Maildir fixture to `dir` and restores the mtimes git does not keep (Dovecot's INTERNALDATEs). */

@@ -64,7 +64,13 @@ describe('import: a Maildir++ tree made by Dovecot', () => {
     const controller = new AbortController();
     let reported = 0;
     // Ctrl-C as the CLI does it: the signal fires while a batch is under way.
-    const progress: ProgressSink = { begin() {}, advance: (n) => { reported += n; if (reported >= 2) controller.abort(); } };
+    const progress: ProgressSink = {
+      begin() {},
+      advance: (n) => {
+        reported += n;
+        if (reported >= 2) controller.abort();
+      },
+    };
     const first = await importPath(store, account.id, join(dir, 'Maildir'), options({ batchSize: 2, progress, signal: controller.signal }));
     assert.equal(first.interrupted, true);
     assert.equal(first.messages, 2, 'exactly the batch that was being committed');
@@ -78,7 +84,13 @@ describe('import: a Maildir++ tree made by Dovecot', () => {
   it('export as Maildir → import into a fresh account gives identical messages, flags, dates and UIDs', async () => {
     const source = await store.findAccount('alice');
     const out = join(dir, 'export-maildir');
-    const exported = await exportAccount(store, source!.id, out, { format: 'maildir', mailbox: null, mboxFormat: 'mboxrd', progress: NO_PROGRESS, warn: assert.fail });
+    const exported = await exportAccount(store, source!.id, out, {
+      format: 'maildir',
+      mailbox: null,
+      mboxFormat: 'mboxrd',
+      progress: NO_PROGRESS,
+      warn: assert.fail,
+    });
     assert.equal(exported.messages, total);
     const fresh = await openStore({ dataDir: join(dir, 'data-fresh'), defaultMailboxes: [] });
     try {
@@ -105,7 +117,11 @@ describe('import: a Maildir++ tree made by Dovecot', () => {
     const want = withoutUids(expected);
     assert.deepEqual(Object.keys(got).sort(), Object.keys(want).sort());
     for (const [name, messages] of Object.entries(want)) {
-      assert.deepEqual(got[name]!.map((m) => [m.flags, m.internalDate]), messages.map((m) => [m.flags, m.internalDate]), name);
+      assert.deepEqual(
+        got[name]!.map((m) => [m.flags, m.internalDate]),
+        messages.map((m) => [m.flags, m.internalDate]),
+        name,
+      );
       // Without flags nothing is added, and the bytes come back exactly.
       messages.forEach((m, i) => m.flags.length === 0 && assert.equal(got[name]![i]!.sha256, m.sha256, `${name} #${i + 1}`));
     }
@@ -127,17 +143,35 @@ describe('import: Maildir names and flags', () => {
   });
 
   it('reads info letters and dovecot-keywords; P (passed) is $Forwarded', () => {
-    const keywords = new Map([[0, '$Label1'], [2, 'Project-X']]);
-    assert.deepEqual(flagsFromMaildirInfo('DFPRSTac', keywords), ['\\Draft', '\\Flagged', '$Forwarded', '\\Answered', '\\Seen', '\\Deleted', '$Label1', 'Project-X']);
+    const keywords = new Map([
+      [0, '$Label1'],
+      [2, 'Project-X'],
+    ]);
+    assert.deepEqual(flagsFromMaildirInfo('DFPRSTac', keywords), [
+      '\\Draft',
+      '\\Flagged',
+      '$Forwarded',
+      '\\Answered',
+      '\\Seen',
+      '\\Deleted',
+      '$Label1',
+      'Project-X',
+    ]);
     // Export writes letters in ASCII order and keeps $Forwarded a keyword (Dovecot ignores P).
-    const index = (k: string): number | undefined => ({ $forwarded: 0, work: 1 } as Record<string, number>)[k.toLowerCase()];
+    const index = (k: string): number | undefined => (({ $forwarded: 0, work: 1 }) as Record<string, number>)[k.toLowerCase()];
     assert.deepEqual(maildirInfo(['\\Seen', '$Forwarded', '\\Draft', 'work', 'other'], index), { info: 'DSab', lost: ['other'] });
   });
 
   it('parses dovecot-uidlist versions 1 and 3', () => {
     const v3 = parseDovecotUidlist('3 V1700000000 N9 G0123\n1 :a.host,S=10\n7 W12 S10 :b.host,S=10\nbroken\n');
     assert.equal(v3.uidValidity, 1700000000);
-    assert.deepEqual([...v3.uids], [['a.host,S=10', 1], ['b.host,S=10', 7]]);
+    assert.deepEqual(
+      [...v3.uids],
+      [
+        ['a.host,S=10', 1],
+        ['b.host,S=10', 7],
+      ],
+    );
     const v1 = parseDovecotUidlist('1 1234 3\n2 c.host:2,S\n');
     assert.deepEqual([v1.uidValidity, [...v1.uids]], [1234, [['c.host', 2]]]);
   });

@@ -83,7 +83,7 @@ describe('import and export: mbox', () => {
     assert.equal(summary.messages, 3);
     const view = await accountView(store, account.id);
     assert.deepEqual(
-      view['INBOX']!.messages.map((m) => [m.sha256, m.flags, m.internalDate]),
+      view.INBOX!.messages.map((m) => [m.sha256, m.flags, m.internalDate]),
       [
         [sha(STORED[0]!), [], '2024-01-01T10:00:00.000Z'],
         [sha(STORED[1]!), ['$Label1', '\\Answered', '\\Flagged', '\\Seen', 'work'], '2024-01-02T11:30:05.000Z'],
@@ -116,7 +116,7 @@ describe('import and export: mbox', () => {
     await writeFile(file, 'From a@example.org Fri Mar  1 12:00:00 2024\nSubject: o\n\n>From quoted\n>>From left alone\n\n');
     const account = await store.createAccount('o', 'x');
     await importPath(store, account.id, file, options({ mboxFormat: 'mboxo' }));
-    const [m] = (await accountView(store, account.id))['INBOX']!.messages;
+    const [m] = (await accountView(store, account.id)).INBOX!.messages;
     assert.equal(m!.sha256, sha('Subject: o\r\n\r\nFrom quoted\r\n>>From left alone\r\n'));
     const out = join(dir, 'o-out.mbox');
     await exportAccount(store, account.id, out, { format: 'mbox', mailbox: 'INBOX', mboxFormat: 'mboxo', progress: NO_PROGRESS, warn: assert.fail });
@@ -126,14 +126,20 @@ describe('import and export: mbox', () => {
   it('splits at a dated From_ line without an empty line before it, and leaves out messages over the size limit', async () => {
     const file = join(dir, 'mixed.mbox');
     const big = 'x'.repeat(2000);
-    await writeFile(file, `From a@b Sat Mar  2 00:00:00 2024\nSubject: 1\n\none\nFrom a@b Sun Mar  3 00:00:00 2024 +0100\nSubject: 2\n\n${big}\n\nFrom a@b Mon Mar  4 00:00:00 2024\nSubject: 3\n\nthree\n`);
+    await writeFile(
+      file,
+      `From a@b Sat Mar  2 00:00:00 2024\nSubject: 1\n\none\nFrom a@b Sun Mar  3 00:00:00 2024 +0100\nSubject: 2\n\n${big}\n\nFrom a@b Mon Mar  4 00:00:00 2024\nSubject: 3\n\nthree\n`,
+    );
     const account = await store.createAccount('mixed', 'x');
     const warnings: string[] = [];
     const summary = await importPath(store, account.id, file, options({ maxMessageSize: 1000, warn: (w) => warnings.push(w) }));
     assert.deepEqual([summary.messages, summary.rejected], [2, 1]);
     assert.match(warnings.join('\n'), /larger than the limit of 1000 bytes/);
-    const view = (await accountView(store, account.id))['INBOX']!.messages;
-    assert.deepEqual(view.map((m) => m.sha256), [sha('Subject: 1\r\n\r\none\r\n'), sha('Subject: 3\r\n\r\nthree\r\n')]);
+    const view = (await accountView(store, account.id)).INBOX!.messages;
+    assert.deepEqual(
+      view.map((m) => m.sha256),
+      [sha('Subject: 1\r\n\r\none\r\n'), sha('Subject: 3\r\n\r\nthree\r\n')],
+    );
   });
 
   it('reads From_ line dates in their common forms', () => {

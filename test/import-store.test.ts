@@ -10,20 +10,36 @@ import { accountWithInbox, fakeAnalysis, message, withStore } from './store-fixt
 
 async function incoming(store: MailStore, sourceKey: string, keep?: number): Promise<ImportedMessage> {
   const bytes = message(sourceKey);
-  return { blob: await store.blobs.put(bytes), analysis: fakeAnalysis(bytes), flags: ['\\Seen'], internalDate: new Date('2020-01-01T00:00:00Z'), sourceKey, ...(keep ? { uid: uid(keep) } : {}) };
+  return {
+    blob: await store.blobs.put(bytes),
+    analysis: fakeAnalysis(bytes),
+    flags: ['\\Seen'],
+    internalDate: new Date('2020-01-01T00:00:00Z'),
+    sourceKey,
+    ...(keep ? { uid: uid(keep) } : {}),
+  };
 }
 
 describe('store: importMessages and friends', () => {
   it('keeps given UIDs that are not below uidNext, assigns fresh ones otherwise, and skips known keys', () =>
     withStore(async (store) => {
       const { accountId, inbox } = await accountWithInbox(store);
-      const first = await store.importMessages(accountId, inbox, [await incoming(store, 'a', 5), await incoming(store, 'b', 9), await incoming(store, 'a', 12)]);
+      const first = await store.importMessages(accountId, inbox, [
+        await incoming(store, 'a', 5),
+        await incoming(store, 'b', 9),
+        await incoming(store, 'a', 12),
+      ]);
       assert.deepEqual(first.uids, [5, 9, null], 'the repeated key in the batch is skipped');
       const second = await store.importMessages(accountId, inbox, [await incoming(store, 'c', 3), await incoming(store, 'b', 20), await incoming(store, 'd')]);
       assert.deepEqual(second.uids, [10, null, 11], 'UID 3 is below uidNext: a fresh UID; b is known');
       assert.equal((await store.getMailboxById(accountId, inbox))!.uidNext, 12);
       const found = await store.findImported(accountId, inbox, ['a', 'b', 'c', 'd', 'e']);
-      assert.deepEqual([...found].sort(), [['a', 5], ['b', 9], ['c', 10], ['d', 11]] as Array<[string, Uid]>);
+      assert.deepEqual([...found].sort(), [
+        ['a', 5],
+        ['b', 9],
+        ['c', 10],
+        ['d', 11],
+      ] as Array<[string, Uid]>);
       // The key stays recorded after an expunge: a deleted message is not imported again.
       await store.storeFlags(accountId, inbox, [uid(5)], 'add', ['\\Deleted']);
       await store.expunge(accountId, inbox);

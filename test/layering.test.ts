@@ -128,26 +128,45 @@ const label = (e: { from: string; to: string }): string => `${e.from} → ${e.to
 test('the matrix itself has no cycle and names every top-level folder of src/', () => {
   assert.deepEqual(cycles(graphOf(Object.entries(ALLOWED).flatMap(([a, bs]) => bs.map((b) => [a, b] as const)))), []);
   const folders = new Set(edges.flatMap((e) => [folderOf(e.from), folderOf(e.to)]));
-  assert.deepEqual([...folders].filter((f) => !(f in ALLOWED)), [], 'folders missing from ALLOWED');
+  assert.deepEqual(
+    [...folders].filter((f) => !(f in ALLOWED)),
+    [],
+    'folders missing from ALLOWED',
+  );
 });
 
 test('every import between folders is one the matrix allows', () => {
   const bad = folderEdges.filter((e) => !ALLOWED[e.from]?.includes(e.to));
-  assert.deepEqual(bad.map((e) => `${e.where}: ${label(e)} (imports src/${edges.find((x) => x.where === e.where)!.to})`), []);
+  assert.deepEqual(
+    bad.map((e) => `${e.where}: ${label(e)} (imports src/${edges.find((x) => x.where === e.where)!.to})`),
+    [],
+  );
 });
 
 test('no cycle between folders', () => {
   const found = cycles(graphOf(folderEdges.map((e) => [e.from, e.to] as const)));
   // The matrix is acyclic, so each cycle holds an edge outside it: name those.
   const outside = (e: Edge): boolean => !ALLOWED[e.from]?.includes(e.to);
-  const detail = found.map((scc) => `${scc.join(', ')}: ${folderEdges.filter((e) => scc.includes(e.from) && scc.includes(e.to) && outside(e)).map((e) => `${e.where} (${label(e)})`).join('; ')}`);
+  const detail = found.map(
+    (scc) =>
+      `${scc.join(', ')}: ${folderEdges
+        .filter((e) => scc.includes(e.from) && scc.includes(e.to) && outside(e))
+        .map((e) => `${e.where} (${label(e)})`)
+        .join('; ')}`,
+  );
   assert.deepEqual(detail, []);
 });
 
 test('no cycle between the files of imap/', () => {
   const inner = edges.filter((e) => e.from.startsWith('imap/') && e.to.startsWith('imap/'));
   const found = cycles(graphOf(inner.map((e) => [e.from, e.to] as const)));
-  const detail = found.map((scc) => `${scc.join(', ')}: ${inner.filter((e) => scc.includes(e.from) && scc.includes(e.to)).map((e) => e.where).join(', ')}`);
+  const detail = found.map(
+    (scc) =>
+      `${scc.join(', ')}: ${inner
+        .filter((e) => scc.includes(e.from) && scc.includes(e.to))
+        .map((e) => e.where)
+        .join(', ')}`,
+  );
   assert.deepEqual(detail, []);
 });
 
@@ -159,5 +178,8 @@ const IMAP_BELOW: Readonly<Record<string, readonly string[]>> = {
 
 test('imap/wire and imap/notify import no module above them', () => {
   const bad = edges.filter((e) => Object.entries(IMAP_BELOW).some(([low, highs]) => e.from.startsWith(low) && highs.some((h) => e.to.startsWith(h))));
-  assert.deepEqual(bad.map((e) => `${e.where}: imports src/${e.to}`), []);
+  assert.deepEqual(
+    bad.map((e) => `${e.where}: imports src/${e.to}`),
+    [],
+  );
 });

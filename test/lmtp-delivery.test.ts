@@ -105,11 +105,19 @@ describe('LMTP delivery', () => {
     await assert.rejects(store.addAlias('sales@example.com', idler.id), /exists/);
     await store.addAlias('other@example.com', idler.id);
     const before = (await store.mailboxCounts(idler.id, (await store.getMailbox(idler.id, 'INBOX'))!.id)).messages;
-    const codes = await lmtpDeliver(srv.lmtpPort, 'x@example.org', ['sales@example.com', 'postmaster@example.com', 'Other@example.com', 'nobody@example.com'], message);
+    const codes = await lmtpDeliver(
+      srv.lmtpPort,
+      'x@example.org',
+      ['sales@example.com', 'postmaster@example.com', 'Other@example.com', 'nobody@example.com'],
+      message,
+    );
     assert.deepEqual(codes, [250, 250, 250]);
     const after = (await store.mailboxCounts(idler.id, (await store.getMailbox(idler.id, 'INBOX'))!.id)).messages;
     assert.equal(after - before, 3, 'an alias wins over an account of the same name');
-    assert.deepEqual((await store.listAliases()).map((a) => a.address), ['other@example.com', 'postmaster', 'Sales@Example.com']);
+    assert.deepEqual(
+      (await store.listAliases()).map((a) => a.address),
+      ['other@example.com', 'postmaster', 'Sales@Example.com'],
+    );
     await store.deleteAlias('OTHER@example.com');
     assert.equal(await store.findAlias('other@example.com'), null);
     await assert.rejects(store.deleteAlias('other@example.com'), /no such alias/);
@@ -122,7 +130,9 @@ describe('LMTP delivery', () => {
   });
 
   // Measures the file blob store; the PostgreSQL run covers sharing in test/store-pg-delivery.test.ts.
-  it('stores a 1 MB message for 100 recipients in about 1 MB, and frees it with the last copy', { skip: process.env.MAILKEEP_TEST_STORE === 'postgres' }, async () => {
+  it('stores a 1 MB message for 100 recipients in about 1 MB, and frees it with the last copy', {
+    skip: process.env.MAILKEEP_TEST_STORE === 'postgres',
+  }, async () => {
     const blobDir = join(srv.dataDir, 'blobs');
     const names = Array.from({ length: 100 }, (_, i) => `r${i}`);
     for (const n of names) await store.createAccount(n, 'x');
@@ -130,9 +140,17 @@ describe('LMTP delivery', () => {
     assert.ok(big.length > 1_000_000);
     const before = await treeBytes(blobDir);
     const t0 = Date.now();
-    const codes = await lmtpDeliver(srv.lmtpPort, 'bulk@example.org', names.map((n) => `${n}@example.com`), big);
+    const codes = await lmtpDeliver(
+      srv.lmtpPort,
+      'bulk@example.org',
+      names.map((n) => `${n}@example.com`),
+      big,
+    );
     const ms = Date.now() - t0;
-    assert.deepEqual(codes, names.map(() => 250));
+    assert.deepEqual(
+      codes,
+      names.map(() => 250),
+    );
     const grown = (await treeBytes(blobDir)).bytes - before.bytes;
     assert.ok(grown >= big.length && grown < big.length + 64 * 1024, `blob storage grew by ${grown} bytes for a ${big.length}-byte message`);
     // Every copy reads back as its own trace lines + the shared bytes, whole and by range.

@@ -104,11 +104,17 @@ describe('LMTP transcripts', () => {
     const { client } = await LmtpClient.connect(srv.lmtpPort);
     client.send('LHLO x\r\nMAIL FROM:<s@example.org> BODY=8BITMIME\r\nRCPT TO:<alice+nothing@example.com>\r\nRCPT TO:<bob+Lists@example.com>\r\nDATA\r\n');
     const replies = await client.replies(5);
-    assert.deepEqual(replies.map((r) => r.code), [250, 250, 250, 250, 354]);
+    assert.deepEqual(
+      replies.map((r) => r.code),
+      [250, 250, 250, 250, 354],
+    );
     // The data, then QUIT pipelined right behind the end-of-data line.
     client.send(Buffer.concat([dotStuff(body), Buffer.from('QUIT\r\n')]));
     const after = await client.replies(3);
-    assert.deepEqual(after.map((r) => r.code), [250, 250, 221]);
+    assert.deepEqual(
+      after.map((r) => r.code),
+      [250, 250, 221],
+    );
     await client.waitClosed();
     const aliceMail = await stored(store, 'alice');
     assert.deepEqual(aliceMail.at(-1), Buffer.concat([Buffer.from(trace('s@example.org', 'alice+nothing@example.com')), body]), 'no such mailbox: INBOX');
@@ -122,17 +128,26 @@ describe('LMTP transcripts', () => {
     const { client } = await LmtpClient.connect(srv.lmtpPort);
     await greet(client);
     client.send('MAIL FROM:<s@example.org> BODY=BINARYMIME\r\nRCPT TO:<alice@example.com>\r\nRCPT TO:<carol@example.net>\r\n');
-    assert.deepEqual((await client.replies(3)).map((r) => r.code), [250, 250, 250]);
+    assert.deepEqual(
+      (await client.replies(3)).map((r) => r.code),
+      [250, 250, 250],
+    );
     assert.equal((await client.command('DATA')).code, 503, 'RFC 3030 §3: BINARYMIME only by BDAT');
     client.send(Buffer.concat([Buffer.from(`BDAT ${part1.length}\r\n`), part1, Buffer.from(`BDAT ${part2.length} LAST\r\n`), part2]));
     const replies = await client.replies(3);
     assert.equal(replies[0]!.last, `250 2.0.0 ${part1.length} octets received`);
-    assert.deepEqual(replies.slice(1).map((r) => r.code), [250, 250]);
+    assert.deepEqual(
+      replies.slice(1).map((r) => r.code),
+      [250, 250],
+    );
     const whole = Buffer.concat([part1, part2]);
     assert.deepEqual((await stored(store, 'alice')).at(-1), Buffer.concat([Buffer.from(trace('s@example.org', 'alice@example.com')), whole]));
     // BDAT without a transaction: its octets are swallowed, then 503; the session goes on.
     client.send('BDAT 5 LAST\r\nHELLOQUIT\r\n');
-    assert.deepEqual((await client.replies(2)).map((r) => r.code), [503, 221]);
+    assert.deepEqual(
+      (await client.replies(2)).map((r) => r.code),
+      [503, 221],
+    );
     client.close();
   });
 
@@ -147,7 +162,10 @@ describe('LMTP transcripts', () => {
     const before = (await stored(store, 'alice')).length;
     client.send(dotStuff(Buffer.from(`Subject: big\r\n\r\n${'x'.repeat(150_000)}\r\n`)));
     const replies = await client.replies(2);
-    assert.deepEqual(replies.map((r) => r.last.slice(0, 9)), ['552 5.3.4', '552 5.3.4']);
+    assert.deepEqual(
+      replies.map((r) => r.last.slice(0, 9)),
+      ['552 5.3.4', '552 5.3.4'],
+    );
     assert.equal((await stored(store, 'alice')).length, before);
     assert.equal((await client.command('NOOP')).code, 250, 'still in sync after the refused data');
     client.close();
@@ -197,7 +215,10 @@ describe('LMTP listeners', () => {
       assert.equal(greeting.code, 220);
       await greet(client);
       client.send('MAIL FROM:<s@example.org>\r\nRCPT TO:<dora@example.com>\r\nDATA\r\n');
-      assert.deepEqual((await client.replies(3)).map((r) => r.code), [250, 250, 354]);
+      assert.deepEqual(
+        (await client.replies(3)).map((r) => r.code),
+        [250, 250, 354],
+      );
       client.send(dotStuff(Buffer.from('Subject: via socket\r\n\r\nhi\r\n')));
       assert.equal((await client.reply()).code, 250);
       client.close();

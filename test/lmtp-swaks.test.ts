@@ -47,10 +47,14 @@ describe('swaks --protocol LMTP', { skip: hasSwaks ? false : 'swaks is not insta
   it('delivers one pipelined transaction to valid recipients and reports unknown and over-quota ones', async () => {
     const { code, out } = await swaks(srv.lmtpPort, [
       '--pipeline',
-      '--from', 'sender@example.org',
-      '--to', 'ann@example.com,nobody@example.com,full@example.com,ben+Work@example.com',
-      '--header', 'Subject: swaks test',
-      '--body', 'Hello from swaks.',
+      '--from',
+      'sender@example.org',
+      '--to',
+      'ann@example.com,nobody@example.com,full@example.com,ben+Work@example.com',
+      '--header',
+      'Subject: swaks test',
+      '--body',
+      'Hello from swaks.',
     ]);
     assert.match(out, /<- {2}250-PIPELINING/);
     assert.match(out, /<\*\* 550 5\.1\.1 <nobody@example\.com> User unknown/);

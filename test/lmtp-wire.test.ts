@@ -190,7 +190,13 @@ describe('composite blobs', () => {
           for await (const c of blobs.createReadStream(staged.blobId, start, end)) chunks.push(c as Buffer);
           assert.deepEqual(Buffer.concat(chunks), whole.subarray(start, end));
           // FETCH's path: a composite has no file, so it is read on its own, not into the arena.
-          const [ranged, plain] = await blobs.readRanges([{ blobId: staged.blobId, start, end }, { blobId: base.blobId, start: 0, end: 4 }], Buffer.alloc(whole.length + 4));
+          const [ranged, plain] = await blobs.readRanges(
+            [
+              { blobId: staged.blobId, start, end },
+              { blobId: base.blobId, start: 0, end: 4 },
+            ],
+            Buffer.alloc(whole.length + 4),
+          );
           assert.deepEqual(ranged, whole.subarray(start, end));
           assert.equal(plain!.toString(), 'Subj');
         }),

@@ -86,7 +86,11 @@ test('mbsync pulls a tree, pushes local changes back, and a second run is a no-o
   const { client } = await RawClient.connect(srv.imapsPort, { tls: true });
   await client.command('l', 'LOGIN offline pw');
   await client.command('c', 'CREATE Projects/Alpha');
-  for (const [box, subject] of [['INBOX', 'hello'], ['INBOX', 'second'], ['Projects/Alpha', 'plan']] as const) {
+  for (const [box, subject] of [
+    ['INBOX', 'hello'],
+    ['INBOX', 'second'],
+    ['Projects/Alpha', 'plan'],
+  ] as const) {
     const msg = `From: a@example.com\r\nSubject: ${subject}\r\nMessage-ID: <${subject}@example.com>\r\n\r\n${subject} body\r\n`;
     await client.command('a', `APPEND ${box} (\\Flagged) {${msg.length}+}\r\n${msg}`);
   }
@@ -95,7 +99,10 @@ test('mbsync pulls a tree, pushes local changes back, and a second run is a no-o
   await mbsync();
   assert.equal(localMessages('INBOX').length, 2);
   assert.equal(localMessages('Projects/Alpha').length, 1);
-  assert.ok(localMessages('INBOX').every((f) => /:2,[A-Z]*F/.test(f)), 'flags come down');
+  assert.ok(
+    localMessages('INBOX').every((f) => /:2,[A-Z]*F/.test(f)),
+    'flags come down',
+  );
 
   // Local changes: a new message in a new folder, a flag, a deletion.
   const sent = join(dir, 'mail', 'Notes');

@@ -74,10 +74,18 @@ describe('migrate from Dovecot', { skip }, () => {
 
   before(async () => {
     dovecot = await startDovecot({ maxConnections: 10, keep: false });
-    client = new ImapFlow({ host: '127.0.0.1', port: dovecot.port, secure: false, auth: { user: dovecot.user, pass: dovecot.password }, logger: false, disableAutoIdle: true });
+    client = new ImapFlow({
+      host: '127.0.0.1',
+      port: dovecot.port,
+      secure: false,
+      auth: { user: dovecot.user, pass: dovecot.password },
+      logger: false,
+      disableAutoIdle: true,
+    });
     await client.connect();
     for (const name of ['Sent Messages', 'Work', 'Work.Projects']) await client.mailboxCreate(name);
-    for (let i = 0; i < 12; i++) await append('INBOX', i, i % 3 === 0 ? ['\\Seen'] : i % 3 === 1 ? ['\\Flagged', '$Label1'] : [], `2023-06-${String(i + 1).padStart(2, '0')}T08:00:00Z`);
+    for (let i = 0; i < 12; i++)
+      await append('INBOX', i, i % 3 === 0 ? ['\\Seen'] : i % 3 === 1 ? ['\\Flagged', '$Label1'] : [], `2023-06-${String(i + 1).padStart(2, '0')}T08:00:00Z`);
     await append('Sent Messages', 20, ['\\Seen'], '2023-07-01T12:00:00Z');
     await append('Work.Projects', 21, ['\\Seen', '\\Answered'], '2023-07-02T12:00:00Z');
     await client.mailboxOpen('INBOX');
@@ -98,7 +106,7 @@ describe('migrate from Dovecot', { skip }, () => {
     assert.deepEqual([summary.messages, summary.skipped, summary.rejected, summary.interrupted], [13, 0, 0, false]);
     const want = await dovecotView(client, rename);
     assert.deepEqual(pick(await accountView(store, accountId), Object.keys(want)), want);
-    assert.equal((await store.getMailbox(accountId, 'Sent Messages')), null, 'mapped to Sent by its special use');
+    assert.equal(await store.getMailbox(accountId, 'Sent Messages'), null, 'mapped to Sent by its special use');
   });
 
   it('a second run copies only new messages and flag changes', async () => {
@@ -148,7 +156,13 @@ describe('migrate from Dovecot', { skip }, () => {
 
 describe('migrate: source URLs', () => {
   it('parses imap and imaps URLs and refuses passwords in them', () => {
-    assert.deepEqual(parseSourceUrl('imaps://a%40b.org@mail.example.org'), { secure: true, host: 'mail.example.org', port: 993, user: 'a@b.org', id: 'imaps://a%40b.org@mail.example.org:993' });
+    assert.deepEqual(parseSourceUrl('imaps://a%40b.org@mail.example.org'), {
+      secure: true,
+      host: 'mail.example.org',
+      port: 993,
+      user: 'a@b.org',
+      id: 'imaps://a%40b.org@mail.example.org:993',
+    });
     assert.equal(parseSourceUrl('imap://u@[::1]:1143').host, '::1');
     assert.throws(() => parseSourceUrl('imaps://u:secret@h'), /password/);
     assert.throws(() => parseSourceUrl('pop3://u@h'), /unsupported scheme/);

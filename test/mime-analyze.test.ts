@@ -109,7 +109,13 @@ test('search text and decoded headers stop at their limits', () => {
   const msg = crlf(`Subject: ${'s'.repeat(500)}\nX-A: ${'t'.repeat(500)}\n\n${body}`);
   const a = analyzeMessage(msg, { maxBodyText: 100, maxHeaderText: 600 });
   assert.equal(a.bodyText, body.slice(0, 100));
-  assert.deepEqual(a.headers.map(([n, v]) => [n, v.length]), [['subject', 500], ['x-a', 100]]);
+  assert.deepEqual(
+    a.headers.map(([n, v]) => [n, v.length]),
+    [
+      ['subject', 500],
+      ['x-a', 100],
+    ],
+  );
 });
 
 test('nesting deeper than the limit becomes an opaque part', () => {
@@ -145,9 +151,19 @@ test('oversized headers are parsed only up to the cap', () => {
 
 test('the analyzer never throws and stays consistent on arbitrary input', () => {
   const token = fc.constantFrom(
-    '--b\r\n', '--b--\r\n', '--c\n', '\r\n', '\n', 'text\r\n', '\x00\xff', ' folded\r\n', 'From: a@b, <x\n',
-    'Content-Type: multipart/mixed; boundary=b\r\n', 'Content-Type: message/rfc822\n',
-    'Content-Type: multipart/digest; boundary="c"\n', 'Subject: =?utf-8?B?w6k=?=\n',
+    '--b\r\n',
+    '--b--\r\n',
+    '--c\n',
+    '\r\n',
+    '\n',
+    'text\r\n',
+    '\x00\xff',
+    ' folded\r\n',
+    'From: a@b, <x\n',
+    'Content-Type: multipart/mixed; boundary=b\r\n',
+    'Content-Type: message/rfc822\n',
+    'Content-Type: multipart/digest; boundary="c"\n',
+    'Subject: =?utf-8?B?w6k=?=\n',
   );
   fc.assert(
     fc.property(fc.array(fc.oneof(token, fc.string()), { maxLength: 60 }), (pieces) => {
@@ -164,7 +180,7 @@ test('the analyzer never throws and stays consistent on arbitrary input', () => 
   );
 });
 
-test('streaming keeps no reference to the caller\'s chunks and memory stays bounded', () => {
+test("streaming keeps no reference to the caller's chunks and memory stays bounded", () => {
   const msg = fs.readFileSync(path.join(FIXTURES, 'hand/nested-rfc822-two-levels.eml'));
   const scratch = Buffer.alloc(7);
   const a = new MessageAnalyzer();

@@ -90,9 +90,9 @@ test('chunks split at random points give the same analysis as one write', () => 
   const wholes = messages.map((m) => analyzeMessage(m.bytes));
   fc.assert(
     fc.property(
-      fc.integer({ min: 0, max: messages.length - 1 }).chain((i) =>
-        fc.tuple(fc.constant(i), fc.array(fc.integer({ min: 0, max: (messages[i] as { bytes: Buffer }).bytes.length }), { maxLength: 40 })),
-      ),
+      fc
+        .integer({ min: 0, max: messages.length - 1 })
+        .chain((i) => fc.tuple(fc.constant(i), fc.array(fc.integer({ min: 0, max: (messages[i] as { bytes: Buffer }).bytes.length }), { maxLength: 40 }))),
       ([i, cuts]) => {
         const m = messages[i] as { name: string; bytes: Buffer };
         assert.deepEqual(analyzeInChunks(m.bytes, cuts), wholes[i], m.name);

@@ -30,7 +30,12 @@ const v4 = (a: string): Buffer => Buffer.from(a.split('.').map(Number));
 /** 16 bytes of an IPv6 address in any text form (`::`, embedded IPv4). */
 function v6(a: string): Buffer {
   const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(a);
-  const text = dotted ? a.slice(0, -dotted[1]!.length) + v4(dotted[1]!).toString('hex').replace(/(....)(....)/, '$1:$2') : a;
+  const text = dotted
+    ? a.slice(0, -dotted[1]!.length) +
+      v4(dotted[1]!)
+        .toString('hex')
+        .replace(/(....)(....)/, '$1:$2')
+    : a;
   const [head = '', tail] = text.split('::');
   const groups = (s: string): string[] => (s === '' ? [] : s.split(':'));
   const h = groups(head);
@@ -72,7 +77,13 @@ function assertByteAtATime(wire: Buffer): ProxyHeader {
 describe('PROXY v1', () => {
   it('parses TCP4 and TCP6 lines and ignores what follows the CRLF', () => {
     const h = complete(parseProxyHeader(ascii('PROXY TCP4 192.0.2.10 198.51.100.1 56324 993\r\na1 LOGIN')));
-    assert.deepEqual(h, { version: 1, command: 'proxy', source: { address: '192.0.2.10', port: 56324 }, destination: { address: '198.51.100.1', port: 993 }, length: 46 });
+    assert.deepEqual(h, {
+      version: 1,
+      command: 'proxy',
+      source: { address: '192.0.2.10', port: 56324 },
+      destination: { address: '198.51.100.1', port: 993 },
+      length: 46,
+    });
     const h6 = complete(parseProxyHeader(ascii('PROXY TCP6 2001:db8::7 ::ffff:10.0.0.1 0 65535\r\n')));
     assert.deepEqual(h6.source, { address: '2001:db8::7', port: 0 });
     assert.deepEqual(h6.destination, { address: '::ffff:10.0.0.1', port: 65535 });
@@ -164,7 +175,13 @@ describe('PROXY v2', () => {
   });
 
   it('LOCAL is the proxy itself: family and address block are ignored', () => {
-    assert.deepEqual(complete(parseProxyHeader(v2(0x20, 0x00, Buffer.alloc(0)))), { version: 2, command: 'local', source: null, destination: null, length: 16 });
+    assert.deepEqual(complete(parseProxyHeader(v2(0x20, 0x00, Buffer.alloc(0)))), {
+      version: 2,
+      command: 'local',
+      source: null,
+      destination: null,
+      length: 16,
+    });
     // "the receiver must ... discard the protocol block including the family"
     assert.equal(complete(parseProxyHeader(v2(0x20, 0x7f, Buffer.alloc(5)))).command, 'local');
   });

@@ -63,7 +63,11 @@ async function flagsOf(node: ChildServer, mailbox: string): Promise<Map<number, 
   const out = new Map<number, string[]>();
   for (const line of r.lines) {
     const m = /^\* \d+ FETCH \((?=.*UID (\d+))(?=.*FLAGS \(([^)]*)\)).*\)$/.exec(line);
-    if (m) out.set(Number(m[1]), m[2]!.split(' ').filter((f) => f !== '' && f !== '\\Recent'));
+    if (m)
+      out.set(
+        Number(m[1]),
+        m[2]!.split(' ').filter((f) => f !== '' && f !== '\\Recent'),
+      );
   }
   return out;
 }
@@ -135,10 +139,19 @@ describe('two nodes on one PostgreSQL database', { skip: available ? false : 'no
         return uids;
       }),
     );
-    for (const uids of got) assert.deepEqual(uids, [...uids].sort((a, b) => a - b), 'each connection sees increasing UIDs');
+    for (const uids of got)
+      assert.deepEqual(
+        uids,
+        [...uids].sort((a, b) => a - b),
+        'each connection sees increasing UIDs',
+      );
     const all = got.flat().sort((a, b) => a - b);
     const total = clients.length * perClient;
-    assert.deepEqual(all, Array.from({ length: total }, (_, i) => i + 1), 'no UID twice, none skipped');
+    assert.deepEqual(
+      all,
+      Array.from({ length: total }, (_, i) => i + 1),
+      'no UID twice, none skipped',
+    );
     for (const node of [nodeA, nodeB]) assert.deepEqual([...(await flagsOf(node, mailbox)).keys()], all);
   });
 

@@ -24,7 +24,7 @@ before(async () => {
 });
 after(async () => srv.stop());
 
-const SCRIPT = String.raw`
+const SCRIPT = `
 import json, poplib, ssl, sys
 port, sport, user, pw = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 ctx = ssl.create_default_context()
@@ -99,7 +99,10 @@ test('python3 poplib: STLS on the plain port, then POP3_SSL on the implicit TLS 
   const sizes = r.list.map((l) => Number(l.split(' ')[1]));
   assert.deepEqual(r.stat, [3, sizes.reduce((a, b) => a + b, 0)]);
   // What poplib received (unstuffed) is exactly what LIST announced, message by message.
-  assert.deepEqual(r.retr.map((m) => m.octets), sizes);
+  assert.deepEqual(
+    r.retr.map((m) => m.octets),
+    sizes,
+  );
   assert.deepEqual(r.retr[0]!.lines, ['Subject: first', 'From: a@example.org', '', 'Hello.', '.dotted line']);
   assert.deepEqual(r.retr[1]!.lines, ['Subject: second', 'From: b@example.org', '', 'bare LF', 'line ends', '..']);
   assert.deepEqual(r.retr[2]!.lines, ['Subject: third', '', 'no final line end']);

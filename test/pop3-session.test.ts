@@ -119,7 +119,10 @@ describe('transaction: the maildrop snapshot', { concurrency: true }, () => {
     assert.equal(await c.command('STAT'), `+OK 4 ${total}`);
     const list = await c.multi('LIST');
     assert.equal(list.status, `+OK 4 messages (${total} octets)`);
-    assert.deepEqual(list.lines, sizes.map((s, i) => `${i + 1} ${s}`));
+    assert.deepEqual(
+      list.lines,
+      sizes.map((s, i) => `${i + 1} ${s}`),
+    );
     assert.equal(await c.command('LIST 3'), `+OK 3 ${lfSize}`);
     assert.match(await c.command('LIST 5'), /^-ERR /);
     assert.match(await c.command('LIST 0'), /^-ERR /);
@@ -135,7 +138,10 @@ describe('transaction: the maildrop snapshot', { concurrency: true }, () => {
     const inbox = (await srv.server.store.getMailbox(acct.id, 'INBOX'))!;
     const uids = (await srv.server.store.listSummaries(acct.id, inbox.id)).map((m) => m.uid);
     const hex = (x: number): string => x.toString(16).toUpperCase().padStart(8, '0');
-    assert.deepEqual(ids, uids.map((u) => `${hex(u)}${hex(inbox.uidValidity)}`));
+    assert.deepEqual(
+      ids,
+      uids.map((u) => `${hex(u)}${hex(inbox.uidValidity)}`),
+    );
 
     // RETR: exact bytes as sent, stuffed; sizes match what LIST said.
     const r2 = await c.multi('RETR 2');
@@ -170,7 +176,10 @@ describe('transaction: the maildrop snapshot', { concurrency: true }, () => {
     assert.match(await c.command('TOP 2 0'), /^-ERR /);
     assert.match(await c.command('UIDL 2'), /^-ERR /);
     assert.match(await c.command('LIST 2'), /^-ERR /);
-    assert.deepEqual((await c.multi('LIST')).lines.map((l) => l.split(' ')[0]), ['1', '3']);
+    assert.deepEqual(
+      (await c.multi('LIST')).lines.map((l) => l.split(' ')[0]),
+      ['1', '3'],
+    );
     assert.deepEqual((await c.multi('UIDL')).lines, [before[0], before[2]]);
     assert.match(await c.command('STAT'), /^\+OK 2 /);
     assert.match(await c.command('RSET'), /^\+OK/);
@@ -212,12 +221,19 @@ describe('transaction: the maildrop snapshot', { concurrency: true }, () => {
     imap.send('DONE\r\n');
     await imap.readTagged('i1');
     const left = await imap.command('f', 'UID FETCH 1:* (FLAGS)');
-    assert.deepEqual(left.lines.map((l) => /UID (\d+)/.exec(l)?.[1]), ['2', '4'], left.lines.join('\n'));
+    assert.deepEqual(
+      left.lines.map((l) => /UID (\d+)/.exec(l)?.[1]),
+      ['2', '4'],
+      left.lines.join('\n'),
+    );
     imap.close();
 
     // A new POP3 session sees the rest, with the same unique-ids.
     const next = await login(user);
-    assert.deepEqual((await next.multi('UIDL')).lines.map((l) => l.split(' ')[1]), [before[1], before[3]]);
+    assert.deepEqual(
+      (await next.multi('UIDL')).lines.map((l) => l.split(' ')[1]),
+      [before[1], before[3]],
+    );
     next.close();
   });
 
@@ -325,7 +341,26 @@ describe('bad input', { concurrency: true }, () => {
     assert.equal(await client.readLine(), '-ERR Line too long');
     assert.match(await client.command(`USER ${user}`), /^\+OK/);
     assert.match(await client.command('PASS pw'), /^\+OK/);
-    for (const bad of ['RETR', 'RETR abc', 'RETR 0', 'RETR -1', 'RETR 1 2', 'RETR 99999999999', 'TOP 1', 'TOP 1 x', 'TOP x 1', 'DELE', 'LIST 1 2', 'UIDL x', 'USER x', 'PASS x', 'STLS', 'AUTH PLAIN', 'XYZZY', '\x01\x02\x03']) {
+    for (const bad of [
+      'RETR',
+      'RETR abc',
+      'RETR 0',
+      'RETR -1',
+      'RETR 1 2',
+      'RETR 99999999999',
+      'TOP 1',
+      'TOP 1 x',
+      'TOP x 1',
+      'DELE',
+      'LIST 1 2',
+      'UIDL x',
+      'USER x',
+      'PASS x',
+      'STLS',
+      'AUTH PLAIN',
+      'XYZZY',
+      '\x01\x02\x03',
+    ]) {
       assert.match(await client.command(bad), /^-ERR /, JSON.stringify(bad));
     }
     client.send(`LIST ${'9'.repeat(9000)}\r\n`);
@@ -339,7 +374,10 @@ describe('bad input', { concurrency: true }, () => {
     const { client } = await Pop3Client.connect(srv.pop3sPort, { tls: true });
     client.send('BAD\r\n'.repeat(25));
     await client.waitClosed();
-    const lines = client.pending.toString('latin1').split('\r\n').filter((x) => x !== '');
+    const lines = client.pending
+      .toString('latin1')
+      .split('\r\n')
+      .filter((x) => x !== '');
     assert.equal(lines.length, 21);
     assert.equal(lines.at(-1), '-ERR Too many bad commands');
   });

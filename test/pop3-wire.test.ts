@@ -59,9 +59,7 @@ function model(msg: Buffer, stuff: boolean, top: number | null): { out: Buffer; 
 }
 
 /** Messages made of the characters that matter: dots, CR, LF, and a letter. */
-const messageArb = fc
-  .array(fc.constantFrom('.', '\r', '\n', '\r\n', 'a', 'Subject: x', '..'), { maxLength: 60 })
-  .map((xs) => b(xs.join('')));
+const messageArb = fc.array(fc.constantFrom('.', '\r', '\n', '\r\n', 'a', 'Subject: x', '..'), { maxLength: 60 }).map((xs) => b(xs.join('')));
 const cutsArb = fc.array(fc.nat(400), { maxLength: 12 });
 
 describe('MessageEncoder', () => {
@@ -71,7 +69,11 @@ describe('MessageEncoder', () => {
         const want = model(msg, stuff, top);
         const whole = encode([msg], stuff, top);
         const cut = encode(chunkAt(msg, cuts), stuff, top);
-        const bytewise = encode([...msg].map((x) => Buffer.from([x])), stuff, top);
+        const bytewise = encode(
+          [...msg].map((x) => Buffer.from([x])),
+          stuff,
+          top,
+        );
         for (const got of [whole, cut, bytewise]) {
           assert.equal(got.out.toString('latin1'), want.out.toString('latin1'));
           assert.equal(got.octets, want.octets);
@@ -164,7 +166,13 @@ describe('LineBuffer (POP3 commands)', () => {
         const input = b(lines.map(([t, e]) => t + e).join(''));
         const want = lines.map(([t]) => (t.length > max ? null : t));
         assert.deepEqual(readAll(chunkAt(input, cuts), max), want);
-        assert.deepEqual(readAll([...input].map((x) => Buffer.from([x])), max), want);
+        assert.deepEqual(
+          readAll(
+            [...input].map((x) => Buffer.from([x])),
+            max,
+          ),
+          want,
+        );
       }),
       { numRuns: 1000 },
     );

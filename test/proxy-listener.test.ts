@@ -16,7 +16,8 @@ import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { BufferedSocket } from './helpers/socket-buffer.js';
 
-const v1 = (src: string, dport: number): Buffer => Buffer.from(`PROXY ${src.includes(':') ? 'TCP6' : 'TCP4'} ${src} ${src.includes(':') ? '::1' : '127.0.0.1'} 40000 ${dport}\r\n`);
+const v1 = (src: string, dport: number): Buffer =>
+  Buffer.from(`PROXY ${src.includes(':') ? 'TCP6' : 'TCP4'} ${src} ${src.includes(':') ? '::1' : '127.0.0.1'} 40000 ${dport}\r\n`);
 
 /** v2 PROXY over TCP/IPv6 from `src` (full 16 bytes as hex), or LOCAL when src is null; with one NOOP TLV to skip. */
 function v2(src: Buffer | null): Buffer {
@@ -250,7 +251,9 @@ describe('PROXY configuration', () => {
 
   it('is off by default and set from the environment or flags', () => {
     assert.deepEqual(loadConfig({ env: {} }).proxy, { listeners: [], trusted: [], headerTimeoutSeconds: 5 });
-    const fromEnv = loadConfig({ env: { MAILKEEP_PROXY__LISTENERS: 'imaps, pop3s', MAILKEEP_PROXY__TRUSTED: '10.0.0.0/8,fd00::/8', MAILKEEP_PROXY__HEADER_TIMEOUT_SECONDS: '3' } });
+    const fromEnv = loadConfig({
+      env: { MAILKEEP_PROXY__LISTENERS: 'imaps, pop3s', MAILKEEP_PROXY__TRUSTED: '10.0.0.0/8,fd00::/8', MAILKEEP_PROXY__HEADER_TIMEOUT_SECONDS: '3' },
+    });
     assert.deepEqual(fromEnv.proxy, { listeners: ['imaps', 'pop3s'], trusted: ['10.0.0.0/8', 'fd00::/8'], headerTimeoutSeconds: 3 });
     const fromFlags = loadConfig({ env: {}, flags: { proxyListeners: 'lmtp', proxyTrusted: '127.0.0.1' } });
     assert.deepEqual(fromFlags.proxy.listeners, ['lmtp']);
@@ -259,7 +262,10 @@ describe('PROXY configuration', () => {
 
   it('refuses listeners without trusted proxies, unknown listeners and bad networks', () => {
     assert.match(problems({ env: { MAILKEEP_PROXY__LISTENERS: 'imap' } }), /proxy\.listeners .*proxy\.trusted must list/);
-    assert.match(problems({ env: {}, flags: { proxyListeners: 'smtp', proxyTrusted: '10.0.0.0/8' } }), /proxy\.listeners\[0\] \(from --proxy-listeners\): expected a list of listeners from imap, imaps, pop3, pop3s, lmtp/);
+    assert.match(
+      problems({ env: {}, flags: { proxyListeners: 'smtp', proxyTrusted: '10.0.0.0/8' } }),
+      /proxy\.listeners\[0\] \(from --proxy-listeners\): expected a list of listeners from imap, imaps, pop3, pop3s, lmtp/,
+    );
     assert.match(problems({ env: { MAILKEEP_PROXY__LISTENERS: 'imap', MAILKEEP_PROXY__TRUSTED: '10.0.0.0/33' } }), /proxy\.trusted\[0\] .*expected a network/);
   });
 });

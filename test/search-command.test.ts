@@ -24,7 +24,11 @@ class SessionDouble {
   state: unknown;
   readonly enabled = new Set<string>();
   readonly encodeMode = { utf8: false };
-  constructor(readonly view: MailboxView, readonly rev2 = false, subjects: Map<number, string> = new Map()) {
+  constructor(
+    readonly view: MailboxView,
+    readonly rev2 = false,
+    subjects: Map<number, string> = new Map(),
+  ) {
     this.state = { kind: 'selected', account: { id: 1 }, view, readOnly: false };
     this.store = {
       getRecords: async (_a: unknown, _m: unknown, uids: readonly Uid[]) =>
@@ -58,14 +62,21 @@ class SessionDouble {
   }
   /** Everything written, as lines. */
   lines(): string[] {
-    return Buffer.concat(this.out).toString('latin1').split('\r\n').filter((l) => l !== '');
+    return Buffer.concat(this.out)
+      .toString('latin1')
+      .split('\r\n')
+      .filter((l) => l !== '');
   }
 }
 
 /** uids 10, 20, …; flags from the map; modseq = uid. */
 function view(n: number, flags: (i: number) => string[] = () => []): MailboxView {
   return new MailboxView(
-    1 as MailboxId, 'INBOX', 1, uid(10 * n + 10), modseq(10 * n),
+    1 as MailboxId,
+    'INBOX',
+    1,
+    uid(10 * n + 10),
+    modseq(10 * n),
     Array.from({ length: n }, (_, i) => ({ uid: uid(10 * (i + 1)), modseq: modseq(10 * (i + 1)), flags: flags(i), size: 100 })),
     [],
   );
@@ -176,7 +187,10 @@ describe('SAVE (RFC 5182)', () => {
 
 describe('CHARSET and content', () => {
   test('rev2 refuses charsets other than UTF-8 and US-ASCII; rev1 decodes ISO-8859-1', async () => {
-    const subjects = new Map([[10, 'Grüße'], [20, 'plain']]);
+    const subjects = new Map([
+      [10, 'Grüße'],
+      [20, 'plain'],
+    ]);
     const rev1 = new SessionDouble(view(2), false, subjects);
     const latin1 = Buffer.concat([Buffer.from('CHARSET ISO-8859-1 SUBJECT {3}\r\n'), Buffer.from([0x47, 0x52, 0xdc])]);
     assert.deepEqual(await run(rev1, latin1), ['* SEARCH 1']);
@@ -192,15 +206,24 @@ describe('long results', () => {
     const s = new SessionDouble(view(n, (i) => (i % 2 ? [] : ['\\Seen'])));
     const plain = await run(s, 'SEEN');
     assert.equal(plain.length, 1);
-    assert.deepEqual(plain[0]!.split(' ').slice(2).map(Number), Array.from({ length: n / 2 }, (_, k) => 2 * k + 1));
+    assert.deepEqual(
+      plain[0]!.split(' ').slice(2).map(Number),
+      Array.from({ length: n / 2 }, (_, k) => 2 * k + 1),
+    );
     assert.ok(s.out.length > 10, `written in ${s.out.length} pieces`);
-    assert.ok(s.out.every((b) => b.length <= 32 * 1024), 'no piece is huge');
+    assert.ok(
+      s.out.every((b) => b.length <= 32 * 1024),
+      'no piece is huge',
+    );
     assert.ok(s.flushes >= s.out.length - 1);
 
     const e = await run(s, 'RETURN (ALL) UNSEEN', { uid: true });
     assert.equal(e.length, 1);
     const all = e[0]!.replace('* ESEARCH (TAG "a1") UID ALL ', '').split(',').map(Number);
-    assert.deepEqual(all, Array.from({ length: n / 2 }, (_, k) => 20 * (k + 1)));
+    assert.deepEqual(
+      all,
+      Array.from({ length: n / 2 }, (_, k) => 20 * (k + 1)),
+    );
     assert.ok(s.out.length > 10 && s.out.every((b) => b.length <= 32 * 1024));
   });
 });

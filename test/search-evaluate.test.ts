@@ -32,23 +32,61 @@ interface Fixture {
 
 const FIXTURES: Fixture[] = [
   {
-    uid: 3, flags: ['\\Seen'], size: 1000, modseq: 10, internal: '1994-02-01T10:00:00Z', sent: '1994-01-31T23:30:00Z',
-    headers: [['from', 'John Smith <smith@example.com>'], ['to', 'alice@example.org'], ['subject', 'Quarterly report'], ['x-spam', '']],
+    uid: 3,
+    flags: ['\\Seen'],
+    size: 1000,
+    modseq: 10,
+    internal: '1994-02-01T10:00:00Z',
+    sent: '1994-01-31T23:30:00Z',
+    headers: [
+      ['from', 'John Smith <smith@example.com>'],
+      ['to', 'alice@example.org'],
+      ['subject', 'Quarterly report'],
+      ['x-spam', ''],
+    ],
     body: 'Numbers attached.',
   },
   {
-    uid: 5, flags: ['\\Flagged', '$Junk'], size: 5000, modseq: 12, internal: '1994-02-02T00:00:00Z', sent: '1994-02-02T08:00:00Z',
-    headers: [['from', 'Bob <bob@example.net>'], ['to', 'Alice <alice@example.org>'], ['cc', 'carol@example.com'], ['subject', 'Café Straße ΣΊΣΥΦΟΣ']],
+    uid: 5,
+    flags: ['\\Flagged', '$Junk'],
+    size: 5000,
+    modseq: 12,
+    internal: '1994-02-02T00:00:00Z',
+    sent: '1994-02-02T08:00:00Z',
+    headers: [
+      ['from', 'Bob <bob@example.net>'],
+      ['to', 'Alice <alice@example.org>'],
+      ['cc', 'carol@example.com'],
+      ['subject', 'Café Straße ΣΊΣΥΦΟΣ'],
+    ],
     body: 'Let us meet for lunch. Отпуск!',
   },
   {
-    uid: 8, flags: ['\\Answered', '\\Seen', '\\Deleted'], size: 200, modseq: 15, internal: '1994-02-03T23:59:59Z',
-    headers: [['from', 'carol@example.com'], ['bcc', 'secret@example.com'], ['subject', 'Re: lunch'], ['received', 'a'], ['received', 'from mx.example.com']],
+    uid: 8,
+    flags: ['\\Answered', '\\Seen', '\\Deleted'],
+    size: 200,
+    modseq: 15,
+    internal: '1994-02-03T23:59:59Z',
+    headers: [
+      ['from', 'carol@example.com'],
+      ['bcc', 'secret@example.com'],
+      ['subject', 'Re: lunch'],
+      ['received', 'a'],
+      ['received', 'from mx.example.com'],
+    ],
     body: '',
   },
   {
-    uid: 9, flags: ['\\Draft'], size: 3000, modseq: 20, internal: '1994-02-04T12:00:00Z', sent: '1994-02-04T12:00:00Z',
-    headers: [['from', 'alice@example.org'], ['subject', 'draft: SMITH things']],
+    uid: 9,
+    flags: ['\\Draft'],
+    size: 3000,
+    modseq: 20,
+    internal: '1994-02-04T12:00:00Z',
+    sent: '1994-02-04T12:00:00Z',
+    headers: [
+      ['from', 'alice@example.org'],
+      ['subject', 'draft: SMITH things'],
+    ],
     body: 'unfinished',
   },
 ];
@@ -70,7 +108,10 @@ class FakeSource implements ContentSource {
   recordCalls: number[][] = [];
   analysisCalls = 0;
   private readonly byUid: Map<number, Fixture>;
-  constructor(fixtures: readonly Fixture[], private readonly gone = new Set<number>()) {
+  constructor(
+    fixtures: readonly Fixture[],
+    private readonly gone = new Set<number>(),
+  ) {
     this.byUid = new Map(fixtures.map((f) => [f.uid, f]));
   }
   async getRecords(uids: readonly Uid[]) {
@@ -89,7 +130,11 @@ class FakeSource implements ContentSource {
 
 function viewOf(fixtures: readonly Fixture[]): MailboxView {
   return new MailboxView(
-    1 as MailboxId, 'INBOX', 1, uid(100), modseq(100),
+    1 as MailboxId,
+    'INBOX',
+    1,
+    uid(100),
+    modseq(100),
     fixtures.map((f) => ({ uid: uid(f.uid), modseq: modseq(f.modseq ?? 1), flags: f.flags ?? [], size: f.size ?? 100 })),
     [],
   );
@@ -133,20 +178,46 @@ describe('cheap keys', () => {
   const h = harness(FIXTURES, { recent: [8, 9], saved: [5, 9, 77] });
   const cases: Array<[string, number[]]> = [
     ['ALL', [3, 5, 8, 9]],
-    ['SEEN', [3, 8]], ['UNSEEN', [5, 9]],
-    ['ANSWERED', [8]], ['UNANSWERED', [3, 5, 9]],
-    ['DELETED', [8]], ['UNDELETED', [3, 5, 9]],
-    ['DRAFT', [9]], ['UNDRAFT', [3, 5, 8]],
-    ['FLAGGED', [5]], ['UNFLAGGED', [3, 8, 9]],
-    ['KEYWORD $junk', [5]], ['UNKEYWORD $Junk', [3, 8, 9]], ['KEYWORD \\seen', [3, 8]],
-    ['RECENT', [8, 9]], ['NEW', [9]], ['OLD', [3, 5]],
-    ['LARGER 1000', [5, 9]], ['SMALLER 1000', [8]],
-    ['MODSEQ 12', [5, 8, 9]], ['MODSEQ "/flags/\\\\seen" all 16', [9]],
-    ['1', [3]], ['2:3', [5, 8]], ['*', [9]], ['3:*', [8, 9]], ['4:100', [9]], ['5:100', []], ['1,4', [3, 9]],
-    ['UID 5:8', [5, 8]], ['UID *', [9]], ['UID 9:100', [9]], ['UID 100:*', [9]], ['UID 1:2', []],
-    ['$', [5, 9]], ['UID $', [5, 9]],
-    ['OR SEEN FLAGGED', [3, 5, 8]], ['NOT SEEN', [5, 9]], ['NOT (SEEN DELETED)', [3, 5, 9]],
-    ['OR DRAFT (SEEN LARGER 500)', [3, 9]], ['SEEN NOT OR DELETED DRAFT', [3]], ['seen unseen', []],
+    ['SEEN', [3, 8]],
+    ['UNSEEN', [5, 9]],
+    ['ANSWERED', [8]],
+    ['UNANSWERED', [3, 5, 9]],
+    ['DELETED', [8]],
+    ['UNDELETED', [3, 5, 9]],
+    ['DRAFT', [9]],
+    ['UNDRAFT', [3, 5, 8]],
+    ['FLAGGED', [5]],
+    ['UNFLAGGED', [3, 8, 9]],
+    ['KEYWORD $junk', [5]],
+    ['UNKEYWORD $Junk', [3, 8, 9]],
+    ['KEYWORD \\seen', [3, 8]],
+    ['RECENT', [8, 9]],
+    ['NEW', [9]],
+    ['OLD', [3, 5]],
+    ['LARGER 1000', [5, 9]],
+    ['SMALLER 1000', [8]],
+    ['MODSEQ 12', [5, 8, 9]],
+    ['MODSEQ "/flags/\\\\seen" all 16', [9]],
+    ['1', [3]],
+    ['2:3', [5, 8]],
+    ['*', [9]],
+    ['3:*', [8, 9]],
+    ['4:100', [9]],
+    ['5:100', []],
+    ['1,4', [3, 9]],
+    ['UID 5:8', [5, 8]],
+    ['UID *', [9]],
+    ['UID 9:100', [9]],
+    ['UID 100:*', [9]],
+    ['UID 1:2', []],
+    ['$', [5, 9]],
+    ['UID $', [5, 9]],
+    ['OR SEEN FLAGGED', [3, 5, 8]],
+    ['NOT SEEN', [5, 9]],
+    ['NOT (SEEN DELETED)', [3, 5, 9]],
+    ['OR DRAFT (SEEN LARGER 500)', [3, 9]],
+    ['SEEN NOT OR DELETED DRAFT', [3]],
+    ['seen unseen', []],
   ];
   for (const [args, want] of cases) {
     test(args, async () => {
@@ -167,19 +238,45 @@ describe('cheap keys', () => {
 describe('content keys', () => {
   const cases: Array<[string, number[]]> = [
     // Internal date, by UTC calendar day, ignoring the time.
-    ['BEFORE 2-Feb-1994', [3]], ['ON 3-Feb-1994', [8]], ['SINCE 3-Feb-1994', [8, 9]], ['ON 1-Jan-1994', []],
+    ['BEFORE 2-Feb-1994', [3]],
+    ['ON 3-Feb-1994', [8]],
+    ['SINCE 3-Feb-1994', [8, 9]],
+    ['ON 1-Jan-1994', []],
     // Date header; uid 8 has none, so no SENT* key matches it (RFC 9051 §6.4.4), and NOT of one does.
-    ['SENTBEFORE 1-Feb-1994', [3]], ['SENTON 31-Jan-1994', [3]], ['SENTON 3-Feb-1994', []], ['SENTSINCE 2-Feb-1994', [5, 9]],
+    ['SENTBEFORE 1-Feb-1994', [3]],
+    ['SENTON 31-Jan-1994', [3]],
+    ['SENTON 3-Feb-1994', []],
+    ['SENTSINCE 2-Feb-1994', [5, 9]],
     ['NOT SENTBEFORE 1-Jan-2100', [8]],
     // Header substrings, case-insensitive, every occurrence.
-    ['FROM smith', [3]], ['FROM EXAMPLE.COM', [3, 8]], ['TO alice', [3, 5]], ['CC carol', [5]], ['BCC secret', [8]],
-    ['SUBJECT lunch', [8]], ['SUBJECT "café"', [5]], ['SUBJECT "CAFÉ"', [5]], ['SUBJECT "straße"', [5]], ['SUBJECT strasse', []], ['SUBJECT "σίσυφος"', [5]],
-    ['HEADER received mx.example', [8]], ['HEADER X-SPAM ""', [3]], ['HEADER cc ""', [5]], ['HEADER subject ""', [3, 5, 8, 9]],
-    ['FROM ""', [3, 5, 8, 9]], ['BCC ""', [8]],
-    ['BODY lunch', [5]], ['BODY "отпуск"', [5]], ['BODY smith', []],
-    ['TEXT smith', [3, 9]], ['TEXT lunch', [5, 8]], ['TEXT "subject: re:"', [8]], ['TEXT unfinished', [9]],
+    ['FROM smith', [3]],
+    ['FROM EXAMPLE.COM', [3, 8]],
+    ['TO alice', [3, 5]],
+    ['CC carol', [5]],
+    ['BCC secret', [8]],
+    ['SUBJECT lunch', [8]],
+    ['SUBJECT "café"', [5]],
+    ['SUBJECT "CAFÉ"', [5]],
+    ['SUBJECT "straße"', [5]],
+    ['SUBJECT strasse', []],
+    ['SUBJECT "σίσυφος"', [5]],
+    ['HEADER received mx.example', [8]],
+    ['HEADER X-SPAM ""', [3]],
+    ['HEADER cc ""', [5]],
+    ['HEADER subject ""', [3, 5, 8, 9]],
+    ['FROM ""', [3, 5, 8, 9]],
+    ['BCC ""', [8]],
+    ['BODY lunch', [5]],
+    ['BODY "отпуск"', [5]],
+    ['BODY smith', []],
+    ['TEXT smith', [3, 9]],
+    ['TEXT lunch', [5, 8]],
+    ['TEXT "subject: re:"', [8]],
+    ['TEXT unfinished', [9]],
     // Mixed: cheap keys prune, content keys decide.
-    ['SEEN FROM carol', [8]], ['OR FLAGGED BODY unfinished', [5, 9]], ['NOT BODY lunch', [3, 8, 9]],
+    ['SEEN FROM carol', [8]],
+    ['OR FLAGGED BODY unfinished', [5, 9]],
+    ['NOT BODY lunch', [3, 8, 9]],
     ['OR SINCE 4-Feb-1994 1', [3, 9]],
   ];
   for (const [args, want] of cases) {
@@ -212,7 +309,10 @@ describe('content keys', () => {
     assert.deepEqual(await uids(h, 'FLAGGED'), [5]);
     assert.deepEqual(await uids(h, 'FROM example'), [3, 9]);
     assert.deepEqual(await uids(h, 'NOT FROM nobody'), [3, 9]);
-    assert.ok(h.source.recordCalls.every((c) => !c.includes(8)), 'expunged messages are not loaded');
+    assert.ok(
+      h.source.recordCalls.every((c) => !c.includes(8)),
+      'expunged messages are not loaded',
+    );
   });
 
   test('foldText is i;unicode-casemap (RFC 5051 §2): simple titlecase, then NFKD', () => {
@@ -259,8 +359,22 @@ describe('large mailboxes', () => {
 describe('properties', () => {
   /** Leaf keys mixing cheap and content keys. */
   const leaves = [
-    'SEEN', 'FLAGGED', 'DELETED', 'LARGER 1000', 'MODSEQ 12', '2:3', 'UID 5:8', 'RECENT', '$',
-    'FROM example', 'SUBJECT lunch', 'BODY unfinished', 'TEXT smith', 'SINCE 3-Feb-1994', 'SENTON 31-Jan-1994', 'HEADER cc ""',
+    'SEEN',
+    'FLAGGED',
+    'DELETED',
+    'LARGER 1000',
+    'MODSEQ 12',
+    '2:3',
+    'UID 5:8',
+    'RECENT',
+    '$',
+    'FROM example',
+    'SUBJECT lunch',
+    'BODY unfinished',
+    'TEXT smith',
+    'SINCE 3-Feb-1994',
+    'SENTON 31-Jan-1994',
+    'HEADER cc ""',
   ];
   const keyArb = fc.letrec<{ key: string }>((tie) => ({
     key: fc.oneof(
@@ -282,9 +396,18 @@ describe('properties', () => {
         // Messages pending expunge have no content: only content-free results are comparable there.
         const live = FIXTURES.map((f) => f.uid).filter((u) => !expunged.includes(u));
         const pick = (s: Set<number>) => live.filter((u) => s.has(u));
-        assert.deepEqual(pick(new Set(await uids(h, `NOT ${a}`))), live.filter((u) => !A.has(u)));
-        assert.deepEqual(pick(new Set(await uids(h, `OR ${a} ${b}`))), live.filter((u) => A.has(u) || B.has(u)));
-        assert.deepEqual(pick(new Set(await uids(h, `${a} ${b}`))), live.filter((u) => A.has(u) && B.has(u)));
+        assert.deepEqual(
+          pick(new Set(await uids(h, `NOT ${a}`))),
+          live.filter((u) => !A.has(u)),
+        );
+        assert.deepEqual(
+          pick(new Set(await uids(h, `OR ${a} ${b}`))),
+          live.filter((u) => A.has(u) || B.has(u)),
+        );
+        assert.deepEqual(
+          pick(new Set(await uids(h, `${a} ${b}`))),
+          live.filter((u) => A.has(u) && B.has(u)),
+        );
       }),
       { numRuns: 300 },
     );

@@ -10,7 +10,7 @@ import iconv from 'iconv-lite';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
-const crlf = (lines: string[]): string => lines.join('\r\n') + '\r\n';
+const crlf = (lines: string[]): string => `${lines.join('\r\n')}\r\n`;
 
 const MESSAGES: Array<{ flags: string; date: string; text: string }> = [
   {
@@ -90,23 +90,60 @@ after(async () => {
 describe('keys over the wire', () => {
   const cases: Array<[string, number[]]> = [
     ['ALL', [1, 2, 3, 4]],
-    ['SEEN', [1]], ['UNSEEN', [2, 3, 4]], ['FLAGGED', [2]], ['ANSWERED', [3]], ['DELETED', [3]], ['UNDELETED', [1, 2, 4]],
-    ['DRAFT', []], ['UNDRAFT', [1, 2, 3, 4]], ['KEYWORD $Junk', [2]], ['UNKEYWORD $junk', [1, 3, 4]],
-    ['LARGER 2000', [4]], ['SMALLER 120', [3]],
-    ['BEFORE 2-Feb-1994', [1]], ['ON 3-Feb-1994', [3]], ['SINCE 3-Feb-1994', [3, 4]],
+    ['SEEN', [1]],
+    ['UNSEEN', [2, 3, 4]],
+    ['FLAGGED', [2]],
+    ['ANSWERED', [3]],
+    ['DELETED', [3]],
+    ['UNDELETED', [1, 2, 4]],
+    ['DRAFT', []],
+    ['UNDRAFT', [1, 2, 3, 4]],
+    ['KEYWORD $Junk', [2]],
+    ['UNKEYWORD $junk', [1, 3, 4]],
+    ['LARGER 2000', [4]],
+    ['SMALLER 120', [3]],
+    ['BEFORE 2-Feb-1994', [1]],
+    ['ON 3-Feb-1994', [3]],
+    ['SINCE 3-Feb-1994', [3, 4]],
     // Message 3 has no Date header: no SENT* key matches it (RFC 9051 §6.4.4).
-    ['SENTON 31-Jan-1994', [1]], ['SENTBEFORE 2-Feb-1994', [1]], ['SENTON 3-Feb-1994', []], ['SENTSINCE 2-Feb-1994', [2, 4]],
-    ['FROM smith', [1]], ['FROM "jöhn"', [1]], ['TO ALICE', [1, 2]], ['CC carol', [2]], ['BCC secret', [3]],
-    ['SUBJECT lunch', [2, 3]], ['SUBJECT "CRÈME"', [1]],
-    ['HEADER X-Spam ""', [1]], ['HEADER x-spam yes', [1]], ['HEADER MIME-Version 1.0', [2]],
-    ['BODY attached', [1]], ['BODY "отпуск"', [2]], ['BODY smith', []],
-    ['TEXT smith', [1]], ['TEXT lunch', [2, 3]], ['TEXT sure', [3]],
-    ['2:3', [2, 3]], ['3:*', [3, 4]], ['4:99', [4]], ['UID 2:3', [2, 3]], ['UID 3:*', [3, 4]],
-    ['OR SEEN FLAGGED', [1, 2]], ['NOT OR SEEN FLAGGED', [3, 4]], ['(SUBJECT lunch) NOT DELETED', [2]], ['OR FROM bob BODY attached', [1, 2]],
+    ['SENTON 31-Jan-1994', [1]],
+    ['SENTBEFORE 2-Feb-1994', [1]],
+    ['SENTON 3-Feb-1994', []],
+    ['SENTSINCE 2-Feb-1994', [2, 4]],
+    ['FROM smith', [1]],
+    ['FROM "jöhn"', [1]],
+    ['TO ALICE', [1, 2]],
+    ['CC carol', [2]],
+    ['BCC secret', [3]],
+    ['SUBJECT lunch', [2, 3]],
+    ['SUBJECT "CRÈME"', [1]],
+    ['HEADER X-Spam ""', [1]],
+    ['HEADER x-spam yes', [1]],
+    ['HEADER MIME-Version 1.0', [2]],
+    ['BODY attached', [1]],
+    ['BODY "отпуск"', [2]],
+    ['BODY smith', []],
+    ['TEXT smith', [1]],
+    ['TEXT lunch', [2, 3]],
+    ['TEXT sure', [3]],
+    ['2:3', [2, 3]],
+    ['3:*', [3, 4]],
+    ['4:99', [4]],
+    ['UID 2:3', [2, 3]],
+    ['UID 3:*', [3, 4]],
+    ['OR SEEN FLAGGED', [1, 2]],
+    ['NOT OR SEEN FLAGGED', [3, 4]],
+    ['(SUBJECT lunch) NOT DELETED', [2]],
+    ['OR FROM bob BODY attached', [1, 2]],
     // This session's SELECT claimed every message as \Recent (RFC 3501 §2.3.2).
-    ['RECENT', [1, 2, 3, 4]], ['NEW', [2, 3, 4]], ['OLD', []],
+    ['RECENT', [1, 2, 3, 4]],
+    ['NEW', [2, 3, 4]],
+    ['OLD', []],
     // RFC 5032: the 1994 dates are older than a second and than a day, and younger than 4e9 seconds.
-    ['OLDER 1', [1, 2, 3, 4]], ['YOUNGER 86400', []], ['YOUNGER 4000000000', [1, 2, 3, 4]], ['UNSEEN OLDER 86400', [2, 3, 4]],
+    ['OLDER 1', [1, 2, 3, 4]],
+    ['YOUNGER 86400', []],
+    ['YOUNGER 4000000000', [1, 2, 3, 4]],
+    ['UNSEEN OLDER 86400', [2, 3, 4]],
   ];
   for (const [args, want] of cases) {
     test(args, async () => {
@@ -175,7 +212,10 @@ describe('ESEARCH and SAVE', () => {
     assert.match(r.tagged, /^v1 OK/);
     const f = await c.command('v2', 'FETCH $ FLAGS');
     assert.match(f.tagged, /^v2 OK/);
-    assert.deepEqual(f.lines.map((l) => /^\* (\d+) FETCH/.exec(l)?.[1]), ['2', '3']);
+    assert.deepEqual(
+      f.lines.map((l) => /^\* (\d+) FETCH/.exec(l)?.[1]),
+      ['2', '3'],
+    );
     assert.match(f.lines[0]!, /\\Flagged/);
     assert.deepEqual(await search('$ NOT DELETED'), [2]);
     // Pipelined: the saved result is ready for the very next command (RFC 5182 §2.1).

@@ -36,10 +36,16 @@ const addr = (field: string, value: string): SearchKey => ({ kind: 'header', fie
 describe('search keys', () => {
   test('flag keys, positive and negated', () => {
     const cases: Array<[string, string, boolean]> = [
-      ['ANSWERED', '\\Answered', true], ['DELETED', '\\Deleted', true], ['DRAFT', '\\Draft', true],
-      ['FLAGGED', '\\Flagged', true], ['SEEN', '\\Seen', true],
-      ['UNANSWERED', '\\Answered', false], ['UNDELETED', '\\Deleted', false], ['UNDRAFT', '\\Draft', false],
-      ['UNFLAGGED', '\\Flagged', false], ['UNSEEN', '\\Seen', false],
+      ['ANSWERED', '\\Answered', true],
+      ['DELETED', '\\Deleted', true],
+      ['DRAFT', '\\Draft', true],
+      ['FLAGGED', '\\Flagged', true],
+      ['SEEN', '\\Seen', true],
+      ['UNANSWERED', '\\Answered', false],
+      ['UNDELETED', '\\Deleted', false],
+      ['UNDRAFT', '\\Draft', false],
+      ['UNFLAGGED', '\\Flagged', false],
+      ['UNSEEN', '\\Seen', false],
     ];
     for (const [word, f, set] of cases) {
       assert.deepEqual(q(word), flag(f, set), word);
@@ -86,7 +92,16 @@ describe('search keys', () => {
     assert.deepEqual(q('SMALLER 4294967296'), { kind: 'size', op: 'smaller', n: 4294967296 });
     assert.deepEqual(q('UID 1:*'), { kind: 'uid', set: { kind: 'ranges', ranges: [[1, STAR]] } });
     assert.deepEqual(q('UID $'), { kind: 'uid', set: { kind: 'saved' } });
-    assert.deepEqual(q('2,4:6'), { kind: 'seq', set: { kind: 'ranges', ranges: [[2, 2], [4, 6]] } });
+    assert.deepEqual(q('2,4:6'), {
+      kind: 'seq',
+      set: {
+        kind: 'ranges',
+        ranges: [
+          [2, 2],
+          [4, 6],
+        ],
+      },
+    });
     assert.deepEqual(q('*'), { kind: 'seq', set: { kind: 'ranges', ranges: [[STAR, STAR]] } });
     assert.deepEqual(q('$'), { kind: 'seq', set: { kind: 'saved' } });
   });
@@ -129,11 +144,11 @@ describe('structure and precedence', () => {
   });
 
   test('nesting and key count are bounded', () => {
-    const deepNot = 'NOT '.repeat(MAX_SEARCH_DEPTH + 1) + 'SEEN';
+    const deepNot = `${'NOT '.repeat(MAX_SEARCH_DEPTH + 1)}SEEN`;
     bad(deepNot);
-    assert.ok(q('NOT '.repeat(MAX_SEARCH_DEPTH) + 'SEEN'));
+    assert.ok(q(`${'NOT '.repeat(MAX_SEARCH_DEPTH)}SEEN`));
     bad('OR '.repeat(MAX_SEARCH_DEPTH + 1) + 'SEEN '.repeat(MAX_SEARCH_DEPTH + 2).trim());
-    bad('('.repeat(40) + 'SEEN' + ')'.repeat(40));
+    bad(`${'('.repeat(40)}SEEN${')'.repeat(40)}`);
     bad(Array.from({ length: MAX_SEARCH_KEYS + 1 }, () => 'SEEN').join(' '));
     assert.ok(q(Array.from({ length: MAX_SEARCH_KEYS }, () => 'SEEN').join(' ')));
   });
@@ -142,10 +157,36 @@ describe('structure and precedence', () => {
 describe('bad input', () => {
   test('is a ParseError', () => {
     for (const args of [
-      '', 'FOO', 'SEEN  FLAGGED', 'SEEN ', 'FROM', 'BEFORE 31-Feb-2020', 'BEFORE 1-Foo-2020', 'SINCE 2020-01-01',
-      'LARGER x', 'LARGER -1', 'SMALLER 99999999999999999999', 'UID', 'UID x', '0', '1:0', 'NOT', 'OR SEEN',
-      '()', '(SEEN', 'SEEN)', 'HEADER subject', 'KEYWORD', 'RETURN (FOO) ALL', 'RETURN (MIN', 'RETURN ALL',
-      'CHARSET', 'CHARSET UTF-8', 'RETURN (MIN)', 'CHARSET UTF-8 RETURN (MIN) ALL', 'ALL RETURN (MIN)',
+      '',
+      'FOO',
+      'SEEN  FLAGGED',
+      'SEEN ',
+      'FROM',
+      'BEFORE 31-Feb-2020',
+      'BEFORE 1-Foo-2020',
+      'SINCE 2020-01-01',
+      'LARGER x',
+      'LARGER -1',
+      'SMALLER 99999999999999999999',
+      'UID',
+      'UID x',
+      '0',
+      '1:0',
+      'NOT',
+      'OR SEEN',
+      '()',
+      '(SEEN',
+      'SEEN)',
+      'HEADER subject',
+      'KEYWORD',
+      'RETURN (FOO) ALL',
+      'RETURN (MIN',
+      'RETURN ALL',
+      'CHARSET',
+      'CHARSET UTF-8',
+      'RETURN (MIN)',
+      'CHARSET UTF-8 RETURN (MIN) ALL',
+      'ALL RETURN (MIN)',
     ]) {
       bad(args);
     }
@@ -191,7 +232,10 @@ describe('RETURN and CHARSET', () => {
 
   test('parseSearchKeys reads a bare program (SORT/THREAD)', () => {
     const r = reader('SEEN SUBJECT x');
-    assert.deepEqual(parseSearchKeys(r, (b) => b.toString('utf8')), { kind: 'and', keys: [flag('\\Seen', true), hdr('subject', 'x')] });
+    assert.deepEqual(
+      parseSearchKeys(r, (b) => b.toString('utf8')),
+      { kind: 'and', keys: [flag('\\Seen', true), hdr('subject', 'x')] },
+    );
   });
 });
 

@@ -20,7 +20,7 @@ import { after, before, describe, test } from 'node:test';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
-const crlf = (lines: string[]): string => lines.join('\r\n') + '\r\n';
+const crlf = (lines: string[]): string => `${lines.join('\r\n')}\r\n`;
 
 /** Date header values (null: none), in APPEND order; the comment is the calendar day as written. */
 const DATES: Array<string | null> = [
@@ -102,32 +102,37 @@ function searchSuite(title: string, box: string, cases: Array<[query: string, li
   });
 }
 
-searchSuite('SENTBEFORE, SENTON, SENTSINCE: the Date header as written (RFC 9051 §6.4.4)', 'Dates', [
-  ['SENTBEFORE 24-Mar-2007', '* SEARCH'],
-  ['SENTBEFORE 25-Mar-2007', '* SEARCH 2'],
-  ['SENTBEFORE 26-Mar-2007', '* SEARCH 1 2 4 5 6 7 8 11 13'],
-  ['SENTBEFORE 27-Mar-2007', '* SEARCH 1 2 3 4 5 6 7 8 11 12 13'],
-  ['SENTON 23-Mar-2007', '* SEARCH'],
-  ['SENTON 24-Mar-2007', '* SEARCH 2'],
-  ['SENTON 25-Mar-2007', '* SEARCH 1 4 5 6 7 8 11 13'],
-  ['SENTON 26-Mar-2007', '* SEARCH 3 12'],
-  ['SENTSINCE 25-Mar-2007', '* SEARCH 1 3 4 5 6 7 8 11 12 13'],
-  ['SENTSINCE 26-Mar-2007', '* SEARCH 3 12'],
-  ['SENTSINCE 27-Mar-2007', '* SEARCH'],
-  // No Date header (9) or not a date (10): no SENT* key matches, whatever INTERNALDATE says.
-  ['NOT SENTBEFORE 1-Jan-2100', '* SEARCH 9 10'],
-  ['NOT SENTSINCE 1-Jan-1900', '* SEARCH 9 10'],
-  ['OR SENTBEFORE 25-Mar-2007 SENTSINCE 26-Mar-2007', '* SEARCH 2 3 12'],
-  // INTERNALDATE keys are untouched: the UTC day of the instant.
-  ['ON 26-Mar-2007', '* SEARCH 9'],
-], () => {
-  test('SORT (DATE) still orders by the instant in UTC (RFC 5256 §2.2)', async () => {
-    // UTC: 1 24th 22:00, 2 25th 07:59:59, 3 25th 11:00, 7 and 8 25th 23:00, 6 26th 04:00, 5 26th 05:00, 4 26th 08:00.
-    const r = await c.command('o', 'SORT (DATE) UTF-8 1:8');
-    assert.match(r.tagged, /^o OK/);
-    assert.deepEqual(r.lines, ['* SORT 1 2 3 7 8 6 5 4']);
-  });
-});
+searchSuite(
+  'SENTBEFORE, SENTON, SENTSINCE: the Date header as written (RFC 9051 §6.4.4)',
+  'Dates',
+  [
+    ['SENTBEFORE 24-Mar-2007', '* SEARCH'],
+    ['SENTBEFORE 25-Mar-2007', '* SEARCH 2'],
+    ['SENTBEFORE 26-Mar-2007', '* SEARCH 1 2 4 5 6 7 8 11 13'],
+    ['SENTBEFORE 27-Mar-2007', '* SEARCH 1 2 3 4 5 6 7 8 11 12 13'],
+    ['SENTON 23-Mar-2007', '* SEARCH'],
+    ['SENTON 24-Mar-2007', '* SEARCH 2'],
+    ['SENTON 25-Mar-2007', '* SEARCH 1 4 5 6 7 8 11 13'],
+    ['SENTON 26-Mar-2007', '* SEARCH 3 12'],
+    ['SENTSINCE 25-Mar-2007', '* SEARCH 1 3 4 5 6 7 8 11 12 13'],
+    ['SENTSINCE 26-Mar-2007', '* SEARCH 3 12'],
+    ['SENTSINCE 27-Mar-2007', '* SEARCH'],
+    // No Date header (9) or not a date (10): no SENT* key matches, whatever INTERNALDATE says.
+    ['NOT SENTBEFORE 1-Jan-2100', '* SEARCH 9 10'],
+    ['NOT SENTSINCE 1-Jan-1900', '* SEARCH 9 10'],
+    ['OR SENTBEFORE 25-Mar-2007 SENTSINCE 26-Mar-2007', '* SEARCH 2 3 12'],
+    // INTERNALDATE keys are untouched: the UTC day of the instant.
+    ['ON 26-Mar-2007', '* SEARCH 9'],
+  ],
+  () => {
+    test('SORT (DATE) still orders by the instant in UTC (RFC 5256 §2.2)', async () => {
+      // UTC: 1 24th 22:00, 2 25th 07:59:59, 3 25th 11:00, 7 and 8 25th 23:00, 6 26th 04:00, 5 26th 05:00, 4 26th 08:00.
+      const r = await c.command('o', 'SORT (DATE) UTF-8 1:8');
+      assert.match(r.tagged, /^o OK/);
+      assert.deepEqual(r.lines, ['* SORT 1 2 3 7 8 6 5 4']);
+    });
+  },
+);
 
 searchSuite('FROM, TO, CC, BCC: the envelope addresses and the raw text (RFC 9051 §6.4.4)', 'Addresses', [
   // The full address, whatever comments or display names surround it.

@@ -82,7 +82,30 @@ test('a port in use gives one clear line and exit status 1', async () => {
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   const port = (blocker.address() as { port: number }).port;
   try {
-    const res = spawnSync(process.execPath, [join(process.cwd(), 'bin', 'mailkeep.js'), 'serve', '--data-dir', mkdtempSync(join(tmpdir(), 'mailkeep-port-')), '--host', '127.0.0.1', '--imap-port', String(port), '--imaps-port', '0', '--pop3-port', '0', '--pop3s-port', '0', '--lmtp-port', '0', '--log-level', 'silent'], { encoding: 'utf8', timeout: 20000 });
+    const res = spawnSync(
+      process.execPath,
+      [
+        join(process.cwd(), 'bin', 'mailkeep.js'),
+        'serve',
+        '--data-dir',
+        mkdtempSync(join(tmpdir(), 'mailkeep-port-')),
+        '--host',
+        '127.0.0.1',
+        '--imap-port',
+        String(port),
+        '--imaps-port',
+        '0',
+        '--pop3-port',
+        '0',
+        '--pop3s-port',
+        '0',
+        '--lmtp-port',
+        '0',
+        '--log-level',
+        'silent',
+      ],
+      { encoding: 'utf8', timeout: 20000 },
+    );
     assert.equal(res.status, 1, res.stderr);
     const lines = res.stderr.trim().split('\n');
     assert.equal(lines.length, 1, res.stderr);

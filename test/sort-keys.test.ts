@@ -195,9 +195,7 @@ describe('addresses read back from ENVELOPE', () => {
   });
 
   test('sort values: addr-mailbox (RFC 5256) and the DISPLAY value (RFC 5957 §3)', () => {
-    const f = contentFacts(
-      analyze(['From: =?ISO-8859-1?Q?=C9mile?= <Emile.B@example.com>', 'To: bob@example.org', 'Cc: "" <carol@example.net>']),
-    );
+    const f = contentFacts(analyze(['From: =?ISO-8859-1?Q?=C9mile?= <Emile.B@example.com>', 'To: bob@example.org', 'Cc: "" <carol@example.net>']));
     assert.equal(f.from, casemapKey('Emile.B'));
     assert.equal(f.displayFrom, casemapKey('Émile'));
     assert.equal(f.to, casemapKey('bob'));
@@ -232,7 +230,12 @@ describe('sortIndices', () => {
   ];
   const sizes = [50, 10, 50, 30, 20];
   const run = (criteria: SortCriterion[], indices = [0, 1, 2, 3, 4]): number[] =>
-    sortIndices(indices, criteria, (i) => sizes[i]!, indices.map((i) => all[i]!)).map((i) => i + 1);
+    sortIndices(
+      indices,
+      criteria,
+      (i) => sizes[i]!,
+      indices.map((i) => all[i]!),
+    ).map((i) => i + 1);
 
   test('each key, REVERSE, ties by sequence number', () => {
     assert.deepEqual(run([{ key: 'subject', reverse: false }]), [5, 1, 3, 2, 4]);
@@ -243,7 +246,13 @@ describe('sortIndices', () => {
     assert.deepEqual(run([{ key: 'arrival', reverse: false }]), [5, 4, 3, 2, 1]);
     assert.deepEqual(run([{ key: 'size', reverse: false }]), [2, 5, 4, 1, 3]);
     assert.deepEqual(run([{ key: 'size', reverse: true }]), [1, 3, 4, 5, 2]);
-    assert.deepEqual(run([{ key: 'from', reverse: false }, { key: 'subject', reverse: true }]), [4, 2, 1, 3, 5]);
+    assert.deepEqual(
+      run([
+        { key: 'from', reverse: false },
+        { key: 'subject', reverse: true },
+      ]),
+      [4, 2, 1, 3, 5],
+    );
     assert.deepEqual(run([{ key: 'subject', reverse: false }], [0, 2, 4]), [5, 1, 3]);
   });
 
@@ -307,7 +316,10 @@ describe('sortIndices against a plain comparison sort', () => {
           }
           return a - b;
         });
-        assert.deepEqual(sortIndices(indices, criteria, (i) => msgs[i]!.size, facts), expected);
+        assert.deepEqual(
+          sortIndices(indices, criteria, (i) => msgs[i]!.size, facts),
+          expected,
+        );
       }),
     );
   });
@@ -355,7 +367,10 @@ describe('loadFacts', () => {
     assert.deepEqual(calls.records, [500, 500, 200]);
     // Only b2 lacks stored facts: one analysis per batch that holds it, never b1's; what is derived is written back.
     assert.equal(calls.analyses, 3);
-    assert.deepEqual(calls.saved, Array.from({ length: 3 }, () => ['b2', encodeHeaderFacts(analyses.get('b2')!)]));
+    assert.deepEqual(
+      calls.saved,
+      Array.from({ length: 3 }, () => ['b2', encodeHeaderFacts(analyses.get('b2')!)]),
+    );
     assert.equal(full[0]!.arrival, 1000);
     assert.equal(full[0]!.content?.subject, 'ONE');
     assert.equal(full[0]!.content?.sentDate, Date.UTC(2020, 0, 1));
@@ -374,10 +389,19 @@ describe('loadFacts', () => {
     const some = uids.filter((u) => u !== 3 && u % 5 !== 0);
     const facts = await loadFacts(source, some);
     const indices = some.map((_, p) => p);
-    for (const criteria of [[{ key: 'subject', reverse: false }], [{ key: 'subject', reverse: true }, { key: 'date', reverse: false }]] as SortCriterion[][]) {
+    for (const criteria of [
+      [{ key: 'subject', reverse: false }],
+      [
+        { key: 'subject', reverse: true },
+        { key: 'date', reverse: false },
+      ],
+    ] as SortCriterion[][]) {
       const ranks = (key: string, value: SortValue) => cachedRanks(source, key, value, some);
       assert.notEqual(ranks('subject', subjectOf), null);
-      assert.deepEqual(sortIndices(indices, criteria, () => 0, facts, ranks), sortIndices(indices, criteria, () => 0, facts));
+      assert.deepEqual(
+        sortIndices(indices, criteria, () => 0, facts, ranks),
+        sortIndices(indices, criteria, () => 0, facts),
+      );
     }
     // A UID the cache does not hold: no ranks, the caller ranks its facts.
     assert.equal(cachedRanks(source, 'subject', subjectOf, [uid(5000)]), null);

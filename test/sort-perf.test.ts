@@ -25,7 +25,10 @@ function listMessage(i: number): Buffer {
   const root = i - (i % 3);
   const parent = i % 2 === 0 ? root : i - 1;
   const refs = i === root ? [] : parent === root ? [`<m${root}@list.example>`] : [`<m${root}@list.example>`, `<m${parent}@list.example>`];
-  const subject = i === root ? `Topic ${i} about ${['builds', 'releases', 'docs', 'CI'][i % 4]}` : `${i % 11 === 0 ? 'Fwd' : 'Re'}: Topic ${root} about ${['builds', 'releases', 'docs', 'CI'][root % 4]}`;
+  const subject =
+    i === root
+      ? `Topic ${i} about ${['builds', 'releases', 'docs', 'CI'][i % 4]}`
+      : `${i % 11 === 0 ? 'Fwd' : 'Re'}: Topic ${root} about ${['builds', 'releases', 'docs', 'CI'][root % 4]}`;
   const minute = (i * 37) % (60 * 24 * 28);
   const day = 1 + Math.floor(minute / 1440);
   const lines = [
@@ -40,7 +43,7 @@ function listMessage(i: number): Buffer {
     '',
     ...Array.from({ length: 30 }, (_, k) => `Line ${k} of message ${i}: some discussion text that fills the body a bit.`),
   ];
-  return Buffer.from(lines.join('\r\n') + '\r\n');
+  return Buffer.from(`${lines.join('\r\n')}\r\n`);
 }
 
 let srv: TestServer;
@@ -56,7 +59,12 @@ before(async () => {
     const batch: NewMessage[] = await Promise.all(
       Array.from({ length: BATCH }, async (_, k) => {
         const bytes = listMessage(start + k);
-        return { blob: await store.blobs.put(bytes), analysis: analyzeMessage(bytes), flags: [], internalDate: new Date(1_700_000_000_000 + (start + k) * 60_000) };
+        return {
+          blob: await store.blobs.put(bytes),
+          analysis: analyzeMessage(bytes),
+          flags: [],
+          internalDate: new Date(1_700_000_000_000 + (start + k) * 60_000),
+        };
       }),
     );
     await store.appendMessages(account.id, inbox.id, batch);

@@ -14,7 +14,7 @@ import iconv from 'iconv-lite';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
-const crlf = (lines: string[]): string => lines.join('\r\n') + '\r\n';
+const crlf = (lines: string[]): string => `${lines.join('\r\n')}\r\n`;
 
 interface Fixture {
   date: string;

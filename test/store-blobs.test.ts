@@ -39,7 +39,11 @@ describe('FsBlobStore', () => {
   it('reads several ranges in the order asked', async () => {
     const a = await blobs.put(Buffer.from('0123456789'));
     const b = await blobs.put(Buffer.from('abcdefghij'));
-    const got = await blobs.readRanges([{ blobId: b.blobId, start: 2, end: 5 }, { blobId: a.blobId, start: 7 }, { blobId: b.blobId, start: 0, end: 0 }]);
+    const got = await blobs.readRanges([
+      { blobId: b.blobId, start: 2, end: 5 },
+      { blobId: a.blobId, start: 7 },
+      { blobId: b.blobId, start: 0, end: 0 },
+    ]);
     assert.deepEqual(got.map(String), ['cde', '789', '']);
     await assert.rejects(blobs.readRanges([{ blobId: '0'.repeat(64), start: 0 }]), (e) => e instanceof StoreError && e.code === 'NONEXISTENT');
   });

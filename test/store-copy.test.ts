@@ -68,7 +68,9 @@ async function observe(port: number, user: string): Promise<Record<string, strin
     assert.ok(names.length >= 2, seen.list);
     for (const name of names) {
       seen[`select ${name}`] = raw(await c.command('s', `SELECT "${name}" (CONDSTORE)`));
-      seen[`fetch ${name}`] = raw(await c.command('f', 'UID FETCH 1:* (UID MODSEQ FLAGS INTERNALDATE SAVEDATE RFC822.SIZE EMAILID BODYSTRUCTURE ENVELOPE BODY.PEEK[])'));
+      seen[`fetch ${name}`] = raw(
+        await c.command('f', 'UID FETCH 1:* (UID MODSEQ FLAGS INTERNALDATE SAVEDATE RFC822.SIZE EMAILID BODYSTRUCTURE ENVELOPE BODY.PEEK[])'),
+      );
       seen[`metadata ${name}`] = raw(await c.command('g', `GETMETADATA (DEPTH infinity) "${name}" (/private /shared)`));
     }
     return seen;
@@ -85,7 +87,10 @@ async function lmtpDeliver(port: number, to: readonly string[], message: Buffer)
     const head = await client.replies(2 + to.length + 1);
     assert.equal(head.at(-1)!.code, 354, head.map((r) => r.last).join('\n'));
     client.send(dotStuff(message));
-    assert.deepEqual((await client.replies(to.length)).map((r) => r.code), to.map(() => 250));
+    assert.deepEqual(
+      (await client.replies(to.length)).map((r) => r.code),
+      to.map(() => 250),
+    );
   } finally {
     client.close();
   }
@@ -180,7 +185,10 @@ async function checkCopy(original: Before, overrides: Record<string, unknown>): 
     const r = ok(await c.command('q', `SELECT INBOX (QRESYNC (${uidValidity} ${modseqBeforeExpunge}))`));
     assert.ok(r.lines.includes(`* VANISHED (EARLIER) ${expunged.join(',')}`), r.lines.join('\n'));
     const fetched = r.lines.flatMap((l) => /^\* \d+ FETCH \(.*UID (\d+)/.exec(l)?.[1] ?? []).map(Number);
-    assert.deepEqual(fetched.sort((a, b) => a - b), changedAfter);
+    assert.deepEqual(
+      fetched.sort((a, b) => a - b),
+      changedAfter,
+    );
     // A new message continues UIDNEXT; a new mailbox gets a UIDVALIDITY never used before.
     const appended = await append(c, 'INBOX', '', mail(7));
     assert.match(appended.tagged, new RegExp(`\\[APPENDUID ${uidValidity} ${uidNext}\\]`));

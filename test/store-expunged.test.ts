@@ -50,7 +50,11 @@ for (const backend of backends) {
         const later = await deliver(store, accountId, inbox, message('later'));
 
         const records = await store.getRecords(accountId, inbox, [later, before.uid, uid(99), live]);
-        assert.deepEqual(records.map((r) => r.uid), [live, before.uid, later], 'ascending, live and expunged mixed, missing skipped');
+        assert.deepEqual(
+          records.map((r) => r.uid),
+          [live, before.uid, later],
+          'ascending, live and expunged mixed, missing skipped',
+        );
         const [, gone] = records;
         assert.deepEqual(gone, { ...before, modseq: expungeModseq });
         assert.deepEqual(gone?.flags, ['\\Seen', '\\Deleted', 'Work']);
@@ -70,7 +74,10 @@ for (const backend of backends) {
         assert.deepEqual([changes.changed, changes.expunged], [[], [before.uid]]);
         // The tombstone counts against neither quota.
         const next = await deliver(store, accountId, inbox, m);
-        assert.deepEqual((await store.listSummaries(accountId, inbox)).map((s) => s.uid), [next]);
+        assert.deepEqual(
+          (await store.listSummaries(accountId, inbox)).map((s) => s.uid),
+          [next],
+        );
       }));
 
     it('never changes, copies or moves an expunged message', () =>
@@ -202,8 +209,14 @@ for (const backend of backends) {
       }));
 
     it('refuses a negative or fractional retention', async () => {
-      await assert.rejects(backend.withStore(async () => undefined, { expungedRetentionMs: -1 }), /expungedRetentionMs/);
-      await assert.rejects(backend.withStore(async () => undefined, { expungedRetentionMs: 0.5 }), /expungedRetentionMs/);
+      await assert.rejects(
+        backend.withStore(async () => undefined, { expungedRetentionMs: -1 }),
+        /expungedRetentionMs/,
+      );
+      await assert.rejects(
+        backend.withStore(async () => undefined, { expungedRetentionMs: 0.5 }),
+        /expungedRetentionMs/,
+      );
     });
 
     it('deleting the mailbox or the account releases held blobs at once', () =>
@@ -238,7 +251,7 @@ describe('SQLite store: migration 2 (held tombstones)', () => {
           VALUES (7, 3, 'INBOX', 100, 5, 9);
         INSERT INTO expunged (account_id, mailbox_id, modseq, uid) VALUES (7, 3, 8, 2);
       `);
-      db.prepare("INSERT INTO blobs (blob_id, size, refcount, analysis) VALUES (?, ?, 0, ?)").run(
+      db.prepare('INSERT INTO blobs (blob_id, size, refcount, analysis) VALUES (?, ?, 0, ?)').run(
         staged.blobId,
         bytes.length,
         encodeAnalysis(fakeAnalysis(bytes)),
@@ -262,7 +275,10 @@ describe('SQLite store: migration 2 (held tombstones)', () => {
         assert.equal(refcount(dir, staged.blobId), 2, 'old tombstones hold nothing');
         const old = await store.changesSince(accountId, inbox, modseq(0));
         assert.deepEqual(old.expunged, [2], 'the old tombstone still replays');
-        assert.deepEqual((await store.getRecords(accountId, inbox, [2, 1, 4] as Uid[])).map((r) => r.uid), [1, 4]);
+        assert.deepEqual(
+          (await store.getRecords(accountId, inbox, [2, 1, 4] as Uid[])).map((r) => r.uid),
+          [1, 4],
+        );
 
         const res = await store.expunge(accountId, inbox, [uid(1)]);
         assert.deepEqual(res.expunged, [1]);

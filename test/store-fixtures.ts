@@ -33,10 +33,7 @@ export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<v
 }
 
 /** Runs fn with a SQLite store in a temp data directory, then closes and removes it. */
-export async function withStore<T>(
-  fn: (store: SqliteStore, dataDir: string) => Promise<T>,
-  opts: Omit<OpenStoreOptions, 'dataDir' | 'url'> = {},
-): Promise<T> {
+export async function withStore<T>(fn: (store: SqliteStore, dataDir: string) => Promise<T>, opts: Omit<OpenStoreOptions, 'dataDir' | 'url'> = {}): Promise<T> {
   const { dir, cleanup } = await tempDir();
   try {
     // No URL: openStore opens SQLite.

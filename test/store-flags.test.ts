@@ -18,15 +18,24 @@ describe('flags', () => {
 
   it('rejects names that would break the stored form', () => {
     for (const bad of ['', 'a b', 'a\tb', 'x\r\n']) {
-      assert.throws(() => parseFlags([bad]), (e: unknown) => e instanceof StoreError && e.code === 'CANNOT');
+      assert.throws(
+        () => parseFlags([bad]),
+        (e: unknown) => e instanceof StoreError && e.code === 'CANNOT',
+      );
     }
   });
 
   it('bounds the number of keywords', () => {
     const many = Array.from({ length: MAX_KEYWORDS + 1 }, (_, i) => `k${i}`);
-    assert.throws(() => parseFlags(many), (e: unknown) => e instanceof StoreError && e.code === 'LIMIT');
+    assert.throws(
+      () => parseFlags(many),
+      (e: unknown) => e instanceof StoreError && e.code === 'LIMIT',
+    );
     const full = parseFlags(many.slice(0, MAX_KEYWORDS));
-    assert.throws(() => applyFlagOp(full, 'add', parseFlags(['one-more'])), (e: unknown) => e instanceof StoreError && e.code === 'LIMIT');
+    assert.throws(
+      () => applyFlagOp(full, 'add', parseFlags(['one-more'])),
+      (e: unknown) => e instanceof StoreError && e.code === 'LIMIT',
+    );
   });
 
   it('applies add / remove / set and reports no-ops as null', () => {

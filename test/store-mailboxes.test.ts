@@ -48,12 +48,18 @@ for (const backend of backends) {
       ));
 
     it('refuses a default mailbox list that names INBOX or repeats a name', async () => {
-      await assert.rejects(backend.withStore(async () => undefined, { defaultMailboxes: [{ name: 'inbox', specialUse: null }] }), /INBOX/);
+      await assert.rejects(
+        backend.withStore(async () => undefined, { defaultMailboxes: [{ name: 'inbox', specialUse: null }] }),
+        /INBOX/,
+      );
       const twice = [
         { name: 'Sent', specialUse: '\\Sent' },
         { name: 'Sent', specialUse: null },
       ];
-      await assert.rejects(backend.withStore(async () => undefined, { defaultMailboxes: twice }), /repeat/);
+      await assert.rejects(
+        backend.withStore(async () => undefined, { defaultMailboxes: twice }),
+        /repeat/,
+      );
     });
 
     it('treats names case-insensitively and rejects duplicates', () =>
@@ -64,7 +70,10 @@ for (const backend of backends) {
         assert.equal(await store.findAccount('nobody'), null);
         assert.equal((await store.getAccount(a.id))?.name, 'Alice');
         await store.createAccount('bob', 'h');
-        assert.deepEqual((await store.listAccounts()).map((x) => x.name), ['Alice', 'bob']);
+        assert.deepEqual(
+          (await store.listAccounts()).map((x) => x.name),
+          ['Alice', 'bob'],
+        );
       }));
 
     it('changes password hashes and quotas, NONEXISTENT for unknown ids', () =>
@@ -170,7 +179,10 @@ for (const backend of backends) {
         assert.equal((await store.getMailbox(accountId, 'x/b/c'))?.id, abc.id);
         assert.equal((await store.getMailbox(accountId, 'ab'))?.id, sibling.id, 'a sibling with the same prefix is untouched');
         assert.equal((await store.getMailbox(accountId, 'a-z'))?.id, dash.id);
-        assert.deepEqual((await store.getRecords(accountId, ab.id, [u])).map((r) => r.uid), [u]);
+        assert.deepEqual(
+          (await store.getRecords(accountId, ab.id, [u])).map((r) => r.uid),
+          [u],
+        );
         const subs = await store.listSubscriptions(accountId);
         assert.ok(subs.includes('x') && subs.includes('x/b/c') && subs.includes('ab'));
         assert.ok(!subs.includes('a') && !subs.includes('a/b/c'));
@@ -210,7 +222,13 @@ for (const backend of backends) {
         assert.notEqual(old.id, inbox);
         assert.ok(old.uidValidity > before.uidValidity);
         const moved = await store.listSummaries(accountId, old.id);
-        assert.deepEqual(moved.map((s) => [s.uid, s.flags]), [[1, ['\\Seen', 'Work']], [2, []]]);
+        assert.deepEqual(
+          moved.map((s) => [s.uid, s.flags]),
+          [
+            [1, ['\\Seen', 'Work']],
+            [2, []],
+          ],
+        );
         const [m1] = await store.getRecords(accountId, old.id, [uid(1)]);
         assert.equal(m1?.emailId, r1.emailId);
         assert.equal(m1?.blobId, r1.blobId);

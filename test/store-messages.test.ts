@@ -46,7 +46,11 @@ for (const backend of backends) {
         assert.equal(after?.uidNext, 4);
         assert.equal(after?.highestModSeq, res.modseq);
         const records = await store.getRecords(accountId, inbox, uids(3, 1, 2, 99));
-        assert.deepEqual(records.map((r) => r.uid), [1, 2, 3], 'ascending, missing skipped');
+        assert.deepEqual(
+          records.map((r) => r.uid),
+          [1, 2, 3],
+          'ascending, missing skipped',
+        );
         const [r1] = records;
         assert.ok(r1);
         assert.deepEqual(r1.flags, ['\\Seen', '$Label1']);
@@ -135,25 +139,34 @@ for (const backend of backends) {
         const m0 = await highest(store, accountId, inbox);
         const res = await store.storeFlags(accountId, inbox, uids(1, 2, 3, 42), 'add', ['\\Seen', 'Work']);
         assert.equal(res.modseq, m0 + 1);
-        assert.deepEqual(res.changed.map((c) => [c.uid, c.flags, c.modseq]), [
-          [1, ['\\Seen', 'Work'], m0 + 1],
-          [2, ['\\Seen', 'Work'], m0 + 1],
-          [3, ['\\Seen', 'Work'], m0 + 1],
-        ]);
+        assert.deepEqual(
+          res.changed.map((c) => [c.uid, c.flags, c.modseq]),
+          [
+            [1, ['\\Seen', 'Work'], m0 + 1],
+            [2, ['\\Seen', 'Work'], m0 + 1],
+            [3, ['\\Seen', 'Work'], m0 + 1],
+          ],
+        );
         const again = await store.storeFlags(accountId, inbox, uids(1, 2), 'add', ['\\SEEN', 'work']);
         assert.deepEqual(again.changed, []);
         assert.equal(again.modseq, m0 + 1, 'nothing changed: modseq not raised');
         assert.equal(await highest(store, accountId, inbox), m0 + 1);
         const rm = await store.storeFlags(accountId, inbox, uids(2), 'remove', ['Work']);
-        assert.deepEqual(rm.changed.map((c) => [c.uid, c.flags]), [[2, ['\\Seen']]]);
+        assert.deepEqual(
+          rm.changed.map((c) => [c.uid, c.flags]),
+          [[2, ['\\Seen']]],
+        );
         const set = await store.storeFlags(accountId, inbox, uids(1, 2, 3), 'set', ['\\Flagged']);
         assert.equal(set.modseq, m0 + 3);
         const summaries = await store.listSummaries(accountId, inbox);
-        assert.deepEqual(summaries.map((s) => [s.uid, s.flags, s.modseq]), [
-          [1, ['\\Flagged'], m0 + 3],
-          [2, ['\\Flagged'], m0 + 3],
-          [3, ['\\Flagged'], m0 + 3],
-        ]);
+        assert.deepEqual(
+          summaries.map((s) => [s.uid, s.flags, s.modseq]),
+          [
+            [1, ['\\Flagged'], m0 + 3],
+            [2, ['\\Flagged'], m0 + 3],
+            [3, ['\\Flagged'], m0 + 3],
+          ],
+        );
       }));
 
     it('UNCHANGEDSINCE skips and reports messages modified later (RFC 7162 §3.2)', () =>
@@ -166,13 +179,19 @@ for (const backend of backends) {
         await store.storeFlags(accountId, inbox, uids(2), 'add', ['\\Answered']);
         const res = await store.storeFlags(accountId, inbox, uids(1, 2, 3), 'add', ['\\Flagged'], base);
         assert.deepEqual(res.conflicts, [2]);
-        assert.deepEqual(res.changed.map((c) => c.uid), [1, 3]);
+        assert.deepEqual(
+          res.changed.map((c) => c.uid),
+          [1, 3],
+        );
         const [r2] = await store.getRecords(accountId, inbox, uids(2));
         assert.deepEqual(r2?.flags, ['\\Answered']);
         // Equal to UNCHANGEDSINCE is allowed.
         const eq = await store.storeFlags(accountId, inbox, uids(2), 'add', ['\\Draft'], r2!.modseq);
         assert.deepEqual(eq.conflicts, []);
-        assert.deepEqual(eq.changed.map((c) => c.uid), [2]);
+        assert.deepEqual(
+          eq.changed.map((c) => c.uid),
+          [2],
+        );
         // UNCHANGEDSINCE 0 always fails for existing messages.
         const zero = await store.storeFlags(accountId, inbox, uids(1), 'add', ['x'], modseq(0));
         assert.deepEqual(zero.conflicts, [1]);
@@ -240,7 +259,10 @@ for (const backend of backends) {
         const changes = await store.changesSince(accountId, inbox, m0);
         assert.deepEqual(changes.expunged, [1, 3]);
         assert.deepEqual(changes.changed, []);
-        assert.deepEqual((await store.listSummaries(accountId, inbox)).map((s) => s.uid), [2]);
+        assert.deepEqual(
+          (await store.listSummaries(accountId, inbox)).map((s) => s.uid),
+          [2],
+        );
         const [moved] = await store.getRecords(accountId, dest.id, uids(2));
         assert.equal(moved?.emailId, before?.emailId);
         assert.ok(await probe.blobExists(moved!.blobId));
@@ -256,9 +278,15 @@ for (const backend of backends) {
         assert.deepEqual(res.destUids, [3]);
         const changes = await store.changesSince(accountId, inbox, m0);
         assert.deepEqual(changes.expunged, [1]);
-        assert.deepEqual(changes.changed.map((c) => c.uid), [3]);
+        assert.deepEqual(
+          changes.changed.map((c) => c.uid),
+          [3],
+        );
         assert.ok(changes.highestModSeq >= res.modseq);
-        assert.deepEqual((await store.listSummaries(accountId, inbox)).map((s) => s.uid), [2, 3]);
+        assert.deepEqual(
+          (await store.listSummaries(accountId, inbox)).map((s) => s.uid),
+          [2, 3],
+        );
       }));
 
     it('expunges only \\Deleted messages, intersected with given UIDs', () =>
@@ -277,7 +305,10 @@ for (const backend of backends) {
         const changes = await store.changesSince(accountId, inbox, m0);
         assert.deepEqual(changes.expunged, [1, 3, 5]);
         assert.deepEqual((await store.changesSince(accountId, inbox, partial.modseq)).expunged, [1]);
-        assert.deepEqual((await store.listSummaries(accountId, inbox)).map((s) => s.uid), [2, 4]);
+        assert.deepEqual(
+          (await store.listSummaries(accountId, inbox)).map((s) => s.uid),
+          [2, 4],
+        );
       }));
 
     it('collects a blob when its last reference goes, not while a copy remains', () =>
@@ -330,15 +361,21 @@ for (const backend of backends) {
         await store.expunge(accountId, inbox, uids(4));
         await deliver(store, accountId, inbox, message('m5'));
         const ch = await store.changesSince(accountId, inbox, base);
-        assert.deepEqual(ch.changed.map((c) => [c.uid, c.flags]), [
-          [2, ['\\Seen', '\\Deleted']],
-          [5, []],
-        ]);
+        assert.deepEqual(
+          ch.changed.map((c) => [c.uid, c.flags]),
+          [
+            [2, ['\\Seen', '\\Deleted']],
+            [5, []],
+          ],
+        );
         assert.deepEqual(ch.expunged, [4]);
         assert.equal(ch.uidNext, 6);
         assert.equal(ch.highestModSeq, base + 3);
         const all = await store.changesSince(accountId, inbox, modseq(0));
-        assert.deepEqual(all.changed.map((c) => c.uid), [1, 2, 3, 5]);
+        assert.deepEqual(
+          all.changed.map((c) => c.uid),
+          [1, 2, 3, 5],
+        );
         const none = await store.changesSince(accountId, inbox, ch.highestModSeq);
         assert.deepEqual([none.changed, none.expunged], [[], []]);
       }));
@@ -448,7 +485,10 @@ for (const backend of backends) {
               assert.ok(ch.highestModSeq >= synced);
               // A held tombstone reports the message as it was when expunged (RFC 2180 §4.1).
               const gone = await store.getRecords(accountId, box.id, ch.expunged);
-              assert.deepEqual(gone.map((r) => r.uid), ch.expunged);
+              assert.deepEqual(
+                gone.map((r) => r.uid),
+                ch.expunged,
+              );
               for (const r of gone) {
                 const was = view.get(r.uid);
                 assert.ok(was, `expunged UID ${r.uid} was in the view`);
@@ -460,7 +500,10 @@ for (const backend of backends) {
               for (const c of ch.changed) view.set(c.uid, c);
               synced = ch.highestModSeq;
               const rows = await store.listSummaries(accountId, box.id);
-              assert.deepEqual([...view.values()].sort((a, b) => a.uid - b.uid), rows);
+              assert.deepEqual(
+                [...view.values()].sort((a, b) => a.uid - b.uid),
+                rows,
+              );
               view = new Map(rows.map((r) => [r.uid, r]));
               const below = Array.from({ length: ch.uidNext - 1 }, (_, i) => uid(i + 1));
               assert.deepEqual(

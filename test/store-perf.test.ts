@@ -54,7 +54,10 @@ for (const backend of backends) {
         const wanted: Uid[] = Array.from({ length: BATCH }, (_, i) => uid(1 + i * 97));
         const [records, recordsMs] = await timed(() => store.getRecords(accountId, inbox, wanted));
         t.diagnostic(`getRecords(${BATCH} scattered uids): ${recordsMs.toFixed(1)} ms`);
-        assert.deepEqual(records.map((r) => r.uid), wanted);
+        assert.deepEqual(
+          records.map((r) => r.uid),
+          wanted,
+        );
         assert.ok(recordsMs < 500, `getRecords took ${recordsMs} ms`);
 
         const [counts, countsMs] = await timed(() => store.mailboxCounts(accountId, inbox));
@@ -66,7 +69,10 @@ for (const backend of backends) {
         await store.storeFlags(accountId, inbox, [uid(5), uid(50_000)], 'add', ['\\Deleted']);
         const [changes, changesMs] = await timed(() => store.changesSince(accountId, inbox, mb.highestModSeq));
         t.diagnostic(`changesSince (2 of ${COUNT} changed): ${changesMs.toFixed(2)} ms`);
-        assert.deepEqual(changes.changed.map((c) => c.uid), [5, 50_000]);
+        assert.deepEqual(
+          changes.changed.map((c) => c.uid),
+          [5, 50_000],
+        );
         assert.ok(changesMs < 50, `changesSince took ${changesMs} ms`);
 
         const [expunged, expungeMs] = await timed(() => store.expunge(accountId, inbox));

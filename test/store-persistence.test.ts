@@ -239,7 +239,10 @@ for (const backend of backends) {
           const mb = await b.getMailboxById(accountId, inbox);
           assert.deepEqual(woke, [mb?.highestModSeq]);
           assert.ok(elapsed < 2000, `woke after ${elapsed} ms`);
-          assert.deepEqual((await b.changesSince(accountId, inbox, modseq(0))).changed.map((c) => c.uid), [u]);
+          assert.deepEqual(
+            (await b.changesSince(accountId, inbox, modseq(0))).changed.map((c) => c.uid),
+            [u],
+          );
           // A commit B makes itself is published once, not again by its poller or notification.
           await b.storeFlags(accountId, inbox, [u], 'add', ['\\Seen']);
           await new Promise((resolve) => setTimeout(resolve, 250));
@@ -255,10 +258,11 @@ for (const backend of backends) {
         const b = await probe.open();
         try {
           const { accountId, inbox } = await accountWithInbox(a);
-          const got = await Promise.all(
-            Array.from({ length: 20 }, (_, i) => deliver(i % 2 ? a : b, accountId, inbox, message(`m${i}`))),
+          const got = await Promise.all(Array.from({ length: 20 }, (_, i) => deliver(i % 2 ? a : b, accountId, inbox, message(`m${i}`))));
+          assert.deepEqual(
+            [...got].sort((x, y) => x - y),
+            Array.from({ length: 20 }, (_, i) => i + 1),
           );
-          assert.deepEqual([...got].sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i + 1));
           assert.equal((await b.mailboxCounts(accountId, inbox)).messages, 20);
         } finally {
           await b.close();

@@ -127,13 +127,22 @@ describe('PgBlobStore', { skip: available ? false : 'no PostgreSQL test server' 
     (pool as { query: unknown }).query = (text: string, values?: unknown[]) => (queries.push(text), query(text, values));
     try {
       const got = await store.blobs.readRanges(asked);
-      assert.deepEqual(got.map((g) => g.toString('hex')), asked.map((r) => (r.blobId === ida ? a : b).subarray(r.start, r.end).toString('hex')));
+      assert.deepEqual(
+        got.map((g) => g.toString('hex')),
+        asked.map((r) => (r.blobId === ida ? a : b).subarray(r.start, r.end).toString('hex')),
+      );
       assert.equal(queries.length, 1, 'one round trip for the window');
     } finally {
       (pool as { query: unknown }).query = query;
     }
     const missing = (e: unknown) => e instanceof StoreError && e.code === 'NONEXISTENT';
-    await assert.rejects(store.blobs.readRanges([{ blobId: ida, start: 0, end: 4 }, { blobId: '0'.repeat(64), start: 0 }]), missing);
+    await assert.rejects(
+      store.blobs.readRanges([
+        { blobId: ida, start: 0, end: 4 },
+        { blobId: '0'.repeat(64), start: 0 },
+      ]),
+      missing,
+    );
     await assert.rejects(store.blobs.readRanges([{ blobId: ida, start: 4, end: 3 }]), RangeError);
   });
 
@@ -183,7 +192,7 @@ describe('PgBlobStore', { skip: available ? false : 'no PostgreSQL test server' 
     await sql.query("INSERT INTO blob_staging (stage_id, seq, data) VALUES (gen_random_uuid(), 0, 'y')");
     await store.collectGarbage();
     assert.ok(!(await store.blobs.exists(blobId)));
-    assert.equal(await count('blob_staging'), 1, 'only the live writer\'s chunk stays');
+    assert.equal(await count('blob_staging'), 1, "only the live writer's chunk stays");
   });
 
   it('serves a composite as prefix + base without copying the base, and derives its analysis', async () => {
@@ -215,7 +224,10 @@ describe('PgBlobStore', { skip: available ? false : 'no PostgreSQL test server' 
       assert.ok((await store.blobs.read(composite.blobId, start, end)).equals(whole.subarray(start, end)), `read ${start}-${end}`);
       assert.ok((await collect(store.blobs.createReadStream(composite.blobId, start, end))).equals(whole.subarray(start, end)));
     }
-    const mixed = await store.blobs.readRanges([{ blobId: composite.blobId, start: 10, end: prefix.length + 10 }, { blobId: baseBlob.blobId, start: 1, end: 9 }]);
+    const mixed = await store.blobs.readRanges([
+      { blobId: composite.blobId, start: 10, end: prefix.length + 10 },
+      { blobId: baseBlob.blobId, start: 1, end: 9 },
+    ]);
     assert.ok(mixed[0]!.equals(whole.subarray(10, prefix.length + 10)), 'a composite in a batch is composed');
     assert.ok(mixed[1]!.equals(base.subarray(1, 9)));
     const derived = await store.getAnalysis(composite.blobId);

@@ -55,7 +55,11 @@ describe('PostgreSQL store: concurrent writers on two instances', { skip: postgr
                 case 1: {
                   const bytes = [pool[rnd(3)]!, message(`w${w} i${i}`)];
                   const staged = await Promise.all(bytes.map((x) => store.blobs.put(x)));
-                  await store.appendMessages(accountId, from, bytes.map((x, k) => ({ blob: staged[k]!, analysis: fakeAnalysis(x), flags: [], internalDate: new Date() })));
+                  await store.appendMessages(
+                    accountId,
+                    from,
+                    bytes.map((x, k) => ({ blob: staged[k]!, analysis: fakeAnalysis(x), flags: [], internalDate: new Date() })),
+                  );
                   break;
                 }
                 case 2:

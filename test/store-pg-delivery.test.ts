@@ -37,7 +37,10 @@ for (const backend of backends) {
         assert.equal(await store.findAlias('nobody@example.org'), null);
         await assert.rejects(store.addAlias('SALES@example.org', bob.accountId), code('ALREADYEXISTS'));
         await assert.rejects(store.addAlias('x@example.org', 999 as AccountId), code('NONEXISTENT'));
-        assert.deepEqual((await store.listAliases()).map((a) => a.address), ['info@example.org', 'Sales@Example.org']);
+        assert.deepEqual(
+          (await store.listAliases()).map((a) => a.address),
+          ['info@example.org', 'Sales@Example.org'],
+        );
         await store.deleteAlias('INFO@example.org');
         await assert.rejects(store.deleteAlias('info@example.org'), code('NONEXISTENT'));
         await store.deleteAccount(alice.accountId);
@@ -104,13 +107,22 @@ for (const backend of backends) {
         assert.deepEqual(again.uids, [null, 11]);
         const none = await store.importMessages(accountId, inbox, [await imported(store, 'k4')]);
         assert.deepEqual(none, { uidValidity: mb!.uidValidity, uids: [null], modseq: again.modseq });
-        assert.deepEqual(await store.findImported(accountId, inbox, ['k1', 'k3', 'missing']), new Map([['k1', uid(5)], ['k3', uid(10)]]));
-        assert.deepEqual((await store.listSummaries(accountId, inbox)).map((s) => [s.uid, s.flags]), [
-          [5, ['\\Seen']],
-          [6, ['\\Seen']],
-          [10, ['\\Seen']],
-          [11, ['\\Seen']],
-        ]);
+        assert.deepEqual(
+          await store.findImported(accountId, inbox, ['k1', 'k3', 'missing']),
+          new Map([
+            ['k1', uid(5)],
+            ['k3', uid(10)],
+          ]),
+        );
+        assert.deepEqual(
+          (await store.listSummaries(accountId, inbox)).map((s) => [s.uid, s.flags]),
+          [
+            [5, ['\\Seen']],
+            [6, ['\\Seen']],
+            [10, ['\\Seen']],
+            [11, ['\\Seen']],
+          ],
+        );
         await assert.rejects(store.importMessages(accountId, inbox, [await imported(store, '')]), code('CANNOT'));
         await assert.rejects(store.importMessages(accountId, inbox, [await imported(store, 'x'.repeat(513))]), code('CANNOT'));
         await store.setQuota(accountId, { storage: null, messages: 4 });

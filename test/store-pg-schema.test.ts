@@ -75,7 +75,10 @@ describe('PostgreSQL schema', { skip: available ? false : 'no PostgreSQL test se
 
   it('a failing migration changes nothing; a newer schema is refused', async () => {
     const broken = [...PG_MIGRATIONS, 'CREATE TABLE half_done (x integer); SELECT 1 / 0'];
-    await assert.rejects(withPool((p) => migratePg(p, broken)), /division by zero/);
+    await assert.rejects(
+      withPool((p) => migratePg(p, broken)),
+      /division by zero/,
+    );
     const left = await withPool(async (p) => {
       const half = (await p.query("SELECT to_regclass('half_done') AS t")).rows[0].t;
       const { version } = (await p.query('SELECT version FROM mailkeep_schema')).rows[0];

@@ -65,7 +65,10 @@ describe('SQLite store: replaceMessage (RFC 8508)', () => {
       assert.ok(woken.includes(res.modseq));
       const changes = await store.changesSince(accountId, inbox, before.modseq);
       assert.deepEqual(changes.expunged, [old]);
-      assert.deepEqual(changes.changed.map((s) => [s.uid, s.flags]), [[res.uid, ['\\Seen']]]);
+      assert.deepEqual(
+        changes.changed.map((s) => [s.uid, s.flags]),
+        [[res.uid, ['\\Seen']]],
+      );
       const [rec] = await store.getRecords(accountId, inbox, [res.uid]);
       assert.ok(rec && oldRec);
       assert.notEqual(rec.emailId, oldRec.emailId);
@@ -93,7 +96,7 @@ describe('SQLite store: replaceMessage (RFC 8508)', () => {
       const old = await deliver(store, accountId, inbox, small);
       const before = await snapshot(store, accountId, inbox);
       const replacement = await newMessage(store, message('s', 'a much longer body than before'));
-      await assert.rejects(store.replaceMessage(accountId, inbox, old + 5 as typeof old, inbox, replacement), code('NONEXISTENT'));
+      await assert.rejects(store.replaceMessage(accountId, inbox, (old + 5) as typeof old, inbox, replacement), code('NONEXISTENT'));
       await assert.rejects(store.replaceMessage(accountId, inbox, old, 999 as MailboxId, replacement), code('NONEXISTENT'));
       await assert.rejects(store.replaceMessage(accountId, 999 as MailboxId, old, inbox, replacement), code('NONEXISTENT'));
       // Net growth over the storage limit; at the message limit one in, one out is fine.

@@ -126,7 +126,13 @@ describe('REFERENCES', () => {
   });
 
   test('a dummy with one child at the top is replaced by that child', () => {
-    assert.equal(thread('references', [{ id: 'x', refs: ['gone'], date: 1 }, { id: 'y', refs: ['x'], date: 2 }]), '(1 2)');
+    assert.equal(
+      thread('references', [
+        { id: 'x', refs: ['gone'], date: 1 },
+        { id: 'y', refs: ['x'], date: 2 },
+      ]),
+      '(1 2)',
+    );
   });
 
   test('a duplicate Message-ID belongs to the first message only', () => {
@@ -141,7 +147,13 @@ describe('REFERENCES', () => {
 
   test('loops are not created', () => {
     // Each claims the other as parent; the second link would close a loop.
-    assert.equal(thread('references', [{ id: 'f1', refs: ['f2'], date: 1 }, { id: 'f2', refs: ['f1'], date: 2 }]), '(2 1)');
+    assert.equal(
+      thread('references', [
+        { id: 'f1', refs: ['f2'], date: 1 },
+        { id: 'f2', refs: ['f1'], date: 2 },
+      ]),
+      '(2 1)',
+    );
     // A message that references itself.
     assert.equal(thread('references', [{ id: 's', refs: ['s'], date: 1 }]), '(1)');
     // References that cycle among themselves.
@@ -163,17 +175,47 @@ describe('REFERENCES', () => {
   });
 
   test('messages without Message-ID still thread as children', () => {
-    assert.equal(thread('references', [{ date: 2, refs: ['p'] }, { id: 'p', date: 1 }]), '(2 1)');
+    assert.equal(
+      thread('references', [
+        { date: 2, refs: ['p'] },
+        { id: 'p', date: 1 },
+      ]),
+      '(2 1)',
+    );
   });
 
   test('subject grouping (step 5)', () => {
     // Neither is a reply: both go under a new dummy.
-    assert.equal(thread('references', [{ id: '1', subject: 'Lunch', date: 1 }, { id: '2', subject: 'lunch', date: 2 }]), '((1)(2))');
+    assert.equal(
+      thread('references', [
+        { id: '1', subject: 'Lunch', date: 1 },
+        { id: '2', subject: 'lunch', date: 2 },
+      ]),
+      '((1)(2))',
+    );
     // A reply joins the original as its child, whichever comes first.
-    assert.equal(thread('references', [{ id: '1', subject: 'Re: Lunch', date: 1 }, { id: '2', subject: 'Lunch', date: 2 }]), '(2 1)');
-    assert.equal(thread('references', [{ id: '1', subject: 'Lunch (fwd)', date: 2 }, { id: '2', subject: '[x] Lunch', date: 1 }]), '(2 1)');
+    assert.equal(
+      thread('references', [
+        { id: '1', subject: 'Re: Lunch', date: 1 },
+        { id: '2', subject: 'Lunch', date: 2 },
+      ]),
+      '(2 1)',
+    );
+    assert.equal(
+      thread('references', [
+        { id: '1', subject: 'Lunch (fwd)', date: 2 },
+        { id: '2', subject: '[x] Lunch', date: 1 },
+      ]),
+      '(2 1)',
+    );
     // Two replies: a new dummy.
-    assert.equal(thread('references', [{ id: '1', subject: 'Re: Lunch', date: 1 }, { id: '2', subject: 'Fwd: Lunch', date: 2 }]), '((1)(2))');
+    assert.equal(
+      thread('references', [
+        { id: '1', subject: 'Re: Lunch', date: 1 },
+        { id: '2', subject: 'Fwd: Lunch', date: 2 },
+      ]),
+      '((1)(2))',
+    );
     // A message joins the dummy of an existing thread; two dummies merge.
     const msgs: Msg[] = [
       { id: '1', refs: ['gone'], subject: 'Re: Lunch', date: 1 },
@@ -184,7 +226,13 @@ describe('REFERENCES', () => {
     ];
     assert.equal(thread('references', msgs), '((1)(2)(3)(4)(5))');
     // An empty subject never groups.
-    assert.equal(thread('references', [{ id: '1', date: 1 }, { id: '2', subject: 'Re: ', date: 2 }]), '(1)(2)');
+    assert.equal(
+      thread('references', [
+        { id: '1', date: 1 },
+        { id: '2', subject: 'Re: ', date: 2 },
+      ]),
+      '(1)(2)',
+    );
   });
 
   test('siblings and threads by date, ties by sequence number, dummies by their first child', () => {

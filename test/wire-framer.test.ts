@@ -35,8 +35,8 @@ const header = (l: Lit): string => `${l.binary ? '~' : ''}{${l.bytes.length}${l.
 // ---- generators ---------------------------------------------------------
 
 /** tag: ASTRING-CHAR except "+" (RFC 9051 §9), including "]" and "}". */
-const TAG_CHARS = [...'abcxyzAZ019.-_!#$&\',/:;<=>?@[]^`|}~'];
-const ATOM_CHARS = [...'abcXYZ0159.-_!#$&\',/:;<=>?@[^`|}~+'];
+const TAG_CHARS = [..."abcxyzAZ019.-_!#$&',/:;<=>?@[]^`|}~"];
+const ATOM_CHARS = [..."abcXYZ0159.-_!#$&',/:;<=>?@[^`|}~+"];
 const QUOTED_CHARS = [...'ab Z09{}+~()*%[]-', '"', '\\', '\x01', '\x7f', '\xe9', '\xff'];
 
 const tagArb = fc.string({ unit: fc.constantFrom(...TAG_CHARS), minLength: 1, maxLength: 12 });
@@ -44,7 +44,7 @@ const atomArb = fc.string({ unit: fc.constantFrom(...ATOM_CHARS), minLength: 1, 
 /** A quoted string with escapes, often holding literal-header look-alikes. */
 const quotedArb = fc
   .array(fc.oneof(fc.constantFrom(...QUOTED_CHARS), fc.constantFrom('{5}', '{5+}', '~{3}', '{0}', '\\{2}')), { maxLength: 12 })
-  .map((parts) => `"${parts.join('').replace(/[\\"]/g, (c) => '\\' + c)}"`);
+  .map((parts) => `"${parts.join('').replace(/[\\"]/g, (c) => `\\${c}`)}"`);
 /** A line ending inside an open quoted string: a trailing `{n}` there is no literal header. */
 const openQuoteArb = fc.constantFrom(' "abc {5}', ' "x\\" {7+}', ' "\\\\\\" ~{2}', ' "{0}');
 /** Now and then an argument long enough to break the small line limits. */
@@ -78,11 +78,11 @@ const cmdArb: fc.Arbitrary<Cmd> = fc
   })
   .map(({ tag, pieces, lastArgs, openQuote, lastEol }) => {
     const lines: Line[] = pieces.map((p, i) => ({
-      text: b(`${i === 0 ? tag : ''}${p.args.map((a) => ' ' + a).join('')} `),
+      text: b(`${i === 0 ? tag : ''}${p.args.map((a) => ` ${a}`).join('')} `),
       lit: p.lit,
       eol: p.eol,
     }));
-    const last = `${lines.length === 0 ? tag : ''}${lastArgs.map((a) => ' ' + a).join('')}${openQuote ?? ''}`;
+    const last = `${lines.length === 0 ? tag : ''}${lastArgs.map((a) => ` ${a}`).join('')}${openQuote ?? ''}`;
     lines.push({ text: b(last), lit: null, eol: lastEol });
     return { tag, lines };
   });
@@ -156,11 +156,13 @@ function model(cmds: readonly Cmd[], limits: FramerLimits): { wire: Buffer; even
   return { wire: Buffer.concat(wire), events, decisions };
 }
 
-const decideBy = (decisions: readonly Decision[]) => (_: unknown, i: number): Decision => {
-  const d = decisions[i];
-  if (d === undefined) throw new Error(`unexpected literal announce #${i}`);
-  return d;
-};
+const decideBy =
+  (decisions: readonly Decision[]) =>
+  (_: unknown, i: number): Decision => {
+    const d = decisions[i];
+    if (d === undefined) throw new Error(`unexpected literal announce #${i}`);
+    return d;
+  };
 
 // ---- properties ---------------------------------------------------------
 
@@ -242,16 +244,27 @@ test('framer: streamed literals arrive byte-exact at any chunking, then literal-
 test('framer: a {n} inside a quoted string is not a literal header', () => {
   const decide = (): Decision => 'buffer';
   for (const line of ['a LOGIN "x {5}', 'a LOGIN "x\\" {5}', 'a LOGIN "\\\\\\" ~{5+}']) {
-    assert.deepEqual(runFramer([b(line + '\r\n')], ROOMY, decide), [{ t: 'command', segs: [{ k: 'text', s: line }] }], line);
+    assert.deepEqual(runFramer([b(`${line}\r\n`)], ROOMY, decide), [{ t: 'command', segs: [{ k: 'text', s: line }] }], line);
   }
   // A closed quoted string ending in a backslash escape: the header after it is real.
   const events = runFramer([b('a LOGIN "x\\\\" {2}\r\nab\r\n')], ROOMY, decide);
-  assert.deepEqual(events.at(-1), { t: 'command', segs: [{ k: 'text', s: 'a LOGIN "x\\\\" ' }, { k: 'literal', s: 'ab', binary: false }, { k: 'text', s: '' }] });
+  assert.deepEqual(events.at(-1), {
+    t: 'command',
+    segs: [
+      { k: 'text', s: 'a LOGIN "x\\\\" ' },
+      { k: 'literal', s: 'ab', binary: false },
+      { k: 'text', s: '' },
+    ],
+  });
 });
 
 test('framer: literal headers the grammar does not allow are plain text', () => {
   for (const line of ['a X {}', 'a X {+}', 'a X {12345678901}', 'a X {5', 'a X 5}', 'a X {-1}', 'a X {5++}', 'a X ~~{5}x']) {
-    assert.deepEqual(runFramer([b(line + '\r\n')], ROOMY, () => 'buffer'), [{ t: 'command', segs: [{ k: 'text', s: line }] }], line);
+    assert.deepEqual(
+      runFramer([b(`${line}\r\n`)], ROOMY, () => 'buffer'),
+      [{ t: 'command', segs: [{ k: 'text', s: line }] }],
+      line,
+    );
   }
 });
 
@@ -314,8 +327,8 @@ test('framer: a refused non-synchronizing literal and the rest of its command ar
 test('framer: the bytes of a refused command do not count against the next command', () => {
   // Regression: the tail line of a refused command used to stay in the command size count.
   const limits = { maxLineLength: 200, maxCommandSize: 100 };
-  const tail = ' ' + 'x'.repeat(80);
-  const next = 'b SELECT ' + 'y'.repeat(40);
+  const tail = ` ${'x'.repeat(80)}`;
+  const next = `b SELECT ${'y'.repeat(40)}`;
   const events = runFramer([b(`a APPEND INBOX {3+}\r\nabc${tail}\r\n${next}\r\n`)], limits, () => 'reject');
   assert.deepEqual(events.slice(1), [{ t: 'command', segs: [{ k: 'text', s: next }] }]);
 });
@@ -353,10 +366,13 @@ test('framer: the line limit counts the bytes before LF, CR included', () => {
   const limits = { maxLineLength: 10, maxCommandSize: 10_000 };
   assert.deepEqual(runFramer([b('a 34567890\nb\n')], limits, () => 'buffer')[0], { t: 'command', segs: [{ k: 'text', s: 'a 34567890' }] });
   assert.deepEqual(runFramer([b('a 3456789\r\nb\n')], limits, () => 'buffer')[0], { t: 'command', segs: [{ k: 'text', s: 'a 3456789' }] });
-  assert.deepEqual(runFramer([b('a 34567890\r\nb\n')], limits, () => 'buffer'), [
-    { t: 'error', reason: 'line-too-long', tag: 'a' },
-    { t: 'command', segs: [{ k: 'text', s: 'b' }] },
-  ]);
+  assert.deepEqual(
+    runFramer([b('a 34567890\r\nb\n')], limits, () => 'buffer'),
+    [
+      { t: 'error', reason: 'line-too-long', tag: 'a' },
+      { t: 'command', segs: [{ k: 'text', s: 'b' }] },
+    ],
+  );
 });
 
 test('framer: an over-long line ending in a non-synchronizing literal does not smuggle the literal as commands', () => {
@@ -365,10 +381,13 @@ test('framer: an over-long line ending in a non-synchronizing literal does not s
   const msg = 'a2 DELETE INBOX\r\n';
   const wire = b(`a1 APPEND INBOX (${'x'.repeat(200)}) {${msg.length}+}\r\n${msg} "q {4+}"\r\na3 NOOP\r\n`);
   for (const chunks of [[wire], bytewise(wire)]) {
-    assert.deepEqual(runFramer(chunks, limits, () => 'buffer'), [
-      { t: 'error', reason: 'line-too-long', tag: 'a1' },
-      { t: 'command', segs: [{ k: 'text', s: 'a3 NOOP' }] },
-    ]);
+    assert.deepEqual(
+      runFramer(chunks, limits, () => 'buffer'),
+      [
+        { t: 'error', reason: 'line-too-long', tag: 'a1' },
+        { t: 'command', segs: [{ k: 'text', s: 'a3 NOOP' }] },
+      ],
+    );
   }
 });
 
@@ -398,8 +417,8 @@ test('framer: error tags are the command tag when there is one', () => {
   assert.equal(tagOf(b('(a) NOOP')), null);
   assert.equal(tagOf(b(' a NOOP')), null);
   assert.equal(tagOf(b('a')), null, 'no separator: the line may not be complete');
-  assert.equal(tagOf(b('t'.repeat(64) + ' x')), 't'.repeat(64));
-  assert.equal(tagOf(b('t'.repeat(65) + ' x')), null);
+  assert.equal(tagOf(b(`${'t'.repeat(64)} x`)), 't'.repeat(64));
+  assert.equal(tagOf(b(`${'t'.repeat(65)} x`)), null);
   const limits = { maxLineLength: 80, maxCommandSize: 10_000 };
   assert.deepEqual(runFramer([b(`${'*'.repeat(100)}\r\nb NOOP\r\n`)], limits, () => 'buffer')[0], { t: 'error', reason: 'line-too-long', tag: null });
 });

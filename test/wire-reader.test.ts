@@ -11,7 +11,8 @@ import type { Segment } from '../src/imap/wire/framer.js';
 import { frameOne } from './helpers/wire-harness.js';
 
 /** A reader over one framed command (the CRLF is added). */
-const r = (line: string | Buffer): ArgReader => new ArgReader(frameOne(Buffer.concat([typeof line === 'string' ? Buffer.from(line, 'latin1') : line, Buffer.from('\r\n')])));
+const r = (line: string | Buffer): ArgReader =>
+  new ArgReader(frameOne(Buffer.concat([typeof line === 'string' ? Buffer.from(line, 'latin1') : line, Buffer.from('\r\n')])));
 const bad = (fn: () => unknown, what: string): void => assert.throws(fn, ParseError, what);
 /** Reads `what` as the whole command and returns it. */
 const whole = <T>(line: string, read: (x: ArgReader) => T): T => {
@@ -22,7 +23,7 @@ const whole = <T>(line: string, read: (x: ArgReader) => T): T => {
 };
 
 test('reader: tag', () => {
-  for (const tag of ['a1', 'A', '0', 'x]y', '}', '~!#$&\'', 't'.repeat(64), '[x]']) {
+  for (const tag of ['a1', 'A', '0', 'x]y', '}', "~!#$&'", 't'.repeat(64), '[x]']) {
     const x = r(`${tag} NOOP`);
     assert.equal(x.tag(), tag);
     x.sp();
@@ -34,21 +35,42 @@ test('reader: tag', () => {
   const plus = r('a+b NOOP');
   assert.equal(plus.tag(), 'a');
   bad(() => plus.sp(), 'a+b');
-  const long = r('t'.repeat(65) + ' NOOP');
+  const long = r(`${'t'.repeat(65)} NOOP`);
   long.tag();
   bad(() => long.sp(), '65-char tag');
 });
 
 test('reader: atom stops at atom-specials', () => {
-  assert.equal(whole('FLAGS', (x) => x.atom()), 'FLAGS');
-  assert.equal(whole('a}b', (x) => x.atom()), 'a}b');
-  for (const [line, atom] of [['a(b', 'a'], ['a)b', 'a'], ['a{b', 'a'], ['a b', 'a'], ['a%b', 'a'], ['a*b', 'a'], ['a"b', 'a'], ['a\\b', 'a'], ['a]b', 'a'], ['a\x7fb', 'a'], ['a\x01', 'a']] as const) {
+  assert.equal(
+    whole('FLAGS', (x) => x.atom()),
+    'FLAGS',
+  );
+  assert.equal(
+    whole('a}b', (x) => x.atom()),
+    'a}b',
+  );
+  for (const [line, atom] of [
+    ['a(b', 'a'],
+    ['a)b', 'a'],
+    ['a{b', 'a'],
+    ['a b', 'a'],
+    ['a%b', 'a'],
+    ['a*b', 'a'],
+    ['a"b', 'a'],
+    ['a\\b', 'a'],
+    ['a]b', 'a'],
+    ['a\x7fb', 'a'],
+    ['a\x01', 'a'],
+  ] as const) {
     const x = r(line);
     assert.equal(x.atom(), atom, line);
     assert.ok(!x.atEnd());
   }
   for (const line of ['(a', ' a', '"a"', ']']) bad(() => r(line).atom(), line);
-  assert.equal(whole('a]b', (x) => x.astringAtom()), 'a]b');
+  assert.equal(
+    whole('a]b', (x) => x.astringAtom()),
+    'a]b',
+  );
   const sect = r('HEADER.FIELDS]');
   assert.equal(sect.atomUntil('.]'), 'HEADER');
   sect.expect('.');
@@ -58,15 +80,30 @@ test('reader: atom stops at atom-specials', () => {
 });
 
 test('reader: number, nz-number and number64 bounds', () => {
-  assert.equal(whole('0', (x) => x.number()), 0);
-  assert.equal(whole('4294967295', (x) => x.number()), 4294967295);
-  assert.equal(whole('007', (x) => x.number()), 7);
+  assert.equal(
+    whole('0', (x) => x.number()),
+    0,
+  );
+  assert.equal(
+    whole('4294967295', (x) => x.number()),
+    4294967295,
+  );
+  assert.equal(
+    whole('007', (x) => x.number()),
+    7,
+  );
   bad(() => r('4294967296').number(), '2^32');
   bad(() => r('x').number(), 'no digits');
   bad(() => r('-1').number(), 'sign');
   bad(() => r('0').nzNumber(), 'zero');
-  assert.equal(whole('1', (x) => x.nzNumber()), 1);
-  assert.equal(whole('9007199254740991', (x) => x.number64()), Number.MAX_SAFE_INTEGER);
+  assert.equal(
+    whole('1', (x) => x.nzNumber()),
+    1,
+  );
+  assert.equal(
+    whole('9007199254740991', (x) => x.number64()),
+    Number.MAX_SAFE_INTEGER,
+  );
   bad(() => r('9007199254740992').number64(), 'beyond 2^53-1');
   bad(() => r('9223372036854775807').number64(), '2^63-1 is not a safe integer');
   const huge = r('1'.repeat(30));
@@ -84,11 +121,26 @@ test('reader: number, nz-number and number64 bounds', () => {
 });
 
 test('reader: quoted strings, escapes and what they may not hold', () => {
-  assert.equal(whole('"a\\"b\\\\c"', (x) => x.string().bytes.toString('latin1')), 'a"b\\c');
-  assert.equal(whole('"{5}"', (x) => x.string().bytes.toString('latin1')), '{5}');
-  assert.equal(whole('""', (x) => x.string().bytes.length), 0);
-  assert.equal(whole('"\xc3\xa9"', (x) => x.string().bytes.toString('utf8')), 'é');
-  assert.equal(whole('"a"', (x) => x.string().literal), false);
+  assert.equal(
+    whole('"a\\"b\\\\c"', (x) => x.string().bytes.toString('latin1')),
+    'a"b\\c',
+  );
+  assert.equal(
+    whole('"{5}"', (x) => x.string().bytes.toString('latin1')),
+    '{5}',
+  );
+  assert.equal(
+    whole('""', (x) => x.string().bytes.length),
+    0,
+  );
+  assert.equal(
+    whole('"\xc3\xa9"', (x) => x.string().bytes.toString('utf8')),
+    'é',
+  );
+  assert.equal(
+    whole('"a"', (x) => x.string().literal),
+    false,
+  );
   for (const line of ['"abc', '"abc\\"', '"a\\', 'abc']) bad(() => whole(line, (x) => x.string()), line);
   // NUL and CR are not TEXT-CHAR, escaped or not (a bare-LF line end lets a lone CR through the framer).
   for (const line of ['"a\x00b"', '"a\\\x00b"', '"a\rb"', '"a\\\rb"']) bad(() => whole(line, (x) => x.string()), JSON.stringify(line));
@@ -107,8 +159,14 @@ test('reader: literals in string, astring and nstring positions', () => {
   x.sp();
   assert.deepEqual(x.nstring()?.bytes.toString(), 'NIL', 'a literal "NIL" is a string, not NIL');
   x.end();
-  assert.equal(whole('nil', (y) => y.nstring()), null);
-  assert.equal(whole('NIL', (y) => y.nstring()), null);
+  assert.equal(
+    whole('nil', (y) => y.nstring()),
+    null,
+  );
+  assert.equal(
+    whole('NIL', (y) => y.nstring()),
+    null,
+  );
   bad(() => whole('NILS', (y) => y.nstring()), 'NILS');
   bad(() => whole('{2}\r\na\x00', (y) => y.string()), 'NUL in a literal');
   bad(() => whole('~{2}\r\nab', (y) => y.string()), 'literal8 is not a string');
@@ -143,15 +201,21 @@ test('reader: messageLiteral takes a streamed or buffered literal', () => {
 });
 
 test('reader: lists, flag lists and the nesting limit', () => {
-  assert.deepEqual(whole('(\\Seen $Forwarded foo \\Answered)', (x) => x.flagList()), ['\\Seen', '$Forwarded', 'foo', '\\Answered']);
-  assert.deepEqual(whole('()', (x) => x.flagList()), []);
+  assert.deepEqual(
+    whole('(\\Seen $Forwarded foo \\Answered)', (x) => x.flagList()),
+    ['\\Seen', '$Forwarded', 'foo', '\\Answered'],
+  );
+  assert.deepEqual(
+    whole('()', (x) => x.flagList()),
+    [],
+  );
   for (const line of ['(\\Seen', '( \\Seen)', '(\\Seen )', '(\\Seen  foo)', '(\\)', '(\\Seen)x', '\\Seen', '(a)(b)', '("a")']) {
     bad(() => whole(line, (x) => x.flagList()), line);
   }
   bad(() => whole('()', (x) => x.list(() => x.atom(), false)), 'empty list not allowed');
   type Tree = string | Tree[];
   const item = (x: ArgReader): Tree => (x.peekByte() === 0x28 ? x.list(() => item(x)) : x.atom());
-  const nested = (depth: number): string => '('.repeat(depth) + 'a' + ')'.repeat(depth);
+  const nested = (depth: number): string => `${'('.repeat(depth)}a${')'.repeat(depth)}`;
   let t = whole(nested(MAX_NESTING), item);
   for (let i = 0; i < MAX_NESTING; i++) {
     assert.ok(Array.isArray(t) && t.length === 1);
@@ -223,17 +287,39 @@ test('reader: date-time examples and invalid forms', () => {
 });
 
 test('reader: date (SEARCH), bare or quoted', () => {
-  assert.deepEqual(whole('1-Feb-1994', (x) => x.date()), [1994, 1, 1]);
-  assert.deepEqual(whole('"29-feb-2000"', (x) => x.date()), [2000, 1, 29]);
-  assert.deepEqual(whole('31-DEC-2024', (x) => x.date()), [2024, 11, 31]);
+  assert.deepEqual(
+    whole('1-Feb-1994', (x) => x.date()),
+    [1994, 1, 1],
+  );
+  assert.deepEqual(
+    whole('"29-feb-2000"', (x) => x.date()),
+    [2000, 1, 29],
+  );
+  assert.deepEqual(
+    whole('31-DEC-2024', (x) => x.date()),
+    [2024, 11, 31],
+  );
   for (const s of ['31-Feb-2024', '29-Feb-1900', '0-Jan-2024', '123-Jan-2024', '1-Jan-24', '1-January-2024', '"1-Jan-2024', '1-Jan-2024"']) {
     bad(() => whole(s, (x) => x.date()), s);
   }
 });
 
 test('reader: sequence-set', () => {
-  assert.deepEqual(whole('1:3,5,*', (x) => x.sequenceSet()), { kind: 'ranges', ranges: [[1, 3], [5, 5], [STAR, STAR]] });
-  assert.deepEqual(whole('$', (x) => x.sequenceSet()), { kind: 'saved' });
+  assert.deepEqual(
+    whole('1:3,5,*', (x) => x.sequenceSet()),
+    {
+      kind: 'ranges',
+      ranges: [
+        [1, 3],
+        [5, 5],
+        [STAR, STAR],
+      ],
+    },
+  );
+  assert.deepEqual(
+    whole('$', (x) => x.sequenceSet()),
+    { kind: 'saved' },
+  );
   const x = r('2:4 FLAGS');
   assert.ok(x.atSequenceSet());
   assert.deepEqual(x.sequenceSet(), { kind: 'ranges', ranges: [[2, 4]] });

@@ -22,7 +22,10 @@ const expand = (ranges: Ranges): number[] => ranges.flatMap(([lo, hi]) => Array.
 
 /** A number or "*", with numbers often above the mailbox size. */
 const boundArb = fc.oneof({ arbitrary: fc.integer({ min: 1, max: 60 }).map(String), weight: 5 }, { arbitrary: fc.constant('*'), weight: 1 });
-const partArb = fc.oneof(boundArb, fc.tuple(boundArb, boundArb).map(([a, b]) => `${a}:${b}`));
+const partArb = fc.oneof(
+  boundArb,
+  fc.tuple(boundArb, boundArb).map(([a, b]) => `${a}:${b}`),
+);
 const setTextArb = fc.array(partArb, { minLength: 1, maxLength: 8 }).map((p) => p.join(','));
 
 test('sequence-set: resolve matches the naive model (star, either order, n:* beyond the end, merging)', () => {
@@ -54,7 +57,14 @@ test('sequence-set: the UID range n:* includes the last UID even when n is beyon
   assert.deepEqual(resolveRanges(set.ranges, 0), [], '"*" names nothing in an empty mailbox');
   const plain = parseSequenceSet('3:1,7');
   assert.ok(plain?.kind === 'ranges');
-  assert.deepEqual(resolveRanges(plain.ranges, 0), [[1, 3], [7, 7]], 'ranges without "*" do not depend on the mailbox');
+  assert.deepEqual(
+    resolveRanges(plain.ranges, 0),
+    [
+      [1, 3],
+      [7, 7],
+    ],
+    'ranges without "*" do not depend on the mailbox',
+  );
 });
 
 test('sequence-set: parse accepts exactly the grammar', () => {
@@ -81,7 +91,33 @@ test('sequence-set: parse accepts exactly the grammar', () => {
 });
 
 test('sequence-set: invalid forms are rejected', () => {
-  for (const text of ['', '0', '01', '0:5', '5:0', '1:', ':', ':1', '1::2', '1:2:3', '1,', ',1', '1,,2', '4294967296', '99999999999', '-1', ' 1', '1 ', '$1', '$,1', '1,$', '*:', 'a', '1.5', '+1']) {
+  for (const text of [
+    '',
+    '0',
+    '01',
+    '0:5',
+    '5:0',
+    '1:',
+    ':',
+    ':1',
+    '1::2',
+    '1:2:3',
+    '1,',
+    ',1',
+    '1,,2',
+    '4294967296',
+    '99999999999',
+    '-1',
+    ' 1',
+    '1 ',
+    '$1',
+    '$,1',
+    '1,$',
+    '*:',
+    'a',
+    '1.5',
+    '+1',
+  ]) {
     assert.equal(parseSequenceSet(text), null, JSON.stringify(text));
   }
   assert.deepEqual(parseSequenceSet('4294967295'), { kind: 'ranges', ranges: [[MAX_NZ, MAX_NZ]] });
@@ -102,7 +138,10 @@ test('sequence-set: formatNumbers is compact and parses back to the same numbers
       for (const [a, b] of set.ranges) assert.ok(a <= b, 'ranges ascend');
       // Disjoint ranges covering every number and exactly as many numbers: the same set.
       for (const n of nums) assert.ok(inRanges(ranges, n));
-      assert.equal(ranges.reduce((sum, [lo, hi]) => sum + hi - lo + 1, 0), nums.length);
+      assert.equal(
+        ranges.reduce((sum, [lo, hi]) => sum + hi - lo + 1, 0),
+        nums.length,
+      );
     }),
     { numRuns: 1000 },
   );
@@ -110,10 +149,15 @@ test('sequence-set: formatNumbers is compact and parses back to the same numbers
 });
 
 test('sequence-set: inRanges agrees with a linear scan', () => {
-  const rangesArb = fc.array(fc.tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 10 })), { maxLength: 20 }).map((rs) => normalize(rs.map(([lo, len]) => [lo, lo + len])));
+  const rangesArb = fc
+    .array(fc.tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 10 })), { maxLength: 20 })
+    .map((rs) => normalize(rs.map(([lo, len]) => [lo, lo + len])));
   fc.assert(
     fc.property(rangesArb, fc.integer({ min: 0, max: 220 }), (ranges, n) => {
-      assert.equal(inRanges(ranges, n), ranges.some(([lo, hi]) => lo <= n && n <= hi));
+      assert.equal(
+        inRanges(ranges, n),
+        ranges.some(([lo, hi]) => lo <= n && n <= hi),
+      );
     }),
     { numRuns: 2000 },
   );

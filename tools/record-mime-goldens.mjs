@@ -53,7 +53,10 @@ class ImapClient {
 
   static async connect(port) {
     const sock = net.connect(port, '127.0.0.1');
-    await new Promise((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
+    await new Promise((resolve, reject) => {
+      sock.once('connect', resolve);
+      sock.once('error', reject);
+    });
     const c = new ImapClient(sock);
     await c.next(); // greeting
     return c;
@@ -67,7 +70,10 @@ class ImapClient {
         const eol = this.buf.indexOf('\r\n', pos);
         if (eol < 0) break;
         const m = /\{(\d+)\+?\}$/.exec(this.buf.subarray(pos, eol).toString('latin1'));
-        if (!m) { complete = eol + 2; break; }
+        if (!m) {
+          complete = eol + 2;
+          break;
+        }
         const end = eol + 2 + Number(m[1]);
         if (this.buf.length < end) break;
         pos = end;
@@ -114,19 +120,24 @@ class ImapClient {
 function parseValue(buf, pos) {
   const start = pos;
   const c = buf[pos];
-  if (c === 0x28) { // (
+  if (c === 0x28) {
+    // (
     const items = [];
     pos++;
     for (;;) {
       while (buf[pos] === 0x20) pos++;
-      if (buf[pos] === 0x29) { pos++; break; }
+      if (buf[pos] === 0x29) {
+        pos++;
+        break;
+      }
       const v = parseValue(buf, pos);
       items.push(v.value);
       pos = v.end;
     }
     return { value: items, end: pos, raw: buf.subarray(start, pos) };
   }
-  if (c === 0x22) { // "
+  if (c === 0x22) {
+    // "
     const out = [];
     pos++;
     while (buf[pos] !== 0x22) {
@@ -136,7 +147,8 @@ function parseValue(buf, pos) {
     pos++;
     return { value: Buffer.from(out), end: pos, raw: buf.subarray(start, pos) };
   }
-  if (c === 0x7b || (c === 0x7e && buf[pos + 1] === 0x7b)) { // {n} or ~{n}
+  if (c === 0x7b || (c === 0x7e && buf[pos + 1] === 0x7b)) {
+    // {n} or ~{n}
     const close = buf.indexOf('}', pos);
     const n = Number(buf.subarray(buf.indexOf('{', pos) + 1, close).toString());
     const dataStart = close + 3;
@@ -176,7 +188,8 @@ function parseFetch(resp) {
 function partPaths(bs) {
   const out = [];
   const walk = (node, prefix, isRoot) => {
-    if (Array.isArray(node[0])) { // multipart
+    if (Array.isArray(node[0])) {
+      // multipart
       let i = 0;
       for (const child of node) {
         if (!Array.isArray(child)) break;
@@ -228,7 +241,10 @@ function digest(buf) {
 
 /** A logged-in session on INBOX that reconnects after Dovecot said BYE. */
 class Session {
-  constructor(port) { this.port = port; this.client = null; }
+  constructor(port) {
+    this.port = port;
+    this.client = null;
+  }
   async run(cmd) {
     if (!this.client) {
       this.client = await ImapClient.connect(this.port);
@@ -280,7 +296,10 @@ async function record(client, version, file) {
   const binary = {};
   for (const p of paths.filter((x) => x.kind === 'leaf')) {
     const r = await client.run(`UID FETCH ${uid} (BINARY.PEEK[${p.path}])`);
-    if (!r.status.startsWith('OK')) { binary[p.path] = { error: stableStatus(r.status) }; continue; }
+    if (!r.status.startsWith('OK')) {
+      binary[p.path] = { error: stableStatus(r.status) };
+      continue;
+    }
     const f = r.untagged.map((x) => (/ FETCH /.test(x.subarray(0, 40).toString('latin1')) ? parseFetch(x) : null)).find(Boolean);
     binary[p.path] = digest(f?.get(`BINARY[${p.path}]`)?.value ?? null);
   }

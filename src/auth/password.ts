@@ -67,8 +67,7 @@ function parse(encoded: string): (Params & { salt: Buffer; key: Buffer }) | null
   const [ln, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
   const salt = Buffer.from(m[4]!, 'base64');
   const key = Buffer.from(m[5]!, 'base64');
-  const ok =
-    within(ln, LIMITS.ln) && within(r, LIMITS.r) && within(p, LIMITS.p) && within(key.length, LIMITS.key) && within(salt.length, LIMITS.salt);
+  const ok = within(ln, LIMITS.ln) && within(r, LIMITS.r) && within(p, LIMITS.p) && within(key.length, LIMITS.key) && within(salt.length, LIMITS.salt);
   return ok ? { ln, r, p, salt, key } : null;
 }
 

@@ -145,5 +145,8 @@ export function addressKey(address: string): string {
   const h = groups(head);
   const t = groups(tail ?? '');
   const full = tail === undefined ? h : [...h, ...new Array<string>(Math.max(0, 8 - width(h) - width(t))).fill('0'), ...t];
-  return `${full.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+  return `${full
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }

@@ -61,7 +61,9 @@ async function list(opts: Record<string, unknown>): Promise<void> {
 /** Registers `alias` and its subcommands. */
 export function registerAliasCommands(program: Command): void {
   const alias = program.command('alias').description('manage delivery addresses (aliases) of accounts');
-  withConfigOptions(alias.command('add').argument('<address>').argument('<user>').description('deliver mail for an address to a user'), STORE_FLAGS).action(add);
+  withConfigOptions(alias.command('add').argument('<address>').argument('<user>').description('deliver mail for an address to a user'), STORE_FLAGS).action(
+    add,
+  );
   withConfigOptions(alias.command('del').argument('<address>').description('remove an alias'), STORE_FLAGS).action(del);
   withConfigOptions(alias.command('list').description('list aliases as "address user" lines'), STORE_FLAGS).action(list);
 }

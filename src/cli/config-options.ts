@@ -27,7 +27,7 @@ export function configFromOptions(opts: Record<string, unknown>): Config {
     return loadConfig({
       flags: opts,
       env: process.env,
-      configPath: typeof opts['config'] === 'string' ? opts['config'] : undefined,
+      configPath: typeof opts.config === 'string' ? opts.config : undefined,
       warn: (message) => process.stderr.write(`mailkeep: warning: ${message}\n`),
     });
   } catch (err) {

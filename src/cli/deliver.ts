@@ -49,7 +49,10 @@ const KEYWORD = /^[^\\\s(){%*"\]\x00-\x1f\x7f][^\s(){%*"\\\]\x00-\x1f\x7f]{0,127
 
 /** `\Seen,$Label` → canonical system flags and keywords. */
 function parseFlags(text: string): string[] {
-  const flags = text.split(',').map((f) => f.trim()).filter((f) => f !== '');
+  const flags = text
+    .split(',')
+    .map((f) => f.trim())
+    .filter((f) => f !== '');
   if (flags.length > MAX_FLAGS) throw new CliError(`at most ${MAX_FLAGS} flags`, EX_USAGE);
   return flags.map((flag) => {
     const system = systemFlag(flag);
@@ -108,12 +111,12 @@ async function stageMessage(stager: MessageStager, limit: number): Promise<Stage
 }
 
 async function deliver(opts: Record<string, unknown>): Promise<void> {
-  const to = String(opts['to']);
+  const to = String(opts.to);
   checkAddress(to, '--to');
-  const from = typeof opts['from'] === 'string' ? opts['from'] : null;
+  const from = typeof opts.from === 'string' ? opts.from : null;
   if (from !== null) checkAddress(from, '--from');
-  const flags = typeof opts['flags'] === 'string' ? parseFlags(opts['flags']) : [];
-  const mailbox = typeof opts['mailbox'] === 'string' ? opts['mailbox'] : null;
+  const flags = typeof opts.flags === 'string' ? parseFlags(opts.flags) : [];
+  const mailbox = typeof opts.mailbox === 'string' ? opts.mailbox : null;
   let config;
   try {
     config = configFromOptions(opts);

@@ -18,9 +18,9 @@ async function run(user: string, path: string, opts: Record<string, unknown>): P
       (s) => `exported ${plural(s.messages, 'message', 'messages')} (${formatBytes(s.bytes)}) from ${plural(s.mailboxes, 'mailbox', 'mailboxes')} to ${path}`,
       (signal, progress, warn) =>
         exportAccount(store, accountId, path, {
-          format: opts['format'] as ExportFormat,
-          mailbox: typeof opts['mailbox'] === 'string' ? opts['mailbox'] : null,
-          mboxFormat: opts['mboxFormat'] as MboxFormat,
+          format: opts.format as ExportFormat,
+          mailbox: typeof opts.mailbox === 'string' ? opts.mailbox : null,
+          mboxFormat: opts.mboxFormat as MboxFormat,
           progress,
           warn,
           signal,

@@ -16,12 +16,13 @@ async function run(user: string, path: string, opts: Record<string, unknown>): P
   await withAccount(config, user, (store, accountId) =>
     runLongOperation(
       'import',
-      (s) => `imported ${plural(s.messages, 'message', 'messages')} (${formatBytes(s.bytes)}) into ${plural(s.mailboxes, 'mailbox', 'mailboxes')}${summaryTail(s)}`,
+      (s) =>
+        `imported ${plural(s.messages, 'message', 'messages')} (${formatBytes(s.bytes)}) into ${plural(s.mailboxes, 'mailbox', 'mailboxes')}${summaryTail(s)}`,
       (signal, progress, warn) =>
         importPath(store, accountId, path, {
-          format: opts['format'] as ImportFormat,
-          mailbox: opts['mailbox'] as string,
-          mboxFormat: opts['mboxFormat'] as MboxFormat,
+          format: opts.format as ImportFormat,
+          mailbox: opts.mailbox as string,
+          mboxFormat: opts.mboxFormat as MboxFormat,
           maxMessageSize: config.limits.appendLimit,
           progress,
           warn,
@@ -44,7 +45,10 @@ export function registerImportCommand(program: Command): void {
     .addOption(new Option('--format <format>', 'what PATH holds').choices(['auto', 'mbox', 'maildir']).default('auto'))
     .option('--mailbox <name>', 'target of an mbox file or of the Maildir root; folders go below it', 'INBOX')
     .addOption(
-      new Option('--mbox-format <format>', 'how the mbox quoted body lines starting with "From ": mboxrd (">From" lines lose one ">") or mboxo (only ">From" → "From")')
+      new Option(
+        '--mbox-format <format>',
+        'how the mbox quoted body lines starting with "From ": mboxrd (">From" lines lose one ">") or mboxo (only ">From" → "From")',
+      )
         .choices(['mboxrd', 'mboxo'])
         .default('mboxrd'),
     )

@@ -17,7 +17,17 @@ import { registerStoreCommands } from './store-copy.js';
 import { registerUserCommands } from './user.js';
 
 /** Every top-level command, in help order. */
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerServeCommand, registerUserCommands, registerQuotaCommands, registerImportCommand, registerExportCommand, registerMigrateCommand, registerDeliverCommand, registerAliasCommands, registerStoreCommands];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [
+  registerServeCommand,
+  registerUserCommands,
+  registerQuotaCommands,
+  registerImportCommand,
+  registerExportCommand,
+  registerMigrateCommand,
+  registerDeliverCommand,
+  registerAliasCommands,
+  registerStoreCommands,
+];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

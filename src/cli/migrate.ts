@@ -14,8 +14,8 @@ import { STORE_FLAGS } from './with-store.js';
 /** The source password: the first line of stdin or of a file; never a flag value (it would show in `ps`). */
 async function sourcePassword(opts: Record<string, unknown>): Promise<string> {
   let password: string;
-  if (opts['passwordStdin'] === true) password = await readFirstLine(process.stdin);
-  else if (typeof opts['passwordFile'] === 'string') password = (await readFile(opts['passwordFile'], 'utf8')).split(/\r?\n/, 1)[0] ?? '';
+  if (opts.passwordStdin === true) password = await readFirstLine(process.stdin);
+  else if (typeof opts.passwordFile === 'string') password = (await readFile(opts.passwordFile, 'utf8')).split(/\r?\n/, 1)[0] ?? '';
   else throw new CliError('give the source password with --password-stdin or --password-file', EXIT_USAGE);
   if (password === '') throw new CliError('the source password is empty', EXIT_USAGE);
   return password;
@@ -33,9 +33,9 @@ async function run(user: string, opts: Record<string, unknown>): Promise<void> {
         `copied ${plural(s.messages, 'message', 'messages')} (${formatBytes(s.bytes)}) from ${plural(s.mailboxes, 'mailbox', 'mailboxes')}, updated the flags of ${plural(s.flagsUpdated, 'message', 'messages')}${summaryTail(s)}`,
       (signal, progress, warn) =>
         migrateAccount(store, accountId, {
-          url: opts['from'] as string,
+          url: opts.from as string,
           password,
-          insecure: opts['insecure'] === true,
+          insecure: opts.insecure === true,
           maxMessageSize: config.limits.appendLimit,
           progress,
           warn,

@@ -54,7 +54,8 @@ function promptHidden(prompt: string): Promise<string> {
           return;
         }
         if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
-        else if (ch === '\u0015') value = ''; // Ctrl-U: erase the line
+        else if (ch === '\u0015')
+          value = ''; // Ctrl-U: erase the line
         else if (ch >= ' ' && value.length < MAX_PASSWORD) value += ch;
       }
     };

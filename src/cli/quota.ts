@@ -26,18 +26,20 @@ async function requireAccount(store: OpenedStore, name: string): Promise<Account
   return account;
 }
 
-const describe = (used: number, limit: number | null, unit: string): string =>
-  `${used}${unit} used, ${limit === null ? 'unlimited' : `limit ${limit}${unit}`}`;
+const describe = (used: number, limit: number | null, unit: string): string => `${used}${unit} used, ${limit === null ? 'unlimited' : `limit ${limit}${unit}`}`;
 
 async function set(name: string, opts: Record<string, unknown>): Promise<void> {
-  const storage = typeof opts['storage'] === 'string' ? parseLimit(opts['storage'], '--storage') : undefined;
-  const messages = typeof opts['messages'] === 'string' ? parseLimit(opts['messages'], '--messages') : undefined;
+  const storage = typeof opts.storage === 'string' ? parseLimit(opts.storage, '--storage') : undefined;
+  const messages = typeof opts.messages === 'string' ? parseLimit(opts.messages, '--messages') : undefined;
   if (storage === undefined && messages === undefined) throw new CliError('give --storage and/or --messages', EXIT_USAGE);
   const config = configFromOptions(opts);
   const limits = await withStore(config, async (store) => {
     const account = await requireAccount(store, name);
     // A limit not given keeps its current value.
-    const next: QuotaLimits = { storage: storage === undefined ? account.quotaStorage : storage, messages: messages === undefined ? account.quotaMessages : messages };
+    const next: QuotaLimits = {
+      storage: storage === undefined ? account.quotaStorage : storage,
+      messages: messages === undefined ? account.quotaMessages : messages,
+    };
     await store.setQuota(account.id, next);
     return next;
   });

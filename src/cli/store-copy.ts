@@ -36,7 +36,8 @@ export function parseStoreLocation(text: string, flag: string): StoreLocation {
     if (url.password) url.password = '***';
     return { dataDir: '', url: text, label: url.toString() };
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw new CliError(`${flag}: unsupported store ${text.split(':')[0]}: (expected sqlite:<dir> or postgres://…)`, EXIT_USAGE);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text))
+    throw new CliError(`${flag}: unsupported store ${text.split(':')[0]}: (expected sqlite:<dir> or postgres://…)`, EXIT_USAGE);
   const dir = text.startsWith('sqlite:') ? text.slice('sqlite:'.length) : text;
   if (dir === '') throw new CliError(`${flag}: missing data directory`, EXIT_USAGE);
   const dataDir = resolve(dir);

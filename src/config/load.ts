@@ -42,7 +42,12 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: 'lmtp-port', arg: '<port>', setting: 'lmtpPort', description: 'LMTP port (0 disables)' },
   { flag: 'tls-cert', arg: '<file>', setting: 'tlsCert', description: 'PEM certificate (chain); default: self-signed' },
   { flag: 'tls-key', arg: '<file>', setting: 'tlsKey', description: 'PEM private key for --tls-cert' },
-  { flag: 'proxy-listeners', arg: '<names>', setting: 'proxy.listeners', description: 'listeners expecting a PROXY protocol header, e.g. imaps,pop3s (default: none)' },
+  {
+    flag: 'proxy-listeners',
+    arg: '<names>',
+    setting: 'proxy.listeners',
+    description: 'listeners expecting a PROXY protocol header, e.g. imaps,pop3s (default: none)',
+  },
   { flag: 'proxy-trusted', arg: '<networks>', setting: 'proxy.trusted', description: 'networks of the proxies allowed to send it, e.g. 10.0.0.0/8,::1' },
   { flag: 'log-level', arg: '<level>', setting: 'log.level', description: 'fatal, error, warn, info, debug, trace or silent' },
   { flag: 'trace', setting: 'log.trace', description: 'log protocol traces (passwords and literals redacted)' },
@@ -108,7 +113,13 @@ export function settingName(setting: string): string {
 
 /** Environment variable for a dotted camelCase setting: 'limits.maxConnections' → 'MAILKEEP_LIMITS__MAX_CONNECTIONS'. */
 export function envName(setting: string): string {
-  return ENV_PREFIX + setting.split('.').map((s) => toKebab(s).replace(/-/g, '_').toUpperCase()).join('__');
+  return (
+    ENV_PREFIX +
+    setting
+      .split('.')
+      .map((s) => toKebab(s).replace(/-/g, '_').toUpperCase())
+      .join('__')
+  );
 }
 
 /**
@@ -203,8 +214,7 @@ function mergeFile(raw: RawConfig, table: Table, prefix: string[], file: string)
     else if (kind === 'leaf') {
       raw.set(segments, value, file);
       raw.fromFile.add(dotted);
-    }
-    else if (isTable(value)) mergeFile(raw, value, segments, file);
+    } else if (isTable(value)) mergeFile(raw, value, segments, file);
     else raw.problem(dotted, file, `expected a table ([${settingName(dotted)}])`);
   }
 }
@@ -216,7 +226,10 @@ function mergeEnv(raw: RawConfig, env: Record<string, string | undefined>, warn:
     if (name.startsWith(TEST_ENV_PREFIX) || name === CHECK_VIEWS_ENV) continue;
     // Empty means unset, as container tooling often passes every variable through.
     if (value === undefined || value === '') continue;
-    const segments = name.slice(ENV_PREFIX.length).split('__').map((s) => toCamel(s.toLowerCase()));
+    const segments = name
+      .slice(ENV_PREFIX.length)
+      .split('__')
+      .map((s) => toCamel(s.toLowerCase()));
     if (kindOf(segments) === 'leaf') raw.set(segments, value, name);
     else warn(`ignoring unknown environment variable ${name}`);
   }

@@ -35,14 +35,23 @@ function bool() {
 }
 
 function text(what: string) {
-  return z.string({ error: `expected ${what}` }).trim().min(1, { error: `expected ${what}` });
+  return z
+    .string({ error: `expected ${what}` })
+    .trim()
+    .min(1, { error: `expected ${what}` });
 }
 
 const port = (def: number) => int(0, 65535, 'a port number 0-65535 (0 disables the listener)').default(def);
 const positive = (def: number, what = 'a positive whole number') => int(1, Number.MAX_SAFE_INTEGER, what).default(def);
 
 const cidrList = z.preprocess(
-  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  (v) =>
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '')
+      : v,
   z.array(
     z.string({ error: 'expected a network such as 10.0.0.0/8 or ::1' }).refine((s) => parseCidr(s) !== null, {
       error: 'expected a network such as 10.0.0.0/8 or ::1',
@@ -56,7 +65,13 @@ export const PROXY_LISTENERS = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp'] as con
 
 const PROXY_LISTENERS_ERROR = `expected a list of listeners from ${PROXY_LISTENERS.join(', ')}`;
 const proxyListenerList = z.preprocess(
-  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  (v) =>
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '')
+      : v,
   z.array(z.enum(PROXY_LISTENERS, { error: PROXY_LISTENERS_ERROR }), { error: PROXY_LISTENERS_ERROR }),
 );
 
@@ -85,10 +100,14 @@ const defaultMailboxes = z.preprocess(
   // From the environment: "Drafts=drafts,Sent=sent,Receipts".
   (v) =>
     typeof v === 'string'
-      ? v.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => {
-          const eq = s.lastIndexOf('=');
-          return eq < 0 ? { name: s } : { name: s.slice(0, eq), use: s.slice(eq + 1) };
-        })
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '')
+          .map((s) => {
+            const eq = s.lastIndexOf('=');
+            return eq < 0 ? { name: s } : { name: s.slice(0, eq), use: s.slice(eq + 1) };
+          })
       : v,
   z
     .array(defaultMailbox, { error: 'expected a list of mailboxes such as [{ name = "Sent", use = "sent" }]' })
@@ -98,13 +117,19 @@ const defaultMailboxes = z.preprocess(
 const DOMAIN_ERROR = 'expected a list of domain names such as ["example.com", "example.org"]';
 /** Lower-cased domain names (a comma-separated string from the environment). */
 const domainList = z.preprocess(
-  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  (v) =>
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '')
+      : v,
   z.array(
     z
       .string({ error: DOMAIN_ERROR })
       .trim()
       .toLowerCase()
-      .refine((d) => /^[^\s@<>()\[\],;:\\"\x00-\x1f\x7f]+$/.test(d), { error: DOMAIN_ERROR }),
+      .refine((d) => /^[^\s@<>()[\],;:\\"\x00-\x1f\x7f]+$/.test(d), { error: DOMAIN_ERROR }),
     { error: DOMAIN_ERROR },
   ),
 );
@@ -235,7 +260,12 @@ export const configSchema = z
     }
     // Without trusted proxies a PROXY listener would refuse everyone: say so rather than start a useless listener.
     if (c.proxy.listeners.length > 0 && c.proxy.trusted.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['proxy', 'listeners'], message: 'proxy.trusted must list the proxies\' networks as well', params: { showValue: false } });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['proxy', 'listeners'],
+        message: "proxy.trusted must list the proxies' networks as well",
+        params: { showValue: false },
+      });
     }
   });
 

@@ -2,7 +2,7 @@
  * Protocol errors: thrown anywhere in a command, caught at one place in the
  * connection and turned into a tagged response (DESIGN "Errors").
  */
-import { StoreError } from '../store/types.js';
+import type { StoreError } from '../store/types.js';
 
 /** A tagged NO or BAD with an optional response code (RFC 5530). */
 export class ImapError extends Error {

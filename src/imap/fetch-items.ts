@@ -9,12 +9,7 @@ import type { ArgReader } from './wire/reader.js';
 import { ParseError } from './wire/reader.js';
 
 /** What a BODY[...] section names after the part path. */
-export type SectionText =
-  | { kind: 'all' }
-  | { kind: 'header' }
-  | { kind: 'text' }
-  | { kind: 'mime' }
-  | { kind: 'fields'; not: boolean; names: string[] };
+export type SectionText = { kind: 'all' } | { kind: 'header' } | { kind: 'text' } | { kind: 'mime' } | { kind: 'fields'; not: boolean; names: string[] };
 
 /** A parsed section: part path (possibly empty) and text specifier. */
 export interface Section {

@@ -32,7 +32,10 @@ const UINT32_MAX = 0xffffffff;
 /** RFC 3986 percent-decoding to UTF-8; null for malformed escapes or invalid UTF-8. */
 function percentDecode(s: string): string | null {
   if (!/^(?:[^%]|%[0-9A-Fa-f]{2})*$/.test(s)) return null;
-  const bytes = Buffer.from(s.replace(/%([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+  const bytes = Buffer.from(
+    s.replace(/%([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
+    'latin1',
+  );
   const text = bytes.toString('utf8');
   // A lone invalid sequence decodes to U+FFFD; round-tripping tells it apart from a real one.
   return Buffer.from(text, 'utf8').equals(bytes) ? text : null;

@@ -84,7 +84,10 @@ export class MessageStager {
   private firstByte: number | undefined;
 
   /** Bytes beyond `limit` make finish() reject with StoreError('LIMIT'). */
-  constructor(blobs: BlobStore, private readonly limit: number) {
+  constructor(
+    blobs: BlobStore,
+    private readonly limit: number,
+  ) {
     this.writer = blobs.createWriter(limit);
   }
 

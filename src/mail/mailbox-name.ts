@@ -13,7 +13,7 @@ export const MAX_NAME_DEPTH = 32;
 /** Canonicalizes the INBOX prefix: "inbox" and "Inbox/x" name INBOX (RFC 9051 §5.1). */
 export function canonicalName(name: string): string {
   const first = name.split(SEPARATOR, 1)[0]!;
-  return first.toUpperCase() === 'INBOX' ? 'INBOX' + name.slice(first.length) : name;
+  return first.toUpperCase() === 'INBOX' ? `INBOX${name.slice(first.length)}` : name;
 }
 
 /** The names of all ancestors of a name, outermost first ("a/b/c" → ["a", "a/b"]). */

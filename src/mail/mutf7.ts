@@ -13,7 +13,7 @@ export function encodeMutf7(name: string): string {
     if (pending.length === 0) return;
     const bytes = Buffer.alloc(pending.length * 2);
     pending.forEach((u, i) => bytes.writeUInt16BE(u, i * 2));
-    out += '&' + bytes.toString('base64').replace(/=+$/, '').replace(/\//g, ',') + '-';
+    out += `&${bytes.toString('base64').replace(/=+$/, '').replace(/\//g, ',')}-`;
     pending = [];
   };
   for (let i = 0; i < name.length; i++) {

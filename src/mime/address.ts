@@ -31,7 +31,10 @@ class AddressParser {
   readonly list: Address[] = [];
   private cur = blank();
 
-  constructor(private readonly lex: Rfc822Lexer, private readonly max: number) {}
+  constructor(
+    private readonly lex: Rfc822Lexer,
+    private readonly max: number,
+  ) {}
 
   private add(): void {
     if (this.list.length < this.max) this.list.push(this.cur);
@@ -209,8 +212,6 @@ export function parseAddressList(value: Buffer, max: number): Address[] {
 /** ENVELOPE address list: NIL when empty (RFC 9051 §7.5.2). */
 export function encodeAddressList(list: readonly Address[]): Buffer {
   if (list.length === 0) return Buffer.from('NIL');
-  const entries = list.map((a) =>
-    encodeList([a.name === null ? instr(null) : instr(forHumans(a.name)), instr(a.route), instr(a.mailbox), instr(a.domain)]),
-  );
+  const entries = list.map((a) => encodeList([a.name === null ? instr(null) : instr(forHumans(a.name)), instr(a.route), instr(a.mailbox), instr(a.domain)]));
   return Buffer.concat([Buffer.from('('), ...entries, Buffer.from(')')]);
 }

@@ -32,11 +32,7 @@ const num = (n: number): Buffer => Buffer.from(String(n));
 const isAscii = (b: Buffer, lower: string): boolean => b.toString('latin1').toLowerCase() === lower;
 
 /** The media type as BODYSTRUCTURE reports it, and whether it carries a line count. */
-export function reportedType(
-  kind: StructNode['kind'],
-  f: PartFields,
-  opaque: boolean,
-): { type: Buffer | string; subtype: Buffer | string; text: boolean } {
+export function reportedType(kind: StructNode['kind'], f: PartFields, opaque: boolean): { type: Buffer | string; subtype: Buffer | string; text: boolean } {
   if (kind === 'message') return { type: 'message', subtype: f.typeKey === 'message/global' ? 'global' : 'rfc822', text: false };
   if (opaque) return { type: 'application', subtype: 'octet-stream', text: false };
   if (f.type === null) return { type: 'text', subtype: 'plain', text: true };

@@ -16,7 +16,10 @@ export class TextCollector {
   private raw: Buffer[] = [];
   private rawLen = 0;
 
-  constructor(private readonly maxChars: number, private readonly maxRawBytes: number) {}
+  constructor(
+    private readonly maxChars: number,
+    private readonly maxRawBytes: number,
+  ) {}
 
   /** Characters that may still be added. */
   remaining(): number {

@@ -10,8 +10,29 @@ const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', '
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 /** Zone names to minutes east of UTC (RFC 5322 §4.3, plus common European/Asian ones). */
 const ZONES: Record<string, number> = {
-  ut: 0, utc: 0, gmt: 0, z: 0, edt: -240, est: -300, cdt: -300, cst: -360, mdt: -360, mst: -420, pdt: -420, pst: -480,
-  bst: 60, cet: 60, met: 60, cest: 120, mest: 120, eet: 120, eest: 180, msk: 180, jst: 540, kst: 540, hkt: 480,
+  ut: 0,
+  utc: 0,
+  gmt: 0,
+  z: 0,
+  edt: -240,
+  est: -300,
+  cdt: -300,
+  cst: -360,
+  mdt: -360,
+  mst: -420,
+  pdt: -420,
+  pst: -480,
+  bst: 60,
+  cet: 60,
+  met: 60,
+  cest: 120,
+  mest: 120,
+  eet: 120,
+  eest: 180,
+  msk: 180,
+  jst: 540,
+  kst: 540,
+  hkt: 480,
 };
 
 function stripComments(s: string): string {
@@ -64,14 +85,16 @@ export function parseWrittenDate(value: string): WrittenDate | null {
     } else if (/^\d+$/.test(t)) {
       const n = Number(t);
       if (day < 0 && t.length <= 2 && n >= 1 && n <= 31) day = n;
-      else if (year < 0 && t.length <= 4) year = t.length === 4 ? n : n < 50 ? 2000 + n : 1900 + n; // RFC 5322 §4.3
+      else if (year < 0 && t.length <= 4)
+        year = t.length === 4 ? n : n < 50 ? 2000 + n : 1900 + n; // RFC 5322 §4.3
       else return null;
     } else if (/^[a-z]+\.?$/.test(t)) {
       const w = t.replace('.', '');
       const mi = MONTHS.indexOf(w.slice(0, 3));
       if (mi >= 0 && w.length >= 3 && month < 0) month = mi;
       else if (w in ZONES) zone = ZONES[w] ?? 0;
-      else if (DAYS.includes(w.slice(0, 3)) || w.length === 1) continue; // military zones count as UTC
+      else if (DAYS.includes(w.slice(0, 3)) || w.length === 1)
+        continue; // military zones count as UTC
       // RFC 5322 §4.3: another 3-5 letter name after the time is a zone of unknown meaning.
       else if (time !== null && !unknownZone && w.length >= 3 && w.length <= 5) unknownZone = true;
       else return null;

@@ -14,8 +14,7 @@ export const MAX_REFERENCES = 256;
 const C = { TAB: 0x09, SP: 0x20, DQUOTE: 0x22, LPAREN: 0x28, RPAREN: 0x29, AT: 0x40, LBRACKET: 0x5b, BACKSLASH: 0x5c } as const;
 
 /** Characters that end an unquoted part of an ID. */
-const isDelimiter = (c: number): boolean =>
-  c === C.SP || c === C.TAB || c === C.AT || c === C.DQUOTE || c === C.LPAREN || c === C.RPAREN || c === C.LBRACKET;
+const isDelimiter = (c: number): boolean => c === C.SP || c === C.TAB || c === C.AT || c === C.DQUOTE || c === C.LPAREN || c === C.RPAREN || c === C.LBRACKET;
 
 /** Cursor over the text between "<" and ">". */
 class IdReader {

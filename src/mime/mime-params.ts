@@ -55,8 +55,7 @@ function section(key: Buffer, value: Buffer, state: { idx: number }): Section | 
   return { key: key.subarray(0, star), value, idx: state.idx, extended };
 }
 
-const lowerEq = (a: Buffer, b: Buffer): boolean =>
-  a.length === b.length && a.toString('latin1').toLowerCase() === b.toString('latin1').toLowerCase();
+const lowerEq = (a: Buffer, b: Buffer): boolean => a.length === b.length && a.toString('latin1').toLowerCase() === b.toString('latin1').toLowerCase();
 
 /** Parses `*(";" parameter)` from the lexer position (RFC 2045 §5.1, RFC 2231 §3). */
 export function parseParams(lex: Rfc822Lexer, maxParams: number): MimeParam[] {

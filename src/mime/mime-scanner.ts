@@ -134,7 +134,10 @@ export class MimeScanner {
   private last1 = -1;
   private last2 = -1;
 
-  constructor(private readonly hooks: ScanHooks, private readonly limits: ScanLimits) {
+  constructor(
+    private readonly hooks: ScanHooks,
+    private readonly limits: ScanLimits,
+  ) {
     this.root = newNode(null, 0, 0);
     this.cur = this.root;
   }

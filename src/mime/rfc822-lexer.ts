@@ -40,7 +40,10 @@ export class Rfc822Lexer {
   /** Text of the most recently skipped comment, when collecting (address display-name fallback). */
   lastComment: ByteBuilder | null;
 
-  constructor(readonly data: Buffer, collectComments = false) {
+  constructor(
+    readonly data: Buffer,
+    collectComments = false,
+  ) {
     this.end = data.length;
     this.lastComment = collectComments ? new ByteBuilder() : null;
   }

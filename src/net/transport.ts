@@ -66,7 +66,10 @@ export class Transport {
   private waiter: (() => void) | null = null;
   private timeoutMs: number;
 
-  constructor(socket: Socket, private readonly opts: TransportOptions) {
+  constructor(
+    socket: Socket,
+    private readonly opts: TransportOptions,
+  ) {
     this.secure = opts.secure;
     this.timeoutMs = opts.timeoutMs;
     this.socket = socket;

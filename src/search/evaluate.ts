@@ -215,7 +215,10 @@ function compile(key: SearchKey, t: SearchTarget): Matcher {
     case 'or':
       return junction([compile(key.left, t), compile(key.right, t)], true);
     case 'and':
-      return junction(key.keys.map((k) => compile(k, t)), false);
+      return junction(
+        key.keys.map((k) => compile(k, t)),
+        false,
+      );
   }
 }
 
@@ -301,7 +304,7 @@ async function matchContent(indices: number[], t: SearchTarget, match: Matcher, 
   const hits: number[] = [];
   records.forEach((rec, k) => {
     const i = byUid.get(rec.uid);
-    const analysis = analyses ? analyses[k] ?? null : null;
+    const analysis = analyses ? (analyses[k] ?? null) : null;
     // A record without its analysis cannot be searched: treat it like a message gone meanwhile.
     if (i === undefined || (needsAnalysis && !analysis)) return;
     const content = new Content(rec.internalDate.getTime(), rec.saveDate?.getTime() ?? null, rec.emailId ?? null, analysis, null);

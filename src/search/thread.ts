@@ -140,7 +140,7 @@ class Linker {
   /** The container of a message: its Message-ID's (filling a dummy), or a new one for a missing or duplicate ID. */
   private messageContainer(pos: number, index: number, id: string | null): Container {
     const known = id === null ? undefined : this.byId.get(id);
-    if (known !== undefined && known.dummy) {
+    if (known?.dummy) {
       known.pos = pos;
       known.index = index;
       return known;

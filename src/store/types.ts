@@ -190,18 +190,14 @@ export interface ImportResult {
 }
 
 /** Store failures that map onto IMAP response codes (RFC 5530). */
-export type StoreErrorCode =
-  | 'NONEXISTENT'
-  | 'ALREADYEXISTS'
-  | 'OVERQUOTA'
-  | 'LIMIT'
-  | 'INUSE'
-  | 'CANNOT'
-  | 'NOPERM';
+export type StoreErrorCode = 'NONEXISTENT' | 'ALREADYEXISTS' | 'OVERQUOTA' | 'LIMIT' | 'INUSE' | 'CANNOT' | 'NOPERM';
 
 /** A failure a client can be told about, carrying its RFC 5530 code. */
 export class StoreError extends Error {
-  constructor(readonly code: StoreErrorCode, message: string) {
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'StoreError';
   }

@@ -104,7 +104,10 @@ export function encodeAString(value: string | Buffer, mode: EncodeMode = REV1): 
   if (buf.length > 0 && buf.length < 256 && buf.toString('latin1').toUpperCase() !== 'NIL') {
     let atom = true;
     for (const c of buf) {
-      if (!isAtomChar(c) && c !== 0x5d) { atom = false; break; }
+      if (!isAtomChar(c) && c !== 0x5d) {
+        atom = false;
+        break;
+      }
     }
     if (atom) return buf;
   }

@@ -188,10 +188,16 @@ export class ImapSessionChecker {
       const r = new Reader(line, 8, this.opts.literals);
       this.lastFlags = new Set(r.list().map(String));
     } else if (word === 'SEARCH') {
-      const nums = line.slice(8).trim().split(/\s+/).filter((s) => /^\d+$/.test(s)).map(Number);
+      const nums = line
+        .slice(8)
+        .trim()
+        .split(/\s+/)
+        .filter((s) => /^\d+$/.test(s))
+        .map(Number);
       ctx.reply.search = nums;
       if (!ctx.uid && this.mailbox !== null && !this.lost) {
-        for (const n of nums) if (n > this.slots.length) this.violate(ctx, 'seq-out-of-range', line, `SEARCH names ${n}, the session knows ${this.slots.length} messages`);
+        for (const n of nums)
+          if (n > this.slots.length) this.violate(ctx, 'seq-out-of-range', line, `SEARCH names ${n}, the session knows ${this.slots.length} messages`);
       }
     } else if (word === 'VANISHED') {
       this.vanished(line, ctx);
@@ -254,14 +260,20 @@ export class ImapSessionChecker {
     const modseqItem = items.get('MODSEQ');
     const modseq = Array.isArray(modseqItem) && typeof modseqItem[0] === 'string' ? BigInt(modseqItem[0]) : undefined;
     const slot = this.mailbox !== null && !this.lost ? this.slots[seq - 1] : undefined;
-    if (this.mailbox !== null && !this.lost && !slot) this.violate(ctx, 'seq-out-of-range', line, `FETCH of ${seq}, the session knows ${this.slots.length} messages`);
+    if (this.mailbox !== null && !this.lost && !slot)
+      this.violate(ctx, 'seq-out-of-range', line, `FETCH of ${seq}, the session knows ${this.slots.length} messages`);
     if (slot && lineUid !== undefined) this.placeUid(seq, slot, lineUid, line, ctx);
     const uid = lineUid ?? (slot && slot.uid !== 0 ? slot.uid : undefined);
     if (flags) {
       // RFC 9051 §7.3.5: the client learns the keywords from FLAGS; one it was not told of has no place.
       const unknown = flags.filter((f) => !f.startsWith('\\') && !this.lastFlags?.has(f));
       if (this.mailbox !== null && unknown.length > 0) {
-        this.violate(ctx, 'unannounced-keyword', line, `${unknown.join(' ')} not in the last FLAGS (${[...(this.lastFlags ?? [])].join(' ') || 'none received'})`);
+        this.violate(
+          ctx,
+          'unannounced-keyword',
+          line,
+          `${unknown.join(' ')} not in the last FLAGS (${[...(this.lastFlags ?? [])].join(' ') || 'none received'})`,
+        );
       }
       if (this.opts.sequential && slot && ctx.name !== 'IDLE') {
         const key = [...flags].sort().join(' ');

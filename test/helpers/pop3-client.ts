@@ -72,7 +72,13 @@ export class Pop3Client {
     const body = Buffer.from(at === 0 ? Buffer.alloc(0) : sock.buf.subarray(0, at + 2));
     sock.consume(at === 0 ? 3 : at + 5);
     const text = body.toString('latin1');
-    const lines = text === '' ? [] : text.slice(0, -2).split('\r\n').map((l) => (l.startsWith('.') ? l.slice(1) : l));
+    const lines =
+      text === ''
+        ? []
+        : text
+            .slice(0, -2)
+            .split('\r\n')
+            .map((l) => (l.startsWith('.') ? l.slice(1) : l));
     return { status, body, lines };
   }
 

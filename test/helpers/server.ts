@@ -120,9 +120,31 @@ async function spawnOnce(dataDir: string, extraArgs: string[]): Promise<ChildSer
   const imapPort = await freePort();
   const imapsPort = await freePort();
   const bin = join(process.cwd(), 'bin', 'mailkeep.js');
-  const child = spawn(process.execPath, [bin, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--imap-port', String(imapPort), '--imaps-port', String(imapsPort), '--pop3-port', '0', '--pop3s-port', '0', '--lmtp-port', '0', ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      bin,
+      'serve',
+      '--data-dir',
+      dataDir,
+      '--host',
+      '127.0.0.1',
+      '--imap-port',
+      String(imapPort),
+      '--imaps-port',
+      String(imapsPort),
+      '--pop3-port',
+      '0',
+      '--pop3s-port',
+      '0',
+      '--lmtp-port',
+      '0',
+      ...extraArgs,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let output = '';
   await new Promise<void>((resolve, reject) => {

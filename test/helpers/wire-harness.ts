@@ -12,10 +12,7 @@ export const ROOMY: FramerLimits = { maxLineLength: 1 << 20, maxCommandSize: 1 <
 export type Decision = 'buffer' | 'stream' | 'reject';
 
 /** A segment with its bytes as a latin1 string (lossless, readable in assertion diffs). */
-export type NormSegment =
-  | { k: 'text'; s: string }
-  | { k: 'literal'; s: string; binary: boolean }
-  | { k: 'stream'; size: number; binary: boolean; id: number };
+export type NormSegment = { k: 'text'; s: string } | { k: 'literal'; s: string; binary: boolean } | { k: 'stream'; size: number; binary: boolean; id: number };
 
 /** A framer event, normalized: consecutive literal-chunk events are merged into one 'data'. */
 export type NormEvent =

@@ -1,10 +1,3 @@
-/**
- * COPY and MOVE with their UID forms (RFC 9051 §6.4.7, §6.4.8; RFC 6851;
- * COPYUID from RFC 4315 §3). MOVE is one store transaction: the copy and the
- * expunge of the sources commit together, and the EXPUNGEs reach the client
- * through the sync step after the untagged COPYUID.
- */
-import type { Uid } from '../../ids.js';
 import { no } from '../errors.js';
 import type { ArgReader } from '../wire/reader.js';
 import { formatNumbers, type SequenceSet } from '../../search/sequence-set.js';

@@ -178,7 +178,13 @@ export const fetch = command({
       }
       const blobIds = needsBlob && !needsRecord ? await session.store.getBlobIds(accountId, view.mailboxId, uids) : null;
       const blobOf = (uid: Uid): string | null => records.get(uid)?.blobId ?? blobIds?.get(uid) ?? null;
-      const seenChanged = setsSeen ? await markSeen(session, accountId, batch.map((i) => view.messages[i]!)) : new Set<number>();
+      const seenChanged = setsSeen
+        ? await markSeen(
+            session,
+            accountId,
+            batch.map((i) => view.messages[i]!),
+          )
+        : new Set<number>();
       const analyses = needsAnalysis ? await analysesOf(session, uids.map(blobOf)) : null;
       const plans: MessagePlan[] = [];
       for (const i of batch) {
@@ -191,7 +197,19 @@ export const fetch = command({
           missing = true;
           continue;
         }
-        const plan: MessagePlan = { seqNum: i + 1, m, rec, blobId, analysis, flagsChanged: seenChanged.has(m.uid), recent: view.isRecent(m.uid), ranges: [], data: [], bytes: 0, slow: false };
+        const plan: MessagePlan = {
+          seqNum: i + 1,
+          m,
+          rec,
+          blobId,
+          analysis,
+          flagsChanged: seenChanged.has(m.uid),
+          recent: view.isRecent(m.uid),
+          ranges: [],
+          data: [],
+          bytes: 0,
+          slow: false,
+        };
         if (planned) planSections(plan, items);
         plans.push(plan);
       }
@@ -210,7 +228,13 @@ export const fetch = command({
 });
 
 /** RFC 7162 §3.2.6: `* VANISHED (EARLIER)` for UIDs in the set expunged after `since`. */
-async function reportVanished(session: ImapSession, accountId: AccountId, view: MailboxView, set: Extract<SequenceSet, { kind: 'ranges' }>, since: number): Promise<void> {
+async function reportVanished(
+  session: ImapSession,
+  accountId: AccountId,
+  view: MailboxView,
+  set: Extract<SequenceSet, { kind: 'ranges' }>,
+  since: number,
+): Promise<void> {
   const changes = await session.store.changesSince(accountId, view.mailboxId, modseq(since));
   const ranges = resolveRanges(set.ranges, Math.max(view.maxUid, view.uidNext - 1));
   const uids = changes.expunged.filter((u) => view.indexOfUid(u) < 0 && inRanges(ranges, u));
@@ -373,7 +397,7 @@ async function writeWindow(session: ImapSession, window: readonly MessagePlan[],
     out.add(`* ${fetchHead(session, plan.seqNum, plan.m.uid)} (`);
     for (let k = 0; k < items.length; k++) {
       if (k > 0) out.add(' ');
-      if (!renderItem(out, session, plan, items[k]!, k)) await writeSlowItem(session, out, plan, items[k]!, k);
+      if (!renderItem(out, plan, items[k]!, k)) await writeSlowItem(session, out, plan, items[k]!, k);
     }
     // RFC 9051 §6.4.5: a \Seen set by this FETCH is reported in the same response.
     if (plan.flagsChanged && !flagsAsked) out.add(`${items.length > 0 ? ' ' : ''}FLAGS ${formatFlags(plan.m.flags, plan.recent)}`);
@@ -390,7 +414,7 @@ function sendBatch(session: ImapSession, out: ResponseBatch): void {
 }
 
 /** Adds an item answered from memory; false when it needs reading or computing first (writeSlowItem). */
-function renderItem(out: ResponseBatch, session: ImapSession, plan: MessagePlan, item: FetchItem, k: number): boolean {
+function renderItem(out: ResponseBatch, plan: MessagePlan, item: FetchItem, k: number): boolean {
   const rec = plan.rec;
   switch (item.kind) {
     case 'internaldate':
@@ -460,7 +484,7 @@ async function writeSlowItem(session: ImapSession, out: ResponseBatch, plan: Mes
     const range = plan.ranges[k]!;
     if (range.fields || range.end - range.start <= STREAM_THRESHOLD) {
       plan.data[k] = await session.store.blobs.read(blobId, range.start, range.end);
-      renderItem(out, session, plan, item, k);
+      renderItem(out, plan, item, k);
     } else {
       await streamLiteral(session, out, `${sectionName(item)} `, blobId, range.start, range.end, false);
     }
@@ -472,7 +496,15 @@ async function writeSlowItem(session: ImapSession, out: ResponseBatch, plan: Mes
  * backpressure: as literal8 `~{n}` with the bytes as stored (BINARY), or as
  * `{n}` with each NUL made 0x80 like renderItem does.
  */
-async function streamLiteral(session: ImapSession, out: ResponseBatch, prefix: string, blobId: string, start: number, end: number, binary: boolean): Promise<void> {
+async function streamLiteral(
+  session: ImapSession,
+  out: ResponseBatch,
+  prefix: string,
+  blobId: string,
+  start: number,
+  end: number,
+  binary: boolean,
+): Promise<void> {
   // RFC 3516 §4.3 prefers {n} for BINARY content without NUL, but only reading it twice would tell.
   out.add(`${prefix}${binary ? '~' : ''}{${end - start}}\r\n`);
   sendBatch(session, out);
@@ -492,7 +524,12 @@ function slicePartial(bytes: Buffer, partial: [number, number] | null): Buffer {
 }
 
 /** RFC 3516 §4.2 — BINARY[part] (decoded content) and BINARY.SIZE[part]. */
-async function writeBinary(session: ImapSession, out: ResponseBatch, plan: MessagePlan, item: Extract<FetchItem, { kind: 'binary' | 'binary-size' }>): Promise<void> {
+async function writeBinary(
+  session: ImapSession,
+  out: ResponseBatch,
+  plan: MessagePlan,
+  item: Extract<FetchItem, { kind: 'binary' | 'binary-size' }>,
+): Promise<void> {
   const blobId = plan.blobId!;
   const size = plan.m.size;
   const label = item.path.join('.');

@@ -77,7 +77,10 @@ function parseReturn(r: ArgReader, args: ListArgs): void {
       args.status = union(args.status, readStatusItems(r));
     } else if (option === 'METADATA') {
       r.sp();
-      args.metadata = union(args.metadata, r.list(() => readEntry(r, 'get'), false));
+      args.metadata = union(
+        args.metadata,
+        r.list(() => readEntry(r, 'get'), false),
+      );
     } else if (option !== 'CHILDREN' && option !== 'SPECIAL-USE') {
       throw new ParseError(`Unknown LIST return option ${option}`);
     }

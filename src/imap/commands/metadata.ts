@@ -221,7 +221,10 @@ export const setMetadata = command({
     }
     try {
       await session.store.setMetadata(accountOf(session), mb?.id ?? null, values, MAX_ENTRIES);
-      session.notifier.ownEntries(mb?.id ?? null, values.map(([name]) => name));
+      session.notifier.ownEntries(
+        mb?.id ?? null,
+        values.map(([name]) => name),
+      );
       if (mb) session.notifier.ownCommit(mb.id);
     } catch (e) {
       if (e instanceof StoreError && e.code === 'LIMIT') throw no('METADATA TOOMANY', 'Too many annotations');

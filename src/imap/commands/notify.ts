@@ -20,7 +20,10 @@ function setsSeen(item: { kind: string; peek?: boolean }): boolean {
 /** MessageNew's FETCH (§5.2): UID FETCH of the new messages with the requested attributes, sent untagged. */
 function fetchNew(session: ImapSession): FetchNew {
   return async (ranges, items) => {
-    await fetch.run({ tag: '*', name: 'FETCH', uid: true, session }, { set: { kind: 'ranges', ranges }, items: [...items], changedSince: null, vanished: false });
+    await fetch.run(
+      { tag: '*', name: 'FETCH', uid: true, session },
+      { set: { kind: 'ranges', ranges }, items: [...items], changedSince: null, vanished: false },
+    );
   };
 }
 

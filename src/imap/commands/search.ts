@@ -44,7 +44,14 @@ export const search = command({
       const indices = await searchSelected(session, args.query, args.charsetSupported ? null : args.charset);
       const { view } = selectedView(session);
       const opts = args.returnOptions ?? (session.rev2 ? ALL_ONLY : null);
-      await sendResult(inv, 'SEARCH', opts, indices, indices.map((i) => view.messages[i]!), queryNeeds(args.query).modseq);
+      await sendResult(
+        inv,
+        'SEARCH',
+        opts,
+        indices,
+        indices.map((i) => view.messages[i]!),
+        queryNeeds(args.query).modseq,
+      );
     });
   },
 });
@@ -183,7 +190,12 @@ async function writePlain(
   withModseq: boolean,
 ): Promise<void> {
   const tail = withModseq && found.length > 0 ? ` (MODSEQ ${highestModseq(found)})` : '';
-  await writePieces(session, `* ${kind}`, numbersOf(inv, indices, found).map((n) => ` ${n}`), `${tail}\r\n`);
+  await writePieces(
+    session,
+    `* ${kind}`,
+    numbersOf(inv, indices, found).map((n) => ` ${n}`),
+    `${tail}\r\n`,
+  );
 }
 
 /** RFC 4731 §3.1 / RFC 9051 §7.3.4 `* ESEARCH (TAG "t") [UID] MIN MAX COUNT ALL|PARTIAL [MODSEQ]`. */

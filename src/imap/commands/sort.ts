@@ -60,7 +60,14 @@ export const sort = command({
         const facts = sortNeedsRecords(args.criteria) ? await loadFacts(source, uids) : [];
         return sortIndices(indices, args.criteria, (i) => view.messages[i]!.size, facts, ranks);
       });
-      await sendResult(inv, 'SORT', args.returnOptions, sorted, sorted.map((i) => view.messages[i]!), queryNeeds(args.query).modseq);
+      await sendResult(
+        inv,
+        'SORT',
+        args.returnOptions,
+        sorted,
+        sorted.map((i) => view.messages[i]!),
+        queryNeeds(args.query).modseq,
+      );
     });
   },
 });

@@ -63,5 +63,5 @@ export function command<A>(spec: CommandSpec<A>): CommandSpec<A> {
 }
 
 /** Spec list type used by the registry. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the registry holds commands of every argument type.
 export type AnyCommand = CommandSpec<any>;

@@ -406,8 +406,7 @@ export class SessionNotifier implements NotifyControl {
     for (const change of diffNamespaces(before, after)) {
       // §5: the client's own CREATE, DELETE, RENAME or (UN)SUBSCRIBE.
       if (this.ownNameSet.has(change.name) && (change.oldName === undefined || this.ownNameSet.has(change.oldName))) continue;
-      const covered = (name: string, ns: Namespace): boolean =>
-        this.request!.groups.some((g) => g.events.has(change.event) && matches(g.filter, name, ns));
+      const covered = (name: string, ns: Namespace): boolean => this.request!.groups.some((g) => g.events.has(change.event) && matches(g.filter, name, ns));
       const relevant = covered(change.name, after) || covered(change.oldName ?? change.name, before);
       if (!relevant) continue;
       const extended = change.oldName === undefined ? [] : [Buffer.from(' ("OLDNAME" ('), mailboxWire(this.session, change.oldName), Buffer.from('))')];

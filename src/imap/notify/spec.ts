@@ -33,11 +33,7 @@ const MAX_EVENTS = 32;
 const MAX_GROUPS = 100;
 
 /** Which mailboxes an event group covers (RFC 5465 §6.2-§6.6). */
-export type MailboxFilter =
-  | { kind: 'personal' }
-  | { kind: 'subscribed' }
-  | { kind: 'subtree'; names: string[] }
-  | { kind: 'mailboxes'; names: string[] };
+export type MailboxFilter = { kind: 'personal' } | { kind: 'subscribed' } | { kind: 'subtree'; names: string[] } | { kind: 'mailboxes'; names: string[] };
 
 /** The SELECTED / SELECTED-DELAYED group (§6.1). */
 export interface SelectedEvents {

@@ -86,7 +86,11 @@ export class ImapConnection implements ImapSession, DispatchHost {
   private progressAt = 0;
 
   /** `listener.remoteAddress`: the client's address as the listener found it (PROXY protocol aware). */
-  constructor(socket: Socket, private readonly deps: ConnectionDeps, listener: { implicitTls: boolean; remoteAddress: string }) {
+  constructor(
+    socket: Socket,
+    private readonly deps: ConnectionDeps,
+    listener: { implicitTls: boolean; remoteAddress: string },
+  ) {
     this.store = deps.store;
     this.indexCache = deps.indexCache;
     this.mailboxNames = deps.mailboxNames;
@@ -196,7 +200,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
   /** Queues a tagged response. */
   tagged(tag: string, status: 'OK' | 'NO' | 'BAD', code: string | null | undefined, text: string): void {
     const line = `${tag} ${status} ${code ? `[${code}] ` : ''}${text}`;
-    this.write(Buffer.from(line + '\r\n'));
+    this.write(Buffer.from(`${line}\r\n`));
   }
 
   /** Server shutdown: BYE now when idle, else right after the command in progress. */

@@ -114,7 +114,12 @@ async function fail(host: DispatchHost, tag: string, inv: Invocation | null, e: 
 }
 
 /** How the state names of state.ts read in a response text (RFC 9051 §3). */
-const STATE_WORDS: Record<SessionState['kind'], string> = { 'not-authenticated': 'not authenticated', authenticated: 'authenticated', selected: 'selected', logout: 'logging out' };
+const STATE_WORDS: Record<SessionState['kind'], string> = {
+  'not-authenticated': 'not authenticated',
+  authenticated: 'authenticated',
+  selected: 'selected',
+  logout: 'logging out',
+};
 
 /**
  * The text of the BAD for a command sent in a state it is not allowed in

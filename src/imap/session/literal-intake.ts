@@ -142,7 +142,10 @@ export class LiteralIntake {
     for (const [id, sink] of this.staged) {
       this.staged.delete(id);
       // Its writer already finished (end()), so there is nothing to abort; only the outcome is observed.
-      void sink.result?.then(() => undefined, () => undefined);
+      void sink.result?.then(
+        () => undefined,
+        () => undefined,
+      );
     }
   }
 

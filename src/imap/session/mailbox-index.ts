@@ -194,7 +194,14 @@ export class MailboxIndexCache {
    * and not refreshing; otherwise the next use refreshes as usual. Sessions
    * still learn of it only through their sync step.
    */
-  async storeFlags(accountId: AccountId, mailboxId: MailboxId, uids: readonly Uid[], op: FlagOp, flags: readonly string[], unchangedSince?: ModSeq): Promise<FlagChangeResult> {
+  async storeFlags(
+    accountId: AccountId,
+    mailboxId: MailboxId,
+    uids: readonly Uid[],
+    op: FlagOp,
+    flags: readonly string[],
+    unchangedSince?: ModSeq,
+  ): Promise<FlagChangeResult> {
     const res = await this.store.storeFlags(accountId, mailboxId, uids, op, flags, unchangedSince);
     const entry = this.entries.get(mailboxId);
     if (entry?.accountId === accountId && !entry.refreshing && entry.modseq === res.modseq - 1) applyDelta(entry, res.changed, [], res.modseq);

@@ -60,7 +60,8 @@ export async function checkView(store: MailStore, accountId: AccountId, view: Ma
   }
   for (const s of current) {
     // UIDs grow with commits: one below the view's highest was there before it, whatever changed it since.
-    if ((s.modseq <= view.modseq || s.uid < view.maxUid) && view.indexOfUid(s.uid) < 0) problems.push(`UID ${s.uid} (modseq ${s.modseq}) is missing from the view at modseq ${view.modseq}`);
+    if ((s.modseq <= view.modseq || s.uid < view.maxUid) && view.indexOfUid(s.uid) < 0)
+      problems.push(`UID ${s.uid} (modseq ${s.modseq}) is missing from the view at modseq ${view.modseq}`);
   }
   if (problems.length === 0) return;
   const text = `View check failed for ${view.name} at modseq ${view.modseq}: ${problems.slice(0, MAX_REPORTED).join('; ')}${problems.length > MAX_REPORTED ? ` (+${problems.length - MAX_REPORTED} more)` : ''}`;

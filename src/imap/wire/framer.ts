@@ -63,7 +63,7 @@ const HEADER_TAIL = 16;
 const EMPTY = Buffer.alloc(0);
 
 /** Where a line scan stands relative to quoted strings (a quoted string never spans lines). */
-const enum Quote {
+enum Quote {
   Outside,
   Inside,
   Escaped,

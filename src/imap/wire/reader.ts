@@ -42,7 +42,7 @@ export class ArgReader {
   /** The next byte of text, or -1 at a literal or the end. */
   peekByte(): number {
     const s = this.current();
-    if (!s || s.kind !== 'text') return -1;
+    if (s?.kind !== 'text') return -1;
     if (this.pos >= s.bytes.length) {
       // A text segment is exhausted only right before a literal (or at the end).
       return -1;
@@ -100,7 +100,7 @@ export class ArgReader {
   /** Reads bytes while pred holds (within the current text segment). */
   private take(pred: (c: number) => boolean, max = 65536): Buffer {
     const s = this.current();
-    if (!s || s.kind !== 'text') return Buffer.alloc(0);
+    if (s?.kind !== 'text') return Buffer.alloc(0);
     const start = this.pos;
     while (this.pos < s.bytes.length && pred(s.bytes[this.pos]!) && this.pos - start < max) this.pos++;
     return s.bytes.subarray(start, this.pos);
@@ -165,7 +165,7 @@ export class ArgReader {
   private quoted(): Buffer {
     this.expect('"');
     const s = this.current();
-    if (!s || s.kind !== 'text') throw new ParseError('Unterminated quoted string');
+    if (s?.kind !== 'text') throw new ParseError('Unterminated quoted string');
     const out: number[] = [];
     for (;;) {
       if (this.pos >= s.bytes.length) throw new ParseError('Unterminated quoted string');
@@ -272,7 +272,7 @@ export class ArgReader {
 
   /** `flag`: "\" atom, or a keyword atom (RFC 9051 §9). */
   flag(): string {
-    if (this.skip('\\')) return '\\' + this.atom();
+    if (this.skip('\\')) return `\\${this.atom()}`;
     return this.atom();
   }
 

@@ -69,7 +69,11 @@ export class LmtpConnection implements LmtpSession {
   private badCommands = 0;
 
   /** `remote`: the client's address as the listener found it (PROXY protocol aware; 'local' on the unix socket). */
-  constructor(socket: Socket, private readonly deps: LmtpDeps, remote: string) {
+  constructor(
+    socket: Socket,
+    private readonly deps: LmtpDeps,
+    remote: string,
+  ) {
     this.store = deps.store;
     this.config = deps.config;
     this.rules = { domains: deps.config.lmtp.domains, recipientDelimiter: deps.config.lmtp.recipientDelimiter };
@@ -81,7 +85,9 @@ export class LmtpConnection implements LmtpSession {
       outputChunk: OUTPUT_CHUNK,
       timeoutMs: TIMEOUT_MS,
       // Replies are traced as written; commands as framed (execute), message data never.
-      tracer: this.config.log.trace ? { client: () => undefined, server: (bytes) => this.log.info({ trace: 'S', data: bytes.toString('utf8') }, 'trace') } : null,
+      tracer: this.config.log.trace
+        ? { client: () => undefined, server: (bytes) => this.log.info({ trace: 'S', data: bytes.toString('utf8') }, 'trace') }
+        : null,
       onInput: (chunk) => {
         this.input.push(chunk);
         return this.input.buffered;

@@ -13,7 +13,10 @@ const MAX_TEXT = 480;
 function clean(text: string): string {
   const safe = text.replace(/[\x00-\x1f\x7f]/g, '?');
   if (Buffer.byteLength(safe) <= MAX_TEXT) return safe;
-  return `${Buffer.from(safe).subarray(0, MAX_TEXT - 3).toString('utf8').replace(/\uFFFD$/, '')}...`;
+  return `${Buffer.from(safe)
+    .subarray(0, MAX_TEXT - 3)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '')}...`;
 }
 
 /** One reply line: "code enhanced text" (enhanced code omitted when null, as in the greeting). */

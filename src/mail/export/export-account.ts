@@ -81,9 +81,7 @@ export async function exportAccount(store: MailStore, accountId: AccountId, path
   const single = wanted !== null;
   await checkFresh(path, single && opts.format === 'mbox');
   // Fail on names the format cannot hold before writing anything.
-  const targets = mailboxes.map((mb) =>
-    single ? path : opts.format === 'mbox' ? join(path, mboxFilePath(mb.name)) : join(path, maildirFolderDir(mb.name)),
-  );
+  const targets = mailboxes.map((mb) => (single ? path : opts.format === 'mbox' ? join(path, mboxFilePath(mb.name)) : join(path, maildirFolderDir(mb.name))));
   const counts = await Promise.all(mailboxes.map((mb) => store.mailboxCounts(accountId, mb.id)));
   opts.progress.begin({ messages: counts.reduce((s, c) => s + c.messages, 0), bytes: counts.reduce((s, c) => s + c.size, 0) });
 

@@ -38,7 +38,14 @@ function headerFields(header: string): Array<[name: string, text: string]> {
   for (const line of header.split(/(?<=\n)/)) {
     const last = out[out.length - 1];
     if (last && (line.startsWith(' ') || line.startsWith('\t'))) last[1] += line;
-    else out.push([line.slice(0, Math.max(0, line.indexOf(':'))).trim().toLowerCase(), line]);
+    else
+      out.push([
+        line
+          .slice(0, Math.max(0, line.indexOf(':')))
+          .trim()
+          .toLowerCase(),
+        line,
+      ]);
   }
   return out;
 }

@@ -78,7 +78,12 @@ export function maildirInfo(flags: readonly string[], keywordIndex: (keyword: st
 export function flagsFromMboxHeaders(status: string | undefined, xStatus: string | undefined, xKeywords: string | undefined): string[] {
   const out: string[] = [];
   if (status?.includes('R')) out.push('\\Seen');
-  for (const [letter, flag] of [['A', '\\Answered'], ['F', '\\Flagged'], ['T', '\\Draft'], ['D', '\\Deleted']] as const) {
+  for (const [letter, flag] of [
+    ['A', '\\Answered'],
+    ['F', '\\Flagged'],
+    ['T', '\\Draft'],
+    ['D', '\\Deleted'],
+  ] as const) {
     if (xStatus?.includes(letter)) out.push(flag);
   }
   if (xKeywords !== undefined) out.push(...xKeywords.split(/[\s,]+/).filter((k) => k !== ''));

@@ -183,7 +183,8 @@ export async function importPath(store: MailStore, accountId: AccountId, path: s
     if (planned.maildir) {
       const uidValidity = planned.maildir.uidValidity;
       const keepUids = uidValidity !== null && (await store.adoptUidValidity(accountId, mb.id, uidValidity));
-      if (uidValidity !== null && !keepUids) opts.warn(`${mb.name} already held messages: new UIDs are assigned (dovecot-uidlist of ${basename(planned.path)} not kept)`);
+      if (uidValidity !== null && !keepUids)
+        opts.warn(`${mb.name} already held messages: new UIDs are assigned (dovecot-uidlist of ${basename(planned.path)} not kept)`);
       source = maildirMessages(planned.maildir, keepUids);
     } else {
       source = mboxMessages(planned.path, opts);

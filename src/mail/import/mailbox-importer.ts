@@ -62,7 +62,11 @@ export class MailboxImporter {
   /** Stores one batch in one transaction; messages whose source key is already imported are skipped unread. */
   async addBatch(items: readonly IncomingMessage[]): Promise<void> {
     if (items.length === 0) return;
-    const known = await this.store.findImported(this.accountId, this.mailbox.id, items.map((m) => m.sourceKey));
+    const known = await this.store.findImported(
+      this.accountId,
+      this.mailbox.id,
+      items.map((m) => m.sourceKey),
+    );
     const todo = items.filter((m) => !known.has(m.sourceKey));
     this.summary.skipped += items.length - todo.length;
     const staged = await mapLimit(todo, this.limits.concurrency ?? DEFAULT_CONCURRENCY, (m) => this.stage(m));
@@ -78,7 +82,10 @@ export class MailboxImporter {
         }
       });
     }
-    this.limits.progress.advance(items.length, items.reduce((sum, m) => sum + m.size, 0));
+    this.limits.progress.advance(
+      items.length,
+      items.reduce((sum, m) => sum + m.size, 0),
+    );
   }
 
   /** Reads, converts, stages and analyses one message; null when it is left out. */

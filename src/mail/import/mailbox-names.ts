@@ -29,7 +29,10 @@ export function childName(parent: string, child: string): string {
 /** The mailbox name of a Maildir++ folder directory (`.a.b` → `a/b`), or null when it is not one. */
 export function maildirFolderName(dirName: string): string | null {
   if (!dirName.startsWith('.') || dirName === '.' || dirName === '..') return null;
-  const levels = dirName.slice(1).split('.').map((l) => decodeMutf7(l));
+  const levels = dirName
+    .slice(1)
+    .split('.')
+    .map((l) => decodeMutf7(l));
   if (levels.some((l) => l === null || l === '')) return null;
   return canonicalName(levels.join(SEPARATOR));
 }
@@ -39,7 +42,7 @@ export function maildirFolderDir(name: string): string {
   if (name === 'INBOX') return '';
   const levels = name.split(SEPARATOR);
   if (levels.some((l) => l.includes('.'))) throw new Error(`mailbox ${name} contains '.', which a Maildir++ folder name cannot hold`);
-  return '.' + levels.map(encodeMutf7).join('.');
+  return `.${levels.map(encodeMutf7).join('.')}`;
 }
 
 /** The relative file path of a mailbox in an mbox tree (`a/b` → `a/b.mbox`). Throws for '.' and '..' levels. */

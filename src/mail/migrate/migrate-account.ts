@@ -96,7 +96,9 @@ function sourceTag(sourceId: string, path: string): string {
 function parseState(text: string | null): SyncState | null {
   if (text === null) return null;
   const s = JSON.parse(text) as Partial<SyncState>;
-  return typeof s.uidValidity === 'number' && typeof s.lastUid === 'number' ? { uidValidity: s.uidValidity, lastUid: s.lastUid, modseq: s.modseq ?? null } : null;
+  return typeof s.uidValidity === 'number' && typeof s.lastUid === 'number'
+    ? { uidValidity: s.uidValidity, lastUid: s.lastUid, modseq: s.modseq ?? null }
+    : null;
 }
 
 /** Groups UIDs into batches of at most FETCH_BATCH messages and FETCH_BYTES bytes. */
@@ -199,7 +201,10 @@ class Migration {
     const state = await this.loadState(p, Number(mb.uidValidity));
     // RFC 9051 §6.4.9 / §9: "n:*" also matches the highest UID when it is below n, hence the filter.
     const found = await this.client.fetchAll(`${state.lastUid + 1}:*`, { uid: true, size: true }, { uid: true });
-    return found.filter((m) => m.uid > state.lastUid).map((m) => ({ uid: m.uid, size: m.size ?? 0 })).sort((a, b) => a.uid - b.uid);
+    return found
+      .filter((m) => m.uid > state.lastUid)
+      .map((m) => ({ uid: m.uid, size: m.size ?? 0 }))
+      .sort((a, b) => a.uid - b.uid);
   }
 
   private async syncMailbox(p: Pairing): Promise<void> {
@@ -222,7 +227,10 @@ class Migration {
         this.opts.warn(`${p.source.path}: left out UID ${m.uid}: larger than the limit of ${this.opts.maxMessageSize} bytes`);
         this.opts.progress.advance(1, m.size);
       }
-      const fetched = fits.length === 0 ? [] : await this.client.fetchAll(fits.map((m) => m.uid).join(','), { uid: true, flags: true, internalDate: true, source: true }, { uid: true });
+      const fetched =
+        fits.length === 0
+          ? []
+          : await this.client.fetchAll(fits.map((m) => m.uid).join(','), { uid: true, flags: true, internalDate: true, source: true }, { uid: true });
       const items = fetched.filter((m) => m.source !== undefined).map((m) => this.incoming(p, m, key(m.uid), keepUids));
       await importer.addBatch(items);
       // Expunged on the source since planning: nothing to copy, but done.
@@ -256,7 +264,11 @@ class Migration {
     const changed = await this.client.fetchAll(`1:${state.lastUid}`, { uid: true, flags: true }, { uid: true, ...since });
     for (let i = 0; i < changed.length; i += FLAG_BATCH) {
       const slice = changed.slice(i, i + FLAG_BATCH);
-      const local = await this.store.findImported(this.accountId, p.target.id, slice.map((m) => key(m.uid)));
+      const local = await this.store.findImported(
+        this.accountId,
+        p.target.id,
+        slice.map((m) => key(m.uid)),
+      );
       const records = new Map((await this.store.getRecords(this.accountId, p.target.id, [...local.values()])).map((r) => [r.uid, r]));
       // One STORE per distinct flag set.
       const updates = new Map<string, { flags: string[]; uids: Uid[] }>();
@@ -266,7 +278,10 @@ class Migration {
         if (uid === undefined || record === undefined) continue; // not copied here, or expunged here
         const flags = cleanFlags(m.flags ?? []).flags;
         if (sameFlags(flags, record.flags)) continue;
-        const k = flags.map((f) => f.toLowerCase()).sort().join(' ');
+        const k = flags
+          .map((f) => f.toLowerCase())
+          .sort()
+          .join(' ');
         const u = updates.get(k) ?? { flags, uids: [] };
         u.uids.push(uid);
         updates.set(k, u);

@@ -78,15 +78,17 @@ export class Maildrop {
     const inbox = await deps.store.getMailbox(accountId, 'INBOX');
     if (!inbox) throw failure('The INBOX is missing', 'SYS/PERM');
     const summaries = await deps.store.listSummaries(accountId, inbox.id);
-    const messages = summaries.map((s, i): DropMessage => ({
-      n: i + 1,
-      uid: s.uid,
-      storedSize: s.size,
-      seen: s.flags.includes(SEEN),
-      deleted: false,
-      blobId: null,
-      octets: s.size === 0 ? 0 : null,
-    }));
+    const messages = summaries.map(
+      (s, i): DropMessage => ({
+        n: i + 1,
+        uid: s.uid,
+        storedSize: s.size,
+        seen: s.flags.includes(SEEN),
+        deleted: false,
+        blobId: null,
+        octets: s.size === 0 ? 0 : null,
+      }),
+    );
     return new Maildrop(deps, accountId, inbox, messages);
   }
 
@@ -206,7 +208,11 @@ export class Maildrop {
     for (let i = 0; i < todo.length; i += RECORD_BATCH) {
       const batch = todo.slice(i, i + RECORD_BATCH);
       const byUid = new Map(batch.map((m) => [m.uid as number, m]));
-      const records = await this.deps.store.getRecords(this.accountId, this.mailbox.id, batch.map((m) => m.uid));
+      const records = await this.deps.store.getRecords(
+        this.accountId,
+        this.mailbox.id,
+        batch.map((m) => m.uid),
+      );
       for (const r of records) {
         const m = byUid.get(r.uid);
         if (m) m.blobId = r.blobId;

@@ -14,7 +14,12 @@ export const TERMINATOR = Buffer.from('.\r\n');
 /** Response text made safe for one line. */
 function clean(text: string): string {
   const safe = text.replace(/[\x00-\x1f\x7f]/g, '?');
-  return Buffer.byteLength(safe) <= MAX_TEXT ? safe : `${Buffer.from(safe).subarray(0, MAX_TEXT - 3).toString('utf8').replace(/\uFFFD$/, '')}...`;
+  return Buffer.byteLength(safe) <= MAX_TEXT
+    ? safe
+    : `${Buffer.from(safe)
+        .subarray(0, MAX_TEXT - 3)
+        .toString('utf8')
+        .replace(/\uFFFD$/, '')}...`;
 }
 
 /** "+OK text" (text may be empty). */

@@ -127,7 +127,6 @@ export class FsBlobStore implements BlobStore, BlobPlacement {
     return composeBlob(prefix, base, (id) => this.fileStream(id, 0, undefined) as AsyncIterable<Buffer>);
   }
 
-
   createReadStream(blobId: string, start = 0, end?: number): Readable {
     checkId(blobId);
     checkRange(start, end);
@@ -308,7 +307,8 @@ export class FsBlobStore implements BlobStore, BlobPlacement {
   /** Whether the blob's file was last placed before `before` (sync: the orphan sweep checks again under the write lock). */
   placedBeforeSync(blobId: string, before: number): boolean {
     const info = statSync(this.pathOf(blobId), { throwIfNoEntry: false });
-    return info !== undefined && info.isFile() && info.mtimeMs < before;
+    if (!info?.isFile()) return false;
+    return info.mtimeMs < before;
   }
 
   /** Those of `blobIds` whose files were last placed before `before` (ms since the epoch). */

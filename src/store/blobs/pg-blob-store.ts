@@ -59,13 +59,13 @@ export class PgBlobStore implements BlobStore {
     return composeBlob(prefix, base, (id) => this.chunks(id, 0, undefined));
   }
 
-
   async put(bytes: Buffer): Promise<StagedBlob> {
     const blobId = createHash('sha256').update(bytes).digest('hex');
-    await this.pool.query(
-      `INSERT INTO blobs (blob_id, size, data, staged_until) VALUES ($1, $2, $3, ${STAGED_UNTIL}) ${UPSERT}`,
-      [blobId, bytes.length, bytes],
-    );
+    await this.pool.query(`INSERT INTO blobs (blob_id, size, data, staged_until) VALUES ($1, $2, $3, ${STAGED_UNTIL}) ${UPSERT}`, [
+      blobId,
+      bytes.length,
+      bytes,
+    ]);
     return { blobId, size: bytes.length };
   }
 
@@ -98,7 +98,12 @@ export class PgBlobStore implements BlobStore {
         `SELECT r.i, substring(b.data FROM r.s FOR r.l) AS part, b.base_id IS NOT NULL AS composite
            FROM unnest($1::text[], $2::integer[], $3::integer[], $4::integer[]) AS r(id, s, l, i)
            JOIN blobs b ON b.blob_id = r.id`,
-        [plain.map((r) => r.blobId), plain.map((r) => r.start + 1), plain.map((r) => (r.end === undefined ? MAX_BYTEA : r.end - r.start)), plain.map((r) => r.i)],
+        [
+          plain.map((r) => r.blobId),
+          plain.map((r) => r.start + 1),
+          plain.map((r) => (r.end === undefined ? MAX_BYTEA : r.end - r.start)),
+          plain.map((r) => r.i),
+        ],
       );
       for (const row of res.rows) if (!row.composite) out[row.i] = row.part ?? Buffer.alloc(0);
     }
@@ -211,10 +216,11 @@ class PgBlobWriter implements BlobWriter {
       const blobId = this.hash.digest('hex');
       if (this.chunksSent === 0) {
         // Small body: one statement, nothing staged.
-        await this.pool.query(
-          `INSERT INTO blobs (blob_id, size, data, staged_until) VALUES ($1, $2, $3, ${STAGED_UNTIL}) ${UPSERT}`,
-          [blobId, this.size, Buffer.concat(this.pending, this.pendingBytes)],
-        );
+        await this.pool.query(`INSERT INTO blobs (blob_id, size, data, staged_until) VALUES ($1, $2, $3, ${STAGED_UNTIL}) ${UPSERT}`, [
+          blobId,
+          this.size,
+          Buffer.concat(this.pending, this.pendingBytes),
+        ]);
       } else {
         if (this.pendingBytes > 0) this.sendChunk(Buffer.concat(this.pending, this.pendingBytes));
         this.pending = [];

@@ -81,7 +81,18 @@ export class StoreCopyError extends Error {
 
 /** Copies everything in `source` into `target` (see the module comment). */
 export async function copyStore(source: MailStore, target: MailStore, opts: CopyOptions = {}): Promise<CopySummary> {
-  const summary: CopySummary = { accounts: 0, aliases: 0, mailboxes: 0, messages: 0, bytes: 0, blobs: 0, tombstones: 0, metadata: 0, replaced: 0, interrupted: false };
+  const summary: CopySummary = {
+    accounts: 0,
+    aliases: 0,
+    mailboxes: 0,
+    messages: 0,
+    bytes: 0,
+    blobs: 0,
+    tombstones: 0,
+    metadata: 0,
+    replaced: 0,
+    interrupted: false,
+  };
   summary.replaced = await emptyTarget(target, opts.replace ?? false);
   opts.progress?.begin(await sourceTotals(source));
   // The allocators must end at least at the largest values in use, whatever the source's counters say.
@@ -97,14 +108,17 @@ export async function copyStore(source: MailStore, target: MailStore, opts: Copy
       }
       await target.restore(records);
       for (const r of page) count(r, summary, largest);
-      if (section === 'messages') opts.progress?.advance(page.length, page.reduce((sum, r) => sum + (r as DumpedMessage).size, 0));
+      if (section === 'messages')
+        opts.progress?.advance(
+          page.length,
+          page.reduce((sum, r) => sum + (r as DumpedMessage).size, 0),
+        );
     }
   }
   const problems = await verifyCopy(source, target);
   if (problems.length > 0) {
     throw new StoreCopyError(
-      `the copy differs from the source (${problems.join('; ')}). Was a server still using the source? ` +
-        'Stop it and run the copy again with --replace.',
+      `the copy differs from the source (${problems.join('; ')}). Was a server still using the source? Stop it and run the copy again with --replace.`,
     );
   }
   return summary;
@@ -115,7 +129,10 @@ async function emptyTarget(target: MailStore, replace: boolean): Promise<number>
   const accounts = await target.listAccounts();
   if (accounts.length === 0) return 0;
   if (!replace) {
-    const names = accounts.slice(0, 3).map((a) => a.name).join(', ');
+    const names = accounts
+      .slice(0, 3)
+      .map((a) => a.name)
+      .join(', ');
     throw new StoreCopyError(
       `the target already holds ${accounts.length} account(s) (${names}${accounts.length > 3 ? ', …' : ''}); ` +
         'refusing to copy into it (use --replace to delete them and everything they own first)',

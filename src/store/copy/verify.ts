@@ -27,7 +27,11 @@ export async function verifyCopy(source: MailStore, target: MailStore): Promise<
   for (const account of accounts) {
     const copy = await target.getAccount(account.id);
     if (differ(`account ${account.name}`, accountState(account), copy ? accountState(copy) : 'missing')) continue;
-    differ(`subscriptions of ${account.name}`, JSON.stringify(await source.listSubscriptions(account.id)), JSON.stringify(await target.listSubscriptions(account.id)));
+    differ(
+      `subscriptions of ${account.name}`,
+      JSON.stringify(await source.listSubscriptions(account.id)),
+      JSON.stringify(await target.listSubscriptions(account.id)),
+    );
     const mailboxes = await source.listMailboxes(account.id);
     const copies = new Map((await target.listMailboxes(account.id)).map((m) => [m.id, m]));
     differ(`mailboxes of ${account.name}`, mailboxes.length, copies.size);

@@ -20,11 +20,12 @@ export function withAccounts<B extends PgBase>(Base: B) {
       return this.write(async (c) => {
         const key = name.toLowerCase();
         if (await firstOf(c, 'SELECT 1 FROM accounts WHERE name_key = $1', [key])) throw new StoreError('ALREADYEXISTS', 'account exists');
-        const row = await firstOf<AccountRow>(
-          c,
-          'INSERT INTO accounts (name, name_key, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING *',
-          [name, key, passwordHash, new Date()],
-        );
+        const row = await firstOf<AccountRow>(c, 'INSERT INTO accounts (name, name_key, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING *', [
+          name,
+          key,
+          passwordHash,
+          new Date(),
+        ]);
         if (!row) throw new Error('account insert returned nothing');
         const boxes = [{ name: INBOX, specialUse: null }, ...this.defaults].map((d) => ({ ...d, name: canonicalName(d.name) }));
         await insertMailboxes(c, row.account_id, boxes);
@@ -80,12 +81,7 @@ export function withAccounts<B extends PgBase>(Base: B) {
         }
         const key = address.toLowerCase();
         if (await firstOf(c, 'SELECT 1 FROM aliases WHERE address_key = $1', [key])) throw new StoreError('ALREADYEXISTS', 'alias exists');
-        await c.query('INSERT INTO aliases (address_key, address, account_id, created_at) VALUES ($1, $2, $3, $4)', [
-          key,
-          address,
-          accountId,
-          new Date(),
-        ]);
+        await c.query('INSERT INTO aliases (address_key, address, account_id, created_at) VALUES ($1, $2, $3, $4)', [key, address, accountId, new Date()]);
         return [undefined, []];
       });
     }
@@ -97,9 +93,7 @@ export function withAccounts<B extends PgBase>(Base: B) {
 
     async findAlias(address: string): Promise<Alias | null> {
       if (!storable(address)) return null;
-      const row = await firstOf<Alias>(this.pool, 'SELECT address, account_id AS "accountId" FROM aliases WHERE address_key = $1', [
-        address.toLowerCase(),
-      ]);
+      const row = await firstOf<Alias>(this.pool, 'SELECT address, account_id AS "accountId" FROM aliases WHERE address_key = $1', [address.toLowerCase()]);
       return row ?? null;
     }
 

@@ -31,7 +31,11 @@ export function withDump<B extends PgBase>(Base: B) {
         );
         return [{ kind: 'counters', lastAccountId: row?.a ?? 0, lastMailboxId: row?.m ?? 0, lastUidValidity: row?.u ?? 0 }];
       }
-      const rows = await rowsOf(this.pool, pageSql(section, after !== null, (i) => `$${i}`), [...(after ?? []), limit]);
+      const rows = await rowsOf(
+        this.pool,
+        pageSql(section, after !== null, (i) => `$${i}`),
+        [...(after ?? []), limit],
+      );
       return pageRecords(section, rows);
     }
 
@@ -95,7 +99,10 @@ export function withDump<B extends PgBase>(Base: B) {
           [accountId, mailboxId, d.messages, d.size, d.unseen, d.deleted, d.recent],
         );
       }
-      await insertMessageRows(c, messages.map((m, i) => ({ accountId: m.accountId, mailboxId: m.mailboxId, uid: m.uid, modseq: m.modseq, row: rows[i]! })));
+      await insertMessageRows(
+        c,
+        messages.map((m, i) => ({ accountId: m.accountId, mailboxId: m.mailboxId, uid: m.uid, modseq: m.modseq, row: rows[i]! })),
+      );
       // Blobs new here get their analysis stored as by any insertion; the others only gain a reference.
       const fresh: Incoming[] = [];
       const known = new BlobRefs();

@@ -23,11 +23,22 @@ export function withImport<B extends PgBase>(Base: B) {
       return this.write(async (c): Promise<[ImportResult, ChangeNote[]]> => {
         const limits = await lockQuota(c, accountId);
         const mb = await lockMailbox(c, accountId, id);
-        const recorded = await importedUids(c, accountId, id, messages.map((m) => m.sourceKey));
+        const recorded = await importedUids(
+          c,
+          accountId,
+          id,
+          messages.map((m) => m.sourceKey),
+        );
         const uids: Array<Uid | null> = messages.map(() => null);
         const fresh = freshImports(messages, (key) => recorded.has(key));
         if (fresh.length === 0) return [{ uidValidity: mb.uid_validity, uids, modseq: toModSeq(mb.highest_modseq) }, []];
-        await enforceQuota(c, accountId, limits, fresh.length, fresh.reduce((sum, i) => sum + messages[i]!.blob.size, 0));
+        await enforceQuota(
+          c,
+          accountId,
+          limits,
+          fresh.length,
+          fresh.reduce((sum, i) => sum + messages[i]!.blob.size, 0),
+        );
         const inserted = await insertRows(
           c,
           accountId,
@@ -41,7 +52,10 @@ export function withImport<B extends PgBase>(Base: B) {
           [accountId, id, fresh.map((i) => messages[i]!.sourceKey), inserted.uids],
         );
         fresh.forEach((i, k) => (uids[i] = toUid(inserted.uids[k]!)));
-        await this.referenceNew(c, fresh.map((i) => incoming[i]!));
+        await this.referenceNew(
+          c,
+          fresh.map((i) => incoming[i]!),
+        );
         const modseq = inserted.mb.highest_modseq;
         return [{ uidValidity: mb.uid_validity, uids, modseq: toModSeq(modseq) }, [{ accountId, mailboxId: id, modseq }]];
       });

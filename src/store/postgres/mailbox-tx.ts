@@ -158,7 +158,10 @@ export async function insertRows(
     throw new StoreError('LIMIT', 'mailbox UID space exhausted');
   }
   const uids = planned ?? rows.map((_, i) => mb.uid_next - rows.length + i);
-  await insertMessageRows(c, uids.map((uid, i) => ({ accountId, mailboxId: id, uid, modseq: mb.highest_modseq, row: rows[i]! })));
+  await insertMessageRows(
+    c,
+    uids.map((uid, i) => ({ accountId, mailboxId: id, uid, modseq: mb.highest_modseq, row: rows[i]! })),
+  );
   return { mb, uids };
 }
 
@@ -246,11 +249,7 @@ export async function dropMessages(c: Client, accountId: number, mailboxId: numb
 
 /** The live messages among `uids`, ascending by UID. */
 export async function recordsOf(c: Client, accountId: number, id: number, uids: readonly number[]): Promise<RecordRow[]> {
-  return rowsOf<RecordRow>(c, `SELECT ${RECORD_COLUMNS} FROM messages WHERE ${SCOPE} AND uid = ANY($3::bigint[]) ORDER BY uid`, [
-    accountId,
-    id,
-    uids,
-  ]);
+  return rowsOf<RecordRow>(c, `SELECT ${RECORD_COLUMNS} FROM messages WHERE ${SCOPE} AND uid = ANY($3::bigint[]) ORDER BY uid`, [accountId, id, uids]);
 }
 
 /** The UIDs recorded for the given import source keys (store importMessages). */
@@ -291,10 +290,22 @@ export async function transferRows(
     return [{ result: { uidValidity: dst.uid_validity, sourceUids, destUids: [] }, sourceModseq: src.highest_modseq }, []];
   }
   // MOVE within one account leaves usage unchanged (RFC 9208 §5 applies to COPY).
-  if (!move) await enforceQuota(c, accountId, limits, rows.length, rows.reduce((sum, r) => sum + r.size, 0));
+  if (!move)
+    await enforceQuota(
+      c,
+      accountId,
+      limits,
+      rows.length,
+      rows.reduce((sum, r) => sum + r.size, 0),
+    );
   // RFC 8514: the save date is the time the message arrived in this mailbox; RFC 8474: EMAILID is kept.
   const now = new Date();
-  const copied = await insertRows(c, accountId, dst.mailbox_id, rows.map((r) => ({ ...r, save_date: now })));
+  const copied = await insertRows(
+    c,
+    accountId,
+    dst.mailbox_id,
+    rows.map((r) => ({ ...r, save_date: now })),
+  );
   const wakes: ChangeNote[] = [{ accountId, mailboxId: dst.mailbox_id as MailboxId, modseq: copied.mb.highest_modseq }];
   let sourceModseq = src.highest_modseq;
   if (move) {
@@ -317,10 +328,11 @@ export async function transferRows(
 export async function renameInbox(c: Client, accountId: AccountId, inbox: MailboxRow, target: string): Promise<ChangeNote[]> {
   const [dst] = await insertMailboxes(c, accountId, [{ name: target, specialUse: null }]);
   if (!dst) throw new Error('mailbox insert returned nothing');
-  await c.query(
-    `INSERT INTO metadata (account_id, mailbox_id, name, value) SELECT account_id, $3, name, value FROM metadata WHERE ${SCOPE}`,
-    [accountId, inbox.mailbox_id, dst.mailbox_id],
-  );
+  await c.query(`INSERT INTO metadata (account_id, mailbox_id, name, value) SELECT account_id, $3, name, value FROM metadata WHERE ${SCOPE}`, [
+    accountId,
+    inbox.mailbox_id,
+    dst.mailbox_id,
+  ]);
   const rows = await rowsOf<RecordRow>(c, `SELECT ${RECORD_COLUMNS} FROM messages WHERE ${SCOPE} ORDER BY uid`, [accountId, inbox.mailbox_id]);
   const [, wakes] = await transferRows(c, accountId, inbox, rows, dst, true, null);
   return wakes;

@@ -46,10 +46,7 @@ export function withMailboxes<B extends PgBase>(Base: B) {
 
     async getMailbox(accountId: AccountId, name: string): Promise<Mailbox | null> {
       if (!storable(name)) return null;
-      const row = await firstOf<MailboxRow>(this.pool, 'SELECT * FROM mailboxes WHERE account_id = $1 AND name = $2', [
-        accountId,
-        canonicalName(name),
-      ]);
+      const row = await firstOf<MailboxRow>(this.pool, 'SELECT * FROM mailboxes WHERE account_id = $1 AND name = $2', [accountId, canonicalName(name)]);
       return row ? toMailbox(row) : null;
     }
 
@@ -162,7 +159,11 @@ export function withMailboxes<B extends PgBase>(Base: B) {
       const mb = await requireMailbox(this.pool, accountId, id);
       let deletedSize = 0;
       if (mb.deleted_count > 0) {
-        const row = await firstOf<{ n: string }>(this.pool, `SELECT coalesce(sum(size), 0) AS n FROM messages WHERE account_id = $1 AND mailbox_id = $2 AND ${IS_DELETED_SQL}`, [accountId, id]);
+        const row = await firstOf<{ n: string }>(
+          this.pool,
+          `SELECT coalesce(sum(size), 0) AS n FROM messages WHERE account_id = $1 AND mailbox_id = $2 AND ${IS_DELETED_SQL}`,
+          [accountId, id],
+        );
         deletedSize = Number(row?.n ?? 0);
       }
       return { messages: mb.message_count, unseen: mb.unseen_count, deleted: mb.deleted_count, size: mb.total_size, recent: mb.recent_count, deletedSize };

@@ -31,8 +31,19 @@ export function withMessages<B extends PgBase>(Base: B) {
           return [{ uidValidity: mb.uid_validity, uids: [], modseq: toModSeq(mb.highest_modseq) }, []];
         }
         const limits = await lockQuota(c, accountId);
-        await enforceQuota(c, accountId, limits, messages.length, messages.reduce((sum, m) => sum + m.blob.size, 0));
-        const { mb, uids } = await insertRows(c, accountId, id, incoming.map((m) => m.row));
+        await enforceQuota(
+          c,
+          accountId,
+          limits,
+          messages.length,
+          messages.reduce((sum, m) => sum + m.blob.size, 0),
+        );
+        const { mb, uids } = await insertRows(
+          c,
+          accountId,
+          id,
+          incoming.map((m) => m.row),
+        );
         await this.referenceNew(c, incoming);
         const modseq = mb.highest_modseq;
         return [{ uidValidity: mb.uid_validity, uids: uids.map(toUid), modseq: toModSeq(modseq) }, [{ accountId, mailboxId: id, modseq }]];
@@ -149,7 +160,7 @@ export function withMessages<B extends PgBase>(Base: B) {
         rowMode: 'array',
       });
       const [head, ...rest] = res.rows;
-      if (!head || head[0] !== 0) throw new StoreError('NONEXISTENT', 'no such mailbox');
+      if (head?.[0] !== 0) throw new StoreError('NONEXISTENT', 'no such mailbox');
       const changed: MessageSummary[] = [];
       const expunged: Uid[] = [];
       for (const [kind, uid, modseq, , system, keywords, size] of rest) {
@@ -159,7 +170,14 @@ export function withMessages<B extends PgBase>(Base: B) {
       return { uidValidity: head[1], uidNext: toUid(head[2] ?? 0), highestModSeq: toModSeq(head[3] ?? 0), changed, expunged };
     }
 
-    async storeFlags(accountId: AccountId, id: MailboxId, uids: readonly Uid[], op: FlagOp, flags: readonly string[], unchangedSince?: ModSeq): Promise<FlagChangeResult> {
+    async storeFlags(
+      accountId: AccountId,
+      id: MailboxId,
+      uids: readonly Uid[],
+      op: FlagOp,
+      flags: readonly string[],
+      unchangedSince?: ModSeq,
+    ): Promise<FlagChangeResult> {
       const change = parseFlags(flags);
       return this.write(async (c): Promise<[FlagChangeResult, ChangeNote[]]> => {
         const mb = await lockMailbox(c, accountId, id);
@@ -180,10 +198,13 @@ export function withMessages<B extends PgBase>(Base: B) {
            WHERE m.account_id = $1 AND m.mailbox_id = $2 AND m.uid = u.uid`,
           [accountId, id, next, after.map((u) => u.uid), after.map((u) => u.system_flags), after.map((u) => u.keywords)],
         );
-        await c.query(
-          `UPDATE mailboxes SET highest_modseq = $3, unseen_count = unseen_count + $4, deleted_count = deleted_count + $5 WHERE ${SCOPE}`,
-          [accountId, id, next, unseen, deleted],
-        );
+        await c.query(`UPDATE mailboxes SET highest_modseq = $3, unseen_count = unseen_count + $4, deleted_count = deleted_count + $5 WHERE ${SCOPE}`, [
+          accountId,
+          id,
+          next,
+          unseen,
+          deleted,
+        ]);
         const changed = after.map(toSummary);
         return [{ modseq: toModSeq(next), changed, conflicts }, [{ accountId, mailboxId: id, modseq: next }]];
       });
@@ -207,7 +228,12 @@ export function withMessages<B extends PgBase>(Base: B) {
         if (!old) throw new StoreError('NONEXISTENT', 'the message to replace no longer exists');
         // RFC 8508 §3.4: only the net consumption counts against the quota.
         await enforceQuota(c, accountId, limits, 0, message.blob.size - old.size);
-        const added = await insertRows(c, accountId, to, incoming.map((m) => m.row));
+        const added = await insertRows(
+          c,
+          accountId,
+          to,
+          incoming.map((m) => m.row),
+        );
         // When source and target are one mailbox, the insert raised its modseq.
         const current = from === to ? added.mb : src;
         const removed = await removeMessages(c, accountId, current, [uid], false);
@@ -236,11 +262,10 @@ export function withMessages<B extends PgBase>(Base: B) {
 
     async claimRecent(accountId: AccountId, id: MailboxId): Promise<Uid> {
       // Nothing arrived since the last claim: no write transaction (a later arrival is the next claim's).
-      const seen = await firstOf<{ first_recent_uid: number; uid_next: number }>(
-        this.pool,
-        `SELECT first_recent_uid, uid_next FROM mailboxes WHERE ${SCOPE}`,
-        [accountId, id],
-      );
+      const seen = await firstOf<{ first_recent_uid: number; uid_next: number }>(this.pool, `SELECT first_recent_uid, uid_next FROM mailboxes WHERE ${SCOPE}`, [
+        accountId,
+        id,
+      ]);
       if (seen && seen.first_recent_uid === seen.uid_next) return toUid(seen.first_recent_uid);
       return this.write(async (c) => {
         const mb = await lockMailbox(c, accountId, id);

@@ -98,7 +98,12 @@ export function withMetadata<B extends PgBase>(Base: B) {
       return readMetadata(this.pool, accountId, mailboxId, entries, depth);
     }
 
-    async setMetadata(accountId: AccountId, mailboxId: MailboxId | null, entries: readonly (readonly [name: string, value: Buffer | null])[], maxEntries = Infinity): Promise<void> {
+    async setMetadata(
+      accountId: AccountId,
+      mailboxId: MailboxId | null,
+      entries: readonly (readonly [name: string, value: Buffer | null])[],
+      maxEntries = Infinity,
+    ): Promise<void> {
       if (entries.some(([name]) => !storable(name))) throw new StoreError('CANNOT', 'invalid metadata entry name');
       await this.write(async (c) => [undefined, await writeMetadata(c, accountId, mailboxId, entries, maxEntries)]);
     }

@@ -7,7 +7,7 @@
  * metadata.ts, import.ts, dump.ts) over the shared plumbing of core.ts; see
  * core.ts for the invariants every role keeps.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { warnBackgroundError } from '../shared/background.js';
 import { checkStoreOptions } from '../shared/default-mailboxes.js';
 import type { MailStore } from '../types.js';

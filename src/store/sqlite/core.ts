@@ -27,7 +27,7 @@ import { modseq as toModSeq, uid as toUid, type AccountId, type MailboxId } from
 import type { MessageAnalysis } from '../../mime/types.js';
 import { LocalChangeBus, mailboxKey, type WatchedMailbox } from '../../events/local-bus.js';
 import { ModSeqPoller } from '../../events/modseq-poller.js';
-import { FsBlobStore, STALE_TEMP_MS } from '../blobs/fs-blob-store.js';
+import { type FsBlobStore, STALE_TEMP_MS } from '../blobs/fs-blob-store.js';
 import { StoreError, type NewMessage, type StagedBlob } from '../types.js';
 import { ACCOUNT_CHANNEL } from '../../events/change-bus.js';
 import { encodeAnalysis } from '../shared/analysis-codec.js';
@@ -102,11 +102,7 @@ export class SqliteCore {
     this.defaults = opts.defaultMailboxes ?? DEFAULT_MAILBOXES;
     this.onError = opts.onError ?? warnBackgroundError;
     this.background = new BackgroundJobs(this.onError);
-    this.poller = new ModSeqPoller(
-      { dataVersion: () => this.st.dataVersion.get() ?? 0, readModSeqs: (m) => this.readModSeqs(m) },
-      this.bus,
-      this.onError,
-    );
+    this.poller = new ModSeqPoller({ dataVersion: () => this.st.dataVersion.get() ?? 0, readModSeqs: (m) => this.readModSeqs(m) }, this.bus, this.onError);
     this.bus.setHooks({
       onWatch: (a, m) => this.poller.watch(a, m),
       onUnwatch: (a, m) => this.poller.unwatch(a, m),
@@ -330,9 +326,7 @@ export class SqliteCore {
       // RFC 9051 §2.3.1.1: UIDs only grow and never exceed 2^32-1.
       if (u > MAX_UID) throw new StoreError('LIMIT', 'mailbox UID space exhausted');
       next = u + 1;
-      this.st.insertMessage.run(
-        accountId, mb.mailbox_id, u, modseq, r.system_flags, r.keywords, r.internal_date, r.save_date, r.size, r.blob_id, r.email_id,
-      );
+      this.st.insertMessage.run(accountId, mb.mailbox_id, u, modseq, r.system_flags, r.keywords, r.internal_date, r.save_date, r.size, r.blob_id, r.email_id);
       return u;
     });
     this.st.advanceMailbox.run(next, modseq, accountId, mb.mailbox_id);
@@ -356,10 +350,19 @@ export class SqliteCore {
       return { result: { uidValidity: dst.uid_validity, sourceUids, destUids: [] }, wakes: [] as Wake[], sourceModseq: src.highest_modseq };
     }
     // MOVE within one account leaves usage unchanged (RFC 9208 §5 applies to COPY).
-    if (!move) this.checkQuota(accountId, rows.length, rows.reduce((sum, r) => sum + r.size, 0));
+    if (!move)
+      this.checkQuota(
+        accountId,
+        rows.length,
+        rows.reduce((sum, r) => sum + r.size, 0),
+      );
     // RFC 8514: the save date is the time the message arrived in this mailbox; RFC 8474: EMAILID is kept.
     const now = Date.now();
-    const copied = this.insertRows(accountId, dst, rows.map((r) => ({ ...r, save_date: now })));
+    const copied = this.insertRows(
+      accountId,
+      dst,
+      rows.map((r) => ({ ...r, save_date: now })),
+    );
     const wakes: Wake[] = [[dst.mailbox_id as MailboxId, copied.modseq]];
     let sourceModseq = src.highest_modseq;
     if (move) {

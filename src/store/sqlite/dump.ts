@@ -16,8 +16,8 @@ const SQLITE_DIALECT: SqlDialect = { placeholder: () => '?', time: (d) => d.getT
 /** Adds the DumpStore role to the SQLite store. */
 export function withDump<B extends SqliteBase>(Base: B) {
   return class SqliteDump extends Base implements DumpStore {
-  /** Statements of dump and restore, prepared on first use. */
-  private readonly copyStatements = new Map<string, Database.Statement>();
+    /** Statements of dump and restore, prepared on first use. */
+    private readonly copyStatements = new Map<string, Database.Statement>();
 
     async dumpPage(section: DumpSection, after: DumpKey | null, limit: number): Promise<DumpRecord[]> {
       if (section === 'counters') {
@@ -49,8 +49,17 @@ export function withDump<B extends SqliteBase>(Base: B) {
             else if (this.st.blobExists.get(r.blob.blobId) === undefined) throw new StoreError('CANNOT', `blob ${r.blob.blobId} is not here`);
             const flags = parseFlags(r.flags);
             this.st.insertMessage.run(
-              r.accountId, r.mailboxId, r.uid, r.modseq, flags.system, keywordsToText(flags.keywords),
-              r.internalDate.getTime(), r.saveDate.getTime(), r.blob.size, r.blob.blobId, r.emailId,
+              r.accountId,
+              r.mailboxId,
+              r.uid,
+              r.modseq,
+              flags.system,
+              keywordsToText(flags.keywords),
+              r.internalDate.getTime(),
+              r.saveDate.getTime(),
+              r.blob.size,
+              r.blob.blobId,
+              r.emailId,
             );
           } else if (r.kind === 'counters') {
             // Raised, never lowered: the target may have handed out larger values already.

@@ -22,10 +22,19 @@ export function withImport<B extends SqliteBase>(Base: B) {
         const uids: Array<number | null> = messages.map(() => null);
         const fresh = freshImports(messages, (key) => this.st.importedUid.get(accountId, id, key) !== undefined);
         if (fresh.length === 0) return { mb, uids, modseq: mb.highest_modseq };
-        this.checkQuota(accountId, fresh.length, fresh.reduce((sum, i) => sum + messages[i]!.blob.size, 0));
+        this.checkQuota(
+          accountId,
+          fresh.length,
+          fresh.reduce((sum, i) => sum + messages[i]!.blob.size, 0),
+        );
         const now = Date.now();
         const rows = fresh.map((i) => this.newRow(messages[i]!, flagSets[i]!, now));
-        const inserted = this.insertRows(accountId, mb, rows, fresh.map((i) => messages[i]!.uid));
+        const inserted = this.insertRows(
+          accountId,
+          mb,
+          rows,
+          fresh.map((i) => messages[i]!.uid),
+        );
         fresh.forEach((i, k) => {
           const u = inserted.uids[k]!;
           uids[i] = u;

@@ -58,7 +58,10 @@ export function withMailboxes<B extends SqliteBase>(Base: B) {
         return [mb.highest_modseq, this.st.bumpNamespace.get(accountId)!];
       });
       // Sessions that have it selected wake up and find it gone.
-      this.publish(accountId, [[id, last[0] + 1], [ACCOUNT_CHANNEL, last[1]]]);
+      this.publish(accountId, [
+        [id, last[0] + 1],
+        [ACCOUNT_CHANNEL, last[1]],
+      ]);
       await this.background.run(() => this.collectGarbage());
     }
 

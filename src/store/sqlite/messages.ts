@@ -24,7 +24,11 @@ export function withMessages<B extends SqliteBase>(Base: B) {
       const result = await this.groupWrite(() => {
         const mb = this.requireMailbox(accountId, id);
         if (messages.length === 0) return { mb, uids: [], modseq: mb.highest_modseq };
-        this.checkQuota(accountId, messages.length, messages.reduce((sum, m) => sum + m.blob.size, 0));
+        this.checkQuota(
+          accountId,
+          messages.length,
+          messages.reduce((sum, m) => sum + m.blob.size, 0),
+        );
         const now = Date.now();
         const rows = messages.map((m, i) => this.newRow(m, flagSets[i]!, now));
         return { mb, ...this.insertRows(accountId, mb, rows) };
@@ -115,7 +119,14 @@ export function withMessages<B extends SqliteBase>(Base: B) {
       });
     }
 
-    async storeFlags(accountId: AccountId, id: MailboxId, uids: readonly Uid[], op: FlagOp, flags: readonly string[], unchangedSince?: ModSeq): Promise<FlagChangeResult> {
+    async storeFlags(
+      accountId: AccountId,
+      id: MailboxId,
+      uids: readonly Uid[],
+      op: FlagOp,
+      flags: readonly string[],
+      unchangedSince?: ModSeq,
+    ): Promise<FlagChangeResult> {
       const change = parseFlags(flags);
       const result = this.write(() => {
         const mb = this.requireMailbox(accountId, id);
@@ -155,7 +166,15 @@ export function withMessages<B extends SqliteBase>(Base: B) {
         const added = this.insertRows(accountId, dst, [this.newRow(message, flags, Date.now())]);
         // Re-read: when source and target are one mailbox, the insert raised its modseq.
         const modseq = this.removeMessages(accountId, this.requireMailbox(accountId, from), [uid]);
-        return { uidValidity: dst.uid_validity, uid: added.uids[0]!, wakes: [[to, added.modseq], [from, modseq]] as Wake[], modseq };
+        return {
+          uidValidity: dst.uid_validity,
+          uid: added.uids[0]!,
+          wakes: [
+            [to, added.modseq],
+            [from, modseq],
+          ] as Wake[],
+          modseq,
+        };
       });
       this.publish(accountId, result.wakes);
       return { uidValidity: result.uidValidity, uid: toUid(result.uid), modseq: toModSeq(result.modseq) };

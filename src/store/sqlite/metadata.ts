@@ -32,7 +32,12 @@ export function withMetadata<B extends SqliteBase>(Base: B) {
       });
     }
 
-    async setMetadata(accountId: AccountId, mailboxId: MailboxId | null, entries: readonly (readonly [name: string, value: Buffer | null])[], maxEntries = Infinity): Promise<void> {
+    async setMetadata(
+      accountId: AccountId,
+      mailboxId: MailboxId | null,
+      entries: readonly (readonly [name: string, value: Buffer | null])[],
+      maxEntries = Infinity,
+    ): Promise<void> {
       const wakes = this.write((): Wake[] => {
         const mb = mailboxId === null ? null : this.requireMailbox(accountId, mailboxId);
         if (!mb && !this.st.accountById.get(accountId)) throw new StoreError('NONEXISTENT', 'no such account');

@@ -90,9 +90,7 @@ export function prepareStatements(db: Database.Database) {
     ),
     renameMailbox: db.prepare<[name: string, ...Key]>(`UPDATE mailboxes SET name = ? WHERE ${SCOPE}`),
     deleteMailbox: db.prepare<Key>(`DELETE FROM mailboxes WHERE ${SCOPE}`),
-    advanceMailbox: db.prepare<[uidNext: number, modseq: number, ...Key]>(
-      `UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE ${SCOPE}`,
-    ),
+    advanceMailbox: db.prepare<[uidNext: number, modseq: number, ...Key]>(`UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE ${SCOPE}`),
     setModseq: db.prepare<[modseq: number, ...Key]>(`UPDATE mailboxes SET highest_modseq = ? WHERE ${SCOPE}`),
     /** Every message below uid_next has been claimed: none is recent any more. */
     claimRecent: db.prepare<Key>(`UPDATE mailboxes SET first_recent_uid = uid_next, recent_count = 0 WHERE ${SCOPE}`),
@@ -127,9 +125,7 @@ export function prepareStatements(db: Database.Database) {
 
     // Blobs (shared across accounts: see schema.ts)
     blobExists: db.prepare<[blobId: string], number>('SELECT 1 FROM blobs WHERE blob_id = ?').pluck(),
-    insertBlob: db.prepare<[blobId: string, size: number, analysis: string]>(
-      'INSERT INTO blobs (blob_id, size, refcount, analysis) VALUES (?, ?, 0, ?)',
-    ),
+    insertBlob: db.prepare<[blobId: string, size: number, analysis: string]>('INSERT INTO blobs (blob_id, size, refcount, analysis) VALUES (?, ?, 0, ?)'),
     insertFacts: db.prepare<[blobId: string, facts: string]>('INSERT INTO blob_facts (blob_id, facts) VALUES (?, ?)'),
     analysis: db.prepare<[blobId: string], string>('SELECT analysis FROM blobs WHERE blob_id = ?').pluck(),
     analysisRow: db.prepare<[blobId: string], AnalysisRow>('SELECT analysis, base_id, prefix FROM blobs WHERE blob_id = ?'),
@@ -175,26 +171,31 @@ export function prepareStatements(db: Database.Database) {
 
     // Messages
     insertMessage: db.prepare<
-      [...Key, uid: number, modseq: number, systemFlags: number, keywords: string, internalDate: number, saveDate: number, size: number, blobId: string, emailId: string]
+      [
+        ...Key,
+        uid: number,
+        modseq: number,
+        systemFlags: number,
+        keywords: string,
+        internalDate: number,
+        saveDate: number,
+        size: number,
+        blobId: string,
+        emailId: string,
+      ]
     >(
       `INSERT INTO messages (account_id, mailbox_id, uid, modseq, system_flags, keywords, internal_date, save_date, size, blob_id, email_id)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    summaries: db
-      .prepare<Key, SummaryTuple>(`SELECT uid, modseq, system_flags, keywords, size FROM messages WHERE ${SCOPE} ORDER BY uid`)
-      .raw(),
-    records: db.prepare<[...Key, uidsJson: string], RecordRow>(
-      `SELECT ${RECORD_COLUMNS} FROM messages WHERE ${SCOPE} AND ${IN_UIDS} ORDER BY uid`,
-    ),
+    summaries: db.prepare<Key, SummaryTuple>(`SELECT uid, modseq, system_flags, keywords, size FROM messages WHERE ${SCOPE} ORDER BY uid`).raw(),
+    records: db.prepare<[...Key, uidsJson: string], RecordRow>(`SELECT ${RECORD_COLUMNS} FROM messages WHERE ${SCOPE} AND ${IN_UIDS} ORDER BY uid`),
     allRecords: db.prepare<Key, RecordRow>(`SELECT ${RECORD_COLUMNS} FROM messages WHERE ${SCOPE} ORDER BY uid`),
     changedSince: db.prepare<[...Key, since: number], FlagRow>(
       // INDEXED BY: without it the planner walks the whole mailbox in UID order to skip a sort.
       `SELECT uid, modseq, system_flags, keywords, size FROM messages INDEXED BY messages_modseq
        WHERE ${SCOPE} AND modseq > ? ORDER BY uid`,
     ),
-    expungedSince: db
-      .prepare<[...Key, since: number], number>(`SELECT uid FROM expunged WHERE ${SCOPE} AND modseq > ? ORDER BY uid`)
-      .pluck(),
+    expungedSince: db.prepare<[...Key, since: number], number>(`SELECT uid FROM expunged WHERE ${SCOPE} AND modseq > ? ORDER BY uid`).pluck(),
     /** The flag columns of the given messages (what STORE reads before changing them). */
     flagRows: db.prepare<[...Key, uidsJson: string], FlagRow>(
       `SELECT uid, modseq, system_flags, keywords, size FROM messages WHERE ${SCOPE} AND ${IN_UIDS} ORDER BY uid`,
@@ -211,9 +212,7 @@ export function prepareStatements(db: Database.Database) {
     deletedSize: db
       .prepare<Key, number>(`SELECT coalesce(sum(size), 0) FROM messages INDEXED BY messages_deleted WHERE ${SCOPE} AND ${IS_DELETED_SQL}`)
       .pluck(),
-    deletedUids: db
-      .prepare<Key, number>(`SELECT uid FROM messages INDEXED BY messages_deleted WHERE ${SCOPE} AND ${IS_DELETED_SQL} ORDER BY uid`)
-      .pluck(),
+    deletedUids: db.prepare<Key, number>(`SELECT uid FROM messages INDEXED BY messages_deleted WHERE ${SCOPE} AND ${IS_DELETED_SQL} ORDER BY uid`).pluck(),
     deletedUidsIn: db
       .prepare<[...Key, uidsJson: string], number>(`SELECT uid FROM messages WHERE ${SCOPE} AND ${IS_DELETED_SQL} AND ${IN_UIDS} ORDER BY uid`)
       .pluck(),
@@ -246,9 +245,7 @@ export function prepareStatements(db: Database.Database) {
     ),
 
     // Import and migration (schema.ts migration 3)
-    importedUid: db
-      .prepare<[...Key, sourceKey: string], number>(`SELECT uid FROM import_records WHERE ${SCOPE} AND source_key = ?`)
-      .pluck(),
+    importedUid: db.prepare<[...Key, sourceKey: string], number>(`SELECT uid FROM import_records WHERE ${SCOPE} AND source_key = ?`).pluck(),
     importedUids: db.prepare<[...Key, keysJson: string], { source_key: string; uid: number }>(
       `SELECT source_key, uid FROM import_records WHERE ${SCOPE} AND source_key IN (SELECT value FROM json_each(?))`,
     ),
@@ -256,9 +253,7 @@ export function prepareStatements(db: Database.Database) {
       'INSERT INTO import_records (account_id, mailbox_id, source_key, uid) VALUES (?, ?, ?, ?)',
     ),
     setUidValidity: db.prepare<[uidValidity: number, ...Key]>(`UPDATE mailboxes SET uid_validity = ? WHERE ${SCOPE}`),
-    syncState: db
-      .prepare<[...Key, source: string], string>(`SELECT state FROM sync_states WHERE ${SCOPE} AND source = ?`)
-      .pluck(),
+    syncState: db.prepare<[...Key, source: string], string>(`SELECT state FROM sync_states WHERE ${SCOPE} AND source = ?`).pluck(),
     setSyncState: db.prepare<[...Key, source: string, state: string]>(
       `INSERT INTO sync_states (account_id, mailbox_id, source, state) VALUES (?, ?, ?, ?)
        ON CONFLICT (account_id, mailbox_id, source) DO UPDATE SET state = excluded.state`,
@@ -272,17 +267,13 @@ export function prepareStatements(db: Database.Database) {
     metadataBelow: db.prepare<[accountId: number, owner: number, low: string, high: string], { name: string; value: Buffer }>(
       'SELECT name, value FROM metadata WHERE account_id = ? AND mailbox_id = ? AND name > ? AND name < ? ORDER BY name',
     ),
-    metadataCount: db
-      .prepare<[accountId: number, owner: number], number>('SELECT count(*) FROM metadata WHERE account_id = ? AND mailbox_id = ?')
-      .pluck(),
+    metadataCount: db.prepare<[accountId: number, owner: number], number>('SELECT count(*) FROM metadata WHERE account_id = ? AND mailbox_id = ?').pluck(),
     /** Changes no row when the value is already that: `changes` tells whether anything changed. */
     upsertMetadata: db.prepare<[accountId: number, owner: number, name: string, value: Buffer]>(
       `INSERT INTO metadata (account_id, mailbox_id, name, value) VALUES (?, ?, ?, ?)
        ON CONFLICT (account_id, mailbox_id, name) DO UPDATE SET value = excluded.value WHERE value IS NOT excluded.value`,
     ),
-    deleteMetadata: db.prepare<[accountId: number, owner: number, name: string]>(
-      'DELETE FROM metadata WHERE account_id = ? AND mailbox_id = ? AND name = ?',
-    ),
+    deleteMetadata: db.prepare<[accountId: number, owner: number, name: string]>('DELETE FROM metadata WHERE account_id = ? AND mailbox_id = ? AND name = ?'),
     copyMetadata: db.prepare<[to: number, ...Key]>(
       `INSERT INTO metadata (account_id, mailbox_id, name, value) SELECT account_id, ?, name, value FROM metadata WHERE ${SCOPE}`,
     ),
