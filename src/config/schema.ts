@@ -41,17 +41,19 @@ function text(what: string) {
     .min(1, { error: `expected ${what}` });
 }
 
+/** The non-empty, trimmed items of a comma-separated string from the environment. */
+const commaItems = (v: string): string[] =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+const fromCommaList = (v: unknown): unknown => (typeof v === 'string' ? commaItems(v) : v);
+
 const port = (def: number) => int(0, 65535, 'a port number 0-65535 (0 disables the listener)').default(def);
 const positive = (def: number, what = 'a positive whole number') => int(1, Number.MAX_SAFE_INTEGER, what).default(def);
 
 const cidrList = z.preprocess(
-  (v) =>
-    typeof v === 'string'
-      ? v
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s !== '')
-      : v,
+  fromCommaList,
   z.array(
     z.string({ error: 'expected a network such as 10.0.0.0/8 or ::1' }).refine((s) => parseCidr(s) !== null, {
       error: 'expected a network such as 10.0.0.0/8 or ::1',
@@ -64,16 +66,7 @@ const cidrList = z.preprocess(
 export const PROXY_LISTENERS = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp'] as const;
 
 const PROXY_LISTENERS_ERROR = `expected a list of listeners from ${PROXY_LISTENERS.join(', ')}`;
-const proxyListenerList = z.preprocess(
-  (v) =>
-    typeof v === 'string'
-      ? v
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s !== '')
-      : v,
-  z.array(z.enum(PROXY_LISTENERS, { error: PROXY_LISTENERS_ERROR }), { error: PROXY_LISTENERS_ERROR }),
-);
+const proxyListenerList = z.preprocess(fromCommaList, z.array(z.enum(PROXY_LISTENERS, { error: PROXY_LISTENERS_ERROR }), { error: PROXY_LISTENERS_ERROR }));
 
 /** RFC 6154 §2 special uses a stored mailbox can have (\\All and \\Flagged name virtual mailboxes, which mailkeep has not). */
 export const SPECIAL_USES = ['\\Archive', '\\Drafts', '\\Junk', '\\Sent', '\\Trash'] as const;
@@ -100,14 +93,10 @@ const defaultMailboxes = z.preprocess(
   // From the environment: "Drafts=drafts,Sent=sent,Receipts".
   (v) =>
     typeof v === 'string'
-      ? v
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s !== '')
-          .map((s) => {
-            const eq = s.lastIndexOf('=');
-            return eq < 0 ? { name: s } : { name: s.slice(0, eq), use: s.slice(eq + 1) };
-          })
+      ? commaItems(v).map((s) => {
+          const eq = s.lastIndexOf('=');
+          return eq < 0 ? { name: s } : { name: s.slice(0, eq), use: s.slice(eq + 1) };
+        })
       : v,
   z
     .array(defaultMailbox, { error: 'expected a list of mailboxes such as [{ name = "Sent", use = "sent" }]' })
@@ -117,13 +106,7 @@ const defaultMailboxes = z.preprocess(
 const DOMAIN_ERROR = 'expected a list of domain names such as ["example.com", "example.org"]';
 /** Lower-cased domain names (a comma-separated string from the environment). */
 const domainList = z.preprocess(
-  (v) =>
-    typeof v === 'string'
-      ? v
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s !== '')
-      : v,
+  fromCommaList,
   z.array(
     z
       .string({ error: DOMAIN_ERROR })
