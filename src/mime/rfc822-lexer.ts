@@ -30,6 +30,8 @@ for (const ch of '/=?') ATEXT[ch.charCodeAt(0)] = 4;
 export const isAtext = (c: number): boolean => c >= 0 && ATEXT[c] !== 0;
 /** RFC 2045 §5.1 token character, plus "." as Dovecot allows. */
 const isTokenChar = (c: number): boolean => c >= 0 && ((ATEXT[c] ?? 0) & 3) !== 0;
+const isTokenOrDot = (c: number): boolean => isTokenChar(c) || c === 0x2e;
+const isAtextOrDot = (c: number): boolean => isAtext(c) || c === 0x2e;
 /** Folding white space characters. */
 export const isLwsp = (c: number): boolean => c === SP || c === TAB;
 
@@ -58,6 +60,36 @@ export class Rfc822Lexer {
     return this.pos >= this.end;
   }
 
+  /** Appends the octets from the cursor that `accepts`, possibly none, then skips CFWS. */
+  private run(out: ByteBuilder, accepts: (c: number) => boolean): number {
+    const start = this.pos;
+    while (this.pos < this.end && accepts(this.data[this.pos] ?? -1)) this.pos++;
+    out.append(this.data, start, this.pos);
+    return this.pos < this.end ? this.skipLwsp() : 0;
+  }
+
+  /** Folding (RFC 5322 §3.2.2): appends the text before the LF at the cursor without its line break; returns where the text resumes. */
+  private unfold(out: ByteBuilder, start: number): number {
+    out.append(this.data, start, this.pos > start && this.data[this.pos - 1] === CR ? this.pos - 1 : this.pos);
+    return this.pos + 1;
+  }
+
+  /**
+   * RFC 5322 §3.2.1 quoted-pair, the cursor on the backslash: appends the text before it and returns where the
+   * text resumes (the escaped octet). A backslash before CR, LF or NUL stays literal (the start is kept); -1 at the end of input.
+   */
+  private quotedPair(out: ByteBuilder | null, start: number): number {
+    this.pos++;
+    if (this.pos >= this.end) return -1;
+    const n = this.data[this.pos];
+    if (n === CR || n === LF || n === 0) {
+      this.pos--;
+      return start;
+    }
+    out?.append(this.data, start, this.pos - 1);
+    return this.pos;
+  }
+
   /** Skips a (nested) comment; the cursor is on "(". */
   skipComment(): number {
     const out = this.lastComment;
@@ -76,18 +108,10 @@ export class Rfc822Lexer {
       } else if (c === LF) {
         if (out === null) continue;
         // folding inside a comment: drop the line break
-        out.append(this.data, start, this.pos > start && this.data[this.pos - 1] === CR ? this.pos - 1 : this.pos);
-        start = this.pos + 1;
+        start = this.unfold(out, start);
       } else if (c === BACKSLASH) {
-        this.pos++;
-        if (this.pos >= this.end) return -1;
-        const n = this.data[this.pos];
-        if (n === CR || n === LF || n === 0) {
-          this.pos--;
-          continue;
-        }
-        out?.append(this.data, start, this.pos - 1);
-        start = this.pos;
+        start = this.quotedPair(out, start);
+        if (start < 0) return -1;
       }
     }
     return -1; // missing ")"
@@ -109,11 +133,7 @@ export class Rfc822Lexer {
 
   /** RFC 5322 atom. */
   atom(out: ByteBuilder): number {
-    if (!isAtext(this.peek())) return -1;
-    const start = this.pos++;
-    while (this.pos < this.end && isAtext(this.data[this.pos] ?? -1)) this.pos++;
-    out.append(this.data, start, this.pos);
-    return this.pos < this.end ? this.skipLwsp() : 0;
+    return isAtext(this.peek()) ? this.run(out, isAtext) : -1;
   }
 
   /** RFC 5322 dot-atom, tolerating CFWS around the dots like RFC 822 did. */
@@ -141,10 +161,7 @@ export class Rfc822Lexer {
 
   /** RFC 2045 token (also accepts "."), possibly empty. */
   mimeToken(out: ByteBuilder): number {
-    const start = this.pos;
-    while (this.pos < this.end && (isTokenChar(this.data[this.pos] ?? -1) || this.data[this.pos] === 0x2e)) this.pos++;
-    out.append(this.data, start, this.pos);
-    return this.pos < this.end ? this.skipLwsp() : 0;
+    return this.run(out, isTokenOrDot);
   }
 
   /** RFC 5322 quoted-string, unescaped, with folding line breaks removed; the cursor is on the quote. */
@@ -158,28 +175,17 @@ export class Rfc822Lexer {
         return this.skipLwsp();
       }
       if (c === LF) {
-        out.append(this.data, start, this.pos > start && this.data[this.pos - 1] === CR ? this.pos - 1 : this.pos);
-        start = this.pos + 1;
+        start = this.unfold(out, start);
       } else if (c === BACKSLASH) {
-        this.pos++;
-        if (this.pos >= this.end) return -1;
-        const n = this.data[this.pos];
-        if (n === CR || n === LF || n === 0) {
-          this.pos--;
-          continue;
-        }
-        out.append(this.data, start, this.pos - 1);
-        start = this.pos;
+        start = this.quotedPair(out, start);
+        if (start < 0) return -1;
       }
     }
     return -1; // missing closing quote
   }
 
   private atomOrDot(out: ByteBuilder): number {
-    const start = this.pos;
-    while (this.pos < this.end && (isAtext(this.data[this.pos] ?? -1) || this.data[this.pos] === 0x2e)) this.pos++;
-    out.append(this.data, start, this.pos);
-    return this.pos < this.end ? this.skipLwsp() : 0;
+    return this.run(out, isAtextOrDot);
   }
 
   /** RFC 5322 phrase (obs-phrase tolerated): words joined by single spaces. */
@@ -207,8 +213,7 @@ export class Rfc822Lexer {
         return this.skipLwsp();
       }
       if (c === LF) {
-        out.append(this.data, start, this.pos > start && this.data[this.pos - 1] === CR ? this.pos - 1 : this.pos);
-        start = this.pos + 1;
+        start = this.unfold(out, start);
       } else if (c === BACKSLASH) {
         this.pos++;
         if (this.pos >= this.end) return -1;
