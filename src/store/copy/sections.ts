@@ -34,6 +34,8 @@ interface SectionSql {
 const time = (v: unknown): Date => new Date(v as StoredTime);
 const num = (v: unknown): number => v as number;
 const text = (v: unknown): string => v as string;
+/** The account and mailbox of a row keyed by both. */
+const inMailbox = (r: Row) => ({ accountId: num(r.account_id) as AccountId, mailboxId: num(r.mailbox_id) as MailboxId });
 
 const SECTIONS: Record<PagedSection, SectionSql> = {
   accounts: {
@@ -87,8 +89,7 @@ const SECTIONS: Record<PagedSection, SectionSql> = {
     key: ['m.account_id', 'm.mailbox_id', 'm.uid'],
     toRecord: (r) => ({
       kind: 'message',
-      accountId: num(r.account_id) as AccountId,
-      mailboxId: num(r.mailbox_id) as MailboxId,
+      ...inMailbox(r),
       uid: num(r.uid) as Uid,
       modseq: num(r.modseq) as ModSeq,
       flags: flagList(num(r.system_flags), text(r.keywords)),
@@ -106,8 +107,7 @@ const SECTIONS: Record<PagedSection, SectionSql> = {
     key: ['account_id', 'mailbox_id', 'modseq', 'uid'],
     toRecord: (r) => ({
       kind: 'tombstone',
-      accountId: num(r.account_id) as AccountId,
-      mailboxId: num(r.mailbox_id) as MailboxId,
+      ...inMailbox(r),
       uid: num(r.uid) as Uid,
       modseq: num(r.modseq) as ModSeq,
     }),
@@ -118,8 +118,7 @@ const SECTIONS: Record<PagedSection, SectionSql> = {
     key: ['account_id', 'mailbox_id', 'source_key'],
     toRecord: (r) => ({
       kind: 'importRecord',
-      accountId: num(r.account_id) as AccountId,
-      mailboxId: num(r.mailbox_id) as MailboxId,
+      ...inMailbox(r),
       sourceKey: text(r.source_key),
       uid: num(r.uid) as Uid,
     }),
@@ -130,8 +129,7 @@ const SECTIONS: Record<PagedSection, SectionSql> = {
     key: ['account_id', 'mailbox_id', 'source'],
     toRecord: (r) => ({
       kind: 'syncState',
-      accountId: num(r.account_id) as AccountId,
-      mailboxId: num(r.mailbox_id) as MailboxId,
+      ...inMailbox(r),
       source: text(r.source),
       state: text(r.state),
     }),
