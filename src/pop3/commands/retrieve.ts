@@ -7,8 +7,8 @@
 import type { DropMessage, Maildrop } from '../session/maildrop.js';
 import type { Pop3Session } from '../session/session.js';
 import { MessageEncoder } from '../wire/message-encoder.js';
-import { command, number, oneMessage, words } from './spec.js';
-import { maildropOf } from './transaction.js';
+import { number, oneMessage, words } from './spec.js';
+import { transactionCommand } from './transaction.js';
 
 /** Sends one message (or its top); returns the octets sent before stuffing, or null if the client went away. */
 async function send(session: Pop3Session, drop: Maildrop, m: DropMessage, bodyLines: number | null): Promise<number | null> {
@@ -33,12 +33,10 @@ async function send(session: Pop3Session, drop: Maildrop, m: DropMessage, bodyLi
 }
 
 /** RFC 1939 §5 — RETR msg. */
-export const retr = command({
+export const retr = transactionCommand({
   name: 'RETR',
-  states: ['transaction'],
   parse: oneMessage('RETR'),
-  async run(session, n) {
-    const drop = maildropOf(session);
+  async run(session, drop, n) {
     const m = drop.message(n);
     const octets = await send(session, drop, m, null);
     if (octets !== null) drop.retrieved(m, octets);
@@ -46,15 +44,13 @@ export const retr = command({
 });
 
 /** RFC 1939 §7 — TOP msg n: the header, the blank line and the first n body lines. */
-export const top = command({
+export const top = transactionCommand({
   name: 'TOP',
-  states: ['transaction'],
   parse(args) {
     const [n, lines] = words(args, 2, 2, 'TOP message-number lines');
     return { n: number(n!, 'message number'), lines: number(lines!, 'line count') };
   },
-  async run(session, { n, lines }) {
-    const drop = maildropOf(session);
+  async run(session, drop, { n, lines }) {
     await send(session, drop, drop.message(n), lines);
   },
 });

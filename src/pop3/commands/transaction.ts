@@ -6,15 +6,24 @@
 import type { Pop3Session } from '../session/session.js';
 import type { DropMessage, Maildrop } from '../session/maildrop.js';
 import { bodyLines } from '../wire/response.js';
-import { command, noArgs, oneMessage, optionalMessage } from './spec.js';
+import { type CommandSpec, command, noArgs, oneMessage, optionalMessage } from './spec.js';
 
 /** Listing lines written per batch, so a big maildrop streams with backpressure. */
 const LINES_PER_BATCH = 1000;
 
 /** The session's maildrop; the command's states guarantee TRANSACTION. */
-export function maildropOf(session: Pop3Session): Maildrop {
+function maildropOf(session: Pop3Session): Maildrop {
   if (session.state.kind !== 'transaction') throw new Error('maildrop used outside the TRANSACTION state');
   return session.state.maildrop;
+}
+
+/** A TRANSACTION-state command (RFC 1939 §5), run with the session's maildrop. */
+export function transactionCommand<A>(spec: {
+  name: string;
+  parse(args: string): A;
+  run(session: Pop3Session, drop: Maildrop, args: A): Promise<void>;
+}): CommandSpec<A> {
+  return { name: spec.name, states: ['transaction'], parse: spec.parse, run: (session, args) => spec.run(session, maildropOf(session), args) };
 }
 
 const sum = (list: readonly DropMessage[]): number => list.reduce((t, m) => t + m.octets!, 0);
@@ -31,12 +40,10 @@ async function listing(session: Pop3Session, head: string, list: readonly DropMe
 }
 
 /** RFC 1939 §5 — STAT: "+OK count octets" of the messages not marked deleted. */
-export const stat = command({
+export const stat = transactionCommand({
   name: 'STAT',
-  states: ['transaction'],
   parse: noArgs('STAT'),
-  async run(session) {
-    const drop = maildropOf(session);
+  async run(session, drop) {
     const live = drop.live();
     await drop.size(live);
     session.ok(`${live.length} ${sum(live)}`);
@@ -44,12 +51,10 @@ export const stat = command({
 });
 
 /** RFC 1939 §5 — LIST [msg]: scan listings "n octets". */
-export const list = command({
+export const list = transactionCommand({
   name: 'LIST',
-  states: ['transaction'],
   parse: optionalMessage('LIST'),
-  async run(session, n) {
-    const drop = maildropOf(session);
+  async run(session, drop, n) {
     if (n !== null) {
       const m = drop.message(n);
       await drop.size([m]);
@@ -63,12 +68,10 @@ export const list = command({
 });
 
 /** RFC 1939 §7 — UIDL [msg]: unique-id listings "n unique-id". */
-export const uidl = command({
+export const uidl = transactionCommand({
   name: 'UIDL',
-  states: ['transaction'],
   parse: optionalMessage('UIDL'),
-  async run(session, n) {
-    const drop = maildropOf(session);
+  async run(session, drop, n) {
     if (n !== null) {
       session.ok(`${n} ${drop.uniqueId(drop.message(n))}`);
       return;
@@ -78,24 +81,20 @@ export const uidl = command({
 });
 
 /** RFC 1939 §5 — DELE msg: marks the message; QUIT removes it. */
-export const dele = command({
+export const dele = transactionCommand({
   name: 'DELE',
-  states: ['transaction'],
   parse: oneMessage('DELE'),
-  async run(session, n) {
-    const drop = maildropOf(session);
+  async run(session, drop, n) {
     drop.delete(drop.message(n));
     session.ok(`Message ${n} deleted`);
   },
 });
 
 /** RFC 1939 §5 — RSET: unmarks every message marked deleted. */
-export const rset = command({
+export const rset = transactionCommand({
   name: 'RSET',
-  states: ['transaction'],
   parse: noArgs('RSET'),
-  async run(session) {
-    const drop = maildropOf(session);
+  async run(session, drop) {
     drop.reset();
     session.ok(`Maildrop has ${messages(drop.count)}`);
   },
