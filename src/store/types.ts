@@ -117,6 +117,9 @@ export interface MetadataEntry {
   value: Buffer;
 }
 
+/** One change of setMetadata (RFC 5464 §4.3): an entry name and its new value, or null to remove it. */
+export type MetadataWrite = readonly [name: string, value: Buffer | null];
+
 /** How far below each named entry a metadata lookup reaches (RFC 5464 §4.2.2 DEPTH). */
 export type MetadataDepth = 0 | 1 | 'infinity';
 
@@ -408,12 +411,7 @@ export interface MetadataStore {
    * transaction (RFC 7162 §3.2) and is published. A mailbox's entries follow it through RENAME
    * (renaming INBOX copies them, RFC 5464 §4.1) and go with it on DELETE. NONEXISTENT if the mailbox is missing.
    */
-  setMetadata(
-    accountId: AccountId,
-    mailboxId: MailboxId | null,
-    entries: readonly (readonly [name: string, value: Buffer | null])[],
-    maxEntries?: number,
-  ): Promise<void>;
+  setMetadata(accountId: AccountId, mailboxId: MailboxId | null, entries: readonly MetadataWrite[], maxEntries?: number): Promise<void>;
 }
 
 /** What `mailkeep import` and `migrate` record so a second run adds nothing (cli/import, cli/migrate). */

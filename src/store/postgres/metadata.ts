@@ -8,7 +8,7 @@
 import type { AccountId, MailboxId } from '../../ids.js';
 import type { ChangeNote } from '../../events/pg-bus.js';
 import { StoreError } from '../types.js';
-import type { MetadataDepth, MetadataEntry, MetadataStore } from '../types.js';
+import type { MetadataDepth, MetadataEntry, MetadataStore, MetadataWrite } from '../types.js';
 import type { PgBase } from './core.js';
 import { bumpNamespace, lockMailbox } from './mailbox-tx.js';
 import { firstOf, rowsOf, SCOPE, storable, type Client, type Queryable } from './sql.js';
@@ -54,7 +54,7 @@ async function writeMetadata(
   c: Client,
   accountId: AccountId,
   mailboxId: MailboxId | null,
-  entries: readonly (readonly [name: string, value: Buffer | null])[],
+  entries: readonly MetadataWrite[],
   maxEntries: number,
 ): Promise<ChangeNote[]> {
   // Writers of one owner serialize on its row (the mailbox, or the account for server-level entries).
@@ -98,12 +98,7 @@ export function withMetadata<B extends PgBase>(Base: B) {
       return readMetadata(this.pool, accountId, mailboxId, entries, depth);
     }
 
-    async setMetadata(
-      accountId: AccountId,
-      mailboxId: MailboxId | null,
-      entries: readonly (readonly [name: string, value: Buffer | null])[],
-      maxEntries = Infinity,
-    ): Promise<void> {
+    async setMetadata(accountId: AccountId, mailboxId: MailboxId | null, entries: readonly MetadataWrite[], maxEntries = Infinity): Promise<void> {
       if (entries.some(([name]) => !storable(name))) throw new StoreError('CANNOT', 'invalid metadata entry name');
       await this.write(async (c) => [undefined, await writeMetadata(c, accountId, mailboxId, entries, maxEntries)]);
     }

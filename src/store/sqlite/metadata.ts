@@ -3,7 +3,7 @@
  */
 import type { AccountId, MailboxId } from '../../ids.js';
 import { StoreError } from '../types.js';
-import type { MetadataDepth, MetadataEntry, MetadataStore } from '../types.js';
+import type { MetadataDepth, MetadataEntry, MetadataStore, MetadataWrite } from '../types.js';
 import { ACCOUNT_CHANNEL } from '../../events/change-bus.js';
 import type { SqliteBase, Wake } from './core.js';
 
@@ -32,12 +32,7 @@ export function withMetadata<B extends SqliteBase>(Base: B) {
       });
     }
 
-    async setMetadata(
-      accountId: AccountId,
-      mailboxId: MailboxId | null,
-      entries: readonly (readonly [name: string, value: Buffer | null])[],
-      maxEntries = Infinity,
-    ): Promise<void> {
+    async setMetadata(accountId: AccountId, mailboxId: MailboxId | null, entries: readonly MetadataWrite[], maxEntries = Infinity): Promise<void> {
       const wakes = this.write((): Wake[] => {
         const mb = mailboxId === null ? null : this.requireMailbox(accountId, mailboxId);
         if (!mb && !this.st.accountById.get(accountId)) throw new StoreError('NONEXISTENT', 'no such account');
