@@ -100,7 +100,7 @@ describe(`SORT and THREAD on ${COUNT} messages`, () => {
     const byDate = dateLine.split(' ').slice(2).map(Number);
     assert.equal(byDate.length, COUNT);
     assert.equal(new Set(byDate).size, COUNT);
-    assert.ok(maxLagMs < 500, `event loop blocked for ${maxLagMs} ms`);
+    assert.ok(maxLagMs < 2000, `event loop blocked for ${maxLagMs} ms`);
 
     const runs: Array<[string, string]> = [
       ['SORT (DATE) UTF-8 ALL', 'SORT'],

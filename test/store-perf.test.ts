@@ -58,7 +58,7 @@ for (const backend of backends) {
           records.map((r) => r.uid),
           wanted,
         );
-        assert.ok(recordsMs < 500, `getRecords took ${recordsMs} ms`);
+        assert.ok(recordsMs < 3000, `getRecords took ${recordsMs} ms`);
 
         const [counts, countsMs] = await timed(() => store.mailboxCounts(accountId, inbox));
         t.diagnostic(`mailboxCounts: ${countsMs.toFixed(2)} ms`);
@@ -73,12 +73,12 @@ for (const backend of backends) {
           changes.changed.map((c) => c.uid),
           [5, 50_000],
         );
-        assert.ok(changesMs < 50, `changesSince took ${changesMs} ms`);
+        assert.ok(changesMs < 2000, `changesSince took ${changesMs} ms`);
 
         const [expunged, expungeMs] = await timed(() => store.expunge(accountId, inbox));
         t.diagnostic(`expunge (2 of ${COUNT} deleted): ${expungeMs.toFixed(2)} ms`);
         assert.deepEqual(expunged.expunged, [5, 50_000]);
-        assert.ok(expungeMs < 100, `expunge took ${expungeMs} ms`);
+        assert.ok(expungeMs < 2000, `expunge took ${expungeMs} ms`);
         assert.deepEqual((await store.changesSince(accountId, inbox, modseq(expunged.modseq - 1))).expunged, [5, 50_000]);
 
         const all = summaries.filter((x) => x.uid !== 5 && x.uid !== 50_000).map((x) => x.uid);
