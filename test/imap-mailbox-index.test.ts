@@ -134,6 +134,26 @@ test('a flag change this process committed is applied from its result, without r
   }
 });
 
+test("a STORE that changes nothing does not carry the index past another writer's commit", async () => {
+  // Found by the mixed workload on PostgreSQL: a no-op STORE answers the mailbox's current
+  // modseq, here an APPEND's; taking it as the STORE's own commit lost the appended message.
+  const { store, account, inbox, add, close } = await fixture('np');
+  try {
+    await add([['\\Flagged']]);
+    const cache = new MailboxIndexCache(store);
+    const snap = await cache.snapshot(account.id, inbox.id);
+    await add([[]]);
+    const res = await cache.storeFlags(account.id, inbox.id, [snap.summaries[0]!.uid], 'add', ['\\Flagged']);
+    assert.deepEqual(res.changed, [], 'nothing changed');
+    assert.equal(res.modseq, snap.modseq + 1, "the answer is the APPEND's modseq");
+    const after = await cache.snapshot(account.id, inbox.id);
+    assert.equal(after.summaries.length, 2, 'the appended message is in the index');
+    assert.equal(after.modseq, res.modseq);
+  } finally {
+    await close();
+  }
+});
+
 test('the view check accepts a view that lags other commits and names one that diverges', async () => {
   const { store, account, inbox, add, close } = await fixture('vc');
   try {

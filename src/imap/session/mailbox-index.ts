@@ -190,9 +190,11 @@ export class MailboxIndexCache {
    * A flag change (STORE, FETCH's implicit \Seen) committed through the
    * index: every message it changes gets the same new modseq, so the index
    * learns the commit from the store's answer instead of reading the changed
-   * rows back at the next sync — when the entry is exactly one modseq behind
-   * and not refreshing; otherwise the next use refreshes as usual. Sessions
-   * still learn of it only through their sync step.
+   * rows back at the next sync — when the change committed (a STORE that
+   * changed nothing answers the mailbox's current modseq, which may be
+   * another writer's commit) and the entry is exactly one modseq behind and
+   * not refreshing; otherwise the next use refreshes as usual. Sessions still
+   * learn of it only through their sync step.
    */
   async storeFlags(
     accountId: AccountId,
@@ -204,7 +206,7 @@ export class MailboxIndexCache {
   ): Promise<FlagChangeResult> {
     const res = await this.store.storeFlags(accountId, mailboxId, uids, op, flags, unchangedSince);
     const entry = this.entries.get(mailboxId);
-    if (entry?.accountId === accountId && !entry.refreshing && entry.modseq === res.modseq - 1) applyDelta(entry, res.changed, [], res.modseq);
+    if (res.changed.length > 0 && entry?.accountId === accountId && !entry.refreshing && entry.modseq === res.modseq - 1) applyDelta(entry, res.changed, [], res.modseq);
     return res;
   }
 
