@@ -7,4 +7,4 @@ if ! pg_isready -q -h 127.0.0.1 2>/dev/null; then
   echo "test:pg: no PostgreSQL on 127.0.0.1:5432; the protocol suite on PostgreSQL is skipped"
   exit 0
 fi
-MAILKEEP_CHECK_VIEWS=1 MAILKEEP_TEST_STORE=postgres exec node --test --test-concurrency=2 $(grep -l startTestServer dist/test/*.test.js | sort)
+MAILKEEP_CHECK_VIEWS=1 MAILKEEP_TEST_STORE=postgres exec node --test --test-concurrency=2 $(grep -rl --include='*.test.js' startTestServer dist/test | sort)
