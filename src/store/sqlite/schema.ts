@@ -297,7 +297,7 @@ const blobFacts: Migration = (db) => {
   db.exec(`
     CREATE TABLE blob_facts (
       blob_id TEXT PRIMARY KEY REFERENCES blobs (blob_id) ON DELETE CASCADE,
-      facts   TEXT NOT NULL   -- search/header-facts.ts encodeHeaderFacts
+      facts   TEXT NOT NULL   -- mime/header-facts.ts encodeHeaderFacts
     ) WITHOUT ROWID;
   `);
 };
