@@ -130,9 +130,10 @@ async function deliver(opts: Record<string, unknown>): Promise<void> {
       const recipient = await resolveRecipient(store, to, rules);
       if (!recipient) throw new CliError(`no such user: ${to}`, EX_NOUSER);
       const message = await stageMessage(new MessageStager(store.blobs, limit), limit);
-      // Like dovecot-lda -m: the mailbox asked for when it exists, else INBOX.
+      // Like dovecot-lda -m: the mailbox asked for when it exists (and lmtp.detail-delivery allows it), else INBOX.
       const target = mailbox === null ? recipient : { ...recipient, mailbox };
-      return deliverCopy(store, message, target, { trace: from === null ? null : { returnPath: from, deliveredTo: to }, flags });
+      const trace = from === null ? null : { returnPath: from, deliveredTo: to };
+      return deliverCopy(store, message, target, { trace, flags, detailDelivery: config.lmtp.detailDelivery });
     });
     if (outcome.status === 'over-quota') throw new CliError(`${to} is over quota: ${outcome.message}`, EX_CANTCREAT);
     if (outcome.status === 'failed') throw new CliError(`delivery to ${to} failed: ${outcome.message}`, EX_TEMPFAIL);
@@ -148,8 +149,8 @@ export function registerDeliverCommand(program: Command): void {
   const cmd = program
     .command('deliver')
     .description('deliver one message from stdin to a user (MDA for Postfix mailbox_command, Exim …)')
-    .requiredOption('--to <address>', 'account name, alias or address (user+detail@domain delivers into mailbox "detail")')
-    .option('--mailbox <name>', 'mailbox to deliver into when it exists (default: INBOX, or the +detail one)')
+    .requiredOption('--to <address>', 'account name, alias or address (user+detail@domain: into mailbox "detail" if lmtp.detail-delivery allows)')
+    .option('--mailbox <name>', 'mailbox to deliver into when it exists and lmtp.detail-delivery allows it (default: INBOX, or the +detail one)')
     .option('--flags <list>', 'comma-separated flags and keywords, e.g. "\\Seen,$Label"')
     .option('--from <address>', 'envelope sender: adds Return-Path and Delivered-To lines as LMTP does');
   withConfigOptions(cmd, STORE_FLAGS).action(deliver);
