@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkAccess, createPrivateFile, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, StoreAccessError, tightenMode } from './private-files.js';
+import { checkAccess, createPrivateFile, foreignOwnerWarning, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, StoreAccessError, tightenMode } from './private-files.js';
 import type { DefaultMailbox } from './shared/default-mailboxes.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import type { MailStore } from './types.js';
@@ -48,6 +48,8 @@ async function preparePrivateDataDir(dataDir: string, dbPath: string, blobDir: s
     throw err;
   }
   await checkAccess(dataDir, true);
+  const foreign = await foreignOwnerWarning(dataDir);
+  if (foreign !== null) warn(foreign);
   const paths: Array<[string, number]> = [
     [dataDir, PRIVATE_DIR_MODE],
     [blobDir, PRIVATE_DIR_MODE],

@@ -68,6 +68,18 @@ export async function tightenMode(path: string, mode: number): Promise<string | 
   return `${path} was readable by other users (mode ${octal(st.mode)}); changed to ${octal(mode)}`;
 }
 
+/**
+ * A warning when root opens a data directory another user owns: what it
+ * creates belongs to root, mode 0600, and that user's server cannot read it.
+ */
+export async function foreignOwnerWarning(dir: string): Promise<string | null> {
+  if (currentUid() !== 0) return null;
+  const { uid } = await stat(dir);
+  return uid === 0
+    ? null
+    : `running as root on ${dir}, which uid ${uid} owns: files created now belong to root and a server running as uid ${uid} cannot read them; run mailkeep as that user`;
+}
+
 /** Checks that this process may read and write (and enter, for a directory) a path, or throws StoreAccessError. */
 export async function checkAccess(path: string, directory: boolean): Promise<void> {
   const want = constants.R_OK | constants.W_OK | (directory ? constants.X_OK : 0);

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -127,6 +127,18 @@ describe('finding 14: the data directory is private whatever the umask', () => {
       (await looseModes(dataDir)).filter((p) => !p.startsWith('. ')),
       [],
       'what nobody created is private',
+    );
+  });
+
+  it("root opening a data dir another user owns is warned that its new files will be root's", { skip: isRoot ? false : 'needs root' }, async () => {
+    const dataDir = join(dir, 'owned-by-nobody');
+    await mkdir(dataDir, { mode: 0o700 });
+    await chown(dataDir, 65534, 65534);
+    const warnings: string[] = [];
+    await (await openStore({ dataDir, onWarning: (m) => warnings.push(m) })).close();
+    assert.ok(
+      warnings.some((w) => w.startsWith(`running as root on ${dataDir}, which uid 65534 owns`)),
+      warnings.join('\n'),
     );
   });
 
