@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../src/auth/password.js';
+import { DETAIL_DELIVERY_ENTRY } from '../src/mail/deliver.js';
 import { openStore } from '../src/store/open.js';
 import { BIN, cleanEnv, mailkeep } from './cli-helpers.js';
 import { RawClient } from './helpers/raw-client.js';
@@ -51,7 +52,10 @@ describe('mailkeep deliver', () => {
     const store = await openStore({ dataDir });
     try {
       for (const name of ['dana', 'erin', 'full']) await store.createAccount(name, 'x');
-      await store.createMailbox((await store.findAccount('dana'))!.id, 'Lists');
+      const dana = (await store.findAccount('dana'))!;
+      const lists = await store.createMailbox(dana.id, 'Lists');
+      // dana lets +detail deliveries into Lists (lmtp.detail-delivery = "opt-in").
+      await store.setMetadata(dana.id, lists.id, [[DETAIL_DELIVERY_ENTRY, Buffer.from('yes')]]);
       await store.setQuota((await store.findAccount('full'))!.id, { storage: 5, messages: null });
     } finally {
       await store.close();

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DETAIL_DELIVERY_ENTRY } from '../src/mail/deliver.js';
 import type { MailStore } from '../src/store/types.js';
 import { dotStuff, LmtpClient, type LmtpReply } from './helpers/lmtp-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -42,7 +43,9 @@ describe('LMTP transcripts', () => {
     const full = await store.findAccount('full');
     await store.setQuota(full!.id, { storage: 10, messages: null });
     const bob = await store.findAccount('bob');
-    await store.createMailbox(bob!.id, 'Lists');
+    const lists = await store.createMailbox(bob!.id, 'Lists');
+    // bob lets +detail deliveries into Lists (lmtp.detail-delivery = "opt-in").
+    await store.setMetadata(bob!.id, lists.id, [[DETAIL_DELIVERY_ENTRY, Buffer.from('yes')]]);
   });
   after(() => srv.stop());
 

@@ -1,7 +1,9 @@
 /**
  * `mailkeep deliver --to USER [--mailbox NAME] [--flags LIST] [--from SENDER] < message`:
  * the mail delivery agent an MTA runs once per message and recipient
- * (Postfix `mailbox_command`, an Exim pipe transport). The message streams
+ * (a Postfix or Exim pipe transport). It must run as the user that owns the
+ * data directory (the store is private, store/private-files.ts), so not as
+ * Postfix's `mailbox_command`, which runs as the recipient. The message streams
  * from stdin into the store and wakes IDLE sessions of a running server like
  * any other change (the store's cross-process notification).
  *
@@ -16,17 +18,23 @@
  *                   at once, where EX_TEMPFAIL would retry a full mailbox for
  *                   days and bounce anyway.
  *   74 EX_IOERR     reading the message from stdin failed
- *   75 EX_TEMPFAIL  anything else (store locked or unavailable, disk full …):
+ *   75 EX_TEMPFAIL  anything else (store locked or unavailable or not this
+ *                   user's to open, disk full …):
  *                   the MTA keeps the message and tries again
  *   78 EX_CONFIG    invalid configuration
  */
 import type { Command } from 'commander';
 import { systemFlag } from '../mail/flags.js';
 import { deliverCopy, MessageStager, resolveRecipient, type StagedMessage } from '../mail/deliver.js';
+import { StoreAccessError } from '../store/private-files.js';
 import { StoreError } from '../store/types.js';
 import { CliError } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
 import { STORE_FLAGS, withStore } from './with-store.js';
+
+/** Why a deliver run as the recipient fails on a private store, and what to do instead. */
+const RUN_AS_HINT =
+  'The store is private to the mailkeep user: deliver over LMTP, or run mailkeep deliver as that user (Postfix: a pipe transport with user=mailkeep; mailbox_command runs as the recipient)';
 
 /** sysexits.h codes used here. */
 const EX_USAGE = 64;
@@ -130,14 +138,17 @@ async function deliver(opts: Record<string, unknown>): Promise<void> {
       const recipient = await resolveRecipient(store, to, rules);
       if (!recipient) throw new CliError(`no such user: ${to}`, EX_NOUSER);
       const message = await stageMessage(new MessageStager(store.blobs, limit), limit);
-      // Like dovecot-lda -m: the mailbox asked for when it exists, else INBOX.
+      // Like dovecot-lda -m: the mailbox asked for when it exists (and lmtp.detail-delivery allows it), else INBOX.
       const target = mailbox === null ? recipient : { ...recipient, mailbox };
-      return deliverCopy(store, message, target, { trace: from === null ? null : { returnPath: from, deliveredTo: to }, flags });
+      const trace = from === null ? null : { returnPath: from, deliveredTo: to };
+      return deliverCopy(store, message, target, { trace, flags, detailDelivery: config.lmtp.detailDelivery });
     });
     if (outcome.status === 'over-quota') throw new CliError(`${to} is over quota: ${outcome.message}`, EX_CANTCREAT);
     if (outcome.status === 'failed') throw new CliError(`delivery to ${to} failed: ${outcome.message}`, EX_TEMPFAIL);
   } catch (err) {
     if (err instanceof CliError) throw err;
+    // Temporary, so the MTA keeps the message while the administrator fixes the setup.
+    if (err instanceof StoreAccessError) throw new CliError(`${err.message}. ${RUN_AS_HINT}`, EX_TEMPFAIL);
     // The store could not be opened or used: the MTA should keep the message and retry.
     throw new CliError(`delivery to ${to} failed: ${(err as Error).message}`, EX_TEMPFAIL);
   }
@@ -148,8 +159,8 @@ export function registerDeliverCommand(program: Command): void {
   const cmd = program
     .command('deliver')
     .description('deliver one message from stdin to a user (MDA for Postfix mailbox_command, Exim …)')
-    .requiredOption('--to <address>', 'account name, alias or address (user+detail@domain delivers into mailbox "detail")')
-    .option('--mailbox <name>', 'mailbox to deliver into when it exists (default: INBOX, or the +detail one)')
+    .requiredOption('--to <address>', 'account name, alias or address (user+detail@domain: into mailbox "detail" if lmtp.detail-delivery allows)')
+    .option('--mailbox <name>', 'mailbox to deliver into when it exists and lmtp.detail-delivery allows it (default: INBOX, or the +detail one)')
     .option('--flags <list>', 'comma-separated flags and keywords, e.g. "\\Seen,$Label"')
     .option('--from <address>', 'envelope sender: adds Return-Path and Delivered-To lines as LMTP does');
   withConfigOptions(cmd, STORE_FLAGS).action(deliver);

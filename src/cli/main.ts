@@ -1,6 +1,7 @@
 /**
  * The `mailkeep` command line (bin/mailkeep.js imports this module, which runs it).
  * Exit codes: 0 success, 1 the operation failed, 2 usage or configuration error.
+ * Errors are one line on stderr, never a stack trace (MAILKEEP_DEBUG=1 prints it).
  * To add a command, write its module with a register function and list it in COMMANDS.
  */
 import { readFileSync } from 'node:fs';
@@ -34,6 +35,12 @@ function version(): string {
   return pkg.version;
 }
 
+/** An unexpected error as one line: the first line of its message (Node's system errors name their code there), no stack. */
+function errorLine(err: unknown): string {
+  const text = err instanceof Error ? err.message || err.name : String(err);
+  return text.split('\n', 1)[0]!;
+}
+
 /** Builds the program with every command registered. */
 function buildProgram(): Command {
   const program = new Command('mailkeep').description('IMAP, POP3 and LMTP mail server').version(version());
@@ -50,7 +57,9 @@ try {
     process.stderr.write(err.bare ? `${err.message}\n` : `mailkeep: ${err.message}\n`);
     process.exitCode = err.exitCode;
   } else {
-    process.stderr.write(`mailkeep: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    // A user gets one line; MAILKEEP_DEBUG=1 adds the stack for a bug report.
+    const debug = process.env.MAILKEEP_DEBUG === '1' && err instanceof Error && err.stack;
+    process.stderr.write(`mailkeep: ${debug ? err.stack : errorLine(err)}\n`);
     process.exitCode = 1;
   }
 }

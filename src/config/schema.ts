@@ -118,6 +118,9 @@ const domainList = z.preprocess(
 );
 
 /** pino's level names, most to least severe, plus 'silent'. */
+/** Values of lmtp.detail-delivery (mail/deliver.ts DetailDelivery). */
+export const DETAIL_DELIVERY = ['opt-in', 'unless-special-use', 'off'] as const;
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The whole configuration; parse `{}` to get the defaults. */
@@ -222,8 +225,14 @@ export const configSchema = z
         domains: domainList.default([]),
         /** Also listen on this unix socket (Postfix `lmtp:unix:…`); null: TCP only (lmtp-port). */
         socket: text('a file path').nullable().default(null),
-        /** RFC 5233 sub-addressing: `user+detail@…` delivers into mailbox `detail` when it exists; empty disables. */
+        /** RFC 5233 sub-addressing: `user+detail@…` names the account `user` (and mailbox `detail`, see detailDelivery); empty disables. */
         recipientDelimiter: z.string({ error: 'expected a character such as "+"' }).max(1, { error: 'expected one character (or "" to disable)' }).default('+'),
+        /**
+         * Which mailbox `+detail` (and `mailkeep deliver --mailbox`) may deliver into instead of INBOX: "opt-in" only
+         * mailboxes whose owner set /private/vendor/mailkeep/detail-delivery to "yes"; "unless-special-use" those and
+         * every mailbox without a special use; "off" none. See mail/deliver.ts.
+         */
+        detailDelivery: z.enum(DETAIL_DELIVERY, { error: `expected one of ${DETAIL_DELIVERY.join(', ')}` }).default('opt-in'),
         /** Recipients accepted in one transaction (RFC 5321 §4.5.3.1.8 asks for at least 100). */
         maxRecipients: int(100, 100000, 'a whole number from 100 to 100000').default(1000),
       })

@@ -12,6 +12,7 @@
  *   (DESIGN invariant 1); the store's publish wakes IDLE sessions.
  * - One recipient's failure (quota, a store error) never affects another's.
  */
+import type { DETAIL_DELIVERY } from '../config/schema.js';
 import type { Uid } from '../ids.js';
 import { MessageAnalyzer } from '../mime/analyze.js';
 import type { MessageAnalysis } from '../mime/types.js';
@@ -30,7 +31,7 @@ export interface AddressingRules {
 /** Where one recipient's copy goes. */
 export interface Recipient {
   account: Account;
-  /** The mailbox the address asked for (RFC 5233 detail), or null: INBOX. */
+  /** The mailbox the address asked for (RFC 5233 detail), or null: INBOX. Delivery checks it against DetailDelivery. */
   mailbox: string | null;
 }
 
@@ -134,6 +135,8 @@ export interface CopyOptions {
   flags?: readonly string[];
   /** INTERNALDATE (default: now). */
   internalDate?: Date;
+  /** Which mailbox the recipient's detail may choose (config lmtp.detail-delivery). */
+  detailDelivery: DetailDelivery;
 }
 
 /** What became of one recipient's copy. */
@@ -169,19 +172,50 @@ async function withTrace(blobs: BlobStore, message: StagedMessage, prefix: Buffe
   }
 }
 
-/** The recipient's mailbox: the one asked for when it exists, else INBOX (like Dovecot's lmtp_save_to_detail_mailbox). */
-async function targetMailbox(store: MailStore, recipient: Recipient): Promise<Mailbox> {
-  const asked = recipient.mailbox === null ? null : await store.getMailbox(recipient.account.id, recipient.mailbox);
-  const mailbox = asked ?? (await store.getMailbox(recipient.account.id, 'INBOX'));
-  if (!mailbox) throw new StoreError('NONEXISTENT', 'the account has no INBOX');
-  return mailbox;
+/**
+ * Which mailbox other than INBOX a delivery may choose by RFC 5233 detail
+ * (`user+detail@…`) or `mailkeep deliver --mailbox` (config lmtp.detail-delivery).
+ * Anyone can send to `alice+Sent@…`, so a detail must not let an outsider
+ * file a message into Sent or Drafts (where it looks like alice wrote it):
+ * - 'opt-in': only into mailboxes whose owner set DETAIL_DELIVERY_ENTRY to "yes";
+ * - 'unless-special-use': those, and every mailbox without a special use (RFC 6154);
+ * - 'off': always INBOX.
+ * A detail that names no allowed mailbox delivers to INBOX, as one naming no
+ * mailbox does (Dovecot's lmtp_save_to_detail_mailbox), so the sender learns nothing.
+ */
+export type DetailDelivery = (typeof DETAIL_DELIVERY)[number];
+
+/** The private mailbox annotation (RFC 5464) by which a user lets `+detail` deliveries into a mailbox: value "yes". */
+export const DETAIL_DELIVERY_ENTRY = '/private/vendor/mailkeep/detail-delivery';
+
+/** Whether the owner opted the mailbox in to detail deliveries. */
+async function optedIn(store: MailStore, mailbox: Mailbox): Promise<boolean> {
+  const [entry] = await store.getMetadata(mailbox.accountId, mailbox.id, [DETAIL_DELIVERY_ENTRY]);
+  return entry !== undefined && entry.value.toString('latin1').trim().toLowerCase() === 'yes';
+}
+
+/** Whether a detail may deliver into this mailbox under the policy. */
+async function detailAllowed(store: MailStore, mailbox: Mailbox, policy: DetailDelivery): Promise<boolean> {
+  if (mailbox.name === 'INBOX') return true;
+  if (policy === 'off') return false;
+  if (policy === 'unless-special-use' && mailbox.specialUse === null) return true;
+  return optedIn(store, mailbox);
+}
+
+/** The recipient's mailbox: the one asked for when it exists and the policy allows it, else INBOX. */
+async function targetMailbox(store: MailStore, recipient: Recipient, policy: DetailDelivery): Promise<Mailbox> {
+  const asked = recipient.mailbox === null || policy === 'off' ? null : await store.getMailbox(recipient.account.id, recipient.mailbox);
+  if (asked && (await detailAllowed(store, asked, policy))) return asked;
+  const inbox = await store.getMailbox(recipient.account.id, 'INBOX');
+  if (!inbox) throw new StoreError('NONEXISTENT', 'the account has no INBOX');
+  return inbox;
 }
 
 /** Stores one recipient's copy of a staged message; never throws. */
 export async function deliverCopy(store: MailStore, message: StagedMessage, recipient: Recipient, opts: CopyOptions): Promise<CopyOutcome> {
   try {
     const copy = opts.trace ? await withTrace(store.blobs, message, traceBytes(opts.trace)) : message;
-    const mailbox = await targetMailbox(store, recipient);
+    const mailbox = await targetMailbox(store, recipient, opts.detailDelivery);
     const { uids } = await store.appendMessages(recipient.account.id, mailbox.id, [
       { blob: copy.blob, analysis: copy.analysis, flags: [...(opts.flags ?? [])], internalDate: opts.internalDate ?? new Date() },
     ]);

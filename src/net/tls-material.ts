@@ -125,7 +125,8 @@ async function loadOrGenerate(dataDir: string, log: Logger): Promise<{ key: Buff
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });
   const pems = await generateSelfSigned();
   await writeAtomically(paths.key, pems.key, 0o600);
-  await writeAtomically(paths.cert, pems.cert, 0o644);
+  // Only the server reads it, from the private data directory: 0600 like every file there.
+  await writeAtomically(paths.cert, pems.cert, 0o600);
   log.info({ cert: paths.cert, key: paths.key }, 'generated a self-signed TLS certificate');
   return { key: Buffer.from(pems.key), cert: Buffer.from(pems.cert) };
 }

@@ -38,7 +38,7 @@ async function deliverAll(session: LmtpSession, envelope: Envelope, stager: Mess
   const internalDate = new Date();
   for (const { address, recipient } of envelope.recipients) {
     const trace = { returnPath: envelope.sender, deliveredTo: address };
-    const outcome = await deliverCopy(session.store, message, recipient, { trace, internalDate });
+    const outcome = await deliverCopy(session.store, message, recipient, { trace, internalDate, detailDelivery: session.config.lmtp.detailDelivery });
     const log = { from: envelope.sender, to: address, user: recipient.account.name, size: message.blob.size };
     switch (outcome.status) {
       case 'stored':
