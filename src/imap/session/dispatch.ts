@@ -28,8 +28,8 @@ export type CommandTable = ReadonlyMap<string, AnyCommand>;
 export interface DispatchHost extends ImapSession {
   readonly closed: boolean;
   tagged(tag: string, status: 'OK' | 'NO' | 'BAD', code: string | null | undefined, text: string): void;
-  /** A command starts: progress reports name its tag (RFC 9585). */
-  commandStarted(tag: string): void;
+  /** A command starts: progress reports name its tag (RFC 9585); the trace hides its responses when its spec says so. */
+  commandStarted(tag: string, spec: AnyCommand): void;
 }
 
 /** `tag SP [UID SP] name` at the start of a command (RFC 9051 §9 `command`, `uid`). */
@@ -58,7 +58,7 @@ export async function execute(host: DispatchHost, commands: CommandTable, intake
       throw new ImapError('BAD', 'UIDREQUIRED', 'Message numbers are not allowed once UIDONLY is enabled');
     }
     inv = { tag, name, uid, session: host };
-    host.commandStarted(tag);
+    host.commandStarted(tag, spec);
     const args: unknown = spec.parse(r, inv);
     r.end();
     if (host.state.kind === 'logout' || !spec.states.includes(host.state.kind)) {
