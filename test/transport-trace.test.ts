@@ -96,7 +96,10 @@ describe('protocol trace through the shared transport', () => {
     }
     assert.match(text, new RegExp(BODY));
     client.close();
-    const log = lines.slice(from).filter((l) => l.includes('"msg":"trace"')).join('');
+    const log = lines
+      .slice(from)
+      .filter((l) => l.includes('"msg":"trace"'))
+      .join('');
     assert.match(log, /"data":"a STARTTLS\\r\\n"/);
     assert.match(log, /"data":"b LOGIN tracy \*\*\*\\r\\n"/);
     assert.match(log, /"data":"d SELECT INBOX\\r\\n"/);

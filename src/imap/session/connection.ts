@@ -227,9 +227,10 @@ export class ImapConnection implements ImapSession, DispatchHost {
 
   /** Queues a tagged response. */
   tagged(tag: string, status: 'OK' | 'NO' | 'BAD', code: string | null | undefined, text: string): void {
-    const rest = ` ${status} ${code ? `[${code}] ` : ''}${text}\r\n`;
-    this.transport.write(Buffer.from(tag + rest));
-    this.trace?.server(traceLine((this.tagHidden ? HIDDEN : tag) + rest));
+    const head = ` ${status} ${code ? `[${code}] ` : ''}`;
+    this.transport.write(Buffer.from(`${tag}${head}${text}\r\n`));
+    // The answer to a line hidden whole may quote it (its tag, "Unknown command X"): hidden too.
+    this.trace?.server(traceLine(this.tagHidden ? `${HIDDEN}${head}${HIDDEN}\r\n` : `${tag}${head}${text}\r\n`));
   }
 
   /** Server shutdown: BYE now when idle, else right after the command in progress. */

@@ -102,7 +102,9 @@ async function fail(host: DispatchHost, tag: string, inv: Invocation | null, e: 
     text = 'Internal server error, logged for the administrator';
     host.log.error({ err: e, cmd: inv?.name }, 'command failed unexpectedly');
   }
-  if (status === 'NO' || status === 'BAD') host.log.info({ cmd: inv?.name ?? null, status, code, text }, 'command failed');
+  // Before login, the text about a line that is no known command may quote a password typed on the wrong line.
+  const quotesInput = !inv && host.state.kind === 'not-authenticated';
+  host.log.info({ cmd: inv?.name ?? null, status, code, text: quotesInput ? null : text }, 'command failed');
   if (!host.closed && inv && host.state.kind === 'selected') {
     try {
       await host.sync(syncMode === 'full' ? 'full' : 'no-expunge');

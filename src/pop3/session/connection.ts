@@ -293,8 +293,9 @@ export class Pop3Connection implements Pop3Session {
     const space = text.indexOf(' ');
     const keyword = (space < 0 ? text : text.slice(0, space)).toUpperCase();
     const started = Date.now();
-    const logged = keyword.slice(0, 16);
     const spec = COMMANDS.get(keyword);
+    // Before login an unknown keyword may be a password typed on the wrong line: it is not logged.
+    const logged = spec?.name ?? (this.state.kind === 'authorization' ? '(unknown)' : keyword.slice(0, 16));
     if (this.trace) this.trace.client(this.traceCommand(text, space, spec));
     this.responsesSecret = spec?.secretResponses === true;
     try {
