@@ -83,6 +83,18 @@ export class TraceText {
   }
 }
 
+/**
+ * The entry of a line the client sent while a command runs (a SASL response,
+ * IMAP's IDLE DONE). `secret`: the command declared its responses secret;
+ * `*` cancels a SASL exchange (RFC 9051 §6.2.2, RFC 5034 §4) and is shown.
+ */
+export function traceResponseLine(line: Buffer, secret: boolean): string {
+  const trace = new TraceText();
+  if (secret && !(line.length === 1 && line[0] === 0x2a)) trace.secret();
+  else trace.bytes(line);
+  return trace.text('\r\n').take();
+}
+
 /** One entry from text: the bounded form of a line as received or written. */
 export function traceLine(text: string | Buffer): string {
   const t = new TraceText();

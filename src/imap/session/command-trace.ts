@@ -73,16 +73,3 @@ export function traceCommand(segments: readonly Segment[], commands: CommandTabl
   if (refused) trace.text(`${refused.binary ? '~' : ''}{${refused.size}${refused.nonSync ? '+' : ''}} [refused]`);
   return trace.text('\r\n').take();
 }
-
-/**
- * The trace entry of a line the client sent inside a command (an AUTHENTICATE
- * response, IDLE's DONE). `secret`: the running command declared its
- * responses secret (`secretResponses`); `*` cancels a SASL exchange
- * (RFC 9051 §6.2.2) and is shown.
- */
-export function traceResponseLine(line: Buffer, secret: boolean): string {
-  const trace = new TraceText();
-  if (secret && !(line.length === 1 && line[0] === 0x2a)) trace.secret();
-  else trace.bytes(line);
-  return trace.text('\r\n').take();
-}

@@ -39,9 +39,9 @@ import { Transport } from '../../net/transport.js';
 import { execute, type CommandTable, type DispatchHost } from './dispatch.js';
 import { LiteralIntake } from './literal-intake.js';
 import { ResponseBatch } from '../../net/response-batch.js';
-import { HIDDEN, type TraceSink, TraceText, traceLine } from '../../net/trace.js';
+import { HIDDEN, type TraceSink, TraceText, traceLine, traceResponseLine } from '../../net/trace.js';
 import type { AnyCommand } from '../commands/spec.js';
-import { traceCommand, traceResponseLine } from './command-trace.js';
+import { traceCommand } from './command-trace.js';
 
 /** Coalesce small responses into writes of about this size. */
 const OUTPUT_CHUNK = 64 * 1024;
@@ -157,6 +157,11 @@ export class ImapConnection implements ImapSession, DispatchHost {
 
   get rev2(): boolean {
     return this.enabled.has('IMAP4REV2');
+  }
+
+  /** Past login (the trace shows unknown lines as received only then). */
+  private get loggedIn(): boolean {
+    return this.state.kind === 'authenticated' || this.state.kind === 'selected';
   }
 
   get loginDisabled(): boolean {
@@ -309,8 +314,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
   /** Traces a framed command (or its first lines, before a refused literal). */
   private traceClient(segments: readonly Segment[], refused?: LiteralAnnounce): void {
     if (!this.trace) return;
-    const authed = this.state.kind === 'authenticated' || this.state.kind === 'selected';
-    const entry = traceCommand(segments, this.deps.commands, authed, refused);
+    const entry = traceCommand(segments, this.deps.commands, this.loggedIn, refused);
     // A tag never starts with "*" (RFC 9051 §9 atom-specials): only a line hidden whole does.
     this.tagHidden = entry.startsWith(HIDDEN);
     this.trace.client(entry);
@@ -319,9 +323,8 @@ export class ImapConnection implements ImapSession, DispatchHost {
   /** Traces a command the framer dropped unread; before login even its tag may be a password. */
   private traceDropped(tag: string | null, reason: 'line-too-long' | 'command-too-large'): void {
     if (!this.trace) return;
-    const authed = this.state.kind === 'authenticated' || this.state.kind === 'selected';
-    this.tagHidden = !authed;
-    this.trace.client(traceLine(`${authed ? (tag ?? '*') : HIDDEN} [${reason}, not read]\r\n`));
+    this.tagHidden = !this.loggedIn;
+    this.trace.client(traceLine(`${this.loggedIn ? (tag ?? '*') : HIDDEN} [${reason}, not read]\r\n`));
   }
 
   takeStagedMessage(streamId: number): Promise<Omit<NewMessage, 'flags' | 'internalDate'>> {

@@ -29,7 +29,7 @@ import { protocolTrace, sessionLogger } from '../../log.js';
 import { isTrusted } from '../../net/address.js';
 import { LineBuffer, type LineEvent } from '../../net/line-buffer.js';
 import { Transport } from '../../net/transport.js';
-import { HIDDEN, type TraceSink, TraceText, traceLine } from '../../net/trace.js';
+import { HIDDEN, type TraceSink, TraceText, traceLine, traceResponseLine } from '../../net/trace.js';
 import { StoreError, type Account, type MailStore } from '../../store/types.js';
 import { capabilityList } from '../capabilities.js';
 import { COMMANDS } from '../commands/registry.js';
@@ -235,10 +235,8 @@ export class Pop3Connection implements Pop3Session {
       this.trace?.client(traceLine(`${this.responsesSecret ? HIDDEN : ''} [line too long, not read]\r\n`));
       throw badCommand('SASL response too long');
     }
-    const response = ev.bytes.toString('latin1');
-    // RFC 5034 §4: "*" cancels the exchange; it is no secret.
-    this.trace?.client(traceLine(`${this.responsesSecret && response !== '*' ? HIDDEN : response}\r\n`));
-    return response;
+    this.trace?.client(traceResponseLine(ev.bytes, this.responsesSecret));
+    return ev.bytes.toString('latin1');
   }
 
   async startTls(): Promise<void> {
