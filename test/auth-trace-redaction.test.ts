@@ -197,12 +197,18 @@ describe('IMAP trace from the framed tokens', () => {
     assert.match(streamed.tagged, /^e OK/);
     // CATENATE's TEXT parts are message data too (RFC 4469).
     assert.match((await client.command('g', `APPEND INBOX CATENATE (TEXT {${n}+}\r\n${msg})`)).tagged, /^g OK/);
+    // IDLE's DONE is no secret (RFC 2177).
+    client.send('h IDLE\r\n');
+    assert.match(await client.readLine(), /^\+ /);
+    client.send('DONE\r\n');
+    assert.match((await client.readTagged('h')).tagged, /^h OK/);
     assert.match((await client.command('f', 'FROBNICATE the "rest"')).tagged, /^f BAD/);
     client.close();
     const got = await traced(from, /^C: f FROBNICATE/);
     assert.ok(got.includes(`C: a APPEND INBOX (\\Seen) {${n} bytes}\r\n`), got.join('\n'));
     assert.ok(got.includes(`C: b APPEND INBOX {${bigN} bytes}\r\n`), got.join('\n'));
     assert.ok(got.includes('C: c SELECT INBOX\r\n'));
+    assert.ok(got.includes('C: h IDLE\r\n') && got.includes('C: DONE\r\n'), got.join('\n'));
     assert.ok(got.includes(`C: g APPEND INBOX CATENATE (TEXT {${n} bytes})\r\n`), got.join('\n'));
     assert.ok(got.includes('C: f FROBNICATE the "rest"\r\n'), 'after login, unknown commands are shown as received');
     const fetch = got.find((e) => e.startsWith('S: * 1 FETCH'))!;
