@@ -1,13 +1,17 @@
 /**
- * The transport's trace hook over real sockets, for the protocols besides
- * IMAP (imap-session.test.ts covers IMAP): POP3 after STLS and LMTP show
- * their commands and replies, never a password or message contents.
+ * The protocol trace over real sockets and the transport's upgrades: POP3
+ * after STLS, IMAP after STARTTLS and under COMPRESS, and LMTP show their
+ * commands and replies as framed and written, never a password, and message
+ * contents only as their size (auth-trace-redaction.test.ts covers the
+ * redaction rules themselves).
  */
+import { deflateRawSync, inflateRawSync, constants as zlib } from 'node:zlib';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { LmtpClient } from './helpers/lmtp-client.js';
 import { deliver, Pop3Client } from './helpers/pop3-client.js';
+import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const SECRET = 'sup3r-secret';
@@ -42,9 +46,9 @@ describe('protocol trace through the shared transport', () => {
     assert.ok(retr.lines.some((l) => l.includes(BODY)));
     assert.match(await client.command('QUIT'), /^\+OK/);
     const log = traced();
-    assert.match(log, /USER tracy/);
-    assert.match(log, /PASS \*\*\*/);
-    assert.match(log, /\{\d+ bytes\}/);
+    assert.match(log, /"data":"USER tracy\\r\\n"/);
+    assert.match(log, /"data":"PASS \*\*\*\\r\\n"/);
+    assert.match(log, /"data":"\{\d+ bytes\}"/);
     assert.doesNotMatch(log, new RegExp(`${SECRET}|${BODY}`));
   });
 
@@ -63,9 +67,43 @@ describe('protocol trace through the shared transport', () => {
     assert.equal((await client.reply()).code, 250);
     await client.command('QUIT');
     const log = traced();
-    assert.match(log, /MAIL FROM:<a@example.org>/);
+    assert.match(log, /"data":"MAIL FROM:<a@example.org>\\r\\n"/);
     assert.match(log, /354 /);
-    assert.match(log, /BDAT \d+ LAST/);
+    assert.match(log, /"data":"BDAT \d+ LAST\\r\\n"/);
+    // DATA's contents (dot-decoded) and BDAT's chunk, each as its size.
+    assert.match(log, /"data":"\{\d+ bytes\}\\r\\n\.\\r\\n"/);
+    assert.match(log, new RegExp(`"data":"\\{${Buffer.byteLength(chunk)} bytes\\}"`));
     assert.doesNotMatch(log, new RegExp(BODY));
+  });
+
+  test('IMAP after STARTTLS and under COMPRESS: commands as framed, LOGIN password hidden, FETCH bodies as their size', async () => {
+    await deliver(srv.server.store, 'tracy', [`Subject: imap\r\n\r\n${BODY}\r\n`]);
+    const from = lines.length;
+    const { client } = await RawClient.connect(srv.imapPort);
+    assert.match((await client.command('a', 'STARTTLS')).tagged, /^a OK/);
+    await client.startTls();
+    assert.match((await client.command('b', `LOGIN tracy ${SECRET}`)).tagged, /^b OK/);
+    assert.match((await client.command('c', 'COMPRESS DEFLATE')).tagged, /^c OK/);
+    // From here on both directions are raw DEFLATE (RFC 4978): send one compressed command, read until its tagged answer.
+    const sock = client.rawSocket();
+    const got: Buffer[] = [];
+    sock.on('data', (b: Buffer) => got.push(b));
+    sock.write(deflateRawSync(Buffer.from('d SELECT INBOX\r\ne FETCH 1 BODY.PEEK[]\r\n'), { finishFlush: zlib.Z_SYNC_FLUSH }));
+    let text = '';
+    for (let i = 0; i < 200 && !/\r\ne OK/.test(text); i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      text = inflateRawSync(Buffer.concat(got), { finishFlush: zlib.Z_SYNC_FLUSH }).toString();
+    }
+    assert.match(text, new RegExp(BODY));
+    client.close();
+    const log = lines
+      .slice(from)
+      .filter((l) => l.includes('"msg":"trace"'))
+      .join('');
+    assert.match(log, /"data":"a STARTTLS\\r\\n"/);
+    assert.match(log, /"data":"b LOGIN tracy \*\*\*\\r\\n"/);
+    assert.match(log, /"data":"d SELECT INBOX\\r\\n"/);
+    assert.match(log, /BODY\[\] \{\d+\}\\r\\n\{\d+ bytes\}\)/);
+    assert.doesNotMatch(log, new RegExp(`${SECRET}|${BODY}`));
   });
 });

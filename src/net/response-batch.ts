@@ -5,8 +5,11 @@
  * are passed on as they are, so their bytes are never copied in user space.
  *
  * Invariants: bytes come out exactly in the order they were added; text is
- * encoded as UTF-8, as a plain `Buffer.from(text)` would.
+ * encoded as UTF-8, as a plain `Buffer.from(text)` would. With a trace, the
+ * batch also keeps its protocol trace entry: text and values as they are,
+ * message data (addMessageData) only as its size.
  */
+import type { TraceText } from './trace.js';
 
 /** Values at least this long are handed on uncopied; shorter ones are joined with the text around them. */
 const JOIN_MAX = 4096;
@@ -19,13 +22,28 @@ export class ResponseBatch {
   /** Text added since the last bytes: one string, so a response costs few encoder calls. */
   private text = '';
 
+  /** `trace`: the entry this batch's output makes in the protocol trace, or null when tracing is off. */
+  constructor(readonly trace: TraceText | null = null) {}
+
   /** Appends protocol text. */
   add(text: string): void {
     this.text += text;
+    this.trace?.text(text);
   }
 
-  /** Appends bytes, e.g. a literal's content. */
+  /** Appends bytes that are protocol, e.g. an ENVELOPE or a literal that is not message data. */
   addBytes(bytes: Buffer): void {
+    this.trace?.bytes(bytes);
+    this.put(bytes);
+  }
+
+  /** Appends message data (a FETCH body section): the trace shows only its size. */
+  addMessageData(bytes: Buffer): void {
+    this.trace?.messageData(bytes.length);
+    this.put(bytes);
+  }
+
+  private put(bytes: Buffer): void {
     if (bytes.length === 0) return;
     this.endText();
     if (bytes.length < JOIN_MAX) {

@@ -1,9 +1,11 @@
 /**
  * The transport every line protocol (IMAP, POP3, LMTP) runs over: the
  * socket, TLS and the STARTTLS upgrade, COMPRESS=DEFLATE, output batching
- * with backpressure and write tracking, input pausing, the inactivity
- * timeout and the protocol trace. A protocol keeps its framing, its states
- * and its commands; it hands input to its framer and output to write().
+ * with backpressure and write tracking, input pausing and the inactivity
+ * timeout. A protocol keeps its framing, its states and its commands; it
+ * hands input to its framer and output to write(). The protocol trace is the
+ * protocol's (net/trace.ts): only its framer and writers know which octets
+ * are a password or message data.
  *
  * Invariants:
  * - Input is bounded: the socket is paused while more than MAX_PENDING_INPUT
@@ -27,12 +29,6 @@ const MAX_PENDING_INPUT = 256 * 1024;
 /** How long a closing socket may linger before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 
-/** Receives every octet read and written, in order, for the protocol trace (redaction is its business). */
-export interface Tracer {
-  client(bytes: Buffer): void;
-  server(bytes: Buffer): void;
-}
-
 /** What a protocol tells its transport. */
 export interface TransportOptions {
   log: Logger;
@@ -42,8 +38,6 @@ export interface TransportOptions {
   outputChunk: number;
   /** Inactivity limit; onTimeout runs when it passes. */
   timeoutMs: number;
-  /** The trace hook; null when tracing is off. */
-  tracer: Tracer | null;
   /** Hands input to the protocol's framer; returns the octets now waiting to be framed. */
   onInput(chunk: Buffer): number;
   /** The connection closed (peer end, close, or an upgrade that failed); called once. */
@@ -91,7 +85,6 @@ export class Transport {
   }
 
   private readonly onData = (chunk: Buffer): void => {
-    this.opts.tracer?.client(chunk);
     if (this.opts.onInput(chunk) > MAX_PENDING_INPUT) this.socket.pause();
     this.wake();
   };
@@ -153,7 +146,6 @@ export class Transport {
     if (pieces.length > 1) this.sink.cork();
     for (let i = 0; i < pieces.length; i++) {
       const piece = pieces[i]!;
-      this.opts.tracer?.server(piece);
       this.sink.write(piece, i === pieces.length - 1 ? this.writes.counted() : undefined);
     }
     if (pieces.length > 1) this.sink.uncork();
@@ -192,7 +184,6 @@ export class Transport {
     this.sendOut();
     for await (const chunk of source as AsyncIterable<Buffer>) {
       if (this.closed) break;
-      this.opts.tracer?.server(chunk);
       this.sink.write(chunk);
       if (this.sink.writableNeedDrain) await this.flush();
     }

@@ -45,6 +45,11 @@ function finish(session: ImapSession, account: Account): { code: string; text: s
 export const login = command({
   name: 'LOGIN',
   states: ['not-authenticated'],
+  // The user name, then the password (RFC 9051 §6.2.3).
+  secretAfter(r) {
+    r.sp();
+    r.astring();
+  },
   parse(r) {
     r.sp();
     const user = r.astring().bytes.toString('utf8');
@@ -61,6 +66,12 @@ export const login = command({
 export const authenticateCommand = command({
   name: 'AUTHENTICATE',
   states: ['not-authenticated'],
+  // The mechanism, then the initial response (RFC 4959 §3); every response line is secret too (RFC 9051 §6.2.2).
+  secretAfter(r) {
+    r.sp();
+    r.atom();
+  },
+  secretResponses: true,
   parse(r) {
     r.sp();
     const mechanism = r.atom().toUpperCase();

@@ -37,7 +37,7 @@ import type { ViewMessage } from '../session/mailbox-view.js';
 import type { ImapSession } from '../session/session.js';
 import { messagePreview } from '../preview.js';
 import { encodeString, withoutNul } from '../../syntax/imap-string.js';
-import { ResponseBatch } from '../../net/response-batch.js';
+import type { ResponseBatch } from '../../net/response-batch.js';
 import { SlabPool } from '../wire/slab-pool.js';
 import type { SequenceSet } from '../../search/sequence-set.js';
 import { resolveSet, selectedView } from './message-set.js';
@@ -388,7 +388,7 @@ async function sendWindow(session: ImapSession, window: readonly MessagePlan[], 
 
 /** Renders and sends a window's responses, the sections of in-memory messages already read. */
 async function writeWindow(session: ImapSession, window: readonly MessagePlan[], items: readonly FetchItem[]): Promise<void> {
-  const out = new ResponseBatch();
+  const out = session.responseBatch();
   const flagsAsked = items.some((i) => i.kind === 'flags');
   const { view } = selectedView(session);
   for (const plan of window) {
@@ -410,7 +410,7 @@ async function writeWindow(session: ImapSession, window: readonly MessagePlan[],
 
 /** Hands what is batched to the session, large values uncopied. */
 function sendBatch(session: ImapSession, out: ResponseBatch): void {
-  for (const bytes of out.take()) session.write(bytes);
+  session.writeBatch(out);
 }
 
 /** Adds an item answered from memory; false when it needs reading or computing first (writeSlowItem). */
@@ -452,7 +452,7 @@ function renderItem(out: ResponseBatch, plan: MessagePlan, item: FetchItem, k: n
       // withoutNul copies, never writes into `data`: it may be the window's slab or a shared buffer.
       const bytes = withoutNul(range!.fields ? slicePartial(filterHeader(data, range!.fields.names, range!.fields.not), item.partial) : data);
       out.add(`${sectionName(item)} {${bytes.length}}\r\n`);
-      out.addBytes(bytes);
+      out.addMessageData(bytes);
       return true;
     }
     case 'preview':
@@ -477,7 +477,8 @@ async function writeSlowItem(session: ImapSession, out: ResponseBatch, plan: Mes
     // RFC 8970 §3.2: a string (never NIL without LAZY; computing it is cheap, so never NIL at all).
     const preview = await messagePreview(plan.analysis!.root, (start, end) => session.store.blobs.read(blobId, start, end));
     out.add('PREVIEW ');
-    out.addBytes(encodeString(preview, session.encodeMode));
+    // Message text: the trace shows only its size.
+    out.addMessageData(encodeString(preview, session.encodeMode));
   } else if (item.kind === 'binary' || item.kind === 'binary-size') {
     await writeBinary(session, out, plan, item);
   } else if (item.kind === 'section') {
@@ -509,7 +510,7 @@ async function streamLiteral(
   out.add(`${prefix}${binary ? '~' : ''}{${end - start}}\r\n`);
   sendBatch(session, out);
   const source = session.store.blobs.createReadStream(blobId, start, end);
-  await session.pipeFrom(binary ? source : Readable.from(chunksWithoutNul(source), { objectMode: false }));
+  await session.pipeFrom(binary ? source : Readable.from(chunksWithoutNul(source), { objectMode: false }), end - start);
 }
 
 /** A stream's chunks with NUL made 0x80 (withoutNul), pulled one at a time so backpressure still holds. */
@@ -562,5 +563,5 @@ async function writeBinary(
 /** A BINARY item's content as it is: literal8 (~{n}) when it holds NUL, else a plain literal (RFC 3516 §4.3). */
 function addBinary(out: ResponseBatch, name: string, bytes: Buffer): void {
   out.add(`${name} ${bytes.includes(0) ? '~' : ''}{${bytes.length}}\r\n`);
-  out.addBytes(bytes);
+  out.addMessageData(bytes);
 }

@@ -53,6 +53,17 @@ export interface CommandSpec<A = unknown> {
    * instead of buffered (RFC 9051 §6.3.12, RFC 7889).
    */
   messageDataAfter?(r: ArgReader): void;
+  /**
+   * Reads the arguments that come before secret ones: the protocol trace
+   * hides everything after them (LOGIN's password, AUTHENTICATE's initial
+   * response), and everything after the name when they cannot be read.
+   */
+  secretAfter?(r: ArgReader): void;
+  /**
+   * The lines the client sends while the command runs are secret (SASL
+   * responses, RFC 9051 §6.2.2): the trace hides each one except `*`.
+   */
+  secretResponses?: boolean;
   parse(r: ArgReader, inv: Invocation): A;
   run(inv: Invocation, args: A): Promise<CommandResult | void>;
 }

@@ -10,6 +10,9 @@
  *   pauses the socket while unprocessed input exceeds a cap.
  * - A literal is refused before its bytes are read when it is over the limit.
  * - Bytes pipelined behind STARTTLS are discarded (RFC 9051 §6.2.1).
+ * - The trace is told each command as framed (command-trace.ts: secrets and
+ *   message literals hidden by what the command spec declares) and each
+ *   response as written, FETCH's message data as its size.
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -20,10 +23,10 @@ import type { AuthThrottle } from '../../auth/throttle.js';
 import type { Uid } from '../../ids.js';
 import type { Account, MailStore, NewMessage } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
-import { protocolTracer } from '../../log.js';
+import { protocolTrace } from '../../log.js';
 import type { SyncMode } from './state.js';
 import { capabilityList } from '../capabilities.js';
-import { CommandFramer, type FrameEvent } from '../wire/framer.js';
+import { CommandFramer, type FrameEvent, type LiteralAnnounce, type Segment } from '../wire/framer.js';
 import type { EncodeMode } from '../../syntax/imap-string.js';
 import type { Enabled, ImapSession } from './session.js';
 import type { SessionState } from './state.js';
@@ -35,6 +38,10 @@ import { isTrusted } from '../../net/address.js';
 import { Transport } from '../../net/transport.js';
 import { execute, type CommandTable, type DispatchHost } from './dispatch.js';
 import { LiteralIntake } from './literal-intake.js';
+import { ResponseBatch } from '../../net/response-batch.js';
+import { HIDDEN, type TraceSink, TraceText, traceLine, traceResponseLine } from '../../net/trace.js';
+import type { AnyCommand } from '../commands/spec.js';
+import { traceCommand } from './command-trace.js';
 
 /** Coalesce small responses into writes of about this size. */
 const OUTPUT_CHUNK = 64 * 1024;
@@ -84,6 +91,12 @@ export class ImapConnection implements ImapSession, DispatchHost {
   /** The running command's tag and when progress was last reported (RFC 9585). */
   private progressTag: string | null = null;
   private progressAt = 0;
+  /** The protocol trace, or null when tracing is off. */
+  private readonly trace: TraceSink | null;
+  /** The running command's responses are secret in the trace (its spec's `secretResponses`). */
+  private responsesSecret = false;
+  /** The client's last line was hidden whole: its tag, echoed in the tagged answer, may be a password. */
+  private tagHidden = false;
 
   /** `listener.remoteAddress`: the client's address as the listener found it (PROXY protocol aware). */
   constructor(
@@ -100,12 +113,12 @@ export class ImapConnection implements ImapSession, DispatchHost {
     this.log = deps.log.child({ session: this.id });
     this.framer = this.newFramer();
     this.intake = new LiteralIntake(this, deps.commands, () => this.transport.pause());
+    this.trace = this.config.log.trace ? protocolTrace(this.log) : null;
     this.transport = new Transport(socket, {
       log: this.log,
       secure: listener.implicitTls,
       outputChunk: OUTPUT_CHUNK,
       timeoutMs: this.config.limits.preAuthTimeoutSeconds * 1000,
-      tracer: this.config.log.trace ? protocolTracer(this.log, 'imap') : null,
       onInput: (chunk) => {
         this.framer.push(chunk);
         return this.framer.buffered;
@@ -146,6 +159,11 @@ export class ImapConnection implements ImapSession, DispatchHost {
     return this.enabled.has('IMAP4REV2');
   }
 
+  /** Past login (the trace shows unknown lines as received only then). */
+  private get loggedIn(): boolean {
+    return this.state.kind === 'authenticated' || this.state.kind === 'selected';
+  }
+
   get loginDisabled(): boolean {
     if (this.secure || this.config.plaintextAuth.allowInsecure) return false;
     return !isTrusted(this.remoteAddress, this.config.plaintextAuth.trustedNetworks);
@@ -159,12 +177,26 @@ export class ImapConnection implements ImapSession, DispatchHost {
 
   untagged(line: Buffer | string): void {
     // Text joins the batch's text run: no buffer per line.
-    if (typeof line === 'string') this.transport.writeText(`* ${line}\r\n`);
-    else this.transport.write(Buffer.concat([Buffer.from('* '), line, Buffer.from('\r\n')]));
+    if (typeof line === 'string') {
+      this.transport.writeText(`* ${line}\r\n`);
+      this.trace?.server(traceLine(`* ${line}\r\n`));
+    } else {
+      this.write(Buffer.concat([Buffer.from('* '), line, Buffer.from('\r\n')]));
+    }
   }
 
   write(bytes: Buffer): void {
     this.transport.write(bytes);
+    this.trace?.server(traceLine(bytes));
+  }
+
+  responseBatch(): ResponseBatch {
+    return new ResponseBatch(this.trace ? new TraceText() : null);
+  }
+
+  writeBatch(out: ResponseBatch): void {
+    for (const bytes of out.take()) this.transport.write(bytes);
+    if (this.trace && out.trace && !out.trace.empty) this.trace.server(out.trace.take());
   }
 
   whenWritten(): Promise<void> {
@@ -193,14 +225,17 @@ export class ImapConnection implements ImapSession, DispatchHost {
     return this.transport.compressed;
   }
 
-  pipeFrom(source: NodeJS.ReadableStream): Promise<void> {
+  pipeFrom(source: NodeJS.ReadableStream, size: number): Promise<void> {
+    this.trace?.server(new TraceText().messageData(size).take());
     return this.transport.pipeFrom(source);
   }
 
   /** Queues a tagged response. */
   tagged(tag: string, status: 'OK' | 'NO' | 'BAD', code: string | null | undefined, text: string): void {
-    const line = `${tag} ${status} ${code ? `[${code}] ` : ''}${text}`;
-    this.write(Buffer.from(`${line}\r\n`));
+    const head = ` ${status} ${code ? `[${code}] ` : ''}`;
+    this.transport.write(Buffer.from(`${tag}${head}${text}\r\n`));
+    // The answer to a line hidden whole may quote it (its tag, "Unknown command X"): hidden too.
+    this.trace?.server(traceLine(this.tagHidden ? `${HIDDEN}${head}${HIDDEN}\r\n` : `${tag}${head}${text}\r\n`));
   }
 
   /** Server shutdown: BYE now when idle, else right after the command in progress. */
@@ -245,9 +280,14 @@ export class ImapConnection implements ImapSession, DispatchHost {
       if (!ev) break;
       partial = ev.type === 'literal' || ev.type === 'literal-chunk' || (partial && ev.type === 'literal-end');
       switch (ev.type) {
-        case 'literal':
-          this.intake.decide(ev.announce, this.framer);
+        case 'literal': {
+          const refusal = this.intake.decide(ev.announce, this.framer);
+          if (refusal) {
+            this.traceClient(ev.announce.segments, ev.announce);
+            this.tagged(refusal.tag, refusal.status, refusal.code, refusal.text);
+          }
           break;
+        }
         case 'literal-chunk':
           await this.intake.feed(ev.data);
           break;
@@ -255,9 +295,11 @@ export class ImapConnection implements ImapSession, DispatchHost {
           this.intake.end(ev.id);
           break;
         case 'error':
+          this.traceDropped(ev.tag, ev.reason);
           this.tagged(ev.tag ?? '*', 'BAD', 'TOOBIG', ev.reason === 'line-too-long' ? 'Command line too long' : 'Command too large');
           break;
         case 'command':
+          this.traceClient(ev.segments);
           await execute(this, this.deps.commands, this.intake, ev.segments);
           break;
       }
@@ -267,6 +309,22 @@ export class ImapConnection implements ImapSession, DispatchHost {
     // LOGOUT (RFC 9051 §6.1.3): the server closes the connection after the tagged OK.
     this.transport.finish();
     this.log.info({ remote: this.remoteAddress }, 'disconnect');
+  }
+
+  /** Traces a framed command (or its first lines, before a refused literal). */
+  private traceClient(segments: readonly Segment[], refused?: LiteralAnnounce): void {
+    if (!this.trace) return;
+    const entry = traceCommand(segments, this.deps.commands, this.loggedIn, refused);
+    // A tag never starts with "*" (RFC 9051 §9 atom-specials): only a line hidden whole does.
+    this.tagHidden = entry.startsWith(HIDDEN);
+    this.trace.client(entry);
+  }
+
+  /** Traces a command the framer dropped unread; before login even its tag may be a password. */
+  private traceDropped(tag: string | null, reason: 'line-too-long' | 'command-too-large'): void {
+    if (!this.trace) return;
+    this.tagHidden = !this.loggedIn;
+    this.trace.client(traceLine(`${this.loggedIn ? (tag ?? '*') : HIDDEN} [${reason}, not read]\r\n`));
   }
 
   takeStagedMessage(streamId: number): Promise<Omit<NewMessage, 'flags' | 'internalDate'>> {
@@ -280,14 +338,20 @@ export class ImapConnection implements ImapSession, DispatchHost {
       if (!ev) return null;
       if (ev.type === 'command') {
         const first = ev.segments[0];
-        return ev.segments.length === 1 && first?.kind === 'text' ? first.bytes : Buffer.from('');
+        const line = ev.segments.length === 1 && first?.kind === 'text' ? first.bytes : Buffer.from('');
+        this.trace?.client(traceResponseLine(line, this.responsesSecret));
+        return line;
       }
       if (ev.type === 'literal') {
         // Continuation lines carry no literals (RFC 9051 §6.2.2, RFC 2177).
         this.framer.rejectLiteral();
+        this.trace?.client(traceResponseLine(Buffer.from('[literal refused]'), this.responsesSecret));
         return Buffer.from('');
       }
-      if (ev.type === 'error') return Buffer.from('');
+      if (ev.type === 'error') {
+        this.trace?.client(traceResponseLine(Buffer.from(`[${ev.reason}, not read]`), this.responsesSecret));
+        return Buffer.from('');
+      }
     }
   }
 
@@ -308,7 +372,8 @@ export class ImapConnection implements ImapSession, DispatchHost {
     this.log.info({ user: account.name }, 'login');
   }
 
-  commandStarted(tag: string): void {
+  commandStarted(tag: string, spec: AnyCommand): void {
+    this.responsesSecret = spec.secretResponses === true;
     this.progressTag = tag;
     this.progressAt = Date.now();
   }

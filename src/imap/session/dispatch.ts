@@ -28,8 +28,8 @@ export type CommandTable = ReadonlyMap<string, AnyCommand>;
 export interface DispatchHost extends ImapSession {
   readonly closed: boolean;
   tagged(tag: string, status: 'OK' | 'NO' | 'BAD', code: string | null | undefined, text: string): void;
-  /** A command starts: progress reports name its tag (RFC 9585). */
-  commandStarted(tag: string): void;
+  /** A command starts: progress reports name its tag (RFC 9585); the trace hides its responses when its spec says so. */
+  commandStarted(tag: string, spec: AnyCommand): void;
 }
 
 /** `tag SP [UID SP] name` at the start of a command (RFC 9051 §9 `command`, `uid`). */
@@ -58,7 +58,7 @@ export async function execute(host: DispatchHost, commands: CommandTable, intake
       throw new ImapError('BAD', 'UIDREQUIRED', 'Message numbers are not allowed once UIDONLY is enabled');
     }
     inv = { tag, name, uid, session: host };
-    host.commandStarted(tag);
+    host.commandStarted(tag, spec);
     const args: unknown = spec.parse(r, inv);
     r.end();
     if (host.state.kind === 'logout' || !spec.states.includes(host.state.kind)) {
@@ -102,7 +102,9 @@ async function fail(host: DispatchHost, tag: string, inv: Invocation | null, e: 
     text = 'Internal server error, logged for the administrator';
     host.log.error({ err: e, cmd: inv?.name }, 'command failed unexpectedly');
   }
-  if (status === 'NO' || status === 'BAD') host.log.info({ cmd: inv?.name ?? null, status, code, text }, 'command failed');
+  // Before login, the text about a line that is no known command may quote a password typed on the wrong line.
+  const quotesInput = !inv && host.state.kind === 'not-authenticated';
+  host.log.info({ cmd: inv?.name ?? null, status, code, text: quotesInput ? null : text }, 'command failed');
   if (!host.closed && inv && host.state.kind === 'selected') {
     try {
       await host.sync(syncMode === 'full' ? 'full' : 'no-expunge');

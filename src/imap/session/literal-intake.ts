@@ -39,8 +39,15 @@ export interface IntakeHost {
   readonly state: SessionState;
   readonly config: Config;
   readonly store: MailStore;
-  tagged(tag: string, status: 'OK' | 'NO' | 'BAD', code: string | null | undefined, text: string): void;
   write(bytes: Buffer): void;
+}
+
+/** The tagged answer to a refused literal; the connection traces the command, then sends it. */
+export interface LiteralRefusal {
+  tag: string;
+  status: 'NO' | 'BAD';
+  code: string;
+  text: string;
 }
 
 /** Literal decisions and message-data staging of one connection. */
@@ -55,8 +62,8 @@ export class LiteralIntake {
     private readonly pauseInput: () => void,
   ) {}
 
-  /** Accepts (buffered or streamed) or refuses the announced literal. */
-  decide(a: LiteralAnnounce, framer: CommandFramer): void {
+  /** Accepts (buffered or streamed) or refuses the announced literal; returns the answer to send when it refused. */
+  decide(a: LiteralAnnounce, framer: CommandFramer): LiteralRefusal | null {
     const { config, state } = this.host;
     const authed = state.kind === 'authenticated' || state.kind === 'selected';
     const { tag, message } = this.classify(a);
@@ -64,8 +71,7 @@ export class LiteralIntake {
       const limit = config.limits.appendLimit;
       if (a.size > limit) {
         framer.rejectLiteral();
-        this.host.tagged(tag, 'NO', 'TOOBIG', `Message too big (limit ${limit} octets)`);
-        return;
+        return { tag, status: 'NO', code: 'TOOBIG', text: `Message too big (limit ${limit} octets)` };
       }
       framer.acceptLiteral('stream');
       this.current = { writer: this.host.store.blobs.createWriter(limit), analyzer: new MessageAnalyzer() };
@@ -73,12 +79,12 @@ export class LiteralIntake {
       const limit = authed ? config.limits.maxLiteralSize : Math.min(PRE_AUTH_LITERAL_LIMIT, config.limits.maxLiteralSize);
       if (a.size > limit || !framer.literalFits(a.size)) {
         framer.rejectLiteral();
-        this.host.tagged(tag, 'BAD', 'TOOBIG', `Literal too big (limit ${limit} octets)`);
-        return;
+        return { tag, status: 'BAD', code: 'TOOBIG', text: `Literal too big (limit ${limit} octets)` };
       }
       framer.acceptLiteral('buffer');
     }
     if (!a.nonSync) this.host.write(Buffer.from('+ Ready for literal data\r\n'));
+    return null;
   }
 
   /**

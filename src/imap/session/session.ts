@@ -13,6 +13,7 @@ import type { MailboxIndexCache } from './mailbox-index.js';
 import type { MailboxNameCache } from './mailbox-names.js';
 import type { SyncMode } from './state.js';
 import type { NotifyControl } from '../notify/control.js';
+import type { ResponseBatch } from '../../net/response-batch.js';
 
 /** Extensions a client turned on with ENABLE (RFC 5161). */
 export type Enabled = Set<'IMAP4REV2' | 'UTF8=ACCEPT' | 'CONDSTORE' | 'QRESYNC' | 'UIDONLY'>;
@@ -59,11 +60,19 @@ export interface ImapSession {
    * large writes. Long loops (FETCH, LIST, SEARCH) call this between responses.
    */
   backpressure(): Promise<void>;
-  /** Streams bytes from a readable straight to the client with backpressure. */
-  pipeFrom(source: NodeJS.ReadableStream): Promise<void>;
-  /** Sends "+ text" and waits for the client's next line (AUTHENTICATE, IDLE); null when the connection closed. */
+  /** Streams message data (`size` octets, a FETCH literal's content) from a readable to the client with backpressure; the trace shows only its size. */
+  pipeFrom(source: NodeJS.ReadableStream, size: number): Promise<void>;
+  /** A batch for many responses (FETCH): it keeps the trace entry of what it holds when tracing is on. */
+  responseBatch(): ResponseBatch;
+  /** Queues what the batch holds (see ResponseBatch), and traces it. */
+  writeBatch(out: ResponseBatch): void;
+  /**
+   * Sends "+ text" and waits for the client's next line (AUTHENTICATE); null
+   * when the connection closed. The trace hides the line when the running
+   * command declares `secretResponses`.
+   */
   continuation(text: string): Promise<Buffer | null>;
-  /** Waits for the next client line without sending anything (IDLE's DONE); resolves null on close; rejects never. */
+  /** Waits for the next client line without sending anything (IDLE's DONE); resolves null on close; rejects never. Traced like continuation's. */
   readLine(): Promise<Buffer | null>;
   /** Whether login is refused here (plain connection, not trusted). */
   readonly loginDisabled: boolean;

@@ -25,6 +25,12 @@ export interface StringArg {
   literal: boolean;
 }
 
+/** Where a reader stands: a segment of the command and an offset in it. */
+export interface ReaderPosition {
+  seg: number;
+  pos: number;
+}
+
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
 /** Cursor over one command's segments. */
@@ -34,6 +40,11 @@ export class ArgReader {
   private depth = 0;
 
   constructor(private readonly segments: readonly Segment[]) {}
+
+  /** Where the cursor stands (the trace splits a command there: session/command-trace.ts). */
+  get position(): ReaderPosition {
+    return { seg: this.seg, pos: this.pos };
+  }
 
   private current(): Segment | undefined {
     return this.segments[this.seg];

@@ -14,6 +14,8 @@
  *   unless configured otherwise (RFC 2033 §1 — LMTP is for local use).
  * - Nothing is written while a store transaction is open (the store API is
  *   whole transactions behind promises).
+ * - The trace shows command lines as framed and replies as written; message
+ *   data (DATA, BDAT) only as its size.
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -23,6 +25,8 @@ import type { Config } from '../../config/schema.js';
 import type { AddressingRules, MessageStager } from '../../mail/deliver.js';
 import { LineBuffer } from '../../net/line-buffer.js';
 import { Transport } from '../../net/transport.js';
+import { type TraceSink, TraceText, traceLine } from '../../net/trace.js';
+import { protocolTrace } from '../../log.js';
 import type { MailStore } from '../../store/types.js';
 import { resetTransaction } from '../commands/envelope.js';
 import { COMMANDS } from '../commands/registry.js';
@@ -67,6 +71,8 @@ export class LmtpConnection implements LmtpSession {
   private awaitingCommand = false;
   private pendingShutdown: string | null = null;
   private badCommands = 0;
+  /** The protocol trace, or null when tracing is off. */
+  private readonly trace: TraceSink | null;
 
   /** `remote`: the client's address as the listener found it (PROXY protocol aware; 'local' on the unix socket). */
   constructor(
@@ -79,15 +85,12 @@ export class LmtpConnection implements LmtpSession {
     this.rules = { domains: deps.config.lmtp.domains, recipientDelimiter: deps.config.lmtp.recipientDelimiter };
     this.remote = remote;
     this.log = deps.log.child({ session: this.id, protocol: 'lmtp' });
+    this.trace = this.config.log.trace ? protocolTrace(this.log) : null;
     this.transport = new Transport(socket, {
       log: this.log,
       secure: false,
       outputChunk: OUTPUT_CHUNK,
       timeoutMs: TIMEOUT_MS,
-      // Replies are traced as written; commands as framed (execute), message data never.
-      tracer: this.config.log.trace
-        ? { client: () => undefined, server: (bytes) => this.log.info({ trace: 'S', data: bytes.toString('utf8') }, 'trace') }
-        : null,
       onInput: (chunk) => {
         this.input.push(chunk);
         return this.input.buffered;
@@ -113,6 +116,12 @@ export class LmtpConnection implements LmtpSession {
 
   private write(bytes: Buffer): void {
     this.transport.write(bytes);
+    this.trace?.server(traceLine(bytes));
+  }
+
+  /** Traces message data read from the client by its size (`end`: the line that ended it). */
+  private traceData(octets: number, end: string): void {
+    this.trace?.client(new TraceText().messageData(octets).text(end).take());
   }
 
   flush(): Promise<void> {
@@ -144,13 +153,18 @@ export class LmtpConnection implements LmtpSession {
 
   async readData(sink: MessageStager): Promise<boolean> {
     const decoder = new DotDecoder();
+    let octets = 0;
     for (;;) {
       const chunk = this.input.take();
       if (chunk.length > 0) {
         const { data, rest } = decoder.push(chunk);
-        for (const piece of data) if (!sink.write(piece)) await sink.drained();
+        for (const piece of data) {
+          octets += piece.length;
+          if (!sink.write(piece)) await sink.drained();
+        }
         if (rest !== null) {
           this.input.unshift(rest);
+          this.traceData(octets, '\r\n.\r\n');
           return true;
         }
         continue;
@@ -172,6 +186,7 @@ export class LmtpConnection implements LmtpSession {
       if (this.closed) return false;
       await this.moreInput();
     }
+    this.traceData(size, '');
     return true;
   }
 
@@ -206,7 +221,7 @@ export class LmtpConnection implements LmtpSession {
 
   private async execute(bytes: Buffer): Promise<void> {
     const text = bytes.toString('utf8');
-    if (this.config.log.trace) this.log.info({ trace: 'C', data: text }, 'trace');
+    this.trace?.client(traceLine(`${text}\r\n`));
     const m = /^([A-Za-z]+)(?: (.*))?$/s.exec(text);
     const name = m?.[1]?.toUpperCase() ?? '';
     const spec = COMMANDS.get(name);

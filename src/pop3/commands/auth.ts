@@ -59,6 +59,7 @@ export const user = command({
 export const pass = command({
   name: 'PASS',
   states: ['authorization'],
+  secretAfterWords: 0,
   parse(args) {
     if (args === '') throw badCommand('Usage: PASS password');
     return args;
@@ -78,6 +79,8 @@ export const pass = command({
 export const auth = command({
   name: 'AUTH',
   states: ['authorization'],
+  secretAfterWords: 1,
+  secretResponses: true,
   parse(args) {
     const [mechanism, initial] = words(args, 0, 2, 'AUTH mechanism [initial-response]');
     return { mechanism: mechanism?.toUpperCase() ?? null, initial: initial ?? null };

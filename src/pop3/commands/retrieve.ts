@@ -20,11 +20,11 @@ async function send(session: Pop3Session, drop: Maildrop, m: DropMessage, bodyLi
     // A size equal to the stored one means CRLF line ends throughout (session/message-sizes.ts).
     const encoder = new MessageEncoder({ stuff: true, bodyLines, crlfClean: m.octets === m.storedSize });
     for (; !next.done; next = await chunks.next()) {
-      for (const piece of encoder.push(next.value)) session.write(piece);
+      for (const piece of encoder.push(next.value)) session.writeMessageData(piece);
       if (encoder.done || session.closed) break;
       if (session.congested) await session.flush();
     }
-    for (const piece of encoder.end()) session.write(piece);
+    for (const piece of encoder.end()) session.writeMessageData(piece);
     session.endMultiline();
     return session.closed ? null : encoder.octets;
   } finally {

@@ -13,6 +13,14 @@ export interface CommandSpec<A> {
   /** Upper-case keyword (RFC 1939 §3: case-insensitive). */
   name: string;
   states: readonly Pop3StateName[];
+  /**
+   * The trace hides the arguments after this many words (PASS: 0, the
+   * password with its spaces, RFC 1939 §7; AUTH: 1, the initial response,
+   * RFC 5034 §4).
+   */
+  secretAfterWords?: number;
+  /** The lines the client sends while the command runs are secret (SASL responses, RFC 5034 §4): the trace hides each one except `*`. */
+  secretResponses?: boolean;
   /** Parses what follows the keyword and one space ('' when nothing does). */
   parse(args: string): A;
   run(session: Pop3Session, args: A): Promise<void>;
@@ -28,10 +36,15 @@ export type AnyCommand = CommandSpec<unknown>;
 
 /** Splits arguments at spaces (RFC 1939 §3; extra spaces tolerated), checking their count; `usage` completes the error text. */
 export function words(args: string, min: number, max: number, usage: string): string[] {
-  const trimmed = args.trim();
-  const list = trimmed === '' ? [] : trimmed.split(/ +/);
+  const list = splitWords(args);
   if (list.length < min || list.length > max) throw badCommand(`Usage: ${usage}`);
   return list;
+}
+
+/** The words of an argument string (RFC 1939 §3: separated by spaces; extra spaces tolerated). */
+export function splitWords(args: string): string[] {
+  const trimmed = args.trim();
+  return trimmed === '' ? [] : trimmed.split(/ +/);
 }
 
 /** A message-number or line count: decimal digits (RFC 1939 §3), within a sane range. */

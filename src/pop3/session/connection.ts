@@ -14,6 +14,10 @@
  *   shutdown ends the session without the UPDATE state (RFC 1939 §3, §6).
  * - A failure in the middle of a multi-line response cannot be told to the
  *   client (the "+OK" is out): the connection is closed instead.
+ * - The trace is told each command line as parsed, its secret words hidden
+ *   as its spec declares (`secretAfterWords`, `secretResponses`), and each
+ *   response as written, RETR/TOP contents as their size. Before login, a
+ *   line that is not a known command is hidden whole.
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -21,13 +25,15 @@ import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuthThrottle } from '../../auth/throttle.js';
 import type { Config } from '../../config/schema.js';
-import { protocolTracer, sessionLogger } from '../../log.js';
+import { protocolTrace, sessionLogger } from '../../log.js';
 import { isTrusted } from '../../net/address.js';
 import { LineBuffer, type LineEvent } from '../../net/line-buffer.js';
 import { Transport } from '../../net/transport.js';
+import { HIDDEN, type TraceSink, TraceText, traceLine, traceResponseLine } from '../../net/trace.js';
 import { StoreError, type Account, type MailStore } from '../../store/types.js';
 import { capabilityList } from '../capabilities.js';
 import { COMMANDS } from '../commands/registry.js';
+import { splitWords, type AnyCommand } from '../commands/spec.js';
 import { badCommand, Pop3Error } from '../errors.js';
 import { errLine, okLine, TERMINATOR } from '../wire/response.js';
 import { Maildrop } from './maildrop.js';
@@ -76,6 +82,12 @@ export class Pop3Connection implements Pop3Session {
   private badCommands = 0;
   /** The snapshot once logged in; kept past the TRANSACTION state so \Seen flags are stored whatever ends the session. */
   private maildrop: Maildrop | null = null;
+  /** The protocol trace, or null when tracing is off. */
+  private readonly trace: TraceSink | null;
+  /** The running command's responses are secret in the trace (its spec's `secretResponses`). */
+  private responsesSecret = false;
+  /** Message data written in the current multi-line response, traced as its size when it ends. */
+  private messageOctets = 0;
 
   constructor(
     socket: Socket,
@@ -88,13 +100,13 @@ export class Pop3Connection implements Pop3Session {
     this.log = sessionLogger(deps.log, this.id, { protocol: 'pop3' });
     this.throttle = deps.throttle;
     this.remoteAddress = listener.remoteAddress;
+    this.trace = this.config.log.trace ? protocolTrace(this.log) : null;
     this.reader = new LineBuffer(Math.max(MIN_LINE_LENGTH, deps.config.limits.maxLineLength));
     this.transport = new Transport(socket, {
       log: this.log,
       secure: listener.implicitTls,
       outputChunk: OUTPUT_CHUNK,
       timeoutMs: this.timeoutMs(),
-      tracer: this.config.log.trace ? protocolTracer(this.log, 'pop3') : null,
       onInput: (chunk) => {
         this.reader.push(chunk);
         return this.reader.buffered;
@@ -145,12 +157,20 @@ export class Pop3Connection implements Pop3Session {
   }
 
   endMultiline(): void {
+    if (this.messageOctets > 0) this.trace?.server(new TraceText().messageData(this.messageOctets).take());
+    this.messageOctets = 0;
     this.write(TERMINATOR);
     this.inMultiline = false;
   }
 
   write(bytes: Buffer): void {
     this.transport.write(bytes);
+    this.trace?.server(traceLine(bytes));
+  }
+
+  writeMessageData(bytes: Buffer): void {
+    this.transport.write(bytes);
+    if (this.trace) this.messageOctets += bytes.length;
   }
 
   flush(): Promise<void> {
@@ -211,7 +231,11 @@ export class Pop3Connection implements Pop3Session {
     await this.flush();
     const ev = await this.nextEvent();
     if (!ev) return null;
-    if (ev.type === 'too-long') throw badCommand('SASL response too long');
+    if (ev.type === 'too-long') {
+      this.trace?.client(traceLine(`${this.responsesSecret ? HIDDEN : ''} [line too long, not read]\r\n`));
+      throw badCommand('SASL response too long');
+    }
+    this.trace?.client(traceResponseLine(ev.bytes, this.responsesSecret));
     return ev.bytes.toString('latin1');
   }
 
@@ -244,8 +268,10 @@ export class Pop3Connection implements Pop3Session {
       for (;;) {
         const ev = await this.nextEvent();
         if (!ev) break;
-        if (ev.type === 'too-long') this.fail(badCommand('Line too long'));
-        else await this.execute(ev.bytes);
+        if (ev.type === 'too-long') {
+          this.trace?.client(traceLine(`${this.state.kind === 'authorization' ? `${HIDDEN} ` : ''}[line too long, not read]\r\n`));
+          this.fail(badCommand('Line too long'));
+        } else await this.execute(ev.bytes);
       }
     } finally {
       // No UPDATE state without QUIT: only the \Seen flags of complete RETRs are kept.
@@ -265,9 +291,12 @@ export class Pop3Connection implements Pop3Session {
     const space = text.indexOf(' ');
     const keyword = (space < 0 ? text : text.slice(0, space)).toUpperCase();
     const started = Date.now();
-    const logged = keyword.slice(0, 16);
+    const spec = COMMANDS.get(keyword);
+    // Before login an unknown keyword may be a password typed on the wrong line: it is not logged.
+    const logged = spec?.name ?? (this.state.kind === 'authorization' ? '(unknown)' : keyword.slice(0, 16));
+    if (this.trace) this.trace.client(this.traceCommand(text, space, spec));
+    this.responsesSecret = spec?.secretResponses === true;
     try {
-      const spec = COMMANDS.get(keyword);
       if (!spec) throw badCommand(keyword === '' ? 'Empty command' : 'Unknown command');
       const args = spec.parse(space < 0 ? '' : text.slice(space + 1));
       if (!spec.states.includes(this.state.kind)) throw badCommand(stateError(this.state.kind, spec.name));
@@ -277,6 +306,19 @@ export class Pop3Connection implements Pop3Session {
     } catch (e) {
       this.fail(e, logged);
     }
+  }
+
+  /** A command line as the trace shows it: the spec's secret words hidden; before login, an unknown line hidden whole. */
+  private traceCommand(text: string, space: number, spec: AnyCommand | undefined): string {
+    const trace = new TraceText();
+    if (!spec && this.state.kind === 'authorization') return trace.secret().text('\r\n').take();
+    const shown = spec?.secretAfterWords;
+    if (shown === undefined || space < 0) return trace.text(text).text('\r\n').take();
+    const args = splitWords(text.slice(space + 1));
+    trace.text(text.slice(0, space));
+    for (const word of args.slice(0, shown)) trace.text(' ').text(word);
+    if (args.length > shown) trace.text(' ').secret();
+    return trace.text('\r\n').take();
   }
 
   /** The one catch point: an -ERR line, or closing when the response was already under way. */

@@ -32,11 +32,17 @@ export interface Pop3Session {
   beginMultiline(text: string): void;
   /** Queues the terminating "." of a multi-line response. */
   endMultiline(): void;
-  /** Queues raw bytes (already framed). */
+  /** Queues raw bytes (already framed protocol text). */
   write(bytes: Buffer): void;
+  /** Queues message data (RETR/TOP content, already stuffed); the trace shows only its size, at endMultiline(). */
+  writeMessageData(bytes: Buffer): void;
   /** Sends queued output and waits while the client is slow to read (backpressure). */
   flush(): Promise<void>;
-  /** Sends "+ challenge" and waits for the client's next line (RFC 5034 §4); null when the connection closed. */
+  /**
+   * Sends "+ challenge" and waits for the client's next line (RFC 5034 §4);
+   * null when the connection closed. The trace hides the line when the
+   * running command declares `secretResponses`.
+   */
   continuation(challenge: string): Promise<string | null>;
   /** Switches to TLS after STLS's +OK has been queued (RFC 2595 §4). */
   startTls(): Promise<void>;
