@@ -9,7 +9,12 @@ export const STORE_FLAGS: readonly string[] = ['data-dir', 'store'];
 export async function withStore<T>(config: Config, fn: (store: OpenedStore) => Promise<T>): Promise<T> {
   // Loaded on demand so `--help` and usage errors never touch the database driver.
   const { openStore } = await import('../store/open.js');
-  const store = await openStore({ dataDir: config.dataDir, url: config.store.url, defaultMailboxes: config.mailboxes.defaults });
+  const store = await openStore({
+    dataDir: config.dataDir,
+    url: config.store.url,
+    defaultMailboxes: config.mailboxes.defaults,
+    limits: config.limits,
+  });
   try {
     return await fn(store);
   } finally {

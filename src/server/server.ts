@@ -38,7 +38,12 @@ const SHUTDOWN_GRACE_MS = 5000;
 
 /** Starts every configured listener on one store. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const store = await openStore({ dataDir: config.dataDir, url: config.store.url, defaultMailboxes: config.mailboxes.defaults });
+  const store = await openStore({
+    dataDir: config.dataDir,
+    url: config.store.url,
+    defaultMailboxes: config.mailboxes.defaults,
+    limits: config.limits,
+  });
   const tls = await loadTlsMaterial(config, log);
   const secureContext = createTlsContext(tls);
   const throttle = new AuthThrottle(config.authThrottle);

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DefaultMailbox } from './shared/default-mailboxes.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
-import type { MailStore } from './types.js';
+import type { MailStore, StoreLimits } from './types.js';
 
 /** Options of openStore. */
 export interface OpenStoreOptions {
@@ -21,6 +21,8 @@ export interface OpenStoreOptions {
   onError?: (err: unknown) => void;
   /** How long expunged messages stay fetchable by sessions not yet told (RFC 2180 §4.1), in ms (default 1 hour). */
   expungedRetentionMs?: number;
+  /** Per-account and per-mailbox counts enforced in the write transactions (default: none). */
+  limits?: StoreLimits;
 }
 
 /** The store openStore returns: the MailStore plus the admin operations every backend offers. */
@@ -47,5 +49,6 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
     defaultMailboxes: opts.defaultMailboxes,
     onError: opts.onError,
     expungedRetentionMs: opts.expungedRetentionMs,
+    limits: opts.limits,
   });
 }

@@ -44,6 +44,7 @@ export function withImport<B extends PgBase>(Base: B) {
           accountId,
           id,
           fresh.map((i) => incoming[i]!.row),
+          this.limits,
           fresh.map((i) => messages[i]!.uid),
           mb,
         );
