@@ -261,7 +261,7 @@ export class SqliteCore {
   /** A new mailbox row; `counted`: subject to the mailbox limit (every mailbox but an account's initial ones). */
   protected insertMailbox(accountId: number, name: string, specialUse: string | null, counted = true): MailboxRow {
     if (this.st.mailboxByName.get(accountId, name)) throw new StoreError('ALREADYEXISTS', 'mailbox exists');
-    if (counted) checkMailboxCount(this.limits, this.st.mailboxCount.get(accountId) ?? 0);
+    if (counted && this.limits.maxMailboxesPerAccount > 0) checkMailboxCount(this.limits, this.st.mailboxCount.get(accountId) ?? 0);
     const mailboxId = this.st.nextCounter.get({ name: 'mailbox_id', floor: 0 });
     // Fresh and increasing even across delete + recreate of a name: max(previous, now) + 1.
     const uidValidity = this.st.nextCounter.get({ name: 'uid_validity', floor: Math.floor(Date.now() / 1000) });
