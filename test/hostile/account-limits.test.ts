@@ -122,6 +122,11 @@ describe('issue 18: per-account and per-mailbox counts are bounded', () => {
     assert.match((await a.command('c1', `COPY 1:${MAX_MESSAGES} Archive`)).tagged, /^c1 OK/);
     assert.match((await a.command('c2', 'COPY 1 Archive')).tagged, /^c2 NO \[LIMIT\]/);
     assert.match((await a.command('m', 'MOVE 1 Archive')).tagged, /^m NO \[LIMIT\]/);
+    // Within the full mailbox, MOVE and REPLACE (RFC 8508) leave the count as it was: allowed.
+    assert.match((await a.command('m2', 'MOVE 1 INBOX')).tagged, /^m2 OK/);
+    const draft = Buffer.from('Subject: draft v2\r\n\r\nnewer\r\n');
+    const replace = Buffer.concat([Buffer.from(`REPLACE 1 INBOX {${draft.length}+}\r\n`), draft]);
+    assert.match((await a.command('rp', replace)).tagged, /^rp OK/);
     assert.equal(await status(b, 'Archive', 'MESSAGES'), MAX_MESSAGES);
     assert.equal(await status(b, 'INBOX', 'MESSAGES'), MAX_MESSAGES);
 

@@ -45,6 +45,7 @@ export function withImport<B extends PgBase>(Base: B) {
           id,
           fresh.map((i) => incoming[i]!.row),
           this.limits,
+          0,
           fresh.map((i) => messages[i]!.uid),
           mb,
         );

@@ -184,6 +184,7 @@ export async function insertRows(
   id: number,
   rows: readonly NewRow[],
   limits: StoreLimits,
+  leaving: number,
   wanted?: ReadonlyArray<number | undefined>,
   locked?: MailboxRow,
 ): Promise<{ mb: MailboxRow; uids: number[] }> {
@@ -206,13 +207,13 @@ export async function insertRows(
     `UPDATE mailboxes SET uid_next = greatest(uid_next + $3, $7), highest_modseq = highest_modseq + 1,
        message_count = message_count + $3, total_size = total_size + $4, unseen_count = unseen_count + $5,
        deleted_count = deleted_count + $6, recent_count = recent_count + $3
-     WHERE ${SCOPE} AND uid_next + $3 - 1 <= ${MAX_UID} AND ($8::bigint = 0 OR message_count + $3 <= $8) RETURNING *`,
-    [accountId, id, rows.length, d.size, d.unseen, d.deleted, next, limits.maxMessagesPerMailbox],
+     WHERE ${SCOPE} AND uid_next + $3 - 1 <= ${MAX_UID} AND ($8::bigint = 0 OR message_count - $9::bigint + $3 <= $8) RETURNING *`,
+    [accountId, id, rows.length, d.size, d.unseen, d.deleted, next, limits.maxMessagesPerMailbox, leaving],
   );
   if (!mb) {
     // The row lock re-evaluated the condition on the latest row: concurrent appends cannot overshoot.
     const current = await requireMailbox(c, accountId, id);
-    checkMessageCount(limits, current.message_count, rows.length);
+    checkMessageCount(limits, current.message_count - leaving, rows.length);
     throw new StoreError('LIMIT', 'mailbox UID space exhausted');
   }
   // After the UPDATE: this transaction holds the mailbox's row lock.
@@ -367,6 +368,8 @@ export async function transferRows(
     dst.mailbox_id,
     rows.map((r) => ({ ...r, save_date: now })),
     counts,
+    // A MOVE within one mailbox removes as many as it inserts.
+    move && src.mailbox_id === dst.mailbox_id ? rows.length : 0,
   );
   const wakes: ChangeNote[] = [{ accountId, mailboxId: dst.mailbox_id as MailboxId, modseq: copied.mb.highest_modseq }];
   let sourceModseq = src.highest_modseq;

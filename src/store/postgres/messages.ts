@@ -55,6 +55,7 @@ export function withMessages<B extends PgBase>(Base: B) {
           id,
           incoming.map((m) => m.row),
           this.limits,
+          0,
         );
         await this.referenceNew(c, incoming);
         const modseq = mb.highest_modseq;
@@ -247,6 +248,8 @@ export function withMessages<B extends PgBase>(Base: B) {
           to,
           incoming.map((m) => m.row),
           this.limits,
+          // RFC 8508: REPLACE within one mailbox leaves its count as it was.
+          from === to ? 1 : 0,
         );
         // When source and target are one mailbox, the insert raised its modseq.
         const current = from === to ? added.mb : src;

@@ -342,8 +342,10 @@ export class SqliteCore {
     mb: MailboxRow,
     rows: readonly NewRow[],
     wanted: ReadonlyArray<number | undefined> = [],
+    leaving = 0,
   ): { uids: number[]; modseq: number } {
-    checkMessageCount(this.limits, mb.message_count, rows.length);
+    // `leaving`: messages this transaction then removes from the same mailbox (MOVE or REPLACE within it).
+    checkMessageCount(this.limits, mb.message_count - leaving, rows.length);
     this.defineKeywords(accountId, mb.mailbox_id, keywordKeys(rows.map((r) => r.keywords)));
     const modseq = mb.highest_modseq + 1;
     let next = mb.uid_next;
@@ -389,6 +391,8 @@ export class SqliteCore {
       accountId,
       dst,
       rows.map((r) => ({ ...r, save_date: now })),
+      [],
+      move && src.mailbox_id === dst.mailbox_id ? rows.length : 0,
     );
     const wakes: Wake[] = [[dst.mailbox_id as MailboxId, copied.modseq]];
     let sourceModseq = src.highest_modseq;

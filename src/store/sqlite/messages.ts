@@ -164,7 +164,7 @@ export function withMessages<B extends SqliteBase>(Base: B) {
         if (!old) throw new StoreError('NONEXISTENT', 'the message to replace no longer exists');
         // RFC 8508 §3.4: only the net consumption counts against the quota.
         this.checkQuota(accountId, 0, message.blob.size - old.size);
-        const added = this.insertRows(accountId, dst, [this.newRow(message, flags, Date.now())]);
+        const added = this.insertRows(accountId, dst, [this.newRow(message, flags, Date.now())], [], from === to ? 1 : 0);
         // Re-read: when source and target are one mailbox, the insert raised its modseq.
         const modseq = this.removeMessages(accountId, this.requireMailbox(accountId, from), [uid]);
         return {
