@@ -35,14 +35,14 @@ test('names come from memory until a namespace change, here or in another proces
 
     assert.equal(await names.lookup(account.id, 'Work'), null);
     const work = await other.createMailbox(account.id, 'Work');
-    assert.deepEqual((await names.lookup(account.id, 'Work'))?.ref, { id: work.id, name: 'Work' }, 'created by another process');
+    assert.deepEqual((await names.lookup(account.id, 'Work'))?.ref, { id: work.id, name: 'Work', objectId: work.objectId }, 'created by another process');
     const before = reads;
     await names.lookup(account.id, 'Work');
     assert.equal(reads, before, 'known now');
 
     await other.renameMailbox(account.id, 'Work', 'Play');
     assert.equal(await names.lookup(account.id, 'Work'), null, 'renamed away by another process');
-    assert.deepEqual((await names.lookup(account.id, 'Play'))?.ref, { id: work.id, name: 'Play' });
+    assert.deepEqual((await names.lookup(account.id, 'Play'))?.ref, { id: work.id, name: 'Play', objectId: work.objectId });
 
     await here.deleteMailbox(account.id, work.id);
     assert.equal(await names.lookup(account.id, 'Play'), null, 'deleted here');

@@ -18,7 +18,7 @@ import { mailkeep } from './cli-helpers.js';
 import { createTestDatabase, pgAvailable, type TestDatabase } from './helpers/pg-database.js';
 import { dotStuff, LmtpClient } from './helpers/lmtp-client.js';
 import { RawClient, type Reply } from './helpers/raw-client.js';
-import { startTestServer } from './helpers/server.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 const PASSWORDS: Record<string, string> = { alice: 'alice-secret', bob: 'bob-secret' };
 
@@ -105,11 +105,12 @@ interface Before {
   goneMailboxId: number;
 }
 
-/** The mailbox id inside a MAILBOXID response code (imap/object-id.ts: F<id base 36>_<uidvalidity base 36>). */
-function mailboxIdOf(r: Reply): number {
-  const m = /\[MAILBOXID \(F([0-9a-z]+)_[0-9a-z]+\)\]/.exec(r.tagged);
-  assert.ok(m, r.tagged);
-  return parseInt(m[1]!, 36);
+/** The store's id of a mailbox (MAILBOXIDs are random: they no longer carry it). */
+async function storeIdOf(srv: TestServer, account: string, mailbox: string): Promise<number> {
+  const store = srv.server.store;
+  const mb = await store.getMailbox((await store.findAccount(account))!.id, mailbox);
+  assert.ok(mb, mailbox);
+  return mb.id;
 }
 
 /** Builds the source installation through a running SQLite server, observes it, and stops the server. */
@@ -147,7 +148,8 @@ async function buildSource(dataDir: string): Promise<Before> {
     const imported = (await store.getMailbox(alice.id, 'Imported'))!;
     assert.ok(await store.adoptUidValidity(alice.id, imported.id, Math.floor(Date.now() / 1000) + 1_000_000));
     // The last mailbox id handed out belongs to a deleted mailbox: the copy's allocator must not hand it out again.
-    const goneMailboxId = mailboxIdOf(ok(await c.command('c7', 'CREATE Gone')));
+    ok(await c.command('c7', 'CREATE Gone'));
+    const goneMailboxId = await storeIdOf(srv, 'alice', 'Gone');
     ok(await c.command('c8', 'DELETE Gone'));
     c.close();
     // Two recipients, one of them through the alias: one base blob, two composites.
@@ -192,8 +194,9 @@ async function checkCopy(original: Before, overrides: Record<string, unknown>): 
     // A new message continues UIDNEXT; a new mailbox gets a UIDVALIDITY never used before.
     const appended = await append(c, 'INBOX', '', mail(7));
     assert.match(appended.tagged, new RegExp(`\\[APPENDUID ${uidValidity} ${uidNext}\\]`));
-    const created = ok(await c.command('n', 'CREATE Fresh'));
-    assert.ok(mailboxIdOf(created) > original.goneMailboxId, created.tagged);
+    ok(await c.command('n', 'CREATE Fresh'));
+    const created = await storeIdOf(srv, 'alice', 'Fresh');
+    assert.ok(created > original.goneMailboxId, `mailbox id ${created} was handed out before the move`);
     const fresh = code(ok(await c.command('s', 'SELECT Fresh')), 'UIDVALIDITY');
     assert.ok(fresh > Math.max(...original.uidValidities), `${fresh} is not above every UIDVALIDITY used before the move`);
     c.close();

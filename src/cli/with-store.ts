@@ -14,6 +14,7 @@ export async function withStore<T>(config: Config, fn: (store: OpenedStore) => P
     url: config.store.url,
     defaultMailboxes: config.mailboxes.defaults,
     onWarning: (message) => process.stderr.write(`mailkeep: warning: ${message}\n`),
+    limits: config.limits,
   });
   try {
     return await fn(store);

@@ -171,6 +171,12 @@ export const configSchema = z
         /** Literals outside APPEND (search strings, mailbox names …). */
         maxLiteralSize: positive(65536, 'a size in bytes'),
         maxCommandSize: positive(1048576, 'a size in bytes'),
+        /** Mailboxes one account may hold (CREATE beyond: NO [LIMIT], RFC 5530); 0: unlimited. */
+        maxMailboxesPerAccount: int(0, Number.MAX_SAFE_INTEGER, 'a whole number (0: unlimited)').default(10000),
+        /** Messages one mailbox may hold (APPEND/COPY/MOVE beyond: NO [LIMIT]; LMTP 552 5.2.2); 0: unlimited. */
+        maxMessagesPerMailbox: int(0, Number.MAX_SAFE_INTEGER, 'a whole number (0: unlimited)').default(1000000),
+        /** Distinct keywords one mailbox may define (RFC 9051 §7.1: PERMANENTFLAGS drops \\* when full); 0: unlimited. */
+        maxKeywordsPerMailbox: int(0, 100000, 'a whole number up to 100000 (0: unlimited)').default(256),
       })
       .prefault({}),
     imap: z

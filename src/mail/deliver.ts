@@ -142,7 +142,7 @@ export interface CopyOptions {
 /** What became of one recipient's copy. */
 export type CopyOutcome =
   | { status: 'stored'; mailbox: string; uid: Uid }
-  /** RFC 9208: the account is over its quota; permanent for this message. */
+  /** RFC 9208: the account is over its quota, or the mailbox holds all the messages (or keywords) it may; permanent for this message. */
   | { status: 'over-quota'; message: string }
   /** Anything else (store busy or unavailable, disk full …): worth trying again later. */
   | { status: 'failed'; message: string };
@@ -223,7 +223,8 @@ export async function deliverCopy(store: MailStore, message: StagedMessage, reci
     if (uid === undefined) throw new Error('append returned no UID');
     return { status: 'stored', mailbox: mailbox.name, uid };
   } catch (err) {
-    if (err instanceof StoreError && err.code === 'OVERQUOTA') return { status: 'over-quota', message: err.message };
+    // RFC 3463 X.2.2 "mailbox full" covers both: the account's quota and the mailbox's own limits.
+    if (err instanceof StoreError && (err.code === 'OVERQUOTA' || err.code === 'LIMIT')) return { status: 'over-quota', message: err.message };
     return { status: 'failed', message: err instanceof Error ? err.message : String(err) };
   }
 }

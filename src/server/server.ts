@@ -43,6 +43,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     url: config.store.url,
     defaultMailboxes: config.mailboxes.defaults,
     onWarning: (message) => log.warn({ dataDir: config.dataDir }, message),
+    limits: config.limits,
   });
   const tls = await loadTlsMaterial(config, log);
   const secureContext = createTlsContext(tls);

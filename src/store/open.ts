@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { checkAccess, createPrivateFile, foreignOwnerWarning, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, StoreAccessError, tightenMode } from './private-files.js';
 import type { DefaultMailbox } from './shared/default-mailboxes.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
-import type { MailStore } from './types.js';
+import type { MailStore, StoreLimits } from './types.js';
 
 /** Options of openStore. */
 export interface OpenStoreOptions {
@@ -24,6 +24,8 @@ export interface OpenStoreOptions {
   onError?: (err: unknown) => void;
   /** How long expunged messages stay fetchable by sessions not yet told (RFC 2180 §4.1), in ms (default 1 hour). */
   expungedRetentionMs?: number;
+  /** Per-account and per-mailbox counts enforced in the write transactions (default: none). */
+  limits?: StoreLimits;
 }
 
 /** The store openStore returns: the MailStore plus the admin operations every backend offers. */
@@ -82,5 +84,6 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
     defaultMailboxes: opts.defaultMailboxes,
     onError: opts.onError,
     expungedRetentionMs: opts.expungedRetentionMs,
+    limits: opts.limits,
   });
 }

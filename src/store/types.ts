@@ -40,7 +40,30 @@ export interface Mailbox {
   highestModSeq: ModSeq;
   /** RFC 6154 special-use attribute such as '\\Sent', or null. */
   specialUse: string | null;
+  /**
+   * RFC 8474 §4 MAILBOXID minted at creation (random, so ids say nothing about
+   * how many mailboxes exist); null for mailboxes created before it was stored,
+   * whose MAILBOXID is derived from id and UIDVALIDITY.
+   */
+  objectId: string | null;
 }
+
+/**
+ * Per-account and per-mailbox counts the store enforces inside its write
+ * transactions, so concurrent sessions and processes cannot overshoot them
+ * (StoreError LIMIT). 0 means unlimited.
+ */
+export interface StoreLimits {
+  /** Mailboxes of one account (CREATE, RENAME INBOX); the account's default mailboxes are exempt. */
+  maxMailboxesPerAccount: number;
+  /** Live messages of one mailbox (APPEND, COPY, MOVE, REPLACE, delivery, import). */
+  maxMessagesPerMailbox: number;
+  /** Distinct keywords (case-insensitive) one mailbox defines; keywords no message carries any more are dropped when it is full. */
+  maxKeywordsPerMailbox: number;
+}
+
+/** No limits: what a store enforces unless it is given some. */
+export const UNLIMITED: StoreLimits = { maxMailboxesPerAccount: 0, maxMessagesPerMailbox: 0, maxKeywordsPerMailbox: 0 };
 
 /** Counts for STATUS and SELECT (RFC 9051 §6.3.11). */
 export interface MailboxCounts {

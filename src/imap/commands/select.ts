@@ -129,8 +129,8 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
   session.untagged(`OK [UIDVALIDITY ${view.uidValidity}] UIDs valid`);
   session.untagged(`OK [UIDNEXT ${view.uidNext}] Predicted next UID`);
   // RFC 8474 §4.2.
-  session.untagged(`OK [MAILBOXID (${mailboxObjectId({ id: mb.id, uidValidity: view.uidValidity })})] Mailbox id`);
-  for (const line of flagsAnnouncement(keywords, readOnly)) session.untagged(line);
+  session.untagged(`OK [MAILBOXID (${mailboxObjectId({ id: mb.id, uidValidity: view.uidValidity, objectId: mb.objectId })})] Mailbox id`);
+  for (const line of flagsAnnouncement(keywords, readOnly, session.config.limits.maxKeywordsPerMailbox)) session.untagged(line);
   if (condstore(session)) session.untagged(`OK [HIGHESTMODSEQ ${view.modseq}] Highest`);
   if (session.rev2) {
     session.untagged(Buffer.concat([Buffer.from('LIST () '), encodeString('/'), Buffer.from(' '), mailboxWire(session, mb.name)]));

@@ -6,7 +6,7 @@
  * and nodes when the bus is settled. Any such announcement forgets the
  * account's names.
  *
- * Only the identity is kept (id and stored name): counts, UIDNEXT and modseq
+ * Only the identity is kept (id, stored name, MAILBOXID): counts, UIDNEXT and modseq
  * change with every message and come from the mailbox index or the store.
  *
  * Invariants: a name is answered from memory only after the bus was settled
@@ -28,6 +28,8 @@ export interface MailboxRef {
   id: MailboxId;
   /** The stored (canonical) name. */
   name: string;
+  /** The stored MAILBOXID (RFC 8474), fixed for the mailbox's life; null for older mailboxes. */
+  objectId: string | null;
 }
 
 interface AccountNames {
@@ -78,7 +80,7 @@ export class MailboxNameCache {
 
   private async read(accountId: AccountId, name: string): Promise<MailboxRef | null> {
     const mb = await this.store.getMailbox(accountId, name);
-    return mb ? { id: mb.id, name: mb.name } : null;
+    return mb ? { id: mb.id, name: mb.name, objectId: mb.objectId } : null;
   }
 
   /** The account's entry, subscribed to its channel; most recently used last. */

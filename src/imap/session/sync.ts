@@ -212,13 +212,21 @@ function announceKeywords(session: ImapSession, state: Selected, keywords: reado
     announced.add(k);
     grew = true;
   }
-  if (grew) for (const line of flagsAnnouncement(announced, state.readOnly)) session.untagged(line);
+  if (grew) for (const line of flagsAnnouncement(announced, state.readOnly, session.config.limits.maxKeywordsPerMailbox)) session.untagged(line);
 }
 
-/** The FLAGS and PERMANENTFLAGS responses for a mailbox whose keywords are `keywords` (RFC 9051 §7.3.5, §7.1). */
-export function flagsAnnouncement(keywords: Iterable<string>, readOnly: boolean): string[] {
-  const flags = [...SYSTEM_FLAGS, ...keywords].join(' ');
-  return [`FLAGS (${flags})`, readOnly ? 'OK [PERMANENTFLAGS ()] Read-only mailbox' : `OK [PERMANENTFLAGS (${flags} \\*)] Flags permitted`];
+/**
+ * The FLAGS and PERMANENTFLAGS responses for a mailbox whose keywords are
+ * `keywords` (RFC 9051 §7.3.5, §7.1). `\*` (new keywords may be created)
+ * only while the mailbox defines fewer than `keywordLimit` (0: no limit);
+ * the store refuses one more with NO [LIMIT].
+ */
+export function flagsAnnouncement(keywords: Iterable<string>, readOnly: boolean, keywordLimit: number): string[] {
+  const list = [...keywords];
+  const flags = [...SYSTEM_FLAGS, ...list].join(' ');
+  if (readOnly) return [`FLAGS (${flags})`, 'OK [PERMANENTFLAGS ()] Read-only mailbox'];
+  const full = keywordLimit > 0 && new Set(list.map((k) => k.toLowerCase())).size >= keywordLimit;
+  return [`FLAGS (${flags})`, full ? `OK [PERMANENTFLAGS (${flags})] No new keywords: limit reached` : `OK [PERMANENTFLAGS (${flags} \\*)] Flags permitted`];
 }
 
 /** Framed lines recently sent, shared by sessions that send the same one. */

@@ -38,8 +38,8 @@ function columnsAndValues(r: InsertableRow, d: SqlDialect): [table: string, colu
     case 'mailbox':
       return [
         'mailboxes',
-        ['account_id', 'mailbox_id', 'name', 'uid_validity', 'uid_next', 'highest_modseq', 'special_use', 'first_recent_uid'],
-        [r.accountId, r.id, r.name, r.uidValidity, r.uidNext, r.highestModSeq, r.specialUse, r.firstRecentUid],
+        ['account_id', 'mailbox_id', 'name', 'uid_validity', 'uid_next', 'highest_modseq', 'special_use', 'first_recent_uid', 'object_id'],
+        [r.accountId, r.id, r.name, r.uidValidity, r.uidNext, r.highestModSeq, r.specialUse, r.firstRecentUid, r.objectId],
         false,
       ];
     case 'tombstone':

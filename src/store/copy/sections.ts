@@ -66,7 +66,7 @@ const SECTIONS: Record<PagedSection, SectionSql> = {
   },
   mailboxes: {
     from: 'mailboxes',
-    columns: 'account_id, mailbox_id, name, uid_validity, uid_next, highest_modseq, special_use, first_recent_uid',
+    columns: 'account_id, mailbox_id, name, uid_validity, uid_next, highest_modseq, special_use, first_recent_uid, object_id',
     key: ['account_id', 'mailbox_id'],
     toRecord: (r) => ({
       kind: 'mailbox',
@@ -77,6 +77,7 @@ const SECTIONS: Record<PagedSection, SectionSql> = {
       uidNext: num(r.uid_next) as Uid,
       highestModSeq: num(r.highest_modseq) as ModSeq,
       specialUse: r.special_use as string | null,
+      objectId: r.object_id as string | null,
       firstRecentUid: num(r.first_recent_uid) as Uid,
     }),
   },

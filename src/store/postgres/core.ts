@@ -43,7 +43,7 @@ import { BackgroundJobs, DEFAULT_RETENTION_MS, GC_BATCH, RELEASE_BATCH, releaseP
 import { DEFAULT_MAILBOXES, type DefaultMailbox } from '../shared/default-mailboxes.js';
 import { keywordsToText, parseFlags, type FlagSet } from '../shared/flags.js';
 import { newEmailId } from '../shared/names.js';
-import type { NewMessage } from '../types.js';
+import { UNLIMITED, type NewMessage, type StoreLimits } from '../types.js';
 import { BlobRefs } from './blob-refs.js';
 import { transaction, type PgConnectionSettings } from './pool.js';
 import type { NewRow } from './rows.js';
@@ -61,6 +61,8 @@ export interface PgStoreOptions {
   expungedRetentionMs?: number;
   /** Period of the change bus catch-up poll in ms (default 1000). */
   catchUpIntervalMs?: number;
+  /** Counts enforced in the write transactions (default: none). */
+  limits?: StoreLimits;
 }
 
 /** A message to insert, with the blob reference it brings. */
@@ -80,6 +82,7 @@ export class PgCore {
   /** Decoded analyses by blob id (immutable, so never stale). */
   protected readonly analysisCache = new AnalysisCache();
   protected readonly defaults: readonly DefaultMailbox[];
+  protected readonly limits: StoreLimits;
   private readonly onError: (err: unknown) => void;
   private readonly retentionMs: number;
   private releaseTimer: NodeJS.Timeout | null = null;
@@ -94,6 +97,7 @@ export class PgCore {
     opts: Omit<PgStoreOptions, 'url'> = {},
   ) {
     this.defaults = opts.defaultMailboxes ?? DEFAULT_MAILBOXES;
+    this.limits = opts.limits ?? UNLIMITED;
     this.onError = opts.onError ?? warnBackgroundError;
     this.background = new BackgroundJobs(this.onError);
     this.retentionMs = opts.expungedRetentionMs ?? DEFAULT_RETENTION_MS;

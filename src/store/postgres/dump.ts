@@ -5,6 +5,7 @@
 import { rowInsert, type SqlDialect } from '../copy/row-inserts.js';
 import { pageRecords, pageSql } from '../copy/sections.js';
 import { keywordsToText, parseFlags } from '../shared/flags.js';
+import { keywordKeys } from '../shared/rules.js';
 import type { DumpKey, DumpRecord, DumpSection, RestoredMessage, RestoreRecord, DumpStore } from '../types.js';
 import { BlobRefs } from './blob-refs.js';
 import { countDelta, type NewRow } from './rows.js';
@@ -103,6 +104,16 @@ export function withDump<B extends PgBase>(Base: B) {
         c,
         messages.map((m, i) => ({ accountId: m.accountId, mailboxId: m.mailboxId, uid: m.uid, modseq: m.modseq, row: rows[i]! })),
       );
+      // Derived, like the counts: each restored mailbox defines the keywords its messages carry.
+      for (const { accountId, mailboxId, rows: placed } of byMailbox.values()) {
+        const keys = keywordKeys(placed.map((r) => r.keywords));
+        if (keys.length === 0) continue;
+        await c.query('INSERT INTO mailbox_keywords (account_id, mailbox_id, keyword) SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING', [
+          accountId,
+          mailboxId,
+          keys,
+        ]);
+      }
       // Blobs new here get their analysis stored as by any insertion; the others only gain a reference.
       const fresh: Incoming[] = [];
       const known = new BlobRefs();

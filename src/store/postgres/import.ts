@@ -44,6 +44,8 @@ export function withImport<B extends PgBase>(Base: B) {
           accountId,
           id,
           fresh.map((i) => incoming[i]!.row),
+          this.limits,
+          0,
           fresh.map((i) => messages[i]!.uid),
           mb,
         );

@@ -8,13 +8,14 @@ import { uid as toUid } from '../../ids.js';
 import type { AccountId, MailboxId, Uid } from '../../ids.js';
 import type { ChangeNote } from '../../events/pg-bus.js';
 import { IS_DELETED_SQL } from '../shared/flags.js';
-import { StoreError, type CopyResult, type QuotaLimits } from '../types.js';
+import { StoreError, type CopyResult, type QuotaLimits, type StoreLimits } from '../types.js';
 import { ACCOUNT_CHANNEL } from '../../events/change-bus.js';
 import { BlobRefs } from './blob-refs.js';
 import { KEPT_COLUMNS, RECORD_COLUMNS, type MailboxRow } from '../shared/rows.js';
 import { countDelta, type NewRow, type RecordRow } from './rows.js';
 import { firstOf, rowsOf, SCOPE, storable, type Client, type Queryable } from './sql.js';
-import { checkQuota, MAX_UID } from '../shared/rules.js';
+import { newMailboxObjectId } from '../shared/names.js';
+import { checkMailboxCount, checkMessageCount, checkQuota, keywordKeys, keywordRoomLeft, MAX_UID, tooManyKeywords } from '../shared/rules.js';
 
 /** A mailbox row, unlocked; NONEXISTENT if missing. */
 export async function requireMailbox(c: Queryable, accountId: number, id: number): Promise<MailboxRow> {
@@ -74,18 +75,72 @@ export async function allocateUidValidity(c: Client, floor: number, n: number): 
   return row.value;
 }
 
-/** Creates mailboxes with fresh ids and fresh, increasing UIDVALIDITY values (RFC 9051 §2.3.1.1). */
+/**
+ * Creates mailboxes with fresh ids, fresh, increasing UIDVALIDITY values
+ * (RFC 9051 §2.3.1.1) and random MAILBOXIDs (RFC 8474 §4).
+ */
 export async function insertMailboxes(c: Client, accountId: number, boxes: ReadonlyArray<{ name: string; specialUse: string | null }>): Promise<MailboxRow[]> {
   // One allocation for all: max(previous, now in seconds) + 1 … + n, increasing even across delete + recreate.
   const last = await allocateUidValidity(c, Math.floor(Date.now() / 1000), boxes.length);
   return rowsOf<MailboxRow>(
     c,
-    `INSERT INTO mailboxes (account_id, mailbox_id, name, uid_validity, special_use)
-     SELECT $1, nextval('mailbox_ids'), b.name, b.uid_validity, b.special_use
-     FROM unnest($2::text[], $3::bigint[], $4::text[]) AS b (name, uid_validity, special_use)
+    `INSERT INTO mailboxes (account_id, mailbox_id, name, uid_validity, special_use, object_id)
+     SELECT $1, nextval('mailbox_ids'), b.name, b.uid_validity, b.special_use, b.object_id
+     FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[]) AS b (name, uid_validity, special_use, object_id)
      RETURNING *`,
-    [accountId, boxes.map((b) => b.name), boxes.map((_, i) => last - boxes.length + 1 + i), boxes.map((b) => b.specialUse)],
+    [
+      accountId,
+      boxes.map((b) => b.name),
+      boxes.map((_, i) => last - boxes.length + 1 + i),
+      boxes.map((b) => b.specialUse),
+      boxes.map(() => newMailboxObjectId()),
+    ],
   );
+}
+
+/**
+ * RFC 5530 LIMIT when the account already holds as many mailboxes as it may.
+ * The caller holds the account's namespace_versions row lock (bumpNamespace,
+ * taken first by every CREATE and RENAME), so two creations cannot both
+ * count the same number; READ COMMITTED lets this count see the other's commit.
+ */
+export async function checkMailboxRoom(c: Client, accountId: number, limits: StoreLimits): Promise<void> {
+  if (limits.maxMailboxesPerAccount === 0) return;
+  const row = await firstOf<{ n: number }>(c, 'SELECT count(*)::int AS n FROM mailboxes WHERE account_id = $1', [accountId]);
+  checkMailboxCount(limits, row?.n ?? 0);
+}
+
+/**
+ * Records the keywords (keys: lower-cased) a write brings into a mailbox
+ * whose row this transaction has locked, so concurrent writers of the
+ * mailbox count one after the other. RFC 9051 §7.1: when that would make
+ * the mailbox define more than its limit, keywords no live message carries
+ * any more are dropped first (a scan of the mailbox, only when it is full);
+ * if it is still full, LIMIT.
+ */
+export async function defineKeywords(c: Client, accountId: number, mailboxId: number, keys: readonly string[], limits: StoreLimits): Promise<void> {
+  if (keys.length === 0) return;
+  const missing = (
+    await rowsOf<{ keyword: string }>(
+      c,
+      `SELECT DISTINCT k.keyword FROM unnest($3::text[]) AS k (keyword)
+       WHERE NOT EXISTS (SELECT 1 FROM mailbox_keywords d WHERE d.account_id = $1 AND d.mailbox_id = $2 AND d.keyword = k.keyword)`,
+      [accountId, mailboxId, keys],
+    )
+  ).map((r) => r.keyword);
+  if (missing.length === 0) return;
+  const count = async () => (await firstOf<{ n: number }>(c, `SELECT count(*)::int AS n FROM mailbox_keywords WHERE ${SCOPE}`, [accountId, mailboxId]))?.n ?? 0;
+  if (!keywordRoomLeft(limits, await count(), missing.length)) {
+    const texts = await rowsOf<{ keywords: string }>(c, `SELECT DISTINCT keywords FROM messages WHERE ${SCOPE} AND keywords <> ''`, [accountId, mailboxId]);
+    const used = keywordKeys(texts.map((t) => t.keywords));
+    await c.query(`DELETE FROM mailbox_keywords WHERE ${SCOPE} AND NOT (keyword = ANY($3::text[]))`, [accountId, mailboxId, used]);
+    if (!keywordRoomLeft(limits, await count(), missing.length)) throw tooManyKeywords(limits);
+  }
+  await c.query('INSERT INTO mailbox_keywords (account_id, mailbox_id, keyword) SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING', [
+    accountId,
+    mailboxId,
+    missing,
+  ]);
 }
 
 /**
@@ -128,6 +183,8 @@ export async function insertRows(
   accountId: number,
   id: number,
   rows: readonly NewRow[],
+  limits: StoreLimits,
+  leaving: number,
   wanted?: ReadonlyArray<number | undefined>,
   locked?: MailboxRow,
 ): Promise<{ mb: MailboxRow; uids: number[] }> {
@@ -150,13 +207,17 @@ export async function insertRows(
     `UPDATE mailboxes SET uid_next = greatest(uid_next + $3, $7), highest_modseq = highest_modseq + 1,
        message_count = message_count + $3, total_size = total_size + $4, unseen_count = unseen_count + $5,
        deleted_count = deleted_count + $6, recent_count = recent_count + $3
-     WHERE ${SCOPE} AND uid_next + $3 - 1 <= ${MAX_UID} RETURNING *`,
-    [accountId, id, rows.length, d.size, d.unseen, d.deleted, next],
+     WHERE ${SCOPE} AND uid_next + $3 - 1 <= ${MAX_UID} AND ($8::bigint = 0 OR message_count - $9::bigint + $3 <= $8) RETURNING *`,
+    [accountId, id, rows.length, d.size, d.unseen, d.deleted, next, limits.maxMessagesPerMailbox, leaving],
   );
   if (!mb) {
-    await requireMailbox(c, accountId, id);
+    // The row lock re-evaluated the condition on the latest row: concurrent appends cannot overshoot.
+    const current = await requireMailbox(c, accountId, id);
+    checkMessageCount(limits, current.message_count - leaving, rows.length);
     throw new StoreError('LIMIT', 'mailbox UID space exhausted');
   }
+  // After the UPDATE: this transaction holds the mailbox's row lock.
+  await defineKeywords(c, accountId, id, keywordKeys(rows.map((r) => r.keywords)), limits);
   const uids = planned ?? rows.map((_, i) => mb.uid_next - rows.length + i);
   await insertMessageRows(
     c,
@@ -267,12 +328,12 @@ export async function importedUids(c: Queryable, accountId: number, id: number, 
 }
 
 /** COPY (RFC 9051 §6.4.7) or MOVE (RFC 6851): destination UIDs consecutive, in source-UID order. */
-export async function transfer(c: Client, accountId: AccountId, from: MailboxId, uids: readonly Uid[], to: MailboxId, move: boolean) {
+export async function transfer(c: Client, accountId: AccountId, from: MailboxId, uids: readonly Uid[], to: MailboxId, move: boolean, counts: StoreLimits) {
   // Lock order: the account if COPY is subject to a quota, then both mailboxes by id.
   const limits = move ? null : await lockQuota(c, accountId);
   const { src, dst } = await lockPair(c, accountId, from, to);
   const rows = uids.length === 0 ? [] : await recordsOf(c, accountId, from, uids);
-  return transferRows(c, accountId, src, rows, dst, move, limits);
+  return transferRows(c, accountId, src, rows, dst, move, limits, counts);
 }
 
 /** Inserts copies of `rows` into `dst` (both mailboxes locked) and, for MOVE, turns the sources into tombstones. */
@@ -284,6 +345,7 @@ export async function transferRows(
   dst: MailboxRow,
   move: boolean,
   limits: QuotaLimits | null,
+  counts: StoreLimits,
 ): Promise<[{ result: CopyResult; sourceModseq: number }, ChangeNote[]]> {
   const sourceUids = rows.map((r) => toUid(r.uid));
   if (rows.length === 0) {
@@ -305,6 +367,9 @@ export async function transferRows(
     accountId,
     dst.mailbox_id,
     rows.map((r) => ({ ...r, save_date: now })),
+    counts,
+    // A MOVE within one mailbox removes as many as it inserts.
+    move && src.mailbox_id === dst.mailbox_id ? rows.length : 0,
   );
   const wakes: ChangeNote[] = [{ accountId, mailboxId: dst.mailbox_id as MailboxId, modseq: copied.mb.highest_modseq }];
   let sourceModseq = src.highest_modseq;
@@ -325,7 +390,8 @@ export async function transferRows(
  * INBOX's inferiors are unaffected. RFC 5464 §4.1: INBOX keeps its
  * annotations and the new mailbox gets a copy.
  */
-export async function renameInbox(c: Client, accountId: AccountId, inbox: MailboxRow, target: string): Promise<ChangeNote[]> {
+export async function renameInbox(c: Client, accountId: AccountId, inbox: MailboxRow, target: string, counts: StoreLimits): Promise<ChangeNote[]> {
+  await checkMailboxRoom(c, accountId, counts);
   const [dst] = await insertMailboxes(c, accountId, [{ name: target, specialUse: null }]);
   if (!dst) throw new Error('mailbox insert returned nothing');
   await c.query(`INSERT INTO metadata (account_id, mailbox_id, name, value) SELECT account_id, $3, name, value FROM metadata WHERE ${SCOPE}`, [
@@ -334,6 +400,6 @@ export async function renameInbox(c: Client, accountId: AccountId, inbox: Mailbo
     dst.mailbox_id,
   ]);
   const rows = await rowsOf<RecordRow>(c, `SELECT ${RECORD_COLUMNS} FROM messages WHERE ${SCOPE} ORDER BY uid`, [accountId, inbox.mailbox_id]);
-  const [, wakes] = await transferRows(c, accountId, inbox, rows, dst, true, null);
+  const [, wakes] = await transferRows(c, accountId, inbox, rows, dst, true, null, counts);
   return wakes;
 }

@@ -9,7 +9,7 @@ import { canonicalName, INBOX } from '../shared/names.js';
 import { toMailbox, type MailboxRow } from '../shared/rows.js';
 import { StoreError } from '../types.js';
 import type { Mailbox, MailboxCounts, QuotaLimits, QuotaUsage, MailboxStore } from '../types.js';
-import { dropMessages, insertMailboxes, lockMailbox, refuseExisting, bumpNamespace, renameInbox, requireMailbox } from './mailbox-tx.js';
+import { checkMailboxRoom, dropMessages, insertMailboxes, lockMailbox, refuseExisting, bumpNamespace, renameInbox, requireMailbox } from './mailbox-tx.js';
 import { firstOf, rowsOf, SCOPE, storable } from './sql.js';
 import { planRename } from '../shared/rules.js';
 import type { PgBase } from './core.js';
@@ -62,10 +62,13 @@ export function withMailboxes<B extends PgBase>(Base: B) {
         if (!(await firstOf(c, 'SELECT 1 FROM accounts WHERE account_id = $1', [accountId]))) {
           throw new StoreError('NONEXISTENT', 'no such account');
         }
+        // First: its row lock serializes the account's CREATEs and RENAMEs, so the mailbox count below holds.
+        const channel = await bumpNamespace(c, accountId);
         await refuseExisting(c, accountId, canonical);
+        await checkMailboxRoom(c, accountId, this.limits);
         const [row] = await insertMailboxes(c, accountId, [{ name: canonical, specialUse }]);
         if (!row) throw new Error('mailbox insert returned nothing');
-        return [toMailbox(row), [await bumpNamespace(c, accountId)]];
+        return [toMailbox(row), [channel]];
       });
     }
 
@@ -104,7 +107,7 @@ export function withMailboxes<B extends PgBase>(Base: B) {
         const src = tree.find((mb) => mb.name === source);
         if (!src) throw new StoreError('NONEXISTENT', 'no such mailbox');
         await refuseExisting(c, accountId, target, 'target mailbox exists');
-        if (source === INBOX) return [undefined, [...(await renameInbox(c, accountId, src, target)), channel]];
+        if (source === INBOX) return [undefined, [...(await renameInbox(c, accountId, src, target, this.limits)), channel]];
         // RFC 9051 §6.3.6: inferior names are renamed too.
         const { above, below, renamed } = planRename(source, target);
         const taken = await firstOf<{ name: string }>(c, 'SELECT name FROM mailboxes WHERE account_id = $1 AND name = ANY($2::text[]) LIMIT 1', [

@@ -9,14 +9,25 @@ import type { MessageAnalysis } from '../../mime/types.js';
 import type { ChangeNote } from '../../events/pg-bus.js';
 import { composedAnalysis } from '../composite-analysis.js';
 import { decodeAnalysis } from '../shared/analysis-codec.js';
-import { DELETED, flagList, parseFlags, SEEN } from '../shared/flags.js';
+import { DELETED, flagList, keywordsToText, parseFlags, SEEN } from '../shared/flags.js';
 import { RECORD_COLUMNS, toRecord, toSummary } from '../shared/rows.js';
 import { StoreError } from '../types.js';
 import type { CopyResult, FlagChangeResult, FlagOp, MailboxChanges, MessageRecord, MessageSummary, NewMessage, ReplaceResult, MessageStore } from '../types.js';
 import type { RecordRow } from './rows.js';
-import { enforceQuota, insertRows, lockMailbox, lockPair, lockQuota, recordsOf, removeMessages, requireMailbox, transfer } from './mailbox-tx.js';
+import {
+  defineKeywords,
+  enforceQuota,
+  insertRows,
+  lockMailbox,
+  lockPair,
+  lockQuota,
+  recordsOf,
+  removeMessages,
+  requireMailbox,
+  transfer,
+} from './mailbox-tx.js';
 import { firstOf, rowsOf, SCOPE } from './sql.js';
-import { planFlagChange } from '../shared/rules.js';
+import { keywordKeys, planFlagChange } from '../shared/rules.js';
 import type { PgBase } from './core.js';
 
 /** Adds the MessageStore role to the PostgreSQL store. */
@@ -43,6 +54,8 @@ export function withMessages<B extends PgBase>(Base: B) {
           accountId,
           id,
           incoming.map((m) => m.row),
+          this.limits,
+          0,
         );
         await this.referenceNew(c, incoming);
         const modseq = mb.highest_modseq;
@@ -185,6 +198,7 @@ export function withMessages<B extends PgBase>(Base: B) {
         const rows = uids.length === 0 ? [] : await recordsOf(c, accountId, id, uids);
         const { before, after, conflicts } = planFlagChange(rows, op, change, next, unchangedSince);
         if (after.length === 0) return [{ modseq: toModSeq(mb.highest_modseq), changed: [], conflicts }, []];
+        if (op !== 'remove') await defineKeywords(c, accountId, id, keywordKeys([keywordsToText(change.keywords)]), this.limits);
         let unseen = 0;
         let deleted = 0;
         after.forEach((row, i) => {
@@ -211,11 +225,11 @@ export function withMessages<B extends PgBase>(Base: B) {
     }
 
     async copyMessages(accountId: AccountId, from: MailboxId, uids: readonly Uid[], to: MailboxId): Promise<CopyResult> {
-      return (await this.write((c) => transfer(c, accountId, from, uids, to, false))).result;
+      return (await this.write((c) => transfer(c, accountId, from, uids, to, false, this.limits))).result;
     }
 
     async moveMessages(accountId: AccountId, from: MailboxId, uids: readonly Uid[], to: MailboxId): Promise<CopyResult & { modseq: ModSeq }> {
-      const { result, sourceModseq } = await this.write((c) => transfer(c, accountId, from, uids, to, true));
+      const { result, sourceModseq } = await this.write((c) => transfer(c, accountId, from, uids, to, true, this.limits));
       return { ...result, modseq: toModSeq(sourceModseq) };
     }
 
@@ -233,6 +247,9 @@ export function withMessages<B extends PgBase>(Base: B) {
           accountId,
           to,
           incoming.map((m) => m.row),
+          this.limits,
+          // RFC 8508: REPLACE within one mailbox leaves its count as it was.
+          from === to ? 1 : 0,
         );
         // When source and target are one mailbox, the insert raised its modseq.
         const current = from === to ? added.mb : src;

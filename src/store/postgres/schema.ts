@@ -38,6 +38,7 @@
  *   SELECT create_distributed_table('sync_states', 'account_id', colocate_with => 'mailboxes');
  *   SELECT create_distributed_table('metadata', 'account_id', colocate_with => 'mailboxes');
  *   SELECT create_distributed_table('namespace_versions', 'account_id', colocate_with => 'mailboxes');
+ *   SELECT create_distributed_table('mailbox_keywords', 'account_id', colocate_with => 'mailboxes');
  * Every query on the distributed tables names one account_id, so it routes
  * to one shard. The exceptions are deliberate:
  * `blobs` is keyed by content hash so that one message for many recipients is
@@ -232,8 +233,33 @@ const headerFacts: PgMigration = `
   ALTER TABLE blobs ADD COLUMN header_facts text;
 `;
 
+/**
+ * Per-mailbox counts a hostile client could otherwise grow without bound (as
+ * SQLite's mailboxCounts): the random MAILBOXID minted with each new mailbox
+ * (older rows keep NULL and their derived id), and the keywords (lower-cased)
+ * each mailbox defines, filled here from the messages and then by every
+ * write that brings a keyword, under the mailbox's row lock.
+ */
+const mailboxCounts: PgMigration = `
+  ALTER TABLE mailboxes ADD COLUMN object_id text;
+
+  CREATE TABLE mailbox_keywords (
+    account_id bigint NOT NULL,
+    mailbox_id bigint NOT NULL,
+    keyword    text COLLATE "C" NOT NULL,
+    PRIMARY KEY (account_id, mailbox_id, keyword),
+    FOREIGN KEY (account_id, mailbox_id) REFERENCES mailboxes (account_id, mailbox_id) ON DELETE CASCADE
+  );
+
+  INSERT INTO mailbox_keywords (account_id, mailbox_id, keyword)
+  SELECT DISTINCT m.account_id, m.mailbox_id, lower(k.keyword)
+  FROM messages m, unnest(string_to_array(m.keywords, ' ')) AS k (keyword)
+  WHERE m.keywords <> ''
+  ON CONFLICT DO NOTHING;
+`;
+
 /** Every migration in order; mailkeep_schema.version says how many have run. */
-export const PG_MIGRATIONS: readonly PgMigration[] = [initialSchema, namespaceVersions, headerFacts];
+export const PG_MIGRATIONS: readonly PgMigration[] = [initialSchema, namespaceVersions, headerFacts, mailboxCounts];
 
 /** Serializes migrations of one database across nodes (an arbitrary constant: 'mkschema'). */
 const MIGRATION_LOCK = 0x6d6b736368656d61n;

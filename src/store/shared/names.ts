@@ -1,7 +1,7 @@
 /**
  * Names and identifiers both backends canonicalize, mint or check the same way.
  */
-import { randomFillSync } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import { MAX_SOURCE_KEY, StoreError } from '../types.js';
 
 /** The one mailbox name that is case-insensitive. */
@@ -27,6 +27,19 @@ export function newEmailId(): string {
   const id = emailIdPool.toString('base64url', emailIdOffset, emailIdOffset + EMAIL_ID_BYTES);
   emailIdOffset += EMAIL_ID_BYTES;
   return `M${id}`;
+}
+
+/** Random bytes per MAILBOXID: 96 bits, so ids neither count mailboxes nor can be guessed. */
+const MAILBOX_ID_BYTES = 12;
+
+/**
+ * A new MAILBOXID (RFC 8474 §4): 'F' and lower-case hex. §8.1: a letter
+ * first (never a digit, dash or NIL) and one case only, so no two ids differ
+ * by case alone. Never contains '_', which the ids derived for older
+ * mailboxes always do (imap/object-id.ts), so the two kinds cannot collide.
+ */
+export function newMailboxObjectId(): string {
+  return `F${randomBytes(MAILBOX_ID_BYTES).toString('hex')}`;
 }
 
 /** Source keys are bounded like every other stored input; `storable` adds a backend's own limits on text. */

@@ -30,6 +30,8 @@ export interface MailboxRow {
   uid_next: number;
   highest_modseq: number;
   special_use: string | null;
+  /** RFC 8474 MAILBOXID stored at creation; NULL for older mailboxes (derived instead). */
+  object_id: string | null;
   first_recent_uid: number;
   message_count: number;
   total_size: number;
@@ -90,6 +92,7 @@ export function toMailbox(row: MailboxRow): Mailbox {
     uidNext: toUid(row.uid_next),
     highestModSeq: toModSeq(row.highest_modseq),
     specialUse: row.special_use,
+    objectId: row.object_id,
   };
 }
 

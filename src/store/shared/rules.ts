@@ -6,7 +6,7 @@
  */
 import { uid as toUid, type Uid } from '../../ids.js';
 import { StoreError } from '../types.js';
-import type { FlagOp, ImportedMessage, QuotaLimits } from '../types.js';
+import type { FlagOp, ImportedMessage, QuotaLimits, StoreLimits } from '../types.js';
 import { applyFlagOp, keywordsFromText, keywordsToText, type FlagSet } from './flags.js';
 import type { FlagRow } from './rows.js';
 
@@ -43,6 +43,48 @@ export function checkQuota(limits: QuotaLimits, used: { storage: number; message
   if (addBytes > 0 && limits.storage !== null && used.storage + addBytes > limits.storage) {
     throw new StoreError('OVERQUOTA', 'storage quota exceeded');
   }
+}
+
+/**
+ * RFC 5530 LIMIT: one more mailbox would put the account over its
+ * configured count (`existing` mailboxes now; 0 = unlimited).
+ */
+export function checkMailboxCount(limits: StoreLimits, existing: number): void {
+  const max = limits.maxMailboxesPerAccount;
+  if (max > 0 && existing + 1 > max) throw new StoreError('LIMIT', `too many mailboxes (limit ${max})`);
+}
+
+/** RFC 5530 LIMIT: `adding` messages would put a mailbox holding `existing` over its configured count. */
+export function checkMessageCount(limits: StoreLimits, existing: number, adding: number): void {
+  const max = limits.maxMessagesPerMailbox;
+  if (max > 0 && adding > 0 && existing + adding > max) throw new StoreError('LIMIT', `mailbox is full (limit ${max} messages)`);
+}
+
+/**
+ * The keyword keys (lower-cased: RFC 9051 §2.3.2, flag names are
+ * case-insensitive) among stored keyword texts, each once: what a write
+ * may add to a mailbox's defined keywords.
+ */
+export function keywordKeys(texts: Iterable<string>): string[] {
+  const keys = new Set<string>();
+  for (const text of texts) for (const k of keywordsFromText(text)) keys.add(k.toLowerCase());
+  return [...keys];
+}
+
+/**
+ * RFC 9051 §7.1: once a mailbox defines its limit of keywords, PERMANENTFLAGS
+ * drops \* and a write that would define one more fails with LIMIT.
+ * `defined` is how many the mailbox defines now, `adding` how many new ones
+ * the write brings.
+ */
+export function keywordRoomLeft(limits: StoreLimits, defined: number, adding: number): boolean {
+  const max = limits.maxKeywordsPerMailbox;
+  return max === 0 || defined + adding <= max;
+}
+
+/** The LIMIT error of a write that would define more keywords than a mailbox may hold. */
+export function tooManyKeywords(limits: StoreLimits): StoreError {
+  return new StoreError('LIMIT', `too many keywords in this mailbox (limit ${limits.maxKeywordsPerMailbox})`);
 }
 
 /**

@@ -19,7 +19,7 @@ export function withAccounts<B extends SqliteBase>(Base: B) {
         const row = this.st.insertAccount.get(name, key, passwordHash, Date.now());
         if (!row) throw new Error('account insert returned nothing');
         for (const mb of [{ name: INBOX, specialUse: null }, ...this.defaults]) {
-          this.insertMailbox(row.account_id, canonicalName(mb.name), mb.specialUse);
+          this.insertMailbox(row.account_id, canonicalName(mb.name), mb.specialUse, false);
           this.st.subscribe.run(row.account_id, canonicalName(mb.name));
         }
         return toAccount(row);

@@ -28,20 +28,20 @@ import type { MessageAnalysis } from '../../mime/types.js';
 import { LocalChangeBus, mailboxKey, type WatchedMailbox } from '../../events/local-bus.js';
 import { ModSeqPoller } from '../../events/modseq-poller.js';
 import { type FsBlobStore, STALE_TEMP_MS } from '../blobs/fs-blob-store.js';
-import { StoreError, type NewMessage, type StagedBlob } from '../types.js';
+import { StoreError, UNLIMITED, type NewMessage, type StagedBlob, type StoreLimits } from '../types.js';
 import { ACCOUNT_CHANNEL } from '../../events/change-bus.js';
 import { encodeAnalysis } from '../shared/analysis-codec.js';
 import { encodeHeaderFacts } from '../../mime/header-facts.js';
 import { BackgroundJobs, DEFAULT_RETENTION_MS, GC_BATCH, RELEASE_BATCH, releasePeriodMs, warnBackgroundError, yieldToLoop } from '../shared/background.js';
 import { DEFAULT_MAILBOXES, type DefaultMailbox } from '../shared/default-mailboxes.js';
 import { keywordsToText, type FlagSet } from '../shared/flags.js';
-import { newEmailId } from '../shared/names.js';
+import { newEmailId, newMailboxObjectId } from '../shared/names.js';
 import type { MailboxRow } from '../shared/rows.js';
 import { AnalysisCache } from '../analysis-cache.js';
 import { transactionRunners, type ReadTx, type WriteTx } from './db.js';
 import { prepareStatements } from './statements.js';
 import type { NewRow, RecordRow, Statements } from './statements.js';
-import { checkQuota, MAX_UID } from '../shared/rules.js';
+import { checkMailboxCount, checkMessageCount, checkQuota, keywordKeys, keywordRoomLeft, MAX_UID, tooManyKeywords } from '../shared/rules.js';
 
 /** Options of openSqliteStore. */
 export interface SqliteStoreOptions {
@@ -59,6 +59,8 @@ export interface SqliteStoreOptions {
   onError?: (err: unknown) => void;
   /** How long expunged messages stay fetchable before their blobs are released, in ms (default 1 hour). */
   expungedRetentionMs?: number;
+  /** Counts enforced in the write transactions (default: none). */
+  limits?: StoreLimits;
 }
 
 const DEFAULT_POLL_MS = 75;
@@ -84,6 +86,7 @@ export class SqliteCore {
   protected readonly read: ReadTx;
   private readonly poller: ModSeqPoller;
   protected readonly defaults: readonly DefaultMailbox[];
+  protected readonly limits: StoreLimits;
   private readonly onError: (err: unknown) => void;
   private readonly retentionMs: number;
   private readonly releaseTimer: NodeJS.Timeout;
@@ -100,6 +103,7 @@ export class SqliteCore {
     this.st = prepareStatements(db);
     ({ write: this.write, read: this.read } = transactionRunners(db));
     this.defaults = opts.defaultMailboxes ?? DEFAULT_MAILBOXES;
+    this.limits = opts.limits ?? UNLIMITED;
     this.onError = opts.onError ?? warnBackgroundError;
     this.background = new BackgroundJobs(this.onError);
     this.poller = new ModSeqPoller({ dataVersion: () => this.st.dataVersion.get() ?? 0, readModSeqs: (m) => this.readModSeqs(m) }, this.bus, this.onError);
@@ -254,15 +258,36 @@ export class SqliteCore {
     return row;
   }
 
-  protected insertMailbox(accountId: number, name: string, specialUse: string | null): MailboxRow {
+  /** A new mailbox row; `counted`: subject to the mailbox limit (every mailbox but an account's initial ones). */
+  protected insertMailbox(accountId: number, name: string, specialUse: string | null, counted = true): MailboxRow {
     if (this.st.mailboxByName.get(accountId, name)) throw new StoreError('ALREADYEXISTS', 'mailbox exists');
+    if (counted && this.limits.maxMailboxesPerAccount > 0) checkMailboxCount(this.limits, this.st.mailboxCount.get(accountId) ?? 0);
     const mailboxId = this.st.nextCounter.get({ name: 'mailbox_id', floor: 0 });
     // Fresh and increasing even across delete + recreate of a name: max(previous, now) + 1.
     const uidValidity = this.st.nextCounter.get({ name: 'uid_validity', floor: Math.floor(Date.now() / 1000) });
     if (mailboxId === undefined || uidValidity === undefined) throw new Error('counter allocation failed');
-    const row = this.st.insertMailbox.get(accountId, mailboxId, name, uidValidity, specialUse);
+    const row = this.st.insertMailbox.get(accountId, mailboxId, name, uidValidity, specialUse, newMailboxObjectId());
     if (!row) throw new Error('mailbox insert returned nothing');
     return row;
+  }
+
+  /**
+   * Records the keywords (keys: lower-cased) a write brings into a mailbox.
+   * RFC 9051 §7.1: when that would make the mailbox define more than its
+   * limit, keywords no live message carries any more are dropped first (a
+   * scan of the mailbox, only when it is full); if it is still full, LIMIT.
+   */
+  protected defineKeywords(accountId: number, mailboxId: number, keys: readonly string[]): void {
+    if (keys.length === 0) return;
+    const missing = this.st.undefinedKeywords.all(JSON.stringify(keys), accountId, mailboxId);
+    if (missing.length === 0) return;
+    const count = () => this.st.keywordCount.get(accountId, mailboxId) ?? 0;
+    if (!keywordRoomLeft(this.limits, count(), missing.length)) {
+      const used = new Set(keywordKeys(this.st.keywordTexts.all(accountId, mailboxId)));
+      for (const k of this.st.definedKeywords.all(accountId, mailboxId)) if (!used.has(k)) this.st.undefineKeyword.run(accountId, mailboxId, k);
+      if (!keywordRoomLeft(this.limits, count(), missing.length)) throw tooManyKeywords(this.limits);
+    }
+    for (const k of missing) this.st.defineKeyword.run(accountId, mailboxId, k);
   }
 
   /** OVERQUOTA when the change would put the account over a limit (../shared/rules.ts checkQuota). */
@@ -317,7 +342,11 @@ export class SqliteCore {
     mb: MailboxRow,
     rows: readonly NewRow[],
     wanted: ReadonlyArray<number | undefined> = [],
+    leaving = 0,
   ): { uids: number[]; modseq: number } {
+    // `leaving`: messages this transaction then removes from the same mailbox (MOVE or REPLACE within it).
+    checkMessageCount(this.limits, mb.message_count - leaving, rows.length);
+    this.defineKeywords(accountId, mb.mailbox_id, keywordKeys(rows.map((r) => r.keywords)));
     const modseq = mb.highest_modseq + 1;
     let next = mb.uid_next;
     const uids = rows.map((r, i) => {
@@ -362,6 +391,8 @@ export class SqliteCore {
       accountId,
       dst,
       rows.map((r) => ({ ...r, save_date: now })),
+      [],
+      move && src.mailbox_id === dst.mailbox_id ? rows.length : 0,
     );
     const wakes: Wake[] = [[dst.mailbox_id as MailboxId, copied.modseq]];
     let sourceModseq = src.highest_modseq;

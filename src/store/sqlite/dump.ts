@@ -61,6 +61,8 @@ export function withDump<B extends SqliteBase>(Base: B) {
               r.blob.blobId,
               r.emailId,
             );
+            // Derived, like the counts: the restored mailbox defines the keywords its messages carry.
+            for (const k of flags.keywords) this.st.defineKeyword.run(r.accountId, r.mailboxId, k.toLowerCase());
           } else if (r.kind === 'counters') {
             // Raised, never lowered: the target may have handed out larger values already.
             const raise = this.copyStatement(

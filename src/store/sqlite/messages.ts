@@ -9,10 +9,10 @@ import type { MessageAnalysis } from '../../mime/types.js';
 import { StoreError } from '../types.js';
 import type { CopyResult, FlagChangeResult, FlagOp, MailboxChanges, MessageRecord, MessageSummary, NewMessage, ReplaceResult, MessageStore } from '../types.js';
 import { decodeAnalysis } from '../shared/analysis-codec.js';
-import { flagList, parseFlags } from '../shared/flags.js';
+import { flagList, keywordsToText, parseFlags } from '../shared/flags.js';
 import { toRecord, toSummary } from '../shared/rows.js';
 import { composedAnalysis } from '../composite-analysis.js';
-import { planFlagChange } from '../shared/rules.js';
+import { keywordKeys, planFlagChange } from '../shared/rules.js';
 import type { SqliteBase, Wake } from './core.js';
 
 /** Adds the MessageStore role to the SQLite store. */
@@ -134,6 +134,7 @@ export function withMessages<B extends SqliteBase>(Base: B) {
         const rows = uids.length === 0 ? [] : this.st.flagRows.all(accountId, id, JSON.stringify(uids));
         const { after, conflicts } = planFlagChange(rows, op, change, next, unchangedSince);
         if (after.length === 0) return { modseq: mb.highest_modseq, changed: [], conflicts };
+        if (op !== 'remove') this.defineKeywords(accountId, id, keywordKeys([keywordsToText(change.keywords)]));
         this.st.updateFlagsMany.run(JSON.stringify(after.map((r) => [r.uid, r.system_flags, r.keywords])), next, accountId, id);
         this.st.setModseq.run(next, accountId, id);
         return { modseq: next, changed: after.map(toSummary), conflicts };
@@ -163,7 +164,7 @@ export function withMessages<B extends SqliteBase>(Base: B) {
         if (!old) throw new StoreError('NONEXISTENT', 'the message to replace no longer exists');
         // RFC 8508 §3.4: only the net consumption counts against the quota.
         this.checkQuota(accountId, 0, message.blob.size - old.size);
-        const added = this.insertRows(accountId, dst, [this.newRow(message, flags, Date.now())]);
+        const added = this.insertRows(accountId, dst, [this.newRow(message, flags, Date.now())], [], from === to ? 1 : 0);
         // Re-read: when source and target are one mailbox, the insert raised its modseq.
         const modseq = this.removeMessages(accountId, this.requireMailbox(accountId, from), [uid]);
         return {

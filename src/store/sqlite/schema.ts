@@ -216,7 +216,6 @@ const importRecords: Migration = (db) => {
   `);
 };
 
-/** Every migration in order; the database's user_version says how many have run. */
 /**
  * RFC 5464 METADATA: the annotations of a mailbox, or with mailbox_id 0 the
  * account's server-level ones (no mailbox has id 0, so no foreign key can
@@ -302,7 +301,49 @@ const blobFacts: Migration = (db) => {
   `);
 };
 
-export const MIGRATIONS: readonly Migration[] = [initialSchema, heldTombstones, importRecords, metadata, deliverySupport, headerFacts, blobFacts];
+/**
+ * Per-mailbox counts a hostile client could otherwise grow without bound:
+ * - `object_id`: the RFC 8474 MAILBOXID, random, minted with each new mailbox
+ *   (a derived one would tell how many mailboxes the server holds). Older
+ *   rows keep NULL and their derived id: the same mailbox keeps its MAILBOXID.
+ * - `mailbox_keywords`: the keywords (lower-cased) each mailbox defines, so
+ *   the per-mailbox keyword limit is checked without reading its messages.
+ *   Filled from the messages here; after that, every write that brings a
+ *   keyword adds it in its own transaction.
+ */
+const mailboxCounts: Migration = (db) => {
+  db.exec(`
+    ALTER TABLE mailboxes ADD COLUMN object_id TEXT;
+
+    CREATE TABLE mailbox_keywords (
+      account_id INTEGER NOT NULL,
+      mailbox_id INTEGER NOT NULL,
+      keyword    TEXT NOT NULL,  -- lower-cased (RFC 9051 §2.3.2: flag names are case-insensitive)
+      PRIMARY KEY (account_id, mailbox_id, keyword),
+      FOREIGN KEY (account_id, mailbox_id) REFERENCES mailboxes (account_id, mailbox_id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+  `);
+  const define = db.prepare('INSERT OR IGNORE INTO mailbox_keywords (account_id, mailbox_id, keyword) VALUES (?, ?, ?)');
+  const texts = db.prepare<[], { account_id: number; mailbox_id: number; keywords: string }>(
+    "SELECT DISTINCT account_id, mailbox_id, keywords FROM messages WHERE keywords <> ''",
+  );
+  // all(), not iterate(): the connection cannot write while a read is open. Distinct texts: a few per mailbox.
+  for (const row of texts.all()) {
+    for (const k of row.keywords.split(' ')) define.run(row.account_id, row.mailbox_id, k.toLowerCase());
+  }
+};
+
+/** Every migration in order; the database's user_version says how many have run. */
+export const MIGRATIONS: readonly Migration[] = [
+  initialSchema,
+  heldTombstones,
+  importRecords,
+  metadata,
+  deliverySupport,
+  headerFacts,
+  blobFacts,
+  mailboxCounts,
+];
 
 /**
  * Brings a database up to date in one write transaction (BEGIN IMMEDIATE, so two

@@ -78,9 +78,11 @@ export function prepareStatements(db: Database.Database) {
       .pluck(),
 
     // Mailboxes
-    insertMailbox: db.prepare<[accountId: number, mailboxId: number, name: string, uidValidity: number, specialUse: string | null], MailboxRow>(
-      'INSERT INTO mailboxes (account_id, mailbox_id, name, uid_validity, special_use) VALUES (?, ?, ?, ?, ?) RETURNING *',
-    ),
+    insertMailbox: db.prepare<
+      [accountId: number, mailboxId: number, name: string, uidValidity: number, specialUse: string | null, objectId: string],
+      MailboxRow
+    >('INSERT INTO mailboxes (account_id, mailbox_id, name, uid_validity, special_use, object_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING *'),
+    mailboxCount: db.prepare<[accountId: number], number>('SELECT count(*) FROM mailboxes WHERE account_id = ?').pluck(),
     mailboxById: db.prepare<Key, MailboxRow>(`SELECT * FROM mailboxes WHERE ${SCOPE}`),
     mailboxByName: db.prepare<[accountId: number, name: string], MailboxRow>('SELECT * FROM mailboxes WHERE account_id = ? AND name = ?'),
     mailboxesOf: db.prepare<[accountId: number], MailboxRow>('SELECT * FROM mailboxes WHERE account_id = ? ORDER BY name'),
@@ -243,6 +245,21 @@ export function prepareStatements(db: Database.Database) {
          SELECT account_id, mailbox_id, modseq, uid FROM expunged INDEXED BY expunged_due
          WHERE blob_id IS NOT NULL AND expunged_at <= ? LIMIT ?)`,
     ),
+
+    // Keywords each mailbox defines (schema.ts mailboxCounts); lower-cased
+    /** Which of the JSON array of keywords the mailbox does not define yet. */
+    undefinedKeywords: db
+      .prepare<[keywordsJson: string, ...Key], string>(
+        `SELECT DISTINCT j.value FROM json_each(?) j
+         WHERE NOT EXISTS (SELECT 1 FROM mailbox_keywords k WHERE k.account_id = ? AND k.mailbox_id = ? AND k.keyword = j.value)`,
+      )
+      .pluck(),
+    keywordCount: db.prepare<Key, number>(`SELECT count(*) FROM mailbox_keywords WHERE ${SCOPE}`).pluck(),
+    definedKeywords: db.prepare<Key, string>(`SELECT keyword FROM mailbox_keywords WHERE ${SCOPE}`).pluck(),
+    defineKeyword: db.prepare<[...Key, keyword: string]>('INSERT OR IGNORE INTO mailbox_keywords (account_id, mailbox_id, keyword) VALUES (?, ?, ?)'),
+    undefineKeyword: db.prepare<[...Key, keyword: string]>(`DELETE FROM mailbox_keywords WHERE ${SCOPE} AND keyword = ?`),
+    /** The distinct keyword texts of a mailbox's live messages: what its keywords are in use. */
+    keywordTexts: db.prepare<Key, string>(`SELECT DISTINCT keywords FROM messages WHERE ${SCOPE} AND keywords <> ''`).pluck(),
 
     // Import and migration (schema.ts migration 3)
     importedUid: db.prepare<[...Key, sourceKey: string], number>(`SELECT uid FROM import_records WHERE ${SCOPE} AND source_key = ?`).pluck(),
