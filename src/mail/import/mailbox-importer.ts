@@ -14,6 +14,7 @@ import type { ImportedMessage, MailStore, Mailbox } from '../../store/types.js';
 import { uid as toUid } from '../../ids.js';
 import { toCrlf } from './line-endings.js';
 import type { IncomingMessage, ProgressSink, TransferSummary } from './types.js';
+import { mapLimit } from '../map-limit.js';
 
 /** Limits and callbacks of an import. */
 export interface ImportLimits {
@@ -34,20 +35,6 @@ export interface ImportLimits {
 const DEFAULT_BATCH = 200;
 const DEFAULT_BATCH_BYTES = 64 * 1024 * 1024;
 const DEFAULT_CONCURRENCY = 4;
-
-/** Runs fn over items with at most `limit` calls in flight; results in input order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 /** Imports messages into one mailbox, batch by batch, counting into a shared summary. */
 export class MailboxImporter {
