@@ -9,6 +9,7 @@
  * the message size limit; the abort signal is honoured only between commits.
  */
 import { analyzeMessage } from '../../mime/analyze.js';
+import { isInternalDateInRange } from '../../mime/calendar-day.js';
 import type { AccountId } from '../../ids.js';
 import type { ImportedMessage, MailStore, Mailbox } from '../../store/types.js';
 import { uid as toUid } from '../../ids.js';
@@ -85,7 +86,9 @@ export class MailboxImporter {
     const blob = await this.store.blobs.put(bytes);
     const analysis = analyzeMessage(bytes);
     const flags = typeof m.flags === 'function' ? m.flags(analysis) : m.flags;
-    const internalDate = m.internalDate ?? (analysis.sentDate !== null ? new Date(analysis.sentDate) : new Date());
+    // The first of source date, Date header and now that an INTERNALDATE may hold (4DIGIT years, RFC 9051 §9).
+    const candidates = [m.internalDate?.getTime() ?? null, analysis.sentDate];
+    const internalDate = new Date(candidates.find((ms) => ms !== null && isInternalDateInRange(ms)) ?? Date.now());
     return { blob, analysis, flags, internalDate, sourceKey: m.sourceKey, ...(m.uid !== undefined ? { uid: toUid(m.uid) } : {}) };
   }
 
