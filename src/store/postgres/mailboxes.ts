@@ -5,7 +5,7 @@
 import type { AccountId, MailboxId } from '../../ids.js';
 import type { ChangeNote } from '../../events/pg-bus.js';
 import { IS_DELETED_SQL } from '../shared/flags.js';
-import { canonicalName, INBOX } from '../shared/names.js';
+import { canonicalName, checkNewName, INBOX } from '../shared/names.js';
 import { toMailbox, type MailboxRow } from '../shared/rows.js';
 import { StoreError } from '../types.js';
 import type { Mailbox, MailboxCounts, QuotaLimits, QuotaUsage, MailboxStore } from '../types.js';
@@ -57,6 +57,7 @@ export function withMailboxes<B extends PgBase>(Base: B) {
 
     async createMailbox(accountId: AccountId, name: string, specialUse: string | null = null): Promise<Mailbox> {
       if (!storable(name)) throw new StoreError('CANNOT', 'invalid mailbox name');
+      checkNewName(name);
       const canonical = canonicalName(name);
       return this.write(async (c) => {
         if (!(await firstOf(c, 'SELECT 1 FROM accounts WHERE account_id = $1', [accountId]))) {
@@ -88,6 +89,7 @@ export function withMailboxes<B extends PgBase>(Base: B) {
     }
 
     async renameMailbox(accountId: AccountId, from: string, to: string): Promise<void> {
+      checkNewName(to);
       const source = canonicalName(from);
       const target = canonicalName(to);
       if (!storable(source)) throw new StoreError('NONEXISTENT', 'no such mailbox');

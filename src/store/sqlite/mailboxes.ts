@@ -6,7 +6,7 @@ import type { AccountId, MailboxId } from '../../ids.js';
 import { StoreError } from '../types.js';
 import type { Mailbox, MailboxCounts, QuotaLimits, QuotaUsage, MailboxStore } from '../types.js';
 import { ACCOUNT_CHANNEL } from '../../events/change-bus.js';
-import { canonicalName, INBOX } from '../shared/names.js';
+import { canonicalName, checkNewName, INBOX } from '../shared/names.js';
 import { toMailbox, type MailboxRow } from '../shared/rows.js';
 import { planRename } from '../shared/rules.js';
 import type { SqliteBase, Wake } from './core.js';
@@ -40,6 +40,7 @@ export function withMailboxes<B extends SqliteBase>(Base: B) {
     }
 
     async createMailbox(accountId: AccountId, name: string, specialUse: string | null = null): Promise<Mailbox> {
+      checkNewName(name);
       const [mb, version] = this.write((): [Mailbox, number] => {
         if (!this.st.accountById.get(accountId)) throw new StoreError('NONEXISTENT', 'no such account');
         return [toMailbox(this.insertMailbox(accountId, canonicalName(name), specialUse)), this.st.bumpNamespace.get(accountId)!];
@@ -66,6 +67,7 @@ export function withMailboxes<B extends SqliteBase>(Base: B) {
     }
 
     async renameMailbox(accountId: AccountId, from: string, to: string): Promise<void> {
+      checkNewName(to);
       const source = canonicalName(from);
       const target = canonicalName(to);
       let version = 0;
