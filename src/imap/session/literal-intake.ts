@@ -25,6 +25,9 @@ import type { SessionState } from './state.js';
 /** Literals before authentication are small (LOGIN, AUTHENTICATE). */
 const PRE_AUTH_LITERAL_LIMIT = 8 * 1024;
 
+/** Staged blobs of one connection finishing at once (each an open temp file and its queued bytes). */
+const MAX_FINISHING = 4;
+
 /** A staged message with its analysis. */
 type StagedMessage = Omit<NewMessage, 'flags' | 'internalDate'>;
 
@@ -46,6 +49,8 @@ export interface IntakeHost {
 /** Literal decisions and message-data staging of one connection. */
 export class LiteralIntake {
   private readonly staged = new Map<number, Promise<StagedMessage>>();
+  /** Staged blobs still being written and fsynced (settled outcomes). */
+  private readonly finishing = new Set<Promise<void>>();
   private current: StagedSink | null = null;
   private tally: { of: readonly Segment[] | null; count: number; octets: number } = { of: null, count: 0, octets: 0 };
 
@@ -145,8 +150,13 @@ export class LiteralIntake {
     }
   }
 
-  /** The streamed literal `id` is complete: finish its blob for the command to take. */
-  end(id: number): void {
+  /**
+   * The streamed literal `id` is complete: finish its blob for the command to
+   * take. Resolves once fewer than MAX_FINISHING of this connection's blobs
+   * are still being written and fsynced, so a MULTIAPPEND holds a few temp
+   * files and queued bytes at a time, not one per message.
+   */
+  async end(id: number): Promise<void> {
     const sink = this.current;
     if (!sink) return;
     this.current = null;
@@ -156,8 +166,14 @@ export class LiteralIntake {
       return { blob, analysis: sink.analyzer.end() };
     })();
     // Rejections are observed by take(); avoid unhandled-rejection noise meanwhile.
-    result.catch(() => undefined);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
     this.staged.set(id, result);
+    this.finishing.add(settled);
+    void settled.then(() => this.finishing.delete(settled));
+    while (this.finishing.size >= MAX_FINISHING) await Promise.race(this.finishing);
   }
 
   /** The staged message of stream `id` (see ImapSession.takeStagedMessage). */
