@@ -4,6 +4,9 @@
  * NO [CANNOT], and INBOX is matched in ASCII case only.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { after, before, describe, test } from 'node:test';
 import { dotStuff, LmtpClient } from '../helpers/lmtp-client.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -108,6 +111,32 @@ describe('finding 19: mailbox names are normalized and checked', () => {
     // Nothing was created.
     const names = (await run('LIST "" "*"')).lines.join('\n');
     assert.doesNotMatch(names, /[\ufffe\uffff\ufdd0\ufdef\ufeff\u0085\u2028]|\u{1fffe}|\u{10ffff}/u);
+  });
+
+  test('a mailbox stored in another normalization form before this change is found by either form, and RENAME fixes it', async () => {
+    const nfc = 'ol\u00e9';
+    const nfd = 'ole\u0301';
+    assert.match((await run(`CREATE "${nfc}/kid"`)).tagged, /^OK/);
+    const id = await mailboxId(`${nfc}/kid`);
+    // What an older release stored for a client that sent NFD: the name as it came.
+    const sql = `UPDATE mailboxes SET name = replace(name, '${nfc}', '${nfd}') WHERE name LIKE '${nfc}%'`;
+    if (srv.config.store.url) {
+      const db = new pg.Client({ connectionString: srv.config.store.url });
+      await db.connect();
+      assert.equal((await db.query(sql)).rowCount, 2);
+      await db.end();
+    } else {
+      const db = new Database(join(srv.dataDir, 'mailkeep.sqlite3'));
+      assert.equal(db.prepare(sql).run().changes, 2);
+      db.close();
+    }
+    assert.deepEqual((await run('LIST "" "ol*"')).lines, [`* LIST (\\HasChildren) "/" "${nfd}"`, `* LIST (\\HasNoChildren) "/" "${nfd}/kid"`]);
+    assert.equal(await mailboxId(`${nfd}/kid`), id);
+    assert.equal(await mailboxId(`${nfc}/kid`), id);
+    // RENAME to the composed form moves the mailbox and its inferiors to NFC names.
+    assert.match((await run(`RENAME "${nfd}" "${nfc}"`)).tagged, /^OK/);
+    assert.deepEqual((await run('LIST "" "ol*"')).lines, [`* LIST (\\HasChildren) "/" "${nfc}"`, `* LIST (\\HasNoChildren) "/" "${nfc}/kid"`]);
+    assert.equal(await mailboxId(`${nfd}/kid`), id);
   });
 
   test('INBOX matches in ASCII case only: a dotless ı is another name', async () => {

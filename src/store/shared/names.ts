@@ -13,11 +13,27 @@ export const INBOX = 'INBOX';
  * case is INBOX (RFC 9051 §5.1); every other name is exact. The match is
  * ASCII-only on purpose: "ınbox" (dotless ı) is not INBOX. (A non-Unicode `/i`
  * regex never folds a non-ASCII character to an ASCII one, ES2024 §22.2.2.7.3.)
- * Names stored before normalization stay as they were created.
+ * Names stored before normalization stay as they were created (denormalizedMatch).
  */
 export function canonicalName(name: string): string {
   const nfc = name.normalize('NFC');
   return /^inbox$/i.test(nfc) ? INBOX : nfc;
+}
+
+/**
+ * Among stored rows, the one whose name is `canonical` in another
+ * normalization form: a mailbox created before names were normalized, which
+ * keeps its stored name and is still found by either form. Only names with
+ * non-ASCII characters can differ so (ASCII is NFC).
+ */
+export function denormalizedMatch<T extends { name: string }>(rows: readonly T[], canonical: string): T | undefined {
+  if (isAscii(canonical)) return undefined;
+  return rows.find((r) => r.name !== canonical && !isAscii(r.name) && canonicalName(r.name) === canonical);
+}
+
+/** Whether a name is ASCII only (and so already in NFC). */
+export function isAscii(name: string): boolean {
+  return /^[\x00-\x7f]*$/.test(name);
 }
 
 /**
