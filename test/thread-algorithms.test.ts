@@ -85,6 +85,7 @@ function factsOf(m: Msg): MessageFacts {
       references: m.refs ?? [],
       folded: { subject: [], from: [], to: [], cc: [], bcc: [] },
       addresses: { from: [], to: [], cc: [], bcc: [] },
+      headerCapped: false,
     },
   };
 }

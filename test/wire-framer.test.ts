@@ -439,3 +439,18 @@ test('framer: a line arriving one byte at a time costs linear time', () => {
   assert.ok(ev?.type === 'command' && ev.segments[0]?.kind === 'text' && ev.segments[0].bytes.equals(line));
   assert.ok(performance.now() - started < 5000, `took ${performance.now() - started} ms`);
 });
+
+test('framer: a dropped command with thousands of literals is skipped in batches (finding 6, issue 18)', () => {
+  const framer = new CommandFramer(ROOMY);
+  const lits = ' {3+}\r\nabc'.repeat(1000);
+  framer.push(b(`a APPEND INBOX {3+}\r\nabc${lits}\r\nb NOOP\r\n`));
+  const first = framer.next();
+  assert.equal(first?.type, 'literal');
+  framer.rejectLiteral();
+  let skips = 0;
+  let ev = framer.next();
+  for (let i = 0; i < 100 && ev?.type === 'skipped'; i++, ev = framer.next()) skips++;
+  // 1,001 literals to skip, at most 256 per call.
+  assert.equal(skips, 3);
+  assert.deepEqual(ev, { type: 'command', segments: [{ kind: 'text', bytes: b('b NOOP') }] });
+});

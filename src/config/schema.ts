@@ -167,6 +167,13 @@ export const configSchema = z
         preAuthTimeoutSeconds: positive(60, 'a number of seconds'),
         /** RFC 7889 APPENDLIMIT; also the LMTP message size limit. */
         appendLimit: positive(52428800, 'a size in bytes'),
+        /** Message literals (messages, CATENATE TEXT parts) in one APPEND or REPLACE, checked as each is announced (RFC 3502). */
+        maxAppendMessages: positive(1000),
+        /**
+         * Octets of message literals in one APPEND or REPLACE together, checked as each is announced. Their
+         * analyses (up to ~320 KB of header and body text each) are held until the command commits: this bounds that too.
+         */
+        maxAppendTotalSize: positive(104857600, 'a size in bytes'),
         maxLineLength: positive(65536, 'a size in bytes'),
         /** Literals outside APPEND (search strings, mailbox names …). */
         maxLiteralSize: positive(65536, 'a size in bytes'),

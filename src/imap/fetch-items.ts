@@ -128,7 +128,7 @@ export function parseSection(r: ArgReader): Section {
   const spec = r.atomUntil(']').toUpperCase();
   const parts = spec.split('.');
   const path: number[] = [];
-  while (parts.length && /^[1-9][0-9]{0,8}$/.test(parts[0]!)) path.push(Number(parts.shift()));
+  while (parts.length && isPartNumber(parts[0]!)) path.push(Number(parts.shift()));
   if (path.length > 64) throw new ParseError('Section path too deep');
   const rest = parts.join('.');
   let text: SectionText;
@@ -170,9 +170,19 @@ function parseBinaryPath(r: ArgReader): number[] {
   r.expect('[');
   if (r.skip(']')) return [];
   const spec = r.atomUntil(']');
-  if (!/^[1-9][0-9]{0,8}(\.[1-9][0-9]{0,8}){0,63}$/.test(spec)) throw new ParseError('Invalid binary section');
+  const parts = spec.split('.');
+  if (parts.length > 64 || !parts.every(isPartNumber)) throw new ParseError('Invalid binary section');
   r.expect(']');
-  return spec.split('.').map(Number);
+  return parts.map(Number);
+}
+
+/**
+ * A `section-part` number: any nz-number up to 2^32-1 (RFC 9051 §9 nz-number is
+ * a 32-bit number). One no message has is a missing part (an empty section,
+ * RFC 9051 §6.4.5), not an error.
+ */
+function isPartNumber(text: string): boolean {
+  return /^[1-9][0-9]{0,9}$/.test(text) && Number(text) <= 0xffffffff;
 }
 
 /** `partial`: "<" number "." nz-number ">". */

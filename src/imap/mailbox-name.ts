@@ -5,7 +5,7 @@
  * UTF8=ACCEPT see UTF-8 (RFC 9051 §5.1, RFC 6855 §3).
  */
 import { bad, no } from './errors.js';
-import { canonicalName, MAX_NAME_DEPTH, MAX_NAME_LENGTH, SEPARATOR } from '../mail/mailbox-name.js';
+import { canonicalName, forbiddenCharacter, hasForbiddenCodePoint, MAX_NAME_DEPTH, MAX_NAME_LENGTH, SEPARATOR } from '../mail/mailbox-name.js';
 import { decodeMutf7, encodeMutf7 } from '../mail/mutf7.js';
 import type { StringArg } from './wire/reader.js';
 
@@ -31,14 +31,19 @@ export function decodeMailboxArg(arg: StringArg, utf8: boolean): string {
   const has8bit = bytes.some((c) => c >= 0x80);
   if (utf8 || has8bit) {
     try {
-      name = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+      // ignoreBOM keeps a leading U+FEFF, so it is refused below instead of silently dropped.
+      name = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
     } catch {
       throw bad('Mailbox name is not valid UTF-8');
     }
   } else {
     const text = bytes.toString('latin1');
-    name = decodeMutf7(text) ?? UNDECODABLE + text;
+    const decoded = decodeMutf7(text);
+    if (decoded === null) return canonicalName(UNDECODABLE + text);
+    name = decoded;
   }
+  // RFC 9051 §5.1 (Net-Unicode, RFC 5198 §2): such a name can be no mailbox, whichever command names it.
+  if (hasForbiddenCodePoint(name)) throw no('CANNOT', 'Mailbox name holds a forbidden code point (control, noncharacter, byte order mark)');
   return canonicalName(name);
 }
 
@@ -64,7 +69,8 @@ export function validateNewName(name: string): string {
   const parts = trimmed.split(SEPARATOR);
   if (parts.length > MAX_NAME_DEPTH) throw no('LIMIT', 'Mailbox hierarchy is too deep');
   if (parts.some((p) => p.length === 0)) throw no('CANNOT', 'Mailbox name has an empty hierarchy level');
-  if (/[\x00-\x1f\x7f%*]/.test(trimmed)) throw no('CANNOT', 'Mailbox name contains a forbidden character');
+  const forbidden = forbiddenCharacter(trimmed);
+  if (forbidden !== null) throw no('CANNOT', `Mailbox name contains ${forbidden}`);
   return canonicalName(trimmed);
 }
 

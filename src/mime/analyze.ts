@@ -45,6 +45,11 @@ function charsetOf(node: ScanNode): string | undefined {
   return p === undefined ? undefined : p.value.toString('latin1').toLowerCase();
 }
 
+/** A header field as `MessageAnalysis.headers` holds it: the name lower-cased, the value decoded (RFC 2047, charsets). */
+export function decodedField(f: HeaderField): [name: string, value: string] {
+  return [f.name.toString('latin1').toLowerCase(), decodeHeaderValue(f.value)];
+}
+
 /** Incremental analyzer: write() the message in chunks of any size, then end() once. */
 export class MessageAnalyzer {
   private readonly scanner: MimeScanner;
@@ -113,9 +118,10 @@ export class MessageAnalyzer {
   private addHeader(f: HeaderField): void {
     const room = this.limits.maxHeaderText - this.headerChars;
     if (room <= 0) return;
-    const value = decodeHeaderValue(f.value).slice(0, room);
+    const [name, decoded] = decodedField(f);
+    const value = decoded.slice(0, room);
     this.headerChars += value.length;
-    this.headers.push([f.name.toString('latin1').toLowerCase(), value]);
+    this.headers.push([name, value]);
   }
 
   private toStruct(node: ScanNode): StructNode {

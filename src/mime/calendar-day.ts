@@ -18,3 +18,15 @@ export function dayNumber(year: number, month0: number, day: number): DayNumber 
   d.setUTCFullYear(year, month0, day);
   return dayOf(d.getTime());
 }
+
+/**
+ * Instants an INTERNALDATE may hold: RFC 9051 `date-year` is 4DIGIT, and no
+ * mail is dated before 1900. Checked on the UTC date, after zone adjustment.
+ */
+export const INTERNALDATE_MIN_MS = Date.UTC(1900, 0, 1);
+export const INTERNALDATE_MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
+
+/** Whether an instant is a date an INTERNALDATE may hold (see INTERNALDATE_MIN_MS). */
+export function isInternalDateInRange(epochMs: number): boolean {
+  return epochMs >= INTERNALDATE_MIN_MS && epochMs <= INTERNALDATE_MAX_MS;
+}

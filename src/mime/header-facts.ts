@@ -22,10 +22,11 @@ import { casemapKey, casemapText } from './collation.js';
 import { addressLists, firstOfLists, type AddressLists, type EnvelopeAddress } from './envelope-addresses.js';
 import { firstMsgId, parseMsgIds } from './message-id.js';
 import { dayNumber, dayOf, type DayNumber } from './calendar-day.js';
+import { headerFieldsCapped } from './full-header.js';
 
 /** Bump whenever what is stored (or how its keys are computed) changes. */
-/** 2: folded text is i;unicode-casemap (was upper-then-lower case). 3: sentDay, addresses. */
-export const FACTS_VERSION = 3;
+/** 2: folded text is i;unicode-casemap (was upper-then-lower case). 3: sentDay, addresses. 4: headerCapped. */
+export const FACTS_VERSION = 4;
 
 /** The header fields whose folded values are kept for SEARCH (RFC 9051 §6.4.4 FROM, TO, CC, BCC, SUBJECT). */
 export const FOLDED_FIELDS = ['subject', 'from', 'to', 'cc', 'bcc'] as const;
@@ -78,6 +79,8 @@ export interface ContentFacts {
   folded: Record<FoldedField, string[]>;
   /** Each address field's envelope text (addressText), folded; absent where a folded value already contains it. */
   addresses: Record<AddressField, string[]>;
+  /** The analysis holds only the first header fields (full-header.ts): header keys must read the raw header. */
+  headerCapped: boolean;
 }
 
 /** Folding for SEARCH substring matching: i;unicode-casemap (RFC 5255 §4.3 I18NLEVEL=1, RFC 5051 §2). */
@@ -179,6 +182,7 @@ export function contentFacts(a: MessageAnalysis): ContentFacts {
     references,
     folded,
     addresses: addressFacts(lists, (field) => folded[field]),
+    headerCapped: headerFieldsCapped(a),
   };
 }
 

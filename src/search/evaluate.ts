@@ -25,12 +25,13 @@ import type { Uid } from '../ids.js';
 import { hasFlag } from '../mail/flags.js';
 import { inRanges, resolveRanges, type SequenceSet } from './sequence-set.js';
 import type { MessageAnalysis } from '../mime/types.js';
+import { allHeaderFields, headerFieldsCapped, headerRange } from '../mime/full-header.js';
 import type { MessageRecord } from '../store/types.js';
 import { dayOf, type DayNumber } from '../mime/calendar-day.js';
 import { addressLists } from '../mime/envelope-addresses.js';
 import { addressFacts, foldText, isAddressField, isFoldedField, sentDay, type AddressField, type ContentFacts } from '../mime/header-facts.js';
 import type { MessageFacts } from './message-facts.js';
-import { queryNeeds, type SearchKey } from './query.js';
+import { queryNeeds, type QueryNeeds, type SearchKey } from './query.js';
 
 /** Messages per content batch. */
 export const BATCH = 500;
@@ -51,6 +52,8 @@ export interface ContentSource {
   getRecords(uids: readonly Uid[]): Promise<ReadonlyArray<ContentRecord>>;
   /** The stored analysis of a blob. */
   getAnalysis(blobId: string): Promise<MessageAnalysis | null>;
+  /** Bytes [start, end) of a blob: the raw header of a message whose analysis holds only its first fields (full-header.ts). */
+  readBlob?(blobId: string, start: number, end: number): Promise<Buffer>;
 }
 
 /** The per-message facts a search reads from the session's view (a MailboxView's messages fit). */
@@ -93,6 +96,8 @@ class Content {
     readonly emailId: string | null,
     readonly analysis: MessageAnalysis | null,
     private readonly facts: ContentFacts | null,
+    /** Every header field, read raw, when the analysis holds only the first ones. */
+    private readonly allHeaders: Array<[string, string]> | null = null,
   ) {
     this.internalDay = dayOf(internalDate);
     this.savedDay = saveDate === null ? this.internalDay : dayOf(saveDate);
@@ -111,7 +116,7 @@ class Content {
     let values = this.fields.get(field);
     if (!values) {
       values = [];
-      for (const [name, value] of this.analysis?.headers ?? []) if (name === field) values.push(foldText(value));
+      for (const [name, value] of this.headerFields()) if (name === field) values.push(foldText(value));
       this.fields.set(field, values);
     }
     return values;
@@ -126,8 +131,12 @@ class Content {
   }
 
   foldedHeaders(): Array<[string, string]> {
-    this.headers ??= (this.analysis?.headers ?? []).map(([name, value]) => [foldText(name), foldText(value)]);
+    this.headers ??= this.headerFields().map(([name, value]) => [foldText(name), foldText(value)]);
     return this.headers;
+  }
+
+  private headerFields(): ReadonlyArray<[string, string]> {
+    return this.allHeaders ?? this.analysis?.headers ?? [];
   }
 
   foldedBody(): string {
@@ -281,7 +290,7 @@ export async function evaluateSearch(query: SearchKey, t: SearchTarget): Promise
       else if (v === undefined) pending.push(i);
     }
     if (pending.length > 0) {
-      const content = hot ? matchFacts(pending, t, t.facts!, match) : matchContent(pending, t, match, needs.analysis);
+      const content = hot ? matchFacts(pending, t, t.facts!, match, needs) : matchContent(pending, t, match, needs);
       hits.push(...(await content));
       // Cheap hits and content hits of one batch interleave; batches themselves ascend.
       hits.sort((a, b) => a - b);
@@ -297,17 +306,19 @@ export async function evaluateSearch(query: SearchKey, t: SearchTarget): Promise
 }
 
 /** Loads content for undecided messages and returns those that match. */
-async function matchContent(indices: number[], t: SearchTarget, match: Matcher, needsAnalysis: boolean): Promise<number[]> {
+async function matchContent(indices: number[], t: SearchTarget, match: Matcher, needs: QueryNeeds): Promise<number[]> {
+  const needsAnalysis = needs.analysis;
   const byUid = new Map<number, number>(indices.map((i) => [t.messages[i]!.uid, i]));
   const records = await t.source.getRecords(indices.map((i) => t.messages[i]!.uid));
   const analyses = needsAnalysis ? await Promise.all(records.map((r) => t.source.getAnalysis(r.blobId))) : null;
+  const allHeaders = analyses && needs.headerFields ? await Promise.all(records.map((r, k) => uncappedHeader(t.source, r.blobId, analyses[k] ?? null))) : null;
   const hits: number[] = [];
   records.forEach((rec, k) => {
     const i = byUid.get(rec.uid);
     const analysis = analyses ? (analyses[k] ?? null) : null;
     // A record without its analysis cannot be searched: treat it like a message gone meanwhile.
     if (i === undefined || (needsAnalysis && !analysis)) return;
-    const content = new Content(rec.internalDate.getTime(), rec.saveDate?.getTime() ?? null, rec.emailId ?? null, analysis, null);
+    const content = new Content(rec.internalDate.getTime(), rec.saveDate?.getTime() ?? null, rec.emailId ?? null, analysis, null, allHeaders?.[k] ?? null);
     if (match(t.messages[i]!, i, content)) hits.push(i);
   });
   return hits;
@@ -338,13 +349,24 @@ function factsSuffice(key: SearchKey): boolean {
 }
 
 /** matchContent over the mailbox's hot facts, for queries that need the analysis: a message gone or without one matches no content key, as there. */
-async function matchFacts(indices: number[], t: SearchTarget, load: NonNullable<SearchTarget['facts']>, match: Matcher): Promise<number[]> {
+async function matchFacts(indices: number[], t: SearchTarget, load: NonNullable<SearchTarget['facts']>, match: Matcher, needs: QueryNeeds): Promise<number[]> {
   const facts = await load(indices.map((i) => t.messages[i]!.uid));
   const hits: number[] = [];
+  // Facts folded from capped header fields may miss one: those messages are matched on their raw header.
+  const capped: number[] = [];
   indices.forEach((i, k) => {
     const f = facts[k];
     if (f === undefined || f.content === null) return;
-    if (match(t.messages[i]!, i, new Content(f.arrival, null, null, null, f.content))) hits.push(i);
+    if (needs.headerFields && f.content.headerCapped) capped.push(i);
+    else if (match(t.messages[i]!, i, new Content(f.arrival, null, null, null, f.content))) hits.push(i);
   });
-  return hits;
+  if (capped.length > 0) hits.push(...(await matchContent(capped, t, match, needs)));
+  return hits.sort((a, b) => a - b);
+}
+
+/** Every header field of a message whose analysis holds only the first ones (read raw, full-header.ts); null otherwise. */
+async function uncappedHeader(source: ContentSource, blobId: string, analysis: MessageAnalysis | null): Promise<Array<[string, string]> | null> {
+  if (analysis === null || source.readBlob === undefined || !headerFieldsCapped(analysis)) return null;
+  const { start, end } = headerRange(analysis);
+  return allHeaderFields(await source.readBlob(blobId, start, end));
 }

@@ -65,11 +65,13 @@ export interface QueryNeeds {
   seqNumbers: boolean;
   /** BODY or TEXT: the analysis must include the decoded body text. */
   bodyText: boolean;
+  /** A header or TEXT key: header fields are read (all of them, full-header.ts). */
+  headerFields: boolean;
 }
 
 /** Walks the tree once and reports which data it needs. */
 export function queryNeeds(key: SearchKey): QueryNeeds {
-  const needs: QueryNeeds = { record: false, analysis: false, modseq: false, seqNumbers: false, bodyText: false };
+  const needs: QueryNeeds = { record: false, analysis: false, modseq: false, seqNumbers: false, bodyText: false, headerFields: false };
   const visit = (k: SearchKey): void => {
     switch (k.kind) {
       case 'within':
@@ -89,6 +91,7 @@ export function queryNeeds(key: SearchKey): QueryNeeds {
         needs.record = true;
         needs.analysis = true;
         if (k.kind !== 'header') needs.bodyText = true;
+        if (k.kind !== 'body') needs.headerFields = true;
         break;
       case 'modseq':
         needs.modseq = true;

@@ -3,6 +3,7 @@
  * 4315) and CATENATE (RFC 4469, see catenate.ts). Message literals were streamed to the blob store and analysed while
  * they arrived; this command only commits them, all in one transaction.
  */
+import { mapLimit } from '../../mail/map-limit.js';
 import { analyzeMessage } from '../../mime/analyze.js';
 import type { NewMessage } from '../../store/types.js';
 import { no } from '../errors.js';
@@ -15,8 +16,8 @@ import { parseCatParts, stageCatenated, type CatPart } from './catenate.js';
 import { accountOf, readMailbox, requireTarget } from './mailboxes.js';
 import { command } from './spec.js';
 
-/** Bound on messages in one MULTIAPPEND. */
-const MAX_MESSAGES = 1000;
+/** Messages of one APPEND staged at once. */
+const STAGING_CONCURRENCY = 16;
 
 /** One `append-message` (RFC 4466 §2.1 as used by RFC 3502 and RFC 8508). */
 export interface AppendItem {
@@ -71,17 +72,19 @@ export const append = command({
   parse(r, inv) {
     const mailbox = readMailbox(r, inv);
     const items: AppendItem[] = [];
+    // Literal intake refused message literals past the bound as they were announced; this catches the rest.
+    const max = inv.session.config.limits.maxAppendMessages;
     do {
       items.push(parseAppendItem(r));
-      if (items.length > MAX_MESSAGES) throw new ParseError('Too many messages in one APPEND');
+      if (items.length > max) throw new ParseError(`Too many messages in one APPEND (limit ${max})`);
     } while (!r.atEnd());
     return { mailbox, items };
   },
   async run(inv, { mailbox, items }) {
     const session = inv.session;
     const account = accountOf(session);
-    const messages: NewMessage[] = [];
-    for (const item of items) messages.push(await stageItem(session, item));
+    // Buffered (small) messages are staged now: a few at a time, so their fsyncs overlap but temp files stay few.
+    const messages = await mapLimit(items, STAGING_CONCURRENCY, (item) => stageItem(session, item));
     const mb = await requireTarget(session, mailbox);
     const res = await session.store.appendMessages(account, mb.id, messages);
     session.notifier.ownCommit(mb.id, res.uids);

@@ -25,6 +25,7 @@ import { condstore, enableCondstore, fetchHead, qresync, uidOnly } from '../cond
 import type { MailboxView } from '../session/mailbox-view.js';
 import { formatNumbers, inRanges, resolveRanges } from '../../search/sequence-set.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
+import { INTERNALDATE_MAX_MS, INTERNALDATE_MIN_MS } from '../../mime/calendar-day.js';
 import { findPart } from '../../mime/section.js';
 import { decodeTransferEncoding } from '../../mime/transfer-encoding.js';
 import type { MessageAnalysis } from '../../mime/types.js';
@@ -55,10 +56,13 @@ const WINDOW_BYTES = 1024 * 1024;
 const windowSlabs = new SlabPool(WINDOW_BYTES, 4);
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** RFC 9051 `date-time` in UTC. */
-export function formatInternalDate(d: Date): string {
+/** RFC 9051 `date-time` in UTC, with a 4DIGIT year: a date stored outside years 1900-9999 prints as the nearest bound. */
+export function formatInternalDate(date: Date): string {
+  const ms = date.getTime();
+  const d = Number.isNaN(ms) ? new Date(INTERNALDATE_MIN_MS) : new Date(Math.min(INTERNALDATE_MAX_MS, Math.max(INTERNALDATE_MIN_MS, ms)));
   const p = (n: number): string => String(n).padStart(2, '0');
-  return `"${p(d.getUTCDate())}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000"`;
+  const year = String(d.getUTCFullYear()).padStart(4, '0');
+  return `"${p(d.getUTCDate())}-${MONTHS[d.getUTCMonth()]}-${year} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000"`;
 }
 
 interface FetchArgs {

@@ -143,9 +143,13 @@ export const rename = command({
     const session = inv.session;
     const to = validateNewName(raw);
     if (to === 'INBOX') throw no('ALREADYEXISTS', 'INBOX always exists');
-    if (to === from || to.startsWith(from + SEPARATOR)) throw no('CANNOT', 'Cannot rename a mailbox into itself');
-    await requireMailbox(session, from);
-    if (await session.store.getMailbox(accountOf(session), to)) throw no('ALREADYEXISTS', 'Target mailbox exists');
+    const source = await requireMailbox(session, from);
+    // A mailbox stored under a name in another normalization form (created before names were normalized)
+    // may be renamed to the NFC form of its name: that target finds the mailbox itself.
+    const existing = await session.store.getMailbox(accountOf(session), to);
+    const normalizing = existing?.id === source.id && existing.name !== to;
+    if (!normalizing && (to === from || to.startsWith(from + SEPARATOR))) throw no('CANNOT', 'Cannot rename a mailbox into itself');
+    if (existing && !normalizing) throw no('ALREADYEXISTS', 'Target mailbox exists');
     await createParents(session, to);
     await session.store.renameMailbox(accountOf(session), from, to);
     session.notifier.ownNames(from, to);

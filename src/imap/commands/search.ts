@@ -87,6 +87,7 @@ export function selectedSource(session: ImapSession, bodyText: boolean): Content
   return {
     getRecords: (uids) => session.store.getRecords(accountId, view.mailboxId, uids),
     getAnalysis: (blobId) => session.store.getAnalysis(blobId, { bodyText }),
+    readBlob: (blobId, start, end) => session.store.blobs.read(blobId, start, end),
   };
 }
 

@@ -15,6 +15,7 @@
  *   response as written, FETCH's message data as its size.
  */
 import { randomBytes } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
@@ -257,6 +258,11 @@ export class ImapConnection implements ImapSession, DispatchHost {
   private async nextEvent(): Promise<FrameEvent | null> {
     for (;;) {
       const ev = this.framer.next();
+      // A dropped command's literals are skipped in batches, other sessions' work between them.
+      if (ev?.type === 'skipped') {
+        await nextTurn();
+        continue;
+      }
       if (ev) return ev;
       if (this.closed) return null;
       this.awaitingInput = true;
@@ -292,7 +298,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
           await this.intake.feed(ev.data);
           break;
         case 'literal-end':
-          this.intake.end(ev.id);
+          await this.intake.end(ev.id);
           break;
         case 'error':
           this.traceDropped(ev.tag, ev.reason);

@@ -17,7 +17,7 @@ import { MessageAnalyzer } from '../../mime/analyze.js';
 import type { BlobWriter, MailStore, NewMessage } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
 import { ImapError } from '../errors.js';
-import type { CommandFramer, LiteralAnnounce } from '../wire/framer.js';
+import type { CommandFramer, LiteralAnnounce, Segment } from '../wire/framer.js';
 import { ArgReader, ParseError } from '../wire/reader.js';
 import { readCommandName, type CommandTable } from './dispatch.js';
 import type { SessionState } from './state.js';
@@ -25,13 +25,16 @@ import type { SessionState } from './state.js';
 /** Literals before authentication are small (LOGIN, AUTHENTICATE). */
 const PRE_AUTH_LITERAL_LIMIT = 8 * 1024;
 
+/** Staged blobs of one connection finishing at once (each an open temp file and its queued bytes). */
+const MAX_FINISHING = 4;
+
 /** A staged message with its analysis. */
 type StagedMessage = Omit<NewMessage, 'flags' | 'internalDate'>;
 
+/** A message literal being received. */
 interface StagedSink {
   writer: BlobWriter;
   analyzer: MessageAnalyzer;
-  result?: Promise<StagedMessage>;
 }
 
 /** What intake needs of the connection. */
@@ -52,8 +55,11 @@ export interface LiteralRefusal {
 
 /** Literal decisions and message-data staging of one connection. */
 export class LiteralIntake {
-  private readonly staged = new Map<number, StagedSink>();
+  private readonly staged = new Map<number, Promise<StagedMessage>>();
+  /** Staged blobs still being written and fsynced (settled outcomes). */
+  private readonly finishing = new Set<Promise<void>>();
   private current: StagedSink | null = null;
+  private tally: { of: readonly Segment[] | null; count: number; octets: number } = { of: null, count: 0, octets: 0 };
 
   /** `pauseInput`: stop reading from the client while the blob store catches up. */
   constructor(
@@ -68,13 +74,8 @@ export class LiteralIntake {
     const authed = state.kind === 'authenticated' || state.kind === 'selected';
     const { tag, message } = this.classify(a);
     if (authed && message) {
-      const limit = config.limits.appendLimit;
-      if (a.size > limit) {
-        framer.rejectLiteral();
-        return { tag, status: 'NO', code: 'TOOBIG', text: `Message too big (limit ${limit} octets)` };
-      }
-      framer.acceptLiteral('stream');
-      this.current = { writer: this.host.store.blobs.createWriter(limit), analyzer: new MessageAnalyzer() };
+      const refused = this.admitMessage(tag, a, framer);
+      if (refused) return refused;
     } else {
       const limit = authed ? config.limits.maxLiteralSize : Math.min(PRE_AUTH_LITERAL_LIMIT, config.limits.maxLiteralSize);
       if (a.size > limit || !framer.literalFits(a.size)) {
@@ -85,6 +86,44 @@ export class LiteralIntake {
     }
     if (!a.nonSync) this.host.write(Buffer.from('+ Ready for literal data\r\n'));
     return null;
+  }
+
+  /**
+   * Message data is counted when announced, before any of it is staged: one
+   * command holds at most `maxAppendMessages` literals and `maxAppendTotalSize`
+   * octets of them. A refused non-synchronizing literal is skipped unstored
+   * with the rest of its command (RFC 7888 §4, choice 1). A small literal that
+   * fits the command budget is buffered and staged when the command runs, one
+   * at a time; a larger one streams to the blob store as it arrives.
+   */
+  private admitMessage(tag: string, a: LiteralAnnounce, framer: CommandFramer): LiteralRefusal | null {
+    const limits = this.host.config.limits;
+    const tally = this.tallyFor(a.segments);
+    const refuse = (status: 'NO' | 'BAD', code: string, text: string): LiteralRefusal => {
+      framer.rejectLiteral();
+      this.discardUntaken();
+      return { tag, status, code, text };
+    };
+    // A message over APPENDLIMIT is a NO (RFC 7889 §4); a command past its bounds is refused as a whole.
+    if (a.size > limits.appendLimit) return refuse('NO', 'TOOBIG', `Message too big (limit ${limits.appendLimit} octets)`);
+    if (tally.count >= limits.maxAppendMessages) return refuse('BAD', 'LIMIT', `Too many messages in one command (limit ${limits.maxAppendMessages})`);
+    if (tally.octets + a.size > limits.maxAppendTotalSize)
+      return refuse('BAD', 'TOOBIG', `Messages too big together (limit ${limits.maxAppendTotalSize} octets per command)`);
+    tally.count++;
+    tally.octets += a.size;
+    if (a.size <= limits.maxLiteralSize && framer.literalFits(a.size)) {
+      framer.acceptLiteral('buffer');
+      return null;
+    }
+    framer.acceptLiteral('stream');
+    this.current = { writer: this.host.store.blobs.createWriter(limits.appendLimit), analyzer: new MessageAnalyzer() };
+    return null;
+  }
+
+  /** The message-literal tally of the command `segments` belong to (the framer starts a new array per command). */
+  private tallyFor(segments: readonly Segment[]): { count: number; octets: number } {
+    if (this.tally.of !== segments) this.tally = { of: segments, count: 0, octets: 0 };
+    return this.tally;
   }
 
   /**
@@ -118,47 +157,54 @@ export class LiteralIntake {
     }
   }
 
-  /** The streamed literal `id` is complete: finish its blob for the command to take. */
-  end(id: number): void {
+  /**
+   * The streamed literal `id` is complete: finish its blob for the command to
+   * take. Resolves once fewer than MAX_FINISHING of this connection's blobs
+   * are still being written and fsynced, so a MULTIAPPEND holds a few temp
+   * files and queued bytes at a time, not one per message.
+   */
+  async end(id: number): Promise<void> {
     const sink = this.current;
     if (!sink) return;
     this.current = null;
-    sink.result = (async () => {
+    // Only the outcome is kept: the writer and the analyzer's working state are let go.
+    const result = (async () => {
       const blob = await sink.writer.finish();
       return { blob, analysis: sink.analyzer.end() };
     })();
     // Rejections are observed by take(); avoid unhandled-rejection noise meanwhile.
-    sink.result.catch(() => undefined);
-    this.staged.set(id, sink);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.staged.set(id, result);
+    this.finishing.add(settled);
+    void settled.then(() => this.finishing.delete(settled));
+    while (this.finishing.size >= MAX_FINISHING) await Promise.race(this.finishing);
   }
 
   /** The staged message of stream `id` (see ImapSession.takeStagedMessage). */
   take(id: number): Promise<StagedMessage> {
-    const sink = this.staged.get(id);
+    const result = this.staged.get(id);
     this.staged.delete(id);
-    if (!sink?.result) return Promise.reject(new ImapError('BAD', null, 'Message literal missing'));
-    return sink.result.catch((e: unknown) => {
+    if (!result) return Promise.reject(new ImapError('BAD', null, 'Message literal missing'));
+    return result.catch((e: unknown) => {
       if (e instanceof StoreError && e.code === 'LIMIT') throw new ImapError('NO', 'TOOBIG', 'Message too big');
       throw e;
     });
   }
 
-  /** After each command: messages it did not take (it failed first) are dropped. */
+  /**
+   * After each command, or when it is refused part-way: messages it did not
+   * take are dropped. Their writers finished in end(), so there is nothing to
+   * abort, and their outcomes are already observed.
+   */
   discardUntaken(): void {
-    for (const [id, sink] of this.staged) {
-      this.staged.delete(id);
-      // Its writer already finished (end()), so there is nothing to abort; only the outcome is observed.
-      void sink.result?.then(
-        () => undefined,
-        () => undefined,
-      );
-    }
+    this.staged.clear();
   }
 
-  /** The connection closed: abort every staged blob, and the literal cut off mid-way. */
+  /** The connection closed: abort the literal cut off mid-way (staged ones are finished). */
   abortAll(): void {
-    // A finished writer rejects abort(); nothing is left to undo then.
-    for (const sink of this.staged.values()) void sink.writer.abort().catch(() => undefined);
     this.staged.clear();
     void this.current?.writer.abort().catch(() => undefined);
     this.current = null;

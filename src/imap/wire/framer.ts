@@ -39,7 +39,9 @@ export type FrameEvent =
   | { type: 'literal'; announce: LiteralAnnounce }
   | { type: 'literal-chunk'; data: Buffer }
   | { type: 'literal-end'; id: number }
-  | { type: 'error'; reason: 'line-too-long' | 'command-too-large'; tag: string | null };
+  | { type: 'error'; reason: 'line-too-long' | 'command-too-large'; tag: string | null }
+  /** SKIP_BATCH literals of a dropped command were skipped in one call: let other work run before the rest. */
+  | { type: 'skipped' };
 
 /** Framer limits. */
 export interface FramerLimits {
@@ -61,6 +63,8 @@ const LITERAL_HEADER = /(~?)\{(\d{1,10})(\+?)\}$/;
 /** Longest line tail that can hold a literal header (`~{4294967295+}`), with room to spare. */
 const HEADER_TAIL = 16;
 const EMPTY = Buffer.alloc(0);
+/** Literals of a dropped command skipped per next() call (40,000 tiny ones must not hold the event loop). */
+const SKIP_BATCH = 256;
 
 /** Where a line scan stands relative to quoted strings (a quoted string never spans lines). */
 enum Quote {
@@ -178,6 +182,7 @@ export class CommandFramer {
 
   /** Returns the next event, or null when more input (or a literal decision) is needed. */
   next(): FrameEvent | null {
+    let skipped = 0;
     for (;;) {
       const mode = this.mode;
       switch (mode.m) {
@@ -213,6 +218,7 @@ export class CommandFramer {
           mode.remaining -= take;
           if (mode.remaining > 0) return null;
           this.mode = { m: 'discard-line', quote: Quote.Outside, tail: '' };
+          if (++skipped >= SKIP_BATCH) return { type: 'skipped' };
           continue;
         }
         case 'discard-line': {

@@ -7,6 +7,7 @@
 import type { Segment } from './framer.js';
 import { isAtomChar } from '../../syntax/imap-string.js';
 import { parseSequenceSet, type SequenceSet } from '../../search/sequence-set.js';
+import { isInternalDateInRange } from '../../mime/calendar-day.js';
 
 /** A syntax error in client input: answered with BAD. */
 export class ParseError extends Error {
@@ -301,7 +302,10 @@ export class ArgReader {
     const [hh, mm, ss, zh, zm] = [m[4], m[5], m[6], m[8], m[9]].map(Number) as number[];
     if (hh! > 23 || mm! > 59 || ss! > 60 || zm! > 59) throw new ParseError('Invalid date-time');
     const offset = (m[7] === '-' ? -1 : 1) * (zh! * 60 + zm!);
-    return new Date(utc(year, month, day) + ((hh! * 60 + mm! - offset) * 60 + ss!) * 1000);
+    const ms = utc(year, month, day) + ((hh! * 60 + mm! - offset) * 60 + ss!) * 1000;
+    // The UTC date must print back as a 4DIGIT year (RFC 9051 §9 date-year); years before 1900 are no mail date.
+    if (!isInternalDateInRange(ms)) throw new ParseError('date-time out of range (years 1900-9999 in UTC)');
+    return new Date(ms);
   }
 
   /** `date` (SEARCH): date-text or quoted date-text, "d-Mon-yyyy"; returns [y, m0, d]. */

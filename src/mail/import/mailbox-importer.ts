@@ -9,11 +9,13 @@
  * the message size limit; the abort signal is honoured only between commits.
  */
 import { analyzeMessage } from '../../mime/analyze.js';
+import { isInternalDateInRange } from '../../mime/calendar-day.js';
 import type { AccountId } from '../../ids.js';
 import type { ImportedMessage, MailStore, Mailbox } from '../../store/types.js';
 import { uid as toUid } from '../../ids.js';
 import { toCrlf } from './line-endings.js';
 import type { IncomingMessage, ProgressSink, TransferSummary } from './types.js';
+import { mapLimit } from '../map-limit.js';
 
 /** Limits and callbacks of an import. */
 export interface ImportLimits {
@@ -34,20 +36,6 @@ export interface ImportLimits {
 const DEFAULT_BATCH = 200;
 const DEFAULT_BATCH_BYTES = 64 * 1024 * 1024;
 const DEFAULT_CONCURRENCY = 4;
-
-/** Runs fn over items with at most `limit` calls in flight; results in input order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 /** Imports messages into one mailbox, batch by batch, counting into a shared summary. */
 export class MailboxImporter {
@@ -98,7 +86,9 @@ export class MailboxImporter {
     const blob = await this.store.blobs.put(bytes);
     const analysis = analyzeMessage(bytes);
     const flags = typeof m.flags === 'function' ? m.flags(analysis) : m.flags;
-    const internalDate = m.internalDate ?? (analysis.sentDate !== null ? new Date(analysis.sentDate) : new Date());
+    // The first of source date, Date header and now that an INTERNALDATE may hold (4DIGIT years, RFC 9051 §9).
+    const candidates = [m.internalDate?.getTime() ?? null, analysis.sentDate];
+    const internalDate = new Date(candidates.find((ms) => ms !== null && isInternalDateInRange(ms)) ?? Date.now());
     return { blob, analysis, flags, internalDate, sourceKey: m.sourceKey, ...(m.uid !== undefined ? { uid: toUid(m.uid) } : {}) };
   }
 

@@ -7,7 +7,7 @@
  * mailbox name survives export → import.
  */
 import type { AccountId } from '../../ids.js';
-import { canonicalName, MAX_NAME_DEPTH, MAX_NAME_LENGTH, SEPARATOR } from '../mailbox-name.js';
+import { canonicalName, forbiddenCharacter, MAX_NAME_DEPTH, MAX_NAME_LENGTH, SEPARATOR } from '../mailbox-name.js';
 import { decodeMutf7, encodeMutf7 } from '../mutf7.js';
 import type { MailStore, Mailbox } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
@@ -19,8 +19,7 @@ export function mailboxNameProblem(name: string): string | null {
   const levels = name.split(SEPARATOR);
   if (levels.length > MAX_NAME_DEPTH) return 'hierarchy too deep';
   if (levels.some((l) => l.length === 0)) return 'empty hierarchy level';
-  if (/[\x00-\x1f\x7f%*]/.test(name)) return 'forbidden character';
-  return null;
+  return forbiddenCharacter(name);
 }
 
 /** Joins a parent and a child name; the parent INBOX means "top level" for imported folder trees. */

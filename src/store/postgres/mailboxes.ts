@@ -5,7 +5,7 @@
 import type { AccountId, MailboxId } from '../../ids.js';
 import type { ChangeNote } from '../../events/pg-bus.js';
 import { IS_DELETED_SQL } from '../shared/flags.js';
-import { canonicalName, INBOX } from '../shared/names.js';
+import { canonicalName, checkNewName, denormalizedMatch, INBOX, isAscii } from '../shared/names.js';
 import { toMailbox, type MailboxRow } from '../shared/rows.js';
 import { StoreError } from '../types.js';
 import type { Mailbox, MailboxCounts, QuotaLimits, QuotaUsage, MailboxStore } from '../types.js';
@@ -46,8 +46,14 @@ export function withMailboxes<B extends PgBase>(Base: B) {
 
     async getMailbox(accountId: AccountId, name: string): Promise<Mailbox | null> {
       if (!storable(name)) return null;
-      const row = await firstOf<MailboxRow>(this.pool, 'SELECT * FROM mailboxes WHERE account_id = $1 AND name = $2', [accountId, canonicalName(name)]);
-      return row ? toMailbox(row) : null;
+      const canonical = canonicalName(name);
+      const row = await firstOf<MailboxRow>(this.pool, 'SELECT * FROM mailboxes WHERE account_id = $1 AND name = $2', [accountId, canonical]);
+      if (row) return toMailbox(row);
+      // A mailbox created before names were normalized keeps its stored name (shared/names.ts denormalizedMatch).
+      if (isAscii(canonical)) return null;
+      const nonAscii = await rowsOf<MailboxRow>(this.pool, "SELECT * FROM mailboxes WHERE account_id = $1 AND name ~ '[^\\x01-\\x7f]'", [accountId]);
+      const legacy = denormalizedMatch(nonAscii, canonical);
+      return legacy ? toMailbox(legacy) : null;
     }
 
     async getMailboxById(accountId: AccountId, id: MailboxId): Promise<Mailbox | null> {
@@ -57,6 +63,7 @@ export function withMailboxes<B extends PgBase>(Base: B) {
 
     async createMailbox(accountId: AccountId, name: string, specialUse: string | null = null): Promise<Mailbox> {
       if (!storable(name)) throw new StoreError('CANNOT', 'invalid mailbox name');
+      checkNewName(name);
       const canonical = canonicalName(name);
       return this.write(async (c) => {
         if (!(await firstOf(c, 'SELECT 1 FROM accounts WHERE account_id = $1', [accountId]))) {
@@ -91,7 +98,9 @@ export function withMailboxes<B extends PgBase>(Base: B) {
     }
 
     async renameMailbox(accountId: AccountId, from: string, to: string): Promise<void> {
-      const source = canonicalName(from);
+      checkNewName(to);
+      // The name as stored: inferiors of a mailbox created before names were normalized share its form.
+      const source = (await this.getMailbox(accountId, from))?.name ?? canonicalName(from);
       const target = canonicalName(to);
       if (!storable(source)) throw new StoreError('NONEXISTENT', 'no such mailbox');
       if (!storable(target)) throw new StoreError('CANNOT', 'invalid mailbox name');

@@ -6,7 +6,7 @@ import type { AccountId, MailboxId } from '../../ids.js';
 import { StoreError } from '../types.js';
 import type { Mailbox, MailboxCounts, QuotaLimits, QuotaUsage, MailboxStore } from '../types.js';
 import { ACCOUNT_CHANNEL } from '../../events/change-bus.js';
-import { canonicalName, INBOX } from '../shared/names.js';
+import { canonicalName, checkNewName, denormalizedMatch, INBOX, isAscii } from '../shared/names.js';
 import { toMailbox, type MailboxRow } from '../shared/rows.js';
 import { planRename } from '../shared/rules.js';
 import type { SqliteBase, Wake } from './core.js';
@@ -30,8 +30,16 @@ export function withMailboxes<B extends SqliteBase>(Base: B) {
     }
 
     async getMailbox(accountId: AccountId, name: string): Promise<Mailbox | null> {
-      const row = this.st.mailboxByName.get(accountId, canonicalName(name));
+      const row = this.mailboxRowByName(accountId, name);
       return row ? toMailbox(row) : null;
+    }
+
+    /** The row a name means: stored under its canonical form, or (created before names were normalized) under another form. */
+    protected mailboxRowByName(accountId: AccountId, name: string): MailboxRow | undefined {
+      const canonical = canonicalName(name);
+      const row = this.st.mailboxByName.get(accountId, canonical);
+      if (row || isAscii(canonical)) return row;
+      return denormalizedMatch(this.st.mailboxesOf.all(accountId), canonical);
     }
 
     async getMailboxById(accountId: AccountId, id: MailboxId): Promise<Mailbox | null> {
@@ -40,6 +48,7 @@ export function withMailboxes<B extends SqliteBase>(Base: B) {
     }
 
     async createMailbox(accountId: AccountId, name: string, specialUse: string | null = null): Promise<Mailbox> {
+      checkNewName(name);
       const [mb, version] = this.write((): [Mailbox, number] => {
         if (!this.st.accountById.get(accountId)) throw new StoreError('NONEXISTENT', 'no such account');
         return [toMailbox(this.insertMailbox(accountId, canonicalName(name), specialUse)), this.st.bumpNamespace.get(accountId)!];
@@ -66,13 +75,15 @@ export function withMailboxes<B extends SqliteBase>(Base: B) {
     }
 
     async renameMailbox(accountId: AccountId, from: string, to: string): Promise<void> {
-      const source = canonicalName(from);
+      checkNewName(to);
       const target = canonicalName(to);
       let version = 0;
       const wakes = this.write((): Wake[] => {
         version = this.st.bumpNamespace.get(accountId)!;
-        const src = this.st.mailboxByName.get(accountId, source);
+        const src = this.mailboxRowByName(accountId, from);
         if (!src) throw new StoreError('NONEXISTENT', 'no such mailbox');
+        // The name as stored: inferiors of a mailbox created before names were normalized share its form.
+        const source = src.name;
         if (this.st.mailboxByName.get(accountId, target)) throw new StoreError('ALREADYEXISTS', 'target mailbox exists');
         if (source === INBOX) return this.renameInbox(accountId, src, target);
         // RFC 9051 §6.3.6: inferior names are renamed too.
