@@ -168,6 +168,11 @@ export const configSchema = z
         /** Literals outside APPEND (search strings, mailbox names …). */
         maxLiteralSize: positive(65536, 'a size in bytes'),
         maxCommandSize: positive(1048576, 'a size in bytes'),
+        /**
+         * Messages per store transaction in a long STORE, EXPUNGE, COPY or MOVE, which commits in
+         * such slices and lets other sessions run between them (issue 18, finding 10).
+         */
+        messagesPerTransaction: positive(500),
       })
       .prefault({}),
     imap: z
