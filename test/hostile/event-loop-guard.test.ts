@@ -1,0 +1,215 @@
+/**
+ * Issue 18, findings 5 and 10: one session's long command never blocks
+ * another's. While a heavy command runs on one connection, a second
+ * connection sends NOOP after NOOP; the slowest NOOP must answer within a
+ * second (the bench row `bench/event-loop-guard.ts` measures the same at full
+ * size, with a 50 ms p99 target). The sizes here stalled the server for
+ * seconds before the work was sliced.
+ *
+ * The server runs as a child process, so the clients' own work never delays
+ * it, and without MAILKEEP_CHECK_VIEWS: the view check reads and compares the
+ * whole selected mailbox after every command, synchronously by design, which
+ * is exactly the stall this test looks for.
+ */
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { hashPassword } from '../../src/auth/password.js';
+import { openStore } from '../../src/store/open.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { spawnServer, type ChildServer } from '../helpers/server.js';
+
+const PG = process.env.MAILKEEP_TEST_STORE === 'postgres';
+/** The slowest NOOP of the second session allowed while the heavy command runs. */
+const NOOP_BOUND_MS = 1000;
+/**
+ * Messages APPENDed, then doubled by COPY 1:* (32,000 on SQLite, where an
+ * unsliced STORE or EXPUNGE of them held the event loop 1–2 s; PostgreSQL's
+ * round trips make each slice slower, so 16,000 there).
+ */
+const BASE_MESSAGES = 1000;
+const DOUBLINGS = PG ? 4 : 5;
+/** Generous: the heavy commands themselves may take many seconds on a loaded CI box. */
+const HEAVY_TIMEOUT_MS = 240_000;
+
+let srv: ChildServer;
+let dataDir: string;
+let db: TestDatabase | null = null;
+let heavy: RawClient;
+let probe: RawClient;
+let tagNo = 0;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Sends a command on the heavy connection; resolves with its tagged line. */
+async function run(command: string | Buffer, timeoutMs = HEAVY_TIMEOUT_MS): Promise<string> {
+  const tag = `h${++tagNo}`;
+  return (await heavy.command(tag, command, timeoutMs)).tagged.slice(tag.length + 1);
+}
+
+/** NOOPs on the probe connection for as long as `work` runs: the slowest round trip, in ms. */
+async function slowestNoopDuring<T>(work: () => Promise<T>): Promise<{ result: T; slowest: number; noops: number }> {
+  let done = false;
+  let slowest = 0;
+  let noops = 0;
+  const loop = (async () => {
+    // Bounded by the work's own timeout: each NOOP waits at most 30 s.
+    while (!done) {
+      const t = performance.now();
+      const r = await probe.command(`p${++noops}`, 'NOOP', 30_000);
+      assert.match(r.tagged, / OK/);
+      slowest = Math.max(slowest, performance.now() - t);
+      await sleep(2);
+    }
+  })();
+  await sleep(5);
+  let result: T;
+  try {
+    result = await work();
+  } finally {
+    done = true;
+  }
+  await loop;
+  return { result, slowest, noops };
+}
+
+/** A message with `fields` header fields. */
+function manyFields(i: number, fields: number): string {
+  const lines = [`Subject: many fields ${i}`, 'From: a@example.org', `Message-ID: <f${i}@example.org>`];
+  for (let k = 0; k < fields; k++) lines.push(`X-Field-${k}: value ${k} of message ${i}`);
+  return `${lines.join('\r\n')}\r\n\r\nbody ${i}\r\n`;
+}
+
+const small = (i: number): string => `Subject: small ${i}\r\nFrom: a@example.org\r\n\r\nhello ${i}\r\n`;
+
+/** APPEND of several messages in one command (RFC 3502 MULTIAPPEND), LITERAL+ (RFC 7888). */
+function multiAppend(box: string, messages: string[]): Buffer {
+  return Buffer.from(`APPEND ${box}${messages.map((m) => ` {${Buffer.byteLength(m)}+}\r\n${m}`).join('')}`);
+}
+
+before(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-guard-'));
+  db = PG ? await createTestDatabase({ migrated: true }) : null;
+  const store = await openStore({ dataDir, url: db?.url ?? null });
+  await store.createAccount('eve', await hashPassword('pw'));
+  await store.close();
+  const env: NodeJS.ProcessEnv = { ...process.env, MAILKEEP_LIMITS__MAX_COMMAND_SIZE: String(4 * 1024 * 1024) };
+  delete env.MAILKEEP_CHECK_VIEWS;
+  srv = await spawnServer(dataDir, db ? ['--store', db.url] : [], env);
+  heavy = await RawClient.login(srv.imapsPort, 'eve', 'pw');
+  probe = await RawClient.login(srv.imapsPort, 'eve', 'pw');
+});
+after(async () => {
+  heavy?.close();
+  probe?.close();
+  srv?.child.kill('SIGTERM');
+  await srv?.exited;
+  await db?.drop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('issue 18: long work never blocks other sessions', () => {
+  test('finding 10: SEARCH with many TEXT keys over messages of 2,000 header fields', async () => {
+    assert.match(await run('CREATE fields'), /^OK/);
+    for (let b = 0; b < 2; b++) {
+      assert.match(
+        await run(
+          multiAppend(
+            'fields',
+            Array.from({ length: 30 }, (_, k) => manyFields(b * 30 + k, 2000)),
+          ),
+        ),
+        /^OK/,
+      );
+    }
+    assert.match(await run('SELECT fields'), /^OK/);
+    const keys = Array.from({ length: 200 }, (_, k) => `TEXT nomatch${k}`).join(' ');
+    const { result, slowest } = await slowestNoopDuring(() => run(`SEARCH ${keys} TEXT "value 7 of"`));
+    assert.match(result, /^OK/);
+    assert.ok(slowest < NOOP_BOUND_MS, `a NOOP waited ${slowest.toFixed(0)} ms during SEARCH`);
+  });
+
+  test('finding 10: COPY 1:* doubling a mailbox, STORE 1:* and EXPUNGE', async () => {
+    assert.match(await run('CREATE big'), /^OK/);
+    for (let b = 0; b < BASE_MESSAGES / 250; b++) {
+      assert.match(
+        await run(
+          multiAppend(
+            'big',
+            Array.from({ length: 250 }, (_, k) => small(b * 250 + k)),
+          ),
+        ),
+        /^OK/,
+      );
+    }
+    assert.match(await run('SELECT big'), /^OK/);
+    let copySlowest = 0;
+    for (let c = 0; c < DOUBLINGS; c++) {
+      const { result, slowest } = await slowestNoopDuring(() => run('COPY 1:* big'));
+      assert.match(result, /^OK \[COPYUID /);
+      copySlowest = Math.max(copySlowest, slowest);
+    }
+    const total = BASE_MESSAGES << DOUBLINGS;
+    const count = await heavy.command(`h${++tagNo}`, 'STATUS big (MESSAGES)');
+    assert.ok(
+      count.lines.some((l) => l.includes(`MESSAGES ${total}`)),
+      count.lines.join('\n'),
+    );
+    assert.ok(copySlowest < NOOP_BOUND_MS, `a NOOP waited ${copySlowest.toFixed(0)} ms during COPY`);
+
+    const flagged = await slowestNoopDuring(() => run('STORE 1:* +FLAGS.SILENT (\\Flagged)'));
+    assert.match(flagged.result, /^OK/);
+    assert.ok(flagged.slowest < NOOP_BOUND_MS, `a NOOP waited ${flagged.slowest.toFixed(0)} ms during STORE`);
+    const search = await heavy.command(`h${++tagNo}`, 'SEARCH RETURN (COUNT) UNFLAGGED');
+    assert.ok(
+      search.lines.some((l) => /COUNT 0\b/.test(l)),
+      search.lines.join('\n'),
+    );
+
+    assert.match(await run('STORE 1:* +FLAGS.SILENT (\\Deleted)'), /^OK/);
+    const expunged = await slowestNoopDuring(() => run('EXPUNGE'));
+    assert.match(expunged.result, /^OK/);
+    assert.ok(expunged.slowest < NOOP_BOUND_MS, `a NOOP waited ${expunged.slowest.toFixed(0)} ms during EXPUNGE`);
+    const after = await heavy.command(`h${++tagNo}`, 'STATUS big (MESSAGES)');
+    assert.ok(
+      after.lines.some((l) => l.includes('MESSAGES 0')),
+      after.lines.join('\n'),
+    );
+    assert.match(await run('UNSELECT'), /^OK/);
+  });
+
+  // Not yet bounded: the 1,000 messages commit in one transaction (RFC 3502 §1: atomic, all or none), and
+  // their staging and that commit still hold the event loop for about a second on a loaded machine.
+  test('finding 10: one MULTIAPPEND of 1,000 messages', { todo: 'MULTIAPPEND commit not yet sliced' }, async () => {
+    assert.match(await run('CREATE multi'), /^OK/);
+    const batch = Array.from({ length: 1000 }, (_, k) => small(k));
+    const { result, slowest } = await slowestNoopDuring(() => run(multiAppend('multi', batch)));
+    assert.match(result, /^OK/);
+    assert.ok(slowest < NOOP_BOUND_MS, `a NOOP waited ${slowest.toFixed(0)} ms during MULTIAPPEND`);
+  });
+
+  test('finding 5: LIST with a 60,000-byte reference, and with costly patterns over long names', async () => {
+    for (let k = 0; k < 200; k++) assert.match(await run(`CREATE ${String(k).padStart(3, '0')}${'x'.repeat(492)}`), /^OK/);
+    const t = performance.now();
+    const huge = await slowestNoopDuring(() => run(`LIST "${'*'.repeat(60000)}" "*"`));
+    assert.ok(performance.now() - t < 2000, 'LIST with a 60,000-byte reference answered within 2 s');
+    assert.match(huge.result, /^(BAD|NO)/);
+    assert.ok(huge.slowest < NOOP_BOUND_MS, `a NOOP waited ${huge.slowest.toFixed(0)} ms during LIST`);
+
+    const patterns = Array.from({ length: 8 }, (_, k) => `"${'*%'.repeat(100)}${k}${'%*'.repeat(100)}y"`).join(' ');
+    const t2 = performance.now();
+    const costly = await slowestNoopDuring(() => run(`LIST "" (${patterns})`));
+    assert.ok(performance.now() - t2 < 2000, 'LIST with costly patterns answered within 2 s');
+    assert.match(costly.result, /^(OK|NO \[LIMIT\])/);
+    assert.ok(costly.slowest < NOOP_BOUND_MS, `a NOOP waited ${costly.slowest.toFixed(0)} ms during LIST`);
+
+    // Collapsed wildcards still match as before: "%%*%" is "*".
+    const reply = await heavy.command(`h${++tagNo}`, 'LIST "" "1%%*%x"');
+    assert.match(reply.tagged, / OK/);
+    assert.equal(reply.lines.filter((l) => l.startsWith('* LIST')).length, 100);
+  });
+});
