@@ -21,7 +21,7 @@ import { hashPassword } from '../../src/auth/password.js';
 import { openStore } from '../../src/store/open.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { spawnServer, type ChildServer } from '../helpers/server.js';
+import { spawnServer, startTestServer, type ChildServer, type TestServer } from '../helpers/server.js';
 
 const PG = process.env.MAILKEEP_TEST_STORE === 'postgres';
 /** The slowest NOOP of the second session allowed while the heavy command runs. */
@@ -211,5 +211,50 @@ describe('issue 18: long work never blocks other sessions', () => {
     const reply = await heavy.command(`h${++tagNo}`, 'LIST "" "1%%*%x"');
     assert.match(reply.tagged, / OK/);
     assert.equal(reply.lines.filter((l) => l.startsWith('* LIST')).length, 100);
+  });
+});
+
+describe('finding 10: slices keep each command’s meaning', () => {
+  let small2: TestServer;
+  before(async () => {
+    small2 = await startTestServer({ limits: { messagesPerTransaction: 2 } });
+    await small2.addUser('sam', 'pw');
+  });
+  after(async () => small2?.stop());
+
+  test('a COPY refused in a later slice leaves the target as it was; MOVE and EXPUNGE cover the whole set', async () => {
+    const c = await RawClient.login(small2.imapsPort, 'sam', 'pw');
+    try {
+      const five = Array.from({ length: 5 }, (_, k) => small(k));
+      assert.match((await c.command('a', multiAppend('INBOX', five))).tagged, /^a OK/);
+      const account = await small2.server.store.findAccount('sam');
+      assert.ok(account);
+      // 5 messages + the first slice's 2 copies fit; the second slice's would not.
+      await small2.server.store.setQuota(account.id, { storage: null, messages: 8 });
+      assert.match((await c.command('s', 'SELECT INBOX')).tagged, /^s OK/);
+      // RFC 9051 §6.4.7: a failed COPY restores the destination.
+      assert.match((await c.command('c', 'COPY 1:5 Archive')).tagged, /^c NO \[OVERQUOTA\]/);
+      const status = await c.command('t', 'STATUS Archive (MESSAGES)');
+      assert.ok(
+        status.lines.some((l) => l.includes('MESSAGES 0')),
+        status.lines.join('\n'),
+      );
+      await small2.server.store.setQuota(account.id, { storage: null, messages: null });
+      // RFC 6851: one COPYUID for the whole set, then an EXPUNGE for each message.
+      const moved = await c.command('m', 'MOVE 1:5 Archive');
+      assert.match(moved.tagged, /^m OK/);
+      assert.ok(
+        moved.lines.some((l) => /^\* OK \[COPYUID \d+ 1:5 \d+:\d+\]/.test(l)),
+        moved.lines.join('\n'),
+      );
+      assert.equal(moved.lines.filter((l) => / EXPUNGE$/.test(l)).length, 5);
+      assert.match((await c.command('s2', 'SELECT Archive')).tagged, /^s2 OK/);
+      assert.match((await c.command('f', 'STORE 1:5 +FLAGS.SILENT (\\Deleted)')).tagged, /^f OK/);
+      const expunged = await c.command('e', 'EXPUNGE');
+      assert.match(expunged.tagged, /^e OK/);
+      assert.equal(expunged.lines.filter((l) => / EXPUNGE$/.test(l)).length, 5);
+    } finally {
+      c.close();
+    }
   });
 });
