@@ -302,7 +302,7 @@ export async function evaluateSearch(query: SearchKey, t: SearchTarget): Promise
 }
 
 /** Analyses loaded at once (in parallel, for a store with round trips) before matching them one by one. */
-const ANALYSIS_GROUP = 16;
+const ANALYSIS_GROUP = 4;
 
 /**
  * Loads content for undecided messages and returns those that match. A
