@@ -103,8 +103,8 @@ describe('SQLite store: query plans', () => {
           .map((r) => (r as { detail: string }).detail)
           .join(' | ');
       const expectations: Array<[string, RegExp]> = [
-        [st.changedSince.source, /INDEX messages_modseq \(account_id=\? AND mailbox_id=\? AND modseq>\?\)/],
-        [st.expungedSince.source, /PRIMARY KEY \(account_id=\? AND mailbox_id=\? AND modseq>\?\)/],
+        [st.changedPage.source, /INDEX messages_modseq \(account_id=\? AND mailbox_id=\? AND \(modseq,uid\)>\(\?,\?\)\)/],
+        [st.expungedPage.source, /PRIMARY KEY \(account_id=\? AND mailbox_id=\? AND \(modseq,uid\)>\(\?,\?\)\)/],
         [st.deletedUids.source, /INDEX messages_deleted/],
         [st.records.source, /PRIMARY KEY \(account_id=\? AND mailbox_id=\? AND uid=\?\)/],
         [st.deletedUidsIn.source, /\(account_id=\? AND mailbox_id=\? AND uid=\?\)/],

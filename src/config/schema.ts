@@ -184,6 +184,11 @@ export const configSchema = z
         maxMessagesPerMailbox: int(0, Number.MAX_SAFE_INTEGER, 'a whole number (0: unlimited)').default(1000000),
         /** Distinct keywords one mailbox may define (RFC 9051 §7.1: PERMANENTFLAGS drops \\* when full); 0: unlimited. */
         maxKeywordsPerMailbox: int(0, 100000, 'a whole number up to 100000 (0: unlimited)').default(256),
+        /**
+         * Messages per store transaction in a long STORE, EXPUNGE, COPY or MOVE, which commits in
+         * such slices and lets other sessions run between them (issue 18, finding 10).
+         */
+        messagesPerTransaction: positive(500),
       })
       .prefault({}),
     imap: z

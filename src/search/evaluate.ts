@@ -81,7 +81,7 @@ export interface SearchTarget {
 
 /** A loaded message's content, folding text lazily and once however many keys ask. */
 class Content {
-  private headers: Array<[string, string]> | null = null;
+  private headerText: string | null = null;
   private fields: Map<string, string[]> | null = null;
   private body: string | null = null;
   private addresses: Record<AddressField, string[]> | null = null;
@@ -130,9 +130,14 @@ class Content {
     return this.addresses[field];
   }
 
-  foldedHeaders(): Array<[string, string]> {
-    this.headers ??= this.headerFields().map(([name, value]) => [foldText(name), foldText(value)]);
-    return this.headers;
+  /**
+   * Every field as "name: value", folded, joined by NUL: a needle (a search
+   * string, which holds no NUL: RFC 9051 §9 CHAR8) never spans two fields, and
+   * each TEXT key scans one string instead of building one per field.
+   */
+  foldedHeaderText(): string {
+    this.headerText ??= this.headerFields().map(([name, value]) => `${foldText(name)}: ${foldText(value)}`).join('\0');
+    return this.headerText;
   }
 
   private headerFields(): ReadonlyArray<[string, string]> {
@@ -211,7 +216,7 @@ function compile(key: SearchKey, t: SearchTarget): Matcher {
       return (_m, _i, c) => {
         if (!c) return undefined;
         // Each field as "name: value", so a needle spanning name and value matches as in the raw header.
-        return c.foldedHeaders().some(([name, value]) => `${name}: ${value}`.includes(needle)) || c.foldedBody().includes(needle);
+        return c.foldedHeaderText().includes(needle) || c.foldedBody().includes(needle);
       };
     }
     case 'not': {
@@ -305,22 +310,39 @@ export async function evaluateSearch(query: SearchKey, t: SearchTarget): Promise
   return out;
 }
 
-/** Loads content for undecided messages and returns those that match. */
+/** Analyses loaded at once (in parallel, for a store with round trips) before matching them one by one. */
+const ANALYSIS_GROUP = 4;
+
+/**
+ * Loads content for undecided messages and returns those that match. A
+ * message with many fields costs milliseconds per key, so the event loop gets
+ * a turn every SLICE_MS, between messages.
+ */
 async function matchContent(indices: number[], t: SearchTarget, match: Matcher, needs: QueryNeeds): Promise<number[]> {
   const needsAnalysis = needs.analysis;
   const byUid = new Map<number, number>(indices.map((i) => [t.messages[i]!.uid, i]));
   const records = await t.source.getRecords(indices.map((i) => t.messages[i]!.uid));
-  const analyses = needsAnalysis ? await Promise.all(records.map((r) => t.source.getAnalysis(r.blobId))) : null;
-  const allHeaders = analyses && needs.headerFields ? await Promise.all(records.map((r, k) => uncappedHeader(t.source, r.blobId, analyses[k] ?? null))) : null;
   const hits: number[] = [];
-  records.forEach((rec, k) => {
-    const i = byUid.get(rec.uid);
-    const analysis = analyses ? (analyses[k] ?? null) : null;
-    // A record without its analysis cannot be searched: treat it like a message gone meanwhile.
-    if (i === undefined || (needsAnalysis && !analysis)) return;
-    const content = new Content(rec.internalDate.getTime(), rec.saveDate?.getTime() ?? null, rec.emailId ?? null, analysis, null, allHeaders?.[k] ?? null);
-    if (match(t.messages[i]!, i, content)) hits.push(i);
-  });
+  let turned = performance.now();
+  for (let start = 0; start < records.length; start += ANALYSIS_GROUP) {
+    const group = records.slice(start, start + ANALYSIS_GROUP);
+    const analyses = needsAnalysis ? await Promise.all(group.map((r) => t.source.getAnalysis(r.blobId))) : null;
+    // An analysis cut short hides the fields past its cap: header keys read them from the raw header.
+    const allHeaders = analyses && needs.headerFields ? await Promise.all(group.map((r, k) => uncappedHeader(t.source, r.blobId, analyses[k] ?? null))) : null;
+    for (let k = 0; k < group.length; k++) {
+      const rec = group[k]!;
+      const i = byUid.get(rec.uid);
+      const analysis = analyses ? (analyses[k] ?? null) : null;
+      // A record without its analysis cannot be searched: treat it like a message gone meanwhile.
+      if (i === undefined || (needsAnalysis && !analysis)) continue;
+      const content = new Content(rec.internalDate.getTime(), rec.saveDate?.getTime() ?? null, rec.emailId ?? null, analysis, null, allHeaders?.[k] ?? null);
+      if (match(t.messages[i]!, i, content)) hits.push(i);
+      if (performance.now() - turned >= SLICE_MS) {
+        await nextTurn();
+        turned = performance.now();
+      }
+    }
+  }
   return hits;
 }
 

@@ -53,7 +53,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
   const deps = {
     store,
-    indexCache: new MailboxIndexCache(store),
+    indexCache: new MailboxIndexCache(store, config.limits.messagesPerTransaction),
     mailboxNames: new MailboxNameCache(store),
     config,
     log,

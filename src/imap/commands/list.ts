@@ -12,7 +12,8 @@
 import type { Mailbox } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
 import { ancestors } from '../../mail/mailbox-name.js';
-import { compilePattern, compilePatterns, decodeMailboxArg } from '../mailbox-name.js';
+import { decodeMailboxArg } from '../mailbox-name.js';
+import { ListPatterns } from '../list-pattern.js';
 import type { ImapSession } from '../session/session.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 import { listLine } from '../responses.js';
@@ -21,7 +22,11 @@ import { metadataResponse, readEntry } from './metadata.js';
 import { command, type Invocation } from './spec.js';
 
 const AUTHED = ['authenticated', 'selected'] as const;
-/** Bounds on one LIST: the matcher costs names × patterns × name length × pattern length. */
+/**
+ * Bounds on one LIST: the matcher costs names × patterns × name length ×
+ * (reference + pattern) length, so the reference is bounded like a pattern
+ * (issue 18, finding 5; list-pattern.ts bounds the total).
+ */
 const MAX_PATTERNS = 32;
 const MAX_PATTERN_BYTES = 1024;
 /** A long listing waits for a slow reader every so many mailboxes (RFC 5819 §5). */
@@ -46,6 +51,13 @@ function readPattern(r: ArgReader, utf8: boolean): string {
   const arg = r.listMailbox();
   if (arg.bytes.length > MAX_PATTERN_BYTES) throw new ParseError('Pattern too long');
   return arg.bytes.length === 0 ? '' : decodeMailboxArg(arg, utf8);
+}
+
+/** The reference name (RFC 9051 §6.3.9), no longer than a pattern. */
+function readReference(r: ArgReader, utf8: boolean): string {
+  const arg = r.astring();
+  if (arg.bytes.length > MAX_PATTERN_BYTES) throw new ParseError('Reference name too long');
+  return decodeMailboxArg(arg, utf8);
 }
 
 /** RFC 5258 §3: an option given twice counts once. */
@@ -107,7 +119,7 @@ function parseList(r: ArgReader, inv: Invocation): ListArgs {
     parseSelection(r, args);
     r.sp();
   }
-  args.reference = decodeMailboxArg(r.astring(), utf8);
+  args.reference = readReference(r, utf8);
   r.sp();
   if (r.peekByte() === 0x28) {
     args.extended = true;
@@ -163,7 +175,8 @@ interface Row {
  * names that do not meet the criteria but have a descendant that does and
  * that the patterns miss (§3.5: redundant CHILDINFO-only responses are left out).
  */
-function selectRows(args: ListArgs, match: (name: string) => boolean, tree: Map<string, Node>, subscribed: ReadonlySet<string>): Row[] {
+function selectRows(args: ListArgs, matched: ReadonlySet<string>, tree: Map<string, Node>, subscribed: ReadonlySet<string>): Row[] {
+  const match = (name: string): boolean => matched.has(name);
   const meets = (name: string): boolean =>
     (args.selectSubscribed ? subscribed.has(name) : tree.has(name)) && (!args.selectSpecialUse || !!tree.get(name)?.mailbox?.specialUse);
   const names = new Set(tree.keys());
@@ -238,7 +251,9 @@ export const list = command({
     const account = accountOf(session);
     const tree = buildTree(await session.store.listMailboxes(account));
     const subscribed = args.selectSubscribed || args.returnSubscribed ? new Set(await session.store.listSubscriptions(account)) : null;
-    const rows = selectRows(args, compilePatterns(args.reference, patterns), tree, subscribed ?? new Set());
+    const subs = subscribed ?? new Set<string>();
+    const matched = await new ListPatterns(args.reference, patterns).matching(candidates(tree, subs));
+    const rows = selectRows(args, matched, tree, subs);
     for (let i = 0; i < rows.length; i++) {
       await respond(session, args, rows[i]!, subscribed);
       if ((i + 1) % FLUSH_EVERY === 0) await session.backpressure();
@@ -253,16 +268,17 @@ export const lsub = command({
   parse(r, inv) {
     const utf8 = inv.session.encodeMode.utf8;
     r.sp();
-    const reference = decodeMailboxArg(r.astring(), utf8);
+    const reference = readReference(r, utf8);
     r.sp();
     return { reference, pattern: readPattern(r, utf8) };
   },
   async run(inv, { reference, pattern }) {
     const session = inv.session;
-    const match = compilePattern(reference, pattern);
     const account = accountOf(session);
     const subscribed = new Set(await session.store.listSubscriptions(account));
     const existing = new Set((await session.store.listMailboxes(account)).map((m) => m.name));
+    const matched = await new ListPatterns(reference, [pattern]).matching(withAncestors(subscribed));
+    const match = (name: string): boolean => matched.has(name);
     const out = new Map<string, string[]>();
     for (const name of subscribed) {
       if (match(name)) out.set(name, existing.has(name) ? [] : ['\\Noselect']);
@@ -274,6 +290,23 @@ export const lsub = command({
     for (const name of [...out.keys()].sort(byName)) listLine(session, 'LSUB', out.get(name)!, name);
   },
 });
+
+/** Every name LIST may test: the hierarchy's and the subscribed ones, with their parents. */
+function candidates(tree: ReadonlyMap<string, Node>, subscribed: ReadonlySet<string>): Set<string> {
+  const names = withAncestors(subscribed);
+  for (const name of tree.keys()) names.add(name);
+  return names;
+}
+
+/** The names and all their parents. */
+function withAncestors(names: Iterable<string>): Set<string> {
+  const out = new Set<string>();
+  for (const name of names) {
+    out.add(name);
+    for (const parent of ancestors(name)) out.add(parent);
+  }
+  return out;
+}
 
 /** INBOX first, then by code unit. */
 function byName(a: string, b: string): number {

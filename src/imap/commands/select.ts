@@ -14,6 +14,7 @@ import type { ImapSession } from '../session/session.js';
 import { encodeString } from '../../syntax/imap-string.js';
 import { no } from '../errors.js';
 import { accountOf, readMailbox } from './mailboxes.js';
+import { expungeInSlices } from './expunge.js';
 import { mailboxWire } from '../responses.js';
 import { command, type Invocation } from './spec.js';
 
@@ -175,7 +176,7 @@ export const close = command({
   async run(inv) {
     const st = inv.session.state;
     if (st.kind !== 'selected') return;
-    if (!st.readOnly) await inv.session.store.expunge(st.account.id, st.view.mailboxId);
+    if (!st.readOnly) await expungeInSlices(inv.session, st.account.id, st.view);
     deselect(inv.session, false);
   },
 });

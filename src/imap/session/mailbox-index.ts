@@ -18,7 +18,8 @@
  * modseq]` contiguously (older views ask the store); the number of cached
  * mailboxes, journal entries and merged answers is bounded.
  */
-import type { AccountId, MailboxId, ModSeq, Uid } from '../../ids.js';
+import { modseq, type AccountId, type MailboxId, type ModSeq, type Uid } from '../../ids.js';
+import { inSlices } from './slices.js';
 import { StoreError, type FlagChangeResult, type FlagOp, type MailboxChanges, type MailStore, type MessageSummary } from '../../store/types.js';
 
 /** Mailboxes kept in memory per process. */
@@ -100,7 +101,11 @@ export class MailboxIndexCache {
   /** Loads in progress: concurrent first SELECTs share one. */
   private readonly loading = new Map<number, Promise<Entry>>();
 
-  constructor(private readonly store: MailStore) {}
+  /** `sliceSize`: messages per store transaction of a long flag change (limits.messages-per-transaction). */
+  constructor(
+    private readonly store: MailStore,
+    private readonly sliceSize = 500,
+  ) {}
 
   /**
    * A fresh snapshot of a mailbox (brought up to date with the store first).
@@ -204,11 +209,20 @@ export class MailboxIndexCache {
     flags: readonly string[],
     unchangedSince?: ModSeq,
   ): Promise<FlagChangeResult> {
-    const res = await this.store.storeFlags(accountId, mailboxId, uids, op, flags, unchangedSince);
-    const entry = this.entries.get(mailboxId);
-    if (res.changed.length > 0 && entry?.accountId === accountId && !entry.refreshing && entry.modseq === res.modseq - 1)
-      applyDelta(entry, res.changed, [], res.modseq);
-    return res;
+    if (uids.length === 0) return this.store.storeFlags(accountId, mailboxId, uids, op, flags, unchangedSince);
+    // RFC 9051 §6.4.6: each message's change is atomic, not the whole set's, so a long STORE commits in slices.
+    const total: FlagChangeResult = { modseq: modseq(0), changed: [], conflicts: [] };
+    await inSlices(uids, this.sliceSize, async (slice) => {
+      const res = await this.store.storeFlags(accountId, mailboxId, slice, op, flags, unchangedSince);
+      const entry = this.entries.get(mailboxId);
+      if (res.changed.length > 0 && entry?.accountId === accountId && !entry.refreshing && entry.modseq === res.modseq - 1) {
+        applyDelta(entry, res.changed, [], res.modseq);
+      }
+      total.modseq = res.modseq;
+      for (const c of res.changed) total.changed.push(c);
+      for (const u of res.conflicts) total.conflicts.push(u);
+    });
+    return total;
   }
 
   /**

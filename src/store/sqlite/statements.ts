@@ -192,12 +192,15 @@ export function prepareStatements(db: Database.Database) {
     summaries: db.prepare<Key, SummaryTuple>(`SELECT uid, modseq, system_flags, keywords, size FROM messages WHERE ${SCOPE} ORDER BY uid`).raw(),
     records: db.prepare<[...Key, uidsJson: string], RecordRow>(`SELECT ${RECORD_COLUMNS} FROM messages WHERE ${SCOPE} AND ${IN_UIDS} ORDER BY uid`),
     allRecords: db.prepare<Key, RecordRow>(`SELECT ${RECORD_COLUMNS} FROM messages WHERE ${SCOPE} ORDER BY uid`),
-    changedSince: db.prepare<[...Key, since: number], FlagRow>(
-      // INDEXED BY: without it the planner walks the whole mailbox in UID order to skip a sort.
+    /** One page of changedSince in (modseq, uid) order, after the cursor (a long catch-up reads in pages). */
+    changedPage: db.prepare<[...Key, modseq: number, uid: number, limit: number], FlagRow>(
       `SELECT uid, modseq, system_flags, keywords, size FROM messages INDEXED BY messages_modseq
-       WHERE ${SCOPE} AND modseq > ? ORDER BY uid`,
+       WHERE ${SCOPE} AND (modseq, uid) > (?, ?) ORDER BY modseq, uid LIMIT ?`,
     ),
-    expungedSince: db.prepare<[...Key, since: number], number>(`SELECT uid FROM expunged WHERE ${SCOPE} AND modseq > ? ORDER BY uid`).pluck(),
+    /** One page of expunge tombstones in (modseq, uid) order, after the cursor (see changedPage). */
+    expungedPage: db.prepare<[...Key, modseq: number, uid: number, limit: number], { uid: number; modseq: number }>(
+      `SELECT uid, modseq FROM expunged WHERE ${SCOPE} AND (modseq, uid) > (?, ?) ORDER BY modseq, uid LIMIT ?`,
+    ),
     /** The flag columns of the given messages (what STORE reads before changing them). */
     flagRows: db.prepare<[...Key, uidsJson: string], FlagRow>(
       `SELECT uid, modseq, system_flags, keywords, size FROM messages WHERE ${SCOPE} AND ${IN_UIDS} ORDER BY uid`,
