@@ -136,7 +136,9 @@ class Content {
    * each TEXT key scans one string instead of building one per field.
    */
   foldedHeaderText(): string {
-    this.headerText ??= this.headerFields().map(([name, value]) => `${foldText(name)}: ${foldText(value)}`).join('\0');
+    this.headerText ??= this.headerFields()
+      .map(([name, value]) => `${foldText(name)}: ${foldText(value)}`)
+      .join('\0');
     return this.headerText;
   }
 
