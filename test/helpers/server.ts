@@ -104,11 +104,11 @@ export interface ChildServer {
   exited: Promise<number | null>;
 }
 
-/** Spawns `mailkeep serve` on a data dir and waits until it listens. */
-export async function spawnServer(dataDir: string, extraArgs: string[] = []): Promise<ChildServer> {
+/** Spawns `mailkeep serve` on a data dir and waits until it listens; `env` adds settings (MAILKEEP_*). */
+export async function spawnServer(dataDir: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<ChildServer> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await spawnOnce(dataDir, extraArgs);
+      return await spawnOnce(dataDir, extraArgs, env);
     } catch (err) {
       // See startTestServer: a free port can be taken before the child binds it.
       if (!/address already in use/.test((err as Error).message) || attempt >= 5) throw err;
@@ -116,7 +116,7 @@ export async function spawnServer(dataDir: string, extraArgs: string[] = []): Pr
   }
 }
 
-async function spawnOnce(dataDir: string, extraArgs: string[]): Promise<ChildServer> {
+async function spawnOnce(dataDir: string, extraArgs: string[], env: Record<string, string>): Promise<ChildServer> {
   const imapPort = await freePort();
   const imapsPort = await freePort();
   const bin = join(process.cwd(), 'bin', 'mailkeep.js');
@@ -143,6 +143,7 @@ async function spawnOnce(dataDir: string, extraArgs: string[]): Promise<ChildSer
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
     },
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

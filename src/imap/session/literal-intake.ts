@@ -20,10 +20,8 @@ import { ImapError } from '../errors.js';
 import type { CommandFramer, LiteralAnnounce } from '../wire/framer.js';
 import { ArgReader, ParseError } from '../wire/reader.js';
 import { readCommandName, type CommandTable } from './dispatch.js';
+import { preAuthRoom } from './pre-auth-budget.js';
 import type { SessionState } from './state.js';
-
-/** Literals before authentication are small (LOGIN, AUTHENTICATE). */
-const PRE_AUTH_LITERAL_LIMIT = 8 * 1024;
 
 /** A staged message with its analysis. */
 type StagedMessage = Omit<NewMessage, 'flags' | 'internalDate'>;
@@ -70,10 +68,12 @@ export class LiteralIntake {
       framer.acceptLiteral('stream');
       this.current = { writer: this.host.store.blobs.createWriter(limit), analyzer: new MessageAnalyzer() };
     } else {
-      const limit = authed ? config.limits.maxLiteralSize : Math.min(PRE_AUTH_LITERAL_LIMIT, config.limits.maxLiteralSize);
+      // Before login the whole command shares a few KiB (pre-auth-budget.ts).
+      const limit = authed ? config.limits.maxLiteralSize : Math.min(preAuthRoom(config.limits, a.segments), config.limits.maxLiteralSize);
       if (a.size > limit || !framer.literalFits(a.size)) {
         framer.rejectLiteral();
-        this.host.tagged(tag, 'BAD', 'TOOBIG', `Literal too big (limit ${limit} octets)`);
+        const text = authed ? `Literal too big (limit ${limit} octets)` : `Command too big before login (limit ${config.limits.preAuthCommandSize} octets)`;
+        this.host.tagged(tag, 'BAD', 'TOOBIG', text);
         return;
       }
       framer.acceptLiteral('buffer');
