@@ -13,9 +13,10 @@
  * - Bytes pipelined behind a STARTTLS/STLS are discarded (RFC 9051 §6.2.1,
  *   RFC 2595 §4): the protocol's discard() runs before the handshake.
  * - A flush never hangs on a peer that went away ('drain' never comes then).
- * - Only the client's input resets the inactivity timer (server output such as
- *   IDLE's heartbeat does not; RFC 9051 §5.4), except that output draining to
- *   a client that reads it is not idleness. The login deadline runs from
+ * - Idleness is the client's silence while the protocol waits for its input
+ *   (input()): server output such as IDLE's heartbeat does not reset it (RFC
+ *   9051 §5.4). While a command runs, only output the client stops taking
+ *   counts; output draining to a client that reads it is never idleness. The login deadline runs from
  *   connect to login whatever the client sends, across STARTTLS; a TLS
  *   handshake is bounded too. A timer that expires mid-handshake drops the
  *   connection (nothing can be said to the peer then).
@@ -96,6 +97,8 @@ export class Transport {
   private maxPendingInput = MAX_PENDING_INPUT;
   /** When the client last sent something. */
   private lastInput = Date.now();
+  /** Since when the protocol waits for input (input() called, no wake-up since); null while a command runs. */
+  private waitingSince: number | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private loginTimer: NodeJS.Timeout | null = null;
   /** Octets the socket had sent when the idle check last found output pending. */
@@ -155,15 +158,18 @@ export class Transport {
   private readonly checkIdle = (): void => {
     this.idleTimer = null;
     if (this.closed) return;
-    const silent = Date.now() - this.lastInput;
-    if (silent < this.timeoutMs) return this.armIdle(this.timeoutMs - silent);
-    // A client still taking a long response is busy, not idle; one that stopped reading is idle.
+    if (this.waitingSince !== null) {
+      const silent = Date.now() - Math.max(this.lastInput, this.waitingSince);
+      if (silent < this.timeoutMs) return this.armIdle(this.timeoutMs - silent);
+    }
+    // A client still taking a response is busy, not idle; one that stopped reading is idle.
     const pending = this.sink.writableLength + this.socket.writableLength;
     const sent = this.socket.bytesWritten - this.socket.writableLength;
-    if (pending > 0 && sent !== this.sentMark) {
-      this.sentMark = sent;
-      return this.armIdle(this.timeoutMs);
-    }
+    const draining = pending > 0 && sent !== this.sentMark;
+    this.sentMark = sent;
+    // A command that runs without output (hashing, a long SEARCH) keeps the client waiting, not idle.
+    const working = this.waitingSince === null && pending === 0;
+    if (draining || working) return this.armIdle(this.timeoutMs);
     this.expire('idle');
   };
 
@@ -187,6 +193,7 @@ export class Transport {
   }
 
   private wake(): void {
+    this.waitingSince = null;
     const w = this.waiter;
     this.waiter = null;
     w?.();
@@ -194,6 +201,7 @@ export class Transport {
 
   /** Resolves at the next input or close; resumes reading first when `pending` framed octets leave room. */
   input(pending: number): Promise<void> {
+    this.waitingSince = Date.now();
     if (this.socket.isPaused() && pending < this.maxPendingInput / 2) this.socket.resume();
     return new Promise<void>((resolve) => (this.waiter = resolve));
   }

@@ -17,9 +17,13 @@ export function framerLimits(limits: Limits, authed: boolean): FramerLimits {
   return { maxLineLength: Math.min(limits.maxLineLength, limits.preAuthSaslSize), maxCommandSize: Math.min(limits.maxCommandSize, limits.preAuthSaslSize) };
 }
 
-/** Input that may wait to be framed before reading pauses; null: the transport's default. Twice the longest line, so a line can always complete. */
+/**
+ * Input that may wait to be framed before reading pauses; null: the
+ * transport's default. Reading resumes below half of it, which must stay
+ * above the longest line, so a line can always complete.
+ */
 export function inputLimit(limits: Limits, authed: boolean): number | null {
-  return authed ? null : 2 * framerLimits(limits, false).maxLineLength;
+  return authed ? null : 2 * framerLimits(limits, false).maxLineLength + 4096;
 }
 
 /** Octets of the command framed so far. */
