@@ -13,9 +13,13 @@ import { Pop3Client } from '../helpers/pop3-client.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { startTestServer } from '../helpers/server.js';
 
+/** Every socket a test opened, destroyed after it, pass or fail (a failing test must not hang on them). */
+const opened: Socket[] = [];
+
 /** Connects a plain socket that collects what arrives and notes when it closed. */
 async function plain(port: number): Promise<{ socket: Socket; text: () => string; closedAt: () => number | null }> {
   const socket = connect({ host: '127.0.0.1', port });
+  opened.push(socket);
   socket.on('error', () => undefined);
   let data = '';
   let closedAt: number | null = null;
@@ -59,6 +63,7 @@ test('finding 2: STARTTLS / STLS and then silence is closed at the handshake tim
     const last = Math.max(...all.map((c) => c.closedAt()!)) - t0;
     assert.ok(last >= (HANDSHAKE_S - 1) * 1000, `closed after ${last} ms, before the timeout`);
   } finally {
+    for (const s of opened.splice(0)) s.destroy();
     await srv.stop();
   }
 });
@@ -78,6 +83,7 @@ test('finding 2 and 9: the login deadline keeps running across STARTTLS, whateve
     assert.ok(client.isClosed, 'still connected after 10 s of NOOPs');
     assert.ok(Date.now() - t0 < 8000, `closed after ${Date.now() - t0} ms`);
   } finally {
+    for (const s of opened.splice(0)) s.destroy();
     await srv.stop();
   }
 });
@@ -107,6 +113,7 @@ test('finding 9: one NOOP a second does not keep a pre-login IMAP or POP3 connec
     assert.match((await client.command('s', 'NOOP')).tagged, /^s OK/);
     client.close();
   } finally {
+    for (const s of opened.splice(0)) s.destroy();
     await srv.stop();
   }
 });
@@ -128,6 +135,7 @@ test('finding 9: IMAP says BYE after max-bad-commands bad commands in a row', as
     for (let i = 0; i < 5; i++) assert.match(await pop3.command('FROB'), /^-ERR/);
     assert.match(await pop3.readLine(), /^-ERR Too many bad commands/);
   } finally {
+    for (const s of opened.splice(0)) s.destroy();
     await srv.stop();
   }
 });
