@@ -84,11 +84,11 @@ async function drained(sockets: Socket[], port: number, timeoutMs: number): Prom
 
 test('finding 1: unfinished LOGIN literals before login cost under 64 KB per connection', async () => {
   const probe = fileURLToPath(new URL('./memory-probe-server.js', import.meta.url));
-  // Buffers of 32 KiB and more get their own mappings, returned to the system when freed, so the RSS
+  // Buffers of 4 KiB and more get their own mappings, returned to the system when freed, so the RSS
   // follows what the server holds rather than the allocator's high-water mark of the traffic.
   const child = fork(probe, [JSON.stringify({ limits: { maxConnectionsPerIp: 1000 } })], {
     execArgv: ['--expose-gc', '--max-semi-space-size=1'],
-    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '32768', MALLOC_ARENA_MAX: '1' },
+    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '4096', MALLOC_ARENA_MAX: '1' },
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const { imapPort } = await new Promise<{ imapPort: number }>((resolve) => child.once('message', (m) => resolve(m as { imapPort: number })));
