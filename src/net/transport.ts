@@ -16,10 +16,12 @@
  * - Idleness is the client's silence while the protocol waits for its input
  *   (input()): server output such as IDLE's heartbeat does not reset it (RFC
  *   9051 §5.4). While a command runs, only output the client stops taking
- *   counts; output draining to a client that reads it is never idleness. The login deadline runs from
- *   connect to login whatever the client sends, across STARTTLS; a TLS
- *   handshake is bounded too. A timer that expires mid-handshake drops the
- *   connection (nothing can be said to the peer then).
+ *   counts; output draining to a client that reads it is never idleness.
+ * - The login deadline runs from connect to login whatever the client sends,
+ *   across STARTTLS; a TLS handshake is bounded too. A timer that expires
+ *   mid-handshake drops the connection (nothing can be said to the peer then).
+ * - A connection the server ends is destroyed after a short grace, whatever
+ *   the peer does, so it never keeps its file descriptor.
  */
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
