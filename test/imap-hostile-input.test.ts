@@ -143,6 +143,8 @@ describe('hostile input', () => {
         // Keep the garbage on one line without literal headers so the follow-up NOOP is framed on its own.
         const line = Buffer.from(bytes.toString('latin1').replace(/[\r\n{}]/g, 'x'), 'latin1');
         client.send(Buffer.concat([line, Buffer.from('\r\n')]));
+        // A good command now and then: limits.max-bad-commands (20) BADs in a row end the session.
+        if (i % 10 === 9) client.send(`k${i} NOOP\r\n`);
       }
       const r = await client.command('alive', 'NOOP', 20000);
       assert.match(r.tagged, /^alive OK/);

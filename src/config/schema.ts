@@ -164,7 +164,20 @@ export const configSchema = z
         maxConnectionsPerIp: positive(100),
         /** RFC 9051 §5.4: the autologout timer for authenticated sessions must be at least 30 minutes. */
         idleTimeoutSeconds: positive(1800, 'a number of seconds'),
+        /** Client silence allowed before login (the idle limit then; the login deadline below bounds the total). */
         preAuthTimeoutSeconds: positive(60, 'a number of seconds'),
+        /** From connect to login, whatever the client sends (Dovecot: 3 minutes); runs across STARTTLS/STLS. */
+        loginTimeoutSeconds: positive(180, 'a number of seconds'),
+        /** A TLS handshake (implicit TLS, STARTTLS, STLS) unfinished after this long is dropped. */
+        tlsHandshakeTimeoutSeconds: positive(30, 'a number of seconds'),
+        /** Unknown, malformed or misplaced commands in a row before the connection is closed (IMAP, POP3, LMTP). */
+        maxBadCommands: positive(20),
+        /** Failed TLS handshakes logged (at info) per minute and process; the rest are counted in one summary line. */
+        tlsFailuresLoggedPerMinute: int(0, 100000, 'a whole number').default(10),
+        /** Before login: octets one IMAP command may hold, line and literals (LOGIN); more is BAD [TOOBIG]. */
+        preAuthCommandSize: positive(8192, 'a size in bytes'),
+        /** Before login: octets of an AUTHENTICATE line (SASL-IR) or SASL response line; at least 16 KiB so OAuth bearer tokens fit. */
+        preAuthSaslSize: int(16384, Number.MAX_SAFE_INTEGER, 'a size in bytes of at least 16384').default(32768),
         /** RFC 7889 APPENDLIMIT; also the LMTP message size limit. */
         appendLimit: positive(52428800, 'a size in bytes'),
         /** Message literals (messages, CATENATE TEXT parts) in one APPEND or REPLACE, checked as each is announced (RFC 3502). */

@@ -15,16 +15,18 @@
  * until then the header and handshake timeouts bound it.
  */
 import { createServer, type Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { ConnectionLimiter } from './connection-limiter.js';
 import { addressKey } from '../auth/throttle.js';
 import { isTrusted, normalizeAddress } from './address.js';
 import { readProxyHeader } from './proxy-protocol.js';
+import { serverHandshake, type TlsFailureLog } from './tls-handshake.js';
+import { endWithGrace } from './transport.js';
 
 /** Node's tls.Server allows 120 s; a handshake still unfinished after 30 s is stalled or hostile. */
-const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
+const DEFAULT_HANDSHAKE_MS = 30_000;
 
 /** PROXY protocol settings of one listener. */
 export interface ProxySpec {
@@ -42,6 +44,10 @@ export interface ListenSpec {
   setting: string;
   /** Implicit TLS (RFC 8314) with this context when set. */
   tls: SecureContext | null;
+  /** limits.tls-handshake-timeout-seconds, in ms. */
+  handshakeTimeoutMs?: number;
+  /** Failed handshakes are reported here (rate-limited); absent: logged at info. */
+  tlsFailures?: TlsFailureLog;
   /** Expect a PROXY protocol header before anything else when set. */
   proxy: ProxySpec | null;
   limiter: ConnectionLimiter;
@@ -122,10 +128,10 @@ async function admit(spec: ListenSpec, raw: Socket): Promise<void> {
   let socket: Socket = raw;
   if (spec.tls) {
     try {
-      socket = await startTls(raw, spec.tls);
+      socket = await serverHandshake(raw, spec.tls, spec.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_MS);
     } catch (err) {
-      spec.log.info({ listener: spec.name, remote, err: (err as Error).message }, 'TLS handshake failed');
-      raw.destroy();
+      if (spec.tlsFailures) spec.tlsFailures.report(spec.name, remote, err);
+      else spec.log.info({ listener: spec.name, remote, reason: (err as Error).message }, 'TLS handshake failed');
       return;
     }
   }
@@ -135,8 +141,8 @@ async function admit(spec: ListenSpec, raw: Socket): Promise<void> {
   const refusal = spec.limiter.acquire(key);
   if (refusal) {
     spec.log.warn({ remote: key, listener: spec.name }, refusal);
-    socket.end(`${spec.refusePrefix ?? '* BYE'} ${refusal}\r\n`);
-    socket.on('error', () => undefined);
+    // The refused peer keeps no file descriptor: closed after a short grace whatever it does.
+    endWithGrace(socket, `${spec.refusePrefix ?? '* BYE'} ${refusal}\r\n`);
     return;
   }
   socket.once('close', () => spec.limiter.release(key));
@@ -161,27 +167,4 @@ async function proxiedAddress(spec: ListenSpec, proxy: ProxySpec, raw: Socket, p
   // LOCAL (the proxy's health check) and UNKNOWN/AF_UNSPEC are the proxy's own connections (spec §2.1, §2.2).
   spec.log.debug({ listener: spec.name, peer, command: header.command }, 'PROXY header without a client address: the proxy is the client');
   return peer;
-}
-
-/** Server side of a TLS handshake on an accepted socket (bytes already read and unshifted are part of it). */
-function startTls(raw: Socket, secureContext: SecureContext): Promise<Socket> {
-  const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext });
-  return new Promise<Socket>((resolve, reject) => {
-    const settle = (err: Error | null): void => {
-      clearTimeout(timer);
-      tlsSocket.off('secure', onSecure);
-      tlsSocket.off('close', onClose);
-      tlsSocket.off('error', settle);
-      if (err === null) return resolve(tlsSocket);
-      tlsSocket.on('error', () => undefined);
-      tlsSocket.destroy();
-      reject(err);
-    };
-    const onSecure = (): void => settle(null);
-    const onClose = (): void => settle(new Error('closed during TLS handshake'));
-    const timer = setTimeout(() => settle(new Error('TLS handshake timed out')), TLS_HANDSHAKE_TIMEOUT_MS);
-    tlsSocket.once('secure', onSecure);
-    tlsSocket.once('close', onClose);
-    tlsSocket.once('error', settle);
-  });
 }

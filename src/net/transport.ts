@@ -15,19 +15,41 @@
  * - Bytes pipelined behind a STARTTLS/STLS are discarded (RFC 9051 §6.2.1,
  *   RFC 2595 §4): the protocol's discard() runs before the handshake.
  * - A flush never hangs on a peer that went away ('drain' never comes then).
+ * - Idleness is the client's silence while the protocol waits for its input
+ *   (input()): server output such as IDLE's heartbeat does not reset it (RFC
+ *   9051 §5.4). While a command runs, only output the client stops taking
+ *   counts; output draining to a client that reads it is never idleness.
+ * - The login deadline runs from connect to login whatever the client sends,
+ *   across STARTTLS; a TLS handshake is bounded too. A timer that expires
+ *   mid-handshake drops the connection (nothing can be said to the peer then).
+ * - A connection the server ends is destroyed after a short grace, whatever
+ *   the peer does, so it never keeps its file descriptor.
  */
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib';
 import type { Logger } from 'pino';
 import { ResponseBatch } from './response-batch.js';
+import { serverHandshake, type TlsFailureLog } from './tls-handshake.js';
 import { WriteTracker } from './write-tracker.js';
 
-/** Stop reading from the socket while this much input waits to be framed. */
+/** Stop reading from the socket while this much input waits to be framed (setInputLimit lowers it before login). */
 const MAX_PENDING_INPUT = 256 * 1024;
 /** How long a closing socket may linger before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
+
+/**
+ * Sends a last line and closes; a peer that neither reads nor closes is cut
+ * off after a short grace, so a refused or ended connection never keeps its
+ * file descriptor.
+ */
+export function endWithGrace(socket: Socket, last?: string): void {
+  socket.on('error', () => undefined);
+  if (last === undefined) socket.end();
+  else socket.end(last);
+  setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+}
 
 /** What a protocol tells its transport. */
 export interface TransportOptions {
@@ -36,14 +58,23 @@ export interface TransportOptions {
   secure: boolean;
   /** Output is joined into writes of about this many octets. */
   outputChunk: number;
-  /** Inactivity limit; onTimeout runs when it passes. */
+  /** Inactivity limit: client silence; onTimeout('idle') runs when it passes. */
   timeoutMs: number;
+  /** Deadline from connect to login (onTimeout('login')); null or absent when the protocol has no login. */
+  loginTimeoutMs?: number | null;
+  /** Limit on a STARTTLS/STLS handshake. */
+  handshakeTimeoutMs?: number;
+  /** Where failed STARTTLS/STLS handshakes are reported; absent: logged at info. */
+  tlsFailures?: TlsFailureLog;
   /** Hands input to the protocol's framer; returns the octets now waiting to be framed. */
   onInput(chunk: Buffer): number;
   /** The connection closed (peer end, close, or an upgrade that failed); called once. */
   onClosed(): void;
-  onTimeout(): void;
+  onTimeout(kind: 'idle' | 'login'): void;
 }
+
+/** Node's tls.Server allows 120 s; a handshake unfinished after 30 s is stalled or hostile. */
+const DEFAULT_HANDSHAKE_MS = 30_000;
 
 /** One connection's socket and everything between it and the protocol. */
 export class Transport {
@@ -59,6 +90,17 @@ export class Transport {
   private outBytes = 0;
   private waiter: (() => void) | null = null;
   private timeoutMs: number;
+  private maxPendingInput = MAX_PENDING_INPUT;
+  /** When the client last sent something. */
+  private lastInput = Date.now();
+  /** Since when the protocol waits for input (input() called, no wake-up since); null while a command runs. */
+  private waitingSince: number | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private loginTimer: NodeJS.Timeout | null = null;
+  /** Octets the socket had sent when the idle check last found output pending. */
+  private sentMark = -1;
+  /** A STARTTLS/STLS handshake is under way. */
+  private upgrading = false;
 
   constructor(
     socket: Socket,
@@ -69,6 +111,9 @@ export class Transport {
     this.socket = socket;
     this.sink = socket;
     this.attach(socket);
+    this.armIdle(this.timeoutMs);
+    const loginMs = opts.loginTimeoutMs;
+    if (loginMs != null) this.loginTimer = setTimeout(() => this.expire('login'), loginMs).unref();
   }
 
   private attach(socket: Socket): void {
@@ -81,22 +126,69 @@ export class Transport {
     socket.on('error', (err) => this.opts.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', this.markClosed);
     socket.on('end', this.markClosed);
-    socket.setTimeout(this.timeoutMs, () => this.opts.onTimeout());
   }
 
   private readonly onData = (chunk: Buffer): void => {
-    if (this.opts.onInput(chunk) > MAX_PENDING_INPUT) this.socket.pause();
+    this.lastInput = Date.now();
+    if (this.opts.onInput(chunk) > this.maxPendingInput) this.socket.pause();
     this.wake();
   };
 
   private readonly markClosed = (): void => {
     if (this.closed) return;
     this.closed = true;
+    this.stopTimers();
     this.opts.onClosed();
     this.wake();
   };
 
+  // ---- timers ----
+
+  private armIdle(delayMs: number): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(this.checkIdle, Math.max(0, delayMs)).unref();
+  }
+
+  /** Input re-arms nothing (one timer per connection, not one per chunk): the check looks at when input last came. */
+  private readonly checkIdle = (): void => {
+    this.idleTimer = null;
+    if (this.closed) return;
+    if (this.waitingSince !== null) {
+      const silent = Date.now() - Math.max(this.lastInput, this.waitingSince);
+      if (silent < this.timeoutMs) return this.armIdle(this.timeoutMs - silent);
+    }
+    // A client still taking a response is busy, not idle; one that stopped reading is idle.
+    const pending = this.sink.writableLength + this.socket.writableLength;
+    const sent = this.socket.bytesWritten - this.socket.writableLength;
+    const draining = pending > 0 && sent !== this.sentMark;
+    this.sentMark = sent;
+    // A command that runs without output (hashing, a long SEARCH) keeps the client waiting, not idle.
+    const working = this.waitingSince === null && pending === 0;
+    if (draining || working) return this.armIdle(this.timeoutMs);
+    this.expire('idle');
+  };
+
+  private expire(kind: 'idle' | 'login'): void {
+    if (this.closed) return;
+    // Mid-handshake, or after the output side ended, nothing more can be said to the peer.
+    if (this.upgrading || this.ended) this.destroy();
+    else this.opts.onTimeout(kind);
+  }
+
+  private stopTimers(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    this.loggedIn();
+  }
+
+  /** Login succeeded: the login deadline no longer applies. */
+  loggedIn(): void {
+    if (this.loginTimer) clearTimeout(this.loginTimer);
+    this.loginTimer = null;
+  }
+
   private wake(): void {
+    this.waitingSince = null;
     const w = this.waiter;
     this.waiter = null;
     w?.();
@@ -104,7 +196,8 @@ export class Transport {
 
   /** Resolves at the next input or close; resumes reading first when `pending` framed octets leave room. */
   input(pending: number): Promise<void> {
-    if (this.socket.isPaused() && pending < MAX_PENDING_INPUT / 2) this.socket.resume();
+    this.waitingSince = Date.now();
+    if (this.socket.isPaused() && pending < this.maxPendingInput / 2) this.socket.resume();
     return new Promise<void>((resolve) => (this.waiter = resolve));
   }
 
@@ -113,10 +206,19 @@ export class Transport {
     this.socket.pause();
   }
 
-  /** Sets the inactivity limit (e.g. longer once logged in). */
+  /** Sets the inactivity limit (e.g. longer once logged in), counted from the client's last input. */
   setTimeout(ms: number): void {
     this.timeoutMs = ms;
-    this.socket.setTimeout(ms);
+    this.armIdle(this.lastInput + ms - Date.now());
+  }
+
+  /**
+   * Sets how much input may wait to be framed before reading pauses (less
+   * before login). It must stay above twice the longest line the framer
+   * waits for, or a long line would pause reading before it is complete.
+   */
+  setInputLimit(octets = MAX_PENDING_INPUT): void {
+    this.maxPendingInput = octets;
   }
 
   // ---- output ----
@@ -201,14 +303,19 @@ export class Transport {
   end(): void {
     if (this.ended) return;
     this.sendOut();
-    this.sink.end();
+    this.closeOutput();
     this.wake();
-    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
-  /** Ends the output side once the session is over (no grace timer: the peer closes). */
+  /** Ends the output side once the session is over; a peer that does not close as well is cut off after the grace. */
   finish(): void {
-    if (!this.closed) this.sink.end();
+    if (!this.closed && !this.sink.writableEnded) this.closeOutput();
+  }
+
+  private closeOutput(): void {
+    if (this.sink === this.socket) return endWithGrace(this.socket);
+    this.sink.end();
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
   /** Drops the connection at once (a failure that cannot be told to the peer). */
@@ -220,29 +327,32 @@ export class Transport {
 
   /**
    * Switches to TLS after the protocol's go-ahead was sent (RFC 9051 §6.2.1,
-   * RFC 2595 §4). `discard` drops input read in the clear. A failed handshake
-   * closes the connection and rejects.
+   * RFC 2595 §4). `discard` drops input read in the clear. A failed or
+   * timed-out handshake is reported, closes the connection and resolves false.
+   * The login deadline keeps running through it.
    */
-  async startTls(secureContext: SecureContext, discard: () => void): Promise<void> {
+  async startTls(secureContext: SecureContext, discard: () => void): Promise<boolean> {
     await this.flush();
     const raw = this.socket;
     raw.off('data', this.onData);
-    raw.removeAllListeners('timeout');
     discard();
-    const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext });
+    this.upgrading = true;
+    let tlsSocket: Socket;
     try {
-      await new Promise<void>((resolve, reject) => {
-        tlsSocket.once('secure', resolve);
-        tlsSocket.once('error', reject);
-        tlsSocket.once('close', () => reject(new Error('closed during TLS handshake')));
-      });
+      tlsSocket = await serverHandshake(raw, secureContext, this.opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_MS);
     } catch (err) {
-      raw.destroy();
+      if (this.opts.tlsFailures) this.opts.tlsFailures.report('starttls', raw.remoteAddress, err);
+      else this.opts.log.info({ reason: (err as Error).message }, 'TLS handshake failed');
       this.markClosed();
-      throw err;
+      return false;
+    } finally {
+      this.upgrading = false;
     }
     this.secure = true;
-    this.attach(tlsSocket as unknown as Socket);
+    // The handshake was the client's input.
+    this.lastInput = Date.now();
+    this.attach(tlsSocket);
+    return true;
   }
 
   /** Switches both directions to raw DEFLATE after the go-ahead was sent (RFC 4978 §3). */

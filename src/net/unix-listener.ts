@@ -9,6 +9,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ConnectionLimiter } from './connection-limiter.js';
 import type { Listener } from './listen.js';
+import { endWithGrace } from './transport.js';
 
 /** The address (and limiter key) every unix-socket client shares: they have no address. */
 const LOCAL = 'local';
@@ -53,8 +54,7 @@ export async function listenUnix(spec: UnixListenSpec): Promise<Listener> {
     const refusal = spec.limiter.acquire(LOCAL);
     if (refusal) {
       spec.log.warn({ listener: spec.name }, refusal);
-      socket.end(`${spec.refusePrefix} ${refusal}\r\n`);
-      socket.on('error', () => undefined);
+      endWithGrace(socket, `${spec.refusePrefix} ${refusal}\r\n`);
       return;
     }
     socket.once('close', () => spec.limiter.release(LOCAL));

@@ -17,6 +17,7 @@ import { MailboxNameCache } from '../imap/session/mailbox-names.js';
 import { ConnectionLimiter } from '../net/connection-limiter.js';
 import { listen, proxySpecFor, type Listener } from '../net/listen.js';
 import { createTlsContext, loadTlsMaterial } from '../net/tls-material.js';
+import { TlsFailureLog } from '../net/tls-handshake.js';
 import { listenUnix } from '../net/unix-listener.js';
 import { Pop3Connection } from '../pop3/session/connection.js';
 import { MessageSizes } from '../pop3/session/message-sizes.js';
@@ -50,6 +51,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const throttle = new AuthThrottle(config.authThrottle);
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
   const sessions = new Set<{ shutdown(reason: string): void }>();
+  const tlsFailures = new TlsFailureLog(log, config.limits.tlsFailuresLoggedPerMinute);
 
   const deps = {
     store,
@@ -59,6 +61,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log,
     throttle,
     secureContext,
+    tlsFailures,
     commands: COMMANDS,
     onClose: (conn: ImapConnection) => sessions.delete(conn),
   };
@@ -69,6 +72,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log,
     throttle,
     secureContext,
+    tlsFailures,
     onClose: (conn: Pop3Connection) => sessions.delete(conn),
   };
   const lmtpDeps = { store, config, log, onClose: (conn: LmtpConnection) => sessions.delete(conn) };
@@ -97,6 +101,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           host: config.host,
           port: spec.port,
           tls: spec.implicitTls ? secureContext : null,
+          handshakeTimeoutMs: config.limits.tlsHandshakeTimeoutSeconds * 1000,
+          tlsFailures,
           proxy: proxySpecFor(config, spec.name),
           limiter,
           log,

@@ -27,7 +27,7 @@ import { StoreError } from '../../store/types.js';
 import { protocolTrace } from '../../log.js';
 import type { SyncMode } from './state.js';
 import { capabilityList } from '../capabilities.js';
-import { CommandFramer, type FrameEvent, type LiteralAnnounce, type Segment } from '../wire/framer.js';
+import { CommandFramer, tagOf, type FrameEvent, type LiteralAnnounce, type Segment } from '../wire/framer.js';
 import type { EncodeMode } from '../../syntax/imap-string.js';
 import type { Enabled, ImapSession } from './session.js';
 import type { SessionState } from './state.js';
@@ -37,12 +37,14 @@ import type { MailboxIndexCache } from './mailbox-index.js';
 import type { MailboxNameCache } from './mailbox-names.js';
 import { isTrusted } from '../../net/address.js';
 import { Transport } from '../../net/transport.js';
+import type { TlsFailureLog } from '../../net/tls-handshake.js';
 import { execute, type CommandTable, type DispatchHost } from './dispatch.js';
 import { LiteralIntake } from './literal-intake.js';
 import { ResponseBatch } from '../../net/response-batch.js';
 import { HIDDEN, type TraceSink, TraceText, traceLine, traceResponseLine } from '../../net/trace.js';
 import type { AnyCommand } from '../commands/spec.js';
 import { traceCommand } from './command-trace.js';
+import { framerLimits, inputLimit, overPreAuthBudget } from './pre-auth-budget.js';
 
 /** Coalesce small responses into writes of about this size. */
 const OUTPUT_CHUNK = 64 * 1024;
@@ -58,6 +60,8 @@ export interface ConnectionDeps {
   secureContext: SecureContext;
   /** The command table (commands/registry.ts), injected so the session does not depend on its commands. */
   commands: CommandTable;
+  /** Failed STARTTLS handshakes are reported here (rate-limited). */
+  tlsFailures?: TlsFailureLog;
   /** Connections that should end on shutdown register here. */
   onClose(conn: ImapConnection): void;
 }
@@ -98,6 +102,8 @@ export class ImapConnection implements ImapSession, DispatchHost {
   private responsesSecret = false;
   /** The client's last line was hidden whole: its tag, echoed in the tagged answer, may be a password. */
   private tagHidden = false;
+  /** Tagged BADs in a row; too many end the session (limits.max-bad-commands). */
+  private badCommands = 0;
 
   /** `listener.remoteAddress`: the client's address as the listener found it (PROXY protocol aware). */
   constructor(
@@ -115,23 +121,31 @@ export class ImapConnection implements ImapSession, DispatchHost {
     this.framer = this.newFramer();
     this.intake = new LiteralIntake(this, deps.commands, () => this.transport.pause());
     this.trace = this.config.log.trace ? protocolTrace(this.log) : null;
+    const limits = this.config.limits;
     this.transport = new Transport(socket, {
       log: this.log,
       secure: listener.implicitTls,
       outputChunk: OUTPUT_CHUNK,
-      timeoutMs: this.config.limits.preAuthTimeoutSeconds * 1000,
+      timeoutMs: limits.preAuthTimeoutSeconds * 1000,
+      loginTimeoutMs: limits.loginTimeoutSeconds * 1000,
+      handshakeTimeoutMs: limits.tlsHandshakeTimeoutSeconds * 1000,
+      ...(deps.tlsFailures ? { tlsFailures: deps.tlsFailures } : {}),
       onInput: (chunk) => {
         this.framer.push(chunk);
         return this.framer.buffered;
       },
       onClosed: () => this.markClosed(),
-      onTimeout: () => this.bye('Autologout; idle for too long'),
+      onTimeout: (kind) => this.bye(kind === 'login' ? 'Too long without logging in' : 'Autologout; idle for too long'),
     });
+    this.transport.setInputLimit(inputLimit(limits, false) ?? undefined);
+  }
+
+  private get authed(): boolean {
+    return this.state.kind === 'authenticated' || this.state.kind === 'selected';
   }
 
   private newFramer(): CommandFramer {
-    const l = this.config.limits;
-    return new CommandFramer({ maxLineLength: l.maxLineLength, maxCommandSize: l.maxCommandSize });
+    return new CommandFramer(framerLimits(this.config.limits, this.authed));
   }
 
   private markClosed(): void {
@@ -233,6 +247,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
 
   /** Queues a tagged response. */
   tagged(tag: string, status: 'OK' | 'NO' | 'BAD', code: string | null | undefined, text: string): void {
+    this.badCommands = status === 'BAD' ? this.badCommands + 1 : 0;
     const head = ` ${status} ${code ? `[${code}] ` : ''}`;
     this.transport.write(Buffer.from(`${tag}${head}${text}\r\n`));
     // The answer to a line hidden whole may quote it (its tag, "Unknown command X"): hidden too.
@@ -306,11 +321,17 @@ export class ImapConnection implements ImapSession, DispatchHost {
           break;
         case 'command':
           this.traceClient(ev.segments);
-          await execute(this, this.deps.commands, this.intake, ev.segments);
+          if (!this.authed && overPreAuthBudget(this.config.limits, ev.segments)) {
+            const first = ev.segments[0];
+            const tag = first?.kind === 'text' ? tagOf(Buffer.concat([first.bytes, Buffer.from(' ')])) : null;
+            this.tagged(tag ?? '*', 'BAD', 'TOOBIG', `Command too big before login (limit ${this.config.limits.preAuthCommandSize} octets)`);
+          } else await execute(this, this.deps.commands, this.intake, ev.segments);
           break;
       }
       await this.flush();
       if (this.pendingBye) this.bye(this.pendingBye);
+      // Like POP3 and LMTP: a client that only sends garbage is not kept.
+      else if (this.badCommands >= this.config.limits.maxBadCommands) this.bye('Too many invalid commands');
     }
     // LOGOUT (RFC 9051 §6.1.3): the server closes the connection after the tagged OK.
     this.transport.finish();
@@ -367,14 +388,18 @@ export class ImapConnection implements ImapSession, DispatchHost {
     return this.readLine();
   }
 
-  startTls(): Promise<void> {
-    // RFC 9051 §6.2.1: anything the client pipelined after STARTTLS is discarded.
-    return this.transport.startTls(this.deps.secureContext, () => (this.framer = this.newFramer()));
+  async startTls(): Promise<void> {
+    // RFC 9051 §6.2.1: anything the client pipelined after STARTTLS is discarded. A failed handshake closes the connection.
+    await this.transport.startTls(this.deps.secureContext, () => (this.framer = this.newFramer()));
   }
 
   authenticated(account: Account): void {
     this.state = { kind: 'authenticated', account };
-    this.transport.setTimeout(this.config.limits.idleTimeoutSeconds * 1000);
+    const limits = this.config.limits;
+    this.transport.loggedIn();
+    this.transport.setTimeout(limits.idleTimeoutSeconds * 1000);
+    this.transport.setInputLimit(inputLimit(limits, true) ?? undefined);
+    this.framer.setLimits(framerLimits(limits, true));
     this.log.info({ user: account.name }, 'login');
   }
 

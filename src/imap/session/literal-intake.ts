@@ -20,10 +20,8 @@ import { ImapError } from '../errors.js';
 import type { CommandFramer, LiteralAnnounce, Segment } from '../wire/framer.js';
 import { ArgReader, ParseError } from '../wire/reader.js';
 import { readCommandName, type CommandTable } from './dispatch.js';
+import { preAuthRoom } from './pre-auth-budget.js';
 import type { SessionState } from './state.js';
-
-/** Literals before authentication are small (LOGIN, AUTHENTICATE). */
-const PRE_AUTH_LITERAL_LIMIT = 8 * 1024;
 
 /** Staged blobs of one connection finishing at once (each an open temp file and its queued bytes). */
 const MAX_FINISHING = 4;
@@ -77,10 +75,12 @@ export class LiteralIntake {
       const refused = this.admitMessage(tag, a, framer);
       if (refused) return refused;
     } else {
-      const limit = authed ? config.limits.maxLiteralSize : Math.min(PRE_AUTH_LITERAL_LIMIT, config.limits.maxLiteralSize);
+      // Before login the whole command shares a few KiB (pre-auth-budget.ts).
+      const limit = authed ? config.limits.maxLiteralSize : Math.min(preAuthRoom(config.limits, a.segments), config.limits.maxLiteralSize);
       if (a.size > limit || !framer.literalFits(a.size)) {
         framer.rejectLiteral();
-        return { tag, status: 'BAD', code: 'TOOBIG', text: `Literal too big (limit ${limit} octets)` };
+        const text = authed ? `Literal too big (limit ${limit} octets)` : `Command too big before login (limit ${config.limits.preAuthCommandSize} octets)`;
+        return { tag, status: 'BAD', code: 'TOOBIG', text };
       }
       framer.acceptLiteral('buffer');
     }

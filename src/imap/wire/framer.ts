@@ -118,7 +118,12 @@ export class CommandFramer {
   private spare: Buffer | null = null;
   private nextStreamId = 1;
 
-  constructor(private readonly limits: FramerLimits) {}
+  constructor(private limits: FramerLimits) {}
+
+  /** Changes the limits (tighter before login); they apply from the next line. */
+  setLimits(limits: FramerLimits): void {
+    this.limits = limits;
+  }
 
   /** Adds received bytes. */
   push(chunk: Buffer): void {
@@ -182,6 +187,16 @@ export class CommandFramer {
 
   /** Returns the next event, or null when more input (or a literal decision) is needed. */
   next(): FrameEvent | null {
+    const ev = this.nextEvent();
+    // An empty view would keep the whole chunk it was cut from alive while the connection waits.
+    if (this.buf.length === 0 && this.buf !== EMPTY) {
+      this.buf = EMPTY;
+      this.spare = null;
+    }
+    return ev;
+  }
+
+  private nextEvent(): FrameEvent | null {
     let skipped = 0;
     for (;;) {
       const mode = this.mode;

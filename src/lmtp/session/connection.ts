@@ -40,8 +40,6 @@ import type { LmtpState } from './state.js';
 const MAX_LINE = 4096;
 /** Coalesce small replies into writes of about this size. */
 const OUTPUT_CHUNK = 16 * 1024;
-/** Unknown, malformed or misplaced commands before the connection is closed. */
-const MAX_BAD_COMMANDS = 20;
 /** RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for the next command or data. */
 const TIMEOUT_MS = 5 * 60 * 1000;
 
@@ -207,7 +205,7 @@ export class LmtpConnection implements LmtpSession {
         }
         if (line.type === 'too-long') this.fail(new LmtpError(500, '5.5.2', 'Line too long', true));
         else await this.execute(line.bytes);
-        if (this.badCommands >= MAX_BAD_COMMANDS) this.close('4.7.0', 'Too many errors, closing connection');
+        if (this.badCommands >= this.config.limits.maxBadCommands) this.close('4.7.0', 'Too many errors, closing connection');
         if (this.pendingShutdown !== null && !this.closed) this.close('4.3.2', this.pendingShutdown);
       }
       await this.flush();

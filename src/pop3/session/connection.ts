@@ -28,6 +28,7 @@ import type { Config } from '../../config/schema.js';
 import { protocolTrace, sessionLogger } from '../../log.js';
 import { isTrusted } from '../../net/address.js';
 import { LineBuffer, type LineEvent } from '../../net/line-buffer.js';
+import type { TlsFailureLog } from '../../net/tls-handshake.js';
 import { Transport } from '../../net/transport.js';
 import { HIDDEN, type TraceSink, TraceText, traceLine, traceResponseLine } from '../../net/trace.js';
 import { StoreError, type Account, type MailStore } from '../../store/types.js';
@@ -43,8 +44,6 @@ import type { Pop3State } from './state.js';
 
 /** Coalesce small responses into writes of about this size. */
 const OUTPUT_CHUNK = 64 * 1024;
-/** Malformed, unknown or misplaced commands in a row before the server gives up on the client. */
-const MAX_BAD_COMMANDS = 20;
 /** RFC 2449 §4: commands of up to 255 octets must be accepted, whatever the configured limit. */
 const MIN_LINE_LENGTH = 255;
 
@@ -58,6 +57,8 @@ export interface Pop3Deps {
   throttle: AuthThrottle;
   /** For STLS upgrades. */
   secureContext: SecureContext;
+  /** Failed STLS handshakes are reported here (rate-limited). */
+  tlsFailures?: TlsFailureLog;
   /** Called once when the session has ended, after its last store call (the server tracks sessions for shutdown). */
   onClose(conn: Pop3Connection): void;
 }
@@ -107,12 +108,16 @@ export class Pop3Connection implements Pop3Session {
       secure: listener.implicitTls,
       outputChunk: OUTPUT_CHUNK,
       timeoutMs: this.timeoutMs(),
+      // RFC 1939 §3 sets no login deadline; a pre-login session is bounded like IMAP's.
+      loginTimeoutMs: deps.config.limits.loginTimeoutSeconds * 1000,
+      handshakeTimeoutMs: deps.config.limits.tlsHandshakeTimeoutSeconds * 1000,
+      ...(deps.tlsFailures ? { tlsFailures: deps.tlsFailures } : {}),
       onInput: (chunk) => {
         this.reader.push(chunk);
         return this.reader.buffered;
       },
       onClosed: () => undefined,
-      onTimeout: () => this.end('Disconnected for inactivity'),
+      onTimeout: (kind) => this.end(kind === 'login' ? 'Too long without logging in' : 'Disconnected for inactivity'),
     });
   }
 
@@ -240,13 +245,8 @@ export class Pop3Connection implements Pop3Session {
   }
 
   async startTls(): Promise<void> {
-    try {
-      // RFC 2595 §4: whatever the client pipelined after STLS was sent in the clear: discard it.
-      await this.transport.startTls(this.deps.secureContext, () => this.reader.clear());
-    } catch (err) {
-      this.log.info({ err: (err as Error).message }, 'STLS handshake failed');
-      return;
-    }
+    // RFC 2595 §4: whatever the client pipelined after STLS was sent in the clear: discard it.
+    if (!(await this.transport.startTls(this.deps.secureContext, () => this.reader.clear()))) return;
     // RFC 2595 §4: the session starts over; a USER given before STLS is forgotten.
     this.state = { kind: 'authorization', user: null };
   }
@@ -255,6 +255,7 @@ export class Pop3Connection implements Pop3Session {
     const maildrop = await Maildrop.open(this.deps, account.id);
     this.maildrop = maildrop;
     this.state = { kind: 'transaction', account, maildrop };
+    this.transport.loggedIn();
     this.transport.setTimeout(this.timeoutMs());
     this.log.info({ user: account.name, messages: maildrop.count }, 'login');
   }
@@ -332,7 +333,7 @@ export class Pop3Connection implements Pop3Session {
     if (e instanceof Pop3Error) {
       this.log.info({ cmd: keyword ?? null, code: e.code, text: e.message }, 'command failed');
       this.write(errLine(e.code, e.message));
-      if (e.badCommand && ++this.badCommands >= MAX_BAD_COMMANDS) this.end('Too many bad commands');
+      if (e.badCommand && ++this.badCommands >= this.config.limits.maxBadCommands) this.end('Too many bad commands');
       return;
     }
     if (e instanceof StoreError) {
