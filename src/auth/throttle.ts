@@ -1,123 +1,91 @@
 /**
- * Failed-authentication throttling per client address and per account name
- * (RFC 9051 §11.4 leaves the defence against password guessing to servers).
+ * Login throttling per client address and per account name (RFC 9051 §11.4
+ * leaves the defence against password guessing to servers), and the gate in
+ * front of password hashing (auth/hash-gate.ts).
  *
- * Model: each key (client address, account name) counts its failures in a
- * fixed window that starts at its first failure and lasts `windowSeconds`.
- * - Failures beyond `freeFailures` are answered after a growing delay:
- *   with the defaults 0, 0, 1 s, 2 s, 4 s, 8 s, then 15 s (maxDelayMs).
- * - A key with `maxFailuresPerIp` / `maxFailuresPerAccount` failures in its
- *   window is refused outright until the window ends; the caller answers
- *   `NO [UNAVAILABLE]` (RFC 5530) without checking the password.
- * - A successful login clears its account's count; the address keeps its own,
- *   so one valid account cannot launder guesses against others.
+ * Policy (issue 18, findings 7, 8, 23), with N = `maxFailuresPerIp`:
+ * - An address is refused while its failures plus its attempts in flight
+ *   reach N in its window: an attempt counts before it is hashed, so a burst
+ *   of simultaneous attempts gets N verifications, not one per attempt.
+ * - An account with `maxFailuresPerAccount` failures in its window is not
+ *   locked: it is refused only from addresses that have failed for it (or
+ *   have an attempt for it in flight). An address that has not failed for
+ *   it still gets its password checked, so a guesser cannot lock the owner out.
+ * - A pair (address, account) that logged in within `trustedDays` is judged
+ *   by its own failures only, so the owner gets in from a NAT address whose
+ *   other users failed, and behind an address a flood refuses.
+ * - A success clears its address's and pair's failures (honest users behind
+ *   one NAT); the account's count stays, since only failing addresses feel it.
+ *   A pair is refused at N failures of its own, so guesses laundered through
+ *   one valid account's successes still stop at N per target account.
+ * - Failures beyond `freeFailures` are answered after a growing delay (the
+ *   tarpit): with the defaults 0, 0, 1 s, 2 s, 4 s, 8 s, then 15 s.
+ * Refusals are answered NO [UNAVAILABLE] (RFC 5530) without checking the password.
  * IPv6 clients are counted per /64, the block a single host usually controls.
  *
- * Invariant: memory is bounded. Each of the two tables holds at most
- * `maxEntries` keys (least recently failed evicted first), expired entries
- * are dropped when met, and account names are truncated to a fixed length.
- * Known trade-off: a guesser can lock a named account for one window;
- * the address limit still bounds what one guesser can do.
+ * The counts live in an AttemptLedger (in memory for one process; the
+ * interface admits a store-backed one shared by workers and nodes). Memory is
+ * bounded: each ledger table holds at most `maxEntries` keys, and account
+ * names are truncated to a fixed length.
  */
 import { isIP } from 'node:net';
 import type { Config } from '../config/schema.js';
+import { type AttemptCounts, type AttemptKey, type AttemptLedger, type AttemptOutcome, MemoryAttemptLedger } from './attempt-ledger.js';
+import { HashGate } from './hash-gate.js';
 
 /** The throttling settings (config `auth-throttle`). */
 export type ThrottleSettings = Config['authThrottle'];
 
-/** The answer to "may this attempt proceed?". */
-export interface ThrottleVerdict {
-  /** Too many recent failures: answer NO [UNAVAILABLE] without verifying. */
-  refuse: boolean;
-  /** Delay earned by the failures so far (for callers that wait before verifying rather than after failing). */
-  delayMs: number;
-}
+/** The answer to "may this attempt proceed?"; an admitted attempt must be finished exactly once. */
+export type Admission = { admit: false } | { admit: true; key: AttemptKey; clean: boolean };
 
 /** Longest account name kept as a key: names are client input. */
 const MAX_ACCOUNT_KEY = 256;
 
-interface Window {
-  count: number;
-  start: number;
+const DAY_MS = 86_400_000;
+
+/** The policy above as a pure function of the counts (run inside the ledger's atomic step). */
+export function judge(c: AttemptCounts, s: ThrottleSettings): { admit: boolean; clean: boolean } {
+  const pairBusy = c.pairFailures + c.pairInFlight;
+  const ipBusy = c.ipFailures + c.ipInFlight;
+  const admit =
+    pairBusy < s.maxFailuresPerIp && (c.trusted || (ipBusy < s.maxFailuresPerIp && (c.accountFailures < s.maxFailuresPerAccount || pairBusy === 0)));
+  // Clean attempts go first at the hash gate.
+  return { admit, clean: c.trusted || c.ipFailures === 0 };
 }
 
-/** Failure counts per key in fixed windows, LRU-bounded. */
-class FailureTable {
-  // A Map iterates in insertion order; re-inserting on every failure makes the first key the least recently failed.
-  private readonly entries = new Map<string, Window>();
-
-  constructor(
-    private readonly windowMs: number,
-    private readonly maxEntries: number,
-  ) {}
-
-  count(key: string, now: number): number {
-    const w = this.entries.get(key);
-    if (w === undefined) return 0;
-    if (now - w.start < this.windowMs) return w.count;
-    this.entries.delete(key);
-    return 0;
-  }
-
-  add(key: string, now: number): number {
-    const count = this.count(key, now) + 1;
-    const start = count === 1 ? now : this.entries.get(key)!.start;
-    this.entries.delete(key);
-    this.entries.set(key, { count, start });
-    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    return count;
-  }
-
-  clear(key: string): void {
-    this.entries.delete(key);
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-}
-
-/** Failed-login throttle shared by IMAP, POP3 (and any other login path) of one process. */
+/** Login throttle and hash gate shared by IMAP, POP3 (and any other login path) of one process. */
 export class AuthThrottle {
-  private readonly ips: FailureTable;
-  private readonly accounts: FailureTable;
+  /** Password verifications go through this gate. */
+  readonly hashes: HashGate;
+  private readonly ledger: AttemptLedger;
 
-  /** `now` is injectable for tests. */
+  /** `ledger` defaults to this process's memory; `now` is injectable for tests. */
   constructor(
     private readonly settings: ThrottleSettings,
+    ledger?: AttemptLedger,
     private readonly now: () => number = Date.now,
   ) {
-    this.ips = new FailureTable(settings.windowSeconds * 1000, settings.maxEntries);
-    this.accounts = new FailureTable(settings.windowSeconds * 1000, settings.maxEntries);
+    this.ledger =
+      ledger ?? new MemoryAttemptLedger({ windowMs: settings.windowSeconds * 1000, trustMs: settings.trustedDays * DAY_MS, maxEntries: settings.maxEntries });
+    this.hashes = new HashGate({
+      concurrency: settings.maxConcurrentHashes,
+      perAddress: settings.maxConcurrentHashesPerIp,
+      queueLength: settings.hashQueueLength,
+    });
   }
 
-  /** Call before verifying an attempt from `ip` for `account`. */
-  check(ip: string, account: string): ThrottleVerdict {
-    const now = this.now();
-    const byIp = this.ips.count(addressKey(ip), now);
-    const byAccount = this.accounts.count(accountKey(account), now);
-    return {
-      refuse: byIp >= this.settings.maxFailuresPerIp || byAccount >= this.settings.maxFailuresPerAccount,
-      delayMs: this.delayFor(Math.max(byIp, byAccount)),
-    };
+  /** Call before verifying an attempt from `ip` for `account`; when admitted, the attempt counts as in flight. */
+  async begin(ip: string, account: string): Promise<Admission> {
+    const key = { ip: addressKey(ip), account: accountKey(account) };
+    const verdict = await this.ledger.admit(key, this.now(), (c) => judge(c, this.settings));
+    return verdict.admit ? { admit: true, key, clean: verdict.clean } : { admit: false };
   }
 
-  /** Records a failed attempt; returns how long to wait before answering it (the tarpit). */
-  fail(ip: string, account: string): number {
-    const now = this.now();
-    const byIp = this.ips.add(addressKey(ip), now);
-    const byAccount = this.accounts.add(accountKey(account), now);
-    return this.delayFor(Math.max(byIp, byAccount));
-  }
-
-  /** Records a successful login: the account's failures are forgiven. */
-  succeed(_ip: string, account: string): void {
-    this.accounts.clear(accountKey(account));
-  }
-
-  /** Number of remembered addresses and account names (for tests and metrics). */
-  get size(): { ips: number; accounts: number } {
-    return { ips: this.ips.size, accounts: this.accounts.size };
+  /** Ends an admitted attempt; returns how long to wait before answering a failure (the tarpit). */
+  async finish(admission: Admission & { admit: true }, outcome: AttemptOutcome): Promise<number> {
+    const c = await this.ledger.settle(admission.key, this.now(), outcome);
+    return outcome === 'failed' ? this.delayFor(Math.max(c.ipFailures, c.pairFailures, c.accountFailures)) : 0;
   }
 
   private delayFor(failures: number): number {

@@ -190,8 +190,18 @@ export const configSchema = z
         baseDelayMs: int(0, 600000, 'a number of milliseconds').default(1000),
         maxDelayMs: int(0, 600000, 'a number of milliseconds').default(15000),
         windowSeconds: positive(300, 'a number of seconds'),
+        /** Failures plus attempts in flight per address (IPv6: per /64) in a window before it is refused. */
         maxFailuresPerIp: positive(10),
+        /** Failures per account in a window after which addresses that failed for it are refused (others are still checked). */
         maxFailuresPerAccount: positive(20),
+        /** How long a successful login makes its (address, account) pair immune to other addresses' failures. */
+        trustedDays: positive(30, 'a number of days'),
+        /** Password hashes (32 MiB scrypt each) running at once; keep it below libuv's pool (UV_THREADPOOL_SIZE, 4) so file I/O keeps threads. */
+        maxConcurrentHashes: positive(2),
+        /** Hashes running at once for one address (IPv6: per /64). */
+        maxConcurrentHashesPerIp: positive(1),
+        /** Attempts waiting for a hash slot; beyond it NO [UNAVAILABLE] (addresses without failures push others out). */
+        hashQueueLength: positive(50),
         /** Cap on remembered IPs and on remembered account names (each). */
         maxEntries: positive(100000),
       })
