@@ -151,6 +151,24 @@ describe('hash gate', () => {
     assert.deepEqual(gate.load, { running: 0, waiting: 0 });
   });
 
+  it('keeps one of its slots for clean attempts, so a flood never makes a clean one wait for a running hash', async () => {
+    const gate = new HashGate({ concurrency: 2, perAddress: 1, queueLength: 10 });
+    const started: string[] = [];
+    const a = pending();
+    const runA = gate.run('a', false, async () => {
+      started.push('a');
+      await a.work();
+    });
+    const runB = gate.run('b', false, async () => started.push('b'));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(started, ['a'], 'a second flooder waits although a slot is free');
+    await gate.run('c', true, async () => started.push('c'));
+    assert.deepEqual(started, ['a', 'c']);
+    a.done();
+    await Promise.all([runA, runB]);
+    assert.deepEqual(started, ['a', 'c', 'b']);
+  });
+
   it('prefers clean waiters, refuses beyond the queue, and lets a clean arrival push out a flooder', async () => {
     const gate = new HashGate({ concurrency: 1, perAddress: 1, queueLength: 2 });
     const first = pending();

@@ -6,12 +6,14 @@
  * queue behind them (issue 18, finding 4).
  *
  * Fairness: waiters from addresses without recent failures ("clean") go
- * before the others, so a flood of bad passwords cannot make a real user wait
- * behind it. When the queue is full a clean arrival takes the place of the
+ * before the others, and when more than one hash may run, one slot is kept for
+ * clean attempts, so a flood of bad passwords cannot make a real user wait
+ * behind it, not even for a running hash to end. When the queue is full a clean arrival takes the place of the
  * newest waiter that is not clean; otherwise the arrival is refused and the
  * caller answers NO [UNAVAILABLE] (RFC 5530).
  *
- * Invariant: running ≤ concurrency, per address ≤ perAddress, waiting ≤ queueLength.
+ * Invariant: running ≤ concurrency (≤ concurrency − 1 not clean, when
+ * concurrency > 1), per address ≤ perAddress, waiting ≤ queueLength.
  */
 
 /** The gate's limits (config `auth-throttle`). */
@@ -41,7 +43,7 @@ export class HashGate {
 
   /** Runs `work` when a slot is free for `address`, or resolves to BUSY without running it. */
   async run<T>(address: string, clean: boolean, work: () => Promise<T>): Promise<T | typeof BUSY> {
-    if (!this.canStart(address)) {
+    if (!this.canStart(address, clean)) {
       const admitted = await this.enqueue(address, clean);
       if (!admitted) return BUSY;
     } else {
@@ -59,8 +61,14 @@ export class HashGate {
     return { running: this.running, waiting: this.waiting.length };
   }
 
-  private canStart(address: string): boolean {
-    return this.running < this.limits.concurrency && (this.runningByAddress.get(address) ?? 0) < this.limits.perAddress;
+  private canStart(address: string, clean: boolean): boolean {
+    return this.running < this.slotsFor(clean) && (this.runningByAddress.get(address) ?? 0) < this.limits.perAddress;
+  }
+
+  /** Slots a waiter may use: all when clean, all but one kept for clean ones otherwise. */
+  private slotsFor(clean: boolean): number {
+    const { concurrency } = this.limits;
+    return clean || concurrency === 1 ? concurrency : concurrency - 1;
   }
 
   private take(address: string): void {
@@ -108,7 +116,7 @@ export class HashGate {
     let other = -1;
     for (let i = 0; i < this.waiting.length; i++) {
       const w = this.waiting[i]!;
-      if ((this.runningByAddress.get(w.address) ?? 0) >= this.limits.perAddress) continue;
+      if (!this.canStart(w.address, w.clean)) continue;
       if (w.clean) return i;
       if (other < 0) other = i;
     }

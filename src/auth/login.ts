@@ -27,32 +27,38 @@ export type LoginResult = { ok: true; account: Account } | { ok: false; reason: 
 /** Longest user name looked up; longer ones simply fail. */
 const MAX_USER_LENGTH = 256;
 
+/** Looks the account up and verifies the password: the work one hash slot pays for. */
+async function verify(deps: LoginDeps, user: string, password: string): Promise<Account | null> {
+  const account = user.length <= MAX_USER_LENGTH ? await deps.store.findAccount(user) : null;
+  // verifyPassword spends one full hash even without a stored hash, so timing does not reveal accounts.
+  const ok = await verifyPassword(password, account?.passwordHash ?? null);
+  return ok ? account : null;
+}
+
 /** Checks a user name and password from a client address. */
 export async function checkLogin(deps: LoginDeps, ip: string, user: string, password: string): Promise<LoginResult> {
   const admission = await deps.throttle.begin(ip, user);
   if (!admission.admit) return { ok: false, reason: 'throttled' };
-  let account: Account | null = null;
-  let verified: boolean | typeof BUSY = BUSY;
+  let result: Account | null | typeof BUSY = BUSY;
   try {
-    account = user.length <= MAX_USER_LENGTH ? await deps.store.findAccount(user) : null;
-    // verifyPassword spends one full hash even without a stored hash, so timing does not reveal accounts.
-    verified = await deps.throttle.hashes.run(admission.key.ip, admission.clean, () => verifyPassword(password, account?.passwordHash ?? null));
+    // The lookup waits for a hash slot too, so attempts the gate refuses cost no store query.
+    result = await deps.throttle.hashes.run(admission.key.ip, admission.clean, () => verify(deps, user, password));
   } finally {
     // Runs on errors too: an attempt never stays in flight.
-    const outcome = verified === BUSY ? 'abandoned' : verified && account ? 'succeeded' : 'failed';
+    const outcome = result === BUSY ? 'abandoned' : result ? 'succeeded' : 'failed';
     const delay = await deps.throttle.finish(admission, outcome);
     if (outcome === 'failed') {
       deps.log.info({ user: user.slice(0, 64), ip }, 'authentication failed');
       if (delay > 0) await sleep(delay);
     }
   }
-  if (verified === BUSY) return { ok: false, reason: 'busy' };
-  if (!verified || !account) return { ok: false, reason: 'failed' };
+  if (result === BUSY) return { ok: false, reason: 'busy' };
+  if (result === null) return { ok: false, reason: 'failed' };
+  const account = result;
   if (needsRehash(account.passwordHash)) {
-    const upgraded = account;
     // Stronger hashing parameters than when the password was set: upgrade quietly.
     void hashPassword(password)
-      .then((h) => deps.store.setPasswordHash(upgraded.id, h))
+      .then((h) => deps.store.setPasswordHash(account.id, h))
       .catch((err: unknown) => deps.log.warn({ err }, 'password rehash failed'));
   }
   return { ok: true, account };

@@ -50,8 +50,9 @@ export function judge(c: AttemptCounts, s: ThrottleSettings): { admit: boolean; 
   const ipBusy = c.ipFailures + c.ipInFlight;
   const admit =
     pairBusy < s.maxFailuresPerIp && (c.trusted || (ipBusy < s.maxFailuresPerIp && (c.accountFailures < s.maxFailuresPerAccount || pairBusy === 0)));
-  // Clean attempts go first at the hash gate.
-  return { admit, clean: c.trusted || c.ipFailures === 0 };
+  // Clean attempts go first at the hash gate: a known pair, or an address with no failures and nothing else in flight
+  // (the first of a simultaneous burst is clean, the rest are not).
+  return { admit, clean: c.trusted || ipBusy === 0 };
 }
 
 /** Login throttle and hash gate shared by IMAP, POP3 (and any other login path) of one process. */
