@@ -206,7 +206,8 @@ export class MailboxIndexCache {
   ): Promise<FlagChangeResult> {
     const res = await this.store.storeFlags(accountId, mailboxId, uids, op, flags, unchangedSince);
     const entry = this.entries.get(mailboxId);
-    if (res.changed.length > 0 && entry?.accountId === accountId && !entry.refreshing && entry.modseq === res.modseq - 1) applyDelta(entry, res.changed, [], res.modseq);
+    if (res.changed.length > 0 && entry?.accountId === accountId && !entry.refreshing && entry.modseq === res.modseq - 1)
+      applyDelta(entry, res.changed, [], res.modseq);
     return res;
   }
 
