@@ -1,16 +1,50 @@
 import { strict as assert } from 'node:assert';
-import { describe, it } from 'node:test';
-import { MemoryAttemptLedger } from '../src/auth/attempt-ledger.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { type AttemptLedger, MemoryAttemptLedger, StoreAttemptLedger } from '../src/auth/attempt-ledger.js';
 import { BUSY, HashGate } from '../src/auth/hash-gate.js';
-import { AuthThrottle, addressKey, type ThrottleSettings } from '../src/auth/throttle.js';
+import { AuthThrottle, addressKey, attemptWindows, type ThrottleSettings } from '../src/auth/throttle.js';
 import { configSchema } from '../src/config/schema.js';
+import { openStore } from '../src/store/open.js';
+import { createTestDatabase } from './helpers/pg-database.js';
 
 const DEFAULTS: ThrottleSettings = configSchema.parse({}).authThrottle;
 
-function setup(overrides: Partial<ThrottleSettings> = {}) {
+/** Makes a ledger for the settings; `close` ends what it opened. */
+type LedgerFactory = (s: ThrottleSettings) => Promise<{ ledger: AttemptLedger; close(): Promise<void> }>;
+
+const memoryLedger: LedgerFactory = async (s) => ({
+  ledger: new MemoryAttemptLedger({ ...attemptWindows(s), maxEntries: s.maxEntries }),
+  close: async () => undefined,
+});
+
+/** A store-backed ledger on a fresh SQLite file, or a fresh PostgreSQL database under MAILKEEP_TEST_STORE=postgres. */
+const storeLedger: LedgerFactory = async (s) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-throttle-'));
+  const db = process.env.MAILKEEP_TEST_STORE === 'postgres' ? await createTestDatabase({ migrated: true }) : null;
+  const store = await openStore({ dataDir, url: db?.url ?? null });
+  return {
+    ledger: new StoreAttemptLedger(store, attemptWindows(s)),
+    async close() {
+      await store.close();
+      await db?.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+};
+
+const opened: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const close of opened) await close();
+});
+
+async function setup(overrides: Partial<ThrottleSettings> = {}, makeLedger: LedgerFactory = memoryLedger) {
   const clock = { now: 1_000_000 };
   const s = { ...DEFAULTS, ...overrides };
-  const ledger = new MemoryAttemptLedger({ windowMs: s.windowSeconds * 1000, trustMs: s.trustedDays * 86_400_000, maxEntries: s.maxEntries });
+  const { ledger, close } = await makeLedger(s);
+  opened.push(close);
   const t = new AuthThrottle(s, ledger, () => clock.now);
   /** One attempt that must be admitted and ends as `outcome`; resolves to the tarpit delay. */
   const attempt = async (ip: string, account: string, outcome: 'failed' | 'succeeded'): Promise<number> => {
@@ -29,72 +63,118 @@ function setup(overrides: Partial<ThrottleSettings> = {}) {
   return { t, ledger, clock, fail, succeed, admits };
 }
 
-describe('auth throttle', () => {
-  it('grows the delay after each failure: 0, 0, 1 s, 2 s, 4 s, 8 s, then capped at 15 s', async () => {
-    const { fail } = setup({ maxFailuresPerIp: 100, maxFailuresPerAccount: 100 });
-    const delays: number[] = [];
-    for (let i = 0; i < 8; i++) delays.push(await fail('192.0.2.1', 'alice'));
-    assert.deepEqual(delays, [0, 0, 1000, 2000, 4000, 8000, 15000, 15000]);
-  });
+for (const [name, makeLedger] of [
+  ['memory', memoryLedger],
+  ['store', storeLedger],
+] as const) {
+  describe(`auth throttle (${name} ledger)`, () => {
+    const setupWith = (overrides: Partial<ThrottleSettings> = {}) => setup(overrides, makeLedger);
 
-  it('counts per address across account names and refuses at 10 failures per window', async () => {
-    const { fail, admits, clock } = setup();
-    for (let i = 0; i < 9; i++) await fail('192.0.2.1', `user${i}`);
-    assert.equal(await admits('192.0.2.1', 'new'), true);
-    await fail('192.0.2.1', 'user9');
-    assert.equal(await admits('192.0.2.1', 'new'), false);
-    assert.equal(await admits('192.0.2.2', 'new'), true, 'other addresses are unaffected');
-    clock.now += 299_000;
-    assert.equal(await admits('192.0.2.1', 'new'), false, 'still inside the 5-minute window');
-    clock.now += 1_000;
-    assert.equal(await admits('192.0.2.1', 'new'), true, 'the window has ended');
-  });
+    it('grows the delay after each failure: 0, 0, 1 s, 2 s, 4 s, 8 s, then capped at 15 s', async () => {
+      const { fail } = await setupWith({ maxFailuresPerIp: 100, maxFailuresPerAccount: 100 });
+      const delays: number[] = [];
+      for (let i = 0; i < 8; i++) delays.push(await fail('192.0.2.1', 'alice'));
+      assert.deepEqual(delays, [0, 0, 1000, 2000, 4000, 8000, 15000, 15000]);
+    });
 
-  it('finding 8: an attempt counts as in flight before it is verified, so a burst gets the limit and no more', async () => {
-    const { t, admits } = setup();
-    const burst = await Promise.all(Array.from({ length: 60 }, () => t.begin('192.0.2.1', 'bob')));
-    const admitted = burst.filter((a) => a.admit);
-    assert.equal(admitted.length, 10, 'maxFailuresPerIp attempts, not 60');
-    for (const a of admitted.slice(0, 3)) if (a.admit) await t.finish(a, 'abandoned');
-    assert.equal(await admits('192.0.2.1', 'bob'), true, 'an abandoned attempt frees its slot');
-    for (const a of admitted.slice(3)) if (a.admit) await t.finish(a, 'failed');
-    for (let i = 0; i < 3; i++) assert.equal((await t.begin('192.0.2.1', 'bob')).admit, true);
-    assert.equal(await admits('192.0.2.1', 'bob'), false, '7 failures and 3 in flight fill the address');
-  });
+    it('counts per address across account names and refuses at 10 failures per window', async () => {
+      const { fail, admits, clock } = await setupWith();
+      for (let i = 0; i < 9; i++) await fail('192.0.2.1', `user${i}`);
+      assert.equal(await admits('192.0.2.1', 'new'), true);
+      await fail('192.0.2.1', 'user9');
+      assert.equal(await admits('192.0.2.1', 'new'), false);
+      assert.equal(await admits('192.0.2.2', 'new'), true, 'other addresses are unaffected');
+      clock.now += 299_000;
+      assert.equal(await admits('192.0.2.1', 'new'), false, 'still inside the 5-minute window');
+      clock.now += 1_000;
+      assert.equal(await admits('192.0.2.1', 'new'), true, 'the window has ended');
+    });
 
-  it('finding 7: an account over its limit refuses addresses that failed for it, not others or trusted ones', async () => {
-    const { fail, succeed, admits } = setup();
-    await succeed('203.0.113.5', 'Victim');
-    for (let i = 0; i < 20; i++) await fail(`198.51.100.${i}`, 'Victim');
-    assert.equal(await admits('198.51.100.3', 'victim'), false, 'names compare case-insensitively; the guesser is refused');
-    assert.equal(await admits('198.51.100.3', 'someone-else'), true, 'only for the attacked account');
-    assert.equal(await admits('203.0.113.9', 'victim'), true, 'an address that has not failed is still checked');
-    assert.ok((await fail('203.0.113.9', 'victim')) > 0, 'failures against the attacked account are slowed down');
-    assert.equal(await admits('203.0.113.9', 'victim'), false, 'and that address has now failed for it');
-    assert.equal(await admits('203.0.113.5', 'victim'), true, 'the address the owner logged in from before');
-    await fail('203.0.113.5', 'victim');
-    assert.equal(await admits('203.0.113.5', 'victim'), true, 'a trusted pair is judged by its own failures');
-  });
+    it('finding 8: an attempt counts as in flight before it is verified, so a burst gets the limit and no more', async () => {
+      const { t, admits } = await setupWith();
+      const burst = await Promise.all(Array.from({ length: 60 }, () => t.begin('192.0.2.1', 'bob')));
+      const admitted = burst.filter((a) => a.admit);
+      assert.equal(admitted.length, 10, 'maxFailuresPerIp attempts, not 60');
+      for (const a of admitted.slice(0, 3)) if (a.admit) await t.finish(a, 'abandoned');
+      assert.equal(await admits('192.0.2.1', 'bob'), true, 'an abandoned attempt frees its slot');
+      for (const a of admitted.slice(3)) if (a.admit) await t.finish(a, 'failed');
+      for (let i = 0; i < 3; i++) assert.equal((await t.begin('192.0.2.1', 'bob')).admit, true);
+      assert.equal(await admits('192.0.2.1', 'bob'), false, '7 failures and 3 in flight fill the address');
+    });
 
-  it('finding 23: a success clears its address, but not the failures for other accounts', async () => {
-    const { fail, succeed, admits } = setup();
-    for (let i = 0; i < 9; i++) await fail('192.0.2.1', `user${i}`);
-    await succeed('192.0.2.1', 'carol');
-    for (let i = 0; i < 9; i++) await fail('192.0.2.1', `user${i}`);
-    assert.equal(await admits('192.0.2.1', 'dave'), true, 'the address was cleared by the success');
-    // Laundering guesses through a valid account still hits the target account's own limit.
-    for (let i = 0; i < 9; i++) {
-      await fail('192.0.2.1', 'bob');
+    it('finding 7: an account over its limit refuses addresses that failed for it, not others or trusted ones', async () => {
+      const { fail, succeed, admits } = await setupWith();
+      await succeed('203.0.113.5', 'Victim');
+      for (let i = 0; i < 20; i++) await fail(`198.51.100.${i}`, 'Victim');
+      assert.equal(await admits('198.51.100.3', 'victim'), false, 'names compare case-insensitively; the guesser is refused');
+      assert.equal(await admits('198.51.100.3', 'someone-else'), true, 'only for the attacked account');
+      assert.equal(await admits('203.0.113.9', 'victim'), true, 'an address that has not failed is still checked');
+      assert.ok((await fail('203.0.113.9', 'victim')) > 0, 'failures against the attacked account are slowed down');
+      assert.equal(await admits('203.0.113.9', 'victim'), false, 'and that address has now failed for it');
+      assert.equal(await admits('203.0.113.5', 'victim'), true, 'the address the owner logged in from before');
+      await fail('203.0.113.5', 'victim');
+      assert.equal(await admits('203.0.113.5', 'victim'), true, 'a trusted pair is judged by its own failures');
+    });
+
+    it('finding 23: a success clears its address, but not the failures for other accounts', async () => {
+      const { fail, succeed, admits } = await setupWith();
+      for (let i = 0; i < 9; i++) await fail('192.0.2.1', `user${i}`);
       await succeed('192.0.2.1', 'carol');
-    }
-    assert.equal(await admits('192.0.2.1', 'bob'), true);
-    await fail('192.0.2.1', 'bob');
-    assert.equal(await admits('192.0.2.1', 'bob'), false, 'the pair has its own limit');
-    assert.equal(await admits('192.0.2.1', 'dave'), true);
-  });
+      for (let i = 0; i < 9; i++) await fail('192.0.2.1', `user${i}`);
+      assert.equal(await admits('192.0.2.1', 'dave'), true, 'the address was cleared by the success');
+      // Laundering guesses through a valid account still hits the target account's own limit.
+      for (let i = 0; i < 9; i++) {
+        await fail('192.0.2.1', 'bob');
+        await succeed('192.0.2.1', 'carol');
+      }
+      assert.equal(await admits('192.0.2.1', 'bob'), true);
+      await fail('192.0.2.1', 'bob');
+      assert.equal(await admits('192.0.2.1', 'bob'), false, 'the pair has its own limit');
+      assert.equal(await admits('192.0.2.1', 'dave'), true);
+    });
 
+    it('drops expired entries when met', async () => {
+      const { fail, clock } = await setupWith();
+      for (let i = 0; i < 3; i++) await fail('192.0.2.1', 'alice');
+      clock.now += 300_000;
+      assert.equal(await fail('192.0.2.1', 'alice'), 0, 'a new window starts from zero');
+    });
+
+    it('bounds account keys: very long names share their prefix', async () => {
+      const { fail, admits } = await setupWith({ maxFailuresPerAccount: 1 });
+      await fail('192.0.2.1', `${'a'.repeat(256)}x`);
+      assert.equal(await admits('192.0.2.1', `${'a'.repeat(256)}y`), false);
+    });
+  });
+}
+
+describe('auth throttle (store ledger shared by two processes)', () => {
+  it("finding 8: two processes on one store share the address limit and see each other's failures", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-throttle-'));
+    const db = process.env.MAILKEEP_TEST_STORE === 'postgres' ? await createTestDatabase({ migrated: true }) : null;
+    // Two connections to one SQLite file (or one PostgreSQL database) stand for two worker processes (or nodes).
+    const stores = [await openStore({ dataDir, url: db?.url ?? null }), await openStore({ dataDir, url: db?.url ?? null })];
+    try {
+      const [a, b] = stores.map((store) => new AuthThrottle(DEFAULTS, new StoreAttemptLedger(store, attemptWindows(DEFAULTS)))) as [AuthThrottle, AuthThrottle];
+      const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? a : b).begin('192.0.2.7', 'bob')));
+      assert.equal(burst.filter((x) => x.admit).length, 10, 'one limit across both');
+      for (const [i, x] of burst.entries()) if (x.admit) await (i % 2 === 0 ? a : b).finish(x, 'failed');
+      assert.equal((await a.begin('192.0.2.7', 'carol')).admit, false, 'failures recorded by the other process count');
+      const fresh = await b.begin('192.0.2.8', 'carol');
+      assert.ok(fresh.admit);
+      await b.finish(fresh, 'abandoned');
+    } finally {
+      for (const store of stores) await store.close();
+      await db?.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('auth throttle (memory ledger only)', () => {
   it('keeps memory bounded by evicting the least recently failed keys', async () => {
-    const { fail, admits, ledger } = setup({ maxEntries: 3 });
+    const { fail, admits, ledger } = await setup({ maxEntries: 3 });
+    assert.ok(ledger instanceof MemoryAttemptLedger);
     for (let i = 1; i <= 10; i++) await fail(`10.0.0.${i}`, `u${i}`);
     assert.deepEqual(ledger.size, { ips: 3, accounts: 3, pairs: 3, trusted: 0, inFlight: 0 });
     for (let i = 0; i < 9; i++) await fail('10.0.0.10', 'u10');
@@ -103,19 +183,6 @@ describe('auth throttle', () => {
     await fail('10.0.0.12', 'u12');
     await fail('10.0.0.13', 'u13');
     assert.equal(await admits('10.0.0.10', 'x'), true, 'evicted once three newer keys failed');
-  });
-
-  it('drops expired entries when met', async () => {
-    const { fail, clock } = setup();
-    for (let i = 0; i < 3; i++) await fail('192.0.2.1', 'alice');
-    clock.now += 300_000;
-    assert.equal(await fail('192.0.2.1', 'alice'), 0, 'a new window starts from zero');
-  });
-
-  it('bounds account keys: very long names share their prefix', async () => {
-    const { fail, admits } = setup({ maxFailuresPerAccount: 1 });
-    await fail('192.0.2.1', `${'a'.repeat(256)}x`);
-    assert.equal(await admits('192.0.2.1', `${'a'.repeat(256)}y`), false);
   });
 });
 
@@ -199,7 +266,7 @@ describe('addressKey', () => {
   });
 
   it('throttles a whole IPv6 /64 together', async () => {
-    const { fail, admits } = setup();
+    const { fail, admits } = await setup();
     for (let i = 1; i <= 10; i++) await fail(`2001:db8:aa:bb::${i.toString(16)}`, `u${i}`);
     assert.equal(await admits('2001:db8:aa:bb:ffff:ffff:ffff:ffff', 'new'), false);
     assert.equal(await admits('2001:db8:aa:bc::1', 'new'), true);

@@ -12,31 +12,14 @@
  * pure function of the counts, run inside that step, so no two attempts can
  * both see the last free slot (issue 18, finding 8).
  */
+import type { AuthAttemptCounts, AuthAttemptKey, AuthAttemptOutcome, AuthAttemptStore, AuthAttemptWindows } from '../store/types.js';
 
-/** The counts one attempt is judged by. Keys are already normalized (addressKey, accountKey). */
-export interface AttemptCounts {
-  /** Failures from the address in its current window, any account. */
-  ipFailures: number;
-  /** Admitted attempts from the address that have not finished. */
-  ipInFlight: number;
-  /** Failures for the account in its current window, any address. */
-  accountFailures: number;
-  /** Failures for the account from this address in their current window. */
-  pairFailures: number;
-  /** Admitted attempts for the account from this address that have not finished. */
-  pairInFlight: number;
-  /** The account has logged in from this address within the trust period. */
-  trusted: boolean;
-}
-
-/** How an admitted attempt ended. `abandoned`: never verified (server busy, connection gone); nothing is counted. */
-export type AttemptOutcome = 'failed' | 'succeeded' | 'abandoned';
-
-/** One login attempt's keys. */
-export interface AttemptKey {
-  ip: string;
-  account: string;
-}
+/** The counts one attempt is judged by (defined with the store, which can keep them too). */
+export type AttemptCounts = AuthAttemptCounts;
+/** How an admitted attempt ended. */
+export type AttemptOutcome = AuthAttemptOutcome;
+/** One login attempt's keys (already normalized: addressKey, accountKey). */
+export type AttemptKey = AuthAttemptKey;
 
 /** Shared attempt state behind the throttle. */
 export interface AttemptLedger {
@@ -116,8 +99,8 @@ class InFlight {
   }
 }
 
-/** The key of an (address, account) pair; NUL cannot occur in either part. */
-export const pairKey = ({ ip, account }: AttemptKey): string => `${ip}\0${account}`;
+/** The key of an (address, account) pair: an address holds no space, so the first space ends it. */
+export const pairKey = ({ ip, account }: AttemptKey): string => `${ip} ${account}`;
 
 /** The ledger of one process: every step is synchronous, hence atomic on the event loop. */
 export class MemoryAttemptLedger implements AttemptLedger {
@@ -183,5 +166,21 @@ export class MemoryAttemptLedger implements AttemptLedger {
       pairInFlight: this.pairsInFlight.get(pair),
       trusted: this.trusted.count(pair, now) > 0,
     };
+  }
+}
+
+/** The ledger of every process on one store: an SQLite file's processes, or a PostgreSQL cluster's nodes. */
+export class StoreAttemptLedger implements AttemptLedger {
+  constructor(
+    private readonly store: AuthAttemptStore,
+    private readonly windows: AuthAttemptWindows,
+  ) {}
+
+  admit<V extends { admit: boolean }>(key: AttemptKey, now: number, decide: (counts: AttemptCounts) => V): Promise<V> {
+    return this.store.admitAuthAttempt(key, now, this.windows, decide);
+  }
+
+  settle(key: AttemptKey, now: number, outcome: AttemptOutcome): Promise<AttemptCounts> {
+    return this.store.settleAuthAttempt(key, now, this.windows, outcome);
   }
 }

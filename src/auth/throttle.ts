@@ -23,14 +23,16 @@
  * Refusals are answered NO [UNAVAILABLE] (RFC 5530) without checking the password.
  * IPv6 clients are counted per /64, the block a single host usually controls.
  *
- * The counts live in an AttemptLedger (in memory for one process; the
- * interface admits a store-backed one shared by workers and nodes). Memory is
- * bounded: each ledger table holds at most `maxEntries` keys, and account
- * names are truncated to a fixed length.
+ * The counts live in an AttemptLedger: in memory for one process, or with
+ * `sharedState` in the store (SQLite for the processes on one file,
+ * PostgreSQL for a cluster). Memory is bounded: each in-memory table holds at
+ * most `maxEntries` keys; store rows expire with their window; account names
+ * are truncated to a fixed length.
  */
 import { isIP } from 'node:net';
 import type { Config } from '../config/schema.js';
-import { type AttemptCounts, type AttemptKey, type AttemptLedger, type AttemptOutcome, MemoryAttemptLedger } from './attempt-ledger.js';
+import type { AuthAttemptStore, AuthAttemptWindows } from '../store/types.js';
+import { type AttemptCounts, type AttemptKey, type AttemptLedger, type AttemptOutcome, MemoryAttemptLedger, StoreAttemptLedger } from './attempt-ledger.js';
 import { HashGate } from './hash-gate.js';
 
 /** The throttling settings (config `auth-throttle`). */
@@ -43,6 +45,19 @@ export type Admission = { admit: false } | { admit: true; key: AttemptKey; clean
 const MAX_ACCOUNT_KEY = 256;
 
 const DAY_MS = 86_400_000;
+
+/** An attempt in flight in a shared store stops counting after this, should its process die: longer than any queue wait plus hash. */
+const IN_FLIGHT_MS = 300_000;
+
+/** The time spans of the settings, for a ledger. */
+export function attemptWindows(s: ThrottleSettings): AuthAttemptWindows {
+  return { windowMs: s.windowSeconds * 1000, trustMs: s.trustedDays * DAY_MS, inFlightMs: IN_FLIGHT_MS };
+}
+
+/** The throttle the settings ask for: its counts in this process's memory, or with `sharedState` in the store. */
+export function createThrottle(settings: ThrottleSettings, store: AuthAttemptStore): AuthThrottle {
+  return new AuthThrottle(settings, settings.sharedState ? new StoreAttemptLedger(store, attemptWindows(settings)) : undefined);
+}
 
 /** The policy above as a pure function of the counts (run inside the ledger's atomic step). */
 export function judge(c: AttemptCounts, s: ThrottleSettings): { admit: boolean; clean: boolean } {
@@ -67,8 +82,7 @@ export class AuthThrottle {
     ledger?: AttemptLedger,
     private readonly now: () => number = Date.now,
   ) {
-    this.ledger =
-      ledger ?? new MemoryAttemptLedger({ windowMs: settings.windowSeconds * 1000, trustMs: settings.trustedDays * DAY_MS, maxEntries: settings.maxEntries });
+    this.ledger = ledger ?? new MemoryAttemptLedger({ ...attemptWindows(settings), maxEntries: settings.maxEntries });
     this.hashes = new HashGate({
       concurrency: settings.maxConcurrentHashes,
       perAddress: settings.maxConcurrentHashesPerIp,
@@ -96,9 +110,9 @@ export class AuthThrottle {
   }
 }
 
-/** Account names compare case-insensitively (store/types.ts); keys are bounded in length. */
+/** Account names compare case-insensitively (store/types.ts); keys are bounded in length and free of NUL (PostgreSQL text). */
 function accountKey(account: string): string {
-  return account.slice(0, MAX_ACCOUNT_KEY).toLowerCase();
+  return account.slice(0, MAX_ACCOUNT_KEY).toLowerCase().replace(/\0/g, '\uFFFD');
 }
 
 /** IPv4 as is (also when IPv4-mapped); IPv6 reduced to its /64 prefix. */

@@ -202,6 +202,8 @@ export const configSchema = z
         maxConcurrentHashesPerIp: positive(1),
         /** Attempts waiting for a hash slot; beyond it NO [UNAVAILABLE] (addresses without failures push others out). */
         hashQueueLength: positive(50),
+        /** Keep the counts in the store (shared by the processes on one SQLite file, or the nodes on one PostgreSQL) instead of this process's memory. */
+        sharedState: bool().default(false),
         /** Cap on remembered IPs and on remembered account names (each). */
         maxEntries: positive(100000),
       })

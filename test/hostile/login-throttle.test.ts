@@ -27,7 +27,8 @@ describe('hostile: login throttle', () => {
   let srv: TestServer;
 
   before(async () => {
-    srv = await startTestServer({ plaintextAuth: { allowInsecure: true }, authThrottle: FAST_TARPIT });
+    // The counts live in the store here (SQLite, or PostgreSQL with MAILKEEP_TEST_STORE=postgres); the flood test uses memory.
+    srv = await startTestServer({ plaintextAuth: { allowInsecure: true }, authThrottle: { ...FAST_TARPIT, sharedState: true } });
     for (const name of ['bob', 'carol', 'dave', 'erin']) await srv.addUser(name, 'right');
   });
   after(() => srv.stop());

@@ -12,6 +12,8 @@
  *   values, increasing across delete + recreate of the same name (RFC 9051 §2.3.1.1).
  * - `expunged_due` orders held tombstones by expunge time for the retention
  *   sweep, which runs across all accounts (like the blob GC).
+ * - `auth_failures` and `auth_in_flight` (authAttempts) hold login-attempt
+ *   counts keyed by client address and account name, which may name no account.
  * - `aliases` (deliverySupport) is keyed by address, like accounts by name:
  *   LMTP looks an address up before it knows the account. On Citus it is a
  *   reference table.
@@ -302,7 +304,32 @@ const blobFacts: Migration = (db) => {
   `);
 };
 
-export const MIGRATIONS: readonly Migration[] = [initialSchema, heldTombstones, importRecords, metadata, deliverySupport, headerFacts, blobFacts];
+/**
+ * Login-attempt state shared by the processes on this file (auth/throttle.ts,
+ * store/shared/auth-attempts.ts). Installation-wide like `counters`: keyed by
+ * client address and account name, which may name no account.
+ */
+const authAttempts: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE auth_failures (
+      kind         TEXT NOT NULL,     -- 'ip', 'account', 'pair' (failures in a window) or 'trusted' (last success)
+      key          TEXT NOT NULL,
+      failures     INTEGER NOT NULL,
+      window_start INTEGER NOT NULL,  -- epoch ms
+      PRIMARY KEY (kind, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE auth_in_flight (
+      attempt_id INTEGER PRIMARY KEY,
+      ip         TEXT NOT NULL,
+      pair       TEXT NOT NULL,
+      expires_at INTEGER NOT NULL   -- epoch ms; a dead process's attempts stop counting then
+    );
+    CREATE INDEX auth_in_flight_ip ON auth_in_flight (ip);
+    CREATE INDEX auth_in_flight_pair ON auth_in_flight (pair);
+  `);
+};
+
+export const MIGRATIONS: readonly Migration[] = [initialSchema, heldTombstones, importRecords, metadata, deliverySupport, headerFacts, blobFacts, authAttempts];
 
 /**
  * Brings a database up to date in one write transaction (BEGIN IMMEDIATE, so two
