@@ -196,10 +196,10 @@ describe('hash gate', () => {
     return { work: () => p, done };
   }
 
-  it('runs at most `concurrency` at once and one per address; others wait', async () => {
+  it('runs at most `concurrency` at once; a clean address alone uses every slot, and the address with fewest running goes next', async () => {
     const gate = new HashGate({ concurrency: 2, perAddress: 1, queueLength: 10 });
     const started: string[] = [];
-    const jobs = ['a', 'a', 'b', 'c'].map((addr, i) => {
+    const jobs = ['a', 'a', 'a', 'b'].map((addr, i) => {
       const h = pending();
       const run = gate.run(addr, true, async () => {
         started.push(`${addr}${i}`);
@@ -208,14 +208,28 @@ describe('hash gate', () => {
       return { h, run };
     });
     await new Promise((r) => setImmediate(r));
-    assert.deepEqual(started, ['a0', 'b2']);
+    assert.deepEqual(started, ['a0', 'a1']);
     assert.deepEqual(gate.load, { running: 2, waiting: 2 });
     jobs[0]!.h.done();
     await jobs[0]!.run;
-    assert.deepEqual(started, ['a0', 'b2', 'a1'], 'first in line whose address is free');
+    assert.deepEqual(started, ['a0', 'a1', 'b3'], 'b has nothing running, a has one: b goes first');
     for (const j of jobs) j.h.done();
     await Promise.all(jobs.map((j) => j.run));
+    assert.deepEqual(started, ['a0', 'a1', 'b3', 'a2']);
     assert.deepEqual(gate.load, { running: 0, waiting: 0 });
+  });
+
+  it('demotes the waiting attempts of an address that failed', async () => {
+    const gate = new HashGate({ concurrency: 1, perAddress: 1, queueLength: 10 });
+    const first = pending();
+    const order: string[] = [];
+    const running = gate.run('r', true, first.work);
+    const runs = ['f', 'g'].map((addr) => gate.run(addr, true, async () => order.push(addr)));
+    gate.demote('f');
+    runs.push(gate.run('h', true, async () => order.push('h')));
+    first.done();
+    await Promise.all([running, ...runs]);
+    assert.deepEqual(order, ['g', 'h', 'f']);
   });
 
   it('keeps one of its slots for clean attempts, so a flood never makes a clean one wait for a running hash', async () => {
@@ -227,13 +241,14 @@ describe('hash gate', () => {
       await a.work();
     });
     const runB = gate.run('b', false, async () => started.push('b'));
+    const runA2 = gate.run('a', false, async () => started.push('a2'));
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(started, ['a'], 'a second flooder waits although a slot is free');
     await gate.run('c', true, async () => started.push('c'));
     assert.deepEqual(started, ['a', 'c']);
     a.done();
-    await Promise.all([runA, runB]);
-    assert.deepEqual(started, ['a', 'c', 'b']);
+    await Promise.all([runA, runB, runA2]);
+    assert.deepEqual(started, ['a', 'c', 'b', 'a2'], 'one at a time from an address that failed');
   });
 
   it('prefers clean waiters, refuses beyond the queue, and lets a clean arrival push out a flooder', async () => {

@@ -65,9 +65,8 @@ export function judge(c: AttemptCounts, s: ThrottleSettings): { admit: boolean; 
   const ipBusy = c.ipFailures + c.ipInFlight;
   const admit =
     pairBusy < s.maxFailuresPerIp && (c.trusted || (ipBusy < s.maxFailuresPerIp && (c.accountFailures < s.maxFailuresPerAccount || pairBusy === 0)));
-  // Clean attempts go first at the hash gate: a known pair, or an address with no failures and nothing else in flight
-  // (the first of a simultaneous burst is clean, the rest are not).
-  return { admit, clean: c.trusted || ipBusy === 0 };
+  // Clean attempts go first at the hash gate (a known pair, or an address without failures).
+  return { admit, clean: c.trusted || c.ipFailures === 0 };
 }
 
 /** Login throttle and hash gate shared by IMAP, POP3 (and any other login path) of one process. */
@@ -99,6 +98,8 @@ export class AuthThrottle {
 
   /** Ends an admitted attempt; returns how long to wait before answering a failure (the tarpit). */
   async finish(admission: Admission & { admit: true }, outcome: AttemptOutcome): Promise<number> {
+    // This address's queued attempts lose their priority at once, before the ledger's round trip.
+    if (outcome === 'failed') this.hashes.demote(admission.key.ip);
     const c = await this.ledger.settle(admission.key, this.now(), outcome);
     return outcome === 'failed' ? this.delayFor(Math.max(c.ipFailures, c.pairFailures, c.accountFailures)) : 0;
   }

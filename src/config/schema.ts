@@ -198,7 +198,7 @@ export const configSchema = z
         trustedDays: positive(30, 'a number of days'),
         /** Password hashes (32 MiB scrypt each) running at once; keep it below libuv's pool (UV_THREADPOOL_SIZE, 4) so file I/O keeps threads. */
         maxConcurrentHashes: positive(2),
-        /** Hashes running at once for one address (IPv6: per /64). */
+        /** Hashes running at once for one address (IPv6: per /64) with recent failures; others share the slots fairly (fewest running first). */
         maxConcurrentHashesPerIp: positive(1),
         /** Attempts waiting for a hash slot; beyond it NO [UNAVAILABLE] (addresses without failures push others out). */
         hashQueueLength: positive(50),

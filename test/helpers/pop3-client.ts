@@ -6,7 +6,7 @@
 import type { Uid } from '../../src/ids.js';
 import { analyzeMessage } from '../../src/mime/analyze.js';
 import type { MailStore } from '../../src/store/types.js';
-import { BufferedSocket, type ConnectOptions } from './socket-buffer.js';
+import { BufferedSocket, type ConnectOptions, LOGIN_TIMEOUT_MS } from './socket-buffer.js';
 
 /** A multi-line response: its status line and the body as sent (before unstuffing), without the terminator. */
 export interface MultiLine {
@@ -30,7 +30,7 @@ export class Pop3Client {
   static async login(port: number, user: string, password: string, opts: { tls?: boolean } = { tls: true }): Promise<Pop3Client> {
     const { client } = await Pop3Client.connect(port, opts);
     const u = await client.command(`USER ${user}`);
-    const p = await client.command(`PASS ${password}`);
+    const p = await client.command(`PASS ${password}`, LOGIN_TIMEOUT_MS);
     if (!u.startsWith('+OK') || !p.startsWith('+OK')) throw new Error(`login failed: ${u} / ${p}`);
     return client;
   }

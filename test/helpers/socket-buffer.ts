@@ -9,6 +9,13 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 /** How much of the buffer an error message shows. */
 const PREVIEW_CHARS = 500;
 
+/**
+ * How long a test client waits for a login's answer: logins queue for one of
+ * the server's few hash slots (auth/hash-gate.ts), and a 32 MiB scrypt takes
+ * seconds on a loaded 2-core box.
+ */
+export const LOGIN_TIMEOUT_MS = 30_000;
+
 /** How a test client connects: implicit TLS, and the local (loopback) address to connect from, e.g. 127.0.0.2. */
 export interface ConnectOptions {
   tls?: boolean;
