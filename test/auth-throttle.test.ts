@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type AttemptLedger, MemoryAttemptLedger, StoreAttemptLedger } from '../src/auth/attempt-ledger.js';
 import { BUSY, HashGate } from '../src/auth/hash-gate.js';
-import { AuthThrottle, addressKey, attemptWindows, type ThrottleSettings } from '../src/auth/throttle.js';
+import { type Admission, AuthThrottle, addressKey, attemptWindows, type ThrottleSettings } from '../src/auth/throttle.js';
 import { configSchema } from '../src/config/schema.js';
 import { openStore } from '../src/store/open.js';
 import { createTestDatabase } from './helpers/pg-database.js';
@@ -34,6 +34,14 @@ const storeLedger: LedgerFactory = async (s) => {
     },
   };
 };
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits (at most 10 s) until `cond` holds. */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await pause(10);
+  assert.ok(cond(), 'condition not met within 10 s');
+}
 
 const opened: Array<() => Promise<void>> = [];
 after(async () => {
@@ -90,16 +98,42 @@ for (const [name, makeLedger] of [
       assert.equal(await admits('192.0.2.1', 'new'), true, 'the window has ended');
     });
 
-    it('finding 8: an attempt counts as in flight before it is verified, so a burst gets the limit and no more', async () => {
-      const { t, admits } = await setupWith();
-      const burst = await Promise.all(Array.from({ length: 60 }, () => t.begin('192.0.2.1', 'bob')));
-      const admitted = burst.filter((a) => a.admit);
-      assert.equal(admitted.length, 10, 'maxFailuresPerIp attempts, not 60');
-      for (const a of admitted.slice(0, 3)) if (a.admit) await t.finish(a, 'abandoned');
-      assert.equal(await admits('192.0.2.1', 'bob'), true, 'an abandoned attempt frees its slot');
-      for (const a of admitted.slice(3)) if (a.admit) await t.finish(a, 'failed');
-      for (let i = 0; i < 3; i++) assert.equal((await t.begin('192.0.2.1', 'bob')).admit, true);
-      assert.equal(await admits('192.0.2.1', 'bob'), false, '7 failures and 3 in flight fill the address');
+    it('finding 8: a burst gets the limit verified; the rest wait, then are refused after failures', async () => {
+      const { t } = await setupWith();
+      const done: Admission[] = [];
+      const burst = Array.from({ length: 60 }, () =>
+        t.begin('192.0.2.1', 'bob').then((a) => {
+          done.push(a);
+          return a;
+        }),
+      );
+      await until(() => done.length >= 10);
+      await pause(50);
+      assert.equal(done.length, 10, 'maxFailuresPerIp attempts admitted; the others wait');
+      assert.ok(done.every((a) => a.admit));
+      for (const a of [...done]) if (a.admit) await t.finish(a, 'failed');
+      const rest = (await Promise.all(burst)).filter((a) => !a.admit);
+      assert.equal(rest.length, 50);
+      assert.ok(
+        rest.every((a) => !a.admit && a.reason === 'throttled'),
+        'refused once the failures reach the limit',
+      );
+    });
+
+    it('finding 8: a burst of honest logins from one address is admitted as earlier ones succeed', async () => {
+      const { t } = await setupWith();
+      const burst = Array.from({ length: 30 }, () => t.begin('192.0.2.1', 'carol'));
+      let finished = 0;
+      await Promise.all(
+        burst.map(async (p) => {
+          const a = await p;
+          assert.ok(a.admit, 'every honest login is verified');
+          await pause(1);
+          await t.finish(a, 'succeeded');
+          finished++;
+        }),
+      );
+      assert.equal(finished, 30);
     });
 
     it('finding 7: an account over its limit refuses addresses that failed for it, not others or trusted ones', async () => {
@@ -156,9 +190,14 @@ describe('auth throttle (store ledger shared by two processes)', () => {
     const stores = [await openStore({ dataDir, url: db?.url ?? null }), await openStore({ dataDir, url: db?.url ?? null })];
     try {
       const [a, b] = stores.map((store) => new AuthThrottle(DEFAULTS, new StoreAttemptLedger(store, attemptWindows(DEFAULTS)))) as [AuthThrottle, AuthThrottle];
-      const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? a : b).begin('192.0.2.7', 'bob')));
-      assert.equal(burst.filter((x) => x.admit).length, 10, 'one limit across both');
-      for (const [i, x] of burst.entries()) if (x.admit) await (i % 2 === 0 ? a : b).finish(x, 'failed');
+      const done: Array<[AuthThrottle, Admission]> = [];
+      const burst = Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? a : b)).map((t) => t.begin('192.0.2.7', 'bob').then((x) => done.push([t, x])));
+      await until(() => done.length >= 10);
+      await pause(200);
+      assert.equal(done.length, 10, 'one limit across both');
+      for (const [t, x] of [...done]) if (x.admit) await t.finish(x, 'failed');
+      await Promise.all(burst);
+      assert.equal(done.filter(([, x]) => x.admit).length, 10, 'the waiting ones were refused, also in the process that did not settle them');
       assert.equal((await a.begin('192.0.2.7', 'carol')).admit, false, 'failures recorded by the other process count');
       const fresh = await b.begin('192.0.2.8', 'carol');
       assert.ok(fresh.admit);

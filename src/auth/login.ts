@@ -38,7 +38,7 @@ async function verify(deps: LoginDeps, user: string, password: string): Promise<
 /** Checks a user name and password from a client address. */
 export async function checkLogin(deps: LoginDeps, ip: string, user: string, password: string): Promise<LoginResult> {
   const admission = await deps.throttle.begin(ip, user);
-  if (!admission.admit) return { ok: false, reason: 'throttled' };
+  if (!admission.admit) return { ok: false, reason: admission.reason };
   let result: Account | null | typeof BUSY = BUSY;
   try {
     // The lookup waits for a hash slot too, so attempts the gate refuses cost no store query.

@@ -4,9 +4,12 @@
  * front of password hashing (auth/hash-gate.ts).
  *
  * Policy (issue 18, findings 7, 8, 23), with N = `maxFailuresPerIp`:
- * - An address is refused while its failures plus its attempts in flight
- *   reach N in its window: an attempt counts before it is hashed, so a burst
- *   of simultaneous attempts gets N verifications, not one per attempt.
+ * - An address is refused at N failures in its window. An attempt counts as
+ *   in flight before it is hashed, and one that would make failures plus
+ *   attempts in flight exceed N waits for those to end: a burst of
+ *   simultaneous attempts gets N verifications, then refusals if they failed,
+ *   or more verifications if they succeeded (honest clients open several
+ *   connections at once).
  * - An account with `maxFailuresPerAccount` failures in its window is not
  *   locked: it is refused only from addresses that have failed for it (or
  *   have an attempt for it in flight). An address that has not failed for
@@ -38,8 +41,42 @@ import { HashGate } from './hash-gate.js';
 /** The throttling settings (config `auth-throttle`). */
 export type ThrottleSettings = Config['authThrottle'];
 
-/** The answer to "may this attempt proceed?"; an admitted attempt must be finished exactly once. */
-export type Admission = { admit: false } | { admit: true; key: AttemptKey; clean: boolean };
+/**
+ * The answer to "may this attempt proceed?"; an admitted attempt must be
+ * finished exactly once. Refused: `throttled` by failures, or `busy` after
+ * waiting too long for the address's attempts in flight.
+ */
+export type Admission = { admit: false; reason: 'throttled' | 'busy' } | { admit: true; key: AttemptKey; clean: boolean };
+
+/** Longest wait for an address's attempts in flight to end before answering "busy". */
+const ADMISSION_WAIT_MS = 30_000;
+/** How often a waiting attempt looks again without a local wake-up (a shared ledger's other processes). */
+const RECHECK_MS = 1_000;
+
+/** Wake-ups per address when one of its attempts ends; bounded by the attempts waiting (each holds a connection). */
+class AddressSignal {
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  /** Resolves at the next wake(address), or after ms. */
+  next(address: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(address);
+      if (set === undefined) this.waiters.set(address, (set = new Set()));
+      const done = (): void => {
+        clearTimeout(timer);
+        set.delete(done);
+        if (set.size === 0 && this.waiters.get(address) === set) this.waiters.delete(address);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      set.add(done);
+    });
+  }
+
+  wake(address: string): void {
+    for (const done of [...(this.waiters.get(address) ?? [])]) done();
+  }
+}
 
 /** Longest account name kept as a key: names are client input. */
 const MAX_ACCOUNT_KEY = 256;
@@ -59,14 +96,24 @@ export function createThrottle(settings: ThrottleSettings, store: AuthAttemptSto
   return new AuthThrottle(settings, settings.sharedState ? new StoreAttemptLedger(store, attemptWindows(settings)) : undefined);
 }
 
+/** A verdict: admit, refuse, or wait for an attempt in flight from the same address to end. */
+export interface Judgement {
+  admit: boolean;
+  /** Not admitted only because of attempts in flight: the failures alone are under the limits. */
+  wait: boolean;
+  /** Goes first at the hash gate (a known pair, or an address without failures). */
+  clean: boolean;
+}
+
 /** The policy above as a pure function of the counts (run inside the ledger's atomic step). */
-export function judge(c: AttemptCounts, s: ThrottleSettings): { admit: boolean; clean: boolean } {
-  const pairBusy = c.pairFailures + c.pairInFlight;
-  const ipBusy = c.ipFailures + c.ipInFlight;
-  const admit =
-    pairBusy < s.maxFailuresPerIp && (c.trusted || (ipBusy < s.maxFailuresPerIp && (c.accountFailures < s.maxFailuresPerAccount || pairBusy === 0)));
-  // Clean attempts go first at the hash gate (a known pair, or an address without failures).
-  return { admit, clean: c.trusted || c.ipFailures === 0 };
+export function judge(c: AttemptCounts, s: ThrottleSettings): Judgement {
+  const N = s.maxFailuresPerIp;
+  const accountOver = c.accountFailures >= s.maxFailuresPerAccount;
+  const within = (pairBusy: number, ipBusy: number): boolean => pairBusy < N && (c.trusted || (ipBusy < N && (!accountOver || pairBusy === 0)));
+  const admit = within(c.pairFailures + c.pairInFlight, c.ipFailures + c.ipInFlight);
+  // Honest clients often log in several at once from one address (a mail client's connections, a NAT, a webmail host).
+  const wait = !admit && within(c.pairFailures, c.ipFailures);
+  return { admit, wait, clean: c.trusted || c.ipFailures === 0 };
 }
 
 /** Login throttle and hash gate shared by IMAP, POP3 (and any other login path) of one process. */
@@ -74,6 +121,7 @@ export class AuthThrottle {
   /** Password verifications go through this gate. */
   readonly hashes: HashGate;
   private readonly ledger: AttemptLedger;
+  private readonly settled = new AddressSignal();
 
   /** `ledger` defaults to this process's memory; `now` is injectable for tests. */
   constructor(
@@ -89,11 +137,25 @@ export class AuthThrottle {
     });
   }
 
-  /** Call before verifying an attempt from `ip` for `account`; when admitted, the attempt counts as in flight. */
+  /**
+   * Call before verifying an attempt from `ip` for `account`; when admitted,
+   * the attempt counts as in flight. An attempt held back only by attempts in
+   * flight waits for them (at most ADMISSION_WAIT_MS), so a burst gets the
+   * limit's worth of verifications and then what their outcomes allow: more
+   * after successes, refusals after failures (issue 18, finding 8).
+   */
   async begin(ip: string, account: string): Promise<Admission> {
     const key = { ip: addressKey(ip), account: accountKey(account) };
-    const verdict = await this.ledger.admit(key, this.now(), (c) => judge(c, this.settings));
-    return verdict.admit ? { admit: true, key, clean: verdict.clean } : { admit: false };
+    const deadline = Date.now() + ADMISSION_WAIT_MS;
+    for (;;) {
+      const verdict = await this.ledger.admit(key, this.now(), (c) => judge(c, this.settings));
+      if (verdict.admit) return { admit: true, key, clean: verdict.clean };
+      const left = deadline - Date.now();
+      if (!verdict.wait) return { admit: false, reason: 'throttled' };
+      if (left <= 0) return { admit: false, reason: 'busy' };
+      // Another process's settle is not announced here: look again now and then.
+      await this.settled.next(key.ip, Math.min(left, RECHECK_MS));
+    }
   }
 
   /** Ends an admitted attempt; returns how long to wait before answering a failure (the tarpit). */
@@ -101,6 +163,7 @@ export class AuthThrottle {
     // This address's queued attempts lose their priority at once, before the ledger's round trip.
     if (outcome === 'failed') this.hashes.demote(admission.key.ip);
     const c = await this.ledger.settle(admission.key, this.now(), outcome);
+    this.settled.wake(admission.key.ip);
     return outcome === 'failed' ? this.delayFor(Math.max(c.ipFailures, c.pairFailures, c.accountFailures)) : 0;
   }
 

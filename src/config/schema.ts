@@ -201,7 +201,7 @@ export const configSchema = z
         /** Hashes running at once for one address (IPv6: per /64) with recent failures; others share the slots fairly (fewest running first). */
         maxConcurrentHashesPerIp: positive(1),
         /** Attempts waiting for a hash slot; beyond it NO [UNAVAILABLE] (addresses without failures push others out). */
-        hashQueueLength: positive(50),
+        hashQueueLength: positive(200),
         /** Keep the counts in the store (shared by the processes on one SQLite file, or the nodes on one PostgreSQL) instead of this process's memory. */
         sharedState: bool().default(false),
         /** Cap on remembered IPs and on remembered account names (each). */
