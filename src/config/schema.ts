@@ -190,7 +190,7 @@ export const configSchema = z
         baseDelayMs: int(0, 600000, 'a number of milliseconds').default(1000),
         maxDelayMs: int(0, 600000, 'a number of milliseconds').default(15000),
         windowSeconds: positive(300, 'a number of seconds'),
-        /** Failures plus attempts in flight per address (IPv6: per /64) in a window before it is refused. */
+        /** Failures per address (IPv6: per /64) in a window before it is refused; attempts in flight count too, and those beyond it wait for them. */
         maxFailuresPerIp: positive(10),
         /** Failures per account in a window after which addresses that failed for it are refused (others are still checked). */
         maxFailuresPerAccount: positive(20),
@@ -204,7 +204,7 @@ export const configSchema = z
         hashQueueLength: positive(200),
         /** Keep the counts in the store (shared by the processes on one SQLite file, or the nodes on one PostgreSQL) instead of this process's memory. */
         sharedState: bool().default(false),
-        /** Cap on remembered IPs and on remembered account names (each). */
+        /** Cap on remembered keys in each in-memory table (addresses, accounts, address+account pairs, trusted pairs). */
         maxEntries: positive(100000),
       })
       .prefault({}),
