@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { Pop3Client, deliver } from './helpers/pop3-client.js';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { LOGIN_TIMEOUT_MS } from './helpers/socket-buffer.js';
 
 let srv: TestServer;
 let users = 0;
@@ -31,7 +32,7 @@ const login = (user: string): Promise<Pop3Client> => Pop3Client.login(srv.pop3sP
 
 async function imapSelect(user: string): Promise<RawClient> {
   const { client } = await RawClient.connect(srv.imapsPort, { tls: true });
-  assert.match((await client.command('l', `LOGIN ${user} pw`)).tagged, /^l OK/);
+  assert.match((await client.command('l', `LOGIN ${user} pw`, LOGIN_TIMEOUT_MS)).tagged, /^l OK/);
   assert.match((await client.command('s', 'SELECT INBOX')).tagged, /^s OK/);
   return client;
 }

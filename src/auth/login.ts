@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Account, MailStore } from '../store/types.js';
+import { BUSY } from './hash-gate.js';
 import { hashPassword, needsRehash, verifyPassword } from './password.js';
 import type { AuthThrottle } from './throttle.js';
 
@@ -17,25 +18,43 @@ export interface LoginDeps {
   log: Logger;
 }
 
-/** The outcome: the account, or why not (the caller maps it to its protocol's reply). */
-export type LoginResult = { ok: true; account: Account } | { ok: false; reason: 'failed' | 'throttled' };
+/**
+ * The outcome: the account, or why not (the caller maps it to its protocol's
+ * reply): `throttled` and `busy` are temporary refusals without a password check.
+ */
+export type LoginResult = { ok: true; account: Account } | { ok: false; reason: 'failed' | 'throttled' | 'busy' };
 
 /** Longest user name looked up; longer ones simply fail. */
 const MAX_USER_LENGTH = 256;
 
-/** Checks a user name and password from a client address. */
-export async function checkLogin(deps: LoginDeps, ip: string, user: string, password: string): Promise<LoginResult> {
-  if (deps.throttle.check(ip, user).refuse) return { ok: false, reason: 'throttled' };
+/** Looks the account up and verifies the password: the work one hash slot pays for. */
+async function verify(deps: LoginDeps, user: string, password: string): Promise<Account | null> {
   const account = user.length <= MAX_USER_LENGTH ? await deps.store.findAccount(user) : null;
   // verifyPassword spends one full hash even without a stored hash, so timing does not reveal accounts.
   const ok = await verifyPassword(password, account?.passwordHash ?? null);
-  if (!account || !ok) {
-    const delay = deps.throttle.fail(ip, user);
-    deps.log.info({ user: user.slice(0, 64), ip }, 'authentication failed');
-    if (delay > 0) await sleep(delay);
-    return { ok: false, reason: 'failed' };
+  return ok ? account : null;
+}
+
+/** Checks a user name and password from a client address. */
+export async function checkLogin(deps: LoginDeps, ip: string, user: string, password: string): Promise<LoginResult> {
+  const admission = await deps.throttle.begin(ip, user);
+  if (!admission.admit) return { ok: false, reason: admission.reason };
+  let result: Account | null | typeof BUSY = BUSY;
+  try {
+    // The lookup waits for a hash slot too, so attempts the gate refuses cost no store query.
+    result = await deps.throttle.hashes.run(admission.key.ip, admission.clean, () => verify(deps, user, password));
+  } finally {
+    // Runs on errors too: an attempt never stays in flight.
+    const outcome = result === BUSY ? 'abandoned' : result ? 'succeeded' : 'failed';
+    const delay = await deps.throttle.finish(admission, outcome);
+    if (outcome === 'failed') {
+      deps.log.info({ user: user.slice(0, 64), ip }, 'authentication failed');
+      if (delay > 0) await sleep(delay);
+    }
   }
-  deps.throttle.succeed(ip, user);
+  if (result === BUSY) return { ok: false, reason: 'busy' };
+  if (result === null) return { ok: false, reason: 'failed' };
+  const account = result;
   if (needsRehash(account.passwordHash)) {
     // Stronger hashing parameters than when the password was set: upgrade quietly.
     void hashPassword(password)

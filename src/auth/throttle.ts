@@ -1,123 +1,170 @@
 /**
- * Failed-authentication throttling per client address and per account name
- * (RFC 9051 §11.4 leaves the defence against password guessing to servers).
+ * Login throttling per client address and per account name (RFC 9051 §11.4
+ * leaves the defence against password guessing to servers), and the gate in
+ * front of password hashing (auth/hash-gate.ts).
  *
- * Model: each key (client address, account name) counts its failures in a
- * fixed window that starts at its first failure and lasts `windowSeconds`.
- * - Failures beyond `freeFailures` are answered after a growing delay:
- *   with the defaults 0, 0, 1 s, 2 s, 4 s, 8 s, then 15 s (maxDelayMs).
- * - A key with `maxFailuresPerIp` / `maxFailuresPerAccount` failures in its
- *   window is refused outright until the window ends; the caller answers
- *   `NO [UNAVAILABLE]` (RFC 5530) without checking the password.
- * - A successful login clears its account's count; the address keeps its own,
- *   so one valid account cannot launder guesses against others.
+ * Policy (issue 18, findings 7, 8, 23), with N = `maxFailuresPerIp`:
+ * - An address is refused at N failures in its window. An attempt counts as
+ *   in flight before it is hashed, and one that would make failures plus
+ *   attempts in flight exceed N waits for those to end: a burst of
+ *   simultaneous attempts gets N verifications, then refusals if they failed,
+ *   or more verifications if they succeeded (honest clients open several
+ *   connections at once).
+ * - An account with `maxFailuresPerAccount` failures in its window is not
+ *   locked: it is refused only from addresses that have failed for it (or
+ *   have an attempt for it in flight). An address that has not failed for
+ *   it still gets its password checked, so a guesser cannot lock the owner out.
+ * - A pair (address, account) that logged in within `trustedDays` is judged
+ *   by its own failures only, so the owner gets in from a NAT address whose
+ *   other users failed, and behind an address a flood refuses.
+ * - A success clears its address's and pair's failures (honest users behind
+ *   one NAT); the account's count stays, since only failing addresses feel it.
+ *   A pair is refused at N failures of its own, so guesses laundered through
+ *   one valid account's successes still stop at N per target account.
+ * - Failures beyond `freeFailures` are answered after a growing delay (the
+ *   tarpit): with the defaults 0, 0, 1 s, 2 s, 4 s, 8 s, then 15 s.
+ * Refusals are answered NO [UNAVAILABLE] (RFC 5530) without checking the password.
  * IPv6 clients are counted per /64, the block a single host usually controls.
  *
- * Invariant: memory is bounded. Each of the two tables holds at most
- * `maxEntries` keys (least recently failed evicted first), expired entries
- * are dropped when met, and account names are truncated to a fixed length.
- * Known trade-off: a guesser can lock a named account for one window;
- * the address limit still bounds what one guesser can do.
+ * The counts live in an AttemptLedger: in memory for one process, or with
+ * `sharedState` in the store (SQLite for the processes on one file,
+ * PostgreSQL for a cluster). Memory is bounded: each in-memory table holds at
+ * most `maxEntries` keys; store rows expire with their window; account names
+ * are truncated to a fixed length.
  */
 import { isIP } from 'node:net';
 import type { Config } from '../config/schema.js';
+import type { AuthAttemptStore, AuthAttemptWindows } from '../store/types.js';
+import { type AttemptCounts, type AttemptKey, type AttemptLedger, type AttemptOutcome, MemoryAttemptLedger, StoreAttemptLedger } from './attempt-ledger.js';
+import { HashGate } from './hash-gate.js';
 
 /** The throttling settings (config `auth-throttle`). */
 export type ThrottleSettings = Config['authThrottle'];
 
-/** The answer to "may this attempt proceed?". */
-export interface ThrottleVerdict {
-  /** Too many recent failures: answer NO [UNAVAILABLE] without verifying. */
-  refuse: boolean;
-  /** Delay earned by the failures so far (for callers that wait before verifying rather than after failing). */
-  delayMs: number;
+/**
+ * The answer to "may this attempt proceed?"; an admitted attempt must be
+ * finished exactly once. Refused: `throttled` by failures, or `busy` after
+ * waiting too long for the address's attempts in flight.
+ */
+export type Admission = { admit: false; reason: 'throttled' | 'busy' } | { admit: true; key: AttemptKey; clean: boolean };
+
+/** Longest wait for an address's attempts in flight to end before answering "busy". */
+const ADMISSION_WAIT_MS = 30_000;
+/** How often a waiting attempt looks again without a local wake-up (a shared ledger's other processes). */
+const RECHECK_MS = 1_000;
+
+/** Wake-ups per address when one of its attempts ends; bounded by the attempts waiting (each holds a connection). */
+class AddressSignal {
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  /** Resolves at the next wake(address), or after ms. */
+  next(address: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(address);
+      if (set === undefined) this.waiters.set(address, (set = new Set()));
+      const done = (): void => {
+        clearTimeout(timer);
+        set.delete(done);
+        if (set.size === 0 && this.waiters.get(address) === set) this.waiters.delete(address);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      set.add(done);
+    });
+  }
+
+  wake(address: string): void {
+    for (const done of [...(this.waiters.get(address) ?? [])]) done();
+  }
 }
 
 /** Longest account name kept as a key: names are client input. */
 const MAX_ACCOUNT_KEY = 256;
 
-interface Window {
-  count: number;
-  start: number;
+const DAY_MS = 86_400_000;
+
+/** An attempt in flight in a shared store stops counting after this, should its process die: longer than any queue wait plus hash. */
+const IN_FLIGHT_MS = 300_000;
+
+/** The time spans of the settings, for a ledger. */
+export function attemptWindows(s: ThrottleSettings): AuthAttemptWindows {
+  return { windowMs: s.windowSeconds * 1000, trustMs: s.trustedDays * DAY_MS, inFlightMs: IN_FLIGHT_MS };
 }
 
-/** Failure counts per key in fixed windows, LRU-bounded. */
-class FailureTable {
-  // A Map iterates in insertion order; re-inserting on every failure makes the first key the least recently failed.
-  private readonly entries = new Map<string, Window>();
-
-  constructor(
-    private readonly windowMs: number,
-    private readonly maxEntries: number,
-  ) {}
-
-  count(key: string, now: number): number {
-    const w = this.entries.get(key);
-    if (w === undefined) return 0;
-    if (now - w.start < this.windowMs) return w.count;
-    this.entries.delete(key);
-    return 0;
-  }
-
-  add(key: string, now: number): number {
-    const count = this.count(key, now) + 1;
-    const start = count === 1 ? now : this.entries.get(key)!.start;
-    this.entries.delete(key);
-    this.entries.set(key, { count, start });
-    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    return count;
-  }
-
-  clear(key: string): void {
-    this.entries.delete(key);
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
+/** The throttle the settings ask for: its counts in this process's memory, or with `sharedState` in the store. */
+export function createThrottle(settings: ThrottleSettings, store: AuthAttemptStore): AuthThrottle {
+  return new AuthThrottle(settings, settings.sharedState ? new StoreAttemptLedger(store, attemptWindows(settings)) : undefined);
 }
 
-/** Failed-login throttle shared by IMAP, POP3 (and any other login path) of one process. */
+/** A verdict: admit, refuse, or wait for an attempt in flight from the same address to end. */
+export interface Judgement {
+  admit: boolean;
+  /** Not admitted only because of attempts in flight: the failures alone are under the limits. */
+  wait: boolean;
+  /** Goes first at the hash gate (a known pair, or an address without failures). */
+  clean: boolean;
+}
+
+/** The policy above as a pure function of the counts (run inside the ledger's atomic step). */
+export function judge(c: AttemptCounts, s: ThrottleSettings): Judgement {
+  const N = s.maxFailuresPerIp;
+  const accountOver = c.accountFailures >= s.maxFailuresPerAccount;
+  const within = (pairBusy: number, ipBusy: number): boolean => pairBusy < N && (c.trusted || (ipBusy < N && (!accountOver || pairBusy === 0)));
+  const admit = within(c.pairFailures + c.pairInFlight, c.ipFailures + c.ipInFlight);
+  // Honest clients often log in several at once from one address (a mail client's connections, a NAT, a webmail host).
+  const wait = !admit && within(c.pairFailures, c.ipFailures);
+  return { admit, wait, clean: c.trusted || c.ipFailures === 0 };
+}
+
+/** Login throttle and hash gate shared by IMAP, POP3 (and any other login path) of one process. */
 export class AuthThrottle {
-  private readonly ips: FailureTable;
-  private readonly accounts: FailureTable;
+  /** Password verifications go through this gate. */
+  readonly hashes: HashGate;
+  private readonly ledger: AttemptLedger;
+  private readonly settled = new AddressSignal();
 
-  /** `now` is injectable for tests. */
+  /** `ledger` defaults to this process's memory; `now` is injectable for tests. */
   constructor(
     private readonly settings: ThrottleSettings,
+    ledger?: AttemptLedger,
     private readonly now: () => number = Date.now,
   ) {
-    this.ips = new FailureTable(settings.windowSeconds * 1000, settings.maxEntries);
-    this.accounts = new FailureTable(settings.windowSeconds * 1000, settings.maxEntries);
+    this.ledger = ledger ?? new MemoryAttemptLedger({ ...attemptWindows(settings), maxEntries: settings.maxEntries });
+    this.hashes = new HashGate({
+      concurrency: settings.maxConcurrentHashes,
+      perAddress: settings.maxConcurrentHashesPerIp,
+      queueLength: settings.hashQueueLength,
+    });
   }
 
-  /** Call before verifying an attempt from `ip` for `account`. */
-  check(ip: string, account: string): ThrottleVerdict {
-    const now = this.now();
-    const byIp = this.ips.count(addressKey(ip), now);
-    const byAccount = this.accounts.count(accountKey(account), now);
-    return {
-      refuse: byIp >= this.settings.maxFailuresPerIp || byAccount >= this.settings.maxFailuresPerAccount,
-      delayMs: this.delayFor(Math.max(byIp, byAccount)),
-    };
+  /**
+   * Call before verifying an attempt from `ip` for `account`; when admitted,
+   * the attempt counts as in flight. An attempt held back only by attempts in
+   * flight waits for them (at most ADMISSION_WAIT_MS), so a burst gets the
+   * limit's worth of verifications and then what their outcomes allow: more
+   * after successes, refusals after failures (issue 18, finding 8).
+   */
+  async begin(ip: string, account: string): Promise<Admission> {
+    const key = { ip: addressKey(ip), account: accountKey(account) };
+    const deadline = Date.now() + ADMISSION_WAIT_MS;
+    for (;;) {
+      const verdict = await this.ledger.admit(key, this.now(), (c) => judge(c, this.settings));
+      if (verdict.admit) return { admit: true, key, clean: verdict.clean };
+      const left = deadline - Date.now();
+      if (!verdict.wait) return { admit: false, reason: 'throttled' };
+      if (left <= 0) return { admit: false, reason: 'busy' };
+      // Another process's settle is not announced here: look again now and then.
+      await this.settled.next(key.ip, Math.min(left, RECHECK_MS));
+    }
   }
 
-  /** Records a failed attempt; returns how long to wait before answering it (the tarpit). */
-  fail(ip: string, account: string): number {
-    const now = this.now();
-    const byIp = this.ips.add(addressKey(ip), now);
-    const byAccount = this.accounts.add(accountKey(account), now);
-    return this.delayFor(Math.max(byIp, byAccount));
-  }
-
-  /** Records a successful login: the account's failures are forgiven. */
-  succeed(_ip: string, account: string): void {
-    this.accounts.clear(accountKey(account));
-  }
-
-  /** Number of remembered addresses and account names (for tests and metrics). */
-  get size(): { ips: number; accounts: number } {
-    return { ips: this.ips.size, accounts: this.accounts.size };
+  /** Ends an admitted attempt; returns how long to wait before answering a failure (the tarpit). */
+  async finish(admission: Admission & { admit: true }, outcome: AttemptOutcome): Promise<number> {
+    // This address's queued attempts lose their priority at once, before the ledger's round trip.
+    if (outcome === 'failed') this.hashes.demote(admission.key.ip);
+    const c = await this.ledger.settle(admission.key, this.now(), outcome);
+    this.settled.wake(admission.key.ip);
+    return outcome === 'failed' ? this.delayFor(Math.max(c.ipFailures, c.pairFailures, c.accountFailures)) : 0;
   }
 
   private delayFor(failures: number): number {
@@ -127,9 +174,9 @@ export class AuthThrottle {
   }
 }
 
-/** Account names compare case-insensitively (store/types.ts); keys are bounded in length. */
+/** Account names compare case-insensitively (store/types.ts); keys are bounded in length and free of NUL (PostgreSQL text). */
 function accountKey(account: string): string {
-  return account.slice(0, MAX_ACCOUNT_KEY).toLowerCase();
+  return account.slice(0, MAX_ACCOUNT_KEY).toLowerCase().replace(/\0/g, '\uFFFD');
 }
 
 /** IPv4 as is (also when IPv4-mapped); IPv6 reduced to its /64 prefix. */

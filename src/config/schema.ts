@@ -224,9 +224,21 @@ export const configSchema = z
         baseDelayMs: int(0, 600000, 'a number of milliseconds').default(1000),
         maxDelayMs: int(0, 600000, 'a number of milliseconds').default(15000),
         windowSeconds: positive(300, 'a number of seconds'),
+        /** Failures per address (IPv6: per /64) in a window before it is refused; attempts in flight count too, and those beyond it wait for them. */
         maxFailuresPerIp: positive(10),
+        /** Failures per account in a window after which addresses that failed for it are refused (others are still checked). */
         maxFailuresPerAccount: positive(20),
-        /** Cap on remembered IPs and on remembered account names (each). */
+        /** How long a successful login makes its (address, account) pair immune to other addresses' failures. */
+        trustedDays: positive(30, 'a number of days'),
+        /** Password hashes (32 MiB scrypt each) running at once; keep it below libuv's pool (UV_THREADPOOL_SIZE, 4) so file I/O keeps threads. */
+        maxConcurrentHashes: positive(2),
+        /** Hashes running at once for one address (IPv6: per /64) with recent failures; others share the slots fairly (fewest running first). */
+        maxConcurrentHashesPerIp: positive(1),
+        /** Attempts waiting for a hash slot; beyond it NO [UNAVAILABLE] (addresses without failures push others out). */
+        hashQueueLength: positive(200),
+        /** Keep the counts in the store (shared by the processes on one SQLite file, or the nodes on one PostgreSQL) instead of this process's memory. */
+        sharedState: bool().default(false),
+        /** Cap on remembered keys in each in-memory table (addresses, accounts, address+account pairs, trusted pairs). */
         maxEntries: positive(100000),
       })
       .prefault({}),

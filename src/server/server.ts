@@ -7,7 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { AuthThrottle } from '../auth/throttle.js';
+import { createThrottle } from '../auth/throttle.js';
 import type { Config } from '../config/schema.js';
 import { COMMANDS } from '../imap/commands/registry.js';
 import { ImapConnection } from '../imap/session/connection.js';
@@ -48,7 +48,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
   const tls = await loadTlsMaterial(config, log);
   const secureContext = createTlsContext(tls);
-  const throttle = new AuthThrottle(config.authThrottle);
+  const throttle = createThrottle(config.authThrottle, store);
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
   const sessions = new Set<{ shutdown(reason: string): void }>();
   const tlsFailures = new TlsFailureLog(log, config.limits.tlsFailuresLoggedPerMinute);

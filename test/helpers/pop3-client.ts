@@ -6,7 +6,7 @@
 import type { Uid } from '../../src/ids.js';
 import { analyzeMessage } from '../../src/mime/analyze.js';
 import type { MailStore } from '../../src/store/types.js';
-import { BufferedSocket } from './socket-buffer.js';
+import { BufferedSocket, type ConnectOptions, LOGIN_TIMEOUT_MS } from './socket-buffer.js';
 
 /** A multi-line response: its status line and the body as sent (before unstuffing), without the terminator. */
 export interface MultiLine {
@@ -21,7 +21,7 @@ export class Pop3Client {
   private constructor(private readonly sock: BufferedSocket) {}
 
   /** Connects (implicit TLS when tls is set) and reads the greeting. */
-  static async connect(port: number, opts: { tls?: boolean } = {}): Promise<{ client: Pop3Client; greeting: string }> {
+  static async connect(port: number, opts: ConnectOptions = {}): Promise<{ client: Pop3Client; greeting: string }> {
     const client = new Pop3Client(await BufferedSocket.connect(port, opts));
     return { client, greeting: await client.readLine() };
   }
@@ -30,7 +30,7 @@ export class Pop3Client {
   static async login(port: number, user: string, password: string, opts: { tls?: boolean } = { tls: true }): Promise<Pop3Client> {
     const { client } = await Pop3Client.connect(port, opts);
     const u = await client.command(`USER ${user}`);
-    const p = await client.command(`PASS ${password}`);
+    const p = await client.command(`PASS ${password}`, LOGIN_TIMEOUT_MS);
     if (!u.startsWith('+OK') || !p.startsWith('+OK')) throw new Error(`login failed: ${u} / ${p}`);
     return client;
   }

@@ -4,7 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { BufferedSocket } from './socket-buffer.js';
+import { BufferedSocket, type ConnectOptions, LOGIN_TIMEOUT_MS } from './socket-buffer.js';
 
 /** A server response line with any literals inlined. */
 export interface Reply {
@@ -21,7 +21,7 @@ export class RawClient {
   private constructor(private readonly sock: BufferedSocket) {}
 
   /** Connects (implicit TLS when tls is set) and reads the greeting. */
-  static async connect(port: number, opts: { tls?: boolean } = {}): Promise<{ client: RawClient; greeting: string }> {
+  static async connect(port: number, opts: ConnectOptions = {}): Promise<{ client: RawClient; greeting: string }> {
     const client = new RawClient(await BufferedSocket.connect(port, opts));
     const greeting = await client.readLine();
     return { client, greeting };
@@ -30,7 +30,7 @@ export class RawClient {
   /** Connects over implicit TLS and logs in (LOGIN); throws when the server refuses. */
   static async login(port: number, user: string, password: string): Promise<RawClient> {
     const { client } = await RawClient.connect(port, { tls: true });
-    const r = await client.command('l', `LOGIN ${user} "${password}"`);
+    const r = await client.command('l', `LOGIN ${user} "${password}"`, LOGIN_TIMEOUT_MS);
     if (!r.tagged.startsWith('l OK')) throw new Error(`LOGIN ${user}: ${r.tagged}`);
     return client;
   }

@@ -9,6 +9,19 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 /** How much of the buffer an error message shows. */
 const PREVIEW_CHARS = 500;
 
+/**
+ * How long a test client waits for a login's answer: logins queue for one of
+ * the server's few hash slots (auth/hash-gate.ts), and a 32 MiB scrypt takes
+ * seconds on a loaded 2-core box.
+ */
+export const LOGIN_TIMEOUT_MS = 30_000;
+
+/** How a test client connects: implicit TLS, and the local (loopback) address to connect from, e.g. 127.0.0.2. */
+export interface ConnectOptions {
+  tls?: boolean;
+  localAddress?: string;
+}
+
 /** A socket whose received bytes collect in a buffer that readers consume from the front. */
 export class BufferedSocket {
   /** Received bytes live in space[start, end): a growable buffer, so megabyte responses cost linear time. */
@@ -22,9 +35,10 @@ export class BufferedSocket {
     this.bind(socket);
   }
 
-  /** Connects to 127.0.0.1:port (implicit TLS when tls is set) or to a unix socket path. */
-  static async connect(target: number | string, opts: { tls?: boolean } = {}): Promise<BufferedSocket> {
-    const where = typeof target === 'number' ? { host: '127.0.0.1', port: target } : { path: target };
+  /** Connects to 127.0.0.1:port (implicit TLS when tls is set; from `localAddress`, another loopback address, when given) or to a unix socket path. */
+  static async connect(target: number | string, opts: ConnectOptions = {}): Promise<BufferedSocket> {
+    const from = opts.localAddress === undefined ? {} : { localAddress: opts.localAddress };
+    const where = typeof target === 'number' ? { host: '127.0.0.1', port: target, ...from } : { path: target };
     const socket = opts.tls ? tlsConnect({ ...where, rejectUnauthorized: false }) : tcpConnect(where);
     await new Promise<void>((resolve, reject) => {
       socket.once(opts.tls ? 'secureConnect' : 'connect', () => resolve());

@@ -33,6 +33,8 @@ async function authenticate(session: ImapSession, user: string, password: string
   const res = await checkLogin(session, session.remoteAddress, user, password);
   if (res.ok) return res.account;
   if (res.reason === 'throttled') throw no('UNAVAILABLE', 'Too many failed logins; try again later');
+  // RFC 5530 §3 UNAVAILABLE: a temporary failure; the password was not checked.
+  if (res.reason === 'busy') throw no('UNAVAILABLE', 'Too many logins in progress; try again later');
   throw no('AUTHENTICATIONFAILED', 'Authentication failed');
 }
 

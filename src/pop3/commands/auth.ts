@@ -24,6 +24,8 @@ async function logIn(session: Pop3Session, user: string, password: string): Prom
   const res = await checkLogin(session, session.remoteAddress, user, password);
   if (!res.ok) {
     if (res.reason === 'throttled') throw failure('Too many failed logins; try again later', 'SYS/TEMP');
+    // RFC 3206 §4 SYS/TEMP: a temporary failure; the password was not checked.
+    if (res.reason === 'busy') throw failure('Too many logins in progress; try again later', 'SYS/TEMP');
     throw failure('Authentication failed', 'AUTH');
   }
   await session.login(res.account);

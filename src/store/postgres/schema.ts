@@ -258,8 +258,32 @@ const mailboxCounts: PgMigration = `
   ON CONFLICT DO NOTHING;
 `;
 
+/**
+ * Login-attempt state shared by the nodes (auth/throttle.ts,
+ * store/shared/auth-attempts.ts). Installation-wide like `counters`: keyed by
+ * client address and account name, which may name no account; on Citus a
+ * reference table (or local to one coordinator).
+ */
+const authAttempts: PgMigration = `
+  CREATE TABLE auth_failures (
+    kind         text COLLATE "C" NOT NULL,  -- 'ip', 'account', 'pair' (failures in a window) or 'trusted' (last success)
+    key          text COLLATE "C" NOT NULL,
+    failures     integer NOT NULL,
+    window_start bigint NOT NULL,            -- epoch ms
+    PRIMARY KEY (kind, key)
+  );
+  CREATE TABLE auth_in_flight (
+    attempt_id bigserial PRIMARY KEY,
+    ip         text COLLATE "C" NOT NULL,
+    pair       text COLLATE "C" NOT NULL,
+    expires_at bigint NOT NULL              -- epoch ms; a dead node's attempts stop counting then
+  );
+  CREATE INDEX auth_in_flight_ip ON auth_in_flight (ip);
+  CREATE INDEX auth_in_flight_pair ON auth_in_flight (pair);
+`;
+
 /** Every migration in order; mailkeep_schema.version says how many have run. */
-export const PG_MIGRATIONS: readonly PgMigration[] = [initialSchema, namespaceVersions, headerFacts, mailboxCounts];
+export const PG_MIGRATIONS: readonly PgMigration[] = [initialSchema, namespaceVersions, headerFacts, mailboxCounts, authAttempts];
 
 /** Serializes migrations of one database across nodes (an arbitrary constant: 'mkschema'). */
 const MIGRATION_LOCK = 0x6d6b736368656d61n;

@@ -12,6 +12,8 @@
  *   values, increasing across delete + recreate of the same name (RFC 9051 §2.3.1.1).
  * - `expunged_due` orders held tombstones by expunge time for the retention
  *   sweep, which runs across all accounts (like the blob GC).
+ * - `auth_failures` and `auth_in_flight` (authAttempts) hold login-attempt
+ *   counts keyed by client address and account name, which may name no account.
  * - `aliases` (deliverySupport) is keyed by address, like accounts by name:
  *   LMTP looks an address up before it knows the account. On Citus it is a
  *   reference table.
@@ -333,6 +335,31 @@ const mailboxCounts: Migration = (db) => {
   }
 };
 
+/**
+ * Login-attempt state shared by the processes on this file (auth/throttle.ts,
+ * store/shared/auth-attempts.ts). Installation-wide like `counters`: keyed by
+ * client address and account name, which may name no account.
+ */
+const authAttempts: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE auth_failures (
+      kind         TEXT NOT NULL,     -- 'ip', 'account', 'pair' (failures in a window) or 'trusted' (last success)
+      key          TEXT NOT NULL,
+      failures     INTEGER NOT NULL,
+      window_start INTEGER NOT NULL,  -- epoch ms
+      PRIMARY KEY (kind, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE auth_in_flight (
+      attempt_id INTEGER PRIMARY KEY,
+      ip         TEXT NOT NULL,
+      pair       TEXT NOT NULL,
+      expires_at INTEGER NOT NULL   -- epoch ms; a dead process's attempts stop counting then
+    );
+    CREATE INDEX auth_in_flight_ip ON auth_in_flight (ip);
+    CREATE INDEX auth_in_flight_pair ON auth_in_flight (pair);
+  `);
+};
+
 /** Every migration in order; the database's user_version says how many have run. */
 export const MIGRATIONS: readonly Migration[] = [
   initialSchema,
@@ -343,6 +370,7 @@ export const MIGRATIONS: readonly Migration[] = [
   headerFacts,
   blobFacts,
   mailboxCounts,
+  authAttempts,
 ];
 
 /**

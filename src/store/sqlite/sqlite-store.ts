@@ -12,6 +12,7 @@ import { checkStoreOptions } from '../shared/default-mailboxes.js';
 import { openDatabase } from './db.js';
 import { migrate } from './schema.js';
 import { withAccounts } from './accounts.js';
+import { withAuthAttempts } from './auth-attempts.js';
 import { SqliteCore, type SqliteStoreOptions } from './core.js';
 import { withDump } from './dump.js';
 import { withImport } from './import.js';
@@ -20,7 +21,10 @@ import { withMessages } from './messages.js';
 import { withMetadata } from './metadata.js';
 
 /** The SQLite MailStore: every role over one core. Create it with openSqliteStore(). */
-export class SqliteStore extends withDump(withImport(withMetadata(withMessages(withMailboxes(withAccounts(SqliteCore)))))) implements MailStore {
+export class SqliteStore
+  extends withDump(withImport(withMetadata(withMessages(withMailboxes(withAuthAttempts(withAccounts(SqliteCore)))))))
+  implements MailStore
+{
   /** Wraps an open, migrated connection; use openSqliteStore(). */
   constructor(db: Database.Database, blobs: FsBlobStore, opts: Omit<SqliteStoreOptions, 'path' | 'blobDir'> = {}) {
     super(db, blobs, opts);
