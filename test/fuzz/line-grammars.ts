@@ -31,7 +31,8 @@ export function pop3Commands(r: Rng): Buffer {
       [3, () => r.pick(['CAPA', 'STAT', 'NOOP', 'RSET', 'capa', 'stat'])],
       [4, () => `${r.pick(['LIST', 'UIDL', 'RETR', 'DELE'])}${r.chance(0.7) ? ` ${arg(r)}` : ''}`],
       [2, () => `TOP ${arg(r)} ${arg(r)}`],
-      [1, () => r.pick(['QUIT', 'STLS', 'APOP x y', 'UTF8', 'XTND', ''])],
+      // QUIT and STLS end the session (and a TRANSACTION session costs a scrypt to replace): rarer.
+      [1, () => (r.chance(0.2) ? r.pick(['QUIT', 'STLS']) : r.pick(['APOP x y', 'UTF8', 'XTND', '']))],
     ])();
     return `${cmd}${r.pick(['\r\n', '\r\n', '\r\n', '\n', ' \r\n'])}`;
   };

@@ -15,7 +15,7 @@ import { pickInput, type FuzzEnv, type FuzzSession, type Outcome, type Target } 
 export const LMTP_STATES = ['greeting', 'lhlo', 'mail', 'rcpt', 'data', 'bdat'] as const;
 
 /** How long the server may take to close after QUIT (and again after the flush). */
-const ANSWER_MS = 3000;
+const ANSWER_MS = 6000;
 /** Octets sent when the server still waits for chunk data after QUIT (a BDAT count the input left open). */
 const FLUSH = 70 * 1024;
 const MAX_TRANSCRIPT = 1024 * 1024;

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { scryptSync, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -91,7 +91,7 @@ async function spawnServer(dataDir: string, configFile: string): Promise<ServerU
     '--lmtp-port',
     String(lmtpPort),
     '--log-level',
-    'warn',
+    process.env.MAILKEEP_FUZZ_LOG_LEVEL ?? 'warn',
   );
   const child: ChildProcess = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logErrors = new Map<string, { count: number; first: string }>();
@@ -128,6 +128,12 @@ async function spawnServer(dataDir: string, configFile: string): Promise<ServerU
   })();
   child.stdout!.on('data', onLines);
   child.stderr!.on('data', onLines);
+  // For a closer look at a run: MAILKEEP_FUZZ_LOG_LEVEL=info MAILKEEP_FUZZ_LOG_FILE=/tmp/fuzz.log
+  const logFile = process.env.MAILKEEP_FUZZ_LOG_FILE;
+  if (logFile) {
+    const out = createWriteStream(logFile);
+    child.stdout!.pipe(out);
+  }
   const server: ServerUnderFuzz = {
     pid: child.pid ?? 0,
     imapPort,
