@@ -19,6 +19,11 @@ type ImapState = (typeof IMAP_STATES)[number];
 /** How long the harness's own commands (LOGIN, SELECT) may take on a loaded 2-core box. */
 const ANSWER_MS = 8000;
 /**
+ * A login may wait this long: every LOGIN is a 32 MiB scrypt on the thread
+ * pool file I/O shares, and giving up early only queues another hash.
+ */
+const LOGIN_MS = 60_000;
+/**
  * How long an input's sync command may take before the session counts as
  * stalled and is replaced: inputs that leave the server rightly waiting (a
  * literal count the harness cannot follow) cost this much each.
@@ -128,7 +133,7 @@ class ImapFuzzSession implements FuzzSession {
       const greeting = await readImapLine(sock, ANSWER_MS);
       if (!Buffer.isBuffer(greeting) || !greeting.toString('latin1').startsWith('* OK'))
         throw new Error(`greeting: ${Buffer.isBuffer(greeting) ? show(greeting) : greeting}`);
-      if (state !== 'not-authenticated') await s.expectOk(`L LOGIN ${account} "${env.password}"`);
+      if (state !== 'not-authenticated') await s.expectOk(`L LOGIN ${account} "${env.password}"`, LOGIN_MS);
       await s.enterState();
       return s;
     } catch (e) {
@@ -146,11 +151,11 @@ class ImapFuzzSession implements FuzzSession {
   }
 
   /** Sends one harness command and waits for its OK. */
-  private async expectOk(command: string): Promise<void> {
+  private async expectOk(command: string, ms = ANSWER_MS): Promise<void> {
     const tag = command.slice(0, command.indexOf(' '));
     this.sock.send(`${command}\r\n`);
     for (;;) {
-      const line = await readImapLine(this.sock, ANSWER_MS);
+      const line = await readImapLine(this.sock, ms);
       if (!Buffer.isBuffer(line)) throw new Error(`${command}: ${line}`);
       const s = line.toString('latin1');
       if (s.startsWith(`${tag} `)) {

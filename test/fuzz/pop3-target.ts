@@ -16,6 +16,11 @@ import { pickInput, type FuzzEnv, type FuzzSession, type Outcome, type Target } 
 export const POP3_STATES = ['authorization', 'transaction'] as const;
 
 const ANSWER_MS = 8000;
+/**
+ * A login may wait this long: every LOGIN is a 32 MiB scrypt on the thread
+ * pool file I/O shares, and giving up early only queues another hash.
+ */
+const LOGIN_MS = 60_000;
 /** An input's answers may take this long before the session counts as stalled and is replaced. */
 const SYNC_MS = 6000;
 const MAX_TRANSCRIPT = 1024 * 1024;
@@ -45,7 +50,7 @@ export class Pop3Target implements Target {
       if (state === 'transaction') {
         sock.send(`USER ${account}\r\nPASS ${env.password}\r\n`);
         for (const what of ['USER', 'PASS']) {
-          const line = await readCrlfLine(sock, ANSWER_MS);
+          const line = await readCrlfLine(sock, LOGIN_MS);
           if (!Buffer.isBuffer(line) || !line.toString('latin1').startsWith('+OK'))
             throw new Error(`POP3 ${what}: ${Buffer.isBuffer(line) ? show(line) : line}`);
         }

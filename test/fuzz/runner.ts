@@ -281,7 +281,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
 
 async function openWithRetry(target: Target, env: FuzzEnv, state: string, account: string): Promise<FuzzSession | string> {
   let why = '';
-  for (let attempt = 0; attempt < 5; attempt++) {
+  for (let attempt = 0; attempt < 3; attempt++) {
     try {
       return await target.open(env, state, account);
     } catch (e) {
