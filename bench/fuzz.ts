@@ -29,7 +29,11 @@ if (values.replay) {
   const input = replayInput(seed, values.replay);
   process.stdout.write(`${values.replay} (${input.kind}, ${input.bytes.length} octets): ${JSON.stringify(input.bytes.toString('latin1'))}\n`);
 } else {
+  // Ctrl-C stops the inputs; the server is stopped and the report printed as usual.
+  const abort = new AbortController();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => abort.abort());
   const report = await runFuzz({
+    signal: abort.signal,
     seed,
     inputs: Number(values.inputs),
     maxMs: Number(values.minutes) * 60_000,

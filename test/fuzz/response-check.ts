@@ -26,7 +26,10 @@ const DATA = new Set([
   'METADATA',
   'VANISHED',
 ]);
-const NUMBERED = new Set(['EXISTS', 'EXPUNGE', 'FETCH', 'RECENT']);
+/** RFC 9586 §3.3: under UIDONLY, `* uid UIDFETCH (…)` replaces FETCH. */
+const NUMBERED = new Set(['EXISTS', 'EXPUNGE', 'FETCH', 'RECENT', 'UIDFETCH']);
+/** Fetch attributes that carry a `[section]` (RFC 9051 §9 msg-att-static, RFC 3516). */
+const SECTIONED = /^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK|BINARY\.SIZE)$/i;
 /** RFC 9051 §9 date-time. */
 const DATE_TIME = /^"(?: \d|\d\d)-(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-\d{4} \d\d:\d\d:\d\d [+-]\d{4}"$/;
 /** Deeper than this is no response mailkeep has reason to send (BODYSTRUCTURE nests far less). */
@@ -98,8 +101,8 @@ class ImapLine {
       this.expect(' ', 'no SP after the number');
       const what = this.keyword();
       if (!NUMBERED.has(what)) throw new Bad(`unknown numbered response ${what}`);
-      if ((what === 'EXPUNGE' || what === 'FETCH') && n === 0n) throw new Bad(`${what} of message 0`);
-      if (what === 'FETCH') {
+      if ((what === 'EXPUNGE' || what === 'FETCH' || what === 'UIDFETCH') && n === 0n) throw new Bad(`${what} of message 0`);
+      if (what === 'FETCH' || what === 'UIDFETCH') {
         this.expect(' ', 'no SP after FETCH');
         this.fetchAtts();
       }
@@ -195,7 +198,9 @@ class ImapLine {
           this.pos++;
           return;
         }
-        if (!first) this.expect(' ', 'list items not separated by one SP');
+        // Lists of lists may be juxtaposed: env-from's 1*address, body-type-mpart's 1*body (RFC 9051 §9).
+        const juxtaposed = this.b[this.pos] === 0x28 && this.b[this.pos - 1] === 0x29;
+        if (!first && !juxtaposed) this.expect(' ', 'list items not separated by one SP');
         this.value(depth + 1);
       }
     }
@@ -243,20 +248,20 @@ class ImapLine {
     if (next !== undefined && next !== 0x20 && next !== 0x29) throw new Bad(`literal count ${n} is off: 0x${next.toString(16)} follows`);
   }
 
-  /** An atom, number, NIL, flag (`\Seen`, `\*`) or fetch item name with `[section]<partial>`. */
+  /** An astring atom (ASTRING-CHAR: "]" allowed), number, NIL, flag (`\Seen`, `\*`) or fetch item name with `[section]<partial>`. */
   private token(): string {
     const b = this.b;
     const start = this.pos;
     while (this.pos < b.length) {
       const c = b[this.pos]!;
-      if (c === 0x5b) {
+      if (c === 0x5b && SECTIONED.test(b.subarray(start, this.pos).toString('latin1'))) {
         const close = b.indexOf(0x5d, this.pos);
         if (close < 0) throw new Bad('[ without ]');
         for (let i = this.pos + 1; i < close; i++) if (b[i]! < 0x20 || b[i]! > 0x7e) throw new Bad(`section has octet 0x${b[i]!.toString(16)}`);
         this.pos = close + 1;
         continue;
       }
-      if (c === 0x5c || c === 0x2a || c === 0x25 || (isAtomChar(c) && c !== 0x5d)) {
+      if (c === 0x5c || c === 0x2a || c === 0x25 || isAtomChar(c)) {
         this.pos++;
         continue;
       }

@@ -32,6 +32,8 @@ export interface FuzzOptions {
   outDir: string | null;
   /** Resident memory the server may reach. */
   maxRssBytes: number;
+  /** Ends the run early (Ctrl-C in local mode); the report covers what ran. */
+  signal?: AbortSignal;
   /** Progress lines (local mode); silent when absent. */
   progress?: (line: string) => void;
   targets?: Target[];
@@ -142,6 +144,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const started = Date.now();
   const deadline = started + opts.maxMs;
   let stop = false;
+  opts.signal?.addEventListener('abort', () => {
+    stop = true;
+  });
   const reproducerCount = new Map<string, number>();
   const fail = (f: Failure): void => {
     report.failures.push(f);

@@ -26,6 +26,11 @@ test('the response checkers accept what the grammar allows and reject what it do
     't1 NO [TRYCREATE] Mailbox does not exist',
     '* OK [PERMANENTFLAGS (\\Seen \\*)] Limited',
     '* ESEARCH (TAG "t1") UID COUNT 0',
+    '* 1 FETCH (ENVELOPE (NIL NIL ((NIL NIL "a" "b")(NIL NIL "c" "d")) NIL NIL NIL NIL NIL NIL NIL))',
+    '* 2 FETCH (BODY (("text" "plain" NIL NIL NIL "7bit" 5 1)("text" "html" NIL NIL NIL "7bit" 5 1) "mixed"))',
+    '* LIST (\\HasNoChildren) "/" ]p',
+    '* QUOTAROOT fz/a[b',
+    '* 7 UIDFETCH (FLAGS (\\Seen) MODSEQ (3))',
   ])
     assert.equal(checkImapLine(ok(line)), null, line);
   for (const line of [
