@@ -197,9 +197,9 @@ export class ImapConnection implements ImapSession, DispatchHost {
     return this.transport.pipeFrom(source);
   }
 
-  /** Queues a tagged response. */
+  /** Queues a tagged response; text that echoes client input never carries NUL, CR or LF (RFC 9051 §9 TEXT-CHAR). */
   tagged(tag: string, status: 'OK' | 'NO' | 'BAD', code: string | null | undefined, text: string): void {
-    const line = `${tag} ${status} ${code ? `[${code}] ` : ''}${text}`;
+    const line = `${tag} ${status} ${code ? `[${code}] ` : ''}${text.replace(/[\0\r\n]/g, '?')}`;
     this.write(Buffer.from(`${line}\r\n`));
   }
 
