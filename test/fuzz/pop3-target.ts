@@ -110,13 +110,18 @@ class Pop3Session implements FuzzSession {
       }
       // Logged in by the input: this session no longer fuzzes AUTHORIZATION.
       if (!this.transaction && s.startsWith('+OK') && (verbs[i] === 'PASS' || verbs[i] === 'AUTH' || afterContinuation)) lost = true;
+      // A line answering a SASL continuation is no command, whatever its first word.
+      const verb = afterContinuation ? '' : verbs[i]!;
       afterContinuation = s.startsWith('+ ') || s === '+';
       // RFC 2595 §4: after STLS's +OK the server expects a TLS handshake.
-      if (verbs[i] === 'STLS' && s.startsWith('+OK')) return finish('lost');
+      if (verb === 'STLS' && s.startsWith('+OK')) return finish('lost');
       if (!s.startsWith('+OK')) continue;
-      // A multi-line response follows when the next line is data or the terminator (RFC 1939 §3).
+      // RFC 1939 §3, RFC 2449 §5: RETR, TOP and CAPA answer in several lines; message lines may look like anything.
+      const certain = verb === 'RETR' || verb === 'TOP' || verb === 'CAPA';
+      if (!certain && verb !== 'LIST' && verb !== 'UIDL') continue;
+      // LIST and UIDL are multi-line without an argument: their data lines ("1 120") never look like a status.
       const last = i === verbs.length - 1;
-      const peek = last ? null : await next();
+      const peek = certain || last ? null : await next();
       if (peek !== null && !Buffer.isBuffer(peek)) return finish(peek === 'closed' ? 'lost' : 'stalled');
       if (peek !== null && isStatus(peek.toString('latin1'))) {
         pending = peek;
