@@ -118,8 +118,8 @@ class Pop3Session implements FuzzSession {
       if (!s.startsWith('+OK')) continue;
       // RFC 1939 §3, RFC 2449 §5: RETR, TOP and CAPA answer in several lines; message lines may look like anything.
       const certain = verb === 'RETR' || verb === 'TOP' || verb === 'CAPA';
-      if (!certain && verb !== 'LIST' && verb !== 'UIDL') continue;
-      // LIST and UIDL are multi-line without an argument: their data lines ("1 120") never look like a status.
+      if (!certain && verb !== 'LIST' && verb !== 'UIDL' && verb !== 'AUTH') continue;
+      // LIST, UIDL and AUTH (its mechanism list) are multi-line without an argument: their data lines ("1 120", "PLAIN") never look like a status.
       const last = i === verbs.length - 1;
       const peek = certain || last ? null : await next();
       if (peek !== null && !Buffer.isBuffer(peek)) return finish(peek === 'closed' ? 'lost' : 'stalled');
