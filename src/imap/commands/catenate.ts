@@ -41,9 +41,14 @@ export function parseCatParts(r: ArgReader): CatPart[] {
   return parts;
 }
 
-/** `[BADURL url]` with the URL made safe for url-resp-text (no "]", no controls). */
+/**
+ * `[BADURL url]` with the URL made safe for url-resp-text (no "]", no
+ * controls). url-resp-text is at least one octet (RFC 4469 §6), so an empty
+ * URL is echoed as the `""` the client sent, never as `[BADURL ]`.
+ */
 function badUrl(url: string, why: string) {
-  return no(`BADURL ${url.replace(/[\x00-\x1f\x7f\]]/g, '')}`, why);
+  const safe = url.replace(/[\x00-\x1f\x7f\]]/g, '');
+  return no(`BADURL ${safe === '' ? '""' : safe}`, why);
 }
 
 /** Bytes a URL names, as a blob range or (HEADER.FIELDS) a filtered buffer. */

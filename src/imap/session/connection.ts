@@ -245,13 +245,14 @@ export class ImapConnection implements ImapSession, DispatchHost {
     return this.transport.pipeFrom(source);
   }
 
-  /** Queues a tagged response. */
+  /** Queues a tagged response; text that echoes client input never carries NUL, CR or LF (RFC 9051 §9 TEXT-CHAR). */
   tagged(tag: string, status: 'OK' | 'NO' | 'BAD', code: string | null | undefined, text: string): void {
     this.badCommands = status === 'BAD' ? this.badCommands + 1 : 0;
     const head = ` ${status} ${code ? `[${code}] ` : ''}`;
-    this.transport.write(Buffer.from(`${tag}${head}${text}\r\n`));
+    const safe = text.replace(/[\0\r\n]/g, '?');
+    this.transport.write(Buffer.from(`${tag}${head}${safe}\r\n`));
     // The answer to a line hidden whole may quote it (its tag, "Unknown command X"): hidden too.
-    this.trace?.server(traceLine(this.tagHidden ? `${HIDDEN}${head}${HIDDEN}\r\n` : `${tag}${head}${text}\r\n`));
+    this.trace?.server(traceLine(this.tagHidden ? `${HIDDEN}${head}${HIDDEN}\r\n` : `${tag}${head}${safe}\r\n`));
   }
 
   /** Server shutdown: BYE now when idle, else right after the command in progress. */

@@ -49,7 +49,10 @@ export async function execute(host: DispatchHost, commands: CommandTable, intake
   let syncMode: SyncMode = 'full';
   const started = Date.now();
   try {
-    tag = r.tag();
+    const t = r.tag();
+    // RFC 9051 §9: the tag ends at SP. "a%" is no tag "a": a tagged answer would name a tag the client never sent.
+    if (r.peekByte() !== 0x20) throw new ParseError('Missing or invalid tag');
+    tag = t;
     const { name, uid } = readCommandName(r);
     const spec = commands.get(name);
     if (!spec || (uid && !spec.uidForm)) throw new ParseError(`Unknown command ${uid ? 'UID ' : ''}${name}`);

@@ -135,7 +135,10 @@ export class LiteralIntake {
     const r = new ArgReader(a.segments);
     let tag = '*';
     try {
-      tag = r.tag();
+      const t = r.tag();
+      // As in dispatch: a tag ends at SP, else the refusal is untagged.
+      if (r.peekByte() !== 0x20) return { tag, message: false };
+      tag = t;
       const spec = this.commands.get(readCommandName(r).name);
       if (!spec?.messageDataAfter) return { tag, message: false };
       spec.messageDataAfter(r);
