@@ -310,6 +310,8 @@ describe('errors', () => {
     test(`${command} → BAD`, async () => {
       const r = await c.command('t', command);
       assert.match(r.tagged, /^t BAD/, r.tagged);
+      // Twenty BADs in a row end the session (limits.max-bad-commands, issue 18 finding 9).
+      assert.match((await c.command('n', 'NOOP')).tagged, /^n OK/);
     });
   }
 
