@@ -69,7 +69,7 @@ test('snapshots share one array until a view or the index changes it', async () 
   }
 });
 
-test('views still holding the array a change applies to adopt the index result; others keep their own', async () => {
+test('views still holding the array a change applies to take the index result; others keep their own', async () => {
   const { store, account, inbox, add: addFlags, close } = await fixture('ad');
   try {
     const add = (n: number) => addFlags(Array.from({ length: n }, () => []));
@@ -79,22 +79,22 @@ test('views still holding the array a change applies to adopt the index result; 
 
     await add(1);
     const changes = await cache.changesSince(account.id, inbox.id, snap.modseq);
-    assert.equal(changes.successor?.basis, snap.summaries, 'the change applies to the snapshot array');
+    assert.equal(changes.result?.appliedTo, snap.summaries, 'the change applies to the snapshot array');
     assert.deepEqual(
-      changes.successor.summaries.map((s) => s.uid),
+      changes.result.summaries.map((s) => s.uid),
       [...snap.summaries, ...changes.changed].map((s) => s.uid),
     );
     assert.equal(snap.summaries.length, 2, 'the array views hold is never changed');
     const again = await cache.changesSince(account.id, inbox.id, snap.modseq);
-    assert.equal(again.successor?.summaries, changes.successor.summaries, 'every view adopts the same array');
+    assert.equal(again.result?.summaries, changes.result.summaries, 'every view takes the same array');
 
-    // An expunge removes messages a view must still report: no successor then.
+    // An expunge removes messages a view must still report: no result to take then.
     await store.storeFlags(account.id, inbox.id, [snap.summaries[0]!.uid], 'add', ['\\Deleted']);
     const before = await cache.snapshot(account.id, inbox.id);
     await store.expunge(account.id, inbox.id);
     const gone = await cache.changesSince(account.id, inbox.id, before.modseq);
     assert.equal(gone.expunged.length, 1);
-    assert.equal(gone.successor, undefined);
+    assert.equal(gone.result, undefined);
   } finally {
     await close();
   }

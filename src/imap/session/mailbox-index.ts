@@ -43,13 +43,13 @@ interface Entry {
   uidValidity: number;
   uidNext: Uid;
   modseq: ModSeq;
-  /** Highest modseq the change bus announced; above `modseq` means stale. */
-  announced: number;
+  /** Highest modseq the change bus reported; above `modseq` means stale. */
+  busModseq: number;
   /** Never changed in place once handed out: a refresh with changes works on a copy. */
   summaries: MessageSummary[];
   /** Whether `summaries` was handed to a view since it was last copied. */
   shared: boolean;
-  /** `summaries` before the last refresh, when that refresh only appended and changed flags (views at it may adopt the new one). */
+  /** `summaries` before the last refresh, when that refresh only appended and changed flags (views at it may take the new one). */
   previous: { summaries: MessageSummary[]; modseq: number } | null;
   /** SELECT's per-mailbox facts for this `summaries`, computed on first need. */
   facts: MailboxFacts | null;
@@ -75,14 +75,14 @@ export interface MailboxFacts {
 }
 
 /**
- * changesSince's answer. `successor`, when present, says that applying the
- * changes to the array `basis` gives exactly `summaries` (shared with the
- * index, never to be mutated): a view still holding `basis` adopts it
+ * changesSince's answer. `result`, when present, says that applying the
+ * changes to the array `appliedTo` gives exactly `summaries` (shared with the
+ * index, never to be mutated): a view still holding `appliedTo` takes it
  * instead of copying its own (one copy per change per process, not one per
  * idling session).
  */
 export interface IndexChanges extends MailboxChanges {
-  successor?: { basis: readonly MessageSummary[]; summaries: readonly MessageSummary[] };
+  result?: { appliedTo: readonly MessageSummary[]; summaries: readonly MessageSummary[] };
 }
 
 /** A consistent copy of a mailbox's summaries as of `modseq`. */
@@ -131,7 +131,7 @@ export class MailboxIndexCache {
     if (cached.refreshing && cached.modseq <= since) await cached.refreshing.catch(() => undefined);
     // A view behind a current index takes what the index knows without settling again; a view
     // level with it makes sure nothing newer was committed.
-    const entry = cached.modseq > since && cached.announced <= cached.modseq ? cached : await this.current(accountId, mailboxId);
+    const entry = cached.modseq > since && cached.busModseq <= cached.modseq ? cached : await this.current(accountId, mailboxId);
     return this.answer(entry, since) ?? this.store.changesSince(accountId, mailboxId, since);
   }
 
@@ -141,7 +141,7 @@ export class MailboxIndexCache {
    */
   changesSinceNow(accountId: AccountId, mailboxId: MailboxId, since: ModSeq): IndexChanges | null {
     const entry = this.entries.get(mailboxId);
-    if (entry?.accountId !== accountId || entry.refreshing || entry.modseq <= since || entry.announced > entry.modseq) return null;
+    if (entry?.accountId !== accountId || entry.refreshing || entry.modseq <= since || entry.busModseq > entry.modseq) return null;
     return this.answer(entry, since);
   }
 
@@ -153,7 +153,7 @@ export class MailboxIndexCache {
     if (since < oldest || since > entry.modseq) return null;
     answer = merge(entry, since);
     if (entry.previous?.modseq === since) {
-      answer.successor = { basis: entry.previous.summaries, summaries: entry.summaries };
+      answer.result = { appliedTo: entry.previous.summaries, summaries: entry.summaries };
       entry.shared = true;
     }
     if (entry.merged.size >= MAX_JOURNAL) entry.merged.clear();
@@ -255,8 +255,8 @@ export class MailboxIndexCache {
     if (entry) {
       // Believed current: make sure (a stale entry's refresh reads everything committed anyway).
       // Awaiting also lets a publish in progress reach every listener, this index's included.
-      if (entry.announced <= entry.modseq && !settled) await this.store.bus.settle?.(accountId, mailboxId);
-      if (!this.store.bus.settle || entry.announced > entry.modseq) await this.refresh(entry);
+      if (entry.busModseq <= entry.modseq && !settled) await this.store.bus.settle?.(accountId, mailboxId);
+      if (!this.store.bus.settle || entry.busModseq > entry.modseq) await this.refresh(entry);
     } else {
       let load = this.loading.get(mailboxId);
       if (!load) {
@@ -281,7 +281,7 @@ export class MailboxIndexCache {
       uidValidity: 0,
       uidNext: 0 as Uid,
       modseq: 0 as ModSeq,
-      announced: 0,
+      busModseq: 0,
       summaries: [],
       shared: false,
       previous: null,
@@ -297,7 +297,7 @@ export class MailboxIndexCache {
     };
     // Subscribe first: a commit racing with the reads below is announced, and the next use refreshes.
     entry.unsubscribe = this.store.bus.subscribe(accountId, mailboxId, (m) => {
-      if (m > entry.announced) entry.announced = m;
+      if (m > entry.busModseq) entry.busModseq = m;
     });
     try {
       // Modseq first: changes racing with the read are applied again, idempotently, by the refresh.
@@ -329,7 +329,7 @@ export class MailboxIndexCache {
 
   private async refresh(entry: Entry): Promise<void> {
     while (entry.refreshing) await entry.refreshing;
-    if (this.store.bus.settle && entry.announced <= entry.modseq) return;
+    if (this.store.bus.settle && entry.busModseq <= entry.modseq) return;
     entry.refreshing = (async () => {
       const changes = await this.store.changesSince(entry.accountId, entry.mailboxId, entry.modseq);
       if (changes.uidValidity !== entry.uidValidity) {
@@ -365,7 +365,7 @@ export class MailboxIndexCache {
 /** Applies the store's changes up to `to` to the entry's summaries (on a copy while views share them). */
 function applyDelta(entry: Entry, changed: readonly MessageSummary[], expunged: readonly Uid[], to: number): void {
   if (changed.length > 0 || expunged.length > 0) {
-    // Views hold the old array: copy it, and keep it as `previous` when they can adopt the new one.
+    // Views hold the old array: copy it, and keep it as `previous` when they can take the new one.
     entry.previous = entry.shared && expunged.length === 0 ? { summaries: entry.summaries, modseq: entry.modseq } : null;
     if (entry.shared) {
       entry.summaries = entry.summaries.slice();

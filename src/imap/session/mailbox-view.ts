@@ -6,13 +6,13 @@
  * N+1; its elements are immutable summaries shared with the process-wide
  * mailbox index (a change replaces an element, never mutates it), and the
  * array itself is shared until the view first changes, so a SELECT copies
- * nothing, and a view still holding the index's array adopts the index's
+ * nothing, and a view still holding the index's array takes the index's
  * next one, so an append seen by many idling sessions copies nothing per
  * session; a message leaves the view only when its EXPUNGE is sent, so a
  * message expunged by another session stays fetchable until then (RFC 2180
  * §4.1); lookups are binary searches, never linear scans; the view changes
  * only in the sync step (sync.ts), never in a command; every keyword in the
- * view's messages is in `announced`, the keywords of the last FLAGS response
+ * view's messages is in `keywordsInFlags`, the keywords of the last FLAGS response
  * the client got (RFC 9051 §7.3.5).
  */
 import type { MailboxId, ModSeq, SeqNum, Uid } from '../../ids.js';
@@ -42,7 +42,7 @@ export class MailboxView {
   /** UID → modseq of a .SILENT STORE's own change, which the next sync leaves unreported. */
   private readonly silencedFlags = new Map<number, number>();
   /** Keywords the client was told of in FLAGS (SELECT's and every later one). */
-  readonly announced: Set<string>;
+  readonly keywordsInFlags: Set<string>;
 
   constructor(
     readonly mailboxId: MailboxId,
@@ -56,7 +56,7 @@ export class MailboxView {
     /** The keywords in use at SELECT, which its FLAGS response lists. */
     keywords: Iterable<string>,
   ) {
-    this.announced = new Set(keywords);
+    this.keywordsInFlags = new Set(keywords);
   }
 
   /** The messages as the client knows them; index N has sequence number N+1. */
@@ -185,7 +185,7 @@ export class MailboxView {
    * a copy of its own: the caller has checked that this view still holds the
    * array the change applies to and owes no EXPUNGE.
    */
-  adopt(shared: readonly ViewMessage[]): void {
+  takeIndexArray(shared: readonly ViewMessage[]): void {
     this.arr = shared as ViewMessage[];
     this.owned = false;
   }

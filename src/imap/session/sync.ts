@@ -121,7 +121,7 @@ function report(session: ImapSession, state: Selected, changes: IndexChanges, al
   for (const uid of changes.expunged) view.markExpunged(uid);
 
   // The view holds exactly the array these changes apply to: take the index's result rather than copy.
-  const successor = changes.successor?.basis === view.messages && !view.hasExpunged ? changes.successor.summaries : null;
+  const indexResult = changes.result?.appliedTo === view.messages && !view.hasExpunged ? changes.result.summaries : null;
   const flagUpdates: number[] = [];
   const added = [];
   const maxKnown = view.maxUid;
@@ -133,17 +133,17 @@ function report(session: ImapSession, state: Selected, changes: IndexChanges, al
     const m = view.messages[view.indexOfUid(s.uid)];
     if (!m || view.isExpunged(m.uid) || s.modseq <= m.modseq) continue;
     const changedFlags = m.flags.join(' ') !== s.flags.join(' ');
-    if (!successor) view.update(s);
+    if (!indexResult) view.update(s);
     if ((changedFlags || condstore(session)) && !owed.report.has(s.uid) && owed.silenced.get(s.uid) !== s.modseq) flagUpdates.push(s.uid);
   }
-  if (successor) view.adopt(successor);
+  if (indexResult) view.takeIndexArray(indexResult);
   // Before any FETCH that shows a new keyword, including those the command itself sends.
   announceKeywords(session, state, keywordsIn(changes));
 
   if (allowExpunge) reportExpunges(session, view);
 
   if (added.length > 0) {
-    if (!successor) view.addMessages(added);
+    if (!indexResult) view.addMessages(added);
     if (first !== null) view.markRecent(added.filter((s) => s.uid >= first).map((s) => s.uid));
     // One shared buffer for both lines: an idler's whole wake-up is one write of bytes framed once.
     sendShared(session, session.rev2 ? `${view.exists} EXISTS` : [`${view.exists} EXISTS`, `${view.recentCount} RECENT`]);
@@ -205,7 +205,7 @@ function keywordsOf(summaries: readonly MessageSummary[]): string[] {
  * sends FLAGS and PERMANENTFLAGS again first (as SELECT does).
  */
 function announceKeywords(session: ImapSession, state: Selected, keywords: readonly string[]): void {
-  const announced = state.view.announced;
+  const announced = state.view.keywordsInFlags;
   let grew = false;
   for (const k of keywords) {
     if (announced.has(k)) continue;

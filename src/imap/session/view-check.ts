@@ -44,7 +44,7 @@ export async function checkView(store: MailStore, accountId: AccountId, view: Ma
 
   for (const m of view.messages) {
     const s = byUid.get(m.uid);
-    for (const f of m.flags) if (!f.startsWith('\\') && !view.announced.has(f)) problems.push(`UID ${m.uid} shows keyword ${f} never announced in FLAGS`);
+    for (const f of m.flags) if (!f.startsWith('\\') && !view.keywordsInFlags.has(f)) problems.push(`UID ${m.uid} shows keyword ${f} never announced in FLAGS`);
     if (view.isExpunged(m.uid)) {
       if (s) problems.push(`UID ${m.uid} is marked expunged but is in the store`);
     } else if (!s) {
