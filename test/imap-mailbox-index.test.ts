@@ -51,7 +51,7 @@ test('snapshots share one array until a view or the index changes it', async () 
 
     const viewA = new MailboxView(inbox.id, 'INBOX', a.uidValidity, inbox.uidNext, a.modseq, a.summaries, a.facts.keywords);
     const viewB = new MailboxView(inbox.id, 'INBOX', b.uidValidity, inbox.uidNext, b.modseq, b.summaries, b.facts.keywords);
-    const changed = await store.storeFlags(account.id, inbox.id, [viewA.messages[0]!.uid], 'add', ['\\Flagged']);
+    const changed = await store.storeFlags(account.id, inbox.id, [viewA.messages[0]!.uid], { op: 'add', flags: ['\\Flagged'] });
     viewA.update(changed.changed[0]!);
     assert.ok(viewA.messages[0]!.flags.includes('\\Flagged'));
     assert.ok(!viewB.messages[0]!.flags.includes('\\Flagged'), 'view B is untouched until its own sync');
@@ -89,7 +89,7 @@ test('views still holding the array a change applies to take the index result; o
     assert.equal(again.result?.summaries, changes.result.summaries, 'every view takes the same array');
 
     // An expunge removes messages a view must still report: no result to take then.
-    await store.storeFlags(account.id, inbox.id, [snap.summaries[0]!.uid], 'add', ['\\Deleted']);
+    await store.storeFlags(account.id, inbox.id, [snap.summaries[0]!.uid], { op: 'add', flags: ['\\Deleted'] });
     const before = await cache.snapshot(account.id, inbox.id);
     await store.expunge(account.id, inbox.id);
     const gone = await cache.changesSince(account.id, inbox.id, before.modseq);
@@ -111,7 +111,7 @@ test('a flag change this process committed is applied from its result, without r
     store.changesSince = (...args) => (reads++, changesSince(...args));
 
     const uids = snap.summaries.map((s) => s.uid);
-    const res = await cache.storeFlags(account.id, inbox.id, uids.slice(0, 2), 'add', ['\\Flagged']);
+    const res = await cache.storeFlags(account.id, inbox.id, uids.slice(0, 2), { op: 'add', flags: ['\\Flagged'] });
     const changes = await cache.changesSince(account.id, inbox.id, snap.modseq);
     assert.equal(reads, 0, 'answered from the commit result');
     assert.deepEqual(
@@ -121,8 +121,8 @@ test('a flag change this process committed is applied from its result, without r
     assert.equal(changes.highestModSeq, res.modseq);
 
     // Two commits, the first not applied: the second cannot be applied alone, the store is asked.
-    await store.storeFlags(account.id, inbox.id, [uids[2]!], 'add', ['\\Seen']);
-    await cache.storeFlags(account.id, inbox.id, [uids[0]!], 'add', ['\\Seen']);
+    await store.storeFlags(account.id, inbox.id, [uids[2]!], { op: 'add', flags: ['\\Seen'] });
+    await cache.storeFlags(account.id, inbox.id, [uids[0]!], { op: 'add', flags: ['\\Seen'] });
     const after = await cache.snapshot(account.id, inbox.id);
     assert.equal(reads, 1);
     assert.deepEqual(
@@ -143,7 +143,7 @@ test("a STORE that changes nothing does not carry the index past another writer'
     const cache = new MailboxIndexCache(store);
     const snap = await cache.snapshot(account.id, inbox.id);
     await add([[]]);
-    const res = await cache.storeFlags(account.id, inbox.id, [snap.summaries[0]!.uid], 'add', ['\\Flagged']);
+    const res = await cache.storeFlags(account.id, inbox.id, [snap.summaries[0]!.uid], { op: 'add', flags: ['\\Flagged'] });
     assert.deepEqual(res.changed, [], 'nothing changed');
     assert.equal(res.modseq, snap.modseq + 1, "the answer is the APPEND's modseq");
     const after = await cache.snapshot(account.id, inbox.id);
@@ -164,9 +164,9 @@ test('the view check accepts a view that lags other commits and names one that d
     await checkView(store, account.id, fresh());
 
     // Commits after the view's modseq: a lagging view is still right as of its own modseq.
-    await store.storeFlags(account.id, inbox.id, [u1!], 'add', ['\\Flagged']);
+    await store.storeFlags(account.id, inbox.id, [u1!], { op: 'add', flags: ['\\Flagged'] });
     await add([[]]);
-    await store.storeFlags(account.id, inbox.id, [u3!], 'add', ['\\Deleted']);
+    await store.storeFlags(account.id, inbox.id, [u3!], { op: 'add', flags: ['\\Deleted'] });
     await store.expunge(account.id, inbox.id);
     await checkView(store, account.id, fresh());
 

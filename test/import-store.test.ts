@@ -41,7 +41,7 @@ describe('store: importMessages and friends', () => {
         ['d', 11],
       ] as Array<[string, Uid]>);
       // The key stays recorded after an expunge: a deleted message is not imported again.
-      await store.storeFlags(accountId, inbox, [uid(5)], 'add', ['\\Deleted']);
+      await store.storeFlags(accountId, inbox, [uid(5)], { op: 'add', flags: ['\\Deleted'] });
       await store.expunge(accountId, inbox);
       assert.deepEqual((await store.importMessages(accountId, inbox, [await incoming(store, 'a')])).uids, [null]);
     }));
@@ -58,7 +58,7 @@ describe('store: importMessages and friends', () => {
       assert.equal(await store.adoptUidValidity(accountId, inbox, 123), false, 'has held messages');
       const other = await store.createMailbox(accountId, 'Other');
       await store.importMessages(accountId, other.id, [await incoming(store, 'y')]);
-      await store.storeFlags(accountId, other.id, [uid(1)], 'add', ['\\Deleted']);
+      await store.storeFlags(accountId, other.id, [uid(1)], { op: 'add', flags: ['\\Deleted'] });
       await store.expunge(accountId, other.id);
       assert.equal(await store.adoptUidValidity(accountId, other.id, 77), false, 'empty again, but UID 1 was used');
       await assert.rejects(store.adoptUidValidity(accountId, inbox, 0), /invalid UIDVALIDITY/);

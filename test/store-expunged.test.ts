@@ -85,7 +85,7 @@ for (const backend of backends) {
         const { accountId, inbox } = await accountWithInbox(store);
         const other = await store.createMailbox(accountId, 'other');
         const { before, expungeModseq } = await deliverAndExpunge(store, accountId, inbox, message('x'));
-        const flags = await store.storeFlags(accountId, inbox, [before.uid], 'add', ['\\Flagged']);
+        const flags = await store.storeFlags(accountId, inbox, [before.uid], { op: 'add', flags: ['\\Flagged'] });
         assert.deepEqual([flags.changed, flags.modseq], [[], expungeModseq]);
         assert.deepEqual((await store.copyMessages(accountId, inbox, [before.uid], other.id)).sourceUids, []);
         assert.deepEqual((await store.moveMessages(accountId, inbox, [before.uid], other.id)).sourceUids, []);
@@ -135,7 +135,7 @@ for (const backend of backends) {
 
         // Moved again (same mailbox), then expunged: two tombstones hold the blob until release.
         const again = await store.moveMessages(accountId, dest.id, res.destUids, dest.id);
-        await store.storeFlags(accountId, dest.id, again.destUids, 'add', ['\\Deleted']);
+        await store.storeFlags(accountId, dest.id, again.destUids, { op: 'add', flags: ['\\Deleted'] });
         await store.expunge(accountId, dest.id);
         assert.equal(await probe.refcount(before.blobId), 2);
         assert.equal((await store.getRecords(accountId, dest.id, [...res.destUids, ...again.destUids])).length, 2);

@@ -137,7 +137,7 @@ for (const backend of backends) {
         await deliver(store, accountId, inbox, message('2'));
         await deliver(store, accountId, inbox, message('3'));
         const m0 = await highest(store, accountId, inbox);
-        const res = await store.storeFlags(accountId, inbox, uids(1, 2, 3, 42), 'add', ['\\Seen', 'Work']);
+        const res = await store.storeFlags(accountId, inbox, uids(1, 2, 3, 42), { op: 'add', flags: ['\\Seen', 'Work'] });
         assert.equal(res.modseq, m0 + 1);
         assert.deepEqual(
           res.changed.map((c) => [c.uid, c.flags, c.modseq]),
@@ -147,16 +147,16 @@ for (const backend of backends) {
             [3, ['\\Seen', 'Work'], m0 + 1],
           ],
         );
-        const again = await store.storeFlags(accountId, inbox, uids(1, 2), 'add', ['\\SEEN', 'work']);
+        const again = await store.storeFlags(accountId, inbox, uids(1, 2), { op: 'add', flags: ['\\SEEN', 'work'] });
         assert.deepEqual(again.changed, []);
         assert.equal(again.modseq, m0 + 1, 'nothing changed: modseq not raised');
         assert.equal(await highest(store, accountId, inbox), m0 + 1);
-        const rm = await store.storeFlags(accountId, inbox, uids(2), 'remove', ['Work']);
+        const rm = await store.storeFlags(accountId, inbox, uids(2), { op: 'remove', flags: ['Work'] });
         assert.deepEqual(
           rm.changed.map((c) => [c.uid, c.flags]),
           [[2, ['\\Seen']]],
         );
-        const set = await store.storeFlags(accountId, inbox, uids(1, 2, 3), 'set', ['\\Flagged']);
+        const set = await store.storeFlags(accountId, inbox, uids(1, 2, 3), { op: 'set', flags: ['\\Flagged'] });
         assert.equal(set.modseq, m0 + 3);
         const summaries = await store.listSummaries(accountId, inbox);
         assert.deepEqual(
@@ -176,8 +176,8 @@ for (const backend of backends) {
         await deliver(store, accountId, inbox, message('2'));
         await deliver(store, accountId, inbox, message('3'));
         const base = await highest(store, accountId, inbox);
-        await store.storeFlags(accountId, inbox, uids(2), 'add', ['\\Answered']);
-        const res = await store.storeFlags(accountId, inbox, uids(1, 2, 3), 'add', ['\\Flagged'], base);
+        await store.storeFlags(accountId, inbox, uids(2), { op: 'add', flags: ['\\Answered'] });
+        const res = await store.storeFlags(accountId, inbox, uids(1, 2, 3), { op: 'add', flags: ['\\Flagged'], unchangedSince: base });
         assert.deepEqual(res.conflicts, [2]);
         assert.deepEqual(
           res.changed.map((c) => c.uid),
@@ -186,14 +186,14 @@ for (const backend of backends) {
         const [r2] = await store.getRecords(accountId, inbox, uids(2));
         assert.deepEqual(r2?.flags, ['\\Answered']);
         // Equal to UNCHANGEDSINCE is allowed.
-        const eq = await store.storeFlags(accountId, inbox, uids(2), 'add', ['\\Draft'], r2!.modseq);
+        const eq = await store.storeFlags(accountId, inbox, uids(2), { op: 'add', flags: ['\\Draft'], unchangedSince: r2!.modseq });
         assert.deepEqual(eq.conflicts, []);
         assert.deepEqual(
           eq.changed.map((c) => c.uid),
           [2],
         );
         // UNCHANGEDSINCE 0 always fails for existing messages.
-        const zero = await store.storeFlags(accountId, inbox, uids(1), 'add', ['x'], modseq(0));
+        const zero = await store.storeFlags(accountId, inbox, uids(1), { op: 'add', flags: ['x'], unchangedSince: modseq(0) });
         assert.deepEqual(zero.conflicts, [1]);
       }));
 
@@ -201,9 +201,9 @@ for (const backend of backends) {
       backend.withStore(async (store) => {
         const { accountId, inbox } = await accountWithInbox(store);
         await deliver(store, accountId, inbox, message('1'));
-        const res = await store.storeFlags(accountId, inbox, uids(1), 'set', ['\\Recent']);
+        const res = await store.storeFlags(accountId, inbox, uids(1), { op: 'set', flags: ['\\Recent'] });
         assert.deepEqual(res.changed, []);
-        await assert.rejects(store.storeFlags(accountId, inbox, uids(1), 'add', ['bad flag']), code('CANNOT'));
+        await assert.rejects(store.storeFlags(accountId, inbox, uids(1), { op: 'add', flags: ['bad flag'] }), code('CANNOT'));
       }));
   });
 
@@ -318,7 +318,7 @@ for (const backend of backends) {
         const bytes = message('shared');
         await deliver(store, accountId, inbox, bytes, ['\\Deleted']);
         await store.copyMessages(accountId, inbox, uids(1), other.id);
-        await store.storeFlags(accountId, other.id, uids(1), 'remove', ['\\Deleted']);
+        await store.storeFlags(accountId, other.id, uids(1), { op: 'remove', flags: ['\\Deleted'] });
         const [rec] = await store.getRecords(accountId, inbox, uids(1));
         assert.ok(rec);
         await store.expunge(accountId, inbox);
@@ -327,7 +327,7 @@ for (const backend of backends) {
         assert.ok(await store.getAnalysis(rec.blobId));
         await store.expunge(accountId, other.id);
         assert.ok(await probe.blobExists(rec.blobId), 'copy was not \\Deleted');
-        await store.storeFlags(accountId, other.id, uids(1), 'add', ['\\Deleted']);
+        await store.storeFlags(accountId, other.id, uids(1), { op: 'add', flags: ['\\Deleted'] });
         await store.expunge(accountId, other.id);
         assert.ok(await probe.blobExists(rec.blobId), 'the tombstone holds it during the retention period');
         await store.releaseExpunged(Date.now() + AFTER_RETENTION_MS);
@@ -357,7 +357,7 @@ for (const backend of backends) {
         const { accountId, inbox } = await accountWithInbox(store);
         for (let i = 1; i <= 4; i++) await deliver(store, accountId, inbox, message(`m${i}`));
         const base = await highest(store, accountId, inbox);
-        await store.storeFlags(accountId, inbox, uids(2, 4), 'add', ['\\Seen', '\\Deleted']);
+        await store.storeFlags(accountId, inbox, uids(2, 4), { op: 'add', flags: ['\\Seen', '\\Deleted'] });
         await store.expunge(accountId, inbox, uids(4));
         await deliver(store, accountId, inbox, message('m5'));
         const ch = await store.changesSince(accountId, inbox, base);
@@ -404,8 +404,8 @@ for (const backend of backends) {
           void store.getMailboxById(accountId, inbox).then((mb) => seen.push([m, mb?.highestModSeq ?? -1]));
         });
         await deliver(store, accountId, inbox, message('x'));
-        await store.storeFlags(accountId, inbox, uids(1), 'add', ['\\Deleted']);
-        await store.storeFlags(accountId, inbox, uids(1), 'add', ['\\Deleted']); // no change, no wake-up
+        await store.storeFlags(accountId, inbox, uids(1), { op: 'add', flags: ['\\Deleted'] });
+        await store.storeFlags(accountId, inbox, uids(1), { op: 'add', flags: ['\\Deleted'] }); // no change, no wake-up
         await store.expunge(accountId, inbox);
         off();
         await deliver(store, accountId, inbox, message('after unsubscribe'));
@@ -467,7 +467,7 @@ for (const backend of backends) {
                   bytes.map((b, i) => ({ blob: staged[i]!, analysis: fakeAnalysis(b), flags: o.flags, internalDate: new Date() })),
                 );
               } else if (o.t === 'flags') {
-                await store.storeFlags(accountId, box.id, o.uids.map(uid), o.op, o.flags);
+                await store.storeFlags(accountId, box.id, o.uids.map(uid), { op: o.op, flags: o.flags });
               } else if (o.t === 'expunge') {
                 await store.expunge(accountId, box.id, o.uids?.map(uid));
               } else if (o.t === 'move') {

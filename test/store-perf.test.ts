@@ -66,7 +66,7 @@ for (const backend of backends) {
 
         const mb = await store.getMailboxById(accountId, inbox);
         assert.ok(mb);
-        await store.storeFlags(accountId, inbox, [uid(5), uid(50_000)], 'add', ['\\Deleted']);
+        await store.storeFlags(accountId, inbox, [uid(5), uid(50_000)], { op: 'add', flags: ['\\Deleted'] });
         const [changes, changesMs] = await timed(() => store.changesSince(accountId, inbox, mb.highestModSeq));
         t.diagnostic(`changesSince (2 of ${COUNT} changed): ${changesMs.toFixed(2)} ms`);
         assert.deepEqual(
@@ -82,7 +82,7 @@ for (const backend of backends) {
         assert.deepEqual((await store.changesSince(accountId, inbox, modseq(expunged.modseq - 1))).expunged, [5, 50_000]);
 
         const all = summaries.filter((x) => x.uid !== 5 && x.uid !== 50_000).map((x) => x.uid);
-        const [stored, storeMs] = await timed(() => store.storeFlags(accountId, inbox, all, 'add', ['\\Answered']));
+        const [stored, storeMs] = await timed(() => store.storeFlags(accountId, inbox, all, { op: 'add', flags: ['\\Answered'] }));
         t.diagnostic(`storeFlags on all ${all.length}: ${storeMs.toFixed(0)} ms`);
         assert.equal(stored.changed.length, all.length);
         assert.ok(storeMs < 10_000, `storeFlags took ${storeMs} ms`);

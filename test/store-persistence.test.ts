@@ -244,7 +244,7 @@ for (const backend of backends) {
             [u],
           );
           // A commit B makes itself is published once, not again by its poller or notification.
-          await b.storeFlags(accountId, inbox, [u], 'add', ['\\Seen']);
+          await b.storeFlags(accountId, inbox, [u], { op: 'add', flags: ['\\Seen'] });
           await new Promise((resolve) => setTimeout(resolve, 250));
           assert.equal(woke.length, 2);
           off();

@@ -69,7 +69,7 @@ describe('PostgreSQL store: concurrent writers on two instances', { skip: postgr
                   await store.moveMessages(accountId, from, await some(), to);
                   break;
                 case 4:
-                  await store.storeFlags(accountId, from, await some(), rnd(2) ? 'add' : 'remove', ['\\Deleted', `kw${w}`]);
+                  await store.storeFlags(accountId, from, await some(), { op: rnd(2) ? 'add' : 'remove', flags: ['\\Deleted', `kw${w}`] });
                   break;
                 case 5:
                   await store.expunge(accountId, from);

@@ -79,7 +79,7 @@ for (const backend of backends) {
         await store.collectGarbage();
         assert.ok(await probe.blobExists(base.blobId), 'the last copy keeps the base');
         assert.ok((await store.blobs.read(copies[2]!.blobId)).equals(copies[2]!.whole));
-        await store.storeFlags(users[2]!.accountId, users[2]!.inbox, [uid(1)], 'add', ['\\Deleted']);
+        await store.storeFlags(users[2]!.accountId, users[2]!.inbox, [uid(1)], { op: 'add', flags: ['\\Deleted'] });
         await store.expunge(users[2]!.accountId, users[2]!.inbox);
         await store.releaseExpunged(Date.now() + 2 * 60 * 60 * 1000);
         await store.collectGarbage();

@@ -147,6 +147,13 @@ export type MetadataWrite = readonly [name: string, value: Buffer | null];
 export type MetadataDepth = 0 | 1 | 'infinity';
 
 /** How STORE changes flags (RFC 9051 §6.4.6). */
+/** A STORE's change: the operation, its flags, and RFC 7162 UNCHANGEDSINCE when given. */
+export interface FlagChange {
+  op: FlagOp;
+  flags: readonly string[];
+  unchangedSince?: ModSeq | undefined;
+}
+
 export type FlagOp = 'set' | 'add' | 'remove';
 
 /** The outcome of a flag change. */
@@ -434,14 +441,7 @@ export interface MessageStore {
    * Changes flags atomically per message. With unchangedSince (RFC 7162), messages whose
    * modseq is greater are left alone and reported in conflicts.
    */
-  storeFlags(
-    accountId: AccountId,
-    id: MailboxId,
-    uids: readonly Uid[],
-    op: FlagOp,
-    flags: readonly string[],
-    unchangedSince?: ModSeq,
-  ): Promise<FlagChangeResult>;
+  storeFlags(accountId: AccountId, id: MailboxId, uids: readonly Uid[], change: FlagChange): Promise<FlagChangeResult>;
   /** Copies messages (sharing their blobs) into another mailbox of the same account. */
   copyMessages(accountId: AccountId, from: MailboxId, uids: readonly Uid[], to: MailboxId): Promise<CopyResult>;
   /** Copy plus expunge of the sources, in one transaction (RFC 6851). */

@@ -60,7 +60,7 @@ const copyUid = (r: CopyResult): string => `COPYUID ${r.uidValidity} ${formatNum
 /** Removes the copies a COPY made before it failed, in slices like the COPY itself. */
 async function undoCopy(session: ImapSession, accountId: AccountId, target: MailboxId, copies: readonly Uid[]): Promise<void> {
   await inSlices(copies, session.config.limits.messagesPerTransaction, async (slice) => {
-    await session.store.storeFlags(accountId, target, slice, 'add', ['\\Deleted']);
+    await session.store.storeFlags(accountId, target, slice, { op: 'add', flags: ['\\Deleted'] });
     await session.store.expunge(accountId, target, slice);
   });
 }

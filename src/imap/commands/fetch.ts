@@ -255,7 +255,7 @@ async function markSeen(session: ImapSession, accountId: AccountId, batch: ViewM
   const { view } = selectedView(session);
   const unseen = batch.filter((m) => !view.isExpunged(m.uid) && !hasFlag(m.flags, '\\Seen')).map((m) => m.uid);
   if (unseen.length === 0) return new Set();
-  const res = await session.indexCache.storeFlags(accountId, view.mailboxId, unseen as Uid[], 'add', ['\\Seen']);
+  const res = await session.indexCache.storeFlags(accountId, view.mailboxId, unseen as Uid[], { op: 'add', flags: ['\\Seen'] });
   const changed = new Set<number>(res.changed.map((s) => s.uid));
   view.owe(changed);
   await session.sync('no-expunge', true);

@@ -60,14 +60,11 @@ export const store = command({
     if (args.unchangedSince !== null) enableCondstore(session);
     const indices = resolveSet(session, view, args.set, inv.uid);
     const uids = indices.map((i) => view.messages[i]!.uid).filter((uid) => !view.isExpunged(uid));
-    const res = await session.indexCache.storeFlags(
-      accountId,
-      view.mailboxId,
-      uids,
-      args.op,
-      args.flags,
-      args.unchangedSince === null ? undefined : modseq(args.unchangedSince),
-    );
+    const res = await session.indexCache.storeFlags(accountId, view.mailboxId, uids, {
+      op: args.op,
+      flags: args.flags,
+      unchangedSince: args.unchangedSince === null ? undefined : modseq(args.unchangedSince),
+    });
     // The sync step after the command reports these (and any other session's changes) from the store.
     // RFC 9051 §6.4.6: without .SILENT, the flags of every message in the set (but those that failed
     // UNCHANGEDSINCE); RFC 7162 §3.1.3: with UNCHANGEDSINCE, every changed message's MODSEQ even with .SILENT.

@@ -20,7 +20,7 @@
  */
 import { modseq, type AccountId, type MailboxId, type ModSeq, type Uid } from '../../ids.js';
 import { inSlices } from './slices.js';
-import { StoreError, type FlagChangeResult, type FlagOp, type MailboxChanges, type MailStore, type MessageSummary } from '../../store/types.js';
+import { StoreError, type FlagChangeResult, type FlagChange, type MailboxChanges, type MailStore, type MessageSummary } from '../../store/types.js';
 
 /** Mailboxes kept in memory per process. */
 const MAX_CACHED = 256;
@@ -201,19 +201,12 @@ export class MailboxIndexCache {
    * not refreshing; otherwise the next use refreshes as usual. Sessions still
    * learn of it only through their sync step.
    */
-  async storeFlags(
-    accountId: AccountId,
-    mailboxId: MailboxId,
-    uids: readonly Uid[],
-    op: FlagOp,
-    flags: readonly string[],
-    unchangedSince?: ModSeq,
-  ): Promise<FlagChangeResult> {
-    if (uids.length === 0) return this.store.storeFlags(accountId, mailboxId, uids, op, flags, unchangedSince);
+  async storeFlags(accountId: AccountId, mailboxId: MailboxId, uids: readonly Uid[], change: FlagChange): Promise<FlagChangeResult> {
+    if (uids.length === 0) return this.store.storeFlags(accountId, mailboxId, uids, change);
     // RFC 9051 §6.4.6: each message's change is atomic, not the whole set's, so a long STORE commits in slices.
     const total: FlagChangeResult = { modseq: modseq(0), changed: [], conflicts: [] };
     await inSlices(uids, this.sliceSize, async (slice) => {
-      const res = await this.store.storeFlags(accountId, mailboxId, slice, op, flags, unchangedSince);
+      const res = await this.store.storeFlags(accountId, mailboxId, slice, change);
       const entry = this.entries.get(mailboxId);
       if (res.changed.length > 0 && entry?.accountId === accountId && !entry.refreshing && entry.modseq === res.modseq - 1) {
         applyDelta(entry, res.changed, [], res.modseq);

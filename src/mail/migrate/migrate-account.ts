@@ -287,7 +287,7 @@ class Migration {
         updates.set(k, u);
       }
       for (const u of updates.values()) {
-        const res = await this.store.storeFlags(this.accountId, p.target.id, u.uids, 'set', u.flags);
+        const res = await this.store.storeFlags(this.accountId, p.target.id, u.uids, { op: 'set', flags: u.flags });
         this.summary.flagsUpdated += res.changed.length;
       }
     }

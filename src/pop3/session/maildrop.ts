@@ -186,7 +186,7 @@ export class Maildrop {
     if (this.unsavedSeen.length === 0) return;
     const uids = this.unsavedSeen.map((m) => m.uid);
     this.unsavedSeen = [];
-    await this.deps.store.storeFlags(this.accountId, this.mailbox.id, uids, 'add', [SEEN]);
+    await this.deps.store.storeFlags(this.accountId, this.mailbox.id, uids, { op: 'add', flags: [SEEN] });
   }
 
   /**
@@ -197,7 +197,7 @@ export class Maildrop {
     await this.saveSeen();
     const uids = this.messages.filter((m) => m.deleted).map((m) => m.uid);
     if (uids.length === 0) return 0;
-    await this.deps.store.storeFlags(this.accountId, this.mailbox.id, uids, 'add', ['\\Deleted']);
+    await this.deps.store.storeFlags(this.accountId, this.mailbox.id, uids, { op: 'add', flags: ['\\Deleted'] });
     await this.deps.store.expunge(this.accountId, this.mailbox.id, uids);
     return uids.length;
   }

@@ -12,7 +12,17 @@ import { decodeAnalysis } from '../shared/analysis-codec.js';
 import { DELETED, flagList, keywordsToText, parseFlags, SEEN } from '../shared/flags.js';
 import { RECORD_COLUMNS, toRecord, toSummary } from '../shared/rows.js';
 import { StoreError } from '../types.js';
-import type { CopyResult, FlagChangeResult, FlagOp, MailboxChanges, MessageRecord, MessageSummary, NewMessage, ReplaceResult, MessageStore } from '../types.js';
+import type {
+  CopyResult,
+  FlagChange,
+  FlagChangeResult,
+  MailboxChanges,
+  MessageRecord,
+  MessageSummary,
+  NewMessage,
+  ReplaceResult,
+  MessageStore,
+} from '../types.js';
 import type { RecordRow } from './rows.js';
 import {
   defineKeywords,
@@ -183,15 +193,9 @@ export function withMessages<B extends PgBase>(Base: B) {
       return { uidValidity: head[1], uidNext: toUid(head[2] ?? 0), highestModSeq: toModSeq(head[3] ?? 0), changed, expunged };
     }
 
-    async storeFlags(
-      accountId: AccountId,
-      id: MailboxId,
-      uids: readonly Uid[],
-      op: FlagOp,
-      flags: readonly string[],
-      unchangedSince?: ModSeq,
-    ): Promise<FlagChangeResult> {
-      const change = parseFlags(flags);
+    async storeFlags(accountId: AccountId, id: MailboxId, uids: readonly Uid[], request: FlagChange): Promise<FlagChangeResult> {
+      const { op, unchangedSince } = request;
+      const change = parseFlags(request.flags);
       return this.write(async (c): Promise<[FlagChangeResult, ChangeNote[]]> => {
         const mb = await lockMailbox(c, accountId, id);
         const next = mb.highest_modseq + 1;

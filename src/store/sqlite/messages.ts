@@ -7,7 +7,17 @@ import { modseq as toModSeq, uid as toUid } from '../../ids.js';
 import type { AccountId, MailboxId, ModSeq, Uid } from '../../ids.js';
 import type { MessageAnalysis } from '../../mime/types.js';
 import { StoreError } from '../types.js';
-import type { CopyResult, FlagChangeResult, FlagOp, MailboxChanges, MessageRecord, MessageSummary, NewMessage, ReplaceResult, MessageStore } from '../types.js';
+import type {
+  CopyResult,
+  FlagChange,
+  FlagChangeResult,
+  MailboxChanges,
+  MessageRecord,
+  MessageSummary,
+  NewMessage,
+  ReplaceResult,
+  MessageStore,
+} from '../types.js';
 import { decodeAnalysis } from '../shared/analysis-codec.js';
 import { flagList, keywordsToText, parseFlags } from '../shared/flags.js';
 import { toRecord, toSummary } from '../shared/rows.js';
@@ -156,15 +166,9 @@ export function withMessages<B extends SqliteBase>(Base: B) {
       }
     }
 
-    async storeFlags(
-      accountId: AccountId,
-      id: MailboxId,
-      uids: readonly Uid[],
-      op: FlagOp,
-      flags: readonly string[],
-      unchangedSince?: ModSeq,
-    ): Promise<FlagChangeResult> {
-      const change = parseFlags(flags);
+    async storeFlags(accountId: AccountId, id: MailboxId, uids: readonly Uid[], request: FlagChange): Promise<FlagChangeResult> {
+      const { op, unchangedSince } = request;
+      const change = parseFlags(request.flags);
       const result = this.write(() => {
         const mb = this.requireMailbox(accountId, id);
         const next = mb.highest_modseq + 1;
