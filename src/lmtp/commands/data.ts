@@ -95,6 +95,13 @@ export const bdat = command({
       session.state = { kind: 'closing' };
       throw new LmtpError(501, '5.5.4', 'Syntax: BDAT chunk-size [LAST]; closing connection', true);
     }
+    const limit = session.config.limits.appendLimit;
+    if (args.size > limit) {
+      // Consuming a chunk that can only be refused would let a client make the server read gigabytes:
+      // refuse it as announced and end the session (RFC 5321 §3.8 allows closing after a reply).
+      session.state = { kind: 'closing' };
+      throw new LmtpError(552, '5.3.4', `Chunk of ${args.size} octets exceeds the message size limit of ${limit}; closing connection`, true);
+    }
     let envelope: Envelope;
     try {
       envelope = envelopeForData(session);
@@ -103,7 +110,7 @@ export const bdat = command({
       if (await session.readChunk(args.size, null)) throw err;
       return;
     }
-    envelope.chunks ??= new MessageStager(session.store.blobs, session.config.limits.appendLimit);
+    envelope.chunks ??= new MessageStager(session.store.blobs, limit);
     if (!(await session.readChunk(args.size, envelope.chunks))) return;
     if (!args.last) {
       session.reply(250, '2.0.0', `${args.size} octets received`);
