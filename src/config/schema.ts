@@ -174,6 +174,8 @@ export const configSchema = z
         maxBadCommands: positive(20),
         /** Failed TLS handshakes logged (at info) per minute and process; the rest are counted in one summary line. */
         tlsFailuresLoggedPerMinute: int(0, 100000, 'a whole number').default(10),
+        /** Connections refused over the limits logged (at warn) per minute and process; the rest are counted in one summary line. */
+        refusalsLoggedPerMinute: int(0, 100000, 'a whole number').default(10),
         /** Before login: octets one IMAP command may hold, line and literals (LOGIN); more is BAD [TOOBIG]. */
         preAuthCommandSize: positive(8192, 'a size in bytes'),
         /** Before login: octets of an AUTHENTICATE line (SASL-IR) or SASL response line; at least 16 KiB so OAuth bearer tokens fit. */

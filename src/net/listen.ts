@@ -22,6 +22,7 @@ import type { ConnectionLimiter } from './connection-limiter.js';
 import { addressKey } from '../auth/throttle.js';
 import { isTrusted, normalizeAddress } from './address.js';
 import { readProxyHeader } from './proxy-protocol.js';
+import type { RateLimitedLog } from './rate-limited-log.js';
 import { serverHandshake, type TlsFailureLog } from './tls-handshake.js';
 import { endWithGrace } from './transport.js';
 
@@ -48,6 +49,8 @@ export interface ListenSpec {
   handshakeTimeoutMs?: number;
   /** Failed handshakes are reported here (rate-limited); absent: logged at info. */
   tlsFailures?: TlsFailureLog;
+  /** Where refused connections are logged (rate-limited); absent: every one at warn. */
+  refusals?: RateLimitedLog;
   /** Expect a PROXY protocol header before anything else when set. */
   proxy: ProxySpec | null;
   limiter: ConnectionLimiter;
@@ -140,7 +143,8 @@ async function admit(spec: ListenSpec, raw: Socket): Promise<void> {
   const key = addressKey(remote);
   const refusal = spec.limiter.acquire(key);
   if (refusal) {
-    spec.log.warn({ remote: key, listener: spec.name }, refusal);
+    if (spec.refusals) spec.refusals.report({ remote: key, listener: spec.name }, refusal);
+    else spec.log.warn({ remote: key, listener: spec.name }, refusal);
     // The refused peer keeps no file descriptor: closed after a short grace whatever it does.
     endWithGrace(socket, `${spec.refusePrefix ?? '* BYE'} ${refusal}\r\n`);
     return;

@@ -11,6 +11,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
+import { RateLimitedLog } from './rate-limited-log.js';
 
 /** Runs the server side of a handshake on `raw` (bytes already read and unshifted are part of it); rejects, the socket destroyed, when it fails or outlasts `timeoutMs`. */
 export function serverHandshake(raw: Socket, secureContext: SecureContext, timeoutMs: number): Promise<TLSSocket> {
@@ -36,40 +37,17 @@ export function serverHandshake(raw: Socket, secureContext: SecureContext, timeo
   });
 }
 
-const MINUTE_MS = 60_000;
-
-/** Logs failed handshakes at info, at most `perMinute` lines a minute, then one summary of those left out. */
+/** Logs failed handshakes at info, without a stack, at most `perMinute` lines a minute, then one summary of those left out. */
 export class TlsFailureLog {
-  private windowStart = 0;
-  private logged = 0;
-  private suppressed = 0;
-  private summaryTimer: NodeJS.Timeout | null = null;
+  private readonly lines: RateLimitedLog;
 
-  constructor(
-    private readonly log: Logger,
-    private readonly perMinute: number,
-  ) {}
+  constructor(log: Logger, perMinute: number) {
+    this.lines = new RateLimitedLog(log, perMinute, 'TLS handshakes failed');
+  }
 
   /** One failed handshake; `where` names the listener or upgrade ("imaps", "starttls"). */
   report(where: string, remote: string | undefined, err: unknown): void {
-    const now = Date.now();
-    if (now - this.windowStart >= MINUTE_MS) this.newWindow(now);
-    if (this.logged < this.perMinute) {
-      this.logged++;
-      // The message only: a stack says nothing about a peer that sent garbage.
-      this.log.info({ listener: where, remote, reason: err instanceof Error ? err.message : String(err) }, 'TLS handshake failed');
-      return;
-    }
-    this.suppressed++;
-    this.summaryTimer ??= setTimeout(() => this.newWindow(Date.now()), this.windowStart + MINUTE_MS - now).unref();
-  }
-
-  private newWindow(now: number): void {
-    if (this.summaryTimer) clearTimeout(this.summaryTimer);
-    this.summaryTimer = null;
-    if (this.suppressed > 0) this.log.info({ count: this.suppressed }, 'more TLS handshakes failed in the last minute (not logged one by one)');
-    this.windowStart = now;
-    this.logged = 0;
-    this.suppressed = 0;
+    // The message only: a stack says nothing about a peer that sent garbage.
+    this.lines.report({ listener: where, remote, reason: err instanceof Error ? err.message : String(err) }, 'TLS handshake failed');
   }
 }

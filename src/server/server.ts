@@ -17,6 +17,7 @@ import { MailboxNameCache } from '../imap/session/mailbox-names.js';
 import { ConnectionLimiter } from '../net/connection-limiter.js';
 import { listen, proxySpecFor, type Listener } from '../net/listen.js';
 import { createTlsContext, loadTlsMaterial } from '../net/tls-material.js';
+import { RateLimitedLog } from '../net/rate-limited-log.js';
 import { TlsFailureLog } from '../net/tls-handshake.js';
 import { listenUnix } from '../net/unix-listener.js';
 import { Pop3Connection } from '../pop3/session/connection.js';
@@ -52,6 +53,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
   const sessions = new Set<{ shutdown(reason: string): void }>();
   const tlsFailures = new TlsFailureLog(log, config.limits.tlsFailuresLoggedPerMinute);
+  // Anyone can make connections be refused: those lines are rate-limited like failed handshakes.
+  const refusals = new RateLimitedLog(log, config.limits.refusalsLoggedPerMinute, 'connections refused', 'warn');
 
   const deps = {
     store,
@@ -103,6 +106,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           tls: spec.implicitTls ? secureContext : null,
           handshakeTimeoutMs: config.limits.tlsHandshakeTimeoutSeconds * 1000,
           tlsFailures,
+          refusals,
           proxy: proxySpecFor(config, spec.name),
           limiter,
           log,
@@ -126,6 +130,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           setting: 'lmtp-port',
           tls: null,
           proxy: proxySpecFor(config, 'lmtp'),
+          refusals,
           limiter,
           log,
           refusePrefix: lmtpRefuse,

@@ -72,3 +72,38 @@ test('finding 16: failed TLS handshakes are logged at info, without stacks, at m
     await srv.stop();
   }
 });
+
+test('refused connections are logged at warn, at most N a minute (they cost a peer nothing either)', async () => {
+  const records: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n')) if (l !== '') records.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const PER_MINUTE = 3;
+  const srv = await startTestServer({ log: { level: 'info' }, limits: { maxConnectionsPerIp: 1, refusalsLoggedPerMinute: PER_MINUTE } }, sink);
+  const held = connect({ host: '127.0.0.1', port: srv.imapPort });
+  held.on('error', () => undefined);
+  try {
+    await new Promise<void>((resolve) => held.once('data', () => resolve()));
+    const REFUSED = 12;
+    for (let i = 0; i < REFUSED; i++) {
+      const socket = connect({ host: '127.0.0.1', port: srv.imapPort });
+      socket.on('error', () => undefined);
+      const line = await new Promise<string>((resolve) => socket.once('data', (d: Buffer) => resolve(d.toString())));
+      assert.match(line, /^\* BYE Too many connections from your address/);
+      socket.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const refusals = records.filter((r) => /Too many connections/.test(String(r.msg)));
+    assert.equal(refusals.length, PER_MINUTE, 'one line each, up to the limit');
+    assert.ok(
+      refusals.every((r) => r.level === 40),
+      'at warn',
+    );
+  } finally {
+    held.destroy();
+    await srv.stop();
+  }
+});
