@@ -198,7 +198,7 @@ describe('issue 18: long work never blocks other sessions', () => {
 
   // Not yet bounded: the 1,000 messages commit in one transaction (RFC 3502 §1: atomic, all or none), and
   // their staging and that commit still hold the event loop for about a second on a loaded machine.
-  test('finding 10: one MULTIAPPEND of 1,000 messages', { todo: 'MULTIAPPEND commit not yet sliced' }, async () => {
+  test('finding 10: one MULTIAPPEND of 1,000 messages', async () => {
     assert.match(await run('CREATE multi'), /^OK/);
     const batch = Array.from({ length: 1000 }, (_, k) => small(k));
     const appended = await slowestNoopDuring(() => run(multiAppend('multi', batch)));

@@ -256,12 +256,31 @@ function sendShared(session: ImapSession, lines: string | readonly string[]): vo
   session.write(bytes);
 }
 
+/** EXPUNGE lines up to this many are framed to share (an idler's wake-up); more go out in batches of EXPUNGE_BATCH. */
+const SHARED_EXPUNGES = 8;
+const EXPUNGE_BATCH = 4096;
+
 /** Sends the owed expunges: VANISHED with QRESYNC (RFC 7162 §3.2.10), else EXPUNGE per message. */
 function reportExpunges(session: ImapSession, view: MailboxView): void {
   const removed = view.removeExpunged();
   if (removed.length === 0) return;
   if (vanishedMode(session)) sendShared(session, `VANISHED ${formatNumbers(removed.map((r) => r.uid).reverse())}`);
-  else for (const r of removed) sendShared(session, `${r.index + 1} EXPUNGE`);
+  else if (removed.length <= SHARED_EXPUNGES)
+    sendShared(
+      session,
+      removed.map((r) => `${r.index + 1} EXPUNGE`),
+    );
+  // A big EXPUNGE's lines are this session's alone: one buffer per batch, not one framing per line.
+  else
+    for (let b = 0; b < removed.length; b += EXPUNGE_BATCH)
+      session.write(
+        Buffer.from(
+          removed
+            .slice(b, b + EXPUNGE_BATCH)
+            .map((r) => `* ${r.index + 1} EXPUNGE\r\n`)
+            .join(''),
+        ),
+      );
 }
 
 /** Responses written at once by sendFlags. */
