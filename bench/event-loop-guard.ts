@@ -104,8 +104,11 @@ async function runCases(server: BenchServer, copies: number): Promise<Row[]> {
         Array.from({ length: 200 }, (_, k) => small(b * 200 + k)),
       ),
     );
-  const longName = (k: number): string => `${String(k).padStart(3, '0')}${'x'.repeat(492)}`;
-  for (let k = 0; k < 200; k++) await heavy.ok(`CREATE ${longName(k)}`);
+  // 495-character names (the finding's); a server that refuses them (Dovecot: 255) gets the longest it takes of 240.
+  const longName = (k: number, length: number): string => `${String(k).padStart(3, '0')}${'x'.repeat(length - 3)}`;
+  const nameLength = (await heavy.send(`CREATE ${longName(0, 495)}`)).status === 'OK' ? 495 : 240;
+  if (nameLength !== 495) await heavy.ok(`CREATE ${longName(0, nameLength)}`);
+  for (let k = 1; k < 200; k++) await heavy.ok(`CREATE ${longName(k, nameLength)}`);
 
   await heavy.ok('SELECT fields');
   const keys = Array.from({ length: 20 }, (_, k) => `TEXT nomatch${k}`).join(' ');
@@ -128,7 +131,7 @@ async function runCases(server: BenchServer, copies: number): Promise<Row[]> {
   await heavy.ok('UNSELECT');
 
   const patterns = Array.from({ length: 8 }, (_, k) => `"${'*%'.repeat(100)}${k}${'%*'.repeat(100)}y"`).join(' ');
-  await measure('LIST 8 wildcard patterns, 200 long names', () => heavy.send(`LIST "" (${patterns})`));
+  await measure(`LIST 8 wildcard patterns, 200 names of ${nameLength} chars`, () => heavy.send(`LIST "" (${patterns})`));
   await measure('LIST 60,000-byte reference', () => heavy.send(`LIST "${'*'.repeat(60000)}" "*"`));
   await heavy.ok('CREATE multi');
   const batch = Array.from({ length: 1000 }, (_, k) => small(k));
