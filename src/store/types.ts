@@ -16,6 +16,9 @@ import type { Readable } from 'node:stream';
 import type { ChangeBus } from '../events/change-bus.js';
 import type { AccountId, MailboxId, ModSeq, Uid } from '../ids.js';
 import type { MessageAnalysis } from '../mime/types.js';
+import type { AuthAttemptStore } from './auth-attempt-types.js';
+
+export type { AuthAttemptCounts, AuthAttemptKey, AuthAttemptOutcome, AuthAttemptStore, AuthAttemptWindows } from './auth-attempt-types.js';
 
 /** An account (a login). */
 export interface Account {
@@ -295,58 +298,6 @@ export interface StoreLifecycle {
   readonly blobs: BlobStore;
   readonly bus: ChangeBus;
   close(): Promise<void>;
-}
-
-/** The counts one login attempt is judged by (auth/throttle.ts); keys are normalized by auth/. */
-export interface AuthAttemptCounts {
-  /** Failures from the address in its current window, any account. */
-  ipFailures: number;
-  /** Admitted attempts from the address that have not finished. */
-  ipInFlight: number;
-  /** Failures for the account in its current window, any address. */
-  accountFailures: number;
-  /** Failures for the account from this address in their current window. */
-  pairFailures: number;
-  /** Admitted attempts for the account from this address that have not finished. */
-  pairInFlight: number;
-  /** The account has logged in from this address within the trust period. */
-  trusted: boolean;
-}
-
-/** One login attempt's keys: a normalized address (IPv6 /64) and a lower-cased, bounded account name. */
-export interface AuthAttemptKey {
-  ip: string;
-  account: string;
-}
-
-/** How an admitted attempt ended. `abandoned`: never verified (server busy, connection gone); nothing is counted. */
-export type AuthAttemptOutcome = 'failed' | 'succeeded' | 'abandoned';
-
-/** The time spans login-attempt state is kept for. */
-export interface AuthAttemptWindows {
-  /** Failure counts: a fixed window from a key's first failure. */
-  windowMs: number;
-  /** How long a success makes its (address, account) pair trusted. */
-  trustMs: number;
-  /** An attempt in flight stops counting after this, should its process die before finishing it. */
-  inFlightMs: number;
-}
-
-/**
- * Login-attempt state shared by every process and node on the store (issue
- * 18, finding 8). Installation-wide like `counters`: keyed by address and
- * name, not by account id (an unknown name has no account).
- */
-export interface AuthAttemptStore {
-  /** Atomically reads the counts, asks `decide`, and when it admits records the attempt as in flight. */
-  admitAuthAttempt<V extends { admit: boolean }>(
-    key: AuthAttemptKey,
-    now: number,
-    windows: AuthAttemptWindows,
-    decide: (c: AuthAttemptCounts) => V,
-  ): Promise<V>;
-  /** Ends an admitted attempt and returns the counts after it. */
-  settleAuthAttempt(key: AuthAttemptKey, now: number, windows: AuthAttemptWindows, outcome: AuthAttemptOutcome): Promise<AuthAttemptCounts>;
 }
 
 /** Accounts (logins), their passwords and the addresses that deliver into them. */
