@@ -9,16 +9,14 @@
  * literal characters, or without its fixed prefix or suffix, is refused
  * before any table is filled. One command spends at most MAX_MATCH_CELLS
  * table cells (NO [LIMIT] beyond) and yields to the event loop every
- * SLICE_MS, so no pattern stalls other sessions (issue 18, finding 5).
+ * WorkSlice, so no pattern stalls other sessions (issue 18, finding 5).
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { canonicalName, SEPARATOR } from '../mail/mailbox-name.js';
+import { WorkSlice } from '../store/shared/background.js';
 import { no } from './errors.js';
 
 /** Table cells one LIST or LSUB may fill: about a tenth of a second of matching. */
 export const MAX_MATCH_CELLS = 100_000_000;
-/** Longest stretch of matching between two event-loop turns, in ms. */
-const SLICE_MS = 4;
 /** Code points stand for themselves; the wildcards are negative. */
 const STAR = -1;
 const PERCENT = -2;
@@ -107,14 +105,11 @@ export class ListPatterns {
       spent += cells;
       if (spent > MAX_MATCH_CELLS) throw no('LIMIT', 'LIST patterns too costly for this many mailboxes; use simpler patterns');
     };
-    let turned = performance.now();
+    const slice = new WorkSlice();
     for (const name of candidates) {
       const points = codePoints(name);
       if (this.patterns.some((p) => p.matches(points, charge))) out.add(name);
-      if (performance.now() - turned >= SLICE_MS) {
-        await nextTurn();
-        turned = performance.now();
-      }
+      if (slice.spent()) await slice.yield();
     }
     return out;
   }

@@ -9,7 +9,7 @@
  *   three-valued logic only messages the cheap keys cannot decide are loaded.
  * - Content is loaded in batches of at most BATCH messages, and the event loop
  *   gets a turn after every batch read from the store and at least every
- *   SLICE_MS of matching in memory (cheap keys, hot facts), so a large
+ *   slice (WorkSlice) of matching in memory (cheap keys, hot facts), so a large
  *   mailbox never blocks other sessions.
  * - A message pending expunge (or gone from the store) has no content: it can
  *   still match on cheap keys, never on content keys.
@@ -20,12 +20,12 @@
  *   (message-facts.ts) instead of records and analyses; both paths give the
  *   same answers, because the facts are folded from the same decoded headers.
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Uid } from '../ids.js';
 import { hasFlag } from '../mail/flags.js';
 import { inRanges, resolveRanges, type SequenceSet } from './sequence-set.js';
 import type { MessageAnalysis } from '../mime/types.js';
 import { allHeaderFields, headerFieldsCapped, headerRange } from '../mime/full-header.js';
+import { WorkSlice } from '../store/shared/background.js';
 import type { MessageRecord } from '../store/types.js';
 import { dayOf, type DayNumber } from '../mime/calendar-day.js';
 import { addressLists } from '../mime/envelope-addresses.js';
@@ -35,9 +35,6 @@ import { queryNeeds, type QueryNeeds, type SearchKey } from './query.js';
 
 /** Messages per content batch. */
 export const BATCH = 500;
-
-/** Longest stretch of matching in memory between two event-loop turns, in ms. */
-const SLICE_MS = 4;
 
 /**
  * The record fields a search reads. A source without save dates leaves them
@@ -283,7 +280,7 @@ export async function evaluateSearch(query: SearchKey, t: SearchTarget): Promise
   const out: number[] = [];
   // Only keys that need the analysis gain from the facts (INTERNALDATE alone is one record read).
   const hot = t.facts !== undefined && needs.analysis && factsSuffice(query);
-  let turned = performance.now();
+  const slice = new WorkSlice();
   for (let start = 0; start < t.messages.length; start += BATCH) {
     const end = Math.min(t.messages.length, start + BATCH);
     const hits: number[] = [];
@@ -304,10 +301,7 @@ export async function evaluateSearch(query: SearchKey, t: SearchTarget): Promise
     }
     for (const i of hits) out.push(i);
     const fromStore = pending.length > 0 && !hot;
-    if (end < t.messages.length && (fromStore || performance.now() - turned >= SLICE_MS)) {
-      await nextTurn();
-      turned = performance.now();
-    }
+    if (end < t.messages.length && (fromStore || slice.spent())) await slice.yield();
   }
   return out;
 }
@@ -318,14 +312,14 @@ const ANALYSIS_GROUP = 4;
 /**
  * Loads content for undecided messages and returns those that match. A
  * message with many fields costs milliseconds per key, so the event loop gets
- * a turn every SLICE_MS, between messages.
+ * a turn after each WorkSlice, between messages.
  */
 async function matchContent(indices: number[], t: SearchTarget, match: Matcher, needs: QueryNeeds): Promise<number[]> {
   const needsAnalysis = needs.analysis;
   const byUid = new Map<number, number>(indices.map((i) => [t.messages[i]!.uid, i]));
   const records = await t.source.getRecords(indices.map((i) => t.messages[i]!.uid));
   const hits: number[] = [];
-  let turned = performance.now();
+  const slice = new WorkSlice();
   for (let start = 0; start < records.length; start += ANALYSIS_GROUP) {
     const group = records.slice(start, start + ANALYSIS_GROUP);
     const analyses = needsAnalysis ? await Promise.all(group.map((r) => t.source.getAnalysis(r.blobId))) : null;
@@ -339,10 +333,7 @@ async function matchContent(indices: number[], t: SearchTarget, match: Matcher, 
       if (i === undefined || (needsAnalysis && !analysis)) continue;
       const content = new Content(rec.internalDate.getTime(), rec.saveDate?.getTime() ?? null, rec.emailId ?? null, analysis, null, allHeaders?.[k] ?? null);
       if (match(t.messages[i]!, i, content)) hits.push(i);
-      if (performance.now() - turned >= SLICE_MS) {
-        await nextTurn();
-        turned = performance.now();
-      }
+      if (slice.spent()) await slice.yield();
     }
   }
   return hits;

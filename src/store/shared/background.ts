@@ -23,6 +23,23 @@ export function yieldToLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Event-loop time a stretch of in-memory work over client input (SEARCH, LIST matching) takes before it yields. */
+const WORK_SLICE_MS = 4;
+
+/** Tells a long in-memory loop when its slice of the event loop is spent: `if (slice.spent()) await slice.yield()`. */
+export class WorkSlice {
+  private start = performance.now();
+
+  spent(): boolean {
+    return performance.now() - this.start >= WORK_SLICE_MS;
+  }
+
+  async yield(): Promise<void> {
+    await yieldToLoop();
+    this.start = performance.now();
+  }
+}
+
 /** The default receiver of background errors: a process warning. */
 export function warnBackgroundError(err: unknown): void {
   process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'MailStoreBackgroundError');
