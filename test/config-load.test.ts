@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, describeSetting, envName, formatConfigError, loadConfig, settingName } from '../src/config/load.js';
@@ -185,5 +185,24 @@ describe('setting names', () => {
     const c = loadConfig({ env: { [envName('limits.maxConnectionsPerIp')]: '9', [envName('pop3sPort')]: '9950' } });
     assert.equal(c.limits.maxConnectionsPerIp, 9);
     assert.equal(c.pop3sPort, 9950);
+  });
+});
+
+describe('hostname and domains', () => {
+  it("defaults to this machine's name and any domain", () => {
+    const c = loadConfig({ env: {} });
+    assert.equal(c.hostname, (hostname() || 'localhost').toLowerCase());
+    assert.deepEqual(c.domains, []);
+  });
+
+  it('takes --hostname lower-cased and refuses what is no host name', () => {
+    assert.equal(loadConfig({ env: {}, flags: { hostname: 'Mail.Example.ORG' } }).hostname, 'mail.example.org');
+    assert.match(errorsOf({ env: {}, flags: { hostname: 'mail example.org' } }).join('\n'), /hostname.*expected a host name/);
+  });
+
+  it('folds the older [lmtp] domains into the one domains list', () => {
+    const file = toml('domains = ["example.org"]\n[lmtp]\ndomains = ["Example.NET", "example.org"]\n');
+    assert.deepEqual(loadConfig({ configPath: file, env: {} }).domains, ['example.org', 'example.net']);
+    assert.deepEqual(loadConfig({ env: { MAILKEEP_DOMAINS: 'a.test, b.test' } }).domains, ['a.test', 'b.test']);
   });
 });

@@ -23,7 +23,7 @@ function capturingLogger(): { log: ReturnType<typeof createLogger>; records: Arr
 }
 
 const tmp = (): string => mkdtempSync(path.join(tmpdir(), 'mailkeep-tls-'));
-const selfSigned = (dataDir: string) => ({ dataDir, tlsCert: null, tlsKey: null });
+const selfSigned = (dataDir: string) => ({ dataDir, hostname: 'mail.test', tlsCert: null, tlsKey: null });
 
 /**
  * Completes a real TLS handshake on loopback, trusting only the material's certificate (no SNI
@@ -69,6 +69,7 @@ describe('TLS material', () => {
     const x509 = new X509Certificate(first.cert);
     assert.equal(first.fingerprint256, x509.fingerprint256);
     assert.match(x509.subjectAltName ?? '', /DNS:localhost/);
+    assert.match(x509.subjectAltName ?? '', /DNS:mail\.test/, 'the hostname setting is a name of the generated certificate');
     assert.match(x509.subjectAltName ?? '', /IP Address:127\.0\.0\.1/);
     const years = (Date.parse(x509.validTo) - Date.parse(x509.validFrom)) / (365.25 * 864e5);
     assert.ok(years > 9.9 && years < 10.1, `valid for ${years} years`);
@@ -97,7 +98,7 @@ describe('TLS material', () => {
     copyFileSync(generatedTlsPaths(source).cert, tlsCert);
     copyFileSync(generatedTlsPaths(source).key, tlsKey);
     const dataDir = tmp();
-    const loaded = await loadTlsMaterial({ dataDir, tlsCert, tlsKey }, capturingLogger().log);
+    const loaded = await loadTlsMaterial({ dataDir, hostname: 'mail.test', tlsCert, tlsKey }, capturingLogger().log);
     assert.equal(loaded.generated, false);
     assert.equal(loaded.fingerprint256, generated.fingerprint256);
     assert.throws(() => statSync(generatedTlsPaths(dataDir).dir), /ENOENT/, 'nothing generated');
@@ -112,13 +113,16 @@ describe('TLS material', () => {
     const pa = generatedTlsPaths(a);
     const pb = generatedTlsPaths(b);
     const missing = path.join(a, 'nope.pem');
-    await assert.rejects(loadTlsMaterial({ dataDir: a, tlsCert: missing, tlsKey: pa.key }, log), {
+    await assert.rejects(loadTlsMaterial({ dataDir: a, hostname: 'mail.test', tlsCert: missing, tlsKey: pa.key }, log), {
       message: `cannot read tls-cert file ${missing}: ENOENT`,
     });
-    await assert.rejects(loadTlsMaterial({ dataDir: a, tlsCert: pa.cert, tlsKey: pb.key }, log), /the private key does not match the certificate/);
+    await assert.rejects(
+      loadTlsMaterial({ dataDir: a, hostname: 'mail.test', tlsCert: pa.cert, tlsKey: pb.key }, log),
+      /the private key does not match the certificate/,
+    );
     const junk = path.join(a, 'junk.pem');
     writeFileSync(junk, 'not a certificate');
-    await assert.rejects(loadTlsMaterial({ dataDir: a, tlsCert: junk, tlsKey: pa.key }, log), /not a PEM certificate/);
+    await assert.rejects(loadTlsMaterial({ dataDir: a, hostname: 'mail.test', tlsCert: junk, tlsKey: pa.key }, log), /not a PEM certificate/);
   });
 
   it('refuses to replace a generated certificate whose key went missing, and restarts an interrupted generation', async () => {

@@ -13,7 +13,7 @@ import { STORE_FLAGS, withStore } from './with-store.js';
 /** RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its angle brackets. */
 const MAX_ADDRESS_OCTETS = 254;
 
-/** An address as an alias key: `local@domain`, or a bare local part valid in every lmtp.domains domain. */
+/** An address as an alias key: `local@domain`, or a bare local part valid in every `domains` domain. */
 function checkAddress(address: string): void {
   if (address === '' || Buffer.byteLength(address) > MAX_ADDRESS_OCTETS || /[\s\p{C}<>]/u.test(address) || address.endsWith('@')) {
     throw new CliError(`invalid address: ${JSON.stringify(address)}`, EXIT_USAGE);

@@ -131,7 +131,7 @@ async function deliver(opts: Record<string, unknown>): Promise<void> {
   } catch (err) {
     throw err instanceof CliError ? new CliError(err.message, EX_CONFIG, err.bare) : err;
   }
-  const rules = { domains: config.lmtp.domains, recipientDelimiter: config.lmtp.recipientDelimiter };
+  const rules = { domains: config.domains, recipientDelimiter: config.lmtp.recipientDelimiter };
   const limit = config.limits.appendLimit;
   try {
     const outcome = await withStore(config, async (store) => {

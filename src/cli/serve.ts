@@ -1,6 +1,7 @@
 /**
  * `mailkeep serve`: runs the server until SIGINT or SIGTERM, then shuts it
- * down gracefully (listeners close, sessions get BYE, the store closes).
+ * down gracefully (listeners close, sessions get BYE, the store closes);
+ * SIGHUP reloads the TLS certificates.
  */
 import type { Command } from 'commander';
 import { describeSetting } from '../config/load.js';
@@ -70,6 +71,8 @@ async function serve(opts: Record<string, unknown>): Promise<void> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // SIGHUP: read the certificate files again (certbot's deploy hook); sessions stay connected.
+    process.on('SIGHUP', () => void running.certificates.reload('SIGHUP'));
   });
 }
 

@@ -34,6 +34,8 @@ export interface ConfigFlag {
 /** Flags that override settings; the CLI registers exactly these (add a row to add a flag). */
 export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: 'data-dir', arg: '<dir>', setting: 'dataDir', description: 'directory for mail, database and TLS material' },
+  { flag: 'hostname', arg: '<name>', setting: 'hostname', description: "the server's public name, e.g. mail.example.org (default: this machine's name)" },
+  { flag: 'domains', arg: '<list>', setting: 'domains', description: 'mail domains served, e.g. example.org,example.net (default: any)' },
   { flag: 'host', arg: '<address>', setting: 'host', description: 'address the IMAP and POP3 listeners bind to' },
   { flag: 'imap-port', arg: '<port>', setting: 'imapPort', description: 'IMAP port with STARTTLS (0 disables)' },
   { flag: 'imaps-port', arg: '<port>', setting: 'imapsPort', description: 'IMAP over TLS port (0 disables)' },

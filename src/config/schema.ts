@@ -9,6 +9,7 @@
  * that to recognise unknown keys). Messages say what was expected; the loader
  * adds the setting's name, its source and the value it got.
  */
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseCidr } from './cidr.js';
 
@@ -103,6 +104,14 @@ const defaultMailboxes = z.preprocess(
     .refine((list) => new Set(list.map((m) => m.name)).size === list.length, { error: 'expected each mailbox name once' }),
 );
 
+const HOSTNAME_ERROR = 'expected a host name such as mail.example.org';
+/** A DNS host name (RFC 1123 §2.1 labels), lower-cased. */
+const hostName = z
+  .string({ error: HOSTNAME_ERROR })
+  .trim()
+  .toLowerCase()
+  .refine((h) => h.length <= 253 && /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(h), { error: HOSTNAME_ERROR });
+
 const DOMAIN_ERROR = 'expected a list of domain names such as ["example.com", "example.org"]';
 /** Lower-cased domain names (a comma-separated string from the environment). */
 const domainList = z.preprocess(
@@ -128,6 +137,10 @@ export const configSchema = z
   .object({
     /** Mail, database and generated TLS material live here. */
     dataDir: text('a directory path').default('./data'),
+    /** The server's public name (mail.example.org): TLS certificates, greetings, client set-up, ACME. */
+    hostname: hostName.default(() => hostname().toLowerCase() || 'localhost'),
+    /** The mail domains this server serves (LMTP's local domains, client set-up); empty: any. `[lmtp] domains` adds to it. */
+    domains: domainList.default([]),
     /** Address the IMAP and POP3 listeners bind to. */
     host: text('a host name or IP address').default('0.0.0.0'),
     imapPort: port(143),
@@ -266,7 +279,7 @@ export const configSchema = z
     /** Delivery (LMTP and `mailkeep deliver`); see mail/deliver.ts for how addresses find accounts. */
     lmtp: z
       .object({
-        /** Domains whose addresses may name an account by local part alone; empty: every domain. */
+        /** Older name of the top-level `domains`; its entries are added to those. */
         domains: domainList.default([]),
         /** Also listen on this unix socket (Postfix `lmtp:unix:…`); null: TCP only (lmtp-port). */
         socket: text('a file path').nullable().default(null),
@@ -304,7 +317,9 @@ export const configSchema = z
         params: { showValue: false },
       });
     }
-  });
+  })
+  // `[lmtp] domains` is the older name of `domains`: one list for every module.
+  .transform((c) => ({ ...c, domains: [...new Set([...c.domains, ...c.lmtp.domains])] }));
 
 /** The validated configuration every module receives. */
 export type Config = z.output<typeof configSchema>;

@@ -47,7 +47,7 @@ async function accountNamed(store: MailStore, name: string): Promise<Account | n
  * order, the address as given before its RFC 5233 base (`user` of
  * `user+detail`, split at the first delimiter as Postfix does): an alias or
  * account named by the whole address, then, in a local domain (config
- * lmtp.domains, or any domain when that is empty), one named by the local
+ * `domains`, or any domain when that is empty), one named by the local
  * part alone. An address without '@' is a name as it stands. The detail
  * names the mailbox when the base matched.
  */

@@ -15,7 +15,6 @@
  * until then the header and handshake timeouts bound it.
  */
 import { createServer, type Socket } from 'node:net';
-import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { ConnectionLimiter } from './connection-limiter.js';
@@ -23,6 +22,7 @@ import { addressKey } from '../auth/throttle.js';
 import { isTrusted, normalizeAddress } from './address.js';
 import { readProxyHeader } from './proxy-protocol.js';
 import type { RateLimitedLog } from './rate-limited-log.js';
+import type { CertificateSource } from './certificates.js';
 import { serverHandshake, type TlsFailureLog } from './tls-handshake.js';
 import { endWithGrace } from './transport.js';
 
@@ -44,7 +44,7 @@ export interface ListenSpec {
   /** Config setting that chose the port, for error messages ("imap-port"). */
   setting: string;
   /** Implicit TLS (RFC 8314) with this context when set. */
-  tls: SecureContext | null;
+  tls: CertificateSource | null;
   /** limits.tls-handshake-timeout-seconds, in ms. */
   handshakeTimeoutMs?: number;
   /** Failed handshakes are reported here (rate-limited); absent: logged at info. */

@@ -9,13 +9,15 @@
  * rest counted in one summary line.
  */
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import type { CertificateSource } from './certificates.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 
 /** Runs the server side of a handshake on `raw` (bytes already read and unshifted are part of it); rejects, the socket destroyed, when it fails or outlasts `timeoutMs`. */
-export function serverHandshake(raw: Socket, secureContext: SecureContext, timeoutMs: number): Promise<TLSSocket> {
-  const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext });
+export function serverHandshake(raw: Socket, certificates: CertificateSource, timeoutMs: number): Promise<TLSSocket> {
+  // The certificates are taken now: a reload applies to the next handshake (RFC 6066 §3: SNI chooses among them).
+  const tlsSocket = new TLSSocket(raw, { isServer: true, ...certificates.handshakeOptions() });
   return new Promise<TLSSocket>((resolve, reject) => {
     const settle = (err: Error | null): void => {
       clearTimeout(timer);

@@ -11,7 +11,6 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import path from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { generate } from 'selfsigned';
@@ -27,6 +26,8 @@ export interface TlsMaterial {
   fingerprint256: string;
   /** True when this is the generated self-signed pair (clients will need to trust it explicitly). */
   generated: boolean;
+  /** The parsed leaf certificate. */
+  x509: X509Certificate;
 }
 
 const VALID_YEARS = 10;
@@ -86,8 +87,7 @@ async function writeAtomically(file: string, data: string, mode: number): Promis
   await rename(temp, file);
 }
 
-async function generateSelfSigned(): Promise<{ key: string; cert: string }> {
-  const name = hostname() || 'localhost';
+async function generateSelfSigned(name: string): Promise<{ key: string; cert: string }> {
   const notBeforeDate = new Date();
   const notAfterDate = new Date(notBeforeDate);
   notAfterDate.setFullYear(notAfterDate.getFullYear() + VALID_YEARS);
@@ -114,7 +114,7 @@ async function generateSelfSigned(): Promise<{ key: string; cert: string }> {
 }
 
 /** Loads the generated pair, creating it when absent. */
-async function loadOrGenerate(dataDir: string, log: Logger): Promise<{ key: Buffer; cert: Buffer }> {
+async function loadOrGenerate(dataDir: string, name: string, log: Logger): Promise<{ key: Buffer; cert: Buffer }> {
   const paths = generatedTlsPaths(dataDir);
   const [key, cert] = await Promise.all([readIfExists(paths.key), readIfExists(paths.cert)]);
   if (key && cert) return { key, cert };
@@ -123,7 +123,7 @@ async function loadOrGenerate(dataDir: string, log: Logger): Promise<{ key: Buff
   }
   // Only a key without certificate: an interrupted generation (the certificate is renamed last); start over.
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });
-  const pems = await generateSelfSigned();
+  const pems = await generateSelfSigned(name);
   await writeAtomically(paths.key, pems.key, 0o600);
   // Only the server reads it, from the private data directory: 0600 like every file there.
   await writeAtomically(paths.cert, pems.cert, 0o600);
@@ -136,7 +136,7 @@ async function loadOrGenerate(dataDir: string, log: Logger): Promise<{ key: Buff
  * self-signed pair under dataDir. Rejects with a message naming the file when
  * anything is unreadable or mismatched. Call again to reload (e.g. on SIGHUP).
  */
-export async function loadTlsMaterial(config: Pick<Config, 'dataDir' | 'tlsCert' | 'tlsKey'>, log: Logger): Promise<TlsMaterial> {
+export async function loadTlsMaterial(config: Pick<Config, 'dataDir' | 'hostname' | 'tlsCert' | 'tlsKey'>, log: Logger): Promise<TlsMaterial> {
   let key: Buffer;
   let cert: Buffer;
   let generated: boolean;
@@ -146,7 +146,7 @@ export async function loadTlsMaterial(config: Pick<Config, 'dataDir' | 'tlsCert'
     generated = false;
     describe = `tls-cert ${config.tlsCert} / tls-key ${config.tlsKey}`;
   } else {
-    ({ key, cert } = await loadOrGenerate(config.dataDir, log));
+    ({ key, cert } = await loadOrGenerate(config.dataDir, config.hostname, log));
     generated = true;
     describe = `generated TLS material in ${generatedTlsPaths(config.dataDir).dir}`;
   }
@@ -154,7 +154,7 @@ export async function loadTlsMaterial(config: Pick<Config, 'dataDir' | 'tlsCert'
   const fingerprint256 = x509.fingerprint256;
   log.info({ subject: x509.subject.replace(/\n/g, ', '), validTo: x509.validTo, fingerprint256, selfSigned: generated }, 'TLS certificate');
   if (Date.parse(x509.validTo) < Date.now()) log.warn({ validTo: x509.validTo }, 'the TLS certificate has expired');
-  return { key, cert, fingerprint256, generated };
+  return { key, cert, fingerprint256, generated, x509 };
 }
 
 /** The TLS protocol floor (RFC 8996 retires 1.0 and 1.1; RFC 9325 §3.1.1). */

@@ -27,9 +27,9 @@
  */
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import type { SecureContext } from 'node:tls';
 import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib';
 import type { Logger } from 'pino';
+import type { CertificateSource } from './certificates.js';
 import { ResponseBatch } from './response-batch.js';
 import { serverHandshake, type TlsFailureLog } from './tls-handshake.js';
 import { WriteTracker } from './write-tracker.js';
@@ -331,7 +331,7 @@ export class Transport {
    * timed-out handshake is reported, closes the connection and resolves false.
    * The login deadline keeps running through it.
    */
-  async startTls(secureContext: SecureContext, discard: () => void): Promise<boolean> {
+  async startTls(certificates: CertificateSource, discard: () => void): Promise<boolean> {
     await this.flush();
     const raw = this.socket;
     raw.off('data', this.onData);
@@ -339,7 +339,7 @@ export class Transport {
     this.upgrading = true;
     let tlsSocket: Socket;
     try {
-      tlsSocket = await serverHandshake(raw, secureContext, this.opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_MS);
+      tlsSocket = await serverHandshake(raw, certificates, this.opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_MS);
     } catch (err) {
       if (this.opts.tlsFailures) this.opts.tlsFailures.report('starttls', raw.remoteAddress, err);
       else this.opts.log.info({ reason: (err as Error).message }, 'TLS handshake failed');

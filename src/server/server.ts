@@ -15,8 +15,8 @@ import { LmtpConnection } from '../lmtp/session/connection.js';
 import { MailboxIndexCache } from '../imap/session/mailbox-index.js';
 import { MailboxNameCache } from '../imap/session/mailbox-names.js';
 import { ConnectionLimiter } from '../net/connection-limiter.js';
+import { Certificates } from '../net/certificates.js';
 import { listen, proxySpecFor, type Listener } from '../net/listen.js';
-import { createTlsContext, loadTlsMaterial } from '../net/tls-material.js';
 import { RateLimitedLog } from '../net/rate-limited-log.js';
 import { TlsFailureLog } from '../net/tls-handshake.js';
 import { listenUnix } from '../net/unix-listener.js';
@@ -33,6 +33,8 @@ export interface RunningServer {
   ports: Record<string, number>;
   /** The store the listeners share (the CLI and tests create accounts through it). */
   store: MailStore;
+  /** The certificates of every TLS endpoint; `reload` on SIGHUP. */
+  certificates: Certificates;
 }
 
 /** How long shutdown waits for sessions to finish their current command. */
@@ -47,8 +49,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     onWarning: (message) => log.warn({ dataDir: config.dataDir }, message),
     limits: config.limits,
   });
-  const tls = await loadTlsMaterial(config, log);
-  const secureContext = createTlsContext(tls);
+  const certificates = await Certificates.load(config, log);
   const throttle = createThrottle(config.authThrottle, store);
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
   const sessions = new Set<{ shutdown(reason: string): void }>();
@@ -63,7 +64,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     config,
     log,
     throttle,
-    secureContext,
+    certificates,
     tlsFailures,
     commands: COMMANDS,
     onClose: (conn: ImapConnection) => sessions.delete(conn),
@@ -74,7 +75,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     config,
     log,
     throttle,
-    secureContext,
+    certificates,
     tlsFailures,
     onClose: (conn: Pop3Connection) => sessions.delete(conn),
   };
@@ -103,7 +104,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           ...spec,
           host: config.host,
           port: spec.port,
-          tls: spec.implicitTls ? secureContext : null,
+          tls: spec.implicitTls ? certificates : null,
           handshakeTimeoutMs: config.limits.tlsHandshakeTimeoutSeconds * 1000,
           tlsFailures,
           refusals,
@@ -155,6 +156,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   return {
     ports,
     store,
+    certificates,
     stop(reason = 'Server shutting down') {
       stopping ??= (async () => {
         await Promise.all(listeners.map((l) => l.close()));

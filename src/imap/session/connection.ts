@@ -17,7 +17,6 @@
 import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Socket } from 'node:net';
-import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
@@ -36,6 +35,7 @@ import { SessionNotifier } from '../notify/notifier.js';
 import type { MailboxIndexCache } from './mailbox-index.js';
 import type { MailboxNameCache } from './mailbox-names.js';
 import { isTrusted } from '../../net/address.js';
+import type { CertificateSource } from '../../net/certificates.js';
 import { Transport } from '../../net/transport.js';
 import type { TlsFailureLog } from '../../net/tls-handshake.js';
 import { execute, type CommandTable, type DispatchHost } from './dispatch.js';
@@ -57,7 +57,8 @@ export interface ConnectionDeps {
   config: Config;
   log: Logger;
   throttle: AuthThrottle;
-  secureContext: SecureContext;
+  /** Where STARTTLS handshakes get their certificate. */
+  certificates: CertificateSource;
   /** The command table (commands/registry.ts), injected so the session does not depend on its commands. */
   commands: CommandTable;
   /** Failed STARTTLS handshakes are reported here (rate-limited). */
@@ -391,7 +392,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
 
   async startTls(): Promise<void> {
     // RFC 9051 §6.2.1: anything the client pipelined after STARTTLS is discarded. A failed handshake closes the connection.
-    await this.transport.startTls(this.deps.secureContext, () => (this.framer = this.newFramer()));
+    await this.transport.startTls(this.deps.certificates, () => (this.framer = this.newFramer()));
   }
 
   authenticated(account: Account): void {

@@ -19,7 +19,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { AddressingRules, MessageStager } from '../../mail/deliver.js';
@@ -59,7 +58,7 @@ export class LmtpConnection implements LmtpSession {
   readonly config: Config;
   readonly log: Logger;
   readonly rules: AddressingRules;
-  readonly hostname = hostname();
+  readonly hostname: string;
   state: LmtpState = { kind: 'connected' };
 
   private readonly input = new LineBuffer(MAX_LINE);
@@ -80,7 +79,8 @@ export class LmtpConnection implements LmtpSession {
   ) {
     this.store = deps.store;
     this.config = deps.config;
-    this.rules = { domains: deps.config.lmtp.domains, recipientDelimiter: deps.config.lmtp.recipientDelimiter };
+    this.hostname = deps.config.hostname;
+    this.rules = { domains: deps.config.domains, recipientDelimiter: deps.config.lmtp.recipientDelimiter };
     this.remote = remote;
     this.log = deps.log.child({ session: this.id, protocol: 'lmtp' });
     this.trace = this.config.log.trace ? protocolTrace(this.log) : null;

@@ -21,12 +21,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuthThrottle } from '../../auth/throttle.js';
 import type { Config } from '../../config/schema.js';
 import { protocolTrace, sessionLogger } from '../../log.js';
 import { isTrusted } from '../../net/address.js';
+import type { CertificateSource } from '../../net/certificates.js';
 import { LineBuffer, type LineEvent } from '../../net/line-buffer.js';
 import type { TlsFailureLog } from '../../net/tls-handshake.js';
 import { Transport } from '../../net/transport.js';
@@ -55,8 +55,8 @@ export interface Pop3Deps {
   config: Config;
   log: Logger;
   throttle: AuthThrottle;
-  /** For STLS upgrades. */
-  secureContext: SecureContext;
+  /** Where STLS handshakes get their certificate. */
+  certificates: CertificateSource;
   /** Failed STLS handshakes are reported here (rate-limited). */
   tlsFailures?: TlsFailureLog;
   /** Called once when the session has ended, after its last store call (the server tracks sessions for shutdown). */
@@ -246,7 +246,7 @@ export class Pop3Connection implements Pop3Session {
 
   async startTls(): Promise<void> {
     // RFC 2595 §4: whatever the client pipelined after STLS was sent in the clear: discard it.
-    if (!(await this.transport.startTls(this.deps.secureContext, () => this.reader.clear()))) return;
+    if (!(await this.transport.startTls(this.deps.certificates, () => this.reader.clear()))) return;
     // RFC 2595 §4: the session starts over; a USER given before STLS is forgotten.
     this.state = { kind: 'authorization', user: null };
   }
