@@ -26,6 +26,11 @@ const UNDECODABLE = '\x01';
  * Dovecot does: see isUndecodable.
  */
 export function decodeMailboxArg(arg: StringArg, utf8: boolean): string {
+  return canonicalName(decodeMailboxAsSent(arg, utf8));
+}
+
+/** The name as the client wrote it, decoded but not yet canonical (so a command can tell it was normalized). */
+export function decodeMailboxAsSent(arg: StringArg, utf8: boolean): string {
   const bytes = arg.bytes;
   let name: string | null;
   const has8bit = bytes.some((c) => c >= 0x80);
@@ -39,12 +44,12 @@ export function decodeMailboxArg(arg: StringArg, utf8: boolean): string {
   } else {
     const text = bytes.toString('latin1');
     const decoded = decodeMutf7(text);
-    if (decoded === null) return canonicalName(UNDECODABLE + text);
+    if (decoded === null) return UNDECODABLE + text;
     name = decoded;
   }
   // RFC 9051 §5.1 (Net-Unicode, RFC 5198 §2): such a name can be no mailbox, whichever command names it.
   if (hasForbiddenCodePoint(name)) throw no('CANNOT', 'Mailbox name holds a forbidden code point (control, noncharacter, byte order mark)');
-  return canonicalName(name);
+  return name;
 }
 
 /** Whether decodeMailboxArg met invalid modified UTF-7: no mailbox has, or can be given, this name. */
@@ -57,13 +62,17 @@ export function encodeMailboxName(name: string, utf8: boolean): string {
   return utf8 ? name : encodeMutf7(name);
 }
 
+/** "foo/" means "create foo as a future parent" (RFC 9051 §6.3.4): the name without the trailing separator. */
+export function withoutParentMarker(name: string): string {
+  return name.endsWith(SEPARATOR) ? name.slice(0, -1) : name;
+}
+
 /** Checks a name a client wants to create or rename to (RFC 9051 §6.3.4 and §5.1). */
 export function validateNewName(name: string): string {
   // RFC 3501 §5.1.3: the server SHOULD verify a CREATE name's modified UTF-7. NO, not BAD: the
   // syntax (astring) is right; the name breaks a rule of the server (RFC 5530 CANNOT).
   if (isUndecodable(name)) throw no('CANNOT', 'Mailbox name is not valid modified UTF-7');
-  // "foo/" means "create foo as a future parent": drop the trailing separator.
-  const trimmed = name.endsWith(SEPARATOR) ? name.slice(0, -1) : name;
+  const trimmed = withoutParentMarker(name);
   if (trimmed.length === 0) throw no('CANNOT', 'Mailbox name is empty');
   if ([...trimmed].length > MAX_NAME_LENGTH) throw no('LIMIT', 'Mailbox name is too long');
   const parts = trimmed.split(SEPARATOR);

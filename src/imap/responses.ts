@@ -20,6 +20,21 @@ export function listLine(session: ImapSession, verb: 'LIST' | 'LSUB', attrs: str
   );
 }
 
+/** The OLDNAME extended data item (RFC 9051 §6.3.9.7, RFC 5465 §5.4): ` ("OLDNAME" (name))`. */
+export function oldNameItem(session: ImapSession, oldName: string): Buffer {
+  return Buffer.concat([Buffer.from(' ("OLDNAME" ('), mailboxWire(session, oldName), Buffer.from('))')]);
+}
+
+/**
+ * Tells a client that the name it sent was stored in another form (NFC,
+ * RFC 9051 §5.1): `* LIST (attrs) "/" stored ("OLDNAME" (sent))` — CREATE,
+ * RENAME and DELETE SHOULD say so (§6.3.4-§6.3.6), SELECT and EXAMINE MUST
+ * (§6.3.2). Nothing when the forms are the same.
+ */
+export function announceNormalized(session: ImapSession, sent: string, stored: string, attrs: string[] = []): void {
+  if (sent.normalize('NFC') !== sent) listLine(session, 'LIST', attrs, stored, oldNameItem(session, sent));
+}
+
 /** `STATUS name (items)`, the items already written as `NAME value` pairs (RFC 9051 §7.3.4). */
 export function statusLine(session: ImapSession, name: string, items: string): Buffer {
   return Buffer.concat([Buffer.from('STATUS '), mailboxWire(session, name), Buffer.from(` (${items})`)]);

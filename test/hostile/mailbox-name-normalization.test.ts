@@ -150,4 +150,31 @@ describe('finding 19: mailbox names are normalized and checked', () => {
     assert.match((await run('LIST "" "\u0130NBOX*"')).lines.join(), /"\u0130NBOX\/x"/);
     assert.equal((await run('LIST "" "INBOX/*"')).lines.length, 0);
   });
+
+  test('a name sent in another form is answered with LIST … OLDNAME (RFC 9051 §6.3.2, §6.3.4-§6.3.6)', async () => {
+    const sent = 'n\u0303o';
+    const stored = '\u00f1o';
+    const created = await run(`CREATE "${sent}"`);
+    assert.match(created.tagged, /^OK/);
+    assert.deepEqual(created.lines, [`* LIST () "/" "${stored}" ("OLDNAME" ("${sent}"))`]);
+    // Already NFC: nothing extra.
+    const plain = await run(`CREATE "${stored}/x"`);
+    assert.deepEqual(plain.lines, []);
+
+    const rev2 = await RawClient.login(srv.imapsPort, 'eve', 'pw');
+    try {
+      assert.match((await run('ENABLE IMAP4rev2 UTF8=ACCEPT', rev2)).tagged, /^OK/);
+      const selected = await run(`EXAMINE "${sent}"`, rev2);
+      assert.ok(selected.lines.includes(`* LIST () "/" "${stored}" ("OLDNAME" ("${sent}"))`), selected.lines.join('\n'));
+      const same = await run(`EXAMINE "${stored}"`, rev2);
+      assert.ok(same.lines.includes(`* LIST () "/" "${stored}"`), same.lines.join('\n'));
+    } finally {
+      rev2.close();
+    }
+
+    const renamed = await run(`RENAME "${stored}/x" "${stored}/y\u0301"`);
+    assert.deepEqual(renamed.lines, [`* LIST () "/" "${stored}/\u00fd" ("OLDNAME" ("${stored}/y\u0301"))`]);
+    const deleted = await run(`DELETE "${stored}/y\u0301"`);
+    assert.deepEqual(deleted.lines, [`* LIST (\\NonExistent) "/" "${stored}/\u00fd" ("OLDNAME" ("${stored}/y\u0301"))`]);
+  });
 });

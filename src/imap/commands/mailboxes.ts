@@ -10,9 +10,9 @@ import { StoreError } from '../../store/types.js';
 import { enableCondstore } from '../condstore.js';
 import { no } from '../errors.js';
 import { mailboxObjectId } from '../object-id.js';
-import { ancestors, SEPARATOR } from '../../mail/mailbox-name.js';
-import { decodeMailboxArg, isUndecodable, validateNewName } from '../mailbox-name.js';
-import { statusLine } from '../responses.js';
+import { ancestors, canonicalName, SEPARATOR } from '../../mail/mailbox-name.js';
+import { decodeMailboxAsSent, isUndecodable, validateNewName, withoutParentMarker } from '../mailbox-name.js';
+import { announceNormalized, statusLine } from '../responses.js';
 import type { ImapSession } from '../session/session.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 import { command, type Invocation } from './spec.js';
@@ -28,8 +28,13 @@ export function accountOf(session: ImapSession): AccountId {
 
 /** Reads one mailbox argument (SP astring) in the session's naming mode. */
 export function readMailbox(r: ArgReader, inv: Invocation): string {
+  return canonicalName(readMailboxAsSent(r, inv));
+}
+
+/** Reads one mailbox argument as the client wrote it (see announceNormalized). */
+export function readMailboxAsSent(r: ArgReader, inv: Invocation): string {
   r.sp();
-  return decodeMailboxArg(r.astring(), inv.session.encodeMode.utf8);
+  return decodeMailboxAsSent(r.astring(), inv.session.encodeMode.utf8);
 }
 
 /** Looks up a mailbox or throws NO [NONEXISTENT]. */
@@ -71,7 +76,7 @@ interface CreateArgs {
 
 /** `create-params` (RFC 4466 §2.2); USE (RFC 6154 §3) is the only one. */
 function parseCreate(r: ArgReader, inv: Invocation): CreateArgs {
-  const args: CreateArgs = { name: readMailbox(r, inv), uses: [] };
+  const args: CreateArgs = { name: readMailboxAsSent(r, inv), uses: [] };
   if (r.atEnd()) return args;
   // `use-attr = "\" atom` (RFC 6154 §6).
   const useAttr = (): string => {
@@ -110,6 +115,7 @@ export const create = command({
     await createParents(inv.session, name);
     const mb = await inv.session.store.createMailbox(accountOf(inv.session), name, specialUse);
     inv.session.notifier.ownNames(name);
+    announceNormalized(inv.session, withoutParentMarker(raw), name);
     // RFC 8474 §4.1.
     return { code: `MAILBOXID (${mailboxObjectId(mb)})` };
   },
@@ -119,9 +125,10 @@ export const create = command({
 export const del = command({
   name: 'DELETE',
   states: AUTHED,
-  parse: (r, inv) => readMailbox(r, inv),
-  async run(inv, name) {
+  parse: (r, inv) => readMailboxAsSent(r, inv),
+  async run(inv, sent) {
     const session = inv.session;
+    const name = canonicalName(sent);
     if (name === 'INBOX') throw no('CANNOT', 'INBOX cannot be deleted');
     const mb = await requireMailbox(session, name);
     const st = session.state;
@@ -131,6 +138,7 @@ export const del = command({
     }
     await session.store.deleteMailbox(accountOf(session), mb.id);
     session.notifier.ownNames(mb.name);
+    announceNormalized(session, sent, mb.name, ['\\NonExistent']);
   },
 });
 
@@ -138,7 +146,7 @@ export const del = command({
 export const rename = command({
   name: 'RENAME',
   states: AUTHED,
-  parse: (r, inv) => ({ from: readMailbox(r, inv), to: readMailbox(r, inv) }),
+  parse: (r, inv) => ({ from: readMailbox(r, inv), to: readMailboxAsSent(r, inv) }),
   async run(inv, { from, to: raw }) {
     const session = inv.session;
     const to = validateNewName(raw);
@@ -153,6 +161,7 @@ export const rename = command({
     await createParents(session, to);
     await session.store.renameMailbox(accountOf(session), from, to);
     session.notifier.ownNames(from, to);
+    announceNormalized(session, withoutParentMarker(raw), to);
   },
 });
 

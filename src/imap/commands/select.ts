@@ -11,11 +11,11 @@ import { formatNumbers, inRanges, resolveRanges, type SequenceSet } from '../../
 import { MailboxView } from '../session/mailbox-view.js';
 import { mailboxObjectId } from '../object-id.js';
 import type { ImapSession } from '../session/session.js';
-import { encodeString } from '../../syntax/imap-string.js';
 import { no } from '../errors.js';
-import { accountOf, readMailbox } from './mailboxes.js';
+import { canonicalName } from '../../mail/mailbox-name.js';
+import { accountOf, readMailboxAsSent } from './mailboxes.js';
 import { expungeInSlices } from './expunge.js';
-import { mailboxWire } from '../responses.js';
+import { listLine, oldNameItem } from '../responses.js';
 import { command, type Invocation } from './spec.js';
 
 const AUTHED = ['authenticated', 'selected'] as const;
@@ -44,6 +44,7 @@ interface QresyncParams {
 }
 
 interface SelectArgs {
+  /** The mailbox name as sent (announced with OLDNAME when it is not NFC). */
   name: string;
   condstore: boolean;
   qresync: QresyncParams | null;
@@ -51,7 +52,7 @@ interface SelectArgs {
 
 /** `select-params` (RFC 4466 §2.1): CONDSTORE (RFC 7162 §3.1.8) and QRESYNC (§3.2.5). */
 function parseSelect(r: ArgReader, inv: Invocation): SelectArgs {
-  const args: SelectArgs = { name: readMailbox(r, inv), condstore: false, qresync: null };
+  const args: SelectArgs = { name: readMailboxAsSent(r, inv), condstore: false, qresync: null };
   if (r.atEnd()) return args;
   r.sp();
   r.list(() => {
@@ -98,7 +99,7 @@ async function resync(session: ImapSession, view: MailboxView, q: QresyncParams)
 
 async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promise<{ code: string }> {
   const session = inv.session;
-  const name = args.name;
+  const name = canonicalName(args.name);
   deselect(session, true);
   if (args.condstore || args.qresync) session.enabled.add('CONDSTORE');
   const account = accountOf(session);
@@ -133,9 +134,8 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
   session.untagged(`OK [MAILBOXID (${mailboxObjectId({ id: mb.id, uidValidity: view.uidValidity, objectId: mb.objectId })})] Mailbox id`);
   for (const line of flagsAnnouncement(keywords, readOnly, session.config.limits.maxKeywordsPerMailbox)) session.untagged(line);
   if (condstore(session)) session.untagged(`OK [HIGHESTMODSEQ ${view.modseq}] Highest`);
-  if (session.rev2) {
-    session.untagged(Buffer.concat([Buffer.from('LIST () '), encodeString('/'), Buffer.from(' '), mailboxWire(session, mb.name)]));
-  }
+  // RFC 9051 §7.3.1 / §6.3.2: IMAP4rev2 gets the LIST of the selected mailbox, with OLDNAME when the name sent was not NFC.
+  if (session.rev2) listLine(session, 'LIST', [], mb.name, args.name.normalize('NFC') === args.name ? '' : oldNameItem(session, args.name));
   session.state = { kind: 'selected', account: st.account, view, readOnly };
   session.savedSearch = null;
   if (args.qresync) await resync(session, view, args.qresync);

@@ -29,7 +29,7 @@ import type { AccountId, MailboxId } from '../../ids.js';
 import { StoreError } from '../../store/types.js';
 import { condstore } from '../condstore.js';
 import { ImapError } from '../errors.js';
-import { listLine, mailboxWire, statusLine } from '../responses.js';
+import { listLine, mailboxWire, oldNameItem, statusLine } from '../responses.js';
 import type { MailboxView } from '../session/mailbox-view.js';
 import type { ImapSession } from '../session/session.js';
 import type { SyncMode } from '../session/state.js';
@@ -409,8 +409,8 @@ export class SessionNotifier implements NotifyControl {
       const covered = (name: string, ns: Namespace): boolean => this.request!.groups.some((g) => g.events.has(change.event) && matches(g.filter, name, ns));
       const relevant = covered(change.name, after) || covered(change.oldName ?? change.name, before);
       if (!relevant) continue;
-      const extended = change.oldName === undefined ? [] : [Buffer.from(' ("OLDNAME" ('), mailboxWire(this.session, change.oldName), Buffer.from('))')];
-      listLine(this.session, 'LIST', listAttributes(after, change.name), change.name, Buffer.concat(extended));
+      const extended = change.oldName === undefined ? '' : oldNameItem(this.session, change.oldName);
+      listLine(this.session, 'LIST', listAttributes(after, change.name), change.name, extended);
     }
     if (this.serverMetadata) {
       const now = await this.metadataSnapshot(null);
