@@ -18,6 +18,8 @@ export type LineEvent = { type: 'line'; bytes: Buffer } | { type: 'too-long' };
 const LF = 0x0a;
 const CR = 0x0d;
 const EMPTY = Buffer.alloc(0);
+/** Octets of a pending line a limit function sees: enough for a command keyword. */
+const HEAD_OCTETS = 8;
 
 /** Buffers client input and splits off command lines or raw bytes on demand. */
 export class LineBuffer {
@@ -26,7 +28,20 @@ export class LineBuffer {
   /** Inside a line already reported as too long: drop bytes up to its LF. */
   private skipping = false;
 
-  constructor(private readonly maxLine: number) {}
+  private readonly limit: (head: Buffer) => number;
+
+  /**
+   * `maxLine`: octets a line may hold, or a function of the first octets of
+   * the pending line (a protocol may allow an AUTH line more than others).
+   */
+  constructor(maxLine: number | ((head: Buffer) => number)) {
+    this.limit = typeof maxLine === 'number' ? () => maxLine : maxLine;
+  }
+
+  /** The limit for the line being received. */
+  private get maxLine(): number {
+    return this.limit(this.buf.subarray(this.pos, this.pos + HEAD_OCTETS));
+  }
 
   /** Adds bytes read from the client. */
   push(chunk: Buffer): void {
@@ -62,9 +77,10 @@ export class LineBuffer {
       return { type: 'too-long' };
     }
     const start = this.pos;
+    const limit = this.maxLine;
     this.pos = lf + 1;
     const end = lf > start && this.buf[lf - 1] === CR ? lf - 1 : lf;
-    if (end - start > this.maxLine) return { type: 'too-long' };
+    if (end - start > limit) return { type: 'too-long' };
     return { type: 'line', bytes: this.buf.subarray(start, end) };
   }
 

@@ -7,8 +7,9 @@
  * - Commands run one at a time, in order; responses stay in order
  *   (RFC 2449 §6.6 PIPELINING). Lines that arrive while a command runs wait
  *   in the line buffer; the socket is paused while too much input waits.
- * - Input is bounded: lines longer than limits.maxLineLength get -ERR and are
- *   skipped without being buffered; the session goes on.
+ * - Input is bounded: lines longer than their limit (a few KB before login,
+ *   more for AUTH, limits.maxLineLength after; see lineLimit) get -ERR and
+ *   are skipped without being buffered; the session goes on.
  * - Bytes pipelined behind STLS are discarded (RFC 2595 §4: command injection).
  * - Only QUIT removes messages: a dropped connection, a timeout or a server
  *   shutdown ends the session without the UPDATE state (RFC 1939 §3, §6).
@@ -75,6 +76,8 @@ export class Pop3Connection implements Pop3Session {
 
   private readonly transport: Transport;
   private readonly reader: LineBuffer;
+  /** Waiting for a SASL response line (see lineLimit). */
+  private inSasl = false;
   /** Waiting for client input, so a shutdown notice cannot cut a response short. */
   private awaitingInput = false;
   private pendingShutdown: string | null = null;
@@ -102,7 +105,7 @@ export class Pop3Connection implements Pop3Session {
     this.throttle = deps.throttle;
     this.remoteAddress = listener.remoteAddress;
     this.trace = this.config.log.trace ? protocolTrace(this.log) : null;
-    this.reader = new LineBuffer(Math.max(MIN_LINE_LENGTH, deps.config.limits.maxLineLength));
+    this.reader = new LineBuffer((head) => this.lineLimit(head));
     this.transport = new Transport(socket, {
       log: this.log,
       secure: listener.implicitTls,
@@ -231,10 +234,23 @@ export class Pop3Connection implements Pop3Session {
     }
   }
 
+  /**
+   * Octets the next line may hold. Before login a few KB (limits.pre-auth-command-size), but
+   * an AUTH line and SASL responses get limits.pre-auth-sasl-size so OAuth tokens fit
+   * (RFC 5034 §4 lets those exceed RFC 2449 §4's 255 octets); after login limits.max-line-length.
+   */
+  private lineLimit(head: Buffer): number {
+    const limits = this.config.limits;
+    if (this.state.kind === 'transaction') return Math.max(MIN_LINE_LENGTH, limits.maxLineLength);
+    if (this.inSasl || /^AUTH( |\r|\n|$)/i.test(head.toString('latin1'))) return limits.preAuthSaslSize;
+    return Math.max(MIN_LINE_LENGTH, limits.preAuthCommandSize);
+  }
+
   async continuation(challenge: string): Promise<string | null> {
     this.write(Buffer.from(`+ ${challenge}\r\n`));
     await this.flush();
-    const ev = await this.nextEvent();
+    this.inSasl = true;
+    const ev = await this.nextEvent().finally(() => (this.inSasl = false));
     if (!ev) return null;
     if (ev.type === 'too-long') {
       this.trace?.client(traceLine(`${this.responsesSecret ? HIDDEN : ''} [line too long, not read]\r\n`));
