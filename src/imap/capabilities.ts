@@ -2,6 +2,7 @@
  * The CAPABILITY list (RFC 9051 §6.1.1, §7.2.2). Only what works end to end is
  * advertised; before login the list tells a client how it may authenticate.
  */
+import { PASSWORD_MECHANISMS } from '../auth/sasl.js';
 import type { ImapSession } from './session/session.js';
 
 /** Capabilities for the session's current state. */
@@ -10,7 +11,7 @@ export function capabilityList(session: ImapSession): string[] {
   if (session.state.kind === 'not-authenticated') {
     if (!session.secure) caps.push('STARTTLS');
     if (session.loginDisabled) caps.push('LOGINDISABLED');
-    else caps.push('AUTH=PLAIN');
+    else caps.push(...PASSWORD_MECHANISMS.map((m) => `AUTH=${m}`));
     return caps;
   }
   caps.push(

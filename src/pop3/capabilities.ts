@@ -3,6 +3,7 @@
  * EXPIRE and LOGIN-DELAY are left out because nothing enforces them, and
  * before login the list tells the client how it may authenticate.
  */
+import { PASSWORD_MECHANISMS } from '../auth/sasl.js';
 import type { Pop3Session } from './session/session.js';
 
 /** Capabilities for the session's current state. */
@@ -12,7 +13,7 @@ export function capabilityList(session: Pop3Session): string[] {
   if (session.state.kind === 'authorization') {
     // RFC 2595 §4: STLS only before TLS; USER and SASL only where cleartext passwords are allowed.
     if (!session.secure) caps.push('STLS');
-    if (!session.loginDisabled) caps.push('USER', 'SASL PLAIN');
+    if (!session.loginDisabled) caps.push('USER', `SASL ${PASSWORD_MECHANISMS.join(' ')}`);
   }
   caps.push('IMPLEMENTATION mailkeep');
   return caps;

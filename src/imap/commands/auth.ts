@@ -1,13 +1,13 @@
 /**
- * Not-authenticated state (RFC 9051 §6.2): STARTTLS, AUTHENTICATE PLAIN with
- * SASL-IR (RFC 4959, RFC 4616) and LOGIN. Failed attempts are throttled per
+ * Not-authenticated state (RFC 9051 §6.2): STARTTLS, AUTHENTICATE (PLAIN,
+ * LOGIN; SASL-IR, RFC 4959) and LOGIN. Failed attempts are throttled per
  * client address and per account; passwords never reach a log.
  */
-import { checkLogin, decodeSaslBase64, parseSaslPlain } from '../../auth/login.js';
+import { checkLogin } from '../../auth/login.js';
+import { isPasswordMechanism, runPasswordSasl, SaslFailure } from '../../auth/sasl.js';
 import type { Account } from '../../store/types.js';
 import { bad, ImapError, no } from '../errors.js';
 import type { ImapSession } from '../session/session.js';
-import { ParseError } from '../wire/reader.js';
 import { command } from './spec.js';
 
 /** RFC 9051 §6.2.1 — STARTTLS. */
@@ -25,11 +25,12 @@ export const starttls = command({
   },
 });
 
+/** RFC 5530 §3: cleartext passwords need TLS here (LOGINDISABLED is advertised). */
+const privacyRequired = (): ImapError => no('PRIVACYREQUIRED', 'Plaintext authentication is disabled on unencrypted connections; use STARTTLS or port 993');
+
 /** Runs one authentication attempt; resolves to the account or throws NO. */
 async function authenticate(session: ImapSession, user: string, password: string): Promise<Account> {
-  if (session.loginDisabled) {
-    throw no('PRIVACYREQUIRED', 'Plaintext authentication is disabled on unencrypted connections; use STARTTLS or port 993');
-  }
+  if (session.loginDisabled) throw privacyRequired();
   const res = await checkLogin(session, session.remoteAddress, user, password);
   if (res.ok) return res.account;
   if (res.reason === 'throttled') throw no('UNAVAILABLE', 'Too many failed logins; try again later');
@@ -64,7 +65,7 @@ export const login = command({
   },
 });
 
-/** RFC 9051 §6.2.2 — AUTHENTICATE; only PLAIN (RFC 4616), with SASL-IR (RFC 4959). */
+/** RFC 9051 §6.2.2 — AUTHENTICATE with the password mechanisms (auth/sasl.ts) and SASL-IR (RFC 4959). */
 export const authenticateCommand = command({
   name: 'AUTHENTICATE',
   states: ['not-authenticated'],
@@ -86,29 +87,19 @@ export const authenticateCommand = command({
   },
   async run(inv, { mechanism, initial }) {
     const session = inv.session;
-    if (mechanism !== 'PLAIN') throw no('CANNOT', `Unsupported authentication mechanism ${mechanism}`);
-    if (session.loginDisabled) {
-      throw no('PRIVACYREQUIRED', 'Plaintext authentication is disabled on unencrypted connections; use STARTTLS or port 993');
+    if (!isPasswordMechanism(mechanism)) throw no('CANNOT', `Unsupported authentication mechanism ${mechanism}`);
+    if (session.loginDisabled) throw privacyRequired();
+    let result;
+    try {
+      result = await runPasswordSasl(mechanism, initial, async (challenge) => (await session.continuation(challenge))?.toString('latin1') ?? null);
+    } catch (err) {
+      if (err instanceof SaslFailure) throw bad(err.message);
+      throw err;
     }
-    let response = initial;
-    if (response === null) {
-      const line = await session.continuation('');
-      if (line === null) throw new ImapError('BAD', null, 'Connection closed');
-      response = line.toString('latin1');
-    }
-    // RFC 9051 §6.2.2: "*" cancels the exchange.
-    if (response === '*') throw bad('Authentication cancelled');
-    const decoded = response === '=' ? Buffer.alloc(0) : decodeBase64(response);
-    const plain = parseSaslPlain(decoded);
-    if (!plain) throw bad('Malformed PLAIN response');
-    const { authz, user, password } = plain;
+    if (result === null) throw new ImapError('BAD', null, 'Connection closed');
+    if (result === 'cancelled') throw bad('Authentication cancelled');
+    const { authz, user, password } = result;
     if (authz !== '' && authz !== user) throw no('AUTHORIZATIONFAILED', 'Proxy authorization is not supported');
     return finish(session, await authenticate(session, user, password));
   },
 });
-
-function decodeBase64(text: string): Buffer {
-  const bytes = decodeSaslBase64(text);
-  if (!bytes) throw new ParseError('Invalid base64 in SASL response');
-  return bytes;
-}

@@ -1,11 +1,12 @@
 /**
- * AUTHORIZATION state (RFC 1939 §4, §7): USER/PASS, AUTH PLAIN (RFC 5034,
- * RFC 4616) and STLS (RFC 2595 §4). Cleartext passwords are refused on an
+ * AUTHORIZATION state (RFC 1939 §4, §7): USER/PASS, AUTH with the password
+ * mechanisms of auth/sasl.ts (RFC 5034) and STLS (RFC 2595 §4). Cleartext passwords are refused on an
  * unencrypted connection unless the configuration allows them; failed
  * attempts are throttled by the shared login check; passwords never reach a
  * log. APOP is not offered.
  */
-import { checkLogin, decodeSaslBase64, parseSaslPlain } from '../../auth/login.js';
+import { checkLogin } from '../../auth/login.js';
+import { isPasswordMechanism, PASSWORD_MECHANISMS, runPasswordSasl, SaslFailure } from '../../auth/sasl.js';
 import { badCommand, failure } from '../errors.js';
 import type { Pop3Session } from '../session/session.js';
 import { bodyLines } from '../wire/response.js';
@@ -90,23 +91,24 @@ export const auth = command({
   async run(session, { mechanism, initial }) {
     if (mechanism === null) {
       session.beginMultiline('Supported mechanisms follow');
-      if (!session.loginDisabled) session.write(bodyLines(['PLAIN']));
+      if (!session.loginDisabled) session.write(bodyLines([...PASSWORD_MECHANISMS]));
       session.endMultiline();
       return;
     }
-    if (mechanism !== 'PLAIN') throw failure(`Unsupported authentication mechanism ${mechanism.slice(0, 20)}`);
+    if (!isPasswordMechanism(mechanism)) throw failure(`Unsupported authentication mechanism ${mechanism.slice(0, 20)}`);
     requirePrivacy(session);
-    // RFC 5034 §4: without an initial response, an empty challenge is "+ ".
-    const response = initial ?? (await session.continuation(''));
-    if (response === null) return;
-    if (response === '*') throw failure('Authentication cancelled');
-    // RFC 5034 §4: "=" is a present but empty initial response.
-    const decoded = response === '=' ? Buffer.alloc(0) : decodeSaslBase64(response);
-    if (!decoded) throw failure('Invalid base64 in SASL response');
-    const plain = parseSaslPlain(decoded);
-    if (!plain) throw failure('Malformed PLAIN response');
+    // RFC 5034 §4: without an initial response, PLAIN's empty challenge is "+ ".
+    let result;
+    try {
+      result = await runPasswordSasl(mechanism, initial, (challenge) => session.continuation(challenge));
+    } catch (err) {
+      if (err instanceof SaslFailure) throw failure(err.message);
+      throw err;
+    }
+    if (result === null) return;
+    if (result === 'cancelled') throw failure('Authentication cancelled');
     // RFC 4616 §2: an authorization identity other than the user's own would be proxy authorization.
-    if (plain.authz !== '' && plain.authz !== plain.user) throw failure('Proxy authorization is not supported', 'AUTH');
-    await logIn(session, plain.user, plain.password);
+    if (result.authz !== '' && result.authz !== result.user) throw failure('Proxy authorization is not supported', 'AUTH');
+    await logIn(session, result.user, result.password);
   },
 });

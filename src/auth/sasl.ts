@@ -1,0 +1,105 @@
+/**
+ * SASL password mechanisms (RFC 4422), apart from any protocol: IMAP
+ * AUTHENTICATE (RFC 9051 §6.2.2) and POP3 AUTH (RFC 5034 §4) run the same
+ * exchanges and differ only in how a challenge goes out and a failure is said.
+ * PLAIN (RFC 4616) and LOGIN (draft-murchison-sasl-login-00, for Outlook and
+ * older clients).
+ *
+ * Invariant: an exchange takes a bounded number of steps; the responses are
+ * secret (the protocols keep them out of traces) and never in an error.
+ */
+import { decodeSaslBase64, parseSaslPlain } from './login.js';
+
+/** What a password mechanism yields: the identities and the password to check. */
+export interface PasswordCredentials {
+  /** Authorization identity; '' when the client asked for none. */
+  authz: string;
+  user: string;
+  password: string;
+}
+
+/** A malformed exchange: IMAP answers BAD, POP3 -ERR. */
+export class SaslFailure extends Error {}
+
+/** One exchange: the challenge to send when the client gave no initial response, then one step per response. */
+interface Exchange {
+  first: string;
+  /** The next challenge, or the credentials once complete. */
+  step(response: Buffer): string | PasswordCredentials;
+}
+
+const utf8 = (b: Buffer): string => b.toString('utf8');
+
+const MECHANISMS: Record<string, () => Exchange> = {
+  // RFC 4616 §2: one message, authzid NUL authcid NUL passwd; the server's first challenge is empty.
+  PLAIN: () => ({
+    first: '',
+    step(response) {
+      const plain = parseSaslPlain(response);
+      if (!plain) throw new SaslFailure('Malformed PLAIN response');
+      return plain;
+    },
+  }),
+  // draft-murchison-sasl-login-00 §2: "Username:", then "Password:"; an initial response is the user name.
+  LOGIN: () => {
+    let user: string | null = null;
+    return {
+      first: 'Username:',
+      step(response) {
+        if (user === null) {
+          user = utf8(response);
+          return 'Password:';
+        }
+        return { authz: '', user, password: utf8(response) };
+      },
+    };
+  },
+};
+
+/** Password mechanisms in the order they are advertised. */
+export const PASSWORD_MECHANISMS: readonly string[] = Object.keys(MECHANISMS);
+
+/** Whether `name` (upper case) is a mechanism this server runs. */
+export function isPasswordMechanism(name: string): boolean {
+  return Object.hasOwn(MECHANISMS, name);
+}
+
+/** More steps than any mechanism here needs: a client cannot keep an exchange going. */
+const MAX_STEPS = 4;
+
+function decode(line: string): Buffer {
+  const bytes = decodeSaslBase64(line);
+  if (!bytes) throw new SaslFailure('Invalid base64 in SASL response');
+  return bytes;
+}
+
+/**
+ * Runs mechanism `name` from the client's initial response (null: none; "="
+ * is an empty one, RFC 4959 §3 and RFC 5034 §4), asking `ask` for each
+ * further response with a challenge (plain text; sent base64-encoded).
+ * Resolves to the credentials, 'cancelled' when the client sent "*"
+ * (RFC 9051 §6.2.2, RFC 5034 §4), or null when the connection closed.
+ */
+export async function runPasswordSasl(
+  name: string,
+  initial: string | null,
+  ask: (challenge: string) => Promise<string | null>,
+): Promise<PasswordCredentials | 'cancelled' | null> {
+  const make = MECHANISMS[name];
+  if (!make) throw new Error(`not a mechanism: ${name}`);
+  const exchange = make();
+  let line = initial === '=' ? '' : initial;
+  let challenge = exchange.first;
+  for (let steps = 0; steps < MAX_STEPS; steps++) {
+    if (line === null) {
+      line = await ask(Buffer.from(challenge, 'utf8').toString('base64'));
+      if (line === null) return null;
+    }
+    if (line === '*') return 'cancelled';
+    const result = exchange.step(decode(line));
+    if (typeof result !== 'string') return result;
+    challenge = result;
+    line = null;
+  }
+  throw new SaslFailure('Too many SASL steps');
+}
