@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Account, MailStore } from '../store/types.js';
 import { BUSY } from './hash-gate.js';
+import { recordLogin } from './last-login.js';
 import { hashPassword, needsRehash, verifyPassword } from './password.js';
 import type { AuthThrottle } from './throttle.js';
 
@@ -20,9 +21,11 @@ export interface LoginDeps {
 
 /**
  * The outcome: the account, or why not (the caller maps it to its protocol's
- * reply): `throttled` and `busy` are temporary refusals without a password check.
+ * reply): `throttled` and `busy` are temporary refusals without a password check;
+ * `disabled` follows a right password for a disabled account (told only then, so
+ * it reveals nothing to a guesser).
  */
-export type LoginResult = { ok: true; account: Account } | { ok: false; reason: 'failed' | 'throttled' | 'busy' };
+export type LoginResult = { ok: true; account: Account } | { ok: false; reason: 'failed' | 'throttled' | 'busy' | 'disabled' };
 
 /** Longest user name looked up; longer ones simply fail. */
 const MAX_USER_LENGTH = 256;
@@ -35,8 +38,8 @@ async function verify(deps: LoginDeps, user: string, password: string): Promise<
   return ok ? account : null;
 }
 
-/** Checks a user name and password from a client address. */
-export async function checkLogin(deps: LoginDeps, ip: string, user: string, password: string): Promise<LoginResult> {
+/** Checks a user name and password from a client address; `protocol` ('imap', 'pop3') goes into the account's last login. */
+export async function checkLogin(deps: LoginDeps, ip: string, user: string, password: string, protocol: string): Promise<LoginResult> {
   const admission = await deps.throttle.begin(ip, user);
   if (!admission.admit) return { ok: false, reason: admission.reason };
   let result: Account | null | typeof BUSY = BUSY;
@@ -61,6 +64,11 @@ export async function checkLogin(deps: LoginDeps, ip: string, user: string, pass
       .then((h) => deps.store.setPasswordHash(account.id, h))
       .catch((err: unknown) => deps.log.warn({ err }, 'password rehash failed'));
   }
+  if (account.disabled) {
+    deps.log.warn({ user: account.name, ip }, 'login refused: the account is disabled');
+    return { ok: false, reason: 'disabled' };
+  }
+  recordLogin(deps, account, protocol, ip);
   return { ok: true, account };
 }
 

@@ -1,5 +1,5 @@
 /**
- * `mailkeep user add|passwd|del|list`: account administration on the store
+ * `mailkeep user add|passwd|del|list|set|show`: account administration on the store
  * in the configured data directory. Safe to run while the server runs: the
  * store coordinates processes sharing one database.
  */
@@ -63,6 +63,51 @@ async function list(opts: Record<string, unknown>): Promise<void> {
   process.stdout.write(names.map((n) => `${n}\n`).join(''));
 }
 
+const SWITCH = new Map([
+  ['on', true],
+  ['off', false],
+]);
+
+async function set(name: string, opts: Record<string, unknown>): Promise<void> {
+  const config = configFromOptions(opts);
+  if (opts.disabled === undefined) throw new CliError('nothing to set: give --disabled on|off', EXIT_USAGE);
+  const disabled = SWITCH.get(String(opts.disabled).toLowerCase());
+  if (disabled === undefined) throw new CliError(`--disabled takes on or off, not ${String(opts.disabled)}`, EXIT_USAGE);
+  await withStore(config, async (store) => {
+    const account = await store.findAccount(name);
+    if (!account) throw new CliError(`no such user: ${name}`);
+    await store.setDisabled(account.id, disabled);
+  });
+  // Sessions already logged in stay until they end; new logins are refused at once.
+  process.stdout.write(`${disabled ? 'disabled' : 'enabled'} user ${name}\n`);
+}
+
+async function show(name: string, opts: Record<string, unknown>): Promise<void> {
+  const config = configFromOptions(opts);
+  const account = await withStore(config, (store) => store.findAccount(name));
+  if (!account) throw new CliError(`no such user: ${name}`);
+  const last = account.lastLogin;
+  const shown = {
+    name: account.name,
+    created: account.createdAt.toISOString(),
+    disabled: account.disabled,
+    lastLogin: last ? { at: last.at.toISOString(), protocol: last.protocol, address: last.address } : null,
+    quota: { storage: account.quotaStorage, messages: account.quotaMessages },
+  };
+  if (opts.json === true) {
+    process.stdout.write(`${JSON.stringify(shown)}\n`);
+    return;
+  }
+  const lines = [
+    `user:       ${shown.name}`,
+    `created:    ${shown.created}`,
+    `state:      ${account.disabled ? 'disabled (logins refused)' : 'enabled'}`,
+    `last login: ${last ? `${shown.lastLogin?.at} over ${last.protocol.toUpperCase()} from ${last.address}` : 'never'}`,
+    `quota:      storage ${account.quotaStorage ?? 'unlimited'}, messages ${account.quotaMessages ?? 'unlimited'}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
 /** Registers `user` and its subcommands. */
 export function registerUserCommands(program: Command): void {
   const user = program.command('user').description('manage accounts');
@@ -74,4 +119,10 @@ export function registerUserCommands(program: Command): void {
     .action(passwd);
   withConfigOptions(user.command('del').argument('<name>').description('delete an account and all its mail'), STORE_FLAGS).action(del);
   withConfigOptions(user.command('list').description('list account names'), STORE_FLAGS).action(list);
+  withConfigOptions(user.command('set').argument('<name>').description("change an account's settings"), STORE_FLAGS)
+    .option('--disabled <on|off>', 'refuse (on) or allow (off) logins; the mail stays')
+    .action(set);
+  withConfigOptions(user.command('show').argument('<name>').description('show an account: state, last login, quota'), STORE_FLAGS)
+    .option('--json', 'print JSON')
+    .action(show);
 }

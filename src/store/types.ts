@@ -31,6 +31,19 @@ export interface Account {
   /** Quota limits (RFC 9208); null = unlimited. */
   quotaStorage: number | null;
   quotaMessages: number | null;
+  /** A disabled account keeps its mail but cannot log in (`mailkeep user set --disabled`). */
+  disabled: boolean;
+  /** The last successful login, or null when there was none yet. */
+  lastLogin: LastLogin | null;
+}
+
+/** Where and how an account last logged in. */
+export interface LastLogin {
+  at: Date;
+  /** 'imap' or 'pop3'. */
+  protocol: string;
+  /** The client's address. */
+  address: string;
 }
 
 /** A mailbox row. Names are full hierarchical UTF-8 names with '/' as separator; the inbox is always 'INBOX'. */
@@ -308,6 +321,10 @@ export interface AccountStore {
   getAccount(id: AccountId): Promise<Account | null>;
   listAccounts(): Promise<Account[]>;
   setPasswordHash(id: AccountId, passwordHash: string): Promise<void>;
+  /** Disables or enables logins; NONEXISTENT for an unknown account. */
+  setDisabled(id: AccountId, disabled: boolean): Promise<void>;
+  /** Records a successful login (the account's lastLogin). */
+  recordLogin(id: AccountId, login: LastLogin): Promise<void>;
   /** Removes the account and everything it owns (its aliases included). */
   deleteAccount(id: AccountId): Promise<void>;
 

@@ -31,8 +31,10 @@ const privacyRequired = (): ImapError => no('PRIVACYREQUIRED', 'Plaintext authen
 /** Runs one authentication attempt; resolves to the account or throws NO. */
 async function authenticate(session: ImapSession, user: string, password: string): Promise<Account> {
   if (session.loginDisabled) throw privacyRequired();
-  const res = await checkLogin(session, session.remoteAddress, user, password);
+  const res = await checkLogin(session, session.remoteAddress, user, password, 'imap');
   if (res.ok) return res.account;
+  // RFC 5530 §3: the user should contact the administrator; the credentials were right.
+  if (res.reason === 'disabled') throw no('CONTACTADMIN', 'This account is disabled');
   if (res.reason === 'throttled') throw no('UNAVAILABLE', 'Too many failed logins; try again later');
   // RFC 5530 §3 UNAVAILABLE: a temporary failure; the password was not checked.
   if (res.reason === 'busy') throw no('UNAVAILABLE', 'Too many logins in progress; try again later');

@@ -22,8 +22,9 @@ function requirePrivacy(session: Pop3Session): void {
 
 /** Checks the password and enters the TRANSACTION state, or fails with [AUTH] / [SYS/TEMP]. */
 async function logIn(session: Pop3Session, user: string, password: string): Promise<void> {
-  const res = await checkLogin(session, session.remoteAddress, user, password);
+  const res = await checkLogin(session, session.remoteAddress, user, password, 'pop3');
   if (!res.ok) {
+    if (res.reason === 'disabled') throw failure('This account is disabled; contact the administrator', 'AUTH');
     if (res.reason === 'throttled') throw failure('Too many failed logins; try again later', 'SYS/TEMP');
     // RFC 3206 §4 SYS/TEMP: a temporary failure; the password was not checked.
     if (res.reason === 'busy') throw failure('Too many logins in progress; try again later', 'SYS/TEMP');

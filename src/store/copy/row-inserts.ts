@@ -15,6 +15,8 @@ export interface SqlDialect {
   placeholder(i: number): string;
   /** A stored time: ms since the epoch (SQLite) or the Date itself (PostgreSQL timestamptz). */
   time(d: Date): number | Date;
+  /** A stored boolean: 0/1 (SQLite) or the boolean itself (PostgreSQL). */
+  bool(b: boolean): number | boolean;
   /** Clause that lets an explicit value into an identity column (PostgreSQL `OVERRIDING SYSTEM VALUE`), or ''. */
   identityOverride: string;
 }
@@ -27,8 +29,32 @@ function columnsAndValues(r: InsertableRow, d: SqlDialect): [table: string, colu
     case 'account':
       return [
         'accounts',
-        ['account_id', 'name', 'name_key', 'password_hash', 'created_at', 'quota_storage', 'quota_messages'],
-        [r.id, r.name, r.name.toLowerCase(), r.passwordHash, d.time(r.createdAt), r.quotaStorage, r.quotaMessages],
+        [
+          'account_id',
+          'name',
+          'name_key',
+          'password_hash',
+          'created_at',
+          'quota_storage',
+          'quota_messages',
+          'disabled',
+          'last_login_at',
+          'last_login_protocol',
+          'last_login_address',
+        ],
+        [
+          r.id,
+          r.name,
+          r.name.toLowerCase(),
+          r.passwordHash,
+          d.time(r.createdAt),
+          r.quotaStorage,
+          r.quotaMessages,
+          d.bool(r.disabled),
+          r.lastLogin ? d.time(r.lastLogin.at) : null,
+          r.lastLogin?.protocol ?? null,
+          r.lastLogin?.address ?? null,
+        ],
         true,
       ];
     case 'alias':

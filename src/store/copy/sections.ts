@@ -13,7 +13,7 @@
  */
 import type { AccountId, MailboxId, ModSeq, Uid } from '../../ids.js';
 import { flagList } from '../shared/flags.js';
-import type { StoredTime } from '../shared/rows.js';
+import { type AccountRow, type StoredTime, toAccount } from '../shared/rows.js';
 import type { DumpKey, DumpRecord, DumpSection } from '../types.js';
 
 /** The sections read page by page (counters is one record, read by each backend its own way). */
@@ -40,17 +40,9 @@ const inMailbox = (r: Row) => ({ accountId: num(r.account_id) as AccountId, mail
 const SECTIONS: Record<PagedSection, SectionSql> = {
   accounts: {
     from: 'accounts',
-    columns: 'account_id, name, password_hash, created_at, quota_storage, quota_messages',
+    columns: '*',
     key: ['account_id'],
-    toRecord: (r) => ({
-      kind: 'account',
-      id: num(r.account_id) as AccountId,
-      name: text(r.name),
-      passwordHash: text(r.password_hash),
-      createdAt: time(r.created_at),
-      quotaStorage: r.quota_storage as number | null,
-      quotaMessages: r.quota_messages as number | null,
-    }),
+    toRecord: (r) => ({ kind: 'account', ...toAccount(r as unknown as AccountRow<StoredTime>) }),
   },
   aliases: {
     from: 'aliases',

@@ -6,7 +6,7 @@ import type { AccountId } from '../../ids.js';
 import { canonicalName, INBOX } from '../shared/names.js';
 import { toAccount } from '../shared/rows.js';
 import { StoreError } from '../types.js';
-import type { Account, Alias, AccountStore } from '../types.js';
+import type { Account, Alias, AccountStore, LastLogin } from '../types.js';
 import type { AccountRow } from './rows.js';
 import { dropMessages, insertMailboxes } from './mailbox-tx.js';
 import { firstOf, rowsOf, storable } from './sql.js';
@@ -53,7 +53,20 @@ export function withAccounts<B extends PgBase>(Base: B) {
     }
 
     async setPasswordHash(id: AccountId, passwordHash: string): Promise<void> {
-      const res = await this.pool.query('UPDATE accounts SET password_hash = $1 WHERE account_id = $2', [passwordHash, id]);
+      await this.updateAccount('password_hash = $1', [passwordHash], id);
+    }
+
+    async setDisabled(id: AccountId, disabled: boolean): Promise<void> {
+      await this.updateAccount('disabled = $1', [disabled], id);
+    }
+
+    async recordLogin(id: AccountId, login: LastLogin): Promise<void> {
+      await this.updateAccount('last_login_at = $1, last_login_protocol = $2, last_login_address = $3', [login.at, login.protocol, login.address], id);
+    }
+
+    /** Sets columns of one account (`assignments` numbers its parameters from $1); NONEXISTENT when it is gone. */
+    private async updateAccount(assignments: string, values: unknown[], id: AccountId): Promise<void> {
+      const res = await this.pool.query(`UPDATE accounts SET ${assignments} WHERE account_id = $${values.length + 1}`, [...values, id]);
       if (res.rowCount === 0) throw new StoreError('NONEXISTENT', 'no such account');
     }
 

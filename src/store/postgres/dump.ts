@@ -14,7 +14,7 @@ import { firstOf, rowsOf, SCOPE, type Client } from './sql.js';
 import type { Incoming, PgBase } from './core.js';
 
 /** How the shared copy statements (store/copy/row-inserts.ts) are spelled here; account ids are an identity column. */
-const PG_DIALECT: SqlDialect = { placeholder: (i) => `$${i}`, time: (d) => d, identityOverride: 'OVERRIDING SYSTEM VALUE' };
+const PG_DIALECT: SqlDialect = { placeholder: (i) => `$${i}`, time: (d) => d, bool: (b) => b, identityOverride: 'OVERRIDING SYSTEM VALUE' };
 /** The accounts identity sequence, by name as the schema created it. */
 const ACCOUNT_IDS = "pg_get_serial_sequence('accounts', 'account_id')::regclass";
 

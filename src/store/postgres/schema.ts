@@ -282,8 +282,16 @@ const authAttempts: PgMigration = `
   CREATE INDEX auth_in_flight_pair ON auth_in_flight (pair);
 `;
 
+/** Disabled accounts and the last login (`mailkeep user set --disabled`, `user show`). */
+const accountStates: PgMigration = `
+  ALTER TABLE accounts ADD COLUMN disabled boolean NOT NULL DEFAULT false;
+  ALTER TABLE accounts ADD COLUMN last_login_at timestamptz;
+  ALTER TABLE accounts ADD COLUMN last_login_protocol text;
+  ALTER TABLE accounts ADD COLUMN last_login_address text;
+`;
+
 /** Every migration in order; mailkeep_schema.version says how many have run. */
-export const PG_MIGRATIONS: readonly PgMigration[] = [initialSchema, namespaceVersions, headerFacts, mailboxCounts, authAttempts];
+export const PG_MIGRATIONS: readonly PgMigration[] = [initialSchema, namespaceVersions, headerFacts, mailboxCounts, authAttempts, accountStates];
 
 /** Serializes migrations of one database across nodes (an arbitrary constant: 'mkschema'). */
 const MIGRATION_LOCK = 0x6d6b736368656d61n;

@@ -19,6 +19,11 @@ export interface AccountRow<T extends StoredTime> {
   created_at: T;
   quota_storage: number | null;
   quota_messages: number | null;
+  /** 0/1 in SQLite, a boolean in PostgreSQL. */
+  disabled: number | boolean;
+  last_login_at: T | null;
+  last_login_protocol: string | null;
+  last_login_address: string | null;
 }
 
 /** A mailboxes row. */
@@ -79,6 +84,9 @@ export function toAccount(row: AccountRow<StoredTime>): Account {
     createdAt: toDate(row.created_at),
     quotaStorage: row.quota_storage,
     quotaMessages: row.quota_messages,
+    disabled: Boolean(row.disabled),
+    lastLogin:
+      row.last_login_at === null ? null : { at: toDate(row.last_login_at), protocol: row.last_login_protocol ?? '', address: row.last_login_address ?? '' },
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import type { AccountId } from '../../ids.js';
 import { StoreError } from '../types.js';
-import type { Account, Alias, AccountStore } from '../types.js';
+import type { Account, Alias, AccountStore, LastLogin } from '../types.js';
 import { canonicalName, INBOX } from '../shared/names.js';
 import { toAccount } from '../shared/rows.js';
 import type { SqliteBase } from './core.js';
@@ -42,6 +42,14 @@ export function withAccounts<B extends SqliteBase>(Base: B) {
 
     async setPasswordHash(id: AccountId, passwordHash: string): Promise<void> {
       this.write(() => this.changedOne(this.st.setPassword.run(passwordHash, id), 'account'));
+    }
+
+    async setDisabled(id: AccountId, disabled: boolean): Promise<void> {
+      this.write(() => this.changedOne(this.st.setDisabled.run(disabled ? 1 : 0, id), 'account'));
+    }
+
+    async recordLogin(id: AccountId, login: LastLogin): Promise<void> {
+      this.write(() => this.st.recordLogin.run(login.at.getTime(), login.protocol, login.address, id));
     }
 
     async deleteAccount(id: AccountId): Promise<void> {

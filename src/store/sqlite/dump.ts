@@ -11,7 +11,7 @@ import { pageRecords, pageSql } from '../copy/sections.js';
 import type { SqliteBase } from './core.js';
 
 /** How the shared copy statements (store/copy/row-inserts.ts) are spelled here. */
-const SQLITE_DIALECT: SqlDialect = { placeholder: () => '?', time: (d) => d.getTime(), identityOverride: '' };
+const SQLITE_DIALECT: SqlDialect = { placeholder: () => '?', time: (d) => d.getTime(), bool: (b) => (b ? 1 : 0), identityOverride: '' };
 
 /** Adds the DumpStore role to the SQLite store. */
 export function withDump<B extends SqliteBase>(Base: B) {

@@ -360,6 +360,16 @@ const authAttempts: Migration = (db) => {
   `);
 };
 
+/** Disabled accounts and the last login (`mailkeep user set --disabled`, `user show`). */
+const accountStates: Migration = (db) => {
+  db.exec(`
+    ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN last_login_at INTEGER;         -- epoch ms
+    ALTER TABLE accounts ADD COLUMN last_login_protocol TEXT;
+    ALTER TABLE accounts ADD COLUMN last_login_address TEXT;
+  `);
+};
+
 /** Every migration in order; the database's user_version says how many have run. */
 export const MIGRATIONS: readonly Migration[] = [
   initialSchema,
@@ -371,6 +381,7 @@ export const MIGRATIONS: readonly Migration[] = [
   blobFacts,
   mailboxCounts,
   authAttempts,
+  accountStates,
 ];
 
 /**

@@ -58,6 +58,10 @@ export function prepareStatements(db: Database.Database) {
     accountById: db.prepare<[accountId: number], AccountRow>('SELECT * FROM accounts WHERE account_id = ?'),
     allAccounts: db.prepare<[], AccountRow>('SELECT * FROM accounts ORDER BY name_key'),
     setPassword: db.prepare<[hash: string, accountId: number]>('UPDATE accounts SET password_hash = ? WHERE account_id = ?'),
+    setDisabled: db.prepare<[disabled: number, accountId: number]>('UPDATE accounts SET disabled = ? WHERE account_id = ?'),
+    recordLogin: db.prepare<[at: number, protocol: string, address: string, accountId: number]>(
+      'UPDATE accounts SET last_login_at = ?, last_login_protocol = ?, last_login_address = ? WHERE account_id = ?',
+    ),
     setQuota: db.prepare<[storage: number | null, messages: number | null, accountId: number]>(
       'UPDATE accounts SET quota_storage = ?, quota_messages = ? WHERE account_id = ?',
     ),
