@@ -27,17 +27,21 @@ function usage(message: string): CliError {
 /** `PROTO:N`, collected over repeated --port flags. */
 function collectPort(value: string, previous: PortSpec[] = []): PortSpec[] {
   const m = /^([a-z0-9]+):([0-9]{1,5})$/i.exec(value);
-  const proto = m?.[1]!.toLowerCase() as Proto | undefined;
+  const proto = (m?.[1] ?? '').toLowerCase() as Proto;
   const port = Number(m?.[2]);
-  if (!m || !PROTOS.includes(proto!) || port < 1 || port > 65535) throw usage(`--port takes PROTO:N with PROTO one of ${PROTOS.join(', ')} and N a port, not ${JSON.stringify(value)}`);
+  if (!m || !PROTOS.includes(proto) || port < 1 || port > 65535)
+    throw usage(`--port takes PROTO:N with PROTO one of ${PROTOS.join(', ')} and N a port, not ${JSON.stringify(value)}`);
   if (previous.length >= MAX_PORTS) throw usage(`at most ${MAX_PORTS} --port flags`);
-  return [...previous, { proto: proto!, port }];
+  return [...previous, { proto, port }];
 }
 
 function parseTarget(text: string): Target {
   const at = text.lastIndexOf('@');
   if (at >= 0) {
-    const domain = text.slice(at + 1).toLowerCase().replace(/\.$/, '');
+    const domain = text
+      .slice(at + 1)
+      .toLowerCase()
+      .replace(/\.$/, '');
     if (at === 0 || !HOST_NAME.test(domain) || /[\s<>"]/.test(text)) throw usage(`not an email address: ${JSON.stringify(text)}`);
     return { kind: 'address', address: text, domain };
   }
@@ -57,7 +61,8 @@ function parseDnsServer(text: string): string {
 
 function parseTimeout(text: string): number {
   const seconds = Number(text);
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || seconds <= 0 || seconds > MAX_TIMEOUT_SECONDS) throw usage(`--timeout takes seconds between 0 and ${MAX_TIMEOUT_SECONDS}, not ${JSON.stringify(text)}`);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || seconds <= 0 || seconds > MAX_TIMEOUT_SECONDS)
+    throw usage(`--timeout takes seconds between 0 and ${MAX_TIMEOUT_SECONDS}, not ${JSON.stringify(text)}`);
   return Math.round(seconds * 1000);
 }
 

@@ -64,7 +64,14 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     );
     for (const r of reports) {
       sections.push({ title: `${family(r.spec.proto)} port ${r.spec.port} (${securityName(r.spec.proto)})`, checks: r.checks });
-      if (r.usable) settings.push({ protocol: family(r.spec.proto), server: name.host, port: r.spec.port, security: securityName(r.spec.proto), user: opts.credentials?.user ?? null });
+      if (r.usable)
+        settings.push({
+          protocol: family(r.spec.proto),
+          server: name.host,
+          port: r.spec.port,
+          security: securityName(r.spec.proto),
+          user: opts.credentials?.user ?? null,
+        });
     }
   }
   // RFC 8314 §3.3: implicit TLS preferred; IMAP before POP3 (mail stays on the server).
@@ -81,4 +88,3 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
 }
 
 const rank = (s: ClientSettings): number => (s.protocol === 'IMAP' ? 0 : 2) + (s.security === 'SSL/TLS' ? 0 : 1);
-

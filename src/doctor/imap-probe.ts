@@ -63,7 +63,12 @@ export async function probeImap(conn: LineConn, ctx: ProbeContext, tlsAccepted: 
     return { checks, usable: false };
   }
   if (g[1]!.toUpperCase() === 'BYE') {
-    checks.push(fail(`greeting: the server refuses the connection: ${printable(greeting)}`, 'The server turns this client away (connection limits or a block on your address); check its log.'));
+    checks.push(
+      fail(
+        `greeting: the server refuses the connection: ${printable(greeting)}`,
+        'The server turns this client away (connection limits or a block on your address); check its log.',
+      ),
+    );
     return { checks, usable: false };
   }
   checks.push(ok(`greeting: ${printable(greeting)}`));
@@ -130,7 +135,12 @@ async function logIn(conn: LineConn, ctx: ProbeContext, caps: string[]): Promise
   } else {
     const u = quoted(user);
     const p = quoted(password);
-    if (u === null || p === null) return { check: fail(`login as ${user}: not tried`, 'The user name or password contains a line break, which IMAP LOGIN cannot carry.'), ok: false, caps: null };
+    if (u === null || p === null)
+      return {
+        check: fail(`login as ${user}: not tried`, 'The user name or password contains a line break, which IMAP LOGIN cannot carry.'),
+        ok: false,
+        caps: null,
+      };
     line = `LOGIN ${u} ${p}`;
   }
   const r = await command(conn, 'd4', line);
@@ -143,10 +153,12 @@ async function logIn(conn: LineConn, ctx: ProbeContext, caps: string[]): Promise
 
 function capabilityCheck(caps: string[], afterLogin: boolean): Check {
   const has = NOTABLE.filter((c) => caps.includes(c));
+  const list = has.length ? has.join(', ') : 'none of them';
+  // Servers announce extensions such as CONDSTORE only after login (RFC 9051 §7.2.2).
+  if (!afterLogin) return ok(`capabilities before login: ${list} (log in with --user to see all of IDLE, CONDSTORE, QRESYNC, COMPRESS)`);
   const missing = NOTABLE.filter((c) => !caps.includes(c));
-  const when = afterLogin ? '' : ' (before login; add --user for the full list)';
-  const text = `capabilities${when}: ${has.length ? has.join(', ') : 'none of IDLE, CONDSTORE, QRESYNC, COMPRESS'}${missing.length ? `; not offered: ${missing.join(', ')}` : ''}`;
+  const text = `capabilities: ${list}${missing.length ? `; not offered: ${missing.join(', ')}` : ''}`;
   // Without IDLE (RFC 2177) clients poll, so new mail shows up late.
-  if (!caps.includes('IDLE') && afterLogin) return warn(text, 'Without IDLE new mail appears only when the client polls; enable IDLE on the server.');
+  if (!caps.includes('IDLE')) return warn(text, 'Without IDLE new mail appears only when the client polls; enable IDLE on the server.');
   return ok(text);
 }

@@ -41,7 +41,12 @@ export async function checkName(target: Target, dns: DnsClient, ca: string | nul
   try {
     addresses = await dns.addresses(choice.host);
   } catch (err) {
-    checks.push(fail(`${choice.host}: DNS lookup failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'Check your DNS settings or the --dns-server address.'));
+    checks.push(
+      fail(
+        `${choice.host}: DNS lookup failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        'Check your DNS settings or the --dns-server address.',
+      ),
+    );
     return { checks, host: choice.host, addresses: [], discovered: choice.ports };
   }
   if (addresses.length === 0) {
@@ -64,9 +69,18 @@ async function discover(target: Extract<Target, { kind: 'address' }>, dns: DnsCl
   if (auto) {
     const first = auto.servers[0]!;
     checks.push(ok(`autoconfig: ${auto.url.split('?')[0]} names ${auto.servers.map((s) => `${s.hostname}:${s.port} (${s.proto})`).join(', ')}`));
-    choices.push({ host: first.hostname, why: `named by the autoconfig at autoconfig.${domain}`, ports: auto.servers.filter((s) => s.hostname === first.hostname) });
+    choices.push({
+      host: first.hostname,
+      why: `named by the autoconfig at autoconfig.${domain}`,
+      ports: auto.servers.filter((s) => s.hostname === first.hostname),
+    });
   } else {
-    checks.push(warn(`autoconfig: none at autoconfig.${domain}`, `Clients like Thunderbird then guess the settings; publish autoconfig.${domain} (mailkeep dns lists what to publish).`));
+    checks.push(
+      warn(
+        `autoconfig: none at autoconfig.${domain}`,
+        `Clients like Thunderbird then guess the settings; publish autoconfig.${domain} (mailkeep dns lists what to publish).`,
+      ),
+    );
   }
 
   // RFC 6186 §3.4 / RFC 2782: a target of "." means the service is not offered.
@@ -76,9 +90,18 @@ async function discover(target: Extract<Target, { kind: 'address' }>, dns: DnsCl
     const best = found[0]!;
     const host = best.name.toLowerCase();
     checks.push(ok(`SRV: ${found.map((r) => `${r.service}.${domain} → ${r.name}:${r.port}`).join(', ')}`));
-    choices.push({ host, why: `from the SRV record ${best.service}.${domain}`, ports: found.filter((r) => r.name.toLowerCase() === host).map((r) => ({ proto: r.proto, port: r.port })) });
+    choices.push({
+      host,
+      why: `from the SRV record ${best.service}.${domain}`,
+      ports: found.filter((r) => r.name.toLowerCase() === host).map((r) => ({ proto: r.proto, port: r.port })),
+    });
   } else {
-    checks.push(warn(`SRV: no _imaps/_imap/_pop3s/_pop3 records for ${domain}`, 'Clients that look them up (RFC 6186) fall back to guessing; publish SRV records for your IMAP and POP3 ports.'));
+    checks.push(
+      warn(
+        `SRV: no _imaps/_imap/_pop3s/_pop3 records for ${domain}`,
+        'Clients that look them up (RFC 6186) fall back to guessing; publish SRV records for your IMAP and POP3 ports.',
+      ),
+    );
   }
 
   if (mx.length > 0) {

@@ -39,7 +39,10 @@ export async function probePop3(conn: LineConn, ctx: ProbeContext, tlsAccepted: 
     const refused = greeting.startsWith('-ERR');
     checks.push(
       refused
-        ? fail(`greeting: the server refuses the connection: ${printable(greeting)}`, 'The server turns this client away (connection limits or a block on your address); check its log.')
+        ? fail(
+            `greeting: the server refuses the connection: ${printable(greeting)}`,
+            'The server turns this client away (connection limits or a block on your address); check its log.',
+          )
         : fail(`greeting: not POP3: ${printable(greeting, 80)}`, `Port ${ctx.spec.port} speaks another protocol; check the port number for POP3.`),
     );
     return { checks, usable: false };
@@ -62,7 +65,12 @@ export async function probePop3(conn: LineConn, ctx: ProbeContext, tlsAccepted: 
     conn.send('STLS');
     const st = status(await conn.readLine());
     if (!st.ok) {
-      checks.push(fail(`port ${ctx.spec.port} offers no STLS: passwords would travel in clear (${printable(st.text, 80)})`, 'Enable TLS on the server, or set the client to port 995 with SSL/TLS.'));
+      checks.push(
+        fail(
+          `port ${ctx.spec.port} offers no STLS: passwords would travel in clear (${printable(st.text, 80)})`,
+          'Enable TLS on the server, or set the client to port 995 with SSL/TLS.',
+        ),
+      );
       return { checks, usable: false };
     }
     const secured = await secureAfterStartTls(conn, ctx, checks);
@@ -88,7 +96,8 @@ export async function probePop3(conn: LineConn, ctx: ProbeContext, tlsAccepted: 
 
 async function logIn(conn: LineConn, ctx: ProbeContext): Promise<{ check: Check; ok: boolean }> {
   const { user, password } = ctx.credentials!;
-  if (/[\r\n\0]/.test(user + password)) return { check: fail(`login as ${user}: not tried`, 'The user name or password contains a line break, which POP3 cannot carry.'), ok: false };
+  if (/[\r\n\0]/.test(user + password))
+    return { check: fail(`login as ${user}: not tried`, 'The user name or password contains a line break, which POP3 cannot carry.'), ok: false };
   conn.send(`USER ${user}`);
   let answer = status(await conn.readLine());
   if (answer.ok) {

@@ -36,7 +36,12 @@ export async function secureAfterStartTls(conn: LineConn, ctx: ProbeContext, che
     checks.push(...judged.checks);
     return { accepted: judged.accepted };
   } catch (err) {
-    checks.push(fail(`TLS after STARTTLS on port ${ctx.spec.port} failed: ${(err as Error).message}`, 'The server announced STARTTLS but could not complete it; check its TLS certificate and key settings.'));
+    checks.push(
+      fail(
+        `TLS after STARTTLS on port ${ctx.spec.port} failed: ${(err as Error).message}`,
+        'The server announced STARTTLS but could not complete it; check its TLS certificate and key settings.',
+      ),
+    );
     return null;
   }
 }

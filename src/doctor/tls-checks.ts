@@ -27,11 +27,13 @@ export function judgeTls(socket: TLSSocket, host: string, now = Date.now()): { c
   const version = socket.getProtocol() ?? 'unknown';
   const cipher = socket.getCipher()?.name ?? 'unknown';
   if (version === 'TLSv1' || version === 'TLSv1.1') {
-    checks.push(warn(`TLS: ${version}, ${cipher}`, `${version} is obsolete (RFC 8996); enable TLS 1.2 or 1.3 on the server, as current clients refuse older versions.`));
+    checks.push(
+      warn(`TLS: ${version}, ${cipher}`, `${version} is obsolete (RFC 8996); enable TLS 1.2 or 1.3 on the server, as current clients refuse older versions.`),
+    );
   } else checks.push(ok(`TLS: ${version}, ${cipher}`));
 
   const cert = socket.getPeerCertificate(true) as DetailedPeerCertificate;
-  if (!cert || !cert.raw) {
+  if (!cert?.raw) {
     checks.push(fail('TLS: the server sent no certificate', 'Configure a certificate on the server.'));
     return { checks, accepted: false };
   }
@@ -47,7 +49,7 @@ export function judgeTls(socket: TLSSocket, host: string, now = Date.now()): { c
       selfSigned
         ? fail(
             `certificate: self-signed, not trusted (${fingerprint})`,
-            'Clients will warn or refuse. Install a certificate from a CA (e.g. Let\'s Encrypt) on the server; until then compare this fingerprint with the one in the server\'s log before accepting it, or pass the certificate with --ca-file.',
+            "Clients will warn or refuse. Install a certificate from a CA (e.g. Let's Encrypt) on the server; until then compare this fingerprint with the one in the server's log before accepting it, or pass the certificate with --ca-file.",
           )
         : fail(
             `certificate: not trusted (${error}; issued by ${commonName(cert.issuer)})`,
@@ -55,7 +57,9 @@ export function judgeTls(socket: TLSSocket, host: string, now = Date.now()): { c
           ),
     );
   } else {
-    checks.push(ok(selfSigned ? `certificate: trusted self-signed certificate (${fingerprint})` : `certificate: trusted, issued by ${commonName(cert.issuer)}`));
+    checks.push(
+      ok(selfSigned ? `certificate: trusted self-signed certificate (${fingerprint})` : `certificate: trusted, issued by ${commonName(cert.issuer)}`),
+    );
   }
 
   const mismatch = checkServerIdentity(host, cert);
@@ -75,10 +79,15 @@ export function judgeTls(socket: TLSSocket, host: string, now = Date.now()): { c
   const until = new Date(notAfter).toISOString().slice(0, 10);
   if (notAfter <= now) {
     accepted = false;
-    checks.push(fail(`certificate: expired on ${until} (${-days} days ago)`, 'Clients will refuse it. Renew the certificate on the server (and make the renewal automatic).'));
+    checks.push(
+      fail(
+        `certificate: expired on ${until} (${-days} days ago)`,
+        'Clients will refuse it. Renew the certificate on the server (and make the renewal automatic).',
+      ),
+    );
   } else if (notBefore > now) {
     accepted = false;
-    checks.push(fail(`certificate: not valid before ${cert.valid_from}`, "Check the clock of the server and of this machine, or reissue the certificate."));
+    checks.push(fail(`certificate: not valid before ${cert.valid_from}`, 'Check the clock of the server and of this machine, or reissue the certificate.'));
   } else if (days < EXPIRY_WARN_DAYS) {
     checks.push(warn(`certificate: expires in ${days} days (${until})`, 'Renew the certificate on the server soon.'));
   } else checks.push(ok(`certificate: expires in ${days} days (${until})`));
