@@ -60,7 +60,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   if (address !== undefined) {
     const tls = tlsOptions(name.host, opts.ca);
     const reports = await Promise.all(
-      ports.map((spec) => checkPort(address, { host: name.host, spec, tls, credentials: opts.credentials, timeoutMs: opts.timeoutMs })),
+      ports.map((spec) => checkPort({ host: name.host, address, spec, tls, credentials: opts.credentials, timeoutMs: opts.timeoutMs })),
     );
     for (const r of reports) {
       sections.push({ title: `${family(r.spec.proto)} port ${r.spec.port} (${securityName(r.spec.proto)})`, checks: r.checks });

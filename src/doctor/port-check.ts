@@ -16,9 +16,9 @@ export interface PortReport extends ProbeResult {
   spec: PortSpec;
 }
 
-/** Probes one port of `address` (the resolved `ctx.host`). */
-export async function checkPort(address: string, ctx: ProbeContext): Promise<PortReport> {
-  const { spec } = ctx;
+/** Probes one port of `ctx.address` (an address of `ctx.host`). */
+export async function checkPort(ctx: ProbeContext): Promise<PortReport> {
+  const { spec, address } = ctx;
   const tcp = await probeTcp(ctx.host, address, spec, ctx.timeoutMs);
   const checks: Check[] = [tcp.check];
   if (!tcp.socket) return { spec, checks, usable: false };
