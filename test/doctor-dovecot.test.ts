@@ -15,7 +15,11 @@ import { mailkeep } from './cli-helpers.js';
 import { makeTestCerts, type TestCerts } from './helpers/test-certs.js';
 
 const hasDovecot = spawnSync('dovecot', ['--version']).status === 0;
-const skip = !hasDovecot ? 'dovecot is not installed (apt-get install -y dovecot-imapd dovecot-pop3d)' : process.getuid?.() !== 0 ? 'Dovecot needs root here' : false;
+const skip = !hasDovecot
+  ? 'dovecot is not installed (apt-get install -y dovecot-imapd dovecot-pop3d)'
+  : process.getuid?.() !== 0
+    ? 'Dovecot needs root here'
+    : false;
 
 describe('mailkeep doctor against Dovecot', { skip }, () => {
   let dir: string;
@@ -26,8 +30,23 @@ describe('mailkeep doctor against Dovecot', { skip }, () => {
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'mailkeep-doctor-dovecot-'));
     certs = await makeTestCerts(dir);
-    dovecot = await startDovecot({ maxConnections: 10, keep: false, pop3: true, tls: { cert: certs.valid.cert, key: certs.valid.key }, tempPrefix: 'doctor-dovecot' });
-    ports = ['--port', `imaps:${dovecot.imapsPort}`, '--port', `imap:${dovecot.port}`, '--port', `pop3s:${dovecot.pop3sPort}`, '--port', `pop3:${dovecot.pop3Port}`];
+    dovecot = await startDovecot({
+      maxConnections: 10,
+      keep: false,
+      pop3: true,
+      tls: { cert: certs.valid.cert, key: certs.valid.key },
+      tempPrefix: 'doctor-dovecot',
+    });
+    ports = [
+      '--port',
+      `imaps:${dovecot.imapsPort}`,
+      '--port',
+      `imap:${dovecot.port}`,
+      '--port',
+      `pop3s:${dovecot.pop3sPort}`,
+      '--port',
+      `pop3:${dovecot.pop3Port}`,
+    ];
   });
 
   after(async () => {
@@ -49,11 +68,29 @@ describe('mailkeep doctor against Dovecot', { skip }, () => {
     assert.match(r.stdout, /✓ greeting: \* OK \[CAPABILITY [^\]]*\] Dovecot/);
     assert.equal((r.stdout.match(/✓ login as \S+: accepted/g) ?? []).length, 4, r.stdout);
     assert.match(r.stdout, /✓ capabilities: IDLE, CONDSTORE, QRESYNC/);
-    assert.match(r.stdout, new RegExp(`Verdict: 2 problems found[^\\n]*\\n {2}Incoming mail \\(IMAP\\): server 127.0.0.1, port ${dovecot.imapsPort}, connection security SSL/TLS`));
+    assert.match(
+      r.stdout,
+      new RegExp(`Verdict: 2 problems found[^\\n]*\\n {2}Incoming mail \\(IMAP\\): server 127.0.0.1, port ${dovecot.imapsPort}, connection security SSL/TLS`),
+    );
   });
 
   it('a wrong password is named as such, from IMAP and POP3', () => {
-    const r = mailkeep(['doctor', '127.0.0.1', '--port', `imaps:${dovecot.imapsPort}`, '--port', `pop3:${dovecot.pop3Port}`, '--ca-file', certs.ca.cert, '--user', dovecot.user, '--password-stdin'], 'wrong\n');
+    const r = mailkeep(
+      [
+        'doctor',
+        '127.0.0.1',
+        '--port',
+        `imaps:${dovecot.imapsPort}`,
+        '--port',
+        `pop3:${dovecot.pop3Port}`,
+        '--ca-file',
+        certs.ca.cert,
+        '--user',
+        dovecot.user,
+        '--password-stdin',
+      ],
+      'wrong\n',
+    );
     assert.equal(r.status, 1, r.stdout + r.stderr);
     assert.equal((r.stdout.match(/✗ login as \S+: wrong user name or password/g) ?? []).length, 2, r.stdout);
   });
