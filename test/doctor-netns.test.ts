@@ -50,21 +50,27 @@ describe('mailkeep doctor: failures built in a network namespace', { skip: unava
   const children: ChildProcess[] = [];
 
   /** Starts a process in the namespace and waits for `ready` on its stdout. */
-  async function startInNs(args: string[], ready: string): Promise<void> {
+  /** Starts a process in the namespace, waits for `ready` on its stdout, and returns what it printed so far. */
+  async function startInNs(args: string[], ready: string): Promise<string> {
     const child = ns.spawn(process.execPath, args, cleanEnv());
     children.push(child);
     let output = '';
-    await new Promise<void>((resolve, reject) => {
+    return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`not ready: ${args.join(' ')}\n${output}`)), 30_000);
       const seen = (d: Buffer): void => {
         output += d.toString();
         if (output.includes(ready)) {
           clearTimeout(timer);
-          resolve();
+          // Keep draining (a full pipe would block the child), without keeping the output.
+          child.stdout!.off('data', seen);
+          child.stdout!.resume();
+          resolve(output);
         }
       };
       child.stdout!.on('data', seen);
-      child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => {
+        if (output.length < 65536) output += d.toString();
+      });
       child.once('exit', (code) => reject(new Error(`exited with ${code}: ${output}`)));
     });
   }
@@ -90,6 +96,26 @@ describe('mailkeep doctor: failures built in a network namespace', { skip: unava
     return ns.run(process.execPath, [BIN, 'doctor', ...args, ...login], password === undefined ? '' : `${password}\n`, cleanEnv());
   }
 
+  let autoconfigDns: string;
+
+  /**
+   * An email domain published only by autoconfig: a DNS server (helpers/dns-server.ts) and the
+   * clientConfig document on port 80 of autoconfig.auto.test, both inside the namespace.
+   */
+  async function startAutoconfigDomain(): Promise<string> {
+    const xml = `<?xml version="1.0"?><clientConfig version="1.1"><emailProvider id="auto.test"><domain>auto.test</domain>
+<incomingServer type="imap"><hostname>localhost</hostname><port>${PORT.healthy.imaps}</port><socketType>SSL</socketType><username>%EMAILLOCALPART%</username></incomingServer>
+<incomingServer type="pop3"><hostname>localhost</hostname><port>${PORT.healthy.pop3}</port><socketType>STARTTLS</socketType></incomingServer>
+</emailProvider></clientConfig>`;
+    const script = `import { startDnsServer } from ${JSON.stringify(new URL('./helpers/dns-server.js', import.meta.url).href)};
+import { createServer } from 'node:http';
+const dns = await startDnsServer({ 'auto.test': {}, 'autoconfig.auto.test': { a: ['127.0.0.1'] }, localhost: { a: ['127.0.0.1'] } });
+createServer((req, res) => { res.setHeader('content-type', 'text/xml'); res.end(${JSON.stringify(xml)}); })
+  .listen(80, '127.0.0.1', () => console.log('ready ' + dns.address));`;
+    const output = await startInNs(['--input-type=module', '-e', script], 'ready ');
+    return /ready (\S+)/.exec(output)![1]!;
+  }
+
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'mailkeep-doctor-'));
     certs = await makeTestCerts(dir);
@@ -103,6 +129,7 @@ describe('mailkeep doctor: failures built in a network namespace', { skip: unava
       serve('other-name', certs.otherName, { imaps: PORT.otherName }),
       serve('expired', certs.expired, { imaps: PORT.expired }),
       serve('self-signed', certs.selfSigned, { imaps: PORT.selfSigned }),
+      startAutoconfigDomain().then((address) => (autoconfigDns = address)),
       startInNs(['-e', `require('node:net').createServer(() => {}).listen(${PORT.reset}, '127.0.0.1', () => console.log('listening'))`], 'listening'),
     ]);
   });
@@ -140,6 +167,21 @@ describe('mailkeep doctor: failures built in a network namespace', { skip: unava
       ),
     );
     assert.ok(!r.stdout.includes(PASSWORD) && !r.stderr.includes(PASSWORD), 'the password is never printed');
+  });
+
+  it('an address whose domain publishes autoconfig: its servers and ports are the ones tested', async () => {
+    const r = await doctor(['alice@auto.test', '--dns-server', autoconfigDns, '--ca-file', certs.ca.cert], PASSWORD);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `✓ autoconfig: http://autoconfig.auto.test/mail/config-v1.1.xml names localhost:${PORT.healthy.imaps} \\(imaps\\), localhost:${PORT.healthy.pop3} \\(pop3\\)`,
+      ),
+    );
+    assert.match(r.stdout, /✓ testing localhost \(named by the autoconfig at autoconfig.auto.test\) at 127.0.0.1/);
+    assert.match(r.stdout, /! SRV: no _imaps\/_imap\/_pop3s\/_pop3 records for auto.test/);
+    const titles = r.stdout.split('\n').filter((l) => /^(IMAP|POP3) port/.test(l));
+    assert.deepEqual(titles, [`IMAP port ${PORT.healthy.imaps} (SSL/TLS)`, `POP3 port ${PORT.healthy.pop3} (STARTTLS)`]);
   });
 
   it('a wrong password: its own verdict from AUTHENTICATIONFAILED / [AUTH], exit 1', async () => {
