@@ -35,9 +35,9 @@ async function doctor(proto: Proto, port: number, withLogin = false): Promise<st
     credentials: withLogin ? { user: 'alice', password: 'secret' } : null,
     ca: null,
     dnsServer: null,
-    timeoutMs: 1500,
+    timeoutMs: 5000,
   });
-  assert.ok(Date.now() - started < 20_000, 'bounded by the step timeouts');
+  assert.ok(Date.now() - started < 60_000, 'bounded by the step timeouts');
   return renderText(report);
 }
 
@@ -70,7 +70,7 @@ describe('mailkeep doctor against hostile or odd servers', () => {
   it('silence after connect: timed out, with the hint about implicit TLS', async () => {
     const port = await fake(() => {});
     const text = await doctor('imap', port);
-    assert.match(text, /✗ port \d+: no answer within 1.5 s\n {4}→ No IMAP greeting on port \d+: if this port expects TLS from the start, use --port imaps:\d+/);
+    assert.match(text, /✗ port \d+: no answer within 5 s\n {4}→ No IMAP greeting on port \d+: if this port expects TLS from the start, use --port imaps:\d+/);
   });
 
   it('a plaintext-only IMAP server: no STARTTLS, passwords in clear', async () => {

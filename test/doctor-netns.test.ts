@@ -56,7 +56,8 @@ describe('mailkeep doctor: failures built in a network namespace', { skip: unava
     children.push(child);
     let output = '';
     return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`not ready: ${args.join(' ')}\n${output}`)), 30_000);
+      // Generous: several servers start at once on a shared, busy machine.
+      const timer = setTimeout(() => reject(new Error(`not ready: ${args.join(' ')}\n${output}`)), 120_000);
       const seen = (d: Buffer): void => {
         output += d.toString();
         if (output.includes(ready)) {
@@ -91,8 +92,10 @@ describe('mailkeep doctor: failures built in a network namespace', { skip: unava
     );
   }
 
+  /** Runs the doctor in the namespace; steps get 30 s (a busy machine) unless the test sets --timeout. */
   function doctor(args: string[], password?: string) {
     const login = password === undefined ? [] : ['--user', 'alice', '--password-stdin'];
+    if (!args.includes('--timeout')) args = [...args, '--timeout', '30'];
     return ns.run(process.execPath, [BIN, 'doctor', ...args, ...login], password === undefined ? '' : `${password}\n`, cleanEnv());
   }
 
@@ -122,7 +125,8 @@ createServer((req, res) => { res.setHeader('content-type', 'text/xml'); res.end(
     ns = createNamespace('doctor');
     ns.nft(RULES);
     const plaintextConfig = path.join(dir, 'plaintext.toml');
-    writeFileSync(plaintextConfig, '[plaintext-auth]\nallow-insecure = true\n');
+    // Plaintext logins allowed, and an address refused after its first failed login (for the throttled case).
+    writeFileSync(plaintextConfig, '[plaintext-auth]\nallow-insecure = true\n\n[auth-throttle]\nmax-failures-per-ip = 1\n');
     await Promise.all([
       serve('healthy', certs.valid, PORT.healthy),
       serve('plaintext', certs.valid, PORT.plaintext, ['--config', plaintextConfig]),
@@ -203,6 +207,18 @@ createServer((req, res) => { res.setHeader('content-type', 'text/xml'); res.end(
     assert.match(r.stdout, new RegExp(`✗ port ${p.pop3} accepts USER/PASS before STLS\\n    → .*disable_plaintext_auth = yes`));
     // STARTTLS itself works: the client settings are still offered.
     assert.match(r.stdout, /These settings work meanwhile:\n {2}Incoming mail \(IMAP\): server localhost, port 11143, connection security STARTTLS/);
+  });
+
+  it('a login refused after failed ones: UNAVAILABLE gets its own verdict', async () => {
+    const args = ['localhost', '--port', `imap:${PORT.plaintext.imap}`, '--ca-file', certs.ca.cert];
+    const first = await doctor(args, 'not the password');
+    assert.match(first.stdout, /✗ login as alice: wrong user name or password/);
+    const second = await doctor(args, 'not the password');
+    assert.equal(second.status, 1, second.stdout);
+    assert.match(
+      second.stdout,
+      /✗ login as alice: refused for now, too many attempts or the server is busy \(server said: Too many failed logins; try again later\)\n {4}→ Wait a few minutes/,
+    );
   });
 
   it('a certificate for another name', async () => {
