@@ -47,6 +47,8 @@ export interface DoctorReport {
   warnings: number;
   /** Working settings, best first (SSL/TLS before STARTTLS, RFC 8314). */
   settings: ClientSettings[];
+  /** Settings of ports held back only by their certificate or the login: usable once those are fixed. */
+  onceFixed: ClientSettings[];
 }
 
 /** Runs every check; never throws for a server's behaviour (that is a line in the report). */
@@ -56,6 +58,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   const sections: Section[] = [{ title: 'Name', checks: name.checks }];
   const ports = opts.ports ?? (name.discovered.length > 0 ? name.discovered : [...DEFAULT_PORTS]);
   const settings: ClientSettings[] = [];
+  const onceFixed: ClientSettings[] = [];
   const address = name.addresses[0];
   if (address !== undefined) {
     const tls = tlsOptions(name.host, opts.ca);
@@ -64,18 +67,20 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     const reports = await Promise.all(contexts.map((ctx, i) => finishPort(connected[i]!, ctx)));
     for (const r of reports) {
       sections.push({ title: `${family(r.spec.proto)} port ${r.spec.port} (${securityName(r.spec.proto)})`, checks: r.checks });
-      if (r.usable)
-        settings.push({
-          protocol: family(r.spec.proto),
-          server: name.host,
-          port: r.spec.port,
-          security: securityName(r.spec.proto),
-          user: opts.credentials?.user ?? null,
-        });
+      const entry = {
+        protocol: family(r.spec.proto),
+        server: name.host,
+        port: r.spec.port,
+        security: securityName(r.spec.proto),
+        user: opts.credentials?.user ?? null,
+      };
+      if (r.usable) settings.push(entry);
+      else if (r.reachable) onceFixed.push(entry);
     }
   }
   // RFC 8314 §3.3: implicit TLS preferred; IMAP before POP3 (mail stays on the server).
   settings.sort((a, b) => rank(a) - rank(b));
+  onceFixed.sort((a, b) => rank(a) - rank(b));
   const all = sections.flatMap((s) => s.checks);
   return {
     target: opts.target.kind === 'host' ? opts.target.host : opts.target.address,
@@ -84,6 +89,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
     failures: all.filter((c) => c.status === 'fail').length,
     warnings: all.filter((c) => c.status === 'warn').length,
     settings,
+    onceFixed,
   };
 }
 

@@ -118,7 +118,7 @@ export async function probeImap(conn: LineConn, ctx: ProbeContext, tlsAccepted: 
   }
   checks.push(capabilityCheck(caps, afterLogin));
   conn.send('d9 LOGOUT');
-  return { checks, usable };
+  return { checks, usable, reachable: true };
 }
 
 async function logIn(conn: LineConn, ctx: ProbeContext, caps: string[]): Promise<{ check: Check; ok: boolean; caps: string[] | null }> {

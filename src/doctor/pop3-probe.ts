@@ -86,7 +86,7 @@ export async function probePop3(conn: LineConn, ctx: ProbeContext, tlsAccepted: 
   }
   checks.push(ok(`capabilities: ${caps.length ? printable(caps.join(' '), 120) : 'none listed (no CAPA)'}`));
   conn.send('QUIT');
-  return { checks, usable };
+  return { checks, usable, reachable: true };
 }
 
 async function logIn(conn: LineConn, ctx: ProbeContext): Promise<{ check: Check; ok: boolean }> {

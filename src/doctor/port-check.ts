@@ -46,7 +46,7 @@ export async function finishPort(tcp: TcpOutcome, ctx: ProbeContext): Promise<Po
     } else conn = new LineConn(tcp.socket, ctx.timeoutMs);
     const dialog = family(spec.proto) === 'IMAP' ? probeImap : probePop3;
     const result = await dialog(conn, ctx, tlsAccepted);
-    return { spec, checks: [...checks, ...result.checks], usable: result.usable };
+    return { ...result, spec, checks: [...checks, ...result.checks] };
   } catch (err) {
     checks.push(failureCheck(ctx.host, spec, err));
     return { spec, checks, usable: false };

@@ -28,6 +28,8 @@ export interface ProbeContext {
 export interface ProbeResult {
   checks: Check[];
   usable: boolean;
+  /** The dialog got through TLS: only certificate or login problems stand between a client and this port. */
+  reachable?: boolean;
 }
 
 /** Upgrades after STARTTLS/STLS and judges the session; null when the handshake failed (the line says why). */

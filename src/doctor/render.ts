@@ -23,16 +23,13 @@ export function renderText(report: DoctorReport): string {
 }
 
 function verdict(report: DoctorReport): string[] {
-  const lines: string[] = [];
   const warned = report.warnings > 0 ? ` (${report.warnings} warning${report.warnings === 1 ? '' : 's'} above)` : '';
-  if (report.failures === 0) lines.push(`Verdict: everything works${warned}. Set up your client with:`);
-  else {
-    const problems = `${report.failures} problem${report.failures === 1 ? '' : 's'} found: fix the ✗ lines above`;
-    lines.push(report.settings.length > 0 ? `Verdict: ${problems}. These settings work meanwhile:` : `Verdict: ${problems}. No port works for a client yet.`);
-  }
-  const best = bestPerProtocol(report.settings);
-  for (const s of best) lines.push(...settingsLines(s));
-  return lines;
+  if (report.failures === 0)
+    return [`Verdict: everything works${warned}. Set up your client with:`, ...bestPerProtocol(report.settings).flatMap(settingsLines)];
+  const problems = `Verdict: ${report.failures} problem${report.failures === 1 ? '' : 's'} found: fix the ✗ lines above`;
+  if (report.settings.length > 0) return [`${problems}. These settings work meanwhile:`, ...bestPerProtocol(report.settings).flatMap(settingsLines)];
+  if (report.onceFixed.length > 0) return [`${problems}. Then set up your client with:`, ...bestPerProtocol(report.onceFixed).flatMap(settingsLines)];
+  return [`${problems}. No port works for a client yet.`];
 }
 
 /** The best working port of IMAP and of POP3 (settings arrive sorted best first). */
