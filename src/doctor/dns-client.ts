@@ -3,8 +3,7 @@
  * server given with --dns-server (Node's Resolver#setServers takes "ip:port"
  * and "[ip6]:port"). Every query is bounded by the step timeout.
  */
-import { lookup } from 'node:dns/promises';
-import { Resolver } from 'node:dns/promises';
+import { lookup, Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 
 /** An SRV answer (RFC 2782). */
