@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { registerAliasCommands } from './alias.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { registerDeliverCommand } from './deliver.js';
+import { registerDoctorCommand } from './doctor.js';
 import { registerExportCommand } from './export.js';
 import { registerImportCommand } from './import.js';
 import { registerMigrateCommand } from './migrate.js';
@@ -28,6 +29,7 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerDeliverCommand,
   registerAliasCommands,
   registerStoreCommands,
+  registerDoctorCommand,
 ];
 
 function version(): string {
