@@ -18,7 +18,7 @@ import { yieldToLoop } from '../../store/shared/background.js';
 /** Event-loop time one slice should take at most. */
 const SLICE_TARGET_MS = 8;
 /** Slices never shrink below this (or the limit, when smaller): each transaction has a fixed cost. */
-const MIN_SLICE = 50;
+const MIN_SLICE = 100;
 
 /** Runs `run` on consecutive slices of `items`, at most `size` each, yielding to the event loop between them. */
 export async function inSlices<T>(items: readonly T[], size: number, run: (slice: readonly T[]) => Promise<void>): Promise<void> {
