@@ -9,6 +9,7 @@ import { enableCondstore } from '../condstore.js';
 import { no } from '../errors.js';
 import { canonicalFlags, isStoreOutcome } from '../flags.js';
 import { formatNumbers, type SequenceSet } from '../../search/sequence-set.js';
+import { eachStep, runSliced } from '../../store/shared/background.js';
 import { ParseError, type ArgReader } from '../wire/reader.js';
 import { resolveSet, selectedView } from './message-set.js';
 import { command, PRESYNC_BY_UID } from './spec.js';
@@ -75,10 +76,13 @@ export const store = command({
       view.owe(res.changed.map((s) => s.uid));
     } else {
       // .SILENT: the client knows the outcome unless another change slipped in before this one.
-      for (const s of res.changed) {
-        const before = view.messages[view.indexOfUid(s.uid)];
-        if (before && isStoreOutcome(before.flags, args.op, args.flags, s.flags)) view.silence(s.uid, s.modseq);
-      }
+      // In steps: a STORE 1:* of 100,000 messages must not stall other sessions (issue 18, finding 10).
+      await runSliced(
+        eachStep(res.changed, (s) => {
+          const before = view.messages[view.indexOfUid(s.uid)];
+          if (before && isStoreOutcome(before.flags, args.op, args.flags, s.flags)) view.silence(s.uid, s.modseq);
+        }),
+      );
     }
     if (res.conflicts.length > 0) {
       const names = inv.uid ? res.conflicts : res.conflicts.map((u) => view.seqOf(u)).sort((a, b) => a - b);

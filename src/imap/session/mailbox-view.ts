@@ -16,6 +16,7 @@
  * the client got (RFC 9051 §7.3.5).
  */
 import type { MailboxId, ModSeq, SeqNum, Uid } from '../../ids.js';
+import { ITEMS_PER_STEP, type Steps } from '../../store/shared/background.js';
 import type { MessageSummary } from '../../store/types.js';
 
 /** Per-message state as the session knows it (immutable; replaced on change). */
@@ -38,9 +39,9 @@ export class MailboxView {
   /** Expunged in the store; EXPUNGE not yet sent. */
   private readonly expunged = new Set<number>();
   /** UIDs whose flags the next sync must report even if unchanged (a STORE's own set). */
-  private readonly owedFlags = new Set<number>();
+  private owedFlags = new Set<number>();
   /** UID → modseq of a .SILENT STORE's own change, which the next sync leaves unreported. */
-  private readonly silencedFlags = new Map<number, number>();
+  private silencedFlags = new Map<number, number>();
   /** Keywords the client was told of in FLAGS (SELECT's and every later one). */
   readonly keywordsInFlags: Set<string>;
 
@@ -166,12 +167,12 @@ export class MailboxView {
     return { report: this.owedFlags, silenced: this.silencedFlags };
   }
 
-  /** Takes what the command recorded for the sync that reports it. */
+  /** Takes what the command recorded for the sync that reports it (handed over, not copied: a big STORE owes 100,000). */
   takeOwed(): OwedFlags {
     if (this.owedFlags.size === 0 && this.silencedFlags.size === 0) return NOTHING_OWED;
-    const owed = { report: new Set(this.owedFlags), silenced: new Map(this.silencedFlags) };
-    this.owedFlags.clear();
-    this.silencedFlags.clear();
+    const owed = { report: this.owedFlags, silenced: this.silencedFlags };
+    this.owedFlags = new Set();
+    this.silencedFlags = new Map();
     return owed;
   }
 
@@ -197,11 +198,12 @@ export class MailboxView {
   }
 
   /**
-   * Removes every message whose EXPUNGE is owed, in one pass; returns their
-   * former indices and UIDs in descending order, the order in which EXPUNGE
-   * responses keep each sequence number valid (RFC 9051 §7.5.1).
+   * Removes every message whose EXPUNGE is owed, in one pass (with pause
+   * points, see Steps); returns their former indices and UIDs in descending
+   * order, the order in which EXPUNGE responses keep each sequence number
+   * valid (RFC 9051 §7.5.1). The view is consistent again once it returns.
    */
-  removeExpunged(): Array<{ index: number; uid: number }> {
+  *removeExpunged(): Steps<Array<{ index: number; uid: number }>> {
     if (this.expunged.size === 0) return [];
     const removed: Array<{ index: number; uid: number }> = [];
     const arr = this.own();
@@ -214,6 +216,7 @@ export class MailboxView {
       } else {
         arr[w++] = m;
       }
+      if (r % ITEMS_PER_STEP === ITEMS_PER_STEP - 1) yield;
     }
     arr.length = w;
     this.expunged.clear();

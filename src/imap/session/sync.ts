@@ -21,6 +21,7 @@ import { condstore, fetchHead, qresync, uidOnly, vanishedMode } from '../condsto
 import { formatFlags } from '../flags.js';
 import { SYSTEM_FLAGS } from '../../mail/flags.js';
 import { formatNumbers } from '../../search/sequence-set.js';
+import { eachStep, runNow, runSliced, WorkSlice, type Steps } from '../../store/shared/background.js';
 import type { MailboxChanges, MessageSummary } from '../../store/types.js';
 import type { IndexChanges } from './mailbox-index.js';
 import type { MailboxView, OwedFlags } from './mailbox-view.js';
@@ -38,6 +39,12 @@ export class MailboxGone extends Error {
 
 /** Flag lines up to this many are framed to share; more (a big STORE's own) go in batches with backpressure. */
 const SHARED_FLAG_LINES = 64;
+/**
+ * A change of at most this many messages is reported in one go, without a
+ * promise step (an idler's wake-up); a bigger one (a big STORE or EXPUNGE)
+ * in steps that let other sessions run between them (issue 18, finding 10).
+ */
+const REPORT_AT_ONCE = 1024;
 
 /**
  * Applies store changes to the selected view and queues the untagged
@@ -55,11 +62,13 @@ export function syncSelected(session: ImapSession, state: Selected, allowExpunge
   const index = session.indexCache;
   if (!deferFlags && !view.owesFlags) {
     const changes = index.changesSinceNow(state.account.id, view.mailboxId, view.modseq);
-    const upTo = changes && claimBound(session, state, changes, allowExpunge);
-    const first = upTo ? index.claimedNow(state.account.id, view.mailboxId, upTo) : null;
-    if (changes && (upTo === null || first !== null)) {
-      for (const i of report(session, state, changes, allowExpunge, first, false)) sendShared(session, flagsLine(session, view, i));
-      return undefined;
+    if (changes && changes.changed.length + changes.expunged.length <= REPORT_AT_ONCE) {
+      const upTo = claimBound(session, state, changes, allowExpunge);
+      const first = upTo === null ? null : index.claimedNow(state.account.id, view.mailboxId, upTo);
+      if (upTo === null || first !== null) {
+        for (const i of runNow(report(session, state, changes, allowExpunge, first, false))) sendShared(session, flagsLine(session, view, i));
+        return undefined;
+      }
     }
   }
   return syncFromStore(session, state, allowExpunge, deferFlags);
@@ -72,7 +81,8 @@ async function syncFromStore(session: ImapSession, state: Selected, allowExpunge
   const changes = await index.changesSince(state.account.id, view.mailboxId, view.modseq);
   const upTo = claimBound(session, state, changes, allowExpunge);
   const first = upTo === null ? null : await index.recentFor(state.account.id, view.mailboxId, upTo, state.readOnly);
-  const lines = report(session, state, changes, allowExpunge, first, deferFlags);
+  // The view is this session's: while the report pauses, other sessions run, but no command of this one.
+  const lines = await runSliced(report(session, state, changes, allowExpunge, first, deferFlags));
   if (lines.length <= SHARED_FLAG_LINES) for (const i of lines) sendShared(session, flagsLine(session, view, i));
   else await sendFlags(session, view, lines);
 }
@@ -109,38 +119,47 @@ function heldBack(session: ImapSession, view: MailboxView, changes: MailboxChang
  * (its STORE set), each once. `first`: the first UID recent for this
  * session (null: no claim).
  */
-function report(session: ImapSession, state: Selected, changes: IndexChanges, allowExpunge: boolean, first: number | null, deferFlags: boolean): number[] {
+function* report(
+  session: ImapSession,
+  state: Selected,
+  changes: IndexChanges,
+  allowExpunge: boolean,
+  first: number | null,
+  deferFlags: boolean,
+): Steps<number[]> {
   const view = state.view;
   // The mailbox was replaced (e.g. INBOX renamed away): the view is meaningless now (RFC 9051 §2.3.1.1).
   if (changes.uidValidity !== view.uidValidity) throw new MailboxGone();
   const owed = deferFlags ? view.peekOwed() : view.takeOwed();
   if (heldBack(session, view, changes, allowExpunge)) {
-    applyOwn(session, state, changes, owed);
-    return deferFlags ? [] : linesFor(view, [], owed.report);
+    yield* applyOwn(session, state, changes, owed);
+    return deferFlags ? [] : yield* linesFor(view, [], owed.report);
   }
-  for (const uid of changes.expunged) view.markExpunged(uid);
+  yield* eachStep(changes.expunged, (uid) => view.markExpunged(uid));
 
   // The view holds exactly the array these changes apply to: take the index's result rather than copy.
   const indexResult = changes.result?.appliedTo === view.messages && !view.hasExpunged ? changes.result.summaries : null;
   const flagUpdates: number[] = [];
-  const added = [];
+  const added: MessageSummary[] = [];
   const maxKnown = view.maxUid;
-  for (const s of changes.changed) {
+  const everyChange = condstore(session);
+  yield* eachStep(changes.changed, (s) => {
     if (s.uid > maxKnown) {
       added.push(s);
-      continue;
+      return;
     }
     const m = view.messages[view.indexOfUid(s.uid)];
-    if (!m || view.isExpunged(m.uid) || s.modseq <= m.modseq) continue;
-    const changedFlags = m.flags.join(' ') !== s.flags.join(' ');
+    if (!m || view.isExpunged(m.uid) || s.modseq <= m.modseq) return;
+    const changedFlags = !sameFlags(m.flags, s.flags);
     if (!indexResult) view.update(s);
-    if ((changedFlags || condstore(session)) && !owed.report.has(s.uid) && owed.silenced.get(s.uid) !== s.modseq) flagUpdates.push(s.uid);
-  }
+    // `flagUpdates` leaves out the UIDs owed anyway, so linesFor never sees one twice.
+    if ((changedFlags || everyChange) && !owed.report.has(s.uid) && owed.silenced.get(s.uid) !== s.modseq) flagUpdates.push(s.uid);
+  });
   if (indexResult) view.takeIndexArray(indexResult);
   // Before any FETCH that shows a new keyword, including those the command itself sends.
-  announceKeywords(session, state, keywordsIn(changes));
+  announceKeywords(session, state, yield* keywordsIn(changes));
 
-  if (allowExpunge) reportExpunges(session, view);
+  if (allowExpunge) yield* reportExpunges(session, view);
 
   if (added.length > 0) {
     if (!indexResult) view.addMessages(added);
@@ -150,9 +169,16 @@ function report(session: ImapSession, state: Selected, changes: IndexChanges, al
   }
   view.modseq = changes.highestModSeq;
   view.uidNext = changes.uidNext;
-  if (!deferFlags) return linesFor(view, flagUpdates, owed.report);
+  if (!deferFlags) return yield* linesFor(view, flagUpdates, owed.report);
   view.owe(flagUpdates);
   return [];
+}
+
+/** Whether two flag lists are the same, in the same order (the store's order). */
+function sameFlags(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -161,40 +187,51 @@ function report(session: ImapSession, state: Selected, changes: IndexChanges, al
  * \Seen it set. The view's modseq stays, so the rest arrives once expunges
  * may be sent.
  */
-function applyOwn(session: ImapSession, state: Selected, changes: IndexChanges, owed: OwedFlags): void {
+function* applyOwn(session: ImapSession, state: Selected, changes: IndexChanges, owed: OwedFlags): Steps<void> {
   const view = state.view;
-  const mine = changes.changed.filter((s) => owed.report.has(s.uid) || owed.silenced.has(s.uid));
-  for (const s of mine) {
+  const mine: MessageSummary[] = [];
+  yield* eachStep(changes.changed, (s) => {
+    if (owed.report.has(s.uid) || owed.silenced.has(s.uid)) mine.push(s);
+  });
+  yield* eachStep(mine, (s) => {
     const m = view.messages[view.indexOfUid(s.uid)];
     if (m && s.modseq > m.modseq) view.update(s);
-  }
-  announceKeywords(session, state, keywordsOf(mine));
+  });
+  announceKeywords(session, state, yield* keywordsOf(mine));
 }
 
-/** View indices of the flag lines to send, ascending, each once; owed UIDs no longer in the view are left out. */
-function linesFor(view: MailboxView, changed: readonly number[], owed: ReadonlySet<number>): number[] {
-  const uids = owed.size === 0 ? changed : [...new Set([...changed, ...owed])];
+/**
+ * View indices of the flag lines to send, ascending, each once; owed UIDs no
+ * longer in the view are left out. `changed` holds none of the `owed` UIDs.
+ */
+function* linesFor(view: MailboxView, changed: readonly number[], owed: ReadonlySet<number>): Steps<number[]> {
   const out: number[] = [];
-  for (const uid of uids) {
+  const add = (uid: number): void => {
     const i = view.indexOfUid(uid);
     if (i >= 0 && !view.isExpunged(uid)) out.push(i);
-  }
-  return owed.size === 0 ? out : out.sort((a, b) => a - b);
+  };
+  yield* eachStep(changed, add);
+  if (owed.size === 0) return out;
+  yield* eachStep([...owed], add);
+  // A typed array sorts numerically without a comparator call per pair.
+  return Array.from(Uint32Array.from(out).sort());
 }
 
 /** Keywords in a change set (shared by every session that syncs the same answer). */
 const keywordsByChanges = new WeakMap<IndexChanges, readonly string[]>();
 
-function keywordsIn(changes: IndexChanges): readonly string[] {
+function* keywordsIn(changes: IndexChanges): Steps<readonly string[]> {
   let kw = keywordsByChanges.get(changes);
-  if (!kw) keywordsByChanges.set(changes, (kw = keywordsOf(changes.changed)));
+  if (!kw) keywordsByChanges.set(changes, (kw = yield* keywordsOf(changes.changed)));
   return kw;
 }
 
 /** The keywords (not system flags) the summaries carry, each once. */
-function keywordsOf(summaries: readonly MessageSummary[]): string[] {
+function* keywordsOf(summaries: readonly MessageSummary[]): Steps<string[]> {
   const out = new Set<string>();
-  for (const s of summaries) for (const f of s.flags) if (!f.startsWith('\\')) out.add(f);
+  yield* eachStep(summaries, (s) => {
+    for (const f of s.flags) if (!f.startsWith('\\')) out.add(f);
+  });
   return [...out];
 }
 
@@ -261,8 +298,8 @@ const SHARED_EXPUNGES = 8;
 const EXPUNGE_BATCH = 4096;
 
 /** Sends the owed expunges: VANISHED with QRESYNC (RFC 7162 §3.2.10), else EXPUNGE per message. */
-function reportExpunges(session: ImapSession, view: MailboxView): void {
-  const removed = view.removeExpunged();
+function* reportExpunges(session: ImapSession, view: MailboxView): Steps<void> {
+  const removed = yield* view.removeExpunged();
   if (removed.length === 0) return;
   if (vanishedMode(session)) sendShared(session, `VANISHED ${formatNumbers(removed.map((r) => r.uid).reverse())}`);
   else if (removed.length <= SHARED_EXPUNGES)
@@ -272,7 +309,7 @@ function reportExpunges(session: ImapSession, view: MailboxView): void {
     );
   // A big EXPUNGE's lines are this session's alone: one buffer per batch, not one framing per line.
   else
-    for (let b = 0; b < removed.length; b += EXPUNGE_BATCH)
+    for (let b = 0; b < removed.length; b += EXPUNGE_BATCH) {
       session.write(
         Buffer.from(
           removed
@@ -281,6 +318,8 @@ function reportExpunges(session: ImapSession, view: MailboxView): void {
             .join(''),
         ),
       );
+      yield;
+    }
 }
 
 /** Responses written at once by sendFlags. */
@@ -292,11 +331,13 @@ const FLAGS_BATCH = 256;
  * lines are this session's alone, so framing them to share would only cost.
  */
 export async function sendFlags(session: ImapSession, view: MailboxView, indices: readonly number[]): Promise<void> {
+  const slice = new WorkSlice();
   for (let b = 0; b < indices.length; b += FLAGS_BATCH) {
     let text = '';
     for (const i of indices.slice(b, b + FLAGS_BATCH)) text += `* ${flagsLine(session, view, i)}\r\n`;
     session.write(Buffer.from(text));
     await session.backpressure();
+    if (slice.spent()) await slice.yield();
   }
 }
 

@@ -10,7 +10,8 @@ import type { ChangeNote } from '../../events/pg-bus.js';
 import { composedAnalysis } from '../composite-analysis.js';
 import { decodeAnalysis } from '../shared/analysis-codec.js';
 import { DELETED, flagList, keywordsToText, parseFlags, SEEN } from '../shared/flags.js';
-import { RECORD_COLUMNS, toRecord, toSummary } from '../shared/rows.js';
+import { changesInPages, type ChangeCursor } from '../shared/changes-pages.js';
+import { RECORD_COLUMNS, toRecord, toSummary, type FlagRow } from '../shared/rows.js';
 import { StoreError } from '../types.js';
 import type {
   CopyResult,
@@ -169,28 +170,34 @@ export function withMessages<B extends PgBase>(Base: B) {
       return analysis;
     }
 
+    /** In pages, the event loop running between them (shared/changes-pages.ts); one statement, one snapshot per page. */
     async changesSince(accountId: AccountId, id: MailboxId, since: ModSeq): Promise<MailboxChanges> {
-      // One statement, one snapshot: the mailbox row (kind 0), changed messages (1) and tombstones (2).
-      const res = await this.pool.query<[number, number, number | null, number | null, number | null, string | null, number | null]>({
-        text: `SELECT 0 AS kind, uid_validity, uid_next, highest_modseq, NULL::smallint, NULL::text, NULL::bigint
-                 FROM mailboxes WHERE ${SCOPE}
-               UNION ALL
-               SELECT 1, uid, modseq, NULL, system_flags, keywords, size FROM messages WHERE ${SCOPE} AND modseq > $3
-               UNION ALL
-               SELECT 2, uid, NULL, NULL, NULL, NULL, NULL FROM expunged WHERE ${SCOPE} AND modseq > $3
-               ORDER BY 1, 2`,
-        values: [accountId, id, since],
-        rowMode: 'array',
+      return changesInPages(since, async (changedAfter, expungedAfter, limit) => {
+        // The mailbox row (kind 0), a page of changed messages (1) and one of tombstones (2), each (modseq, uid) ascending.
+        // `modseq >= $n` beside the row comparison lets the planner use the modseq indexes.
+        const res = await this.pool.query<[number, number, number | null, number | null, number | null, string | null, number | null]>({
+          text: `SELECT 0 AS kind, uid_validity, uid_next, highest_modseq, NULL::smallint, NULL::text, NULL::bigint
+                   FROM mailboxes WHERE ${SCOPE}
+                 UNION ALL
+                 (SELECT 1, uid, modseq, NULL, system_flags, keywords, size FROM messages
+                   WHERE ${SCOPE} AND modseq >= $3 AND (modseq, uid) > ($3, $4) ORDER BY modseq, uid LIMIT $7)
+                 UNION ALL
+                 (SELECT 2, uid, modseq, NULL, NULL, NULL, NULL FROM expunged
+                   WHERE ${SCOPE} AND modseq >= $5 AND (modseq, uid) > ($5, $6) ORDER BY modseq, uid LIMIT $7)
+                 ORDER BY 1, 3, 2`,
+          values: [accountId, id, changedAfter.modseq, changedAfter.uid, expungedAfter.modseq, expungedAfter.uid, limit],
+          rowMode: 'array',
+        });
+        const [head, ...rest] = res.rows;
+        if (head?.[0] !== 0) throw new StoreError('NONEXISTENT', 'no such mailbox');
+        const changed: FlagRow[] = [];
+        const expunged: ChangeCursor[] = [];
+        for (const [kind, uid, modseq, , system, keywords, size] of rest) {
+          if (kind === 2) expunged.push({ uid, modseq: modseq ?? 0 });
+          else changed.push({ uid, modseq: modseq ?? 0, system_flags: system ?? 0, keywords: keywords ?? '', size: size ?? 0 });
+        }
+        return { changed, expunged, mailbox: { uidValidity: head[1], uidNext: head[2] ?? 0, highestModSeq: head[3] ?? 0 } };
       });
-      const [head, ...rest] = res.rows;
-      if (head?.[0] !== 0) throw new StoreError('NONEXISTENT', 'no such mailbox');
-      const changed: MessageSummary[] = [];
-      const expunged: Uid[] = [];
-      for (const [kind, uid, modseq, , system, keywords, size] of rest) {
-        if (kind === 2) expunged.push(toUid(uid));
-        else changed.push(toSummary({ uid, modseq: modseq ?? 0, system_flags: system ?? 0, keywords: keywords ?? '', size: size ?? 0 }));
-      }
-      return { uidValidity: head[1], uidNext: toUid(head[2] ?? 0), highestModSeq: toModSeq(head[3] ?? 0), changed, expunged };
     }
 
     async storeFlags(accountId: AccountId, id: MailboxId, uids: readonly Uid[], request: FlagChange): Promise<FlagChangeResult> {

@@ -40,6 +40,43 @@ export class WorkSlice {
   }
 }
 
+/**
+ * Work written once for two callers: a generator that yields (nothing) at
+ * points where it may pause, every few hundred items of a long loop. runNow
+ * runs it to the end in one go (a small change, where a promise step would
+ * only cost); runSliced lets the event loop run whenever a WorkSlice is spent.
+ */
+export type Steps<T> = Generator<void, T, void>;
+
+/** Items a step loop handles between two pause points (a check of the clock costs more than one item). */
+export const ITEMS_PER_STEP = 256;
+
+/** Calls `fn` on each item, with a pause point after every ITEMS_PER_STEP items. */
+export function* eachStep<T>(items: readonly T[], fn: (item: T) => void): Steps<void> {
+  for (let i = 0; i < items.length; i++) {
+    fn(items[i]!);
+    if (i % ITEMS_PER_STEP === ITEMS_PER_STEP - 1) yield;
+  }
+}
+
+/** Runs the steps to the end without pausing. */
+export function runNow<T>(steps: Steps<T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Runs the steps, yielding to the event loop whenever a WorkSlice is spent. */
+export async function runSliced<T>(steps: Steps<T>): Promise<T> {
+  const slice = new WorkSlice();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (slice.spent()) await slice.yield();
+  }
+}
+
 /** The default receiver of background errors: a process warning. */
 export function warnBackgroundError(err: unknown): void {
   process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'MailStoreBackgroundError');

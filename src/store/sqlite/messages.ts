@@ -24,13 +24,7 @@ import { toRecord, toSummary } from '../shared/rows.js';
 import { composedAnalysis } from '../composite-analysis.js';
 import { keywordKeys, planFlagChange } from '../shared/rules.js';
 import type { SqliteBase, Wake } from './core.js';
-import type { FlagRow } from '../shared/rows.js';
-import { yieldToLoop } from '../shared/background.js';
-
-/** Rows per read of a long changesSince. */
-const CHANGES_PAGE = 5000;
-/** Above every UID (RFC 9051 §2.3.1.1: UIDs are 32-bit). */
-const MAX_UID = 2 ** 32;
+import { changesInPages } from '../shared/changes-pages.js';
 
 /** Adds the MessageStore role to the SQLite store. */
 export function withMessages<B extends SqliteBase>(Base: B) {
@@ -123,47 +117,18 @@ export function withMessages<B extends SqliteBase>(Base: B) {
       return analysis;
     }
 
-    /**
-     * Read in pages of CHANGES_PAGE rows in (modseq, uid) order, changed rows
-     * first, then tombstones, the event loop running between pages, so catching
-     * up on a 100,000-message change does not stall other sessions. A row
-     * changed between two pages moves past the cursor and is read again in its
-     * newer state (tombstones only ever join past the cursor). Every read looks
-     * for changed rows after the cursor first, and the read that finds the last
-     * tombstones also reads the mailbox's modseq, so nothing at or below that
-     * modseq is missed.
-     */
+    /** In pages, the event loop running between them (shared/changes-pages.ts). */
     async changesSince(accountId: AccountId, id: MailboxId, since: ModSeq): Promise<MailboxChanges> {
-      const rows = new Map<number, FlagRow>();
-      const expunged: number[] = [];
-      let changedAfter: [modseq: number, uid: number] = [since, MAX_UID];
-      let expungedAfter: [modseq: number, uid: number] = [since, MAX_UID];
-      for (let page = 0; ; page++) {
-        if (page > 0) await yieldToLoop();
-        const read = this.read(() => {
-          const changed = this.st.changedPage.all(accountId, id, ...changedAfter, CHANGES_PAGE);
-          if (changed.length === CHANGES_PAGE) return { changed, gone: [], mb: null };
-          const gone = this.st.expungedPage.all(accountId, id, ...expungedAfter, CHANGES_PAGE);
-          return { changed, gone, mb: gone.length === CHANGES_PAGE ? null : this.requireMailbox(accountId, id) };
-        });
-        for (const r of read.changed) rows.set(r.uid, r);
-        for (const t of read.gone) expunged.push(t.uid);
-        const lastChanged = read.changed[read.changed.length - 1];
-        if (lastChanged) changedAfter = [lastChanged.modseq, lastChanged.uid];
-        const lastGone = read.gone[read.gone.length - 1];
-        if (lastGone) expungedAfter = [lastGone.modseq, lastGone.uid];
-        if (!read.mb) continue;
-        const byUid = (a: { uid: number }, b: { uid: number }): number => a.uid - b.uid;
-        const gone = new Set(expunged);
-        const changed = [...rows.values()].filter((r) => !gone.has(r.uid)).sort(byUid);
-        return {
-          uidValidity: read.mb.uid_validity,
-          uidNext: toUid(read.mb.uid_next),
-          highestModSeq: toModSeq(read.mb.highest_modseq),
-          changed: changed.map(toSummary),
-          expunged: expunged.sort((a, b) => a - b).map(toUid),
-        };
-      }
+      return changesInPages(since, (changedAfter, expungedAfter, limit) =>
+        this.read(() => {
+          const mb = this.requireMailbox(accountId, id);
+          return {
+            changed: this.st.changedPage.all(accountId, id, changedAfter.modseq, changedAfter.uid, limit),
+            expunged: this.st.expungedPage.all(accountId, id, expungedAfter.modseq, expungedAfter.uid, limit),
+            mailbox: { uidValidity: mb.uid_validity, uidNext: mb.uid_next, highestModSeq: mb.highest_modseq },
+          };
+        }),
+      );
     }
 
     async storeFlags(accountId: AccountId, id: MailboxId, uids: readonly Uid[], request: FlagChange): Promise<FlagChangeResult> {
