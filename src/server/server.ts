@@ -7,6 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { CredentialCache } from '../auth/credential-cache.js';
 import { createThrottle } from '../auth/throttle.js';
 import type { Config } from '../config/schema.js';
 import { COMMANDS } from '../imap/commands/registry.js';
@@ -33,6 +34,8 @@ export interface RunningServer {
   ports: Record<string, number>;
   /** The store the listeners share (the CLI and tests create accounts through it). */
   store: MailStore;
+  /** The logins' credential cache (tests read its hit and miss counts). */
+  credentials: CredentialCache;
 }
 
 /** How long shutdown waits for sessions to finish their current command. */
@@ -50,6 +53,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const tls = await loadTlsMaterial(config, log);
   const secureContext = createTlsContext(tls);
   const throttle = createThrottle(config.authThrottle, store);
+  const credentials = new CredentialCache({ ttlMs: config.auth.credentialCacheSeconds * 1000, maxEntries: config.auth.credentialCacheEntries });
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
   const sessions = new Set<{ shutdown(reason: string): void }>();
   const tlsFailures = new TlsFailureLog(log, config.limits.tlsFailuresLoggedPerMinute);
@@ -63,6 +67,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     config,
     log,
     throttle,
+    credentials,
     secureContext,
     tlsFailures,
     commands: COMMANDS,
@@ -74,6 +79,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     config,
     log,
     throttle,
+    credentials,
     secureContext,
     tlsFailures,
     onClose: (conn: Pop3Connection) => sessions.delete(conn),
@@ -155,6 +161,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   return {
     ports,
     store,
+    credentials,
     stop(reason = 'Server shutting down') {
       stopping ??= (async () => {
         await Promise.all(listeners.map((l) => l.close()));

@@ -23,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
+import type { CredentialCache } from '../../auth/credential-cache.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
 import type { Config } from '../../config/schema.js';
 import { protocolTrace, sessionLogger } from '../../log.js';
@@ -55,6 +56,7 @@ export interface Pop3Deps {
   config: Config;
   log: Logger;
   throttle: AuthThrottle;
+  credentials: CredentialCache;
   /** For STLS upgrades. */
   secureContext: SecureContext;
   /** Failed STLS handshakes are reported here (rate-limited). */
@@ -70,6 +72,7 @@ export class Pop3Connection implements Pop3Session {
   readonly config: Config;
   readonly log: Logger;
   readonly throttle: AuthThrottle;
+  readonly credentials: CredentialCache;
   readonly remoteAddress: string;
   state: Pop3State = { kind: 'authorization', user: null };
 
@@ -100,6 +103,7 @@ export class Pop3Connection implements Pop3Session {
     this.config = deps.config;
     this.log = sessionLogger(deps.log, this.id, { protocol: 'pop3' });
     this.throttle = deps.throttle;
+    this.credentials = deps.credentials;
     this.remoteAddress = listener.remoteAddress;
     this.trace = this.config.log.trace ? protocolTrace(this.log) : null;
     this.reader = new LineBuffer(Math.max(MIN_LINE_LENGTH, deps.config.limits.maxLineLength));
