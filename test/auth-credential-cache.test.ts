@@ -6,6 +6,7 @@
  * never through timing.
  */
 import { strict as assert } from 'node:assert';
+import { randomBytes, scryptSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { CredentialCache } from '../src/auth/credential-cache.js';
 import type { AccountId } from '../src/ids.js';
@@ -98,6 +99,20 @@ describe('credential cache', () => {
     const delta = counter(ts);
     assert.match(await login(ts, 'dave', 'pw'), NO);
     assert.deepEqual(delta(), { hits: 0, misses: 0 });
+  });
+
+  it('caches the upgraded hash after a login re-hashes a weaker one', async () => {
+    // N = 2^12 where new hashes use 2^15: the first login re-hashes in the background.
+    const salt = randomBytes(16);
+    const b64 = (b: Buffer): string => b.toString('base64').replace(/=+$/, '');
+    const weak = `$scrypt$ln=12,r=8,p=1$${b64(salt)}$${b64(scryptSync('pw', salt, 32, { N: 2 ** 12, r: 8, p: 1 }))}`;
+    await ts.server.store.createAccount('heidi', weak);
+    assert.match(await login(ts, 'heidi', 'pw'), OK);
+    for (let i = 0; i < 500 && (await ts.server.store.findAccount('heidi'))?.passwordHash === weak; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.notEqual((await ts.server.store.findAccount('heidi'))?.passwordHash, weak, 'the hash was not upgraded within 10 s');
+    const delta = counter(ts);
+    assert.match(await login(ts, 'heidi', 'pw'), OK);
+    assert.deepEqual(delta(), { hits: 1, misses: 0 });
   });
 
   it('consults the throttle before the cache: a cached password is refused once the address failed too often', async () => {

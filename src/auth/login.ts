@@ -59,7 +59,21 @@ async function verify(deps: LoginDeps, user: string, password: string): Promise<
   const ok = await verifyPassword(password, account?.passwordHash ?? null);
   if (!ok || account === null) return null;
   deps.credentials.remember(account.id, password, account.passwordHash);
+  if (needsRehash(account.passwordHash)) rehash(deps, account, password);
   return account;
+}
+
+/**
+ * Stronger hashing parameters than when the password was set: upgrade quietly.
+ * Only after a full verification, so cache hits on the old hash never start hashes outside the gate.
+ */
+function rehash(deps: LoginDeps, account: Account, password: string): void {
+  void hashPassword(password)
+    .then(async (h) => {
+      await deps.store.setPasswordHash(account.id, h);
+      deps.credentials.remember(account.id, password, h);
+    })
+    .catch((err: unknown) => deps.log.warn({ err }, 'password rehash failed'));
 }
 
 /** Checks a user name and password from a client address. */
@@ -81,17 +95,7 @@ export async function checkLogin(deps: LoginDeps, ip: string, user: string, pass
   }
   if (result === BUSY) return { ok: false, reason: 'busy' };
   if (result === null) return { ok: false, reason: 'failed' };
-  const account = result;
-  if (needsRehash(account.passwordHash)) {
-    // Stronger hashing parameters than when the password was set: upgrade quietly.
-    void hashPassword(password)
-      .then(async (h) => {
-        await deps.store.setPasswordHash(account.id, h);
-        deps.credentials.remember(account.id, password, h);
-      })
-      .catch((err: unknown) => deps.log.warn({ err }, 'password rehash failed'));
-  }
-  return { ok: true, account };
+  return { ok: true, account: result };
 }
 
 /** Splits a SASL PLAIN response (RFC 4616 §2) into its parts; null when malformed. */
