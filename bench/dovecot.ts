@@ -29,6 +29,8 @@ export interface DovecotOptions extends ServerOptions {
   users?: readonly string[];
   /** Password of every account. */
   password?: string;
+  /** Each account's own password instead (login-rate rows with distinct passwords). */
+  passwordOf?: (user: string) => string;
   /** Prefix of the temp dir's name. */
   tempPrefix?: string;
   /**
@@ -149,7 +151,7 @@ export async function startDovecot(opts: DovecotOptions): Promise<DovecotServer>
     const home = path.join(dir, 'home', u);
     fs.mkdirSync(home);
     fs.chownSync(home, NOBODY, NOBODY);
-    return `${u}:{PLAIN}${password}:${NOBODY}:${NOBODY}::${home}::\n`;
+    return `${u}:{PLAIN}${opts.passwordOf?.(u) ?? password}:${NOBODY}:${NOBODY}::${home}::\n`;
   });
   fs.writeFileSync(path.join(dir, 'passwd'), passwd.join(''));
   const conf = path.join(dir, 'dovecot.conf');

@@ -47,6 +47,8 @@ export interface MailkeepOptions extends ServerOptions {
 
 /** A running mailkeep: IMAP on `port`, and the optional listeners. */
 export interface MailkeepServer extends BenchServer {
+  /** The server's data directory (its SQLite store, unless on PostgreSQL). */
+  dataDir: string;
   pop3Port: number | null;
   lmtpPort: number | null;
 }
@@ -135,6 +137,7 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
     name: opts.name ?? 'mailkeep',
     version: `mailkeep ${version} (node ${[process.version, ...(opts.nodeFlags ?? [])].join(' ')}${opts.storeUrl ? ', PostgreSQL store' : ''})`,
     port,
+    dataDir,
     pop3Port,
     lmtpPort,
     user: users[0] ?? USER,

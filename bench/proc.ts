@@ -111,6 +111,30 @@ export function treeCpuNs(pid: number): number {
   return total;
 }
 
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/**
+ * CPU time of the children a process tree has already reaped (cutime +
+ * cstime of each live member), in nanoseconds: what treeCpuNs cannot see of
+ * short-lived processes, such as Dovecot's per-connection login and imap
+ * processes. Resolution: 10 ms.
+ */
+export function treeReapedCpuNs(pid: number): number {
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'latin1');
+      // Fields after "pid (comm) ": state is field 3, cutime 16 and cstime 17.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[13]) + Number(fields[14]);
+    } catch {
+      // exited meanwhile: its parent's counts have it now or soon
+    }
+  }
+  return (ticks * 1e9) / USER_HZ;
+}
+
 /** Starts counting CPU time from `readNs` (e.g. treeCpuNs); the result reads the milliseconds since. */
 export function cpuStopwatch(readNs: () => number): () => number {
   const start = readNs();

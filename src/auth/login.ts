@@ -3,10 +3,17 @@
  * USER/PASS/AUTH): throttling per client address and per account, constant
  * work for unknown users, and the tarpit delay after a failure. Passwords
  * never reach a log.
+ *
+ * Order: the throttle admits the attempt first; then the account is read and
+ * the credential cache (auth/credential-cache.ts) asked; only a miss waits
+ * for a hash slot and pays the full hash. A hit settles as a success through
+ * the same throttle accounting; a failure is never cached, so every wrong
+ * password costs a hash, counts and is tarpitted exactly as without a cache.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Account, MailStore } from '../store/types.js';
+import type { CredentialCache } from './credential-cache.js';
 import { BUSY } from './hash-gate.js';
 import { recordLogin } from './last-login.js';
 import { hashPassword, needsRehash, verifyPassword } from './password.js';
@@ -16,6 +23,7 @@ import type { AuthThrottle } from './throttle.js';
 export interface LoginDeps {
   store: MailStore;
   throttle: AuthThrottle;
+  credentials: CredentialCache;
   log: Logger;
 }
 
@@ -30,12 +38,45 @@ export type LoginResult = { ok: true; account: Account } | { ok: false; reason: 
 /** Longest user name looked up; longer ones simply fail. */
 const MAX_USER_LENGTH = 256;
 
+const findAccount = (deps: LoginDeps, user: string): Promise<Account | null> =>
+  user.length <= MAX_USER_LENGTH ? deps.store.findAccount(user) : Promise.resolve(null);
+
+/**
+ * The account when the cache holds this password for its current stored hash.
+ * Read from the store each time, so a password changed or an account deleted
+ * by another process or node is seen at once (the old hash no longer matches).
+ */
+async function fromCache(deps: LoginDeps, user: string, password: string): Promise<Account | null> {
+  if (!deps.credentials.enabled) return null;
+  const account = await findAccount(deps, user);
+  if (account === null || !deps.credentials.holds(account.id, password, account.passwordHash)) return null;
+  deps.log.debug({ user: account.name }, 'password accepted from the credential cache');
+  return account;
+}
+
 /** Looks the account up and verifies the password: the work one hash slot pays for. */
 async function verify(deps: LoginDeps, user: string, password: string): Promise<Account | null> {
-  const account = user.length <= MAX_USER_LENGTH ? await deps.store.findAccount(user) : null;
+  // Read again: the attempt may have waited for its slot while the account changed.
+  const account = await findAccount(deps, user);
   // verifyPassword spends one full hash even without a stored hash, so timing does not reveal accounts.
   const ok = await verifyPassword(password, account?.passwordHash ?? null);
-  return ok ? account : null;
+  if (!ok || account === null) return null;
+  deps.credentials.remember(account.id, password, account.passwordHash);
+  if (needsRehash(account.passwordHash)) rehash(deps, account, password);
+  return account;
+}
+
+/**
+ * Stronger hashing parameters than when the password was set: upgrade quietly.
+ * Only after a full verification, so cache hits on the old hash never start hashes outside the gate.
+ */
+function rehash(deps: LoginDeps, account: Account, password: string): void {
+  void hashPassword(password)
+    .then(async (h) => {
+      await deps.store.setPasswordHash(account.id, h);
+      deps.credentials.remember(account.id, password, h);
+    })
+    .catch((err: unknown) => deps.log.warn({ err }, 'password rehash failed'));
 }
 
 /** Checks a user name and password from a client address; `protocol` ('imap', 'pop3') goes into the account's last login. */
@@ -44,8 +85,8 @@ export async function checkLogin(deps: LoginDeps, ip: string, user: string, pass
   if (!admission.admit) return { ok: false, reason: admission.reason };
   let result: Account | null | typeof BUSY = BUSY;
   try {
-    // The lookup waits for a hash slot too, so attempts the gate refuses cost no store query.
-    result = await deps.throttle.hashes.run(admission.key.ip, admission.clean, () => verify(deps, user, password));
+    // A miss waits for a hash slot; attempts the gate refuses cost one indexed read.
+    result = (await fromCache(deps, user, password)) ?? (await deps.throttle.hashes.run(admission.key.ip, admission.clean, () => verify(deps, user, password)));
   } finally {
     // Runs on errors too: an attempt never stays in flight.
     const outcome = result === BUSY ? 'abandoned' : result ? 'succeeded' : 'failed';
@@ -58,12 +99,6 @@ export async function checkLogin(deps: LoginDeps, ip: string, user: string, pass
   if (result === BUSY) return { ok: false, reason: 'busy' };
   if (result === null) return { ok: false, reason: 'failed' };
   const account = result;
-  if (needsRehash(account.passwordHash)) {
-    // Stronger hashing parameters than when the password was set: upgrade quietly.
-    void hashPassword(password)
-      .then((h) => deps.store.setPasswordHash(account.id, h))
-      .catch((err: unknown) => deps.log.warn({ err }, 'password rehash failed'));
-  }
   if (account.disabled) {
     deps.log.warn({ user: account.name, ip }, 'login refused: the account is disabled');
     return { ok: false, reason: 'disabled' };

@@ -231,6 +231,15 @@ export const configSchema = z
         notifyMaxPending: positive(1000),
       })
       .prefault({}),
+    /** Password verification; see auth/credential-cache.ts. */
+    auth: z
+      .object({
+        /** How long a successful login's password is accepted again from memory without the full hash (Dovecot's auth_cache_ttl: 1 hour); 0 disables. */
+        credentialCacheSeconds: int(0, 31_536_000, 'a number of seconds (0 disables)').default(3600),
+        /** Verified credentials kept at most (about 150 bytes each); the least recently used go first. */
+        credentialCacheEntries: positive(10000),
+      })
+      .prefault({}),
     /** Failed-login throttling; see auth/throttle.ts. */
     authThrottle: z
       .object({

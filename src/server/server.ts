@@ -7,6 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { CredentialCache } from '../auth/credential-cache.js';
 import { createThrottle } from '../auth/throttle.js';
 import type { Config } from '../config/schema.js';
 import { COMMANDS } from '../imap/commands/registry.js';
@@ -35,6 +36,8 @@ export interface RunningServer {
   store: MailStore;
   /** The certificates of every TLS endpoint; `reload` on SIGHUP. */
   certificates: Certificates;
+  /** The logins' credential cache (tests read its hit and miss counts). */
+  credentials: CredentialCache;
 }
 
 /** How long shutdown waits for sessions to finish their current command. */
@@ -51,6 +54,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
   const certificates = await Certificates.load(config, log);
   const throttle = createThrottle(config.authThrottle, store);
+  const credentials = new CredentialCache({ ttlMs: config.auth.credentialCacheSeconds * 1000, maxEntries: config.auth.credentialCacheEntries });
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
   const sessions = new Set<{ shutdown(reason: string): void }>();
   const tlsFailures = new TlsFailureLog(log, config.limits.tlsFailuresLoggedPerMinute);
@@ -65,6 +69,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log,
     throttle,
     certificates,
+    credentials,
     tlsFailures,
     commands: COMMANDS,
     onClose: (conn: ImapConnection) => sessions.delete(conn),
@@ -76,6 +81,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log,
     throttle,
     certificates,
+    credentials,
     tlsFailures,
     onClose: (conn: Pop3Connection) => sessions.delete(conn),
   };
@@ -157,6 +163,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     ports,
     store,
     certificates,
+    credentials,
     stop(reason = 'Server shutting down') {
       stopping ??= (async () => {
         await Promise.all(listeners.map((l) => l.close()));

@@ -19,6 +19,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
+import type { CredentialCache } from '../../auth/credential-cache.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
 import type { Uid } from '../../ids.js';
 import type { Account, MailStore, NewMessage } from '../../store/types.js';
@@ -57,6 +58,7 @@ export interface ConnectionDeps {
   config: Config;
   log: Logger;
   throttle: AuthThrottle;
+  credentials: CredentialCache;
   /** Where STARTTLS handshakes get their certificate. */
   certificates: CertificateSource;
   /** The command table (commands/registry.ts), injected so the session does not depend on its commands. */
@@ -76,6 +78,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
   readonly config: Config;
   readonly log: Logger;
   readonly throttle: AuthThrottle;
+  readonly credentials: CredentialCache;
   readonly enabled: Enabled = new Set();
   readonly remoteAddress: string;
   state: SessionState = { kind: 'not-authenticated' };
@@ -117,6 +120,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
     this.mailboxNames = deps.mailboxNames;
     this.config = deps.config;
     this.throttle = deps.throttle;
+    this.credentials = deps.credentials;
     this.remoteAddress = listener.remoteAddress;
     this.log = deps.log.child({ session: this.id });
     this.framer = this.newFramer();

@@ -7,6 +7,7 @@ import type { Config } from '../../config/schema.js';
 import type { Uid } from '../../ids.js';
 import type { Account, MailStore, NewMessage } from '../../store/types.js';
 import type { EncodeMode } from '../../syntax/imap-string.js';
+import type { CredentialCache } from '../../auth/credential-cache.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
 import type { SessionState } from './state.js';
 import type { MailboxIndexCache } from './mailbox-index.js';
@@ -29,6 +30,8 @@ export interface ImapSession {
   readonly config: Config;
   readonly log: Logger;
   readonly throttle: AuthThrottle;
+  /** Recently verified passwords of this process (auth/credential-cache.ts). */
+  readonly credentials: CredentialCache;
   readonly remoteAddress: string;
   /** The connection is encrypted (implicit TLS or after STARTTLS). */
   readonly secure: boolean;

@@ -23,6 +23,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { CredentialCache } from '../../auth/credential-cache.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
 import type { Config } from '../../config/schema.js';
 import { protocolTrace, sessionLogger } from '../../log.js';
@@ -56,6 +57,7 @@ export interface Pop3Deps {
   config: Config;
   log: Logger;
   throttle: AuthThrottle;
+  credentials: CredentialCache;
   /** Where STLS handshakes get their certificate. */
   certificates: CertificateSource;
   /** Failed STLS handshakes are reported here (rate-limited). */
@@ -71,6 +73,7 @@ export class Pop3Connection implements Pop3Session {
   readonly config: Config;
   readonly log: Logger;
   readonly throttle: AuthThrottle;
+  readonly credentials: CredentialCache;
   readonly remoteAddress: string;
   state: Pop3State = { kind: 'authorization', user: null };
 
@@ -103,6 +106,7 @@ export class Pop3Connection implements Pop3Session {
     this.config = deps.config;
     this.log = sessionLogger(deps.log, this.id, { protocol: 'pop3' });
     this.throttle = deps.throttle;
+    this.credentials = deps.credentials;
     this.remoteAddress = listener.remoteAddress;
     this.trace = this.config.log.trace ? protocolTrace(this.log) : null;
     this.reader = new LineBuffer((head) => this.lineLimit(head));

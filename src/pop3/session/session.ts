@@ -4,6 +4,7 @@
  * testable and the socket handling lives in one place (connection.ts).
  */
 import type { Logger } from 'pino';
+import type { CredentialCache } from '../../auth/credential-cache.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
 import type { Config } from '../../config/schema.js';
 import type { Account, MailStore } from '../../store/types.js';
@@ -16,6 +17,8 @@ export interface Pop3Session {
   readonly config: Config;
   readonly log: Logger;
   readonly throttle: AuthThrottle;
+  /** Recently verified passwords of this process (auth/credential-cache.ts). */
+  readonly credentials: CredentialCache;
   readonly remoteAddress: string;
   /** The connection is encrypted (implicit TLS or after STLS). */
   readonly secure: boolean;
