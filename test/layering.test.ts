@@ -21,11 +21,12 @@ const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
  * after themselves (`ids`, `log`). Keep in step with docs/design-notes.md.
  */
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
-  cli: ['server', 'net', 'mail', 'search', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
-  server: ['imap', 'pop3', 'lmtp', 'net', 'mail', 'auth', 'store', 'events', 'config', 'log', 'ids'],
+  cli: ['server', 'autoconfig', 'net', 'mail', 'search', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
+  server: ['autoconfig', 'imap', 'pop3', 'lmtp', 'net', 'mail', 'auth', 'store', 'events', 'config', 'log', 'ids'],
   imap: ['net', 'mail', 'search', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
   pop3: ['net', 'mail', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
   lmtp: ['net', 'mail', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
+  autoconfig: ['mail', 'store', 'net', 'config', 'log', 'ids'],
   net: ['auth', 'config', 'log', 'ids'],
   search: ['mail', 'mime', 'store', 'ids', 'syntax'],
   mail: ['mime', 'store', 'events', 'config', 'log', 'ids', 'syntax'],

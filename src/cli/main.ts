@@ -7,8 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerAliasCommands } from './alias.js';
+import { registerAutoconfigCommands } from './autoconfig.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { registerDeliverCommand } from './deliver.js';
+import { registerDnsCommand } from './dns.js';
 import { registerExportCommand } from './export.js';
 import { registerImportCommand } from './import.js';
 import { registerMigrateCommand } from './migrate.js';
@@ -28,6 +30,8 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerDeliverCommand,
   registerAliasCommands,
   registerStoreCommands,
+  registerAutoconfigCommands,
+  registerDnsCommand,
 ];
 
 function version(): string {

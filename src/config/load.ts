@@ -51,6 +51,7 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
     description: 'listeners expecting a PROXY protocol header, e.g. imaps,pop3s (default: none)',
   },
   { flag: 'proxy-trusted', arg: '<networks>', setting: 'proxy.trusted', description: 'networks of the proxies allowed to send it, e.g. 10.0.0.0/8,::1' },
+  { flag: 'submission-host', arg: '<name>', setting: 'submission.host', description: "your MTA's submission host for client set-up, e.g. smtp.example.org" },
   { flag: 'log-level', arg: '<level>', setting: 'log.level', description: 'fatal, error, warn, info, debug, trace or silent' },
   { flag: 'trace', setting: 'log.trace', description: 'log protocol traces (passwords and literals redacted)' },
   { flag: 'store', arg: '<url>', setting: 'store.url', description: 'PostgreSQL store URL (postgres://user@host/db); default: SQLite in the data directory' },

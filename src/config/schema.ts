@@ -130,6 +130,9 @@ const domainList = z.preprocess(
 /** Values of lmtp.detail-delivery (mail/deliver.ts DetailDelivery). */
 export const DETAIL_DELIVERY = ['opt-in', 'unless-special-use', 'off'] as const;
 
+/** Values of submission.security: implicit TLS (RFC 8314 §3.3, port 465) or STARTTLS (RFC 6409, port 587). */
+export const SUBMISSION_SECURITY = ['tls', 'starttls'] as const;
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The whole configuration; parse `{}` to get the defaults. */
@@ -293,6 +296,18 @@ export const configSchema = z
         detailDelivery: z.enum(DETAIL_DELIVERY, { error: `expected one of ${DETAIL_DELIVERY.join(', ')}` }).default('opt-in'),
         /** Recipients accepted in one transaction (RFC 5321 §4.5.3.1.8 asks for at least 100). */
         maxRecipients: int(100, 100000, 'a whole number from 100 to 100000').default(1000),
+      })
+      .prefault({}),
+    /**
+     * The organisation's mail submission server (its MTA; mailkeep runs none), as clients should reach it.
+     * Client set-up (autoconfig, Autodiscover, Apple profiles, `mailkeep dns`) names it; left out while host is null.
+     */
+    submission: z
+      .object({
+        host: hostName.nullable().default(null),
+        /** Null: 465 for tls, 587 for starttls. */
+        port: int(1, 65535, 'a port number 1-65535').nullable().default(null),
+        security: z.enum(SUBMISSION_SECURITY, { error: `expected one of ${SUBMISSION_SECURITY.join(', ')}` }).default('tls'),
       })
       .prefault({}),
     store: z
