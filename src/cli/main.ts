@@ -11,6 +11,7 @@ import { registerAutoconfigCommands } from './autoconfig.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { registerDeliverCommand } from './deliver.js';
 import { registerDnsCommand } from './dns.js';
+import { registerDoctorCommand } from './doctor.js';
 import { registerExportCommand } from './export.js';
 import { registerImportCommand } from './import.js';
 import { registerMigrateCommand } from './migrate.js';
@@ -30,6 +31,7 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerDeliverCommand,
   registerAliasCommands,
   registerStoreCommands,
+  registerDoctorCommand,
   registerAutoconfigCommands,
   registerDnsCommand,
 ];
