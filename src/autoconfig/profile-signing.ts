@@ -32,7 +32,8 @@ const SIGN_TIMEOUT_MS = 30_000;
 
 /** True when the certificate is issued by someone else (a CA), so a signature with it means something. */
 export function canSignWith(x509: X509Certificate): boolean {
-  return !x509.checkIssued(x509);
+  // Self-signed: it names itself as issuer and its own key verifies it (checkIssued also wants keyCertSign, which leaves often lack).
+  return !(x509.issuer === x509.subject && x509.verify(x509.publicKey));
 }
 
 /** The PEM blocks of a certificate file, in order. */
