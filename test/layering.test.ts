@@ -22,10 +22,12 @@ const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
  */
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   cli: ['server', 'autoconfig', 'doctor', 'net', 'mail', 'search', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
-  server: ['autoconfig', 'imap', 'pop3', 'lmtp', 'net', 'mail', 'auth', 'store', 'events', 'config', 'log', 'ids'],
+  server: ['web', 'acme', 'autoconfig', 'imap', 'pop3', 'lmtp', 'net', 'mail', 'auth', 'store', 'events', 'config', 'log', 'ids'],
   imap: ['net', 'mail', 'search', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
   pop3: ['net', 'mail', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
   lmtp: ['net', 'mail', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
+  web: ['acme', 'net', 'config', 'log'],
+  acme: ['net', 'config', 'log', 'ids'],
   autoconfig: ['mail', 'store', 'net', 'config', 'log', 'ids'],
   net: ['auth', 'config', 'log', 'ids'],
   doctor: [],

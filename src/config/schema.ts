@@ -126,6 +126,9 @@ const domainList = z.preprocess(
   ),
 );
 
+/** Values of acme.challenge. */
+export const ACME_CHALLENGES = ['http-01', 'tls-alpn-01'] as const;
+
 /** pino's level names, most to least severe, plus 'silent'. */
 /** Values of lmtp.detail-delivery (mail/deliver.ts DetailDelivery). */
 export const DETAIL_DELIVERY = ['opt-in', 'unless-special-use', 'off'] as const;
@@ -151,6 +154,10 @@ export const configSchema = z
     pop3Port: port(110),
     pop3sPort: port(995),
     lmtpPort: port(24),
+    /** Plain HTTP (net/http/web.ts): ACME http-01 challenges, later client set-up; everything else is redirected to HTTPS. */
+    httpPort: port(80),
+    /** HTTPS with the certificates of the mail ports; also where tls-alpn-01 challenges are answered (RFC 8737). */
+    httpsPort: port(443),
     /** LMTP has no authentication, so it binds to loopback unless told otherwise (RFC 2033 §1). */
     lmtpHost: text('a host name or IP address').default('127.0.0.1'),
     /** PEM files; when both are null a self-signed pair is generated under dataDir/tls. */
@@ -308,6 +315,24 @@ export const configSchema = z
         /** Null: 465 for tls, 587 for starttls. */
         port: int(1, 65535, 'a port number 1-65535').nullable().default(null),
         security: z.enum(SUBMISSION_SECURITY, { error: `expected one of ${SUBMISSION_SECURITY.join(', ')}` }).default('tls'),
+      })
+      .prefault({}),
+    /** Certificates from an ACME CA (RFC 8555), kept under dataDir/tls/acme (acme/manager.ts). */
+    acme: z
+      .object({
+        enabled: bool().default(false),
+        /** The CA's directory URL; default Let's Encrypt production. */
+        directory: z
+          .url({ protocol: /^https?$/, error: 'expected the http(s) URL of an ACME directory' })
+          .default('https://acme-v02.api.letsencrypt.org/directory'),
+        /** Contact address given to the CA (expiry warnings); null: none. */
+        email: z.email({ error: 'expected an e-mail address' }).nullable().default(null),
+        /** Names to obtain certificates for, one order each; empty: `hostname` only. */
+        names: domainList.default([]),
+        /** RFC 8555 §8.3 http-01 on http-port, or RFC 8737 tls-alpn-01 on https-port. */
+        challenge: z.enum(ACME_CHALLENGES, { error: `expected one of ${ACME_CHALLENGES.join(', ')}` }).default('http-01'),
+        /** PEM file of an extra CA trusted for the directory's HTTPS (private or test CAs). */
+        caFile: text('a file path').nullable().default(null),
       })
       .prefault({}),
     store: z

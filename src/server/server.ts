@@ -23,6 +23,11 @@ import { listenUnix } from '../net/unix-listener.js';
 import { Pop3Connection } from '../pop3/session/connection.js';
 import { MessageSizes } from '../pop3/session/message-sizes.js';
 import { openStore } from '../store/open.js';
+import { AcmeChallenges } from '../acme/challenges.js';
+import { AcmeManager } from '../acme/manager.js';
+import { startWeb, type Web } from '../web/web.js';
+import { registerAutoconfigRoutes } from '../autoconfig/routes.js';
+import type { FastifyInstance } from 'fastify';
 import type { MailStore } from '../store/types.js';
 
 /** A started server. */
@@ -35,6 +40,10 @@ export interface RunningServer {
   store: MailStore;
   /** The certificates of every TLS endpoint; `reload` on SIGHUP. */
   certificates: Certificates;
+  /** The HTTP and HTTPS apps (routes are added there). */
+  web: Web;
+  /** ACME, when enabled and this process holds the data dir's ACME lock. */
+  acme: AcmeManager | null;
 }
 
 /** How long shutdown waits for sessions to finish their current command. */
@@ -91,6 +100,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   };
 
   const listeners: Listener[] = [];
+  const challenges = new AcmeChallenges();
+  let web: Web | undefined;
+  let acme: AcmeManager | null = null;
   try {
     for (const spec of [
       { name: 'imap', port: config.imapPort, setting: 'imap-port', implicitTls: false, pop3: false },
@@ -142,11 +154,19 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     if (config.lmtp.socket !== null) {
       listeners.push(await listenUnix({ name: 'lmtp-socket', path: config.lmtp.socket, limiter, log, refusePrefix: lmtpRefuse, onSocket: lmtpSocket }));
     }
+    // The web side after the mail ports: a web port that cannot be bound is logged and skipped (web/web.ts).
+    // Client set-up answers on both sides; profiles are signed with the pair the mail ports serve at that moment.
+    const routes = (app: FastifyInstance, scheme: 'http' | 'https') =>
+      registerAutoconfigRoutes(app, { config, store, log, scheme, signingPair: () => certificates.default.material });
+    web = await startWeb({ config, log, certificates, challenges, limiter, tlsFailures, refusals, routes });
+    if (config.acme.enabled) acme = await AcmeManager.start(config, log, challenges, certificates);
   } catch (e) {
     await Promise.all(listeners.map((l) => l.close()));
+    await web?.close();
     await store.close();
     throw e;
   }
+  listeners.push(...web.listeners);
 
   const ports: Record<string, number> = {};
   for (const l of listeners) ports[l.name] = l.port;
@@ -157,9 +177,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     ports,
     store,
     certificates,
+    web: web as Web,
+    acme,
     stop(reason = 'Server shutting down') {
       stopping ??= (async () => {
         await Promise.all(listeners.map((l) => l.close()));
+        await Promise.all([web?.close(), acme?.stop()]);
         for (const s of sessions) s.shutdown(reason);
         const deadline = Date.now() + SHUTDOWN_GRACE_MS;
         while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

@@ -1,0 +1,131 @@
+/**
+ * What ACME keeps under data-dir/tls/acme/: the account key, one directory of
+ * certificate and key per primary name (certs/<name>/cert.pem, key.pem), the
+ * state `mailkeep cert status` reads (state.json), and the lock that makes
+ * one process per data dir the one that talks to the CA.
+ *
+ * Invariants: the directory is 0700 and every file 0600; files are replaced
+ * atomically (written aside, fsynced, renamed), so a reader sees the old
+ * content or the new, never a part; a new pair is written key first, then
+ * certificate, and both before the state says so.
+ */
+import { constants } from 'node:fs';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** The CA's problem document (RFC 8555 §6.7, RFC 7807), as state.json keeps it. */
+export interface AcmeProblem {
+  time: string;
+  type: string;
+  detail: string;
+  status: number | null;
+}
+
+/** One primary name's entry in state.json. */
+export interface CertificateState {
+  names: string[];
+  notAfter: string | null;
+  renewAt: string | null;
+  lastSuccess: string | null;
+  lastError: AcmeProblem | null;
+}
+
+export interface AcmeState {
+  certificates: Record<string, CertificateState>;
+}
+
+/** Paths of the ACME files of one data dir. */
+export function acmePaths(dataDir: string) {
+  const dir = join(dataDir, 'tls', 'acme');
+  return {
+    dir,
+    accountKey: join(dir, 'account.key'),
+    state: join(dir, 'state.json'),
+    lock: join(dir, 'lock'),
+    cert: (name: string) => join(dir, 'certs', name, 'cert.pem'),
+    key: (name: string) => join(dir, 'certs', name, 'key.pem'),
+  };
+}
+
+/** Creates `dir` (and parents) as 0700. */
+export async function privateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+}
+
+/** Replaces `file` with `data` (0600): written aside, fsynced, renamed over, the directory fsynced. */
+export async function writeAtomically(file: string, data: string | Buffer): Promise<void> {
+  const aside = `${file}.${process.pid}.tmp`;
+  const handle = await open(aside, 'w', 0o600);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(aside, file);
+  const dir = await open(join(file, '..'), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+/** state.json, or an empty state when there is none yet (or it cannot be parsed: it is rewritten on the next result). */
+export async function readState(file: string): Promise<AcmeState> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<AcmeState>;
+    return { certificates: parsed.certificates ?? {} };
+  } catch {
+    return { certificates: {} };
+  }
+}
+
+/** The file's content, or null when it does not exist. */
+export async function readIfExists(file: string): Promise<Buffer | null> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** True when a process with this id runs (signal 0 probes without signalling; EPERM: it runs as someone else). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the ACME lock: a file created exclusively (O_EXCL) holding our pid.
+ * A lock whose process is gone is stale and taken over. Resolves the pid of
+ * the holder when another live process has it, else null (ours now).
+ */
+export async function takeLock(file: string): Promise<number | null> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return null;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number.parseInt((await readIfExists(file))?.toString('utf8') ?? '', 10);
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) return holder;
+    // Stale (its process is gone, or the file is empty from a crash mid-write): remove it and try once more.
+    await rm(file, { force: true });
+  }
+  throw new Error(`cannot take the ACME lock ${file}`);
+}
+
+/** Releases the lock if it is still ours. */
+export async function releaseLock(file: string): Promise<void> {
+  const holder = (await readIfExists(file))?.toString('utf8').trim();
+  if (holder === String(process.pid)) await rm(file, { force: true });
+}
