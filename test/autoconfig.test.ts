@@ -1,5 +1,5 @@
 /**
- * Client set-up over real HTTP and HTTPS: Mozilla clientConfig, Outlook
+ * Client set-up over a running server's HTTP and HTTPS listeners: Mozilla clientConfig, Outlook
  * Autodiscover and the Apple profile, parsed and checked against the running
  * server's listeners (each endpoint is connected to, with the security the
  * answer names); a port change changes every format; other domains get 404;
@@ -16,9 +16,8 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { XMLParser } from 'fast-xml-parser';
 import { OUTLOOK_RESPONSE_SCHEMA } from '../src/autoconfig/autodiscover.js';
-import { type AutoconfigWeb, startAutoconfigWeb } from './helpers/autoconfig-web.js';
 import { httpFetch } from './helpers/http-client.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { freePort, startTestServer, type TestServer } from './helpers/server.js';
 import { makeTestCerts, type TestCerts } from './helpers/test-certs.js';
 
 const parser = new XMLParser({
@@ -40,19 +39,33 @@ before(async () => {
 });
 after(() => rmSync(certDir, { recursive: true, force: true }));
 
-/** A mail server with a CA-issued certificate for localhost, alice and her alias, and its set-up routes. */
+/** Where the running server's web listeners are. */
+interface AutoconfigWeb {
+  http: string;
+  https: string;
+}
+
+/** A running mailkeep (mail and web listeners) with a CA-issued certificate for localhost, alice and her alias. */
 async function start(overrides: Record<string, unknown> = {}, pair = () => certs.valid): Promise<{ server: TestServer; web: AutoconfigWeb }> {
   const { cert, key } = pair();
-  const server = await startTestServer({ hostname: 'localhost', domains: ['example.org'], tlsCert: cert, tlsKey: key, submission: SUBMISSION, ...overrides });
+  const server = await startTestServer({
+    hostname: 'localhost',
+    domains: ['example.org'],
+    tlsCert: cert,
+    tlsKey: key,
+    submission: SUBMISSION,
+    httpPort: await freePort(),
+    httpsPort: await freePort(),
+    ...overrides,
+  });
   await server.addUser('alice', 'secret-password');
   const alice = await server.server.store.findAccount('alice');
   await server.server.store.addAlias('a.liddell@example.org', alice!.id);
-  const web = await startAutoconfigWeb(server, cert, key);
-  return { server, web };
+  const { http, https } = server.server.ports;
+  return { server, web: { http: `http://127.0.0.1:${http}`, https: `https://127.0.0.1:${https}` } };
 }
 
-async function stop(s: { server: TestServer; web: AutoconfigWeb }): Promise<void> {
-  await s.web.stop();
+async function stop(s: { server: TestServer }): Promise<void> {
   await s.server.stop();
 }
 
@@ -226,7 +239,10 @@ test('every format names the running listeners, implicit TLS first; the alias lo
       verifiedProfile((await httpFetch(`${s.web.https}/apple/mobileconfig?email=a.liddell%40example.org`, { ca, host: 'localhost' })).body),
     );
     assert.equal(again.get('PayloadUUID'), mail.get('PayloadUUID'));
-    assert.equal((await httpFetch(`${s.web.http}/apple/mobileconfig?email=a.liddell%40example.org`)).status, 404, 'not over plain HTTP');
+    // Not over plain HTTP: that side sends the client to HTTPS.
+    const plain = await httpFetch(`${s.web.http}/apple/mobileconfig?email=a.liddell%40example.org`);
+    assert.equal(plain.status, 301);
+    assert.match(String(plain.headers.location), /^https:\/\/localhost:\d+\/apple\/mobileconfig\?email=a\.liddell%40example\.org$/);
   } finally {
     await stop(s);
   }
