@@ -56,6 +56,12 @@ test('mailkeep dns prints the records for the configured listeners', () => {
   assert.match(moved.stdout, /^_imaps\._tcp\.example\.org\. +3600 IN SRV +0 1 1993 mail\.example\.org\.$/m);
   assert.match(moved.stdout, /^_submission\._tcp\.example\.org\. +3600 IN SRV +0 1 587 smtp\.example\.org\.$/m);
   assert.doesNotMatch(moved.stdout, /_submissions/);
+  // ACME on: a CAA record for the hostname names the CA; an unknown CA is a note instead.
+  const acme = mailkeep(['dns', 'example.org', ...SETTINGS, '--acme']);
+  assert.deepEqual(acme.stdout.trimEnd().split('\n'), [...EXPECTED, 'mail.example.org.              3600 IN CAA   0 issue "letsencrypt.org"']);
+  const otherCa = mailkeep(['dns', 'example.org', ...SETTINGS, '--acme', '--acme-directory', 'https://ca.internal.example/directory']);
+  assert.match(otherCa.stdout, /^; ACME is on with https:\/\/ca\.internal\.example\/directory: add a CAA record for mail\.example\.org/m);
+  assert.doesNotMatch(otherCa.stdout, /IN CAA/);
   const foreign = mailkeep(['dns', 'example.com', ...SETTINGS]);
   assert.equal(foreign.status, 2);
   assert.match(foreign.stderr, /example\.com is not one of domains \(example\.org\)/);
@@ -102,10 +108,12 @@ test('mailkeep dns --check shows what is published: ok, different, missing', asy
     zone['_pop3s._tcp.example.org'] = { srv: [{ priority: 10, weight: 1, port: 995, target: 'mail.example.org' }] };
     zone['_submissions._tcp.example.org'] = { srv: [{ priority: 0, weight: 1, port: 465, target: 'smtp.example.org' }] };
     zone['autodiscover.example.org'] = { cname: ['mail.example.org'] };
+    zone['mail.example.org'] = { caa: [{ flags: 0, tag: 'issue', value: 'letsencrypt.org' }] };
     await dns.stop();
     const full = await startDnsServer(zone);
     try {
-      const ok = await run(['dns', 'example.org', ...SETTINGS, '--check', '--dns-server', full.address]);
+      const ok = await run(['dns', 'example.org', ...SETTINGS, '--acme', '--check', '--dns-server', full.address]);
+      assert.match(ok.stdout.toString(), /^ok +mail\.example\.org\. +3600 IN CAA +0 issue "letsencrypt\.org"$/m);
       assert.equal(ok.status, 0, ok.stdout.toString() + ok.stderr);
       assert.match(ok.stdout.toString(), /; Every record is published\.\n$/);
     } finally {

@@ -74,6 +74,6 @@ export function registerDnsCommand(program: Command): void {
       .option('--check', 'resolve what is published now and show the differences')
       .option('--dns-server <ip[:port]>', 'ask this DNS server instead of the system resolver')
       .option('--timeout <seconds>', `seconds to wait for each answer (default ${DEFAULT_TIMEOUT_SECONDS})`),
-    CLIENT_SETUP_FLAGS,
+    [...CLIENT_SETUP_FLAGS, 'acme', 'acme-directory'],
   ).action(dns);
 }
