@@ -26,6 +26,39 @@ export interface SigningPair {
   key: Buffer;
 }
 
+/**
+ * Signing runs a process, and the profile URL needs no login: at most this many run at once, and at most
+ * SIGNING_QUEUE requests wait for one; beyond that the request is refused (SigningBusyError) rather than queued.
+ */
+const CONCURRENT_SIGNINGS = 2;
+const SIGNING_QUEUE = 16;
+
+/** Too many profiles are being signed right now; the caller answers "try again later". */
+export class SigningBusyError extends Error {
+  constructor() {
+    super('too many profiles are being signed');
+    this.name = 'SigningBusyError';
+  }
+}
+
+let running = 0;
+const waiting: Array<() => void> = [];
+
+async function withSigningSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (running >= CONCURRENT_SIGNINGS) {
+    if (waiting.length >= SIGNING_QUEUE) throw new SigningBusyError();
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  } else running++;
+  try {
+    return await fn();
+  } finally {
+    // The slot passes straight to the next waiter, or is given back.
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+}
+
 /** OpenSSL's output for a profile is its size plus a few KB of certificates; more means something is wrong. */
 const MAX_SIGNED_BYTES = 1 << 20;
 const SIGN_TIMEOUT_MS = 30_000;
@@ -88,5 +121,5 @@ export async function signProfile(profile: string, pair: SigningPair): Promise<B
 /** The profile as served: signed DER when `pair` is a CA-issued certificate, else the plist itself. */
 export async function profileBytes(profile: string, pair: SigningPair | null): Promise<{ body: Buffer; signed: boolean }> {
   if (pair === null || !canSignWith(pair.x509)) return { body: Buffer.from(profile), signed: false };
-  return { body: await signProfile(profile, pair), signed: true };
+  return { body: await withSigningSlot(() => signProfile(profile, pair)), signed: true };
 }

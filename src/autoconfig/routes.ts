@@ -17,7 +17,7 @@ import { autodiscoverError, autodiscoverResponse, MAX_AUTODISCOVER_REQUEST_BYTES
 import { clientSettings } from './client-settings.js';
 import { appleMobileconfig, MOBILECONFIG_CONTENT_TYPE } from './mobileconfig.js';
 import { mozillaClientConfig } from './mozilla.js';
-import { profileBytes, type SigningPair } from './profile-signing.js';
+import { profileBytes, SigningBusyError, type SigningPair } from './profile-signing.js';
 
 export interface AutoconfigDeps {
   config: AccountSetupConfig;
@@ -75,7 +75,13 @@ function routes(deps: AutoconfigDeps) {
     const setup = address === null ? null : await accountSetup(config, store, address);
     const profile = setup === null ? null : appleMobileconfig(setup, config.hostname);
     if (setup === null || profile === null) return notFound(reply);
-    const { body } = await profileBytes(profile, deps.signingPair());
+    let body: Buffer;
+    try {
+      ({ body } = await profileBytes(profile, deps.signingPair()));
+    } catch (err) {
+      if (!(err instanceof SigningBusyError)) throw err;
+      return reply.code(503).header('retry-after', '5').type('text/plain; charset=utf-8').send('Busy, try again in a few seconds\n');
+    }
     const filename = `${setup.address.replace(/[^A-Za-z0-9._@-]/g, '_')}.mobileconfig`;
     return reply.type(MOBILECONFIG_CONTENT_TYPE).header('content-disposition', `attachment; filename="${filename}"`).send(body);
   }
