@@ -84,9 +84,7 @@ interface PairSpec {
 
 /** The [[tls.certificates]] and ACME pairs, in order of preference. */
 async function pairSpecs(config: CertificateConfig): Promise<PairSpec[]> {
-  const configured = config.tls.certificates.map(
-    (p, i): PairSpec => ({ origin: 'file', certFile: p.cert, keyFile: p.key, what: `tls.certificates[${i}]` }),
-  );
+  const configured = config.tls.certificates.map((p, i): PairSpec => ({ origin: 'file', certFile: p.cert, keyFile: p.key, what: `tls.certificates[${i}]` }));
   const acme = (await acmeCertificateNames(config.dataDir)).map((name): PairSpec => {
     const paths = acmeCertificatePaths(config.dataDir, name);
     return { origin: 'acme', certFile: paths.cert, keyFile: paths.key, what: `ACME certificate ${name}` };
@@ -94,14 +92,24 @@ async function pairSpecs(config: CertificateConfig): Promise<PairSpec[]> {
   return [...configured, ...acme];
 }
 
-function toServed(pair: PemPair, spec: Omit<PairSpec, 'what'> | { origin: 'self-signed'; certFile: string; keyFile: string }, config: CertificateConfig, previous: ServedCertificate | undefined): ServedCertificate {
+function toServed(
+  pair: PemPair,
+  spec: Omit<PairSpec, 'what'> | { origin: 'self-signed'; certFile: string; keyFile: string },
+  config: CertificateConfig,
+  previous: ServedCertificate | undefined,
+): ServedCertificate {
   // The same bytes as before: keep the context (and say nothing), so a reload that changed one file rebuilds one pair.
-  if (previous && previous.cert.equals(pair.cert) && previous.key.equals(pair.key)) return previous;
+  if (previous?.cert.equals(pair.cert) && previous.key.equals(pair.key)) return previous;
   return { ...pair, ...spec, names: certificateNames(pair.x509), context: createTlsContext(pair, config.tls.minVersion) };
 }
 
 /** Loads the base pair; on failure the previous one stays when there is one, else it throws (nothing to serve). */
-async function loadBase(config: CertificateConfig, log: Logger, previous: ServedCertificate | undefined, problems: CertificateProblem[]): Promise<ServedCertificate> {
+async function loadBase(
+  config: CertificateConfig,
+  log: Logger,
+  previous: ServedCertificate | undefined,
+  problems: CertificateProblem[],
+): Promise<ServedCertificate> {
   const generated = generatedTlsPaths(config.dataDir);
   const [certFile, keyFile] = config.tlsCert !== null && config.tlsKey !== null ? [config.tlsCert, config.tlsKey] : [generated.cert, generated.key];
   try {
@@ -123,13 +131,22 @@ async function loadBase(config: CertificateConfig, log: Logger, previous: Served
  * and keep their `previous` version if any; pairs whose files vanished (an
  * ACME directory removed) go.
  */
-export async function loadSniPairs(config: CertificateConfig, log: Logger, previous: readonly ServedCertificate[], problems: CertificateProblem[]): Promise<ServedCertificate[]> {
+export async function loadSniPairs(
+  config: CertificateConfig,
+  log: Logger,
+  previous: readonly ServedCertificate[],
+  problems: CertificateProblem[],
+): Promise<ServedCertificate[]> {
   const pairs: ServedCertificate[] = [];
   for (const spec of await pairSpecs(config)) {
     const before = previous.find((p) => p.certFile === spec.certFile && p.keyFile === spec.keyFile);
     try {
       const pair = toServed(await readPemPair(spec.certFile, spec.keyFile, spec.what, true), spec, config, before);
-      if (pair !== before) log.info({ cert: spec.certFile, names: pair.names, validTo: pair.x509.validTo, fingerprint256: pair.x509.fingerprint256, source: spec.origin }, 'TLS certificate');
+      if (pair !== before)
+        log.info(
+          { cert: spec.certFile, names: pair.names, validTo: pair.x509.validTo, fingerprint256: pair.x509.fingerprint256, source: spec.origin },
+          'TLS certificate',
+        );
       pairs.push(pair);
     } catch (err) {
       problems.push({ file: spec.certFile, problem: (err as Error).message });
@@ -148,7 +165,11 @@ export function assembleSet(config: CertificateConfig, base: ServedCertificate, 
 }
 
 /** Loads every pair (a reload when `previous` is given: what fails keeps its previous version). */
-export async function loadCertificateSet(config: CertificateConfig, log: Logger, previous: CertificateSet | null): Promise<{ set: CertificateSet; problems: CertificateProblem[] }> {
+export async function loadCertificateSet(
+  config: CertificateConfig,
+  log: Logger,
+  previous: CertificateSet | null,
+): Promise<{ set: CertificateSet; problems: CertificateProblem[] }> {
   const problems: CertificateProblem[] = [];
   const base = await loadBase(config, log, previous?.base, problems);
   const pairs = await loadSniPairs(config, log, previous?.pairs ?? [], problems);

@@ -14,10 +14,22 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Addresses that are not reachable from the internet: loopback, private (RFC 1918, RFC 4193), link-local, CGNAT (RFC 6598). */
 const NOT_PUBLIC = new BlockList();
-for (const [net, prefix] of [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['127.0.0.0', 8], ['169.254.0.0', 16], ['100.64.0.0', 10]] as const) {
+for (const [net, prefix] of [
+  ['10.0.0.0', 8],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['100.64.0.0', 10],
+] as const) {
   NOT_PUBLIC.addSubnet(net, prefix, 'ipv4');
 }
-for (const [net, prefix] of [['fc00::', 7], ['fe80::', 10], ['::1', 128]] as const) NOT_PUBLIC.addSubnet(net, prefix, 'ipv6');
+for (const [net, prefix] of [
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['::1', 128],
+] as const)
+  NOT_PUBLIC.addSubnet(net, prefix, 'ipv6');
 
 /** The machine's first public address, if it has one. */
 export function publicAddress(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): string | null {
@@ -34,7 +46,10 @@ export function publicAddress(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = 
 export function warnAboutCertificates(pairs: readonly ServedCertificate[], hostname: string, log: Logger, now = Date.now(), address = publicAddress()): void {
   const [defaultPair] = pairs;
   if (defaultPair && !covers(defaultPair, hostname.toLowerCase())) {
-    log.warn({ hostname, names: defaultPair.names, cert: defaultPair.certFile }, `the default TLS certificate does not cover hostname ${hostname}; clients will warn`);
+    log.warn(
+      { hostname, names: defaultPair.names, cert: defaultPair.certFile },
+      `the default TLS certificate does not cover hostname ${hostname}; clients will warn`,
+    );
   }
   if (defaultPair?.origin === 'self-signed' && address !== null) {
     log.warn({ address }, `the TLS certificate is self-signed while this host has the public address ${address}; configure tls-cert/tls-key or ACME`);
