@@ -12,38 +12,18 @@
 import { constants } from 'node:fs';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { acmeCertificatePaths, acmeDir } from '../net/acme-files.js';
 
-/** The CA's problem document (RFC 8555 §6.7, RFC 7807), as state.json keeps it. */
-export interface AcmeProblem {
-  time: string;
-  type: string;
-  detail: string;
-  status: number | null;
-}
-
-/** One primary name's entry in state.json. */
-export interface CertificateState {
-  names: string[];
-  notAfter: string | null;
-  renewAt: string | null;
-  lastSuccess: string | null;
-  lastError: AcmeProblem | null;
-}
-
-export interface AcmeState {
-  certificates: Record<string, CertificateState>;
-}
-
-/** Paths of the ACME files of one data dir. */
+/** Paths of the ACME files of one data dir (the layout is net/acme-files.ts's, which the certificate source reads). */
 export function acmePaths(dataDir: string) {
-  const dir = join(dataDir, 'tls', 'acme');
+  const dir = acmeDir(dataDir);
   return {
     dir,
     accountKey: join(dir, 'account.key'),
     state: join(dir, 'state.json'),
     lock: join(dir, 'lock'),
-    cert: (name: string) => join(dir, 'certs', name, 'cert.pem'),
-    key: (name: string) => join(dir, 'certs', name, 'key.pem'),
+    cert: (name: string) => acmeCertificatePaths(dataDir, name).cert,
+    key: (name: string) => acmeCertificatePaths(dataDir, name).key,
   };
 }
 
@@ -68,16 +48,6 @@ export async function writeAtomically(file: string, data: string | Buffer): Prom
     await dir.sync();
   } finally {
     await dir.close();
-  }
-}
-
-/** state.json, or an empty state when there is none yet (or it cannot be parsed: it is rewritten on the next result). */
-export async function readState(file: string): Promise<AcmeState> {
-  try {
-    const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<AcmeState>;
-    return { certificates: parsed.certificates ?? {} };
-  } catch {
-    return { certificates: {} };
   }
 }
 

@@ -19,7 +19,8 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { AcmeChallenges } from './challenges.js';
-import { type AcmeState, type CertificateState, acmePaths, privateDir, readIfExists, readState, releaseLock, takeLock, writeAtomically } from './files.js';
+import { type AcmeCertificateState, readAcmeState } from '../net/acme-files.js';
+import { acmePaths, privateDir, readIfExists, releaseLock, takeLock, writeAtomically } from './files.js';
 import { AcmeError, accountClient, newPrivateKey, orderCertificate, trustDirectoryCa } from './order.js';
 
 /** First retry after a failed order; each further failure doubles it (Let's Encrypt allows 5 failed validations an hour). */
@@ -186,10 +187,14 @@ export class AcmeManager {
     return accountClient(this.config.acme.directory, key, this.config.acme.email);
   }
 
-  private async updateState(name: string, change: Partial<CertificateState>): Promise<void> {
-    const state: AcmeState = await readState(this.paths.state);
-    const before = state.certificates[name] ?? { names: [name], notAfter: null, renewAt: null, lastSuccess: null, lastError: null };
-    state.certificates[name] = { ...before, ...change, names: [name] };
-    await writeAtomically(this.paths.state, `${JSON.stringify(state, null, 2)}\n`);
+  /** Changes one name's entry of state.json (the contract with `mailkeep cert status`, net/acme-files.ts). */
+  private async updateState(name: string, change: Partial<AcmeCertificateState>): Promise<void> {
+    const states = await readAcmeState(this.config.dataDir).catch((err: Error) => {
+      this.log.warn({ problem: err.message }, 'ACME state file unreadable; writing a new one');
+      return new Map<string, AcmeCertificateState>();
+    });
+    const before = states.get(name) ?? { names: [name], notAfter: null, renewAt: null, lastSuccess: null, lastError: null };
+    states.set(name, { ...before, ...change, names: [name] });
+    await writeAtomically(this.paths.state, `${JSON.stringify({ certificates: Object.fromEntries(states) }, null, 2)}\n`);
   }
 }

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerAliasCommands } from './alias.js';
+import { registerCertCommands } from './cert.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { registerDeliverCommand } from './deliver.js';
 import { registerExportCommand } from './export.js';
@@ -28,6 +29,7 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerDeliverCommand,
   registerAliasCommands,
   registerStoreCommands,
+  registerCertCommands,
 ];
 
 function version(): string {

@@ -15,6 +15,7 @@ import { LmtpConnection } from '../lmtp/session/connection.js';
 import { MailboxIndexCache } from '../imap/session/mailbox-index.js';
 import { MailboxNameCache } from '../imap/session/mailbox-names.js';
 import { ConnectionLimiter } from '../net/connection-limiter.js';
+import { warnAboutCertificates } from '../net/certificate-warnings.js';
 import { Certificates } from '../net/certificates.js';
 import { listen, proxySpecFor, type Listener } from '../net/listen.js';
 import { RateLimitedLog } from '../net/rate-limited-log.js';
@@ -56,7 +57,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     onWarning: (message) => log.warn({ dataDir: config.dataDir }, message),
     limits: config.limits,
   });
-  const certificates = await Certificates.load(config, log);
+  const certificates = await Certificates.load(config, log, { watch: true });
+  warnAboutCertificates(certificates.list(), config.hostname, log);
   const throttle = createThrottle(config.authThrottle, store);
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
   const sessions = new Set<{ shutdown(reason: string): void }>();
@@ -158,6 +160,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   } catch (e) {
     await Promise.all(listeners.map((l) => l.close()));
     await web?.close();
+    certificates.close();
     await store.close();
     throw e;
   }
@@ -178,6 +181,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       stopping ??= (async () => {
         await Promise.all(listeners.map((l) => l.close()));
         await Promise.all([web?.close(), acme?.stop()]);
+        certificates.close();
         for (const s of sessions) s.shutdown(reason);
         const deadline = Date.now() + SHUTDOWN_GRACE_MS;
         while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
