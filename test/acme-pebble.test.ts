@@ -127,6 +127,35 @@ describe('ACME with Pebble', { timeout: 5 * SLOW }, () => {
     }
   });
 
+  test('a second server on the same data dir leaves ACME to the lock holder and serves what it renews', async () => {
+    const name = 'shared.mail.test';
+    const holder = await acmeServer(name, 'http-01');
+    let other: TestServer | undefined;
+    try {
+      const first = await stateOf(holder, name, (s) => s.lastSuccess !== null);
+      other = await startTestServer({
+        dataDir: holder.dataDir,
+        hostname: name,
+        acme: { enabled: true, directory: pebble.directory, caFile: pebble.caFile, names: [name] },
+      });
+      assert.equal(other.server.acme, null);
+      const before = await verified(other.imapsPort, name);
+      await holder.server.acme!.renewNow();
+      await stateOf(holder, name, (s) => s.lastSuccess !== first.lastSuccess);
+      const renewed = (await verified(holder.imapsPort, name)).serialNumber;
+      assert.notEqual(renewed, before.serialNumber);
+      // The other server notices the files (polled every 2 s, then a second to settle).
+      const deadline = Date.now() + 20_000;
+      while ((await verified(other.imapsPort, name)).serialNumber !== renewed) {
+        assert.ok(Date.now() < deadline, 'the other server did not pick up the renewed certificate');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    } finally {
+      await holder.stop();
+      await other?.stop();
+    }
+  });
+
   test('a CA error leaves the old certificate serving and is recorded with its problem document', async () => {
     const name = 'refused.mail.test';
     const srv = await acmeServer(name, 'http-01');

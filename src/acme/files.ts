@@ -12,6 +12,7 @@
 import { constants } from 'node:fs';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Config } from '../config/schema.js';
 import { acmeCertificatePaths, acmeDir } from '../net/acme-files.js';
 
 /** Paths of the ACME files of one data dir (the layout is net/acme-files.ts's, which the certificate source reads). */
@@ -25,6 +26,24 @@ export function acmePaths(dataDir: string) {
     cert: (name: string) => acmeCertificatePaths(dataDir, name).cert,
     key: (name: string) => acmeCertificatePaths(dataDir, name).key,
   };
+}
+
+/** The names ACME orders, one certificate each: `acme.names`, or `hostname`. */
+export function acmeNames(config: Pick<Config, 'hostname' | 'acme'>): string[] {
+  return config.acme.names.length > 0 ? config.acme.names : [config.hostname];
+}
+
+/**
+ * The pair files of the configured ACME names, for the certificate source to
+ * watch: with several processes on one data dir, the one holding the lock
+ * writes them and the others notice.
+ */
+export function acmeWatchedFiles(config: Pick<Config, 'dataDir' | 'hostname' | 'acme'>): string[] {
+  if (!config.acme.enabled) return [];
+  return acmeNames(config).flatMap((name) => {
+    const pair = acmeCertificatePaths(config.dataDir, name);
+    return [pair.cert, pair.key];
+  });
 }
 
 /** Creates `dir` (and parents) as 0700. */
@@ -61,6 +80,9 @@ export async function readIfExists(file: string): Promise<Buffer | null> {
   }
 }
 
+/** Lock files this process holds. */
+const locksHeld = new Set<string>();
+
 /** True when a process with this id runs (signal 0 probes without signalling; EPERM: it runs as someone else). */
 function alive(pid: number): boolean {
   try {
@@ -82,12 +104,16 @@ export async function takeLock(file: string): Promise<number | null> {
       const handle = await open(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
       await handle.writeFile(`${process.pid}\n`);
       await handle.close();
+      locksHeld.add(file);
       return null;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const holder = Number.parseInt((await readIfExists(file))?.toString('utf8') ?? '', 10);
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) return holder;
+    // Our own pid is live only if this process took the lock (a second server here on the same data dir);
+    // otherwise it is a crashed predecessor's that had the same pid (containers reuse small pids).
+    const live = holder === process.pid ? locksHeld.has(file) : Number.isInteger(holder) && holder > 0 && alive(holder);
+    if (live) return holder;
     // Stale (its process is gone, or the file is empty from a crash mid-write): remove it and try once more.
     await rm(file, { force: true });
   }
@@ -98,4 +124,5 @@ export async function takeLock(file: string): Promise<number | null> {
 export async function releaseLock(file: string): Promise<void> {
   const holder = (await readIfExists(file))?.toString('utf8').trim();
   if (holder === String(process.pid)) await rm(file, { force: true });
+  locksHeld.delete(file);
 }

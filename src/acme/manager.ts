@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { AcmeChallenges } from './challenges.js';
 import { type AcmeCertificateState, readAcmeState } from '../net/acme-files.js';
-import { acmePaths, privateDir, readIfExists, releaseLock, takeLock, writeAtomically } from './files.js';
+import { acmeNames, acmePaths, privateDir, readIfExists, releaseLock, takeLock, writeAtomically } from './files.js';
 import { AcmeError, accountClient, newPrivateKey, orderCertificate, trustDirectoryCa } from './order.js';
 
 /** First retry after a failed order; each further failure doubles it (Let's Encrypt allows 5 failed validations an hour). */
@@ -61,9 +61,9 @@ export class AcmeManager {
     this.paths = acmePaths(config.dataDir);
   }
 
-  /** The names ordered, one certificate each: `acme.names`, or `hostname`. */
+  /** The names ordered, one certificate each. */
   get names(): string[] {
-    return this.config.acme.names.length > 0 ? this.config.acme.names : [this.config.hostname];
+    return acmeNames(this.config);
   }
 
   /**
@@ -80,7 +80,10 @@ export class AcmeManager {
     await privateDir(paths.dir);
     const holder = await takeLock(paths.lock);
     if (holder !== null) {
-      log.info({ pid: holder, lock: paths.lock }, 'ACME runs in another process on this data dir; its certificates are picked up from there');
+      log.info(
+        { pid: holder, lock: paths.lock },
+        'ACME for this data dir runs elsewhere (the lock holder); the certificates it writes are picked up from there',
+      );
       return null;
     }
     await trustDirectoryCa(config.acme.caFile);

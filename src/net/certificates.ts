@@ -49,13 +49,14 @@ export class Certificates implements CertificateSource {
   /**
    * Loads every pair; rejects (naming the file) when the default is unusable,
    * since then nothing could be served. Other pairs that fail are logged and left out.
-   * With `watch`, a change of the configured files reloads (see file-watch.ts).
+   * With `watch`, a change of the configured files (and of `watchAlso`: ACME's, acme/files.ts) reloads (see file-watch.ts).
    */
-  static async load(config: CertificateConfig, log: Logger, options: { watch?: boolean } = {}): Promise<Certificates> {
+  static async load(config: CertificateConfig, log: Logger, options: { watch?: boolean; watchAlso?: readonly string[] } = {}): Promise<Certificates> {
     const { set, problems } = await loadCertificateSet(config, log, null);
     for (const p of problems) log.error({ file: p.file, problem: p.problem }, 'TLS certificate refused');
     const certificates = new Certificates(config, log, set);
-    if (options.watch) certificates.stopWatching = watchFiles(watchedFiles(config), () => void certificates.reload('files changed'));
+    if (options.watch)
+      certificates.stopWatching = watchFiles([...watchedFiles(config), ...(options.watchAlso ?? [])], () => void certificates.reload('files changed'));
     return certificates;
   }
 

@@ -25,6 +25,7 @@ import { Pop3Connection } from '../pop3/session/connection.js';
 import { MessageSizes } from '../pop3/session/message-sizes.js';
 import { openStore } from '../store/open.js';
 import { AcmeChallenges } from '../acme/challenges.js';
+import { acmeWatchedFiles } from '../acme/files.js';
 import { AcmeManager } from '../acme/manager.js';
 import { startWeb, type Web } from '../web/web.js';
 import type { MailStore } from '../store/types.js';
@@ -57,7 +58,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     onWarning: (message) => log.warn({ dataDir: config.dataDir }, message),
     limits: config.limits,
   });
-  const certificates = await Certificates.load(config, log, { watch: true });
+  const certificates = await Certificates.load(config, log, { watch: true, watchAlso: acmeWatchedFiles(config) });
   warnAboutCertificates(certificates.list(), config.hostname, log);
   const throttle = createThrottle(config.authThrottle, store);
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
