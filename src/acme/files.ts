@@ -10,10 +10,12 @@
  * certificate, and both before the state says so.
  */
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { acmeCertificatePaths, acmeDir } from '../net/acme-files.js';
+import { writeFileAtomically } from '../net/tls-material.js';
+import { processAlive } from '../process-alive.js';
 
 /** Paths of the ACME files of one data dir (the layout is net/acme-files.ts's, which the certificate source reads). */
 export function acmePaths(dataDir: string) {
@@ -51,17 +53,9 @@ export async function privateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
 }
 
-/** Replaces `file` with `data` (0600): written aside, fsynced, renamed over, the directory fsynced. */
+/** Replaces `file` with `data` (0600): written aside, fsynced, renamed over, then the directory fsynced so the rename lasts. */
 export async function writeAtomically(file: string, data: string | Buffer): Promise<void> {
-  const aside = `${file}.${process.pid}.tmp`;
-  const handle = await open(aside, 'w', 0o600);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(aside, file);
+  await writeFileAtomically(file, data, 0o600);
   const dir = await open(join(file, '..'), 'r');
   try {
     await dir.sync();
@@ -83,16 +77,6 @@ export async function readIfExists(file: string): Promise<Buffer | null> {
 /** Lock files this process holds. */
 const locksHeld = new Set<string>();
 
-/** True when a process with this id runs (signal 0 probes without signalling; EPERM: it runs as someone else). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Takes the ACME lock: a file created exclusively (O_EXCL) holding our pid.
  * A lock whose process is gone is stale and taken over. Resolves the pid of
@@ -112,7 +96,7 @@ export async function takeLock(file: string): Promise<number | null> {
     const holder = Number.parseInt((await readIfExists(file))?.toString('utf8') ?? '', 10);
     // Our own pid is live only if this process took the lock (a second server here on the same data dir);
     // otherwise it is a crashed predecessor's that had the same pid (containers reuse small pids).
-    const live = holder === process.pid ? locksHeld.has(file) : Number.isInteger(holder) && holder > 0 && alive(holder);
+    const live = holder === process.pid ? locksHeld.has(file) : Number.isInteger(holder) && holder > 0 && processAlive(holder);
     if (live) return holder;
     // Stale (its process is gone, or the file is empty from a crash mid-write): remove it and try once more.
     await rm(file, { force: true });

@@ -51,7 +51,7 @@ async function readIfExists(file: string): Promise<Buffer | null> {
 }
 
 /** Writes a file aside, fsyncs it and renames it into place (atomic on POSIX). */
-async function writeAtomically(file: string, data: string, mode: number): Promise<void> {
+export async function writeFileAtomically(file: string, data: string | Buffer, mode: number): Promise<void> {
   const temp = `${file}.${process.pid}.tmp`;
   const handle = await open(temp, 'w', mode);
   try {
@@ -100,9 +100,9 @@ async function loadOrGenerate(dataDir: string, name: string, log: Logger): Promi
   // Only a key without certificate: an interrupted generation (the certificate is renamed last); start over.
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });
   const pems = await generateSelfSigned(name);
-  await writeAtomically(paths.key, pems.key, 0o600);
+  await writeFileAtomically(paths.key, pems.key, 0o600);
   // Only the server reads it, from the private data directory: 0600 like every file there.
-  await writeAtomically(paths.cert, pems.cert, 0o600);
+  await writeFileAtomically(paths.cert, pems.cert, 0o600);
   log.info({ cert: paths.cert, key: paths.key }, 'generated a self-signed TLS certificate');
   return { key: Buffer.from(pems.key), cert: Buffer.from(pems.cert) };
 }
