@@ -10,41 +10,42 @@
  * certificate, and both before the state says so.
  */
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { acmeCertificatePaths, acmeDir } from '../net/acme-files.js';
+import { writeFileAtomically } from '../net/tls-material.js';
+import { processAlive } from '../process-alive.js';
 
-/** The CA's problem document (RFC 8555 §6.7, RFC 7807), as state.json keeps it. */
-export interface AcmeProblem {
-  time: string;
-  type: string;
-  detail: string;
-  status: number | null;
-}
-
-/** One primary name's entry in state.json. */
-export interface CertificateState {
-  names: string[];
-  notAfter: string | null;
-  renewAt: string | null;
-  lastSuccess: string | null;
-  lastError: AcmeProblem | null;
-}
-
-export interface AcmeState {
-  certificates: Record<string, CertificateState>;
-}
-
-/** Paths of the ACME files of one data dir. */
+/** Paths of the ACME files of one data dir (the layout is net/acme-files.ts's, which the certificate source reads). */
 export function acmePaths(dataDir: string) {
-  const dir = join(dataDir, 'tls', 'acme');
+  const dir = acmeDir(dataDir);
   return {
     dir,
     accountKey: join(dir, 'account.key'),
     state: join(dir, 'state.json'),
     lock: join(dir, 'lock'),
-    cert: (name: string) => join(dir, 'certs', name, 'cert.pem'),
-    key: (name: string) => join(dir, 'certs', name, 'key.pem'),
+    cert: (name: string) => acmeCertificatePaths(dataDir, name).cert,
+    key: (name: string) => acmeCertificatePaths(dataDir, name).key,
   };
+}
+
+/** The names ACME orders, one certificate each: `acme.names`, or `hostname`. */
+export function acmeNames(config: Pick<Config, 'hostname' | 'acme'>): string[] {
+  return config.acme.names.length > 0 ? config.acme.names : [config.hostname];
+}
+
+/**
+ * The pair files of the configured ACME names, for the certificate source to
+ * watch: with several processes on one data dir, the one holding the lock
+ * writes them and the others notice.
+ */
+export function acmeWatchedFiles(config: Pick<Config, 'dataDir' | 'hostname' | 'acme'>): string[] {
+  if (!config.acme.enabled) return [];
+  return acmeNames(config).flatMap((name) => {
+    const pair = acmeCertificatePaths(config.dataDir, name);
+    return [pair.cert, pair.key];
+  });
 }
 
 /** Creates `dir` (and parents) as 0700. */
@@ -52,32 +53,14 @@ export async function privateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
 }
 
-/** Replaces `file` with `data` (0600): written aside, fsynced, renamed over, the directory fsynced. */
+/** Replaces `file` with `data` (0600): written aside, fsynced, renamed over, then the directory fsynced so the rename lasts. */
 export async function writeAtomically(file: string, data: string | Buffer): Promise<void> {
-  const aside = `${file}.${process.pid}.tmp`;
-  const handle = await open(aside, 'w', 0o600);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(aside, file);
+  await writeFileAtomically(file, data, 0o600);
   const dir = await open(join(file, '..'), 'r');
   try {
     await dir.sync();
   } finally {
     await dir.close();
-  }
-}
-
-/** state.json, or an empty state when there is none yet (or it cannot be parsed: it is rewritten on the next result). */
-export async function readState(file: string): Promise<AcmeState> {
-  try {
-    const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<AcmeState>;
-    return { certificates: parsed.certificates ?? {} };
-  } catch {
-    return { certificates: {} };
   }
 }
 
@@ -91,15 +74,8 @@ export async function readIfExists(file: string): Promise<Buffer | null> {
   }
 }
 
-/** True when a process with this id runs (signal 0 probes without signalling; EPERM: it runs as someone else). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** Lock files this process holds. */
+const locksHeld = new Set<string>();
 
 /**
  * Takes the ACME lock: a file created exclusively (O_EXCL) holding our pid.
@@ -112,12 +88,16 @@ export async function takeLock(file: string): Promise<number | null> {
       const handle = await open(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
       await handle.writeFile(`${process.pid}\n`);
       await handle.close();
+      locksHeld.add(file);
       return null;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const holder = Number.parseInt((await readIfExists(file))?.toString('utf8') ?? '', 10);
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) return holder;
+    // Our own pid is live only if this process took the lock (a second server here on the same data dir);
+    // otherwise it is a crashed predecessor's that had the same pid (containers reuse small pids).
+    const live = holder === process.pid ? locksHeld.has(file) : Number.isInteger(holder) && holder > 0 && processAlive(holder);
+    if (live) return holder;
     // Stale (its process is gone, or the file is empty from a crash mid-write): remove it and try once more.
     await rm(file, { force: true });
   }
@@ -128,4 +108,5 @@ export async function takeLock(file: string): Promise<number | null> {
 export async function releaseLock(file: string): Promise<void> {
   const holder = (await readIfExists(file))?.toString('utf8').trim();
   if (holder === String(process.pid)) await rm(file, { force: true });
+  locksHeld.delete(file);
 }

@@ -19,7 +19,8 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { AcmeChallenges } from './challenges.js';
-import { type AcmeState, type CertificateState, acmePaths, privateDir, readIfExists, readState, releaseLock, takeLock, writeAtomically } from './files.js';
+import { type AcmeCertificateState, readAcmeState } from '../net/acme-files.js';
+import { acmeNames, acmePaths, privateDir, readIfExists, releaseLock, takeLock, writeAtomically } from './files.js';
 import { AcmeError, accountClient, newPrivateKey, orderCertificate, trustDirectoryCa } from './order.js';
 
 /** First retry after a failed order; each further failure doubles it (Let's Encrypt allows 5 failed validations an hour). */
@@ -60,9 +61,9 @@ export class AcmeManager {
     this.paths = acmePaths(config.dataDir);
   }
 
-  /** The names ordered, one certificate each: `acme.names`, or `hostname`. */
+  /** The names ordered, one certificate each. */
   get names(): string[] {
-    return this.config.acme.names.length > 0 ? this.config.acme.names : [this.config.hostname];
+    return acmeNames(this.config);
   }
 
   /**
@@ -79,7 +80,10 @@ export class AcmeManager {
     await privateDir(paths.dir);
     const holder = await takeLock(paths.lock);
     if (holder !== null) {
-      log.info({ pid: holder, lock: paths.lock }, 'ACME runs in another process on this data dir; its certificates are picked up from there');
+      log.info(
+        { pid: holder, lock: paths.lock },
+        'ACME for this data dir runs elsewhere (the lock holder); the certificates it writes are picked up from there',
+      );
       return null;
     }
     await trustDirectoryCa(config.acme.caFile);
@@ -186,10 +190,14 @@ export class AcmeManager {
     return accountClient(this.config.acme.directory, key, this.config.acme.email);
   }
 
-  private async updateState(name: string, change: Partial<CertificateState>): Promise<void> {
-    const state: AcmeState = await readState(this.paths.state);
-    const before = state.certificates[name] ?? { names: [name], notAfter: null, renewAt: null, lastSuccess: null, lastError: null };
-    state.certificates[name] = { ...before, ...change, names: [name] };
-    await writeAtomically(this.paths.state, `${JSON.stringify(state, null, 2)}\n`);
+  /** Changes one name's entry of state.json (the contract with `mailkeep cert status`, net/acme-files.ts). */
+  private async updateState(name: string, change: Partial<AcmeCertificateState>): Promise<void> {
+    const states = await readAcmeState(this.config.dataDir).catch((err: Error) => {
+      this.log.warn({ problem: err.message }, 'ACME state file unreadable; writing a new one');
+      return new Map<string, AcmeCertificateState>();
+    });
+    const before = states.get(name) ?? { names: [name], notAfter: null, renewAt: null, lastSuccess: null, lastError: null };
+    states.set(name, { ...before, ...change, names: [name] });
+    await writeAtomically(this.paths.state, `${JSON.stringify({ certificates: Object.fromEntries(states) }, null, 2)}\n`);
   }
 }

@@ -10,7 +10,7 @@ import { Agent } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import * as acme from 'acme-client';
 import type { AcmeChallenges } from './challenges.js';
-import type { AcmeProblem } from './files.js';
+import type { AcmeError as AcmeProblem } from '../net/acme-files.js';
 
 export type ChallengeType = 'http-01' | 'tls-alpn-01';
 

@@ -1,8 +1,9 @@
 /**
  * `mailkeep autoconfig apple <address>`: the Apple configuration profile for
  * an address on stdout (`> alice.mobileconfig`), the same bytes as
- * https://<hostname>/apple/mobileconfig?email=… serves: signed when tls-cert
- * is a CA-issued certificate, otherwise the plain (unverified) profile.
+ * https://<hostname>/apple/mobileconfig?email=… serves: signed with the pair
+ * the server presents for its hostname (tls-cert, [[tls.certificates]] or
+ * ACME's) when that is CA-issued, otherwise the plain (unverified) profile.
  */
 import type { Command } from 'commander';
 import { accountSetup } from '../autoconfig/account-setup.js';
@@ -10,7 +11,7 @@ import { appleMobileconfig } from '../autoconfig/mobileconfig.js';
 import { profileBytes, type SigningPair } from '../autoconfig/profile-signing.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
-import { loadTlsMaterial } from '../net/tls-material.js';
+import { loadCertificateSet, selectPair } from '../net/certificate-set.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
 import { STORE_FLAGS, withStore } from './with-store.js';
@@ -18,10 +19,10 @@ import { STORE_FLAGS, withStore } from './with-store.js';
 /** Settings client set-up answers depend on. */
 export const CLIENT_SETUP_FLAGS: readonly string[] = ['hostname', 'domains', 'imap-port', 'imaps-port', 'pop3-port', 'pop3s-port', 'submission-host'];
 
-/** The configured certificate pair, or null with the generated (self-signed) one: such a signature would prove nothing. */
-async function configuredPair(config: Config): Promise<SigningPair | null> {
-  if (config.tlsCert === null) return null;
-  return loadTlsMaterial(config, createLogger({ log: { level: 'silent', trace: false } }));
+/** The pair the server presents for its hostname (profileBytes leaves the profile unsigned when it is self-signed). */
+async function hostnamePair(config: Config): Promise<SigningPair> {
+  const { set } = await loadCertificateSet(config, createLogger({ log: { level: 'silent', trace: false } }), null);
+  return selectPair(set, config.hostname);
 }
 
 async function apple(address: string, opts: Record<string, unknown>): Promise<void> {
@@ -33,9 +34,9 @@ async function apple(address: string, opts: Record<string, unknown>): Promise<vo
   }
   const profile = appleMobileconfig(setup, config.hostname);
   if (profile === null) throw new CliError('no IMAP or POP3 listener is enabled: there is nothing to set up');
-  const { body, signed } = await profileBytes(profile, await configuredPair(config));
+  const { body, signed } = await profileBytes(profile, await hostnamePair(config));
   process.stdout.write(body);
-  if (!signed) process.stderr.write('mailkeep: the profile is unsigned (no CA-issued tls-cert): devices will show it as unverified\n');
+  if (!signed) process.stderr.write('mailkeep: the profile is unsigned (the certificate is self-signed): devices will show it as unverified\n');
 }
 
 /** Registers `autoconfig` and its subcommand `apple`. */

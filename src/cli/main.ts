@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerAliasCommands } from './alias.js';
 import { registerAutoconfigCommands } from './autoconfig.js';
+import { registerCertCommands } from './cert.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { registerDeliverCommand } from './deliver.js';
 import { registerDnsCommand } from './dns.js';
@@ -34,6 +35,7 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerDoctorCommand,
   registerAutoconfigCommands,
   registerDnsCommand,
+  registerCertCommands,
 ];
 
 function version(): string {

@@ -46,6 +46,7 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: 'https-port', arg: '<port>', setting: 'httpsPort', description: 'HTTPS port, also for ACME tls-alpn-01 (0 disables)' },
   { flag: 'tls-cert', arg: '<file>', setting: 'tlsCert', description: 'PEM certificate (chain); default: self-signed' },
   { flag: 'tls-key', arg: '<file>', setting: 'tlsKey', description: 'PEM private key for --tls-cert' },
+  { flag: 'tls-min-version', arg: '<version>', setting: 'tls.minVersion', description: 'lowest TLS version accepted: 1.2 or 1.3 (default 1.2)' },
   {
     flag: 'proxy-listeners',
     arg: '<names>',
@@ -70,7 +71,7 @@ const TEST_ENV_PREFIX = 'MAILKEEP_TEST_';
 /** Debug switches read where they act (imap/session/view-check.ts), not settings: never warned about. */
 export const CHECK_VIEWS_ENV = 'MAILKEEP_CHECK_VIEWS';
 const MAX_CONFIG_FILE_BYTES = 1 << 20;
-/** Settings holding file system paths, resolved relative to their source. */
+/** Settings holding file system paths, resolved relative to their source (and tls.certificates' pairs). */
 const PATH_SETTINGS = ['dataDir', 'tlsCert', 'tlsKey'] as const;
 
 /** One thing wrong with the configuration. */
@@ -289,14 +290,15 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (raw.problems.length > 0 || !result.success) throw new ConfigError(raw.problems);
 
   const config = result.data;
-  const resolve = (key: string, value: string): string => {
-    const base = raw.fromFile.has(key) && configPath !== undefined ? path.dirname(path.resolve(cwd, configPath)) : cwd;
-    return path.resolve(base, value);
-  };
+  /** Where a relative path of the setting is resolved: the config file's directory when it came from there. */
+  const base = (setting: string): string => (raw.fromFile.has(setting) && configPath !== undefined ? path.dirname(path.resolve(cwd, configPath)) : cwd);
   for (const key of PATH_SETTINGS) {
     const value = config[key];
-    if (value !== null) config[key] = resolve(key, value);
+    if (value === null) continue;
+    config[key] = path.resolve(base(key), value);
   }
-  if (config.acme.caFile !== null) config.acme.caFile = resolve('acme.caFile', config.acme.caFile);
+  const pairsBase = base('tls.certificates');
+  config.tls.certificates = config.tls.certificates.map((p) => ({ cert: path.resolve(pairsBase, p.cert), key: path.resolve(pairsBase, p.key) }));
+  if (config.acme.caFile !== null) config.acme.caFile = path.resolve(base('acme.caFile'), config.acme.caFile);
   return config;
 }

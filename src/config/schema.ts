@@ -126,16 +126,33 @@ const domainList = z.preprocess(
   ),
 );
 
+/** Values of `[tls] min-version` (net/tls-policy.ts). */
+export const TLS_MIN_VERSIONS = ['1.2', '1.3'] as const;
+export type TlsMinVersion = (typeof TLS_MIN_VERSIONS)[number];
+
+const PAIRS_ERROR = 'expected a list of pairs such as [{ cert = "fullchain.pem", key = "privkey.pem" }]';
+/** `[[tls.certificates]]` pairs; from the environment "cert.pem:key.pem,cert2.pem:key2.pem". */
+const certificatePairs = z.preprocess(
+  (v) =>
+    typeof v === 'string'
+      ? commaItems(v).map((s) => {
+          const colon = s.indexOf(':');
+          return colon < 0 ? { cert: s } : { cert: s.slice(0, colon), key: s.slice(colon + 1) };
+        })
+      : v,
+  z.array(z.strictObject({ cert: text('a certificate file path'), key: text('a key file path') }, { error: PAIRS_ERROR }), { error: PAIRS_ERROR }),
+);
+
 /** Values of acme.challenge. */
 export const ACME_CHALLENGES = ['http-01', 'tls-alpn-01'] as const;
 
-/** pino's level names, most to least severe, plus 'silent'. */
 /** Values of lmtp.detail-delivery (mail/deliver.ts DetailDelivery). */
 export const DETAIL_DELIVERY = ['opt-in', 'unless-special-use', 'off'] as const;
 
 /** Values of submission.security: implicit TLS (RFC 8314 §3.3, port 465) or STARTTLS (RFC 6409, port 587). */
 export const SUBMISSION_SECURITY = ['tls', 'starttls'] as const;
 
+/** pino's level names, most to least severe, plus 'silent'. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The whole configuration; parse `{}` to get the defaults. */
@@ -163,6 +180,16 @@ export const configSchema = z
     /** PEM files; when both are null a self-signed pair is generated under dataDir/tls. */
     tlsCert: text('a file path').nullable().default(null),
     tlsKey: text('a file path').nullable().default(null),
+    tls: z
+      .object({
+        /** Further pairs chosen by the client's server name (SNI, RFC 6066 §3); tls-cert/tls-key stay the default. */
+        certificates: certificatePairs.default([]),
+        /** The lowest TLS version accepted; TOML may write it as a number (1.3). */
+        minVersion: z
+          .preprocess((v) => (typeof v === 'number' ? v.toFixed(1) : v), z.enum(TLS_MIN_VERSIONS, { error: 'expected "1.2" or "1.3"' }))
+          .default('1.2'),
+      })
+      .prefault({}),
     /** RFC 9051 §11.1 / RFC 8314: cleartext passwords only over TLS unless explicitly allowed. */
     plaintextAuth: z
       .object({

@@ -15,6 +15,7 @@ import { LmtpConnection } from '../lmtp/session/connection.js';
 import { MailboxIndexCache } from '../imap/session/mailbox-index.js';
 import { MailboxNameCache } from '../imap/session/mailbox-names.js';
 import { ConnectionLimiter } from '../net/connection-limiter.js';
+import { warnAboutCertificates } from '../net/certificate-warnings.js';
 import { Certificates } from '../net/certificates.js';
 import { listen, proxySpecFor, type Listener } from '../net/listen.js';
 import { RateLimitedLog } from '../net/rate-limited-log.js';
@@ -24,6 +25,7 @@ import { Pop3Connection } from '../pop3/session/connection.js';
 import { MessageSizes } from '../pop3/session/message-sizes.js';
 import { openStore } from '../store/open.js';
 import { AcmeChallenges } from '../acme/challenges.js';
+import { acmeWatchedFiles } from '../acme/files.js';
 import { AcmeManager } from '../acme/manager.js';
 import { startWeb, type Web } from '../web/web.js';
 import { registerAutoconfigRoutes } from '../autoconfig/routes.js';
@@ -58,7 +60,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     onWarning: (message) => log.warn({ dataDir: config.dataDir }, message),
     limits: config.limits,
   });
-  const certificates = await Certificates.load(config, log);
+  const certificates = await Certificates.load(config, log, { watch: true, watchAlso: acmeWatchedFiles(config) });
+  warnAboutCertificates(certificates.list(), config.hostname, log);
   const throttle = createThrottle(config.authThrottle, store);
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
   const sessions = new Set<{ shutdown(reason: string): void }>();
@@ -155,14 +158,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       listeners.push(await listenUnix({ name: 'lmtp-socket', path: config.lmtp.socket, limiter, log, refusePrefix: lmtpRefuse, onSocket: lmtpSocket }));
     }
     // The web side after the mail ports: a web port that cannot be bound is logged and skipped (web/web.ts).
-    // Client set-up answers on both sides; profiles are signed with the pair the mail ports serve at that moment.
+    // Client set-up answers on both sides; profiles are signed with the pair served for the hostname at that moment.
     const routes = (app: FastifyInstance, scheme: 'http' | 'https') =>
-      registerAutoconfigRoutes(app, { config, store, log, scheme, signingPair: () => certificates.default.material });
+      registerAutoconfigRoutes(app, { config, store, log, scheme, signingPair: () => certificates.select(config.hostname) });
     web = await startWeb({ config, log, certificates, challenges, limiter, tlsFailures, refusals, routes });
     if (config.acme.enabled) acme = await AcmeManager.start(config, log, challenges, certificates);
   } catch (e) {
     await Promise.all(listeners.map((l) => l.close()));
     await web?.close();
+    certificates.close();
     await store.close();
     throw e;
   }
@@ -183,6 +187,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       stopping ??= (async () => {
         await Promise.all(listeners.map((l) => l.close()));
         await Promise.all([web?.close(), acme?.stop()]);
+        certificates.close();
         for (const s of sessions) s.shutdown(reason);
         const deadline = Date.now() + SHUTDOWN_GRACE_MS;
         while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

@@ -12,7 +12,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { ACME_TLS_ALPN, type AcmeChallenges } from '../acme/challenges.js';
 import { describeSetting } from '../config/load.js';
@@ -57,7 +57,8 @@ function app(log: Logger): FastifyInstance {
   let server: Server | undefined;
   const instance = fastify({
     loggerInstance: log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Every request at info would let anyone fill the log; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     serverFactory: (handler) => {
       server = createServer(
