@@ -31,6 +31,11 @@ export interface DovecotOptions extends ServerOptions {
   password?: string;
   /** Prefix of the temp dir's name. */
   tempPrefix?: string;
+  /**
+   * PEM files for TLS: adds imaps (and pop3s) listeners, STARTTLS/STLS on the
+   * plaintext ones, and refuses passwords before TLS (disable_plaintext_auth).
+   */
+  tls?: { cert: string; key: string };
 }
 
 /** A running Dovecot: IMAP on `port`, and the optional listeners. */
@@ -39,6 +44,9 @@ export interface DovecotServer extends BenchServer {
   dir: string;
   pop3Port: number | null;
   lmtpPort: number | null;
+  /** The implicit-TLS listeners, with `tls`. */
+  imapsPort: number | null;
+  pop3sPort: number | null;
 }
 
 /** The installed Dovecot's version, e.g. "2.3.19.1 (9b53102964)"; throws when it is not installed. */
@@ -46,22 +54,37 @@ export function dovecotVersion(): string {
   return execFileSync('dovecot', ['--version']).toString().trim();
 }
 
-/** A login service block with one plaintext listener and its TLS twin disabled. */
-function loginService(proto: string, port: number, processes: number): string {
+/** A login service block with one plaintext listener and its implicit-TLS twin (disabled when `tlsPort` is null). */
+function loginService(proto: string, port: number, tlsPort: number | null, processes: number): string {
   return `service ${proto}-login {
   inet_listener ${proto} {
     address = 127.0.0.1
     port = ${port}
   }
   inet_listener ${proto}s {
-    port = 0
+    address = 127.0.0.1
+    port = ${tlsPort ?? 0}
   }
   process_limit = ${processes}
 }
 `;
 }
 
-function config(dir: string, ports: { imap: number; pop3: number | null; lmtp: number | null }, maxConnections: number): string {
+interface Ports {
+  imap: number;
+  pop3: number | null;
+  lmtp: number | null;
+  imaps: number | null;
+  pop3s: number | null;
+}
+
+/** The TLS lines of the config: off, or on with passwords refused before TLS. */
+function tlsConfig(tls: DovecotOptions['tls']): string {
+  if (!tls) return 'ssl = no\ndisable_plaintext_auth = no\n';
+  return `ssl = yes\nssl_cert = <${tls.cert}\nssl_key = <${tls.key}\ndisable_plaintext_auth = yes\n`;
+}
+
+function config(dir: string, ports: Ports, maxConnections: number, tls: DovecotOptions['tls']): string {
   // One imap process per connection (Dovecot's default client_limit = 1), so
   // the process limits must cover every connection of the IDLE row; the
   // client limits of the shared services (anvil, auth, log, stats) must cover
@@ -74,9 +97,7 @@ state_dir = ${dir}/state
 log_path = ${dir}/dovecot.log
 protocols = ${protocols.join(' ')}
 listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
+${tlsConfig(tls)}auth_mechanisms = plain
 mail_location = maildir:~/Maildir
 mail_max_userip_connections = ${processes}
 default_client_limit = ${clients}
@@ -89,10 +110,10 @@ userdb {
   driver = passwd-file
   args = ${dir}/passwd
 }
-${loginService('imap', ports.imap, processes)}service imap {
+${loginService('imap', ports.imap, ports.imaps, processes)}service imap {
   process_limit = ${processes}
 }
-${ports.pop3 !== null ? loginService('pop3', ports.pop3, processes) : ''}${
+${ports.pop3 !== null ? loginService('pop3', ports.pop3, ports.pop3s, processes) : ''}${
   ports.lmtp !== null
     ? `service lmtp {
   inet_listener lmtp {
@@ -116,10 +137,12 @@ export async function startDovecot(opts: DovecotOptions): Promise<DovecotServer>
   const password = opts.password ?? PASSWORD;
   const version = dovecotVersion(); // fails early when not installed
   const dir = makeTempDir(opts.tempPrefix ?? 'bench-dovecot');
-  const ports = {
+  const ports: Ports = {
     imap: await freePort(),
     pop3: opts.pop3 ? await freePort() : null,
     lmtp: opts.lmtp ? await freePort() : null,
+    imaps: opts.tls ? await freePort() : null,
+    pop3s: opts.tls && opts.pop3 ? await freePort() : null,
   };
   for (const sub of ['run', 'state', 'home']) fs.mkdirSync(path.join(dir, sub), { mode: 0o755 });
   const passwd = users.map((u) => {
@@ -130,14 +153,14 @@ export async function startDovecot(opts: DovecotOptions): Promise<DovecotServer>
   });
   fs.writeFileSync(path.join(dir, 'passwd'), passwd.join(''));
   const conf = path.join(dir, 'dovecot.conf');
-  fs.writeFileSync(conf, config(dir, ports, opts.maxConnections));
+  fs.writeFileSync(conf, config(dir, ports, opts.maxConnections, opts.tls));
   const log = path.join(dir, 'dovecot.log');
 
   const child = spawnWithNofile('dovecot', ['-F', '-c', conf], 8 * opts.maxConnections + 1024, { stdio: ['ignore', 'ignore', 'inherit'] });
   const pid = child.pid;
   if (pid === undefined) throw new Error('cannot spawn dovecot');
   try {
-    for (const port of [ports.imap, ports.pop3, ports.lmtp]) if (port !== null) await waitForPort(port, child, 15_000, 'dovecot');
+    for (const port of [ports.imap, ports.pop3, ports.lmtp, ports.imaps, ports.pop3s]) if (port !== null) await waitForPort(port, child, 15_000, 'dovecot');
   } catch (err) {
     await stopChild(child);
     const hint = [opts.pop3 ? 'dovecot-pop3d' : '', opts.lmtp ? 'dovecot-lmtpd' : ''].filter(Boolean).join(', ');
@@ -149,6 +172,8 @@ export async function startDovecot(opts: DovecotOptions): Promise<DovecotServer>
     port: ports.imap,
     pop3Port: ports.pop3,
     lmtpPort: ports.lmtp,
+    imapsPort: ports.imaps,
+    pop3sPort: ports.pop3s,
     dir,
     user: users[0] ?? USER,
     password,

@@ -47,7 +47,7 @@ async function doctor(address: string, ports: number[] | null): Promise<DoctorRe
     credentials: null,
     ca: null,
     dnsServer: dns.address,
-    timeoutMs: 3000,
+    timeoutMs: 10_000,
   });
 }
 

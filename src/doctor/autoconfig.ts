@@ -8,6 +8,7 @@
 import type { LookupFunction } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import type { PortSpec, Proto } from './check.js';
 import type { DnsClient } from './dns-client.js';
 
@@ -55,7 +56,7 @@ function pinnedLookup(address: string): LookupFunction {
 function get(url: string, lookup: LookupFunction, ca: string | null, timeoutMs: number): Promise<string | null> {
   const request = url.startsWith('https:') ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = request(url, { lookup, timeout: timeoutMs, ...(ca ? { ca } : {}) }, (res) => {
+    const req = request(url, { lookup, timeout: timeoutMs, ...(ca ? { ca: [...rootCertificates, ca] } : {}) }, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
         resolve(null);

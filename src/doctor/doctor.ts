@@ -7,7 +7,7 @@
 import { type Check, DEFAULT_PORTS, family, type PortSpec, securityName } from './check.js';
 import { dnsClient } from './dns-client.js';
 import { checkName, type Target } from './name-check.js';
-import { checkPort } from './port-check.js';
+import { connectPort, finishPort } from './port-check.js';
 import type { Credentials } from './probe-context.js';
 import { tlsOptions } from './tls-checks.js';
 
@@ -59,9 +59,9 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   const address = name.addresses[0];
   if (address !== undefined) {
     const tls = tlsOptions(name.host, opts.ca);
-    const reports = await Promise.all(
-      ports.map((spec) => checkPort(address, { host: name.host, spec, tls, credentials: opts.credentials, timeoutMs: opts.timeoutMs })),
-    );
+    const contexts = ports.map((spec) => ({ host: name.host, address, spec, tls, credentials: opts.credentials, timeoutMs: opts.timeoutMs }));
+    const connected = await Promise.all(contexts.map(connectPort));
+    const reports = await Promise.all(contexts.map((ctx, i) => finishPort(connected[i]!, ctx)));
     for (const r of reports) {
       sections.push({ title: `${family(r.spec.proto)} port ${r.spec.port} (${securityName(r.spec.proto)})`, checks: r.checks });
       if (r.usable)

@@ -7,7 +7,7 @@
 import { type Check, fail, implicitTls, ok, printable, warn } from './check.js';
 import type { LineConn } from './line-conn.js';
 import { classifyRefusal, loginCheck } from './login-outcome.js';
-import { loginSkipped, type ProbeContext, type ProbeResult, secureAfterStartTls } from './probe-context.js';
+import { loginSkipped, plaintextAdvice, type ProbeContext, type ProbeResult, secureAfterStartTls } from './probe-context.js';
 
 /** Untagged lines accepted before a tagged answer. */
 const MAX_RESPONSE_LINES = 200;
@@ -88,12 +88,7 @@ export async function probeImap(conn: LineConn, ctx: ProbeContext, tlsAccepted: 
     }
     if (caps.includes('LOGINDISABLED')) checks.push(ok('passwords refused before STARTTLS (LOGINDISABLED)'));
     else {
-      checks.push(
-        fail(
-          `port ${ctx.spec.port} accepts a password before STARTTLS (no LOGINDISABLED)`,
-          'A client set to "no encryption" sends the password readable on the network. Refuse plaintext logins on the server (mailkeep: [plaintext-auth] allow-insecure = false and no trusted-networks for this address; Dovecot: disable_plaintext_auth = yes).',
-        ),
-      );
+      checks.push(fail(`port ${ctx.spec.port} accepts a password before STARTTLS (no LOGINDISABLED)`, plaintextAdvice(ctx)));
     }
     const st = await command(conn, 'd2', 'STARTTLS');
     if (st.status !== 'OK') {

@@ -6,7 +6,7 @@
 import { type Check, fail, implicitTls, ok, printable } from './check.js';
 import type { LineConn } from './line-conn.js';
 import { classifyRefusal, loginCheck } from './login-outcome.js';
-import { loginSkipped, type ProbeContext, type ProbeResult, secureAfterStartTls } from './probe-context.js';
+import { loginSkipped, plaintextAdvice, type ProbeContext, type ProbeResult, secureAfterStartTls } from './probe-context.js';
 
 /** Lines accepted in a CAPA answer. */
 const MAX_CAPA_LINES = 100;
@@ -55,12 +55,7 @@ export async function probePop3(conn: LineConn, ctx: ProbeContext, tlsAccepted: 
     // RFC 2595 §4 STLS; RFC 8314 §3: no password before TLS.
     conn.send(`USER ${PROBE_USER}`);
     if (status(await conn.readLine()).ok) {
-      checks.push(
-        fail(
-          `port ${ctx.spec.port} accepts USER/PASS before STLS`,
-          'A client set to "no encryption" sends the password readable on the network. Refuse plaintext logins on the server (mailkeep: [plaintext-auth] allow-insecure = false and no trusted-networks for this address; Dovecot: disable_plaintext_auth = yes).',
-        ),
-      );
+      checks.push(fail(`port ${ctx.spec.port} accepts USER/PASS before STLS`, plaintextAdvice(ctx)));
     } else checks.push(ok('passwords refused before STLS (USER refused)'));
     conn.send('STLS');
     const st = status(await conn.readLine());

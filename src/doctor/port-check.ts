@@ -8,7 +8,7 @@ import { handshake, LineConn, ProbeError } from './line-conn.js';
 import { probeImap } from './imap-probe.js';
 import { probePop3 } from './pop3-probe.js';
 import type { ProbeContext, ProbeResult } from './probe-context.js';
-import { probeTcp, resetCheck } from './tcp-probe.js';
+import { probeTcp, resetCheck, type TcpOutcome } from './tcp-probe.js';
 import { judgeTls } from './tls-checks.js';
 
 /** The lines of one port and whether a client could use it. */
@@ -16,14 +16,24 @@ export interface PortReport extends ProbeResult {
   spec: PortSpec;
 }
 
-/** Probes one port of `address` (the resolved `ctx.host`). */
-export async function checkPort(address: string, ctx: ProbeContext): Promise<PortReport> {
+/** The TCP step of a port of `ctx.address` (an address of `ctx.host`). */
+export function connectPort(ctx: ProbeContext): Promise<TcpOutcome> {
+  return probeTcp(ctx.host, ctx.address, ctx.spec, ctx.timeoutMs);
+}
+
+/**
+ * The rest of a port check on the connection `connectPort` opened. The two
+ * steps are apart so that all connects run first and their times are not
+ * inflated by other ports' TLS handshakes.
+ */
+export async function finishPort(tcp: TcpOutcome, ctx: ProbeContext): Promise<PortReport> {
   const { spec } = ctx;
-  const tcp = await probeTcp(ctx.host, address, spec, ctx.timeoutMs);
   const checks: Check[] = [tcp.check];
   if (!tcp.socket) return { spec, checks, usable: false };
   let conn: LineConn | null = null;
   try {
+    const late = tcp.lateError();
+    if (late || tcp.socket.destroyed) throw new ProbeError(late?.code ?? 'ECLOSED', late?.message ?? 'the server closed the connection');
     let tlsAccepted = true;
     if (implicitTls(spec.proto)) {
       const secure = await handshake({ ...ctx.tls, socket: tcp.socket }, ctx.timeoutMs).catch((err: ProbeError) => {

@@ -16,6 +16,8 @@ export interface Credentials {
 /** Inputs shared by every probe of one port. */
 export interface ProbeContext {
   host: string;
+  /** The address connected to. */
+  address: string;
   spec: PortSpec;
   tls: ConnectionOptions;
   credentials: Credentials | null;
@@ -52,3 +54,11 @@ export const loginSkipped = (user: string): Check =>
     `login as ${user}: not tried, the certificate is not accepted`,
     'The doctor does not send a password to a server it cannot verify; fix the certificate problems above first.',
   );
+
+/** Advice for a port that takes passwords before TLS; from loopback, servers such as Dovecot relax the rule. */
+export function plaintextAdvice(ctx: ProbeContext): string {
+  const local = /^(127\.|::1$|::ffff:127\.)/.test(ctx.address)
+    ? ' Some servers (Dovecot) allow this only from the same machine: run the doctor from another machine to see what clients see.'
+    : '';
+  return `A client set to "no encryption" sends the password readable on the network. Refuse plaintext logins on the server (mailkeep: [plaintext-auth] allow-insecure = false and no trusted-networks for this address; Dovecot: disable_plaintext_auth = yes).${local}`;
+}

@@ -7,8 +7,11 @@
 import { connect, type Socket } from 'node:net';
 import { type Check, fail, ok, type PortSpec } from './check.js';
 
-/** A connected socket and how long the connect took, or the check line saying why not. */
-export type TcpOutcome = { socket: Socket; check: Check } | { socket: null; check: Check };
+/**
+ * A connected socket and how long the connect took, or the check line saying why not.
+ * `lateError` is an error the open socket met while it waited for its dialog (a reset, say).
+ */
+export type TcpOutcome = { socket: Socket; check: Check; lateError: () => NodeJS.ErrnoException | null } | { socket: null; check: Check };
 
 /** Connects to `address`:`spec.port` within `timeoutMs`. `host` names the server in the lines. */
 export function probeTcp(host: string, address: string, spec: PortSpec, timeoutMs: number): Promise<TcpOutcome> {
@@ -20,13 +23,19 @@ export function probeTcp(host: string, address: string, spec: PortSpec, timeoutM
       socket.destroy();
       resolve({ socket: null, check: timedOut(host, spec.port, timeoutMs) });
     }, timeoutMs);
+    let late: NodeJS.ErrnoException | null = null;
+    let connected = false;
     socket.once('connect', () => {
+      connected = true;
       clearTimeout(timer);
-      socket.removeAllListeners('error');
       const ms = Number((process.hrtime.bigint() - started) / 1_000_000n);
-      resolve({ socket, check: ok(`TCP connect to ${where}: open (${ms} ms)`) });
+      resolve({ socket, check: ok(`TCP connect to ${where}: open (${ms} ms)`), lateError: () => late });
     });
-    socket.once('error', (err: NodeJS.ErrnoException) => {
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (connected) {
+        late ??= err;
+        return;
+      }
       clearTimeout(timer);
       socket.destroy();
       resolve({ socket: null, check: connectFailure(host, where, spec.port, err.code ?? 'EIO', err.message) });

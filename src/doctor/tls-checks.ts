@@ -81,7 +81,7 @@ export function judgeTls(socket: TLSSocket, host: string, now = Date.now()): { c
     accepted = false;
     checks.push(
       fail(
-        `certificate: expired on ${until} (${-days} days ago)`,
+        `certificate: expired on ${until} (${Math.floor((now - notAfter) / DAY_MS)} days ago)`,
         'Clients will refuse it. Renew the certificate on the server (and make the renewal automatic).',
       ),
     );

@@ -10,9 +10,12 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 /** Why namespaces cannot be used here, or null when they can. */
 export function netnsUnavailable(): string | null {
   if (process.getuid?.() !== 0) return 'needs root for ip netns and nft (CI runs as root)';
-  for (const tool of ['ip', 'nft']) {
+  for (const [tool, flag] of [
+    ['ip', '-V'],
+    ['nft', '-v'],
+  ] as const) {
     try {
-      execFileSync(tool, ['--version'], { stdio: 'ignore' });
+      execFileSync(tool, [flag], { stdio: 'ignore' });
     } catch {
       return `needs ${tool} (apt-get install ${tool === 'ip' ? 'iproute2' : 'nftables'})`;
     }
