@@ -103,6 +103,10 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
     String(pop3Port ?? 0),
     '--pop3s-port',
     '0',
+    '--http-port',
+    '0',
+    '--https-port',
+    '0',
     '--lmtp-port',
     String(lmtpPort ?? 0),
   ];

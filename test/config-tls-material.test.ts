@@ -33,9 +33,9 @@ const selfSigned = (dataDir: string) => ({ dataDir, hostname: 'mail.test', tlsCe
 async function handshake(material: TlsMaterial, servername: string | undefined, via: 'tls-server' | 'starttls'): Promise<string> {
   const server =
     via === 'tls-server'
-      ? createTlsServer(tlsServerOptions(material), (s) => s.end())
+      ? createTlsServer(tlsServerOptions(material, '1.2'), (s) => s.end())
       : createNetServer((raw) => {
-          const s = new TLSSocket(raw, { isServer: true, secureContext: createTlsContext(material) });
+          const s = new TLSSocket(raw, { isServer: true, secureContext: createTlsContext(material, '1.2') });
           s.on('secure', () => s.end());
           s.on('error', () => raw.destroy());
         });

@@ -87,7 +87,26 @@ describe('mailkeep doctor: failures built in a network namespace', { skip: unava
     assert.equal(added.status, 0, added.stderr);
     const portArgs = (['imap', 'imaps', 'pop3', 'pop3s'] as const).flatMap((p) => [`--${p}-port`, String(ports[p] ?? 0)]);
     await startInNs(
-      [BIN, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--lmtp-port', '0', '--tls-cert', cert.cert, '--tls-key', cert.key, ...portArgs, ...extra],
+      [
+        BIN,
+        'serve',
+        '--data-dir',
+        dataDir,
+        '--host',
+        '127.0.0.1',
+        '--lmtp-port',
+        '0',
+        '--http-port',
+        '0',
+        '--https-port',
+        '0',
+        '--tls-cert',
+        cert.cert,
+        '--tls-key',
+        cert.key,
+        ...portArgs,
+        ...extra,
+      ],
       'mailkeep started',
     );
   }

@@ -7,8 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerAliasCommands } from './alias.js';
+import { registerAutoconfigCommands } from './autoconfig.js';
+import { registerCertCommands } from './cert.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { registerDeliverCommand } from './deliver.js';
+import { registerDnsCommand } from './dns.js';
 import { registerDoctorCommand } from './doctor.js';
 import { registerExportCommand } from './export.js';
 import { registerImportCommand } from './import.js';
@@ -30,6 +33,9 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerAliasCommands,
   registerStoreCommands,
   registerDoctorCommand,
+  registerAutoconfigCommands,
+  registerDnsCommand,
+  registerCertCommands,
 ];
 
 function version(): string {

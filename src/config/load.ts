@@ -42,8 +42,11 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: 'pop3-port', arg: '<port>', setting: 'pop3Port', description: 'POP3 port with STLS (0 disables)' },
   { flag: 'pop3s-port', arg: '<port>', setting: 'pop3sPort', description: 'POP3 over TLS port (0 disables)' },
   { flag: 'lmtp-port', arg: '<port>', setting: 'lmtpPort', description: 'LMTP port (0 disables)' },
+  { flag: 'http-port', arg: '<port>', setting: 'httpPort', description: 'HTTP port: ACME http-01, redirects to HTTPS (0 disables)' },
+  { flag: 'https-port', arg: '<port>', setting: 'httpsPort', description: 'HTTPS port, also for ACME tls-alpn-01 (0 disables)' },
   { flag: 'tls-cert', arg: '<file>', setting: 'tlsCert', description: 'PEM certificate (chain); default: self-signed' },
   { flag: 'tls-key', arg: '<file>', setting: 'tlsKey', description: 'PEM private key for --tls-cert' },
+  { flag: 'tls-min-version', arg: '<version>', setting: 'tls.minVersion', description: 'lowest TLS version accepted: 1.2 or 1.3 (default 1.2)' },
   {
     flag: 'proxy-listeners',
     arg: '<names>',
@@ -51,6 +54,10 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
     description: 'listeners expecting a PROXY protocol header, e.g. imaps,pop3s (default: none)',
   },
   { flag: 'proxy-trusted', arg: '<networks>', setting: 'proxy.trusted', description: 'networks of the proxies allowed to send it, e.g. 10.0.0.0/8,::1' },
+  { flag: 'acme', setting: 'acme.enabled', description: "obtain and renew certificates from an ACME CA (Let's Encrypt by default)" },
+  { flag: 'acme-directory', arg: '<url>', setting: 'acme.directory', description: "ACME directory URL (default: Let's Encrypt production)" },
+  { flag: 'acme-email', arg: '<address>', setting: 'acme.email', description: 'contact address for the ACME account' },
+  { flag: 'submission-host', arg: '<name>', setting: 'submission.host', description: "your MTA's submission host for client set-up, e.g. smtp.example.org" },
   { flag: 'log-level', arg: '<level>', setting: 'log.level', description: 'fatal, error, warn, info, debug, trace or silent' },
   { flag: 'trace', setting: 'log.trace', description: 'log protocol traces (passwords and literals redacted)' },
   { flag: 'store', arg: '<url>', setting: 'store.url', description: 'PostgreSQL store URL (postgres://user@host/db); default: SQLite in the data directory' },
@@ -64,7 +71,7 @@ const TEST_ENV_PREFIX = 'MAILKEEP_TEST_';
 /** Debug switches read where they act (imap/session/view-check.ts), not settings: never warned about. */
 export const CHECK_VIEWS_ENV = 'MAILKEEP_CHECK_VIEWS';
 const MAX_CONFIG_FILE_BYTES = 1 << 20;
-/** Settings holding file system paths, resolved relative to their source. */
+/** Settings holding file system paths, resolved relative to their source (and tls.certificates' pairs). */
 const PATH_SETTINGS = ['dataDir', 'tlsCert', 'tlsKey'] as const;
 
 /** One thing wrong with the configuration. */
@@ -283,11 +290,15 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (raw.problems.length > 0 || !result.success) throw new ConfigError(raw.problems);
 
   const config = result.data;
+  /** Where a relative path of the setting is resolved: the config file's directory when it came from there. */
+  const base = (setting: string): string => (raw.fromFile.has(setting) && configPath !== undefined ? path.dirname(path.resolve(cwd, configPath)) : cwd);
   for (const key of PATH_SETTINGS) {
     const value = config[key];
     if (value === null) continue;
-    const base = raw.fromFile.has(key) && configPath !== undefined ? path.dirname(path.resolve(cwd, configPath)) : cwd;
-    config[key] = path.resolve(base, value);
+    config[key] = path.resolve(base(key), value);
   }
+  const pairsBase = base('tls.certificates');
+  config.tls.certificates = config.tls.certificates.map((p) => ({ cert: path.resolve(pairsBase, p.cert), key: path.resolve(pairsBase, p.key) }));
+  if (config.acme.caFile !== null) config.acme.caFile = path.resolve(base('acme.caFile'), config.acme.caFile);
   return config;
 }

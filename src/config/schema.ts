@@ -126,10 +126,33 @@ const domainList = z.preprocess(
   ),
 );
 
-/** pino's level names, most to least severe, plus 'silent'. */
+/** Values of `[tls] min-version` (net/tls-policy.ts). */
+export const TLS_MIN_VERSIONS = ['1.2', '1.3'] as const;
+export type TlsMinVersion = (typeof TLS_MIN_VERSIONS)[number];
+
+const PAIRS_ERROR = 'expected a list of pairs such as [{ cert = "fullchain.pem", key = "privkey.pem" }]';
+/** `[[tls.certificates]]` pairs; from the environment "cert.pem:key.pem,cert2.pem:key2.pem". */
+const certificatePairs = z.preprocess(
+  (v) =>
+    typeof v === 'string'
+      ? commaItems(v).map((s) => {
+          const colon = s.indexOf(':');
+          return colon < 0 ? { cert: s } : { cert: s.slice(0, colon), key: s.slice(colon + 1) };
+        })
+      : v,
+  z.array(z.strictObject({ cert: text('a certificate file path'), key: text('a key file path') }, { error: PAIRS_ERROR }), { error: PAIRS_ERROR }),
+);
+
+/** Values of acme.challenge. */
+export const ACME_CHALLENGES = ['http-01', 'tls-alpn-01'] as const;
+
 /** Values of lmtp.detail-delivery (mail/deliver.ts DetailDelivery). */
 export const DETAIL_DELIVERY = ['opt-in', 'unless-special-use', 'off'] as const;
 
+/** Values of submission.security: implicit TLS (RFC 8314 §3.3, port 465) or STARTTLS (RFC 6409, port 587). */
+export const SUBMISSION_SECURITY = ['tls', 'starttls'] as const;
+
+/** pino's level names, most to least severe, plus 'silent'. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The whole configuration; parse `{}` to get the defaults. */
@@ -148,11 +171,25 @@ export const configSchema = z
     pop3Port: port(110),
     pop3sPort: port(995),
     lmtpPort: port(24),
+    /** Plain HTTP (net/http/web.ts): ACME http-01 challenges, later client set-up; everything else is redirected to HTTPS. */
+    httpPort: port(80),
+    /** HTTPS with the certificates of the mail ports; also where tls-alpn-01 challenges are answered (RFC 8737). */
+    httpsPort: port(443),
     /** LMTP has no authentication, so it binds to loopback unless told otherwise (RFC 2033 §1). */
     lmtpHost: text('a host name or IP address').default('127.0.0.1'),
     /** PEM files; when both are null a self-signed pair is generated under dataDir/tls. */
     tlsCert: text('a file path').nullable().default(null),
     tlsKey: text('a file path').nullable().default(null),
+    tls: z
+      .object({
+        /** Further pairs chosen by the client's server name (SNI, RFC 6066 §3); tls-cert/tls-key stay the default. */
+        certificates: certificatePairs.default([]),
+        /** The lowest TLS version accepted; TOML may write it as a number (1.3). */
+        minVersion: z
+          .preprocess((v) => (typeof v === 'number' ? v.toFixed(1) : v), z.enum(TLS_MIN_VERSIONS, { error: 'expected "1.2" or "1.3"' }))
+          .default('1.2'),
+      })
+      .prefault({}),
     /** RFC 9051 §11.1 / RFC 8314: cleartext passwords only over TLS unless explicitly allowed. */
     plaintextAuth: z
       .object({
@@ -302,6 +339,36 @@ export const configSchema = z
         detailDelivery: z.enum(DETAIL_DELIVERY, { error: `expected one of ${DETAIL_DELIVERY.join(', ')}` }).default('opt-in'),
         /** Recipients accepted in one transaction (RFC 5321 §4.5.3.1.8 asks for at least 100). */
         maxRecipients: int(100, 100000, 'a whole number from 100 to 100000').default(1000),
+      })
+      .prefault({}),
+    /**
+     * The organisation's mail submission server (its MTA; mailkeep runs none), as clients should reach it.
+     * Client set-up (autoconfig, Autodiscover, Apple profiles, `mailkeep dns`) names it; left out while host is null.
+     */
+    submission: z
+      .object({
+        host: hostName.nullable().default(null),
+        /** Null: 465 for tls, 587 for starttls. */
+        port: int(1, 65535, 'a port number 1-65535').nullable().default(null),
+        security: z.enum(SUBMISSION_SECURITY, { error: `expected one of ${SUBMISSION_SECURITY.join(', ')}` }).default('tls'),
+      })
+      .prefault({}),
+    /** Certificates from an ACME CA (RFC 8555), kept under dataDir/tls/acme (acme/manager.ts). */
+    acme: z
+      .object({
+        enabled: bool().default(false),
+        /** The CA's directory URL; default Let's Encrypt production. */
+        directory: z
+          .url({ protocol: /^https?$/, error: 'expected the http(s) URL of an ACME directory' })
+          .default('https://acme-v02.api.letsencrypt.org/directory'),
+        /** Contact address given to the CA (expiry warnings); null: none. */
+        email: z.email({ error: 'expected an e-mail address' }).nullable().default(null),
+        /** Names to obtain certificates for, one order each; empty: `hostname` only. */
+        names: domainList.default([]),
+        /** RFC 8555 §8.3 http-01 on http-port, or RFC 8737 tls-alpn-01 on https-port. */
+        challenge: z.enum(ACME_CHALLENGES, { error: `expected one of ${ACME_CHALLENGES.join(', ')}` }).default('http-01'),
+        /** PEM file of an extra CA trusted for the directory's HTTPS (private or test CAs). */
+        caFile: text('a file path').nullable().default(null),
       })
       .prefault({}),
     store: z

@@ -35,8 +35,11 @@ export interface Recipient {
   mailbox: string | null;
 }
 
+/** The store role address resolution needs. */
+export type AccountResolver = Pick<MailStore, 'findAlias' | 'findAccount' | 'getAccount'>;
+
 /** The account an alias or account name designates, aliases first (an administrator's explicit choice). */
-async function accountNamed(store: MailStore, name: string): Promise<Account | null> {
+async function accountNamed(store: AccountResolver, name: string): Promise<Account | null> {
   const alias = await store.findAlias(name);
   if (alias) return store.getAccount(alias.accountId);
   return store.findAccount(name);
@@ -51,7 +54,7 @@ async function accountNamed(store: MailStore, name: string): Promise<Account | n
  * part alone. An address without '@' is a name as it stands. The detail
  * names the mailbox when the base matched.
  */
-export async function resolveRecipient(store: MailStore, address: string, rules: AddressingRules): Promise<Recipient | null> {
+export async function resolveRecipient(store: AccountResolver, address: string, rules: AddressingRules): Promise<Recipient | null> {
   const at = address.lastIndexOf('@');
   const local = at < 0 ? address : address.slice(0, at);
   const domain = at < 0 ? null : address.slice(at + 1).toLowerCase();

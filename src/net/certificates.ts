@@ -1,108 +1,111 @@
 /**
  * The certificates every TLS endpoint serves (IMAP 993 and STARTTLS, POP3 995
- * and STLS, later HTTPS): one default pair and further pairs chosen by the
- * client's server name (SNI, RFC 6066 §3).
+ * and STLS, HTTPS): one default pair and further pairs chosen by the client's
+ * server name (SNI, RFC 6066 §3); see certificate-set.ts for where they come
+ * from and tls-policy.ts for what the handshakes accept.
  *
  * Invariants: a handshake reads the current set when it starts, so a reload
- * applies to the next handshake and never touches an established session; a
- * reload that fails (unreadable file, key mismatch) keeps the pairs in use and
- * says why in the log.
+ * applies to the next handshake and never touches an established session;
+ * reloads run one at a time and swap the whole set at once; a pair that fails
+ * to load keeps the version in use and says why in the log, naming the file.
  */
-import type { X509Certificate } from 'node:crypto';
 import type { SecureContext } from 'node:tls';
-import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { createTlsContext, loadTlsMaterial, type TlsMaterial } from './tls-material.js';
+import { type CertificateConfig, type CertificateSet, loadCertificateSet, pairsInUse, selectPair, type ServedCertificate } from './certificate-set.js';
+import { watchFiles } from './file-watch.js';
 
-/** What a server-side handshake needs: a default context and the SNI choice. */
+export { certificateNames, nameMatches, type ServedCertificate } from './certificate-set.js';
+
+type SniCallback = (servername: string, done: (err: Error | null, ctx?: SecureContext) => void) => void;
+
+/**
+ * What a server-side handshake needs: a default context and the SNI choice.
+ * The contexts carry the TLS policy (versions, ciphers), so whoever uses them
+ * — `new TLSSocket(raw, { isServer: true, ...handshakeOptions() })`, or an
+ * HTTPS server doing the same per connection — gets it too.
+ */
 export interface CertificateSource {
   /** Options for `new TLSSocket(raw, { isServer: true, ...options })`, taken at each handshake. */
   handshakeOptions(): { secureContext: SecureContext; SNICallback: SniCallback };
 }
 
-type SniCallback = (servername: string, done: (err: Error | null, ctx?: SecureContext) => void) => void;
-
-/** One certificate/key pair in use. */
-export interface ServedCertificate {
-  material: TlsMaterial;
-  /** DNS names of the subjectAltName (lower case; wildcards as written, "*.example.org"). */
-  names: string[];
-  context: SecureContext;
+/** The files an operator may replace under a running server: tls-cert/tls-key and [[tls.certificates]]. */
+function watchedFiles(config: CertificateConfig): string[] {
+  const configured = config.tlsCert !== null && config.tlsKey !== null ? [config.tlsCert, config.tlsKey] : [];
+  return [...configured, ...config.tls.certificates.flatMap((p) => [p.cert, p.key])];
 }
 
-/** DNS names a certificate covers: its subjectAltName DNS entries, else its CN (RFC 6125 §6.4.4). */
-export function certificateNames(x509: X509Certificate): string[] {
-  const san = x509.subjectAltName;
-  if (san) {
-    return san
-      .split(/,\s*/)
-      .filter((entry) => entry.startsWith('DNS:'))
-      .map((entry) => entry.slice(4).toLowerCase());
-  }
-  const cn = /(?:^|\n)CN=([^\n]+)/.exec(x509.subject);
-  return cn?.[1] ? [cn[1].toLowerCase()] : [];
-}
-
-/** RFC 6125 §6.4.3: a wildcard stands for exactly one whole left-most label. */
-export function nameMatches(pattern: string, name: string): boolean {
-  if (!pattern.startsWith('*.')) return pattern === name;
-  const dot = name.indexOf('.');
-  return dot > 0 && name.slice(dot + 1) === pattern.slice(2);
-}
-
-function served(material: TlsMaterial): ServedCertificate {
-  return { material, names: certificateNames(material.x509), context: createTlsContext(material) };
-}
-
-/** The default pair (tls-cert/tls-key, or the generated self-signed one), reloadable. */
+/** Every pair in use, reloadable; watches the configured files when asked. */
 export class Certificates implements CertificateSource {
+  private queue: Promise<boolean> = Promise.resolve(true);
+  private stopWatching: (() => void) | null = null;
+
   private constructor(
-    private readonly config: Pick<Config, 'dataDir' | 'hostname' | 'tlsCert' | 'tlsKey'>,
+    private readonly config: CertificateConfig,
     private readonly log: Logger,
-    private defaultPair: ServedCertificate,
+    private set: CertificateSet,
   ) {}
 
-  /** Loads the default pair; rejects (naming the file) when it is unusable, since then nothing could be served. */
-  static async load(config: Pick<Config, 'dataDir' | 'hostname' | 'tlsCert' | 'tlsKey'>, log: Logger): Promise<Certificates> {
-    return new Certificates(config, log, served(await loadTlsMaterial(config, log)));
+  /**
+   * Loads every pair; rejects (naming the file) when the default is unusable,
+   * since then nothing could be served. Other pairs that fail are logged and left out.
+   * With `watch`, a change of the configured files (and of `watchAlso`: ACME's, acme/files.ts) reloads (see file-watch.ts).
+   */
+  static async load(config: CertificateConfig, log: Logger, options: { watch?: boolean; watchAlso?: readonly string[] } = {}): Promise<Certificates> {
+    const { set, problems } = await loadCertificateSet(config, log, null);
+    for (const p of problems) log.error({ file: p.file, problem: p.problem }, 'TLS certificate refused');
+    const certificates = new Certificates(config, log, set);
+    if (options.watch)
+      certificates.stopWatching = watchFiles([...watchedFiles(config), ...(options.watchAlso ?? [])], () => void certificates.reload('files changed'));
+    return certificates;
   }
 
   /** The pair served when the client names no server, or a name no other pair covers. */
   get default(): ServedCertificate {
-    return this.defaultPair;
+    return this.set.defaultPair;
   }
 
   /** Every pair in use, the default first. */
   list(): ServedCertificate[] {
-    return [this.defaultPair];
+    return pairsInUse(this.set);
   }
 
-  /** The pair for a server name: one whose names cover it, else the default. */
+  /** The pair for a server name: exact name, then wildcard, else the default. */
   select(servername: string | undefined): ServedCertificate {
-    if (servername) {
-      const name = servername.toLowerCase();
-      const found = this.list().find((pair) => pair.names.some((pattern) => nameMatches(pattern, name)));
-      if (found) return found;
-    }
-    return this.defaultPair;
+    return selectPair(this.set, servername);
   }
 
   handshakeOptions(): { secureContext: SecureContext; SNICallback: SniCallback } {
-    return { secureContext: this.defaultPair.context, SNICallback: (servername, done) => done(null, this.select(servername).context) };
+    const set = this.set;
+    return { secureContext: set.defaultPair.context, SNICallback: (servername, done) => done(null, selectPair(set, servername).context) };
   }
 
   /**
-   * Reads the files again (SIGHUP, a renewed certificate); new handshakes get
-   * the new pairs. Resolves false, the old pairs kept, when they are unusable.
+   * Reads every file again (SIGHUP, changed files, a certificate ACME just
+   * wrote: reason 'acme'); new handshakes get the new set. Resolves false when
+   * some pair was refused (it keeps its version in use).
    */
-  async reload(reason: string): Promise<boolean> {
+  reload(reason: string): Promise<boolean> {
+    this.queue = this.queue.then(() => this.reloadNow(reason));
+    return this.queue;
+  }
+
+  private async reloadNow(reason: string): Promise<boolean> {
     try {
-      this.defaultPair = served(await loadTlsMaterial(this.config, this.log));
-      this.log.info({ reason }, 'TLS certificates reloaded');
-      return true;
+      const { set, problems } = await loadCertificateSet(this.config, this.log, this.set);
+      this.set = set;
+      for (const p of problems) this.log.error({ reason, file: p.file, problem: p.problem }, 'TLS reload refused; the certificate in use stays');
+      this.log.info({ reason, certificates: this.list().length, refused: problems.length }, 'TLS certificates reloaded');
+      return problems.length === 0;
     } catch (err) {
       this.log.error({ reason, problem: (err as Error).message }, 'TLS reload refused; the certificates in use stay');
       return false;
     }
+  }
+
+  /** Stops watching files (the server is stopping). */
+  close(): void {
+    this.stopWatching?.();
+    this.stopWatching = null;
   }
 }

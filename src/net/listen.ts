@@ -45,6 +45,8 @@ export interface ListenSpec {
   setting: string;
   /** Implicit TLS (RFC 8314) with this context when set. */
   tls: CertificateSource | null;
+  /** Chooses the certificates (and ALPN protocols) of one connection from its first bytes, within the handshake time; absent: `tls`. */
+  tlsFor?: (raw: Socket, deadline: number) => Promise<TlsChoice>;
   /** limits.tls-handshake-timeout-seconds, in ms. */
   handshakeTimeoutMs?: number;
   /** Failed handshakes are reported here (rate-limited); absent: logged at info. */
@@ -59,6 +61,12 @@ export interface ListenSpec {
   refusePrefix?: string;
   /** `remoteAddress`: the client's address (from the PROXY header when there is one), normalized. */
   onSocket(socket: Socket, remoteAddress: string): void;
+}
+
+/** The certificates a handshake uses and the ALPN protocols it may select (RFC 7301). */
+export interface TlsChoice {
+  certificates: CertificateSource;
+  alpnProtocols?: string[];
 }
 
 /** A bound listener. */
@@ -131,7 +139,10 @@ async function admit(spec: ListenSpec, raw: Socket): Promise<void> {
   let socket: Socket = raw;
   if (spec.tls) {
     try {
-      socket = await serverHandshake(raw, spec.tls, spec.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_MS);
+      // One deadline for choosing and handshaking: a slow ClientHello leaves less time for the rest.
+      const deadline = Date.now() + (spec.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_MS);
+      const choice: TlsChoice = spec.tlsFor ? await spec.tlsFor(raw, deadline) : { certificates: spec.tls };
+      socket = await serverHandshake(raw, choice.certificates, Math.max(1, deadline - Date.now()), choice.alpnProtocols);
     } catch (err) {
       if (spec.tlsFailures) spec.tlsFailures.report(spec.name, remote, err);
       else spec.log.info({ listener: spec.name, remote, reason: (err as Error).message }, 'TLS handshake failed');

@@ -14,10 +14,10 @@ import type { Logger } from 'pino';
 import type { CertificateSource } from './certificates.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 
-/** Runs the server side of a handshake on `raw` (bytes already read and unshifted are part of it); rejects, the socket destroyed, when it fails or outlasts `timeoutMs`. */
-export function serverHandshake(raw: Socket, certificates: CertificateSource, timeoutMs: number): Promise<TLSSocket> {
+/** Runs the server side of a handshake on `raw` (bytes already read and unshifted are part of it), offering `alpnProtocols` when given; rejects, the socket destroyed, when it fails or outlasts `timeoutMs`. */
+export function serverHandshake(raw: Socket, certificates: CertificateSource, timeoutMs: number, alpnProtocols?: string[]): Promise<TLSSocket> {
   // The certificates are taken now: a reload applies to the next handshake (RFC 6066 §3: SNI chooses among them).
-  const tlsSocket = new TLSSocket(raw, { isServer: true, ...certificates.handshakeOptions() });
+  const tlsSocket = new TLSSocket(raw, { isServer: true, ...certificates.handshakeOptions(), ...(alpnProtocols ? { ALPNProtocols: alpnProtocols } : {}) });
   return new Promise<TLSSocket>((resolve, reject) => {
     const settle = (err: Error | null): void => {
       clearTimeout(timer);

@@ -9,13 +9,15 @@
  * last, so a crash mid-generation never leaves a pair that does not match.
  * Every start logs the certificate's SHA-256 fingerprint so users can pin it.
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { generate } from 'selfsigned';
-import type { Config } from '../config/schema.js';
+import type { Config, TlsMinVersion } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { readBoundedFile, validatePair } from './pem-pair.js';
+import { tlsPolicyOptions } from './tls-policy.js';
 
 /** Key and certificate ready for tls.createServer / createSecureContext. */
 export interface TlsMaterial {
@@ -38,32 +40,6 @@ export function generatedTlsPaths(dataDir: string): { dir: string; cert: string;
   return { dir, cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem') };
 }
 
-/** Checks that key and cert parse and belong together; returns the leaf certificate. */
-function validate(key: Buffer, cert: Buffer, describe: string): X509Certificate {
-  let x509: X509Certificate;
-  try {
-    x509 = new X509Certificate(cert);
-  } catch (err) {
-    throw new Error(`${describe}: not a PEM certificate (${(err as Error).message})`);
-  }
-  let privateKey;
-  try {
-    privateKey = createPrivateKey(key);
-  } catch (err) {
-    throw new Error(`${describe}: not a usable PEM private key (${(err as Error).message})`);
-  }
-  if (!x509.checkPrivateKey(privateKey)) throw new Error(`${describe}: the private key does not match the certificate`);
-  return x509;
-}
-
-async function readConfigured(file: string, setting: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (err) {
-    throw new Error(`cannot read ${setting} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}
-
 /** Reads a file, or null when it does not exist. */
 async function readIfExists(file: string): Promise<Buffer | null> {
   try {
@@ -75,7 +51,7 @@ async function readIfExists(file: string): Promise<Buffer | null> {
 }
 
 /** Writes a file aside, fsyncs it and renames it into place (atomic on POSIX). */
-async function writeAtomically(file: string, data: string, mode: number): Promise<void> {
+export async function writeFileAtomically(file: string, data: string | Buffer, mode: number): Promise<void> {
   const temp = `${file}.${process.pid}.tmp`;
   const handle = await open(temp, 'w', mode);
   try {
@@ -124,9 +100,9 @@ async function loadOrGenerate(dataDir: string, name: string, log: Logger): Promi
   // Only a key without certificate: an interrupted generation (the certificate is renamed last); start over.
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });
   const pems = await generateSelfSigned(name);
-  await writeAtomically(paths.key, pems.key, 0o600);
+  await writeFileAtomically(paths.key, pems.key, 0o600);
   // Only the server reads it, from the private data directory: 0600 like every file there.
-  await writeAtomically(paths.cert, pems.cert, 0o600);
+  await writeFileAtomically(paths.cert, pems.cert, 0o600);
   log.info({ cert: paths.cert, key: paths.key }, 'generated a self-signed TLS certificate');
   return { key: Buffer.from(pems.key), cert: Buffer.from(pems.cert) };
 }
@@ -142,7 +118,7 @@ export async function loadTlsMaterial(config: Pick<Config, 'dataDir' | 'hostname
   let generated: boolean;
   let describe: string;
   if (config.tlsCert !== null && config.tlsKey !== null) {
-    [cert, key] = await Promise.all([readConfigured(config.tlsCert, 'tls-cert'), readConfigured(config.tlsKey, 'tls-key')]);
+    [cert, key] = await Promise.all([readBoundedFile(config.tlsCert, 'tls-cert file'), readBoundedFile(config.tlsKey, 'tls-key file')]);
     generated = false;
     describe = `tls-cert ${config.tlsCert} / tls-key ${config.tlsKey}`;
   } else {
@@ -150,26 +126,22 @@ export async function loadTlsMaterial(config: Pick<Config, 'dataDir' | 'hostname
     generated = true;
     describe = `generated TLS material in ${generatedTlsPaths(config.dataDir).dir}`;
   }
-  const x509 = validate(key, cert, describe);
+  const x509 = validatePair(key, cert, describe);
   const fingerprint256 = x509.fingerprint256;
   log.info({ subject: x509.subject.replace(/\n/g, ', '), validTo: x509.validTo, fingerprint256, selfSigned: generated }, 'TLS certificate');
-  if (Date.parse(x509.validTo) < Date.now()) log.warn({ validTo: x509.validTo }, 'the TLS certificate has expired');
   return { key, cert, fingerprint256, generated, x509 };
 }
-
-/** The TLS protocol floor (RFC 8996 retires 1.0 and 1.1; RFC 9325 §3.1.1). */
-const MIN_VERSION = 'TLSv1.2';
 
 /**
  * Options for tls.createServer (implicit TLS ports) and for server.setSecureContext
  * when reloading. Pass these, not a SecureContext: tls.Server ignores a
  * `secureContext` option and would serve no certificate at all.
  */
-export function tlsServerOptions(material: Pick<TlsMaterial, 'key' | 'cert'>): { key: Buffer; cert: Buffer; minVersion: 'TLSv1.2' } {
-  return { key: material.key, cert: material.cert, minVersion: MIN_VERSION };
+export function tlsServerOptions(material: Pick<TlsMaterial, 'key' | 'cert'>, minVersion: TlsMinVersion): SecureContextOptions {
+  return { key: material.key, cert: material.cert, ...tlsPolicyOptions(minVersion) };
 }
 
-/** A secure context for STARTTLS upgrades: `new TLSSocket(socket, { isServer: true, secureContext })`. */
-export function createTlsContext(material: Pick<TlsMaterial, 'key' | 'cert'>): SecureContext {
-  return createSecureContext(tlsServerOptions(material));
+/** A secure context for a handshake: `new TLSSocket(socket, { isServer: true, secureContext })`. */
+export function createTlsContext(material: Pick<TlsMaterial, 'key' | 'cert'>, minVersion: TlsMinVersion): SecureContext {
+  return createSecureContext(tlsServerOptions(material, minVersion));
 }

@@ -16,6 +16,7 @@ import { LmtpConnection } from '../lmtp/session/connection.js';
 import { MailboxIndexCache } from '../imap/session/mailbox-index.js';
 import { MailboxNameCache } from '../imap/session/mailbox-names.js';
 import { ConnectionLimiter } from '../net/connection-limiter.js';
+import { warnAboutCertificates } from '../net/certificate-warnings.js';
 import { Certificates } from '../net/certificates.js';
 import { listen, proxySpecFor, type Listener } from '../net/listen.js';
 import { RateLimitedLog } from '../net/rate-limited-log.js';
@@ -24,6 +25,12 @@ import { listenUnix } from '../net/unix-listener.js';
 import { Pop3Connection } from '../pop3/session/connection.js';
 import { MessageSizes } from '../pop3/session/message-sizes.js';
 import { openStore } from '../store/open.js';
+import { AcmeChallenges } from '../acme/challenges.js';
+import { acmeWatchedFiles } from '../acme/files.js';
+import { AcmeManager } from '../acme/manager.js';
+import { startWeb, type Web } from '../web/web.js';
+import { registerAutoconfigRoutes } from '../autoconfig/routes.js';
+import type { FastifyInstance } from 'fastify';
 import type { MailStore } from '../store/types.js';
 
 /** A started server. */
@@ -38,6 +45,10 @@ export interface RunningServer {
   certificates: Certificates;
   /** The logins' credential cache (tests read its hit and miss counts). */
   credentials: CredentialCache;
+  /** The HTTP and HTTPS apps (routes are added there). */
+  web: Web;
+  /** ACME, when enabled and this process holds the data dir's ACME lock. */
+  acme: AcmeManager | null;
 }
 
 /** How long shutdown waits for sessions to finish their current command. */
@@ -52,7 +63,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     onWarning: (message) => log.warn({ dataDir: config.dataDir }, message),
     limits: config.limits,
   });
-  const certificates = await Certificates.load(config, log);
+  const certificates = await Certificates.load(config, log, { watch: true, watchAlso: acmeWatchedFiles(config) });
+  warnAboutCertificates(certificates.list(), config.hostname, log);
   const throttle = createThrottle(config.authThrottle, store);
   const credentials = new CredentialCache({ ttlMs: config.auth.credentialCacheSeconds * 1000, maxEntries: config.auth.credentialCacheEntries });
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
@@ -97,6 +109,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   };
 
   const listeners: Listener[] = [];
+  const challenges = new AcmeChallenges();
+  let web: Web | undefined;
+  let acme: AcmeManager | null = null;
   try {
     for (const spec of [
       { name: 'imap', port: config.imapPort, setting: 'imap-port', implicitTls: false, pop3: false },
@@ -148,11 +163,20 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     if (config.lmtp.socket !== null) {
       listeners.push(await listenUnix({ name: 'lmtp-socket', path: config.lmtp.socket, limiter, log, refusePrefix: lmtpRefuse, onSocket: lmtpSocket }));
     }
+    // The web side after the mail ports: a web port that cannot be bound is logged and skipped (web/web.ts).
+    // Client set-up answers on both sides; profiles are signed with the pair served for the hostname at that moment.
+    const routes = (app: FastifyInstance, scheme: 'http' | 'https') =>
+      registerAutoconfigRoutes(app, { config, store, log, scheme, signingPair: () => certificates.select(config.hostname) });
+    web = await startWeb({ config, log, certificates, challenges, limiter, tlsFailures, refusals, routes });
+    if (config.acme.enabled) acme = await AcmeManager.start(config, log, challenges, certificates);
   } catch (e) {
     await Promise.all(listeners.map((l) => l.close()));
+    await web?.close();
+    certificates.close();
     await store.close();
     throw e;
   }
+  listeners.push(...web.listeners);
 
   const ports: Record<string, number> = {};
   for (const l of listeners) ports[l.name] = l.port;
@@ -164,9 +188,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     store,
     certificates,
     credentials,
+    web: web as Web,
+    acme,
     stop(reason = 'Server shutting down') {
       stopping ??= (async () => {
         await Promise.all(listeners.map((l) => l.close()));
+        await Promise.all([web?.close(), acme?.stop()]);
+        certificates.close();
         for (const s of sessions) s.shutdown(reason);
         const deadline = Date.now() + SHUTDOWN_GRACE_MS;
         while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

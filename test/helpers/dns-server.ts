@@ -1,6 +1,6 @@
 /**
- * A tiny authoritative DNS server for tests (UDP on a loopback port): A, SRV
- * and MX answers from a table, NXDOMAIN for names not in it, an empty answer
+ * A tiny authoritative DNS server for tests (UDP on a loopback port): A, SRV,
+ * MX, CNAME and CAA answers from a table, NXDOMAIN for names not in it, an empty answer
  * for a type a known name lacks. Queries are parsed with bounds (one
  * question, names up to 255 bytes); anything else is ignored.
  */
@@ -12,6 +12,9 @@ export interface DnsRecords {
   a?: string[];
   srv?: { priority: number; weight: number; port: number; target: string }[];
   mx?: { priority: number; exchange: string }[];
+  cname?: string[];
+  /** RFC 8659 §4.1: flags, tag ("issue") and value. */
+  caa?: { flags: number; tag: string; value: string }[];
 }
 
 /** A running server; `address` is what --dns-server takes. */
@@ -22,7 +25,7 @@ export interface TestDnsServer {
   stop(): Promise<void>;
 }
 
-const TYPE = { A: 1, MX: 15, SRV: 33 } as const;
+const TYPE = { A: 1, CNAME: 5, MX: 15, SRV: 33, CAA: 257 } as const;
 
 /** Reads the question name at offset 12; null when malformed or compressed. */
 function readQuestion(msg: Buffer): { name: string; type: number; end: number } | null {
@@ -56,6 +59,8 @@ function rdata(type: number, records: DnsRecords): Buffer[] {
   if (type === TYPE.A) return (records.a ?? []).map((ip) => Buffer.from(ip.split('.').map(Number)));
   if (type === TYPE.SRV) return (records.srv ?? []).map((r) => Buffer.concat([u16(r.priority, r.weight, r.port), encodeName(r.target)]));
   if (type === TYPE.MX) return (records.mx ?? []).map((r) => Buffer.concat([u16(r.priority), encodeName(r.exchange)]));
+  if (type === TYPE.CNAME) return (records.cname ?? []).map(encodeName);
+  if (type === TYPE.CAA) return (records.caa ?? []).map((r) => Buffer.concat([Buffer.from([r.flags, r.tag.length]), Buffer.from(r.tag + r.value, 'latin1')]));
   return [];
 }
 

@@ -60,6 +60,9 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, l
       pop3Port: await freePort(),
       pop3sPort: await freePort(),
       lmtpPort: await freePort(),
+      // Never the standard 80/443: a test that wants the web side picks free ports.
+      httpPort: 0,
+      httpsPort: 0,
       ...overrides,
       log: { level: process.env.MAILKEEP_TEST_LOG ?? 'silent', ...(overrides.log as object | undefined) },
     });
@@ -138,6 +141,10 @@ async function spawnOnce(dataDir: string, extraArgs: string[], env: NodeJS.Proce
       '--pop3s-port',
       '0',
       '--lmtp-port',
+      '0',
+      '--http-port',
+      '0',
+      '--https-port',
       '0',
       ...extraArgs,
     ],

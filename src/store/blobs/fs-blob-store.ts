@@ -23,6 +23,7 @@ import { StoreError } from '../types.js';
 import type { BlobPlacement } from './blob-writer.js';
 import { FsBlobWriter, unlinkQuietly } from './blob-writer.js';
 import { composeBlob } from './composite.js';
+import { processAlive } from '../../process-alive.js';
 
 /** Ranges up to this size are read synchronously (see readFile). */
 const SYNC_READ_MAX = 256 * 1024;
@@ -50,15 +51,6 @@ async function fsyncDir(dir: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
