@@ -27,7 +27,12 @@ describe('mailkeep cert status', () => {
   const dataDir = path.join(dir, 'data');
   const configFile = path.join(dir, 'mailkeep.toml');
   const fingerprints: Record<string, string> = {};
-  const rateLimited = { time: '2026-12-01T10:00:00.000Z', type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many certificates already issued', status: 429 };
+  const rateLimited = {
+    time: '2026-12-01T10:00:00.000Z',
+    type: 'urn:ietf:params:acme:error:rateLimited',
+    detail: 'too many certificates already issued',
+    status: 429,
+  };
 
   before(async () => {
     const pairs = { main: await makePair(['mail.test']), other: await makePair(['other.test', '*.other.test']), acme: await makePair(['acme.test']) };
@@ -40,14 +45,29 @@ describe('mailkeep cert status', () => {
       path.join(dataDir, 'tls', 'acme', 'state.json'),
       JSON.stringify({
         certificates: {
-          'acme.test': { names: ['acme.test'], notAfter: '2027-03-01T00:00:00.000Z', renewAt: '2027-01-30T00:00:00.000Z', lastSuccess: null, lastError: rateLimited },
+          'acme.test': {
+            names: ['acme.test'],
+            notAfter: '2027-03-01T00:00:00.000Z',
+            renewAt: '2027-01-30T00:00:00.000Z',
+            lastSuccess: null,
+            lastError: rateLimited,
+          },
         },
       }),
     );
     // Paths relative to the config file, as an operator writes them.
     writeFileSync(
       configFile,
-      ['hostname = "mail.test"', 'data-dir = "data"', 'tls-cert = "main.crt"', 'tls-key = "main.key"', '[[tls.certificates]]', 'cert = "other.crt"', 'key = "other.key"', ''].join('\n'),
+      [
+        'hostname = "mail.test"',
+        'data-dir = "data"',
+        'tls-cert = "main.crt"',
+        'tls-key = "main.key"',
+        '[[tls.certificates]]',
+        'cert = "other.crt"',
+        'key = "other.key"',
+        '',
+      ].join('\n'),
     );
     for (const [name, pair] of Object.entries(pairs)) fingerprints[name] = await fingerprintOf(pair);
   });
@@ -86,7 +106,10 @@ describe('mailkeep cert status', () => {
     mkdirSync(acmeDir, { recursive: true });
     writePair(await makePair(['new.test']), path.join(acmeDir, 'cert.pem'), path.join(acmeDir, 'key.pem'));
     const broken = path.join(dir, 'broken.toml');
-    writeFileSync(broken, ['hostname = "mail.test"', `data-dir = "${path.join(dir, 'empty')}"`, '[[tls.certificates]]', 'cert = "missing.crt"', 'key = "other.key"', ''].join('\n'));
+    writeFileSync(
+      broken,
+      ['hostname = "mail.test"', `data-dir = "${path.join(dir, 'empty')}"`, '[[tls.certificates]]', 'cert = "missing.crt"', 'key = "other.key"', ''].join('\n'),
+    );
     const r = mailkeep(['cert', 'status', '--config', broken]);
     assert.equal(r.status, 1);
     assert.match(r.stdout, /self-signed, not generated yet/);

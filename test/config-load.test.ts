@@ -206,3 +206,29 @@ describe('hostname and domains', () => {
     assert.deepEqual(loadConfig({ env: { MAILKEEP_DOMAINS: 'a.test, b.test' } }).domains, ['a.test', 'b.test']);
   });
 });
+
+describe('[tls] settings', () => {
+  it('reads [[tls.certificates]] pairs, relative to the file; from the environment as cert:key pairs', () => {
+    const f = toml(
+      '[tls]\nmin-version = 1.3\n[[tls.certificates]]\ncert = "a.crt"\nkey = "/keys/a.key"\n[[tls.certificates]]\ncert = "b.crt"\nkey = "b.key"\n',
+    );
+    const c = loadConfig({ configPath: f, env: {}, cwd: '/elsewhere' });
+    assert.deepEqual(c.tls.certificates, [
+      { cert: path.join(dir, 'a.crt'), key: '/keys/a.key' },
+      { cert: path.join(dir, 'b.crt'), key: path.join(dir, 'b.key') },
+    ]);
+    assert.equal(c.tls.minVersion, '1.3', 'a TOML number');
+    const fromEnv = loadConfig({ env: { MAILKEEP_TLS__CERTIFICATES: 'x.crt:x.key, /y.crt:/y.key' }, cwd: '/srv' });
+    assert.deepEqual(fromEnv.tls.certificates, [
+      { cert: '/srv/x.crt', key: '/srv/x.key' },
+      { cert: '/y.crt', key: '/y.key' },
+    ]);
+    assert.equal(fromEnv.tls.minVersion, '1.2', 'the default');
+    assert.equal(loadConfig({ env: {}, flags: { tlsMinVersion: '1.3' } }).tls.minVersion, '1.3');
+  });
+
+  it('refuses other versions and a pair without its key', () => {
+    assert.match(errorsOf({ env: {}, flags: { tlsMinVersion: '1.1' } })[0]!, /tls\.min-version \(from --tls-min-version\): expected "1\.2" or "1\.3"/);
+    assert.match(errorsOf({ env: { MAILKEEP_TLS__CERTIFICATES: 'only.crt' } })[0]!, /tls\.certificates\[0\]\.key/);
+  });
+});

@@ -63,14 +63,21 @@ describe('TLS reload by file watch and by ACME', () => {
 
   for (const [label, bad, reason] of [
     ['a key that does not match', async () => ({ cert: (await makePair(['alpha.test'])).cert, key: (await makePair(['alpha.test'])).key }), /does not match/],
-    ['an expired certificate', () => makePair(['alpha.test'], { notBefore: new Date(Date.now() - 3 * 86400_000), notAfter: new Date(Date.now() - 86400_000) }), /expired/],
+    [
+      'an expired certificate',
+      () => makePair(['alpha.test'], { notBefore: new Date(Date.now() - 3 * 86400_000), notAfter: new Date(Date.now() - 86400_000) }),
+      /expired/,
+    ],
   ] as const) {
     test(`${label} is refused, logged with its file, and the pair in use stays`, async () => {
       const inUse = await presented(server.imapsPort, 'alpha.test');
       const mark = log.length;
       writePair(await bad(), certFile, keyFile);
       await eventually('the refusal in the log', () => log.slice(mark).includes('TLS reload refused'));
-      const line = log.slice(mark).split('\n').find((l) => l.includes('TLS reload refused'))!;
+      const line = log
+        .slice(mark)
+        .split('\n')
+        .find((l) => l.includes('TLS reload refused'))!;
       assert.ok(line.includes(certFile), line);
       assert.match(line, reason);
       assert.equal(await presented(server.imapsPort, 'alpha.test'), inUse);

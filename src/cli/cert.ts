@@ -118,7 +118,12 @@ async function status(opts: Record<string, unknown>): Promise<void> {
 /** Registers `cert` and its subcommands. */
 export function registerCertCommands(program: Command): void {
   const cert = program.command('cert').description('TLS certificates');
-  withConfigOptions(cert.command('status').description('show every certificate in use, its expiry and ACME renewal'), ['data-dir', 'hostname', 'tls-cert', 'tls-key'])
+  withConfigOptions(cert.command('status').description('show every certificate in use, its expiry and ACME renewal'), [
+    'data-dir',
+    'hostname',
+    'tls-cert',
+    'tls-key',
+  ])
     .option('--json', 'print JSON')
     .action(status);
 }
