@@ -113,7 +113,7 @@ describe('mailkeep cert status', () => {
     const r = mailkeep(['cert', 'status', '--config', broken]);
     assert.equal(r.status, 1);
     assert.match(r.stdout, /self-signed, not generated yet/);
-    assert.match(r.stdout, /^new\.test\n {2}source: +acme\n(.*\n)*  next renewal: none yet\n  last success: none yet\n  last ACME error: none yet\n/m);
+    assert.match(r.stdout, /^new\.test\n {2}source: +acme\n(.*\n)* {2}next renewal: none yet\n {2}last success: none yet\n {2}last ACME error: none yet\n/m);
     assert.match(r.stdout, /refused: cannot read tls\.certificates\[0\] certificate file .*missing\.crt: ENOENT/);
   });
 });
