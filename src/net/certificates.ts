@@ -94,7 +94,8 @@ export class Certificates implements CertificateSource {
       const { set, problems } = await loadCertificateSet(this.config, this.log, this.set);
       this.set = set;
       for (const p of problems) this.log.error({ reason, file: p.file, problem: p.problem }, 'TLS reload refused; the certificate in use stays');
-      this.log.info({ reason, certificates: this.list().length, refused: problems.length }, 'TLS certificates reloaded');
+      const msg = problems.length === 0 ? 'TLS certificates reloaded' : 'TLS certificates reloaded, except those refused';
+      this.log.info({ reason, certificates: this.list().length, refused: problems.length }, msg);
       return problems.length === 0;
     } catch (err) {
       this.log.error({ reason, problem: (err as Error).message }, 'TLS reload refused; the certificates in use stay');
