@@ -68,6 +68,18 @@ describe('TLS versions and cipher suites', () => {
     }
   });
 
+  test('the same on 143 after STARTTLS, 995, and 110 after STLS', async () => {
+    for (const [port, upgrade] of [
+      [server.imapPort, ['-starttls', 'imap']],
+      [server.pop3sPort, []],
+      [server.pop3Port, ['-starttls', 'pop3']],
+    ] as const) {
+      assert.equal(await sClient(port, [...upgrade, '-tls1_1', ...ANY]), null, `${upgrade.join(' ')} TLS 1.1`);
+      assert.equal(await sClient(port, [...upgrade, '-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-SHA@SECLEVEL=0']), null, `${upgrade.join(' ')} CBC-SHA1`);
+      assert.equal((await sClient(port, [...upgrade, '-tls1_2', '-cipher', 'ECDHE-ECDSA-AES256-GCM-SHA384']))?.cipher, 'ECDHE-ECDSA-AES256-GCM-SHA384');
+    }
+  });
+
   test('min-version = "1.3" refuses TLS 1.2', async () => {
     assert.equal(await sClient(strict.imapsPort, ['-tls1_2', ...ANY]), null);
     assert.equal((await sClient(strict.imapsPort, ['-tls1_3']))?.protocol, 'TLSv1.3');

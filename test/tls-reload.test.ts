@@ -11,18 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect, type TLSSocket } from 'node:tls';
-import { generate } from 'selfsigned';
+import { makePair } from './helpers/certificates.js';
 import { spawnServer, type ChildServer } from './helpers/server.js';
-
-async function pair(name: string): Promise<{ cert: string; key: string }> {
-  const pems = await generate([{ name: 'commonName', value: name }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: name }] }],
-  });
-  return { cert: pems.cert, key: pems.private };
-}
 
 /** Opens an IMAPS connection and waits for the greeting. */
 async function imaps(port: number): Promise<TLSSocket> {
@@ -63,7 +53,7 @@ describe('TLS certificate reload', () => {
   }
 
   before(async () => {
-    const first = await pair('mail.test');
+    const first = await makePair(['mail.test']);
     writeFileSync(certFile, first.cert);
     writeFileSync(keyFile, first.key);
     server = await spawnServer(path.join(dir, 'data'), ['--tls-cert', certFile, '--tls-key', keyFile]);
@@ -78,7 +68,7 @@ describe('TLS certificate reload', () => {
   test('SIGHUP after new files: new handshakes get the new certificate, a session in progress goes on', async () => {
     const old = await imaps(server.imapsPort);
     const before = fingerprint(old);
-    const next = await pair('mail.test');
+    const next = await makePair(['mail.test']);
     writeFileSync(certFile, next.cert);
     writeFileSync(keyFile, next.key);
     const mark = output.length;
@@ -94,7 +84,7 @@ describe('TLS certificate reload', () => {
 
   test('a key that does not match its certificate is refused and logged; the pair in use stays', async () => {
     const inUse = fingerprint(await imaps(server.imapsPort));
-    const stranger = await pair('mail.test');
+    const stranger = await makePair(['mail.test']);
     writeFileSync(keyFile, stranger.key);
     const mark = output.length;
     server.child.kill('SIGHUP');

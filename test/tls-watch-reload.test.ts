@@ -7,7 +7,7 @@
  * opened before all of it still answers.
  */
 import { strict as assert } from 'node:assert';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -97,6 +97,22 @@ describe('TLS reload by file watch and by ACME', () => {
     assert.equal(await presented(server.imapsPort, 'imap.acme.test'), want);
     assert.equal(await presented(server.imapsPort, undefined), want, 'it covers hostname: clients without SNI get it too');
     assert.notEqual(await presented(server.imapsPort, 'alpha.test'), want);
+  });
+
+  test('a pair the ACME process writes is picked up without a reload call, as by the other worker processes', async () => {
+    const next = await makePair(['other.acme.test']);
+    const acmeDir = path.join(server.dataDir, 'tls', 'acme', 'certs', 'other.acme.test');
+    mkdirSync(acmeDir, { recursive: true, mode: 0o700 });
+    writePair(next, path.join(acmeDir, 'cert.pem'), path.join(acmeDir, 'key.pem'));
+    const want = await fingerprintOf(next);
+    await eventually('the new ACME certificate', async () => (await presented(server.imapsPort, 'other.acme.test')) === want);
+    // A renewal: new files renamed into the directory, as the ACME client writes them.
+    const renewed = await makePair(['other.acme.test']);
+    writePair(renewed, path.join(dir, 'renewed.crt'), path.join(dir, 'renewed.key'));
+    renameSync(path.join(dir, 'renewed.key'), path.join(acmeDir, 'key.pem'));
+    renameSync(path.join(dir, 'renewed.crt'), path.join(acmeDir, 'cert.pem'));
+    const renewedFingerprint = await fingerprintOf(renewed);
+    await eventually('the renewed ACME certificate', async () => (await presented(server.imapsPort, 'other.acme.test')) === renewedFingerprint);
   });
 
   test('the session opened first still answers', async () => {

@@ -35,19 +35,6 @@ export function acmeNames(config: Pick<Config, 'hostname' | 'acme'>): string[] {
   return config.acme.names.length > 0 ? config.acme.names : [config.hostname];
 }
 
-/**
- * The pair files of the configured ACME names, for the certificate source to
- * watch: with several processes on one data dir, the one holding the lock
- * writes them and the others notice.
- */
-export function acmeWatchedFiles(config: Pick<Config, 'dataDir' | 'hostname' | 'acme'>): string[] {
-  if (!config.acme.enabled) return [];
-  return acmeNames(config).flatMap((name) => {
-    const pair = acmeCertificatePaths(config.dataDir, name);
-    return [pair.cert, pair.key];
-  });
-}
-
 /** Creates `dir` (and parents) as 0700. */
 export async function privateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });

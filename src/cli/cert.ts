@@ -12,7 +12,7 @@ import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { type AcmeCertificateState, readAcmeState } from '../net/acme-files.js';
-import { type CertificateProblem, covers, loadCertificateSet, loadSniPairs, pairsInUse, type ServedCertificate } from '../net/certificate-set.js';
+import { acmeDefault, type CertificateProblem, loadCertificateSet, loadSniPairs, pairsInUse, type ServedCertificate } from '../net/certificate-set.js';
 import { generatedTlsPaths } from '../net/tls-material.js';
 import { CliError } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
@@ -38,37 +38,44 @@ interface StatusReport {
   problems: CertificateProblem[];
 }
 
-/** The pairs in use, as the server would load them, without creating the self-signed pair. */
-async function loadInUse(config: Config, problems: CertificateProblem[]): Promise<{ pairs: ServedCertificate[]; selfSignedPending: string | null }> {
+/** The pairs in use, the default first, as the server would load them, without creating the self-signed pair. */
+interface InUse {
+  pairs: ServedCertificate[];
+  /** Null when no usable default exists (see selfSignedPending and the problems). */
+  defaultPair: ServedCertificate | null;
+  selfSignedPending: string | null;
+}
+
+async function loadInUse(config: Config, problems: CertificateProblem[]): Promise<InUse> {
   const log = createLogger({ log: { level: 'silent', trace: false } });
   const generated = generatedTlsPaths(config.dataDir).cert;
   if (config.tlsCert === null && !existsSync(generated)) {
     const pairs = await loadSniPairs(config, log, [], problems);
-    const hostname = config.hostname.toLowerCase();
-    const acmeDefault = pairs.find((p) => p.origin === 'acme' && covers(p, hostname));
-    return { pairs: acmeDefault ? [acmeDefault, ...pairs.filter((p) => p !== acmeDefault)] : pairs, selfSignedPending: acmeDefault ? null : generated };
+    const acme = acmeDefault(config, pairs);
+    return acme
+      ? { pairs: [acme, ...pairs.filter((p) => p !== acme)], defaultPair: acme, selfSignedPending: null }
+      : { pairs, defaultPair: null, selfSignedPending: generated };
   }
   try {
     const { set, problems: found } = await loadCertificateSet(config, log, null);
     problems.push(...found);
-    return { pairs: pairsInUse(set), selfSignedPending: null };
+    return { pairs: pairsInUse(set), defaultPair: set.defaultPair, selfSignedPending: null };
   } catch (err) {
     // The default pair is unusable: the server would not start; still show the others.
     problems.push({ file: config.tlsCert ?? generated, problem: (err as Error).message });
-    return { pairs: await loadSniPairs(config, log, [], problems), selfSignedPending: null };
+    return { pairs: await loadSniPairs(config, log, [], problems), defaultPair: null, selfSignedPending: null };
   }
 }
 
 async function statusReport(config: Config): Promise<StatusReport> {
   const problems: CertificateProblem[] = [];
-  const { pairs, selfSignedPending } = await loadInUse(config, problems);
+  const { pairs, defaultPair, selfSignedPending } = await loadInUse(config, problems);
   const states = pairs.some((p) => p.origin === 'acme') ? await readAcmeState(config.dataDir) : new Map<string, AcmeCertificateState>();
-  const hostname = config.hostname.toLowerCase();
-  const certificates = pairs.map((pair, i): CertificateReport => {
+  const certificates = pairs.map((pair): CertificateReport => {
     // ACME keeps each certificate in certs/<primary name>/, the key of its state entry.
     const state = pair.origin === 'acme' ? states.get(path.basename(path.dirname(pair.certFile))) : undefined;
     return {
-      default: i === 0 && (selfSignedPending === null || covers(pair, hostname)),
+      default: pair === defaultPair,
       source: pair.origin,
       names: pair.names,
       issuer: pair.x509.issuer.replace(/\n/g, ', '),

@@ -71,7 +71,7 @@ export async function readAcmeState(dataDir: string): Promise<Map<string, AcmeCe
   try {
     text = (await readBoundedFile(file, 'ACME state file')).toString('utf8');
   } catch (err) {
-    if (/: ENOENT$/.test((err as Error).message)) return new Map();
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
     throw err;
   }
   let parsed: unknown;

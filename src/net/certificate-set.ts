@@ -156,12 +156,16 @@ export async function loadSniPairs(
   return pairs;
 }
 
-/** The set of a base pair and the SNI pairs: an ACME pair covering hostname is the default unless tls-cert is configured. */
-export function assembleSet(config: CertificateConfig, base: ServedCertificate, pairs: ServedCertificate[]): CertificateSet {
+/** An ACME pair covering hostname, which serves clients without SNI unless tls-cert is configured. */
+export function acmeDefault(config: CertificateConfig, pairs: readonly ServedCertificate[]): ServedCertificate | undefined {
   const hostname = config.hostname.toLowerCase();
   // Let's Encrypt's certificate for hostname beats the self-signed one for clients that send no name.
-  const acmeDefault = config.tlsCert === null ? pairs.find((p) => p.origin === 'acme' && covers(p, hostname)) : undefined;
-  return { defaultPair: acmeDefault ?? base, base, pairs };
+  return config.tlsCert === null ? pairs.find((p) => p.origin === 'acme' && covers(p, hostname)) : undefined;
+}
+
+/** The set of a base pair and the SNI pairs. */
+function assembleSet(config: CertificateConfig, base: ServedCertificate, pairs: ServedCertificate[]): CertificateSet {
+  return { defaultPair: acmeDefault(config, pairs) ?? base, base, pairs };
 }
 
 /** Loads every pair (a reload when `previous` is given: what fails keeps its previous version). */

@@ -9,10 +9,12 @@
  * reloads run one at a time and swap the whole set at once; a pair that fails
  * to load keeps the version in use and says why in the log, naming the file.
  */
+import path from 'node:path';
 import type { SecureContext } from 'node:tls';
 import type { Logger } from '../log.js';
 import { type CertificateConfig, type CertificateSet, loadCertificateSet, pairsInUse, selectPair, type ServedCertificate } from './certificate-set.js';
-import { watchFiles } from './file-watch.js';
+import { acmeCertificateNames, acmeCertificatePaths, acmeDir } from './acme-files.js';
+import { FileWatch } from './file-watch.js';
 
 export { certificateNames, nameMatches, type ServedCertificate } from './certificate-set.js';
 
@@ -29,16 +31,22 @@ export interface CertificateSource {
   handshakeOptions(): { secureContext: SecureContext; SNICallback: SniCallback };
 }
 
-/** The files an operator may replace under a running server: tls-cert/tls-key and [[tls.certificates]]. */
-function watchedFiles(config: CertificateConfig): string[] {
+/**
+ * The paths whose change means a reload: tls-cert/tls-key and [[tls.certificates]]
+ * (an operator's or certbot's files), ACME's certs/ directory (a name added or
+ * removed) and each ACME certificate's directory (its files renamed into place,
+ * here or by the process that runs ACME).
+ */
+async function watchedPaths(config: CertificateConfig): Promise<string[]> {
   const configured = config.tlsCert !== null && config.tlsKey !== null ? [config.tlsCert, config.tlsKey] : [];
-  return [...configured, ...config.tls.certificates.flatMap((p) => [p.cert, p.key])];
+  const acme = (await acmeCertificateNames(config.dataDir)).map((name) => acmeCertificatePaths(config.dataDir, name).dir);
+  return [...configured, ...config.tls.certificates.flatMap((p) => [p.cert, p.key]), path.join(acmeDir(config.dataDir), 'certs'), ...acme];
 }
 
 /** Every pair in use, reloadable; watches the configured files when asked. */
 export class Certificates implements CertificateSource {
   private queue: Promise<boolean> = Promise.resolve(true);
-  private stopWatching: (() => void) | null = null;
+  private watch: FileWatch | null = null;
 
   private constructor(
     private readonly config: CertificateConfig,
@@ -49,14 +57,16 @@ export class Certificates implements CertificateSource {
   /**
    * Loads every pair; rejects (naming the file) when the default is unusable,
    * since then nothing could be served. Other pairs that fail are logged and left out.
-   * With `watch`, a change of the configured files (and of `watchAlso`: ACME's, acme/files.ts) reloads (see file-watch.ts).
+   * With `watch`, a change of the files reloads (see watchedPaths, file-watch.ts).
    */
-  static async load(config: CertificateConfig, log: Logger, options: { watch?: boolean; watchAlso?: readonly string[] } = {}): Promise<Certificates> {
+  static async load(config: CertificateConfig, log: Logger, options: { watch?: boolean } = {}): Promise<Certificates> {
     const { set, problems } = await loadCertificateSet(config, log, null);
     for (const p of problems) log.error({ file: p.file, problem: p.problem }, 'TLS certificate refused');
     const certificates = new Certificates(config, log, set);
-    if (options.watch)
-      certificates.stopWatching = watchFiles([...watchedFiles(config), ...(options.watchAlso ?? [])], () => void certificates.reload('files changed'));
+    if (options.watch) {
+      certificates.watch = new FileWatch(() => void certificates.reload('files changed'));
+      certificates.watch.update(await watchedPaths(config));
+    }
     return certificates;
   }
 
@@ -94,8 +104,10 @@ export class Certificates implements CertificateSource {
     try {
       const { set, problems } = await loadCertificateSet(this.config, this.log, this.set);
       this.set = set;
+      if (this.watch) this.watch.update(await watchedPaths(this.config));
       for (const p of problems) this.log.error({ reason, file: p.file, problem: p.problem }, 'TLS reload refused; the certificate in use stays');
-      this.log.info({ reason, certificates: this.list().length, refused: problems.length }, 'TLS certificates reloaded');
+      const msg = problems.length === 0 ? 'TLS certificates reloaded' : 'TLS certificates reloaded, except those refused';
+      this.log.info({ reason, certificates: this.list().length, refused: problems.length }, msg);
       return problems.length === 0;
     } catch (err) {
       this.log.error({ reason, problem: (err as Error).message }, 'TLS reload refused; the certificates in use stay');
@@ -105,7 +117,7 @@ export class Certificates implements CertificateSource {
 
   /** Stops watching files (the server is stopping). */
   close(): void {
-    this.stopWatching?.();
-    this.stopWatching = null;
+    this.watch?.close();
+    this.watch = null;
   }
 }

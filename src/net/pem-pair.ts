@@ -25,7 +25,9 @@ export async function readBoundedFile(file: string, what: string): Promise<Buffe
   try {
     handle = await open(file, 'r');
   } catch (err) {
-    throw new Error(`cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const { code } = err as NodeJS.ErrnoException;
+    // The code stays on the error, so a caller can tell a missing file (often normal) from an unreadable one.
+    throw Object.assign(new Error(`cannot read ${what} ${file}: ${code ?? (err as Error).message}`), { code });
   }
   try {
     const { size } = await handle.stat();
