@@ -22,7 +22,9 @@ const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
  */
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   cli: ['server', 'net', 'mail', 'search', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
-  server: ['imap', 'pop3', 'lmtp', 'net', 'mail', 'auth', 'store', 'events', 'config', 'log', 'ids'],
+  server: ['web', 'acme', 'imap', 'pop3', 'lmtp', 'net', 'mail', 'auth', 'store', 'events', 'config', 'log', 'ids'],
+  web: ['acme', 'net', 'config', 'log'],
+  acme: ['net', 'config', 'log', 'process-alive'],
   imap: ['net', 'mail', 'search', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
   pop3: ['net', 'mail', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
   lmtp: ['net', 'mail', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
@@ -30,12 +32,13 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   search: ['mail', 'mime', 'store', 'ids', 'syntax'],
   mail: ['mime', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
   auth: ['store', 'config', 'log', 'ids'],
-  store: ['events', 'mime', 'config', 'log', 'ids'],
+  store: ['events', 'mime', 'config', 'log', 'ids', 'process-alive'],
   events: ['config', 'log', 'ids'],
   mime: ['ids', 'syntax'],
   log: ['config'],
   config: [],
   ids: [],
+  'process-alive': [],
   syntax: [],
 };
 
