@@ -26,7 +26,7 @@ import { MessageSizes } from '../pop3/session/message-sizes.js';
 import { openStore } from '../store/open.js';
 import { AcmeChallenges } from '../acme/challenges.js';
 import { acmeWatchedFiles } from '../acme/files.js';
-import { AcmeManager } from '../acme/manager.js';
+import type { AcmeManager } from '../acme/manager.js';
 import { startWeb, type Web } from '../web/web.js';
 import type { MailStore } from '../store/types.js';
 
@@ -157,7 +157,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     }
     // The web side after the mail ports: a web port that cannot be bound is logged and skipped (web/web.ts).
     web = await startWeb({ config, log, certificates, challenges, limiter, tlsFailures, refusals });
-    if (config.acme.enabled) acme = await AcmeManager.start(config, log, challenges, certificates);
+    if (config.acme.enabled) {
+      // acme-client and its crypto stack load only when ACME is on: they cost start-up time otherwise.
+      const { AcmeManager } = await import('../acme/manager.js');
+      acme = await AcmeManager.start(config, log, challenges, certificates);
+    }
   } catch (e) {
     await Promise.all(listeners.map((l) => l.close()));
     await web?.close();
