@@ -27,7 +27,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   pop3: ['net', 'mail', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
   lmtp: ['net', 'mail', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
   web: ['acme', 'net', 'config', 'log'],
-  acme: ['net', 'config', 'log', 'ids', 'process-alive'],
+  acme: ['net', 'config', 'log', 'process-alive'],
   autoconfig: ['mail', 'store', 'net', 'config', 'log', 'ids'],
   net: ['auth', 'config', 'log', 'ids'],
   doctor: [],

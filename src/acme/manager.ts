@@ -11,8 +11,9 @@
  * Invariants: exactly one process per data dir runs this (the lock in
  * tls/acme/); orders run one at a time; a failed order writes only its error
  * into state.json and never touches a pair on disk, so a valid certificate is
- * never replaced by nothing; until a name's first certificate arrives, the
- * default pair serves (net/certificates.ts).
+ * never replaced by nothing; a new pair is loaded before state.json records
+ * it; until a name's first certificate arrives, the default pair serves
+ * (net/certificates.ts).
  */
 import { X509Certificate } from 'node:crypto';
 import { dirname } from 'node:path';
@@ -149,11 +150,12 @@ export class AcmeManager {
       await privateDir(dirname(this.paths.cert(name)));
       await writeAtomically(this.paths.key(name), pair.keyPem);
       await writeAtomically(this.paths.cert(name), pair.certPem);
+      this.log.info({ name, notAfter: cert.validTo, renewAt, serial: cert.serialNumber }, 'ACME certificate obtained');
+      // Served first, then recorded: once state.json says so, new handshakes here get the new pair.
+      await this.certificates.reload('acme');
       const now = new Date().toISOString();
       await this.updateState(name, { notAfter: new Date(cert.validTo).toISOString(), renewAt: renewAt.toISOString(), lastSuccess: now, lastError: null });
       this.failures.delete(name);
-      this.log.info({ name, notAfter: cert.validTo, renewAt, serial: cert.serialNumber }, 'ACME certificate obtained');
-      await this.certificates.reload('acme');
       this.schedule(name, renewAt);
     } catch (err) {
       // The account is set up again with the next order, in case that step was the one that failed.

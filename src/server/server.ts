@@ -26,7 +26,7 @@ import { Pop3Connection } from '../pop3/session/connection.js';
 import { MessageSizes } from '../pop3/session/message-sizes.js';
 import { openStore } from '../store/open.js';
 import { AcmeChallenges } from '../acme/challenges.js';
-import { AcmeManager } from '../acme/manager.js';
+import type { AcmeManager } from '../acme/manager.js';
 import { startWeb, type Web } from '../web/web.js';
 import { registerAutoconfigRoutes } from '../autoconfig/routes.js';
 import type { FastifyInstance } from 'fastify';
@@ -167,7 +167,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const routes = (app: FastifyInstance, scheme: 'http' | 'https') =>
       registerAutoconfigRoutes(app, { config, store, log, scheme, signingPair: () => certificates.select(config.hostname) });
     web = await startWeb({ config, log, certificates, challenges, limiter, tlsFailures, refusals, routes });
-    if (config.acme.enabled) acme = await AcmeManager.start(config, log, challenges, certificates);
+    if (config.acme.enabled) {
+      // acme-client and its crypto stack load only when ACME is on: they cost start-up time otherwise.
+      const { AcmeManager } = await import('../acme/manager.js');
+      acme = await AcmeManager.start(config, log, challenges, certificates);
+    }
   } catch (e) {
     await Promise.all(listeners.map((l) => l.close()));
     await web?.close();
