@@ -31,7 +31,7 @@ const MAX_USER_LENGTH = 256;
 async function verify(deps: LoginDeps, user: string, password: string): Promise<Account | null> {
   const account = user.length <= MAX_USER_LENGTH ? await deps.store.findAccount(user) : null;
   // verifyPassword spends one full hash even without a stored hash, so timing does not reveal accounts.
-  const ok = await verifyPassword(password, account?.passwordHash ?? null);
+  const ok = await verifyPassword(password, account?.passwordHash ?? null, deps.throttle.hashCost);
   return ok ? account : null;
 }
 
@@ -55,9 +55,9 @@ export async function checkLogin(deps: LoginDeps, ip: string, user: string, pass
   if (result === BUSY) return { ok: false, reason: 'busy' };
   if (result === null) return { ok: false, reason: 'failed' };
   const account = result;
-  if (needsRehash(account.passwordHash)) {
+  if (needsRehash(account.passwordHash, deps.throttle.hashCost)) {
     // Stronger hashing parameters than when the password was set: upgrade quietly.
-    void hashPassword(password)
+    void hashPassword(password, deps.throttle.hashCost)
       .then((h) => deps.store.setPasswordHash(account.id, h))
       .catch((err: unknown) => deps.log.warn({ err }, 'password rehash failed'));
   }
