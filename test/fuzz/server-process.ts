@@ -15,6 +15,9 @@ import { configSchema } from '../../src/config/schema.js';
 import { openStore } from '../../src/store/open.js';
 import { freePort } from '../helpers/server.js';
 
+/** USER_HZ, the unit of /proc/PID/stat times: 100 on Linux for every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** The fuzz accounts' scrypt cost, the lowest the server accepts. */
 const HASH_COST = 10;
 
@@ -50,6 +53,8 @@ export interface ServerUnderFuzz {
   rawOutput(): string;
   /** Resident set size in bytes (Linux /proc), or 0 when unknown. */
   rss(): number;
+  /** CPU time the process has used (all its threads: scrypt and file I/O run on the pool), in ms (Linux /proc), or 0 when unknown. */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -150,6 +155,15 @@ async function spawnServer(dataDir: string, configFile: string): Promise<ServerU
       try {
         const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
         return m ? Number(m[1]) * 1024 : 0;
+      } catch {
+        return 0;
+      }
+    },
+    cpuMs: () => {
+      try {
+        // Fields 14 and 15 of /proc/PID/stat (utime, stime) in clock ticks, counted after the ")" that ends the command name.
+        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
       } catch {
         return 0;
       }

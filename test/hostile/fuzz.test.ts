@@ -9,6 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { frameInput } from '../fuzz/imap-target.js';
+import { chunkDebtBound } from '../fuzz/lmtp-target.js';
 import { checkImapLine, checkPop3Status, checkSmtpLine } from '../fuzz/response-check.js';
 import { defaultTargets, formatReport, replayInput, runFuzz } from '../fuzz/runner.js';
 
@@ -49,6 +51,22 @@ test('the response checkers accept what the grammar allows and reject what it do
   assert.notEqual(checkPop3Status(ok('OK')), null);
   assert.equal(checkSmtpLine(ok('250 2.1.5 Recipient OK')), null);
   assert.notEqual(checkSmtpLine(ok('550 5.1.1 <\u00e9@x> User unknown')), null);
+});
+
+test('the IMAP adapter owes the literal an input announces just before the CRLF it adds', () => {
+  const cut = frameInput(Buffer.from('t1 LOGIN F{3+}'));
+  assert.equal(cut.sent.toString('latin1'), 't1 LOGIN F{3+}\r\n');
+  assert.deepEqual([cut.debt, cut.midLine, cut.syncPoints], [3, false, []]);
+  const sync = frameInput(Buffer.from('t2 SELECT {2}'));
+  assert.deepEqual([sync.debt, sync.syncPoints], [2, [15]]);
+  assert.equal(frameInput(Buffer.from('t3 NOOP')).debt, 0);
+});
+
+test('the LMTP adapter fills the chunks an input leaves open at once, up to its flush size', () => {
+  assert.equal(chunkDebtBound(Buffer.from('RCPT TO:<a@b>\r\nBDAT 2157\r\n')), 2157);
+  assert.equal(chunkDebtBound(Buffer.from('BDAT 16\r\ntext \xc3\xa9\r\ntext \xc3\xa9BDAT 30 LAST\r\n', 'latin1')), 46);
+  assert.equal(chunkDebtBound(Buffer.from('BDAT 99999999999\r\n')), 70 * 1024);
+  assert.equal(chunkDebtBound(Buffer.from('DATA\r\nSubject: x\r\n.\r\n')), 0);
 });
 
 test('inputs are named by seed, protocol, state and number alone', () => {
