@@ -23,13 +23,13 @@ const FLUSH = 70 * 1024;
 const BDAT_COMMAND = /BDAT +(\d{1,12})/gi;
 
 /**
- * Octets the input's BDAT commands may leave owed: their chunk sizes added up
- * (at most FLUSH). Sent after QUIT at once, so an input that leaves a chunk
- * open costs no wait; when nothing was owed they only follow the QUIT.
+ * Octets the input's BDAT commands may leave owed: their chunk sizes added up.
+ * Up to FLUSH of them are sent after QUIT at once, so an input that leaves a
+ * chunk open costs no wait; when nothing was owed they only follow the QUIT.
  */
 export function chunkDebtBound(input: Buffer): number {
   let owed = 0;
-  for (const m of input.toString('latin1').matchAll(BDAT_COMMAND)) owed = Math.min(FLUSH, owed + Number(m[1]));
+  for (const m of input.toString('latin1').matchAll(BDAT_COMMAND)) owed += Number(m[1]);
   return owed;
 }
 const MAX_TRANSCRIPT = 1024 * 1024;
@@ -89,7 +89,7 @@ class LmtpSession implements FuzzSession {
     let size = 0;
     try {
       const owed = chunkDebtBound(input);
-      const tail = `\r\n.\r\nQUIT\r\n${owed > 0 ? `${'x'.repeat(owed)}\r\n.\r\nQUIT\r\n` : ''}`;
+      const tail = `\r\n.\r\nQUIT\r\n${owed > 0 ? `${'x'.repeat(Math.min(owed, FLUSH))}\r\n.\r\nQUIT\r\n` : ''}`;
       sock.send(Buffer.concat([Buffer.from(prefix(this.state, this.account, input.length)), input, Buffer.from(tail)]));
       let flushed = false;
       let code: string | null = null;
@@ -97,7 +97,8 @@ class LmtpSession implements FuzzSession {
         const line = await readCrlfLine(sock, ANSWER_MS);
         if (line === 'closed') break;
         if (line === 'timeout') {
-          if (flushed) return { violations, serverErrors, stalled: true, lost: false, transcript: Buffer.concat(parts) };
+          // A chunk larger than the flush (up to the server's 50 MB limit) is still rightly being read: no stall.
+          if (flushed) return { violations, serverErrors, stalled: owed <= FLUSH, lost: false, transcript: Buffer.concat(parts) };
           // A chunk or data the input left open: fill it, then ask to leave again.
           flushed = true;
           sock.send(`${'x'.repeat(FLUSH)}\r\n.\r\nQUIT\r\n`);
