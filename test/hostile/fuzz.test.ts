@@ -33,12 +33,16 @@ test('the response checkers accept what the grammar allows and reject what it do
     '* LIST (\\HasNoChildren) "/" ]p',
     '* QUOTAROOT fz/a[b',
     '* 7 UIDFETCH (FLAGS (\\Seen) MODSEQ (3))',
+    // A header-fld-name is an astring, and an atom may hold "]" (a field name may, RFC 5322 §3.6.8).
+    '* 1 FETCH (UID 5 BODY[HEADER.FIELDS.NOT (SUBJE]CT)] {2}\r\n\r\n)',
+    '* 1 FETCH (BODY[HEADER.FIELDS ("a)]" B)] NIL)',
   ])
     assert.equal(checkImapLine(ok(line)), null, line);
   for (const line of [
     'a\\b BAD tag with a backslash',
     '* OK [PARSE unclosed',
     '* 1 FETCH (BODY[] {9}\r\nab)',
+    '* 1 FETCH (BODY[HEADER.FIELDS (A) {1}\r\nx)',
     '* 1 FETCH (INTERNALDATE "01-Jan-0 23:59:00 +0000")',
     '* LIST () "/" "a\0b"',
     '* NOSUCH response',
