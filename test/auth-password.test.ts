@@ -44,6 +44,17 @@ describe('password hashing', () => {
     assert.equal(needsRehash(await hashPassword('pw')), false);
   });
 
+  it('hashes at a configured cost, and only hashes below that cost need re-hashing', async () => {
+    const cheap = await hashPassword('pw', 10);
+    assert.match(cheap, /^\$scrypt\$ln=10,r=8,p=1\$/);
+    assert.equal(await verifyPassword('pw', cheap), true);
+    assert.equal(needsRehash(cheap, 10), false);
+    assert.equal(needsRehash(cheap, 11), true);
+    assert.equal(needsRehash(cheap), true);
+    assert.equal(needsRehash(await hashPassword('pw'), 10), false);
+    assert.equal(await verifyPassword('pw', null, 10), false);
+  });
+
   it('rejects malformed or out-of-bounds stored hashes without throwing', async () => {
     const good = await hashPassword('pw');
     for (const bad of [

@@ -59,10 +59,10 @@ async function verify(deps: LoginDeps, user: string, password: string): Promise<
   // Read again: the attempt may have waited for its slot while the account changed.
   const account = await findAccount(deps, user);
   // verifyPassword spends one full hash even without a stored hash, so timing does not reveal accounts.
-  const ok = await verifyPassword(password, account?.passwordHash ?? null);
+  const ok = await verifyPassword(password, account?.passwordHash ?? null, deps.throttle.hashCost);
   if (!ok || account === null) return null;
   deps.credentials.remember(account.id, password, account.passwordHash);
-  if (needsRehash(account.passwordHash)) rehash(deps, account, password);
+  if (needsRehash(account.passwordHash, deps.throttle.hashCost)) rehash(deps, account, password);
   return account;
 }
 
@@ -71,7 +71,7 @@ async function verify(deps: LoginDeps, user: string, password: string): Promise<
  * Only after a full verification, so cache hits on the old hash never start hashes outside the gate.
  */
 function rehash(deps: LoginDeps, account: Account, password: string): void {
-  void hashPassword(password)
+  void hashPassword(password, deps.throttle.hashCost)
     .then(async (h) => {
       await deps.store.setPasswordHash(account.id, h);
       deps.credentials.remember(account.id, password, h);

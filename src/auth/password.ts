@@ -4,7 +4,8 @@
  *
  * Encoding: `$scrypt$ln=15,r=8,p=1$<salt>$<hash>` with unpadded base64, so the
  * parameters travel with each hash and can be raised later (needsRehash tells
- * the caller when to re-hash after a successful login).
+ * the caller when to re-hash after a successful login). The cost (log2 N) of
+ * new hashes is a setting; the bounds below (LIMITS.ln) are its range.
  *
  * Normalization: passwords are prepared with a subset of SASLprep (RFC 4013):
  * non-ASCII spaces map to U+0020 (§2.1, RFC 3454 C.1.2), "commonly mapped to
@@ -16,8 +17,10 @@
  */
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
-/** Cost for new hashes: N = 2^15, r = 8, p = 1 (32 MiB, the RFC 7914 §2 interactive-login ballpark). */
-const CURRENT = { ln: 15, r: 8, p: 1 } as const;
+/** Default cost for new hashes: N = 2^15, r = 8, p = 1 (32 MiB, the RFC 7914 §2 interactive-login ballpark). */
+export const DEFAULT_HASH_COST = 15;
+/** r and p of new hashes; the cost (log2 N) is the setting `[auth-throttle] password-hash-cost`. */
+const SHAPE = { r: 8, p: 1 } as const;
 const SALT_BYTES = 16;
 const KEY_BYTES = 32;
 
@@ -50,11 +53,11 @@ export function preparePassword(password: string): string {
 
 const b64 = (buf: Buffer): string => buf.toString('base64').replace(/=+$/, '');
 
-/** Hashes a password for storage with a fresh random salt. */
-export async function hashPassword(password: string): Promise<string> {
+/** Hashes a password for storage with a fresh random salt, at scrypt cost N = 2^cost. */
+export async function hashPassword(password: string, cost = DEFAULT_HASH_COST): Promise<string> {
   const salt = randomBytes(SALT_BYTES);
-  const key = await scryptAsync(preparePassword(password), salt, KEY_BYTES, CURRENT);
-  return `$scrypt$ln=${CURRENT.ln},r=${CURRENT.r},p=${CURRENT.p}$${b64(salt)}$${b64(key)}`;
+  const key = await scryptAsync(preparePassword(password), salt, KEY_BYTES, { ln: cost, ...SHAPE });
+  return `$scrypt$ln=${cost},r=${SHAPE.r},p=${SHAPE.p}$${b64(salt)}$${b64(key)}`;
 }
 
 const ENCODED = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
@@ -71,19 +74,23 @@ function parse(encoded: string): (Params & { salt: Buffer; key: Buffer }) | null
   return ok ? { ln, r, p, salt, key } : null;
 }
 
-/** A valid hash of a random secret, verified against when there is no account so failures take the same time. */
-let dummyHash: Promise<string> | null = null;
+/** Per cost, a valid hash of a random secret, verified against when there is no account so failures take the same time. */
+const dummyHashes = new Map<number, Promise<string>>();
 
 /**
  * Checks a password against an encoded hash in constant time. With `encoded`
- * null (unknown account) it still spends one hash computation and returns
- * false, so response timing does not reveal which accounts exist.
- * A malformed stored hash also yields false.
+ * null (unknown account) it still spends one hash computation at `cost` (the
+ * cost new hashes get) and returns false, so response timing does not reveal
+ * which accounts exist. A malformed stored hash also yields false.
  */
-export async function verifyPassword(password: string, encoded: string | null): Promise<boolean> {
+export async function verifyPassword(password: string, encoded: string | null, cost = DEFAULT_HASH_COST): Promise<boolean> {
   if (encoded === null) {
-    dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
-    await verifyPassword(password, await dummyHash);
+    let dummy = dummyHashes.get(cost);
+    if (!dummy) {
+      dummy = hashPassword(randomBytes(16).toString('hex'), cost);
+      dummyHashes.set(cost, dummy);
+    }
+    await verifyPassword(password, await dummy);
     return false;
   }
   const parsed = parse(encoded);
@@ -92,8 +99,8 @@ export async function verifyPassword(password: string, encoded: string | null): 
   return timingSafeEqual(key, parsed.key);
 }
 
-/** Whether a stored hash uses weaker parameters than new hashes (re-hash it after a successful login). */
-export function needsRehash(encoded: string): boolean {
+/** Whether a stored hash uses weaker parameters than new hashes at `cost` get (re-hash it after a successful login). */
+export function needsRehash(encoded: string, cost = DEFAULT_HASH_COST): boolean {
   const parsed = parse(encoded);
-  return !parsed || parsed.ln < CURRENT.ln || parsed.r < CURRENT.r || parsed.p < CURRENT.p || parsed.key.length < KEY_BYTES;
+  return !parsed || parsed.ln < cost || parsed.r < SHAPE.r || parsed.p < SHAPE.p || parsed.key.length < KEY_BYTES;
 }

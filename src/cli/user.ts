@@ -24,7 +24,7 @@ async function add(name: string, opts: Record<string, unknown>): Promise<void> {
     const exists = (): CliError => new CliError(`user already exists: ${name}`);
     // Checked before asking, so nobody types a password in vain; createAccount still settles races.
     if (await store.findAccount(name)) throw exists();
-    const hash = await hashPassword(await readNewPassword(opts.passwordStdin === true));
+    const hash = await hashPassword(await readNewPassword(opts.passwordStdin === true), config.authThrottle.passwordHashCost);
     try {
       await store.createAccount(name, hash);
     } catch (err) {
@@ -41,7 +41,7 @@ async function passwd(name: string, opts: Record<string, unknown>): Promise<void
     const account = await store.findAccount(name);
     if (!account) throw new CliError(`no such user: ${name}`);
     // Asked only once the account is known to exist, so nobody types a password in vain.
-    await store.setPasswordHash(account.id, await hashPassword(await readNewPassword(opts.passwordStdin === true)));
+    await store.setPasswordHash(account.id, await hashPassword(await readNewPassword(opts.passwordStdin === true), config.authThrottle.passwordHashCost));
   });
   process.stdout.write(`changed the password of ${name}\n`);
 }

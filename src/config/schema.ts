@@ -297,6 +297,8 @@ export const configSchema = z
         maxConcurrentHashesPerIp: positive(1),
         /** Attempts waiting for a hash slot; beyond it NO [UNAVAILABLE] (addresses without failures push others out). */
         hashQueueLength: positive(200),
+        /** scrypt cost of new password hashes as log2 N (15: 32 MiB and ~0.1 s each; one step down halves both); weaker stored hashes are upgraded at login. */
+        passwordHashCost: int(10, 20, 'a whole number from 10 to 20').default(15),
         /** Keep the counts in the store (shared by the processes on one SQLite file, or the nodes on one PostgreSQL) instead of this process's memory. */
         sharedState: bool().default(false),
         /** Cap on remembered keys in each in-memory table (addresses, accounts, address+account pairs, trusted pairs). */

@@ -33,6 +33,7 @@ const SYNC_MS = 6000;
 const CONTINUATION_MS = 2000;
 /** Literal octets the harness still owes the server after an input; beyond this the session is dropped instead. */
 const MAX_DEBT = 256 * 1024;
+const CRLF = Buffer.from('\r\n');
 /** Transcript kept per input for a reproducer. */
 const MAX_TRANSCRIPT = 1024 * 1024;
 
@@ -61,6 +62,16 @@ export function framing(bytes: Buffer): { syncPoints: number[]; debt: number; mi
     if (pos === bytes.length) return { syncPoints, debt: 0, midLine: true };
   }
   return { syncPoints, debt: 0, midLine: false };
+}
+
+/**
+ * What the harness sends for an input and how the server frames it: an input
+ * that stops mid-line gets the CRLF that ends it, and is framed with it, since
+ * "{5+}" before that CRLF announces a literal the harness then owes.
+ */
+export function frameInput(input: Buffer): ReturnType<typeof framing> & { sent: Buffer } {
+  const sent = framing(input).midLine ? Buffer.concat([input, CRLF]) : input;
+  return { sent, ...framing(sent) };
 }
 
 /** Commands that open a synchronizing literal, for the literal-continuation state. */
@@ -173,14 +184,14 @@ class ImapFuzzSession implements FuzzSession {
       const plus = await this.readUntil(out, (s) => s.startsWith('+') || s.startsWith('I '), ANSWER_MS);
       if (plus !== 'ok') return out.done(plus);
     }
-    const { syncPoints, debt, midLine } = framing(input);
+    const { sent, syncPoints, debt, midLine } = frameInput(input);
     if (debt > MAX_DEBT) {
-      sock.send(input);
+      sock.send(sent);
       return out.done('lost');
     }
     let from = 0;
     for (const at of syncPoints) {
-      sock.send(input.subarray(from, at));
+      sock.send(sent.subarray(from, at));
       from = at;
       // RFC 9051 §7.5: the server answers a synchronizing literal with "+" or a tagged refusal.
       const r = await readImapLine(sock, CONTINUATION_MS);
@@ -191,7 +202,7 @@ class ImapFuzzSession implements FuzzSession {
     let tag = `Z${++this.k}`;
     sock.send(
       Buffer.concat([
-        input.subarray(from),
+        sent.subarray(from),
         Buffer.from(`${'x'.repeat(debt)}${midLine || debt > 0 ? '\r\n' : ''}${this.state === 'idle' ? 'DONE\r\n' : ''}${tag} ${syncCommand}\r\n`),
       ]),
     );

@@ -2,7 +2,8 @@
  * LMTP under fuzz (RFC 2033): each input gets its own connection, driven
  * into a state (after the greeting, after LHLO, with a recipient, inside DATA,
  * inside a BDAT chunk), then the input, then ".", QUIT: the server's close
- * ends the transcript, so no reply has to be matched to a command.
+ * ends the transcript, so no reply has to be matched to a command. A chunk the
+ * input left open is filled right after (chunkDebtBound), not after a wait.
  */
 import { BufferedSocket } from '../helpers/socket-buffer.js';
 import { lmtpCommands } from './line-grammars.js';
@@ -18,6 +19,19 @@ export const LMTP_STATES = ['greeting', 'lhlo', 'mail', 'rcpt', 'data', 'bdat'] 
 const ANSWER_MS = 6000;
 /** Octets sent when the server still waits for chunk data after QUIT (a BDAT count the input left open). */
 const FLUSH = 70 * 1024;
+/** A BDAT command (RFC 3030 §2: "BDAT" SP chunk-size [SP "LAST"]), at a line start or right after a chunk. */
+const BDAT_COMMAND = /BDAT +(\d{1,12})/gi;
+
+/**
+ * Octets the input's BDAT commands may leave owed: their chunk sizes added up.
+ * Up to FLUSH of them are sent after QUIT at once, so an input that leaves a
+ * chunk open costs no wait; when nothing was owed they only follow the QUIT.
+ */
+export function chunkDebtBound(input: Buffer): number {
+  let owed = 0;
+  for (const m of input.toString('latin1').matchAll(BDAT_COMMAND)) owed += Number(m[1]);
+  return owed;
+}
 const MAX_TRANSCRIPT = 1024 * 1024;
 
 /** What puts a fresh connection in each state; the replies are checked like the input's. */
@@ -74,14 +88,17 @@ class LmtpSession implements FuzzSession {
     const parts: Buffer[] = [];
     let size = 0;
     try {
-      sock.send(Buffer.concat([Buffer.from(prefix(this.state, this.account, input.length)), input, Buffer.from('\r\n.\r\nQUIT\r\n')]));
+      const owed = chunkDebtBound(input);
+      const tail = `\r\n.\r\nQUIT\r\n${owed > 0 ? `${'x'.repeat(Math.min(owed, FLUSH))}\r\n.\r\nQUIT\r\n` : ''}`;
+      sock.send(Buffer.concat([Buffer.from(prefix(this.state, this.account, input.length)), input, Buffer.from(tail)]));
       let flushed = false;
       let code: string | null = null;
       for (;;) {
         const line = await readCrlfLine(sock, ANSWER_MS);
         if (line === 'closed') break;
         if (line === 'timeout') {
-          if (flushed) return { violations, serverErrors, stalled: true, lost: false, transcript: Buffer.concat(parts) };
+          // A chunk larger than the flush (up to the server's 50 MB limit) is still rightly being read: no stall.
+          if (flushed) return { violations, serverErrors, stalled: owed <= FLUSH, lost: false, transcript: Buffer.concat(parts) };
           // A chunk or data the input left open: fill it, then ask to leave again.
           flushed = true;
           sock.send(`${'x'.repeat(FLUSH)}\r\n.\r\nQUIT\r\n`);

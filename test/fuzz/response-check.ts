@@ -37,6 +37,25 @@ const MAX_DEPTH = 100;
 
 class Bad extends Error {}
 
+/**
+ * Where a section spec that starts at `from` ends: the first "]" outside its
+ * header-list. A header-fld-name is an astring (RFC 9051 §9), and an atom may
+ * hold "]" (resp-specials), e.g. BODY[HEADER.FIELDS (SUBJE]CT)]; a quoted one
+ * may hold ")" too. -1 when it does not end.
+ */
+function sectionEnd(b: Buffer, from: number): number {
+  let depth = 0;
+  for (let i = from; i < b.length; i++) {
+    const c = b[i]!;
+    if (c === 0x22) {
+      for (i++; i < b.length && b[i] !== 0x22; i++) if (b[i] === 0x5c) i++;
+    } else if (c === 0x28) depth++;
+    else if (c === 0x29) depth = Math.max(0, depth - 1);
+    else if (c === 0x5d && depth === 0) return i;
+  }
+  return -1;
+}
+
 /** Checks one IMAP response line (without its final CRLF); null when it parses. */
 export function checkImapLine(line: Buffer): string | null {
   try {
@@ -255,7 +274,7 @@ class ImapLine {
     while (this.pos < b.length) {
       const c = b[this.pos]!;
       if (c === 0x5b && SECTIONED.test(b.subarray(start, this.pos).toString('latin1'))) {
-        const close = b.indexOf(0x5d, this.pos);
+        const close = sectionEnd(b, this.pos + 1);
         if (close < 0) throw new Bad('[ without ]');
         for (let i = this.pos + 1; i < close; i++) if (b[i]! < 0x20 || b[i]! > 0x7e) throw new Bad(`section has octet 0x${b[i]!.toString(16)}`);
         this.pos = close + 1;

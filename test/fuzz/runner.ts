@@ -68,6 +68,8 @@ export interface FuzzReport {
   rssSamples: number[];
   maxRss: number;
   controlRttMs: { p50: number; p99: number; max: number; samples: number };
+  /** CPU time spent by the server process (all threads) and by the harness, in ms. */
+  cpuMs: { server: number; harness: number };
   logErrors: Array<{ msg: string; count: number; first: string }>;
 }
 
@@ -139,9 +141,11 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     rssSamples: [],
     maxRss: 0,
     controlRttMs: { p50: 0, p99: 0, max: 0, samples: 0 },
+    cpuMs: { server: 0, harness: 0 },
     logErrors: [],
   };
   const started = Date.now();
+  const harnessCpu = process.cpuUsage();
   const deadline = started + opts.maxMs;
   let stop = false;
   opts.signal?.addEventListener('abort', () => {
@@ -277,6 +281,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   } finally {
     stop = true;
     report.elapsedMs = Date.now() - started;
+    const used = process.cpuUsage(harnessCpu);
+    report.cpuMs = { server: server.cpuMs(), harness: Math.round((used.user + used.system) / 1000) };
     report.logErrors = [...server.logErrors].map(([msg, v]) => ({ msg, count: v.count, first: v.first }));
     for (const e of report.logErrors) if (/unhandled|uncaught/i.test(e.msg + e.first)) fail({ kind: 'log-error', detail: `${e.count}× ${e.first}` });
     await server.stop();
@@ -410,6 +416,10 @@ export function formatReport(r: FuzzReport): string {
   );
   lines.push(
     `control NOOP round trip: p50 ${r.controlRttMs.p50} ms, p99 ${r.controlRttMs.p99} ms, max ${r.controlRttMs.max} ms (${r.controlRttMs.samples} samples)`,
+  );
+  const perInput = (ms: number): string => (ms / Math.max(1, r.inputs)).toFixed(2);
+  lines.push(
+    `CPU: server ${(r.cpuMs.server / 1000).toFixed(1)} s (${perInput(r.cpuMs.server)} ms per input), harness ${(r.cpuMs.harness / 1000).toFixed(1)} s (${perInput(r.cpuMs.harness)} ms per input)`,
   );
   for (const e of r.logErrors) lines.push(`server error log: ${e.count}× ${e.msg}: ${e.first.slice(0, 400)}`);
   lines.push(`failures: ${r.failures.length}`);

@@ -5,22 +5,34 @@
  * dies or limps) and for its resident memory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { scryptSync, randomBytes } from 'node:crypto';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hashPassword } from '../../src/auth/password.js';
 import { configSchema } from '../../src/config/schema.js';
 import { openStore } from '../../src/store/open.js';
 import { freePort } from '../helpers/server.js';
 
-/** The fuzz server's configuration: passwords over plain loopback, and no failed-login throttle (fuzzed LOGINs fail by the thousand). */
+/** USER_HZ, the unit of /proc/PID/stat times: 100 on Linux for every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** The fuzz accounts' scrypt cost, the lowest the server accepts. */
+const HASH_COST = 10;
+
+/**
+ * The fuzz server's configuration: passwords over plain loopback, no
+ * failed-login throttle (fuzzed LOGINs fail by the thousand), and the cheapest
+ * password hash (1 MiB scrypt instead of 32 MiB): at the default cost the
+ * logins of replaced sessions and fuzzed LOGINs took most of the CPU a run had.
+ */
 const CONFIG_TOML = `
 [plaintext-auth]
 allow-insecure = true
 
 [auth-throttle]
+password-hash-cost = ${HASH_COST}
 free-failures = 1000
 base-delay-ms = 0
 max-failures-per-ip = 1000000000
@@ -41,15 +53,9 @@ export interface ServerUnderFuzz {
   rawOutput(): string;
   /** Resident set size in bytes (Linux /proc), or 0 when unknown. */
   rss(): number;
+  /** CPU time the process has used (all its threads: scrypt and file I/O run on the pool), in ms (Linux /proc), or 0 when unknown. */
+  cpuMs(): number;
   stop(): Promise<void>;
-}
-
-/** A scrypt hash in password.ts's encoding at its cheapest accepted cost: accounts are many, and the server re-hashes on login anyway. */
-function cheapHash(password: string): string {
-  const salt = randomBytes(16);
-  const key = scryptSync(password, salt, 32, { N: 2 ** 10, r: 8, p: 1 });
-  const b64 = (b: Buffer): string => b.toString('base64').replace(/=+$/, '');
-  return `$scrypt$ln=10,r=8,p=1$${b64(salt)}$${b64(key)}`;
 }
 
 /** Creates the accounts (password → names), then starts the server. */
@@ -57,7 +63,7 @@ export async function startServerUnderFuzz(accounts: ReadonlyArray<{ name: strin
   const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-fuzz-'));
   const store = await openStore({ dataDir, defaultMailboxes: configSchema.parse({}).mailboxes.defaults });
   try {
-    for (const a of accounts) await store.createAccount(a.name, cheapHash(a.password));
+    for (const a of accounts) await store.createAccount(a.name, await hashPassword(a.password, HASH_COST));
   } finally {
     await store.close();
   }
@@ -153,6 +159,15 @@ async function spawnServer(dataDir: string, configFile: string): Promise<ServerU
       try {
         const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
         return m ? Number(m[1]) * 1024 : 0;
+      } catch {
+        return 0;
+      }
+    },
+    cpuMs: () => {
+      try {
+        // Fields 14 and 15 of /proc/PID/stat (utime, stime) in clock ticks, counted after the ")" that ends the command name.
+        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
       } catch {
         return 0;
       }

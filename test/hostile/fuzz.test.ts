@@ -9,6 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { frameInput } from '../fuzz/imap-target.js';
+import { chunkDebtBound } from '../fuzz/lmtp-target.js';
 import { checkImapLine, checkPop3Status, checkSmtpLine } from '../fuzz/response-check.js';
 import { defaultTargets, formatReport, replayInput, runFuzz } from '../fuzz/runner.js';
 
@@ -31,12 +33,16 @@ test('the response checkers accept what the grammar allows and reject what it do
     '* LIST (\\HasNoChildren) "/" ]p',
     '* QUOTAROOT fz/a[b',
     '* 7 UIDFETCH (FLAGS (\\Seen) MODSEQ (3))',
+    // A header-fld-name is an astring, and an atom may hold "]" (a field name may, RFC 5322 §3.6.8).
+    '* 1 FETCH (UID 5 BODY[HEADER.FIELDS.NOT (SUBJE]CT)] {2}\r\n\r\n)',
+    '* 1 FETCH (BODY[HEADER.FIELDS ("a)]" B)] NIL)',
   ])
     assert.equal(checkImapLine(ok(line)), null, line);
   for (const line of [
     'a\\b BAD tag with a backslash',
     '* OK [PARSE unclosed',
     '* 1 FETCH (BODY[] {9}\r\nab)',
+    '* 1 FETCH (BODY[HEADER.FIELDS (A) {1}\r\nx)',
     '* 1 FETCH (INTERNALDATE "01-Jan-0 23:59:00 +0000")',
     '* LIST () "/" "a\0b"',
     '* NOSUCH response',
@@ -49,6 +55,22 @@ test('the response checkers accept what the grammar allows and reject what it do
   assert.notEqual(checkPop3Status(ok('OK')), null);
   assert.equal(checkSmtpLine(ok('250 2.1.5 Recipient OK')), null);
   assert.notEqual(checkSmtpLine(ok('550 5.1.1 <\u00e9@x> User unknown')), null);
+});
+
+test('the IMAP adapter owes the literal an input announces just before the CRLF it adds', () => {
+  const cut = frameInput(Buffer.from('t1 LOGIN F{3+}'));
+  assert.equal(cut.sent.toString('latin1'), 't1 LOGIN F{3+}\r\n');
+  assert.deepEqual([cut.debt, cut.midLine, cut.syncPoints], [3, false, []]);
+  const sync = frameInput(Buffer.from('t2 SELECT {2}'));
+  assert.deepEqual([sync.debt, sync.syncPoints], [2, [15]]);
+  assert.equal(frameInput(Buffer.from('t3 NOOP')).debt, 0);
+});
+
+test('the LMTP adapter adds up the chunk sizes an input announces (it fills them at once, up to its flush size)', () => {
+  assert.equal(chunkDebtBound(Buffer.from('RCPT TO:<a@b>\r\nBDAT 2157\r\n')), 2157);
+  assert.equal(chunkDebtBound(Buffer.from('BDAT 16\r\ntext \xc3\xa9\r\ntext \xc3\xa9BDAT 30 LAST\r\n', 'latin1')), 46);
+  assert.equal(chunkDebtBound(Buffer.from('BDAT 99999999999\r\nBDAT 1\r\n')), 100000000000);
+  assert.equal(chunkDebtBound(Buffer.from('DATA\r\nSubject: x\r\n.\r\n')), 0);
 });
 
 test('inputs are named by seed, protocol, state and number alone', () => {
