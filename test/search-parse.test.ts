@@ -241,13 +241,13 @@ describe('RETURN and CHARSET', () => {
 
 describe('queryNeeds', () => {
   test('reports only what the keys use', () => {
-    const none = { record: false, analysis: false, modseq: false, seqNumbers: false, bodyText: false, headerFields: false };
+    const none = { record: false, analysis: false, modseq: false, seqNumbers: false, bodyText: false, headerFields: false, headerText: false };
     assert.deepEqual(queryNeeds(q('SEEN UID 1:* LARGER 5 NOT RECENT')), none);
     assert.deepEqual(queryNeeds(q('SINCE 1-Jan-2020')), { ...none, record: true });
     assert.deepEqual(queryNeeds(q('SENTSINCE 1-Jan-2020')), { ...none, record: true, analysis: true });
     assert.deepEqual(queryNeeds(q('OR SEEN (NOT BODY x)')), { ...none, record: true, analysis: true, bodyText: true });
     assert.deepEqual(queryNeeds(q('NOT 1:3')), { ...none, seqNumbers: true });
     assert.deepEqual(queryNeeds(q('HEADER X-A b')), { ...none, record: true, analysis: true, headerFields: true });
-    assert.deepEqual(queryNeeds(q('TEXT x')), { ...none, record: true, analysis: true, bodyText: true, headerFields: true });
+    assert.deepEqual(queryNeeds(q('TEXT x')), { ...none, record: true, analysis: true, bodyText: true, headerFields: true, headerText: true });
   });
 });

@@ -24,10 +24,20 @@ export function headerRange(a: MessageAnalysis): { start: number; end: number } 
   return { start: a.root.hs, end: a.root.bs };
 }
 
-/** All fields of a raw message header, as `MessageAnalysis.headers` holds them but uncapped. */
-export function allHeaderFields(rawHeader: Buffer): Array<[name: string, value: string]> {
-  // The blank line ending the header parses as a field without a name.
-  return parseHeaderFields(rawHeader, Number.MAX_SAFE_INTEGER)
-    .filter((f) => f.name.length > 0)
-    .map(decodedField);
+/**
+ * All fields of a raw message header, as `MessageAnalysis.headers` holds them
+ * but uncapped. Decoding thousands of fields takes milliseconds: `pause` is
+ * called after each and awaited when it returns a promise (the caller's turn
+ * to let the event loop run).
+ */
+export async function allHeaderFields(rawHeader: Buffer, pause: () => Promise<void> | null): Promise<Array<[name: string, value: string]>> {
+  const fields: Array<[string, string]> = [];
+  for (const field of parseHeaderFields(rawHeader, Number.MAX_SAFE_INTEGER)) {
+    // The blank line ending the header parses as a field without a name.
+    if (field.name.length === 0) continue;
+    fields.push(decodedField(field));
+    const paused = pause();
+    if (paused) await paused;
+  }
+  return fields;
 }

@@ -77,6 +77,12 @@ export interface SearchTarget {
 }
 
 /** A loaded message's content, folding text lazily and once however many keys ask. */
+/** One header field as TEXT searches it: "name: value", folded. */
+const foldedLine = ([name, value]: readonly [string, string]): string => `${foldText(name)}: ${foldText(value)}`;
+
+/** Fields folded between two looks at the clock. */
+const FIELDS_PER_CHECK = 32;
+
 class Content {
   private headerText: string | null = null;
   private fields: Map<string, string[]> | null = null;
@@ -133,10 +139,24 @@ class Content {
    * each TEXT key scans one string instead of building one per field.
    */
   foldedHeaderText(): string {
-    this.headerText ??= this.headerFields()
-      .map(([name, value]) => `${foldText(name)}: ${foldText(value)}`)
-      .join('\0');
+    this.headerText ??= this.headerFields().map(foldedLine).join('\0');
     return this.headerText;
+  }
+
+  /**
+   * Folds the header text ahead in steps, yielding whenever the slice is
+   * spent: a message of thousands of fields costs tens of milliseconds to
+   * fold, too long to hold the event loop (issue 18, finding 10).
+   */
+  async foldHeaderTextAhead(slice: WorkSlice): Promise<void> {
+    if (this.headerText !== null) return;
+    const fields = this.headerFields();
+    const lines: string[] = [];
+    for (let i = 0; i < fields.length; i++) {
+      lines.push(foldedLine(fields[i]!));
+      if (i % FIELDS_PER_CHECK === 0 && slice.spent()) await slice.yield();
+    }
+    this.headerText = lines.join('\0');
   }
 
   private headerFields(): ReadonlyArray<[string, string]> {
@@ -323,15 +343,16 @@ async function matchContent(indices: number[], t: SearchTarget, match: Matcher, 
   for (let start = 0; start < records.length; start += ANALYSIS_GROUP) {
     const group = records.slice(start, start + ANALYSIS_GROUP);
     const analyses = needsAnalysis ? await Promise.all(group.map((r) => t.source.getAnalysis(r.blobId))) : null;
-    // An analysis cut short hides the fields past its cap: header keys read them from the raw header.
-    const allHeaders = analyses && needs.headerFields ? await Promise.all(group.map((r, k) => uncappedHeader(t.source, r.blobId, analyses[k] ?? null))) : null;
     for (let k = 0; k < group.length; k++) {
       const rec = group[k]!;
       const i = byUid.get(rec.uid);
       const analysis = analyses ? (analyses[k] ?? null) : null;
       // A record without its analysis cannot be searched: treat it like a message gone meanwhile.
       if (i === undefined || (needsAnalysis && !analysis)) continue;
-      const content = new Content(rec.internalDate.getTime(), rec.saveDate?.getTime() ?? null, rec.emailId ?? null, analysis, null, allHeaders?.[k] ?? null);
+      // An analysis cut short hides the fields past its cap: header keys read them from the raw header.
+      const allHeaders = needs.headerFields ? await uncappedHeader(t.source, rec.blobId, analysis, slice) : null;
+      const content = new Content(rec.internalDate.getTime(), rec.saveDate?.getTime() ?? null, rec.emailId ?? null, analysis, null, allHeaders);
+      if (needs.headerText) await content.foldHeaderTextAhead(slice);
       if (match(t.messages[i]!, i, content)) hits.push(i);
       if (slice.spent()) await slice.yield();
     }
@@ -380,8 +401,8 @@ async function matchFacts(indices: number[], t: SearchTarget, load: NonNullable<
 }
 
 /** Every header field of a message whose analysis holds only the first ones (read raw, full-header.ts); null otherwise. */
-async function uncappedHeader(source: ContentSource, blobId: string, analysis: MessageAnalysis | null): Promise<Array<[string, string]> | null> {
+async function uncappedHeader(source: ContentSource, blobId: string, analysis: MessageAnalysis | null, slice: WorkSlice): Promise<Array<[string, string]> | null> {
   if (analysis === null || source.readBlob === undefined || !headerFieldsCapped(analysis)) return null;
   const { start, end } = headerRange(analysis);
-  return allHeaderFields(await source.readBlob(blobId, start, end));
+  return allHeaderFields(await source.readBlob(blobId, start, end), () => (slice.spent() ? slice.yield() : null));
 }

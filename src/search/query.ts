@@ -67,11 +67,13 @@ export interface QueryNeeds {
   bodyText: boolean;
   /** A header or TEXT key: header fields are read (all of them, full-header.ts). */
   headerFields: boolean;
+  /** A TEXT key: the whole header is folded into one text. */
+  headerText: boolean;
 }
 
 /** Walks the tree once and reports which data it needs. */
 export function queryNeeds(key: SearchKey): QueryNeeds {
-  const needs: QueryNeeds = { record: false, analysis: false, modseq: false, seqNumbers: false, bodyText: false, headerFields: false };
+  const needs: QueryNeeds = { record: false, analysis: false, modseq: false, seqNumbers: false, bodyText: false, headerFields: false, headerText: false };
   const visit = (k: SearchKey): void => {
     switch (k.kind) {
       case 'within':
@@ -92,6 +94,7 @@ export function queryNeeds(key: SearchKey): QueryNeeds {
         needs.analysis = true;
         if (k.kind !== 'header') needs.bodyText = true;
         if (k.kind !== 'body') needs.headerFields = true;
+        if (k.kind === 'text') needs.headerText = true;
         break;
       case 'modseq':
         needs.modseq = true;
