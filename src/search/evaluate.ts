@@ -401,7 +401,12 @@ async function matchFacts(indices: number[], t: SearchTarget, load: NonNullable<
 }
 
 /** Every header field of a message whose analysis holds only the first ones (read raw, full-header.ts); null otherwise. */
-async function uncappedHeader(source: ContentSource, blobId: string, analysis: MessageAnalysis | null, slice: WorkSlice): Promise<Array<[string, string]> | null> {
+async function uncappedHeader(
+  source: ContentSource,
+  blobId: string,
+  analysis: MessageAnalysis | null,
+  slice: WorkSlice,
+): Promise<Array<[string, string]> | null> {
   if (analysis === null || source.readBlob === undefined || !headerFieldsCapped(analysis)) return null;
   const { start, end } = headerRange(analysis);
   return allHeaderFields(await source.readBlob(blobId, start, end), () => (slice.spent() ? slice.yield() : null));
