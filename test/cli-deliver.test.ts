@@ -143,8 +143,8 @@ describe('mailkeep deliver beside a running server', () => {
       const seenAt = Date.now();
       const { code, at } = await exited;
       assert.equal(code, 0);
-      // Another process's commit reaches the server through its modseq poller (75 ms period).
-      assert.ok(seenAt - at < 500, `EXISTS ${seenAt - at} ms after deliver exited`);
+      // Another process's commit reaches the server through its modseq poller (75 ms period); the bound is for a loaded CI.
+      assert.ok(seenAt - at < 5000, `EXISTS ${seenAt - at} ms after deliver exited`);
       client.close();
     } finally {
       await srv.stop();

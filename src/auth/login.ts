@@ -106,17 +106,3 @@ export async function checkLogin(deps: LoginDeps, ip: string, user: string, pass
   recordLogin(deps, account, protocol, ip);
   return { ok: true, account };
 }
-
-/** Splits a SASL PLAIN response (RFC 4616 §2) into its parts; null when malformed. */
-export function parseSaslPlain(decoded: Buffer): { authz: string; user: string; password: string } | null {
-  const parts = decoded.toString('utf8').split('\0');
-  if (parts.length !== 3) return null;
-  const [authz, user, password] = parts as [string, string, string];
-  return { authz, user, password };
-}
-
-/** Decodes a base64 SASL response line (RFC 4648 §4, strict: no whitespace); null when invalid. */
-export function decodeSaslBase64(text: string): Buffer | null {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) return null;
-  return Buffer.from(text, 'base64');
-}

@@ -8,7 +8,6 @@
  * Invariant: an exchange takes a bounded number of steps; the responses are
  * secret (the protocols keep them out of traces) and never in an error.
  */
-import { decodeSaslBase64, parseSaslPlain } from './login.js';
 
 /** What a password mechanism yields: the identities and the password to check. */
 export interface PasswordCredentials {
@@ -26,6 +25,14 @@ interface Exchange {
   first: string;
   /** The next challenge, or the credentials once complete. */
   step(response: Buffer): string | PasswordCredentials;
+}
+
+/** Splits a SASL PLAIN response (RFC 4616 §2) into its parts; null when malformed. */
+function parseSaslPlain(decoded: Buffer): PasswordCredentials | null {
+  const parts = decoded.toString('utf8').split('\0');
+  if (parts.length !== 3) return null;
+  const [authz, user, password] = parts as [string, string, string];
+  return { authz, user, password };
 }
 
 const utf8 = (b: Buffer): string => b.toString('utf8');
@@ -67,10 +74,10 @@ export function isPasswordMechanism(name: string): boolean {
 /** More steps than any mechanism here needs: a client cannot keep an exchange going. */
 const MAX_STEPS = 4;
 
+/** Decodes a base64 response line (RFC 4648 §4, strict: no whitespace). */
 function decode(line: string): Buffer {
-  const bytes = decodeSaslBase64(line);
-  if (!bytes) throw new SaslFailure('Invalid base64 in SASL response');
-  return bytes;
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(line) || line.length % 4 !== 0) throw new SaslFailure('Invalid base64 in SASL response');
+  return Buffer.from(line, 'base64');
 }
 
 /**

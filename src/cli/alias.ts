@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { StoreError } from '../store/types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
-import { STORE_FLAGS, withStore } from './with-store.js';
+import { requireAccount, STORE_FLAGS, withStore } from './with-store.js';
 
 /** Settings the alias commands honour besides --config. */
 /** RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its angle brackets. */
@@ -24,8 +24,7 @@ async function add(address: string, user: string, opts: Record<string, unknown>)
   checkAddress(address);
   const config = configFromOptions(opts);
   await withStore(config, async (store) => {
-    const account = await store.findAccount(user);
-    if (!account) throw new CliError(`no such user: ${user}`);
+    const account = await requireAccount(store, user);
     try {
       await store.addAlias(address, account.id);
     } catch (err) {

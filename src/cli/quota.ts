@@ -4,11 +4,10 @@
  * shown in octets; IMAP reports it in units of 1024 octets.
  */
 import type { Command } from 'commander';
-import type { Account, QuotaLimits } from '../store/types.js';
-import type { OpenedStore } from '../store/open.js';
+import type { QuotaLimits } from '../store/types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
-import { STORE_FLAGS, withStore } from './with-store.js';
+import { requireAccount, STORE_FLAGS, withStore } from './with-store.js';
 
 /** Settings the quota commands honour besides --config. */
 
@@ -18,12 +17,6 @@ function parseLimit(value: string, option: string): number | null {
   const n = /^[0-9]{1,16}$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n)) throw new CliError(`${option} takes a whole number or "none", not ${JSON.stringify(value)}`, EXIT_USAGE);
   return n;
-}
-
-async function requireAccount(store: OpenedStore, name: string): Promise<Account> {
-  const account = await store.findAccount(name);
-  if (!account) throw new CliError(`no such user: ${name}`);
-  return account;
 }
 
 const describe = (used: number, limit: number | null, unit: string): string => `${used}${unit} used, ${limit === null ? 'unlimited' : `limit ${limit}${unit}`}`;

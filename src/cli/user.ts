@@ -6,11 +6,12 @@
 import type { Command } from 'commander';
 import { accountNameProblem } from '../auth/account-name.js';
 import { hashPassword } from '../auth/password.js';
+import { switchWord } from '../config/schema.js';
 import { StoreError } from '../store/types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
 import { readNewPassword } from './password-input.js';
-import { STORE_FLAGS, withStore } from './with-store.js';
+import { requireAccount, STORE_FLAGS, withStore } from './with-store.js';
 
 function checkName(name: string): void {
   const problem = accountNameProblem(name);
@@ -38,8 +39,7 @@ async function add(name: string, opts: Record<string, unknown>): Promise<void> {
 async function passwd(name: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
   await withStore(config, async (store) => {
-    const account = await store.findAccount(name);
-    if (!account) throw new CliError(`no such user: ${name}`);
+    const account = await requireAccount(store, name);
     // Asked only once the account is known to exist, so nobody types a password in vain.
     await store.setPasswordHash(account.id, await hashPassword(await readNewPassword(opts.passwordStdin === true), config.authThrottle.passwordHashCost));
   });
@@ -49,8 +49,7 @@ async function passwd(name: string, opts: Record<string, unknown>): Promise<void
 async function del(name: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
   await withStore(config, async (store) => {
-    const account = await store.findAccount(name);
-    if (!account) throw new CliError(`no such user: ${name}`);
+    const account = await requireAccount(store, name);
     await store.deleteAccount(account.id);
   });
   process.stdout.write(`deleted user ${name} and all their mail\n`);
@@ -63,19 +62,13 @@ async function list(opts: Record<string, unknown>): Promise<void> {
   process.stdout.write(names.map((n) => `${n}\n`).join(''));
 }
 
-const SWITCH = new Map([
-  ['on', true],
-  ['off', false],
-]);
-
 async function set(name: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
   if (opts.disabled === undefined) throw new CliError('nothing to set: give --disabled on|off', EXIT_USAGE);
-  const disabled = SWITCH.get(String(opts.disabled).toLowerCase());
-  if (disabled === undefined) throw new CliError(`--disabled takes on or off, not ${String(opts.disabled)}`, EXIT_USAGE);
+  const disabled = switchWord(String(opts.disabled));
+  if (disabled === null) throw new CliError(`--disabled takes on or off, not ${String(opts.disabled)}`, EXIT_USAGE);
   await withStore(config, async (store) => {
-    const account = await store.findAccount(name);
-    if (!account) throw new CliError(`no such user: ${name}`);
+    const account = await requireAccount(store, name);
     await store.setDisabled(account.id, disabled);
   });
   // Sessions already logged in stay until they end; new logins are refused at once.
@@ -84,8 +77,7 @@ async function set(name: string, opts: Record<string, unknown>): Promise<void> {
 
 async function show(name: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
-  const account = await withStore(config, (store) => store.findAccount(name));
-  if (!account) throw new CliError(`no such user: ${name}`);
+  const account = await withStore(config, (store) => requireAccount(store, name));
   const last = account.lastLogin;
   const shown = {
     name: account.name,

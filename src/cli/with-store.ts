@@ -1,6 +1,8 @@
 /** Store access for administrative commands (`user`, `quota`, `alias`, `deliver`, `import` …): open, run, always close. */
 import type { Config } from '../config/schema.js';
 import type { OpenedStore } from '../store/open.js';
+import type { Account } from '../store/types.js';
+import { CliError } from './cli-error.js';
 
 /** The settings that say where the store is; every store command takes them besides --config. */
 export const STORE_FLAGS: readonly string[] = ['data-dir', 'store'];
@@ -21,4 +23,11 @@ export async function withStore<T>(config: Config, fn: (store: OpenedStore) => P
   } finally {
     await store.close();
   }
+}
+
+/** The account of that name, or exit 1 with "no such user". */
+export async function requireAccount(store: OpenedStore, name: string): Promise<Account> {
+  const account = await store.findAccount(name);
+  if (!account) throw new CliError(`no such user: ${name}`);
+  return account;
 }

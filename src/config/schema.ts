@@ -24,15 +24,14 @@ function int(min: number, max: number, what: string) {
 const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
 const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
 
+/** A switch as settings and CLI flags write it (`on`/`off`, `yes`/`no`, `true`/`false`, `1`/`0`); null for another word. */
+export function switchWord(word: string): boolean | null {
+  const w = word.trim().toLowerCase();
+  return TRUE_WORDS.has(w) ? true : FALSE_WORDS.has(w) ? false : null;
+}
+
 function bool() {
-  return z.preprocess(
-    (v) => {
-      if (typeof v !== 'string') return v;
-      const w = v.trim().toLowerCase();
-      return TRUE_WORDS.has(w) ? true : FALSE_WORDS.has(w) ? false : v;
-    },
-    z.boolean({ error: 'expected true or false' }),
-  );
+  return z.preprocess((v) => (typeof v === 'string' ? (switchWord(v) ?? v) : v), z.boolean({ error: 'expected true or false' }));
 }
 
 function text(what: string) {

@@ -32,7 +32,13 @@ export function oldNameItem(session: ImapSession, oldName: string): Buffer {
  * (§6.3.2). Nothing when the forms are the same.
  */
 export function announceNormalized(session: ImapSession, sent: string, stored: string, attrs: string[] = []): void {
-  if (sent.normalize('NFC') !== sent) listLine(session, 'LIST', attrs, stored, oldNameItem(session, sent));
+  const oldName = oldNameIfNormalized(session, sent);
+  if (oldName !== '') listLine(session, 'LIST', attrs, stored, oldName);
+}
+
+/** The OLDNAME item for a name the client sent in another form than NFC (RFC 9051 §5.1), else ''. */
+export function oldNameIfNormalized(session: ImapSession, sent: string): Buffer | '' {
+  return sent.normalize('NFC') === sent ? '' : oldNameItem(session, sent);
 }
 
 /** `STATUS name (items)`, the items already written as `NAME value` pairs (RFC 9051 §7.3.4). */

@@ -15,7 +15,7 @@ import { no } from '../errors.js';
 import { canonicalName } from '../../mail/mailbox-name.js';
 import { accountOf, readMailboxAsSent } from './mailboxes.js';
 import { expungeInSlices } from './expunge.js';
-import { listLine, oldNameItem } from '../responses.js';
+import { listLine, oldNameIfNormalized } from '../responses.js';
 import { command, type Invocation } from './spec.js';
 
 const AUTHED = ['authenticated', 'selected'] as const;
@@ -135,7 +135,7 @@ async function open(inv: Invocation, args: SelectArgs, readOnly: boolean): Promi
   for (const line of flagsAnnouncement(keywords, readOnly, session.config.limits.maxKeywordsPerMailbox)) session.untagged(line);
   if (condstore(session)) session.untagged(`OK [HIGHESTMODSEQ ${view.modseq}] Highest`);
   // RFC 9051 §7.3.1 / §6.3.2: IMAP4rev2 gets the LIST of the selected mailbox, with OLDNAME when the name sent was not NFC.
-  if (session.rev2) listLine(session, 'LIST', [], mb.name, args.name.normalize('NFC') === args.name ? '' : oldNameItem(session, args.name));
+  if (session.rev2) listLine(session, 'LIST', [], mb.name, oldNameIfNormalized(session, args.name));
   session.state = { kind: 'selected', account: st.account, view, readOnly };
   session.savedSearch = null;
   if (args.qresync) await resync(session, view, args.qresync);
