@@ -41,9 +41,13 @@ async function acmeServer(name: string, challenge: 'http-01' | 'tls-alpn-01'): P
   });
 }
 
-/** Polls state.json until `name`'s entry satisfies `done`. */
+/**
+ * Polls state.json until `name`'s entry satisfies `done`. acme-client polls an
+ * authorization with backoff (5 s, doubling to 30 s): on a loaded machine an
+ * order's outcome can take over a minute to arrive, so this waits longer.
+ */
 async function stateOf(srv: TestServer, name: string, done: (s: AcmeCertificateState) => boolean): Promise<AcmeCertificateState> {
-  const deadline = Date.now() + SLOW;
+  const deadline = Date.now() + 3 * SLOW;
   for (;;) {
     const state = (await readAcmeState(srv.dataDir)).get(name);
     if (state && done(state)) return state;
@@ -64,7 +68,7 @@ async function verified(port: number, name: string): Promise<X509Certificate> {
   }
 }
 
-describe('ACME with Pebble', { timeout: 5 * SLOW }, () => {
+describe('ACME with Pebble', { timeout: 15 * SLOW }, () => {
   test('http-01: a certificate for the name, served and verified on 993 and on HTTPS; files private', async () => {
     const name = 'http01.mail.test';
     const srv = await acmeServer(name, 'http-01');
