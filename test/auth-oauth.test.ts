@@ -6,12 +6,14 @@
  * round trip, and the login throttle applied to tokens exactly as to passwords.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { ImapFlow } from 'imapflow';
+import { ConfigError, formatConfigError, loadConfig } from '../src/config/load.js';
 import { INTROSPECTION_CLIENT, TestIssuer } from './helpers/oidc-issuer.js';
 import { Pop3Client } from './helpers/pop3-client.js';
 import { RawClient } from './helpers/raw-client.js';
@@ -423,4 +425,37 @@ test('an issuer that does not answer: NO [UNAVAILABLE], not counted as a failure
   } finally {
     await lone.stop();
   }
+});
+
+describe('[oauth] settings', () => {
+  const errorsOf = (toml: string): string => {
+    const file = join(secretDir, `c${Math.random().toString(36).slice(2)}.toml`);
+    writeFileSync(file, toml);
+    try {
+      loadConfig({ configPath: file, env: {} });
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return formatConfigError(err);
+    }
+    return '';
+  };
+
+  test('TOML: one claim or a list, algorithms, the secret file relative to the config file', () => {
+    const file = join(secretDir, 'good.toml');
+    writeFileSync(
+      file,
+      '[oauth]\nissuer = "https://sso.example.org/realms/mail"\naudience = ["mailkeep"]\nusername-claim = "preferred_username"\nalgorithms = ["ES256"]\nclient-id = "mk"\nclient-secret-file = "secret"\n',
+    );
+    const c = loadConfig({ configPath: file, env: {} }).oauth;
+    assert.deepEqual([c.usernameClaim, c.algorithms, c.clientSecretFile], [['preferred_username'], ['ES256'], join(secretDir, 'secret')]);
+    assert.deepEqual(loadConfig({ env: {} }).oauth.usernameClaim, ['email']);
+  });
+
+  test('refuses an issuer without an audience, plain http off loopback, HS256, and a client id without its secret', () => {
+    assert.match(errorsOf('[oauth]\nissuer = "https://sso.example.org"\n'), /oauth\.audience must be set/);
+    assert.match(errorsOf('[oauth]\nissuer = "http://sso.example.org"\naudience = ["m"]\n'), /expected an https URL/);
+    assert.match(errorsOf('[oauth]\nissuer = "https://sso.example.org"\naudience = ["m"]\nalgorithms = ["HS256"]\n'), /expected a list from RS256/);
+    assert.match(errorsOf('[oauth]\nissuer = "https://sso.example.org"\naudience = ["m"]\nclient-id = "mk"\n'), /client-secret-file must be set/);
+    assert.equal(errorsOf('[oauth]\nissuer = "http://127.0.0.1:8080/realms/test"\naudience = ["m"]\n'), '');
+  });
 });

@@ -2,8 +2,9 @@
  * OpenID Connect Discovery 1.0 (§4): the issuer's metadata from
  * `<issuer>/.well-known/openid-configuration`, fetched when first needed and
  * again when older than the refresh period. A failed refresh keeps the last
- * good copy; without one, logins are refused as temporary (IssuerUnavailable)
- * and the fetch is retried at most once per RETRY_MS however many logins ask.
+ * good copy; without one, logins are refused as temporary (IssuerUnavailable).
+ * After a failure the fetch is retried at most once per RETRY_MS, however
+ * many logins ask.
  */
 import { isIssuerUrl } from '../../config/schema.js';
 import { type FetchLimits, fetchJsonObject, IssuerUnavailable, MAX_ISSUER_RESPONSE } from './bounded-fetch.js';
@@ -39,8 +40,9 @@ export class IssuerDiscovery {
   /** The metadata, fetched if missing or stale. */
   async metadata(): Promise<IssuerMetadata> {
     const now = Date.now();
-    if (this.current !== null && now - this.current.at < this.refreshMs) return this.current.metadata;
-    if (this.current === null && this.failure !== null && now - this.failure.at < RETRY_MS) throw this.failure.error;
+    const retryLater = this.failure !== null && now - this.failure.at < RETRY_MS;
+    if (this.current !== null && (retryLater || now - this.current.at < this.refreshMs)) return this.current.metadata;
+    if (retryLater) throw this.failure!.error;
     this.pending ??= this.fetch().finally(() => (this.pending = null));
     try {
       return await this.pending;
