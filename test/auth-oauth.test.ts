@@ -154,6 +154,12 @@ describe('IMAP OAUTHBEARER', () => {
       client.send(`${bearer(await issuer.token({ email: ALICE }), null)}\r\n`);
       assert.match((await client.readTagged('a', LOGIN_TIMEOUT_MS)).tagged, /^a OK /);
       assert.match((await client.command('b', 'SELECT INBOX')).tagged, /^b OK /);
+      // The live-session list names the credential, so revoking it could end the session.
+      const live = srv.server.sessions.list((s) => s.protocol === 'imap' && s.mailbox === 'INBOX' && s.user?.name === ALICE);
+      assert.deepEqual(
+        live.map((s) => s.user?.credential),
+        ['oauth'],
+      );
     } finally {
       client.close();
     }
@@ -178,6 +184,7 @@ describe('IMAP OAUTHBEARER', () => {
     ['from another issuer', () => issuer.token({ email: ALICE }, { issuer: 'http://127.0.0.1:1/realms/evil' })],
     ['with a bad signature', () => issuer.token({ email: ALICE }, { forged: true })],
     ['without exp', () => issuer.token({ email: ALICE }, { noExpiry: true })],
+    ['signed with HS256 (a shared secret)', () => issuer.token({ email: ALICE }, { hmacSecret: 'a secret anyone could guess' })],
     ['with an unverified email', () => issuer.token({ email: ALICE, email_verified: false })],
     ['for a user without an account', () => issuer.token({ email: 'nobody@example.org' })],
     ['without the username claim', () => issuer.token({ sub: 'u-1' })],
@@ -308,6 +315,11 @@ describe('POP3', () => {
     try {
       assert.match(await client.command(`AUTH OAUTHBEARER ${bearer(await issuer.token({ email: ALICE }))}`, LOGIN_TIMEOUT_MS), /^\+OK/);
       assert.match(await client.command('STAT'), /^\+OK 0 0/);
+      const live = srv.server.sessions.list((s) => s.protocol === 'pop3' && s.user?.name === ALICE);
+      assert.deepEqual(
+        live.map((s) => s.user?.credential),
+        ['oauth'],
+      );
     } finally {
       client.close();
     }

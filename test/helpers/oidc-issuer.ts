@@ -36,6 +36,8 @@ export interface TokenOptions {
   forged?: boolean;
   /** Sign with this key instead of the current one (e.g. the one before a rotation). */
   key?: SigningKey;
+  /** Sign with HS256 and this shared secret, under the current kid (algorithm confusion). */
+  hmacSecret?: string;
 }
 
 async function newKey(alg: Alg): Promise<SigningKey> {
@@ -101,9 +103,9 @@ export class TestIssuer {
   /** A signed JWT access token with `claims`. */
   async token(claims: JWTPayload, opts: TokenOptions = {}): Promise<string> {
     const key = opts.key ?? this.currentKey;
-    const signer = opts.forged ? (await newKey(key.alg)).privateKey : key.privateKey;
+    const signer = opts.hmacSecret ? new TextEncoder().encode(opts.hmacSecret) : opts.forged ? (await newKey(key.alg)).privateKey : key.privateKey;
     const jwt = new SignJWT(claims)
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+      .setProtectedHeader({ alg: opts.hmacSecret ? 'HS256' : key.alg, kid: key.kid, typ: 'at+jwt' })
       .setIssuer(opts.issuer ?? this.issuer)
       .setAudience(opts.audience ?? TEST_AUDIENCE)
       .setIssuedAt();

@@ -17,6 +17,9 @@ import { decodeSaslResponse } from '../sasl.js';
 import { type BearerMessage, errorChallenge, parseOAuthBearer, parseXOAuth2 } from './sasl-oauth.js';
 import type { OAuthVerifier } from './token-verifier.js';
 
+/** How a token login names its credential in the live-session list (net/live-sessions.ts). */
+export const TOKEN_CREDENTIAL = 'oauth';
+
 /** The account `name` designates: an account of that name, else an alias of one (`mailkeep alias`). */
 async function accountNamed(store: MailStore, name: string): Promise<Account | null> {
   if (name === '' || [...name].length > MAX_ACCOUNT_NAME) return null;

@@ -5,7 +5,7 @@
  */
 import { checkLogin, type LoginResult } from '../../auth/login.js';
 import { isOAuthMechanism } from '../../auth/oauth/sasl-oauth.js';
-import { runTokenSasl } from '../../auth/oauth/token-login.js';
+import { runTokenSasl, TOKEN_CREDENTIAL } from '../../auth/oauth/token-login.js';
 import { isPasswordMechanism, runPasswordSasl, SaslFailure } from '../../auth/sasl.js';
 import type { Account } from '../../store/types.js';
 import { bad, ImapError, no } from '../errors.js';
@@ -48,8 +48,8 @@ function loggedIn(res: LoginResult): Account {
   throw no('AUTHENTICATIONFAILED', 'Authentication failed');
 }
 
-function finish(session: ImapSession, account: Account): { code: string; text: string } {
-  session.authenticated(account);
+function finish(session: ImapSession, account: Account, credential?: string): { code: string; text: string } {
+  session.authenticated(account, credential);
   return { code: `CAPABILITY ${session.capabilities().join(' ')}`, text: 'Logged in' };
 }
 
@@ -111,7 +111,7 @@ export const authenticateCommand = command({
     }
     if (result === null) throw new ImapError('BAD', null, 'Connection closed');
     if (result === 'cancelled') throw bad('Authentication cancelled');
-    if ('ok' in result) return finish(session, loggedIn(result));
+    if ('ok' in result) return finish(session, loggedIn(result), TOKEN_CREDENTIAL);
     const { authz, user, password } = result;
     if (authz !== '' && authz !== user) throw no('AUTHORIZATIONFAILED', 'Proxy authorization is not supported');
     return finish(session, await authenticate(session, user, password));
