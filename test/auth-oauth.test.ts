@@ -108,6 +108,28 @@ describe('advertising', () => {
     }
   });
 
+  test('without [oauth]: not advertised, and refused as unsupported', async () => {
+    const off = await startTestServer();
+    try {
+      const { client } = await RawClient.connect(off.imapsPort, { tls: true });
+      try {
+        assert.doesNotMatch((await client.command('c', 'CAPABILITY')).lines[0]!, /OAUTHBEARER|XOAUTH2/);
+        assert.match((await client.command('a', `AUTHENTICATE OAUTHBEARER ${bearer('x')}`)).tagged, /^a NO \[CANNOT\]/);
+      } finally {
+        client.close();
+      }
+      const pop = await Pop3Client.connect(off.pop3sPort, { tls: true });
+      try {
+        assert.deepEqual((await pop.client.multi('AUTH')).lines, ['PLAIN', 'LOGIN']);
+        assert.match(await pop.client.command(`AUTH XOAUTH2 ${xoauth2(ALICE, 'x')}`), /^-ERR Unsupported/);
+      } finally {
+        pop.client.close();
+      }
+    } finally {
+      await off.stop();
+    }
+  });
+
   test('POP3: CAPA SASL and bare AUTH list them after TLS', async () => {
     const { client } = await Pop3Client.connect(srv.pop3sPort, { tls: true });
     try {
