@@ -11,6 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import { ConfigError, formatConfigError, loadConfig } from '../src/config/load.js';
@@ -458,6 +459,46 @@ test('an issuer that does not answer: NO [UNAVAILABLE], not counted as a failure
     }
   } finally {
     await lone.stop();
+  }
+});
+
+test('with --trace and info logs: no token, no SASL message, anywhere; the failure is logged', async () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const traced = await startTestServer({ oauth: oauthSettings(issuer.issuer), log: { level: 'info', trace: true } }, sink);
+  const good = await issuer.token({ email: ALICE });
+  const bad = await issuer.token({ email: ALICE }, { forged: true });
+  try {
+    await traced.addUser(ALICE, 'alice password');
+    const imap = await RawClient.connect(traced.imapsPort, { tls: true });
+    try {
+      imap.client.send(`a AUTHENTICATE OAUTHBEARER ${bearer(bad)}\r\n`);
+      assert.match(await imap.client.readLine(LOGIN_TIMEOUT_MS), /^\+ /);
+      imap.client.send('AQ==\r\n');
+      assert.match((await imap.client.readTagged('a', LOGIN_TIMEOUT_MS)).tagged, /^a NO /);
+      assert.match((await imap.client.command('b', `AUTHENTICATE OAUTHBEARER ${bearer(good)}`, LOGIN_TIMEOUT_MS)).tagged, /^b OK /);
+    } finally {
+      imap.client.close();
+    }
+    const pop = await Pop3Client.connect(traced.pop3sPort, { tls: true });
+    try {
+      assert.equal(await pop.client.command('AUTH XOAUTH2'), '+ ');
+      assert.match(await pop.client.command(xoauth2(ALICE, good), LOGIN_TIMEOUT_MS), /^\+OK/);
+    } finally {
+      pop.client.close();
+    }
+  } finally {
+    await traced.stop();
+  }
+  const log = lines.join('');
+  assert.match(log, /"msg":"authentication failed"/);
+  for (const secret of [good, bad, good.split('.')[2]!, bad.split('.')[2]!, bearer(good), bearer(bad), xoauth2(ALICE, good)]) {
+    assert.ok(!log.includes(secret), 'a token or SASL message reached the log');
   }
 });
 
