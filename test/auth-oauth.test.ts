@@ -6,6 +6,7 @@
  * round trip, and the login throttle applied to tokens exactly as to passwords.
  */
 import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -460,6 +461,33 @@ test('an issuer that does not answer: NO [UNAVAILABLE], not counted as a failure
   } finally {
     await lone.stop();
   }
+});
+
+describe('curl --oauth2-bearer', () => {
+  // Asynchronously: the server runs in this process and must answer meanwhile.
+  const curl = (mechanism: string, token: string, url: string): Promise<{ status: number; out: string; err: string }> =>
+    new Promise((resolve) => {
+      const args = ['-sS', '-v', '--insecure', '--max-time', '20', '--login-options', `AUTH=${mechanism}`, '-u', `${ALICE}:`, '--oauth2-bearer', token, url];
+      execFile('curl', args, (err, out, errText) => resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, out, err: errText }));
+    });
+  const noCurl = spawnSync('curl', ['--version']).status !== 0 && 'curl is not installed';
+
+  // curl 7.88 picks OAUTHBEARER whenever the server offers it, whatever --login-options says: XOAUTH2 is covered by the transcripts.
+  test('IMAPS with OAUTHBEARER: lists the mailboxes', { skip: noCurl }, async () => {
+    const r = await curl('OAUTHBEARER', await issuer.token({ email: ALICE }), `imaps://127.0.0.1:${srv.imapsPort}/`);
+    assert.equal(r.status, 0, r.err);
+    assert.match(r.err, /AUTHENTICATE OAUTHBEARER/);
+    assert.match(r.out, /\* LIST \(.*\) "\/" INBOX/);
+  });
+
+  test('POP3S with OAUTHBEARER: lists the messages; an expired token fails', { skip: noCurl }, async () => {
+    const ok = await curl('OAUTHBEARER', await issuer.token({ email: ALICE }), `pop3s://127.0.0.1:${srv.pop3sPort}/`);
+    assert.equal(ok.status, 0, ok.err);
+    assert.match(ok.err, /AUTH OAUTHBEARER/);
+    const expired = await curl('OAUTHBEARER', await issuer.token({ email: ALICE }, { expiresIn: -3600 }), `pop3s://127.0.0.1:${srv.pop3sPort}/`);
+    assert.notEqual(expired.status, 0);
+    assert.match(expired.err, /-ERR \[AUTH\]/);
+  });
 });
 
 test('with --trace and info logs: no token, no SASL message, anywhere; the failure is logged', async () => {
