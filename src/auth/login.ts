@@ -9,14 +9,20 @@
  * for a hash slot and pays the full hash. A hit settles as a success through
  * the same throttle accounting; a failure is never cached, so every wrong
  * password costs a hash, counts and is tarpitted exactly as without a cache.
+ *
+ * App passwords (auth/app-passwords.ts) go through the same path: the
+ * password's shape picks the one stored hash it is checked against, so every
+ * attempt costs one hash, the same throttle, tarpit and audit.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { Account, MailStore } from '../store/types.js';
+import type { Config } from '../config/schema.js';
+import type { Account, AppPassword, MailStore } from '../store/types.js';
+import { appCredential, asAppPassword, candidateFor } from './app-passwords.js';
 import type { CredentialCache } from './credential-cache.js';
 import { BUSY } from './hash-gate.js';
-import { recordLogin } from './last-login.js';
-import { hashPassword, needsRehash, verifyPassword } from './password.js';
+import { recordAppPasswordUse, recordLogin } from './last-login.js';
+import { hashPassword, needsRehash, passwordHashing, verifyPassword } from './password.js';
 import type { AuthThrottle } from './throttle.js';
 
 /** What a login attempt needs. */
@@ -24,16 +30,22 @@ export interface LoginDeps {
   store: MailStore;
   throttle: AuthThrottle;
   credentials: CredentialCache;
+  /** `[auth]` and `[auth-throttle]`: how passwords are hashed. */
+  config: Pick<Config, 'auth' | 'authThrottle'>;
   log: Logger;
 }
 
 /**
- * The outcome: the account, or why not (the caller maps it to its protocol's
- * reply): `throttled` and `busy` are temporary refusals without a password check;
- * `disabled` follows a right password for a disabled account (told only then, so
- * it reveals nothing to a guesser).
+ * The outcome: the account and the credential it used ('password', or
+ * `app:<id>` for an app password), or why not (the caller maps it to its
+ * protocol's reply): `throttled` and `busy` are temporary refusals without a
+ * password check; `disabled` and `app-password-required` (the main password
+ * of an account that requires app passwords) follow a right password, told
+ * only then, so they reveal nothing to a guesser.
  */
-export type LoginResult = { ok: true; account: Account } | { ok: false; reason: 'failed' | 'throttled' | 'busy' | 'disabled' };
+export type LoginResult =
+  | { ok: true; account: Account; credential: string }
+  | { ok: false; reason: 'failed' | 'throttled' | 'busy' | 'disabled' | 'app-password-required' };
 
 /** Longest user name looked up; longer ones simply fail. */
 const MAX_USER_LENGTH = 256;
@@ -41,37 +53,66 @@ const MAX_USER_LENGTH = 256;
 const findAccount = (deps: LoginDeps, user: string): Promise<Account | null> =>
   user.length <= MAX_USER_LENGTH ? deps.store.findAccount(user) : Promise.resolve(null);
 
+/** The one stored hash an attempt is checked against (auth/app-passwords.ts: one hash per attempt). */
+interface Target {
+  account: Account;
+  hash: string;
+  /** The password as hashed: an app password in its canonical form. */
+  secret: string;
+  /** The app password, or null for the main password. */
+  app: AppPassword | null;
+}
+
+/** Reads the account and picks the hash `password` is to be checked against; null for an unknown account. */
+async function target(deps: LoginDeps, user: string, password: string): Promise<Target | null> {
+  const account = await findAccount(deps, user);
+  if (account === null) return null;
+  // Only a password of app-password shape costs the extra indexed read.
+  const candidate = asAppPassword(password) ? candidateFor(password, await deps.store.listAppPasswords(account.id), new Date()) : null;
+  if (candidate) return { account, hash: candidate.entry.hash, secret: candidate.canonical, app: candidate.entry };
+  return { account, hash: account.passwordHash, secret: password, app: null };
+}
+
+/** A verified target, and whether it may log in over `protocol` (an app password names its protocols). */
+function accepted(deps: LoginDeps, t: Target, protocol: string): Target | null {
+  if (t.app === null || t.app.protocols.includes(protocol)) return t;
+  deps.log.info({ user: t.account.name, appPassword: t.app.name, protocol }, 'app password not allowed for this protocol');
+  return null;
+}
+
 /**
- * The account when the cache holds this password for its current stored hash.
- * Read from the store each time, so a password changed or an account deleted
- * by another process or node is seen at once (the old hash no longer matches).
+ * The target when the cache holds this password for its current stored hash.
+ * Read from the store each time, so a password changed, an app password
+ * revoked or an account deleted by another process or node is seen at once.
  */
-async function fromCache(deps: LoginDeps, user: string, password: string): Promise<Account | null> {
+async function fromCache(deps: LoginDeps, user: string, password: string, protocol: string): Promise<Target | null> {
   if (!deps.credentials.enabled) return null;
-  const account = await findAccount(deps, user);
-  if (account === null || !deps.credentials.holds(account.id, password, account.passwordHash)) return null;
-  deps.log.debug({ user: account.name }, 'password accepted from the credential cache');
-  return account;
+  const t = await target(deps, user, password);
+  if (t === null || !deps.credentials.holds(t.account.id, t.secret, t.hash)) return null;
+  deps.log.debug({ user: t.account.name }, 'password accepted from the credential cache');
+  return accepted(deps, t, protocol);
 }
 
-/** Looks the account up and verifies the password: the work one hash slot pays for. */
-async function verify(deps: LoginDeps, user: string, password: string): Promise<Account | null> {
+/** Looks the account up and verifies the password: the work one hash slot pays for (exactly one hash). */
+async function verify(deps: LoginDeps, user: string, password: string, protocol: string): Promise<Target | null> {
+  const hashing = passwordHashing(deps.config);
   // Read again: the attempt may have waited for its slot while the account changed.
-  const account = await findAccount(deps, user);
+  const t = await target(deps, user, password);
   // verifyPassword spends one full hash even without a stored hash, so timing does not reveal accounts.
-  const ok = await verifyPassword(password, account?.passwordHash ?? null, deps.throttle.hashCost);
-  if (!ok || account === null) return null;
-  deps.credentials.remember(account.id, password, account.passwordHash);
-  if (needsRehash(account.passwordHash, deps.throttle.hashCost)) rehash(deps, account, password);
-  return account;
+  const ok = await verifyPassword(t?.secret ?? password, t?.hash ?? null, hashing);
+  if (!ok || t === null) return null;
+  deps.credentials.remember(t.account.id, t.secret, t.hash);
+  if (t.app === null && needsRehash(t.hash, hashing)) rehash(deps, t.account, password);
+  return accepted(deps, t, protocol);
 }
 
 /**
- * Stronger hashing parameters than when the password was set: upgrade quietly.
- * Only after a full verification, so cache hits on the old hash never start hashes outside the gate.
+ * Another algorithm or stronger parameters than when the password was set
+ * (scrypt → argon2id): upgrade quietly. Only after a full verification, so
+ * cache hits on the old hash never start hashes outside the gate.
  */
 function rehash(deps: LoginDeps, account: Account, password: string): void {
-  void hashPassword(password, deps.throttle.hashCost)
+  void hashPassword(password, passwordHashing(deps.config))
     .then(async (h) => {
       await deps.store.setPasswordHash(account.id, h);
       deps.credentials.remember(account.id, password, h);
@@ -83,10 +124,12 @@ function rehash(deps: LoginDeps, account: Account, password: string): void {
 export async function checkLogin(deps: LoginDeps, ip: string, user: string, password: string, protocol: string): Promise<LoginResult> {
   const admission = await deps.throttle.begin(ip, user);
   if (!admission.admit) return { ok: false, reason: admission.reason };
-  let result: Account | null | typeof BUSY = BUSY;
+  let result: Target | null | typeof BUSY = BUSY;
   try {
     // A miss waits for a hash slot; attempts the gate refuses cost one indexed read.
-    result = (await fromCache(deps, user, password)) ?? (await deps.throttle.hashes.run(admission.key.ip, admission.clean, () => verify(deps, user, password)));
+    result =
+      (await fromCache(deps, user, password, protocol)) ??
+      (await deps.throttle.hashes.run(admission.key.ip, admission.clean, () => verify(deps, user, password, protocol)));
   } finally {
     // Runs on errors too: an attempt never stays in flight.
     const outcome = result === BUSY ? 'abandoned' : result ? 'succeeded' : 'failed';
@@ -98,11 +141,16 @@ export async function checkLogin(deps: LoginDeps, ip: string, user: string, pass
   }
   if (result === BUSY) return { ok: false, reason: 'busy' };
   if (result === null) return { ok: false, reason: 'failed' };
-  const account = result;
+  const { account, app } = result;
   if (account.disabled) {
     deps.log.warn({ user: account.name, ip }, 'login refused: the account is disabled');
     return { ok: false, reason: 'disabled' };
   }
+  if (app === null && account.requireAppPasswords) {
+    deps.log.warn({ user: account.name, ip, protocol }, 'login refused: the account requires app passwords');
+    return { ok: false, reason: 'app-password-required' };
+  }
   recordLogin(deps, account, protocol, ip);
-  return { ok: true, account };
+  if (app !== null) recordAppPasswordUse(deps, app, protocol, ip);
+  return { ok: true, account, credential: app === null ? 'password' : appCredential(app.id) };
 }

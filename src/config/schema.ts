@@ -274,6 +274,14 @@ export const configSchema = z
         credentialCacheSeconds: int(0, 31_536_000, 'a number of seconds (0 disables)').default(3600),
         /** Verified credentials kept at most (about 150 bytes each); the least recently used go first. */
         credentialCacheEntries: positive(10000),
+        /** Algorithm of new password hashes (auth/password.ts); stored hashes of the other one still verify and are re-hashed at the next login. */
+        passwordHash: z.enum(['argon2id', 'scrypt'], { error: 'expected argon2id or scrypt' }).default('argon2id'),
+        /** argon2id memory per hash in KiB (RFC 9106 m; 19456 = 19 MiB, OWASP's baseline); weaker stored hashes are upgraded at login. */
+        argon2MemoryKib: int(64, 1_048_576, 'a number of KiB from 64 to 1048576').default(19_456),
+        /** argon2id passes over the memory (RFC 9106 t). */
+        argon2Iterations: int(1, 20, 'a whole number from 1 to 20').default(2),
+        /** argon2id lanes (RFC 9106 p); each hash runs on one thread whatever this is. */
+        argon2Parallelism: int(1, 16, 'a whole number from 1 to 16').default(1),
       })
       .prefault({}),
     /** Failed-login throttling; see auth/throttle.ts. */

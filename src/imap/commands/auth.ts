@@ -28,21 +28,23 @@ export const starttls = command({
 /** RFC 5530 §3: cleartext passwords need TLS here (LOGINDISABLED is advertised). */
 const privacyRequired = (): ImapError => no('PRIVACYREQUIRED', 'Plaintext authentication is disabled on unencrypted connections; use STARTTLS or port 993');
 
-/** Runs one authentication attempt; resolves to the account or throws NO. */
-async function authenticate(session: ImapSession, user: string, password: string): Promise<Account> {
+/** Runs one authentication attempt; resolves to the account and the credential it used, or throws NO. */
+async function authenticate(session: ImapSession, user: string, password: string): Promise<{ account: Account; credential: string }> {
   if (session.loginDisabled) throw privacyRequired();
   const res = await checkLogin(session, session.remoteAddress, user, password, 'imap');
-  if (res.ok) return res.account;
+  if (res.ok) return res;
   // RFC 5530 §3: the user should contact the administrator; the credentials were right.
   if (res.reason === 'disabled') throw no('CONTACTADMIN', 'This account is disabled');
+  // The main password was right, but this account logs in with app passwords only.
+  if (res.reason === 'app-password-required') throw no('AUTHENTICATIONFAILED', 'This account requires an app password');
   if (res.reason === 'throttled') throw no('UNAVAILABLE', 'Too many failed logins; try again later');
   // RFC 5530 §3 UNAVAILABLE: a temporary failure; the password was not checked.
   if (res.reason === 'busy') throw no('UNAVAILABLE', 'Too many logins in progress; try again later');
   throw no('AUTHENTICATIONFAILED', 'Authentication failed');
 }
 
-function finish(session: ImapSession, account: Account): { code: string; text: string } {
-  session.authenticated(account);
+function finish(session: ImapSession, { account, credential }: { account: Account; credential: string }): { code: string; text: string } {
+  session.authenticated(account, credential);
   return { code: `CAPABILITY ${session.capabilities().join(' ')}`, text: 'Logged in' };
 }
 

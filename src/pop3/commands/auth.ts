@@ -25,12 +25,13 @@ async function logIn(session: Pop3Session, user: string, password: string): Prom
   const res = await checkLogin(session, session.remoteAddress, user, password, 'pop3');
   if (!res.ok) {
     if (res.reason === 'disabled') throw failure('This account is disabled; contact the administrator', 'AUTH');
+    if (res.reason === 'app-password-required') throw failure('This account requires an app password', 'AUTH');
     if (res.reason === 'throttled') throw failure('Too many failed logins; try again later', 'SYS/TEMP');
     // RFC 3206 §4 SYS/TEMP: a temporary failure; the password was not checked.
     if (res.reason === 'busy') throw failure('Too many logins in progress; try again later', 'SYS/TEMP');
     throw failure('Authentication failed', 'AUTH');
   }
-  await session.login(res.account);
+  await session.login(res.account, res.credential);
   session.ok('Logged in');
 }
 

@@ -41,6 +41,7 @@ function columnsAndValues(r: InsertableRow, d: SqlDialect): [table: string, colu
           'last_login_at',
           'last_login_protocol',
           'last_login_address',
+          'require_app_passwords',
         ],
         [
           r.id,
@@ -54,6 +55,7 @@ function columnsAndValues(r: InsertableRow, d: SqlDialect): [table: string, colu
           r.lastLogin ? d.time(r.lastLogin.at) : null,
           r.lastLogin?.protocol ?? null,
           r.lastLogin?.address ?? null,
+          d.bool(r.requireAppPasswords),
         ],
         true,
       ];

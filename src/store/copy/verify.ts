@@ -10,7 +10,8 @@ import type { Account, Mailbox, MailStore } from '../types.js';
 /** Differences reported at most; one is enough to fail. */
 const MAX_PROBLEMS = 5;
 
-const accountState = (a: Account) => JSON.stringify([a.id, a.name, a.passwordHash, a.quotaStorage, a.quotaMessages, a.disabled, a.lastLogin]);
+const accountState = (a: Account) =>
+  JSON.stringify([a.id, a.name, a.passwordHash, a.quotaStorage, a.quotaMessages, a.disabled, a.lastLogin, a.requireAppPasswords]);
 const mailboxState = (m: Mailbox) => JSON.stringify([m.id, m.name, m.uidValidity, m.uidNext, m.highestModSeq, m.specialUse, m.objectId]);
 
 /** Compares target with source; returns the differences found (empty: the copy is faithful). */
