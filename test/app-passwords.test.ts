@@ -102,7 +102,13 @@ describe('app passwords', () => {
     assert.match(await imapLogin('ada', pw), /^l OK/);
     // Case, spaces and dashes do not matter when typed.
     assert.match(await imapLogin('ada', pw.toUpperCase().replaceAll('-', ' ')), /^l OK/);
-    assert.match(await imapLogin('ada', pw.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a'))), /^l NO \[AUTHENTICATIONFAILED\]/);
+    assert.match(
+      await imapLogin(
+        'ada',
+        pw.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a')),
+      ),
+      /^l NO \[AUTHENTICATIONFAILED\]/,
+    );
     // The main password still works; an app password is not another account's.
     assert.match(await imapLogin('ada', 'pw-ada'), /^l OK/);
     assert.match(await imapLogin('bo', pw), /^l NO \[AUTHENTICATIONFAILED\]/);
