@@ -1,6 +1,7 @@
 /**
  * argon2id password hashes (RFC 9106) through @node-rs/argon2, whose hashing
- * runs on worker threads, never on the event loop. The default for new
+ * runs as N-API async work on libuv's thread pool (like scrypt), never on the
+ * event loop; the hash gate (auth/hash-gate.ts) bounds how many run. The default for new
  * passwords: memory-hard like scrypt, and the algorithm RFC 9106 §4 and
  * OWASP recommend.
  *

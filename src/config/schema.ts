@@ -298,7 +298,7 @@ export const configSchema = z
         maxFailuresPerAccount: positive(20),
         /** How long a successful login makes its (address, account) pair immune to other addresses' failures. */
         trustedDays: positive(30, 'a number of days'),
-        /** Password hashes (32 MiB scrypt each) running at once; keep it below libuv's pool (UV_THREADPOOL_SIZE, 4) so file I/O keeps threads. */
+        /** Password hashes (19 MiB argon2id or 32 MiB scrypt each) running at once; keep it below libuv's pool (UV_THREADPOOL_SIZE, 4) so file I/O keeps threads. */
         maxConcurrentHashes: positive(2),
         /** Hashes running at once for one address (IPv6: per /64) with recent failures; others share the slots fairly (fewest running first). */
         maxConcurrentHashesPerIp: positive(1),
