@@ -16,7 +16,7 @@ import type { Readable } from 'node:stream';
 import type { ChangeBus } from '../events/change-bus.js';
 import type { AccountId, MailboxId, ModSeq, Uid } from '../ids.js';
 import type { MessageAnalysis } from '../mime/types.js';
-import type { AppPasswordStore } from './app-password-types.js';
+import type { AppPassword, AppPasswordStore } from './app-password-types.js';
 import type { AuthAttemptStore } from './auth-attempt-types.js';
 
 export type { AppPassword, AppPasswordLimits, AppPasswordStore, NewAppPassword } from './app-password-types.js';
@@ -521,6 +521,7 @@ export interface MailStore
 export const DUMP_SECTIONS = [
   'accounts',
   'aliases',
+  'appPasswords',
   'subscriptions',
   'mailboxes',
   'messages',
@@ -570,6 +571,8 @@ export type DumpedRow =
   | DumpedMailbox
   | { kind: 'alias'; address: string; accountId: AccountId; createdAt: Date }
   | { kind: 'subscription'; accountId: AccountId; name: string }
+  /** An app password, hash and state included. */
+  | ({ kind: 'appPassword' } & AppPassword)
   /** An expunge tombstone (RFC 7162 VANISHED); the message data it may still hold is not carried. */
   | { kind: 'tombstone'; accountId: AccountId; mailboxId: MailboxId; uid: Uid; modseq: ModSeq }
   | { kind: 'importRecord'; accountId: AccountId; mailboxId: MailboxId; sourceKey: string; uid: Uid }

@@ -1,6 +1,6 @@
 /**
  * The check that ends a store copy: through the ordinary MailStore reads, the
- * target must show every account (name, password hash, quota), alias,
+ * target must show every account (name, password hash, quota, states, app passwords), alias,
  * subscription and mailbox of the source with the same id, UIDVALIDITY,
  * UIDNEXT, HIGHESTMODSEQ and counts. A difference means the source changed
  * during the copy (a server still running on it) or a restore went wrong.
@@ -28,6 +28,11 @@ export async function verifyCopy(source: MailStore, target: MailStore): Promise<
   for (const account of accounts) {
     const copy = await target.getAccount(account.id);
     if (differ(`account ${account.name}`, accountState(account), copy ? accountState(copy) : 'missing')) continue;
+    differ(
+      `app passwords of ${account.name}`,
+      JSON.stringify(await source.listAppPasswords(account.id)),
+      JSON.stringify(await target.listAppPasswords(account.id)),
+    );
     differ(
       `subscriptions of ${account.name}`,
       JSON.stringify(await source.listSubscriptions(account.id)),

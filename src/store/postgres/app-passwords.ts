@@ -49,11 +49,19 @@ export function withAppPasswords<B extends PgBase>(Base: B) {
         if (same) await retire(c, accountId, same.app_password_id, now);
         const live = await firstOf<{ n: number }>(c, `SELECT count(*)::int AS n FROM app_passwords WHERE account_id = $1 AND NOT ${RETIRED}`, [accountId, now]);
         if ((live?.n ?? 0) >= limits.maxLive) throw new StoreError('LIMIT', `at most ${limits.maxLive} app passwords per account`);
+        // The installation-wide counter, past the account's largest id (a copied store has rows but no counter).
+        const next = await firstOf<{ value: number }>(
+          c,
+          `INSERT INTO counters (name, value)
+             SELECT 'app_password_id', coalesce(max(app_password_id), 0) + 1 FROM app_passwords WHERE account_id = $1
+           ON CONFLICT (name) DO UPDATE SET value = greatest(counters.value, EXCLUDED.value - 1) + 1 RETURNING value`,
+          [accountId],
+        );
         const row = await firstOf<Row>(
           c,
-          `INSERT INTO app_passwords (account_id, name, name_key, lookup, password_hash, protocols, created_at, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-          [accountId, entry.name, key, entry.lookup, entry.hash, entry.protocols.join(' '), now, entry.expiresAt],
+          `INSERT INTO app_passwords (account_id, app_password_id, name, name_key, lookup, password_hash, protocols, created_at, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+          [accountId, next!.value, entry.name, key, entry.lookup, entry.hash, entry.protocols.join(' '), now, entry.expiresAt],
         );
         if (!row) throw new Error('app password insert returned nothing');
         await trim(c, accountId, now, limits.keepRetired);

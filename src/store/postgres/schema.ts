@@ -292,14 +292,15 @@ const accountStates: PgMigration = `
 
 /**
  * App passwords and the account switch that requires them (auth/app-passwords.ts,
- * `mailkeep user app-password`, `user set --require-app-passwords`). Ids come from an
- * identity column, so they are never reused; a live name is unique per account.
+ * `mailkeep user app-password`, `user set --require-app-passwords`). Ids come from
+ * the counter 'app_password_id', raised past the account's largest (so a copied
+ * store goes on from there): never reused; a live name is unique per account.
  */
 const appPasswordsAndRequirement: PgMigration = `
   ALTER TABLE accounts ADD COLUMN require_app_passwords boolean NOT NULL DEFAULT false;
   CREATE TABLE app_passwords (
     account_id         bigint NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
-    app_password_id    bigint GENERATED ALWAYS AS IDENTITY,
+    app_password_id    bigint NOT NULL,
     name               text NOT NULL,
     name_key           text NOT NULL,   -- lower-cased name
     lookup             text NOT NULL,   -- the password's first group (not secret: the rest is)

@@ -17,6 +17,7 @@ const RETIRED = '(revoked_at IS NOT NULL OR (expires_at IS NOT NULL AND expires_
 
 const SQL = {
   liveByName: `SELECT * FROM app_passwords WHERE account_id = @account AND name_key = @key AND revoked_at IS NULL`,
+  largestId: 'SELECT coalesce(max(app_password_id), 0) FROM app_passwords WHERE account_id = @account',
   countLive: `SELECT count(*) FROM app_passwords WHERE account_id = @account AND NOT ${RETIRED}`,
   retire: `UPDATE app_passwords SET revoked_at = @now WHERE account_id = @account AND app_password_id = @id`,
   insert: `INSERT INTO app_passwords (account_id, app_password_id, name, name_key, lookup, password_hash, protocols, created_at, expires_at)
@@ -57,7 +58,8 @@ export function withAppPasswords<B extends SqliteBase>(Base: B) {
         if (same) this.app(SQL.retire).run({ account: accountId, id: same.app_password_id, now: at });
         const live = this.app(SQL.countLive).pluck().get({ account: accountId, now: at }) as number;
         if (live >= limits.maxLive) throw new StoreError('LIMIT', `at most ${limits.maxLive} app passwords per account`);
-        const id = this.st.nextCounter.get({ name: 'app_password_id', floor: 0 })!;
+        const floor = this.app(SQL.largestId).pluck().get({ account: accountId }) as number;
+        const id = this.st.nextCounter.get({ name: 'app_password_id', floor })!;
         const row = this.app(SQL.insert).get({
           account: accountId,
           id,

@@ -373,8 +373,9 @@ const accountStates: Migration = (db) => {
 /**
  * App passwords and the account switch that requires them (auth/app-passwords.ts,
  * `mailkeep user app-password`, `user set --require-app-passwords`). Ids come from
- * the installation-wide counter 'app_password_id' (counters, account 0), so they
- * are never reused; a live name is unique per account.
+ * the installation-wide counter 'app_password_id' (counters, account 0), raised
+ * past the account's largest (so a copied store goes on from there): never
+ * reused; a live name is unique per account.
  */
 const appPasswordsAndRequirement: Migration = (db) => {
   db.exec(`
