@@ -82,13 +82,13 @@ async function pop3Login(user: string, password: string): Promise<string> {
 /** An IMAP session logged in with `password`, idling in INBOX. */
 async function idling(user: string, password: string): Promise<RawClient> {
   const client = await RawClient.login(srv.imapsPort, user, password);
-  assert.match((await client.command('s', 'SELECT INBOX')).tagged, /^s OK/);
+  assert.match((await client.command('s', 'SELECT INBOX', 20_000)).tagged, /^s OK/);
   client.send('i IDLE\r\n');
-  assert.match(await client.readLine(), /^\+ /);
+  assert.match(await client.readLine(20_000), /^\+ /);
   return client;
 }
 
-const waitFor = async (what: string, ok: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> => {
+const waitFor = async (what: string, ok: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> => {
   const deadline = Date.now() + ms;
   while (!(await ok())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -159,8 +159,8 @@ describe('app passwords', () => {
     try {
       const r = await cli('user', 'app-password', 'revoke', 'cy', 'tablet');
       assert.equal(r.status, 0, r.stderr);
-      assert.match(await app.readLine(15_000), /^\* BYE .*revoked/);
-      assert.match((await main.command('n', 'NOOP')).tagged, /^n OK/);
+      assert.match(await app.readLine(30_000), /^\* BYE .*revoked/);
+      assert.match((await main.command('n', 'NOOP', 20_000)).tagged, /^n OK/);
       assert.match(await imapLogin('cy', pw), /^l NO \[AUTHENTICATIONFAILED\]/);
       const [listed] = await listJson('cy');
       assert.equal(listed?.state, 'revoked');
@@ -180,7 +180,7 @@ describe('app passwords', () => {
     await srv.server.store.addAppPassword(account.id, { name: 'Short', lookup, hash, protocols: ['imap'], expiresAt }, new Date(), APP_PASSWORD_LIMITS);
     const session = await idling('di', password);
     try {
-      assert.match(await session.readLine(15_000), /^\* BYE .*expired/);
+      assert.match(await session.readLine(30_000), /^\* BYE .*expired/);
       assert.ok(Date.now() >= expiresAt.getTime());
       assert.match(await imapLogin('di', password), /^l NO \[AUTHENTICATIONFAILED\]/);
       assert.equal((await listJson('di'))[0]?.state, 'expired');
@@ -197,7 +197,7 @@ describe('app passwords', () => {
     try {
       const set = await cli('user', 'set', 'eve', '--require-app-passwords', 'on');
       assert.equal(set.status, 0, set.stderr);
-      assert.match(await main.readLine(15_000), /^\* BYE .*app password/);
+      assert.match(await main.readLine(30_000), /^\* BYE .*app password/);
       assert.match(await imapLogin('eve', 'pw-eve'), /^l NO \[AUTHENTICATIONFAILED\] .*app password/);
       assert.match(await imapLogin('eve', 'wrong'), /^l NO \[AUTHENTICATIONFAILED\] Authentication failed/);
       assert.match(await pop3Login('eve', 'pw-eve'), /^-ERR \[AUTH\] .*app password/);
@@ -205,7 +205,7 @@ describe('app passwords', () => {
       assert.match(await pop3Login('eve', pw), /^\+OK/);
       // The app-password session is still idling: DONE ends IDLE normally.
       app.send('DONE\r\n');
-      assert.match((await app.readTagged('i')).tagged, /^i OK/);
+      assert.match((await app.readTagged('i', 20_000)).tagged, /^i OK/);
       const shown = await cli('user', 'show', 'eve', '--json');
       assert.equal((JSON.parse(shown.stdout) as { requireAppPasswords: boolean }).requireAppPasswords, true);
       assert.match((await cli('user', 'show', 'eve')).stdout, /^passwords: +app passwords only/m);
@@ -224,13 +224,13 @@ describe('app passwords', () => {
     const session = await idling('fay', 'pw-fay');
     try {
       assert.equal((await cli('user', 'set', 'fay', '--disabled', 'on')).status, 0);
-      assert.match(await session.readLine(15_000), /^\* BYE .*disabled/);
+      assert.match(await session.readLine(30_000), /^\* BYE .*disabled/);
     } finally {
       session.close();
     }
   });
 
-  test('a scrypt hash is upgraded to argon2id at the next successful login', async () => {
+  test('a scrypt hash (password or app password) is upgraded to argon2id at the next successful login', async () => {
     const scrypt = await hashPassword('pw-gus', { ...DEFAULT_HASHING, algorithm: 'scrypt', scryptCost: 10 });
     await srv.server.store.createAccount('gus', scrypt);
     assert.match(await imapLogin('gus', 'wrong'), /^l NO/);
@@ -238,5 +238,14 @@ describe('app passwords', () => {
     assert.match(await imapLogin('gus', 'pw-gus'), /^l OK/);
     await waitFor('the upgrade', async () => (await srv.server.store.findAccount('gus'))!.passwordHash.startsWith('$argon2id$v=19$m=1024,t=1,p=1$'));
     assert.match(await pop3Login('gus', 'pw-gus'), /^\+OK/);
+
+    // An app password's hash is upgraded the same way.
+    const gus = (await srv.server.store.findAccount('gus'))!;
+    const { password, lookup } = generateAppPassword(new Set());
+    const hash = await hashPassword(asAppPassword(password)!.canonical, { ...DEFAULT_HASHING, algorithm: 'scrypt', scryptCost: 10 });
+    await srv.server.store.addAppPassword(gus.id, { name: 'Old', lookup, hash, protocols: ['imap'], expiresAt: null }, new Date(), APP_PASSWORD_LIMITS);
+    assert.match(await imapLogin('gus', password), /^l OK/);
+    await waitFor('the app password upgrade', async () => (await srv.server.store.listAppPasswords(gus.id))[0]!.hash.startsWith('$argon2id$'));
+    assert.match(await imapLogin('gus', password), /^l OK/);
   });
 });

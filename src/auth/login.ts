@@ -102,20 +102,20 @@ async function verify(deps: LoginDeps, user: string, password: string, protocol:
   const ok = await verifyPassword(t?.secret ?? password, t?.hash ?? null, hashing);
   if (!ok || t === null) return null;
   deps.credentials.remember(t.account.id, t.secret, t.hash);
-  if (t.app === null && needsRehash(t.hash, hashing)) rehash(deps, t.account, password);
+  if (needsRehash(t.hash, hashing)) rehash(deps, t);
   return accepted(deps, t, protocol);
 }
 
 /**
- * Another algorithm or stronger parameters than when the password was set
- * (scrypt → argon2id): upgrade quietly. Only after a full verification, so
- * cache hits on the old hash never start hashes outside the gate.
+ * Another algorithm or stronger parameters than when the password (or app
+ * password) was set (scrypt → argon2id): upgrade quietly. Only after a full
+ * verification, so cache hits on the old hash never start hashes outside the gate.
  */
-function rehash(deps: LoginDeps, account: Account, password: string): void {
-  void hashPassword(password, passwordHashing(deps.config))
+function rehash(deps: LoginDeps, { account, app, secret }: Target): void {
+  void hashPassword(secret, passwordHashing(deps.config))
     .then(async (h) => {
-      await deps.store.setPasswordHash(account.id, h);
-      deps.credentials.remember(account.id, password, h);
+      await (app === null ? deps.store.setPasswordHash(account.id, h) : deps.store.setAppPasswordHash(account.id, app.id, h));
+      deps.credentials.remember(account.id, secret, h);
     })
     .catch((err: unknown) => deps.log.warn({ err }, 'password rehash failed'));
 }

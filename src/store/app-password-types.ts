@@ -63,6 +63,8 @@ export interface AppPasswordStore {
   listAppPasswords(accountId: AccountId): Promise<AppPassword[]>;
   /** Revokes the live app password of that name (case-insensitive) at `now`; NONEXISTENT when there is none. */
   revokeAppPassword(accountId: AccountId, name: string, now: Date, limits: AppPasswordLimits): Promise<AppPassword>;
+  /** Replaces an app password's hash (re-hashed with stronger settings after a login); nothing when it is gone. */
+  setAppPasswordHash(accountId: AccountId, id: number, hash: string): Promise<void>;
   /** Records a successful login with an app password (its lastUsed); nothing when it is gone. */
   recordAppPasswordUse(accountId: AccountId, id: number, use: LastLogin): Promise<void>;
   /** Refuses (on) or allows (off) the main password on IMAP and POP3; NONEXISTENT for an unknown account. */

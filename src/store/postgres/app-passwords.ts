@@ -83,6 +83,10 @@ export function withAppPasswords<B extends PgBase>(Base: B) {
       });
     }
 
+    async setAppPasswordHash(accountId: AccountId, id: number, hash: string): Promise<void> {
+      await this.pool.query('UPDATE app_passwords SET password_hash = $3 WHERE account_id = $1 AND app_password_id = $2', [accountId, id, hash]);
+    }
+
     async recordAppPasswordUse(accountId: AccountId, id: number, use: LastLogin): Promise<void> {
       await this.pool.query(
         `UPDATE app_passwords SET last_used_at = $3, last_used_protocol = $4, last_used_address = $5

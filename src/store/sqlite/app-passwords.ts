@@ -28,6 +28,7 @@ const SQL = {
   list: 'SELECT * FROM app_passwords WHERE account_id = @account ORDER BY app_password_id',
   used: `UPDATE app_passwords SET last_used_at = @at, last_used_protocol = @protocol, last_used_address = @address
          WHERE account_id = @account AND app_password_id = @id`,
+  rehash: 'UPDATE app_passwords SET password_hash = @hash WHERE account_id = @account AND app_password_id = @id',
   require: 'UPDATE accounts SET require_app_passwords = @on WHERE account_id = @account',
 } as const;
 
@@ -91,6 +92,10 @@ export function withAppPasswords<B extends SqliteBase>(Base: B) {
       });
       this.publish(accountId, [[ACCOUNT_CHANNEL, version]]);
       return revoked;
+    }
+
+    async setAppPasswordHash(accountId: AccountId, id: number, hash: string): Promise<void> {
+      this.write(() => this.app(SQL.rehash).run({ account: accountId, id, hash }));
     }
 
     async recordAppPasswordUse(accountId: AccountId, id: number, use: LastLogin): Promise<void> {
