@@ -1,7 +1,8 @@
 /**
- * `mailkeep user add|passwd|del|list|set|show`: account administration on the store
- * in the configured data directory. Safe to run while the server runs: the
- * store coordinates processes sharing one database.
+ * `mailkeep user add|passwd|del|list|set|show` (and `app-password`, in
+ * cli/app-password.ts): account administration on the store in the configured
+ * data directory. Safe to run while the server runs: the store coordinates
+ * processes sharing one database.
  */
 import type { Command } from 'commander';
 import { accountNameProblem } from '../auth/account-name.js';
