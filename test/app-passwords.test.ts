@@ -100,8 +100,10 @@ describe('app passwords', () => {
   test('created by the CLI, accepted on IMAP (LOGIN, AUTHENTICATE PLAIN) and POP3 as typed loosely; last use listed', async () => {
     const pw = await addAppPassword('ada', '--name', 'Phone');
     assert.match(await imapLogin('ada', pw), /^l OK/);
-    // Case, spaces and dashes do not matter when typed.
+    // Case, spaces and dashes do not matter when typed; the verified app password is in the credential cache.
+    const hits = srv.server.credentials.stats.hits;
     assert.match(await imapLogin('ada', pw.toUpperCase().replaceAll('-', ' ')), /^l OK/);
+    assert.equal(srv.server.credentials.stats.hits, hits + 1);
     assert.match(
       await imapLogin(
         'ada',
