@@ -106,16 +106,16 @@ async function list(user: string, opts: Record<string, unknown>): Promise<void> 
 
 async function revoke(user: string, name: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
-  await withStore(config, async (store) => {
+  const revoked = await withStore(config, async (store) => {
     const account = await requireAccount(store, user);
     try {
-      await store.revokeAppPassword(account.id, name, new Date(), APP_PASSWORD_LIMITS);
+      return await store.revokeAppPassword(account.id, name, new Date(), APP_PASSWORD_LIMITS);
     } catch (err) {
       if (err instanceof StoreError && err.code === 'NONEXISTENT') throw new CliError(`${user} has no app password named "${name}"`);
       throw err;
     }
   });
-  process.stdout.write(`revoked app password "${name}" of ${user}; its sessions end now\n`);
+  process.stdout.write(`revoked app password "${revoked.name}" of ${user}; its sessions end now\n`);
 }
 
 /** Registers `user app-password` and its subcommands under `user`. */
