@@ -29,6 +29,8 @@
  *   SELECT create_reference_table('counters');      -- installation-wide UIDVALIDITY allocator
  *   SELECT create_reference_table('blobs');         -- shared by all accounts (see below)
  *   SELECT create_reference_table('aliases');       -- looked up by address before the account is known
+ *   SELECT create_reference_table('api_tokens');    -- the admin API's (installation-wide)
+ *   SELECT create_reference_table('admin_audit');
  *   SELECT create_distributed_table('blob_staging', 'stage_id');
  *   SELECT create_distributed_table('mailboxes', 'account_id');
  *   SELECT create_distributed_table('subscriptions', 'account_id', colocate_with => 'mailboxes');
@@ -290,8 +292,35 @@ const accountStates: PgMigration = `
   ALTER TABLE accounts ADD COLUMN last_login_address text;
 `;
 
+/** The admin API's tokens (their SHA-256 only) and the audit log (store/shared/admin.ts); times in epoch ms as in SQLite. */
+const adminTokensAndAudit: PgMigration = `
+  CREATE TABLE api_tokens (
+    name       text COLLATE "C" PRIMARY KEY,
+    token_hash text COLLATE "C" NOT NULL UNIQUE,  -- lower-case hex SHA-256 of the token
+    created_at bigint NOT NULL,                   -- epoch ms
+    expires_at bigint                             -- epoch ms; NULL: never
+  );
+  CREATE TABLE admin_audit (
+    audit_id bigserial PRIMARY KEY,  -- the paging cursor
+    at       bigint NOT NULL,        -- epoch ms
+    actor    text NOT NULL,
+    action   text NOT NULL,
+    target   text,
+    address  text NOT NULL,
+    outcome  text NOT NULL
+  );
+`;
+
 /** Every migration in order; mailkeep_schema.version says how many have run. */
-export const PG_MIGRATIONS: readonly PgMigration[] = [initialSchema, namespaceVersions, headerFacts, mailboxCounts, authAttempts, accountStates];
+export const PG_MIGRATIONS: readonly PgMigration[] = [
+  initialSchema,
+  namespaceVersions,
+  headerFacts,
+  mailboxCounts,
+  authAttempts,
+  accountStates,
+  adminTokensAndAudit,
+];
 
 /** Serializes migrations of one database across nodes (an arbitrary constant: 'mkschema'). */
 const MIGRATION_LOCK = 0x6d6b736368656d61n;
