@@ -6,8 +6,8 @@
  * (RFC 9051 §7.1.5), a POP3 client `-ERR`. Every kick is audited.
  */
 import { z } from 'zod';
-import type { Administration } from '../../auth/administration.js';
-import { ApiError, type AnyRoute, route } from './api-route.js';
+import { AdminError, type Administration } from '../../auth/administration.js';
+import { type AnyRoute, route } from './api-route.js';
 import { KICK_REASON } from './api-accounts.js';
 import { MAX_PAGE } from './paging.js';
 import type { SessionDirectory } from './session-directory.js';
@@ -46,7 +46,7 @@ export function sessionRoutes(deps: SessionRouteDeps): AnyRoute[] {
       handler: async ({ params, ...caller }) =>
         deps.admin(caller).audited('session.kick', params.id, async () => {
           const kicked = await sessions.kick({ id: params.id }, KICK_REASON);
-          if (kicked === 0) throw new ApiError(404, 'not-found', `no such session: ${params.id}`);
+          if (kicked === 0) throw new AdminError('not-found', `no such session: ${params.id}`);
           return { kicked };
         }),
     }),
