@@ -1,5 +1,5 @@
 /**
- * Administrative changes to accounts, aliases, quotas and API tokens, shared
+ * Administrative changes to accounts, aliases, quotas, API tokens and web admin accounts, shared
  * by the command line (cli/user.ts, alias.ts, quota.ts, admin.ts) and the
  * admin HTTP API (web/admin/), so both validate alike and every change is
  * recorded in the store's audit log: who (`token:NAME`, `cli:USER`), what,
@@ -12,8 +12,9 @@
 import type { AdminStore, ApiTokenInfo } from '../store/admin-types.js';
 import { type Account, type AccountStore, type MailboxStore, type QuotaLimits, StoreError } from '../store/types.js';
 import { accountNameProblem } from './account-name.js';
-import { newApiToken, tokenNameProblem } from './api-token.js';
+import { adminNameProblem, newApiToken } from './api-token.js';
 import { hashPassword } from './password.js';
+import { newTotpSecret } from './totp.js';
 
 /** Why an administrative change was refused. */
 export type AdminErrorCode = 'invalid' | 'exists' | 'not-found';
@@ -188,7 +189,7 @@ export class Administration {
   /** Creates an API token; returns the token itself, which is stored only as its hash. */
   async addApiToken(name: string, expiresAt: Date | null): Promise<string> {
     return this.audited('token.add', name, async () => {
-      const problem = tokenNameProblem(name);
+      const problem = adminNameProblem(name, 'a token name');
       if (problem !== null) throw new AdminError('invalid', problem);
       const { token, hash } = newApiToken();
       try {
@@ -198,6 +199,23 @@ export class Administration {
         throw err;
       }
       return token;
+    });
+  }
+
+  /** Creates a web admin account with a new TOTP secret (RFC 6238); returns the secret for enrolment. */
+  async addAdminUser(name: string, password: string): Promise<string> {
+    return this.audited('admin-user.add', name, async () => {
+      const problem = adminNameProblem(name, 'an admin name');
+      if (problem !== null) throw new AdminError('invalid', problem);
+      checkPassword(password);
+      const secret = newTotpSecret();
+      try {
+        await this.store.addAdminUser(name, await hashPassword(password, this.hashCost), secret);
+      } catch (err) {
+        if (err instanceof StoreError && err.code === 'ALREADYEXISTS') throw new AdminError('exists', `admin user already exists: ${name}`);
+        throw err;
+      }
+      return secret;
     });
   }
 

@@ -14,8 +14,8 @@ import { createHash, randomBytes } from 'node:crypto';
 
 const PREFIX = 'mk_';
 const TOKEN_BYTES = 32;
-/** Longest token name, in characters. */
-export const MAX_TOKEN_NAME = 64;
+/** Longest token or web admin account name, in characters. */
+export const MAX_ADMIN_NAME = 64;
 /** Longest Authorization header value looked at: a token is 46 characters. */
 const MAX_BEARER = 256;
 /** Tokens that never expire are allowed; an expiry further out than this is a typo. */
@@ -41,10 +41,10 @@ export function bearerToken(header: string | undefined): string | null {
   return m ? m[1]! : null;
 }
 
-/** Why `name` cannot name a token, or null when it can. */
-export function tokenNameProblem(name: string): string | null {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) return 'a token name is letters, digits, ".", "_" and "-", starting with a letter or digit';
-  if (name.length > MAX_TOKEN_NAME) return `a token name is at most ${MAX_TOKEN_NAME} characters`;
+/** Why `name` cannot name a token or web admin account (`what`), or null when it can. */
+export function adminNameProblem(name: string, what: string): string | null {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) return `${what} is letters, digits, ".", "_" and "-", starting with a letter or digit`;
+  if (name.length > MAX_ADMIN_NAME) return `${what} is at most ${MAX_ADMIN_NAME} characters`;
   return null;
 }
 

@@ -1,12 +1,14 @@
 /**
  * `mailkeep admin token add|list|revoke`: the bearer tokens of the admin HTTP
- * API (web/admin/). A token is printed once, when it is made; the store keeps
+ * API (web/admin/); `mailkeep admin user add`: web admin accounts. A token is printed once, when it is made; the store keeps
  * only its SHA-256 (auth/api-token.ts says why that suffices).
  */
 import type { Command } from 'commander';
 import { parseExpiry } from '../auth/api-token.js';
+import { otpauthUri } from '../auth/totp.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
+import { readNewPassword } from './password-input.js';
 import { STORE_FLAGS, withAdministration } from './with-store.js';
 
 async function add(opts: Record<string, unknown>): Promise<void> {
@@ -46,6 +48,19 @@ async function revoke(name: string, opts: Record<string, unknown>): Promise<void
   process.stdout.write(`revoked token ${name}\n`);
 }
 
+async function addUser(name: string, opts: Record<string, unknown>): Promise<void> {
+  const config = configFromOptions(opts);
+  const password = await readNewPassword(opts.passwordStdin === true);
+  const secret = await withAdministration(config, (admin) => admin.addAdminUser(name, password));
+  const uri = otpauthUri(`mailkeep ${config.hostname}`, name, secret);
+  // Loaded here only: nothing else of the CLI needs the QR encoder.
+  const { toString: qr } = await import('qrcode');
+  const code = await qr(uri, { type: 'terminal', small: true, errorCorrectionLevel: 'M' });
+  process.stdout.write(
+    `created admin user ${name}; enrol its second factor (TOTP) now, this is shown only once:\n${uri}\n${code}\nSign in at /admin/ on the admin listener with the password and the app's 6-digit code.\n`,
+  );
+}
+
 /** Registers `admin` and its subcommands. */
 export function registerAdminCommands(program: Command): void {
   const admin = program.command('admin').description('administration of the admin HTTP API');
@@ -55,5 +70,12 @@ export function registerAdminCommands(program: Command): void {
     .option('--expires <when>', 'expiry: days (90d), hours (12h) or an ISO 8601 date; default: never')
     .action(add);
   withConfigOptions(token.command('list').description('list tokens: name, creation, expiry'), STORE_FLAGS).option('--json', 'print JSON').action(list);
+  const user = admin.command('user').description('web admin accounts (password and TOTP; separate from mail accounts)');
+  withConfigOptions(user.command('add').argument('<name>').description('create a web admin account and print its TOTP enrolment (otpauth URI and QR code)'), [
+    ...STORE_FLAGS,
+    'hostname',
+  ])
+    .option('--password-stdin', 'read the password from the first line of stdin')
+    .action(addUser);
   withConfigOptions(token.command('revoke').argument('<name>').description('revoke a token at once'), STORE_FLAGS).action(revoke);
 }

@@ -34,6 +34,7 @@ import { type AdminListener, startAdminListener } from '../web/admin/admin-liste
 import { registerAdminApi } from '../web/admin/api.js';
 import { serverReport } from '../web/admin/server-report.js';
 import { localSessionDirectory } from '../web/admin/session-directory.js';
+import { registerWebAdmin } from '../web/admin/ui/web-admin.js';
 import type { FastifyInstance } from 'fastify';
 import type { MailStore } from '../store/types.js';
 
@@ -179,7 +180,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const routes = (app: FastifyInstance, scheme: 'http' | 'https') =>
       registerAutoconfigRoutes(app, { config, store, log, scheme, signingPair: () => certificates.select(config.hostname) });
     web = await startWeb({ config, log, certificates, challenges, limiter, tlsFailures, refusals, routes });
-    // The admin listener; /metrics and the health checks (web/) join the admin API in `routes`.
+    // The admin listener; /metrics and the health checks (web/) join the admin API and the web admin in `routes`.
     const api = {
       store,
       sessions: localSessionDirectory(sessions),
@@ -188,7 +189,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       log,
       report: () => serverReport({ config, startedAt, ports: () => ports }),
     };
-    admin = await startAdminListener({ config, log, certificates, limiter, tlsFailures, refusals, routes: [(app) => registerAdminApi(app, api)] });
+    admin = await startAdminListener({
+      config,
+      log,
+      certificates,
+      limiter,
+      tlsFailures,
+      refusals,
+      routes: [(app) => registerAdminApi(app, api), (app) => registerWebAdmin(app, { ...api, secureCookies: config.adminTls })],
+    });
     if (config.acme.enabled) {
       // acme-client and its crypto stack load only when ACME is on: they cost start-up time otherwise.
       const { AcmeManager } = await import('../acme/manager.js');

@@ -1,6 +1,6 @@
 /**
  * The administration role of the store (AdminStore): API tokens for the
- * admin HTTP API, the audit log of administrative actions, and the reads the
+ * admin HTTP API, web admin accounts, the audit log of administrative actions, and the reads the
  * admin API pages through (accounts by name, the store's size). Installation-
  * wide like `aliases`: keyed by token name and audit id, not by account.
  */
@@ -42,7 +42,17 @@ export interface StorageSize {
   blobBytes: number;
 }
 
-/** Tokens, audit and the admin API's paged reads. */
+/** A web admin account (separate from mail accounts): password and TOTP second factor. */
+export interface AdminUser {
+  name: string;
+  /** auth/password.ts encoding. */
+  passwordHash: string;
+  /** Base32 TOTP secret (auth/totp.ts). */
+  totpSecret: string;
+  createdAt: Date;
+}
+
+/** Tokens, audit, web admin accounts and the admin API's paged reads. */
 export interface AdminStore {
   /** Stores a token's hash under a unique name; ALREADYEXISTS if the name (or, improbably, the hash) is taken. */
   addApiToken(name: string, tokenHash: string, expiresAt: Date | null): Promise<void>;
@@ -52,6 +62,9 @@ export interface AdminStore {
   listApiTokens(): Promise<ApiTokenInfo[]>;
   /** Deletes a token at once; NONEXISTENT if there is none of that name. */
   revokeApiToken(name: string): Promise<void>;
+  /** Creates a web admin account; ALREADYEXISTS if the name is taken. */
+  addAdminUser(name: string, passwordHash: string, totpSecret: string): Promise<void>;
+  findAdminUser(name: string): Promise<AdminUser | null>;
   recordAudit(entry: NewAuditEntry): Promise<void>;
   /** At most `limit` entries, newest first, with ids below `beforeId` (null: from the newest). */
   auditPage(beforeId: number | null, limit: number): Promise<AuditEntry[]>;

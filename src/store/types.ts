@@ -19,7 +19,7 @@ import type { MessageAnalysis } from '../mime/types.js';
 import type { AdminStore } from './admin-types.js';
 import type { AuthAttemptStore } from './auth-attempt-types.js';
 
-export type { AdminStore, ApiTokenInfo, AuditEntry, NewAuditEntry, StorageSize } from './admin-types.js';
+export type { AdminStore, AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry, StorageSize } from './admin-types.js';
 export type { AuthAttemptCounts, AuthAttemptKey, AuthAttemptOutcome, AuthAttemptStore, AuthAttemptWindows } from './auth-attempt-types.js';
 
 /** An account (a login). */

@@ -3,9 +3,12 @@
  * the audit log, and the admin API's paged account list and size (SQL in
  * ../shared/admin.ts, shared with SQLite).
  */
-import type { AdminStore, ApiTokenInfo, AuditEntry, NewAuditEntry, StorageSize } from '../admin-types.js';
+import type { AdminStore, AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry, StorageSize } from '../admin-types.js';
 import {
   ACCOUNT_PAGE_SQL,
+  ADMIN_USER_INSERT_SQL,
+  ADMIN_USER_SQL,
+  type AdminUserRow,
   AUDIT_INSERT_SQL,
   AUDIT_PAGE_SQL,
   type AuditRow,
@@ -18,6 +21,7 @@ import {
   TOKEN_INSERT_SQL,
   TOKENS_SQL,
   type TokenRow,
+  toAdminUser,
   toAuditEntry,
   tokenInsertParams,
   toTokenInfo,
@@ -50,6 +54,18 @@ export function withAdmin<B extends PgBase>(Base: B) {
     async revokeApiToken(name: string): Promise<void> {
       const res = storable(name) ? await this.pool.query(TOKEN_DELETE_SQL, [name]) : { rowCount: 0 };
       if (res.rowCount === 0) throw new StoreError('NONEXISTENT', 'no such token');
+    }
+
+    async addAdminUser(name: string, passwordHash: string, totpSecret: string): Promise<void> {
+      if (!storable(name)) throw new StoreError('CANNOT', 'invalid admin user name');
+      const row = await firstOf(this.pool, ADMIN_USER_INSERT_SQL, [name, passwordHash, totpSecret, Date.now()]);
+      if (row === undefined) throw new StoreError('ALREADYEXISTS', 'admin user exists');
+    }
+
+    async findAdminUser(name: string): Promise<AdminUser | null> {
+      if (!storable(name)) return null;
+      const row = await firstOf<AdminUserRow>(this.pool, ADMIN_USER_SQL, [name]);
+      return row ? toAdminUser(row) : null;
     }
 
     async recordAudit(entry: NewAuditEntry): Promise<void> {

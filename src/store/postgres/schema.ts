@@ -31,6 +31,7 @@
  *   SELECT create_reference_table('aliases');       -- looked up by address before the account is known
  *   SELECT create_reference_table('api_tokens');    -- the admin API's (installation-wide)
  *   SELECT create_reference_table('admin_audit');
+ *   SELECT create_reference_table('admin_users');
  *   SELECT create_distributed_table('blob_staging', 'stage_id');
  *   SELECT create_distributed_table('mailboxes', 'account_id');
  *   SELECT create_distributed_table('subscriptions', 'account_id', colocate_with => 'mailboxes');
@@ -292,7 +293,7 @@ const accountStates: PgMigration = `
   ALTER TABLE accounts ADD COLUMN last_login_address text;
 `;
 
-/** The admin API's tokens (their SHA-256 only) and the audit log (store/shared/admin.ts); times in epoch ms as in SQLite. */
+/** The admin API's tokens (their SHA-256 only), the web admin's accounts and the audit log (store/shared/admin.ts); times in epoch ms as in SQLite. */
 const adminTokensAndAudit: PgMigration = `
   CREATE TABLE api_tokens (
     name       text COLLATE "C" PRIMARY KEY,
@@ -308,6 +309,12 @@ const adminTokensAndAudit: PgMigration = `
     target   text,
     address  text NOT NULL,
     outcome  text NOT NULL
+  );
+  CREATE TABLE admin_users (
+    name          text COLLATE "C" PRIMARY KEY,  -- web admin accounts, apart from mail accounts
+    password_hash text NOT NULL,
+    totp_secret   text NOT NULL,                 -- base32 (RFC 6238)
+    created_at    bigint NOT NULL                -- epoch ms
   );
 `;
 

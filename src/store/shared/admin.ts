@@ -7,8 +7,9 @@
  * - api_tokens(name, token_hash, created_at, expires_at): the SHA-256 of each
  *   token (auth/api-token.ts says why a fast hash suffices), never the token.
  * - admin_audit(audit_id, at, actor, action, target, address, outcome).
+ * - admin_users(name, password_hash, totp_secret, created_at): the web admin's.
  */
-import type { ApiTokenInfo, AuditEntry, NewAuditEntry } from '../admin-types.js';
+import type { AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry } from '../admin-types.js';
 
 /** $1 name, $2 hash, $3 created, $4 expires; returns a row only when inserted. */
 export const TOKEN_INSERT_SQL =
@@ -16,6 +17,10 @@ export const TOKEN_INSERT_SQL =
 export const TOKEN_BY_HASH_SQL = 'SELECT name, created_at, expires_at FROM api_tokens WHERE token_hash = $1';
 export const TOKENS_SQL = 'SELECT name, created_at, expires_at FROM api_tokens ORDER BY name';
 export const TOKEN_DELETE_SQL = 'DELETE FROM api_tokens WHERE name = $1';
+
+export const ADMIN_USER_INSERT_SQL =
+  'INSERT INTO admin_users (name, password_hash, totp_secret, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING name';
+export const ADMIN_USER_SQL = 'SELECT * FROM admin_users WHERE name = $1';
 
 export const AUDIT_INSERT_SQL = 'INSERT INTO admin_audit (at, actor, action, target, address, outcome) VALUES ($1, $2, $3, $4, $5, $6)';
 /** $1 below this id, $2 limit. */
@@ -41,6 +46,19 @@ export interface AuditRow {
   target: string | null;
   address: string;
   outcome: string;
+}
+
+/** A row of admin_users. */
+export interface AdminUserRow {
+  name: string;
+  password_hash: string;
+  totp_secret: string;
+  created_at: number | string;
+}
+
+/** Reads an admin_users row. */
+export function toAdminUser(row: AdminUserRow): AdminUser {
+  return { name: row.name, passwordHash: row.password_hash, totpSecret: row.totp_secret, createdAt: new Date(Number(row.created_at)) };
 }
 
 /** Reads a token row. */

@@ -3,9 +3,12 @@
  * audit log, and the admin API's paged account list and size (SQL in
  * ../shared/admin.ts, shared with PostgreSQL).
  */
-import type { AdminStore, ApiTokenInfo, AuditEntry, NewAuditEntry, StorageSize } from '../admin-types.js';
+import type { AdminStore, AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry, StorageSize } from '../admin-types.js';
 import {
   ACCOUNT_PAGE_SQL,
+  ADMIN_USER_INSERT_SQL,
+  ADMIN_USER_SQL,
+  type AdminUserRow,
   AUDIT_INSERT_SQL,
   AUDIT_PAGE_SQL,
   type AuditRow,
@@ -18,6 +21,7 @@ import {
   TOKEN_INSERT_SQL,
   TOKENS_SQL,
   type TokenRow,
+  toAdminUser,
   toAuditEntry,
   tokenInsertParams,
   toTokenInfo,
@@ -53,6 +57,16 @@ export function withAdmin<B extends SqliteBase>(Base: B) {
 
     async revokeApiToken(name: string): Promise<void> {
       this.write(() => this.changedOne(this.sql.run(TOKEN_DELETE_SQL, [name]), 'token'));
+    }
+
+    async addAdminUser(name: string, passwordHash: string, totpSecret: string): Promise<void> {
+      const row = this.write(() => this.sql.get(ADMIN_USER_INSERT_SQL, [name, passwordHash, totpSecret, Date.now()]));
+      if (row === undefined) throw new StoreError('ALREADYEXISTS', 'admin user exists');
+    }
+
+    async findAdminUser(name: string): Promise<AdminUser | null> {
+      const row = this.sql.get<AdminUserRow>(ADMIN_USER_SQL, [name]);
+      return row ? toAdminUser(row) : null;
     }
 
     async recordAudit(entry: NewAuditEntry): Promise<void> {

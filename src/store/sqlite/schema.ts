@@ -14,7 +14,7 @@
  *   sweep, which runs across all accounts (like the blob GC).
  * - `auth_failures` and `auth_in_flight` (authAttempts) hold login-attempt
  *   counts keyed by client address and account name, which may name no account.
- * - `api_tokens` and `admin_audit` (adminTokensAndAudit) belong to the
+ * - `api_tokens`, `admin_users` and `admin_audit` (adminTokensAndAudit) belong to the
  *   installation's administration, not to an account.
  * - `aliases` (deliverySupport) is keyed by address, like accounts by name:
  *   LMTP looks an address up before it knows the account. On Citus it is a
@@ -373,8 +373,8 @@ const accountStates: Migration = (db) => {
 };
 
 /**
- * The admin API's tokens (their SHA-256 only) and the audit log of
- * administrative actions (store/shared/admin.ts). Installation-wide like
+ * The admin API's tokens (their SHA-256 only), the web admin's accounts and
+ * the audit log of administrative actions (store/shared/admin.ts). Installation-wide like
  * `aliases`: keyed by token name and audit id.
  */
 const adminTokensAndAudit: Migration = (db) => {
@@ -393,6 +393,12 @@ const adminTokensAndAudit: Migration = (db) => {
       target   TEXT,
       address  TEXT NOT NULL,
       outcome  TEXT NOT NULL
+    );
+    CREATE TABLE admin_users (
+      name          TEXT PRIMARY KEY,   -- web admin accounts, apart from mail accounts
+      password_hash TEXT NOT NULL,
+      totp_secret   TEXT NOT NULL,      -- base32 (RFC 6238)
+      created_at    INTEGER NOT NULL    -- epoch ms
     );
   `);
 };

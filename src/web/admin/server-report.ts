@@ -12,8 +12,11 @@ export interface ServerReportSource {
   ports(): Record<string, number>;
 }
 
+/** What GET /api/v1/server and the web admin's dashboard show. */
+export type ServerReport = Awaited<ReturnType<typeof serverReport>>;
+
 /** Builds the report now. */
-export async function serverReport(src: ServerReportSource): Promise<object> {
+export async function serverReport(src: ServerReportSource) {
   const { config } = src;
   return {
     version: packageVersion(),
