@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { connect } from 'node:tls';
 import { describe, test } from 'node:test';
+import { totpCode } from '../src/auth/totp.js';
 import { configSchema } from '../src/config/schema.js';
 import { addToken, callApi } from './helpers/admin-api.js';
 import { mailkeep } from './cli-helpers.js';
@@ -141,6 +142,39 @@ describe('admin listener', () => {
         ],
       );
       assert.match(audit[0]!.actor, /^cli:/);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('`mailkeep admin user add` prints the TOTP enrolment (otpauth URI and terminal QR code) once; the account signs in with it', async () => {
+    const srv = await startTestServer({ adminPort: await freePort(), hostname: 'mail.example.test' });
+    try {
+      const where = ['--data-dir', srv.dataDir, '--hostname', 'mail.example.test', ...(srv.config.store.url ? ['--store', srv.config.store.url] : [])];
+      const added = mailkeep(['admin', 'user', 'add', 'root', '--password-stdin', ...where], 'pw-root\n');
+      assert.equal(added.status, 0, added.stderr);
+      const uri = /otpauth:\/\/totp\/\S+/.exec(added.stdout)?.[0];
+      assert.ok(uri, added.stdout);
+      const url = new URL(uri);
+      assert.equal(decodeURIComponent(url.pathname), '/mailkeep mail.example.test:root');
+      const secret = url.searchParams.get('secret')!;
+      assert.match(secret, /^[A-Z2-7]{32}$/);
+      // The QR code is drawn with block characters.
+      assert.ok((added.stdout.match(/[▀▄█]/g) ?? []).length > 100);
+      assert.equal(mailkeep(['admin', 'user', 'add', 'root', '--password-stdin', ...where], 'other\n').status, 1);
+      assert.equal((await srv.server.store.findAdminUser('root'))?.totpSecret, secret);
+      // Mail accounts and admin accounts are apart.
+      assert.equal(await srv.server.store.findAccount('root'), null);
+      const base = `http://127.0.0.1:${srv.server.ports.admin}`;
+      const signIn = await fetch(`${base}/admin/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: base },
+        body: new URLSearchParams({ name: 'root', password: 'pw-root', code: totpCode(secret) }),
+        redirect: 'manual',
+      });
+      assert.equal(signIn.status, 303);
+      assert.equal(signIn.headers.get('location'), '/admin/');
+      assert.match(signIn.headers.get('set-cookie') ?? '', /mailkeep_admin=.*HttpOnly.*SameSite=Strict/i);
     } finally {
       await srv.stop();
     }
