@@ -44,6 +44,8 @@ const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action '
 const PAGE_SIZE = 50;
 /** Sessions shown at most on one page. */
 const MAX_SESSIONS_SHOWN = 1000;
+/** Sessions counted at most on the dashboard (above limits.max-connections' default). */
+const MAX_SESSIONS_COUNTED = 100_000;
 /** Notices come back in the query string: kept short. */
 const MAX_NOTICE = 200;
 
@@ -184,7 +186,7 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
       view('/', async () => {
         const [report, live, accounts, storage] = await Promise.all([
           deps.report(),
-          sessions.list({}, MAX_SESSIONS_SHOWN),
+          sessions.list({}, MAX_SESSIONS_COUNTED),
           store.accountPage(null, 1001, null),
           store.storageSize(),
         ]);
@@ -203,7 +205,7 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
 <table id="connections"><tr><th>protocol</th><th class="num">connections</th><th class="num">over TLS</th><th class="num">logged in</th></tr>
 ${[...byProtocol].map(([p, r]) => html`<tr><td>${p}</td><td class="num">${r.total}</td><td class="num">${r.tls}</td><td class="num">${r.users}</td></tr>`)}
 </table>
-<p>Logged in now: ${[...new Set(live.flatMap((s) => (s.user ? [s.user.name] : [])))].join(', ') || 'nobody'}</p>
+<p>Logged in now: ${loggedIn(live)}</p>
 <h2>Server</h2>
 <table><tr><td>version</td><td>${report.version}</td></tr><tr><td>up since</td><td>${when(report.startedAt)} (${Math.floor(report.uptimeSeconds / 60)} min)</td></tr>
 <tr><td>accounts</td><td>${accounts.length > 1000 ? 'over 1000' : accounts.length}</td></tr>
@@ -358,6 +360,17 @@ ${next ? html`<p><a href="/admin/audit?cursor=${next}">Older</a></p>` : ''}`,
     },
     { prefix: '/admin' },
   );
+}
+
+/** Names shown at most in the dashboard's "logged in now". */
+const MAX_NAMES_SHOWN = 50;
+
+/** The distinct users of the sessions, the first few by name. */
+function loggedIn(list: Awaited<ReturnType<SessionDirectory['list']>>): string {
+  const names = [...new Set(list.flatMap((s) => (s.user ? [s.user.name] : [])))].sort();
+  if (names.length === 0) return 'nobody';
+  const more = names.length > MAX_NAMES_SHOWN ? ` and ${names.length - MAX_NAMES_SHOWN} more` : '';
+  return names.slice(0, MAX_NAMES_SHOWN).join(', ') + more;
 }
 
 /** Live sessions as a table, each with a kick button. */
