@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 const PREFIX = 'mk_';
 const TOKEN_BYTES = 32;
 /** Longest token or web admin account name, in characters. */
-export const MAX_ADMIN_NAME = 64;
+const MAX_ADMIN_NAME = 64;
 /** Longest Authorization header value looked at: a token is 46 characters. */
 const MAX_BEARER = 256;
 /** Tokens that never expire are allowed; an expiry further out than this is a typo. */
