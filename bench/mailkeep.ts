@@ -110,6 +110,8 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
     '0',
     '--https-port',
     '0',
+    '--admin-port',
+    '0',
     '--lmtp-port',
     String(lmtpPort ?? 0),
   ];

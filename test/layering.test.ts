@@ -26,7 +26,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   imap: ['net', 'mail', 'search', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
   pop3: ['net', 'mail', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
   lmtp: ['net', 'mail', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
-  web: ['acme', 'net', 'config', 'log'],
+  web: ['acme', 'net', 'auth', 'store', 'config', 'log'],
   acme: ['net', 'config', 'log', 'process-alive'],
   autoconfig: ['mail', 'store', 'net', 'config', 'log', 'ids'],
   net: ['auth', 'config', 'log', 'ids'],

@@ -11,7 +11,7 @@ import { isLive } from '../store/app-password-types.js';
 import { type AppPassword, StoreError } from '../store/types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
-import { requireAccount, STORE_FLAGS, withStore } from './with-store.js';
+import { STORE_FLAGS, withAdministration } from './with-store.js';
 
 /** Longest app password name. */
 const MAX_NAME_LENGTH = 64;
@@ -33,8 +33,8 @@ async function add(user: string, opts: Record<string, unknown>): Promise<void> {
   if (opts.expires !== undefined && expiresAt === null) {
     throw new CliError('--expires takes a duration (90d, 12h, 30m, 2w) or a future date (2027-01-31), at most ten years ahead', EXIT_USAGE);
   }
-  const { password, entry } = await withStore(config, async (store) => {
-    const account = await requireAccount(store, user);
+  const { password, entry } = await withAdministration(config, async (admin, store) => {
+    const account = await admin.account(user);
     const taken = new Set((await store.listAppPasswords(account.id)).map((p) => p.lookup));
     const generated = generateAppPassword(taken);
     const hash = await hashPassword(generated.password, passwordHashing(config));
@@ -68,7 +68,7 @@ function describe(p: AppPassword, now: Date) {
 
 async function list(user: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
-  const entries = await withStore(config, async (store) => store.listAppPasswords((await requireAccount(store, user)).id));
+  const entries = await withAdministration(config, async (admin, store) => store.listAppPasswords((await admin.account(user)).id));
   const now = new Date();
   const shown = entries.map((p) => describe(p, now));
   if (opts.json === true) {
@@ -106,8 +106,8 @@ async function list(user: string, opts: Record<string, unknown>): Promise<void> 
 
 async function revoke(user: string, name: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
-  const revoked = await withStore(config, async (store) => {
-    const account = await requireAccount(store, user);
+  const revoked = await withAdministration(config, async (admin, store) => {
+    const account = await admin.account(user);
     try {
       return await store.revokeAppPassword(account.id, name, new Date(), APP_PASSWORD_LIMITS);
     } catch (err) {

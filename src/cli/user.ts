@@ -5,55 +5,38 @@
  * processes sharing one database.
  */
 import type { Command } from 'commander';
-import { accountNameProblem } from '../auth/account-name.js';
-import { hashPassword, passwordHashing } from '../auth/password.js';
+import { checkAccountName } from '../auth/administration.js';
 import { switchWord } from '../config/schema.js';
-import { StoreError } from '../store/types.js';
 import { registerAppPasswordCommands } from './app-password.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
 import { readNewPassword } from './password-input.js';
-import { requireAccount, STORE_FLAGS, withStore } from './with-store.js';
-
-function checkName(name: string): void {
-  const problem = accountNameProblem(name);
-  if (problem !== null) throw new CliError(`invalid user name: ${problem}`, EXIT_USAGE);
-}
+import { STORE_FLAGS, withAdministration, withStore } from './with-store.js';
 
 async function add(name: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
-  checkName(name);
-  await withStore(config, async (store) => {
-    const exists = (): CliError => new CliError(`user already exists: ${name}`);
+  await withAdministration(config, async (admin, store) => {
+    checkAccountName(name);
     // Checked before asking, so nobody types a password in vain; createAccount still settles races.
-    if (await store.findAccount(name)) throw exists();
-    const hash = await hashPassword(await readNewPassword(opts.passwordStdin === true), passwordHashing(config));
-    try {
-      await store.createAccount(name, hash);
-    } catch (err) {
-      if (err instanceof StoreError && err.code === 'ALREADYEXISTS') throw exists();
-      throw err;
-    }
+    if (await store.findAccount(name)) throw new CliError(`user already exists: ${name}`);
+    await admin.createAccount(name, await readNewPassword(opts.passwordStdin === true));
   });
   process.stdout.write(`created user ${name}\n`);
 }
 
 async function passwd(name: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
-  await withStore(config, async (store) => {
-    const account = await requireAccount(store, name);
+  await withAdministration(config, async (admin) => {
     // Asked only once the account is known to exist, so nobody types a password in vain.
-    await store.setPasswordHash(account.id, await hashPassword(await readNewPassword(opts.passwordStdin === true), passwordHashing(config)));
+    await admin.account(name);
+    await admin.setPassword(name, await readNewPassword(opts.passwordStdin === true));
   });
   process.stdout.write(`changed the password of ${name}\n`);
 }
 
 async function del(name: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
-  await withStore(config, async (store) => {
-    const account = await requireAccount(store, name);
-    await store.deleteAccount(account.id);
-  });
+  await withAdministration(config, (admin) => admin.deleteAccount(name));
   process.stdout.write(`deleted user ${name} and all their mail\n`);
 }
 
@@ -79,11 +62,10 @@ async function set(name: string, opts: Record<string, unknown>): Promise<void> {
   if (disabled === undefined && requireAppPasswords === undefined) {
     throw new CliError('nothing to set: give --disabled on|off or --require-app-passwords on|off', EXIT_USAGE);
   }
-  await withStore(config, async (store) => {
-    const account = await requireAccount(store, name);
+  await withAdministration(config, async (admin) => {
     // Each change reaches running servers, which end the sessions it no longer allows (server/credential-revocation.ts).
-    if (disabled !== undefined) await store.setDisabled(account.id, disabled);
-    if (requireAppPasswords !== undefined) await store.setRequireAppPasswords(account.id, requireAppPasswords);
+    if (disabled !== undefined) await admin.setDisabled(name, disabled);
+    if (requireAppPasswords !== undefined) await admin.setRequireAppPasswords(name, requireAppPasswords);
   });
   if (disabled !== undefined) process.stdout.write(`${disabled ? 'disabled' : 'enabled'} user ${name}\n`);
   if (requireAppPasswords !== undefined) {
@@ -95,7 +77,7 @@ async function set(name: string, opts: Record<string, unknown>): Promise<void> {
 
 async function show(name: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
-  const account = await withStore(config, (store) => requireAccount(store, name));
+  const account = await withAdministration(config, (admin) => admin.account(name));
   const last = account.lastLogin;
   const shown = {
     name: account.name,

@@ -170,6 +170,12 @@ const issuerUrl = z.string({ error: ISSUER_ERROR }).trim().refine(isIssuerUrl, {
 /** pino's level names, most to least severe, plus 'silent'. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** Whether a listen address reaches only this machine: 127.0.0.0/8, ::1, localhost. */
+function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
 /** The whole configuration; parse `{}` to get the defaults. */
 export const configSchema = z
   .object({
@@ -190,6 +196,12 @@ export const configSchema = z
     httpPort: port(80),
     /** HTTPS with the certificates of the mail ports; also where tls-alpn-01 challenges are answered (RFC 8737). */
     httpsPort: port(443),
+    /** The admin HTTP API (web/admin/): its own listener; 0 disables it. */
+    adminPort: port(8010),
+    /** Loopback unless told otherwise; any other address requires admin-tls. */
+    adminHost: text('a host name or IP address').default('127.0.0.1'),
+    /** Serve the admin listener over TLS with the certificates of the mail ports (required beyond loopback). */
+    adminTls: bool().default(false),
     /** LMTP has no authentication, so it binds to loopback unless told otherwise (RFC 2033 §1). */
     lmtpHost: text('a host name or IP address').default('127.0.0.1'),
     /** PEM files; when both are null a self-signed pair is generated under dataDir/tls. */
@@ -452,6 +464,15 @@ export const configSchema = z
     if ((c.oauth.clientId === null) !== (c.oauth.clientSecretFile === null)) {
       const [given, missing] = c.oauth.clientId !== null ? ['clientId', 'client-secret-file'] : ['clientSecretFile', 'client-id'];
       ctx.addIssue({ code: 'custom', path: ['oauth', given], message: `oauth.${missing} must be set as well`, params: { showValue: false } });
+    }
+    // Bearer tokens and account changes must not cross a network in clear text.
+    if (c.adminPort !== 0 && !c.adminTls && !isLoopbackHost(c.adminHost)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['adminHost'],
+        message:
+          'the admin API is served beyond loopback only over TLS: set admin-tls = true (it uses the TLS certificates of the mail ports) or admin-host = 127.0.0.1',
+      });
     }
     // Without trusted proxies a PROXY listener would refuse everyone: say so rather than start a useless listener.
     if (c.proxy.listeners.length > 0 && c.proxy.trusted.length === 0) {

@@ -8,6 +8,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { CredentialCache } from '../auth/credential-cache.js';
+import { passwordHashing } from '../auth/password.js';
 import { createThrottle } from '../auth/throttle.js';
 import { createOAuthVerifier } from '../auth/oauth/token-verifier.js';
 import { CredentialRevocation } from './credential-revocation.js';
@@ -32,6 +33,11 @@ import { AcmeChallenges } from '../acme/challenges.js';
 import type { AcmeManager } from '../acme/manager.js';
 import { startWeb, type Web } from '../web/web.js';
 import { registerAutoconfigRoutes } from '../autoconfig/routes.js';
+import { type AdminListener, startAdminListener } from '../web/admin/admin-listener.js';
+import { registerAdminApi } from '../web/admin/api.js';
+import { serverReport } from '../web/admin/server-report.js';
+import { localSessionDirectory } from '../web/admin/session-directory.js';
+import { registerWebAdmin } from '../web/admin/ui/web-admin.js';
 import type { FastifyInstance } from 'fastify';
 import type { MailStore } from '../store/types.js';
 
@@ -53,6 +59,8 @@ export interface RunningServer {
   web: Web;
   /** ACME, when enabled and this process holds the data dir's ACME lock. */
   acme: AcmeManager | null;
+  /** The admin listener (admin API), or null when admin-port is 0. */
+  admin: AdminListener | null;
 }
 
 /** How long shutdown waits for sessions to finish their current command. */
@@ -60,6 +68,7 @@ const SHUTDOWN_GRACE_MS = 5000;
 
 /** Starts every configured listener on one store. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const startedAt = Date.now();
   const store = await openStore({
     dataDir: config.dataDir,
     url: config.store.url,
@@ -130,7 +139,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const listeners: Listener[] = [];
   const challenges = new AcmeChallenges();
   let web: Web | undefined;
+  let admin: AdminListener | null = null;
   let acme: AcmeManager | null = null;
+  const ports: Record<string, number> = {};
   try {
     for (const spec of [
       { name: 'imap', port: config.imapPort, setting: 'imap-port', implicitTls: false, pop3: false },
@@ -187,6 +198,24 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const routes = (app: FastifyInstance, scheme: 'http' | 'https') =>
       registerAutoconfigRoutes(app, { config, store, log, scheme, signingPair: () => certificates.select(config.hostname) });
     web = await startWeb({ config, log, certificates, challenges, limiter, tlsFailures, refusals, routes });
+    // The admin listener; /metrics and the health checks (web/) join the admin API and the web admin in `routes`.
+    const api = {
+      store,
+      sessions: localSessionDirectory(sessions),
+      throttle,
+      hashing: passwordHashing(config),
+      log,
+      report: () => serverReport({ config, startedAt, ports: () => ports }),
+    };
+    admin = await startAdminListener({
+      config,
+      log,
+      certificates,
+      limiter,
+      tlsFailures,
+      refusals,
+      routes: [(app) => registerAdminApi(app, api), (app) => registerWebAdmin(app, { ...api, secureCookies: config.adminTls })],
+    });
     if (config.acme.enabled) {
       // acme-client and its crypto stack load only when ACME is on: they cost start-up time otherwise.
       const { AcmeManager } = await import('../acme/manager.js');
@@ -195,14 +224,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   } catch (e) {
     await Promise.all(listeners.map((l) => l.close()));
     await web?.close();
+    await admin?.close();
     certificates.close();
     await store.close();
     throw e;
   }
   listeners.push(...web.listeners);
 
-  const ports: Record<string, number> = {};
-  for (const l of listeners) ports[l.name] = l.port;
+  for (const l of [...listeners, ...(admin?.listener ? [admin.listener] : [])]) ports[l.name] = l.port;
   log.info({ ports, dataDir: config.dataDir }, 'mailkeep started');
 
   let stopping: Promise<void> | null = null;
@@ -214,10 +243,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     sessions,
     web: web as Web,
     acme,
+    admin,
     stop(reason = 'Server shutting down') {
       stopping ??= (async () => {
         await Promise.all(listeners.map((l) => l.close()));
-        await Promise.all([web?.close(), acme?.stop()]);
+        await Promise.all([web?.close(), admin?.close(), acme?.stop()]);
         certificates.close();
         sessions.shutdownAll(reason);
         const deadline = Date.now() + SHUTDOWN_GRACE_MS;

@@ -16,9 +16,11 @@ import type { Readable } from 'node:stream';
 import type { ChangeBus } from '../events/change-bus.js';
 import type { AccountId, MailboxId, ModSeq, Uid } from '../ids.js';
 import type { MessageAnalysis } from '../mime/types.js';
+import type { AdminStore } from './admin-types.js';
 import type { AppPassword, AppPasswordStore } from './app-password-types.js';
 import type { AuthAttemptStore } from './auth-attempt-types.js';
 
+export type { AdminStore, AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry, StorageSize } from './admin-types.js';
 export type { AppPassword, AppPasswordLimits, AppPasswordStore, NewAppPassword } from './app-password-types.js';
 export type { AuthAttemptCounts, AuthAttemptKey, AuthAttemptOutcome, AuthAttemptStore, AuthAttemptWindows } from './auth-attempt-types.js';
 
@@ -509,6 +511,7 @@ export interface DumpStore {
 export interface MailStore
   extends StoreLifecycle,
     AccountStore,
+    AdminStore,
     AuthAttemptStore,
     AppPasswordStore,
     MailboxStore,

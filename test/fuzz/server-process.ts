@@ -103,6 +103,8 @@ async function spawnServer(dataDir: string, configFile: string): Promise<ServerU
     '0',
     '--https-port',
     '0',
+    '--admin-port',
+    '0',
     '--lmtp-port',
     String(lmtpPort),
     '--log-level',

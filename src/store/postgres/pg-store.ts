@@ -16,6 +16,7 @@ import { withMetadata } from './metadata.js';
 import { migratePg } from './schema.js';
 import { withAccounts } from './accounts.js';
 import { withAppPasswords } from './app-passwords.js';
+import { withAdmin } from './admin.js';
 import { withAuthAttempts } from './auth-attempts.js';
 import { PgCore, type PgStoreOptions } from './core.js';
 import { withDump } from './dump.js';
@@ -25,7 +26,7 @@ import { withMessages } from './messages.js';
 
 /** The PostgreSQL MailStore: every role over one core. Create it with openPgStore(). */
 export class PgStore
-  extends withDump(withImport(withMetadata(withMessages(withMailboxes(withAppPasswords(withAuthAttempts(withAccounts(PgCore))))))))
+  extends withDump(withImport(withMetadata(withMessages(withMailboxes(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(PgCore)))))))))
   implements MailStore
 {
   /** Wraps a pool on a migrated database; use openPgStore(). */

@@ -29,6 +29,9 @@
  *   SELECT create_reference_table('counters');      -- installation-wide UIDVALIDITY allocator
  *   SELECT create_reference_table('blobs');         -- shared by all accounts (see below)
  *   SELECT create_reference_table('aliases');       -- looked up by address before the account is known
+ *   SELECT create_reference_table('api_tokens');    -- the admin API's (installation-wide)
+ *   SELECT create_reference_table('admin_audit');
+ *   SELECT create_reference_table('admin_users');
  *   SELECT create_distributed_table('blob_staging', 'stage_id');
  *   SELECT create_distributed_table('mailboxes', 'account_id');
  *   SELECT create_distributed_table('subscriptions', 'account_id', colocate_with => 'mailboxes');
@@ -317,6 +320,31 @@ const appPasswordsAndRequirement: PgMigration = `
   CREATE UNIQUE INDEX app_passwords_live_name ON app_passwords (account_id, name_key) WHERE revoked_at IS NULL;
 `;
 
+/** The admin API's tokens (their SHA-256 only), the web admin's accounts and the audit log (store/shared/admin.ts); times in epoch ms as in SQLite. */
+const adminTokensAndAudit: PgMigration = `
+  CREATE TABLE api_tokens (
+    name       text COLLATE "C" PRIMARY KEY,
+    token_hash text COLLATE "C" NOT NULL UNIQUE,  -- lower-case hex SHA-256 of the token
+    created_at bigint NOT NULL,                   -- epoch ms
+    expires_at bigint                             -- epoch ms; NULL: never
+  );
+  CREATE TABLE admin_audit (
+    audit_id bigserial PRIMARY KEY,  -- the paging cursor
+    at       bigint NOT NULL,        -- epoch ms
+    actor    text NOT NULL,
+    action   text NOT NULL,
+    target   text,
+    address  text NOT NULL,
+    outcome  text NOT NULL
+  );
+  CREATE TABLE admin_users (
+    name          text COLLATE "C" PRIMARY KEY,  -- web admin accounts, apart from mail accounts
+    password_hash text NOT NULL,
+    totp_secret   text NOT NULL,                 -- base32 (RFC 6238)
+    created_at    bigint NOT NULL                -- epoch ms
+  );
+`;
+
 /** Every migration in order; mailkeep_schema.version says how many have run. */
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   initialSchema,
@@ -326,6 +354,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   authAttempts,
   accountStates,
   appPasswordsAndRequirement,
+  adminTokensAndAudit,
 ];
 
 /** Serializes migrations of one database across nodes (an arbitrary constant: 'mkschema'). */
