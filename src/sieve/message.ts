@@ -1,0 +1,183 @@
+/**
+ * The message as a Sieve script sees it: header fields (decoded for
+ * comparison, RFC 5228 §2.7.2: MIME encoded words decoded, unfolded,
+ * leading and trailing white space removed), addresses, the body for the
+ * body test (RFC 5173) and the size. editheader (RFC 5293) changes the
+ * header view that later tests and actions see; unchanged fields keep their
+ * bytes exactly and the body is never copied.
+ */
+import { parseAddressList } from '../mime/address.js';
+import { analyzeMessage, decodeCharset, decodeHeaderValue, decodeTransferEncoding, type PartIndex } from '../mime/index.js';
+import type { SieveLimits } from './limits.js';
+
+/** One header field: its raw bytes as stored (or as added), name and raw value. */
+interface Field {
+  lname: string;
+  name: string;
+  raw: Buffer;
+  value: Buffer;
+}
+
+/** The envelope of this delivery (RFC 5228 §5.4): the return path ("" for <>) and the recipient. */
+export interface SieveEnvelope {
+  from: string;
+  to: string;
+}
+
+/** One mailbox of an address header, as local part and domain. */
+export interface MailAddress {
+  local: string;
+  domain: string;
+}
+
+const FIELD_NAME = /^[!-9;-~]+$/;
+
+/** Splits a header block into field blocks with their exact bytes (continuation lines included). */
+function splitFields(header: Buffer, max: number): Field[] {
+  const out: Field[] = [];
+  let pos = 0;
+  while (pos < header.length && out.length < max) {
+    let end = pos;
+    do {
+      const lf = header.indexOf(0x0a, end);
+      end = lf < 0 ? header.length : lf + 1;
+    } while (end < header.length && (header[end] === 0x20 || header[end] === 0x09));
+    const raw = header.subarray(pos, end);
+    pos = end;
+    const colon = raw.indexOf(0x3a);
+    if (colon <= 0) continue;
+    const name = raw.subarray(0, colon).toString('latin1').trimEnd();
+    let v = colon + 1;
+    while (raw[v] === 0x20 || raw[v] === 0x09) v++;
+    out.push({ lname: name.toLowerCase(), name, raw, value: raw.subarray(v) });
+  }
+  return out;
+}
+
+/** The decoded, unfolded, trimmed text of a raw header value. */
+function decodeValue(value: Buffer): string {
+  return decodeHeaderValue(value).replace(/\r?\n/g, '').trim();
+}
+
+// RFC 2047 §4.1: a value with non-ASCII text is written as one B encoded word
+function encodeValue(value: string): string {
+  return /^[\x20-\x7e\t]*$/.test(value) ? value : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+}
+
+/** The message view a run reads and editheader changes. */
+export class SieveMessage {
+  private fields: Field[];
+  private readonly body: Buffer;
+  private parts: PartIndex | null = null;
+  /** True once editheader changed the header. */
+  edited = false;
+
+  constructor(
+    private readonly bytes: Buffer,
+    private readonly limits: SieveLimits,
+  ) {
+    let split = bytes.indexOf('\r\n\r\n');
+    let sep = 4;
+    const lf = bytes.indexOf('\n\n');
+    if (lf >= 0 && (split < 0 || lf < split)) {
+      split = lf;
+      sep = 2;
+    }
+    const headerEnd = split < 0 ? bytes.length : split + sep - (sep === 4 ? 2 : 1);
+    this.fields = splitFields(bytes.subarray(0, headerEnd), limits.maxHeaderFields);
+    this.body = split < 0 ? Buffer.alloc(0) : bytes.subarray(headerEnd);
+  }
+
+  /** The message size in octets (RFC 5228 §5.9), before any header edit. */
+  get size(): number {
+    return this.bytes.length;
+  }
+
+  /** Decoded values of every field with this name, in order. */
+  values(name: string): string[] {
+    const l = name.toLowerCase();
+    return this.fields.filter((f) => f.lname === l).map((f) => decodeValue(f.value));
+  }
+
+  /** Raw (undecoded) values of every field with this name, for address parsing. */
+  rawValues(name: string): Buffer[] {
+    const l = name.toLowerCase();
+    return this.fields.filter((f) => f.lname === l).map((f) => f.value);
+  }
+
+  /** Addresses of one raw header value; group markers and empty groups give nothing. */
+  static addresses(raw: Buffer, max: number): MailAddress[] {
+    return parseAddressList(raw, max)
+      .filter((a) => a.mailbox !== null && a.domain !== null)
+      .map((a) => ({ local: (a.mailbox as Buffer).toString('utf8'), domain: (a.domain as Buffer).toString('utf8') }));
+  }
+
+  /** RFC 5293 §4 addheader: at the top, or at the end with :last. */
+  addHeader(name: string, value: string, last: boolean): void {
+    const raw = Buffer.from(`${name}: ${encodeValue(value)}\r\n`, 'utf8');
+    const f: Field = { lname: name.toLowerCase(), name, raw, value: raw.subarray(name.length + 2, raw.length - 2) };
+    this.fields = last ? [...this.fields, f] : [f, ...this.fields];
+    this.edited = true;
+  }
+
+  /** RFC 5293 §5 deleteheader: removes the fields with this name the predicate selects (by 1-based occurrence and decoded value). */
+  deleteHeader(name: string, select: (occurrence: number, count: number, value: string) => boolean): void {
+    const l = name.toLowerCase();
+    const count = this.fields.filter((f) => f.lname === l).length;
+    let n = 0;
+    const kept = this.fields.filter((f) => f.lname !== l || !select(++n, count, decodeValue(f.value)));
+    if (kept.length !== this.fields.length) this.edited = true;
+    this.fields = kept;
+  }
+
+  /** The current header block (with the blank line that ends it), for actions taken after an edit. */
+  headerBytes(): Buffer {
+    return Buffer.concat([...this.fields.map((f) => f.raw), Buffer.from('\r\n')]);
+  }
+
+  /** RFC 5173 :raw: the undecoded body. */
+  rawBody(): string {
+    return this.body.subarray(0, this.limits.maxBodyBytes).toString('utf8');
+  }
+
+  /**
+   * RFC 5173 §5.2 :content: decoded leaf parts whose type matches one of
+   * `types` ("" every part, "text" every text/* part, "text/plain" exactly).
+   * :text (§5.3) is `textParts`.
+   */
+  contentParts(types: readonly string[]): string[] {
+    if (this.parts === null) this.parts = analyzeMessage(this.bytes).root;
+    const out: string[] = [];
+    let budget = this.limits.maxBodyBytes;
+    const want = types.map((t) => t.toLowerCase());
+    const visit = (p: PartIndex): void => {
+      const type = `${p.type}/${p.subtype}`;
+      const hit = want.some((w) => w === '' || w === p.type || w === type);
+      if (p.parts !== undefined && p.type === 'multipart') {
+        for (const c of p.parts) visit(c);
+        return;
+      }
+      if (p.parts !== undefined && p.type === 'message' && !hit) {
+        for (const c of p.parts) visit(c);
+        return;
+      }
+      if (!hit || budget <= 0) return;
+      const raw = this.bytes.subarray(p.bs, Math.min(p.be, p.bs + budget));
+      budget -= raw.length;
+      const decoded = decodeTransferEncoding(p.encoding, raw) ?? raw;
+      out.push(p.type === 'text' ? decodeCharset(decoded, p.charset) : decoded.toString('latin1'));
+    };
+    visit(this.parts);
+    return out;
+  }
+
+  /** RFC 5173 §5.3 :text: the text of the text/* parts, HTML reduced to its text. */
+  textParts(): string[] {
+    return this.contentParts(['text']).map((t) => (/<[a-z!/]/i.test(t) && /<\/?(html|body|p|div|br)\b/i.test(t) ? t.replace(/<[^>]*>/g, ' ') : t));
+  }
+
+  /** Is this a field name editheader may use (RFC 5322 §3.6.8 ftext)? */
+  static validFieldName(name: string): boolean {
+    return FIELD_NAME.test(name);
+  }
+}
