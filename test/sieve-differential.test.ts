@@ -1,0 +1,68 @@
+/**
+ * Differential test against Pigeonhole (the reference Sieve implementation):
+ * every case of helpers/sieve-cases.ts runs in mailkeep's runner and its
+ * normalized actions (folders, flags, redirects, rejects, vacation
+ * decisions, duplicate tracking, compile-error lines, run-time errors) must
+ * equal what sieve-test recorded in fixtures/sieve/pigeonhole.json
+ * (re-record with `node dist/test/sieve-record.js`). With
+ * MAILKEEP_SIEVE_LIVE=1 and sieve-test installed, Pigeonhole also runs live.
+ * Cases that differ on purpose are listed in DIFFERENT with the rule that
+ * justifies mailkeep's answer; the test checks they still differ, so the
+ * list cannot go stale.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { parseSieve, runSieve, type SieveContext } from '../src/sieve/index.js';
+import { DEFAULT_ENVELOPE, EXISTING_MAILBOXES, FIXTURES, SIEVE_CASES, type SieveCase, SPAM_HEADER } from './helpers/sieve-cases.js';
+import { normalizeActions } from './helpers/sieve-normalize.js';
+import { pigeonholeAvailable, runPigeonhole } from './helpers/sieve-pigeonhole.js';
+
+const recorded = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'sieve', 'pigeonhole.json'), 'utf8')) as Record<string, string[]>;
+
+/** Cases where mailkeep answers differently on purpose, with the justification. */
+const DIFFERENT: Record<string, string> = {};
+
+function context(c: SieveCase): SieveContext {
+  return {
+    envelope: c.envelope ?? DEFAULT_ENVELOPE,
+    userAddresses: [],
+    mailboxExists: (name) => EXISTING_MAILBOXES.includes(name),
+    duplicateSeen: () => false,
+    vacationAlreadySent: () => false,
+    includeScript: (name, location) => c.includes?.[location]?.[name] ?? null,
+    scores: { spam: SPAM_HEADER },
+    zoneMinutes: 0,
+  };
+}
+
+/** Runs one case in mailkeep: compile errors as "compile-error line=N", else the normalized actions. */
+async function ours(c: SieveCase): Promise<string[]> {
+  const parsed = parseSieve(c.script);
+  if (!parsed.ok) return [`compile-error line=${parsed.errors[0]?.line}`];
+  return normalizeActions(await runSieve(parsed.script, fs.readFileSync(path.join(FIXTURES, c.message)), context(c)));
+}
+
+test('the corpus has at least 100 cases and every case is recorded', () => {
+  assert.ok(SIEVE_CASES.length >= 100);
+  assert.equal(new Set(SIEVE_CASES.map((c) => c.name)).size, SIEVE_CASES.length, 'case names are unique');
+  for (const c of SIEVE_CASES) assert.ok(recorded[c.name] !== undefined, `no recorded result for "${c.name}": run node dist/test/sieve-record.js`);
+});
+
+test('mailkeep gives the same actions as Pigeonhole (recorded)', async () => {
+  const mismatches: string[] = [];
+  for (const c of SIEVE_CASES) {
+    const want = recorded[c.name] as string[];
+    const got = await ours(c);
+    const same = JSON.stringify(got) === JSON.stringify(want);
+    if (c.name in DIFFERENT) {
+      if (same) mismatches.push(`"${c.name}" is listed as different but now agrees: remove it from DIFFERENT`);
+    } else if (!same) mismatches.push(`"${c.name}" (${c.message}):\n  pigeonhole ${JSON.stringify(want)}\n  mailkeep   ${JSON.stringify(got)}`);
+  }
+  assert.deepEqual(mismatches, []);
+});
+
+test('the recording still matches a live sieve-test', { skip: process.env.MAILKEEP_SIEVE_LIVE !== '1' || !pigeonholeAvailable() }, () => {
+  for (const c of SIEVE_CASES) assert.deepEqual(runPigeonhole(c), recorded[c.name], c.name);
+});
