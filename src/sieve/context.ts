@@ -3,6 +3,7 @@
  * so the runner itself does no I/O. Every method may answer synchronously or
  * with a promise.
  */
+import type { PartIndex } from '../mime/index.js';
 import type { SieveEnvelope } from './message.js';
 
 /** The spamtest/virustest sources (RFC 5235): header names from the configuration. */
@@ -35,6 +36,8 @@ export interface SieveContext {
   now?: Date;
   /** The local zone in minutes east of UTC for date tests (RFC 5260 §4.1; default: the process's zone). */
   zoneMinutes?: number;
+  /** The message's part tree when the caller already analyzed it (ingestion does); else the body test analyzes on first use. */
+  parts?: PartIndex;
   /** RFC 5230 §4.1 / RFC 6131: default, shortest and longest reply period in seconds. */
   vacationPeriod?: { default: number; min: number; max: number };
 }

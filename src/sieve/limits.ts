@@ -50,7 +50,7 @@ export const DEFAULT_SIEVE_LIMITS: Readonly<SieveLimits> = {
   maxIncludeDepth: 10,
   maxIncludes: 32,
   maxSteps: 100_000,
-  maxRunMs: 2000,
+  maxRunMs: 5000,
   maxRegexPattern: 512,
   maxMatchSubject: 64 * 1024,
   maxBodyBytes: 1024 * 1024,

@@ -16,6 +16,8 @@ interface Field {
   name: string;
   raw: Buffer;
   value: Buffer;
+  /** The decoded value, computed on first use: a script may test one field many times. */
+  decoded?: string;
 }
 
 /** The envelope of this delivery (RFC 5228 §5.4): the return path ("" for <>) and the recipient. */
@@ -75,7 +77,9 @@ export class SieveMessage {
   constructor(
     private readonly bytes: Buffer,
     private readonly limits: SieveLimits,
+    parts?: PartIndex,
   ) {
+    this.parts = parts ?? null;
     let split = bytes.indexOf('\r\n\r\n');
     let sep = 4;
     const lf = bytes.indexOf('\n\n');
@@ -96,7 +100,7 @@ export class SieveMessage {
   /** Decoded values of every field with this name, in order. */
   values(name: string): string[] {
     const l = name.toLowerCase();
-    return this.fields.filter((f) => f.lname === l).map((f) => decodeValue(f.value));
+    return this.fields.filter((f) => f.lname === l).map((f) => (f.decoded ??= decodeValue(f.value)));
   }
 
   /** Raw (undecoded) values of every field with this name, for address parsing. */
@@ -125,7 +129,7 @@ export class SieveMessage {
     const l = name.toLowerCase();
     const count = this.fields.filter((f) => f.lname === l).length;
     let n = 0;
-    const kept = this.fields.filter((f) => f.lname !== l || !select(++n, count, decodeValue(f.value)));
+    const kept = this.fields.filter((f) => f.lname !== l || !select(++n, count, (f.decoded ??= decodeValue(f.value))));
     if (kept.length !== this.fields.length) this.edited = true;
     this.fields = kept;
   }
@@ -157,7 +161,8 @@ export class SieveMessage {
         for (const c of p.parts) visit(c);
         return;
       }
-      if (p.parts !== undefined && p.type === 'message' && !hit) {
+      // RFC 5173 §5.2: the parts of an encapsulated message/rfc822 are tested, not the message part itself
+      if (p.parts !== undefined && p.type === 'message' && p.subtype === 'rfc822' && !hit) {
         for (const c of p.parts) visit(c);
         return;
       }

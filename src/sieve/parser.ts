@@ -67,7 +67,13 @@ class Lexer {
     }
   }
 
-  next(): Token {
+  /** The next token and the position just after it. */
+  next(): { tok: Token; end: Position } {
+    const tok = this.token();
+    return { tok, end: this.here() };
+  }
+
+  private token(): Token {
     this.skipSpaceAndComments();
     const pos = this.here();
     const c = this.s[this.i];
@@ -161,18 +167,26 @@ class Lexer {
 /** Recursive-descent parser over the token stream (RFC 5228 §8.2). */
 class Parser {
   private tok: Token;
+  private tokEnd: Position;
+  /** Where the last consumed token ended: a missing ";" is reported there. */
+  private prevEnd: Position = { line: 1, column: 1 };
   private depth = 0;
 
   constructor(
     private readonly lex: Lexer,
     private readonly limits: SieveLimits,
   ) {
-    this.tok = lex.next();
+    const first = lex.next();
+    this.tok = first.tok;
+    this.tokEnd = first.end;
   }
 
   private take(): Token {
     const t = this.tok;
-    this.tok = this.lex.next();
+    this.prevEnd = this.tokEnd;
+    const n = this.lex.next();
+    this.tok = n.tok;
+    this.tokEnd = n.end;
     return t;
   }
 
@@ -216,7 +230,8 @@ class Parser {
       block = this.commands(false);
       this.expectSym('}', "'}'");
       this.depth--;
-    } else this.expectSym(';', `';' after command '${t.v}'`);
+    } else if (this.isSym(';')) this.take();
+    else throw new ParseFailure(this.prevEnd, `expected ';' after command '${t.v}' but found ${describe(this.tok)}`);
     return { name: t.v, args, tests, block, pos: t.pos };
   }
 

@@ -64,6 +64,8 @@ class Runner {
   private readonly actions: ActionList;
   private readonly globals = new Map<string, string>();
   private readonly included = new Set<string>();
+  /** The scripts being included right now, to refuse recursion (RFC 6609 §3.2). */
+  private readonly includeStack: string[] = [];
   private readonly regexCache = new Map<string, RegExp | string>();
   private matchValues: string[] = [];
   private includes = 0;
@@ -252,8 +254,12 @@ class Runner {
     const location = t.has('global') ? 'global' : 'personal';
     const scriptName = this.s(name, scope);
     const key = `${location}:${scriptName}`;
-    // RFC 6609 §3.2: :once skips a script already included
-    if (t.has('once') && this.included.has(key)) return;
+    // RFC 6609 §3.2: :once skips a script already included, or one whose inclusion would be recursive
+    if (t.has('once') && (this.included.has(key) || this.includeStack.includes(key))) return;
+    if (this.includeStack.includes(key)) throw new PositionedError(pos, `include loop: '${scriptName}' includes itself (RFC 6609 §3.2)`);
+    // RFC 6609 §3.2 (security): names that could reach outside the script storage are refused
+    if (scriptName === '' || /[/\\\x00-\x1f]/.test(scriptName) || scriptName.startsWith('.'))
+      throw new PositionedError(pos, `unsafe script name '${scriptName}'`);
     if (this.depth >= this.limits.maxIncludeDepth) throw new PositionedError(pos, `include nested deeper than ${this.limits.maxIncludeDepth}`);
     if (++this.includes > this.limits.maxIncludes) throw new PositionedError(pos, `more than ${this.limits.maxIncludes} includes`);
     if (this.ctx.includeScript === undefined) throw new PositionedError(pos, 'include is not available here');
@@ -269,12 +275,14 @@ class Runner {
     }
     this.included.add(key);
     this.depth++;
+    this.includeStack.push(key);
     try {
       await this.block(compiled.script.commands, { script: compiled.script, vars: new Map(), globals: new Set() });
     } catch (e) {
       if (!(e instanceof Halt) || e.all) throw e;
     } finally {
       this.depth--;
+      this.includeStack.pop();
     }
   }
 
@@ -382,12 +390,20 @@ class Runner {
         for (const x of t.tests) if (await this.test(x, scope)) return true;
         return false;
       case 'exists':
-        return this.list(t.args[0], scope).every((h) => this.msg.values(h).length > 0);
+        return this.list(t.args[0], scope).every((h) => this.msg.rawValues(h).length > 0);
       case 'size': {
         const limit = t.args[0] as number;
         return tags.has('over') ? this.msg.size > limit : this.msg.size < limit;
       }
       case 'header': {
+        // :count needs only how many fields there are, not their decoded text
+        if (m.type === 'count')
+          return this.compare(
+            this.list(t.args[0], scope).flatMap((h) => this.pick(this.msg.rawValues(h), tags).map(() => '')),
+            keys(),
+            m,
+            t.pos,
+          );
         const values = this.list(t.args[0], scope).flatMap((h) => this.pick(this.msg.values(h), tags));
         return this.compare(values, keys(), m, t.pos);
       }
@@ -548,7 +564,7 @@ function splitAddress(a: string): MailAddress {
 
 /** Runs a compiled script on a message; never throws for script faults (they become implicit keep plus errors). */
 export async function runCompiled(script: CompiledScript, message: Buffer, ctx: SieveContext, limits: SieveLimits): Promise<SieveRunResult> {
-  const msg = new SieveMessage(message, limits);
+  const msg = new SieveMessage(message, limits, ctx.parts);
   const runner = new Runner(msg, ctx, limits);
   try {
     return { actions: await runner.run(script) };

@@ -175,7 +175,7 @@ class Validator {
     const args = positional.map((a, i) => this.value(a, sig[i] as ArgType, `argument ${i + 1} of ${kind} '${n.name}'`));
     if (spec.tests === 'one' && n.tests.length !== 1) throw new Invalid(n.pos, `${kind} '${n.name}' needs exactly one test`);
     if (spec.tests === 'list' && n.tests.length === 0) throw new Invalid(n.pos, `${kind} '${n.name}' needs a test list`);
-    if (spec.tests === undefined && n.tests.length > 0) throw new Invalid(n.tests[0]?.pos ?? n.pos, `${kind} '${n.name}' takes no test`);
+    if (spec.tests === undefined && n.tests.length > 0) throw new Invalid(n.pos, `${kind} '${n.name}' takes no test (missing ';'?)`);
     if (kind === 'command') {
       if (spec.block === true && n.block === null) throw new Invalid(n.pos, `command '${n.name}' needs a block`);
       if (spec.block !== true && n.block !== null && n.block !== undefined) throw new Invalid(n.pos, `command '${n.name}' takes no block`);

@@ -72,7 +72,7 @@ export function parsePigeonhole(dry: { out: string; rc: number }, executed: stri
       else if ((m = /^redirect message to: <(.*)>$/.exec(a))) last = ['redirect', m[1] as string];
       else if ((m = /^reject message with reason: (.*)$/.exec(a))) last = ['reject', m[1] as string];
       else if (a === 'discard') last = ['discard'];
-      else if (a === 'track duplicate') last = ['track-duplicate'];
+      else if (a.startsWith('track duplicate')) last = ['track-duplicate'];
       else if (a.startsWith('send vacation message')) last = ['vacation', decision(executed)];
       else last = [`unknown: ${a}`];
       out.push(last.join(' '));
@@ -107,7 +107,8 @@ export function runPigeonhole(c: SieveCase): string[] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sieve-diff-'));
   try {
     for (const sub of ['personal', 'global', 'md']) fs.mkdirSync(path.join(dir, sub));
-    for (const box of EXISTING_MAILBOXES.filter((b) => b !== 'INBOX')) for (const sub of ['cur', 'new', 'tmp']) fs.mkdirSync(path.join(dir, 'md', `.${box}`, sub), { recursive: true });
+    for (const box of EXISTING_MAILBOXES.filter((b) => b !== 'INBOX'))
+      for (const sub of ['cur', 'new', 'tmp']) fs.mkdirSync(path.join(dir, 'md', `.${box}`, sub), { recursive: true });
     fs.writeFileSync(path.join(dir, 'personal', 'main.sieve'), c.script);
     for (const [name, text] of Object.entries(c.includes?.personal ?? {})) fs.writeFileSync(path.join(dir, 'personal', `${name}.sieve`), text);
     for (const [name, text] of Object.entries(c.includes?.global ?? {})) fs.writeFileSync(path.join(dir, 'global', `${name}.sieve`), text);
