@@ -175,7 +175,8 @@ class Validator {
     const args = positional.map((a, i) => this.value(a, sig[i] as ArgType, `argument ${i + 1} of ${kind} '${n.name}'`));
     if (spec.tests === 'one' && n.tests.length !== 1) throw new Invalid(n.pos, `${kind} '${n.name}' needs exactly one test`);
     if (spec.tests === 'list' && n.tests.length === 0) throw new Invalid(n.pos, `${kind} '${n.name}' needs a test list`);
-    if (spec.tests === undefined && n.tests.length > 0) throw new Invalid(n.pos, `${kind} '${n.name}' takes no test (missing ';'?)`);
+    if (spec.tests === undefined && n.tests.length > 0)
+      throw new Invalid(n.pos, `${kind} '${n.name}' takes no test${kind === 'command' ? " (missing ';'?)" : ''}`);
     if (kind === 'command') {
       if (spec.block === true && n.block === null) throw new Invalid(n.pos, `command '${n.name}' needs a block`);
       if (spec.block !== true && n.block !== null && n.block !== undefined) throw new Invalid(n.pos, `command '${n.name}' takes no block`);
@@ -224,7 +225,8 @@ class Validator {
         if (typeof r === 'string') throw new Invalid(t.pos, `invalid regex "${k}": ${r}`);
       }
     }
-    if (t.tags.has('last') && !t.tags.has('index')) throw new Invalid(t.pos, "tag ':last' needs ':index'");
+    // RFC 5260 §6 (duplicate's own :last is RFC 7352 §3.1)
+    if (t.name !== 'duplicate' && t.tags.has('last') && !t.tags.has('index')) throw new Invalid(t.pos, "tag ':last' needs ':index'");
   }
 
   private checkCommand(c: { name: string; tags: ReadonlyMap<string, TagValue>; args: ReadonlyArray<string | string[] | number>; pos: Position }): void {
