@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Sieve scripts use ${…} for their own variables.
 /**
  * Error locations of the Sieve parser and validator: the line and column
  * that ManageSieve CHECKSCRIPT and `mailkeep sieve check` will show.

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Sieve scripts use ${…} for their own variables.
 /**
  * The Sieve runner's behaviour beyond what sieve-test can show: the context
  * questions (vacation memory, duplicate, mailboxes), the null sender,
