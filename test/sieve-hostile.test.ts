@@ -230,3 +230,15 @@ test('include loops and runaway includes end with an error', async () => {
   const chain = await run('require "include"; include "n0";', {}, MESSAGE, c);
   assert.match(chain.errors?.[0]?.message ?? '', /include nested deeper than 10/);
 });
+
+test('HTML to text stays linear on hostile markup', async () => {
+  const html = `From: a@example.com\r\nContent-Type: text/html\r\n\r\n${'<title><!--<script><p '.repeat(40_000)}needle`;
+  const t0 = performance.now();
+  const r = await run('require "body"; if body :text :contains "needle" { discard; }', {}, Buffer.from(html));
+  assert.deepEqual(
+    r.actions.map((a) => a.type),
+    ['keep'],
+    'an unclosed <title> runs to the end',
+  );
+  assert.ok(performance.now() - t0 < 5000);
+});

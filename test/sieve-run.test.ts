@@ -169,3 +169,13 @@ test('match variables: :matches stars are leftmost-shortest (RFC 5229 §3.2)', a
     'acme-users|[fwd] version 1.0 is out|[acme-users] [fwd] version 1.0 is out',
   );
 });
+
+test('body :text reads HTML as text: tags, comments, head and script dropped, entities decoded', async () => {
+  const msg = Buffer.from(
+    'Content-Type: text/html\r\n\r\n<html><head><title>secret</title></head><body><!-- hidden --><p>Fish &amp; chips&#33;</p><script>var x = "code";</script></body></html>\r\n',
+  );
+  const hits = async (key: string): Promise<boolean> =>
+    (await run(`require "body"; if body :text :contains "${key}" { discard; }`, ctx(), {}, msg)).actions[0]?.type === 'discard';
+  assert.equal(await hits('Fish & chips!'), true);
+  for (const hidden of ['secret', 'hidden', 'code', '<p>']) assert.equal(await hits(hidden), false, hidden);
+});

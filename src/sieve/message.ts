@@ -8,6 +8,7 @@
  */
 import { parseAddressList } from '../mime/address.js';
 import { analyzeMessage, decodeCharset, decodeHeaderValue, decodeTransferEncoding, type PartIndex } from '../mime/index.js';
+import { htmlToText } from './html-text.js';
 import type { SieveLimits } from './limits.js';
 
 /** One header field: its raw bytes as stored (or as added), name and raw value. */
@@ -145,40 +146,69 @@ export class SieveMessage {
   }
 
   /**
-   * RFC 5173 §5.2 :content: decoded leaf parts whose type matches one of
-   * `types` ("" every part, "text" every text/* part, "text/plain" exactly).
-   * :text (§5.3) is `textParts`.
+   * RFC 5173 §5.2 :content: the parts whose type matches one of `types`
+   * ("" every type, "text" every text/* part, "text/plain" exactly; a type
+   * with a leading, trailing or second "/" matches nothing). The search
+   * descends into multipart and message/rfc822 parts; a matching multipart
+   * contributes its prologue and epilogue, a matching message/rfc822 the
+   * header of the nested message, any other part its decoded content.
    */
   contentParts(types: readonly string[]): string[] {
+    return this.collect(types).map((p) => p.text);
+  }
+
+  /** The matching parts' text with their media type (see contentParts). */
+  private collect(types: readonly string[]): Array<{ subtype: string; text: string }> {
     if (this.parts === null) this.parts = analyzeMessage(this.bytes).root;
-    const out: string[] = [];
+    const want = types.map((t) => t.toLowerCase()).filter((t) => !t.startsWith('/') && !t.endsWith('/') && t.split('/').length <= 2);
+    const matches = (p: PartIndex): boolean => want.some((w) => w === '' || w === p.type || w === `${p.type}/${p.subtype}`);
+    const out: Array<{ subtype: string; text: string }> = [];
     let budget = this.limits.maxBodyBytes;
-    const want = types.map((t) => t.toLowerCase());
+    const take = (from: number, to: number): Buffer => {
+      const b = this.bytes.subarray(from, Math.max(from, Math.min(to, from + budget)));
+      budget -= b.length;
+      return b;
+    };
     const visit = (p: PartIndex): void => {
-      const type = `${p.type}/${p.subtype}`;
-      const hit = want.some((w) => w === '' || w === p.type || w === type);
-      if (p.parts !== undefined && p.type === 'multipart') {
-        for (const c of p.parts) visit(c);
-        return;
+      if (budget <= 0) return;
+      const children = p.parts ?? [];
+      if (p.type === 'multipart') {
+        if (matches(p)) out.push(...this.prologueEpilogue(p, children).map(([a, b]) => ({ subtype: p.subtype, text: take(a, b).toString('utf8') })));
+        for (const c of children) visit(c);
+      } else if (p.type === 'message' && p.subtype === 'rfc822' && children.length === 1) {
+        const inner = children[0] as PartIndex;
+        if (matches(p)) out.push({ subtype: p.subtype, text: take(inner.hs, inner.bs).toString('utf8') });
+        visit(inner);
+      } else if (matches(p)) {
+        const raw = take(p.bs, p.be);
+        const decoded = decodeTransferEncoding(p.encoding, raw) ?? raw;
+        out.push({ subtype: p.subtype, text: p.type === 'text' ? decodeCharset(decoded, p.charset) : decoded.toString('latin1') });
       }
-      // RFC 5173 §5.2: the parts of an encapsulated message/rfc822 are tested, not the message part itself
-      if (p.parts !== undefined && p.type === 'message' && p.subtype === 'rfc822' && !hit) {
-        for (const c of p.parts) visit(c);
-        return;
-      }
-      if (!hit || budget <= 0) return;
-      const raw = this.bytes.subarray(p.bs, Math.min(p.be, p.bs + budget));
-      budget -= raw.length;
-      const decoded = decodeTransferEncoding(p.encoding, raw) ?? raw;
-      out.push(p.type === 'text' ? decodeCharset(decoded, p.charset) : decoded.toString('latin1'));
     };
     visit(this.parts);
     return out;
   }
 
-  /** RFC 5173 §5.3 :text: the text of the text/* parts, HTML reduced to its text. */
+  /** Byte ranges of a multipart's prologue (before the first delimiter line) and epilogue (after the close delimiter line), RFC 2046 §5.1.1. */
+  private prologueEpilogue(p: PartIndex, children: readonly PartIndex[]): Array<[number, number]> {
+    const first = children[0];
+    const last = children[children.length - 1];
+    if (first === undefined || last === undefined) return [[p.bs, p.be]];
+    // the first delimiter line starts at the last line start before the first child's header
+    // the first delimiter line; the CRLF before it belongs to the delimiter (RFC 2046 §5.1.1)
+    const nl = this.bytes.lastIndexOf('\n--', first.hs - 1);
+    const prologueEnd = nl < p.bs ? p.bs : this.bytes[nl - 1] === 0x0d && nl - 1 >= p.bs ? nl - 1 : nl;
+    const closeAt = this.bytes.indexOf('--', last.be);
+    const closeEnd = closeAt < 0 || closeAt >= p.be ? p.be : this.bytes.indexOf('\n', closeAt);
+    return [
+      [p.bs, prologueEnd],
+      [closeEnd < 0 || closeEnd >= p.be ? p.be : closeEnd + 1, p.be],
+    ];
+  }
+
+  /** RFC 5173 §5.3 :text: the text of the text/* parts, HTML reduced to what a reader sees. */
   textParts(): string[] {
-    return this.contentParts(['text']).map((t) => (/<[a-z!/]/i.test(t) && /<\/?(html|body|p|div|br)\b/i.test(t) ? t.replace(/<[^>]*>/g, ' ') : t));
+    return this.collect(['text']).map((p) => (p.subtype === 'html' ? htmlToText(p.text) : p.text));
   }
 
   /** Is this a field name editheader may use (RFC 5322 §3.6.8 ftext)? */

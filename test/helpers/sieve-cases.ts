@@ -284,6 +284,64 @@ add('environment phase', 'require "environment"; if environment :is "phase" "dur
 add('encoded-character', 'require ["encoded-character", "fileinto"]; fileinto "${hex:57 6f 72 6b}";');
 add('encoded-character unicode', 'require ["encoded-character"]; if header :contains "subject" "${unicode:47 72 FC}" { discard; }', M('encoded'));
 
+// ---- edge cases of matching and actions
+add('empty key :contains matches an existing header', 'if header :contains "subject" "" { discard; }');
+add('empty key on a missing header', 'if header :is "x-missing" "" { discard; }');
+add('escaped wildcard in :matches', 'if header :matches "subject" "hello\\\\*" { discard; }');
+add('question mark needs one character', 'if header :matches "x-priority" "??" { discard; }');
+add(
+  'ascii-numeric non-digits are equal (infinity)',
+  'require "comparator-i;ascii-numeric"; if header :is :comparator "i;ascii-numeric" "subject" "abc" { discard; }',
+);
+add(
+  ':count eq 0 on a missing header',
+  'require ["relational", "comparator-i;ascii-numeric"]; if header :count "eq" :comparator "i;ascii-numeric" "x-missing" "0" { discard; }',
+);
+add('relational ne', 'require "relational"; if header :value "ne" "subject" "hello world" { discard; }');
+add('string :matches empty', 'require "variables"; if string :matches "" "*" { discard; }');
+add('keep after discard', 'discard; keep;');
+add('fileinto :copy and discard', 'require ["fileinto", "copy"]; fileinto :copy "Work"; discard;');
+add('size :over 0', 'if size :over 0 { discard; }');
+add('date without a date header', 'require "date"; if date :matches "x-missing-date" "year" "*" { discard; }');
+add('deleteheader :matches', 'require ["editheader"]; deleteheader :matches "x-tag" "*ir*"; if header :is "x-tag" "first" { discard; }');
+add('address :localpart mailer-daemon', 'if address :localpart :is "from" "mailer-daemon" { discard; }', M('bounce'));
+add('envelope :user', 'require ["envelope", "subaddress"]; if envelope :user :is "to" "me" { discard; }', M('encoded'), {
+  envelope: { from: 'joerg@example.de', to: 'me+sieve@example.net' },
+});
+add('body :content "" sees every part', 'require "body"; if body :content "" :contains "R=FCckmeldung" { discard; }', M('encoded'));
+add('body :content multipart', 'require "body"; if body :content "multipart" :contains "preamble" { discard; }', M('encoded'));
+add('body :text of html only message', 'require "body"; if body :text :contains "claim your prize" { discard; }', M('spam'));
+add(
+  'rfc 5229 example: modifiers',
+  'require ["variables", "fileinto"]; set "a" "juMBlEd lETteRS"; set :length "length" "${a}"; set :lower "b" "${a}"; set :upperfirst "c" "${b}"; set :upperfirst :lower "d" "${a}"; fileinto "${length}-${b}-${c}-${d}";',
+);
+add('match variable beyond ${9} is empty', 'require ["variables", "fileinto"]; if header :matches "subject" "*" { fileinto "x${10}y${1}"; }');
+add('setflag with variables', 'require ["imap4flags", "variables"]; set "f" "$Label1"; setflag "${f} \\\\Answered";');
+add('removeflag everything', 'require "imap4flags"; addflag "a"; removeflag ["a", "b"];');
+add(
+  'hasflag :count',
+  'require ["imap4flags", "relational", "comparator-i;ascii-numeric"]; addflag "a b c"; if hasflag :count "eq" :comparator "i;ascii-numeric" "3" { discard; }',
+);
+add('address :all on group syntax', 'if address :all :contains "to" "@" { discard; }', M('spam'));
+add('exists on bcc', 'if exists "bcc" { discard; }', M('spam'));
+add('header :regex alternation', 'require "regex"; if header :regex "subject" "^(hi|hello) (world|planet)$" { discard; }');
+add('regex with variables in key', 'require ["regex", "variables"]; set "w" "wor"; if header :regex "subject" "${w}ld$" { discard; }');
+add('redirect in angle brackets', 'redirect "<bob@example.org>";');
+add('stop inside block keeps implicit keep', 'if true { stop; } discard;');
+add('nested ifs', 'require "fileinto"; if exists "subject" { if header :contains "subject" "hello" { if not exists "x-nope" { fileinto "Work"; } } }');
+add(
+  'fileinto with flags from variable list',
+  'require ["imap4flags", "fileinto", "variables"]; set "fl" "\\\\Seen \\\\Flagged"; fileinto :flags "${fl}" "Work";',
+);
+add(
+  'vacation :addresses list and :mime',
+  'require "vacation"; vacation :mime :addresses ["x@example.org", "bob@example.org"] text:\nContent-Type: text/plain\n\nAway.\n.\n;',
+  M('plain'),
+  { envelope: { from: 'alice@example.com', to: 'other@example.net' } },
+);
+add('vacation :days 0 is raised to the minimum', 'require "vacation"; vacation :days 0 "x";', M('plain'), { envelope: own });
+add('vacation :days 100 is lowered to the maximum', 'require "vacation"; vacation :days 100 "x";', M('plain'), { envelope: own });
+
 // ---- one sorting script over real messages from the MIME corpus
 const SORTER = `require ["fileinto", "imap4flags", "variables", "relational", "comparator-i;ascii-numeric", "body", "subaddress", "regex", "date"];
 if exists "list-id" { fileinto "Lists"; stop; }
@@ -310,6 +368,18 @@ for (const dir of ['flanker', 'mimekit', 'mailparser']) {
   for (const f of fs.readdirSync(path.join(corpusDir, dir)).sort()) if (f.endsWith('.eml')) CORPUS.push(`${dir}/${f}`);
 }
 for (const f of CORPUS.slice(0, 60)) add(`sorter on ${f}`, SORTER, `mime/corpus/${f}`);
+
+// ---- the body test's transforms over real MIME structures (RFC 5173 §5)
+const BODY = `require ["body", "imap4flags"];
+if body :content "multipart" :contains "MIME" { addflag "prologue"; }
+if body :content "message/rfc822" :contains "Subject" { addflag "nested"; }
+if body :content "text/plain" :contains "the" { addflag "plain-the"; }
+if body :content "image" :contains "" { addflag "image"; }
+if body :content "application" :contains "" { addflag "application"; }
+if body :raw :contains "base64" { addflag "raw-base64"; }
+if body :text :contains "http" { addflag "http"; }
+`;
+for (const f of CORPUS.filter((_, i) => i % 2 === 0).slice(0, 40)) add(`body transforms on ${f}`, BODY, `mime/corpus/${f}`);
 
 /** Every case, in a stable order; names are unique. */
 export const SIEVE_CASES: readonly SieveCase[] = cases;
