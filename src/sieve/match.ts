@@ -18,11 +18,23 @@ export interface Matcher {
   relation: string;
 }
 
-const asciiLower = (s: string): string => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+// i;ascii-casemap folds ASCII letters only; pure-ASCII text takes the fast built-in path
+const asciiLower = (s: string): string => (/^[\x00-\x7f]*$/.test(s) ? s.toLowerCase() : s.replace(/[A-Z]/g, (c) => c.toLowerCase()));
+
+// one-entry memo: a test compares the same (often long) value with every key, and several rules test the same body
+let memoIn = '';
+let memoOut = '';
+const LONG = 256;
 
 /** The comparator's view of a string for equality and substrings. */
 function canon(c: ComparatorName, s: string): string {
-  return c === 'i;ascii-casemap' ? asciiLower(s) : s;
+  if (c !== 'i;ascii-casemap') return s;
+  if (s.length < LONG) return asciiLower(s);
+  if (s !== memoIn) {
+    memoIn = s;
+    memoOut = asciiLower(s);
+  }
+  return memoOut;
 }
 
 // RFC 4790 §9.1: the leading digits as a number; no leading digit is "positive infinity"

@@ -72,6 +72,8 @@ export class SieveMessage {
   private fields: Field[];
   private readonly body: Buffer;
   private parts: PartIndex | null = null;
+  /** Body texts by transform: several rules often test the same body. */
+  private readonly bodyCache = new Map<string, string[]>();
   /** True once editheader changed the header. */
   edited = false;
 
@@ -142,7 +144,7 @@ export class SieveMessage {
 
   /** RFC 5173 :raw: the undecoded body. */
   rawBody(): string {
-    return this.body.subarray(0, this.limits.maxBodyBytes).toString('utf8');
+    return this.cached('raw', () => [this.body.subarray(0, this.limits.maxBodyBytes).toString('utf8')])[0] as string;
   }
 
   /**
@@ -154,7 +156,17 @@ export class SieveMessage {
    * header of the nested message, any other part its decoded content.
    */
   contentParts(types: readonly string[]): string[] {
-    return this.collect(types).map((p) => p.text);
+    return this.cached(`content\0${types.join('\0')}`, () => this.collect(types).map((p) => p.text));
+  }
+
+  private cached(key: string, make: () => string[]): string[] {
+    let v = this.bodyCache.get(key);
+    if (v === undefined) {
+      v = make();
+      // a script names few distinct transforms; the cap only guards against variable-made ones
+      if (this.bodyCache.size < 16) this.bodyCache.set(key, v);
+    }
+    return v;
   }
 
   /** The matching parts' text with their media type (see contentParts). */
@@ -208,7 +220,7 @@ export class SieveMessage {
 
   /** RFC 5173 §5.3 :text: the text of the text/* parts, HTML reduced to what a reader sees. */
   textParts(): string[] {
-    return this.collect(['text']).map((p) => (p.subtype === 'html' ? htmlToText(p.text) : p.text));
+    return this.cached('text', () => this.collect(['text']).map((p) => (p.subtype === 'html' ? htmlToText(p.text) : p.text)));
   }
 
   /** Is this a field name editheader may use (RFC 5322 §3.6.8 ftext)? */
