@@ -242,3 +242,14 @@ test('HTML to text stays linear on hostile markup', async () => {
   );
   assert.ok(performance.now() - t0 < 5000);
 });
+
+test('addheader cannot grow the header past maxHeaderFields', async () => {
+  const adds = Array.from({ length: 50 }, (_, i) => `addheader "X-N${i}" "\${v}";`).join('\n');
+  const r = await run(
+    `require ["editheader", "variables"];\nset "v" "${'y'.repeat(4000)}";\n${adds}`,
+    { maxHeaderFields: 20 },
+    Buffer.from('From: a@example.com\r\n\r\nbody\r\n'),
+  );
+  assert.match(r.errors?.[0]?.message ?? '', /already has 20 fields/);
+  assert.deepEqual(r.actions, [{ type: 'keep', implicit: true, flags: [] }]);
+});

@@ -154,7 +154,8 @@ export function matchOne(m: Matcher, value: string, key: string, limits: SieveLi
       let re = regexCache.get(cacheKey);
       if (re === undefined) {
         re = compileRegex(key, m.comparator === 'i;octet', limits);
-        regexCache.set(cacheKey, re);
+        // keys made from variables can differ on every comparison: keep the cache small
+        if (regexCache.size < 64) regexCache.set(cacheKey, re);
       }
       if (typeof re === 'string') throw new SieveRuntimeError(`invalid regex "${key}": ${re}`);
       const subject = value.length > limits.maxMatchSubject ? value.slice(0, limits.maxMatchSubject) : value;

@@ -10,6 +10,7 @@ import { parseAddressList } from '../mime/address.js';
 import { analyzeMessage, decodeCharset, decodeHeaderValue, decodeTransferEncoding, type PartIndex } from '../mime/index.js';
 import { htmlToText } from './html-text.js';
 import type { SieveLimits } from './limits.js';
+import { SieveRuntimeError } from './match.js';
 
 /** One header field: its raw bytes as stored (or as added), name and raw value. */
 interface Field {
@@ -121,6 +122,8 @@ export class SieveMessage {
 
   /** RFC 5293 §4 addheader: at the top, or at the end with :last. */
   addHeader(name: string, value: string, last: boolean): void {
+    if (this.fields.length >= this.limits.maxHeaderFields)
+      throw new SieveRuntimeError(`addheader: the header already has ${this.limits.maxHeaderFields} fields`);
     const raw = Buffer.from(`${name}: ${encodeValue(value)}\r\n`, 'utf8');
     const f: Field = { lname: name.toLowerCase(), name, raw, value: raw.subarray(name.length + 2, raw.length - 2) };
     this.fields = last ? [...this.fields, f] : [f, ...this.fields];

@@ -97,14 +97,11 @@ class Runner {
       if (!(e instanceof Halt)) throw e;
     }
     const list = this.actions.list;
-    if (this.actions.implicitKeep) list.push({ type: 'keep', implicit: true, flags: this.flagsOf(this.rootScope), ...this.edited() });
+    if (this.actions.implicitKeep) list.push({ type: 'keep', implicit: true, flags: normalizeFlags([this.internalFlags]), ...this.edited() });
     return list;
   }
 
-  private rootScope: Scope | null = null;
-
   private async block(cmds: readonly CompiledCommand[], scope: Scope): Promise<void> {
-    this.rootScope ??= scope;
     for (const c of cmds) {
       await this.step(c.pos);
       if (c.kind === 'if') {
@@ -158,14 +155,13 @@ class Runner {
     map.set(n, value.length > this.limits.maxVariableSize ? value.slice(0, this.limits.maxVariableSize) : value);
   }
 
-  private flagsOf(scope: Scope | null, variable?: string): string[] {
-    if (scope === null) return [];
-    const v = variable === undefined ? (this.internalFlags ?? '') : (this.getVar(variable, scope) ?? '');
-    return normalizeFlags([v]);
+  /** The flags held by a variable (RFC 5232 §3: a space-separated list). */
+  private variableFlags(scope: Scope, variable: string): string[] {
+    return normalizeFlags([this.getVar(variable, scope) ?? '']);
   }
 
-  /** RFC 5232 §3: the internal flags variable used by keep/fileinto without :flags. */
-  private internalFlags: string | null = null;
+  /** RFC 5232 §3: the internal flags variable, shared by included scripts, used by keep/fileinto without :flags. */
+  private internalFlags = '';
 
   private edited(): { header?: Buffer } {
     return this.msg.edited ? { header: this.msg.headerBytes() } : {};
@@ -234,13 +230,13 @@ class Runner {
 
   private actionFlags(t: ReadonlyMap<string, TagValue>, scope: Scope): string[] {
     const f = t.get('flags');
-    return f === undefined ? this.flagsOf(scope) : normalizeFlags(this.list(f, scope));
+    return normalizeFlags(f === undefined ? [this.internalFlags] : this.list(f, scope));
   }
 
   private flagCommand(name: string, args: ReadonlyArray<string | string[] | number>, scope: Scope, pos: Position): void {
     const variable = args.length === 2 ? this.s(args[0], scope) : undefined;
     const given = normalizeFlags(this.list(args[args.length - 1], scope));
-    const current = variable === undefined ? normalizeFlags([this.internalFlags ?? '']) : this.flagsOf(scope, variable);
+    const current = variable === undefined ? normalizeFlags([this.internalFlags]) : this.variableFlags(scope, variable);
     let next: string[];
     if (name === 'setflag') next = given;
     else if (name === 'addflag') next = normalizeFlags([...current, ...given]);
@@ -456,7 +452,7 @@ class Runner {
         for (const name of this.list(t.args[0], scope)) if (!(await this.ctx.mailboxExists(name))) return false;
         return true;
       case 'hasflag': {
-        const values = t.args.length === 2 ? this.list(t.args[0], scope).flatMap((v) => this.flagsOf(scope, v)) : this.flagsOf(scope);
+        const values = t.args.length === 2 ? this.list(t.args[0], scope).flatMap((v) => this.variableFlags(scope, v)) : normalizeFlags([this.internalFlags]);
         return this.compare(values, keys(), m, t.pos);
       }
       case 'duplicate':
