@@ -13,6 +13,7 @@ export type SieveAction =
   | { type: 'fileinto'; mailbox: string; flags: string[]; copy: boolean; create: boolean; header?: Buffer }
   | { type: 'redirect'; address: string; copy: boolean; header?: Buffer }
   | { type: 'reject'; reason: string; extended: boolean }
+  /** Informational: the script discarded, so no implicit keep (RFC 5228 §4.4). */
   | { type: 'discard' }
   | VacationAction
   | { type: 'track-duplicate'; id: string; handle: string; seconds: number };

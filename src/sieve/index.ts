@@ -3,7 +3,23 @@
  * README "Sieve"). I/O-free and bounded: `parseSieve` checks a script
  * (syntax and the `require`d extensions) and gives every error's line and
  * column; `runSieve` runs it on one message and returns the actions, asking
- * the context for anything outside the message.
+ * the context (which also carries the envelope) for anything outside the
+ * message.
+ *
+ * What the delivery layer does with the actions, in order:
+ * - `keep` (implicit or not): store in INBOX with `flags`; `fileinto`: store
+ *   in `mailbox` (create it first when `create`, RFC 5490 §3.2) with `flags`.
+ *   When `header` is set (editheader), store `header` + the original body.
+ * - `redirect`: resend to `address` (with `header` when set); `copy` only
+ *   says the implicit keep was not cancelled.
+ * - `reject`: refuse with `reason` (at LMTP time a per-recipient 550 where
+ *   possible, RFC 5429 §2.1/§2.2 for ereject).
+ * - `discard`: nothing to do; it is listed so tools can show it.
+ * - `vacation`: when `respond`, send the reply to `to` and remember
+ *   (`to`, `handle`) for `seconds`; otherwise `skipped` says why not.
+ * - `track-duplicate`: remember `id` under `handle` for `seconds` once the
+ *   message is delivered (RFC 7352 §3).
+ * A result with `errors` holds only the implicit keep: log the errors.
  */
 import type { SieveError } from './ast.js';
 import { compileSieve } from './compile-script.js';
