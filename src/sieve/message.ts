@@ -28,11 +28,15 @@ export interface SieveEnvelope {
   to: string;
 }
 
-/** One mailbox of an address header, as local part and domain. */
+/** One mailbox of an address header, as local part and domain; `valid` false for a header that is no address list (then `local` is its whole text). */
 export interface MailAddress {
   local: string;
   domain: string;
+  valid: boolean;
 }
+
+// what parseAddressList writes where an address is broken (mime/address.ts)
+const BROKEN = new Set(['MISSING_MAILBOX', 'MISSING_DOMAIN', 'SYNTAX_ERROR', 'INVALID_ROUTE']);
 
 const FIELD_NAME = /^[!-9;-~]+$/;
 
@@ -113,11 +117,18 @@ export class SieveMessage {
     return this.fields.filter((f) => f.lname === l).map((f) => f.value);
   }
 
-  /** Addresses of one raw header value; group markers and empty groups give nothing. */
+  /**
+   * Addresses of one raw header value; group markers and empty groups give
+   * nothing. A value that is not a valid address list is one invalid
+   * address holding the whole text: RFC 5228 §2.7.4 lets only :all match it.
+   */
   static addresses(raw: Buffer, max: number): MailAddress[] {
-    return parseAddressList(raw, max)
+    const list = parseAddressList(raw, max);
+    const broken = list.some((a) => [a.mailbox, a.domain, a.route].some((b) => b !== null && BROKEN.has(b.toString('latin1'))));
+    if (broken) return [{ local: decodeValue(raw), domain: '', valid: false }];
+    return list
       .filter((a) => a.mailbox !== null && a.domain !== null)
-      .map((a) => ({ local: (a.mailbox as Buffer).toString('utf8'), domain: (a.domain as Buffer).toString('utf8') }));
+      .map((a) => ({ local: (a.mailbox as Buffer).toString('utf8'), domain: (a.domain as Buffer).toString('utf8'), valid: true }));
   }
 
   /** RFC 5293 §4 addheader: at the top, or at the end with :last. */

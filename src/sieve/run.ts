@@ -488,6 +488,11 @@ class Runner {
   private addressParts(addrs: readonly MailAddress[], tags: ReadonlyMap<string, TagValue>): string[] {
     const out: string[] = [];
     for (const a of addrs) {
+      // RFC 5228 §2.7.4: an invalid address is not matched by :localpart or :domain (nor by :user or :detail)
+      if (!a.valid) {
+        if (!['localpart', 'domain', 'user', 'detail'].some((p) => tags.has(p))) out.push(a.local);
+        continue;
+      }
       if (tags.has('localpart')) out.push(a.local);
       else if (tags.has('domain')) out.push(a.domain);
       else if (tags.has('user') || tags.has('detail')) {
@@ -555,7 +560,7 @@ class PositionedError extends SieveRuntimeError {
 
 function splitAddress(a: string): MailAddress {
   const at = a.lastIndexOf('@');
-  return at < 0 ? { local: a, domain: '' } : { local: a.slice(0, at), domain: a.slice(at + 1) };
+  return at < 0 ? { local: a, domain: '', valid: true } : { local: a.slice(0, at), domain: a.slice(at + 1), valid: true };
 }
 
 /** Runs a compiled script on a message; never throws for script faults (they become implicit keep plus errors). */

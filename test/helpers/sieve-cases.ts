@@ -323,6 +323,8 @@ add(
   'require ["imap4flags", "relational", "comparator-i;ascii-numeric"]; addflag "a b c"; if hasflag :count "eq" :comparator "i;ascii-numeric" "3" { discard; }',
 );
 add('address :all on group syntax', 'if address :all :contains "to" "@" { discard; }', M('spam'));
+add('invalid address: :all sees the text', 'if address :all :is "from" "foo" { discard; }', 'mime/corpus/cpython/msg_05.txt');
+add('invalid address: :localpart sees nothing', 'if address :localpart :matches "from" "*" { discard; }', 'mime/corpus/cpython/msg_05.txt');
 add('exists on bcc', 'if exists "bcc" { discard; }', M('spam'));
 add('header :regex alternation', 'require "regex"; if header :regex "subject" "^(hi|hello) (world|planet)$" { discard; }');
 add('regex with variables in key', 'require ["regex", "variables"]; set "w" "wor"; if header :regex "subject" "${w}ld$" { discard; }');
@@ -380,6 +382,16 @@ if body :raw :contains "base64" { addflag "raw-base64"; }
 if body :text :contains "http" { addflag "http"; }
 `;
 for (const f of CORPUS.filter((_, i) => i % 2 === 0).slice(0, 40)) add(`body transforms on ${f}`, BODY, `mime/corpus/${f}`);
+
+// ---- address parsing and match values over real headers (RFC 5228 §5.1, RFC 5229 §3.2)
+const ADDRESSES = `require ["fileinto", "variables", "relational", "comparator-i;ascii-numeric", "imap4flags"];
+if address :localpart :matches "from" "*" { set "l" "\${1}"; }
+if address :domain :matches "from" "*" { set "d" "\${1}"; }
+if address :count "ge" :comparator "i;ascii-numeric" ["to", "cc"] "2" { addflag "many"; }
+if header :matches "from" "*<*>*" { addflag "angle"; }
+fileinto "from-\${l}-at-\${d}";
+`;
+for (const f of CORPUS.filter((_, i) => i % 2 === 1).slice(0, 40)) add(`addresses on ${f}`, ADDRESSES, `mime/corpus/${f}`);
 
 /** Every case, in a stable order; names are unique. */
 export const SIEVE_CASES: readonly SieveCase[] = cases;
