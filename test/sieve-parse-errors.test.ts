@@ -73,6 +73,11 @@ test('columns count characters, not bytes', () => {
   assert.equal(e.column, 49);
 });
 
+test('a character outside the BMP is one column', () => {
+  const e = firstError('redirect "😀@example.org" @');
+  assert.equal(e.column, 26);
+});
+
 test('CRLF line ends count one line each', () => {
   const e = firstError('keep;\r\nkeep;\r\n  bogus;\r\n');
   assert.deepEqual([e.line, e.column], [3, 3]);

@@ -44,10 +44,11 @@ class Lexer {
 
   private advance(n = 1): void {
     for (let k = 0; k < n && this.i < this.s.length; k++) {
-      if (this.s[this.i] === '\n') {
+      const code = this.s.charCodeAt(this.i);
+      if (code === 0x0a) {
         this.line++;
         this.col = 1;
-      } else this.col++;
+      } else if (code < 0xdc00 || code > 0xdfff) this.col++; // a low surrogate ends a character already counted
       this.i++;
     }
   }
