@@ -108,6 +108,28 @@ test('editheader: later actions carry the edited header, untouched fields keep t
   assert.ok(h.endsWith('\r\n\r\n'));
 });
 
+test('editheader folds long values and splits encoded words (RFC 5322 §2.2.3, RFC 2047 §2)', async () => {
+  const long = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');
+  const r = await run(
+    `require ["editheader"]; addheader "X-Long" "${long}"; addheader "X-Utf" "${'Grüße '.repeat(30)}"; if header :is "x-long" "${long}" { if header :is "x-utf" "${'Grüße '.repeat(30).trim()}" { keep; } }`,
+  );
+  const keep = r.actions[0] as Extract<SieveAction, { type: 'keep' }>;
+  assert.equal(keep.implicit, false, 'both values read back unchanged');
+  const lines = (keep.header?.toString('utf8') ?? '').split('\r\n');
+  assert.ok(
+    lines.every((l) => l.length <= 78),
+    lines.find((l) => l.length > 78),
+  );
+  assert.ok(lines.filter((l) => l.includes('=?UTF-8?B?')).every((l) => l.trim().length <= 75));
+});
+
+test(':raw is the body after the blank line; a message may start with it', async () => {
+  const r = await run('require "body"; if body :raw :is "only body\r\n" { discard; }', ctx(), {}, Buffer.from('\r\nonly body\r\n'));
+  assert.deepEqual(types(r), ['discard']);
+  const r2 = await run('require "body"; if body :raw :matches "body text*" { discard; }');
+  assert.deepEqual(types(r2), ['discard']);
+});
+
 test('fileinto :create and :copy are reported; mailboxexists asks the context', async () => {
   const r = await run(
     'require ["fileinto", "mailbox", "copy"]; if mailboxexists "Archive" { fileinto :copy :create "Archive/2026"; }',

@@ -7,7 +7,12 @@
  */
 import { SieveRuntimeError } from './match.js';
 
-/** What the delivery layer must do with the message; `header` is the edited header block when editheader changed it. */
+/**
+ * What the delivery layer must do with the message. `header`, set when
+ * editheader changed the header, is the new header block with its ending
+ * blank line: it replaces the original bytes up to and including the first
+ * empty line (the body that follows is unchanged).
+ */
 export type SieveAction =
   | { type: 'keep'; implicit: boolean; flags: string[]; header?: Buffer }
   | { type: 'fileinto'; mailbox: string; flags: string[]; copy: boolean; create: boolean; header?: Buffer }

@@ -67,9 +67,42 @@ function decodeValue(value: Buffer): string {
   return decodeHeaderValue(value).replace(/\r?\n/g, '').trim();
 }
 
-// RFC 2047 §4.1: a value with non-ASCII text is written as one B encoded word
-function encodeValue(value: string): string {
-  return /^[\x20-\x7e\t]*$/.test(value) ? value : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+/**
+ * A value as header text (RFC 5293 §4): ASCII folded at spaces to keep lines
+ * short (RFC 5322 §2.2.3); other text as UTF-8 "B" encoded words of at most
+ * 75 characters each (RFC 2047 §2), one per folded line.
+ */
+function encodeValue(name: string, value: string): string {
+  const lines: string[] = [];
+  if (/^[\x20-\x7e\t]*$/.test(value)) {
+    let line = '';
+    let room = 76 - name.length - 2;
+    for (const word of value.split(' ')) {
+      if (line !== '' && line.length + 1 + word.length > room) {
+        lines.push(line);
+        line = word;
+        room = 76;
+      } else line = line === '' ? word : `${line} ${word}`;
+    }
+    lines.push(line);
+    return lines.join('\r\n ');
+  }
+  let chunk: string[] = [];
+  let bytes = 0;
+  const flush = (): void => {
+    if (chunk.length > 0) lines.push(`=?UTF-8?B?${Buffer.from(chunk.join(''), 'utf8').toString('base64')}?=`);
+    chunk = [];
+    bytes = 0;
+  };
+  for (const ch of value) {
+    const n = Buffer.byteLength(ch, 'utf8');
+    // 39 octets are 52 base64 characters: with "=?UTF-8?B?" and "?=" a word is 64, a line with a short name under 78
+    if (bytes + n > 39) flush();
+    chunk.push(ch);
+    bytes += n;
+  }
+  flush();
+  return lines.join('\r\n ');
 }
 
 /** The message view a run reads and editheader changes. */
@@ -88,16 +121,18 @@ export class SieveMessage {
     parts?: PartIndex,
   ) {
     this.parts = parts ?? null;
-    let split = bytes.indexOf('\r\n\r\n');
+    // a message that starts with the blank line has an empty header
+    const blankFirst = bytes[0] === 0x0a ? 1 : bytes[0] === 0x0d && bytes[1] === 0x0a ? 2 : 0;
+    let split = blankFirst > 0 ? -1 : bytes.indexOf('\r\n\r\n');
     let sep = 4;
-    const lf = bytes.indexOf('\n\n');
+    const lf = blankFirst > 0 ? -1 : bytes.indexOf('\n\n');
     if (lf >= 0 && (split < 0 || lf < split)) {
       split = lf;
       sep = 2;
     }
-    const headerEnd = split < 0 ? bytes.length : split + sep - (sep === 4 ? 2 : 1);
+    const headerEnd = blankFirst > 0 ? 0 : split < 0 ? bytes.length : split + sep - (sep === 4 ? 2 : 1);
     this.fields = splitFields(bytes.subarray(0, headerEnd), limits.maxHeaderFields);
-    this.body = split < 0 ? Buffer.alloc(0) : bytes.subarray(headerEnd);
+    this.body = blankFirst > 0 ? bytes.subarray(blankFirst) : split < 0 ? Buffer.alloc(0) : bytes.subarray(split + sep);
   }
 
   /** The message size in octets (RFC 5228 §5.9), before any header edit. */
@@ -135,7 +170,7 @@ export class SieveMessage {
   addHeader(name: string, value: string, last: boolean): void {
     if (this.fields.length >= this.limits.maxHeaderFields)
       throw new SieveRuntimeError(`addheader: the header already has ${this.limits.maxHeaderFields} fields`);
-    const raw = Buffer.from(`${name}: ${encodeValue(value)}\r\n`, 'utf8');
+    const raw = Buffer.from(`${name}: ${encodeValue(name, value)}\r\n`, 'utf8');
     const f: Field = { lname: name.toLowerCase(), name, raw, value: raw.subarray(name.length + 2, raw.length - 2) };
     this.fields = last ? [...this.fields, f] : [f, ...this.fields];
     this.edited = true;
