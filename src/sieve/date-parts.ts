@@ -4,6 +4,7 @@
  */
 import { parseDate } from '../mime/index.js';
 
+const NAMED_ZONES: Record<string, number> = { UT: 0, GMT: 0, EST: -300, EDT: -240, CST: -360, CDT: -300, MST: -420, MDT: -360, PST: -480, PDT: -420 };
 const pad = (n: number, w = 2): string => String(Math.trunc(Math.abs(n))).padStart(w, '0');
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -25,7 +26,10 @@ export function headerDate(value: string): { instant: number; zone: number } | n
   const instant = parseDate(value);
   if (instant === null) return null;
   const m = /([+-]\d{4})\s*(\([^)]*\)\s*)?$/.exec(value);
-  return { instant, zone: m ? (parseZone(m[1] as string) ?? 0) : 0 };
+  if (m) return { instant, zone: parseZone(m[1] as string) ?? 0 };
+  // RFC 5322 §4.3 obsolete zone names
+  const named = /\b(UT|GMT|[ECMP][SD]T)\s*$/i.exec(value)?.[1]?.toUpperCase();
+  return { instant, zone: named === undefined ? 0 : (NAMED_ZONES[named] ?? 0) };
 }
 
 /** The value of a date part (RFC 5260 §4.2) for an instant seen in `zone` minutes east of UTC; null for an unknown part. */

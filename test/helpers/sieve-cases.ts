@@ -170,6 +170,11 @@ add('date :zone', 'require "date"; if date :zone "+0000" :is "date" "time" "09:2
 add('date date part in utc', 'require ["date", "variables", "fileinto"]; if date :zone "+0000" :matches "date" "date" "*" { fileinto "d-${1}"; }', M('list'));
 add('date weekday', 'require ["date", "variables", "fileinto"]; if date :originalzone :matches "date" "weekday" "*" { fileinto "w${1}"; }', M('encoded'));
 add('date zone part', 'require ["date", "variables", "fileinto"]; if date :originalzone :matches "date" "zone" "*" { fileinto "z${1}"; }', M('encoded'));
+add(
+  'date :originalzone with a named zone',
+  'require ["date", "variables", "fileinto"]; if date :originalzone :matches "date" "std11" "*" { fileinto "${1}"; }',
+  'mime/corpus/mimekit/startrek.eml',
+);
 add('date relational', 'require ["date", "relational"]; if date :value "ge" :originalzone "date" "date" "2026-12-01" { discard; }');
 add('currentdate year', 'require ["date", "relational"]; if currentdate :value "ge" "year" "2020" { discard; }');
 add('index :index 2', 'require ["index"]; if header :index 2 :is "x-tag" "second" { discard; }');
