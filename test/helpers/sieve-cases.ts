@@ -349,6 +349,22 @@ add(
 add('vacation :days 0 is raised to the minimum', 'require "vacation"; vacation :days 0 "x";', M('plain'), { envelope: own });
 add('vacation :days 100 is lowered to the maximum', 'require "vacation"; vacation :days 100 "x";', M('plain'), { envelope: own });
 
+add('keep then discard keeps', 'keep; discard;');
+add('redirect :copy then discard', 'require "copy"; redirect :copy "bob@example.org"; discard;');
+add('size :over 1M is false', 'if size :over 1M { discard; }');
+add('envelope :all is case-insensitive', 'require "envelope"; if envelope :all :is "to" "ME@EXAMPLE.NET" { discard; }');
+add('several names and keys', 'if header :contains ["subject", "from"] ["nothing", "alice"] { discard; }');
+add('invalid header name is no error', 'if exists "bad name:" { discard; }');
+add('casemap leaves non-ASCII letters', 'if header :contains "subject" "GRÜSSE" { discard; }', M('encoded'));
+add('i;octet :matches', 'if header :matches :comparator "i;octet" "subject" "Gr*" { discard; }', M('encoded'));
+add('stop inside include block', 'require ["include", "fileinto"]; if true { include "stopper"; } fileinto "Work";', M('plain'), {
+  includes: { personal: { stopper: 'if true { stop; }\n' } },
+});
+add(
+  'anyof short-circuits match variables',
+  'require ["variables", "fileinto"]; if anyof (header :matches "subject" "hello *", header :matches "subject" "* world") { fileinto "${1}"; }',
+);
+
 // ---- one sorting script over real messages from the MIME corpus
 const SORTER = `require ["fileinto", "imap4flags", "variables", "relational", "comparator-i;ascii-numeric", "body", "subaddress", "regex", "date"];
 if exists "list-id" { fileinto "Lists"; stop; }
