@@ -36,6 +36,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   auth: ['store', 'config', 'log', 'ids'],
   store: ['events', 'mime', 'config', 'log', 'ids', 'process-alive'],
   events: ['config', 'log', 'ids'],
+  sieve: ['mime'],
   mime: ['ids', 'syntax'],
   log: ['config'],
   config: [],
