@@ -12,6 +12,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { countLogin } from '../metrics/metrics.js';
 import type { Account, MailStore } from '../store/types.js';
 import type { CredentialCache } from './credential-cache.js';
 import { BUSY } from './hash-gate.js';
@@ -79,8 +80,18 @@ function rehash(deps: LoginDeps, account: Account, password: string): void {
     .catch((err: unknown) => deps.log.warn({ err }, 'password rehash failed'));
 }
 
-/** Checks a user name and password from a client address; `protocol` ('imap', 'pop3') goes into the account's last login. */
-export async function checkLogin(deps: LoginDeps, ip: string, user: string, password: string, protocol: string): Promise<LoginResult> {
+/**
+ * Checks a user name and password from a client address; `protocol` ('imap', 'pop3') goes into the account's last login.
+ * Every outcome is counted by protocol and `mechanism` (a SASL mechanism of auth/sasl.ts, or "password" for
+ * IMAP LOGIN and POP3 USER/PASS).
+ */
+export async function checkLogin(deps: LoginDeps, ip: string, user: string, password: string, protocol: string, mechanism: string): Promise<LoginResult> {
+  const result = await check(deps, ip, user, password, protocol);
+  countLogin(protocol, mechanism, result.ok ? 'succeeded' : result.reason);
+  return result;
+}
+
+async function check(deps: LoginDeps, ip: string, user: string, password: string, protocol: string): Promise<LoginResult> {
   const admission = await deps.throttle.begin(ip, user);
   if (!admission.admit) return { ok: false, reason: admission.reason };
   let result: Account | null | typeof BUSY = BUSY;

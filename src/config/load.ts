@@ -44,6 +44,8 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: 'lmtp-port', arg: '<port>', setting: 'lmtpPort', description: 'LMTP port (0 disables)' },
   { flag: 'http-port', arg: '<port>', setting: 'httpPort', description: 'HTTP port: ACME http-01, redirects to HTTPS (0 disables)' },
   { flag: 'https-port', arg: '<port>', setting: 'httpsPort', description: 'HTTPS port, also for ACME tls-alpn-01 (0 disables)' },
+  { flag: 'admin-port', arg: '<port>', setting: 'adminPort', description: 'admin HTTP port: metrics and health checks (0 disables)' },
+  { flag: 'admin-host', arg: '<address>', setting: 'adminHost', description: 'address the admin listener binds to (default 127.0.0.1; others use TLS)' },
   { flag: 'tls-cert', arg: '<file>', setting: 'tlsCert', description: 'PEM certificate (chain); default: self-signed' },
   { flag: 'tls-key', arg: '<file>', setting: 'tlsKey', description: 'PEM private key for --tls-cert' },
   { flag: 'tls-min-version', arg: '<version>', setting: 'tls.minVersion', description: 'lowest TLS version accepted: 1.2 or 1.3 (default 1.2)' },

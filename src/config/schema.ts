@@ -174,6 +174,10 @@ export const configSchema = z
     httpPort: port(80),
     /** HTTPS with the certificates of the mail ports; also where tls-alpn-01 challenges are answered (RFC 8737). */
     httpsPort: port(443),
+    /** The admin listener: /metrics, /healthz, /readyz (web/admin-listener.ts); 0 disables. */
+    adminPort: port(8010),
+    /** Loopback by default; any other address gets TLS with the mail ports' certificates. */
+    adminHost: text('a host name or IP address').default('127.0.0.1'),
     /** LMTP has no authentication, so it binds to loopback unless told otherwise (RFC 2033 §1). */
     lmtpHost: text('a host name or IP address').default('127.0.0.1'),
     /** PEM files; when both are null a self-signed pair is generated under dataDir/tls. */

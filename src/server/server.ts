@@ -31,12 +31,17 @@ import { startWeb, type Web } from '../web/web.js';
 import { registerAutoconfigRoutes } from '../autoconfig/routes.js';
 import type { FastifyInstance } from 'fastify';
 import type { MailStore } from '../store/types.js';
+import { CommandMetrics, enableProcessMetrics, liveSessionOf, sessionEnded, sessionStarted, type LiveSession } from '../metrics/metrics.js';
+import { startAdmin, type AdminListener } from '../web/admin-listener.js';
+import { registerHealthRoutes } from '../web/health-routes.js';
+import { registerMetricsRoutes } from '../web/metrics-routes.js';
+import { ReadinessState } from './readiness.js';
 
 /** A started server. */
 export interface RunningServer {
   /** Stops accepting, says BYE to every session, waits for them and closes the store. */
   stop(reason?: string): Promise<void>;
-  /** Bound ports by listener name ("imap", "imaps", "pop3", "pop3s", "lmtp"). */
+  /** Bound ports by listener name ("imap", "imaps", "pop3", "pop3s", "lmtp", "http", "https", "admin"). */
   ports: Record<string, number>;
   /** The store the listeners share (the CLI and tests create accounts through it). */
   store: MailStore;
@@ -68,6 +73,16 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const credentials = new CredentialCache({ ttlMs: config.auth.credentialCacheSeconds * 1000, maxEntries: config.auth.credentialCacheEntries });
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
   const sessions = new Set<{ shutdown(reason: string): void }>();
+  // What the connection and IDLE gauges read of each session when scraped.
+  const live = new Map<object, LiveSession>();
+  const ended = (conn: { shutdown(reason: string): void }): void => {
+    sessions.delete(conn);
+    const entry = live.get(conn);
+    if (entry) sessionEnded(entry);
+    live.delete(conn);
+  };
+  enableProcessMetrics();
+  const readiness = new ReadinessState(store);
   const tlsFailures = new TlsFailureLog(log, config.limits.tlsFailuresLoggedPerMinute);
   // Anyone can make connections be refused: those lines are rate-limited like failed handshakes.
   const refusals = new RateLimitedLog(log, config.limits.refusalsLoggedPerMinute, 'connections refused', 'warn');
@@ -83,7 +98,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     credentials,
     tlsFailures,
     commands: COMMANDS,
-    onClose: (conn: ImapConnection) => sessions.delete(conn),
+    commandMetrics: new CommandMetrics('imap', COMMANDS.keys()),
+    onClose: ended,
   };
   const pop3Deps = {
     store,
@@ -94,13 +110,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     certificates,
     credentials,
     tlsFailures,
-    onClose: (conn: Pop3Connection) => sessions.delete(conn),
+    onClose: ended,
   };
-  const lmtpDeps = { store, config, log, onClose: (conn: LmtpConnection) => sessions.delete(conn) };
+  const lmtpDeps = { store, config, log, onClose: ended };
 
   /** Starts a session on an admitted socket; a session that throws is logged and its socket dropped. */
-  const serve = (socket: Socket, conn: { id: string; run(): Promise<void>; shutdown(reason: string): void }): void => {
+  const serve = (socket: Socket, conn: { id: string; run(): Promise<void>; shutdown(reason: string): void }, gauge: LiveSession): void => {
     sessions.add(conn);
+    live.set(conn, gauge);
+    sessionStarted(gauge);
     conn.run().catch((err: unknown) => {
       log.error({ err, session: conn.id }, 'session crashed');
       socket.destroy();
@@ -111,6 +129,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const challenges = new AcmeChallenges();
   let web: Web | undefined;
   let acme: AcmeManager | null = null;
+  let admin: AdminListener | undefined;
   try {
     for (const spec of [
       { name: 'imap', port: config.imapPort, setting: 'imap-port', implicitTls: false, pop3: false },
@@ -134,13 +153,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           refusePrefix: spec.pop3 ? '-ERR' : '* BYE',
           onSocket(socket, remoteAddress) {
             const listener = { implicitTls: spec.implicitTls, remoteAddress };
-            serve(socket, spec.pop3 ? new Pop3Connection(socket, pop3Deps, listener) : new ImapConnection(socket, deps, listener));
+            const conn = spec.pop3 ? new Pop3Connection(socket, pop3Deps, listener) : new ImapConnection(socket, deps, listener);
+            serve(socket, conn, liveSessionOf(spec.pop3 ? 'pop3' : 'imap', conn));
           },
         }),
       );
     }
     // LMTP: TCP on lmtp-host (loopback by default: LMTP has no authentication, RFC 2033 §1) and the unix socket.
-    const lmtpSocket = (socket: Socket, remoteAddress: string): void => serve(socket, new LmtpConnection(socket, lmtpDeps, remoteAddress));
+    const lmtpSocket = (socket: Socket, remoteAddress: string): void =>
+      serve(socket, new LmtpConnection(socket, lmtpDeps, remoteAddress), liveSessionOf('lmtp', { secure: false }));
     const lmtpRefuse = '421 4.7.0';
     if (config.lmtpPort !== 0) {
       listeners.push(
@@ -164,9 +185,24 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     }
     // The web side after the mail ports: a web port that cannot be bound is logged and skipped (web/web.ts).
     // Client set-up answers on both sides; profiles are signed with the pair served for the hostname at that moment.
-    const routes = (app: FastifyInstance, scheme: 'http' | 'https') =>
+    // Health answers on the public side too, with no detail (load balancers in front of HTTPS).
+    const routes = (app: FastifyInstance, scheme: 'http' | 'https') => {
       registerAutoconfigRoutes(app, { config, store, log, scheme, signingPair: () => certificates.select(config.hostname) });
+      registerHealthRoutes(app, { readiness: () => readiness.check(), detail: false });
+    };
     web = await startWeb({ config, log, certificates, challenges, limiter, tlsFailures, refusals, routes });
+    admin = await startAdmin({
+      config,
+      log,
+      certificates,
+      limiter,
+      tlsFailures,
+      refusals,
+      routes(app) {
+        registerMetricsRoutes(app);
+        registerHealthRoutes(app, { readiness: () => readiness.check(), detail: true });
+      },
+    });
     if (config.acme.enabled) {
       // acme-client and its crypto stack load only when ACME is on: they cost start-up time otherwise.
       const { AcmeManager } = await import('../acme/manager.js');
@@ -175,11 +211,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   } catch (e) {
     await Promise.all(listeners.map((l) => l.close()));
     await web?.close();
+    await admin?.close();
     certificates.close();
     await store.close();
     throw e;
   }
   listeners.push(...web.listeners);
+  if (admin?.listener) listeners.push(admin.listener);
+  readiness.listening = true;
 
   const ports: Record<string, number> = {};
   for (const l of listeners) ports[l.name] = l.port;
@@ -195,8 +234,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     acme,
     stop(reason = 'Server shutting down') {
       stopping ??= (async () => {
+        readiness.stopping = true;
         await Promise.all(listeners.map((l) => l.close()));
-        await Promise.all([web?.close(), acme?.stop()]);
+        await Promise.all([web?.close(), admin?.close(), acme?.stop()]);
         certificates.close();
         for (const s of sessions) s.shutdown(reason);
         const deadline = Date.now() + SHUTDOWN_GRACE_MS;

@@ -53,7 +53,7 @@ export interface Web {
 }
 
 /** A fastify app on an HTTP server that never listens itself: net/listen.ts hands it sockets. */
-function app(log: Logger): FastifyInstance {
+export function app(log: Logger): FastifyInstance {
   let server: Server | undefined;
   const instance = fastify({
     loggerInstance: log as FastifyBaseLogger,

@@ -63,6 +63,8 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, l
       // Never the standard 80/443: a test that wants the web side picks free ports.
       httpPort: 0,
       httpsPort: 0,
+      // The admin listener's default 8010 is shared by every test: a test that wants it picks a free port.
+      adminPort: 0,
       ...overrides,
       log: { level: process.env.MAILKEEP_TEST_LOG ?? 'silent', ...(overrides.log as object | undefined) },
     });
@@ -145,6 +147,8 @@ async function spawnOnce(dataDir: string, extraArgs: string[], env: NodeJS.Proce
       '--http-port',
       '0',
       '--https-port',
+      '0',
+      '--admin-port',
       '0',
       ...extraArgs,
     ],

@@ -28,10 +28,10 @@ export const starttls = command({
 /** RFC 5530 §3: cleartext passwords need TLS here (LOGINDISABLED is advertised). */
 const privacyRequired = (): ImapError => no('PRIVACYREQUIRED', 'Plaintext authentication is disabled on unencrypted connections; use STARTTLS or port 993');
 
-/** Runs one authentication attempt; resolves to the account or throws NO. */
-async function authenticate(session: ImapSession, user: string, password: string): Promise<Account> {
+/** Runs one authentication attempt (`mechanism`: the SASL one, or "password" for LOGIN); resolves to the account or throws NO. */
+async function authenticate(session: ImapSession, user: string, password: string, mechanism: string): Promise<Account> {
   if (session.loginDisabled) throw privacyRequired();
-  const res = await checkLogin(session, session.remoteAddress, user, password, 'imap');
+  const res = await checkLogin(session, session.remoteAddress, user, password, 'imap', mechanism);
   if (res.ok) return res.account;
   // RFC 5530 §3: the user should contact the administrator; the credentials were right.
   if (res.reason === 'disabled') throw no('CONTACTADMIN', 'This account is disabled');
@@ -63,7 +63,7 @@ export const login = command({
     return { user, password };
   },
   async run(inv, { user, password }) {
-    return finish(inv.session, await authenticate(inv.session, user, password));
+    return finish(inv.session, await authenticate(inv.session, user, password, 'password'));
   },
 });
 
@@ -102,6 +102,6 @@ export const authenticateCommand = command({
     if (result === 'cancelled') throw bad('Authentication cancelled');
     const { authz, user, password } = result;
     if (authz !== '' && authz !== user) throw no('AUTHORIZATIONFAILED', 'Proxy authorization is not supported');
-    return finish(session, await authenticate(session, user, password));
+    return finish(session, await authenticate(session, user, password, mechanism));
   },
 });
