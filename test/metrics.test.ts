@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { COMMANDS } from '../src/imap/commands/registry.js';
 import { dotStuff, LmtpClient } from './helpers/lmtp-client.js';
 import { Pop3Client } from './helpers/pop3-client.js';
-import { parseScrape, valueOf, type Scrape } from './helpers/prometheus.js';
+import { parseScrape, sampleSum, type Scrape } from './helpers/prometheus.js';
 import { RawClient } from './helpers/raw-client.js';
 import { freePort, startTestServer, type TestServer } from './helpers/server.js';
 
@@ -83,7 +83,7 @@ describe('metrics under load', () => {
   });
   after(() => srv.stop());
 
-  const delta = (name: string, match: Record<string, string> = {}): number => valueOf(after_, name, match) - valueOf(before_, name, match);
+  const delta = (name: string, match: Record<string, string> = {}): number => sampleSum(after_, name, match) - sampleSum(before_, name, match);
 
   test('every family is present with its type', () => {
     const expected: Record<string, string> = {
@@ -128,9 +128,9 @@ describe('metrics under load', () => {
   });
 
   test('the gauges saw the idling session over TLS', () => {
-    assert.equal(valueOf(during, 'mailkeep_idle_sessions'), 1);
-    assert.equal(valueOf(during, 'mailkeep_connections', { protocol: 'imap', tls: 'yes' }), 1);
-    assert.equal(valueOf(during, 'mailkeep_connections', { protocol: 'imap', tls: 'no' }), 0);
+    assert.equal(sampleSum(during, 'mailkeep_idle_sessions'), 1);
+    assert.equal(sampleSum(during, 'mailkeep_connections', { protocol: 'imap', tls: 'yes' }), 1);
+    assert.equal(sampleSum(during, 'mailkeep_connections', { protocol: 'imap', tls: 'no' }), 0);
   });
 
   test('histogram buckets are cumulative and +Inf equals the count', () => {
@@ -146,7 +146,7 @@ describe('metrics under load', () => {
         buckets.sort((a, b) => a.le - b.le);
         for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i]!.value >= buckets[i - 1]!.value, `${family} ${key} not cumulative`);
         assert.equal(buckets.at(-1)!.le, Infinity);
-        assert.equal(buckets.at(-1)!.value, valueOf(after_, `${family}_count`, JSON.parse(key)), `${family} ${key}`);
+        assert.equal(buckets.at(-1)!.value, sampleSum(after_, `${family}_count`, JSON.parse(key)), `${family} ${key}`);
         checked++;
       }
     }

@@ -38,7 +38,7 @@ export function parseScrape(text: string): Scrape {
 }
 
 /** The sum of the samples named `name` whose labels include `match` (0 when none). */
-export function valueOf(scrape: Scrape, name: string, match: Record<string, string> = {}): number {
+export function sampleSum(scrape: Scrape, name: string, match: Record<string, string> = {}): number {
   let sum = 0;
   for (const s of scrape.samples) {
     if (s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v)) sum += s.value;
