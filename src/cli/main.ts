@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerAliasCommands } from './alias.js';
 import { registerAutoconfigCommands } from './autoconfig.js';
+import { registerBackupCommands } from './backup.js';
 import { registerCertCommands } from './cert.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { registerDeliverCommand } from './deliver.js';
@@ -36,6 +37,7 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerAutoconfigCommands,
   registerDnsCommand,
   registerCertCommands,
+  registerBackupCommands,
 ];
 
 function version(): string {
