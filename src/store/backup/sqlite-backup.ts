@@ -93,6 +93,8 @@ async function snapshotDatabase(dbPath: string, dest: string): Promise<void> {
 
 /** Drops unreferenced blob rows (composites first free their bases), makes the copy one file, and checks it. */
 function finishCopy(db: Database.Database): void {
+  // As the server runs: deleting a blob row cascades to its stored header facts.
+  db.pragma('foreign_keys = ON');
   const garbage = db.prepare('DELETE FROM blobs WHERE refcount = 0');
   while (garbage.run().changes > 0);
   db.pragma('journal_mode = DELETE');
