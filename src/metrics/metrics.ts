@@ -26,6 +26,8 @@ export type LoginOutcome = 'succeeded' | 'failed' | 'throttled' | 'busy' | 'disa
 export type DeliveryOutcome = 'stored' | 'over_quota' | 'too_big' | 'failed';
 
 const PROTOCOLS: readonly Protocol[] = ['imap', 'pop3', 'lmtp'];
+/** The protocols whose connections are counted (net/live-sessions.ts's SessionProtocol). */
+const SESSION_PROTOCOLS: readonly string[] = [...PROTOCOLS, 'managesieve'];
 
 /** The registry every mailkeep metric lives in (cluster workers report it to the primary: cluster-metrics.ts). */
 export const registry = new Registry();
@@ -104,38 +106,26 @@ new Counter({
   },
 });
 
-/** What the gauges read of a live session when scraped. */
-export interface LiveSession {
-  readonly protocol: Protocol;
+/** What the gauges read of a live session when scraped (net/live-sessions.ts's SessionInfo fits). */
+export interface SessionGaugeView {
+  protocol: string;
   /** TLS is active (implicit or after STARTTLS). */
-  readonly secure: boolean;
-  /** An IMAP session in IDLE. */
-  readonly idling: boolean;
+  tls: boolean;
+  /** The command running now: "IDLE" while an IMAP session idles. */
+  command: string | null;
 }
-/** The gauges' view of a connection: its TLS state, and for IMAP whether IDLE waits for a wake-up (its `idleWake`). */
-export function liveSessionOf(protocol: Protocol, conn: { readonly secure: boolean; readonly idleWake?: unknown }): LiveSession {
-  return {
-    protocol,
-    get secure() {
-      return conn.secure;
-    },
-    get idling() {
-      return conn.idleWake != null;
-    },
-  };
+/** The session lists of every server in this process (tests run several). */
+const sessionSources = new Set<() => Iterable<SessionGaugeView>>();
+
+/** Lets the connection and IDLE gauges read a server's sessions at scrape time; returns the undo. */
+export function watchSessions(list: () => Iterable<SessionGaugeView>): () => void {
+  sessionSources.add(list);
+  return () => sessionSources.delete(list);
 }
 
-/** Live sessions of every server in this process (tests run several). Bounded by the connection limits. */
-const live = new Set<LiveSession>();
-
-/** Counts a session in the gauges until `sessionEnded`. */
-export function sessionStarted(session: LiveSession): void {
-  live.add(session);
-}
-
-/** Removes a session from the gauges. */
-export function sessionEnded(session: LiveSession): void {
-  live.delete(session);
+/** Every live session of every watched server. */
+function* liveSessions(): Generator<SessionGaugeView> {
+  for (const list of sessionSources) yield* list();
 }
 
 new Gauge({
@@ -146,8 +136,11 @@ new Gauge({
   collect() {
     this.reset();
     // Every combination is reported, zeros included, so a dashboard never sees a series vanish.
-    for (const p of PROTOCOLS) for (const tls of ['yes', 'no']) this.set({ protocol: p, tls }, 0);
-    for (const s of live) this.inc({ protocol: s.protocol, tls: s.secure ? 'yes' : 'no' });
+    for (const p of SESSION_PROTOCOLS) for (const tls of ['yes', 'no']) this.set({ protocol: p, tls }, 0);
+    for (const s of liveSessions()) {
+      const protocol = SESSION_PROTOCOLS.includes(s.protocol) ? s.protocol : 'other';
+      this.inc({ protocol, tls: s.tls ? 'yes' : 'no' });
+    }
   },
 });
 
@@ -157,7 +150,7 @@ new Gauge({
   registers: [registry],
   collect() {
     let n = 0;
-    for (const s of live) if (s.idling) n++;
+    for (const s of liveSessions()) if (s.protocol === 'imap' && s.command === 'IDLE') n++;
     this.set(n);
   },
 });

@@ -22,6 +22,7 @@ import { listen, proxySpecFor, type Listener } from '../net/listen.js';
 import { RateLimitedLog } from '../net/rate-limited-log.js';
 import { TlsFailureLog } from '../net/tls-handshake.js';
 import { listenUnix } from '../net/unix-listener.js';
+import { LiveSessions, type LiveSession } from '../net/live-sessions.js';
 import { Pop3Connection } from '../pop3/session/connection.js';
 import { MessageSizes } from '../pop3/session/message-sizes.js';
 import { openStore } from '../store/open.js';
@@ -31,7 +32,7 @@ import { startWeb, type Web } from '../web/web.js';
 import { registerAutoconfigRoutes } from '../autoconfig/routes.js';
 import type { FastifyInstance } from 'fastify';
 import type { MailStore } from '../store/types.js';
-import { CommandMetrics, enableProcessMetrics, liveSessionOf, sessionEnded, sessionStarted, type LiveSession } from '../metrics/metrics.js';
+import { CommandMetrics, enableProcessMetrics, watchSessions } from '../metrics/metrics.js';
 import { startAdmin, type AdminListener } from '../web/admin-listener.js';
 import { registerHealthRoutes } from '../web/health-routes.js';
 import { registerMetricsRoutes } from '../web/metrics-routes.js';
@@ -49,6 +50,8 @@ export interface RunningServer {
   certificates: Certificates;
   /** The logins' credential cache (tests read its hit and miss counts). */
   credentials: CredentialCache;
+  /** The live sessions of every protocol (list, kick). */
+  sessions: LiveSessions;
   /** The HTTP and HTTPS apps (routes are added there). */
   web: Web;
   /** ACME, when enabled and this process holds the data dir's ACME lock. */
@@ -72,16 +75,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const throttle = createThrottle(config.authThrottle, store);
   const credentials = new CredentialCache({ ttlMs: config.auth.credentialCacheSeconds * 1000, maxEntries: config.auth.credentialCacheEntries });
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
-  const sessions = new Set<{ shutdown(reason: string): void }>();
-  // What the connection and IDLE gauges read of each session when scraped.
-  const live = new Map<object, LiveSession>();
-  const ended = (conn: { shutdown(reason: string): void }): void => {
-    sessions.delete(conn);
-    const entry = live.get(conn);
-    if (entry) sessionEnded(entry);
-    live.delete(conn);
-  };
+  const sessions = new LiveSessions();
   enableProcessMetrics();
+  // The connection and IDLE gauges read the registry when scraped.
+  const unwatchSessions = watchSessions(() => sessions.list());
   const readiness = new ReadinessState(store);
   const tlsFailures = new TlsFailureLog(log, config.limits.tlsFailuresLoggedPerMinute);
   // Anyone can make connections be refused: those lines are rate-limited like failed handshakes.
@@ -99,7 +96,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     tlsFailures,
     commands: COMMANDS,
     commandMetrics: new CommandMetrics('imap', COMMANDS.keys()),
-    onClose: ended,
+    onClose: (conn: ImapConnection) => sessions.delete(conn),
   };
   const pop3Deps = {
     store,
@@ -110,15 +107,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     certificates,
     credentials,
     tlsFailures,
-    onClose: ended,
+    onClose: (conn: Pop3Connection) => sessions.delete(conn),
   };
-  const lmtpDeps = { store, config, log, onClose: ended };
+  const lmtpDeps = { store, config, log, onClose: (conn: LmtpConnection) => sessions.delete(conn) };
 
   /** Starts a session on an admitted socket; a session that throws is logged and its socket dropped. */
-  const serve = (socket: Socket, conn: { id: string; run(): Promise<void>; shutdown(reason: string): void }, gauge: LiveSession): void => {
+  const serve = (socket: Socket, conn: LiveSession & { run(): Promise<void> }): void => {
     sessions.add(conn);
-    live.set(conn, gauge);
-    sessionStarted(gauge);
     conn.run().catch((err: unknown) => {
       log.error({ err, session: conn.id }, 'session crashed');
       socket.destroy();
@@ -153,15 +148,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           refusePrefix: spec.pop3 ? '-ERR' : '* BYE',
           onSocket(socket, remoteAddress) {
             const listener = { implicitTls: spec.implicitTls, remoteAddress };
-            const conn = spec.pop3 ? new Pop3Connection(socket, pop3Deps, listener) : new ImapConnection(socket, deps, listener);
-            serve(socket, conn, liveSessionOf(spec.pop3 ? 'pop3' : 'imap', conn));
+            serve(socket, spec.pop3 ? new Pop3Connection(socket, pop3Deps, listener) : new ImapConnection(socket, deps, listener));
           },
         }),
       );
     }
     // LMTP: TCP on lmtp-host (loopback by default: LMTP has no authentication, RFC 2033 §1) and the unix socket.
-    const lmtpSocket = (socket: Socket, remoteAddress: string): void =>
-      serve(socket, new LmtpConnection(socket, lmtpDeps, remoteAddress), liveSessionOf('lmtp', { secure: false }));
+    const lmtpSocket = (socket: Socket, remoteAddress: string): void => serve(socket, new LmtpConnection(socket, lmtpDeps, remoteAddress));
     const lmtpRefuse = '421 4.7.0';
     if (config.lmtpPort !== 0) {
       listeners.push(
@@ -212,6 +205,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     await Promise.all(listeners.map((l) => l.close()));
     await web?.close();
     await admin?.close();
+    unwatchSessions();
     certificates.close();
     await store.close();
     throw e;
@@ -230,6 +224,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     store,
     certificates,
     credentials,
+    sessions,
     web: web as Web,
     acme,
     stop(reason = 'Server shutting down') {
@@ -238,9 +233,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         await Promise.all(listeners.map((l) => l.close()));
         await Promise.all([web?.close(), admin?.close(), acme?.stop()]);
         certificates.close();
-        for (const s of sessions) s.shutdown(reason);
+        sessions.shutdownAll(reason);
         const deadline = Date.now() + SHUTDOWN_GRACE_MS;
         while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        unwatchSessions();
         await store.close();
         log.info('mailkeep stopped');
       })();
