@@ -1,8 +1,11 @@
 /**
  * The process's Prometheus metrics (prom-client), one registry per process.
- * The hot path reaches them through the small functions below: a counter
- * increment or a histogram observation on pre-bound label values, nothing
- * that allocates per call beyond what prom-client does.
+ * The hot path reaches them through the small functions below. What runs per
+ * command or per commit adds to plain numbers (HistogramCells, the result
+ * counts of CommandMetrics) that the registry reads when scraped: a
+ * prom-client child's inc() hashes its labels on every call (about 1 µs
+ * here), which a NOOP would notice. Rare events (logins, deliveries) use
+ * prom-client counters directly.
  *
  * Invariants:
  * - Label values come from closed sets: protocol and result names fixed
@@ -14,7 +17,7 @@
  *   computed when scraped, from the sessions the servers registered, so a
  *   connection costs nothing here while it runs.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, type Metric, Registry } from 'prom-client';
 
 /** The protocols that have sessions. */
 export type Protocol = 'imap' | 'pop3' | 'lmtp';
@@ -37,19 +40,73 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 /** Store commits: an fsync is a millisecond or so on a good disk, seconds on a bad one. */
 const COMMIT_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
-const commands = new Counter({
-  name: 'mailkeep_commands_total',
-  help: 'Commands completed, by protocol, command and result (OK, NO, BAD)',
-  labelNames: ['protocol', 'command', 'result'] as const,
-  registers: [registry],
-});
-const commandSeconds = new Histogram({
-  name: 'mailkeep_command_duration_seconds',
-  help: 'Time from a command being read to its answer being queued, by protocol and command',
-  labelNames: ['protocol', 'command'] as const,
-  buckets: LATENCY_BUCKETS,
-  registers: [registry],
-});
+/** One exposed sample: prom-client's shape for values of a metric. */
+interface Sample {
+  value: number;
+  labels: Record<string, string>;
+  metricName?: string;
+}
+
+/** A histogram kept in plain numbers: observe() is a short scan over the bounds and three adds. */
+class HistogramCells {
+  /** Per bucket, not cumulative; the last is +Inf. */
+  private readonly counts: Float64Array;
+  private sum = 0;
+  private count = 0;
+
+  constructor(private readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+
+  observe(value: number): void {
+    let i = 0;
+    // Prometheus buckets are "less than or equal" (le).
+    while (i < this.bounds.length && value > this.bounds[i]!) i++;
+    this.counts[i]!++;
+    this.sum += value;
+    this.count++;
+  }
+
+  /** The exposition of this histogram under `name` with `labels`: cumulative buckets, +Inf, _sum, _count. */
+  samples(name: string, labels: Record<string, string>): Sample[] {
+    const out: Sample[] = [];
+    let cumulative = 0;
+    for (let i = 0; i <= this.bounds.length; i++) {
+      cumulative += this.counts[i]!;
+      const le = i < this.bounds.length ? String(this.bounds[i]) : '+Inf';
+      out.push({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: cumulative });
+    }
+    out.push({ metricName: `${name}_sum`, labels, value: this.sum }, { metricName: `${name}_count`, labels, value: this.count });
+    return out;
+  }
+}
+
+/** Registers a metric whose samples are computed when scraped (summed across cluster workers per series). */
+function scraped(name: string, help: string, type: 'counter' | 'histogram', samples: () => Sample[]): void {
+  const get = async () => ({ name, help, type, aggregator: 'sum', values: samples() });
+  registry.registerMetric({ name, help, type, aggregator: 'sum', get, reset: () => undefined } as unknown as Metric);
+}
+
+/** The counts and latencies of one command of one protocol. */
+interface CommandCell {
+  protocol: Protocol;
+  command: string;
+  /** Completions by result: OK, NO, BAD. */
+  results: Float64Array;
+  latency: HistogramCells;
+}
+/** Every command cell, by "protocol command": shared by the CommandMetrics of every server in the process. */
+const commandCells = new Map<string, CommandCell>();
+const RESULTS: readonly CommandResult[] = ['OK', 'NO', 'BAD'];
+
+scraped('mailkeep_commands_total', 'Commands completed, by protocol, command and result (OK, NO, BAD)', 'counter', () =>
+  [...commandCells.values()].flatMap((c) =>
+    RESULTS.map((result, i) => ({ labels: { protocol: c.protocol, command: c.command, result }, value: c.results[i]! })),
+  ),
+);
+scraped('mailkeep_command_duration_seconds', 'Time from a command being read to its answer being queued, by protocol and command', 'histogram', () =>
+  [...commandCells.values()].flatMap((c) => c.latency.samples('mailkeep_command_duration_seconds', { protocol: c.protocol, command: c.command })),
+);
 const logins = new Counter({
   name: 'mailkeep_logins_total',
   help: 'Login attempts by protocol, mechanism and outcome (succeeded, failed, throttled, busy, disabled)',
@@ -67,13 +124,10 @@ const rejections = new Counter({
   help: 'LMTP recipients refused at RCPT (unknown user)',
   registers: [registry],
 });
-const commitSeconds = new Histogram({
-  name: 'mailkeep_store_commit_duration_seconds',
-  help: 'Duration of the store write transactions, BEGIN to COMMIT, by store kind',
-  labelNames: ['store'] as const,
-  buckets: COMMIT_BUCKETS,
-  registers: [registry],
-});
+const commitCells = { sqlite: new HistogramCells(COMMIT_BUCKETS), postgres: new HistogramCells(COMMIT_BUCKETS) };
+scraped('mailkeep_store_commit_duration_seconds', 'Duration of the store write transactions, BEGIN to COMMIT, by store kind', 'histogram', () =>
+  Object.entries(commitCells).flatMap(([store, cells]) => cells.samples('mailkeep_store_commit_duration_seconds', { store })),
+);
 
 /**
  * Octets a protocol's connections read and wrote: Transport adds to the
@@ -156,33 +210,32 @@ new Gauge({
 });
 
 /**
- * Bound recorders for one protocol's commands: label values are fixed when
- * built (from its command table), so recording is a map lookup and an add.
+ * The recorders of one protocol's commands: a cell per name of its command
+ * table, fixed when built, so recording is a map lookup and a few adds.
  */
 export class CommandMetrics {
-  private readonly byName = new Map<
-    string,
-    { ok: Counter.Internal; no: Counter.Internal; bad: Counter.Internal; seconds: Histogram.Internal<'protocol' | 'command'> }
-  >();
+  private readonly byName = new Map<string, CommandCell>();
+  private readonly other: CommandCell;
 
   /** `names`: the protocol's command table; anything else is recorded as "other". */
   constructor(protocol: Protocol, names: Iterable<string>) {
-    for (const name of [...names, 'other']) {
-      const labels = { protocol, command: name };
-      this.byName.set(name, {
-        ok: commands.labels({ ...labels, result: 'OK' }),
-        no: commands.labels({ ...labels, result: 'NO' }),
-        bad: commands.labels({ ...labels, result: 'BAD' }),
-        seconds: commandSeconds.labels(labels),
-      });
+    for (const command of [...names, 'other']) {
+      const key = `${protocol} ${command}`;
+      let cell = commandCells.get(key);
+      if (!cell) {
+        cell = { protocol, command, results: new Float64Array(RESULTS.length), latency: new HistogramCells(LATENCY_BUCKETS) };
+        commandCells.set(key, cell);
+      }
+      this.byName.set(command, cell);
     }
+    this.other = this.byName.get('other')!;
   }
 
   /** Records one command; `name` null or unknown counts as "other"; `startedMs` from performance.now(). */
   record(name: string | null, result: CommandResult, startedMs: number): void {
-    const m = (name !== null ? this.byName.get(name) : undefined) ?? this.byName.get('other')!;
-    (result === 'OK' ? m.ok : result === 'NO' ? m.no : m.bad).inc();
-    m.seconds.observe((performance.now() - startedMs) / 1000);
+    const cell = (name !== null ? this.byName.get(name) : undefined) ?? this.other;
+    cell.results[result === 'OK' ? 0 : result === 'NO' ? 1 : 2]!++;
+    cell.latency.observe((performance.now() - startedMs) / 1000);
   }
 }
 
@@ -201,11 +254,9 @@ export function countRejection(): void {
   rejections.inc();
 }
 
-const commitObservers = { sqlite: commitSeconds.labels({ store: 'sqlite' }), postgres: commitSeconds.labels({ store: 'postgres' }) };
-
 /** Records a store write transaction's duration; `startedMs` from performance.now(). */
 export function timeCommit(store: 'sqlite' | 'postgres', startedMs: number): void {
-  commitObservers[store].observe((performance.now() - startedMs) / 1000);
+  commitCells[store].observe((performance.now() - startedMs) / 1000);
 }
 
 let processMetrics = false;
