@@ -40,7 +40,7 @@ export interface AdminListener {
 }
 
 /** Loopback addresses and the name that means them: no TLS needed there. */
-export function isLoopbackHost(host: string): boolean {
+function isLoopbackHost(host: string): boolean {
   if (host === 'localhost' || host === '::1') return true;
   return isIP(host) === 4 && host.startsWith('127.');
 }
