@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { CredentialCache } from '../auth/credential-cache.js';
 import { createThrottle } from '../auth/throttle.js';
+import { createOAuthVerifier } from '../auth/oauth/token-verifier.js';
 import type { Config } from '../config/schema.js';
 import { COMMANDS } from '../imap/commands/registry.js';
 import { ImapConnection } from '../imap/session/connection.js';
@@ -70,6 +71,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     onWarning: (message) => log.warn({ dataDir: config.dataDir }, message),
     limits: config.limits,
   });
+  // Before the certificates start watching files: a missing client secret file stops the start here.
+  const oauth = await createOAuthVerifier(config.oauth).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   const certificates = await Certificates.load(config, log, { watch: true });
   warnAboutCertificates(certificates.list(), config.hostname, log);
   const throttle = createThrottle(config.authThrottle, store);
@@ -93,6 +99,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     throttle,
     certificates,
     credentials,
+    oauth,
     tlsFailures,
     commands: COMMANDS,
     commandMetrics: new CommandMetrics('imap', COMMANDS.keys()),
@@ -106,6 +113,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     throttle,
     certificates,
     credentials,
+    oauth,
     tlsFailures,
     onClose: (conn: Pop3Connection) => sessions.delete(conn),
   };

@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { CredentialCache } from '../../auth/credential-cache.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
+import type { OAuthVerifier } from '../../auth/oauth/token-verifier.js';
 import type { Uid } from '../../ids.js';
 import type { Account, MailStore, NewMessage } from '../../store/types.js';
 import { trafficOf, type CommandMetrics } from '../../metrics/metrics.js';
@@ -61,6 +62,8 @@ export interface ConnectionDeps {
   log: Logger;
   throttle: AuthThrottle;
   credentials: CredentialCache;
+  /** Bearer-token checks, or null when OAuth is off. */
+  oauth: OAuthVerifier | null;
   /** Where STARTTLS handshakes get their certificate. */
   certificates: CertificateSource;
   /** The command table (commands/registry.ts), injected so the session does not depend on its commands. */
@@ -83,6 +86,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
   readonly log: Logger;
   readonly throttle: AuthThrottle;
   readonly credentials: CredentialCache;
+  readonly oauth: OAuthVerifier | null;
   readonly enabled: Enabled = new Set();
   readonly remoteAddress: string;
   state: SessionState = { kind: 'not-authenticated' };
@@ -130,6 +134,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
     this.config = deps.config;
     this.throttle = deps.throttle;
     this.credentials = deps.credentials;
+    this.oauth = deps.oauth;
     this.remoteAddress = listener.remoteAddress;
     this.log = deps.log.child({ session: this.id });
     this.framer = this.newFramer();
