@@ -7,6 +7,9 @@
  * and 503 once the store is closed.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { COMMANDS } from '../src/imap/commands/registry.js';
 import { dotStuff, LmtpClient } from './helpers/lmtp-client.js';
@@ -202,4 +205,32 @@ describe('health', () => {
     assert.equal(await pub.text(), 'not ready\n');
     assert.equal((await fetch(`http://127.0.0.1:${srv.server.ports.admin}/healthz`)).status, 200);
   });
+});
+
+test('a taken admin port is logged and skipped: mail is served all the same', async () => {
+  const held = createServer();
+  held.listen(0, '127.0.0.1');
+  await once(held, 'listening');
+  const port = (held.address() as { port: number }).port;
+  const lines: string[] = [];
+  const log = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  const srv = await startTestServer({ adminPort: port, log: { level: 'warn' } }, log);
+  try {
+    assert.equal(srv.server.ports.admin, undefined);
+    assert.ok(
+      lines.some((l) => l.includes('admin listener disabled') && l.includes('admin-port')),
+      lines.join(''),
+    );
+    const c = await RawClient.connect(srv.imapPort);
+    assert.match(c.greeting, /^\* OK/);
+    c.client.close();
+  } finally {
+    await srv.stop();
+    held.close();
+  }
 });
