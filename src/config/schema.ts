@@ -294,6 +294,14 @@ export const configSchema = z
         credentialCacheSeconds: int(0, 31_536_000, 'a number of seconds (0 disables)').default(3600),
         /** Verified credentials kept at most (about 150 bytes each); the least recently used go first. */
         credentialCacheEntries: positive(10000),
+        /** Algorithm of new password hashes (auth/password.ts); stored hashes of the other one still verify and are re-hashed at the next login. */
+        passwordHash: z.enum(['argon2id', 'scrypt'], { error: 'expected argon2id or scrypt' }).default('argon2id'),
+        /** argon2id memory per hash in KiB (RFC 9106 m; 19456 = 19 MiB, OWASP's baseline); weaker stored hashes are upgraded at login. */
+        argon2MemoryKib: int(64, 1_048_576, 'a number of KiB from 64 to 1048576').default(19_456),
+        /** argon2id passes over the memory (RFC 9106 t). */
+        argon2Iterations: int(1, 20, 'a whole number from 1 to 20').default(2),
+        /** argon2id lanes (RFC 9106 p); each hash runs on one thread whatever this is. */
+        argon2Parallelism: int(1, 16, 'a whole number from 1 to 16').default(1),
       })
       .prefault({}),
     /** OAuth 2.0 bearer tokens for OAUTHBEARER and XOAUTH2 (auth/oauth/); off while issuer is null. */
@@ -346,7 +354,7 @@ export const configSchema = z
         maxFailuresPerAccount: positive(20),
         /** How long a successful login makes its (address, account) pair immune to other addresses' failures. */
         trustedDays: positive(30, 'a number of days'),
-        /** Password hashes (32 MiB scrypt each) running at once; keep it below libuv's pool (UV_THREADPOOL_SIZE, 4) so file I/O keeps threads. */
+        /** Password hashes (19 MiB argon2id or 32 MiB scrypt each) running at once; keep it below libuv's pool (UV_THREADPOOL_SIZE, 4) so file I/O keeps threads. */
         maxConcurrentHashes: positive(2),
         /** Hashes running at once for one address (IPv6: per /64) with recent failures; others share the slots fairly (fewest running first). */
         maxConcurrentHashesPerIp: positive(1),

@@ -24,7 +24,7 @@ export type Protocol = 'imap' | 'pop3' | 'lmtp';
 /** How a command ended: IMAP's tagged status; POP3's +OK, -ERR for a bad command, other -ERR. */
 export type CommandResult = 'OK' | 'NO' | 'BAD';
 /** How a login attempt ended (auth/login.ts's outcomes). */
-export type LoginOutcome = 'succeeded' | 'failed' | 'throttled' | 'busy' | 'unavailable' | 'disabled';
+export type LoginOutcome = 'succeeded' | 'failed' | 'throttled' | 'busy' | 'unavailable' | 'disabled' | 'app-password-required';
 /** How one LMTP recipient's copy ended. */
 export type DeliveryOutcome = 'stored' | 'over_quota' | 'too_big' | 'failed';
 
@@ -109,7 +109,7 @@ scraped('mailkeep_command_duration_seconds', 'Time from a command being read to 
 );
 const logins = new Counter({
   name: 'mailkeep_logins_total',
-  help: 'Login attempts by protocol, mechanism and outcome (succeeded, failed, throttled, busy, unavailable, disabled)',
+  help: 'Login attempts by protocol, mechanism and outcome (succeeded, failed, throttled, busy, unavailable, disabled, app-password-required)',
   labelNames: ['protocol', 'mechanism', 'outcome'] as const,
   registers: [registry],
 });

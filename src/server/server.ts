@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { CredentialCache } from '../auth/credential-cache.js';
 import { createThrottle } from '../auth/throttle.js';
 import { createOAuthVerifier } from '../auth/oauth/token-verifier.js';
+import { CredentialRevocation } from './credential-revocation.js';
 import type { Config } from '../config/schema.js';
 import { COMMANDS } from '../imap/commands/registry.js';
 import { ImapConnection } from '../imap/session/connection.js';
@@ -86,6 +87,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // The connection and IDLE gauges read the registry when scraped.
   const unwatchSessions = watchSessions(() => sessions.list());
   const readiness = new ReadinessState(store);
+  // Revoked app passwords, disabled accounts …: their live sessions end, whichever process made the change.
+  const revocation = new CredentialRevocation(store, sessions, log);
+  const ended = (conn: LiveSession): void => {
+    revocation.ended(conn);
+    sessions.delete(conn);
+  };
   const tlsFailures = new TlsFailureLog(log, config.limits.tlsFailuresLoggedPerMinute);
   // Anyone can make connections be refused: those lines are rate-limited like failed handshakes.
   const refusals = new RateLimitedLog(log, config.limits.refusalsLoggedPerMinute, 'connections refused', 'warn');
@@ -103,7 +110,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     tlsFailures,
     commands: COMMANDS,
     commandMetrics: new CommandMetrics('imap', COMMANDS.keys()),
-    onClose: (conn: ImapConnection) => sessions.delete(conn),
+    onClose: (conn: ImapConnection) => ended(conn),
+    onLogin: (conn: ImapConnection) => revocation.loggedIn(conn),
   };
   const pop3Deps = {
     store,
@@ -115,7 +123,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     credentials,
     oauth,
     tlsFailures,
-    onClose: (conn: Pop3Connection) => sessions.delete(conn),
+    onClose: (conn: Pop3Connection) => ended(conn),
+    onLogin: (conn: Pop3Connection) => revocation.loggedIn(conn),
   };
   const lmtpDeps = { store, config, log, onClose: (conn: LmtpConnection) => sessions.delete(conn) };
 

@@ -16,8 +16,10 @@ import type { Readable } from 'node:stream';
 import type { ChangeBus } from '../events/change-bus.js';
 import type { AccountId, MailboxId, ModSeq, Uid } from '../ids.js';
 import type { MessageAnalysis } from '../mime/types.js';
+import type { AppPassword, AppPasswordStore } from './app-password-types.js';
 import type { AuthAttemptStore } from './auth-attempt-types.js';
 
+export type { AppPassword, AppPasswordLimits, AppPasswordStore, NewAppPassword } from './app-password-types.js';
 export type { AuthAttemptCounts, AuthAttemptKey, AuthAttemptOutcome, AuthAttemptStore, AuthAttemptWindows } from './auth-attempt-types.js';
 
 /** An account (a login). */
@@ -33,6 +35,8 @@ export interface Account {
   quotaMessages: number | null;
   /** A disabled account keeps its mail but cannot log in (`mailkeep user set --disabled`). */
   disabled: boolean;
+  /** The main password is refused on IMAP and POP3: only app passwords (and OAuth) log in (`mailkeep user set --require-app-passwords`). */
+  requireAppPasswords: boolean;
   /** The last successful login, or null when there was none yet. */
   lastLogin: LastLogin | null;
 }
@@ -504,12 +508,22 @@ export interface DumpStore {
  * backend fits without changing callers; a caller that needs one role may
  * take just that interface.
  */
-export interface MailStore extends StoreLifecycle, AccountStore, AuthAttemptStore, MailboxStore, MessageStore, MetadataStore, ImportStore, DumpStore {}
+export interface MailStore
+  extends StoreLifecycle,
+    AccountStore,
+    AuthAttemptStore,
+    AppPasswordStore,
+    MailboxStore,
+    MessageStore,
+    MetadataStore,
+    ImportStore,
+    DumpStore {}
 
 /** The sections of a store dump, in the order a restore must write them (parents before children; counters last). */
 export const DUMP_SECTIONS = [
   'accounts',
   'aliases',
+  'appPasswords',
   'subscriptions',
   'mailboxes',
   'messages',
@@ -559,6 +573,8 @@ export type DumpedRow =
   | DumpedMailbox
   | { kind: 'alias'; address: string; accountId: AccountId; createdAt: Date }
   | { kind: 'subscription'; accountId: AccountId; name: string }
+  /** An app password, hash and state included. */
+  | ({ kind: 'appPassword' } & AppPassword)
   /** An expunge tombstone (RFC 7162 VANISHED); the message data it may still hold is not carried. */
   | { kind: 'tombstone'; accountId: AccountId; mailboxId: MailboxId; uid: Uid; modseq: ModSeq }
   | { kind: 'importRecord'; accountId: AccountId; mailboxId: MailboxId; sourceKey: string; uid: Uid }

@@ -47,7 +47,7 @@ async function verifyToken(deps: LoginDeps, oauth: OAuthVerifier, message: Beare
     deps.log.info({ user: account.name }, 'OAuth token for another user than the one named');
     return null;
   }
-  return account;
+  return { account, credential: TOKEN_CREDENTIAL, app: null };
 }
 
 /**

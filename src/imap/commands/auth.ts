@@ -5,7 +5,7 @@
  */
 import { checkLogin, type LoginResult } from '../../auth/login.js';
 import { isOAuthMechanism } from '../../auth/oauth/sasl-oauth.js';
-import { runTokenSasl, TOKEN_CREDENTIAL } from '../../auth/oauth/token-login.js';
+import { runTokenSasl } from '../../auth/oauth/token-login.js';
 import { isPasswordMechanism, runPasswordSasl, SaslFailure } from '../../auth/sasl.js';
 import type { Account } from '../../store/types.js';
 import { bad, ImapError, no } from '../errors.js';
@@ -30,17 +30,22 @@ export const starttls = command({
 /** RFC 5530 §3: cleartext passwords need TLS here (LOGINDISABLED is advertised). */
 const privacyRequired = (): ImapError => no('PRIVACYREQUIRED', 'Plaintext authentication is disabled on unencrypted connections; use STARTTLS or port 993');
 
+/** A successful login: the account and the credential it used (the live-session list). */
+type LoggedIn = { account: Account; credential: string };
+
 /** Runs one password attempt (`mechanism`: the SASL one, or "password" for LOGIN); resolves to the account or throws NO. */
-async function authenticate(session: ImapSession, user: string, password: string, mechanism: string): Promise<Account> {
+async function authenticate(session: ImapSession, user: string, password: string, mechanism: string): Promise<LoggedIn> {
   if (session.loginDisabled) throw privacyRequired();
   return loggedIn(await checkLogin(session, session.remoteAddress, user, password, 'imap', mechanism));
 }
 
 /** The account of a successful check, or the NO that says why not. */
-function loggedIn(res: LoginResult): Account {
-  if (res.ok) return res.account;
+function loggedIn(res: LoginResult): LoggedIn {
+  if (res.ok) return res;
   // RFC 5530 §3: the user should contact the administrator; the credentials were right.
   if (res.reason === 'disabled') throw no('CONTACTADMIN', 'This account is disabled');
+  // The main password was right, but this account logs in with app passwords only.
+  if (res.reason === 'app-password-required') throw no('AUTHENTICATIONFAILED', 'This account requires an app password');
   if (res.reason === 'throttled') throw no('UNAVAILABLE', 'Too many failed logins; try again later');
   // RFC 5530 §3 UNAVAILABLE: a temporary failure; the password was not checked.
   if (res.reason === 'busy') throw no('UNAVAILABLE', 'Too many logins in progress; try again later');
@@ -48,7 +53,7 @@ function loggedIn(res: LoginResult): Account {
   throw no('AUTHENTICATIONFAILED', 'Authentication failed');
 }
 
-function finish(session: ImapSession, account: Account, credential?: string): { code: string; text: string } {
+function finish(session: ImapSession, { account, credential }: LoggedIn): { code: string; text: string } {
   session.authenticated(account, credential);
   return { code: `CAPABILITY ${session.capabilities().join(' ')}`, text: 'Logged in' };
 }
@@ -111,7 +116,7 @@ export const authenticateCommand = command({
     }
     if (result === null) throw new ImapError('BAD', null, 'Connection closed');
     if (result === 'cancelled') throw bad('Authentication cancelled');
-    if ('ok' in result) return finish(session, loggedIn(result), TOKEN_CREDENTIAL);
+    if ('ok' in result) return finish(session, loggedIn(result));
     const { authz, user, password } = result;
     if (authz !== '' && authz !== user) throw no('AUTHORIZATIONFAILED', 'Proxy authorization is not supported');
     return finish(session, await authenticate(session, user, password, mechanism));

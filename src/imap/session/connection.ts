@@ -74,6 +74,8 @@ export interface ConnectionDeps {
   tlsFailures?: TlsFailureLog;
   /** Connections that should end on shutdown register here. */
   onClose(conn: ImapConnection): void;
+  /** Called once the session has logged in (the server follows its credential: server/credential-revocation.ts). */
+  onLogin?(conn: ImapConnection): void;
 }
 
 /** One client connection. */
@@ -439,6 +441,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
     this.transport.setInputLimit(inputLimit(limits, true) ?? undefined);
     this.framer.setLimits(framerLimits(limits, true));
     this.log.info({ user: account.name }, 'login');
+    this.deps.onLogin?.(this);
   }
 
   commandStarted(tag: string, spec: AnyCommand): void {

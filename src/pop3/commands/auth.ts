@@ -7,7 +7,7 @@
  */
 import { checkLogin, type LoginResult } from '../../auth/login.js';
 import { isOAuthMechanism } from '../../auth/oauth/sasl-oauth.js';
-import { runTokenSasl, TOKEN_CREDENTIAL } from '../../auth/oauth/token-login.js';
+import { runTokenSasl } from '../../auth/oauth/token-login.js';
 import { isPasswordMechanism, runPasswordSasl, SaslFailure } from '../../auth/sasl.js';
 import { saslMechanisms } from '../capabilities.js';
 import { badCommand, failure } from '../errors.js';
@@ -28,17 +28,18 @@ async function logIn(session: Pop3Session, user: string, password: string, mecha
   await enter(session, await checkLogin(session, session.remoteAddress, user, password, 'pop3', mechanism));
 }
 
-/** Enters the TRANSACTION state after a successful check (`credential`: how, for the live-session list), or fails with [AUTH] / [SYS/TEMP]. */
-async function enter(session: Pop3Session, res: LoginResult, credential?: string): Promise<void> {
+/** Enters the TRANSACTION state after a successful check, or fails with [AUTH] / [SYS/TEMP]. */
+async function enter(session: Pop3Session, res: LoginResult): Promise<void> {
   if (!res.ok) {
     if (res.reason === 'disabled') throw failure('This account is disabled; contact the administrator', 'AUTH');
+    if (res.reason === 'app-password-required') throw failure('This account requires an app password', 'AUTH');
     if (res.reason === 'throttled') throw failure('Too many failed logins; try again later', 'SYS/TEMP');
     // RFC 3206 §4 SYS/TEMP: a temporary failure; the password was not checked.
     if (res.reason === 'busy') throw failure('Too many logins in progress; try again later', 'SYS/TEMP');
     if (res.reason === 'unavailable') throw failure('The token cannot be checked now; try again later', 'SYS/TEMP');
     throw failure('Authentication failed', 'AUTH');
   }
-  await session.login(res.account, credential);
+  await session.login(res.account, res.credential);
   session.ok('Logged in');
 }
 
@@ -120,7 +121,7 @@ export const auth = command({
     }
     if (result === null) return;
     if (result === 'cancelled') throw failure('Authentication cancelled');
-    if ('ok' in result) return enter(session, result, TOKEN_CREDENTIAL);
+    if ('ok' in result) return enter(session, result);
     // RFC 4616 §2: an authorization identity other than the user's own would be proxy authorization.
     if (result.authz !== '' && result.authz !== result.user) throw failure('Proxy authorization is not supported', 'AUTH');
     await logIn(session, result.user, result.password, mechanism);

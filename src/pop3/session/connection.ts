@@ -69,6 +69,8 @@ export interface Pop3Deps {
   tlsFailures?: TlsFailureLog;
   /** Called once when the session has ended, after its last store call (the server tracks sessions for shutdown). */
   onClose(conn: Pop3Connection): void;
+  /** Called once the session has logged in (the server follows its credential: server/credential-revocation.ts). */
+  onLogin?(conn: Pop3Connection): void;
 }
 
 /** Results and latencies of POP3 commands, labelled by the command table's names. */
@@ -308,6 +310,7 @@ export class Pop3Connection implements Pop3Session {
     this.transport.loggedIn();
     this.transport.setTimeout(this.timeoutMs());
     this.log.info({ user: account.name, messages: maildrop.count }, 'login');
+    this.deps.onLogin?.(this);
   }
 
   /** Runs the connection until it closes. */

@@ -290,8 +290,43 @@ const accountStates: PgMigration = `
   ALTER TABLE accounts ADD COLUMN last_login_address text;
 `;
 
+/**
+ * App passwords and the account switch that requires them (auth/app-passwords.ts,
+ * `mailkeep user app-password`, `user set --require-app-passwords`). Ids come from
+ * the counter 'app_password_id', raised past the account's largest (so a copied
+ * store goes on from there): never reused; a live name is unique per account.
+ */
+const appPasswordsAndRequirement: PgMigration = `
+  ALTER TABLE accounts ADD COLUMN require_app_passwords boolean NOT NULL DEFAULT false;
+  CREATE TABLE app_passwords (
+    account_id         bigint NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+    app_password_id    bigint NOT NULL,
+    name               text NOT NULL,
+    name_key           text NOT NULL,   -- lower-cased name
+    lookup             text NOT NULL,   -- the password's first group (not secret: the rest is)
+    password_hash      text NOT NULL,
+    protocols          text NOT NULL,   -- space-separated
+    created_at         timestamptz NOT NULL,
+    expires_at         timestamptz,
+    revoked_at         timestamptz,
+    last_used_at       timestamptz,
+    last_used_protocol text,
+    last_used_address  text,
+    PRIMARY KEY (account_id, app_password_id)
+  );
+  CREATE UNIQUE INDEX app_passwords_live_name ON app_passwords (account_id, name_key) WHERE revoked_at IS NULL;
+`;
+
 /** Every migration in order; mailkeep_schema.version says how many have run. */
-export const PG_MIGRATIONS: readonly PgMigration[] = [initialSchema, namespaceVersions, headerFacts, mailboxCounts, authAttempts, accountStates];
+export const PG_MIGRATIONS: readonly PgMigration[] = [
+  initialSchema,
+  namespaceVersions,
+  headerFacts,
+  mailboxCounts,
+  authAttempts,
+  accountStates,
+  appPasswordsAndRequirement,
+];
 
 /** Serializes migrations of one database across nodes (an arbitrary constant: 'mkschema'). */
 const MIGRATION_LOCK = 0x6d6b736368656d61n;

@@ -370,6 +370,36 @@ const accountStates: Migration = (db) => {
   `);
 };
 
+/**
+ * App passwords and the account switch that requires them (auth/app-passwords.ts,
+ * `mailkeep user app-password`, `user set --require-app-passwords`). Ids come from
+ * the installation-wide counter 'app_password_id' (counters, account 0), raised
+ * past the account's largest (so a copied store goes on from there): never
+ * reused; a live name is unique per account.
+ */
+const appPasswordsAndRequirement: Migration = (db) => {
+  db.exec(`
+    ALTER TABLE accounts ADD COLUMN require_app_passwords INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE app_passwords (
+      account_id         INTEGER NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+      app_password_id    INTEGER NOT NULL,
+      name               TEXT NOT NULL,
+      name_key           TEXT NOT NULL,   -- lower-cased name
+      lookup             TEXT NOT NULL,   -- the password's first group (not secret: the rest is)
+      password_hash      TEXT NOT NULL,
+      protocols          TEXT NOT NULL,   -- space-separated
+      created_at         INTEGER NOT NULL,  -- epoch ms
+      expires_at         INTEGER,
+      revoked_at         INTEGER,
+      last_used_at       INTEGER,
+      last_used_protocol TEXT,
+      last_used_address  TEXT,
+      PRIMARY KEY (account_id, app_password_id)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX app_passwords_live_name ON app_passwords (account_id, name_key) WHERE revoked_at IS NULL;
+  `);
+};
+
 /** Every migration in order; the database's user_version says how many have run. */
 export const MIGRATIONS: readonly Migration[] = [
   initialSchema,
@@ -382,6 +412,7 @@ export const MIGRATIONS: readonly Migration[] = [
   mailboxCounts,
   authAttempts,
   accountStates,
+  appPasswordsAndRequirement,
 ];
 
 /**
