@@ -17,6 +17,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { countLogin } from '../metrics/metrics.js';
 import type { Config } from '../config/schema.js';
 import type { Account, AppPassword, MailStore } from '../store/types.js';
 import { appCredential, asAppPassword, candidateFor } from './app-passwords.js';
@@ -141,9 +142,24 @@ export type Verification = Proof | null | { notChecked: 'busy' | 'unavailable' }
  * The throttle flow every credential kind goes through: admission for `ip`
  * and the `claimed` user name, the check, the failure count and tarpit, then
  * the disabled-account and app-password-only refusals and the last-login
- * record under `protocol`.
+ * record under `protocol`. Every outcome is counted by protocol (`protocol`
+ * up to a "/") and `mechanism` (a SASL mechanism name, or "password" for IMAP
+ * LOGIN and POP3 USER/PASS).
  */
 export async function checkCredential(
+  deps: LoginDeps,
+  ip: string,
+  claimed: string,
+  protocol: string,
+  mechanism: string,
+  verifyAdmitted: (admission: Admission & { admit: true }) => Promise<Verification>,
+): Promise<LoginResult> {
+  const result = await throttledCheck(deps, ip, claimed, protocol, verifyAdmitted);
+  countLogin(protocol.split('/')[0]!, mechanism, result.ok ? 'succeeded' : result.reason);
+  return result;
+}
+
+async function throttledCheck(
   deps: LoginDeps,
   ip: string,
   claimed: string,
@@ -186,9 +202,12 @@ export const PASSWORD_CREDENTIAL = 'password';
 
 const proof = ({ account, app }: Target): Proof => ({ account, app, credential: app === null ? PASSWORD_CREDENTIAL : appCredential(app.id) });
 
-/** Checks a user name and password (or app password) from a client address; `protocol` ('imap', 'pop3') goes into the account's last login. */
-export function checkLogin(deps: LoginDeps, ip: string, user: string, password: string, protocol: string): Promise<LoginResult> {
-  return checkCredential(deps, ip, user, protocol, async (admission) => {
+/**
+ * Checks a user name and password (or app password) from a client address; `protocol` ('imap', 'pop3') goes into
+ * the account's last login; `mechanism` as checkCredential's.
+ */
+export function checkLogin(deps: LoginDeps, ip: string, user: string, password: string, protocol: string, mechanism: string): Promise<LoginResult> {
+  return checkCredential(deps, ip, user, protocol, mechanism, async (admission) => {
     // A miss waits for a hash slot; attempts the gate refuses cost one indexed read.
     const found =
       (await fromCache(deps, user, password, protocol)) ??

@@ -9,6 +9,7 @@ import { packageVersion } from '../config/version.js';
 import { registerAdminCommands } from './admin.js';
 import { registerAliasCommands } from './alias.js';
 import { registerAutoconfigCommands } from './autoconfig.js';
+import { registerBackupCommands } from './backup.js';
 import { registerCertCommands } from './cert.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { registerDeliverCommand } from './deliver.js';
@@ -38,6 +39,7 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerDnsCommand,
   registerCertCommands,
   registerAdminCommands,
+  registerBackupCommands,
 ];
 
 /** An unexpected error as one line: the first line of its message (Node's system errors name their code there), no stack. */

@@ -56,6 +56,8 @@ export interface TransportOptions {
   log: Logger;
   /** Implicit TLS: the listener already did the handshake. */
   secure: boolean;
+  /** Totals this connection's protocol octets are added to (the metrics read them when scraped). */
+  traffic: { in: number; out: number };
   /** Output is joined into writes of about this many octets. */
   outputChunk: number;
   /** Inactivity limit: client silence; onTimeout('idle') runs when it passes. */
@@ -130,6 +132,7 @@ export class Transport {
 
   private readonly onData = (chunk: Buffer): void => {
     this.lastInput = Date.now();
+    this.opts.traffic.in += chunk.length;
     if (this.opts.onInput(chunk) > this.maxPendingInput) this.socket.pause();
     this.wake();
   };
@@ -248,6 +251,7 @@ export class Transport {
     if (pieces.length > 1) this.sink.cork();
     for (let i = 0; i < pieces.length; i++) {
       const piece = pieces[i]!;
+      this.opts.traffic.out += piece.length;
       this.sink.write(piece, i === pieces.length - 1 ? this.writes.counted() : undefined);
     }
     if (pieces.length > 1) this.sink.uncork();
@@ -286,6 +290,7 @@ export class Transport {
     this.sendOut();
     for await (const chunk of source as AsyncIterable<Buffer>) {
       if (this.closed) break;
+      this.opts.traffic.out += chunk.length;
       this.sink.write(chunk);
       if (this.sink.writableNeedDrain) await this.flush();
     }

@@ -40,12 +40,16 @@ import { localSessionDirectory } from '../web/admin/session-directory.js';
 import { registerWebAdmin } from '../web/admin/ui/web-admin.js';
 import type { FastifyInstance } from 'fastify';
 import type { MailStore } from '../store/types.js';
+import { CommandMetrics, enableProcessMetrics, watchSessions } from '../metrics/metrics.js';
+import { registerHealthRoutes } from '../web/health-routes.js';
+import { registerMetricsRoutes } from '../web/metrics-routes.js';
+import { ReadinessState } from './readiness.js';
 
 /** A started server. */
 export interface RunningServer {
   /** Stops accepting, says BYE to every session, waits for them and closes the store. */
   stop(reason?: string): Promise<void>;
-  /** Bound ports by listener name ("imap", "imaps", "pop3", "pop3s", "lmtp"). */
+  /** Bound ports by listener name ("imap", "imaps", "pop3", "pop3s", "lmtp", "http", "https", "admin"). */
   ports: Record<string, number>;
   /** The store the listeners share (the CLI and tests create accounts through it). */
   store: MailStore;
@@ -87,6 +91,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const credentials = new CredentialCache({ ttlMs: config.auth.credentialCacheSeconds * 1000, maxEntries: config.auth.credentialCacheEntries });
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
   const sessions = new LiveSessions();
+  enableProcessMetrics();
+  // The connection and IDLE gauges read the registry when scraped.
+  const unwatchSessions = watchSessions(() => sessions.list());
+  const readiness = new ReadinessState(store);
   // Revoked app passwords, disabled accounts …: their live sessions end, whichever process made the change.
   const revocation = new CredentialRevocation(store, sessions, log);
   const ended = (conn: LiveSession): void => {
@@ -109,6 +117,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     oauth,
     tlsFailures,
     commands: COMMANDS,
+    commandMetrics: new CommandMetrics('imap', COMMANDS.keys()),
     onClose: (conn: ImapConnection) => ended(conn),
     onLogin: (conn: ImapConnection) => revocation.loggedIn(conn),
   };
@@ -195,10 +204,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     }
     // The web side after the mail ports: a web port that cannot be bound is logged and skipped (web/web.ts).
     // Client set-up answers on both sides; profiles are signed with the pair served for the hostname at that moment.
-    const routes = (app: FastifyInstance, scheme: 'http' | 'https') =>
+    // Health answers on the public side too, with no detail (load balancers in front of HTTPS).
+    const routes = (app: FastifyInstance, scheme: 'http' | 'https') => {
       registerAutoconfigRoutes(app, { config, store, log, scheme, signingPair: () => certificates.select(config.hostname) });
+      registerHealthRoutes(app, { readiness: () => readiness.check(), detail: false });
+    };
     web = await startWeb({ config, log, certificates, challenges, limiter, tlsFailures, refusals, routes });
-    // The admin listener; /metrics and the health checks (web/) join the admin API and the web admin in `routes`.
+    // The admin listener: the admin API, the web admin, /metrics and the health checks.
     const api = {
       store,
       sessions: localSessionDirectory(sessions),
@@ -214,7 +226,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       limiter,
       tlsFailures,
       refusals,
-      routes: [(app) => registerAdminApi(app, api), (app) => registerWebAdmin(app, { ...api, secureCookies: config.adminTls })],
+      routes: [
+        (app) => registerAdminApi(app, api),
+        (app) => registerWebAdmin(app, { ...api, secureCookies: config.adminTls }),
+        (app) => registerMetricsRoutes(app),
+        (app) => registerHealthRoutes(app, { readiness: () => readiness.check(), detail: true }),
+      ],
     });
     if (config.acme.enabled) {
       // acme-client and its crypto stack load only when ACME is on: they cost start-up time otherwise.
@@ -225,11 +242,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     await Promise.all(listeners.map((l) => l.close()));
     await web?.close();
     await admin?.close();
+    unwatchSessions();
     certificates.close();
     await store.close();
     throw e;
   }
   listeners.push(...web.listeners);
+  readiness.listening = true;
 
   for (const l of [...listeners, ...(admin?.listener ? [admin.listener] : [])]) ports[l.name] = l.port;
   log.info({ ports, dataDir: config.dataDir }, 'mailkeep started');
@@ -246,12 +265,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     admin,
     stop(reason = 'Server shutting down') {
       stopping ??= (async () => {
+        readiness.stopping = true;
         await Promise.all(listeners.map((l) => l.close()));
         await Promise.all([web?.close(), admin?.close(), acme?.stop()]);
         certificates.close();
         sessions.shutdownAll(reason);
         const deadline = Date.now() + SHUTDOWN_GRACE_MS;
         while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        unwatchSessions();
         await store.close();
         log.info('mailkeep stopped');
       })();

@@ -317,6 +317,8 @@ export interface StoreLifecycle {
   readonly blobs: BlobStore;
   readonly bus: ChangeBus;
   close(): Promise<void>;
+  /** One cheap query for readiness checks: the schema version the database has and the one this build migrates to; rejects when unreachable or closed. */
+  schemaVersion(): Promise<{ current: number; expected: number }>;
 }
 
 /** Accounts (logins), their passwords and the addresses that deliver into them. */

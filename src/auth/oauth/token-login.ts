@@ -76,7 +76,7 @@ export async function runTokenSasl(
   const result: LoginResult =
     token === null
       ? { ok: false, reason: 'failed' }
-      : await checkCredential(deps, ip, message.user || oauth.claimedUser(token), `${protocol}/${mechanism.toLowerCase()}`, () =>
+      : await checkCredential(deps, ip, message.user || oauth.claimedUser(token), `${protocol}/${mechanism.toLowerCase()}`, mechanism, () =>
           verifyToken(deps, oauth, { ...message, token }),
         );
   if (result.ok || result.reason !== 'failed') return result;

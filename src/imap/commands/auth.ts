@@ -33,10 +33,10 @@ const privacyRequired = (): ImapError => no('PRIVACYREQUIRED', 'Plaintext authen
 /** A successful login: the account and the credential it used (the live-session list). */
 type LoggedIn = { account: Account; credential: string };
 
-/** Runs one password attempt; resolves to the account or throws NO. */
-async function authenticate(session: ImapSession, user: string, password: string): Promise<LoggedIn> {
+/** Runs one password attempt (`mechanism`: the SASL one, or "password" for LOGIN); resolves to the account or throws NO. */
+async function authenticate(session: ImapSession, user: string, password: string, mechanism: string): Promise<LoggedIn> {
   if (session.loginDisabled) throw privacyRequired();
-  return loggedIn(await checkLogin(session, session.remoteAddress, user, password, 'imap'));
+  return loggedIn(await checkLogin(session, session.remoteAddress, user, password, 'imap', mechanism));
 }
 
 /** The account of a successful check, or the NO that says why not. */
@@ -75,7 +75,7 @@ export const login = command({
     return { user, password };
   },
   async run(inv, { user, password }) {
-    return finish(inv.session, await authenticate(inv.session, user, password));
+    return finish(inv.session, await authenticate(inv.session, user, password, 'password'));
   },
 });
 
@@ -119,6 +119,6 @@ export const authenticateCommand = command({
     if ('ok' in result) return finish(session, loggedIn(result));
     const { authz, user, password } = result;
     if (authz !== '' && authz !== user) throw no('AUTHORIZATIONFAILED', 'Proxy authorization is not supported');
-    return finish(session, await authenticate(session, user, password));
+    return finish(session, await authenticate(session, user, password, mechanism));
   },
 });

@@ -24,6 +24,7 @@ import type { AuthThrottle } from '../../auth/throttle.js';
 import type { OAuthVerifier } from '../../auth/oauth/token-verifier.js';
 import type { Uid } from '../../ids.js';
 import type { Account, MailStore, NewMessage } from '../../store/types.js';
+import { trafficOf, type CommandMetrics } from '../../metrics/metrics.js';
 import { StoreError } from '../../store/types.js';
 import { protocolTrace } from '../../log.js';
 import type { SyncMode } from './state.js';
@@ -67,6 +68,8 @@ export interface ConnectionDeps {
   certificates: CertificateSource;
   /** The command table (commands/registry.ts), injected so the session does not depend on its commands. */
   commands: CommandTable;
+  /** Where command results and latencies are recorded (labelled by the names of `commands`). */
+  commandMetrics: CommandMetrics;
   /** Failed STARTTLS handshakes are reported here (rate-limited). */
   tlsFailures?: TlsFailureLog;
   /** Connections that should end on shutdown register here. */
@@ -143,6 +146,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
     this.transport = new Transport(socket, {
       log: this.log,
       secure: listener.implicitTls,
+      traffic: trafficOf('imap'),
       outputChunk: OUTPUT_CHUNK,
       timeoutMs: limits.preAuthTimeoutSeconds * 1000,
       loginTimeoutMs: limits.loginTimeoutSeconds * 1000,
@@ -359,7 +363,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
             const first = ev.segments[0];
             const tag = first?.kind === 'text' ? tagOf(Buffer.concat([first.bytes, Buffer.from(' ')])) : null;
             this.tagged(tag ?? '*', 'BAD', 'TOOBIG', `Command too big before login (limit ${this.config.limits.preAuthCommandSize} octets)`);
-          } else await execute(this, this.deps.commands, this.intake, ev.segments);
+          } else await execute(this, this.deps.commands, this.intake, ev.segments, this.deps.commandMetrics);
           this.command = null;
           break;
       }

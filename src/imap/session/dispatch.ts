@@ -11,6 +11,7 @@
  *   whole transactions behind promises).
  * - Message data a command did not take (it failed first) is discarded.
  */
+import type { CommandMetrics } from '../../metrics/metrics.js';
 import { StoreError } from '../../store/types.js';
 import type { AnyCommand, Invocation } from '../commands/spec.js';
 import type { SyncMode } from './state.js';
@@ -41,13 +42,20 @@ export function readCommandName(r: ArgReader): { name: string; uid: boolean } {
   return { name: r.atom().toUpperCase(), uid: true };
 }
 
-/** Runs one framed command on a connection. */
-export async function execute(host: DispatchHost, commands: CommandTable, intake: { discardUntaken(): void }, segments: Segment[]): Promise<void> {
+/** Runs one framed command on a connection; `metrics` records its result and latency under its table name. */
+export async function execute(
+  host: DispatchHost,
+  commands: CommandTable,
+  intake: { discardUntaken(): void },
+  segments: Segment[],
+  metrics: CommandMetrics,
+): Promise<void> {
   const r = new ArgReader(segments);
   let tag = '*';
   let inv: Invocation | null = null;
+  let known: string | null = null;
   let syncMode: SyncMode = 'full';
-  const started = Date.now();
+  const started = performance.now();
   try {
     const t = r.tag();
     // RFC 9051 §9: the tag ends at SP. "a%" is no tag "a": a tagged answer would name a tag the client never sent.
@@ -56,6 +64,7 @@ export async function execute(host: DispatchHost, commands: CommandTable, intake
     const { name, uid } = readCommandName(r);
     const spec = commands.get(name);
     if (!spec || (uid && !spec.uidForm)) throw new ParseError(`Unknown command ${uid ? 'UID ' : ''}${name}`);
+    known = name;
     // RFC 9586 §3.2: under UIDONLY, commands that take sequence numbers need their UID form.
     if (spec.uidForm && !uid && host.enabled.has('UIDONLY') && name !== 'EXPUNGE') {
       throw new ImapError('BAD', 'UIDREQUIRED', 'Message numbers are not allowed once UIDONLY is enabled');
@@ -76,15 +85,17 @@ export async function execute(host: DispatchHost, commands: CommandTable, intake
     if (CHECK_VIEWS && host.state.kind === 'selected') await checkView(host.store, host.state.account.id, host.state.view);
     const label = `${uid ? 'UID ' : ''}${name}`;
     if (!result?.answered) host.tagged(tag, 'OK', result?.code, result?.text ?? `${label} completed`);
-    host.log.debug({ cmd: label, ms: Date.now() - started }, 'command');
+    metrics.record(known, 'OK', started);
+    host.log.debug({ cmd: label, ms: Math.round(performance.now() - started) }, 'command');
   } catch (e) {
-    await fail(host, tag, inv, e, syncMode);
+    metrics.record(known, await fail(host, tag, inv, e, syncMode), started);
   } finally {
     intake.discardUntaken();
   }
 }
 
-async function fail(host: DispatchHost, tag: string, inv: Invocation | null, e: unknown, syncMode: SyncMode): Promise<void> {
+/** Answers a failed command with NO or BAD; returns which. */
+async function fail(host: DispatchHost, tag: string, inv: Invocation | null, e: unknown, syncMode: SyncMode): Promise<'NO' | 'BAD'> {
   let status: 'NO' | 'BAD';
   let code: string | null = null;
   let text: string;
@@ -116,6 +127,7 @@ async function fail(host: DispatchHost, tag: string, inv: Invocation | null, e: 
     }
   }
   host.tagged(tag, status, code, text);
+  return status;
 }
 
 /** How the state names of state.ts read in a response text (RFC 9051 §3). */

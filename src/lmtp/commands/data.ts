@@ -4,6 +4,7 @@
  * message is staged once and each recipient gets its own copy
  * (mail/deliver.ts); every 250 is sent only after that copy was committed.
  */
+import { countDelivery } from '../../metrics/metrics.js';
 import { deliverCopy, MessageStager, type StagedMessage } from '../../mail/deliver.js';
 import { StoreError } from '../../store/types.js';
 import { badSequence, badSyntax, LmtpError } from '../errors.js';
@@ -30,6 +31,7 @@ async function deliverAll(session: LmtpSession, envelope: Envelope, stager: Mess
     if (!tooBig) session.log.error({ err }, 'staging a message failed');
     const limit = session.config.limits.appendLimit;
     for (const { address } of envelope.recipients) {
+      countDelivery(tooBig ? 'too_big' : 'failed');
       if (tooBig) session.reply(552, '5.3.4', `<${address}> Message too big (limit ${limit} octets)`);
       else session.reply(451, '4.3.0', `<${address}> Temporary failure, try again later`);
     }
@@ -43,15 +45,18 @@ async function deliverAll(session: LmtpSession, envelope: Envelope, stager: Mess
     switch (outcome.status) {
       case 'stored':
         session.log.info({ ...log, mailbox: outcome.mailbox, uid: outcome.uid }, 'delivered');
+        countDelivery('stored');
         session.reply(250, '2.0.0', `<${address}> Saved`);
         break;
       case 'over-quota':
         session.log.info({ ...log, reason: outcome.message }, 'delivery refused: over quota');
         // RFC 3463 X.2.2: mailbox full; permanent, as Dovecot's default (quota_full_tempfail = no).
+        countDelivery('over_quota');
         session.reply(552, '5.2.2', `<${address}> Mailbox full: ${outcome.message}`);
         break;
       case 'failed':
         session.log.warn({ ...log, reason: outcome.message }, 'delivery failed');
+        countDelivery('failed');
         session.reply(451, '4.3.0', `<${address}> Temporary failure, try again later`);
         break;
     }

@@ -7,6 +7,7 @@
  * control characters and fits the §4.5.3.1.3 path limit.
  */
 import { resolveRecipient } from '../../mail/deliver.js';
+import { countRejection } from '../../metrics/metrics.js';
 import { badSequence, badSyntax, LmtpError } from '../errors.js';
 import type { LmtpSession } from '../session/session.js';
 import type { BodyType } from '../session/state.js';
@@ -138,7 +139,10 @@ export const rcpt = command({
     // RFC 5321 §4.5.3.1.10: 452 for the recipients over the limit; the client sends them later.
     if (envelope.recipients.length >= session.config.lmtp.maxRecipients) throw new LmtpError(452, '4.5.3', 'Too many recipients');
     const recipient = await resolveRecipient(session.store, address, session.rules);
-    if (!recipient) throw new LmtpError(550, '5.1.1', `<${address}> User unknown`);
+    if (!recipient) {
+      countRejection();
+      throw new LmtpError(550, '5.1.1', `<${address}> User unknown`);
+    }
     envelope.recipients.push({ address, recipient });
     session.reply(250, '2.1.5', 'Recipient OK');
   },

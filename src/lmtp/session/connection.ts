@@ -24,6 +24,7 @@ import type { Config } from '../../config/schema.js';
 import type { AddressingRules, MessageStager } from '../../mail/deliver.js';
 import { LineBuffer } from '../../net/line-buffer.js';
 import { Transport } from '../../net/transport.js';
+import { trafficOf } from '../../metrics/metrics.js';
 import { type TraceSink, TraceText, traceLine } from '../../net/trace.js';
 import { protocolTrace } from '../../log.js';
 import type { MailStore } from '../../store/types.js';
@@ -90,6 +91,7 @@ export class LmtpConnection implements LmtpSession {
     this.transport = new Transport(socket, {
       log: this.log,
       secure: false,
+      traffic: trafficOf('lmtp'),
       outputChunk: OUTPUT_CHUNK,
       timeoutMs: TIMEOUT_MS,
       onInput: (chunk) => {

@@ -23,9 +23,9 @@ function requirePrivacy(session: Pop3Session): void {
   if (session.loginDisabled) throw failure(PRIVACY_REQUIRED, 'AUTH');
 }
 
-/** Checks the password and enters the TRANSACTION state, or fails with [AUTH] / [SYS/TEMP]. */
-async function logIn(session: Pop3Session, user: string, password: string): Promise<void> {
-  await enter(session, await checkLogin(session, session.remoteAddress, user, password, 'pop3'));
+/** Checks the password and enters the TRANSACTION state, or fails with [AUTH] / [SYS/TEMP]; `mechanism` as checkLogin's. */
+async function logIn(session: Pop3Session, user: string, password: string, mechanism: string): Promise<void> {
+  await enter(session, await checkLogin(session, session.remoteAddress, user, password, 'pop3', mechanism));
 }
 
 /** Enters the TRANSACTION state after a successful check, or fails with [AUTH] / [SYS/TEMP]. */
@@ -84,7 +84,7 @@ export const pass = command({
     const name = st.user;
     // RFC 1939 §7: after a failed PASS the client starts again with USER (or AUTH).
     st.user = null;
-    await logIn(session, name, password);
+    await logIn(session, name, password, 'password');
   },
 });
 
@@ -124,6 +124,6 @@ export const auth = command({
     if ('ok' in result) return enter(session, result);
     // RFC 4616 §2: an authorization identity other than the user's own would be proxy authorization.
     if (result.authz !== '' && result.authz !== result.user) throw failure('Proxy authorization is not supported', 'AUTH');
-    await logIn(session, result.user, result.password);
+    await logIn(session, result.user, result.password, mechanism);
   },
 });

@@ -33,6 +33,7 @@ import type { CertificateSource } from '../../net/certificates.js';
 import { LineBuffer, type LineEvent } from '../../net/line-buffer.js';
 import type { TlsFailureLog } from '../../net/tls-handshake.js';
 import { Transport } from '../../net/transport.js';
+import { CommandMetrics, trafficOf, type CommandResult } from '../../metrics/metrics.js';
 import { HIDDEN, type TraceSink, TraceText, traceLine, traceResponseLine } from '../../net/trace.js';
 import { StoreError, type Account, type MailStore } from '../../store/types.js';
 import { capabilityList } from '../capabilities.js';
@@ -71,6 +72,9 @@ export interface Pop3Deps {
   /** Called once the session has logged in (the server follows its credential: server/credential-revocation.ts). */
   onLogin?(conn: Pop3Connection): void;
 }
+
+/** Results and latencies of POP3 commands, labelled by the command table's names. */
+const COMMAND_METRICS = new CommandMetrics('pop3', COMMANDS.keys());
 
 /** One POP3 client connection. */
 export class Pop3Connection implements Pop3Session {
@@ -125,6 +129,7 @@ export class Pop3Connection implements Pop3Session {
     this.transport = new Transport(socket, {
       log: this.log,
       secure: listener.implicitTls,
+      traffic: trafficOf('pop3'),
       outputChunk: OUTPUT_CHUNK,
       timeoutMs: this.timeoutMs(),
       // RFC 1939 §3 sets no login deadline; a pre-login session is bounded like IMAP's.
@@ -339,7 +344,7 @@ export class Pop3Connection implements Pop3Session {
     const text = line.toString('utf8');
     const space = text.indexOf(' ');
     const keyword = (space < 0 ? text : text.slice(0, space)).toUpperCase();
-    const started = Date.now();
+    const started = performance.now();
     const spec = COMMANDS.get(keyword);
     // Before login an unknown keyword may be a password typed on the wrong line: it is not logged.
     const logged = spec?.name ?? (this.state.kind === 'authorization' ? '(unknown)' : keyword.slice(0, 16));
@@ -352,9 +357,10 @@ export class Pop3Connection implements Pop3Session {
       this.command = spec.name;
       await spec.run(this, args);
       this.badCommands = 0;
-      this.log.debug({ cmd: spec.name, ms: Date.now() - started }, 'command');
+      COMMAND_METRICS.record(spec.name, 'OK', started);
+      this.log.debug({ cmd: spec.name, ms: Math.round(performance.now() - started) }, 'command');
     } catch (e) {
-      this.fail(e, logged);
+      COMMAND_METRICS.record(spec?.name ?? null, this.fail(e, logged), started);
     } finally {
       this.command = null;
     }
@@ -373,27 +379,28 @@ export class Pop3Connection implements Pop3Session {
     return trace.text('\r\n').take();
   }
 
-  /** The one catch point: an -ERR line, or closing when the response was already under way. */
-  private fail(e: unknown, keyword?: string): void {
+  /** The one catch point: an -ERR line, or closing when the response was already under way; BAD for a bad command, else NO. */
+  private fail(e: unknown, keyword?: string): CommandResult {
     if (this.inMultiline) {
       this.log.error({ err: e, cmd: keyword }, 'failed in the middle of a response; closing');
       this.inMultiline = false;
       this.transport.destroy();
-      return;
+      return 'NO';
     }
     if (e instanceof Pop3Error) {
       this.log.info({ cmd: keyword ?? null, code: e.code, text: e.message }, 'command failed');
       this.write(errLine(e.code, e.message));
       if (e.badCommand && ++this.badCommands >= this.config.limits.maxBadCommands) this.end('Too many bad commands');
-      return;
+      return e.badCommand ? 'BAD' : 'NO';
     }
     if (e instanceof StoreError) {
       this.log.info({ cmd: keyword, code: e.code, text: e.message }, 'command failed');
       this.write(errLine('SYS/TEMP', e.message));
-      return;
+      return 'NO';
     }
     this.log.error({ err: e, cmd: keyword }, 'command failed unexpectedly');
     this.write(errLine('SYS/TEMP', 'Internal server error, logged for the administrator'));
+    return 'NO';
   }
 }
 

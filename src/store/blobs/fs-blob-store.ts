@@ -45,6 +45,12 @@ function checkId(blobId: string): void {
   if (!isBlobId(blobId)) throw new StoreError('NONEXISTENT', 'malformed blob id');
 }
 
+/** Where a blob's file lives under the blob root, `<first 2 hex>/<id>` (backups copy the same layout). */
+export function blobRelativePath(blobId: string): string {
+  checkId(blobId);
+  return `${blobId.slice(0, 2)}${sep}${blobId}`;
+}
+
 async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {
@@ -245,8 +251,7 @@ export class FsBlobStore implements BlobStore, BlobPlacement {
 
   /** The file path of a blob. */
   pathOf(blobId: string): string {
-    checkId(blobId);
-    return `${this.rootSlash}${blobId.slice(0, 2)}${sep}${blobId}`;
+    return this.rootSlash + blobRelativePath(blobId);
   }
 
   /** Whether the blob's file is present (sync: called inside a write transaction). */

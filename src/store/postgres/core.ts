@@ -46,7 +46,9 @@ import { newEmailId } from '../shared/names.js';
 import { UNLIMITED, type NewMessage, type StoreLimits } from '../types.js';
 import { BlobRefs } from './blob-refs.js';
 import { transaction, type PgConnectionSettings } from './pool.js';
+import { timeCommit } from '../../metrics/metrics.js';
 import type { NewRow } from './rows.js';
+import { PG_MIGRATIONS } from './schema.js';
 import { rowsOf, type Client } from './sql.js';
 
 /** Options of openPgStore. */
@@ -114,6 +116,11 @@ export class PgCore {
     const period = releasePeriodMs(this.retentionMs);
     // unref: the sweep alone must not keep the process alive.
     this.releaseTimer = setInterval(() => void this.background.run(() => this.releaseExpunged()), period).unref();
+  }
+
+  async schemaVersion(): Promise<{ current: number; expected: number }> {
+    const row = (await this.pool.query<{ version: number }>('SELECT version FROM mailkeep_schema')).rows[0];
+    return { current: row?.version ?? 0, expected: PG_MIGRATIONS.length };
   }
 
   close(): Promise<void> {
@@ -193,11 +200,12 @@ export class PgCore {
    */
   protected async write<T>(body: (c: Client) => Promise<[T, ChangeNote[]]>): Promise<T> {
     let wakes: ChangeNote[] = [];
+    const started = performance.now();
     const result = await transaction(this.pool, async (c) => {
       const [value, changes] = await body(c);
       wakes = changes;
       return { result: value, beforeCommit: changes.map(notifyStatement) };
-    });
+    }).finally(() => timeCommit('postgres', started));
     for (const w of wakes) this.bus.publish(w.accountId, w.mailboxId, toModSeq(w.modseq));
     return result;
   }

@@ -40,6 +40,7 @@ import type { MailboxRow } from '../shared/rows.js';
 import { AnalysisCache } from '../analysis-cache.js';
 import { transactionRunners, type ReadTx, type WriteTx } from './db.js';
 import { prepareStatements } from './statements.js';
+import { MIGRATIONS } from './schema.js';
 import type { NewRow, RecordRow, Statements } from './statements.js';
 import { checkMailboxCount, checkMessageCount, checkQuota, keywordKeys, keywordRoomLeft, MAX_UID, tooManyKeywords } from '../shared/rules.js';
 
@@ -122,6 +123,10 @@ export class SqliteCore {
     // unref: the sweep alone must not keep the process alive.
     this.releaseTimer = setInterval(() => void this.background.run(() => this.releaseExpunged()), period).unref();
     this.orphanTimer = setInterval(() => void this.background.run(() => this.sweepOrphanBlobs()), ORPHAN_SWEEP_MS).unref();
+  }
+
+  async schemaVersion(): Promise<{ current: number; expected: number }> {
+    return { current: this.db.pragma('user_version', { simple: true }) as number, expected: MIGRATIONS.length };
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@
  * for the write lock instead of failing; foreign keys enforced (cascades).
  */
 import Database from 'better-sqlite3';
+import { timeCommit } from '../../metrics/metrics.js';
 
 /** How long a connection waits for another process's write lock before failing. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
@@ -31,11 +32,20 @@ export type WriteTx = <T>(fn: () => T) => T;
 /** Runs fn inside a read transaction: one consistent snapshot. */
 export type ReadTx = <T>(fn: () => T) => T;
 
-/** Builds the two transaction runners of a connection once. */
+/** Builds the two transaction runners of a connection once; outermost writes are timed for the commit histogram. */
 export function transactionRunners(db: Database.Database): { write: WriteTx; read: ReadTx } {
   const runner = db.transaction((fn: () => unknown) => fn());
   return {
-    write: <T>(fn: () => T): T => runner.immediate(fn) as T,
+    write: <T>(fn: () => T): T => {
+      // A nested write is a SAVEPOINT inside a timed one.
+      if (db.inTransaction) return runner.immediate(fn) as T;
+      const started = performance.now();
+      try {
+        return runner.immediate(fn) as T;
+      } finally {
+        timeCommit('sqlite', started);
+      }
+    },
     read: <T>(fn: () => T): T => runner.deferred(fn) as T,
   };
 }
