@@ -19,6 +19,7 @@ import { ConnectionLimiter } from '../net/connection-limiter.js';
 import { warnAboutCertificates } from '../net/certificate-warnings.js';
 import { Certificates } from '../net/certificates.js';
 import { listen, proxySpecFor, type Listener } from '../net/listen.js';
+import { EventLoopDelayMonitor } from '../net/event-loop-delay.js';
 import { RateLimitedLog } from '../net/rate-limited-log.js';
 import { TlsFailureLog } from '../net/tls-handshake.js';
 import { listenUnix } from '../net/unix-listener.js';
@@ -48,6 +49,8 @@ export interface RunningServer {
   web: Web;
   /** ACME, when enabled and this process holds the data dir's ACME lock. */
   acme: AcmeManager | null;
+  /** Event-loop delay (p50/p99/max per period, logged at debug) for metrics. */
+  eventLoop: EventLoopDelayMonitor;
 }
 
 /** How long shutdown waits for sessions to finish their current command. */
@@ -184,6 +187,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const ports: Record<string, number> = {};
   for (const l of listeners) ports[l.name] = l.port;
   log.info({ ports, dataDir: config.dataDir }, 'mailkeep started');
+  const eventLoop = new EventLoopDelayMonitor(log);
 
   let stopping: Promise<void> | null = null;
   return {
@@ -193,6 +197,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     credentials,
     web: web as Web,
     acme,
+    eventLoop,
     stop(reason = 'Server shutting down') {
       stopping ??= (async () => {
         await Promise.all(listeners.map((l) => l.close()));
@@ -202,6 +207,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         const deadline = Date.now() + SHUTDOWN_GRACE_MS;
         while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         await store.close();
+        eventLoop.stop();
         log.info('mailkeep stopped');
       })();
       return stopping;
