@@ -64,6 +64,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     defaultMailboxes: config.mailboxes.defaults,
     onWarning: (message) => log.warn({ dataDir: config.dataDir }, message),
     limits: config.limits,
+    checkpointThread: true,
   });
   const certificates = await Certificates.load(config, log, { watch: true });
   warnAboutCertificates(certificates.list(), config.hostname, log);

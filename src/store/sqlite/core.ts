@@ -43,6 +43,7 @@ import type { MailboxRow } from '../shared/rows.js';
 import { AnalysisCache } from '../analysis-cache.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, readRunner, type ReadTx, type WriteTx } from './db.js';
 import { WriteQueue } from './write-queue.js';
+import { WalCheckpointer, type CheckpointStats } from './wal-checkpointer.js';
 import { prepareStatements } from './statements.js';
 import type { NewRow, RecordRow, Statements } from './statements.js';
 import { checkMailboxCount, checkMessageCount, checkQuota, keywordKeys, keywordRoomLeft, MAX_UID, tooManyKeywords } from '../shared/rules.js';
@@ -65,6 +66,8 @@ export interface SqliteStoreOptions {
   expungedRetentionMs?: number;
   /** Counts enforced in the write transactions (default: none). */
   limits?: StoreLimits;
+  /** Checkpoint the WAL in a worker thread (wal-checkpointer.ts) instead of inside the commit that fills it (default false). */
+  checkpointThread?: boolean;
 }
 
 const DEFAULT_POLL_MS = 75;
@@ -74,6 +77,8 @@ const DEFAULT_POLL_MS = 75;
  * WAL mode readers never wait for writers.
  */
 const READ_BUSY_TIMEOUT_MS = 100;
+/** How often the checkpoint thread copies the WAL into the database file. */
+const CHECKPOINT_INTERVAL_MS = 500;
 /** How often blob files that no row references are looked for (a walk of the blob directory). */
 const ORPHAN_SWEEP_MS = 6 * 60 * 60 * 1000;
 
@@ -91,6 +96,7 @@ export class SqliteCore {
   protected readonly analysisCache = new AnalysisCache();
   protected readonly st: Statements;
   private readonly writes: WriteQueue;
+  private readonly checkpointer: WalCheckpointer | null;
   /** Queues a write transaction body (write-queue.ts): group commit, lock waits off the event loop. */
   protected readonly write: WriteTx;
   protected readonly read: ReadTx;
@@ -111,12 +117,13 @@ export class SqliteCore {
     opts: Omit<SqliteStoreOptions, 'path' | 'blobDir'> = {},
   ) {
     this.st = prepareStatements(db);
+    this.onError = opts.onError ?? warnBackgroundError;
     this.read = readRunner(db);
     this.writes = new WriteQueue(db, { maxWaitMs: opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, readBusyTimeoutMs: READ_BUSY_TIMEOUT_MS });
     this.write = (fn) => this.writes.run(fn);
+    this.checkpointer = opts.checkpointThread ? new WalCheckpointer(db, db.name, CHECKPOINT_INTERVAL_MS, this.onError) : null;
     this.defaults = opts.defaultMailboxes ?? DEFAULT_MAILBOXES;
     this.limits = opts.limits ?? UNLIMITED;
-    this.onError = opts.onError ?? warnBackgroundError;
     this.background = new BackgroundJobs(this.onError);
     this.poller = new ModSeqPoller({ dataVersion: () => this.st.dataVersion.get() ?? 0, readModSeqs: (m) => this.readModSeqs(m) }, this.bus, this.onError);
     this.bus.setHooks({
@@ -136,6 +143,11 @@ export class SqliteCore {
     this.orphanTimer = setInterval(() => void this.background.run(() => this.sweepOrphanBlobs()), ORPHAN_SWEEP_MS).unref();
   }
 
+  /** The checkpoint thread's totals, or null when commits checkpoint the WAL themselves. */
+  checkpointStats(): CheckpointStats | null {
+    return this.checkpointer?.current() ?? null;
+  }
+
   async close(): Promise<void> {
     // Writes already queued still get their commit (or UNAVAILABLE after the lock wait).
     await this.writes.idle();
@@ -143,6 +155,7 @@ export class SqliteCore {
     clearInterval(this.releaseTimer);
     clearInterval(this.orphanTimer);
     await this.background.settled();
+    await this.checkpointer?.close();
     if (this.db.open) this.db.close();
   }
 
