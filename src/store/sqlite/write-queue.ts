@@ -158,6 +158,8 @@ export class WriteQueue {
         try {
           outcomes.push({ ok: true, value: this.savepoint(item.fn) });
         } catch (error) {
+          // Some errors (disk full, I/O) make SQLite roll back the whole transaction: then nothing here committed.
+          if (!this.db.inTransaction) throw error;
           outcomes.push({ ok: false, error });
         }
       }
