@@ -22,6 +22,7 @@ import { ConnectionLimiter } from '../net/connection-limiter.js';
 import { warnAboutCertificates } from '../net/certificate-warnings.js';
 import { Certificates } from '../net/certificates.js';
 import { listen, proxySpecFor, type Listener } from '../net/listen.js';
+import { EventLoopDelayMonitor } from '../net/event-loop-delay.js';
 import { RateLimitedLog } from '../net/rate-limited-log.js';
 import { TlsFailureLog } from '../net/tls-handshake.js';
 import { listenUnix } from '../net/unix-listener.js';
@@ -65,6 +66,8 @@ export interface RunningServer {
   acme: AcmeManager | null;
   /** The admin listener (admin API), or null when admin-port is 0. */
   admin: AdminListener | null;
+  /** Event-loop delay (p50/p99/max per period, logged at debug) for metrics. */
+  eventLoop: EventLoopDelayMonitor;
 }
 
 /** How long shutdown waits for sessions to finish their current command. */
@@ -79,6 +82,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     defaultMailboxes: config.mailboxes.defaults,
     onWarning: (message) => log.warn({ dataDir: config.dataDir }, message),
     limits: config.limits,
+    checkpointThread: true,
   });
   // Before the certificates start watching files: a missing client secret file stops the start here.
   const oauth = await createOAuthVerifier(config.oauth).catch(async (err: unknown) => {
@@ -252,6 +256,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
   for (const l of [...listeners, ...(admin?.listener ? [admin.listener] : [])]) ports[l.name] = l.port;
   log.info({ ports, dataDir: config.dataDir }, 'mailkeep started');
+  const eventLoop = new EventLoopDelayMonitor(log);
 
   let stopping: Promise<void> | null = null;
   return {
@@ -263,6 +268,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     web: web as Web,
     acme,
     admin,
+    eventLoop,
     stop(reason = 'Server shutting down') {
       stopping ??= (async () => {
         readiness.stopping = true;
@@ -274,6 +280,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         unwatchSessions();
         await store.close();
+        eventLoop.stop();
         log.info('mailkeep stopped');
       })();
       return stopping;

@@ -26,6 +26,8 @@ export interface OpenStoreOptions {
   expungedRetentionMs?: number;
   /** Per-account and per-mailbox counts enforced in the write transactions (default: none). */
   limits?: StoreLimits;
+  /** SQLite: checkpoint the WAL in a worker thread instead of inside commits (a server's choice; store/sqlite/wal-checkpointer.ts). */
+  checkpointThread?: boolean;
 }
 
 /** The store openStore returns: the MailStore plus the admin operations every backend offers. */
@@ -85,5 +87,6 @@ export async function openStore(opts: OpenStoreOptions): Promise<OpenedStore> {
     onError: opts.onError,
     expungedRetentionMs: opts.expungedRetentionMs,
     limits: opts.limits,
+    checkpointThread: opts.checkpointThread,
   });
 }

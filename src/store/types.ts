@@ -244,8 +244,8 @@ export interface ImportResult {
   modseq: ModSeq;
 }
 
-/** Store failures that map onto IMAP response codes (RFC 5530). */
-export type StoreErrorCode = 'NONEXISTENT' | 'ALREADYEXISTS' | 'OVERQUOTA' | 'LIMIT' | 'INUSE' | 'CANNOT' | 'NOPERM';
+/** Store failures that map onto IMAP response codes (RFC 5530); UNAVAILABLE: temporary, try again (§3). */
+export type StoreErrorCode = 'NONEXISTENT' | 'ALREADYEXISTS' | 'OVERQUOTA' | 'LIMIT' | 'INUSE' | 'CANNOT' | 'NOPERM' | 'UNAVAILABLE';
 
 /** A failure a client can be told about, carrying its RFC 5530 code. */
 export class StoreError extends Error {

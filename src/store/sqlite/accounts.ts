@@ -42,11 +42,11 @@ export function withAccounts<B extends SqliteBase>(Base: B) {
     }
 
     async setPasswordHash(id: AccountId, passwordHash: string): Promise<void> {
-      this.write(() => this.changedOne(this.st.setPassword.run(passwordHash, id), 'account'));
+      await this.write(() => this.changedOne(this.st.setPassword.run(passwordHash, id), 'account'));
     }
 
     async setDisabled(id: AccountId, disabled: boolean): Promise<void> {
-      const version = this.write(() => {
+      const version = await this.write(() => {
         this.changedOne(this.st.setDisabled.run(disabled ? 1 : 0, id), 'account');
         return this.st.bumpNamespace.get(id)!;
       });
@@ -55,17 +55,17 @@ export function withAccounts<B extends SqliteBase>(Base: B) {
     }
 
     async recordLogin(id: AccountId, login: LastLogin): Promise<void> {
-      this.write(() => this.st.recordLogin.run(login.at.getTime(), login.protocol, login.address, id));
+      await this.write(() => this.st.recordLogin.run(login.at.getTime(), login.protocol, login.address, id));
     }
 
     async deleteAccount(id: AccountId): Promise<void> {
       // Cascades to mailboxes, messages and tombstones (triggers release their blob references), subscriptions.
-      this.write(() => this.changedOne(this.st.deleteAccount.run(id), 'account'));
+      await this.write(() => this.changedOne(this.st.deleteAccount.run(id), 'account'));
       await this.background.run(() => this.collectGarbage());
     }
 
     async addAlias(address: string, accountId: AccountId): Promise<void> {
-      this.write(() => {
+      await this.write(() => {
         if (!this.st.accountById.get(accountId)) throw new StoreError('NONEXISTENT', 'no such account');
         const key = address.toLowerCase();
         if (this.st.aliasByKey.get(key)) throw new StoreError('ALREADYEXISTS', 'alias exists');
@@ -74,7 +74,7 @@ export function withAccounts<B extends SqliteBase>(Base: B) {
     }
 
     async deleteAlias(address: string): Promise<void> {
-      this.write(() => this.changedOne(this.st.deleteAlias.run(address.toLowerCase()), 'alias'));
+      await this.write(() => this.changedOne(this.st.deleteAlias.run(address.toLowerCase()), 'alias'));
     }
 
     async findAlias(address: string): Promise<Alias | null> {

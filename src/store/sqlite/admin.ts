@@ -42,7 +42,7 @@ export function withAdmin<B extends SqliteBase>(Base: B) {
     }
 
     async addApiToken(name: string, tokenHash: string, expiresAt: Date | null): Promise<void> {
-      const row = this.write(() => this.sql.get(TOKEN_INSERT_SQL, tokenInsertParams(name, tokenHash, expiresAt, Date.now())));
+      const row = await this.write(() => this.sql.get(TOKEN_INSERT_SQL, tokenInsertParams(name, tokenHash, expiresAt, Date.now())));
       if (row === undefined) throw new StoreError('ALREADYEXISTS', 'token exists');
     }
 
@@ -56,11 +56,11 @@ export function withAdmin<B extends SqliteBase>(Base: B) {
     }
 
     async revokeApiToken(name: string): Promise<void> {
-      this.write(() => this.changedOne(this.sql.run(TOKEN_DELETE_SQL, [name]), 'token'));
+      await this.write(() => this.changedOne(this.sql.run(TOKEN_DELETE_SQL, [name]), 'token'));
     }
 
     async addAdminUser(name: string, passwordHash: string, totpSecret: string): Promise<void> {
-      const row = this.write(() => this.sql.get(ADMIN_USER_INSERT_SQL, [name, passwordHash, totpSecret, Date.now()]));
+      const row = await this.write(() => this.sql.get(ADMIN_USER_INSERT_SQL, [name, passwordHash, totpSecret, Date.now()]));
       if (row === undefined) throw new StoreError('ALREADYEXISTS', 'admin user exists');
     }
 
@@ -70,7 +70,7 @@ export function withAdmin<B extends SqliteBase>(Base: B) {
     }
 
     async recordAudit(entry: NewAuditEntry): Promise<void> {
-      this.write(() => this.sql.run(AUDIT_INSERT_SQL, auditInsertParams(entry)));
+      await this.write(() => this.sql.run(AUDIT_INSERT_SQL, auditInsertParams(entry)));
     }
 
     async auditPage(beforeId: number | null, limit: number): Promise<AuditEntry[]> {

@@ -83,7 +83,7 @@ export function withAppPasswords<B extends SqliteBase>(Base: B) {
 
     async revokeAppPassword(accountId: AccountId, name: string, now: Date, limits: AppPasswordLimits): Promise<AppPassword> {
       const at = now.getTime();
-      const [revoked, version] = this.write((): [AppPassword, number] => {
+      const [revoked, version] = await this.write((): [AppPassword, number] => {
         const row = this.app(SQL.liveByName).get({ account: accountId, key: name.toLowerCase() }) as AppPasswordRow<number> | undefined;
         if (!row) throw new StoreError('NONEXISTENT', 'no such app password');
         this.app(SQL.retire).run({ account: accountId, id: row.app_password_id, now: at });
@@ -95,15 +95,15 @@ export function withAppPasswords<B extends SqliteBase>(Base: B) {
     }
 
     async setAppPasswordHash(accountId: AccountId, id: number, hash: string): Promise<void> {
-      this.write(() => this.app(SQL.rehash).run({ account: accountId, id, hash }));
+      await this.write(() => this.app(SQL.rehash).run({ account: accountId, id, hash }));
     }
 
     async recordAppPasswordUse(accountId: AccountId, id: number, use: LastLogin): Promise<void> {
-      this.write(() => this.app(SQL.used).run({ account: accountId, id, at: use.at.getTime(), protocol: use.protocol, address: use.address }));
+      await this.write(() => this.app(SQL.used).run({ account: accountId, id, at: use.at.getTime(), protocol: use.protocol, address: use.address }));
     }
 
     async setRequireAppPasswords(accountId: AccountId, on: boolean): Promise<void> {
-      const version = this.write(() => {
+      const version = await this.write(() => {
         this.changedOne(this.app(SQL.require).run({ account: accountId, on: on ? 1 : 0 }), 'account');
         return this.st.bumpNamespace.get(accountId)!;
       });

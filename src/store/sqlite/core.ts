@@ -1,6 +1,7 @@
 /**
  * What every role of the SQLite store shares: the connection and its
- * prepared statements, the transaction runners and group commit, publishing
+ * prepared statements, the read runner and the write queue (group commit for
+ * every write, lock waits off the event loop: write-queue.ts), publishing
  * after COMMIT, the cross-process poller, the background sweeps, and the
  * in-transaction steps more than one role takes (mailbox rows, quota, new
  * message rows and their blobs, UID allocation, tombstones, COPY/MOVE rows).
@@ -8,11 +9,13 @@
  * import.ts, dump.ts) extend it; sqlite-store.ts composes them.
  *
  * Invariants (see also store/types.ts and schema.ts):
- * - Every mutation is one BEGIN IMMEDIATE transaction that raises the
- *   mailbox's highest_modseq, stamps changed rows and leaves tombstones; its
- *   wake-up is published only after COMMIT (DESIGN invariant 1). Nothing in a
+ * - Every mutation is one body of the write queue (its own SAVEPOINT in a
+ *   shared BEGIN IMMEDIATE transaction) that raises the mailbox's
+ *   highest_modseq, stamps changed rows and leaves tombstones; its wake-up is
+ *   published only after COMMIT (DESIGN invariant 1). Nothing in a
  *   transaction awaits: better-sqlite3 is synchronous, so no lock is ever held
- *   across the event loop (DESIGN invariant 5).
+ *   across the event loop (DESIGN invariant 5), and waiting for another
+ *   process's lock happens on a timer, never inside SQLite.
  * - UIDs come from uid_next and only grow; UIDVALIDITY comes from an
  *   installation-wide increasing counter (RFC 9051 §2.3.1.1).
  * - A message row references a blob only if the blob's file exists at commit
@@ -38,7 +41,9 @@ import { keywordsToText, type FlagSet } from '../shared/flags.js';
 import { newEmailId, newMailboxObjectId } from '../shared/names.js';
 import type { MailboxRow } from '../shared/rows.js';
 import { AnalysisCache } from '../analysis-cache.js';
-import { transactionRunners, type ReadTx, type WriteTx } from './db.js';
+import { DEFAULT_BUSY_TIMEOUT_MS, readRunner, type ReadTx, type WriteTx } from './db.js';
+import { WriteQueue } from './write-queue.js';
+import { WalCheckpointer, type CheckpointStats } from './wal-checkpointer.js';
 import { prepareStatements } from './statements.js';
 import { MIGRATIONS } from './schema.js';
 import type { NewRow, RecordRow, Statements } from './statements.js';
@@ -54,7 +59,7 @@ export interface SqliteStoreOptions {
   defaultMailboxes?: readonly DefaultMailbox[];
   /** How often to look for other processes' commits, in ms (default 75). */
   pollIntervalMs?: number;
-  /** How long to wait for another process's write lock, in ms. */
+  /** How long a write waits for another process's write lock before StoreError UNAVAILABLE, in ms (default 5000). */
   busyTimeoutMs?: number;
   /** Receives background errors (cross-process poll, blob GC); default: a process warning. */
   onError?: (err: unknown) => void;
@@ -62,9 +67,19 @@ export interface SqliteStoreOptions {
   expungedRetentionMs?: number;
   /** Counts enforced in the write transactions (default: none). */
   limits?: StoreLimits;
+  /** Checkpoint the WAL in a worker thread (wal-checkpointer.ts) instead of inside the commit that fills it (default false). */
+  checkpointThread?: boolean;
 }
 
 const DEFAULT_POLL_MS = 75;
+/**
+ * How long SQLite itself may block a read: only a reader that meets another
+ * process's WAL recovery (after that process crashed mid-commit) waits; in
+ * WAL mode readers never wait for writers.
+ */
+const READ_BUSY_TIMEOUT_MS = 100;
+/** How often the checkpoint thread copies the WAL into the database file. */
+const CHECKPOINT_INTERVAL_MS = 500;
 /** How often blob files that no row references are looked for (a walk of the blob directory). */
 const ORPHAN_SWEEP_MS = 6 * 60 * 60 * 1000;
 
@@ -80,9 +95,10 @@ export class SqliteCore {
   readonly bus = new LocalChangeBus();
   /** Decoded analyses by blob id (immutable, so never stale). */
   protected readonly analysisCache = new AnalysisCache();
-  /** Calls waiting for the next group commit (see groupWrite). */
-  private group: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> | null = null;
   protected readonly st: Statements;
+  private readonly writes: WriteQueue;
+  private readonly checkpointer: WalCheckpointer | null;
+  /** Queues a write transaction body (write-queue.ts): group commit, lock waits off the event loop. */
   protected readonly write: WriteTx;
   protected readonly read: ReadTx;
   private readonly poller: ModSeqPoller;
@@ -102,10 +118,13 @@ export class SqliteCore {
     opts: Omit<SqliteStoreOptions, 'path' | 'blobDir'> = {},
   ) {
     this.st = prepareStatements(db);
-    ({ write: this.write, read: this.read } = transactionRunners(db));
+    this.onError = opts.onError ?? warnBackgroundError;
+    this.read = readRunner(db);
+    this.writes = new WriteQueue(db, { maxWaitMs: opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, readBusyTimeoutMs: READ_BUSY_TIMEOUT_MS });
+    this.write = (fn) => this.writes.run(fn);
+    this.checkpointer = opts.checkpointThread ? new WalCheckpointer(db, db.name, CHECKPOINT_INTERVAL_MS, this.onError) : null;
     this.defaults = opts.defaultMailboxes ?? DEFAULT_MAILBOXES;
     this.limits = opts.limits ?? UNLIMITED;
-    this.onError = opts.onError ?? warnBackgroundError;
     this.background = new BackgroundJobs(this.onError);
     this.poller = new ModSeqPoller({ dataVersion: () => this.st.dataVersion.get() ?? 0, readModSeqs: (m) => this.readModSeqs(m) }, this.bus, this.onError);
     this.bus.setHooks({
@@ -129,13 +148,19 @@ export class SqliteCore {
     return { current: this.db.pragma('user_version', { simple: true }) as number, expected: MIGRATIONS.length };
   }
 
+  /** The checkpoint thread's totals, or null when commits checkpoint the WAL themselves. */
+  checkpointStats(): CheckpointStats | null {
+    return this.checkpointer?.current() ?? null;
+  }
+
   async close(): Promise<void> {
-    // Calls queued for a group commit still get their commit.
-    if (this.group && this.db.open) this.commitGroup();
+    // Writes already queued still get their commit (or UNAVAILABLE after the lock wait).
+    await this.writes.idle();
     this.poller.stop();
     clearInterval(this.releaseTimer);
     clearInterval(this.orphanTimer);
     await this.background.settled();
+    await this.checkpointer?.close();
     if (this.db.open) this.db.close();
   }
 
@@ -150,7 +175,7 @@ export class SqliteCore {
     const before = now - this.retentionMs;
     let released = 0;
     for (;;) {
-      const n = this.write(() => this.st.releaseTombstones.run(before, RELEASE_BATCH).changes);
+      const n = await this.write(() => this.st.releaseTombstones.run(before, RELEASE_BATCH).changes);
       released += n;
       if (n < RELEASE_BATCH) break;
       await yieldToLoop();
@@ -174,7 +199,7 @@ export class SqliteCore {
       const unknown = this.st.unknownBlobs.all(JSON.stringify(names));
       const old = unknown.length === 0 ? [] : await this.blobs.placedBefore(unknown, before);
       if (old.length > 0) {
-        removed += this.write(() => {
+        removed += await this.write(() => {
           // Again under the lock: a commit or a fresh placement may have come in meanwhile.
           const still = this.st.unknownBlobs.all(JSON.stringify(old)).filter((id) => this.blobs.placedBeforeSync(id, before));
           for (const blobId of still) this.blobs.removeSync(blobId);
@@ -193,7 +218,7 @@ export class SqliteCore {
    */
   async collectGarbage(): Promise<void> {
     for (;;) {
-      const removed = this.write(() => {
+      const removed = await this.write(() => {
         const ids = this.st.garbage.all(GC_BATCH);
         for (const blobId of ids) {
           this.st.deleteGarbage.run(blobId);
@@ -206,49 +231,6 @@ export class SqliteCore {
       if (removed === 0) return;
       await yieldToLoop();
     }
-  }
-
-  /**
-   * Group commit: runs fn in a write transaction shared with the other calls
-   * made in this event-loop turn, so concurrent APPENDs and deliveries pay one
-   * commit (one fsync) together. Each call is its own savepoint: a failure
-   * (quota, missing mailbox) undoes only that call. Every promise settles only
-   * after the shared commit, so a resolved promise is still durable.
-   */
-  protected groupWrite<T>(fn: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      if (!this.group) {
-        this.group = [];
-        setImmediate(() => this.commitGroup());
-      }
-      this.group.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-    });
-  }
-
-  private commitGroup(): void {
-    const batch = this.group ?? [];
-    this.group = null;
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
-    try {
-      this.write(() => {
-        for (const item of batch) {
-          try {
-            // A nested transaction is a SAVEPOINT: on error only this call's changes roll back.
-            outcomes.push({ ok: true, value: this.write(item.fn) });
-          } catch (error) {
-            outcomes.push({ ok: false, error });
-          }
-        }
-      });
-    } catch (error) {
-      for (const item of batch) item.reject(error);
-      return;
-    }
-    batch.forEach((item, i) => {
-      const o = outcomes[i]!;
-      if (o.ok) item.resolve(o.value);
-      else item.reject(o.error);
-    });
   }
 
   // ---- Internals (all run inside a transaction) ----

@@ -42,7 +42,7 @@ export function withDump<B extends SqliteBase>(Base: B) {
 
     async restore(records: readonly RestoreRecord[]): Promise<void> {
       // Triggers keep the counts and blob refcounts, as for any insertion.
-      this.write(() => {
+      await this.write(() => {
         for (const r of records) {
           if (r.kind === 'message') {
             if (r.analysis) this.referenceBlob(r.blob, r.analysis);

@@ -17,7 +17,7 @@ export function withImport<B extends SqliteBase>(Base: B) {
       // Validate before taking the lock.
       const flagSets = messages.map((m) => parseFlags(m.flags));
       for (const m of messages) checkSourceKey(m.sourceKey);
-      const result = this.write(() => {
+      const result = await this.write(() => {
         const mb = this.requireMailbox(accountId, id);
         const uids: Array<number | null> = messages.map(() => null);
         const fresh = freshImports(messages, (key) => this.st.importedUid.get(accountId, id, key) !== undefined);
@@ -76,7 +76,7 @@ export function withImport<B extends SqliteBase>(Base: B) {
     }
 
     async setSyncState(accountId: AccountId, id: MailboxId, source: string, state: string): Promise<void> {
-      this.write(() => {
+      await this.write(() => {
         this.requireMailbox(accountId, id);
         this.st.setSyncState.run(accountId, id, source, state);
       });

@@ -15,7 +15,7 @@ import type { SqliteBase, Wake } from './core.js';
 export function withMailboxes<B extends SqliteBase>(Base: B) {
   return class SqliteMailboxes extends Base implements MailboxStore {
     async setQuota(id: AccountId, limits: QuotaLimits): Promise<void> {
-      this.write(() => this.changedOne(this.st.setQuota.run(limits.storage, limits.messages, id), 'account'));
+      await this.write(() => this.changedOne(this.st.setQuota.run(limits.storage, limits.messages, id), 'account'));
     }
 
     async getQuotaUsage(id: AccountId): Promise<QuotaUsage> {
@@ -49,7 +49,7 @@ export function withMailboxes<B extends SqliteBase>(Base: B) {
 
     async createMailbox(accountId: AccountId, name: string, specialUse: string | null = null): Promise<Mailbox> {
       checkNewName(name);
-      const [mb, version] = this.write((): [Mailbox, number] => {
+      const [mb, version] = await this.write((): [Mailbox, number] => {
         if (!this.st.accountById.get(accountId)) throw new StoreError('NONEXISTENT', 'no such account');
         return [toMailbox(this.insertMailbox(accountId, canonicalName(name), specialUse)), this.st.bumpNamespace.get(accountId)!];
       });
@@ -58,7 +58,7 @@ export function withMailboxes<B extends SqliteBase>(Base: B) {
     }
 
     async deleteMailbox(accountId: AccountId, id: MailboxId): Promise<void> {
-      const last = this.write((): [modseq: number, namespace: number] => {
+      const last = await this.write((): [modseq: number, namespace: number] => {
         const mb = this.requireMailbox(accountId, id);
         if (mb.name === INBOX) throw new StoreError('CANNOT', 'INBOX cannot be deleted');
         // Cascades to messages and tombstones, releasing their blobs at once: the mailbox's
@@ -78,7 +78,7 @@ export function withMailboxes<B extends SqliteBase>(Base: B) {
       checkNewName(to);
       const target = canonicalName(to);
       let version = 0;
-      const wakes = this.write((): Wake[] => {
+      const wakes = await this.write((): Wake[] => {
         version = this.st.bumpNamespace.get(accountId)!;
         const src = this.mailboxRowByName(accountId, from);
         if (!src) throw new StoreError('NONEXISTENT', 'no such mailbox');
@@ -107,7 +107,7 @@ export function withMailboxes<B extends SqliteBase>(Base: B) {
 
     async setSubscribed(accountId: AccountId, name: string, subscribed: boolean): Promise<void> {
       const canonical = canonicalName(name);
-      const version = this.write(() => {
+      const version = await this.write(() => {
         if (!this.st.accountById.get(accountId)) throw new StoreError('NONEXISTENT', 'no such account');
         if (subscribed) this.st.subscribe.run(accountId, canonical);
         else this.st.unsubscribe.run(accountId, canonical);

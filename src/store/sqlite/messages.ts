@@ -1,5 +1,5 @@
 /**
- * The SQLite store's messages: APPEND (group commit), summaries and
+ * The SQLite store's messages: APPEND, summaries and
  * records, analyses and header facts, changes since a modseq, STORE,
  * COPY/MOVE, REPLACE, EXPUNGE and \\Recent.
  */
@@ -32,7 +32,7 @@ export function withMessages<B extends SqliteBase>(Base: B) {
     async appendMessages(accountId: AccountId, id: MailboxId, messages: NewMessage[]): Promise<{ uidValidity: number; uids: Uid[]; modseq: ModSeq }> {
       // Validate flags before taking the lock.
       const flagSets = messages.map((m) => parseFlags(m.flags));
-      const result = await this.groupWrite(() => {
+      const result = await this.write(() => {
         const mb = this.requireMailbox(accountId, id);
         if (messages.length === 0) return { mb, uids: [], modseq: mb.highest_modseq };
         this.checkQuota(
@@ -95,7 +95,7 @@ export function withMessages<B extends SqliteBase>(Base: B) {
 
     async saveHeaderFacts(facts: ReadonlyMap<string, string>, version: number): Promise<void> {
       if (facts.size === 0) return;
-      this.write(() => {
+      await this.write(() => {
         for (const [blobId, text] of facts) this.st.saveHeaderFacts.run({ blobId, facts: text, version });
       });
     }
@@ -134,7 +134,7 @@ export function withMessages<B extends SqliteBase>(Base: B) {
     async storeFlags(accountId: AccountId, id: MailboxId, uids: readonly Uid[], request: FlagChange): Promise<FlagChangeResult> {
       const { op, unchangedSince } = request;
       const change = parseFlags(request.flags);
-      const result = this.write(() => {
+      const result = await this.write(() => {
         const mb = this.requireMailbox(accountId, id);
         const next = mb.highest_modseq + 1;
         const rows = uids.length === 0 ? [] : this.st.flagRows.all(accountId, id, JSON.stringify(uids));
@@ -150,20 +150,20 @@ export function withMessages<B extends SqliteBase>(Base: B) {
     }
 
     async copyMessages(accountId: AccountId, from: MailboxId, uids: readonly Uid[], to: MailboxId): Promise<CopyResult> {
-      const { result, wakes } = this.write(() => this.transfer(accountId, from, uids, to, false));
+      const { result, wakes } = await this.write(() => this.transfer(accountId, from, uids, to, false));
       this.publish(accountId, wakes);
       return result;
     }
 
     async moveMessages(accountId: AccountId, from: MailboxId, uids: readonly Uid[], to: MailboxId): Promise<CopyResult & { modseq: ModSeq }> {
-      const { result, wakes, sourceModseq } = this.write(() => this.transfer(accountId, from, uids, to, true));
+      const { result, wakes, sourceModseq } = await this.write(() => this.transfer(accountId, from, uids, to, true));
       this.publish(accountId, wakes);
       return { ...result, modseq: toModSeq(sourceModseq) };
     }
 
     async replaceMessage(accountId: AccountId, from: MailboxId, uid: Uid, to: MailboxId, message: NewMessage): Promise<ReplaceResult> {
       const flags = parseFlags(message.flags);
-      const result = this.write(() => {
+      const result = await this.write(() => {
         const dst = this.requireMailbox(accountId, to);
         this.requireMailbox(accountId, from);
         const [old] = this.st.records.all(accountId, from, JSON.stringify([uid]));
@@ -188,7 +188,7 @@ export function withMessages<B extends SqliteBase>(Base: B) {
     }
 
     async expunge(accountId: AccountId, id: MailboxId, uids?: readonly Uid[]): Promise<{ expunged: Uid[]; modseq: ModSeq }> {
-      const result = this.write(() => {
+      const result = await this.write(() => {
         const mb = this.requireMailbox(accountId, id);
         // RFC 9051 §6.4.3 EXPUNGE; RFC 4315 §2.1 UID EXPUNGE limits it to the given UIDs.
         const doomed =

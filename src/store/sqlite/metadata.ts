@@ -33,7 +33,7 @@ export function withMetadata<B extends SqliteBase>(Base: B) {
     }
 
     async setMetadata(accountId: AccountId, mailboxId: MailboxId | null, entries: readonly MetadataWrite[], maxEntries = Infinity): Promise<void> {
-      const wakes = this.write((): Wake[] => {
+      const wakes = await this.write((): Wake[] => {
         const mb = mailboxId === null ? null : this.requireMailbox(accountId, mailboxId);
         if (!mb && !this.st.accountById.get(accountId)) throw new StoreError('NONEXISTENT', 'no such account');
         const owner = mailboxId ?? SERVER_METADATA;
