@@ -13,7 +13,7 @@
  *   on its ChangeBus: a wake-up, never the data.
  */
 import type { Readable } from 'node:stream';
-import type { ChangeBus } from '../events/change-bus.js';
+import type { ChangeBus, ChangeNote } from '../events/change-bus.js';
 import type { AccountId, MailboxId, ModSeq, Uid } from '../ids.js';
 import type { MessageAnalysis } from '../mime/types.js';
 import type { AuthAttemptStore } from './auth-attempt-types.js';
@@ -310,6 +310,11 @@ export interface Alias {
 export interface StoreLifecycle {
   readonly blobs: BlobStore;
   readonly bus: ChangeBus;
+  /**
+   * Relays the bus between sibling processes (events/bus-relay.ts): `outbound` receives each change this
+   * process commits, once committed; the returned function announces a sibling's commit to local listeners.
+   */
+  relayCommits?(outbound: (change: ChangeNote) => void): (change: ChangeNote) => void;
   close(): Promise<void>;
 }
 

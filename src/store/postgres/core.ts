@@ -89,6 +89,8 @@ export class PgCore {
   /** Background GC and release runs that close() waits for. */
   protected readonly background: BackgroundJobs;
   private closing: Promise<void> | null = null;
+  /** Sibling workers' relay (relayCommits); null in a single process. */
+  private relayOut: ((change: ChangeNote) => void) | null = null;
 
   /** Wraps a pool on a migrated database; use openPgStore(). */
   constructor(
@@ -198,8 +200,17 @@ export class PgCore {
       wakes = changes;
       return { result: value, beforeCommit: changes.map(notifyStatement) };
     });
-    for (const w of wakes) this.bus.publish(w.accountId, w.mailboxId, toModSeq(w.modseq));
+    for (const w of wakes) {
+      this.bus.publish(w.accountId, w.mailboxId, toModSeq(w.modseq));
+      this.relayOut?.(w);
+    }
     return result;
+  }
+
+  relayCommits(outbound: (change: ChangeNote) => void): (change: ChangeNote) => void {
+    this.relayOut = outbound;
+    // The bus delivers each (mailbox, modseq) once, whether the relay or the NOTIFY brings it first.
+    return ({ accountId, mailboxId, modseq }) => this.bus.publish(accountId, mailboxId, toModSeq(modseq));
   }
 
   /** Rows for new messages (append, replace, import), validated and encoded before any lock is taken. */
