@@ -44,6 +44,7 @@ import { LiteralIntake } from './literal-intake.js';
 import { ResponseBatch } from '../../net/response-batch.js';
 import { HIDDEN, type TraceSink, TraceText, traceLine, traceResponseLine } from '../../net/trace.js';
 import type { AnyCommand } from '../commands/spec.js';
+import type { SessionInfo } from '../../net/live-sessions.js';
 import { traceCommand } from './command-trace.js';
 import { framerLimits, inputLimit, overPreAuthBudget } from './pre-auth-budget.js';
 
@@ -108,6 +109,11 @@ export class ImapConnection implements ImapSession, DispatchHost {
   private tagHidden = false;
   /** Tagged BADs in a row; too many end the session (limits.max-bad-commands). */
   private badCommands = 0;
+  /** When the connection was accepted, and the command running now (the live-session list). */
+  private readonly since = new Date();
+  private command: string | null = null;
+  /** How the user logged in ('password', or what the login path says): a revoked credential ends its sessions. */
+  private credential = 'password';
 
   /** `listener.remoteAddress`: the client's address as the listener found it (PROXY protocol aware). */
   constructor(
@@ -260,7 +266,22 @@ export class ImapConnection implements ImapSession, DispatchHost {
     this.trace?.server(traceLine(this.tagHidden ? `${HIDDEN}${head}${HIDDEN}\r\n` : `${tag}${head}${safe}\r\n`));
   }
 
-  /** Server shutdown: BYE now when idle, else right after the command in progress. */
+  describe(): SessionInfo {
+    const st = this.state;
+    const account = st.kind === 'authenticated' || st.kind === 'selected' ? st.account : null;
+    return {
+      id: this.id,
+      protocol: 'imap',
+      remoteAddress: this.remoteAddress,
+      tls: this.secure,
+      since: this.since.toISOString(),
+      user: account ? { accountId: account.id, name: account.name, credential: this.credential } : null,
+      mailbox: st.kind === 'selected' ? st.view.name : null,
+      command: this.command,
+    };
+  }
+
+  /** Server shutdown or a kick: BYE now when waiting for the client (IDLE too), else right after the command in progress. */
   shutdown(reason: string): void {
     if (this.awaitingInput) this.bye(reason);
     else this.pendingBye = reason;
@@ -332,6 +353,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
             const tag = first?.kind === 'text' ? tagOf(Buffer.concat([first.bytes, Buffer.from(' ')])) : null;
             this.tagged(tag ?? '*', 'BAD', 'TOOBIG', `Command too big before login (limit ${this.config.limits.preAuthCommandSize} octets)`);
           } else await execute(this, this.deps.commands, this.intake, ev.segments);
+          this.command = null;
           break;
       }
       await this.flush();
@@ -399,8 +421,9 @@ export class ImapConnection implements ImapSession, DispatchHost {
     await this.transport.startTls(this.deps.certificates, () => (this.framer = this.newFramer()));
   }
 
-  authenticated(account: Account): void {
+  authenticated(account: Account, credential = 'password'): void {
     this.state = { kind: 'authenticated', account };
+    this.credential = credential;
     const limits = this.config.limits;
     this.transport.loggedIn();
     this.transport.setTimeout(limits.idleTimeoutSeconds * 1000);
@@ -410,6 +433,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
   }
 
   commandStarted(tag: string, spec: AnyCommand): void {
+    this.command = spec.name;
     this.responsesSecret = spec.secretResponses === true;
     this.progressTag = tag;
     this.progressAt = Date.now();

@@ -88,7 +88,8 @@ export interface ImapSession {
   /** The capability list for the current state. */
   capabilities(): string[];
   /** Becomes authenticated. */
-  authenticated(account: Account): void;
+  /** Login succeeded; `credential` names how ('password' unless the login path says otherwise). */
+  authenticated(account: Account, credential?: string): void;
   /** A message streamed by the framer for this command (APPEND): staged bytes and analysis. */
   takeStagedMessage(streamId: number): Promise<Omit<NewMessage, 'flags' | 'internalDate'>>;
   /**

@@ -41,6 +41,7 @@ import { badCommand, Pop3Error } from '../errors.js';
 import { errLine, okLine, TERMINATOR } from '../wire/response.js';
 import { Maildrop } from './maildrop.js';
 import type { MessageSizes } from './message-sizes.js';
+import type { SessionInfo } from '../../net/live-sessions.js';
 import type { Pop3Session } from './session.js';
 import type { Pop3State } from './state.js';
 
@@ -95,6 +96,10 @@ export class Pop3Connection implements Pop3Session {
   private responsesSecret = false;
   /** Message data written in the current multi-line response, traced as its size when it ends. */
   private messageOctets = 0;
+  /** When the connection was accepted, the command running now and how the user logged in (the live-session list). */
+  private readonly since = new Date();
+  private command: string | null = null;
+  private credential = 'password';
 
   constructor(
     socket: Socket,
@@ -189,7 +194,21 @@ export class Pop3Connection implements Pop3Session {
     return this.transport.flush();
   }
 
-  /** Server shutdown: "-ERR" and close now when idle, else right after the command in progress. POP3 has no BYE. */
+  describe(): SessionInfo {
+    const st = this.state;
+    return {
+      id: this.id,
+      protocol: 'pop3',
+      remoteAddress: this.remoteAddress,
+      tls: this.secure,
+      since: this.since.toISOString(),
+      user: st.kind === 'transaction' ? { accountId: st.account.id, name: st.account.name, credential: this.credential } : null,
+      mailbox: null,
+      command: this.command,
+    };
+  }
+
+  /** Server shutdown or a kick: "-ERR" and close now when idle, else right after the command in progress. POP3 has no BYE. */
   shutdown(reason: string): void {
     if (this.awaitingInput) this.end(reason);
     else this.pendingShutdown = reason;
@@ -271,7 +290,8 @@ export class Pop3Connection implements Pop3Session {
     this.state = { kind: 'authorization', user: null };
   }
 
-  async login(account: Account): Promise<void> {
+  async login(account: Account, credential = 'password'): Promise<void> {
+    this.credential = credential;
     const maildrop = await Maildrop.open(this.deps, account.id);
     this.maildrop = maildrop;
     this.state = { kind: 'transaction', account, maildrop };
@@ -321,11 +341,14 @@ export class Pop3Connection implements Pop3Session {
       if (!spec) throw badCommand(keyword === '' ? 'Empty command' : 'Unknown command');
       const args = spec.parse(space < 0 ? '' : text.slice(space + 1));
       if (!spec.states.includes(this.state.kind)) throw badCommand(stateError(this.state.kind, spec.name));
+      this.command = spec.name;
       await spec.run(this, args);
       this.badCommands = 0;
       this.log.debug({ cmd: spec.name, ms: Date.now() - started }, 'command');
     } catch (e) {
       this.fail(e, logged);
+    } finally {
+      this.command = null;
     }
   }
 

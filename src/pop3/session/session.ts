@@ -50,7 +50,8 @@ export interface Pop3Session {
   /** Switches to TLS after STLS's +OK has been queued (RFC 2595 §4). */
   startTls(): Promise<void>;
   /** Opens the account's maildrop snapshot and enters the TRANSACTION state (RFC 1939 §4). */
-  login(account: Account): Promise<void>;
+  /** Login succeeded; `credential` names how ('password' unless the login path says otherwise). */
+  login(account: Account, credential?: string): Promise<void>;
   /** The capability list for the current state (RFC 2449 §5). */
   capabilities(): string[];
 }
