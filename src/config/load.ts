@@ -60,7 +60,12 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: 'submission-host', arg: '<name>', setting: 'submission.host', description: "your MTA's submission host for client set-up, e.g. smtp.example.org" },
   { flag: 'log-level', arg: '<level>', setting: 'log.level', description: 'fatal, error, warn, info, debug, trace or silent' },
   { flag: 'trace', setting: 'log.trace', description: 'log protocol traces (passwords and literals redacted)' },
-  { flag: 'workers', arg: '<n>', setting: 'server.workers', description: 'worker processes of serve, each on every listener (default: number of cores; 1: no cluster)' },
+  {
+    flag: 'workers',
+    arg: '<n>',
+    setting: 'server.workers',
+    description: 'worker processes of serve, each on every listener (default: number of cores; 1: no cluster)',
+  },
   { flag: 'store', arg: '<url>', setting: 'store.url', description: 'PostgreSQL store URL (postgres://user@host/db); default: SQLite in the data directory' },
 ];
 

@@ -13,9 +13,7 @@
 export type RelayedChange = [number, number, number];
 
 /** Messages between workers. `to`: one worker's slot; absent: every other worker. */
-export type PeerMessage =
-  | { kind: 'bus'; changes: RelayedChange[] }
-  | { kind: 'control'; from: number; to?: number; message: unknown };
+export type PeerMessage = { kind: 'bus'; changes: RelayedChange[] } | { kind: 'control'; from: number; to?: number; message: unknown };
 
 /** A worker's end of the link. */
 export interface PeerLink {

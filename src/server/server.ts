@@ -29,6 +29,8 @@ import { openStore } from '../store/open.js';
 import { AcmeChallenges } from '../acme/challenges.js';
 import type { AcmeManager } from '../acme/manager.js';
 import { startWeb, type Web } from '../web/web.js';
+import type { PeerLink } from '../events/peer-link.js';
+import { startServerControl, type ServerControl } from './server-control.js';
 import { registerAutoconfigRoutes } from '../autoconfig/routes.js';
 import type { FastifyInstance } from 'fastify';
 import type { MailStore } from '../store/types.js';
@@ -47,6 +49,8 @@ export interface RunningServer {
   credentials: CredentialCache;
   /** The live sessions of every protocol (list, kick). */
   sessions: LiveSessions;
+  /** The control channel: credential-cache invalidation, kicks and session listing across workers and nodes. */
+  control: ServerControl;
   /** The HTTP and HTTPS apps (routes are added there). */
   web: Web;
   /** ACME, when enabled and this process holds the data dir's ACME lock. */
@@ -56,8 +60,14 @@ export interface RunningServer {
 /** How long shutdown waits for sessions to finish their current command. */
 const SHUTDOWN_GRACE_MS = 5000;
 
+/** How a server process is placed: alone (the default) or as one worker of `serve --workers N`. */
+export interface ServerPlacement {
+  /** The sibling workers (server/cluster-worker.ts); null or absent in a single process. */
+  peers?: PeerLink | null;
+}
+
 /** Starts every configured listener on one store. */
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+export async function startServer(config: Config, log: Logger, placement: ServerPlacement = {}): Promise<RunningServer> {
   const store = await openStore({
     dataDir: config.dataDir,
     url: config.store.url,
@@ -71,6 +81,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const credentials = new CredentialCache({ ttlMs: config.auth.credentialCacheSeconds * 1000, maxEntries: config.auth.credentialCacheEntries });
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
   const sessions = new LiveSessions();
+  const control = await startServerControl({ store, credentials, sessions, log, peers: placement.peers ?? null });
   const tlsFailures = new TlsFailureLog(log, config.limits.tlsFailuresLoggedPerMinute);
   // Anyone can make connections be refused: those lines are rate-limited like failed handshakes.
   const refusals = new RateLimitedLog(log, config.limits.refusalsLoggedPerMinute, 'connections refused', 'warn');
@@ -163,7 +174,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       );
     }
     if (config.lmtp.socket !== null) {
-      listeners.push(await listenUnix({ name: 'lmtp-socket', path: config.lmtp.socket, limiter, log, refusePrefix: lmtpRefuse, onSocket: lmtpSocket }));
+      // A cluster's primary clears a stale socket file and removes it at the end; its workers share the one socket.
+      const shared = placement.peers != null;
+      listeners.push(await listenUnix({ name: 'lmtp-socket', path: config.lmtp.socket, shared, limiter, log, refusePrefix: lmtpRefuse, onSocket: lmtpSocket }));
     }
     // The web side after the mail ports: a web port that cannot be bound is logged and skipped (web/web.ts).
     // Client set-up answers on both sides; profiles are signed with the pair served for the hostname at that moment.
@@ -179,6 +192,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     await Promise.all(listeners.map((l) => l.close()));
     await web?.close();
     certificates.close();
+    await control.close();
     await store.close();
     throw e;
   }
@@ -195,6 +209,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     certificates,
     credentials,
     sessions,
+    control,
     web: web as Web,
     acme,
     stop(reason = 'Server shutting down') {
@@ -205,6 +220,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         sessions.shutdownAll(reason);
         const deadline = Date.now() + SHUTDOWN_GRACE_MS;
         while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        await control.close();
         await store.close();
         log.info('mailkeep stopped');
       })();

@@ -14,6 +14,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ChangeBus, ChangeNote } from '../events/change-bus.js';
+import type { NodeChannel } from '../events/control-channel.js';
 import type { AccountId, MailboxId, ModSeq, Uid } from '../ids.js';
 import type { MessageAnalysis } from '../mime/types.js';
 import type { AuthAttemptStore } from './auth-attempt-types.js';
@@ -315,6 +316,8 @@ export interface StoreLifecycle {
    * process commits, once committed; the returned function announces a sibling's commit to local listeners.
    */
   relayCommits?(outbound: (change: ChangeNote) => void): (change: ChangeNote) => void;
+  /** The control channel between nodes sharing this store (PostgreSQL NOTIFY); absent when the store has none (SQLite). */
+  nodeChannel?(onError: (err: unknown) => void): NodeChannel;
   close(): Promise<void>;
 }
 

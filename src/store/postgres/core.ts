@@ -34,6 +34,8 @@
  */
 import pg from 'pg';
 import { modseq as toModSeq } from '../../ids.js';
+import type { NodeChannel } from '../../events/control-channel.js';
+import { PgControlChannel } from '../../events/pg-control.js';
 import { notifyStatement, PgChangeBus, readModSeqs, type ChangeNote } from '../../events/pg-bus.js';
 import { PgBlobStore, STAGE_GRACE_SECONDS } from '../blobs/pg-blob-store.js';
 import { AnalysisCache } from '../analysis-cache.js';
@@ -95,7 +97,7 @@ export class PgCore {
   /** Wraps a pool on a migrated database; use openPgStore(). */
   constructor(
     protected readonly pool: pg.Pool,
-    settings: PgConnectionSettings,
+    private readonly settings: PgConnectionSettings,
     opts: Omit<PgStoreOptions, 'url'> = {},
   ) {
     this.defaults = opts.defaultMailboxes ?? DEFAULT_MAILBOXES;
@@ -205,6 +207,10 @@ export class PgCore {
       this.relayOut?.(w);
     }
     return result;
+  }
+
+  nodeChannel(onError: (err: unknown) => void): NodeChannel {
+    return new PgControlChannel(() => new pg.Client(this.settings.config), this.pool, onError);
   }
 
   relayCommits(outbound: (change: ChangeNote) => void): (change: ChangeNote) => void {
