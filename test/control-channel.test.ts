@@ -3,15 +3,22 @@
  * (an in-memory primary routes their PeerLink messages, as cluster IPC does),
  * between nodes over PostgreSQL NOTIFY, and as a server uses it — a kick ends
  * a live IMAP session with BYE, credentials-changed empties the account's
- * cached verifications, and the listing includes the session.
+ * cached verifications, the listing includes the session, and ACME
+ * challenges set up in one worker are answered by its siblings.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import pino from 'pino';
+import { AcmeChallenges } from '../src/acme/challenges.js';
+import { CredentialCache } from '../src/auth/credential-cache.js';
 import { ControlChannel, type ControlMessage } from '../src/events/control-channel.js';
 import type { PeerLink, PeerMessage } from '../src/events/peer-link.js';
 import { PgControlChannel } from '../src/events/pg-control.js';
 import type { AccountId } from '../src/ids.js';
+import { LiveSessions } from '../src/net/live-sessions.js';
+import { startServerControl } from '../src/server/server-control.js';
+import type { MailStore } from '../src/store/types.js';
 import { createTestDatabase, pgAvailable, type TestDatabase } from './helpers/pg-database.js';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -102,6 +109,40 @@ describe('control channel between workers', () => {
     assert.equal(errors.length, 2);
   });
 });
+
+describe('server control between workers', () => {
+  it('mirrors the ACME challenges one worker sets up to its siblings, and their removal', async () => {
+    const links = siblings(2);
+    const challenges = links.map(() => new AcmeChallenges());
+    const controls = await Promise.all(
+      links.map((peers, i) =>
+        startServerControl({
+          store: {} as MailStore,
+          credentials: new CredentialCache({ ttlMs: 60_000, maxEntries: 10 }),
+          sessions: new LiveSessions(),
+          log: pino({ level: 'silent' }),
+          peers,
+          challenges: challenges[i]!,
+        }),
+      ),
+    );
+    const [manager, sibling] = challenges;
+    manager!.addHttp('tok-1', 'tok-1.thumbprint');
+    await waitFor(() => sibling!.httpResponse('tok-1') === 'tok-1.thumbprint');
+    manager!.removeHttp('tok-1');
+    await waitFor(() => sibling!.httpResponse('tok-1') === undefined);
+    for (const c of controls) await c.close();
+  });
+});
+
+/** Polls `done` every 10 ms for up to 5 s. */
+async function waitFor(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!done()) {
+    if (Date.now() > deadline) assert.fail('condition not reached within 5 s');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 const pgUp = await pgAvailable();
 

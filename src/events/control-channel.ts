@@ -39,6 +39,18 @@ const messageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('credentials-changed'), accountId }),
   /** End the sessions of an account (optionally only those logged in with one credential kind or id). */
   z.object({ type: z.literal('kick'), accountId, credential: z.string().max(200).optional(), reason: z.string().max(MAX_REASON) }),
+  /** An ACME challenge added (or removed: null) by the worker running ACME: every sibling must answer the CA. */
+  z.object({
+    type: z.literal('acme-challenge'),
+    change: z.discriminatedUnion('challenge', [
+      z.object({ challenge: z.literal('http-01'), token: z.string().max(1024), keyAuthorization: z.string().max(1024).nullable() }),
+      z.object({
+        challenge: z.literal('tls-alpn-01'),
+        name: z.string().max(1024),
+        pems: z.object({ key: z.string().max(16384), cert: z.string().max(16384) }).nullable(),
+      }),
+    ]),
+  }),
   /** Asks the sibling workers for their live sessions. */
   z.object({ type: z.literal('sessions-request'), requestId: z.string().max(64) }),
   /** One worker's live sessions, in answer to a request. */

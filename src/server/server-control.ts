@@ -2,10 +2,12 @@
  * What one server process does on the control channel (events/control-channel.ts)
  * and how it joins its siblings' change bus (events/bus-relay.ts): drops
  * cached verifications of an account whose credentials changed, ends the
- * sessions of a kicked account, and answers a sibling's "list live sessions".
+ * sessions of a kicked account, answers a sibling's "list live sessions", and
+ * answers the ACME challenges a sibling's ACME manager set up.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { AcmeChallenges } from '../acme/challenges.js';
 import type { CredentialCache } from '../auth/credential-cache.js';
 import { BusRelay } from '../events/bus-relay.js';
 import { ControlChannel } from '../events/control-channel.js';
@@ -36,11 +38,13 @@ export interface ControlDeps {
   log: Logger;
   /** The sibling workers; null in a single process. */
   peers: PeerLink | null;
+  /** The ACME challenges this process answers (shared with the siblings: any of them may get the CA's request). */
+  challenges: AcmeChallenges;
 }
 
 /** Joins the siblings' bus and the control channel (between nodes too, when the store offers it). */
 export async function startServerControl(deps: ControlDeps): Promise<ServerControl> {
-  const { store, credentials, sessions, log, peers } = deps;
+  const { store, credentials, sessions, log, peers, challenges } = deps;
   const onError = (err: unknown): void => log.warn({ err }, 'control channel');
   if (peers && store.relayCommits) {
     const toSiblings: { relay: BusRelay | null } = { relay: null };
@@ -53,6 +57,10 @@ export async function startServerControl(deps: ControlDeps): Promise<ServerContr
     const n = sessions.kick((s) => s.user?.accountId === m.accountId && (m.credential === undefined || s.user.credential === m.credential), m.reason);
     if (n > 0) log.info({ accountId: m.accountId, credential: m.credential, sessions: n }, 'sessions kicked');
   });
+  if (peers) {
+    challenges.mirrorTo((change) => channel.broadcast({ type: 'acme-challenge', change }));
+    channel.on('acme-challenge', (m) => challenges.apply(m.change));
+  }
   channel.answer('sessions-request', (m) => ({
     type: 'sessions-reply',
     requestId: m.requestId,

@@ -81,7 +81,8 @@ export async function startServer(config: Config, log: Logger, placement: Server
   const credentials = new CredentialCache({ ttlMs: config.auth.credentialCacheSeconds * 1000, maxEntries: config.auth.credentialCacheEntries });
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
   const sessions = new LiveSessions();
-  const control = await startServerControl({ store, credentials, sessions, log, peers: placement.peers ?? null });
+  const challenges = new AcmeChallenges();
+  const control = await startServerControl({ store, credentials, sessions, log, peers: placement.peers ?? null, challenges });
   const tlsFailures = new TlsFailureLog(log, config.limits.tlsFailuresLoggedPerMinute);
   // Anyone can make connections be refused: those lines are rate-limited like failed handshakes.
   const refusals = new RateLimitedLog(log, config.limits.refusalsLoggedPerMinute, 'connections refused', 'warn');
@@ -122,7 +123,6 @@ export async function startServer(config: Config, log: Logger, placement: Server
   };
 
   const listeners: Listener[] = [];
-  const challenges = new AcmeChallenges();
   let web: Web | undefined;
   let acme: AcmeManager | null = null;
   try {
