@@ -7,6 +7,9 @@
  * challenges set up in one worker are answered by its siblings.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import pino from 'pino';
@@ -18,6 +21,7 @@ import { PgControlChannel } from '../src/events/pg-control.js';
 import type { AccountId } from '../src/ids.js';
 import { LiveSessions } from '../src/net/live-sessions.js';
 import { startServerControl } from '../src/server/server-control.js';
+import { openStore } from '../src/store/open.js';
 import type { MailStore } from '../src/store/types.js';
 import { createTestDatabase, pgAvailable, type TestDatabase } from './helpers/pg-database.js';
 import { RawClient } from './helpers/raw-client.js';
@@ -152,7 +156,7 @@ describe('control channel between nodes (PostgreSQL NOTIFY)', { skip: pgUp ? fal
   const channels: ControlChannel[] = [];
 
   before(async () => {
-    db = await createTestDatabase();
+    db = await createTestDatabase({ migrated: true });
     pool = new pg.Pool({ connectionString: db.url, max: 2 });
   });
 
@@ -175,6 +179,25 @@ describe('control channel between nodes (PostgreSQL NOTIFY)', { skip: pgUp ? fal
     assert.deepEqual(await heardTwo, [{ type: 'credentials-changed', accountId: 42 }]);
     // The sender handled it at once and drops its own NOTIFY echo (collect waits 50 ms for a second copy).
     assert.deepEqual(await heardOne, [{ type: 'credentials-changed', accountId: 42 }]);
+  });
+
+  it('the PostgreSQL store announces a password change, a disable and a deletion to every node', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-control-'));
+    const store = await openStore({ dataDir, url: db.url });
+    try {
+      const account = await store.createAccount('changing', 'hash-1');
+      const heard = collect(channels[1]!, 'credentials-changed', 3);
+      await store.setPasswordHash(account.id, 'hash-2');
+      await store.setDisabled(account.id, true);
+      await store.deleteAccount(account.id);
+      assert.deepEqual(
+        (await heard).map((m) => (m.type === 'credentials-changed' ? m.accountId : 0)),
+        [account.id, account.id, account.id],
+      );
+    } finally {
+      await store.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -77,6 +77,16 @@ interface Envelope {
 
 const envelopeSchema = z.object({ id: z.string().max(64), from: z.number().int().min(0), message: messageSchema });
 
+/** A new envelope for a message sent by worker `from` (0: a process outside any cluster, such as the CLI). */
+function envelopeOf(message: ControlMessage, from: number): Envelope {
+  return { id: randomBytes(9).toString('base64url'), from, message: messageSchema.parse(message) };
+}
+
+/** The payload that announces `message` to every node (the PostgreSQL store sends it after an account's credentials change). */
+export function nodePayload(message: ControlMessage): string {
+  return JSON.stringify(envelopeOf(message, 0));
+}
+
 /** Messages between nodes; the PostgreSQL store offers one (pg-control.ts). */
 export interface NodeChannel {
   /** Starts listening; `onPayload` receives every payload sent by any node, this one included. */
@@ -126,7 +136,7 @@ export class ControlChannel {
 
   /** Handles the message here and sends it to every sibling worker (and, for account-wide types, every node). */
   broadcast(message: ControlMessage): void {
-    const envelope: Envelope = { id: randomBytes(9).toString('base64url'), from: this.link?.self ?? 0, message: messageSchema.parse(message) };
+    const envelope = envelopeOf(message, this.link?.self ?? 0);
     this.receive(envelope);
     this.link?.send({ kind: 'control', from: envelope.from, message: envelope });
     if (this.node && NODE_WIDE.has(message.type)) this.node.send(JSON.stringify(envelope)).catch(this.onError);
@@ -151,7 +161,7 @@ export class ControlChannel {
         replies.push(m as ControlOf<R>);
         if (replies.length >= link.workers - 1) done();
       });
-      link.send({ kind: 'control', from: link.self, message: { id: randomBytes(9).toString('base64url'), from: link.self, message } });
+      link.send({ kind: 'control', from: link.self, message: envelopeOf(message, link.self) });
     });
     this.waiting.delete(message.requestId);
     return replies;
@@ -163,8 +173,7 @@ export class ControlChannel {
       const link = this.link;
       const asker = this.current?.from;
       if (!link || asker === undefined || asker === link.self) return;
-      const envelope: Envelope = { id: randomBytes(9).toString('base64url'), from: link.self, message: reply(m) };
-      link.send({ kind: 'control', from: link.self, to: asker, message: envelope });
+      link.send({ kind: 'control', from: link.self, to: asker, message: envelopeOf(reply(m), link.self) });
     });
   }
 

@@ -54,10 +54,12 @@ export function withAccounts<B extends PgBase>(Base: B) {
 
     async setPasswordHash(id: AccountId, passwordHash: string): Promise<void> {
       await this.updateAccount('password_hash = $1', [passwordHash], id);
+      await this.announceCredentialsChanged(id);
     }
 
     async setDisabled(id: AccountId, disabled: boolean): Promise<void> {
       await this.updateAccount('disabled = $1', [disabled], id);
+      await this.announceCredentialsChanged(id);
     }
 
     async recordLogin(id: AccountId, login: LastLogin): Promise<void> {
@@ -83,6 +85,7 @@ export function withAccounts<B extends PgBase>(Base: B) {
         await refs.apply(c);
         return [undefined, []];
       });
+      await this.announceCredentialsChanged(id);
       await this.background.run(() => this.collectGarbage());
     }
 

@@ -33,9 +33,9 @@
  * the bytes in ../blobs/pg-blob-store.ts.
  */
 import pg from 'pg';
-import { modseq as toModSeq } from '../../ids.js';
-import type { NodeChannel } from '../../events/control-channel.js';
-import { PgControlChannel } from '../../events/pg-control.js';
+import { modseq as toModSeq, type AccountId } from '../../ids.js';
+import { nodePayload, type NodeChannel } from '../../events/control-channel.js';
+import { CONTROL_CHANNEL, PgControlChannel } from '../../events/pg-control.js';
 import { notifyStatement, PgChangeBus, readModSeqs, type ChangeNote } from '../../events/pg-bus.js';
 import { PgBlobStore, STAGE_GRACE_SECONDS } from '../blobs/pg-blob-store.js';
 import { AnalysisCache } from '../analysis-cache.js';
@@ -207,6 +207,14 @@ export class PgCore {
       this.relayOut?.(w);
     }
     return result;
+  }
+
+  /**
+   * Tells every node that an account's credentials changed (control channel `credentials-changed`), once the
+   * change is committed: their credential caches drop the account at once, whichever process made the change.
+   */
+  protected async announceCredentialsChanged(accountId: AccountId): Promise<void> {
+    await this.pool.query('SELECT pg_notify($1, $2)', [CONTROL_CHANNEL, nodePayload({ type: 'credentials-changed', accountId })]);
   }
 
   nodeChannel(onError: (err: unknown) => void): NodeChannel {
