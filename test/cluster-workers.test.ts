@@ -4,8 +4,8 @@
  * EXPUNGE and CREATE made in another (through the bus relay, well before the
  * cross-process poll would), appends from two workers into one mailbox get
  * unique ascending UIDs, a worker killed with SIGKILL loses no acknowledged
- * write while the others keep serving and the primary restarts it, and SIGTERM
- * drains every worker. A connection's worker is read from the ID response
+ * write while the others keep serving and the primary restarts it, SIGHUP
+ * reloads the certificates in every worker and SIGTERM drains them all. A connection's worker is read from the ID response
  * (`x-worker`).
  */
 import assert from 'node:assert/strict';
@@ -205,6 +205,23 @@ for (const backend of backends) {
       const again = await connectTo(server.imapsPort, 2);
       assert.match((await again.command('s', 'SELECT Durable')).lines.join('\n'), /\* 11 EXISTS/);
       again.close();
+    });
+
+    it('SIGHUP to the primary reloads the certificates in every worker', async () => {
+      const reloaded = (): Set<number> => {
+        const workers = new Set<number>();
+        for (const line of server.output().split('\n')) {
+          if (line.includes('"TLS certificates reloaded"')) workers.add((JSON.parse(line) as { worker: number }).worker);
+        }
+        return workers;
+      };
+      server.child.kill('SIGHUP');
+      const deadline = Date.now() + 15_000;
+      while (reloaded().size < WORKERS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(
+        [...reloaded()].sort(),
+        Array.from({ length: WORKERS }, (_, i) => i + 1),
+      );
     });
 
     it('SIGTERM drains every worker: idlers get BYE and the primary exits 0', async () => {
