@@ -104,6 +104,8 @@ export class ControlChannel {
   private readonly seen = new Set<string>();
   private readonly waiting = new Map<string, (m: ControlMessage) => void>();
   private node: NodeChannel | null = null;
+  /** The envelope being handled (answer() reads its sender). */
+  private current: Envelope | null = null;
 
   /** `link`: the sibling workers (absent in a single process); `onError` receives handler and transport errors. */
   constructor(
@@ -182,9 +184,6 @@ export class ControlChannel {
     await this.node?.close();
     this.node = null;
   }
-
-  /** The envelope being handled (answer() reads its sender). */
-  private current: Envelope | null = null;
 
   private receive(raw: unknown): void {
     const parsed = envelopeSchema.safeParse(raw);
