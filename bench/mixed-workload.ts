@@ -10,7 +10,7 @@
  *
  *   node dist/bench/mixed-workload.js [--seconds 60] [--clients 30] [--accounts 10]
  *                                     [--servers mailkeep,dovecot] [--workers 1,2] [--runs 3]
- *                                     [--seed 1] [--messages 40]
+ *                                     [--seed 1] [--messages 40] [--cpu-prof DIR]
  *
  * Servers run one after the other on the same workload (same seed), mailkeep
  * once per `--workers` count; each run alternates the order (the reverse on
@@ -194,10 +194,11 @@ interface Contender {
   label: string;
 }
 
-async function start(c: Contender, users: string[], maxConnections: number): Promise<BenchServer> {
+async function start(c: Contender, users: string[], maxConnections: number, cpuProfDir: string | null): Promise<BenchServer> {
   const common = { users, maxConnections, keep: false };
   if (c.name === 'dovecot') return startDovecot(common);
-  const opts = { ...common, quiet: true, workers: c.workers };
+  // Cluster workers inherit the primary's node flags: with --cpu-prof each process writes its own profile.
+  const opts = { ...common, quiet: true, workers: c.workers, cpuProfDir };
   return c.name === 'mailkeep' ? startMailkeep(opts) : startMailkeepPg(opts);
 }
 
@@ -233,6 +234,7 @@ async function main(): Promise<void> {
       seed: { type: 'string', default: '1' },
       messages: { type: 'string', default: '40' },
       'max-commands': { type: 'string', default: '100000' },
+      'cpu-prof': { type: 'string' },
     },
   });
   const servers = values.servers.split(',').map((s) => s.trim());
@@ -263,7 +265,7 @@ async function main(): Promise<void> {
     const order = run % 2 === 1 ? contenders : [...contenders].reverse();
     for (const contender of order) {
       log(`run ${run}: starting ${contender.label}`);
-      const server = await start(contender, users, clients + 20);
+      const server = await start(contender, users, clients + 20, values['cpu-prof'] ?? null);
       try {
         await prepareAccounts(server.port, users, server.password, messages);
         log(`${contender.label}: ${clients} clients on ${users.length} accounts for ${opts.seconds} s (seed ${opts.seed})`);
