@@ -46,6 +46,8 @@ export interface MailkeepOptions extends ServerOptions {
   createUsers?: boolean;
   /** Worker processes (`serve --workers`; default 1: one process, no cluster). */
   workers?: number;
+  /** More settings as MAILKEEP_* environment variables (e.g. the [oauth] issuer). */
+  settings?: Record<string, string>;
 }
 
 /** A running mailkeep: IMAP on `port`, and the optional listeners. */
@@ -81,6 +83,7 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
     MAILKEEP_LIMITS__MAX_CONNECTIONS: String(opts.maxConnections + 100),
     MAILKEEP_LIMITS__MAX_CONNECTIONS_PER_IP: String(opts.maxConnections + 100),
     ...(opts.quiet ? { MAILKEEP_LOG__LEVEL: 'warn' } : {}),
+    ...opts.settings,
   };
   const nodeArgs = [
     ...(opts.nodeFlags ?? []),
@@ -109,6 +112,8 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
     '--http-port',
     '0',
     '--https-port',
+    '0',
+    '--admin-port',
     '0',
     '--lmtp-port',
     String(lmtpPort ?? 0),

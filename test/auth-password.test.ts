@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes, scryptSync } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { hashPassword, needsRehash, preparePassword, verifyPassword } from '../src/auth/password.js';
+import { DEFAULT_HASHING, hashPassword, needsRehash, type PasswordHashing, preparePassword, verifyPassword } from '../src/auth/password.js';
 
 const b64 = (b: Buffer): string => b.toString('base64').replace(/=+$/, '');
 
@@ -12,9 +12,38 @@ function legacyHash(password: string, ln: number): string {
   return `$scrypt$ln=${ln},r=8,p=1$${b64(salt)}$${b64(key)}`;
 }
 
+/** scrypt at log2 N = `cost`, as `[auth] password-hash = "scrypt"` makes. */
+const scryptAt = (cost: number): PasswordHashing => ({ ...DEFAULT_HASHING, algorithm: 'scrypt', scryptCost: cost });
+const SCRYPT = scryptAt(15);
+
 describe('password hashing', () => {
-  it('encodes the parameters, a 16-byte salt and a 32-byte key', async () => {
+  it('hashes with argon2id by default, its parameters in the PHC string', async () => {
     const h = await hashPassword('correct horse');
+    assert.match(h, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+    assert.ok(!h.includes('correct horse'));
+    assert.equal(await verifyPassword('correct horse', h), true);
+    assert.equal(await verifyPassword('correct horsE', h), false);
+    assert.equal(needsRehash(h), false);
+  });
+
+  it('argon2id: weaker parameters or scrypt need re-hashing; stronger ones do not', async () => {
+    const cheap: PasswordHashing = { ...DEFAULT_HASHING, argon2: { memoryKib: 1024, iterations: 1, parallelism: 1 } };
+    const h = await hashPassword('pw', cheap);
+    assert.match(h, /^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
+    assert.equal(await verifyPassword('pw', h, DEFAULT_HASHING), true);
+    assert.equal(needsRehash(h, cheap), false);
+    assert.equal(needsRehash(h), true);
+    assert.equal(needsRehash(await hashPassword('pw'), cheap), false);
+    assert.equal(needsRehash(await hashPassword('pw', SCRYPT)), true);
+    assert.equal(needsRehash(h, SCRYPT), true);
+    for (const bad of [h.replace('m=1024', 'm=9999999'), h.replace('t=1', 't=99'), h.replace(/\$[^$]+$/, '$AAAA')]) {
+      assert.equal(await verifyPassword('pw', bad), false, bad);
+      assert.equal(needsRehash(bad, cheap), true);
+    }
+  });
+
+  it('encodes the scrypt parameters, a 16-byte salt and a 32-byte key', async () => {
+    const h = await hashPassword('correct horse', SCRYPT);
     const m = /^\$scrypt\$ln=15,r=8,p=1\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/.exec(h);
     assert.ok(m, h);
     assert.equal(Buffer.from(m[1]!, 'base64').length, 16);
@@ -23,7 +52,7 @@ describe('password hashing', () => {
   });
 
   it('verifies the right password and rejects others', async () => {
-    const h = await hashPassword('s3cret pass');
+    const h = await hashPassword('s3cret pass', SCRYPT);
     assert.equal(await verifyPassword('s3cret pass', h), true);
     assert.equal(await verifyPassword('s3cret pasS', h), false);
     assert.equal(await verifyPassword('', h), false);
@@ -40,23 +69,23 @@ describe('password hashing', () => {
     const old = legacyHash('pw', 12);
     assert.equal(await verifyPassword('pw', old), true);
     assert.equal(await verifyPassword('px', old), false);
-    assert.equal(needsRehash(old), true);
-    assert.equal(needsRehash(await hashPassword('pw')), false);
+    assert.equal(needsRehash(old, SCRYPT), true);
+    assert.equal(needsRehash(await hashPassword('pw', SCRYPT), SCRYPT), false);
   });
 
   it('hashes at a configured cost, and only hashes below that cost need re-hashing', async () => {
-    const cheap = await hashPassword('pw', 10);
+    const cheap = await hashPassword('pw', scryptAt(10));
     assert.match(cheap, /^\$scrypt\$ln=10,r=8,p=1\$/);
     assert.equal(await verifyPassword('pw', cheap), true);
-    assert.equal(needsRehash(cheap, 10), false);
-    assert.equal(needsRehash(cheap, 11), true);
-    assert.equal(needsRehash(cheap), true);
-    assert.equal(needsRehash(await hashPassword('pw'), 10), false);
-    assert.equal(await verifyPassword('pw', null, 10), false);
+    assert.equal(needsRehash(cheap, scryptAt(10)), false);
+    assert.equal(needsRehash(cheap, scryptAt(11)), true);
+    assert.equal(needsRehash(cheap, SCRYPT), true);
+    assert.equal(needsRehash(await hashPassword('pw', SCRYPT), scryptAt(10)), false);
+    assert.equal(await verifyPassword('pw', null, scryptAt(10)), false);
   });
 
   it('rejects malformed or out-of-bounds stored hashes without throwing', async () => {
-    const good = await hashPassword('pw');
+    const good = await hashPassword('pw', SCRYPT);
     for (const bad of [
       '',
       'plaintext',
@@ -66,7 +95,7 @@ describe('password hashing', () => {
       good.replace(/\$[^$]+$/, '$AAAA'), // 3-byte key
     ]) {
       assert.equal(await verifyPassword('pw', bad), false, bad);
-      assert.equal(needsRehash(bad), true);
+      assert.equal(needsRehash(bad, SCRYPT), true);
     }
   });
 

@@ -102,6 +102,8 @@ describe('mailkeep doctor: failures built in a network namespace', { skip: unava
         '0',
         '--https-port',
         '0',
+        '--admin-port',
+        '0',
         '--tls-cert',
         cert.cert,
         '--tls-key',

@@ -105,6 +105,8 @@ test('a port in use gives one clear line and exit status 1', async () => {
         '0',
         '--https-port',
         '0',
+        '--admin-port',
+        '0',
         '--lmtp-port',
         '0',
         '--log-level',

@@ -14,6 +14,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { APP_PASSWORD_LIMITS, asAppPassword, generateAppPassword } from '../src/auth/app-passwords.js';
+import { hashPassword } from '../src/auth/password.js';
 import { mailkeep } from './cli-helpers.js';
 import { createTestDatabase, pgAvailable, type TestDatabase } from './helpers/pg-database.js';
 import { dotStuff, LmtpClient } from './helpers/lmtp-client.js';
@@ -103,6 +105,8 @@ interface Before {
   uidValidities: number[];
   /** Id of the last mailbox created (then deleted) in the source, from its MAILBOXID (RFC 8474). */
   goneMailboxId: number;
+  /** Alice's app password ("Phone") and its id. */
+  appPassword: { password: string; id: number };
 }
 
 /** The store's id of a mailbox (MAILBOXIDs are random: they no longer carry it). */
@@ -122,6 +126,10 @@ async function buildSource(dataDir: string): Promise<Before> {
     const store = srv.server.store;
     const alice = (await store.findAccount('alice'))!;
     await store.addAlias('ali@example.com', alice.id);
+    const phone = generateAppPassword(new Set());
+    const hash = await hashPassword(asAppPassword(phone.password)!.canonical);
+    const entry = { name: 'Phone', lookup: phone.lookup, hash, protocols: ['imap'], expiresAt: null };
+    const appPassword = { password: phone.password, id: (await store.addAppPassword(alice.id, entry, new Date(), APP_PASSWORD_LIMITS)).id };
     await store.setQuota(alice.id, { storage: 5_000_000, messages: 500 });
 
     const c = await login(srv.imapsPort, 'alice');
@@ -166,6 +174,7 @@ async function buildSource(dataDir: string): Promise<Before> {
       inbox: { uidValidity, uidNext: code(r, 'UIDNEXT'), modseqBeforeExpunge, expunged: [1, 3], changedAfter: [4, 5] },
       uidValidities,
       goneMailboxId,
+      appPassword,
     };
   } finally {
     // stop() removes only the directory startTestServer made itself, not dataDir.
@@ -179,6 +188,14 @@ async function checkCopy(original: Before, overrides: Record<string, unknown>): 
   try {
     assert.deepEqual(await observe(srv.imapsPort, 'alice'), original.seen.alice);
     assert.deepEqual(await observe(srv.imapsPort, 'bob'), original.seen.bob);
+
+    // App passwords travel with their hash and id; a new one gets a later id.
+    const phone = await RawClient.login(srv.imapsPort, 'alice', original.appPassword.password);
+    phone.close();
+    const alice = (await srv.server.store.findAccount('alice'))!;
+    const next = generateAppPassword(new Set([original.appPassword.password.slice(0, 4)]));
+    const entry = { name: 'Tablet', lookup: next.lookup, hash: 'x', protocols: ['imap'], expiresAt: null };
+    assert.ok((await srv.server.store.addAppPassword(alice.id, entry, new Date(), APP_PASSWORD_LIMITS)).id > original.appPassword.id);
 
     const c = await login(srv.imapsPort, 'alice');
     ok(await c.command('e', 'ENABLE QRESYNC'));

@@ -1,8 +1,9 @@
 /**
- * Admission to password hashing: each verification costs one 32 MiB scrypt on
- * libuv's thread pool, which file I/O shares (4 threads by default). The gate
- * keeps at most `concurrency` hashes running (below the pool size, so file I/O
- * always has threads) and a bounded queue behind them (issue 18, finding 4).
+ * Admission to password hashing: each verification costs one memory-hard hash
+ * (argon2id or scrypt, auth/password.ts) on libuv's thread pool, which file
+ * I/O shares (4 threads by default). The gate keeps at most `concurrency`
+ * hashes running (below the pool size, so file I/O always has threads) and a
+ * bounded queue behind them (issue 18, finding 4).
  *
  * Fairness. An attempt is "clean" when its address has no recent failures
  * (or its address and account logged in before); an address's waiters lose

@@ -120,8 +120,6 @@ export function judge(c: AttemptCounts, s: ThrottleSettings): Judgement {
 export class AuthThrottle {
   /** Password verifications go through this gate. */
   readonly hashes: HashGate;
-  /** scrypt cost (log2 N) of new password hashes, and of the hash spent on unknown accounts. */
-  readonly hashCost: number;
   private readonly ledger: AttemptLedger;
   private readonly settled = new AddressSignal();
 
@@ -132,7 +130,6 @@ export class AuthThrottle {
     private readonly now: () => number = Date.now,
   ) {
     this.ledger = ledger ?? new MemoryAttemptLedger({ ...attemptWindows(settings), maxEntries: settings.maxEntries });
-    this.hashCost = settings.passwordHashCost;
     this.hashes = new HashGate({
       concurrency: settings.maxConcurrentHashes,
       perAddress: settings.maxConcurrentHashesPerIp,

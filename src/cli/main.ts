@@ -4,8 +4,9 @@
  * Errors are one line on stderr, never a stack trace (MAILKEEP_DEBUG=1 prints it).
  * To add a command, write its module with a register function and list it in COMMANDS.
  */
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { packageVersion } from '../config/version.js';
+import { registerAdminCommands } from './admin.js';
 import { registerAliasCommands } from './alias.js';
 import { registerAutoconfigCommands } from './autoconfig.js';
 import { registerCertCommands } from './cert.js';
@@ -36,12 +37,8 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerAutoconfigCommands,
   registerDnsCommand,
   registerCertCommands,
+  registerAdminCommands,
 ];
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 /** An unexpected error as one line: the first line of its message (Node's system errors name their code there), no stack. */
 function errorLine(err: unknown): string {
@@ -51,7 +48,7 @@ function errorLine(err: unknown): string {
 
 /** Builds the program with every command registered. */
 function buildProgram(): Command {
-  const program = new Command('mailkeep').description('IMAP, POP3 and LMTP mail server').version(version());
+  const program = new Command('mailkeep').description('IMAP, POP3 and LMTP mail server').version(packageVersion());
   // Usage errors exit 2 instead of commander's 1; help and --version exit 0. Subcommands inherit this.
   program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE));
   for (const register of COMMANDS) register(program);

@@ -3,10 +3,9 @@
  * stdin (for scripts), or a no-echo prompt on the terminal, asked twice.
  * Passwords are never echoed, logged or included in messages.
  */
+import { MAX_PASSWORD, passwordProblem } from '../auth/administration.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 
-/** Longest password accepted from either source, in characters; bounds what is buffered. */
-const MAX_PASSWORD = 1024;
 /** Stdin is read up to the first line end; refuse to buffer more than this looking for it. */
 const MAX_STDIN_BYTES = 64 * 1024;
 
@@ -76,7 +75,7 @@ export async function readNewPassword(fromStdin: boolean): Promise<string> {
     password = await promptHidden('New password: ');
     if (password !== '' && (await promptHidden('Repeat password: ')) !== password) throw new CliError('the passwords do not match');
   }
-  if (password === '') throw new CliError('refusing an empty password', EXIT_USAGE);
-  if (password.length > MAX_PASSWORD) throw new CliError(`the password is longer than ${MAX_PASSWORD} characters`, EXIT_USAGE);
+  const problem = passwordProblem(password);
+  if (problem !== null) throw new CliError(problem, EXIT_USAGE);
   return password;
 }

@@ -4,45 +4,35 @@
  * shown in octets; IMAP reports it in units of 1024 octets.
  */
 import type { Command } from 'commander';
-import type { QuotaLimits } from '../store/types.js';
+import { AdminError, parseQuotaLimit } from '../auth/administration.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
-import { requireAccount, STORE_FLAGS, withStore } from './with-store.js';
+import { STORE_FLAGS, withAdministration } from './with-store.js';
 
-/** Settings the quota commands honour besides --config. */
-
-/** A limit argument: a non-negative integer, or "none" for unlimited. */
-function parseLimit(value: string, option: string): number | null {
-  if (value.toLowerCase() === 'none') return null;
-  const n = /^[0-9]{1,16}$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n)) throw new CliError(`${option} takes a whole number or "none", not ${JSON.stringify(value)}`, EXIT_USAGE);
-  return n;
+/** A limit option's value, or undefined when the option was not given. */
+function limitOption(value: unknown, option: string): number | null | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    return parseQuotaLimit(value, option);
+  } catch (err) {
+    if (err instanceof AdminError) throw new CliError(err.message, EXIT_USAGE);
+    throw err;
+  }
 }
 
 const describe = (used: number, limit: number | null, unit: string): string => `${used}${unit} used, ${limit === null ? 'unlimited' : `limit ${limit}${unit}`}`;
 
 async function set(name: string, opts: Record<string, unknown>): Promise<void> {
-  const storage = typeof opts.storage === 'string' ? parseLimit(opts.storage, '--storage') : undefined;
-  const messages = typeof opts.messages === 'string' ? parseLimit(opts.messages, '--messages') : undefined;
+  const storage = limitOption(opts.storage, '--storage');
+  const messages = limitOption(opts.messages, '--messages');
   if (storage === undefined && messages === undefined) throw new CliError('give --storage and/or --messages', EXIT_USAGE);
-  const config = configFromOptions(opts);
-  const limits = await withStore(config, async (store) => {
-    const account = await requireAccount(store, name);
-    // A limit not given keeps its current value.
-    const next: QuotaLimits = {
-      storage: storage === undefined ? account.quotaStorage : storage,
-      messages: messages === undefined ? account.quotaMessages : messages,
-    };
-    await store.setQuota(account.id, next);
-    return next;
-  });
+  const limits = await withAdministration(configFromOptions(opts), (admin) => admin.setQuota(name, { storage, messages }));
   const show = (n: number | null, unit: string): string => (n === null ? 'unlimited' : `${n}${unit}`);
   process.stdout.write(`quota of ${name}: storage ${show(limits.storage, ' bytes')}, messages ${show(limits.messages, '')}\n`);
 }
 
 async function get(name: string, opts: Record<string, unknown>): Promise<void> {
-  const config = configFromOptions(opts);
-  const q = await withStore(config, async (store) => store.getQuotaUsage((await requireAccount(store, name)).id));
+  const q = await withAdministration(configFromOptions(opts), async (admin, store) => store.getQuotaUsage((await admin.account(name)).id));
   process.stdout.write(`storage: ${describe(q.usedStorage, q.storage, ' bytes')}\nmessages: ${describe(q.usedMessages, q.messages, '')}\n`);
 }
 

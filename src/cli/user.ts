@@ -1,57 +1,42 @@
 /**
- * `mailkeep user add|passwd|del|list|set|show`: account administration on the store
- * in the configured data directory. Safe to run while the server runs: the
- * store coordinates processes sharing one database.
+ * `mailkeep user add|passwd|del|list|set|show` (and `app-password`, in
+ * cli/app-password.ts): account administration on the store in the configured
+ * data directory. Safe to run while the server runs: the store coordinates
+ * processes sharing one database.
  */
 import type { Command } from 'commander';
-import { accountNameProblem } from '../auth/account-name.js';
-import { hashPassword } from '../auth/password.js';
+import { checkAccountName } from '../auth/administration.js';
 import { switchWord } from '../config/schema.js';
-import { StoreError } from '../store/types.js';
+import { registerAppPasswordCommands } from './app-password.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
 import { readNewPassword } from './password-input.js';
-import { requireAccount, STORE_FLAGS, withStore } from './with-store.js';
-
-function checkName(name: string): void {
-  const problem = accountNameProblem(name);
-  if (problem !== null) throw new CliError(`invalid user name: ${problem}`, EXIT_USAGE);
-}
+import { STORE_FLAGS, withAdministration, withStore } from './with-store.js';
 
 async function add(name: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
-  checkName(name);
-  await withStore(config, async (store) => {
-    const exists = (): CliError => new CliError(`user already exists: ${name}`);
+  await withAdministration(config, async (admin, store) => {
+    checkAccountName(name);
     // Checked before asking, so nobody types a password in vain; createAccount still settles races.
-    if (await store.findAccount(name)) throw exists();
-    const hash = await hashPassword(await readNewPassword(opts.passwordStdin === true), config.authThrottle.passwordHashCost);
-    try {
-      await store.createAccount(name, hash);
-    } catch (err) {
-      if (err instanceof StoreError && err.code === 'ALREADYEXISTS') throw exists();
-      throw err;
-    }
+    if (await store.findAccount(name)) throw new CliError(`user already exists: ${name}`);
+    await admin.createAccount(name, await readNewPassword(opts.passwordStdin === true));
   });
   process.stdout.write(`created user ${name}\n`);
 }
 
 async function passwd(name: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
-  await withStore(config, async (store) => {
-    const account = await requireAccount(store, name);
+  await withAdministration(config, async (admin) => {
     // Asked only once the account is known to exist, so nobody types a password in vain.
-    await store.setPasswordHash(account.id, await hashPassword(await readNewPassword(opts.passwordStdin === true), config.authThrottle.passwordHashCost));
+    await admin.account(name);
+    await admin.setPassword(name, await readNewPassword(opts.passwordStdin === true));
   });
   process.stdout.write(`changed the password of ${name}\n`);
 }
 
 async function del(name: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
-  await withStore(config, async (store) => {
-    const account = await requireAccount(store, name);
-    await store.deleteAccount(account.id);
-  });
+  await withAdministration(config, (admin) => admin.deleteAccount(name));
   process.stdout.write(`deleted user ${name} and all their mail\n`);
 }
 
@@ -62,27 +47,43 @@ async function list(opts: Record<string, unknown>): Promise<void> {
   process.stdout.write(names.map((n) => `${n}\n`).join(''));
 }
 
+/** Reads an on|off flag of `user set`; undefined when it was not given. */
+function switchFlag(opts: Record<string, unknown>, flag: string, key: string): boolean | undefined {
+  if (opts[key] === undefined) return undefined;
+  const on = switchWord(String(opts[key]));
+  if (on === null) throw new CliError(`--${flag} takes on or off, not ${String(opts[key])}`, EXIT_USAGE);
+  return on;
+}
+
 async function set(name: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
-  if (opts.disabled === undefined) throw new CliError('nothing to set: give --disabled on|off', EXIT_USAGE);
-  const disabled = switchWord(String(opts.disabled));
-  if (disabled === null) throw new CliError(`--disabled takes on or off, not ${String(opts.disabled)}`, EXIT_USAGE);
-  await withStore(config, async (store) => {
-    const account = await requireAccount(store, name);
-    await store.setDisabled(account.id, disabled);
+  const disabled = switchFlag(opts, 'disabled', 'disabled');
+  const requireAppPasswords = switchFlag(opts, 'require-app-passwords', 'requireAppPasswords');
+  if (disabled === undefined && requireAppPasswords === undefined) {
+    throw new CliError('nothing to set: give --disabled on|off or --require-app-passwords on|off', EXIT_USAGE);
+  }
+  await withAdministration(config, async (admin) => {
+    // Each change reaches running servers, which end the sessions it no longer allows (server/credential-revocation.ts).
+    if (disabled !== undefined) await admin.setDisabled(name, disabled);
+    if (requireAppPasswords !== undefined) await admin.setRequireAppPasswords(name, requireAppPasswords);
   });
-  // Sessions already logged in stay until they end; new logins are refused at once.
-  process.stdout.write(`${disabled ? 'disabled' : 'enabled'} user ${name}\n`);
+  if (disabled !== undefined) process.stdout.write(`${disabled ? 'disabled' : 'enabled'} user ${name}\n`);
+  if (requireAppPasswords !== undefined) {
+    process.stdout.write(
+      `${name} ${requireAppPasswords ? 'now logs in with app passwords only on IMAP and POP3' : 'may log in with the main password again'}\n`,
+    );
+  }
 }
 
 async function show(name: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
-  const account = await withStore(config, (store) => requireAccount(store, name));
+  const account = await withAdministration(config, (admin) => admin.account(name));
   const last = account.lastLogin;
   const shown = {
     name: account.name,
     created: account.createdAt.toISOString(),
     disabled: account.disabled,
+    requireAppPasswords: account.requireAppPasswords,
     lastLogin: last ? { at: last.at.toISOString(), protocol: last.protocol, address: last.address } : null,
     quota: { storage: account.quotaStorage, messages: account.quotaMessages },
   };
@@ -94,6 +95,7 @@ async function show(name: string, opts: Record<string, unknown>): Promise<void> 
     `user:       ${shown.name}`,
     `created:    ${shown.created}`,
     `state:      ${account.disabled ? 'disabled (logins refused)' : 'enabled'}`,
+    `passwords:  ${account.requireAppPasswords ? 'app passwords only on IMAP and POP3' : 'main password and app passwords'}`,
     `last login: ${last ? `${shown.lastLogin?.at} over ${last.protocol.toUpperCase()} from ${last.address}` : 'never'}`,
     `quota:      storage ${account.quotaStorage ?? 'unlimited'}, messages ${account.quotaMessages ?? 'unlimited'}`,
   ];
@@ -112,9 +114,11 @@ export function registerUserCommands(program: Command): void {
   withConfigOptions(user.command('del').argument('<name>').description('delete an account and all its mail'), STORE_FLAGS).action(del);
   withConfigOptions(user.command('list').description('list account names'), STORE_FLAGS).action(list);
   withConfigOptions(user.command('set').argument('<name>').description("change an account's settings"), STORE_FLAGS)
-    .option('--disabled <on|off>', 'refuse (on) or allow (off) logins; the mail stays')
+    .option('--disabled <on|off>', 'refuse (on) or allow (off) logins and end live sessions; the mail stays')
+    .option('--require-app-passwords <on|off>', 'refuse (on) or allow (off) the main password on IMAP and POP3')
     .action(set);
   withConfigOptions(user.command('show').argument('<name>').description('show an account: state, last login, quota'), STORE_FLAGS)
     .option('--json', 'print JSON')
     .action(show);
+  registerAppPasswordCommands(user);
 }

@@ -1,8 +1,10 @@
-/** Store access for administrative commands (`user`, `quota`, `alias`, `deliver`, `import` …): open, run, always close. */
+/** Store access for administrative commands (`user`, `quota`, `alias`, `admin`, `deliver`, `import` …): open, run, always close. */
+import { userInfo } from 'node:os';
+import { type AdminActor, AdminError, Administration } from '../auth/administration.js';
+import { passwordHashing } from '../auth/password.js';
 import type { Config } from '../config/schema.js';
 import type { OpenedStore } from '../store/open.js';
-import type { Account } from '../store/types.js';
-import { CliError } from './cli-error.js';
+import { CliError, EXIT_FAILURE, EXIT_USAGE } from './cli-error.js';
 
 /** The settings that say where the store is; every store command takes them besides --config. */
 export const STORE_FLAGS: readonly string[] = ['data-dir', 'store'];
@@ -25,9 +27,25 @@ export async function withStore<T>(config: Config, fn: (store: OpenedStore) => P
   }
 }
 
-/** The account of that name, or exit 1 with "no such user". */
-export async function requireAccount(store: OpenedStore, name: string): Promise<Account> {
-  const account = await store.findAccount(name);
-  if (!account) throw new CliError(`no such user: ${name}`);
-  return account;
+/** The actor the command line's changes are audited as: the operating-system user, from this machine. */
+function cliActor(): AdminActor {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = String(process.getuid?.() ?? 'unknown');
+  }
+  return { actor: `cli:${user}`, address: 'local' };
+}
+
+/** Runs `fn` with administrative operations on the configured store; their refusals become CLI errors (invalid: a usage error). */
+export async function withAdministration<T>(config: Config, fn: (admin: Administration, store: OpenedStore) => Promise<T>): Promise<T> {
+  return withStore(config, async (store) => {
+    try {
+      return await fn(new Administration(store, cliActor(), passwordHashing(config)), store);
+    } catch (err) {
+      if (err instanceof AdminError) throw new CliError(err.message, err.code === 'invalid' ? EXIT_USAGE : EXIT_FAILURE);
+      throw err;
+    }
+  });
 }

@@ -44,6 +44,9 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: 'lmtp-port', arg: '<port>', setting: 'lmtpPort', description: 'LMTP port (0 disables)' },
   { flag: 'http-port', arg: '<port>', setting: 'httpPort', description: 'HTTP port: ACME http-01, redirects to HTTPS (0 disables)' },
   { flag: 'https-port', arg: '<port>', setting: 'httpsPort', description: 'HTTPS port, also for ACME tls-alpn-01 (0 disables)' },
+  { flag: 'admin-port', arg: '<port>', setting: 'adminPort', description: 'admin HTTP API port (default 8010, 0 disables)' },
+  { flag: 'admin-host', arg: '<address>', setting: 'adminHost', description: 'address of the admin API (default 127.0.0.1; others need --admin-tls)' },
+  { flag: 'admin-tls', setting: 'adminTls', description: "serve the admin API over TLS with the mail ports' certificates" },
   { flag: 'tls-cert', arg: '<file>', setting: 'tlsCert', description: 'PEM certificate (chain); default: self-signed' },
   { flag: 'tls-key', arg: '<file>', setting: 'tlsKey', description: 'PEM private key for --tls-cert' },
   { flag: 'tls-min-version', arg: '<version>', setting: 'tls.minVersion', description: 'lowest TLS version accepted: 1.2 or 1.3 (default 1.2)' },
@@ -314,5 +317,6 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const pairsBase = base('tls.certificates');
   config.tls.certificates = config.tls.certificates.map((p) => ({ cert: path.resolve(pairsBase, p.cert), key: path.resolve(pairsBase, p.key) }));
   if (config.acme.caFile !== null) config.acme.caFile = path.resolve(base('acme.caFile'), config.acme.caFile);
+  if (config.oauth.clientSecretFile !== null) config.oauth.clientSecretFile = path.resolve(base('oauth.clientSecretFile'), config.oauth.clientSecretFile);
   return config;
 }

@@ -8,7 +8,10 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { CredentialCache } from '../auth/credential-cache.js';
+import { passwordHashing } from '../auth/password.js';
 import { createThrottle } from '../auth/throttle.js';
+import { createOAuthVerifier } from '../auth/oauth/token-verifier.js';
+import { CredentialRevocation } from './credential-revocation.js';
 import type { Config } from '../config/schema.js';
 import { COMMANDS } from '../imap/commands/registry.js';
 import { ImapConnection } from '../imap/session/connection.js';
@@ -32,6 +35,11 @@ import { startWeb, type Web } from '../web/web.js';
 import type { PeerLink } from '../events/peer-link.js';
 import { startServerControl, type ServerControl } from './server-control.js';
 import { registerAutoconfigRoutes } from '../autoconfig/routes.js';
+import { type AdminListener, startAdminListener } from '../web/admin/admin-listener.js';
+import { registerAdminApi } from '../web/admin/api.js';
+import { serverReport } from '../web/admin/server-report.js';
+import { localSessionDirectory } from '../web/admin/session-directory.js';
+import { registerWebAdmin } from '../web/admin/ui/web-admin.js';
 import type { FastifyInstance } from 'fastify';
 import type { MailStore } from '../store/types.js';
 
@@ -55,6 +63,8 @@ export interface RunningServer {
   web: Web;
   /** ACME, when enabled and this process holds the data dir's ACME lock. */
   acme: AcmeManager | null;
+  /** The admin listener (admin API), or null when admin-port is 0. */
+  admin: AdminListener | null;
 }
 
 /** How long shutdown waits for sessions to finish their current command. */
@@ -68,12 +78,18 @@ export interface ServerPlacement {
 
 /** Starts every configured listener on one store. */
 export async function startServer(config: Config, log: Logger, placement: ServerPlacement = {}): Promise<RunningServer> {
+  const startedAt = Date.now();
   const store = await openStore({
     dataDir: config.dataDir,
     url: config.store.url,
     defaultMailboxes: config.mailboxes.defaults,
     onWarning: (message) => log.warn({ dataDir: config.dataDir }, message),
     limits: config.limits,
+  });
+  // Before the certificates start watching files: a missing client secret file stops the start here.
+  const oauth = await createOAuthVerifier(config.oauth).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
   });
   const certificates = await Certificates.load(config, log, { watch: true });
   warnAboutCertificates(certificates.list(), config.hostname, log);
@@ -83,6 +99,12 @@ export async function startServer(config: Config, log: Logger, placement: Server
   const sessions = new LiveSessions();
   const challenges = new AcmeChallenges();
   const control = await startServerControl({ store, credentials, sessions, log, peers: placement.peers ?? null, challenges });
+  // Revoked app passwords, disabled accounts …: their live sessions end, whichever process made the change.
+  const revocation = new CredentialRevocation(store, sessions, log);
+  const ended = (conn: LiveSession): void => {
+    revocation.ended(conn);
+    sessions.delete(conn);
+  };
   const tlsFailures = new TlsFailureLog(log, config.limits.tlsFailuresLoggedPerMinute);
   // Anyone can make connections be refused: those lines are rate-limited like failed handshakes.
   const refusals = new RateLimitedLog(log, config.limits.refusalsLoggedPerMinute, 'connections refused', 'warn');
@@ -96,9 +118,11 @@ export async function startServer(config: Config, log: Logger, placement: Server
     throttle,
     certificates,
     credentials,
+    oauth,
     tlsFailures,
     commands: COMMANDS,
-    onClose: (conn: ImapConnection) => sessions.delete(conn),
+    onClose: (conn: ImapConnection) => ended(conn),
+    onLogin: (conn: ImapConnection) => revocation.loggedIn(conn),
   };
   const pop3Deps = {
     store,
@@ -108,8 +132,10 @@ export async function startServer(config: Config, log: Logger, placement: Server
     throttle,
     certificates,
     credentials,
+    oauth,
     tlsFailures,
-    onClose: (conn: Pop3Connection) => sessions.delete(conn),
+    onClose: (conn: Pop3Connection) => ended(conn),
+    onLogin: (conn: Pop3Connection) => revocation.loggedIn(conn),
   };
   const lmtpDeps = { store, config, log, onClose: (conn: LmtpConnection) => sessions.delete(conn) };
 
@@ -124,7 +150,9 @@ export async function startServer(config: Config, log: Logger, placement: Server
 
   const listeners: Listener[] = [];
   let web: Web | undefined;
+  let admin: AdminListener | null = null;
   let acme: AcmeManager | null = null;
+  const ports: Record<string, number> = {};
   try {
     for (const spec of [
       { name: 'imap', port: config.imapPort, setting: 'imap-port', implicitTls: false, pop3: false },
@@ -183,6 +211,24 @@ export async function startServer(config: Config, log: Logger, placement: Server
     const routes = (app: FastifyInstance, scheme: 'http' | 'https') =>
       registerAutoconfigRoutes(app, { config, store, log, scheme, signingPair: () => certificates.select(config.hostname) });
     web = await startWeb({ config, log, certificates, challenges, limiter, tlsFailures, refusals, routes });
+    // The admin listener; /metrics and the health checks (web/) join the admin API and the web admin in `routes`.
+    const api = {
+      store,
+      sessions: localSessionDirectory(sessions),
+      throttle,
+      hashing: passwordHashing(config),
+      log,
+      report: () => serverReport({ config, startedAt, ports: () => ports }),
+    };
+    admin = await startAdminListener({
+      config,
+      log,
+      certificates,
+      limiter,
+      tlsFailures,
+      refusals,
+      routes: [(app) => registerAdminApi(app, api), (app) => registerWebAdmin(app, { ...api, secureCookies: config.adminTls })],
+    });
     if (config.acme.enabled) {
       // acme-client and its crypto stack load only when ACME is on: they cost start-up time otherwise.
       const { AcmeManager } = await import('../acme/manager.js');
@@ -191,6 +237,7 @@ export async function startServer(config: Config, log: Logger, placement: Server
   } catch (e) {
     await Promise.all(listeners.map((l) => l.close()));
     await web?.close();
+    await admin?.close();
     certificates.close();
     await control.close();
     await store.close();
@@ -198,8 +245,7 @@ export async function startServer(config: Config, log: Logger, placement: Server
   }
   listeners.push(...web.listeners);
 
-  const ports: Record<string, number> = {};
-  for (const l of listeners) ports[l.name] = l.port;
+  for (const l of [...listeners, ...(admin?.listener ? [admin.listener] : [])]) ports[l.name] = l.port;
   log.info({ ports, dataDir: config.dataDir }, 'mailkeep started');
 
   let stopping: Promise<void> | null = null;
@@ -212,10 +258,11 @@ export async function startServer(config: Config, log: Logger, placement: Server
     control,
     web: web as Web,
     acme,
+    admin,
     stop(reason = 'Server shutting down') {
       stopping ??= (async () => {
         await Promise.all(listeners.map((l) => l.close()));
-        await Promise.all([web?.close(), acme?.stop()]);
+        await Promise.all([web?.close(), admin?.close(), acme?.stop()]);
         certificates.close();
         sessions.shutdownAll(reason);
         const deadline = Date.now() + SHUTDOWN_GRACE_MS;

@@ -17,8 +17,12 @@ import type { ChangeBus, ChangeNote } from '../events/change-bus.js';
 import type { NodeChannel } from '../events/control-channel.js';
 import type { AccountId, MailboxId, ModSeq, Uid } from '../ids.js';
 import type { MessageAnalysis } from '../mime/types.js';
+import type { AdminStore } from './admin-types.js';
+import type { AppPassword, AppPasswordStore } from './app-password-types.js';
 import type { AuthAttemptStore } from './auth-attempt-types.js';
 
+export type { AdminStore, AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry, StorageSize } from './admin-types.js';
+export type { AppPassword, AppPasswordLimits, AppPasswordStore, NewAppPassword } from './app-password-types.js';
 export type { AuthAttemptCounts, AuthAttemptKey, AuthAttemptOutcome, AuthAttemptStore, AuthAttemptWindows } from './auth-attempt-types.js';
 
 /** An account (a login). */
@@ -34,6 +38,8 @@ export interface Account {
   quotaMessages: number | null;
   /** A disabled account keeps its mail but cannot log in (`mailkeep user set --disabled`). */
   disabled: boolean;
+  /** The main password is refused on IMAP and POP3: only app passwords (and OAuth) log in (`mailkeep user set --require-app-passwords`). */
+  requireAppPasswords: boolean;
   /** The last successful login, or null when there was none yet. */
   lastLogin: LastLogin | null;
 }
@@ -41,7 +47,7 @@ export interface Account {
 /** Where and how an account last logged in. */
 export interface LastLogin {
   at: Date;
-  /** 'imap' or 'pop3'. */
+  /** 'imap' or 'pop3'; with the SASL mechanism for a token login ('imap/oauthbearer'). */
   protocol: string;
   /** The client's address. */
   address: string;
@@ -510,12 +516,23 @@ export interface DumpStore {
  * backend fits without changing callers; a caller that needs one role may
  * take just that interface.
  */
-export interface MailStore extends StoreLifecycle, AccountStore, AuthAttemptStore, MailboxStore, MessageStore, MetadataStore, ImportStore, DumpStore {}
+export interface MailStore
+  extends StoreLifecycle,
+    AccountStore,
+    AdminStore,
+    AuthAttemptStore,
+    AppPasswordStore,
+    MailboxStore,
+    MessageStore,
+    MetadataStore,
+    ImportStore,
+    DumpStore {}
 
 /** The sections of a store dump, in the order a restore must write them (parents before children; counters last). */
 export const DUMP_SECTIONS = [
   'accounts',
   'aliases',
+  'appPasswords',
   'subscriptions',
   'mailboxes',
   'messages',
@@ -565,6 +582,8 @@ export type DumpedRow =
   | DumpedMailbox
   | { kind: 'alias'; address: string; accountId: AccountId; createdAt: Date }
   | { kind: 'subscription'; accountId: AccountId; name: string }
+  /** An app password, hash and state included. */
+  | ({ kind: 'appPassword' } & AppPassword)
   /** An expunge tombstone (RFC 7162 VANISHED); the message data it may still hold is not carried. */
   | { kind: 'tombstone'; accountId: AccountId; mailboxId: MailboxId; uid: Uid; modseq: ModSeq }
   | { kind: 'importRecord'; accountId: AccountId; mailboxId: MailboxId; sourceKey: string; uid: Uid }

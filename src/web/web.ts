@@ -44,6 +44,9 @@ export interface WebDeps {
   routes?: (app: FastifyInstance, scheme: 'http' | 'https') => void;
 }
 
+/** Sent to a connection over the limits: the limiter's reason becomes the body of a response read until the close. */
+export const HTTP_REFUSE_PREFIX = 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n';
+
 /** The running web listeners; `http` and `https` are where later routes (autoconfig, admin) are added. */
 export interface Web {
   http: FastifyInstance;
@@ -52,8 +55,8 @@ export interface Web {
   close(): Promise<void>;
 }
 
-/** A fastify app on an HTTP server that never listens itself: net/listen.ts hands it sockets. */
-function app(log: Logger): FastifyInstance {
+/** A fastify app on an HTTP server that never listens itself: net/listen.ts hands it sockets (the web side, the admin listener). */
+export function webApp(log: Logger): FastifyInstance {
   let server: Server | undefined;
   const instance = fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -82,8 +85,8 @@ function httpsUrl(config: WebDeps['config'], path: string): string {
 /** Builds both apps and binds the configured ports; a port that cannot be bound is logged and skipped. */
 export async function startWeb(deps: WebDeps): Promise<Web> {
   const { config, log, challenges } = deps;
-  const http = app(log.child({ listener: 'http' }));
-  const https = app(log.child({ listener: 'https' }));
+  const http = webApp(log.child({ listener: 'http' }));
+  const https = webApp(log.child({ listener: 'https' }));
 
   // RFC 8555 §8.3: the key authorization as text, for the token of a pending challenge only.
   http.get<{ Params: { token: string } }>('/.well-known/acme-challenge/:token', async (request, reply) => {
@@ -104,8 +107,7 @@ export async function startWeb(deps: WebDeps): Promise<Web> {
     proxy: null,
     limiter: deps.limiter,
     log,
-    // The limiter's reason becomes the body of a response read until the close.
-    refusePrefix: 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n',
+    refusePrefix: HTTP_REFUSE_PREFIX,
   };
   const specs: ListenSpec[] = [];
   if (config.httpPort !== 0) {

@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashPassword } from '../../src/auth/password.js';
+import { DEFAULT_HASHING, hashPassword, type PasswordHashing } from '../../src/auth/password.js';
 import { configSchema } from '../../src/config/schema.js';
 import { openStore } from '../../src/store/open.js';
 import { freePort } from '../helpers/server.js';
@@ -20,6 +20,8 @@ const CLOCK_TICKS_PER_SECOND = 100;
 
 /** The fuzz accounts' scrypt cost, the lowest the server accepts. */
 const HASH_COST = 10;
+/** scrypt at that cost: the cheapest hash the server makes (argon2id's floor costs more). */
+const HASHING: PasswordHashing = { ...DEFAULT_HASHING, algorithm: 'scrypt', scryptCost: HASH_COST };
 
 /**
  * The fuzz server's configuration: passwords over plain loopback, no
@@ -30,6 +32,9 @@ const HASH_COST = 10;
 const CONFIG_TOML = `
 [plaintext-auth]
 allow-insecure = true
+
+[auth]
+password-hash = "scrypt"
 
 [auth-throttle]
 password-hash-cost = ${HASH_COST}
@@ -63,7 +68,7 @@ export async function startServerUnderFuzz(accounts: ReadonlyArray<{ name: strin
   const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-fuzz-'));
   const store = await openStore({ dataDir, defaultMailboxes: configSchema.parse({}).mailboxes.defaults });
   try {
-    for (const a of accounts) await store.createAccount(a.name, await hashPassword(a.password, HASH_COST));
+    for (const a of accounts) await store.createAccount(a.name, await hashPassword(a.password, HASHING));
   } finally {
     await store.close();
   }
@@ -97,6 +102,8 @@ async function spawnServer(dataDir: string, configFile: string): Promise<ServerU
     '--http-port',
     '0',
     '--https-port',
+    '0',
+    '--admin-port',
     '0',
     '--lmtp-port',
     String(lmtpPort),

@@ -63,6 +63,8 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, l
       // Never the standard 80/443: a test that wants the web side picks free ports.
       httpPort: 0,
       httpsPort: 0,
+      // Nor the admin listener's 8010: tests that use it pass a free port.
+      adminPort: 0,
       ...overrides,
       log: { level: process.env.MAILKEEP_TEST_LOG ?? 'silent', ...(overrides.log as object | undefined) },
     });
@@ -159,6 +161,8 @@ async function spawnOnce(dataDir: string, extraArgs: string[], env: NodeJS.Proce
       '--http-port',
       '0',
       '--https-port',
+      '0',
+      '--admin-port',
       '0',
       // Tests stay light by default: one process, no cluster (a later --workers in extraArgs wins).
       '--workers',

@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { CredentialCache } from '../../auth/credential-cache.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
+import type { OAuthVerifier } from '../../auth/oauth/token-verifier.js';
 import type { Uid } from '../../ids.js';
 import type { Account, MailStore, NewMessage } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
@@ -60,6 +61,8 @@ export interface ConnectionDeps {
   log: Logger;
   throttle: AuthThrottle;
   credentials: CredentialCache;
+  /** Bearer-token checks, or null when OAuth is off. */
+  oauth: OAuthVerifier | null;
   /** Where STARTTLS handshakes get their certificate. */
   certificates: CertificateSource;
   /** The command table (commands/registry.ts), injected so the session does not depend on its commands. */
@@ -68,6 +71,8 @@ export interface ConnectionDeps {
   tlsFailures?: TlsFailureLog;
   /** Connections that should end on shutdown register here. */
   onClose(conn: ImapConnection): void;
+  /** Called once the session has logged in (the server follows its credential: server/credential-revocation.ts). */
+  onLogin?(conn: ImapConnection): void;
 }
 
 /** One client connection. */
@@ -80,6 +85,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
   readonly log: Logger;
   readonly throttle: AuthThrottle;
   readonly credentials: CredentialCache;
+  readonly oauth: OAuthVerifier | null;
   readonly enabled: Enabled = new Set();
   readonly remoteAddress: string;
   state: SessionState = { kind: 'not-authenticated' };
@@ -127,6 +133,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
     this.config = deps.config;
     this.throttle = deps.throttle;
     this.credentials = deps.credentials;
+    this.oauth = deps.oauth;
     this.remoteAddress = listener.remoteAddress;
     this.log = deps.log.child({ session: this.id });
     this.framer = this.newFramer();
@@ -430,6 +437,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
     this.transport.setInputLimit(inputLimit(limits, true) ?? undefined);
     this.framer.setLimits(framerLimits(limits, true));
     this.log.info({ user: account.name }, 'login');
+    this.deps.onLogin?.(this);
   }
 
   commandStarted(tag: string, spec: AnyCommand): void {

@@ -25,6 +25,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { CredentialCache } from '../../auth/credential-cache.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
+import type { OAuthVerifier } from '../../auth/oauth/token-verifier.js';
 import type { Config } from '../../config/schema.js';
 import { protocolTrace, sessionLogger } from '../../log.js';
 import { isTrusted } from '../../net/address.js';
@@ -59,12 +60,16 @@ export interface Pop3Deps {
   log: Logger;
   throttle: AuthThrottle;
   credentials: CredentialCache;
+  /** Bearer-token checks, or null when OAuth is off. */
+  oauth: OAuthVerifier | null;
   /** Where STLS handshakes get their certificate. */
   certificates: CertificateSource;
   /** Failed STLS handshakes are reported here (rate-limited). */
   tlsFailures?: TlsFailureLog;
   /** Called once when the session has ended, after its last store call (the server tracks sessions for shutdown). */
   onClose(conn: Pop3Connection): void;
+  /** Called once the session has logged in (the server follows its credential: server/credential-revocation.ts). */
+  onLogin?(conn: Pop3Connection): void;
 }
 
 /** One POP3 client connection. */
@@ -75,6 +80,7 @@ export class Pop3Connection implements Pop3Session {
   readonly log: Logger;
   readonly throttle: AuthThrottle;
   readonly credentials: CredentialCache;
+  readonly oauth: OAuthVerifier | null;
   readonly remoteAddress: string;
   state: Pop3State = { kind: 'authorization', user: null };
 
@@ -112,6 +118,7 @@ export class Pop3Connection implements Pop3Session {
     this.log = sessionLogger(deps.log, this.id, { protocol: 'pop3' });
     this.throttle = deps.throttle;
     this.credentials = deps.credentials;
+    this.oauth = deps.oauth;
     this.remoteAddress = listener.remoteAddress;
     this.trace = this.config.log.trace ? protocolTrace(this.log) : null;
     this.reader = new LineBuffer((head) => this.lineLimit(head));
@@ -298,6 +305,7 @@ export class Pop3Connection implements Pop3Session {
     this.transport.loggedIn();
     this.transport.setTimeout(this.timeoutMs());
     this.log.info({ user: account.name, messages: maildrop.count }, 'login');
+    this.deps.onLogin?.(this);
   }
 
   /** Runs the connection until it closes. */

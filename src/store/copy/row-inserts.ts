@@ -41,6 +41,7 @@ function columnsAndValues(r: InsertableRow, d: SqlDialect): [table: string, colu
           'last_login_at',
           'last_login_protocol',
           'last_login_address',
+          'require_app_passwords',
         ],
         [
           r.id,
@@ -54,8 +55,44 @@ function columnsAndValues(r: InsertableRow, d: SqlDialect): [table: string, colu
           r.lastLogin ? d.time(r.lastLogin.at) : null,
           r.lastLogin?.protocol ?? null,
           r.lastLogin?.address ?? null,
+          d.bool(r.requireAppPasswords),
         ],
         true,
+      ];
+    case 'appPassword':
+      return [
+        'app_passwords',
+        [
+          'account_id',
+          'app_password_id',
+          'name',
+          'name_key',
+          'lookup',
+          'password_hash',
+          'protocols',
+          'created_at',
+          'expires_at',
+          'revoked_at',
+          'last_used_at',
+          'last_used_protocol',
+          'last_used_address',
+        ],
+        [
+          r.accountId,
+          r.id,
+          r.name,
+          r.name.toLowerCase(),
+          r.lookup,
+          r.hash,
+          r.protocols.join(' '),
+          d.time(r.createdAt),
+          r.expiresAt ? d.time(r.expiresAt) : null,
+          r.revokedAt ? d.time(r.revokedAt) : null,
+          r.lastUsed ? d.time(r.lastUsed.at) : null,
+          r.lastUsed?.protocol ?? null,
+          r.lastUsed?.address ?? null,
+        ],
+        false,
       ];
     case 'alias':
       return ['aliases', ['address_key', 'address', 'account_id', 'created_at'], [r.address.toLowerCase(), r.address, r.accountId, d.time(r.createdAt)], false];

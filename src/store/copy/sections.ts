@@ -13,7 +13,7 @@
  */
 import type { AccountId, MailboxId, ModSeq, Uid } from '../../ids.js';
 import { flagList } from '../shared/flags.js';
-import { type AccountRow, type StoredTime, toAccount } from '../shared/rows.js';
+import { type AccountRow, type AppPasswordRow, type StoredTime, toAccount, toAppPassword } from '../shared/rows.js';
 import type { DumpKey, DumpRecord, DumpSection } from '../types.js';
 
 /** The sections read page by page (counters is one record, read by each backend its own way). */
@@ -49,6 +49,12 @@ const SECTIONS: Record<PagedSection, SectionSql> = {
     columns: 'address_key, address, account_id, created_at',
     key: ['address_key'],
     toRecord: (r) => ({ kind: 'alias', address: text(r.address), accountId: num(r.account_id) as AccountId, createdAt: time(r.created_at) }),
+  },
+  appPasswords: {
+    from: 'app_passwords',
+    columns: '*',
+    key: ['account_id', 'app_password_id'],
+    toRecord: (r) => ({ kind: 'appPassword', ...toAppPassword(r as unknown as AppPasswordRow<StoredTime>) }),
   },
   subscriptions: {
     from: 'subscriptions',
@@ -162,6 +168,8 @@ export function keyOf(record: DumpRecord): DumpKey {
       return [record.id];
     case 'alias':
       return [record.address.toLowerCase()];
+    case 'appPassword':
+      return [record.accountId, record.id];
     case 'subscription':
       return [record.accountId, record.name];
     case 'mailbox':

@@ -1,6 +1,6 @@
 /**
  * The check that ends a store copy: through the ordinary MailStore reads, the
- * target must show every account (name, password hash, quota), alias,
+ * target must show every account (name, password hash, quota, states, app passwords), alias,
  * subscription and mailbox of the source with the same id, UIDVALIDITY,
  * UIDNEXT, HIGHESTMODSEQ and counts. A difference means the source changed
  * during the copy (a server still running on it) or a restore went wrong.
@@ -10,7 +10,8 @@ import type { Account, Mailbox, MailStore } from '../types.js';
 /** Differences reported at most; one is enough to fail. */
 const MAX_PROBLEMS = 5;
 
-const accountState = (a: Account) => JSON.stringify([a.id, a.name, a.passwordHash, a.quotaStorage, a.quotaMessages, a.disabled, a.lastLogin]);
+const accountState = (a: Account) =>
+  JSON.stringify([a.id, a.name, a.passwordHash, a.quotaStorage, a.quotaMessages, a.disabled, a.lastLogin, a.requireAppPasswords]);
 const mailboxState = (m: Mailbox) => JSON.stringify([m.id, m.name, m.uidValidity, m.uidNext, m.highestModSeq, m.specialUse, m.objectId]);
 
 /** Compares target with source; returns the differences found (empty: the copy is faithful). */
@@ -27,6 +28,11 @@ export async function verifyCopy(source: MailStore, target: MailStore): Promise<
   for (const account of accounts) {
     const copy = await target.getAccount(account.id);
     if (differ(`account ${account.name}`, accountState(account), copy ? accountState(copy) : 'missing')) continue;
+    differ(
+      `app passwords of ${account.name}`,
+      JSON.stringify(await source.listAppPasswords(account.id)),
+      JSON.stringify(await target.listAppPasswords(account.id)),
+    );
     differ(
       `subscriptions of ${account.name}`,
       JSON.stringify(await source.listSubscriptions(account.id)),

@@ -8,7 +8,7 @@ import { toAccount } from '../shared/rows.js';
 import { StoreError } from '../types.js';
 import type { Account, Alias, AccountStore, LastLogin } from '../types.js';
 import type { AccountRow } from './rows.js';
-import { dropMessages, insertMailboxes } from './mailbox-tx.js';
+import { bumpNamespace, dropMessages, insertMailboxes } from './mailbox-tx.js';
 import { firstOf, rowsOf, storable } from './sql.js';
 import type { PgBase } from './core.js';
 
@@ -58,7 +58,12 @@ export function withAccounts<B extends PgBase>(Base: B) {
     }
 
     async setDisabled(id: AccountId, disabled: boolean): Promise<void> {
-      await this.updateAccount('disabled = $1', [disabled], id);
+      await this.write(async (c) => {
+        const res = await c.query('UPDATE accounts SET disabled = $1 WHERE account_id = $2', [disabled, id]);
+        if (res.rowCount === 0) throw new StoreError('NONEXISTENT', 'no such account');
+        // On the account's channel, so servers end the sessions of a disabled account (server/credential-revocation.ts).
+        return [undefined, [await bumpNamespace(c, id)]];
+      });
       await this.announceCredentialsChanged(id);
     }
 

@@ -15,6 +15,8 @@ import { connectionSettings, createPool, type PgConnectionSettings } from './poo
 import { withMetadata } from './metadata.js';
 import { migratePg } from './schema.js';
 import { withAccounts } from './accounts.js';
+import { withAppPasswords } from './app-passwords.js';
+import { withAdmin } from './admin.js';
 import { withAuthAttempts } from './auth-attempts.js';
 import { PgCore, type PgStoreOptions } from './core.js';
 import { withDump } from './dump.js';
@@ -23,7 +25,10 @@ import { withMailboxes } from './mailboxes.js';
 import { withMessages } from './messages.js';
 
 /** The PostgreSQL MailStore: every role over one core. Create it with openPgStore(). */
-export class PgStore extends withDump(withImport(withMetadata(withMessages(withMailboxes(withAuthAttempts(withAccounts(PgCore))))))) implements MailStore {
+export class PgStore
+  extends withDump(withImport(withMetadata(withMessages(withMailboxes(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(PgCore)))))))))
+  implements MailStore
+{
   /** Wraps a pool on a migrated database; use openPgStore(). */
   constructor(pool: pg.Pool, settings: PgConnectionSettings, opts: Omit<PgStoreOptions, 'url'> = {}) {
     super(pool, settings, opts);

@@ -29,6 +29,9 @@
  *   SELECT create_reference_table('counters');      -- installation-wide UIDVALIDITY allocator
  *   SELECT create_reference_table('blobs');         -- shared by all accounts (see below)
  *   SELECT create_reference_table('aliases');       -- looked up by address before the account is known
+ *   SELECT create_reference_table('api_tokens');    -- the admin API's (installation-wide)
+ *   SELECT create_reference_table('admin_audit');
+ *   SELECT create_reference_table('admin_users');
  *   SELECT create_distributed_table('blob_staging', 'stage_id');
  *   SELECT create_distributed_table('mailboxes', 'account_id');
  *   SELECT create_distributed_table('subscriptions', 'account_id', colocate_with => 'mailboxes');
@@ -290,8 +293,69 @@ const accountStates: PgMigration = `
   ALTER TABLE accounts ADD COLUMN last_login_address text;
 `;
 
+/**
+ * App passwords and the account switch that requires them (auth/app-passwords.ts,
+ * `mailkeep user app-password`, `user set --require-app-passwords`). Ids come from
+ * the counter 'app_password_id', raised past the account's largest (so a copied
+ * store goes on from there): never reused; a live name is unique per account.
+ */
+const appPasswordsAndRequirement: PgMigration = `
+  ALTER TABLE accounts ADD COLUMN require_app_passwords boolean NOT NULL DEFAULT false;
+  CREATE TABLE app_passwords (
+    account_id         bigint NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+    app_password_id    bigint NOT NULL,
+    name               text NOT NULL,
+    name_key           text NOT NULL,   -- lower-cased name
+    lookup             text NOT NULL,   -- the password's first group (not secret: the rest is)
+    password_hash      text NOT NULL,
+    protocols          text NOT NULL,   -- space-separated
+    created_at         timestamptz NOT NULL,
+    expires_at         timestamptz,
+    revoked_at         timestamptz,
+    last_used_at       timestamptz,
+    last_used_protocol text,
+    last_used_address  text,
+    PRIMARY KEY (account_id, app_password_id)
+  );
+  CREATE UNIQUE INDEX app_passwords_live_name ON app_passwords (account_id, name_key) WHERE revoked_at IS NULL;
+`;
+
+/** The admin API's tokens (their SHA-256 only), the web admin's accounts and the audit log (store/shared/admin.ts); times in epoch ms as in SQLite. */
+const adminTokensAndAudit: PgMigration = `
+  CREATE TABLE api_tokens (
+    name       text COLLATE "C" PRIMARY KEY,
+    token_hash text COLLATE "C" NOT NULL UNIQUE,  -- lower-case hex SHA-256 of the token
+    created_at bigint NOT NULL,                   -- epoch ms
+    expires_at bigint                             -- epoch ms; NULL: never
+  );
+  CREATE TABLE admin_audit (
+    audit_id bigserial PRIMARY KEY,  -- the paging cursor
+    at       bigint NOT NULL,        -- epoch ms
+    actor    text NOT NULL,
+    action   text NOT NULL,
+    target   text,
+    address  text NOT NULL,
+    outcome  text NOT NULL
+  );
+  CREATE TABLE admin_users (
+    name          text COLLATE "C" PRIMARY KEY,  -- web admin accounts, apart from mail accounts
+    password_hash text NOT NULL,
+    totp_secret   text NOT NULL,                 -- base32 (RFC 6238)
+    created_at    bigint NOT NULL                -- epoch ms
+  );
+`;
+
 /** Every migration in order; mailkeep_schema.version says how many have run. */
-export const PG_MIGRATIONS: readonly PgMigration[] = [initialSchema, namespaceVersions, headerFacts, mailboxCounts, authAttempts, accountStates];
+export const PG_MIGRATIONS: readonly PgMigration[] = [
+  initialSchema,
+  namespaceVersions,
+  headerFacts,
+  mailboxCounts,
+  authAttempts,
+  accountStates,
+  appPasswordsAndRequirement,
+  adminTokensAndAudit,
+];
 
 /** Serializes migrations of one database across nodes (an arbitrary constant: 'mkschema'). */
 const MIGRATION_LOCK = 0x6d6b736368656d61n;

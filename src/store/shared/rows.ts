@@ -5,6 +5,7 @@
  */
 import type { AccountId, MailboxId } from '../../ids.js';
 import { modseq as toModSeq, uid as toUid } from '../../ids.js';
+import type { AppPassword } from '../app-password-types.js';
 import type { Account, Mailbox, MessageRecord, MessageSummary } from '../types.js';
 import { flagList } from './flags.js';
 
@@ -24,6 +25,8 @@ export interface AccountRow<T extends StoredTime> {
   last_login_at: T | null;
   last_login_protocol: string | null;
   last_login_address: string | null;
+  /** 0/1 in SQLite, a boolean in PostgreSQL. */
+  require_app_passwords: number | boolean;
 }
 
 /** A mailboxes row. */
@@ -85,6 +88,7 @@ export function toAccount(row: AccountRow<StoredTime>): Account {
     quotaStorage: row.quota_storage,
     quotaMessages: row.quota_messages,
     disabled: Boolean(row.disabled),
+    requireAppPasswords: Boolean(row.require_app_passwords),
     lastLogin:
       row.last_login_at === null ? null : { at: toDate(row.last_login_at), protocol: row.last_login_protocol ?? '', address: row.last_login_address ?? '' },
   };
@@ -117,5 +121,38 @@ export function toRecord(row: RecordRow<StoredTime>): MessageRecord {
     saveDate: toDate(row.save_date),
     blobId: row.blob_id,
     emailId: row.email_id,
+  };
+}
+
+/** An app_passwords row (SQLite stores times as epoch ms, PostgreSQL as timestamptz). */
+export interface AppPasswordRow<T extends StoredTime> {
+  app_password_id: number;
+  account_id: number;
+  name: string;
+  lookup: string;
+  password_hash: string;
+  /** Space-separated protocol names. */
+  protocols: string;
+  created_at: T;
+  expires_at: T | null;
+  revoked_at: T | null;
+  last_used_at: T | null;
+  last_used_protocol: string | null;
+  last_used_address: string | null;
+}
+
+/** Maps an app_passwords row. */
+export function toAppPassword(row: AppPasswordRow<StoredTime>): AppPassword {
+  return {
+    id: row.app_password_id,
+    accountId: row.account_id as AccountId,
+    name: row.name,
+    lookup: row.lookup,
+    hash: row.password_hash,
+    protocols: row.protocols === '' ? [] : row.protocols.split(' '),
+    createdAt: toDate(row.created_at),
+    expiresAt: row.expires_at === null ? null : toDate(row.expires_at),
+    revokedAt: row.revoked_at === null ? null : toDate(row.revoked_at),
+    lastUsed: row.last_used_at === null ? null : { at: toDate(row.last_used_at), protocol: row.last_used_protocol ?? '', address: row.last_used_address ?? '' },
   };
 }

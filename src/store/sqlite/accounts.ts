@@ -2,6 +2,7 @@
  * The SQLite store's accounts: logins, password hashes and the aliases
  * that deliver into them.
  */
+import { ACCOUNT_CHANNEL } from '../../events/change-bus.js';
 import type { AccountId } from '../../ids.js';
 import { StoreError } from '../types.js';
 import type { Account, Alias, AccountStore, LastLogin } from '../types.js';
@@ -45,7 +46,12 @@ export function withAccounts<B extends SqliteBase>(Base: B) {
     }
 
     async setDisabled(id: AccountId, disabled: boolean): Promise<void> {
-      this.write(() => this.changedOne(this.st.setDisabled.run(disabled ? 1 : 0, id), 'account'));
+      const version = this.write(() => {
+        this.changedOne(this.st.setDisabled.run(disabled ? 1 : 0, id), 'account');
+        return this.st.bumpNamespace.get(id)!;
+      });
+      // On the account's channel, so servers end the sessions of a disabled account (server/credential-revocation.ts).
+      this.publish(id, [[ACCOUNT_CHANNEL, version]]);
     }
 
     async recordLogin(id: AccountId, login: LastLogin): Promise<void> {

@@ -4,7 +4,6 @@
  * two processes cannot both take the last slot; a refusal is decided on a
  * plain read first, so refused attempts cost no write.
  */
-import type Database from 'better-sqlite3';
 import type { AuthAttemptCounts, AuthAttemptKey, AuthAttemptOutcome, AuthAttemptStore, AuthAttemptWindows } from '../types.js';
 import {
   AUTH_BEGIN_SQL,
@@ -22,15 +21,12 @@ import {
   toAuthCounts,
 } from '../shared/auth-attempts.js';
 import type { SqliteBase } from './core.js';
-
-/** better-sqlite3 binds numbered parameters only by name: $1 becomes @p1. */
-const named = (sql: string): string => sql.replace(/\$(\d+)/g, '@p$1');
-const bind = (values: readonly unknown[]): Record<string, unknown> => Object.fromEntries(values.map((v, i) => [`p${i + 1}`, v]));
+import { NumberedStatements } from './numbered.js';
 
 /** Adds the AuthAttemptStore role to the SQLite store. */
 export function withAuthAttempts<B extends SqliteBase>(Base: B) {
   return class SqliteAuthAttempts extends Base implements AuthAttemptStore {
-    private authStatements: Map<string, Database.Statement> | undefined;
+    private authStatements: NumberedStatements | undefined;
     private settlesSinceSweep = 0;
 
     async admitAuthAttempt<V extends { admit: boolean }>(
@@ -73,22 +69,13 @@ export function withAuthAttempts<B extends SqliteBase>(Base: B) {
     }
 
     private authCounts(key: AuthAttemptKey, now: number, w: AuthAttemptWindows): AuthAttemptCounts {
-      return toAuthCounts(this.authStatement(AUTH_COUNTS_SQL).get(bind(authCountsParams(key, now, w))) as AuthCountsRow);
+      this.authStatements ??= new NumberedStatements(this.db);
+      return toAuthCounts(this.authStatements.get<AuthCountsRow>(AUTH_COUNTS_SQL, authCountsParams(key, now, w))!);
     }
 
     private authRun(sql: string, values: readonly unknown[]): void {
-      this.authStatement(sql).run(bind(values));
-    }
-
-    /** Statements are prepared on first use: the table exists once the store is migrated. */
-    private authStatement(sql: string): Database.Statement {
-      this.authStatements ??= new Map();
-      let st = this.authStatements.get(sql);
-      if (st === undefined) {
-        st = this.db.prepare(named(sql));
-        this.authStatements.set(sql, st);
-      }
-      return st;
+      this.authStatements ??= new NumberedStatements(this.db);
+      this.authStatements.run(sql, values);
     }
   };
 }

@@ -14,6 +14,8 @@
  *   sweep, which runs across all accounts (like the blob GC).
  * - `auth_failures` and `auth_in_flight` (authAttempts) hold login-attempt
  *   counts keyed by client address and account name, which may name no account.
+ * - `api_tokens`, `admin_users` and `admin_audit` (adminTokensAndAudit) belong to the
+ *   installation's administration, not to an account.
  * - `aliases` (deliverySupport) is keyed by address, like accounts by name:
  *   LMTP looks an address up before it knows the account. On Citus it is a
  *   reference table.
@@ -370,6 +372,67 @@ const accountStates: Migration = (db) => {
   `);
 };
 
+/**
+ * App passwords and the account switch that requires them (auth/app-passwords.ts,
+ * `mailkeep user app-password`, `user set --require-app-passwords`). Ids come from
+ * the installation-wide counter 'app_password_id' (counters, account 0), raised
+ * past the account's largest (so a copied store goes on from there): never
+ * reused; a live name is unique per account.
+ */
+const appPasswordsAndRequirement: Migration = (db) => {
+  db.exec(`
+    ALTER TABLE accounts ADD COLUMN require_app_passwords INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE app_passwords (
+      account_id         INTEGER NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+      app_password_id    INTEGER NOT NULL,
+      name               TEXT NOT NULL,
+      name_key           TEXT NOT NULL,   -- lower-cased name
+      lookup             TEXT NOT NULL,   -- the password's first group (not secret: the rest is)
+      password_hash      TEXT NOT NULL,
+      protocols          TEXT NOT NULL,   -- space-separated
+      created_at         INTEGER NOT NULL,  -- epoch ms
+      expires_at         INTEGER,
+      revoked_at         INTEGER,
+      last_used_at       INTEGER,
+      last_used_protocol TEXT,
+      last_used_address  TEXT,
+      PRIMARY KEY (account_id, app_password_id)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX app_passwords_live_name ON app_passwords (account_id, name_key) WHERE revoked_at IS NULL;
+  `);
+};
+
+/**
+ * The admin API's tokens (their SHA-256 only), the web admin's accounts and
+ * the audit log of administrative actions (store/shared/admin.ts). Installation-wide like
+ * `aliases`: keyed by token name and audit id.
+ */
+const adminTokensAndAudit: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE api_tokens (
+      name       TEXT PRIMARY KEY,
+      token_hash TEXT NOT NULL UNIQUE,  -- lower-case hex SHA-256 of the token
+      created_at INTEGER NOT NULL,      -- epoch ms
+      expires_at INTEGER                -- epoch ms; NULL: never
+    );
+    CREATE TABLE admin_audit (
+      audit_id INTEGER PRIMARY KEY AUTOINCREMENT,  -- ids only grow: the paging cursor
+      at       INTEGER NOT NULL,                   -- epoch ms
+      actor    TEXT NOT NULL,
+      action   TEXT NOT NULL,
+      target   TEXT,
+      address  TEXT NOT NULL,
+      outcome  TEXT NOT NULL
+    );
+    CREATE TABLE admin_users (
+      name          TEXT PRIMARY KEY,   -- web admin accounts, apart from mail accounts
+      password_hash TEXT NOT NULL,
+      totp_secret   TEXT NOT NULL,      -- base32 (RFC 6238)
+      created_at    INTEGER NOT NULL    -- epoch ms
+    );
+  `);
+};
+
 /** Every migration in order; the database's user_version says how many have run. */
 export const MIGRATIONS: readonly Migration[] = [
   initialSchema,
@@ -382,6 +445,8 @@ export const MIGRATIONS: readonly Migration[] = [
   mailboxCounts,
   authAttempts,
   accountStates,
+  appPasswordsAndRequirement,
+  adminTokensAndAudit,
 ];
 
 /**

@@ -12,6 +12,8 @@ import { checkStoreOptions } from '../shared/default-mailboxes.js';
 import { openDatabase } from './db.js';
 import { migrate } from './schema.js';
 import { withAccounts } from './accounts.js';
+import { withAppPasswords } from './app-passwords.js';
+import { withAdmin } from './admin.js';
 import { withAuthAttempts } from './auth-attempts.js';
 import { SqliteCore, type SqliteStoreOptions } from './core.js';
 import { withDump } from './dump.js';
@@ -22,7 +24,7 @@ import { withMetadata } from './metadata.js';
 
 /** The SQLite MailStore: every role over one core. Create it with openSqliteStore(). */
 export class SqliteStore
-  extends withDump(withImport(withMetadata(withMessages(withMailboxes(withAuthAttempts(withAccounts(SqliteCore)))))))
+  extends withDump(withImport(withMetadata(withMessages(withMailboxes(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(SqliteCore)))))))))
   implements MailStore
 {
   /** Wraps an open, migrated connection; use openSqliteStore(). */

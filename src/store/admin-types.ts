@@ -1,0 +1,77 @@
+/**
+ * The administration role of the store (AdminStore): API tokens for the
+ * admin HTTP API, web admin accounts, the audit log of administrative actions, and the reads the
+ * admin API pages through (accounts by name, the store's size). Installation-
+ * wide like `aliases`: keyed by token name and audit id, not by account.
+ */
+import type { Account } from './types.js';
+
+/** An API token as listed; its secret is never stored, only its hash. */
+export interface ApiTokenInfo {
+  name: string;
+  createdAt: Date;
+  /** Null: never expires. */
+  expiresAt: Date | null;
+}
+
+/** One recorded administrative action. */
+export interface AuditEntry {
+  /** Increasing with time: the paging cursor. */
+  id: number;
+  at: Date;
+  /** Who: `token:NAME` for the API, `cli:USER` for the command line. */
+  actor: string;
+  /** What, e.g. `account.create`, `session.kick`. */
+  action: string;
+  /** The account, alias, token or session acted on, or null. */
+  target: string | null;
+  /** From where: the client's address, or `local` for the command line. */
+  address: string;
+  /** `ok`, or the error code the action failed with. */
+  outcome: string;
+}
+
+/** An audit entry to record (the store assigns the id). */
+export type NewAuditEntry = Omit<AuditEntry, 'id'>;
+
+/** How much the store holds, in octets. */
+export interface StorageSize {
+  /** The database (SQLite file pages, or PostgreSQL's pg_database_size). */
+  databaseBytes: number;
+  /** Message bytes held, each stored blob once (deduplicated). */
+  blobBytes: number;
+}
+
+/** A web admin account (separate from mail accounts): password and TOTP second factor. */
+export interface AdminUser {
+  name: string;
+  /** auth/password.ts encoding. */
+  passwordHash: string;
+  /** Base32 TOTP secret (auth/totp.ts). */
+  totpSecret: string;
+  createdAt: Date;
+}
+
+/** Tokens, audit, web admin accounts and the admin API's paged reads. */
+export interface AdminStore {
+  /** Stores a token's hash under a unique name; ALREADYEXISTS if the name (or, improbably, the hash) is taken. */
+  addApiToken(name: string, tokenHash: string, expiresAt: Date | null): Promise<void>;
+  /** The token whose hash this is (expired ones too: the caller decides), or null. */
+  findApiToken(tokenHash: string): Promise<ApiTokenInfo | null>;
+  /** Every token, by name. */
+  listApiTokens(): Promise<ApiTokenInfo[]>;
+  /** Deletes a token at once; NONEXISTENT if there is none of that name. */
+  revokeApiToken(name: string): Promise<void>;
+  /** Creates a web admin account; ALREADYEXISTS if the name is taken. */
+  addAdminUser(name: string, passwordHash: string, totpSecret: string): Promise<void>;
+  findAdminUser(name: string): Promise<AdminUser | null>;
+  recordAudit(entry: NewAuditEntry): Promise<void>;
+  /** At most `limit` entries, newest first, with ids below `beforeId` (null: from the newest). */
+  auditPage(beforeId: number | null, limit: number): Promise<AuditEntry[]>;
+  /**
+   * At most `limit` accounts ordered by lower-cased name, after `afterName` (compared lower-cased; null: from
+   * the first), whose lower-cased name contains `contains` (null: any).
+   */
+  accountPage(afterName: string | null, limit: number, contains: string | null): Promise<Account[]>;
+  storageSize(): Promise<StorageSize>;
+}

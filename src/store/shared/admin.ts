@@ -1,0 +1,101 @@
+/**
+ * The administration role in SQL (store/admin-types.ts AdminStore), written
+ * once for SQLite and PostgreSQL: numbered parameters ($1 …), which both
+ * accept, and times as epoch ms in integer columns on both.
+ *
+ * Tables (installation-wide; see the schema files):
+ * - api_tokens(name, token_hash, created_at, expires_at): the SHA-256 of each
+ *   token (auth/api-token.ts says why a fast hash suffices), never the token.
+ * - admin_audit(audit_id, at, actor, action, target, address, outcome).
+ * - admin_users(name, password_hash, totp_secret, created_at): the web admin's.
+ */
+import type { AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry } from '../admin-types.js';
+
+/** $1 name, $2 hash, $3 created, $4 expires; returns a row only when inserted. */
+export const TOKEN_INSERT_SQL =
+  'INSERT INTO api_tokens (name, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING name';
+export const TOKEN_BY_HASH_SQL = 'SELECT name, created_at, expires_at FROM api_tokens WHERE token_hash = $1';
+export const TOKENS_SQL = 'SELECT name, created_at, expires_at FROM api_tokens ORDER BY name';
+export const TOKEN_DELETE_SQL = 'DELETE FROM api_tokens WHERE name = $1';
+
+export const ADMIN_USER_INSERT_SQL =
+  'INSERT INTO admin_users (name, password_hash, totp_secret, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING name';
+export const ADMIN_USER_SQL = 'SELECT * FROM admin_users WHERE name = $1';
+
+export const AUDIT_INSERT_SQL = 'INSERT INTO admin_audit (at, actor, action, target, address, outcome) VALUES ($1, $2, $3, $4, $5, $6)';
+/** $1 below this id, $2 limit. */
+export const AUDIT_PAGE_SQL = 'SELECT * FROM admin_audit WHERE audit_id < $1 ORDER BY audit_id DESC LIMIT $2';
+
+/** $1 after this key, $2 LIKE pattern, $3 limit. Keys are lower-cased names, so LIKE's case rules do not matter. */
+export const ACCOUNT_PAGE_SQL = "SELECT * FROM accounts WHERE name_key > $1 AND name_key LIKE $2 ESCAPE '\\' ORDER BY name_key LIMIT $3";
+export const BLOB_BYTES_SQL = 'SELECT coalesce(sum(size), 0) AS bytes FROM blobs';
+
+/** A row of api_tokens (PostgreSQL returns bigint as a string). */
+export interface TokenRow {
+  name: string;
+  created_at: number | string;
+  expires_at: number | string | null;
+}
+
+/** A row of admin_audit. */
+export interface AuditRow {
+  audit_id: number | string;
+  at: number | string;
+  actor: string;
+  action: string;
+  target: string | null;
+  address: string;
+  outcome: string;
+}
+
+/** A row of admin_users. */
+export interface AdminUserRow {
+  name: string;
+  password_hash: string;
+  totp_secret: string;
+  created_at: number | string;
+}
+
+/** Reads an admin_users row. */
+export function toAdminUser(row: AdminUserRow): AdminUser {
+  return { name: row.name, passwordHash: row.password_hash, totpSecret: row.totp_secret, createdAt: new Date(Number(row.created_at)) };
+}
+
+/** Reads a token row. */
+export function toTokenInfo(row: TokenRow): ApiTokenInfo {
+  return { name: row.name, createdAt: new Date(Number(row.created_at)), expiresAt: row.expires_at === null ? null : new Date(Number(row.expires_at)) };
+}
+
+/** Reads an audit row. */
+export function toAuditEntry(row: AuditRow): AuditEntry {
+  return {
+    id: Number(row.audit_id),
+    at: new Date(Number(row.at)),
+    actor: row.actor,
+    action: row.action,
+    target: row.target,
+    address: row.address,
+    outcome: row.outcome,
+  };
+}
+
+/** The parameters of TOKEN_INSERT_SQL. */
+export function tokenInsertParams(name: string, tokenHash: string, expiresAt: Date | null, now: number): unknown[] {
+  return [name, tokenHash, now, expiresAt?.getTime() ?? null];
+}
+
+/** The parameters of AUDIT_INSERT_SQL. */
+export function auditInsertParams(e: NewAuditEntry): unknown[] {
+  return [e.at.getTime(), e.actor, e.action, e.target, e.address, e.outcome];
+}
+
+/** The parameters of AUDIT_PAGE_SQL. */
+export function auditPageParams(beforeId: number | null, limit: number): unknown[] {
+  return [beforeId ?? Number.MAX_SAFE_INTEGER, limit];
+}
+
+/** The parameters of ACCOUNT_PAGE_SQL: a substring as a LIKE pattern with its wildcards escaped. */
+export function accountPageParams(afterName: string | null, limit: number, contains: string | null): unknown[] {
+  const escaped = (contains ?? '').toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+  return [afterName?.toLowerCase() ?? '', `%${escaped}%`, limit];
+}

@@ -1,0 +1,43 @@
+/**
+ * /api/v1/server and /api/v1/audit: what runs (version, uptime, listeners,
+ * certificates as `mailkeep cert status --json` reports them, the store's
+ * kind and size, the processes) and what administrators did.
+ */
+import type { AdminStore } from '../../store/admin-types.js';
+import { ApiError, type AnyRoute, route } from './api-route.js';
+import { fromCursor, page, pageQuery } from './paging.js';
+
+/** What the server routes use. */
+export interface ServerRouteDeps {
+  store: AdminStore;
+  /** The server's report (server/server.ts assembles it: it alone knows the listeners and processes). */
+  report(): Promise<object>;
+}
+
+/** The server and audit routes. */
+export function serverRoutes(deps: ServerRouteDeps): AnyRoute[] {
+  return [
+    route({
+      method: 'GET',
+      path: '/server',
+      tag: 'server',
+      summary: 'Version, uptime, listeners, certificates, store kind and size, processes',
+      handler: async () => ({ ...(await deps.report()), storage: await deps.store.storageSize() }),
+    }),
+    route({
+      method: 'GET',
+      path: '/audit',
+      tag: 'audit',
+      summary: 'Administrative actions, newest first (paged): who, what, target, from where, when, outcome',
+      query: pageQuery,
+      handler: async ({ query }) => {
+        const before = fromCursor(query.cursor);
+        const beforeId = before === undefined ? null : Number(before);
+        if (beforeId !== null && !Number.isSafeInteger(beforeId)) throw new ApiError(400, 'invalid', 'expected the `next` value of the previous page');
+        const fetched = await deps.store.auditPage(beforeId, query.limit + 1);
+        const { items, next } = page(fetched, query.limit, (e) => String(e.id));
+        return { entries: items.map((e) => ({ ...e, at: e.at.toISOString() })), next };
+      },
+    }),
+  ];
+}
