@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { makeTempDir, tailFile, type BenchServer, type ServerOptions } from './bench-server.js';
@@ -43,6 +44,8 @@ export interface MailkeepOptions extends ServerOptions {
   storeUrl?: string;
   /** Create the users (default true); false for a second node on a store that has them. */
   createUsers?: boolean;
+  /** Worker processes (`serve --workers`; default 1: one process, no cluster). */
+  workers?: number;
   /** More settings as MAILKEEP_* environment variables (e.g. the [oauth] issuer). */
   settings?: Record<string, string>;
 }
@@ -114,6 +117,8 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
     '0',
     '--lmtp-port',
     String(lmtpPort ?? 0),
+    '--workers',
+    String(opts.workers ?? 1),
   ];
   const child = spawnWithNofile(process.execPath, args, 4 * opts.maxConnections + 1024, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error('cannot spawn mailkeep');
@@ -134,6 +139,8 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
   });
   const listening = async (): Promise<void> => {
     for (const p of [port, pop3Port, lmtpPort]) if (p !== null) await waitForPort(p, child, 30_000, 'mailkeep');
+    // A cluster listens once its first worker does: wait until every worker has answered a connection.
+    if ((opts.workers ?? 1) > 1) await waitForWorkers(port, opts.workers ?? 1, 60_000);
   };
   try {
     // A quiet server does not log its start line: then its listening ports are the sign.
@@ -144,7 +151,7 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
   }
   return {
     name: opts.name ?? 'mailkeep',
-    version: `mailkeep ${version} (node ${[process.version, ...(opts.nodeFlags ?? [])].join(' ')}${opts.storeUrl ? ', PostgreSQL store' : ''})`,
+    version: `mailkeep ${version} (node ${[process.version, ...(opts.nodeFlags ?? [])].join(' ')}${opts.storeUrl ? ', PostgreSQL store' : ''}${(opts.workers ?? 1) > 1 ? `, ${opts.workers} workers` : ''})`,
     port,
     dataDir,
     pop3Port,
@@ -165,6 +172,33 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
       if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Connects until the ID responses (`x-worker`) have named `workers` distinct workers, or the time is up. */
+async function waitForWorkers(port: number, workers: number, timeoutMs: number): Promise<void> {
+  const seen = new Set<string>();
+  const deadline = Date.now() + timeoutMs;
+  while (seen.size < workers) {
+    if (Date.now() > deadline) throw new Error(`only workers ${[...seen].join(', ')} of ${workers} answered`);
+    const reply = await new Promise<string>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      let text = '';
+      const done = (): void => {
+        socket.destroy();
+        resolve(text);
+      };
+      socket.on('data', (d: Buffer) => {
+        text += d.toString('latin1');
+        if (text.includes('\r\nb ')) done();
+      });
+      socket.on('error', done);
+      socket.setTimeout(5000, done);
+      socket.write('a ID NIL\r\nb LOGOUT\r\n');
+    });
+    const slot = /"x-worker" "(\d+)"/.exec(reply)?.[1];
+    if (slot !== undefined) seen.add(slot);
+    else await sleep(100);
+  }
 }
 
 /** mailkeep on a throwaway PostgreSQL database (pg-database.ts), dropped again when the server stops. */

@@ -9,10 +9,14 @@
  * rules a client relies on.
  *
  *   node dist/bench/mixed-workload.js [--seconds 60] [--clients 30] [--accounts 10]
- *                                     [--servers mailkeep,dovecot] [--seed 1] [--messages 40]
+ *                                     [--servers mailkeep,dovecot] [--workers 1,2] [--runs 3]
+ *                                     [--seed 1] [--messages 40] [--cpu-prof DIR]
  *
- * Servers run one after the other on the same workload (same seed). See
- * bench/README.md, "Mixed workload".
+ * Servers run one after the other on the same workload (same seed), mailkeep
+ * once per `--workers` count; each run alternates the order (the reverse on
+ * every second run), and the tables give medians over the runs: commands/s,
+ * and per command kind commands/s with p50/p99 latency (first byte sent →
+ * tagged reply). See bench/README.md, "Mixed workload".
  */
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -23,6 +27,7 @@ import { ImapClient } from './imap-client.js';
 import { startMailkeep, startMailkeepPg } from './mailkeep.js';
 import { intOption } from './cli-options.js';
 import { appendArgs, generateMessage, rng } from './messages.js';
+import { median, percentile } from './stats.js';
 
 /** The two mailboxes of every account. */
 const MAILBOXES = ['INBOX', 'Work'] as const;
@@ -58,6 +63,16 @@ export interface MixedResult {
   byKind: Record<string, number>;
   /** The first violations (at most KEEP_VIOLATIONS). */
   violations: Violation[];
+  /** Latency in ms of every command, by kind (commandKind). */
+  latencies: Map<string, number[]>;
+}
+
+/** A command's kind for the per-kind table: its name, with UID and the FETCH's shape where they matter. */
+export function commandKind(text: string): string {
+  const words = text.split(' ');
+  const name = words[0] === 'UID' ? `UID ${words[1]}` : words[0]!;
+  if (!name.endsWith('FETCH')) return name;
+  return `${name} ${/BODY(\.PEEK)?\[\]/.test(text) ? 'body' : text.includes('HEADER.FIELDS') ? 'headers' : 'flags'}`;
 }
 
 /** Creates the second mailbox of every account and fills INBOX with `messages` messages (one MULTIAPPEND). */
@@ -77,22 +92,27 @@ export async function prepareAccounts(port: number, users: readonly string[], pa
   );
 }
 
-/** Runs the workload against a prepared server; resolves when every client has stopped. */
+/**
+ * Runs the workload against a prepared server; resolves when every client has stopped. The clock starts
+ * once every client has logged in: logins have their own rows (login-rate.ts), and a worker's first login
+ * per account costs a full memory-hard hash, which would otherwise weigh on a short run.
+ */
 export async function runMixedWorkload(opts: MixedOptions): Promise<MixedResult> {
-  const result: MixedResult = { commands: 0, seconds: 0, no: 0, bad: 0, byKind: {}, violations: [] };
+  const result: MixedResult = { commands: 0, seconds: 0, no: 0, bad: 0, byKind: {}, violations: [], latencies: new Map() };
+  const sessions = await Promise.all(
+    Array.from({ length: opts.clients }, (_, i) => ImapClient.login(opts.port, opts.users[i % opts.users.length]!, opts.password)),
+  );
   const t0 = performance.now();
   const deadline = Date.now() + opts.seconds * 1000;
-  const clients = Array.from({ length: opts.clients }, (_, i) => runClient(i, opts, deadline, result));
-  await Promise.all(clients);
+  await Promise.all(sessions.map((c, i) => runClient(c, i, opts, deadline, result)));
   result.seconds = (performance.now() - t0) / 1000;
   return result;
 }
 
-async function runClient(i: number, opts: MixedOptions, deadline: number, result: MixedResult): Promise<void> {
+async function runClient(c: ImapClient, i: number, opts: MixedOptions, deadline: number, result: MixedResult): Promise<void> {
   const rand = rng(opts.seed * 1_000_003 + i);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const user = opts.users[i % opts.users.length]!;
-  const c = await ImapClient.login(opts.port, user, opts.password);
   c.headMax = HEAD_MAX;
   const checker = new ImapSessionChecker({ session: `c${i}(${user})`, sequential: false, literals: 'skipped' });
   let lines: string[] = [];
@@ -101,8 +121,14 @@ async function runClient(i: number, opts: MixedOptions, deadline: number, result
 
   const send = async (...parts: Array<string | Buffer>): Promise<void> => {
     lines = [];
+    const t0 = performance.now();
     const done = await c.send(...parts);
+    const ms = performance.now() - t0;
     const text = parts.map((p) => (typeof p === 'string' ? p : `<${p.length} bytes>`)).join('');
+    const kind = commandKind(text);
+    const samples = result.latencies.get(kind) ?? [];
+    samples.push(ms);
+    result.latencies.set(kind, samples);
     for (const v of checker.observe(text, lines, `x ${done.status} ${done.text}`).violations) {
       result.byKind[v.kind] = (result.byKind[v.kind] ?? 0) + 1;
       if (result.violations.length < KEEP_VIOLATIONS) result.violations.push(v);
@@ -161,10 +187,39 @@ type ServerName = (typeof SERVER_NAMES)[number];
 
 const log = (msg: string): void => void process.stderr.write(`[mixed ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
-async function start(name: ServerName, users: string[], maxConnections: number): Promise<BenchServer> {
+/** One server setting of the comparison: a server, and for mailkeep its worker count. */
+interface Contender {
+  name: ServerName;
+  workers: number;
+  label: string;
+}
+
+async function start(c: Contender, users: string[], maxConnections: number, cpuProfDir: string | null): Promise<BenchServer> {
   const common = { users, maxConnections, keep: false };
-  if (name === 'dovecot') return startDovecot(common);
-  return name === 'mailkeep' ? startMailkeep({ ...common, quiet: true }) : startMailkeepPg({ ...common, quiet: true });
+  if (c.name === 'dovecot') return startDovecot(common);
+  // Cluster workers inherit the primary's node flags: with --cpu-prof each process writes its own profile.
+  const opts = { ...common, quiet: true, workers: c.workers, cpuProfDir };
+  return c.name === 'mailkeep' ? startMailkeep(opts) : startMailkeepPg(opts);
+}
+
+const ms = (v: number): string => (Number.isNaN(v) ? '–' : v < 10 ? v.toFixed(2) : v.toFixed(1));
+
+/** What runs of one contender measured. */
+interface Runs {
+  version: string;
+  results: MixedResult[];
+}
+
+/** The per-kind table of one contender: median commands/s over the runs, p50/p99 over all its commands. */
+function kindTable(label: string, runs: Runs): string[] {
+  const kinds = new Set(runs.results.flatMap((r) => [...r.latencies.keys()]));
+  const rows = [`| ${label}: kind | commands/s | p50 ms | p99 ms |`, '| --- | ---: | ---: | ---: |'];
+  for (const kind of [...kinds].sort()) {
+    const rates = runs.results.map((r) => (r.latencies.get(kind)?.length ?? 0) / r.seconds);
+    const all = runs.results.flatMap((r) => r.latencies.get(kind) ?? []);
+    rows.push(`| ${kind} | ${median(rates).toFixed(0)} | ${ms(percentile(all, 50))} | ${ms(percentile(all, 99))} |`);
+  }
+  return rows;
 }
 
 async function main(): Promise<void> {
@@ -174,16 +229,24 @@ async function main(): Promise<void> {
       clients: { type: 'string', default: '30' },
       accounts: { type: 'string', default: '10' },
       servers: { type: 'string', default: 'mailkeep,dovecot' },
+      workers: { type: 'string', default: '1' },
+      runs: { type: 'string', default: '1' },
       seed: { type: 'string', default: '1' },
       messages: { type: 'string', default: '40' },
       'max-commands': { type: 'string', default: '100000' },
+      'cpu-prof': { type: 'string' },
     },
   });
   const servers = values.servers.split(',').map((s) => s.trim());
   for (const s of servers)
     if (!(SERVER_NAMES as readonly string[]).includes(s)) throw new Error(`--servers: unknown server ${s} (servers: ${SERVER_NAMES.join(', ')})`);
+  const workerCounts = values.workers.split(',').map((w) => intOption('workers', w.trim(), 1, 1024));
+  const contenders: Contender[] = (servers as ServerName[]).flatMap((name): Contender[] =>
+    name === 'dovecot' ? [{ name, workers: 1, label: name }] : workerCounts.map((workers) => ({ name, workers, label: `${name} ×${workers}` })),
+  );
   const clients = intOption('clients', values.clients, 1, 1000);
   const users = mixedUsers(intOption('accounts', values.accounts, 1, 1000));
+  const runCount = intOption('runs', values.runs, 1, 100);
   const opts = {
     seconds: intOption('seconds', values.seconds, 1, 3600),
     clients,
@@ -191,28 +254,47 @@ async function main(): Promise<void> {
     maxCommandsPerClient: intOption('max-commands', values['max-commands'], 1, 10_000_000),
   };
   const messages = intOption('messages', values.messages, 0, MAILBOX_CAP);
-  const rows: string[] = ['| server | commands | commands/s | NO | BAD | violations | by kind |', '| --- | ---: | ---: | ---: | ---: | ---: | --- |'];
+  const rows: string[] = [
+    '| server | run | commands | commands/s | NO | BAD | violations | by kind |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  ];
   const samples: string[] = [];
-  for (const name of servers as ServerName[]) {
-    log(`starting ${name}`);
-    const server = await start(name, users, clients + 20);
-    try {
-      await prepareAccounts(server.port, users, server.password, messages);
-      log(`${name}: ${clients} clients on ${users.length} accounts for ${opts.seconds} s (seed ${opts.seed})`);
-      const r = await runMixedWorkload({ ...opts, port: server.port, users, password: server.password });
-      const total = Object.values(r.byKind).reduce((a, b) => a + b, 0);
-      const kinds =
-        Object.entries(r.byKind)
-          .map(([k, n]) => `${k} ${n}`)
-          .join(', ') || '–';
-      rows.push(`| ${server.version} | ${r.commands} | ${(r.commands / r.seconds).toFixed(0)} | ${r.no} | ${r.bad} | ${total} | ${kinds} |`);
-      for (const v of r.violations.slice(0, 5)) samples.push(`- ${name}: ${formatViolation(v)}`);
-      log(`${name}: ${r.commands} commands in ${r.seconds.toFixed(1)} s, ${total} violations`);
-    } finally {
-      await server.stop();
+  const measured = new Map<string, Runs>();
+  for (let run = 1; run <= runCount; run++) {
+    // Alternate the order, so neither side always runs on a machine warmed (or tired) by the other.
+    const order = run % 2 === 1 ? contenders : [...contenders].reverse();
+    for (const contender of order) {
+      log(`run ${run}: starting ${contender.label}`);
+      const server = await start(contender, users, clients + 20, values['cpu-prof'] ?? null);
+      try {
+        await prepareAccounts(server.port, users, server.password, messages);
+        log(`${contender.label}: ${clients} clients on ${users.length} accounts for ${opts.seconds} s (seed ${opts.seed})`);
+        const r = await runMixedWorkload({ ...opts, port: server.port, users, password: server.password });
+        const total = Object.values(r.byKind).reduce((a, b) => a + b, 0);
+        const kinds =
+          Object.entries(r.byKind)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(', ') || '–';
+        rows.push(`| ${server.version} | ${run} | ${r.commands} | ${(r.commands / r.seconds).toFixed(0)} | ${r.no} | ${r.bad} | ${total} | ${kinds} |`);
+        for (const v of r.violations.slice(0, 5)) samples.push(`- ${contender.label}: ${formatViolation(v)}`);
+        log(`${contender.label}: ${r.commands} commands in ${r.seconds.toFixed(1)} s, ${total} violations`);
+        const entry = measured.get(contender.label) ?? { version: server.version, results: [] };
+        entry.results.push(r);
+        measured.set(contender.label, entry);
+      } finally {
+        await server.stop();
+      }
     }
   }
-  process.stdout.write(`\n${rows.join('\n')}\n${samples.length > 0 ? `\nFirst violations:\n${samples.join('\n')}\n` : ''}`);
+  const rate = (label: string): number => median((measured.get(label)?.results ?? []).map((r) => r.commands / r.seconds));
+  const dovecot = measured.has('dovecot') ? rate('dovecot') : NaN;
+  const summary = [`| server | median commands/s (${runCount} runs) | ÷ Dovecot |`, '| --- | ---: | ---: |'];
+  for (const c of contenders)
+    summary.push(`| ${c.label} | ${rate(c.label).toFixed(0)} | ${Number.isNaN(dovecot) ? '–' : (rate(c.label) / dovecot).toFixed(2)} |`);
+  const perKind = contenders.flatMap((c) => ['', ...kindTable(c.label, measured.get(c.label)!)]);
+  process.stdout.write(
+    `\n${rows.join('\n')}\n\n${summary.join('\n')}\n${perKind.join('\n')}\n${samples.length > 0 ? `\nFirst violations:\n${samples.join('\n')}\n` : ''}`,
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -53,7 +53,7 @@ describe('mailkeep serve', () => {
     held.server.close();
     await once(held.server, 'close');
     const dataDir = mkdtempSync(path.join(tmpdir(), 'mailkeep-cli-serve-'));
-    const child = startMailkeep(['serve', '--host', '127.0.0.1', '--imap-port', String(port), ...ALL_OFF, '--data-dir', dataDir]);
+    const child = startMailkeep(['serve', '--workers', '1', '--host', '127.0.0.1', '--imap-port', String(port), ...ALL_OFF, '--data-dir', dataDir]);
     let stdout = '';
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -85,7 +85,20 @@ describe('mailkeep serve', () => {
     const held = await holdPort();
     try {
       const dataDir = mkdtempSync(path.join(tmpdir(), 'mailkeep-cli-serve-'));
-      const r = mailkeep(['serve', '--host', '127.0.0.1', '--imap-port', String(held.port), ...ALL_OFF, '--data-dir', dataDir, '--log-level', 'silent']);
+      const r = mailkeep([
+        'serve',
+        '--workers',
+        '1',
+        '--host',
+        '127.0.0.1',
+        '--imap-port',
+        String(held.port),
+        ...ALL_OFF,
+        '--data-dir',
+        dataDir,
+        '--log-level',
+        'silent',
+      ]);
       assert.deepEqual(
         { status: r.status, stderr: r.stderr },
         {

@@ -90,6 +90,8 @@ describe('mailkeep doctor: failures built in a network namespace', { skip: unava
       [
         BIN,
         'serve',
+        '--workers',
+        '1',
         '--data-dir',
         dataDir,
         '--host',

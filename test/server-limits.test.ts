@@ -87,6 +87,8 @@ test('a port in use gives one clear line and exit status 1', async () => {
       [
         join(process.cwd(), 'bin', 'mailkeep.js'),
         'serve',
+        '--workers',
+        '1',
         '--data-dir',
         mkdtempSync(join(tmpdir(), 'mailkeep-port-')),
         '--host',

@@ -12,7 +12,9 @@
  * account's: a `mailkeep user passwd` (new salt, new string) or `user del` in
  * any process or node makes it unreachable at once. The caller reads the
  * account from the store on every login (one indexed read) and asks with
- * what it read, so no invalidation channel is needed.
+ * what it read, so a change is never missed; the control channel's
+ * `credentials-changed` (server/control-handlers.ts) also drops the account's
+ * entries in every worker and node at once (forget()).
  *
  * Entries expire `ttlMs` after the verification (not refreshed by hits, as in
  * Dovecot); at most `maxEntries` are kept, the least recently used going
@@ -44,8 +46,8 @@ export interface CredentialCacheStats {
 /** In-memory, per-process record of recently verified credentials. */
 export class CredentialCache {
   private readonly key = randomBytes(32);
-  /** MAC → expiry time; a Map iterates in insertion order, so re-inserting on a hit makes its first key the least recently used. */
-  private readonly entries = new Map<string, number>();
+  /** MAC → expiry time and account; a Map iterates in insertion order, so re-inserting on a hit makes its first key the least recently used. */
+  private readonly entries = new Map<string, { expires: number; accountId: AccountId }>();
   readonly stats: CredentialCacheStats = { hits: 0, misses: 0 };
 
   /** `now` is injectable for tests. */
@@ -63,13 +65,13 @@ export class CredentialCache {
   holds(accountId: AccountId, password: string, storedHash: string): boolean {
     if (!this.enabled) return false;
     const mac = this.mac(accountId, password, storedHash);
-    const expires = this.entries.get(mac);
-    if (expires !== undefined) this.entries.delete(mac);
-    if (expires === undefined || expires <= this.now()) {
+    const entry = this.entries.get(mac);
+    if (entry !== undefined) this.entries.delete(mac);
+    if (entry === undefined || entry.expires <= this.now()) {
       this.stats.misses++;
       return false;
     }
-    this.entries.set(mac, expires);
+    this.entries.set(mac, entry);
     this.stats.hits++;
     return true;
   }
@@ -79,11 +81,20 @@ export class CredentialCache {
     if (!this.enabled) return;
     const mac = this.mac(accountId, password, storedHash);
     this.entries.delete(mac);
-    this.entries.set(mac, this.now() + this.settings.ttlMs);
+    this.entries.set(mac, { expires: this.now() + this.settings.ttlMs, accountId });
     for (const oldest of this.entries.keys()) {
       if (this.entries.size <= this.settings.maxEntries) break;
       this.entries.delete(oldest);
     }
+  }
+
+  /**
+   * Drops every verification of the account (the control channel's `credentials-changed`, sent on a
+   * password change, deletion or disable): explicit, beside the stored-hash match that already guards
+   * each lookup. A walk of at most maxEntries, on a rare event.
+   */
+  forget(accountId: AccountId): void {
+    for (const [mac, entry] of this.entries) if (entry.accountId === accountId) this.entries.delete(mac);
   }
 
   /** Entries held, expired ones included until they are evicted or looked up. */

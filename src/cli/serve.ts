@@ -1,12 +1,16 @@
 /**
  * `mailkeep serve`: runs the server until SIGINT or SIGTERM, then shuts it
  * down gracefully (listeners close, sessions get BYE, the store closes);
- * SIGHUP reloads the TLS certificates.
+ * SIGHUP reloads the TLS certificates. With `--workers N` (N > 1) this
+ * process is the cluster's primary and the server runs in N workers
+ * (server/cluster-primary.ts); each worker runs this command again and takes
+ * the worker path.
  */
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import { describeSetting } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
 
@@ -41,17 +45,35 @@ async function serve(opts: Record<string, unknown>): Promise<void> {
     throw new CliError('every listener is disabled (all ports are 0); enable at least one port', EXIT_USAGE);
   }
   const log = createLogger(config);
-  const { startServer } = await import('../server/server.js');
-  let server;
-  try {
-    server = await startServer(config, log);
-  } catch (err) {
-    if (isListenError(err)) throw new CliError(listenErrorMessage(err, config));
-    log.fatal({ err }, 'startup failed');
-    throw new CliError(`cannot start: ${(err as Error).message}`);
+  const describeError = (err: unknown): string => (isListenError(err) ? listenErrorMessage(err, config) : `cannot start: ${(err as Error).message}`);
+  if (cluster.isWorker) {
+    const { runWorker } = await import('../server/cluster-worker.js');
+    return runWorker(config, log, describeError);
   }
-  const running = server;
-  await new Promise<never>(() => {
+  let running: { stop(): Promise<void>; reload(): void };
+  try {
+    if (config.server.workers > 1) {
+      const { startCluster } = await import('../server/cluster-primary.js');
+      running = await startCluster(config, log.child({ worker: 0 }));
+    } else {
+      const { startServer } = await import('../server/server.js');
+      const server = await startServer(config, log);
+      // SIGHUP: read the certificate files again (certbot's deploy hook); sessions stay connected.
+      running = { stop: () => server.stop('shutting down'), reload: () => void server.certificates.reload('SIGHUP') };
+    }
+  } catch (err) {
+    if (isListenError(err)) throw new CliError(describeError(err));
+    // The line a cluster worker reported for its own start-up failure (already logged there).
+    if ((err as Error).name === 'WorkerStartError') throw new CliError((err as Error).message);
+    log.fatal({ err }, 'startup failed');
+    throw new CliError(describeError(err));
+  }
+  await untilSignal(log, running);
+}
+
+/** Serves until SIGINT or SIGTERM (graceful stop; a second one exits at once); SIGHUP reloads. */
+function untilSignal(log: Logger, running: { stop(): Promise<void>; reload(): void }): Promise<never> {
+  return new Promise<never>(() => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) {
@@ -61,7 +83,7 @@ async function serve(opts: Record<string, unknown>): Promise<void> {
       }
       stopping = true;
       log.info({ signal }, 'shutting down');
-      running.stop('shutting down').then(
+      running.stop().then(
         () => process.exit(0),
         (err: unknown) => {
           log.error({ err }, 'shutdown failed');
@@ -71,8 +93,7 @@ async function serve(opts: Record<string, unknown>): Promise<void> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    // SIGHUP: read the certificate files again (certbot's deploy hook); sessions stay connected.
-    process.on('SIGHUP', () => void running.certificates.reload('SIGHUP'));
+    process.on('SIGHUP', () => running.reload());
   });
 }
 

@@ -63,6 +63,12 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: 'submission-host', arg: '<name>', setting: 'submission.host', description: "your MTA's submission host for client set-up, e.g. smtp.example.org" },
   { flag: 'log-level', arg: '<level>', setting: 'log.level', description: 'fatal, error, warn, info, debug, trace or silent' },
   { flag: 'trace', setting: 'log.trace', description: 'log protocol traces (passwords and literals redacted)' },
+  {
+    flag: 'workers',
+    arg: '<n>',
+    setting: 'server.workers',
+    description: 'worker processes of serve, each on every listener (default: number of cores; 1: no cluster)',
+  },
   { flag: 'store', arg: '<url>', setting: 'store.url', description: 'PostgreSQL store URL (postgres://user@host/db); default: SQLite in the data directory' },
 ];
 
@@ -73,6 +79,14 @@ const ENV_PREFIX = 'MAILKEEP_';
 const TEST_ENV_PREFIX = 'MAILKEEP_TEST_';
 /** Debug switches read where they act (imap/session/view-check.ts), not settings: never warned about. */
 export const CHECK_VIEWS_ENV = 'MAILKEEP_CHECK_VIEWS';
+/** Set by the cluster primary in each worker's environment: the worker's slot, 1..workers (server/cluster-primary.ts). Not a setting. */
+export const WORKER_SLOT_ENV = 'MAILKEEP_WORKER_SLOT';
+
+/** This process's worker slot under `serve --workers N` (N > 1); null in a single-process server or any other command. */
+export function workerSlot(): number | null {
+  const slot = Number(process.env[WORKER_SLOT_ENV]);
+  return Number.isSafeInteger(slot) && slot > 0 ? slot : null;
+}
 const MAX_CONFIG_FILE_BYTES = 1 << 20;
 /** Settings holding file system paths, resolved relative to their source (and tls.certificates' pairs). */
 const PATH_SETTINGS = ['dataDir', 'tlsCert', 'tlsKey'] as const;
@@ -235,7 +249,7 @@ function mergeEnv(raw: RawConfig, env: Record<string, string | undefined>, warn:
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || name === CONFIG_PATH_ENV) continue;
     // The test suite's own switches (MAILKEEP_TEST_STORE, MAILKEEP_TEST_PG, …) reach servers it spawns.
-    if (name.startsWith(TEST_ENV_PREFIX) || name === CHECK_VIEWS_ENV) continue;
+    if (name.startsWith(TEST_ENV_PREFIX) || name === CHECK_VIEWS_ENV || name === WORKER_SLOT_ENV) continue;
     // Empty means unset, as container tooling often passes every variable through.
     if (value === undefined || value === '') continue;
     const segments = name

@@ -9,7 +9,7 @@
  * that to recognise unknown keys). Messages say what was expected; the loader
  * adds the setting's name, its source and the value it got.
  */
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 import { parseCidr } from './cidr.js';
 
@@ -442,6 +442,15 @@ export const configSchema = z
         challenge: z.enum(ACME_CHALLENGES, { error: `expected one of ${ACME_CHALLENGES.join(', ')}` }).default('http-01'),
         /** PEM file of an extra CA trusted for the directory's HTTPS (private or test CAs). */
         caFile: text('a file path').nullable().default(null),
+      })
+      .prefault({}),
+    server: z
+      .object({
+        /**
+         * Worker processes of `mailkeep serve` (node:cluster), each accepting on every listener, all on one store
+         * (server/cluster-primary.ts); default: the number of cores. 1: one process, no cluster.
+         */
+        workers: int(1, 1024, 'a number of worker processes 1-1024').default(() => availableParallelism()),
       })
       .prefault({}),
     store: z

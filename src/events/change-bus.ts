@@ -14,6 +14,13 @@ import type { AccountId, MailboxId, ModSeq } from '../ids.js';
  */
 export const ACCOUNT_CHANNEL = 0 as MailboxId;
 
+/** One committed change: (account, mailbox, modseq). */
+export interface ChangeNote {
+  accountId: AccountId;
+  mailboxId: MailboxId;
+  modseq: number;
+}
+
 /** Wake-ups between sessions, processes and nodes: (account, mailbox, modseq), never data. */
 export interface ChangeBus {
   publish(accountId: AccountId, mailboxId: MailboxId, modseq: ModSeq): void;

@@ -28,7 +28,7 @@
 import type pg from 'pg';
 import type { AccountId, MailboxId, ModSeq } from '../ids.js';
 import { modseq as toModSeq } from '../ids.js';
-import type { ChangeBus } from './change-bus.js';
+import type { ChangeBus, ChangeNote } from './change-bus.js';
 import { ACCOUNT_CHANNEL } from './change-bus.js';
 import type { WatchedMailbox } from './local-bus.js';
 import { LocalChangeBus, mailboxKey } from './local-bus.js';
@@ -44,12 +44,7 @@ const REMEMBERED = 10_000;
 /** A notification payload: `<account>:<mailbox>:<modseq>`. */
 const PAYLOAD = /^(\d{1,15}):(\d{1,15}):(\d{1,15})$/;
 
-/** One committed change: (account, mailbox, modseq). */
-export interface ChangeNote {
-  accountId: AccountId;
-  mailboxId: MailboxId;
-  modseq: number;
-}
+export type { ChangeNote } from './change-bus.js';
 
 /** The NOTIFY statement announcing a committed change; built from integers only, so safe to inline. */
 export function notifyStatement(change: ChangeNote): string {

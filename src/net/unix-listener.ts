@@ -28,7 +28,7 @@ function answers(path: string): Promise<boolean> {
 }
 
 /** Removes a stale socket file; refuses a live socket or a file that is not a socket. */
-async function clearStale(path: string): Promise<void> {
+export async function clearStale(path: string): Promise<void> {
   const info = await lstat(path).catch(() => null);
   if (info === null) return;
   if (!info.isSocket()) throw new Error(`cannot listen on ${path}: it exists and is not a socket`);
@@ -40,6 +40,8 @@ async function clearStale(path: string): Promise<void> {
 export interface UnixListenSpec {
   name: string;
   path: string;
+  /** One worker of a cluster: the socket is shared, so the primary clears a stale file and removes it at the end. */
+  shared?: boolean;
   limiter: ConnectionLimiter;
   log: Logger;
   /** Line sent before closing a connection over the limits, e.g. "421 4.7.0". */
@@ -49,7 +51,7 @@ export interface UnixListenSpec {
 
 /** Binds a unix-socket listener; its close() stops accepting and removes the socket file. */
 export async function listenUnix(spec: UnixListenSpec): Promise<Listener> {
-  await clearStale(spec.path);
+  if (!spec.shared) await clearStale(spec.path);
   const server = createServer((socket) => {
     const refusal = spec.limiter.acquire(LOCAL);
     if (refusal) {
@@ -65,13 +67,13 @@ export async function listenUnix(spec: UnixListenSpec): Promise<Listener> {
     server.listen(spec.path, () => resolve());
   });
   server.on('error', (err) => spec.log.error({ err, listener: spec.name }, 'listener error'));
-  await chmod(spec.path, SOCKET_MODE);
+  if (!spec.shared) await chmod(spec.path, SOCKET_MODE);
   return {
     name: spec.name,
     port: 0,
     close: async () => {
       server.close();
-      await unlink(spec.path).catch(() => undefined);
+      if (!spec.shared) await unlink(spec.path).catch(() => undefined);
     },
   };
 }

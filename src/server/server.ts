@@ -33,6 +33,8 @@ import { openStore } from '../store/open.js';
 import { AcmeChallenges } from '../acme/challenges.js';
 import type { AcmeManager } from '../acme/manager.js';
 import { startWeb, type Web } from '../web/web.js';
+import type { PeerLink } from '../events/peer-link.js';
+import { startServerControl, type ServerControl } from './server-control.js';
 import { registerAutoconfigRoutes } from '../autoconfig/routes.js';
 import { type AdminListener, startAdminListener } from '../web/admin/admin-listener.js';
 import { registerAdminApi } from '../web/admin/api.js';
@@ -60,6 +62,8 @@ export interface RunningServer {
   credentials: CredentialCache;
   /** The live sessions of every protocol (list, kick). */
   sessions: LiveSessions;
+  /** The control channel: credential-cache invalidation, kicks and session listing across workers and nodes. */
+  control: ServerControl;
   /** The HTTP and HTTPS apps (routes are added there). */
   web: Web;
   /** ACME, when enabled and this process holds the data dir's ACME lock. */
@@ -73,8 +77,14 @@ export interface RunningServer {
 /** How long shutdown waits for sessions to finish their current command. */
 const SHUTDOWN_GRACE_MS = 5000;
 
+/** How a server process is placed: alone (the default) or as one worker of `serve --workers N`. */
+export interface ServerPlacement {
+  /** The sibling workers (server/cluster-worker.ts); null or absent in a single process. */
+  peers?: PeerLink | null;
+}
+
 /** Starts every configured listener on one store. */
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+export async function startServer(config: Config, log: Logger, placement: ServerPlacement = {}): Promise<RunningServer> {
   const startedAt = Date.now();
   const store = await openStore({
     dataDir: config.dataDir,
@@ -99,6 +109,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // The connection and IDLE gauges read the registry when scraped.
   const unwatchSessions = watchSessions(() => sessions.list());
   const readiness = new ReadinessState(store);
+  const challenges = new AcmeChallenges();
+  const control = await startServerControl({ store, credentials, sessions, log, peers: placement.peers ?? null, challenges });
   // Revoked app passwords, disabled accounts …: their live sessions end, whichever process made the change.
   const revocation = new CredentialRevocation(store, sessions, log);
   const ended = (conn: LiveSession): void => {
@@ -150,7 +162,6 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   };
 
   const listeners: Listener[] = [];
-  const challenges = new AcmeChallenges();
   let web: Web | undefined;
   let admin: AdminListener | null = null;
   let acme: AcmeManager | null = null;
@@ -204,7 +215,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       );
     }
     if (config.lmtp.socket !== null) {
-      listeners.push(await listenUnix({ name: 'lmtp-socket', path: config.lmtp.socket, limiter, log, refusePrefix: lmtpRefuse, onSocket: lmtpSocket }));
+      // A cluster's primary clears a stale socket file and removes it at the end; its workers share the one socket.
+      const shared = placement.peers != null;
+      listeners.push(await listenUnix({ name: 'lmtp-socket', path: config.lmtp.socket, shared, limiter, log, refusePrefix: lmtpRefuse, onSocket: lmtpSocket }));
     }
     // The web side after the mail ports: a web port that cannot be bound is logged and skipped (web/web.ts).
     // Client set-up answers on both sides; profiles are signed with the pair served for the hostname at that moment.
@@ -248,6 +261,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     await admin?.close();
     unwatchSessions();
     certificates.close();
+    await control.close();
     await store.close();
     throw e;
   }
@@ -265,6 +279,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     certificates,
     credentials,
     sessions,
+    control,
     web: web as Web,
     acme,
     admin,
@@ -279,6 +294,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         const deadline = Date.now() + SHUTDOWN_GRACE_MS;
         while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         unwatchSessions();
+        await control.close();
         await store.close();
         eventLoop.stop();
         log.info('mailkeep stopped');

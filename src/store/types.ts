@@ -13,7 +13,8 @@
  *   on its ChangeBus: a wake-up, never the data.
  */
 import type { Readable } from 'node:stream';
-import type { ChangeBus } from '../events/change-bus.js';
+import type { ChangeBus, ChangeNote } from '../events/change-bus.js';
+import type { NodeChannel } from '../events/control-channel.js';
 import type { AccountId, MailboxId, ModSeq, Uid } from '../ids.js';
 import type { MessageAnalysis } from '../mime/types.js';
 import type { AdminStore } from './admin-types.js';
@@ -316,6 +317,13 @@ export interface Alias {
 export interface StoreLifecycle {
   readonly blobs: BlobStore;
   readonly bus: ChangeBus;
+  /**
+   * Relays the bus between sibling processes (events/bus-relay.ts): `outbound` receives each change this
+   * process commits, once committed; the returned function announces a sibling's commit to local listeners.
+   */
+  relayCommits?(outbound: (change: ChangeNote) => void): (change: ChangeNote) => void;
+  /** The control channel between nodes sharing this store (PostgreSQL NOTIFY); absent when the store has none (SQLite). */
+  nodeChannel?(onError: (err: unknown) => void): NodeChannel;
   close(): Promise<void>;
   /** One cheap query for readiness checks: the schema version the database has and the one this build migrates to; rejects when unreachable or closed. */
   schemaVersion(): Promise<{ current: number; expected: number }>;

@@ -100,20 +100,34 @@ function running(server: RunningServer, config: Config, dataDir: string, db: { d
   };
 }
 
+/** The child's output kept, the latest part (its log lines). */
+const MAX_OUTPUT = 4 << 20;
+
 /** A mailkeep child process (`node bin/mailkeep.js serve ...`). */
 export interface ChildServer {
   child: ChildProcess;
+  /** Everything it wrote to stdout and stderr so far (JSON log lines). */
+  output(): string;
   imapPort: number;
   imapsPort: number;
   /** Resolves when the process has exited. */
   exited: Promise<number | null>;
 }
 
-/** Spawns `mailkeep serve` on a data dir and waits until it listens; `env`: the child's environment (default: ours). */
-export async function spawnServer(dataDir: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<ChildServer> {
+/**
+ * Spawns `mailkeep serve` on a data dir (one process unless `extraArgs` sets `--workers`) and waits until
+ * its output shows `ready` (the cluster's primary logs "mailkeep cluster started"); `env`: the child's
+ * environment (default: ours).
+ */
+export async function spawnServer(
+  dataDir: string,
+  extraArgs: string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+  ready = 'mailkeep started',
+): Promise<ChildServer> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await spawnOnce(dataDir, extraArgs, env);
+      return await spawnOnce(dataDir, extraArgs, env, ready);
     } catch (err) {
       // See startTestServer: a free port can be taken before the child binds it.
       if (!/address already in use/.test((err as Error).message) || attempt >= 5) throw err;
@@ -121,7 +135,7 @@ export async function spawnServer(dataDir: string, extraArgs: string[] = [], env
   }
 }
 
-async function spawnOnce(dataDir: string, extraArgs: string[], env: NodeJS.ProcessEnv): Promise<ChildServer> {
+async function spawnOnce(dataDir: string, extraArgs: string[], env: NodeJS.ProcessEnv, ready: string): Promise<ChildServer> {
   const imapPort = await freePort();
   const imapsPort = await freePort();
   const bin = join(process.cwd(), 'bin', 'mailkeep.js');
@@ -150,6 +164,9 @@ async function spawnOnce(dataDir: string, extraArgs: string[], env: NodeJS.Proce
       '0',
       '--admin-port',
       '0',
+      // Tests stay light by default: one process, no cluster (a later --workers in extraArgs wins).
+      '--workers',
+      '1',
       ...extraArgs,
     ],
     {
@@ -161,13 +178,13 @@ async function spawnOnce(dataDir: string, extraArgs: string[], env: NodeJS.Proce
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const onData = (d: Buffer): void => {
-      output += d.toString();
-      if (output.includes('mailkeep started')) resolve();
+      output = (output + d.toString()).slice(-MAX_OUTPUT);
+      if (output.includes(ready)) resolve();
     };
     child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-MAX_OUTPUT)));
     void exited.then((code) => reject(new Error(`mailkeep exited with ${code}: ${output}`)));
-    setTimeout(() => reject(new Error(`mailkeep did not start: ${output}`)), 15000).unref();
+    setTimeout(() => reject(new Error(`mailkeep did not start: ${output}`)), 30000).unref();
   });
-  return { child, imapPort, imapsPort, exited };
+  return { child, imapPort, imapsPort, exited, output: () => output };
 }

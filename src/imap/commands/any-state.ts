@@ -5,6 +5,7 @@
 import { encodeList, encodeNString, encodeString } from '../../syntax/imap-string.js';
 import { ParseError } from '../wire/reader.js';
 import { command } from './spec.js';
+import { workerSlot } from '../../config/load.js';
 
 const ANY = ['not-authenticated', 'authenticated', 'selected'] as const;
 /** What ENABLE may turn on: only extensions implemented end to end. */
@@ -95,7 +96,10 @@ export const id = command({
   },
   async run(inv, fields) {
     if (fields) inv.session.log.info({ client: fields }, 'client id');
-    const ours = ['name', 'mailkeep', 'version', VERSION, 'vendor', 'mailkeep'].map((s) => encodeString(s));
+    // RFC 2971 §3.3 allows further fields: under `serve --workers N` the worker that serves this connection (diagnostics, tests).
+    const slot = workerSlot();
+    const ourFields = ['name', 'mailkeep', 'version', VERSION, 'vendor', 'mailkeep', ...(slot === null ? [] : ['x-worker', String(slot)])];
+    const ours = ourFields.map((s) => encodeString(s));
     inv.session.untagged(Buffer.concat([Buffer.from('ID '), encodeList(ours)]));
   },
 });

@@ -54,6 +54,7 @@ export function withAccounts<B extends PgBase>(Base: B) {
 
     async setPasswordHash(id: AccountId, passwordHash: string): Promise<void> {
       await this.updateAccount('password_hash = $1', [passwordHash], id);
+      await this.announceCredentialsChanged(id);
     }
 
     async setDisabled(id: AccountId, disabled: boolean): Promise<void> {
@@ -63,6 +64,7 @@ export function withAccounts<B extends PgBase>(Base: B) {
         // On the account's channel, so servers end the sessions of a disabled account (server/credential-revocation.ts).
         return [undefined, [await bumpNamespace(c, id)]];
       });
+      await this.announceCredentialsChanged(id);
     }
 
     async recordLogin(id: AccountId, login: LastLogin): Promise<void> {
@@ -88,6 +90,7 @@ export function withAccounts<B extends PgBase>(Base: B) {
         await refs.apply(c);
         return [undefined, []];
       });
+      await this.announceCredentialsChanged(id);
       await this.background.run(() => this.collectGarbage());
     }
 

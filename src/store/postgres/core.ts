@@ -33,7 +33,9 @@
  * the bytes in ../blobs/pg-blob-store.ts.
  */
 import pg from 'pg';
-import { modseq as toModSeq } from '../../ids.js';
+import { modseq as toModSeq, type AccountId } from '../../ids.js';
+import { nodePayload, type NodeChannel } from '../../events/control-channel.js';
+import { CONTROL_CHANNEL, PgControlChannel } from '../../events/pg-control.js';
 import { notifyStatement, PgChangeBus, readModSeqs, type ChangeNote } from '../../events/pg-bus.js';
 import { PgBlobStore, STAGE_GRACE_SECONDS } from '../blobs/pg-blob-store.js';
 import { AnalysisCache } from '../analysis-cache.js';
@@ -91,11 +93,13 @@ export class PgCore {
   /** Background GC and release runs that close() waits for. */
   protected readonly background: BackgroundJobs;
   private closing: Promise<void> | null = null;
+  /** Sibling workers' relay (relayCommits); null in a single process. */
+  private relayOut: ((change: ChangeNote) => void) | null = null;
 
   /** Wraps a pool on a migrated database; use openPgStore(). */
   constructor(
     protected readonly pool: pg.Pool,
-    settings: PgConnectionSettings,
+    private readonly settings: PgConnectionSettings,
     opts: Omit<PgStoreOptions, 'url'> = {},
   ) {
     this.defaults = opts.defaultMailboxes ?? DEFAULT_MAILBOXES;
@@ -206,8 +210,29 @@ export class PgCore {
       wakes = changes;
       return { result: value, beforeCommit: changes.map(notifyStatement) };
     }).finally(() => timeCommit('postgres', started));
-    for (const w of wakes) this.bus.publish(w.accountId, w.mailboxId, toModSeq(w.modseq));
+    for (const w of wakes) {
+      this.bus.publish(w.accountId, w.mailboxId, toModSeq(w.modseq));
+      this.relayOut?.(w);
+    }
     return result;
+  }
+
+  /**
+   * Tells every node that an account's credentials changed (control channel `credentials-changed`), once the
+   * change is committed: their credential caches drop the account at once, whichever process made the change.
+   */
+  protected async announceCredentialsChanged(accountId: AccountId): Promise<void> {
+    await this.pool.query('SELECT pg_notify($1, $2)', [CONTROL_CHANNEL, nodePayload({ type: 'credentials-changed', accountId })]);
+  }
+
+  nodeChannel(onError: (err: unknown) => void): NodeChannel {
+    return new PgControlChannel(() => new pg.Client(this.settings.config), this.pool, onError);
+  }
+
+  relayCommits(outbound: (change: ChangeNote) => void): (change: ChangeNote) => void {
+    this.relayOut = outbound;
+    // The bus delivers each (mailbox, modseq) once, whether the relay or the NOTIFY brings it first.
+    return ({ accountId, mailboxId, modseq }) => this.bus.publish(accountId, mailboxId, toModSeq(modseq));
   }
 
   /** Rows for new messages (append, replace, import), validated and encoded before any lock is taken. */

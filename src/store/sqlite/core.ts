@@ -30,6 +30,7 @@ import { modseq as toModSeq, uid as toUid, type AccountId, type MailboxId } from
 import type { MessageAnalysis } from '../../mime/types.js';
 import { LocalChangeBus, mailboxKey, type WatchedMailbox } from '../../events/local-bus.js';
 import { ModSeqPoller } from '../../events/modseq-poller.js';
+import type { ChangeNote } from '../../events/change-bus.js';
 import { type FsBlobStore, STALE_TEMP_MS } from '../blobs/fs-blob-store.js';
 import { StoreError, UNLIMITED, type NewMessage, type StagedBlob, type StoreLimits } from '../types.js';
 import { ACCOUNT_CHANNEL } from '../../events/change-bus.js';
@@ -102,6 +103,8 @@ export class SqliteCore {
   protected readonly write: WriteTx;
   protected readonly read: ReadTx;
   private readonly poller: ModSeqPoller;
+  /** Sibling workers' relay (relayCommits); null in a single process. */
+  private relayOut: ((change: ChangeNote) => void) | null = null;
   protected readonly defaults: readonly DefaultMailbox[];
   protected readonly limits: StoreLimits;
   private readonly onError: (err: unknown) => void;
@@ -405,11 +408,21 @@ export class SqliteCore {
     return out;
   }
 
-  /** Announces committed changes locally (other processes see them through their pollers). */
+  /** Announces committed changes locally and to sibling workers (other processes see them through their pollers). */
   protected publish(accountId: AccountId, wakes: readonly Wake[]): void {
     for (const [mailboxId, value] of wakes) {
       this.poller.note(accountId, mailboxId, value);
       this.bus.publish(accountId, mailboxId, toModSeq(value));
+      this.relayOut?.({ accountId, mailboxId, modseq: value });
     }
+  }
+
+  relayCommits(outbound: (change: ChangeNote) => void): (change: ChangeNote) => void {
+    this.relayOut = outbound;
+    // The poller's baseline rises too, so the same commit is not announced again when data_version moves.
+    return ({ accountId, mailboxId, modseq }) => {
+      this.poller.note(accountId, mailboxId, modseq);
+      this.bus.publish(accountId, mailboxId, toModSeq(modseq));
+    };
   }
 }

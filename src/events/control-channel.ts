@@ -1,0 +1,216 @@
+/**
+ * The control channel: the change bus's sibling for what is not a mailbox
+ * change (issue 21). Typed messages travel between the worker processes of
+ * one server (cluster IPC through the primary, peer-link.ts) and between
+ * nodes on one PostgreSQL database (NOTIFY on its own channel, pg-control.ts).
+ *
+ * Delivery guarantees (docs/design-notes.md "Control channel"):
+ * - broadcast: at most once per process, in order per sender on each path;
+ *   the sender's own process handles its message synchronously, before
+ *   broadcast() returns. A process that is down or restarting (or a node whose
+ *   LISTEN connection is reconnecting) misses what was sent meanwhile, so a
+ *   message may only ever make state safer when it arrives, never be the only
+ *   guard: the credential cache still checks the stored hash on every login.
+ * - A message arriving by two paths (IPC and NOTIFY) is handled once: every
+ *   message carries a random id, remembered for the last SEEN_IDS messages.
+ * - request: asks the sibling workers of this node (not other nodes) and
+ *   gathers the replies that arrive before the timeout.
+ *
+ * Invariants: incoming messages are parsed against the schema (a NOTIFY may
+ * come from anyone with database access) and bounded in size; a throwing
+ * handler never stops the others.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { PeerLink } from './peer-link.js';
+
+/** Longest reason text a kick carries (it becomes a BYE line). */
+const MAX_REASON = 200;
+/** Message ids remembered to drop the second copy of a message. */
+const SEEN_IDS = 4096;
+/** Sessions in one reply at most. */
+const MAX_SESSIONS_PER_REPLY = 100_000;
+
+const accountId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/** Every message the channel carries. */
+const messageSchema = z.discriminatedUnion('type', [
+  /** A password, app password or the account's state changed, or it was deleted: drop cached verifications. */
+  z.object({ type: z.literal('credentials-changed'), accountId }),
+  /** End the sessions of an account (optionally only those logged in with one credential kind or id). */
+  z.object({ type: z.literal('kick'), accountId, credential: z.string().max(200).optional(), reason: z.string().max(MAX_REASON) }),
+  /** An ACME challenge added (or removed: null) by the worker running ACME: every sibling must answer the CA. */
+  z.object({
+    type: z.literal('acme-challenge'),
+    change: z.discriminatedUnion('challenge', [
+      z.object({ challenge: z.literal('http-01'), token: z.string().max(1024), keyAuthorization: z.string().max(1024).nullable() }),
+      z.object({
+        challenge: z.literal('tls-alpn-01'),
+        name: z.string().max(1024),
+        pems: z.object({ key: z.string().max(16384), cert: z.string().max(16384) }).nullable(),
+      }),
+    ]),
+  }),
+  /** Asks the sibling workers for their live sessions. */
+  z.object({ type: z.literal('sessions-request'), requestId: z.string().max(64) }),
+  /** One worker's live sessions, in answer to a request. */
+  z.object({
+    type: z.literal('sessions-reply'),
+    requestId: z.string().max(64),
+    sessions: z.array(z.record(z.string(), z.unknown())).max(MAX_SESSIONS_PER_REPLY),
+  }),
+]);
+
+/** A message of the control channel. */
+export type ControlMessage = z.infer<typeof messageSchema>;
+/** The message types a handler can be registered for. */
+export type ControlType = ControlMessage['type'];
+/** The message of one type. */
+export type ControlOf<T extends ControlType> = Extract<ControlMessage, { type: T }>;
+
+/** What travels: the message with its id (for deduplication) and the sending worker's slot. */
+interface Envelope {
+  id: string;
+  from: number;
+  message: ControlMessage;
+}
+
+const envelopeSchema = z.object({ id: z.string().max(64), from: z.number().int().min(0), message: messageSchema });
+
+/** A new envelope for a message sent by worker `from` (0: a process outside any cluster, such as the CLI). */
+function envelopeOf(message: ControlMessage, from: number): Envelope {
+  return { id: randomBytes(9).toString('base64url'), from, message: messageSchema.parse(message) };
+}
+
+/** The payload that announces `message` to every node (the PostgreSQL store sends it after an account's credentials change). */
+export function nodePayload(message: ControlMessage): string {
+  return JSON.stringify(envelopeOf(message, 0));
+}
+
+/** Messages between nodes; the PostgreSQL store offers one (pg-control.ts). */
+export interface NodeChannel {
+  /** Starts listening; `onPayload` receives every payload sent by any node, this one included. */
+  start(onPayload: (payload: string) => void): Promise<void>;
+  send(payload: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Types that also go to other nodes: what concerns an account wherever it is logged in. */
+const NODE_WIDE: ReadonlySet<ControlType> = new Set(['credentials-changed', 'kick']);
+
+/** One process's end of the control channel. */
+export class ControlChannel {
+  private readonly handlers = new Map<ControlType, Array<(m: ControlMessage) => void>>();
+  private readonly seen = new Set<string>();
+  private readonly waiting = new Map<string, (m: ControlMessage) => void>();
+  private node: NodeChannel | null = null;
+  /** The envelope being handled (answer() reads its sender). */
+  private current: Envelope | null = null;
+
+  /** `link`: the sibling workers (absent in a single process); `onError` receives handler and transport errors. */
+  constructor(
+    private readonly link: PeerLink | null,
+    private readonly onError: (err: unknown) => void,
+  ) {
+    link?.onMessage((m) => {
+      if (m.kind === 'control') this.receive(m.message);
+    });
+  }
+
+  /** Joins the other nodes (PostgreSQL NOTIFY). */
+  async attachNodes(node: NodeChannel): Promise<void> {
+    await node.start((payload) => {
+      try {
+        this.receive(JSON.parse(payload));
+      } catch (err) {
+        this.onError(err);
+      }
+    });
+    this.node = node;
+  }
+
+  /** Registers a handler for one message type. */
+  on<T extends ControlType>(type: T, handler: (message: ControlOf<T>) => void): void {
+    const list = this.handlers.get(type) ?? [];
+    list.push(handler as (m: ControlMessage) => void);
+    this.handlers.set(type, list);
+  }
+
+  /** Handles the message here and sends it to every sibling worker (and, for account-wide types, every node). */
+  broadcast(message: ControlMessage): void {
+    const envelope = envelopeOf(message, this.link?.self ?? 0);
+    this.receive(envelope);
+    this.link?.send({ kind: 'control', from: envelope.from, message: envelope });
+    if (this.node && NODE_WIDE.has(message.type)) this.node.send(JSON.stringify(envelope)).catch(this.onError);
+  }
+
+  /**
+   * Asks every sibling worker of this node and gathers their replies of type `replyType` carrying
+   * the same requestId, until all answered or `timeoutMs` passed. With no siblings: no replies.
+   */
+  async request<R extends ControlType>(message: ControlOf<'sessions-request'>, replyType: R, timeoutMs: number): Promise<ControlOf<R>[]> {
+    const link = this.link;
+    if (!link || link.workers <= 1) return [];
+    const replies: ControlOf<R>[] = [];
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.waiting.set(message.requestId, (m) => {
+        if (m.type !== replyType) return;
+        replies.push(m as ControlOf<R>);
+        if (replies.length >= link.workers - 1) done();
+      });
+      link.send({ kind: 'control', from: link.self, message: envelopeOf(message, link.self) });
+    });
+    this.waiting.delete(message.requestId);
+    return replies;
+  }
+
+  /** Answers a request of a sibling: `reply` runs here and its result goes back to the asker only. */
+  answer(type: 'sessions-request', reply: (m: ControlOf<'sessions-request'>) => ControlMessage): void {
+    this.on(type, (m) => {
+      const link = this.link;
+      const asker = this.current?.from;
+      if (!link || asker === undefined || asker === link.self) return;
+      link.send({ kind: 'control', from: link.self, to: asker, message: envelopeOf(reply(m), link.self) });
+    });
+  }
+
+  /** Stops hearing other nodes. */
+  async close(): Promise<void> {
+    await this.node?.close();
+    this.node = null;
+  }
+
+  private receive(raw: unknown): void {
+    const parsed = envelopeSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.onError(new Error(`control channel: malformed message dropped (${parsed.error.issues[0]?.message ?? 'invalid'})`));
+      return;
+    }
+    const envelope = parsed.data;
+    if (this.seen.has(envelope.id)) return;
+    this.seen.add(envelope.id);
+    if (this.seen.size > SEEN_IDS) this.seen.delete(this.seen.values().next().value!);
+    const message = envelope.message;
+    if (message.type === 'sessions-reply') {
+      this.waiting.get(message.requestId)?.(message);
+      return;
+    }
+    this.current = envelope;
+    try {
+      for (const handler of this.handlers.get(message.type) ?? []) {
+        try {
+          handler(message);
+        } catch (err) {
+          this.onError(err);
+        }
+      }
+    } finally {
+      this.current = null;
+    }
+  }
+}
