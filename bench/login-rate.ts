@@ -10,7 +10,11 @@
  * to an account of its own with its own password, never logged in before, so
  * mailkeep pays its full scrypt hash each time):
  * - login-sequential, login-sequential-distinct: one login after another;
- * - login-50-concurrent, login-50-concurrent-distinct: 50 clients at once.
+ * - login-50-concurrent, login-50-concurrent-distinct: 50 clients at once;
+ * - oauthbearer-sequential, oauthbearer-50-concurrent (mailkeep only: the
+ *   reference Dovecot has no OAuth): AUTHENTICATE OAUTHBEARER with SASL-IR and
+ *   one JWT from a test issuer on loopback (test/helpers/oidc-issuer.ts), its
+ *   signature and claims verified at every login, the issuer's keys cached.
  * Each run measures every row on both servers, the order alternating from
  * run to run (A B, B A, …); the table gives the median of the runs, the
  * ratio mailkeep ÷ Dovecot (≥ 1: mailkeep at least as fast) and each server's
@@ -23,6 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { hashPassword } from '../src/auth/password.js';
 import { openStore } from '../src/store/open.js';
+import { TEST_AUDIENCE, TestIssuer } from '../test/helpers/oidc-issuer.js';
 import type { BenchServer } from './bench-server.js';
 import { intOption } from './cli-options.js';
 import { startDovecot } from './dovecot.js';
@@ -65,12 +70,27 @@ function serverCpuNs(server: BenchServer): number {
   return server.cpuNs() + (root === undefined ? 0 : treeReapedCpuNs(root));
 }
 
+/** How a row logs in on a new connection: LOGIN with the credential, or AUTHENTICATE OAUTHBEARER with a token. */
+type LogIn = (port: number, c: Credential) => Promise<ImapClient>;
+
+const withPassword: LogIn = (port, c) => ImapClient.login(port, c.user, c.password);
+
+/** RFC 7628 §3.1 with SASL-IR (RFC 4959): one round trip, like LOGIN. */
+const withToken =
+  (token: string): LogIn =>
+  async (port, c) => {
+    const client = await ImapClient.connect(port);
+    const message = Buffer.from(`n,a=${c.user},\x01auth=Bearer ${token}\x01\x01`).toString('base64');
+    await client.ok(`AUTHENTICATE OAUTHBEARER ${message}`);
+    return client;
+  };
+
 /** Logs in with each credential on a new connection, `parallel` at once; the rate and the server's CPU per login. */
-async function measure(server: BenchServer, creds: readonly Credential[], parallel: number): Promise<Sample> {
+async function measure(server: BenchServer, creds: readonly Credential[], parallel: number, logIn: LogIn = withPassword): Promise<Sample> {
   const cpu0 = serverCpuNs(server);
   const t0 = performance.now();
   await pool(creds, parallel, async (c) => {
-    const client = await ImapClient.login(server.port, c.user, c.password);
+    const client = await logIn(server.port, c);
     await client.logout();
   });
   const seconds = (performance.now() - t0) / 1000;
@@ -93,6 +113,8 @@ interface RowSpec {
   name: string;
   parallel: number;
   distinct: boolean;
+  /** Logs in with OAUTHBEARER (mailkeep only). */
+  token?: boolean;
 }
 
 const ROWS: readonly RowSpec[] = [
@@ -100,6 +122,8 @@ const ROWS: readonly RowSpec[] = [
   { name: 'login-50-concurrent', parallel: CONCURRENT, distinct: false },
   { name: 'login-sequential-distinct', parallel: 1, distinct: true },
   { name: 'login-50-concurrent-distinct', parallel: CONCURRENT, distinct: true },
+  { name: 'oauthbearer-sequential', parallel: 1, distinct: false, token: true },
+  { name: 'oauthbearer-50-concurrent', parallel: CONCURRENT, distinct: false, token: true },
 ];
 
 const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -128,10 +152,19 @@ async function main(): Promise<void> {
   const passwords = new Map(everyFresh.map((c) => [c.user, c.password]));
 
   const opts = { maxConnections: CONCURRENT + 10, keep: values.keep, quiet: true };
-  const mailkeep = await startMailkeep(opts);
+  const issuer = await TestIssuer.start();
+  // The bench account's name as the token's email claim, valid for the whole run.
+  const token = await issuer.token({ email: 'bench' }, { expiresIn: 24 * 3600 });
+  const mailkeep = await startMailkeep({ ...opts, settings: { MAILKEEP_OAUTH__ISSUER: issuer.issuer, MAILKEEP_OAUTH__AUDIENCE: TEST_AUDIENCE } }).catch(
+    async (err: unknown) => {
+      await issuer.stop();
+      throw err;
+    },
+  );
   const dovecot = await startDovecot({ ...opts, users: ['bench', ...passwords.keys()], passwordOf: (u) => passwords.get(u) ?? 'bench-password' }).catch(
     async (err: unknown) => {
       await mailkeep.stop();
+      await issuer.stop();
       throw err;
     },
   );
@@ -146,8 +179,9 @@ async function main(): Promise<void> {
         await measure(server, [same], 1); // the untimed first login
         let k = 0;
         for (const row of ROWS) {
+          if (row.token && server !== mailkeep) continue;
           const creds = row.distinct ? fresh[r]![k++]! : Array.from({ length: logins }, () => same);
-          const s = await measure(server, creds, row.parallel);
+          const s = await measure(server, creds, row.parallel, row.token ? withToken(token) : withPassword);
           const key = `${row.name} ${server.name}`;
           samples.set(key, [...(samples.get(key) ?? []), s]);
           log(`run ${r + 1}/${runs} ${server.name} ${row.name}: ${fmt(s.rate)} logins/s, ${fmt(s.cpuMs)} ms CPU per login`);
@@ -157,6 +191,7 @@ async function main(): Promise<void> {
   } finally {
     await mailkeep.stop();
     await dovecot.stop();
+    await issuer.stop();
   }
 
   const med = (row: string, server: string, pick: (s: Sample) => number): number => median((samples.get(`${row} ${server}`) ?? []).map(pick));
@@ -169,7 +204,8 @@ async function main(): Promise<void> {
   for (const row of ROWS) {
     const [m, d] = [med(row.name, 'mailkeep', (s) => s.rate), med(row.name, 'dovecot', (s) => s.rate)];
     const cpu = (server: string): string => fmt(med(row.name, server, (s) => s.cpuMs));
-    lines.push(`| ${row.name} | ${fmt(m)} | ${fmt(d)} | ${(m / d).toFixed(2)} | ${cpu('mailkeep')} | ${cpu('dovecot')} |`);
+    if (row.token) lines.push(`| ${row.name} | ${fmt(m)} | — | — | ${cpu('mailkeep')} | — |`);
+    else lines.push(`| ${row.name} | ${fmt(m)} | ${fmt(d)} | ${(m / d).toFixed(2)} | ${cpu('mailkeep')} | ${cpu('dovecot')} |`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -43,6 +43,8 @@ export interface MailkeepOptions extends ServerOptions {
   storeUrl?: string;
   /** Create the users (default true); false for a second node on a store that has them. */
   createUsers?: boolean;
+  /** More settings as MAILKEEP_* environment variables (e.g. the [oauth] issuer). */
+  settings?: Record<string, string>;
 }
 
 /** A running mailkeep: IMAP on `port`, and the optional listeners. */
@@ -78,6 +80,7 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
     MAILKEEP_LIMITS__MAX_CONNECTIONS: String(opts.maxConnections + 100),
     MAILKEEP_LIMITS__MAX_CONNECTIONS_PER_IP: String(opts.maxConnections + 100),
     ...(opts.quiet ? { MAILKEEP_LOG__LEVEL: 'warn' } : {}),
+    ...opts.settings,
   };
   const nodeArgs = [
     ...(opts.nodeFlags ?? []),

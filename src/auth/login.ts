@@ -2,7 +2,8 @@
  * One password check shared by every protocol (IMAP LOGIN/AUTHENTICATE, POP3
  * USER/PASS/AUTH): throttling per client address and per account, constant
  * work for unknown users, and the tarpit delay after a failure. Passwords
- * never reach a log.
+ * never reach a log. Other credential kinds (OAuth bearer tokens,
+ * auth/oauth/token-login.ts) run through the same flow, checkCredential.
  *
  * Order: the throttle admits the attempt first; then the account is read and
  * the credential cache (auth/credential-cache.ts) asked; only a miss waits
@@ -17,7 +18,7 @@ import type { CredentialCache } from './credential-cache.js';
 import { BUSY } from './hash-gate.js';
 import { recordLogin } from './last-login.js';
 import { hashPassword, needsRehash, verifyPassword } from './password.js';
-import type { AuthThrottle } from './throttle.js';
+import type { Admission, AuthThrottle } from './throttle.js';
 
 /** What a login attempt needs. */
 export interface LoginDeps {
@@ -29,11 +30,12 @@ export interface LoginDeps {
 
 /**
  * The outcome: the account, or why not (the caller maps it to its protocol's
- * reply): `throttled` and `busy` are temporary refusals without a password check;
+ * reply): `throttled`, `busy` and `unavailable` (a token issuer that does not
+ * answer) are temporary refusals without a credential check;
  * `disabled` follows a right password for a disabled account (told only then, so
  * it reveals nothing to a guesser).
  */
-export type LoginResult = { ok: true; account: Account } | { ok: false; reason: 'failed' | 'throttled' | 'busy' | 'disabled' };
+export type LoginResult = { ok: true; account: Account } | { ok: false; reason: 'failed' | 'throttled' | 'busy' | 'unavailable' | 'disabled' };
 
 /** Longest user name looked up; longer ones simply fail. */
 const MAX_USER_LENGTH = 256;
@@ -79,25 +81,42 @@ function rehash(deps: LoginDeps, account: Account, password: string): void {
     .catch((err: unknown) => deps.log.warn({ err }, 'password rehash failed'));
 }
 
-/** Checks a user name and password from a client address; `protocol` ('imap', 'pop3') goes into the account's last login. */
-export async function checkLogin(deps: LoginDeps, ip: string, user: string, password: string, protocol: string): Promise<LoginResult> {
-  const admission = await deps.throttle.begin(ip, user);
+/**
+ * A credential check's answer: the account it proves, null when it proves
+ * none (a failure: counted and tarpitted), or why it was not made (`busy`: no
+ * hash slot; `unavailable`: the token issuer could not be asked), which
+ * counts as neither.
+ */
+export type Verification = Account | null | { notChecked: 'busy' | 'unavailable' };
+
+/**
+ * The throttle flow every credential kind goes through: admission for `ip`
+ * and the `claimed` user name, the check, the failure count and tarpit, then
+ * the disabled-account refusal and the last-login record under `protocol`.
+ */
+export async function checkCredential(
+  deps: LoginDeps,
+  ip: string,
+  claimed: string,
+  protocol: string,
+  verifyAdmitted: (admission: Admission & { admit: true }) => Promise<Verification>,
+): Promise<LoginResult> {
+  const admission = await deps.throttle.begin(ip, claimed);
   if (!admission.admit) return { ok: false, reason: admission.reason };
-  let result: Account | null | typeof BUSY = BUSY;
+  let result: Verification = { notChecked: 'busy' };
   try {
-    // A miss waits for a hash slot; attempts the gate refuses cost one indexed read.
-    result = (await fromCache(deps, user, password)) ?? (await deps.throttle.hashes.run(admission.key.ip, admission.clean, () => verify(deps, user, password)));
+    result = await verifyAdmitted(admission);
   } finally {
     // Runs on errors too: an attempt never stays in flight.
-    const outcome = result === BUSY ? 'abandoned' : result ? 'succeeded' : 'failed';
+    const outcome = result === null ? 'failed' : 'notChecked' in result ? 'abandoned' : 'succeeded';
     const delay = await deps.throttle.finish(admission, outcome);
     if (outcome === 'failed') {
-      deps.log.info({ user: user.slice(0, 64), ip }, 'authentication failed');
+      deps.log.info({ user: claimed.slice(0, 64), ip }, 'authentication failed');
       if (delay > 0) await sleep(delay);
     }
   }
-  if (result === BUSY) return { ok: false, reason: 'busy' };
   if (result === null) return { ok: false, reason: 'failed' };
+  if ('notChecked' in result) return { ok: false, reason: result.notChecked };
   const account = result;
   if (account.disabled) {
     deps.log.warn({ user: account.name, ip }, 'login refused: the account is disabled');
@@ -105,4 +124,14 @@ export async function checkLogin(deps: LoginDeps, ip: string, user: string, pass
   }
   recordLogin(deps, account, protocol, ip);
   return { ok: true, account };
+}
+
+/** Checks a user name and password from a client address; `protocol` ('imap', 'pop3') goes into the account's last login. */
+export function checkLogin(deps: LoginDeps, ip: string, user: string, password: string, protocol: string): Promise<LoginResult> {
+  return checkCredential(deps, ip, user, protocol, async (admission) => {
+    // A miss waits for a hash slot; attempts the gate refuses cost one indexed read.
+    const found =
+      (await fromCache(deps, user, password)) ?? (await deps.throttle.hashes.run(admission.key.ip, admission.clean, () => verify(deps, user, password)));
+    return found === BUSY ? { notChecked: 'busy' } : found;
+  });
 }

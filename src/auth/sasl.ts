@@ -74,8 +74,8 @@ export function isPasswordMechanism(name: string): boolean {
 /** More steps than any mechanism here needs: a client cannot keep an exchange going. */
 const MAX_STEPS = 4;
 
-/** Decodes a base64 response line (RFC 4648 §4, strict: no whitespace). */
-function decode(line: string): Buffer {
+/** Decodes a base64 response line (RFC 4648 §4, strict: no whitespace); SaslFailure when it is not. */
+export function decodeSaslResponse(line: string): Buffer {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(line) || line.length % 4 !== 0) throw new SaslFailure('Invalid base64 in SASL response');
   return Buffer.from(line, 'base64');
 }
@@ -103,7 +103,7 @@ export async function runPasswordSasl(
       if (line === null) return null;
     }
     if (line === '*') return 'cancelled';
-    const result = exchange.step(decode(line));
+    const result = exchange.step(decodeSaslResponse(line));
     if (typeof result !== 'string') return result;
     challenge = result;
     line = null;

@@ -300,5 +300,6 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const pairsBase = base('tls.certificates');
   config.tls.certificates = config.tls.certificates.map((p) => ({ cert: path.resolve(pairsBase, p.cert), key: path.resolve(pairsBase, p.key) }));
   if (config.acme.caFile !== null) config.acme.caFile = path.resolve(base('acme.caFile'), config.acme.caFile);
+  if (config.oauth.clientSecretFile !== null) config.oauth.clientSecretFile = path.resolve(base('oauth.clientSecretFile'), config.oauth.clientSecretFile);
   return config;
 }

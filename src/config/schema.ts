@@ -151,6 +151,22 @@ export const DETAIL_DELIVERY = ['opt-in', 'unless-special-use', 'off'] as const;
 /** Values of submission.security: implicit TLS (RFC 8314 §3.3, port 465) or STARTTLS (RFC 6409, port 587). */
 export const SUBMISSION_SECURITY = ['tls', 'starttls'] as const;
 
+/** JWS algorithms (RFC 7518 §3.1, RFC 8037) an OAuth token may be signed with: public-key ones only. */
+export const OAUTH_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+const ALGORITHMS_ERROR = `expected a list from ${OAUTH_ALGORITHMS.join(', ')}`;
+
+const ISSUER_ERROR = 'expected an https URL (http only on a loopback address)';
+/** Whether `url` is https, or http to a loopback host (a test or a local issuer): where OAuth metadata and keys may come from. */
+export function isIssuerUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || (u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname));
+  } catch {
+    return false;
+  }
+}
+const issuerUrl = z.string({ error: ISSUER_ERROR }).trim().refine(isIssuerUrl, { error: ISSUER_ERROR });
+
 /** pino's level names, most to least severe, plus 'silent'. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -276,6 +292,42 @@ export const configSchema = z
         credentialCacheEntries: positive(10000),
       })
       .prefault({}),
+    /** OAuth 2.0 bearer tokens for OAUTHBEARER and XOAUTH2 (auth/oauth/); off while issuer is null. */
+    oauth: z
+      .object({
+        /** The OpenID Connect issuer (its `iss`); discovery at `<issuer>/.well-known/openid-configuration`. */
+        issuer: issuerUrl.nullable().default(null),
+        /** Accepted `aud` values of tokens (one must match); required with an issuer. */
+        audience: z.preprocess(fromCommaList, z.array(text('an audience such as "mailkeep"'), { error: 'expected a list of audiences' })).default([]),
+        /** Claims tried in order for the account name (also alias); the first string one is used. */
+        usernameClaim: z
+          .preprocess(fromCommaList, z.array(text('a claim name such as "email"'), { error: 'expected a claim name or a list of them' }).min(1))
+          .default(['email']),
+        /** The scope named in the RFC 7628 §3.2.2 error answer; null: none named. */
+        scope: text('an OAuth scope').nullable().default(null),
+        /** JWS algorithms accepted; asymmetric only (a shared secret would let any client of the issuer mint tokens). */
+        algorithms: z
+          .preprocess(
+            fromCommaList,
+            z.array(z.enum(OAUTH_ALGORITHMS, { error: ALGORITHMS_ERROR }), { error: ALGORITHMS_ERROR }).min(1, { error: ALGORITHMS_ERROR }),
+          )
+          .default([...OAUTH_ALGORITHMS]),
+        /** How long fetched signing keys (JWKS) and discovery are used before they are fetched again. */
+        jwksRefreshSeconds: positive(600, 'a number of seconds'),
+        /** A token signed with an unknown key id refetches the keys at most this often. */
+        jwksCooldownSeconds: int(0, 86400, 'a number of seconds').default(30),
+        /** Leeway for exp and nbf against clocks that differ. */
+        clockToleranceSeconds: int(0, 600, 'a number of seconds up to 600').default(30),
+        /** Each request to the issuer (discovery, keys, introspection) is abandoned after this long. */
+        requestTimeoutSeconds: positive(5, 'a number of seconds'),
+        /** RFC 7662 introspection for opaque tokens; null: the discovery document's introspection_endpoint. */
+        introspectionUrl: issuerUrl.nullable().default(null),
+        /** This server's client at the issuer for introspection; null: opaque tokens are refused. */
+        clientId: text('a client id').nullable().default(null),
+        /** A file holding the client's secret (one line). */
+        clientSecretFile: text('a file path').nullable().default(null),
+      })
+      .prefault({}),
     /** Failed-login throttling; see auth/throttle.ts. */
     authThrottle: z
       .object({
@@ -384,6 +436,14 @@ export const configSchema = z
     if ((c.tlsCert === null) !== (c.tlsKey === null)) {
       const [given, missing] = c.tlsCert !== null ? ['tlsCert', 'tls-key'] : ['tlsKey', 'tls-cert'];
       ctx.addIssue({ code: 'custom', path: [given], message: `${missing} must be set as well`, params: { showValue: false } });
+    }
+    // A token for any client of the issuer would do without an audience (RFC 7519 §4.1.3).
+    if (c.oauth.issuer !== null && c.oauth.audience.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['oauth', 'audience'], message: 'oauth.audience must be set with oauth.issuer', params: { showValue: false } });
+    }
+    if ((c.oauth.clientId === null) !== (c.oauth.clientSecretFile === null)) {
+      const [given, missing] = c.oauth.clientId !== null ? ['clientId', 'client-secret-file'] : ['clientSecretFile', 'client-id'];
+      ctx.addIssue({ code: 'custom', path: ['oauth', given], message: `oauth.${missing} must be set as well`, params: { showValue: false } });
     }
     // Without trusted proxies a PROXY listener would refuse everyone: say so rather than start a useless listener.
     if (c.proxy.listeners.length > 0 && c.proxy.trusted.length === 0) {

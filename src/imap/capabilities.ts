@@ -2,6 +2,7 @@
  * The CAPABILITY list (RFC 9051 §6.1.1, §7.2.2). Only what works end to end is
  * advertised; before login the list tells a client how it may authenticate.
  */
+import { OAUTH_MECHANISMS } from '../auth/oauth/sasl-oauth.js';
 import { PASSWORD_MECHANISMS } from '../auth/sasl.js';
 import type { ImapSession } from './session/session.js';
 
@@ -11,7 +12,8 @@ export function capabilityList(session: ImapSession): string[] {
   if (session.state.kind === 'not-authenticated') {
     if (!session.secure) caps.push('STARTTLS');
     if (session.loginDisabled) caps.push('LOGINDISABLED');
-    else caps.push(...PASSWORD_MECHANISMS.map((m) => `AUTH=${m}`));
+    // A bearer token is as secret as a password (RFC 7628 §3): offered where passwords are.
+    else caps.push(...[...PASSWORD_MECHANISMS, ...(session.oauth ? OAUTH_MECHANISMS : [])].map((m) => `AUTH=${m}`));
     return caps;
   }
   caps.push(

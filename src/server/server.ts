@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { CredentialCache } from '../auth/credential-cache.js';
 import { createThrottle } from '../auth/throttle.js';
+import { createOAuthVerifier } from '../auth/oauth/token-verifier.js';
 import type { Config } from '../config/schema.js';
 import { COMMANDS } from '../imap/commands/registry.js';
 import { ImapConnection } from '../imap/session/connection.js';
@@ -22,6 +23,7 @@ import { listen, proxySpecFor, type Listener } from '../net/listen.js';
 import { RateLimitedLog } from '../net/rate-limited-log.js';
 import { TlsFailureLog } from '../net/tls-handshake.js';
 import { listenUnix } from '../net/unix-listener.js';
+import { LiveSessions, type LiveSession } from '../net/live-sessions.js';
 import { Pop3Connection } from '../pop3/session/connection.js';
 import { MessageSizes } from '../pop3/session/message-sizes.js';
 import { openStore } from '../store/open.js';
@@ -44,6 +46,8 @@ export interface RunningServer {
   certificates: Certificates;
   /** The logins' credential cache (tests read its hit and miss counts). */
   credentials: CredentialCache;
+  /** The live sessions of every protocol (list, kick). */
+  sessions: LiveSessions;
   /** The HTTP and HTTPS apps (routes are added there). */
   web: Web;
   /** ACME, when enabled and this process holds the data dir's ACME lock. */
@@ -62,12 +66,17 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     onWarning: (message) => log.warn({ dataDir: config.dataDir }, message),
     limits: config.limits,
   });
+  // Before the certificates start watching files: a missing client secret file stops the start here.
+  const oauth = await createOAuthVerifier(config.oauth).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   const certificates = await Certificates.load(config, log, { watch: true });
   warnAboutCertificates(certificates.list(), config.hostname, log);
   const throttle = createThrottle(config.authThrottle, store);
   const credentials = new CredentialCache({ ttlMs: config.auth.credentialCacheSeconds * 1000, maxEntries: config.auth.credentialCacheEntries });
   const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
-  const sessions = new Set<{ shutdown(reason: string): void }>();
+  const sessions = new LiveSessions();
   const tlsFailures = new TlsFailureLog(log, config.limits.tlsFailuresLoggedPerMinute);
   // Anyone can make connections be refused: those lines are rate-limited like failed handshakes.
   const refusals = new RateLimitedLog(log, config.limits.refusalsLoggedPerMinute, 'connections refused', 'warn');
@@ -81,6 +90,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     throttle,
     certificates,
     credentials,
+    oauth,
     tlsFailures,
     commands: COMMANDS,
     onClose: (conn: ImapConnection) => sessions.delete(conn),
@@ -93,13 +103,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     throttle,
     certificates,
     credentials,
+    oauth,
     tlsFailures,
     onClose: (conn: Pop3Connection) => sessions.delete(conn),
   };
   const lmtpDeps = { store, config, log, onClose: (conn: LmtpConnection) => sessions.delete(conn) };
 
   /** Starts a session on an admitted socket; a session that throws is logged and its socket dropped. */
-  const serve = (socket: Socket, conn: { id: string; run(): Promise<void>; shutdown(reason: string): void }): void => {
+  const serve = (socket: Socket, conn: LiveSession & { run(): Promise<void> }): void => {
     sessions.add(conn);
     conn.run().catch((err: unknown) => {
       log.error({ err, session: conn.id }, 'session crashed');
@@ -191,6 +202,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     store,
     certificates,
     credentials,
+    sessions,
     web: web as Web,
     acme,
     stop(reason = 'Server shutting down') {
@@ -198,7 +210,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         await Promise.all(listeners.map((l) => l.close()));
         await Promise.all([web?.close(), acme?.stop()]);
         certificates.close();
-        for (const s of sessions) s.shutdown(reason);
+        sessions.shutdownAll(reason);
         const deadline = Date.now() + SHUTDOWN_GRACE_MS;
         while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         await store.close();

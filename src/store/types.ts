@@ -40,7 +40,7 @@ export interface Account {
 /** Where and how an account last logged in. */
 export interface LastLogin {
   at: Date;
-  /** 'imap' or 'pop3'. */
+  /** 'imap' or 'pop3'; with the SASL mechanism for a token login ('imap/oauthbearer'). */
   protocol: string;
   /** The client's address. */
   address: string;

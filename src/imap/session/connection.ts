@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { CredentialCache } from '../../auth/credential-cache.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
+import type { OAuthVerifier } from '../../auth/oauth/token-verifier.js';
 import type { Uid } from '../../ids.js';
 import type { Account, MailStore, NewMessage } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
@@ -44,6 +45,7 @@ import { LiteralIntake } from './literal-intake.js';
 import { ResponseBatch } from '../../net/response-batch.js';
 import { HIDDEN, type TraceSink, TraceText, traceLine, traceResponseLine } from '../../net/trace.js';
 import type { AnyCommand } from '../commands/spec.js';
+import type { SessionInfo } from '../../net/live-sessions.js';
 import { traceCommand } from './command-trace.js';
 import { framerLimits, inputLimit, overPreAuthBudget } from './pre-auth-budget.js';
 
@@ -59,6 +61,8 @@ export interface ConnectionDeps {
   log: Logger;
   throttle: AuthThrottle;
   credentials: CredentialCache;
+  /** Bearer-token checks, or null when OAuth is off. */
+  oauth: OAuthVerifier | null;
   /** Where STARTTLS handshakes get their certificate. */
   certificates: CertificateSource;
   /** The command table (commands/registry.ts), injected so the session does not depend on its commands. */
@@ -79,6 +83,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
   readonly log: Logger;
   readonly throttle: AuthThrottle;
   readonly credentials: CredentialCache;
+  readonly oauth: OAuthVerifier | null;
   readonly enabled: Enabled = new Set();
   readonly remoteAddress: string;
   state: SessionState = { kind: 'not-authenticated' };
@@ -108,6 +113,11 @@ export class ImapConnection implements ImapSession, DispatchHost {
   private tagHidden = false;
   /** Tagged BADs in a row; too many end the session (limits.max-bad-commands). */
   private badCommands = 0;
+  /** When the connection was accepted, and the command running now (the live-session list). */
+  private readonly since = new Date();
+  private command: string | null = null;
+  /** How the user logged in ('password', or what the login path says): a revoked credential ends its sessions. */
+  private credential = 'password';
 
   /** `listener.remoteAddress`: the client's address as the listener found it (PROXY protocol aware). */
   constructor(
@@ -121,6 +131,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
     this.config = deps.config;
     this.throttle = deps.throttle;
     this.credentials = deps.credentials;
+    this.oauth = deps.oauth;
     this.remoteAddress = listener.remoteAddress;
     this.log = deps.log.child({ session: this.id });
     this.framer = this.newFramer();
@@ -260,7 +271,22 @@ export class ImapConnection implements ImapSession, DispatchHost {
     this.trace?.server(traceLine(this.tagHidden ? `${HIDDEN}${head}${HIDDEN}\r\n` : `${tag}${head}${safe}\r\n`));
   }
 
-  /** Server shutdown: BYE now when idle, else right after the command in progress. */
+  describe(): SessionInfo {
+    const st = this.state;
+    const account = st.kind === 'authenticated' || st.kind === 'selected' ? st.account : null;
+    return {
+      id: this.id,
+      protocol: 'imap',
+      remoteAddress: this.remoteAddress,
+      tls: this.secure,
+      since: this.since.toISOString(),
+      user: account ? { accountId: account.id, name: account.name, credential: this.credential } : null,
+      mailbox: st.kind === 'selected' ? st.view.name : null,
+      command: this.command,
+    };
+  }
+
+  /** Server shutdown or a kick: BYE now when waiting for the client (IDLE too), else right after the command in progress. */
   shutdown(reason: string): void {
     if (this.awaitingInput) this.bye(reason);
     else this.pendingBye = reason;
@@ -332,6 +358,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
             const tag = first?.kind === 'text' ? tagOf(Buffer.concat([first.bytes, Buffer.from(' ')])) : null;
             this.tagged(tag ?? '*', 'BAD', 'TOOBIG', `Command too big before login (limit ${this.config.limits.preAuthCommandSize} octets)`);
           } else await execute(this, this.deps.commands, this.intake, ev.segments);
+          this.command = null;
           break;
       }
       await this.flush();
@@ -399,8 +426,9 @@ export class ImapConnection implements ImapSession, DispatchHost {
     await this.transport.startTls(this.deps.certificates, () => (this.framer = this.newFramer()));
   }
 
-  authenticated(account: Account): void {
+  authenticated(account: Account, credential = 'password'): void {
     this.state = { kind: 'authenticated', account };
+    this.credential = credential;
     const limits = this.config.limits;
     this.transport.loggedIn();
     this.transport.setTimeout(limits.idleTimeoutSeconds * 1000);
@@ -410,6 +438,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
   }
 
   commandStarted(tag: string, spec: AnyCommand): void {
+    this.command = spec.name;
     this.responsesSecret = spec.secretResponses === true;
     this.progressTag = tag;
     this.progressAt = Date.now();

@@ -9,6 +9,7 @@ import type { Account, MailStore, NewMessage } from '../../store/types.js';
 import type { EncodeMode } from '../../syntax/imap-string.js';
 import type { CredentialCache } from '../../auth/credential-cache.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
+import type { OAuthVerifier } from '../../auth/oauth/token-verifier.js';
 import type { SessionState } from './state.js';
 import type { MailboxIndexCache } from './mailbox-index.js';
 import type { MailboxNameCache } from './mailbox-names.js';
@@ -32,6 +33,8 @@ export interface ImapSession {
   readonly throttle: AuthThrottle;
   /** Recently verified passwords of this process (auth/credential-cache.ts). */
   readonly credentials: CredentialCache;
+  /** Bearer-token checks ([oauth]), or null when OAuth is off. */
+  readonly oauth: OAuthVerifier | null;
   readonly remoteAddress: string;
   /** The connection is encrypted (implicit TLS or after STARTTLS). */
   readonly secure: boolean;
@@ -88,7 +91,8 @@ export interface ImapSession {
   /** The capability list for the current state. */
   capabilities(): string[];
   /** Becomes authenticated. */
-  authenticated(account: Account): void;
+  /** Login succeeded; `credential` names how ('password' unless the login path says otherwise). */
+  authenticated(account: Account, credential?: string): void;
   /** A message streamed by the framer for this command (APPEND): staged bytes and analysis. */
   takeStagedMessage(streamId: number): Promise<Omit<NewMessage, 'flags' | 'internalDate'>>;
   /**

@@ -34,6 +34,7 @@ import { DotDecoder } from '../wire/dot-decoder.js';
 import { multilineReply, replyLine } from '../wire/reply.js';
 import type { LmtpSession } from './session.js';
 import type { LmtpState } from './state.js';
+import type { SessionInfo } from '../../net/live-sessions.js';
 
 /** RFC 5321 §4.5.3.1.4 allows 512 octets plus what extensions add; generous for long addresses and parameters. */
 const MAX_LINE = 4096;
@@ -70,6 +71,8 @@ export class LmtpConnection implements LmtpSession {
   private badCommands = 0;
   /** The protocol trace, or null when tracing is off. */
   private readonly trace: TraceSink | null;
+  /** When the connection was accepted (the live-session list). */
+  private readonly since = new Date();
 
   /** `remote`: the client's address as the listener found it (PROXY protocol aware; 'local' on the unix socket). */
   constructor(
@@ -124,6 +127,10 @@ export class LmtpConnection implements LmtpSession {
 
   flush(): Promise<void> {
     return this.transport.flush();
+  }
+
+  describe(): SessionInfo {
+    return { id: this.id, protocol: 'lmtp', remoteAddress: this.remote, tls: false, since: this.since.toISOString(), user: null, mailbox: null, command: null };
   }
 
   /** Server shutdown: 421 now when between commands, else right after the command in progress (RFC 5321 §3.8). */

@@ -25,6 +25,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { CredentialCache } from '../../auth/credential-cache.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
+import type { OAuthVerifier } from '../../auth/oauth/token-verifier.js';
 import type { Config } from '../../config/schema.js';
 import { protocolTrace, sessionLogger } from '../../log.js';
 import { isTrusted } from '../../net/address.js';
@@ -41,6 +42,7 @@ import { badCommand, Pop3Error } from '../errors.js';
 import { errLine, okLine, TERMINATOR } from '../wire/response.js';
 import { Maildrop } from './maildrop.js';
 import type { MessageSizes } from './message-sizes.js';
+import type { SessionInfo } from '../../net/live-sessions.js';
 import type { Pop3Session } from './session.js';
 import type { Pop3State } from './state.js';
 
@@ -58,6 +60,8 @@ export interface Pop3Deps {
   log: Logger;
   throttle: AuthThrottle;
   credentials: CredentialCache;
+  /** Bearer-token checks, or null when OAuth is off. */
+  oauth: OAuthVerifier | null;
   /** Where STLS handshakes get their certificate. */
   certificates: CertificateSource;
   /** Failed STLS handshakes are reported here (rate-limited). */
@@ -74,6 +78,7 @@ export class Pop3Connection implements Pop3Session {
   readonly log: Logger;
   readonly throttle: AuthThrottle;
   readonly credentials: CredentialCache;
+  readonly oauth: OAuthVerifier | null;
   readonly remoteAddress: string;
   state: Pop3State = { kind: 'authorization', user: null };
 
@@ -95,6 +100,10 @@ export class Pop3Connection implements Pop3Session {
   private responsesSecret = false;
   /** Message data written in the current multi-line response, traced as its size when it ends. */
   private messageOctets = 0;
+  /** When the connection was accepted, the command running now and how the user logged in (the live-session list). */
+  private readonly since = new Date();
+  private command: string | null = null;
+  private credential = 'password';
 
   constructor(
     socket: Socket,
@@ -107,6 +116,7 @@ export class Pop3Connection implements Pop3Session {
     this.log = sessionLogger(deps.log, this.id, { protocol: 'pop3' });
     this.throttle = deps.throttle;
     this.credentials = deps.credentials;
+    this.oauth = deps.oauth;
     this.remoteAddress = listener.remoteAddress;
     this.trace = this.config.log.trace ? protocolTrace(this.log) : null;
     this.reader = new LineBuffer((head) => this.lineLimit(head));
@@ -189,7 +199,21 @@ export class Pop3Connection implements Pop3Session {
     return this.transport.flush();
   }
 
-  /** Server shutdown: "-ERR" and close now when idle, else right after the command in progress. POP3 has no BYE. */
+  describe(): SessionInfo {
+    const st = this.state;
+    return {
+      id: this.id,
+      protocol: 'pop3',
+      remoteAddress: this.remoteAddress,
+      tls: this.secure,
+      since: this.since.toISOString(),
+      user: st.kind === 'transaction' ? { accountId: st.account.id, name: st.account.name, credential: this.credential } : null,
+      mailbox: null,
+      command: this.command,
+    };
+  }
+
+  /** Server shutdown or a kick: "-ERR" and close now when idle, else right after the command in progress. POP3 has no BYE. */
   shutdown(reason: string): void {
     if (this.awaitingInput) this.end(reason);
     else this.pendingShutdown = reason;
@@ -271,7 +295,8 @@ export class Pop3Connection implements Pop3Session {
     this.state = { kind: 'authorization', user: null };
   }
 
-  async login(account: Account): Promise<void> {
+  async login(account: Account, credential = 'password'): Promise<void> {
+    this.credential = credential;
     const maildrop = await Maildrop.open(this.deps, account.id);
     this.maildrop = maildrop;
     this.state = { kind: 'transaction', account, maildrop };
@@ -321,11 +346,14 @@ export class Pop3Connection implements Pop3Session {
       if (!spec) throw badCommand(keyword === '' ? 'Empty command' : 'Unknown command');
       const args = spec.parse(space < 0 ? '' : text.slice(space + 1));
       if (!spec.states.includes(this.state.kind)) throw badCommand(stateError(this.state.kind, spec.name));
+      this.command = spec.name;
       await spec.run(this, args);
       this.badCommands = 0;
       this.log.debug({ cmd: spec.name, ms: Date.now() - started }, 'command');
     } catch (e) {
       this.fail(e, logged);
+    } finally {
+      this.command = null;
     }
   }
 

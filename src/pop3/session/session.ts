@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { CredentialCache } from '../../auth/credential-cache.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
+import type { OAuthVerifier } from '../../auth/oauth/token-verifier.js';
 import type { Config } from '../../config/schema.js';
 import type { Account, MailStore } from '../../store/types.js';
 import type { Pop3State } from './state.js';
@@ -19,6 +20,8 @@ export interface Pop3Session {
   readonly throttle: AuthThrottle;
   /** Recently verified passwords of this process (auth/credential-cache.ts). */
   readonly credentials: CredentialCache;
+  /** Bearer-token checks ([oauth]), or null when OAuth is off. */
+  readonly oauth: OAuthVerifier | null;
   readonly remoteAddress: string;
   /** The connection is encrypted (implicit TLS or after STLS). */
   readonly secure: boolean;
@@ -50,7 +53,8 @@ export interface Pop3Session {
   /** Switches to TLS after STLS's +OK has been queued (RFC 2595 §4). */
   startTls(): Promise<void>;
   /** Opens the account's maildrop snapshot and enters the TRANSACTION state (RFC 1939 §4). */
-  login(account: Account): Promise<void>;
+  /** Login succeeded; `credential` names how ('password' unless the login path says otherwise). */
+  login(account: Account, credential?: string): Promise<void>;
   /** The capability list for the current state (RFC 2449 §5). */
   capabilities(): string[];
 }
