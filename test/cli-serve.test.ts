@@ -10,7 +10,22 @@ import { listenErrorMessage } from '../src/cli/serve.js';
 import { loadConfig } from '../src/config/load.js';
 import { mailkeep, startMailkeep } from './cli-helpers.js';
 
-const ALL_OFF = ['--imaps-port', '0', '--pop3-port', '0', '--pop3s-port', '0', '--lmtp-port', '0', '--http-port', '0', '--https-port', '0'];
+const ALL_OFF = [
+  '--imaps-port',
+  '0',
+  '--pop3-port',
+  '0',
+  '--pop3s-port',
+  '0',
+  '--lmtp-port',
+  '0',
+  '--managesieve-port',
+  '0',
+  '--http-port',
+  '0',
+  '--https-port',
+  '0',
+];
 
 /** Listens on a free loopback port (to occupy it, or to learn a free number after closing). */
 async function holdPort(): Promise<{ server: Server; port: number }> {

@@ -18,6 +18,7 @@ import { registerImportCommand } from './import.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerQuotaCommands } from './quota.js';
 import { registerServeCommand } from './serve.js';
+import { registerSieveCommands } from './sieve.js';
 import { registerStoreCommands } from './store-copy.js';
 import { registerUserCommands } from './user.js';
 
@@ -36,6 +37,7 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerAutoconfigCommands,
   registerDnsCommand,
   registerCertCommands,
+  registerSieveCommands,
 ];
 
 function version(): string {

@@ -98,6 +98,8 @@ async function spawnServer(dataDir: string, configFile: string): Promise<ServerU
     '0',
     '--https-port',
     '0',
+    '--managesieve-port',
+    '0',
     '--lmtp-port',
     String(lmtpPort),
     '--log-level',

@@ -13,6 +13,7 @@ import { checkStoreOptions } from '../shared/default-mailboxes.js';
 import type { MailStore } from '../types.js';
 import { connectionSettings, createPool, type PgConnectionSettings } from './pool.js';
 import { withMetadata } from './metadata.js';
+import { withSieveScripts } from './sieve-scripts.js';
 import { migratePg } from './schema.js';
 import { withAccounts } from './accounts.js';
 import { withAuthAttempts } from './auth-attempts.js';
@@ -23,7 +24,10 @@ import { withMailboxes } from './mailboxes.js';
 import { withMessages } from './messages.js';
 
 /** The PostgreSQL MailStore: every role over one core. Create it with openPgStore(). */
-export class PgStore extends withDump(withImport(withMetadata(withMessages(withMailboxes(withAuthAttempts(withAccounts(PgCore))))))) implements MailStore {
+export class PgStore
+  extends withSieveScripts(withDump(withImport(withMetadata(withMessages(withMailboxes(withAuthAttempts(withAccounts(PgCore))))))))
+  implements MailStore
+{
   /** Wraps a pool on a migrated database; use openPgStore(). */
   constructor(pool: pg.Pool, settings: PgConnectionSettings, opts: Omit<PgStoreOptions, 'url'> = {}) {
     super(pool, settings, opts);

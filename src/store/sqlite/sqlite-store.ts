@@ -19,10 +19,11 @@ import { withImport } from './import.js';
 import { withMailboxes } from './mailboxes.js';
 import { withMessages } from './messages.js';
 import { withMetadata } from './metadata.js';
+import { withSieveScripts } from './sieve-scripts.js';
 
 /** The SQLite MailStore: every role over one core. Create it with openSqliteStore(). */
 export class SqliteStore
-  extends withDump(withImport(withMetadata(withMessages(withMailboxes(withAuthAttempts(withAccounts(SqliteCore)))))))
+  extends withSieveScripts(withDump(withImport(withMetadata(withMessages(withMailboxes(withAuthAttempts(withAccounts(SqliteCore))))))))
   implements MailStore
 {
   /** Wraps an open, migrated connection; use openSqliteStore(). */
