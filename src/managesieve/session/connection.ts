@@ -275,7 +275,9 @@ export class ManageSieveConnection implements SieveSession {
       if (!keep) tooBig = 'literal';
       const bytes = await this.literal(line.literal, keep);
       if (bytes === null) return null;
-      trace.text(` {${line.literal}}`);
+      // A SASL literal is a secret: not even its size is shown.
+      if (this.inSasl) trace.text(' ').secret();
+      else trace.text(` {${line.literal}}`);
       if (keep) tokens.push({ kind: 'string', bytes });
       ev = await this.nextLine();
     }
@@ -358,6 +360,10 @@ export class ManageSieveConnection implements SieveSession {
     const trace = new TraceText();
     let spec: AnyCommand | undefined;
     try {
+      if (this.state.kind !== 'auth' && ++this.commandsBeforeLogin > MAX_COMMANDS_BEFORE_LOGIN) {
+        this.end('Too many commands without logging in');
+        return;
+      }
       // An empty line between commands is tolerated, as clients send one after a literal script.
       if (first.type === 'line' && first.bytes.length === 0) return;
       this.inSasl = first.type === 'line' && /^AUTHENTICATE /i.test(first.bytes.subarray(0, 13).toString('latin1'));
@@ -366,10 +372,6 @@ export class ManageSieveConnection implements SieveSession {
       if (!read) return;
       const [name, ...args] = read.tokens;
       spec = name?.kind === 'atom' ? COMMANDS.get(name.text.toUpperCase()) : undefined;
-      if (this.state.kind !== 'auth' && ++this.commandsBeforeLogin > MAX_COMMANDS_BEFORE_LOGIN) {
-        this.end('Too many commands without logging in');
-        return;
-      }
       if (read.tooBig === 'line') throw badCommand('Line too long');
       if (read.tooBig === 'literal') {
         if (spec?.literalLimit === 'script') throw failure('The script is larger than the server allows', 'QUOTA/MAXSIZE');
