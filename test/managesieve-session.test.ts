@@ -38,6 +38,7 @@ describe('connecting and authenticating', () => {
       assert.ok(greeting.lines.includes('"IMPLEMENTATION" "mailkeep"'));
       assert.ok(greeting.lines.includes('"STARTTLS"'));
       assert.ok(greeting.lines.includes('"VERSION" "1.0"'));
+      assert.ok(greeting.lines.includes('"UNAUTHENTICATE"'));
       assert.ok(greeting.lines.includes('"SASL" ""'));
       assert.ok(greeting.lines.some((l) => /^"SIEVE" ".*\bfileinto\b.*\bvacation\b/.test(l)));
       assert.ok(greeting.lines.includes('"MAXREDIRECTS" "4"'));
@@ -131,6 +132,8 @@ describe('RFC 5804 §2 examples', () => {
       assert.deepEqual(got.lines, [`{${script.length}}\r\n${script}`]);
       assert.match(got.status, /^OK/);
       assert.match((await c.command('PUTSCRIPT "missing-require" {19+}\r\nfileinto "Junk";\r\n\r\n')).status, /^NO "1:1: /);
+      // A synchronizing literal ({n}, literal-s2c syntax) from a client is taken the same way, without a continuation.
+      assert.match((await c.command('PUTSCRIPT "sync" {7}\r\nkeep;\r\n')).status, /^OK/);
     });
   });
 

@@ -29,6 +29,7 @@ export function capabilityList(session: SieveSession): [name: string, value?: st
   }
   // RFC 5804 §1.7: OWNER, the authenticated user, only after login.
   if (session.state.kind === 'auth') caps.push(['OWNER', session.state.account.name]);
-  caps.push(['VERSION', '1.0']);
+  // RFC 5804 §2.14.1: the UNAUTHENTICATE extension is advertised by name.
+  caps.push(['UNAUTHENTICATE'], ['VERSION', '1.0']);
   return caps;
 }
