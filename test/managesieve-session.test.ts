@@ -217,6 +217,21 @@ describe('limits and names', () => {
     });
   });
 
+  test('a large script is checked off the event loop (a worker thread) with the same line and column', async () => {
+    await session('carol', async (c) => {
+      let big = 'require "fileinto";\r\n';
+      let lines = 1;
+      while (big.length < 90_000) {
+        big += `if header :is "x-n" "${lines}" { fileinto "F${lines}"; }\r\n`;
+        lines++;
+      }
+      const r = await c.command(`CHECKSCRIPT ${literal(`${big}fileinto "x"\r\n`)}`, 20_000);
+      assert.match(r.status, new RegExp(`^NO "${lines + 1}:\\d+: `));
+      assert.match((await c.command(`PUTSCRIPT "big" ${literal(big)}`, 20_000)).status, /^OK/);
+      assert.match((await c.command('DELETESCRIPT "big"')).status, /^OK/);
+    });
+  });
+
   test('script names follow RFC 5804 §1.6: not empty, no control characters; UTF-8 names round-trip', async () => {
     await session('carol', async (c) => {
       assert.match((await c.command(`PUTSCRIPT "" ${literal('keep;\r\n')}`)).status, /^NO "A script name cannot be empty"/);

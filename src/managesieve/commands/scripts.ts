@@ -4,7 +4,8 @@
  * DELETESCRIPT, RENAMESCRIPT, over the store's scripts (mail/sieve-scripts.ts).
  * A script with errors is refused with each error's line and column.
  */
-import { checkScript, formatSieveErrors, putScript, scriptQuota, scriptText } from '../../mail/sieve-scripts.js';
+import { checkScriptOffLoop } from '../../mail/sieve-check.js';
+import { formatSieveErrors, putScript, scriptQuota, scriptText } from '../../mail/sieve-scripts.js';
 import type { SieveError } from '../../sieve/index.js';
 import { SieveQuotaError, sieveQuotaProblem, type SieveQuotaKind } from '../../store/shared/sieve-quota.js';
 import { StoreError } from '../../store/types.js';
@@ -87,7 +88,7 @@ export const checkscript = command({
     return stringArg(args[0], 'the script');
   },
   async run(session, script) {
-    const errors = checkScript(scriptArg(session, script), session.config.sieve);
+    const errors = await checkScriptOffLoop(scriptArg(session, script), session.config.sieve);
     if (errors.length > 0) scriptErrors(errors);
     session.ok('Script is valid');
   },
