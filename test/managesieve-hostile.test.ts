@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { SieveClient } from './helpers/managesieve-client.js';
+import { RawClient } from './helpers/raw-client.js';
 import { TestIssuer } from './helpers/oidc-issuer.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -68,6 +69,19 @@ describe('bounds before login', () => {
     client.close();
     assert.match(greeting.status, /^OK/);
   });
+});
+
+test('a connection over the per-address limit gets BYE with its text as a string (RFC 5804 §1.2)', async () => {
+  const limited = await startTestServer({ limits: { maxConnectionsPerIp: 1 } });
+  try {
+    const { client: first } = await SieveClient.connect(limited.managesievePort);
+    const { client: second, greeting } = await RawClient.connect(limited.managesievePort);
+    assert.match(greeting, /^BYE "[^"]+"$/);
+    first.close();
+    second.close();
+  } finally {
+    await limited.stop();
+  }
 });
 
 describe('bearer tokens ([oauth])', () => {

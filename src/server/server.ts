@@ -15,6 +15,7 @@ import { COMMANDS } from '../imap/commands/registry.js';
 import { ImapConnection } from '../imap/session/connection.js';
 import { LmtpConnection } from '../lmtp/session/connection.js';
 import { ManageSieveConnection } from '../managesieve/session/connection.js';
+import { statusLine } from '../managesieve/wire/response.js';
 import { MailboxIndexCache } from '../imap/session/mailbox-index.js';
 import { MailboxNameCache } from '../imap/session/mailbox-names.js';
 import { ConnectionLimiter } from '../net/connection-limiter.js';
@@ -165,7 +166,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           refusals,
           limiter,
           log,
-          refusePrefix: 'BYE',
+          // RFC 5804 §1.2: BYE with its text as a string.
+          refuseLine: (text) => statusLine('BYE', null, text).toString('utf8'),
           onSocket: (socket, remoteAddress) => serve(socket, new ManageSieveConnection(socket, sieveDeps, { remoteAddress })),
         }),
       );
