@@ -19,6 +19,8 @@ const ALL_OFF = [
   '0',
   '--lmtp-port',
   '0',
+  '--managesieve-port',
+  '0',
   '--http-port',
   '0',
   '--https-port',

@@ -107,6 +107,8 @@ test('a port in use gives one clear line and exit status 1', async () => {
         '0',
         '--admin-port',
         '0',
+        '--managesieve-port',
+        '0',
         '--lmtp-port',
         '0',
         '--log-level',

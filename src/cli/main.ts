@@ -20,6 +20,7 @@ import { registerImportCommand } from './import.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerQuotaCommands } from './quota.js';
 import { registerServeCommand } from './serve.js';
+import { registerSieveCommands } from './sieve.js';
 import { registerStoreCommands } from './store-copy.js';
 import { registerUserCommands } from './user.js';
 
@@ -40,6 +41,7 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   registerCertCommands,
   registerAdminCommands,
   registerBackupCommands,
+  registerSieveCommands,
 ];
 
 /** An unexpected error as one line: the first line of its message (Node's system errors name their code there), no stack. */

@@ -41,7 +41,7 @@ export function listenErrorMessage(err: ListenError, config: Config): string {
 async function serve(opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
   // With nothing listening the process would just exit; say why instead.
-  if ([config.imapPort, config.imapsPort, config.pop3Port, config.pop3sPort, config.lmtpPort].every((p) => p === 0)) {
+  if ([config.imapPort, config.imapsPort, config.pop3Port, config.pop3sPort, config.lmtpPort, config.managesievePort].every((p) => p === 0)) {
     throw new CliError('every listener is disabled (all ports are 0); enable at least one port', EXIT_USAGE);
   }
   const log = createLogger(config);

@@ -42,6 +42,7 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: 'pop3-port', arg: '<port>', setting: 'pop3Port', description: 'POP3 port with STLS (0 disables)' },
   { flag: 'pop3s-port', arg: '<port>', setting: 'pop3sPort', description: 'POP3 over TLS port (0 disables)' },
   { flag: 'lmtp-port', arg: '<port>', setting: 'lmtpPort', description: 'LMTP port (0 disables)' },
+  { flag: 'managesieve-port', arg: '<port>', setting: 'managesievePort', description: 'ManageSieve port with STARTTLS (0 disables)' },
   { flag: 'http-port', arg: '<port>', setting: 'httpPort', description: 'HTTP port: ACME http-01, redirects to HTTPS (0 disables)' },
   { flag: 'https-port', arg: '<port>', setting: 'httpsPort', description: 'HTTPS port, also for ACME tls-alpn-01 (0 disables)' },
   { flag: 'admin-port', arg: '<port>', setting: 'adminPort', description: 'admin HTTP API port (default 8010, 0 disables)' },

@@ -63,7 +63,7 @@ const cidrList = z.preprocess(
 );
 
 /** Listeners that can expect a PROXY protocol header (the LMTP unix socket cannot: its peers have no address). */
-export const PROXY_LISTENERS = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp'] as const;
+export const PROXY_LISTENERS = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp', 'managesieve'] as const;
 
 const PROXY_LISTENERS_ERROR = `expected a list of listeners from ${PROXY_LISTENERS.join(', ')}`;
 const proxyListenerList = z.preprocess(fromCommaList, z.array(z.enum(PROXY_LISTENERS, { error: PROXY_LISTENERS_ERROR }), { error: PROXY_LISTENERS_ERROR }));
@@ -192,6 +192,8 @@ export const configSchema = z
     pop3Port: port(110),
     pop3sPort: port(995),
     lmtpPort: port(24),
+    /** ManageSieve (RFC 5804 §1.8: port 4190) with STARTTLS; 0 disables. */
+    managesievePort: port(4190),
     /** Plain HTTP (net/http/web.ts): ACME http-01 challenges, later client set-up; everything else is redirected to HTTPS. */
     httpPort: port(80),
     /** HTTPS with the certificates of the mail ports; also where tls-alpn-01 challenges are answered (RFC 8737). */
@@ -393,6 +395,17 @@ export const configSchema = z
           { name: 'Junk', specialUse: '\\Junk' },
           { name: 'Archive', specialUse: '\\Archive' },
         ]),
+      })
+      .prefault({}),
+    /** Sieve scripts per account (`mailkeep sieve`, ManageSieve): quotas, as Pigeonhole's sieve_max_script_size and sieve_quota_*. */
+    sieve: z
+      .object({
+        /** Scripts one account may keep (RFC 5804 §2.1.3 QUOTA/MAXSCRIPTS). */
+        maxScripts: positive(100),
+        /** Octets of one script (Pigeonhole: 1M); also ManageSieve's literal limit (QUOTA/MAXSIZE). */
+        maxScriptSize: positive(1048576, 'a size in bytes'),
+        /** Octets of all of one account's scripts together (QUOTA). */
+        maxTotalSize: positive(10485760, 'a size in bytes'),
       })
       .prefault({}),
     /** Delivery (LMTP and `mailkeep deliver`); see mail/deliver.ts for how addresses find accounts. */

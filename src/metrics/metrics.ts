@@ -20,7 +20,7 @@
 import { collectDefaultMetrics, Counter, Gauge, type Metric, Registry } from 'prom-client';
 
 /** The protocols that have sessions. */
-export type Protocol = 'imap' | 'pop3' | 'lmtp';
+export type Protocol = 'imap' | 'pop3' | 'lmtp' | 'managesieve';
 /** How a command ended: IMAP's tagged status; POP3's +OK, -ERR for a bad command, other -ERR. */
 export type CommandResult = 'OK' | 'NO' | 'BAD';
 /** How a login attempt ended (auth/login.ts's outcomes). */
@@ -28,9 +28,7 @@ export type LoginOutcome = 'succeeded' | 'failed' | 'throttled' | 'busy' | 'unav
 /** How one LMTP recipient's copy ended. */
 export type DeliveryOutcome = 'stored' | 'over_quota' | 'too_big' | 'failed';
 
-const PROTOCOLS: readonly Protocol[] = ['imap', 'pop3', 'lmtp'];
-/** The protocols whose connections are counted (net/live-sessions.ts's SessionProtocol). */
-const SESSION_PROTOCOLS: readonly string[] = [...PROTOCOLS, 'managesieve'];
+const PROTOCOLS: readonly Protocol[] = ['imap', 'pop3', 'lmtp', 'managesieve'];
 
 /** The registry every mailkeep metric lives in (cluster workers report it to the primary: cluster-metrics.ts). */
 export const registry = new Registry();
@@ -138,7 +136,7 @@ export interface Traffic {
   in: number;
   out: number;
 }
-const traffic: Record<Protocol, Traffic> = { imap: { in: 0, out: 0 }, pop3: { in: 0, out: 0 }, lmtp: { in: 0, out: 0 } };
+const traffic: Record<Protocol, Traffic> = { imap: { in: 0, out: 0 }, pop3: { in: 0, out: 0 }, lmtp: { in: 0, out: 0 }, managesieve: { in: 0, out: 0 } };
 
 /** The traffic totals a protocol's transports add to. */
 export function trafficOf(protocol: Protocol): Traffic {
@@ -190,9 +188,9 @@ new Gauge({
   collect() {
     this.reset();
     // Every combination is reported, zeros included, so a dashboard never sees a series vanish.
-    for (const p of SESSION_PROTOCOLS) for (const tls of ['yes', 'no']) this.set({ protocol: p, tls }, 0);
+    for (const p of PROTOCOLS) for (const tls of ['yes', 'no']) this.set({ protocol: p, tls }, 0);
     for (const s of liveSessions()) {
-      const protocol = SESSION_PROTOCOLS.includes(s.protocol) ? s.protocol : 'other';
+      const protocol = (PROTOCOLS as readonly string[]).includes(s.protocol) ? s.protocol : 'other';
       this.inc({ protocol, tls: s.tls ? 'yes' : 'no' });
     }
   },

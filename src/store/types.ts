@@ -496,6 +496,52 @@ export interface ImportStore {
   setSyncState(accountId: AccountId, id: MailboxId, source: string, state: string): Promise<void>;
 }
 
+/** One Sieve script of an account as listed (RFC 5804 §2.7 LISTSCRIPTS). */
+export interface SieveScriptInfo {
+  name: string;
+  /** Octets of the script's UTF-8 text. */
+  size: number;
+  active: boolean;
+  updated: Date;
+}
+
+/** A Sieve script with its text. */
+export interface SieveScriptText extends SieveScriptInfo {
+  content: string;
+}
+
+/** The per-account script quotas the store enforces in its write transaction (RFC 5804 §2.1.3). */
+export interface SieveScriptQuota {
+  maxScripts: number;
+  /** Octets of all the account's scripts together. */
+  maxTotalSize: number;
+}
+
+/**
+ * An account's Sieve scripts (RFC 5804 model): named texts, at most one active. Names are
+ * compared exactly (RFC 5804 §1.6: octet equality after normalisation, which callers do).
+ */
+export interface SieveScriptStore {
+  /** The account's scripts ordered by name, without their text. */
+  listSieveScripts(accountId: AccountId): Promise<SieveScriptInfo[]>;
+  /** One script with its text, or null. */
+  getSieveScript(accountId: AccountId, name: string): Promise<SieveScriptText | null>;
+  /** The active script with its text, or null when none is active. */
+  getActiveSieveScript(accountId: AccountId): Promise<SieveScriptText | null>;
+  /**
+   * Creates or replaces a script (keeping its active mark), and with `activate` makes it the active one,
+   * in one transaction. SieveQuotaError (store/shared/sieve-quota.ts) when the quota would be exceeded;
+   * NONEXISTENT for an unknown account.
+   */
+  putSieveScript(accountId: AccountId, name: string, content: string, quota: SieveScriptQuota, activate?: boolean): Promise<void>;
+  /** Makes `name` the only active script, or with null deactivates all. NONEXISTENT when the script is missing. */
+  setActiveSieveScript(accountId: AccountId, name: string | null): Promise<void>;
+  /** Deletes a script. NONEXISTENT when missing, INUSE when it is the active one (RFC 5804 §2.10). */
+  deleteSieveScript(accountId: AccountId, name: string): Promise<void>;
+  /** Renames a script, keeping its active mark (RFC 5804 §2.11.1). NONEXISTENT / ALREADYEXISTS. */
+  renameSieveScript(accountId: AccountId, from: string, to: string): Promise<void>;
+}
+
 /** Whole-installation copy (`mailkeep store copy`, store/copy/): ids, UIDs and modseqs kept verbatim. */
 export interface DumpStore {
   /**
@@ -528,7 +574,8 @@ export interface MailStore
     MessageStore,
     MetadataStore,
     ImportStore,
-    DumpStore {}
+    DumpStore,
+    SieveScriptStore {}
 
 /** The sections of a store dump, in the order a restore must write them (parents before children; counters last). */
 export const DUMP_SECTIONS = [
@@ -542,6 +589,7 @@ export const DUMP_SECTIONS = [
   'importRecords',
   'syncStates',
   'metadata',
+  'sieveScripts',
   'counters',
 ] as const;
 
@@ -592,6 +640,8 @@ export type DumpedRow =
   | { kind: 'syncState'; accountId: AccountId; mailboxId: MailboxId; source: string; state: string }
   /** RFC 5464 entry of a mailbox, or with mailboxId null of the account (server level). */
   | { kind: 'metadata'; accountId: AccountId; mailboxId: MailboxId | null; name: string; value: Buffer }
+  /** A Sieve script (RFC 5804) with its text and active mark. */
+  | { kind: 'sieveScript'; accountId: AccountId; name: string; content: string; size: number; active: boolean; updatedAt: Date }
   /** The installation's allocators: the last account id, mailbox id and UIDVALIDITY handed out (0: none). */
   | { kind: 'counters'; lastAccountId: number; lastMailboxId: number; lastUidValidity: number };
 

@@ -35,6 +35,8 @@ export interface TestServer {
   pop3sPort: number;
   /** LMTP on 127.0.0.1; 0 when disabled by an override. */
   lmtpPort: number;
+  /** ManageSieve with STARTTLS; 0 when disabled by an override. */
+  managesievePort: number;
   /** Creates an account with a password. */
   addUser(name: string, password: string): Promise<void>;
   stop(): Promise<void>;
@@ -60,6 +62,7 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, l
       pop3Port: await freePort(),
       pop3sPort: await freePort(),
       lmtpPort: await freePort(),
+      managesievePort: await freePort(),
       // Never the standard 80/443: a test that wants the web side picks free ports.
       httpPort: 0,
       httpsPort: 0,
@@ -89,6 +92,7 @@ function running(server: RunningServer, config: Config, dataDir: string, db: { d
     pop3Port: server.ports.pop3 ?? 0,
     pop3sPort: server.ports.pop3s ?? 0,
     lmtpPort: server.ports.lmtp ?? 0,
+    managesievePort: server.ports.managesieve ?? 0,
     async addUser(name, password) {
       await server.store.createAccount(name, await hashPassword(password));
     },
@@ -157,6 +161,8 @@ async function spawnOnce(dataDir: string, extraArgs: string[], env: NodeJS.Proce
       '--pop3s-port',
       '0',
       '--lmtp-port',
+      '0',
+      '--managesieve-port',
       '0',
       '--http-port',
       '0',

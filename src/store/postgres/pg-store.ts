@@ -13,6 +13,7 @@ import { checkStoreOptions } from '../shared/default-mailboxes.js';
 import type { MailStore } from '../types.js';
 import { connectionSettings, createPool, type PgConnectionSettings } from './pool.js';
 import { withMetadata } from './metadata.js';
+import { withSieveScripts } from './sieve-scripts.js';
 import { migratePg } from './schema.js';
 import { withAccounts } from './accounts.js';
 import { withAppPasswords } from './app-passwords.js';
@@ -26,7 +27,7 @@ import { withMessages } from './messages.js';
 
 /** The PostgreSQL MailStore: every role over one core. Create it with openPgStore(). */
 export class PgStore
-  extends withDump(withImport(withMetadata(withMessages(withMailboxes(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(PgCore)))))))))
+  extends withSieveScripts(withDump(withImport(withMetadata(withMessages(withMailboxes(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(PgCore))))))))))
   implements MailStore
 {
   /** Wraps a pool on a migrated database; use openPgStore(). */

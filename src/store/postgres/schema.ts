@@ -345,6 +345,20 @@ const adminTokensAndAudit: PgMigration = `
   );
 `;
 
+/** Sieve scripts (RFC 5804): named texts per account, at most one active (`mailkeep sieve`, ManageSieve). */
+const sieveScripts: PgMigration = `
+  CREATE TABLE sieve_scripts (
+    account_id bigint NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+    name       text COLLATE "C" NOT NULL,   -- NFC, compared octet by octet (RFC 5804 §1.6)
+    content    text NOT NULL,
+    size       integer NOT NULL,            -- octets of content in UTF-8 (quotas, LISTSCRIPTS)
+    active     boolean NOT NULL DEFAULT false,
+    updated_at timestamptz NOT NULL,
+    PRIMARY KEY (account_id, name)
+  );
+  CREATE UNIQUE INDEX sieve_scripts_one_active ON sieve_scripts (account_id) WHERE active;
+`;
+
 /** Every migration in order; mailkeep_schema.version says how many have run. */
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   initialSchema,
@@ -355,6 +369,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   accountStates,
   appPasswordsAndRequirement,
   adminTokensAndAudit,
+  sieveScripts,
 ];
 
 /** Serializes migrations of one database across nodes (an arbitrary constant: 'mkschema'). */

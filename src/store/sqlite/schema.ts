@@ -433,6 +433,22 @@ const adminTokensAndAudit: Migration = (db) => {
   `);
 };
 
+/** Sieve scripts (RFC 5804): named texts per account, at most one active (`mailkeep sieve`, ManageSieve). */
+const sieveScripts: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE sieve_scripts (
+      account_id INTEGER NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+      name       TEXT NOT NULL,      -- NFC, compared octet by octet (RFC 5804 §1.6)
+      content    TEXT NOT NULL,
+      size       INTEGER NOT NULL,   -- octets of content in UTF-8 (quotas, LISTSCRIPTS)
+      active     INTEGER NOT NULL DEFAULT 0,
+      updated_at INTEGER NOT NULL,   -- epoch ms
+      PRIMARY KEY (account_id, name)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX sieve_scripts_one_active ON sieve_scripts (account_id) WHERE active = 1;
+  `);
+};
+
 /** Every migration in order; the database's user_version says how many have run. */
 export const MIGRATIONS: readonly Migration[] = [
   initialSchema,
@@ -447,6 +463,7 @@ export const MIGRATIONS: readonly Migration[] = [
   accountStates,
   appPasswordsAndRequirement,
   adminTokensAndAudit,
+  sieveScripts,
 ];
 
 /**

@@ -21,10 +21,11 @@ import { withImport } from './import.js';
 import { withMailboxes } from './mailboxes.js';
 import { withMessages } from './messages.js';
 import { withMetadata } from './metadata.js';
+import { withSieveScripts } from './sieve-scripts.js';
 
 /** The SQLite MailStore: every role over one core. Create it with openSqliteStore(). */
 export class SqliteStore
-  extends withDump(withImport(withMetadata(withMessages(withMailboxes(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(SqliteCore)))))))))
+  extends withSieveScripts(withDump(withImport(withMetadata(withMessages(withMailboxes(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(SqliteCore))))))))))
   implements MailStore
 {
   /** Wraps an open, migrated connection; use openSqliteStore(). */
