@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { configSchema } from '../src/config/schema.js';
 import { getActiveScript, includeResolver, putScript, scriptName } from '../src/mail/sieve-scripts.js';
-import { SieveQuotaError } from '../src/store/shared/sieve-quota.js';
-import { StoreError } from '../src/store/types.js';
+import type { SieveQuotaError } from '../src/store/shared/sieve-quota.js';
+import type { StoreError } from '../src/store/types.js';
 import { backends } from './store-fixtures.js';
 
 const settings = { ...configSchema.parse({}).sieve, maxScripts: 3, maxTotalSize: 100 };

@@ -104,7 +104,7 @@ async function spawnServer(dataDir: string, configFile: string): Promise<ServerU
     '--https-port',
     '0',
     '--admin-port',
-      '0',
+    '0',
     '--managesieve-port',
     '0',
     '--lmtp-port',

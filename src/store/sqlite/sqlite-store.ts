@@ -25,7 +25,9 @@ import { withSieveScripts } from './sieve-scripts.js';
 
 /** The SQLite MailStore: every role over one core. Create it with openSqliteStore(). */
 export class SqliteStore
-  extends withSieveScripts(withDump(withImport(withMetadata(withMessages(withMailboxes(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(SqliteCore))))))))))
+  extends withSieveScripts(
+    withDump(withImport(withMetadata(withMessages(withMailboxes(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(SqliteCore))))))))),
+  )
   implements MailStore
 {
   /** Wraps an open, migrated connection; use openSqliteStore(). */
