@@ -434,6 +434,19 @@ const adminTokensAndAudit: Migration = (db) => {
 };
 
 /** Every migration in order; the database's user_version says how many have run. */
+/** Web admin sign-ins shared by every worker (a sign-in made in one is honoured by all), and the TOTP step each admin used last. */
+const adminSignInsAcrossWorkers: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE admin_sign_ins (
+      id_hash    TEXT PRIMARY KEY,    -- SHA-256 of the cookie value: the table holds no usable cookie
+      user_name  TEXT NOT NULL,
+      csrf       TEXT NOT NULL,
+      expires_at INTEGER NOT NULL     -- epoch ms
+    );
+    ALTER TABLE admin_users ADD COLUMN last_totp_step INTEGER;  -- RFC 6238 §5.2: a code is accepted once
+  `);
+};
+
 export const MIGRATIONS: readonly Migration[] = [
   initialSchema,
   heldTombstones,
@@ -447,6 +460,7 @@ export const MIGRATIONS: readonly Migration[] = [
   accountStates,
   appPasswordsAndRequirement,
   adminTokensAndAudit,
+  adminSignInsAcrossWorkers,
 ];
 
 /**

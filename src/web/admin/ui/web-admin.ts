@@ -64,7 +64,7 @@ const limitText = (n: number | null): string => (n === null ? 'none' : String(n)
 
 /** Registers /admin/ on the admin app. */
 export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void {
-  const signIns = new SignIns();
+  const signIns = new SignIns(deps.store);
   const { store, sessions } = deps;
 
   app.register(
@@ -80,14 +80,14 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
         reply.header('cache-control', 'no-store');
       });
 
-      const session = (request: FastifyRequest): SignIn | null => signIns.get(request.cookies[SESSION_COOKIE]);
+      const session = (request: FastifyRequest): Promise<SignIn | null> => signIns.get(request.cookies[SESSION_COOKIE]);
       const address = (request: FastifyRequest): string => normalizeAddress(request.socket.remoteAddress);
       const send = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
 
       /** A page for signed-in administrators; others are sent to the sign-in form. */
       const view = (path: string, render: (s: SignIn, request: FastifyRequest) => Promise<{ title: string; content: Html }>) =>
         ui.get(path, async (request, reply) => {
-          const s = session(request);
+          const s = await session(request);
           if (s === null) return reply.redirect('/admin/login', 303);
           const { title, content } = await render(s, request);
           const q = request.query as Form;
@@ -101,7 +101,7 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
         back: (params: Form) => string,
       ) =>
         ui.post(path, async (request, reply) => {
-          const s = session(request);
+          const s = await session(request);
           const form = (request.body ?? {}) as Form;
           const origin = request.headers.origin;
           if (s === null || !csrfMatches(s, form.csrf) || (origin !== undefined && origin !== ownOrigin(request, deps.secureCookies))) {
@@ -153,7 +153,7 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
           ok = await deps.throttle.hashes.run(ip, admission.clean, () => verifyPassword(form.password ?? '', user?.passwordHash ?? null, deps.hashing));
           if (ok === true && user) {
             const step = verifyTotp(user.totpSecret, form.code ?? '');
-            ok = step !== null && signIns.useStep(user.name, step);
+            ok = step !== null && (await signIns.useStep(user.name, step));
           }
         } finally {
           const delay = await deps.throttle.finish(admission, ok === BUSY ? 'abandoned' : ok ? 'succeeded' : 'failed');
@@ -163,7 +163,7 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
           deps.log.info({ admin: name, ip }, 'web admin sign-in failed');
           return reply.redirect(redirectWith('/admin/login', 'error', ok === BUSY ? 'The server is busy; try again.' : 'Wrong name, password or code.'), 303);
         }
-        const id = signIns.create(name);
+        const id = await signIns.create(name);
         reply.setCookie(SESSION_COOKIE, id, {
           path: '/admin',
           httpOnly: true,
@@ -176,9 +176,9 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
       });
 
       ui.post('/logout', async (request, reply) => {
-        const s = session(request);
+        const s = await session(request);
         const form = (request.body ?? {}) as Form;
-        if (s !== null && csrfMatches(s, form.csrf)) signIns.end(request.cookies[SESSION_COOKIE]);
+        if (s !== null && csrfMatches(s, form.csrf)) await signIns.end(request.cookies[SESSION_COOKIE]);
         reply.clearCookie(SESSION_COOKIE, { path: '/admin' });
         return reply.redirect('/admin/login', 303);
       });
