@@ -137,7 +137,7 @@ async function verify(port: number, models: Model[]): Promise<void> {
   client.close();
 }
 
-test(`SIGKILL during writes ${ROUNDS} times loses nothing acknowledged`, { timeout: 240_000 }, async () => {
+test(`SIGKILL during writes ${ROUNDS} times loses nothing acknowledged`, { timeout: 600_000 }, async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-crash-'));
   try {
     const store = await openStore({ dataDir });

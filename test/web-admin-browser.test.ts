@@ -123,6 +123,8 @@ test('sign in with password and TOTP; manage an account and its live IMAP sessio
     await page.goto(`${base}/admin/`);
     assert.match((await page.textContent('main')) ?? '', /Logged in now: walt/);
     assert.match((await page.textContent('#connections')) ?? '', /imap\s*1\s*1\s*1/);
+    // The login counter of this process rose by walt's login (the suite's other servers in this process add theirs too).
+    assert.match((await page.textContent('#activity')) ?? '', /logins\s*[1-9]/);
     await shot('3-dashboard-walt');
     await page.goto(`${base}/admin/sessions`);
     const row = page.locator('#sessions tr', { hasText: 'walt' });

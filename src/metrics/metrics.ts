@@ -254,6 +254,27 @@ export function countRejection(): void {
   rejections.inc();
 }
 
+/** Totals since this process started, for the web admin's dashboard: logins by outcome, LMTP recipients by outcome. */
+export interface ActivityTotals {
+  logins: Record<string, number>;
+  deliveries: Record<string, number>;
+  rejections: number;
+}
+
+/** Sums the login and delivery counters over their other labels (this process's counts). */
+export async function activityTotals(): Promise<ActivityTotals> {
+  const byLabel = async (metric: Counter<string>, label: string): Promise<Record<string, number>> => {
+    const out: Record<string, number> = {};
+    for (const v of (await metric.get()).values) {
+      const key = String(v.labels[label]);
+      out[key] = (out[key] ?? 0) + v.value;
+    }
+    return out;
+  };
+  const [loginTotals, deliveryTotals, rejected] = await Promise.all([byLabel(logins, 'outcome'), byLabel(deliveries, 'outcome'), rejections.get()]);
+  return { logins: loginTotals, deliveries: deliveryTotals, rejections: rejected.values.reduce((n, v) => n + v.value, 0) };
+}
+
 /** Records a store write transaction's duration; `startedMs` from performance.now(). */
 export function timeCommit(store: 'sqlite' | 'postgres', startedMs: number): void {
   commitCells[store].observe((performance.now() - startedMs) / 1000);

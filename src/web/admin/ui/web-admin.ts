@@ -27,6 +27,7 @@ import type { ServerReport } from '../server-report.js';
 import type { SessionDirectory } from '../session-directory.js';
 import { buttonForm, csrfField, type Html, html, page, STYLE } from './html.js';
 import { csrfMatches, SESSION_COOKIE, SIGN_IN_TTL_MS, type SignIn, SignIns } from './sign-ins.js';
+import { activityTotals } from '../../../metrics/metrics.js';
 
 /** What the web admin needs from the server. */
 export interface WebAdminDeps {
@@ -184,12 +185,14 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
       });
 
       view('/', async () => {
-        const [report, live, accounts, storage] = await Promise.all([
+        const [report, live, accounts, storage, activity] = await Promise.all([
           deps.report(),
           sessions.list({}, MAX_SESSIONS_COUNTED),
           store.accountPage(null, 1001, null),
           store.storageSize(),
+          activityTotals(),
         ]);
+        const count = (counts: Record<string, number>, key: string): number => counts[key] ?? 0;
         const byProtocol = new Map<string, { total: number; tls: number; users: number }>();
         for (const s of live) {
           const row = byProtocol.get(s.protocol) ?? { total: 0, tls: 0, users: 0 };
@@ -206,6 +209,12 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
 ${[...byProtocol].map(([p, r]) => html`<tr><td>${p}</td><td class="num">${r.total}</td><td class="num">${r.tls}</td><td class="num">${r.users}</td></tr>`)}
 </table>
 <p>Logged in now: ${loggedIn(live)}</p>
+<h2>Activity since start</h2>
+<table id="activity"><tr><td>logins</td><td class="num">${count(activity.logins, 'succeeded')}</td></tr>
+<tr><td>failed logins</td><td class="num">${count(activity.logins, 'failed')}</td></tr>
+<tr><td>logins refused by the throttle</td><td class="num">${count(activity.logins, 'throttled')}</td></tr>
+<tr><td>messages delivered (LMTP recipients)</td><td class="num">${count(activity.deliveries, 'stored')}</td></tr>
+<tr><td>deliveries refused (quota, size, errors, unknown recipients)</td><td class="num">${count(activity.deliveries, 'over_quota') + count(activity.deliveries, 'too_big') + count(activity.deliveries, 'failed') + activity.rejections}</td></tr></table>
 <h2>Server</h2>
 <table><tr><td>version</td><td>${report.version}</td></tr><tr><td>up since</td><td>${when(report.startedAt)} (${Math.floor(report.uptimeSeconds / 60)} min)</td></tr>
 <tr><td>accounts</td><td>${accounts.length > 1000 ? 'over 1000' : accounts.length}</td></tr>
