@@ -300,6 +300,11 @@ for (const backend of backends) {
         assert.equal(page.status, 200, page.text);
         const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)?.[1];
         assert.ok(csrf);
+        // The dashboard's login total is every worker's, as /metrics counts them (the earlier tests logged in on both).
+        const shown = Number(/<table id="activity"><tr><td>logins<\/td><td class="num">(\d+)</.exec(page.text)?.[1]);
+        const scraped = sampleSum(parseScrape((await two.send('GET', '/metrics')).text), 'mailkeep_logins_total', { outcome: 'succeeded' });
+        assert.equal(shown, scraped);
+        assert.ok(scraped > sampleSum(parseScrape((await two.send('GET', '/metrics')).text), 'mailkeep_logins_total', { outcome: 'succeeded', worker: '2' }));
 
         // The same code again, in the other worker: refused (RFC 6238 §5.2).
         const replay = await two.send('POST', '/admin/login', {

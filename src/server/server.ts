@@ -44,6 +44,7 @@ import type { PrimaryLink } from './primary-queries.js';
 import { registerWebAdmin } from '../web/admin/ui/web-admin.js';
 import type { FastifyInstance } from 'fastify';
 import type { MailStore } from '../store/types.js';
+import { metricsText } from '../metrics/cluster-metrics.js';
 import { CommandMetrics, enableProcessMetrics, watchSessions } from '../metrics/metrics.js';
 import { registerHealthRoutes } from '../web/health-routes.js';
 import { registerMetricsRoutes } from '../web/metrics-routes.js';
@@ -234,6 +235,8 @@ export async function startServer(config: Config, log: Logger, placement: Server
     const peers = placement.peers ?? null;
     const primary = placement.primary ?? null;
     const cluster = peers && primary ? { self: peers.self, workers: () => primary.workers() } : undefined;
+    // /metrics and the dashboard's totals: every worker's under the cluster.
+    const metrics = primary ? () => primary.metrics() : metricsText;
     const api = {
       store,
       // Under the cluster the admin listener's connections land on any worker: it must see and kick them all.
@@ -253,8 +256,8 @@ export async function startServer(config: Config, log: Logger, placement: Server
       worker: peers?.self ?? null,
       routes: [
         (app) => registerAdminApi(app, api),
-        (app) => registerWebAdmin(app, { ...api, secureCookies: config.adminTls }),
-        (app) => registerMetricsRoutes(app, primary ? () => primary.metrics() : undefined),
+        (app) => registerWebAdmin(app, { ...api, metrics, secureCookies: config.adminTls }),
+        (app) => registerMetricsRoutes(app, metrics),
         (app) => registerHealthRoutes(app, { readiness: () => readiness.check(), detail: true }),
       ],
     });

@@ -27,11 +27,14 @@ import type { ServerReport } from '../server-report.js';
 import type { SessionDirectory } from '../session-directory.js';
 import { buttonForm, csrfField, type Html, html, page, STYLE } from './html.js';
 import { csrfMatches, SESSION_COOKIE, SIGN_IN_TTL_MS, type SignIn, SignIns } from './sign-ins.js';
-import { activityTotals } from '../../../metrics/metrics.js';
+import type { MetricsText } from '../../../metrics/cluster-metrics.js';
+import { activityOf } from '../../../metrics/metrics.js';
 
 /** What the web admin needs from the server. */
 export interface WebAdminDeps {
   store: AdminStoreRoles;
+  /** The metrics /metrics serves (every worker's with several): the dashboard's activity totals. */
+  metrics(): Promise<MetricsText>;
   sessions: SessionDirectory;
   throttle: AuthThrottle;
   hashing: PasswordHashing;
@@ -190,7 +193,11 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
           sessions.list({}, MAX_SESSIONS_COUNTED),
           store.accountPage(null, 1001, null),
           store.storageSize(),
-          activityTotals(),
+          // A worker that does not answer leaves the totals out rather than show a part as the whole.
+          deps.metrics().then(
+            (m) => activityOf(m.text),
+            () => null,
+          ),
         ]);
         const count = (counts: Record<string, number>, key: string): number => counts[key] ?? 0;
         const byProtocol = new Map<string, { total: number; tls: number; users: number }>();
@@ -210,11 +217,15 @@ ${[...byProtocol].map(([p, r]) => html`<tr><td>${p}</td><td class="num">${r.tota
 </table>
 <p>Logged in now: ${loggedIn(live)}</p>
 <h2>Activity since start</h2>
-<table id="activity"><tr><td>logins</td><td class="num">${count(activity.logins, 'succeeded')}</td></tr>
+${
+  activity === null
+    ? html`<p>Not available: a worker did not answer in time.</p>`
+    : html`<table id="activity"><tr><td>logins</td><td class="num">${count(activity.logins, 'succeeded')}</td></tr>
 <tr><td>failed logins</td><td class="num">${count(activity.logins, 'failed')}</td></tr>
 <tr><td>logins refused by the throttle</td><td class="num">${count(activity.logins, 'throttled')}</td></tr>
 <tr><td>messages delivered (LMTP recipients)</td><td class="num">${count(activity.deliveries, 'stored')}</td></tr>
-<tr><td>deliveries refused (quota, size, errors, unknown recipients)</td><td class="num">${count(activity.deliveries, 'over_quota') + count(activity.deliveries, 'too_big') + count(activity.deliveries, 'failed') + activity.rejections}</td></tr></table>
+<tr><td>deliveries refused (quota, size, errors, unknown recipients)</td><td class="num">${count(activity.deliveries, 'over_quota') + count(activity.deliveries, 'too_big') + count(activity.deliveries, 'failed') + activity.rejections}</td></tr></table>`
+}
 <h2>Server</h2>
 <table><tr><td>version</td><td>${report.version}</td></tr><tr><td>up since</td><td>${when(report.startedAt)} (${Math.floor(report.uptimeSeconds / 60)} min)</td></tr>
 <tr><td>accounts</td><td>${accounts.length > 1000 ? 'over 1000' : accounts.length}</td></tr>
