@@ -90,9 +90,27 @@ describe('control channel between workers', () => {
     b!.answer('sessions-request', (m) => ({ type: 'sessions-reply', requestId: m.requestId, sessions: [{ id: 'b1' }] }));
     c!.answer('sessions-request', (m) => ({ type: 'sessions-reply', requestId: m.requestId, sessions: [{ id: 'c1' }, { id: 'c2' }] }));
     const started = Date.now();
-    const replies = await a!.request({ type: 'sessions-request', requestId: 'r1' }, 'sessions-reply', 5000);
+    const replies = await a!.request({ type: 'sessions-request', requestId: 'r1' }, 5000);
     assert.ok(Date.now() - started < 4000, 'returns once every sibling answered, not at the timeout');
     assert.deepEqual(replies.flatMap((r) => (r.type === 'sessions-reply' ? r.sessions.map((s) => s.id) : [])).sort(), ['b1', 'c1', 'c2']);
+  });
+
+  it('counts the sessions each sibling ended for a kick request, with a silent sibling left out at the timeout', async () => {
+    // The third channel answers nothing.
+    const [a, b] = siblings(3).map((link) => new ControlChannel(link, noError));
+    const filters: unknown[] = [];
+    b!.answer('kick-sessions-request', (m) => {
+      filters.push(m.filter);
+      return { type: 'kick-sessions-reply', requestId: m.requestId, kicked: 2 };
+    });
+    const started = Date.now();
+    const replies = await a!.request({ type: 'kick-sessions-request', requestId: 'k1', filter: { user: 'ann' }, reason: 'bye' }, 300);
+    assert.ok(Date.now() - started >= 250, 'waits for the silent sibling until the timeout');
+    assert.deepEqual(
+      replies.map((r) => r.kicked),
+      [2],
+    );
+    assert.deepEqual(filters, [{ user: 'ann' }]);
   });
 
   it('drops malformed messages and handles a duplicate once', async () => {

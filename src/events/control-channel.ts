@@ -59,6 +59,15 @@ const messageSchema = z.discriminatedUnion('type', [
     requestId: z.string().max(64),
     sessions: z.array(z.record(z.string(), z.unknown())).max(MAX_SESSIONS_PER_REPLY),
   }),
+  /** Asks the sibling workers to end the sessions matching a filter (one session by id, a user's, a protocol's). */
+  z.object({
+    type: z.literal('kick-sessions-request'),
+    requestId: z.string().max(64),
+    filter: z.object({ id: z.string().max(64).optional(), user: z.string().max(1024).optional(), protocol: z.string().max(16).optional() }),
+    reason: z.string().max(MAX_REASON),
+  }),
+  /** How many sessions one worker ended, in answer to a kick request. */
+  z.object({ type: z.literal('kick-sessions-reply'), requestId: z.string().max(64), kicked: z.number().int().min(0) }),
 ]);
 
 /** A message of the control channel. */
@@ -76,6 +85,14 @@ interface Envelope {
 }
 
 const envelopeSchema = z.object({ id: z.string().max(64), from: z.number().int().min(0), message: messageSchema });
+
+/** Requests a worker asks its siblings, and the type of their replies. */
+const REPLIES = { 'sessions-request': 'sessions-reply', 'kick-sessions-request': 'kick-sessions-reply' } as const;
+/** A request type. */
+export type RequestType = keyof typeof REPLIES;
+/** The reply type of a request type. */
+export type ReplyOf<T extends RequestType> = ControlOf<(typeof REPLIES)[T]>;
+const REPLY_TYPES: ReadonlySet<ControlType> = new Set(Object.values(REPLIES));
 
 /** A new envelope for a message sent by worker `from` (0: a process outside any cluster, such as the CLI). */
 function envelopeOf(message: ControlMessage, from: number): Envelope {
@@ -145,32 +162,34 @@ export class ControlChannel {
   }
 
   /**
-   * Asks every sibling worker of this node and gathers their replies of type `replyType` carrying
-   * the same requestId, until all answered or `timeoutMs` passed. With no siblings: no replies.
+   * Asks every sibling worker of this node and gathers their replies carrying the same requestId,
+   * until all answered or `timeoutMs` passed. With no siblings: no replies.
    */
-  async request<R extends ControlType>(message: ControlOf<'sessions-request'>, replyType: R, timeoutMs: number): Promise<ControlOf<R>[]> {
+  async request<T extends RequestType>(message: ControlOf<T>, timeoutMs: number): Promise<ReplyOf<T>[]> {
     const link = this.link;
     if (!link || link.workers <= 1) return [];
-    const replies: ControlOf<R>[] = [];
+    const { type, requestId } = message as ControlOf<RequestType>;
+    const replyType = REPLIES[type];
+    const replies: ReplyOf<T>[] = [];
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, timeoutMs);
       function done(): void {
         clearTimeout(timer);
         resolve();
       }
-      this.waiting.set(message.requestId, (m) => {
+      this.waiting.set(requestId, (m) => {
         if (m.type !== replyType) return;
-        replies.push(m as ControlOf<R>);
+        replies.push(m as ReplyOf<T>);
         if (replies.length >= link.workers - 1) done();
       });
-      link.send({ kind: 'control', from: link.self, message: envelopeOf(message, link.self) });
+      link.send({ kind: 'control', from: link.self, message: envelopeOf(message as ControlMessage, link.self) });
     });
-    this.waiting.delete(message.requestId);
+    this.waiting.delete(requestId);
     return replies;
   }
 
   /** Answers a request of a sibling: `reply` runs here and its result goes back to the asker only. */
-  answer(type: 'sessions-request', reply: (m: ControlOf<'sessions-request'>) => ControlMessage): void {
+  answer<T extends RequestType>(type: T, reply: (m: ControlOf<T>) => ReplyOf<T>): void {
     this.on(type, (m) => {
       const link = this.link;
       const asker = this.current?.from;
@@ -196,7 +215,7 @@ export class ControlChannel {
     this.seen.add(envelope.id);
     if (this.seen.size > SEEN_IDS) this.seen.delete(this.seen.values().next().value!);
     const message = envelope.message;
-    if (message.type === 'sessions-reply') {
+    if (REPLY_TYPES.has(message.type) && 'requestId' in message) {
       this.waiting.get(message.requestId)?.(message);
       return;
     }

@@ -2,7 +2,9 @@
  * Metrics across workers. With node:cluster, each worker keeps its own
  * registry (metrics.ts) and labels every series with its worker id; the
  * primary answers a scrape by asking every worker over the cluster IPC
- * channel (prom-client's AggregatorRegistry) and merging the answers:
+ * channel (prom-client's AggregatorRegistry) and merging the answers — the
+ * primary runs no listener, so a scrape reaches a worker's admin listener,
+ * which asks the primary (server/primary-queries.ts):
  * counters and histograms keep one series per worker (sum them in PromQL),
  * so per-worker process metrics stay apart. A process without workers
  * answers from its own registry.

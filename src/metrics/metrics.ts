@@ -259,18 +259,30 @@ export interface ActivityTotals {
   rejections: number;
 }
 
-/** Sums the login and delivery counters over their other labels (this process's counts). */
-export async function activityTotals(): Promise<ActivityTotals> {
-  const byLabel = async (metric: Counter<string>, label: string): Promise<Record<string, number>> => {
-    const out: Record<string, number> = {};
-    for (const v of (await metric.get()).values) {
-      const key = String(v.labels[label]);
-      out[key] = (out[key] ?? 0) + v.value;
+/** A sample line of the counters the dashboard sums: name, labels, value. */
+const ACTIVITY_SAMPLE = /^(mailkeep_logins_total|mailkeep_lmtp_deliveries_total|mailkeep_lmtp_rejections_total)(?:\{([^}]*)\})? (\S+)$/;
+
+/**
+ * Sums the login and delivery counters of a Prometheus text exposition over their other labels — this
+ * process's (metricsText()) or, with several workers, every worker's merged — so the dashboard shows what
+ * /metrics shows.
+ */
+export function activityOf(exposition: string): ActivityTotals {
+  const totals: ActivityTotals = { logins: {}, deliveries: {}, rejections: 0 };
+  // One line per series: bounded by the counters' closed label sets.
+  for (const line of exposition.split('\n')) {
+    const sample = ACTIVITY_SAMPLE.exec(line);
+    if (!sample) continue;
+    const value = Number(sample[3]);
+    if (sample[1] === 'mailkeep_lmtp_rejections_total') {
+      totals.rejections += value;
+      continue;
     }
-    return out;
-  };
-  const [loginTotals, deliveryTotals, rejected] = await Promise.all([byLabel(logins, 'outcome'), byLabel(deliveries, 'outcome'), rejections.get()]);
-  return { logins: loginTotals, deliveries: deliveryTotals, rejections: rejected.values.reduce((n, v) => n + v.value, 0) };
+    const outcome = /(?:^|,)outcome="([^"]*)"/.exec(sample[2] ?? '')?.[1] ?? '';
+    const into = sample[1] === 'mailkeep_logins_total' ? totals.logins : totals.deliveries;
+    into[outcome] = (into[outcome] ?? 0) + value;
+  }
+  return totals;
 }
 
 /** Records a store write transaction's duration; `startedMs` from performance.now(). */

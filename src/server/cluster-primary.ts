@@ -4,7 +4,8 @@
  * server on the shared listeners (cluster's round-robin: the primary accepts
  * and hands each connection to a worker), relays their peer messages (change
  * bus, control channel), restarts a worker that dies and drains them all on
- * stop.
+ * stop. It runs no listener: a worker's admin listener asks it for the merged
+ * metrics of all workers and the list of workers (primary-queries.ts).
  *
  * Once per data dir, before any worker starts: the store is opened (and
  * migrated) and closed, the self-signed TLS pair is generated if needed, and
@@ -26,7 +27,9 @@ import { isPeerEnvelope } from '../events/peer-link.js';
 import { Certificates } from '../net/certificates.js';
 import { clearStale } from '../net/unix-listener.js';
 import { openStore } from '../store/open.js';
+import { metricsText } from '../metrics/cluster-metrics.js';
 import type { PrimaryOrder, WorkerReport } from './cluster-worker.js';
+import { answer, isAsk, type PrimaryAnswers } from './primary-queries.js';
 
 const MIN_RESTART_MS = 100;
 const MAX_RESTART_MS = 10_000;
@@ -81,10 +84,26 @@ export async function startCluster(config: Config, log: Logger): Promise<Running
     }
   };
 
+  // What the workers' admin listeners ask (the primary itself runs no listener): merged metrics, the workers.
+  const answers: PrimaryAnswers = {
+    metrics: metricsText,
+    workers: () =>
+      [...slots].map(([slot, s]) => ({
+        slot,
+        pid: s.worker.process.pid ?? 0,
+        startedAt: new Date(s.startedAt).toISOString(),
+        uptimeSeconds: Math.floor((Date.now() - s.startedAt) / 1000),
+        crashes: s.crashes,
+      })),
+  };
+
   const fork = (slot: number, crashes: number): Worker => {
     const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
     slots.set(slot, { worker, startedAt: Date.now(), crashes, restartTimer: null });
-    worker.on('message', (raw: unknown) => relay(slot, raw));
+    worker.on('message', (raw: unknown) => {
+      if (isAsk(raw)) void answer(raw, answers).then((a) => send(worker, a));
+      else relay(slot, raw);
+    });
     worker.on('exit', (code, signal) => {
       const s = slots.get(slot);
       if (!s || s.worker !== worker || stopping) return;

@@ -12,6 +12,8 @@ import type { Logger } from 'pino';
 import { workerSlot } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { isPeerEnvelope, type PeerLink, type PeerMessage } from '../events/peer-link.js';
+import { joinClusterMetrics } from '../metrics/cluster-metrics.js';
+import { PrimaryLink } from './primary-queries.js';
 import { startServer, type RunningServer } from './server.js';
 
 /** What the primary tells a worker. */
@@ -50,9 +52,11 @@ export async function runWorker(config: Config, log: Logger, describeError: (err
   const slot = workerSlot() ?? 0;
   const wlog = log.child({ worker: slot });
   const report = (r: WorkerReport): void => void process.send?.(r);
+  // Before the server starts: a restarted worker answers the primary's next metrics aggregation at once.
+  joinClusterMetrics(slot);
   let server: RunningServer;
   try {
-    server = await startServer(config, wlog, { peers: ipcLink(slot, config.server.workers) });
+    server = await startServer(config, wlog, { peers: ipcLink(slot, config.server.workers), primary: new PrimaryLink() });
   } catch (err) {
     wlog.fatal({ err }, 'worker start-up failed');
     report({ mailkeep: 'failed', message: describeError(err) });

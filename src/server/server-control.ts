@@ -2,7 +2,8 @@
  * What one server process does on the control channel (events/control-channel.ts)
  * and how it joins its siblings' change bus (events/bus-relay.ts): drops
  * cached verifications of an account whose credentials changed, ends the
- * sessions of a kicked account, answers a sibling's "list live sessions", and
+ * sessions of a kicked account, answers a sibling's "list live sessions" and
+ * "end these sessions", and
  * answers the ACME challenges a sibling's ACME manager set up.
  */
 import { randomBytes } from 'node:crypto';
@@ -15,6 +16,7 @@ import type { PeerLink } from '../events/peer-link.js';
 import type { AccountId } from '../ids.js';
 import type { LiveSessions, SessionInfo } from '../net/live-sessions.js';
 import type { MailStore } from '../store/types.js';
+import { matches, type SessionFilter } from '../web/admin/session-directory.js';
 
 /** How long a listing waits for the sibling workers' replies. */
 const LIST_TIMEOUT_MS = 2000;
@@ -27,6 +29,8 @@ export interface ServerControl {
   kick(accountId: AccountId, reason: string, credential?: string): void;
   /** The live sessions of every worker of this server (not of other nodes). */
   listSessions(): Promise<SessionInfo[]>;
+  /** Ends the sessions matching `filter` in every worker of this server; resolves to how many were asked to end. */
+  kickSessions(filter: SessionFilter, reason: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -66,6 +70,11 @@ export async function startServerControl(deps: ControlDeps): Promise<ServerContr
     requestId: m.requestId,
     sessions: sessions.list() as unknown as Record<string, unknown>[],
   }));
+  channel.answer('kick-sessions-request', (m) => ({
+    type: 'kick-sessions-reply',
+    requestId: m.requestId,
+    kicked: sessions.kick(matches(m.filter as SessionFilter), m.reason),
+  }));
   const node = store.nodeChannel?.(onError);
   if (node) await channel.attachNodes(node);
   return {
@@ -73,8 +82,14 @@ export async function startServerControl(deps: ControlDeps): Promise<ServerContr
     kick: (accountId, reason, credential) => channel.broadcast({ type: 'kick', accountId, reason, ...(credential === undefined ? {} : { credential }) }),
     async listSessions() {
       const requestId = randomBytes(9).toString('base64url');
-      const replies = await channel.request({ type: 'sessions-request', requestId }, 'sessions-reply', LIST_TIMEOUT_MS);
+      const replies = await channel.request({ type: 'sessions-request', requestId }, LIST_TIMEOUT_MS);
       return [...sessions.list(), ...replies.flatMap((r) => r.sessions as unknown as SessionInfo[])];
+    },
+    async kickSessions(filter, reason) {
+      const requestId = randomBytes(9).toString('base64url');
+      const here = sessions.kick(matches(filter), reason);
+      const replies = await channel.request({ type: 'kick-sessions-request', requestId, filter: { ...filter }, reason }, LIST_TIMEOUT_MS);
+      return replies.reduce((n, r) => n + r.kicked, here);
     },
     close: () => channel.close(),
   };

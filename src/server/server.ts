@@ -41,10 +41,12 @@ import { registerAutoconfigRoutes } from '../autoconfig/routes.js';
 import { type AdminListener, startAdminListener } from '../web/admin/admin-listener.js';
 import { registerAdminApi } from '../web/admin/api.js';
 import { serverReport } from '../web/admin/server-report.js';
-import { localSessionDirectory } from '../web/admin/session-directory.js';
+import { clusterSessionDirectory, localSessionDirectory } from '../web/admin/session-directory.js';
+import type { PrimaryLink } from './primary-queries.js';
 import { registerWebAdmin } from '../web/admin/ui/web-admin.js';
 import type { FastifyInstance } from 'fastify';
 import type { MailStore } from '../store/types.js';
+import { metricsText } from '../metrics/cluster-metrics.js';
 import { CommandMetrics, enableProcessMetrics, watchSessions } from '../metrics/metrics.js';
 import { registerHealthRoutes } from '../web/health-routes.js';
 import { registerMetricsRoutes } from '../web/metrics-routes.js';
@@ -83,6 +85,8 @@ const SHUTDOWN_GRACE_MS = 5000;
 export interface ServerPlacement {
   /** The sibling workers (server/cluster-worker.ts); null or absent in a single process. */
   peers?: PeerLink | null;
+  /** The cluster's primary (merged metrics, the list of workers); null or absent in a single process. */
+  primary?: PrimaryLink | null;
 }
 
 /** Starts every configured listener on one store. */
@@ -250,13 +254,19 @@ export async function startServer(config: Config, log: Logger, placement: Server
     };
     web = await startWeb({ config, log, certificates, challenges, limiter, tlsFailures, refusals, routes });
     // The admin listener: the admin API, the web admin, /metrics and the health checks.
+    const peers = placement.peers ?? null;
+    const primary = placement.primary ?? null;
+    const cluster = peers && primary ? { self: peers.self, workers: () => primary.workers() } : undefined;
+    // /metrics and the dashboard's totals: every worker's under the cluster.
+    const metrics = primary ? () => primary.metrics() : metricsText;
     const api = {
       store,
-      sessions: localSessionDirectory(sessions),
+      // Under the cluster the admin listener's connections land on any worker: it must see and kick them all.
+      sessions: peers ? clusterSessionDirectory(control) : localSessionDirectory(sessions),
       throttle,
       hashing: passwordHashing(config),
       log,
-      report: () => serverReport({ config, startedAt, ports: () => ports }),
+      report: () => serverReport({ config, startedAt, ports: () => ports, ...(cluster ? { cluster } : {}) }),
     };
     admin = await startAdminListener({
       config,
@@ -265,10 +275,11 @@ export async function startServer(config: Config, log: Logger, placement: Server
       limiter,
       tlsFailures,
       refusals,
+      worker: peers?.self ?? null,
       routes: [
         (app) => registerAdminApi(app, api),
-        (app) => registerWebAdmin(app, { ...api, secureCookies: config.adminTls }),
-        (app) => registerMetricsRoutes(app),
+        (app) => registerWebAdmin(app, { ...api, metrics, secureCookies: config.adminTls }),
+        (app) => registerMetricsRoutes(app, metrics),
         (app) => registerHealthRoutes(app, { readiness: () => readiness.check(), detail: true }),
       ],
     });

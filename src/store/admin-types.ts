@@ -52,6 +52,13 @@ export interface AdminUser {
   createdAt: Date;
 }
 
+/** A signed-in web admin session as stored (shared by every worker). */
+export interface StoredSignIn {
+  user: string;
+  csrf: string;
+  expiresAt: Date;
+}
+
 /** Tokens, audit, web admin accounts and the admin API's paged reads. */
 export interface AdminStore {
   /** Stores a token's hash under a unique name; ALREADYEXISTS if the name (or, improbably, the hash) is taken. */
@@ -65,6 +72,14 @@ export interface AdminStore {
   /** Creates a web admin account; ALREADYEXISTS if the name is taken. */
   addAdminUser(name: string, passwordHash: string, totpSecret: string): Promise<void>;
   findAdminUser(name: string): Promise<AdminUser | null>;
+  /** Records that an admin used TOTP step `step`; false if that step or a later one was used already (RFC 6238 §5.2). */
+  claimAdminTotpStep(name: string, step: number): Promise<boolean>;
+  /** Stores a web admin sign-in under the SHA-256 of its cookie value, forgetting expired ones. */
+  addAdminSignIn(idHash: string, signIn: StoredSignIn): Promise<void>;
+  /** The unexpired sign-in of that hash, or null. */
+  findAdminSignIn(idHash: string): Promise<StoredSignIn | null>;
+  /** Ends a sign-in at once (no error if there is none). */
+  deleteAdminSignIn(idHash: string): Promise<void>;
   recordAudit(entry: NewAuditEntry): Promise<void>;
   /** At most `limit` entries, newest first, with ids below `beforeId` (null: from the newest). */
   auditPage(beforeId: number | null, limit: number): Promise<AuditEntry[]>;

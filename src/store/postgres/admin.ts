@@ -3,15 +3,22 @@
  * the audit log, and the admin API's paged account list and size (SQL in
  * ../shared/admin.ts, shared with SQLite).
  */
-import type { AdminStore, AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry, StorageSize } from '../admin-types.js';
+import type { AdminStore, AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry, StorageSize, StoredSignIn } from '../admin-types.js';
 import {
   ACCOUNT_PAGE_SQL,
+  ADMIN_TOTP_STEP_SQL,
   ADMIN_USER_INSERT_SQL,
   ADMIN_USER_SQL,
   type AdminUserRow,
   AUDIT_INSERT_SQL,
   AUDIT_PAGE_SQL,
   type AuditRow,
+  SIGN_IN_DELETE_SQL,
+  SIGN_IN_INSERT_SQL,
+  SIGN_IN_PRUNE_SQL,
+  SIGN_IN_SQL,
+  type SignInRow,
+  toSignIn,
   accountPageParams,
   auditInsertParams,
   auditPageParams,
@@ -66,6 +73,25 @@ export function withAdmin<B extends PgBase>(Base: B) {
       if (!storable(name)) return null;
       const row = await firstOf<AdminUserRow>(this.pool, ADMIN_USER_SQL, [name]);
       return row ? toAdminUser(row) : null;
+    }
+
+    async claimAdminTotpStep(name: string, step: number): Promise<boolean> {
+      if (!storable(name)) return false;
+      return (await firstOf(this.pool, ADMIN_TOTP_STEP_SQL, [name, step])) !== undefined;
+    }
+
+    async addAdminSignIn(idHash: string, signIn: StoredSignIn): Promise<void> {
+      await this.pool.query(SIGN_IN_PRUNE_SQL, [Date.now()]);
+      await this.pool.query(SIGN_IN_INSERT_SQL, [idHash, signIn.user, signIn.csrf, signIn.expiresAt.getTime()]);
+    }
+
+    async findAdminSignIn(idHash: string): Promise<StoredSignIn | null> {
+      const row = await firstOf<SignInRow>(this.pool, SIGN_IN_SQL, [idHash, Date.now()]);
+      return row ? toSignIn(row) : null;
+    }
+
+    async deleteAdminSignIn(idHash: string): Promise<void> {
+      await this.pool.query(SIGN_IN_DELETE_SQL, [idHash]);
     }
 
     async recordAudit(entry: NewAuditEntry): Promise<void> {

@@ -32,6 +32,7 @@
  *   SELECT create_reference_table('api_tokens');    -- the admin API's (installation-wide)
  *   SELECT create_reference_table('admin_audit');
  *   SELECT create_reference_table('admin_users');
+ *   SELECT create_reference_table('admin_sign_ins');
  *   SELECT create_distributed_table('blob_staging', 'stage_id');
  *   SELECT create_distributed_table('mailboxes', 'account_id');
  *   SELECT create_distributed_table('subscriptions', 'account_id', colocate_with => 'mailboxes');
@@ -359,6 +360,17 @@ const sieveScripts: PgMigration = `
   CREATE UNIQUE INDEX sieve_scripts_one_active ON sieve_scripts (account_id) WHERE active;
 `;
 
+/** Web admin sign-ins shared by every worker and node, and the TOTP step each admin used last. */
+const adminSignInsAcrossWorkers: PgMigration = `
+  CREATE TABLE admin_sign_ins (
+    id_hash    text COLLATE "C" PRIMARY KEY,  -- SHA-256 of the cookie value: the table holds no usable cookie
+    user_name  text NOT NULL,
+    csrf       text NOT NULL,
+    expires_at bigint NOT NULL                -- epoch ms
+  );
+  ALTER TABLE admin_users ADD COLUMN last_totp_step bigint;  -- RFC 6238 §5.2: a code is accepted once
+`;
+
 /** Every migration in order; mailkeep_schema.version says how many have run. */
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   initialSchema,
@@ -370,6 +382,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   appPasswordsAndRequirement,
   adminTokensAndAudit,
   sieveScripts,
+  adminSignInsAcrossWorkers,
 ];
 
 /** Serializes migrations of one database across nodes (an arbitrary constant: 'mkschema'). */

@@ -7,9 +7,10 @@
  * - api_tokens(name, token_hash, created_at, expires_at): the SHA-256 of each
  *   token (auth/api-token.ts says why a fast hash suffices), never the token.
  * - admin_audit(audit_id, at, actor, action, target, address, outcome).
- * - admin_users(name, password_hash, totp_secret, created_at): the web admin's.
+ * - admin_users(name, password_hash, totp_secret, created_at, last_totp_step): the web admin's.
+ * - admin_sign_ins(id_hash, user_name, csrf, expires_at): its signed-in sessions, by the cookie's SHA-256.
  */
-import type { AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry } from '../admin-types.js';
+import type { AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry, StoredSignIn } from '../admin-types.js';
 
 /** $1 name, $2 hash, $3 created, $4 expires; returns a row only when inserted. */
 export const TOKEN_INSERT_SQL =
@@ -21,6 +22,29 @@ export const TOKEN_DELETE_SQL = 'DELETE FROM api_tokens WHERE name = $1';
 export const ADMIN_USER_INSERT_SQL =
   'INSERT INTO admin_users (name, password_hash, totp_secret, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING name';
 export const ADMIN_USER_SQL = 'SELECT * FROM admin_users WHERE name = $1';
+/** $1 admin, $2 step: claims the step only if it is later than the last one claimed (one statement: no race between workers). */
+export const ADMIN_TOTP_STEP_SQL =
+  'UPDATE admin_users SET last_totp_step = $2 WHERE name = $1 AND (last_totp_step IS NULL OR last_totp_step < $2) RETURNING name';
+
+/** $1 now: forgets expired sign-ins. */
+export const SIGN_IN_PRUNE_SQL = 'DELETE FROM admin_sign_ins WHERE expires_at <= $1';
+export const SIGN_IN_INSERT_SQL = 'INSERT INTO admin_sign_ins (id_hash, user_name, csrf, expires_at) VALUES ($1, $2, $3, $4)';
+/** $1 id hash, $2 now. */
+export const SIGN_IN_SQL = 'SELECT * FROM admin_sign_ins WHERE id_hash = $1 AND expires_at > $2';
+export const SIGN_IN_DELETE_SQL = 'DELETE FROM admin_sign_ins WHERE id_hash = $1';
+
+/** A row of admin_sign_ins. */
+export interface SignInRow {
+  id_hash: string;
+  user_name: string;
+  csrf: string;
+  expires_at: number | string;
+}
+
+/** Reads a sign-in row. */
+export function toSignIn(row: SignInRow): StoredSignIn {
+  return { user: row.user_name, csrf: row.csrf, expiresAt: new Date(Number(row.expires_at)) };
+}
 
 export const AUDIT_INSERT_SQL = 'INSERT INTO admin_audit (at, actor, action, target, address, outcome) VALUES ($1, $2, $3, $4, $5, $6)';
 /** $1 below this id, $2 limit. */

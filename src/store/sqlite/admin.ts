@@ -3,15 +3,22 @@
  * audit log, and the admin API's paged account list and size (SQL in
  * ../shared/admin.ts, shared with PostgreSQL).
  */
-import type { AdminStore, AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry, StorageSize } from '../admin-types.js';
+import type { AdminStore, AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry, StorageSize, StoredSignIn } from '../admin-types.js';
 import {
   ACCOUNT_PAGE_SQL,
+  ADMIN_TOTP_STEP_SQL,
   ADMIN_USER_INSERT_SQL,
   ADMIN_USER_SQL,
   type AdminUserRow,
   AUDIT_INSERT_SQL,
   AUDIT_PAGE_SQL,
   type AuditRow,
+  SIGN_IN_DELETE_SQL,
+  SIGN_IN_INSERT_SQL,
+  SIGN_IN_PRUNE_SQL,
+  SIGN_IN_SQL,
+  type SignInRow,
+  toSignIn,
   accountPageParams,
   auditInsertParams,
   auditPageParams,
@@ -67,6 +74,26 @@ export function withAdmin<B extends SqliteBase>(Base: B) {
     async findAdminUser(name: string): Promise<AdminUser | null> {
       const row = this.sql.get<AdminUserRow>(ADMIN_USER_SQL, [name]);
       return row ? toAdminUser(row) : null;
+    }
+
+    async claimAdminTotpStep(name: string, step: number): Promise<boolean> {
+      return (await this.write(() => this.sql.get(ADMIN_TOTP_STEP_SQL, [name, step]))) !== undefined;
+    }
+
+    async addAdminSignIn(idHash: string, signIn: StoredSignIn): Promise<void> {
+      await this.write(() => {
+        this.sql.run(SIGN_IN_PRUNE_SQL, [Date.now()]);
+        this.sql.run(SIGN_IN_INSERT_SQL, [idHash, signIn.user, signIn.csrf, signIn.expiresAt.getTime()]);
+      });
+    }
+
+    async findAdminSignIn(idHash: string): Promise<StoredSignIn | null> {
+      const row = this.sql.get<SignInRow>(SIGN_IN_SQL, [idHash, Date.now()]);
+      return row ? toSignIn(row) : null;
+    }
+
+    async deleteAdminSignIn(idHash: string): Promise<void> {
+      await this.write(() => this.sql.run(SIGN_IN_DELETE_SQL, [idHash]));
     }
 
     async recordAudit(entry: NewAuditEntry): Promise<void> {

@@ -449,6 +449,19 @@ const sieveScripts: Migration = (db) => {
   `);
 };
 
+/** Web admin sign-ins shared by every worker (a sign-in made in one is honoured by all), and the TOTP step each admin used last. */
+const adminSignInsAcrossWorkers: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE admin_sign_ins (
+      id_hash    TEXT PRIMARY KEY,    -- SHA-256 of the cookie value: the table holds no usable cookie
+      user_name  TEXT NOT NULL,
+      csrf       TEXT NOT NULL,
+      expires_at INTEGER NOT NULL     -- epoch ms
+    );
+    ALTER TABLE admin_users ADD COLUMN last_totp_step INTEGER;  -- RFC 6238 §5.2: a code is accepted once
+  `);
+};
+
 /** Every migration in order; the database's user_version says how many have run. */
 export const MIGRATIONS: readonly Migration[] = [
   initialSchema,
@@ -464,6 +477,7 @@ export const MIGRATIONS: readonly Migration[] = [
   appPasswordsAndRequirement,
   adminTokensAndAudit,
   sieveScripts,
+  adminSignInsAcrossWorkers,
 ];
 
 /**

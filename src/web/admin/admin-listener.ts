@@ -29,6 +29,8 @@ export interface AdminListenerDeps {
   limiter: ConnectionLimiter;
   tlsFailures: TlsFailureLog;
   refusals: RateLimitedLog;
+  /** This worker's slot under `serve --workers N` (null alone): answers name it in `x-mailkeep-worker`. */
+  worker: number | null;
   /** Route registrars run on the app before it starts: the admin API (web/admin/api.ts), metrics and health checks. */
   routes: ReadonlyArray<(app: FastifyInstance) => void>;
 }
@@ -46,6 +48,9 @@ export async function startAdminListener(deps: AdminListenerDeps): Promise<Admin
   const { config, log } = deps;
   if (config.adminPort === 0) return null;
   const app = webApp(log.child({ listener: 'admin' }));
+  const worker = deps.worker;
+  // Which worker answered: for operators following a request through the logs, and for tests that need another worker.
+  if (worker !== null) app.addHook('onSend', async (_request, reply) => void reply.header('x-mailkeep-worker', String(worker)));
   for (const register of deps.routes) register(app);
   await app.ready();
   let listener: Listener | null = null;

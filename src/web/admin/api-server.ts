@@ -21,7 +21,7 @@ export function serverRoutes(deps: ServerRouteDeps): AnyRoute[] {
       method: 'GET',
       path: '/server',
       tag: 'server',
-      summary: 'Version, uptime, listeners, certificates, store kind and size, processes',
+      summary: 'Version, uptime, listeners, certificates, store kind and size, processes; the workers with several',
       handler: async () => ({ ...(await deps.report()), storage: await deps.store.storageSize() }),
     }),
     route({

@@ -10,6 +10,17 @@ export interface ServerReportSource {
   startedAt: number;
   /** Bound ports by listener name, once every listener is up. */
   ports(): Record<string, number>;
+  /** With `serve --workers N`: every worker, as the primary knows them, and this worker's slot. */
+  cluster?: { self: number; workers(): Promise<WorkerProcess[]> };
+}
+
+/** One worker of a cluster. */
+export interface WorkerProcess {
+  slot: number;
+  pid: number;
+  startedAt: string;
+  uptimeSeconds: number;
+  crashes: number;
 }
 
 /** What GET /api/v1/server and the web admin's dashboard show. */
@@ -31,7 +42,8 @@ export async function serverReport(src: ServerReportSource) {
     })),
     certificates: await certificateStatus(config),
     store: { kind: config.store.url === null ? 'sqlite' : 'postgresql', dataDir: config.dataDir },
-    // One process serves everything until cluster mode adds workers; each would report itself here.
-    processes: [{ pid: process.pid, role: 'single', memoryRss: process.memoryUsage.rss() }],
+    processes: [{ pid: process.pid, role: src.cluster ? 'worker' : 'single', memoryRss: process.memoryUsage.rss() }],
+    // The request reached one worker (the one above); the primary lists them all.
+    workers: src.cluster ? { self: src.cluster.self, list: await src.cluster.workers() } : null,
   };
 }

@@ -1,9 +1,10 @@
 /**
  * Where the admin API finds live sessions. The API asks a SessionDirectory,
  * never the registry itself, so the source can change without touching the
- * routes: today this process's registry (net/live-sessions.ts); with several
- * workers or nodes, a directory that asks each of them over the control
- * channel and merges the answers.
+ * routes: in a single process its registry (net/live-sessions.ts); with
+ * `serve --workers N`, every worker's, asked over the control channel
+ * (server/server-control.ts: a sibling that does not answer within its
+ * timeout is left out).
  */
 import type { LiveSessions, SessionInfo, SessionProtocol } from '../../net/live-sessions.js';
 
@@ -40,5 +41,21 @@ export function localSessionDirectory(registry: LiveSessions): SessionDirectory 
     async kick(filter, reason) {
       return registry.kick(matches(filter), reason);
     },
+  };
+}
+
+/** What the cluster directory asks: the control channel's session requests (server/server-control.ts). */
+export interface SessionsAcrossWorkers {
+  listSessions(): Promise<SessionInfo[]>;
+  kickSessions(filter: SessionFilter, reason: string): Promise<number>;
+}
+
+/** The sessions of every worker of this server. */
+export function clusterSessionDirectory(control: SessionsAcrossWorkers): SessionDirectory {
+  return {
+    async list(filter, limit) {
+      return (await control.listSessions()).filter(matches(filter)).slice(0, limit);
+    },
+    kick: (filter, reason) => control.kickSessions(filter, reason),
   };
 }

@@ -1,64 +1,67 @@
 /**
  * Signed-in web admin sessions: a random id in an HttpOnly, SameSite=Strict
  * cookie (Secure when the admin listener speaks TLS), and per session a
- * random CSRF token every form carries back. Kept in this process's memory,
- * bounded in number and age; signing out forgets the session at once.
+ * random CSRF token every form carries back.
+ *
+ * Kept in the store, not in a process's memory: with `serve --workers N` the
+ * admin listener's connections land on any worker, and a sign-in made in one
+ * must hold in all (and on every node of one PostgreSQL). The store keeps the
+ * SHA-256 of the cookie value, never the value. Signing out deletes the row,
+ * so it ends at once everywhere. Bounded without a count: a sign-in needs a
+ * fresh TOTP step (one per 30 s per admin, claimed in the store so a code is
+ * used once across workers), and expired rows are pruned at each sign-in.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AdminStore } from '../../../store/admin-types.js';
 
 /** The cookie's name. */
 export const SESSION_COOKIE = 'mailkeep_admin';
 /** How long a sign-in lasts, whatever is done meanwhile. */
 export const SIGN_IN_TTL_MS = 8 * 60 * 60 * 1000;
-/** Sign-ins kept at most; the oldest go first. */
-const MAX_SIGN_INS = 1000;
+/** Longest cookie value looked up (ours are 43 characters). */
+const MAX_COOKIE = 128;
 
 /** One signed-in administrator. */
 export interface SignIn {
   user: string;
   csrf: string;
-  expires: number;
 }
 
-/** The sign-ins of this process. */
-export class SignIns {
-  /** Insertion order is age order: the first key is the oldest. */
-  private readonly byId = new Map<string, SignIn>();
-  /** The last TOTP step accepted per admin, so a code cannot be used twice (RFC 6238 §5.2). */
-  private readonly lastStep = new Map<string, number>();
+/** The key a cookie value is stored under. */
+function idHash(id: string): string {
+  return createHash('sha256').update(id).digest('hex');
+}
 
-  constructor(private readonly now: () => number = Date.now) {}
+/** The sign-ins of the installation, in the store. */
+export class SignIns {
+  constructor(
+    private readonly store: Pick<AdminStore, 'addAdminSignIn' | 'findAdminSignIn' | 'deleteAdminSignIn' | 'claimAdminTotpStep'>,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Starts a session; returns its cookie value. */
-  create(user: string): string {
+  async create(user: string): Promise<string> {
     const id = randomBytes(32).toString('base64url');
-    while (this.byId.size >= MAX_SIGN_INS) this.byId.delete(this.byId.keys().next().value as string);
-    this.byId.set(id, { user, csrf: randomBytes(32).toString('base64url'), expires: this.now() + SIGN_IN_TTL_MS });
+    await this.store.addAdminSignIn(idHash(id), { user, csrf: randomBytes(32).toString('base64url'), expiresAt: new Date(this.now() + SIGN_IN_TTL_MS) });
     return id;
   }
 
   /** The session of a cookie value, or null when unknown or expired. */
-  get(id: string | undefined): SignIn | null {
-    if (id === undefined) return null;
-    const s = this.byId.get(id);
-    if (s === undefined) return null;
-    if (s.expires <= this.now()) {
-      this.byId.delete(id);
-      return null;
-    }
-    return s;
+  async get(id: string | undefined): Promise<SignIn | null> {
+    if (id === undefined || id.length === 0 || id.length > MAX_COOKIE) return null;
+    const s = await this.store.findAdminSignIn(idHash(id));
+    if (s === null || s.expiresAt.getTime() <= this.now()) return null;
+    return { user: s.user, csrf: s.csrf };
   }
 
-  end(id: string | undefined): void {
-    if (id !== undefined) this.byId.delete(id);
+  /** Ends a session everywhere. */
+  async end(id: string | undefined): Promise<void> {
+    if (id !== undefined && id.length > 0 && id.length <= MAX_COOKIE) await this.store.deleteAdminSignIn(idHash(id));
   }
 
-  /** Accepts a TOTP step for an admin only if it is later than the last accepted one. */
-  useStep(user: string, step: number): boolean {
-    if ((this.lastStep.get(user) ?? -1) >= step) return false;
-    // Bounded by the number of admin accounts that ever signed in.
-    this.lastStep.set(user, step);
-    return true;
+  /** Accepts a TOTP step for an admin only if it is later than the last accepted one, in any worker (RFC 6238 §5.2). */
+  useStep(user: string, step: number): Promise<boolean> {
+    return this.store.claimAdminTotpStep(user, step);
   }
 }
 

@@ -27,11 +27,14 @@ import type { ServerReport } from '../server-report.js';
 import type { SessionDirectory } from '../session-directory.js';
 import { buttonForm, csrfField, type Html, html, page, STYLE } from './html.js';
 import { csrfMatches, SESSION_COOKIE, SIGN_IN_TTL_MS, type SignIn, SignIns } from './sign-ins.js';
-import { activityTotals } from '../../../metrics/metrics.js';
+import type { MetricsText } from '../../../metrics/cluster-metrics.js';
+import { activityOf } from '../../../metrics/metrics.js';
 
 /** What the web admin needs from the server. */
 export interface WebAdminDeps {
   store: AdminStoreRoles;
+  /** The metrics /metrics serves (every worker's with several): the dashboard's activity totals. */
+  metrics(): Promise<MetricsText>;
   sessions: SessionDirectory;
   throttle: AuthThrottle;
   hashing: PasswordHashing;
@@ -65,7 +68,7 @@ const limitText = (n: number | null): string => (n === null ? 'none' : String(n)
 
 /** Registers /admin/ on the admin app. */
 export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void {
-  const signIns = new SignIns();
+  const signIns = new SignIns(deps.store);
   const { store, sessions } = deps;
 
   app.register(
@@ -81,14 +84,14 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
         reply.header('cache-control', 'no-store');
       });
 
-      const session = (request: FastifyRequest): SignIn | null => signIns.get(request.cookies[SESSION_COOKIE]);
+      const session = (request: FastifyRequest): Promise<SignIn | null> => signIns.get(request.cookies[SESSION_COOKIE]);
       const address = (request: FastifyRequest): string => normalizeAddress(request.socket.remoteAddress);
       const send = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
 
       /** A page for signed-in administrators; others are sent to the sign-in form. */
       const view = (path: string, render: (s: SignIn, request: FastifyRequest) => Promise<{ title: string; content: Html }>) =>
         ui.get(path, async (request, reply) => {
-          const s = session(request);
+          const s = await session(request);
           if (s === null) return reply.redirect('/admin/login', 303);
           const { title, content } = await render(s, request);
           const q = request.query as Form;
@@ -102,7 +105,7 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
         back: (params: Form) => string,
       ) =>
         ui.post(path, async (request, reply) => {
-          const s = session(request);
+          const s = await session(request);
           const form = (request.body ?? {}) as Form;
           const origin = request.headers.origin;
           if (s === null || !csrfMatches(s, form.csrf) || (origin !== undefined && origin !== ownOrigin(request, deps.secureCookies))) {
@@ -154,7 +157,7 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
           ok = await deps.throttle.hashes.run(ip, admission.clean, () => verifyPassword(form.password ?? '', user?.passwordHash ?? null, deps.hashing));
           if (ok === true && user) {
             const step = verifyTotp(user.totpSecret, form.code ?? '');
-            ok = step !== null && signIns.useStep(user.name, step);
+            ok = step !== null && (await signIns.useStep(user.name, step));
           }
         } finally {
           const delay = await deps.throttle.finish(admission, ok === BUSY ? 'abandoned' : ok ? 'succeeded' : 'failed');
@@ -164,7 +167,7 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
           deps.log.info({ admin: name, ip }, 'web admin sign-in failed');
           return reply.redirect(redirectWith('/admin/login', 'error', ok === BUSY ? 'The server is busy; try again.' : 'Wrong name, password or code.'), 303);
         }
-        const id = signIns.create(name);
+        const id = await signIns.create(name);
         reply.setCookie(SESSION_COOKIE, id, {
           path: '/admin',
           httpOnly: true,
@@ -177,9 +180,9 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
       });
 
       ui.post('/logout', async (request, reply) => {
-        const s = session(request);
+        const s = await session(request);
         const form = (request.body ?? {}) as Form;
-        if (s !== null && csrfMatches(s, form.csrf)) signIns.end(request.cookies[SESSION_COOKIE]);
+        if (s !== null && csrfMatches(s, form.csrf)) await signIns.end(request.cookies[SESSION_COOKIE]);
         reply.clearCookie(SESSION_COOKIE, { path: '/admin' });
         return reply.redirect('/admin/login', 303);
       });
@@ -190,7 +193,11 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
           sessions.list({}, MAX_SESSIONS_COUNTED),
           store.accountPage(null, 1001, null),
           store.storageSize(),
-          activityTotals(),
+          // A worker that does not answer leaves the totals out rather than show a part as the whole.
+          deps.metrics().then(
+            (m) => activityOf(m.text),
+            () => null,
+          ),
         ]);
         const count = (counts: Record<string, number>, key: string): number => counts[key] ?? 0;
         const byProtocol = new Map<string, { total: number; tls: number; users: number }>();
@@ -210,11 +217,15 @@ ${[...byProtocol].map(([p, r]) => html`<tr><td>${p}</td><td class="num">${r.tota
 </table>
 <p>Logged in now: ${loggedIn(live)}</p>
 <h2>Activity since start</h2>
-<table id="activity"><tr><td>logins</td><td class="num">${count(activity.logins, 'succeeded')}</td></tr>
+${
+  activity === null
+    ? html`<p>Not available: a worker did not answer in time.</p>`
+    : html`<table id="activity"><tr><td>logins</td><td class="num">${count(activity.logins, 'succeeded')}</td></tr>
 <tr><td>failed logins</td><td class="num">${count(activity.logins, 'failed')}</td></tr>
 <tr><td>logins refused by the throttle</td><td class="num">${count(activity.logins, 'throttled')}</td></tr>
 <tr><td>messages delivered (LMTP recipients)</td><td class="num">${count(activity.deliveries, 'stored')}</td></tr>
-<tr><td>deliveries refused (quota, size, errors, unknown recipients)</td><td class="num">${count(activity.deliveries, 'over_quota') + count(activity.deliveries, 'too_big') + count(activity.deliveries, 'failed') + activity.rejections}</td></tr></table>
+<tr><td>deliveries refused (quota, size, errors, unknown recipients)</td><td class="num">${count(activity.deliveries, 'over_quota') + count(activity.deliveries, 'too_big') + count(activity.deliveries, 'failed') + activity.rejections}</td></tr></table>`
+}
 <h2>Server</h2>
 <table><tr><td>version</td><td>${report.version}</td></tr><tr><td>up since</td><td>${when(report.startedAt)} (${Math.floor(report.uptimeSeconds / 60)} min)</td></tr>
 <tr><td>accounts</td><td>${accounts.length > 1000 ? 'over 1000' : accounts.length}</td></tr>
