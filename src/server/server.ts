@@ -5,6 +5,8 @@
  * closes only after every session has ended (or the grace period passed), so
  * no acknowledged change is cut off mid-way.
  */
+import { Outgoing } from '../mail/outgoing.js';
+import { SieveDelivery } from '../mail/sieve-delivery.js';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { CredentialCache } from '../auth/credential-cache.js';
@@ -107,7 +109,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     tlsFailures,
     onClose: (conn: Pop3Connection) => sessions.delete(conn),
   };
-  const lmtpDeps = { store, config, log, onClose: (conn: LmtpConnection) => sessions.delete(conn) };
+  const sieve = new SieveDelivery(store, config, log, Outgoing.fromConfig(config));
+  const lmtpDeps = { store, config, log, sieve, onClose: (conn: LmtpConnection) => sessions.delete(conn) };
 
   /** Starts a session on an admitted socket; a session that throws is logged and its socket dropped. */
   const serve = (socket: Socket, conn: LiveSession & { run(): Promise<void> }): void => {

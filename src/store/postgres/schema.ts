@@ -304,8 +304,19 @@ const sieveScripts: PgMigration = `
   CREATE UNIQUE INDEX sieve_scripts_one_active ON sieve_scripts (account_id) WHERE active;
 `;
 
+/** Sieve memory (RFC 5230 §4.2 vacation replies sent, RFC 7352 duplicate ids): per-account keys with an expiry. */
+const sieveDeliveryMemory: PgMigration = `
+  CREATE TABLE sieve_memory (
+    account_id bigint NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+    kind       text NOT NULL,          -- 'duplicate' | 'vacation'
+    key        text COLLATE "C" NOT NULL, -- SHA-256 of handle and id or sender (mail/sieve-context.ts)
+    expires_at timestamptz NOT NULL,
+    PRIMARY KEY (account_id, kind, key)
+  );
+`;
+
 /** Every migration in order; mailkeep_schema.version says how many have run. */
-export const PG_MIGRATIONS: readonly PgMigration[] = [initialSchema, namespaceVersions, headerFacts, mailboxCounts, authAttempts, accountStates, sieveScripts];
+export const PG_MIGRATIONS: readonly PgMigration[] = [initialSchema, namespaceVersions, headerFacts, mailboxCounts, authAttempts, accountStates, sieveScripts, sieveDeliveryMemory];
 
 /** Serializes migrations of one database across nodes (an arbitrary constant: 'mkschema'). */
 const MIGRATION_LOCK = 0x6d6b736368656d61n;

@@ -20,10 +20,11 @@ import { withMailboxes } from './mailboxes.js';
 import { withMessages } from './messages.js';
 import { withMetadata } from './metadata.js';
 import { withSieveScripts } from './sieve-scripts.js';
+import { withSieveMemory } from './sieve-memory.js';
 
 /** The SQLite MailStore: every role over one core. Create it with openSqliteStore(). */
 export class SqliteStore
-  extends withSieveScripts(withDump(withImport(withMetadata(withMessages(withMailboxes(withAuthAttempts(withAccounts(SqliteCore))))))))
+  extends withSieveMemory(withSieveScripts(withDump(withImport(withMetadata(withMessages(withMailboxes(withAuthAttempts(withAccounts(SqliteCore)))))))))
   implements MailStore
 {
   /** Wraps an open, migrated connection; use openSqliteStore(). */
