@@ -12,6 +12,7 @@ import { SieveQuotaError } from '../store/shared/sieve-quota.js';
 import { StoreError } from '../store/types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
+import { registerSieveTest } from './sieve-test.js';
 import { requireAccount, STORE_FLAGS, withStore } from './with-store.js';
 
 /** A name as stored, or exit 2 with the RFC 5804 §1.6 reason. */
@@ -128,4 +129,5 @@ export function registerSieveCommands(program: Command): void {
     .action((user: string, opts: Record<string, unknown>) => activate(user, null, opts));
   sub('delete', 'delete a script (not the active one)').argument('<user>').argument('<name>').action(remove);
   sub('check', 'print a stored script\'s errors as "line:column: message", or "ok"').argument('<user>').argument('<name>').action(check);
+  registerSieveTest(sub);
 }

@@ -19,7 +19,8 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { AccountId } from '../ids.js';
-import { type CompiledScript, parseSieve, runSieve, type SieveAction, type SieveContext, type VacationAction } from '../sieve/index.js';
+import { type CompiledScript, parseSieve, runSieve, type SieveAction, type SieveContext, type SieveRunResult, type VacationAction } from '../sieve/index.js';
+import type { PartIndex } from '../mime/types.js';
 import type { Mailbox, MailStore, SieveMemoryKind } from '../store/types.js';
 import { type CopyOptions, type CopyOutcome, deliverCopy, type Recipient, type StagedMessage, targetMailbox } from './deliver.js';
 import { systemFlag } from './flags.js';
@@ -85,7 +86,7 @@ export class SieveDelivery {
   }
 
   /** The context a run asks (src/sieve/context.ts), answered from the store and the configuration. */
-  context(recipient: Recipient, envelope: DeliveryEnvelope, message: StagedMessage): SieveContext {
+  context(recipient: Recipient, envelope: DeliveryEnvelope, parts?: PartIndex): SieveContext {
     const accountId = recipient.account.id;
     const has = (kind: SieveMemoryKind, handle: string, value: string): Promise<boolean> =>
       this.store.sieveMemoryHas(accountId, kind, memoryKey(handle, value), new Date());
@@ -104,17 +105,22 @@ export class SieveDelivery {
         ...(s.spamtestHeader === null ? {} : { spam: { header: s.spamtestHeader, max: s.spamtestMax } }),
         ...(s.virustestHeader === null ? {} : { virus: { header: s.virustestHeader } }),
       },
-      parts: message.analysis.root,
+      ...(parts === undefined ? {} : { parts }),
     };
   }
 
   /** The actions the active script takes on the message, or null when the account has no (working) script. */
-  async actions(message: StagedMessage, bytes: Buffer, recipient: Recipient, envelope: DeliveryEnvelope): Promise<SieveAction[] | null> {
+  async actions(bytes: Buffer, recipient: Recipient, envelope: DeliveryEnvelope, parts?: PartIndex): Promise<SieveAction[] | null> {
     const script = await this.script(recipient.account.id);
     if (script === null) return null;
-    const result = await runSieve(script, bytes, this.context(recipient, envelope, message));
+    const result = await this.run(script, bytes, recipient, envelope, parts);
     if (result.errors) this.log.warn({ user: recipient.account.name, errors: result.errors.slice(0, 5) }, 'sieve run failed: implicit keep');
     return result.actions;
+  }
+
+  /** Runs a given script for the recipient (also `mailkeep sieve test`); nothing is stored or sent. */
+  run(script: CompiledScript, bytes: Buffer, recipient: Recipient, envelope: DeliveryEnvelope, parts?: PartIndex): Promise<SieveRunResult> {
+    return runSieve(script, bytes, this.context(recipient, envelope, parts));
   }
 
   /** Reads the staged bytes a run looks at (bounded by the append limit, as staging was). */
@@ -127,7 +133,7 @@ export class SieveDelivery {
    * remembers duplicates, then sends redirects and the vacation reply. Never throws for script problems.
    */
   async deliver(message: StagedMessage, bytes: Buffer, recipient: Recipient, envelope: DeliveryEnvelope, opts: CopyOptions): Promise<SieveOutcome> {
-    const actions = await this.actions(message, bytes, recipient, envelope);
+    const actions = await this.actions(bytes, recipient, envelope, message.analysis.root);
     if (actions === null) return { status: 'delivered', copies: [await deliverCopy(this.store, message, recipient, opts)] };
     const reject = actions.find((a) => a.type === 'reject');
     if (reject?.type === 'reject') return { status: 'rejected', reason: reject.reason };
