@@ -164,12 +164,7 @@ function traceBytes(trace: TraceLines): Buffer {
  * The recipient's copy with trace lines in front: a composite when possible, else (rarely) its own blob.
  * With an edited header the copy is `prefix` + `header` + the original body, written and analysed as its own blob.
  */
-async function withTrace(
-  blobs: BlobStore,
-  message: StagedMessage,
-  prefix: Buffer,
-  header?: Buffer,
-): Promise<{ blob: StagedBlob; analysis: MessageAnalysis }> {
+async function withTrace(blobs: BlobStore, message: StagedMessage, prefix: Buffer, header?: Buffer): Promise<{ blob: StagedBlob; analysis: MessageAnalysis }> {
   if (message.composable && header === undefined) return { blob: await blobs.putComposite(prefix, message.blob), analysis: message.analysis };
   // A message starting with white space would continue the last trace line: write and analyse the whole.
   const head = header === undefined ? prefix : Buffer.concat([prefix, header]);
@@ -180,8 +175,8 @@ async function withTrace(
     stager.write(head);
     if (from < message.blob.size)
       for await (const chunk of blobs.createReadStream(message.blob.blobId, from) as AsyncIterable<Buffer>) {
-      if (!stager.write(chunk)) await stager.drained();
-    }
+        if (!stager.write(chunk)) await stager.drained();
+      }
     finishing = true;
     return await stager.finish();
   } catch (err) {

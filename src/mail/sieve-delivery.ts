@@ -78,7 +78,8 @@ export class SieveDelivery {
     const key = `${accountId}\0${active.name}\0${active.updated.getTime()}`;
     if (this.cache.has(key)) return this.cache.get(key) ?? null;
     const parsed = parseSieve(active.content, { maxScriptBytes: this.config.sieve.maxScriptSize });
-    if (!parsed.ok) this.log.warn({ account: accountId, script: active.name, errors: parsed.errors.slice(0, 5) }, 'sieve script does not compile: implicit keep');
+    if (!parsed.ok)
+      this.log.warn({ account: accountId, script: active.name, errors: parsed.errors.slice(0, 5) }, 'sieve script does not compile: implicit keep');
     const compiled = parsed.ok ? parsed.script : null;
     this.cache.set(key, compiled);
     if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
@@ -181,7 +182,14 @@ export class SieveDelivery {
   }
 
   /** Sends the redirects and the vacation reply of a run; failures are logged, never fatal. */
-  private async send(actions: readonly SieveAction[], message: StagedMessage, bytes: Buffer, recipient: Recipient, envelope: DeliveryEnvelope, now: Date): Promise<void> {
+  private async send(
+    actions: readonly SieveAction[],
+    message: StagedMessage,
+    bytes: Buffer,
+    recipient: Recipient,
+    envelope: DeliveryEnvelope,
+    now: Date,
+  ): Promise<void> {
     const user = recipient.account.name;
     for (const a of actions) {
       if (a.type !== 'redirect' && !(a.type === 'vacation' && a.respond)) {
@@ -201,7 +209,14 @@ export class SieveDelivery {
     }
   }
 
-  private async redirect(address: string, header: Buffer | undefined, message: StagedMessage, bytes: Buffer, recipient: Recipient, envelope: DeliveryEnvelope): Promise<void> {
+  private async redirect(
+    address: string,
+    header: Buffer | undefined,
+    message: StagedMessage,
+    bytes: Buffer,
+    recipient: Recipient,
+    envelope: DeliveryEnvelope,
+  ): Promise<void> {
     // Loop guard: a message we redirected before for this recipient is not redirected again.
     const marker = LOOP_HEADER.toLowerCase();
     const seen = message.analysis.headers.some(([name, value]) => name.toLowerCase() === marker && value.trim().toLowerCase() === envelope.to.toLowerCase());

@@ -149,7 +149,10 @@ function connect(relay: SmtpRelay): Promise<net.Socket> {
     };
     const socket =
       relay.security === 'tls'
-        ? tls.connect({ host: relay.host, port: relay.port, servername: net.isIP(relay.host) ? undefined : relay.host, rejectUnauthorized: relay.verifyCertificate }, done)
+        ? tls.connect(
+            { host: relay.host, port: relay.port, servername: net.isIP(relay.host) ? undefined : relay.host, rejectUnauthorized: relay.verifyCertificate },
+            done,
+          )
         : net.connect({ host: relay.host, port: relay.port }, done);
     socket.once('error', failed);
   });
@@ -157,9 +160,8 @@ function connect(relay: SmtpRelay): Promise<net.Socket> {
 
 function upgrade(socket: net.Socket, relay: SmtpRelay): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
-    const secure = tls.connect(
-      { socket, servername: net.isIP(relay.host) ? undefined : relay.host, rejectUnauthorized: relay.verifyCertificate },
-      () => resolve(secure),
+    const secure = tls.connect({ socket, servername: net.isIP(relay.host) ? undefined : relay.host, rejectUnauthorized: relay.verifyCertificate }, () =>
+      resolve(secure),
     );
     secure.once('error', (err) => reject(new SmtpError(`STARTTLS with the relay failed: ${err.message}`, null)));
   });

@@ -316,7 +316,16 @@ const sieveDeliveryMemory: PgMigration = `
 `;
 
 /** Every migration in order; mailkeep_schema.version says how many have run. */
-export const PG_MIGRATIONS: readonly PgMigration[] = [initialSchema, namespaceVersions, headerFacts, mailboxCounts, authAttempts, accountStates, sieveScripts, sieveDeliveryMemory];
+export const PG_MIGRATIONS: readonly PgMigration[] = [
+  initialSchema,
+  namespaceVersions,
+  headerFacts,
+  mailboxCounts,
+  authAttempts,
+  accountStates,
+  sieveScripts,
+  sieveDeliveryMemory,
+];
 
 /** Serializes migrations of one database across nodes (an arbitrary constant: 'mkschema'). */
 const MIGRATION_LOCK = 0x6d6b736368656d61n;
