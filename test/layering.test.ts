@@ -21,7 +21,7 @@ const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
  * after themselves (`ids`, `log`). Keep in step with docs/design-notes.md.
  */
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
-  cli: ['server', 'autoconfig', 'doctor', 'net', 'mail', 'search', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
+  cli: ['server', 'autoconfig', 'doctor', 'net', 'mail', 'sieve', 'search', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
   server: ['web', 'acme', 'autoconfig', 'imap', 'pop3', 'lmtp', 'net', 'mail', 'auth', 'store', 'events', 'config', 'log', 'ids'],
   imap: ['net', 'mail', 'search', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
   pop3: ['net', 'mail', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
@@ -32,7 +32,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   net: ['auth', 'config', 'log', 'ids'],
   doctor: [],
   search: ['mail', 'mime', 'store', 'ids', 'syntax'],
-  mail: ['mime', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
+  mail: ['sieve', 'mime', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
   auth: ['store', 'config', 'log', 'ids'],
   store: ['events', 'mime', 'config', 'log', 'ids', 'process-alive'],
   events: ['config', 'log', 'ids'],

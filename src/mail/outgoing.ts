@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import type { AccountId } from '../ids.js';
-import { sendMail, type SmtpRelay } from '../net/smtp-client.js';
+import { sendMail, type SmtpRelay } from './smtp-client.js';
 import type { VacationAction } from '../sieve/index.js';
 
 /** Sends mail through the relay within each account's hourly budget. */
