@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { Outgoing } from '../src/mail/outgoing.js';
 import { putScript } from '../src/mail/sieve-scripts.js';
 import type { MailStore } from '../src/store/types.js';
 import { dotStuff, LmtpClient, type LmtpReply } from './helpers/lmtp-client.js';
@@ -156,6 +157,7 @@ describe('Sieve at delivery', { skip: existsSync(SMTP_SINK) ? false : 'Postfix s
     assert.ok((await messages(store, 'alice', 'INBOX')).some((m) => m.text.includes('forward me')));
     // A message that already went through this redirect is not redirected again.
     await lmtp(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], `X-Mailkeep-Redirected: alice@example.com\r\n${mail('forward again')}`);
+    await lmtp(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], `Delivered-To: alice@example.com\r\n${mail('forward looped')}`);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal((await sink.messages()).length, before + 1);
   });
@@ -189,6 +191,31 @@ describe('Sieve at delivery', { skip: existsSync(SMTP_SINK) ? false : 'Postfix s
         inbox.some((m) => m.text.includes(s)),
         s,
       );
+  });
+
+  it('caps what one account sends per hour', async () => {
+    const relay = {
+      host: '127.0.0.1',
+      port: sink.port,
+      security: 'none' as const,
+      username: null,
+      password: null,
+      verifyCertificate: true,
+      timeoutMs: 10_000,
+      heloName: 'test',
+    };
+    const outgoing = new Outgoing(relay, 2);
+    const before = (await sink.messages()).length;
+    const alice = (await store.findAccount('alice'))!.id;
+    const bob = (await store.findAccount('bob'))!.id;
+    const data = Buffer.from('Subject: budget\r\n\r\n.leading dot\r\n');
+    await outgoing.send(alice, 'a@example.com', 'x@elsewhere.test', data);
+    await outgoing.send(alice, 'a@example.com', 'x@elsewhere.test', data);
+    await assert.rejects(outgoing.send(alice, 'a@example.com', 'x@elsewhere.test', data), /max-outgoing-per-hour/);
+    await outgoing.send(bob, 'b@example.com', 'x@elsewhere.test', data);
+    const sent = (await sink.waitFor(before + 3)).slice(before);
+    assert.equal(sent.length, 3);
+    assert.match(sent[0]!.data, /^\.leading dot$/m, 'dot-stuffing is undone by the receiver');
   });
 
   it('duplicate: the same Message-ID twice goes to Dups the second time', async () => {

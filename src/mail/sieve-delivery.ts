@@ -217,9 +217,11 @@ export class SieveDelivery {
     recipient: Recipient,
     envelope: DeliveryEnvelope,
   ): Promise<void> {
-    // Loop guard: a message we redirected before for this recipient is not redirected again.
-    const marker = LOOP_HEADER.toLowerCase();
-    const seen = message.analysis.headers.some(([name, value]) => name.toLowerCase() === marker && value.trim().toLowerCase() === envelope.to.toLowerCase());
+    // Loop guard: a message we redirected before for this recipient, or one already delivered to it
+    // on its way here (Delivered-To, as Postfix checks), is not redirected again.
+    const markers = [LOOP_HEADER.toLowerCase(), 'delivered-to'];
+    const to = envelope.to.toLowerCase();
+    const seen = message.analysis.headers.some(([name, value]) => markers.includes(name.toLowerCase()) && value.trim().toLowerCase() === to);
     if (seen) {
       this.log.warn({ user: recipient.account.name, to: address }, 'sieve redirect: the message was redirected here before, not again');
       return;

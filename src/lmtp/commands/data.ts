@@ -57,8 +57,12 @@ async function deliverAll(session: LmtpSession, envelope: Envelope, stager: Mess
       }
       if (result.status === 'rejected') {
         session.log.info({ ...log, reason: result.reason }, 'rejected by sieve');
-        // RFC 5429 §2.1/§2.2: a protocol-level refusal for this recipient; the reason on one line.
-        session.reply(550, '5.7.1', `<${address}> ${result.reason.replace(/[\r\n]+/g, ' ').slice(0, 400)}`);
+        // RFC 5429 §2.1/§2.2: a protocol-level refusal for this recipient; the reason on one ASCII line (RFC 5321 §4.2).
+        const reason = result.reason
+          .replace(/[\r\n]+/g, ' ')
+          .replace(/[^\x20-\x7e]/g, '?')
+          .slice(0, 400);
+        session.reply(550, '5.7.1', `<${address}> ${reason}`);
         continue;
       }
       outcomes = result.copies;
