@@ -70,6 +70,14 @@ describe('Sieve with mailkeep deliver and sieve test', () => {
     assert.equal(spam.stdout, 'reject: Not wanted here.\n');
   });
 
+  it('sieve check warns that vacation mail is not sent without [relay]', () => {
+    const checked = run(['sieve', 'check', 'erin', 'main']);
+    assert.equal(checked.stdout, 'ok\n');
+    assert.match(checked.stderr, /no \[relay\] host is configured/);
+    const withRelay = mailkeep(['sieve', 'check', 'erin', 'main', '--data-dir', dataDir], '', { MAILKEEP_RELAY__HOST: '127.0.0.1' });
+    assert.equal(withRelay.stderr, '');
+  });
+
   it('sieve test --script runs a file instead, and reports its errors', async () => {
     await writeFile(join(dir, 'other.sieve'), 'discard;');
     assert.equal(run(['sieve', 'test', 'erin', '--script', join(dir, 'other.sieve')], mail('x')).stdout, 'discard\n');

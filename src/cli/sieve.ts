@@ -12,6 +12,8 @@ import { SieveQuotaError } from '../store/shared/sieve-quota.js';
 import { StoreError } from '../store/types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
+import { parseSieve } from '../sieve/index.js';
+import { sendsMail } from '../mail/sieve-sends-mail.js';
 import { registerSieveTest } from './sieve-test.js';
 import { requireAccount, STORE_FLAGS, withStore } from './with-store.js';
 
@@ -105,6 +107,10 @@ async function check(user: string, rawName: string, opts: Record<string, unknown
   if (!script) throw new CliError(`no script: ${name}`);
   const errors = checkScript(script.content, config.sieve);
   if (errors.length > 0) throw new CliError(formatSieveErrors(errors).join('\n'));
+  const parsed = parseSieve(script.content, { maxScriptBytes: config.sieve.maxScriptSize });
+  if (config.relay.host === null && parsed.ok && sendsMail(parsed.script)) {
+    process.stderr.write('warning: the script redirects or replies, but no [relay] host is configured: that mail will not be sent\n');
+  }
   process.stdout.write('ok\n');
 }
 
