@@ -152,8 +152,8 @@ async function deliver(opts: Record<string, unknown>): Promise<void> {
       const trace = from === null ? null : { returnPath: from, deliveredTo: to };
       const log = createLogger(config, pino.destination(2));
       const sieve = new SieveDelivery(store, config, log, Outgoing.fromConfig(config));
-      const bytes = await sieve.readMessage(message);
-      return sieve.deliver(message, bytes, target, { from: from ?? '', to }, { trace, flags, detailDelivery: config.lmtp.detailDelivery });
+      let bytes: Promise<Buffer> | null = null;
+      return sieve.deliver(message, () => (bytes ??= sieve.readMessage(message)), target, { from: from ?? '', to }, { trace, flags, detailDelivery: config.lmtp.detailDelivery });
     });
     if (outcome.status === 'rejected') throw new CliError(outcome.reason, EX_NOPERM, true);
     for (const copy of outcome.copies) {

@@ -111,10 +111,10 @@ export class SieveDelivery {
   }
 
   /** The actions the active script takes on the message, or null when the account has no (working) script. */
-  async actions(bytes: Buffer, recipient: Recipient, envelope: DeliveryEnvelope, parts?: PartIndex): Promise<SieveAction[] | null> {
+  async actions(bytes: () => Promise<Buffer>, recipient: Recipient, envelope: DeliveryEnvelope, parts?: PartIndex): Promise<SieveAction[] | null> {
     const script = await this.script(recipient.account.id);
     if (script === null) return null;
-    const result = await this.run(script, bytes, recipient, envelope, parts);
+    const result = await this.run(script, await bytes(), recipient, envelope, parts);
     if (result.errors) this.log.warn({ user: recipient.account.name, errors: result.errors.slice(0, 5) }, 'sieve run failed: implicit keep');
     return result.actions;
   }
@@ -132,8 +132,9 @@ export class SieveDelivery {
   /**
    * Delivers one recipient's copy under its script: runs it, stores the copies it asks for,
    * remembers duplicates, then sends redirects and the vacation reply. Never throws for script problems.
+   * `bytes` gives the message's bytes, read only when the recipient has a script.
    */
-  async deliver(message: StagedMessage, bytes: Buffer, recipient: Recipient, envelope: DeliveryEnvelope, opts: CopyOptions): Promise<SieveOutcome> {
+  async deliver(message: StagedMessage, bytes: () => Promise<Buffer>, recipient: Recipient, envelope: DeliveryEnvelope, opts: CopyOptions): Promise<SieveOutcome> {
     const actions = await this.actions(bytes, recipient, envelope, message.analysis.root);
     if (actions === null) return { status: 'delivered', copies: [await deliverCopy(this.store, message, recipient, opts)] };
     const reject = actions.find((a) => a.type === 'reject');
@@ -155,7 +156,7 @@ export class SieveDelivery {
         await this.store.sieveMemoryPut(accountId, 'duplicate', memoryKey(a.handle, a.id), new Date(now.getTime() + a.seconds * 1000), now);
     }
     // Mail goes out only when every copy asked for was stored (none failing would be retried and send twice).
-    if (!copies.some((c) => c.status !== 'stored')) await this.send(actions, message, bytes, recipient, envelope, now);
+    if (!copies.some((c) => c.status !== 'stored')) await this.send(actions, message, await bytes(), recipient, envelope, now);
     return { status: 'delivered', copies };
   }
 

@@ -37,7 +37,7 @@ async function deliverAll(session: LmtpSession, envelope: Envelope, stager: Mess
     return;
   }
   const internalDate = new Date();
-  // The bytes a script looks at, read once for all recipients and only when some account has a script.
+  // The bytes a script looks at, read once for all recipients and only when some recipient has a script.
   let bytes: Promise<Buffer> | null = null;
   for (const { address, recipient } of envelope.recipients) {
     const trace = { returnPath: envelope.sender, deliveredTo: address };
@@ -49,8 +49,8 @@ async function deliverAll(session: LmtpSession, envelope: Envelope, stager: Mess
       const sieve = session.sieve;
       let result: SieveOutcome;
       try {
-        bytes ??= sieve.readMessage(message);
-        result = await sieve.deliver(message, await bytes, recipient, { from: envelope.sender, to: address }, opts);
+        const load = (): Promise<Buffer> => (bytes ??= sieve.readMessage(message));
+        result = await sieve.deliver(message, load, recipient, { from: envelope.sender, to: address }, opts);
       } catch (err) {
         session.log.warn({ ...log, err }, 'sieve delivery failed');
         result = { status: 'delivered', copies: [{ status: 'failed', message: (err as Error).message }] };
