@@ -153,7 +153,13 @@ async function deliver(opts: Record<string, unknown>): Promise<void> {
       const log = createLogger(config, pino.destination(2));
       const sieve = new SieveDelivery(store, config, log, Outgoing.fromConfig(config));
       let bytes: Promise<Buffer> | null = null;
-      return sieve.deliver(message, () => (bytes ??= sieve.readMessage(message)), target, { from: from ?? '', to }, { trace, flags, detailDelivery: config.lmtp.detailDelivery });
+      return sieve.deliver(
+        message,
+        () => (bytes ??= sieve.readMessage(message)),
+        target,
+        { from: from ?? '', to },
+        { trace, flags, detailDelivery: config.lmtp.detailDelivery },
+      );
     });
     if (outcome.status === 'rejected') throw new CliError(outcome.reason, EX_NOPERM, true);
     for (const copy of outcome.copies) {

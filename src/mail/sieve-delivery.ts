@@ -134,7 +134,13 @@ export class SieveDelivery {
    * remembers duplicates, then sends redirects and the vacation reply. Never throws for script problems.
    * `bytes` gives the message's bytes, read only when the recipient has a script.
    */
-  async deliver(message: StagedMessage, bytes: () => Promise<Buffer>, recipient: Recipient, envelope: DeliveryEnvelope, opts: CopyOptions): Promise<SieveOutcome> {
+  async deliver(
+    message: StagedMessage,
+    bytes: () => Promise<Buffer>,
+    recipient: Recipient,
+    envelope: DeliveryEnvelope,
+    opts: CopyOptions,
+  ): Promise<SieveOutcome> {
     const actions = await this.actions(bytes, recipient, envelope, message.analysis.root);
     if (actions === null) return { status: 'delivered', copies: [await deliverCopy(this.store, message, recipient, opts)] };
     const reject = actions.find((a) => a.type === 'reject');
