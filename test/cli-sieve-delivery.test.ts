@@ -87,6 +87,18 @@ describe('Sieve with mailkeep deliver and sieve test', () => {
     assert.match(bad.stderr, /the script has errors[\s\S]*1:\d+:/);
   });
 
+  it('spamtest reads the header [sieve] spamtest-header names', async () => {
+    const script =
+      'require ["spamtest", "relational", "comparator-i;ascii-numeric", "fileinto"];\nif spamtest :value "ge" :comparator "i;ascii-numeric" "5" { fileinto "Junk"; }';
+    await writeFile(join(dir, 'spam.sieve'), script);
+    const message = `X-Spam-Score: 8.5\r\n${mail('offer')}`;
+    const args = ['sieve', 'test', 'erin', '--script', join(dir, 'spam.sieve'), '--data-dir', dataDir];
+    const env = { MAILKEEP_SIEVE__SPAMTEST_HEADER: 'X-Spam-Score', MAILKEEP_SIEVE__SPAMTEST_MAX: '10' };
+    assert.equal(mailkeep(args, message, env).stdout, 'fileinto "Junk"\n');
+    // Without the setting the message counts as not tested (RFC 5235 §3.2: "0").
+    assert.equal(mailkeep(args, message).stdout, 'keep (implicit)\n');
+  });
+
   it('deliver files with flags, rejects with exit 77 and the reason, and keeps the rest', async () => {
     assert.deepEqual(await contents(dataDir, 'erin', 'Bills'), [], 'sieve test stored nothing');
     assert.equal(run(['deliver', '--to', 'erin', '--from', 'ann@example.org'], mail('invoice 7')).status, 0);

@@ -391,7 +391,7 @@ export const configSchema = z
         maxTotalSize: positive(10485760, 'a size in bytes'),
         /** RFC 5235 spamtest: the header whose first number is the spam score, and the score that counts as 100 %; null: not tested. */
         spamtestHeader: z.string().min(1).max(100).nullable().default(null),
-        spamtestMax: z.number().positive().default(10),
+        spamtestMax: positive(10, 'a positive whole number (the score that counts as 100 %)'),
         /** RFC 5235 virustest: the header whose first digit 0–5 is the result; null: not tested. */
         virustestHeader: z.string().min(1).max(100).nullable().default(null),
         /** Mail (redirects and vacation replies) one account may send through the relay per hour. */
