@@ -34,6 +34,8 @@ export interface MailkeepOptions extends ServerOptions {
   pop3?: boolean;
   /** Also listen for LMTP. */
   lmtp?: boolean;
+  /** Also listen for ManageSieve. */
+  managesieve?: boolean;
   /** Accounts to create; the first is the BenchServer's `user`. Default: one "bench". */
   users?: readonly string[];
   /** Log only warnings, so per-message info lines do not weigh on a throughput row. */
@@ -54,6 +56,7 @@ export interface MailkeepServer extends BenchServer {
   dataDir: string;
   pop3Port: number | null;
   lmtpPort: number | null;
+  managesievePort: number | null;
 }
 
 /** Creates the users and starts `mailkeep serve`. */
@@ -75,6 +78,7 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
   const port = await freePort();
   const pop3Port = opts.pop3 ? await freePort() : null;
   const lmtpPort = opts.lmtp ? await freePort() : null;
+  const managesievePort = opts.managesieve ? await freePort() : null;
   const env = {
     ...process.env,
     MAILKEEP_PLAINTEXT_AUTH__TRUSTED_NETWORKS: '127.0.0.1/32',
@@ -113,6 +117,8 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
     '0',
     '--lmtp-port',
     String(lmtpPort ?? 0),
+    '--managesieve-port',
+    String(managesievePort ?? 0),
   ];
   const child = spawnWithNofile(process.execPath, args, 4 * opts.maxConnections + 1024, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error('cannot spawn mailkeep');
@@ -132,7 +138,7 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
     child.stdout!.on('data', watch);
   });
   const listening = async (): Promise<void> => {
-    for (const p of [port, pop3Port, lmtpPort]) if (p !== null) await waitForPort(p, child, 30_000, 'mailkeep');
+    for (const p of [port, pop3Port, lmtpPort, managesievePort]) if (p !== null) await waitForPort(p, child, 30_000, 'mailkeep');
   };
   try {
     // A quiet server does not log its start line: then its listening ports are the sign.
@@ -148,6 +154,7 @@ export async function startMailkeep(opts: MailkeepOptions): Promise<MailkeepServ
     dataDir,
     pop3Port,
     lmtpPort,
+    managesievePort,
     user: users[0] ?? USER,
     password: PASSWORD,
     memory: () => treeMemory(pid),

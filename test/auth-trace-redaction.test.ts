@@ -1,6 +1,6 @@
 /**
  * Protocol traces never carry a password, a SASL payload or message contents,
- * over real IMAP and POP3 sessions: the protocols tell the trace what each
+ * over real IMAP, POP3 and ManageSieve sessions: the protocols tell the trace what each
  * token is (net/trace.ts), from their own framers and writers. Ordinary
  * commands are traced verbatim, message data as its size.
  */
@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { createLogger, sessionLogger } from '../src/log.js';
 import { TraceText } from '../src/net/trace.js';
+import { literal, SieveClient } from './helpers/managesieve-client.js';
 import { deliver, Pop3Client } from './helpers/pop3-client.js';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -270,6 +271,35 @@ describe('POP3 trace from the parsed commands', () => {
     const sizes = all.filter((e) => /^S: \{\d+ bytes\}$/.test(e));
     assert.equal(sizes.length, 2, all.join('\n'));
     noSecrets(all);
+  });
+});
+
+describe('ManageSieve trace from the read commands', () => {
+  it('AUTHENTICATE: the initial response, a literal one and SASL responses hidden; scripts as literal sizes', async () => {
+    const from = entries.length;
+    const { client } = await SieveClient.connect(srv.managesievePort);
+    await client.startTls();
+    const wrong = Buffer.from(`\0${USER}\0${SECRET}x`).toString('base64');
+    // Failed logins from this address are tarpitted (earlier tests failed some too): generous timeouts.
+    assert.match((await client.command(`AUTHENTICATE "PLAIN" "${wrong}"`, 40_000)).status, /^NO/);
+    assert.match((await client.command(`AUTHENTICATE "PLAIN" ${literal(wrong)}`, 40_000)).status, /^NO/);
+    client.raw.send('AUTHENTICATE "PLAIN"\r\n');
+    assert.equal(await client.raw.readLine(), '""');
+    assert.match((await client.command(`"${SASL}"`, 40_000)).status, /^OK/);
+    assert.match((await client.command(`PUTSCRIPT "s" ${literal('keep;\r\n')}`)).status, /^OK/);
+    assert.match((await client.command('NOOP')).status, /^OK/);
+    client.close();
+    const got = (await traced(from, /^C: NOOP/)).filter((e) => e.startsWith('C: '));
+    assert.deepEqual(got, [
+      'C: STARTTLS\r\n',
+      'C: AUTHENTICATE "PLAIN" ***\r\n',
+      'C: AUTHENTICATE "PLAIN" ***\r\n',
+      'C: AUTHENTICATE "PLAIN"\r\n',
+      'C: ***\r\n',
+      'C: PUTSCRIPT "s" {7}\r\n',
+      'C: NOOP\r\n',
+    ]);
+    noSecrets(since(from));
   });
 });
 

@@ -22,10 +22,11 @@ const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
  */
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   cli: ['server', 'autoconfig', 'doctor', 'net', 'mail', 'sieve', 'search', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
-  server: ['web', 'acme', 'autoconfig', 'imap', 'pop3', 'lmtp', 'net', 'mail', 'auth', 'store', 'events', 'config', 'log', 'ids'],
+  server: ['web', 'acme', 'autoconfig', 'imap', 'pop3', 'lmtp', 'managesieve', 'net', 'mail', 'auth', 'store', 'events', 'config', 'log', 'ids'],
   imap: ['net', 'mail', 'search', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
   pop3: ['net', 'mail', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
   lmtp: ['net', 'mail', 'mime', 'auth', 'store', 'events', 'config', 'log', 'ids', 'syntax'],
+  managesieve: ['net', 'mail', 'sieve', 'auth', 'store', 'config', 'log', 'ids'],
   web: ['acme', 'net', 'config', 'log'],
   acme: ['net', 'config', 'log', 'process-alive'],
   autoconfig: ['mail', 'store', 'net', 'config', 'log', 'ids'],

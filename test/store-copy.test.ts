@@ -123,6 +123,10 @@ async function buildSource(dataDir: string): Promise<Before> {
     const alice = (await store.findAccount('alice'))!;
     await store.addAlias('ali@example.com', alice.id);
     await store.setQuota(alice.id, { storage: 5_000_000, messages: 500 });
+    // Sieve scripts travel too (the copy's verification compares each account's list).
+    const sieveQuota = { maxScripts: 10, maxTotalSize: 10_000 };
+    await store.putSieveScript(alice.id, 'main', 'require "fileinto";\nfileinto "Projects";\n', sieveQuota, true);
+    await store.putSieveScript(alice.id, 'spare', 'keep;\n', sieveQuota);
 
     const c = await login(srv.imapsPort, 'alice');
     ok(await c.command('e', 'ENABLE QRESYNC'));
@@ -179,6 +183,12 @@ async function checkCopy(original: Before, overrides: Record<string, unknown>): 
   try {
     assert.deepEqual(await observe(srv.imapsPort, 'alice'), original.seen.alice);
     assert.deepEqual(await observe(srv.imapsPort, 'bob'), original.seen.bob);
+    const aliceId = (await srv.server.store.findAccount('alice'))!.id;
+    assert.equal((await srv.server.store.getActiveSieveScript(aliceId))?.content, 'require "fileinto";\nfileinto "Projects";\n');
+    assert.deepEqual(
+      (await srv.server.store.listSieveScripts(aliceId)).map((x) => x.name),
+      ['main', 'spare'],
+    );
 
     const c = await login(srv.imapsPort, 'alice');
     ok(await c.command('e', 'ENABLE QRESYNC'));

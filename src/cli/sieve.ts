@@ -7,7 +7,8 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { checkScript, formatSieveErrors, putScript, scriptName, scriptText, type SieveSettings } from '../mail/sieve-scripts.js';
+import { checkScriptOffLoop } from '../mail/sieve-check.js';
+import { formatSieveErrors, putScript, scriptName, scriptText, type SieveSettings } from '../mail/sieve-scripts.js';
 import { SieveQuotaError } from '../store/shared/sieve-quota.js';
 import { StoreError } from '../store/types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
@@ -105,7 +106,7 @@ async function check(user: string, rawName: string, opts: Record<string, unknown
   const config = configFromOptions(opts);
   const script = await withStore(config, async (store) => store.getSieveScript((await requireAccount(store, user)).id, name));
   if (!script) throw new CliError(`no script: ${name}`);
-  const errors = checkScript(script.content, config.sieve);
+  const errors = await checkScriptOffLoop(script.content, config.sieve);
   if (errors.length > 0) throw new CliError(formatSieveErrors(errors).join('\n'));
   const parsed = parseSieve(script.content, { maxScriptBytes: config.sieve.maxScriptSize });
   if (config.relay.host === null && parsed.ok && sendsMail(parsed.script)) {

@@ -63,7 +63,7 @@ const cidrList = z.preprocess(
 );
 
 /** Listeners that can expect a PROXY protocol header (the LMTP unix socket cannot: its peers have no address). */
-export const PROXY_LISTENERS = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp'] as const;
+export const PROXY_LISTENERS = ['imap', 'imaps', 'pop3', 'pop3s', 'lmtp', 'managesieve'] as const;
 
 const PROXY_LISTENERS_ERROR = `expected a list of listeners from ${PROXY_LISTENERS.join(', ')}`;
 const proxyListenerList = z.preprocess(fromCommaList, z.array(z.enum(PROXY_LISTENERS, { error: PROXY_LISTENERS_ERROR }), { error: PROXY_LISTENERS_ERROR }));

@@ -9,8 +9,9 @@
  */
 import type { Config } from '../config/schema.js';
 import type { AccountId } from '../ids.js';
-import { parseSieve, type SieveError } from '../sieve/index.js';
+import type { SieveError } from '../sieve/index.js';
 import type { SieveScriptQuota, SieveScriptStore, SieveScriptText } from '../store/types.js';
+import { checkScriptOffLoop } from './sieve-check.js';
 
 /** Longest script name in characters (RFC 5804 §1.6: at least 128 must be allowed). */
 export const MAX_SCRIPT_NAME = 255;
@@ -49,12 +50,6 @@ export function scriptText(bytes: Uint8Array): string | null {
   }
 }
 
-/** The errors of a script, each with its line and column; empty when it may be stored and run. */
-export function checkScript(text: string, settings: SieveSettings): SieveError[] {
-  const parsed = parseSieve(text, { maxScriptBytes: settings.maxScriptSize });
-  return parsed.ok ? [] : parsed.errors;
-}
-
 /** Errors as `line:column: message` lines (CHECKSCRIPT, `mailkeep sieve check`). */
 export function formatSieveErrors(errors: readonly SieveError[]): string[] {
   return errors.map((e) => `${e.line}:${e.column}: ${e.message}`);
@@ -73,7 +68,7 @@ export async function putScript(
   text: string,
   activate = false,
 ): Promise<SieveError[]> {
-  const errors = checkScript(text, settings);
+  const errors = await checkScriptOffLoop(text, settings);
   if (errors.length === 0) await store.putSieveScript(accountId, name, text, scriptQuota(settings), activate);
   return errors;
 }

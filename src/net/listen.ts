@@ -59,6 +59,8 @@ export interface ListenSpec {
   log: Logger;
   /** Line sent before closing a connection over the limits, e.g. "* BYE". */
   refusePrefix?: string;
+  /** The whole refusal line, for protocols whose text must be framed (ManageSieve's quoted string); overrides refusePrefix. */
+  refuseLine?: (text: string) => string;
   /** `remoteAddress`: the client's address (from the PROXY header when there is one), normalized. */
   onSocket(socket: Socket, remoteAddress: string): void;
 }
@@ -157,7 +159,7 @@ async function admit(spec: ListenSpec, raw: Socket): Promise<void> {
     if (spec.refusals) spec.refusals.report({ remote: key, listener: spec.name }, refusal);
     else spec.log.warn({ remote: key, listener: spec.name }, refusal);
     // The refused peer keeps no file descriptor: closed after a short grace whatever it does.
-    endWithGrace(socket, `${spec.refusePrefix ?? '* BYE'} ${refusal}\r\n`);
+    endWithGrace(socket, spec.refuseLine ? spec.refuseLine(refusal) : `${spec.refusePrefix ?? '* BYE'} ${refusal}\r\n`);
     return;
   }
   socket.once('close', () => spec.limiter.release(key));

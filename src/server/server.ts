@@ -16,6 +16,8 @@ import type { Config } from '../config/schema.js';
 import { COMMANDS } from '../imap/commands/registry.js';
 import { ImapConnection } from '../imap/session/connection.js';
 import { LmtpConnection } from '../lmtp/session/connection.js';
+import { ManageSieveConnection } from '../managesieve/session/connection.js';
+import { statusLine } from '../managesieve/wire/response.js';
 import { MailboxIndexCache } from '../imap/session/mailbox-index.js';
 import { MailboxNameCache } from '../imap/session/mailbox-names.js';
 import { ConnectionLimiter } from '../net/connection-limiter.js';
@@ -40,7 +42,7 @@ import type { MailStore } from '../store/types.js';
 export interface RunningServer {
   /** Stops accepting, says BYE to every session, waits for them and closes the store. */
   stop(reason?: string): Promise<void>;
-  /** Bound ports by listener name ("imap", "imaps", "pop3", "pop3s", "lmtp"). */
+  /** Bound ports by listener name ("imap", "imaps", "pop3", "pop3s", "lmtp", "managesieve"). */
   ports: Record<string, number>;
   /** The store the listeners share (the CLI and tests create accounts through it). */
   store: MailStore;
@@ -111,6 +113,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   };
   const sieve = new SieveDelivery(store, config, log, Outgoing.fromConfig(config));
   const lmtpDeps = { store, config, log, sieve, onClose: (conn: LmtpConnection) => sessions.delete(conn) };
+  const sieveDeps = { ...pop3Deps, onClose: (conn: ManageSieveConnection) => sessions.delete(conn) };
 
   /** Starts a session on an admitted socket; a session that throws is logged and its socket dropped. */
   const serve = (socket: Socket, conn: LiveSession & { run(): Promise<void> }): void => {
@@ -150,6 +153,25 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
             const listener = { implicitTls: spec.implicitTls, remoteAddress };
             serve(socket, spec.pop3 ? new Pop3Connection(socket, pop3Deps, listener) : new ImapConnection(socket, deps, listener));
           },
+        }),
+      );
+    }
+    // ManageSieve (RFC 5804 §1.8): STARTTLS only, no implicit-TLS port.
+    if (config.managesievePort !== 0) {
+      listeners.push(
+        await listen({
+          name: 'managesieve',
+          host: config.host,
+          port: config.managesievePort,
+          setting: 'managesieve-port',
+          tls: null,
+          proxy: proxySpecFor(config, 'managesieve'),
+          refusals,
+          limiter,
+          log,
+          // RFC 5804 §1.2: BYE with its text as a string.
+          refuseLine: (text) => statusLine('BYE', null, text).toString('utf8'),
+          onSocket: (socket, remoteAddress) => serve(socket, new ManageSieveConnection(socket, sieveDeps, { remoteAddress })),
         }),
       );
     }

@@ -582,6 +582,7 @@ export const DUMP_SECTIONS = [
   'importRecords',
   'syncStates',
   'metadata',
+  'sieveScripts',
   'counters',
 ] as const;
 
@@ -630,6 +631,8 @@ export type DumpedRow =
   | { kind: 'syncState'; accountId: AccountId; mailboxId: MailboxId; source: string; state: string }
   /** RFC 5464 entry of a mailbox, or with mailboxId null of the account (server level). */
   | { kind: 'metadata'; accountId: AccountId; mailboxId: MailboxId | null; name: string; value: Buffer }
+  /** A Sieve script (RFC 5804) with its text and active mark. */
+  | { kind: 'sieveScript'; accountId: AccountId; name: string; content: string; size: number; active: boolean; updatedAt: Date }
   /** The installation's allocators: the last account id, mailbox id and UIDVALIDITY handed out (0: none). */
   | { kind: 'counters'; lastAccountId: number; lastMailboxId: number; lastUidValidity: number };
 

@@ -78,6 +78,13 @@ function columnsAndValues(r: InsertableRow, d: SqlDialect): [table: string, colu
     case 'metadata':
       // Server-level entries live under mailbox id 0 in both schemas.
       return ['metadata', ['account_id', 'mailbox_id', 'name', 'value'], [r.accountId, r.mailboxId ?? 0, r.name, r.value], false];
+    case 'sieveScript':
+      return [
+        'sieve_scripts',
+        ['account_id', 'name', 'content', 'size', 'active', 'updated_at'],
+        [r.accountId, r.name, r.content, r.size, d.bool(r.active), d.time(r.updatedAt)],
+        false,
+      ];
   }
 }
 

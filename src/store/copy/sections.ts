@@ -140,6 +140,21 @@ const SECTIONS: Record<PagedSection, SectionSql> = {
       value: r.value as Buffer,
     }),
   },
+  sieveScripts: {
+    from: 'sieve_scripts',
+    columns: 'account_id, name, content, size, active, updated_at',
+    key: ['account_id', 'name'],
+    toRecord: (r) => ({
+      kind: 'sieveScript',
+      accountId: num(r.account_id) as AccountId,
+      name: text(r.name),
+      content: text(r.content),
+      size: num(r.size),
+      // SQLite stores 0/1, PostgreSQL a boolean.
+      active: r.active === true || r.active === 1,
+      updatedAt: time(r.updated_at),
+    }),
+  },
 };
 
 /** The SELECT of one page; `placeholder(i)` spells the backend's i-th parameter (1-based): the key values, then the limit. */
@@ -176,6 +191,8 @@ export function keyOf(record: DumpRecord): DumpKey {
       return [record.accountId, record.mailboxId, record.source];
     case 'metadata':
       return [record.accountId, record.mailboxId ?? 0, record.name];
+    case 'sieveScript':
+      return [record.accountId, record.name];
     case 'counters':
       return [];
   }

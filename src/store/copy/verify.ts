@@ -1,7 +1,7 @@
 /**
  * The check that ends a store copy: through the ordinary MailStore reads, the
  * target must show every account (name, password hash, quota), alias,
- * subscription and mailbox of the source with the same id, UIDVALIDITY,
+ * subscription, Sieve script and mailbox of the source with the same id, UIDVALIDITY,
  * UIDNEXT, HIGHESTMODSEQ and counts. A difference means the source changed
  * during the copy (a server still running on it) or a restore went wrong.
  */
@@ -31,6 +31,11 @@ export async function verifyCopy(source: MailStore, target: MailStore): Promise<
       `subscriptions of ${account.name}`,
       JSON.stringify(await source.listSubscriptions(account.id)),
       JSON.stringify(await target.listSubscriptions(account.id)),
+    );
+    differ(
+      `Sieve scripts of ${account.name}`,
+      JSON.stringify(await source.listSieveScripts(account.id)),
+      JSON.stringify(await target.listSieveScripts(account.id)),
     );
     const mailboxes = await source.listMailboxes(account.id);
     const copies = new Map((await target.listMailboxes(account.id)).map((m) => [m.id, m]));
