@@ -6,6 +6,11 @@
  *
  *   node dist/bench/lmtp-delivery.js [--messages 2000] [--runs 3]
  *                                    [--servers mailkeep,dovecot] [--keep]
+ *                                    [--sieve-rules 50]
+ *
+ * With --sieve-rules N (1–50) it compares mailkeep without a script against
+ * mailkeep whose every recipient has the first N rules of the benchmark's
+ * 50-rule script active (fifty-rules.ts; issue 24 wants within 20 %).
  *
  * Rows: (a) one connection, one recipient per transaction; (b) ten
  * connections at once, the messages shared among them; (c) one connection,
@@ -21,6 +26,7 @@
  * (dovecot.ts, mailkeep.ts) with their LMTP listener on; mailkeep logs only
  * warnings, so per-delivery log lines do not weigh on its rate.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -28,7 +34,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { startDovecot } from './dovecot.js';
-import { REPO_ROOT, startMailkeep } from './mailkeep.js';
+import { BIN, type MailkeepServer, REPO_ROOT, startMailkeep } from './mailkeep.js';
+import { fiftyRules } from './fifty-rules.js';
 import { generateMessage } from './messages.js';
 import { median } from './stats.js';
 
@@ -170,15 +177,36 @@ function options() {
       runs: { type: 'string', default: '3' },
       servers: { type: 'string', default: 'mailkeep,dovecot' },
       keep: { type: 'boolean', default: false },
+      'sieve-rules': { type: 'string', default: '0' },
     },
   });
+  const sieveRules = Number(values['sieve-rules']);
+  if (!Number.isInteger(sieveRules) || sieveRules < 0 || sieveRules > 50) throw new Error('--sieve-rules must be a whole number in [0, 50]');
   const messages = Number(values.messages);
   const runs = Number(values.runs);
   if (!Number.isInteger(messages) || messages < 10 || messages > 100_000) throw new Error('--messages must be a whole number in [10, 100000]');
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error('--runs must be a whole number in [1, 20]');
-  const servers = values.servers.split(',').map((s) => s.trim());
-  for (const s of servers) if (s !== 'mailkeep' && s !== 'dovecot') throw new Error(`--servers: unknown server ${s}`);
-  return { messages, runs, servers, keep: values.keep };
+  const servers = sieveRules > 0 ? ['mailkeep', SIEVE_SERVER] : values.servers.split(',').map((s) => s.trim());
+  for (const s of servers) if (s !== 'mailkeep' && s !== 'dovecot' && s !== SIEVE_SERVER) throw new Error(`--servers: unknown server ${s}`);
+  return { messages, runs, servers, keep: values.keep, sieveRules };
+}
+
+/** The server name of mailkeep with a script active for every user (--sieve-rules). */
+const SIEVE_SERVER = 'mailkeep+sieve';
+
+/** Makes the first `rules` rules of the 50-rule script every bench user's active script. */
+function activateRules(server: MailkeepServer, rules: number): void {
+  const script = fiftyRules()
+    .split('\n')
+    .slice(0, rules + 1)
+    .join('\n');
+  for (const user of USERS) {
+    const put = spawnSync(process.execPath, [BIN, 'sieve', 'put', user, 'bench', '--activate', '--data-dir', server.dataDir], {
+      input: script,
+      encoding: 'utf8',
+    });
+    if (put.status !== 0) throw new Error(`mailkeep sieve put failed: ${put.stderr}${put.stdout}`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -191,8 +219,14 @@ async function main(): Promise<void> {
   try {
     for (const name of opts.servers) {
       const launch = { maxConnections: MAX_CONNECTIONS, keep: opts.keep, lmtp: true, users: USERS };
-      const server = name === 'mailkeep' ? await startMailkeep({ ...launch, quiet: true }) : await startDovecot(launch);
-      servers.push({ ...server, port: server.lmtpPort! }); // asked for: never null
+      if (name === 'dovecot') {
+        const server = await startDovecot(launch);
+        servers.push({ ...server, port: server.lmtpPort! }); // asked for: never null
+        continue;
+      }
+      const server = await startMailkeep({ ...launch, quiet: true, name });
+      servers.push({ ...server, port: server.lmtpPort! });
+      if (name === SIEVE_SERVER) activateRules(server, opts.sieveRules);
     }
     for (const row of ROWS) {
       for (let run = 0; run < opts.runs; run++) {
@@ -216,14 +250,16 @@ async function main(): Promise<void> {
   }
   const cell = (server: string, row: Row): number => median(samples.get(`${server}:${row.id}`) ?? []);
   const cpus = os.cpus();
+  // Columns: with --sieve-rules the script run against the plain one, else mailkeep against Dovecot.
+  const [first, second] = opts.sieveRules > 0 ? [SIEVE_SERVER, 'mailkeep'] : ['mailkeep', 'dovecot'];
   const lines = [
-    `LMTP deliveries per second (median of ${opts.runs}), ${opts.messages} messages per run; ${servers.map((s) => s.version).join(' vs ')};`,
+    `LMTP deliveries per second (median of ${opts.runs}), ${opts.messages} messages per run${opts.sieveRules > 0 ? `, ${opts.sieveRules} Sieve rules` : ''}; ${servers.map((s) => s.version).join(' vs ')};`,
     `${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, Linux ${os.release()}.`,
     '',
-    '| row | mailkeep | dovecot | ratio mailkeep/dovecot (above 1: mailkeep faster) |',
+    `| row | ${first} | ${second} | ratio ${first}/${second} (above 1: ${first} faster) |`,
     '| --- | ---: | ---: | ---: |',
     ...ROWS.map((row) => {
-      const [a, b] = [cell('mailkeep', row), cell('dovecot', row)];
+      const [a, b] = [cell(first, row), cell(second, row)];
       const fmt = (v: number): string => (Number.isFinite(v) ? v.toFixed(0) : '–');
       return `| ${row.id}. ${row.label} | ${fmt(a)} | ${fmt(b)} | ${Number.isFinite(a / b) ? (a / b).toFixed(2) : '–'} |`;
     }),

@@ -15,7 +15,8 @@ import { freePort, sleep, processTree, spawnWithNofile, stopChild, treeCpuNs, tr
 
 /** The repository root (this file runs from dist/bench/). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(REPO_ROOT, 'bin/mailkeep.js');
+/** The mailkeep executable. */
+export const BIN = path.join(REPO_ROOT, 'bin/mailkeep.js');
 const USER = 'bench';
 const PASSWORD = 'bench-password';
 const STARTED = 'mailkeep started';

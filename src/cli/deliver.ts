@@ -18,6 +18,10 @@
  *                   at once, where EX_TEMPFAIL would retry a full mailbox for
  *                   days and bounce anyway.
  *   74 EX_IOERR     reading the message from stdin failed
+ *   77 EX_NOPERM    the recipient's Sieve script rejected the message
+ *                   (RFC 5429 reject/ereject); the reason is printed on
+ *                   stderr, which Postfix's pipe transport puts in the
+ *                   bounce it sends (5.7.0), so the sender gets it as a DSN.
  *   75 EX_TEMPFAIL  anything else (store locked or unavailable or not this
  *                   user's to open, disk full …):
  *                   the MTA keeps the message and tries again
@@ -25,7 +29,11 @@
  */
 import type { Command } from 'commander';
 import { systemFlag } from '../mail/flags.js';
-import { deliverCopy, MessageStager, resolveRecipient, type StagedMessage } from '../mail/deliver.js';
+import { pino } from 'pino';
+import { MessageStager, resolveRecipient, type StagedMessage } from '../mail/deliver.js';
+import { Outgoing } from '../mail/outgoing.js';
+import { SieveDelivery } from '../mail/sieve-delivery.js';
+import { createLogger } from '../log.js';
 import { StoreAccessError } from '../store/private-files.js';
 import { StoreError } from '../store/types.js';
 import { CliError } from './cli-error.js';
@@ -43,6 +51,7 @@ const EX_NOUSER = 67;
 const EX_CANTCREAT = 73;
 const EX_IOERR = 74;
 const EX_TEMPFAIL = 75;
+const EX_NOPERM = 77;
 const EX_CONFIG = 78;
 
 /** Settings deliver honours besides --config (lmtp.* and limits.* come from the file or environment). */
@@ -141,10 +150,22 @@ async function deliver(opts: Record<string, unknown>): Promise<void> {
       // Like dovecot-lda -m: the mailbox asked for when it exists (and lmtp.detail-delivery allows it), else INBOX.
       const target = mailbox === null ? recipient : { ...recipient, mailbox };
       const trace = from === null ? null : { returnPath: from, deliveredTo: to };
-      return deliverCopy(store, message, target, { trace, flags, detailDelivery: config.lmtp.detailDelivery });
+      const log = createLogger(config, pino.destination(2));
+      const sieve = new SieveDelivery(store, config, log, Outgoing.fromConfig(config));
+      let bytes: Promise<Buffer> | null = null;
+      return sieve.deliver(
+        message,
+        () => (bytes ??= sieve.readMessage(message)),
+        target,
+        { from: from ?? '', to },
+        { trace, flags, detailDelivery: config.lmtp.detailDelivery },
+      );
     });
-    if (outcome.status === 'over-quota') throw new CliError(`${to} is over quota: ${outcome.message}`, EX_CANTCREAT);
-    if (outcome.status === 'failed') throw new CliError(`delivery to ${to} failed: ${outcome.message}`, EX_TEMPFAIL);
+    if (outcome.status === 'rejected') throw new CliError(outcome.reason, EX_NOPERM, true);
+    for (const copy of outcome.copies) {
+      if (copy.status === 'failed') throw new CliError(`delivery to ${to} failed: ${copy.message}`, EX_TEMPFAIL);
+      if (copy.status === 'over-quota') throw new CliError(`${to} is over quota: ${copy.message}`, EX_CANTCREAT);
+    }
   } catch (err) {
     if (err instanceof CliError) throw err;
     // Temporary, so the MTA keeps the message while the administrator fixes the setup.

@@ -13,6 +13,9 @@ import { SieveQuotaError } from '../store/shared/sieve-quota.js';
 import { StoreError } from '../store/types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
+import { parseSieve } from '../sieve/index.js';
+import { sendsMail } from '../mail/sieve-sends-mail.js';
+import { registerSieveTest } from './sieve-test.js';
 import { STORE_FLAGS, withAdministration } from './with-store.js';
 
 /** A name as stored, or exit 2 with the RFC 5804 §1.6 reason. */
@@ -105,6 +108,10 @@ async function check(user: string, rawName: string, opts: Record<string, unknown
   if (!script) throw new CliError(`no script: ${name}`);
   const errors = await checkScriptOffLoop(script.content, config.sieve);
   if (errors.length > 0) throw new CliError(formatSieveErrors(errors).join('\n'));
+  const parsed = parseSieve(script.content, { maxScriptBytes: config.sieve.maxScriptSize });
+  if (config.relay.host === null && parsed.ok && sendsMail(parsed.script)) {
+    process.stderr.write('warning: the script redirects or replies, but no [relay] host is configured: that mail will not be sent\n');
+  }
   process.stdout.write('ok\n');
 }
 
@@ -129,4 +136,5 @@ export function registerSieveCommands(program: Command): void {
     .action((user: string, opts: Record<string, unknown>) => activate(user, null, opts));
   sub('delete', 'delete a script (not the active one)').argument('<user>').argument('<name>').action(remove);
   sub('check', 'print a stored script\'s errors as "line:column: message", or "ok"').argument('<user>').argument('<name>').action(check);
+  registerSieveTest(sub);
 }

@@ -151,6 +151,9 @@ export const DETAIL_DELIVERY = ['opt-in', 'unless-special-use', 'off'] as const;
 /** Values of submission.security: implicit TLS (RFC 8314 §3.3, port 465) or STARTTLS (RFC 6409, port 587). */
 export const SUBMISSION_SECURITY = ['tls', 'starttls'] as const;
 
+/** Values of relay.security: plain, STARTTLS (RFC 3207), or implicit TLS (RFC 8314 §3.3). */
+export const RELAY_SECURITY = ['none', 'starttls', 'tls'] as const;
+
 /** JWS algorithms (RFC 7518 §3.1, RFC 8037) an OAuth token may be signed with: public-key ones only. */
 export const OAUTH_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 const ALGORITHMS_ERROR = `expected a list from ${OAUTH_ALGORITHMS.join(', ')}`;
@@ -406,6 +409,32 @@ export const configSchema = z
         maxScriptSize: positive(1048576, 'a size in bytes'),
         /** Octets of all of one account's scripts together (QUOTA). */
         maxTotalSize: positive(10485760, 'a size in bytes'),
+        /** RFC 5235 spamtest: the header whose first number is the spam score, and the score that counts as 100 %; null: not tested. */
+        spamtestHeader: z.string().min(1).max(100).nullable().default(null),
+        spamtestMax: positive(10, 'a positive whole number (the score that counts as 100 %)'),
+        /** RFC 5235 virustest: the header whose first digit 0–5 is the result; null: not tested. */
+        virustestHeader: z.string().min(1).max(100).nullable().default(null),
+        /** Mail (redirects and vacation replies) one account may send through the relay per hour. */
+        maxOutgoingPerHour: positive(100),
+      })
+      .prefault({}),
+    /**
+     * Where Sieve redirect and vacation mail goes (usually the local MTA on 127.0.0.1:25); not the `submission`
+     * clients are told about. Without a host, redirects and replies are logged and skipped (the message is still kept).
+     */
+    relay: z
+      .object({
+        host: hostName.nullable().default(null),
+        port: int(1, 65535, 'a port number 1-65535').default(25),
+        security: z.enum(RELAY_SECURITY, { error: `expected one of ${RELAY_SECURITY.join(', ')}` }).default('none'),
+        /** AUTH PLAIN (RFC 4954) user; null: no authentication. */
+        username: z.string().min(1).max(255).nullable().default(null),
+        /** File holding the password (first line); needed with username. */
+        passwordFile: text('a file path').nullable().default(null),
+        /** Verify the relay's certificate (off for a local MTA with a self-signed one). */
+        verifyCertificate: bool().default(true),
+        /** Seconds a connection or one reply may take. */
+        timeout: positive(30, 'a number of seconds'),
       })
       .prefault({}),
     /** Delivery (LMTP and `mailkeep deliver`); see mail/deliver.ts for how addresses find accounts. */

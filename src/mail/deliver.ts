@@ -140,6 +140,10 @@ export interface CopyOptions {
   internalDate?: Date;
   /** Which mailbox the recipient's detail may choose (config lmtp.detail-delivery). */
   detailDelivery: DetailDelivery;
+  /** The mailbox a Sieve action chose (overrides the recipient's detail). */
+  mailbox?: Mailbox;
+  /** A header block edited by Sieve (RFC 5293) to store in place of the original header. */
+  header?: Buffer;
 }
 
 /** What became of one recipient's copy. */
@@ -156,17 +160,23 @@ function traceBytes(trace: TraceLines): Buffer {
   return Buffer.from(`Return-Path: <${trace.returnPath}>\r\nDelivered-To: ${trace.deliveredTo}\r\n`);
 }
 
-/** The recipient's copy with trace lines in front: a composite when possible, else (rarely) its own blob. */
-async function withTrace(blobs: BlobStore, message: StagedMessage, prefix: Buffer): Promise<{ blob: StagedBlob; analysis: MessageAnalysis }> {
-  if (message.composable) return { blob: await blobs.putComposite(prefix, message.blob), analysis: message.analysis };
+/**
+ * The recipient's copy with trace lines in front: a composite when possible, else (rarely) its own blob.
+ * With an edited header the copy is `prefix` + `header` + the original body, written and analysed as its own blob.
+ */
+async function withTrace(blobs: BlobStore, message: StagedMessage, prefix: Buffer, header?: Buffer): Promise<{ blob: StagedBlob; analysis: MessageAnalysis }> {
+  if (message.composable && header === undefined) return { blob: await blobs.putComposite(prefix, message.blob), analysis: message.analysis };
   // A message starting with white space would continue the last trace line: write and analyse the whole.
-  const stager = new MessageStager(blobs, prefix.length + message.blob.size);
+  const head = header === undefined ? prefix : Buffer.concat([prefix, header]);
+  const from = header === undefined ? 0 : message.analysis.root.bs;
+  const stager = new MessageStager(blobs, head.length + message.blob.size);
   let finishing = false;
   try {
-    stager.write(prefix);
-    for await (const chunk of blobs.createReadStream(message.blob.blobId) as AsyncIterable<Buffer>) {
-      if (!stager.write(chunk)) await stager.drained();
-    }
+    stager.write(head);
+    if (from < message.blob.size)
+      for await (const chunk of blobs.createReadStream(message.blob.blobId, from) as AsyncIterable<Buffer>) {
+        if (!stager.write(chunk)) await stager.drained();
+      }
     finishing = true;
     return await stager.finish();
   } catch (err) {
@@ -205,8 +215,8 @@ async function detailAllowed(store: MailStore, mailbox: Mailbox, policy: DetailD
   return optedIn(store, mailbox);
 }
 
-/** The recipient's mailbox: the one asked for when it exists and the policy allows it, else INBOX. */
-async function targetMailbox(store: MailStore, recipient: Recipient, policy: DetailDelivery): Promise<Mailbox> {
+/** The recipient's default mailbox (Sieve's keep): the one asked for when it exists and the policy allows it, else INBOX. */
+export async function targetMailbox(store: MailStore, recipient: Recipient, policy: DetailDelivery): Promise<Mailbox> {
   const asked = recipient.mailbox === null || policy === 'off' ? null : await store.getMailbox(recipient.account.id, recipient.mailbox);
   if (asked && (await detailAllowed(store, asked, policy))) return asked;
   const inbox = await store.getMailbox(recipient.account.id, 'INBOX');
@@ -217,8 +227,9 @@ async function targetMailbox(store: MailStore, recipient: Recipient, policy: Det
 /** Stores one recipient's copy of a staged message; never throws. */
 export async function deliverCopy(store: MailStore, message: StagedMessage, recipient: Recipient, opts: CopyOptions): Promise<CopyOutcome> {
   try {
-    const copy = opts.trace ? await withTrace(store.blobs, message, traceBytes(opts.trace)) : message;
-    const mailbox = await targetMailbox(store, recipient, opts.detailDelivery);
+    const edited = opts.trace !== null || opts.header !== undefined;
+    const copy = edited ? await withTrace(store.blobs, message, opts.trace ? traceBytes(opts.trace) : Buffer.alloc(0), opts.header) : message;
+    const mailbox = opts.mailbox ?? (await targetMailbox(store, recipient, opts.detailDelivery));
     const { uids } = await store.appendMessages(recipient.account.id, mailbox.id, [
       { blob: copy.blob, analysis: copy.analysis, flags: [...(opts.flags ?? [])], internalDate: opts.internalDate ?? new Date() },
     ]);

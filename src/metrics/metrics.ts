@@ -26,7 +26,7 @@ export type CommandResult = 'OK' | 'NO' | 'BAD';
 /** How a login attempt ended (auth/login.ts's outcomes). */
 export type LoginOutcome = 'succeeded' | 'failed' | 'throttled' | 'busy' | 'unavailable' | 'disabled' | 'app-password-required';
 /** How one LMTP recipient's copy ended. */
-export type DeliveryOutcome = 'stored' | 'over_quota' | 'too_big' | 'failed';
+export type DeliveryOutcome = 'stored' | 'discarded' | 'rejected' | 'over_quota' | 'too_big' | 'failed';
 
 const PROTOCOLS: readonly Protocol[] = ['imap', 'pop3', 'lmtp', 'managesieve'];
 
@@ -113,7 +113,7 @@ const logins = new Counter({
 });
 const deliveries = new Counter({
   name: 'mailkeep_lmtp_deliveries_total',
-  help: 'LMTP recipients after DATA/BDAT, by outcome (stored, over_quota, too_big, failed)',
+  help: 'LMTP recipients after DATA/BDAT, by outcome (stored, discarded or rejected by Sieve, over_quota, too_big, failed)',
   labelNames: ['outcome'] as const,
   registers: [registry],
 });

@@ -5,6 +5,8 @@
  * closes only after every session has ended (or the grace period passed), so
  * no acknowledged change is cut off mid-way.
  */
+import { Outgoing } from '../mail/outgoing.js';
+import { SieveDelivery } from '../mail/sieve-delivery.js';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { CredentialCache } from '../auth/credential-cache.js';
@@ -156,7 +158,8 @@ export async function startServer(config: Config, log: Logger, placement: Server
     onClose: (conn: Pop3Connection) => ended(conn),
     onLogin: (conn: Pop3Connection) => revocation.loggedIn(conn),
   };
-  const lmtpDeps = { store, config, log, onClose: (conn: LmtpConnection) => sessions.delete(conn) };
+  const sieve = new SieveDelivery(store, config, log, Outgoing.fromConfig(config));
+  const lmtpDeps = { store, config, log, sieve, onClose: (conn: LmtpConnection) => sessions.delete(conn) };
   const sieveDeps = { ...pop3Deps, onClose: (conn: ManageSieveConnection) => ended(conn) };
 
   /** Starts a session on an admitted socket; a session that throws is logged and its socket dropped. */

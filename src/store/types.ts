@@ -542,6 +542,17 @@ export interface SieveScriptStore {
   renameSieveScript(accountId: AccountId, from: string, to: string): Promise<void>;
 }
 
+/** What a Sieve memory record remembers: a tracked duplicate id (RFC 7352) or a vacation reply sent (RFC 5230 §4.2). */
+export type SieveMemoryKind = 'duplicate' | 'vacation';
+
+/** Per-account Sieve records with an expiry, consulted at delivery (not part of a dump: they only suppress repeats). */
+export interface SieveMemoryStore {
+  /** Whether the account has an unexpired record of this kind and key at `now`. */
+  sieveMemoryHas(accountId: AccountId, kind: SieveMemoryKind, key: string, now: Date): Promise<boolean>;
+  /** Remembers the key until `expires` (replacing an earlier record) and drops the account's records expired at `now`. */
+  sieveMemoryPut(accountId: AccountId, kind: SieveMemoryKind, key: string, expires: Date, now: Date): Promise<void>;
+}
+
 /** Whole-installation copy (`mailkeep store copy`, store/copy/): ids, UIDs and modseqs kept verbatim. */
 export interface DumpStore {
   /**
@@ -575,7 +586,8 @@ export interface MailStore
     MetadataStore,
     ImportStore,
     DumpStore,
-    SieveScriptStore {}
+    SieveScriptStore,
+    SieveMemoryStore {}
 
 /** The sections of a store dump, in the order a restore must write them (parents before children; counters last). */
 export const DUMP_SECTIONS = [

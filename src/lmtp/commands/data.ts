@@ -5,7 +5,8 @@
  * (mail/deliver.ts); every 250 is sent only after that copy was committed.
  */
 import { countDelivery } from '../../metrics/metrics.js';
-import { deliverCopy, MessageStager, type StagedMessage } from '../../mail/deliver.js';
+import { type CopyOutcome, deliverCopy, MessageStager, type StagedMessage } from '../../mail/deliver.js';
+import type { SieveOutcome } from '../../mail/sieve-delivery.js';
 import { StoreError } from '../../store/types.js';
 import { badSequence, badSyntax, LmtpError } from '../errors.js';
 import type { LmtpSession } from '../session/session.js';
@@ -38,28 +39,59 @@ async function deliverAll(session: LmtpSession, envelope: Envelope, stager: Mess
     return;
   }
   const internalDate = new Date();
+  // The bytes a script looks at, read once for all recipients and only when some recipient has a script.
+  let bytes: Promise<Buffer> | null = null;
   for (const { address, recipient } of envelope.recipients) {
     const trace = { returnPath: envelope.sender, deliveredTo: address };
-    const outcome = await deliverCopy(session.store, message, recipient, { trace, internalDate, detailDelivery: session.config.lmtp.detailDelivery });
+    const opts = { trace, internalDate, detailDelivery: session.config.lmtp.detailDelivery };
     const log = { from: envelope.sender, to: address, user: recipient.account.name, size: message.blob.size };
-    switch (outcome.status) {
-      case 'stored':
-        session.log.info({ ...log, mailbox: outcome.mailbox, uid: outcome.uid }, 'delivered');
-        countDelivery('stored');
-        session.reply(250, '2.0.0', `<${address}> Saved`);
-        break;
-      case 'over-quota':
-        session.log.info({ ...log, reason: outcome.message }, 'delivery refused: over quota');
-        // RFC 3463 X.2.2: mailbox full; permanent, as Dovecot's default (quota_full_tempfail = no).
-        countDelivery('over_quota');
-        session.reply(552, '5.2.2', `<${address}> Mailbox full: ${outcome.message}`);
-        break;
-      case 'failed':
-        session.log.warn({ ...log, reason: outcome.message }, 'delivery failed');
-        countDelivery('failed');
-        session.reply(451, '4.3.0', `<${address}> Temporary failure, try again later`);
-        break;
+    let outcomes: CopyOutcome[];
+    if (session.sieve === null) outcomes = [await deliverCopy(session.store, message, recipient, opts)];
+    else {
+      const sieve = session.sieve;
+      let result: SieveOutcome;
+      try {
+        const load = (): Promise<Buffer> => (bytes ??= sieve.readMessage(message));
+        result = await sieve.deliver(message, load, recipient, { from: envelope.sender, to: address }, opts);
+      } catch (err) {
+        session.log.warn({ ...log, err }, 'sieve delivery failed');
+        result = { status: 'delivered', copies: [{ status: 'failed', message: (err as Error).message }] };
+      }
+      if (result.status === 'rejected') {
+        session.log.info({ ...log, reason: result.reason }, 'rejected by sieve');
+        // RFC 5429 §2.1/§2.2: a protocol-level refusal for this recipient; the reason on one ASCII line (RFC 5321 §4.2).
+        const reason = result.reason
+          .replace(/[\r\n]+/g, ' ')
+          .replace(/[^\x20-\x7e]/g, '?')
+          .slice(0, 400);
+        countDelivery('rejected');
+        session.reply(550, '5.7.1', `<${address}> ${reason}`);
+        continue;
+      }
+      outcomes = result.copies;
     }
+    replyFor(session, address, log, outcomes);
+  }
+}
+
+/** The one reply for a recipient: the worst of its copies' outcomes (a discard stores nothing and is a success). */
+function replyFor(session: LmtpSession, address: string, log: Record<string, unknown>, outcomes: readonly CopyOutcome[]): void {
+  const failed = outcomes.find((o) => o.status === 'failed');
+  const full = outcomes.find((o) => o.status === 'over-quota');
+  if (failed?.status === 'failed') {
+    session.log.warn({ ...log, reason: failed.message }, 'delivery failed');
+    countDelivery('failed');
+    session.reply(451, '4.3.0', `<${address}> Temporary failure, try again later`);
+  } else if (full?.status === 'over-quota') {
+    session.log.info({ ...log, reason: full.message }, 'delivery refused: over quota');
+    countDelivery('over_quota');
+    // RFC 3463 X.2.2: mailbox full; permanent, as Dovecot's default (quota_full_tempfail = no).
+    session.reply(552, '5.2.2', `<${address}> Mailbox full: ${full.message}`);
+  } else {
+    for (const o of outcomes) if (o.status === 'stored') session.log.info({ ...log, mailbox: o.mailbox, uid: o.uid }, 'delivered');
+    if (outcomes.length === 0) session.log.info(log, 'discarded by sieve');
+    countDelivery(outcomes.length === 0 ? 'discarded' : 'stored');
+    session.reply(250, '2.0.0', `<${address}> Saved`);
   }
 }
 

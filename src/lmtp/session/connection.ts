@@ -18,6 +18,7 @@
  *   data (DATA, BDAT) only as its size.
  */
 import { randomBytes } from 'node:crypto';
+import type { SieveDelivery } from '../../mail/sieve-delivery.js';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
@@ -49,6 +50,8 @@ export interface LmtpDeps {
   store: MailStore;
   config: Config;
   log: Logger;
+  /** Runs the recipients' Sieve scripts; absent: every copy goes to its default mailbox. */
+  sieve?: SieveDelivery;
   /** Connections that should end on shutdown register here. */
   onClose(conn: LmtpConnection): void;
 }
@@ -57,6 +60,7 @@ export interface LmtpDeps {
 export class LmtpConnection implements LmtpSession {
   readonly id = randomBytes(6).toString('base64url');
   readonly store: MailStore;
+  readonly sieve: SieveDelivery | null;
   readonly config: Config;
   readonly log: Logger;
   readonly rules: AddressingRules;
@@ -82,6 +86,7 @@ export class LmtpConnection implements LmtpSession {
     remote: string,
   ) {
     this.store = deps.store;
+    this.sieve = deps.sieve ?? null;
     this.config = deps.config;
     this.hostname = deps.config.hostname;
     this.rules = { domains: deps.config.domains, recipientDelimiter: deps.config.lmtp.recipientDelimiter };

@@ -4,6 +4,7 @@
  * in one place (connection.ts).
  */
 import type { Logger } from 'pino';
+import type { SieveDelivery } from '../../mail/sieve-delivery.js';
 import type { Config } from '../../config/schema.js';
 import type { AddressingRules, MessageStager } from '../../mail/deliver.js';
 import type { MailStore } from '../../store/types.js';
@@ -13,6 +14,8 @@ import type { LmtpState } from './state.js';
 export interface LmtpSession {
   readonly id: string;
   readonly store: MailStore;
+  /** Runs the recipients' Sieve scripts, or null. */
+  readonly sieve: SieveDelivery | null;
   readonly config: Config;
   readonly log: Logger;
   /** How recipient addresses name accounts. */

@@ -14,6 +14,7 @@ import type { MailStore } from '../types.js';
 import { connectionSettings, createPool, type PgConnectionSettings } from './pool.js';
 import { withMetadata } from './metadata.js';
 import { withSieveScripts } from './sieve-scripts.js';
+import { withSieveMemory } from './sieve-memory.js';
 import { migratePg } from './schema.js';
 import { withAccounts } from './accounts.js';
 import { withAppPasswords } from './app-passwords.js';
@@ -27,7 +28,9 @@ import { withMessages } from './messages.js';
 
 /** The PostgreSQL MailStore: every role over one core. Create it with openPgStore(). */
 export class PgStore
-  extends withSieveScripts(withDump(withImport(withMetadata(withMessages(withMailboxes(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(PgCore))))))))))
+  extends withSieveMemory(
+    withSieveScripts(withDump(withImport(withMetadata(withMessages(withMailboxes(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(PgCore)))))))))),
+  )
   implements MailStore
 {
   /** Wraps a pool on a migrated database; use openPgStore(). */

@@ -371,6 +371,17 @@ const adminSignInsAcrossWorkers: PgMigration = `
   ALTER TABLE admin_users ADD COLUMN last_totp_step bigint;  -- RFC 6238 §5.2: a code is accepted once
 `;
 
+/** Sieve memory (RFC 5230 §4.2 vacation replies sent, RFC 7352 duplicate ids): per-account keys with an expiry. */
+const sieveDeliveryMemory: PgMigration = `
+  CREATE TABLE sieve_memory (
+    account_id bigint NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+    kind       text NOT NULL,          -- 'duplicate' | 'vacation'
+    key        text COLLATE "C" NOT NULL, -- SHA-256 of handle and id or sender (mail/sieve-context.ts)
+    expires_at timestamptz NOT NULL,
+    PRIMARY KEY (account_id, kind, key)
+  );
+`;
+
 /** Every migration in order; mailkeep_schema.version says how many have run. */
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   initialSchema,
@@ -383,6 +394,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   adminTokensAndAudit,
   sieveScripts,
   adminSignInsAcrossWorkers,
+  sieveDeliveryMemory,
 ];
 
 /** Serializes migrations of one database across nodes (an arbitrary constant: 'mkschema'). */

@@ -462,6 +462,19 @@ const adminSignInsAcrossWorkers: Migration = (db) => {
   `);
 };
 
+/** Sieve memory (RFC 5230 §4.2 vacation replies sent, RFC 7352 duplicate ids): per-account keys with an expiry. */
+const sieveDeliveryMemory: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE sieve_memory (
+      account_id INTEGER NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+      kind       TEXT NOT NULL,      -- 'duplicate' | 'vacation'
+      key        TEXT NOT NULL,      -- SHA-256 of handle and id or sender (mail/sieve-context.ts)
+      expires_at INTEGER NOT NULL,   -- epoch ms
+      PRIMARY KEY (account_id, kind, key)
+    ) WITHOUT ROWID;
+  `);
+};
+
 /** Every migration in order; the database's user_version says how many have run. */
 export const MIGRATIONS: readonly Migration[] = [
   initialSchema,
@@ -478,6 +491,7 @@ export const MIGRATIONS: readonly Migration[] = [
   adminTokensAndAudit,
   sieveScripts,
   adminSignInsAcrossWorkers,
+  sieveDeliveryMemory,
 ];
 
 /**

@@ -22,11 +22,12 @@ import { withMailboxes } from './mailboxes.js';
 import { withMessages } from './messages.js';
 import { withMetadata } from './metadata.js';
 import { withSieveScripts } from './sieve-scripts.js';
+import { withSieveMemory } from './sieve-memory.js';
 
 /** The SQLite MailStore: every role over one core. Create it with openSqliteStore(). */
 export class SqliteStore
-  extends withSieveScripts(
-    withDump(withImport(withMetadata(withMessages(withMailboxes(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(SqliteCore))))))))),
+  extends withSieveMemory(
+    withSieveScripts(withDump(withImport(withMetadata(withMessages(withMailboxes(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(SqliteCore)))))))))),
   )
   implements MailStore
 {

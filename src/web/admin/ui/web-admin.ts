@@ -224,7 +224,7 @@ ${
 <tr><td>failed logins</td><td class="num">${count(activity.logins, 'failed')}</td></tr>
 <tr><td>logins refused by the throttle</td><td class="num">${count(activity.logins, 'throttled')}</td></tr>
 <tr><td>messages delivered (LMTP recipients)</td><td class="num">${count(activity.deliveries, 'stored')}</td></tr>
-<tr><td>deliveries refused (quota, size, errors, unknown recipients)</td><td class="num">${count(activity.deliveries, 'over_quota') + count(activity.deliveries, 'too_big') + count(activity.deliveries, 'failed') + activity.rejections}</td></tr></table>`
+<tr><td>deliveries refused (quota, size, errors, Sieve reject, unknown recipients)</td><td class="num">${count(activity.deliveries, 'over_quota') + count(activity.deliveries, 'too_big') + count(activity.deliveries, 'failed') + count(activity.deliveries, 'rejected') + activity.rejections}</td></tr></table>`
 }
 <h2>Server</h2>
 <table><tr><td>version</td><td>${report.version}</td></tr><tr><td>up since</td><td>${when(report.startedAt)} (${Math.floor(report.uptimeSeconds / 60)} min)</td></tr>
