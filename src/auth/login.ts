@@ -9,14 +9,21 @@
  * for a hash slot and pays the full hash. A hit settles as a success through
  * the same throttle accounting; a failure is never cached, so every wrong
  * password costs a hash, counts and is tarpitted exactly as without a cache.
+ *
+ * The verification step is pluggable (authenticateAccount): a password check
+ * here, a SCRAM proof check in auth/scram-login.ts; admission, counting, the
+ * tarpit, the log line, the disabled-account refusal and the last login are
+ * the same for every mechanism.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
 import type { Account, MailStore } from '../store/types.js';
 import type { CredentialCache } from './credential-cache.js';
 import { BUSY } from './hash-gate.js';
 import { recordLogin } from './last-login.js';
 import { hashPassword, needsRehash, verifyPassword } from './password.js';
+import { ensureScramKeys } from './scram-keys.js';
 import type { AuthThrottle } from './throttle.js';
 
 /** What a login attempt needs. */
@@ -25,6 +32,7 @@ export interface LoginDeps {
   throttle: AuthThrottle;
   credentials: CredentialCache;
   log: Logger;
+  config: Pick<Config, 'auth'>;
 }
 
 /**
@@ -63,7 +71,13 @@ async function verify(deps: LoginDeps, user: string, password: string): Promise<
   if (!ok || account === null) return null;
   deps.credentials.remember(account.id, password, account.passwordHash);
   if (needsRehash(account.passwordHash, deps.throttle.hashCost)) rehash(deps, account, password);
+  else scramKeys(deps, account, password);
   return account;
+}
+
+/** SCRAM keys for accounts that lack them for their current password hash (auth/scram-keys.ts), when SCRAM is on. */
+function scramKeys(deps: LoginDeps, account: Account, password: string): void {
+  if (deps.config.auth.scram) ensureScramKeys(deps, account, password, deps.config.auth.scramIterations);
 }
 
 /**
@@ -75,18 +89,30 @@ function rehash(deps: LoginDeps, account: Account, password: string): void {
     .then(async (h) => {
       await deps.store.setPasswordHash(account.id, h);
       deps.credentials.remember(account.id, password, h);
+      // SCRAM keys belong to a password hash: the new one needs its own.
+      scramKeys(deps, { ...account, passwordHash: h }, password);
     })
     .catch((err: unknown) => deps.log.warn({ err }, 'password rehash failed'));
 }
 
-/** Checks a user name and password from a client address; `protocol` ('imap', 'pop3') goes into the account's last login. */
-export async function checkLogin(deps: LoginDeps, ip: string, user: string, password: string, protocol: string): Promise<LoginResult> {
+/** Runs work in a hash slot (auth/hash-gate.ts), first among equals when the address is clean; BUSY when the gate refuses. */
+export type HashSlot = <T>(work: () => Promise<T>) => Promise<T | typeof BUSY>;
+
+/** A mechanism's verification step: the account when the credentials are right, null when not, BUSY when it could not get a hash slot. */
+export type Verification = (slot: HashSlot) => Promise<Account | null | typeof BUSY>;
+
+/**
+ * Authenticates `user` from a client address with a mechanism's verification
+ * step, under the throttle: admitted first, counted as a failure and
+ * tarpitted when the step says no. `protocol` ('imap', 'pop3') goes into the
+ * account's last login.
+ */
+export async function authenticateAccount(deps: LoginDeps, ip: string, user: string, protocol: string, verification: Verification): Promise<LoginResult> {
   const admission = await deps.throttle.begin(ip, user);
   if (!admission.admit) return { ok: false, reason: admission.reason };
   let result: Account | null | typeof BUSY = BUSY;
   try {
-    // A miss waits for a hash slot; attempts the gate refuses cost one indexed read.
-    result = (await fromCache(deps, user, password)) ?? (await deps.throttle.hashes.run(admission.key.ip, admission.clean, () => verify(deps, user, password)));
+    result = await verification((work) => deps.throttle.hashes.run(admission.key.ip, admission.clean, work));
   } finally {
     // Runs on errors too: an attempt never stays in flight.
     const outcome = result === BUSY ? 'abandoned' : result ? 'succeeded' : 'failed';
@@ -105,4 +131,10 @@ export async function checkLogin(deps: LoginDeps, ip: string, user: string, pass
   }
   recordLogin(deps, account, protocol, ip);
   return { ok: true, account };
+}
+
+/** Checks a user name and password from a client address; `protocol` ('imap', 'pop3') goes into the account's last login. */
+export function checkLogin(deps: LoginDeps, ip: string, user: string, password: string, protocol: string): Promise<LoginResult> {
+  // A miss waits for a hash slot; attempts the gate refuses cost one indexed read.
+  return authenticateAccount(deps, ip, user, protocol, async (slot) => (await fromCache(deps, user, password)) ?? (await slot(() => verify(deps, user, password))));
 }

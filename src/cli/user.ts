@@ -6,8 +6,10 @@
 import type { Command } from 'commander';
 import { accountNameProblem } from '../auth/account-name.js';
 import { hashPassword } from '../auth/password.js';
+import { deriveScramCredentials } from '../auth/scram-keys.js';
+import type { Config } from '../config/schema.js';
 import { switchWord } from '../config/schema.js';
-import { StoreError } from '../store/types.js';
+import { type Account, type MailStore, StoreError } from '../store/types.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 import { configFromOptions, withConfigOptions } from './config-options.js';
 import { readNewPassword } from './password-input.js';
@@ -18,6 +20,12 @@ function checkName(name: string): void {
   if (problem !== null) throw new CliError(`invalid user name: ${problem}`, EXIT_USAGE);
 }
 
+/** Stores a new password's hash and, with SCRAM on, its SCRAM keys (RFC 5802 §3), so SCRAM works before the first password login. */
+async function storePassword(config: Config, store: MailStore, account: Account, password: string, hash: string): Promise<void> {
+  if (account.passwordHash !== hash) await store.setPasswordHash(account.id, hash);
+  if (config.auth.scram) await store.setScramCredentials(account.id, hash, await deriveScramCredentials(password, config.auth.scramIterations));
+}
+
 async function add(name: string, opts: Record<string, unknown>): Promise<void> {
   const config = configFromOptions(opts);
   checkName(name);
@@ -25,13 +33,16 @@ async function add(name: string, opts: Record<string, unknown>): Promise<void> {
     const exists = (): CliError => new CliError(`user already exists: ${name}`);
     // Checked before asking, so nobody types a password in vain; createAccount still settles races.
     if (await store.findAccount(name)) throw exists();
-    const hash = await hashPassword(await readNewPassword(opts.passwordStdin === true), config.authThrottle.passwordHashCost);
+    const password = await readNewPassword(opts.passwordStdin === true);
+    const hash = await hashPassword(password, config.authThrottle.passwordHashCost);
+    let account: Account;
     try {
-      await store.createAccount(name, hash);
+      account = await store.createAccount(name, hash);
     } catch (err) {
       if (err instanceof StoreError && err.code === 'ALREADYEXISTS') throw exists();
       throw err;
     }
+    await storePassword(config, store, account, password, hash);
   });
   process.stdout.write(`created user ${name}\n`);
 }
@@ -41,7 +52,8 @@ async function passwd(name: string, opts: Record<string, unknown>): Promise<void
   await withStore(config, async (store) => {
     const account = await requireAccount(store, name);
     // Asked only once the account is known to exist, so nobody types a password in vain.
-    await store.setPasswordHash(account.id, await hashPassword(await readNewPassword(opts.passwordStdin === true), config.authThrottle.passwordHashCost));
+    const password = await readNewPassword(opts.passwordStdin === true);
+    await storePassword(config, store, account, password, await hashPassword(password, config.authThrottle.passwordHashCost));
   });
   process.stdout.write(`changed the password of ${name}\n`);
 }

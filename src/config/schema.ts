@@ -274,6 +274,10 @@ export const configSchema = z
         credentialCacheSeconds: int(0, 31_536_000, 'a number of seconds (0 disables)').default(3600),
         /** Verified credentials kept at most (about 150 bytes each); the least recently used go first. */
         credentialCacheEntries: positive(10000),
+        /** SCRAM-SHA-256(-PLUS) and SCRAM-SHA-1(-PLUS) (RFC 7677, RFC 5802); off: neither offered nor accepted (auth/scram.ts). */
+        scram: bool().default(true),
+        /** PBKDF2 iterations of new SCRAM keys (RFC 7677 §4: at least 4096); keys with another count are derived again at the next password login. */
+        scramIterations: int(4096, 10_000_000, 'a whole number from 4096 to 10000000').default(10000),
       })
       .prefault({}),
     /** Failed-login throttling; see auth/throttle.ts. */

@@ -17,8 +17,10 @@ import type { ChangeBus } from '../events/change-bus.js';
 import type { AccountId, MailboxId, ModSeq, Uid } from '../ids.js';
 import type { MessageAnalysis } from '../mime/types.js';
 import type { AuthAttemptStore } from './auth-attempt-types.js';
+import type { ScramKeyStore } from './scram-key-types.js';
 
 export type { AuthAttemptCounts, AuthAttemptKey, AuthAttemptOutcome, AuthAttemptStore, AuthAttemptWindows } from './auth-attempt-types.js';
+export type { ScramCredential, ScramHash, ScramKeyStore } from './scram-key-types.js';
 
 /** An account (a login). */
 export interface Account {
@@ -502,7 +504,7 @@ export interface DumpStore {
  * backend fits without changing callers; a caller that needs one role may
  * take just that interface.
  */
-export interface MailStore extends StoreLifecycle, AccountStore, AuthAttemptStore, MailboxStore, MessageStore, MetadataStore, ImportStore, DumpStore {}
+export interface MailStore extends StoreLifecycle, AccountStore, AuthAttemptStore, ScramKeyStore, MailboxStore, MessageStore, MetadataStore, ImportStore, DumpStore {}
 
 /** The sections of a store dump, in the order a restore must write them (parents before children; counters last). */
 export const DUMP_SECTIONS = [

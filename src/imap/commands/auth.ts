@@ -1,10 +1,12 @@
 /**
- * Not-authenticated state (RFC 9051 §6.2): STARTTLS, AUTHENTICATE (PLAIN,
- * LOGIN; SASL-IR, RFC 4959) and LOGIN. Failed attempts are throttled per
- * client address and per account; passwords never reach a log.
+ * Not-authenticated state (RFC 9051 §6.2): STARTTLS, AUTHENTICATE (the
+ * mechanisms of auth/sasl-login.ts: SCRAM, PLAIN, LOGIN; SASL-IR, RFC 4959)
+ * and LOGIN. Failed attempts are throttled per client address and per
+ * account; passwords never reach a log.
  */
 import { checkLogin } from '../../auth/login.js';
-import { isPasswordMechanism, runPasswordSasl, SaslFailure } from '../../auth/sasl.js';
+import { SaslFailure } from '../../auth/sasl.js';
+import { saslLogin, type SaslLoginResult } from '../../auth/sasl-login.js';
 import type { Account } from '../../store/types.js';
 import { bad, ImapError, no } from '../errors.js';
 import type { ImapSession } from '../session/session.js';
@@ -28,17 +30,39 @@ export const starttls = command({
 /** RFC 5530 §3: cleartext passwords need TLS here (LOGINDISABLED is advertised). */
 const privacyRequired = (): ImapError => no('PRIVACYREQUIRED', 'Plaintext authentication is disabled on unencrypted connections; use STARTTLS or port 993');
 
-/** Runs one authentication attempt; resolves to the account or throws NO. */
+/** The account of a login, or the NO (BAD) that says why not. */
+function loggedIn(res: SaslLoginResult, mechanism: string): Account {
+  if (res.ok) return res.account;
+  switch (res.reason) {
+    // RFC 5530 §3: the user should contact the administrator; the credentials were right.
+    case 'disabled':
+      throw no('CONTACTADMIN', 'This account is disabled');
+    case 'throttled':
+      throw no('UNAVAILABLE', 'Too many failed logins; try again later');
+    // RFC 5530 §3 UNAVAILABLE: a temporary failure; the password was not checked.
+    case 'busy':
+      throw no('UNAVAILABLE', 'Too many logins in progress; try again later');
+    case 'privacy':
+      throw privacyRequired();
+    case 'proxy':
+      throw no('AUTHORIZATIONFAILED', 'Proxy authorization is not supported');
+    case 'unsupported':
+      throw no('CANNOT', `Unsupported authentication mechanism ${mechanism.slice(0, 40)}`);
+    case 'cancelled':
+      throw bad('Authentication cancelled');
+    case 'closed':
+      throw new ImapError('BAD', null, 'Connection closed');
+    case 'refused':
+      throw no('AUTHENTICATIONFAILED', res.text);
+    case 'failed':
+      throw no('AUTHENTICATIONFAILED', 'Authentication failed');
+  }
+}
+
+/** Runs one password login (the LOGIN command); resolves to the account or throws NO. */
 async function authenticate(session: ImapSession, user: string, password: string): Promise<Account> {
   if (session.loginDisabled) throw privacyRequired();
-  const res = await checkLogin(session, session.remoteAddress, user, password, 'imap');
-  if (res.ok) return res.account;
-  // RFC 5530 §3: the user should contact the administrator; the credentials were right.
-  if (res.reason === 'disabled') throw no('CONTACTADMIN', 'This account is disabled');
-  if (res.reason === 'throttled') throw no('UNAVAILABLE', 'Too many failed logins; try again later');
-  // RFC 5530 §3 UNAVAILABLE: a temporary failure; the password was not checked.
-  if (res.reason === 'busy') throw no('UNAVAILABLE', 'Too many logins in progress; try again later');
-  throw no('AUTHENTICATIONFAILED', 'Authentication failed');
+  return loggedIn(await checkLogin(session, session.remoteAddress, user, password, 'imap'), 'LOGIN');
 }
 
 function finish(session: ImapSession, account: Account): { code: string; text: string } {
@@ -67,7 +91,7 @@ export const login = command({
   },
 });
 
-/** RFC 9051 §6.2.2 — AUTHENTICATE with the password mechanisms (auth/sasl.ts) and SASL-IR (RFC 4959). */
+/** RFC 9051 §6.2.2 — AUTHENTICATE with the mechanisms of auth/sasl-login.ts and SASL-IR (RFC 4959). */
 export const authenticateCommand = command({
   name: 'AUTHENTICATE',
   states: ['not-authenticated'],
@@ -89,19 +113,13 @@ export const authenticateCommand = command({
   },
   async run(inv, { mechanism, initial }) {
     const session = inv.session;
-    if (!isPasswordMechanism(mechanism)) throw no('CANNOT', `Unsupported authentication mechanism ${mechanism}`);
-    if (session.loginDisabled) throw privacyRequired();
     let result;
     try {
-      result = await runPasswordSasl(mechanism, initial, async (challenge) => (await session.continuation(challenge))?.toString('latin1') ?? null);
+      result = await saslLogin(session, mechanism, initial, async (challenge) => (await session.continuation(challenge))?.toString('latin1') ?? null, 'imap');
     } catch (err) {
       if (err instanceof SaslFailure) throw bad(err.message);
       throw err;
     }
-    if (result === null) throw new ImapError('BAD', null, 'Connection closed');
-    if (result === 'cancelled') throw bad('Authentication cancelled');
-    const { authz, user, password } = result;
-    if (authz !== '' && authz !== user) throw no('AUTHORIZATIONFAILED', 'Proxy authorization is not supported');
-    return finish(session, await authenticate(session, user, password));
+    return finish(session, loggedIn(result, mechanism));
   },
 });

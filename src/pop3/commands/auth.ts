@@ -1,12 +1,13 @@
 /**
- * AUTHORIZATION state (RFC 1939 §4, §7): USER/PASS, AUTH with the password
- * mechanisms of auth/sasl.ts (RFC 5034) and STLS (RFC 2595 §4). Cleartext passwords are refused on an
- * unencrypted connection unless the configuration allows them; failed
- * attempts are throttled by the shared login check; passwords never reach a
- * log. APOP is not offered.
+ * AUTHORIZATION state (RFC 1939 §4, §7): USER/PASS, AUTH with the mechanisms
+ * of auth/sasl-login.ts (SCRAM, PLAIN, LOGIN; RFC 5034) and STLS (RFC 2595
+ * §4). Cleartext passwords are refused on an unencrypted connection unless
+ * the configuration allows them; failed attempts are throttled by the shared
+ * login check; passwords never reach a log. APOP is not offered.
  */
 import { checkLogin } from '../../auth/login.js';
-import { isPasswordMechanism, PASSWORD_MECHANISMS, runPasswordSasl, SaslFailure } from '../../auth/sasl.js';
+import { SaslFailure } from '../../auth/sasl.js';
+import { offeredMechanisms, saslLogin, type SaslLoginResult } from '../../auth/sasl-login.js';
 import { badCommand, failure } from '../errors.js';
 import type { Pop3Session } from '../session/session.js';
 import { bodyLines } from '../wire/response.js';
@@ -20,15 +21,33 @@ function requirePrivacy(session: Pop3Session): void {
   if (session.loginDisabled) throw failure(PRIVACY_REQUIRED, 'AUTH');
 }
 
-/** Checks the password and enters the TRANSACTION state, or fails with [AUTH] / [SYS/TEMP]. */
-async function logIn(session: Pop3Session, user: string, password: string): Promise<void> {
-  const res = await checkLogin(session, session.remoteAddress, user, password, 'pop3');
+/** Enters the TRANSACTION state after a successful login, or fails with [AUTH] / [SYS/TEMP]. */
+async function logIn(session: Pop3Session, res: SaslLoginResult, mechanism: string): Promise<void> {
   if (!res.ok) {
-    if (res.reason === 'disabled') throw failure('This account is disabled; contact the administrator', 'AUTH');
-    if (res.reason === 'throttled') throw failure('Too many failed logins; try again later', 'SYS/TEMP');
-    // RFC 3206 §4 SYS/TEMP: a temporary failure; the password was not checked.
-    if (res.reason === 'busy') throw failure('Too many logins in progress; try again later', 'SYS/TEMP');
-    throw failure('Authentication failed', 'AUTH');
+    switch (res.reason) {
+      case 'disabled':
+        throw failure('This account is disabled; contact the administrator', 'AUTH');
+      case 'throttled':
+        throw failure('Too many failed logins; try again later', 'SYS/TEMP');
+      // RFC 3206 §4 SYS/TEMP: a temporary failure; the password was not checked.
+      case 'busy':
+        throw failure('Too many logins in progress; try again later', 'SYS/TEMP');
+      case 'privacy':
+        throw failure(PRIVACY_REQUIRED, 'AUTH');
+      case 'proxy':
+        throw failure('Proxy authorization is not supported', 'AUTH');
+      case 'unsupported':
+        throw failure(`Unsupported authentication mechanism ${mechanism.slice(0, 20)}`);
+      case 'cancelled':
+        throw failure('Authentication cancelled');
+      // The connection is gone: nothing to answer.
+      case 'closed':
+        return;
+      case 'refused':
+        throw failure(res.text, 'AUTH');
+      case 'failed':
+        throw failure('Authentication failed', 'AUTH');
+    }
   }
   await session.login(res.account);
   session.ok('Logged in');
@@ -75,7 +94,7 @@ export const pass = command({
     const name = st.user;
     // RFC 1939 §7: after a failed PASS the client starts again with USER (or AUTH).
     st.user = null;
-    await logIn(session, name, password);
+    await logIn(session, await checkLogin(session, session.remoteAddress, name, password, 'pop3'), 'USER');
   },
 });
 
@@ -92,24 +111,18 @@ export const auth = command({
   async run(session, { mechanism, initial }) {
     if (mechanism === null) {
       session.beginMultiline('Supported mechanisms follow');
-      if (!session.loginDisabled) session.write(bodyLines([...PASSWORD_MECHANISMS]));
+      session.write(bodyLines(offeredMechanisms(session)));
       session.endMultiline();
       return;
     }
-    if (!isPasswordMechanism(mechanism)) throw failure(`Unsupported authentication mechanism ${mechanism.slice(0, 20)}`);
-    requirePrivacy(session);
-    // RFC 5034 §4: without an initial response, PLAIN's empty challenge is "+ ".
+    // RFC 5034 §4: without an initial response, the first (empty) challenge is "+ ".
     let result;
     try {
-      result = await runPasswordSasl(mechanism, initial, (challenge) => session.continuation(challenge));
+      result = await saslLogin(session, mechanism, initial, (challenge) => session.continuation(challenge), 'pop3');
     } catch (err) {
       if (err instanceof SaslFailure) throw failure(err.message);
       throw err;
     }
-    if (result === null) return;
-    if (result === 'cancelled') throw failure('Authentication cancelled');
-    // RFC 4616 §2: an authorization identity other than the user's own would be proxy authorization.
-    if (result.authz !== '' && result.authz !== result.user) throw failure('Proxy authorization is not supported', 'AUTH');
-    await logIn(session, result.user, result.password);
+    await logIn(session, result, mechanism);
   },
 });

@@ -16,6 +16,7 @@ import { withMetadata } from './metadata.js';
 import { migratePg } from './schema.js';
 import { withAccounts } from './accounts.js';
 import { withAuthAttempts } from './auth-attempts.js';
+import { withScramKeys } from './scram-keys.js';
 import { PgCore, type PgStoreOptions } from './core.js';
 import { withDump } from './dump.js';
 import { withImport } from './import.js';
@@ -23,7 +24,7 @@ import { withMailboxes } from './mailboxes.js';
 import { withMessages } from './messages.js';
 
 /** The PostgreSQL MailStore: every role over one core. Create it with openPgStore(). */
-export class PgStore extends withDump(withImport(withMetadata(withMessages(withMailboxes(withAuthAttempts(withAccounts(PgCore))))))) implements MailStore {
+export class PgStore extends withDump(withImport(withMetadata(withMessages(withMailboxes(withScramKeys(withAuthAttempts(withAccounts(PgCore)))))))) implements MailStore {
   /** Wraps a pool on a migrated database; use openPgStore(). */
   constructor(pool: pg.Pool, settings: PgConnectionSettings, opts: Omit<PgStoreOptions, 'url'> = {}) {
     super(pool, settings, opts);

@@ -13,6 +13,7 @@ import { openDatabase } from './db.js';
 import { migrate } from './schema.js';
 import { withAccounts } from './accounts.js';
 import { withAuthAttempts } from './auth-attempts.js';
+import { withScramKeys } from './scram-keys.js';
 import { SqliteCore, type SqliteStoreOptions } from './core.js';
 import { withDump } from './dump.js';
 import { withImport } from './import.js';
@@ -22,7 +23,7 @@ import { withMetadata } from './metadata.js';
 
 /** The SQLite MailStore: every role over one core. Create it with openSqliteStore(). */
 export class SqliteStore
-  extends withDump(withImport(withMetadata(withMessages(withMailboxes(withAuthAttempts(withAccounts(SqliteCore)))))))
+  extends withDump(withImport(withMetadata(withMessages(withMailboxes(withScramKeys(withAuthAttempts(withAccounts(SqliteCore))))))))
   implements MailStore
 {
   /** Wraps an open, migrated connection; use openSqliteStore(). */

@@ -1,0 +1,129 @@
+/**
+ * Logging in with SASL (RFC 4422), for IMAP AUTHENTICATE and POP3 AUTH alike:
+ * which mechanisms a connection offers, and one login with any of them. The
+ * protocols only say the outcome in their own words.
+ *
+ * What is offered (issue 22): PLAIN and LOGIN send the password, so only
+ * where cleartext passwords are allowed (TLS, or plaintext-auth settings);
+ * SCRAM (RFC 5802, RFC 7677) never sends it, so it is offered on every
+ * connection as Dovecot does (its cleartext setting covers plaintext
+ * mechanisms only), and its -PLUS variants on TLS connections, where there
+ * is a channel to bind to. `[auth] scram = off` offers no SCRAM at all.
+ *
+ * Every mechanism ends in authenticateAccount (auth/login.ts): the same
+ * throttle, tarpit, log line, disabled-account refusal and last login.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import type { Account, ScramCredential, ScramHash } from '../store/types.js';
+import { authenticateAccount, checkLogin, type LoginDeps, type LoginResult } from './login.js';
+import { encodeChallenge, isPasswordMechanism, PASSWORD_MECHANISMS, runPasswordSasl, runSasl } from './sasl.js';
+import { type ScramMechanism, SCRAM_MECHANISMS, scramExchange } from './scram.js';
+import { SCRAM_DIGESTS, scramHmac } from './scram-keys.js';
+import { serverSecret } from './server-secret.js';
+
+/** What a SASL login needs of a session: the login's dependencies and the connection's facts. */
+export interface SaslSession extends LoginDeps {
+  readonly config: Pick<Config, 'auth' | 'dataDir'>;
+  readonly remoteAddress: string;
+  readonly secure: boolean;
+  /** Cleartext passwords are refused here. */
+  readonly loginDisabled: boolean;
+  /** RFC 5056 channel binding data; null before TLS or for a type the connection cannot give. */
+  channelBinding(type: string): Buffer | null;
+}
+
+/**
+ * How a SASL login ended: a login result, or before any check `cancelled`
+ * ("*"), `closed`, `privacy` (a password mechanism where cleartext passwords
+ * are refused), `proxy` (an authorization identity other than the user),
+ * `unsupported`; `refused`: a SCRAM exchange failed for a reason the client
+ * is told (channel binding, downgrade, nonce), counted as a failed login.
+ */
+export type SaslLoginResult =
+  | LoginResult
+  | { ok: false; reason: 'refused'; text: string }
+  | { ok: false; reason: 'cancelled' | 'closed' | 'privacy' | 'proxy' | 'unsupported' };
+
+/** The mechanisms this connection offers, in advertised order. */
+export function offeredMechanisms(session: Pick<SaslSession, 'secure' | 'loginDisabled' | 'config'>): string[] {
+  const scram = session.config.auth.scram ? [...SCRAM_MECHANISMS].filter(([, m]) => session.secure || !m.plus).map(([name]) => name) : [];
+  return [...scram, ...(session.loginDisabled ? [] : PASSWORD_MECHANISMS)];
+}
+
+/** Longest user name looked up; longer ones get made-up keys like any unknown name. */
+const MAX_USER_LENGTH = 256;
+
+/**
+ * Logs in with mechanism `name` (upper case) from the client's initial
+ * response, asking `ask` for each further response with a base64 challenge;
+ * `protocol` ('imap', 'pop3') goes into the last login. Malformed exchanges
+ * throw SaslFailure (auth/sasl.ts).
+ */
+export async function saslLogin(
+  session: SaslSession,
+  name: string,
+  initial: string | null,
+  ask: (challenge: string) => Promise<string | null>,
+  protocol: string,
+): Promise<SaslLoginResult> {
+  if (!offeredMechanisms(session).includes(name)) return { ok: false, reason: isPasswordMechanism(name) && session.loginDisabled ? 'privacy' : 'unsupported' };
+  const scram = SCRAM_MECHANISMS.get(name);
+  if (scram !== undefined) return scramLogin(session, scram, initial, ask, protocol);
+  const result = await runPasswordSasl(name, initial, ask);
+  if (result === null) return { ok: false, reason: 'closed' };
+  if (result === 'cancelled') return { ok: false, reason: 'cancelled' };
+  // RFC 4616 §2: an authorization identity other than the user's own would be proxy authorization.
+  if (result.authz !== '' && result.authz !== result.user) return { ok: false, reason: 'proxy' };
+  return checkLogin(session, session.remoteAddress, result.user, result.password, protocol);
+}
+
+async function scramLogin(
+  session: SaslSession,
+  mechanism: ScramMechanism,
+  initial: string | null,
+  ask: (challenge: string) => Promise<string | null>,
+  protocol: string,
+): Promise<SaslLoginResult> {
+  let account: Account | null = null;
+  const exchange = scramExchange(mechanism, {
+    bindingOffered: session.secure,
+    channelBinding: (type) => session.channelBinding(type),
+    async credential(user) {
+      const found = user.length <= MAX_USER_LENGTH ? await session.store.findAccount(user) : null;
+      const real = found ? await session.store.scramCredential(found.id, mechanism.hash) : null;
+      if (real === null) return madeUpCredential(session, mechanism.hash, user);
+      account = found;
+      return real;
+    },
+  });
+  const outcome = await runSasl(exchange, initial, ask);
+  if (outcome === null) return { ok: false, reason: 'closed' };
+  if (outcome === 'cancelled') return { ok: false, reason: 'cancelled' };
+  const res = await authenticateAccount(session, session.remoteAddress, outcome.user, protocol, async () => {
+    const known: Account | null = account;
+    if (!outcome.proofValid || known === null) return null;
+    // Read again: keys from before a password change that raced this exchange must not let it in.
+    const now = await session.store.getAccount(known.id);
+    return now !== null && now.passwordHash === known.passwordHash ? now : null;
+  });
+  if (!res.ok) return res.reason === 'failed' && outcome.refusal !== null ? { ok: false, reason: 'refused', text: outcome.refusal } : res;
+  // RFC 5802 §3: the server proves itself with v=; neither IMAP nor POP3 carries data with success (RFC 5034 §4), so it goes as a challenge answered empty.
+  const reply = await ask(encodeChallenge(outcome.serverFinal));
+  if (reply === null) return { ok: false, reason: 'closed' };
+  if (reply !== '') return { ok: false, reason: 'cancelled' };
+  return res;
+}
+
+/**
+ * Keys for a name without real ones (unknown, or an account whose keys are
+ * not derived yet): the salt is HMAC(server secret, name), so it is the same
+ * at every attempt, the iteration count is the configured one, and the keys
+ * are random, so no proof holds (RFC 5802 §9: do not reveal which users exist).
+ */
+async function madeUpCredential(session: SaslSession, hash: ScramHash, user: string): Promise<ScramCredential> {
+  const secret = await serverSecret(session.config.dataDir);
+  const salt = scramHmac('SHA-256', secret, `scram-salt\0${hash}\0${user.toLowerCase()}`).subarray(0, 16);
+  const bytes = SCRAM_DIGESTS[hash].bytes;
+  return { hash, salt, iterations: session.config.auth.scramIterations, storedKey: randomBytes(bytes), serverKey: randomBytes(bytes) };
+}
