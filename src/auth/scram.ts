@@ -117,6 +117,8 @@ function parseClientFirst(message: string): ClientFirst {
   const user = decodeSaslName(attribute(bareFields[0], 'n'));
   const clientNonce = attribute(bareFields[1], 'r');
   if (user === '' || !NONCE.test(clientNonce) || clientNonce.length > MAX_NONCE) throw new SaslFailure('Malformed SCRAM client-first-message');
+  // RFC 5802 §7 extension: attr-val; optional ones are ignored.
+  if (!bareFields.slice(2).every((f) => /^[A-Za-z]=/.test(f))) throw new SaslFailure('Malformed SCRAM extension');
   // RFC 5802 §5.1 a: proxy authorization is not supported; the authzid may only name the user.
   if (authzid !== '' && authzid !== user) throw new SaslFailure('SCRAM proxy authorization is not supported');
   return { gs2Header: `${flag},${authz},`, binding, user, clientNonce, bare: bareFields.join(',') };
