@@ -115,12 +115,20 @@ describe('SCRAM mechanism (fixed nonce and salt)', () => {
     for (const first of firsts) {
       await assert.rejects(serverRun('SCRAM-SHA-256', credential, 's', [first, 'c=biws,r=abcs,p=AAAA']), SaslFailure, JSON.stringify(first));
     }
-    const finals = ['c=biws,r=abcs', 'r=abcs,c=biws,p=AAAA', 'c=bi ws,r=abcs,p=AAAA', `c=biws,r=abcs,p=${Buffer.alloc(20).toString('base64')}`, 'c=biws,p=AAAA'];
+    const finals = [
+      'c=biws,r=abcs',
+      'r=abcs,c=biws,p=AAAA',
+      'c=bi ws,r=abcs,p=AAAA',
+      `c=biws,r=abcs,p=${Buffer.alloc(20).toString('base64')}`,
+      'c=biws,p=AAAA',
+    ];
     for (const final of finals) {
       await assert.rejects(serverRun('SCRAM-SHA-256', credential, 's', ['n,,n=user,r=abc', final]), SaslFailure, final);
     }
     await assert.rejects(
-      scramExchange(SCRAM_MECHANISMS.get('SCRAM-SHA-256')!, { bindingOffered: false, channelBinding: () => null, credential: async () => credential }).step(Buffer.from([0x6e, 0x2c, 0xff])),
+      scramExchange(SCRAM_MECHANISMS.get('SCRAM-SHA-256')!, { bindingOffered: false, channelBinding: () => null, credential: async () => credential }).step(
+        Buffer.from([0x6e, 0x2c, 0xff]),
+      ),
       SaslFailure,
       'not UTF-8',
     );
@@ -205,7 +213,10 @@ describe('SCRAM on IMAP', () => {
       const before = (await plain.client.command('c', 'CAPABILITY')).lines[0]!;
       assert.match(before, / LOGINDISABLED AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1( |$)/);
       assert.doesNotMatch(before, /-PLUS|AUTH=PLAIN/);
-      assert.match((await secure.client.command('c', 'CAPABILITY')).lines[0]!, / AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1-PLUS AUTH=SCRAM-SHA-1 AUTH=PLAIN AUTH=LOGIN$/);
+      assert.match(
+        (await secure.client.command('c', 'CAPABILITY')).lines[0]!,
+        / AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1-PLUS AUTH=SCRAM-SHA-1 AUTH=PLAIN AUTH=LOGIN$/,
+      );
       assert.match((await plain.client.command('p', 'AUTHENTICATE SCRAM-SHA-256-PLUS')).tagged, /^p NO \[CANNOT\]/);
     } finally {
       plain.client.close();
@@ -268,7 +279,11 @@ describe('SCRAM on IMAP', () => {
     try {
       assert.match((await client.command('t', 'STARTTLS')).tagged, /^t OK/);
       await client.startTls();
-      const run = await imapScram(client, 'SCRAM-SHA-256-PLUS', new ScramClient('sha256', 'sam', 'pencil', { flag: 'p', type: 'tls-exporter', data: tlsExporter(tlsOf(client)) }));
+      const run = await imapScram(
+        client,
+        'SCRAM-SHA-256-PLUS',
+        new ScramClient('sha256', 'sam', 'pencil', { flag: 'p', type: 'tls-exporter', data: tlsExporter(tlsOf(client)) }),
+      );
       assert.match(run.tagged, /^a OK /);
     } finally {
       client.close();
@@ -282,7 +297,11 @@ describe('SCRAM on IMAP', () => {
         (s) => new ScramClient('sha256', 'sam', 'pencil', { flag: 'p', type: 'tls-exporter', data: Buffer.from(tlsExporter(s)).fill(1, 0, 1) }),
         /^a NO \[AUTHENTICATIONFAILED\] Channel bindings do not match/,
       ],
-      ['SCRAM-SHA-256', () => new ScramClient('sha256', 'sam', 'pencil', { flag: 'y' }), /^a NO \[AUTHENTICATIONFAILED\] Channel binding was offered: downgrade refused/],
+      [
+        'SCRAM-SHA-256',
+        () => new ScramClient('sha256', 'sam', 'pencil', { flag: 'y' }),
+        /^a NO \[AUTHENTICATIONFAILED\] Channel binding was offered: downgrade refused/,
+      ],
       ['SCRAM-SHA-256', () => new ScramClient('sha256', 'sam', 'wrong'), /^a NO \[AUTHENTICATIONFAILED\] Authentication failed/],
     ];
     for (const [mech, make, expected] of cases) {
@@ -345,7 +364,13 @@ describe('SCRAM on IMAP', () => {
     const attempt = async (): Promise<string> => {
       const { client } = await RawClient.connect(srv.imapsPort, { tls: true });
       try {
-        return (await imapScram(client, 'SCRAM-SHA-256-PLUS', new ScramClient('sha256', 'olde', 'r1ght', { flag: 'p', type: 'tls-exporter', data: tlsExporter(tlsOf(client)) }))).tagged;
+        return (
+          await imapScram(
+            client,
+            'SCRAM-SHA-256-PLUS',
+            new ScramClient('sha256', 'olde', 'r1ght', { flag: 'p', type: 'tls-exporter', data: tlsExporter(tlsOf(client)) }),
+          )
+        ).tagged;
       } finally {
         client.close();
       }
@@ -406,7 +431,11 @@ describe('SCRAM on POP3', () => {
   test('SCRAM-SHA-256-PLUS over POP3S with tls-exporter, SCRAM-SHA-1 before TLS; failures carry [AUTH]', async () => {
     const secure = await Pop3Client.connect(srv.pop3sPort, { tls: true });
     try {
-      const r = await pop3Scram(secure.client, 'SCRAM-SHA-256-PLUS', new ScramClient('sha256', 'sam', 'pencil', { flag: 'p', type: 'tls-exporter', data: tlsExporter(tlsOf(secure.client)) }));
+      const r = await pop3Scram(
+        secure.client,
+        'SCRAM-SHA-256-PLUS',
+        new ScramClient('sha256', 'sam', 'pencil', { flag: 'p', type: 'tls-exporter', data: tlsExporter(tlsOf(secure.client)) }),
+      );
       assert.match(r.status, /^\+OK/);
       assert.ok(r.verified);
       assert.match(await secure.client.command('STAT'), /^\+OK 0 0/);
@@ -449,7 +478,10 @@ describe('SCRAM settings and throttling', () => {
   });
 
   test('wrong SCRAM proofs count like wrong passwords: the address is refused at the limit', async () => {
-    const strict = await startTestServer({ auth: { scramIterations: ITERATIONS }, authThrottle: { maxFailuresPerIp: 2, freeFailures: 10, passwordHashCost: 10 } });
+    const strict = await startTestServer({
+      auth: { scramIterations: ITERATIONS },
+      authThrottle: { maxFailuresPerIp: 2, freeFailures: 10, passwordHashCost: 10 },
+    });
     try {
       await addScramUser(strict, 'tim', 'pencil');
       const attempt = async (password: string): Promise<string> => {

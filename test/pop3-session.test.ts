@@ -65,7 +65,10 @@ describe('authorization: STLS, implicit TLS and the cleartext rule', { concurren
     await client.startTls();
     const after = await client.multi('CAPA');
     assert.ok(!after.lines.includes('STLS'));
-    assert.ok(after.lines.includes('USER') && after.lines.includes('SASL SCRAM-SHA-256-PLUS SCRAM-SHA-256 SCRAM-SHA-1-PLUS SCRAM-SHA-1 PLAIN LOGIN'), after.lines.join('|'));
+    assert.ok(
+      after.lines.includes('USER') && after.lines.includes('SASL SCRAM-SHA-256-PLUS SCRAM-SHA-256 SCRAM-SHA-1-PLUS SCRAM-SHA-1 PLAIN LOGIN'),
+      after.lines.join('|'),
+    );
     assert.match(await client.command('STAT'), /^-ERR /, 'the injected USER/PASS must not have logged in');
     assert.match(await client.command('STLS'), /^-ERR /);
     assert.match(await client.command(`USER ${user}`), /^\+OK/);

@@ -136,5 +136,11 @@ export async function authenticateAccount(deps: LoginDeps, ip: string, user: str
 /** Checks a user name and password from a client address; `protocol` ('imap', 'pop3') goes into the account's last login. */
 export function checkLogin(deps: LoginDeps, ip: string, user: string, password: string, protocol: string): Promise<LoginResult> {
   // A miss waits for a hash slot; attempts the gate refuses cost one indexed read.
-  return authenticateAccount(deps, ip, user, protocol, async (slot) => (await fromCache(deps, user, password)) ?? (await slot(() => verify(deps, user, password))));
+  return authenticateAccount(
+    deps,
+    ip,
+    user,
+    protocol,
+    async (slot) => (await fromCache(deps, user, password)) ?? (await slot(() => verify(deps, user, password))),
+  );
 }

@@ -504,7 +504,16 @@ export interface DumpStore {
  * backend fits without changing callers; a caller that needs one role may
  * take just that interface.
  */
-export interface MailStore extends StoreLifecycle, AccountStore, AuthAttemptStore, ScramKeyStore, MailboxStore, MessageStore, MetadataStore, ImportStore, DumpStore {}
+export interface MailStore
+  extends StoreLifecycle,
+    AccountStore,
+    AuthAttemptStore,
+    ScramKeyStore,
+    MailboxStore,
+    MessageStore,
+    MetadataStore,
+    ImportStore,
+    DumpStore {}
 
 /** The sections of a store dump, in the order a restore must write them (parents before children; counters last). */
 export const DUMP_SECTIONS = [

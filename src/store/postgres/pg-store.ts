@@ -24,7 +24,10 @@ import { withMailboxes } from './mailboxes.js';
 import { withMessages } from './messages.js';
 
 /** The PostgreSQL MailStore: every role over one core. Create it with openPgStore(). */
-export class PgStore extends withDump(withImport(withMetadata(withMessages(withMailboxes(withScramKeys(withAuthAttempts(withAccounts(PgCore)))))))) implements MailStore {
+export class PgStore
+  extends withDump(withImport(withMetadata(withMessages(withMailboxes(withScramKeys(withAuthAttempts(withAccounts(PgCore))))))))
+  implements MailStore
+{
   /** Wraps a pool on a migrated database; use openPgStore(). */
   constructor(pool: pg.Pool, settings: PgConnectionSettings, opts: Omit<PgStoreOptions, 'url'> = {}) {
     super(pool, settings, opts);
