@@ -10,7 +10,11 @@
  * to an account of its own with its own password, never logged in before, so
  * mailkeep pays its full scrypt hash each time):
  * - login-sequential, login-sequential-distinct: one login after another;
- * - login-50-concurrent, login-50-concurrent-distinct: 50 clients at once.
+ * - login-50-concurrent, login-50-concurrent-distinct: 50 clients at once;
+ * - scram-sha-256-sequential, scram-sha-256-50-concurrent (reported only):
+ *   mailkeep's AUTHENTICATE SCRAM-SHA-256 (RFC 7677) with the client caching
+ *   its SaltedPassword as real clients do (so the client's PBKDF2 is paid
+ *   once, not per login), next to Dovecot's LOGIN (PLAIN passwords).
  * Each run measures every row on both servers, the order alternating from
  * run to run (A B, B A, …); the table gives the median of the runs, the
  * ratio mailkeep ÷ Dovecot (≥ 1: mailkeep at least as fast) and each server's
@@ -30,6 +34,7 @@ import { ImapClient } from './imap-client.js';
 import { startMailkeep, type MailkeepServer } from './mailkeep.js';
 import { treeReapedCpuNs } from './proc.js';
 import { median } from './stats.js';
+import { ScramClient } from '../test/helpers/scram-client.js';
 
 const log = (msg: string): void => void process.stderr.write(`[login rate ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
@@ -65,12 +70,42 @@ function serverCpuNs(server: BenchServer): number {
   return server.cpuNs() + (root === undefined ? 0 : treeReapedCpuNs(root));
 }
 
+/** How a row logs in on a fresh connection. */
+type Login = (port: number, c: Credential) => Promise<ImapClient>;
+
+const passwordLogin: Login = (port, c) => ImapClient.login(port, c.user, c.password);
+
+/** SaltedPassword per user, salt and iteration count: what a real SCRAM client remembers between logins. */
+const saltedCache = new Map<string, Buffer>();
+
+/** AUTHENTICATE SCRAM-SHA-256, the client's SaltedPassword cached (saltedCache). */
+const scramLogin: Login = async (port, c) => {
+  const client = await ImapClient.connect(port);
+  const scram = new ScramClient('sha256', c.user, c.password);
+  let done = false;
+  const res = await client.authenticate('SCRAM-SHA-256', scram.clientFirst, (challenge) => {
+    if (done) throw new Error('SCRAM: unexpected challenge');
+    if (challenge.startsWith('v=')) {
+      if (!scram.verifies(challenge)) throw new Error('SCRAM: the server signature does not verify');
+      done = true;
+      return '';
+    }
+    const attrs = new Map(challenge.split(',').map((f) => [f[0], f.slice(2)] as const));
+    const key = `${c.user}\0${attrs.get('s')}\0${attrs.get('i')}`;
+    let salted = saltedCache.get(key);
+    if (salted === undefined) saltedCache.set(key, (salted = scram.salted(Buffer.from(attrs.get('s') ?? '', 'base64'), Number(attrs.get('i')))));
+    return scram.final(challenge, salted);
+  });
+  if (res.status !== 'OK') throw new Error(`AUTHENTICATE SCRAM-SHA-256: ${res.status} ${res.text}`);
+  return client;
+};
+
 /** Logs in with each credential on a new connection, `parallel` at once; the rate and the server's CPU per login. */
-async function measure(server: BenchServer, creds: readonly Credential[], parallel: number): Promise<Sample> {
+async function measure(server: BenchServer, creds: readonly Credential[], parallel: number, login: Login = passwordLogin): Promise<Sample> {
   const cpu0 = serverCpuNs(server);
   const t0 = performance.now();
   await pool(creds, parallel, async (c) => {
-    const client = await ImapClient.login(server.port, c.user, c.password);
+    const client = await login(server.port, c);
     await client.logout();
   });
   const seconds = (performance.now() - t0) / 1000;
@@ -93,13 +128,17 @@ interface RowSpec {
   name: string;
   parallel: number;
   distinct: boolean;
+  /** mailkeep logs in with SCRAM-SHA-256; Dovecot, the reference, with LOGIN. */
+  scram: boolean;
 }
 
 const ROWS: readonly RowSpec[] = [
-  { name: 'login-sequential', parallel: 1, distinct: false },
-  { name: 'login-50-concurrent', parallel: CONCURRENT, distinct: false },
-  { name: 'login-sequential-distinct', parallel: 1, distinct: true },
-  { name: 'login-50-concurrent-distinct', parallel: CONCURRENT, distinct: true },
+  { name: 'login-sequential', parallel: 1, distinct: false, scram: false },
+  { name: 'login-50-concurrent', parallel: CONCURRENT, distinct: false, scram: false },
+  { name: 'login-sequential-distinct', parallel: 1, distinct: true, scram: false },
+  { name: 'login-50-concurrent-distinct', parallel: CONCURRENT, distinct: true, scram: false },
+  { name: 'scram-sha-256-sequential', parallel: 1, distinct: false, scram: true },
+  { name: 'scram-sha-256-50-concurrent', parallel: CONCURRENT, distinct: false, scram: true },
 ];
 
 const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -147,7 +186,7 @@ async function main(): Promise<void> {
         let k = 0;
         for (const row of ROWS) {
           const creds = row.distinct ? fresh[r]![k++]! : Array.from({ length: logins }, () => same);
-          const s = await measure(server, creds, row.parallel);
+          const s = await measure(server, creds, row.parallel, row.scram && server === mailkeep ? scramLogin : passwordLogin);
           const key = `${row.name} ${server.name}`;
           samples.set(key, [...(samples.get(key) ?? []), s]);
           log(`run ${r + 1}/${runs} ${server.name} ${row.name}: ${fmt(s.rate)} logins/s, ${fmt(s.cpuMs)} ms CPU per login`);
@@ -161,7 +200,7 @@ async function main(): Promise<void> {
 
   const med = (row: string, server: string, pick: (s: Sample) => number): number => median((samples.get(`${row} ${server}`) ?? []).map(pick));
   const lines = [
-    `Servers: ${mailkeep.version}; ${dovecot.version} (PLAIN passwords, no auth cache). ${runs} runs, median; ${logins} logins per same-password row, ${distinct} per distinct row.`,
+    `Servers: ${mailkeep.version}; ${dovecot.version} (PLAIN passwords, no auth cache). ${runs} runs, median; ${logins} logins per same-password row, ${distinct} per distinct row. scram rows: mailkeep AUTHENTICATE SCRAM-SHA-256 (client SaltedPassword cached), Dovecot LOGIN.`,
     '',
     '| row | mailkeep logins/s | Dovecot logins/s | mailkeep ÷ Dovecot | mailkeep CPU ms/login | Dovecot CPU ms/login |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',

@@ -130,7 +130,9 @@ test('python3 poplib: SCRAM-SHA-256-PLUS with tls-server-end-point', { skip: has
   assert.match(stdout, /^\+OK Logged in True\nstat \(0, 0\)\n$/);
 });
 
-test('mailkeep user passwd derives new SCRAM keys: the new password works at once, the old one no more', { skip: hasPython ? false : 'python3 not installed' }, async () => {
+test('mailkeep user passwd derives new SCRAM keys: the new password works at once, the old one no more', {
+  skip: hasPython ? false : 'python3 not installed',
+}, async () => {
   const r = await mailkeepOn(srv, ['user', 'passwd', 'py', '--password-stdin'], 'n3w pässword\n');
   assert.equal(r.status, 0, r.stderr);
   const { stdout } = await run('python3', ['-c', PYTHON, 'imap', String(srv.imapsPort), 'py', 'n3w pässword'], { timeout: 30_000 });
