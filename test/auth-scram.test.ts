@@ -7,7 +7,10 @@
  * the disabled refusal and the throttle.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -17,6 +20,7 @@ import { SaslFailure } from '../src/auth/sasl.js';
 import { SCRAM_MECHANISMS, scramExchange, type ScramOutcome } from '../src/auth/scram.js';
 import { deriveScramCredential, deriveScramCredentials } from '../src/auth/scram-keys.js';
 import type { ScramCredential } from '../src/store/types.js';
+import { makePair, writePair } from './helpers/certificates.js';
 import { Pop3Client } from './helpers/pop3-client.js';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -457,6 +461,40 @@ describe('SCRAM on POP3', () => {
       assert.match(await tls.client.command(`AUTH SCRAM-SHA-256 ${b64('n,,n=sam')}`), /^-ERR Malformed SCRAM/);
     } finally {
       tls.client.close();
+    }
+  });
+});
+
+describe('tls-server-end-point with SNI', () => {
+  test('binds to the certificate selected for the client’s name, hashed as RFC 5929 §4.1 says', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailkeep-scram-sni-'));
+    const pairs = { default: await makePair(['mail.test']), alpha: await makePair(['alpha.test'], { sha384: true }) };
+    for (const [name, pair] of Object.entries(pairs)) writePair(pair, join(dir, `${name}.crt`), join(dir, `${name}.key`));
+    const sni = await startTestServer({
+      auth: { scramIterations: ITERATIONS },
+      tlsCert: join(dir, 'default.crt'),
+      tlsKey: join(dir, 'default.key'),
+      tls: { certificates: [{ cert: join(dir, 'alpha.crt'), key: join(dir, 'alpha.key') }] },
+    });
+    try {
+      await addScramUser(sni, 'sam', 'pencil');
+      for (const [servername, hash] of [
+        ['alpha.test', 'sha384'],
+        ['mail.test', 'sha256'],
+      ] as const) {
+        const { client } = await RawClient.connect(sni.imapsPort, { tls: true, tlsOptions: { servername } });
+        try {
+          const der = tlsOf(client).getPeerCertificate().raw;
+          const data = createHash(hash).update(der).digest();
+          const run = await imapScram(client, 'SCRAM-SHA-256-PLUS', new ScramClient('sha256', 'sam', 'pencil', { flag: 'p', type: 'tls-server-end-point', data }));
+          assert.match(run.tagged, /^a OK /, servername);
+        } finally {
+          client.close();
+        }
+      }
+    } finally {
+      await sni.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
