@@ -486,7 +486,11 @@ describe('tls-server-end-point with SNI', () => {
         try {
           const der = tlsOf(client).getPeerCertificate().raw;
           const data = createHash(hash).update(der).digest();
-          const run = await imapScram(client, 'SCRAM-SHA-256-PLUS', new ScramClient('sha256', 'sam', 'pencil', { flag: 'p', type: 'tls-server-end-point', data }));
+          const run = await imapScram(
+            client,
+            'SCRAM-SHA-256-PLUS',
+            new ScramClient('sha256', 'sam', 'pencil', { flag: 'p', type: 'tls-server-end-point', data }),
+          );
           assert.match(run.tagged, /^a OK /, servername);
         } finally {
           client.close();
