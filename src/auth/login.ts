@@ -11,7 +11,7 @@
  * password costs a hash, counts and is tarpitted exactly as without a cache.
  *
  * The verification step is pluggable (authenticateAccount): a password check
- * here, a SCRAM proof check in auth/scram-login.ts; admission, counting, the
+ * here, a SCRAM proof check in auth/sasl-login.ts; admission, counting, the
  * tarpit, the log line, the disabled-account refusal and the last login are
  * the same for every mechanism.
  */

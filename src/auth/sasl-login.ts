@@ -100,6 +100,8 @@ async function scramLogin(
   const outcome = await runSasl(exchange, initial, ask);
   if (outcome === null) return { ok: false, reason: 'closed' };
   if (outcome === 'cancelled') return { ok: false, reason: 'cancelled' };
+  // RFC 5802 §5.1 a: as for PLAIN, the authorization identity may only name the user itself.
+  if (outcome.authzid !== '' && outcome.authzid !== outcome.user) return { ok: false, reason: 'proxy' };
   const res = await authenticateAccount(session, session.remoteAddress, outcome.user, protocol, async () => {
     const known: Account | null = account;
     if (!outcome.proofValid || known === null) return null;

@@ -1,6 +1,6 @@
 /**
  * The SCRAM exchange on the server (RFC 5802; SCRAM-SHA-256 is RFC 7677),
- * apart from any protocol and any store: auth/scram-login.ts supplies the
+ * apart from any protocol and any store: auth/sasl-login.ts supplies the
  * keys and the connection's channel bindings, and runs the proof check under
  * the login throttle.
  *
@@ -54,6 +54,8 @@ export interface ScramContext {
 /** A finished exchange: who, whether the proof held, and the server's last message. */
 export interface ScramOutcome {
   user: string;
+  /** Authorization identity; '' when the client asked for none. */
+  authzid: string;
   /** Why it failed before the proof could count (a refusal the client should be told); null when the proof decided. */
   refusal: string | null;
   /** The client proved it knows the password for these keys. */
@@ -97,6 +99,8 @@ interface ClientFirst {
   gs2Header: string;
   /** "n": no binding, client can't; "y": client could but thinks the server can't; else the binding type. */
   binding: { flag: 'n' | 'y' } | { flag: 'p'; type: string };
+  /** RFC 5802 §5.1 a: the authorization identity, '' when none was asked for. */
+  authzid: string;
   user: string;
   clientNonce: string;
   bare: string;
@@ -119,9 +123,7 @@ function parseClientFirst(message: string): ClientFirst {
   if (user === '' || !NONCE.test(clientNonce) || clientNonce.length > MAX_NONCE) throw new SaslFailure('Malformed SCRAM client-first-message');
   // RFC 5802 §7 extension: attr-val; optional ones are ignored.
   if (!bareFields.slice(2).every((f) => /^[A-Za-z]=/.test(f))) throw new SaslFailure('Malformed SCRAM extension');
-  // RFC 5802 §5.1 a: proxy authorization is not supported; the authzid may only name the user.
-  if (authzid !== '' && authzid !== user) throw new SaslFailure('SCRAM proxy authorization is not supported');
-  return { gs2Header: `${flag},${authz},`, binding, user, clientNonce, bare: bareFields.join(',') };
+  return { gs2Header: `${flag},${authz},`, binding, authzid, user, clientNonce, bare: bareFields.join(',') };
 }
 
 /** The parsed client-final-message (RFC 5802 §7). */
@@ -189,7 +191,13 @@ export function scramExchange(mechanism: ScramMechanism, ctx: ScramContext): { f
         const expected = Buffer.concat([Buffer.from(first.gs2Header, 'utf8'), cbData ?? Buffer.alloc(0)]);
         if (!expected.equals(final.binding)) refusal = 'Channel bindings do not match';
       }
-      return { user: first.user, refusal, proofValid: refusal === null && proofHolds(mechanism.hash, credential, authMessage, final.proof), serverFinal };
+      return {
+        user: first.user,
+        authzid: first.authzid,
+        refusal,
+        proofValid: refusal === null && proofHolds(mechanism.hash, credential, authMessage, final.proof),
+        serverFinal,
+      };
     },
   };
 }
