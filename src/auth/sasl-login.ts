@@ -78,6 +78,7 @@ export async function saslLogin(
   return checkLogin(session, session.remoteAddress, result.user, result.password, protocol);
 }
 
+/** One SCRAM login: the exchange, the proof judged under the throttle, then the server's signature (RFC 5802 §3). */
 async function scramLogin(
   session: SaslSession,
   mechanism: ScramMechanism,
