@@ -15,6 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
+import type { AccountId } from '../ids.js';
 import type { Account, ScramCredential, ScramHash } from '../store/types.js';
 import { authenticateAccount, checkLogin, type LoginDeps, type LoginResult } from './login.js';
 import { encodeChallenge, isPasswordMechanism, PASSWORD_MECHANISMS, runPasswordSasl, runSasl } from './sasl.js';
@@ -50,6 +51,9 @@ export function offeredMechanisms(session: Pick<SaslSession, 'secure' | 'loginDi
   const scram = session.config.auth.scram ? [...SCRAM_MECHANISMS].filter(([, m]) => session.secure || !m.plus).map(([name]) => name) : [];
   return [...scram, ...(session.loginDisabled ? [] : PASSWORD_MECHANISMS)];
 }
+
+/** An account id no account has (ids start at 1): the key lookup for an unknown name. */
+const NO_ACCOUNT = 0 as AccountId;
 
 /** Longest user name looked up; longer ones get made-up keys like any unknown name. */
 const MAX_USER_LENGTH = 256;
@@ -92,8 +96,9 @@ async function scramLogin(
     channelBinding: (type) => session.channelBinding(type),
     async credential(user) {
       const found = user.length <= MAX_USER_LENGTH ? await session.store.findAccount(user) : null;
-      const real = found ? await session.store.scramCredential(found.id, mechanism.hash) : null;
-      if (real === null) return madeUpCredential(session, mechanism.hash, user);
+      // An unknown name costs the same two reads as a known one (id 0 is no account's), so timing does not tell them apart.
+      const real = await session.store.scramCredential(found?.id ?? NO_ACCOUNT, mechanism.hash);
+      if (found === null || real === null) return madeUpCredential(session, mechanism.hash, user);
       account = found;
       return real;
     },
