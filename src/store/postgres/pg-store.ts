@@ -18,6 +18,7 @@ import { withAccounts } from './accounts.js';
 import { withAppPasswords } from './app-passwords.js';
 import { withAdmin } from './admin.js';
 import { withAuthAttempts } from './auth-attempts.js';
+import { withScramKeys } from './scram-keys.js';
 import { PgCore, type PgStoreOptions } from './core.js';
 import { withDump } from './dump.js';
 import { withImport } from './import.js';
@@ -26,7 +27,7 @@ import { withMessages } from './messages.js';
 
 /** The PostgreSQL MailStore: every role over one core. Create it with openPgStore(). */
 export class PgStore
-  extends withDump(withImport(withMetadata(withMessages(withMailboxes(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(PgCore)))))))))
+  extends withDump(withImport(withMetadata(withMessages(withMailboxes(withScramKeys(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(PgCore))))))))))
   implements MailStore
 {
   /** Wraps a pool on a migrated database; use openPgStore(). */
