@@ -59,7 +59,8 @@ export type LoginResult =
 /** Longest user name looked up; longer ones simply fail. */
 const MAX_USER_LENGTH = 256;
 
-const findAccount = (deps: LoginDeps, user: string): Promise<Account | null> =>
+/** The account of that name; null for an unknown one or a name too long to look up. */
+export const findAccount = (deps: Pick<LoginDeps, 'store'>, user: string): Promise<Account | null> =>
   user.length <= MAX_USER_LENGTH ? deps.store.findAccount(user) : Promise.resolve(null);
 
 /** The one stored hash an attempt is checked against (auth/app-passwords.ts: one hash per attempt). */

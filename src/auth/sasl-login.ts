@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { AccountId } from '../ids.js';
 import type { Account, ScramCredential, ScramHash } from '../store/types.js';
-import { checkCredential, checkLogin, type LoginDeps, type LoginResult, PASSWORD_CREDENTIAL } from './login.js';
+import { checkCredential, checkLogin, findAccount, type LoginDeps, type LoginResult, PASSWORD_CREDENTIAL } from './login.js';
 import { isOAuthMechanism, OAUTH_MECHANISMS } from './oauth/sasl-oauth.js';
 import { runTokenSasl } from './oauth/token-login.js';
 import type { OAuthVerifier } from './oauth/token-verifier.js';
@@ -64,9 +64,6 @@ export function offeredMechanisms(session: Pick<SaslSession, 'secure' | 'loginDi
 
 /** An account id no account has (ids start at 1): the key lookup for an unknown name. */
 const NO_ACCOUNT = 0 as AccountId;
-
-/** Longest user name looked up; longer ones get made-up keys like any unknown name. */
-const MAX_USER_LENGTH = 256;
 
 /**
  * Logs in with mechanism `name` (upper case) from the client's initial
@@ -114,7 +111,8 @@ async function scramLogin(
     bindingOffered: session.secure,
     channelBinding: (type) => session.channelBinding(type),
     async credential(user) {
-      const found = user.length <= MAX_USER_LENGTH ? await session.store.findAccount(user) : null;
+      // Names too long to look up get made-up keys like any unknown name.
+      const found = await findAccount(session, user);
       // An unknown name costs the same two reads as a known one (id 0 is no account's), so timing does not tell them apart.
       const real = await session.store.scramCredential(found?.id ?? NO_ACCOUNT, mechanism.hash);
       if (found === null || real === null) return madeUpCredential(session, mechanism.hash, user);
