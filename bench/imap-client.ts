@@ -124,6 +124,29 @@ export class ImapClient {
     return this.pending.size;
   }
 
+  /**
+   * AUTHENTICATE with SASL-IR (RFC 4959): `initial` goes with the command,
+   * then `respond` turns each challenge (decoded) into the next response
+   * (encoded here), until the tagged completion.
+   */
+  async authenticate(mechanism: string, initial: string, respond: (challenge: string) => string): Promise<Completion> {
+    const completion = this.send(`AUTHENTICATE ${mechanism} ${Buffer.from(initial).toString('base64')}`);
+    // A SASL exchange takes a few steps; more means a server that never ends it.
+    for (let step = 0; step < 8; step++) {
+      let waiter: ((r: Response) => void) | null = null;
+      const cont = new Promise<Response>((r) => this.continuationWaiters.push((waiter = r)));
+      const next = await Promise.race([cont, completion]);
+      if ('status' in next) {
+        // No continuation came: the waiter must not take a later command's.
+        this.continuationWaiters.splice(this.continuationWaiters.indexOf(waiter!), 1);
+        return next;
+      }
+      const challenge = Buffer.from(next.head.slice(2), 'base64').toString();
+      this.sock.write(`${Buffer.from(respond(challenge)).toString('base64')}\r\n`);
+    }
+    throw new Error(`AUTHENTICATE ${mechanism}: too many steps`);
+  }
+
   /** Starts IDLE (RFC 2177); resolves at the server's continuation request with the command's completion. */
   async idle(): Promise<{ completion: Promise<Completion> }> {
     const cont = new Promise<Response>((r) => this.continuationWaiters.push(r));

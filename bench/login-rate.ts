@@ -15,6 +15,10 @@
  *   reference Dovecot has no OAuth): AUTHENTICATE OAUTHBEARER with SASL-IR and
  *   one JWT from a test issuer on loopback (test/helpers/oidc-issuer.ts), its
  *   signature and claims verified at every login, the issuer's keys cached.
+ * - scram-sha-256-sequential, scram-sha-256-50-concurrent (reported only):
+ *   mailkeep's AUTHENTICATE SCRAM-SHA-256 (RFC 7677) with the client caching
+ *   its SaltedPassword as real clients do (so the client's PBKDF2 is paid
+ *   once, not per login), next to Dovecot's LOGIN (PLAIN passwords).
  * Each run measures every row on both servers, the order alternating from
  * run to run (A B, B A, …); the table gives the median of the runs, the
  * ratio mailkeep ÷ Dovecot (≥ 1: mailkeep at least as fast) and each server's
@@ -35,6 +39,7 @@ import { ImapClient } from './imap-client.js';
 import { startMailkeep, type MailkeepServer } from './mailkeep.js';
 import { treeReapedCpuNs } from './proc.js';
 import { median } from './stats.js';
+import { ScramClient } from '../test/helpers/scram-client.js';
 
 const log = (msg: string): void => void process.stderr.write(`[login rate ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
@@ -85,6 +90,31 @@ const withToken =
     return client;
   };
 
+/** SaltedPassword per user, salt and iteration count: what a real SCRAM client remembers between logins. */
+const saltedCache = new Map<string, Buffer>();
+
+/** AUTHENTICATE SCRAM-SHA-256, the client's SaltedPassword cached (saltedCache). */
+const withScram: LogIn = async (port, c) => {
+  const client = await ImapClient.connect(port);
+  const scram = new ScramClient('sha256', c.user, c.password);
+  let done = false;
+  const res = await client.authenticate('SCRAM-SHA-256', scram.clientFirst, (challenge) => {
+    if (done) throw new Error('SCRAM: unexpected challenge');
+    if (challenge.startsWith('v=')) {
+      if (!scram.verifies(challenge)) throw new Error('SCRAM: the server signature does not verify');
+      done = true;
+      return '';
+    }
+    const attrs = new Map(challenge.split(',').map((f) => [f[0], f.slice(2)] as const));
+    const key = `${c.user}\0${attrs.get('s')}\0${attrs.get('i')}`;
+    let salted = saltedCache.get(key);
+    if (salted === undefined) saltedCache.set(key, (salted = scram.salted(Buffer.from(attrs.get('s') ?? '', 'base64'), Number(attrs.get('i')))));
+    return scram.final(challenge, salted);
+  });
+  if (res.status !== 'OK') throw new Error(`AUTHENTICATE SCRAM-SHA-256: ${res.status} ${res.text}`);
+  return client;
+};
+
 /** Logs in with each credential on a new connection, `parallel` at once; the rate and the server's CPU per login. */
 async function measure(server: BenchServer, creds: readonly Credential[], parallel: number, logIn: LogIn = withPassword): Promise<Sample> {
   const cpu0 = serverCpuNs(server);
@@ -115,6 +145,8 @@ interface RowSpec {
   distinct: boolean;
   /** Logs in with OAUTHBEARER (mailkeep only). */
   token?: boolean;
+  /** mailkeep logs in with SCRAM-SHA-256; Dovecot, the reference, with LOGIN. */
+  scram?: boolean;
 }
 
 const ROWS: readonly RowSpec[] = [
@@ -124,6 +156,8 @@ const ROWS: readonly RowSpec[] = [
   { name: 'login-50-concurrent-distinct', parallel: CONCURRENT, distinct: true },
   { name: 'oauthbearer-sequential', parallel: 1, distinct: false, token: true },
   { name: 'oauthbearer-50-concurrent', parallel: CONCURRENT, distinct: false, token: true },
+  { name: 'scram-sha-256-sequential', parallel: 1, distinct: false, scram: true },
+  { name: 'scram-sha-256-50-concurrent', parallel: CONCURRENT, distinct: false, scram: true },
 ];
 
 const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -181,7 +215,8 @@ async function main(): Promise<void> {
         for (const row of ROWS) {
           if (row.token && server !== mailkeep) continue;
           const creds = row.distinct ? fresh[r]![k++]! : Array.from({ length: logins }, () => same);
-          const s = await measure(server, creds, row.parallel, row.token ? withToken(token) : withPassword);
+          const logIn = row.token ? withToken(token) : row.scram && server === mailkeep ? withScram : withPassword;
+          const s = await measure(server, creds, row.parallel, logIn);
           const key = `${row.name} ${server.name}`;
           samples.set(key, [...(samples.get(key) ?? []), s]);
           log(`run ${r + 1}/${runs} ${server.name} ${row.name}: ${fmt(s.rate)} logins/s, ${fmt(s.cpuMs)} ms CPU per login`);
@@ -196,7 +231,7 @@ async function main(): Promise<void> {
 
   const med = (row: string, server: string, pick: (s: Sample) => number): number => median((samples.get(`${row} ${server}`) ?? []).map(pick));
   const lines = [
-    `Servers: ${mailkeep.version}; ${dovecot.version} (PLAIN passwords, no auth cache). ${runs} runs, median; ${logins} logins per same-password row, ${distinct} per distinct row.`,
+    `Servers: ${mailkeep.version}; ${dovecot.version} (PLAIN passwords, no auth cache). ${runs} runs, median; ${logins} logins per same-password row, ${distinct} per distinct row. scram rows: mailkeep AUTHENTICATE SCRAM-SHA-256 (client SaltedPassword cached), Dovecot LOGIN.`,
     '',
     '| row | mailkeep logins/s | Dovecot logins/s | mailkeep ÷ Dovecot | mailkeep CPU ms/login | Dovecot CPU ms/login |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',

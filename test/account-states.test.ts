@@ -6,9 +6,8 @@
  * last login's protocol, time and address.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { BIN, cleanEnv } from './cli-helpers.js';
+import { type CliResult, mailkeepOn } from './cli-helpers.js';
 import { Pop3Client } from './helpers/pop3-client.js';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -21,14 +20,7 @@ before(async () => {
 after(async () => srv.stop());
 
 /** Runs the CLI on the server's store, asynchronously (the server in this process keeps answering). */
-function cli(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const store = srv.config.store.url ? ['--store', srv.config.store.url] : [];
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args, '--data-dir', srv.dataDir, ...store], { env: cleanEnv(), timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ status: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (...args: string[]): Promise<CliResult> => mailkeepOn(srv, args);
 
 async function imapLogin(password: string): Promise<string> {
   const { client } = await RawClient.connect(srv.imapsPort, { tls: true });

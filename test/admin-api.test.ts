@@ -76,7 +76,12 @@ describe('accounts', () => {
     const imap = await RawClient.login(srv.imapsPort, 'frank', 'pw-frank');
     imap.close();
 
-    const shown = await api('GET', '/api/v1/accounts/FRANK');
+    // The last login is recorded in the background (auth/last-login.ts), beside the SCRAM key check: wait for it.
+    let shown = await api('GET', '/api/v1/accounts/FRANK');
+    for (let i = 0; i < 100 && shown.body.lastLogin === null; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      shown = await api('GET', '/api/v1/accounts/FRANK');
+    }
     assert.equal(shown.status, 200);
     assert.equal(shown.body.name, 'frank');
     assert.equal(shown.body.disabled, false);

@@ -96,12 +96,16 @@ async function imapOutcome(message: string, mechanism?: string, dummy?: string):
   return outcome;
 }
 
+/** The SCRAM mechanisms offered on a TLS connection (auth/sasl-login.ts), before the others. */
+const SCRAM_ON_TLS = ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-1'];
+
 describe('advertising', () => {
-  test('IMAP: AUTH=OAUTHBEARER AUTH=XOAUTH2 after TLS, beside the password mechanisms; nothing before STARTTLS', async () => {
+  test('IMAP: AUTH=OAUTHBEARER AUTH=XOAUTH2 after TLS, beside the password mechanisms; before STARTTLS only SCRAM (no secret sent)', async () => {
     const plain = await RawClient.connect(srv.imapPort);
     const secure = await RawClient.connect(srv.imapsPort, { tls: true });
     try {
-      assert.doesNotMatch(plain.greeting, /AUTH=/);
+      assert.doesNotMatch(plain.greeting, /AUTH=(PLAIN|LOGIN|OAUTHBEARER|XOAUTH2)/);
+      assert.match(plain.greeting, /AUTH=SCRAM-SHA-256 /);
       assert.match((await plain.client.command('a', `AUTHENTICATE OAUTHBEARER ${bearer('x')}`)).tagged, /^a NO \[PRIVACYREQUIRED\]/);
       assert.match((await secure.client.command('c', 'CAPABILITY')).lines[0]!, / AUTH=PLAIN AUTH=LOGIN AUTH=OAUTHBEARER AUTH=XOAUTH2( |$)/);
     } finally {
@@ -122,7 +126,7 @@ describe('advertising', () => {
       }
       const pop = await Pop3Client.connect(off.pop3sPort, { tls: true });
       try {
-        assert.deepEqual((await pop.client.multi('AUTH')).lines, ['PLAIN', 'LOGIN']);
+        assert.deepEqual((await pop.client.multi('AUTH')).lines, [...SCRAM_ON_TLS, 'PLAIN', 'LOGIN']);
         assert.match(await pop.client.command(`AUTH XOAUTH2 ${xoauth2(ALICE, 'x')}`), /^-ERR Unsupported/);
       } finally {
         pop.client.close();
@@ -135,8 +139,8 @@ describe('advertising', () => {
   test('POP3: CAPA SASL and bare AUTH list them after TLS', async () => {
     const { client } = await Pop3Client.connect(srv.pop3sPort, { tls: true });
     try {
-      assert.ok((await client.multi('CAPA')).lines.includes('SASL PLAIN LOGIN OAUTHBEARER XOAUTH2'));
-      assert.deepEqual((await client.multi('AUTH')).lines, ['PLAIN', 'LOGIN', 'OAUTHBEARER', 'XOAUTH2']);
+      assert.ok((await client.multi('CAPA')).lines.includes(`SASL ${SCRAM_ON_TLS.join(' ')} PLAIN LOGIN OAUTHBEARER XOAUTH2`));
+      assert.deepEqual((await client.multi('AUTH')).lines, [...SCRAM_ON_TLS, 'PLAIN', 'LOGIN', 'OAUTHBEARER', 'XOAUTH2']);
     } finally {
       client.close();
     }

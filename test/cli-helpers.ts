@@ -1,5 +1,5 @@
 /** Runs the built `mailkeep` binary as a child process, isolated from the caller's MAILKEEP_* environment. */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** bin/mailkeep.js, from dist/test/ where the compiled tests run. */
@@ -28,4 +28,19 @@ export function mailkeep(args: string[], input = '', env: Record<string, string>
 /** Starts `mailkeep ...args` in the background (stdin closed). */
 export function startMailkeep(args: string[], env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, [BIN, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/**
+ * Runs `mailkeep ...args` on a test server's store (its data directory, and
+ * its PostgreSQL URL when it has one) with `input` on stdin, asynchronously:
+ * a server in the caller's process keeps answering meanwhile.
+ */
+export function mailkeepOn(srv: { dataDir: string; config: { store: { url: string | null } } }, args: string[], input = ''): Promise<CliResult> {
+  const store = srv.config.store.url ? ['--store', srv.config.store.url] : [];
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [BIN, ...args, '--data-dir', srv.dataDir, ...store], { env: cleanEnv(), timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ status: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    child.stdin?.end(input);
+  });
 }

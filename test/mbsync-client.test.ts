@@ -4,17 +4,14 @@
  * CONDSTORE where offered. Skipped with a message when mbsync is missing.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
-import { promisify } from 'node:util';
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { hasMbsync, runMbsync } from './helpers/mbsync.js';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
-const execFileAsync = promisify(execFile);
-const hasMbsync = spawnSync('mbsync', ['--version']).status === 0;
 let srv: TestServer;
 let dir: string;
 
@@ -28,47 +25,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs mbsync asynchronously: the server under test shares this event loop. */
-async function mbsync(): Promise<string> {
-  const conf = join(dir, 'mbsyncrc');
-  writeFileSync(
-    conf,
-    [
-      'IMAPAccount mk',
-      'Host 127.0.0.1',
-      `Port ${srv.imapsPort}`,
-      'User offline',
-      'Pass pw',
-      'SSLType IMAPS',
-      `CertificateFile ${join(srv.dataDir, 'tls', 'cert.pem')}`,
-      'SSLVersions TLSv1.2 TLSv1.3',
-      '',
-      'IMAPStore remote',
-      'Account mk',
-      '',
-      'MaildirStore local',
-      `Path ${join(dir, 'mail')}/`,
-      `Inbox ${join(dir, 'mail', 'INBOX')}`,
-      'SubFolders Verbatim',
-      '',
-      'Channel all',
-      'Far :remote:',
-      'Near :local:',
-      'Patterns *',
-      'Create Both',
-      'Expunge Both',
-      'SyncState *',
-      '',
-    ].join('\n'),
-  );
-  try {
-    const res = await execFileAsync('mbsync', ['-c', conf, '-a'], { encoding: 'utf8', timeout: 60000 });
-    return res.stdout + res.stderr;
-  } catch (e) {
-    const err = e as { stdout?: string; stderr?: string; message: string };
-    assert.fail(`mbsync failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
-  }
-}
+const mbsync = (): Promise<string> => runMbsync(srv, dir, { user: 'offline', pass: 'pw' });
 
 /** Message files in a local Maildir folder (cur and new). */
 function localMessages(folder: string): string[] {

@@ -10,10 +10,11 @@
  * failures included (their outcome is the error code).
  */
 import type { AdminStore, ApiTokenInfo } from '../store/admin-types.js';
-import { type Account, type AccountStore, type AppPasswordStore, type MailboxStore, type QuotaLimits, StoreError } from '../store/types.js';
+import { type Account, type AccountStore, type AppPasswordStore, type MailboxStore, type QuotaLimits, type ScramKeyStore, StoreError } from '../store/types.js';
 import { accountNameProblem } from './account-name.js';
 import { adminNameProblem, newApiToken } from './api-token.js';
 import { hashPassword, type PasswordHashing } from './password.js';
+import { scramKeysFor } from './scram-keys.js';
 import { newTotpSecret } from './totp.js';
 
 /** Why an administrative change was refused. */
@@ -37,7 +38,11 @@ export interface AdminActor {
 }
 
 /** The store roles administration uses. */
-export type AdminStoreRoles = AccountStore & MailboxStore & AdminStore & Pick<AppPasswordStore, 'setRequireAppPasswords'>;
+export type AdminStoreRoles = AccountStore &
+  MailboxStore &
+  AdminStore &
+  Pick<AppPasswordStore, 'setRequireAppPasswords'> &
+  Pick<ScramKeyStore, 'setScramCredentials'>;
 
 /** An alias with its account's name. */
 export interface NamedAlias {
@@ -96,26 +101,36 @@ export class Administration {
     return account;
   }
 
-  /** Creates an account with its INBOX and default mailboxes. */
+  /** Creates an account with its INBOX and default mailboxes, and its SCRAM keys when SCRAM is on. */
   async createAccount(name: string, password: string): Promise<Account> {
     return this.audited('account.create', name, async () => {
       checkAccountName(name);
       checkPassword(password);
+      const [hash, keys] = await Promise.all([hashPassword(password, this.hashing), scramKeysFor(password, this.hashing)]);
+      let account: Account;
       try {
-        return await this.store.createAccount(name, await hashPassword(password, this.hashing));
+        account = await this.store.createAccount(name, hash);
       } catch (err) {
         if (err instanceof StoreError && err.code === 'ALREADYEXISTS') throw new AdminError('exists', `user already exists: ${name}`);
         throw err;
       }
+      // RFC 5802 §3: keys now, so SCRAM works before the first password login.
+      await this.store.setScramCredentials(account.id, hash, keys);
+      return account;
     });
   }
 
-  /** Replaces an account's password; credentials cached for the old hash no longer match (auth/credential-cache.ts). */
+  /**
+   * Replaces an account's password and its SCRAM keys; credentials cached
+   * (auth/credential-cache.ts) and SCRAM keys stored for the old hash no longer match.
+   */
   async setPassword(name: string, password: string): Promise<Account> {
     return this.audited('account.password', name, async () => {
       checkPassword(password);
       const account = await this.account(name);
-      await this.store.setPasswordHash(account.id, await hashPassword(password, this.hashing));
+      const [hash, keys] = await Promise.all([hashPassword(password, this.hashing), scramKeysFor(password, this.hashing)]);
+      await this.store.setPasswordHash(account.id, hash);
+      await this.store.setScramCredentials(account.id, hash, keys);
       return account;
     });
   }

@@ -14,6 +14,11 @@
  * App passwords (auth/app-passwords.ts) go through the same path: the
  * password's shape picks the one stored hash it is checked against, so every
  * attempt costs one hash, the same throttle, tarpit and audit.
+ *
+ * SCRAM (auth/sasl-login.ts) checks its proof in a checkCredential callback
+ * too, and a main-password login keeps the account's SCRAM keys current:
+ * derived when missing (auth/scram-keys.ts), and derived again beside a
+ * rehashed password, since keys belong to the hash they were stored with.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -25,6 +30,7 @@ import type { CredentialCache } from './credential-cache.js';
 import { BUSY } from './hash-gate.js';
 import { recordAppPasswordUse, recordLogin } from './last-login.js';
 import { hashPassword, needsRehash, passwordHashing, verifyPassword } from './password.js';
+import { ensureScramKeys, scramKeysFor } from './scram-keys.js';
 import type { Admission, AuthThrottle } from './throttle.js';
 
 /** What a login attempt needs. */
@@ -53,7 +59,8 @@ export type LoginResult =
 /** Longest user name looked up; longer ones simply fail. */
 const MAX_USER_LENGTH = 256;
 
-const findAccount = (deps: LoginDeps, user: string): Promise<Account | null> =>
+/** The account of that name; null for an unknown one or a name too long to look up. */
+export const findAccount = (deps: Pick<LoginDeps, 'store'>, user: string): Promise<Account | null> =>
   user.length <= MAX_USER_LENGTH ? deps.store.findAccount(user) : Promise.resolve(null);
 
 /** The one stored hash an attempt is checked against (auth/app-passwords.ts: one hash per attempt). */
@@ -106,6 +113,7 @@ async function verify(deps: LoginDeps, user: string, password: string, protocol:
   if (!ok || t === null) return null;
   deps.credentials.remember(t.account.id, t.secret, t.hash);
   if (needsRehash(t.hash, hashing)) rehash(deps, t);
+  else if (t.app === null && hashing.scramIterations !== null) ensureScramKeys(deps, t.account, t.secret, hashing.scramIterations);
   return accepted(deps, t, protocol);
 }
 
@@ -115,9 +123,15 @@ async function verify(deps: LoginDeps, user: string, password: string, protocol:
  * verification, so cache hits on the old hash never start hashes outside the gate.
  */
 function rehash(deps: LoginDeps, { account, app, secret }: Target): void {
-  void hashPassword(secret, passwordHashing(deps.config))
+  const hashing = passwordHashing(deps.config);
+  void hashPassword(secret, hashing)
     .then(async (h) => {
-      await (app === null ? deps.store.setPasswordHash(account.id, h) : deps.store.setAppPasswordHash(account.id, app.id, h));
+      if (app === null) {
+        // The keys are tied to the stored hash (store/scram-key-types.ts): derived before the swap, stored right after it.
+        const keys = await scramKeysFor(secret, hashing);
+        await deps.store.setPasswordHash(account.id, h);
+        await deps.store.setScramCredentials(account.id, h, keys);
+      } else await deps.store.setAppPasswordHash(account.id, app.id, h);
       deps.credentials.remember(account.id, secret, h);
     })
     .catch((err: unknown) => deps.log.warn({ err }, 'password rehash failed'));

@@ -25,10 +25,12 @@ export interface PasswordHashing {
   argon2: Argon2Params;
   /** scrypt cost as log2 N (`[auth-throttle] password-hash-cost`). */
   scryptCost: number;
+  /** PBKDF2 iterations of the SCRAM keys derived beside a new account password (auth/scram-keys.ts); null: `[auth] scram` is off. */
+  scramIterations: number | null;
 }
 
-/** The defaults: argon2id at 19 MiB, 2 passes. */
-export const DEFAULT_HASHING: PasswordHashing = { algorithm: 'argon2id', argon2: DEFAULT_ARGON2, scryptCost: DEFAULT_SCRYPT_COST };
+/** The defaults: argon2id at 19 MiB, 2 passes; SCRAM keys at 10000 iterations (as the configuration's defaults). */
+export const DEFAULT_HASHING: PasswordHashing = { algorithm: 'argon2id', argon2: DEFAULT_ARGON2, scryptCost: DEFAULT_SCRYPT_COST, scramIterations: 10_000 };
 
 /** The hashing the configuration asks for. */
 export function passwordHashing(config: Pick<Config, 'auth' | 'authThrottle'>): PasswordHashing {
@@ -37,6 +39,7 @@ export function passwordHashing(config: Pick<Config, 'auth' | 'authThrottle'>): 
     algorithm: passwordHash,
     argon2: { memoryKib: argon2MemoryKib, iterations: argon2Iterations, parallelism: argon2Parallelism },
     scryptCost: config.authThrottle.passwordHashCost,
+    scramIterations: config.auth.scram ? config.auth.scramIterations : null,
   };
 }
 

@@ -1,9 +1,11 @@
 /**
- * SASL password mechanisms (RFC 4422), apart from any protocol: IMAP
- * AUTHENTICATE (RFC 9051 §6.2.2) and POP3 AUTH (RFC 5034 §4) run the same
- * exchanges and differ only in how a challenge goes out and a failure is said.
- * PLAIN (RFC 4616) and LOGIN (draft-murchison-sasl-login-00, for Outlook and
- * older clients).
+ * SASL exchanges (RFC 4422) apart from any protocol, and the password
+ * mechanisms: IMAP AUTHENTICATE (RFC 9051 §6.2.2) and POP3 AUTH (RFC 5034 §4)
+ * run the same exchanges and differ only in how a challenge goes out and a
+ * failure is said. runSasl drives any mechanism's exchange (SCRAM's lives in
+ * auth/scram.ts; auth/sasl-login.ts picks the mechanism); the password
+ * mechanisms here are PLAIN (RFC 4616) and LOGIN
+ * (draft-murchison-sasl-login-00, for Outlook and older clients).
  *
  * Invariant: an exchange takes a bounded number of steps; the responses are
  * secret (the protocols keep them out of traces) and never in an error.
@@ -20,12 +22,18 @@ export interface PasswordCredentials {
 /** A malformed exchange: IMAP answers BAD, POP3 -ERR. */
 export class SaslFailure extends Error {}
 
-/** One exchange: the challenge to send when the client gave no initial response, then one step per response. */
-interface Exchange {
+/**
+ * One exchange of any mechanism: the challenge to send when the client gave
+ * no initial response, then one step per response, yielding the next
+ * challenge or, once complete, the mechanism's result (credentials to check,
+ * a SCRAM outcome, …).
+ */
+export interface SaslExchange<R extends object> {
   first: string;
-  /** The next challenge, or the credentials once complete. */
-  step(response: Buffer): string | PasswordCredentials;
+  step(response: Buffer): string | R | Promise<string | R>;
 }
+
+type Exchange = SaslExchange<PasswordCredentials>;
 
 /** Splits a SASL PLAIN response (RFC 4616 §2) into its parts; null when malformed. */
 function parseSaslPlain(decoded: Buffer): PasswordCredentials | null {
@@ -81,32 +89,45 @@ export function decodeSaslResponse(line: string): Buffer {
 }
 
 /**
- * Runs mechanism `name` from the client's initial response (null: none; "="
+ * Runs an exchange from the client's initial response (null: none; "="
  * is an empty one, RFC 4959 §3 and RFC 5034 §4), asking `ask` for each
  * further response with a challenge (plain text; sent base64-encoded).
- * Resolves to the credentials, 'cancelled' when the client sent "*"
+ * Resolves to the mechanism's result, 'cancelled' when the client sent "*"
  * (RFC 9051 §6.2.2, RFC 5034 §4), or null when the connection closed.
  */
-export async function runPasswordSasl(
+export async function runSasl<R extends object>(
+  exchange: SaslExchange<R>,
+  initial: string | null,
+  ask: (challenge: string) => Promise<string | null>,
+): Promise<R | 'cancelled' | null> {
+  let line = initial === '=' ? '' : initial;
+  let challenge = exchange.first;
+  for (let steps = 0; steps < MAX_STEPS; steps++) {
+    if (line === null) {
+      line = await ask(encodeChallenge(challenge));
+      if (line === null) return null;
+    }
+    if (line === '*') return 'cancelled';
+    const result = await exchange.step(decodeSaslResponse(line));
+    if (typeof result !== 'string') return result;
+    challenge = result;
+    line = null;
+  }
+  throw new SaslFailure('Too many SASL steps');
+}
+
+/** A challenge as it goes on the wire: base64 of its text. */
+export function encodeChallenge(challenge: string): string {
+  return Buffer.from(challenge, 'utf8').toString('base64');
+}
+
+/** Runs password mechanism `name` (see runSasl); resolves to the credentials to check. */
+export function runPasswordSasl(
   name: string,
   initial: string | null,
   ask: (challenge: string) => Promise<string | null>,
 ): Promise<PasswordCredentials | 'cancelled' | null> {
   const make = MECHANISMS[name];
   if (!make) throw new Error(`not a mechanism: ${name}`);
-  const exchange = make();
-  let line = initial === '=' ? '' : initial;
-  let challenge = exchange.first;
-  for (let steps = 0; steps < MAX_STEPS; steps++) {
-    if (line === null) {
-      line = await ask(Buffer.from(challenge, 'utf8').toString('base64'));
-      if (line === null) return null;
-    }
-    if (line === '*') return 'cancelled';
-    const result = exchange.step(decodeSaslResponse(line));
-    if (typeof result !== 'string') return result;
-    challenge = result;
-    line = null;
-  }
-  throw new SaslFailure('Too many SASL steps');
+  return runSasl(make(), initial, ask);
 }

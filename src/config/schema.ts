@@ -315,6 +315,10 @@ export const configSchema = z
         argon2Iterations: int(1, 20, 'a whole number from 1 to 20').default(2),
         /** argon2id lanes (RFC 9106 p); each hash runs on one thread whatever this is. */
         argon2Parallelism: int(1, 16, 'a whole number from 1 to 16').default(1),
+        /** SCRAM-SHA-256(-PLUS) and SCRAM-SHA-1(-PLUS) (RFC 7677, RFC 5802); off: neither offered nor accepted (auth/scram.ts). */
+        scram: bool().default(true),
+        /** PBKDF2 iterations of new SCRAM keys (RFC 7677 §4: at least 4096); keys with another count are derived again at the next password login. */
+        scramIterations: int(4096, 10_000_000, 'a whole number from 4096 to 10000000').default(10000),
       })
       .prefault({}),
     /** OAuth 2.0 bearer tokens for OAUTHBEARER and XOAUTH2 (auth/oauth/); off while issuer is null. */

@@ -2,8 +2,7 @@
  * The CAPABILITY list (RFC 9051 §6.1.1, §7.2.2). Only what works end to end is
  * advertised; before login the list tells a client how it may authenticate.
  */
-import { OAUTH_MECHANISMS } from '../auth/oauth/sasl-oauth.js';
-import { PASSWORD_MECHANISMS } from '../auth/sasl.js';
+import { offeredMechanisms } from '../auth/sasl-login.js';
 import type { ImapSession } from './session/session.js';
 
 /** Capabilities for the session's current state. */
@@ -11,9 +10,9 @@ export function capabilityList(session: ImapSession): string[] {
   const caps = ['IMAP4rev1', 'IMAP4rev2', 'SASL-IR', 'LITERAL+', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UTF8=ACCEPT'];
   if (session.state.kind === 'not-authenticated') {
     if (!session.secure) caps.push('STARTTLS');
+    // RFC 9051 §6.2.3: LOGINDISABLED concerns the LOGIN command; SCRAM may still be offered (auth/sasl-login.ts).
     if (session.loginDisabled) caps.push('LOGINDISABLED');
-    // A bearer token is as secret as a password (RFC 7628 §3): offered where passwords are.
-    else caps.push(...[...PASSWORD_MECHANISMS, ...(session.oauth ? OAUTH_MECHANISMS : [])].map((m) => `AUTH=${m}`));
+    caps.push(...offeredMechanisms(session).map((m) => `AUTH=${m}`));
     return caps;
   }
   caps.push(

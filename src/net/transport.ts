@@ -28,8 +28,10 @@
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib';
+import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { CertificateSource } from './certificates.js';
+import { channelBindingData } from './channel-binding.js';
 import { ResponseBatch } from './response-batch.js';
 import { serverHandshake, type TlsFailureLog } from './tls-handshake.js';
 import { WriteTracker } from './write-tracker.js';
@@ -321,6 +323,11 @@ export class Transport {
     if (this.sink === this.socket) return endWithGrace(this.socket);
     this.sink.end();
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  /** RFC 5056 channel binding data of `type` for this TLS connection (net/channel-binding.ts); null before TLS or for a type it cannot give. */
+  channelBinding(type: string): Buffer | null {
+    return this.socket instanceof TLSSocket ? channelBindingData(this.socket, type) : null;
   }
 
   /** Drops the connection at once (a failure that cannot be told to the peer). */

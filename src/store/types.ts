@@ -20,10 +20,12 @@ import type { MessageAnalysis } from '../mime/types.js';
 import type { AdminStore } from './admin-types.js';
 import type { AppPassword, AppPasswordStore } from './app-password-types.js';
 import type { AuthAttemptStore } from './auth-attempt-types.js';
+import type { ScramKeyStore } from './scram-key-types.js';
 
 export type { AdminStore, AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry, StorageSize } from './admin-types.js';
 export type { AppPassword, AppPasswordLimits, AppPasswordStore, NewAppPassword } from './app-password-types.js';
 export type { AuthAttemptCounts, AuthAttemptKey, AuthAttemptOutcome, AuthAttemptStore, AuthAttemptWindows } from './auth-attempt-types.js';
+export type { ScramCredential, ScramHash, ScramKeyStore } from './scram-key-types.js';
 
 /** An account (a login). */
 export interface Account {
@@ -581,6 +583,7 @@ export interface MailStore
     AdminStore,
     AuthAttemptStore,
     AppPasswordStore,
+    ScramKeyStore,
     MailboxStore,
     MessageStore,
     MetadataStore,

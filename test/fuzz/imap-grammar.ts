@@ -161,9 +161,12 @@ export class ImapGrammar {
   private authenticate(): string {
     const r = this.r;
     const plain = Buffer.from(`\0${FUZZ_LOGIN.user}\0${r.chance(0.5) ? FUZZ_LOGIN.password : this.word()}`).toString('base64');
-    const mech = r.pick(['PLAIN', 'plain', 'LOGIN', 'XOAUTH2', 'NOPE']);
+    const mech = r.pick(['PLAIN', 'plain', 'LOGIN', 'XOAUTH2', 'NOPE', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS']);
+    // A SCRAM client-first-message (RFC 5802 §7), well formed or not; the server answers with a challenge.
+    const scramFirst = Buffer.from(`${r.pick(['n', 'y', 'p=tls-exporter', 'q'])},,n=${FUZZ_LOGIN.user},r=${this.word()}`).toString('base64');
     const ir = r.weighted<() => string>([
       [3, () => ` ${plain}`],
+      [2, () => ` ${scramFirst}\r\n${r.chance(0.5) ? Buffer.from(`c=biws,r=${this.word()},p=${'A'.repeat(44)}`).toString('base64') : '*'}`],
       [1, () => ' ='],
       [1, () => ` ${'QUFB'.repeat(r.size(5000))}`],
       [1, () => ` !!notbase64`],

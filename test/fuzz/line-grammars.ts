@@ -25,7 +25,7 @@ export function pop3Commands(r: Rng): Buffer {
       [
         1,
         () =>
-          `AUTH ${r.pick(['PLAIN', 'plain', 'LOGIN', 'NOPE', ''])}${r.chance(0.5) ? ` ${r.pick(['=', '*', Buffer.from(`\0${FUZZ_LOGIN.user}\0nope`).toString('base64'), '!!'])}` : ''}`,
+          `AUTH ${r.pick(['PLAIN', 'plain', 'LOGIN', 'NOPE', '', 'SCRAM-SHA-256', 'SCRAM-SHA-1'])}${r.chance(0.5) ? ` ${r.pick(['=', '*', Buffer.from(`\0${FUZZ_LOGIN.user}\0nope`).toString('base64'), '!!', Buffer.from(`n,,n=${FUZZ_LOGIN.user},r=x`).toString('base64')])}` : ''}`,
       ],
       [1, () => r.pick(['*', '=', 'AGZ1enoAbm9wZQ=='])],
       [3, () => r.pick(['CAPA', 'STAT', 'NOOP', 'RSET', 'capa', 'stat'])],

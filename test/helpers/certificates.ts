@@ -11,14 +11,14 @@ export interface Pair {
   key: string;
 }
 
-/** A self-signed EC pair for `names` (the first is the CN), valid from `notBefore` to `notAfter` (default: now to a year on). */
-export async function makePair(names: string[], validity: { notBefore?: Date; notAfter?: Date } = {}): Promise<Pair> {
+/** A self-signed EC pair for `names` (the first is the CN), valid from `notBefore` to `notAfter` (default: now to a year on), signed with SHA-256 or `sha384` (P-384). */
+export async function makePair(names: string[], validity: { notBefore?: Date; notAfter?: Date; sha384?: boolean } = {}): Promise<Pair> {
   const notBeforeDate = validity.notBefore ?? new Date(Date.now() - 60_000);
   const notAfterDate = validity.notAfter ?? new Date(Date.now() + 365 * 24 * 3600_000);
   const pems = await generate([{ name: 'commonName', value: names[0]! }], {
     keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
+    curve: validity.sha384 ? 'P-384' : 'P-256',
+    algorithm: validity.sha384 ? 'sha384' : 'sha256',
     notBeforeDate,
     notAfterDate,
     extensions: [{ name: 'subjectAltName', altNames: names.map((value) => ({ type: 2 as const, value })) }],

@@ -3,6 +3,8 @@
  * lines and multi-line responses (kept as sent, stuffing included), and can
  * upgrade with STLS. Plus one-call delivery into a test account's INBOX.
  */
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Uid } from '../../src/ids.js';
 import { analyzeMessage } from '../../src/mime/analyze.js';
 import type { MailStore } from '../../src/store/types.js';
@@ -102,6 +104,11 @@ export class Pop3Client {
   /** Resolves when the server has closed the connection. */
   async waitClosed(timeoutMs = 5000): Promise<void> {
     if (!(await this.sock.waitClosed(timeoutMs))) throw new Error('server did not close the connection');
+  }
+
+  /** The underlying socket (TLS after startTls), for channel bindings. */
+  rawSocket(): Socket | TLSSocket {
+    return this.sock.rawSocket();
   }
 
   /** Stops reading from the socket, so the server meets backpressure. */

@@ -4,7 +4,7 @@
  * with a timeout, and upgrade to TLS in place (STARTTLS / STLS).
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { type ConnectionOptions, connect as tlsConnect, type TLSSocket } from 'node:tls';
 
 /** How much of the buffer an error message shows. */
 const PREVIEW_CHARS = 500;
@@ -20,6 +20,8 @@ export const LOGIN_TIMEOUT_MS = 30_000;
 export interface ConnectOptions {
   tls?: boolean;
   localAddress?: string;
+  /** With tls: the highest TLS version to offer, the SNI name. */
+  tlsOptions?: Pick<ConnectionOptions, 'maxVersion' | 'servername'>;
 }
 
 /** A socket whose received bytes collect in a buffer that readers consume from the front. */
@@ -39,7 +41,7 @@ export class BufferedSocket {
   static async connect(target: number | string, opts: ConnectOptions = {}): Promise<BufferedSocket> {
     const from = opts.localAddress === undefined ? {} : { localAddress: opts.localAddress };
     const where = typeof target === 'number' ? { host: '127.0.0.1', port: target, ...from } : { path: target };
-    const socket = opts.tls ? tlsConnect({ ...where, rejectUnauthorized: false }) : tcpConnect(where);
+    const socket = opts.tls ? tlsConnect({ ...where, rejectUnauthorized: false, ...opts.tlsOptions }) : tcpConnect(where);
     await new Promise<void>((resolve, reject) => {
       socket.once(opts.tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);

@@ -13,7 +13,7 @@
 import type { Account, MailStore } from '../../store/types.js';
 import { MAX_ACCOUNT_NAME } from '../account-name.js';
 import { checkCredential, type LoginDeps, type LoginResult, type Verification } from '../login.js';
-import { decodeSaslResponse } from '../sasl.js';
+import { decodeSaslResponse, encodeChallenge } from '../sasl.js';
 import { type BearerMessage, errorChallenge, parseOAuthBearer, parseXOAuth2 } from './sasl-oauth.js';
 import type { OAuthVerifier } from './token-verifier.js';
 
@@ -81,6 +81,6 @@ export async function runTokenSasl(
         );
   if (result.ok || result.reason !== 'failed') return result;
   // RFC 7628 §3.2.2-§3.2.3: the error goes out as a challenge; whatever the client answers, the exchange fails.
-  const dummy = await ask(Buffer.from(errorChallenge(mechanism, oauth), 'utf8').toString('base64'));
+  const dummy = await ask(encodeChallenge(errorChallenge(mechanism, oauth)));
   return dummy === null ? null : result;
 }

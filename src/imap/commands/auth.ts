@@ -1,12 +1,12 @@
 /**
- * Not-authenticated state (RFC 9051 §6.2): STARTTLS, AUTHENTICATE (PLAIN,
- * LOGIN, and with [oauth] OAUTHBEARER and XOAUTH2; SASL-IR, RFC 4959) and LOGIN. Failed attempts are throttled per
- * client address and per account; passwords never reach a log.
+ * Not-authenticated state (RFC 9051 §6.2): STARTTLS, AUTHENTICATE (the
+ * mechanisms of auth/sasl-login.ts: SCRAM, PLAIN, LOGIN, and with [oauth]
+ * OAUTHBEARER and XOAUTH2; SASL-IR, RFC 4959) and LOGIN. Failed attempts are
+ * throttled per client address and per account; passwords never reach a log.
  */
-import { checkLogin, type LoginResult } from '../../auth/login.js';
-import { isOAuthMechanism } from '../../auth/oauth/sasl-oauth.js';
-import { runTokenSasl } from '../../auth/oauth/token-login.js';
-import { isPasswordMechanism, runPasswordSasl, SaslFailure } from '../../auth/sasl.js';
+import { checkLogin } from '../../auth/login.js';
+import { SaslFailure } from '../../auth/sasl.js';
+import { saslLogin, type SaslLoginResult } from '../../auth/sasl-login.js';
 import type { Account } from '../../store/types.js';
 import { bad, ImapError, no } from '../errors.js';
 import type { ImapSession } from '../session/session.js';
@@ -36,21 +36,41 @@ type LoggedIn = { account: Account; credential: string };
 /** Runs one password attempt (`mechanism`: the SASL one, or "password" for LOGIN); resolves to the account or throws NO. */
 async function authenticate(session: ImapSession, user: string, password: string, mechanism: string): Promise<LoggedIn> {
   if (session.loginDisabled) throw privacyRequired();
-  return loggedIn(await checkLogin(session, session.remoteAddress, user, password, 'imap', mechanism));
+  return loggedIn(await checkLogin(session, session.remoteAddress, user, password, 'imap', mechanism), mechanism);
 }
 
-/** The account of a successful check, or the NO that says why not. */
-function loggedIn(res: LoginResult): LoggedIn {
+/** The account of a successful login, or the NO (BAD) that says why not. */
+function loggedIn(res: SaslLoginResult, mechanism: string): LoggedIn {
   if (res.ok) return res;
-  // RFC 5530 §3: the user should contact the administrator; the credentials were right.
-  if (res.reason === 'disabled') throw no('CONTACTADMIN', 'This account is disabled');
-  // The main password was right, but this account logs in with app passwords only.
-  if (res.reason === 'app-password-required') throw no('AUTHENTICATIONFAILED', 'This account requires an app password');
-  if (res.reason === 'throttled') throw no('UNAVAILABLE', 'Too many failed logins; try again later');
-  // RFC 5530 §3 UNAVAILABLE: a temporary failure; the password was not checked.
-  if (res.reason === 'busy') throw no('UNAVAILABLE', 'Too many logins in progress; try again later');
-  if (res.reason === 'unavailable') throw no('UNAVAILABLE', 'The token cannot be checked now; try again later');
-  throw no('AUTHENTICATIONFAILED', 'Authentication failed');
+  switch (res.reason) {
+    // RFC 5530 §3: the user should contact the administrator; the credentials were right.
+    case 'disabled':
+      throw no('CONTACTADMIN', 'This account is disabled');
+    // The main password was right (by LOGIN, PLAIN or SCRAM), but this account logs in with app passwords only.
+    case 'app-password-required':
+      throw no('AUTHENTICATIONFAILED', 'This account requires an app password');
+    case 'throttled':
+      throw no('UNAVAILABLE', 'Too many failed logins; try again later');
+    // RFC 5530 §3 UNAVAILABLE: a temporary failure; the password was not checked.
+    case 'busy':
+      throw no('UNAVAILABLE', 'Too many logins in progress; try again later');
+    case 'unavailable':
+      throw no('UNAVAILABLE', 'The token cannot be checked now; try again later');
+    case 'privacy':
+      throw privacyRequired();
+    case 'proxy':
+      throw no('AUTHORIZATIONFAILED', 'Proxy authorization is not supported');
+    case 'unsupported':
+      throw no('CANNOT', `Unsupported authentication mechanism ${mechanism.slice(0, 40)}`);
+    case 'cancelled':
+      throw bad('Authentication cancelled');
+    case 'closed':
+      throw new ImapError('BAD', null, 'Connection closed');
+    case 'refused':
+      throw no('AUTHENTICATIONFAILED', res.text);
+    case 'failed':
+      throw no('AUTHENTICATIONFAILED', 'Authentication failed');
+  }
 }
 
 function finish(session: ImapSession, { account, credential }: LoggedIn): { code: string; text: string } {
@@ -79,7 +99,7 @@ export const login = command({
   },
 });
 
-/** RFC 9051 §6.2.2 — AUTHENTICATE with the password mechanisms (auth/sasl.ts), bearer tokens (auth/oauth/) and SASL-IR (RFC 4959). */
+/** RFC 9051 §6.2.2 — AUTHENTICATE with the mechanisms of auth/sasl-login.ts and SASL-IR (RFC 4959). */
 export const authenticateCommand = command({
   name: 'AUTHENTICATE',
   states: ['not-authenticated'],
@@ -101,24 +121,14 @@ export const authenticateCommand = command({
   },
   async run(inv, { mechanism, initial }) {
     const session = inv.session;
-    const oauth = isOAuthMechanism(mechanism) ? session.oauth : null;
-    if (!isPasswordMechanism(mechanism) && oauth === null) throw no('CANNOT', `Unsupported authentication mechanism ${mechanism}`);
-    if (session.loginDisabled) throw privacyRequired();
     const ask = async (challenge: string): Promise<string | null> => (await session.continuation(challenge))?.toString('latin1') ?? null;
     let result;
     try {
-      result = oauth
-        ? await runTokenSasl(session, oauth, mechanism, initial, ask, session.remoteAddress, 'imap')
-        : await runPasswordSasl(mechanism, initial, ask);
+      result = await saslLogin(session, mechanism, initial, ask, 'imap');
     } catch (err) {
       if (err instanceof SaslFailure) throw bad(err.message);
       throw err;
     }
-    if (result === null) throw new ImapError('BAD', null, 'Connection closed');
-    if (result === 'cancelled') throw bad('Authentication cancelled');
-    if ('ok' in result) return finish(session, loggedIn(result));
-    const { authz, user, password } = result;
-    if (authz !== '' && authz !== user) throw no('AUTHORIZATIONFAILED', 'Proxy authorization is not supported');
-    return finish(session, await authenticate(session, user, password, mechanism));
+    return finish(session, loggedIn(result, mechanism));
   },
 });

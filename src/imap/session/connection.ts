@@ -188,6 +188,11 @@ export class ImapConnection implements ImapSession, DispatchHost {
     return this.transport.secure;
   }
 
+  /** Channel binding data for SASL -PLUS mechanisms; null before TLS. */
+  channelBinding(type: string): Buffer | null {
+    return this.transport.channelBinding(type);
+  }
+
   get encodeMode(): EncodeMode {
     return { utf8: this.enabled.has('UTF8=ACCEPT') || this.enabled.has('IMAP4REV2') };
   }

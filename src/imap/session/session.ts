@@ -38,6 +38,8 @@ export interface ImapSession {
   readonly remoteAddress: string;
   /** The connection is encrypted (implicit TLS or after STARTTLS). */
   readonly secure: boolean;
+  /** RFC 5056 channel binding data of `type` for this TLS connection (SCRAM -PLUS); null before TLS or for a type it cannot give. */
+  channelBinding(type: string): Buffer | null;
   readonly enabled: Enabled;
   state: SessionState;
   /** SEARCH ... RETURN (SAVE) result for `$` (RFC 5182), as UIDs; reset on SELECT. */

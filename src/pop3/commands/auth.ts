@@ -1,15 +1,14 @@
 /**
- * AUTHORIZATION state (RFC 1939 §4, §7): USER/PASS, AUTH with the password
- * mechanisms of auth/sasl.ts and, with [oauth], the bearer tokens of auth/oauth/ (RFC 5034) and STLS (RFC 2595 §4). Cleartext passwords are refused on an
- * unencrypted connection unless the configuration allows them; failed
- * attempts are throttled by the shared login check; passwords never reach a
- * log. APOP is not offered.
+ * AUTHORIZATION state (RFC 1939 §4, §7): USER/PASS, AUTH with the mechanisms
+ * of auth/sasl-login.ts (SCRAM, PLAIN, LOGIN and, with [oauth], OAUTHBEARER
+ * and XOAUTH2; RFC 5034) and STLS (RFC 2595 §4). Cleartext passwords are
+ * refused on an unencrypted connection unless the configuration allows them;
+ * failed attempts are throttled by the shared login check; passwords never
+ * reach a log. APOP is not offered.
  */
-import { checkLogin, type LoginResult } from '../../auth/login.js';
-import { isOAuthMechanism } from '../../auth/oauth/sasl-oauth.js';
-import { runTokenSasl } from '../../auth/oauth/token-login.js';
-import { isPasswordMechanism, runPasswordSasl, SaslFailure } from '../../auth/sasl.js';
-import { saslMechanisms } from '../capabilities.js';
+import { checkLogin } from '../../auth/login.js';
+import { SaslFailure } from '../../auth/sasl.js';
+import { offeredMechanisms, saslLogin, type SaslLoginResult } from '../../auth/sasl-login.js';
 import { badCommand, failure } from '../errors.js';
 import type { Pop3Session } from '../session/session.js';
 import { bodyLines } from '../wire/response.js';
@@ -25,19 +24,41 @@ function requirePrivacy(session: Pop3Session): void {
 
 /** Checks the password and enters the TRANSACTION state, or fails with [AUTH] / [SYS/TEMP]; `mechanism` as checkLogin's. */
 async function logIn(session: Pop3Session, user: string, password: string, mechanism: string): Promise<void> {
-  await enter(session, await checkLogin(session, session.remoteAddress, user, password, 'pop3', mechanism));
+  await enter(session, await checkLogin(session, session.remoteAddress, user, password, 'pop3', mechanism), mechanism);
 }
 
-/** Enters the TRANSACTION state after a successful check, or fails with [AUTH] / [SYS/TEMP]. */
-async function enter(session: Pop3Session, res: LoginResult): Promise<void> {
+/** Enters the TRANSACTION state after a successful login, or fails with [AUTH] / [SYS/TEMP]. */
+async function enter(session: Pop3Session, res: SaslLoginResult, mechanism: string): Promise<void> {
   if (!res.ok) {
-    if (res.reason === 'disabled') throw failure('This account is disabled; contact the administrator', 'AUTH');
-    if (res.reason === 'app-password-required') throw failure('This account requires an app password', 'AUTH');
-    if (res.reason === 'throttled') throw failure('Too many failed logins; try again later', 'SYS/TEMP');
-    // RFC 3206 §4 SYS/TEMP: a temporary failure; the password was not checked.
-    if (res.reason === 'busy') throw failure('Too many logins in progress; try again later', 'SYS/TEMP');
-    if (res.reason === 'unavailable') throw failure('The token cannot be checked now; try again later', 'SYS/TEMP');
-    throw failure('Authentication failed', 'AUTH');
+    switch (res.reason) {
+      case 'disabled':
+        throw failure('This account is disabled; contact the administrator', 'AUTH');
+      // The main password was right (by USER/PASS, PLAIN or SCRAM), but this account logs in with app passwords only.
+      case 'app-password-required':
+        throw failure('This account requires an app password', 'AUTH');
+      case 'throttled':
+        throw failure('Too many failed logins; try again later', 'SYS/TEMP');
+      // RFC 3206 §4 SYS/TEMP: a temporary failure; the password was not checked.
+      case 'busy':
+        throw failure('Too many logins in progress; try again later', 'SYS/TEMP');
+      case 'unavailable':
+        throw failure('The token cannot be checked now; try again later', 'SYS/TEMP');
+      case 'privacy':
+        throw failure(PRIVACY_REQUIRED, 'AUTH');
+      case 'proxy':
+        throw failure('Proxy authorization is not supported', 'AUTH');
+      case 'unsupported':
+        throw failure(`Unsupported authentication mechanism ${mechanism.slice(0, 20)}`);
+      case 'cancelled':
+        throw failure('Authentication cancelled');
+      // The connection is gone: nothing to answer.
+      case 'closed':
+        return;
+      case 'refused':
+        throw failure(res.text, 'AUTH');
+      case 'failed':
+        throw failure('Authentication failed', 'AUTH');
+    }
   }
   await session.login(res.account, res.credential);
   session.ok('Logged in');
@@ -101,29 +122,18 @@ export const auth = command({
   async run(session, { mechanism, initial }) {
     if (mechanism === null) {
       session.beginMultiline('Supported mechanisms follow');
-      if (!session.loginDisabled) session.write(bodyLines(saslMechanisms(session)));
+      session.write(bodyLines(offeredMechanisms(session)));
       session.endMultiline();
       return;
     }
-    const oauth = isOAuthMechanism(mechanism) ? session.oauth : null;
-    if (!isPasswordMechanism(mechanism) && oauth === null) throw failure(`Unsupported authentication mechanism ${mechanism.slice(0, 20)}`);
-    requirePrivacy(session);
-    // RFC 5034 §4: without an initial response, PLAIN's empty challenge is "+ ".
-    const ask = (challenge: string): Promise<string | null> => session.continuation(challenge);
+    // RFC 5034 §4: without an initial response, the first (empty) challenge is "+ ".
     let result;
     try {
-      result = oauth
-        ? await runTokenSasl(session, oauth, mechanism, initial, ask, session.remoteAddress, 'pop3')
-        : await runPasswordSasl(mechanism, initial, ask);
+      result = await saslLogin(session, mechanism, initial, (challenge) => session.continuation(challenge), 'pop3');
     } catch (err) {
       if (err instanceof SaslFailure) throw failure(err.message);
       throw err;
     }
-    if (result === null) return;
-    if (result === 'cancelled') throw failure('Authentication cancelled');
-    if ('ok' in result) return enter(session, result);
-    // RFC 4616 §2: an authorization identity other than the user's own would be proxy authorization.
-    if (result.authz !== '' && result.authz !== result.user) throw failure('Proxy authorization is not supported', 'AUTH');
-    await logIn(session, result.user, result.password, mechanism);
+    await enter(session, result, mechanism);
   },
 });

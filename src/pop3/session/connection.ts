@@ -155,6 +155,11 @@ export class Pop3Connection implements Pop3Session {
     return this.transport.secure;
   }
 
+  /** Channel binding data for SASL -PLUS mechanisms; null before TLS. */
+  channelBinding(type: string): Buffer | null {
+    return this.transport.channelBinding(type);
+  }
+
   /** RFC 1939 §3: the autologout timer; before login the shorter pre-auth limit applies. */
   private timeoutMs(): number {
     const l = this.config.limits;

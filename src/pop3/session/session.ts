@@ -25,6 +25,8 @@ export interface Pop3Session {
   readonly remoteAddress: string;
   /** The connection is encrypted (implicit TLS or after STLS). */
   readonly secure: boolean;
+  /** RFC 5056 channel binding data of `type` for this TLS connection (SCRAM -PLUS); null before TLS or for a type it cannot give. */
+  channelBinding(type: string): Buffer | null;
   /** Cleartext passwords are refused here (plain connection, not trusted; RFC 2595 §2.2, RFC 5034 §4). */
   readonly loginDisabled: boolean;
   /** The client went away: long responses stop early. */

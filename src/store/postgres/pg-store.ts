@@ -20,6 +20,7 @@ import { withAccounts } from './accounts.js';
 import { withAppPasswords } from './app-passwords.js';
 import { withAdmin } from './admin.js';
 import { withAuthAttempts } from './auth-attempts.js';
+import { withScramKeys } from './scram-keys.js';
 import { PgCore, type PgStoreOptions } from './core.js';
 import { withDump } from './dump.js';
 import { withImport } from './import.js';
@@ -29,7 +30,9 @@ import { withMessages } from './messages.js';
 /** The PostgreSQL MailStore: every role over one core. Create it with openPgStore(). */
 export class PgStore
   extends withSieveMemory(
-    withSieveScripts(withDump(withImport(withMetadata(withMessages(withMailboxes(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(PgCore)))))))))),
+    withSieveScripts(
+      withDump(withImport(withMetadata(withMessages(withMailboxes(withScramKeys(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(PgCore)))))))))),
+    ),
   )
   implements MailStore
 {

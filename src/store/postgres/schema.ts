@@ -382,6 +382,23 @@ const sieveDeliveryMemory: PgMigration = `
   );
 `;
 
+/**
+ * SCRAM keys (RFC 5802 §3) per account and hash function, tied to the
+ * password hash they were derived beside (store/scram-key-types.ts).
+ */
+const scramKeys: PgMigration = `
+  CREATE TABLE scram_keys (
+    account_id    bigint NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+    hash          text COLLATE "C" NOT NULL,  -- 'SHA-1' or 'SHA-256'
+    password_hash text NOT NULL,              -- accounts.password_hash when derived; another value retires the row
+    salt          bytea NOT NULL,
+    iterations    integer NOT NULL,
+    stored_key    bytea NOT NULL,
+    server_key    bytea NOT NULL,
+    PRIMARY KEY (account_id, hash)
+  );
+`;
+
 /** Every migration in order; mailkeep_schema.version says how many have run. */
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   initialSchema,
@@ -395,6 +412,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   sieveScripts,
   adminSignInsAcrossWorkers,
   sieveDeliveryMemory,
+  scramKeys,
 ];
 
 /** Serializes migrations of one database across nodes (an arbitrary constant: 'mkschema'). */

@@ -475,6 +475,25 @@ const sieveDeliveryMemory: Migration = (db) => {
   `);
 };
 
+/**
+ * SCRAM keys (RFC 5802 §3) per account and hash function, tied to the
+ * password hash they were derived beside (store/scram-key-types.ts).
+ */
+const scramKeys: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE scram_keys (
+      account_id    INTEGER NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+      hash          TEXT NOT NULL,     -- 'SHA-1' or 'SHA-256'
+      password_hash TEXT NOT NULL,     -- accounts.password_hash when derived; another value retires the row
+      salt          BLOB NOT NULL,
+      iterations    INTEGER NOT NULL,
+      stored_key    BLOB NOT NULL,
+      server_key    BLOB NOT NULL,
+      PRIMARY KEY (account_id, hash)
+    ) WITHOUT ROWID;
+  `);
+};
+
 /** Every migration in order; the database's user_version says how many have run. */
 export const MIGRATIONS: readonly Migration[] = [
   initialSchema,
@@ -492,6 +511,7 @@ export const MIGRATIONS: readonly Migration[] = [
   sieveScripts,
   adminSignInsAcrossWorkers,
   sieveDeliveryMemory,
+  scramKeys,
 ];
 
 /**

@@ -15,6 +15,7 @@ import { withAccounts } from './accounts.js';
 import { withAppPasswords } from './app-passwords.js';
 import { withAdmin } from './admin.js';
 import { withAuthAttempts } from './auth-attempts.js';
+import { withScramKeys } from './scram-keys.js';
 import { SqliteCore, type SqliteStoreOptions } from './core.js';
 import { withDump } from './dump.js';
 import { withImport } from './import.js';
@@ -27,7 +28,9 @@ import { withSieveMemory } from './sieve-memory.js';
 /** The SQLite MailStore: every role over one core. Create it with openSqliteStore(). */
 export class SqliteStore
   extends withSieveMemory(
-    withSieveScripts(withDump(withImport(withMetadata(withMessages(withMailboxes(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(SqliteCore)))))))))),
+    withSieveScripts(
+      withDump(withImport(withMetadata(withMessages(withMailboxes(withScramKeys(withAppPasswords(withAuthAttempts(withAdmin(withAccounts(SqliteCore)))))))))),
+    ),
   )
   implements MailStore
 {
