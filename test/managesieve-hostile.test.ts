@@ -89,7 +89,10 @@ describe('bearer tokens ([oauth])', () => {
     const { client } = await SieveClient.connect(srv.managesievePort);
     try {
       const caps = await client.startTls();
-      assert.ok(caps.lines.includes('"SASL" "PLAIN LOGIN OAUTHBEARER XOAUTH2"'), caps.lines.join('\n'));
+      assert.ok(
+        caps.lines.includes('"SASL" "SCRAM-SHA-256-PLUS SCRAM-SHA-256 SCRAM-SHA-1-PLUS SCRAM-SHA-1 PLAIN LOGIN OAUTHBEARER XOAUTH2"'),
+        caps.lines.join('\n'),
+      );
       const bad = `n,a=${ALICE},\x01auth=Bearer not-a-token\x01\x01`;
       client.raw.send(`AUTHENTICATE "OAUTHBEARER" "${b64(bad)}"\r\n`);
       const challenge = await client.raw.readLine(20_000);

@@ -7,7 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { TLSSocket } from 'node:tls';
 import { literal, SieveClient } from './helpers/managesieve-client.js';
+import { b64, ScramClient, tlsExporter, unb64 } from './helpers/scram-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const SIEVE = { maxScripts: 4, maxScriptSize: 100_000, maxTotalSize: 150_000 };
@@ -39,7 +41,8 @@ describe('connecting and authenticating', () => {
       assert.ok(greeting.lines.includes('"STARTTLS"'));
       assert.ok(greeting.lines.includes('"VERSION" "1.0"'));
       assert.ok(greeting.lines.includes('"UNAUTHENTICATE"'));
-      assert.ok(greeting.lines.includes('"SASL" ""'));
+      // SCRAM never sends the password: offered before TLS too, its -PLUS variants only with TLS (auth/sasl-login.ts).
+      assert.ok(greeting.lines.includes('"SASL" "SCRAM-SHA-256 SCRAM-SHA-1"'));
       assert.ok(greeting.lines.some((l) => /^"SIEVE" ".*\bfileinto\b.*\bvacation\b/.test(l)));
       assert.ok(greeting.lines.includes('"MAXREDIRECTS" "4"'));
       assert.ok(!greeting.lines.some((l) => l.startsWith('"OWNER"')));
@@ -55,7 +58,7 @@ describe('connecting and authenticating', () => {
     try {
       const caps = await client.startTls();
       assert.match(caps.status, /^OK/);
-      assert.ok(caps.lines.includes('"SASL" "PLAIN LOGIN"'));
+      assert.ok(caps.lines.includes('"SASL" "SCRAM-SHA-256-PLUS SCRAM-SHA-256 SCRAM-SHA-1-PLUS SCRAM-SHA-1 PLAIN LOGIN"'));
       assert.ok(!caps.lines.includes('"STARTTLS"'));
       assert.match((await client.command('STARTTLS')).status, /^NO/);
       const auth = await client.command(`AUTHENTICATE "PLAIN" "${plain('alice', 'pw')}"`, 30_000);
@@ -66,6 +69,27 @@ describe('connecting and authenticating', () => {
       const live = srv.server.sessions.list((s) => s.protocol === 'managesieve' && s.user?.name === 'alice');
       assert.equal(live.length, 1);
       assert.equal(live[0]!.tls, true);
+    } finally {
+      client.close();
+    }
+  });
+
+  test('AUTHENTICATE SCRAM-SHA-256-PLUS with tls-exporter, as on IMAP and POP3 (RFC 5804 §2.1, RFC 5802, RFC 9266)', async () => {
+    const { client } = await SieveClient.connect(srv.managesievePort);
+    try {
+      await client.startTls();
+      const binding = { flag: 'p' as const, type: 'tls-exporter', data: tlsExporter(client.raw.rawSocket() as TLSSocket) };
+      const scram = new ScramClient('sha256', 'alice', 'pw', binding);
+      // RFC 5804 §2.1: each server challenge is a string, each client response a string.
+      client.raw.send(`AUTHENTICATE "SCRAM-SHA-256-PLUS" "${b64(scram.clientFirst)}"\r\n`);
+      const first = unb64(JSON.parse(await client.raw.readLine(30_000)) as string);
+      client.raw.send(`"${b64(scram.final(first))}"\r\n`);
+      const final = unb64(JSON.parse(await client.raw.readLine(30_000)) as string);
+      assert.ok(scram.verifies(final), final);
+      const done = await client.command('""', 30_000);
+      assert.match(done.status, /^OK/);
+      const live = srv.server.sessions.list((s) => s.protocol === 'managesieve' && s.user?.name === 'alice');
+      assert.ok(live.length >= 1);
     } finally {
       client.close();
     }

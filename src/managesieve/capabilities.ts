@@ -3,16 +3,9 @@
  * for CAPABILITY. Only what works end to end is advertised; before login the
  * SASL list says how the client may authenticate here.
  */
-import { OAUTH_MECHANISMS } from '../auth/oauth/sasl-oauth.js';
-import { PASSWORD_MECHANISMS } from '../auth/sasl.js';
+import { offeredMechanisms } from '../auth/sasl-login.js';
 import { DEFAULT_SIEVE_LIMITS, SIEVE_EXTENSIONS } from '../sieve/index.js';
 import type { SieveSession } from './session/session.js';
-
-/** The SASL mechanisms offered: passwords only where cleartext is allowed, bearer tokens with [oauth] (RFC 7628 §3). */
-export function saslMechanisms(session: SieveSession): string[] {
-  if (session.loginDisabled) return [];
-  return [...PASSWORD_MECHANISMS, ...(session.oauth ? OAUTH_MECHANISMS : [])];
-}
 
 /** Capability name and value pairs for the session's current state. */
 export function capabilityList(session: SieveSession): [name: string, value?: string][] {
@@ -23,7 +16,7 @@ export function capabilityList(session: SieveSession): [name: string, value?: st
     ['MAXREDIRECTS', String(DEFAULT_SIEVE_LIMITS.maxRedirects)],
   ];
   if (session.state.kind === 'nonauth') {
-    caps.push(['SASL', saslMechanisms(session).join(' ')]);
+    caps.push(['SASL', offeredMechanisms(session).join(' ')]);
     // RFC 5804 §2.2: STARTTLS only before TLS and login.
     if (!session.secure) caps.push(['STARTTLS']);
   }

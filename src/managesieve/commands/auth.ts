@@ -1,28 +1,49 @@
 /**
  * The non-authenticated state (RFC 5804 §2.1 AUTHENTICATE, §2.2 STARTTLS)
- * and its way back (§2.14.1 UNAUTHENTICATE). AUTHENTICATE runs the password
- * mechanisms of auth/sasl.ts and, with [oauth], the bearer tokens of
- * auth/oauth/, through the same throttled login checks as IMAP and POP3.
- * Cleartext passwords only over TLS or from trusted networks (§2.1.1).
+ * and its way back (§2.14.1 UNAUTHENTICATE). AUTHENTICATE runs the same SASL
+ * logins as IMAP and POP3 (auth/sasl-login.ts: SCRAM, PLAIN, LOGIN and, with
+ * [oauth], bearer tokens) through the same throttled checks. Cleartext
+ * passwords only over TLS or from trusted networks (§2.1.1).
  */
-import { checkLogin, type LoginResult } from '../../auth/login.js';
-import { isOAuthMechanism } from '../../auth/oauth/sasl-oauth.js';
-import { runTokenSasl } from '../../auth/oauth/token-login.js';
-import { isPasswordMechanism, runPasswordSasl, SaslFailure } from '../../auth/sasl.js';
+import { type SaslLoginResult, saslLogin } from '../../auth/sasl-login.js';
+import { SaslFailure } from '../../auth/sasl.js';
 import { badCommand, failure } from '../errors.js';
 import type { SieveSession } from '../session/session.js';
 import { command, count, textArg } from './spec.js';
 
 /** Enters the authenticated state after a successful check, or fails with the reason a client may be told. */
-async function enter(session: SieveSession, res: LoginResult): Promise<void> {
+async function enter(session: SieveSession, res: SaslLoginResult, mechanism: string): Promise<void> {
   if (!res.ok) {
-    if (res.reason === 'disabled') throw failure('This account is disabled; contact the administrator');
-    if (res.reason === 'app-password-required') throw failure('This account requires an app password');
-    // RFC 5804 §1.3 TRYLATER: a temporary failure; the credential was not checked.
-    if (res.reason === 'throttled') throw failure('Too many failed logins; try again later', 'TRYLATER');
-    if (res.reason === 'busy') throw failure('Too many logins in progress; try again later', 'TRYLATER');
-    if (res.reason === 'unavailable') throw failure('The token cannot be checked now; try again later', 'TRYLATER');
-    throw failure('Authentication failed');
+    switch (res.reason) {
+      case 'disabled':
+        throw failure('This account is disabled; contact the administrator');
+      case 'app-password-required':
+        throw failure('This account requires an app password');
+      // RFC 5804 §1.3 TRYLATER: a temporary failure; the credential was not checked.
+      case 'throttled':
+        throw failure('Too many failed logins; try again later', 'TRYLATER');
+      case 'busy':
+        throw failure('Too many logins in progress; try again later', 'TRYLATER');
+      case 'unavailable':
+        throw failure('The token cannot be checked now; try again later', 'TRYLATER');
+      // RFC 5804 §2.1.1: cleartext mechanisms need TLS here.
+      case 'privacy':
+        throw failure('Plaintext authentication is disallowed on non-secure connections; use STARTTLS', 'ENCRYPT-NEEDED');
+      // RFC 4616 §2: an authorization identity other than the user's own would be proxy authorization.
+      case 'proxy':
+        throw failure('Proxy authorization is not supported', 'AUTH-TOO-WEAK');
+      case 'unsupported':
+        throw failure(`Unsupported authentication mechanism ${mechanism.slice(0, 20)}`);
+      case 'cancelled':
+        throw failure('Authentication cancelled');
+      // The connection is gone: nothing to answer.
+      case 'closed':
+        return;
+      case 'refused':
+        throw failure(res.text);
+      case 'failed':
+        throw failure('Authentication failed');
+    }
   }
   session.login(res.account, res.credential);
   session.ok('Logged in');
@@ -53,26 +74,14 @@ export const authenticate = command({
     return { mechanism, initial: initial === '' ? '=' : initial };
   },
   async run(session, { mechanism, initial }) {
-    const oauth = isOAuthMechanism(mechanism) ? session.oauth : null;
-    if (!isPasswordMechanism(mechanism) && oauth === null) throw failure(`Unsupported authentication mechanism ${mechanism.slice(0, 20)}`);
-    // RFC 5804 §2.1.1: PLAIN (and any cleartext) only under TLS unless configured otherwise.
-    if (session.loginDisabled) throw failure('Plaintext authentication is disallowed on non-secure connections; use STARTTLS', 'ENCRYPT-NEEDED');
-    const ask = (challenge: string): Promise<string | null> => session.continuation(challenge);
-    let result;
+    let result: SaslLoginResult;
     try {
-      result = oauth
-        ? await runTokenSasl(session, oauth, mechanism, initial, ask, session.remoteAddress, 'managesieve')
-        : await runPasswordSasl(mechanism, initial, ask);
+      result = await saslLogin(session, mechanism, initial, (challenge) => session.continuation(challenge), 'managesieve');
     } catch (err) {
       if (err instanceof SaslFailure) throw failure(err.message);
       throw err;
     }
-    if (result === null) return;
-    if (result === 'cancelled') throw failure('Authentication cancelled');
-    if ('ok' in result) return enter(session, result);
-    // RFC 4616 §2: an authorization identity other than the user's own would be proxy authorization.
-    if (result.authz !== '' && result.authz !== result.user) throw failure('Proxy authorization is not supported', 'AUTH-TOO-WEAK');
-    await enter(session, await checkLogin(session, session.remoteAddress, result.user, result.password, 'managesieve', mechanism));
+    await enter(session, result, mechanism);
   },
 });
 

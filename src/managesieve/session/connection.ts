@@ -139,6 +139,10 @@ export class ManageSieveConnection implements SieveSession {
   }
 
   /** RFC 5804 §2.1.1: cleartext passwords only over TLS, unless allowed or from a trusted network. */
+  channelBinding(type: string): Buffer | null {
+    return this.transport.channelBinding(type);
+  }
+
   get loginDisabled(): boolean {
     if (this.secure || this.config.plaintextAuth.allowInsecure) return false;
     return !isTrusted(this.remoteAddress, this.config.plaintextAuth.trustedNetworks);

@@ -26,6 +26,8 @@ export interface SieveSession {
   readonly secure: boolean;
   /** Cleartext passwords are refused here (plain connection, not trusted; RFC 5804 §2.1.1). */
   readonly loginDisabled: boolean;
+  /** RFC 5056 channel binding data for SCRAM-*-PLUS; null before TLS or for a type the connection cannot give. */
+  channelBinding(type: string): Buffer | null;
   state: SieveSessionState;
   /** Queues framed protocol bytes. */
   write(bytes: Buffer): void;
