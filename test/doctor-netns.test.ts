@@ -104,6 +104,8 @@ describe('mailkeep doctor: failures built in a network namespace', { skip: unava
         '0',
         '--admin-port',
         '0',
+        '--managesieve-port',
+        '0',
         '--tls-cert',
         cert.cert,
         '--tls-key',
