@@ -145,10 +145,11 @@ test('IDLE sends a heartbeat so NAT boxes keep the connection', async () => {
     const { client } = await RawClient.connect(beat.imapsPort, { tls: true });
     await client.command('l', 'LOGIN hb pw');
     await client.command('s', 'SELECT INBOX');
+    // Timed from before IDLE is sent: the server's interval starts after it reads IDLE, whenever this client reads "+".
+    const t0 = Date.now();
     client.send('i IDLE\r\n');
     assert.match(await client.readLine(), /^\+ /);
-    const t0 = Date.now();
-    assert.equal(await client.readLine(3000), '* OK Still here');
+    assert.equal(await client.readLine(5000), '* OK Still here');
     assert.ok(Date.now() - t0 >= 900);
     client.send('DONE\r\n');
     assert.match((await client.readTagged('i')).tagged, /^i OK/);
