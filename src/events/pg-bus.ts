@@ -31,14 +31,13 @@ import { modseq as toModSeq } from '../ids.js';
 import type { ChangeBus, ChangeNote } from './change-bus.js';
 import { ACCOUNT_CHANNEL } from './change-bus.js';
 import type { WatchedMailbox } from './local-bus.js';
+import { PgListener } from './pg-listener.js';
 import { LocalChangeBus, mailboxKey } from './local-bus.js';
 
 /** The notification channel every mailkeep node listens on. */
 export const CHANGE_CHANNEL = 'mailkeep_changes';
 /** Default period of the catch-up poll. */
 export const DEFAULT_CATCH_UP_MS = 1000;
-const MIN_RECONNECT_MS = 100;
-const MAX_RECONNECT_MS = 5000;
 /** Mailboxes whose last seen modseq is remembered without a subscriber (LRU). */
 const REMEMBERED = 10_000;
 /** A notification payload: `<account>:<mailbox>:<modseq>`. */
@@ -94,14 +93,12 @@ export class PgChangeBus implements ChangeBus {
   private readonly seen = new Map<string, number>();
   private readonly intervalMs: number;
   private readonly onError: (err: unknown) => void;
-  private listener: pg.Client | null = null;
+  /** The LISTEN connection; after a lost one is replaced, everything is caught up (changes may have been missed). */
+  private readonly listener: PgListener;
   private timer: NodeJS.Timeout | null = null;
-  private reconnectTimer: NodeJS.Timeout | null = null;
-  private reconnectDelay = MIN_RECONNECT_MS;
   private polling: Promise<void> | null = null;
   /** settle() calls not yet sent to the database: they share one read. */
   private settling: { mailboxes: Map<string, WatchedMailbox>; done: Promise<void> } | null = null;
-  private closed = false;
 
   constructor(
     private readonly source: PgBusSource,
@@ -114,24 +111,30 @@ export class PgChangeBus implements ChangeBus {
       onUnwatch: (a, m) => this.watches.delete(mailboxKey(a, m)),
       onListenerError: opts.onError,
     });
+    this.listener = new PgListener({
+      newClient: () => source.newClient(),
+      channel: CHANGE_CHANNEL,
+      onPayload: (payload) => {
+        const change = parseChange(payload);
+        if (change) this.deliver(change);
+      },
+      onError: opts.onError,
+      onReconnected: () => void this.catchUp(true),
+    });
   }
 
   /** Connects the LISTEN connection (failing if the database is unreachable) and starts the catch-up timer. */
   async start(): Promise<void> {
-    await this.connect();
+    await this.listener.start();
     // unref: the poll alone must not keep the process alive.
     this.timer = setInterval(() => void this.catchUp(false), this.intervalMs).unref();
   }
 
   /** Stops polling and closes the LISTEN connection. */
   async close(): Promise<void> {
-    this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     await this.polling;
-    const client = this.listener;
-    this.listener = null;
-    await client?.end().catch(() => undefined);
+    await this.listener.close();
   }
 
   /** Delivers a committed change to this process's listeners (other nodes learn of it by NOTIFY). */
@@ -253,56 +256,6 @@ export class PgChangeBus implements ChangeBus {
       const value = m.get(mailboxKey(accountId, mailboxId));
       if (w.known === null && value !== undefined) w.known = value;
     }, this.onError);
-  }
-
-  private async connect(): Promise<void> {
-    const client = this.source.newClient();
-    client.on('error', (err) => this.lost(client, err));
-    client.on('end', () => this.lost(client, null));
-    client.on('notification', (msg) => {
-      if (msg.channel !== CHANGE_CHANNEL) return;
-      const change = parseChange(msg.payload);
-      if (change) this.deliver(change);
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${CHANGE_CHANNEL}`);
-    } catch (err) {
-      await client.end().catch(() => undefined);
-      throw err;
-    }
-    if (this.closed) {
-      await client.end().catch(() => undefined);
-      return;
-    }
-    this.listener = client;
-    this.reconnectDelay = MIN_RECONNECT_MS;
-  }
-
-  /** The LISTEN connection failed: reconnect with backoff, then wake everything (we may have missed changes). */
-  private lost(client: pg.Client, err: Error | null): void {
-    if (this.listener !== client || this.closed) return;
-    this.listener = null;
-    if (err) this.onError(err);
-    void client.end().catch(() => undefined);
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    if (this.closed || this.reconnectTimer) return;
-    const delay = this.reconnectDelay;
-    this.reconnectDelay = Math.min(MAX_RECONNECT_MS, delay * 2);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      this.connect().then(
-        () => void this.catchUp(true),
-        (e: unknown) => {
-          this.onError(e);
-          this.scheduleReconnect();
-        },
-      );
-    }, delay);
-    this.reconnectTimer.unref();
   }
 }
 
