@@ -25,8 +25,8 @@ import { openStore } from '../src/store/open.js';
 import { RawClient } from './helpers/raw-client.js';
 import { spawnServer, type ChildServer } from './helpers/server.js';
 
-/** NOOP round trips during the lock: p99 must stay under this (the target, 50 ms, is the bench's). */
-const NOOP_P99_BOUND_MS = 250;
+/** NOOP round trips during the 2 s lock: p99 must stay under this, half of what a blocked loop gives (the 50 ms target is the bench's). */
+const NOOP_P99_BOUND_MS = 1000;
 /** How long the store waits for another process's lock before UNAVAILABLE (store/sqlite/db.ts DEFAULT_BUSY_TIMEOUT_MS). */
 const STORE_LOCK_WAIT_MS = 5000;
 const IDLERS = 3;
