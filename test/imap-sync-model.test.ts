@@ -661,6 +661,14 @@ describe('sessions against a model of the store', () => {
       { op: 'noop', s: 3 },
     ]));
 
+  // Found by the random lists (CI, stop 27): s0 answered UID 1 with the flags it had before s1's STORE, after the MOVE.
+  test('a FETCH of a message another session changed, then moved away, does not show the flags it had before', () =>
+    scripted([
+      { op: 'store', s: 1, set: one(0), uid: false, mode: '', flags: [], silent: false, unchanged: null },
+      { op: 'move', s: 1, set: one(0), uid: false },
+      { op: 'fetch', s: 0, set: one(0), uid: false, items: '(FLAGS)' },
+    ]));
+
   test(`random command lists, one command at a time (${RUNS} runs)`, async () => {
     let run = 0;
     let failedAt = 0;

@@ -101,6 +101,9 @@ function parseModifiers(r: ArgReader, args: FetchArgs, previewMods: boolean): vo
   if (lazyList && !r.atEnd()) parseModifiers(r, args, false);
 }
 
+/** RFC 2180 §4.1.2 / RFC 5530: data of messages expunged meanwhile could not be returned. */
+const EXPUNGED_MEANWHILE = { code: 'EXPUNGEISSUED', text: 'Some messages were expunged meanwhile' } as const;
+
 /** Items answered from the view alone. */
 const VIEW_ITEMS: ReadonlySet<FetchItem['kind']> = new Set(['flags', 'uid', 'size', 'modseq', 'threadid']);
 /** Items answered from the store record without the MIME analysis. */
@@ -144,12 +147,19 @@ export const fetch = command({
     }
     const viewOnly = items.every((i) => VIEW_ITEMS.has(i.kind));
     const flagsAsked = items.some((i) => i.kind === 'flags');
+    let missing = false;
+    if (flagsAsked || wantsModseq) {
+      // RFC 2180 §4.1.2: the flags of a message expunged meanwhile may have changed before the expunge, which the
+      // store no longer tells; leave it out and say so (EXPUNGEISSUED) rather than answer flags it may not have had last.
+      const live = indices.filter((i) => !view.isExpunged(view.messages[i]!.uid));
+      missing = live.length < indices.length;
+      indices = live;
+    }
     const needsRecord = items.some((i) => RECORD_ITEMS.has(i.kind));
     const needsBlob = items.some((i) => !VIEW_ITEMS.has(i.kind) && !RECORD_ITEMS.has(i.kind));
     const needsAnalysis = items.some(needsAnalysisFor);
     const planned = items.some(needsPlanning);
     const setsSeen = !readOnly && items.some((i) => (i.kind === 'section' || i.kind === 'binary') && !i.peek);
-    let missing = false;
     let done = 0;
 
     if (viewOnly && !setsSeen) {
@@ -169,7 +179,7 @@ export const fetch = command({
         await session.backpressure();
         session.progress((done += end - b), indices.length);
       }
-      return;
+      return missing ? EXPUNGED_MEANWHILE : undefined;
     }
 
     for (let b = 0; b < indices.length; b += BATCH) {
@@ -226,8 +236,7 @@ export const fetch = command({
       // DESIGN invariant 6: the store calls resolve at once (SQLite), so let other sessions run between batches.
       await nextTurn();
     }
-    // RFC 2180 §4.1.2 / RFC 5530: data of messages expunged meanwhile could not be returned.
-    if (missing) return { code: 'EXPUNGEISSUED', text: 'Some messages were expunged meanwhile' };
+    if (missing) return EXPUNGED_MEANWHILE;
   },
 });
 
