@@ -104,6 +104,12 @@ function running(server: RunningServer, config: Config, dataDir: string, db: { d
   };
 }
 
+/** Spawned servers still running: a test file that ends early (a failed or timed-out test) takes them with it. */
+const liveChildren = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of liveChildren) child.kill('SIGKILL');
+});
+
 /** The child's output kept, the latest part (its log lines). */
 const MAX_OUTPUT = 4 << 20;
 
@@ -181,8 +187,10 @@ async function spawnOnce(dataDir: string, extraArgs: string[], env: NodeJS.Proce
     },
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  liveChildren.add(child);
+  void exited.then(() => liveChildren.delete(child));
   let output = '';
-  await new Promise<void>((resolve, reject) => {
+  const started = new Promise<void>((resolve, reject) => {
     const onData = (d: Buffer): void => {
       output = (output + d.toString()).slice(-MAX_OUTPUT);
       if (output.includes(ready)) resolve();
@@ -191,6 +199,11 @@ async function spawnOnce(dataDir: string, extraArgs: string[], env: NodeJS.Proce
     child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-MAX_OUTPUT)));
     void exited.then((code) => reject(new Error(`mailkeep exited with ${code}: ${output}`)));
     setTimeout(() => reject(new Error(`mailkeep did not start: ${output}`)), 30000).unref();
+  });
+  // A server that did not start is not left running (it may hold ports and the data dir).
+  await started.catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
   });
   return { child, imapPort, imapsPort, exited, output: () => output };
 }
