@@ -123,7 +123,8 @@ export async function populate(targets: Target[], box: BoxName, sizes: Sizes, co
   const clients = await Promise.all(targets.map((t) => conn(t, 'populate')));
   await Promise.all(clients.map((c) => c.ok(`CREATE ${mailbox}`)));
   const MAX_BATCH = 200;
-  const MAX_BATCH_BYTES = 4 << 20;
+  // Under mailkeep's default max-command-size (1 MiB), which bounds a whole MULTIAPPEND.
+  const MAX_BATCH_BYTES = 512 << 10;
   const inFlight: Array<Promise<unknown>> = [];
   for (let i = 0; i < total; ) {
     const parts: Array<string | Buffer> = [`APPEND ${mailbox}`];
