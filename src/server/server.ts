@@ -8,6 +8,7 @@
 import { Outgoing } from '../mail/outgoing.js';
 import { SieveDelivery } from '../mail/sieve-delivery.js';
 import type { Socket } from 'node:net';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { CredentialCache } from '../auth/credential-cache.js';
 import { passwordHashing } from '../auth/password.js';
@@ -43,7 +44,6 @@ import { registerAutoconfigRoutes } from '../autoconfig/routes.js';
 import { type AdminListener, startAdminListener } from '../web/admin/admin-listener.js';
 import { registerAdminApi } from '../web/admin/api.js';
 import { serverReport } from '../web/admin/server-report.js';
-import { clusterSessionDirectory, localSessionDirectory } from '../web/admin/session-directory.js';
 import type { PrimaryLink } from './primary-queries.js';
 import { registerWebAdmin } from '../web/admin/ui/web-admin.js';
 import type { FastifyInstance } from 'fastify';
@@ -118,7 +118,9 @@ export async function startServer(config: Config, log: Logger, placement: Server
   const unwatchSessions = watchSessions(() => sessions.list());
   const readiness = new ReadinessState(store);
   const challenges = new AcmeChallenges();
-  const control = await startServerControl({ store, credentials, sessions, log, peers: placement.peers ?? null, challenges });
+  // A node: one `mailkeep serve` (the primary's pid under the cluster, whose workers all name it).
+  const node = `${hostname()}:${placement.peers ? process.ppid : process.pid}`;
+  const control = await startServerControl({ store, credentials, sessions, log, peers: placement.peers ?? null, node, challenges });
   // Revoked app passwords, disabled accounts …: their live sessions end, whichever process made the change.
   const revocation = new CredentialRevocation(store, sessions, log);
   const ended = (conn: LiveSession): void => {
@@ -264,8 +266,8 @@ export async function startServer(config: Config, log: Logger, placement: Server
     const metrics = primary ? () => primary.metrics() : metricsText;
     const api = {
       store,
-      // Under the cluster the admin listener's connections land on any worker: it must see and kick them all.
-      sessions: peers ? clusterSessionDirectory(control) : localSessionDirectory(sessions),
+      // The admin listener's connections land on any worker of any node: it must see and kick them all.
+      sessions: { list: control.listSessions, kick: control.kickSessions },
       throttle,
       hashing: passwordHashing(config),
       log,

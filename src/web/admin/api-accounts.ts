@@ -111,7 +111,7 @@ export function accountRoutes(deps: AccountRouteDeps): AnyRoute[] {
         handler: async ({ params, ...caller }) => {
           const disable = what === 'disable';
           // Counted before the change: the store's notice of it (server/credential-revocation.ts) may end them first.
-          const live = disable ? (await sessions.list({ user: params.name }, MAX_COUNTED_SESSIONS)).length : 0;
+          const live = disable ? (await sessions.list({ user: params.name }, MAX_COUNTED_SESSIONS)).sessions.length : 0;
           await deps.admin(caller).setDisabled(params.name, disable);
           const account = await deps.admin(caller).account(params.name);
           if (disable) await endSessions(account.name);

@@ -1,12 +1,13 @@
 /**
  * /api/v1/sessions: live connections (user, protocol, address, TLS, since,
  * selected mailbox, current command) and kicking them, through a
- * SessionDirectory (session-directory.ts) so a cross-worker source can
- * replace this process's registry. A kicked IMAP client sees `* BYE`
+ * SessionDirectory (session-directory.ts): every worker's and every node's,
+ * with the processes that answered in time. A kicked IMAP client sees `* BYE`
  * (RFC 9051 §7.1.5), a POP3 client `-ERR`. Every kick is audited.
  */
 import { z } from 'zod';
 import { AdminError, type Administration } from '../../auth/administration.js';
+import { SESSION_PROTOCOLS } from '../../net/live-sessions.js';
 import { type AnyRoute, route } from './api-route.js';
 import { KICK_REASON } from './api-accounts.js';
 import { MAX_PAGE } from './paging.js';
@@ -18,8 +19,6 @@ export interface SessionRouteDeps {
   admin(caller: { token: string; address: string }): Administration;
 }
 
-const PROTOCOLS = ['imap', 'pop3', 'lmtp', 'managesieve'] as const;
-
 /** The session routes. */
 export function sessionRoutes(deps: SessionRouteDeps): AnyRoute[] {
   const { sessions } = deps;
@@ -28,13 +27,13 @@ export function sessionRoutes(deps: SessionRouteDeps): AnyRoute[] {
       method: 'GET',
       path: '/sessions',
       tag: 'sessions',
-      summary: 'Live sessions, optionally of one user and/or protocol (at most `limit`)',
+      summary: 'Live sessions of every worker and node, optionally of one user and/or protocol (at most `limit`), and which processes answered',
       query: z.object({
         user: z.string().max(1024).optional(),
-        protocol: z.enum(PROTOCOLS).optional(),
+        protocol: z.enum(SESSION_PROTOCOLS).optional(),
         limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(MAX_PAGE),
       }),
-      handler: async ({ query }) => ({ sessions: await sessions.list({ user: query.user, protocol: query.protocol }, query.limit) }),
+      handler: ({ query }) => sessions.list({ user: query.user, protocol: query.protocol }, query.limit),
     }),
     route({
       method: 'DELETE',
