@@ -53,6 +53,7 @@ import { CommandMetrics, enableProcessMetrics, watchSessions } from '../metrics/
 import { registerHealthRoutes } from '../web/health-routes.js';
 import { registerMetricsRoutes } from '../web/metrics-routes.js';
 import { ReadinessState } from './readiness.js';
+import { AuditRetention } from './audit-retention.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -305,6 +306,10 @@ export async function startServer(config: Config, log: Logger, placement: Server
   }
   listeners.push(...web.listeners);
   readiness.listening = true;
+  // One sweeper per node is enough (the deletes are idempotent): the single process, or the cluster's worker 1.
+  const auditRetention =
+    config.admin.auditRetention > 0 && (placement.peers?.self ?? 1) === 1 ? new AuditRetention(store, config.admin.auditRetention, log) : null;
+  auditRetention?.start();
 
   for (const l of [...listeners, ...(admin?.listener ? [admin.listener] : [])]) ports[l.name] = l.port;
   log.info({ ports, dataDir: config.dataDir }, 'mailkeep started');
@@ -332,6 +337,7 @@ export async function startServer(config: Config, log: Logger, placement: Server
         const deadline = Date.now() + SHUTDOWN_GRACE_MS;
         while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         unwatchSessions();
+        await auditRetention?.stop();
         await control.close();
         await store.close();
         eventLoop.stop();
