@@ -10,6 +10,7 @@ import { AdminError, type Administration } from '../../auth/administration.js';
 import { SESSION_PROTOCOLS } from '../../net/live-sessions.js';
 import { type AnyRoute, route } from './api-route.js';
 import { KICK_REASON } from './api-accounts.js';
+import { kickedSchema, sessionListingSchema } from './api-schemas.js';
 import { MAX_PAGE } from './paging.js';
 import type { SessionDirectory } from './session-directory.js';
 
@@ -33,6 +34,7 @@ export function sessionRoutes(deps: SessionRouteDeps): AnyRoute[] {
         protocol: z.enum(SESSION_PROTOCOLS).optional(),
         limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(MAX_PAGE),
       }),
+      response: sessionListingSchema,
       handler: ({ query }) => sessions.list({ user: query.user, protocol: query.protocol }, query.limit),
     }),
     route({
@@ -42,6 +44,7 @@ export function sessionRoutes(deps: SessionRouteDeps): AnyRoute[] {
       summary: 'End one session (IMAP: * BYE)',
       params: z.object({ id: z.string().min(1).max(64) }),
       errors: [404],
+      response: kickedSchema,
       handler: async ({ params, ...caller }) =>
         deps.admin(caller).audited('session.kick', params.id, async () => {
           const kicked = await sessions.kick({ id: params.id }, KICK_REASON);
@@ -56,6 +59,7 @@ export function sessionRoutes(deps: SessionRouteDeps): AnyRoute[] {
       summary: 'End every session of an account (0 when it has none); its logins stay allowed',
       params: z.object({ name: z.string().min(1).max(1024) }),
       errors: [404],
+      response: kickedSchema,
       handler: async ({ params, ...caller }) => {
         const admin = deps.admin(caller);
         const account = await admin.account(params.name);
