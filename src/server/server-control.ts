@@ -16,6 +16,7 @@ import { ControlChannel } from '../events/control-channel.js';
 import type { PeerLink } from '../events/peer-link.js';
 import type { AccountId } from '../ids.js';
 import { type LiveSessions, type SessionInfo, sessionInfoSchema } from '../net/live-sessions.js';
+import { MAX_NAME_LENGTH } from '../mail/mailbox-name.js';
 import type { MailStore } from '../store/types.js';
 import { matches, type Responder, type SessionFilter, type SessionListing } from '../web/admin/session-directory.js';
 
@@ -25,8 +26,11 @@ const SIBLINGS_TIMEOUT_MS = 2000;
 const NODES_TIMEOUT_MS = 1500;
 /** Bytes of sessions in one reply part, so a part's NOTIFY payload stays under PostgreSQL's 8000. */
 const PART_BYTES = 6000;
-/** Characters kept of a session's mailbox and command in a reply (a longer one would not fit a part). */
-const MAX_FIELD = 500;
+/**
+ * Characters kept of a session's mailbox and command in a reply: all of any valid mailbox name (255-character
+ * account name + 512-character mailbox + command, even at 4 bytes a character, fit one NOTIFY).
+ */
+const MAX_FIELD = MAX_NAME_LENGTH;
 
 /** The server's end of the control channel, as the CLI, the web admin and tests use it. */
 export interface ServerControl {
