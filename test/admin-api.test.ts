@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { hashApiToken } from '../src/auth/api-token.js';
-import { addToken, callApi, type ApiResponse } from './helpers/admin-api.js';
+import { addToken, callApi, checkedOperations, type ApiResponse } from './helpers/admin-api.js';
 import { RawClient } from './helpers/raw-client.js';
 import { freePort, startTestServer, type TestServer } from './helpers/server.js';
 
@@ -325,5 +325,15 @@ describe('server and audit', () => {
     }
     assert.ok(registered.size >= 15, [...registered].join('\n'));
     assert.deepEqual([...registered].sort(), [...documented].sort());
+  });
+});
+
+describe('the published response schemas', () => {
+  // Last in the file: every answer above was checked against the OpenAPI document (helpers/admin-api.ts).
+  test('every operation answered successfully at least once in this file, and each answer matched its published schema', async () => {
+    const doc = (await callApi(port, 'GET', '/api/v1/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
+    const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method} ${path}`));
+    const unanswered = operations.filter((op) => ![...(checkedOperations.get(op) ?? [])].some((status) => status < 300));
+    assert.deepEqual(unanswered, []);
   });
 });

@@ -87,10 +87,15 @@ describe('control channel between workers', () => {
 
   it('gathers the siblings’ replies to a request', async () => {
     const [a, b, c] = siblings(3).map((link) => new ControlChannel(link, noError));
-    b!.answer('sessions-request', (m) => ({ type: 'sessions-reply', requestId: m.requestId, sessions: [{ id: 'b1' }] }));
-    c!.answer('sessions-request', (m) => ({ type: 'sessions-reply', requestId: m.requestId, sessions: [{ id: 'c1' }, { id: 'c2' }] }));
+    const from = { node: 'n', last: true };
+    b!.answer('sessions-request', (m) => [{ type: 'sessions-reply', requestId: m.requestId, ...from, worker: 2, sessions: [{ id: 'b1' }] }]);
+    // A reply in two parts: the sibling has answered once its last part came.
+    c!.answer('sessions-request', (m) => [
+      { type: 'sessions-reply', requestId: m.requestId, ...from, worker: 3, last: false, sessions: [{ id: 'c1' }] },
+      { type: 'sessions-reply', requestId: m.requestId, ...from, worker: 3, sessions: [{ id: 'c2' }] },
+    ]);
     const started = Date.now();
-    const replies = await a!.request({ type: 'sessions-request', requestId: 'r1' }, 5000);
+    const replies = await a!.request({ type: 'sessions-request', requestId: 'r1', filter: {}, limit: 10 }, { timeoutMs: 5000 });
     assert.ok(Date.now() - started < 4000, 'returns once every sibling answered, not at the timeout');
     assert.deepEqual(replies.flatMap((r) => (r.type === 'sessions-reply' ? r.sessions.map((s) => s.id) : [])).sort(), ['b1', 'c1', 'c2']);
   });
@@ -101,10 +106,10 @@ describe('control channel between workers', () => {
     const filters: unknown[] = [];
     b!.answer('kick-sessions-request', (m) => {
       filters.push(m.filter);
-      return { type: 'kick-sessions-reply', requestId: m.requestId, kicked: 2 };
+      return [{ type: 'kick-sessions-reply', requestId: m.requestId, node: 'n', worker: 2, last: true, kicked: 2 }];
     });
     const started = Date.now();
-    const replies = await a!.request({ type: 'kick-sessions-request', requestId: 'k1', filter: { user: 'ann' }, reason: 'bye' }, 300);
+    const replies = await a!.request({ type: 'kick-sessions-request', requestId: 'k1', filter: { user: 'ann' }, reason: 'bye' }, { timeoutMs: 300 });
     assert.ok(Date.now() - started >= 250, 'waits for the silent sibling until the timeout');
     assert.deepEqual(
       replies.map((r) => r.kicked),
@@ -144,6 +149,7 @@ describe('server control between workers', () => {
           sessions: new LiveSessions(),
           log: pino({ level: 'silent' }),
           peers,
+          node: 'test',
           challenges: challenges[i]!,
         }),
       ),
@@ -199,6 +205,67 @@ describe('control channel between nodes (PostgreSQL NOTIFY)', { skip: pgUp ? fal
     assert.deepEqual(await heardOne, [{ type: 'credentials-changed', accountId: 42 }]);
   });
 
+  it('a sessions request reaches every process of every node; long answers come in parts; a kick by id stops at its holder', async () => {
+    const registries = [new LiveSessions(), new LiveSessions(), new LiveSessions()];
+    // Enough sessions with long mailbox names that one process's answer needs several NOTIFY payloads.
+    const kicked: string[] = [];
+    for (const [i, registry] of registries.entries()) {
+      for (let n = 0; n < 40; n++) {
+        const id = `s${i}-${n}`;
+        const info = {
+          id,
+          protocol: 'imap' as const,
+          remoteAddress: '127.0.0.1',
+          tls: true,
+          since: new Date().toISOString(),
+          user: { accountId: 1, name: `user${i}`, credential: 'password' },
+          mailbox: `${'m'.repeat(400)}${n}`,
+          command: null,
+        };
+        registry.add({ id, describe: () => info, shutdown: () => void kicked.push(id) });
+      }
+    }
+    // Nodes a and b, and b's second worker (a sibling reached through NOTIFY too: one path per request).
+    const places = [
+      { node: 'a', worker: 0 },
+      { node: 'b', worker: 1 },
+      { node: 'b', worker: 2 },
+    ];
+    const controls = await Promise.all(
+      places.map((place, i) =>
+        startServerControl({
+          store: {
+            nodeChannel: (onError: (err: unknown) => void) => new PgControlChannel(() => new pg.Client({ connectionString: db.url }), pool, onError),
+          } as unknown as MailStore,
+          credentials: new CredentialCache({ ttlMs: 60_000, maxEntries: 10 }),
+          sessions: registries[i]!,
+          log: pino({ level: 'silent' }),
+          peers: place.worker === 0 ? null : { self: place.worker, workers: 2, send: () => undefined, onMessage: () => undefined },
+          node: place.node,
+          challenges: new AcmeChallenges(),
+        }),
+      ),
+    );
+    try {
+      const all = await controls[0]!.listSessions({}, 1000);
+      assert.equal(all.sessions.length, 120);
+      assert.deepEqual(all.answered, places);
+      assert.equal(all.sessions.find((s) => s.id === 's2-7')?.node, 'b');
+      assert.equal(all.sessions.find((s) => s.id === 's2-7')?.mailbox, `${'m'.repeat(400)}7`);
+      const one = await controls[0]!.listSessions({ user: 'USER1' }, 5);
+      assert.deepEqual(new Set(one.sessions.map((s) => s.user?.name)), new Set(['user1']));
+      assert.equal(one.sessions.length, 5);
+      const started = Date.now();
+      assert.equal(await controls[0]!.kickSessions({ id: 's2-3' }, 'bye'), 1);
+      assert.ok(Date.now() - started < 1400, 'the holder’s answer ends the wait');
+      assert.deepEqual(kicked, ['s2-3']);
+      assert.equal(await controls[1]!.kickSessions({ user: 'user0' }, 'bye'), 40);
+      assert.equal(await controls[1]!.kickSessions({ id: 'none' }, 'bye'), 0);
+    } finally {
+      for (const c of controls) await c.close();
+    }
+  });
+
   it('the PostgreSQL store announces a password change, a disable and a deletion to every node', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-control-'));
     const store = await openStore({ dataDir, url: db.url });
@@ -234,8 +301,9 @@ describe('a server on its control channel', () => {
     assert.match((await client.command('l', 'LOGIN kicked pw-kicked', 30_000)).tagged, /^l OK/);
     const account = await srv.server.store.findAccount('kicked');
     assert.ok(account);
-    const listed = await srv.server.control.listSessions();
-    assert.ok(listed.some((s) => s.user?.name === 'kicked'));
+    const listed = await srv.server.control.listSessions({}, 10);
+    assert.ok(listed.sessions.some((s) => s.user?.name === 'kicked'));
+    assert.equal(listed.answered.length, 1);
 
     assert.ok(srv.server.credentials.size > 0, 'the login was cached');
     srv.server.control.credentialsChanged(account.id as AccountId);

@@ -6,7 +6,12 @@
  * LOGIN, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, UIDs, MODSEQs, flags, EMAILIDs,
  * byte-identical BODY[], BODYSTRUCTURE, metadata, subscriptions and quota;
  * QRESYNC from before the move gets the right VANISHED; new mailboxes and
- * messages continue the old allocators. SQLite → SQLite always runs;
+ * messages continue the old allocators. Every table travels: each dump
+ * section of the copy equals the source's (admin users, API tokens, audit
+ * log, sign-ins, app passwords, SCRAM keys, Sieve scripts and memory,
+ * account states); after the copy an app password, SCRAM-SHA-256 and an API
+ * token still work and the active Sieve script is still active; a replacing
+ * copy clears the target's admin rows first. SQLite → SQLite always runs;
  * SQLite → PostgreSQL (and back) when MAILKEEP_TEST_PG names a server.
  */
 import assert from 'node:assert/strict';
@@ -15,12 +20,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { APP_PASSWORD_LIMITS, asAppPassword, generateAppPassword } from '../src/auth/app-passwords.js';
+import { Administration } from '../src/auth/administration.js';
 import { hashPassword } from '../src/auth/password.js';
+import { deriveScramCredentials } from '../src/auth/scram-keys.js';
+import { openStore } from '../src/store/open.js';
+import { DUMP_SECTIONS, type DumpKey, type DumpRecord } from '../src/store/types.js';
+import { keyOf } from '../src/store/copy/sections.js';
+import { addToken, CHEAP_HASHING, callApi } from './helpers/admin-api.js';
+import { b64, ScramClient, unb64 } from './helpers/scram-client.js';
 import { mailkeep } from './cli-helpers.js';
 import { createTestDatabase, pgAvailable, type TestDatabase } from './helpers/pg-database.js';
 import { dotStuff, LmtpClient } from './helpers/lmtp-client.js';
 import { RawClient, type Reply } from './helpers/raw-client.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { freePort, startTestServer, type TestServer } from './helpers/server.js';
 
 const PASSWORDS: Record<string, string> = { alice: 'alice-secret', bob: 'bob-secret' };
 
@@ -107,6 +119,49 @@ interface Before {
   goneMailboxId: number;
   /** Alice's app password ("Phone") and its id. */
   appPassword: { password: string; id: number };
+  /** An API token made in the source. */
+  token: string;
+}
+
+/** Every record of every dump section of a store (JSON per section), read through the store's own dump. */
+async function dumpAll(where: { dataDir: string; url: string | null }): Promise<Record<string, string>> {
+  const store = await openStore(where);
+  try {
+    const out: Record<string, string> = {};
+    for (const section of DUMP_SECTIONS) {
+      const records: DumpRecord[] = [];
+      let after: DumpKey | null = null;
+      for (;;) {
+        const page = await store.dumpPage(section, after, 500);
+        if (page.length === 0) break;
+        records.push(...page);
+        after = keyOf(page.at(-1)!);
+      }
+      out[section] = JSON.stringify(records);
+    }
+    return out;
+  } finally {
+    await store.close();
+  }
+}
+
+/** Logs in over IMAP with SCRAM-SHA-256 (RFC 7677, SASL-IR); returns the tagged line. */
+async function scramLogin(port: number, user: string, password: string): Promise<string> {
+  const { client } = await RawClient.connect(port, { tls: true });
+  try {
+    const sc = new ScramClient('sha256', user, password);
+    client.send(`a AUTHENTICATE SCRAM-SHA-256 ${b64(sc.clientFirst)}\r\n`);
+    const first = await client.readLine(30_000);
+    assert.match(first, /^\+ /, first);
+    client.send(`${b64(sc.final(unb64(first.slice(2))))}\r\n`);
+    const final = await client.readLine(30_000);
+    if (!final.startsWith('+ ')) return final;
+    assert.ok(sc.verifies(unb64(final.slice(2))), 'the server proves it knows the keys');
+    client.send('\r\n');
+    return await client.readLine(30_000);
+  } finally {
+    client.close();
+  }
 }
 
 /** The store's id of a mailbox (MAILBOXIDs are random: they no longer carry it). */
@@ -136,6 +191,17 @@ async function buildSource(dataDir: string): Promise<Before> {
     // The active one runs at delivery (mail/sieve-delivery.ts): it must leave the LMTP message below in INBOX.
     await store.putSieveScript(alice.id, 'main', 'require "fileinto";\nif false { fileinto "Projects"; }\n', sieveQuota, true);
     await store.putSieveScript(alice.id, 'spare', 'keep;\n', sieveQuota);
+    // The rest of the installation: SCRAM keys, Sieve memory, account states, admin users, tokens, audit, sign-ins.
+    const bob = (await store.findAccount('bob'))!;
+    await store.setScramCredentials(bob.id, bob.passwordHash, await deriveScramCredentials(PASSWORDS.bob!, 4096));
+    await store.sieveMemoryPut(alice.id, 'vacation', 'sender-hash', new Date(Date.now() + 86_400_000), new Date());
+    await store.sieveMemoryPut(bob.id, 'duplicate', 'id-hash', new Date(Date.now() + 3_600_000), new Date());
+    await store.recordLogin(bob.id, { at: new Date(), protocol: 'imap', address: '192.0.2.7' });
+    const admin = new Administration(store, { actor: 'cli:test', address: 'local' }, CHEAP_HASHING);
+    await admin.addAdminUser('root', 'root-pw');
+    await store.claimAdminTotpStep('root', 1234);
+    const token = await addToken(store, 'ops');
+    await store.addAdminSignIn('a'.repeat(64), { user: 'root', csrf: 'csrf-token', expiresAt: new Date(Date.now() + 3_600_000) });
 
     const c = await login(srv.imapsPort, 'alice');
     ok(await c.command('e', 'ENABLE QRESYNC'));
@@ -180,6 +246,7 @@ async function buildSource(dataDir: string): Promise<Before> {
       uidValidities,
       goneMailboxId,
       appPassword,
+      token,
     };
   } finally {
     // stop() removes only the directory startTestServer made itself, not dataDir.
@@ -189,8 +256,12 @@ async function buildSource(dataDir: string): Promise<Before> {
 
 /** Starts a server on the copy and checks that clients cannot tell the move happened. */
 async function checkCopy(original: Before, overrides: Record<string, unknown>): Promise<void> {
-  const srv = await startTestServer(overrides);
+  const srv = await startTestServer({ ...overrides, adminPort: await freePort() });
   try {
+    assert.match(await scramLogin(srv.imapsPort, 'bob', PASSWORDS.bob!), /^a OK/);
+    const api = await callApi(srv.server.ports.admin!, 'GET', '/api/v1/audit', { token: original.token });
+    assert.equal(api.status, 200, JSON.stringify(api.body));
+    assert.ok(api.body.entries.some((e: { action: string; target: string }) => e.action === 'token.add' && e.target === 'ops'));
     assert.deepEqual(await observe(srv.imapsPort, 'alice'), original.seen.alice);
     assert.deepEqual(await observe(srv.imapsPort, 'bob'), original.seen.bob);
     const aliceId = (await srv.server.store.findAccount('alice'))!.id;
@@ -237,11 +308,16 @@ describe('mailkeep store copy', () => {
   let base: string;
   let source: string;
   let original: Before;
+  let sourceDump: Record<string, string>;
 
   before(async () => {
     base = await mkdtemp(join(tmpdir(), 'mailkeep-copy-'));
     source = join(base, 'source');
     original = await buildSource(source);
+    sourceDump = await dumpAll({ dataDir: source, url: null });
+    for (const section of ['scramKeys', 'sieveMemory', 'adminUsers', 'apiTokens', 'adminAudit', 'adminSignIns']) {
+      assert.notEqual(sourceDump[section], '[]', `the source has ${section}`);
+    }
   });
   after(() => rm(base, { recursive: true, force: true }));
 
@@ -251,6 +327,7 @@ describe('mailkeep store copy', () => {
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /copied 2 accounts, \d+ mailboxes, 6 messages .* 2 expunge tombstones, 1 alias and 3 metadata entries/);
     assert.match(run.stdout, /verified/);
+    assert.deepEqual(await dumpAll({ dataDir: target, url: null }), sourceDump);
     await checkCopy(original, { dataDir: target, store: { url: null } });
 
     // The target now holds accounts (and a message the source never had).
@@ -260,6 +337,11 @@ describe('mailkeep store copy', () => {
     const replaced = mailkeep(['store', 'copy', '--from', source, '--to', target, '--replace']);
     assert.equal(replaced.status, 0, replaced.stderr);
     assert.match(replaced.stdout, /deleted 2 accounts from the target first; copied 2 accounts/);
+    // The admin rows made meanwhile in the target (the checks' audit entries) were replaced too; the allocators stay
+    // where the checks moved them (raised, never lowered).
+    const { counters: _, ...replacedDump } = await dumpAll({ dataDir: target, url: null });
+    const { counters: __, ...expected } = sourceDump;
+    assert.deepEqual(replacedDump, expected);
   });
 
   test('usage errors: unknown scheme, same store, missing source', () => {
@@ -281,8 +363,10 @@ describe('mailkeep store copy', () => {
 
       // PostgreSQL → SQLite on the untouched copy, then check that round trip before using the PG copy.
       const back = join(base, 'back');
+      assert.deepEqual(await dumpAll({ dataDir: join(base, 'pg-dump'), url: pgTarget.url }), sourceDump);
       const round = mailkeep(['store', 'copy', '--from', pgTarget.url, '--to', `sqlite:${back}`]);
       assert.equal(round.status, 0, round.stderr);
+      assert.deepEqual(await dumpAll({ dataDir: back, url: null }), sourceDump);
       await checkCopy(original, { dataDir: back, store: { url: null } });
       await checkCopy(original, { dataDir: join(base, 'pg-serve'), store: { url: pgTarget.url } });
 

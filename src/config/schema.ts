@@ -490,6 +490,12 @@ export const configSchema = z
         caFile: text('a file path').nullable().default(null),
       })
       .prefault({}),
+    admin: z
+      .object({
+        /** Days the admin audit log keeps an entry (server/audit-retention.ts prunes older ones); 0 keeps them forever. */
+        auditRetention: int(0, 36_500, 'a number of days 0-36500 (0 keeps the audit log forever)').default(365),
+      })
+      .prefault({}),
     server: z
       .object({
         /**

@@ -13,8 +13,12 @@
  *   guard: the credential cache still checks the stored hash on every login.
  * - A message arriving by two paths (IPC and NOTIFY) is handled once: every
  *   message carries a random id, remembered for the last SEEN_IDS messages.
- * - request: asks the sibling workers of this node (not other nodes) and
- *   gathers the replies that arrive before the timeout.
+ * - request: asks every process of every node when the store joins nodes
+ *   (NOTIFY), otherwise the sibling workers of this node (IPC), and gathers
+ *   the replies that arrive before the timeout (or until every sibling gave
+ *   its last part, on IPC, or the asker says it has enough). Each reply names
+ *   its node and worker; a long answer comes in parts (NOTIFY's 8000 bytes),
+ *   the last one marked, so the asker knows who answered in full.
  *
  * Invariants: incoming messages are parsed against the schema (a NOTIFY may
  * come from anyone with database access) and bounded in size; a throwing
@@ -28,10 +32,15 @@ import type { PeerLink } from './peer-link.js';
 const MAX_REASON = 200;
 /** Message ids remembered to drop the second copy of a message. */
 const SEEN_IDS = 4096;
-/** Sessions in one reply at most. */
+/** Sessions in one reply part at most. */
 const MAX_SESSIONS_PER_REPLY = 100_000;
 
 const accountId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const requestId = z.string().max(64);
+/** Which sessions a request concerns: every given field must match. */
+const sessionFilter = z.object({ id: z.string().max(64).optional(), user: z.string().max(1024).optional(), protocol: z.string().max(16).optional() });
+/** Who answers: the node's name, the worker's slot (0: a single process), and whether this part is its last. */
+const responder = { requestId, node: z.string().max(256), worker: z.number().int().min(0), last: z.boolean() };
 
 /** Every message the channel carries. */
 const messageSchema = z.discriminatedUnion('type', [
@@ -51,23 +60,14 @@ const messageSchema = z.discriminatedUnion('type', [
       }),
     ]),
   }),
-  /** Asks the sibling workers for their live sessions. */
-  z.object({ type: z.literal('sessions-request'), requestId: z.string().max(64) }),
-  /** One worker's live sessions, in answer to a request. */
-  z.object({
-    type: z.literal('sessions-reply'),
-    requestId: z.string().max(64),
-    sessions: z.array(z.record(z.string(), z.unknown())).max(MAX_SESSIONS_PER_REPLY),
-  }),
-  /** Asks the sibling workers to end the sessions matching a filter (one session by id, a user's, a protocol's). */
-  z.object({
-    type: z.literal('kick-sessions-request'),
-    requestId: z.string().max(64),
-    filter: z.object({ id: z.string().max(64).optional(), user: z.string().max(1024).optional(), protocol: z.string().max(16).optional() }),
-    reason: z.string().max(MAX_REASON),
-  }),
-  /** How many sessions one worker ended, in answer to a kick request. */
-  z.object({ type: z.literal('kick-sessions-reply'), requestId: z.string().max(64), kicked: z.number().int().min(0) }),
+  /** Asks the other processes for (at most `limit` of) their live sessions matching a filter. */
+  z.object({ type: z.literal('sessions-request'), requestId, filter: sessionFilter, limit: z.number().int().min(1).max(MAX_SESSIONS_PER_REPLY) }),
+  /** Part of one process's live sessions, in answer to a request (server-control.ts checks each session's shape). */
+  z.object({ type: z.literal('sessions-reply'), ...responder, sessions: z.array(z.record(z.string(), z.unknown())).max(MAX_SESSIONS_PER_REPLY) }),
+  /** Asks the other processes to end the sessions matching a filter (one session by id, a user's, a protocol's). */
+  z.object({ type: z.literal('kick-sessions-request'), requestId, filter: sessionFilter, reason: z.string().max(MAX_REASON) }),
+  /** How many sessions one process ended, in answer to a kick request. */
+  z.object({ type: z.literal('kick-sessions-reply'), ...responder, kicked: z.number().int().min(0) }),
 ]);
 
 /** A message of the control channel. */
@@ -112,6 +112,15 @@ export interface NodeChannel {
   close(): Promise<void>;
 }
 
+/** How a message arrived: handled here first, from a sibling worker (IPC), or from a node (NOTIFY). */
+type Path = 'self' | 'link' | 'node';
+
+/** How long a request waits at most, and when the asker has enough before that. */
+export interface RequestOptions<R> {
+  timeoutMs: number;
+  enough?: (replies: readonly R[]) => boolean;
+}
+
 /** Types that also go to other nodes: what concerns an account wherever it is logged in. */
 const NODE_WIDE: ReadonlySet<ControlType> = new Set(['credentials-changed', 'kick']);
 
@@ -121,8 +130,8 @@ export class ControlChannel {
   private readonly seen = new Set<string>();
   private readonly waiting = new Map<string, (m: ControlMessage) => void>();
   private node: NodeChannel | null = null;
-  /** The envelope being handled (answer() reads its sender). */
-  private current: Envelope | null = null;
+  /** The envelope being handled and its path (answer() replies the way it came). */
+  private current: { envelope: Envelope; path: Path } | null = null;
 
   /** `link`: the sibling workers (absent in a single process); `onError` receives handler and transport errors. */
   constructor(
@@ -130,7 +139,7 @@ export class ControlChannel {
     private readonly onError: (err: unknown) => void,
   ) {
     link?.onMessage((m) => {
-      if (m.kind === 'control') this.receive(m.message);
+      if (m.kind === 'control') this.receive(m.message, 'link');
     });
   }
 
@@ -138,7 +147,7 @@ export class ControlChannel {
   async attachNodes(node: NodeChannel): Promise<void> {
     await node.start((payload) => {
       try {
-        this.receive(JSON.parse(payload));
+        this.receive(JSON.parse(payload), 'node');
       } catch (err) {
         this.onError(err);
       }
@@ -156,23 +165,26 @@ export class ControlChannel {
   /** Handles the message here and sends it to every sibling worker (and, for account-wide types, every node). */
   broadcast(message: ControlMessage): void {
     const envelope = envelopeOf(message, this.link?.self ?? 0);
-    this.receive(envelope);
+    this.receive(envelope, 'self');
     this.link?.send({ kind: 'control', from: envelope.from, message: envelope });
     if (this.node && NODE_WIDE.has(message.type)) this.node.send(JSON.stringify(envelope)).catch(this.onError);
   }
 
   /**
-   * Asks every sibling worker of this node and gathers their replies carrying the same requestId,
-   * until all answered or `timeoutMs` passed. With no siblings: no replies.
+   * Asks every other process (of every node when the nodes are joined, else the sibling workers) and
+   * gathers the reply parts carrying the same requestId until the timeout, until `enough` says so, or
+   * (siblings only) until each sibling sent its last part. Alone: no replies.
    */
-  async request<T extends RequestType>(message: ControlOf<T>, timeoutMs: number): Promise<ReplyOf<T>[]> {
-    const link = this.link;
-    if (!link || link.workers <= 1) return [];
+  async request<T extends RequestType>(message: ControlOf<T>, opts: RequestOptions<ReplyOf<T>>): Promise<ReplyOf<T>[]> {
+    const { node, link } = this;
+    const siblings = link ? link.workers - 1 : 0;
+    if (!node && siblings === 0) return [];
     const { type, requestId } = message as ControlOf<RequestType>;
     const replyType = REPLIES[type];
     const replies: ReplyOf<T>[] = [];
+    let finished = 0;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
+      const timer = setTimeout(done, opts.timeoutMs);
       function done(): void {
         clearTimeout(timer);
         resolve();
@@ -180,21 +192,30 @@ export class ControlChannel {
       this.waiting.set(requestId, (m) => {
         if (m.type !== replyType) return;
         replies.push(m as ReplyOf<T>);
-        if (replies.length >= link.workers - 1) done();
+        if ((m as ReplyOf<RequestType>).last) finished++;
+        // Over NOTIFY the number of nodes is unknown: only the timeout or the asker ends the wait.
+        if (opts.enough?.(replies) || (!node && finished >= siblings)) done();
       });
-      link.send({ kind: 'control', from: link.self, message: envelopeOf(message as ControlMessage, link.self) });
+      const envelope = envelopeOf(message as ControlMessage, link?.self ?? 0);
+      if (node) node.send(JSON.stringify(envelope)).catch(this.onError);
+      else link?.send({ kind: 'control', from: envelope.from, message: envelope });
     });
     this.waiting.delete(requestId);
     return replies;
   }
 
-  /** Answers a request of a sibling: `reply` runs here and its result goes back to the asker only. */
-  answer<T extends RequestType>(type: T, reply: (m: ControlOf<T>) => ReplyOf<T>): void {
+  /** Answers another process's request: `reply` runs here and its parts go back the way the request came. */
+  answer<T extends RequestType>(type: T, reply: (m: ControlOf<T>) => ReplyOf<T>[]): void {
     this.on(type, (m) => {
-      const link = this.link;
-      const asker = this.current?.from;
-      if (!link || asker === undefined || asker === link.self) return;
-      link.send({ kind: 'control', from: link.self, to: asker, message: envelopeOf(reply(m), link.self) });
+      const current = this.current;
+      // This process's own request, echoed by NOTIFY: the asker answers for itself.
+      if (!current || current.path === 'self' || this.waiting.has((m as ControlOf<RequestType>).requestId)) return;
+      const from = this.link?.self ?? 0;
+      for (const part of reply(m)) {
+        const envelope = envelopeOf(part, from);
+        if (current.path === 'node') this.node?.send(JSON.stringify(envelope)).catch(this.onError);
+        else this.link?.send({ kind: 'control', from, to: current.envelope.from, message: envelope });
+      }
     });
   }
 
@@ -204,7 +225,7 @@ export class ControlChannel {
     this.node = null;
   }
 
-  private receive(raw: unknown): void {
+  private receive(raw: unknown, path: Path): void {
     const parsed = envelopeSchema.safeParse(raw);
     if (!parsed.success) {
       this.onError(new Error(`control channel: malformed message dropped (${parsed.error.issues[0]?.message ?? 'invalid'})`));
@@ -219,7 +240,7 @@ export class ControlChannel {
       this.waiting.get(message.requestId)?.(message);
       return;
     }
-    this.current = envelope;
+    this.current = { envelope, path };
     try {
       for (const handler of this.handlers.get(message.type) ?? []) {
         try {

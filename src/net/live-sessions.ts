@@ -9,26 +9,36 @@
  * to end the way shutdown does (IMAP BYE, POP3 -ERR), never cutting a response.
  */
 
-/** The protocols a session may speak. */
-export type SessionProtocol = 'imap' | 'pop3' | 'lmtp' | 'managesieve';
+import { z } from 'zod';
 
-/** What a session says of itself: a snapshot, safe to serialise. */
-export interface SessionInfo {
-  id: string;
-  protocol: SessionProtocol;
+/** The protocols a session may speak, as a list (for schemas). */
+export const SESSION_PROTOCOLS = ['imap', 'pop3', 'lmtp', 'managesieve'] as const;
+/** The protocols a session may speak. */
+export type SessionProtocol = (typeof SESSION_PROTOCOLS)[number];
+
+/**
+ * What a session says of itself: a snapshot, safe to serialise. The schema
+ * checks one arriving from another node (server/server-control.ts) and
+ * documents the admin API's answer (web/admin/api-sessions.ts).
+ */
+export const sessionInfoSchema = z.object({
+  id: z.string().max(64),
+  protocol: z.enum(SESSION_PROTOCOLS),
   /** The client's address as the listener found it (PROXY protocol aware). */
-  remoteAddress: string;
+  remoteAddress: z.string().max(256),
   /** TLS is on (implicit or after STARTTLS). */
-  tls: boolean;
+  tls: z.boolean(),
   /** When the connection was accepted (ISO 8601). */
-  since: string;
+  since: z.string().max(64),
   /** The logged-in account, or null before login. */
-  user: { accountId: number; name: string; credential: string } | null;
+  user: z.object({ accountId: z.number().int(), name: z.string().max(1024), credential: z.string().max(200) }).nullable(),
   /** The selected mailbox (IMAP), or null. */
-  mailbox: string | null;
+  mailbox: z.string().max(4096).nullable(),
   /** The command running now, or null while waiting for the client. */
-  command: string | null;
-}
+  command: z.string().max(4096).nullable(),
+});
+/** What a session says of itself. */
+export type SessionInfo = z.infer<typeof sessionInfoSchema>;
 
 /** A running session as the registry sees it. */
 export interface LiveSession {

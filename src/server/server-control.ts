@@ -2,9 +2,10 @@
  * What one server process does on the control channel (events/control-channel.ts)
  * and how it joins its siblings' change bus (events/bus-relay.ts): drops
  * cached verifications of an account whose credentials changed, ends the
- * sessions of a kicked account, answers a sibling's "list live sessions" and
- * "end these sessions", and
- * answers the ACME challenges a sibling's ACME manager set up.
+ * sessions of a kicked account, answers another process's "list live
+ * sessions" and "end these sessions" (the sibling workers', and every node's
+ * on one PostgreSQL database), and answers the ACME challenges a sibling's
+ * ACME manager set up.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -14,12 +15,22 @@ import { BusRelay } from '../events/bus-relay.js';
 import { ControlChannel } from '../events/control-channel.js';
 import type { PeerLink } from '../events/peer-link.js';
 import type { AccountId } from '../ids.js';
-import type { LiveSessions, SessionInfo } from '../net/live-sessions.js';
+import { type LiveSessions, type SessionInfo, sessionInfoSchema } from '../net/live-sessions.js';
+import { MAX_NAME_LENGTH } from '../mail/mailbox-name.js';
 import type { MailStore } from '../store/types.js';
-import { matches, type SessionFilter } from '../web/admin/session-directory.js';
+import { matches, type Responder, type SessionFilter, type SessionListing } from '../web/admin/session-directory.js';
 
-/** How long a listing waits for the sibling workers' replies. */
-const LIST_TIMEOUT_MS = 2000;
+/** How long a listing or kick waits for the sibling workers' replies (they all answer sooner, or are restarting). */
+const SIBLINGS_TIMEOUT_MS = 2000;
+/** How long it waits for other nodes' replies: their number is not known, so a listing always takes this long. */
+const NODES_TIMEOUT_MS = 1500;
+/** Bytes of sessions in one reply part, so a part's NOTIFY payload stays under PostgreSQL's 8000. */
+const PART_BYTES = 6000;
+/**
+ * Characters kept of a session's mailbox and command in a reply: all of any valid mailbox name (255-character
+ * account name + 512-character mailbox + command, even at 4 bytes a character, fit one NOTIFY).
+ */
+const MAX_FIELD = MAX_NAME_LENGTH;
 
 /** The server's end of the control channel, as the CLI, the web admin and tests use it. */
 export interface ServerControl {
@@ -27,9 +38,9 @@ export interface ServerControl {
   credentialsChanged(accountId: AccountId): void;
   /** Ends the account's sessions (only those logged in with `credential`, if given) in every worker and node. */
   kick(accountId: AccountId, reason: string, credential?: string): void;
-  /** The live sessions of every worker of this server (not of other nodes). */
-  listSessions(): Promise<SessionInfo[]>;
-  /** Ends the sessions matching `filter` in every worker of this server; resolves to how many were asked to end. */
+  /** At most `limit` live sessions matching `filter`, of every worker and node that answered in time, and who answered. */
+  listSessions(filter: SessionFilter, limit: number): Promise<SessionListing>;
+  /** Ends the sessions matching `filter` in every worker and node; resolves to how many were asked to end. */
   kickSessions(filter: SessionFilter, reason: string): Promise<number>;
   close(): Promise<void>;
 }
@@ -42,6 +53,8 @@ export interface ControlDeps {
   log: Logger;
   /** The sibling workers; null in a single process. */
   peers: PeerLink | null;
+  /** This node's name in session listings (host and the pid of its primary, or of the single process). */
+  node: string;
   /** The ACME challenges this process answers (shared with the siblings: any of them may get the CA's request). */
   challenges: AcmeChallenges;
 }
@@ -49,6 +62,7 @@ export interface ControlDeps {
 /** Joins the siblings' bus and the control channel (between nodes too, when the store offers it). */
 export async function startServerControl(deps: ControlDeps): Promise<ServerControl> {
   const { store, credentials, sessions, log, peers, challenges } = deps;
+  const self: Responder = { node: deps.node, worker: peers?.self ?? 0 };
   const onError = (err: unknown): void => log.warn({ err }, 'control channel');
   if (peers && store.relayCommits) {
     const toSiblings: { relay: BusRelay | null } = { relay: null };
@@ -65,32 +79,78 @@ export async function startServerControl(deps: ControlDeps): Promise<ServerContr
     challenges.mirrorTo((change) => channel.broadcast({ type: 'acme-challenge', change }));
     channel.on('acme-challenge', (m) => challenges.apply(m.change));
   }
-  channel.answer('sessions-request', (m) => ({
-    type: 'sessions-reply',
-    requestId: m.requestId,
-    sessions: sessions.list() as unknown as Record<string, unknown>[],
-  }));
-  channel.answer('kick-sessions-request', (m) => ({
-    type: 'kick-sessions-reply',
-    requestId: m.requestId,
-    kicked: sessions.kick(matches(m.filter as SessionFilter), m.reason),
-  }));
+  channel.answer('sessions-request', (m) =>
+    replyParts(sessions.list(matches(m.filter as SessionFilter)).slice(0, m.limit)).map((part, i, parts) => ({
+      type: 'sessions-reply',
+      requestId: m.requestId,
+      ...self,
+      last: i === parts.length - 1,
+      sessions: part,
+    })),
+  );
+  channel.answer('kick-sessions-request', (m) => [
+    { type: 'kick-sessions-reply', requestId: m.requestId, ...self, last: true, kicked: sessions.kick(matches(m.filter as SessionFilter), m.reason) },
+  ]);
   const node = store.nodeChannel?.(onError);
   if (node) await channel.attachNodes(node);
+  const timeoutMs = node ? NODES_TIMEOUT_MS : SIBLINGS_TIMEOUT_MS;
+  const newRequestId = (): string => randomBytes(9).toString('base64url');
   return {
     credentialsChanged: (accountId) => channel.broadcast({ type: 'credentials-changed', accountId }),
     kick: (accountId, reason, credential) => channel.broadcast({ type: 'kick', accountId, reason, ...(credential === undefined ? {} : { credential }) }),
-    async listSessions() {
-      const requestId = randomBytes(9).toString('base64url');
-      const replies = await channel.request({ type: 'sessions-request', requestId }, LIST_TIMEOUT_MS);
-      return [...sessions.list(), ...replies.flatMap((r) => r.sessions as unknown as SessionInfo[])];
+    async listSessions(filter, limit) {
+      const here = sessions.list(matches(filter)).slice(0, limit);
+      const replies = await channel.request({ type: 'sessions-request', requestId: newRequestId(), filter: { ...filter }, limit }, { timeoutMs });
+      const listed = here.map((s) => ({ ...s, ...self }));
+      const answered = new Map([[key(self), self]]);
+      for (const r of replies) {
+        const from = { node: r.node, worker: r.worker };
+        if (r.last) answered.set(key(from), from);
+        for (const raw of r.sessions) {
+          const parsed = sessionInfoSchema.safeParse(raw);
+          if (parsed.success) listed.push({ ...parsed.data, ...from });
+          else onError(new Error(`control channel: a session from ${key(from)} dropped (${parsed.error.issues[0]?.message ?? 'invalid'})`));
+        }
+      }
+      const order = (a: Responder, b: Responder): number => a.node.localeCompare(b.node) || a.worker - b.worker;
+      return { sessions: listed.slice(0, limit), answered: [...answered.values()].sort(order) };
     },
     async kickSessions(filter, reason) {
-      const requestId = randomBytes(9).toString('base64url');
       const here = sessions.kick(matches(filter), reason);
-      const replies = await channel.request({ type: 'kick-sessions-request', requestId, filter: { ...filter }, reason }, LIST_TIMEOUT_MS);
+      // Session ids are unique: the one found here is not elsewhere.
+      if (filter.id !== undefined && here > 0) return here;
+      const replies = await channel.request(
+        { type: 'kick-sessions-request', requestId: newRequestId(), filter: { ...filter }, reason },
+        // The session of an id is in one process: its "ended 1" is the answer.
+        { timeoutMs, enough: (got) => filter.id !== undefined && got.some((r) => r.kicked > 0) },
+      );
       return replies.reduce((n, r) => n + r.kicked, here);
     },
     close: () => channel.close(),
   };
+}
+
+/** A responder's key: node and worker. */
+function key(r: Responder): string {
+  return `${r.node}#${r.worker}`;
+}
+
+/**
+ * The sessions in parts of at most PART_BYTES of JSON each (at least one part, maybe empty), with the
+ * free-text fields cut to MAX_FIELD characters so that any one session fits a part.
+ */
+function replyParts(list: SessionInfo[]): Record<string, unknown>[][] {
+  const parts: Record<string, unknown>[][] = [[]];
+  let bytes = 0;
+  for (const info of list) {
+    const s = { ...info, mailbox: info.mailbox?.slice(0, MAX_FIELD) ?? null, command: info.command?.slice(0, MAX_FIELD) ?? null };
+    const size = Buffer.byteLength(JSON.stringify(s));
+    if (bytes + size > PART_BYTES && parts.at(-1)!.length > 0) {
+      parts.push([]);
+      bytes = 0;
+    }
+    parts.at(-1)!.push(s);
+    bytes += size;
+  }
+  return parts;
 }

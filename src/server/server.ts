@@ -8,6 +8,7 @@
 import { Outgoing } from '../mail/outgoing.js';
 import { SieveDelivery } from '../mail/sieve-delivery.js';
 import type { Socket } from 'node:net';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { CredentialCache } from '../auth/credential-cache.js';
 import { passwordHashing } from '../auth/password.js';
@@ -43,7 +44,6 @@ import { registerAutoconfigRoutes } from '../autoconfig/routes.js';
 import { type AdminListener, startAdminListener } from '../web/admin/admin-listener.js';
 import { registerAdminApi } from '../web/admin/api.js';
 import { serverReport } from '../web/admin/server-report.js';
-import { clusterSessionDirectory, localSessionDirectory } from '../web/admin/session-directory.js';
 import type { PrimaryLink } from './primary-queries.js';
 import { registerWebAdmin } from '../web/admin/ui/web-admin.js';
 import type { FastifyInstance } from 'fastify';
@@ -53,6 +53,7 @@ import { CommandMetrics, enableProcessMetrics, watchSessions } from '../metrics/
 import { registerHealthRoutes } from '../web/health-routes.js';
 import { registerMetricsRoutes } from '../web/metrics-routes.js';
 import { ReadinessState } from './readiness.js';
+import { AuditRetention } from './audit-retention.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -118,7 +119,9 @@ export async function startServer(config: Config, log: Logger, placement: Server
   const unwatchSessions = watchSessions(() => sessions.list());
   const readiness = new ReadinessState(store);
   const challenges = new AcmeChallenges();
-  const control = await startServerControl({ store, credentials, sessions, log, peers: placement.peers ?? null, challenges });
+  // A node: one `mailkeep serve` (the primary's pid under the cluster, whose workers all name it).
+  const node = `${hostname()}:${placement.peers ? process.ppid : process.pid}`;
+  const control = await startServerControl({ store, credentials, sessions, log, peers: placement.peers ?? null, node, challenges });
   // Revoked app passwords, disabled accounts …: their live sessions end, whichever process made the change.
   const revocation = new CredentialRevocation(store, sessions, log);
   const ended = (conn: LiveSession): void => {
@@ -264,8 +267,8 @@ export async function startServer(config: Config, log: Logger, placement: Server
     const metrics = primary ? () => primary.metrics() : metricsText;
     const api = {
       store,
-      // Under the cluster the admin listener's connections land on any worker: it must see and kick them all.
-      sessions: peers ? clusterSessionDirectory(control) : localSessionDirectory(sessions),
+      // The admin listener's connections land on any worker of any node: it must see and kick them all.
+      sessions: { list: control.listSessions, kick: control.kickSessions },
       throttle,
       hashing: passwordHashing(config),
       log,
@@ -303,6 +306,10 @@ export async function startServer(config: Config, log: Logger, placement: Server
   }
   listeners.push(...web.listeners);
   readiness.listening = true;
+  // One sweeper per node is enough (the deletes are idempotent): the single process, or the cluster's worker 1.
+  const auditRetention =
+    config.admin.auditRetention > 0 && (placement.peers?.self ?? 1) === 1 ? new AuditRetention(store, config.admin.auditRetention, log) : null;
+  auditRetention?.start();
 
   for (const l of [...listeners, ...(admin?.listener ? [admin.listener] : [])]) ports[l.name] = l.port;
   log.info({ ports, dataDir: config.dataDir }, 'mailkeep started');
@@ -330,6 +337,7 @@ export async function startServer(config: Config, log: Logger, placement: Server
         const deadline = Date.now() + SHUTDOWN_GRACE_MS;
         while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         unwatchSessions();
+        await auditRetention?.stop();
         await control.close();
         await store.close();
         eventLoop.stop();

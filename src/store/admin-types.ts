@@ -81,6 +81,8 @@ export interface AdminStore {
   /** Ends a sign-in at once (no error if there is none). */
   deleteAdminSignIn(idHash: string): Promise<void>;
   recordAudit(entry: NewAuditEntry): Promise<void>;
+  /** Deletes at most `limit` of the oldest audit entries recorded before `before` (one bounded batch); returns how many. */
+  pruneAudit(before: Date, limit: number): Promise<number>;
   /** At most `limit` entries, newest first, with ids below `beforeId` (null: from the newest). */
   auditPage(beforeId: number | null, limit: number): Promise<AuditEntry[]>;
   /**

@@ -17,10 +17,10 @@ import type { ChangeBus, ChangeNote } from '../events/change-bus.js';
 import type { NodeChannel } from '../events/control-channel.js';
 import type { AccountId, MailboxId, ModSeq, Uid } from '../ids.js';
 import type { MessageAnalysis } from '../mime/types.js';
-import type { AdminStore } from './admin-types.js';
+import type { AdminStore, AdminUser, AuditEntry, StoredSignIn } from './admin-types.js';
 import type { AppPassword, AppPasswordStore } from './app-password-types.js';
 import type { AuthAttemptStore } from './auth-attempt-types.js';
-import type { ScramKeyStore } from './scram-key-types.js';
+import type { ScramCredential, ScramKeyStore } from './scram-key-types.js';
 
 export type { AdminStore, AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry, StorageSize } from './admin-types.js';
 export type { AppPassword, AppPasswordLimits, AppPasswordStore, NewAppPassword } from './app-password-types.js';
@@ -570,6 +570,8 @@ export interface DumpStore {
    * installation that holds none of them yet; publishes nothing (no server runs on it).
    */
   restore(records: readonly RestoreRecord[]): Promise<void>;
+  /** Deletes the rows that belong to no account (admin users, API tokens, audit log, sign-ins) before a copy replaces them; returns how many. */
+  clearAdministration(): Promise<number>;
 }
 
 /**
@@ -605,6 +607,12 @@ export const DUMP_SECTIONS = [
   'syncStates',
   'metadata',
   'sieveScripts',
+  'scramKeys',
+  'sieveMemory',
+  'adminUsers',
+  'apiTokens',
+  'adminAudit',
+  'adminSignIns',
   'counters',
 ] as const;
 
@@ -657,6 +665,18 @@ export type DumpedRow =
   | { kind: 'metadata'; accountId: AccountId; mailboxId: MailboxId | null; name: string; value: Buffer }
   /** A Sieve script (RFC 5804) with its text and active mark. */
   | { kind: 'sieveScript'; accountId: AccountId; name: string; content: string; size: number; active: boolean; updatedAt: Date }
+  /** An account's SCRAM keys for one hash, with the password hash they were derived from. */
+  | ({ kind: 'scramKey'; accountId: AccountId; passwordHash: string } & ScramCredential)
+  /** A Sieve vacation or duplicate record (RFC 5230, RFC 7352) and when it expires. */
+  | { kind: 'sieveMemory'; accountId: AccountId; memory: SieveMemoryKind; key: string; expiresAt: Date }
+  /** A web admin account with its TOTP secret and the last TOTP step used. */
+  | ({ kind: 'adminUser'; lastTotpStep: number | null } & AdminUser)
+  /** An API token, hashed. */
+  | { kind: 'apiToken'; name: string; tokenHash: string; createdAt: Date; expiresAt: Date | null }
+  /** An audit log entry, its id kept (the paging cursor). */
+  | ({ kind: 'auditEntry' } & AuditEntry)
+  /** A web admin sign-in (the SHA-256 of its cookie value). */
+  | ({ kind: 'adminSignIn'; idHash: string } & StoredSignIn)
   /** The installation's allocators: the last account id, mailbox id and UIDVALIDITY handed out (0: none). */
   | { kind: 'counters'; lastAccountId: number; lastMailboxId: number; lastUidValidity: number };
 

@@ -5,7 +5,9 @@
  * UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ, every message with its UID, modseq,
  * flags, dates and EMAILID, expunge tombstones (RFC 7162 §3.2.5.2: a QRESYNC
  * client reconnecting after the move gets the right VANISHED), metadata
- * (RFC 5464), import records and sync states, and the installation's
+ * (RFC 5464), import records and sync states, Sieve scripts and memory, SCRAM
+ * keys, app passwords, the admin rows (admin users, API tokens, audit log,
+ * sign-ins), and the installation's
  * allocators (RFC 9051 §2.3.1.1: a mailbox created after the move never gets
  * a UIDVALIDITY used before).
  *
@@ -19,8 +21,8 @@
  * the base is still stored once. Analyses are copied, not recomputed, so
  * FETCH and BODYSTRUCTURE answers stay identical.
  *
- * Invariants: the target must hold no account (or replace: they are deleted
- * first); the source must not change meanwhile (stop every server using it):
+ * Invariants: the target must hold no account (or replace: they and the
+ * admin rows are deleted first); the source must not change meanwhile (stop every server using it):
  * the final verification compares every mailbox's state and counts and fails
  * if they differ. An interrupted copy leaves a partial target, which a new
  * run with replace starts over.
@@ -124,8 +126,9 @@ export async function copyStore(source: MailStore, target: MailStore, opts: Copy
   return summary;
 }
 
-/** Refuses a target holding accounts, or deletes them (replace); returns how many were deleted. */
+/** Refuses a target holding accounts, or deletes them and the admin rows (replace); returns how many accounts were deleted. */
 async function emptyTarget(target: MailStore, replace: boolean): Promise<number> {
+  if (replace) await target.clearAdministration();
   const accounts = await target.listAccounts();
   if (accounts.length === 0) return 0;
   if (!replace) {

@@ -122,6 +122,39 @@ function columnsAndValues(r: InsertableRow, d: SqlDialect): [table: string, colu
         [r.accountId, r.name, r.content, r.size, d.bool(r.active), d.time(r.updatedAt)],
         false,
       ];
+    case 'scramKey':
+      return [
+        'scram_keys',
+        ['account_id', 'hash', 'password_hash', 'salt', 'iterations', 'stored_key', 'server_key'],
+        [r.accountId, r.hash, r.passwordHash, r.salt, r.iterations, r.storedKey, r.serverKey],
+        false,
+      ];
+    case 'sieveMemory':
+      return ['sieve_memory', ['account_id', 'kind', 'key', 'expires_at'], [r.accountId, r.memory, r.key, d.time(r.expiresAt)], false];
+    // The admin tables keep epoch ms in both schemas.
+    case 'adminUser':
+      return [
+        'admin_users',
+        ['name', 'password_hash', 'totp_secret', 'created_at', 'last_totp_step'],
+        [r.name, r.passwordHash, r.totpSecret, r.createdAt.getTime(), r.lastTotpStep],
+        false,
+      ];
+    case 'apiToken':
+      return [
+        'api_tokens',
+        ['name', 'token_hash', 'created_at', 'expires_at'],
+        [r.name, r.tokenHash, r.createdAt.getTime(), r.expiresAt?.getTime() ?? null],
+        false,
+      ];
+    case 'auditEntry':
+      return [
+        'admin_audit',
+        ['audit_id', 'at', 'actor', 'action', 'target', 'address', 'outcome'],
+        [r.id, r.at.getTime(), r.actor, r.action, r.target, r.address, r.outcome],
+        false,
+      ];
+    case 'adminSignIn':
+      return ['admin_sign_ins', ['id_hash', 'user_name', 'csrf', 'expires_at'], [r.idHash, r.user, r.csrf, r.expiresAt.getTime()], false];
   }
 }
 

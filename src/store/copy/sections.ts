@@ -9,12 +9,14 @@
  * (RFC 2180 §4.1 serves sessions that were open when the expunge happened;
  * none survives stopping the server, so a copied tombstone is released:
  * uid and modseq only), the per-mailbox counts (derived), staged blobs and
- * the change-notification counters (wake-ups, not state).
+ * the change-notification counters (wake-ups, not state), and the login
+ * throttle's counts (auth_failures, auth_in_flight: minutes of memory).
  */
 import type { AccountId, MailboxId, ModSeq, Uid } from '../../ids.js';
 import { flagList } from '../shared/flags.js';
 import { type AccountRow, type AppPasswordRow, type StoredTime, toAccount, toAppPassword } from '../shared/rows.js';
-import type { DumpKey, DumpRecord, DumpSection } from '../types.js';
+import type { ScramHash } from '../scram-key-types.js';
+import type { DumpKey, DumpRecord, DumpSection, SieveMemoryKind } from '../types.js';
 
 /** The sections read page by page (counters is one record, read by each backend its own way). */
 export type PagedSection = Exclude<DumpSection, 'counters'>;
@@ -34,6 +36,9 @@ interface SectionSql {
 const time = (v: unknown): Date => new Date(v as StoredTime);
 const num = (v: unknown): number => v as number;
 const text = (v: unknown): string => v as string;
+/** A time the admin tables keep as epoch ms in both schemas. */
+const msTime = (v: unknown): Date => new Date(num(v));
+const optional = <T>(v: unknown, f: (v: unknown) => T): T | null => (v === null ? null : f(v));
 /** The account and mailbox of a row keyed by both. */
 const inMailbox = (r: Row) => ({ accountId: num(r.account_id) as AccountId, mailboxId: num(r.mailbox_id) as MailboxId });
 
@@ -161,7 +166,83 @@ const SECTIONS: Record<PagedSection, SectionSql> = {
       updatedAt: time(r.updated_at),
     }),
   },
+  scramKeys: {
+    from: 'scram_keys',
+    columns: 'account_id, hash, password_hash, salt, iterations, stored_key, server_key',
+    key: ['account_id', 'hash'],
+    toRecord: (r) => ({
+      kind: 'scramKey',
+      accountId: num(r.account_id) as AccountId,
+      hash: text(r.hash) as ScramHash,
+      passwordHash: text(r.password_hash),
+      salt: r.salt as Buffer,
+      iterations: num(r.iterations),
+      storedKey: r.stored_key as Buffer,
+      serverKey: r.server_key as Buffer,
+    }),
+  },
+  sieveMemory: {
+    from: 'sieve_memory',
+    columns: 'account_id, kind, key, expires_at',
+    key: ['account_id', 'kind', 'key'],
+    toRecord: (r) => ({
+      kind: 'sieveMemory',
+      accountId: num(r.account_id) as AccountId,
+      memory: text(r.kind) as SieveMemoryKind,
+      key: text(r.key),
+      expiresAt: time(r.expires_at),
+    }),
+  },
+  adminUsers: {
+    from: 'admin_users',
+    columns: 'name, password_hash, totp_secret, created_at, last_totp_step',
+    key: ['name'],
+    toRecord: (r) => ({
+      kind: 'adminUser',
+      name: text(r.name),
+      passwordHash: text(r.password_hash),
+      totpSecret: text(r.totp_secret),
+      createdAt: msTime(r.created_at),
+      lastTotpStep: optional(r.last_totp_step, num),
+    }),
+  },
+  apiTokens: {
+    from: 'api_tokens',
+    columns: 'name, token_hash, created_at, expires_at',
+    key: ['name'],
+    toRecord: (r) => ({
+      kind: 'apiToken',
+      name: text(r.name),
+      tokenHash: text(r.token_hash),
+      createdAt: msTime(r.created_at),
+      expiresAt: optional(r.expires_at, msTime),
+    }),
+  },
+  adminAudit: {
+    from: 'admin_audit',
+    columns: 'audit_id, at, actor, action, target, address, outcome',
+    key: ['audit_id'],
+    toRecord: (r) => ({
+      kind: 'auditEntry',
+      id: num(r.audit_id),
+      at: msTime(r.at),
+      actor: text(r.actor),
+      action: text(r.action),
+      target: r.target as string | null,
+      address: text(r.address),
+      outcome: text(r.outcome),
+    }),
+  },
+  adminSignIns: {
+    from: 'admin_sign_ins',
+    columns: 'id_hash, user_name, csrf, expires_at',
+    key: ['id_hash'],
+    toRecord: (r) => ({ kind: 'adminSignIn', idHash: text(r.id_hash), user: text(r.user_name), csrf: text(r.csrf), expiresAt: msTime(r.expires_at) }),
+  },
 };
+
+/** The tables of the installation-wide rows (no account owns them), children first: what a replacing copy clears. */
+export const ADMIN_TABLES = ['admin_sign_ins', 'admin_users', 'api_tokens', 'admin_audit'] as const;
 
 /** The SELECT of one page; `placeholder(i)` spells the backend's i-th parameter (1-based): the key values, then the limit. */
 export function pageSql(section: PagedSection, hasAfter: boolean, placeholder: (i: number) => string): string {
@@ -201,6 +282,17 @@ export function keyOf(record: DumpRecord): DumpKey {
       return [record.accountId, record.mailboxId ?? 0, record.name];
     case 'sieveScript':
       return [record.accountId, record.name];
+    case 'scramKey':
+      return [record.accountId, record.hash];
+    case 'sieveMemory':
+      return [record.accountId, record.memory, record.key];
+    case 'adminUser':
+    case 'apiToken':
+      return [record.name];
+    case 'auditEntry':
+      return [record.id];
+    case 'adminSignIn':
+      return [record.idHash];
     case 'counters':
       return [];
   }

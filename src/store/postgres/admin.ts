@@ -12,6 +12,7 @@ import {
   type AdminUserRow,
   AUDIT_INSERT_SQL,
   AUDIT_PAGE_SQL,
+  AUDIT_PRUNE_SQL,
   type AuditRow,
   SIGN_IN_DELETE_SQL,
   SIGN_IN_INSERT_SQL,
@@ -98,6 +99,10 @@ export function withAdmin<B extends PgBase>(Base: B) {
       // Audit text is admin input (names, addresses): PostgreSQL text cannot hold NUL.
       const params = auditInsertParams(entry).map((v) => (typeof v === 'string' ? v.replace(/\0/g, '\uFFFD') : v));
       await this.pool.query(AUDIT_INSERT_SQL, params);
+    }
+
+    async pruneAudit(before: Date, limit: number): Promise<number> {
+      return (await this.pool.query(AUDIT_PRUNE_SQL, [limit, before.getTime()])).rowCount ?? 0;
     }
 
     async auditPage(beforeId: number | null, limit: number): Promise<AuditEntry[]> {

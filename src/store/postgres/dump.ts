@@ -3,7 +3,7 @@
  * and verbatim restore.
  */
 import { rowInsert, type SqlDialect } from '../copy/row-inserts.js';
-import { pageRecords, pageSql } from '../copy/sections.js';
+import { ADMIN_TABLES, pageRecords, pageSql } from '../copy/sections.js';
 import { keywordsToText, parseFlags } from '../shared/flags.js';
 import { keywordKeys } from '../shared/rules.js';
 import type { DumpKey, DumpRecord, DumpSection, RestoredMessage, RestoreRecord, DumpStore } from '../types.js';
@@ -17,6 +17,8 @@ import type { Incoming, PgBase } from './core.js';
 const PG_DIALECT: SqlDialect = { placeholder: (i) => `$${i}`, time: (d) => d, bool: (b) => b, identityOverride: 'OVERRIDING SYSTEM VALUE' };
 /** The accounts identity sequence, by name as the schema created it. */
 const ACCOUNT_IDS = "pg_get_serial_sequence('accounts', 'account_id')::regclass";
+/** The audit log's id sequence. */
+const AUDIT_IDS = "pg_get_serial_sequence('admin_audit', 'audit_id')::regclass";
 
 /** Adds the DumpStore role to the PostgreSQL store. */
 export function withDump<B extends PgBase>(Base: B) {
@@ -70,7 +72,21 @@ export function withDump<B extends PgBase>(Base: B) {
             await c.query(sql, values);
           }
         }
+        // Explicit audit ids do not move bigserial's sequence (SQLite's AUTOINCREMENT follows by itself).
+        if (records.some((r) => r.kind === 'auditEntry')) {
+          await c.query(
+            `SELECT setval(${AUDIT_IDS}, m) FROM (SELECT max(audit_id) AS m FROM admin_audit) t WHERE m > coalesce(pg_sequence_last_value(${AUDIT_IDS}), 0)`,
+          );
+        }
         return [undefined, []];
+      });
+    }
+
+    async clearAdministration(): Promise<number> {
+      return this.write(async (c) => {
+        let n = 0;
+        for (const table of ADMIN_TABLES) n += (await c.query(`DELETE FROM ${table}`)).rowCount ?? 0;
+        return [n, []];
       });
     }
 

@@ -47,6 +47,12 @@ export function toSignIn(row: SignInRow): StoredSignIn {
 }
 
 export const AUDIT_INSERT_SQL = 'INSERT INTO admin_audit (at, actor, action, target, address, outcome) VALUES ($1, $2, $3, $4, $5, $6)';
+/**
+ * $1 batch size, $2 epoch ms: deletes, among the oldest $1 entries by id, those recorded before $2. Ids
+ * follow time, so only the primary key is read; a batch that deletes fewer than $1 means nothing older is
+ * left (an entry stamped out of order by another node's clock goes in a later round).
+ */
+export const AUDIT_PRUNE_SQL = 'DELETE FROM admin_audit WHERE audit_id IN (SELECT audit_id FROM admin_audit ORDER BY audit_id LIMIT $1) AND at < $2';
 /** $1 below this id, $2 limit. */
 export const AUDIT_PAGE_SQL = 'SELECT * FROM admin_audit WHERE audit_id < $1 ORDER BY audit_id DESC LIMIT $2';
 

@@ -12,6 +12,7 @@ import {
   type AdminUserRow,
   AUDIT_INSERT_SQL,
   AUDIT_PAGE_SQL,
+  AUDIT_PRUNE_SQL,
   type AuditRow,
   SIGN_IN_DELETE_SQL,
   SIGN_IN_INSERT_SQL,
@@ -98,6 +99,10 @@ export function withAdmin<B extends SqliteBase>(Base: B) {
 
     async recordAudit(entry: NewAuditEntry): Promise<void> {
       await this.write(() => this.sql.run(AUDIT_INSERT_SQL, auditInsertParams(entry)));
+    }
+
+    async pruneAudit(before: Date, limit: number): Promise<number> {
+      return this.write(() => this.sql.run(AUDIT_PRUNE_SQL, [limit, before.getTime()]).changes);
     }
 
     async auditPage(beforeId: number | null, limit: number): Promise<AuditEntry[]> {

@@ -7,7 +7,7 @@ import { StoreError } from '../types.js';
 import type { DumpKey, DumpRecord, DumpSection, RestoreRecord, DumpStore } from '../types.js';
 import { keywordsToText, parseFlags } from '../shared/flags.js';
 import { rowInsert, type SqlDialect } from '../copy/row-inserts.js';
-import { pageRecords, pageSql } from '../copy/sections.js';
+import { ADMIN_TABLES, pageRecords, pageSql } from '../copy/sections.js';
 import type { SqliteBase } from './core.js';
 
 /** How the shared copy statements (store/copy/row-inserts.ts) are spelled here. */
@@ -79,6 +79,10 @@ export function withDump<B extends SqliteBase>(Base: B) {
           }
         }
       });
+    }
+
+    async clearAdministration(): Promise<number> {
+      return this.write(() => ADMIN_TABLES.reduce((n, table) => n + this.copyStatement(`DELETE FROM ${table}`).run().changes, 0));
     }
 
     protected copyStatement(sql: string): Database.Statement {

@@ -9,6 +9,15 @@ import { z } from 'zod';
 import { AdminError, type Administration, type AdminStoreRoles, MAX_PASSWORD } from '../../auth/administration.js';
 import type { Account } from '../../store/types.js';
 import { ApiError, type AnyRoute, route } from './api-route.js';
+import {
+  accountChangedSchema,
+  accountDetailSchema,
+  accountPageSchema,
+  accountSummarySchema,
+  aliasSchema,
+  quotaLimitsSchema,
+  quotaUsageSchema,
+} from './api-schemas.js';
 import { fromCursor, page, pageQuery } from './paging.js';
 import type { SessionDirectory } from './session-directory.js';
 
@@ -50,6 +59,7 @@ export function accountRoutes(deps: AccountRouteDeps): AnyRoute[] {
       tag: 'accounts',
       summary: 'List accounts by name (paged; `q` filters by a substring of the name, case-insensitively)',
       query: pageQuery.extend({ q: z.string().max(255).optional() }),
+      response: accountPageSchema,
       handler: async ({ query }) => {
         const fetched = await store.accountPage(fromCursor(query.cursor) ?? null, query.limit + 1, query.q ?? null);
         const { items, next } = page(fetched, query.limit, (a) => a.name.toLowerCase());
@@ -64,6 +74,7 @@ export function accountRoutes(deps: AccountRouteDeps): AnyRoute[] {
       body: z.object({ name: z.string().max(1024), password: z.string().max(MAX_PASSWORD) }),
       status: 201,
       errors: [409],
+      response: accountSummarySchema,
       handler: async ({ body, ...caller }) => summary(await deps.admin(caller).createAccount(body.name, body.password)),
     }),
     route({
@@ -73,6 +84,7 @@ export function accountRoutes(deps: AccountRouteDeps): AnyRoute[] {
       summary: 'Show an account: state, last login, quota and usage, mailboxes with message counts and sizes, aliases',
       params: name,
       errors: [404],
+      response: accountDetailSchema,
       handler: async ({ params, ...caller }) => {
         const admin = deps.admin(caller);
         const account = await admin.account(params.name);
@@ -95,6 +107,7 @@ export function accountRoutes(deps: AccountRouteDeps): AnyRoute[] {
       params: name,
       body: z.object({ password: z.string().max(MAX_PASSWORD) }),
       errors: [404],
+      response: accountChangedSchema,
       handler: async ({ params, body, ...caller }) => {
         const account = await deps.admin(caller).setPassword(params.name, body.password);
         return { ...summary(account), sessionsEnded: await endSessions(account.name) };
@@ -108,10 +121,11 @@ export function accountRoutes(deps: AccountRouteDeps): AnyRoute[] {
         summary: what === 'disable' ? 'Refuse logins (the mail stays); live sessions end' : 'Allow logins again',
         params: name,
         errors: [404],
+        response: accountChangedSchema,
         handler: async ({ params, ...caller }) => {
           const disable = what === 'disable';
           // Counted before the change: the store's notice of it (server/credential-revocation.ts) may end them first.
-          const live = disable ? (await sessions.list({ user: params.name }, MAX_COUNTED_SESSIONS)).length : 0;
+          const live = disable ? (await sessions.list({ user: params.name }, MAX_COUNTED_SESSIONS)).sessions.length : 0;
           await deps.admin(caller).setDisabled(params.name, disable);
           const account = await deps.admin(caller).account(params.name);
           if (disable) await endSessions(account.name);
@@ -127,6 +141,7 @@ export function accountRoutes(deps: AccountRouteDeps): AnyRoute[] {
       params: name,
       query: z.object({ confirm: z.string().max(1024).optional() }),
       errors: [404],
+      response: z.object({ deleted: z.string(), sessionsEnded: z.number().int().min(0) }),
       handler: async ({ params, query, ...caller }) => {
         if (query.confirm !== params.name) throw new ApiError(400, 'confirmation-required', 'repeat the account name in ?confirm= to delete it');
         const account = await deps.admin(caller).deleteAccount(params.name);
@@ -140,6 +155,7 @@ export function accountRoutes(deps: AccountRouteDeps): AnyRoute[] {
       summary: "An account's limits (null: unlimited) and usage; storage in octets",
       params: name,
       errors: [404],
+      response: quotaUsageSchema,
       handler: async ({ params, ...caller }) => store.getQuotaUsage((await deps.admin(caller).account(params.name)).id),
     }),
     route({
@@ -150,6 +166,7 @@ export function accountRoutes(deps: AccountRouteDeps): AnyRoute[] {
       params: name,
       body: z.object({ storage: limit.optional(), messages: limit.optional() }),
       errors: [404],
+      response: quotaLimitsSchema,
       handler: async ({ params, body, ...caller }) => {
         if (body.storage === undefined && body.messages === undefined) throw new AdminError('invalid', 'give storage and/or messages');
         return deps.admin(caller).setQuota(params.name, { storage: body.storage, messages: body.messages });
@@ -162,6 +179,7 @@ export function accountRoutes(deps: AccountRouteDeps): AnyRoute[] {
       summary: 'Every alias (an address that delivers into an account), by address; `user` keeps one account’s',
       query: z.object({ user: z.string().max(1024).optional() }),
       errors: [404],
+      response: z.object({ aliases: z.array(aliasSchema) }),
       handler: async ({ query, ...caller }) => ({ aliases: await deps.admin(caller).aliases(query.user) }),
     }),
     route({
@@ -172,6 +190,7 @@ export function accountRoutes(deps: AccountRouteDeps): AnyRoute[] {
       body: z.object({ address: z.string().max(1024), user: z.string().max(1024) }),
       status: 201,
       errors: [404, 409],
+      response: aliasSchema,
       handler: async ({ body, ...caller }) => {
         await deps.admin(caller).addAlias(body.address, body.user);
         return { address: body.address, user: body.user };
@@ -184,6 +203,7 @@ export function accountRoutes(deps: AccountRouteDeps): AnyRoute[] {
       summary: 'Remove an alias',
       params: z.object({ address: z.string().min(1).max(1024) }),
       errors: [404],
+      response: z.object({ deleted: z.string() }),
       handler: async ({ params, ...caller }) => {
         await deps.admin(caller).deleteAlias(params.address);
         return { deleted: params.address };

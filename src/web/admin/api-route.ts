@@ -1,6 +1,7 @@
 /**
  * The admin API's routes as data: method, path, the zod schemas of path
- * parameters, query and body, and a handler. One table both registers the
+ * parameters, query, body and success response, and a handler (whose return
+ * type the response schema fixes). One table both registers the
  * routes on fastify and produces the OpenAPI document (openapi.ts), so the
  * two cannot drift apart. Inputs are validated before the handler runs; any
  * failure is a JSON error with a stable `error` code.
@@ -62,7 +63,7 @@ const NONE = z.object({});
 type None = typeof NONE;
 
 /** One route of the API; `path` is relative to /api/v1 and written the OpenAPI way (`/accounts/{name}`). */
-export interface ApiRoute<P extends z.ZodType = None, Q extends z.ZodType = None, B extends z.ZodType = None> {
+export interface ApiRoute<P extends z.ZodType = None, Q extends z.ZodType = None, B extends z.ZodType = None, R extends z.ZodType = z.ZodType> {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   path: string;
   summary: string;
@@ -72,17 +73,21 @@ export interface ApiRoute<P extends z.ZodType = None, Q extends z.ZodType = None
   body?: B;
   /** The status of success (200, 201). */
   status?: number;
+  /** The body of success (api-schemas.ts), published in the OpenAPI document. */
+  response: R;
   /** Error statuses besides 400, 401 and 429, which every route may answer. */
   errors?: number[];
-  handler(input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<unknown>;
+  handler(input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<z.input<R>>;
 }
 
 /** A route of any shape, as the table holds it. */
 // biome-ignore lint/suspicious/noExplicitAny: the table holds routes of different input types.
-export type AnyRoute = ApiRoute<any, any, any>;
+export type AnyRoute = ApiRoute<any, any, any, any>;
 
 /** Declares a route (keeps the handler's input types tied to the schemas). */
-export function route<P extends z.ZodType = None, Q extends z.ZodType = None, B extends z.ZodType = None>(r: ApiRoute<P, Q, B>): AnyRoute {
+export function route<P extends z.ZodType = None, Q extends z.ZodType = None, B extends z.ZodType = None, R extends z.ZodType = z.ZodType>(
+  r: ApiRoute<P, Q, B, R>,
+): AnyRoute {
   return r;
 }
 

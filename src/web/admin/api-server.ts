@@ -5,13 +5,15 @@
  */
 import type { AdminStore } from '../../store/admin-types.js';
 import { ApiError, type AnyRoute, route } from './api-route.js';
+import { auditPageSchema, serverSchema } from './api-schemas.js';
 import { fromCursor, page, pageQuery } from './paging.js';
+import type { ServerReport } from './server-report.js';
 
 /** What the server routes use. */
 export interface ServerRouteDeps {
   store: AdminStore;
   /** The server's report (server/server.ts assembles it: it alone knows the listeners and processes). */
-  report(): Promise<object>;
+  report(): Promise<ServerReport>;
 }
 
 /** The server and audit routes. */
@@ -22,6 +24,7 @@ export function serverRoutes(deps: ServerRouteDeps): AnyRoute[] {
       path: '/server',
       tag: 'server',
       summary: 'Version, uptime, listeners, certificates, store kind and size, processes; the workers with several',
+      response: serverSchema,
       handler: async () => ({ ...(await deps.report()), storage: await deps.store.storageSize() }),
     }),
     route({
@@ -30,6 +33,7 @@ export function serverRoutes(deps: ServerRouteDeps): AnyRoute[] {
       tag: 'audit',
       summary: 'Administrative actions, newest first (paged): who, what, target, from where, when, outcome',
       query: pageQuery,
+      response: auditPageSchema,
       handler: async ({ query }) => {
         const before = fromCursor(query.cursor);
         const beforeId = before === undefined ? null : Number(before);

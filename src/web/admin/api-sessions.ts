@@ -1,14 +1,16 @@
 /**
  * /api/v1/sessions: live connections (user, protocol, address, TLS, since,
  * selected mailbox, current command) and kicking them, through a
- * SessionDirectory (session-directory.ts) so a cross-worker source can
- * replace this process's registry. A kicked IMAP client sees `* BYE`
+ * SessionDirectory (session-directory.ts): every worker's and every node's,
+ * with the processes that answered in time. A kicked IMAP client sees `* BYE`
  * (RFC 9051 §7.1.5), a POP3 client `-ERR`. Every kick is audited.
  */
 import { z } from 'zod';
 import { AdminError, type Administration } from '../../auth/administration.js';
+import { SESSION_PROTOCOLS } from '../../net/live-sessions.js';
 import { type AnyRoute, route } from './api-route.js';
 import { KICK_REASON } from './api-accounts.js';
+import { kickedSchema, sessionListingSchema } from './api-schemas.js';
 import { MAX_PAGE } from './paging.js';
 import type { SessionDirectory } from './session-directory.js';
 
@@ -18,8 +20,6 @@ export interface SessionRouteDeps {
   admin(caller: { token: string; address: string }): Administration;
 }
 
-const PROTOCOLS = ['imap', 'pop3', 'lmtp', 'managesieve'] as const;
-
 /** The session routes. */
 export function sessionRoutes(deps: SessionRouteDeps): AnyRoute[] {
   const { sessions } = deps;
@@ -28,13 +28,14 @@ export function sessionRoutes(deps: SessionRouteDeps): AnyRoute[] {
       method: 'GET',
       path: '/sessions',
       tag: 'sessions',
-      summary: 'Live sessions, optionally of one user and/or protocol (at most `limit`)',
+      summary: 'Live sessions of every worker and node, optionally of one user and/or protocol (at most `limit`), and which processes answered',
       query: z.object({
         user: z.string().max(1024).optional(),
-        protocol: z.enum(PROTOCOLS).optional(),
+        protocol: z.enum(SESSION_PROTOCOLS).optional(),
         limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(MAX_PAGE),
       }),
-      handler: async ({ query }) => ({ sessions: await sessions.list({ user: query.user, protocol: query.protocol }, query.limit) }),
+      response: sessionListingSchema,
+      handler: ({ query }) => sessions.list({ user: query.user, protocol: query.protocol }, query.limit),
     }),
     route({
       method: 'DELETE',
@@ -43,6 +44,7 @@ export function sessionRoutes(deps: SessionRouteDeps): AnyRoute[] {
       summary: 'End one session (IMAP: * BYE)',
       params: z.object({ id: z.string().min(1).max(64) }),
       errors: [404],
+      response: kickedSchema,
       handler: async ({ params, ...caller }) =>
         deps.admin(caller).audited('session.kick', params.id, async () => {
           const kicked = await sessions.kick({ id: params.id }, KICK_REASON);
@@ -57,6 +59,7 @@ export function sessionRoutes(deps: SessionRouteDeps): AnyRoute[] {
       summary: 'End every session of an account (0 when it has none); its logins stay allowed',
       params: z.object({ name: z.string().min(1).max(1024) }),
       errors: [404],
+      response: kickedSchema,
       handler: async ({ params, ...caller }) => {
         const admin = deps.admin(caller);
         const account = await admin.account(params.name);

@@ -24,6 +24,7 @@ import { ApiError, type AnyRoute, type Caller, errorBody, mountRoutes } from './
 import { serverRoutes } from './api-server.js';
 import { sessionRoutes } from './api-sessions.js';
 import { API_PREFIX, openApiDocument } from './openapi.js';
+import type { ServerReport } from './server-report.js';
 import type { SessionDirectory } from './session-directory.js';
 
 /** What the admin API needs from the server. */
@@ -35,7 +36,7 @@ export interface AdminApiDeps {
   hashing: PasswordHashing;
   log: Logger;
   /** Version, uptime, listeners, certificates, store kind, processes (server/server.ts). */
-  report(): Promise<object>;
+  report(): Promise<ServerReport>;
 }
 
 /** The name failed token checks are counted under in the throttle (an account name cannot contain spaces). */

@@ -1,8 +1,9 @@
 /**
  * The OpenAPI 3.1 document of the admin API, generated from the route table
  * (api-route.ts): every route's path, parameters and body schema come from
- * the zod schemas the route validates with, so the document cannot promise
- * what the server does not do.
+ * the zod schemas the route validates with, and its success response from
+ * the schema its handler's type is bound to (api-schemas.ts), so the
+ * document cannot promise what the server does not do.
  */
 import { z } from 'zod';
 import type { AnyRoute } from './api-route.js';
@@ -26,9 +27,12 @@ const STATUS_TEXT: Record<number, string> = {
   429: 'Too many failed authentications from this address',
 };
 
-/** A JSON Schema of a zod schema's input, without the `$schema` key (OpenAPI 3.1 uses JSON Schema 2020-12). */
-function jsonSchema(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+/**
+ * A JSON Schema of a zod schema, without the `$schema` key (OpenAPI 3.1 uses JSON Schema 2020-12): of
+ * what a request may send (input), or of what a response sends (output; every type must be representable).
+ */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): Record<string, unknown> {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: io === 'input' ? 'any' : 'throw' }) as Record<string, unknown>;
   return rest;
 }
 
@@ -52,7 +56,9 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): o
   const paths: Record<string, Record<string, object>> = {};
   for (const r of routes) {
     const ops = (paths[API_PREFIX + r.path] ??= {});
-    const responses: Record<string, object> = { [String(r.status ?? 200)]: { description: STATUS_TEXT[r.status ?? 200], content: { 'application/json': {} } } };
+    const responses: Record<string, object> = {
+      [String(r.status ?? 200)]: { description: STATUS_TEXT[r.status ?? 200], content: { 'application/json': { schema: jsonSchema(r.response, 'output') } } },
+    };
     for (const status of [400, 401, 429, ...(r.errors ?? [])]) responses[String(status)] = errorResponse(status);
     ops[r.method.toLowerCase()] = {
       summary: r.summary,

@@ -1,7 +1,9 @@
 /** The body of GET /api/v1/server, less the store's size (which the route adds). */
+import type { z } from 'zod';
 import type { Config } from '../../config/schema.js';
 import { packageVersion } from '../../config/version.js';
 import { certificateStatus } from '../../net/certificate-status.js';
+import type { serverSchema } from './api-schemas.js';
 
 /** What the report reads from the running server. */
 export interface ServerReportSource {
@@ -23,11 +25,11 @@ export interface WorkerProcess {
   crashes: number;
 }
 
-/** What GET /api/v1/server and the web admin's dashboard show. */
-export type ServerReport = Awaited<ReturnType<typeof serverReport>>;
+/** What GET /api/v1/server (its schema, less the storage the route adds) and the web admin's dashboard show. */
+export type ServerReport = Omit<z.input<typeof serverSchema>, 'storage'>;
 
 /** Builds the report now. */
-export async function serverReport(src: ServerReportSource) {
+export async function serverReport(src: ServerReportSource): Promise<ServerReport> {
   const { config } = src;
   return {
     version: packageVersion(),

@@ -1,12 +1,11 @@
 /**
  * Where the admin API finds live sessions. The API asks a SessionDirectory,
- * never the registry itself, so the source can change without touching the
- * routes: in a single process its registry (net/live-sessions.ts); with
- * `serve --workers N`, every worker's, asked over the control channel
- * (server/server-control.ts: a sibling that does not answer within its
- * timeout is left out).
+ * never the registry itself: the server's control channel
+ * (server/server-control.ts) answers with the sessions of this process, its
+ * sibling workers and, on PostgreSQL, every other node; whoever does not
+ * answer within the bounded wait is left out, and the listing says who did.
  */
-import type { LiveSessions, SessionInfo, SessionProtocol } from '../../net/live-sessions.js';
+import type { SessionInfo, SessionProtocol } from '../../net/live-sessions.js';
 
 /** Which sessions: every given field must match; account names compare case-insensitively. */
 export interface SessionFilter {
@@ -15,10 +14,22 @@ export interface SessionFilter {
   protocol?: SessionProtocol;
 }
 
+/** A process that answered: its node's name and its worker slot (0: a single process). */
+export interface Responder {
+  node: string;
+  worker: number;
+}
+
+/** A listing: the sessions, each with where it runs, and which processes answered in time. */
+export interface SessionListing {
+  sessions: Array<SessionInfo & Responder>;
+  answered: Responder[];
+}
+
 /** Live sessions, wherever they run. */
 export interface SessionDirectory {
   /** At most `limit` sessions matching the filter. */
-  list(filter: SessionFilter, limit: number): Promise<SessionInfo[]>;
+  list(filter: SessionFilter, limit: number): Promise<SessionListing>;
   /** Ends every matching session the protocol's way (IMAP BYE, POP3 -ERR); resolves to how many were asked to end. */
   kick(filter: SessionFilter, reason: string): Promise<number>;
 }
@@ -30,32 +41,4 @@ export function matches(filter: SessionFilter): (info: SessionInfo) => boolean {
     (filter.id === undefined || info.id === filter.id) &&
     (filter.protocol === undefined || info.protocol === filter.protocol) &&
     (user === undefined || info.user?.name.toLowerCase() === user);
-}
-
-/** The sessions of this process. */
-export function localSessionDirectory(registry: LiveSessions): SessionDirectory {
-  return {
-    async list(filter, limit) {
-      return registry.list(matches(filter)).slice(0, limit);
-    },
-    async kick(filter, reason) {
-      return registry.kick(matches(filter), reason);
-    },
-  };
-}
-
-/** What the cluster directory asks: the control channel's session requests (server/server-control.ts). */
-export interface SessionsAcrossWorkers {
-  listSessions(): Promise<SessionInfo[]>;
-  kickSessions(filter: SessionFilter, reason: string): Promise<number>;
-}
-
-/** The sessions of every worker of this server. */
-export function clusterSessionDirectory(control: SessionsAcrossWorkers): SessionDirectory {
-  return {
-    async list(filter, limit) {
-      return (await control.listSessions()).filter(matches(filter)).slice(0, limit);
-    },
-    kick: (filter, reason) => control.kickSessions(filter, reason),
-  };
 }

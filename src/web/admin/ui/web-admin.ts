@@ -24,7 +24,7 @@ import { normalizeAddress } from '../../../net/address.js';
 import { KICK_REASON } from '../api-accounts.js';
 import { fromCursor, page as pageOf } from '../paging.js';
 import type { ServerReport } from '../server-report.js';
-import type { SessionDirectory } from '../session-directory.js';
+import type { SessionDirectory, SessionListing } from '../session-directory.js';
 import { buttonForm, csrfField, type Html, html, page, STYLE } from './html.js';
 import { csrfMatches, SESSION_COOKIE, SIGN_IN_TTL_MS, type SignIn, SignIns } from './sign-ins.js';
 import type { MetricsText } from '../../../metrics/cluster-metrics.js';
@@ -201,7 +201,7 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
         ]);
         const count = (counts: Record<string, number>, key: string): number => counts[key] ?? 0;
         const byProtocol = new Map<string, { total: number; tls: number; users: number }>();
-        for (const s of live) {
+        for (const s of live.sessions) {
           const row = byProtocol.get(s.protocol) ?? { total: 0, tls: 0, users: 0 };
           row.total++;
           if (s.tls) row.tls++;
@@ -215,7 +215,7 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
 <table id="connections"><tr><th>protocol</th><th class="num">connections</th><th class="num">over TLS</th><th class="num">logged in</th></tr>
 ${[...byProtocol].map(([p, r]) => html`<tr><td>${p}</td><td class="num">${r.total}</td><td class="num">${r.tls}</td><td class="num">${r.users}</td></tr>`)}
 </table>
-<p>Logged in now: ${loggedIn(live)}</p>
+<p>Logged in now: ${loggedIn(live.sessions)}</p>
 <h2>Activity since start</h2>
 ${
   activity === null
@@ -281,7 +281,7 @@ ${next ? html`<p><a href="/admin/accounts?q=${encodeURIComponent(search)}&amp;cu
 <h2>Mailboxes</h2><table><tr><th>name</th><th class="num">messages</th><th class="num">unseen</th><th class="num">bytes</th></tr>
 ${counts.map(({ mb, c }) => html`<tr><td>${mb.name}</td><td class="num">${c.messages}</td><td class="num">${c.unseen}</td><td class="num">${c.size}</td></tr>`)}</table>
 <h2>Sessions</h2>${sessionTable(live, s.csrf)}
-${live.length > 0 ? buttonForm(`${base}/kick`, 'End all sessions', s.csrf) : ''}
+${live.sessions.length > 0 ? buttonForm(`${base}/kick`, 'End all sessions', s.csrf) : ''}
 <form method="post" action="${base}/password"><fieldset><legend>Reset password (ends the sessions)</legend>${csrfField(s.csrf)}
 <label>New password <input name="password" type="password" autocomplete="new-password" required></label><button type="submit">Set password</button></fieldset></form>
 <form method="post" action="${base}/quota"><fieldset><legend>Quota (bytes and messages; "none" for unlimited)</legend>${csrfField(s.csrf)}
@@ -386,19 +386,20 @@ ${next ? html`<p><a href="/admin/audit?cursor=${next}">Older</a></p>` : ''}`,
 const MAX_NAMES_SHOWN = 50;
 
 /** The distinct users of the sessions, the first few by name. */
-function loggedIn(list: Awaited<ReturnType<SessionDirectory['list']>>): string {
+function loggedIn(list: SessionListing['sessions']): string {
   const names = [...new Set(list.flatMap((s) => (s.user ? [s.user.name] : [])))].sort();
   if (names.length === 0) return 'nobody';
   const more = names.length > MAX_NAMES_SHOWN ? ` and ${names.length - MAX_NAMES_SHOWN} more` : '';
   return names.slice(0, MAX_NAMES_SHOWN).join(', ') + more;
 }
 
-/** Live sessions as a table, each with a kick button. */
-function sessionTable(list: Awaited<ReturnType<SessionDirectory['list']>>, csrf: string): Html {
-  if (list.length === 0) return html`<p>No sessions.</p>`;
-  return html`<table id="sessions"><tr><th>user</th><th>protocol</th><th>from</th><th>TLS</th><th>since</th><th>mailbox</th><th>command</th><th></th></tr>
-${list.map(
+/** Live sessions as a table, each with a kick button, and the processes that answered. */
+function sessionTable(listing: SessionListing, csrf: string): Html {
+  const answered = html`<p id="answered">Answered: ${listing.answered.map((r) => `${r.node} worker ${r.worker}`).join(', ')}</p>`;
+  if (listing.sessions.length === 0) return html`<p>No sessions.</p>${answered}`;
+  return html`<table id="sessions"><tr><th>user</th><th>protocol</th><th>from</th><th>TLS</th><th>since</th><th>mailbox</th><th>command</th><th>node</th><th></th></tr>
+${listing.sessions.map(
   (s) =>
-    html`<tr><td>${s.user?.name ?? '(not logged in)'}</td><td>${s.protocol}</td><td>${s.remoteAddress}</td><td>${s.tls ? 'yes' : 'no'}</td><td>${when(s.since)}</td><td>${s.mailbox}</td><td>${s.command}</td><td>${buttonForm(`/admin/sessions/${encodeURIComponent(s.id)}/kick`, 'Kick', csrf)}</td></tr>`,
-)}</table>`;
+    html`<tr><td>${s.user?.name ?? '(not logged in)'}</td><td>${s.protocol}</td><td>${s.remoteAddress}</td><td>${s.tls ? 'yes' : 'no'}</td><td>${when(s.since)}</td><td>${s.mailbox}</td><td>${s.command}</td><td>${s.node} #${s.worker}</td><td>${buttonForm(`/admin/sessions/${encodeURIComponent(s.id)}/kick`, 'Kick', csrf)}</td></tr>`,
+)}</table>${answered}`;
 }
