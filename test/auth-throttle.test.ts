@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type AttemptLedger, MemoryAttemptLedger, StoreAttemptLedger } from '../src/auth/attempt-ledger.js';
 import { BUSY, HashGate } from '../src/auth/hash-gate.js';
-import { type Admission, AuthThrottle, addressKey, attemptWindows, type ThrottleSettings } from '../src/auth/throttle.js';
+import {
+  type Admission,
+  AuthThrottle,
+  addressKey,
+  attemptWindows,
+  judgeBy,
+  memoryLedger as settingsLedger,
+  type ThrottleSettings,
+} from '../src/auth/throttle.js';
 import { configSchema } from '../src/config/schema.js';
 import { openStore } from '../src/store/open.js';
 import { createTestDatabase } from './helpers/pg-database.js';
@@ -16,7 +24,7 @@ const DEFAULTS: ThrottleSettings = configSchema.parse({}).authThrottle;
 type LedgerFactory = (s: ThrottleSettings) => Promise<{ ledger: AttemptLedger; close(): Promise<void> }>;
 
 const memoryLedger: LedgerFactory = async (s) => ({
-  ledger: new MemoryAttemptLedger({ ...attemptWindows(s), maxEntries: s.maxEntries }),
+  ledger: settingsLedger(s),
   close: async () => undefined,
 });
 
@@ -26,7 +34,7 @@ const storeLedger: LedgerFactory = async (s) => {
   const db = process.env.MAILKEEP_TEST_STORE === 'postgres' ? await createTestDatabase({ migrated: true }) : null;
   const store = await openStore({ dataDir, url: db?.url ?? null });
   return {
-    ledger: new StoreAttemptLedger(store, attemptWindows(s)),
+    ledger: new StoreAttemptLedger(store, attemptWindows(s), judgeBy(s)),
     async close() {
       await store.close();
       await db?.drop();
@@ -189,7 +197,10 @@ describe('auth throttle (store ledger shared by two processes)', () => {
     // Two connections to one SQLite file (or one PostgreSQL database) stand for two worker processes (or nodes).
     const stores = [await openStore({ dataDir, url: db?.url ?? null }), await openStore({ dataDir, url: db?.url ?? null })];
     try {
-      const [a, b] = stores.map((store) => new AuthThrottle(DEFAULTS, new StoreAttemptLedger(store, attemptWindows(DEFAULTS)))) as [AuthThrottle, AuthThrottle];
+      const [a, b] = stores.map((store) => new AuthThrottle(DEFAULTS, new StoreAttemptLedger(store, attemptWindows(DEFAULTS), judgeBy(DEFAULTS)))) as [
+        AuthThrottle,
+        AuthThrottle,
+      ];
       const done: Array<[AuthThrottle, Admission]> = [];
       const burst = Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? a : b)).map((t) => t.begin('192.0.2.7', 'bob').then((x) => done.push([t, x])));
       await until(() => done.length >= 10);

@@ -9,8 +9,10 @@
  * cluster) is a drop-in for the in-memory one of a single process.
  *
  * Invariant: `admit` decides and counts in one atomic step. The decision is a
- * pure function of the counts, run inside that step, so no two attempts can
- * both see the last free slot (issue 18, finding 8).
+ * pure function of the counts (the ledger's `Judge`, given when it is made),
+ * run inside that step, so no two attempts can both see the last free slot
+ * (issue 18, finding 8). A ledger in another process (the cluster's primary,
+ * server/cluster-limits.ts) holds its own judge: a function cannot travel.
  */
 import type { AuthAttemptCounts, AuthAttemptKey, AuthAttemptOutcome, AuthAttemptStore, AuthAttemptWindows } from '../store/types.js';
 
@@ -21,13 +23,25 @@ export type AttemptOutcome = AuthAttemptOutcome;
 /** One login attempt's keys (already normalized: addressKey, accountKey). */
 export type AttemptKey = AuthAttemptKey;
 
+/** A verdict on one attempt: admit, refuse, or wait for an attempt in flight from the same address to end. */
+export interface Judgement {
+  admit: boolean;
+  /** Not admitted only because of attempts in flight: the failures alone are under the limits. */
+  wait: boolean;
+  /** Goes first at the hash gate (a known pair, or an address without failures). */
+  clean: boolean;
+}
+
+/** The throttle's policy as a pure function of the counts (auth/throttle.ts `judge` with its settings). */
+export type Judge = (counts: AttemptCounts) => Judgement;
+
 /** Shared attempt state behind the throttle. */
 export interface AttemptLedger {
   /**
-   * Atomically reads the counts for `key`, asks `decide`, and when it admits,
+   * Atomically reads the counts for `key`, judges them, and when admitted
    * counts the attempt as in flight (address and pair) before returning.
    */
-  admit<V extends { admit: boolean }>(key: AttemptKey, now: number, decide: (counts: AttemptCounts) => V): Promise<V>;
+  admit(key: AttemptKey, now: number): Promise<Judgement>;
   /** Ends an admitted attempt; returns the counts after recording it (the tarpit reads them). */
   settle(key: AttemptKey, now: number, outcome: AttemptOutcome): Promise<AttemptCounts>;
 }
@@ -112,15 +126,18 @@ export class MemoryAttemptLedger implements AttemptLedger {
   private readonly ipsInFlight = new InFlight();
   private readonly pairsInFlight = new InFlight();
 
-  constructor(windows: LedgerWindows) {
+  constructor(
+    windows: LedgerWindows,
+    private readonly judge: Judge,
+  ) {
     this.ips = new WindowTable(windows.windowMs, windows.maxEntries);
     this.accounts = new WindowTable(windows.windowMs, windows.maxEntries);
     this.pairs = new WindowTable(windows.windowMs, windows.maxEntries);
     this.trusted = new WindowTable(windows.trustMs, windows.maxEntries);
   }
 
-  async admit<V extends { admit: boolean }>(key: AttemptKey, now: number, decide: (counts: AttemptCounts) => V): Promise<V> {
-    const verdict = decide(this.counts(key, now));
+  async admit(key: AttemptKey, now: number): Promise<Judgement> {
+    const verdict = this.judge(this.counts(key, now));
     if (verdict.admit) {
       this.ipsInFlight.add(key.ip, 1);
       this.pairsInFlight.add(pairKey(key), 1);
@@ -174,10 +191,11 @@ export class StoreAttemptLedger implements AttemptLedger {
   constructor(
     private readonly store: AuthAttemptStore,
     private readonly windows: AuthAttemptWindows,
+    private readonly judge: Judge,
   ) {}
 
-  admit<V extends { admit: boolean }>(key: AttemptKey, now: number, decide: (counts: AttemptCounts) => V): Promise<V> {
-    return this.store.admitAuthAttempt(key, now, this.windows, decide);
+  admit(key: AttemptKey, now: number): Promise<Judgement> {
+    return this.store.admitAuthAttempt(key, now, this.windows, this.judge);
   }
 
   settle(key: AttemptKey, now: number, outcome: AttemptOutcome): Promise<AttemptCounts> {

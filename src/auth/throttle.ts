@@ -35,7 +35,16 @@
 import { isIP } from 'node:net';
 import type { Config } from '../config/schema.js';
 import type { AuthAttemptStore, AuthAttemptWindows } from '../store/types.js';
-import { type AttemptCounts, type AttemptKey, type AttemptLedger, type AttemptOutcome, MemoryAttemptLedger, StoreAttemptLedger } from './attempt-ledger.js';
+import {
+  type AttemptCounts,
+  type AttemptKey,
+  type AttemptLedger,
+  type AttemptOutcome,
+  type Judge,
+  type Judgement,
+  MemoryAttemptLedger,
+  StoreAttemptLedger,
+} from './attempt-ledger.js';
 import { HashGate } from './hash-gate.js';
 
 /** The throttling settings (config `auth-throttle`). */
@@ -91,29 +100,32 @@ export function attemptWindows(s: ThrottleSettings): AuthAttemptWindows {
   return { windowMs: s.windowSeconds * 1000, trustMs: s.trustedDays * DAY_MS, inFlightMs: IN_FLIGHT_MS };
 }
 
-/** The throttle the settings ask for: its counts in this process's memory, or with `sharedState` in the store. */
-export function createThrottle(settings: ThrottleSettings, store: AuthAttemptStore): AuthThrottle {
-  return new AuthThrottle(settings, settings.sharedState ? new StoreAttemptLedger(store, attemptWindows(settings)) : undefined);
+/**
+ * The throttle the settings ask for: its counts with `sharedState` in the store (every process and node),
+ * else in `cluster` when given (the primary of `serve --workers N`, server/cluster-limits.ts), else in this
+ * process's memory.
+ */
+export function createThrottle(settings: ThrottleSettings, store: AuthAttemptStore, cluster?: AttemptLedger): AuthThrottle {
+  if (settings.sharedState) return new AuthThrottle(settings, new StoreAttemptLedger(store, attemptWindows(settings), judgeBy(settings)));
+  return new AuthThrottle(settings, cluster);
 }
 
-/** A verdict: admit, refuse, or wait for an attempt in flight from the same address to end. */
-export interface Judgement {
-  admit: boolean;
-  /** Not admitted only because of attempts in flight: the failures alone are under the limits. */
-  wait: boolean;
-  /** Goes first at the hash gate (a known pair, or an address without failures). */
-  clean: boolean;
+/** The in-memory ledger of the settings (one process's, or the cluster primary's). */
+export function memoryLedger(settings: ThrottleSettings): MemoryAttemptLedger {
+  return new MemoryAttemptLedger({ ...attemptWindows(settings), maxEntries: settings.maxEntries }, judgeBy(settings));
 }
 
-/** The policy above as a pure function of the counts (run inside the ledger's atomic step). */
-export function judge(c: AttemptCounts, s: ThrottleSettings): Judgement {
+/** The policy above as a pure function of the counts, with the settings' limits (run inside the ledger's atomic step). */
+export function judgeBy(s: ThrottleSettings): Judge {
   const N = s.maxFailuresPerIp;
-  const accountOver = c.accountFailures >= s.maxFailuresPerAccount;
-  const within = (pairBusy: number, ipBusy: number): boolean => pairBusy < N && (c.trusted || (ipBusy < N && (!accountOver || pairBusy === 0)));
-  const admit = within(c.pairFailures + c.pairInFlight, c.ipFailures + c.ipInFlight);
-  // Honest clients often log in several at once from one address (a mail client's connections, a NAT, a webmail host).
-  const wait = !admit && within(c.pairFailures, c.ipFailures);
-  return { admit, wait, clean: c.trusted || c.ipFailures === 0 };
+  return (c: AttemptCounts): Judgement => {
+    const accountOver = c.accountFailures >= s.maxFailuresPerAccount;
+    const within = (pairBusy: number, ipBusy: number): boolean => pairBusy < N && (c.trusted || (ipBusy < N && (!accountOver || pairBusy === 0)));
+    const admit = within(c.pairFailures + c.pairInFlight, c.ipFailures + c.ipInFlight);
+    // Honest clients often log in several at once from one address (a mail client's connections, a NAT, a webmail host).
+    const wait = !admit && within(c.pairFailures, c.ipFailures);
+    return { admit, wait, clean: c.trusted || c.ipFailures === 0 };
+  };
 }
 
 /** Login throttle and hash gate shared by IMAP, POP3 (and any other login path) of one process. */
@@ -129,7 +141,7 @@ export class AuthThrottle {
     ledger?: AttemptLedger,
     private readonly now: () => number = Date.now,
   ) {
-    this.ledger = ledger ?? new MemoryAttemptLedger({ ...attemptWindows(settings), maxEntries: settings.maxEntries });
+    this.ledger = ledger ?? memoryLedger(settings);
     this.hashes = new HashGate({
       concurrency: settings.maxConcurrentHashes,
       perAddress: settings.maxConcurrentHashesPerIp,
@@ -148,7 +160,7 @@ export class AuthThrottle {
     const key = { ip: addressKey(ip), account: accountKey(account) };
     const deadline = Date.now() + ADMISSION_WAIT_MS;
     for (;;) {
-      const verdict = await this.ledger.admit(key, this.now(), (c) => judge(c, this.settings));
+      const verdict = await this.ledger.admit(key, this.now());
       if (verdict.admit) return { admit: true, key, clean: verdict.clean };
       const left = deadline - Date.now();
       if (!verdict.wait) return { admit: false, reason: 'throttled' };

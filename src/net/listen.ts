@@ -17,7 +17,7 @@
 import { createServer, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { ConnectionLimiter } from './connection-limiter.js';
+import type { ConnectionGate } from './connection-limiter.js';
 import { addressKey } from '../auth/throttle.js';
 import { isTrusted, normalizeAddress } from './address.js';
 import { readProxyHeader } from './proxy-protocol.js';
@@ -55,7 +55,7 @@ export interface ListenSpec {
   refusals?: RateLimitedLog;
   /** Expect a PROXY protocol header before anything else when set. */
   proxy: ProxySpec | null;
-  limiter: ConnectionLimiter;
+  limiter: ConnectionGate;
   log: Logger;
   /** Line sent before closing a connection over the limits, e.g. "* BYE". */
   refusePrefix?: string;
@@ -154,15 +154,21 @@ async function admit(spec: ListenSpec, raw: Socket): Promise<void> {
 
   // IPv6 clients are counted per /64, the block one subscriber usually holds.
   const key = addressKey(remote);
-  const refusal = spec.limiter.acquire(key);
-  if (refusal) {
+  const admission = await spec.limiter.admit(key);
+  if ('refusal' in admission) {
+    const { refusal } = admission;
     if (spec.refusals) spec.refusals.report({ remote: key, listener: spec.name }, refusal);
     else spec.log.warn({ remote: key, listener: spec.name }, refusal);
     // The refused peer keeps no file descriptor: closed after a short grace whatever it does.
     endWithGrace(socket, spec.refuseLine ? spec.refuseLine(refusal) : `${spec.refusePrefix ?? '* BYE'} ${refusal}\r\n`);
     return;
   }
-  socket.once('close', () => spec.limiter.release(key));
+  // The slot may have taken a round trip to the cluster's primary: a client gone meanwhile gives it back now.
+  if (socket.destroyed) {
+    admission.release();
+    return;
+  }
+  socket.once('close', admission.release);
   spec.onSocket(socket, remote);
 }
 

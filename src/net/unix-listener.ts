@@ -7,7 +7,7 @@
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { ConnectionLimiter } from './connection-limiter.js';
+import type { ConnectionGate } from './connection-limiter.js';
 import type { Listener } from './listen.js';
 import { endWithGrace } from './transport.js';
 
@@ -42,7 +42,7 @@ export interface UnixListenSpec {
   path: string;
   /** One worker of a cluster: the socket is shared, so the primary clears a stale file and removes it at the end. */
   shared?: boolean;
-  limiter: ConnectionLimiter;
+  limiter: ConnectionGate;
   log: Logger;
   /** Line sent before closing a connection over the limits, e.g. "421 4.7.0". */
   refusePrefix: string;
@@ -53,14 +53,19 @@ export interface UnixListenSpec {
 export async function listenUnix(spec: UnixListenSpec): Promise<Listener> {
   if (!spec.shared) await clearStale(spec.path);
   const server = createServer((socket) => {
-    const refusal = spec.limiter.acquire(LOCAL);
-    if (refusal) {
-      spec.log.warn({ listener: spec.name }, refusal);
-      endWithGrace(socket, `${spec.refusePrefix} ${refusal}\r\n`);
-      return;
-    }
-    socket.once('close', () => spec.limiter.release(LOCAL));
-    spec.onSocket(socket, LOCAL);
+    // Before the session adds its own handler, an error is answered by the 'close' that follows it.
+    socket.on('error', () => undefined);
+    void spec.limiter.admit(LOCAL).then((admission) => {
+      if ('refusal' in admission) {
+        spec.log.warn({ listener: spec.name }, admission.refusal);
+        endWithGrace(socket, `${spec.refusePrefix} ${admission.refusal}\r\n`);
+      } else if (socket.destroyed) {
+        admission.release();
+      } else {
+        socket.once('close', admission.release);
+        spec.onSocket(socket, LOCAL);
+      }
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new Error(`cannot listen on ${spec.path} (${err.message})`)));

@@ -3,8 +3,9 @@
  * must happen once per data dir, forks N workers that each run the whole
  * server on the shared listeners (cluster's round-robin: the primary accepts
  * and hands each connection to a worker), relays their peer messages (change
- * bus, control channel), restarts a worker that dies and drains them all on
- * stop. It runs no listener: a worker's admin listener asks it for the merged
+ * bus, control channel), holds the connection limits and login counts of all
+ * of them (cluster-limits.ts), restarts a worker that dies and drains them
+ * all on stop. It runs no listener: a worker's admin listener asks it for the merged
  * metrics of all workers and the list of workers (primary-queries.ts).
  *
  * Once per data dir, before any worker starts: the store is opened (and
@@ -28,6 +29,7 @@ import { Certificates } from '../net/certificates.js';
 import { clearStale } from '../net/unix-listener.js';
 import { openStore } from '../store/open.js';
 import { metricsText } from '../metrics/cluster-metrics.js';
+import { isLimitsRequest, PrimaryLimits } from './cluster-limits.js';
 import type { PrimaryOrder, WorkerReport } from './cluster-worker.js';
 import { answer, isAsk, type PrimaryAnswers } from './primary-queries.js';
 
@@ -70,6 +72,8 @@ export async function startCluster(config: Config, log: Logger): Promise<Running
   const slots = new Map<number, Slot>();
   let stopping = false;
   let ports: Record<string, number> = {};
+  // Connection limits and login counts for every worker at once (cluster-limits.ts).
+  const limits = new PrimaryLimits(config);
 
   const send = (worker: Worker, message: unknown): void => {
     if (worker.isConnected()) worker.send(message as PrimaryOrder);
@@ -100,11 +104,14 @@ export async function startCluster(config: Config, log: Logger): Promise<Running
   const fork = (slot: number, crashes: number): Worker => {
     const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
     slots.set(slot, { worker, startedAt: Date.now(), crashes, restartTimer: null });
+    limits.join(worker.id);
     worker.on('message', (raw: unknown) => {
-      if (isAsk(raw)) void answer(raw, answers).then((a) => send(worker, a));
+      if (isLimitsRequest(raw)) void limits.handle(worker.id, raw).then((reply) => reply && send(worker, reply));
+      else if (isAsk(raw)) void answer(raw, answers).then((a) => send(worker, a));
       else relay(slot, raw);
     });
     worker.on('exit', (code, signal) => {
+      limits.leave(worker.id);
       const s = slots.get(slot);
       if (!s || s.worker !== worker || stopping) return;
       const lived = Date.now() - s.startedAt;

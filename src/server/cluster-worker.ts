@@ -1,8 +1,9 @@
 /**
  * One worker of `mailkeep serve --workers N` (node:cluster): runs the whole
  * server on the shared listeners and store, joined to its siblings through
- * the primary (cluster-primary.ts) for the change bus relay and the control
- * channel, and obeys the primary's stop and reload.
+ * the primary (cluster-primary.ts) for the change bus relay, the control
+ * channel and the limits it holds for all workers (cluster-limits.ts), and
+ * obeys the primary's stop and reload.
  *
  * Invariants: a worker whose primary is gone (its IPC channel closed) stops
  * gracefully rather than serve on alone; stop is idempotent, whoever asks
@@ -13,6 +14,7 @@ import { workerSlot } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { isPeerEnvelope, type PeerLink, type PeerMessage } from '../events/peer-link.js';
 import { joinClusterMetrics } from '../metrics/cluster-metrics.js';
+import { WorkerLimits } from './cluster-limits.js';
 import { PrimaryLink } from './primary-queries.js';
 import { startServer, type RunningServer } from './server.js';
 
@@ -56,7 +58,11 @@ export async function runWorker(config: Config, log: Logger, describeError: (err
   joinClusterMetrics(slot);
   let server: RunningServer;
   try {
-    server = await startServer(config, wlog, { peers: ipcLink(slot, config.server.workers), primary: new PrimaryLink() });
+    server = await startServer(config, wlog, {
+      peers: ipcLink(slot, config.server.workers),
+      primary: new PrimaryLink(),
+      limits: new WorkerLimits(config),
+    });
   } catch (err) {
     wlog.fatal({ err }, 'worker start-up failed');
     report({ mailkeep: 'failed', message: describeError(err) });

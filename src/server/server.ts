@@ -45,6 +45,7 @@ import { type AdminListener, startAdminListener } from '../web/admin/admin-liste
 import { registerAdminApi } from '../web/admin/api.js';
 import { serverReport } from '../web/admin/server-report.js';
 import type { PrimaryLink } from './primary-queries.js';
+import type { WorkerLimits } from './cluster-limits.js';
 import { registerWebAdmin } from '../web/admin/ui/web-admin.js';
 import type { FastifyInstance } from 'fastify';
 import type { MailStore } from '../store/types.js';
@@ -90,6 +91,8 @@ export interface ServerPlacement {
   peers?: PeerLink | null;
   /** The cluster's primary (merged metrics, the list of workers); null or absent in a single process. */
   primary?: PrimaryLink | null;
+  /** The connection limits and login counts the primary holds for every worker; absent: this process's own. */
+  limits?: WorkerLimits;
 }
 
 /** Starts every configured listener on one store. */
@@ -110,9 +113,9 @@ export async function startServer(config: Config, log: Logger, placement: Server
   });
   const certificates = await Certificates.load(config, log, { watch: true });
   warnAboutCertificates(certificates.list(), config.hostname, log);
-  const throttle = createThrottle(config.authThrottle, store);
+  const throttle = createThrottle(config.authThrottle, store, placement.limits?.attempts);
   const credentials = new CredentialCache({ ttlMs: config.auth.credentialCacheSeconds * 1000, maxEntries: config.auth.credentialCacheEntries });
-  const limiter = new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
+  const limiter = placement.limits?.connections ?? new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
   const sessions = new LiveSessions();
   enableProcessMetrics();
   // The connection and IDLE gauges read the registry when scraped.

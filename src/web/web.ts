@@ -19,7 +19,7 @@ import { describeSetting } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { CertificateSource } from '../net/certificates.js';
 import { peekClientHello } from '../net/client-hello.js';
-import type { ConnectionLimiter } from '../net/connection-limiter.js';
+import type { ConnectionGate } from '../net/connection-limiter.js';
 import { listen, type ListenError, type Listener, type ListenSpec } from '../net/listen.js';
 import type { RateLimitedLog } from '../net/rate-limited-log.js';
 import type { TlsFailureLog } from '../net/tls-handshake.js';
@@ -37,7 +37,7 @@ export interface WebDeps {
   log: Logger;
   certificates: CertificateSource;
   challenges: AcmeChallenges;
-  limiter: ConnectionLimiter;
+  limiter: ConnectionGate;
   tlsFailures: TlsFailureLog;
   refusals: RateLimitedLog;
   /** Adds further routes to each app before it starts (client set-up: autoconfig/routes.ts). */

@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { describeSetting } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import type { CertificateSource } from '../../net/certificates.js';
-import type { ConnectionLimiter } from '../../net/connection-limiter.js';
+import type { ConnectionGate } from '../../net/connection-limiter.js';
 import { listen, type ListenError, type Listener } from '../../net/listen.js';
 import type { RateLimitedLog } from '../../net/rate-limited-log.js';
 import type { TlsFailureLog } from '../../net/tls-handshake.js';
@@ -26,7 +26,7 @@ export interface AdminListenerDeps {
   config: Pick<Config, 'adminPort' | 'adminHost' | 'adminTls' | 'limits'>;
   log: Logger;
   certificates: CertificateSource;
-  limiter: ConnectionLimiter;
+  limiter: ConnectionGate;
   tlsFailures: TlsFailureLog;
   refusals: RateLimitedLog;
   /** This worker's slot under `serve --workers N` (null alone): answers name it in `x-mailkeep-worker`. */
