@@ -5,7 +5,8 @@
  * refused whichever worker it lands in, a closed one frees its slot, and a
  * worker killed with SIGKILL has its leases released; login failures spread
  * over both workers trip the per-address throttle at `max-failures-per-ip`.
- * A connection's worker is read from the ID response (`x-worker`).
+ * A connection's worker is read from the ID response (`x-worker`). Without
+ * the primary's answer a worker decides by its own counts at once.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,6 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../src/auth/password.js';
+import { configSchema } from '../src/config/schema.js';
+import { PrimaryLimits, WorkerLimits } from '../src/server/cluster-limits.js';
 import { openStore } from '../src/store/open.js';
 import { RawClient } from './helpers/raw-client.js';
 import { spawnServer, type ChildServer } from './helpers/server.js';
@@ -184,5 +187,58 @@ describe('serve --workers 2: limits across workers', () => {
     } finally {
       for (const c of pair) c.client.close();
     }
+  });
+});
+
+describe('cluster limits without processes', () => {
+  const config = configSchema.parse({ limits: { maxConnectionsPerIp: 2 }, authThrottle: { maxFailuresPerIp: 2 } });
+
+  it("the primary counts every worker's leases and attempts, and drops a worker's when it leaves", async () => {
+    const limits = new PrimaryLimits(config);
+    limits.join(1);
+    limits.join(2);
+    const ask = (worker: number, request: Record<string, unknown>) => limits.handle(worker, { mailkeep: 'limits', ...request });
+    assert.equal((await ask(1, { op: 'lease', id: 1, address: '192.0.2.1' }))?.refusal, null);
+    assert.equal((await ask(2, { op: 'lease', id: 1, address: '192.0.2.1' }))?.refusal, null);
+    assert.equal((await ask(2, { op: 'lease', id: 2, address: '192.0.2.1' }))?.refusal, 'Too many connections from your address');
+    assert.equal(await ask(1, { op: 'return', id: 1 }), null);
+    assert.equal((await ask(2, { op: 'lease', id: 3, address: '192.0.2.1' }))?.refusal, null, 'a returned lease frees its slot');
+    limits.leave(2);
+    assert.equal((await ask(1, { op: 'lease', id: 2, address: '192.0.2.1' }))?.refusal, null, "a leaving worker's leases are released");
+    assert.equal(await ask(2, { op: 'lease', id: 4, address: '192.0.2.1' }), null, 'a worker that left is not answered');
+
+    const key = { ip: '192.0.2.9', account: 'bob' };
+    const admit = async (worker: number, id: number) => (await ask(worker, { op: 'admit', id, key, now: Date.now() }))?.verdict?.admit;
+    limits.join(3);
+    assert.equal(await admit(1, 10), true);
+    assert.equal(await admit(3, 10), true);
+    assert.equal(await admit(1, 11), false, 'two in flight from the address in two workers fill its limit of 2');
+    limits.leave(3);
+    assert.equal(await admit(1, 12), true, "the departed worker's attempt ended as abandoned");
+    assert.equal(await ask(1, { op: 'abandon', id: 12 }), null);
+    const settled = await ask(1, { op: 'settle', id: 10, now: Date.now(), outcome: 'failed' });
+    assert.equal(settled?.counts?.ipFailures, 1);
+    assert.equal(settled?.counts?.ipInFlight, 0, 'the abandoned attempt no longer counts');
+  });
+
+  it('a worker that cannot ask the primary decides by its own counts at once', async () => {
+    // This test process has no IPC channel: every question goes unanswered, as with a stuck primary.
+    const limits = new WorkerLimits(config);
+    const started = Date.now();
+    const first = await limits.connections.admit('192.0.2.1');
+    const second = await limits.connections.admit('192.0.2.1');
+    assert.deepEqual(await limits.connections.admit('192.0.2.1'), { refusal: 'Too many connections from your address' });
+    assert.ok('release' in first && 'release' in second);
+    first.release();
+    const third = await limits.connections.admit('192.0.2.1');
+    assert.ok('release' in third, 'a released slot is free again');
+
+    const key = { ip: '192.0.2.9', account: 'bob' };
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await limits.attempts.admit(key, Date.now())).admit, true);
+      assert.equal((await limits.attempts.settle(key, Date.now(), 'failed')).ipFailures, i + 1, 'counted by the local ledger');
+    }
+    assert.equal((await limits.attempts.admit(key, Date.now())).admit, false, 'the local ledger refuses at the limit');
+    assert.ok(Date.now() - started < 1000, 'nothing waited for an answer that cannot come');
   });
 });
