@@ -26,9 +26,10 @@
  * Refusals are answered NO [UNAVAILABLE] (RFC 5530) without checking the password.
  * IPv6 clients are counted per /64, the block a single host usually controls.
  *
- * The counts live in an AttemptLedger: in memory for one process, or with
- * `sharedState` in the store (SQLite for the processes on one file,
- * PostgreSQL for a cluster). Memory is bounded: each in-memory table holds at
+ * The counts live in an AttemptLedger: in memory for one process, in the
+ * primary's memory for the workers of one `serve` (server/cluster-limits.ts),
+ * or with `sharedState` in the store (SQLite for the processes on one file,
+ * PostgreSQL for a cluster of nodes). Memory is bounded: each in-memory table holds at
  * most `maxEntries` keys; store rows expire with their window; account names
  * are truncated to a fixed length.
  */
