@@ -21,6 +21,7 @@
  * seconds first, uncounted. See bench/README.md, "Mixed workload".
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { formatViolation, ImapSessionChecker, type Violation } from '../test/helpers/imap-session-checker.js';
@@ -88,6 +89,8 @@ export interface MixedResult {
   latencies: Map<string, number[]>;
   /** Present when `serverPid` was given. */
   cpu?: CpuUse;
+  /** The timed window on the monotonic clock V8's CPU profiles use, in µs (profile-summary --window). */
+  windowUs: [number, number];
 }
 
 /** A command's kind for the per-kind table: its name, with UID and the FETCH's shape where they matter. */
@@ -121,26 +124,31 @@ export async function prepareAccounts(port: number, users: readonly string[], pa
  * per account costs a full memory-hard hash, which would otherwise weigh on a short run.
  */
 export async function runMixedWorkload(opts: MixedOptions): Promise<MixedResult> {
-  const result: MixedResult = { commands: 0, seconds: 0, no: 0, bad: 0, byKind: {}, violations: [], latencies: new Map() };
+  const result: MixedResult = { commands: 0, seconds: 0, no: 0, bad: 0, byKind: {}, violations: [], latencies: new Map(), windowUs: [0, 0] };
   const sessions = await Promise.all(
     Array.from({ length: opts.clients }, (_, i) => ImapClient.login(opts.port, opts.users[i % opts.users.length]!, opts.password)),
   );
   if ((opts.warmupSeconds ?? 0) > 0) {
     // A server that has run for a while: compiled hot code, filled caches. Its results are dropped.
-    const warm: MixedResult = { commands: 0, seconds: 0, no: 0, bad: 0, byKind: {}, violations: [], latencies: new Map() };
+    const warm: MixedResult = { commands: 0, seconds: 0, no: 0, bad: 0, byKind: {}, violations: [], latencies: new Map(), windowUs: [0, 0] };
     const until = Date.now() + opts.warmupSeconds! * 1000;
     await Promise.all(sessions.map((c, i) => runClient(c, i, { ...opts, seed: opts.seed + 7919 }, until, warm)));
   }
   const cpuAtStart = opts.serverPid === undefined ? null : readCpu(opts.serverPid);
   const t0 = performance.now();
+  const fromUs = monotonicUs();
   const deadline = Date.now() + opts.seconds * 1000;
   // The window ends when the last client's last command is answered, before the LOGOUTs.
   await Promise.all(sessions.map((c, i) => runClient(c, i, opts, deadline, result)));
   result.seconds = (performance.now() - t0) / 1000;
+  result.windowUs = [fromUs, monotonicUs()];
   if (cpuAtStart !== null) result.cpu = cpuSince(cpuAtStart, readCpu(opts.serverPid!));
   await Promise.all(sessions.map((c) => c.logout()));
   return result;
 }
+
+/** CLOCK_MONOTONIC in µs: the clock of V8's profile timestamps (and of every process on the machine). */
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 interface CpuReading {
   server: number;
@@ -356,6 +364,10 @@ async function main(): Promise<void> {
         log(`${contender.label}: CPU ms by process: ${cpu.perProcess.map(([p, v]) => `${p} ${v.toFixed(0)}`).join(', ')}`);
         for (const v of r.violations.slice(0, 5)) samples.push(`- ${contender.label}: ${formatViolation(v)}`);
         log(`${contender.label}: ${r.commands} commands in ${r.seconds.toFixed(1)} s, ${total} violations`);
+        if (values['cpu-prof']) {
+          const file = path.join(values['cpu-prof'], `window-${contender.label.replace(/\W+/g, '')}-run${run}.json`);
+          fs.writeFileSync(file, JSON.stringify({ label: contender.label, run, commands: r.commands, fromUs: r.windowUs[0], toUs: r.windowUs[1] }));
+        }
         const entry = measured.get(contender.label) ?? { version: server.version, results: [] };
         entry.results.push(r);
         measured.set(contender.label, entry);
