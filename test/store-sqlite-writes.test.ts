@@ -115,6 +115,7 @@ describe('SQLite store: the write queue', () => {
         for (let i = 0; i < 5; i++) await nextTurn();
         assert.equal(done, false, 'committed while another connection held the write lock');
         queue.lockReleased(); // a relay message while the lock is still held: tries, waits again
+        await nextTurn();
         release();
         queue.lockReleased();
         await written;

@@ -57,6 +57,8 @@ export class WriteQueue {
   private scheduled = false;
   /** The backoff timer while waiting for another connection's lock. */
   private retryTimer: NodeJS.Timeout | null = null;
+  /** lockReleased() tried in this synchronous run: a relayed batch of several commits retries once. */
+  private retriedOnRelay = false;
   private retryMs = 0;
   private readonly maxBatch: number;
   private readonly begin: Database.Statement;
@@ -98,7 +100,11 @@ export class WriteQueue {
 
   /** Another process released the write lock (a sibling's commit arrived): a waiting queue tries again now. */
   lockReleased(): void {
-    if (this.retryTimer === null) return;
+    if (this.retryTimer === null || this.retriedOnRelay) return;
+    this.retriedOnRelay = true;
+    queueMicrotask(() => {
+      this.retriedOnRelay = false;
+    });
     clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.drain();
