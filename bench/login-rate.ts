@@ -37,7 +37,7 @@ import { intOption } from './cli-options.js';
 import { startDovecot } from './dovecot.js';
 import { ImapClient } from './imap-client.js';
 import { startMailkeep, type MailkeepServer } from './mailkeep.js';
-import { treeReapedCpuNs } from './proc.js';
+import { serverTreeCpuNs } from './proc.js';
 import { median } from './stats.js';
 import { ScramClient } from '../test/helpers/scram-client.js';
 
@@ -72,7 +72,7 @@ async function pool<T>(items: readonly T[], parallel: number, work: (item: T) =>
 /** CPU time of the server's process tree so far, its exited processes included (Dovecot's per-connection ones). */
 function serverCpuNs(server: BenchServer): number {
   const root = server.pids()[0];
-  return server.cpuNs() + (root === undefined ? 0 : treeReapedCpuNs(root));
+  return root === undefined ? 0 : serverTreeCpuNs(root);
 }
 
 /** How a row logs in on a new connection: LOGIN with the credential, or AUTHENTICATE OAUTHBEARER with a token. */

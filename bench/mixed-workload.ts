@@ -8,7 +8,7 @@
  * the run reports both throughput and how often a server broke the ordering
  * rules a client relies on.
  *
- *   node dist/bench/mixed-workload.js [--seconds 60] [--clients 30] [--accounts 10]
+ *   node dist/bench/mixed-workload.js [--seconds 60] [--warmup 0] [--clients 30] [--accounts 10]
  *                                     [--servers mailkeep,dovecot] [--workers 1,2] [--runs 3]
  *                                     [--seed 1] [--messages 40] [--cpu-prof DIR]
  *
@@ -16,8 +16,12 @@
  * once per `--workers` count; each run alternates the order (the reverse on
  * every second run), and the tables give medians over the runs: commands/s,
  * and per command kind commands/s with p50/p99 latency (first byte sent →
- * tagged reply). See bench/README.md, "Mixed workload".
+ * tagged reply), with the CPU time of the server's process tree and of this
+ * load generator over the timed window. `--warmup S` runs the workload S
+ * seconds first, uncounted. See bench/README.md, "Mixed workload".
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { formatViolation, ImapSessionChecker, type Violation } from '../test/helpers/imap-session-checker.js';
@@ -27,6 +31,7 @@ import { ImapClient } from './imap-client.js';
 import { startMailkeep, startMailkeepPg } from './mailkeep.js';
 import { intOption } from './cli-options.js';
 import { appendArgs, generateMessage, rng } from './messages.js';
+import { machineCpuNs, perProcessCpuNs, serverTreeCpuNs } from './proc.js';
 import { median, percentile } from './stats.js';
 
 /** The two mailboxes of every account. */
@@ -51,6 +56,23 @@ export interface MixedOptions {
   /** Each client stops after this many commands even before the time is up. */
   maxCommandsPerClient: number;
   seed: number;
+  /** Seconds of the same workload (another seed) before the timed window, not counted (default 0). */
+  warmupSeconds?: number;
+  /** The server's process tree, to measure its CPU time over the timed window (absent: not measured). */
+  serverPid?: number;
+}
+
+/** CPU time spent during the timed window, in ms. */
+export interface CpuUse {
+  /** The server's whole process tree (serverTreeCpuNs: live processes and those reaped meanwhile). */
+  server: number;
+  /** Each server process's own (perProcessCpuNs), by "pid comm", for the log. */
+  perProcess: Array<[string, number]>;
+  /** This process: the load generator (clients and checker). */
+  client: number;
+  /** The machine's busy and total CPU time (all cores), from /proc/stat. */
+  machineBusy: number;
+  machineTotal: number;
 }
 
 /** What one workload run measured. */
@@ -65,6 +87,10 @@ export interface MixedResult {
   violations: Violation[];
   /** Latency in ms of every command, by kind (commandKind). */
   latencies: Map<string, number[]>;
+  /** Present when `serverPid` was given. */
+  cpu?: CpuUse;
+  /** The timed window on the monotonic clock V8's CPU profiles use, in µs (profile-summary --window). */
+  windowUs: [number, number];
 }
 
 /** A command's kind for the per-kind table: its name, with UID and the FETCH's shape where they matter. */
@@ -98,15 +124,61 @@ export async function prepareAccounts(port: number, users: readonly string[], pa
  * per account costs a full memory-hard hash, which would otherwise weigh on a short run.
  */
 export async function runMixedWorkload(opts: MixedOptions): Promise<MixedResult> {
-  const result: MixedResult = { commands: 0, seconds: 0, no: 0, bad: 0, byKind: {}, violations: [], latencies: new Map() };
+  const result: MixedResult = { commands: 0, seconds: 0, no: 0, bad: 0, byKind: {}, violations: [], latencies: new Map(), windowUs: [0, 0] };
   const sessions = await Promise.all(
     Array.from({ length: opts.clients }, (_, i) => ImapClient.login(opts.port, opts.users[i % opts.users.length]!, opts.password)),
   );
+  if ((opts.warmupSeconds ?? 0) > 0) {
+    // A server that has run for a while: compiled hot code, filled caches. Its results are dropped.
+    const warm: MixedResult = { commands: 0, seconds: 0, no: 0, bad: 0, byKind: {}, violations: [], latencies: new Map(), windowUs: [0, 0] };
+    const until = Date.now() + opts.warmupSeconds! * 1000;
+    await Promise.all(sessions.map((c, i) => runClient(c, i, { ...opts, seed: opts.seed + 7919 }, until, warm)));
+  }
+  const cpuAtStart = opts.serverPid === undefined ? null : readCpu(opts.serverPid);
   const t0 = performance.now();
+  const fromUs = monotonicUs();
   const deadline = Date.now() + opts.seconds * 1000;
+  // The window ends when the last client's last command is answered, before the LOGOUTs.
   await Promise.all(sessions.map((c, i) => runClient(c, i, opts, deadline, result)));
   result.seconds = (performance.now() - t0) / 1000;
+  result.windowUs = [fromUs, monotonicUs()];
+  if (cpuAtStart !== null) result.cpu = cpuSince(cpuAtStart, readCpu(opts.serverPid!));
+  await Promise.all(sessions.map((c) => c.logout()));
   return result;
+}
+
+/** CLOCK_MONOTONIC in µs: the clock of V8's profile timestamps (and of every process on the machine). */
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+interface CpuReading {
+  server: number;
+  perProcess: Map<number, number>;
+  client: NodeJS.CpuUsage;
+  machine: { busy: number; total: number };
+}
+
+function readCpu(pid: number): CpuReading {
+  return { server: serverTreeCpuNs(pid), perProcess: perProcessCpuNs(pid), client: process.cpuUsage(), machine: machineCpuNs() };
+}
+
+function cpuSince(a: CpuReading, b: CpuReading): CpuUse {
+  const comm = (pid: number): string => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/comm`, 'latin1').trim();
+    } catch {
+      return '?';
+    }
+  };
+  const client = process.cpuUsage(a.client);
+  return {
+    server: (b.server - a.server) / 1e6,
+    perProcess: [...b.perProcess]
+      .map(([pid, ns]): [string, number] => [`${pid} ${comm(pid)}`, (ns - (a.perProcess.get(pid) ?? 0)) / 1e6])
+      .sort((x, y) => y[1] - x[1]),
+    client: (client.user + client.system) / 1000,
+    machineBusy: (b.machine.busy - a.machine.busy) / 1e6,
+    machineTotal: (b.machine.total - a.machine.total) / 1e6,
+  };
 }
 
 async function runClient(c: ImapClient, i: number, opts: MixedOptions, deadline: number, result: MixedResult): Promise<void> {
@@ -172,8 +244,9 @@ async function runClient(c: ImapClient, i: number, opts: MixedOptions, deadline:
       else if (r < 92) await send(`${uid}SEARCH ${pick(['UNSEEN', 'FLAGGED', 'DELETED', `KEYWORD ${pick(KEYWORDS)}`])}`);
       else await send('NOOP');
     }
-  } finally {
+  } catch (err) {
     await c.logout();
+    throw err;
   }
 }
 
@@ -202,6 +275,9 @@ async function start(c: Contender, users: string[], maxConnections: number, cpuP
   return c.name === 'mailkeep' ? startMailkeep(opts) : startMailkeepPg(opts);
 }
 
+/** CPU ms per 1,000 commands of a run. */
+const perThousand = (cpuMs: number, r: MixedResult): string => ((1000 * cpuMs) / r.commands).toFixed(0);
+
 const ms = (v: number): string => (Number.isNaN(v) ? '–' : v < 10 ? v.toFixed(2) : v.toFixed(1));
 
 /** What runs of one contender measured. */
@@ -226,6 +302,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       seconds: { type: 'string', default: '60' },
+      warmup: { type: 'string', default: '0' },
       clients: { type: 'string', default: '30' },
       accounts: { type: 'string', default: '10' },
       servers: { type: 'string', default: 'mailkeep,dovecot' },
@@ -249,14 +326,15 @@ async function main(): Promise<void> {
   const runCount = intOption('runs', values.runs, 1, 100);
   const opts = {
     seconds: intOption('seconds', values.seconds, 1, 3600),
+    warmupSeconds: intOption('warmup', values.warmup, 0, 3600),
     clients,
     seed: intOption('seed', values.seed, 0, 2 ** 31),
     maxCommandsPerClient: intOption('max-commands', values['max-commands'], 1, 10_000_000),
   };
   const messages = intOption('messages', values.messages, 0, MAILBOX_CAP);
   const rows: string[] = [
-    '| server | run | commands | commands/s | NO | BAD | violations | by kind |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| server | run | commands | commands/s | server CPU ms / 1,000 cmds | client CPU ms / 1,000 | CPU shares: server / client / others | NO | BAD | violations | by kind |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |',
   ];
   const samples: string[] = [];
   const measured = new Map<string, Runs>();
@@ -268,16 +346,28 @@ async function main(): Promise<void> {
       const server = await start(contender, users, clients + 20, values['cpu-prof'] ?? null);
       try {
         await prepareAccounts(server.port, users, server.password, messages);
-        log(`${contender.label}: ${clients} clients on ${users.length} accounts for ${opts.seconds} s (seed ${opts.seed})`);
-        const r = await runMixedWorkload({ ...opts, port: server.port, users, password: server.password });
+        log(
+          `${contender.label}: ${clients} clients on ${users.length} accounts for ${opts.seconds} s after ${opts.warmupSeconds} s of warm-up (seed ${opts.seed})`,
+        );
+        const r = await runMixedWorkload({ ...opts, port: server.port, users, password: server.password, serverPid: server.pids()[0] });
         const total = Object.values(r.byKind).reduce((a, b) => a + b, 0);
         const kinds =
           Object.entries(r.byKind)
             .map(([k, n]) => `${k} ${n}`)
             .join(', ') || '–';
-        rows.push(`| ${server.version} | ${run} | ${r.commands} | ${(r.commands / r.seconds).toFixed(0)} | ${r.no} | ${r.bad} | ${total} | ${kinds} |`);
+        const cpu = r.cpu!;
+        const share = (v: number): string => `${Math.round((100 * Math.max(0, v)) / cpu.machineTotal)} %`;
+        const shares = `${share(cpu.server)} / ${share(cpu.client)} / ${share(cpu.machineBusy - cpu.server - cpu.client)}`;
+        rows.push(
+          `| ${server.version} | ${run} | ${r.commands} | ${(r.commands / r.seconds).toFixed(0)} | ${perThousand(cpu.server, r)} | ${perThousand(cpu.client, r)} | ${shares} | ${r.no} | ${r.bad} | ${total} | ${kinds} |`,
+        );
+        log(`${contender.label}: CPU ms by process: ${cpu.perProcess.map(([p, v]) => `${p} ${v.toFixed(0)}`).join(', ')}`);
         for (const v of r.violations.slice(0, 5)) samples.push(`- ${contender.label}: ${formatViolation(v)}`);
         log(`${contender.label}: ${r.commands} commands in ${r.seconds.toFixed(1)} s, ${total} violations`);
+        if (values['cpu-prof']) {
+          const file = path.join(values['cpu-prof'], `window-${contender.label.replace(/\W+/g, '')}-run${run}.json`);
+          fs.writeFileSync(file, JSON.stringify({ label: contender.label, run, commands: r.commands, fromUs: r.windowUs[0], toUs: r.windowUs[1] }));
+        }
         const entry = measured.get(contender.label) ?? { version: server.version, results: [] };
         entry.results.push(r);
         measured.set(contender.label, entry);
@@ -288,9 +378,17 @@ async function main(): Promise<void> {
   }
   const rate = (label: string): number => median((measured.get(label)?.results ?? []).map((r) => r.commands / r.seconds));
   const dovecot = measured.has('dovecot') ? rate('dovecot') : NaN;
-  const summary = [`| server | median commands/s (${runCount} runs) | ÷ Dovecot |`, '| --- | ---: | ---: |'];
+  const cpuPerThousand = (label: string): number => median((measured.get(label)?.results ?? []).map((r) => (1000 * r.cpu!.server) / r.commands));
+  const summary = [
+    `| server | median commands/s (${runCount} runs) | ÷ Dovecot | median server CPU ms / 1,000 commands | ÷ Dovecot |`,
+    '| --- | ---: | ---: | ---: | ---: |',
+  ];
+  const dovecotCpu = measured.has('dovecot') ? cpuPerThousand('dovecot') : NaN;
+  const ratio = (v: number, of: number): string => (Number.isNaN(of) ? '–' : (v / of).toFixed(2));
   for (const c of contenders)
-    summary.push(`| ${c.label} | ${rate(c.label).toFixed(0)} | ${Number.isNaN(dovecot) ? '–' : (rate(c.label) / dovecot).toFixed(2)} |`);
+    summary.push(
+      `| ${c.label} | ${rate(c.label).toFixed(0)} | ${ratio(rate(c.label), dovecot)} | ${cpuPerThousand(c.label).toFixed(0)} | ${ratio(cpuPerThousand(c.label), dovecotCpu)} |`,
+    );
   const perKind = contenders.flatMap((c) => ['', ...kindTable(c.label, measured.get(c.label)!)]);
   process.stdout.write(
     `\n${rows.join('\n')}\n\n${summary.join('\n')}\n${perKind.join('\n')}\n${samples.length > 0 ? `\nFirst violations:\n${samples.join('\n')}\n` : ''}`,

@@ -87,12 +87,12 @@ export function processTree(pid: number): number[] {
 }
 
 /**
- * CPU time (user and system) that `pid`, its descendants and all their
- * threads have used, in nanoseconds (/proc/…/task/…/schedstat, which counts
- * exactly where utime ticks count in 10 ms steps).
+ * CPU time (user and system) that each of `pid` and its descendants has
+ * used, all its threads summed, in nanoseconds (/proc/…/task/…/schedstat,
+ * which counts exactly where utime ticks count in 10 ms steps).
  */
-export function treeCpuNs(pid: number): number {
-  let total = 0;
+export function perProcessCpuNs(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
   for (const p of processTree(pid)) {
     let tasks: string[];
     try {
@@ -100,6 +100,7 @@ export function treeCpuNs(pid: number): number {
     } catch {
       continue; // exited meanwhile
     }
+    let total = 0;
     for (const t of tasks) {
       try {
         total += Number(fs.readFileSync(`/proc/${p}/task/${t}/schedstat`, 'latin1').split(' ')[0]);
@@ -107,7 +108,15 @@ export function treeCpuNs(pid: number): number {
         // the thread exited meanwhile
       }
     }
+    out.set(p, total);
   }
+  return out;
+}
+
+/** CPU time that `pid`, its descendants and all their threads have used, in nanoseconds (perProcessCpuNs summed). */
+export function treeCpuNs(pid: number): number {
+  let total = 0;
+  for (const ns of perProcessCpuNs(pid).values()) total += ns;
   return total;
 }
 
@@ -133,6 +142,27 @@ export function treeReapedCpuNs(pid: number): number {
     }
   }
   return (ticks * 1e9) / USER_HZ;
+}
+
+/**
+ * CPU time of a server's whole process tree so far, in nanoseconds: its live
+ * processes and threads (treeCpuNs) plus the children its members have
+ * reaped (treeReapedCpuNs), so a per-connection process that ends during a
+ * measured window (Dovecot's imap-login) is still counted, by its parent.
+ * Differences of two readings are what a window cost; a process that lived
+ * across the start is counted whole once reaped (its time before the start too).
+ */
+export function serverTreeCpuNs(pid: number): number {
+  return treeCpuNs(pid) + treeReapedCpuNs(pid);
+}
+
+/** The whole machine's CPU time from /proc/stat, in nanoseconds: busy (not idle, not iowait) and in all. */
+export function machineCpuNs(): { busy: number; total: number } {
+  const fields = fs.readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  // user nice system idle iowait irq softirq steal
+  const idle = fields[3]! + fields[4]!;
+  return { busy: ((total - idle) * 1e9) / USER_HZ, total: (total * 1e9) / USER_HZ };
 }
 
 /** Starts counting CPU time from `readNs` (e.g. treeCpuNs); the result reads the milliseconds since. */

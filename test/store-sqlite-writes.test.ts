@@ -9,10 +9,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { describe, test } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { describe, mock, test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { MailboxId, Uid } from '../src/ids.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { WriteQueue } from '../src/store/sqlite/write-queue.js';
 import { StoreError } from '../src/store/types.js';
 import { accountWithInbox, deliver, fakeAnalysis, message, tempDir, waitFor, withStore } from './store-fixtures.js';
 
@@ -91,6 +93,40 @@ describe('SQLite store: the write queue', () => {
       const [s] = await store.listSummaries(accountId, inbox);
       assert.deepEqual(s?.flags, ['\\Answered']);
     });
+  });
+
+  test("a sibling's relayed commit (lockReleased) retries a waiting write at once, without its timer", async () => {
+    const { dir, cleanup } = await tempDir();
+    const db = new Database(join(dir, 'q.sqlite3'));
+    try {
+      db.pragma('journal_mode = WAL');
+      db.exec('CREATE TABLE t (v INTEGER)');
+      const queue = new WriteQueue(db, { maxWaitMs: 60_000, readBusyTimeoutMs: 100 });
+      const release = holdLock(join(dir, 'q.sqlite3'));
+      // The backoff timer never fires: only lockReleased() can make the write go through.
+      mock.timers.enable({ apis: ['setTimeout'] });
+      try {
+        let done = false;
+        const written = queue
+          .run(() => db.prepare('INSERT INTO t VALUES (1)').run())
+          .then(() => {
+            done = true;
+          });
+        for (let i = 0; i < 5; i++) await nextTurn();
+        assert.equal(done, false, 'committed while another connection held the write lock');
+        queue.lockReleased(); // a relay message while the lock is still held: tries, waits again
+        await nextTurn();
+        release();
+        queue.lockReleased();
+        await written;
+        assert.deepEqual(db.prepare('SELECT v FROM t').all(), [{ v: 1 }]);
+      } finally {
+        mock.timers.reset();
+      }
+    } finally {
+      db.close();
+      await cleanup();
+    }
   });
 
   test('beyond the bound: UNAVAILABLE, nothing written, and the next write works', async () => {

@@ -45,9 +45,12 @@ export type Ask = z.infer<typeof askSchema>;
 /** An answer as it travels back. */
 export type Answer = z.infer<typeof answerSchema>;
 
+/** The `mailkeep` tag of an IPC message, checked before any schema: a failed safeParse builds an error, and the bus relay's messages pass here by the thousand. */
+const tagOf = (raw: unknown): unknown => (raw as { mailkeep?: unknown } | null)?.mailkeep;
+
 /** Whether an IPC message is a worker's question. */
 export function isAsk(raw: unknown): raw is Ask {
-  return askSchema.safeParse(raw).success;
+  return tagOf(raw) === 'ask' && askSchema.safeParse(raw).success;
 }
 
 /** The primary's answers (cluster-primary.ts). */
@@ -72,6 +75,7 @@ export class PrimaryLink {
 
   constructor() {
     process.on('message', (raw) => {
+      if (tagOf(raw) !== 'answer') return;
       const parsed = answerSchema.safeParse(raw);
       if (parsed.success) this.pending.get(parsed.data.id)?.(parsed.data);
     });

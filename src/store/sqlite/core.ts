@@ -421,6 +421,8 @@ export class SqliteCore {
     this.relayOut = outbound;
     // The poller's baseline rises too, so the same commit is not announced again when data_version moves.
     return ({ accountId, mailboxId, modseq }) => {
+      // Relayed after the sibling's COMMIT: its write lock is free now.
+      this.writes.lockReleased();
       this.poller.note(accountId, mailboxId, modseq);
       this.bus.publish(accountId, mailboxId, toModSeq(modseq));
     };

@@ -7,7 +7,10 @@
  * - The connection never sleeps inside SQLite for the write lock: BEGIN
  *   IMMEDIATE runs with busy_timeout 0 and SQLITE_BUSY is retried on a timer
  *   with backoff, so a `mailkeep deliver` or an import holding the lock for
- *   seconds leaves every session of this process answering.
+ *   seconds leaves every session of this process answering. A sibling
+ *   worker's commit, relayed right after its COMMIT, retries at once
+ *   (`lockReleased`): the timer is the fallback for processes that relay
+ *   nothing (deliver, import) and for a relay message that comes late.
  * - A body waits at most `maxWaitMs` for the lock; then its promise rejects
  *   with StoreError UNAVAILABLE (RFC 5530 §3) and the body never runs.
  * - Bodies are synchronous (better-sqlite3), so the lock is never held across
@@ -52,6 +55,10 @@ export class WriteQueue {
   private readonly queue: Pending[] = [];
   /** A drain is scheduled (setImmediate) or waiting for the lock (timer). */
   private scheduled = false;
+  /** The backoff timer while waiting for another connection's lock. */
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** lockReleased() tried in this synchronous run: a relayed batch of several commits retries once. */
+  private retriedOnRelay = false;
   private retryMs = 0;
   private readonly maxBatch: number;
   private readonly begin: Database.Statement;
@@ -91,6 +98,18 @@ export class WriteQueue {
     });
   }
 
+  /** Another process released the write lock (a sibling's commit arrived): a waiting queue tries again now. */
+  lockReleased(): void {
+    if (this.retryTimer === null || this.retriedOnRelay) return;
+    this.retriedOnRelay = true;
+    queueMicrotask(() => {
+      this.retriedOnRelay = false;
+    });
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.drain();
+  }
+
   /** Resolves once nothing is queued (every body committed, failed or gave up: at most maxWaitMs). */
   idle(): Promise<void> {
     if (this.queue.length === 0 && !this.scheduled) return Promise.resolve();
@@ -99,6 +118,7 @@ export class WriteQueue {
 
   private drain(): void {
     this.scheduled = false;
+    this.retryTimer = null;
     if (!this.db.open) {
       for (const p of this.queue.splice(0)) p.reject(new Error('the store is closed'));
     }
@@ -148,7 +168,7 @@ export class WriteQueue {
     if (this.queue.length === 0) return this.settleIdle();
     this.retryMs = Math.min(MAX_RETRY_MS, Math.max(1, this.retryMs * 2));
     this.scheduled = true;
-    setTimeout(() => this.drain(), this.retryMs);
+    this.retryTimer = setTimeout(() => this.drain(), this.retryMs);
   }
 
   /** Runs the bodies inside the open transaction, commits, then settles their promises. */
