@@ -501,7 +501,8 @@ const scramKeys: Migration = (db) => {
  * its own header facts (saved lazily, like those of older blobs).
  */
 const compositeOffsets: Migration = (db) => {
-  db.exec('ALTER TABLE blobs ADD COLUMN base_from INTEGER NOT NULL DEFAULT 0  -- composite: where in the base its bytes start');
+  // composite: where in the base its bytes start
+  db.exec('ALTER TABLE blobs ADD COLUMN base_from INTEGER NOT NULL DEFAULT 0');
 };
 
 /** Every migration in order; the database's user_version says how many have run. */
