@@ -101,7 +101,9 @@ async function blobCounts(srv: TestServer): Promise<{ plain: number; composite: 
       db.close();
     }
     // On SQLite only plain blobs have files.
-    const files = (await Promise.all((await readdir(join(srv.dataDir, 'blobs'))).filter((d) => d !== 'tmp').map((d) => readdir(join(srv.dataDir, 'blobs', d))))).flat();
+    const files = (
+      await Promise.all((await readdir(join(srv.dataDir, 'blobs'))).filter((d) => d !== 'tmp').map((d) => readdir(join(srv.dataDir, 'blobs', d))))
+    ).flat();
     assert.equal(files.length, Number(row.plain), 'one file per plain blob');
   }
   return { plain: Number(row.plain), composite: Number(row.composite), bytes: Number(row.bytes) };
@@ -205,7 +207,9 @@ describe('editheader at delivery: per-recipient headers over one stored body', (
     }
   });
 
-  it('keeps the bytes through mailkeep backup and restore', { skip: process.env.MAILKEEP_TEST_STORE === 'postgres' ? 'SQLite backups only' : false }, async () => {
+  it('keeps the bytes through mailkeep backup and restore', {
+    skip: process.env.MAILKEEP_TEST_STORE === 'postgres' ? 'SQLite backups only' : false,
+  }, async () => {
     const scratch = await mkdtemp(join(tmpdir(), 'mailkeep-editheader-'));
     try {
       await backupSqlite({ dataDir: srv.dataDir, target: join(scratch, 'backup') });
