@@ -12,8 +12,12 @@
  *   (RFC 5228 §2.10.6; Pigeonhole does the same).
  * - Sending (redirect, vacation) happens after the copies are committed and
  *   never fails the delivery; without `[relay]` it is logged and skipped.
- * - Compiled scripts are cached by (account, script name, update time), so a
- *   changed script is recompiled and an unchanged one costs one store read.
+ * - Compiled scripts are cached by the SHA-256 of their text, read from the
+ *   store at every delivery: a script changed by PUTSCRIPT, SETACTIVE or the
+ *   CLI, in any worker or node, is compiled anew at its first use; an
+ *   unchanged one costs one store read, and accounts with the same text
+ *   share one compiled script (it depends on the text alone: includes are
+ *   resolved at run time).
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -75,7 +79,7 @@ export class SieveDelivery {
   async script(accountId: AccountId): Promise<CompiledScript | null> {
     const active = await this.store.getActiveSieveScript(accountId);
     if (active === null) return null;
-    const key = `${accountId}\0${active.name}\0${active.updated.getTime()}`;
+    const key = createHash('sha256').update(active.content).digest('base64');
     if (this.cache.has(key)) return this.cache.get(key) ?? null;
     const parsed = parseSieve(active.content, { maxScriptBytes: this.config.sieve.maxScriptSize });
     if (!parsed.ok)
@@ -126,7 +130,8 @@ export class SieveDelivery {
 
   /** Reads the staged bytes a run looks at (bounded by the append limit, as staging was). */
   readMessage(message: StagedMessage): Promise<Buffer> {
-    return this.store.blobs.read(message.blob.blobId);
+    // A bounded range: the file store reads small ones synchronously, without four thread-pool round trips.
+    return this.store.blobs.read(message.blob.blobId, 0, message.blob.size);
   }
 
   /**

@@ -66,7 +66,6 @@ class Runner {
   private readonly included = new Set<string>();
   /** The scripts being included right now, to refuse recursion (RFC 6609 §3.2). */
   private readonly includeStack: string[] = [];
-  private readonly regexCache = new Map<string, RegExp | string>();
   private matchValues: string[] = [];
   private includes = 0;
   private depth = 0;
@@ -81,13 +80,13 @@ class Runner {
     this.actions = new ActionList(limits.maxActions, limits.maxRedirects);
   }
 
-  private async step(pos: Position, cost = 1): Promise<void> {
+  /** Counts a step's cost; a promise (to await) only when it is time to let the event loop run, so most steps cost no await. */
+  private step(pos: Position, cost = 1): Promise<void> | undefined {
     this.steps += cost;
     if (this.steps > this.limits.maxSteps) throw new PositionedError(pos, `the script used more than ${this.limits.maxSteps} steps`);
-    if (this.steps % YIELD_EVERY < cost) {
-      if (Date.now() > this.deadline) throw new PositionedError(pos, `the script ran longer than ${this.limits.maxRunMs} ms`);
-      await new Promise<void>((r) => setImmediate(r));
-    }
+    if (this.steps % YIELD_EVERY >= cost) return undefined;
+    if (Date.now() > this.deadline) throw new PositionedError(pos, `the script ran longer than ${this.limits.maxRunMs} ms`);
+    return new Promise<void>((r) => setImmediate(r));
   }
 
   async run(script: CompiledScript): Promise<SieveAction[]> {
@@ -103,7 +102,8 @@ class Runner {
 
   private async block(cmds: readonly CompiledCommand[], scope: Scope): Promise<void> {
     for (const c of cmds) {
-      await this.step(c.pos);
+      const turn = this.step(c.pos);
+      if (turn) await turn;
       if (c.kind === 'if') {
         let done = false;
         for (const b of c.branches) {
@@ -327,11 +327,12 @@ class Runner {
     this.msg.deleteHeader(name, (occurrence, count, value) => {
       const at = last ? count - occurrence + 1 : occurrence;
       const ok =
-        (typeof index !== 'number' || index === at) && (keys === null || keys.some((k) => matchOne(matcher, value, k, this.limits, this.regexCache) !== null));
+        (typeof index !== 'number' || index === at) && (keys === null || keys.some((k) => matchOne(matcher, value, k, this.limits) !== null));
       decisions.push(ok);
       return ok;
     });
-    await this.step(pos, decisions.length);
+    const turn = this.step(pos, decisions.length);
+    if (turn) await turn;
   }
 
   // ---- tests
@@ -356,8 +357,9 @@ class Runner {
     }
     for (const v of values)
       for (const k of keys) {
-        await this.step(pos, 1 + Math.floor((v.length + k.length) / 1024));
-        const hit = matchOne(m, v, k, this.limits, this.regexCache);
+        const turn = this.step(pos, 1 + Math.floor((v.length + k.length) / 1024));
+        if (turn) await turn;
+        const hit = matchOne(m, v, k, this.limits);
         if (hit !== null) {
           // RFC 5229 §3.2: only a successful :matches / :regex test sets the match variables
           if (hit.groups !== undefined) this.matchValues = hit.groups.slice(0, 10);
@@ -368,7 +370,8 @@ class Runner {
   }
 
   private async test(t: CompiledTest, scope: Scope): Promise<boolean> {
-    await this.step(t.pos);
+    const turn = this.step(t.pos);
+    if (turn) await turn;
     const tags = t.tags;
     const m = this.matcher(tags);
     const keys = (): string[] => this.list(t.args[t.args.length - 1], scope);
@@ -405,7 +408,7 @@ class Runner {
       }
       case 'address': {
         const addrs = this.list(t.args[0], scope).flatMap((h) =>
-          this.pick(this.msg.rawValues(h), tags).flatMap((raw) => SieveMessage.addresses(raw, this.limits.maxStringList)),
+          this.pick(this.msg.fieldAddresses(h, this.limits.maxStringList), tags).flat(),
         );
         return this.compare(this.addressParts(addrs, tags), keys(), m, t.pos);
       }
