@@ -326,8 +326,7 @@ class Runner {
     // the predicate runs synchronously inside deleteHeader; matching is charged afterwards
     this.msg.deleteHeader(name, (occurrence, count, value) => {
       const at = last ? count - occurrence + 1 : occurrence;
-      const ok =
-        (typeof index !== 'number' || index === at) && (keys === null || keys.some((k) => matchOne(matcher, value, k, this.limits) !== null));
+      const ok = (typeof index !== 'number' || index === at) && (keys === null || keys.some((k) => matchOne(matcher, value, k, this.limits) !== null));
       decisions.push(ok);
       return ok;
     });
@@ -407,9 +406,7 @@ class Runner {
         return this.compare(values, keys(), m, t.pos);
       }
       case 'address': {
-        const addrs = this.list(t.args[0], scope).flatMap((h) =>
-          this.pick(this.msg.fieldAddresses(h, this.limits.maxStringList), tags).flat(),
-        );
+        const addrs = this.list(t.args[0], scope).flatMap((h) => this.pick(this.msg.fieldAddresses(h, this.limits.maxStringList), tags).flat());
         return this.compare(this.addressParts(addrs, tags), keys(), m, t.pos);
       }
       case 'envelope': {
