@@ -1,7 +1,7 @@
 /**
  * Sieve at delivery (RFC 5228 §2.10): runs the recipient's active script on
  * a staged message and carries out its actions — keep and fileinto (RFC 5490
- * :create, RFC 5232 flags, RFC 5293 edited header), discard, reject (RFC 5429),
+ * :create, RFC 8579 :specialuse, RFC 5232 flags, RFC 5293 edited header), discard, reject (RFC 5429),
  * redirect (RFC 5228 §4.2, RFC 3894 :copy), vacation (RFC 5230) and
  * duplicate tracking (RFC 7352).
  *
@@ -21,7 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.js';
+import { type Config, SPECIAL_USES } from '../config/schema.js';
 import type { AccountId } from '../ids.js';
 import { type CompiledScript, parseSieve, runSieve, type SieveAction, type SieveContext, type SieveRunResult, type VacationAction } from '../sieve/index.js';
 import type { PartIndex } from '../mime/types.js';
@@ -57,6 +57,11 @@ function storeFlags(flags: readonly string[]): string[] {
     if (flag !== undefined && !out.includes(flag)) out.push(flag);
   }
   return out;
+}
+
+/** Whether the mailbox has the RFC 6154 special-use attribute (attributes compare case-insensitively, as IMAP flags do). */
+function hasSpecialUse(mailbox: Mailbox, attribute: string): boolean {
+  return mailbox.specialUse?.toLowerCase() === attribute.toLowerCase();
 }
 
 /** The memory key: a digest, so ids and handles of any length make small rows. */
@@ -101,6 +106,11 @@ export class SieveDelivery {
       envelope,
       userAddresses: [recipient.account.name, envelope.to].filter((a) => a.includes('@')),
       mailboxExists: async (name) => (await this.store.getMailbox(accountId, canonicalName(name))) !== null,
+      specialUseExists: async (name, attributes) => {
+        const mailboxes = name === null ? await this.store.listMailboxes(accountId) : [await this.store.getMailbox(accountId, canonicalName(name))];
+        return attributes.every((a) => mailboxes.some((m) => m !== null && hasSpecialUse(m, a)));
+      },
+      metadata: (name, entry) => this.metadata(accountId, name, entry),
       duplicateSeen: (id, handle) => has('duplicate', handle, id),
       vacationAlreadySent: (sender, handle) => has('vacation', handle, sender.toLowerCase()),
       includeScript: includeResolver(this.store, accountId),
@@ -112,6 +122,16 @@ export class SieveDelivery {
       },
       ...(parts === undefined ? {} : { parts }),
     };
+  }
+
+  /** RFC 5490 §3.3/§4.1: an annotation of the account's mailbox (or the server's, name null) as text, or null. */
+  private async metadata(accountId: AccountId, name: string | null, entry: string): Promise<string | null> {
+    // RFC 5464 §3.2: every entry name is under /private or /shared; others name nothing
+    if (!/^\/(private|shared)\//i.test(entry)) return null;
+    const mailbox = name === null ? null : await this.store.getMailbox(accountId, canonicalName(name));
+    if (mailbox === undefined || (name !== null && mailbox === null)) return null;
+    const [found] = await this.store.getMetadata(accountId, mailbox?.id ?? null, [entry]);
+    return found === undefined ? null : found.value.toString('utf8');
   }
 
   /** The actions the active script takes on the message, or null when the account has no (working) script. */
@@ -153,7 +173,7 @@ export class SieveDelivery {
     const copies: CopyOutcome[] = [];
     for (const a of actions) {
       if (a.type !== 'keep' && a.type !== 'fileinto') continue;
-      const mailbox = a.type === 'fileinto' ? await this.fileintoTarget(recipient, a.mailbox, a.create) : null;
+      const mailbox = a.type === 'fileinto' ? await this.fileintoTarget(recipient, a.mailbox, a.create, a.specialUse) : null;
       const target = mailbox ?? (await targetMailbox(this.store, recipient, opts.detailDelivery));
       const copyOpts: CopyOptions = { ...opts, mailbox: target, flags: storeFlags([...(opts.flags ?? []), ...a.flags]) };
       if (a.header !== undefined) copyOpts.header = a.header;
@@ -171,16 +191,26 @@ export class SieveDelivery {
     return { status: 'delivered', copies };
   }
 
-  /** Where a fileinto goes: the mailbox (created with :create, RFC 5490 §3.2), or null for the default one (logged). */
-  private async fileintoTarget(recipient: Recipient, name: string, create: boolean): Promise<Mailbox | null> {
+  /**
+   * Where a fileinto goes: the mailbox with the special-use attribute when asked and there is one
+   * (RFC 8579 §4), else the named mailbox (created with :create, RFC 5490 §3.2, and then given the
+   * attribute), or null for the default one (logged).
+   */
+  private async fileintoTarget(recipient: Recipient, name: string, create: boolean, specialUse?: string): Promise<Mailbox | null> {
     const accountId = recipient.account.id;
+    if (specialUse !== undefined) {
+      const special = (await this.store.listMailboxes(accountId)).find((m) => hasSpecialUse(m, specialUse));
+      if (special) return special;
+    }
     const canonical = canonicalName(name);
     const existing = await this.store.getMailbox(accountId, canonical);
     if (existing) return existing;
     const bad = forbiddenCharacter(canonical);
     if (create && bad === null) {
       try {
-        return await this.store.createMailbox(accountId, canonical);
+        // one of the attributes this server gives (as IMAP CREATE USE does); another leaves the new mailbox without
+        const use = SPECIAL_USES.find((u) => u.toLowerCase() === specialUse?.toLowerCase()) ?? null;
+        return await this.store.createMailbox(accountId, canonical, use);
       } catch (err) {
         // Another delivery may have created it meanwhile.
         const again = await this.store.getMailbox(accountId, canonical);

@@ -11,6 +11,7 @@
  * header view); actions are checked for conflicts as they are added.
  */
 import type { Position, SieveError } from './ast.js';
+import { isSpecialUse } from './grammar.js';
 import { ActionList, type SieveAction } from './actions.js';
 import type { CompiledCommand, CompiledScript, CompiledTest, TagValue } from './compiled.js';
 import { compileSieve } from './compile-script.js';
@@ -185,7 +186,18 @@ class Runner {
       case 'fileinto': {
         const mailbox = this.s(c.args[0], scope);
         if (mailbox === '') throw new SieveRuntimeError('fileinto: empty mailbox name');
-        this.actions.add({ type: 'fileinto', mailbox, flags: this.actionFlags(t, scope), copy: t.has('copy'), create: t.has('create'), ...this.edited() });
+        const specialUse = t.get('specialuse');
+        if (typeof specialUse === 'string' && !isSpecialUse(this.s(specialUse, scope)))
+          throw new SieveRuntimeError(`fileinto: invalid special-use attribute '${this.s(specialUse, scope)}'`);
+        this.actions.add({
+          type: 'fileinto',
+          mailbox,
+          flags: this.actionFlags(t, scope),
+          copy: t.has('copy'),
+          create: t.has('create'),
+          ...(typeof specialUse === 'string' ? { specialUse: this.s(specialUse, scope) } : {}),
+          ...this.edited(),
+        });
         return;
       }
       case 'redirect': {
@@ -451,6 +463,26 @@ class Runner {
       case 'mailboxexists':
         for (const name of this.list(t.args[0], scope)) if (!(await this.ctx.mailboxExists(name))) return false;
         return true;
+      case 'metadata':
+      case 'servermetadata': {
+        const mailbox = t.name === 'metadata' ? this.s(t.args[0], scope) : null;
+        const value = (await this.ctx.metadata?.(mailbox, this.s(t.args[t.args.length - 2], scope))) ?? null;
+        // RFC 5490 §3.3: true if the annotation exists and its value matches any key
+        return this.compare(value === null ? [] : [value], keys(), m, t.pos);
+      }
+      case 'metadataexists':
+      case 'servermetadataexists': {
+        const mailbox = t.name === 'metadataexists' ? this.s(t.args[0], scope) : null;
+        for (const entry of keys()) if (((await this.ctx.metadata?.(mailbox, entry)) ?? null) === null) return false;
+        return true;
+      }
+      case 'specialuse_exists': {
+        const attributes = keys();
+        const bad = attributes.find((a) => !isSpecialUse(a));
+        if (bad !== undefined) throw new SieveRuntimeError(`specialuse_exists: invalid special-use attribute '${bad}'`);
+        const mailbox = t.args.length === 2 ? this.s(t.args[0], scope) : null;
+        return (await this.ctx.specialUseExists?.(mailbox, attributes)) ?? false;
+      }
       case 'hasflag': {
         const values = t.args.length === 2 ? this.list(t.args[0], scope).flatMap((v) => this.variableFlags(scope, v)) : normalizeFlags([this.internalFlags]);
         return this.compare(values, keys(), m, t.pos);
