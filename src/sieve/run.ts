@@ -465,14 +465,14 @@ class Runner {
         return true;
       case 'metadata':
       case 'servermetadata': {
-        const mailbox = t.name === 'metadata' ? this.s(t.args[0], scope) : null;
+        const mailbox = await this.annotated(t.name === 'metadata' ? this.s(t.args[0], scope) : null, t.name);
         const value = (await this.ctx.metadata?.(mailbox, this.s(t.args[t.args.length - 2], scope))) ?? null;
         // RFC 5490 §3.3: true if the annotation exists and its value matches any key
         return this.compare(value === null ? [] : [value], keys(), m, t.pos);
       }
       case 'metadataexists':
       case 'servermetadataexists': {
-        const mailbox = t.name === 'metadataexists' ? this.s(t.args[0], scope) : null;
+        const mailbox = await this.annotated(t.name === 'metadataexists' ? this.s(t.args[0], scope) : null, t.name);
         for (const entry of keys()) if (((await this.ctx.metadata?.(mailbox, entry)) ?? null) === null) return false;
         return true;
       }
@@ -502,6 +502,12 @@ class Runner {
   }
 
   /** RFC 5260 §6 :index/:last: one occurrence of the field, counted from the top or the bottom. */
+  /** The mailbox whose annotations a test reads (null: the server's); one that does not exist is an error, as in Pigeonhole. */
+  private async annotated(mailbox: string | null, test: string): Promise<string | null> {
+    if (mailbox !== null && !(await this.ctx.mailboxExists(mailbox))) throw new SieveRuntimeError(`${test}: mailbox '${mailbox}' does not exist`);
+    return mailbox;
+  }
+
   private pick<T>(values: T[], tags: ReadonlyMap<string, TagValue>): T[] {
     const index = tags.get('index');
     if (typeof index !== 'number') return values;
