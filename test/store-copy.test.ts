@@ -136,6 +136,8 @@ async function buildSource(dataDir: string): Promise<Before> {
     // The active one runs at delivery (mail/sieve-delivery.ts): it must leave the LMTP message below in INBOX.
     await store.putSieveScript(alice.id, 'main', 'require "fileinto";\nif false { fileinto "Projects"; }\n', sieveQuota, true);
     await store.putSieveScript(alice.id, 'spare', 'keep;\n', sieveQuota);
+    // bob's edits his copy's header: a composite from the body's start (deliver.ts), copied as such.
+    await store.putSieveScript((await store.findAccount('bob'))!.id, 'edit', 'require "editheader";\naddheader "X-Copied" "yes";\n', sieveQuota, true);
 
     const c = await login(srv.imapsPort, 'alice');
     ok(await c.command('e', 'ENABLE QRESYNC'));
@@ -165,10 +167,11 @@ async function buildSource(dataDir: string): Promise<Before> {
     const goneMailboxId = await storeIdOf(srv, 'alice', 'Gone');
     ok(await c.command('c8', 'DELETE Gone'));
     c.close();
-    // Two recipients, one of them through the alias: one base blob, two composites.
+    // Two recipients, one of them through the alias: one base blob, two composites (bob's with his own header).
     await lmtpDeliver(srv.lmtpPort, ['ali@example.com', 'bob@example.com'], mail(6));
 
     const seen = { alice: await observe(srv.imapsPort, 'alice'), bob: await observe(srv.imapsPort, 'bob') };
+    assert.match(seen.bob['fetch INBOX']!, /\r?\nX-Copied: yes\r?\n/, "bob's script edited his copy");
     const inboxSelect = seen.alice['select INBOX']!;
     r = { lines: inboxSelect.split('\n'), tagged: '', raw: Buffer.alloc(0) };
     const uidValidities = [...Object.values(seen.alice), ...Object.values(seen.bob)].flatMap((text) =>
