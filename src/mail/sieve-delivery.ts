@@ -129,7 +129,7 @@ export class SieveDelivery {
     // RFC 5464 §3.2: every entry name is under /private or /shared; others name nothing
     if (!/^\/(private|shared)\//i.test(entry)) return null;
     const mailbox = name === null ? null : await this.store.getMailbox(accountId, canonicalName(name));
-    if (mailbox === undefined || (name !== null && mailbox === null)) return null;
+    if (name !== null && mailbox === null) return null;
     const [found] = await this.store.getMetadata(accountId, mailbox?.id ?? null, [entry]);
     return found === undefined ? null : found.value.toString('utf8');
   }

@@ -186,16 +186,17 @@ class Runner {
       case 'fileinto': {
         const mailbox = this.s(c.args[0], scope);
         if (mailbox === '') throw new SieveRuntimeError('fileinto: empty mailbox name');
-        const specialUse = t.get('specialuse');
-        if (typeof specialUse === 'string' && !isSpecialUse(this.s(specialUse, scope)))
-          throw new SieveRuntimeError(`fileinto: invalid special-use attribute '${this.s(specialUse, scope)}'`);
+        // RFC 8579 §4
+        const tag = t.get('specialuse');
+        const specialUse = typeof tag === 'string' ? this.s(tag, scope) : undefined;
+        if (specialUse !== undefined && !isSpecialUse(specialUse)) throw new SieveRuntimeError(`fileinto: invalid special-use attribute '${specialUse}'`);
         this.actions.add({
           type: 'fileinto',
           mailbox,
           flags: this.actionFlags(t, scope),
           copy: t.has('copy'),
           create: t.has('create'),
-          ...(typeof specialUse === 'string' ? { specialUse: this.s(specialUse, scope) } : {}),
+          ...(specialUse === undefined ? {} : { specialUse }),
           ...this.edited(),
         });
         return;
@@ -501,13 +502,13 @@ class Runner {
     }
   }
 
-  /** RFC 5260 §6 :index/:last: one occurrence of the field, counted from the top or the bottom. */
   /** The mailbox whose annotations a test reads (null: the server's); one that does not exist is an error, as in Pigeonhole. */
   private async annotated(mailbox: string | null, test: string): Promise<string | null> {
     if (mailbox !== null && !(await this.ctx.mailboxExists(mailbox))) throw new SieveRuntimeError(`${test}: mailbox '${mailbox}' does not exist`);
     return mailbox;
   }
 
+  /** RFC 5260 §6 :index/:last: one occurrence of the field, counted from the top or the bottom. */
   private pick<T>(values: T[], tags: ReadonlyMap<string, TagValue>): T[] {
     const index = tags.get('index');
     if (typeof index !== 'number') return values;
