@@ -79,7 +79,12 @@ export interface StagedMessage {
   analysis: MessageAnalysis;
   /** Trace lines can go in front of it as a composite blob (store/composite-analysis.ts). */
   composable: boolean;
+  /** The bytes themselves when small (KEPT_BYTES), so a Sieve run need not read them back. */
+  bytes?: Buffer;
 }
+
+/** Messages up to this size stay in memory while they are delivered (one copy per delivery in progress). */
+const KEPT_BYTES = 1024 * 1024;
 
 /** Streams one incoming message into the blob store while analysing it (LMTP DATA/BDAT, stdin). */
 export class MessageStager {
@@ -87,6 +92,8 @@ export class MessageStager {
   private readonly analyzer = new MessageAnalyzer();
   private size = 0;
   private firstByte: number | undefined;
+  /** Copies of the chunks while the message is within KEPT_BYTES (the caller may reuse its buffers). */
+  private kept: Buffer[] | null = [];
 
   /** Bytes beyond `limit` make finish() reject with StoreError('LIMIT'). */
   constructor(
@@ -101,6 +108,8 @@ export class MessageStager {
     if (chunk.length === 0) return true;
     this.firstByte ??= chunk[0];
     this.size += chunk.length;
+    if (this.size > KEPT_BYTES) this.kept = null;
+    this.kept?.push(Buffer.from(chunk));
     // Past the limit the writer drops the bytes and finish() fails: no point analysing them.
     if (this.size <= this.limit) this.analyzer.write(chunk);
     return this.writer.write(chunk);
@@ -114,7 +123,9 @@ export class MessageStager {
   /** Makes the bytes durable (fsynced) and finishes the analysis. */
   async finish(): Promise<StagedMessage> {
     const blob = await this.writer.finish();
-    return { blob, analysis: this.analyzer.end(), composable: composablePrefix(this.firstByte) };
+    const staged: StagedMessage = { blob, analysis: this.analyzer.end(), composable: composablePrefix(this.firstByte) };
+    if (this.kept !== null) staged.bytes = Buffer.concat(this.kept);
+    return staged;
   }
 
   /** Discards what was staged. */
@@ -169,7 +180,8 @@ function traceBytes(trace: TraceLines): Buffer {
 async function withTrace(blobs: BlobStore, message: StagedMessage, prefix: Buffer, header?: Buffer): Promise<{ blob: StagedBlob; analysis: MessageAnalysis }> {
   const head = header === undefined ? prefix : Buffer.concat([prefix, header]);
   const from = header === undefined ? 0 : message.analysis.root.bs;
-  const shared = header === undefined ? message.composable : sameStructureFields(await blobs.read(message.blob.blobId, 0, from), header);
+  const original = async (): Promise<Buffer> => message.bytes?.subarray(0, from) ?? (await blobs.read(message.blob.blobId, 0, from));
+  const shared = header === undefined ? message.composable : sameStructureFields(await original(), header);
   if (shared) return { blob: await blobs.putComposite(head, message.blob, from), analysis: message.analysis };
   // A message starting with white space would continue the last trace line,
   // and an edited Content-Type may change the structure: write and analyse the whole.

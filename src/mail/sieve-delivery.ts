@@ -148,10 +148,9 @@ export class SieveDelivery {
     return runSieve(script, bytes, this.context(recipient, envelope, parts));
   }
 
-  /** Reads the staged bytes a run looks at (bounded by the append limit, as staging was). */
+  /** The staged bytes a run looks at: kept by the stager when small, else read (bounded by the append limit, as staging was). */
   readMessage(message: StagedMessage): Promise<Buffer> {
-    // A bounded range: the file store reads small ones synchronously, without four thread-pool round trips.
-    return this.store.blobs.read(message.blob.blobId, 0, message.blob.size);
+    return message.bytes === undefined ? this.store.blobs.read(message.blob.blobId) : Promise.resolve(message.bytes);
   }
 
   /**
