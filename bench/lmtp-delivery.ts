@@ -6,11 +6,15 @@
  *
  *   node dist/bench/lmtp-delivery.js [--messages 2000] [--runs 3]
  *                                    [--servers mailkeep,dovecot] [--keep]
- *                                    [--sieve-rules 50]
+ *                                    [--sieve-rules 50] [--cpu-prof]
  *
  * With --sieve-rules N (1–50) it compares mailkeep without a script against
  * mailkeep whose every recipient has the first N rules of the benchmark's
  * 50-rule script active (fifty-rules.ts; issue 24 wants within 20 %).
+ * Beside the rates it prints each server's CPU time per delivery (its whole
+ * process tree, median of the runs): on a shared machine the rates follow
+ * the load, the CPU time much less. --cpu-prof writes a V8 profile of each
+ * mailkeep (bench/results/prof-lmtp-*; see profile-summary.ts).
  *
  * Rows: (a) one connection, one recipient per transaction; (b) ten
  * connections at once, the messages shared among them; (c) one connection,
@@ -52,6 +56,8 @@ interface LmtpServer {
   version: string;
   port: number;
   logTail(): string;
+  /** CPU time of the server's process tree so far, in nanoseconds. */
+  cpuNs(): number;
   stop(): Promise<void>;
 }
 
@@ -151,10 +157,11 @@ const ROWS: Row[] = [
   { id: 'c', label: '1 connection, 10 recipients per message', connections: 1, recipientsPerMessage: 10 },
 ];
 
-/** Delivers every message of the row once; returns deliveries (recipient copies) per second. */
-async function runRow(server: LmtpServer, row: Row, messages: readonly Buffer[]): Promise<number> {
+/** Delivers every message of the row once; returns deliveries (recipient copies) per second and the server's CPU µs per delivery. */
+async function runRow(server: LmtpServer, row: Row, messages: readonly Buffer[]): Promise<{ rate: number; cpuUs: number }> {
   const clients = await Promise.all(Array.from({ length: row.connections }, () => LmtpBenchClient.open(server.port)));
   let next = 0;
+  const cpuBefore = server.cpuNs();
   const started = performance.now();
   await Promise.all(
     clients.map(async (client, c) => {
@@ -166,8 +173,10 @@ async function runRow(server: LmtpServer, row: Row, messages: readonly Buffer[])
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const deliveries = messages.length * row.recipientsPerMessage;
+  const cpuUs = (server.cpuNs() - cpuBefore) / 1000 / deliveries;
   for (const client of clients) client.close();
-  return (messages.length * row.recipientsPerMessage) / seconds;
+  return { rate: deliveries / seconds, cpuUs };
 }
 
 function options() {
@@ -178,6 +187,7 @@ function options() {
       servers: { type: 'string', default: 'mailkeep,dovecot' },
       keep: { type: 'boolean', default: false },
       'sieve-rules': { type: 'string', default: '0' },
+      'cpu-prof': { type: 'boolean', default: false },
     },
   });
   const sieveRules = Number(values['sieve-rules']);
@@ -188,7 +198,7 @@ function options() {
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error('--runs must be a whole number in [1, 20]');
   const servers = sieveRules > 0 ? ['mailkeep', SIEVE_SERVER] : values.servers.split(',').map((s) => s.trim());
   for (const s of servers) if (s !== 'mailkeep' && s !== 'dovecot' && s !== SIEVE_SERVER) throw new Error(`--servers: unknown server ${s}`);
-  return { messages, runs, servers, keep: values.keep, sieveRules };
+  return { messages, runs, servers, keep: values.keep, sieveRules, cpuProf: values['cpu-prof'] };
 }
 
 /** The server name of mailkeep with a script active for every user (--sieve-rules). */
@@ -216,6 +226,9 @@ async function main(): Promise<void> {
   log(`${opts.messages} messages, ${(bytes / 2 ** 20).toFixed(1)} MiB; ${opts.runs} runs per row and server`);
   const servers: LmtpServer[] = [];
   const samples = new Map<string, number[]>();
+  const cpu = new Map<string, number[]>();
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const resultsDir = path.join(REPO_ROOT, 'bench', 'results');
   try {
     for (const name of opts.servers) {
       const launch = { maxConnections: MAX_CONNECTIONS, keep: opts.keep, lmtp: true, users: USERS };
@@ -224,7 +237,8 @@ async function main(): Promise<void> {
         servers.push({ ...server, port: server.lmtpPort! }); // asked for: never null
         continue;
       }
-      const server = await startMailkeep({ ...launch, quiet: true, name });
+      const cpuProfDir = opts.cpuProf ? path.join(resultsDir, `prof-lmtp-${stamp}`, name) : null;
+      const server = await startMailkeep({ ...launch, quiet: true, name, cpuProfDir });
       servers.push({ ...server, port: server.lmtpPort! });
       if (name === SIEVE_SERVER) activateRules(server, opts.sieveRules);
     }
@@ -233,15 +247,16 @@ async function main(): Promise<void> {
         // Alternate the order per run so drift hits both servers alike.
         const order = run % 2 === 0 ? servers : [...servers].reverse();
         for (const server of order) {
-          let rate: number;
+          let result: { rate: number; cpuUs: number };
           try {
-            rate = await runRow(server, row, stuffed);
+            result = await runRow(server, row, stuffed);
           } catch (err) {
             throw new Error(`${server.name}, row ${row.id}: ${(err as Error).message}\n${server.logTail()}`);
           }
           const key = `${server.name}:${row.id}`;
-          samples.set(key, [...(samples.get(key) ?? []), rate]);
-          log(`${server.name} row ${row.id} run ${run + 1}: ${rate.toFixed(0)} deliveries/s`);
+          samples.set(key, [...(samples.get(key) ?? []), result.rate]);
+          cpu.set(key, [...(cpu.get(key) ?? []), result.cpuUs]);
+          log(`${server.name} row ${row.id} run ${run + 1}: ${result.rate.toFixed(0)} deliveries/s, ${result.cpuUs.toFixed(0)} µs CPU per delivery`);
         }
       }
     }
@@ -249,6 +264,7 @@ async function main(): Promise<void> {
     await Promise.all(servers.map((s) => s.stop()));
   }
   const cell = (server: string, row: Row): number => median(samples.get(`${server}:${row.id}`) ?? []);
+  const cpuCell = (server: string, row: Row): number => median(cpu.get(`${server}:${row.id}`) ?? []);
   const cpus = os.cpus();
   // Columns: with --sieve-rules the script run against the plain one, else mailkeep against Dovecot.
   const [first, second] = opts.sieveRules > 0 ? [SIEVE_SERVER, 'mailkeep'] : ['mailkeep', 'dovecot'];
@@ -256,21 +272,24 @@ async function main(): Promise<void> {
     `LMTP deliveries per second (median of ${opts.runs}), ${opts.messages} messages per run${opts.sieveRules > 0 ? `, ${opts.sieveRules} Sieve rules` : ''}; ${servers.map((s) => s.version).join(' vs ')};`,
     `${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, Linux ${os.release()}.`,
     '',
-    `| row | ${first} | ${second} | ratio ${first}/${second} (above 1: ${first} faster) |`,
-    '| --- | ---: | ---: | ---: |',
+    `| row | ${first} | ${second} | ratio ${first}/${second} (above 1: ${first} faster) | CPU µs per delivery, ${first} / ${second} |`,
+    '| --- | ---: | ---: | ---: | ---: |',
     ...ROWS.map((row) => {
       const [a, b] = [cell(first, row), cell(second, row)];
       const fmt = (v: number): string => (Number.isFinite(v) ? v.toFixed(0) : '–');
-      return `| ${row.id}. ${row.label} | ${fmt(a)} | ${fmt(b)} | ${Number.isFinite(a / b) ? (a / b).toFixed(2) : '–'} |`;
+      const ratio = (x: number, y: number): string => (Number.isFinite(x / y) ? (x / y).toFixed(2) : '–');
+      const [ca, cb] = [cpuCell(first, row), cpuCell(second, row)];
+      return `| ${row.id}. ${row.label} | ${fmt(a)} | ${fmt(b)} | ${ratio(a, b)} | ${fmt(ca)} / ${fmt(cb)} = ${ratio(ca, cb)} |`;
     }),
   ];
   const table = lines.join('\n');
   process.stdout.write(`${table}\n`);
-  const resultsDir = path.join(REPO_ROOT, 'bench', 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   fs.writeFileSync(path.join(resultsDir, `lmtp-${stamp}.md`), `${table}\n`);
-  fs.writeFileSync(path.join(resultsDir, `lmtp-${stamp}.json`), JSON.stringify(Object.fromEntries(samples), null, 2));
+  fs.writeFileSync(
+    path.join(resultsDir, `lmtp-${stamp}.json`),
+    JSON.stringify({ rates: Object.fromEntries(samples), cpuUs: Object.fromEntries(cpu) }, null, 2),
+  );
 }
 
 main().catch((err: unknown) => {

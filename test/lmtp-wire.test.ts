@@ -2,7 +2,9 @@
  * The I/O-free parts of LMTP delivery, against naive models at random chunk
  * boundaries (fast-check): DATA's dot-unstuffing and end-of-data detection,
  * the command-line input, and composite blobs — their bytes by any range and
- * their derived analysis, which must equal analysing the composed bytes.
+ * their derived analysis, which must equal analysing the composed bytes, for
+ * trace lines in front and for a header edited by Sieve (RFC 5293) in place
+ * of the message's.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -14,8 +16,11 @@ import fc from 'fast-check';
 import { DotDecoder } from '../src/lmtp/wire/dot-decoder.js';
 import { LineBuffer } from '../src/net/line-buffer.js';
 import { analyzeMessage, DEFAULT_LIMITS } from '../src/mime/analyze.js';
+import type { MessageAnalysis } from '../src/mime/types.js';
 import { FsBlobStore } from '../src/store/blobs/fs-blob-store.js';
-import { composablePrefix, composedAnalysis } from '../src/store/composite-analysis.js';
+import { composablePrefix, composedAnalysis, sameStructureFields } from '../src/store/composite-analysis.js';
+import { DEFAULT_SIEVE_LIMITS } from '../src/sieve/limits.js';
+import { SieveMessage } from '../src/sieve/message.js';
 import { tempDir } from './store-fixtures.js';
 
 /** Splits bytes at the given cut points. */
@@ -167,6 +172,88 @@ describe('composite blobs', () => {
     );
   });
 
+  /** The header editheader makes of `base` (a field added on top, Subject deleted), with trace lines in front. */
+  function editedHeader(base: Buffer, analysis: MessageAnalysis): Buffer {
+    const message = new SieveMessage(base, { ...DEFAULT_SIEVE_LIMITS }, analysis.root);
+    message.addHeader('X-Sieve-Filtered', 'yes, by the rules', false);
+    message.deleteHeader('subject', () => true);
+    return Buffer.concat([prefix, message.headerBytes()]);
+  }
+
+  /** Checks a header composite's derived analysis against analysing its bytes; false when the edit changed the structure fields. */
+  function checkEdited(base: Buffer, name: string): boolean {
+    const analysis = analyzeMessage(base);
+    const head = editedHeader(base, analysis);
+    const from = analysis.root.bs;
+    if (!sameStructureFields(base.subarray(0, from), head)) return false;
+    const whole = analyzeMessage(Buffer.concat([head, base.subarray(from)]));
+    const derived = composedAnalysis(analysis, head, from);
+    assert.deepEqual({ ...derived, headers: [] }, { ...whole, headers: [] }, name);
+    assert.ok(isDeepStrictEqual(derived.headers, whole.headers), `${name}: headers`);
+    return true;
+  }
+
+  it('derive the same analysis as analysing an edited header + the body, for every fixture message', () => {
+    let checked = 0;
+    for (const file of listMessages(FIXTURES)) if (checkEdited(fs.readFileSync(file), path.relative(FIXTURES, file))) checked++;
+    assert.ok(checked > 100, `checked: ${checked}`);
+  });
+
+  it('derive the same analysis for random messages with an edited header', () => {
+    const line = fc.oneof(
+      fc.constantFrom('Subject: x', 'Content-Type: multipart/mixed; boundary=z', '--z', '--z--', '', 'Date: Tue, 2 Jan 2024 00:00:00 +0000', ' folded'),
+      fc.string({ maxLength: 10 }),
+    );
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 12 }), fc.constantFrom('\r\n', '\n'), (lines, eol) => {
+        fc.pre(checkEdited(Buffer.from(lines.join(eol), 'latin1'), lines.join('|')));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('tell an edit of the MIME structure fields from one that leaves them', () => {
+    const header = Buffer.from('Subject: a\r\nContent-Type: text/plain;\r\n charset=utf-8\r\nMIME-Version: 1.0\r\n\r\n');
+    assert.ok(sameStructureFields(header, Buffer.from('X-New: 1\r\ncontent-type: text/plain;\r\n charset=utf-8\r\nMIME-Version: 1.0\r\n\r\n')));
+    assert.ok(!sameStructureFields(header, Buffer.from('Content-Type: text/plain;\r\n charset=utf-8\r\n\r\n')), 'MIME-Version deleted');
+    assert.ok(!sameStructureFields(header, Buffer.from('Content-Type: text/html\r\nContent-Type: text/plain;\r\n charset=utf-8\r\nMIME-Version: 1.0\r\n\r\n')));
+  });
+
+  it('read as prefix + base from an offset by any range, flattening composites of composites', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const blobs = await FsBlobStore.open(path.join(dir, 'blobs'));
+      const bytes = Buffer.from('Subject: s\r\n\r\nbody bytes\r\n');
+      const base = await blobs.put(bytes);
+      const header = Buffer.from('Subject: edited\r\n\r\n');
+      const staged = await blobs.putComposite(header, base, 13);
+      const whole = Buffer.concat([header, bytes.subarray(13)]);
+      assert.equal(staged.blobId, createHash('sha256').update(whole).digest('hex'));
+      assert.equal(staged.size, whole.length);
+      assert.deepEqual(staged.composite, { prefix: header, base, baseFrom: 13 });
+      // Into the prefix of a composite, and past it into its base.
+      const inner = await blobs.putComposite(Buffer.from('X: 1\r\n'), staged, 3);
+      assert.deepEqual(inner.composite, { prefix: Buffer.from('X: 1\r\nject: edited\r\n\r\n'), base, baseFrom: 13 });
+      const past = await blobs.putComposite(Buffer.alloc(0), staged, header.length + 2);
+      assert.deepEqual(past.composite, { prefix: Buffer.alloc(0), base, baseFrom: 15 });
+      await assert.rejects(blobs.putComposite(header, base, bytes.length + 1), RangeError);
+      blobs.setCompositeSource((id) => (id === staged.blobId ? { baseId: base.blobId, prefix: header, baseFrom: 13 } : null));
+      await fc.assert(
+        fc.asyncProperty(fc.nat(whole.length + 5), fc.nat(whole.length + 5), async (a, b) => {
+          const [start, end] = a <= b ? [a, b] : [b, a];
+          assert.deepEqual(await blobs.read(staged.blobId, start, end), whole.subarray(start, end));
+          const chunks: Buffer[] = [];
+          for await (const c of blobs.createReadStream(staged.blobId, start, end)) chunks.push(c as Buffer);
+          assert.deepEqual(Buffer.concat(chunks), whole.subarray(start, end));
+        }),
+        { numRuns: 200 },
+      );
+      assert.deepEqual(await blobs.read(staged.blobId), whole);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('read as prefix + base by any range, with the SHA-256 of those bytes as id', async () => {
     const { dir, cleanup } = await tempDir();
     try {
@@ -181,7 +268,7 @@ describe('composite blobs', () => {
       assert.equal(twice.composite?.base.blobId, base.blobId);
       assert.deepEqual(twice.composite?.prefix, Buffer.concat([Buffer.from('X-Outer: 1\r\n'), prefix]));
       // Reads find the parts through the source the store attaches.
-      blobs.setCompositeSource((id) => (id === staged.blobId ? { baseId: base.blobId, prefix } : null));
+      blobs.setCompositeSource((id) => (id === staged.blobId ? { baseId: base.blobId, prefix, baseFrom: 0 } : null));
       await fc.assert(
         fc.asyncProperty(fc.nat(whole.length + 5), fc.nat(whole.length + 5), async (a, b) => {
           const [start, end] = a <= b ? [a, b] : [b, a];

@@ -202,3 +202,72 @@ test('body :text reads HTML as text: tags, comments, head and script dropped, en
   assert.equal(await hits('Fish & chips!'), true);
   for (const hidden of ['secret', 'hidden', 'code', '<p>']) assert.equal(await hits(hidden), false, hidden);
 });
+
+test('metadata and servermetadata ask the context and match like header values (RFC 5490 §3.3-§4.2)', async () => {
+  const entries: Record<string, string> = { 'INBOX\0/private/vendor/x/auto-replies': 'On', '\0/private/vendor/x/notify': 'mailto:me@example.net' };
+  const asked: Array<[string | null, string]> = [];
+  const c = ctx({
+    metadata: (mailbox, entry) => {
+      asked.push([mailbox, entry]);
+      return entries[`${mailbox ?? ''}\0${entry}`] ?? null;
+    },
+  });
+  const script = (test: string): string => `require ["mboxmetadata", "servermetadata", "variables", "fileinto"]; if ${test} { fileinto "Hit"; }`;
+  const hit = async (test: string): Promise<boolean> => types(await run(script(test), c)).includes('fileinto');
+  assert.equal(await hit('metadata "INBOX" "/private/vendor/x/auto-replies" "on"'), true, ':is with i;ascii-casemap by default');
+  assert.equal(await hit('metadata :comparator "i;octet" "INBOX" "/private/vendor/x/auto-replies" "on"'), false);
+  assert.equal(await hit('metadata :matches "INBOX" "/private/vendor/x/auto-replies" "*"'), true);
+  assert.equal(await hit('metadata :matches "Other" "/private/vendor/x/auto-replies" "*"'), false, 'no annotation: false whatever the keys');
+  assert.equal(await hit('metadataexists "INBOX" ["/private/vendor/x/auto-replies"]'), true);
+  assert.equal(await hit('metadataexists "INBOX" ["/private/vendor/x/auto-replies", "/private/vendor/x/none"]'), false, 'all must exist');
+  assert.equal(await hit('servermetadata :contains "/private/vendor/x/notify" "mailto:"'), true);
+  assert.equal(await hit('servermetadataexists "/private/vendor/x/notify"'), true);
+  assert.equal(await hit('servermetadataexists ["/private/vendor/x/notify", "/shared/comment"]'), false);
+  assert.deepEqual(asked.slice(0, 1), [['INBOX', '/private/vendor/x/auto-replies']]);
+  // ${1} of a successful :matches, as for any test
+  const r = await run(
+    'require ["servermetadata", "variables", "fileinto"]; if servermetadata :matches "/private/vendor/x/notify" "mailto:*" { fileinto "${1}"; }',
+    c,
+  );
+  assert.deepEqual(
+    r.actions.map((a) => (a.type === 'fileinto' ? a.mailbox : a.type)),
+    ['me@example.net'],
+  );
+  // Without the context's answer there are no annotations.
+  assert.equal(types(await run(script('servermetadataexists "/private/vendor/x/notify"'))).includes('fileinto'), false);
+  const missing = parseSieve('if metadataexists "INBOX" "/private/x" { keep; }');
+  assert.ok(!missing.ok && /mboxmetadata/.test(missing.errors[0]!.message), 'the capability must be required');
+});
+
+test('specialuse_exists and fileinto :specialuse (RFC 8579 §3, §4)', async () => {
+  const uses: Record<string, string> = { Spam: '\\Junk', 'Sent Items': '\\Sent' };
+  const c = ctx({
+    specialUseExists: (mailbox, attributes) =>
+      attributes.every((a) => Object.entries(uses).some(([name, use]) => (mailbox === null || mailbox === name) && use.toLowerCase() === a.toLowerCase())),
+  });
+  const filed = async (test: string): Promise<boolean> =>
+    types(await run(`require ["special-use", "fileinto"]; if ${test} { fileinto "Hit"; }`, c)).includes('fileinto');
+  assert.equal(await filed('specialuse_exists "\\\\Junk"'), true);
+  assert.equal(await filed('specialuse_exists ["\\\\Junk", "\\\\Sent"]'), true, 'each on some mailbox');
+  assert.equal(await filed('specialuse_exists ["\\\\Junk", "\\\\Trash"]'), false);
+  assert.equal(await filed('specialuse_exists "Spam" "\\\\junk"'), true, 'attributes compare case-insensitively');
+  assert.equal(await filed('specialuse_exists "Sent Items" "\\\\Junk"'), false);
+  assert.equal(await filed('specialuse_exists "Nowhere" "\\\\Junk"'), false);
+  const r = await run('require ["special-use", "fileinto", "mailbox"]; fileinto :specialuse "\\\\Junk" :create "Spam";', c);
+  assert.deepEqual(r.actions, [{ type: 'fileinto', mailbox: 'Spam', flags: [], copy: false, create: true, specialUse: '\\Junk' }]);
+  // A fileinto of the same name without :specialuse is another action: its target may differ.
+  const two = await run('require ["special-use", "fileinto", "copy"]; fileinto :copy :specialuse "\\\\Junk" "Spam"; fileinto "Spam";', c);
+  assert.deepEqual(types(two), ['fileinto', 'fileinto']);
+  for (const bad of [
+    'fileinto :specialuse "Junk" "Spam";',
+    'if specialuse_exists "\\\\" { keep; }',
+    'if specialuse_exists ["\\\\Junk", "\\\\Ju nk"] { keep; }',
+  ]) {
+    const p = parseSieve(`require ["special-use", "fileinto"]; ${bad}`);
+    assert.ok(!p.ok && /invalid special-use attribute/.test(p.errors[0]!.message), bad);
+  }
+  // Made of variables, an invalid attribute is a run-time error: the implicit keep.
+  const late = await run('require ["special-use", "fileinto", "variables"]; set "u" "Junk"; fileinto :specialuse "${u}" "Spam";', c);
+  assert.deepEqual(types(late), ['keep']);
+  assert.match(late.errors?.[0]?.message ?? '', /invalid special-use attribute 'Junk'/);
+});

@@ -202,6 +202,8 @@ async function buildSource(dataDir: string): Promise<Before> {
     await store.claimAdminTotpStep('root', 1234);
     const token = await addToken(store, 'ops');
     await store.addAdminSignIn('a'.repeat(64), { user: 'root', csrf: 'csrf-token', expiresAt: new Date(Date.now() + 3_600_000) });
+    // bob's script edits his copy's header: a composite from the body's start (deliver.ts), copied as such.
+    await store.putSieveScript(bob.id, 'edit', 'require "editheader";\naddheader "X-Copied" "yes";\n', sieveQuota, true);
 
     const c = await login(srv.imapsPort, 'alice');
     ok(await c.command('e', 'ENABLE QRESYNC'));
@@ -231,10 +233,11 @@ async function buildSource(dataDir: string): Promise<Before> {
     const goneMailboxId = await storeIdOf(srv, 'alice', 'Gone');
     ok(await c.command('c8', 'DELETE Gone'));
     c.close();
-    // Two recipients, one of them through the alias: one base blob, two composites.
+    // Two recipients, one of them through the alias: one base blob, two composites (bob's with his own header).
     await lmtpDeliver(srv.lmtpPort, ['ali@example.com', 'bob@example.com'], mail(6));
 
     const seen = { alice: await observe(srv.imapsPort, 'alice'), bob: await observe(srv.imapsPort, 'bob') };
+    assert.match(seen.bob['fetch INBOX']!, /\r?\nX-Copied: yes\r?\n/, "bob's script edited his copy");
     const inboxSelect = seen.alice['select INBOX']!;
     r = { lines: inboxSelect.split('\n'), tagged: '', raw: Buffer.alloc(0) };
     const uidValidities = [...Object.values(seen.alice), ...Object.values(seen.bob)].flatMap((text) =>

@@ -13,6 +13,7 @@ import { openPgStore } from '../src/store/postgres/pg-store.js';
 import { StoreError } from '../src/store/types.js';
 import type { TestDatabase } from './helpers/pg-database.js';
 import { createTestDatabase, pgAvailable } from './helpers/pg-database.js';
+import { analyzeMessage } from '../src/mime/analyze.js';
 import { fakeAnalysis } from './store-fixtures.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -234,5 +235,43 @@ describe('PgBlobStore', { skip: available ? false : 'no PostgreSQL test server' 
     assert.equal(derived?.root.bs, analysis.root.bs + prefix.length);
     assert.deepEqual(derived?.headers[0], ['delivered-to', 'a@example.org']);
     assert.deepEqual(await store.getAnalysis(baseBlob.blobId), analysis);
+  });
+
+  it('serves a composite from an offset into its base (an edited header over the shared body), with header facts of its own', async () => {
+    const base = Buffer.concat([Buffer.from('Subject: original\r\nFrom: a@example.org\r\n\r\n'), pattern(300 * 1024, 5)]);
+    const analysis = analyzeMessage(base);
+    const baseBlob = await store.blobs.put(base);
+    const header = Buffer.from('Return-Path: <a@example.org>\r\nSubject: edited\r\nFrom: a@example.org\r\n\r\n');
+    const composite = await store.blobs.putComposite(header, baseBlob, analysis.root.bs);
+    const whole = Buffer.concat([header, base.subarray(analysis.root.bs)]);
+    assert.equal(composite.blobId, sha(whole));
+    assert.deepEqual(composite.composite, { prefix: header, base: baseBlob, baseFrom: analysis.root.bs });
+    const account = await store.createAccount('offset', 'h');
+    const inbox = (await store.getMailbox(account.id, 'INBOX'))!;
+    const append = (blob: typeof composite) => store.appendMessages(account.id, inbox.id, [{ blob, analysis, flags: [], internalDate: new Date() }]);
+    await append(baseBlob);
+    await append(composite);
+    assert.equal(Number((await sql.query('SELECT sum(length(data)) AS n FROM blobs')).rows[0].n), base.length, 'the body is stored once');
+    for (const [start, end] of [
+      [0, 5],
+      [10, header.length + 10],
+      [header.length - 2, header.length + 3],
+      [header.length + 1000, undefined],
+      [0, undefined],
+    ] as Array<[number, number | undefined]>) {
+      assert.ok((await store.blobs.read(composite.blobId, start, end)).equals(whole.subarray(start, end)), `read ${start}-${end}`);
+      assert.ok((await collect(store.blobs.createReadStream(composite.blobId, start, end))).equals(whole.subarray(start, end)));
+    }
+    assert.deepEqual(await store.getAnalysis(composite.blobId), analyzeMessage(whole));
+    // SEARCH's stored facts: the base's describe the base's header, the composite's are saved for it alone.
+    await store.saveHeaderFacts(new Map([[baseBlob.blobId, '{"v":99,"base":1}']]), 99);
+    assert.deepEqual([...(await store.getHeaderFacts([baseBlob.blobId, composite.blobId])).keys()], [baseBlob.blobId]);
+    await store.saveHeaderFacts(new Map([[composite.blobId, '{"v":99,"own":1}']]), 99);
+    const facts = await store.getHeaderFacts([baseBlob.blobId, composite.blobId]);
+    assert.equal(facts.get(baseBlob.blobId), '{"v":99,"base":1}');
+    assert.equal(facts.get(composite.blobId), '{"v":99,"own":1}');
+    // A new reference to the composite keeps its facts.
+    await append(composite);
+    assert.equal((await store.getHeaderFacts([composite.blobId])).get(composite.blobId), '{"v":99,"own":1}');
   });
 });

@@ -6,7 +6,8 @@
  * - The message is staged and analysed once, whatever the number of
  *   recipients. A recipient's copy with its own trace lines is a composite
  *   blob (those lines + the shared bytes, BlobStore.putComposite), so 100
- *   recipients do not take 100 times the space.
+ *   recipients do not take 100 times the space. A header edited by Sieve
+ *   makes a composite too: trace lines + the new header + the shared body.
  * - The bytes received are stored as they are; trace lines only go in front.
  * - A copy is delivered once appendMessages resolved, i.e. committed
  *   (DESIGN invariant 1); the store's publish wakes IDLE sessions.
@@ -16,7 +17,7 @@ import type { DETAIL_DELIVERY } from '../config/schema.js';
 import type { Uid } from '../ids.js';
 import { MessageAnalyzer } from '../mime/analyze.js';
 import type { MessageAnalysis } from '../mime/types.js';
-import { composablePrefix } from '../store/composite-analysis.js';
+import { composablePrefix, sameStructureFields } from '../store/composite-analysis.js';
 import type { Account, BlobStore, BlobWriter, Mailbox, MailStore, StagedBlob } from '../store/types.js';
 import { StoreError } from '../store/types.js';
 
@@ -78,7 +79,12 @@ export interface StagedMessage {
   analysis: MessageAnalysis;
   /** Trace lines can go in front of it as a composite blob (store/composite-analysis.ts). */
   composable: boolean;
+  /** The bytes themselves when small (KEPT_BYTES), so a Sieve run need not read them back. */
+  bytes?: Buffer;
 }
+
+/** Messages up to this size stay in memory while they are delivered (one copy per delivery in progress). */
+const KEPT_BYTES = 1024 * 1024;
 
 /** Streams one incoming message into the blob store while analysing it (LMTP DATA/BDAT, stdin). */
 export class MessageStager {
@@ -86,6 +92,8 @@ export class MessageStager {
   private readonly analyzer = new MessageAnalyzer();
   private size = 0;
   private firstByte: number | undefined;
+  /** Copies of the chunks while the message is within KEPT_BYTES (the caller may reuse its buffers). */
+  private kept: Buffer[] | null = [];
 
   /** Bytes beyond `limit` make finish() reject with StoreError('LIMIT'). */
   constructor(
@@ -100,6 +108,8 @@ export class MessageStager {
     if (chunk.length === 0) return true;
     this.firstByte ??= chunk[0];
     this.size += chunk.length;
+    if (this.size > KEPT_BYTES) this.kept = null;
+    this.kept?.push(Buffer.from(chunk));
     // Past the limit the writer drops the bytes and finish() fails: no point analysing them.
     if (this.size <= this.limit) this.analyzer.write(chunk);
     return this.writer.write(chunk);
@@ -113,7 +123,9 @@ export class MessageStager {
   /** Makes the bytes durable (fsynced) and finishes the analysis. */
   async finish(): Promise<StagedMessage> {
     const blob = await this.writer.finish();
-    return { blob, analysis: this.analyzer.end(), composable: composablePrefix(this.firstByte) };
+    const staged: StagedMessage = { blob, analysis: this.analyzer.end(), composable: composablePrefix(this.firstByte) };
+    if (this.kept !== null) staged.bytes = Buffer.concat(this.kept);
+    return staged;
   }
 
   /** Discards what was staged. */
@@ -162,13 +174,17 @@ function traceBytes(trace: TraceLines): Buffer {
 
 /**
  * The recipient's copy with trace lines in front: a composite when possible, else (rarely) its own blob.
- * With an edited header the copy is `prefix` + `header` + the original body, written and analysed as its own blob.
+ * With an edited header the copy is `prefix` + `header` + the original body: a composite over the
+ * body when the edit left the MIME structure fields alone (store/composite-analysis.ts), else its own blob.
  */
 async function withTrace(blobs: BlobStore, message: StagedMessage, prefix: Buffer, header?: Buffer): Promise<{ blob: StagedBlob; analysis: MessageAnalysis }> {
-  if (message.composable && header === undefined) return { blob: await blobs.putComposite(prefix, message.blob), analysis: message.analysis };
-  // A message starting with white space would continue the last trace line: write and analyse the whole.
   const head = header === undefined ? prefix : Buffer.concat([prefix, header]);
   const from = header === undefined ? 0 : message.analysis.root.bs;
+  const original = async (): Promise<Buffer> => message.bytes?.subarray(0, from) ?? (await blobs.read(message.blob.blobId, 0, from));
+  const shared = header === undefined ? message.composable : sameStructureFields(await original(), header);
+  if (shared) return { blob: await blobs.putComposite(head, message.blob, from), analysis: message.analysis };
+  // A message starting with white space would continue the last trace line,
+  // and an edited Content-Type may change the structure: write and analyse the whole.
   const stager = new MessageStager(blobs, head.length + message.blob.size);
   let finishing = false;
   try {

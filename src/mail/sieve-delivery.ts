@@ -1,7 +1,7 @@
 /**
  * Sieve at delivery (RFC 5228 §2.10): runs the recipient's active script on
  * a staged message and carries out its actions — keep and fileinto (RFC 5490
- * :create, RFC 5232 flags, RFC 5293 edited header), discard, reject (RFC 5429),
+ * :create, RFC 8579 :specialuse, RFC 5232 flags, RFC 5293 edited header), discard, reject (RFC 5429),
  * redirect (RFC 5228 §4.2, RFC 3894 :copy), vacation (RFC 5230) and
  * duplicate tracking (RFC 7352).
  *
@@ -12,12 +12,16 @@
  *   (RFC 5228 §2.10.6; Pigeonhole does the same).
  * - Sending (redirect, vacation) happens after the copies are committed and
  *   never fails the delivery; without `[relay]` it is logged and skipped.
- * - Compiled scripts are cached by (account, script name, update time), so a
- *   changed script is recompiled and an unchanged one costs one store read.
+ * - Compiled scripts are cached by the SHA-256 of their text, read from the
+ *   store at every delivery: a script changed by PUTSCRIPT, SETACTIVE or the
+ *   CLI, in any worker or node, is compiled anew at its first use; an
+ *   unchanged one costs one store read, and accounts with the same text
+ *   share one compiled script (it depends on the text alone: includes are
+ *   resolved at run time).
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.js';
+import { type Config, SPECIAL_USES } from '../config/schema.js';
 import type { AccountId } from '../ids.js';
 import { type CompiledScript, parseSieve, runSieve, type SieveAction, type SieveContext, type SieveRunResult, type VacationAction } from '../sieve/index.js';
 import type { PartIndex } from '../mime/types.js';
@@ -55,6 +59,11 @@ function storeFlags(flags: readonly string[]): string[] {
   return out;
 }
 
+/** Whether the mailbox has the RFC 6154 special-use attribute (attributes compare case-insensitively, as IMAP flags do). */
+function hasSpecialUse(mailbox: Mailbox, attribute: string): boolean {
+  return mailbox.specialUse?.toLowerCase() === attribute.toLowerCase();
+}
+
 /** The memory key: a digest, so ids and handles of any length make small rows. */
 function memoryKey(handle: string, value: string): string {
   return createHash('sha256').update(handle).update('\0').update(value).digest('hex');
@@ -75,7 +84,7 @@ export class SieveDelivery {
   async script(accountId: AccountId): Promise<CompiledScript | null> {
     const active = await this.store.getActiveSieveScript(accountId);
     if (active === null) return null;
-    const key = `${accountId}\0${active.name}\0${active.updated.getTime()}`;
+    const key = createHash('sha256').update(active.content).digest('base64');
     if (this.cache.has(key)) return this.cache.get(key) ?? null;
     const parsed = parseSieve(active.content, { maxScriptBytes: this.config.sieve.maxScriptSize });
     if (!parsed.ok)
@@ -97,6 +106,11 @@ export class SieveDelivery {
       envelope,
       userAddresses: [recipient.account.name, envelope.to].filter((a) => a.includes('@')),
       mailboxExists: async (name) => (await this.store.getMailbox(accountId, canonicalName(name))) !== null,
+      specialUseExists: async (name, attributes) => {
+        const mailboxes = name === null ? await this.store.listMailboxes(accountId) : [await this.store.getMailbox(accountId, canonicalName(name))];
+        return attributes.every((a) => mailboxes.some((m) => m !== null && hasSpecialUse(m, a)));
+      },
+      metadata: (name, entry) => this.metadata(accountId, name, entry),
       duplicateSeen: (id, handle) => has('duplicate', handle, id),
       vacationAlreadySent: (sender, handle) => has('vacation', handle, sender.toLowerCase()),
       includeScript: includeResolver(this.store, accountId),
@@ -108,6 +122,16 @@ export class SieveDelivery {
       },
       ...(parts === undefined ? {} : { parts }),
     };
+  }
+
+  /** RFC 5490 §3.3/§4.1: an annotation of the account's mailbox (or the server's, name null) as text, or null. */
+  private async metadata(accountId: AccountId, name: string | null, entry: string): Promise<string | null> {
+    // RFC 5464 §3.2: every entry name is under /private or /shared; others name nothing
+    if (!/^\/(private|shared)\//i.test(entry)) return null;
+    const mailbox = name === null ? null : await this.store.getMailbox(accountId, canonicalName(name));
+    if (name !== null && mailbox === null) return null;
+    const [found] = await this.store.getMetadata(accountId, mailbox?.id ?? null, [entry]);
+    return found === undefined ? null : found.value.toString('utf8');
   }
 
   /** The actions the active script takes on the message, or null when the account has no (working) script. */
@@ -124,9 +148,9 @@ export class SieveDelivery {
     return runSieve(script, bytes, this.context(recipient, envelope, parts));
   }
 
-  /** Reads the staged bytes a run looks at (bounded by the append limit, as staging was). */
+  /** The staged bytes a run looks at: kept by the stager when small, else read (bounded by the append limit, as staging was). */
   readMessage(message: StagedMessage): Promise<Buffer> {
-    return this.store.blobs.read(message.blob.blobId);
+    return message.bytes === undefined ? this.store.blobs.read(message.blob.blobId) : Promise.resolve(message.bytes);
   }
 
   /**
@@ -148,7 +172,7 @@ export class SieveDelivery {
     const copies: CopyOutcome[] = [];
     for (const a of actions) {
       if (a.type !== 'keep' && a.type !== 'fileinto') continue;
-      const mailbox = a.type === 'fileinto' ? await this.fileintoTarget(recipient, a.mailbox, a.create) : null;
+      const mailbox = a.type === 'fileinto' ? await this.fileintoTarget(recipient, a.mailbox, a.create, a.specialUse) : null;
       const target = mailbox ?? (await targetMailbox(this.store, recipient, opts.detailDelivery));
       const copyOpts: CopyOptions = { ...opts, mailbox: target, flags: storeFlags([...(opts.flags ?? []), ...a.flags]) };
       if (a.header !== undefined) copyOpts.header = a.header;
@@ -166,16 +190,26 @@ export class SieveDelivery {
     return { status: 'delivered', copies };
   }
 
-  /** Where a fileinto goes: the mailbox (created with :create, RFC 5490 §3.2), or null for the default one (logged). */
-  private async fileintoTarget(recipient: Recipient, name: string, create: boolean): Promise<Mailbox | null> {
+  /**
+   * Where a fileinto goes: the mailbox with the special-use attribute when asked and there is one
+   * (RFC 8579 §4), else the named mailbox (created with :create, RFC 5490 §3.2, and then given the
+   * attribute), or null for the default one (logged).
+   */
+  private async fileintoTarget(recipient: Recipient, name: string, create: boolean, specialUse?: string): Promise<Mailbox | null> {
     const accountId = recipient.account.id;
+    if (specialUse !== undefined) {
+      const special = (await this.store.listMailboxes(accountId)).find((m) => hasSpecialUse(m, specialUse));
+      if (special) return special;
+    }
     const canonical = canonicalName(name);
     const existing = await this.store.getMailbox(accountId, canonical);
     if (existing) return existing;
     const bad = forbiddenCharacter(canonical);
     if (create && bad === null) {
       try {
-        return await this.store.createMailbox(accountId, canonical);
+        // one of the attributes this server gives (as IMAP CREATE USE does); another leaves the new mailbox without
+        const use = SPECIAL_USES.find((u) => u.toLowerCase() === specialUse?.toLowerCase()) ?? null;
+        return await this.store.createMailbox(accountId, canonical, use);
       } catch (err) {
         // Another delivery may have created it meanwhile.
         const again = await this.store.getMailbox(accountId, canonical);

@@ -15,7 +15,8 @@ import { SieveRuntimeError } from './match.js';
  */
 export type SieveAction =
   | { type: 'keep'; implicit: boolean; flags: string[]; header?: Buffer }
-  | { type: 'fileinto'; mailbox: string; flags: string[]; copy: boolean; create: boolean; header?: Buffer }
+  /** `specialUse` (RFC 8579 §4): file into the mailbox with this special-use attribute when there is one, else into `mailbox`. */
+  | { type: 'fileinto'; mailbox: string; flags: string[]; copy: boolean; create: boolean; specialUse?: string; header?: Buffer }
   | { type: 'redirect'; address: string; copy: boolean; header?: Buffer }
   | { type: 'reject'; reason: string; extended: boolean }
   /** Informational: the script discarded, so no implicit keep (RFC 5228 §4.4). */
@@ -56,7 +57,12 @@ export class ActionList {
   add(a: SieveAction): void {
     if (a.type === 'keep' || a.type === 'fileinto') {
       const mailbox = a.type === 'keep' ? 'INBOX' : a.mailbox;
-      const same = this.list.find((x) => (x.type === 'keep' && mailbox === 'INBOX') || (x.type === 'fileinto' && x.mailbox === mailbox));
+      const specialUse = a.type === 'fileinto' ? a.specialUse : undefined;
+      const same = this.list.find(
+        (x) =>
+          (x.type === 'keep' && mailbox === 'INBOX' && specialUse === undefined) ||
+          (x.type === 'fileinto' && x.mailbox === mailbox && x.specialUse === specialUse),
+      );
       if (same !== undefined && (same.type === 'keep' || same.type === 'fileinto')) {
         // RFC 5228 §4.1: a second fileinto (or keep) into the same mailbox is done once; its flags join
         for (const f of a.flags) if (!same.flags.some((g) => g.toLowerCase() === f.toLowerCase())) same.flags.push(f);

@@ -22,6 +22,17 @@ export interface SieveContext {
   userAddresses: readonly string[];
   /** RFC 5490 mailboxexists and fileinto :create decisions. */
   mailboxExists(name: string): boolean | Promise<boolean>;
+  /**
+   * RFC 8579 §3 specialuse_exists: whether the mailbox (or, with null, some
+   * mailbox each) has every one of the special-use attributes. Absent: none has.
+   */
+  specialUseExists?(mailbox: string | null, attributes: readonly string[]): boolean | Promise<boolean>;
+  /**
+   * RFC 5490 §3.3/§4.1: the value of an annotation of the mailbox (null: a
+   * server annotation), as the user sees it, or null when it has none (or the
+   * mailbox does not exist). Absent: no annotations.
+   */
+  metadata?(mailbox: string | null, entry: string): string | null | Promise<string | null>;
   /** RFC 7352: was this id seen under this handle in the last `seconds`? (The run only asks; tracking is an action.) */
   duplicateSeen(id: string, handle: string, seconds: number): boolean | Promise<boolean>;
   /** RFC 5230 §4.2: was a reply sent to `sender` under `handle` within `seconds`? */

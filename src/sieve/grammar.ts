@@ -21,6 +21,9 @@ export const EXTENSIONS: ReadonlySet<string> = new Set([
   'date',
   'index',
   'mailbox',
+  'mboxmetadata',
+  'servermetadata',
+  'special-use',
   'vacation',
   'vacation-seconds',
   'include',
@@ -94,7 +97,12 @@ export const COMMANDS: Readonly<Record<string, Spec>> = {
   redirect: { tags: { copy: { ext: 'copy' } }, sigs: [['string']] },
   fileinto: {
     ext: 'fileinto',
-    tags: { copy: { ext: 'copy' }, flags: { param: 'list', ext: 'imap4flags' }, create: { ext: 'mailbox' } },
+    tags: {
+      copy: { ext: 'copy' },
+      flags: { param: 'list', ext: 'imap4flags' },
+      create: { ext: 'mailbox' },
+      specialuse: { param: 'string', ext: 'special-use' },
+    },
     sigs: [['string']],
   },
   reject: { ext: 'reject', tags: {}, sigs: [['string']] },
@@ -159,6 +167,13 @@ export const TESTS: Readonly<Record<string, Spec>> = {
   date: { ext: 'date', tags: { ...MATCHING, ...ZONE, ...INDEX }, sigs: [['string', 'string', 'list']] },
   currentdate: { ext: 'date', tags: { ...MATCHING, zone: { param: 'string' } }, sigs: [['string', 'list']] },
   mailboxexists: { ext: 'mailbox', tags: {}, sigs: [['list']] },
+  // RFC 5490 §3.3-§4.2
+  metadata: { ext: 'mboxmetadata', tags: MATCHING, sigs: [['string', 'string', 'list']] },
+  metadataexists: { ext: 'mboxmetadata', tags: {}, sigs: [['string', 'list']] },
+  servermetadata: { ext: 'servermetadata', tags: MATCHING, sigs: [['string', 'list']] },
+  servermetadataexists: { ext: 'servermetadata', tags: {}, sigs: [['list']] },
+  // RFC 8579 §3
+  specialuse_exists: { ext: 'special-use', tags: {}, sigs: [['list'], ['string', 'list']] },
   hasflag: { ext: 'imap4flags', tags: MATCHING, sigs: [['list'], ['list', 'list']] },
   duplicate: {
     ext: 'duplicate',
@@ -175,6 +190,11 @@ export const TESTS: Readonly<Record<string, Spec>> = {
   virustest: { ext: 'virustest', tags: MATCHING, sigs: [['string']] },
   environment: { ext: 'environment', tags: MATCHING, sigs: [['string', 'list']] },
 };
+
+/** RFC 6154 §6 use-attr: a backslash and an atom (RFC 3501 ATOM-CHAR). */
+export function isSpecialUse(s: string): boolean {
+  return /^\\[^\x00-\x20\x7f-\uffff(){%*"\\\]]+$/.test(s);
+}
 
 /** Comparator names and the capability each needs (RFC 5228 §2.7.3; i;octet and i;ascii-casemap are always there). */
 export const COMPARATORS: Readonly<Record<string, string | null>> = {

@@ -75,22 +75,42 @@ export function relationHolds(relation: string, cmp: number): boolean {
   }
 }
 
+type Tok = { kind: 'lit'; c: string } | { kind: '*' } | { kind: '?' };
+
+/** Tokenized patterns kept at most: a script's constant keys are tokenized once per process, not once per message. */
+const TOKENS_CACHE_SIZE = 1000;
+const tokenCache = new Map<string, readonly Tok[]>();
+
+/** The pattern as literal characters (folded as the comparator folds the subject), '*' and '?'. */
+function wildcardTokens(comparator: ComparatorName, pattern: string): readonly Tok[] {
+  const key = `${comparator}\0${pattern}`;
+  let toks = tokenCache.get(key);
+  if (toks !== undefined) return toks;
+  // folding touches ASCII letters only, never '\\', '*' or '?': fold first, then split
+  const folded = canon(comparator, pattern);
+  const out: Tok[] = [];
+  for (let i = 0; i < folded.length; i++) {
+    const c = folded[i] as string;
+    if (c === '\\' && i + 1 < folded.length) out.push({ kind: 'lit', c: folded[++i] as string });
+    else if (c === '*') out.push({ kind: '*' });
+    else if (c === '?') out.push({ kind: '?' });
+    else out.push({ kind: 'lit', c });
+  }
+  toks = out;
+  if (tokenCache.size >= TOKENS_CACHE_SIZE) tokenCache.delete(tokenCache.keys().next().value as string);
+  tokenCache.set(key, toks);
+  return toks;
+}
+
 /**
  * :matches with * and ? (RFC 5228 §2.7.1); "\" escapes the next character.
  * Returns the wildcard values (RFC 5229 §3.2: each * as short as possible from the left) or null.
  */
 export function wildcardMatch(comparator: ComparatorName, pattern: string, subject: string): string[] | null {
-  type Tok = { kind: 'lit'; c: string } | { kind: '*' } | { kind: '?' };
-  const toks: Tok[] = [];
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i] as string;
-    if (c === '\\' && i + 1 < pattern.length) toks.push({ kind: 'lit', c: canon(comparator, pattern[++i] as string) });
-    else if (c === '*') toks.push({ kind: '*' });
-    else if (c === '?') toks.push({ kind: '?' });
-    else toks.push({ kind: 'lit', c: canon(comparator, c) });
-  }
+  const toks = wildcardTokens(comparator, pattern);
   const chars = [...subject];
-  const folded = chars.map((ch) => canon(comparator, ch));
+  // canon folds ASCII letters only, so folding the whole subject keeps it aligned with chars
+  const folded = comparator === 'i;ascii-casemap' ? [...canon(comparator, subject)] : chars;
   // spans[k] = [start, end) in chars of the k-th wildcard
   const spans: Array<[number, number]> = [];
   let p = 0;
@@ -137,11 +157,14 @@ export interface MatchHit {
   groups?: string[];
 }
 
-/** Matches one value against one key; null when it does not match. Regex keys compile on use when they hold variables. */
-export function matchOne(m: Matcher, value: string, key: string, limits: SieveLimits, regexCache: Map<string, RegExp | string>): MatchHit | null {
+/** Matches one value against one key; null when it does not match. Regex keys compile on first use (regex.ts keeps them). */
+export function matchOne(m: Matcher, value: string, key: string, limits: SieveLimits): MatchHit | null {
   switch (m.type) {
-    case 'is':
-      return compareValues(m.comparator, value, key) === 0 ? {} : null;
+    case 'is': {
+      // equal strings are equal octets: no UTF-8 encoding needed unless the comparator orders numbers
+      const same = m.comparator === 'i;ascii-numeric' ? compareValues(m.comparator, value, key) === 0 : canon(m.comparator, value) === canon(m.comparator, key);
+      return same ? {} : null;
+    }
     case 'contains':
       return canon(m.comparator, value).includes(canon(m.comparator, key)) ? {} : null;
     case 'matches': {
@@ -150,13 +173,7 @@ export function matchOne(m: Matcher, value: string, key: string, limits: SieveLi
       return groups === null ? null : { groups: [subject, ...groups] };
     }
     case 'regex': {
-      const cacheKey = `${m.comparator}\0${key}`;
-      let re = regexCache.get(cacheKey);
-      if (re === undefined) {
-        re = compileRegex(key, m.comparator === 'i;octet', limits);
-        // keys made from variables can differ on every comparison: keep the cache small
-        if (regexCache.size < 64) regexCache.set(cacheKey, re);
-      }
+      const re = compileRegex(key, m.comparator === 'i;octet', limits);
       if (typeof re === 'string') throw new SieveRuntimeError(`invalid regex "${key}": ${re}`);
       const subject = value.length > limits.maxMatchSubject ? value.slice(0, limits.maxMatchSubject) : value;
       const r = re.exec(subject);

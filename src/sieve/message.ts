@@ -20,6 +20,8 @@ interface Field {
   value: Buffer;
   /** The decoded value, computed on first use: a script may test one field many times. */
   decoded?: string;
+  /** The addresses of the value (SieveMessage.addresses), parsed on first use, as `decoded`. */
+  addresses?: MailAddress[];
 }
 
 /** The envelope of this delivery (RFC 5228 §5.4): the return path ("" for <>) and the recipient. */
@@ -125,7 +127,8 @@ export class SieveMessage {
     const blankFirst = bytes[0] === 0x0a ? 1 : bytes[0] === 0x0d && bytes[1] === 0x0a ? 2 : 0;
     let split = blankFirst > 0 ? -1 : bytes.indexOf('\r\n\r\n');
     let sep = 4;
-    const lf = blankFirst > 0 ? -1 : bytes.indexOf('\n\n');
+    // only a bare-LF blank line before the first CRLF one counts: search no further (a body can be megabytes)
+    const lf = blankFirst > 0 ? -1 : bytes.subarray(0, split < 0 ? bytes.length : split + 2).indexOf('\n\n');
     if (lf >= 0 && (split < 0 || lf < split)) {
       split = lf;
       sep = 2;
@@ -150,6 +153,12 @@ export class SieveMessage {
   rawValues(name: string): Buffer[] {
     const l = name.toLowerCase();
     return this.fields.filter((f) => f.lname === l).map((f) => f.value);
+  }
+
+  /** The addresses of every field with this name, one list per field (at most `max` per field). */
+  fieldAddresses(name: string, max: number): MailAddress[][] {
+    const l = name.toLowerCase();
+    return this.fields.filter((f) => f.lname === l).map((f) => (f.addresses ??= SieveMessage.addresses(f.value, max)));
   }
 
   /**

@@ -103,12 +103,24 @@ function translate(pattern: string, fold: boolean): string {
   return out;
 }
 
+/** Compiled patterns kept at most: a script's constant keys are compiled once per process, not once per message. */
+const CACHE_SIZE = 1000;
+/** By case sensitivity and pattern; the RegExps have no g or y flag, so no lastIndex state is shared between uses. */
+const compiled = new Map<string, RegExp | string>();
+
 /** Compiles a pattern (ASCII case-insensitive unless the comparator is i;octet); an error text when refused. */
 export function compileRegex(pattern: string, caseSensitive: boolean, limits: SieveLimits): RegExp | string {
   if (pattern.length > limits.maxRegexPattern) return `pattern longer than ${limits.maxRegexPattern} characters`;
-  try {
-    return new RegExp(translate(pattern, !caseSensitive), 'sl');
-  } catch (e) {
-    return (e as Error).message;
+  const key = `${caseSensitive ? 's' : 'i'}${pattern}`;
+  let re = compiled.get(key);
+  if (re === undefined) {
+    try {
+      re = new RegExp(translate(pattern, !caseSensitive), 'sl');
+    } catch (e) {
+      re = (e as Error).message;
+    }
+    if (compiled.size >= CACHE_SIZE) compiled.delete(compiled.keys().next().value as string);
+    compiled.set(key, re);
   }
+  return re;
 }

@@ -11,6 +11,7 @@
  * header view); actions are checked for conflicts as they are added.
  */
 import type { Position, SieveError } from './ast.js';
+import { isSpecialUse } from './grammar.js';
 import { ActionList, type SieveAction } from './actions.js';
 import type { CompiledCommand, CompiledScript, CompiledTest, TagValue } from './compiled.js';
 import { compileSieve } from './compile-script.js';
@@ -66,7 +67,6 @@ class Runner {
   private readonly included = new Set<string>();
   /** The scripts being included right now, to refuse recursion (RFC 6609 §3.2). */
   private readonly includeStack: string[] = [];
-  private readonly regexCache = new Map<string, RegExp | string>();
   private matchValues: string[] = [];
   private includes = 0;
   private depth = 0;
@@ -81,13 +81,13 @@ class Runner {
     this.actions = new ActionList(limits.maxActions, limits.maxRedirects);
   }
 
-  private async step(pos: Position, cost = 1): Promise<void> {
+  /** Counts a step's cost; a promise (to await) only when it is time to let the event loop run, so most steps cost no await. */
+  private step(pos: Position, cost = 1): Promise<void> | undefined {
     this.steps += cost;
     if (this.steps > this.limits.maxSteps) throw new PositionedError(pos, `the script used more than ${this.limits.maxSteps} steps`);
-    if (this.steps % YIELD_EVERY < cost) {
-      if (Date.now() > this.deadline) throw new PositionedError(pos, `the script ran longer than ${this.limits.maxRunMs} ms`);
-      await new Promise<void>((r) => setImmediate(r));
-    }
+    if (this.steps % YIELD_EVERY >= cost) return undefined;
+    if (Date.now() > this.deadline) throw new PositionedError(pos, `the script ran longer than ${this.limits.maxRunMs} ms`);
+    return new Promise<void>((r) => setImmediate(r));
   }
 
   async run(script: CompiledScript): Promise<SieveAction[]> {
@@ -103,7 +103,8 @@ class Runner {
 
   private async block(cmds: readonly CompiledCommand[], scope: Scope): Promise<void> {
     for (const c of cmds) {
-      await this.step(c.pos);
+      const turn = this.step(c.pos);
+      if (turn) await turn;
       if (c.kind === 'if') {
         let done = false;
         for (const b of c.branches) {
@@ -185,7 +186,19 @@ class Runner {
       case 'fileinto': {
         const mailbox = this.s(c.args[0], scope);
         if (mailbox === '') throw new SieveRuntimeError('fileinto: empty mailbox name');
-        this.actions.add({ type: 'fileinto', mailbox, flags: this.actionFlags(t, scope), copy: t.has('copy'), create: t.has('create'), ...this.edited() });
+        // RFC 8579 §4
+        const tag = t.get('specialuse');
+        const specialUse = typeof tag === 'string' ? this.s(tag, scope) : undefined;
+        if (specialUse !== undefined && !isSpecialUse(specialUse)) throw new SieveRuntimeError(`fileinto: invalid special-use attribute '${specialUse}'`);
+        this.actions.add({
+          type: 'fileinto',
+          mailbox,
+          flags: this.actionFlags(t, scope),
+          copy: t.has('copy'),
+          create: t.has('create'),
+          ...(specialUse === undefined ? {} : { specialUse }),
+          ...this.edited(),
+        });
         return;
       }
       case 'redirect': {
@@ -326,12 +339,12 @@ class Runner {
     // the predicate runs synchronously inside deleteHeader; matching is charged afterwards
     this.msg.deleteHeader(name, (occurrence, count, value) => {
       const at = last ? count - occurrence + 1 : occurrence;
-      const ok =
-        (typeof index !== 'number' || index === at) && (keys === null || keys.some((k) => matchOne(matcher, value, k, this.limits, this.regexCache) !== null));
+      const ok = (typeof index !== 'number' || index === at) && (keys === null || keys.some((k) => matchOne(matcher, value, k, this.limits) !== null));
       decisions.push(ok);
       return ok;
     });
-    await this.step(pos, decisions.length);
+    const turn = this.step(pos, decisions.length);
+    if (turn) await turn;
   }
 
   // ---- tests
@@ -356,8 +369,9 @@ class Runner {
     }
     for (const v of values)
       for (const k of keys) {
-        await this.step(pos, 1 + Math.floor((v.length + k.length) / 1024));
-        const hit = matchOne(m, v, k, this.limits, this.regexCache);
+        const turn = this.step(pos, 1 + Math.floor((v.length + k.length) / 1024));
+        if (turn) await turn;
+        const hit = matchOne(m, v, k, this.limits);
         if (hit !== null) {
           // RFC 5229 §3.2: only a successful :matches / :regex test sets the match variables
           if (hit.groups !== undefined) this.matchValues = hit.groups.slice(0, 10);
@@ -368,7 +382,8 @@ class Runner {
   }
 
   private async test(t: CompiledTest, scope: Scope): Promise<boolean> {
-    await this.step(t.pos);
+    const turn = this.step(t.pos);
+    if (turn) await turn;
     const tags = t.tags;
     const m = this.matcher(tags);
     const keys = (): string[] => this.list(t.args[t.args.length - 1], scope);
@@ -404,9 +419,7 @@ class Runner {
         return this.compare(values, keys(), m, t.pos);
       }
       case 'address': {
-        const addrs = this.list(t.args[0], scope).flatMap((h) =>
-          this.pick(this.msg.rawValues(h), tags).flatMap((raw) => SieveMessage.addresses(raw, this.limits.maxStringList)),
-        );
+        const addrs = this.list(t.args[0], scope).flatMap((h) => this.pick(this.msg.fieldAddresses(h, this.limits.maxStringList), tags).flat());
         return this.compare(this.addressParts(addrs, tags), keys(), m, t.pos);
       }
       case 'envelope': {
@@ -451,6 +464,26 @@ class Runner {
       case 'mailboxexists':
         for (const name of this.list(t.args[0], scope)) if (!(await this.ctx.mailboxExists(name))) return false;
         return true;
+      case 'metadata':
+      case 'servermetadata': {
+        const mailbox = await this.annotated(t.name === 'metadata' ? this.s(t.args[0], scope) : null, t.name);
+        const value = (await this.ctx.metadata?.(mailbox, this.s(t.args[t.args.length - 2], scope))) ?? null;
+        // RFC 5490 §3.3: true if the annotation exists and its value matches any key
+        return this.compare(value === null ? [] : [value], keys(), m, t.pos);
+      }
+      case 'metadataexists':
+      case 'servermetadataexists': {
+        const mailbox = await this.annotated(t.name === 'metadataexists' ? this.s(t.args[0], scope) : null, t.name);
+        for (const entry of keys()) if (((await this.ctx.metadata?.(mailbox, entry)) ?? null) === null) return false;
+        return true;
+      }
+      case 'specialuse_exists': {
+        const attributes = keys();
+        const bad = attributes.find((a) => !isSpecialUse(a));
+        if (bad !== undefined) throw new SieveRuntimeError(`specialuse_exists: invalid special-use attribute '${bad}'`);
+        const mailbox = t.args.length === 2 ? this.s(t.args[0], scope) : null;
+        return (await this.ctx.specialUseExists?.(mailbox, attributes)) ?? false;
+      }
       case 'hasflag': {
         const values = t.args.length === 2 ? this.list(t.args[0], scope).flatMap((v) => this.variableFlags(scope, v)) : normalizeFlags([this.internalFlags]);
         return this.compare(values, keys(), m, t.pos);
@@ -467,6 +500,12 @@ class Runner {
       default:
         throw new SieveRuntimeError(`test '${t.name}' cannot run here`);
     }
+  }
+
+  /** The mailbox whose annotations a test reads (null: the server's); one that does not exist is an error, as in Pigeonhole. */
+  private async annotated(mailbox: string | null, test: string): Promise<string | null> {
+    if (mailbox !== null && !(await this.ctx.mailboxExists(mailbox))) throw new SieveRuntimeError(`${test}: mailbox '${mailbox}' does not exist`);
+    return mailbox;
   }
 
   /** RFC 5260 §6 :index/:last: one occurrence of the field, counted from the top or the bottom. */

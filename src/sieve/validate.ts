@@ -8,7 +8,7 @@
 import type { Argument, CommandNode, Position, SieveError, TestNode } from './ast.js';
 import type { CompiledCommand, CompiledScript, CompiledTest, TagValue } from './compiled.js';
 import { decodeEncodedCharacters } from './encoded-character.js';
-import { type ArgType, COMMANDS, COMPARATORS, DATE_PARTS, EXTENSIONS, IMPLIED, RELATIONS, type Spec, TESTS } from './grammar.js';
+import { type ArgType, COMMANDS, COMPARATORS, DATE_PARTS, EXTENSIONS, IMPLIED, isSpecialUse, RELATIONS, type Spec, TESTS } from './grammar.js';
 import type { SieveLimits } from './limits.js';
 import { compileRegex } from './regex.js';
 import { isVariableName } from './variables.js';
@@ -247,6 +247,12 @@ class Validator {
       case 'deleteheader':
         this.checkMatching(c, (c.args[1] as string[] | undefined) ?? []);
         break;
+      case 'fileinto': {
+        const attr = c.tags.get('specialuse');
+        if (typeof attr === 'string' && this.constant(attr) && !isSpecialUse(attr))
+          throw new Invalid(c.pos, `fileinto: invalid special-use attribute '${attr}'`);
+        break;
+      }
       case 'redirect': {
         const a = c.args[0] as string;
         if (this.constant(a) && !/^[^@\s]+@[^@\s]+$/.test(a.trim().replace(/^<|>$/g, ''))) throw new Invalid(c.pos, `redirect: invalid address '${a}'`);
@@ -265,6 +271,10 @@ class Validator {
     if (t.name === 'envelope') {
       for (const p of t.args[0] as string[])
         if (this.constant(p) && !['from', 'to'].includes(p.toLowerCase())) throw new Invalid(t.pos, `envelope test: unknown envelope part '${p}'`);
+    }
+    if (t.name === 'specialuse_exists') {
+      for (const a of keys as string[])
+        if (this.constant(a) && !isSpecialUse(a)) throw new Invalid(t.pos, `specialuse_exists: invalid special-use attribute '${a}'`);
     }
     const part = t.name === 'date' ? t.args[1] : t.name === 'currentdate' ? t.args[0] : undefined;
     if (typeof part === 'string' && this.constant(part) && !DATE_PARTS.has(part.toLowerCase())) throw new Invalid(t.pos, `unknown date part '${part}'`);

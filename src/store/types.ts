@@ -129,10 +129,11 @@ export interface StagedBlob {
   size: number;
   /**
    * Set only on a composite blob (BlobStore.putComposite): its bytes are
-   * `prefix` followed by those of `base`, a plain blob. The store records the
-   * pair when a message first references it; nothing is written before that.
+   * `prefix` followed by those of `base`, a plain blob, from offset `baseFrom`
+   * on. The store records them when a message first references the blob;
+   * nothing is written before that.
    */
-  composite?: { prefix: Buffer; base: StagedBlob };
+  composite?: { prefix: Buffer; base: StagedBlob; baseFrom: number };
 }
 
 /** A message to add to a mailbox. */
@@ -286,14 +287,16 @@ export interface BlobStore {
    */
   readRanges(ranges: readonly BlobRange[], arena?: Buffer): Promise<Buffer[]>;
   /**
-   * A blob whose bytes are `prefix` followed by the base's, without copying
-   * the base (LMTP's per-recipient Return-Path/Delivered-To lines). Its id is
+   * A blob whose bytes are `prefix` followed by the base's from offset
+   * `baseFrom` (default 0) on, without copying the base: LMTP's per-recipient
+   * Return-Path/Delivered-To lines, and (baseFrom = where the base's body
+   * starts) a header edited by Sieve in place of the base's. Its id is
    * the SHA-256 of those composed bytes, like any blob's; once a message
    * references it, read() and createReadStream() serve the composed bytes and
    * the base stays alive as long as the composite does. Nothing is stored
    * before that reference, so an unused composite leaves nothing behind.
    */
-  putComposite(prefix: Buffer, base: StagedBlob): Promise<StagedBlob>;
+  putComposite(prefix: Buffer, base: StagedBlob, baseFrom?: number): Promise<StagedBlob>;
 }
 
 /** Receives a message body while it arrives (APPEND literal, LMTP DATA). */
@@ -633,7 +636,7 @@ export interface DumpedMailbox extends Mailbox {
   firstRecentUid: Uid;
 }
 
-/** A live message as dumped. `composite` is set when its blob is prefix + base (LMTP per-recipient lines). */
+/** A live message as dumped. `composite` is set when its blob is prefix + base from `baseFrom` (StagedBlob.composite). */
 export interface DumpedMessage {
   kind: 'message';
   accountId: AccountId;
@@ -646,7 +649,7 @@ export interface DumpedMessage {
   size: number;
   blobId: string;
   emailId: string;
-  composite: { baseId: string; baseSize: number; prefix: Buffer } | null;
+  composite: { baseId: string; baseSize: number; prefix: Buffer; baseFrom: number } | null;
 }
 
 /** A dump record that needs nothing from the blob store. */

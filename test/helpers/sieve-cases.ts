@@ -80,6 +80,26 @@ add('fileinto INBOX then keep is one store', 'require "fileinto"; fileinto "INBO
 add('mailboxexists true', 'require ["mailbox", "fileinto"]; if mailboxexists "Work" { fileinto "Work"; }');
 add('mailboxexists false', 'require ["mailbox", "fileinto"]; if mailboxexists ["Work", "Nope"] { fileinto "Work"; } else { discard; }');
 add('fileinto :create', 'require ["mailbox", "fileinto"]; fileinto :create "New/Folder";');
+// RFC 8579: no mailbox here has a special-use attribute
+add(
+  'fileinto :specialuse',
+  'require ["special-use", "fileinto", "imap4flags"]; if specialuse_exists "\\\\Junk" { addflag "junk-known"; } fileinto :flags "a" :specialuse "\\\\Junk" "Spam";',
+);
+add(
+  'specialuse_exists on a named mailbox',
+  'require ["special-use", "fileinto"]; if specialuse_exists "Work" ["\\\\Junk"] { discard; } else { fileinto "Work"; }',
+);
+add('fileinto :specialuse with an invalid attribute', 'require ["special-use", "fileinto"]; fileinto :specialuse "Junk" "Spam";');
+add('specialuse_exists without require', 'if specialuse_exists "\\\\Junk" { discard; }');
+// RFC 5490 §3.3-§4.2: no annotations are set on either side
+add('metadataexists: no annotation', 'require ["mboxmetadata", "fileinto"]; if metadataexists "INBOX" "/private/vendor/x" { fileinto "Work"; }');
+add(
+  'metadata :matches: no annotation',
+  'require ["mboxmetadata", "fileinto"]; if metadata :matches "Work" "/private/vendor/x" "*" { discard; } else { fileinto "Work"; }',
+);
+add('metadata on a missing mailbox is an error', 'require ["mboxmetadata", "fileinto"]; if metadata :is "Nope" "/private/vendor/x" "" { fileinto "Work"; }');
+add('servermetadata: no annotation', 'require ["servermetadata", "fileinto"]; if not servermetadata :matches "/private/vendor/x" "*" { fileinto "Work"; }');
+add('servermetadataexists: no annotation', 'require ["servermetadata"]; if servermetadataexists ["/shared/comment"] { discard; }');
 add('addflag then keep', 'require "imap4flags"; addflag "\\\\Seen"; keep;');
 add('addflag implicit keep', 'require "imap4flags"; addflag ["\\\\Flagged", "$Important"];');
 add('setflag replaces', 'require "imap4flags"; addflag "a"; setflag "b c"; ');

@@ -12,7 +12,7 @@ export function normalizeActions(r: SieveRunResult): string[] {
         case 'keep':
           return `store INBOX${flags(a.flags)}`;
         case 'fileinto':
-          return `store ${a.mailbox}${flags(a.flags)}`;
+          return `store ${a.mailbox}${a.specialUse === undefined ? '' : ` specialuse=${a.specialUse}`}${flags(a.flags)}`;
         case 'redirect':
           return `redirect ${a.address}`;
         case 'reject':

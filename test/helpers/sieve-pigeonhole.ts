@@ -17,7 +17,7 @@ export function pigeonholeAvailable(): boolean {
   return spawnSync('sieve-test', ['-V'], { encoding: 'utf8' }).error === undefined;
 }
 
-const EXTENSIONS = '+editheader +vacation-seconds +spamtest +spamtestplus +duplicate';
+const EXTENSIONS = '+editheader +vacation-seconds +spamtest +spamtestplus +duplicate +special-use +mboxmetadata +servermetadata';
 
 function sieveTest(dir: string, c: SieveCase, execute: boolean): { out: string; rc: number } {
   const env = c.envelope ?? DEFAULT_ENVELOPE;
@@ -39,6 +39,9 @@ function sieveTest(dir: string, c: SieveCase, execute: boolean): { out: string; 
     `mail_location=maildir:${dir}/md`,
     '-o',
     `mail_home=${dir}`,
+    // RFC 5490 metadata tests need an attribute store (empty: no annotations)
+    '-o',
+    `mail_attribute_dict=file:${dir}/attributes`,
     '-o',
     `plugin/sieve=file:${dir}/personal`,
     '-o',
@@ -80,6 +83,11 @@ export function parsePigeonhole(dry: { out: string; rc: number }, executed: stri
     }
     const flags = /^\s+\+ add IMAP flags: (.*)$/.exec(line);
     if (flags && last !== null) out[out.length - 1] = `${last.join(' ')} +flags ${normalizeFlagList((flags[1] as string).split(' '))}`;
+    const special = /^\s+\+ use mailbox with special-use flag `(.*)' instead if accessible$/.exec(line);
+    if (special && last !== null) {
+      last = [...last, `specialuse=${special[1]}`];
+      out[out.length - 1] = last.join(' ');
+    }
     const seconds = /^\s+=> seconds : (\d+)$/.exec(line);
     if (seconds && last?.[0] === 'vacation') out[out.length - 1] = `${last.join(' ')} seconds=${seconds[1]}`;
   }

@@ -1,23 +1,33 @@
 /**
- * Composite blobs (per-recipient prefix + shared base), the part every blob
- * store computes alike: the id is the SHA-256 of the composed bytes, and a
- * composite of a composite is flattened so bases are always plain blobs.
+ * Composite blobs (per-recipient prefix + shared base from an offset), the
+ * part every blob store computes alike: the id is the SHA-256 of the composed
+ * bytes, and a composite of a composite is flattened so bases are always
+ * plain blobs.
  */
 import { createHash } from 'node:crypto';
 import type { StagedBlob } from '../types.js';
 import { StoreError } from '../types.js';
 
-/** Describes prefix + base as a composite StagedBlob, reading the base once to hash it. */
-export async function composeBlob(prefix: Buffer, base: StagedBlob, readBase: (blobId: string) => AsyncIterable<Buffer>): Promise<StagedBlob> {
+/** Describes prefix + base[baseFrom..] as a composite StagedBlob, reading that much of the base once to hash it. */
+export async function composeBlob(
+  prefix: Buffer,
+  base: StagedBlob,
+  readBase: (blobId: string, from: number) => AsyncIterable<Buffer>,
+  baseFrom = 0,
+): Promise<StagedBlob> {
+  if (!Number.isSafeInteger(baseFrom) || baseFrom < 0 || baseFrom > base.size) throw new RangeError(`bad composite offset ${baseFrom}`);
   const plain = base.composite?.base ?? base;
-  const whole = base.composite ? Buffer.concat([prefix, base.composite.prefix]) : prefix;
-  if (whole.length === 0) return plain;
+  // The base's own prefix is consumed first, then its base's bytes from where they started.
+  const inner = base.composite?.prefix ?? Buffer.alloc(0);
+  const whole = Buffer.concat([prefix, inner.subarray(Math.min(baseFrom, inner.length))]);
+  const from = (base.composite?.baseFrom ?? 0) + Math.max(0, baseFrom - inner.length);
+  if (whole.length === 0 && from === 0) return plain;
   const hash = createHash('sha256').update(whole);
   let size = 0;
-  for await (const chunk of readBase(plain.blobId)) {
+  for await (const chunk of readBase(plain.blobId, from)) {
     hash.update(chunk);
     size += chunk.length;
   }
-  if (size !== plain.size) throw new StoreError('CANNOT', `blob ${plain.blobId} has ${size} bytes, expected ${plain.size}`);
-  return { blobId: hash.digest('hex'), size: whole.length + size, composite: { prefix: whole, base: plain } };
+  if (size !== plain.size - from) throw new StoreError('CANNOT', `blob ${plain.blobId} has ${from + size} bytes, expected ${plain.size}`);
+  return { blobId: hash.digest('hex'), size: whole.length + size, composite: { prefix: whole, base: plain, baseFrom: from } };
 }

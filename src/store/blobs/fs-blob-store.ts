@@ -10,7 +10,7 @@
  * write lock (see sqlite/core.ts).
  *
  * Composite blobs (putComposite) have no file: the database that references
- * them records (base, prefix), and reads of an id without a file ask it
+ * them records (base, prefix, offset into the base), and reads of an id without a file ask it
  * through the CompositeSource the store attaches.
  */
 import { randomBytes } from 'node:crypto';
@@ -61,12 +61,12 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Splits a range of a composite blob into the part of its prefix and the range of its base. */
-function splitRange(prefix: Buffer, start: number, end: number | undefined): { head: Buffer; baseStart: number; baseEnd: number | undefined } {
-  const n = prefix.length;
+function splitRange(parts: CompositeParts, start: number, end: number | undefined): { head: Buffer; baseStart: number; baseEnd: number | undefined } {
+  const n = parts.prefix.length;
   return {
-    head: prefix.subarray(Math.min(start, n), end === undefined ? n : Math.min(end, n)),
-    baseStart: Math.max(0, start - n),
-    baseEnd: end === undefined ? undefined : Math.max(0, end - n),
+    head: parts.prefix.subarray(Math.min(start, n), end === undefined ? n : Math.min(end, n)),
+    baseStart: parts.baseFrom + Math.max(0, start - n),
+    baseEnd: end === undefined ? undefined : parts.baseFrom + Math.max(0, end - n),
   };
 }
 
@@ -76,10 +76,11 @@ function checkRange(start: number, end: number | undefined): void {
   if (!Number.isSafeInteger(start) || start < 0 || badEnd) throw new RangeError(`bad blob range [${start}, ${end ?? ''})`);
 }
 
-/** How a composite blob is made: `prefix` followed by the bytes of the plain blob `baseId`. */
+/** How a composite blob is made: `prefix` followed by the bytes of the plain blob `baseId` from offset `baseFrom` on. */
 export interface CompositeParts {
   baseId: string;
   prefix: Buffer;
+  baseFrom: number;
 }
 
 /** Where reads find composite blobs: the store that recorded them. */
@@ -121,8 +122,8 @@ export class FsBlobStore implements BlobStore, BlobPlacement {
     this.composites = source;
   }
 
-  putComposite(prefix: Buffer, base: StagedBlob): Promise<StagedBlob> {
-    return composeBlob(prefix, base, (id) => this.fileStream(id, 0, undefined) as AsyncIterable<Buffer>);
+  putComposite(prefix: Buffer, base: StagedBlob, baseFrom = 0): Promise<StagedBlob> {
+    return composeBlob(prefix, base, (id, from) => this.fileStream(id, from, undefined) as AsyncIterable<Buffer>, baseFrom);
   }
 
   createReadStream(blobId: string, start = 0, end?: number): Readable {
@@ -141,7 +142,7 @@ export class FsBlobStore implements BlobStore, BlobPlacement {
     } catch (err) {
       const parts = err instanceof StoreError && err.code === 'NONEXISTENT' ? await this.compositeOf(blobId) : null;
       if (parts === null) throw err;
-      const { head, baseStart, baseEnd } = splitRange(parts.prefix, start, end);
+      const { head, baseStart, baseEnd } = splitRange(parts, start, end);
       if (baseEnd !== undefined && baseEnd <= baseStart) return head;
       return Buffer.concat([head, await this.readFile(parts.baseId, baseStart, baseEnd)]);
     }
@@ -194,7 +195,7 @@ export class FsBlobStore implements BlobStore, BlobPlacement {
       yield* this.fileStream(blobId, start, end) as AsyncIterable<Buffer>;
       return;
     }
-    const { head, baseStart, baseEnd } = splitRange(parts.prefix, start, end);
+    const { head, baseStart, baseEnd } = splitRange(parts, start, end);
     if (head.length > 0) yield head;
     if (baseEnd !== undefined && baseEnd <= baseStart) return;
     yield* this.fileStream(parts.baseId, baseStart, baseEnd) as AsyncIterable<Buffer>;

@@ -55,8 +55,8 @@ export class PgBlobStore implements BlobStore {
     return new PgBlobWriter(this.pool, maxSize);
   }
 
-  putComposite(prefix: Buffer, base: StagedBlob): Promise<StagedBlob> {
-    return composeBlob(prefix, base, (id) => this.chunks(id, 0, undefined));
+  putComposite(prefix: Buffer, base: StagedBlob, baseFrom = 0): Promise<StagedBlob> {
+    return composeBlob(prefix, base, (id, from) => this.chunks(id, from, undefined), baseFrom);
   }
 
   async put(bytes: Buffer): Promise<StagedBlob> {
@@ -136,8 +136,8 @@ export class PgBlobStore implements BlobStore {
     const n = row.prefix.length;
     const end = length === null ? null : start + length;
     const head = row.prefix.subarray(Math.min(start, n), end === null ? n : Math.min(end, n));
-    const baseStart = Math.max(0, start - n);
-    const baseLength = end === null ? null : Math.max(0, end - n) - baseStart;
+    const baseStart = row.base_from + Math.max(0, start - n);
+    const baseLength = end === null ? null : row.base_from + Math.max(0, end - n) - baseStart;
     if (baseLength !== null && baseLength <= 0) return head;
     const base = await this.rangeOf(row.base_id, baseStart, baseLength);
     if (!base?.part) throw new StoreError('NONEXISTENT', `base blob ${row.base_id} missing`);
@@ -147,10 +147,10 @@ export class PgBlobStore implements BlobStore {
   /** One row's range of data (substring() positions are 1-based) and, for a composite, its parts. */
   private async rangeOf(blobId: string, start: number, length: number | null) {
     const from = Math.min(start, MAX_BYTEA) + 1;
-    const res = await this.pool.query<{ part: Buffer | null; base_id: string | null; prefix: Buffer | null }>(
+    const res = await this.pool.query<{ part: Buffer | null; base_id: string | null; prefix: Buffer | null; base_from: number }>(
       length === null
-        ? 'SELECT substring(data FROM $2::integer) AS part, base_id, prefix FROM blobs WHERE blob_id = $1'
-        : 'SELECT substring(data FROM $2::integer FOR $3::integer) AS part, base_id, prefix FROM blobs WHERE blob_id = $1',
+        ? 'SELECT substring(data FROM $2::integer) AS part, base_id, prefix, base_from::integer FROM blobs WHERE blob_id = $1'
+        : 'SELECT substring(data FROM $2::integer FOR $3::integer) AS part, base_id, prefix, base_from::integer FROM blobs WHERE blob_id = $1',
       length === null ? [blobId, from] : [blobId, from, Math.min(length, MAX_BYTEA)],
     );
     return res.rows[0];

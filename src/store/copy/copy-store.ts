@@ -237,10 +237,11 @@ async function stageBlobs(source: MailStore, target: MailStore, page: readonly D
       if (present.has(m.blobId)) {
         s = { blob: { blobId: m.blobId, size: m.size }, analysis: null };
       } else if (m.composite) {
-        const { baseId, baseSize, prefix } = m.composite;
-        if (prefix.length + baseSize !== m.size) throw new StoreCopyError(`composite blob ${m.blobId} does not add up to ${m.size} bytes`);
+        const { baseId, baseSize, prefix, baseFrom } = m.composite;
+        if (prefix.length + baseSize - baseFrom !== m.size) throw new StoreCopyError(`composite blob ${m.blobId} does not add up to ${m.size} bytes`);
         // As NewMessage: a composite carries its base's analysis.
-        s = { blob: { blobId: m.blobId, size: m.size, composite: { prefix, base: blobOf(baseId, baseSize) } }, analysis: await analysisOf(source, baseId) };
+        const blob: StagedBlob = { blobId: m.blobId, size: m.size, composite: { prefix, base: blobOf(baseId, baseSize), baseFrom } };
+        s = { blob, analysis: await analysisOf(source, baseId) };
       } else {
         s = { blob: blobOf(m.blobId, m.size), analysis: await analysisOf(source, m.blobId) };
       }

@@ -89,7 +89,7 @@ const SECTIONS: Record<PagedSection, SectionSql> = {
     from: `messages m LEFT JOIN blobs c ON c.blob_id = m.blob_id AND c.base_id IS NOT NULL
            LEFT JOIN blobs b ON b.blob_id = c.base_id`,
     columns: `m.account_id, m.mailbox_id, m.uid, m.modseq, m.system_flags, m.keywords, m.internal_date, m.save_date,
-              m.size, m.blob_id, m.email_id, c.base_id, c.prefix, b.size AS base_size`,
+              m.size, m.blob_id, m.email_id, c.base_id, c.prefix, c.base_from, b.size AS base_size`,
     key: ['m.account_id', 'm.mailbox_id', 'm.uid'],
     toRecord: (r) => ({
       kind: 'message',
@@ -102,7 +102,7 @@ const SECTIONS: Record<PagedSection, SectionSql> = {
       size: num(r.size),
       blobId: text(r.blob_id),
       emailId: text(r.email_id),
-      composite: r.base_id === null ? null : { baseId: text(r.base_id), baseSize: num(r.base_size), prefix: r.prefix as Buffer },
+      composite: r.base_id === null ? null : { baseId: text(r.base_id), baseSize: num(r.base_size), prefix: r.prefix as Buffer, baseFrom: num(r.base_from) },
     }),
   },
   tombstones: {

@@ -25,6 +25,7 @@ export interface CompositeRow {
   size: number;
   baseId: string;
   prefix: Buffer;
+  baseFrom: number;
 }
 
 /** Reference changes by blob id, plus the composites that may need a row. */
@@ -49,7 +50,7 @@ export class BlobRefs {
   addStaged(blob: StagedBlob, analysis: Buffer, headerFacts: string): this {
     const composite = blob.composite;
     if (!composite) return this.add(blob.blobId, 1, analysis, headerFacts);
-    this.composites.set(blob.blobId, { size: blob.size, baseId: composite.base.blobId, prefix: composite.prefix });
+    this.composites.set(blob.blobId, { size: blob.size, baseId: composite.base.blobId, prefix: composite.prefix, baseFrom: composite.baseFrom });
     this.add(blob.blobId, 1);
     // Zero here: the base's count follows the composite's in apply(); this only carries the analysis.
     return this.add(composite.base.blobId, 0, analysis, headerFacts);
@@ -75,9 +76,9 @@ export class BlobRefs {
       // First reference to these composites: create their rows (a concurrent creator may win; both are the same).
       const parts = missing.map((id) => this.composites.get(id)!);
       await c.query(
-        `INSERT INTO blobs (blob_id, size, base_id, prefix)
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[]) ON CONFLICT (blob_id) DO NOTHING`,
-        [missing, parts.map((p) => p.size), parts.map((p) => p.baseId), parts.map((p) => p.prefix)],
+        `INSERT INTO blobs (blob_id, size, base_id, prefix, base_from)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[], $5::bigint[]) ON CONFLICT (blob_id) DO NOTHING`,
+        [missing, parts.map((p) => p.size), parts.map((p) => p.baseId), parts.map((p) => p.prefix), parts.map((p) => p.baseFrom)],
       );
       rows = (await c.query<{ blob_id: string; base_id: string | null }>(lockSql, [ids])).rows;
     }
@@ -107,7 +108,7 @@ export class BlobRefs {
       `UPDATE blobs b SET refcount = b.refcount + r.n,
          staged_until = CASE WHEN r.n > 0 THEN NULL ELSE b.staged_until END,
          analysis = CASE WHEN b.base_id IS NULL THEN coalesce(b.analysis, r.analysis) END,
-         header_facts = CASE WHEN b.base_id IS NULL THEN coalesce(b.header_facts, r.header_facts) END
+         header_facts = CASE WHEN b.base_id IS NULL THEN coalesce(b.header_facts, r.header_facts) ELSE b.header_facts END
        FROM unnest($1::text[], $2::bigint[], $3::bytea[], $4::text[]) AS r (blob_id, n, analysis, header_facts)
        WHERE b.blob_id = r.blob_id`,
       [changed.map(([id]) => id), changed.map(([, d]) => d.n), changed.map(([, d]) => d.analysis), changed.map(([, d]) => d.headerFacts)],

@@ -128,8 +128,9 @@ export function withMessages<B extends PgBase>(Base: B) {
     async getHeaderFacts(blobIds: readonly string[]): Promise<Map<string, string>> {
       if (blobIds.length === 0) return new Map();
       const res = await this.pool.query<[blobId: string, facts: string]>({
+        // A composite that replaced its base's header (base_from > 0) has facts of its own only.
         text: `SELECT b.blob_id, coalesce(b.header_facts, base.header_facts)
-               FROM blobs b LEFT JOIN blobs base ON base.blob_id = b.base_id
+               FROM blobs b LEFT JOIN blobs base ON base.blob_id = b.base_id AND b.base_from = 0
                WHERE b.blob_id = ANY($1::text[]) AND coalesce(b.header_facts, base.header_facts) IS NOT NULL`,
         values: [blobIds],
         rowMode: 'array',
@@ -139,12 +140,12 @@ export function withMessages<B extends PgBase>(Base: B) {
 
     async saveHeaderFacts(facts: ReadonlyMap<string, string>, version: number): Promise<void> {
       if (facts.size === 0) return;
-      // A composite's facts are its base's (getHeaderFacts); a blob gone meanwhile joins nothing.
+      // A composite's facts are its base's unless it replaced the base's header (getHeaderFacts); a blob gone meanwhile joins nothing.
       // The stored version is read off the text's start (encodeHeaderFacts writes `{"v":N,` first):
       // a cast of malformed text to jsonb would fail the whole statement.
       await this.pool.query(
         `UPDATE blobs b SET header_facts = f.facts
-         FROM (SELECT coalesce(c.base_id, c.blob_id) AS target, f.facts
+         FROM (SELECT CASE WHEN c.base_from = 0 THEN coalesce(c.base_id, c.blob_id) ELSE c.blob_id END AS target, f.facts
                FROM unnest($1::text[], $2::text[]) AS f(blob_id, facts) JOIN blobs c ON c.blob_id = f.blob_id) f
          WHERE b.blob_id = f.target AND coalesce(substring(b.header_facts from '^\\{"v":(\\d{1,9})[,}]')::int, 0) < $3`,
         [[...facts.keys()], [...facts.values()], version],
@@ -155,9 +156,9 @@ export function withMessages<B extends PgBase>(Base: B) {
       // The cache drops long body text: a caller that needs none must say so, or every such message misses.
       const cached = this.analysisCache.get(blobId, options.bodyText ?? true);
       if (cached) return cached;
-      const row = await firstOf<{ analysis: Buffer | null; prefix: Buffer | null; base_analysis: Buffer | null }>(
+      const row = await firstOf<{ analysis: Buffer | null; prefix: Buffer | null; base_from: number; base_analysis: Buffer | null }>(
         this.pool,
-        `SELECT b.analysis, b.prefix, base.analysis AS base_analysis
+        `SELECT b.analysis, b.prefix, b.base_from::integer, base.analysis AS base_analysis
          FROM blobs b LEFT JOIN blobs base ON base.blob_id = b.base_id WHERE b.blob_id = $1`,
         [blobId],
       );
@@ -165,7 +166,7 @@ export function withMessages<B extends PgBase>(Base: B) {
       const stored = row?.prefix ? row.base_analysis : row?.analysis;
       if (!row || !stored) return null;
       const decoded = decodeAnalysis(stored.toString('utf8'));
-      const analysis = row.prefix ? composedAnalysis(decoded, row.prefix) : decoded;
+      const analysis = row.prefix ? composedAnalysis(decoded, row.prefix, row.base_from) : decoded;
       this.analysisCache.set(blobId, analysis);
       return analysis;
     }

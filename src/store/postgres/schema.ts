@@ -399,6 +399,11 @@ const scramKeys: PgMigration = `
   );
 `;
 
+/** Composites starting their base at an offset (see the SQLite schema's compositeOffsets). */
+const compositeOffsets: PgMigration = `
+  ALTER TABLE blobs ADD COLUMN base_from bigint NOT NULL DEFAULT 0;  -- composite: where in the base its bytes start
+`;
+
 /** Every migration in order; mailkeep_schema.version says how many have run. */
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   initialSchema,
@@ -413,6 +418,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   adminSignInsAcrossWorkers,
   sieveDeliveryMemory,
   scramKeys,
+  compositeOffsets,
 ];
 
 /** Serializes migrations of one database across nodes (an arbitrary constant: 'mkschema'). */

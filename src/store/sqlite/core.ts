@@ -138,7 +138,7 @@ export class SqliteCore {
     this.poller.start(opts.pollIntervalMs ?? DEFAULT_POLL_MS);
     blobs.setCompositeSource((blobId) => {
       const row = this.st.compositeParts.get(blobId);
-      return row ? { baseId: row.base_id, prefix: row.prefix } : null;
+      return row ? { baseId: row.base_id, prefix: row.prefix, baseFrom: row.base_from } : null;
     });
     this.retentionMs = opts.expungedRetentionMs ?? DEFAULT_RETENTION_MS;
     const period = releasePeriodMs(this.retentionMs);
@@ -311,7 +311,7 @@ export class SqliteCore {
       this.referenceBlob(composite.base, analysis);
       // After the base's row, so the insert trigger finds it and counts the composite's reference.
       if (this.st.blobExists.get(blob.blobId) === undefined) {
-        this.st.insertComposite.run(blob.blobId, blob.size, composite.base.blobId, composite.prefix);
+        this.st.insertComposite.run(blob.blobId, blob.size, composite.base.blobId, composite.prefix, composite.baseFrom);
       }
       return;
     }

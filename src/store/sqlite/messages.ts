@@ -111,7 +111,7 @@ export function withMessages<B extends SqliteBase>(Base: B) {
       } else {
         // A composite (schema.ts deliverySupport): derived from its base's analysis.
         const base = this.st.analysis.get(row.base_id);
-        analysis = base === undefined ? null : composedAnalysis(decodeAnalysis(base), row.prefix);
+        analysis = base === undefined ? null : composedAnalysis(decodeAnalysis(base), row.prefix, row.base_from);
       }
       if (analysis) this.analysisCache.set(blobId, analysis);
       return analysis;

@@ -494,6 +494,17 @@ const scramKeys: Migration = (db) => {
   `);
 };
 
+/**
+ * A composite may start its base's bytes at an offset (Sieve editheader,
+ * RFC 5293: the edited header as prefix, the shared body from where it
+ * starts). Such a composite's header differs from its base's, so it keeps
+ * its own header facts (saved lazily, like those of older blobs).
+ */
+const compositeOffsets: Migration = (db) => {
+  // composite: where in the base its bytes start
+  db.exec('ALTER TABLE blobs ADD COLUMN base_from INTEGER NOT NULL DEFAULT 0');
+};
+
 /** Every migration in order; the database's user_version says how many have run. */
 export const MIGRATIONS: readonly Migration[] = [
   initialSchema,
@@ -512,6 +523,7 @@ export const MIGRATIONS: readonly Migration[] = [
   adminSignInsAcrossWorkers,
   sieveDeliveryMemory,
   scramKeys,
+  compositeOffsets,
 ];
 
 /**

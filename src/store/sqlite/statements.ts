@@ -22,11 +22,12 @@ export interface AliasRow {
   account_id: number;
 }
 
-/** What getAnalysis reads of a blobs row: a composite's base and prefix, or the analysis itself. */
+/** What getAnalysis reads of a blobs row: a composite's base, prefix and offset, or the analysis itself. */
 export interface AnalysisRow {
   analysis: string;
   base_id: string | null;
   prefix: Buffer | null;
+  base_from: number;
 }
 
 /** A summary row as a positional tuple (raw mode: the 100k-row path). */
@@ -134,33 +135,36 @@ export function prepareStatements(db: Database.Database) {
     insertBlob: db.prepare<[blobId: string, size: number, analysis: string]>('INSERT INTO blobs (blob_id, size, refcount, analysis) VALUES (?, ?, 0, ?)'),
     insertFacts: db.prepare<[blobId: string, facts: string]>('INSERT INTO blob_facts (blob_id, facts) VALUES (?, ?)'),
     analysis: db.prepare<[blobId: string], string>('SELECT analysis FROM blobs WHERE blob_id = ?').pluck(),
-    analysisRow: db.prepare<[blobId: string], AnalysisRow>('SELECT analysis, base_id, prefix FROM blobs WHERE blob_id = ?'),
+    analysisRow: db.prepare<[blobId: string], AnalysisRow>('SELECT analysis, base_id, prefix, base_from FROM blobs WHERE blob_id = ?'),
     /** A composite row (schema.ts deliverySupport); its reference on the base is kept by a trigger. */
-    insertComposite: db.prepare<[blobId: string, size: number, baseId: string, prefix: Buffer]>(
-      "INSERT INTO blobs (blob_id, size, refcount, analysis, base_id, prefix) VALUES (?, ?, 0, '', ?, ?)",
+    insertComposite: db.prepare<[blobId: string, size: number, baseId: string, prefix: Buffer, baseFrom: number]>(
+      "INSERT INTO blobs (blob_id, size, refcount, analysis, base_id, prefix, base_from) VALUES (?, ?, 0, '', ?, ?, ?)",
     ),
     /**
      * Stored header facts (schema.ts migration 7) by blob id; argument: a JSON array of ids. A
-     * composite's are its base's, looked up (a small row) only when the id has none of its own.
+     * composite's are its base's, looked up (a small row) only when the id has none of its own,
+     * unless it replaced the base's header (base_from > 0, schema.ts compositeOffsets).
      */
     headerFacts: db
       .prepare<[blobIdsJson: string], [blobId: string, facts: string]>(
         `SELECT j.value, coalesce(f.facts,
-                  (SELECT bf.facts FROM blobs c JOIN blob_facts bf ON bf.blob_id = c.base_id WHERE c.blob_id = j.value)) AS known
+                  (SELECT bf.facts FROM blobs c JOIN blob_facts bf ON bf.blob_id = c.base_id
+                   WHERE c.blob_id = j.value AND c.base_from = 0)) AS known
          FROM json_each(?) j LEFT JOIN blob_facts f ON f.blob_id = j.value
          WHERE known IS NOT NULL`,
       )
       .raw(),
-    /** Kept to a composite's base, and to blobs still there; facts of a higher version `v` stay. */
+    /** Kept to a composite's base (with the base's header), and to blobs still there; facts of a higher version `v` stay. */
     saveHeaderFacts: db.prepare<[{ blobId: string; facts: string; version: number }]>(
       `INSERT INTO blob_facts (blob_id, facts)
-         SELECT blob_id, @facts FROM blobs WHERE blob_id = coalesce((SELECT base_id FROM blobs WHERE blob_id = @blobId), @blobId)
+         SELECT blob_id, @facts FROM blobs
+         WHERE blob_id = coalesce((SELECT base_id FROM blobs WHERE blob_id = @blobId AND base_from = 0), @blobId)
        ON CONFLICT (blob_id) DO UPDATE SET facts = excluded.facts
          WHERE (CASE WHEN json_valid(blob_facts.facts) AND json_type(blob_facts.facts, '$.v') = 'integer'
                 THEN json_extract(blob_facts.facts, '$.v') ELSE 0 END) < @version`,
     ),
-    compositeParts: db.prepare<[blobId: string], { base_id: string; prefix: Buffer }>(
-      'SELECT base_id, prefix FROM blobs WHERE blob_id = ? AND base_id IS NOT NULL',
+    compositeParts: db.prepare<[blobId: string], { base_id: string; prefix: Buffer; base_from: number }>(
+      'SELECT base_id, prefix, base_from FROM blobs WHERE blob_id = ? AND base_id IS NOT NULL',
     ),
 
     // Aliases (installation-wide, keyed by lower-cased address)
