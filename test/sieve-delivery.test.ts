@@ -14,7 +14,7 @@ import { putScript } from '../src/mail/sieve-scripts.js';
 import type { MailStore } from '../src/store/types.js';
 import { dotStuff, LmtpClient, type LmtpReply } from './helpers/lmtp-client.js';
 import { RawClient } from './helpers/raw-client.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { freePort, startTestServer, type TestServer } from './helpers/server.js';
 import { SMTP_SINK, type SmtpSink, startSmtpSink } from './helpers/smtp-sink.js';
 
 /** One LMTP transaction; the replies after the data, in RCPT order. */
@@ -234,4 +234,35 @@ describe('Sieve at delivery', { skip: existsSync(SMTP_SINK) ? false : 'Postfix s
     assert.equal((await messages(store, 'dave', 'INBOX')).length, 1);
     assert.equal(await store.getMailbox((await store.findAccount('carol'))!.id, 'X'), null);
   });
+});
+
+// RFC 5228 §2.10.6: a redirect that cannot be sent is an action that cannot be done, so the implicit keep stands.
+describe('Sieve redirect when the relay is down or not configured', () => {
+  const REDIRECT =
+    'require "copy";\nif header :contains "subject" "copy" { redirect :copy "archive@elsewhere.test"; stop; }\nredirect "away@elsewhere.test";\n';
+
+  for (const relayDown of [true, false]) {
+    it(relayDown ? 'a relay refusing connections: the message is kept in INBOX, once' : 'no [relay]: the message is kept in INBOX, once', async () => {
+      // A free port with nothing listening: the connection is refused.
+      const relay = relayDown ? { relay: { host: '127.0.0.1', port: await freePort(), timeout: 5 } } : {};
+      const srv = await startTestServer({ domains: ['example.com'], ...relay });
+      try {
+        await srv.addUser('erin', 'pw');
+        const store = srv.server.store;
+        const erin = (await store.findAccount('erin'))!;
+        assert.deepEqual(await putScript(store, srv.config.sieve, erin.id, 'away', REDIRECT, true), []);
+        for (const subject of ['gone', 'copy kept']) {
+          assert.deepEqual(
+            (await lmtp(srv.lmtpPort, 'ann@example.org', ['erin@example.com'], mail(subject))).map((r) => r.code),
+            [250],
+          );
+        }
+        const inbox = await messages(store, 'erin', 'INBOX');
+        assert.equal(inbox.filter((m) => m.text.includes('Subject: gone')).length, 1, 'the redirected message was kept');
+        assert.equal(inbox.filter((m) => m.text.includes('Subject: copy kept')).length, 1, ':copy keeps one copy, not two');
+      } finally {
+        await srv.stop();
+      }
+    });
+  }
 });

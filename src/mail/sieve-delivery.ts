@@ -11,7 +11,9 @@
  *   mailbox without :create) ends in a keep into the default mailbox, logged
  *   (RFC 5228 §2.10.6; Pigeonhole does the same).
  * - Sending (redirect, vacation) happens after the copies are committed and
- *   never fails the delivery; without `[relay]` it is logged and skipped.
+ *   never fails the delivery; without `[relay]` it is logged and skipped. A
+ *   redirect that could not be sent, of a message kept nowhere else, ends in
+ *   the implicit keep (RFC 5228 §2.10.6): a message is never lost to the relay.
  * - Compiled scripts are cached by the SHA-256 of their text, read from the
  *   store at every delivery: a script changed by PUTSCRIPT, SETACTIVE or the
  *   CLI, in any worker or node, is compiled anew at its first use; an
@@ -186,7 +188,14 @@ export class SieveDelivery {
         await this.store.sieveMemoryPut(accountId, 'duplicate', memoryKey(a.handle, a.id), new Date(now.getTime() + a.seconds * 1000), now);
     }
     // Mail goes out only when every copy asked for was stored (none failing would be retried and send twice).
-    if (!copies.some((c) => c.status !== 'stored')) await this.send(actions, message, await bytes(), recipient, envelope, now);
+    if (copies.some((c) => c.status !== 'stored')) return { status: 'delivered', copies };
+    const unsent = await this.send(actions, message, await bytes(), recipient, envelope, now);
+    if (unsent > 0 && copies.length === 0) {
+      // The message was only to leave by redirect and did not: an action that cannot be done ends in the
+      // implicit keep (RFC 5228 §2.10.6, as Pigeonhole does), so an accepted message is never lost.
+      this.log.warn({ user: recipient.account.name }, 'sieve redirect not sent: implicit keep');
+      copies.push(await deliverCopy(this.store, message, recipient, { ...opts, mailbox: await targetMailbox(this.store, recipient, opts.detailDelivery) }));
+    }
     return { status: 'delivered', copies };
   }
 
@@ -222,7 +231,7 @@ export class SieveDelivery {
     return null;
   }
 
-  /** Sends the redirects and the vacation reply of a run; failures are logged, never fatal. */
+  /** Sends the redirects and the vacation reply of a run; failures are logged, never fatal. Returns the redirects not sent. */
   private async send(
     actions: readonly SieveAction[],
     message: StagedMessage,
@@ -230,24 +239,24 @@ export class SieveDelivery {
     recipient: Recipient,
     envelope: DeliveryEnvelope,
     now: Date,
-  ): Promise<void> {
+  ): Promise<number> {
     const user = recipient.account.name;
+    let unsentRedirects = 0;
     for (const a of actions) {
       if (a.type !== 'redirect' && !(a.type === 'vacation' && a.respond)) {
         if (a.type === 'vacation') this.log.info({ user, to: a.to, reason: a.skipped }, 'sieve vacation: no reply');
         continue;
       }
-      if (this.outgoing === null) {
-        this.log.warn({ user, action: a.type }, 'sieve: no [relay] host configured, not sent');
-        continue;
-      }
       try {
+        if (this.outgoing === null) throw new Error('no [relay] host configured');
         if (a.type === 'redirect') await this.redirect(a.address, a.header, message, bytes, recipient, envelope);
         else if (a.type === 'vacation') await this.reply(a, message, recipient, envelope, now);
       } catch (err) {
-        this.log.warn({ user, action: a.type, err: (err as Error).message }, 'sieve: sending failed');
+        if (a.type === 'redirect') unsentRedirects++;
+        this.log.warn({ user, action: a.type, err: (err as Error).message }, 'sieve: not sent');
       }
     }
+    return unsentRedirects;
   }
 
   private async redirect(
