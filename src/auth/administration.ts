@@ -13,7 +13,7 @@ import type { AdminStore, ApiTokenInfo } from '../store/admin-types.js';
 import { type Account, type AccountStore, type AppPasswordStore, type MailboxStore, type QuotaLimits, type ScramKeyStore, StoreError } from '../store/types.js';
 import { accountNameProblem } from './account-name.js';
 import { adminNameProblem, newApiToken } from './api-token.js';
-import { hashPassword, type PasswordHashing } from './password.js';
+import { hashPassword, type PasswordHashing, storedPasswordProblem } from './password.js';
 import { scramKeysFor } from './scram-keys.js';
 import { newTotpSecret } from './totp.js';
 
@@ -61,7 +61,7 @@ const MAX_AUDIT_TARGET = 300;
 export function passwordProblem(password: string): string | null {
   if (password === '') return 'refusing an empty password';
   if (password.length > MAX_PASSWORD) return `the password is longer than ${MAX_PASSWORD} characters`;
-  return null;
+  return storedPasswordProblem(password);
 }
 
 /** Refuses a name that cannot be an account name. */

@@ -28,7 +28,6 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { AccountId } from '../ids.js';
-import { preparePassword } from './password.js';
 
 /** The cache's limits (config `auth`). */
 export interface CredentialCacheSettings {
@@ -105,7 +104,8 @@ export class CredentialCache {
   private mac(accountId: AccountId, password: string, storedHash: string): string {
     const hmac = createHmac('sha256', this.key);
     // Each field length-prefixed, so no two different triples feed the HMAC the same bytes.
-    for (const field of [String(accountId), storedHash, preparePassword(password)]) {
+    // The password as typed: another form of the same password only misses and pays a hash.
+    for (const field of [String(accountId), storedHash, password]) {
       const bytes = Buffer.from(field, 'utf8');
       const length = Buffer.alloc(4);
       length.writeUInt32BE(bytes.length);

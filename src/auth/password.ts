@@ -6,17 +6,21 @@
  * when a hash is of another algorithm or weaker than the configured one, and
  * it re-hashes after a successful login (scrypt → argon2id upgrades).
  *
- * Normalization: passwords are prepared with a subset of SASLprep (RFC 4013):
- * non-ASCII spaces map to U+0020 (§2.1, RFC 3454 C.1.2), "commonly mapped to
- * nothing" characters are dropped (§2.1, RFC 3454 B.1), then NFKC (§2.2). The
- * prohibited-output and bidi checks (§2.3, §2.4) are not applied: they would
- * only refuse passwords, never change a match. ASCII passwords are unchanged.
+ * Normalization: passwords are prepared with SASLprep (RFC 4013,
+ * auth/saslprep.ts). A password being set is a stored string: SASLprep must
+ * accept it (`storedPasswordProblem`). A password at login is a query:
+ * unassigned code points are allowed, prohibited output fails like a wrong
+ * password. A query failing only the bidi check (RFC 3454 §6) is still
+ * compared: no stored string fails that check, so it can only match a hash
+ * set before the check existed, which keeps verifying. ASCII passwords are
+ * unchanged.
  *
  * Invariant: passwords and hashes are never logged and never appear in errors.
  */
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { argon2Hash, argon2NeedsRehash, argon2Verify, DEFAULT_ARGON2, isArgon2Hash, type Argon2Params } from './argon2-hash.js';
+import { saslprep } from './saslprep.js';
 import { DEFAULT_SCRYPT_COST, isScryptHash, scryptHash, scryptNeedsRehash, scryptVerify } from './scrypt-hash.js';
 
 /** How new password hashes are made (config `[auth] password-hash` and its parameters). */
@@ -43,18 +47,34 @@ export function passwordHashing(config: Pick<Config, 'auth' | 'authThrottle'>): 
   };
 }
 
-// RFC 3454 C.1.2 (non-ASCII space characters) and B.1 (commonly mapped to nothing).
-const NON_ASCII_SPACE = /[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/g;
-const MAPPED_TO_NOTHING = /[\u00AD\u034F\u1806\u180B-\u180D\u200C\u200D\u2060\uFE00-\uFE0F\uFEFF]/g;
+/** Why SASLprep refuses `password` as a stored string (RFC 4013, RFC 3454 §7), or null when it accepts it. */
+export function storedPasswordProblem(password: string): string | null {
+  const { prepared, refused } = saslprep(password, 'stored');
+  if (refused === 'prohibited') {
+    return 'the password contains a character SASLprep (RFC 4013 §2.3) prohibits: a control, private-use, non-character, surrogate, tagging, display-changing or non-ASCII space character';
+  }
+  if (refused === 'bidi') return 'the password mixes right-to-left and left-to-right text as SASLprep (RFC 4013 §2.4) does not allow';
+  if (refused === 'unassigned') return 'the password contains a code point unassigned in Unicode 3.2, which SASLprep (RFC 4013 §2.5) refuses in a new password';
+  if (prepared === '') return 'the password is empty after SASLprep (RFC 4013 §2.1 maps its characters to nothing)';
+  return null;
+}
 
-/** The SASLprep-lite form of a password that is hashed and compared (see the module comment). */
-export function preparePassword(password: string): string {
-  return password.replace(NON_ASCII_SPACE, ' ').replace(MAPPED_TO_NOTHING, '').normalize('NFKC');
+/** The form of a password at login that is hashed and compared (see the module comment); null: SASLprep refuses it. */
+export function preparePassword(password: string): string | null {
+  const { prepared, refused } = saslprep(password, 'query');
+  return refused === 'prohibited' ? null : prepared;
+}
+
+/** `preparePassword` of a password known to be accepted: one being stored, or one that just verified. */
+export function preparedOrThrow(password: string): string {
+  const prepared = preparePassword(password);
+  if (prepared === null) throw new Error('SASLprep refuses the password');
+  return prepared;
 }
 
 /** Hashes a password for storage with a fresh random salt, as `hashing` says. */
 export function hashPassword(password: string, hashing: PasswordHashing = DEFAULT_HASHING): Promise<string> {
-  const prepared = preparePassword(password);
+  const prepared = preparedOrThrow(password);
   return hashing.algorithm === 'argon2id' ? argon2Hash(prepared, hashing.argon2) : scryptHash(prepared, hashing.scryptCost);
 }
 
@@ -80,11 +100,12 @@ function dummyHash(hashing: PasswordHashing): Promise<string> {
  * reveal which accounts exist. A malformed stored hash also yields false.
  */
 export async function verifyPassword(password: string, encoded: string | null, hashing: PasswordHashing = DEFAULT_HASHING): Promise<boolean> {
-  if (encoded === null) {
-    await verifyPassword(password, await dummyHash(hashing), hashing);
+  const prepared = preparePassword(password);
+  if (encoded === null || prepared === null) {
+    // The same cost as a real check; a dummy password, since a refused one has no prepared form.
+    await verifyPassword('-', await dummyHash(hashing), hashing);
     return false;
   }
-  const prepared = preparePassword(password);
   if (isArgon2Hash(encoded)) return argon2Verify(prepared, encoded);
   if (isScryptHash(encoded)) return scryptVerify(prepared, encoded);
   return false;

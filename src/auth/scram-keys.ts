@@ -5,15 +5,14 @@
  * are kept. PBKDF2 runs on libuv's thread pool (crypto.pbkdf2), never on the
  * event loop.
  *
- * The password is prepared as for the stored hash (auth/password.ts
- * preparePassword, a SASLprep subset, RFC 4013): the same password logs in by
- * PLAIN and by SCRAM. ASCII passwords, what SCRAM clients send unchanged, are
- * unaffected.
+ * The password is prepared with SASLprep as for the stored hash
+ * (auth/password.ts, RFC 4013; RFC 5802 §2.2 Normalize): the same password
+ * logs in by PLAIN and by SCRAM, whose client prepares it the same way.
  */
 import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Account, MailStore, ScramCredential, ScramHash } from '../store/types.js';
-import { type PasswordHashing, preparePassword } from './password.js';
+import { type PasswordHashing, preparedOrThrow } from './password.js';
 
 /** Node's digest name and output length of each SCRAM hash function. */
 export const SCRAM_DIGESTS: Record<ScramHash, { node: 'sha1' | 'sha256'; bytes: number }> = {
@@ -40,7 +39,7 @@ export function scramDigest(hash: ScramHash, data: Buffer): Buffer {
 export function saltedPassword(hash: ScramHash, password: string, salt: Buffer, iterations: number): Promise<Buffer> {
   const { node, bytes } = SCRAM_DIGESTS[hash];
   return new Promise((resolve, reject) => {
-    pbkdf2(preparePassword(password), salt, iterations, bytes, node, (err, key) => (err ? reject(err) : resolve(key)));
+    pbkdf2(preparedOrThrow(password), salt, iterations, bytes, node, (err, key) => (err ? reject(err) : resolve(key)));
   });
 }
 
