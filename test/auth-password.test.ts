@@ -1,7 +1,16 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes, scryptSync } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { DEFAULT_HASHING, hashPassword, needsRehash, type PasswordHashing, preparePassword, verifyPassword } from '../src/auth/password.js';
+import { argon2Hash } from '../src/auth/argon2-hash.js';
+import {
+  DEFAULT_HASHING,
+  hashPassword,
+  needsRehash,
+  type PasswordHashing,
+  preparePassword,
+  storedPasswordProblem,
+  verifyPassword,
+} from '../src/auth/password.js';
 
 const b64 = (b: Buffer): string => b.toString('base64').replace(/=+$/, '');
 
@@ -103,7 +112,7 @@ describe('password hashing', () => {
     assert.equal(await verifyPassword('anything', null), false);
   });
 
-  it('normalizes like SASLprep: NFKC, non-ASCII spaces, mapped-to-nothing characters', async () => {
+  it('prepares with SASLprep: NFKC, non-ASCII spaces, mapped-to-nothing characters', async () => {
     assert.equal(preparePassword('I\u00ADX'), 'IX'); // soft hyphen mapped to nothing (RFC 4013 §3 example)
     assert.equal(preparePassword('user'), 'user');
     assert.equal(preparePassword('\u00AA'), 'a'); // NFKC
@@ -112,5 +121,21 @@ describe('password hashing', () => {
     const h = await hashPassword('A\u030Angstr\u00F6m'); // decomposed Å
     assert.equal(await verifyPassword('\u00C5ngstr\u00F6m', h), true); // precomposed
     assert.equal(await verifyPassword('\uFF50\uFF57', await hashPassword('pw')), true); // fullwidth ｐｗ
+  });
+
+  it('a new password must pass SASLprep as a stored string; at login prohibited output fails, unassigned code points do not', async () => {
+    assert.equal(storedPasswordProblem('p\u00E4ss w\u00F6rd'), null);
+    assert.match(storedPasswordProblem('pw\u0007') ?? '', /prohibits/);
+    assert.match(storedPasswordProblem('pw\uE000') ?? '', /prohibits/);
+    assert.match(storedPasswordProblem('\u05D0\u05D11') ?? '', /right-to-left/);
+    assert.match(storedPasswordProblem('pw\u{1F600}') ?? '', /unassigned in Unicode 3\.2/);
+    assert.match(storedPasswordProblem('\u00AD\u200D') ?? '', /empty after SASLprep/);
+    assert.equal(preparePassword('pw\u0007'), null);
+    assert.equal(preparePassword('pw\u{1F600}'), 'pw\u{1F600}');
+    // Hashes stored before the checks (argon2 of the prepared form, as the old subset made it).
+    const cheap = { memoryKib: 1024, iterations: 1, parallelism: 1 };
+    assert.equal(await verifyPassword('pw\u0007', await argon2Hash('pw\u0007', cheap)), false); // prohibited: refused like a wrong password
+    assert.equal(await verifyPassword('pw\u{1F600}', await argon2Hash('pw\u{1F600}', cheap)), true); // unassigned: a query allows it
+    assert.equal(await verifyPassword('\u05E9\u05DC\u05D5\u05DD123', await argon2Hash('\u05E9\u05DC\u05D5\u05DD123', cheap)), true); // bidi only: still compared
   });
 });
