@@ -71,6 +71,9 @@ describe('accounts', () => {
     assert.equal(bad.body.error, 'invalid');
     assert.equal((await api('POST', '/api/v1/accounts', { name: 'gina' })).body.error, 'invalid');
     assert.equal((await api('POST', '/api/v1/accounts', { name: 'gina', password: '' })).body.error, 'invalid');
+    const prohibited = await api('POST', '/api/v1/accounts', { name: 'gina', password: 'pw\u0007' });
+    assert.equal(prohibited.status, 400);
+    assert.match(String(prohibited.body.message), /SASLprep \(RFC 4013 §2\.3\) prohibits/);
 
     // frank can log in with the password the API set.
     const imap = await RawClient.login(srv.imapsPort, 'frank', 'pw-frank');

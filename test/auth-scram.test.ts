@@ -258,6 +258,37 @@ describe('SCRAM on IMAP', () => {
     }
   });
 
+  test('a non-ASCII password that SASLprep maps (RFC 4013): SCRAM-SHA-256 and PLAIN log in with it', async () => {
+    // SOFT HYPHEN maps to nothing, EM SPACE to SPACE (RFC 4013 §2.1): prepared, the password is "pencil box".
+    const password = 'pen\u00ADcil\u2003box';
+    await addScramUser(srv, 'una', password);
+    const scram = async (pw: string): Promise<string> => {
+      const { client } = await RawClient.connect(srv.imapPort);
+      try {
+        return (await imapScram(client, 'SCRAM-SHA-256', new ScramClient('sha256', 'una', pw))).tagged;
+      } finally {
+        client.close();
+      }
+    };
+    // A SCRAM client prepares the password itself (RFC 5802 §5.1): the keys are of the prepared form.
+    assert.match(await scram('pencil box'), /^a OK /);
+    assert.match(await scram(password), /^a NO \[AUTHENTICATIONFAILED\]/);
+    // PLAIN (RFC 4616 §2): the server prepares what it receives; a prohibited character fails like a wrong password.
+    for (const [pw, answer] of [
+      [password, /^p OK /],
+      ['pencil\u00A0box', /^p OK /],
+      ['pencil box', /^p OK /],
+      ['pencil\u0007box', /^p NO \[AUTHENTICATIONFAILED\]/],
+    ] as const) {
+      const { client } = await RawClient.connect(srv.imapsPort, { tls: true });
+      try {
+        assert.match((await client.command('p', `AUTHENTICATE PLAIN ${b64(`\0una\0${pw}`)}`, LOGIN_TIMEOUT_MS)).tagged, answer, JSON.stringify(pw));
+      } finally {
+        client.close();
+      }
+    }
+  });
+
   test('SCRAM-SHA-256-PLUS with tls-exporter (TLS 1.3) and tls-server-end-point; tls-unique on TLS 1.2 only', async () => {
     const cases: Array<[string, (s: TLSSocket) => Buffer, '1.3' | '1.2']> = [
       ['tls-exporter', tlsExporter, '1.3'],

@@ -73,13 +73,18 @@ describe('mailkeep user', () => {
     assert.equal(mailkeep(['user', 'del', 'bob@example.org', ...dd]).status, 1);
   });
 
-  it('refuses empty passwords, bad names and a missing terminal with exit 2, creating nothing', () => {
+  it('refuses empty passwords, passwords SASLprep refuses, bad names and a missing terminal with exit 2, creating nothing', () => {
     assert.deepEqual(mailkeep(['user', 'add', 'dave', '--password-stdin', ...dd], '\nsecond\n'), {
       status: 2,
       stdout: '',
       stderr: 'mailkeep: refusing an empty password\n',
     });
     assert.equal(mailkeep(['user', 'add', 'dave', '--password-stdin', ...dd], '').status, 2);
+    // RFC 4013 §2.3: a private-use character is prohibited; the password is refused before anything is stored.
+    const prohibited = mailkeep(['user', 'add', 'dave', '--password-stdin', ...dd], 'pw\uE000\n');
+    assert.equal(prohibited.status, 2);
+    assert.match(prohibited.stderr, /^mailkeep: the password contains a character SASLprep \(RFC 4013 §2\.3\) prohibits/);
+    assert.match(mailkeep(['user', 'passwd', 'alice', '--password-stdin', ...dd], '\u05D0\u05D11\n').stderr, /right-to-left/);
     const noTty = mailkeep(['user', 'add', 'dave', ...dd], 'pw\n');
     assert.equal(noTty.status, 2);
     assert.match(noTty.stderr, /use --password-stdin/);
