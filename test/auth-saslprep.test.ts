@@ -4,6 +4,7 @@
  * (§7), and properties: idempotent on its output, ASCII printable unchanged.
  */
 import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { saslprep } from '../src/auth/saslprep.js';
@@ -72,6 +73,27 @@ describe('SASLprep (RFC 4013)', () => {
       assert.deepEqual(saslprep(s, 'query'), { prepared: s, refused: null }, s);
     }
     assert.equal(saslprep('pw\u20AC', 'stored').refused, null); // EURO SIGN, assigned in 3.2
+  });
+
+  it('agrees with an independent implementation (Python stringprep, Unicode 3.2 NFKC) on 1,500 recorded strings', () => {
+    // test/fixtures/saslprep/reference.json, written by scripts/saslprep-reference.py: [input, stored, query | null], each [prepared | null, refusal | null].
+    type Answer = [string | null, string | null];
+    const cases = JSON.parse(readFileSync(new URL('../../test/fixtures/saslprep/reference.json', import.meta.url), 'utf8')) as [
+      string,
+      Answer,
+      Answer | null,
+    ][];
+    assert.equal(cases.length, 1500);
+    for (const [input, stored, query] of cases) {
+      for (const [mode, want] of [
+        ['stored', stored],
+        ['query', query],
+      ] as const) {
+        if (want === null) continue;
+        const r = saslprep(input, mode);
+        assert.deepEqual([r.refused === null ? r.prepared : null, r.refused], want, `${mode} ${JSON.stringify(input)}`);
+      }
+    }
   });
 
   it('is idempotent on its output (property)', () => {

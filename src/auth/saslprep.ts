@@ -40,8 +40,24 @@ export function inTable(table: readonly number[], cp: number): boolean {
   return false;
 }
 
-/** RFC 4013 §2.3: the tables of prohibited output. */
-const PROHIBITED = [C_1_2, C_2_1, C_2_2, C_3, C_4, C_5, C_6, C_7, C_8, C_9];
+/** RFC 4013 §2.3: the tables of prohibited output, merged into one range table (one search per code point). */
+const PROHIBITED: readonly number[] = mergeTables([C_1_2, C_2_1, C_2_2, C_3, C_4, C_5, C_6, C_7, C_8, C_9]);
+
+function mergeTables(tables: readonly (readonly number[])[]): number[] {
+  const ranges: [number, number][] = [];
+  for (const t of tables) for (let i = 0; i < t.length; i += 2) ranges.push([t[i] as number, t[i + 1] as number]);
+  ranges.sort((a, b) => a[0] - b[0]);
+  const merged: number[] = [];
+  for (const [first, last] of ranges) {
+    const end = merged.length - 1;
+    if (end > 0 && first <= (merged[end] as number) + 1) merged[end] = Math.max(merged[end] as number, last);
+    else merged.push(first, last);
+  }
+  return merged;
+}
+
+/** Printable ASCII: every step leaves it as it is (the common case, no table searched). */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /** RFC 4013 §2.1: C.1.2 to SPACE, B.1 to nothing. */
 function map(input: string): string {
@@ -63,10 +79,11 @@ function bidiOk(codePoints: readonly number[]): boolean {
 
 /** SASLprep of `input` as a stored string or a query (RFC 3454 §7). */
 export function saslprep(input: string, mode: SaslprepMode): SaslprepResult {
+  if (PRINTABLE_ASCII.test(input)) return { prepared: input, refused: null };
   const prepared = map(input).normalize('NFKC');
   const codePoints = Array.from(prepared, (ch) => ch.codePointAt(0) as number);
   let refused: SaslprepRefusal | null = null;
-  if (codePoints.some((cp) => PROHIBITED.some((table) => inTable(table, cp)))) refused = 'prohibited';
+  if (codePoints.some((cp) => inTable(PROHIBITED, cp))) refused = 'prohibited';
   else if (!bidiOk(codePoints)) refused = 'bidi';
   // The input is checked: an unassigned code point stays as it is under Unicode 3.2's NFKC, whatever a later one makes of it.
   else if (mode === 'stored' && Array.from(input).some((ch) => inTable(A_1, ch.codePointAt(0) as number))) refused = 'unassigned';
