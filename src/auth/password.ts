@@ -51,7 +51,7 @@ export function passwordHashing(config: Pick<Config, 'auth' | 'authThrottle'>): 
 export function storedPasswordProblem(password: string): string | null {
   const { prepared, refused } = saslprep(password, 'stored');
   if (refused === 'prohibited') {
-    return 'the password contains a character SASLprep (RFC 4013 §2.3) prohibits: a control, private-use, non-character, surrogate, tagging, display-changing or non-ASCII space character';
+    return 'the password contains a character SASLprep (RFC 4013 §2.3) prohibits: a control, private-use, non-character, surrogate, tagging or display-changing character';
   }
   if (refused === 'bidi') return 'the password mixes right-to-left and left-to-right text as SASLprep (RFC 4013 §2.4) does not allow';
   if (refused === 'unassigned') return 'the password contains a code point unassigned in Unicode 3.2, which SASLprep (RFC 4013 §2.5) refuses in a new password';
