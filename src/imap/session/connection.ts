@@ -14,7 +14,6 @@
  *   message literals hidden by what the command spec declares) and each
  *   response as written, FETCH's message data as its size.
  */
-import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -77,7 +76,6 @@ export interface ConnectionDeps {
 
 /** One client connection. */
 export class ImapConnection extends LoginSession implements ImapSession, DispatchHost {
-  readonly id = randomBytes(6).toString('base64url');
   readonly store: MailStore;
   readonly indexCache: MailboxIndexCache;
   readonly mailboxNames: MailboxNameCache;
@@ -115,11 +113,6 @@ export class ImapConnection extends LoginSession implements ImapSession, Dispatc
   private tagHidden = false;
   /** Tagged BADs in a row; too many end the session (limits.max-bad-commands). */
   private badCommands = 0;
-  /** When the connection was accepted, and the command running now (the live-session list). */
-  private readonly since = new Date();
-  private command: string | null = null;
-  /** How the user logged in ('password', or what the login path says): a revoked credential ends its sessions. */
-  private credential = 'password';
 
   /** `listener.remoteAddress`: the client's address as the listener found it (PROXY protocol aware). */
   constructor(
@@ -141,13 +134,11 @@ export class ImapConnection extends LoginSession implements ImapSession, Dispatc
     this.intake = new LiteralIntake(this, deps.commands, () => this.transport.pause());
     this.trace = this.config.log.trace ? protocolTrace(this.log) : null;
     const limits = this.config.limits;
-    this.transport = loginTransport(socket, {
+    this.transport = loginTransport(socket, deps, {
       log: this.log,
       secure: listener.implicitTls,
       traffic: trafficOf('imap'),
-      limits,
       timeoutMs: limits.preAuthTimeoutSeconds * 1000,
-      tlsFailures: deps.tlsFailures,
       framer: () => this.framer,
       onClosed: () => this.markClosed(),
       end: (text) => this.bye(text),
@@ -259,16 +250,7 @@ export class ImapConnection extends LoginSession implements ImapSession, Dispatc
   describe(): SessionInfo {
     const st = this.state;
     const account = st.kind === 'authenticated' || st.kind === 'selected' ? st.account : null;
-    return {
-      id: this.id,
-      protocol: 'imap',
-      remoteAddress: this.remoteAddress,
-      tls: this.secure,
-      since: this.since.toISOString(),
-      user: account ? { accountId: account.id, name: account.name, credential: this.credential } : null,
-      mailbox: st.kind === 'selected' ? st.view.name : null,
-      command: this.command,
-    };
+    return this.liveSession('imap', account, st.kind === 'selected' ? st.view.name : null);
   }
 
   /** Server shutdown or a kick: BYE now when waiting for the client (IDLE too), else right after the command in progress. */

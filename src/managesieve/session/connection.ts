@@ -17,7 +17,6 @@
  * - The trace shows commands with their literals as sizes; AUTHENTICATE's
  *   arguments after the mechanism and the SASL responses are hidden.
  */
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { CredentialCache } from '../../auth/credential-cache.js';
@@ -72,7 +71,6 @@ type ReadCommand = { tokens: Token[]; tooBig: null } | { tokens: Token[]; tooBig
 
 /** One ManageSieve client connection. */
 export class ManageSieveConnection extends LoginSession implements SieveSession {
-  readonly id = randomBytes(6).toString('base64url');
   readonly store: MailStore;
   readonly config: Config;
   readonly log: Logger;
@@ -91,9 +89,6 @@ export class ManageSieveConnection extends LoginSession implements SieveSession 
   private badCommands = 0;
   private commandsBeforeLogin = 0;
   private readonly trace: TraceSink | null;
-  private readonly since = new Date();
-  private command: string | null = null;
-  private credential = 'password';
 
   constructor(
     socket: Socket,
@@ -111,16 +106,13 @@ export class ManageSieveConnection extends LoginSession implements SieveSession 
     this.remoteAddress = listener.remoteAddress;
     this.trace = this.config.log.trace ? protocolTrace(this.log) : null;
     this.reader = new LineBuffer((head) => this.lineLimit(head));
-    this.transport = loginTransport(socket, {
+    this.transport = loginTransport(socket, deps, {
       log: this.log,
       secure: false,
       traffic: trafficOf('managesieve'),
-      limits: deps.config.limits,
       timeoutMs: this.timeoutMs(),
-      tlsFailures: deps.tlsFailures,
       framer: () => this.reader,
       end: (text) => this.end(text),
-      idleText: 'Disconnected for inactivity',
     });
   }
 
@@ -145,17 +137,7 @@ export class ManageSieveConnection extends LoginSession implements SieveSession 
   }
 
   describe(): SessionInfo {
-    const st = this.state;
-    return {
-      id: this.id,
-      protocol: 'managesieve',
-      remoteAddress: this.remoteAddress,
-      tls: this.secure,
-      since: this.since.toISOString(),
-      user: st.kind === 'auth' ? { accountId: st.account.id, name: st.account.name, credential: this.credential } : null,
-      mailbox: null,
-      command: this.command,
-    };
+    return this.liveSession('managesieve', this.state.kind === 'auth' ? this.state.account : null);
   }
 
   /** Server shutdown or a kick: BYE now when idle, else right after the command in progress. */

@@ -20,7 +20,6 @@
  *   response as written, RETR/TOP contents as their size. Before login, a
  *   line that is not a known command is hidden whole.
  */
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { CredentialCache } from '../../auth/credential-cache.js';
@@ -76,7 +75,6 @@ const COMMAND_METRICS = new CommandMetrics('pop3', COMMANDS.keys());
 
 /** One POP3 client connection. */
 export class Pop3Connection extends LoginSession implements Pop3Session {
-  readonly id = randomBytes(6).toString('base64url');
   readonly store: MailStore;
   readonly config: Config;
   readonly log: Logger;
@@ -104,10 +102,6 @@ export class Pop3Connection extends LoginSession implements Pop3Session {
   private responsesSecret = false;
   /** Message data written in the current multi-line response, traced as its size when it ends. */
   private messageOctets = 0;
-  /** When the connection was accepted, the command running now and how the user logged in (the live-session list). */
-  private readonly since = new Date();
-  private command: string | null = null;
-  private credential = 'password';
 
   constructor(
     socket: Socket,
@@ -126,16 +120,13 @@ export class Pop3Connection extends LoginSession implements Pop3Session {
     this.trace = this.config.log.trace ? protocolTrace(this.log) : null;
     this.reader = new LineBuffer((head) => this.lineLimit(head));
     // RFC 1939 §3 sets no login deadline; a pre-login session is bounded like IMAP's.
-    this.transport = loginTransport(socket, {
+    this.transport = loginTransport(socket, deps, {
       log: this.log,
       secure: listener.implicitTls,
       traffic: trafficOf('pop3'),
-      limits: deps.config.limits,
       timeoutMs: this.timeoutMs(),
-      tlsFailures: deps.tlsFailures,
       framer: () => this.reader,
       end: (text) => this.end(text),
-      idleText: 'Disconnected for inactivity',
     });
   }
 
@@ -186,17 +177,7 @@ export class Pop3Connection extends LoginSession implements Pop3Session {
   }
 
   describe(): SessionInfo {
-    const st = this.state;
-    return {
-      id: this.id,
-      protocol: 'pop3',
-      remoteAddress: this.remoteAddress,
-      tls: this.secure,
-      since: this.since.toISOString(),
-      user: st.kind === 'transaction' ? { accountId: st.account.id, name: st.account.name, credential: this.credential } : null,
-      mailbox: null,
-      command: this.command,
-    };
+    return this.liveSession('pop3', this.state.kind === 'transaction' ? this.state.account : null);
   }
 
   /** Server shutdown or a kick: "-ERR" and close now when idle, else right after the command in progress. POP3 has no BYE. */
