@@ -20,9 +20,10 @@ import { hashPassword } from '../src/auth/password.js';
 import { totpCode } from '../src/auth/totp.js';
 import { openStore } from '../src/store/open.js';
 import { addToken, CHEAP_HASHING } from './helpers/admin-api.js';
+import { imapOnWorker, workerPids } from './helpers/cluster.js';
 import { createTestDatabase, pgAvailable, type TestDatabase } from './helpers/pg-database.js';
 import { parseScrape, sampleSum } from './helpers/prometheus.js';
-import { RawClient } from './helpers/raw-client.js';
+import type { RawClient } from './helpers/raw-client.js';
 import { freePort, spawnServer, type ChildServer } from './helpers/server.js';
 
 const WORKERS = 2;
@@ -84,16 +85,8 @@ async function pinTo(port: number, worker: number): Promise<Pinned> {
 
 /** An IMAP connection to the given worker slot after a LOGIN, and the LOGIN's tagged answer. */
 async function loginOn(port: number, worker: number, password: string): Promise<{ client: RawClient; tagged: string }> {
-  for (let i = 0; i < MAX_TRIES; i++) {
-    const { client } = await RawClient.connect(port, { tls: true });
-    const id = await client.command('i', 'ID NIL');
-    if (/"x-worker" "(\d+)"/.exec(id.lines.join('\n'))?.[1] === String(worker)) {
-      return { client, tagged: (await client.command('l', `LOGIN ${USER} ${password}`, 30_000)).tagged };
-    }
-    await client.command('o', 'LOGOUT');
-    client.close();
-  }
-  throw new Error(`no IMAP connection reached worker ${worker} in ${MAX_TRIES} tries`);
+  const client = await imapOnWorker(port, worker);
+  return { client, tagged: (await client.command('l', `LOGIN ${USER} ${password}`, 30_000)).tagged };
 }
 
 /** A logged-in IMAP connection to the given worker slot. */
@@ -101,26 +94,6 @@ async function imapOn(port: number, worker: number, password = PASSWORD): Promis
   const { client, tagged } = await loginOn(port, worker, password);
   assert.match(tagged, /^l OK/);
   return client;
-}
-
-/** Reads lines until one matches. */
-async function untilLine(client: RawClient, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const line = await client.readLine(Math.max(1, deadline - Date.now()));
-    if (pattern.test(line)) return line;
-  }
-}
-
-/** The pid each worker slot logged when it started, the latest per slot. */
-function workerPids(server: ChildServer): Map<number, number> {
-  const pids = new Map<number, number>();
-  for (const line of server.output().split('\n')) {
-    if (!line.includes('"mailkeep started"')) continue;
-    const entry = JSON.parse(line) as { worker?: number; pid: number };
-    if (entry.worker !== undefined) pids.set(entry.worker, entry.pid);
-  }
-  return pids;
 }
 
 const IMAP_LOGINS = { protocol: 'imap', outcome: 'succeeded' };
@@ -213,7 +186,7 @@ for (const backend of backends) {
         const kicked = await admin.send('DELETE', `/api/v1/sessions/${other.id}`, { headers: bearer() });
         assert.equal(kicked.status, 200, kicked.text);
         assert.deepEqual(JSON.parse(kicked.text), { kicked: 1 });
-        await untilLine(b, /^\* BYE /);
+        await b.readUntil(/^\* BYE /);
         // The one in this worker is still there; an unknown id is 404 after asking every worker.
         assert.match((await a.command('n', 'NOOP')).tagged, /^n OK/);
         assert.equal((await admin.send('DELETE', '/api/v1/sessions/nosuchsession', { headers: bearer() })).status, 404);
@@ -231,7 +204,7 @@ for (const backend of backends) {
         const kicked = await admin.send('DELETE', `/api/v1/accounts/${USER}/sessions`, { headers: bearer() });
         assert.equal(kicked.status, 200, kicked.text);
         assert.deepEqual(JSON.parse(kicked.text), { kicked: 2 });
-        for (const c of clients) await untilLine(c, /^\* BYE /);
+        for (const c of clients) await c.readUntil(/^\* BYE /);
         for (const c of clients) c.close();
 
         clients = [await imapOn(server.imapsPort, 1), await imapOn(server.imapsPort, 2)];
@@ -240,7 +213,7 @@ for (const backend of backends) {
           body: JSON.stringify({ password: 'new-pw-123' }),
         });
         assert.ok(changed.status < 300, changed.text);
-        for (const c of clients) await untilLine(c, /^\* BYE /);
+        for (const c of clients) await c.readUntil(/^\* BYE /);
         const after = await admin.send('GET', `/api/v1/sessions?user=${USER}`, { headers: bearer() });
         assert.deepEqual(JSON.parse(after.text).sessions, []);
         // The new password works in both workers, and the old one, verified (and cached) in both before, in neither.

@@ -17,6 +17,7 @@ import { hashPassword } from '../src/auth/password.js';
 import { configSchema } from '../src/config/schema.js';
 import { PrimaryLimits, WorkerLimits } from '../src/server/cluster-limits.js';
 import { openStore } from '../src/store/open.js';
+import { workerPids } from './helpers/cluster.js';
 import { RawClient } from './helpers/raw-client.js';
 import { spawnServer, type ChildServer } from './helpers/server.js';
 
@@ -74,17 +75,6 @@ async function fill(port: number, held: Open[]): Promise<void> {
       held.push(await admittedSoon(port));
     } else held.push(await admitted(port));
   }
-}
-
-/** The latest pid each worker slot logged at start. */
-function workerPids(server: ChildServer): Map<number, number> {
-  const pids = new Map<number, number>();
-  for (const line of server.output().split('\n')) {
-    if (!line.includes('"mailkeep started"')) continue;
-    const entry = JSON.parse(line) as { worker?: number; pid: number };
-    if (entry.worker !== undefined) pids.set(entry.worker, entry.pid);
-  }
-  return pids;
 }
 
 /** Workers that logged a refusal of this address. */

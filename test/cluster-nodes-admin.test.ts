@@ -21,15 +21,6 @@ import { type ChildServer, freePort, spawnServer } from './helpers/server.js';
 const USER = 'roamer';
 const PASSWORD = 'roamer-pw';
 
-/** Reads lines until one matches. */
-async function untilLine(client: RawClient, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const line = await client.readLine(Math.max(1, deadline - Date.now()));
-    if (pattern.test(line)) return line;
-  }
-}
-
 const available = await pgAvailable();
 
 describe('sessions across two nodes on one PostgreSQL database', { skip: available ? false : 'no PostgreSQL test server' }, () => {
@@ -95,7 +86,7 @@ describe('sessions across two nodes on one PostgreSQL database', { skip: availab
       const kicked = await callApi(nodes[0]!.adminPort, 'DELETE', `/api/v1/sessions/${s.id}`, { token });
       assert.equal(kicked.status, 200, JSON.stringify(kicked.body));
       assert.deepEqual(kicked.body, { kicked: 1 });
-      await untilLine(client, /^\* BYE /);
+      await client.readUntil(/^\* BYE /);
       assert.equal((await callApi(nodes[0]!.adminPort, 'DELETE', '/api/v1/sessions/nosuchsession', { token })).status, 404);
       // The kick is in node A's audit log.
       const audit = await callApi(nodes[0]!.adminPort, 'GET', '/api/v1/audit', { token });
@@ -114,7 +105,7 @@ describe('sessions across two nodes on one PostgreSQL database', { skip: availab
       const kicked = await callApi(nodes[1]!.adminPort, 'DELETE', `/api/v1/accounts/${USER}/sessions`, { token });
       assert.equal(kicked.status, 200, JSON.stringify(kicked.body));
       assert.deepEqual(kicked.body, { kicked: 3 });
-      for (const c of clients) await untilLine(c, /^\* BYE /);
+      for (const c of clients) await c.readUntil(/^\* BYE /);
       const after = await callApi(nodes[1]!.adminPort, 'GET', `/api/v1/sessions?user=${USER}`, { token });
       assert.deepEqual(after.body.sessions, []);
     } finally {

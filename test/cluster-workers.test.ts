@@ -15,53 +15,23 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../src/auth/password.js';
 import { openStore } from '../src/store/open.js';
+import { imapOnWorker, workerPids } from './helpers/cluster.js';
 import { createTestDatabase, pgAvailable, type TestDatabase } from './helpers/pg-database.js';
-import { RawClient } from './helpers/raw-client.js';
+import type { RawClient } from './helpers/raw-client.js';
 import { spawnServer, type ChildServer } from './helpers/server.js';
 
 const WORKERS = 2;
 const USER = 'cluster';
 const PASSWORD = 'cluster-pw';
-/** Connections tried to reach one chosen worker (round-robin makes a few enough). */
-const MAX_TRIES = 40;
 /** Appends timed from one worker to an idler in another. */
 const TIMED_APPENDS = 40;
 
 /** A logged-in connection (implicit TLS) to the given worker slot. */
 async function connectTo(port: number, worker: number): Promise<RawClient> {
-  for (let i = 0; i < MAX_TRIES; i++) {
-    const { client } = await RawClient.connect(port, { tls: true });
-    const id = await client.command('i', 'ID NIL');
-    const slot = /"x-worker" "(\d+)"/.exec(id.lines.join('\n'))?.[1];
-    if (Number(slot) === worker) {
-      const login = await client.command('l', `LOGIN ${USER} ${PASSWORD}`, 30_000);
-      assert.match(login.tagged, /^l OK/);
-      return client;
-    }
-    await client.command('o', 'LOGOUT');
-    client.close();
-  }
-  throw new Error(`no connection reached worker ${worker} in ${MAX_TRIES} tries`);
-}
-
-/** Reads lines until one matches; returns it. */
-async function untilLine(client: RawClient, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const line = await client.readLine(Math.max(1, deadline - Date.now()));
-    if (pattern.test(line)) return line;
-  }
-}
-
-/** The pid each worker slot logged when it started, the latest per slot. */
-function workerPids(server: ChildServer): Map<number, number> {
-  const pids = new Map<number, number>();
-  for (const line of server.output().split('\n')) {
-    if (!line.includes('"mailkeep started"')) continue;
-    const entry = JSON.parse(line) as { worker?: number; pid: number };
-    if (entry.worker !== undefined) pids.set(entry.worker, entry.pid);
-  }
-  return pids;
+  const client = await imapOnWorker(port, worker);
+  const login = await client.command('l', `LOGIN ${USER} ${PASSWORD}`, 30_000);
+  assert.match(login.tagged, /^l OK/);
+  return client;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -105,7 +75,7 @@ for (const backend of backends) {
         await idler.command('s', 'SELECT INBOX');
         await writer.command('s', 'SELECT INBOX');
         idler.send('d IDLE\r\n');
-        await untilLine(idler, /^\+ /);
+        await idler.readUntil(/^\+ /);
 
         const delays: number[] = [];
         for (let i = 1; i <= TIMED_APPENDS; i++) {
@@ -113,7 +83,7 @@ for (const backend of backends) {
           const appended = await writer.command('a', `APPEND INBOX {${message.length}+}\r\n${message}`);
           assert.match(appended.tagged, /^a OK/);
           const acked = performance.now();
-          await untilLine(idler, new RegExp(`^\\* ${i} EXISTS`));
+          await idler.readUntil(new RegExp(`^\\* ${i} EXISTS`));
           delays.push(performance.now() - acked);
         }
         delays.sort((a, b) => a - b);
@@ -125,14 +95,14 @@ for (const backend of backends) {
         assert.ok(p50 < 70, `median wake-up ${p50.toFixed(1)} ms`);
 
         assert.match((await writer.command('f', 'STORE 1 +FLAGS (\\Flagged)')).tagged, /^f OK/);
-        assert.match(await untilLine(idler, /^\* 1 FETCH/), /\\Flagged/);
+        assert.match(await idler.readUntil(/^\* 1 FETCH/), /\\Flagged/);
         assert.match((await writer.command('x', 'STORE 2 +FLAGS.SILENT (\\Deleted)')).tagged, /^x OK/);
         assert.match((await writer.command('e', 'EXPUNGE')).tagged, /^e OK/);
-        await untilLine(idler, /^\* 2 EXPUNGE/);
+        await idler.readUntil(/^\* 2 EXPUNGE/);
 
         assert.match((await watcher.command('n', 'NOTIFY SET (personal (MessageNew MessageExpunge MailboxName SubscriptionChange))')).tagged, /^n OK/);
         assert.match((await writer.command('c', 'CREATE Projects')).tagged, /^c OK/);
-        assert.match(await untilLine(watcher, /^\* LIST /), /Projects/);
+        assert.match(await watcher.readUntil(/^\* LIST /), /Projects/);
 
         idler.send('DONE\r\n');
         assert.match((await idler.readTagged('d')).tagged, /^d OK/);
@@ -230,11 +200,11 @@ for (const backend of backends) {
       for (const idler of idlers) {
         await idler.command('s', 'SELECT INBOX');
         idler.send('d IDLE\r\n');
-        await untilLine(idler, /^\+ /);
+        await idler.readUntil(/^\+ /);
       }
       server.child.kill('SIGTERM');
       for (const idler of idlers) {
-        await untilLine(idler, /^\* BYE/, 15_000);
+        await idler.readUntil(/^\* BYE/, 15_000);
         idler.close();
       }
       assert.equal(await server.exited, 0);

@@ -37,7 +37,7 @@ export interface SaslSession extends LoginDeps {
   /** Bearer-token checks ([oauth]), or null when OAuth is off. */
   readonly oauth: OAuthVerifier | null;
   readonly secure: boolean;
-  /** Cleartext passwords are refused here. */
+  /** Cleartext passwords are refused here (plain connection, not trusted: net/login-session.ts). */
   readonly loginDisabled: boolean;
   /** RFC 5056 channel binding data; null before TLS or for a type the connection cannot give. */
   channelBinding(type: string): Buffer | null;

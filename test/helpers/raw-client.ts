@@ -50,6 +50,15 @@ export class RawClient {
     return (await this.readLineBytes(timeoutMs)).toString('latin1');
   }
 
+  /** Reads lines until one matches; returns it. */
+  async readUntil(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = await this.readLine(Math.max(1, deadline - Date.now()));
+      if (pattern.test(line)) return line;
+    }
+  }
+
   /** Like readLine, as bytes. */
   async readLineBytes(timeoutMs = 5000): Promise<Buffer> {
     const sock = this.sock;

@@ -14,7 +14,6 @@
  *   message literals hidden by what the command spec declares) and each
  *   response as written, FETCH's message data as its size.
  */
-import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -37,9 +36,9 @@ import { MailboxGone, syncSelected } from './sync.js';
 import { SessionNotifier } from '../notify/notifier.js';
 import type { MailboxIndexCache } from './mailbox-index.js';
 import type { MailboxNameCache } from './mailbox-names.js';
-import { isTrusted } from '../../net/address.js';
 import type { CertificateSource } from '../../net/certificates.js';
-import { Transport } from '../../net/transport.js';
+import { LoginSession, loginTransport } from '../../net/login-session.js';
+import type { Transport } from '../../net/transport.js';
 import type { TlsFailureLog } from '../../net/tls-handshake.js';
 import { execute, type CommandTable, type DispatchHost } from './dispatch.js';
 import { LiteralIntake } from './literal-intake.js';
@@ -49,9 +48,6 @@ import type { AnyCommand } from '../commands/spec.js';
 import type { SessionInfo } from '../../net/live-sessions.js';
 import { traceCommand } from './command-trace.js';
 import { framerLimits, inputLimit, overPreAuthBudget } from './pre-auth-budget.js';
-
-/** Coalesce small responses into writes of about this size. */
-const OUTPUT_CHUNK = 64 * 1024;
 
 /** Shared services a connection needs. */
 export interface ConnectionDeps {
@@ -79,8 +75,7 @@ export interface ConnectionDeps {
 }
 
 /** One client connection. */
-export class ImapConnection implements ImapSession, DispatchHost {
-  readonly id = randomBytes(6).toString('base64url');
+export class ImapConnection extends LoginSession implements ImapSession, DispatchHost {
   readonly store: MailStore;
   readonly indexCache: MailboxIndexCache;
   readonly mailboxNames: MailboxNameCache;
@@ -94,7 +89,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
   state: SessionState = { kind: 'not-authenticated' };
   savedSearch: Uid[] | null = null;
 
-  private readonly transport: Transport;
+  protected readonly transport: Transport;
   private framer: CommandFramer;
   private readonly intake: LiteralIntake;
   private changeListener: (() => void) | null = null;
@@ -118,11 +113,6 @@ export class ImapConnection implements ImapSession, DispatchHost {
   private tagHidden = false;
   /** Tagged BADs in a row; too many end the session (limits.max-bad-commands). */
   private badCommands = 0;
-  /** When the connection was accepted, and the command running now (the live-session list). */
-  private readonly since = new Date();
-  private command: string | null = null;
-  /** How the user logged in ('password', or what the login path says): a revoked credential ends its sessions. */
-  private credential = 'password';
 
   /** `listener.remoteAddress`: the client's address as the listener found it (PROXY protocol aware). */
   constructor(
@@ -130,6 +120,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
     private readonly deps: ConnectionDeps,
     listener: { implicitTls: boolean; remoteAddress: string },
   ) {
+    super();
     this.store = deps.store;
     this.indexCache = deps.indexCache;
     this.mailboxNames = deps.mailboxNames;
@@ -143,21 +134,15 @@ export class ImapConnection implements ImapSession, DispatchHost {
     this.intake = new LiteralIntake(this, deps.commands, () => this.transport.pause());
     this.trace = this.config.log.trace ? protocolTrace(this.log) : null;
     const limits = this.config.limits;
-    this.transport = new Transport(socket, {
+    this.transport = loginTransport(socket, deps, {
       log: this.log,
       secure: listener.implicitTls,
       traffic: trafficOf('imap'),
-      outputChunk: OUTPUT_CHUNK,
       timeoutMs: limits.preAuthTimeoutSeconds * 1000,
-      loginTimeoutMs: limits.loginTimeoutSeconds * 1000,
-      handshakeTimeoutMs: limits.tlsHandshakeTimeoutSeconds * 1000,
-      ...(deps.tlsFailures ? { tlsFailures: deps.tlsFailures } : {}),
-      onInput: (chunk) => {
-        this.framer.push(chunk);
-        return this.framer.buffered;
-      },
+      framer: () => this.framer,
       onClosed: () => this.markClosed(),
-      onTimeout: (kind) => this.bye(kind === 'login' ? 'Too long without logging in' : 'Autologout; idle for too long'),
+      end: (text) => this.bye(text),
+      idleText: 'Autologout; idle for too long',
     });
     this.transport.setInputLimit(inputLimit(limits, false) ?? undefined);
   }
@@ -178,21 +163,6 @@ export class ImapConnection implements ImapSession, DispatchHost {
     this.deps.onClose(this);
   }
 
-  /** The connection has closed. */
-  get closed(): boolean {
-    return this.transport.closed;
-  }
-
-  /** The connection is encrypted (implicit TLS or after STARTTLS). */
-  get secure(): boolean {
-    return this.transport.secure;
-  }
-
-  /** Channel binding data for SASL -PLUS mechanisms; null before TLS. */
-  channelBinding(type: string): Buffer | null {
-    return this.transport.channelBinding(type);
-  }
-
   get encodeMode(): EncodeMode {
     return { utf8: this.enabled.has('UTF8=ACCEPT') || this.enabled.has('IMAP4REV2') };
   }
@@ -204,11 +174,6 @@ export class ImapConnection implements ImapSession, DispatchHost {
   /** Past login (the trace shows unknown lines as received only then). */
   private get loggedIn(): boolean {
     return this.state.kind === 'authenticated' || this.state.kind === 'selected';
-  }
-
-  get loginDisabled(): boolean {
-    if (this.secure || this.config.plaintextAuth.allowInsecure) return false;
-    return !isTrusted(this.remoteAddress, this.config.plaintextAuth.trustedNetworks);
   }
 
   capabilities(): string[] {
@@ -285,16 +250,7 @@ export class ImapConnection implements ImapSession, DispatchHost {
   describe(): SessionInfo {
     const st = this.state;
     const account = st.kind === 'authenticated' || st.kind === 'selected' ? st.account : null;
-    return {
-      id: this.id,
-      protocol: 'imap',
-      remoteAddress: this.remoteAddress,
-      tls: this.secure,
-      since: this.since.toISOString(),
-      user: account ? { accountId: account.id, name: account.name, credential: this.credential } : null,
-      mailbox: st.kind === 'selected' ? st.view.name : null,
-      command: this.command,
-    };
+    return this.liveSession('imap', account, st.kind === 'selected' ? st.view.name : null);
   }
 
   /** Server shutdown or a kick: BYE now when waiting for the client (IDLE too), else right after the command in progress. */

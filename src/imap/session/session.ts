@@ -2,14 +2,11 @@
  * What commands may use of a connection. Commands speak to the session through
  * this interface, never to the socket, so the protocol core stays testable.
  */
-import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { Uid } from '../../ids.js';
-import type { Account, MailStore, NewMessage } from '../../store/types.js';
+import type { Account, NewMessage } from '../../store/types.js';
 import type { EncodeMode } from '../../syntax/imap-string.js';
-import type { CredentialCache } from '../../auth/credential-cache.js';
-import type { AuthThrottle } from '../../auth/throttle.js';
-import type { OAuthVerifier } from '../../auth/oauth/token-verifier.js';
+import type { SaslSession } from '../../auth/sasl-login.js';
 import type { SessionState } from './state.js';
 import type { MailboxIndexCache } from './mailbox-index.js';
 import type { MailboxNameCache } from './mailbox-names.js';
@@ -20,26 +17,14 @@ import type { ResponseBatch } from '../../net/response-batch.js';
 /** Extensions a client turned on with ENABLE (RFC 5161). */
 export type Enabled = Set<'IMAP4REV2' | 'UTF8=ACCEPT' | 'CONDSTORE' | 'QRESYNC' | 'UIDONLY'>;
 
-/** The connection as commands see it. */
-export interface ImapSession {
+/** The connection as commands see it: what a SASL login needs of it (secure: implicit TLS or after STARTTLS), and more. */
+export interface ImapSession extends SaslSession {
   readonly id: string;
-  readonly store: MailStore;
   /** The process-wide shared mailbox index (SELECT snapshots). */
   readonly indexCache: MailboxIndexCache;
   /** The process-wide name → mailbox cache (SELECT). */
   readonly mailboxNames: MailboxNameCache;
   readonly config: Config;
-  readonly log: Logger;
-  readonly throttle: AuthThrottle;
-  /** Recently verified passwords of this process (auth/credential-cache.ts). */
-  readonly credentials: CredentialCache;
-  /** Bearer-token checks ([oauth]), or null when OAuth is off. */
-  readonly oauth: OAuthVerifier | null;
-  readonly remoteAddress: string;
-  /** The connection is encrypted (implicit TLS or after STARTTLS). */
-  readonly secure: boolean;
-  /** RFC 5056 channel binding data of `type` for this TLS connection (SCRAM -PLUS); null before TLS or for a type it cannot give. */
-  channelBinding(type: string): Buffer | null;
   readonly enabled: Enabled;
   state: SessionState;
   /** SEARCH ... RETURN (SAVE) result for `$` (RFC 5182), as UIDs; reset on SELECT. */
@@ -82,8 +67,6 @@ export interface ImapSession {
   continuation(text: string): Promise<Buffer | null>;
   /** Waits for the next client line without sending anything (IDLE's DONE); resolves null on close; rejects never. Traced like continuation's. */
   readLine(): Promise<Buffer | null>;
-  /** Whether login is refused here (plain connection, not trusted). */
-  readonly loginDisabled: boolean;
   /** Switches to DEFLATE after the tagged OK of COMPRESS has been sent (RFC 4978). */
   startCompression(): Promise<void>;
   /** Whether COMPRESS is active. */

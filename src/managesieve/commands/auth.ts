@@ -6,44 +6,26 @@
  * passwords only over TLS or from trusted networks (§2.1.1).
  */
 import { type SaslLoginResult, saslLogin } from '../../auth/sasl-login.js';
+import { type RefusalCodes, refusalReply } from '../../auth/login-refusal.js';
 import { SaslFailure } from '../../auth/sasl.js';
-import { badCommand, failure } from '../errors.js';
+import { badCommand, failure, type SieveCode } from '../errors.js';
 import type { SieveSession } from '../session/session.js';
 import { command, count, textArg } from './spec.js';
+
+/**
+ * RFC 5804 §1.3: TRYLATER for a temporary failure (the credential was not
+ * checked); §2.1.1: ENCRYPT-NEEDED, cleartext mechanisms need TLS here;
+ * AUTH-TOO-WEAK for proxy authorization.
+ */
+const REFUSAL_CODES: RefusalCodes<SieveCode> = { account: null, temporary: 'TRYLATER', privacy: 'ENCRYPT-NEEDED', proxy: 'AUTH-TOO-WEAK', failed: null };
+const PRIVACY_REQUIRED = 'Plaintext authentication is disallowed on non-secure connections; use STARTTLS';
 
 /** Enters the authenticated state after a successful check, or fails with the reason a client may be told. */
 async function enter(session: SieveSession, res: SaslLoginResult, mechanism: string): Promise<void> {
   if (!res.ok) {
-    switch (res.reason) {
-      case 'disabled':
-        throw failure('This account is disabled; contact the administrator');
-      case 'app-password-required':
-        throw failure('This account requires an app password');
-      // RFC 5804 §1.3 TRYLATER: a temporary failure; the credential was not checked.
-      case 'throttled':
-        throw failure('Too many failed logins; try again later', 'TRYLATER');
-      case 'busy':
-        throw failure('Too many logins in progress; try again later', 'TRYLATER');
-      case 'unavailable':
-        throw failure('The token cannot be checked now; try again later', 'TRYLATER');
-      // RFC 5804 §2.1.1: cleartext mechanisms need TLS here.
-      case 'privacy':
-        throw failure('Plaintext authentication is disallowed on non-secure connections; use STARTTLS', 'ENCRYPT-NEEDED');
-      // RFC 4616 §2: an authorization identity other than the user's own would be proxy authorization.
-      case 'proxy':
-        throw failure('Proxy authorization is not supported', 'AUTH-TOO-WEAK');
-      case 'unsupported':
-        throw failure(`Unsupported authentication mechanism ${mechanism.slice(0, 20)}`);
-      case 'cancelled':
-        throw failure('Authentication cancelled');
-      // The connection is gone: nothing to answer.
-      case 'closed':
-        return;
-      case 'refused':
-        throw failure(res.text);
-      case 'failed':
-        throw failure('Authentication failed');
-    }
+    const reply = refusalReply(res, mechanism, REFUSAL_CODES, PRIVACY_REQUIRED);
+    if (reply) throw failure(reply.text, reply.code);
+    return;
   }
   session.login(res.account, res.credential);
   session.ok('Logged in');

@@ -17,7 +17,6 @@
  * - The trace shows commands with their literals as sizes; AUTHENTICATE's
  *   arguments after the mechanism and the SASL responses are hidden.
  */
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { CredentialCache } from '../../auth/credential-cache.js';
@@ -25,12 +24,12 @@ import type { OAuthVerifier } from '../../auth/oauth/token-verifier.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
 import type { Config } from '../../config/schema.js';
 import { protocolTrace, sessionLogger } from '../../log.js';
-import { isTrusted } from '../../net/address.js';
 import type { CertificateSource } from '../../net/certificates.js';
 import { LineBuffer, type LineEvent } from '../../net/line-buffer.js';
 import type { SessionInfo } from '../../net/live-sessions.js';
 import type { TlsFailureLog } from '../../net/tls-handshake.js';
-import { Transport } from '../../net/transport.js';
+import { LoginSession, loginTransport } from '../../net/login-session.js';
+import type { Transport } from '../../net/transport.js';
 import { type TraceSink, TraceText, traceLine } from '../../net/trace.js';
 import { type Account, type MailStore, StoreError } from '../../store/types.js';
 import { capabilityList } from '../capabilities.js';
@@ -43,8 +42,6 @@ import type { SieveSession } from './session.js';
 import type { SieveSessionState } from './state.js';
 import { trafficOf } from '../../metrics/metrics.js';
 
-/** Coalesce small responses into writes of about this size. */
-const OUTPUT_CHUNK = 64 * 1024;
 /** No command takes more than two strings; a third literal is an abuse. */
 const MAX_LITERALS = 3;
 /** Commands a client may send before it logs in (CAPABILITY, STARTTLS, a few AUTHENTICATE tries). */
@@ -73,8 +70,7 @@ export interface ManageSieveDeps {
 type ReadCommand = { tokens: Token[]; tooBig: null } | { tokens: Token[]; tooBig: 'line' | 'literal' };
 
 /** One ManageSieve client connection. */
-export class ManageSieveConnection implements SieveSession {
-  readonly id = randomBytes(6).toString('base64url');
+export class ManageSieveConnection extends LoginSession implements SieveSession {
   readonly store: MailStore;
   readonly config: Config;
   readonly log: Logger;
@@ -84,7 +80,7 @@ export class ManageSieveConnection implements SieveSession {
   readonly remoteAddress: string;
   state: SieveSessionState = { kind: 'nonauth' };
 
-  private readonly transport: Transport;
+  protected readonly transport: Transport;
   private readonly reader: LineBuffer;
   /** Reading an AUTHENTICATE line or a SASL response (the larger pre-login limit applies). */
   private inSasl = false;
@@ -93,9 +89,6 @@ export class ManageSieveConnection implements SieveSession {
   private badCommands = 0;
   private commandsBeforeLogin = 0;
   private readonly trace: TraceSink | null;
-  private readonly since = new Date();
-  private command: string | null = null;
-  private credential = 'password';
 
   constructor(
     socket: Socket,
@@ -103,6 +96,7 @@ export class ManageSieveConnection implements SieveSession {
     /** `remoteAddress`: the client's address as the listener found it (PROXY protocol aware). */
     listener: { remoteAddress: string },
   ) {
+    super();
     this.store = deps.store;
     this.config = deps.config;
     this.log = sessionLogger(deps.log, this.id, { protocol: 'managesieve' });
@@ -112,40 +106,14 @@ export class ManageSieveConnection implements SieveSession {
     this.remoteAddress = listener.remoteAddress;
     this.trace = this.config.log.trace ? protocolTrace(this.log) : null;
     this.reader = new LineBuffer((head) => this.lineLimit(head));
-    this.transport = new Transport(socket, {
-      traffic: trafficOf('managesieve'),
+    this.transport = loginTransport(socket, deps, {
       log: this.log,
       secure: false,
-      outputChunk: OUTPUT_CHUNK,
+      traffic: trafficOf('managesieve'),
       timeoutMs: this.timeoutMs(),
-      loginTimeoutMs: deps.config.limits.loginTimeoutSeconds * 1000,
-      handshakeTimeoutMs: deps.config.limits.tlsHandshakeTimeoutSeconds * 1000,
-      ...(deps.tlsFailures ? { tlsFailures: deps.tlsFailures } : {}),
-      onInput: (chunk) => {
-        this.reader.push(chunk);
-        return this.reader.buffered;
-      },
-      onClosed: () => undefined,
-      onTimeout: (kind) => this.end(kind === 'login' ? 'Too long without logging in' : 'Disconnected for inactivity'),
+      framer: () => this.reader,
+      end: (text) => this.end(text),
     });
-  }
-
-  get closed(): boolean {
-    return this.transport.closed;
-  }
-
-  get secure(): boolean {
-    return this.transport.secure;
-  }
-
-  /** RFC 5804 §2.1.1: cleartext passwords only over TLS, unless allowed or from a trusted network. */
-  channelBinding(type: string): Buffer | null {
-    return this.transport.channelBinding(type);
-  }
-
-  get loginDisabled(): boolean {
-    if (this.secure || this.config.plaintextAuth.allowInsecure) return false;
-    return !isTrusted(this.remoteAddress, this.config.plaintextAuth.trustedNetworks);
   }
 
   private timeoutMs(): number {
@@ -169,17 +137,7 @@ export class ManageSieveConnection implements SieveSession {
   }
 
   describe(): SessionInfo {
-    const st = this.state;
-    return {
-      id: this.id,
-      protocol: 'managesieve',
-      remoteAddress: this.remoteAddress,
-      tls: this.secure,
-      since: this.since.toISOString(),
-      user: st.kind === 'auth' ? { accountId: st.account.id, name: st.account.name, credential: this.credential } : null,
-      mailbox: null,
-      command: this.command,
-    };
+    return this.liveSession('managesieve', this.state.kind === 'auth' ? this.state.account : null);
   }
 
   /** Server shutdown or a kick: BYE now when idle, else right after the command in progress. */

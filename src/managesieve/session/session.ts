@@ -3,31 +3,15 @@
  * session through this interface, never to the socket, so the socket
  * handling lives in one place (connection.ts).
  */
-import type { Logger } from 'pino';
-import type { CredentialCache } from '../../auth/credential-cache.js';
-import type { OAuthVerifier } from '../../auth/oauth/token-verifier.js';
-import type { AuthThrottle } from '../../auth/throttle.js';
+import type { SaslSession } from '../../auth/sasl-login.js';
 import type { Config } from '../../config/schema.js';
-import type { Account, MailStore } from '../../store/types.js';
+import type { Account } from '../../store/types.js';
 import type { SieveSessionState } from './state.js';
 
-/** The connection as commands see it. */
-export interface SieveSession {
+/** The connection as commands see it: what a SASL login needs of it (secure after STARTTLS), and more. */
+export interface SieveSession extends SaslSession {
   readonly id: string;
-  readonly store: MailStore;
   readonly config: Config;
-  readonly log: Logger;
-  readonly throttle: AuthThrottle;
-  readonly credentials: CredentialCache;
-  /** Bearer-token checks ([oauth]), or null when OAuth is off. */
-  readonly oauth: OAuthVerifier | null;
-  readonly remoteAddress: string;
-  /** The connection is encrypted (after STARTTLS). */
-  readonly secure: boolean;
-  /** Cleartext passwords are refused here (plain connection, not trusted; RFC 5804 §2.1.1). */
-  readonly loginDisabled: boolean;
-  /** RFC 5056 channel binding data for SCRAM-*-PLUS; null before TLS or for a type the connection cannot give. */
-  channelBinding(type: string): Buffer | null;
   state: SieveSessionState;
   /** Queues framed protocol bytes. */
   write(bytes: Buffer): void;

@@ -7,14 +7,18 @@
  * reach a log. APOP is not offered.
  */
 import { checkLogin } from '../../auth/login.js';
+import { type RefusalCodes, refusalReply } from '../../auth/login-refusal.js';
 import { SaslFailure } from '../../auth/sasl.js';
 import { offeredMechanisms, saslLogin, type SaslLoginResult } from '../../auth/sasl-login.js';
-import { badCommand, failure } from '../errors.js';
+import { badCommand, failure, type Pop3Code } from '../errors.js';
 import type { Pop3Session } from '../session/session.js';
 import { bodyLines } from '../wire/response.js';
 import { command, noArgs, words } from './spec.js';
 
 const PRIVACY_REQUIRED = 'Plaintext authentication is disallowed on non-secure connections; use STLS or port 995';
+
+/** RFC 3206 §4: SYS/TEMP for a temporary failure (the password was not checked), [AUTH] for the rest, a policy violation included (§5). */
+const REFUSAL_CODES: RefusalCodes<Pop3Code> = { account: 'AUTH', temporary: 'SYS/TEMP', privacy: 'AUTH', proxy: 'AUTH', failed: 'AUTH' };
 
 /** Refuses cleartext passwords where the configuration does (RFC 5034 §4, RFC 8314 §3). */
 function requirePrivacy(session: Pop3Session): void {
@@ -30,35 +34,9 @@ async function logIn(session: Pop3Session, user: string, password: string, mecha
 /** Enters the TRANSACTION state after a successful login, or fails with [AUTH] / [SYS/TEMP]. */
 async function enter(session: Pop3Session, res: SaslLoginResult, mechanism: string): Promise<void> {
   if (!res.ok) {
-    switch (res.reason) {
-      case 'disabled':
-        throw failure('This account is disabled; contact the administrator', 'AUTH');
-      // The main password was right (by USER/PASS, PLAIN or SCRAM), but this account logs in with app passwords only.
-      case 'app-password-required':
-        throw failure('This account requires an app password', 'AUTH');
-      case 'throttled':
-        throw failure('Too many failed logins; try again later', 'SYS/TEMP');
-      // RFC 3206 §4 SYS/TEMP: a temporary failure; the password was not checked.
-      case 'busy':
-        throw failure('Too many logins in progress; try again later', 'SYS/TEMP');
-      case 'unavailable':
-        throw failure('The token cannot be checked now; try again later', 'SYS/TEMP');
-      case 'privacy':
-        throw failure(PRIVACY_REQUIRED, 'AUTH');
-      case 'proxy':
-        throw failure('Proxy authorization is not supported', 'AUTH');
-      case 'unsupported':
-        throw failure(`Unsupported authentication mechanism ${mechanism.slice(0, 20)}`);
-      case 'cancelled':
-        throw failure('Authentication cancelled');
-      // The connection is gone: nothing to answer.
-      case 'closed':
-        return;
-      case 'refused':
-        throw failure(res.text, 'AUTH');
-      case 'failed':
-        throw failure('Authentication failed', 'AUTH');
-    }
+    const reply = refusalReply(res, mechanism, REFUSAL_CODES, PRIVACY_REQUIRED);
+    if (reply) throw failure(reply.text, reply.code);
+    return;
   }
   await session.login(res.account, res.credential);
   session.ok('Logged in');

@@ -20,7 +20,6 @@
  *   response as written, RETR/TOP contents as their size. Before login, a
  *   line that is not a known command is hidden whole.
  */
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { CredentialCache } from '../../auth/credential-cache.js';
@@ -28,11 +27,11 @@ import type { AuthThrottle } from '../../auth/throttle.js';
 import type { OAuthVerifier } from '../../auth/oauth/token-verifier.js';
 import type { Config } from '../../config/schema.js';
 import { protocolTrace, sessionLogger } from '../../log.js';
-import { isTrusted } from '../../net/address.js';
 import type { CertificateSource } from '../../net/certificates.js';
 import { LineBuffer, type LineEvent } from '../../net/line-buffer.js';
 import type { TlsFailureLog } from '../../net/tls-handshake.js';
-import { Transport } from '../../net/transport.js';
+import { LoginSession, loginTransport } from '../../net/login-session.js';
+import type { Transport } from '../../net/transport.js';
 import { CommandMetrics, trafficOf, type CommandResult } from '../../metrics/metrics.js';
 import { HIDDEN, type TraceSink, TraceText, traceLine, traceResponseLine } from '../../net/trace.js';
 import { StoreError, type Account, type MailStore } from '../../store/types.js';
@@ -47,8 +46,6 @@ import type { SessionInfo } from '../../net/live-sessions.js';
 import type { Pop3Session } from './session.js';
 import type { Pop3State } from './state.js';
 
-/** Coalesce small responses into writes of about this size. */
-const OUTPUT_CHUNK = 64 * 1024;
 /** RFC 2449 §4: commands of up to 255 octets must be accepted, whatever the configured limit. */
 const MIN_LINE_LENGTH = 255;
 
@@ -77,8 +74,7 @@ export interface Pop3Deps {
 const COMMAND_METRICS = new CommandMetrics('pop3', COMMANDS.keys());
 
 /** One POP3 client connection. */
-export class Pop3Connection implements Pop3Session {
-  readonly id = randomBytes(6).toString('base64url');
+export class Pop3Connection extends LoginSession implements Pop3Session {
   readonly store: MailStore;
   readonly config: Config;
   readonly log: Logger;
@@ -88,7 +84,7 @@ export class Pop3Connection implements Pop3Session {
   readonly remoteAddress: string;
   state: Pop3State = { kind: 'authorization', user: null };
 
-  private readonly transport: Transport;
+  protected readonly transport: Transport;
   private readonly reader: LineBuffer;
   /** Waiting for a SASL response line (see lineLimit). */
   private inSasl = false;
@@ -106,10 +102,6 @@ export class Pop3Connection implements Pop3Session {
   private responsesSecret = false;
   /** Message data written in the current multi-line response, traced as its size when it ends. */
   private messageOctets = 0;
-  /** When the connection was accepted, the command running now and how the user logged in (the live-session list). */
-  private readonly since = new Date();
-  private command: string | null = null;
-  private credential = 'password';
 
   constructor(
     socket: Socket,
@@ -117,6 +109,7 @@ export class Pop3Connection implements Pop3Session {
     /** `remoteAddress`: the client's address as the listener found it (PROXY protocol aware). */
     listener: { implicitTls: boolean; remoteAddress: string },
   ) {
+    super();
     this.store = deps.store;
     this.config = deps.config;
     this.log = sessionLogger(deps.log, this.id, { protocol: 'pop3' });
@@ -126,49 +119,21 @@ export class Pop3Connection implements Pop3Session {
     this.remoteAddress = listener.remoteAddress;
     this.trace = this.config.log.trace ? protocolTrace(this.log) : null;
     this.reader = new LineBuffer((head) => this.lineLimit(head));
-    this.transport = new Transport(socket, {
+    // RFC 1939 §3 sets no login deadline; a pre-login session is bounded like IMAP's.
+    this.transport = loginTransport(socket, deps, {
       log: this.log,
       secure: listener.implicitTls,
       traffic: trafficOf('pop3'),
-      outputChunk: OUTPUT_CHUNK,
       timeoutMs: this.timeoutMs(),
-      // RFC 1939 §3 sets no login deadline; a pre-login session is bounded like IMAP's.
-      loginTimeoutMs: deps.config.limits.loginTimeoutSeconds * 1000,
-      handshakeTimeoutMs: deps.config.limits.tlsHandshakeTimeoutSeconds * 1000,
-      ...(deps.tlsFailures ? { tlsFailures: deps.tlsFailures } : {}),
-      onInput: (chunk) => {
-        this.reader.push(chunk);
-        return this.reader.buffered;
-      },
-      onClosed: () => undefined,
-      onTimeout: (kind) => this.end(kind === 'login' ? 'Too long without logging in' : 'Disconnected for inactivity'),
+      framer: () => this.reader,
+      end: (text) => this.end(text),
     });
-  }
-
-  /** The connection has closed. */
-  get closed(): boolean {
-    return this.transport.closed;
-  }
-
-  /** The connection is encrypted (implicit TLS or after STLS). */
-  get secure(): boolean {
-    return this.transport.secure;
-  }
-
-  /** Channel binding data for SASL -PLUS mechanisms; null before TLS. */
-  channelBinding(type: string): Buffer | null {
-    return this.transport.channelBinding(type);
   }
 
   /** RFC 1939 §3: the autologout timer; before login the shorter pre-auth limit applies. */
   private timeoutMs(): number {
     const l = this.config.limits;
     return (this.state.kind === 'transaction' ? l.idleTimeoutSeconds : l.preAuthTimeoutSeconds) * 1000;
-  }
-
-  get loginDisabled(): boolean {
-    if (this.secure || this.config.plaintextAuth.allowInsecure) return false;
-    return !isTrusted(this.remoteAddress, this.config.plaintextAuth.trustedNetworks);
   }
 
   get congested(): boolean {
@@ -212,17 +177,7 @@ export class Pop3Connection implements Pop3Session {
   }
 
   describe(): SessionInfo {
-    const st = this.state;
-    return {
-      id: this.id,
-      protocol: 'pop3',
-      remoteAddress: this.remoteAddress,
-      tls: this.secure,
-      since: this.since.toISOString(),
-      user: st.kind === 'transaction' ? { accountId: st.account.id, name: st.account.name, credential: this.credential } : null,
-      mailbox: null,
-      command: this.command,
-    };
+    return this.liveSession('pop3', this.state.kind === 'transaction' ? this.state.account : null);
   }
 
   /** Server shutdown or a kick: "-ERR" and close now when idle, else right after the command in progress. POP3 has no BYE. */

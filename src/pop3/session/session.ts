@@ -3,32 +3,15 @@
  * through this interface, never to the socket, so the protocol core stays
  * testable and the socket handling lives in one place (connection.ts).
  */
-import type { Logger } from 'pino';
-import type { CredentialCache } from '../../auth/credential-cache.js';
-import type { AuthThrottle } from '../../auth/throttle.js';
-import type { OAuthVerifier } from '../../auth/oauth/token-verifier.js';
+import type { SaslSession } from '../../auth/sasl-login.js';
 import type { Config } from '../../config/schema.js';
-import type { Account, MailStore } from '../../store/types.js';
+import type { Account } from '../../store/types.js';
 import type { Pop3State } from './state.js';
 
-/** The connection as commands see it. */
-export interface Pop3Session {
+/** The connection as commands see it: what a SASL login needs of it (secure: implicit TLS or after STLS), and more. */
+export interface Pop3Session extends SaslSession {
   readonly id: string;
-  readonly store: MailStore;
   readonly config: Config;
-  readonly log: Logger;
-  readonly throttle: AuthThrottle;
-  /** Recently verified passwords of this process (auth/credential-cache.ts). */
-  readonly credentials: CredentialCache;
-  /** Bearer-token checks ([oauth]), or null when OAuth is off. */
-  readonly oauth: OAuthVerifier | null;
-  readonly remoteAddress: string;
-  /** The connection is encrypted (implicit TLS or after STLS). */
-  readonly secure: boolean;
-  /** RFC 5056 channel binding data of `type` for this TLS connection (SCRAM -PLUS); null before TLS or for a type it cannot give. */
-  channelBinding(type: string): Buffer | null;
-  /** Cleartext passwords are refused here (plain connection, not trusted; RFC 2595 §2.2, RFC 5034 §4). */
-  readonly loginDisabled: boolean;
   /** The client went away: long responses stop early. */
   readonly closed: boolean;
   /** The socket's send buffer is full: call flush() before queueing more. */

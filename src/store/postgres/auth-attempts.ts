@@ -8,17 +8,12 @@
 import type { AuthAttemptCounts, AuthAttemptKey, AuthAttemptOutcome, AuthAttemptStore, AuthAttemptWindows } from '../types.js';
 import {
   AUTH_BEGIN_SQL,
-  AUTH_CLEAR_SQL,
   AUTH_COUNTS_SQL,
-  AUTH_END_SQL,
-  AUTH_FAIL_SQL,
   AUTH_SWEEP_EVERY,
-  AUTH_SWEEP_SQL,
-  AUTH_TRUST_SQL,
   type AuthCountsRow,
   authCountsParams,
   authPairKey,
-  authSweepParams,
+  authSettleStatements,
   toAuthCounts,
 } from '../shared/auth-attempts.js';
 import type { PgBase } from './core.js';
@@ -56,27 +51,11 @@ export function withAuthAttempts<B extends PgBase>(Base: B) {
     }
 
     async settleAuthAttempt(key: AuthAttemptKey, now: number, w: AuthAttemptWindows, outcome: AuthAttemptOutcome): Promise<AuthAttemptCounts> {
-      const pair = authPairKey(key);
       const sweep = ++this.settlesSinceSweep >= AUTH_SWEEP_EVERY;
       if (sweep) this.settlesSinceSweep = 0;
+      const statements = authSettleStatements(key, now, w, outcome, sweep);
       return transaction(this.pool, async (c) => {
-        await c.query(AUTH_END_SQL, [pair]);
-        if (outcome === 'failed') {
-          for (const [kind, k] of [
-            ['ip', key.ip],
-            ['account', key.account],
-            ['pair', pair],
-          ] as const)
-            await c.query(AUTH_FAIL_SQL, [kind, k, now, now - w.windowMs]);
-        } else if (outcome === 'succeeded') {
-          await c.query(AUTH_CLEAR_SQL, ['ip', key.ip]);
-          await c.query(AUTH_CLEAR_SQL, ['pair', pair]);
-          await c.query(AUTH_TRUST_SQL, [pair, now]);
-        }
-        if (sweep) {
-          const params = authSweepParams(now, w);
-          for (let i = 0; i < AUTH_SWEEP_SQL.length; i++) await c.query(AUTH_SWEEP_SQL[i]!, [params[i]]);
-        }
+        for (const [sql, params] of statements) await c.query(sql, params);
         return { result: await countsOf(c, key, now, w) };
       });
     }

@@ -12,7 +12,7 @@
  * Expired rows are swept now and then by settle, so the tables hold about
  * what one window (and the trust period) of attempts left behind.
  */
-import type { AuthAttemptCounts, AuthAttemptKey, AuthAttemptWindows } from '../types.js';
+import type { AuthAttemptCounts, AuthAttemptKey, AuthAttemptOutcome, AuthAttemptWindows } from '../types.js';
 
 /** The pair key: an address holds no space, so the first space ends it. */
 export const authPairKey = (key: AuthAttemptKey): string => `${key.ip} ${key.account}`;
@@ -58,33 +58,62 @@ export function toAuthCounts(row: AuthCountsRow): AuthAttemptCounts {
 export const AUTH_BEGIN_SQL = 'INSERT INTO auth_in_flight (ip, pair, expires_at) VALUES ($1, $2, $3)';
 
 /** $1 pair: ends one attempt in flight for the pair. */
-export const AUTH_END_SQL = 'DELETE FROM auth_in_flight WHERE attempt_id = (SELECT attempt_id FROM auth_in_flight WHERE pair = $1 ORDER BY expires_at LIMIT 1)';
+const AUTH_END_SQL = 'DELETE FROM auth_in_flight WHERE attempt_id = (SELECT attempt_id FROM auth_in_flight WHERE pair = $1 ORDER BY expires_at LIMIT 1)';
 
 /** $1 kind, $2 key, $3 now, $4 window start before which the count restarts. */
-export const AUTH_FAIL_SQL = `
+const AUTH_FAIL_SQL = `
   INSERT INTO auth_failures (kind, key, failures, window_start) VALUES ($1, $2, 1, $3)
   ON CONFLICT (kind, key) DO UPDATE SET
     failures = CASE WHEN auth_failures.window_start > $4 THEN auth_failures.failures + 1 ELSE 1 END,
     window_start = CASE WHEN auth_failures.window_start > $4 THEN auth_failures.window_start ELSE $3 END`;
 
 /** $1 kind, $2 key. */
-export const AUTH_CLEAR_SQL = 'DELETE FROM auth_failures WHERE kind = $1 AND key = $2';
+const AUTH_CLEAR_SQL = 'DELETE FROM auth_failures WHERE kind = $1 AND key = $2';
 
 /** $1 pair, $2 now. */
-export const AUTH_TRUST_SQL = `
+const AUTH_TRUST_SQL = `
   INSERT INTO auth_failures (kind, key, failures, window_start) VALUES ('trusted', $1, 1, $2)
   ON CONFLICT (kind, key) DO UPDATE SET window_start = $2`;
 
 /** Sweeps: $1 failures counted since, $2 trusted since, $3 now. Each is one statement (PostgreSQL prepares one at a time). */
-export const AUTH_SWEEP_SQL = [
+const AUTH_SWEEP_SQL = [
   "DELETE FROM auth_failures WHERE kind <> 'trusted' AND window_start <= $1",
   "DELETE FROM auth_failures WHERE kind = 'trusted' AND window_start <= $1",
   'DELETE FROM auth_in_flight WHERE expires_at <= $1',
 ] as const;
 
 /** The parameter of each AUTH_SWEEP_SQL statement. */
-export function authSweepParams(now: number, w: AuthAttemptWindows): [number, number, number] {
+function authSweepParams(now: number, w: AuthAttemptWindows): [number, number, number] {
   return [now - w.windowMs, now - w.trustMs, now];
+}
+
+/**
+ * The statements a settle runs in its transaction, in order, with their
+ * parameters: end the attempt in flight; then after a failure count it for the
+ * address, the account and the pair, after a success clear the address's and
+ * the pair's failures and trust the pair; with `sweep`, the sweeps.
+ */
+export function authSettleStatements(
+  key: AuthAttemptKey,
+  now: number,
+  w: AuthAttemptWindows,
+  outcome: AuthAttemptOutcome,
+  sweep: boolean,
+): [string, unknown[]][] {
+  const pair = authPairKey(key);
+  const statements: [string, unknown[]][] = [[AUTH_END_SQL, [pair]]];
+  if (outcome === 'failed') {
+    for (const [kind, k] of [
+      ['ip', key.ip],
+      ['account', key.account],
+      ['pair', pair],
+    ] as const)
+      statements.push([AUTH_FAIL_SQL, [kind, k, now, now - w.windowMs]]);
+  } else if (outcome === 'succeeded') {
+    statements.push([AUTH_CLEAR_SQL, ['ip', key.ip]], [AUTH_CLEAR_SQL, ['pair', pair]], [AUTH_TRUST_SQL, [pair, now]]);
+  }
+  if (sweep) authSweepParams(now, w).forEach((param, i) => statements.push([AUTH_SWEEP_SQL[i]!, [param]]));
+  return statements;
 }
 
 /** Settles sweep expired rows once in this many calls (per process). */

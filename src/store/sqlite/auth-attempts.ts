@@ -7,17 +7,12 @@
 import type { AuthAttemptCounts, AuthAttemptKey, AuthAttemptOutcome, AuthAttemptStore, AuthAttemptWindows } from '../types.js';
 import {
   AUTH_BEGIN_SQL,
-  AUTH_CLEAR_SQL,
   AUTH_COUNTS_SQL,
-  AUTH_END_SQL,
-  AUTH_FAIL_SQL,
   AUTH_SWEEP_EVERY,
-  AUTH_SWEEP_SQL,
-  AUTH_TRUST_SQL,
   type AuthCountsRow,
   authCountsParams,
   authPairKey,
-  authSweepParams,
+  authSettleStatements,
   toAuthCounts,
 } from '../shared/auth-attempts.js';
 import type { SqliteBase } from './core.js';
@@ -45,25 +40,10 @@ export function withAuthAttempts<B extends SqliteBase>(Base: B) {
     }
 
     async settleAuthAttempt(key: AuthAttemptKey, now: number, w: AuthAttemptWindows, outcome: AuthAttemptOutcome): Promise<AuthAttemptCounts> {
-      const pair = authPairKey(key);
       return this.write(() => {
-        this.authRun(AUTH_END_SQL, [pair]);
-        if (outcome === 'failed') {
-          for (const [kind, k] of [
-            ['ip', key.ip],
-            ['account', key.account],
-            ['pair', pair],
-          ] as const)
-            this.authRun(AUTH_FAIL_SQL, [kind, k, now, now - w.windowMs]);
-        } else if (outcome === 'succeeded') {
-          this.authRun(AUTH_CLEAR_SQL, ['ip', key.ip]);
-          this.authRun(AUTH_CLEAR_SQL, ['pair', pair]);
-          this.authRun(AUTH_TRUST_SQL, [pair, now]);
-        }
-        if (++this.settlesSinceSweep >= AUTH_SWEEP_EVERY) {
-          this.settlesSinceSweep = 0;
-          authSweepParams(now, w).forEach((param, i) => this.authRun(AUTH_SWEEP_SQL[i]!, [param]));
-        }
+        const sweep = ++this.settlesSinceSweep >= AUTH_SWEEP_EVERY;
+        if (sweep) this.settlesSinceSweep = 0;
+        for (const [sql, params] of authSettleStatements(key, now, w, outcome, sweep)) this.authRun(sql, params);
         return this.authCounts(key, now, w);
       });
     }
