@@ -1,8 +1,9 @@
 /**
  * /api/v1/server and /api/v1/audit: what runs (version, uptime, listeners,
  * certificates as `mailkeep cert status --json` reports them, the store's
- * kind and size, the processes) and what administrators did.
+ * kind and size, the processes, the live nodes) and what administrators did.
  */
+import { staleBefore } from '../../server/node-heartbeat.js';
 import type { AdminStore } from '../../store/admin-types.js';
 import { ApiError, type AnyRoute, route } from './api-route.js';
 import { auditPageSchema, serverSchema } from './api-schemas.js';
@@ -23,9 +24,18 @@ export function serverRoutes(deps: ServerRouteDeps): AnyRoute[] {
       method: 'GET',
       path: '/server',
       tag: 'server',
-      summary: 'Version, uptime, listeners, certificates, store kind and size, processes; the workers with several',
+      summary: 'Version, uptime, listeners, certificates, store kind and size, processes; the workers with several; the live nodes',
       response: serverSchema,
-      handler: async () => ({ ...(await deps.report()), storage: await deps.store.storageSize() }),
+      handler: async () => ({
+        ...(await deps.report()),
+        storage: await deps.store.storageSize(),
+        nodes: (await deps.store.liveNodes(staleBefore())).map((n) => ({
+          name: n.name,
+          workers: n.workers,
+          started: n.startedAt.toISOString(),
+          lastHeartbeat: n.heartbeatAt.toISOString(),
+        })),
+      }),
     }),
     route({
       method: 'GET',
