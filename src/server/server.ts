@@ -54,7 +54,7 @@ import { registerHealthRoutes } from '../web/health-routes.js';
 import { registerMetricsRoutes } from '../web/metrics-routes.js';
 import { ReadinessState } from './readiness.js';
 import { AuditRetention } from './audit-retention.js';
-import { type NodeHeartbeat, nodeName, startHeartbeat } from './node-heartbeat.js';
+import { type NodeHeartbeat, nodeName, staleBefore, startHeartbeat } from './node-heartbeat.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -277,6 +277,7 @@ export async function startServer(config: Config, log: Logger, placement: Server
       hashing: passwordHashing(config),
       log,
       report: () => serverReport({ config, startedAt, ports: () => ports, ...(cluster ? { cluster } : {}) }),
+      nodes: () => store.liveNodes(staleBefore()),
     };
     admin = await startAdminListener({
       config,

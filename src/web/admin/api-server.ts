@@ -3,8 +3,7 @@
  * certificates as `mailkeep cert status --json` reports them, the store's
  * kind and size, the processes, the live nodes) and what administrators did.
  */
-import { staleBefore } from '../../server/node-heartbeat.js';
-import type { AdminStore } from '../../store/admin-types.js';
+import type { AdminStore, LiveNode } from '../../store/admin-types.js';
 import { ApiError, type AnyRoute, route } from './api-route.js';
 import { auditPageSchema, serverSchema } from './api-schemas.js';
 import { fromCursor, page, pageQuery } from './paging.js';
@@ -15,6 +14,8 @@ export interface ServerRouteDeps {
   store: AdminStore;
   /** The server's report (server/server.ts assembles it: it alone knows the listeners and processes). */
   report(): Promise<ServerReport>;
+  /** The live nodes (server/node-heartbeat.ts). */
+  nodes(): Promise<LiveNode[]>;
 }
 
 /** The server and audit routes. */
@@ -29,7 +30,7 @@ export function serverRoutes(deps: ServerRouteDeps): AnyRoute[] {
       handler: async () => ({
         ...(await deps.report()),
         storage: await deps.store.storageSize(),
-        nodes: (await deps.store.liveNodes(staleBefore())).map((n) => ({
+        nodes: (await deps.nodes()).map((n) => ({
           name: n.name,
           workers: n.workers,
           started: n.startedAt.toISOString(),
