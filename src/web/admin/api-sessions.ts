@@ -29,7 +29,8 @@ export function sessionRoutes(deps: SessionRouteDeps): AnyRoute[] {
       method: 'GET',
       path: '/sessions',
       tag: 'sessions',
-      summary: 'Live sessions of every worker and node, optionally of one user and/or protocol (at most `limit`), which processes answered, and which processes of live nodes did not (`missing`)',
+      summary:
+        'Live sessions of every worker and node, optionally of one user and/or protocol (at most `limit`), which processes answered, and which processes of live nodes did not (`missing`)',
       query: z.object({
         user: z.string().max(1024).optional(),
         protocol: z.enum(SESSION_PROTOCOLS).optional(),
