@@ -9,8 +9,9 @@
  * metrics of all workers and the list of workers (primary-queries.ts).
  *
  * Once per data dir, before any worker starts: the store is opened (and
- * migrated) and kept open for the node's heartbeat (node-heartbeat.ts), the self-signed TLS pair is generated if needed, and
- * a stale LMTP socket file is cleared. The ACME lock (acme/manager.ts) makes
+ * migrated) and kept open for the node's heartbeat (node-heartbeat.ts), the
+ * self-signed TLS pair is generated if needed, and a stale LMTP socket file
+ * is cleared. The ACME lock (acme/manager.ts) makes
  * one worker the ACME manager.
  *
  * Invariants: a crashed worker is restarted after a backoff that doubles

@@ -98,7 +98,8 @@ export async function startServerControl(deps: ControlDeps): Promise<ServerContr
   const newRequestId = (): string => randomBytes(9).toString('base64url');
   /**
    * The processes of the live nodes other than this one (node-heartbeat.ts), or null when the table cannot be
-   * read or lacks this node (then only the timeout, or every sibling's answer, ends a wait). A node missing from the table (an older mailkeep) is not waited for.
+   * read or lacks this node (then only the timeout, or every sibling's answer, ends a wait). A node missing
+   * from the table (an older mailkeep) is not waited for.
    */
   const expected = async (): Promise<Responder[] | null> => {
     try {
@@ -114,9 +115,9 @@ export async function startServerControl(deps: ControlDeps): Promise<ServerContr
   /** Whether every expected process gave its last part. */
   const allAnswered =
     (awaited: Responder[] | null) =>
-    (replies: readonly Responder[]): boolean => {
+    (replies: ReadonlyArray<Responder & { last: boolean }>): boolean => {
       if (awaited === null) return false;
-      const done = new Set(replies.filter((r) => (r as { last?: boolean }).last).map(key));
+      const done = new Set(replies.filter((r) => r.last).map(key));
       return awaited.every((r) => done.has(key(r)));
     };
   return {
