@@ -5,6 +5,7 @@
  * the routes. Runs on SQLite, and on PostgreSQL under MAILKEEP_TEST_STORE.
  */
 import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { hashApiToken } from '../src/auth/api-token.js';
 import { addToken, callApi, checkedOperations, type ApiResponse } from './helpers/admin-api.js';
@@ -232,7 +233,7 @@ describe('sessions', () => {
 });
 
 describe('server and audit', () => {
-  test('server: version, uptime, listeners, certificates, store kind and size', async () => {
+  test('server: version, uptime, listeners, certificates, store kind and size, the live node', async () => {
     const res = await api('GET', '/api/v1/server');
     assert.equal(res.status, 200);
     assert.match(res.body.version, /^\d+\.\d+\.\d+/);
@@ -246,6 +247,11 @@ describe('server and audit', () => {
     assert.ok(res.body.storage.databaseBytes > 0);
     assert.equal(typeof res.body.storage.blobBytes, 'number');
     assert.equal(res.body.processes[0].pid, process.pid);
+    // The single process is its own node, registered with its heartbeat.
+    assert.deepEqual(
+      res.body.nodes.map((n: { name: string; workers: number }) => [n.name, n.workers]),
+      [[`${hostname()}:${process.pid}`, 1]],
+    );
   });
 
   test('every change is in the audit log with who, what, target, address and outcome, newest first and paged', async () => {

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Administration } from '../src/auth/administration.js';
@@ -181,6 +181,8 @@ for (const backend of backends) {
         assert.equal(listed.status, 200, listed.text);
         const sessions = JSON.parse(listed.text).sessions as Array<{ id: string; mailbox: string | null }>;
         assert.equal(sessions.length, 2);
+        // The primary registered the node with both workers: each answered, none is missing.
+        assert.deepEqual(JSON.parse(listed.text).missing, []);
         const other = sessions.find((s) => s.mailbox === 'INBOX');
         assert.ok(other, listed.text);
         const kicked = await admin.send('DELETE', `/api/v1/sessions/${other.id}`, { headers: bearer() });
@@ -231,7 +233,7 @@ for (const backend of backends) {
       }
     });
 
-    it('GET /api/v1/server lists the workers (slot, pid, uptime)', async () => {
+    it('GET /api/v1/server lists the workers (slot, pid, uptime) and the node', async () => {
       const admin = await pinTo(adminPort, 2);
       try {
         const res = await admin.send('GET', '/api/v1/server', { headers: bearer() });
@@ -239,7 +241,13 @@ for (const backend of backends) {
         const body = JSON.parse(res.text) as {
           workers: { self: number; list: Array<{ slot: number; pid: number; uptimeSeconds: number }> };
           processes: Array<{ pid: number }>;
+          nodes: Array<{ name: string; workers: number }>;
         };
+        // One node, named after the primary, with both workers.
+        assert.deepEqual(
+          body.nodes.map((n) => [n.name, n.workers]),
+          [[`${hostname()}:${server.child.pid}`, WORKERS]],
+        );
         assert.equal(body.workers.self, 2);
         const pids = workerPids(server);
         assert.deepEqual(

@@ -4,11 +4,13 @@
  * lists a session logged in on node B (user, protocol, remote address, TLS,
  * since, mailbox, command, and where it runs), says which processes answered,
  * and kicks it by id: the client on node B sees `* BYE`. Kicking all of an
- * account's sessions through node B ends those on node A.
+ * account's sessions through node B ends those on node A. Both nodes are in
+ * the live nodes' table, so a listing ends once both answered; a killed node
+ * is named missing until its heartbeat expires.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../src/auth/password.js';
@@ -111,5 +113,66 @@ describe('sessions across two nodes on one PostgreSQL database', { skip: availab
     } finally {
       for (const c of clients) c.close();
     }
+  });
+
+  /** Node `i`'s name, as GET /server lists it (host:pid). */
+  const nameOf = (i: number): string => `${hostname()}:${nodes[i]!.server.child.pid}`;
+  const listing = (node: number) => callApi(nodes[node]!.adminPort, 'GET', '/api/v1/sessions', { token });
+  const liveNodes = async (node: number): Promise<Array<{ name: string; workers: number; started: string; lastHeartbeat: string }>> => {
+    const server = await callApi(nodes[node]!.adminPort, 'GET', '/api/v1/server', { token });
+    assert.equal(server.status, 200, JSON.stringify(server.body));
+    return server.body.nodes;
+  };
+
+  it('both nodes are in GET /server, and a listing ends once both answered instead of waiting out the window', async (t) => {
+    const listed = await liveNodes(0);
+    assert.deepEqual(listed.map((n) => n.name).sort(), [nameOf(0), nameOf(1)].sort());
+    for (const n of listed) {
+      assert.equal(n.workers, 1);
+      assert.ok(Date.parse(n.started) <= Date.parse(n.lastHeartbeat), JSON.stringify(n));
+      assert.ok(Date.now() - Date.parse(n.lastHeartbeat) < 30_000, JSON.stringify(n));
+    }
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      const res = await listing(0);
+      times.push(performance.now() - started);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.deepEqual((res.body.answered as Array<{ node: string }>).map((r) => r.node).sort(), [nameOf(0), nameOf(1)].sort());
+      assert.deepEqual(res.body.missing, []);
+    }
+    // The window is 1.5 s: the median listing did not wait for it.
+    const median = times.sort((a, b) => a - b)[1]!;
+    t.diagnostic(`listings: ${times.map((ms) => ms.toFixed(0)).join(', ')} ms`);
+    assert.ok(median < 1200, `median listing took ${median.toFixed(0)} ms (${times.map((t) => t.toFixed(0)).join(', ')})`);
+  });
+
+  it('a killed node is named missing until its heartbeat expires, then it is gone from the nodes', async () => {
+    const b = nodes[1]!.server;
+    b.child.kill('SIGKILL');
+    await b.exited;
+    const res = await listing(0);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(res.body.missing, [{ node: nameOf(1), worker: 0 }]);
+    assert.deepEqual(
+      (res.body.answered as Array<{ node: string }>).map((r) => r.node),
+      [nameOf(0)],
+    );
+    // Three missed 5-second beats: bounded polling, generously.
+    const deadline = Date.now() + 40_000;
+    while ((await liveNodes(0)).some((n) => n.name === nameOf(1))) {
+      assert.ok(Date.now() < deadline, 'node B still listed 40 s after it was killed');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.deepEqual(
+      (await liveNodes(0)).map((n) => n.name),
+      [nameOf(0)],
+    );
+    const after = await listing(0);
+    assert.deepEqual(after.body.missing, []);
+    assert.deepEqual(
+      (after.body.answered as Array<{ node: string }>).map((r) => r.node),
+      [nameOf(0)],
+    );
   });
 });

@@ -16,7 +16,8 @@
  * - request: asks every process of every node when the store joins nodes
  *   (NOTIFY), otherwise the sibling workers of this node (IPC), and gathers
  *   the replies that arrive before the timeout (or until every sibling gave
- *   its last part, on IPC, or the asker says it has enough). Each reply names
+ *   its last part, on IPC, or the asker says it has enough, e.g. every live
+ *   node's workers answered, server-control.ts). Each reply names
  *   its node and worker; a long answer comes in parts (NOTIFY's 8000 bytes),
  *   the last one marked, so the asker knows who answered in full.
  *
@@ -178,7 +179,7 @@ export class ControlChannel {
   async request<T extends RequestType>(message: ControlOf<T>, opts: RequestOptions<ReplyOf<T>>): Promise<ReplyOf<T>[]> {
     const { node, link } = this;
     const siblings = link ? link.workers - 1 : 0;
-    if (!node && siblings === 0) return [];
+    if ((!node && siblings === 0) || opts.enough?.([])) return [];
     const { type, requestId } = message as ControlOf<RequestType>;
     const replyType = REPLIES[type];
     const replies: ReplyOf<T>[] = [];
@@ -193,7 +194,7 @@ export class ControlChannel {
         if (m.type !== replyType) return;
         replies.push(m as ReplyOf<T>);
         if ((m as ReplyOf<RequestType>).last) finished++;
-        // Over NOTIFY the number of nodes is unknown: only the timeout or the asker ends the wait.
+        // Over NOTIFY only the asker knows whom to expect (the live nodes' table): its `enough`, or the timeout, ends the wait.
         if (opts.enough?.(replies) || (!node && finished >= siblings)) done();
       });
       const envelope = envelopeOf(message as ControlMessage, link?.self ?? 0);

@@ -9,8 +9,9 @@
  * metrics of all workers and the list of workers (primary-queries.ts).
  *
  * Once per data dir, before any worker starts: the store is opened (and
- * migrated) and closed, the self-signed TLS pair is generated if needed, and
- * a stale LMTP socket file is cleared. The ACME lock (acme/manager.ts) makes
+ * migrated) and kept open for the node's heartbeat (node-heartbeat.ts), the
+ * self-signed TLS pair is generated if needed, and a stale LMTP socket file
+ * is cleared. The ACME lock (acme/manager.ts) makes
  * one worker the ACME manager.
  *
  * Invariants: a crashed worker is restarted after a backoff that doubles
@@ -27,11 +28,12 @@ import type { Config } from '../config/schema.js';
 import { isPeerEnvelope } from '../events/peer-link.js';
 import { Certificates } from '../net/certificates.js';
 import { clearStale } from '../net/unix-listener.js';
-import { openStore } from '../store/open.js';
+import { type OpenedStore, openStore } from '../store/open.js';
 import { metricsText } from '../metrics/cluster-metrics.js';
 import { isLimitsRequest, PrimaryLimits } from './cluster-limits.js';
 import type { PrimaryOrder, WorkerReport } from './cluster-worker.js';
 import { answer, isAsk, type PrimaryAnswers } from './primary-queries.js';
+import { nodeName, startHeartbeat } from './node-heartbeat.js';
 
 const MIN_RESTART_MS = 100;
 const MAX_RESTART_MS = 10_000;
@@ -68,7 +70,12 @@ export class WorkerStartError extends Error {
 /** Prepares the data dir, forks `config.server.workers` workers and resolves once all serve. */
 export async function startCluster(config: Config, log: Logger): Promise<RunningCluster> {
   const count = config.server.workers;
-  await prepareOnce(config, log);
+  const store = await prepareOnce(config, log);
+  // The node's entry in the live nodes' table, for all its workers (node-heartbeat.ts); the store stays open for it.
+  const heartbeat = await startHeartbeat(store, nodeName(false), count, log).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   const slots = new Map<number, Slot>();
   let stopping = false;
   let ports: Record<string, number> = {};
@@ -175,6 +182,8 @@ export async function startCluster(config: Config, log: Logger): Promise<Running
     }, STOP_GRACE_MS);
     await Promise.all(exits);
     clearTimeout(grace);
+    await heartbeat.stop();
+    await store.close();
     if (config.lmtp.socket !== null) await unlink(config.lmtp.socket).catch(() => undefined);
   }
 
@@ -191,8 +200,8 @@ export async function startCluster(config: Config, log: Logger): Promise<Running
   };
 }
 
-/** What must happen once per data dir, before workers race for it. */
-async function prepareOnce(config: Config, log: Logger): Promise<void> {
+/** What must happen once per data dir, before workers race for it; returns the store, opened and migrated. */
+async function prepareOnce(config: Config, log: Logger): Promise<OpenedStore> {
   // Migrations run here, in one process; the workers then open a current schema.
   const store = await openStore({
     dataDir: config.dataDir,
@@ -201,8 +210,13 @@ async function prepareOnce(config: Config, log: Logger): Promise<void> {
     onWarning: (message) => log.warn({ dataDir: config.dataDir }, message),
     limits: config.limits,
   });
-  await store.close();
-  // Generates the self-signed pair when none is configured, so the workers all load the same one.
-  (await Certificates.load(config, log)).close();
-  if (config.lmtp.socket !== null) await clearStale(config.lmtp.socket);
+  try {
+    // Generates the self-signed pair when none is configured, so the workers all load the same one.
+    (await Certificates.load(config, log)).close();
+    if (config.lmtp.socket !== null) await clearStale(config.lmtp.socket);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
 }

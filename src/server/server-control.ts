@@ -18,11 +18,12 @@ import type { AccountId } from '../ids.js';
 import { type LiveSessions, type SessionInfo, sessionInfoSchema } from '../net/live-sessions.js';
 import { MAX_NAME_LENGTH } from '../mail/mailbox-name.js';
 import type { MailStore } from '../store/types.js';
+import { slotsOf, staleBefore } from './node-heartbeat.js';
 import { matches, type Responder, type SessionFilter, type SessionListing } from '../web/admin/session-directory.js';
 
 /** How long a listing or kick waits for the sibling workers' replies (they all answer sooner, or are restarting). */
 const SIBLINGS_TIMEOUT_MS = 2000;
-/** How long it waits for other nodes' replies: their number is not known, so a listing always takes this long. */
+/** How long it waits at most for other nodes' replies; it ends sooner once every live node's workers answered. */
 const NODES_TIMEOUT_MS = 1500;
 /** Bytes of sessions in one reply part, so a part's NOTIFY payload stays under PostgreSQL's 8000. */
 const PART_BYTES = 6000;
@@ -95,12 +96,40 @@ export async function startServerControl(deps: ControlDeps): Promise<ServerContr
   if (node) await channel.attachNodes(node);
   const timeoutMs = node ? NODES_TIMEOUT_MS : SIBLINGS_TIMEOUT_MS;
   const newRequestId = (): string => randomBytes(9).toString('base64url');
+  /**
+   * The processes of the live nodes other than this one (node-heartbeat.ts), or null when the table cannot be
+   * read or lacks this node (then only the timeout, or every sibling's answer, ends a wait). A node missing
+   * from the table (an older mailkeep) is not waited for.
+   */
+  const expected = async (): Promise<Responder[] | null> => {
+    try {
+      const live = await store.liveNodes(staleBefore());
+      // This node not registered (a process without a heartbeat, e.g. an embedding test): the table says nothing.
+      if (!live.some((n) => n.name === self.node)) return null;
+      return live.flatMap((n) => slotsOf(n.workers).map((worker) => ({ node: n.name, worker }))).filter((r) => key(r) !== key(self));
+    } catch (err) {
+      onError(err);
+      return null;
+    }
+  };
+  /** Whether every expected process gave its last part. */
+  const allAnswered =
+    (awaited: Responder[] | null) =>
+    (replies: ReadonlyArray<Responder & { last: boolean }>): boolean => {
+      if (awaited === null) return false;
+      const done = new Set(replies.filter((r) => r.last).map(key));
+      return awaited.every((r) => done.has(key(r)));
+    };
   return {
     credentialsChanged: (accountId) => channel.broadcast({ type: 'credentials-changed', accountId }),
     kick: (accountId, reason, credential) => channel.broadcast({ type: 'kick', accountId, reason, ...(credential === undefined ? {} : { credential }) }),
     async listSessions(filter, limit) {
       const here = sessions.list(matches(filter)).slice(0, limit);
-      const replies = await channel.request({ type: 'sessions-request', requestId: newRequestId(), filter: { ...filter }, limit }, { timeoutMs });
+      const awaited = await expected();
+      const replies = await channel.request(
+        { type: 'sessions-request', requestId: newRequestId(), filter: { ...filter }, limit },
+        { timeoutMs, enough: allAnswered(awaited) },
+      );
       const listed = here.map((s) => ({ ...s, ...self }));
       const answered = new Map([[key(self), self]]);
       for (const r of replies) {
@@ -113,16 +142,18 @@ export async function startServerControl(deps: ControlDeps): Promise<ServerContr
         }
       }
       const order = (a: Responder, b: Responder): number => a.node.localeCompare(b.node) || a.worker - b.worker;
-      return { sessions: listed.slice(0, limit), answered: [...answered.values()].sort(order) };
+      const missing = (awaited ?? []).filter((r) => !answered.has(key(r)));
+      return { sessions: listed.slice(0, limit), answered: [...answered.values()].sort(order), missing: missing.sort(order) };
     },
     async kickSessions(filter, reason) {
       const here = sessions.kick(matches(filter), reason);
       // Session ids are unique: the one found here is not elsewhere.
       if (filter.id !== undefined && here > 0) return here;
+      const everyone = allAnswered(await expected());
       const replies = await channel.request(
         { type: 'kick-sessions-request', requestId: newRequestId(), filter: { ...filter }, reason },
         // The session of an id is in one process: its "ended 1" is the answer.
-        { timeoutMs, enough: (got) => filter.id !== undefined && got.some((r) => r.kicked > 0) },
+        { timeoutMs, enough: (got) => (filter.id !== undefined && got.some((r) => r.kicked > 0)) || everyone(got) },
       );
       return replies.reduce((n, r) => n + r.kicked, here);
     },

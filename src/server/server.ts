@@ -8,7 +8,6 @@
 import { Outgoing } from '../mail/outgoing.js';
 import { SieveDelivery } from '../mail/sieve-delivery.js';
 import type { Socket } from 'node:net';
-import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { CredentialCache } from '../auth/credential-cache.js';
 import { passwordHashing } from '../auth/password.js';
@@ -55,6 +54,7 @@ import { registerHealthRoutes } from '../web/health-routes.js';
 import { registerMetricsRoutes } from '../web/metrics-routes.js';
 import { ReadinessState } from './readiness.js';
 import { AuditRetention } from './audit-retention.js';
+import { type NodeHeartbeat, nodeName, staleBefore, startHeartbeat } from './node-heartbeat.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -123,7 +123,7 @@ export async function startServer(config: Config, log: Logger, placement: Server
   const readiness = new ReadinessState(store);
   const challenges = new AcmeChallenges();
   // A node: one `mailkeep serve` (the primary's pid under the cluster, whose workers all name it).
-  const node = `${hostname()}:${placement.peers ? process.ppid : process.pid}`;
+  const node = nodeName(placement.peers != null);
   const control = await startServerControl({ store, credentials, sessions, log, peers: placement.peers ?? null, node, challenges });
   // Revoked app passwords, disabled accounts …: their live sessions end, whichever process made the change.
   const revocation = new CredentialRevocation(store, sessions, log);
@@ -181,6 +181,7 @@ export async function startServer(config: Config, log: Logger, placement: Server
   let web: Web | undefined;
   let admin: AdminListener | null = null;
   let acme: AcmeManager | null = null;
+  let heartbeat: NodeHeartbeat | null = null;
   const ports: Record<string, number> = {};
   try {
     for (const spec of [
@@ -276,6 +277,7 @@ export async function startServer(config: Config, log: Logger, placement: Server
       hashing: passwordHashing(config),
       log,
       report: () => serverReport({ config, startedAt, ports: () => ports, ...(cluster ? { cluster } : {}) }),
+      nodes: () => store.liveNodes(staleBefore()),
     };
     admin = await startAdminListener({
       config,
@@ -292,12 +294,15 @@ export async function startServer(config: Config, log: Logger, placement: Server
         (app) => registerHealthRoutes(app, { readiness: () => readiness.check(), detail: true }),
       ],
     });
+    // A single process is its own node (a cluster's primary registers for its workers: cluster-primary.ts).
+    if (!placement.peers) heartbeat = await startHeartbeat(store, node, 1, log);
     if (config.acme.enabled) {
       // acme-client and its crypto stack load only when ACME is on: they cost start-up time otherwise.
       const { AcmeManager } = await import('../acme/manager.js');
       acme = await AcmeManager.start(config, log, challenges, certificates);
     }
   } catch (e) {
+    await heartbeat?.stop();
     await Promise.all(listeners.map((l) => l.close()));
     await web?.close();
     await admin?.close();
@@ -333,6 +338,7 @@ export async function startServer(config: Config, log: Logger, placement: Server
     stop(reason = 'Server shutting down') {
       stopping ??= (async () => {
         readiness.stopping = true;
+        await heartbeat?.stop();
         await Promise.all(listeners.map((l) => l.close()));
         await Promise.all([web?.close(), admin?.close(), acme?.stop()]);
         certificates.close();

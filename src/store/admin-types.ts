@@ -59,6 +59,17 @@ export interface StoredSignIn {
   expiresAt: Date;
 }
 
+/** A running `mailkeep serve` as it registered itself (server/node-heartbeat.ts). */
+export interface LiveNode {
+  /** host:pid of the serve process, as the control channel names it. */
+  name: string;
+  /** Its worker processes; 1: a single process. */
+  workers: number;
+  startedAt: Date;
+  /** Its latest heartbeat, by its own clock. */
+  heartbeatAt: Date;
+}
+
 /** Tokens, audit, web admin accounts and the admin API's paged reads. */
 export interface AdminStore {
   /** Stores a token's hash under a unique name; ALREADYEXISTS if the name (or, improbably, the hash) is taken. */
@@ -91,4 +102,10 @@ export interface AdminStore {
    */
   accountPage(afterName: string | null, limit: number, contains: string | null): Promise<Account[]>;
   storageSize(): Promise<StorageSize>;
+  /** Registers or refreshes a node (its heartbeat), forgetting nodes whose heartbeat is older than `staleBefore`. */
+  beatNode(node: LiveNode, staleBefore: Date): Promise<void>;
+  /** Forgets a node at once (its graceful shutdown); no error if there is none. */
+  removeNode(name: string): Promise<void>;
+  /** The nodes whose heartbeat is not older than `staleBefore`, by name. */
+  liveNodes(staleBefore: Date): Promise<LiveNode[]>;
 }

@@ -3,7 +3,7 @@
  * the audit log, and the admin API's paged account list and size (SQL in
  * ../shared/admin.ts, shared with SQLite).
  */
-import type { AdminStore, AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry, StorageSize, StoredSignIn } from '../admin-types.js';
+import type { AdminStore, AdminUser, ApiTokenInfo, AuditEntry, LiveNode, NewAuditEntry, StorageSize, StoredSignIn } from '../admin-types.js';
 import {
   ACCOUNT_PAGE_SQL,
   ADMIN_TOTP_STEP_SQL,
@@ -14,6 +14,13 @@ import {
   AUDIT_PAGE_SQL,
   AUDIT_PRUNE_SQL,
   type AuditRow,
+  NODE_DELETE_SQL,
+  NODE_PRUNE_SQL,
+  NODE_UPSERT_SQL,
+  NODES_SQL,
+  type NodeRow,
+  nodeUpsertParams,
+  toLiveNode,
   SIGN_IN_DELETE_SQL,
   SIGN_IN_INSERT_SQL,
   SIGN_IN_PRUNE_SQL,
@@ -118,6 +125,19 @@ export function withAdmin<B extends PgBase>(Base: B) {
       const db = await firstOf<{ bytes: string }>(this.pool, 'SELECT pg_database_size(current_database()) AS bytes', []);
       const blobs = await firstOf<{ bytes: string }>(this.pool, BLOB_BYTES_SQL, []);
       return { databaseBytes: Number(db?.bytes ?? 0), blobBytes: Number(blobs?.bytes ?? 0) };
+    }
+
+    async beatNode(node: LiveNode, staleBefore: Date): Promise<void> {
+      await this.pool.query(NODE_PRUNE_SQL, [staleBefore.getTime()]);
+      await this.pool.query(NODE_UPSERT_SQL, nodeUpsertParams(node));
+    }
+
+    async removeNode(name: string): Promise<void> {
+      await this.pool.query(NODE_DELETE_SQL, [name]);
+    }
+
+    async liveNodes(staleBefore: Date): Promise<LiveNode[]> {
+      return (await rowsOf<NodeRow>(this.pool, NODES_SQL, [staleBefore.getTime()])).map(toLiveNode);
     }
   };
 }

@@ -33,6 +33,7 @@
  *   SELECT create_reference_table('admin_audit');
  *   SELECT create_reference_table('admin_users');
  *   SELECT create_reference_table('admin_sign_ins');
+ *   SELECT create_reference_table('live_nodes');
  *   SELECT create_distributed_table('blob_staging', 'stage_id');
  *   SELECT create_distributed_table('mailboxes', 'account_id');
  *   SELECT create_distributed_table('subscriptions', 'account_id', colocate_with => 'mailboxes');
@@ -404,6 +405,16 @@ const compositeOffsets: PgMigration = `
   ALTER TABLE blobs ADD COLUMN base_from bigint NOT NULL DEFAULT 0;  -- composite: where in the base its bytes start
 `;
 
+/** The live nodes and their heartbeats (see the SQLite schema's liveNodes); times in epoch ms as in SQLite. */
+const liveNodes: PgMigration = `
+  CREATE TABLE live_nodes (
+    name         text COLLATE "C" PRIMARY KEY,  -- host:pid of the serve process (its primary under --workers N)
+    workers      integer NOT NULL,              -- worker processes; 1: a single process (slot 0)
+    started_at   bigint NOT NULL,               -- epoch ms
+    heartbeat_at bigint NOT NULL                -- epoch ms, by the node's clock
+  );
+`;
+
 /** Every migration in order; mailkeep_schema.version says how many have run. */
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   initialSchema,
@@ -419,6 +430,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   sieveDeliveryMemory,
   scramKeys,
   compositeOffsets,
+  liveNodes,
 ];
 
 /** Serializes migrations of one database across nodes (an arbitrary constant: 'mkschema'). */

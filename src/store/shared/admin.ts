@@ -9,8 +9,9 @@
  * - admin_audit(audit_id, at, actor, action, target, address, outcome).
  * - admin_users(name, password_hash, totp_secret, created_at, last_totp_step): the web admin's.
  * - admin_sign_ins(id_hash, user_name, csrf, expires_at): its signed-in sessions, by the cookie's SHA-256.
+ * - live_nodes(name, workers, started_at, heartbeat_at): the running serve processes (server/node-heartbeat.ts).
  */
-import type { AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry, StoredSignIn } from '../admin-types.js';
+import type { AdminUser, ApiTokenInfo, AuditEntry, LiveNode, NewAuditEntry, StoredSignIn } from '../admin-types.js';
 
 /** $1 name, $2 hash, $3 created, $4 expires; returns a row only when inserted. */
 export const TOKEN_INSERT_SQL =
@@ -59,6 +60,33 @@ export const AUDIT_PAGE_SQL = 'SELECT * FROM admin_audit WHERE audit_id < $1 ORD
 /** $1 after this key, $2 LIKE pattern, $3 limit. Keys are lower-cased names, so LIKE's case rules do not matter. */
 export const ACCOUNT_PAGE_SQL = "SELECT * FROM accounts WHERE name_key > $1 AND name_key LIKE $2 ESCAPE '\\' ORDER BY name_key LIMIT $3";
 export const BLOB_BYTES_SQL = 'SELECT coalesce(sum(size), 0) AS bytes FROM blobs';
+
+/** $1 name, $2 workers, $3 started, $4 heartbeat: registers a node or refreshes its row. */
+export const NODE_UPSERT_SQL = `INSERT INTO live_nodes (name, workers, started_at, heartbeat_at) VALUES ($1, $2, $3, $4)
+  ON CONFLICT (name) DO UPDATE SET workers = excluded.workers, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`;
+/** $1 epoch ms: forgets nodes that stopped beating before it. */
+export const NODE_PRUNE_SQL = 'DELETE FROM live_nodes WHERE heartbeat_at < $1';
+export const NODE_DELETE_SQL = 'DELETE FROM live_nodes WHERE name = $1';
+/** $1 epoch ms: the nodes that beat since. */
+export const NODES_SQL = 'SELECT * FROM live_nodes WHERE heartbeat_at >= $1 ORDER BY name';
+
+/** A row of live_nodes. */
+export interface NodeRow {
+  name: string;
+  workers: number | string;
+  started_at: number | string;
+  heartbeat_at: number | string;
+}
+
+/** Reads a live_nodes row. */
+export function toLiveNode(row: NodeRow): LiveNode {
+  return { name: row.name, workers: Number(row.workers), startedAt: new Date(Number(row.started_at)), heartbeatAt: new Date(Number(row.heartbeat_at)) };
+}
+
+/** The parameters of NODE_UPSERT_SQL. */
+export function nodeUpsertParams(node: LiveNode): unknown[] {
+  return [node.name, node.workers, node.startedAt.getTime(), node.heartbeatAt.getTime()];
+}
 
 /** A row of api_tokens (PostgreSQL returns bigint as a string). */
 export interface TokenRow {

@@ -3,7 +3,7 @@
  * audit log, and the admin API's paged account list and size (SQL in
  * ../shared/admin.ts, shared with PostgreSQL).
  */
-import type { AdminStore, AdminUser, ApiTokenInfo, AuditEntry, NewAuditEntry, StorageSize, StoredSignIn } from '../admin-types.js';
+import type { AdminStore, AdminUser, ApiTokenInfo, AuditEntry, LiveNode, NewAuditEntry, StorageSize, StoredSignIn } from '../admin-types.js';
 import {
   ACCOUNT_PAGE_SQL,
   ADMIN_TOTP_STEP_SQL,
@@ -14,6 +14,13 @@ import {
   AUDIT_PAGE_SQL,
   AUDIT_PRUNE_SQL,
   type AuditRow,
+  NODE_DELETE_SQL,
+  NODE_PRUNE_SQL,
+  NODE_UPSERT_SQL,
+  NODES_SQL,
+  type NodeRow,
+  nodeUpsertParams,
+  toLiveNode,
   SIGN_IN_DELETE_SQL,
   SIGN_IN_INSERT_SQL,
   SIGN_IN_PRUNE_SQL,
@@ -117,6 +124,21 @@ export function withAdmin<B extends SqliteBase>(Base: B) {
       const pages = this.sql.get<{ bytes: number }>('SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()', []);
       const blobs = this.sql.get<{ bytes: number }>(BLOB_BYTES_SQL, []);
       return { databaseBytes: Number(pages?.bytes ?? 0), blobBytes: Number(blobs?.bytes ?? 0) };
+    }
+
+    async beatNode(node: LiveNode, staleBefore: Date): Promise<void> {
+      await this.write(() => {
+        this.sql.run(NODE_PRUNE_SQL, [staleBefore.getTime()]);
+        this.sql.run(NODE_UPSERT_SQL, nodeUpsertParams(node));
+      });
+    }
+
+    async removeNode(name: string): Promise<void> {
+      await this.write(() => this.sql.run(NODE_DELETE_SQL, [name]));
+    }
+
+    async liveNodes(staleBefore: Date): Promise<LiveNode[]> {
+      return this.sql.all<NodeRow>(NODES_SQL, [staleBefore.getTime()]).map(toLiveNode);
     }
   };
 }

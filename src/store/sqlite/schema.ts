@@ -505,6 +505,22 @@ const compositeOffsets: Migration = (db) => {
   db.exec('ALTER TABLE blobs ADD COLUMN base_from INTEGER NOT NULL DEFAULT 0');
 };
 
+/**
+ * The live nodes (issue 23): each `mailkeep serve` registers itself, beats every few seconds and leaves at
+ * shutdown, so a session listing knows whom to wait for (server/node-heartbeat.ts). On SQLite only this
+ * machine's processes. Installation-wide, keyed by node name; never copied (it describes running processes).
+ */
+const liveNodes: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE live_nodes (
+      name         TEXT PRIMARY KEY,   -- host:pid of the serve process (its primary under --workers N)
+      workers      INTEGER NOT NULL,   -- worker processes; 1: a single process (slot 0)
+      started_at   INTEGER NOT NULL,   -- epoch ms
+      heartbeat_at INTEGER NOT NULL    -- epoch ms, by the node's clock
+    );
+  `);
+};
+
 /** Every migration in order; the database's user_version says how many have run. */
 export const MIGRATIONS: readonly Migration[] = [
   initialSchema,
@@ -524,6 +540,7 @@ export const MIGRATIONS: readonly Migration[] = [
   sieveDeliveryMemory,
   scramKeys,
   compositeOffsets,
+  liveNodes,
 ];
 
 /**

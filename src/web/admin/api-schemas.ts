@@ -44,10 +44,11 @@ export const aliasSchema = z.object({ address: z.string(), user: z.string() });
 /** A process that answered a session listing. */
 const responderSchema = z.object({ node: z.string(), worker: count });
 
-/** Live sessions and the processes that answered. */
+/** Live sessions, the processes that answered, and the processes of live nodes that did not answer in time. */
 export const sessionListingSchema = z.object({
   sessions: z.array(sessionInfoSchema.extend(responderSchema.shape)),
   answered: z.array(responderSchema),
+  missing: z.array(responderSchema),
 });
 
 /** How many sessions a kick ended. */
@@ -88,7 +89,7 @@ const certificateSchema = z.object({
     .nullable(),
 });
 
-/** What GET /server answers (server-report.ts builds all but `storage`). */
+/** What GET /server answers (server-report.ts builds all but `storage` and `nodes`). */
 export const serverSchema = z.object({
   version: z.string(),
   node: z.string(),
@@ -110,4 +111,6 @@ export const serverSchema = z.object({
     })
     .nullable(),
   storage: z.object({ databaseBytes: count, blobBytes: count }),
+  /** The live nodes (server/node-heartbeat.ts): on SQLite only this machine's. */
+  nodes: z.array(z.object({ name: z.string(), workers: count, started: isoTime, lastHeartbeat: isoTime })),
 });

@@ -1,9 +1,9 @@
 /**
  * /api/v1/server and /api/v1/audit: what runs (version, uptime, listeners,
  * certificates as `mailkeep cert status --json` reports them, the store's
- * kind and size, the processes) and what administrators did.
+ * kind and size, the processes, the live nodes) and what administrators did.
  */
-import type { AdminStore } from '../../store/admin-types.js';
+import type { AdminStore, LiveNode } from '../../store/admin-types.js';
 import { ApiError, type AnyRoute, route } from './api-route.js';
 import { auditPageSchema, serverSchema } from './api-schemas.js';
 import { fromCursor, page, pageQuery } from './paging.js';
@@ -14,6 +14,8 @@ export interface ServerRouteDeps {
   store: AdminStore;
   /** The server's report (server/server.ts assembles it: it alone knows the listeners and processes). */
   report(): Promise<ServerReport>;
+  /** The live nodes (server/node-heartbeat.ts). */
+  nodes(): Promise<LiveNode[]>;
 }
 
 /** The server and audit routes. */
@@ -23,9 +25,18 @@ export function serverRoutes(deps: ServerRouteDeps): AnyRoute[] {
       method: 'GET',
       path: '/server',
       tag: 'server',
-      summary: 'Version, uptime, listeners, certificates, store kind and size, processes; the workers with several',
+      summary: 'Version, uptime, listeners, certificates, store kind and size, processes; the workers with several; the live nodes',
       response: serverSchema,
-      handler: async () => ({ ...(await deps.report()), storage: await deps.store.storageSize() }),
+      handler: async () => ({
+        ...(await deps.report()),
+        storage: await deps.store.storageSize(),
+        nodes: (await deps.nodes()).map((n) => ({
+          name: n.name,
+          workers: n.workers,
+          started: n.startedAt.toISOString(),
+          lastHeartbeat: n.heartbeatAt.toISOString(),
+        })),
+      }),
     }),
     route({
       method: 'GET',

@@ -2,7 +2,8 @@
  * /api/v1/sessions: live connections (user, protocol, address, TLS, since,
  * selected mailbox, current command) and kicking them, through a
  * SessionDirectory (session-directory.ts): every worker's and every node's,
- * with the processes that answered in time. A kicked IMAP client sees `* BYE`
+ * with the processes that answered in time and those of live nodes that did
+ * not. A kicked IMAP client sees `* BYE`
  * (RFC 9051 §7.1.5), a POP3 client `-ERR`. Every kick is audited.
  */
 import { z } from 'zod';
@@ -28,7 +29,8 @@ export function sessionRoutes(deps: SessionRouteDeps): AnyRoute[] {
       method: 'GET',
       path: '/sessions',
       tag: 'sessions',
-      summary: 'Live sessions of every worker and node, optionally of one user and/or protocol (at most `limit`), and which processes answered',
+      summary:
+        'Live sessions of every worker and node, optionally of one user and/or protocol (at most `limit`), which processes answered, and which processes of live nodes did not (`missing`)',
       query: z.object({
         user: z.string().max(1024).optional(),
         protocol: z.enum(SESSION_PROTOCOLS).optional(),

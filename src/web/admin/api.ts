@@ -19,6 +19,7 @@ import type { PasswordHashing } from '../../auth/password.js';
 import type { AuthThrottle } from '../../auth/throttle.js';
 import { packageVersion } from '../../config/version.js';
 import { normalizeAddress } from '../../net/address.js';
+import type { LiveNode } from '../../store/admin-types.js';
 import { accountRoutes } from './api-accounts.js';
 import { ApiError, type AnyRoute, type Caller, errorBody, mountRoutes } from './api-route.js';
 import { serverRoutes } from './api-server.js';
@@ -37,6 +38,8 @@ export interface AdminApiDeps {
   log: Logger;
   /** Version, uptime, listeners, certificates, store kind, processes (server/server.ts). */
   report(): Promise<ServerReport>;
+  /** The live nodes, as the server's heartbeat rule counts them (server/node-heartbeat.ts). */
+  nodes(): Promise<LiveNode[]>;
 }
 
 /** The name failed token checks are counted under in the throttle (an account name cannot contain spaces). */
@@ -48,7 +51,7 @@ export function adminApiRoutes(deps: AdminApiDeps): AnyRoute[] {
   return [
     ...accountRoutes({ store: deps.store, sessions: deps.sessions, admin }),
     ...sessionRoutes({ sessions: deps.sessions, admin }),
-    ...serverRoutes({ store: deps.store, report: deps.report }),
+    ...serverRoutes({ store: deps.store, report: deps.report, nodes: deps.nodes }),
   ];
 }
 

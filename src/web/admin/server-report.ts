@@ -1,4 +1,4 @@
-/** The body of GET /api/v1/server, less the store's size (which the route adds). */
+/** The body of GET /api/v1/server, less the store's size and the live nodes (which the route adds). */
 import type { z } from 'zod';
 import type { Config } from '../../config/schema.js';
 import { packageVersion } from '../../config/version.js';
@@ -25,8 +25,8 @@ export interface WorkerProcess {
   crashes: number;
 }
 
-/** What GET /api/v1/server (its schema, less the storage the route adds) and the web admin's dashboard show. */
-export type ServerReport = Omit<z.input<typeof serverSchema>, 'storage'>;
+/** What GET /api/v1/server (its schema, less the storage and nodes the route adds) and the web admin's dashboard show. */
+export type ServerReport = Omit<z.input<typeof serverSchema>, 'storage' | 'nodes'>;
 
 /** Builds the report now. */
 export async function serverReport(src: ServerReportSource): Promise<ServerReport> {

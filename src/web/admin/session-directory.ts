@@ -3,7 +3,8 @@
  * never the registry itself: the server's control channel
  * (server/server-control.ts) answers with the sessions of this process, its
  * sibling workers and, on PostgreSQL, every other node; whoever does not
- * answer within the bounded wait is left out, and the listing says who did.
+ * answer within the bounded wait is left out, and the listing says who did
+ * and which processes of the live nodes (server/node-heartbeat.ts) did not.
  */
 import type { SessionInfo, SessionProtocol } from '../../net/live-sessions.js';
 
@@ -20,10 +21,11 @@ export interface Responder {
   worker: number;
 }
 
-/** A listing: the sessions, each with where it runs, and which processes answered in time. */
+/** A listing: the sessions, each with where it runs, which processes answered in time, and which of the live nodes' did not. */
 export interface SessionListing {
   sessions: Array<SessionInfo & Responder>;
   answered: Responder[];
+  missing: Responder[];
 }
 
 /** Live sessions, wherever they run. */

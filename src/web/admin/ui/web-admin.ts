@@ -24,7 +24,7 @@ import { normalizeAddress } from '../../../net/address.js';
 import { KICK_REASON } from '../api-accounts.js';
 import { fromCursor, page as pageOf } from '../paging.js';
 import type { ServerReport } from '../server-report.js';
-import type { SessionDirectory, SessionListing } from '../session-directory.js';
+import type { Responder, SessionDirectory, SessionListing } from '../session-directory.js';
 import { buttonForm, csrfField, type Html, html, page, STYLE } from './html.js';
 import { csrfMatches, SESSION_COOKIE, SIGN_IN_TTL_MS, type SignIn, SignIns } from './sign-ins.js';
 import type { MetricsText } from '../../../metrics/cluster-metrics.js';
@@ -393,9 +393,11 @@ function loggedIn(list: SessionListing['sessions']): string {
   return names.slice(0, MAX_NAMES_SHOWN).join(', ') + more;
 }
 
-/** Live sessions as a table, each with a kick button, and the processes that answered. */
+/** Live sessions as a table, each with a kick button, the processes that answered and those that did not. */
 function sessionTable(listing: SessionListing, csrf: string): Html {
-  const answered = html`<p id="answered">Answered: ${listing.answered.map((r) => `${r.node} worker ${r.worker}`).join(', ')}</p>`;
+  const names = (list: Responder[]): string => list.map((r) => `${r.node} worker ${r.worker}`).join(', ');
+  const missing = listing.missing.length > 0 && html`<p id="missing">Did not answer: ${names(listing.missing)}</p>`;
+  const answered = html`<p id="answered">Answered: ${names(listing.answered)}</p>${missing}`;
   if (listing.sessions.length === 0) return html`<p>No sessions.</p>${answered}`;
   return html`<table id="sessions"><tr><th>user</th><th>protocol</th><th>from</th><th>TLS</th><th>since</th><th>mailbox</th><th>command</th><th>node</th><th></th></tr>
 ${listing.sessions.map(
