@@ -3,11 +3,8 @@
  * and API tokens made the way `mailkeep admin token add` makes them.
  */
 import { Administration } from '../../src/auth/administration.js';
-import { DEFAULT_HASHING, type PasswordHashing } from '../../src/auth/password.js';
 import type { MailStore } from '../../src/store/types.js';
-
-/** Cheap argon2id for hashes the tests make themselves (admin users): the suite stays fast. */
-export const CHEAP_HASHING: PasswordHashing = { ...DEFAULT_HASHING, argon2: { memoryKib: 1024, iterations: 1, parallelism: 1 } };
+import { CHEAP_HASHING } from './cheap-hashing.js';
 
 /** A response: status, parsed JSON body (null when empty), headers. */
 export interface ApiResponse {

@@ -1,0 +1,13 @@
+/**
+ * Password hashing of test servers and of the CLI runs of tests (cli-helpers.ts): argon2id at 1 MiB and
+ * one pass, SCRAM keys at RFC 7677's minimum of 4096 iterations, scrypt at 2^10. Tests check what a login
+ * does, not the cost of the hash; auth-password.test.ts checks the production defaults. An override wins.
+ */
+import { type PasswordHashing, passwordHashing } from '../../src/auth/password.js';
+import { configSchema } from '../../src/config/schema.js';
+
+/** The settings, as config overrides (camelCase sections). */
+export const CHEAP_HASHING_CONFIG = { auth: { argon2MemoryKib: 1024, argon2Iterations: 1, scramIterations: 4096 }, authThrottle: { passwordHashCost: 10 } };
+
+/** The same as the hashing that code outside a server takes (Administration, hashPassword). */
+export const CHEAP_HASHING: PasswordHashing = passwordHashing(configSchema.parse(CHEAP_HASHING_CONFIG));
