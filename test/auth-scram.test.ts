@@ -213,7 +213,8 @@ before(async () => {
       done();
     },
   });
-  srv = await startTestServer({ auth: { scramIterations: ITERATIONS }, log: { level: 'info' } }, sink);
+  // Refused attempts here are deliberate: no tarpit (the throttle has its own server below).
+  srv = await startTestServer({ auth: { scramIterations: ITERATIONS }, authThrottle: { freeFailures: 1000, baseDelayMs: 0 }, log: { level: 'info' } }, sink);
   await addScramUser(srv, 'sam', 'pencil');
 });
 after(async () => srv.stop());
