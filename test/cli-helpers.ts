@@ -1,16 +1,10 @@
 /** Runs the built `mailkeep` binary as a child process, isolated from the caller's MAILKEEP_* environment. */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { envName } from '../src/config/load.js';
-import { CHEAP_HASHING_CONFIG } from './helpers/cheap-hashing.js';
+import { CHEAP_HASHING_ENV } from './helpers/cheap-hashing.js';
 
 /** bin/mailkeep.js, from dist/test/ where the compiled tests run. */
 export const BIN = fileURLToPath(new URL('../../bin/mailkeep.js', import.meta.url));
-
-/** The test servers' cheap password hashing as MAILKEEP_AUTH__… variables, so `user add` makes hashes they verify quickly. */
-const CHEAP_HASHING_ENV = Object.fromEntries(
-  Object.entries(CHEAP_HASHING_CONFIG).flatMap(([section, values]) => Object.entries(values).map(([key, v]) => [envName(`${section}.${key}`), String(v)])),
-);
 
 /** The current environment without MAILKEEP_* variables, plus the cheap hashing of tests, plus `extra`. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

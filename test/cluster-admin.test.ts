@@ -146,7 +146,7 @@ for (const backend of backends) {
       dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-cluster-admin-'));
       if (backend.pg) db = await createTestDatabase({ migrated: true });
       const store = await openStore({ dataDir, url: db?.url ?? null });
-      await store.createAccount(USER, await hashPassword(PASSWORD));
+      await store.createAccount(USER, await hashPassword(PASSWORD, CHEAP_HASHING));
       token = await addToken(store, 'ops');
       totpSecret = await new Administration(store, { actor: 'cli:test', address: 'local' }, CHEAP_HASHING).addAdminUser(ADMIN, ADMIN_PASSWORD);
       await store.close();

@@ -4,10 +4,16 @@
  * does, not the cost of the hash; auth-password.test.ts checks the production defaults. An override wins.
  */
 import { type PasswordHashing, passwordHashing } from '../../src/auth/password.js';
+import { envName } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
 
 /** The settings, as config overrides (camelCase sections). */
 export const CHEAP_HASHING_CONFIG = { auth: { argon2MemoryKib: 1024, argon2Iterations: 1, scramIterations: 4096 }, authThrottle: { passwordHashCost: 10 } };
+
+/** The same as MAILKEEP_AUTH__… variables, for mailkeep child processes (cli-helpers.ts, spawnServer). */
+export const CHEAP_HASHING_ENV: Record<string, string> = Object.fromEntries(
+  Object.entries(CHEAP_HASHING_CONFIG).flatMap(([section, values]) => Object.entries(values).map(([key, v]) => [envName(`${section}.${key}`), String(v)])),
+);
 
 /** The same as the hashing that code outside a server takes (Administration, hashPassword). */
 export const CHEAP_HASHING: PasswordHashing = passwordHashing(configSchema.parse(CHEAP_HASHING_CONFIG));

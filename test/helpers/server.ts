@@ -11,7 +11,7 @@ import pino from 'pino';
 import { hashPassword, passwordHashing } from '../../src/auth/password.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
-import { CHEAP_HASHING_CONFIG } from './cheap-hashing.js';
+import { CHEAP_HASHING_CONFIG, CHEAP_HASHING_ENV } from './cheap-hashing.js';
 import { createTestDatabase } from './pg-database.js';
 
 /** A free TCP port on 127.0.0.1 (bound, then released). */
@@ -124,7 +124,7 @@ export interface ChildServer {
 /**
  * Spawns `mailkeep serve` on a data dir (one process unless `extraArgs` sets `--workers`) and waits until
  * its output shows `ready` (the cluster's primary logs "mailkeep cluster started"); `env`: the child's
- * environment (default: ours).
+ * environment (default: ours), over the cheap hashing of tests (cheap-hashing.ts).
  */
 export async function spawnServer(
   dataDir: string,
@@ -134,7 +134,7 @@ export async function spawnServer(
 ): Promise<ChildServer> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await spawnOnce(dataDir, extraArgs, env, ready);
+      return await spawnOnce(dataDir, extraArgs, { ...CHEAP_HASHING_ENV, ...env }, ready);
     } catch (err) {
       // See startTestServer: a free port can be taken before the child binds it.
       if (!/address already in use/.test((err as Error).message) || attempt >= 5) throw err;
