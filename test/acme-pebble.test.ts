@@ -1,3 +1,4 @@
+// test:pg skip — ACME against Pebble: the certificates and the ACME lock are files in the data directory
 /**
  * ACME against a real CA (Pebble, real validation through its DNS): a
  * certificate by http-01 and by tls-alpn-01, verified by clients that trust

@@ -12,17 +12,15 @@ import { after, before, describe, test } from 'node:test';
 import { APP_PASSWORD_LIMITS, asAppPassword, generateAppPassword } from '../src/auth/app-passwords.js';
 import { DEFAULT_HASHING, hashPassword } from '../src/auth/password.js';
 import { BIN, cleanEnv } from './cli-helpers.js';
+import { CHEAP_HASHING } from './helpers/cheap-hashing.js';
 import { Pop3Client } from './helpers/pop3-client.js';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
-/** Cheap argon2id for the test server and its accounts (the CLI hashes at the defaults). */
-const CHEAP = { argon2MemoryKib: 1024, argon2Iterations: 1 };
-
 let srv: TestServer;
 before(async () => {
   // Refused attempts here are deliberate: no tarpit, so the file stays fast.
-  srv = await startTestServer({ auth: CHEAP, authThrottle: { freeFailures: 1000, baseDelayMs: 0 } });
+  srv = await startTestServer({ authThrottle: { freeFailures: 1000, baseDelayMs: 0 } });
   for (const name of ['ada', 'bo', 'cy', 'di']) await srv.addUser(name, `pw-${name}`);
 });
 after(async () => srv.stop());
@@ -177,7 +175,7 @@ describe('app passwords', () => {
   test('an app password stops at its expiry, and so do the sessions that use it', async () => {
     const account = (await srv.server.store.findAccount('di'))!;
     const { password, lookup } = generateAppPassword(new Set());
-    const hash = await hashPassword(asAppPassword(password)!.canonical, { ...DEFAULT_HASHING, argon2: { memoryKib: 1024, iterations: 1, parallelism: 1 } });
+    const hash = await hashPassword(asAppPassword(password)!.canonical, CHEAP_HASHING);
     const expiresAt = new Date(Date.now() + 3000);
     await srv.server.store.addAppPassword(account.id, { name: 'Short', lookup, hash, protocols: ['imap'], expiresAt }, new Date(), APP_PASSWORD_LIMITS);
     const session = await idling('di', password);

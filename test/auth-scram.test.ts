@@ -197,9 +197,6 @@ async function addScramUser(s: TestServer, name: string, password: string): Prom
   await admin(s).createAccount(name, password);
 }
 
-/** Cheap argon2id for tests: the hash is not what they measure. */
-const CHEAP_ARGON2 = { argon2MemoryKib: 1024, argon2Iterations: 1 };
-
 const tlsOf = (c: RawClient | Pop3Client): TLSSocket => c.rawSocket() as TLSSocket;
 
 /** mailkeep_logins_total for successful IMAP SCRAM-SHA-1 logins (the in-process server's registry). */
@@ -216,7 +213,8 @@ before(async () => {
       done();
     },
   });
-  srv = await startTestServer({ auth: { scramIterations: ITERATIONS, ...CHEAP_ARGON2 }, authThrottle: { passwordHashCost: 10 }, log: { level: 'info' } }, sink);
+  // Refused attempts here are deliberate: no tarpit (the throttle has its own server below).
+  srv = await startTestServer({ auth: { scramIterations: ITERATIONS }, authThrottle: { freeFailures: 1000, baseDelayMs: 0 }, log: { level: 'info' } }, sink);
   await addScramUser(srv, 'sam', 'pencil');
 });
 after(async () => srv.stop());

@@ -1,3 +1,4 @@
+// test:pg skip — what the protocol trace hides of the wire
 /**
  * Protocol traces never carry a password, a SASL payload or message contents,
  * over real IMAP, POP3 and ManageSieve sessions: the protocols tell the trace what each

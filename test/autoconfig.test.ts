@@ -1,3 +1,4 @@
+// test:pg skip — client set-up documents made from the configuration and the listeners
 /**
  * Client set-up over a running server's HTTP and HTTPS listeners: Mozilla clientConfig, Outlook
  * Autodiscover and the Apple profile, parsed and checked against the running

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../src/auth/password.js';
+import { CHEAP_HASHING } from './helpers/cheap-hashing.js';
 import { DETAIL_DELIVERY_ENTRY } from '../src/mail/deliver.js';
 import { openStore } from '../src/store/open.js';
 import { BIN, cleanEnv, mailkeep } from './cli-helpers.js';
@@ -126,7 +127,7 @@ describe('mailkeep deliver beside a running server', () => {
   it('wakes an IDLE client of the server like any other change', async () => {
     const srv = await startTestServer();
     try {
-      await srv.server.store.createAccount('fay', await hashPassword('pw'));
+      await srv.server.store.createAccount('fay', await hashPassword('pw', CHEAP_HASHING));
       const { client } = await RawClient.connect(srv.imapsPort, { tls: true });
       assert.match((await client.command('l', 'LOGIN fay pw')).tagged, /OK/);
       assert.match((await client.command('s', 'SELECT INBOX')).tagged, /OK/);

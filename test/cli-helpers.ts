@@ -1,15 +1,16 @@
 /** Runs the built `mailkeep` binary as a child process, isolated from the caller's MAILKEEP_* environment. */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { CHEAP_HASHING_ENV } from './helpers/cheap-hashing.js';
 
 /** bin/mailkeep.js, from dist/test/ where the compiled tests run. */
 export const BIN = fileURLToPath(new URL('../../bin/mailkeep.js', import.meta.url));
 
-/** The current environment without MAILKEEP_* variables, plus `extra`. */
+/** The current environment without MAILKEEP_* variables, plus the cheap hashing of tests, plus `extra`. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MAILKEEP_')) env[k] = v;
-  return { ...env, ...extra };
+  return { ...env, ...CHEAP_HASHING_ENV, ...extra };
 }
 
 /** The outcome of one CLI run. */

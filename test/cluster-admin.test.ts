@@ -19,7 +19,8 @@ import { Administration } from '../src/auth/administration.js';
 import { hashPassword } from '../src/auth/password.js';
 import { totpCode } from '../src/auth/totp.js';
 import { openStore } from '../src/store/open.js';
-import { addToken, CHEAP_HASHING } from './helpers/admin-api.js';
+import { addToken } from './helpers/admin-api.js';
+import { CHEAP_HASHING } from './helpers/cheap-hashing.js';
 import { imapOnWorker, workerPids } from './helpers/cluster.js';
 import { createTestDatabase, pgAvailable, type TestDatabase } from './helpers/pg-database.js';
 import { parseScrape, sampleSum } from './helpers/prometheus.js';
@@ -118,7 +119,7 @@ for (const backend of backends) {
       dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-cluster-admin-'));
       if (backend.pg) db = await createTestDatabase({ migrated: true });
       const store = await openStore({ dataDir, url: db?.url ?? null });
-      await store.createAccount(USER, await hashPassword(PASSWORD));
+      await store.createAccount(USER, await hashPassword(PASSWORD, CHEAP_HASHING));
       token = await addToken(store, 'ops');
       totpSecret = await new Administration(store, { actor: 'cli:test', address: 'local' }, CHEAP_HASHING).addAdminUser(ADMIN, ADMIN_PASSWORD);
       await store.close();

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../src/auth/password.js';
+import { CHEAP_HASHING } from './helpers/cheap-hashing.js';
 import { openStore } from '../src/store/open.js';
 import { imapOnWorker, workerPids } from './helpers/cluster.js';
 import { createTestDatabase, pgAvailable, type TestDatabase } from './helpers/pg-database.js';
@@ -55,7 +56,7 @@ for (const backend of backends) {
       dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-cluster-'));
       if (backend.pg) db = await createTestDatabase({ migrated: true });
       const store = await openStore({ dataDir, url: db?.url ?? null });
-      await store.createAccount(USER, await hashPassword(PASSWORD));
+      await store.createAccount(USER, await hashPassword(PASSWORD, CHEAP_HASHING));
       await store.close();
       server = await spawnServer(dataDir, ['--workers', String(WORKERS), '--log-level', 'info', ...storeArgs()], process.env, 'mailkeep cluster started');
     });

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { hashPassword } from '../src/auth/password.js';
+import { CHEAP_HASHING } from './helpers/cheap-hashing.js';
 import { openStore } from '../src/store/open.js';
 import { RawClient } from './helpers/raw-client.js';
 import { spawnServer } from './helpers/server.js';
@@ -141,7 +142,7 @@ test(`SIGKILL during writes ${ROUNDS} times loses nothing acknowledged`, { timeo
   const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-crash-'));
   try {
     const store = await openStore({ dataDir });
-    const account = await store.createAccount('crash', await hashPassword('pw'));
+    const account = await store.createAccount('crash', await hashPassword('pw', CHEAP_HASHING));
     const models: Model[] = [];
     for (let k = 0; k < CLIENTS; k++) {
       await store.createMailbox(account.id, `box${k}`);

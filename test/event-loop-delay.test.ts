@@ -1,3 +1,4 @@
+// test:pg skip — the event-loop delay monitor
 /**
  * The event-loop delay monitor (net/event-loop-delay.ts, issue 21): a loop
  * held for 150 ms shows in the period's max and is logged at debug level;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hashPassword } from '../src/auth/password.js';
+import { CHEAP_HASHING } from './helpers/cheap-hashing.js';
 import { openStore } from '../src/store/open.js';
 import { RawClient } from './helpers/raw-client.js';
 import { spawnServer, startTestServer, type TestServer } from './helpers/server.js';
@@ -222,7 +223,7 @@ test('a message appended over 993 is byte-identical after a restart', { timeout:
   const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-restart-'));
   try {
     const store = await openStore({ dataDir });
-    await store.createAccount('rs', await hashPassword('pw'));
+    await store.createAccount('rs', await hashPassword('pw', CHEAP_HASHING));
     await store.close();
     let server = await spawnServer(dataDir);
     let { client } = await RawClient.connect(server.imapsPort, { tls: true });

@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { timeLogins } from '../bench/login-timing-probe.js';
 import { APP_PASSWORD_LIMITS, asAppPassword, generateAppPassword } from '../src/auth/app-passwords.js';
 import { hashPassword } from '../src/auth/password.js';
+import { PRODUCTION_HASHING_CONFIG } from './helpers/cheap-hashing.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const ROUNDS = 30;
@@ -20,8 +21,14 @@ let appLookup = '';
 before(async () => {
   srv = await startTestServer({
     // The default argon2id; no credential cache, so a right password pays its hash too; no throttle on the failures.
-    auth: { credentialCacheSeconds: 0 },
-    authThrottle: { freeFailures: 1000, baseDelayMs: 0, maxFailuresPerIp: 1_000_000_000, maxFailuresPerAccount: 1_000_000_000 },
+    auth: { ...PRODUCTION_HASHING_CONFIG.auth, credentialCacheSeconds: 0 },
+    authThrottle: {
+      ...PRODUCTION_HASHING_CONFIG.authThrottle,
+      freeFailures: 1000,
+      baseDelayMs: 0,
+      maxFailuresPerIp: 1_000_000_000,
+      maxFailuresPerAccount: 1_000_000_000,
+    },
     plaintextAuth: { trustedNetworks: ['127.0.0.1/32'] },
   });
   await srv.addUser('tim', 'pw-tim');

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hashPassword } from '../src/auth/password.js';
+import { CHEAP_HASHING } from './helpers/cheap-hashing.js';
 import { openStore } from '../src/store/open.js';
 import type { TestDatabase } from './helpers/pg-database.js';
 import { createTestDatabase, pgAvailable } from './helpers/pg-database.js';
@@ -77,7 +78,7 @@ describe('two nodes on one PostgreSQL database', { skip: available ? false : 'no
     db = await createTestDatabase();
     dir = await mkdtemp(join(tmpdir(), 'mailkeep-cluster-'));
     const store = await openStore({ dataDir: join(dir, 'setup'), url: db.url });
-    await store.createAccount('cluster', await hashPassword('pw'));
+    await store.createAccount('cluster', await hashPassword('pw', CHEAP_HASHING));
     await store.close();
     nodeA = await startNode('a');
     nodeB = await startNode('b');

@@ -1,3 +1,4 @@
+// test:pg skip — PROXY protocol headers and the client address they announce (the throttle ledger is in memory)
 /**
  * The PROXY protocol on real listeners: a stand-in load balancer on loopback
  * prepends v1 or v2 headers, and the server must treat the announced client

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { hashPassword } from '../src/auth/password.js';
+import { CHEAP_HASHING } from './helpers/cheap-hashing.js';
 import { openStore } from '../src/store/open.js';
 import { RawClient } from './helpers/raw-client.js';
 import { spawnServer, type ChildServer } from './helpers/server.js';
@@ -122,7 +123,7 @@ const append = (i: number): string => `APPEND INBOX {${Buffer.byteLength(message
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-lock-'));
   const store = await openStore({ dataDir });
-  await store.createAccount('eve', await hashPassword('pw'));
+  await store.createAccount('eve', await hashPassword('pw', CHEAP_HASHING));
   await store.close();
   srv = await spawnServer(dataDir);
   probe = await RawClient.login(srv.imapsPort, 'eve', 'pw');

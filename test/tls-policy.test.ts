@@ -1,3 +1,4 @@
+// test:pg skip — TLS versions and cipher suites of the listeners
 /**
  * TLS policy (issue 19, RFC 8996, RFC 9325): with OpenSSL's own client allowed
  * everything (`DEFAULT@SECLEVEL=0`, so its refusal cannot be mistaken for the

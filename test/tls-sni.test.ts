@@ -1,3 +1,4 @@
+// test:pg skip — certificate selection by server name
 /**
  * SNI (RFC 6066 §3, issue 19): a default pair (tls-cert/tls-key) and
  * [[tls.certificates]] pairs, on IMAP 993, IMAP 143 after STARTTLS, POP3 995

@@ -1,3 +1,4 @@
+// test:pg skip — certificate checks at start
 /**
  * One-line startup warnings (issue 19): the default certificate does not
  * cover hostname; it is self-signed while the host has a public address; a

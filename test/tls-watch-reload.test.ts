@@ -1,3 +1,4 @@
+// test:pg skip — certificate files reloaded from disk
 /**
  * Reloads without SIGHUP (issue 19): replaced [[tls.certificates]] files are
  * noticed by the file watch; a mismatched or expired replacement is refused

@@ -1,3 +1,4 @@
+// test:pg skip — what the protocol trace shows of the wire
 /**
  * The protocol trace over real sockets and the transport's upgrades: POP3
  * after STLS, IMAP after STARTTLS and under COMPRESS, and LMTP show their

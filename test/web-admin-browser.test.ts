@@ -15,7 +15,7 @@ import { after, before, test } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { Administration } from '../src/auth/administration.js';
 import { totpCode } from '../src/auth/totp.js';
-import { CHEAP_HASHING } from './helpers/admin-api.js';
+import { CHEAP_HASHING } from './helpers/cheap-hashing.js';
 import { RawClient } from './helpers/raw-client.js';
 import { freePort, startTestServer, type TestServer } from './helpers/server.js';
 

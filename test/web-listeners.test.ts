@@ -1,3 +1,4 @@
+// test:pg skip — HTTP and HTTPS listeners, redirects and the ClientHello reader
 /**
  * The HTTP and HTTPS listeners: plain HTTP redirects to HTTPS on the public
  * name and answers only pending ACME challenges; HTTPS serves the mail ports'

@@ -8,12 +8,9 @@
 import assert from 'node:assert/strict';
 import { get } from 'node:http';
 import { Administration } from '../../src/auth/administration.js';
-import { DEFAULT_HASHING, type PasswordHashing } from '../../src/auth/password.js';
 import type { MailStore } from '../../src/store/types.js';
+import { CHEAP_HASHING } from './cheap-hashing.js';
 import { type Schema, validate } from './json-schema.js';
-
-/** Cheap argon2id for hashes the tests make themselves (admin users): the suite stays fast. */
-export const CHEAP_HASHING: PasswordHashing = { ...DEFAULT_HASHING, argon2: { memoryKib: 1024, iterations: 1, parallelism: 1 } };
 
 /** A response: status, parsed JSON body (null when empty), headers. */
 export interface ApiResponse {

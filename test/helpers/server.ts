@@ -8,9 +8,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { hashPassword } from '../../src/auth/password.js';
+import { hashPassword, passwordHashing } from '../../src/auth/password.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
+import { CHEAP_HASHING_CONFIG, CHEAP_HASHING_ENV } from './cheap-hashing.js';
 import { createTestDatabase } from './pg-database.js';
 
 /** A free TCP port on 127.0.0.1 (bound, then released). */
@@ -69,6 +70,8 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, l
       // Nor the admin listener's 8010: tests that use it pass a free port.
       adminPort: 0,
       ...overrides,
+      auth: { ...CHEAP_HASHING_CONFIG.auth, ...(overrides.auth as object | undefined) },
+      authThrottle: { ...CHEAP_HASHING_CONFIG.authThrottle, ...(overrides.authThrottle as object | undefined) },
       log: { level: process.env.MAILKEEP_TEST_LOG ?? 'silent', ...(overrides.log as object | undefined) },
     });
     try {
@@ -94,7 +97,7 @@ function running(server: RunningServer, config: Config, dataDir: string, db: { d
     lmtpPort: server.ports.lmtp ?? 0,
     managesievePort: server.ports.managesieve ?? 0,
     async addUser(name, password) {
-      await server.store.createAccount(name, await hashPassword(password));
+      await server.store.createAccount(name, await hashPassword(password, passwordHashing(config)));
     },
     async stop() {
       await server.stop();
@@ -127,7 +130,7 @@ export interface ChildServer {
 /**
  * Spawns `mailkeep serve` on a data dir (one process unless `extraArgs` sets `--workers`) and waits until
  * its output shows `ready` (the cluster's primary logs "mailkeep cluster started"); `env`: the child's
- * environment (default: ours).
+ * environment (default: ours), over the cheap hashing of tests (cheap-hashing.ts).
  */
 export async function spawnServer(
   dataDir: string,
@@ -137,7 +140,7 @@ export async function spawnServer(
 ): Promise<ChildServer> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await spawnOnce(dataDir, extraArgs, env, ready);
+      return await spawnOnce(dataDir, extraArgs, { ...CHEAP_HASHING_ENV, ...env }, ready);
     } catch (err) {
       // See startTestServer: a free port can be taken before the child binds it.
       if (!/address already in use/.test((err as Error).message) || attempt >= 5) throw err;

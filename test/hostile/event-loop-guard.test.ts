@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hashPassword } from '../../src/auth/password.js';
+import { CHEAP_HASHING } from '../helpers/cheap-hashing.js';
 import { openStore } from '../../src/store/open.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg-database.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -111,7 +112,7 @@ before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-guard-'));
   db = PG ? await createTestDatabase({ migrated: true }) : null;
   const store = await openStore({ dataDir, url: db?.url ?? null });
-  await store.createAccount('eve', await hashPassword('pw'));
+  await store.createAccount('eve', await hashPassword('pw', CHEAP_HASHING));
   await store.close();
   const env: NodeJS.ProcessEnv = { ...process.env, MAILKEEP_LIMITS__MAX_COMMAND_SIZE: String(4 * 1024 * 1024) };
   delete env.MAILKEEP_CHECK_VIEWS;

@@ -1,3 +1,4 @@
+// test:pg skip — file modes of the SQLite data directory; the test forces the SQLite store
 /**
  * Finding 14 (issue 18): the data directory holds every message and the
  * password hashes. Whatever the umask, every directory mailkeep creates under

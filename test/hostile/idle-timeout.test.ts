@@ -1,3 +1,4 @@
+// test:pg skip — the inactivity timer of a session
 /**
  * Finding 17 (issue 18): only the client's input resets the inactivity
  * timer. The IDLE heartbeat ("* OK Still here") used to count as activity,

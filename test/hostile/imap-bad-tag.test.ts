@@ -1,3 +1,4 @@
+// test:pg skip — tag parsing of the IMAP command reader
 /**
  * Fuzz finding 3: a command whose tag runs into a character tags may not
  * hold (`a% EXAMINE x`, `a"b NOOP`) was answered `a BAD …`: a tagged

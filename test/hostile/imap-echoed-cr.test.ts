@@ -1,3 +1,4 @@
+// test:pg skip — the text of a parser refusal
 /**
  * Fuzz finding 4: a refusal that quotes the client's argument echoed a bare
  * CR into the tagged line (`t BAD Error in IMAP command GETMETADATA: Invalid

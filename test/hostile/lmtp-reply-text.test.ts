@@ -1,3 +1,4 @@
+// test:pg skip — the text of LMTP replies
 /**
  * Fuzz finding 1: LMTP echoed a client's 8-bit octets into reply text
  * ("550 5.1.1 <é@é.example> User unknown", "501 5.5.4 Bad parameter BO\uFFFDY=…"),

@@ -1,3 +1,4 @@
+// test:pg skip — timeouts of connections that do not log in
 /**
  * Findings 2 and 9 (issue 18): a connection that does not log in is bounded
  * in time whatever it sends. STARTTLS/STLS followed by silence ends at the

@@ -7,6 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { afterEach, describe, it } from 'node:test';
 import { RawClient } from '../helpers/raw-client.js';
+import { PRODUCTION_HASHING_CONFIG } from '../helpers/cheap-hashing.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const FLOOD_ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6'];
@@ -99,7 +100,12 @@ describe('hostile: login flood (finding 4)', () => {
     },
   ]) {
     it(`finding 4: a real user from 127.0.0.9 logs in within 5 s, and another user's APPEND answers within 5 s: ${variant.name}`, async (t) => {
-      srv = await startTestServer({ plaintextAuth: { allowInsecure: true }, authThrottle: variant.authThrottle });
+      // Hashes at production cost: the flood is of real hashes.
+      srv = await startTestServer({
+        plaintextAuth: { allowInsecure: true },
+        auth: PRODUCTION_HASHING_CONFIG.auth,
+        authThrottle: { ...PRODUCTION_HASHING_CONFIG.authThrottle, ...variant.authThrottle },
+      });
       await srv.addUser('real', 'right');
       await srv.addUser('busy', 'right');
       const { client: busy } = await RawClient.connect(srv.imapPort, { localAddress: '127.0.0.8' });

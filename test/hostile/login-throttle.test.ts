@@ -7,6 +7,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { Pop3Client } from '../helpers/pop3-client.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { PRODUCTION_HASHING_CONFIG } from '../helpers/cheap-hashing.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const FAST_TARPIT = { baseDelayMs: 50, maxDelayMs: 200 };
@@ -28,7 +29,12 @@ describe('hostile: login throttle', () => {
 
   before(async () => {
     // The counts live in the store here (SQLite, or PostgreSQL with MAILKEEP_TEST_STORE=postgres); the flood test uses memory.
-    srv = await startTestServer({ plaintextAuth: { allowInsecure: true }, authThrottle: { ...FAST_TARPIT, sharedState: true } });
+    // Hashes at production cost, so a burst's verifications overlap as they would in production.
+    srv = await startTestServer({
+      plaintextAuth: { allowInsecure: true },
+      auth: PRODUCTION_HASHING_CONFIG.auth,
+      authThrottle: { ...PRODUCTION_HASHING_CONFIG.authThrottle, ...FAST_TARPIT, sharedState: true },
+    });
     for (const name of ['bob', 'carol', 'dave', 'erin']) await srv.addUser(name, 'right');
   });
   after(() => srv.stop());

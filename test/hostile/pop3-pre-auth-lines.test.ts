@@ -1,3 +1,4 @@
+// test:pg skip — line size limits of the POP3 framer
 /**
  * Issue 18 (finding 1 for POP3): before login a POP3 line may hold a few KiB
  * (limits.pre-auth-command-size), an AUTH line or SASL response up to

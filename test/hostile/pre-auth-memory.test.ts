@@ -1,3 +1,4 @@
+// test:pg skip — pre-login command size limits of the IMAP framer
 /**
  * Finding 1 (issue 18): before login a command may hold only a few KiB.
  * `a LOGIN {8000+}` literals stacked up to the 1 MB command limit used to

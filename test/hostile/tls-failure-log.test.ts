@@ -1,3 +1,4 @@
+// test:pg skip — logging of failed TLS handshakes
 /**
  * Finding 16 (issue 18): anyone can make TLS handshakes fail, after
  * STARTTLS/STLS or on the implicit-TLS ports. Each failure is logged at info,
