@@ -89,6 +89,18 @@ for (const backend of backends) {
         await assert.rejects(store.setQuota(999 as AccountId, { storage: null, messages: null }), code('NONEXISTENT'));
       }));
 
+    it('upgrades a password hash only while the stored one is the hash it replaces', () =>
+      backend.withStore(async (store) => {
+        const a = await store.createAccount('alice', 'scrypt-old');
+        assert.equal(await store.upgradePasswordHash(a.id, 'scrypt-old', 'argon2-same'), true);
+        assert.equal((await store.getAccount(a.id))?.passwordHash, 'argon2-same');
+        // A password change between a login's verification and its re-hash wins.
+        await store.setPasswordHash(a.id, 'changed');
+        assert.equal(await store.upgradePasswordHash(a.id, 'argon2-same', 'argon2-stale'), false);
+        assert.equal((await store.getAccount(a.id))?.passwordHash, 'changed');
+        assert.equal(await store.upgradePasswordHash(999 as AccountId, 'changed', 'x'), false);
+      }));
+
     it('deletes an account with everything it owns and releases its blobs', () =>
       backend.withStore(async (store, probe) => {
         const { accountId, inbox } = await accountWithInbox(store);

@@ -122,17 +122,19 @@ async function verify(deps: LoginDeps, user: string, password: string, protocol:
  * password) was set (scrypt → argon2id): upgrade quietly. Only after a full
  * verification, so cache hits on the old hash never start hashes outside the gate.
  */
-function rehash(deps: LoginDeps, { account, app, secret }: Target): void {
+function rehash(deps: LoginDeps, { account, app, secret, hash }: Target): void {
   const hashing = passwordHashing(deps.config);
   void hashPassword(secret, hashing)
     .then(async (h) => {
+      // Remembered before it is stored: an entry names its hash, so it is used only once the store has it,
+      // and a login right after the swap finds it (no second full hash).
+      deps.credentials.remember(account.id, secret, h);
       if (app === null) {
         // The keys are tied to the stored hash (store/scram-key-types.ts): derived before the swap, stored right after it.
         const keys = await scramKeysFor(secret, hashing);
-        await deps.store.setPasswordHash(account.id, h);
-        await deps.store.setScramCredentials(account.id, h, keys);
+        // Only over the hash this login verified: a password changed meanwhile stays changed.
+        if (await deps.store.upgradePasswordHash(account.id, hash, h)) await deps.store.setScramCredentials(account.id, h, keys);
       } else await deps.store.setAppPasswordHash(account.id, app.id, h);
-      deps.credentials.remember(account.id, secret, h);
     })
     .catch((err: unknown) => deps.log.warn({ err }, 'password rehash failed'));
 }

@@ -342,6 +342,12 @@ export interface AccountStore {
   getAccount(id: AccountId): Promise<Account | null>;
   listAccounts(): Promise<Account[]>;
   setPasswordHash(id: AccountId, passwordHash: string): Promise<void>;
+  /**
+   * Replaces the stored hash with a new encoding of the same password (a re-hash at login), only while the stored
+   * hash is still `from`: a password changed meanwhile is never overwritten. No credentials-changed notice (the
+   * password is the same). Whether it replaced it.
+   */
+  upgradePasswordHash(id: AccountId, from: string, to: string): Promise<boolean>;
   /** Disables or enables logins; NONEXISTENT for an unknown account. */
   setDisabled(id: AccountId, disabled: boolean): Promise<void>;
   /** Records a successful login (the account's lastLogin). */

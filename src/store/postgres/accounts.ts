@@ -57,6 +57,11 @@ export function withAccounts<B extends PgBase>(Base: B) {
       await this.announceCredentialsChanged(id);
     }
 
+    async upgradePasswordHash(id: AccountId, from: string, to: string): Promise<boolean> {
+      const res = await this.pool.query('UPDATE accounts SET password_hash = $1 WHERE account_id = $2 AND password_hash = $3', [to, id, from]);
+      return res.rowCount === 1;
+    }
+
     async setDisabled(id: AccountId, disabled: boolean): Promise<void> {
       await this.write(async (c) => {
         const res = await c.query('UPDATE accounts SET disabled = $1 WHERE account_id = $2', [disabled, id]);

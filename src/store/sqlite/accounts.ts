@@ -45,6 +45,10 @@ export function withAccounts<B extends SqliteBase>(Base: B) {
       await this.write(() => this.changedOne(this.st.setPassword.run(passwordHash, id), 'account'));
     }
 
+    async upgradePasswordHash(id: AccountId, from: string, to: string): Promise<boolean> {
+      return this.write(() => this.st.upgradePassword.run(to, id, from).changes === 1);
+    }
+
     async setDisabled(id: AccountId, disabled: boolean): Promise<void> {
       const version = await this.write(() => {
         this.changedOne(this.st.setDisabled.run(disabled ? 1 : 0, id), 'account');

@@ -59,6 +59,9 @@ export function prepareStatements(db: Database.Database) {
     accountById: db.prepare<[accountId: number], AccountRow>('SELECT * FROM accounts WHERE account_id = ?'),
     allAccounts: db.prepare<[], AccountRow>('SELECT * FROM accounts ORDER BY name_key'),
     setPassword: db.prepare<[hash: string, accountId: number]>('UPDATE accounts SET password_hash = ? WHERE account_id = ?'),
+    upgradePassword: db.prepare<[to: string, accountId: number, from: string]>(
+      'UPDATE accounts SET password_hash = ? WHERE account_id = ? AND password_hash = ?',
+    ),
     setDisabled: db.prepare<[disabled: number, accountId: number]>('UPDATE accounts SET disabled = ? WHERE account_id = ?'),
     recordLogin: db.prepare<[at: number, protocol: string, address: string, accountId: number]>(
       'UPDATE accounts SET last_login_at = ?, last_login_protocol = ?, last_login_address = ? WHERE account_id = ?',
