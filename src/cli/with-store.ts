@@ -5,6 +5,7 @@ import { passwordHashing } from '../auth/password.js';
 import type { Config } from '../config/schema.js';
 import type { OpenedStore } from '../store/open.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './cli-error.js';
+import { configuredStore } from '../server/store-options.js';
 
 /** The settings that say where the store is; every store command takes them besides --config. */
 export const STORE_FLAGS: readonly string[] = ['data-dir', 'store'];
@@ -13,13 +14,7 @@ export const STORE_FLAGS: readonly string[] = ['data-dir', 'store'];
 export async function withStore<T>(config: Config, fn: (store: OpenedStore) => Promise<T>): Promise<T> {
   // Loaded on demand so `--help` and usage errors never touch the database driver.
   const { openStore } = await import('../store/open.js');
-  const store = await openStore({
-    dataDir: config.dataDir,
-    url: config.store.url,
-    defaultMailboxes: config.mailboxes.defaults,
-    onWarning: (message) => process.stderr.write(`mailkeep: warning: ${message}\n`),
-    limits: config.limits,
-  });
+  const store = await openStore(configuredStore(config, (message) => process.stderr.write(`mailkeep: warning: ${message}\n`)));
   try {
     return await fn(store);
   } finally {

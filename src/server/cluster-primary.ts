@@ -34,6 +34,7 @@ import { isLimitsRequest, PrimaryLimits } from './cluster-limits.js';
 import type { PrimaryOrder, WorkerReport } from './cluster-worker.js';
 import { answer, isAsk, type PrimaryAnswers } from './primary-queries.js';
 import { nodeName, startHeartbeat } from './node-heartbeat.js';
+import { configuredStore } from './store-options.js';
 
 const MIN_RESTART_MS = 100;
 const MAX_RESTART_MS = 10_000;
@@ -203,13 +204,7 @@ export async function startCluster(config: Config, log: Logger): Promise<Running
 /** What must happen once per data dir, before workers race for it; returns the store, opened and migrated. */
 async function prepareOnce(config: Config, log: Logger): Promise<OpenedStore> {
   // Migrations run here, in one process; the workers then open a current schema.
-  const store = await openStore({
-    dataDir: config.dataDir,
-    url: config.store.url,
-    defaultMailboxes: config.mailboxes.defaults,
-    onWarning: (message) => log.warn({ dataDir: config.dataDir }, message),
-    limits: config.limits,
-  });
+  const store = await openStore(configuredStore(config, (message) => log.warn({ dataDir: config.dataDir }, message)));
   try {
     // Generates the self-signed pair when none is configured, so the workers all load the same one.
     (await Certificates.load(config, log)).close();

@@ -55,6 +55,7 @@ import { registerMetricsRoutes } from '../web/metrics-routes.js';
 import { ReadinessState } from './readiness.js';
 import { AuditRetention } from './audit-retention.js';
 import { type NodeHeartbeat, nodeName, staleBefore, startHeartbeat } from './node-heartbeat.js';
+import { configuredStore } from './store-options.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -98,14 +99,7 @@ export interface ServerPlacement {
 /** Starts every configured listener on one store. */
 export async function startServer(config: Config, log: Logger, placement: ServerPlacement = {}): Promise<RunningServer> {
   const startedAt = Date.now();
-  const store = await openStore({
-    dataDir: config.dataDir,
-    url: config.store.url,
-    defaultMailboxes: config.mailboxes.defaults,
-    onWarning: (message) => log.warn({ dataDir: config.dataDir }, message),
-    limits: config.limits,
-    checkpointThread: true,
-  });
+  const store = await openStore({ ...configuredStore(config, (message) => log.warn({ dataDir: config.dataDir }, message)), checkpointThread: true });
   // Before the certificates start watching files: a missing client secret file stops the start here.
   const oauth = await createOAuthVerifier(config.oauth).catch(async (err: unknown) => {
     await store.close();
