@@ -141,10 +141,10 @@ describe('sessions across two nodes on one PostgreSQL database', { skip: availab
       assert.deepEqual((res.body.answered as Array<{ node: string }>).map((r) => r.node).sort(), [nameOf(0), nameOf(1)].sort());
       assert.deepEqual(res.body.missing, []);
     }
-    // The window is 1.5 s: the median listing did not wait for it.
+    // A listing that waited for the window takes at least its 1.5 s; the median one did not (no tighter bound: CI is loaded).
     const median = times.sort((a, b) => a - b)[1]!;
     t.diagnostic(`listings: ${times.map((ms) => ms.toFixed(0)).join(', ')} ms`);
-    assert.ok(median < 1200, `median listing took ${median.toFixed(0)} ms (${times.map((t) => t.toFixed(0)).join(', ')})`);
+    assert.ok(median < 1500, `median listing took ${median.toFixed(0)} ms (${times.map((t) => t.toFixed(0)).join(', ')})`);
   });
 
   it('a killed node is named missing until its heartbeat expires, then it is gone from the nodes', async () => {
