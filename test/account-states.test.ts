@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type CliResult, mailkeepOn } from './cli-helpers.js';
+import { eventually } from './helpers/eventually.js';
 import { Pop3Client } from './helpers/pop3-client.js';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -44,7 +45,11 @@ async function pop3Login(password: string): Promise<string> {
 describe('account states', () => {
   test('a login is recorded and shown by `user show`', async () => {
     assert.match(await imapLogin('pw'), /^l OK/);
-    const shown = await cli('user', 'show', 'dana', '--json');
+    // The last login is written in the background (auth/last-login.ts), after the OK.
+    const shown = await eventually(
+      () => cli('user', 'show', 'dana', '--json'),
+      (r) => r.status !== 0 || JSON.parse(r.stdout).lastLogin !== null,
+    );
     assert.equal(shown.status, 0, shown.stderr);
     const account = JSON.parse(shown.stdout) as { disabled: boolean; lastLogin: { protocol: string; address: string; at: string } | null };
     assert.equal(account.disabled, false);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { hashApiToken } from '../src/auth/api-token.js';
+import { eventually } from './helpers/eventually.js';
 import { addToken, callApi, checkedOperations, type ApiResponse } from './helpers/admin-api.js';
 import { RawClient } from './helpers/raw-client.js';
 import { freePort, startTestServer, type TestServer } from './helpers/server.js';
@@ -81,11 +82,10 @@ describe('accounts', () => {
     imap.close();
 
     // The last login is recorded in the background (auth/last-login.ts), beside the SCRAM key check: wait for it.
-    let shown = await api('GET', '/api/v1/accounts/FRANK');
-    for (let i = 0; i < 100 && shown.body.lastLogin === null; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      shown = await api('GET', '/api/v1/accounts/FRANK');
-    }
+    const shown = await eventually(
+      () => api('GET', '/api/v1/accounts/FRANK'),
+      (r) => r.body.lastLogin !== null,
+    );
     assert.equal(shown.status, 200);
     assert.equal(shown.body.name, 'frank');
     assert.equal(shown.body.disabled, false);

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { APP_PASSWORD_LIMITS, asAppPassword, generateAppPassword } from '../src/auth/app-passwords.js';
 import { DEFAULT_HASHING, hashPassword } from '../src/auth/password.js';
 import { BIN, cleanEnv } from './cli-helpers.js';
+import { waitUntil } from './helpers/eventually.js';
 import { CHEAP_HASHING } from './helpers/cheap-hashing.js';
 import { Pop3Client } from './helpers/pop3-client.js';
 import { RawClient } from './helpers/raw-client.js';
@@ -86,14 +87,6 @@ async function idling(user: string, password: string): Promise<RawClient> {
   return client;
 }
 
-const waitFor = async (what: string, ok: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> => {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
-
 describe('app passwords', () => {
   test('created by the CLI, accepted on IMAP (LOGIN, AUTHENTICATE PLAIN) and POP3 as typed loosely; last use listed', async () => {
     const pw = await addAppPassword('ada', '--name', 'Phone');
@@ -123,7 +116,7 @@ describe('app passwords', () => {
 
     assert.match(await pop3Login('ada', pw), /^\+OK/);
     const ada = (await srv.server.store.findAccount('ada'))!;
-    await waitFor('the last use', async () => (await srv.server.store.listAppPasswords(ada.id))[0]?.lastUsed?.protocol === 'pop3');
+    await waitUntil('the last use', async () => (await srv.server.store.listAppPasswords(ada.id))[0]?.lastUsed?.protocol === 'pop3');
     const [listed] = await listJson('ada');
     assert.equal(listed?.name, 'Phone');
     assert.equal(listed?.state, 'active');
@@ -236,7 +229,7 @@ describe('app passwords', () => {
     assert.match(await imapLogin('gus', 'wrong'), /^l NO/);
     assert.equal((await srv.server.store.findAccount('gus'))?.passwordHash, scrypt);
     assert.match(await imapLogin('gus', 'pw-gus'), /^l OK/);
-    await waitFor('the upgrade', async () => (await srv.server.store.findAccount('gus'))!.passwordHash.startsWith('$argon2id$v=19$m=1024,t=1,p=1$'));
+    await waitUntil('the upgrade', async () => (await srv.server.store.findAccount('gus'))!.passwordHash.startsWith('$argon2id$v=19$m=1024,t=1,p=1$'));
     assert.match(await pop3Login('gus', 'pw-gus'), /^\+OK/);
 
     // An app password's hash is upgraded the same way.
@@ -245,7 +238,7 @@ describe('app passwords', () => {
     const hash = await hashPassword(asAppPassword(password)!.canonical, { ...DEFAULT_HASHING, algorithm: 'scrypt', scryptCost: 10 });
     await srv.server.store.addAppPassword(gus.id, { name: 'Old', lookup, hash, protocols: ['imap'], expiresAt: null }, new Date(), APP_PASSWORD_LIMITS);
     assert.match(await imapLogin('gus', password), /^l OK/);
-    await waitFor('the app password upgrade', async () => (await srv.server.store.listAppPasswords(gus.id))[0]!.hash.startsWith('$argon2id$'));
+    await waitUntil('the app password upgrade', async () => (await srv.server.store.listAppPasswords(gus.id))[0]!.hash.startsWith('$argon2id$'));
     assert.match(await imapLogin('gus', password), /^l OK/);
   });
 });

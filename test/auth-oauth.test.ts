@@ -16,6 +16,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import { ConfigError, formatConfigError, loadConfig } from '../src/config/load.js';
+import { eventually } from './helpers/eventually.js';
 import { INTROSPECTION_CLIENT, TestIssuer } from './helpers/oidc-issuer.js';
 import { Pop3Client } from './helpers/pop3-client.js';
 import { RawClient } from './helpers/raw-client.js';
@@ -170,8 +171,11 @@ describe('IMAP OAUTHBEARER', () => {
     const r = await imapOutcome(bearer(await issuer.token({ email: ALICE })));
     assert.equal(r.error, null);
     assert.match(r.tagged, /^a OK \[CAPABILITY IMAP4rev1 /);
-    const alice = await srv.server.store.findAccount(ALICE);
-    assert.equal(alice?.lastLogin?.protocol, 'imap/oauthbearer');
+    const protocol = await eventually(
+      async () => (await srv.server.store.findAccount(ALICE))?.lastLogin?.protocol,
+      (p) => p === 'imap/oauthbearer',
+    );
+    assert.equal(protocol, 'imap/oauthbearer');
   });
 
   test('without SASL-IR: an empty challenge, then the message; no authzid is fine', async () => {
@@ -351,7 +355,12 @@ describe('POP3', () => {
     } finally {
       client.close();
     }
-    assert.equal((await srv.server.store.findAccount(ALICE))?.lastLogin?.protocol, 'pop3/oauthbearer');
+    // The last login is written in the background (auth/last-login.ts), after the +OK.
+    const protocol = await eventually(
+      async () => (await srv.server.store.findAccount(ALICE))?.lastLogin?.protocol,
+      (p) => p === 'pop3/oauthbearer',
+    );
+    assert.equal(protocol, 'pop3/oauthbearer');
   });
 
   test('AUTH XOAUTH2 without an initial response', async () => {

@@ -22,6 +22,7 @@ import { SCRAM_MECHANISMS, scramExchange, type ScramOutcome } from '../src/auth/
 import { deriveScramCredential, deriveScramCredentials } from '../src/auth/scram-keys.js';
 import { registry } from '../src/metrics/metrics.js';
 import type { ScramCredential } from '../src/store/types.js';
+import { eventually } from './helpers/eventually.js';
 import { makePair, writePair } from './helpers/certificates.js';
 import { Pop3Client } from './helpers/pop3-client.js';
 import { RawClient } from './helpers/raw-client.js';
@@ -524,8 +525,11 @@ describe('SCRAM on IMAP', () => {
     } finally {
       client.close();
     }
-    for (let i = 0; i < 100 && (await srv.server.store.findAccount('lena'))?.lastLogin === null; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.equal((await srv.server.store.findAccount('lena'))?.lastLogin?.protocol, 'imap');
+    const last = await eventually(
+      async () => (await srv.server.store.findAccount('lena'))?.lastLogin,
+      (l) => l != null,
+    );
+    assert.equal(last?.protocol, 'imap');
     assert.equal((await scramLogins()) - before, 1);
   });
 });

@@ -15,16 +15,8 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import { fingerprintOf, makePair, openTls, presented, writePair } from './helpers/certificates.js';
+import { waitUntil } from './helpers/eventually.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-
-/** Waits until `check` holds, polling; generous, since the watch polls every 2 s on a shared machine. */
-async function eventually(what: string, check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function noop(socket: TLSSocket, tag: string): Promise<string> {
   socket.write(`${tag} NOOP\r\n`);
@@ -58,7 +50,7 @@ describe('TLS reload by file watch and by ACME', () => {
     const next = await makePair(['alpha.test']);
     const want = await fingerprintOf(next);
     writePair(next, certFile, keyFile);
-    await eventually('the new certificate', async () => (await presented(server.imapsPort, 'alpha.test')) === want);
+    await waitUntil('the new certificate', async () => (await presented(server.imapsPort, 'alpha.test')) === want);
     assert.match(log, /"reason":"files changed"/);
   });
 
@@ -74,7 +66,7 @@ describe('TLS reload by file watch and by ACME', () => {
       const inUse = await presented(server.imapsPort, 'alpha.test');
       const mark = log.length;
       writePair(await bad(), certFile, keyFile);
-      await eventually('the refusal in the log', () => log.slice(mark).includes('TLS reload refused'));
+      await waitUntil('the refusal in the log', () => log.slice(mark).includes('TLS reload refused'));
       const line = log
         .slice(mark)
         .split('\n')
@@ -106,14 +98,14 @@ describe('TLS reload by file watch and by ACME', () => {
     mkdirSync(acmeDir, { recursive: true, mode: 0o700 });
     writePair(next, path.join(acmeDir, 'cert.pem'), path.join(acmeDir, 'key.pem'));
     const want = await fingerprintOf(next);
-    await eventually('the new ACME certificate', async () => (await presented(server.imapsPort, 'other.acme.test')) === want);
+    await waitUntil('the new ACME certificate', async () => (await presented(server.imapsPort, 'other.acme.test')) === want);
     // A renewal: new files renamed into the directory, as the ACME client writes them.
     const renewed = await makePair(['other.acme.test']);
     writePair(renewed, path.join(dir, 'renewed.crt'), path.join(dir, 'renewed.key'));
     renameSync(path.join(dir, 'renewed.key'), path.join(acmeDir, 'key.pem'));
     renameSync(path.join(dir, 'renewed.crt'), path.join(acmeDir, 'cert.pem'));
     const renewedFingerprint = await fingerprintOf(renewed);
-    await eventually('the renewed ACME certificate', async () => (await presented(server.imapsPort, 'other.acme.test')) === renewedFingerprint);
+    await waitUntil('the renewed ACME certificate', async () => (await presented(server.imapsPort, 'other.acme.test')) === renewedFingerprint);
   });
 
   test('the session opened first still answers', async () => {
