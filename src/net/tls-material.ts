@@ -13,7 +13,6 @@ import type { X509Certificate } from 'node:crypto';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
-import { generate } from 'selfsigned';
 import type { Config, TlsMinVersion } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { readBoundedFile, validatePair } from './pem-pair.js';
@@ -73,6 +72,8 @@ async function generateSelfSigned(name: string): Promise<{ key: string; cert: st
     { type: 7 as const, ip: '127.0.0.1' },
     { type: 7 as const, ip: '::1' },
   ];
+  // Loaded here, not at the top: node-forge costs ~0.1 s of CPU that every CLI call and server start would pay.
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: name }], {
     keyType: 'ec',
     curve: 'P-256',
