@@ -240,7 +240,8 @@ for (const backend of backends) {
         const res = await admin.send('GET', '/api/v1/server', { headers: bearer() });
         assert.equal(res.status, 200, res.text);
         const body = JSON.parse(res.text) as {
-          workers: { self: number; list: Array<{ slot: number; pid: number; uptimeSeconds: number }> };
+          startedAt: string;
+          workers: { self: number; list: Array<{ slot: number; pid: number; startedAt: string; uptimeSeconds: number }> };
           processes: Array<{ pid: number }>;
           nodes: Array<{ name: string; workers: number }>;
         };
@@ -257,6 +258,15 @@ for (const backend of backends) {
         );
         for (const w of body.workers.list) assert.ok(w.uptimeSeconds >= 0);
         assert.equal(body.processes[0]?.pid, pids.get(2));
+        // "Up since" is the start of `serve`, the same from every worker, before any worker was forked.
+        const other = await pinTo(adminPort, 1);
+        try {
+          const fromOne = JSON.parse((await other.send('GET', '/api/v1/server', { headers: bearer() })).text) as { startedAt: string };
+          assert.equal(fromOne.startedAt, body.startedAt);
+        } finally {
+          other.close();
+        }
+        for (const w of body.workers.list) assert.ok(Date.parse(body.startedAt) <= Date.parse(w.startedAt), `${body.startedAt} after ${w.startedAt}`);
       } finally {
         admin.close();
       }

@@ -82,11 +82,19 @@ const TEST_ENV_PREFIX = 'MAILKEEP_TEST_';
 export const CHECK_VIEWS_ENV = 'MAILKEEP_CHECK_VIEWS';
 /** Set by the cluster primary in each worker's environment: the worker's slot, 1..workers (server/cluster-primary.ts). Not a setting. */
 export const WORKER_SLOT_ENV = 'MAILKEEP_WORKER_SLOT';
+/** Set by the cluster primary beside the slot: when `serve` started (ms since the epoch), which a restarted worker reports as the server's start. Not a setting. */
+export const SERVER_STARTED_ENV = 'MAILKEEP_SERVER_STARTED';
 
 /** This process's worker slot under `serve --workers N` (N > 1); null in a single-process server or any other command. */
 export function workerSlot(): number | null {
   const slot = Number(process.env[WORKER_SLOT_ENV]);
   return Number.isSafeInteger(slot) && slot > 0 ? slot : null;
+}
+
+/** When the server started under `serve --workers N` (the primary's start); null in a single process. */
+export function clusterStartedAt(): number | null {
+  const at = Number(process.env[SERVER_STARTED_ENV]);
+  return Number.isSafeInteger(at) && at > 0 ? at : null;
 }
 const MAX_CONFIG_FILE_BYTES = 1 << 20;
 /** Settings holding file system paths, resolved relative to their source (and tls.certificates' pairs). */
@@ -250,7 +258,7 @@ function mergeEnv(raw: RawConfig, env: Record<string, string | undefined>, warn:
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || name === CONFIG_PATH_ENV) continue;
     // The test suite's own switches (MAILKEEP_TEST_STORE, MAILKEEP_TEST_PG, …) reach servers it spawns.
-    if (name.startsWith(TEST_ENV_PREFIX) || name === CHECK_VIEWS_ENV || name === WORKER_SLOT_ENV) continue;
+    if (name.startsWith(TEST_ENV_PREFIX) || name === CHECK_VIEWS_ENV || name === WORKER_SLOT_ENV || name === SERVER_STARTED_ENV) continue;
     // Empty means unset, as container tooling often passes every variable through.
     if (value === undefined || value === '') continue;
     const segments = name

@@ -23,7 +23,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { chmod, unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { WORKER_SLOT_ENV } from '../config/load.js';
+import { SERVER_STARTED_ENV, WORKER_SLOT_ENV } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { isPeerEnvelope } from '../events/peer-link.js';
 import { Certificates } from '../net/certificates.js';
@@ -71,6 +71,8 @@ export class WorkerStartError extends Error {
 /** Prepares the data dir, forks `config.server.workers` workers and resolves once all serve. */
 export async function startCluster(config: Config, log: Logger): Promise<RunningCluster> {
   const count = config.server.workers;
+  // What every worker, restarted or not, reports as the server's start (the dashboard's "up since").
+  const serverStartedAt = Date.now();
   const store = await prepareOnce(config, log);
   // The node's entry in the live nodes' table, for all its workers (node-heartbeat.ts); the store stays open for it.
   const heartbeat = await startHeartbeat(store, nodeName(false), count, log).catch(async (err: unknown) => {
@@ -110,7 +112,7 @@ export async function startCluster(config: Config, log: Logger): Promise<Running
   };
 
   const fork = (slot: number, crashes: number): Worker => {
-    const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
+    const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot), [SERVER_STARTED_ENV]: String(serverStartedAt) });
     slots.set(slot, { worker, startedAt: Date.now(), crashes, restartTimer: null });
     limits.join(worker.id);
     worker.on('message', (raw: unknown) => {

@@ -14,6 +14,7 @@ import { passwordHashing } from '../auth/password.js';
 import { createThrottle } from '../auth/throttle.js';
 import { createOAuthVerifier } from '../auth/oauth/token-verifier.js';
 import { CredentialRevocation } from './credential-revocation.js';
+import { clusterStartedAt } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { COMMANDS } from '../imap/commands/registry.js';
 import { ImapConnection } from '../imap/session/connection.js';
@@ -98,7 +99,8 @@ export interface ServerPlacement {
 
 /** Starts every configured listener on one store. */
 export async function startServer(config: Config, log: Logger, placement: ServerPlacement = {}): Promise<RunningServer> {
-  const startedAt = Date.now();
+  // A worker reports the start of `serve`, not its own: a restarted worker would make the server look newly started.
+  const startedAt = clusterStartedAt() ?? Date.now();
   const store = await openStore({ ...configuredStore(config, (message) => log.warn({ dataDir: config.dataDir }, message)), checkpointThread: true });
   // Before the certificates start watching files: a missing client secret file stops the start here.
   const oauth = await createOAuthVerifier(config.oauth).catch(async (err: unknown) => {
