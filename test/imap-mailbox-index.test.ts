@@ -156,8 +156,9 @@ test("a STORE that changes nothing does not carry the index past another writer'
 });
 
 test("another process's commits reach each mailbox's index at that mailbox's settle, whichever settled first", async () => {
-  // On SQLite a settle reads only the mailbox it names (events/modseq-poller.ts): settling one
-  // must not pass another off as current. The reader's poll timer is off: only settle announces.
+  // Settling one mailbox must never pass another off as current (as a SQLite settle that read only
+  // the mailbox it names yet took every watched one as checked would). The reader's poll timer is
+  // off: only settle announces.
   const { store, account, inbox, add, close, dataDir } = await fixture('xs');
   const reader = await openSqliteStore({ path: join(dataDir, 'mailkeep.sqlite3'), blobDir: join(dataDir, 'blobs'), pollIntervalMs: 3_600_000 });
   try {

@@ -117,40 +117,6 @@ describe('ModSeqPoller', () => {
     assert.deepEqual(got, [12]);
   });
 
-  it('settle reads only the mailbox it names; the others stay owed to the next poll', () => {
-    const { state, source } = fakeSource();
-    state.modseqs.set('1:7', 10);
-    state.modseqs.set('1:8', 20);
-    const bus = new LocalChangeBus();
-    const poller = new ModSeqPoller(source, bus, (e) => assert.fail(String(e)));
-    bus.setHooks({ onWatch: (a, m) => poller.watch(a, m), onUnwatch: (a, m) => poller.unwatch(a, m) });
-    const got: string[] = [];
-    bus.subscribe(A, M, (m) => got.push(`7@${m}`));
-    bus.subscribe(A, N, (m) => got.push(`8@${m}`));
-    // Another process commits to both mailboxes.
-    state.modseqs.set('1:7', 11);
-    state.modseqs.set('1:8', 21);
-    state.version = 2;
-    const reads = state.reads;
-    bus.settle(A, M);
-    assert.deepEqual(got, ['7@11']);
-    assert.equal(state.reads, reads + 1);
-    bus.settle(A, M);
-    assert.equal(state.reads, reads + 1, 'settled at this data version: no read');
-    // The mailbox settle left alone was checked at the old version: the next poll reads it, and only it.
-    poller.poll();
-    assert.deepEqual(got, ['7@11', '8@21']);
-    assert.equal(state.reads, reads + 2);
-    bus.settle(A, N);
-    poller.poll();
-    assert.equal(state.reads, reads + 2, 'everything checked at this data version');
-    // A later commit moves the version again: the next settle reads again.
-    state.modseqs.set('1:7', 12);
-    state.version = 3;
-    bus.settle(A, M);
-    assert.deepEqual(got, ['7@11', '8@21', '7@12']);
-  });
-
   it('announces a watched mailbox that disappeared, once', () => {
     const { state, source } = fakeSource();
     state.modseqs.set('1:7', 4);

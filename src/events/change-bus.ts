@@ -32,4 +32,9 @@ export interface ChangeBus {
    * subscribers cannot know, and must ask the store.
    */
   settle?(accountId: AccountId, mailboxId: MailboxId): void | Promise<void>;
+  /**
+   * True when one settle() publishes every mailbox's changes, whichever it names (SQLite: one
+   * process-wide counter), so a command that settled once need not settle again for another mailbox.
+   */
+  readonly settlesAll?: boolean;
 }

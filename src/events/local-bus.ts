@@ -43,8 +43,8 @@ function warn(err: unknown): void {
 export class LocalChangeBus implements ChangeBus {
   private readonly entries = new Map<string, Entry>();
   private hooks: LocalBusHooks;
-  /** Announces one mailbox's changes committed by other processes (the modseq poller); none when this process is the only writer. */
-  private settler: ((accountId: AccountId, mailboxId: MailboxId) => void) | null = null;
+  /** Announces changes committed by other processes (the modseq poller); none when this process is the only writer. */
+  private settler: (() => void) | null = null;
 
   constructor(hooks: LocalBusHooks = {}) {
     this.hooks = hooks;
@@ -56,19 +56,21 @@ export class LocalChangeBus implements ChangeBus {
   }
 
   /** Lets a cross-process poller make settle() announce other processes' commits too. */
-  setSettler(settler: (accountId: AccountId, mailboxId: MailboxId) => void): void {
+  setSettler(settler: () => void): void {
     this.settler = settler;
   }
 
   /**
    * Local commits are published synchronously, so only other processes'
    * commits can be unannounced: the settler (one cheap `data_version` read on
-   * SQLite, and the mailbox's modseq when it moved) publishes those to the
-   * mailbox before this returns.
+   * SQLite) publishes those before this returns.
    */
-  settle(accountId: AccountId, mailboxId: MailboxId): void {
-    this.settler?.(accountId, mailboxId);
+  settle(): void {
+    this.settler?.();
   }
+
+  /** The settler polls every watched mailbox at once. */
+  readonly settlesAll = true;
 
   publish(accountId: AccountId, mailboxId: MailboxId, modseq: ModSeq): void {
     const entry = this.entries.get(mailboxKey(accountId, mailboxId));

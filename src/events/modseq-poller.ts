@@ -8,16 +8,8 @@
  * Invariants: a baseline is read when a mailbox gets its first local listener,
  * so any commit after a subscriber subscribed is announced; a watched mailbox
  * that disappears (deleted elsewhere) is announced once, so its sessions notice.
- * The timer bounds the wake-up delay of idlers; bus.settle() polls the one
- * mailbox it names on demand, so whoever must be current (the shared mailbox
- * index) never waits for it, and a sibling worker's commit costs a command one
- * modseq read, not one per watched mailbox (the relay wakes the other
- * mailboxes' listeners; the timer is their fallback).
- *
- * Each watched mailbox remembers the `data_version` at which its modseq was
- * last read (read before the modseq, so a commit racing with the read moves
- * the counter again): while the counter has not moved since, nothing was
- * committed elsewhere that it could miss.
+ * The timer bounds the wake-up delay of idlers; bus.settle() polls on demand,
+ * so whoever must be current (the shared mailbox index) never waits for it.
  */
 import type { AccountId, MailboxId } from '../ids.js';
 import { modseq } from '../ids.js';
@@ -35,13 +27,12 @@ export interface ModSeqSource {
 interface Known extends WatchedMailbox {
   /** Last modseq seen or published; null once the mailbox was seen gone. */
   modseq: number | null;
-  /** The data version read just before `modseq` was last read from the source. */
-  checkedAt: number;
 }
 
 /** Polls a ModSeqSource and publishes grown modseqs on a LocalChangeBus. */
 export class ModSeqPoller {
   private readonly known = new Map<string, Known>();
+  private lastVersion: number;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -49,8 +40,9 @@ export class ModSeqPoller {
     private readonly bus: LocalChangeBus,
     private readonly onError: (err: unknown) => void,
   ) {
-    // settle() on the bus polls its mailbox at once, so a caller learns of every commit to it made before it asked.
-    bus.setSettler((accountId, mailboxId) => this.pollOne(accountId, mailboxId));
+    this.lastVersion = source.dataVersion();
+    // settle() on the bus polls at once, so a caller learns of every commit made before it asked.
+    bus.setSettler(() => this.poll());
   }
 
   /** Starts polling every intervalMs; the timer never keeps the process alive. */
@@ -69,9 +61,8 @@ export class ModSeqPoller {
   /** Records the current modseq of a newly watched mailbox as its baseline. */
   watch(accountId: AccountId, mailboxId: MailboxId): void {
     const key = mailboxKey(accountId, mailboxId);
-    const checkedAt = this.source.dataVersion();
     const current = this.source.readModSeqs([{ accountId, mailboxId }]).get(key);
-    this.known.set(key, { accountId, mailboxId, modseq: current ?? null, checkedAt });
+    this.known.set(key, { accountId, mailboxId, modseq: current ?? null });
   }
 
   /** Forgets a mailbox that has no local listeners any more. */
@@ -85,30 +76,18 @@ export class ModSeqPoller {
     if (entry && entry.modseq !== null && value > entry.modseq) entry.modseq = value;
   }
 
-  /** One poll step: publishes every watched mailbox whose modseq grew (or that vanished) since it was last read. */
+  /** One poll step: publishes every watched mailbox whose modseq grew (or that vanished). */
   poll(): void {
     if (this.known.size === 0) return;
     const version = this.source.dataVersion();
+    if (version === this.lastVersion) return;
+    this.lastVersion = version;
     // Snapshot: listeners may (un)subscribe while we publish.
-    const stale = [...this.known.values()].filter((e) => e.modseq !== null && e.checkedAt !== version);
-    if (stale.length > 0) this.check(stale, version);
-  }
-
-  /** poll() for one mailbox (bus.settle): the others stay for the timer, the relay or their own settle. */
-  pollOne(accountId: AccountId, mailboxId: MailboxId): void {
-    const entry = this.known.get(mailboxKey(accountId, mailboxId));
-    if (!entry || entry.modseq === null) return;
-    const version = this.source.dataVersion();
-    if (entry.checkedAt !== version) this.check([entry], version);
-  }
-
-  /** Reads the entries' modseqs (after `version` was read) and publishes the grown and the vanished ones. */
-  private check(entries: readonly Known[], version: number): void {
-    const current = this.source.readModSeqs(entries);
-    for (const entry of entries) {
-      entry.checkedAt = version;
+    const entries = [...this.known.entries()];
+    const current = this.source.readModSeqs(entries.map(([, e]) => e));
+    for (const [key, entry] of entries) {
       if (entry.modseq === null) continue;
-      const now = current.get(mailboxKey(entry.accountId, entry.mailboxId));
+      const now = current.get(key);
       if (now === undefined) {
         // Deleted elsewhere: one last wake-up so sessions find out.
         const last = entry.modseq;

@@ -63,19 +63,19 @@ export class MailboxNameCache {
     }
     const account = this.account(accountId);
     const key = canonicalName(name);
-    // The mailbox the name meant last time is settled with the name (one turn's settles share a
-    // query on PostgreSQL), and counts if it still means it.
-    const guess = account.names.get(key);
+    // One settle covers every mailbox (SQLite), or one turn's settles share a query (PostgreSQL):
+    // the mailbox the name meant last time is settled with the name, and counts if it still means it.
+    const guess = bus.settlesAll ? undefined : account.names.get(key);
     await Promise.all([settle.call(bus, accountId, ACCOUNT_CHANNEL), guess && settle.call(bus, accountId, guess.id)]);
     const known = account.names.get(key);
-    if (known) return { ref: known, settled: known.id === guess?.id };
+    if (known) return { ref: known, settled: bus.settlesAll === true || known.id === guess?.id };
     const generation = account.generation;
     const ref = await this.read(accountId, name);
     if (ref && account.generation === generation && this.accounts.get(accountId) === account) {
       if (account.names.size >= MAX_NAMES) account.names.clear();
       account.names.set(key, ref);
     }
-    return ref && { ref, settled: false };
+    return ref && { ref, settled: bus.settlesAll === true };
   }
 
   private async read(accountId: AccountId, name: string): Promise<MailboxRef | null> {
