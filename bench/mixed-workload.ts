@@ -338,6 +338,8 @@ async function main(): Promise<void> {
   ];
   const samples: string[] = [];
   const measured = new Map<string, Runs>();
+  // The window files are written before the first profile, which node writes only at the server's exit.
+  if (values['cpu-prof']) fs.mkdirSync(values['cpu-prof'], { recursive: true });
   for (let run = 1; run <= runCount; run++) {
     // Alternate the order, so neither side always runs on a machine warmed (or tired) by the other.
     const order = run % 2 === 1 ? contenders : [...contenders].reverse();

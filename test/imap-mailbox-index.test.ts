@@ -15,8 +15,9 @@ import { checkView } from '../src/imap/session/view-check.js';
 import type { ImapError } from '../src/imap/errors.js';
 import { analyzeMessage } from '../src/mime/analyze.js';
 import { openStore } from '../src/store/open.js';
+import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 
-/** A fresh store and account; `add` appends small messages to its INBOX. */
+/** A fresh store and account; `add` appends small messages to its INBOX (or another mailbox). */
 async function fixture(name: string) {
   const dataDir = await mkdtemp(join(tmpdir(), 'mailkeep-index-'));
   const store = await openStore({ dataDir });
@@ -25,17 +26,17 @@ async function fixture(name: string) {
   const bytes = Buffer.from('Subject: x\r\n\r\nbody\r\n');
   const blob = await store.blobs.put(bytes);
   const analysis = analyzeMessage(bytes);
-  const add = (flags: readonly string[][]) =>
+  const add = (flags: readonly string[][], mailboxId = inbox.id) =>
     store.appendMessages(
       account.id,
-      inbox.id,
+      mailboxId,
       flags.map((f) => ({ blob, analysis, flags: [...f], internalDate: new Date() })),
     );
   const close = async () => {
     await store.close();
     await rm(dataDir, { recursive: true, force: true });
   };
-  return { store, account, inbox, add, close };
+  return { store, account, inbox, add, close, dataDir };
 }
 
 test('snapshots share one array until a view or the index changes it', async () => {
@@ -150,6 +151,31 @@ test("a STORE that changes nothing does not carry the index past another writer'
     assert.equal(after.summaries.length, 2, 'the appended message is in the index');
     assert.equal(after.modseq, res.modseq);
   } finally {
+    await close();
+  }
+});
+
+test("another process's commits reach each mailbox's index at that mailbox's settle, whichever settled first", async () => {
+  // Settling one mailbox must never pass another off as current (as a SQLite settle that read only
+  // the mailbox it names yet took every watched one as checked would). The reader's poll timer is
+  // off: only settle announces.
+  const { store, account, inbox, add, close, dataDir } = await fixture('xs');
+  const reader = await openSqliteStore({ path: join(dataDir, 'mailkeep.sqlite3'), blobDir: join(dataDir, 'blobs'), pollIntervalMs: 3_600_000 });
+  try {
+    const work = await store.createMailbox(account.id, 'Work');
+    await add([[]]);
+    const cache = new MailboxIndexCache(reader);
+    assert.equal((await cache.snapshot(account.id, inbox.id)).summaries.length, 1);
+    assert.equal((await cache.snapshot(account.id, work.id)).summaries.length, 0);
+    await add([['\\Seen']]);
+    await add([[]], work.id);
+    assert.equal((await cache.snapshot(account.id, inbox.id)).summaries.length, 2);
+    assert.equal((await cache.snapshot(account.id, work.id)).summaries.length, 1, "INBOX's settle left Work's commit to Work's");
+    await add([[], []], work.id);
+    assert.equal((await cache.snapshot(account.id, inbox.id)).summaries.length, 2);
+    assert.equal((await cache.snapshot(account.id, work.id)).summaries.length, 3);
+  } finally {
+    await reader.close();
     await close();
   }
 });
