@@ -7,7 +7,7 @@ import { command, type Invocation } from './spec.js';
 import type { AccountId, MailboxId, Uid } from '../../ids.js';
 import type { CopyResult } from '../../store/types.js';
 import type { ImapSession } from '../session/session.js';
-import { inSlices } from '../session/slices.js';
+import { SliceSize } from '../session/slices.js';
 
 interface CopyArgs {
   set: SequenceSet;
@@ -20,6 +20,11 @@ function parseCopy(r: ArgReader, inv: Invocation): CopyArgs {
   return { set, mailbox: readMailbox(r, inv) };
 }
 
+/** Slice sizes learned per kind of work in this process (session/slices.ts). */
+const copySlices = new SliceSize();
+const moveSlices = new SliceSize();
+const undoSlices = new SliceSize();
+
 async function transfer(inv: Invocation, { set, mailbox }: CopyArgs, move: boolean): Promise<{ code?: string; text?: string }> {
   const session = inv.session;
   const { view, readOnly, accountId } = selectedView(session);
@@ -31,7 +36,7 @@ async function transfer(inv: Invocation, { set, mailbox }: CopyArgs, move: boole
   if (uids.length === 0) return {};
   const done: CopyResult = { uidValidity: 0, sourceUids: [], destUids: [] };
   try {
-    await inSlices(uids, session.config.limits.messagesPerTransaction, async (slice) => {
+    await (move ? moveSlices : copySlices).inSlices(uids, session.config.limits.messagesPerTransaction, async (slice) => {
       const res = move
         ? await session.store.moveMessages(accountId, view.mailboxId, slice, target.id)
         : await session.store.copyMessages(accountId, view.mailboxId, slice, target.id);
@@ -59,7 +64,7 @@ const copyUid = (r: CopyResult): string => `COPYUID ${r.uidValidity} ${formatNum
 
 /** Removes the copies a COPY made before it failed, in slices like the COPY itself. */
 async function undoCopy(session: ImapSession, accountId: AccountId, target: MailboxId, copies: readonly Uid[]): Promise<void> {
-  await inSlices(copies, session.config.limits.messagesPerTransaction, async (slice) => {
+  await undoSlices.inSlices(copies, session.config.limits.messagesPerTransaction, async (slice) => {
     await session.store.storeFlags(accountId, target, slice, { op: 'add', flags: ['\\Deleted'] });
     await session.store.expunge(accountId, target, slice);
   });

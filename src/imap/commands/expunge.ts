@@ -8,9 +8,12 @@ import { no } from '../errors.js';
 import type { SequenceSet } from '../../search/sequence-set.js';
 import type { MailboxView } from '../session/mailbox-view.js';
 import type { ImapSession } from '../session/session.js';
-import { inSlices } from '../session/slices.js';
+import { SliceSize } from '../session/slices.js';
 import { resolveSet, selectedView } from './message-set.js';
 import { command } from './spec.js';
+
+/** The slice size of EXPUNGE learned in this process (session/slices.ts). */
+const expungeSlices = new SliceSize();
 
 /**
  * Expunges the \Deleted messages among `uids` (UID EXPUNGE), or all of them,
@@ -28,7 +31,7 @@ export async function expungeInSlices(
   const store = session.store;
   const out: { count: number; modseq: ModSeq | null } = { count: 0, modseq: null };
   const known = uids ?? view.messages.filter((m) => m.flags.includes('\\Deleted') && !view.isExpunged(m.uid)).map((m) => m.uid);
-  await inSlices(known, session.config.limits.messagesPerTransaction, async (slice) => {
+  await expungeSlices.inSlices(known, session.config.limits.messagesPerTransaction, async (slice) => {
     const res = await store.expunge(accountId, view.mailboxId, slice);
     out.count += res.expunged.length;
     out.modseq = res.modseq;

@@ -19,7 +19,7 @@
  * mailboxes, journal entries and merged answers is bounded.
  */
 import { modseq, type AccountId, type MailboxId, type ModSeq, type Uid } from '../../ids.js';
-import { inSlices } from './slices.js';
+import { SliceSize } from './slices.js';
 import { StoreError, type FlagChangeResult, type FlagChange, type MailboxChanges, type MailStore, type MessageSummary } from '../../store/types.js';
 
 /** Mailboxes kept in memory per process. */
@@ -100,6 +100,7 @@ export class MailboxIndexCache {
   private readonly entries = new Map<number, Entry>();
   /** Loads in progress: concurrent first SELECTs share one. */
   private readonly loading = new Map<number, Promise<Entry>>();
+  private readonly flagSlices = new SliceSize();
 
   /** `sliceSize`: messages per store transaction of a long flag change (limits.messages-per-transaction). */
   constructor(
@@ -205,7 +206,7 @@ export class MailboxIndexCache {
     if (uids.length === 0) return this.store.storeFlags(accountId, mailboxId, uids, change);
     // RFC 9051 §6.4.6: each message's change is atomic, not the whole set's, so a long STORE commits in slices.
     const total: FlagChangeResult = { modseq: modseq(0), changed: [], conflicts: [] };
-    await inSlices(uids, this.sliceSize, async (slice) => {
+    await this.flagSlices.inSlices(uids, this.sliceSize, async (slice) => {
       const res = await this.store.storeFlags(accountId, mailboxId, slice, change);
       const entry = this.entries.get(mailboxId);
       if (res.changed.length > 0 && entry?.accountId === accountId && !entry.refreshing && entry.modseq === res.modseq - 1) {
