@@ -182,7 +182,7 @@ async function withTrace(blobs: BlobStore, message: StagedMessage, prefix: Buffe
   const from = header === undefined ? 0 : message.analysis.root.bs;
   const original = async (): Promise<Buffer> => message.bytes?.subarray(0, from) ?? (await blobs.read(message.blob.blobId, 0, from));
   const shared = header === undefined ? message.composable : sameStructureFields(await original(), header);
-  if (shared) return { blob: await blobs.putComposite(head, message.blob, from), analysis: message.analysis };
+  if (shared) return { blob: await blobs.putComposite(head, message.blob, from, message.bytes), analysis: message.analysis };
   // A message starting with white space would continue the last trace line,
   // and an edited Content-Type may change the structure: write and analyse the whole.
   const stager = new MessageStager(blobs, head.length + message.blob.size);
