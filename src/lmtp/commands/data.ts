@@ -9,10 +9,11 @@ import type { AccountId } from '../../ids.js';
 import { type CopyOutcome, deliverCopy, MessageStager, type Recipient, type StagedMessage } from '../../mail/deliver.js';
 import { mapLimit } from '../../mail/map-limit.js';
 import type { SieveOutcome } from '../../mail/sieve-delivery.js';
+import type { SieveAction } from '../../sieve/index.js';
 import { StoreError } from '../../store/types.js';
 import { badSequence, badSyntax, LmtpError } from '../errors.js';
 import type { LmtpSession } from '../session/session.js';
-import type { AcceptedRecipient, Envelope } from '../session/state.js';
+import type { Envelope } from '../session/state.js';
 import { ANY_STATE, command } from './spec.js';
 
 /** The transaction's envelope, checked ready for data (RFC 2033 §4.2: no data without a recipient). */
@@ -39,9 +40,19 @@ const CONCURRENT_RECIPIENTS = 16;
  */
 async function deliverAll(session: LmtpSession, envelope: Envelope, stager: MessageStager): Promise<void> {
   session.state = { kind: 'ready' };
+  // RCPT positions by account: the accounts run concurrently, each one's recipients in order.
+  const byAccount = new Map<AccountId, number[]>();
+  envelope.recipients.forEach((r, i) => {
+    const positions = byAccount.get(r.recipient.account.id);
+    if (positions) positions.push(i);
+    else byAccount.set(r.recipient.account.id, [i]);
+  });
+  const accounts = [...byAccount.values()];
+  const staging = stager.finish();
+  const runs = startRuns(session, envelope, stager, accounts);
   let message: StagedMessage;
   try {
-    message = await stager.finish();
+    message = await staging;
   } catch (err) {
     const tooBig = err instanceof StoreError && err.code === 'LIMIT';
     if (!tooBig) session.log.error({ err }, 'staging a message failed');
@@ -56,29 +67,23 @@ async function deliverAll(session: LmtpSession, envelope: Envelope, stager: Mess
   const internalDate = new Date();
   // The bytes a script looks at, read once for all recipients and only when some recipient has a script.
   let bytes: Promise<Buffer> | null = null;
-  const deliverOne = async ({ address, recipient }: AcceptedRecipient): Promise<SieveOutcome> => {
+  const deliverOne = async (i: number): Promise<SieveOutcome> => {
+    const { address, recipient } = envelope.recipients[i]!;
     const trace = { returnPath: envelope.sender, deliveredTo: address };
     const opts = { trace, internalDate, detailDelivery: session.config.lmtp.detailDelivery };
     if (session.sieve === null) return { status: 'delivered', copies: [await deliverCopy(session.store, message, recipient, opts)] };
     const sieve = session.sieve;
     try {
       const load = (): Promise<Buffer> => (bytes ??= sieve.readMessage(message));
-      return await sieve.deliver(message, load, recipient, { from: envelope.sender, to: address }, opts);
+      return await sieve.deliver(message, load, recipient, { from: envelope.sender, to: address }, opts, runs.get(i));
     } catch (err) {
       session.log.warn({ ...logFields(envelope, address, recipient, message), err }, 'sieve delivery failed');
       return { status: 'delivered', copies: [{ status: 'failed', message: (err as Error).message }] };
     }
   };
-  // RCPT positions by account: the accounts run concurrently, each one's recipients in order.
-  const byAccount = new Map<AccountId, number[]>();
-  envelope.recipients.forEach((r, i) => {
-    const positions = byAccount.get(r.recipient.account.id);
-    if (positions) positions.push(i);
-    else byAccount.set(r.recipient.account.id, [i]);
-  });
   const results: SieveOutcome[] = [];
-  await mapLimit([...byAccount.values()], CONCURRENT_RECIPIENTS, async (positions) => {
-    for (const i of positions) results[i] = await deliverOne(envelope.recipients[i]!);
+  await mapLimit(accounts, CONCURRENT_RECIPIENTS, async (positions) => {
+    for (const i of positions) results[i] = await deliverOne(i);
   });
   for (const [i, { address, recipient }] of envelope.recipients.entries()) {
     const result = results[i]!; // every position is in one account's list
@@ -96,6 +101,32 @@ async function deliverAll(session: LmtpSession, envelope: Envelope, stager: Mess
     countDelivery('rejected');
     session.reply(550, '5.7.1', `<${address}> ${reason}`);
   }
+}
+
+/**
+ * Starts the Sieve runs of each account's first recipient (of the accounts delivered first) while
+ * the message is being made durable: a run only reads the message and the store, and its actions
+ * are carried out after the sync, so nothing is stored or acknowledged earlier. One run per
+ * event-loop turn, so that the sync's steps are not held up behind them all. An account's later
+ * recipients run after the one before them was delivered. Returns the runs by RCPT position.
+ */
+function startRuns(session: LmtpSession, envelope: Envelope, stager: MessageStager, accounts: readonly number[][]): Map<number, Promise<SieveAction[] | null>> {
+  const runs = new Map<number, Promise<SieveAction[] | null>>();
+  const sieve = session.sieve;
+  const received = sieve === null ? null : stager.received();
+  if (sieve === null || received === null) return runs;
+  let turn = Promise.resolve();
+  for (const [i] of accounts.slice(0, CONCURRENT_RECIPIENTS)) {
+    const { address, recipient } = envelope.recipients[i!]!;
+    turn = turn.then(() => new Promise((resolve) => setImmediate(resolve)));
+    const run = turn.then(() =>
+      sieve.actions(() => Promise.resolve(received.bytes), recipient, { from: envelope.sender, to: address }, received.analysis.root),
+    );
+    // Awaited, and a failure handled, by the recipient's delivery; not when staging failed.
+    run.catch(() => undefined);
+    runs.set(i!, run);
+  }
+  return runs;
 }
 
 /** The fields of a recipient's log lines. */
