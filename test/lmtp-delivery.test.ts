@@ -11,7 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import type { MailStore } from '../src/store/types.js';
 import { dotStuff, LmtpClient } from './helpers/lmtp-client.js';
 import { RawClient } from './helpers/raw-client.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { parseScrape, sampleSum } from './helpers/prometheus.js';
+import { freePort, startTestServer, type TestServer } from './helpers/server.js';
 
 /** Total bytes of the files under a directory (the blob store). */
 async function treeBytes(dir: string): Promise<{ bytes: number; files: number }> {
@@ -52,11 +53,41 @@ describe('LMTP delivery', () => {
   let store: MailStore;
 
   before(async () => {
-    srv = await startTestServer();
+    srv = await startTestServer({ adminPort: await freePort() });
     store = srv.server.store;
     await srv.addUser('idler', 'pw');
   });
   after(() => srv.stop());
+
+  // The recipients' copies are stored concurrently (lmtp/commands/data.ts), so SQLite's write queue
+  // commits them together: one fsync for the transaction, where one per recipient made row c of
+  // bench/lmtp-delivery.ts wait for ten in a row.
+  it('the copies of one message to ten accounts share their commits', { skip: process.env.MAILKEEP_TEST_STORE === 'postgres' }, async () => {
+    const commits = async (): Promise<number> => {
+      const res = await fetch(`http://127.0.0.1:${srv.server.ports.admin}/metrics`);
+      return sampleSum(parseScrape(await res.text()), 'mailkeep_store_commit_duration_seconds_count', { store: 'sqlite' });
+    };
+    const names = Array.from({ length: 10 }, (_, i) => `group${i}`);
+    for (const n of names) await store.createAccount(n, 'x');
+    const before = await commits();
+    const codes = await lmtpDeliver(
+      srv.lmtpPort,
+      'ann@example.org',
+      names.map((n) => `${n}@example.com`),
+      message,
+    );
+    assert.deepEqual(
+      codes,
+      names.map(() => 250),
+    );
+    const used = (await commits()) - before;
+    assert.ok(used >= 1 && used <= 3, `${used} commits for ten copies`);
+    for (const n of names) {
+      const account = (await store.findAccount(n))!;
+      const inbox = (await store.getMailbox(account.id, 'INBOX'))!;
+      assert.equal((await store.listSummaries(account.id, inbox.id)).length, 1, n);
+    }
+  });
 
   it('wakes an IDLE client within 100 ms and serves the copy like any message', async () => {
     const { client: imap } = await RawClient.connect(srv.imapsPort, { tls: true });

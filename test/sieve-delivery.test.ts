@@ -224,6 +224,23 @@ describe('Sieve at delivery', { skip: existsSync(SMTP_SINK) ? false : 'Postfix s
     assert.equal((await messages(store, 'alice', 'Dups')).length, 1);
   });
 
+  // The recipients of one transaction are delivered concurrently, but one account's in RCPT order (lmtp/commands/data.ts).
+  it("one account's two recipients in one transaction: the second copy, in RCPT order, is the duplicate", async () => {
+    const to = ['alice@example.com', 'bob@example.com', 'alice+again@example.com'];
+    assert.deepEqual(
+      (await lmtp(srv.lmtpPort, 'ann@example.org', to, mail('twice at once'))).map((r) => r.code),
+      [250, 250, 250],
+    );
+    const copies = async (name: string): Promise<string[]> =>
+      (await messages(store, 'alice', name)).map((m) => m.text).filter((t) => t.includes('twice at once'));
+    const [kept, dup] = [await copies('INBOX'), await copies('Dups')];
+    assert.equal(kept.length, 1);
+    assert.equal(dup.length, 1);
+    assert.match(kept[0]!, /^Return-Path: <ann@example\.org>\r\nDelivered-To: alice@example\.com\r\n/);
+    assert.match(dup[0]!, /^Return-Path: <ann@example\.org>\r\nDelivered-To: alice\+again@example\.com\r\n/);
+    assert.equal((await messages(store, 'bob', 'INBOX')).filter((m) => m.text.includes('twice at once')).length, 1);
+  });
+
   it('a run-time error or a script that does not compile keeps the message in INBOX', async () => {
     const replies = await lmtp(srv.lmtpPort, 'ann@example.org', ['carol@example.com', 'dave@example.com'], mail('still here'));
     assert.deepEqual(

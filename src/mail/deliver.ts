@@ -94,6 +94,7 @@ export class MessageStager {
   private firstByte: number | undefined;
   /** Copies of the chunks while the message is within KEPT_BYTES (the caller may reuse its buffers). */
   private kept: Buffer[] | null = [];
+  private analysis: MessageAnalysis | null = null;
 
   /** Bytes beyond `limit` make finish() reject with StoreError('LIMIT'). */
   constructor(
@@ -123,9 +124,30 @@ export class MessageStager {
   /** Makes the bytes durable (fsynced) and finishes the analysis. */
   async finish(): Promise<StagedMessage> {
     const blob = await this.writer.finish();
-    const staged: StagedMessage = { blob, analysis: this.analyzer.end(), composable: composablePrefix(this.firstByte) };
-    if (this.kept !== null) staged.bytes = Buffer.concat(this.kept);
+    const staged: StagedMessage = { blob, analysis: this.analyze(), composable: composablePrefix(this.firstByte) };
+    if (this.kept !== null) staged.bytes = this.keptBytes(this.kept);
     return staged;
+  }
+
+  /**
+   * After the last write, before finish() made the message durable: its analysis and bytes, for work
+   * that only reads them (a Sieve run) and can overlap the sync; null when they are past the limit or
+   * too large to stay in memory. finish() hands out the same analysis and bytes.
+   */
+  received(): { analysis: MessageAnalysis; bytes: Buffer } | null {
+    if (this.kept === null || this.size > this.limit) return null;
+    return { analysis: this.analyze(), bytes: this.keptBytes(this.kept) };
+  }
+
+  private analyze(): MessageAnalysis {
+    this.analysis ??= this.analyzer.end();
+    return this.analysis;
+  }
+
+  /** The kept chunks as one buffer, concatenated once. */
+  private keptBytes(kept: Buffer[]): Buffer {
+    if (kept.length !== 1) kept.splice(0, kept.length, Buffer.concat(kept));
+    return kept[0]!;
   }
 
   /** Discards what was staged. */
@@ -182,7 +204,7 @@ async function withTrace(blobs: BlobStore, message: StagedMessage, prefix: Buffe
   const from = header === undefined ? 0 : message.analysis.root.bs;
   const original = async (): Promise<Buffer> => message.bytes?.subarray(0, from) ?? (await blobs.read(message.blob.blobId, 0, from));
   const shared = header === undefined ? message.composable : sameStructureFields(await original(), header);
-  if (shared) return { blob: await blobs.putComposite(head, message.blob, from), analysis: message.analysis };
+  if (shared) return { blob: await blobs.putComposite(head, message.blob, from, message.bytes), analysis: message.analysis };
   // A message starting with white space would continue the last trace line,
   // and an edited Content-Type may change the structure: write and analyse the whole.
   const stager = new MessageStager(blobs, head.length + message.blob.size);

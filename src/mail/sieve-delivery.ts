@@ -158,7 +158,8 @@ export class SieveDelivery {
   /**
    * Delivers one recipient's copy under its script: runs it, stores the copies it asks for,
    * remembers duplicates, then sends redirects and the vacation reply. Never throws for script problems.
-   * `bytes` gives the message's bytes, read only when the recipient has a script.
+   * `bytes` gives the message's bytes, read only when the recipient has a script. `ran`: the result of
+   * actions() when the caller started the run early (while the message was made durable).
    */
   async deliver(
     message: StagedMessage,
@@ -166,8 +167,9 @@ export class SieveDelivery {
     recipient: Recipient,
     envelope: DeliveryEnvelope,
     opts: CopyOptions,
+    ran?: Promise<SieveAction[] | null>,
   ): Promise<SieveOutcome> {
-    const actions = await this.actions(bytes, recipient, envelope, message.analysis.root);
+    const actions = await (ran ?? this.actions(bytes, recipient, envelope, message.analysis.root));
     if (actions === null) return { status: 'delivered', copies: [await deliverCopy(this.store, message, recipient, opts)] };
     const reject = actions.find((a) => a.type === 'reject');
     if (reject?.type === 'reject') return { status: 'rejected', reason: reject.reason };

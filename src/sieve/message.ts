@@ -107,13 +107,58 @@ function encodeValue(name: string, value: string): string {
   return lines.join('\r\n ');
 }
 
+/**
+ * What the views of one message start from, shared by the runs on the same bytes (the recipients of
+ * one delivery): the fields, whose decoded values and addresses are computed once, and the body texts.
+ * Shared objects are never changed by a view (editheader makes a new field list), only filled in.
+ */
+interface Parsed {
+  /** The limits it was made under; a run under others parses anew (fieldAddresses caches under maxStringList). */
+  limits: Pick<SieveLimits, 'maxHeaderFields' | 'maxBodyBytes' | 'maxStringList'>;
+  fields: Field[];
+  body: Buffer;
+  bodyCache: Map<string, string[]>;
+}
+
+/** Parsed messages by their bytes, as long as those are alive. */
+const parsedMessages = new WeakMap<Buffer, Parsed>();
+
+/** The parsed form of a message under these limits, made once per bytes. */
+function parsedMessage(bytes: Buffer, limits: SieveLimits): Parsed {
+  const known = parsedMessages.get(bytes);
+  const same = (k: Parsed['limits']): boolean =>
+    k.maxHeaderFields === limits.maxHeaderFields && k.maxBodyBytes === limits.maxBodyBytes && k.maxStringList === limits.maxStringList;
+  if (known !== undefined && same(known.limits)) return known;
+  const { maxHeaderFields, maxBodyBytes, maxStringList } = limits;
+  const parsed = { limits: { maxHeaderFields, maxBodyBytes, maxStringList }, ...splitMessage(bytes, limits), bodyCache: new Map<string, string[]>() };
+  parsedMessages.set(bytes, parsed);
+  return parsed;
+}
+
+/** The header fields and the body of a message. */
+function splitMessage(bytes: Buffer, limits: SieveLimits): { fields: Field[]; body: Buffer } {
+  // a message that starts with the blank line has an empty header
+  const blankFirst = bytes[0] === 0x0a ? 1 : bytes[0] === 0x0d && bytes[1] === 0x0a ? 2 : 0;
+  let split = blankFirst > 0 ? -1 : bytes.indexOf('\r\n\r\n');
+  let sep = 4;
+  // only a bare-LF blank line before the first CRLF one counts: search no further (a body can be megabytes)
+  const lf = blankFirst > 0 ? -1 : bytes.subarray(0, split < 0 ? bytes.length : split + 2).indexOf('\n\n');
+  if (lf >= 0 && (split < 0 || lf < split)) {
+    split = lf;
+    sep = 2;
+  }
+  const headerEnd = blankFirst > 0 ? 0 : split < 0 ? bytes.length : split + sep - (sep === 4 ? 2 : 1);
+  const fields = splitFields(bytes.subarray(0, headerEnd), limits.maxHeaderFields);
+  return { fields, body: blankFirst > 0 ? bytes.subarray(blankFirst) : split < 0 ? Buffer.alloc(0) : bytes.subarray(split + sep) };
+}
+
 /** The message view a run reads and editheader changes. */
 export class SieveMessage {
   private fields: Field[];
   private readonly body: Buffer;
   private parts: PartIndex | null = null;
-  /** Body texts by transform: several rules often test the same body. */
-  private readonly bodyCache = new Map<string, string[]>();
+  /** Body texts by transform: several rules often test the same body (shared with other runs on the message). */
+  private readonly bodyCache: Map<string, string[]>;
   /** True once editheader changed the header. */
   edited = false;
 
@@ -123,19 +168,10 @@ export class SieveMessage {
     parts?: PartIndex,
   ) {
     this.parts = parts ?? null;
-    // a message that starts with the blank line has an empty header
-    const blankFirst = bytes[0] === 0x0a ? 1 : bytes[0] === 0x0d && bytes[1] === 0x0a ? 2 : 0;
-    let split = blankFirst > 0 ? -1 : bytes.indexOf('\r\n\r\n');
-    let sep = 4;
-    // only a bare-LF blank line before the first CRLF one counts: search no further (a body can be megabytes)
-    const lf = blankFirst > 0 ? -1 : bytes.subarray(0, split < 0 ? bytes.length : split + 2).indexOf('\n\n');
-    if (lf >= 0 && (split < 0 || lf < split)) {
-      split = lf;
-      sep = 2;
-    }
-    const headerEnd = blankFirst > 0 ? 0 : split < 0 ? bytes.length : split + sep - (sep === 4 ? 2 : 1);
-    this.fields = splitFields(bytes.subarray(0, headerEnd), limits.maxHeaderFields);
-    this.body = blankFirst > 0 ? bytes.subarray(blankFirst) : split < 0 ? Buffer.alloc(0) : bytes.subarray(split + sep);
+    const parsed = parsedMessage(bytes, limits);
+    this.fields = parsed.fields;
+    this.body = parsed.body;
+    this.bodyCache = parsed.bodyCache;
   }
 
   /** The message size in octets (RFC 5228 §5.9), before any header edit. */

@@ -295,8 +295,10 @@ export interface BlobStore {
    * references it, read() and createReadStream() serve the composed bytes and
    * the base stays alive as long as the composite does. Nothing is stored
    * before that reference, so an unused composite leaves nothing behind.
+   * `baseBytes`: the bytes of a plain base when the caller holds them (a
+   * message small enough to stay in memory), hashed instead of read back.
    */
-  putComposite(prefix: Buffer, base: StagedBlob, baseFrom?: number): Promise<StagedBlob>;
+  putComposite(prefix: Buffer, base: StagedBlob, baseFrom?: number, baseBytes?: Buffer): Promise<StagedBlob>;
 }
 
 /** Receives a message body while it arrives (APPEND literal, LMTP DATA). */

@@ -5,8 +5,11 @@
  * (mail/deliver.ts); every 250 is sent only after that copy was committed.
  */
 import { countDelivery } from '../../metrics/metrics.js';
-import { type CopyOutcome, deliverCopy, MessageStager, type StagedMessage } from '../../mail/deliver.js';
+import type { AccountId } from '../../ids.js';
+import { type CopyOutcome, deliverCopy, MessageStager, type Recipient, type StagedMessage } from '../../mail/deliver.js';
+import { mapLimit } from '../../mail/map-limit.js';
 import type { SieveOutcome } from '../../mail/sieve-delivery.js';
+import type { SieveAction } from '../../sieve/index.js';
 import { StoreError } from '../../store/types.js';
 import { badSequence, badSyntax, LmtpError } from '../errors.js';
 import type { LmtpSession } from '../session/session.js';
@@ -21,12 +24,35 @@ function envelopeForData(session: LmtpSession): Envelope {
   return st.envelope;
 }
 
-/** Stores the received message for every accepted recipient and sends their replies, in RCPT order. */
+/**
+ * Recipients whose deliveries run at once. Their copies' appends then share
+ * the store's group commit (one fsync instead of one per recipient) and one
+ * recipient's Sieve run overlaps another's waits; bounded, since a
+ * transaction may have up to lmtp.max-recipients of them.
+ */
+const CONCURRENT_RECIPIENTS = 16;
+
+/**
+ * Stores the received message for every accepted recipient and sends their replies, in RCPT order
+ * (RFC 2033 §4.2), each once its own copies were committed. Recipients of different accounts are
+ * delivered concurrently; those of one account one after the other in RCPT order, so that one sees
+ * what the one before it stored and remembered (RFC 7352 duplicate, RFC 5230 vacation, :create).
+ */
 async function deliverAll(session: LmtpSession, envelope: Envelope, stager: MessageStager): Promise<void> {
   session.state = { kind: 'ready' };
+  // RCPT positions by account: the accounts run concurrently, each one's recipients in order.
+  const byAccount = new Map<AccountId, number[]>();
+  envelope.recipients.forEach((r, i) => {
+    const positions = byAccount.get(r.recipient.account.id);
+    if (positions) positions.push(i);
+    else byAccount.set(r.recipient.account.id, [i]);
+  });
+  const accounts = [...byAccount.values()];
+  const staging = stager.finish();
+  const runs = startRuns(session, envelope, stager, accounts);
   let message: StagedMessage;
   try {
-    message = await stager.finish();
+    message = await staging;
   } catch (err) {
     const tooBig = err instanceof StoreError && err.code === 'LIMIT';
     if (!tooBig) session.log.error({ err }, 'staging a message failed');
@@ -41,37 +67,71 @@ async function deliverAll(session: LmtpSession, envelope: Envelope, stager: Mess
   const internalDate = new Date();
   // The bytes a script looks at, read once for all recipients and only when some recipient has a script.
   let bytes: Promise<Buffer> | null = null;
-  for (const { address, recipient } of envelope.recipients) {
+  const deliverOne = async (i: number): Promise<SieveOutcome> => {
+    const { address, recipient } = envelope.recipients[i]!;
     const trace = { returnPath: envelope.sender, deliveredTo: address };
     const opts = { trace, internalDate, detailDelivery: session.config.lmtp.detailDelivery };
-    const log = { from: envelope.sender, to: address, user: recipient.account.name, size: message.blob.size };
-    let outcomes: CopyOutcome[];
-    if (session.sieve === null) outcomes = [await deliverCopy(session.store, message, recipient, opts)];
-    else {
-      const sieve = session.sieve;
-      let result: SieveOutcome;
-      try {
-        const load = (): Promise<Buffer> => (bytes ??= sieve.readMessage(message));
-        result = await sieve.deliver(message, load, recipient, { from: envelope.sender, to: address }, opts);
-      } catch (err) {
-        session.log.warn({ ...log, err }, 'sieve delivery failed');
-        result = { status: 'delivered', copies: [{ status: 'failed', message: (err as Error).message }] };
-      }
-      if (result.status === 'rejected') {
-        session.log.info({ ...log, reason: result.reason }, 'rejected by sieve');
-        // RFC 5429 §2.1/§2.2: a protocol-level refusal for this recipient; the reason on one ASCII line (RFC 5321 §4.2).
-        const reason = result.reason
-          .replace(/[\r\n]+/g, ' ')
-          .replace(/[^\x20-\x7e]/g, '?')
-          .slice(0, 400);
-        countDelivery('rejected');
-        session.reply(550, '5.7.1', `<${address}> ${reason}`);
-        continue;
-      }
-      outcomes = result.copies;
+    if (session.sieve === null) return { status: 'delivered', copies: [await deliverCopy(session.store, message, recipient, opts)] };
+    const sieve = session.sieve;
+    try {
+      const load = (): Promise<Buffer> => (bytes ??= sieve.readMessage(message));
+      return await sieve.deliver(message, load, recipient, { from: envelope.sender, to: address }, opts, runs.get(i));
+    } catch (err) {
+      session.log.warn({ ...logFields(envelope, address, recipient, message), err }, 'sieve delivery failed');
+      return { status: 'delivered', copies: [{ status: 'failed', message: (err as Error).message }] };
     }
-    replyFor(session, address, log, outcomes);
+  };
+  const results: SieveOutcome[] = [];
+  await mapLimit(accounts, CONCURRENT_RECIPIENTS, async (positions) => {
+    for (const i of positions) results[i] = await deliverOne(i);
+  });
+  for (const [i, { address, recipient }] of envelope.recipients.entries()) {
+    const result = results[i]!; // every position is in one account's list
+    const log = logFields(envelope, address, recipient, message);
+    if (result.status === 'delivered') {
+      replyFor(session, address, log, result.copies);
+      continue;
+    }
+    session.log.info({ ...log, reason: result.reason }, 'rejected by sieve');
+    // RFC 5429 §2.1/§2.2: a protocol-level refusal for this recipient; the reason on one ASCII line (RFC 5321 §4.2).
+    const reason = result.reason
+      .replace(/[\r\n]+/g, ' ')
+      .replace(/[^\x20-\x7e]/g, '?')
+      .slice(0, 400);
+    countDelivery('rejected');
+    session.reply(550, '5.7.1', `<${address}> ${reason}`);
   }
+}
+
+/**
+ * Starts the Sieve runs of each account's first recipient (of the accounts delivered first) while
+ * the message is being made durable: a run only reads the message and the store, and its actions
+ * are carried out after the sync, so nothing is stored or acknowledged earlier. One run per
+ * event-loop turn, so that the sync's steps are not held up behind them all. An account's later
+ * recipients run after the one before them was delivered. Returns the runs by RCPT position.
+ */
+function startRuns(session: LmtpSession, envelope: Envelope, stager: MessageStager, accounts: readonly number[][]): Map<number, Promise<SieveAction[] | null>> {
+  const runs = new Map<number, Promise<SieveAction[] | null>>();
+  const sieve = session.sieve;
+  const received = sieve === null ? null : stager.received();
+  if (sieve === null || received === null) return runs;
+  let turn = Promise.resolve();
+  for (const [i] of accounts.slice(0, CONCURRENT_RECIPIENTS)) {
+    const { address, recipient } = envelope.recipients[i!]!;
+    turn = turn.then(() => new Promise((resolve) => setImmediate(resolve)));
+    const run = turn.then(() =>
+      sieve.actions(() => Promise.resolve(received.bytes), recipient, { from: envelope.sender, to: address }, received.analysis.root),
+    );
+    // Awaited, and a failure handled, by the recipient's delivery; not when staging failed.
+    run.catch(() => undefined);
+    runs.set(i!, run);
+  }
+  return runs;
+}
+
+/** The fields of a recipient's log lines. */
+function logFields(envelope: Envelope, address: string, recipient: Recipient, message: StagedMessage): Record<string, unknown> {
+  return { from: envelope.sender, to: address, user: recipient.account.name, size: message.blob.size };
 }
 
 /** The one reply for a recipient: the worst of its copies' outcomes (a discard stores nothing and is a success). */

@@ -122,8 +122,8 @@ export class FsBlobStore implements BlobStore, BlobPlacement {
     this.composites = source;
   }
 
-  putComposite(prefix: Buffer, base: StagedBlob, baseFrom = 0): Promise<StagedBlob> {
-    return composeBlob(prefix, base, (id, from) => this.fileStream(id, from, undefined) as AsyncIterable<Buffer>, baseFrom);
+  putComposite(prefix: Buffer, base: StagedBlob, baseFrom = 0, baseBytes?: Buffer): Promise<StagedBlob> {
+    return composeBlob(prefix, base, (id, from) => this.fileStream(id, from, undefined) as AsyncIterable<Buffer>, baseFrom, baseBytes);
   }
 
   createReadStream(blobId: string, start = 0, end?: number): Readable {

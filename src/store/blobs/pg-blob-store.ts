@@ -55,8 +55,8 @@ export class PgBlobStore implements BlobStore {
     return new PgBlobWriter(this.pool, maxSize);
   }
 
-  putComposite(prefix: Buffer, base: StagedBlob, baseFrom = 0): Promise<StagedBlob> {
-    return composeBlob(prefix, base, (id, from) => this.chunks(id, from, undefined), baseFrom);
+  putComposite(prefix: Buffer, base: StagedBlob, baseFrom = 0, baseBytes?: Buffer): Promise<StagedBlob> {
+    return composeBlob(prefix, base, (id, from) => this.chunks(id, from, undefined), baseFrom, baseBytes);
   }
 
   async put(bytes: Buffer): Promise<StagedBlob> {
