@@ -265,7 +265,7 @@ const NO_COMMANDS: CommandRecorder = { record: () => {} };
  */
 let recorders: Recorders = LIVE;
 
-/** Switches recording on or off for this process; off, every recorder below is a no-op and nothing is registered per command. */
+/** Switches recording on or off for this process; off, trafficOf, commandRecorder and the count and time functions below record nothing. */
 export function recordMetrics(on: boolean): void {
   recorders = on ? LIVE : OFF;
 }
