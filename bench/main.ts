@@ -3,10 +3,11 @@
  * loopback in one run and prints a Markdown table of medians and their ratio.
  *
  *   node dist/bench/main.js [--only 1,6] [--runs 5] [--warmup 6] [--scale 0.1]
- *                           [--servers mailkeep,mailkeep-pg,dovecot] [--cpu-prof] [--keep]
+ *                           [--servers mailkeep,mailkeep-pg,mailkeep-nometrics,dovecot] [--cpu-prof] [--keep]
  *                           [--node-flag=--single-threaded-gc …]
  *
- * mailkeep-pg is mailkeep on a throwaway PostgreSQL database. All servers run
+ * mailkeep-pg is mailkeep on a throwaway PostgreSQL database; mailkeep-nometrics
+ * is mailkeep (SQLite) with `[admin] metrics = false`. All servers run
  * at once (each idle while another is measured); runs alternate between them
  * so drift hits all alike. Needs root (Dovecot) and a built checkout
  * (`npx tsc -p .`). See bench/README.md.
@@ -22,7 +23,7 @@ import { raiseSysctl } from './proc.js';
 import { markdownTable, formatValue, type MetricResult } from './report.js';
 import { GROUPS, populate, sizesFor, type BoxName, type Context, type Group, type Target } from './workload.js';
 
-const SERVER_NAMES = ['mailkeep', 'mailkeep-pg', 'dovecot'] as const;
+const SERVER_NAMES = ['mailkeep', 'mailkeep-pg', 'mailkeep-nometrics', 'dovecot'] as const;
 type ServerName = (typeof SERVER_NAMES)[number];
 /** Servers run when --servers is not given. */
 const DEFAULT_SERVERS: readonly ServerName[] = ['mailkeep', 'dovecot'];
@@ -31,6 +32,8 @@ const COMPARISONS: ReadonlyArray<readonly [ServerName, ServerName]> = [
   ['mailkeep', 'dovecot'],
   ['mailkeep-pg', 'dovecot'],
   ['mailkeep-pg', 'mailkeep'],
+  // Issue 23: what recording metrics costs, on/off.
+  ['mailkeep', 'mailkeep-nometrics'],
 ];
 const INOTIFY_INSTANCES = '/proc/sys/fs/inotify/max_user_instances';
 
@@ -222,7 +225,9 @@ async function main(): Promise<void> {
             ? await startMailkeep(mailkeepOpts)
             : name === 'mailkeep-pg'
               ? await startMailkeepPg(mailkeepOpts)
-              : await startDovecot({ maxConnections, keep: opts.keep });
+              : name === 'mailkeep-nometrics'
+                ? await startMailkeep({ ...mailkeepOpts, name, settings: { MAILKEEP_ADMIN__METRICS: 'false' } })
+                : await startDovecot({ maxConnections, keep: opts.keep });
         targets.push({ server, conns: new Map() });
       }
     };

@@ -89,6 +89,13 @@ describe('config precedence', () => {
     assert.equal(c.plaintextAuth.allowInsecure, false);
   });
 
+  it('[admin] metrics: on by default, off from the file or MAILKEEP_ADMIN__METRICS', () => {
+    assert.equal(loadConfig({ env: {} }).admin.metrics, true);
+    assert.equal(loadConfig({ configPath: toml('[admin]\nmetrics = false\n'), env: {} }).admin.metrics, false);
+    assert.equal(loadConfig({ env: { MAILKEEP_ADMIN__METRICS: 'false' } }).admin.metrics, false);
+    assert.match(errorsOf({ env: { MAILKEEP_ADMIN__METRICS: 'maybe' } }).join('\n'), /admin\.metrics.*true or false/);
+  });
+
   it('treats an empty environment variable as unset', () => {
     assert.equal(loadConfig({ configPath: file, env: { MAILKEEP_IMAP_PORT: '' } }).imapPort, 1001);
   });

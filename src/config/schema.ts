@@ -494,6 +494,8 @@ export const configSchema = z
       .object({
         /** Days the admin audit log keeps an entry (server/audit-retention.ts prunes older ones); 0 keeps them forever. */
         auditRetention: int(0, 36_500, 'a number of days 0-36500 (0 keeps the audit log forever)').default(365),
+        /** Record metrics and serve /metrics; false: no-op recorders on the hot path (metrics/metrics.ts) and /metrics answers 404. */
+        metrics: bool().default(true),
       })
       .prefault({}),
     server: z

@@ -138,9 +138,9 @@ export interface Traffic {
 }
 const traffic: Record<Protocol, Traffic> = { imap: { in: 0, out: 0 }, pop3: { in: 0, out: 0 }, lmtp: { in: 0, out: 0 }, managesieve: { in: 0, out: 0 } };
 
-/** The traffic totals a protocol's transports add to. */
+/** The traffic totals a protocol's connection adds to; with recording off, a throwaway pair of its own. */
 export function trafficOf(protocol: Protocol): Traffic {
-  return traffic[protocol];
+  return recorders === LIVE ? traffic[protocol] : { in: 0, out: 0 };
 }
 
 new Counter({
@@ -207,11 +207,17 @@ new Gauge({
   },
 });
 
+/** Records each command of a protocol as it completes. */
+export interface CommandRecorder {
+  /** Records one command; `name` null or unknown counts as "other"; `startedMs` from performance.now(). */
+  record(name: string | null, result: CommandResult, startedMs: number): void;
+}
+
 /**
  * The recorders of one protocol's commands: a cell per name of its command
  * table, fixed when built, so recording is a map lookup and a few adds.
  */
-export class CommandMetrics {
+class CommandMetrics implements CommandRecorder {
   private readonly byName = new Map<string, CommandCell>();
   private readonly other: CommandCell;
 
@@ -229,7 +235,6 @@ export class CommandMetrics {
     this.other = this.byName.get('other')!;
   }
 
-  /** Records one command; `name` null or unknown counts as "other"; `startedMs` from performance.now(). */
   record(name: string | null, result: CommandResult, startedMs: number): void {
     const cell = (name !== null ? this.byName.get(name) : undefined) ?? this.other;
     cell.results[result === 'OK' ? 0 : result === 'NO' ? 1 : 2]!++;
@@ -237,19 +242,52 @@ export class CommandMetrics {
   }
 }
 
+/** What the hot path records beyond commands and bytes. */
+interface Recorders {
+  login(protocol: string, mechanism: string, outcome: LoginOutcome): void;
+  delivery(outcome: DeliveryOutcome): void;
+  rejection(): void;
+  commit(store: 'sqlite' | 'postgres', startedMs: number): void;
+}
+
+const LIVE: Recorders = {
+  login: (protocol, mechanism, outcome) => logins.inc({ protocol: PROTOCOLS.includes(protocol as Protocol) ? protocol : 'other', mechanism, outcome }),
+  delivery: (outcome) => deliveries.inc({ outcome }),
+  rejection: () => rejections.inc(),
+  commit: (store, startedMs) => commitCells[store].observe((performance.now() - startedMs) / 1000),
+};
+const OFF: Recorders = { login: () => {}, delivery: () => {}, rejection: () => {}, commit: () => {} };
+const NO_COMMANDS: CommandRecorder = { record: () => {} };
+
+/**
+ * The recorder set of this process: chosen by the serving process when it starts (`[admin] metrics`),
+ * before it builds its servers — a process serves one configuration. CLI commands keep the default.
+ */
+let recorders: Recorders = LIVE;
+
+/** Switches recording on or off for this process; off, trafficOf, commandRecorder and the count and time functions below record nothing. */
+export function recordMetrics(on: boolean): void {
+  recorders = on ? LIVE : OFF;
+}
+
+/** The command recorder of a protocol (`names`: its command table); a no-op with recording off. */
+export function commandRecorder(protocol: Protocol, names: Iterable<string>): CommandRecorder {
+  return recorders === LIVE ? new CommandMetrics(protocol, names) : NO_COMMANDS;
+}
+
 /** Records a login attempt; `mechanism` is a SASL mechanism name or "password" (IMAP LOGIN, POP3 USER/PASS). */
 export function countLogin(protocol: string, mechanism: string, outcome: LoginOutcome): void {
-  logins.inc({ protocol: PROTOCOLS.includes(protocol as Protocol) ? protocol : 'other', mechanism, outcome });
+  recorders.login(protocol, mechanism, outcome);
 }
 
 /** Records one LMTP recipient's outcome after the message data. */
 export function countDelivery(outcome: DeliveryOutcome): void {
-  deliveries.inc({ outcome });
+  recorders.delivery(outcome);
 }
 
 /** Records one LMTP recipient refused at RCPT. */
 export function countRejection(): void {
-  rejections.inc();
+  recorders.rejection();
 }
 
 /** Totals since this process started, for the web admin's dashboard: logins by outcome, LMTP recipients by outcome. */
@@ -287,7 +325,7 @@ export function activityOf(exposition: string): ActivityTotals {
 
 /** Records a store write transaction's duration; `startedMs` from performance.now(). */
 export function timeCommit(store: 'sqlite' | 'postgres', startedMs: number): void {
-  commitCells[store].observe((performance.now() - startedMs) / 1000);
+  recorders.commit(store, startedMs);
 }
 
 let processMetrics = false;

@@ -55,7 +55,7 @@ export async function runWorker(config: Config, log: Logger, describeError: (err
   const wlog = log.child({ worker: slot });
   const report = (r: WorkerReport): void => void process.send?.(r);
   // Before the server starts: a restarted worker answers the primary's next metrics aggregation at once.
-  joinClusterMetrics(slot);
+  if (config.admin.metrics) joinClusterMetrics(slot);
   let server: RunningServer;
   try {
     server = await startServer(config, wlog, {

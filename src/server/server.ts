@@ -17,6 +17,7 @@ import { CredentialRevocation } from './credential-revocation.js';
 import { clusterStartedAt } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { COMMANDS } from '../imap/commands/registry.js';
+import { COMMANDS as POP3_COMMANDS } from '../pop3/commands/registry.js';
 import { ImapConnection } from '../imap/session/connection.js';
 import { LmtpConnection } from '../lmtp/session/connection.js';
 import { ManageSieveConnection } from '../managesieve/session/connection.js';
@@ -50,7 +51,7 @@ import { registerWebAdmin } from '../web/admin/ui/web-admin.js';
 import type { FastifyInstance } from 'fastify';
 import type { MailStore } from '../store/types.js';
 import { metricsText } from '../metrics/cluster-metrics.js';
-import { CommandMetrics, enableProcessMetrics, watchSessions } from '../metrics/metrics.js';
+import { commandRecorder, enableProcessMetrics, recordMetrics, watchSessions } from '../metrics/metrics.js';
 import { registerHealthRoutes } from '../web/health-routes.js';
 import { registerMetricsRoutes } from '../web/metrics-routes.js';
 import { ReadinessState } from './readiness.js';
@@ -101,6 +102,9 @@ export interface ServerPlacement {
 export async function startServer(config: Config, log: Logger, placement: ServerPlacement = {}): Promise<RunningServer> {
   // A worker reports the start of `serve`, not its own: a restarted worker would make the server look newly started.
   const startedAt = clusterStartedAt() ?? Date.now();
+  // `[admin] metrics = false`: no-op recorders (chosen here, before the store's first commit), no process metrics, no /metrics.
+  const metricsOn = config.admin.metrics;
+  recordMetrics(metricsOn);
   const store = await openStore({ ...configuredStore(config, (message) => log.warn({ dataDir: config.dataDir }, message)), checkpointThread: true });
   // Before the certificates start watching files: a missing client secret file stops the start here.
   const oauth = await createOAuthVerifier(config.oauth).catch(async (err: unknown) => {
@@ -113,9 +117,9 @@ export async function startServer(config: Config, log: Logger, placement: Server
   const credentials = new CredentialCache({ ttlMs: config.auth.credentialCacheSeconds * 1000, maxEntries: config.auth.credentialCacheEntries });
   const limiter = placement.limits?.connections ?? new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp);
   const sessions = new LiveSessions();
-  enableProcessMetrics();
+  if (metricsOn) enableProcessMetrics();
   // The connection and IDLE gauges read the registry when scraped.
-  const unwatchSessions = watchSessions(() => sessions.list());
+  const unwatchSessions = metricsOn ? watchSessions(() => sessions.list()) : () => false;
   const readiness = new ReadinessState(store);
   const challenges = new AcmeChallenges();
   // A node: one `mailkeep serve` (the primary's pid under the cluster, whose workers all name it).
@@ -143,7 +147,7 @@ export async function startServer(config: Config, log: Logger, placement: Server
     oauth,
     tlsFailures,
     commands: COMMANDS,
-    commandMetrics: new CommandMetrics('imap', COMMANDS.keys()),
+    commandMetrics: commandRecorder('imap', COMMANDS.keys()),
     onClose: (conn: ImapConnection) => ended(conn),
     onLogin: (conn: ImapConnection) => revocation.loggedIn(conn),
   };
@@ -159,6 +163,7 @@ export async function startServer(config: Config, log: Logger, placement: Server
     tlsFailures,
     onClose: (conn: Pop3Connection) => ended(conn),
     onLogin: (conn: Pop3Connection) => revocation.loggedIn(conn),
+    commandMetrics: commandRecorder('pop3', POP3_COMMANDS.keys()),
   };
   const sieve = new SieveDelivery(store, config, log, Outgoing.fromConfig(config));
   const lmtpDeps = { store, config, log, sieve, onClose: (conn: LmtpConnection) => sessions.delete(conn) };
@@ -263,8 +268,8 @@ export async function startServer(config: Config, log: Logger, placement: Server
     const peers = placement.peers ?? null;
     const primary = placement.primary ?? null;
     const cluster = peers && primary ? { self: peers.self, workers: () => primary.workers() } : undefined;
-    // /metrics and the dashboard's totals: every worker's under the cluster.
-    const metrics = primary ? () => primary.metrics() : metricsText;
+    // /metrics and the dashboard's totals: every worker's under the cluster; none with metrics off.
+    const metrics = !metricsOn ? null : primary ? () => primary.metrics() : metricsText;
     const api = {
       store,
       // The admin listener's connections land on any worker of any node: it must see and kick them all.
@@ -286,7 +291,7 @@ export async function startServer(config: Config, log: Logger, placement: Server
       routes: [
         (app) => registerAdminApi(app, api),
         (app) => registerWebAdmin(app, { ...api, metrics, secureCookies: config.adminTls }),
-        (app) => registerMetricsRoutes(app, metrics),
+        ...(metrics ? [(app: FastifyInstance) => registerMetricsRoutes(app, metrics)] : []),
         (app) => registerHealthRoutes(app, { readiness: () => readiness.check(), detail: true }),
       ],
     });

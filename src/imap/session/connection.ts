@@ -23,7 +23,7 @@ import type { AuthThrottle } from '../../auth/throttle.js';
 import type { OAuthVerifier } from '../../auth/oauth/token-verifier.js';
 import type { Uid } from '../../ids.js';
 import type { Account, MailStore, NewMessage } from '../../store/types.js';
-import { trafficOf, type CommandMetrics } from '../../metrics/metrics.js';
+import { trafficOf, type CommandRecorder } from '../../metrics/metrics.js';
 import { StoreError } from '../../store/types.js';
 import { protocolTrace } from '../../log.js';
 import type { SyncMode } from './state.js';
@@ -65,7 +65,7 @@ export interface ConnectionDeps {
   /** The command table (commands/registry.ts), injected so the session does not depend on its commands. */
   commands: CommandTable;
   /** Where command results and latencies are recorded (labelled by the names of `commands`). */
-  commandMetrics: CommandMetrics;
+  commandMetrics: CommandRecorder;
   /** Failed STARTTLS handshakes are reported here (rate-limited). */
   tlsFailures?: TlsFailureLog;
   /** Connections that should end on shutdown register here. */

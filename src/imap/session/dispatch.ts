@@ -11,7 +11,7 @@
  *   whole transactions behind promises).
  * - Message data a command did not take (it failed first) is discarded.
  */
-import type { CommandMetrics } from '../../metrics/metrics.js';
+import type { CommandRecorder } from '../../metrics/metrics.js';
 import { StoreError } from '../../store/types.js';
 import type { AnyCommand, Invocation } from '../commands/spec.js';
 import type { SyncMode } from './state.js';
@@ -48,7 +48,7 @@ export async function execute(
   commands: CommandTable,
   intake: { discardUntaken(): void },
   segments: Segment[],
-  metrics: CommandMetrics,
+  metrics: CommandRecorder,
 ): Promise<void> {
   const r = new ArgReader(segments);
   let tag = '*';

@@ -32,7 +32,7 @@ import { LineBuffer, type LineEvent } from '../../net/line-buffer.js';
 import type { TlsFailureLog } from '../../net/tls-handshake.js';
 import { LoginSession, loginTransport } from '../../net/login-session.js';
 import type { Transport } from '../../net/transport.js';
-import { CommandMetrics, trafficOf, type CommandResult } from '../../metrics/metrics.js';
+import { trafficOf, type CommandRecorder, type CommandResult } from '../../metrics/metrics.js';
 import { HIDDEN, type TraceSink, TraceText, traceLine, traceResponseLine } from '../../net/trace.js';
 import { StoreError, type Account, type MailStore } from '../../store/types.js';
 import { capabilityList } from '../capabilities.js';
@@ -68,10 +68,9 @@ export interface Pop3Deps {
   onClose(conn: Pop3Connection): void;
   /** Called once the session has logged in (the server follows its credential: server/credential-revocation.ts). */
   onLogin?(conn: Pop3Connection): void;
+  /** Results and latencies of POP3 commands, by the command table's names (a no-op with metrics off). */
+  commandMetrics: CommandRecorder;
 }
-
-/** Results and latencies of POP3 commands, labelled by the command table's names. */
-const COMMAND_METRICS = new CommandMetrics('pop3', COMMANDS.keys());
 
 /** One POP3 client connection. */
 export class Pop3Connection extends LoginSession implements Pop3Session {
@@ -317,10 +316,10 @@ export class Pop3Connection extends LoginSession implements Pop3Session {
       this.command = spec.name;
       await spec.run(this, args);
       this.badCommands = 0;
-      COMMAND_METRICS.record(spec.name, 'OK', started);
+      this.deps.commandMetrics.record(spec.name, 'OK', started);
       this.log.debug({ cmd: spec.name, ms: Math.round(performance.now() - started) }, 'command');
     } catch (e) {
-      COMMAND_METRICS.record(spec?.name ?? null, this.fail(e, logged), started);
+      this.deps.commandMetrics.record(spec?.name ?? null, this.fail(e, logged), started);
     } finally {
       this.command = null;
     }

@@ -33,8 +33,8 @@ import { activityOf } from '../../../metrics/metrics.js';
 /** What the web admin needs from the server. */
 export interface WebAdminDeps {
   store: AdminStoreRoles;
-  /** The metrics /metrics serves (every worker's with several): the dashboard's activity totals. */
-  metrics(): Promise<MetricsText>;
+  /** The metrics /metrics serves (every worker's with several): the dashboard's activity totals; null with metrics off. */
+  metrics: (() => Promise<MetricsText>) | null;
   sessions: SessionDirectory;
   throttle: AuthThrottle;
   hashing: PasswordHashing;
@@ -194,10 +194,12 @@ export function registerWebAdmin(app: FastifyInstance, deps: WebAdminDeps): void
           store.accountPage(null, 1001, null),
           store.storageSize(),
           // A worker that does not answer leaves the totals out rather than show a part as the whole.
-          deps.metrics().then(
-            (m) => activityOf(m.text),
-            () => null,
-          ),
+          deps.metrics === null
+            ? ('off' as const)
+            : deps.metrics().then(
+                (m) => activityOf(m.text),
+                () => null,
+              ),
         ]);
         const count = (counts: Record<string, number>, key: string): number => counts[key] ?? 0;
         const byProtocol = new Map<string, { total: number; tls: number; users: number }>();
@@ -218,9 +220,11 @@ ${[...byProtocol].map(([p, r]) => html`<tr><td>${p}</td><td class="num">${r.tota
 <p>Logged in now: ${loggedIn(live.sessions)}</p>
 <h2>Activity since start</h2>
 ${
-  activity === null
-    ? html`<p>Not available: a worker did not answer in time.</p>`
-    : html`<table id="activity"><tr><td>logins</td><td class="num">${count(activity.logins, 'succeeded')}</td></tr>
+  activity === 'off'
+    ? html`<p>Not recorded: metrics are off (<code>[admin] metrics = false</code>).</p>`
+    : activity === null
+      ? html`<p>Not available: a worker did not answer in time.</p>`
+      : html`<table id="activity"><tr><td>logins</td><td class="num">${count(activity.logins, 'succeeded')}</td></tr>
 <tr><td>failed logins</td><td class="num">${count(activity.logins, 'failed')}</td></tr>
 <tr><td>logins refused by the throttle</td><td class="num">${count(activity.logins, 'throttled')}</td></tr>
 <tr><td>messages delivered (LMTP recipients)</td><td class="num">${count(activity.deliveries, 'stored')}</td></tr>
