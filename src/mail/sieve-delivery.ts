@@ -40,6 +40,9 @@ export interface DeliveryEnvelope {
   to: string;
 }
 
+/** A recipient's Sieve actions, started early (lmtp/commands/data.ts); null: no script, the implicit keep. */
+export type StartedRun = Promise<SieveAction[] | null>;
+
 /** What became of one recipient under its script. */
 export type SieveOutcome =
   | { status: 'delivered'; copies: CopyOutcome[] }
@@ -167,7 +170,7 @@ export class SieveDelivery {
     recipient: Recipient,
     envelope: DeliveryEnvelope,
     opts: CopyOptions,
-    ran?: Promise<SieveAction[] | null>,
+    ran?: StartedRun,
   ): Promise<SieveOutcome> {
     const actions = await (ran ?? this.actions(bytes, recipient, envelope, message.analysis.root));
     if (actions === null) return { status: 'delivered', copies: [await deliverCopy(this.store, message, recipient, opts)] };

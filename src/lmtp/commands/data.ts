@@ -8,8 +8,7 @@ import { countDelivery } from '../../metrics/metrics.js';
 import type { AccountId } from '../../ids.js';
 import { type CopyOutcome, deliverCopy, MessageStager, type Recipient, type StagedMessage } from '../../mail/deliver.js';
 import { mapLimit } from '../../mail/map-limit.js';
-import type { SieveOutcome } from '../../mail/sieve-delivery.js';
-import type { SieveAction } from '../../sieve/index.js';
+import type { SieveOutcome, StartedRun } from '../../mail/sieve-delivery.js';
 import { StoreError } from '../../store/types.js';
 import { badSequence, badSyntax, LmtpError } from '../errors.js';
 import type { LmtpSession } from '../session/session.js';
@@ -110,8 +109,8 @@ async function deliverAll(session: LmtpSession, envelope: Envelope, stager: Mess
  * event-loop turn, so that the sync's steps are not held up behind them all. An account's later
  * recipients run after the one before them was delivered. Returns the runs by RCPT position.
  */
-function startRuns(session: LmtpSession, envelope: Envelope, stager: MessageStager, accounts: readonly number[][]): Map<number, Promise<SieveAction[] | null>> {
-  const runs = new Map<number, Promise<SieveAction[] | null>>();
+function startRuns(session: LmtpSession, envelope: Envelope, stager: MessageStager, accounts: readonly number[][]): Map<number, StartedRun> {
+  const runs = new Map<number, StartedRun>();
   const sieve = session.sieve;
   const received = sieve === null ? null : stager.received();
   if (sieve === null || received === null) return runs;
