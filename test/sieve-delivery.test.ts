@@ -12,24 +12,10 @@ import { after, before, describe, it } from 'node:test';
 import { Outgoing } from '../src/mail/outgoing.js';
 import { putScript } from '../src/mail/sieve-scripts.js';
 import type { MailStore } from '../src/store/types.js';
-import { dotStuff, LmtpClient, type LmtpReply } from './helpers/lmtp-client.js';
+import { lmtpTransaction } from './helpers/lmtp-client.js';
 import { RawClient } from './helpers/raw-client.js';
 import { freePort, startTestServer, type TestServer } from './helpers/server.js';
 import { SMTP_SINK, type SmtpSink, startSmtpSink } from './helpers/smtp-sink.js';
-
-/** One LMTP transaction; the replies after the data, in RCPT order. */
-async function lmtp(port: number, from: string, to: readonly string[], message: string): Promise<LmtpReply[]> {
-  const { client } = await LmtpClient.connect(port);
-  try {
-    client.send(`LHLO test\r\nMAIL FROM:<${from}>\r\n${to.map((r) => `RCPT TO:<${r}>\r\n`).join('')}DATA\r\n`);
-    const head = await client.replies(2 + to.length + 1);
-    assert.equal(head.at(-1)!.code, 354, head.map((r) => r.last).join('\n'));
-    client.send(dotStuff(Buffer.from(message)));
-    return await client.replies(to.length);
-  } finally {
-    client.close();
-  }
-}
 
 const mail = (subject: string, extra = ''): string =>
   `From: Ann <ann@example.org>\r\nTo: alice@example.com, bob@example.com\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@example.org>\r\n${extra}\r\nbody of ${subject}\r\n`;
@@ -86,7 +72,7 @@ describe('Sieve at delivery', { skip: existsSync(SMTP_SINK) ? false : 'Postfix s
     assert.match((await imap.command('s', 'SELECT Lists')).tagged, /OK/);
     imap.send('i IDLE\r\n');
     assert.match(await imap.readLine(), /^\+ /);
-    const replies = await lmtp(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('my list post'));
+    const replies = await lmtpTransaction(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('my list post'));
     assert.deepEqual(
       replies.map((r) => r.code),
       [250],
@@ -103,12 +89,12 @@ describe('Sieve at delivery', { skip: existsSync(SMTP_SINK) ? false : 'Postfix s
 
   it('creates a mailbox for fileinto :create; a missing one without it keeps in INBOX', async () => {
     assert.deepEqual(
-      (await lmtp(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('fresh start'))).map((r) => r.code),
+      (await lmtpTransaction(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('fresh start'))).map((r) => r.code),
       [250],
     );
     assert.equal((await messages(store, 'alice', 'Projects/New')).length, 1);
     assert.deepEqual(
-      (await lmtp(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('to nowhere'))).map((r) => r.code),
+      (await lmtpTransaction(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('to nowhere'))).map((r) => r.code),
       [250],
     );
     assert.equal(await store.getMailbox((await store.findAccount('alice'))!.id, 'Missing'), null);
@@ -116,7 +102,7 @@ describe('Sieve at delivery', { skip: existsSync(SMTP_SINK) ? false : 'Postfix s
   });
 
   it('rejects for one recipient with 550 5.7.1 and the reason while the other gets 250', async () => {
-    const replies = await lmtp(srv.lmtpPort, 'ann@example.org', ['alice@example.com', 'bob@example.com'], mail('spam offer'));
+    const replies = await lmtpTransaction(srv.lmtpPort, 'ann@example.org', ['alice@example.com', 'bob@example.com'], mail('spam offer'));
     assert.equal(replies[0]!.code, 550);
     assert.match(replies[0]!.last, /^550 5\.7\.1 <alice@example\.com> We do not want this\.$/);
     assert.equal(replies[1]!.code, 250);
@@ -127,14 +113,14 @@ describe('Sieve at delivery', { skip: existsSync(SMTP_SINK) ? false : 'Postfix s
   it('discards: 250 and nothing stored', async () => {
     const before = (await messages(store, 'alice', 'INBOX')).length;
     assert.deepEqual(
-      (await lmtp(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('drop me'))).map((r) => r.code),
+      (await lmtpTransaction(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('drop me'))).map((r) => r.code),
       [250],
     );
     assert.equal((await messages(store, 'alice', 'INBOX')).length, before);
   });
 
   it('editheader: the stored bytes differ per recipient, the body is the same', async () => {
-    await lmtp(srv.lmtpPort, 'ann@example.org', ['alice@example.com', 'bob@example.com'], mail('edit this'));
+    await lmtpTransaction(srv.lmtpPort, 'ann@example.org', ['alice@example.com', 'bob@example.com'], mail('edit this'));
     const a = (await messages(store, 'alice', 'INBOX')).find((m) => m.text.includes('edit this'))!;
     const b = (await messages(store, 'bob', 'INBOX')).find((m) => m.text.includes('edit this'))!;
     assert.match(a.text, /^Return-Path: <ann@example\.org>\r\nDelivered-To: alice@example\.com\r\nX-Sieve: edited\r\nFrom: Ann/);
@@ -146,7 +132,7 @@ describe('Sieve at delivery', { skip: existsSync(SMTP_SINK) ? false : 'Postfix s
   it('redirects through the relay with the original sender and bytes, keeping a copy (:copy)', async () => {
     const before = (await sink.messages()).length;
     assert.deepEqual(
-      (await lmtp(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('forward me'))).map((r) => r.code),
+      (await lmtpTransaction(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('forward me'))).map((r) => r.code),
       [250],
     );
     const sent = (await sink.waitFor(before + 1)).slice(before);
@@ -156,15 +142,15 @@ describe('Sieve at delivery', { skip: existsSync(SMTP_SINK) ? false : 'Postfix s
     assert.ok(sent[0]!.data.includes(mail('forward me').replace(/\r\n/g, '\n')), 'the original bytes follow our loop line');
     assert.ok((await messages(store, 'alice', 'INBOX')).some((m) => m.text.includes('forward me')));
     // A message that already went through this redirect is not redirected again.
-    await lmtp(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], `X-Mailkeep-Redirected: alice@example.com\r\n${mail('forward again')}`);
-    await lmtp(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], `Delivered-To: alice@example.com\r\n${mail('forward looped')}`);
+    await lmtpTransaction(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], `X-Mailkeep-Redirected: alice@example.com\r\n${mail('forward again')}`);
+    await lmtpTransaction(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], `Delivered-To: alice@example.com\r\n${mail('forward looped')}`);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal((await sink.messages()).length, before + 1);
   });
 
   it('replies with vacation once per period per sender, never to lists or Auto-Submitted mail', async () => {
     const before = (await sink.messages()).length;
-    await lmtp(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('hello alice'));
+    await lmtpTransaction(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('hello alice'));
     const sent = (await sink.waitFor(before + 1)).slice(before);
     assert.equal(sent.length, 1);
     const reply = sent[0]!;
@@ -175,10 +161,10 @@ describe('Sieve at delivery', { skip: existsSync(SMTP_SINK) ? false : 'Postfix s
     assert.match(reply.data, /^In-Reply-To: <helloalice@example\.org>$/m);
     assert.match(reply.data, /^To: <ann@example\.org>$/m);
     assert.match(reply.data, /I am away until Monday\./);
-    await lmtp(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('hello again'));
-    await lmtp(srv.lmtpPort, 'list@example.net', ['alice@example.com'], mail('weekly digest', 'List-Id: <news.example.net>\r\n'));
-    await lmtp(srv.lmtpPort, 'robot@example.net', ['alice@example.com'], mail('robot note', 'Auto-Submitted: auto-generated\r\n'));
-    await lmtp(srv.lmtpPort, 'zed@example.org', ['alice@example.com'], mail('hello from zed'));
+    await lmtpTransaction(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('hello again'));
+    await lmtpTransaction(srv.lmtpPort, 'list@example.net', ['alice@example.com'], mail('weekly digest', 'List-Id: <news.example.net>\r\n'));
+    await lmtpTransaction(srv.lmtpPort, 'robot@example.net', ['alice@example.com'], mail('robot note', 'Auto-Submitted: auto-generated\r\n'));
+    await lmtpTransaction(srv.lmtpPort, 'zed@example.org', ['alice@example.com'], mail('hello from zed'));
     await sink.waitFor(before + 2);
     await new Promise((r) => setTimeout(r, 500));
     assert.deepEqual(
@@ -219,8 +205,8 @@ describe('Sieve at delivery', { skip: existsSync(SMTP_SINK) ? false : 'Postfix s
   });
 
   it('duplicate: the same Message-ID twice goes to Dups the second time', async () => {
-    await lmtp(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('same id'));
-    await lmtp(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('same id'));
+    await lmtpTransaction(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('same id'));
+    await lmtpTransaction(srv.lmtpPort, 'ann@example.org', ['alice@example.com'], mail('same id'));
     assert.equal((await messages(store, 'alice', 'Dups')).length, 1);
   });
 
@@ -228,7 +214,7 @@ describe('Sieve at delivery', { skip: existsSync(SMTP_SINK) ? false : 'Postfix s
   it("one account's two recipients in one transaction: the second copy, in RCPT order, is the duplicate", async () => {
     const to = ['alice@example.com', 'bob@example.com', 'alice+again@example.com'];
     assert.deepEqual(
-      (await lmtp(srv.lmtpPort, 'ann@example.org', to, mail('twice at once'))).map((r) => r.code),
+      (await lmtpTransaction(srv.lmtpPort, 'ann@example.org', to, mail('twice at once'))).map((r) => r.code),
       [250, 250, 250],
     );
     const copies = async (name: string): Promise<string[]> =>
@@ -242,7 +228,7 @@ describe('Sieve at delivery', { skip: existsSync(SMTP_SINK) ? false : 'Postfix s
   });
 
   it('a run-time error or a script that does not compile keeps the message in INBOX', async () => {
-    const replies = await lmtp(srv.lmtpPort, 'ann@example.org', ['carol@example.com', 'dave@example.com'], mail('still here'));
+    const replies = await lmtpTransaction(srv.lmtpPort, 'ann@example.org', ['carol@example.com', 'dave@example.com'], mail('still here'));
     assert.deepEqual(
       replies.map((r) => r.code),
       [250, 250],
@@ -270,7 +256,7 @@ describe('Sieve redirect when the relay is down or not configured', () => {
         assert.deepEqual(await putScript(store, srv.config.sieve, erin.id, 'away', REDIRECT, true), []);
         for (const subject of ['gone', 'copy kept']) {
           assert.deepEqual(
-            (await lmtp(srv.lmtpPort, 'ann@example.org', ['erin@example.com'], mail(subject))).map((r) => r.code),
+            (await lmtpTransaction(srv.lmtpPort, 'ann@example.org', ['erin@example.com'], mail(subject))).map((r) => r.code),
             [250],
           );
         }

@@ -15,9 +15,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { analyzeMessage } from '../src/mime/index.js';
-import { parseSieve, runSieve, type SieveContext } from '../src/sieve/index.js';
-import { DEFAULT_ENVELOPE, EXISTING_MAILBOXES, FIXTURES, SIEVE_CASES, type SieveCase, SPAM_HEADER } from './helpers/sieve-cases.js';
+import { parseSieve, runSieve } from '../src/sieve/index.js';
+import { caseContext, FIXTURES, SIEVE_CASES, type SieveCase } from './helpers/sieve-cases.js';
 import { normalizeActions } from './helpers/sieve-normalize.js';
 import { pigeonholeAvailable, runPigeonhole } from './helpers/sieve-pigeonhole.js';
 
@@ -41,28 +40,13 @@ const DIFFERENT: Record<string, string> = {
     'RFC 5183 §4: "phase" is "pre", "during" or "post" final delivery; mailkeep runs Sieve while LMTP (or `mailkeep deliver`) delivers, before the message is stored: "during".',
 };
 
-function context(c: SieveCase, message: Buffer): SieveContext {
-  return {
-    // as delivery does: the analysis made at ingestion is handed over
-    parts: analyzeMessage(message).root,
-    envelope: c.envelope ?? DEFAULT_ENVELOPE,
-    userAddresses: [],
-    mailboxExists: (name) => EXISTING_MAILBOXES.includes(name),
-    duplicateSeen: () => false,
-    vacationAlreadySent: () => false,
-    includeScript: (name, location) => c.includes?.[location]?.[name] ?? null,
-    scores: { spam: SPAM_HEADER },
-    zoneMinutes: 0,
-  };
-}
-
 /** Runs one case in mailkeep: compile errors as "compile-error line=N", else the normalized actions. */
 async function ours(c: SieveCase): Promise<string[]> {
   const parsed = parseSieve(c.script);
   if (!parsed.ok) return [`compile-error line=${parsed.errors[0]?.line}`];
   const message = fs.readFileSync(path.join(FIXTURES, c.message));
   // the run-time budget is tested in sieve-hostile; here a loaded machine must not turn a slow run into a difference
-  const result = await runSieve(parsed.script, message, context(c, message), { maxRunMs: 120_000 });
+  const result = await runSieve(parsed.script, message, caseContext(c, message), { maxRunMs: 120_000 });
   const errors = (result.errors ?? []).map((e) => `(line ${e.line}: ${e.message})`);
   return [...normalizeActions(result), ...errors];
 }

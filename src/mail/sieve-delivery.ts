@@ -19,7 +19,10 @@
  *   CLI, in any worker or node, is compiled anew at its first use; an
  *   unchanged one costs one store read, and accounts with the same text
  *   share one compiled script (it depends on the text alone: includes are
- *   resolved at run time).
+ *   resolved at run time). The runs on one message's bytes therefore share
+ *   the outcomes of the script's message-pure tests (sieve/message.ts
+ *   TestOutcomes): ten recipients with the same script evaluate each such
+ *   header or body test once.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';

@@ -113,11 +113,56 @@ function encodeValue(name: string, value: string): string {
  * Shared objects are never changed by a view (editheader makes a new field list), only filled in.
  */
 interface Parsed {
-  /** The limits it was made under; a run under others parses anew (fieldAddresses caches under maxStringList). */
-  limits: Pick<SieveLimits, 'maxHeaderFields' | 'maxBodyBytes' | 'maxStringList'>;
+  /**
+   * The limits it was made under; a run under others parses anew (fieldAddresses caches under
+   * maxStringList; the test outcomes depend on the match limits too).
+   */
+  limits: ParsedLimits;
   fields: Field[];
   body: Buffer;
   bodyCache: Map<string, string[]>;
+  outcomes: TestOutcomes;
+}
+
+type ParsedLimits = Pick<SieveLimits, 'maxHeaderFields' | 'maxBodyBytes' | 'maxStringList' | 'maxMatchSubject' | 'maxRegexPattern'>;
+
+/** What evaluating a message-pure test gave: its result, the steps it cost and the match variables it set (RFC 5229 §3.2). */
+export interface TestOutcome {
+  result: boolean;
+  steps: number;
+  groups?: string[];
+}
+
+/** Test outcomes kept per message at most, and the characters of match variables they may hold. */
+const MAX_OUTCOMES = 1024;
+const MAX_OUTCOME_CHARS = 1 << 20;
+
+/**
+ * The outcomes of the message-pure tests of the runs on one message, by test node (the compiled-script
+ * cache gives recipients with the same script text the same nodes). Bounded: once full, nothing is added.
+ */
+export class TestOutcomes {
+  private readonly byTest = new Map<object, TestOutcome>();
+  private chars = 0;
+  /** Outcomes read instead of evaluated (tests and the bench look at it). */
+  hits = 0;
+
+  get(test: object): TestOutcome | undefined {
+    const known = this.byTest.get(test);
+    if (known !== undefined) this.hits++;
+    return known;
+  }
+
+  set(test: object, outcome: TestOutcome): void {
+    const chars = outcome.groups?.reduce((n, g) => n + g.length, 0) ?? 0;
+    if (this.byTest.size >= MAX_OUTCOMES || this.chars + chars > MAX_OUTCOME_CHARS) return;
+    this.chars += chars;
+    this.byTest.set(test, outcome);
+  }
+
+  get size(): number {
+    return this.byTest.size;
+  }
 }
 
 /** Parsed messages by their bytes, as long as those are alive. */
@@ -126,11 +171,10 @@ const parsedMessages = new WeakMap<Buffer, Parsed>();
 /** The parsed form of a message under these limits, made once per bytes. */
 function parsedMessage(bytes: Buffer, limits: SieveLimits): Parsed {
   const known = parsedMessages.get(bytes);
-  const same = (k: Parsed['limits']): boolean =>
-    k.maxHeaderFields === limits.maxHeaderFields && k.maxBodyBytes === limits.maxBodyBytes && k.maxStringList === limits.maxStringList;
-  if (known !== undefined && same(known.limits)) return known;
-  const { maxHeaderFields, maxBodyBytes, maxStringList } = limits;
-  const parsed = { limits: { maxHeaderFields, maxBodyBytes, maxStringList }, ...splitMessage(bytes, limits), bodyCache: new Map<string, string[]>() };
+  const { maxHeaderFields, maxBodyBytes, maxStringList, maxMatchSubject, maxRegexPattern } = limits;
+  const key: ParsedLimits = { maxHeaderFields, maxBodyBytes, maxStringList, maxMatchSubject, maxRegexPattern };
+  if (known !== undefined && (Object.keys(key) as Array<keyof ParsedLimits>).every((k) => known.limits[k] === key[k])) return known;
+  const parsed = { limits: key, ...splitMessage(bytes, limits), bodyCache: new Map<string, string[]>(), outcomes: new TestOutcomes() };
   parsedMessages.set(bytes, parsed);
   return parsed;
 }
@@ -159,6 +203,7 @@ export class SieveMessage {
   private parts: PartIndex | null = null;
   /** Body texts by transform: several rules often test the same body (shared with other runs on the message). */
   private readonly bodyCache: Map<string, string[]>;
+  private readonly outcomes: TestOutcomes;
   /** True once editheader changed the header. */
   edited = false;
 
@@ -172,6 +217,15 @@ export class SieveMessage {
     this.fields = parsed.fields;
     this.body = parsed.body;
     this.bodyCache = parsed.bodyCache;
+    this.outcomes = parsed.outcomes;
+  }
+
+  /**
+   * The test outcomes shared by the runs on these bytes, or null once this view was edited
+   * (RFC 5293: later tests see the edited header, which no other run does).
+   */
+  sharedOutcomes(): TestOutcomes | null {
+    return this.edited ? null : this.outcomes;
   }
 
   /** The message size in octets (RFC 5228 §5.9), before any header edit. */

@@ -381,9 +381,33 @@ class Runner {
     return false;
   }
 
+  /**
+   * A test; a message-pure one with constant arguments is evaluated once per message for the runs
+   * that share its node (the recipients of one delivery with the same script), and a run that reads
+   * the outcome is left as evaluating would leave it: the same steps charged, the same match variables.
+   */
   private async test(t: CompiledTest, scope: Scope): Promise<boolean> {
     const turn = this.step(t.pos);
     if (turn) await turn;
+    // included scripts are compiled at every run: their nodes are never shared
+    const outcomes = this.depth === 0 && messagePure(t, scope.script) ? this.msg.sharedOutcomes() : null;
+    if (outcomes === null) return this.evaluate(t, scope);
+    const known = outcomes.get(t);
+    if (known !== undefined) {
+      const charge = this.step(t.pos, known.steps);
+      if (charge) await charge;
+      if (known.groups !== undefined) this.matchValues = known.groups;
+      return known.result;
+    }
+    const steps = this.steps;
+    const groups = this.matchValues;
+    // a SieveRuntimeError passes through: errors are not kept
+    const result = await this.evaluate(t, scope);
+    outcomes.set(t, { result, steps: this.steps - steps, ...(this.matchValues === groups ? {} : { groups: this.matchValues }) });
+    return result;
+  }
+
+  private async evaluate(t: CompiledTest, scope: Scope): Promise<boolean> {
     const tags = t.tags;
     const m = this.matcher(tags);
     const keys = (): string[] => this.list(t.args[t.args.length - 1], scope);
@@ -585,6 +609,29 @@ class Runner {
     if (n === 'location') return 'MS';
     return null;
   }
+}
+
+/** Tests whose outcome depends on the message alone (RFC 5228 §5, RFC 5173, RFC 5260 §4), given constant arguments. */
+const MESSAGE_TESTS = new Set(['header', 'address', 'exists', 'body', 'size', 'date']);
+const pureTests = new WeakMap<CompiledTest, boolean>();
+
+/**
+ * Whether a test's outcome depends only on the message: one of MESSAGE_TESTS with no argument that a
+ * run expands (RFC 5229 §3: under "variables" a string with "${" may differ per run), and a date test
+ * only with :originalzone or a valid :zone (else the zone is the context's). A node belongs to one script.
+ */
+function messagePure(t: CompiledTest, script: CompiledScript): boolean {
+  let pure = pureTests.get(t);
+  if (pure === undefined) {
+    const strings = [...t.args, ...t.tags.values()].flat().filter((v): v is string => typeof v === 'string');
+    const zone = t.tags.get('zone');
+    pure =
+      MESSAGE_TESTS.has(t.name) &&
+      !(script.requires.has('variables') && strings.some((v) => v.includes('${'))) &&
+      (t.name !== 'date' || t.tags.has('originalzone') || (typeof zone === 'string' && parseZone(zone) !== null));
+    pureTests.set(t, pure);
+  }
+  return pure;
 }
 
 /** A run-time error at a known place in the script. */

@@ -2,6 +2,7 @@
  * A raw LMTP client for transcript tests: sends exact bytes and reads
  * replies (RFC 5321 §4.2: "code-text" lines up to a "code text" line).
  */
+import assert from 'node:assert/strict';
 import { BufferedSocket } from './socket-buffer.js';
 
 /** One (possibly multi-line) reply. */
@@ -78,4 +79,18 @@ export class LmtpClient {
 export function dotStuff(message: Buffer): Buffer {
   const text = message.toString('latin1').replace(/(^|\r\n)\./g, '$1..');
   return Buffer.concat([Buffer.from(text, 'latin1'), Buffer.from('.\r\n')]);
+}
+
+/** One LMTP transaction; the replies after the data, in RCPT order. */
+export async function lmtpTransaction(port: number, from: string, to: readonly string[], message: string): Promise<LmtpReply[]> {
+  const { client } = await LmtpClient.connect(port);
+  try {
+    client.send(`LHLO test\r\nMAIL FROM:<${from}>\r\n${to.map((r) => `RCPT TO:<${r}>\r\n`).join('')}DATA\r\n`);
+    const head = await client.replies(2 + to.length + 1);
+    assert.equal(head.at(-1)!.code, 354, head.map((r) => r.last).join('\n'));
+    client.send(dotStuff(Buffer.from(message)));
+    return await client.replies(to.length);
+  } finally {
+    client.close();
+  }
 }

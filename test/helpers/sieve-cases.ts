@@ -8,6 +8,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { analyzeMessage } from '../../src/mime/index.js';
+import type { SieveContext } from '../../src/sieve/index.js';
 
 /** One case: a script, a message file (relative to test/fixtures), the envelope, scripts it includes. */
 export interface SieveCase {
@@ -436,3 +438,18 @@ for (const f of CORPUS.filter((_, i) => i % 2 === 1).slice(0, 40)) add(`addresse
 
 /** Every case, in a stable order; names are unique. */
 export const SIEVE_CASES: readonly SieveCase[] = cases;
+
+/** The context a case runs in on mailkeep's side, as delivery gives it (the part tree handed over); `envelope` replaces the case's. */
+export function caseContext(c: SieveCase, message: Buffer, envelope = c.envelope ?? DEFAULT_ENVELOPE): SieveContext {
+  return {
+    parts: analyzeMessage(message).root,
+    envelope,
+    userAddresses: [],
+    mailboxExists: (name) => EXISTING_MAILBOXES.includes(name),
+    duplicateSeen: () => false,
+    vacationAlreadySent: () => false,
+    includeScript: (name, location) => c.includes?.[location]?.[name] ?? null,
+    scores: { spam: SPAM_HEADER },
+    zoneMinutes: 0,
+  };
+}
