@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { hashApiToken } from '../src/auth/api-token.js';
-import { eventually } from './helpers/eventually.js';
+import { eventually, waitUntil } from './helpers/eventually.js';
 import { addToken, callApi, checkedOperations, type ApiResponse } from './helpers/admin-api.js';
 import { RawClient } from './helpers/raw-client.js';
 import { freePort, startTestServer, type TestServer } from './helpers/server.js';
@@ -27,15 +27,6 @@ before(async () => {
   for (const name of ['alice', 'bob', 'carol', 'dave', 'erin']) await srv.addUser(name, `pw-${name}`);
 });
 after(async () => srv.stop());
-
-/** Waits until `cond` holds (sessions end asynchronously after a kick). */
-async function until(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('admin API authentication', () => {
   test('a missing, malformed, unknown, revoked or expired token gets 401 with no detail', async () => {
@@ -222,7 +213,8 @@ describe('sessions', () => {
       assert.deepEqual((await api('DELETE', '/api/v1/accounts/alice/sessions')).body, { kicked: 1 });
       assert.match(await b.readLine(10_000), /^\* BYE /);
       assert.match((await e.command('n', 'NOOP')).tagged, /^n OK/);
-      await until(async () => (await api('GET', '/api/v1/sessions?user=alice')).body.sessions.length === 0);
+      // Sessions end asynchronously after a kick.
+      await waitUntil('the kicked sessions to end', async () => (await api('GET', '/api/v1/sessions?user=alice')).body.sessions.length === 0, 10_000);
       assert.equal((await api('DELETE', '/api/v1/accounts/nobody/sessions')).status, 404);
     } finally {
       a.close();

@@ -81,7 +81,9 @@ describe('LMTP delivery', () => {
       names.map(() => 250),
     );
     const used = (await commits()) - before;
-    assert.ok(used >= 1 && used <= 3, `${used} commits for ten copies`);
+    // One per recipient before (10); the slack is for background commits (the 5 s node heartbeat, expunge release)
+    // and a split across loop turns on a loaded machine, not for per-copy commits.
+    assert.ok(used >= 1 && used <= 5, `${used} commits for ten copies`);
     for (const n of names) {
       const account = (await store.findAccount(n))!;
       const inbox = (await store.getMailbox(account.id, 'INBOX'))!;

@@ -23,6 +23,7 @@ import type { OpenedStore, OpenStoreOptions } from '../src/store/open.js';
 import { openStore } from '../src/store/open.js';
 import type { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { MailStore } from '../src/store/types.js';
+import { waitUntil } from './helpers/eventually.js';
 import type { TestDatabase } from './helpers/pg-database.js';
 import { createTestDatabase, pgAvailable } from './helpers/pg-database.js';
 
@@ -297,10 +298,6 @@ export async function accountWithInbox(store: MailStore, name = 'alice'): Promis
 }
 
 /** Resolves when fn() returns (or resolves to) true, polling every few ms; rejects after timeoutMs. */
-export async function waitFor(fn: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+export function waitFor(fn: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  return waitUntil('the condition', fn, timeoutMs, 5);
 }

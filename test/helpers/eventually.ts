@@ -12,11 +12,11 @@ export async function eventually<T>(read: () => Promise<T>, done: (value: T) => 
   }
 }
 
-/** Waits until `ok` holds, polling; fails naming `what` after `timeoutMs`. */
-export async function waitUntil(what: string, ok: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+/** Waits until `ok` holds, polling every `everyMs`; fails naming `what` after `timeoutMs`. */
+export async function waitUntil(what: string, ok: () => Promise<boolean> | boolean, timeoutMs = 30_000, everyMs = 50): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (${timeoutMs} ms)`);
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
