@@ -10,7 +10,7 @@ import { randomBytes, scryptSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { CredentialCache } from '../src/auth/credential-cache.js';
 import type { AccountId } from '../src/ids.js';
-import { mailkeep } from './cli-helpers.js';
+import { mailkeepOn } from './cli-helpers.js';
 import { Pop3Client } from './helpers/pop3-client.js';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -26,10 +26,14 @@ async function login(ts: TestServer, user: string, password: string): Promise<st
   }
 }
 
-/** `mailkeep user …` in a child process on the test server's store, with `input` on stdin. */
-function cli(ts: TestServer, args: string[], input = ''): void {
-  const store = ts.config.store.url === null ? [] : ['--store', ts.config.store.url];
-  const r = mailkeep(['user', ...args, '--data-dir', ts.dataDir, ...store], input);
+/**
+ * `mailkeep user …` in a child process on the test server's store, with `input` on stdin. Asynchronous: the
+ * server runs in this process, and on PostgreSQL a write it has begun after a login (the last login, SCRAM keys)
+ * holds the account's row until its next turn; with the loop blocked, the child's UPDATE waited for it until the
+ * 60 s timeout (seen once in CI).
+ */
+async function cli(ts: TestServer, args: string[], input = ''): Promise<void> {
+  const r = await mailkeepOn(ts, ['user', ...args], input);
   assert.equal(r.status, 0, r.stderr);
 }
 
@@ -83,7 +87,7 @@ describe('credential cache', () => {
     await ts.addUser('carol', 'old password');
     assert.match(await login(ts, 'carol', 'old password'), OK);
     assert.match(await login(ts, 'carol', 'old password'), OK);
-    cli(ts, ['passwd', 'carol', '--password-stdin'], 'new password\n');
+    await cli(ts, ['passwd', 'carol', '--password-stdin'], 'new password\n');
     const delta = counter(ts);
     assert.match(await login(ts, 'carol', 'old password'), NO);
     assert.deepEqual(delta(), { hits: 0, misses: 1 });
@@ -95,7 +99,7 @@ describe('credential cache', () => {
   it('refuses a cached password after `mailkeep user del`', async () => {
     await ts.addUser('dave', 'pw');
     assert.match(await login(ts, 'dave', 'pw'), OK);
-    cli(ts, ['del', 'dave']);
+    await cli(ts, ['del', 'dave']);
     const delta = counter(ts);
     assert.match(await login(ts, 'dave', 'pw'), NO);
     assert.deepEqual(delta(), { hits: 0, misses: 0 });
